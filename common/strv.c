@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "macro.h"
+
+void strv_free(char **l) {
+        STRV_FOREACH (s, l)
+                free(*s);
+        free(l);
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+        STRV_FOREACH (s, l)
+                n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **c = realloc(*l, sizeof(char *) * (n + 2));
+        if (!c)
+                return -ENOMEM;
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        int r = strv_push(l, v);
+        if (r < 0)
+                free(v);
+        return r;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+static char dir[] = "/tmp/kyso-test-fileio-XXXXXX";
+
+static int setup(void **state) {
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t count_entries(const char *path) {
+        DIR *d = opendir(path);
+        size_t n = 0;
+        struct dirent *de;
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void test_atomic_write_and_read(void **state) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        size_t size;
+        struct stat st;
+
+        assert_true(asprintf(&path, "%s/a/b/out.txt", dir) > 0);
+        assert_int_equal(mkdir_parents(path, 0700), 0);
+        assert_int_equal(write_file_atomic(path, "hello\n", 6, 0640), 0);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_int_equal(size, 6);
+        assert_string_equal(data, "hello\n");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+
+        /* Overwrite: the old content is replaced whole, and no temporary file is left behind. */
+        assert_int_equal(write_file_atomic(path, "bye", 3, 0600), 0);
+        data = mfree(data);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_string_equal(data, "bye");
+        _cleanup_free_ char *parent = NULL;
+        assert_true(asprintf(&parent, "%s/a/b", dir) > 0);
+        assert_int_equal(count_entries(parent), 1);
+}
+
+static void test_atomic_write_missing_dir(void **state) {
+        _cleanup_free_ char *path = NULL;
+        assert_true(asprintf(&path, "%s/nonexistent/out.txt", dir) > 0);
+        assert_int_equal(write_file_atomic(path, "x", 1, 0600), -ENOENT);
+}
+
+static void test_read_cap(void **state) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        assert_true(asprintf(&path, "%s/big", dir) > 0);
+        assert_int_equal(write_file_atomic(path, "0123456789", 10, 0600), 0);
+        assert_int_equal(read_full_file(path, 9, &data, NULL), -EFBIG);
+        assert_null(data);
+        assert_int_equal(read_full_file(path, 10, &data, NULL), 0);
+        assert_string_equal(data, "0123456789");
+}
+
+static void test_loop_read_exact_short(void **state) {
+        int p[2];
+        char buf[8];
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(loop_write(p[1], "abc", 3), 0);
+        close(p[1]);
+        assert_int_equal(loop_read_exact(p[0], buf, sizeof buf), -EIO);
+        close(p[0]);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_atomic_write_and_read),
+                cmocka_unit_test(test_atomic_write_missing_dir),
+                cmocka_unit_test(test_read_cap),
+                cmocka_unit_test(test_loop_read_exact_short),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "kysoctl.h"
+
+/* Placeholder until this verb is built; it says so rather than pretending. */
+int verb_tokens(int argc, char **argv) {
+        fprintf(stderr, "kysoctl tokens: not available in this build yet.\n");
+        return KYSOCTL_EXIT_INTERNAL;
+}
+
+/* Placeholder until this verb is built; it says so rather than pretending. */
+int verb_certs(int argc, char **argv) {
+        fprintf(stderr, "kysoctl certs: not available in this build yet.\n");
+        return KYSOCTL_EXIT_INTERNAL;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <locale.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "kysoctl.h"
+#include "log.h"
+#include "macro.h"
+
+static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *help;
+} verbs[] = {
+        { "tokens", verb_tokens, "List the eTokens the agent sees" },
+        { "certs", verb_certs, "List the certificates on the eTokens [--json]" },
+        { "sign", verb_sign, "Sign a document through the agent" },
+        { "verify", verb_verify, "Verify the signatures of a document (no agent needed)" },
+        { "audit", verb_audit, "Show, verify and report on the audit log (no agent needed)" },
+        { "policy", verb_policy, "Check the policy file (no agent needed)" },
+};
+
+static void help(void) {
+        printf("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
+               "Command line of kyso, the eToken signing agent.\n\nCommands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-8s %s\n", verbs[i].name, verbs[i].help);
+        printf("\nRun 'kysoctl COMMAND --help' for a command's options. See kysoctl(1).\n");
+}
+
+int main(int argc, char **argv) {
+        setlocale(LC_ALL, "");
+        log_setup("kysoctl", LOG_TARGET_STDERR);
+
+        if (argc < 2) {
+                help();
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                help();
+                return KYSOCTL_EXIT_OK;
+        }
+        if (streq(argv[1], "--version")) {
+                printf("kysoctl %s\n", PACKAGE_VERSION);
+                return KYSOCTL_EXIT_OK;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(argv[1], verbs[i].name))
+                        return verbs[i].run(argc - 1, argv + 1);
+
+        fprintf(stderr, "kysoctl: unknown command '%s'. Run 'kysoctl --help' for the list.\n", argv[1]);
+        return KYSOCTL_EXIT_USAGE;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* kysoctl verbs: each lives in its own tools/kysoctl-*.c file and is called with argv[0] = the verb.
+ * Exit codes are the command line's contract (see kysoctl(1)). */
+
+enum {
+        KYSOCTL_EXIT_OK = 0,       /* done; for verify: every signature valid */
+        KYSOCTL_EXIT_REFUSED = 1,  /* refused or invalid: policy denial, bad signature, broken audit chain */
+        KYSOCTL_EXIT_USAGE = 2,    /* wrong command line */
+        KYSOCTL_EXIT_INTERNAL = 3, /* anything else: agent unreachable, I/O error, out of memory */
+};
+
+int verb_tokens(int argc, char **argv);
+int verb_certs(int argc, char **argv);
+int verb_sign(int argc, char **argv);
+int verb_verify(int argc, char **argv);
+int verb_audit(int argc, char **argv);
+int verb_policy(int argc, char **argv);
