@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* What every cmocka test includes: cmocka with the headers it needs first (include order matters there),
+ * and small helpers for temporary folders and the test environment. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "macro.h"
+
+/* $NAME from the test environment (tests/meson.build sets it), or skip the test when it is missing. */
+static inline const char *test_getenv_or_skip(const char *name) {
+        const char *v = getenv(name);
+        if (!v || !*v) {
+                print_message("%s is not set: run this test through meson test\n", name);
+                skip();
+        }
+        return v;
+}
