@@ -257,8 +257,8 @@ int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
                 return -ENOMEM;
 
         if (final_try) {
-                fputs(_("Warning: the next PIN try is the last one. One more wrong PIN locks the token, and "
-                        "then only the certificate authority's support desk can unlock it."),
+                fputs(_("Warning: the next PIN try is the last one. One more wrong PIN locks the token; then "
+                        "you must ask the support desk for help (Article 15 of the regulation)."),
                       f);
                 fputs("\n\n", f);
         }

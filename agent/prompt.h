@@ -10,6 +10,7 @@
  *   prompter's free() came first: after those return, the handler of the open prompt is never called;
  * - a PIN is handed over only as a Secret, and the handler owns it. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>

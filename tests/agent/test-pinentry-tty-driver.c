@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Drives a real pinentry through the PinentryPrompter, as the agent will: a confirmation, then a PIN.
+ * Usage: test-pinentry-tty-driver PROGRAM TTY. Prints one line per answer; the PIN itself is never printed,
+ * only whether it equals $KYSO_TEST_EXPECTED_PIN. Used by test-pinentry-tty.sh through tmux. */
+#include <locale.h>
+#include <stdio.h>
+
+#include "agent/prompt-pinentry.h"
+#include "i18n.h"
+#include "macro.h"
+
+static int exit_code = 1;
+
+static void on_pin(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata) {
+        sd_event *event = userdata;
+        const char *expected = getenv("KYSO_TEST_EXPECTED_PIN");
+
+        printf("pin: %s %d\n", prompt_reply_to_string(reply), error);
+        if (reply == PROMPT_REPLY_YES) {
+                bool match = expected && streq(secret_get(pin), expected);
+                printf("pin %s (%zu bytes)\n", match ? "matches" : "differs", secret_size(pin));
+                exit_code = match ? 0 : 1;
+        }
+        fflush(stdout);
+        secret_free(pin);
+        sd_event_exit(event, 0);
+}
+
+static void on_confirm(Prompter *p, PromptReply reply, int error, void *userdata) {
+        sd_event *event = userdata;
+        PromptPinRequest req = { .token_label = "Token Lãnh đạo", .state = PROMPT_PIN_OK, .tries_left = -1 };
+        int r;
+
+        printf("confirm: %s %d\n", prompt_reply_to_string(reply), error);
+        fflush(stdout);
+        if (reply != PROMPT_REPLY_YES) {
+                sd_event_exit(event, 0);
+                return;
+        }
+        r = prompter_ask_pin(p, &req, on_pin, event);
+        if (r < 0) {
+                printf("ask_pin failed: %d\n", r);
+                sd_event_exit(event, 0);
+        }
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(prompter_freep) Prompter *p = NULL;
+        PromptDocument doc = { .name = "to-trinh-ngan-sach-2026.pdf",
+                               .size = 48213,
+                               .sha256 =
+                                       "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9" };
+        PromptRequest req = {
+                .app_name = "Quản lý văn bản",
+                .executable = "/usr/bin/qlvb",
+                .pid = 4242,
+                .documents = &doc,
+                .n_documents = 1,
+                .cert_holder = "Nguyễn Văn An",
+                .cert_organization = "UBND phường Uông Bí",
+                .cert_kind = "personal",
+                .cert_not_after = 1893456000,
+                .role = "approve",
+        };
+        PinentryConfig c = {};
+        int r;
+
+        if (argc != 3) {
+                fprintf(stderr, "usage: %s PROGRAM TTY\n", argv[0]);
+                return 2;
+        }
+        setlocale(LC_ALL, "");
+        i18n_setup();
+        c.program = argv[1];
+        c.ttyname = argv[2];
+        c.ttytype = "screen";
+        c.timeout_usec = UINT64_C(30) * 1000000;
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return 1;
+        r = pinentry_prompter_new(event, &c, &p);
+        if (r < 0)
+                return 1;
+        r = prompter_confirm(p, &req, on_confirm, event);
+        if (r < 0) {
+                fprintf(stderr, "confirm failed: %s\n", strerror(-r));
+                return 1;
+        }
+        r = sd_event_loop(event);
+        if (r < 0)
+                return 1;
+        return exit_code;
+}
