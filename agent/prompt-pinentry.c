@@ -4,6 +4,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -251,8 +252,9 @@ static int unhex(char c) {
         return -1;
 }
 
-/* Decodes the data of a D line straight into the PIN buffer; no other copy of the PIN is made. */
-static int decode_data(PinentryPrompter *p, const char *s, size_t len) {
+ssize_t assuan_unescape(const char *s, size_t len, char *dst, size_t dst_size) {
+        size_t n = 0;
+
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
                 if (c == '%') {
@@ -266,48 +268,71 @@ static int decode_data(PinentryPrompter *p, const char *s, size_t len) {
                         c = (char) (hi << 4 | lo);
                         i += 2;
                 }
-                if (c == '\0' || p->pin_len >= PIN_MAX)
+                if (c == '\0')
                         return -EPROTO;
-                p->pin[p->pin_len++] = c;
+                if (n >= dst_size)
+                        return -ENOBUFS;
+                dst[n++] = c;
         }
-        return 0;
+        return (ssize_t) n;
 }
 
-static unsigned parse_err_code(const char *s) {
-        char *end;
-        unsigned long v;
+static bool is_word(const char *line, size_t len, const char *word) {
+        size_t l = strlen(word);
+        return len >= l && memcmp(line, word, l) == 0 && (len == l || line[l] == ' ');
+}
 
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s)
-                return 0;
-        return (unsigned) (v & 0xffff);
+AssuanResponse assuan_parse_response(
+        const char *line, size_t len, unsigned *ret_code, const char **ret_data, size_t *ret_data_len) {
+        if (is_word(line, len, "OK"))
+                return ASSUAN_RESPONSE_OK;
+        if (is_word(line, len, "ERR")) {
+                unsigned long v = 0;
+                size_t i = 4;
+                /* The code: decimal digits; a missing or absurd one is a general error (0). */
+                for (; i < len && line[i] >= '0' && line[i] <= '9' && v <= UINT32_MAX; i++)
+                        v = v * 10 + (unsigned) (line[i] - '0');
+                if (ret_code)
+                        *ret_code = v <= UINT32_MAX ? (unsigned) (v & 0xffff) : 0;
+                return ASSUAN_RESPONSE_ERR;
+        }
+        if (is_word(line, len, "D")) {
+                if (ret_data)
+                        *ret_data = len > 2 ? line + 2 : line + len;
+                if (ret_data_len)
+                        *ret_data_len = len > 2 ? len - 2 : 0;
+                return ASSUAN_RESPONSE_DATA;
+        }
+        if (is_word(line, len, "S"))
+                return ASSUAN_RESPONSE_STATUS;
+        if (len >= 1 && line[0] == '#')
+                return ASSUAN_RESPONSE_COMMENT;
+        if (is_word(line, len, "INQUIRE"))
+                return ASSUAN_RESPONSE_INQUIRE;
+        return ASSUAN_RESPONSE_UNKNOWN;
 }
 
 /* Handles one line from pinentry (without its newline). Returns 1 when the prompt finished. */
 static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
         const char *cmd = current_command(p);
-        int r;
+        const char *data = NULL;
+        size_t data_len = 0;
+        unsigned code = 0;
+        ssize_t n;
 
-        if ((len == 2 && strneq(line, "OK", 2)) || (len > 2 && strneq(line, "OK ", 3))) {
+        switch (assuan_parse_response(line, len, &code, &data, &data_len)) {
+        case ASSUAN_RESPONSE_OK:
                 if (!p->greeted) {
                         p->greeted = true;
                         return send_next(p);
                 }
-                if (startswith(cmd, "CONFIRM")) {
-                        finish(p, PROMPT_REPLY_YES, 0);
-                        return 1;
-                }
-                if (startswith(cmd, "GETPIN")) {
+                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN")) {
                         finish(p, PROMPT_REPLY_YES, 0);
                         return 1;
                 }
                 return send_next(p);
-        }
 
-        if (len >= 3 && (strneq(line, "ERR ", 4) || (len == 3 && strneq(line, "ERR", 3)))) {
-                unsigned code = len > 4 ? parse_err_code(line + 4) : 0;
-
+        case ASSUAN_RESPONSE_ERR:
                 if (!p->greeted)
                         return -EPROTO;
                 if (startswith(cmd, "OPTION"))
@@ -328,20 +353,25 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
                         return 1;
                 }
                 return -EIO;
-        }
 
-        if (len >= 1 && line[0] == 'D' && (len == 1 || line[1] == ' ')) {
+        case ASSUAN_RESPONSE_DATA:
                 if (!startswith(cmd, "GETPIN"))
                         return -EPROTO;
-                r = decode_data(p, line + 2, len > 2 ? len - 2 : 0);
-                return r < 0 ? r : 0;
+                /* Straight into the PIN buffer: no other copy of the PIN is made. */
+                n = assuan_unescape(data, data_len, p->pin + p->pin_len, PIN_MAX - p->pin_len);
+                if (n < 0)
+                        return -EPROTO;
+                p->pin_len += n;
+                return 0;
+
+        case ASSUAN_RESPONSE_STATUS:
+        case ASSUAN_RESPONSE_COMMENT:
+                return 0;
+
+        default:
+                /* INQUIRE and anything else: we never asked for it. */
+                return -EPROTO;
         }
-
-        if ((len >= 1 && line[0] == '#') || (len >= 1 && line[0] == 'S' && (len == 1 || line[1] == ' ')))
-                return 0; /* comments and status lines */
-
-        /* INQUIRE and anything else: we never asked for it. */
-        return -EPROTO;
 }
 
 static int process_input(PinentryPrompter *p) {
@@ -705,6 +735,8 @@ static void pinentry_free(Prompter *base) {
         free(p->program);
         free(p->ttyname);
         free(p->ttytype);
+        explicit_bzero(p, sizeof(*p));
+        (void) munlock(p, sizeof(*p));
         free(p);
 }
 
@@ -725,6 +757,8 @@ int pinentry_prompter_new(sd_event *event, const PinentryConfig *config, Prompte
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        /* The struct holds the PIN buffer: keep it out of swap (best effort, as for Secret). */
+        (void) mlock(p, sizeof(*p));
         p->base.vtable = &pinentry_vtable;
         p->event = sd_event_ref(event);
         p->fd = -EBADF;

@@ -3,6 +3,7 @@
 /* PinentryPrompter: the default Prompter. Each prompt runs one `pinentry` process (the program is
  * configurable) and speaks the Assuan protocol with it over a socket on the caller's sd-event loop. */
 
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "prompt.h"
@@ -32,5 +33,25 @@ const char *pinentry_prompter_get_program(Prompter *p);
 /* How many pinentry processes this prompter started that have not been reaped yet (for tests). */
 unsigned pinentry_prompter_children(Prompter *p);
 
-/* Percent-escaping of an Assuan argument ('%', CR, LF). Exposed for tests. */
+/* The Assuan protocol, as far as a pinentry client needs it. Exposed for tests and the fuzzer. */
+
+/* Percent-escaping of an argument ('%', CR, LF). */
 char *assuan_escape(const char *s);
+
+/* Percent-decoding of len bytes of D-line data into dst: bytes written, -EPROTO for a bad escape or a NUL,
+ * -ENOBUFS when dst is too small. */
+ssize_t assuan_unescape(const char *s, size_t len, char *dst, size_t dst_size);
+
+typedef enum AssuanResponse {
+        ASSUAN_RESPONSE_OK,
+        ASSUAN_RESPONSE_ERR,  /* *ret_code: the libgpg-error code (low 16 bits), 0 when missing */
+        ASSUAN_RESPONSE_DATA, /* *ret_data, *ret_data_len: the still escaped data, inside line */
+        ASSUAN_RESPONSE_STATUS,
+        ASSUAN_RESPONSE_COMMENT,
+        ASSUAN_RESPONSE_INQUIRE,
+        ASSUAN_RESPONSE_UNKNOWN,
+} AssuanResponse;
+
+/* Classifies one line from the server (len bytes, without the newline; need not be NUL-terminated). */
+AssuanResponse assuan_parse_response(
+        const char *line, size_t len, unsigned *ret_code, const char **ret_data, size_t *ret_data_len);

@@ -155,6 +155,13 @@ char *prompt_text_sanitize(const char *s, size_t max_chars) {
         return TAKE_PTR(buf);
 }
 
+/* An unknown role or kind is shown as it is only when it is a plain word: it may come from the app. */
+static const char *plain_word_or_unknown(const char *s) {
+        if (isempty(s) || strlen(s) > 32 || s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_")] != '\0')
+                return _("unknown");
+        return s;
+}
+
 const char *prompt_text_role(const char *role) {
         if (!role)
                 return _("unknown");
@@ -168,7 +175,7 @@ const char *prompt_text_role(const char *role) {
                 return _("appendix (the organisation's signature on an attachment)");
         if (streq(role, "personal"))
                 return _("personal signature");
-        return role;
+        return plain_word_or_unknown(role);
 }
 
 const char *prompt_text_cert_kind(const char *kind) {
@@ -180,7 +187,7 @@ const char *prompt_text_cert_kind(const char *kind) {
                 return _("organisation certificate");
         if (streq(kind, "device"))
                 return _("device, service or software certificate");
-        return kind;
+        return plain_word_or_unknown(kind);
 }
 
 static void format_size(uint64_t size, char *buf, size_t n) {

@@ -32,7 +32,7 @@ char *prompt_text_pin_locked(const char *token_label);  /* Article 15 guidance *
 char *prompt_text_program_missing(const char *program); /* the pinentry program is not there */
 
 /* Display names, translated: role "approve" → "approve (the leader's signature)" / "ký phê duyệt".
- * Unknown values are returned as they are. */
+ * Unknown values are returned as they are when they are plain lower-case words, else as "unknown". */
 const char *prompt_text_role(const char *role);
 const char *prompt_text_cert_kind(const char *kind);
 

@@ -471,12 +471,58 @@ static void test_long_description_is_cut(void **state) {
 
 static void test_escape(void **state) {
         _cleanup_free_ char *e = assuan_escape("a%b\nc\rd");
+        char buf[16];
+
         assert_string_equal(e, "a%25b%0Ac%0Dd");
+        assert_int_equal(assuan_unescape(e, strlen(e), buf, sizeof(buf)), 7);
+        assert_memory_equal(buf, "a%b\nc\rd", 7);
+        assert_int_equal(assuan_unescape("%4a%4B", 6, buf, sizeof(buf)), 2);
+        assert_memory_equal(buf, "JK", 2);
+        assert_int_equal(assuan_unescape("ab%", 3, buf, sizeof(buf)), -EPROTO);
+        assert_int_equal(assuan_unescape("%g0", 3, buf, sizeof(buf)), -EPROTO);
+        assert_int_equal(assuan_unescape("%00", 3, buf, sizeof(buf)), -EPROTO);
+        assert_int_equal(assuan_unescape("abc", 3, buf, 2), -ENOBUFS);
+}
+
+static void test_parse_response(void **state) {
+        const char *data = NULL;
+        size_t data_len = 0;
+        unsigned code = 1;
+
+        assert_int_equal(assuan_parse_response("OK", 2, NULL, NULL, NULL), ASSUAN_RESPONSE_OK);
+        assert_int_equal(
+                assuan_parse_response("OK Pleased to meet you", 22, NULL, NULL, NULL), ASSUAN_RESPONSE_OK);
+        assert_int_equal(assuan_parse_response("OKAY", 4, NULL, NULL, NULL), ASSUAN_RESPONSE_UNKNOWN);
+        assert_int_equal(
+                assuan_parse_response("ERR 83886179 Operation cancelled", 32, &code, NULL, NULL),
+                ASSUAN_RESPONSE_ERR);
+        assert_int_equal(code, 99);
+        assert_int_equal(assuan_parse_response("ERR 83886194", 12, &code, NULL, NULL), ASSUAN_RESPONSE_ERR);
+        assert_int_equal(code, 114);
+        assert_int_equal(assuan_parse_response("ERR", 3, &code, NULL, NULL), ASSUAN_RESPONSE_ERR);
+        assert_int_equal(code, 0);
+        assert_int_equal(
+                assuan_parse_response("ERR 99999999999999999999", 24, &code, NULL, NULL),
+                ASSUAN_RESPONSE_ERR);
+        assert_int_equal(code, 0);
+        /* Not NUL-terminated: only len bytes count. */
+        assert_int_equal(
+                assuan_parse_response("D 12%2534XYZ", 9, NULL, &data, &data_len), ASSUAN_RESPONSE_DATA);
+        assert_int_equal(data_len, 7);
+        assert_memory_equal(data, "12%2534", 7);
+        assert_int_equal(assuan_parse_response("D", 1, NULL, &data, &data_len), ASSUAN_RESPONSE_DATA);
+        assert_int_equal(data_len, 0);
+        assert_int_equal(assuan_parse_response("S PROGRESS", 10, NULL, NULL, NULL), ASSUAN_RESPONSE_STATUS);
+        assert_int_equal(assuan_parse_response("# hello", 7, NULL, NULL, NULL), ASSUAN_RESPONSE_COMMENT);
+        assert_int_equal(
+                assuan_parse_response("INQUIRE QUALITY", 15, NULL, NULL, NULL), ASSUAN_RESPONSE_INQUIRE);
+        assert_int_equal(assuan_parse_response("", 0, NULL, NULL, NULL), ASSUAN_RESPONSE_UNKNOWN);
 }
 
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_parse_response),
                 cmocka_unit_test_setup_teardown(test_confirm_yes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_confirm_no, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_confirm_cancel, setup, teardown),

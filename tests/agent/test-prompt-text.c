@@ -100,6 +100,8 @@ static void test_roles(void **state) {
         use_locale("C.UTF-8", false);
         assert_string_equal(prompt_text_role("approve"), "approve (the leader's signature)");
         assert_string_equal(prompt_text_role("whatever"), "whatever");
+        assert_string_equal(prompt_text_role("a\nb"), "unknown");
+        assert_string_equal(prompt_text_cert_kind("\xc0\xaf"), "unknown");
 }
 
 static void test_final_try(void **state) {
