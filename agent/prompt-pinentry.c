@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -25,6 +26,11 @@
 #define GPG_ERR_TIMEOUT 62
 #define GPG_ERR_CANCELED 99
 #define GPG_ERR_NOT_CONFIRMED 114
+#define GPG_ERR_FULLY_CANCELED 198
+
+/* How we stop a pinentry early: pinentry-tty catches SIGINT, restores the terminal (echo) and exits;
+ * SIGKILL follows after REAP_GRACE_USEC if it does not. */
+#define STOP_SIGNAL SIGINT
 
 extern char **environ;
 
@@ -195,8 +201,7 @@ static void finish(PinentryPrompter *p, PromptReply reply, int error) {
                 }
         }
 
-        /* A killed pinentry-tty may leave the terminal raw: ask politely unless it misbehaved. */
-        session_close(p, reply != PROMPT_REPLY_ERROR, reply == PROMPT_REPLY_ERROR ? SIGTERM : 0);
+        session_close(p, reply != PROMPT_REPLY_ERROR, reply == PROMPT_REPLY_ERROR ? STOP_SIGNAL : 0);
 
         if (op == OP_CONFIRM && ch)
                 ch(&p->base, reply, reply == PROMPT_REPLY_ERROR ? error : 0, userdata);
@@ -342,7 +347,7 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
                         return 1;
                 }
                 if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN")) {
-                        if (code == GPG_ERR_CANCELED)
+                        if (code == GPG_ERR_CANCELED || code == GPG_ERR_FULLY_CANCELED)
                                 finish(p, PROMPT_REPLY_CANCELLED, 0);
                         else if (code == GPG_ERR_NOT_CONFIRMED)
                                 finish(p,
@@ -712,7 +717,7 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
 static void pinentry_cancel(Prompter *base) {
         PinentryPrompter *p = to_pinentry(base);
         if (p->op != OP_NONE)
-                session_close(p, false, SIGTERM);
+                session_close(p, false, STOP_SIGNAL);
 }
 
 static bool pinentry_busy(Prompter *base) {
@@ -722,12 +727,14 @@ static bool pinentry_busy(Prompter *base) {
 static void pinentry_free(Prompter *base) {
         PinentryPrompter *p = to_pinentry(base);
 
-        session_close(p, false, SIGTERM);
-        /* Teardown: no loop to wait on any more; SIGKILL makes these waits short. */
+        session_close(p, false, STOP_SIGNAL);
+        /* Teardown, without the loop: each program gets a moment to restore its terminal, then SIGKILL. */
         while (p->reapers) {
                 Reaper *r = p->reapers;
+                struct pollfd pfd = { .fd = r->pidfd, .events = POLLIN };
                 p->reapers = r->next;
-                (void) syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
+                if (poll(&pfd, 1, 500) <= 0)
+                        (void) syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
                 (void) waitpid(r->pid, NULL, 0);
                 reaper_free(r);
         }

@@ -34,6 +34,7 @@ static void on_confirm(Prompter *p, PromptReply reply, int error, void *userdata
         printf("confirm: %s %d\n", prompt_reply_to_string(reply), error);
         fflush(stdout);
         if (reply != PROMPT_REPLY_YES) {
+                exit_code = reply == PROMPT_REPLY_ERROR ? 3 : 4;
                 sd_event_exit(event, 0);
                 return;
         }
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
         c.ttyname = argv[2];
         c.ttytype = "screen";
         c.timeout_usec = UINT64_C(30) * 1000000;
+        if (getenv("KYSO_TEST_TIMEOUT_MS"))
+                c.timeout_usec = strtoull(getenv("KYSO_TEST_TIMEOUT_MS"), NULL, 10) * 1000;
 
         r = sd_event_default(&event);
         if (r < 0)
@@ -91,5 +94,7 @@ int main(int argc, char **argv) {
         r = sd_event_loop(event);
         if (r < 0)
                 return 1;
+        /* Freeing the prompter waits for pinentry to exit, so the terminal is back when we are done. */
+        p = prompter_free(p);
         return exit_code;
 }

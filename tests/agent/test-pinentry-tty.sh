@@ -101,4 +101,19 @@ tmux -S "$sock" send-keys c
 wait_driver
 cat "$tmp/out"
 grep -qx "confirm: cancelled 0" "$tmp/out"
+
+echo "# Nobody answers: the prompt times out, pinentry-tty is stopped and the terminal echoes again"
+clear_pane
+stty -F "$tty" -a | tr " " "\n" | grep -qx echo
+LC_ALL=C.UTF-8 KYSO_TEST_TIMEOUT_MS=1500 "$driver" "$pinentry" "$tty" >"$tmp/out" 2>&1 &
+driver_pid=$!
+wait_for "[sc]?"
+wait_driver
+cat "$tmp/out"
+grep -qx "confirm: error -110" "$tmp/out" # -ETIMEDOUT
+if pgrep -t "${tty#/dev/}" -x pinentry-tty >/dev/null; then
+        echo "pinentry-tty is still running on $tty"
+        exit 1
+fi
+stty -F "$tty" -a | tr " " "\n" | grep -qx echo
 echo "pinentry-tty: all good"

@@ -325,6 +325,28 @@ static void test_hang_times_out(void **state) {
         assert_int_equal(errno, ESRCH);
 }
 
+/* A program that ignores SIGINT is killed after the grace period; the answer does not wait for that. */
+static void test_stubborn_is_killed(void **state) {
+        Fixture *f = *state;
+        uint64_t t0, t1;
+        pid_t pid;
+
+        assert_int_equal(make_prompter(f, scripted, 200 * 1000, NULL), 0);
+        write_script(f, "stubborn\n");
+        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t0) >= 0);
+        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
+        run_until_answer(f);
+        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t1) >= 0);
+        assert_int_equal(f->error, -ETIMEDOUT);
+        assert_true(t1 - t0 < 1500 * 1000);
+        pid = logged_pid(f);
+        assert_int_equal(kill(pid, 0), 0); /* still there: it ignored SIGINT */
+        assert_int_equal(pinentry_prompter_children(f->prompter), 1);
+        run_until_reaped(f);
+        assert_int_equal(kill(pid, 0), -1);
+        assert_int_equal(errno, ESRCH);
+}
+
 static void test_cancel(void **state) {
         Fixture *f = *state;
         pid_t pid;
@@ -536,6 +558,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hang_times_out, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stubborn_is_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_program_missing, setup, teardown),
