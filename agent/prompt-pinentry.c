@@ -38,6 +38,7 @@ typedef enum PinentryOp {
         OP_NONE,
         OP_CONFIRM,
         OP_GETPIN,
+        OP_MESSAGE,
 } PinentryOp;
 
 typedef struct PinentryPrompter PinentryPrompter;
@@ -203,7 +204,7 @@ static void finish(PinentryPrompter *p, PromptReply reply, int error) {
 
         session_close(p, reply != PROMPT_REPLY_ERROR, reply == PROMPT_REPLY_ERROR ? STOP_SIGNAL : 0);
 
-        if (op == OP_CONFIRM && ch)
+        if ((op == OP_CONFIRM || op == OP_MESSAGE) && ch)
                 ch(&p->base, reply, reply == PROMPT_REPLY_ERROR ? error : 0, userdata);
         else if (op == OP_GETPIN && ph)
                 ph(&p->base, reply, reply == PROMPT_REPLY_ERROR ? error : 0, pin, userdata);
@@ -331,7 +332,7 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
                         p->greeted = true;
                         return send_next(p);
                 }
-                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN")) {
+                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN") || startswith(cmd, "MESSAGE")) {
                         finish(p, PROMPT_REPLY_YES, 0);
                         return 1;
                 }
@@ -346,7 +347,7 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
                         finish(p, PROMPT_REPLY_ERROR, -ETIMEDOUT);
                         return 1;
                 }
-                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN")) {
+                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN") || startswith(cmd, "MESSAGE")) {
                         if (code == GPG_ERR_CANCELED || code == GPG_ERR_FULLY_CANCELED)
                                 finish(p, PROMPT_REPLY_CANCELLED, 0);
                         else if (code == GPG_ERR_NOT_CONFIRMED)
@@ -714,6 +715,41 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
         return 0;
 }
 
+static int
+pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandler handler, void *userdata) {
+        PinentryPrompter *p = to_pinentry(base);
+        _cleanup_(prompt_text_done) PromptText t = {};
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        if (!handler)
+                return -EINVAL;
+        if (p->op != OP_NONE)
+                return -EBUSY;
+
+        r = prompt_text_pinpad(token_label, &t);
+        if (r < 0)
+                return r;
+        r = add_options(p, &l);
+        if (r >= 0)
+                r = add_command(&l, "SETTITLE", t.title);
+        if (r >= 0)
+                r = add_command(&l, "SETDESC", t.description);
+        if (r >= 0)
+                r = add_command(&l, "SETOK", t.ok);
+        if (r >= 0)
+                r = add_command(&l, "MESSAGE", NULL);
+        if (r < 0)
+                return r;
+
+        r = start(p, OP_MESSAGE, TAKE_PTR(l));
+        if (r < 0)
+                return r;
+        p->confirm_handler = handler;
+        p->userdata = userdata;
+        return 0;
+}
+
 static void pinentry_cancel(Prompter *base) {
         PinentryPrompter *p = to_pinentry(base);
         if (p->op != OP_NONE)
@@ -750,6 +786,7 @@ static void pinentry_free(Prompter *base) {
 static const PrompterVTable pinentry_vtable = {
         .confirm = pinentry_confirm,
         .ask_pin = pinentry_ask_pin,
+        .show_pinpad = pinentry_show_pinpad,
         .cancel = pinentry_cancel,
         .busy = pinentry_busy,
         .free = pinentry_free,

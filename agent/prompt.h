@@ -8,7 +8,12 @@
  * - one prompt at a time per prompter: starting a second one fails with -EBUSY;
  * - the handler is called exactly once per prompt that started successfully, unless cancel() or the
  *   prompter's free() came first: after those return, the handler of the open prompt is never called;
- * - a PIN is handed over only as a Secret, and the handler owns it. */
+ * - a PIN is handed over only as a Secret, and the handler owns it.
+ *
+ * The request pipeline's use, per request: confirm() the request (with PROMPT_FLAG_FINAL_TRY when the token
+ * reports its final try: the explicit yes comes from that one confirmation); never ask_pin() for a locked
+ * token (prompt_text_pin_locked() says what to do); ask_pin() with previous_wrong and tries_left after a
+ * refused PIN; show_pinpad() instead of ask_pin() for a PIN pad. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -91,6 +96,12 @@ typedef struct PrompterVTable {
         /* Returns 0 when the prompt started, or a negative errno (then the handler is not called). */
         int (*confirm)(Prompter *p, const PromptRequest *req, PromptConfirmHandler handler, void *userdata);
         int (*ask_pin)(Prompter *p, const PromptPinRequest *req, PromptPinHandler handler, void *userdata);
+        /* For a token with a protected authentication path (PIN pad): tells the person to type the PIN on
+         * the reader, while the agent logs in without a PIN. The pipeline closes it with cancel() when the
+         * login returns. The handler runs only if the person closes it first: YES (dismissed) or
+         * CANCELLED (the pipeline may then abandon the request), or on ERROR. */
+        int (*show_pinpad)(
+                Prompter *p, const char *token_label, PromptConfirmHandler handler, void *userdata);
         /* Closes the open prompt, if any; its handler is not called. */
         void (*cancel)(Prompter *p);
         /* True while a prompt is open. */
@@ -109,6 +120,10 @@ prompter_confirm(Prompter *p, const PromptRequest *req, PromptConfirmHandler han
 static inline int
 prompter_ask_pin(Prompter *p, const PromptPinRequest *req, PromptPinHandler handler, void *userdata) {
         return p->vtable->ask_pin(p, req, handler, userdata);
+}
+static inline int
+prompter_show_pinpad(Prompter *p, const char *token_label, PromptConfirmHandler handler, void *userdata) {
+        return p->vtable->show_pinpad(p, token_label, handler, userdata);
 }
 static inline void prompter_cancel(Prompter *p) {
         if (p)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Drives a real pinentry through the PinentryPrompter, as the agent will: a confirmation, then a PIN.
- * Usage: test-pinentry-tty-driver PROGRAM TTY. Prints one line per answer; the PIN itself is never printed,
- * only whether it equals $KYSO_TEST_EXPECTED_PIN. Used by test-pinentry-tty.sh through tmux. */
+ * Usage: test-pinentry-tty-driver PROGRAM TTY [pinpad]. With "pinpad", shows the PIN pad message and closes
+ * it after $KYSO_TEST_PINPAD_MS, as the agent does when the login returns. Prints one line per answer; the
+ * PIN itself is never printed, only whether it equals $KYSO_TEST_EXPECTED_PIN. Used by test-pinentry-tty.sh
+ * through tmux. */
 #include <locale.h>
 #include <stdio.h>
 
@@ -45,6 +47,22 @@ static void on_confirm(Prompter *p, PromptReply reply, int error, void *userdata
         }
 }
 
+static void on_pinpad(Prompter *p, PromptReply reply, int error, void *userdata) {
+        printf("pinpad: %s %d\n", prompt_reply_to_string(reply), error);
+        fflush(stdout);
+        exit_code = 5; /* the person was not supposed to close it */
+        sd_event_exit(userdata, 0);
+}
+
+static int on_login_done(sd_event_source *s, uint64_t usec, void *userdata) {
+        Prompter *p = userdata;
+        prompter_cancel(p);
+        printf("pinpad closed by the agent\n");
+        fflush(stdout);
+        exit_code = 0;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
 int main(int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(prompter_freep) Prompter *p = NULL;
@@ -67,8 +85,10 @@ int main(int argc, char **argv) {
         PinentryConfig c = {};
         int r;
 
-        if (argc != 3) {
-                fprintf(stderr, "usage: %s PROGRAM TTY\n", argv[0]);
+        _cleanup_(sd_event_source_unrefp) sd_event_source *login = NULL;
+
+        if (argc != 3 && !(argc == 4 && streq(argv[3], "pinpad"))) {
+                fprintf(stderr, "usage: %s PROGRAM TTY [pinpad]\n", argv[0]);
                 return 2;
         }
         setlocale(LC_ALL, "");
@@ -86,6 +106,22 @@ int main(int argc, char **argv) {
         r = pinentry_prompter_new(event, &c, &p);
         if (r < 0)
                 return 1;
+        if (argc == 4) {
+                const char *ms = getenv("KYSO_TEST_PINPAD_MS");
+                r = prompter_show_pinpad(p, "Token Lãnh đạo", on_pinpad, event);
+                if (r < 0) {
+                        fprintf(stderr, "show_pinpad failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                r = sd_event_add_time_relative(
+                        event, &login, CLOCK_MONOTONIC, (ms ? strtoull(ms, NULL, 10) : 1000) * 1000, 0,
+                        on_login_done, p);
+                if (r < 0)
+                        return 1;
+                r = sd_event_loop(event);
+                p = prompter_free(p);
+                return r < 0 ? 1 : exit_code;
+        }
         r = prompter_confirm(p, &req, on_confirm, event);
         if (r < 0) {
                 fprintf(stderr, "confirm failed: %s\n", strerror(-r));

@@ -116,4 +116,19 @@ if pgrep -t "${tty#/dev/}" -x pinentry-tty >/dev/null; then
         exit 1
 fi
 stty -F "$tty" -a | tr " " "\n" | grep -qx echo
+echo "# PIN pad: the message is shown until the login returns, then closed by the agent"
+clear_pane
+LC_ALL=vi_VN.UTF-8 KYSO_TEST_PINPAD_MS=1500 "$driver" "$pinentry" "$tty" pinpad >"$tmp/out" 2>&1 &
+driver_pid=$!
+wait_for "Hãy nhập mã PIN trên đầu đọc"
+wait_driver
+cat "$tmp/out"
+grep -qx "pinpad closed by the agent" "$tmp/out"
+[[ $driver_status == 0 ]]
+if pgrep -t "${tty#/dev/}" -x pinentry-tty >/dev/null; then
+        echo "pinentry-tty is still running on $tty"
+        exit 1
+fi
+stty -F "$tty" -a | tr " " "\n" | grep -qx echo
+
 echo "pinentry-tty: all good"

@@ -491,6 +491,37 @@ static void test_long_description_is_cut(void **state) {
                 assert_true(strlen(line) <= 1000);
 }
 
+static void test_pinpad(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *log = NULL;
+
+        setenv("LC_ALL", "C.UTF-8", 1);
+        assert_non_null(setlocale(LC_ALL, ""));
+        write_script(f, "confirm yes\n"); /* OK: the person dismissed the message */
+        assert_int_equal(prompter_show_pinpad(f->prompter, "Pad reader", on_confirm, f), 0);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        run_until_reaped(f);
+        log = read_log(f);
+        assert_non_null(strstr(log, "\nMESSAGE\n"));
+        assert_non_null(strstr(log, "Type the PIN on the reader"));
+        assert_non_null(strstr(log, "Pad reader"));
+        assert_null(strstr(log, "GETPIN"));
+}
+
+/* The usual case: the login returns while the message is still shown, and the pipeline closes it. */
+static void test_pinpad_closed_by_agent(void **state) {
+        Fixture *f = *state;
+
+        write_script(f, "hang\n");
+        assert_int_equal(prompter_show_pinpad(f->prompter, "Pad reader", on_confirm, f), 0);
+        for (int i = 0; i < 20; i++)
+                assert_true(sd_event_run(f->event, 10 * 1000) >= 0);
+        prompter_cancel(f->prompter);
+        run_until_reaped(f);
+        assert_int_equal(f->calls, 0);
+}
+
 static void test_escape(void **state) {
         _cleanup_free_ char *e = assuan_escape("a%b\nc\rd");
         char buf[16];
@@ -567,6 +598,8 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_gpg_tty_env, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chained, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_long_description_is_cut, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pinpad, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pinpad_closed_by_agent, setup, teardown),
         };
 
         if (argc < 2) {
