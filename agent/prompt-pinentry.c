@@ -501,6 +501,11 @@ static int add_command(char ***l, const char *cmd, const char *arg) {
         return 0;
 }
 
+static bool fits_line(const char *cmd, const char *arg) {
+        _cleanup_free_ char *esc = assuan_escape(arg);
+        return esc && strlen(cmd) + 1 + strlen(esc) <= ASSUAN_LINE_MAX;
+}
+
 static int add_options(PinentryPrompter *p, char ***l) {
         const char *tty = p->ttyname ?: getenv("GPG_TTY");
         const char *term = p->ttytype ?: getenv("TERM");
@@ -517,7 +522,7 @@ static int add_options(PinentryPrompter *p, char ***l) {
                         return r;
                 a = mfree(a);
         }
-        if (!isempty(term)) {
+        if (!isempty(tty) && !isempty(term)) {
                 if (asprintf(&a, "ttytype=%s", term) < 0)
                         return -ENOMEM;
                 r = add_command(l, "OPTION", a);
@@ -666,6 +671,10 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
                 return -EBUSY;
 
         r = prompt_text_confirm(req, &t);
+        if (r >= 0 && !fits_line("SETDESC", t.description)) {
+                prompt_text_done(&t);
+                r = prompt_text_confirm_short(req, &t);
+        }
         if (r < 0)
                 return r;
         r = add_options(p, &l);

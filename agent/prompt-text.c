@@ -9,9 +9,11 @@
 
 /* A name longer than this is cut in a prompt: the dialog must still show the certificate and role. */
 #define NAME_MAX_CHARS 96
-/* A batch prompt lists this many documents, then says how many more there are (pinentry lines are
- * limited to about 1000 bytes). */
+/* A batch prompt lists this many documents, then says how many more there are. */
 #define BATCH_LIST_MAX 8
+/* The short form, for prompts with little room (pinentry takes at most 1000 bytes per line). */
+#define SHORT_NAME_MAX_CHARS 24
+#define SHORT_BATCH_LIST_MAX 3
 
 static const char *const reply_names[_PROMPT_REPLY_MAX] = {
         [PROMPT_REPLY_YES] = "yes",
@@ -214,11 +216,11 @@ static void format_date(time_t t, char *buf, size_t n) {
 }
 
 /* "name (size, SHA-256 0123456789abcdef)" for one document, sanitised. */
-static int format_document(FILE *f, const PromptDocument *d) {
+static int format_document(FILE *f, const PromptDocument *d, size_t name_chars) {
         _cleanup_free_ char *name = NULL, *digest = NULL;
         char size[64];
 
-        name = prompt_text_sanitize(d->name, NAME_MAX_CHARS);
+        name = prompt_text_sanitize(d->name, name_chars);
         digest = prompt_text_sanitize(d->sha256 ?: "?", 16);
         if (!name || !digest)
                 return -ENOMEM;
@@ -238,7 +240,9 @@ static int build_string(FILE **f, char **buf, char **ret) {
         return 0;
 }
 
-int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
+/* The order matters: what the app cannot choose (the certificate, the role) comes before the names it
+ * chooses, so a prompt that has to be cut loses the end of a document list, never the certificate. */
+static int confirm_text(const PromptRequest *req, size_t name_chars, size_t list_max, PromptText *ret) {
         _cleanup_(prompt_text_done) PromptText t = {};
         _cleanup_free_ char *app = NULL, *exe = NULL, *holder = NULL, *org = NULL, *desc = NULL;
         _cleanup_fclose_ FILE *f = NULL;
@@ -251,10 +255,10 @@ int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
                 return -EINVAL;
         final_try = req->flags & PROMPT_FLAG_FINAL_TRY;
 
-        app = prompt_text_sanitize(req->app_name, NAME_MAX_CHARS);
-        exe = prompt_text_sanitize(req->executable, NAME_MAX_CHARS);
-        holder = prompt_text_sanitize(req->cert_holder, NAME_MAX_CHARS);
-        org = prompt_text_sanitize(req->cert_organization, NAME_MAX_CHARS);
+        app = prompt_text_sanitize(req->app_name, name_chars);
+        exe = prompt_text_sanitize(req->executable, name_chars);
+        holder = prompt_text_sanitize(req->cert_holder, name_chars);
+        org = prompt_text_sanitize(req->cert_organization, name_chars);
         if (!app || !exe || !holder || !org)
                 return -ENOMEM;
         format_date(req->cert_not_after, until, sizeof(until));
@@ -282,24 +286,30 @@ int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
                         app, exe, (long) req->pid, req->n_documents);
         fputs("\n\n", f);
 
+        fprintf(f, _("Certificate: %s, %s (%s, valid until %s)"), holder, org,
+                prompt_text_cert_kind(req->cert_kind), until);
+        fputc('\n', f);
+        fprintf(f, _("Role: %s"), prompt_text_role(req->role));
+        fputc('\n', f);
+
         if (req->n_documents == 1) {
                 fputs(_("Document: "), f);
-                r = format_document(f, &req->documents[0]);
+                r = format_document(f, &req->documents[0], name_chars);
                 if (r < 0)
                         return r;
                 fputc('\n', f);
         } else {
                 fputs(_("Documents:"), f);
                 fputc('\n', f);
-                for (size_t i = 0; i < req->n_documents && i < BATCH_LIST_MAX; i++) {
+                for (size_t i = 0; i < req->n_documents && i < list_max; i++) {
                         fputs("  • ", f);
-                        r = format_document(f, &req->documents[i]);
+                        r = format_document(f, &req->documents[i], name_chars);
                         if (r < 0)
                                 return r;
                         fputc('\n', f);
                 }
-                if (req->n_documents > BATCH_LIST_MAX) {
-                        size_t more = req->n_documents - BATCH_LIST_MAX;
+                if (req->n_documents > list_max) {
+                        size_t more = req->n_documents - list_max;
                         fputs("  • ", f);
                         fprintf(f,
                                 dngettext("kyso", "and %zu more document", "and %zu more documents", more),
@@ -307,12 +317,8 @@ int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
                         fputc('\n', f);
                 }
         }
-
-        fprintf(f, _("Certificate: %s, %s (%s, valid until %s)"), holder, org,
-                prompt_text_cert_kind(req->cert_kind), until);
         fputc('\n', f);
-        fprintf(f, _("Role: %s"), prompt_text_role(req->role));
-        fputs("\n\n", f);
+
         if (final_try)
                 fputs(_("Choose “Yes, use the last try” only if you are sure of the PIN."), f);
         else
@@ -331,6 +337,14 @@ int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
         *ret = t;
         t = (PromptText){};
         return 0;
+}
+
+int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
+        return confirm_text(req, NAME_MAX_CHARS, BATCH_LIST_MAX, ret);
+}
+
+int prompt_text_confirm_short(const PromptRequest *req, PromptText *ret) {
+        return confirm_text(req, SHORT_NAME_MAX_CHARS, SHORT_BATCH_LIST_MAX, ret);
 }
 
 char *prompt_text_wrong_pin(int tries_left) {

@@ -19,6 +19,8 @@ void prompt_text_done(PromptText *t);
 /* The approval prompt: who asks, which document(s), which certificate, which role. With
  * PROMPT_FLAG_FINAL_TRY it also warns that the next PIN try is the last and asks for an explicit yes. */
 int prompt_text_confirm(const PromptRequest *req, PromptText *ret);
+/* The same with names cut shorter and fewer documents listed, for prompts with little room. */
+int prompt_text_confirm_short(const PromptRequest *req, PromptText *ret);
 
 /* The PIN prompt for a token. -EPERM for a locked PIN: it is never asked (see prompt_text_pin_locked()). */
 int prompt_text_pin(const PromptPinRequest *req, PromptText *ret);

@@ -487,8 +487,54 @@ static void test_long_description_is_cut(void **state) {
         run_until_answer(f);
         assert_int_equal(f->reply, PROMPT_REPLY_YES);
         log = read_log(f);
+        /* The certificate and the role are never what gets cut. */
+        assert_non_null(strstr(log, "Certificate: Nguyễn Văn An, UBND phường Uông Bí"));
+        assert_non_null(strstr(log, "%0ARole: approve"));
+        assert_non_null(strstr(log, "sign 30 documents"));
         for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"))
                 assert_true(strlen(line) <= 1000);
+}
+
+/* Every name at its longest, in three-byte characters, on the final try: the short form still fits. */
+static void test_hostile_lengths_fit(void **state) {
+        Fixture *f = *state;
+        char big[400] = {};
+        PromptDocument d = doc;
+        PromptRequest req = request;
+        _cleanup_free_ char *log = NULL;
+        const char *setdesc;
+        bool vietnamese;
+
+        for (size_t i = 0; i + 3 < sizeof(big); i += 3)
+                memcpy(big + i, "ờ", 3);
+        d.name = big;
+        req.documents = &d;
+        req.app_name = big;
+        req.executable = big;
+        req.cert_holder = big;
+        req.cert_organization = big;
+        req.flags = PROMPT_FLAG_FINAL_TRY;
+        setenv("LC_ALL", "vi_VN.UTF-8", 1);
+        assert_non_null(setlocale(LC_ALL, ""));
+        write_script(f, "confirm yes\n");
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm, f), 0);
+        run_until_answer(f);
+        vietnamese = i18n_is_vietnamese();
+        setenv("LC_ALL", "C.UTF-8", 1);
+        assert_non_null(setlocale(LC_ALL, ""));
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        log = read_log(f);
+        setdesc = strstr(log, "SETDESC ");
+        assert_non_null(setdesc);
+        assert_true(strcspn(setdesc, "\n") <= 1000);
+        assert_null(strstr(setdesc, "ờờờờờờờờờờờờờờờờờờờờờờờờờ")); /* 25 in a row: the short form */
+        if (getenv("KYSO_LOCALEDIR")) {
+                assert_true(vietnamese);
+                assert_non_null(strstr(setdesc, "Chứng thư số: "));
+                assert_non_null(strstr(setdesc, "Hình thức ký: ký phê duyệt"));
+                assert_non_null(strstr(setdesc, "Văn bản: "));
+                assert_non_null(strstr(setdesc, "lần thử cuối cùng"));
+        }
 }
 
 static void test_pinpad(void **state) {
@@ -598,6 +644,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_gpg_tty_env, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chained, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_long_description_is_cut, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_lengths_fit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pinpad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pinpad_closed_by_agent, setup, teardown),
         };
