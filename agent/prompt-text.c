@@ -215,17 +215,18 @@ static void format_date(time_t t, char *buf, size_t n) {
                 snprintf(buf, n, "%s", _("unknown"));
 }
 
-/* "name (size, SHA-256 0123456789abcdef)" for one document, sanitised. */
+/* "name (size, SHA-256 0123456789abcdef…)" for one document, sanitised. */
 static int format_document(FILE *f, const PromptDocument *d, size_t name_chars) {
-        _cleanup_free_ char *name = NULL, *digest = NULL;
-        char size[64];
+        _cleanup_free_ char *name = NULL;
+        char size[64], digest[17];
 
         name = prompt_text_sanitize(d->name, name_chars);
-        digest = prompt_text_sanitize(d->sha256 ?: "?", 16);
-        if (!name || !digest)
+        if (!name)
                 return -ENOMEM;
-        /* The ellipsis added by sanitize is noise for a digest shown as a prefix. */
-        digest[strcspn(digest, "\xe2")] = '\0';
+        /* The agent computes the digest; show its first 16 hex digits, or "?" if it is not hex. */
+        snprintf(digest, sizeof(digest), "%.16s", strempty(d->sha256));
+        if (strlen(digest) != 16 || digest[strspn(digest, "0123456789abcdefABCDEF")] != '\0')
+                strcpy(digest, "?");
         format_size(d->size, size, sizeof(size));
         fprintf(f, _("%s (%s, SHA-256 %s…)"), name, size, digest);
         return 0;
