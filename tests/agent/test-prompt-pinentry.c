@@ -468,6 +468,34 @@ static void test_chained(void **state) {
         run_until_reaped(f);
 }
 
+/* A wrong PIN and the retry: the first PIN must not reach the second prompt (its texts, its error line). */
+static void on_pin_then_retry(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata) {
+        Fixture *f = userdata;
+        PromptPinRequest req = {
+                .token_label = "t", .state = PROMPT_PIN_COUNT_LOW, .tries_left = 2, .previous_wrong = true
+        };
+        assert_int_equal(reply, PROMPT_REPLY_YES);
+        assert_string_equal(secret_get(pin), "735190");
+        secret_free(pin);
+        assert_int_equal(prompter_ask_pin(p, &req, on_pin, f), 0);
+}
+
+static void test_pin_never_sent(void **state) {
+        Fixture *f = *state;
+        PromptPinRequest req = { .token_label = "t", .tries_left = -1 };
+        _cleanup_free_ char *log = NULL;
+
+        write_script(f, "pin 735190\npin 864213\n");
+        assert_int_equal(prompter_ask_pin(f->prompter, &req, on_pin_then_retry, f), 0);
+        run_until_answer(f);
+        assert_string_equal(secret_get(f->pin), "864213");
+        run_until_reaped(f);
+        log = read_log(f);
+        assert_non_null(strstr(log, "SETERROR "));
+        assert_null(strstr(log, "735190"));
+        assert_null(strstr(log, "864213"));
+}
+
 static void test_long_description_is_cut(void **state) {
         Fixture *f = *state;
         PromptDocument docs[30];
@@ -643,6 +671,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_tty_options, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gpg_tty_env, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chained, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pin_never_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_long_description_is_cut, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_lengths_fit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pinpad, setup, teardown),
