@@ -11,18 +11,6 @@
 
 extern char **environ;
 
-/* Daemons still running if a setup failed half-way (cmocka skips the teardown then): killed at exit. */
-static pid_t daemons[16];
-static size_t n_daemons;
-
-static void kill_daemons(void) {
-        for (size_t i = 0; i < n_daemons; i++)
-                if (daemons[i] > 0) {
-                        (void) kill(daemons[i], SIGTERM);
-                        (void) waitpid(daemons[i], NULL, 0);
-                }
-}
-
 typedef struct Fixture {
         char dir[64];
         char address[256];
@@ -39,6 +27,24 @@ typedef struct Fixture {
         unsigned locks, sleeps;
         PinCache *cache;
 } Fixture;
+
+/* A setup that fails half-way leaves its fixture behind (cmocka skips the teardown then): cleaned at exit.
+ */
+static Fixture *live[16];
+
+static void live_add(Fixture *f) {
+        for (size_t i = 0; i < ELEMENTSOF(live); i++)
+                if (!live[i]) {
+                        live[i] = f;
+                        return;
+                }
+}
+
+static void live_remove(Fixture *f) {
+        for (size_t i = 0; i < ELEMENTSOF(live); i++)
+                if (live[i] == f)
+                        live[i] = NULL;
+}
 
 static int method_get_session_by_pid(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         uint32_t pid;
@@ -98,6 +104,7 @@ static int setup(void **state) {
         size_t len = 0;
 
         assert_non_null(f);
+        live_add(f);
         f->inhibit_read_fd = -EBADF;
         strcpy(f->dir, "/tmp/kyso-test-logind-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
@@ -138,8 +145,6 @@ static int setup(void **state) {
                 return -1;
         }
         posix_spawn_file_actions_destroy(&fa);
-        if (n_daemons < ELEMENTSOF(daemons))
-                daemons[n_daemons++] = f->daemon;
         close(out[1]);
         while (len < sizeof(f->address) - 1 && (n = read(out[0], f->address + len, 1)) == 1) {
                 if (f->address[len] == '\n')
@@ -177,15 +182,13 @@ static int teardown(void **state) {
         if (f->daemon > 0) {
                 (void) kill(f->daemon, SIGTERM);
                 (void) waitpid(f->daemon, NULL, 0);
-                for (size_t i = 0; i < n_daemons; i++)
-                        if (daemons[i] == f->daemon)
-                                daemons[i] = 0;
         }
         snprintf(path, sizeof(path), "%s/bus.conf", f->dir);
         (void) unlink(path);
         snprintf(path, sizeof(path), "%s/bus", f->dir);
         (void) unlink(path);
         (void) rmdir(f->dir);
+        live_remove(f);
         free(f);
         return 0;
 }
@@ -342,6 +345,10 @@ int main(void) {
         int r;
 
         r = cmocka_run_group_tests(tests, NULL, NULL);
-        kill_daemons();
+        for (size_t i = 0; i < ELEMENTSOF(live); i++)
+                if (live[i]) {
+                        void *f = live[i];
+                        (void) teardown(&f);
+                }
         return r;
 }
