@@ -64,7 +64,8 @@ int agent_config_new(AgentConfig **ret) {
 }
 
 int parse_boolean(const char *s) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off",
+                                                                                       "0" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(s, yes[i]) == 0)
                         return 1;
@@ -79,7 +80,7 @@ int parse_duration(const char *s, uint64_t *ret_usec) {
                 const char *suffix;
                 uint64_t usec;
         } units[] = {
-                { "ms", USEC_PER_MSEC }, { "s", USEC_PER_SEC },       { "sec", USEC_PER_SEC },
+                { "ms", USEC_PER_MSEC },      { "s", USEC_PER_SEC },      { "sec", USEC_PER_SEC },
                 { "min", 60 * USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC }, { "", USEC_PER_SEC },
         };
         char *end;
@@ -99,7 +100,8 @@ int parse_duration(const char *s, uint64_t *ret_usec) {
         return -EINVAL;
 }
 
-_printf_(4, 5) static int config_error(char **ret_error, const char *name, unsigned line, const char *fmt, ...) {
+_printf_(4, 5) static int config_error(
+        char **ret_error, const char *name, unsigned line, const char *fmt, ...) {
         _cleanup_free_ char *what = NULL;
         va_list ap;
 
@@ -133,39 +135,46 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
-static int parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
+static int
+parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
         uint64_t u;
         int r;
 
         if (streq(key, "module")) {
                 if (value[0] != '/')
-                        return config_error(ret_error, name, line, "module needs an absolute path, got '%s'", value);
+                        return config_error(
+                                ret_error, name, line, "module needs an absolute path, got '%s'", value);
                 return strv_extend(&c->module_paths, value);
         }
         if (streq(key, "use-p11-kit-registry")) {
                 r = parse_boolean(value);
                 if (r < 0)
-                        return config_error(ret_error, name, line, "use-p11-kit-registry must be yes or no, got '%s'", value);
+                        return config_error(
+                                ret_error, name, line, "use-p11-kit-registry must be yes or no, got '%s'",
+                                value);
                 c->use_p11kit_registry = r;
                 return 0;
         }
         if (streq(key, "poll-interval")) {
                 if (parse_duration(value, &u) < 0 || u < 100 * USEC_PER_MSEC || u > 60 * USEC_PER_SEC)
                         return config_error(
-                                ret_error, name, line, "poll-interval must be a duration from 100ms to 60s, got '%s'", value);
+                                ret_error, name, line,
+                                "poll-interval must be a duration from 100ms to 60s, got '%s'", value);
                 c->poll_usec = u;
                 return 0;
         }
         if (streq(key, "helper-timeout")) {
                 if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
                         return config_error(
-                                ret_error, name, line, "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
+                                ret_error, name, line,
+                                "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
                 c->helper_timeout_usec = u;
                 return 0;
         }
         if (streq(key, "audit-log")) {
                 if (value[0] != '/')
-                        return config_error(ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
+                        return config_error(
+                                ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
                 return set_string(&c->audit_log_path, value);
         }
         if (streq(key, "pinentry")) {
@@ -177,7 +186,8 @@ static int parse_line(AgentConfig *c, char *key, char *value, const char *name, 
                 r = log_level_from_string(value);
                 if (r < 0)
                         return config_error(
-                                ret_error, name, line, "log-level must be one of debug, info, notice, warning, err; got '%s'",
+                                ret_error, name, line,
+                                "log-level must be one of debug, info, notice, warning, err; got '%s'",
                                 value);
                 c->log_level = r;
                 return 0;
@@ -271,8 +281,10 @@ int agent_config_load(const char *path, AgentConfig **ret, char **ret_error) {
                         return r;
         }
         if (!c->audit_log_path) {
-                if (ret_error && asprintf(ret_error, "%s: neither $XDG_STATE_HOME nor $HOME is set: set audit-log",
-                                          strna(path)) < 0)
+                if (ret_error &&
+                    asprintf(
+                            ret_error, "%s: neither $XDG_STATE_HOME nor $HOME is set: set audit-log",
+                            strna(path)) < 0)
                         *ret_error = NULL;
                 return -EINVAL;
         }

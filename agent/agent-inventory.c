@@ -172,7 +172,8 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
             (r = dbus_dict_append_string(&d, "module", t->module_path)) < 0 ||
             (r = dbus_dict_append_string(&d, "pin-state", agent_pin_state(t->pin_flags))) < 0 ||
             (r = dbus_dict_append_bool(&d, "pin-to-be-changed", t->pin_flags & P11_PIN_TO_BE_CHANGED)) < 0 ||
-            (r = dbus_dict_append_bool(&d, "protected-auth-path", t->pin_flags & P11_PROTECTED_AUTH_PATH)) < 0 ||
+            (r = dbus_dict_append_bool(&d, "protected-auth-path", t->pin_flags & P11_PROTECTED_AUTH_PATH)) <
+                    0 ||
             (r = dbus_dict_append_bool(&d, "login-required", t->pin_flags & P11_LOGIN_REQUIRED)) < 0) {
                 dbus_dict_abandon(iter, &d);
                 return r;
@@ -180,7 +181,8 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
         return dbus_dict_close(iter, &d);
 }
 
-int agent_append_certificate(DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now) {
+int agent_append_certificate(
+        DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now) {
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         DBusMessageIter d;
         int r;
@@ -237,17 +239,19 @@ static const char *token_label_of(const P11Token *const *tokens, size_t n, const
 }
 
 int agent_append_certificates(
-        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens, const P11Certificate *const *certs,
-        size_t n_certs, int64_t now) {
+        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens,
+        const P11Certificate *const *certs, size_t n_certs, int64_t now) {
         DBusMessageIter a;
         int r;
 
         if (!dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "a{sv}", &a))
                 return -ENOMEM;
         for (size_t i = 0; i < n_certs; i++) {
-                r = agent_append_certificate(&a, certs[i], token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
+                r = agent_append_certificate(
+                        &a, certs[i], token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
                 if (r == -EBADMSG)
-                        continue; /* a certificate object that does not parse is not a certificate we can use */
+                        continue; /* a certificate object that does not parse is not a certificate we can use
+                                   */
                 if (r < 0) {
                         dbus_message_iter_abandon_container(iter, &a);
                         return r;

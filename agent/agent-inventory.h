@@ -13,14 +13,14 @@
 typedef struct CertificateInfo {
         char *subject; /* RFC 2253 order, UTF-8 */
         char *issuer;
-        char *serial;  /* lowercase hex, no separators */
-        char *sha256;  /* lowercase hex fingerprint of the DER */
+        char *serial;                  /* lowercase hex, no separators */
+        char *sha256;                  /* lowercase hex fingerprint of the DER */
         int64_t not_before, not_after; /* unix seconds */
         const char *key_type;          /* "rsa", "ec", "other" */
         unsigned key_bits;
-        int64_t days_left;             /* whole days until not-after; negative once expired */
-        const char *kind;              /* personal|organization|device|unknown */
-        const char *status;            /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown */
+        int64_t days_left;  /* whole days until not-after; negative once expired */
+        const char *kind;   /* personal|organization|device|unknown */
+        const char *status; /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown */
 } CertificateInfo;
 
 void certificate_info_done(CertificateInfo *i);
@@ -37,10 +37,11 @@ const char *agent_pin_state(unsigned pin_flags);
 
 /* Appends one a{sv} for the token / certificate to iter (an open "aa{sv}" array or a message). */
 int agent_append_token(DBusMessageIter *iter, const P11Token *t);
-int agent_append_certificate(DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now);
+int agent_append_certificate(
+        DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now);
 
 /* Whole replies and signals. */
 int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, size_t n);
 int agent_append_certificates(
-        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens, const P11Certificate *const *certs,
-        size_t n_certs, int64_t now);
+        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens,
+        const P11Certificate *const *certs, size_t n_certs, int64_t now);

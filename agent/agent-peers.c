@@ -67,8 +67,8 @@ static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *us
             !streq_ptr(dbus_message_get_sender(m), DBUS_SERVICE_DBUS))
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         if (!dbus_message_get_args(
-                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING, &new_owner,
-                    DBUS_TYPE_INVALID))
+                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING,
+                    &new_owner, DBUS_TYPE_INVALID))
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         if (name[0] != ':' || new_owner[0] != '\0')
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
@@ -81,7 +81,7 @@ static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *us
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
-#define NAME_OWNER_MATCH                                                                                     \
+#define NAME_OWNER_MATCH                                                                                          \
         "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," \
         "arg2=''"
 
@@ -199,10 +199,11 @@ int peer_cache_check(PeerCache *pc, DBusMessage *m) {
                         peer_free(p);
                         return -ENOMEM;
                 }
-                q = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
-                                                 "GetConnectionUnixUser");
+                q = dbus_message_new_method_call(
+                        DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionUnixUser");
                 if (!q || !dbus_message_append_args(q, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID) ||
-                    !dbus_connection_send_with_reply(pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||
+                    !dbus_connection_send_with_reply(
+                            pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||
                     !p->pending || !dbus_pending_call_set_notify(p->pending, peer_reply, p, NULL)) {
                         if (q)
                                 dbus_message_unref(q);

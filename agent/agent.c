@@ -78,11 +78,13 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                 if (!streq(info.status, "expiring"))
                         continue;
                 days = (dbus_int32_t) info.days_left;
-                log_notice("Certificate %s (%s) expires in %d days: renew it (Art. 11 allows renewal while 60 days remain).",
-                           certs[i]->uri, info.subject, days);
+                log_notice(
+                        "Certificate %s (%s) expires in %d days: renew it (Art. 11 allows renewal while 60 days remain).",
+                        certs[i]->uri, info.subject, days);
                 m = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "CertificateExpiring");
-                if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
-                                                    DBUS_TYPE_INVALID)) {
+                if (!m || !dbus_message_append_args(
+                                  m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
+                                  DBUS_TYPE_INVALID)) {
                         if (m)
                                 dbus_message_unref(m);
                         (void) log_oom();
@@ -129,7 +131,8 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
-                if (!sig || !dbus_message_append_args(sig, DBUS_TYPE_STRING, &ev->token->uri, DBUS_TYPE_INVALID)) {
+                if (!sig ||
+                    !dbus_message_append_args(sig, DBUS_TYPE_STRING, &ev->token->uri, DBUS_TYPE_INVALID)) {
                         if (sig)
                                 dbus_message_unref(sig);
                         (void) log_oom();
@@ -138,8 +141,9 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 (void) agent_send(a, sig);
                 break;
         case P11_EVENT_HELPER_FAILED:
-                log_warning("PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted with back-off.",
-                            strna(ev->module_path), strna(ev->reason));
+                log_warning(
+                        "PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted with back-off.",
+                        strna(ev->module_path), strna(ev->reason));
                 break;
         case P11_EVENT_HELPER_RESTARTED:
                 log_info("PKCS#11 module %s restarted.", strna(ev->module_path));
@@ -171,8 +175,8 @@ int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
         if (r < 0)
                 return r;
 
-        r = sd_event_add_time_relative(e, &a->expiry_timer, CLOCK_MONOTONIC, EXPIRY_CHECK_USEC, 60 * 1000000,
-                                       expiry_timer_cb, a);
+        r = sd_event_add_time_relative(
+                e, &a->expiry_timer, CLOCK_MONOTONIC, EXPIRY_CHECK_USEC, 60 * 1000000, expiry_timer_cb, a);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(a);
@@ -209,8 +213,9 @@ static DBusMessage *method_introspect(Agent *a, DBusMessage *m) {
         _cleanup_free_ char *xml = NULL;
         DBusMessage *reply;
 
-        if (!end || asprintf(&xml, "%.*s%s</node>\n", (int) (end - agent1_interface_xml), agent1_interface_xml,
-                             standard_interfaces_xml) < 0)
+        if (!end || asprintf(
+                            &xml, "%.*s%s</node>\n", (int) (end - agent1_interface_xml),
+                            agent1_interface_xml, standard_interfaces_xml) < 0)
                 return NULL;
         reply = dbus_message_new_method_return(m);
         if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
@@ -287,9 +292,13 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
         _cleanup_free_ char *msg = NULL;
 
         if (error < 0 || uid != getuid()) {
-                log_notice("Refused %s from %s (uid %d): the agent serves only its own user (uid %u).", member,
-                           strna(dbus_message_get_sender(m)), error < 0 ? -1 : (int) uid, (unsigned) getuid());
-                if (asprintf(&msg, _("The agent serves only its own user. Use the kyso agent of your own session."))< 0)
+                log_notice(
+                        "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).", member,
+                        strna(dbus_message_get_sender(m)), error < 0 ? -1 : (int) uid, (unsigned) getuid());
+                if (asprintf(
+                            &msg,
+                            _("The agent serves only its own user. Use the kyso agent of your own session.")) <
+                    0)
                         msg = NULL;
                 if (!dbus_message_get_no_reply(m))
                         reply_or_oom(c, kyso_bus_error_reply(m, KYSO_BUS_ERROR_POLICY_DENIED, msg));
@@ -317,7 +326,9 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
 
         if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
                 if (!streq(sig, ""))
-                        reply_or_oom(c, dbus_message_new_error(m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments"));
+                        reply_or_oom(
+                                c, dbus_message_new_error(
+                                           m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments"));
                 else
                         reply_or_oom(c, method_introspect(a, m));
                 return DBUS_HANDLER_RESULT_HANDLED;
@@ -331,8 +342,9 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
                 if (!streq(member, agent_methods[i].member))
                         continue;
                 if (!streq(sig, agent_methods[i].signature)) {
-                        if (asprintf(&text, _("%s takes arguments of signature '%s', got '%s'."), member,
-                                     agent_methods[i].signature, sig) < 0)
+                        if (asprintf(
+                                    &text, _("%s takes arguments of signature '%s', got '%s'."), member,
+                                    agent_methods[i].signature, sig) < 0)
                                 text = NULL;
                         reply_or_oom(c, kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, text));
                         return DBUS_HANDLER_RESULT_HANDLED;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* Agent: kysod's object org.kyso.Agent1 at /org/kyso/Agent1 on the session bus. It owns the bus connection
- * and the P11Manager, serves GetTokens/GetCertificates to callers of the same uid, and raises the signals. */
+ * and the P11Manager, serves GetTokens/GetCertificates to callers of the same uid, and raises the signals.
+ */
 
 #include <systemd/sd-event.h>
 

@@ -82,7 +82,8 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 if (config_error)
                         log_error("%s", config_error);
-                log_error_errno(r, "Refusing to start with a broken configuration: fix it (see kysod.conf(5)).");
+                log_error_errno(
+                        r, "Refusing to start with a broken configuration: fix it (see kysod.conf(5)).");
                 return EXIT_FAILURE;
         }
         if (!getenv("KYSO_LOG_LEVEL"))
@@ -122,13 +123,15 @@ int main(int argc, char **argv) {
         }
         r = agent_connect_bus(agent, NULL);
         if (r == -EEXIST) {
-                log_error("Another kyso agent is already running on this session bus (%s is taken). "
-                          "Use it, or stop it first (systemctl --user stop kysod).",
-                          AGENT_BUS_NAME);
+                log_error(
+                        "Another kyso agent is already running on this session bus (%s is taken). "
+                        "Use it, or stop it first (systemctl --user stop kysod).",
+                        AGENT_BUS_NAME);
                 return EXIT_FAILURE;
         }
         if (r < 0) {
-                log_error_errno(r, "Cannot connect to the session bus: %m. Is DBUS_SESSION_BUS_ADDRESS set?");
+                log_error_errno(
+                        r, "Cannot connect to the session bus: %m. Is DBUS_SESSION_BUS_ADDRESS set?");
                 return EXIT_FAILURE;
         }
 
