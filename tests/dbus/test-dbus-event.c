@@ -31,11 +31,15 @@ typedef struct DelayedReply {
 static int delayed_reply_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         DelayedReply *d = userdata;
         (void) dbus_connection_send(d->c, d->reply, NULL);
+        return 0;
+}
+
+/* Replies still pending when a test ends are freed with the loop (floating sources). */
+static void delayed_reply_free(void *userdata) {
+        DelayedReply *d = userdata;
         dbus_message_unref(d->reply);
         dbus_connection_unref(d->c);
         free(d);
-        sd_event_source_unref(s);
-        return 0;
 }
 
 static DBusHandlerResult server_handler(DBusConnection *c, DBusMessage *m, void *userdata) {
@@ -59,11 +63,15 @@ static DBusHandlerResult server_handler(DBusConnection *c, DBusMessage *m, void 
                 assert_true(dbus_message_get_args(m, NULL, DBUS_TYPE_UINT32, &ms, DBUS_TYPE_INVALID));
                 d->c = dbus_connection_ref(c);
                 d->reply = dbus_message_new_method_return(m);
+                sd_event_source *timer = NULL;
                 assert_int_equal(
                         sd_event_add_time_relative(
-                                f->event, NULL, CLOCK_MONOTONIC, (uint64_t) ms * 1000, 0, delayed_reply_cb,
+                                f->event, &timer, CLOCK_MONOTONIC, (uint64_t) ms * 1000, 0, delayed_reply_cb,
                                 d),
                         0);
+                assert_int_equal(sd_event_source_set_destroy_callback(timer, delayed_reply_free), 0);
+                assert_true(sd_event_source_set_floating(timer, true) >= 0);
+                sd_event_source_unref(timer);
                 return DBUS_HANDLER_RESULT_HANDLED;
         } else
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
