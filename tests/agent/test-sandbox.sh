@@ -19,6 +19,7 @@ done
 "$S" --build "$B" bash -c '
         kysoctl certs --json >"$1/certs.json" || exit 10
         kysoctl tokens >"$1/tokens.txt" || exit 11
+        LC_ALL=vi_VN.UTF-8 kysoctl certs >"$1/certs-vi.txt" || exit 12
         cp "$KYSO_PKI/ids.txt" "$KYSO_PKI/leader.pem" "$KYSO_PKI/seal.pem" "$1/"
         echo "$KYSO_SANDBOX" >"$1/sandbox-dir"
         echo "$KYSO_KYSOD_PID" >"$1/kysod-pid"
@@ -46,6 +47,12 @@ expect_eq "certs --json: the stable field list, in order" \
 expect_eq "certs --json: 11 certificates on the two tokens" 11 "$(jq length "$T/certs.json")"
 expect_match "kysoctl tokens: a table with both tokens" "^leader +SoftHSM project" "$(cat "$T/tokens.txt")"
 expect_match "kysoctl tokens: seal row" "^seal +SoftHSM project" "$(cat "$T/tokens.txt")"
+if locale -a 2>/dev/null | grep -qix vi_vn.utf8; then
+        expect_match "kysoctl certs in Vietnamese under vi_VN.UTF-8" "^ETOKEN +NHÃN +LOẠI +TRẠNG THÁI" "$(cat "$T/certs-vi.txt")"
+        expect_match "kysoctl certs in Vietnamese: status words" "^seal +expiring +.*sắp hết hạn" "$(cat "$T/certs-vi.txt")"
+else
+        ok "# SKIP the vi_VN.UTF-8 locale is missing (contrib/install-deps.sh makes it)"
+fi
 expect_match "sandbox exports the PINs" "^KYSO_LEADER_PIN=1111$" "$(cat "$T/env.txt")"
 expect "sandbox folder removed afterwards" test ! -e "$(cat "$T/sandbox-dir")"
 expect "kysod stopped afterwards" bash -c "! kill -0 $(cat "$T/kysod-pid") 2>/dev/null"
