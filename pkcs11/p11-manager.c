@@ -20,8 +20,9 @@
 #define DEFAULT_SIGN_TIMEOUT_USEC (120 * USEC_PER_SEC)
 #define BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
-#define BACKOFF_RESET_USEC (60 * USEC_PER_SEC) /* a helper that ran this long failed "for the first time" \
-                                                */
+#define BACKOFF_RESET_USEC                                                             \
+        (60 * USEC_PER_SEC) /* a helper that ran this long failed "for the first time" \
+                             */
 #define SHUTDOWN_GRACE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct Helper Helper;
@@ -221,7 +222,8 @@ static Request *request_free(Request *r) {
         return NULL;
 }
 
-static void helper_fail(Helper *h, const char *reason);
+static void helper_fail_full(Helper *h, const char *reason, int error);
+#define helper_fail(h, reason) helper_fail_full(h, reason, -ECONNRESET)
 static void helper_dispatch(Helper *h);
 
 static int helper_enqueue(Helper *h, Request *r) {
@@ -261,7 +263,7 @@ static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         snprintf(
                 reason, sizeof(reason), "the helper did not answer within %.1f s: the module hangs",
                 (double) (h->current ? h->current->timeout_usec : 0) / USEC_PER_SEC);
-        helper_fail(h, reason);
+        helper_fail_full(h, reason, -ETIME);
         return 0;
 }
 
@@ -360,7 +362,7 @@ static void describe_status(int status, const char *why, char *buf, size_t size)
                 snprintf(buf, size, "%s", why);
 }
 
-static void helper_fail(Helper *h, const char *reason) {
+static void helper_fail_full(Helper *h, const char *reason, int error) {
         P11Manager *m = h->manager;
         char full[512];
         int status = 0;
@@ -380,7 +382,7 @@ static void helper_fail(Helper *h, const char *reason) {
                 h->backoff_usec == 0 ? BACKOFF_MIN_USEC : MIN(h->backoff_usec * 2, BACKOFF_MAX_USEC);
         h->poll_pending = false;
 
-        helper_flush_requests(h, -ECONNRESET);
+        helper_flush_requests(h, error);
         helper_clear_tokens(h);
         emit(m, P11_EVENT_HELPER_FAILED, NULL, h->module_path, full);
 
