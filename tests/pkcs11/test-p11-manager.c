@@ -51,6 +51,11 @@ static uint64_t now(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
+static int run(const char *cmd) {
+        int r = system(cmd);
+        return r == 0 ? 0 : -1;
+}
+
 static void events_clear(void) {
         for (size_t i = 0; i < n_events; i++) {
                 free(events[i].module);
@@ -154,12 +159,25 @@ manager_new(sd_event *e, const char *m1, const char *m2, uint64_t call_timeout, 
         return m;
 }
 
+/* Sanitizer reports of the helpers (a separate process: its exit status is not ours) land in files, and
+ * fail the test here. */
+static void check_no_sanitizer_reports(void) {
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(
+                asprintf(
+                        &cmd, "! ls '%s'/sanitizer.* >/dev/null 2>&1 || { cat '%s'/sanitizer.*; false; }",
+                        dir, dir) > 0);
+        if (run(cmd) != 0)
+                fail_msg("a helper reported a sanitizer error (above)");
+}
+
 /* Frees the manager and checks that no helper is left: this process has no child at all afterwards. */
 static void manager_free_checked(P11Manager *m) {
         p11_manager_free(m);
         errno = 0;
         assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
         assert_int_equal(errno, ECHILD);
+        check_no_sanitizer_reports();
 }
 
 static size_t n_tokens(P11Manager *m) {
@@ -244,11 +262,6 @@ static void verify_signature(const char *pem_name, P11SignAlgorithm alg, const u
         assert_int_not_equal(EVP_PKEY_verify(ctx, sign_result.sig, sign_result.sig_size, other, 32), 1);
 }
 
-static int run(const char *cmd) {
-        int r = system(cmd);
-        return r == 0 ? 0 : -1;
-}
-
 static int setup(void **state) {
         const char *script = getenv("KYSO_FIXTURES_SCRIPT");
         _cleanup_free_ char *cmd = NULL, *env = NULL, *fault_module = NULL;
@@ -303,6 +316,18 @@ static int setup(void **state) {
         setenv("KYSO_FAULT_REAL_MODULE", softhsm, 1);
         setenv("KYSO_FAULT_CONTROL", control, 1);
         control_write("");
+
+        /* Helpers built with sanitizers write their reports here (checked after every manager). */
+        for (const char *const *v = (const char *const[]){ "ASAN_OPTIONS", "UBSAN_OPTIONS", NULL }; *v;
+             v++) {
+                _cleanup_free_ char *opt = NULL;
+                const char *old = getenv(*v);
+                if (asprintf(
+                            &opt, "%s%slog_path=%s/sanitizer", strempty(old), isempty(old) ? "" : ":", dir) <
+                    0)
+                        return -1;
+                setenv(*v, opt, 1);
+        }
         return 0;
 }
 
