@@ -45,6 +45,10 @@ static struct {
         size_t sig_size;
 } sign_result;
 
+/* The manager of the running test, freed by the per-test teardown if the test failed half-way, so one
+ * failure does not leave helpers behind for the next test to trip over. */
+static P11Manager *current;
+
 static uint64_t now(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -130,7 +134,7 @@ static void on_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
         sign_result.pin_flags = r->pin_flags;
         sign_result.sig_size = 0;
         if (r->error == 0) {
-                assert_true(r->signature_size > 0 && r->signature_size <= sizeof(sign_result.sig));
+                assert_true(r->signature_size <= sizeof(sign_result.sig));
                 memcpy(sign_result.sig, r->signature, r->signature_size);
                 sign_result.sig_size = r->signature_size;
         } else
@@ -141,14 +145,15 @@ static void control_write(const char *text) {
         assert_int_equal(write_file_atomic(control, text, strlen(text), 0600), 0);
 }
 
-static P11Manager *
-manager_new(sd_event *e, const char *m1, const char *m2, uint64_t call_timeout, uint64_t sign_timeout) {
+static P11Manager *manager_new_full(
+        sd_event *e, const char *m1, const char *m2, uint64_t poll, uint64_t call_timeout,
+        uint64_t sign_timeout) {
         char *modules[] = { (char *) m1, (char *) m2, NULL };
         P11ManagerConfig config = {
                 .module_paths = modules,
                 .use_p11kit_registry = false,
                 .helper_path = (char *) test_getenv_or_skip("KYSO_P11_HELPER"),
-                .poll_usec = 500 * 1000,
+                .poll_usec = poll,
                 .call_timeout_usec = call_timeout,
                 .sign_timeout_usec = sign_timeout,
         };
@@ -156,7 +161,13 @@ manager_new(sd_event *e, const char *m1, const char *m2, uint64_t call_timeout, 
 
         events_clear();
         assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+        current = m;
         return m;
+}
+
+static P11Manager *
+manager_new(sd_event *e, const char *m1, const char *m2, uint64_t call_timeout, uint64_t sign_timeout) {
+        return manager_new_full(e, m1, m2, 500 * 1000, call_timeout, sign_timeout);
 }
 
 /* Sanitizer reports of the helpers (a separate process: its exit status is not ours) land in files, and
@@ -174,6 +185,7 @@ static void check_no_sanitizer_reports(void) {
 /* Frees the manager and checks that no helper is left: this process has no child at all afterwards. */
 static void manager_free_checked(P11Manager *m) {
         p11_manager_free(m);
+        current = NULL;
         errno = 0;
         assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
         assert_int_equal(errno, ECHILD);
@@ -476,6 +488,31 @@ static void test_sign(void **state) {
                 sign_sync(e, m, "pkcs11:token=leader;id=%02", "1111", P11_SIGN_RSA_PKCS1, digest), 0);
         assert_int_equal(sign_result.error, -EOPNOTSUPP);
 
+        /* Log in once (PIN caching), sign without a PIN, log out. */
+        {
+                _cleanup_secret_ Secret *wrong = secret_new_string("0000"),
+                                        *right = secret_new_string("1111");
+                sign_result.done = false;
+                assert_int_equal(p11_manager_login(m, "pkcs11:token=leader", wrong, on_signed, NULL), 0);
+                run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
+                assert_int_equal(sign_result.error, -EACCES);
+                assert_int_equal(sign_result.code, P11_ERROR_PIN_INCORRECT);
+                sign_result.done = false;
+                assert_int_equal(p11_manager_login(m, "pkcs11:token=leader", right, on_signed, NULL), 0);
+                run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
+                assert_int_equal(sign_result.error, 0);
+                assert_int_equal(sign_result.sig_size, 0);
+        }
+        assert_int_equal(sign_sync(e, m, leader, NULL, P11_SIGN_RSA_PKCS1, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader", P11_SIGN_RSA_PKCS1, digest);
+        assert_int_equal(p11_manager_logout(m, "pkcs11:token=leader"), 0);
+        assert_int_equal(sign_sync(e, m, leader, NULL, P11_SIGN_RSA_PKCS1, digest), 0);
+        assert_int_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
+        assert_int_equal(p11_manager_login(m, "pkcs11:token=leader", NULL, on_signed, NULL), -EINVAL);
+        assert_int_equal(p11_manager_logout(m, "pkcs11:token=nothere"), -ENODEV);
+        assert_int_equal(p11_manager_logout(m, "pkcs11:"), -ENOTUNIQ);
+
         /* Then the right PIN works again. */
         assert_int_equal(sign_sync(e, m, leader, "1111", P11_SIGN_RSA_PKCS1, digest), 0);
         assert_int_equal(sign_result.error, 0);
@@ -502,7 +539,8 @@ static void test_insert_remove(void **state) {
 
         assert_int_equal(sd_event_new(&e), 0);
         control_write("insert\n");
-        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        /* This one polls at the default interval (1 s): the 2 s promise is about the default. */
+        P11Manager *m = manager_new_full(e, fault, NULL, 0, 0, 0);
         wait_tokens(e, m, 1);
         assert_non_null(token_by_label(m, "fault"));
 
@@ -670,6 +708,7 @@ static void test_missing_module(void **state) {
         P11Manager *m = NULL;
         events_clear();
         assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+        current = m;
         wait_event(e, P11_EVENT_HELPER_FAILED, missing, 0, 10 * USEC_PER_SEC);
         const Event *f = find_event(P11_EVENT_HELPER_FAILED, missing, 0);
         print_message("reason: %s\n", f->reason);
@@ -679,12 +718,21 @@ static void test_missing_module(void **state) {
         manager_free_checked(m);
 }
 
+static int test_teardown(void **state) {
+        current = p11_manager_free(current);
+        control_write("");
+        return 0;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_inventory),      cmocka_unit_test(test_sign),
-                cmocka_unit_test(test_insert_remove),  cmocka_unit_test(test_crash),
-                cmocka_unit_test(test_hang),           cmocka_unit_test(test_slow),
-                cmocka_unit_test(test_missing_module),
+                cmocka_unit_test_teardown(test_inventory, test_teardown),
+                cmocka_unit_test_teardown(test_sign, test_teardown),
+                cmocka_unit_test_teardown(test_insert_remove, test_teardown),
+                cmocka_unit_test_teardown(test_crash, test_teardown),
+                cmocka_unit_test_teardown(test_hang, test_teardown),
+                cmocka_unit_test_teardown(test_slow, test_teardown),
+                cmocka_unit_test_teardown(test_missing_module, test_teardown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
