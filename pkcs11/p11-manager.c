@@ -20,8 +20,9 @@
 #define DEFAULT_SIGN_TIMEOUT_USEC (120 * USEC_PER_SEC)
 #define BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
-#define BACKOFF_RESET_USEC (60 * USEC_PER_SEC) /* a helper that ran this long failed "for the first time" \
-                                                */
+#define BACKOFF_RESET_USEC                                                             \
+        (60 * USEC_PER_SEC) /* a helper that ran this long failed "for the first time" \
+                             */
 #define SHUTDOWN_GRACE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct Helper Helper;
@@ -73,6 +74,7 @@ struct Helper {
         uint64_t backoff_usec;
         uint64_t running_since;
         bool restarted;
+        bool started_once;
         bool poll_pending;
 };
 
@@ -221,7 +223,8 @@ static Request *request_free(Request *r) {
         return NULL;
 }
 
-static void helper_fail(Helper *h, const char *reason);
+static void helper_fail_full(Helper *h, const char *reason, int error);
+#define helper_fail(h, reason) helper_fail_full(h, reason, -ECONNRESET)
 static void helper_dispatch(Helper *h);
 
 static int helper_enqueue(Helper *h, Request *r) {
@@ -261,7 +264,7 @@ static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         snprintf(
                 reason, sizeof(reason), "the helper did not answer within %.1f s: the module hangs",
                 (double) (h->current ? h->current->timeout_usec : 0) / USEC_PER_SEC);
-        helper_fail(h, reason);
+        helper_fail_full(h, reason, -ETIME);
         return 0;
 }
 
@@ -338,7 +341,10 @@ static int helper_start(Helper *h);
 static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
         Helper *h = userdata;
         h->restart_timer = sd_event_source_disable_unref(h->restart_timer);
-        h->restarted = true;
+        /* The first start happens here too (from p11_manager_new() with no delay), so that its failures are
+         * reported from the event loop like any other, never from inside p11_manager_new(). */
+        h->restarted = h->started_once;
+        h->started_once = true;
         int r = helper_start(h);
         if (r < 0) {
                 char reason[128];
@@ -360,7 +366,7 @@ static void describe_status(int status, const char *why, char *buf, size_t size)
                 snprintf(buf, size, "%s", why);
 }
 
-static void helper_fail(Helper *h, const char *reason) {
+static void helper_fail_full(Helper *h, const char *reason, int error) {
         P11Manager *m = h->manager;
         char full[512];
         int status = 0;
@@ -380,7 +386,7 @@ static void helper_fail(Helper *h, const char *reason) {
                 h->backoff_usec == 0 ? BACKOFF_MIN_USEC : MIN(h->backoff_usec * 2, BACKOFF_MAX_USEC);
         h->poll_pending = false;
 
-        helper_flush_requests(h, -ECONNRESET);
+        helper_flush_requests(h, error);
         helper_clear_tokens(h);
         emit(m, P11_EVENT_HELPER_FAILED, NULL, h->module_path, full);
 
@@ -466,18 +472,10 @@ static int on_helper_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Helper *h = userdata;
-        char reason[128];
 
-        /* sd-event reaped it already. */
-        h->child = sd_event_source_disable_unref(h->child);
-        h->pid = 0;
-        if (si->si_code == CLD_EXITED)
-                snprintf(reason, sizeof(reason), "the helper exited with status %d", si->si_status);
-        else
-                snprintf(
-                        reason, sizeof(reason), "the helper was killed by signal %s",
-                        strsignal(si->si_status));
-        helper_fail(h, reason);
+        /* The child is still a zombie while this runs (sd-event reaps after the callback): helper_fail()
+         * reaps it itself, so its pid cannot be reused before we are done with it, and adds how it ended. */
+        helper_fail(h, "the helper process ended");
         return 0;
 }
 
@@ -802,7 +800,8 @@ int p11_manager_new(
 
         for (size_t i = 0; i < m->n_helpers; i++) {
                 Helper *h = m->helpers[i];
-                r = helper_start(h);
+                r = sd_event_add_time_relative(
+                        m->event, &h->restart_timer, CLOCK_MONOTONIC, 0, 0, on_restart, h);
                 if (r < 0)
                         return r;
                 r = sd_event_add_time_relative(
@@ -962,6 +961,12 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                                         t->token.pin_flags = e.pin_flags;
                         }
                 }
+        } else if (req->type == P11_MSG_LOGIN) {
+                if (p11_decode_empty(reply) < 0) {
+                        result.error = -EBADMSG;
+                        result.code = P11_ERROR_PROTOCOL;
+                        result.message = "malformed reply from the helper";
+                }
         } else if (p11_decode_sign_reply(reply, &sig) < 0) {
                 result.error = -EBADMSG;
                 result.code = P11_ERROR_PROTOCOL;
@@ -1045,5 +1050,95 @@ int p11_manager_sign(
         req->sign_userdata = userdata;
         /* The callback must not run from inside this call: a send failure completes it from the loop. */
         helper_enqueue(found_helper, req);
+        return 0;
+}
+
+/* The one present token a URI names: -ENODEV for none, -ENOTUNIQ for several. */
+static int find_token(P11Manager *m, const char *uri, Helper **ret_helper, ModuleToken **ret_token) {
+        Helper *found_helper = NULL;
+        ModuleToken *found = NULL;
+        int r;
+
+        r = p11_uri_validate(uri);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_helpers; i++) {
+                Helper *h = m->helpers[i];
+                if (h->state != HELPER_RUNNING)
+                        continue;
+                for (size_t j = 0; j < h->n_tokens; j++) {
+                        if (!h->tokens[j]->visible || p11_uri_match_token(uri, &h->tokens[j]->token) <= 0)
+                                continue;
+                        if (found)
+                                return -ENOTUNIQ;
+                        found = h->tokens[j];
+                        found_helper = h;
+                }
+        }
+        if (!found)
+                return -ENODEV;
+        *ret_helper = found_helper;
+        *ret_token = found;
+        return 0;
+}
+
+int p11_manager_login(
+        P11Manager *m, const char *token_uri, const Secret *pin, P11SignCallback cb, void *userdata) {
+        Helper *h;
+        ModuleToken *t;
+        Request *req;
+        int r;
+
+        if (!m || !cb || secret_size(pin) > P11_PIN_MAX || (pin && secret_size(pin) == 0))
+                return -EINVAL;
+        r = find_token(m, token_uri, &h, &t);
+        if (r < 0)
+                return r;
+        if (!pin && !(t->token.pin_flags & P11_PROTECTED_AUTH_PATH))
+                return -EINVAL;
+        P11LoginRequest lr = {
+                .slot_id = t->token.slot_id,
+                .flags = pin ? 0 : P11_FLAG_PROTECTED_AUTH,
+                .pin = (Secret *) pin,
+        };
+        r = request_new(h, P11_MSG_LOGIN, m->config.sign_timeout_usec, sign_done, &req);
+        if (r < 0)
+                return r;
+        r = p11_encode_login_request(&req->frame, 0, &lr);
+        if (r < 0) {
+                request_free(req);
+                return r;
+        }
+        req->slot_id = lr.slot_id;
+        req->sign_cb = cb;
+        req->sign_userdata = userdata;
+        helper_enqueue(h, req);
+        return 0;
+}
+
+static void logout_done(Helper *h, Request *req, const P11Frame *reply, int error) {
+        /* Nothing to report: a token that is gone or a helper that failed is logged out anyway. */
+}
+
+int p11_manager_logout(P11Manager *m, const char *token_uri) {
+        Helper *h;
+        ModuleToken *t;
+        Request *req;
+        int r;
+
+        if (!m)
+                return -EINVAL;
+        r = find_token(m, token_uri, &h, &t);
+        if (r < 0)
+                return r;
+        r = request_new(h, P11_MSG_LOGOUT, call_timeout(h), logout_done, &req);
+        if (r < 0)
+                return r;
+        r = p11_encode_slot_request(&req->frame, P11_MSG_LOGOUT, 0, t->token.slot_id);
+        if (r < 0) {
+                request_free(req);
+                return r;
+        }
+        helper_enqueue(h, req);
         return 0;
 }

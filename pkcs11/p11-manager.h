@@ -129,3 +129,11 @@ struct P11SignMechanism;
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
         const void *digest, size_t digest_size, unsigned flags, P11SignCallback cb, void *userdata);
+
+/* Logs the token named by token_uri in (for PIN caching: later p11_manager_sign() calls without a PIN use
+ * the login). pin NULL: through the PIN pad, only on a token with a protected authentication path. The
+ * callback gets a P11SignResult without signature. Same return values as p11_manager_sign(). */
+int p11_manager_login(
+        P11Manager *m, const char *token_uri, const Secret *pin, P11SignCallback cb, void *userdata);
+/* Logs the token out (queued; nothing is reported back). -ENODEV when no present token matches. */
+int p11_manager_logout(P11Manager *m, const char *token_uri);
