@@ -247,6 +247,53 @@ for h in $helpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
 expect_eq "SIGTERM: no helper left running" "" "$left"
 expect "SIGTERM: the name is released" wait_for 5 bash -c "! dbus-send --bus='$MAIN' --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 | grep -q true"
 
+# --- Token removal and insertion, and a hanging module, through the fault-injecting module (tests/pkcs11).
+if [[ -n ${KYSO_FAULT_MODULE:-} && -r ${KYSO_FAULT_MODULE:-} ]]; then
+        cat >"$T/fault.conf" <<CONF
+module = $KYSO_FAULT_MODULE
+use-p11-kit-registry = no
+poll-interval = 200ms
+helper-timeout = 1s
+audit-log = $T/state/audit.jsonl
+CONF
+        fault() { # fault COMMAND...: atomically replace the control file
+                printf '%s\n' "$@" >"$T/fault.tmp" && mv -f "$T/fault.tmp" "$T/fault.control"
+        }
+        : >"$T/signals.txt"
+        DBUS_SESSION_BUS_ADDRESS=$MAIN KYSO_FAULT_REAL_MODULE="$KYSO_SOFTHSM_MODULE" \
+                KYSO_FAULT_CONTROL="$T/fault.control" "$KYSOD" --config "$T/fault.conf" 2>"$T/kysod-fault.log" &
+        FPID=$!
+        PIDS+=($FPID)
+        expect "fault module: both tokens listed" wait_for 10 has_two_tokens "$MAIN"
+        removed_n() { grep -c 'member=TokenRemoved' "$T/signals.txt"; }
+        added_n() { grep -c 'member=TokenAdded' "$T/signals.txt"; }
+        no_tokens() { [[ $(n_tokens "$MAIN") == 0 ]]; }
+        a0=$(added_n)
+        fault remove
+        expect "token pulled out: TokenRemoved for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenRemoved '$T/signals.txt') -ge 2 ]]"
+        expect "token pulled out: GetTokens lists none" wait_for 2 no_tokens
+        expect_eq "token pulled out: GetCertificates lists none" 0 "$(call "$MAIN" GetCertificates | jq '.data[0] | length')"
+        fault insert
+        expect "token put back: TokenAdded for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenAdded '$T/signals.txt') -ge $((a0 + 2)) ]]"
+        expect "token put back: both listed again" wait_for 2 has_two_tokens "$MAIN"
+
+        # A module that hangs: the agent keeps answering at once, drops the tokens, and gets them back.
+        r0=$(removed_n)
+        fault "hang C_GetSlotList"
+        expect "hanging module: TokenRemoved after the helper timeout" wait_for 6 bash -c "[[ \$(grep -c member=TokenRemoved '$T/signals.txt') -ge $((r0 + 2)) ]]"
+        start=$(date +%s%N)
+        out=$(call "$MAIN" GetTokens)
+        ms=$((($(date +%s%N) - start) / 1000000))
+        expect "hanging module: GetTokens still answered promptly (${ms} ms)" test "$ms" -lt 1000
+        fault insert
+        expect "hanging module cleared: both tokens back after the restart" wait_for 15 has_two_tokens "$MAIN"
+        kill -TERM "$FPID"
+        wait "$FPID"
+        expect_eq "fault module: kysod exits with 0 on SIGTERM" 0 "$?"
+else
+        ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
+fi
+
 # --- kysoctl without an agent (and no activation): exit 3 and how to start it.
 out=$(DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOCTL" tokens 2>&1)
 expect_eq "kysoctl tokens, no agent: exit code 3" 3 "$?"
