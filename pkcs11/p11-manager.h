@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "secret.h"
+
 typedef struct P11Manager P11Manager;
 
 typedef enum P11PinFlags {
@@ -50,6 +52,10 @@ typedef struct P11ManagerConfig {
         char *helper_path;        /* kyso-p11-helper binary (NULL: the installed one, or $KYSO_P11_HELPER) */
         uint64_t poll_usec;       /* slot polling interval; default 1 s */
         uint64_t call_timeout_usec; /* a helper that does not answer within this is killed and restarted */
+        /* Added after the first version (0 = default, so older initialisers keep working): */
+        uint64_t sign_timeout_usec; /* the same for login and sign, which may wait for a PIN pad; 120 s */
+        char **p11kit_config_dirs;  /* registry folders to read instead of p11-kit's (tests); NULL: p11-kit's
+                                     */
 } P11ManagerConfig;
 
 typedef enum P11ManagerEvent {
@@ -70,15 +76,64 @@ typedef struct P11ManagerEventData {
 
 typedef void (*P11ManagerCallback)(P11Manager *m, const P11ManagerEventData *ev, void *userdata);
 
+/* Starts one helper per module (config NULL: defaults, registry only). SIGCHLD is blocked in the calling
+ * thread (sd-event child sources need it): kysod must block it before starting other threads. */
 int p11_manager_new(
         sd_event *event, const P11ManagerConfig *config, P11ManagerCallback cb, void *userdata,
         P11Manager **ret);
-P11Manager *p11_manager_free(P11Manager *m); /* kills and reaps every helper */
+/* Closes every helper's socket, gives it a moment to log out and finalize the module, then kills and
+ * reaps it: nothing is left running. Pending sign callbacks are called with -ECANCELED first. Not to be
+ * called from inside a manager callback. */
+P11Manager *p11_manager_free(P11Manager *m);
+static inline void p11_manager_freep(P11Manager **m) {
+        p11_manager_free(*m);
+}
 
 /* The current inventory. The arrays and their entries belong to the manager and are valid until the next
  * return to the event loop. */
 int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n);
 int p11_manager_get_certificates(P11Manager *m, const P11Certificate *const **ret, size_t *ret_n);
 
-/* Signing (issue 5) is added here: an asynchronous "log in with this Secret PIN and sign this digest with
- * the key whose CKA_ID matches this certificate" call with a completion callback. */
+/* The token's last known PIN flags (P11PinFlags): from the latest slot poll, or from the token after a
+ * failed login. uri is a token URI or a certificate URI. -ENODEV when no present token matches. */
+int p11_manager_get_pin_flags(P11Manager *m, const char *uri, unsigned *ret_flags);
+
+/* Signing. The digest (of mechanism->hash) is signed by the private key whose CKA_ID is the certificate's,
+ * on the token that holds the certificate. The helper logs in with pin first (always: a given PIN is always
+ * checked), or through the PIN pad when pin is NULL and the token has a protected authentication path, or
+ * uses the token's existing login when pin is NULL; keys with CKA_ALWAYS_AUTHENTICATE get their
+ * context-specific login with the same PIN. The token is logged out afterwards unless
+ * P11_SIGN_KEEP_LOGIN is given. */
+typedef struct P11SignResult {
+        int error; /* 0, or a negative errno: -EACCES wrong PIN, -EPERM PIN locked, -ENODEV token gone,
+                      -ENOKEY key missing, -EOPNOTSUPP mechanism, -ECONNRESET helper failed,
+                      -ETIME timeout, -ECANCELED manager freed, -EIO other */
+        int code;  /* P11Error (p11-protocol.h), 0 on success: the precise reason */
+        unsigned pin_flags;       /* P11PinFlags of the token after a failed login (tries left) */
+        const char *message;      /* English, for logs; never a PIN */
+        const uint8_t *signature; /* on success: RSA: the raw signature; ECDSA: DER ECDSA-Sig-Value */
+        size_t signature_size;
+} P11SignResult;
+
+typedef void (*P11SignCallback)(P11Manager *m, const P11SignResult *result, void *userdata);
+
+enum {
+        P11_SIGN_KEEP_LOGIN = 1 << 0, /* stay logged in after this signature (PIN caching by the agent) */
+};
+
+/* mechanism is a P11SignMechanism from p11-protocol.h. Returns 0 when queued (the callback is called
+ * later from the event loop, exactly once), -EINVAL for a bad URI, mechanism or digest size, -ENODEV when
+ * no present token has the certificate, -ENOKEY when it has no private key, -ENOTUNIQ when the URI
+ * matches several certificates. */
+struct P11SignMechanism;
+int p11_manager_sign(
+        P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
+        const void *digest, size_t digest_size, unsigned flags, P11SignCallback cb, void *userdata);
+
+/* Logs the token named by token_uri in (for PIN caching: later p11_manager_sign() calls without a PIN use
+ * the login). pin NULL: through the PIN pad, only on a token with a protected authentication path. The
+ * callback gets a P11SignResult without signature. Same return values as p11_manager_sign(). */
+int p11_manager_login(
+        P11Manager *m, const char *token_uri, const Secret *pin, P11SignCallback cb, void *userdata);
+/* Logs the token out (queued; nothing is reported back). -ENODEV when no present token matches. */
+int p11_manager_logout(P11Manager *m, const char *token_uri);
