@@ -763,6 +763,55 @@ static void test_missing_module(void **state) {
         manager_free_checked(m);
 }
 
+/* Helpers that are not kyso-p11-helper: what they send must never crash the agent or confuse it. */
+static void test_misbehaving_helper(void **state) {
+        static const struct {
+                const char *script, *reason;
+        } cases[] = {
+                /* Not a frame at all: the length field reads as 1.2 GB. */
+                { "printf 'GARBAGE-GARBAGE-' >&3; exec sleep 30", "malformed frame" },
+                /* A well-formed frame of protocol version 2. */
+                { "printf '\\000\\000\\000\\014\\002\\201\\000\\000\\000\\000\\000\\001' >&3; exec sleep 30",
+                  "malformed frame" },
+                /* A reply to a request never sent (serial 99). */
+                { "printf '\\000\\000\\000\\014\\001\\201\\000\\000\\000\\000\\000\\143' >&3; exec sleep 30",
+                  "unexpected message" },
+                /* The right serial, a body too short for a hello reply. */
+                { "printf '\\000\\000\\000\\014\\001\\201\\000\\000\\000\\000\\000\\001' >&3; exec sleep 30",
+                  "another protocol version" },
+                /* Half a frame, then silence: the call timeout. */
+                { "printf '\\000\\000\\000\\100\\001' >&3; exec sleep 30", "did not answer" },
+                /* Gone at once. */
+                { "exit 3", "status 3" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                char *modules[] = { softhsm, NULL };
+                P11Manager *m = NULL;
+
+                assert_true(asprintf(&path, "%s/fake-helper-%zu", dir, i) > 0);
+                assert_true(asprintf(&text, "#!/bin/sh\n%s\n", cases[i].script) > 0);
+                assert_int_equal(write_file_atomic(path, text, strlen(text), 0700), 0);
+                P11ManagerConfig config = {
+                        .module_paths = modules,
+                        .helper_path = path,
+                        .call_timeout_usec = 1 * USEC_PER_SEC,
+                };
+                assert_int_equal(sd_event_new(&e), 0);
+                events_clear();
+                assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+                current = m;
+                wait_event(e, P11_EVENT_HELPER_FAILED, softhsm, 0, 10 * USEC_PER_SEC);
+                const Event *f = find_event(P11_EVENT_HELPER_FAILED, softhsm, 0);
+                print_message("case %zu: %s\n", i, f->reason);
+                assert_non_null(strstr(f->reason, cases[i].reason));
+                assert_int_equal(n_tokens(m), 0);
+                manager_free_checked(m);
+        }
+}
+
 static int test_teardown(void **state) {
         current = p11_manager_free(current);
         control_write("");
@@ -779,6 +828,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_slow, test_teardown),
                 cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
+                cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
