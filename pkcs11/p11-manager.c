@@ -1011,7 +1011,12 @@ int p11_manager_sign(
                                 if (p11_uri_match_certificate(cert_uri, &t->token, &t->certs[k]) <= 0)
                                         continue;
                                 token_matched = true;
-                                if (!t->certs[k].has_private_key || t->certs[k].id_size == 0)
+                                /* A private key that is a private object is invisible until login, and
+                                 * not every token keeps the public key beside it: on a token that needs
+                                 * a login, let the helper look for the key after logging in. */
+                                bool maybe_key = t->certs[k].has_private_key ||
+                                                 (t->token.pin_flags & P11_LOGIN_REQUIRED);
+                                if (!maybe_key || t->certs[k].id_size == 0)
                                         continue;
                                 n_found++;
                                 found = &t->certs[k];
