@@ -109,7 +109,9 @@ CmsSignatureScheme cms_signature_scheme_from_string(const char *s) {
 
 static void signer_result_done(CmsSignerResult *s);
 
-static void timestamp_done(CmsTimestamp *t) {
+void cms_timestamp_done(CmsTimestamp *t) {
+        if (!t)
+                return;
         X509_free(t->tsa_cert);
         if (t->certs)
                 sk_X509_pop_free(t->certs, X509_free);
@@ -123,7 +125,7 @@ static void signer_result_done(CmsSignerResult *s) {
         free(s->detail);
         X509_free(s->signer_cert);
         EVP_PKEY_free(s->signer_key);
-        timestamp_done(&s->timestamp);
+        cms_timestamp_done(&s->timestamp);
         for (size_t i = 0; i < s->n_countersigners; i++)
                 signer_result_done(&s->countersigners[i]);
         free(s->countersigners);
@@ -537,15 +539,15 @@ static int digests_of_buffer(CMS_SignerInfo *si, const void *data, size_t size, 
         return content_digests_finish(ret);
 }
 
-static void
-verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned depth, CmsTimestamp *t) {
+static void verify_timestamp_der(
+        const uint8_t *der, size_t der_size, const uint8_t *stamped, size_t stamped_size, unsigned depth,
+        CmsTimestamp *t) {
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *tok = NULL;
         _cleanup_(TS_TST_INFO_freep) TS_TST_INFO *tst = NULL;
         _cleanup_(content_digests_done) ContentDigests digests = {};
         CmsSignerResult sub = { .problem = CMS_PROBLEM_OK };
         STACK_OF(CMS_SignerInfo) * sis;
         ASN1_OCTET_STRING **content;
-        const ASN1_TYPE *v;
         const unsigned char *p;
         TS_MSG_IMPRINT *mi;
         const ASN1_OCTET_STRING *imprint;
@@ -566,15 +568,11 @@ verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned
         t->certs = sk_X509_new_null();
         if (!t->certs)
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "out of memory");
-        if (X509_ATTRIBUTE_count(attr) != 1)
-                TS_FAIL(CMS_TIMESTAMP_MALFORMED,
-                        "signature time-stamp attribute must hold exactly one token");
-        v = X509_ATTRIBUTE_get0_type(attr, 0);
-        if (!v || v->type != V_ASN1_SEQUENCE || !v->value.sequence)
-                TS_FAIL(CMS_TIMESTAMP_MALFORMED, "time-stamp token is not a ContentInfo");
-        p = v->value.sequence->data;
-        tok = d2i_CMS_ContentInfo(NULL, &p, v->value.sequence->length);
-        if (!tok || p != v->value.sequence->data + v->value.sequence->length)
+        if (!der || der_size == 0 || der_size > CMS_VERIFY_MAX_SIGNATURE_SIZE)
+                TS_FAIL(CMS_TIMESTAMP_MALFORMED, "time-stamp token is empty or too large");
+        p = der;
+        tok = d2i_CMS_ContentInfo(NULL, &p, (long) der_size);
+        if (!tok || p != der + der_size)
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "time-stamp token does not parse");
         if (OBJ_obj2nid(CMS_get0_type(tok)) != NID_pkcs7_signed ||
             OBJ_obj2nid(CMS_get0_eContentType(tok)) != NID_id_smime_ct_TSTInfo)
@@ -612,7 +610,7 @@ verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned
         imprint = mi ? TS_MSG_IMPRINT_get_msg(mi) : NULL;
         t->imprint_digest_nid = mi ? algor_digest_nid(TS_MSG_IMPRINT_get_algo(mi)) : NID_undef;
         if (digest_nid_supported(t->imprint_digest_nid) && imprint &&
-            digest_buffer(t->imprint_digest_nid, sigval->data, (size_t) sigval->length, md, &md_size) >= 0)
+            digest_buffer(t->imprint_digest_nid, stamped, stamped_size, md, &md_size) >= 0)
                 t->imprint_matches = (size_t) imprint->length == md_size &&
                                      CRYPTO_memcmp(imprint->data, md, md_size) == 0;
 
@@ -632,7 +630,39 @@ verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "time-stamp genTime does not parse");
 finish:
         signer_result_done(&sub);
+        ERR_clear_error();
 #undef TS_FAIL
+}
+
+static void
+verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned depth, CmsTimestamp *t) {
+        const ASN1_TYPE *v = X509_ATTRIBUTE_count(attr) == 1 ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+
+        if (!v || v->type != V_ASN1_SEQUENCE || !v->value.sequence) {
+                t->status = CMS_TIMESTAMP_MALFORMED;
+                t->imprint_digest_nid = NID_undef;
+                t->certs = sk_X509_new_null();
+                t->detail = strdup("signature time-stamp attribute must hold exactly one token");
+                return;
+        }
+        verify_timestamp_der(
+                v->value.sequence->data, (size_t) v->value.sequence->length, sigval->data,
+                (size_t) sigval->length, depth, t);
+}
+
+int cms_verify_timestamp_token(
+        const void *token, size_t token_size, const void *stamped, size_t stamped_size, CmsTimestamp *ret) {
+        CmsTimestamp t = {};
+
+        if (!token || !ret || (!stamped && stamped_size > 0))
+                return -EINVAL;
+        verify_timestamp_der(token, token_size, stamped, stamped_size, 0, &t);
+        if (!t.certs) {
+                cms_timestamp_done(&t);
+                return -ENOMEM;
+        }
+        *ret = t;
+        return 0;
 }
 
 static void verify_countersignatures(

@@ -168,6 +168,14 @@ int cms_verify_detached(
 /* Reads a whole signature file from fd (at most CMS_VERIFY_MAX_SIGNATURE_SIZE, else -EFBIG). */
 int cms_signature_read_fd(int fd, uint8_t **ret_data, size_t *ret_size);
 
+/* Verifies an RFC 3161 time-stamp token (DER ContentInfo) on its own: its signature with the TSA certificate
+ * it carries, its ESS signing-certificate binding, and its imprint against `stamped` (for a CAdES-T token:
+ * the SignerInfo's signature value). Returns 0 with *ret filled (look at ret->status; free with
+ * cms_timestamp_done()) or -EINVAL/-ENOMEM. Used by the TSA client before embedding a fresh token. */
+int cms_verify_timestamp_token(
+        const void *token, size_t token_size, const void *stamped, size_t stamped_size, CmsTimestamp *ret);
+void cms_timestamp_done(CmsTimestamp *t);
+
 CmsVerifyResult *cms_verify_result_free(CmsVerifyResult *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CmsVerifyResult *, cms_verify_result_free);
 
