@@ -65,67 +65,6 @@ static bool digest_allowed(int nid) {
         return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
 }
 
-/* The DER of the signed attributes as a SET OF (DER order: elements sorted by their encoding), which is what
- * the signature covers (RFC 5652, 5.4). */
-typedef struct Blob {
-        unsigned char *p;
-        int len;
-} Blob;
-
-static int blob_cmp(const void *a, const void *b) {
-        const Blob *x = a, *y = b;
-        int c = memcmp(x->p, y->p, (size_t) MIN(x->len, y->len));
-        return c != 0 ? c : x->len - y->len;
-}
-
-static int signed_attrs_der(CMS_SignerInfo *si, uint8_t **ret, size_t *ret_size) {
-        int n = CMS_signed_get_attr_count(si), r = 0;
-        _cleanup_free_ Blob *blobs = NULL;
-        _cleanup_free_ uint8_t *out = NULL;
-        size_t total = 0, hdr, off = 0;
-
-        if (n <= 0)
-                return -EINVAL;
-        blobs = calloc((size_t) n, sizeof(Blob));
-        if (!blobs)
-                return -ENOMEM;
-        for (int i = 0; i < n; i++) {
-                blobs[i].len = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &blobs[i].p);
-                if (blobs[i].len <= 0) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                total += (size_t) blobs[i].len;
-        }
-        qsort(blobs, (size_t) n, sizeof(Blob), blob_cmp);
-
-        hdr = total < 0x80 ? 2 : total < 0x100 ? 3 : total < 0x10000 ? 4 : 5;
-        out = malloc(hdr + total);
-        if (!out) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        out[off++] = 0x31;
-        if (total < 0x80)
-                out[off++] = (uint8_t) total;
-        else {
-                size_t nb = hdr - 2;
-                out[off++] = (uint8_t) (0x80 | nb);
-                for (size_t i = 0; i < nb; i++)
-                        out[off++] = (uint8_t) (total >> (8 * (nb - 1 - i)));
-        }
-        for (int i = 0; i < n; i++) {
-                memcpy(out + off, blobs[i].p, (size_t) blobs[i].len);
-                off += (size_t) blobs[i].len;
-        }
-        *ret = TAKE_PTR(out);
-        *ret_size = off;
-finish:
-        for (int i = 0; i < n; i++)
-                OPENSSL_free(blobs[i].p);
-        return r;
-}
-
 static int set_pss_algorithm(CMS_SignerInfo *si, const EVP_MD *md) {
         _cleanup_(RSA_PSS_PARAMS_freep) RSA_PSS_PARAMS *pss = RSA_PSS_PARAMS_new();
         _cleanup_(X509_ALGOR_freep) X509_ALGOR *mgf1_hash = X509_ALGOR_new();
@@ -263,7 +202,7 @@ static int add_signer_info(
                         return fail(e, r, "cannot set the RSA-PSS parameters");
         }
 
-        r = signed_attrs_der(si, &attrs, &attrs_size);
+        r = cms_signed_attrs_der(si, &attrs, &attrs_size);
         if (r < 0)
                 return fail(e, r, "cannot encode the signed attributes");
         if (EVP_Digest(attrs, attrs_size, tbs, &tbs_size, md, NULL) != 1)

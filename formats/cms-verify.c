@@ -16,6 +16,7 @@
 #include "cms-verify.h"
 #include "content-digest.h"
 #include "openssl-util.h"
+#include "sign-encoding.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ESS_SIGNING_CERT *, ESS_SIGNING_CERT_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ESS_SIGNING_CERT_V2 *, ESS_SIGNING_CERT_V2_free);
@@ -722,8 +723,23 @@ static void verify_countersignatures(
                                 strna(s->countersigners[i].detail));
 }
 
+/* OpenSSL 3.0's CMS_SignerInfo_verify() insists on a content-type attribute, which a countersignature must
+ * not have (RFC 5652, 11.1): countersignatures are checked here, over the DER of their signed attributes. */
+static bool verify_signed_attrs_signature(CMS_SignerInfo *si, const CmsSignerResult *s, int pss_hash) {
+        _cleanup_free_ uint8_t *der = NULL;
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned md_size = 0;
+        size_t der_size = 0;
+
+        if (cms_signed_attrs_der(si, &der, &der_size) < 0)
+                return false;
+        if (digest_buffer(s->digest_nid, der, der_size, md, &md_size) < 0)
+                return false;
+        return verify_raw_digest(s, pss_hash, md, md_size, CMS_SignerInfo_get0_signature(si));
+}
+
 static void verify_signed_attrs(
-        CMS_SignerInfo *si, const uint8_t *cd, size_t cd_size, int expected_content_type,
+        CMS_SignerInfo *si, const uint8_t *cd, size_t cd_size, int expected_content_type, int pss_hash,
         CmsSignerResult *s) {
         const ASN1_TYPE *t;
         int n;
@@ -782,7 +798,9 @@ static void verify_signed_attrs(
          * checks the signature with the key set by CMS_SignerInfo_set1_signer_cert(); no certificate path
          * involved. */
         if (s->signer_key && s->scheme >= 0) {
-                s->signature_valid = CMS_SignerInfo_verify(si) == 1;
+                s->signature_valid = expected_content_type == NID_undef
+                                             ? verify_signed_attrs_signature(si, s, pss_hash)
+                                             : CMS_SignerInfo_verify(si) == 1;
                 if (!s->signature_valid)
                         set_problem(
                                 s, CMS_PROBLEM_BAD_SIGNATURE,
@@ -852,7 +870,7 @@ static void verify_signer(
         cd = content_digests_get(digests, s->digest_nid, &cd_size);
         s->has_signed_attrs = CMS_signed_get_attr_count(si) >= 0;
         if (s->has_signed_attrs)
-                verify_signed_attrs(si, cd, cd_size, expected_content_type, s);
+                verify_signed_attrs(si, cd, cd_size, expected_content_type, pss_hash, s);
         else {
                 set_problem(s, CMS_PROBLEM_MISSING_SIGNED_ATTRS, "the signature has no signed attributes");
                 if (s->scheme >= 0 && cd && sigval) {

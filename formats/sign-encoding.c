@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/cms.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -70,4 +71,65 @@ int ecdsa_signature_raw_to_der(const uint8_t *raw, size_t raw_size, uint8_t **re
         r = s = NULL; /* owned by sig now */
         len = i2d_ECDSA_SIG(sig, &der);
         return copy_out(der, len, ret, ret_size);
+}
+
+/* The DER of the signed attributes as a SET OF (DER order: elements sorted by their encoding), which is what
+ * the signature covers (RFC 5652, 5.4). */
+typedef struct Blob {
+        unsigned char *p;
+        int len;
+} Blob;
+
+static int blob_cmp(const void *a, const void *b) {
+        const Blob *x = a, *y = b;
+        int c = memcmp(x->p, y->p, (size_t) MIN(x->len, y->len));
+        return c != 0 ? c : x->len - y->len;
+}
+
+int cms_signed_attrs_der(CMS_SignerInfo *si, uint8_t **ret, size_t *ret_size) {
+        int n = CMS_signed_get_attr_count(si), r = 0;
+        _cleanup_free_ Blob *blobs = NULL;
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t total = 0, hdr, off = 0;
+
+        if (n <= 0)
+                return -EINVAL;
+        blobs = calloc((size_t) n, sizeof(Blob));
+        if (!blobs)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                blobs[i].len = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &blobs[i].p);
+                if (blobs[i].len <= 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                total += (size_t) blobs[i].len;
+        }
+        qsort(blobs, (size_t) n, sizeof(Blob), blob_cmp);
+
+        hdr = total < 0x80 ? 2 : total < 0x100 ? 3 : total < 0x10000 ? 4 : 5;
+        out = malloc(hdr + total);
+        if (!out) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        out[off++] = 0x31;
+        if (total < 0x80)
+                out[off++] = (uint8_t) total;
+        else {
+                size_t nb = hdr - 2;
+                out[off++] = (uint8_t) (0x80 | nb);
+                for (size_t i = 0; i < nb; i++)
+                        out[off++] = (uint8_t) (total >> (8 * (nb - 1 - i)));
+        }
+        for (int i = 0; i < n; i++) {
+                memcpy(out + off, blobs[i].p, (size_t) blobs[i].len);
+                off += (size_t) blobs[i].len;
+        }
+        *ret = TAKE_PTR(out);
+        *ret_size = off;
+finish:
+        for (int i = 0; i < n; i++)
+                OPENSSL_free(blobs[i].p);
+        return r;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/cms.h>
+
 /* DER DigestInfo { AlgorithmIdentifier {digest_nid, NULL}, OCTET STRING digest } (RFC 8017, 9.2), the input
  * of CKM_RSA_PKCS for an RSASSA-PKCS1-v1_5 signature. -EINVAL when the digest size does not fit the
  * algorithm. */
@@ -15,3 +17,7 @@ int digest_info_wrap(
 
 /* CKM_ECDSA returns r||s, each half the size of the group order; CMS wants DER ECDSA-Sig-Value. */
 int ecdsa_signature_raw_to_der(const uint8_t *raw, size_t raw_size, uint8_t **ret, size_t *ret_size);
+
+/* The DER of a SignerInfo's signed attributes as a SET OF in DER order: what its signature covers (RFC 5652,
+ * 5.4). -EINVAL when it has none. */
+int cms_signed_attrs_der(CMS_SignerInfo *si, uint8_t **ret, size_t *ret_size);

@@ -51,6 +51,14 @@ rsa rsa3072 3072
 issue rsa3072 ca ee "/C=VN/O=Kyso Test/CN=Leader RSA-3072" 0x1004
 rsa tsa
 issue tsa ca tsa "/C=VN/O=Kyso Test/CN=Kyso Test TSA" 0x1005
+# Impostors for certificate-substitution tests: a fake CA with the real CA's name, and two certificates with the
+# leader's issuer, serial and subject (so the same encoded length): one over the leader's key, one over another.
+rsa fakeca
+q openssl req -x509 -new -key fakeca.key -subj "/C=VN/O=Kyso Test/CN=Kyso Test CA" -days 3650 -set_serial 2 -out fakeca.pem
+cp leader.key impostor-samekey.key
+issue impostor-samekey fakeca ee "/C=VN/O=Kyso Test/CN=Leader RSA" 0x1001
+rsa impostor-newkey
+issue impostor-newkey fakeca ee "/C=VN/O=Kyso Test/CN=Leader RSA" 0x1001
 cat ca.pem root.pem >chain.pem
 for n in leader leader2 other rsa3072 tsa; do cat "$n.pem" ca.pem >"$n-chain.pem"; done
 
@@ -72,6 +80,18 @@ accuracy = secs:1
 ordering = yes
 tsa_name = yes
 ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+# The same TSA, accepting only SHA-512 imprints: a SHA-256 request is refused (badAlg).
+[ tsa_reject ]
+dir = $D
+serial = \$dir/tsa-serial
+crypto_device = builtin
+signer_cert = \$dir/tsa.pem
+certs = \$dir/ca.pem
+signer_key = \$dir/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha512
 ess_cert_id_alg = sha256
 X
 rm -f ./*.csr
