@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -116,6 +119,47 @@ static char *status_text(TS_RESP *resp) {
         return strdup(off ? buf : "no status text");
 }
 
+/* OpenSSL's connect loop retries a refused connection until the timeout: a TSA that is down would cost the
+ * whole timeout and be reported as "connect timeout". One plain connect first tells "down" from "slow" at
+ * once. */
+static int tcp_probe(const char *host, const char *port, int timeout_sec) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *ai = NULL;
+        int r = -EHOSTUNREACH;
+
+        if (getaddrinfo(host, port, &hints, &ai) != 0)
+                return -EADDRNOTAVAIL;
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                struct pollfd pfd;
+                int fd, err = 0;
+                socklen_t len = sizeof err;
+
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+                if (fd < 0)
+                        continue;
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        r = 0;
+                else if (errno != EINPROGRESS)
+                        r = -errno;
+                else {
+                        pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+                        int n = poll(&pfd, 1, timeout_sec * 1000);
+                        if (n == 0)
+                                r = -ETIMEDOUT;
+                        else if (n < 0)
+                                r = -errno;
+                        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                                r = -errno;
+                        else
+                                r = err == 0 ? 0 : -err;
+                }
+                close(fd);
+                if (r == 0)
+                        break;
+        }
+        freeaddrinfo(ai);
+        return r;
+}
+
 int tsa_timestamp(
         const TsaOptions *o, const void *data, size_t size, uint8_t **ret_token, size_t *ret_token_size,
         CmsTimestamp *ret_info, char **ret_error) {
@@ -143,6 +187,20 @@ int tsa_timestamp(
                         "time-stamp authority URL %s uses https, which is not supported: use http (the "
                         "token is signed, the transport needs no protection)",
                         o->url);
+
+        if (isempty(o->proxy)) {
+                r = tcp_probe(host, port, timeout);
+                if (r < 0)
+                        return tsa_fail(
+                                ret_error, -EHOSTUNREACH,
+                                "time-stamp authority %s did not answer (%s); check the network and the TSA "
+                                "address in the policy",
+                                o->url,
+                                r == -ECONNREFUSED    ? "connection refused"
+                                : r == -ETIMEDOUT     ? "connection timed out"
+                                : r == -EADDRNOTAVAIL ? "host name not found"
+                                                      : strerror(-r));
+        }
 
         req = build_request(o, nid, data, size);
         if (!req)
