@@ -1207,6 +1207,8 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         r = list_folder(ddir, conf, &dropins);
         if (r == -ENOMEM)
                 return r;
+        if (r == -ENOENT)
+                r = 0;
         if (r < 0 && r != -ENOENT)
                 r = add_error(&errors, ddir, 0, _("cannot read the drop-in folder: %s"), strerror(-r));
         else if (r >= 0 && check_owner)
