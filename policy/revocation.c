@@ -67,17 +67,19 @@ int http_transfer(
                         *ret_error = NULL;
                 return -EPROTONOSUPPORT;
         }
-        if (asprintf(&full_path, "%s%s%s", path, query ? "?" : "", strempty(query)) < 0)
+        if (asprintf(&full_path, "%s%s%s", path, isempty(query) ? "" : "?", strempty(query)) < 0)
                 return -ENOMEM;
         if (req) {
                 reqbio = BIO_new_mem_buf(req, (int) req_size);
                 if (!reqbio)
                         return -ENOMEM;
         }
-        /* proxy "" means none: NULL would make OpenSSL read http_proxy from the environment. */
+        /* expect_asn1 = 1: OCSP responses and CRLs are DER, and it makes OpenSSL read the whole answer into
+         * memory within the timeout (a streamed socket BIO would need retry handling here).
+         * proxy "" means none: NULL would make OpenSSL read http_proxy from the environment. */
         resp = OSSL_HTTP_transfer(
                 NULL, host, port, full_path, 0, p->proxy ?: "", NULL, NULL, NULL, NULL, NULL, 0, NULL,
-                content_type, reqbio, expected_content_type, 0, max_size, (int) timeout_sec, 0);
+                content_type, reqbio, expected_content_type, 1, max_size, (int) timeout_sec, 0);
         if (!resp) {
                 detail = openssl_reason();
                 if (asprintf(ret_error, _("%s gave no usable answer (%s)"), url, strna(detail)) < 0)
