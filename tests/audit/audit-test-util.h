@@ -113,7 +113,8 @@ static inline int verify_log(const char *path, const AuditJournalHead *j, AuditV
         assert_int_equal(audit_reader_open(path, &r), 0);
         int k = audit_verify(r, j, res);
         if (k != 0)
-                print_message("verify: %s: %s\n", audit_problem_to_string(res->problem), strna(res->message));
+                print_message(
+                        "verify: %s: %s\n", audit_problem_to_string(res->problem), strna(res->message));
         audit_reader_free(r);
         return k;
 }
@@ -130,12 +131,13 @@ static inline void forge_init(Forge *f) {
         strcpy(f->prev, AUDIT_GENESIS_PREV);
 }
 
-static inline void forge_line(Forge *f, FILE *out, uint64_t seq, const char *time, const char *event,
-                              const char *rest) {
+static inline void
+forge_line(Forge *f, FILE *out, uint64_t seq, const char *time, const char *event, const char *rest) {
         char line[1024], hash[AUDIT_HASH_HEX + 1];
-        int n = snprintf(line, sizeof(line),
-                         "{\"v\":1,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"prev\":\"%s\",\"event\":\"%s\"%s}", seq,
-                         time, f->prev, event, rest ?: "");
+        int n = snprintf(
+                line, sizeof(line),
+                "{\"v\":1,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"prev\":\"%s\",\"event\":\"%s\"%s}", seq,
+                time, f->prev, event, rest ?: "");
         assert_true(n > 0 && (size_t) n < sizeof(line));
         assert_int_equal(audit_hasher_line(f->hasher, line, (size_t) n, hash), 0);
         fprintf(out, "%s\n", line);

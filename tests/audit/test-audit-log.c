@@ -30,8 +30,8 @@ static void test_append_reopen(void **state) {
         log = log_open_ok(path, NULL);
         assert_int_equal(audit_log_get_seq(log), 3);
         assert_string_equal(audit_log_get_head_hash(log), head);
-        assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_AGENT_STOP, "stopping", "signal", "TERM", NULL),
-                         0);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_AGENT_STOP, "stopping", "signal", "TERM", NULL), 0);
         assert_int_equal(audit_log_get_seq(log), 4);
         audit_log_free(log);
 
@@ -41,7 +41,8 @@ static void test_append_reopen(void **state) {
         assert_int_equal(res.last_seq, 4);
         audit_verify_result_done(&res);
 
-        /* The head is the hash of the last line without its newline, and prev of line 2 is hash of line 1. */
+        /* The head is the hash of the last line without its newline, and prev of line 2 is hash of line 1.
+         */
         size_t size;
         _cleanup_free_ char *data = file_read(path, &size);
         size_t l2 = line_offset(data, size, 2);
@@ -359,14 +360,18 @@ static void test_no_secrets(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
         AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "pin", "1234", NULL),
-                         -EINVAL);
-        assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "so_pin", "1", NULL), -EINVAL);
-        assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "Bad Key", "1", NULL), -EINVAL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "pin", "1234", NULL),
+                -EINVAL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "so_pin", "1", NULL), -EINVAL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "Bad Key", "1", NULL), -EINVAL);
         assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "key", NULL), -EINVAL);
         assert_int_equal(audit_log_get_seq(log), 0);
         assert_int_equal(
-                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "tries_left", "2", NULL), 0);
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "tries_left", "2", NULL),
+                0);
         AuditEvent bad = { .type = _AUDIT_EVENT_MAX };
         assert_int_equal(audit_log_append(log, &bad, NULL), -EINVAL);
         audit_log_free(log);
@@ -398,8 +403,9 @@ static void test_escaping(void **state) {
         json_object *doc, *n;
         assert_true(json_object_object_get_ex(o, "document", &doc));
         assert_true(json_object_object_get_ex(doc, "name", &n));
-        assert_string_equal(json_object_get_string(n), "a\"b\\c\nd\x01\x7f\xef\xbf\xbd\xef\xbf\xbd(Quyết định số "
-                                                       "12/QĐ-UBND \xe2\x80\xa8.pdf");
+        assert_string_equal(
+                json_object_get_string(n), "a\"b\\c\nd\x01\x7f\xef\xbf\xbd\xef\xbf\xbd(Quyết định số "
+                                           "12/QĐ-UBND \xe2\x80\xa8.pdf");
         json_object_put(o);
         o = json_tokener_parse(d + l2);
         assert_non_null(o);
@@ -446,14 +452,14 @@ static void test_time_format(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_reopen),    cmocka_unit_test(test_lock),
-                cmocka_unit_test(test_torn_tail),        cmocka_unit_test(test_torn_first_line),
-                cmocka_unit_test(test_refuse_garbage),   cmocka_unit_test(test_fault_enospc),
+                cmocka_unit_test(test_append_reopen),     cmocka_unit_test(test_lock),
+                cmocka_unit_test(test_torn_tail),         cmocka_unit_test(test_torn_first_line),
+                cmocka_unit_test(test_refuse_garbage),    cmocka_unit_test(test_fault_enospc),
                 cmocka_unit_test(test_fault_short_write), cmocka_unit_test(test_fault_fsync),
-                cmocka_unit_test(test_fault_stuck),      cmocka_unit_test(test_rotate_size),
-                cmocka_unit_test(test_rotate_month),     cmocka_unit_test(test_rotate_interrupted),
-                cmocka_unit_test(test_no_secrets),       cmocka_unit_test(test_escaping),
-                cmocka_unit_test(test_default_path),     cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_fault_stuck),       cmocka_unit_test(test_rotate_size),
+                cmocka_unit_test(test_rotate_month),      cmocka_unit_test(test_rotate_interrupted),
+                cmocka_unit_test(test_no_secrets),        cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_default_path),      cmocka_unit_test(test_time_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

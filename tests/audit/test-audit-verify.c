@@ -42,8 +42,9 @@ static void splice_lines(Fixture *f, unsigned from, unsigned to, const char *rep
         file_append(f->path, f->data + b, f->size - b);
 }
 
-static void expect(Fixture *f, const AuditJournalHead *j, AuditProblem p, uint64_t line, uint64_t seq,
-                   const char *words) {
+static void
+expect(Fixture *f, const AuditJournalHead *j, AuditProblem p, uint64_t line, uint64_t seq,
+       const char *words) {
         AuditVerifyResult res;
         assert_int_equal(verify_log(f->path, j, &res), p == AUDIT_PROBLEM_NONE ? 0 : 1);
         assert_int_equal(res.problem, p);
@@ -120,7 +121,9 @@ static void test_inserted(void **state) {
         char *buf = NULL;
         size_t len = 0;
         assert_non_null(m = open_memstream(&buf, &len));
-        forge_line(&forge, m, 5, "2026-11-24T06:00:00.000Z", "sign-done", ",\"document\":{\"name\":\"forged.pdf\"}");
+        forge_line(
+                &forge, m, 5, "2026-11-24T06:00:00.000Z", "sign-done",
+                ",\"document\":{\"name\":\"forged.pdf\"}");
         fclose(m);
         splice_lines(f, 5, 5, buf, len);
         free(buf);
@@ -177,7 +180,8 @@ static void test_journal(void **state) {
         size_t a = line_offset(f->data, f->size, 9);
         file_write(f->path, f->data, a);
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);
-        expect(f, &j, AUDIT_PROBLEM_TAIL_CUT, 8, 9, "ends at seq 8 but the journal saw records up to seq 10");
+        expect(f, &j, AUDIT_PROBLEM_TAIL_CUT, 8, 9,
+               "ends at seq 8 but the journal saw records up to seq 10");
 
         /* The journal's record has another hash: the log was rewritten. */
         file_write(f->path, f->data, f->size);
@@ -198,13 +202,15 @@ static void test_journal_export(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *exp = path_in(f->dir, "journal.export");
         FILE *out = fopen(exp, "we");
-        fprintf(out, "__CURSOR=s=1\nMESSAGE=kyso audit #3\nKYSO_AUDIT_SEQ=3\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n",
+        fprintf(out,
+                "__CURSOR=s=1\nMESSAGE=kyso audit #3\nKYSO_AUDIT_SEQ=3\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n",
                 f->head, f->path);
         /* A binary field (name, 64-bit little-endian size, bytes, newline) must be skipped. */
         fprintf(out, "MESSAGE\n");
         const unsigned char le[8] = { 3, 0, 0, 0, 0, 0, 0, 0 };
         fwrite(le, 1, 8, out);
-        fprintf(out, "a\nb\nKYSO_AUDIT_SEQ=12\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n", f->head, f->path);
+        fprintf(out, "a\nb\nKYSO_AUDIT_SEQ=12\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n", f->head,
+                f->path);
         /* Another desk's log: ignored. */
         fprintf(out, "KYSO_AUDIT_SEQ=99\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=/other/audit.jsonl\n", f->head);
         fclose(out);
