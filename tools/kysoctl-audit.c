@@ -512,27 +512,26 @@ static int verb_verify_log(int argc, char **argv) {
                                        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else if (r == 0) {
-                printf(_("The audit log is intact: %" PRIu64 " records in %u files, seq %" PRIu64
-                         " to %" PRIu64 ".\n"),
-                       res.records, res.files, res.first_seq, res.last_seq);
+                printf(_("The audit log is intact: %" PRIu64 " records (seq %" PRIu64 " to %" PRIu64
+                         "), file(s): %u.\n"),
+                       res.records, res.first_seq, res.last_seq, res.files);
                 if (res.records > 0)
                         printf(_("Last record's hash: %s\n"), res.last_hash);
                 if (head.present)
                         printf(_("The journal's newest record (seq %" PRIu64 ") matches.\n"), head.seq);
                 if (res.torn_recoveries > 0)
-                        printf(_("Note: %" PRIu64
-                                 " unfinished records after crashes were moved to quarantine "
-                                 "files (see the log-torn-tail records).\n"),
+                        printf(_("Note: unfinished records left by crashes were moved to quarantine files %" PRIu64
+                                 " time(s) (see the log-torn-tail records).\n"),
                                res.torn_recoveries);
                 if (res.time_backwards > 0)
-                        printf(_("Note: %" PRIu64 " times the clock went backwards. %s\n"),
+                        printf(_("Note: the clock went backwards %" PRIu64 " time(s). %s\n"),
                                res.time_backwards, strempty(res.time_warning));
         } else {
                 printf(_("The audit log is NOT intact.\n%s\n"), strempty(res.message));
                 if (res.file)
                         printf(_("First bad record: %s, line %" PRIu64 ", seq %" PRIu64 ".\n"), res.file,
                                res.line, res.seq);
-                printf(_("%" PRIu64 " records before it are intact. Keep the files as they are for the "
+                printf(_("Records before it: %" PRIu64 ", intact. Keep the files as they are for the "
                          "auditors.\n"),
                        res.records);
         }
