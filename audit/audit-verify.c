@@ -163,11 +163,13 @@ static int classify(Verifier *v, const Rec *cur) {
 
         /* Two records claim the same place in the chain: one was forged in. */
         if (cur->seq == last->seq && streq(cur->prev, last->prev))
-                return report(v, AUDIT_PROBLEM_INSERTED, last->file_index, last->line, last->seq,
-                              _("A record was inserted: %s, lines %" PRIu64 " and %" PRIu64
-                                " both claim seq %" PRIu64 " after the same record; one of them does not belong to "
-                                "the chain."),
-                              file_of(v, cur->file_index), last->line, cur->line, cur->seq);
+                return report(
+                        v, AUDIT_PROBLEM_INSERTED, last->file_index, last->line, last->seq,
+                        _("A record was inserted: %s, lines %" PRIu64 " and %" PRIu64
+                          " both claim seq %" PRIu64
+                          " after the same record; one of them does not belong to "
+                          "the chain."),
+                        file_of(v, cur->file_index), last->line, cur->line, cur->seq);
 
         if (cur->seq > expected && !link_ok) {
                 if (cur->file_index != last->file_index)

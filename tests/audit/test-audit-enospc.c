@@ -30,10 +30,10 @@ static void test_tmpfs_full(void **state) {
         size_t before_size = 0;
         char *before = NULL;
 
+        char doc[64];
         for (unsigned i = 0; i < 100000; i++) {
                 free(before);
                 before = file_read(path, &before_size);
-                char doc[64];
                 snprintf(doc, sizeof(doc), "doc-%u-with-a-longer-name-to-fill-pages.pdf", i);
                 AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = doc };
                 r = audit_log_append(log, &ev, NULL);
@@ -50,8 +50,8 @@ static void test_tmpfs_full(void **state) {
         assert_int_equal(after_size, before_size);
         assert_memory_equal(after, before, before_size);
         free(before);
-        /* Still full: still a clean ENOSPC, never a broken log. */
-        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = "x" };
+        /* The same record again: still a clean ENOSPC, never a broken log. */
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = doc };
         assert_int_equal(audit_log_append(log, &ev, NULL), -ENOSPC);
 
         AuditVerifyResult res;
