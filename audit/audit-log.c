@@ -399,6 +399,7 @@ static int open_active(AuditLog *log, bool exclusive) {
 }
 
 static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+static int write_rotation_record(AuditLog *log);
 
 int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message) {
         _cleanup_(audit_log_freep) AuditLog *log = NULL;
@@ -461,6 +462,17 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
 
         if (torn.length > 0) {
                 char off[32], len[32];
+
+                /* The torn line may have been the first record of a new file: link the chain first. */
+                if (log->need_rotation_record) {
+                        r = write_rotation_record(log);
+                        if (r < 0) {
+                                set_message(
+                                        ret_message, "Cannot continue the audit log %s in a new file: %s.",
+                                        path, strerror(-r));
+                                return r;
+                        }
+                }
                 snprintf(off, sizeof(off), "%" PRIu64, torn.offset);
                 snprintf(len, sizeof(len), "%" PRIu64, torn.length);
                 const char *extra[] = { "file",       base_name(log->path),

@@ -356,6 +356,32 @@ static void test_rotate_interrupted(void **state) {
         tmpdir_remove(dir);
 }
 
+static void test_rotate_torn_first_record(void **state) {
+        /* A crash while writing the first record of a new file: the file holds only a torn line. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 3);
+        audit_log_free(log);
+        assert_int_equal(rename(path, a1), 0);
+        file_write(path, "{\"v\":1,\"seq\":4,\"ti", 19);
+
+        log = log_open_ok(path, NULL);
+        assert_non_null(audit_log_get_quarantine_path(log));
+        assert_int_equal(audit_log_get_seq(log), 5); /* log-rotated, then log-torn-tail */
+        audit_log_free(log);
+        _cleanup_free_ char *d = file_read(path, NULL);
+        assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
+        assert_true(strstr(d, "\"event\":\"log-rotated\"") < strstr(d, "\"event\":\"log-torn-tail\""));
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 5);
+        assert_int_equal(res.torn_recoveries, 1);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
 static void test_no_secrets(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
@@ -472,14 +498,23 @@ static void test_journal_best_effort(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_reopen),       cmocka_unit_test(test_lock),
-                cmocka_unit_test(test_torn_tail),           cmocka_unit_test(test_torn_first_line),
-                cmocka_unit_test(test_refuse_garbage),      cmocka_unit_test(test_fault_enospc),
-                cmocka_unit_test(test_fault_short_write),   cmocka_unit_test(test_fault_fsync),
-                cmocka_unit_test(test_fault_stuck),         cmocka_unit_test(test_rotate_size),
-                cmocka_unit_test(test_rotate_month),        cmocka_unit_test(test_rotate_interrupted),
-                cmocka_unit_test(test_no_secrets),          cmocka_unit_test(test_escaping),
-                cmocka_unit_test(test_default_path),        cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_append_reopen),
+                cmocka_unit_test(test_lock),
+                cmocka_unit_test(test_torn_tail),
+                cmocka_unit_test(test_torn_first_line),
+                cmocka_unit_test(test_refuse_garbage),
+                cmocka_unit_test(test_fault_enospc),
+                cmocka_unit_test(test_fault_short_write),
+                cmocka_unit_test(test_fault_fsync),
+                cmocka_unit_test(test_fault_stuck),
+                cmocka_unit_test(test_rotate_size),
+                cmocka_unit_test(test_rotate_month),
+                cmocka_unit_test(test_rotate_interrupted),
+                cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_no_secrets),
+                cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_default_path),
+                cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_journal_best_effort),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
