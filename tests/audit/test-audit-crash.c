@@ -18,18 +18,32 @@ typedef struct Report {
 } Report;
 
 static void _noreturn_ child(const char *path, int fd) {
-        AuditLogOptions o = { .no_journal = true, .max_size = 256 * 1024 }; /* rotation under fire too */
+        AuditLogOptions o = { .no_journal = true, .max_size = 1024 * 1024 }; /* rotation under fire too */
         AuditLog *log = NULL;
         char *msg = NULL;
         if (audit_log_open(path, &o, &log, &msg) < 0) {
                 fprintf(stderr, "child: open: %s\n", strna(msg));
                 _exit(2);
         }
+        /* Every other record is ~40 KiB (many pages): a kill can then land inside its write(), which the
+         * kernel ends early on a fatal signal, leaving a torn line for the next start to recover. */
+        static char big[1000];
+        static const char *extra[81];
+        memset(big, 'x', sizeof(big) - 1);
+        for (unsigned k = 0; k < 40; k++) {
+                static char keys[40][8];
+                snprintf(keys[k], sizeof(keys[k]), "k%u", k);
+                extra[2 * k] = keys[k];
+                extra[2 * k + 1] = big;
+        }
         for (unsigned i = 0;; i++) {
                 char doc[32];
                 Report rep = {};
                 snprintf(doc, sizeof(doc), "doc-%u.pdf", i);
-                AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = doc, .role = "approve" };
+                AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE,
+                                  .document = doc,
+                                  .role = "approve",
+                                  .extra = i % 2 ? extra : NULL };
                 if (audit_log_append(log, &ev, &rep.seq) < 0)
                         _exit(3);
                 /* Only now is the record durable: tell the parent. */
@@ -79,7 +93,7 @@ static void test_kill_loop(void **state) {
         }
 
         /* The next agent start recovers whatever the last kill left. */
-        AuditLogOptions o = { .no_journal = true, .max_size = 256 * 1024 };
+        AuditLogOptions o = { .no_journal = true, .max_size = 1024 * 1024 };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_free(log);
 
