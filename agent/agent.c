@@ -3,6 +3,7 @@
 
 #include "agent-inventory.h"
 #include "agent-peers.h"
+#include "agent-sign.h"
 #include "agent.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-event.h"
@@ -37,6 +38,7 @@ struct Agent {
         P11Manager *manager;
         DBusConnection *bus;
         PeerCache *peers;
+        AgentSign *sign; /* Sign, SignBatch and their request objects */
         sd_event_source *expiry_timer;
         bool object_registered;
         bool filter_added;
@@ -187,6 +189,7 @@ Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
         sd_event_source_disable_unref(a->expiry_timer);
+        a->sign = agent_sign_free(a->sign); /* before the manager: it may still call requests back */
         a->manager = p11_manager_free(a->manager);
         peer_cache_free(a->peers);
         if (a->bus) {
@@ -276,6 +279,12 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
         return reply;
 }
 
+static DBusMessage *method_sign(Agent *a, DBusMessage *m) {
+        if (!a->sign)
+                return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INTERNAL, NULL);
+        return agent_sign_method(a->sign, m);
+}
+
 static const struct {
         const char *member;
         const char *signature;
@@ -283,6 +292,8 @@ static const struct {
 } agent_methods[] = {
         { "GetTokens", "", method_get_tokens },
         { "GetCertificates", "", method_get_certificates },
+        { "Sign", "hhssa{sv}", method_sign },
+        { "SignBatch", "ahahssa{sv}", method_sign },
 };
 
 /* The caller's uid is known: run the method, or refuse. */
@@ -398,6 +409,9 @@ int agent_connect_bus(Agent *a, const char *address) {
         if (!dbus_connection_register_object_path(a->bus, AGENT_OBJECT_PATH, &agent_vtable, a))
                 return -ENOMEM;
         a->object_registered = true;
+        r = agent_sign_new(a->event, a->bus, a->manager, a->config, &a->sign);
+        if (r < 0)
+                return r;
 
         /* Synchronous: nothing else can be served before we know whether we are the agent. */
         r = dbus_bus_request_name(a->bus, AGENT_BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE, &error);

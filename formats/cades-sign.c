@@ -360,11 +360,40 @@ static int parse_existing(const void *data, size_t size, CMS_ContentInfo **ret) 
         return 0;
 }
 
-int cades_add_signer(
-        const void *existing, size_t existing_size, const CadesSignParams *p, ContentReadFunc read_func,
-        void *userdata, uint8_t **ret_der, size_t *ret_size, CmsTimestamp *ret_timestamp, CadesError *e) {
+/* The digest algorithms of the existing SignerInfos, added to d (so the caller can hash the content once).
+ */
+static int add_existing_digests(CMS_ContentInfo *cms, ContentDigests *d, CadesError *e) {
+        STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+
+        for (int i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+                X509_ALGOR *dig = NULL;
+                const ASN1_OBJECT *o = NULL;
+                int r;
+
+                CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(sis, i), NULL, NULL, &dig, NULL);
+                if (dig)
+                        X509_ALGOR_get0(&o, NULL, NULL, dig);
+                r = content_digests_add(d, OBJ_obj2nid(o));
+                if (r < 0)
+                        return fail(e, -EBADMSG, "existing signature %d uses an unsupported digest", i + 1);
+        }
+        return 0;
+}
+
+int cades_existing_digests(const void *existing, size_t existing_size, ContentDigests *d) {
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
-        _cleanup_(content_digests_done) ContentDigests d = {};
+        int r;
+
+        r = parse_existing(existing, existing_size, &cms);
+        if (r < 0)
+                return r;
+        return add_existing_digests(cms, d, NULL);
+}
+
+int cades_add_signer_digests(
+        const void *existing, size_t existing_size, const CadesSignParams *p, const ContentDigests *d,
+        uint8_t **ret_der, size_t *ret_size, CmsTimestamp *ret_timestamp, CadesError *e) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         STACK_OF(CMS_SignerInfo) * sis;
         const uint8_t *digest;
         size_t digest_size = 0;
@@ -374,30 +403,12 @@ int cades_add_signer(
         r = check_params(p, e);
         if (r < 0)
                 return r;
-        if (!ret_der || !ret_size)
+        if (!d || !d->finished || !ret_der || !ret_size)
                 return fail(e, -EINVAL, "missing arguments");
         r = parse_existing(existing, existing_size, &cms);
         if (r < 0)
                 return fail(e, r, "the existing signature is not a detached CMS SignedData");
         sis = CMS_get0_SignerInfos(cms);
-
-        r = content_digests_add(&d, p->digest_nid);
-        if (r < 0)
-                return fail(e, r, "unsupported digest");
-        for (int i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
-                X509_ALGOR *dig = NULL;
-                const ASN1_OBJECT *o = NULL;
-
-                CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(sis, i), NULL, NULL, &dig, NULL);
-                if (dig)
-                        X509_ALGOR_get0(&o, NULL, NULL, dig);
-                r = content_digests_add(&d, OBJ_obj2nid(o));
-                if (r < 0)
-                        return fail(e, -EBADMSG, "existing signature %d uses an unsupported digest", i + 1);
-        }
-        r = content_digests_read(&d, read_func, userdata);
-        if (r < 0)
-                return fail(e, r, "cannot read the document: %s", strerror(-r));
 
         /* The new signature must not be added to a .p7s that belongs to another document. */
         for (int i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
@@ -411,16 +422,19 @@ int cades_add_signer(
 
                 CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, NULL);
                 X509_ALGOR_get0(&o, NULL, NULL, dig);
-                have = content_digests_get(&d, OBJ_obj2nid(o), &have_size);
-                if (!md || !have || (size_t) md->length != have_size ||
-                    CRYPTO_memcmp(md->data, have, have_size) != 0)
+                have = content_digests_get(d, OBJ_obj2nid(o), &have_size);
+                if (!have)
+                        return fail(
+                                e, -EINVAL, "the content was not hashed with the digest of signature %d",
+                                i + 1);
+                if (!md || (size_t) md->length != have_size || CRYPTO_memcmp(md->data, have, have_size) != 0)
                         return fail(
                                 e, -EBADMSG, "existing signature %d does not cover this document", i + 1);
         }
 
-        digest = content_digests_get(&d, p->digest_nid, &digest_size);
+        digest = content_digests_get(d, p->digest_nid, &digest_size);
         if (!digest)
-                return fail(e, -EIO, "cannot hash the document");
+                return fail(e, -EINVAL, "the content was not hashed with the signing digest");
         r = add_signer_info(cms, p, digest, digest_size, &ts, e);
         if (r >= 0)
                 r = encode(cms, ret_der, ret_size, e);
@@ -429,6 +443,33 @@ int cades_add_signer(
         else
                 cms_timestamp_done(&ts);
         return r;
+}
+
+int cades_add_signer(
+        const void *existing, size_t existing_size, const CadesSignParams *p, ContentReadFunc read_func,
+        void *userdata, uint8_t **ret_der, size_t *ret_size, CmsTimestamp *ret_timestamp, CadesError *e) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_(content_digests_done) ContentDigests d = {};
+        int r;
+
+        r = check_params(p, e);
+        if (r < 0)
+                return r;
+        if (!ret_der || !ret_size)
+                return fail(e, -EINVAL, "missing arguments");
+        r = parse_existing(existing, existing_size, &cms);
+        if (r < 0)
+                return fail(e, r, "the existing signature is not a detached CMS SignedData");
+        r = content_digests_add(&d, p->digest_nid);
+        if (r < 0)
+                return fail(e, r, "unsupported digest");
+        r = add_existing_digests(cms, &d, e);
+        if (r < 0)
+                return r;
+        r = content_digests_read(&d, read_func, userdata);
+        if (r < 0)
+                return fail(e, r, "cannot read the document: %s", strerror(-r));
+        return cades_add_signer_digests(existing, existing_size, p, &d, ret_der, ret_size, ret_timestamp, e);
 }
 
 int cades_add_signer_fd(

@@ -91,6 +91,14 @@ int cades_add_signer_fd(
         const void *existing, size_t existing_size, const CadesSignParams *params, int content_fd,
         uint8_t **ret_der, size_t *ret_size, CmsTimestamp *ret_timestamp, CadesError *ret_error);
 
+/* The same with the content already hashed by the caller (read once, e.g. while verifying the existing
+ * signature): d must be finished and hold params->digest_nid and every digest of the existing SignerInfos,
+ * which cades_existing_digests() adds to it (-EBADMSG when `existing` is not a detached SignedData). */
+int cades_existing_digests(const void *existing, size_t existing_size, ContentDigests *d);
+int cades_add_signer_digests(
+        const void *existing, size_t existing_size, const CadesSignParams *params, const ContentDigests *d,
+        uint8_t **ret_der, size_t *ret_size, CmsTimestamp *ret_timestamp, CadesError *ret_error);
+
 /* A CadesSignFunc over a private key in memory, for tests and as the reference implementation: PKCS#1 v1.5
  * goes through digest_info_wrap() and a raw RSA operation, as a CKM_RSA_PKCS token would. */
 typedef struct PkeySigner {

@@ -1,10 +1,531 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kysoctl sign: opens the documents and outputs, hands their fds to the agent (Sign or SignBatch), waits for
+ * the request's Response (subscribed to before the call, with handle_token) and reports it. */
+#include <dbus/dbus.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "dbus/dbus-error-names.h"
+#include "i18n.h"
 #include "kysoctl.h"
+#include "macro.h"
 
-/* Placeholder until this verb is built; it says so rather than pretending. */
+#define AGENT "org.kyso.Agent1"
+#define SIGN_TIMEOUT_MS (10 * 60 * 1000) /* the person may take a while at the prompt */
+
+typedef struct Opts {
+        const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label;
+        const char *existing, *output;
+        bool timestamp, batch;
+} Opts;
+
+static void help(void) {
+        printf(_(
+                "Usage: kysoctl sign --role ROLE [--cert URI] [--timestamp] [--reason R] [--location L]\n"
+                "                    [--doc-number N] [--doc-date D] [--classification C] [--label NAME]\n"
+                "                    [--existing-signature P7S] INPUT -o OUTPUT\n"
+                "       kysoctl sign --batch --role ROLE [...] INPUT... [-o DIR]\n\n"
+                "Signs INPUT through the kyso agent (detached CAdES, written to OUTPUT). ROLE is approve, issue,\n"
+                "copy, appendix or personal; issue needs the leader's signature (--existing-signature; with\n"
+                "--batch, INPUT.p7s next to each input, and -o DIR). Without --cert, the first certificate of\n"
+                "the right kind is used. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s with -o DIR.\n"));
+}
+
+static bool is_pdf(int fd) {
+        char b[5];
+        ssize_t n = pread(fd, b, sizeof b, 0);
+        return n == 5 && memcmp(b, "%PDF-", 5) == 0;
+}
+
+static int append_str(DBusMessageIter *dict, const char *key, const char *v) {
+        DBusMessageIter e, var;
+        if (!v)
+                return 0;
+        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
+            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
+            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &var) ||
+            !dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &v) ||
+            !dbus_message_iter_close_container(&e, &var) || !dbus_message_iter_close_container(dict, &e))
+                return -ENOMEM;
+        return 0;
+}
+
+static int append_variant(DBusMessageIter *dict, const char *key, const char *sig, int type, const void *v) {
+        DBusMessageIter e, var;
+        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
+            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
+            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, sig, &var) ||
+            !dbus_message_iter_append_basic(&var, type, v) || !dbus_message_iter_close_container(&e, &var) ||
+            !dbus_message_iter_close_container(dict, &e))
+                return -ENOMEM;
+        return 0;
+}
+
+static int exit_for_error(const char *name) {
+        switch (kyso_bus_error_from_name(name)) {
+        case KYSO_BUS_ERROR_POLICY_DENIED:
+        case KYSO_BUS_ERROR_CANCELLED:
+        case KYSO_BUS_ERROR_PIN_INCORRECT:
+        case KYSO_BUS_ERROR_PIN_LOCKED:
+        case KYSO_BUS_ERROR_CERTIFICATE_INVALID:
+        case KYSO_BUS_ERROR_CERTIFICATE_REVOKED:
+        case KYSO_BUS_ERROR_REVOCATION_UNKNOWN:
+        case KYSO_BUS_ERROR_BAD_DOCUMENT:
+        case KYSO_BUS_ERROR_INVALID_ARGS:
+        case KYSO_BUS_ERROR_NO_TOKEN:
+                return KYSOCTL_EXIT_REFUSED;
+        default:
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+}
+
+/* Reads a string or bool entry of an a{sv} iterator positioned on the dict entry's value. */
+static const char *variant_string(DBusMessageIter *var) {
+        const char *s = NULL;
+        if (dbus_message_iter_get_arg_type(var) == DBUS_TYPE_STRING)
+                dbus_message_iter_get_basic(var, &s);
+        return s;
+}
+
+/* Picks a certificate of the right kind for the role when --cert is not given. */
+static char *pick_certificate(DBusConnection *c, const char *role) {
+        const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
+        DBusMessage *m, *reply;
+        DBusError e = DBUS_ERROR_INIT;
+        DBusMessageIter it, arr, dict, entry, var;
+        char *found = NULL;
+
+        m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
+        if (!m)
+                return NULL;
+        reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
+        dbus_message_unref(m);
+        if (!reply) {
+                fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
+                dbus_error_free(&e);
+                return NULL;
+        }
+        dbus_message_iter_init(reply, &it);
+        dbus_message_iter_recurse(&it, &arr);
+        for (; !found && dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
+             dbus_message_iter_next(&arr)) {
+                const char *uri = NULL, *kind = NULL, *status = NULL;
+                dbus_bool_t key = false;
+
+                dbus_message_iter_recurse(&arr, &dict);
+                for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+                     dbus_message_iter_next(&dict)) {
+                        const char *k;
+                        dbus_message_iter_recurse(&dict, &entry);
+                        dbus_message_iter_get_basic(&entry, &k);
+                        dbus_message_iter_next(&entry);
+                        dbus_message_iter_recurse(&entry, &var);
+                        if (streq(k, "uri"))
+                                uri = variant_string(&var);
+                        else if (streq(k, "kind"))
+                                kind = variant_string(&var);
+                        else if (streq(k, "status"))
+                                status = variant_string(&var);
+                        else if (
+                                streq(k, "has-private-key") &&
+                                dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
+                                dbus_message_iter_get_basic(&var, &key);
+                }
+                if (uri && key && streq_ptr(kind, want) &&
+                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring")))
+                        found = strdup(uri);
+        }
+        dbus_message_unref(reply);
+        if (!found)
+                fprintf(stderr,
+                        _("kysoctl sign: no usable %s certificate on the tokens present. Insert the token, or "
+                          "give --cert (see 'kysoctl certs').\n"),
+                        want);
+        return found;
+}
+
+static int print_results(DBusMessageIter *results, size_t n, const char *const *outputs, int *ret_exit) {
+        DBusMessageIter dict, entry, var, arr, doc, de, dv;
+        const char *error = NULL, *message = NULL;
+        size_t i = 0;
+
+        dbus_message_iter_recurse(results, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&dict)) {
+                const char *k;
+                dbus_message_iter_recurse(&dict, &entry);
+                dbus_message_iter_get_basic(&entry, &k);
+                dbus_message_iter_next(&entry);
+                dbus_message_iter_recurse(&entry, &var);
+                if (streq(k, "error"))
+                        error = variant_string(&var);
+                else if (streq(k, "message"))
+                        message = variant_string(&var);
+                else if (streq(k, "documents") && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_ARRAY) {
+                        dbus_message_iter_recurse(&var, &arr);
+                        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
+                             dbus_message_iter_next(&arr), i++) {
+                                const char *name = NULL, *status = NULL, *msg = NULL, *ts = NULL;
+                                dbus_message_iter_recurse(&arr, &doc);
+                                for (; dbus_message_iter_get_arg_type(&doc) == DBUS_TYPE_DICT_ENTRY;
+                                     dbus_message_iter_next(&doc)) {
+                                        const char *dk;
+                                        dbus_message_iter_recurse(&doc, &de);
+                                        dbus_message_iter_get_basic(&de, &dk);
+                                        dbus_message_iter_next(&de);
+                                        dbus_message_iter_recurse(&de, &dv);
+                                        if (streq(dk, "name"))
+                                                name = variant_string(&dv);
+                                        else if (streq(dk, "status"))
+                                                status = variant_string(&dv);
+                                        else if (streq(dk, "message"))
+                                                msg = variant_string(&dv);
+                                        else if (streq(dk, "timestamp-time"))
+                                                ts = variant_string(&dv);
+                                }
+                                if (streq_ptr(status, "done"))
+                                        printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), i + 1, n, strna(name),
+                                               i < n ? outputs[i] : "?", ts ? _(", time-stamped ") : "",
+                                               strempty(ts));
+                                else {
+                                        printf(_("[%zu/%zu] %s: %s: %s\n"), i + 1, n, strna(name),
+                                               strna(status), strna(msg));
+                                        if (i < n)
+                                                (void) unlink(outputs[i]); /* left empty by the agent */
+                                }
+                        }
+                }
+        }
+        if (error) {
+                fprintf(stderr, "kysoctl sign: %s (%s)\n", strna(message), error);
+                *ret_exit = exit_for_error(error);
+        }
+        return 0;
+}
+
 int verb_sign(int argc, char **argv) {
-        fprintf(stderr, "kysoctl sign: not available in this build yet.\n");
-        return KYSOCTL_EXIT_INTERNAL;
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "role", required_argument, NULL, 'r' },
+                { "cert", required_argument, NULL, 'c' },
+                { "timestamp", no_argument, NULL, 't' },
+                { "reason", required_argument, NULL, 'R' },
+                { "location", required_argument, NULL, 'L' },
+                { "doc-number", required_argument, NULL, 'N' },
+                { "doc-date", required_argument, NULL, 'D' },
+                { "classification", required_argument, NULL, 'C' },
+                { "label", required_argument, NULL, 'l' },
+                { "existing-signature", required_argument, NULL, 'e' },
+                { "batch", no_argument, NULL, 'b' },
+                { "output", required_argument, NULL, 'o' },
+                {},
+        };
+        Opts o = {};
+        DBusError e = DBUS_ERROR_INIT;
+        DBusConnection *c = NULL;
+        DBusMessage *m = NULL, *reply = NULL;
+        DBusMessageIter it, arr, dict;
+        _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL;
+        _cleanup_free_ int *in = NULL, *out = NULL, *ex = NULL;
+        _cleanup_free_ char **outputs = NULL;
+        size_t n = 0;
+        int opt, ret = KYSOCTL_EXIT_INTERNAL;
+        const char *reply_path = NULL;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+                switch (opt) {
+                case 'h':
+                        help();
+                        return KYSOCTL_EXIT_OK;
+                case 'r':
+                        o.role = optarg;
+                        break;
+                case 'c':
+                        o.cert = optarg;
+                        break;
+                case 't':
+                        o.timestamp = true;
+                        break;
+                case 'R':
+                        o.reason = optarg;
+                        break;
+                case 'L':
+                        o.location = optarg;
+                        break;
+                case 'N':
+                        o.doc_number = optarg;
+                        break;
+                case 'D':
+                        o.doc_date = optarg;
+                        break;
+                case 'C':
+                        o.classification = optarg;
+                        break;
+                case 'l':
+                        o.label = optarg;
+                        break;
+                case 'e':
+                        o.existing = optarg;
+                        break;
+                case 'b':
+                        o.batch = true;
+                        break;
+                case 'o':
+                        o.output = optarg;
+                        break;
+                default:
+                        return KYSOCTL_EXIT_USAGE;
+                }
+        n = (size_t) (argc - optind);
+        if (!o.role || n == 0 || (!o.batch && (n != 1 || !o.output))) {
+                fprintf(stderr,
+                        _("kysoctl sign: give --role, one INPUT and -o OUTPUT (or --batch INPUT...). See "
+                          "--help.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (o.batch && o.existing) {
+                fprintf(stderr, _("kysoctl sign: with --batch, each INPUT's leader signature is INPUT.p7s; "
+                                  "--existing-signature is for one document.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        bool issue = streq(o.role, "issue");
+        if (o.batch && issue && !o.output) {
+                fprintf(stderr,
+                        _("kysoctl sign: issuing a batch reads INPUT.p7s: give -o DIR for the outputs.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+
+        in = calloc(n, sizeof(int));
+        out = calloc(n, sizeof(int));
+        ex = calloc(n, sizeof(int));
+        outputs = calloc(n, sizeof(char *));
+        if (!in || !out || !ex || !outputs)
+                return KYSOCTL_EXIT_INTERNAL;
+        for (size_t i = 0; i < n; i++)
+                in[i] = out[i] = ex[i] = -1;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *input = argv[optind + i];
+                struct stat st;
+
+                in[i] = open(input, O_RDONLY | O_CLOEXEC);
+                if (in[i] < 0) {
+                        fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(errno));
+                        ret = KYSOCTL_EXIT_REFUSED;
+                        goto finish;
+                }
+                if (is_pdf(in[i])) {
+                        fprintf(stderr,
+                                _("kysoctl sign: %s is a PDF. PDF signing (PAdES) is not supported yet; nothing was "
+                                  "signed.\n"),
+                                input);
+                        ret = KYSOCTL_EXIT_REFUSED;
+                        goto finish;
+                }
+                if (!o.batch)
+                        outputs[i] = strdup(o.output);
+                else if (o.output && stat(o.output, &st) >= 0 && S_ISDIR(st.st_mode)) {
+                        const char *base = strrchr(input, '/');
+                        if (asprintf(&outputs[i], "%s/%s.p7s", o.output, base ? base + 1 : input) < 0)
+                                outputs[i] = NULL;
+                } else if (o.output) {
+                        fprintf(stderr, _("kysoctl sign: with --batch, -o must be an existing folder.\n"));
+                        ret = KYSOCTL_EXIT_USAGE;
+                        goto finish;
+                } else if (asprintf(&outputs[i], "%s.p7s", input) < 0)
+                        outputs[i] = NULL;
+                if (!outputs[i])
+                        goto finish;
+                if (issue) {
+                        _cleanup_free_ char *p7s = NULL;
+                        const char *ep = o.existing;
+                        if (!ep) {
+                                if (asprintf(&p7s, "%s.p7s", input) < 0)
+                                        goto finish;
+                                ep = p7s;
+                        }
+                        ex[i] = open(ep, O_RDONLY | O_CLOEXEC);
+                        if (ex[i] < 0 && o.existing) {
+                                fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ep,
+                                        strerror(errno));
+                                ret = KYSOCTL_EXIT_REFUSED;
+                                goto finish;
+                        }
+                }
+                out[i] = open(outputs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (out[i] < 0) {
+                        fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i],
+                                strerror(errno));
+                        ret = KYSOCTL_EXIT_REFUSED;
+                        goto finish;
+                }
+        }
+
+        c = dbus_bus_get_private(DBUS_BUS_SESSION, &e);
+        if (!c) {
+                fprintf(stderr, _("kysoctl sign: cannot reach the session bus: %s\n"), e.message);
+                goto finish;
+        }
+        dbus_connection_set_exit_on_disconnect(c, FALSE);
+        if (o.cert)
+                cert = strdup(o.cert);
+        else
+                cert = pick_certificate(c, o.role);
+        if (!cert) {
+                ret = KYSOCTL_EXIT_REFUSED;
+                goto finish;
+        }
+
+        /* Subscribe to the Response of the path the request will get before calling (handle_token). */
+        if (asprintf(&token, "kysoctl_%d", (int) getpid()) < 0)
+                goto finish;
+        esc = strdup(dbus_bus_get_unique_name(c) + 1);
+        if (!esc)
+                goto finish;
+        for (char *p = esc; *p; p++)
+                if (*p == '.')
+                        *p = '_';
+        if (asprintf(&path, "/org/kyso/Agent1/request/%s/%s", esc, token) < 0 ||
+            asprintf(
+                    &match, "type='signal',interface='org.kyso.Request1',member='Response',path='%s'",
+                    path) < 0)
+                goto finish;
+        dbus_bus_add_match(c, match, &e);
+        if (dbus_error_is_set(&e)) {
+                fprintf(stderr, _("kysoctl sign: cannot subscribe to the response: %s\n"), e.message);
+                goto finish;
+        }
+
+        m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, o.batch ? "SignBatch" : "Sign");
+        if (!m)
+                goto finish;
+        dbus_message_iter_init_append(m, &it);
+        for (int pass = 0; pass < 2; pass++) {
+                int *v = pass == 0 ? in : out;
+                if (o.batch) {
+                        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "h", &arr))
+                                goto finish;
+                        for (size_t i = 0; i < n; i++)
+                                if (!dbus_message_iter_append_basic(&arr, DBUS_TYPE_UNIX_FD, &v[i]))
+                                        goto finish;
+                        if (!dbus_message_iter_close_container(&it, &arr))
+                                goto finish;
+                } else if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &v[0]))
+                        goto finish;
+        }
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &cert) ||
+            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &o.role) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
+                goto finish;
+        dbus_bool_t ts = o.timestamp;
+        if (append_str(&dict, "handle_token", token) < 0 || append_str(&dict, "reason", o.reason) < 0 ||
+            append_str(&dict, "location", o.location) < 0 ||
+            append_str(&dict, "doc_number", o.doc_number) < 0 ||
+            append_str(&dict, "doc_date", o.doc_date) < 0 ||
+            append_str(&dict, "classification", o.classification) < 0 ||
+            append_str(&dict, "label", o.label ?: (o.batch ? NULL : argv[optind])) < 0 ||
+            (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0))
+                goto finish;
+        if (issue) {
+                bool all = true;
+                for (size_t i = 0; i < n; i++)
+                        all = all && ex[i] >= 0;
+                if (all && !o.batch &&
+                    append_variant(&dict, "existing_signature", "h", DBUS_TYPE_UNIX_FD, &ex[0]) < 0)
+                        goto finish;
+                if (all && o.batch) {
+                        DBusMessageIter de, var, fa;
+                        const char *k = "existing_signatures";
+                        if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
+                            !dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &k) ||
+                            !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ah", &var) ||
+                            !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "h", &fa))
+                                goto finish;
+                        for (size_t i = 0; i < n; i++)
+                                if (!dbus_message_iter_append_basic(&fa, DBUS_TYPE_UNIX_FD, &ex[i]))
+                                        goto finish;
+                        if (!dbus_message_iter_close_container(&var, &fa) ||
+                            !dbus_message_iter_close_container(&de, &var) ||
+                            !dbus_message_iter_close_container(&dict, &de))
+                                goto finish;
+                }
+        }
+        if (!dbus_message_iter_close_container(&it, &dict))
+                goto finish;
+
+        if (o.batch)
+                fprintf(stderr, _("Signing %zu documents; approve them at the prompt...\n"), n);
+        reply = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
+        if (!reply) {
+                fprintf(stderr, "kysoctl sign: %s\n", e.message);
+                ret = exit_for_error(e.name);
+                for (size_t i = 0; i < n; i++)
+                        (void) unlink(outputs[i]);
+                goto finish;
+        }
+        if (!dbus_message_get_args(reply, &e, DBUS_TYPE_OBJECT_PATH, &reply_path, DBUS_TYPE_INVALID))
+                goto finish;
+        if (!streq(reply_path, path)) {
+                /* An older agent without handle_token: subscribe to the path it gave (may race). */
+                free(match);
+                match = NULL;
+                if (asprintf(
+                            &match,
+                            "type='signal',interface='org.kyso.Request1',member='Response',path='%s'",
+                            reply_path) < 0)
+                        goto finish;
+                dbus_bus_add_match(c, match, NULL);
+        }
+
+        for (;;) {
+                DBusMessage *sig;
+                if (!dbus_connection_read_write(c, SIGN_TIMEOUT_MS)) {
+                        fprintf(stderr, _("kysoctl sign: lost the connection to the agent.\n"));
+                        goto finish;
+                }
+                while ((sig = dbus_connection_pop_message(c))) {
+                        if (dbus_message_is_signal(sig, "org.kyso.Request1", "Response") &&
+                            streq_ptr(dbus_message_get_path(sig), reply_path)) {
+                                DBusMessageIter rit;
+                                dbus_uint32_t code = 2;
+                                dbus_message_iter_init(sig, &rit);
+                                if (dbus_message_iter_get_arg_type(&rit) == DBUS_TYPE_UINT32)
+                                        dbus_message_iter_get_basic(&rit, &code);
+                                dbus_message_iter_next(&rit);
+                                ret = code == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
+                                (void) print_results(&rit, n, (const char *const *) outputs, &ret);
+                                if (code == 0)
+                                        ret = KYSOCTL_EXIT_OK;
+                                dbus_message_unref(sig);
+                                goto finish;
+                        }
+                        dbus_message_unref(sig);
+                }
+        }
+
+finish:
+        dbus_error_free(&e);
+        if (m)
+                dbus_message_unref(m);
+        if (reply)
+                dbus_message_unref(reply);
+        if (c) {
+                dbus_connection_close(c);
+                dbus_connection_unref(c);
+        }
+        for (size_t i = 0; i < n; i++) {
+                safe_close(in[i]);
+                safe_close(out[i]);
+                safe_close(ex[i]);
+                free(outputs[i]);
+        }
+        return ret;
 }

@@ -1,0 +1,1803 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "agent-inventory.h"
+#include "agent-sign.h"
+#include "audit/audit-log.h"
+#include "dbus/dbus-dict.h"
+#include "dbus/dbus-error-names.h"
+#include "fileio.h"
+#include "formats/cades-sign.h"
+#include "formats/cms-verify.h"
+#include "formats/content-digest.h"
+#include "formats/tsa-client.h"
+#include "i18n.h"
+#include "log.h"
+#include "macro.h"
+#include "openssl-util.h"
+#include "pkcs11/p11-protocol.h"
+#include "pkcs11/p11-uri.h"
+#include "policy/cert-validate.h"
+#include "policy/policy-rules.h"
+#include "policy/policy.h"
+#include "policy/signature-check.h"
+#include "prompt-pinentry.h"
+#include "prompt-text.h"
+#include "prompt.h"
+#include "secret.h"
+
+/* The first pass of the signature stops here: the digest to sign is known, the token is asynchronous. */
+#define SIGN_CAPTURED (-EINPROGRESS)
+
+typedef enum DocStatus {
+        DOC_PENDING,
+        DOC_DONE,
+        DOC_DENIED,
+        DOC_FAILED,
+        DOC_CANCELLED,
+} DocStatus;
+
+static const char *const doc_status_names[] = {
+        [DOC_PENDING] = "pending", [DOC_DONE] = "done",           [DOC_DENIED] = "denied",
+        [DOC_FAILED] = "failed",   [DOC_CANCELLED] = "cancelled",
+};
+
+typedef struct SignDoc {
+        int fd, out_fd, existing_fd;
+        char *name;
+        uint64_t size;
+        char sha256[65];
+        ContentDigests digests;
+        uint8_t *existing;
+        size_t existing_size;
+        DocStatus status;
+        KysoBusError error;
+        char *message; /* why it was denied or failed; the policy's reason for an allowed one */
+        const char *article;
+        uint8_t *tbs; /* the hash of the signed attributes, from the first pass */
+        size_t tbs_size;
+        uint8_t *sig;
+        size_t sig_size;
+        char *timestamp_time;
+        char sha256_after[65];
+} SignDoc;
+
+typedef enum RequestState {
+        REQ_QUEUED,
+        REQ_WAIT_PROMPT,
+        REQ_CONFIRM,
+        REQ_PIN,
+        REQ_SIGNING,
+        REQ_FINISHED,
+} RequestState;
+
+typedef struct SignRequest SignRequest;
+struct SignRequest {
+        AgentSign *owner; /* NULL once the agent is gone while the token still works for us */
+        SignRequest *next;
+        char *path, *sender, *cert_uri, *token_uri, *token_label;
+        SignRole role;
+        bool timestamp;
+        char *reason, *location, *doc_number, *doc_date, *classification, *label;
+        SignDoc *docs;
+        size_t n_docs, cur;
+        AuditCaller caller;
+        char *exe;
+        RequestState state;
+        bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
+        Policy *policy;
+        X509 *cert;
+        STACK_OF(X509) * chain;
+        CertificateInfo info;
+        char *cert_cn, *cert_o;
+        CertKind kind;
+        CertValidation status;
+        int digest_nid;
+        CmsSignatureScheme scheme;
+        P11SignMechanism mech;
+        Secret *pin;
+        unsigned pin_flags;
+        time_t signing_time;
+        sd_event_source *defer;
+};
+
+struct AgentSign {
+        sd_event *event;
+        DBusConnection *bus;
+        P11Manager *manager;
+        const AgentConfig *config;
+        AuditLog *audit;
+        char *audit_error;
+        Prompter *prompter;
+        SignRequest *requests; /* in arrival order */
+        unsigned counter;
+        bool registered, filter_added;
+};
+
+static void request_step(SignRequest *r);
+static void request_finish(SignRequest *r);
+static void sign_next(SignRequest *r);
+
+/* ---- small helpers */
+
+static void *memdup(const void *p, size_t n) {
+        void *q = malloc(n ?: 1);
+        if (q && n)
+                memcpy(q, p, n);
+        return q;
+}
+
+static bool strv_has(char *const *l, const char *s) {
+        STRV_FOREACH (i, l)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+static void doc_done(SignDoc *d) {
+        d->fd = safe_close(d->fd);
+        d->out_fd = safe_close(d->out_fd);
+        d->existing_fd = safe_close(d->existing_fd);
+        free(d->name);
+        content_digests_done(&d->digests);
+        free(d->existing);
+        free(d->message);
+        free(d->tbs);
+        free(d->sig);
+        free(d->timestamp_time);
+}
+
+static SignRequest *request_free(SignRequest *r) {
+        if (!r)
+                return NULL;
+        sd_event_source_disable_unref(r->defer);
+        for (size_t i = 0; i < r->n_docs; i++)
+                doc_done(&r->docs[i]);
+        free(r->docs);
+        free(r->path);
+        free(r->sender);
+        free(r->cert_uri);
+        free(r->token_uri);
+        free(r->token_label);
+        free(r->reason);
+        free(r->location);
+        free(r->doc_number);
+        free(r->doc_date);
+        free(r->classification);
+        free(r->label);
+        free(r->exe);
+        policy_free(r->policy);
+        X509_free(r->cert);
+        sk_X509_pop_free(r->chain, X509_free);
+        certificate_info_done(&r->info);
+        free(r->cert_cn);
+        free(r->cert_o);
+        cert_validation_done(&r->status);
+        secret_free(r->pin);
+        free(r);
+        return NULL;
+}
+
+static void request_unlink(SignRequest *r) {
+        AgentSign *s = r->owner;
+
+        if (!s)
+                return;
+        for (SignRequest **p = &s->requests; *p; p = &(*p)->next)
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
+        r->next = NULL;
+}
+
+static char *name_entry(X509 *cert, int nid) {
+        X509_NAME *n = X509_get_subject_name(cert);
+        int i = X509_NAME_get_index_by_NID(n, nid, -1);
+        unsigned char *utf8 = NULL;
+        char *s;
+        int len;
+
+        if (i < 0)
+                return NULL;
+        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+        if (len < 0)
+                return NULL;
+        s = strndup((const char *) utf8, (size_t) len);
+        OPENSSL_free(utf8);
+        return s;
+}
+
+static void hex(const uint8_t *p, size_t n, char *ret) {
+        for (size_t i = 0; i < n; i++)
+                sprintf(ret + 2 * i, "%02x", p[i]);
+        ret[2 * n] = 0;
+}
+
+static char *fd_name(int fd) {
+        char proc[64], target[PATH_MAX];
+        ssize_t n;
+        const char *slash;
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        n = readlink(proc, target, sizeof target - 1);
+        if (n <= 0)
+                return NULL;
+        target[n] = 0;
+        slash = strrchr(target, '/');
+        return strdup(slash && slash[1] ? slash + 1 : target);
+}
+
+static int fd_check(int fd, bool want_write) {
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0)
+                return -errno;
+        fl &= O_ACCMODE;
+        if (want_write ? fl == O_RDONLY : fl == O_WRONLY)
+                return -EBADF;
+        return 0;
+}
+
+/* ---- the outcome of one document: output, audit record */
+
+static const char *role_name(SignRole role) {
+        return sign_role_to_string(role);
+}
+
+static int doc_audit(SignRequest *r, SignDoc *d) {
+        AuditEvent ev = {};
+        char fp[65] = "", na[32] = "";
+        const char *decision;
+        AuditEventType type;
+
+        switch (d->status) {
+        case DOC_DONE:
+                type = AUDIT_EVENT_SIGN_DONE;
+                decision = "allowed";
+                break;
+        case DOC_DENIED:
+                type = AUDIT_EVENT_SIGN_DENIED;
+                decision = "denied";
+                break;
+        case DOC_CANCELLED:
+                type = AUDIT_EVENT_SIGN_CANCELLED;
+                decision = "cancelled";
+                break;
+        default:
+                type = AUDIT_EVENT_SIGN_FAILED;
+                decision = "failed";
+                break;
+        }
+        if (!r->owner || !r->owner->audit)
+                return -EROFS;
+        if (r->cert)
+                (void) cert_fingerprint_sha256(r->cert, fp);
+        if (r->info.not_after > 0) {
+                time_t t = (time_t) r->info.not_after;
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        ev = (AuditEvent){
+                .type = type,
+                .caller = &r->caller,
+                .message = d->status == DOC_DONE ? "Document signed" : d->message,
+                .document = d->name,
+                .sha256_before = d->sha256[0] ? d->sha256 : NULL,
+                .sha256_after = d->sha256_after[0] ? d->sha256_after : NULL,
+                .cert_subject = r->info.subject,
+                .cert_issuer = r->info.issuer,
+                .cert_serial = r->info.serial,
+                .cert_fingerprint = fp[0] ? fp : NULL,
+                .cert_kind = r->cert ? cert_kind_to_string(r->kind) : NULL,
+                .cert_not_after = na[0] ? na : NULL,
+                .cert_status = r->cert ? cert_status_to_string(r->status.status) : NULL,
+                .token_uri = r->token_uri,
+                .token_label = r->token_label,
+                .request = r->path,
+                .role = role_name(r->role),
+                .decision = decision,
+                .reason = d->message,
+                .article = d->article,
+                .timestamp_time = d->timestamp_time,
+                .error = d->status == DOC_DONE ? NULL : kyso_bus_error_to_name(d->error),
+        };
+        return audit_log_append(r->owner->audit, &ev, NULL);
+}
+
+/* Sets a document's outcome (once), writes its output (only for DOC_DONE) and its audit record. */
+static void
+doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
+        int k;
+
+        if (d->status != DOC_PENDING)
+                return;
+        d->status = status;
+        d->error = error;
+        if (message) {
+                free(d->message);
+                d->message = strdup(message);
+        }
+        if (status == DOC_DONE) {
+                /* sig holds the finished DER here (see sign_done). */
+                k = 0;
+                if (d->out_fd >= 0) {
+                        (void) ftruncate(d->out_fd, 0);
+                        (void) lseek(d->out_fd, 0, SEEK_SET);
+                        k = loop_write(d->out_fd, d->sig, d->sig_size);
+                        if (k >= 0 && fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
+                                k = -errno;
+                }
+                if (k < 0) {
+                        log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
+                        d->status = DOC_FAILED;
+                        d->error = KYSO_BUS_ERROR_INTERNAL;
+                        free(d->message);
+                        d->message =
+                                strdup(_("The signature could not be written to the output file. Check the "
+                                         "disk space and the output file, then sign again."));
+                }
+        }
+        k = doc_audit(r, d);
+        if (k < 0) {
+                log_error_errno(k, "Cannot append the audit record of %s: %m", strna(d->name));
+                if (d->status == DOC_DONE) {
+                        d->status = DOC_FAILED;
+                        d->error = KYSO_BUS_ERROR_INTERNAL;
+                        free(d->message);
+                        d->message = strdup(_("The audit log could not record the signature, so it was "
+                                              "withheld. Check the disk space of the audit log, then sign "
+                                              "again."));
+                }
+        }
+        if (d->status != DOC_DONE && d->out_fd >= 0) {
+                /* A half-written signature never reaches a client. */
+                (void) ftruncate(d->out_fd, 0);
+        }
+        d->out_fd = safe_close(d->out_fd);
+        d->fd = safe_close(d->fd);
+}
+
+static void request_fail_all(SignRequest *r, DocStatus status, KysoBusError error, const char *message) {
+        for (size_t i = 0; i < r->n_docs; i++)
+                doc_finish(r, &r->docs[i], status, error, message);
+        request_finish(r);
+}
+
+static void request_fail_errno(SignRequest *r, int err, const char *message) {
+        KysoBusError e = kyso_bus_error_from_errno(err);
+        request_fail_all(
+                r, e == KYSO_BUS_ERROR_CANCELLED ? DOC_CANCELLED : DOC_FAILED, e,
+                message ?: kyso_bus_error_message(e));
+}
+
+/* ---- Response */
+
+static int append_results(SignRequest *r, DBusMessageIter *it, const SignDoc *first_bad) {
+        DBusMessageIter dict, entry, var, arr, doc;
+        int k;
+
+        k = dbus_dict_open(it, &dict);
+        if (k < 0)
+                return k;
+        if (first_bad) {
+                if (dbus_dict_append_string(&dict, "error", kyso_bus_error_to_name(first_bad->error)) < 0 ||
+                    dbus_dict_append_string(&dict, "message", first_bad->message) < 0)
+                        return -ENOMEM;
+        }
+        if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
+                return -ENOMEM;
+        const char *key = "documents";
+        if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
+            !dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "aa{sv}", &var) ||
+            !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "a{sv}", &arr))
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_docs; i++) {
+                const SignDoc *d = &r->docs[i];
+
+                if (dbus_dict_open(&arr, &doc) < 0 || dbus_dict_append_string(&doc, "name", d->name) < 0 ||
+                    dbus_dict_append_string(&doc, "status", doc_status_names[d->status]) < 0 ||
+                    dbus_dict_append_string(&doc, "sha256", d->sha256) < 0)
+                        return -ENOMEM;
+                if (d->status != DOC_DONE &&
+                    (dbus_dict_append_string(&doc, "error", kyso_bus_error_to_name(d->error)) < 0 ||
+                     dbus_dict_append_string(&doc, "message", d->message) < 0))
+                        return -ENOMEM;
+                if (d->timestamp_time &&
+                    dbus_dict_append_string(&doc, "timestamp-time", d->timestamp_time) < 0)
+                        return -ENOMEM;
+                if (d->article && dbus_dict_append_string(&doc, "article", d->article) < 0)
+                        return -ENOMEM;
+                if (dbus_dict_close(&arr, &doc) < 0)
+                        return -ENOMEM;
+        }
+        if (!dbus_message_iter_close_container(&var, &arr) ||
+            !dbus_message_iter_close_container(&entry, &var) ||
+            !dbus_message_iter_close_container(&dict, &entry))
+                return -ENOMEM;
+        return dbus_dict_close(it, &dict);
+}
+
+static void request_send_response(SignRequest *r) {
+        const SignDoc *first_bad = NULL;
+        dbus_uint32_t code = 0;
+        DBusMessage *sig;
+        DBusMessageIter it;
+
+        for (size_t i = 0; i < r->n_docs; i++)
+                if (r->docs[i].status != DOC_DONE) {
+                        first_bad = &r->docs[i];
+                        break;
+                }
+        if (first_bad)
+                code = first_bad->status == DOC_CANCELLED ? 1 : 2;
+        if (!r->owner || !r->owner->bus)
+                return;
+        sig = dbus_message_new_signal(r->path, SIGN_REQUEST_INTERFACE, "Response");
+        if (!sig) {
+                (void) log_oom();
+                return;
+        }
+        (void) dbus_message_set_destination(sig, r->sender);
+        dbus_message_iter_init_append(sig, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &code) ||
+            append_results(r, &it, first_bad) < 0 || !dbus_connection_send(r->owner->bus, sig, NULL))
+                (void) log_oom();
+        dbus_message_unref(sig);
+        dbus_connection_flush(r->owner->bus);
+}
+
+/* ---- queue */
+
+static size_t token_load(AgentSign *s, const char *token_uri) {
+        size_t n = 0;
+        for (SignRequest *r = s->requests; r; r = r->next)
+                if (streq_ptr(r->token_uri, token_uri))
+                        n++;
+        return n;
+}
+
+static bool token_running(AgentSign *s, const SignRequest *self) {
+        for (SignRequest *r = s->requests; r && r != self; r = r->next)
+                if (streq_ptr(r->token_uri, self->token_uri))
+                        return true;
+        return false;
+}
+
+static int defer_cb(sd_event_source *src, void *userdata) {
+        SignRequest *r = userdata;
+        (void) src;
+        request_step(r);
+        return 0;
+}
+
+static void request_schedule(SignRequest *r) {
+        if (!r->owner)
+                return;
+        if (!r->defer) {
+                if (sd_event_add_defer(r->owner->event, &r->defer, defer_cb, r) < 0) {
+                        (void) log_oom();
+                        return;
+                }
+        }
+        (void) sd_event_source_set_enabled(r->defer, SD_EVENT_ONESHOT);
+}
+
+/* Wakes the requests that may proceed now: the head of each token queue, and prompt waiters. */
+static void queue_kick(AgentSign *s) {
+        for (SignRequest *r = s->requests; r; r = r->next)
+                if ((r->state == REQ_QUEUED && !token_running(s, r)) || r->state == REQ_WAIT_PROMPT)
+                        request_schedule(r);
+}
+
+static bool prompt_taken(AgentSign *s, const SignRequest *self) {
+        for (SignRequest *r = s->requests; r; r = r->next)
+                if (r != self && r->prompt_owner)
+                        return true;
+        return false;
+}
+
+static void prompt_release(SignRequest *r) {
+        if (!r->prompt_owner)
+                return;
+        r->prompt_owner = false;
+        if (r->owner) {
+                prompter_cancel(r->owner->prompter);
+                queue_kick(r->owner);
+        }
+}
+
+static void request_finish(SignRequest *r) {
+        AgentSign *s = r->owner;
+
+        if (r->state == REQ_FINISHED)
+                return;
+        r->state = REQ_FINISHED;
+        r->defer = sd_event_source_disable_unref(r->defer);
+        prompt_release(r);
+        r->pin = secret_free(r->pin);
+        request_send_response(r);
+        for (size_t i = 0; i < r->n_docs; i++)
+                log_info(
+                        "Request %s: %s %s (%s).", r->path, strna(r->docs[i].name),
+                        doc_status_names[r->docs[i].status], strna(r->docs[i].message));
+        if (r->sign_in_flight) {
+                /* The token still works for this request: free it when the manager calls back. */
+                request_unlink(r);
+                r->owner = NULL;
+        } else {
+                request_unlink(r);
+                request_free(r);
+        }
+        if (s)
+                queue_kick(s);
+}
+
+/* ---- checks and policy, per document */
+
+typedef struct DocReader {
+        int fd;
+        ContentDigests *tee;
+        bool first;
+        bool is_pdf;
+} DocReader;
+
+static ssize_t doc_read(void *userdata, void *buf, size_t size) {
+        DocReader *rd = userdata;
+        ssize_t n = content_read_fd(&rd->fd, buf, size);
+
+        if (n > 0 && rd->first) {
+                rd->first = false;
+                rd->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
+        }
+        if (n > 0 && rd->tee) {
+                int k = content_digests_update(rd->tee, buf, (size_t) n);
+                if (k < 0)
+                        return k;
+        }
+        return n;
+}
+
+static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char *article) {
+        d->article = article;
+        doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
+}
+
+static int doc_check(SignRequest *r, SignDoc *d) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        SignatureCheck *checks = NULL;
+        ExistingSignature *existing = NULL;
+        size_t n_existing = 0;
+        RuleDecision dec = {};
+        DocReader rd = { .fd = d->fd, .first = true };
+        const uint8_t *h;
+        size_t hs = 0;
+        int k;
+
+        if (content_digests_add(&d->digests, NID_sha256) < 0 ||
+            content_digests_add(&d->digests, r->digest_nid) < 0)
+                return -ENOMEM;
+
+        if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
+                k = cms_signature_read_fd(d->existing_fd, &d->existing, &d->existing_size);
+                if (k < 0 || cades_existing_digests(d->existing, d->existing_size, &d->digests) < 0 ||
+                    cms_verify_detached(
+                            d->existing, d->existing_size, doc_read,
+                            &(DocReader){ .fd = d->fd, .first = true, .tee = &d->digests }, &res) < 0) {
+                        doc_deny(
+                                r, d,
+                                _("The leader's signature file (existing_signature) is not a detached CMS "
+                                  "signature of this document. Give the .p7s the leader signed for this file."),
+                                ARTICLE_SEAL);
+                        return 0;
+                }
+                k = content_digests_finish(&d->digests);
+                if (k < 0)
+                        return k;
+        } else {
+                k = content_digests_read(&d->digests, doc_read, &rd);
+                if (k < 0) {
+                        doc_finish(
+                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                _("The document could not be read. Check that the file is readable, then "
+                                  "sign again."));
+                        return 0;
+                }
+                if (rd.is_pdf) {
+                        d->size = d->digests.total;
+                        doc_finish(
+                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                _("PDF documents are signed inside the PDF (PAdES), which this version "
+                                  "does not support yet. Sign a non-PDF file, or wait for the PAdES "
+                                  "update."));
+                        return 0;
+                }
+        }
+        d->size = d->digests.total;
+        h = content_digests_get(&d->digests, NID_sha256, &hs);
+        if (h && hs == 32)
+                hex(h, 32, d->sha256);
+
+        if (res) {
+                n_existing = res->n_signers;
+                checks = calloc(n_existing ?: 1, sizeof *checks);
+                existing = calloc(n_existing ?: 1, sizeof *existing);
+                if (!checks || !existing) {
+                        free(checks);
+                        free(existing);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < n_existing; i++) {
+                        k = signature_check(r->policy, res, &res->signers[i], &checks[i]);
+                        if (k < 0) {
+                                for (size_t j = 0; j < i; j++)
+                                        signature_check_done(&checks[j]);
+                                free(checks);
+                                free(existing);
+                                return k;
+                        }
+                        existing[i] = signature_check_to_existing(&checks[i], true);
+                }
+        }
+
+        RuleRequest req = {
+                .role = r->role,
+                .signer = r->cert,
+                .signer_status = &r->status,
+                .existing = existing,
+                .n_existing = n_existing,
+                .classification = r->classification,
+        };
+        k = policy_rules_decide(r->policy, &req, &dec);
+        for (size_t i = 0; i < n_existing; i++)
+                signature_check_done(&checks[i]);
+        free(checks);
+        free(existing);
+        if (k < 0)
+                return k;
+        if (!dec.allow)
+                doc_deny(r, d, dec.reason, dec.article);
+        else {
+                d->article = dec.article;
+                free(d->message);
+                d->message = dec.reason ? strdup(dec.reason) : NULL;
+        }
+        rule_decision_done(&dec);
+        return 0;
+}
+
+/* ---- the certificate */
+
+static int request_find_certificate(SignRequest *r) {
+        const P11Token *const *tokens;
+        const P11Certificate *const *certs;
+        size_t n_tokens, n_certs;
+        const P11Certificate *found = NULL;
+        const P11Token *token = NULL;
+        int k;
+
+        k = p11_manager_get_tokens(r->owner->manager, &tokens, &n_tokens);
+        if (k >= 0)
+                k = p11_manager_get_certificates(r->owner->manager, &certs, &n_certs);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n_certs; i++) {
+                const P11Token *t = NULL;
+
+                for (size_t j = 0; j < n_tokens; j++)
+                        if (streq_ptr(tokens[j]->uri, certs[i]->token_uri))
+                                t = tokens[j];
+                if (!t)
+                        continue;
+                if (!streq(certs[i]->uri, r->cert_uri) &&
+                    p11_uri_match_certificate(r->cert_uri, t, certs[i]) <= 0)
+                        continue;
+                if (found)
+                        return -ENOTUNIQ;
+                found = certs[i];
+                token = t;
+        }
+        if (!found)
+                return -ENODEV;
+        if (!found->has_private_key)
+                return -ENOKEY;
+        r->token_uri = strdup(found->token_uri);
+        r->token_label = strdup(strempty(token->label));
+        /* Sign with the certificate's own URI, so the manager finds exactly this one. */
+        free(r->cert_uri);
+        r->cert_uri = strdup(found->uri);
+        r->pin_flags = token->pin_flags;
+        if (!r->token_uri || !r->token_label || !r->cert_uri)
+                return -ENOMEM;
+        const unsigned char *p = found->der;
+        r->cert = d2i_X509(NULL, &p, (long) found->der_size);
+        if (!r->cert)
+                return -EBADMSG;
+        return certificate_info_from_der(found->der, found->der_size, (int64_t) time(NULL), &r->info);
+}
+
+static int request_prepare(SignRequest *r) {
+        _cleanup_strv_free_ char **errors = NULL;
+        EVP_PKEY *key;
+        int k;
+
+        k = policy_load(policy_tools_path(), policy_tools_flags(), &r->policy, &errors);
+        if (k < 0) {
+                log_error_errno(
+                        k, "Cannot load the signing policy %s: %m%s%s", policy_tools_path(),
+                        errors && errors[0] ? ": " : "", errors && errors[0] ? errors[0] : "");
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                        _("The signing policy could not be read, so nothing can be signed. Ask your "
+                          "administrator to check it with 'kysoctl policy check'."));
+                return -ECANCELED;
+        }
+
+        k = request_find_certificate(r);
+        if (k < 0) {
+                _cleanup_free_ char *msg = NULL;
+                if (k == -ENOMEM)
+                        return k;
+                if (asprintf(
+                            &msg,
+                            k == -ENOKEY ? _("The certificate %s has no private key on its token. Choose a "
+                                             "certificate listed by 'kysoctl certs' with a key.")
+                            : k == -ENOTUNIQ
+                                    ? _("The certificate URI %s matches several certificates. Give the full "
+                                        "URI from 'kysoctl certs'.")
+                                    : _("No token with the certificate %s is present. Insert the token and "
+                                        "check 'kysoctl certs'."),
+                            r->cert_uri) < 0)
+                        return -ENOMEM;
+                request_fail_all(
+                        r, DOC_FAILED,
+                        k == -ENOTUNIQ ? KYSO_BUS_ERROR_INVALID_ARGS : KYSO_BUS_ERROR_NO_TOKEN, msg);
+                return -ECANCELED;
+        }
+        r->cert_cn = name_entry(r->cert, NID_commonName);
+        r->cert_o = name_entry(r->cert, NID_organizationName);
+        r->kind = policy_classify_certificate(r->policy, r->cert, NULL);
+        if (r->policy->intermediates) {
+                r->chain = X509_chain_up_ref(r->policy->intermediates);
+                if (!r->chain)
+                        return -ENOMEM;
+        }
+
+        r->digest_nid = NID_sha256;
+        if (r->policy->hashes && r->policy->hashes[0] && !strv_has(r->policy->hashes, "sha256")) {
+                if (streq(r->policy->hashes[0], "sha384"))
+                        r->digest_nid = NID_sha384;
+                else if (streq(r->policy->hashes[0], "sha512"))
+                        r->digest_nid = NID_sha512;
+        }
+        r->mech.hash = r->digest_nid == NID_sha384   ? P11_HASH_SHA384
+                       : r->digest_nid == NID_sha512 ? P11_HASH_SHA512
+                                                     : P11_HASH_SHA256;
+        key = X509_get0_pubkey(r->cert);
+        if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+                r->scheme = CMS_SIGNATURE_ECDSA;
+                r->mech.algorithm = P11_SIGN_ECDSA;
+        } else if (r->policy->rsa_padding == RSA_PADDING_PSS) {
+                r->scheme = CMS_SIGNATURE_RSA_PSS;
+                r->mech.algorithm = P11_SIGN_RSA_PSS;
+                r->mech.salt_length = -1;
+        } else {
+                r->scheme = CMS_SIGNATURE_RSA_PKCS1;
+                r->mech.algorithm = P11_SIGN_RSA_PKCS1;
+        }
+
+        if (r->timestamp && !r->policy->tsa_url) {
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS,
+                        _("A time-stamp was asked for, but the policy names no time-stamp server. Sign "
+                          "without a time-stamp, or ask your administrator to set one."));
+                return -ECANCELED;
+        }
+
+        /* Revocation and chain: fails closed (no answer means no signature). */
+        k = cert_validate(r->policy, r->cert, r->chain, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &r->status);
+        if (k < 0)
+                return k;
+        return 0;
+}
+
+/* ---- prompts */
+
+static PromptPinState pin_state(unsigned flags) {
+        if (flags & P11_PIN_LOCKED)
+                return PROMPT_PIN_LOCKED;
+        if (flags & P11_PIN_FINAL_TRY)
+                return PROMPT_PIN_FINAL_TRY;
+        if (flags & P11_PIN_COUNT_LOW)
+                return PROMPT_PIN_COUNT_LOW;
+        return PROMPT_PIN_OK;
+}
+
+static int tries_left(unsigned flags) {
+        if (flags & P11_PIN_LOCKED)
+                return 0;
+        if (flags & P11_PIN_FINAL_TRY)
+                return 1;
+        return -1;
+}
+
+static void fail_locked(SignRequest *r) {
+        _cleanup_free_ char *msg = prompt_text_pin_locked(r->token_label);
+        request_fail_all(
+                r, DOC_FAILED, KYSO_BUS_ERROR_PIN_LOCKED,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_PIN_LOCKED));
+}
+
+static void prompt_error(SignRequest *r, int error) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (error == -ENOENT || error == -EACCES)
+                msg = prompt_text_program_missing(pinentry_prompter_get_program(r->owner->prompter));
+        else if (error == -ETIMEDOUT)
+                msg = strdup(
+                        _("Nobody answered the prompt in time, so nothing was signed. Sign again when you "
+                          "are at the desk."));
+        log_warning_errno(error, "Prompt for %s failed: %m", r->path);
+        request_fail_all(
+                r, error == -ETIMEDOUT ? DOC_CANCELLED : DOC_FAILED,
+                error == -ETIMEDOUT ? KYSO_BUS_ERROR_CANCELLED : KYSO_BUS_ERROR_INTERNAL,
+                msg
+                        ?: _("The prompt could not be shown, so nothing was signed. Check the pinentry "
+                             "program in kysod.conf."));
+}
+
+static void declined(SignRequest *r, PromptReply reply) {
+        request_fail_all(
+                r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                reply == PROMPT_REPLY_NO ? _("You declined the request, so nothing was signed.")
+                                         : _("The request was cancelled at the prompt, so nothing was "
+                                             "signed."));
+}
+
+static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata) {
+        SignRequest *r = userdata;
+        (void) p;
+
+        if (reply == PROMPT_REPLY_ERROR) {
+                secret_free(pin);
+                prompt_error(r, error);
+                return;
+        }
+        if (reply != PROMPT_REPLY_YES || !pin) {
+                secret_free(pin);
+                declined(r, reply);
+                return;
+        }
+        secret_free(r->pin);
+        r->pin = pin;
+        r->state = REQ_SIGNING;
+        sign_next(r);
+}
+
+static void ask_pin(SignRequest *r) {
+        PromptPinRequest pr = {
+                .token_label = r->token_label,
+                .state = pin_state(r->pin_flags),
+                .tries_left = tries_left(r->pin_flags),
+                .previous_wrong = r->previous_wrong,
+        };
+        int k;
+
+        r->state = REQ_PIN;
+        k = prompter_ask_pin(r->owner->prompter, &pr, pin_handler, r);
+        if (k < 0)
+                prompt_error(r, k);
+}
+
+static void pinpad_handler(Prompter *p, PromptReply reply, int error, void *userdata) {
+        SignRequest *r = userdata;
+        (void) p;
+        (void) error;
+        /* The person closed the PIN pad message: the login on the reader goes on; cancel only if asked. */
+        if (reply == PROMPT_REPLY_CANCELLED)
+                r->cancelled = true;
+}
+
+static void confirm_handler(Prompter *p, PromptReply reply, int error, void *userdata) {
+        SignRequest *r = userdata;
+        (void) p;
+
+        if (reply == PROMPT_REPLY_ERROR) {
+                prompt_error(r, error);
+                return;
+        }
+        if (reply != PROMPT_REPLY_YES) {
+                declined(r, reply);
+                return;
+        }
+        if (r->pin_flags & P11_PIN_FINAL_TRY)
+                r->confirmed_final = true;
+        if (r->pin_flags & P11_PROTECTED_AUTH_PATH) {
+                int k;
+                r->pinpad = true;
+                k = prompter_show_pinpad(r->owner->prompter, r->token_label, pinpad_handler, r);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot show the PIN pad message: %m");
+                r->state = REQ_SIGNING;
+                sign_next(r);
+                return;
+        }
+        ask_pin(r);
+}
+
+static void confirm(SignRequest *r) {
+        _cleanup_free_ PromptDocument *docs = calloc(r->n_docs, sizeof *docs);
+        size_t n = 0;
+        const char *slash = r->exe ? strrchr(r->exe, '/') : NULL;
+        int k;
+
+        if (!docs) {
+                request_fail_errno(r, -ENOMEM, NULL);
+                return;
+        }
+        for (size_t i = 0; i < r->n_docs; i++)
+                if (r->docs[i].status == DOC_PENDING)
+                        docs[n++] = (PromptDocument){ .name = r->docs[i].name,
+                                                      .size = r->docs[i].size,
+                                                      .sha256 = r->docs[i].sha256 };
+        PromptRequest pr = {
+                .app_name = slash ? slash + 1 : r->exe,
+                .executable = r->exe,
+                .pid = r->caller.pid,
+                .documents = docs,
+                .n_documents = n,
+                .cert_holder = r->cert_cn,
+                .cert_organization = r->cert_o,
+                .cert_kind = cert_kind_to_string(r->kind),
+                .cert_not_after = (time_t) r->info.not_after,
+                .role = role_name(r->role),
+                .flags = (r->pin_flags & P11_PIN_FINAL_TRY) ? PROMPT_FLAG_FINAL_TRY : 0,
+        };
+        r->state = REQ_CONFIRM;
+        k = prompter_confirm(r->owner->prompter, &pr, confirm_handler, r);
+        if (k < 0)
+                prompt_error(r, k);
+}
+
+/* ---- signing */
+
+typedef struct Capture {
+        SignDoc *doc;
+        bool second;
+} Capture;
+
+static int
+capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t **ret_sig, size_t *ret_size) {
+        Capture *c = userdata;
+        (void) nid;
+
+        if (!c->second) {
+                free(c->doc->tbs);
+                c->doc->tbs = memdup(tbs, size);
+                if (!c->doc->tbs)
+                        return -ENOMEM;
+                c->doc->tbs_size = size;
+                return SIGN_CAPTURED;
+        }
+        /* Same signed attributes as in the first pass (fixed signing time), so the same digest. */
+        if (size != c->doc->tbs_size || memcmp(tbs, c->doc->tbs, size) != 0)
+                return -ESTALE;
+        *ret_sig = memdup(c->doc->sig, c->doc->sig_size);
+        if (!*ret_sig)
+                return -ENOMEM;
+        *ret_size = c->doc->sig_size;
+        return 0;
+}
+
+static int build_cms(
+        SignRequest *r, SignDoc *d, bool second, uint8_t **ret, size_t *ret_size, CmsTimestamp *ts,
+        char **ret_msg) {
+        _cleanup_free_ char *tsa_url = NULL;
+        TsaOptions tsa = {};
+        Capture c = { .doc = d, .second = second };
+        CadesError e = {};
+        const uint8_t *digest;
+        size_t ds = 0;
+        int k;
+
+        if (r->timestamp && second) {
+                tsa_url = policy_rewrite_url(r->policy, r->policy->tsa_url);
+                if (!tsa_url)
+                        return -ENOMEM;
+                tsa = (TsaOptions){
+                        .url = tsa_url,
+                        .proxy = r->policy->proxy,
+                        .timeout_sec = (int) r->policy->tsa_timeout_sec,
+                };
+        }
+        CadesSignParams p = {
+                .signer_cert = r->cert,
+                .chain = r->chain,
+                .digest_nid = r->digest_nid,
+                .scheme = r->scheme,
+                .profile = CADES_PROFILE_BASELINE_B,
+                .signing_time = r->signing_time,
+                .sign = capture_sign,
+                .userdata = &c,
+                .tsa = tsa.url ? &tsa : NULL,
+        };
+        if (d->existing)
+                k = cades_add_signer_digests(
+                        d->existing, d->existing_size, &p, &d->digests, ret, ret_size, ts, &e);
+        else {
+                digest = content_digests_get(&d->digests, r->digest_nid, &ds);
+                k = digest ? cades_sign_digest(&p, digest, ds, ret, ret_size, ts, &e) : -EINVAL;
+        }
+        if (k < 0 && ret_msg) {
+                *ret_msg = TAKE_PTR(e.message);
+        }
+        cades_error_done(&e);
+        return k;
+}
+
+static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata);
+
+static void sign_next(SignRequest *r) {
+        SignDoc *d = NULL;
+        _cleanup_free_ char *msg = NULL;
+        uint8_t *der = NULL;
+        size_t der_size = 0;
+        bool more = false;
+        unsigned flags = 0;
+        int k;
+
+        if (r->cancelled) {
+                request_fail_all(
+                        r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                        _("The request was cancelled, so nothing more was signed."));
+                return;
+        }
+        while (r->cur < r->n_docs && r->docs[r->cur].status != DOC_PENDING)
+                r->cur++;
+        if (r->cur >= r->n_docs) {
+                request_finish(r);
+                return;
+        }
+        d = &r->docs[r->cur];
+        for (size_t i = r->cur + 1; i < r->n_docs; i++)
+                if (r->docs[i].status == DOC_PENDING)
+                        more = true;
+
+        k = build_cms(r, d, false, &der, &der_size, NULL, &msg);
+        free(der);
+        if (k != SIGN_CAPTURED) {
+                log_error("Cannot prepare the signature of %s: %s", strna(d->name), strna(msg));
+                doc_finish(
+                        r, d, DOC_FAILED,
+                        k == -EBADMSG ? KYSO_BUS_ERROR_BAD_DOCUMENT : KYSO_BUS_ERROR_INTERNAL,
+                        _("The signature could not be prepared. Nothing was written; see the agent's log."));
+                request_schedule(r);
+                return;
+        }
+        if (more)
+                flags |= P11_SIGN_KEEP_LOGIN;
+        k = p11_manager_sign(
+                r->owner->manager, r->cert_uri, r->pin, &r->mech, d->tbs, d->tbs_size, flags, sign_result,
+                r);
+        if (k < 0) {
+                request_fail_errno(
+                        r, k,
+                        k == -ENODEV ? _("The token was removed, so nothing was signed. Insert it and "
+                                         "sign again.")
+                                     : NULL);
+                return;
+        }
+        r->sign_in_flight = true;
+}
+
+static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata) {
+        SignRequest *r = userdata;
+        SignDoc *d;
+        _cleanup_free_ char *msg = NULL;
+        CmsTimestamp ts = {};
+        uint8_t *der = NULL;
+        size_t der_size = 0;
+        int k;
+        (void) m;
+
+        r->sign_in_flight = false;
+        if (!r->owner || r->state == REQ_FINISHED) {
+                request_free(r);
+                return;
+        }
+        if (r->pinpad) {
+                prompter_cancel(r->owner->prompter);
+                r->pinpad = false;
+        }
+        d = &r->docs[r->cur];
+        if (res->error < 0) {
+                if (res->error == -EACCES && r->pin) {
+                        /* Wrong PIN: the token says how many tries are left (count low, final try). */
+                        r->pin_flags = res->pin_flags;
+                        r->pin = secret_free(r->pin);
+                        (void) audit_log_append_simple(
+                                r->owner->audit, AUDIT_EVENT_PIN_FAILURE, "Wrong PIN", "token", r->token_uri,
+                                "request", r->path, NULL);
+                        if (r->cancelled) {
+                                sign_next(r);
+                                return;
+                        }
+                        if (res->pin_flags & P11_PIN_LOCKED) {
+                                fail_locked(r);
+                                return;
+                        }
+                        r->previous_wrong = true;
+                        if ((res->pin_flags & P11_PIN_FINAL_TRY) && !r->confirmed_final) {
+                                confirm(r); /* explicit yes before the last try */
+                                return;
+                        }
+                        ask_pin(r);
+                        return;
+                }
+                if (res->error == -EPERM) {
+                        fail_locked(r);
+                        return;
+                }
+                log_error(
+                        "Signing %s on %s failed: %s", strna(d->name), strna(r->token_label),
+                        strna(res->message));
+                request_fail_errno(
+                        r,
+                        res->error == -ENODEV      ? -ENODEV
+                        : res->error == -ECANCELED ? -ECANCELED
+                                                   : -EIO,
+                        res->error == -ENODEV
+                                ? _("The token was removed while signing, so nothing was written. "
+                                    "Insert the token and sign again.")
+                        : res->error == -ECONNRESET || res->error == -ETIME
+                                ? _("The token's driver stopped working while signing, so nothing was written. "
+                                    "Sign again; if it happens again, reinsert the token.")
+                        : res->error == -ECANCELED
+                                ? NULL
+                                : _("The token could not sign, so nothing was written. Sign "
+                                    "again; if it happens again, reinsert the token."));
+                return;
+        }
+        /* A PIN was accepted: the prompt is free for others; later documents use the login. */
+        r->pin = secret_free(r->pin);
+        prompt_release(r);
+        r->previous_wrong = false;
+
+        free(d->sig);
+        d->sig = memdup(res->signature, res->signature_size);
+        d->sig_size = res->signature_size;
+        if (!d->sig) {
+                request_fail_errno(r, -ENOMEM, NULL);
+                return;
+        }
+        k = build_cms(r, d, true, &der, &der_size, &ts, &msg);
+        if (k < 0) {
+                _cleanup_free_ char *text = NULL;
+                log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg));
+                if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
+                        (void) asprintf(
+                                &text,
+                                _("The time-stamp server (%s) %s, so nothing was written. Try again later, "
+                                  "or sign without a time-stamp."),
+                                r->policy->tsa_url,
+                                k == -EHOSTUNREACH ? _("could not be reached")
+                                                   : _("gave no valid time-stamp"));
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                        text
+                                ?: _("The signature could not be finished. Nothing was written; see the agent's "
+                                     "log."));
+                cms_timestamp_done(&ts);
+                sign_next(r);
+                return;
+        }
+        if (ts.has_gen_time) {
+                char buf[32];
+                struct tm tm;
+                gmtime_r(&ts.gen_time, &tm);
+                strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                d->timestamp_time = strdup(buf);
+        }
+        cms_timestamp_done(&ts);
+        {
+                uint8_t h[32];
+                unsigned hs = 0;
+                if (digest_buffer(NID_sha256, der, der_size, h, &hs) >= 0 && hs == 32)
+                        hex(h, 32, d->sha256_after);
+        }
+        free(d->sig);
+        d->sig = der;
+        d->sig_size = der_size;
+        doc_finish(r, d, DOC_DONE, 0, NULL);
+        sign_next(r);
+}
+
+/* ---- the steps */
+
+static void request_step(SignRequest *r) {
+        AgentSign *s = r->owner;
+        size_t pending = 0;
+        int k;
+
+        if (!s || r->state == REQ_FINISHED)
+                return;
+        if (r->cancelled) {
+                request_fail_all(
+                        r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                        _("The request was cancelled, so nothing was signed."));
+                return;
+        }
+        switch (r->state) {
+        case REQ_QUEUED:
+                if (token_running(s, r))
+                        return;
+                k = request_prepare(r);
+                if (k == -ECANCELED)
+                        return;
+                if (k < 0) {
+                        log_error_errno(k, "Cannot prepare request %s: %m", r->path);
+                        request_fail_errno(r, k, NULL);
+                        return;
+                }
+                r->signing_time = time(NULL);
+                for (size_t i = 0; i < r->n_docs; i++) {
+                        k = doc_check(r, &r->docs[i]);
+                        if (k < 0) {
+                                log_error_errno(k, "Cannot check %s: %m", strna(r->docs[i].name));
+                                doc_finish(
+                                        r, &r->docs[i], DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                        _("The document could not be checked; see the agent's log."));
+                        }
+                        if (r->docs[i].status == DOC_PENDING)
+                                pending++;
+                }
+                if (pending == 0) {
+                        request_finish(r);
+                        return;
+                }
+                if (r->pin_flags & P11_PIN_LOCKED) {
+                        fail_locked(r);
+                        return;
+                }
+                r->state = REQ_WAIT_PROMPT;
+                __attribute__((fallthrough));
+        case REQ_WAIT_PROMPT:
+                if (prompt_taken(s, r) || prompter_busy(s->prompter))
+                        return; /* woken by queue_kick() */
+                r->prompt_owner = true;
+                confirm(r);
+                return;
+        case REQ_SIGNING:
+                if (!r->sign_in_flight)
+                        sign_next(r);
+                return;
+        default:
+                return;
+        }
+}
+
+/* ---- D-Bus: Sign, SignBatch, Cancel */
+
+static bool token_valid(const char *t) {
+        if (!t || !*t || strlen(t) > 64)
+                return false;
+        for (const char *p = t; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '_'))
+                        return false;
+        return true;
+}
+
+static char *sender_escape(const char *sender) {
+        char *e = strdup(sender[0] == ':' ? sender + 1 : sender);
+        if (!e)
+                return NULL;
+        for (char *p = e; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                        *p = '_';
+        return e;
+}
+
+static SignRequest *find_request(AgentSign *s, const char *path) {
+        for (SignRequest *r = s->requests; r; r = r->next)
+                if (streq(r->path, path))
+                        return r;
+        return NULL;
+}
+
+/* Parses the options. Returns 0, or -EINVAL with *ret_msg set. */
+static int parse_options(
+        SignRequest *r, DBusMessageIter *it, char **handle_token, int **ret_existing, size_t *ret_n_existing,
+        char **ret_msg) {
+        DBusMessageIter arr;
+
+        dbus_message_iter_recurse(it, &arr);
+        while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+                DBusMessageIter entry, var;
+                const char *key, *sig;
+                char **target = NULL;
+
+                dbus_message_iter_recurse(&arr, &entry);
+                dbus_message_iter_get_basic(&entry, &key);
+                dbus_message_iter_next(&entry);
+                dbus_message_iter_recurse(&entry, &var);
+                sig = dbus_message_iter_get_signature(&var);
+
+                if (streq(key, "timestamp")) {
+                        dbus_bool_t b;
+                        if (!streq(sig, "b"))
+                                goto bad;
+                        dbus_message_iter_get_basic(&var, &b);
+                        r->timestamp = b;
+                } else if (streq(key, "existing_signature") || streq(key, "existing_signatures")) {
+                        bool many = streq(key, "existing_signatures");
+                        if (!streq(sig, many ? "ah" : "h"))
+                                goto bad;
+                        if (many) {
+                                DBusMessageIter fds;
+                                dbus_message_iter_recurse(&var, &fds);
+                                while (dbus_message_iter_get_arg_type(&fds) == DBUS_TYPE_UNIX_FD) {
+                                        int fd, *n;
+                                        dbus_message_iter_get_basic(&fds, &fd);
+                                        n = realloc(*ret_existing, (*ret_n_existing + 1) * sizeof(int));
+                                        if (!n) {
+                                                safe_close(fd);
+                                                dbus_free((char *) sig);
+                                                return -ENOMEM;
+                                        }
+                                        *ret_existing = n;
+                                        n[(*ret_n_existing)++] = fd;
+                                        dbus_message_iter_next(&fds);
+                                }
+                        } else {
+                                int fd, *n = realloc(*ret_existing, (*ret_n_existing + 1) * sizeof(int));
+                                dbus_message_iter_get_basic(&var, &fd);
+                                if (!n) {
+                                        safe_close(fd);
+                                        dbus_free((char *) sig);
+                                        return -ENOMEM;
+                                }
+                                *ret_existing = n;
+                                n[(*ret_n_existing)++] = fd;
+                        }
+                } else {
+                        if (streq(key, "handle_token"))
+                                target = handle_token;
+                        else if (streq(key, "reason"))
+                                target = &r->reason;
+                        else if (streq(key, "location"))
+                                target = &r->location;
+                        else if (streq(key, "doc_number"))
+                                target = &r->doc_number;
+                        else if (streq(key, "doc_date"))
+                                target = &r->doc_date;
+                        else if (streq(key, "classification"))
+                                target = &r->classification;
+                        else if (streq(key, "label"))
+                                target = &r->label;
+                        if (target) {
+                                const char *v;
+                                if (!streq(sig, "s"))
+                                        goto bad;
+                                dbus_message_iter_get_basic(&var, &v);
+                                free(*target);
+                                *target = strdup(v);
+                                if (!*target) {
+                                        dbus_free((char *) sig);
+                                        return -ENOMEM;
+                                }
+                        } else
+                                log_debug("Ignoring unknown option '%s'.", key);
+                }
+                dbus_free((char *) sig);
+                dbus_message_iter_next(&arr);
+                continue;
+bad:
+                if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), key, sig) < 0)
+                        *ret_msg = NULL;
+                dbus_free((char *) sig);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void caller_credentials(AgentSign *s, SignRequest *r) {
+        DBusMessage *call, *reply;
+        DBusError e = DBUS_ERROR_INIT;
+        dbus_uint32_t pid = 0;
+        char proc[64], exe[PATH_MAX];
+        ssize_t n;
+
+        r->caller.uid = getuid();
+        call = dbus_message_new_method_call(
+                DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionUnixProcessID");
+        if (!call || !dbus_message_append_args(call, DBUS_TYPE_STRING, &r->sender, DBUS_TYPE_INVALID)) {
+                if (call)
+                        dbus_message_unref(call);
+                return;
+        }
+        reply = dbus_connection_send_with_reply_and_block(s->bus, call, 2000, &e);
+        dbus_message_unref(call);
+        if (!reply) {
+                dbus_error_free(&e);
+                return;
+        }
+        if (dbus_message_get_args(reply, NULL, DBUS_TYPE_UINT32, &pid, DBUS_TYPE_INVALID))
+                r->caller.pid = (pid_t) pid;
+        dbus_message_unref(reply);
+        if (r->caller.pid <= 0)
+                return;
+        snprintf(proc, sizeof proc, "/proc/%d/exe", (int) r->caller.pid);
+        n = readlink(proc, exe, sizeof exe - 1);
+        if (n > 0) {
+                exe[n] = 0;
+                r->exe = strdup(exe);
+                r->caller.exe = r->exe;
+        }
+}
+
+static DBusMessage *invalid(DBusMessage *m, const char *msg) {
+        return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, msg);
+}
+
+DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
+        SignRequest *r = NULL;
+        DBusMessageIter it, fds;
+        _cleanup_free_ int *docs = NULL, *outs = NULL, *existing = NULL;
+        size_t n_docs = 0, n_outs = 0, n_existing = 0;
+        _cleanup_free_ char *handle = NULL, *msg = NULL, *esc = NULL;
+        const char *cert_uri, *role;
+        bool batch = dbus_message_is_method_call(m, "org.kyso.Agent1", "SignBatch");
+        DBusMessage *reply = NULL;
+        int k;
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return NULL;
+        r->owner = s;
+        dbus_message_iter_init(m, &it);
+        for (int pass = 0; pass < 2; pass++) {
+                int **v = pass == 0 ? &docs : &outs;
+                size_t *n = pass == 0 ? &n_docs : &n_outs;
+
+                if (batch) {
+                        dbus_message_iter_recurse(&it, &fds);
+                        while (dbus_message_iter_get_arg_type(&fds) == DBUS_TYPE_UNIX_FD) {
+                                int fd, *nv = realloc(*v, (*n + 1) * sizeof(int));
+                                dbus_message_iter_get_basic(&fds, &fd);
+                                if (!nv) {
+                                        safe_close(fd);
+                                        goto oom;
+                                }
+                                *v = nv;
+                                nv[(*n)++] = fd;
+                                dbus_message_iter_next(&fds);
+                        }
+                } else {
+                        int fd;
+                        *v = malloc(sizeof(int));
+                        if (!*v)
+                                goto oom;
+                        dbus_message_iter_get_basic(&it, &fd);
+                        (*v)[0] = fd;
+                        *n = 1;
+                }
+                dbus_message_iter_next(&it);
+        }
+        dbus_message_iter_get_basic(&it, &cert_uri);
+        dbus_message_iter_next(&it);
+        dbus_message_iter_get_basic(&it, &role);
+        dbus_message_iter_next(&it);
+        k = parse_options(r, &it, &handle, &existing, &n_existing, &msg);
+        if (k == -ENOMEM)
+                goto oom;
+
+        if (k < 0) {
+                reply = invalid(m, msg);
+                goto out;
+        }
+        if (n_docs == 0 || n_docs != n_outs || n_docs > SIGN_BATCH_MAX) {
+                reply = invalid(m, _("Give one output for each document (at most 1000 documents)."));
+                goto out;
+        }
+        r->role = sign_role_from_string(role);
+        if (r->role < 0) {
+                reply = invalid(m, _("The role must be approve, issue, copy, appendix or personal."));
+                goto out;
+        }
+        if (isempty(cert_uri) || p11_uri_validate(cert_uri) < 0) {
+                reply = invalid(m, _("The certificate must be a PKCS#11 URI from 'kysoctl certs'."));
+                goto out;
+        }
+        if (n_existing > 0 && n_existing != n_docs) {
+                reply = invalid(m, _("Give one existing signature for each document."));
+                goto out;
+        }
+        if (r->role == SIGN_ROLE_ISSUE && n_existing == 0)
+                log_debug("Issue request without an existing signature: the policy will refuse it.");
+        if (handle && !token_valid(handle)) {
+                reply = invalid(m, _("handle_token may hold only letters, digits and '_'."));
+                goto out;
+        }
+        for (size_t i = 0; i < n_docs; i++) {
+                struct stat a, b;
+                if (fd_check(docs[i], false) < 0 || fd_check(outs[i], true) < 0 ||
+                    (n_existing > 0 && fd_check(existing[i], false) < 0)) {
+                        reply = invalid(
+                                m, _("The document must be open for reading and the output for writing."));
+                        goto out;
+                }
+                if (fstat(docs[i], &a) >= 0 && fstat(outs[i], &b) >= 0 && a.st_dev == b.st_dev &&
+                    a.st_ino == b.st_ino && S_ISREG(a.st_mode)) {
+                        reply = invalid(m, _("The output must be another file than the document."));
+                        goto out;
+                }
+        }
+
+        r->sender = strdup(strempty(dbus_message_get_sender(m)));
+        r->cert_uri = strdup(cert_uri);
+        esc = sender_escape(r->sender ?: "");
+        if (!r->sender || !r->cert_uri || !esc)
+                goto oom;
+        if (!handle && asprintf(&handle, "kyso%u", ++s->counter) < 0)
+                goto oom;
+        if (asprintf(&r->path, SIGN_REQUEST_PATH_PREFIX "/%s/%s", esc, handle) < 0)
+                goto oom;
+        if (find_request(s, r->path)) {
+                reply = invalid(m, _("A request with this handle_token is still running; use another one."));
+                goto out;
+        }
+
+        r->docs = calloc(n_docs, sizeof *r->docs);
+        if (!r->docs)
+                goto oom;
+        r->n_docs = n_docs;
+        for (size_t i = 0; i < n_docs; i++) {
+                SignDoc *d = &r->docs[i];
+                d->fd = TAKE_FD(docs[i]);
+                d->out_fd = TAKE_FD(outs[i]);
+                d->existing_fd = n_existing > 0 ? TAKE_FD(existing[i]) : -EBADF;
+                d->name = r->label && n_docs == 1 ? strdup(r->label) : fd_name(d->fd);
+                if (!d->name)
+                        d->name = strdup("?");
+        }
+        caller_credentials(s, r);
+
+        /* The queue of this token is bounded; the token is known once the certificate is found, so count
+         * by certificate URI for now (the same token in practice). */
+        r->token_uri = NULL;
+        {
+                const P11Token *const *tokens;
+                const P11Certificate *const *certs;
+                size_t nt, nc;
+                if (p11_manager_get_tokens(s->manager, &tokens, &nt) >= 0 &&
+                    p11_manager_get_certificates(s->manager, &certs, &nc) >= 0)
+                        for (size_t i = 0; i < nc && !r->token_uri; i++)
+                                for (size_t j = 0; j < nt; j++)
+                                        if (streq_ptr(tokens[j]->uri, certs[i]->token_uri) &&
+                                            (streq(certs[i]->uri, cert_uri) ||
+                                             p11_uri_match_certificate(cert_uri, tokens[j], certs[i]) > 0)) {
+                                                r->token_uri = strdup(certs[i]->token_uri);
+                                                break;
+                                        }
+        }
+        if (r->token_uri && token_load(s, r->token_uri) >= SIGN_QUEUE_MAX) {
+                for (size_t i = 0; i < r->n_docs; i++) {
+                        doc_finish(
+                                r, &r->docs[i], DOC_FAILED, KYSO_BUS_ERROR_BUSY,
+                                _("The token is busy with other requests. Wait for them to finish, then sign "
+                                  "again."));
+                }
+                reply = kyso_bus_error_reply(m, KYSO_BUS_ERROR_BUSY, r->docs[0].message);
+                goto out;
+        }
+
+        reply = dbus_message_new_method_return(m);
+        if (!reply || !dbus_message_append_args(reply, DBUS_TYPE_OBJECT_PATH, &r->path, DBUS_TYPE_INVALID))
+                goto oom;
+        /* Appended last: the request runs only once the reply is on its way. */
+        {
+                SignRequest **p = &s->requests;
+                while (*p)
+                        p = &(*p)->next;
+                *p = r;
+        }
+        log_info(
+                "Request %s: %zu document(s), role %s, certificate %s, from pid %d.", r->path, r->n_docs,
+                role, r->cert_uri, (int) r->caller.pid);
+        request_schedule(r);
+        return reply;
+
+oom:
+        if (reply)
+                dbus_message_unref(reply);
+        reply = NULL;
+out:
+        for (size_t i = 0; i < n_docs; i++)
+                safe_close(docs[i]);
+        for (size_t i = 0; i < n_outs; i++)
+                safe_close(outs[i]);
+        for (size_t i = 0; i < n_existing; i++)
+                safe_close(existing[i]);
+        r->owner = NULL;
+        request_free(r);
+        return reply;
+}
+
+static void request_cancel(SignRequest *r, const char *why) {
+        if (r->state == REQ_FINISHED)
+                return;
+        log_info("Request %s cancelled: %s", r->path, why);
+        r->cancelled = true;
+        if (r->sign_in_flight)
+                return; /* the token cannot be interrupted: finished when it answers */
+        request_fail_all(
+                r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                _("The request was cancelled, so nothing was signed."));
+}
+
+static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void *userdata) {
+        AgentSign *s = userdata;
+        SignRequest *r;
+        DBusMessage *reply;
+
+        if (dbus_message_get_type(m) != DBUS_MESSAGE_TYPE_METHOD_CALL)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        r = find_request(s, dbus_message_get_path(m));
+        if (!r)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
+                static const char xml[] =
+                        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                        " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+                        "<node>\n  <interface name=\"org.kyso.Request1\">\n    <method name=\"Cancel\"/>\n"
+                        "    <signal name=\"Response\">\n      <arg name=\"code\" type=\"u\"/>\n"
+                        "      <arg name=\"results\" type=\"a{sv}\"/>\n    </signal>\n  </interface>\n</node>\n";
+                const char *x = xml;
+                reply = dbus_message_new_method_return(m);
+                if (reply)
+                        dbus_message_append_args(reply, DBUS_TYPE_STRING, &x, DBUS_TYPE_INVALID);
+        } else if (
+                dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "Cancel") ||
+                (!dbus_message_get_interface(m) && streq_ptr(dbus_message_get_member(m), "Cancel"))) {
+                if (!streq_ptr(dbus_message_get_sender(m), r->sender))
+                        reply = kyso_bus_error_reply(
+                                m, KYSO_BUS_ERROR_POLICY_DENIED,
+                                _("Only the application that asked may cancel a request."));
+                else {
+                        reply = dbus_message_new_method_return(m);
+                        if (reply) {
+                                (void) dbus_connection_send(c, reply, NULL);
+                                dbus_message_unref(reply);
+                                reply = NULL;
+                        }
+                        request_cancel(r, "the client called Cancel");
+                        return DBUS_HANDLER_RESULT_HANDLED;
+                }
+        } else
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (reply) {
+                (void) dbus_connection_send(c, reply, NULL);
+                dbus_message_unref(reply);
+        }
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static const DBusObjectPathVTable request_vtable = { .message_function = request_message };
+
+static DBusHandlerResult sign_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+        AgentSign *s = userdata;
+        const char *name = NULL, *old = NULL, *new = NULL;
+        (void) c;
+
+        if (!dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged") ||
+            !dbus_message_get_args(
+                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old, DBUS_TYPE_STRING, &new,
+                    DBUS_TYPE_INVALID) ||
+            !isempty(new) || name[0] != ':')
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        /* A client that leaves cancels its requests. */
+        for (SignRequest *r = s->requests, *next; r; r = next) {
+                next = r->next;
+                if (streq_ptr(r->sender, name))
+                        request_cancel(r, "the client disconnected");
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+int agent_sign_new(
+        sd_event *event, DBusConnection *bus, P11Manager *manager, const AgentConfig *config,
+        AgentSign **ret) {
+        _cleanup_free_ char *default_path = NULL;
+        AgentSign *s;
+        PinentryConfig pc = {};
+        AuditLogOptions ao = {};
+        int k;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(event);
+        s->bus = dbus_connection_ref(bus);
+        s->manager = manager;
+        s->config = config;
+
+        pc.program = config->pinentry_program;
+        k = pinentry_prompter_new(event, &pc, &s->prompter);
+        if (k < 0)
+                goto fail;
+
+        if (!config->audit_log_path) {
+                k = audit_log_default_path(&default_path);
+                if (k < 0)
+                        goto fail;
+        }
+        ao.no_journal = getenv("KYSO_AUDIT_NO_JOURNAL") != NULL;
+        k = audit_log_open(config->audit_log_path ?: default_path, &ao, &s->audit, &s->audit_error);
+        if (k < 0) {
+                /* Signing needs the audit log: without it every request fails, with this message. */
+                log_error_errno(
+                        k, "Cannot open the audit log: %s. Signing is refused until it works.",
+                        strna(s->audit_error));
+                s->audit = NULL;
+        }
+
+        if (!dbus_connection_register_fallback(bus, SIGN_REQUEST_PATH_PREFIX, &request_vtable, s)) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        s->registered = true;
+        if (!dbus_connection_add_filter(bus, sign_filter, s, NULL)) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        s->filter_added = true;
+        dbus_bus_add_match(
+                bus,
+                "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                "member='NameOwnerChanged',arg2=''",
+                NULL);
+        *ret = s;
+        return 0;
+fail:
+        agent_sign_free(s);
+        return k;
+}
+
+AgentSign *agent_sign_free(AgentSign *s) {
+        if (!s)
+                return NULL;
+        while (s->requests) {
+                SignRequest *r = s->requests;
+                r->cancelled = true;
+                request_fail_all(
+                        r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                        _("The agent stopped, so nothing was signed. Sign again."));
+        }
+        prompter_free(s->prompter);
+        if (s->filter_added)
+                dbus_connection_remove_filter(s->bus, sign_filter, s);
+        if (s->registered)
+                dbus_connection_unregister_object_path(s->bus, SIGN_REQUEST_PATH_PREFIX);
+        if (s->bus)
+                dbus_connection_unref(s->bus);
+        audit_log_free(s->audit);
+        free(s->audit_error);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AgentSign: the signing requests of org.kyso.Agent1 (Sign, SignBatch) and their org.kyso.Request1 objects:
+ * checks, policy, approval and PIN prompts, the token signature, CAdES, the output, the audit record,
+ * Response.
+ *
+ * One request per token at a time, first come first served, at most SIGN_QUEUE_MAX waiting per token (Busy
+ * beyond); other tokens proceed in parallel; prompts are shown one at a time. */
+
+#include <dbus/dbus.h>
+#include <systemd/sd-event.h>
+
+#include "agent-config.h"
+#include "pkcs11/p11-manager.h"
+
+#define SIGN_REQUEST_PATH_PREFIX "/org/kyso/Agent1/request"
+#define SIGN_REQUEST_INTERFACE "org.kyso.Request1"
+#define SIGN_QUEUE_MAX 16U   /* requests per token, the running one included */
+#define SIGN_BATCH_MAX 1000U /* documents in one SignBatch */
+
+typedef struct AgentSign AgentSign;
+
+/* Registers the request objects on bus and opens the audit log (config->audit_log_path or the default).
+ * The policy is read for each request (policy_tools_path(): $KYSO_POLICY or the system policy). */
+int agent_sign_new(
+        sd_event *event, DBusConnection *bus, P11Manager *manager, const AgentConfig *config,
+        AgentSign **ret);
+/* Cancels every request. Requests waiting for the token stay alive until the manager calls them back, so
+ * free this before the P11Manager. */
+AgentSign *agent_sign_free(AgentSign *s);
+
+/* Runs Sign or SignBatch (the caller checked the sender's uid). Returns the reply (NULL on OOM). */
+DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
