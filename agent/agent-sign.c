@@ -76,6 +76,7 @@ typedef struct SignDoc {
 } SignDoc;
 
 typedef enum RequestState {
+        REQ_COLLECTING, /* SignBatch with more_documents: waits for AddDocuments(..., last) */
         REQ_QUEUED,
         REQ_WAIT_PROMPT,
         REQ_CONFIRM,
@@ -90,7 +91,7 @@ struct SignRequest {
         SignRequest *next;
         char *path, *sender, *cert_uri, *token_uri, *token_label;
         SignRole role;
-        bool timestamp;
+        bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
         SignDoc *docs;
         size_t n_docs, cur;
@@ -1337,12 +1338,15 @@ static int parse_options(
                 dbus_message_iter_recurse(&entry, &var);
                 sig = dbus_message_iter_get_signature(&var);
 
-                if (streq(key, "timestamp")) {
+                if (streq(key, "timestamp") || streq(key, "more_documents")) {
                         dbus_bool_t b;
                         if (!streq(sig, "b"))
                                 goto bad;
                         dbus_message_iter_get_basic(&var, &b);
-                        r->timestamp = b;
+                        if (streq(key, "timestamp"))
+                                r->timestamp = b;
+                        else
+                                r->more_documents = b;
                 } else if (streq(key, "existing_signature") || streq(key, "existing_signatures")) {
                         bool many = streq(key, "existing_signatures");
                         if (!streq(sig, many ? "ah" : "h"))
@@ -1469,6 +1473,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
         if (!r)
                 return NULL;
         r->owner = s;
+        r->state = REQ_QUEUED;
         dbus_message_iter_init(m, &it);
         for (int pass = 0; pass < 2; pass++) {
                 int **v = pass == 0 ? &docs : &outs;
@@ -1619,7 +1624,12 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
         log_info(
                 "Request %s: %zu document(s), role %s, certificate %s, from pid %d.", r->path, r->n_docs,
                 role, r->cert_uri, (int) r->caller.pid);
-        request_schedule(r);
+        if (r->more_documents)
+                r->state = REQ_COLLECTING;
+        else {
+                r->state = REQ_QUEUED;
+                request_schedule(r);
+        }
         return reply;
 
 oom:
@@ -1650,6 +1660,77 @@ static void request_cancel(SignRequest *r, const char *why) {
                 _("The request was cancelled, so nothing was signed."));
 }
 
+/* AddDocuments(ah documents, ah outputs, ah existing_signatures, b last): a batch larger than one message
+ * can carry (the bus passes at most 16 fds per message by default) arrives in parts before it starts. */
+static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
+        _cleanup_free_ int *fds[3] = {};
+        size_t n[3] = {};
+        DBusMessageIter it, arr;
+        dbus_bool_t last = false;
+        DBusMessage *reply = NULL;
+        SignDoc *docs;
+
+        if (!streq(dbus_message_get_signature(m), "ahahahb"))
+                return invalid(m, _("AddDocuments takes arguments of signature 'ahahahb'."));
+        dbus_message_iter_init(m, &it);
+        for (int k = 0; k < 3; k++) {
+                dbus_message_iter_recurse(&it, &arr);
+                while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_UNIX_FD) {
+                        int fd, *nv = realloc(fds[k], (n[k] + 1) * sizeof(int));
+                        dbus_message_iter_get_basic(&arr, &fd);
+                        if (!nv) {
+                                safe_close(fd);
+                                goto out;
+                        }
+                        fds[k] = nv;
+                        nv[n[k]++] = fd;
+                        dbus_message_iter_next(&arr);
+                }
+                dbus_message_iter_next(&it);
+        }
+        dbus_message_iter_get_basic(&it, &last);
+
+        if (r->state != REQ_COLLECTING) {
+                reply = invalid(
+                        m, _("This request has already started; add documents only before the last part."));
+                goto out;
+        }
+        if (n[0] != n[1] || (n[2] > 0 && n[2] != n[0]) || r->n_docs + n[0] > SIGN_BATCH_MAX) {
+                reply = invalid(m, _("Give one output for each document (at most 1000 documents)."));
+                goto out;
+        }
+        for (size_t i = 0; i < n[0]; i++)
+                if (fd_check(fds[0][i], false) < 0 || fd_check(fds[1][i], true) < 0 ||
+                    (n[2] > 0 && fd_check(fds[2][i], false) < 0)) {
+                        reply = invalid(
+                                m, _("The document must be open for reading and the output for writing."));
+                        goto out;
+                }
+        docs = reallocarray(r->docs, r->n_docs + n[0], sizeof *docs);
+        if (!docs)
+                goto out;
+        r->docs = docs;
+        for (size_t i = 0; i < n[0]; i++) {
+                SignDoc *d = &r->docs[r->n_docs++];
+                *d = (SignDoc){
+                        .fd = TAKE_FD(fds[0][i]),
+                        .out_fd = TAKE_FD(fds[1][i]),
+                        .existing_fd = n[2] > 0 ? TAKE_FD(fds[2][i]) : -EBADF,
+                };
+                d->name = fd_name(d->fd) ?: strdup("?");
+        }
+        reply = dbus_message_new_method_return(m);
+        if (last) {
+                r->state = REQ_QUEUED;
+                request_schedule(r);
+        }
+out:
+        for (int k = 0; k < 3; k++)
+                for (size_t i = 0; i < n[k]; i++)
+                        safe_close(fds[k][i]);
+        return reply;
+}
+
 static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void *userdata) {
         AgentSign *s = userdata;
         SignRequest *r;
@@ -1665,12 +1746,23 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
                         "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
                         " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
                         "<node>\n  <interface name=\"org.kyso.Request1\">\n    <method name=\"Cancel\"/>\n"
+                        "    <method name=\"AddDocuments\">\n      <arg name=\"documents\" type=\"ah\" direction=\"in\"/>\n"
+                        "      <arg name=\"outputs\" type=\"ah\" direction=\"in\"/>\n"
+                        "      <arg name=\"existing_signatures\" type=\"ah\" direction=\"in\"/>\n"
+                        "      <arg name=\"last\" type=\"b\" direction=\"in\"/>\n    </method>\n"
                         "    <signal name=\"Response\">\n      <arg name=\"code\" type=\"u\"/>\n"
                         "      <arg name=\"results\" type=\"a{sv}\"/>\n    </signal>\n  </interface>\n</node>\n";
                 const char *x = xml;
                 reply = dbus_message_new_method_return(m);
                 if (reply)
                         dbus_message_append_args(reply, DBUS_TYPE_STRING, &x, DBUS_TYPE_INVALID);
+        } else if (dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "AddDocuments")) {
+                if (!streq_ptr(dbus_message_get_sender(m), r->sender))
+                        reply = kyso_bus_error_reply(
+                                m, KYSO_BUS_ERROR_POLICY_DENIED,
+                                _("Only the application that asked may add documents to a request."));
+                else
+                        reply = request_add_documents(r, m);
         } else if (
                 dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "Cancel") ||
                 (!dbus_message_get_interface(m) && streq_ptr(dbus_message_get_member(m), "Cancel"))) {

@@ -9,8 +9,17 @@ if [[ -d build/meson-private ]]; then meson setup --reconfigure build >/dev/null
 meson compile -C build >/dev/null
 
 # Everything below runs inside contrib/sandbox: a throw-away PKI, two SoftHSM eTokens ("leader", PIN 1111,
-# and "seal", PIN 2222), a private D-Bus session bus and kysod on it; all removed at the end.
-exec contrib/sandbox --build build bash -c '
+# and "seal", PIN 2222), a private D-Bus session bus and kysod on it, OCSP/CRL/TSA test servers on
+# 127.0.0.1 and a signing policy for them; all removed at the end. The approval and PIN prompts are
+# answered by a scripted pinentry (tests/agent/scripted-pinentry), so the demo runs unattended; the demo
+# says so at each signature. Without it, kysod shows real pinentry prompts.
+demo_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-demo.XXXXXX")
+trap 'rm -rf -- "$demo_tmp"' EXIT
+export KYSO_SANDBOX_PINENTRY=$PWD/tests/agent/scripted-pinentry
+export KYSO_TEST_PINENTRY_SCRIPT=$demo_tmp/pinentry.script KYSO_TEST_PINENTRY_LOG=$demo_tmp/pinentry.log
+export KYSO_AUDIT_NO_JOURNAL=1 KYSO_DEMO_DIR=$demo_tmp
+: >"$KYSO_TEST_PINENTRY_SCRIPT"
+contrib/sandbox --build build bash -c '
 bold= normal=
 if [[ -t 1 ]]; then bold=$(tput bold 2>/dev/null || true) normal=$(tput sgr0 2>/dev/null || true); fi
 step() { printf "\n%s== %s%s\n" "$bold" "$*" "$normal"; }
@@ -40,6 +49,47 @@ kysoctl certs --json | jq ".[0]" 2>/dev/null || kysoctl certs --json | head -n 2
 
 step "In Vietnamese: LC_ALL=vi_VN.UTF-8 kysoctl certs"
 LC_ALL=vi_VN.UTF-8 kysoctl certs
+
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+SEAL="pkcs11:token=seal;object=seal;type=cert"
+D=$KYSO_DEMO_DIR/docs
+mkdir -p "$D"
+answer() {
+        printf "%s\n" "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"
+        echo "(scripted prompter: the approval prompt is answered \"yes\" and the PIN typed for you)"
+}
+printf "QUYẾT ĐỊNH số 12/QĐ-UBND ngày 24/11/2026 về việc giao đất ở cho hộ gia đình.\n" >"$D/quyet-dinh-12.txt"
+printf "Tờ trình chưa được lãnh đạo ký.\n" >"$D/to-trinh.txt"
+
+step "1. The chairman approves the decision: kysoctl sign --role approve"
+answer "confirm yes" "pin 1111"
+kysoctl sign --role approve --cert "$LEADER" --doc-number 12/QĐ-UBND "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.txt.p7s"
+
+step "2. The clerk issues it with the organisation seal: kysoctl sign --role issue"
+echo "The seal rule: the agent verifies the chairman'"'"'s signature first, then adds the seal beside it."
+answer "confirm yes" "pin 2222"
+kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/quyet-dinh-12.txt.p7s" \
+        "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.issued.p7s"
+
+step "3. Issuing a document nobody approved is refused (before any prompt)"
+answer "confirm yes" "pin 2222"
+kysoctl sign --role issue --cert "$SEAL" "$D/to-trinh.txt" -o "$D/to-trinh.issued.p7s" || echo "(refused, exit $?)"
+
+step "4. A classified document is refused (before any prompt)"
+kysoctl sign --role approve --cert "$LEADER" --classification "Mật" "$D/quyet-dinh-12.txt" -o "$D/mat.p7s" ||
+        echo "(refused, exit $?)"
+
+step "5. kysoctl verify shows both signatures"
+kysoctl verify "$D/quyet-dinh-12.txt" "$D/quyet-dinh-12.issued.p7s"
+
+step "6. openssl agrees: openssl cms -verify"
+openssl cms -verify -binary -inform DER -in "$D/quyet-dinh-12.issued.p7s" -content "$D/quyet-dinh-12.txt" \
+        -CAfile "$KYSO_PKI/root+ca.pem" -purpose any -out /dev/null
+openssl cms -cmsout -print -inform DER -in "$D/quyet-dinh-12.issued.p7s" | grep -A1 "sid:" | grep -i "serial" || true
+
+step "7. The audit log lists every event: kysoctl audit show"
+kysoctl audit show
+kysoctl audit verify
 
 printf "\nDone. Try it yourself: contrib/sandbox bash (a shell with the agent and both tokens; exit to clean up).\n"
 '

@@ -404,6 +404,9 @@ int verb_sign(int argc, char **argv) {
                 goto finish;
         }
 
+        /* A bus passes at most 16 fds per message by default: big batches come in parts (AddDocuments). */
+        size_t chunk = issue ? 5 : 8, first = n < chunk ? n : chunk;
+        dbus_bool_t more = first < n;
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, o.batch ? "SignBatch" : "Sign");
         if (!m)
                 goto finish;
@@ -413,7 +416,7 @@ int verb_sign(int argc, char **argv) {
                 if (o.batch) {
                         if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "h", &arr))
                                 goto finish;
-                        for (size_t i = 0; i < n; i++)
+                        for (size_t i = 0; i < first; i++)
                                 if (!dbus_message_iter_append_basic(&arr, DBUS_TYPE_UNIX_FD, &v[i]))
                                         goto finish;
                         if (!dbus_message_iter_close_container(&it, &arr))
@@ -432,7 +435,8 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : argv[optind])) < 0 ||
-            (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0))
+            (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0) ||
+            (more && append_variant(&dict, "more_documents", "b", DBUS_TYPE_BOOLEAN, &more) < 0))
                 goto finish;
         if (issue) {
                 bool all = true;
@@ -449,7 +453,7 @@ int verb_sign(int argc, char **argv) {
                             !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ah", &var) ||
                             !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "h", &fa))
                                 goto finish;
-                        for (size_t i = 0; i < n; i++)
+                        for (size_t i = 0; i < first; i++)
                                 if (!dbus_message_iter_append_basic(&fa, DBUS_TYPE_UNIX_FD, &ex[i]))
                                         goto finish;
                         if (!dbus_message_iter_close_container(&var, &fa) ||
@@ -473,6 +477,40 @@ int verb_sign(int argc, char **argv) {
         }
         if (!dbus_message_get_args(reply, &e, DBUS_TYPE_OBJECT_PATH, &reply_path, DBUS_TYPE_INVALID))
                 goto finish;
+        for (size_t k = first; k < n; k += chunk) {
+                size_t end = k + chunk < n ? k + chunk : n;
+                dbus_bool_t last = end == n;
+                bool all = issue;
+                DBusMessage *a, *ar;
+                DBusMessageIter ai, aa;
+
+                for (size_t i = 0; i < n; i++)
+                        all = all && ex[i] >= 0;
+                a = dbus_message_new_method_call(AGENT, reply_path, "org.kyso.Request1", "AddDocuments");
+                if (!a)
+                        goto finish;
+                dbus_message_iter_init_append(a, &ai);
+                for (int pass = 0; pass < 3; pass++) {
+                        int *v = pass == 0 ? in : pass == 1 ? out : ex;
+                        if (!dbus_message_iter_open_container(&ai, DBUS_TYPE_ARRAY, "h", &aa))
+                                goto finish;
+                        for (size_t i = k; (pass < 2 || all) && i < end; i++)
+                                if (!dbus_message_iter_append_basic(&aa, DBUS_TYPE_UNIX_FD, &v[i]))
+                                        goto finish;
+                        if (!dbus_message_iter_close_container(&ai, &aa))
+                                goto finish;
+                }
+                if (!dbus_message_iter_append_basic(&ai, DBUS_TYPE_BOOLEAN, &last))
+                        goto finish;
+                ar = dbus_connection_send_with_reply_and_block(c, a, 60000, &e);
+                dbus_message_unref(a);
+                if (!ar) {
+                        fprintf(stderr, "kysoctl sign: %s\n", e.message);
+                        ret = exit_for_error(e.name);
+                        goto finish;
+                }
+                dbus_message_unref(ar);
+        }
         if (!streq(reply_path, path)) {
                 /* An older agent without handle_token: subscribe to the path it gave (may race). */
                 free(match);

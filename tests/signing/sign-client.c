@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A test client of org.kyso.Agent1's Sign/SignBatch: sends many requests at once, cancels or disconnects on
+ * demand, and prints one line per reply and per Response, then a summary:
+ *   sign-client --cert URI --role ROLE [--count N] [--batch] [--timestamp] [--classification C]
+ *               [--existing P7S] [--cancel MS] [--disconnect MS] -o OUTDIR INPUT...
+ * Request i signs INPUT[i % n] into OUTDIR/out-i.p7s (with --batch: one SignBatch, OUTDIR/out-i.p7s per
+ * input). Exit 0 when every request got its reply and (unless --disconnect) its Response. */
+#include <dbus/dbus.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct Req {
+        dbus_uint32_t serial;
+        char *path;
+        bool replied, responded, cancelled;
+        unsigned code;
+        char error[128];
+} Req;
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void dict_str(DBusMessageIter *d, const char *key, const char *v) {
+        DBusMessageIter e, var;
+        dbus_message_iter_open_container(d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+        dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key);
+        dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &var);
+        dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &v);
+        dbus_message_iter_close_container(&e, &var);
+        dbus_message_iter_close_container(d, &e);
+}
+
+static void dict_basic(DBusMessageIter *d, const char *key, const char *sig, int type, const void *v) {
+        DBusMessageIter e, var;
+        dbus_message_iter_open_container(d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+        dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key);
+        dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, sig, &var);
+        dbus_message_iter_append_basic(&var, type, v);
+        dbus_message_iter_close_container(&e, &var);
+        dbus_message_iter_close_container(d, &e);
+}
+
+static int open_out(const char *dir, size_t i) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/out-%zu.p7s", dir, i);
+        return open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+/* Finds results["error"] of a Response. */
+static void response_error(DBusMessageIter *it, char *buf, size_t size) {
+        DBusMessageIter dict, entry, var;
+        dbus_message_iter_recurse(it, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&dict)) {
+                const char *k, *v;
+                dbus_message_iter_recurse(&dict, &entry);
+                dbus_message_iter_get_basic(&entry, &k);
+                dbus_message_iter_next(&entry);
+                dbus_message_iter_recurse(&entry, &var);
+                if (strcmp(k, "error") == 0 && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_STRING) {
+                        dbus_message_iter_get_basic(&var, &v);
+                        snprintf(buf, size, "%s", v);
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "cert", required_argument, NULL, 'c' },
+                { "role", required_argument, NULL, 'r' },
+                { "count", required_argument, NULL, 'n' },
+                { "batch", no_argument, NULL, 'b' },
+                { "timestamp", no_argument, NULL, 't' },
+                { "classification", required_argument, NULL, 'C' },
+                { "existing", required_argument, NULL, 'e' },
+                { "cancel", required_argument, NULL, 'x' },
+                { "disconnect", required_argument, NULL, 'd' },
+                {},
+        };
+        const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL;
+        long count = 1, cancel_ms = -1, disconnect_ms = -1;
+        bool batch = false;
+        dbus_bool_t timestamp = false;
+        DBusError e = DBUS_ERROR_INIT;
+        DBusConnection *c;
+        Req *reqs;
+        size_t n_inputs, n_req;
+        int opt;
+
+        while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) >= 0)
+                switch (opt) {
+                case 'c':
+                        cert = optarg;
+                        break;
+                case 'r':
+                        role = optarg;
+                        break;
+                case 'n':
+                        count = atol(optarg);
+                        break;
+                case 'b':
+                        batch = true;
+                        break;
+                case 't':
+                        timestamp = true;
+                        break;
+                case 'C':
+                        classification = optarg;
+                        break;
+                case 'e':
+                        existing = optarg;
+                        break;
+                case 'x':
+                        cancel_ms = atol(optarg);
+                        break;
+                case 'd':
+                        disconnect_ms = atol(optarg);
+                        break;
+                case 'o':
+                        outdir = optarg;
+                        break;
+                default:
+                        return 2;
+                }
+        n_inputs = (size_t) (argc - optind);
+        if (!cert || !outdir || n_inputs == 0 || count < 1)
+                return 2;
+        n_req = batch ? 1 : (size_t) count;
+        reqs = calloc(n_req, sizeof *reqs);
+
+        c = dbus_bus_get_private(DBUS_BUS_SESSION, &e);
+        if (!c) {
+                fprintf(stderr, "sign-client: %s\n", e.message);
+                return 3;
+        }
+        dbus_connection_set_exit_on_disconnect(c, FALSE);
+        dbus_bus_add_match(c, "type='signal',interface='org.kyso.Request1',member='Response'", NULL);
+
+        for (size_t i = 0; i < n_req; i++) {
+                DBusMessage *m = dbus_message_new_method_call(
+                        "org.kyso.Agent1", "/org/kyso/Agent1", "org.kyso.Agent1",
+                        batch ? "SignBatch" : "Sign");
+                DBusMessageIter it, arr, dict;
+                char token[64];
+                int ex = -1;
+
+                dbus_message_iter_init_append(m, &it);
+                if (batch) {
+                        /* The first part; AddDocuments brings the rest (at most 16 fds per message). */
+                        size_t nb = (size_t) count, first = nb < 8 ? nb : 8;
+                        for (int pass = 0; pass < 2; pass++) {
+                                dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "h", &arr);
+                                for (size_t k = 0; k < first; k++) {
+                                        int fd = pass == 0 ? open(argv[optind + k % n_inputs],
+                                                                  O_RDONLY | O_CLOEXEC)
+                                                           : open_out(outdir, k);
+                                        dbus_message_iter_append_basic(&arr, DBUS_TYPE_UNIX_FD, &fd);
+                                        close(fd);
+                                }
+                                dbus_message_iter_close_container(&it, &arr);
+                        }
+                } else {
+                        int in = open(argv[optind + i % n_inputs], O_RDONLY | O_CLOEXEC),
+                            out = open_out(outdir, i);
+                        dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &in);
+                        dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &out);
+                        close(in);
+                        close(out);
+                }
+                dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &cert);
+                dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &role);
+                dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict);
+                snprintf(token, sizeof token, "t%d_%zu", (int) getpid(), i);
+                dict_str(&dict, "handle_token", token);
+                if (classification)
+                        dict_str(&dict, "classification", classification);
+                if (timestamp)
+                        dict_basic(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &timestamp);
+                if (batch && count > 8) {
+                        dbus_bool_t more = true;
+                        dict_basic(&dict, "more_documents", "b", DBUS_TYPE_BOOLEAN, &more);
+                }
+                if (existing) {
+                        ex = open(existing, O_RDONLY | O_CLOEXEC);
+                        dict_basic(&dict, "existing_signature", "h", DBUS_TYPE_UNIX_FD, &ex);
+                        close(ex);
+                }
+                dbus_message_iter_close_container(&it, &dict);
+                if (batch && count > 8) {
+                        DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
+                        const char *p = NULL;
+                        if (!r ||
+                            !dbus_message_get_args(r, &e, DBUS_TYPE_OBJECT_PATH, &p, DBUS_TYPE_INVALID)) {
+                                fprintf(stderr, "sign-client: SignBatch: %s\n", e.message);
+                                return 3;
+                        }
+                        reqs[i].path = strdup(p);
+                        reqs[i].replied = true;
+                        printf("reply %zu ok %s\n", i, p);
+                        dbus_message_unref(r);
+                        for (size_t k = 8; k < (size_t) count; k += 8) {
+                                size_t end = k + 8 < (size_t) count ? k + 8 : (size_t) count;
+                                dbus_bool_t last = end == (size_t) count;
+                                DBusMessage *a = dbus_message_new_method_call(
+                                        "org.kyso.Agent1", reqs[i].path, "org.kyso.Request1",
+                                        "AddDocuments");
+                                DBusMessageIter ai, aa;
+                                dbus_message_iter_init_append(a, &ai);
+                                for (int pass = 0; pass < 3; pass++) {
+                                        dbus_message_iter_open_container(&ai, DBUS_TYPE_ARRAY, "h", &aa);
+                                        for (size_t j = k; pass < 2 && j < end; j++) {
+                                                int fd = pass == 0 ? open(argv[optind + j % n_inputs],
+                                                                          O_RDONLY | O_CLOEXEC)
+                                                                   : open_out(outdir, j);
+                                                dbus_message_iter_append_basic(&aa, DBUS_TYPE_UNIX_FD, &fd);
+                                                close(fd);
+                                        }
+                                        dbus_message_iter_close_container(&ai, &aa);
+                                }
+                                dbus_message_iter_append_basic(&ai, DBUS_TYPE_BOOLEAN, &last);
+                                r = dbus_connection_send_with_reply_and_block(c, a, 60000, &e);
+                                dbus_message_unref(a);
+                                if (!r) {
+                                        fprintf(stderr, "sign-client: AddDocuments: %s\n", e.message);
+                                        return 3;
+                                }
+                                dbus_message_unref(r);
+                        }
+                        dbus_message_unref(m);
+                        continue;
+                }
+                if (!dbus_connection_send(c, m, &reqs[i].serial)) {
+                        fprintf(stderr, "sign-client: cannot send\n");
+                        return 3;
+                }
+                dbus_message_unref(m);
+        }
+        dbus_connection_flush(c);
+
+        uint64_t start = now_ms();
+        size_t replied = 0, responded = 0, expected = n_req;
+        for (size_t i = 0; i < n_req; i++)
+                replied += reqs[i].replied;
+        bool cancelled = false;
+        while (replied < n_req || responded < expected) {
+                DBusMessage *msg;
+
+                if (disconnect_ms >= 0 && replied == n_req && now_ms() - start >= (uint64_t) disconnect_ms) {
+                        printf("disconnecting\n");
+                        fflush(stdout);
+                        dbus_connection_close(c);
+                        return 0;
+                }
+                if (cancel_ms >= 0 && !cancelled && replied == n_req &&
+                    now_ms() - start >= (uint64_t) cancel_ms) {
+                        cancelled = true;
+                        for (size_t i = 0; i < n_req; i++)
+                                if (reqs[i].path && !reqs[i].responded) {
+                                        DBusMessage *m = dbus_message_new_method_call(
+                                                "org.kyso.Agent1", reqs[i].path, "org.kyso.Request1",
+                                                "Cancel");
+                                        dbus_connection_send(c, m, NULL);
+                                        dbus_message_unref(m);
+                                        printf("cancel %zu\n", i);
+                                }
+                        dbus_connection_flush(c);
+                }
+                dbus_connection_read_write(c, 50);
+                while ((msg = dbus_connection_pop_message(c))) {
+                        int type = dbus_message_get_type(msg);
+                        if (type == DBUS_MESSAGE_TYPE_METHOD_RETURN || type == DBUS_MESSAGE_TYPE_ERROR)
+                                for (size_t i = 0; i < n_req; i++) {
+                                        if (reqs[i].replied ||
+                                            reqs[i].serial != dbus_message_get_reply_serial(msg))
+                                                continue;
+                                        reqs[i].replied = true;
+                                        replied++;
+                                        if (type == DBUS_MESSAGE_TYPE_ERROR) {
+                                                printf("reply %zu error %s\n", i,
+                                                       dbus_message_get_error_name(msg));
+                                                snprintf(
+                                                        reqs[i].error, sizeof reqs[i].error, "%s",
+                                                        dbus_message_get_error_name(msg));
+                                                expected--;
+                                        } else {
+                                                const char *p = NULL;
+                                                dbus_message_get_args(
+                                                        msg, NULL, DBUS_TYPE_OBJECT_PATH, &p,
+                                                        DBUS_TYPE_INVALID);
+                                                reqs[i].path = strdup(p ? p : "");
+                                                printf("reply %zu ok %s\n", i, reqs[i].path);
+                                        }
+                                }
+                        if (dbus_message_is_signal(msg, "org.kyso.Request1", "Response")) {
+                                const char *p = dbus_message_get_path(msg);
+                                for (size_t i = 0; i < n_req; i++) {
+                                        DBusMessageIter it;
+                                        char err[128] = "";
+                                        dbus_uint32_t code = 99;
+                                        char want[256];
+                                        snprintf(want, sizeof want, "/t%d_%zu", (int) getpid(), i);
+                                        if (reqs[i].responded || !p || !strstr(p, want) ||
+                                            strcmp(strstr(p, want), want) != 0)
+                                                continue;
+                                        dbus_message_iter_init(msg, &it);
+                                        dbus_message_iter_get_basic(&it, &code);
+                                        dbus_message_iter_next(&it);
+                                        response_error(&it, err, sizeof err);
+                                        reqs[i].responded = true;
+                                        reqs[i].code = code;
+                                        responded++;
+                                        printf("response %zu %u %s\n", i, (unsigned) code,
+                                               err[0] ? err : "-");
+                                }
+                        }
+                        dbus_message_unref(msg);
+                }
+                fflush(stdout);
+        }
+        size_t done = 0, busy = 0, failed = 0, canc = 0;
+        for (size_t i = 0; i < n_req; i++) {
+                if (strstr(reqs[i].error, "Busy"))
+                        busy++;
+                else if (reqs[i].responded && reqs[i].code == 0)
+                        done++;
+                else if (reqs[i].responded && reqs[i].code == 1)
+                        canc++;
+                else
+                        failed++;
+        }
+        printf("summary done=%zu busy=%zu cancelled=%zu failed=%zu\n", done, busy, canc, failed);
+        dbus_connection_close(c);
+        return 0;
+}

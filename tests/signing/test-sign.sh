@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# test-sign.sh: the signing pipeline end to end (TAP): kysod on a private bus with the SoftHSM demo tokens
+# (contrib/sandbox), a scripted pinentry, OCSP/CRL/TSA test servers on 127.0.0.1. Approve then issue (checked
+# by kysoctl verify and openssl cms), the seal rule's refusals, classification, wrong PIN, declining, Cancel,
+# client disconnect, B-T and TSA down, two tokens in parallel, a bounded queue, batches, the audit records.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+
+if [[ -z ${KYSO_SANDBOX:-} ]]; then
+        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-sign-test.XXXXXX") || exit 1
+        trap 'rm -rf -- "$T"' EXIT
+        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
+        export KYSO_AUDIT_NO_JOURNAL=1 KYSO_SIGN_TEST_DIR=$T
+        unset KYSO_POLICY
+        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" "$@"
+        exit $?
+fi
+
+# ---- inside the sandbox
+T=$KYSO_SIGN_TEST_DIR
+D=$T/docs
+mkdir -p "$D" "$T/out"
+CLIENT() { timeout 60 "$KYSO_BUILD_ROOT/tests/signing/sign-client" "$@"; }
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+CLERK="pkcs11:token=leader;object=clerk;type=cert"
+SEAL="pkcs11:token=seal;object=seal;type=cert"
+CAFILE=$KYSO_PKI/root+ca.pem
+
+script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
+prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.event == $e)] | length'; }
+cms_ok() { openssl cms -verify -binary -inform DER -in "$2" -content "$1" -CAfile "$CAFILE" -purpose any -out /dev/null; }
+
+echo "Quyết định số 12/QĐ-UBND về việc giao đất" >"$D/qd.txt"
+cp "$D/qd.txt" "$D/tampered.txt"
+cp "$D/qd.txt" "$D/unsigned.txt"
+
+# 1. approve, then issue
+script "confirm yes" "pin 1111"
+expect "approve: kysoctl sign exits 0" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$D/qd.txt.p7s"
+expect "approve: openssl cms -verify agrees" cms_ok "$D/qd.txt" "$D/qd.txt.p7s"
+script "confirm yes" "pin 2222"
+expect "issue over the leader's signature exits 0" \
+        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/qd.txt" -o "$D/qd.issued.p7s"
+expect "issue: kysoctl verify says both signatures are valid" kysoctl verify "$D/qd.txt" "$D/qd.issued.p7s"
+expect_eq "issue: kysoctl verify --json lists 2 signatures, the leader's counts" "2 true" \
+        "$(kysoctl verify "$D/qd.txt" "$D/qd.issued.p7s" --json | jq -r '[(.signatures | length), (.signatures | map(.competent_person) | any)] | join(" ")' 2>/dev/null)"
+expect "issue: openssl cms -verify agrees" cms_ok "$D/qd.txt" "$D/qd.issued.p7s"
+expect_eq "issue: openssl sees two signers" 2 \
+        "$(openssl cms -cmsout -print -inform DER -in "$D/qd.issued.p7s" | grep -c 'signatureAlgorithm:')"
+
+# 2. the seal rule's refusals, before any prompt
+n=$(prompts)
+script "confirm yes" "pin 2222"
+expect_fail "issue without the leader's signature is refused" "PolicyDenied" \
+        kysoctl sign --role issue --cert "$SEAL" "$D/unsigned.txt" -o "$T/out/none.p7s"
+[[ ! -s $T/out/none.p7s ]] && ok "refused issue: no output" || not_ok "refused issue: no output"
+head -c 3000 /dev/urandom >"$T/forged.p7s"
+expect_fail "issue with a forged signature file is refused" "PolicyDenied" \
+        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$T/forged.p7s" "$D/qd.txt" -o "$T/out/forged.p7s"
+echo "sửa đổi" >>"$D/tampered.txt"
+expect_fail "issue of a changed document (the leader signed another text) is refused" "PolicyDenied" \
+        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/tampered.txt" -o "$T/out/tampered.p7s"
+expect_eq "refusals showed no prompt" "$n" "$(prompts)"
+script "confirm yes" "pin 1111"
+expect "the clerk signs personally" kysoctl sign --role personal --cert "$CLERK" "$D/qd.txt" -o "$T/clerk.p7s"
+n=$(prompts)
+expect_fail "issue over the clerk's (not a leader's) signature is refused" "PolicyDenied" \
+        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$T/clerk.p7s" "$D/qd.txt" -o "$T/out/clerk-issued.p7s"
+expect_fail "a classified document is refused" "PolicyDenied" \
+        kysoctl sign --role approve --cert "$LEADER" --classification "Tối mật" "$D/qd.txt" -o "$T/out/secret.p7s"
+expect_eq "no prompt for the clerk-issue and classified refusals" "$n" "$(prompts)"
+expect_fail "the seal cannot approve (role vs kind)" "PolicyDenied" \
+        kysoctl sign --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s"
+printf '%%PDF-1.7\n%%\xe2\xe3\n' >"$D/a.pdf"
+expect_fail "kysoctl refuses a PDF (PAdES not supported yet)" "not supported yet" \
+        kysoctl sign --role approve --cert "$LEADER" "$D/a.pdf" -o "$T/out/a.pdf.p7s"
+
+# 3. PIN and prompt outcomes
+script "confirm yes" "pin 9999" "pin 1111"
+expect "a wrong PIN, then the right one: signed" \
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/retry.p7s"
+expect "the second PIN prompt says the PIN was wrong" grep -q '^SETERROR' "$KYSO_TEST_PINENTRY_LOG"
+expect_eq "the wrong PIN is one pin-failure record" 1 "$(audit_count pin-failure)"
+expect "no PIN in the audit log" bash -c "! grep -q -e 9999 -e '\"1111\"' \"\$XDG_STATE_HOME/kyso/audit.jsonl\""
+script "confirm no"
+expect_fail "the person declines: Cancelled" "Cancelled" \
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
+[[ ! -s $T/out/declined.p7s ]] && ok "declined: no output" || not_ok "declined: no output"
+
+# 4. Cancel and disconnect while the prompt is open
+script "delay 5 confirm yes" "pin 1111"
+out=$(CLIENT --cert "$LEADER" --role approve --cancel 1000 -o "$T/out" "$D/qd.txt" 2>&1)
+expect_match "Cancel while the prompt is open: Response 1 Cancelled" "response 0 1 org.kyso.Error.Cancelled" "$out"
+[[ ! -s $T/out/out-0.p7s ]] && ok "cancelled: no output" || not_ok "cancelled: no output"
+c0=$(audit_count sign-cancelled)
+script "delay 5 confirm yes" "pin 1111"
+out=$(CLIENT --cert "$LEADER" --role approve --disconnect 1000 -o "$T/out" "$D/qd.txt" 2>&1)
+sleep 1
+expect_eq "a client that disconnects cancels its request (audited)" $((c0 + 1)) "$(audit_count sign-cancelled)"
+
+# 5. B-T, and a TSA that is down
+script "confirm yes" "pin 1111"
+expect "B-T against the test TSA" \
+        kysoctl sign --role approve --cert "$LEADER" --timestamp "$D/qd.txt" -o "$T/bt.p7s"
+expect_match "B-T: kysoctl verify sees the time-stamp" "[Tt]ime-stamp|timestamp" "$(kysoctl verify "$D/qd.txt" "$T/bt.p7s" 2>&1)"
+expect "B-T: openssl cms -verify agrees" cms_ok "$D/qd.txt" "$T/bt.p7s"
+expect_match "B-T: the token is in the unsigned attributes" "signatureTimeStampToken|id-smime-aa-timeStampToken" \
+        "$(openssl cms -cmsout -print -inform DER -in "$T/bt.p7s")"
+cp "$KYSO_POLICY" "$T/policy.saved"
+sed -i "s|^url = .*|url = http://127.0.0.1:1/tsa|" "$KYSO_POLICY"
+script "confirm yes" "pin 1111"
+expect_fail "TSA down: a clear error, nothing written" "time-stamp server.*could not be reached" \
+        kysoctl sign --role approve --cert "$LEADER" --timestamp "$D/qd.txt" -o "$T/out/bt-down.p7s"
+[[ ! -s $T/out/bt-down.p7s ]] && ok "TSA down: no output" || not_ok "TSA down: no output"
+cp "$T/policy.saved" "$KYSO_POLICY"
+
+# 6. two tokens in parallel, a bounded queue, a batch
+script "confirm yes" "pin 1111" "confirm yes" "pin 2222"
+(CLIENT --cert "$LEADER" --role approve -o "$T/out" "$D/qd.txt" >"$T/par1.txt" 2>&1) &
+p1=$!
+mkdir -p "$T/out2"
+(CLIENT --cert "$SEAL" --role copy -o "$T/out2" "$D/qd.txt" >"$T/par2.txt" 2>&1) &
+p2=$!
+wait $p1 $p2
+expect_match "two tokens in parallel: the leader's request" "response 0 0 -" "$(cat "$T/par1.txt")"
+expect_match "two tokens in parallel: the seal's request" "response 0 0 -" "$(cat "$T/par2.txt")"
+
+before=$(kysoctl audit show --json | jq length)
+# One approval and PIN per request: give enough answers for every request that gets past the queue.
+lines=()
+for ((i = 0; i < 100; i++)); do lines+=("confirm yes" "pin 1111"); done
+script "${lines[@]}"
+mkdir -p "$T/q"
+out=$(CLIENT --cert "$LEADER" --role approve --count 100 -o "$T/q" "$D/qd.txt" 2>&1)
+summary=$(grep '^summary' <<<"$out")
+busy=$(sed -E 's/.*busy=([0-9]+).*/\1/' <<<"$summary")
+done_=$(sed -E 's/.*done=([0-9]+).*/\1/' <<<"$summary")
+expect_match "100 concurrent requests: some Busy, the rest done, none failed" \
+        "done=[0-9]+ busy=[1-9][0-9]* cancelled=0 failed=0" "$summary"
+expect_eq "100 concurrent requests: done + busy = 100" 100 $((busy + done_))
+expect_eq "100 concurrent requests: every one audited" $((before + 100)) "$(kysoctl audit show --json | jq length)"
+
+script "confirm yes" "pin 1111"
+g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+c0=$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG")
+for ((i = 0; i < 50; i++)); do echo "văn bản số $i" >"$D/b$i.txt"; done
+mkdir -p "$T/b"
+out=$(CLIENT --cert "$LEADER" --role approve --batch --count 50 -o "$T/b" "$D"/b{0..49}.txt 2>&1)
+expect_match "a batch of 50: one Response, success" "response 0 0 -" "$out"
+okc=0
+for ((i = 0; i < 50; i++)); do cms_ok "$D/b$i.txt" "$T/b/out-$i.p7s" 2>/dev/null && okc=$((okc + 1)); done
+expect_eq "a batch of 50: every output verifies with openssl against its own document" 50 "$okc"
+expect_eq "a batch of 50: one approval prompt and one PIN prompt" "$((c0 + 1)) $((g0 + 1))" \
+        "$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG") $(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")"
+
+script "confirm yes" "pin 1111"
+mkdir -p "$T/kb"
+out=$(kysoctl sign --batch --role approve --cert "$LEADER" -o "$T/kb" "$D"/b{0..11}.txt 2>&1)
+expect_eq "kysoctl sign --batch of 12 (in parts): exit 0" 0 "$?"
+expect_match "kysoctl sign --batch shows progress per document" "\[12/12\] b11.txt: signed" "$out"
+expect "kysoctl sign --batch: an output verifies" cms_ok "$D/b11.txt" "$T/kb/b11.txt.p7s"
+
+# 7. the audit log
+expect "kysoctl audit verify: the chain is intact" kysoctl audit verify
+for ev in sign-done sign-denied sign-cancelled sign-failed; do
+        expect_match "audit log has $ev records" "^[1-9]" "$(audit_count $ev)"
+done
+
+tap_done
