@@ -72,7 +72,6 @@ kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/quyet-dinh-12.
         "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.issued.p7s"
 
 step "3. Issuing a document nobody approved is refused (before any prompt)"
-answer "confirm yes" "pin 2222"
 kysoctl sign --role issue --cert "$SEAL" "$D/to-trinh.txt" -o "$D/to-trinh.issued.p7s" || echo "(refused, exit $?)"
 
 step "4. A classified document is refused (before any prompt)"

@@ -38,6 +38,11 @@ static void help(void) {
                 "the right kind is used. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s with -o DIR.\n"));
 }
 
+static const char *base_name(const char *p) {
+        const char *s = strrchr(p, '/');
+        return s && s[1] ? s + 1 : p;
+}
+
 static bool is_pdf(int fd) {
         char b[5];
         ssize_t n = pread(fd, b, sizeof b, 0);
@@ -434,7 +439,7 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_number", o.doc_number) < 0 ||
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
-            append_str(&dict, "label", o.label ?: (o.batch ? NULL : argv[optind])) < 0 ||
+            append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
             (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0) ||
             (more && append_variant(&dict, "more_documents", "b", DBUS_TYPE_BOOLEAN, &more) < 0))
                 goto finish;
