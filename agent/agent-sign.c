@@ -340,8 +340,6 @@ doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, con
                         (void) ftruncate(d->out_fd, 0);
                         (void) lseek(d->out_fd, 0, SEEK_SET);
                         k = loop_write(d->out_fd, d->sig, d->sig_size);
-                        if (k >= 0 && fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
-                                k = -errno;
                 }
                 if (k < 0) {
                         log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
@@ -1052,31 +1050,15 @@ static int build_cms(
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata);
 
-static void sign_next(SignRequest *r) {
-        SignDoc *d = NULL;
+/* Starts the token's signature of document idx: the first CMS pass gives the digest to sign. Returns 0 when
+ * the token works on it, -EAGAIN when the document failed here (finished), or the manager's error. */
+static int sign_start(SignRequest *r, size_t idx) {
+        SignDoc *d = &r->docs[idx];
         _cleanup_free_ char *msg = NULL;
         uint8_t *der = NULL;
         size_t der_size = 0;
-        bool more = false;
         unsigned flags = 0;
         int k;
-
-        if (r->cancelled) {
-                request_fail_all(
-                        r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
-                        _("The request was cancelled, so nothing more was signed."));
-                return;
-        }
-        while (r->cur < r->n_docs && r->docs[r->cur].status != DOC_PENDING)
-                r->cur++;
-        if (r->cur >= r->n_docs) {
-                request_finish(r);
-                return;
-        }
-        d = &r->docs[r->cur];
-        for (size_t i = r->cur + 1; i < r->n_docs; i++)
-                if (r->docs[i].status == DOC_PENDING)
-                        more = true;
 
         k = build_cms(r, d, false, &der, &der_size, NULL, &msg);
         free(der);
@@ -1086,29 +1068,60 @@ static void sign_next(SignRequest *r) {
                         r, d, DOC_FAILED,
                         k == -EBADMSG ? KYSO_BUS_ERROR_BAD_DOCUMENT : KYSO_BUS_ERROR_INTERNAL,
                         _("The signature could not be prepared. Nothing was written; see the agent's log."));
-                request_schedule(r);
-                return;
+                return -EAGAIN;
         }
-        if (more)
-                flags |= P11_SIGN_KEEP_LOGIN;
+        for (size_t i = idx + 1; i < r->n_docs; i++)
+                if (r->docs[i].status == DOC_PENDING)
+                        flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
         k = p11_manager_sign(
                 r->owner->manager, r->cert_uri, r->pin, &r->mech, d->tbs, d->tbs_size, flags, sign_result,
                 r);
-        if (k < 0) {
+        if (k < 0)
+                return k;
+        r->cur = idx;
+        r->sign_in_flight = true;
+        return 0;
+}
+
+static size_t next_pending(SignRequest *r, size_t from) {
+        while (from < r->n_docs && r->docs[from].status != DOC_PENDING)
+                from++;
+        return from;
+}
+
+static void sign_next(SignRequest *r) {
+        size_t idx;
+        int k;
+
+        if (r->cancelled) {
+                request_fail_all(
+                        r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
+                        _("The request was cancelled, so nothing more was signed."));
+                return;
+        }
+        idx = next_pending(r, r->cur);
+        if (idx >= r->n_docs) {
+                request_finish(r);
+                return;
+        }
+        k = sign_start(r, idx);
+        if (k == -EAGAIN) {
+                request_schedule(r);
+                return;
+        }
+        if (k < 0)
                 request_fail_errno(
                         r, k,
                         k == -ENODEV ? _("The token was removed, so nothing was signed. Insert it and "
                                          "sign again.")
                                      : NULL);
-                return;
-        }
-        r->sign_in_flight = true;
 }
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata) {
         SignRequest *r = userdata;
         SignDoc *d;
         _cleanup_free_ char *msg = NULL;
+        bool pipelined = false;
         CmsTimestamp ts = {};
         uint8_t *der = NULL;
         size_t der_size = 0;
@@ -1185,6 +1198,12 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                 request_fail_errno(r, -ENOMEM, NULL);
                 return;
         }
+        /* The token starts on the next document while this one gets its CMS, output and audit record. */
+        {
+                size_t next = next_pending(r, r->cur + 1);
+                if (next < r->n_docs && !r->cancelled && sign_start(r, next) == 0)
+                        pipelined = true;
+        }
         k = build_cms(r, d, true, &der, &der_size, &ts, &msg);
         if (k < 0) {
                 _cleanup_free_ char *text = NULL;
@@ -1203,7 +1222,8 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                 ?: _("The signature could not be finished. Nothing was written; see the agent's "
                                      "log."));
                 cms_timestamp_done(&ts);
-                sign_next(r);
+                if (!pipelined)
+                        sign_next(r);
                 return;
         }
         if (ts.has_gen_time) {
@@ -1224,7 +1244,8 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         d->sig = der;
         d->sig_size = der_size;
         doc_finish(r, d, DOC_DONE, 0, NULL);
-        sign_next(r);
+        if (!pipelined)
+                sign_next(r);
 }
 
 /* ---- the steps */

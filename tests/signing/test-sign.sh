@@ -15,10 +15,40 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_AUDIT_NO_JOURNAL=1 KYSO_SIGN_TEST_DIR=$T
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" "$@"
+        # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
+        # are numbered again here, under one plan.
+        n=0 failed=0
+        run() {
+                local status line
+                "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" >"$T/tap.out" 2>"$T/tap.err"
+                status=$?
+                while IFS= read -r line; do
+                        case $line in
+                        "ok "*) n=$((n + 1)) && echo "ok $n ${line#ok +([0-9]) }" ;;
+                        "not ok "*) n=$((n + 1)) failed=$((failed + 1)) && echo "not ok $n ${line#not ok +([0-9]) }" ;;
+                        1..*) ;;
+                        *) echo "$line" ;;
+                        esac
+                done <"$T/tap.out"
+                if ((status != 0)); then
+                        n=$((n + 1)) failed=$((failed + 1))
+                        echo "not ok $n - sandbox run $KYSO_SIGN_TEST_MODE exited with $status"
+                        sed 's/^/# /' "$T/tap.err" | tail -n 20
+                fi
+        }
+        shopt -s extglob
+        export KYSO_SIGN_TEST_MODE=main
+        run
+        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
+                export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
+                rm -rf "$T/docs" "$T/out"
+                : >"$KYSO_TEST_PINENTRY_LOG"
+                run
+        fi
+        echo "1..$n"
+        ((failed == 0))
         exit $?
 fi
-
 # ---- inside the sandbox
 T=$KYSO_SIGN_TEST_DIR
 D=$T/docs
@@ -35,6 +65,43 @@ audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.even
 cms_ok() { openssl cms -verify -binary -inform DER -in "$2" -content "$1" -CAfile "$CAFILE" -purpose any -out /dev/null; }
 
 echo "Quyết định số 12/QĐ-UBND về việc giao đất" >"$D/qd.txt"
+
+if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
+        # The tokens are seen through the fault-injecting module (tests/pkcs11/README.md).
+        control() {
+                printf '%s\n' "$@" >"$KYSO_FAULT_CONTROL.tmp"
+                mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        }
+        f0=$(audit_count sign-failed)
+        control "slow C_SignInit 2000"
+        script "confirm yes" "pin 1111"
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/removed.p7s" >"$T/removed.txt" 2>&1 &
+        pid=$!
+        sleep 1.2
+        control "slow C_SignInit 2000" "remove"
+        wait $pid
+        expect_eq "token removed mid-signature: kysoctl fails" 1 "$?"
+        expect_match "token removed mid-signature: the message says so" "token was removed|NoToken" "$(cat "$T/removed.txt")"
+        [[ ! -s $T/out/removed.p7s ]] && ok "token removed: nothing written" || not_ok "token removed: nothing written"
+        expect_eq "token removed: one sign-failed record" $((f0 + 1)) "$(audit_count sign-failed)"
+        control "insert"
+        for ((i = 0; i < 50; i++)); do kysoctl tokens 2>/dev/null | grep -q leader && break; sleep 0.2; done
+
+        control "abort C_Sign"
+        script "confirm yes" "pin 1111"
+        expect_fail "helper crash mid-signature: failed with a clear message" "driver stopped working" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/crash.p7s"
+        [[ ! -s $T/out/crash.p7s ]] && ok "helper crash: nothing written" || not_ok "helper crash: nothing written"
+        expect_eq "helper crash: one more sign-failed record" $((f0 + 2)) "$(audit_count sign-failed)"
+        control ""
+        for ((i = 0; i < 100; i++)); do kysoctl tokens 2>/dev/null | grep -q leader && break; sleep 0.2; done
+        script "confirm yes" "pin 1111"
+        expect "after the crash the restarted helper signs again" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/after.p7s"
+        expect "kysod is still running" kill -0 "$KYSO_KYSOD_PID"
+        tap_done
+        exit $?
+fi
 cp "$D/qd.txt" "$D/tampered.txt"
 cp "$D/qd.txt" "$D/unsigned.txt"
 
@@ -164,7 +231,17 @@ expect_eq "kysoctl sign --batch of 12 (in parts): exit 0" 0 "$?"
 expect_match "kysoctl sign --batch shows progress per document" "\[12/12\] b11.txt: signed" "$out"
 expect "kysoctl sign --batch: an output verifies" cms_ok "$D/b11.txt" "$T/kb/b11.txt.p7s"
 
-# 7. the audit log
+# 7. a 1 GiB (sparse) document, in bounded memory
+truncate -s 1G "$T/big.bin"
+script "confirm yes" "pin 1111"
+expect "a 1 GiB document is signed" kysoctl sign --role approve --cert "$LEADER" "$T/big.bin" -o "$T/big.p7s"
+hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$KYSO_KYSOD_PID/status")
+((hwm < 32768)) && ok "kysod's peak memory stays under 32 MiB (VmHWM ${hwm} kB)" ||
+        not_ok "kysod's peak memory stays under 32 MiB (VmHWM ${hwm} kB)"
+expect "the 1 GiB signature verifies with openssl" cms_ok "$T/big.bin" "$T/big.p7s"
+rm -f "$T/big.bin"
+
+# 8. the audit log
 expect "kysoctl audit verify: the chain is intact" kysoctl audit verify
 for ev in sign-done sign-denied sign-cancelled sign-failed; do
         expect_match "audit log has $ev records" "^[1-9]" "$(audit_count $ev)"
