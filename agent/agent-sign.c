@@ -99,6 +99,7 @@ struct SignRequest {
         char *exe;
         RequestState state;
         bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
+        bool confirmed; /* the approval was given; after a wrong PIN only the PIN is asked again */
         Policy *policy;
         X509 *cert;
         STACK_OF(X509) * chain;
@@ -714,6 +715,7 @@ static int request_find_certificate(SignRequest *r) {
                 return -ENODEV;
         if (!found->has_private_key)
                 return -ENOKEY;
+        free(r->token_uri);
         r->token_uri = strdup(found->token_uri);
         r->token_label = strdup(strempty(token->label));
         /* Sign with the certificate's own URI, so the manager finds exactly this one. */
@@ -883,6 +885,8 @@ static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, 
         }
         secret_free(r->pin);
         r->pin = pin;
+        /* The prompt is free for other requests (other tokens) while this token works. */
+        prompt_release(r);
         r->state = REQ_SIGNING;
         sign_next(r);
 }
@@ -923,6 +927,7 @@ static void confirm_handler(Prompter *p, PromptReply reply, int error, void *use
                 declined(r, reply);
                 return;
         }
+        r->confirmed = true;
         if (r->pin_flags & P11_PIN_FINAL_TRY)
                 r->confirmed_final = true;
         if (r->pin_flags & P11_PROTECTED_AUTH_PATH) {
@@ -1155,11 +1160,11 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                 return;
                         }
                         r->previous_wrong = true;
-                        if ((res->pin_flags & P11_PIN_FINAL_TRY) && !r->confirmed_final) {
-                                confirm(r); /* explicit yes before the last try */
-                                return;
-                        }
-                        ask_pin(r);
+                        /* Before the last try the person confirms again, explicitly (PROMPT_FLAG_FINAL_TRY). */
+                        if ((res->pin_flags & P11_PIN_FINAL_TRY) && !r->confirmed_final)
+                                r->confirmed = false;
+                        r->state = REQ_WAIT_PROMPT;
+                        request_schedule(r);
                         return;
                 }
                 if (res->error == -EPERM) {
@@ -1301,7 +1306,10 @@ static void request_step(SignRequest *r) {
                 if (prompt_taken(s, r) || prompter_busy(s->prompter))
                         return; /* woken by queue_kick() */
                 r->prompt_owner = true;
-                confirm(r);
+                if (r->confirmed)
+                        ask_pin(r);
+                else
+                        confirm(r);
                 return;
         case REQ_SIGNING:
                 if (!r->sign_in_flight)
@@ -1684,7 +1692,7 @@ static void request_cancel(SignRequest *r, const char *why) {
 /* AddDocuments(ah documents, ah outputs, ah existing_signatures, b last): a batch larger than one message
  * can carry (the bus passes at most 16 fds per message by default) arrives in parts before it starts. */
 static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
-        _cleanup_free_ int *fds[3] = {};
+        int *fds[3] = {};
         size_t n[3] = {};
         DBusMessageIter it, arr;
         dbus_bool_t last = false;
@@ -1746,9 +1754,11 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                 request_schedule(r);
         }
 out:
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 3; k++) {
                 for (size_t i = 0; i < n[k]; i++)
                         safe_close(fds[k][i]);
+                free(fds[k]);
+        }
         return reply;
 }
 

@@ -340,6 +340,7 @@ int main(int argc, char **argv) {
                         failed++;
         }
         printf("summary done=%zu busy=%zu cancelled=%zu failed=%zu\n", done, busy, canc, failed);
+        fflush(stdout);
         dbus_connection_close(c);
         return 0;
 }
