@@ -135,7 +135,8 @@ static void on_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
         sign_result.sig_size = 0;
         if (r->error == 0) {
                 assert_true(r->signature_size <= sizeof(sign_result.sig));
-                memcpy(sign_result.sig, r->signature, r->signature_size);
+                if (r->signature_size > 0) /* none for a login */
+                        memcpy(sign_result.sig, r->signature, r->signature_size);
                 sign_result.sig_size = r->signature_size;
         } else
                 assert_non_null(r->message);
