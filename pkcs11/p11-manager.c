@@ -1025,7 +1025,8 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                 result.signature = sig.signature;
                 result.signature_size = sig.signature_size;
         }
-        req->sign_cb(h->manager, &result, req->sign_userdata);
+        if (req->sign_cb) /* NULL: cancelled */
+                req->sign_cb(h->manager, &result, req->sign_userdata);
 }
 
 int p11_manager_sign(
@@ -1196,4 +1197,35 @@ int p11_manager_logout(P11Manager *m, const char *token_uri) {
         }
         helper_enqueue(h, req);
         return 0;
+}
+
+int p11_manager_cancel(P11Manager *m, void *userdata) {
+        int n = 0;
+
+        if (!m)
+                return -EINVAL;
+        for (size_t i = 0; i < m->n_helpers; i++) {
+                Helper *h = m->helpers[i];
+                if (h->current && h->current->sign_cb && h->current->sign_userdata == userdata) {
+                        h->current->sign_cb = NULL;
+                        n++;
+                }
+                for (Request **r = &h->queue; *r;) {
+                        if (!(*r)->sign_cb || (*r)->sign_userdata != userdata) {
+                                r = &(*r)->next;
+                                continue;
+                        }
+                        Request *dead = *r;
+                        *r = dead->next;
+                        if (h->queue_tail == dead) {
+                                /* The new tail is the request before it, or none. */
+                                h->queue_tail = NULL;
+                                for (Request *t = h->queue; t; t = t->next)
+                                        h->queue_tail = t;
+                        }
+                        request_free(dead);
+                        n++;
+                }
+        }
+        return n;
 }

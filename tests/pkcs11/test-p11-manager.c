@@ -694,6 +694,52 @@ static void test_slow(void **state) {
         manager_free_checked(m);
 }
 
+static unsigned cancelled_calls;
+static void on_cancelled_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
+        cancelled_calls++;
+}
+
+static bool time_passed(void *arg) {
+        return now() >= *(uint64_t *) arg;
+}
+
+static void test_cancel(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_secret_ Secret *pin = secret_new_string("3333");
+        P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
+        const char *uri = "pkcs11:token=fault;id=%01";
+        int a, b, c;
+        uint8_t digest[32];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        wait_tokens(e, m, 1);
+        sha256("cancel", digest);
+        control_write("slow C_Sign 300\n");
+
+        /* a goes to the token at once, b and c wait behind it. */
+        cancelled_calls = 0;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &b), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &a), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 0);
+        uint64_t until = now() + 1500 * 1000;
+        run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+        assert_int_equal(cancelled_calls, 1); /* c only */
+
+        /* The queue still works after removals in its middle and at its end. */
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &c), 1);
+        assert_int_equal(sign_sync(e, m, uri, "3333", P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader2", P11_SIGN_ECDSA, digest);
+        assert_int_equal(cancelled_calls, 2); /* and a */
+        manager_free_checked(m);
+}
+
 static void test_always_authenticate(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         const P11Certificate *const *certs;
@@ -828,6 +874,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_hang, test_teardown),
                 cmocka_unit_test_teardown(test_slow, test_teardown),
                 cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
+                cmocka_unit_test_teardown(test_cancel, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
         };
