@@ -882,6 +882,10 @@ P11Manager *p11_manager_free(P11Manager *m) {
                         break;
                 (void) usleep(10 * 1000);
         }
+        /* Callbacks first, while everything is still in place: they may look at the inventory. New
+         * requests are refused from here on (m->freeing). */
+        for (size_t i = 0; i < m->n_helpers; i++)
+                helper_flush_requests(m->helpers[i], -ECANCELED);
         for (size_t i = 0; i < m->n_helpers; i++)
                 helper_free(m->helpers[i]);
         free(m->helpers);
@@ -1042,6 +1046,8 @@ int p11_manager_sign(
 
         if (!m || !mechanism || !digest || !cb || (flags & ~(unsigned) P11_SIGN_KEEP_LOGIN))
                 return -EINVAL;
+        if (m->freeing)
+                return -ESHUTDOWN;
         if (p11_mechanism_validate(mechanism, digest_size) < 0)
                 return -EINVAL;
         if (secret_size(pin) > P11_PIN_MAX)
@@ -1115,6 +1121,8 @@ static int find_token(P11Manager *m, const char *uri, Helper **ret_helper, Modul
         ModuleToken *found = NULL;
         int r;
 
+        if (m->freeing)
+                return -ESHUTDOWN;
         r = p11_uri_validate(uri);
         if (r < 0)
                 return r;

@@ -737,7 +737,16 @@ static void test_cancel(void **state) {
         assert_int_equal(sign_result.error, 0);
         verify_signature("leader2", P11_SIGN_ECDSA, digest);
         assert_int_equal(cancelled_calls, 2); /* and a */
+
+        /* Freed with a signature on the token and one queued: both told -ECANCELED, nothing left running. */
+        cancelled_calls = 0;
+        sign_result.done = false;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_signed, NULL), 0);
         manager_free_checked(m);
+        assert_int_equal(cancelled_calls, 1);
+        assert_true(sign_result.done);
+        assert_int_equal(sign_result.error, -ECANCELED);
 }
 
 static void test_always_authenticate(void **state) {
