@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* AuditLog: the one writer of a hash-chained, append-only JSON Lines audit log (see audit-record.h for the
- * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable. */
+ * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable.
+ *
+ * Not thread-safe: one AuditLog per process, used from the agent's event loop. Every append blocks for one
+ * fdatasync() (about 2 ms on this machine's disk), by design: the outcome of an event is reported only after
+ * its record is on disk. */
 
 #include <stdbool.h>
 #include <stdint.h>
