@@ -666,16 +666,23 @@ static void undo_append(AuditLog *log, bool stuck) {
                 log->broken = true;
 }
 
-static int do_write(AuditLog *log, const char *data, size_t len) {
-        AuditFault fault = AUDIT_FAULT_NONE;
-        if (log->fault != AUDIT_FAULT_NONE) {
-                if (log->fault_skip > 0)
-                        log->fault_skip--;
-                else {
-                        fault = log->fault;
-                        log->fault = AUDIT_FAULT_NONE;
-                }
+/* Test hook: true once, when the injected fault is f and its countdown has run out. Counted per append
+ * for write faults, per rotation for AUDIT_FAULT_ROTATE_CREATE. */
+static bool take_fault(AuditLog *log, AuditFault f) {
+        if (log->fault != f)
+                return false;
+        if (log->fault_skip > 0) {
+                log->fault_skip--;
+                return false;
         }
+        log->fault = AUDIT_FAULT_NONE;
+        return true;
+}
+
+static int do_write(AuditLog *log, const char *data, size_t len) {
+        AuditFault fault = log->fault;
+        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE || !take_fault(log, fault))
+                fault = AUDIT_FAULT_NONE;
 
         if (fault == AUDIT_FAULT_ENOSPC)
                 return -ENOSPC;
@@ -780,24 +787,41 @@ static int rotate(AuditLog *log, const char *reason) {
         if (snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive + 1) >=
             (int) sizeof(archive))
                 return -ENAMETOOLONG;
-        if (access(archive, F_OK) == 0)
-                return -EEXIST;
+        if (access(archive, F_OK) == 0) {
+                /* Someone put files there since we looked: look again rather than overwrite anything. */
+                r = audit_chain_files(log->path, NULL, &log->max_archive);
+                if (r < 0)
+                        return r;
+                if (snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive + 1) >=
+                            (int) sizeof(archive) ||
+                    access(archive, F_OK) == 0)
+                        return -EEXIST;
+        }
+        _cleanup_free_ char *from = strdup(base_name(archive));
+        if (!from)
+                return -ENOMEM;
         if (rename(log->path, archive) < 0)
                 return negative_errno();
+
+        /* From here on the old fd belongs to the archive: never write to it again. Whatever fails below
+         * leaves "no active file, rotation record owed", which the next append (or open) completes. */
         log->max_archive++;
+        free(log->rotated_from);
+        log->rotated_from = TAKE_PTR(from);
+        log->rotation_reason = reason;
+        log->need_rotation_record = true;
+        log->fd = safe_close(log->fd);
+        log->size = 0;
+        log->active_month = -1;
+
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
-        free(log->rotated_from);
-        log->rotated_from = strdup(base_name(archive));
-        if (!log->rotated_from)
-                return -ENOMEM;
-        log->rotation_reason = reason;
-        log->need_rotation_record = true;
+        if (take_fault(log, AUDIT_FAULT_ROTATE_CREATE))
+                return -ENOSPC;
         r = open_active(log, true);
         if (r < 0)
                 return r;
-        log->active_month = -1;
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
@@ -811,6 +835,13 @@ int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
                 return -EINVAL;
         if (log->broken)
                 return -EIO;
+
+        /* A rotation that failed half-way has no active file open: open (create) it again. */
+        if (log->fd < 0) {
+                r = open_active(log, false);
+                if (r < 0)
+                        return r;
+        }
 
         /* An unfinished rotation (a crash, or a full disk right after it) is finished first. */
         if (log->need_rotation_record) {

@@ -90,13 +90,14 @@ const char *audit_log_get_quarantine_path(const AuditLog *log);
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);
 
-/* Test hooks. A fault fires on the append after `skip` good ones, once. */
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
 typedef enum AuditFault {
         AUDIT_FAULT_NONE,
         AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
         AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
         AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
         AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
         _AUDIT_FAULT_MAX,
         _AUDIT_FAULT_INVALID = -EINVAL,
 } AuditFault;

@@ -286,6 +286,38 @@ static void test_rotate_size(void **state) {
         tmpdir_remove(dir);
 }
 
+static void test_rotate_create_fails(void **state) {
+        /* The rename happened, the new file cannot be created (a full disk): the append fails, nothing is
+         * written to the renamed file, and the next append creates the file and links the chain. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLogOptions o = { .no_journal = true, .max_size = 2000 };
+        AuditLog *log = log_open_ok(path, &o);
+        uint64_t seq = append_signs(log, 1, 1);
+        audit_log_inject_fault(log, AUDIT_FAULT_ROTATE_CREATE, 0);
+        uint64_t before = audit_log_get_seq(log);
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = "after.pdf" };
+        int r = -1;
+        for (unsigned i = 0; i < 20 && (r = audit_log_append(log, &ev, &seq)) == 0; i++)
+                before = seq;
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(audit_log_get_seq(log), before);
+        assert_int_equal(access(path, F_OK), -1);
+        size_t s1;
+        _cleanup_free_ char *d1 = file_read(a1, &s1);
+        assert_int_equal(append_signs(log, 100, 1), before + 2); /* log-rotated, then the event */
+        size_t s2;
+        _cleanup_free_ char *d2 = file_read(a1, &s2);
+        assert_int_equal(s1, s2); /* the archive was not written to */
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.last_seq, before + 2);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
 static uint64_t fake_now;
 static uint64_t fake_clock(void *userdata) {
         return fake_now;
@@ -511,6 +543,7 @@ int main(void) {
                 cmocka_unit_test(test_rotate_month),
                 cmocka_unit_test(test_rotate_interrupted),
                 cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_rotate_create_fails),
                 cmocka_unit_test(test_no_secrets),
                 cmocka_unit_test(test_escaping),
                 cmocka_unit_test(test_default_path),
