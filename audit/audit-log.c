@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -800,8 +801,13 @@ static int rotate(AuditLog *log, const char *reason) {
         _cleanup_free_ char *from = strdup(base_name(archive));
         if (!from)
                 return -ENOMEM;
-        if (rename(log->path, archive) < 0)
-                return negative_errno();
+        /* Never replace an archive, even one that appeared after the check above. */
+        if (renameat2(AT_FDCWD, log->path, AT_FDCWD, archive, RENAME_NOREPLACE) < 0) {
+                if (errno != EINVAL && errno != ENOSYS)
+                        return negative_errno();
+                if (rename(log->path, archive) < 0) /* a file system without RENAME_NOREPLACE */
+                        return negative_errno();
+        }
 
         /* From here on the old fd belongs to the archive: never write to it again. Whatever fails below
          * leaves "no active file, rotation record owed", which the next append (or open) completes. */
