@@ -74,6 +74,55 @@ static int month_of_time_string(const char *t) {
         return y * 12 + m - 1;
 }
 
+int audit_log_parse_rotation(const char *s, AuditLogOptions *o) {
+        uint64_t max_size = 0;
+        bool monthly = false, off = false, any = false;
+
+        if (!s || !o)
+                return -EINVAL;
+        for (const char *p = s; *p;) {
+                size_t n = strcspn(p, ",");
+                char word[32];
+                if (n == 0 || n >= sizeof(word))
+                        return -EINVAL;
+                memcpy(word, p, n);
+                word[n] = '\0';
+                if (streq(word, "no") || streq(word, "none"))
+                        off = true;
+                else if (streq(word, "monthly"))
+                        monthly = true;
+                else {
+                        char *end;
+                        errno = 0;
+                        unsigned long long v = strtoull(word, &end, 10);
+                        unsigned shift = 0;
+                        if (errno != 0 || end == word || word[0] == '-')
+                                return -EINVAL;
+                        if (*end == 'K')
+                                shift = 10;
+                        else if (*end == 'M')
+                                shift = 20;
+                        else if (*end == 'G')
+                                shift = 30;
+                        if (shift > 0)
+                                end++;
+                        if (*end != '\0' || v > (UINT64_MAX >> shift) || (v << shift) < 64 * 1024 ||
+                            max_size)
+                                return -EINVAL;
+                        max_size = v << shift;
+                }
+                any = true;
+                p += n;
+                if (*p == ',' && *++p == '\0')
+                        return -EINVAL;
+        }
+        if (!any || (off && (monthly || max_size)))
+                return -EINVAL;
+        o->max_size = max_size;
+        o->rotate_monthly = monthly;
+        return 0;
+}
+
 int audit_log_default_path(char **ret) {
         const char *e = getenv("KYSO_AUDIT_LOG");
         char *p = NULL;

@@ -86,6 +86,11 @@ const char *audit_log_get_path(const AuditLog *log);
 /* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
 
+/* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
+ * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
+ * and rotate_monthly of o; -EINVAL when the text is not one of those. */
+int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
+
 /* Where the log lives: $KYSO_AUDIT_LOG, else $XDG_STATE_HOME/kyso/audit.jsonl, else
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);

@@ -492,6 +492,31 @@ static void test_default_path(void **state) {
         free(p);
 }
 
+static void test_parse_rotation(void **state) {
+        AuditLogOptions o = { .max_size = 1, .rotate_monthly = true };
+        assert_int_equal(audit_log_parse_rotation("no", &o), 0);
+        assert_int_equal(o.max_size, 0);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly", &o), 0);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(o.max_size, 0);
+        assert_int_equal(audit_log_parse_rotation("10M", &o), 0);
+        assert_int_equal(o.max_size, 10 * 1024 * 1024);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly,1G", &o), 0);
+        assert_int_equal(o.max_size, 1024ULL * 1024 * 1024);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("65536", &o), 0);
+        assert_int_equal(o.max_size, 65536);
+        static const char *const bad[] = {
+                "",         "yearly",   "10X",        "1K",      "-5M",
+                "monthly,", ",monthly", "no,monthly", "10M,20M", "99999999999999999999G"
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (audit_log_parse_rotation(bad[i], &o) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i]);
+}
+
 static void test_time_format(void **state) {
         char t[AUDIT_TIME_LEN + 1];
         int64_t ms;
@@ -548,6 +573,7 @@ int main(void) {
                 cmocka_unit_test(test_escaping),
                 cmocka_unit_test(test_default_path),
                 cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_parse_rotation),
                 cmocka_unit_test(test_journal_best_effort),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
