@@ -67,11 +67,14 @@ static int month_of_ms(uint64_t ms) {
         return y * 12 + (int) m - 1;
 }
 
+/* "YYYY-MM-..." → year*12+month-1, or -1 when t does not start like that. */
 static int month_of_time_string(const char *t) {
-        /* "YYYY-MM-..." already shape-checked by the scanner */
+        for (unsigned i = 0; i < 7; i++)
+                if (i == 4 ? t[i] != '-' : (t[i] < '0' || t[i] > '9'))
+                        return -1;
         int y = (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
         int m = (t[5] - '0') * 10 + (t[6] - '0');
-        return y * 12 + m - 1;
+        return m >= 1 && m <= 12 ? y * 12 + m - 1 : -1;
 }
 
 int audit_log_parse_rotation(const char *s, AuditLogOptions *o) {
@@ -287,26 +290,32 @@ static int find_head(AuditLog *log, char **ret_message) {
                 return 0;
         if (r < 0)
                 return r;
-        char archive[PATH_MAX];
-        snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive);
-        _cleanup_close_ int afd = open(archive, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (afd < 0 || fstat(afd, &st) < 0) {
-                r = negative_errno();
-                set_message(
-                        ret_message, "Cannot read the last audit log file %s: %s.", archive, strerror(-r));
-                return r;
-        }
-        r = read_last_line(afd, (uint64_t) st.st_size, buf, AUDIT_LINE_MAX + 2, &line, &len);
-        if (r < 0) {
-                set_message(
-                        ret_message,
-                        "The last audit log file %s does not end with a complete record. Run 'kysoctl audit "
-                        "verify'.",
-                        archive);
-                return -EBADMSG;
-        }
-        if (len > 0) {
+        /* The newest archive that has records (an empty one can only come from outside interference). */
+        size_t n_files = strv_length(files);
+        for (size_t i = n_files; i > 0; i--) {
+                const char *archive = files[i - 1];
+                if (streq(archive, log->path))
+                        continue;
+                _cleanup_close_ int afd = open(archive, O_RDONLY | O_CLOEXEC);
+                struct stat st;
+                if (afd < 0 || fstat(afd, &st) < 0) {
+                        r = negative_errno();
+                        set_message(
+                                ret_message, "Cannot read the audit log file %s: %s.", archive,
+                                strerror(-r));
+                        return r;
+                }
+                r = read_last_line(afd, (uint64_t) st.st_size, buf, AUDIT_LINE_MAX + 2, &line, &len);
+                if (r < 0) {
+                        set_message(
+                                ret_message,
+                                "The audit log file %s does not end with a complete record. Run 'kysoctl "
+                                "audit verify'.",
+                                archive);
+                        return -EBADMSG;
+                }
+                if (len == 0)
+                        continue;
                 r = head_from_line(log, archive, line, len, ret_message);
                 if (r < 0)
                         return r;
@@ -315,6 +324,7 @@ static int find_head(AuditLog *log, char **ret_message) {
                 log->rotation_reason = "recovered";
                 if (!log->rotated_from)
                         return -ENOMEM;
+                break;
         }
         return 0;
 }
