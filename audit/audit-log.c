@@ -508,6 +508,18 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
                 set_message(ret_message, "Cannot open the audit log %s: %s.", path, strerror(-r));
                 return r;
         }
+        /* Make the file's (and a new folder's) directory entry durable before any record counts on it. */
+        _cleanup_free_ char *dir = strndup(path, (size_t) (strrchr(path, '/') - path));
+        if (!dir)
+                return -ENOMEM;
+        r = fsync_directory_of(path);
+        if (r >= 0 && !isempty(dir))
+                r = fsync_directory_of(dir);
+        if (r < 0) {
+                set_message(
+                        ret_message, "Cannot sync the folder of the audit log %s: %s.", path, strerror(-r));
+                return r;
+        }
         r = recover_torn_tail(log, &torn, ret_message);
         if (r < 0)
                 return r;
