@@ -108,3 +108,19 @@ typedef enum AuditFault {
 } AuditFault;
 void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
 void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
+
+/* How the agent uses it (the integrator wires this into agent/):
+ *
+ *   AuditLogOptions o = { .rotate_monthly = true };       // or audit_log_parse_rotation(conf_value, &o)
+ *   r = audit_log_open(config->audit_log_path, &o, &a->audit, &msg);
+ *   if (r < 0) → log msg and refuse to start (-EBUSY: another kysod holds the log).
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_AGENT_START, "kysod started", "version", VERSION, NULL);
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_CONFIG_LOAD, "Configuration loaded", "file", path, NULL);
+ *   token added/removed: AuditEvent ev = { .type = AUDIT_EVENT_TOKEN_ADDED, .message = "Token added",
+ *           .token_uri = t->uri, .token_label = t->label, .token_serial = t->serial };
+ *   helper crash/restart: audit_log_append_simple(a->audit, AUDIT_EVENT_HELPER_CRASH, reason,
+ *           "module", module_path, NULL);
+ *   signing (issue 5): fill AuditEvent with .caller from the D-Bus peer's credentials, the document, the
+ *           certificate, .role, .decision, .reason, .article; append BEFORE replying; on error fail the
+ *           request (Internal error, "the audit log cannot be written: ...").
+ *   at exit: AUDIT_EVENT_AGENT_STOP, then audit_log_free(). */
