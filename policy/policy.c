@@ -1179,6 +1179,17 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         if (!path)
                 path = POLICY_SYSTEM_PATH;
 
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                r = add_error(&errors, path, 0, "%s",
+                              _("no policy file here; the administrator installs one (see kyso-policy.conf(5) and "
+                                "its example)"));
+                if (r < 0)
+                        return r;
+                if (ret_errors)
+                        *ret_errors = TAKE_PTR(errors);
+                return -EINVAL;
+        }
+
         /* The folder holding the file, and its policy.d, must not be writable by users either. */
         const char *slash = strrchr(path, '/');
         dir = slash ? strndup(path, (size_t) (slash - path)) : strdup(".");
