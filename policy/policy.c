@@ -1180,9 +1180,10 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
                 path = POLICY_SYSTEM_PATH;
 
         if (access(path, F_OK) < 0 && errno == ENOENT) {
-                r = add_error(&errors, path, 0, "%s",
-                              _("no policy file here; the administrator installs one (see kyso-policy.conf(5) and "
-                                "its example)"));
+                r = add_error(
+                        &errors, path, 0, "%s",
+                        _("no policy file here; the administrator installs one (see kyso-policy.conf(5) and "
+                          "its example)"));
                 if (r < 0)
                         return r;
                 if (ret_errors)
@@ -1219,10 +1220,10 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         if (r == -ENOMEM)
                 return r;
         if (r == -ENOENT)
-                r = 0;
-        if (r < 0 && r != -ENOENT)
+                r = 0; /* no drop-ins */
+        else if (r < 0)
                 r = add_error(&errors, ddir, 0, _("cannot read the drop-in folder: %s"), strerror(-r));
-        else if (r >= 0 && check_owner)
+        else if (check_owner)
                 r = check_owner_path(ddir, &errors);
         if (r < 0)
                 return r;
