@@ -466,6 +466,15 @@ int cert_validate(
                 r = finish(
                         &v, CERT_STATUS_VALID, _("The certificate of %s is valid until %s (%d days left)."),
                         strna(who), buf, v.days_left);
+        if (r >= 0 && v.revoked_later) {
+                /* Valid at 'at' but revoked since: an auditor must see both. */
+                char *s;
+                format_time(v.revoked_at, buf);
+                if (asprintf(&s, _("%s It was revoked later, on %s."), v.reason, buf) < 0)
+                        return -ENOMEM;
+                free(v.reason);
+                v.reason = s;
+        }
 out:
         if (r < 0)
                 return r;

@@ -231,16 +231,12 @@ done
 expect_verify "revoked signer: NOT VALID, revocation explained" 1 \
         "Certificate at signing time: +the certificate is revoked\. .*key compromise.*according to OCSP server $OCSP" \
         "$D/doc.txt" "$D/revoked.p7s"
-# Signed (by its clock) 12 hours ago, before the revocation: a claimed time cannot prove that.
-if command -v faketime >/dev/null; then
-        faketime -f -12h openssl cms -sign -binary -cades -md sha256 -in "$D/doc.txt" -signer "$P/revoked.pem" \
-                -inkey "$P/revoked.key" -certfile "$P/ca.pem" -outform DER -out "$D/revoked-early.p7s" 2>>"$T/openssl.err"
-        expect_verify "revoked after a claimed signing time: still NOT VALID" 1 \
-                "signing time is only claimed \(no time-stamp\), so nothing proves the signature was made before the revocation" \
-                "$D/doc.txt" "$D/revoked-early.p7s"
-else
-        ok "# SKIP faketime not installed"
-fi
+# Signed 12 hours ago by its own (claimed) time, before the revocation: a claimed time cannot prove that.
+"$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-early.p7s" \
+        --time $(($(date +%s) - 43200)) || bail_out "sign-cades failed"
+expect_verify "revoked after a claimed signing time: still NOT VALID" 1 \
+        "signing time is only claimed \(no time-stamp\), so nothing proves the signature was made before the revocation" \
+        "$D/doc.txt" "$D/revoked-early.p7s"
 expect_verify "expired signer: not valid at signing time" 1 \
         "Certificate at signing time: +the certificate has expired\. The certificate of Phạm Văn Hết Hạn expired on" "$D/doc.txt" "$D/expired.p7s"
 expect_verify "weak key signer: NOT VALID" 1 "too weak \(1024 bits" "$D/doc.txt" "$D/weak.p7s"
@@ -248,6 +244,39 @@ expect_verify "unknown root: NOT VALID" 1 "Certificate now: +the certificate is 
         "$D/doc.txt" "$D/unknown.p7s"
 expect_verify "device certificate: not for document signing" 1 "not meant for signing documents" \
         "$D/doc.txt" "$D/device.p7s"
+
+# --- Signatures made by formats/' CAdES signer: RSA-PSS, claimed times, RFC 3161 time-stamps (B-T).
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/pss.p7s" --pss || bail_out "sign-cades --pss"
+expect_verify "RSA-PSS signature valid" 0 "Algorithms: +SHA256, rsa-pss" "$D/doc.txt" "$D/pss.p7s"
+start_test_server tsa TSA 2>"$T/start.err" || bail_out "tsa server: $(cat "$T/start.err")"
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/bt.p7s" --tsa "$TSA" ||
+        bail_out "sign-cades --tsa failed"
+expect_verify "B-T: time-stamped signing time" 0 "Signing time: +[0-9T:+-]+ \(time-stamped\)" "$D/doc.txt" "$D/bt.p7s"
+expect_verify "B-T: the TSA is named and trusted" 0 "Time-stamp: +trusted, from Máy chủ cấp dấu thời gian \(test\)" \
+        "$D/doc.txt" "$D/bt.p7s"
+out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/bt.p7s")
+expect_match "json: time-stamp source and TSA status" '"signing_time_source":"time-stamp"' "$out"
+expect_match "json: TSA certificate valid" '"trusted":true' "$out"
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -1)
+if [[ -n $FAKETIME_LIB ]]; then
+        # A TSA whose clock is 12 hours behind: the token proves the signature predates the revocation.
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-12h start_test_server tsa TSA_EARLY 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        "$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-bt.p7s" \
+                --tsa "$TSA_EARLY" --time $(($(date +%s) - 43200)) || bail_out "sign-cades --tsa failed"
+        expect_verify "time-stamped before the revocation: VALID, revoked later shown" 0 \
+                "Certificate at signing time: +the certificate is valid\. .*It was revoked later, on" \
+                "$D/doc.txt" "$D/revoked-bt.p7s"
+        expect_verify "time-stamped before the revocation: now revoked" 0 \
+                "Certificate now: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt.p7s"
+else
+        ok "# SKIP libfaketime not found"
+        ok "# SKIP libfaketime not found"
+fi
+"$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-bt-now.p7s" --tsa "$TSA" ||
+        bail_out "sign-cades --tsa failed"
+expect_verify "time-stamped after the revocation: NOT VALID" 1 \
+        "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt-now.p7s"
 
 # --- Revocation servers down: fail closed, naming the servers.
 write_policy "$T/down/policy.conf" http://127.0.0.1:1/ocsp http://127.0.0.1:1
