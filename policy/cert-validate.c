@@ -404,7 +404,9 @@ int cert_validate(
                         return -ENOMEM;
         if (X509_STORE_CTX_init(ctx, store, cert, pool) != 1)
                 return -ENOMEM;
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_X509_STRICT);
+        /* Not X509_V_FLAG_X509_STRICT: its encoding rules (e.g. AKID everywhere) would refuse older CA
+         * hierarchies on form alone; signatures, validity, CA flags and path length are checked anyway. */
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME);
         X509_STORE_CTX_set_time(ctx, 0, at);
         if (X509_verify_cert(ctx) != 1) {
                 int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
