@@ -998,7 +998,7 @@ int cms_verify_detached(
                 if (!digest_nid_supported(nid))
                         continue; /* reported on that signer */
                 r = content_digests_add(&digests, nid);
-                if (r == -ENOMEM)
+                if (r == -ENOMEM || r == -E2BIG)
                         return r;
         }
         r = content_digests_read(&digests, read_func, userdata);
