@@ -798,9 +798,12 @@ static void verify_signed_attrs(
          * checks the signature with the key set by CMS_SignerInfo_set1_signer_cert(); no certificate path
          * involved. */
         if (s->signer_key && s->scheme >= 0) {
-                s->signature_valid = expected_content_type == NID_undef
-                                             ? verify_signed_attrs_signature(si, s, pss_hash)
-                                             : CMS_SignerInfo_verify(si) == 1;
+                /* CMS_SignerInfo_verify() refuses attribute sets it finds wrong (no content-type) before it
+                 * looks at the signature; those are reported above, and the signature is judged on its own
+                 * here. */
+                s->signature_valid = s->content_type == CMS_CONTENT_TYPE_DATA
+                                             ? CMS_SignerInfo_verify(si) == 1
+                                             : verify_signed_attrs_signature(si, s, pss_hash);
                 if (!s->signature_valid)
                         set_problem(
                                 s, CMS_PROBLEM_BAD_SIGNATURE,
