@@ -125,6 +125,39 @@ static void test_baseline_b_matrix(void **state) {
                 }
 }
 
+/* Reference signatures by `openssl cms` with the fixture keys (Vietnamese UTF-8 names) verify as expected.
+ */
+static void test_fixture_references(void **state) {
+        static const struct {
+                const char *name, *opts, *cn;
+                CmsSignatureScheme scheme;
+        } refs[] = {
+                { "leader", "-md sha256", "Nguyễn Văn An", CMS_SIGNATURE_RSA_PKCS1 },
+                { "leader", "-md sha256 -keyopt rsa_padding_mode:pss", "Nguyễn Văn An",
+                  CMS_SIGNATURE_RSA_PSS },
+                { "leader2", "-md sha384", "Trần Thị Bình", CMS_SIGNATURE_ECDSA },
+                { "seal", "-md sha512 -cades", "UBND phường Uông Bí", CMS_SIGNATURE_RSA_PKCS1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+                _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+                char pem[64], key[64];
+
+                snprintf(pem, sizeof pem, "%s.pem", refs[i].name);
+                snprintf(key, sizeof key, "%s.key", refs[i].name);
+                assert_int_equal(
+                        run("openssl cms -sign -binary -nosmimecap -signer '%s' -inkey '%s' %s -certfile '%s' "
+                            "-in '%s' -outform DER -out '%s'",
+                            ppath(pem), ppath(key), refs[i].opts, ppath("ca.pem"), tpath("doc.bin"),
+                            tpath("ref.p7s")),
+                        0);
+                res = verify_files("ref.p7s", "doc.bin");
+                assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
+                assert_int_equal(res->signers[0].scheme, refs[i].scheme);
+                assert_subject_cn(res->signers[0].signer_cert, refs[i].cn);
+        }
+}
+
 static void test_signing_certificate_v2_encoding(void **state) {
         _cleanup_free_ uint8_t *out = NULL;
         size_t size;
@@ -506,6 +539,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_digest_info),
                 cmocka_unit_test(test_ecdsa_raw_to_der),
+                cmocka_unit_test(test_fixture_references),
                 cmocka_unit_test(test_baseline_b_matrix),
                 cmocka_unit_test(test_signing_certificate_v2_encoding),
                 cmocka_unit_test(test_pades_attributes),
