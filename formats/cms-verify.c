@@ -798,9 +798,12 @@ static void verify_signed_attrs(
          * checks the signature with the key set by CMS_SignerInfo_set1_signer_cert(); no certificate path
          * involved. */
         if (s->signer_key && s->scheme >= 0) {
-                s->signature_valid = expected_content_type == NID_undef
-                                             ? verify_signed_attrs_signature(si, s, pss_hash)
-                                             : CMS_SignerInfo_verify(si) == 1;
+                /* CMS_SignerInfo_verify() refuses attribute sets it finds wrong (no content-type) before it
+                 * looks at the signature; those are reported above, and the signature is judged on its own
+                 * here. */
+                s->signature_valid = s->content_type == CMS_CONTENT_TYPE_DATA
+                                             ? CMS_SignerInfo_verify(si) == 1
+                                             : verify_signed_attrs_signature(si, s, pss_hash);
                 if (!s->signature_valid)
                         set_problem(
                                 s, CMS_PROBLEM_BAD_SIGNATURE,
@@ -998,7 +1001,7 @@ int cms_verify_detached(
                 if (!digest_nid_supported(nid))
                         continue; /* reported on that signer */
                 r = content_digests_add(&digests, nid);
-                if (r == -ENOMEM)
+                if (r == -ENOMEM || r == -E2BIG)
                         return r;
         }
         r = content_digests_read(&digests, read_func, userdata);

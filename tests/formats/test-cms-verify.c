@@ -347,6 +347,50 @@ static void test_countersignature(void **state) {
         assert_true(bad->signers[0].signature_valid);
 }
 
+/* Signed attributes without content-type (OpenSSL's signer always adds one: sign by hand). */
+static void test_content_type_missing(void **state) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_(X509_freep) X509 *leader = load_cert("leader.pem");
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *content = NULL, *attrs = NULL;
+        unsigned char *der = NULL, sig[512];
+        size_t size, attrs_size = 0, sig_size = sizeof sig;
+        uint8_t md[32];
+        unsigned md_size;
+        CMS_SignerInfo *si;
+        BIO *b;
+        int len;
+
+        read_all(tpath("content.bin"), &content, &size);
+        assert_int_equal(EVP_Digest(content, size, md, &md_size, EVP_sha256(), NULL), 1);
+        b = BIO_new_file(tpath("leader.key"), "r");
+        key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        assert_non_null(key);
+        cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
+        assert_non_null(cms);
+        si = CMS_add1_signer(cms, leader, key, EVP_sha256(), CMS_PARTIAL | CMS_NOSMIMECAP);
+        assert_non_null(si);
+        assert_int_equal(
+                CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
+        assert_int_equal(cms_signed_attrs_der(si, &attrs, &attrs_size), 0);
+        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
+        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int) sig_size), 1);
+        len = i2d_CMS_ContentInfo(cms, &der);
+        assert_true(len > 0);
+        write_all(tpath("noct.p7s"), der, (size_t) len);
+        OPENSSL_free(der);
+
+        res = verify_files("noct.p7s", "content.bin");
+        assert_string_equal(cms_problem_to_string(res->signers[0].problem), "content-type");
+        assert_int_equal(res->signers[0].content_type, CMS_CONTENT_TYPE_ABSENT);
+        assert_true(res->signers[0].signature_valid);
+        assert_true(res->signers[0].digest_matches);
+}
+
 static ssize_t read_nothing(void *userdata, void *buf, size_t size) {
         return 0;
 }
@@ -425,6 +469,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_signed_attrs),
                 cmocka_unit_test(test_signer_cert_missing),
                 cmocka_unit_test(test_countersignature),
+                cmocka_unit_test(test_content_type_missing),
                 cmocka_unit_test(test_garbage),
         };
         return cmocka_run_group_tests(tests, setup, pki_teardown);
