@@ -29,6 +29,18 @@ const char *cert_status_to_string(CertStatus s) {
         return s >= 0 && s < _CERT_STATUS_MAX ? cert_status_table[s] : NULL;
 }
 
+const char *cert_status_to_api_string(CertStatus s) {
+        switch (s) {
+        case CERT_STATUS_WEAK_KEY:
+        case CERT_STATUS_WRONG_USAGE:
+                return "untrusted";
+        case CERT_STATUS_UNKNOWN_REVOCATION:
+                return "unknown";
+        default:
+                return cert_status_to_string(s);
+        }
+}
+
 const char *revocation_source_to_string(RevocationSource s) {
         return s >= 0 && s < _REVOCATION_SOURCE_MAX ? revocation_source_table[s] : NULL;
 }
