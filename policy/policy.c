@@ -543,7 +543,6 @@ typedef struct ParseState {
         char ***errors;
         SectionType section;
         char *section_name; /* for printing */
-        KindRule *kind;     /* index-stable: we re-look-up by index */
         size_t kind_index, seal_index;
         char **seen; /* "section\nkey" of scalars set in this file */
 } ParseState;
