@@ -329,14 +329,15 @@ int tsa_response_check(
                 return r;
         }
 
-        *ret_token = malloc((size_t) len);
-        if (!*ret_token) {
+        uint8_t *token = malloc((size_t) len);
+        if (!token) {
                 OPENSSL_free(der);
                 cms_timestamp_done(&info);
                 return tsa_fail(ret_error, -ENOMEM, "out of memory");
         }
-        memcpy(*ret_token, der, (size_t) len);
+        memcpy(token, der, (size_t) len);
         OPENSSL_free(der);
+        *ret_token = token;
         *ret_token_size = (size_t) len;
         if (ret_info)
                 *ret_info = info;

@@ -501,6 +501,30 @@ static void test_tsa_down(void **state) {
         assert_int_equal(access(tpath("down.p7s"), F_OK), -1);
 }
 
+/* A TSA that accepts the connection and never answers, and one that answers HTTP 500. */
+static void test_tsa_hangs_or_fails(void **state) {
+        static const char *const flags[] = { "--hang", "--fail" };
+
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                _cleanup_free_ char *msg = NULL;
+                time_t before = time(NULL);
+
+                tsa_start(flags[i]);
+                TsaOptions o = { .url = tsa_url, .timeout_sec = 2 };
+                assert_int_equal(
+                        sign_file(
+                                "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                                "doc.bin", "hang.p7s", NULL, &msg),
+                        -EHOSTUNREACH);
+                tsa_stop();
+                print_message("%s: %s\n", flags[i], msg);
+                assert_non_null(strstr(msg, tsa_url));
+                assert_non_null(strstr(msg, "did not answer"));
+                assert_true(time(NULL) - before <= 6);
+                assert_int_equal(access(tpath("hang.p7s"), F_OK), -1);
+        }
+}
+
 static void test_tsa_rejects(void **state) {
         _cleanup_free_ char *msg = NULL;
 
@@ -548,6 +572,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
                 cmocka_unit_test(test_transplanted_token),
                 cmocka_unit_test(test_tsa_down),
+                cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
         };
