@@ -428,7 +428,43 @@ static void test_baseline_t(void **state) {
         assert_string_equal(t->policy_oid, "1.3.6.1.4.1.99999.2.1");
         assert_non_null(t->serial_hex);
         assert_int_equal(openssl_verify("bt.p7s", "doc.bin"), 0);
-        /* The token on its own, as `openssl ts -verify` sees it, after extracting it. */
+
+        /* The token on its own, checked by `openssl ts -verify` (path to the fixture root included) over the
+         * signature value it time-stamps. */
+        {
+                _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+                _cleanup_free_ uint8_t *data = NULL;
+                const unsigned char *p;
+                size_t size;
+
+                read_all(tpath("bt.p7s"), &data, &size);
+                p = data;
+                cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
+                assert_non_null(cms);
+                CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+                ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
+                X509_ATTRIBUTE *a = CMS_unsigned_get_attr(
+                        si, CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1));
+                assert_non_null(a);
+                ASN1_TYPE *tok = X509_ATTRIBUTE_get0_type(a, 0);
+                assert_non_null(tok);
+                assert_int_equal(tok->type, V_ASN1_SEQUENCE);
+                write_all(
+                        tpath("token.der"), tok->value.sequence->data, (size_t) tok->value.sequence->length);
+                write_all(tpath("sigvalue.bin"), sv->data, (size_t) sv->length);
+                assert_int_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("sigvalue.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+                /* And over something else it fails, so the check above means something. */
+                write_all(tpath("other.bin"), "x", 1);
+                assert_int_not_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("other.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+        }
 }
 
 /* A token moved from one signature to another does not cover the second signature value. */
