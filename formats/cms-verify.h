@@ -27,6 +27,9 @@
 #define CMS_VERIFY_MAX_SIGNERS 64U
 /* Countersignatures nest at most this deep; deeper ones are reported as CMS_PROBLEM_MALFORMED. */
 #define CMS_VERIFY_MAX_NESTING 4U
+/* At most this many signatures (SignerInfos, countersignatures, time-stamp tokens) are checked per call; the
+ * ones beyond are reported as CMS_PROBLEM_MALFORMED. */
+#define CMS_VERIFY_MAX_CHECKS 256U
 
 /* Why a SignerInfo does not verify. Stable: the names from cms_problem_to_string() are used in `kysoctl
  * verify

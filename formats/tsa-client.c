@@ -29,6 +29,31 @@ static void openssl_freep(char **p) {
         OPENSSL_free(*p);
 }
 
+/* Every entry of the OpenSSL error queue with its detail ("server response error: code=500, reason=..."), as
+ * the last entry alone is often only "error receiving". */
+static char *openssl_errors_joined(void) {
+        char buf[768] = "";
+        size_t off = 0;
+        unsigned long e;
+        const char *data = NULL;
+        int flags = 0;
+
+        while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+                const char *reason = ERR_reason_error_string(e);
+                bool has_data = (flags & ERR_TXT_STRING) && data && *data;
+                int n;
+
+                if (off >= sizeof buf - 1)
+                        continue;
+                n = snprintf(
+                        buf + off, sizeof buf - off, "%s%s%s%s", off ? "; " : "", reason ?: "error",
+                        has_data ? ": " : "", has_data ? data : "");
+                if (n > 0)
+                        off = MIN(off + (size_t) n, sizeof buf - 1);
+        }
+        return off > 0 ? strdup(buf) : NULL;
+}
+
 _printf_(3, 4) static int tsa_fail(char **ret_error, int r, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -228,7 +253,13 @@ int tsa_timestamp(
                 "application/timestamp-query", req_bio, "application/timestamp-reply", 1,
                 TSA_MAX_RESPONSE_SIZE, timeout, 0);
         if (!resp_bio) {
-                err = openssl_error_string();
+                err = openssl_errors_joined();
+                if (err && strstr(err, "received error"))
+                        return tsa_fail(
+                                ret_error, -EHOSTUNREACH,
+                                "time-stamp authority %s answered with an HTTP error (%s); the service may be "
+                                "down, or the TSA address in the policy wrong",
+                                o->url, err);
                 return tsa_fail(
                         ret_error, -EHOSTUNREACH,
                         "time-stamp authority %s did not answer (%s); check the network and the TSA "
@@ -304,7 +335,7 @@ int tsa_response_check(
         TS_VERIFY_CTX_set_flags(
                 vctx, TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE | (check_policy ? TS_VFY_POLICY : 0));
         if (TS_RESP_verify_response(vctx, resp) != 1) {
-                err = openssl_error_string();
+                err = openssl_errors_joined();
                 return tsa_fail(
                         ret_error, -EBADMSG,
                         "time-stamp authority %s answered with a token that does not match the request "
@@ -329,14 +360,15 @@ int tsa_response_check(
                 return r;
         }
 
-        *ret_token = malloc((size_t) len);
-        if (!*ret_token) {
+        uint8_t *token = malloc((size_t) len);
+        if (!token) {
                 OPENSSL_free(der);
                 cms_timestamp_done(&info);
                 return tsa_fail(ret_error, -ENOMEM, "out of memory");
         }
-        memcpy(*ret_token, der, (size_t) len);
+        memcpy(token, der, (size_t) len);
         OPENSSL_free(der);
+        *ret_token = token;
         *ret_token_size = (size_t) len;
         if (ret_info)
                 *ret_info = info;

@@ -428,7 +428,43 @@ static void test_baseline_t(void **state) {
         assert_string_equal(t->policy_oid, "1.3.6.1.4.1.99999.2.1");
         assert_non_null(t->serial_hex);
         assert_int_equal(openssl_verify("bt.p7s", "doc.bin"), 0);
-        /* The token on its own, as `openssl ts -verify` sees it, after extracting it. */
+
+        /* The token on its own, checked by `openssl ts -verify` (path to the fixture root included) over the
+         * signature value it time-stamps. */
+        {
+                _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+                _cleanup_free_ uint8_t *data = NULL;
+                const unsigned char *p;
+                size_t size;
+
+                read_all(tpath("bt.p7s"), &data, &size);
+                p = data;
+                cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
+                assert_non_null(cms);
+                CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+                ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
+                X509_ATTRIBUTE *a = CMS_unsigned_get_attr(
+                        si, CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1));
+                assert_non_null(a);
+                ASN1_TYPE *tok = X509_ATTRIBUTE_get0_type(a, 0);
+                assert_non_null(tok);
+                assert_int_equal(tok->type, V_ASN1_SEQUENCE);
+                write_all(
+                        tpath("token.der"), tok->value.sequence->data, (size_t) tok->value.sequence->length);
+                write_all(tpath("sigvalue.bin"), sv->data, (size_t) sv->length);
+                assert_int_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("sigvalue.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+                /* And over something else it fails, so the check above means something. */
+                write_all(tpath("other.bin"), "x", 1);
+                assert_int_not_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("other.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+        }
 }
 
 /* A token moved from one signature to another does not cover the second signature value. */
@@ -501,6 +537,33 @@ static void test_tsa_down(void **state) {
         assert_int_equal(access(tpath("down.p7s"), F_OK), -1);
 }
 
+/* A TSA that accepts the connection and never answers, and one that answers HTTP 500. */
+static void test_tsa_hangs_or_fails(void **state) {
+        static const char *const flags[] = { "--hang", "--fail" };
+
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                _cleanup_free_ char *msg = NULL;
+                time_t before = time(NULL);
+
+                tsa_start(flags[i]);
+                TsaOptions o = { .url = tsa_url, .timeout_sec = 2 };
+                assert_int_equal(
+                        sign_file(
+                                "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                                "doc.bin", "hang.p7s", NULL, &msg),
+                        -EHOSTUNREACH);
+                tsa_stop();
+                print_message("%s: %s\n", flags[i], msg);
+                assert_non_null(strstr(msg, tsa_url));
+                assert_non_null(
+                        strstr(msg, i == 0 ? "did not answer"
+                                           : "answered with an HTTP error (received error: "
+                                             "code=500"));
+                assert_true(time(NULL) - before <= 6);
+                assert_int_equal(access(tpath("hang.p7s"), F_OK), -1);
+        }
+}
+
 static void test_tsa_rejects(void **state) {
         _cleanup_free_ char *msg = NULL;
 
@@ -548,6 +611,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
                 cmocka_unit_test(test_transplanted_token),
                 cmocka_unit_test(test_tsa_down),
+                cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
         };
