@@ -284,6 +284,20 @@ KYSO_POLICY="$T/down/policy.conf" expect_verify "OCSP and CRL down: NOT VALID, s
         "its revocation status is unknown.*OCSP server: http://127.0.0.1:1/ocsp gave no usable answer" \
         "$D/doc.txt" "$D/leader.p7s"
 
+# --- A countersignature (from formats/' seed corpus, over its fixed content, by its own untrusted test PKI):
+# one block per countersignature, judged like any signature.
+CS="$KYSO_SOURCE_ROOT/tests/formats/fuzz-cms-verify-corpus/countersigned.der"
+if [[ -r $CS ]]; then
+        printf 'kyso fuzz content\n' >"$D/fuzz-content.txt"
+        expect_verify "countersignature shown in its own block" 1 "Countersignature on signature 1" \
+                "$D/fuzz-content.txt" "$CS"
+        expect_verify "countersignature by an untrusted PKI: NOT VALID" 1 "2 of 2 signature\(s\) are NOT valid" \
+                "$D/fuzz-content.txt" "$CS"
+else
+        ok "# SKIP no countersigned sample"
+        ok "# SKIP no countersigned sample"
+fi
+
 # --- Other inputs.
 printf '%%PDF-1.4\n%%EOF\n' >"$D/doc.pdf"
 expect_verify "PDF without a signature file: not supported yet" 3 "PDF.*not supported yet" "$D/doc.pdf"
