@@ -32,8 +32,8 @@ int http_transfer(
         const Policy *p, const char *url, const char *content_type, const void *req, size_t req_size,
         const char *expected_content_type, unsigned timeout_sec, size_t max_size, char **ret_data,
         size_t *ret_size, char **ret_error) {
-        _cleanup_free_ char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL,
-                            *user = NULL, *full_path = NULL, *detail = NULL;
+        _cleanup_free_ char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *full_path = NULL,
+                            *detail = NULL;
         _cleanup_(BIO_free_allp) BIO *reqbio = NULL, *resp = NULL;
         int ssl = 0;
         char *h = NULL, *po = NULL, *pa = NULL, *q = NULL, *f = NULL, *u = NULL;

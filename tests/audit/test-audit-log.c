@@ -310,6 +310,7 @@ static void test_rotate_create_fails(void **state) {
         size_t s2;
         _cleanup_free_ char *d2 = file_read(a1, &s2);
         assert_int_equal(s1, s2); /* the archive was not written to */
+        assert_memory_equal(d1, d2, s1);
         audit_log_free(log);
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);

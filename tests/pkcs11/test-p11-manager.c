@@ -278,7 +278,7 @@ static void verify_signature(const char *pem_name, P11SignAlgorithm alg, const u
 
 static int setup(void **state) {
         const char *script = getenv("KYSO_FIXTURES_SCRIPT");
-        _cleanup_free_ char *cmd = NULL, *env = NULL, *fault_module = NULL;
+        _cleanup_free_ char *cmd = NULL, *env = NULL;
         size_t size;
 
         if (!script || !getenv("KYSO_FAULT_MODULE") || !getenv("KYSO_P11_HELPER")) {
