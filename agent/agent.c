@@ -17,6 +17,14 @@ const char agent1_interface_xml[] =
 
 #define EXPIRY_CHECK_USEC (UINT64_C(24) * 3600 * 1000000)
 
+/* The manager scans the modules in the background after start. An inventory call that arrives before the
+ * first scan is done (typically the very call that activated us) would see no tokens; such calls are held
+ * until the scan has settled: no manager event for SETTLE_QUIET, and at least SETTLE_MIN since start, at
+ * most SETTLE_MAX. P11Manager has no "first scan done" notification; when it gets one, settle on it. */
+#define SETTLE_MIN_USEC (UINT64_C(1000) * 1000)
+#define SETTLE_QUIET_USEC (UINT64_C(300) * 1000)
+#define SETTLE_MAX_USEC (UINT64_C(3000) * 1000)
+
 /* Introspect answers with the contract plus the standard interfaces libdbus and we implement. */
 static const char standard_interfaces_xml[] =
         "  <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
@@ -40,6 +48,13 @@ struct Agent {
         sd_event_source *expiry_timer;
         bool object_registered;
         bool filter_added;
+
+        /* Start-up settling: see agent_settle_update(). */
+        sd_event_source *settle_timer;
+        uint64_t start_usec;
+        bool settled;
+        DBusMessage **held; /* inventory calls that arrived before the first scan settled */
+        size_t n_held;
 };
 
 static int64_t now_seconds(void) {
@@ -102,10 +117,22 @@ static int expiry_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void agent_settle_update(Agent *a) {
+        uint64_t now, when;
+
+        if (a->settled || !a->settle_timer || sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        when = MAX(now + SETTLE_QUIET_USEC, a->start_usec + SETTLE_MIN_USEC);
+        when = MIN(when, a->start_usec + SETTLE_MAX_USEC);
+        (void) sd_event_source_set_time(a->settle_timer, when);
+}
+
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
         Agent *a = userdata;
         DBusMessage *sig;
         DBusMessageIter it;
+
+        agent_settle_update(a);
 
         switch (ev->event) {
         case P11_EVENT_TOKEN_ADDED:
@@ -154,6 +181,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
 }
 
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata);
+static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 
 int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = calloc(1, sizeof *a);
@@ -171,6 +199,14 @@ int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
                 .poll_usec = config->poll_usec,
                 .call_timeout_usec = config->helper_timeout_usec,
         };
+        r = sd_event_now(e, CLOCK_MONOTONIC, &a->start_usec);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time(
+                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MIN_USEC, 10 * 1000,
+                settle_timer_cb, a);
+        if (r < 0)
+                return r;
         r = p11_manager_new(e, &mc, manager_event, a, &a->manager);
         if (r < 0)
                 return r;
@@ -187,6 +223,10 @@ Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
         sd_event_source_disable_unref(a->expiry_timer);
+        sd_event_source_disable_unref(a->settle_timer);
+        for (size_t i = 0; i < a->n_held; i++)
+                dbus_message_unref(a->held[i]);
+        free(a->held);
         a->manager = p11_manager_free(a->manager);
         peer_cache_free(a->peers);
         if (a->bus) {
@@ -285,25 +325,9 @@ static const struct {
         { "GetCertificates", "", method_get_certificates },
 };
 
-/* The caller's uid is known: run the method, or refuse. */
-static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_t uid, void *userdata) {
-        Agent *a = userdata;
+static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
         const char *member = dbus_message_get_member(m);
-        _cleanup_free_ char *msg = NULL;
 
-        if (error < 0 || uid != getuid()) {
-                log_notice(
-                        "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).", member,
-                        strna(dbus_message_get_sender(m)), error < 0 ? -1 : (int) uid, (unsigned) getuid());
-                if (asprintf(
-                            &msg,
-                            _("The agent serves only its own user. Use the kyso agent of your own session.")) <
-                    0)
-                        msg = NULL;
-                if (!dbus_message_get_no_reply(m))
-                        reply_or_oom(c, kyso_bus_error_reply(m, KYSO_BUS_ERROR_POLICY_DENIED, msg));
-                return;
-        }
         for (size_t i = 0; i < ELEMENTSOF(agent_methods); i++)
                 if (streq(member, agent_methods[i].member)) {
                         DBusMessage *reply = agent_methods[i].run(a, m);
@@ -313,6 +337,52 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
                                 dbus_message_unref(reply);
                         return;
                 }
+}
+
+static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        DBusMessage **held = TAKE_PTR(a->held);
+        size_t n = a->n_held;
+
+        a->n_held = 0;
+        a->settled = true;
+        log_debug("Token scan settled; answering %zu held call(s).", n);
+        for (size_t i = 0; i < n; i++) {
+                if (a->bus)
+                        agent_run_method(a, a->bus, held[i]);
+                dbus_message_unref(held[i]);
+        }
+        free(held);
+        return 0;
+}
+
+/* The caller's uid is known: run the method, or refuse. */
+static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_t uid, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0 || uid != getuid()) {
+                log_notice(
+                        "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).",
+                        dbus_message_get_member(m), strna(dbus_message_get_sender(m)),
+                        error < 0 ? -1 : (int) uid, (unsigned) getuid());
+                if (!dbus_message_get_no_reply(m))
+                        reply_or_oom(
+                                c,
+                                kyso_bus_error_reply(
+                                        m, KYSO_BUS_ERROR_POLICY_DENIED,
+                                        _("The agent serves only its own user. Use the kyso agent of your own session.")));
+                return;
+        }
+        if (!a->settled) {
+                DBusMessage **h = realloc(a->held, (a->n_held + 1) * sizeof(DBusMessage *));
+                if (h) {
+                        a->held = h;
+                        a->held[a->n_held++] = dbus_message_ref(m);
+                        return;
+                }
+                /* Out of memory: answer now rather than not at all. */
+        }
+        agent_run_method(a, c, m);
 }
 
 static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *userdata) {
