@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "agent-inventory.h"
@@ -57,6 +59,33 @@ struct Agent {
         size_t n_held;
 };
 
+/* Journal MESSAGE_IDs of the agent's events (systemd/kyso.catalog explains them). */
+#define MESSAGE_ID_TOKEN_ADDED "MESSAGE_ID=5595051b94c14633aee211a14b5992ca"
+#define MESSAGE_ID_TOKEN_REMOVED "MESSAGE_ID=9ed83bb4a914474b845a0ca1ffc5ba5c"
+#define MESSAGE_ID_HELPER_FAILED "MESSAGE_ID=9dac49a75d85496d8d1dcd0eae004ab2"
+#define MESSAGE_ID_CERTIFICATE_EXPIRING "MESSAGE_ID=5fd28cc75f3945d7bb0269a0b51d0e0c"
+
+/* Logs with a MESSAGE_ID and one or two KYSO_* fields (NULL values are left out). */
+_printf_(6, 7) static void log_event(
+        int level, const char *message_id, const char *field1, const char *field2, const char *field3,
+        const char *format, ...) {
+        const char *fields[5] = { message_id };
+        size_t n = 1;
+        char msg[1024];
+        va_list ap;
+
+        if (field1)
+                fields[n++] = field1;
+        if (field2)
+                fields[n++] = field2;
+        if (field3)
+                fields[n++] = field3;
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+        (void) log_fields(level, fields, "%s", msg);
+}
+
 static int64_t now_seconds(void) {
         return (int64_t) time(NULL);
 }
@@ -93,9 +122,17 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                 if (!streq(info.status, "expiring"))
                         continue;
                 days = (dbus_int32_t) info.days_left;
-                log_notice(
-                        "Certificate %s (%s) expires in %d days: renew it (Art. 11 allows renewal while 60 days remain).",
-                        certs[i]->uri, info.subject, days);
+                {
+                        _cleanup_free_ char *f_uri = NULL, *f_subject = NULL;
+                        if (asprintf(&f_uri, "KYSO_CERTIFICATE_URI=%s", certs[i]->uri) < 0)
+                                f_uri = NULL;
+                        if (asprintf(&f_subject, "KYSO_CERTIFICATE_SUBJECT=%s", info.subject) < 0)
+                                f_subject = NULL;
+                        log_event(
+                                LOG_NOTICE, MESSAGE_ID_CERTIFICATE_EXPIRING, f_uri, f_subject, NULL,
+                                "Certificate %s (%s) expires in %d days: renew it (renewal is possible while 60 days remain).",
+                                certs[i]->uri, info.subject, days);
+                }
                 m = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "CertificateExpiring");
                 if (!m || !dbus_message_append_args(
                                   m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
@@ -129,14 +166,25 @@ static void agent_settle_update(Agent *a) {
 
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
         Agent *a = userdata;
+        _cleanup_free_ char *f_uri = NULL, *f_label = NULL, *f_module = NULL;
         DBusMessage *sig;
         DBusMessageIter it;
 
         agent_settle_update(a);
+        if (ev->token) {
+                if (asprintf(&f_uri, "KYSO_TOKEN_URI=%s", ev->token->uri) < 0)
+                        f_uri = NULL;
+                if (asprintf(&f_label, "KYSO_TOKEN_LABEL=%s", strempty(ev->token->label)) < 0)
+                        f_label = NULL;
+        }
+        if (ev->module_path && asprintf(&f_module, "KYSO_MODULE=%s", ev->module_path) < 0)
+                f_module = NULL;
 
         switch (ev->event) {
         case P11_EVENT_TOKEN_ADDED:
-                log_info("Token '%s' added (%s).", strna(ev->token->label), ev->token->uri);
+                log_event(
+                        LOG_INFO, MESSAGE_ID_TOKEN_ADDED, f_uri, f_label, f_module, "Token '%s' added (%s).",
+                        strna(ev->token->label), ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenAdded");
@@ -154,7 +202,9 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 emit_certificate_expiring(a, ev->token->uri);
                 break;
         case P11_EVENT_TOKEN_REMOVED:
-                log_info("Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
+                log_event(
+                        LOG_INFO, MESSAGE_ID_TOKEN_REMOVED, f_uri, f_label, f_module,
+                        "Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
@@ -168,7 +218,8 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 (void) agent_send(a, sig);
                 break;
         case P11_EVENT_HELPER_FAILED:
-                log_warning(
+                log_event(
+                        LOG_WARNING, MESSAGE_ID_HELPER_FAILED, f_module, NULL, NULL,
                         "PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted with back-off.",
                         strna(ev->module_path), strna(ev->reason));
                 break;

@@ -338,4 +338,11 @@ else
         ok "# SKIP systemd-analyze is not installed"
 fi
 
+# --- The journal catalog explains every MESSAGE_ID the agent logs.
+ids=$(grep -ho 'MESSAGE_ID=[0-9a-f]\{32\}' "$KYSO_SOURCE_ROOT"/agent/*.c | sed 's/MESSAGE_ID=//' | sort -u)
+expect "agent logs at least 4 MESSAGE_IDs" test "$(wc -w <<<"$ids")" -ge 4
+missing=""
+for id in $ids; do grep -q "^-- $id\$" "$KYSO_SOURCE_ROOT/systemd/kyso.catalog" || missing+=" $id"; done
+expect_eq "every MESSAGE_ID has an entry in systemd/kyso.catalog" "" "$missing"
+
 tap_done
