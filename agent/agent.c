@@ -281,8 +281,10 @@ Agent *agent_free(Agent *a) {
         a->manager = p11_manager_free(a->manager);
         peer_cache_free(a->peers);
         if (a->bus) {
-                if (a->object_registered)
+                if (a->object_registered) {
                         dbus_connection_unregister_object_path(a->bus, AGENT_OBJECT_PATH);
+                        dbus_connection_unregister_object_path(a->bus, "/");
+                }
                 if (a->filter_added)
                         dbus_connection_remove_filter(a->bus, agent_filter, a);
                 dbus_connection_close_unrefp(&a->bus);
@@ -482,6 +484,41 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
 
 static const DBusObjectPathVTable agent_vtable = { .message_function = agent_message };
 
+/* "/", "/org" and "/org/kyso" answer Introspect with their child node, so that tools walking the tree from
+ * the root (busctl tree, d-spy) find /org/kyso/Agent1. */
+static DBusHandlerResult parents_message(DBusConnection *c, DBusMessage *m, void *userdata) {
+        static const struct {
+                const char *path, *child;
+        } parents[] = { { "/", "org" }, { "/org", "kyso" }, { "/org/kyso", "Agent1" } };
+        const char *path = dbus_message_get_path(m);
+        _cleanup_free_ char *xml = NULL;
+
+        if (!dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect") || !path)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        for (size_t i = 0; i < ELEMENTSOF(parents); i++) {
+                DBusMessage *reply;
+                if (!streq(path, parents[i].path))
+                        continue;
+                if (asprintf(
+                            &xml,
+                            "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                            " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+                            "<node>\n%s  <node name=\"%s\"/>\n</node>\n",
+                            standard_interfaces_xml, parents[i].child) < 0)
+                        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+                reply = dbus_message_new_method_return(m);
+                if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
+                        dbus_message_unref(reply);
+                        reply = NULL;
+                }
+                reply_or_oom(c, reply);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static const DBusObjectPathVTable parents_vtable = { .message_function = parents_message };
+
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         Agent *a = userdata;
 
@@ -519,6 +556,8 @@ int agent_connect_bus(Agent *a, const char *address) {
         if (!dbus_connection_register_object_path(a->bus, AGENT_OBJECT_PATH, &agent_vtable, a))
                 return -ENOMEM;
         a->object_registered = true;
+        if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
+                return -ENOMEM;
 
         /* Synchronous: nothing else can be served before we know whether we are the agent. */
         r = dbus_bus_request_name(a->bus, AGENT_BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE, &error);

@@ -146,6 +146,9 @@ expect_eq "Introspect matches dbus/org.kyso.Agent1.xml" \
         "$(python3 "$HERE/introspect-normalize.py" "$T/introspect.xml" 2>&1)"
 expect_match "Introspect lists the standard interfaces too" "org.freedesktop.DBus.Introspectable" "$(cat "$T/introspect.xml")"
 
+expect_match "busctl tree finds /org/kyso/Agent1 from the root" "/org/kyso/Agent1" \
+        "$(busctl --address="$MAIN" tree org.kyso.Agent1 2>&1)"
+
 # --- GetTokens.
 call "$MAIN" GetTokens | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/tokens.jsonl"
 for label in leader seal; do
