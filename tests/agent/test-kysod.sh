@@ -201,6 +201,15 @@ check_cert seal seal valid
 check_cert notyet seal not-yet-valid
 check_cert expiring seal expiring
 
+# --- Many callers at once: every one gets the whole list.
+for i in $(seq 1 40); do
+        (call "$MAIN" GetCertificates | jq '.data[0] | length' >"$T/par.$i" 2>&1) &
+done
+wait_all_par() { local i; for i in $(seq 1 40); do [[ -s $T/par.$i ]] || return 1; done; }
+wait_for 30 wait_all_par
+expect_eq "40 concurrent GetCertificates calls: all answered with 11 certificates" "40 x 11" \
+        "$(cat "$T"/par.* | sort | uniq -c | awk '{ print $1 " x " $2 }')"
+
 # --- Bad arguments, unknown methods.
 expect_fail "GetTokens with an argument: org.kyso.Error.InvalidArgs naming the signature" \
         "org.kyso.Error.InvalidArgs.*signature ''.*got 's'" \
