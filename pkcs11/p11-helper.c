@@ -615,26 +615,35 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                 return fail(e, P11_ERROR_MECHANISM_INVALID, "unknown algorithm");
         }
 
+        if (always && !req->pin && !protected_auth) {
+                /* Checked before C_SignInit: an operation left active would block the session. */
+                fail(e, P11_ERROR_NOT_LOGGED_IN, "key needs the PIN for each signature");
+                e->pin_flags = token_pin_flags(h, req->slot_id);
+                return -EIO;
+        }
         rv = h->f->C_SignInit(s, &mech, key);
         if (rv != CKR_OK)
                 return fail_rv(e, rv, "C_SignInit failed");
         if (always) {
                 /* CKA_ALWAYS_AUTHENTICATE: this one operation needs its own login. */
                 CK_UTF8CHAR *p = protected_auth ? NULL : (CK_UTF8CHAR *) secret_get(req->pin);
-                if (!p && !protected_auth) {
-                        fail(e, P11_ERROR_NOT_LOGGED_IN, "key needs the PIN for each signature");
-                        e->pin_flags = token_pin_flags(h, req->slot_id);
+                rv = h->f->C_Login(s, CKU_CONTEXT_SPECIFIC, p, protected_auth ? 0 : secret_size(req->pin));
+                if (rv != CKR_OK) {
+                        login_failed(h, req->slot_id, rv, e, "context-specific login failed");
+                        /* PKCS#11 2.40 cannot cancel the pending C_SignInit: a new session is the only
+                         * clean state. */
+                        session_drop(h, req->slot_id);
                         return -EIO;
                 }
-                rv = h->f->C_Login(s, CKU_CONTEXT_SPECIFIC, p, protected_auth ? 0 : secret_size(req->pin));
-                if (rv != CKR_OK)
-                        return login_failed(h, req->slot_id, rv, e, "context-specific login failed");
         }
 
         uint8_t sig[P11_SIGNATURE_MAX];
         CK_ULONG sig_size = sizeof(sig);
         rv = h->f->C_Sign(s, data, data_size, sig, &sig_size);
         explicit_bzero(data, sizeof(data));
+        if (rv == CKR_BUFFER_TOO_SMALL)
+                /* The one error that leaves the operation active: start over with a new session. */
+                session_drop(h, req->slot_id);
         if (rv != CKR_OK)
                 return fail_rv(e, rv, "C_Sign failed");
         if (sig_size == 0 || sig_size > sizeof(sig))
@@ -714,6 +723,8 @@ static int dispatch(Helper *h, const P11Frame *f) {
 /* Reads one frame; 0 at a clean EOF before the first byte. */
 static int read_frame(int fd, uint8_t *buf, size_t *ret_size) {
         ssize_t n = loop_read(fd, buf, P11_FRAME_HEADER_SIZE);
+        if (n == -ECONNRESET)
+                return 0; /* the agent went away: the same as EOF */
         if (n < 0)
                 return (int) n;
         if (n == 0)

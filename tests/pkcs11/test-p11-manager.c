@@ -135,7 +135,8 @@ static void on_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
         sign_result.sig_size = 0;
         if (r->error == 0) {
                 assert_true(r->signature_size <= sizeof(sign_result.sig));
-                memcpy(sign_result.sig, r->signature, r->signature_size);
+                if (r->signature_size > 0) /* none for a login */
+                        memcpy(sign_result.sig, r->signature, r->signature_size);
                 sign_result.sig_size = r->signature_size;
         } else
                 assert_non_null(r->message);
@@ -317,7 +318,12 @@ static int setup(void **state) {
                     "softhsm2-util --import fx/pki/leader2.key --token fault --pin 3333 --id 01 "
                     "--label faultkey >/dev/null;"
                     "pkcs11-tool --module '%2$s' --token-label fault --login --pin 3333 --write-object "
-                    "fx/pki/leader2.der --type cert --id 01 --label faultkey >/dev/null 2>&1",
+                    "fx/pki/leader2.der --type cert --id 01 --label faultkey >/dev/null 2>&1;"
+                    /* clerk's key with CKA_ALWAYS_AUTHENTICATE, and no public key object. */
+                    "pkcs11-tool --module '%2$s' --token-label fault --login --pin 3333 --write-object "
+                    "fx/pki/clerk.key --type privkey --id 02 --label aakey --always-auth >/dev/null 2>&1;"
+                    "pkcs11-tool --module '%2$s' --token-label fault --login --pin 3333 --write-object "
+                    "fx/pki/clerk.der --type cert --id 02 --label aakey >/dev/null 2>&1",
                     dir, softhsm) < 0 ||
             run(cmd) < 0)
                 return -1;
@@ -568,8 +574,8 @@ static void test_insert_remove(void **state) {
         print_message("insertion noticed after %.2f s\n", (double) took / USEC_PER_SEC);
         assert_true(took <= 2 * USEC_PER_SEC);
         assert_int_equal(p11_manager_get_certificates(m, &certs, &n), 0);
-        assert_int_equal(n, 1);
-        assert_string_equal(certs[0]->label, "faultkey");
+        assert_int_equal(n, 2);
+        assert_true(streq(certs[0]->label, "faultkey") || streq(certs[1]->label, "faultkey"));
 
         /* The helper's old session died with the removal; a new one is used. */
         assert_int_equal(sign_sync(e, m, "pkcs11:token=fault;id=%01", "3333", P11_SIGN_ECDSA, digest), 0);
@@ -688,6 +694,101 @@ static void test_slow(void **state) {
         manager_free_checked(m);
 }
 
+static unsigned cancelled_calls;
+static void on_cancelled_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
+        cancelled_calls++;
+}
+
+static bool time_passed(void *arg) {
+        return now() >= *(uint64_t *) arg;
+}
+
+static void test_cancel(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_secret_ Secret *pin = secret_new_string("3333");
+        P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
+        const char *uri = "pkcs11:token=fault;id=%01";
+        int a, b, c;
+        uint8_t digest[32];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        wait_tokens(e, m, 1);
+        sha256("cancel", digest);
+        control_write("slow C_Sign 300\n");
+
+        /* a goes to the token at once, b and c wait behind it. */
+        cancelled_calls = 0;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &b), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &a), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 0);
+        uint64_t until = now() + 1500 * 1000;
+        run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+        assert_int_equal(cancelled_calls, 1); /* c only */
+
+        /* The queue still works after removals in its middle and at its end. */
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &c), 1);
+        assert_int_equal(sign_sync(e, m, uri, "3333", P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader2", P11_SIGN_ECDSA, digest);
+        assert_int_equal(cancelled_calls, 2); /* and a */
+
+        /* Freed with a signature on the token and one queued: both told -ECANCELED, nothing left running. */
+        cancelled_calls = 0;
+        sign_result.done = false;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_signed, NULL), 0);
+        manager_free_checked(m);
+        assert_int_equal(cancelled_calls, 1);
+        assert_true(sign_result.done);
+        assert_int_equal(sign_result.error, -ECANCELED);
+}
+
+static void test_always_authenticate(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        const P11Certificate *const *certs;
+        uint8_t digest[32];
+        size_t n;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        wait_tokens(e, m, 1);
+        sha256("each signature its own PIN", digest);
+
+        /* Before login the key is invisible and there is no public key: not known to be there. */
+        assert_int_equal(p11_manager_get_certificates(m, &certs, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (streq(certs[i]->label, "aakey"))
+                        assert_false(certs[i]->has_private_key);
+
+        /* Signing still works: the helper finds the key after login and does the context-specific login. */
+        const char *uri = "pkcs11:token=fault;object=aakey;type=cert";
+        assert_int_equal(sign_sync(e, m, uri, "3333", P11_SIGN_RSA_PKCS1, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("clerk", P11_SIGN_RSA_PKCS1, digest);
+
+        /* Logged in (PIN cached by the agent), but this key wants the PIN every time. */
+        {
+                _cleanup_secret_ Secret *pin = secret_new_string("3333");
+                sign_result.done = false;
+                assert_int_equal(p11_manager_login(m, "pkcs11:token=fault", pin, on_signed, NULL), 0);
+                run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
+                assert_int_equal(sign_result.error, 0);
+        }
+        assert_int_equal(sign_sync(e, m, uri, NULL, P11_SIGN_RSA_PKCS1, digest), 0);
+        assert_int_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
+        /* The other key on the same token signs with the cached login. */
+        assert_int_equal(sign_sync(e, m, "pkcs11:token=fault;id=%01", NULL, P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader2", P11_SIGN_ECDSA, digest);
+        manager_free_checked(m);
+}
+
 static void test_missing_module(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_free_ char *missing = NULL;
@@ -718,6 +819,55 @@ static void test_missing_module(void **state) {
         manager_free_checked(m);
 }
 
+/* Helpers that are not kyso-p11-helper: what they send must never crash the agent or confuse it. */
+static void test_misbehaving_helper(void **state) {
+        static const struct {
+                const char *script, *reason;
+        } cases[] = {
+                /* Not a frame at all: the length field reads as 1.2 GB. */
+                { "printf 'GARBAGE-GARBAGE-' >&3; exec sleep 30", "malformed frame" },
+                /* A well-formed frame of protocol version 2. */
+                { "printf '\\000\\000\\000\\014\\002\\201\\000\\000\\000\\000\\000\\001' >&3; exec sleep 30",
+                  "malformed frame" },
+                /* A reply to a request never sent (serial 99). */
+                { "printf '\\000\\000\\000\\014\\001\\201\\000\\000\\000\\000\\000\\143' >&3; exec sleep 30",
+                  "unexpected message" },
+                /* The right serial, a body too short for a hello reply. */
+                { "printf '\\000\\000\\000\\014\\001\\201\\000\\000\\000\\000\\000\\001' >&3; exec sleep 30",
+                  "another protocol version" },
+                /* Half a frame, then silence: the call timeout. */
+                { "printf '\\000\\000\\000\\100\\001' >&3; exec sleep 30", "did not answer" },
+                /* Gone at once. */
+                { "exit 3", "status 3" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                char *modules[] = { softhsm, NULL };
+                P11Manager *m = NULL;
+
+                assert_true(asprintf(&path, "%s/fake-helper-%zu", dir, i) > 0);
+                assert_true(asprintf(&text, "#!/bin/sh\n%s\n", cases[i].script) > 0);
+                assert_int_equal(write_file_atomic(path, text, strlen(text), 0700), 0);
+                P11ManagerConfig config = {
+                        .module_paths = modules,
+                        .helper_path = path,
+                        .call_timeout_usec = 1 * USEC_PER_SEC,
+                };
+                assert_int_equal(sd_event_new(&e), 0);
+                events_clear();
+                assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+                current = m;
+                wait_event(e, P11_EVENT_HELPER_FAILED, softhsm, 0, 10 * USEC_PER_SEC);
+                const Event *f = find_event(P11_EVENT_HELPER_FAILED, softhsm, 0);
+                print_message("case %zu: %s\n", i, f->reason);
+                assert_non_null(strstr(f->reason, cases[i].reason));
+                assert_int_equal(n_tokens(m), 0);
+                manager_free_checked(m);
+        }
+}
+
 static int test_teardown(void **state) {
         current = p11_manager_free(current);
         control_write("");
@@ -732,7 +882,10 @@ int main(void) {
                 cmocka_unit_test_teardown(test_crash, test_teardown),
                 cmocka_unit_test_teardown(test_hang, test_teardown),
                 cmocka_unit_test_teardown(test_slow, test_teardown),
+                cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
+                cmocka_unit_test_teardown(test_cancel, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
+                cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

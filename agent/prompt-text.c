@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "i18n.h"
+#include "macro.h"
+#include "prompt-text.h"
+
+/* A name longer than this is cut in a prompt: the dialog must still show the certificate and role. */
+#define NAME_MAX_CHARS 96
+/* A batch prompt lists this many documents, then says how many more there are. */
+#define BATCH_LIST_MAX 8
+/* The short form, for prompts with little room (pinentry takes at most 1000 bytes per line). */
+#define SHORT_NAME_MAX_CHARS 24
+#define SHORT_BATCH_LIST_MAX 3
+
+static const char *const reply_names[_PROMPT_REPLY_MAX] = {
+        [PROMPT_REPLY_YES] = "yes",
+        [PROMPT_REPLY_NO] = "no",
+        [PROMPT_REPLY_CANCELLED] = "cancelled",
+        [PROMPT_REPLY_ERROR] = "error",
+};
+
+const char *prompt_reply_to_string(PromptReply r) {
+        if (r < 0 || r >= _PROMPT_REPLY_MAX)
+                return NULL;
+        return reply_names[r];
+}
+
+static const char *const pin_state_names[_PROMPT_PIN_STATE_MAX] = {
+        [PROMPT_PIN_OK] = "ok",
+        [PROMPT_PIN_COUNT_LOW] = "count-low",
+        [PROMPT_PIN_FINAL_TRY] = "final-try",
+        [PROMPT_PIN_LOCKED] = "locked",
+};
+
+const char *prompt_pin_state_to_string(PromptPinState s) {
+        if (s < 0 || s >= _PROMPT_PIN_STATE_MAX)
+                return NULL;
+        return pin_state_names[s];
+}
+
+PromptPinState prompt_pin_state_from_string(const char *s) {
+        if (!s)
+                return _PROMPT_PIN_STATE_INVALID;
+        for (size_t i = 0; i < ELEMENTSOF(pin_state_names); i++)
+                if (streq(s, pin_state_names[i]))
+                        return (PromptPinState) i;
+        return _PROMPT_PIN_STATE_INVALID;
+}
+
+void prompt_text_done(PromptText *t) {
+        if (!t)
+                return;
+        t->title = mfree(t->title);
+        t->description = mfree(t->description);
+        t->prompt = mfree(t->prompt);
+        t->ok = mfree(t->ok);
+        t->cancel = mfree(t->cancel);
+        t->error = mfree(t->error);
+}
+
+/* Decodes one UTF-8 character; returns its length, or -1 when the bytes are not valid UTF-8. */
+static int utf8_decode(const unsigned char *s, uint32_t *ret) {
+        uint32_t c;
+        int n;
+
+        if (s[0] < 0x80) {
+                *ret = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+                c = s[0] & 0x1f;
+                n = 2;
+        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                c = s[0] & 0x0f;
+                n = 3;
+        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                c = s[0] & 0x07;
+                n = 4;
+        } else
+                return -1;
+
+        for (int i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+                        return -1;
+                c = (c << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+            (c >= 0xd800 && c <= 0xdfff))
+                return -1;
+        *ret = c;
+        return n;
+}
+
+bool prompt_text_is_valid_utf8(const char *s) {
+        if (!s)
+                return false;
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                uint32_t c;
+                int n = utf8_decode(p, &c);
+                if (n < 0)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+static bool char_is_unsafe(uint32_t c) {
+        return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||    /* C0 and C1 controls, DEL */
+               (c >= 0x200e && c <= 0x200f) ||            /* LRM, RLM */
+               (c >= 0x202a && c <= 0x202e) ||            /* bidi embeddings and overrides */
+               (c >= 0x2066 && c <= 0x2069) ||            /* bidi isolates */
+               c == 0x2028 || c == 0x2029 || c == 0xfeff; /* line and paragraph separators, BOM */
+}
+
+char *prompt_text_sanitize(const char *s, size_t max_chars) {
+        static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+        static const char ellipsis[] = "\xe2\x80\xa6";    /* U+2026 */
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, chars = 0;
+
+        if (!s)
+                return strdup(_("unknown"));
+
+        /* Each input byte becomes at most 3 output bytes, plus the ellipsis and the NUL. */
+        buf = malloc(strlen(s) * 3 + sizeof(ellipsis) + 1);
+        if (!buf)
+                return NULL;
+
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                uint32_t c;
+                int n = utf8_decode(p, &c);
+
+                if (chars >= max_chars) {
+                        memcpy(buf + len, ellipsis, strlen(ellipsis));
+                        len += strlen(ellipsis);
+                        break;
+                }
+                if (n < 0) {
+                        memcpy(buf + len, replacement, strlen(replacement));
+                        len += strlen(replacement);
+                        p++;
+                } else if (char_is_unsafe(c)) {
+                        memcpy(buf + len, replacement, strlen(replacement));
+                        len += strlen(replacement);
+                        p += n;
+                } else {
+                        memcpy(buf + len, p, n);
+                        len += n;
+                        p += n;
+                }
+                chars++;
+        }
+        buf[len] = '\0';
+        return TAKE_PTR(buf);
+}
+
+/* An unknown role or kind is shown as it is only when it is a plain word: it may come from the app. */
+static const char *plain_word_or_unknown(const char *s) {
+        if (isempty(s) || strlen(s) > 32 || s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_")] != '\0')
+                return _("unknown");
+        return s;
+}
+
+const char *prompt_text_role(const char *role) {
+        if (!role)
+                return _("unknown");
+        if (streq(role, "approve"))
+                return _("approve (the leader's signature)");
+        if (streq(role, "issue"))
+                return _("issue (the organisation's signature on a signed document)");
+        if (streq(role, "copy"))
+                return _("copy (the organisation's signature on a copy it makes)");
+        if (streq(role, "appendix"))
+                return _("appendix (the organisation's signature on an attachment)");
+        if (streq(role, "personal"))
+                return _("personal signature");
+        return plain_word_or_unknown(role);
+}
+
+const char *prompt_text_cert_kind(const char *kind) {
+        if (!kind)
+                return _("unknown");
+        if (streq(kind, "personal"))
+                return _("personal certificate");
+        if (streq(kind, "organization"))
+                return _("organisation certificate");
+        if (streq(kind, "device"))
+                return _("device, service or software certificate");
+        return plain_word_or_unknown(kind);
+}
+
+static void format_size(uint64_t size, char *buf, size_t n) {
+        if (size < 1024)
+                snprintf(buf, n, _("%" PRIu64 " bytes"), size);
+        else if (size < UINT64_C(1024) * 1024)
+                snprintf(buf, n, _("%.1f KiB"), (double) size / 1024);
+        else if (size < UINT64_C(1024) * 1024 * 1024)
+                snprintf(buf, n, _("%.1f MiB"), (double) size / (1024 * 1024));
+        else
+                snprintf(buf, n, _("%.1f GiB"), (double) size / (1024 * 1024 * 1024));
+}
+
+static void format_date(time_t t, char *buf, size_t n) {
+        struct tm tm;
+
+        if (t == 0 || !localtime_r(&t, &tm)) {
+                snprintf(buf, n, "%s", _("unknown"));
+                return;
+        }
+        /* TRANSLATORS: a strftime() date format for certificate expiry dates. */
+        if (strftime(buf, n, _("%Y-%m-%d"), &tm) == 0)
+                snprintf(buf, n, "%s", _("unknown"));
+}
+
+/* "name (size, SHA-256 0123456789abcdef…)" for one document, sanitised. */
+static int format_document(FILE *f, const PromptDocument *d, size_t name_chars) {
+        _cleanup_free_ char *name = NULL;
+        char size[64], digest[17];
+
+        name = prompt_text_sanitize(d->name, name_chars);
+        if (!name)
+                return -ENOMEM;
+        /* The agent computes the digest; show its first 16 hex digits, or "?" if it is not hex. */
+        snprintf(digest, sizeof(digest), "%.16s", strempty(d->sha256));
+        if (strlen(digest) != 16 || digest[strspn(digest, "0123456789abcdefABCDEF")] != '\0')
+                strcpy(digest, "?");
+        format_size(d->size, size, sizeof(size));
+        fprintf(f, _("%s (%s, SHA-256 %s…)"), name, size, digest);
+        return 0;
+}
+
+static int build_string(FILE **f, char **buf, char **ret) {
+        if (fflush(*f) != 0 || ferror(*f))
+                return -ENOMEM;
+        fclose(*f);
+        *f = NULL;
+        *ret = TAKE_PTR(*buf);
+        return 0;
+}
+
+/* The order matters: what the app cannot choose (the certificate, the role) comes before the names it
+ * chooses, so a prompt that has to be cut loses the end of a document list, never the certificate. */
+static int confirm_text(const PromptRequest *req, size_t name_chars, size_t list_max, PromptText *ret) {
+        _cleanup_(prompt_text_done) PromptText t = {};
+        _cleanup_free_ char *app = NULL, *exe = NULL, *holder = NULL, *org = NULL, *desc = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t desc_size = 0;
+        char until[64];
+        bool final_try;
+        int r;
+
+        if (!req || !ret || req->n_documents == 0 || !req->documents)
+                return -EINVAL;
+        final_try = req->flags & PROMPT_FLAG_FINAL_TRY;
+
+        app = prompt_text_sanitize(req->app_name, name_chars);
+        exe = prompt_text_sanitize(req->executable, name_chars);
+        holder = prompt_text_sanitize(req->cert_holder, name_chars);
+        org = prompt_text_sanitize(req->cert_organization, name_chars);
+        if (!app || !exe || !holder || !org)
+                return -ENOMEM;
+        format_date(req->cert_not_after, until, sizeof(until));
+
+        f = open_memstream(&desc, &desc_size);
+        if (!f)
+                return -ENOMEM;
+
+        if (final_try) {
+                fputs(_("Warning: the next PIN try is the last one. One more wrong PIN locks the token; then "
+                        "you must ask the support desk for help (Article 15 of the regulation)."),
+                      f);
+                fputs("\n\n", f);
+        }
+
+        if (req->n_documents == 1)
+                fprintf(f, _("The application “%s” (%s, PID %ld) asks to sign a document."), app, exe,
+                        (long) req->pid);
+        else
+                fprintf(f,
+                        dngettext(
+                                "kyso", "The application “%s” (%s, PID %ld) asks to sign %zu document.",
+                                "The application “%s” (%s, PID %ld) asks to sign %zu documents.",
+                                req->n_documents),
+                        app, exe, (long) req->pid, req->n_documents);
+        fputs("\n\n", f);
+
+        fprintf(f, _("Certificate: %s, %s (%s, valid until %s)"), holder, org,
+                prompt_text_cert_kind(req->cert_kind), until);
+        fputc('\n', f);
+        fprintf(f, _("Role: %s"), prompt_text_role(req->role));
+        fputc('\n', f);
+
+        if (req->n_documents == 1) {
+                fputs(_("Document: "), f);
+                r = format_document(f, &req->documents[0], name_chars);
+                if (r < 0)
+                        return r;
+                fputc('\n', f);
+        } else {
+                fputs(_("Documents:"), f);
+                fputc('\n', f);
+                for (size_t i = 0; i < req->n_documents && i < list_max; i++) {
+                        fputs("  • ", f);
+                        r = format_document(f, &req->documents[i], name_chars);
+                        if (r < 0)
+                                return r;
+                        fputc('\n', f);
+                }
+                if (req->n_documents > list_max) {
+                        size_t more = req->n_documents - list_max;
+                        fputs("  • ", f);
+                        fprintf(f,
+                                dngettext("kyso", "and %zu more document", "and %zu more documents", more),
+                                more);
+                        fputc('\n', f);
+                }
+        }
+        fputc('\n', f);
+
+        if (final_try)
+                fputs(_("Choose “Yes, use the last try” only if you are sure of the PIN."), f);
+        else
+                fputs(_("Approve only if you asked for this signature yourself."), f);
+
+        r = build_string(&f, &desc, &t.description);
+        if (r < 0)
+                return r;
+
+        t.title = strdup(final_try ? _("Last PIN try") : _("Approve a digital signature"));
+        t.ok = strdup(final_try ? _("Yes, use the last try") : _("Sign"));
+        t.cancel = strdup(_("Cancel"));
+        if (!t.title || !t.ok || !t.cancel)
+                return -ENOMEM;
+
+        *ret = t;
+        t = (PromptText){};
+        return 0;
+}
+
+int prompt_text_confirm(const PromptRequest *req, PromptText *ret) {
+        return confirm_text(req, NAME_MAX_CHARS, BATCH_LIST_MAX, ret);
+}
+
+int prompt_text_confirm_short(const PromptRequest *req, PromptText *ret) {
+        return confirm_text(req, SHORT_NAME_MAX_CHARS, SHORT_BATCH_LIST_MAX, ret);
+}
+
+char *prompt_text_wrong_pin(int tries_left) {
+        char *s = NULL;
+
+        if (tries_left < 0)
+                return strdup(_("Wrong PIN. Check it and try again."));
+        if (tries_left == 1)
+                return strdup(_("Wrong PIN. One try is left: one more wrong PIN locks the token."));
+        if (asprintf(
+                    &s,
+                    dngettext(
+                            "kyso", "Wrong PIN. %d try is left.", "Wrong PIN. %d tries are left.",
+                            (unsigned long) tries_left),
+                    tries_left) < 0)
+                return NULL;
+        return s;
+}
+
+int prompt_text_pin(const PromptPinRequest *req, PromptText *ret) {
+        _cleanup_(prompt_text_done) PromptText t = {};
+        _cleanup_free_ char *label = NULL;
+
+        if (!req || !ret)
+                return -EINVAL;
+        if (req->state == PROMPT_PIN_LOCKED)
+                return -EPERM;
+
+        label = prompt_text_sanitize(req->token_label, NAME_MAX_CHARS);
+        if (!label)
+                return -ENOMEM;
+
+        if (asprintf(&t.title, _("PIN of the token “%s”"), label) < 0) {
+                t.title = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&t.description, _("Enter the PIN of the token “%s” to make the signature."), label) <
+            0) {
+                t.description = NULL;
+                return -ENOMEM;
+        }
+
+        if (req->state == PROMPT_PIN_FINAL_TRY)
+                t.error = strdup(_("Last try: one more wrong PIN locks the token."));
+        else if (req->previous_wrong)
+                t.error = prompt_text_wrong_pin(req->tries_left);
+        else if (req->state == PROMPT_PIN_COUNT_LOW)
+                t.error =
+                        strdup(_("A wrong PIN was entered before: few tries are left. Type it carefully."));
+        if ((req->state != PROMPT_PIN_OK || req->previous_wrong) && !t.error)
+                return -ENOMEM;
+
+        t.prompt = strdup(_("PIN:"));
+        t.ok = strdup(_("OK"));
+        t.cancel = strdup(_("Cancel"));
+        if (!t.prompt || !t.ok || !t.cancel)
+                return -ENOMEM;
+
+        *ret = t;
+        t = (PromptText){};
+        return 0;
+}
+
+int prompt_text_pinpad(const char *token_label, PromptText *ret) {
+        _cleanup_(prompt_text_done) PromptText t = {};
+        _cleanup_free_ char *label = NULL;
+
+        if (!ret)
+                return -EINVAL;
+        label = prompt_text_sanitize(token_label, NAME_MAX_CHARS);
+        if (!label)
+                return -ENOMEM;
+        if (asprintf(&t.title, _("PIN of the token “%s”"), label) < 0) {
+                t.title = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(
+                    &t.description,
+                    _("The token “%s” has its own PIN pad. Type the PIN on the reader, not on the computer's "
+                      "keyboard."),
+                    label) < 0) {
+                t.description = NULL;
+                return -ENOMEM;
+        }
+        t.ok = strdup(_("OK"));
+        t.cancel = strdup(_("Cancel"));
+        if (!t.ok || !t.cancel)
+                return -ENOMEM;
+        *ret = t;
+        t = (PromptText){};
+        return 0;
+}
+
+char *prompt_text_pin_locked(const char *token_label) {
+        _cleanup_free_ char *label = NULL;
+        char *s = NULL;
+
+        label = prompt_text_sanitize(token_label, NAME_MAX_CHARS);
+        if (!label)
+                return NULL;
+        if (asprintf(
+                    &s,
+                    _("The token “%s” is locked because a wrong PIN was entered more times than allowed; kyso "
+                      "will not try it again. As Article 15 of the regulation says, contact the support desk "
+                      "of the Department of Science and Technology for guidance. If the token is lost or "
+                      "damaged, ask your organisation to request revocation of the certificate (Article 14)."),
+                    label) < 0)
+                return NULL;
+        return s;
+}
+
+char *prompt_text_program_missing(const char *program) {
+        _cleanup_free_ char *p = NULL;
+        char *s = NULL;
+
+        p = prompt_text_sanitize(program, 256);
+        if (!p)
+                return NULL;
+        if (asprintf(
+                    &s,
+                    _("The PIN entry program “%s” was not found. Install the package “pinentry-gnome3” or "
+                      "“pinentry-tty”, or set the program in the agent's configuration."),
+                    p) < 0)
+                return NULL;
+        return s;
+}
