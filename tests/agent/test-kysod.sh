@@ -135,8 +135,16 @@ expect "watchdog pinged at least twice in ~1.5 s with WatchdogSec=0.4 s" \
         test "$(grep -c '^WATCHDOG=1$' "$T/notify.txt")" -ge 2
 
 # --- The name is taken: a second agent says so and exits.
+# It must not have told systemd it was ready: READY=1 comes only after the name is ours (a robust check of
+# the order, where the timing check above could be lucky).
+python3 "$HERE/notify-listen.py" "$T/notify2.socket" "$T/notify2.txt" "$MAIN" 3 &
+L2=$!
+PIDS+=($L2)
+wait_for 5 grep -q listening "$T/notify2.txt" 2>/dev/null || bail_out "notify listener did not start"
 expect_fail "a second kysod on the same bus refuses to start" "already running" \
-        env DBUS_SESSION_BUS_ADDRESS="$MAIN" "$KYSOD" --config "$T/kysod.conf"
+        env DBUS_SESSION_BUS_ADDRESS="$MAIN" NOTIFY_SOCKET="$T/notify2.socket" "$KYSOD" --config "$T/kysod.conf"
+wait "$L2"
+expect "the refused kysod never sent READY=1" bash -c "! grep -q '^READY=1' '$T/notify2.txt'"
 
 # --- Introspect against the contract.
 dbus-send --bus="$MAIN" --print-reply=literal --dest=org.kyso.Agent1 /org/kyso/Agent1 \
