@@ -18,12 +18,17 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-agent-test.XXXXXX") || bail_out "mktemp failed"
 chmod 755 "$T" # a client running as nobody must reach the bus socket
 PIDS=()
+ACT=
 cleanup() {
-        local p
+        local p apid
+        # An activated kysod is not our child: ask its bus for its process id (before the bus goes).
+        if [[ -n $ACT ]]; then
+                apid=$(dbus-send --bus="$ACT" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                        org.freedesktop.DBus.GetConnectionUnixProcessID string:org.kyso.Agent1 2>/dev/null | awk '{ print $2 }')
+                [[ -n $apid ]] && kill -TERM "$apid" 2>/dev/null
+        fi
         for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
         for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-        # An activated kysod is not our child: find it by its configuration path.
-        pkill -TERM -f -- "--config $T/" 2>/dev/null
         rm -rf -- "$T"
 }
 trap cleanup EXIT
