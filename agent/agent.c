@@ -119,7 +119,9 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                         continue;
                 if (certificate_info_from_der(certs[i]->der, certs[i]->der_size, now, &info) < 0)
                         continue;
-                if (!streq(info.status, "expiring"))
+                /* On the validity period alone: a certificate the policy marks untrusted or revoked still
+                 * deserves the renewal warning while it is within its last 60 days. */
+                if (now < info.not_before || now > info.not_after || info.days_left > AGENT_EXPIRY_WARNING_DAYS)
                         continue;
                 days = (dbus_int32_t) info.days_left;
                 {
