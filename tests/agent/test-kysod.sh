@@ -323,6 +323,12 @@ else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
 
+# --- kysoctl usage errors: exit 2.
+"$KYSOCTL" certs --bogus >/dev/null 2>&1
+expect_eq "kysoctl certs --bogus: exit code 2" 2 "$?"
+"$KYSOCTL" tokens extra >/dev/null 2>&1
+expect_eq "kysoctl tokens with an argument: exit code 2" 2 "$?"
+
 # --- kysoctl without an agent (and no activation): exit 3 and how to start it.
 out=$(DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOCTL" tokens 2>&1)
 expect_eq "kysoctl tokens, no agent: exit code 3" 3 "$?"
