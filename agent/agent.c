@@ -121,7 +121,8 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                         continue;
                 /* On the validity period alone: a certificate the policy marks untrusted or revoked still
                  * deserves the renewal warning while it is within its last 60 days. */
-                if (now < info.not_before || now > info.not_after || info.days_left > AGENT_EXPIRY_WARNING_DAYS)
+                if (now < info.not_before || now > info.not_after ||
+                    info.days_left > AGENT_EXPIRY_WARNING_DAYS)
                         continue;
                 days = (dbus_int32_t) info.days_left;
                 {
