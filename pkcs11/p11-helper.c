@@ -782,5 +782,7 @@ int p11_helper_run(int fd, const char *module_path) {
                 (void) h.f->C_Finalize(NULL);
         /* No dlclose(): some vendor modules crash when unloaded; the process ends here anyway. */
         free(h.load_error);
+        /* A frame cut short may have left part of a PIN in the buffer. */
+        explicit_bzero(buf, P11_FRAME_MAX);
         return r < 0 ? r : 0;
 }
