@@ -1,10 +1,147 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kysoctl policy check [FILE]: parses the policy (and its drop-ins) the way the agent does and prints either
+ * a summary or every problem with file and line. */
+#include <getopt.h>
 #include <stdio.h>
 
+#include "i18n.h"
 #include "kysoctl.h"
+#include "policy/policy.h"
 
-/* Placeholder until this verb is built; it says so rather than pretending. */
+static void print_match(const char *prefix, const CertMatch *m) {
+        for (size_t i = 0; i < m->n_issuer; i++)
+                printf("      %sissuer %s=%s\n", prefix, OBJ_nid2sn(m->issuer[i].nid), m->issuer[i].glob);
+        for (size_t i = 0; i < m->n_subject; i++)
+                printf("      %ssubject %s=%s\n", prefix, OBJ_nid2sn(m->subject[i].nid), m->subject[i].glob);
+        STRV_FOREACH (o, m->organizations)
+                printf("      %sorganization %s\n", prefix, *o);
+        STRV_FOREACH (o, m->policy_oids)
+                printf("      %spolicy-oid %s\n", prefix, *o);
+        STRV_FOREACH (o, m->ekus)
+                printf("      %seku %s\n", prefix, *o);
+        STRV_FOREACH (o, m->fingerprints)
+                printf("      %sfingerprint %s\n", prefix, *o);
+}
+
+static void print_summary(const Policy *p) {
+        printf(_("Policy OK.\n"));
+        printf(_("  Files:\n"));
+        STRV_FOREACH (f, p->files)
+                printf("    %s\n", *f);
+        printf(_("  Trusted roots: %d\n"), sk_X509_num(p->trusted_roots));
+        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++) {
+                char *s = X509_NAME_oneline(
+                        X509_get_subject_name(sk_X509_value(p->trusted_roots, i)), NULL, 0);
+                printf("    %s\n", strna(s));
+                OPENSSL_free(s);
+        }
+        printf(_("  Intermediate certificates: %d\n"), sk_X509_num(p->intermediates));
+        printf(_("  Revocation: %s (OCSP nonce %s, OCSP timeout %us, CRL timeout %us)\n"),
+               revocation_mode_to_string(p->revocation_mode),
+               p->ocsp_require_nonce ? _("required") : _("not required"), p->ocsp_timeout_sec,
+               p->crl_timeout_sec);
+        for (size_t i = 0; i < p->n_rewrites; i++)
+                printf(_("    rewrite %s -> %s\n"), p->rewrites[i].from, p->rewrites[i].to);
+        if (p->proxy)
+                printf(_("    proxy %s\n"), p->proxy);
+        printf(_("  Keys: RSA >= %u bits (%s padding), curves"), p->min_rsa_bits,
+               rsa_padding_to_string(p->rsa_padding));
+        STRV_FOREACH (c, p->ec_curves)
+                printf(" %s", *c);
+        printf(_("; hashes"));
+        STRV_FOREACH (h, p->hashes)
+                printf(" %s", *h);
+        printf("\n");
+        printf(_("  Expiry warning: %u days before\n"), p->expiry_warning_days);
+        printf(_("  Time-stamp server: %s\n"), p->tsa_url ?: _("(none)"));
+        printf(_("  Refused classifications:"));
+        STRV_FOREACH (w, p->classification_words)
+                printf(" \"%s\"", *w);
+        printf("\n");
+        printf(_("  Certificate kind rules: %zu\n"), p->n_kind_rules);
+        for (size_t i = 0; i < p->n_kind_rules; i++) {
+                printf("    [kind %s] -> %s\n", p->kind_rules[i].name,
+                       cert_kind_to_string(p->kind_rules[i].kind));
+                print_match("", &p->kind_rules[i].match);
+        }
+        printf(_("  Seal rules (competent persons): %zu\n"), p->n_seal_rules);
+        for (size_t i = 0; i < p->n_seal_rules; i++) {
+                printf("    [seal %s]\n", p->seal_rules[i].name);
+                print_match("seal-", &p->seal_rules[i].seal);
+                print_match("leader-", &p->seal_rules[i].leader);
+        }
+        if (p->revocation_mode == REVOCATION_OFF)
+                printf(_("WARNING: revocation checks are off; this policy is for tests only.\n"));
+}
+
+static void help(void) {
+        printf(_("Usage: kysoctl policy check [--insecure-skip-owner-check] [FILE]\n\n"
+                 "Checks the policy file (default: $KYSO_POLICY or %s) and the *.conf drop-ins in the\n"
+                 "policy.d folder beside it. Prints a summary, or every problem with file and line.\n"),
+               POLICY_SYSTEM_PATH);
+}
+
 int verb_policy(int argc, char **argv) {
-        fprintf(stderr, "kysoctl policy: not available in this build yet.\n");
-        return KYSOCTL_EXIT_INTERNAL;
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "insecure-skip-owner-check", no_argument, NULL, 'S' },
+                {},
+        };
+        PolicyLoadFlags flags = policy_tools_flags();
+        int c;
+
+        i18n_setup();
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return KYSOCTL_EXIT_OK;
+                case 'S':
+                        flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
+                        break;
+                default:
+                        return KYSOCTL_EXIT_USAGE;
+                }
+        if (optind >= argc || !streq(argv[optind], "check")) {
+                help();
+                return KYSOCTL_EXIT_USAGE;
+        }
+        optind++;
+        /* Options may also follow the sub-command. */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return KYSOCTL_EXIT_OK;
+                case 'S':
+                        flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
+                        break;
+                default:
+                        return KYSOCTL_EXIT_USAGE;
+                }
+        if (argc - optind > 1) {
+                help();
+                return KYSOCTL_EXIT_USAGE;
+        }
+        const char *path = optind < argc ? argv[optind] : policy_tools_path();
+
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        int r = policy_load(path, flags, &p, &errors);
+        if (r == -EINVAL) {
+                STRV_FOREACH (e, errors)
+                        fprintf(stderr, "%s\n", *e);
+                fprintf(stderr,
+                        _("Policy %s is invalid: %zu problem(s). The agent refuses to start with it; "
+                          "fix the lines above.\n"),
+                        path, strv_length(errors));
+                return KYSOCTL_EXIT_REFUSED;
+        }
+        if (r < 0) {
+                fprintf(stderr, _("Cannot check the policy %s: %s\n"), path, strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+        print_summary(p);
+        return KYSOCTL_EXIT_OK;
 }

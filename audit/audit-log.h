@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AuditLog: the one writer of a hash-chained, append-only JSON Lines audit log (see audit-record.h for the
+ * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable.
+ *
+ * Not thread-safe: one AuditLog per process, used from the agent's event loop. Every append blocks for one
+ * fdatasync() (about 2 ms on this machine's disk), by design: the outcome of an event is reported only after
+ * its record is on disk. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit-events.h"
+#include "audit-record.h"
+#include "macro.h"
+
+typedef struct AuditLog AuditLog;
+
+typedef struct AuditLogOptions {
+        uint64_t max_size;   /* rotate before the active file would grow past this many bytes; 0: never */
+        bool rotate_monthly; /* rotate when the UTC month of the first record of the active file has passed
+                              */
+        bool no_journal;     /* do not send records to the journal (tests, or systems without journald) */
+        bool no_sync;        /* BENCHMARK ONLY: skip fdatasync(). Records are then not durable. */
+} AuditLogOptions;
+
+/* Who asked: the D-Bus peer for requests (the agent fills it from the bus credentials). */
+typedef struct AuditCaller {
+        uid_t uid;
+        pid_t pid;
+        const char *exe;
+} AuditCaller;
+
+/* One event. Every pointer may be NULL (the key is then left out). There is deliberately no field for a
+ * PIN or any other secret, and extra keys named like one are refused. Strings longer than
+ * AUDIT_FIELD_MAX bytes are cut; bytes that are not UTF-8 become U+FFFD. */
+#define AUDIT_FIELD_MAX 1024
+typedef struct AuditEvent {
+        AuditEventType type;
+        const AuditCaller *caller; /* NULL: this process */
+        const char *message;       /* one line for people; also the journal's MESSAGE */
+
+        const char *document; /* the document's name as the client gave it */
+        const char *sha256_before, *sha256_after;
+
+        const char *cert_subject, *cert_issuer, *cert_serial;
+        const char *cert_fingerprint; /* SHA-256 of the DER, hex */
+        const char *cert_kind;        /* personal | organization | device */
+        const char *cert_ca;        /* government | other: when the policy knows; else the report guesses */
+        const char *cert_not_after; /* ISO 8601 */
+        const char *cert_status;    /* valid | expiring | expired | revoked | untrusted | unknown */
+
+        const char *token_uri, *token_label, *token_serial;
+
+        const char *request;  /* the request's id or object path */
+        const char *role;     /* approve | issue | copy | appendix | personal */
+        const char *decision; /* allowed | denied | cancelled | failed */
+        const char *reason;   /* why: the policy's reason or the error's message */
+        const char *article;  /* the regulation article behind a decision, e.g. "Quy chế Điều 21.4" */
+        const char *timestamp_time; /* the RFC 3161 token's genTime when there is one */
+        const char *error;          /* the error name when the operation failed */
+
+        const char *const *extra; /* NULL-terminated "key", "value", ... pairs, written under "data" */
+} AuditEvent;
+
+/* Opens (creates) the log at path: parents 0700, file 0600, an exclusive lock on "<path>.lock" (-EBUSY when
+ * another process holds it; *ret_message names it), recovery of a torn last line (moved to
+ * "<path>.torn-<UTC time>" and recorded), and the head found by reading the file backwards. On failure
+ * *ret_message, if given, gets a sentence for people (free() it). */
+int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message);
+AuditLog *audit_log_free(AuditLog *log); /* closes; does not write a record (the agent writes agent-stop) */
+DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
+
+/* Appends one record: one write() on an O_APPEND fd, then fdatasync(); returns 0 only when the record is
+ * durable, so the caller may then report the event's outcome. On error (-ENOSPC, -EIO, ...) the file is left
+ * as it was (a partial write is truncated away) and the caller must fail the operation it records. */
+int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+/* The short form for agent events: a message and "key", "value", ... pairs (NULL-terminated) under "data".
+ * Example: audit_log_append_simple(log, AUDIT_EVENT_TOKEN_ADDED, "Token added", "uri", uri, NULL). */
+int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *message, ...) _sentinel_;
+
+uint64_t audit_log_get_seq(const AuditLog *log); /* the last record's seq; 0 when the log is empty */
+const char *audit_log_get_head_hash(const AuditLog *log); /* its hash (64 hex) */
+const char *audit_log_get_path(const AuditLog *log);
+/* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
+const char *audit_log_get_quarantine_path(const AuditLog *log);
+
+/* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
+ * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
+ * and rotate_monthly of o; -EINVAL when the text is not one of those. */
+int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
+
+/* Where the log lives: $KYSO_AUDIT_LOG, else $XDG_STATE_HOME/kyso/audit.jsonl, else
+ * ~/.local/state/kyso/audit.jsonl. */
+int audit_log_default_path(char **ret);
+
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
+typedef enum AuditFault {
+        AUDIT_FAULT_NONE,
+        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
+        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
+        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
+        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        _AUDIT_FAULT_MAX,
+        _AUDIT_FAULT_INVALID = -EINVAL,
+} AuditFault;
+void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
+void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
+
+/* How the agent uses it (the integrator wires this into agent/):
+ *
+ *   AuditLogOptions o = { .rotate_monthly = true };       // or audit_log_parse_rotation(conf_value, &o)
+ *   r = audit_log_open(config->audit_log_path, &o, &a->audit, &msg);
+ *   if (r < 0) → log msg and refuse to start (-EBUSY: another kysod holds the log).
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_AGENT_START, "kysod started", "version", VERSION, NULL);
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_CONFIG_LOAD, "Configuration loaded", "file", path, NULL);
+ *   token added/removed: AuditEvent ev = { .type = AUDIT_EVENT_TOKEN_ADDED, .message = "Token added",
+ *           .token_uri = t->uri, .token_label = t->label, .token_serial = t->serial };
+ *   helper crash/restart: audit_log_append_simple(a->audit, AUDIT_EVENT_HELPER_CRASH, reason,
+ *           "module", module_path, NULL);
+ *   signing (issue 5): fill AuditEvent with .caller from the D-Bus peer's credentials, the document, the
+ *           certificate, .role, .decision, .reason, .article; append BEFORE replying; on error fail the
+ *           request (Internal error, "the audit log cannot be written: ...").
+ *   at exit: AUDIT_EVENT_AGENT_STOP, then audit_log_free(). */

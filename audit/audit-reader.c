@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "audit-reader.h"
+#include "audit-record.h"
+#include "macro.h"
+
+#define READ_CHUNK (1024U * 1024U)
+#define BUF_SIZE (READ_CHUNK + AUDIT_LINE_MAX + 2)
+
+struct AuditReader {
+        char **files;
+        unsigned n_files;
+        unsigned file_index; /* the file being read */
+        int fd;
+        bool file_open, file_started;
+
+        const char *mem;
+        size_t mem_size;
+        bool from_memory;
+
+        char *buf;
+        size_t start, end; /* unread bytes are buf[start..end) */
+        bool eof;          /* of the current file */
+        uint64_t line_number;
+        uint64_t bytes;
+        bool skipping; /* inside an over-long line: drop bytes until its '\n' */
+};
+
+typedef struct Archive {
+        unsigned n;
+        char *name;
+} Archive;
+
+static int archive_cmp(const void *a, const void *b) {
+        const Archive *x = a, *y = b;
+        return x->n < y->n ? -1 : x->n > y->n;
+}
+
+int audit_chain_files(const char *path, char ***ret_files, unsigned *ret_max_archive) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        size_t base_len = strlen(base);
+        Archive *archives = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        dir = slash ? strndup(path, (size_t) (slash - path)) : strdup(".");
+        if (!dir)
+                return -ENOMEM;
+        if (isempty(dir)) {
+                free(dir);
+                dir = strdup("/");
+                if (!dir)
+                        return -ENOMEM;
+        }
+
+        DIR *d = opendir(dir);
+        if (!d)
+                return negative_errno();
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, base, base_len) != 0 || de->d_name[base_len] != '.')
+                        continue;
+                const char *num = de->d_name + base_len + 1;
+                if (*num < '1' || *num > '9' || strlen(num) > 9 || num[strspn(num, "0123456789")] != '\0')
+                        continue;
+                Archive *a = realloc(archives, (n + 1) * sizeof(Archive));
+                if (!a) {
+                        r = -ENOMEM;
+                        break;
+                }
+                archives = a;
+                archives[n].n = (unsigned) strtoul(num, NULL, 10);
+                if (asprintf(&archives[n].name, "%s/%s", dir, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        closedir(d);
+
+        char **files = NULL;
+        if (r >= 0 && n > 0)
+                qsort(archives, n, sizeof(Archive), archive_cmp);
+        if (r >= 0 && ret_max_archive)
+                *ret_max_archive = n > 0 ? archives[n - 1].n : 0;
+        for (size_t i = 0; i < n; i++) {
+                if (r >= 0 && ret_files) {
+                        r = strv_push(&files, archives[i].name);
+                        if (r >= 0)
+                                continue;
+                }
+                free(archives[i].name);
+        }
+        free(archives);
+        if (r >= 0 && ret_files && access(path, F_OK) == 0)
+                r = strv_extend(&files, path);
+        if (r < 0) {
+                strv_free(files);
+                return r;
+        }
+        if (!ret_files) {
+                return n > 0 || access(path, F_OK) == 0 ? 0 : -ENOENT;
+        }
+        if (!files)
+                return -ENOENT;
+        *ret_files = files;
+        return 0;
+}
+
+static int reader_new(AuditReader **ret) {
+        AuditReader *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->fd = -EBADF;
+        *ret = r;
+        return 0;
+}
+
+int audit_reader_open(const char *path, AuditReader **ret) {
+        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
+        int k = reader_new(&r);
+        if (k < 0)
+                return k;
+        k = audit_chain_files(path, &r->files, NULL);
+        if (k < 0)
+                return k;
+        r->n_files = (unsigned) strv_length(r->files);
+        r->buf = malloc(BUF_SIZE);
+        if (!r->buf)
+                return -ENOMEM;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int audit_reader_open_file(const char *file, AuditReader **ret) {
+        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
+        int k = reader_new(&r);
+        if (k < 0)
+                return k;
+        k = strv_extend(&r->files, file);
+        if (k < 0)
+                return k;
+        r->n_files = 1;
+        r->buf = malloc(BUF_SIZE);
+        if (!r->buf)
+                return -ENOMEM;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int audit_reader_open_memory(const void *data, size_t size, AuditReader **ret) {
+        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
+        int k = reader_new(&r);
+        if (k < 0)
+                return k;
+        k = strv_extend(&r->files, "(memory)");
+        if (k < 0)
+                return k;
+        r->n_files = 1;
+        r->from_memory = true;
+        r->mem = data;
+        r->mem_size = size;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+AuditReader *audit_reader_free(AuditReader *r) {
+        if (!r)
+                return NULL;
+        safe_close(r->fd);
+        strv_free(r->files);
+        free(r->buf);
+        free(r);
+        return NULL;
+}
+
+const char *audit_reader_get_file(const AuditReader *r, unsigned index) {
+        return index < r->n_files ? r->files[index] : NULL;
+}
+unsigned audit_reader_n_files(const AuditReader *r) {
+        return r->n_files;
+}
+uint64_t audit_reader_bytes(const AuditReader *r) {
+        return r->bytes;
+}
+
+static int fill(AuditReader *r) {
+        if (r->start > 0) {
+                memmove(r->buf, r->buf + r->start, r->end - r->start);
+                r->end -= r->start;
+                r->start = 0;
+        }
+        while (r->end < BUF_SIZE) {
+                ssize_t k = read(r->fd, r->buf + r->end, MIN((size_t) READ_CHUNK, BUF_SIZE - r->end));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0) {
+                        r->eof = true;
+                        return 0;
+                }
+                r->end += (size_t) k;
+                r->bytes += (uint64_t) k;
+                return 1;
+        }
+        return 1;
+}
+
+static int next_from_memory(AuditReader *r, AuditLine *ret) {
+        if (r->start >= r->mem_size)
+                return 0;
+        const char *p = r->mem + r->start;
+        size_t left = r->mem_size - r->start;
+        const char *nl = memchr(p, '\n', left);
+        size_t len = nl ? (size_t) (nl - p) : left;
+
+        *ret = (AuditLine){
+                .data = p,
+                .len = len,
+                .terminated = nl != NULL,
+                .first_in_file = r->line_number == 0,
+                .file_index = 0,
+                .line_number = ++r->line_number,
+        };
+        r->start += len + (nl ? 1 : 0);
+        r->bytes = r->start;
+        if (len > AUDIT_LINE_MAX) {
+                ret->data = NULL;
+                ret->len = 0;
+                return -E2BIG;
+        }
+        return 1;
+}
+
+int audit_reader_next(AuditReader *r, AuditLine *ret) {
+        int k;
+
+        if (r->from_memory)
+                return next_from_memory(r, ret);
+
+        for (;;) {
+                if (!r->file_open) {
+                        if (r->file_index >= r->n_files)
+                                return 0;
+                        r->fd = open(r->files[r->file_index], O_RDONLY | O_CLOEXEC);
+                        if (r->fd < 0)
+                                return negative_errno();
+                        (void) posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                        r->file_open = true;
+                        r->start = r->end = 0;
+                        r->eof = false;
+                        r->line_number = 0;
+                        r->skipping = false;
+                }
+
+                char *p = r->buf + r->start;
+                size_t avail = r->end - r->start;
+                char *nl = avail > 0 ? memchr(p, '\n', MIN(avail, (size_t) AUDIT_LINE_MAX + 1)) : NULL;
+
+                if (r->skipping) {
+                        /* Drop the rest of an over-long line. */
+                        char *n2 = avail > 0 ? memchr(p, '\n', avail) : NULL;
+                        if (n2) {
+                                r->start += (size_t) (n2 - p) + 1;
+                                r->skipping = false;
+                                continue;
+                        }
+                        r->start = r->end;
+                        if (r->eof)
+                                goto next_file;
+                        k = fill(r);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+
+                if (nl) {
+                        size_t len = (size_t) (nl - p);
+                        *ret = (AuditLine){
+                                .data = p,
+                                .len = len,
+                                .terminated = true,
+                                .first_in_file = r->line_number == 0,
+                                .file_index = r->file_index,
+                                .line_number = ++r->line_number,
+                        };
+                        r->start += len + 1;
+                        return 1;
+                }
+                if (avail > AUDIT_LINE_MAX) {
+                        *ret = (AuditLine){
+                                .first_in_file = r->line_number == 0,
+                                .file_index = r->file_index,
+                                .line_number = ++r->line_number,
+                        };
+                        r->skipping = true;
+                        r->start += AUDIT_LINE_MAX + 1;
+                        return -E2BIG;
+                }
+                if (!r->eof) {
+                        k = fill(r);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                if (avail > 0) {
+                        /* The file ends without '\n': hand out the torn line. */
+                        *ret = (AuditLine){
+                                .data = p,
+                                .len = avail,
+                                .terminated = false,
+                                .first_in_file = r->line_number == 0,
+                                .file_index = r->file_index,
+                                .line_number = ++r->line_number,
+                        };
+                        r->start = r->end;
+                        return 1;
+                }
+next_file:
+                r->fd = safe_close(r->fd);
+                r->file_open = false;
+                r->file_index++;
+        }
+}

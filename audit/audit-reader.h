@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AuditReader: streams the lines of an audit log's chain, every file in order ("<path>.1", "<path>.2", ...,
+ * then "<path>"), in constant memory, with the file and line number of each. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+typedef struct AuditReader AuditReader;
+
+/* The chain's files in order: archives "<path>.N" by N, then path itself if it exists. -ENOENT when there is
+ * none. *ret_max_archive (optional) gets the largest N, 0 when there are no archives. */
+int audit_chain_files(const char *path, char ***ret_files, unsigned *ret_max_archive);
+
+int audit_reader_open(const char *path, AuditReader **ret);
+/* Reads one file only (for fuzzing and for checking a single file). */
+int audit_reader_open_file(const char *file, AuditReader **ret);
+/* Reads from memory (fuzzers); data must outlive the reader. */
+int audit_reader_open_memory(const void *data, size_t size, AuditReader **ret);
+AuditReader *audit_reader_free(AuditReader *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AuditReader *, audit_reader_free);
+
+typedef struct AuditLine {
+        const char *data; /* without '\n'; valid until the next call */
+        size_t len;
+        bool terminated; /* false: the file ends without '\n' here (a torn tail) */
+        bool first_in_file;
+        unsigned file_index;  /* into audit_reader_get_file() */
+        uint64_t line_number; /* 1-based, in its file */
+} AuditLine;
+
+/* 1 and a line, 0 at the end of the chain, negative on error: -E2BIG for a line longer than
+ * AUDIT_LINE_MAX (ret is then filled with the location and no data), -errno for I/O errors. */
+int audit_reader_next(AuditReader *r, AuditLine *ret);
+const char *audit_reader_get_file(const AuditReader *r, unsigned index);
+unsigned audit_reader_n_files(const AuditReader *r);
+/* Bytes read so far, over all files. */
+uint64_t audit_reader_bytes(const AuditReader *r);

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit-record.h"
+#include "macro.h"
+
+static int scan_fail(const char **ret_what, const char *what) {
+        if (ret_what)
+                *ret_what = what;
+        return -EBADMSG;
+}
+
+static bool lit(const char **p, const char *end, const char *s, size_t n) {
+        if ((size_t) (end - *p) < n || memcmp(*p, s, n) != 0)
+                return false;
+        *p += n;
+        return true;
+}
+#define LIT(p, end, s) lit(&(p), (end), (s), sizeof(s) - 1)
+
+static inline bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+static inline bool is_lower_hex(char c) {
+        return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+bool audit_is_hex(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!is_lower_hex(s[i]))
+                        return false;
+        return true;
+}
+
+static bool time_shape_ok(const char *t) {
+        /* YYYY-MM-DDTHH:MM:SS.mmmZ */
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+        for (size_t i = 0; i < AUDIT_TIME_LEN; i++) {
+                if (shape[i] == 'd') {
+                        if (!is_digit(t[i]))
+                                return false;
+                } else if (t[i] != shape[i])
+                        return false;
+        }
+        return true;
+}
+
+int audit_record_scan(const char *line, size_t len, AuditRecordHead *ret, const char **ret_what) {
+        const char *p = line, *end = line + len;
+        AuditRecordHead h = {};
+
+        if (len < 2 || line[len - 1] != '}')
+                return scan_fail(ret_what, "not a JSON object on one line");
+        if (!LIT(p, end, "{\"v\":"))
+                return scan_fail(ret_what, "does not start with the format version \"v\"");
+        if (p >= end || !is_digit(*p))
+                return scan_fail(ret_what, "format version is not a number");
+        for (unsigned n = 0; p < end && is_digit(*p); p++, n++) {
+                if (n >= 6)
+                        return scan_fail(ret_what, "format version is not a number");
+                h.version = h.version * 10 + (unsigned) (*p - '0');
+        }
+        if (h.version != AUDIT_FORMAT_VERSION) {
+                if (ret) {
+                        *ret = h;
+                }
+                if (ret_what)
+                        *ret_what = "unknown format version";
+                return -EPROTONOSUPPORT;
+        }
+        if (!LIT(p, end, ",\"seq\":"))
+                return scan_fail(ret_what, "no sequence number \"seq\"");
+        if (p >= end || !is_digit(*p) || *p == '0')
+                return scan_fail(ret_what, "sequence number is not a positive integer");
+        for (unsigned n = 0; p < end && is_digit(*p); p++, n++) {
+                unsigned d = (unsigned) (*p - '0');
+                if (n >= 19 || h.seq > (UINT64_MAX - d) / 10)
+                        return scan_fail(ret_what, "sequence number is too large");
+                h.seq = h.seq * 10 + d;
+        }
+        if (!LIT(p, end, ",\"time\":\""))
+                return scan_fail(ret_what, "no \"time\"");
+        if ((size_t) (end - p) < AUDIT_TIME_LEN || !time_shape_ok(p))
+                return scan_fail(ret_what, "\"time\" is not YYYY-MM-DDTHH:MM:SS.mmmZ");
+        h.time = p;
+        p += AUDIT_TIME_LEN;
+        if (!LIT(p, end, "\",\"prev\":\""))
+                return scan_fail(ret_what, "no chain hash \"prev\"");
+        if ((size_t) (end - p) < AUDIT_HASH_HEX || !audit_is_hex(p, AUDIT_HASH_HEX))
+                return scan_fail(ret_what, "\"prev\" is not 64 lowercase hex digits");
+        h.prev = p;
+        p += AUDIT_HASH_HEX;
+        if (!LIT(p, end, "\",\"event\":\""))
+                return scan_fail(ret_what, "no \"event\"");
+        h.event_name = p;
+        while (p < end && ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '-'))
+                p++;
+        h.event_len = (size_t) (p - h.event_name);
+        if (h.event_len == 0 || h.event_len > 64 || p >= end || *p != '"')
+                return scan_fail(ret_what, "\"event\" is not an event name");
+        p++;
+        if (p >= end || (*p != ',' && *p != '}'))
+                return scan_fail(ret_what, "garbage after \"event\"");
+        h.event = audit_event_type_from_stringn(h.event_name, h.event_len);
+        if (ret)
+                *ret = h;
+        return 0;
+}
+
+int audit_record_find_string(
+        const char *line, size_t len, const char *key, const char **ret, size_t *ret_len) {
+        size_t kl = strlen(key);
+        const char *end = line + len;
+
+        for (const char *p = line; p + kl + 5 <= end; p++) {
+                p = memchr(p, '"', (size_t) (end - p));
+                if (!p || p + kl + 5 > end)
+                        break;
+                if (p > line && p[-1] == '\\')
+                        continue;
+                if (memcmp(p + 1, key, kl) != 0 || memcmp(p + 1 + kl, "\":\"", 3) != 0)
+                        continue;
+                const char *v = p + kl + 4, *q = v;
+                while (q < end && *q != '"') {
+                        if (*q == '\\')
+                                q++;
+                        q++;
+                }
+                if (q >= end)
+                        return -EBADMSG;
+                *ret = v;
+                *ret_len = (size_t) (q - v);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+struct AuditHasher {
+        EVP_MD *md;
+        EVP_MD_CTX *ctx;
+};
+
+int audit_hasher_new(AuditHasher **ret) {
+        AuditHasher *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        h->ctx = EVP_MD_CTX_new();
+        if (!h->md || !h->ctx) {
+                audit_hasher_free(h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+AuditHasher *audit_hasher_free(AuditHasher *h) {
+        if (!h)
+                return NULL;
+        EVP_MD_CTX_free(h->ctx);
+        EVP_MD_free(h->md);
+        free(h);
+        return NULL;
+}
+
+void audit_hex(const unsigned char *bin, size_t n, char *ret_hex) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                ret_hex[2 * i] = digits[bin[i] >> 4];
+                ret_hex[2 * i + 1] = digits[bin[i] & 15];
+        }
+        ret_hex[2 * n] = '\0';
+}
+
+int audit_hasher_line(AuditHasher *h, const void *line, size_t len, char ret_hex[AUDIT_HASH_HEX + 1]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+
+        if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, line, len) != 1 ||
+            EVP_DigestFinal_ex(h->ctx, md, &n) != 1 || n != 32)
+                return -EIO;
+        audit_hex(md, 32, ret_hex);
+        return 0;
+}
+
+int64_t audit_days_from_civil(int y, unsigned m, unsigned d) {
+        /* Howard Hinnant's days_from_civil. */
+        y -= m <= 2;
+        const int64_t era = (y >= 0 ? y : y - 399) / 400;
+        const unsigned yoe = (unsigned) (y - era * 400);
+        const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t) doe - 719468;
+}
+
+void audit_civil_from_days(int64_t z, int *ret_y, unsigned *ret_m, unsigned *ret_d) {
+        z += 719468;
+        const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        const unsigned doe = (unsigned) (z - era * 146097);
+        const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        const unsigned mp = (5 * doy + 2) / 153;
+        const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+        const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+        *ret_y = (int) (yoe + era * 400 + (m <= 2));
+        *ret_m = m;
+        *ret_d = d;
+}
+
+void audit_format_time(uint64_t ms, char buf[AUDIT_TIME_LEN + 1]) {
+        int64_t days = (int64_t) (ms / 86400000ULL);
+        unsigned rem = (unsigned) (ms % 86400000ULL);
+        int y;
+        unsigned m, d;
+
+        char tmp[64];
+
+        audit_civil_from_days(days, &y, &m, &d);
+        snprintf(
+                tmp, sizeof(tmp), "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y % 10000, m, d, rem / 3600000,
+                rem / 60000 % 60, rem / 1000 % 60, rem % 1000);
+        memcpy(buf, tmp, AUDIT_TIME_LEN);
+        buf[AUDIT_TIME_LEN] = '\0';
+}
+
+static int parse_uint(const char **p, unsigned ndigits, unsigned *ret) {
+        unsigned v = 0;
+        for (unsigned i = 0; i < ndigits; i++) {
+                if (!is_digit((*p)[i]))
+                        return -EINVAL;
+                v = v * 10 + (unsigned) ((*p)[i] - '0');
+        }
+        *p += ndigits;
+        *ret = v;
+        return 0;
+}
+
+int audit_parse_time(const char *s, int64_t *ret_ms) {
+        unsigned y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+        const char *p = s;
+        int64_t offset_min = 0;
+
+        if (parse_uint(&p, 4, &y) < 0 || *p++ != '-' || parse_uint(&p, 2, &mo) < 0 || *p++ != '-' ||
+            parse_uint(&p, 2, &d) < 0)
+                return -EINVAL;
+        if (mo < 1 || mo > 12 || d < 1 || d > 31)
+                return -EINVAL;
+        if (*p == 'T' || *p == ' ') {
+                p++;
+                if (parse_uint(&p, 2, &h) < 0 || *p++ != ':' || parse_uint(&p, 2, &mi) < 0)
+                        return -EINVAL;
+                if (*p == ':') {
+                        p++;
+                        if (parse_uint(&p, 2, &sec) < 0)
+                                return -EINVAL;
+                        if (*p == '.') {
+                                p++;
+                                if (parse_uint(&p, 3, &ms) < 0)
+                                        return -EINVAL;
+                        }
+                }
+                if (h > 23 || mi > 59 || sec > 60)
+                        return -EINVAL;
+        }
+        if (*p == 'Z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p == '-' ? -1 : 1;
+                unsigned oh, om;
+                p++;
+                if (parse_uint(&p, 2, &oh) < 0 || *p++ != ':' || parse_uint(&p, 2, &om) < 0)
+                        return -EINVAL;
+                offset_min = sign * (int64_t) (oh * 60 + om);
+        }
+        if (*p != '\0')
+                return -EINVAL;
+
+        /* Reject dates like 2026-02-31 rather than silently moving them. */
+        int cy;
+        unsigned cm, cd;
+        int64_t days = audit_days_from_civil((int) y, mo, d);
+        audit_civil_from_days(days, &cy, &cm, &cd);
+        if (cy != (int) y || cm != mo || cd != d)
+                return -EINVAL;
+
+        *ret_ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - offset_min * 60) * 1000 + ms;
+        return 0;
+}
+
+void audit_buf_done(AuditBuf *b) {
+        b->data = mfree(b->data);
+        b->len = b->alloc = 0;
+}
+
+static bool buf_reserve(AuditBuf *b, size_t extra) {
+        if (b->error)
+                return false;
+        if (b->len + extra + 1 <= b->alloc)
+                return true;
+        size_t n = MAX(b->alloc * 2, b->len + extra + 1);
+        n = MAX(n, (size_t) 256);
+        char *d = realloc(b->data, n);
+        if (!d) {
+                b->error = -ENOMEM;
+                return false;
+        }
+        b->data = d;
+        b->alloc = n;
+        return true;
+}
+
+void audit_buf_put(AuditBuf *b, const void *p, size_t n) {
+        if (!buf_reserve(b, n))
+                return;
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+void audit_buf_puts(AuditBuf *b, const char *s) {
+        audit_buf_put(b, s, strlen(s));
+}
+
+void audit_buf_printf(AuditBuf *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+                b->error = -EINVAL;
+                return;
+        }
+        if (!buf_reserve(b, (size_t) n))
+                return;
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t) n;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one (overlongs, surrogates and code
+ * points above U+10FFFF are invalid). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n) {
+        unsigned char c = s[0];
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (c >= 0xe0 && c <= 0xef) {
+                if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+                        return 0;
+                if (c == 0xe0 && s[1] < 0xa0)
+                        return 0;
+                if (c == 0xed && s[1] >= 0xa0)
+                        return 0;
+                return 3;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+                        return 0;
+                if (c == 0xf0 && s[1] < 0x90)
+                        return 0;
+                if (c == 0xf4 && s[1] >= 0x90)
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
+bool audit_utf8_valid(const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) s;
+        for (size_t i = 0; i < n;) {
+                if (u[i] == 0)
+                        return false;
+                size_t k = utf8_seq_len(u + i, n - i);
+                if (k == 0)
+                        return false;
+                i += k;
+        }
+        return true;
+}
+
+void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) s;
+        size_t start = 0;
+
+        audit_buf_put(b, "\"", 1);
+        for (size_t i = 0; i < n;) {
+                unsigned char c = u[i];
+                const char *esc = NULL;
+                char tmp[8];
+                size_t k = 1;
+
+                if (c == '"')
+                        esc = "\\\"";
+                else if (c == '\\')
+                        esc = "\\\\";
+                else if (c == '\n')
+                        esc = "\\n";
+                else if (c == '\t')
+                        esc = "\\t";
+                else if (c == '\r')
+                        esc = "\\r";
+                else if (c < 0x20 || c == 0x7f) {
+                        snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+                        esc = tmp;
+                } else if (c >= 0x80) {
+                        k = utf8_seq_len(u + i, n - i);
+                        if (k == 0) {
+                                esc = "\xef\xbf\xbd"; /* U+FFFD */
+                                k = 1;
+                        }
+                }
+                if (esc) {
+                        audit_buf_put(b, s + start, i - start);
+                        audit_buf_puts(b, esc);
+                        start = i + k;
+                }
+                i += k;
+        }
+        audit_buf_put(b, s + start, n - start);
+        audit_buf_put(b, "\"", 1);
+}
+
+void audit_buf_put_json_string(AuditBuf *b, const char *s) {
+        audit_buf_put_json_stringn(b, s, strlen(s));
+}

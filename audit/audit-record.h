@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* One audit record as it sits in the file: the line format, the fast scanner of its fixed prefix (what
+ * verify needs, without a JSON parse), the chain hash, and a small JSON writer with correct escaping.
+ *
+ * Format version 1, one record per line, '\n'-terminated, keys always in this order:
+ *   {"v":1,"seq":N,"time":"YYYY-MM-DDTHH:MM:SS.mmmZ","prev":"<64 hex>","event":"NAME",...,}
+ * "v" is in every record (so the first record of every file names the format version, and any single line
+ * can be read on its own). "seq" starts at 1 and grows by one across all files of the chain. "time" is UTC.
+ * "prev" is the lowercase hex SHA-256 of the previous record's line: its exact bytes from '{' to '}',
+ * without the terminating '\n'. The first record of a chain has 64 zeros. A record's own hash is the same
+ * function of its own line; it is what the journal gets as KYSO_AUDIT_HASH. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "audit-events.h"
+
+#define AUDIT_FORMAT_VERSION 1
+#define AUDIT_LINE_MAX (64U * 1024U) /* a record line, without its '\n', is at most this long */
+#define AUDIT_HASH_HEX 64
+#define AUDIT_TIME_LEN 24 /* "2026-11-24T06:02:14.123Z" */
+#define AUDIT_GENESIS_PREV "0000000000000000000000000000000000000000000000000000000000000000"
+
+typedef struct AuditRecordHead {
+        unsigned version;
+        uint64_t seq;
+        const char *time; /* AUDIT_TIME_LEN bytes inside the line, not NUL-terminated */
+        const char *prev; /* AUDIT_HASH_HEX bytes inside the line */
+        const char *event_name;
+        size_t event_len;
+        AuditEventType event; /* _AUDIT_EVENT_INVALID when the name is unknown (a newer writer) */
+} AuditRecordHead;
+
+/* Scans the fixed prefix of a line (without '\n'). 0 on success; -EBADMSG when the line is not a kyso audit
+ * record, -EPROTONOSUPPORT when its "v" is not a version this reader knows (ret->version is set then).
+ * *ret_what, if given, says what is wrong in a few words (static English). */
+int audit_record_scan(const char *line, size_t len, AuditRecordHead *ret, const char **ret_what);
+
+/* Finds "key":"value" at the top level of the record's tail by a plain scan (no full parse): used for the
+ * few fields verify needs from rare records (log-rotated). Returns 0 and a pointer/length into line. */
+int audit_record_find_string(
+        const char *line, size_t len, const char *key, const char **ret, size_t *ret_len);
+
+/* SHA-256 of a line, as lowercase hex. The hasher keeps one prefetched digest and context: cheap per line.
+ */
+typedef struct AuditHasher AuditHasher;
+int audit_hasher_new(AuditHasher **ret);
+AuditHasher *audit_hasher_free(AuditHasher *h);
+int audit_hasher_line(AuditHasher *h, const void *line, size_t len, char ret_hex[AUDIT_HASH_HEX + 1]);
+static inline void audit_hasher_freep(AuditHasher **h) {
+        audit_hasher_free(*h);
+}
+void audit_hex(const unsigned char *bin, size_t n, char *ret_hex); /* writes 2n digits and a NUL */
+bool audit_is_hex(const char *s, size_t n);
+
+/* "2026-11-24T06:02:14.123Z" from milliseconds since the epoch (UTC); buf gets a NUL. */
+void audit_format_time(uint64_t ms, char buf[AUDIT_TIME_LEN + 1]);
+/* Parses the same form (and also "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" with an optional "Z" or "+HH:MM"
+ * offset; no offset means UTC) to milliseconds since the epoch. */
+int audit_parse_time(const char *s, int64_t *ret_ms);
+/* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian, any year). */
+int64_t audit_days_from_civil(int y, unsigned m, unsigned d);
+void audit_civil_from_days(int64_t z, int *ret_y, unsigned *ret_m, unsigned *ret_d);
+
+/* A growable buffer with JSON helpers. Errors (out of memory) are sticky: check .error once at the end. */
+typedef struct AuditBuf {
+        char *data;
+        size_t len, alloc;
+        int error;
+} AuditBuf;
+void audit_buf_done(AuditBuf *b);
+void audit_buf_put(AuditBuf *b, const void *p, size_t n);
+void audit_buf_puts(AuditBuf *b, const char *s);
+void audit_buf_printf(AuditBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string with quotes. Invalid UTF-8 bytes become U+FFFD (a record must be valid JSON; the document's
+ * SHA-256 identifies it exactly); control characters, '"' and '\\' are escaped. */
+void audit_buf_put_json_string(AuditBuf *b, const char *s);
+void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n);
+/* Valid UTF-8 without NUL? */
+bool audit_utf8_valid(const char *s, size_t n);

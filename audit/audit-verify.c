@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <systemd/sd-journal.h>
+
+#include "audit-verify.h"
+#include "i18n.h"
+#include "macro.h"
+
+#define LOOKAHEAD 8
+
+static const char *const problem_names[_AUDIT_PROBLEM_MAX] = {
+        [AUDIT_PROBLEM_NONE] = "none",
+        [AUDIT_PROBLEM_CHANGED] = "changed",
+        [AUDIT_PROBLEM_REMOVED] = "removed",
+        [AUDIT_PROBLEM_INSERTED] = "inserted",
+        [AUDIT_PROBLEM_REORDERED] = "reordered",
+        [AUDIT_PROBLEM_TORN_TAIL] = "torn-tail",
+        [AUDIT_PROBLEM_SEQ_GAP] = "seq-gap",
+        [AUDIT_PROBLEM_MALFORMED] = "malformed",
+        [AUDIT_PROBLEM_LINE_TOO_LONG] = "line-too-long",
+        [AUDIT_PROBLEM_VERSION] = "version",
+        [AUDIT_PROBLEM_CHAIN_START] = "chain-start",
+        [AUDIT_PROBLEM_ROTATION_LINK] = "rotation-link",
+        [AUDIT_PROBLEM_TAIL_CUT] = "tail-cut",
+        [AUDIT_PROBLEM_JOURNAL_MISMATCH] = "journal-mismatch",
+};
+
+const char *audit_problem_to_string(AuditProblem p) {
+        if (p < 0 || p >= _AUDIT_PROBLEM_MAX)
+                return NULL;
+        return problem_names[p];
+}
+
+void audit_verify_result_done(AuditVerifyResult *res) {
+        res->file = mfree(res->file);
+        res->message = mfree(res->message);
+        res->time_warning = mfree(res->time_warning);
+}
+
+/* One record as verify remembers it: no line bytes, so memory stays constant. */
+typedef struct Rec {
+        uint64_t seq;
+        char prev[AUDIT_HASH_HEX + 1];
+        char hash[AUDIT_HASH_HEX + 1];
+        char time[AUDIT_TIME_LEN];
+        unsigned file_index;
+        uint64_t line;
+        AuditEventType event;
+} Rec;
+
+typedef struct Verifier {
+        AuditReader *reader;
+        AuditHasher *hasher;
+        AuditVerifyResult *res;
+        Rec last;
+        bool have_last;
+        Rec ahead[LOOKAHEAD];
+        unsigned n_ahead;
+} Verifier;
+
+static const char *file_of(Verifier *v, unsigned index) {
+        return strna(audit_reader_get_file(v->reader, index));
+}
+
+static int
+report(Verifier *v, AuditProblem p, unsigned file_index, uint64_t line, uint64_t seq, const char *fmt, ...)
+        _printf_(6, 7);
+static int
+report(Verifier *v, AuditProblem p, unsigned file_index, uint64_t line, uint64_t seq, const char *fmt, ...) {
+        va_list ap;
+        AuditVerifyResult *res = v->res;
+
+        res->problem = p;
+        free(res->file);
+        res->file = audit_reader_get_file(v->reader, file_index)
+                            ? strdup(audit_reader_get_file(v->reader, file_index))
+                            : NULL;
+        res->line = line;
+        res->seq = seq;
+        free(res->message);
+        va_start(ap, fmt);
+        if (vasprintf(&res->message, fmt, ap) < 0)
+                res->message = NULL;
+        va_end(ap);
+        return 1;
+}
+
+/* Reads one record into rec. 1: got one; 0: end; 2: a line that is not a good record (not reported). */
+static int read_rec(
+        Verifier *v, Rec *rec, AuditLine *line, AuditRecordHead *head, int *ret_scan,
+        const char **ret_what) {
+        int r = audit_reader_next(v->reader, line);
+        if (r <= 0)
+                return r;
+        if (!line->terminated)
+                return 2;
+        *ret_scan = audit_record_scan(line->data, line->len, head, ret_what);
+        if (*ret_scan < 0)
+                return 2;
+        rec->seq = head->seq;
+        memcpy(rec->prev, head->prev, AUDIT_HASH_HEX);
+        rec->prev[AUDIT_HASH_HEX] = '\0';
+        memcpy(rec->time, head->time, AUDIT_TIME_LEN);
+        rec->file_index = line->file_index;
+        rec->line = line->line_number;
+        rec->event = head->event;
+        r = audit_hasher_line(v->hasher, line->data, line->len, rec->hash);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+static void look_ahead(Verifier *v) {
+        AuditLine line;
+        AuditRecordHead head;
+        int scan;
+        const char *what;
+
+        v->n_ahead = 0;
+        while (v->n_ahead < LOOKAHEAD) {
+                int r = read_rec(v, &v->ahead[v->n_ahead], &line, &head, &scan, &what);
+                if (r != 1)
+                        break;
+                v->n_ahead++;
+        }
+}
+
+/* The chain broke at cur (the last good record is v->last). Decide what happened from a few records
+ * further on, and report it. */
+static int classify(Verifier *v, const Rec *cur) {
+        const Rec *last = &v->last;
+        uint64_t expected = last->seq + 1;
+        bool link_ok = streq(cur->prev, last->hash);
+
+        look_ahead(v);
+
+        /* cur's own predecessor comes later: records were moved. */
+        for (unsigned j = 0; j < v->n_ahead; j++)
+                if (streq(v->ahead[j].hash, cur->prev) && cur->seq != expected)
+                        return report(
+                                v, AUDIT_PROBLEM_REORDERED, cur->file_index, cur->line, cur->seq,
+                                _("Records are out of order: seq %" PRIu64 " (%s, line %" PRIu64
+                                  ") comes before seq %" PRIu64 " (%s, line %" PRIu64
+                                  ") although it was written after it."),
+                                cur->seq, file_of(v, cur->file_index), cur->line, v->ahead[j].seq,
+                                file_of(v, v->ahead[j].file_index), v->ahead[j].line);
+
+        /* The chain resumes further on: what lies between does not belong. */
+        for (unsigned j = 0; j < v->n_ahead; j++)
+                if (v->ahead[j].seq == expected && streq(v->ahead[j].prev, last->hash))
+                        return report(
+                                v, AUDIT_PROBLEM_INSERTED, cur->file_index, cur->line, cur->seq,
+                                _("A record was inserted: %s, line %" PRIu64 " (seq %" PRIu64
+                                  ") does not belong to the chain, which continues with seq %" PRIu64
+                                  " at line %" PRIu64 "."),
+                                file_of(v, cur->file_index), cur->line, cur->seq, expected,
+                                v->ahead[j].line);
+
+        /* Two records claim the same place in the chain: one was forged in. */
+        if (cur->seq == last->seq && streq(cur->prev, last->prev))
+                return report(
+                        v, AUDIT_PROBLEM_INSERTED, last->file_index, last->line, last->seq,
+                        _("A record was inserted: %s, lines %" PRIu64 " and %" PRIu64
+                          " both claim seq %" PRIu64
+                          " after the same record; one of them does not belong to "
+                          "the chain."),
+                        file_of(v, cur->file_index), last->line, cur->line, cur->seq);
+
+        if (cur->seq > expected && !link_ok) {
+                if (cur->file_index != last->file_index)
+                        return report(
+                                v, AUDIT_PROBLEM_REMOVED, cur->file_index, cur->line, cur->seq,
+                                _("Records seq %" PRIu64 " to %" PRIu64 " were removed: %s ends with seq "
+                                  "%" PRIu64 " and %s, line %" PRIu64 " continues with seq %" PRIu64
+                                  " (a log file missing?)."),
+                                expected, cur->seq - 1, file_of(v, last->file_index), last->seq,
+                                file_of(v, cur->file_index), cur->line, cur->seq);
+                return report(
+                        v, AUDIT_PROBLEM_REMOVED, cur->file_index, cur->line, cur->seq,
+                        _("Records seq %" PRIu64 " to %" PRIu64 " were removed before %s, line %" PRIu64
+                          " (seq %" PRIu64 "): its \"prev\" does not match the record before it."),
+                        expected, cur->seq - 1, file_of(v, cur->file_index), cur->line, cur->seq);
+        }
+        if (cur->seq != expected && link_ok)
+                return report(
+                        v, AUDIT_PROBLEM_SEQ_GAP, cur->file_index, cur->line, cur->seq,
+                        _("Gap in sequence numbers: seq %" PRIu64 " follows seq %" PRIu64 " at %s, line "
+                          "%" PRIu64 ", although the hash chain is intact there: a sequence number was "
+                          "changed or skipped."),
+                        cur->seq, last->seq, file_of(v, cur->file_index), cur->line);
+        if (cur->seq == expected && !link_ok) {
+                /* Either the previous record's bytes changed, or cur's "prev" did; in the second case cur's
+                 * hash changed too, so the record after it no longer links to it. */
+                if (v->n_ahead > 0 && v->ahead[0].seq == cur->seq + 1 && !streq(v->ahead[0].prev, cur->hash))
+                        return report(
+                                v, AUDIT_PROBLEM_CHANGED, cur->file_index, cur->line, cur->seq,
+                                _("Record seq %" PRIu64 " (%s, line %" PRIu64
+                                  ") was changed: neither its \"prev\" nor its own hash match its "
+                                  "neighbours."),
+                                cur->seq, file_of(v, cur->file_index), cur->line);
+                return report(
+                        v, AUDIT_PROBLEM_CHANGED, last->file_index, last->line, last->seq,
+                        _("Record seq %" PRIu64 " (%s, line %" PRIu64
+                          ") was changed: its SHA-256 no longer matches the \"prev\" of the next record "
+                          "(seq %" PRIu64 ", line %" PRIu64 ")."),
+                        last->seq, file_of(v, last->file_index), last->line, cur->seq, cur->line);
+        }
+        /* seq goes backwards and the chain does not resume within reach. */
+        return report(
+                v, AUDIT_PROBLEM_INSERTED, cur->file_index, cur->line, cur->seq,
+                _("A record was inserted or records were reordered: seq %" PRIu64 " at %s, line %" PRIu64
+                  " follows seq %" PRIu64 "."),
+                cur->seq, file_of(v, cur->file_index), cur->line, last->seq);
+}
+
+static int check_rotation_link(Verifier *v, const Rec *cur, const AuditLine *line) {
+        const char *prev_file = file_of(v, v->last.file_index);
+        const char *slash = strrchr(prev_file, '/');
+        const char *prev_base = slash ? slash + 1 : prev_file;
+        const char *named;
+        size_t named_len;
+
+        if (cur->event != AUDIT_EVENT_LOG_ROTATED)
+                return report(
+                        v, AUDIT_PROBLEM_ROTATION_LINK, cur->file_index, cur->line, cur->seq,
+                        _("%s does not begin with a log-rotated record linking it to %s: the file was "
+                          "replaced or files were renamed."),
+                        file_of(v, cur->file_index), prev_file);
+        if (audit_record_find_string(line->data, line->len, "previous_file", &named, &named_len) < 0 ||
+            named_len != strlen(prev_base) || memcmp(named, prev_base, named_len) != 0)
+                return report(
+                        v, AUDIT_PROBLEM_ROTATION_LINK, cur->file_index, cur->line, cur->seq,
+                        _("The first record of %s names another previous file than %s: files were "
+                          "renamed or reordered."),
+                        file_of(v, cur->file_index), prev_file);
+        return 0;
+}
+
+int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
+        _cleanup_(audit_hasher_freep) AuditHasher *hasher = NULL;
+        Verifier v = { .reader = reader, .res = res };
+        AuditLine line;
+        AuditRecordHead head;
+        int r;
+
+        *res = (AuditVerifyResult){};
+        r = audit_hasher_new(&hasher);
+        if (r < 0)
+                return r;
+        v.hasher = hasher;
+
+        for (;;) {
+                Rec cur;
+                int scan = 0;
+                const char *what = NULL;
+
+                r = read_rec(&v, &cur, &line, &head, &scan, &what);
+                if (r == -E2BIG) {
+                        r = report(
+                                &v, AUDIT_PROBLEM_LINE_TOO_LONG, line.file_index, line.line_number, 0,
+                                _("%s, line %" PRIu64 " is longer than %u bytes: not a kyso audit record."),
+                                file_of(&v, line.file_index), line.line_number, AUDIT_LINE_MAX);
+                        break;
+                }
+                if (r < 0)
+                        break; /* an I/O error is no verdict on the log: the caller reports it */
+                if (r == 0)
+                        break;
+                if (r == 2 && !line.terminated) {
+                        r = report(
+                                &v, AUDIT_PROBLEM_TORN_TAIL, line.file_index, line.line_number, 0,
+                                _("%s ends with an unfinished record at line %" PRIu64
+                                  " (%zu bytes, no end of line): a crash while writing. The agent moves it "
+                                  "to a quarantine file when it starts; the records before it are intact."),
+                                file_of(&v, line.file_index), line.line_number, line.len);
+                        break;
+                }
+                if (r == 2 && scan == -EPROTONOSUPPORT) {
+                        r = report(
+                                &v, AUDIT_PROBLEM_VERSION, line.file_index, line.line_number, 0,
+                                _("%s, line %" PRIu64 " has format version %u; this kysoctl reads version "
+                                  "%u. Use a newer kysoctl."),
+                                file_of(&v, line.file_index), line.line_number, head.version,
+                                AUDIT_FORMAT_VERSION);
+                        break;
+                }
+                if (r == 2) {
+                        r =
+                                report(&v, AUDIT_PROBLEM_MALFORMED, line.file_index, line.line_number, 0,
+                                       _("%s, line %" PRIu64 " is not a kyso audit record: %s."),
+                                       file_of(&v, line.file_index), line.line_number, what);
+                        break;
+                }
+
+                if (!v.have_last) {
+                        if (cur.seq != 1 || !streq(cur.prev, AUDIT_GENESIS_PREV)) {
+                                r = report(
+                                        &v, AUDIT_PROBLEM_CHAIN_START, cur.file_index, cur.line, cur.seq,
+                                        _("The chain does not start at its beginning: the first record (%s, "
+                                          "line %" PRIu64 ") has seq %" PRIu64
+                                          " and a non-empty \"prev\": earlier records or files are missing."),
+                                        file_of(&v, cur.file_index), cur.line, cur.seq);
+                                break;
+                        }
+                        res->first_seq = cur.seq;
+                } else {
+                        if (cur.seq != v.last.seq + 1 || !streq(cur.prev, v.last.hash)) {
+                                r = classify(&v, &cur);
+                                break;
+                        }
+                        if (line.first_in_file && cur.file_index != v.last.file_index) {
+                                r = check_rotation_link(&v, &cur, &line);
+                                if (r != 0)
+                                        break;
+                        }
+                        if (memcmp(cur.time, v.last.time, AUDIT_TIME_LEN) < 0) {
+                                if (res->time_backwards++ == 0 &&
+                                    asprintf(
+                                            &res->time_warning,
+                                            _("The time goes backwards at %s, line %" PRIu64 " (seq %" PRIu64
+                                              "): %.24s after %.24s. The clock was probably changed; the chain "
+                                              "is not affected."),
+                                            file_of(&v, cur.file_index), cur.line, cur.seq, cur.time,
+                                            v.last.time) < 0)
+                                        res->time_warning = NULL;
+                        }
+                }
+                if (journal && journal->present && cur.seq == journal->seq &&
+                    !streq(cur.hash, journal->hash)) {
+                        r = report(
+                                &v, AUDIT_PROBLEM_JOURNAL_MISMATCH, cur.file_index, cur.line, cur.seq,
+                                _("Record seq %" PRIu64 " (%s, line %" PRIu64
+                                  ") is not the one the journal saw: its hash is %.12s…, the journal has "
+                                  "%.12s…. The log was changed or rewritten."),
+                                cur.seq, file_of(&v, cur.file_index), cur.line, cur.hash, journal->hash);
+                        break;
+                }
+                if (cur.event == AUDIT_EVENT_LOG_TORN_TAIL)
+                        res->torn_recoveries++;
+                if (cur.event == AUDIT_EVENT_LOG_ROTATED)
+                        res->rotations++;
+                res->records++;
+                v.last = cur;
+                v.have_last = true;
+        }
+
+        res->files = audit_reader_n_files(reader);
+        res->bytes = audit_reader_bytes(reader);
+        if (v.have_last) {
+                res->last_seq = v.last.seq;
+                memcpy(res->last_hash, v.last.hash, sizeof(res->last_hash));
+        }
+        if (res->problem != AUDIT_PROBLEM_NONE)
+                return 1;
+        if (r < 0)
+                return r;
+
+        if (journal && journal->present && res->last_seq < journal->seq)
+                return report(
+                        &v, AUDIT_PROBLEM_TAIL_CUT, v.have_last ? v.last.file_index : 0,
+                        v.have_last ? v.last.line : 0, res->last_seq + 1,
+                        _("The end of the log was cut off: it ends at seq %" PRIu64
+                          " but the journal saw records up to seq %" PRIu64 " (hash %.12s…)."),
+                        res->last_seq, journal->seq, journal->hash);
+        return 0;
+}
+
+static int parse_head_fields(const char *seq, const char *hash, AuditJournalHead *best) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(seq, &end, 10);
+        if (errno != 0 || *end || s == 0 || strlen(hash) != AUDIT_HASH_HEX ||
+            !audit_is_hex(hash, AUDIT_HASH_HEX))
+                return -EBADMSG;
+        if (!best->present || s > best->seq) {
+                best->present = true;
+                best->seq = s;
+                memcpy(best->hash, hash, AUDIT_HASH_HEX + 1);
+        }
+        return 0;
+}
+
+int audit_journal_head_read(const char *log_path, AuditJournalHead *ret) {
+        sd_journal *j = NULL;
+        AuditJournalHead best = {};
+        _cleanup_free_ char *match = NULL;
+        int r;
+
+        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        if (r < 0)
+                return r;
+        if (asprintf(&match, "KYSO_AUDIT_FILE=%s", log_path) < 0) {
+                sd_journal_close(j);
+                return -ENOMEM;
+        }
+        r = sd_journal_add_match(j, match, 0);
+        if (r >= 0)
+                r = sd_journal_seek_tail(j);
+        /* The newest entries carry the head; look at a few in case of clock jumps. */
+        for (unsigned n = 0; r >= 0 && n < 1000; n++) {
+                const void *d;
+                size_t l;
+                char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {};
+
+                r = sd_journal_previous(j);
+                if (r <= 0)
+                        break;
+                if (sd_journal_get_data(j, "KYSO_AUDIT_SEQ", &d, &l) >= 0 && l > 15 && l - 15 < sizeof(seq))
+                        memcpy(seq, (const char *) d + 15, l - 15);
+                if (sd_journal_get_data(j, "KYSO_AUDIT_HASH", &d, &l) >= 0 && l == 16 + AUDIT_HASH_HEX)
+                        memcpy(hash, (const char *) d + 16, AUDIT_HASH_HEX);
+                (void) parse_head_fields(seq, hash, &best);
+                if (best.present && n > 100)
+                        break;
+                r = 0;
+        }
+        sd_journal_close(j);
+        if (r < 0)
+                return r;
+        if (!best.present)
+                return -ENODATA;
+        *ret = best;
+        return 0;
+}
+
+int audit_journal_head_from_export(const char *export_file, const char *log_path, AuditJournalHead *ret) {
+        _cleanup_fclose_ FILE *f = fopen(export_file, "re");
+        _cleanup_free_ char *buf = NULL;
+        size_t alloc = 0;
+        AuditJournalHead best = {};
+        char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {};
+        bool file_ok = !log_path;
+        ssize_t n;
+
+        if (!f)
+                return negative_errno();
+        for (;;) {
+                n = getline(&buf, &alloc, f);
+                if (n < 0 || n <= 1) {
+                        /* End of an entry. */
+                        if (file_ok && seq[0] && hash[0])
+                                (void) parse_head_fields(seq, hash, &best);
+                        seq[0] = hash[0] = '\0';
+                        file_ok = !log_path;
+                        if (n < 0)
+                                break;
+                        continue;
+                }
+                if (buf[n - 1] == '\n')
+                        buf[--n] = '\0';
+                const char *eq = strchr(buf, '=');
+                if (!eq) {
+                        /* A binary field: its name, then a little-endian 64-bit size, the data and '\n'. */
+                        unsigned char le[8];
+                        if (fread(le, 1, 8, f) != 8)
+                                return -EBADMSG;
+                        uint64_t size = 0;
+                        for (int i = 7; i >= 0; i--)
+                                size = size << 8 | le[i];
+                        if (size > (1ULL << 31) || fseeko(f, (off_t) size + 1, SEEK_CUR) < 0)
+                                return -EBADMSG;
+                        continue;
+                }
+                const char *v;
+                if ((v = startswith(buf, "KYSO_AUDIT_SEQ=")))
+                        snprintf(seq, sizeof(seq), "%s", v);
+                else if ((v = startswith(buf, "KYSO_AUDIT_HASH=")))
+                        snprintf(hash, sizeof(hash), "%s", v);
+                else if (log_path && (v = startswith(buf, "KYSO_AUDIT_FILE=")))
+                        file_ok = streq(v, log_path);
+        }
+        if (!best.present)
+                return -ENODATA;
+        *ret = best;
+        return 0;
+}

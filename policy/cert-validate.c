@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "i18n.h"
+#include "openssl-util.h"
+#include "policy/cert-validate.h"
+
+static const char *const cert_status_table[_CERT_STATUS_MAX] = {
+        [CERT_STATUS_VALID] = "valid",
+        [CERT_STATUS_EXPIRING] = "expiring",
+        [CERT_STATUS_EXPIRED] = "expired",
+        [CERT_STATUS_NOT_YET_VALID] = "not-yet-valid",
+        [CERT_STATUS_REVOKED] = "revoked",
+        [CERT_STATUS_UNTRUSTED] = "untrusted",
+        [CERT_STATUS_UNKNOWN_REVOCATION] = "unknown-revocation",
+        [CERT_STATUS_WEAK_KEY] = "weak-key",
+        [CERT_STATUS_WRONG_USAGE] = "wrong-usage",
+};
+
+static const char *const revocation_source_table[_REVOCATION_SOURCE_MAX] = {
+        [REVOCATION_SOURCE_NONE] = "none",
+        [REVOCATION_SOURCE_OCSP] = "ocsp",
+        [REVOCATION_SOURCE_CRL] = "crl",
+        [REVOCATION_SOURCE_OFF] = "off",
+};
+
+const char *cert_status_to_string(CertStatus s) {
+        return s >= 0 && s < _CERT_STATUS_MAX ? cert_status_table[s] : NULL;
+}
+
+const char *cert_status_to_api_string(CertStatus s) {
+        switch (s) {
+        case CERT_STATUS_WEAK_KEY:
+        case CERT_STATUS_WRONG_USAGE:
+                return "untrusted";
+        case CERT_STATUS_UNKNOWN_REVOCATION:
+                return "unknown";
+        default:
+                return cert_status_to_string(s);
+        }
+}
+
+const char *revocation_source_to_string(RevocationSource s) {
+        return s >= 0 && s < _REVOCATION_SOURCE_MAX ? revocation_source_table[s] : NULL;
+}
+
+bool cert_status_is_usable(CertStatus s) {
+        return s == CERT_STATUS_VALID || s == CERT_STATUS_EXPIRING;
+}
+
+void cert_validation_done(CertValidation *v) {
+        if (!v)
+                return;
+        v->revocation_url = mfree(v->revocation_url);
+        v->reason = mfree(v->reason);
+}
+
+static char *subject_of(X509 *x) {
+        _cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
+        if (!b)
+                return NULL;
+        X509_NAME *n = X509_get_subject_name(x);
+        int cn = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+        if (cn >= 0) {
+                unsigned char *u = NULL;
+                int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, cn)));
+                if (len >= 0) {
+                        char *s = strndup((const char *) u, (size_t) len);
+                        OPENSSL_free(u);
+                        return s;
+                }
+        }
+        X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+        char *data;
+        long len = BIO_get_mem_data(b, &data);
+        return strndup(data, (size_t) MAX(len, 0L));
+}
+
+static void format_time(time_t t, char buf[static 32]) {
+        struct tm tm;
+        if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+                snprintf(buf, 32, "?");
+}
+
+static time_t asn1_to_time(const ASN1_TIME *t) {
+        struct tm tm;
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+                return (time_t) -1;
+        return timegm(&tm);
+}
+
+_printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        free(v->reason);
+        v->reason = s;
+        v->status = status;
+        return 0;
+}
+
+static bool hash_allowed(const Policy *p, int md_nid) {
+        const char *n = NULL;
+        switch (md_nid) {
+        case NID_sha256:
+                n = "sha256";
+                break;
+        case NID_sha384:
+                n = "sha384";
+                break;
+        case NID_sha512:
+                n = "sha512";
+                break;
+        default:
+                return false;
+        }
+        STRV_FOREACH (h, p->hashes)
+                if (streq(*h, n))
+                        return true;
+        return false;
+}
+
+/* Key strength by the policy; on failure *ret_what says what is wrong (static English, translated later). */
+static bool key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out[static 32]) {
+        int id = EVP_PKEY_get_base_id(key);
+        *ret_bits = EVP_PKEY_get_bits(key);
+        curve_out[0] = 0;
+        if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS)
+                return *ret_bits >= (int) p->min_rsa_bits;
+        if (id == EVP_PKEY_EC) {
+                char group[80];
+                size_t gl = 0;
+                if (EVP_PKEY_get_group_name(key, group, sizeof group, &gl) != 1)
+                        return false;
+                int nid = OBJ_sn2nid(group);
+                if (nid == NID_undef)
+                        nid = OBJ_ln2nid(group);
+                const char *nist = EC_curve_nid2nist(nid);
+                snprintf(curve_out, 32, "%.31s", nist ?: group);
+                if (!nist)
+                        return false;
+                STRV_FOREACH (c, p->ec_curves)
+                        if (streq(*c, nist))
+                                return true;
+                return false;
+        }
+        return false;
+}
+
+static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain, CertValidation *v) {
+        int n = sk_X509_num(chain);
+        for (int i = 0; i < n; i++) {
+                X509 *x = sk_X509_value(chain, i);
+                _cleanup_free_ char *who = subject_of(x);
+                bool is_leaf = i == 0;
+                int bits = 0;
+                char curve[32];
+                EVP_PKEY *key = X509_get0_pubkey(x);
+                if (!key || !key_ok(p, key, &bits, curve)) {
+                        if (curve[0])
+                                return finish(
+                                        v, CERT_STATUS_WEAK_KEY,
+                                        is_leaf ? _("The key of the certificate of %s uses the curve %s, "
+                                                    "which the policy does not allow. Ask the CA for a "
+                                                    "new certificate.")
+                                                : _("The key of the CA certificate %s uses the curve %s, "
+                                                    "which the policy does not allow."),
+                                        strna(who), curve);
+                        return finish(
+                                v, CERT_STATUS_WEAK_KEY,
+                                is_leaf ? _("The key of the certificate of %s is too weak (%d bits; the "
+                                            "policy asks for RSA of at least %u bits or ECDSA P-256 or "
+                                            "stronger). Ask the CA for a new certificate.")
+                                        : _("The key of the CA certificate %s is too weak (%d bits; the "
+                                            "policy asks for RSA of at least %u bits or ECDSA P-256 or "
+                                            "stronger)."),
+                                strna(who), bits, p->min_rsa_bits);
+                }
+                /* The trust anchor's self-signature proves nothing, so its hash does not matter. */
+                if (i == n - 1 && X509_check_issued(x, x) == X509_V_OK)
+                        continue;
+                int md_nid = NID_undef, pk_nid = NID_undef, secbits = 0;
+                uint32_t flags = 0;
+                if (X509_get_signature_info(x, &md_nid, &pk_nid, &secbits, &flags) != 1 ||
+                    !hash_allowed(p, md_nid)) {
+                        ERR_clear_error();
+                        return finish(
+                                v, CERT_STATUS_WEAK_KEY,
+                                _("The certificate %s is signed with the hash %s, which the policy does not "
+                                  "allow (SHA-256, SHA-384 or SHA-512 are)."),
+                                strna(who), md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "?");
+                }
+        }
+        return 1;
+}
+
+static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
+        _cleanup_free_ char *who = subject_of(x);
+        uint32_t ext = X509_get_extension_flags(x);
+        if (flags & CERT_VALIDATE_DOCUMENT_SIGNING) {
+                uint32_t ku = X509_get_key_usage(x);
+                if (!(ext & EXFLAG_KUSAGE) || !(ku & KU_DIGITAL_SIGNATURE) || !(ku & KU_NON_REPUDIATION))
+                        return finish(
+                                v, CERT_STATUS_WRONG_USAGE,
+                                _("The certificate of %s is not meant for signing documents (its key usage "
+                                  "lacks digitalSignature and nonRepudiation). Use a signing "
+                                  "certificate."),
+                                strna(who));
+        }
+        if (flags & CERT_VALIDATE_TIMESTAMPING) {
+                if (!(ext & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_TIMESTAMP))
+                        return finish(
+                                v, CERT_STATUS_WRONG_USAGE,
+                                _("The certificate %s is not a time-stamping certificate (no timeStamping "
+                                  "extended key usage)."),
+                                strna(who));
+        }
+        return 1;
+}
+
+static char *first_url(STACK_OF(OPENSSL_STRING) * s) {
+        for (int i = 0; s && i < sk_OPENSSL_STRING_num(s); i++) {
+                const char *u = sk_OPENSSL_STRING_value(s, i);
+                if (startswith(u, "http://") || startswith(u, "https://"))
+                        return strdup(u);
+        }
+        return NULL;
+}
+
+static char *crl_url_of(X509 *x) {
+        STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+        char *url = NULL;
+        for (int i = 0; dps && !url && i < sk_DIST_POINT_num(dps); i++) {
+                DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+                if (!dp->distpoint || dp->distpoint->type != 0)
+                        continue;
+                GENERAL_NAMES *names = dp->distpoint->name.fullname;
+                for (int j = 0; !url && j < sk_GENERAL_NAME_num(names); j++) {
+                        GENERAL_NAME *g = sk_GENERAL_NAME_value(names, j);
+                        if (g->type != GEN_URI)
+                                continue;
+                        const char *u = (const char *) ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+                        int len = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+                        if (len > 0 && !memchr(u, 0, (size_t) len) &&
+                            (startswith(u, "http://") || startswith(u, "https://")))
+                                url = strndup(u, (size_t) len);
+                }
+        }
+        sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+        return url;
+}
+
+/* Revocation status of x (issued by issuer) at time 'at'. Methods follow the policy's mode; a CA
+ * certificate that names no server for the mode's only method falls back to the other one, since CAs
+ * commonly publish only a CRL. */
+static int check_revocation(
+        const Policy *p, X509 *x, X509 *issuer, STACK_OF(X509) * chain, bool is_leaf, time_t at,
+        CertValidation *v) {
+        _cleanup_free_ char *ocsp_url = NULL, *crl_url = NULL, *errors = NULL, *who = subject_of(x);
+        STACK_OF(OPENSSL_STRING) *ocsp_list = X509_get1_ocsp(x);
+        _cleanup_free_ char *ocsp_raw = first_url(ocsp_list), *crl_raw = crl_url_of(x);
+        X509_email_free(ocsp_list);
+
+        if (ocsp_raw && !(ocsp_url = policy_rewrite_url(p, ocsp_raw)))
+                return -ENOMEM;
+        if (crl_raw && !(crl_url = policy_rewrite_url(p, crl_raw)))
+                return -ENOMEM;
+
+        bool use_ocsp =
+                p->revocation_mode == REVOCATION_OCSP_THEN_CRL || p->revocation_mode == REVOCATION_OCSP;
+        bool use_crl =
+                p->revocation_mode == REVOCATION_OCSP_THEN_CRL || p->revocation_mode == REVOCATION_CRL;
+        if (!is_leaf && p->revocation_mode == REVOCATION_OCSP && !ocsp_url)
+                use_crl = true;
+        if (!is_leaf && p->revocation_mode == REVOCATION_CRL && !crl_url)
+                use_ocsp = true;
+
+        const struct {
+                bool use;
+                const char *url;
+                RevocationSource src;
+        } methods[] = {
+                { use_ocsp, ocsp_url, REVOCATION_SOURCE_OCSP },
+                { use_crl, crl_url, REVOCATION_SOURCE_CRL },
+        };
+
+        for (size_t m = 0; m < ELEMENTSOF(methods); m++) {
+                if (!methods[m].use || !methods[m].url)
+                        continue;
+                RevocationResult res = REVOCATION_RESULT_FAILED;
+                time_t revoked_at = 0;
+                _cleanup_free_ char *err = NULL;
+                int r = methods[m].src == REVOCATION_SOURCE_OCSP
+                                ? ocsp_check(p, methods[m].url, x, issuer, chain, &res, &revoked_at, &err)
+                                : crl_check(p, methods[m].url, x, issuer, &res, &revoked_at, &err);
+                if (r < 0)
+                        return r;
+                if (res == REVOCATION_RESULT_FAILED) {
+                        char *joined;
+                        if (asprintf(&joined, "%s%s%s", strempty(errors), errors ? "; " : "", strna(err)) <
+                            0)
+                                return -ENOMEM;
+                        free(errors);
+                        errors = joined;
+                        continue;
+                }
+                /* Only the leaf's source is reported; CA checks happen silently when good. */
+                if (is_leaf || res == REVOCATION_RESULT_REVOKED) {
+                        v->revocation_source = methods[m].src;
+                        free(v->revocation_url);
+                        v->revocation_url = strdup(methods[m].url);
+                        if (!v->revocation_url)
+                                return -ENOMEM;
+                }
+                if (res == REVOCATION_RESULT_REVOKED) {
+                        char when[32];
+                        format_time(revoked_at, when);
+                        if (revoked_at != (time_t) -1 && revoked_at > at) {
+                                /* Revoked, but after the time asked about: it was good then. */
+                                v->revoked_later = true;
+                                v->revoked_at = revoked_at;
+                                return 1;
+                        }
+                        v->revoked_at = revoked_at;
+                        return finish(
+                                v, CERT_STATUS_REVOKED,
+                                is_leaf ? _("The certificate of %s was revoked on %s: %s. It must not "
+                                            "be used; ask the CA for a new one.")
+                                        : _("The CA certificate %s was revoked on %s: %s. Certificates "
+                                            "it issued cannot be trusted."),
+                                strna(who), when, strna(err));
+                }
+                return 1;
+        }
+
+        if (!errors) {
+                const char *what = p->revocation_mode == REVOCATION_OCSP ? _("an OCSP server")
+                                   : p->revocation_mode == REVOCATION_CRL
+                                           ? _("a CRL distribution point")
+                                           : _("an OCSP server or a CRL distribution point");
+                return finish(
+                        v, CERT_STATUS_UNKNOWN_REVOCATION,
+                        _("The revocation status of %s cannot be checked: the certificate names no %s "
+                          "the policy allows. Signing is refused."),
+                        strna(who), what);
+        }
+        free(v->revocation_url);
+        v->revocation_url = strdup(ocsp_url && use_ocsp ? ocsp_url : strempty(crl_url));
+        return finish(
+                v, CERT_STATUS_UNKNOWN_REVOCATION,
+                _("The revocation status of %s cannot be established, so signing is refused: %s. Check "
+                  "the network connection or try again later; tell the administrator if it lasts."),
+                strna(who), errors);
+}
+
+int cert_validate(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
+        CertValidation *ret) {
+        _cleanup_(cert_validation_done) CertValidation v = {};
+        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = NULL;
+        _cleanup_free_ char *who = subject_of(cert);
+        char buf[32];
+        int r;
+
+        if (at == 0)
+                at = time(NULL);
+        v.at = at;
+
+        time_t nb = asn1_to_time(X509_get0_notBefore(cert)), na = asn1_to_time(X509_get0_notAfter(cert));
+        v.days_left = na == (time_t) -1 ? 0 : (int) ((na - at) / 86400 - (na < at ? 1 : 0));
+        if (na == (time_t) -1 || nb == (time_t) -1) {
+                r =
+                        finish(&v, CERT_STATUS_UNTRUSTED,
+                               _("The certificate of %s has an unreadable validity period."), strna(who));
+                goto out;
+        }
+        if (at > na) {
+                format_time(na, buf);
+                r =
+                        finish(&v, CERT_STATUS_EXPIRED,
+                               _("The certificate of %s expired on %s. Ask the CA for a new certificate."),
+                               strna(who), buf);
+                goto out;
+        }
+        if (at < nb) {
+                format_time(nb, buf);
+                r =
+                        finish(&v, CERT_STATUS_NOT_YET_VALID,
+                               _("The certificate of %s is not valid yet: it becomes valid on %s."),
+                               strna(who), buf);
+                goto out;
+        }
+
+        /* The path: our roots only, intermediates from the caller and the policy, at time 'at'. */
+        store = X509_STORE_new();
+        pool = sk_X509_new_null();
+        ctx = X509_STORE_CTX_new();
+        if (!store || !pool || !ctx)
+                return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
+                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1)
+                        return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(untrusted); i++)
+                if (!X509_add_cert(pool, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
+                        return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(p->intermediates); i++)
+                if (!X509_add_cert(pool, sk_X509_value(p->intermediates, i), X509_ADD_FLAG_UP_REF))
+                        return -ENOMEM;
+        if (X509_STORE_CTX_init(ctx, store, cert, pool) != 1)
+                return -ENOMEM;
+        /* Not X509_V_FLAG_X509_STRICT: its encoding rules (e.g. AKID everywhere) would refuse older CA
+         * hierarchies on form alone; signatures, validity, CA flags and path length are checked anyway. */
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME);
+        X509_STORE_CTX_set_time(ctx, 0, at);
+        if (X509_verify_cert(ctx) != 1) {
+                int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
+                X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+                _cleanup_free_ char *badname = bad ? subject_of(bad) : NULL;
+                ERR_clear_error();
+                if (depth > 0 && err == X509_V_ERR_CERT_HAS_EXPIRED)
+                        r =
+                                finish(&v, CERT_STATUS_EXPIRED,
+                                       _("The CA certificate %s that issued %s had expired."),
+                                       strna(badname), strna(who));
+                else if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
+                        r =
+                                finish(&v, CERT_STATUS_NOT_YET_VALID,
+                                       _("The CA certificate %s that issued %s was not valid yet."),
+                                       strna(badname), strna(who));
+                else
+                        r = finish(
+                                &v, CERT_STATUS_UNTRUSTED,
+                                _("The certificate of %s does not lead to a trusted root certificate (%s). It "
+                                  "was not issued by a CA this policy trusts."),
+                                strna(who), X509_verify_cert_error_string(err));
+                goto out;
+        }
+        chain = X509_STORE_CTX_get1_chain(ctx);
+        if (!chain)
+                return -ENOMEM;
+
+        r = check_algorithms(p, cert, chain, &v);
+        if (r <= 0)
+                goto out;
+        r = check_usage(cert, flags, &v);
+        if (r <= 0)
+                goto out;
+
+        if (p->revocation_mode == REVOCATION_OFF || (flags & CERT_VALIDATE_NO_REVOCATION)) {
+                v.revocation_source = p->revocation_mode == REVOCATION_OFF ? REVOCATION_SOURCE_OFF
+                                                                           : REVOCATION_SOURCE_NONE;
+        } else {
+                /* Every certificate of the path but the trust anchor, leaf first. */
+                int n = sk_X509_num(chain);
+                for (int i = 0; i + 1 < n; i++) {
+                        r = check_revocation(
+                                p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at,
+                                &v);
+                        if (r <= 0)
+                                goto out;
+                }
+        }
+
+        format_time(na, buf);
+        if (v.days_left < (int) p->expiry_warning_days)
+                r = finish(
+                        &v, CERT_STATUS_EXPIRING,
+                        _("The certificate of %s is valid but expires on %s (%d days left). Ask the CA to "
+                          "renew it now: renewal needs 60 days."),
+                        strna(who), buf, v.days_left);
+        else
+                r = finish(
+                        &v, CERT_STATUS_VALID, _("The certificate of %s is valid until %s (%d days left)."),
+                        strna(who), buf, v.days_left);
+        if (r >= 0 && v.revoked_later) {
+                /* Valid at 'at' but revoked since: an auditor must see both. */
+                char *s;
+                format_time(v.revoked_at, buf);
+                if (asprintf(&s, _("%s It was revoked later, on %s."), v.reason, buf) < 0)
+                        return -ENOMEM;
+                free(v.reason);
+                v.reason = s;
+        }
+out:
+        if (r < 0)
+                return r;
+        *ret = v;
+        v = (CertValidation){};
+        return 0;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Certificate validation: is certificate X usable at time T under the policy? Validity period, path to a
+ * trusted root, key usage, key and algorithm strength, revocation by OCSP or CRL. Fails closed. */
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "policy/policy.h"
+
+typedef enum CertStatus {
+        CERT_STATUS_VALID,
+        CERT_STATUS_EXPIRING, /* valid, inside the expiry warning window */
+        CERT_STATUS_EXPIRED,
+        CERT_STATUS_NOT_YET_VALID,
+        CERT_STATUS_REVOKED,
+        CERT_STATUS_UNTRUSTED,
+        CERT_STATUS_UNKNOWN_REVOCATION, /* no server could tell: refuse (fail closed) */
+        CERT_STATUS_WEAK_KEY,           /* key or signature algorithm below the policy */
+        CERT_STATUS_WRONG_USAGE,        /* key usage does not allow document signing */
+        _CERT_STATUS_MAX,
+        _CERT_STATUS_INVALID = -EINVAL,
+} CertStatus;
+
+typedef enum RevocationSource {
+        REVOCATION_SOURCE_NONE, /* not checked (an earlier check failed) */
+        REVOCATION_SOURCE_OCSP,
+        REVOCATION_SOURCE_CRL,
+        REVOCATION_SOURCE_OFF, /* the (test) policy turned checks off */
+        _REVOCATION_SOURCE_MAX,
+        _REVOCATION_SOURCE_INVALID = -EINVAL,
+} RevocationSource;
+
+typedef enum CertValidateFlags {
+        CERT_VALIDATE_DOCUMENT_SIGNING = 1 << 0, /* key usage digitalSignature and nonRepudiation */
+        CERT_VALIDATE_TIMESTAMPING = 1 << 1,     /* extended key usage timeStamping (a TSA certificate) */
+        CERT_VALIDATE_NO_REVOCATION = 1 << 2, /* skip revocation (offline display only; never for signing) */
+} CertValidateFlags;
+
+typedef struct CertValidation {
+        CertStatus status;
+        time_t at;     /* the time the answer is about */
+        int days_left; /* whole days from 'at' to notAfter; negative when expired */
+        RevocationSource revocation_source;
+        char *revocation_url; /* the server that answered, or the one that failed */
+        bool revoked_later;   /* revoked, but after 'at' (so still valid at 'at') */
+        time_t revoked_at;    /* when status is REVOKED or revoked_later */
+        char *reason;         /* translated, says what to do next when not usable */
+} CertValidation;
+
+/* Validates cert at time 'at' (0: now). 'untrusted' (may be NULL) adds intermediate certificates, for
+ * example those carried in a signature; the policy's [trust] intermediate certificates are always used.
+ * Returns 0 with *ret filled (look at ret->status) or a negative errno (-ENOMEM and similar, never for a
+ * verdict). */
+int cert_validate(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
+        CertValidation *ret);
+void cert_validation_done(CertValidation *v);
+
+/* valid or expiring */
+bool cert_status_is_usable(CertStatus s);
+const char *cert_status_to_string(CertStatus s);
+/* The coarse status of the D-Bus API (DESIGN.md: valid|expiring|expired|not-yet-valid|revoked|untrusted|
+ * unknown): weak keys and wrong usage are "untrusted", an unknown revocation status is "unknown". */
+const char *cert_status_to_api_string(CertStatus s);
+const char *revocation_source_to_string(RevocationSource s);
+
+/* ---- revocation (policy/revocation.c) ---- */
+
+typedef enum RevocationResult {
+        REVOCATION_RESULT_GOOD,
+        REVOCATION_RESULT_REVOKED,
+        REVOCATION_RESULT_FAILED, /* *ret_error says which server and how */
+} RevocationResult;
+
+/* Asks the OCSP server 'url' (already rewritten) about cert, issued by issuer. 'chain' are certificates
+ * that may sign the answer (CA, responder). */
+int ocsp_check(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error);
+/* Fetches (or takes from the cache) the CRL at 'url' and looks cert up in it. */
+int crl_check(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
+        time_t *ret_revoked_at, char **ret_error);
+/* GET or POST over plain HTTP with OpenSSL's client; proxy from the policy only. ret_error is translated. */
+int http_transfer(
+        const Policy *p, const char *url, const char *content_type, const void *req, size_t req_size,
+        const char *expected_content_type, unsigned timeout_sec, size_t max_size, char **ret_data,
+        size_t *ret_size, char **ret_error);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The signing rules of the ward regulation: may this certificate sign this document in this role? One pure
+ * function over plain structs, so the agent, kysoctl and tests call it the same way (no D-Bus, no network).
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "policy/cert-validate.h"
+#include "policy/policy.h"
+
+typedef enum SignRole {
+        SIGN_ROLE_APPROVE,  /* ký phê duyệt: the leader, personal certificate */
+        SIGN_ROLE_ISSUE,    /* ký phát hành: the organisation seal over a leader's signature */
+        SIGN_ROLE_COPY,     /* sao y / sao lục / trích sao: the organisation seal on its own copy */
+        SIGN_ROLE_APPENDIX, /* attachments: the organisation seal */
+        SIGN_ROLE_PERSONAL, /* any other personal signature */
+        _SIGN_ROLE_MAX,
+        _SIGN_ROLE_INVALID = -EINVAL,
+} SignRole;
+
+const char *sign_role_to_string(SignRole r);
+SignRole sign_role_from_string(const char *s);
+
+/* A signature the document already carries, as verified by formats/ plus our certificate status at its
+ * signing time. */
+typedef struct ExistingSignature {
+        X509 *signer;               /* NULL when the signer certificate was not found */
+        bool integrity_ok;          /* digest, signature value and signed attributes verify (formats/) */
+        bool covers_whole_document; /* it signs exactly the content about to be signed (nothing added after)
+                                     */
+        const CertValidation
+                *status_at_signing; /* signer certificate at signing_time; NULL: not established */
+        time_t signing_time;
+        bool signing_time_from_timestamp; /* proven by an RFC 3161 token rather than claimed */
+} ExistingSignature;
+
+typedef struct RuleRequest {
+        SignRole role;
+        X509 *signer;                        /* the certificate about to sign */
+        const CertValidation *signer_status; /* cert_validate() of it, now */
+        const ExistingSignature *existing;
+        size_t n_existing;
+        const char *classification; /* the request's classification marking, or NULL */
+} RuleRequest;
+
+typedef struct RuleDecision {
+        bool allow;
+        char *reason;        /* translated; says what to do next when denied */
+        const char *article; /* the regulation article (not translated), e.g. "Art. 5.7" */
+        CertKind signer_kind;
+        ssize_t leader_signature; /* for issue: index of the signature that satisfied the seal rule, or -1 */
+} RuleDecision;
+
+/* Returns 0 with *ret filled (allow or deny), or a negative errno (-EINVAL for a malformed request,
+ * -ENOMEM). */
+int policy_rules_decide(const Policy *p, const RuleRequest *req, RuleDecision *ret);
+void rule_decision_done(RuleDecision *d);
+
+/* Why one existing signature does or does not count as the competent person's signature for the seal
+ * 'seal' (NULL: any seal rule's leader). Returns true when it counts; *ret_why (optional) is a translated
+ * explanation either way. */
+bool policy_signature_counts_as_leader(
+        const Policy *p, X509 *seal, const ExistingSignature *s, char **ret_why);
+
+#define ARTICLE_KINDS "Art. 2.6"
+#define ARTICLE_VALIDITY "Art. 2.8, 3.2.a"
+#define ARTICLE_CLASSIFIED "Art. 5.7"
+#define ARTICLE_ORG_TOKEN "Art. 2.6, 5.5, 21"
+#define ARTICLE_SEAL "Art. 21.4-21.5 (Decree 30/2020 Art. 32.2.d)"
+#define ARTICLE_COPY "Art. 21.4-21.5"

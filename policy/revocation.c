@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Revocation status from OCSP (RFC 6960) and CRLs (RFC 5280), fetched with OpenSSL's HTTP client. Every
+ * failure is reported with the server it concerns, so the person at the desk knows what is down. */
+#include <openssl/err.h>
+#include <openssl/http.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "i18n.h"
+#include "openssl-util.h"
+#include "policy/cert-validate.h"
+
+#define OCSP_MAX_RESPONSE (256 * 1024)
+#define CRL_MAX_SIZE (32 * 1024 * 1024)
+#define CLOCK_SKEW_SEC 300
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(OCSP_CERTID *, OCSP_CERTID_free);
+
+/* The reason of the last queued OpenSSL error, without codes ("connect failure", "transfer timeout"). */
+static char *openssl_reason(void) {
+        unsigned long e, last = 0;
+        while ((e = ERR_get_error()) != 0)
+                last = e;
+        const char *r = last ? ERR_reason_error_string(last) : NULL;
+        return strdup(r ?: "unknown error");
+}
+
+int http_transfer(
+        const Policy *p, const char *url, const char *content_type, const void *req, size_t req_size,
+        const char *expected_content_type, unsigned timeout_sec, size_t max_size, char **ret_data,
+        size_t *ret_size, char **ret_error) {
+        _cleanup_free_ char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL,
+                            *user = NULL, *full_path = NULL, *detail = NULL;
+        _cleanup_(BIO_free_allp) BIO *reqbio = NULL, *resp = NULL;
+        int ssl = 0;
+        char *h = NULL, *po = NULL, *pa = NULL, *q = NULL, *f = NULL, *u = NULL;
+
+        ERR_clear_error();
+        if (OSSL_HTTP_parse_url(url, &ssl, &u, &h, &po, NULL, &pa, &q, &f) != 1) {
+                ERR_clear_error();
+                if (asprintf(ret_error, _("the address %s is not a valid URL"), url) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        /* OpenSSL allocated these with OPENSSL_malloc; copy so that one free() fits all. */
+        host = strdup(h);
+        port = strdup(po);
+        path = strdup(pa);
+        query = q ? strdup(q) : NULL;
+        OPENSSL_free(u);
+        OPENSSL_free(h);
+        OPENSSL_free(po);
+        OPENSSL_free(pa);
+        OPENSSL_free(q);
+        OPENSSL_free(f);
+        if (!host || !port || !path)
+                return -ENOMEM;
+        if (ssl) {
+                if (asprintf(
+                            ret_error,
+                            _("%s uses https, which kyso does not use for OCSP and CRLs (they are "
+                              "signed); use the http address"),
+                            url) < 0)
+                        *ret_error = NULL;
+                return -EPROTONOSUPPORT;
+        }
+        if (asprintf(&full_path, "%s%s%s", path, isempty(query) ? "" : "?", strempty(query)) < 0)
+                return -ENOMEM;
+        if (req) {
+                reqbio = BIO_new_mem_buf(req, (int) req_size);
+                if (!reqbio)
+                        return -ENOMEM;
+        }
+        /* expect_asn1 = 1: OCSP responses and CRLs are DER, and it makes OpenSSL read the whole answer into
+         * memory within the timeout (a streamed socket BIO would need retry handling here).
+         * proxy "" means none: NULL would make OpenSSL read http_proxy from the environment. */
+        resp = OSSL_HTTP_transfer(
+                NULL, host, port, full_path, 0, p->proxy ?: "", NULL, NULL, NULL, NULL, NULL, 0, NULL,
+                content_type, reqbio, expected_content_type, 1, max_size, (int) timeout_sec, 0);
+        if (!resp) {
+                detail = openssl_reason();
+                if (asprintf(ret_error, _("%s gave no usable answer (%s)"), url, strna(detail)) < 0)
+                        *ret_error = NULL;
+                return -EIO;
+        }
+        char *data = NULL;
+        size_t size = 0, alloc = 0;
+        for (;;) {
+                if (alloc - size < 4096) {
+                        alloc = alloc ? alloc * 2 : 16384;
+                        if (alloc > max_size + 4096) {
+                                free(data);
+                                if (asprintf(
+                                            ret_error, _("%s sent an answer larger than %zu bytes"), url,
+                                            max_size) < 0)
+                                        *ret_error = NULL;
+                                return -EFBIG;
+                        }
+                        char *n = realloc(data, alloc);
+                        if (!n) {
+                                free(data);
+                                return -ENOMEM;
+                        }
+                        data = n;
+                }
+                int n = BIO_read(resp, data + size, (int) (alloc - size));
+                if (n <= 0)
+                        break;
+                size += (size_t) n;
+                if (size > max_size) {
+                        free(data);
+                        if (asprintf(
+                                    ret_error, _("%s sent an answer larger than %zu bytes"), url, max_size) <
+                            0)
+                                *ret_error = NULL;
+                        return -EFBIG;
+                }
+        }
+        *ret_data = data;
+        *ret_size = size;
+        return 0;
+}
+
+static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(ret_error, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static time_t asn1_time_to_time_t(const ASN1_TIME *t) {
+        struct tm tm;
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+                return (time_t) -1;
+        return timegm(&tm);
+}
+
+static const char *crl_reason_text(int reason) {
+        switch (reason) {
+        case OCSP_REVOKED_STATUS_KEYCOMPROMISE:
+                return N_("key compromise");
+        case OCSP_REVOKED_STATUS_CACOMPROMISE:
+                return N_("CA compromise");
+        case OCSP_REVOKED_STATUS_AFFILIATIONCHANGED:
+                return N_("affiliation changed");
+        case OCSP_REVOKED_STATUS_SUPERSEDED:
+                return N_("superseded");
+        case OCSP_REVOKED_STATUS_CESSATIONOFOPERATION:
+                return N_("cessation of operation");
+        case OCSP_REVOKED_STATUS_CERTIFICATEHOLD:
+                return N_("certificate on hold (suspended)");
+        default:
+                return N_("unspecified");
+        }
+}
+
+int ocsp_check(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
+        _cleanup_(OCSP_REQUEST_freep) OCSP_REQUEST *req = NULL;
+        _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
+        _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
+        _cleanup_(OCSP_CERTID_freep) OCSP_CERTID *id = NULL;
+        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+        _cleanup_free_ char *reqder = NULL, *data = NULL, *detail = NULL;
+        size_t size = 0;
+        int r;
+
+        *ret_error = NULL;
+        id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
+        req = OCSP_REQUEST_new();
+        if (!id || !req)
+                return -ENOMEM;
+        OCSP_CERTID *id2 = OCSP_CERTID_dup(id);
+        if (!id2 || !OCSP_request_add0_id(req, id2)) {
+                OCSP_CERTID_free(id2);
+                return -ENOMEM;
+        }
+        if (OCSP_request_add1_nonce(req, NULL, -1) != 1)
+                return -ENOMEM;
+        unsigned char *der = NULL;
+        int len = i2d_OCSP_REQUEST(req, &der);
+        if (len <= 0)
+                return -ENOMEM;
+        reqder = malloc((size_t) len);
+        if (!reqder) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        memcpy(reqder, der, (size_t) len);
+        OPENSSL_free(der);
+
+        r = http_transfer(
+                p, url, "application/ocsp-request", reqder, (size_t) len, "application/ocsp-response",
+                p->ocsp_timeout_sec, OCSP_MAX_RESPONSE, &data, &size, &detail);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                *ret_result = REVOCATION_RESULT_FAILED;
+                return set_error(ret_error, _("OCSP server: %s"), strna(detail));
+        }
+
+        const unsigned char *q = (const unsigned char *) data;
+        resp = d2i_OCSP_RESPONSE(NULL, &q, (long) size);
+        ERR_clear_error();
+        *ret_result = REVOCATION_RESULT_FAILED;
+        if (!resp)
+                return set_error(
+                        ret_error, _("OCSP server %s sent an answer that is not an OCSP response"), url);
+        int status = OCSP_response_status(resp);
+        if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+                return set_error(
+                        ret_error, _("OCSP server %s refused the request (%s)"), url,
+                        OCSP_response_status_str(status));
+        bs = OCSP_response_get1_basic(resp);
+        if (!bs)
+                return set_error(
+                        ret_error, _("OCSP server %s sent a response without a basic response"), url);
+
+        /* The signature first: nothing in an unauthenticated answer means anything. */
+        store = X509_STORE_new();
+        if (!store)
+                return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
+                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1)
+                        return -ENOMEM;
+        if (OCSP_basic_verify(bs, chain, store, 0) <= 0) {
+                detail = openssl_reason();
+                return set_error(
+                        ret_error,
+                        _("OCSP server %s: the response is not signed by the CA or a responder it "
+                          "authorised (%s)"),
+                        url, strna(detail));
+        }
+
+        int nonce = OCSP_check_nonce(req, bs);
+        if (nonce == 0)
+                return set_error(
+                        ret_error,
+                        _("OCSP server %s: the response nonce does not match the request "
+                          "(replayed answer?)"),
+                        url);
+        if (nonce != 1 && p->ocsp_require_nonce)
+                return set_error(
+                        ret_error,
+                        _("OCSP server %s: the response carries no nonce although one was asked "
+                          "(a replayed answer cannot be excluded)"),
+                        url);
+
+        int cstatus = -1, reason = -1;
+        ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+        if (OCSP_resp_find_status(bs, id, &cstatus, &reason, &rev, &thisupd, &nextupd) != 1)
+                return set_error(
+                        ret_error, _("OCSP server %s answered about another certificate, not this one"),
+                        url);
+        if (OCSP_check_validity(
+                    thisupd, nextupd, CLOCK_SKEW_SEC,
+                    p->ocsp_max_age_sec > 0 ? (long) p->ocsp_max_age_sec : -1) != 1) {
+                ERR_clear_error();
+                return set_error(
+                        ret_error,
+                        _("OCSP server %s sent a stale or not yet valid answer "
+                          "(thisUpdate/nextUpdate)"),
+                        url);
+        }
+        switch (cstatus) {
+        case V_OCSP_CERTSTATUS_GOOD:
+                *ret_result = REVOCATION_RESULT_GOOD;
+                return 0;
+        case V_OCSP_CERTSTATUS_REVOKED:
+                *ret_result = REVOCATION_RESULT_REVOKED;
+                *ret_revoked_at = asn1_time_to_time_t(rev);
+                return set_error(
+                        ret_error, _("revoked (%s), according to OCSP server %s"),
+                        _(crl_reason_text(reason)), url);
+        default:
+                return set_error(ret_error, _("OCSP server %s does not know this certificate"), url);
+        }
+}
+
+static char *cache_dir(const Policy *p) {
+        if (p->cache_dir)
+                return strdup(p->cache_dir);
+        const char *x = getenv("XDG_CACHE_HOME");
+        char *s = NULL;
+        if (!isempty(x) && x[0] == '/') {
+                if (asprintf(&s, "%s/kyso", x) < 0)
+                        return NULL;
+                return s;
+        }
+        const char *home = getenv("HOME");
+        if (isempty(home) || home[0] != '/')
+                return NULL;
+        if (asprintf(&s, "%s/.cache/kyso", home) < 0)
+                return NULL;
+        return s;
+}
+
+static char *crl_cache_path(const Policy *p, const char *url) {
+        _cleanup_free_ char *dir = cache_dir(p);
+        unsigned char md[32];
+        char hex[65];
+        char *s;
+        if (!dir)
+                return NULL;
+        if (!EVP_Digest(url, strlen(url), md, NULL, EVP_sha256(), NULL))
+                return NULL;
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        if (asprintf(&s, "%s/crl/%s.der", dir, hex) < 0)
+                return NULL;
+        return s;
+}
+
+/* Checks that crl is from issuer, signed by it, and current. Returns 0 when usable, else sets ret_error. */
+/* A CRL that lists only part of the CA's certificates (delta, indirect, by reason, only CA or only user
+ * certificates) cannot say that a certificate is good; kyso uses complete CRLs only. */
+static bool crl_is_complete_for(X509_CRL *crl, X509 *cert) {
+        int crit = 0;
+        if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0)
+                return false;
+        ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
+        if (!idp)
+                return crit == -1; /* -1: absent; -2: present more than once or unparsable */
+        bool is_ca = X509_check_ca(cert) != 0;
+        bool ok = !idp->indirectCRL && !idp->onlysomereasons && !idp->onlyattr && !(idp->onlyCA && !is_ca) &&
+                  !(idp->onlyuser && is_ca);
+        ISSUING_DIST_POINT_free(idp);
+        return ok;
+}
+
+static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_error) {
+        time_t now = time(NULL);
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
+                return set_error(ret_error, _("the CRL from %s is issued by another CA"), url) ?: -EBADMSG;
+        EVP_PKEY *key = X509_get0_pubkey(issuer);
+        if (!key || X509_CRL_verify(crl, key) != 1) {
+                ERR_clear_error();
+                return set_error(ret_error, _("the CRL from %s is not signed by its CA"), url) ?: -EBADMSG;
+        }
+        time_t last = asn1_time_to_time_t(X509_CRL_get0_lastUpdate(crl));
+        if (last == (time_t) -1 || last > now + CLOCK_SKEW_SEC)
+                return set_error(
+                               ret_error, _("the CRL from %s is not valid yet (thisUpdate in the future)"),
+                               url)
+                               ?: -EBADMSG;
+        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+        time_t n = asn1_time_to_time_t(next);
+        if (!next || n == (time_t) -1)
+                return set_error(ret_error, _("the CRL from %s has no next-update time"), url) ?: -EBADMSG;
+        if (n < now - CLOCK_SKEW_SEC) {
+                char buf[64];
+                struct tm tm;
+                strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", gmtime_r(&n, &tm));
+                return set_error(
+                               ret_error, _("the CRL from %s is stale: its next update was due %s"), url,
+                               buf)
+                               ?: -ESTALE;
+        }
+        return 0;
+}
+
+static X509_CRL *crl_parse(const char *data, size_t size) {
+        const unsigned char *q = (const unsigned char *) data;
+        X509_CRL *crl = d2i_X509_CRL(NULL, &q, (long) size);
+        if (!crl) {
+                BIO *b = BIO_new_mem_buf(data, (int) size);
+                if (b) {
+                        crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+                        BIO_free(b);
+                }
+        }
+        ERR_clear_error();
+        return crl;
+}
+
+int crl_check(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
+        time_t *ret_revoked_at, char **ret_error) {
+        _cleanup_free_ char *cpath = crl_cache_path(p, url), *data = NULL, *detail = NULL;
+        _cleanup_(X509_CRL_freep) X509_CRL *crl = NULL;
+        size_t size = 0;
+        int r;
+
+        *ret_error = NULL;
+        *ret_result = REVOCATION_RESULT_FAILED;
+
+        /* The cache is the user's: a CRL from it is believed only after the same checks as a fresh one. */
+        if (cpath) {
+                struct stat st;
+                if (stat(cpath, &st) == 0 && time(NULL) - st.st_mtime < (time_t) p->crl_cache_max_age_sec &&
+                    read_full_file(cpath, CRL_MAX_SIZE, &data, &size) >= 0) {
+                        crl = crl_parse(data, size);
+                        _cleanup_free_ char *ignored = NULL;
+                        if (crl && crl_usable(crl, issuer, url, &ignored) < 0) {
+                                X509_CRL_free(crl);
+                                crl = NULL;
+                        }
+                        data = mfree(data);
+                }
+        }
+
+        if (!crl) {
+                r = http_transfer(
+                        p, url, NULL, NULL, 0, NULL, p->crl_timeout_sec, CRL_MAX_SIZE, &data, &size,
+                        &detail);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return set_error(ret_error, _("CRL server: %s"), strna(detail));
+                crl = crl_parse(data, size);
+                if (!crl)
+                        return set_error(
+                                ret_error, _("CRL server %s sent something that is not a CRL"), url);
+                r = crl_usable(crl, issuer, url, ret_error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return 0;
+                if (cpath) {
+                        unsigned char *der = NULL;
+                        int len = i2d_X509_CRL(crl, &der);
+                        if (len > 0) {
+                                /* A cache that cannot be written only costs a download next time. */
+                                (void) mkdir_parents(cpath, 0700);
+                                (void) write_file_atomic(cpath, der, (size_t) len, 0600);
+                        }
+                        OPENSSL_free(der);
+                }
+        }
+
+        if (!crl_is_complete_for(crl, cert))
+                return set_error(
+                        ret_error,
+                        _("the CRL from %s covers only part of the CA's certificates (delta, indirect or "
+                          "partitioned CRL), which kyso does not use"),
+                        url);
+
+        X509_REVOKED *rev = NULL;
+        int found = X509_CRL_get0_by_cert(crl, &rev, cert);
+        if (found == 1 && rev) {
+                *ret_result = REVOCATION_RESULT_REVOKED;
+                *ret_revoked_at = asn1_time_to_time_t(X509_REVOKED_get0_revocationDate(rev));
+                int crit = 0;
+                ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
+                int reason = e ? (int) ASN1_ENUMERATED_get(e) : -1;
+                ASN1_ENUMERATED_free(e);
+                return set_error(
+                        ret_error, _("revoked (%s), according to the CRL from %s"),
+                        _(crl_reason_text(reason)), url);
+        }
+        *ret_result = REVOCATION_RESULT_GOOD;
+        return 0;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+
+#include "i18n.h"
+#include "openssl-util.h"
+#include "policy/signature-check.h"
+
+static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
+        [SIGNING_TIME_NONE] = "none",
+        [SIGNING_TIME_CLAIMED] = "claimed",
+        [SIGNING_TIME_TIMESTAMP] = "time-stamp",
+};
+
+const char *signing_time_source_to_string(SigningTimeSource s) {
+        return s >= 0 && s < _SIGNING_TIME_SOURCE_MAX ? signing_time_source_table[s] : NULL;
+}
+
+const char *cms_problem_message(CmsProblem p) {
+        switch (p) {
+        case CMS_PROBLEM_OK:
+                return _("The document is unchanged and the signature value verifies.");
+        case CMS_PROBLEM_MALFORMED:
+                return _("The signature is damaged: a part of it cannot be read.");
+        case CMS_PROBLEM_UNSUPPORTED_ALGORITHM:
+                return _("The signature uses an algorithm that is not accepted.");
+        case CMS_PROBLEM_SIGNER_CERT_MISSING:
+                return _("The signer's certificate is not in the signature, so it cannot be checked.");
+        case CMS_PROBLEM_MISSING_SIGNED_ATTRS:
+                return _("The signature has no signed attributes (a CAdES signature needs them).");
+        case CMS_PROBLEM_MISSING_MESSAGE_DIGEST:
+                return _("The signature does not say which document it signs (no message digest).");
+        case CMS_PROBLEM_CONTENT_MISMATCH:
+                return _(
+                        "The document was changed after it was signed: its hash does not match the signature.");
+        case CMS_PROBLEM_BAD_SIGNATURE:
+                return _("The signature value does not verify: the signature or its signed attributes were "
+                         "changed, or it was not made with this certificate's key.");
+        case CMS_PROBLEM_CONTENT_TYPE:
+                return _("The signed content-type attribute is missing or wrong.");
+        case CMS_PROBLEM_SIGNING_CERT_ATTR_MISMATCH:
+                return _(
+                        "The signature names another certificate than the one it carries (the certificate was "
+                        "swapped).");
+        case CMS_PROBLEM_BAD_TIMESTAMP:
+                return _("The signature's time-stamp does not verify.");
+        case CMS_PROBLEM_BAD_COUNTERSIGNATURE:
+                return _("A countersignature on this signature does not verify.");
+        default:
+                return _("The signature could not be verified.");
+        }
+}
+
+void signature_check_done(SignatureCheck *c) {
+        if (!c)
+                return;
+        c->signer_name = mfree(c->signer_name);
+        c->signer_title = mfree(c->signer_title);
+        c->organization = mfree(c->organization);
+        c->integrity_reason = mfree(c->integrity_reason);
+        c->tsa_name = mfree(c->tsa_name);
+        c->leader_reason = mfree(c->leader_reason);
+        c->reason = mfree(c->reason);
+        cert_validation_done(&c->tsa_status);
+        cert_validation_done(&c->at_signing);
+        cert_validation_done(&c->now);
+}
+
+static char *name_entry(X509 *x, int nid) {
+        X509_NAME *n = X509_get_subject_name(x);
+        int i = X509_NAME_get_index_by_NID(n, nid, -1);
+        if (i < 0)
+                return NULL;
+        unsigned char *u = NULL;
+        int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+        if (len < 0)
+                return NULL;
+        char *s = strndup((const char *) u, (size_t) len);
+        OPENSSL_free(u);
+        return s;
+}
+
+static bool hash_allowed(const Policy *p, int nid) {
+        const char *n = nid == NID_sha256   ? "sha256"
+                        : nid == NID_sha384 ? "sha384"
+                        : nid == NID_sha512 ? "sha512"
+                                            : NULL;
+        if (!n)
+                return false;
+        STRV_FOREACH (h, p->hashes)
+                if (streq(*h, n))
+                        return true;
+        return false;
+}
+
+_printf_(2, 3) static int set_reason(char **field, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+/* The certificates a signer may chain through: the signature's own plus the time-stamp token's. */
+static STACK_OF(X509) * pool_of(const CmsVerifyResult *res, const CmsSignerResult *s) {
+        STACK_OF(X509) *pool = sk_X509_new_null();
+        if (!pool)
+                return NULL;
+        for (int i = 0; i < sk_X509_num(res->certs); i++)
+                if (!X509_add_cert(pool, sk_X509_value(res->certs, i), X509_ADD_FLAG_UP_REF)) {
+                        sk_X509_pop_free(pool, X509_free);
+                        return NULL;
+                }
+        for (int i = 0; s->timestamp.certs && i < sk_X509_num(s->timestamp.certs); i++)
+                if (!X509_add_cert(pool, sk_X509_value(s->timestamp.certs, i), X509_ADD_FLAG_UP_REF)) {
+                        sk_X509_pop_free(pool, X509_free);
+                        return NULL;
+                }
+        return pool;
+}
+
+int signature_check(
+        const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, SignatureCheck *ret) {
+        _cleanup_(signature_check_done) SignatureCheck c = {};
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = pool_of(res, s);
+        int r;
+
+        if (!pool)
+                return -ENOMEM;
+        c.signer = s->signer_cert;
+        c.kind = CERT_KIND_UNKNOWN;
+        if (c.signer) {
+                c.signer_name = name_entry(c.signer, NID_commonName);
+                c.signer_title = name_entry(c.signer, NID_title);
+                c.organization = name_entry(c.signer, NID_organizationName);
+                c.kind = policy_classify_certificate(p, c.signer, NULL);
+        }
+
+        /* Integrity: formats/' verdict, then our algorithm policy on top. */
+        c.integrity_ok = s->problem == CMS_PROBLEM_OK;
+        if (c.integrity_ok && !hash_allowed(p, s->digest_nid)) {
+                c.integrity_ok = false;
+                r = set_reason(
+                        &c.integrity_reason,
+                        _("The signature uses the hash %s, which the policy does not "
+                          "allow."),
+                        s->digest_nid != NID_undef ? OBJ_nid2sn(s->digest_nid) : "?");
+        } else
+                r = set_reason(&c.integrity_reason, "%s", cms_problem_message(s->problem));
+        if (r < 0)
+                return r;
+
+        /* The time: a time-stamp from a trusted TSA proves it; the signing-time attribute only claims it. */
+        c.has_timestamp = s->timestamp.status != CMS_TIMESTAMP_NONE;
+        if (c.has_timestamp && s->timestamp.status == CMS_TIMESTAMP_OK && s->timestamp.tsa_cert &&
+            s->timestamp.has_gen_time) {
+                c.tsa_name = name_entry(s->timestamp.tsa_cert, NID_commonName);
+                r = cert_validate(
+                        p, s->timestamp.tsa_cert, pool, s->timestamp.gen_time, CERT_VALIDATE_TIMESTAMPING,
+                        &c.tsa_status);
+                if (r < 0)
+                        return r;
+                c.timestamp_trusted = cert_status_is_usable(c.tsa_status.status);
+        }
+        if (c.timestamp_trusted) {
+                c.signing_time = s->timestamp.gen_time;
+                c.time_source = SIGNING_TIME_TIMESTAMP;
+        } else if (s->has_signing_time) {
+                c.signing_time = s->signing_time;
+                c.time_source = SIGNING_TIME_CLAIMED;
+        } else {
+                c.signing_time = time(NULL);
+                c.time_source = SIGNING_TIME_NONE;
+        }
+
+        if (c.signer) {
+                r = cert_validate(p, c.signer, pool, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &c.now);
+                if (r < 0)
+                        return r;
+                r = cert_validate(
+                        p, c.signer, pool, c.signing_time, CERT_VALIDATE_DOCUMENT_SIGNING, &c.at_signing);
+                if (r < 0)
+                        return r;
+
+                /* A claimed time proves nothing: a revoked signer could backdate it. Only a time-stamp lets
+                 * a signature outlive a revocation. */
+                if (c.time_source != SIGNING_TIME_TIMESTAMP && c.now.status == CERT_STATUS_REVOKED &&
+                    cert_status_is_usable(c.at_signing.status)) {
+                        c.at_signing.status = CERT_STATUS_REVOKED;
+                        c.at_signing.revoked_at = c.now.revoked_at;
+                        c.at_signing.revoked_later = false;
+                        r = set_reason(
+                                &c.at_signing.reason,
+                                _("%s The signing time is only claimed (no time-stamp), so nothing proves "
+                                  "the signature was made before the revocation."),
+                                strempty(c.now.reason));
+                        if (r < 0)
+                                return r;
+                }
+
+                ExistingSignature e = signature_check_to_existing(&c, true);
+                c.counts_as_leader = policy_signature_counts_as_leader(p, NULL, &e, &c.leader_reason);
+        } else {
+                c.at_signing.status = c.now.status = CERT_STATUS_UNTRUSTED;
+                r = set_reason(&c.leader_reason, "%s", _("its signer certificate is missing"));
+                if (r < 0)
+                        return r;
+        }
+
+        /* The verdict, first failing reason wins. */
+        if (!c.integrity_ok)
+                r = set_reason(&c.reason, "%s", c.integrity_reason);
+        else if (c.has_timestamp && !c.timestamp_trusted)
+                r = set_reason(
+                        &c.reason, "%s %s", _("The time-stamp cannot be trusted:"),
+                        s->timestamp.status != CMS_TIMESTAMP_OK ? _("it does not verify.")
+                                                                : strempty(c.tsa_status.reason));
+        else if (!cert_status_is_usable(c.at_signing.status))
+                r = set_reason(
+                        &c.reason, _("The signer's certificate was not valid at the signing time: %s"),
+                        strempty(c.at_signing.reason));
+        else {
+                c.valid = true;
+                r = set_reason(&c.reason, "%s", _("The signature is valid."));
+        }
+        if (r < 0)
+                return r;
+
+        *ret = c;
+        c = (SignatureCheck){};
+        return 0;
+}
+
+ExistingSignature signature_check_to_existing(const SignatureCheck *c, bool covers_whole_document) {
+        return (ExistingSignature){
+                .signer = c->signer,
+                .integrity_ok = c->integrity_ok && (!c->has_timestamp || c->timestamp_trusted),
+                .covers_whole_document = covers_whole_document,
+                .status_at_signing = c->signer ? &c->at_signing : NULL,
+                .signing_time = c->signing_time,
+                .signing_time_from_timestamp = c->time_source == SIGNING_TIME_TIMESTAMP,
+        };
+}

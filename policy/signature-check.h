@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Signature check: one signature's verdict, combining formats/' cryptographic result with the signer
+ * certificate's status at signing time and now, the time-stamp's TSA, and the competent-person relation. */
+
+#include "formats/cms-verify.h"
+#include "policy/cert-validate.h"
+#include "policy/policy-rules.h"
+
+typedef enum SigningTimeSource {
+        SIGNING_TIME_NONE,      /* neither claimed nor time-stamped: judged at the present time */
+        SIGNING_TIME_CLAIMED,   /* the signer's own signing-time attribute: not proof */
+        SIGNING_TIME_TIMESTAMP, /* an RFC 3161 token from a TSA the policy trusts */
+        _SIGNING_TIME_SOURCE_MAX,
+        _SIGNING_TIME_SOURCE_INVALID = -EINVAL,
+} SigningTimeSource;
+
+typedef struct SignatureCheck {
+        X509 *signer; /* borrowed from the CmsSignerResult; NULL when missing */
+        char *signer_name;
+        char *signer_title;
+        char *organization;
+        CertKind kind;
+
+        bool integrity_ok;
+        char *integrity_reason; /* translated */
+
+        time_t signing_time;
+        SigningTimeSource time_source;
+        bool has_timestamp;
+        bool timestamp_trusted;
+        char *tsa_name;
+        CertValidation tsa_status; /* meaningful when has_timestamp and the token verified */
+
+        CertValidation at_signing; /* the signer certificate at signing_time */
+        CertValidation now;        /* the signer certificate now */
+
+        bool counts_as_leader;
+        char *leader_reason; /* translated */
+
+        bool valid;
+        char *reason; /* translated: why valid, or the first reason it is not */
+} SignatureCheck;
+
+/* Checks signer s of the verified CMS res. Network: OCSP/CRL per the policy. Returns 0 with *ret filled
+ * (look at ret->valid) or a negative errno. */
+int signature_check(
+        const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, SignatureCheck *ret);
+void signature_check_done(SignatureCheck *c);
+
+/* The input of the seal rule for this signature (pointers borrowed from c). covers_whole_document is the
+ * caller's to say (true for a detached CMS over the same bytes). */
+ExistingSignature signature_check_to_existing(const SignatureCheck *c, bool covers_whole_document);
+
+const char *signing_time_source_to_string(SigningTimeSource s);
+/* Translated text for formats/' problem codes. */
+const char *cms_problem_message(CmsProblem p);

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kyso-test.h"
+
+#include <json-c/json.h>
+#include <openssl/sha.h>
+
+#include "audit-test-util.h"
+
+static void test_append_reopen(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "sub/dir/audit.jsonl");
+        char head[AUDIT_HASH_HEX + 1];
+        struct stat st;
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 0);
+        assert_string_equal(audit_log_get_head_hash(log), AUDIT_GENESIS_PREV);
+        assert_int_equal(append_signs(log, 1, 3), 3);
+        strcpy(head, audit_log_get_head_hash(log));
+        audit_log_free(log);
+
+        /* Modes: folder 0700, file 0600. */
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        _cleanup_free_ char *sub = path_in(dir, "sub");
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+
+        /* The head is found again from the file's tail. */
+        log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 3);
+        assert_string_equal(audit_log_get_head_hash(log), head);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_AGENT_STOP, "stopping", "signal", "TERM", NULL), 0);
+        assert_int_equal(audit_log_get_seq(log), 4);
+        audit_log_free(log);
+
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 4);
+        assert_int_equal(res.last_seq, 4);
+        audit_verify_result_done(&res);
+
+        /* The head is the hash of the last line without its newline, and prev of line 2 is hash of line 1.
+         */
+        size_t size;
+        _cleanup_free_ char *data = file_read(path, &size);
+        size_t l2 = line_offset(data, size, 2);
+        unsigned char md[32];
+        char hex[65];
+        SHA256((const unsigned char *) data, l2 - 1, md);
+        audit_hex(md, 32, hex);
+        assert_non_null(strstr(data + l2, hex));
+        assert_memory_equal(data, "{\"v\":1,\"seq\":1,\"time\":\"", 23);
+        tmpdir_remove(dir);
+}
+
+static void test_lock(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = true };
+        AuditLog *log = log_open_ok(path, NULL), *second = NULL;
+        char *msg = NULL;
+
+        assert_int_equal(audit_log_open(path, &o, &second, &msg), -EBUSY);
+        assert_null(second);
+        assert_non_null(msg);
+        char pid[32];
+        snprintf(pid, sizeof(pid), "pid %d", (int) getpid());
+        assert_non_null(strstr(msg, pid));
+        assert_non_null(strstr(msg, "in use"));
+        free(msg);
+        audit_log_free(log);
+        /* Released on close. */
+        log = log_open_ok(path, NULL);
+        audit_log_free(log);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_tail(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        static const char torn[] = "{\"v\":1,\"seq\":6,\"time\":\"2026-";
+        size_t before_size;
+
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 5);
+        audit_log_free(log);
+        _cleanup_free_ char *before = file_read(path, &before_size);
+        file_append(path, torn, strlen(torn));
+
+        /* verify reports it before recovery. */
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 1);
+        assert_int_equal(res.problem, AUDIT_PROBLEM_TORN_TAIL);
+        assert_int_equal(res.line, 6);
+        assert_non_null(strstr(res.message, "unfinished record"));
+        assert_int_equal(res.records, 5);
+        audit_verify_result_done(&res);
+
+        log = log_open_ok(path, NULL);
+        const char *q = audit_log_get_quarantine_path(log);
+        assert_non_null(q);
+        assert_non_null(strstr(q, "audit.jsonl.torn-"));
+        size_t qsize;
+        _cleanup_free_ char *qdata = file_read(q, &qsize);
+        assert_int_equal(qsize, strlen(torn));
+        assert_memory_equal(qdata, torn, qsize);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+
+        /* Earlier records untouched, then the record of the recovery with the bytes' hash. */
+        size_t after_size;
+        _cleanup_free_ char *after = file_read(path, &after_size);
+        assert_true(after_size > before_size);
+        assert_memory_equal(after, before, before_size);
+        unsigned char md[32];
+        char hex[65];
+        SHA256((const unsigned char *) torn, strlen(torn), md);
+        audit_hex(md, 32, hex);
+        assert_non_null(strstr(after + before_size, "\"event\":\"log-torn-tail\""));
+        assert_non_null(strstr(after + before_size, hex));
+        char bytes[32];
+        snprintf(bytes, sizeof(bytes), "\"bytes\":\"%zu\"", strlen(torn));
+        assert_non_null(strstr(after + before_size, bytes));
+
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.torn_recoveries, 1);
+        assert_int_equal(res.records, 6);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_first_line(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        file_write(path, "{\"v\":1,\"se", 10);
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 1); /* the log-torn-tail record */
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_refuse_garbage(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = true };
+        AuditLog *log = log_open_ok(path, NULL);
+        char *msg = NULL;
+        append_signs(log, 1, 2);
+        audit_log_free(log);
+
+        /* A complete last line that is not a record: refuse, touch nothing. */
+        file_append(path, "hello\n", 6);
+        size_t s1;
+        _cleanup_free_ char *d1 = file_read(path, &s1);
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "not a valid kyso audit record"));
+        msg = mfree(msg);
+        size_t s2;
+        _cleanup_free_ char *d2 = file_read(path, &s2);
+        assert_int_equal(s1, s2);
+        assert_memory_equal(d1, d2, s1);
+
+        /* More than a line's worth of bytes without a newline is not a torn record either. */
+        _cleanup_free_ char *big = malloc(AUDIT_LINE_MAX + 100);
+        memset(big, 'x', AUDIT_LINE_MAX + 100);
+        file_write(path, d1, s1 - 6);
+        file_append(path, big, AUDIT_LINE_MAX + 100);
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "not a crash's torn line"));
+        free(msg);
+        tmpdir_remove(dir);
+}
+
+static void check_fault(AuditFault fault, int expected) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        uint64_t seq = 0;
+
+        append_signs(log, 1, 3);
+        size_t s1;
+        _cleanup_free_ char *d1 = file_read(path, &s1);
+        audit_log_inject_fault(log, fault, 0);
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = "lost.pdf" };
+        assert_int_equal(audit_log_append(log, &ev, &seq), expected);
+        assert_int_equal(seq, 0);
+        assert_int_equal(audit_log_get_seq(log), 3);
+        size_t s2;
+        _cleanup_free_ char *d2 = file_read(path, &s2);
+        assert_int_equal(s1, s2);
+        assert_memory_equal(d1, d2, s1);
+
+        /* The next append works and continues the chain. */
+        assert_int_equal(audit_log_append(log, &ev, &seq), 0);
+        assert_int_equal(seq, 4);
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 4);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_fault_enospc(void **state) {
+        check_fault(AUDIT_FAULT_ENOSPC, -ENOSPC);
+}
+static void test_fault_short_write(void **state) {
+        check_fault(AUDIT_FAULT_SHORT_WRITE, -ENOSPC);
+}
+static void test_fault_fsync(void **state) {
+        check_fault(AUDIT_FAULT_FSYNC_EIO, -EIO);
+}
+
+static void test_fault_stuck(void **state) {
+        /* The partial line cannot be cut off: the log refuses further appends, and the next open
+         * quarantines the partial line. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 3);
+        audit_log_inject_fault(log, AUDIT_FAULT_SHORT_WRITE_STUCK, 1);
+        append_signs(log, 4, 1); /* skip = 1: this one passes */
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE };
+        assert_int_equal(audit_log_append(log, &ev, NULL), -ENOSPC);
+        assert_int_equal(audit_log_append(log, &ev, NULL), -EIO);
+        audit_log_free(log);
+
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 1);
+        assert_int_equal(res.problem, AUDIT_PROBLEM_TORN_TAIL);
+        audit_verify_result_done(&res);
+
+        log = log_open_ok(path, NULL);
+        assert_non_null(audit_log_get_quarantine_path(log));
+        assert_int_equal(audit_log_get_seq(log), 5);
+        audit_log_free(log);
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.torn_recoveries, 1);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_rotate_size(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
+        AuditLog *log = log_open_ok(path, &o);
+        append_signs(log, 1, 40);
+        audit_log_free(log);
+
+        _cleanup_strv_free_ char **files = NULL;
+        unsigned max = 0;
+        assert_int_equal(audit_chain_files(path, &files, &max), 0);
+        assert_true(max >= 3);
+        assert_int_equal(strv_length(files), max + 1);
+        for (size_t i = 0; files[i]; i++) {
+                struct stat st;
+                assert_int_equal(stat(files[i], &st), 0);
+                assert_true(st.st_size <= 4096);
+                if (i > 0) {
+                        /* Every file after the first begins with the link to the one before. */
+                        _cleanup_free_ char *d = file_read(files[i], NULL);
+                        const char *slash = strrchr(files[i - 1], '/');
+                        char want[128];
+                        snprintf(want, sizeof(want), "\"previous_file\":\"%s\"", slash + 1);
+                        assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
+                        assert_true(strstr(d, want) < strchr(d, '\n'));
+                }
+        }
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 40 + max);
+        assert_int_equal(res.rotations, max);
+        assert_int_equal(res.files, max + 1);
+        audit_verify_result_done(&res);
+
+        /* Reopen continues in the active file. */
+        log = log_open_ok(path, &o);
+        assert_int_equal(audit_log_get_seq(log), 40 + max);
+        audit_log_free(log);
+        tmpdir_remove(dir);
+}
+
+static void test_rotate_create_fails(void **state) {
+        /* The rename happened, the new file cannot be created (a full disk): the append fails, nothing is
+         * written to the renamed file, and the next append creates the file and links the chain. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLogOptions o = { .no_journal = true, .max_size = 2000 };
+        AuditLog *log = log_open_ok(path, &o);
+        uint64_t seq = append_signs(log, 1, 1);
+        audit_log_inject_fault(log, AUDIT_FAULT_ROTATE_CREATE, 0);
+        uint64_t before = audit_log_get_seq(log);
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = "after.pdf" };
+        int r = -1;
+        for (unsigned i = 0; i < 20 && (r = audit_log_append(log, &ev, &seq)) == 0; i++)
+                before = seq;
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(audit_log_get_seq(log), before);
+        assert_int_equal(access(path, F_OK), -1);
+        size_t s1;
+        _cleanup_free_ char *d1 = file_read(a1, &s1);
+        assert_int_equal(append_signs(log, 100, 1), before + 2); /* log-rotated, then the event */
+        size_t s2;
+        _cleanup_free_ char *d2 = file_read(a1, &s2);
+        assert_int_equal(s1, s2); /* the archive was not written to */
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.last_seq, before + 2);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *userdata) {
+        return fake_now;
+}
+
+static void test_rotate_month(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = true, .rotate_monthly = true };
+        int64_t t;
+
+        assert_int_equal(audit_parse_time("2026-10-31T23:59:59.000Z", &t), 0);
+        fake_now = (uint64_t) t;
+        AuditLog *log = log_open_ok(path, &o);
+        audit_log_set_clock(log, fake_clock, NULL);
+        append_signs(log, 1, 2);
+        fake_now += 2000; /* 2026-11-01 */
+        append_signs(log, 3, 1);
+        audit_log_free(log);
+
+        /* Reopened later in the month: no rotation; next month: rotation again. */
+        log = log_open_ok(path, &o);
+        audit_log_set_clock(log, fake_clock, NULL);
+        append_signs(log, 4, 1);
+        assert_int_equal(audit_parse_time("2026-12-01T00:00:00.000Z", &t), 0);
+        fake_now = (uint64_t) t;
+        append_signs(log, 5, 1);
+        audit_log_free(log);
+
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        _cleanup_free_ char *a2 = path_in(dir, "audit.jsonl.2");
+        _cleanup_free_ char *d1 = file_read(a1, NULL);
+        _cleanup_free_ char *d2 = file_read(a2, NULL);
+        _cleanup_free_ char *d3 = file_read(path, NULL);
+        assert_non_null(strstr(d1, "doc-2.pdf"));
+        assert_null(strstr(d1, "doc-3.pdf"));
+        assert_non_null(strstr(d2, "\"reason\":\"month\""));
+        assert_non_null(strstr(d2, "doc-4.pdf"));
+        assert_non_null(strstr(d3, "\"previous_file\":\"audit.jsonl.2\""));
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.files, 3);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_rotate_interrupted(void **state) {
+        /* A crash right after the rename: no active file. The next append first links the chain. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 3);
+        audit_log_free(log);
+        assert_int_equal(rename(path, a1), 0);
+        /* An empty newer archive (never written by kyso) does not hide the head. */
+        _cleanup_free_ char *a2 = path_in(dir, "audit.jsonl.2");
+        file_write(a2, "", 0);
+
+        log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 3);
+        append_signs(log, 4, 1);
+        audit_log_free(log);
+        _cleanup_free_ char *d = file_read(path, NULL);
+        assert_memory_equal(d, "{\"v\":1,\"seq\":4,", 15);
+        assert_non_null(strstr(d, "\"reason\":\"recovered\""));
+        assert_non_null(strstr(d, "\"previous_file\":\"audit.jsonl.1\""));
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 5);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_rotate_torn_first_record(void **state) {
+        /* A crash while writing the first record of a new file: the file holds only a torn line. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 3);
+        audit_log_free(log);
+        assert_int_equal(rename(path, a1), 0);
+        file_write(path, "{\"v\":1,\"seq\":4,\"ti", 19);
+
+        log = log_open_ok(path, NULL);
+        assert_non_null(audit_log_get_quarantine_path(log));
+        assert_int_equal(audit_log_get_seq(log), 5); /* log-rotated, then log-torn-tail */
+        audit_log_free(log);
+        _cleanup_free_ char *d = file_read(path, NULL);
+        assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
+        assert_true(strstr(d, "\"event\":\"log-rotated\"") < strstr(d, "\"event\":\"log-torn-tail\""));
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 5);
+        assert_int_equal(res.torn_recoveries, 1);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
+static void test_no_secrets(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "pin", "1234", NULL),
+                -EINVAL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "so_pin", "1", NULL), -EINVAL);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "Bad Key", "1", NULL), -EINVAL);
+        assert_int_equal(audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "x", "key", NULL), -EINVAL);
+        assert_int_equal(audit_log_get_seq(log), 0);
+        assert_int_equal(
+                audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "tries_left", "2", NULL),
+                0);
+        AuditEvent bad = { .type = _AUDIT_EVENT_MAX };
+        assert_int_equal(audit_log_append(log, &bad, NULL), -EINVAL);
+        audit_log_free(log);
+        _cleanup_free_ char *d = file_read(path, NULL);
+        assert_null(strstr(d, "1234"));
+        tmpdir_remove(dir);
+}
+
+static void test_escaping(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        const char name[] = "a\"b\\c\nd\x01\x7f\xff\xc3(Quyết định số 12/QĐ-UBND \xe2\x80\xa8.pdf";
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DENIED, .document = name, .reason = "x" };
+        assert_int_equal(audit_log_append(log, &ev, NULL), 0);
+        _cleanup_free_ char *big = malloc(5000);
+        memset(big, 'y', 4999);
+        big[4999] = '\0';
+        ev.document = big;
+        assert_int_equal(audit_log_append(log, &ev, NULL), 0);
+        audit_log_free(log);
+
+        size_t size;
+        _cleanup_free_ char *d = file_read(path, &size);
+        assert_true(audit_utf8_valid(d, size));
+        size_t l2 = line_offset(d, size, 2);
+        json_object *o = json_tokener_parse(d);
+        assert_non_null(o);
+        json_object *doc, *n;
+        assert_true(json_object_object_get_ex(o, "document", &doc));
+        assert_true(json_object_object_get_ex(doc, "name", &n));
+        assert_string_equal(
+                json_object_get_string(n), "a\"b\\c\nd\x01\x7f\xef\xbf\xbd\xef\xbf\xbd(Quyết định số "
+                                           "12/QĐ-UBND \xe2\x80\xa8.pdf");
+        json_object_put(o);
+        o = json_tokener_parse(d + l2);
+        assert_non_null(o);
+        assert_true(json_object_object_get_ex(o, "document", &doc));
+        assert_true(json_object_object_get_ex(doc, "name", &n));
+        assert_int_equal(strlen(json_object_get_string(n)), AUDIT_FIELD_MAX);
+        json_object_put(o);
+        tmpdir_remove(dir);
+}
+
+static void test_default_path(void **state) {
+        char *p = NULL;
+        setenv("KYSO_AUDIT_LOG", "/x/y.jsonl", 1);
+        assert_int_equal(audit_log_default_path(&p), 0);
+        assert_string_equal(p, "/x/y.jsonl");
+        p = mfree(p);
+        unsetenv("KYSO_AUDIT_LOG");
+        setenv("XDG_STATE_HOME", "/state", 1);
+        assert_int_equal(audit_log_default_path(&p), 0);
+        assert_string_equal(p, "/state/kyso/audit.jsonl");
+        p = mfree(p);
+        unsetenv("XDG_STATE_HOME");
+        setenv("HOME", "/home/u", 1);
+        assert_int_equal(audit_log_default_path(&p), 0);
+        assert_string_equal(p, "/home/u/.local/state/kyso/audit.jsonl");
+        free(p);
+}
+
+static void test_parse_rotation(void **state) {
+        AuditLogOptions o = { .max_size = 1, .rotate_monthly = true };
+        assert_int_equal(audit_log_parse_rotation("no", &o), 0);
+        assert_int_equal(o.max_size, 0);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly", &o), 0);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(o.max_size, 0);
+        assert_int_equal(audit_log_parse_rotation("10M", &o), 0);
+        assert_int_equal(o.max_size, 10 * 1024 * 1024);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly,1G", &o), 0);
+        assert_int_equal(o.max_size, 1024ULL * 1024 * 1024);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("65536", &o), 0);
+        assert_int_equal(o.max_size, 65536);
+        static const char *const bad[] = {
+                "",         "yearly",   "10X",        "1K",      "-5M",
+                "monthly,", ",monthly", "no,monthly", "10M,20M", "99999999999999999999G"
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (audit_log_parse_rotation(bad[i], &o) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_time_format(void **state) {
+        char t[AUDIT_TIME_LEN + 1];
+        int64_t ms;
+        audit_format_time(0, t);
+        assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+        assert_int_equal(audit_parse_time("2028-02-29T23:59:59.999Z", &ms), 0);
+        audit_format_time((uint64_t) ms, t);
+        assert_string_equal(t, "2028-02-29T23:59:59.999Z");
+        assert_int_equal(audit_parse_time("2026-11-24T07:00+07:00", &ms), 0);
+        audit_format_time((uint64_t) ms, t);
+        assert_string_equal(t, "2026-11-24T00:00:00.000Z");
+        assert_int_equal(audit_parse_time("2026-02-29", &ms), -EINVAL);
+        assert_int_equal(audit_parse_time("2026-13-01", &ms), -EINVAL);
+        assert_int_equal(audit_parse_time("2026-1-01", &ms), -EINVAL);
+}
+
+static void test_journal_best_effort(void **state) {
+        /* With the journal on: where journald runs the records go there too; where it does not (as in most
+         * containers), sending fails, is logged once, and the file still gets every record. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = false };
+        AuditLog *log = log_open_ok(path, &o);
+        assert_int_equal(append_signs(log, 1, 3), 3);
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 3);
+        audit_verify_result_done(&res);
+
+        /* Reading the journal's head: a log it never saw has none. */
+        AuditJournalHead head;
+        assert_int_equal(audit_journal_head_read("/nonexistent/kyso-test/audit.jsonl", &head), -ENODATA);
+        tmpdir_remove(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_append_reopen),
+                cmocka_unit_test(test_lock),
+                cmocka_unit_test(test_torn_tail),
+                cmocka_unit_test(test_torn_first_line),
+                cmocka_unit_test(test_refuse_garbage),
+                cmocka_unit_test(test_fault_enospc),
+                cmocka_unit_test(test_fault_short_write),
+                cmocka_unit_test(test_fault_fsync),
+                cmocka_unit_test(test_fault_stuck),
+                cmocka_unit_test(test_rotate_size),
+                cmocka_unit_test(test_rotate_month),
+                cmocka_unit_test(test_rotate_interrupted),
+                cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_rotate_create_fails),
+                cmocka_unit_test(test_no_secrets),
+                cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_default_path),
+                cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_parse_rotation),
+                cmocka_unit_test(test_journal_best_effort),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

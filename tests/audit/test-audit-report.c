@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kyso-test.h"
+
+#include "audit-test-util.h"
+#include "audit/audit-report.h"
+
+static void expect_date(AuditDate d, int y, unsigned m, unsigned day) {
+        if (d.year != y || d.month != m || d.day != day)
+                fail_msg("got %04d-%02u-%02u, expected %04d-%02u-%02u", d.year, d.month, d.day, y, m, day);
+}
+
+static void test_weekday(void **state) {
+        /* Known weekdays (checked against a calendar). */
+        assert_int_equal(audit_weekday((AuditDate){ 2026, 11, 24 }), 2); /* Tuesday */
+        assert_int_equal(audit_weekday((AuditDate){ 2026, 12, 20 }), 0); /* Sunday */
+        assert_int_equal(audit_weekday((AuditDate){ 2026, 6, 20 }), 6);  /* Saturday */
+        assert_int_equal(audit_weekday((AuditDate){ 2000, 2, 29 }), 2);  /* Tuesday */
+        assert_int_equal(audit_weekday((AuditDate){ 1970, 1, 1 }), 4);   /* Thursday */
+}
+
+static void test_month_windows(void **state) {
+        AuditReportWindow w;
+        char t[AUDIT_TIME_LEN + 1];
+
+        /* January reaches back into December of the previous year. */
+        assert_int_equal(audit_report_window_month(2026, 1, NULL, &w), 0);
+        expect_date(w.first, 2025, 12, 15);
+        expect_date(w.last, 2026, 1, 14);
+        expect_date(w.due, 2026, 1, 20);
+        expect_date(w.deadline, 2026, 1, 20); /* a Tuesday */
+        audit_format_time((uint64_t) w.start_ms, t);
+        assert_string_equal(t, "2025-12-14T17:00:00.000Z"); /* 15 Dec 00:00 in Vietnam */
+        audit_format_time((uint64_t) w.end_ms, t);
+        assert_string_equal(t, "2026-01-14T17:00:00.000Z"); /* 15 Jan 00:00 in Vietnam, excluded */
+
+        /* March: the window starts in February (a short month). */
+        assert_int_equal(audit_report_window_month(2026, 3, NULL, &w), 0);
+        expect_date(w.first, 2026, 2, 15);
+        expect_date(w.last, 2026, 3, 14);
+        assert_int_equal(audit_report_window_month(2026, 0, NULL, &w), -EINVAL);
+        assert_int_equal(audit_report_window_month(2026, 13, NULL, &w), -EINVAL);
+
+        /* The 20th on a Sunday and on a Saturday: the Monday after. */
+        assert_int_equal(audit_report_window_month(2026, 12, NULL, &w), 0);
+        expect_date(w.deadline, 2026, 12, 21);
+        assert_int_equal(audit_report_window_month(2026, 6, NULL, &w), 0);
+        expect_date(w.deadline, 2026, 6, 22);
+        assert_int_equal(audit_report_window_month(2027, 3, NULL, &w), 0);
+        expect_date(w.deadline, 2027, 3, 22);
+}
+
+static void test_year_windows(void **state) {
+        AuditReportWindow w;
+        assert_int_equal(audit_report_window_year(2026, NULL, &w), 0);
+        assert_true(w.annual);
+        expect_date(w.first, 2025, 12, 15);
+        expect_date(w.last, 2026, 12, 14);
+        expect_date(w.due, 2027, 1, 20);
+        expect_date(w.deadline, 2027, 1, 20);
+        char t[AUDIT_TIME_LEN + 1];
+        audit_format_time((uint64_t) w.start_ms, t);
+        assert_string_equal(t, "2025-12-14T17:00:00.000Z"); /* 15 Dec 2025 00:00 in Vietnam */
+        audit_format_time((uint64_t) w.end_ms, t);
+        assert_string_equal(t, "2026-12-14T17:00:00.000Z"); /* 15 Dec 2026 00:00 in Vietnam, excluded */
+
+        /* Leap years: a report over February 2028 and the annual one ending in 2028. */
+        assert_int_equal(audit_report_window_month(2028, 3, NULL, &w), 0);
+        expect_date(w.first, 2028, 2, 15);
+        assert_int_equal(
+                audit_date_to_days(w.last) - audit_date_to_days(w.first), 28); /* 15 Feb .. 14 Mar */
+        assert_int_equal(audit_report_window_year(2028, NULL, &w), 0);
+        assert_int_equal(audit_date_to_days(w.last) - audit_date_to_days(w.first), 365); /* 366 days */
+        expect_date(w.deadline, 2029, 1, 22); /* 20 Jan 2029: Saturday */
+}
+
+static void test_holidays(void **state) {
+        AuditHolidays *h = NULL;
+        AuditReportWindow w;
+        unsigned bad = 0;
+        const char text[] = "# test holidays\n"
+                            "2026-11-20   # a Friday: the next working day is Monday the 23rd\n"
+                            "\n"
+                            "  2026-10-20\n"
+                            "*-01-20 # every year\n"
+                            "2027-01-21\n";
+        assert_int_equal(audit_holidays_parse(text, &h, &bad), 0);
+
+        /* A holiday on the 20th followed by a weekend. */
+        assert_int_equal(audit_report_window_month(2026, 11, h, &w), 0);
+        expect_date(w.due, 2026, 11, 20);
+        expect_date(w.deadline, 2026, 11, 23);
+        /* A holiday on a Tuesday the 20th. */
+        assert_int_equal(audit_report_window_month(2026, 10, h, &w), 0);
+        expect_date(w.deadline, 2026, 10, 21);
+        /* Annual: 20 and 21 January 2027 are holidays. */
+        assert_int_equal(audit_report_window_year(2026, h, &w), 0);
+        expect_date(w.deadline, 2027, 1, 22);
+        /* The yearly rule applies in other years. */
+        assert_int_equal(audit_report_window_year(2027, h, &w), 0);
+        expect_date(w.deadline, 2028, 1, 21);
+        assert_true(audit_is_holiday(h, (AuditDate){ 2030, 1, 20 }));
+        assert_false(audit_is_holiday(h, (AuditDate){ 2030, 1, 21 }));
+        audit_holidays_free(h);
+
+        assert_int_equal(audit_holidays_parse("2026-01-01\n2026-02-30\n", &h, &bad), -EBADMSG);
+        assert_int_equal(bad, 2);
+        assert_int_equal(audit_holidays_parse("tomorrow\n", &h, &bad), -EBADMSG);
+        assert_int_equal(bad, 1);
+        assert_int_equal(audit_holidays_parse("*-13-01\n", &h, &bad), -EBADMSG);
+
+        /* The shipped sample parses. */
+        const char *src = test_getenv_or_skip("KYSO_SOURCE_ROOT");
+        _cleanup_free_ char *sample = NULL;
+        assert_true(asprintf(&sample, "%s/audit/holidays-vn.example", src) > 0);
+        assert_int_equal(audit_holidays_load(sample, &h, &bad), 0);
+        assert_true(audit_is_holiday(h, (AuditDate){ 2031, 9, 2 }));
+        assert_true(audit_is_holiday(h, (AuditDate){ 2031, 4, 30 }));
+        audit_holidays_free(h);
+}
+
+static uint64_t clock_ms;
+static uint64_t test_clock(void *userdata) {
+        return clock_ms;
+}
+
+static void at(AuditLog *log, const char *time, AuditEvent *ev) {
+        int64_t ms;
+        assert_int_equal(audit_parse_time(time, &ms), 0);
+        clock_ms = (uint64_t) ms;
+        assert_int_equal(audit_log_append(log, ev, NULL), 0);
+}
+
+static char *make_report_log(char *dir) {
+        char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        audit_log_set_clock(log, test_clock, NULL);
+        AuditEvent gov = {
+                .type = AUDIT_EVENT_SIGN_DONE,
+                .document = "QĐ-12.pdf",
+                .cert_subject = "CN=Nguyễn Văn A",
+                .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước G2,O=Ban Cơ yếu Chính phủ,C=VN",
+                .cert_serial = "01",
+                .cert_fingerprint = "aa",
+                .cert_kind = "personal",
+                .cert_not_after =
+                        "2026-12-20T00:00:00Z", /* 35 days and 7 hours after the window: expiring */
+                .token_serial = "TK1",
+                .token_label = "Token lãnh đạo",
+                .role = "approve",
+        };
+        AuditEvent other = {
+                .type = AUDIT_EVENT_SIGN_DONE,
+                .document = "CV-3.pdf",
+                .cert_subject = "CN=UBND phường Uông Bí",
+                .cert_issuer = "CN=Some Public CA,O=Public CA JSC,C=VN",
+                .cert_serial = "02",
+                .cert_fingerprint = "bb",
+                .cert_kind = "organization",
+                .cert_not_after = "2030-01-01T00:00:00Z",
+                .cert_status = "revoked",
+                .token_serial = "TK2",
+                .role = "issue",
+        };
+        AuditEvent denied = {
+                .type = AUDIT_EVENT_SIGN_DENIED,
+                .cert_subject = "CN=UBND phường Uông Bí",
+                .cert_fingerprint = "bb",
+                .role = "issue",
+                .decision = "denied",
+                .reason = "Thiếu chữ ký, \"lãnh đạo\"",
+                .article = "Điều 21.4",
+        };
+        AuditEvent failed = { .type = AUDIT_EVENT_SIGN_FAILED, .reason = "Token removed" };
+        AuditEvent pin = { .type = AUDIT_EVENT_PIN_FAILURE, .token_serial = "TK1" };
+
+        at(log, "2026-10-14T16:59:59.999Z", &gov);   /* 14 Oct 23:59 VN: the previous period */
+        at(log, "2026-10-14T17:00:00.000Z", &gov);   /* 15 Oct 00:00 VN: first moment */
+        at(log, "2026-10-20T03:00:00.000Z", &other); /* in */
+        at(log, "2026-10-21T03:00:00.000Z", &denied);
+        at(log, "2026-10-22T03:00:00.000Z", &failed);
+        at(log, "2026-10-22T04:00:00.000Z", &pin);
+        at(log, "2026-11-14T16:59:59.999Z", &gov); /* 14 Nov 23:59:59.999 VN: last moment */
+        at(log, "2026-11-14T17:00:00.000Z", &gov); /* 15 Nov VN: the next period */
+        audit_log_free(log);
+        return path;
+}
+
+static char *render(AuditReport *rep, int (*writer)(const AuditReport *, FILE *)) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        assert_non_null(m);
+        assert_int_equal(writer(rep, m), 0);
+        fclose(m);
+        return buf;
+}
+
+static void test_report(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = make_report_log(dir);
+        AuditReportWindow w;
+        AuditReader *r;
+        AuditReport *rep;
+
+        assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        AuditReportOptions o = { .org = "UBND <script>alert(1)</script> & Co", .integrity = "toàn vẹn" };
+        assert_int_equal(audit_report_build(r, &w, &o, &rep), 0);
+        audit_reader_free(r);
+
+        assert_int_equal(audit_report_n_signatures(rep), 3);
+        assert_int_equal(audit_report_n_signatures_gov(rep), 2);
+        assert_int_equal(audit_report_n_denied(rep), 1);
+        assert_int_equal(audit_report_n_failed(rep), 1);
+        assert_int_equal(audit_report_n_bad_records(rep), 0);
+
+        _cleanup_free_ char *text = render(rep, audit_report_write_text);
+        assert_true(audit_utf8_valid(text, strlen(text)));
+        static const char *const headings[] = {
+                "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+                "Độc lập - Tự do - Hạnh phúc",
+                "BÁO CÁO\nTình hình quản lý và sử dụng chứng thư số, chữ ký số tháng 11/2026",
+                "Kính gửi: - UBND phường Uông Bí;",
+                "từ ngày 15/10/2026 đến ngày 14/11/2026 (giờ Việt Nam, UTC+7)",
+                "Thời hạn gửi báo cáo: Thứ Sáu 20/11/2026.",
+                "I. Đánh giá tình hình và kết quả triển khai quản lý và sử dụng chứng thư số, chữ ký số tại cơ "
+                "quan, tổ chức",
+                "1. Đặc điểm tình hình",
+                "2. Kết quả triển khai",
+                "a) Kết quả triển khai quản lý và sử dụng chứng thư số, chữ ký số chuyên dùng Chính phủ\n   - Tổng "
+                "số lượt ký số: 2",
+                "b) Kết quả triển khai quản lý và sử dụng chứng thư số, chữ ký số do cơ quan, tổ chức khác cung "
+                "cấp\n   - Tổng số lượt ký số: 1",
+                "(Có số liệu chi tiết tại Phụ biểu kèm theo).",
+                "II. Những khó khăn, vướng mắc chủ yếu và nguyên nhân",
+                "Số lượt ký số bị từ chối: 1",
+                "Thiếu chữ ký, \"lãnh đạo\" (Điều 21.4): 1",
+                "Số lần nhập sai mã PIN: 1",
+                "CN=Nguyễn Văn A (số hiệu 01): sắp hết hạn (≤ 60 ngày), còn 35 ngày",
+                "CN=UBND phường Uông Bí (số hiệu 02): đã bị thu hồi",
+                "III. Nhiệm vụ và giải pháp thực hiện trong thời gian tới",
+                "IV. Đề xuất, kiến nghị",
+                "THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ",
+                "PHỤ BIỂU",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(headings); i++)
+                if (!strstr(text, headings[i]))
+                        fail_msg("text report lacks: %s\n----\n%s", headings[i], text);
+        /* Monthly: the 3-5 year needs line belongs to the annual report only. */
+        assert_null(strstr(text, "giai đoạn 3 – 5 năm"));
+
+        _cleanup_free_ char *html = render(rep, audit_report_write_html);
+        assert_true(audit_utf8_valid(html, strlen(html)));
+        assert_null(strstr(html, "<script>"));
+        assert_non_null(strstr(html, "UBND &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+        assert_non_null(strstr(html, "<svg"));
+        assert_non_null(strstr(html, "<title>20/10/2026: 1</title>"));
+        assert_null(strstr(html, "src="));
+        assert_null(strstr(html, "href="));
+        assert_non_null(strstr(html, "&quot;lãnh đạo&quot;"));
+
+        _cleanup_free_ char *csv = render(rep, audit_report_write_csv);
+        assert_true(audit_utf8_valid(csv, strlen(csv)));
+        assert_non_null(strstr(csv, "section,name,detail,value\r\n"));
+        assert_non_null(strstr(csv, "signatures,total,,3\r\n"));
+        assert_non_null(strstr(csv, "signatures-government-ca,role,approve,2\r\n"));
+        assert_non_null(strstr(csv, "signatures-other-ca,role,issue,1\r\n"));
+        assert_non_null(strstr(csv, "denied,\"Thiếu chữ ký, \"\"lãnh đạo\"\"\",Điều 21.4,1\r\n"));
+        assert_non_null(strstr(csv, "signatures-per-day,2026-10-15,,1\r\n"));
+        assert_non_null(strstr(csv, "signatures-per-day,2026-11-14,,1\r\n"));
+        audit_report_free(rep);
+
+        /* The annual report of 2026 counts all eight records' signatures: 15 Dec 2025 .. 14 Dec 2026. */
+        assert_int_equal(audit_report_window_year(2026, NULL, &w), 0);
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
+        audit_reader_free(r);
+        assert_int_equal(audit_report_n_signatures(rep), 5);
+        _cleanup_free_ char *annual = render(rep, audit_report_write_text);
+        assert_non_null(strstr(annual, "chữ ký số năm 2026"));
+        assert_non_null(strstr(annual, "giai đoạn 3 – 5 năm"));
+        assert_non_null(strstr(annual, "Thời hạn gửi báo cáo: Thứ Tư 20/01/2027."));
+        audit_report_free(rep);
+        tmpdir_remove(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_weekday),      cmocka_unit_test(test_month_windows),
+                cmocka_unit_test(test_year_windows), cmocka_unit_test(test_holidays),
+                cmocka_unit_test(test_report),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# kysoctl audit show/verify/report against logs made here: filters, JSON and CSV output, exit codes,
+# Vietnamese output. Needs python3 (to forge logs and to parse the JSON and CSV independently).
+set -euo pipefail
+
+KYSOCTL=${KYSOCTL:?run through meson test}
+dir=$(mktemp -d /tmp/kyso-kysoctl-audit-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+log=$dir/audit.jsonl
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A log with awkward strings, forged with python's own SHA-256 (independent of the C writer).
+python3 - "$log" <<'PY'
+import hashlib, json, sys
+prev = "0" * 64
+recs = [
+    ("2026-10-20T01:00:00.000Z", "agent-start", {"message": "started"}),
+    ("2026-10-20T02:00:00.000Z", "sign-done", {"document": {"name": "Báo cáo, \"quý\" 3.pdf"},
+        "cert": {"subject": "CN=Nguyễn Văn A", "issuer": "O=Ban Cơ yếu Chính phủ", "fingerprint": "AB:CD:EF:01",
+                 "kind": "personal"}, "role": "approve", "decision": "allowed"}),
+    ("2026-10-21T02:00:00.000Z", "sign-denied", {"document": {"name": "=HYPERLINK(\"x\")"},
+        "cert": {"subject": "CN=UBND", "fingerprint": "99:88", "kind": "organization"}, "role": "issue",
+        "decision": "denied", "reason": "no leader signature\nsecond line", "article": "Điều 21.4"}),
+    ("2026-11-10T02:00:00.000Z", "sign-done", {"document": {"name": "b.pdf"},
+        "cert": {"subject": "CN=UBND", "issuer": "O=Other CA", "fingerprint": "99:88", "kind": "organization"},
+        "role": "issue", "decision": "allowed"}),
+    ("2026-11-20T02:00:00.000Z", "token-removed", {"token": {"label": "T1"}}),
+]
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i, (t, ev, data) in enumerate(recs, 1):
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        line = '{"v":1,"seq":%d,"time":"%s","prev":"%s","event":"%s","caller":{"uid":1000,"pid":7,"exe":"/x"},%s}' % (
+            i, t, prev, ev, body)
+        f.write(line + "\n")
+        prev = hashlib.sha256(line.encode()).hexdigest()
+PY
+
+export LC_ALL=C.UTF-8
+
+# verify: intact, then tampered.
+"$KYSOCTL" audit verify --log "$log" >"$dir/out" || fail "verify of an intact log failed: $(cat "$dir/out")"
+grep -q "intact: 5 records" "$dir/out" || fail "verify output: $(cat "$dir/out")"
+KYSO_AUDIT_LOG=$log "$KYSOCTL" audit verify >/dev/null || fail "KYSO_AUDIT_LOG not honoured"
+cp "$log" "$dir/orig"
+sed -i 's/b\.pdf/c.pdf/' "$log"
+set +e; "$KYSOCTL" audit verify --log "$log" >"$dir/out"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "verify exit code $rc for a changed log, expected 1"
+grep -q "Record seq 4" "$dir/out" || fail "verify does not name the changed record: $(cat "$dir/out")"
+set +e; "$KYSOCTL" audit verify --json --log "$log" >"$dir/out"; set -e
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["intact"] is False and d["problem"]=="changed" and d["seq"]==4, d' "$dir/out" \
+        || fail "verify --json"
+cp "$dir/orig" "$log"
+
+# The journal's copy of the head, from an export file (journald itself is not needed for the comparison).
+hash=$("$KYSOCTL" audit verify --json --log "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_hash"])')
+printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$log" >"$dir/export"
+"$KYSOCTL" audit verify --journal-export "$dir/export" --log "$log" >"$dir/out" || fail "journal head matches"
+grep -q "seq 5) matches" "$dir/out" || fail "journal match not reported: $(cat "$dir/out")"
+head -n 4 "$dir/orig" >"$log"
+set +e; "$KYSOCTL" audit verify --journal-export "$dir/export" --log "$log" >"$dir/out"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "a cut tail must fail verify --journal-export (exit $rc)"
+grep -q "cut off" "$dir/out" || fail "cut tail message: $(cat "$dir/out")"
+cp "$dir/orig" "$log"
+# --journal on a log the journal never saw (or without journald): cannot compare, exit 3.
+set +e; "$KYSOCTL" audit verify --journal --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
+[ "$rc" -eq 3 ] || fail "verify --journal without journal records: exit $rc, expected 3"
+grep -q "cannot be compared\|cannot read the journal" "$dir/err" || fail "journal message: $(cat "$dir/err")"
+
+# show: table, filters, JSON, CSV.
+"$KYSOCTL" audit show --log "$log" >"$dir/out"
+[ "$(wc -l <"$dir/out")" -eq 6 ] || fail "table should have a header and 5 rows: $(cat "$dir/out")"
+grep -q "no leader signature?second line" "$dir/out" || fail "control characters must not reach the terminal"
+
+"$KYSOCTL" audit show --log "$log" --json >"$dir/all.json"
+python3 - "$dir/all.json" <<'PY' || fail "show --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [r["seq"] for r in d] == [1, 2, 3, 4, 5], d
+assert d[1]["document"]["name"] == 'Báo cáo, "quý" 3.pdf'
+PY
+
+count() { "$KYSOCTL" audit show --log "$log" --json "$@" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+[ "$(count --event sign-done)" -eq 2 ] || fail "--event"
+[ "$(count --role issue)" -eq 2 ] || fail "--role"
+[ "$(count --cert 9988)" -eq 2 ] || fail "--cert without colons"
+[ "$(count --cert ab:cd)" -eq 1 ] || fail "--cert prefix with colons, any case"
+[ "$(count --since 2026-10-21T00:00Z)" -eq 3 ] || fail "--since"
+[ "$(count --until 2026-10-20T23:00Z)" -eq 2 ] || fail "--until"
+[ "$(count --since 2026-10-21T00:00Z --until 2026-11-15T00:00Z --event sign-done)" -eq 1 ] || fail "combined"
+[ "$(TZ=UTC count --until 2026-10-21)" -eq 3 ] || fail "--until DATE includes that whole day"
+
+"$KYSOCTL" audit show --log "$log" --csv >"$dir/out.csv"
+python3 - "$dir/out.csv" <<'PY' || fail "show --csv"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+assert len(rows) == 5, rows
+assert rows[1]["document"] == 'Báo cáo, "quý" 3.pdf', rows[1]
+assert rows[2]["document"] == "'=HYPERLINK(\"x\")", rows[2]["document"]   # formula guarded
+assert rows[2]["reason"] == "no leader signature\nsecond line", rows[2]["reason"]
+assert rows[1]["cert_fingerprint"] == "AB:CD:EF:01"
+PY
+
+# Usage errors: exit 2; no log: exit 1.
+set +e
+"$KYSOCTL" audit show --log "$log" --event nonsense >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown event: exit 2"
+"$KYSOCTL" audit show --log "$log" --since yesterday >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad date: exit 2"
+"$KYSOCTL" audit report --month 2026-13 --log "$log" >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad month: exit 2"
+"$KYSOCTL" audit report --log "$log" >/dev/null 2>&1; [ $? -eq 2 ] || fail "report without period: exit 2"
+"$KYSOCTL" audit frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command: exit 2"
+"$KYSOCTL" audit verify --log "$dir/none.jsonl" >/dev/null 2>&1; [ $? -eq 1 ] || fail "missing log: exit 1"
+set -e
+
+# report: text and HTML; a holidays file moves the deadline.
+printf '2026-11-20\n' >"$dir/holidays"
+"$KYSOCTL" audit report --month 2026-11 --org "UBND phường Uông Bí" --holidays "$dir/holidays" --log "$log" >"$dir/r.txt"
+python3 -c 'import sys; open(sys.argv[1], encoding="utf-8", errors="strict").read()' "$dir/r.txt" || fail "report is not UTF-8"
+grep -q "^UBND phường Uông Bí$" "$dir/r.txt" || fail "org"
+grep -q "Thời hạn gửi báo cáo: Thứ Hai 23/11/2026" "$dir/r.txt" || fail "deadline moved past the holiday and weekend"
+grep -q "Tổng số lượt ký số thành công: 2" "$dir/r.txt" || fail "signatures in the window"
+grep -q "toàn vẹn (5 bản ghi" "$dir/r.txt" || fail "integrity line"
+"$KYSOCTL" audit report --month 2026-11 --format html --log "$log" >"$dir/r.html"
+grep -q "<svg" "$dir/r.html" || fail "html chart"
+# A broken log still gives the report, saying so, with exit 1.
+sed -i 's/b\.pdf/c.pdf/' "$log"
+set +e; "$KYSOCTL" audit report --month 2026-11 --log "$log" >"$dir/r.txt" 2>/dev/null; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "report on a broken log: exit $rc"
+grep -q "KHÔNG TOÀN VẸN" "$dir/r.txt" || fail "report must say the log is broken"
+cp "$dir/orig" "$log"
+
+# Vietnamese messages when the locale asks for them (skipped when the locale is not installed).
+if locale -a 2>/dev/null | grep -qi '^vi_VN.utf8$'; then
+        LC_ALL=vi_VN.UTF-8 "$KYSOCTL" audit verify --log "$log" >"$dir/out"
+        grep -q "toàn vẹn" "$dir/out" || fail "Vietnamese verify output: $(cat "$dir/out")"
+        LC_ALL=vi_VN.UTF-8 "$KYSOCTL" audit show --log "$log" | head -1 | grep -q "SỰ KIỆN" || fail "Vietnamese table header"
+else
+        echo "vi_VN.UTF-8 not installed: Vietnamese output not checked"
+fi
+echo "all kysoctl audit checks passed"

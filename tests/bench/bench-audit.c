@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Audit log benchmark: durable appends (fdatasync per record, as the agent does), bulk appends in the
+ * benchmark-only no-sync mode, then verify of the bulk log (in a child, so its peak RSS is its own), and
+ * sha256sum over the same files as the peer figure.
+ *
+ *   bench-audit [DIR] [RECORDS] [DURABLE_RECORDS]     (defaults: a new /tmp folder, 1000000, 2000) */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "audit/audit-log.h"
+#include "audit/audit-reader.h"
+#include "audit/audit-verify.h"
+#include "macro.h"
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int append_many(const char *path, unsigned n, bool sync, double *ret_s) {
+        AuditLogOptions o = { .no_journal = true, .no_sync = !sync };
+        AuditLog *log = NULL;
+        char *msg = NULL;
+        int r = audit_log_open(path, &o, &log, &msg);
+        if (r < 0) {
+                fprintf(stderr, "open %s: %s\n", path, strna(msg));
+                free(msg);
+                return r;
+        }
+        double t0 = now_s();
+        for (unsigned i = 0; i < n; i++) {
+                char doc[64], before[65], after[65];
+                snprintf(doc, sizeof(doc), "Quyết định số %u/QĐ-UBND.pdf", i);
+                snprintf(before, sizeof(before), "%064x", i);
+                snprintf(after, sizeof(after), "%064x", ~i);
+                AuditEvent ev = {
+                        .type = AUDIT_EVENT_SIGN_DONE,
+                        .document = doc,
+                        .sha256_before = before,
+                        .sha256_after = after,
+                        .cert_subject =
+                                "CN=Nguyễn Văn A,title=Chủ tịch,O=UBND phường Uông Bí,L=Quảng Ninh,C=VN",
+                        .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước G2,O=Ban Cơ yếu Chính phủ,C=VN",
+                        .cert_serial = "540101010e8f2c3a",
+                        .cert_fingerprint =
+                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                        .cert_kind = "personal",
+                        .cert_not_after = "2029-05-01T00:00:00Z",
+                        .token_serial = "ET0012345",
+                        .role = "approve",
+                        .decision = "allowed",
+                        .timestamp_time = "2026-11-24T06:00:00Z",
+                };
+                r = audit_log_append(log, &ev, NULL);
+                if (r < 0) {
+                        fprintf(stderr, "append: %s\n", strerror(-r));
+                        audit_log_free(log);
+                        return r;
+                }
+        }
+        *ret_s = now_s() - t0;
+        audit_log_free(log);
+        return 0;
+}
+
+/* Runs f in a child and returns its wall time and peak RSS (KiB). */
+static int in_child(int (*f)(const char *arg), const char *arg, double *ret_s, long *ret_rss_kib) {
+        fflush(stdout);
+        double t0 = now_s();
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                _exit(f(arg));
+        int status;
+        struct rusage ru;
+        if (wait4(pid, &status, 0, &ru) != pid)
+                return -errno;
+        *ret_s = now_s() - t0;
+        *ret_rss_kib = ru.ru_maxrss;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -EIO;
+}
+
+static int do_verify(const char *path) {
+        AuditReader *r = NULL;
+        AuditVerifyResult res;
+        if (audit_reader_open(path, &r) < 0)
+                return 10;
+        int k = audit_verify(r, NULL, &res);
+        printf("  verify result: %s, %" PRIu64 " records, %" PRIu64 " bytes\n",
+               k == 0 ? "intact" : strna(res.message), res.records, res.bytes);
+        fflush(stdout);
+        audit_verify_result_done(&res);
+        audit_reader_free(r);
+        return k == 0 ? 0 : 11;
+}
+
+static int do_sha256sum(const char *path) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0)
+                dup2(null, STDOUT_FILENO);
+        execlp("sha256sum", "sha256sum", path, (char *) NULL);
+        return 127;
+}
+
+int main(int argc, char **argv) {
+        char tmpl[] = "/tmp/kyso-bench-audit-XXXXXX";
+        const char *dir = argc > 1 ? argv[1] : mkdtemp(tmpl);
+        unsigned n = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 10) : 1000000;
+        unsigned n_durable = argc > 3 ? (unsigned) strtoul(argv[3], NULL, 10) : 2000;
+        char durable[4096], bulk[4096];
+        double t;
+        long rss;
+        struct stat st;
+
+        if (!dir)
+                return 1;
+        snprintf(durable, sizeof(durable), "%s/durable/audit.jsonl", dir);
+        snprintf(bulk, sizeof(bulk), "%s/bulk/audit.jsonl", dir);
+        printf("kyso audit benchmark in %s\n", dir);
+
+        if (append_many(durable, n_durable, true, &t) < 0)
+                return 1;
+        printf("append, durable (write + fdatasync per record, as the agent does): %u records in %.3f s = %.0f "
+               "records/s\n",
+               n_durable, t, n_durable / t);
+
+        if (append_many(bulk, n, false, &t) < 0)
+                return 1;
+        if (stat(bulk, &st) < 0)
+                return 1;
+        printf("append, bulk (BENCHMARK-ONLY no-fsync mode, not durable): %u records in %.3f s = %.0f records/s\n",
+               n, t, n / t);
+        printf("log size: %.1f MiB (%.0f bytes per record)\n", (double) st.st_size / 1048576.0,
+               (double) st.st_size / n);
+
+        double tv;
+        if (in_child(do_verify, bulk, &tv, &rss) != 0) {
+                fprintf(stderr, "verify failed\n");
+                return 1;
+        }
+        printf("verify: %u records in %.3f s = %.0f records/s; peak RSS %ld KiB for a %.1f MiB log\n", n, tv,
+               n / tv, rss, (double) st.st_size / 1048576.0);
+
+        double ts;
+        if (in_child(do_sha256sum, bulk, &ts, &rss) != 0) {
+                fprintf(stderr, "sha256sum failed\n");
+                return 1;
+        }
+        printf("peer: sha256sum of the same file: %.3f s (peak RSS %ld KiB)\n", ts, rss);
+        printf("ratio verify / sha256sum: %.2f\n", tv / ts);
+        if (argc <= 1)
+                printf("(the files stay in %s; remove them with rm -r)\n", dir);
+        return 0;
+}

@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* CAdES signing through the digest callback: every scheme and digest checked by `openssl cms -verify` and by
+ * our verifier, the PAdES attribute set, add-signer, and B-T against a time-stamp server on 127.0.0.1. */
+#include "formats-test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <openssl/cms.h>
+#include <openssl/ec.h>
+
+#include "formats/cades-sign.h"
+#include "formats/sign-encoding.h"
+#include "formats/tsa-client.h"
+
+static int setup(void **state) {
+        if (fixtures_setup(state) < 0)
+                return -1;
+        if (run("head -c 200000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
+                return -1;
+        return 0;
+}
+
+typedef struct Signer {
+        const char *name;
+        CmsSignatureScheme scheme;
+} Signer;
+
+/* Signs tpath(content) with NAME.pem/NAME.key and writes tpath(out); returns the cades_sign_detached_fd()
+ * result. */
+static int sign_file(
+        const char *name, CmsSignatureScheme scheme, int digest_nid, CadesProfile profile,
+        const TsaOptions *tsa, const char *content, const char *out, CmsTimestamp *ret_ts, char **ret_msg) {
+        _cleanup_(X509_freep) X509 *cert = NULL, *ca = load_cert("ca.pem");
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = sk_X509_new_null();
+        _cleanup_free_ uint8_t *der = NULL;
+        char pem[64], key[64];
+        PkeySigner ps = {};
+        CadesError e = {};
+        size_t size = 0;
+        int fd, r;
+
+        snprintf(pem, sizeof pem, "%s.pem", name);
+        snprintf(key, sizeof key, "%s.key", name);
+        cert = load_cert(pem);
+        assert_non_null(chain);
+        assert_true(sk_X509_push(chain, ca) > 0);
+        ca = NULL;
+        assert_int_equal(pkey_signer_load(ppath(key), scheme, &ps), 0);
+
+        CadesSignParams p = {
+                .signer_cert = cert,
+                .chain = chain,
+                .digest_nid = digest_nid,
+                .scheme = scheme,
+                .profile = profile,
+                .sign = pkey_signer_sign,
+                .userdata = &ps,
+                .tsa = tsa,
+        };
+        fd = open(tpath(content), O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        r = cades_sign_detached_fd(&p, fd, &der, &size, ret_ts, &e);
+        close(fd);
+        pkey_signer_done(&ps);
+        if (r >= 0)
+                write_all(tpath(out), der, size);
+        else
+                assert_non_null(e.message);
+        if (ret_msg)
+                *ret_msg = TAKE_PTR(e.message);
+        cades_error_done(&e);
+        return r;
+}
+
+static int openssl_verify(const char *sig, const char *content) {
+        return run(
+                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
+                "/dev/null 2>>'%s'",
+                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
+}
+
+static void test_baseline_b_matrix(void **state) {
+        static const Signer signers[] = {
+                { "leader", CMS_SIGNATURE_RSA_PKCS1 },
+                { "leader", CMS_SIGNATURE_RSA_PSS },
+                { "leader2", CMS_SIGNATURE_ECDSA },
+        };
+        static const int digests[] = { NID_sha256, NID_sha384, NID_sha512 };
+
+        for (size_t i = 0; i < ELEMENTSOF(signers); i++)
+                for (size_t j = 0; j < ELEMENTSOF(digests); j++) {
+                        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+                        time_t before = time(NULL);
+
+                        print_message(
+                                "%s %s %s\n", signers[i].name,
+                                cms_signature_scheme_to_string(signers[i].scheme), OBJ_nid2sn(digests[j]));
+                        assert_int_equal(
+                                sign_file(
+                                        signers[i].name, signers[i].scheme, digests[j],
+                                        CADES_PROFILE_BASELINE_B, NULL, "doc.bin", "bb.p7s", NULL, NULL),
+                                0);
+                        assert_int_equal(openssl_verify("bb.p7s", "doc.bin"), 0);
+                        res = verify_files("bb.p7s", "doc.bin");
+                        assert_int_equal(res->n_signers, 1);
+                        assert_int_equal(sk_X509_num(res->certs), 2);
+                        const CmsSignerResult *s = &res->signers[0];
+                        assert_int_equal(s->problem, CMS_PROBLEM_OK);
+                        assert_int_equal(s->scheme, signers[i].scheme);
+                        assert_int_equal(s->digest_nid, digests[j]);
+                        assert_int_equal(s->signing_cert, CMS_SIGNING_CERT_V2_OK);
+                        assert_int_equal(s->content_type, CMS_CONTENT_TYPE_DATA);
+                        assert_true(s->has_signing_time);
+                        assert_true(s->signing_time >= before - 1 && s->signing_time <= time(NULL) + 1);
+                        if (signers[i].scheme == CMS_SIGNATURE_RSA_PSS) {
+                                assert_int_equal(s->pss_mgf1_digest_nid, digests[j]);
+                                assert_int_equal(
+                                        s->pss_salt_length,
+                                        EVP_MD_get_size(EVP_get_digestbynid(digests[j])));
+                        }
+                }
+}
+
+/* Reference signatures by `openssl cms` with the fixture keys (Vietnamese UTF-8 names) verify as expected.
+ */
+static void test_fixture_references(void **state) {
+        static const struct {
+                const char *name, *opts, *cn;
+                CmsSignatureScheme scheme;
+        } refs[] = {
+                { "leader", "-md sha256", "Nguyễn Văn An", CMS_SIGNATURE_RSA_PKCS1 },
+                { "leader", "-md sha256 -keyopt rsa_padding_mode:pss", "Nguyễn Văn An",
+                  CMS_SIGNATURE_RSA_PSS },
+                { "leader2", "-md sha384", "Trần Thị Bình", CMS_SIGNATURE_ECDSA },
+                { "seal", "-md sha512 -cades", "UBND phường Uông Bí", CMS_SIGNATURE_RSA_PKCS1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+                _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+                char pem[64], key[64];
+
+                snprintf(pem, sizeof pem, "%s.pem", refs[i].name);
+                snprintf(key, sizeof key, "%s.key", refs[i].name);
+                assert_int_equal(
+                        run("openssl cms -sign -binary -nosmimecap -signer '%s' -inkey '%s' %s -certfile '%s' "
+                            "-in '%s' -outform DER -out '%s'",
+                            ppath(pem), ppath(key), refs[i].opts, ppath("ca.pem"), tpath("doc.bin"),
+                            tpath("ref.p7s")),
+                        0);
+                res = verify_files("ref.p7s", "doc.bin");
+                assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
+                assert_int_equal(res->signers[0].scheme, refs[i].scheme);
+                assert_subject_cn(res->signers[0].signer_cert, refs[i].cn);
+        }
+}
+
+static void test_signing_certificate_v2_encoding(void **state) {
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t size;
+
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha384, CADES_PROFILE_BASELINE_B, NULL,
+                        "doc.bin", "ess.p7s", NULL, NULL),
+                0);
+        /* certHash is SHA-256 of the DER certificate (hashAlgorithm omitted as the DEFAULT), then
+         * issuerSerial. */
+        assert_int_equal(
+                run("cd '%s' && openssl asn1parse -inform DER -in ess.p7s >ess.txt && "
+                    "openssl x509 -in '%s' -outform DER | sha256sum | cut -c1-64 | tr a-f A-F >hash.txt",
+                    test_dir, ppath("leader.pem")),
+                0);
+        assert_int_equal(
+                run("cd '%s' && grep -A5 signingCertificateV2 ess.txt | grep -q \"$(cat hash.txt)\"",
+                    test_dir),
+                0);
+        assert_int_equal(
+                run("cd '%s' && grep -A5 signingCertificateV2 ess.txt | grep -q ':sha256'", test_dir), 1);
+        read_all(tpath("ess.p7s"), &out, &size);
+        assert_true(size > 1000);
+}
+
+static void test_pades_attributes(void **state) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+
+        assert_int_equal(
+                sign_file(
+                        "leader2", CMS_SIGNATURE_ECDSA, NID_sha256, CADES_PROFILE_PADES, NULL, "doc.bin",
+                        "pades.p7s", NULL, NULL),
+                0);
+        res = verify_files("pades.p7s", "doc.bin");
+        assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
+        assert_false(res->signers[0].has_signing_time);
+        assert_int_equal(res->signers[0].signing_cert, CMS_SIGNING_CERT_V2_OK);
+        assert_int_equal(
+                run("openssl asn1parse -inform DER -in '%s' | grep -q signingTime", tpath("pades.p7s")), 1);
+        assert_int_equal(
+                run("openssl asn1parse -inform DER -in '%s' | grep -q messageDigest", tpath("pades.p7s")),
+                0);
+        assert_int_equal(openssl_verify("pades.p7s", "doc.bin"), 0);
+}
+
+/* A token that signs with another key (wrong certificate selected) must not produce a file. */
+static void test_wrong_key_refused(void **state) {
+        _cleanup_(X509_freep) X509 *cert = load_cert("leader.pem");
+        _cleanup_free_ uint8_t *der = NULL;
+        PkeySigner ps = {};
+        CadesError e = {};
+        size_t size = 0;
+        uint8_t digest[32] = { 1, 2, 3 };
+
+        assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
+        CadesSignParams p = {
+                .signer_cert = cert,
+                .digest_nid = NID_sha256,
+                .scheme = CMS_SIGNATURE_RSA_PKCS1,
+                .sign = pkey_signer_sign,
+                .userdata = &ps,
+        };
+        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
+        assert_null(der);
+        assert_non_null(strstr(e.message, "does not verify"));
+        cades_error_done(&e);
+
+        /* Scheme that does not fit the key. */
+        p.scheme = CMS_SIGNATURE_ECDSA;
+        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
+        cades_error_done(&e);
+        /* Digest not allowed. */
+        p.scheme = CMS_SIGNATURE_RSA_PKCS1;
+        p.digest_nid = NID_sha1;
+        assert_int_equal(cades_sign_digest(&p, digest, 20, &der, &size, NULL, &e), -EINVAL);
+        cades_error_done(&e);
+        pkey_signer_done(&ps);
+}
+
+static void test_digest_info(void **state) {
+        /* RFC 8017, 9.2, note 1: the DER prefix of a SHA-256 DigestInfo. */
+        static const uint8_t prefix256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                             0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
+        static const uint8_t prefix512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                             0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 };
+        _cleanup_free_ uint8_t *out = NULL, *out2 = NULL;
+        uint8_t d[64];
+        size_t size = 0;
+
+        for (size_t i = 0; i < sizeof d; i++)
+                d[i] = (uint8_t) i;
+        assert_int_equal(digest_info_wrap(NID_sha256, d, 32, &out, &size), 0);
+        assert_int_equal(size, sizeof prefix256 + 32);
+        assert_memory_equal(out, prefix256, sizeof prefix256);
+        assert_memory_equal(out + sizeof prefix256, d, 32);
+        assert_int_equal(digest_info_wrap(NID_sha512, d, 64, &out2, &size), 0);
+        assert_int_equal(size, sizeof prefix512 + 64);
+        assert_memory_equal(out2, prefix512, sizeof prefix512);
+        assert_int_equal(digest_info_wrap(NID_sha256, d, 31, &out, &size), -EINVAL);
+}
+
+static void test_ecdsa_raw_to_der(void **state) {
+        _cleanup_free_ uint8_t *der = NULL;
+        uint8_t raw[64];
+        size_t size = 0;
+        const unsigned char *p;
+        ECDSA_SIG *sig;
+        const BIGNUM *r, *s;
+        uint8_t back[64];
+
+        for (size_t i = 0; i < sizeof raw; i++)
+                raw[i] = (uint8_t) (0x80 + i);
+        assert_int_equal(ecdsa_signature_raw_to_der(raw, sizeof raw, &der, &size), 0);
+        p = der;
+        sig = d2i_ECDSA_SIG(NULL, &p, (long) size);
+        assert_non_null(sig);
+        ECDSA_SIG_get0(sig, &r, &s);
+        assert_int_equal(BN_bn2binpad(r, back, 32), 32);
+        assert_int_equal(BN_bn2binpad(s, back + 32, 32), 32);
+        assert_memory_equal(back, raw, 64);
+        ECDSA_SIG_free(sig);
+        assert_int_equal(ecdsa_signature_raw_to_der(raw, 63, &der, &size), -EINVAL);
+}
+
+static void test_add_signer(void **state) {
+        _cleanup_(X509_freep) X509 *seal = load_cert("seal.pem");
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *existing = NULL, *out = NULL, *bad_out = NULL;
+        const uint8_t *first;
+        size_t existing_size, first_size, out_size = 0;
+        PkeySigner ps = {};
+        CadesError e = {};
+        int fd;
+
+        /* The leader's signature, made by openssl. */
+        assert_int_equal(
+                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha256 -signer '%s' "
+                    "-inkey '%s' -certfile '%s' -in doc.bin -outform DER -out leader.p7s",
+                    test_dir, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
+                0);
+        read_all(tpath("leader.p7s"), &existing, &existing_size);
+        der_signer_info(existing, existing_size, 0, &first, &first_size);
+
+        assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PSS, &ps), 0);
+        CadesSignParams p = {
+                .signer_cert = seal,
+                .digest_nid = NID_sha384,
+                .scheme = CMS_SIGNATURE_RSA_PSS,
+                .sign = pkey_signer_sign,
+                .userdata = &ps,
+        };
+        fd = open(tpath("doc.bin"), O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(cades_add_signer_fd(existing, existing_size, &p, fd, &out, &out_size, NULL, &e), 0);
+        close(fd);
+        write_all(tpath("both.p7s"), out, out_size);
+
+        /* The leader's SignerInfo is byte-identical in the new file. */
+        assert_true(find_bytes(out, out_size, first, first_size) > 0);
+        res = verify_files("both.p7s", "doc.bin");
+        assert_int_equal(res->n_signers, 2);
+        assert_true(cms_verify_result_all_ok(res));
+        bool seen_leader = false, seen_seal = false;
+        for (size_t i = 0; i < 2; i++) {
+                char cn[64] = "";
+                X509_NAME_get_text_by_NID(
+                        X509_get_subject_name(res->signers[i].signer_cert), NID_commonName, cn, sizeof cn);
+                seen_leader |= streq(cn, "Nguyễn Văn An");
+                seen_seal |= streq(cn, "UBND phường Uông Bí");
+        }
+        assert_true(seen_leader && seen_seal);
+        assert_int_equal(openssl_verify("both.p7s", "doc.bin"), 0);
+
+        /* Another document: refused, nothing produced. */
+        assert_int_equal(run("head -c 1000 /dev/urandom >'%s'", tpath("other-doc.bin")), 0);
+        fd = open(tpath("other-doc.bin"), O_RDONLY | O_CLOEXEC);
+        assert_int_equal(
+                cades_add_signer_fd(existing, existing_size, &p, fd, &bad_out, &out_size, NULL, &e),
+                -EBADMSG);
+        close(fd);
+        assert_null(bad_out);
+        assert_non_null(strstr(e.message, "does not cover this document"));
+        cades_error_done(&e);
+        pkey_signer_done(&ps);
+}
+
+/* --- B-T against tests/formats/tsa-server.py on 127.0.0.1 */
+
+static pid_t tsa_pid = 0;
+static char tsa_url[128];
+
+/* flag: NULL, "--wrong-imprint" or "--bad-status" (see tests/fixtures/README.md). */
+static void tsa_start(const char *flag) {
+        const char *server = getenv("KYSO_TEST_SERVER");
+        char portfile[700];
+        _cleanup_free_ uint8_t *port = NULL;
+        size_t size = 0;
+
+        assert_non_null(server);
+        snprintf(portfile, sizeof portfile, "%s/tsa-%s.port", test_dir, flag ? flag + 2 : "ok");
+        unlink(portfile);
+        tsa_pid = fork();
+        assert_true(tsa_pid >= 0);
+        if (tsa_pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                        dup2(null, STDERR_FILENO);
+                execlp("python3", "python3", server, "tsa", "--pki", pki_dir, "--port-file", portfile, flag,
+                       (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 200; i++) {
+                free(port);
+                port = NULL;
+                if (access(portfile, F_OK) == 0) {
+                        read_all(portfile, &port, &size);
+                        if (size > 0 && port[size - 1] == '\n')
+                                break;
+                }
+                usleep(50 * 1000);
+        }
+        assert_non_null(port);
+        snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%d/tsa", atoi((char *) port));
+}
+
+static void tsa_stop(void) {
+        if (tsa_pid > 0) {
+                kill(tsa_pid, SIGTERM);
+                (void) waitpid(tsa_pid, NULL, 0);
+        }
+        tsa_pid = 0;
+}
+
+static int tsa_teardown(void **state) {
+        tsa_stop();
+        return 0;
+}
+
+static void test_baseline_t(void **state) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        CmsTimestamp ts = {};
+        time_t before = time(NULL);
+
+        tsa_start(NULL);
+        TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                        "doc.bin", "bt.p7s", &ts, NULL),
+                0);
+        tsa_stop();
+        assert_int_equal(ts.status, CMS_TIMESTAMP_OK);
+        assert_subject_cn(ts.tsa_cert, "Máy chủ cấp dấu thời gian (test)");
+        cms_timestamp_done(&ts);
+
+        res = verify_files("bt.p7s", "doc.bin");
+        const CmsTimestamp *t = &res->signers[0].timestamp;
+        assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
+        assert_int_equal(t->status, CMS_TIMESTAMP_OK);
+        assert_true(t->signature_valid);
+        assert_true(t->imprint_matches);
+        assert_true(t->has_gen_time);
+        assert_true(t->gen_time >= before - 2 && t->gen_time <= time(NULL) + 2);
+        assert_int_equal(t->imprint_digest_nid, NID_sha256);
+        assert_subject_cn(t->tsa_cert, "Máy chủ cấp dấu thời gian (test)");
+        assert_true(sk_X509_num(t->certs) >= 1);
+        assert_string_equal(t->policy_oid, "1.3.6.1.4.1.99999.2.1");
+        assert_non_null(t->serial_hex);
+        assert_int_equal(openssl_verify("bt.p7s", "doc.bin"), 0);
+
+        /* The token on its own, checked by `openssl ts -verify` (path to the fixture root included) over the
+         * signature value it time-stamps. */
+        {
+                _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+                _cleanup_free_ uint8_t *data = NULL;
+                const unsigned char *p;
+                size_t size;
+
+                read_all(tpath("bt.p7s"), &data, &size);
+                p = data;
+                cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
+                assert_non_null(cms);
+                CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+                ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
+                X509_ATTRIBUTE *a = CMS_unsigned_get_attr(
+                        si, CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1));
+                assert_non_null(a);
+                ASN1_TYPE *tok = X509_ATTRIBUTE_get0_type(a, 0);
+                assert_non_null(tok);
+                assert_int_equal(tok->type, V_ASN1_SEQUENCE);
+                write_all(
+                        tpath("token.der"), tok->value.sequence->data, (size_t) tok->value.sequence->length);
+                write_all(tpath("sigvalue.bin"), sv->data, (size_t) sv->length);
+                assert_int_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("sigvalue.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+                /* And over something else it fails, so the check above means something. */
+                write_all(tpath("other.bin"), "x", 1);
+                assert_int_not_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("other.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+        }
+}
+
+/* A token moved from one signature to another does not cover the second signature value. */
+static void test_transplanted_token(void **state) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *a = NULL, *b = NULL;
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *da = NULL, *db = NULL;
+        const unsigned char *p;
+        unsigned char *der = NULL;
+        size_t sa, sb;
+        int len;
+
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PSS, NID_sha256, CADES_PROFILE_BASELINE_B, NULL,
+                        "doc.bin", "plain.p7s", NULL, NULL),
+                0);
+        read_all(tpath("bt.p7s"), &da, &sa);
+        read_all(tpath("plain.p7s"), &db, &sb);
+        p = da;
+        a = d2i_CMS_ContentInfo(NULL, &p, (long) sa);
+        p = db;
+        b = d2i_CMS_ContentInfo(NULL, &p, (long) sb);
+        assert_non_null(a);
+        assert_non_null(b);
+        CMS_SignerInfo *sia = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(a), 0);
+        CMS_SignerInfo *sib = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(b), 0);
+        X509_ATTRIBUTE *tok = CMS_unsigned_get_attr(
+                sia, CMS_unsigned_get_attr_by_NID(sia, NID_id_smime_aa_timeStampToken, -1));
+        assert_non_null(tok);
+        assert_int_equal(CMS_unsigned_add1_attr(sib, tok), 1);
+        len = i2d_CMS_ContentInfo(b, &der);
+        assert_true(len > 0);
+        write_all(tpath("transplant.p7s"), der, (size_t) len);
+        OPENSSL_free(der);
+
+        res = verify_files("transplant.p7s", "doc.bin");
+        assert_string_equal(cms_problem_to_string(res->signers[0].problem), "bad-timestamp");
+        assert_int_equal(res->signers[0].timestamp.status, CMS_TIMESTAMP_IMPRINT_MISMATCH);
+        assert_true(res->signers[0].timestamp.signature_valid);
+        assert_true(res->signers[0].signature_valid);
+}
+
+static void test_tsa_down(void **state) {
+        _cleanup_free_ char *msg = NULL;
+        int s, port;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof sa;
+
+        /* A port that was free a moment ago: nobody listens there. */
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(s >= 0);
+        assert_int_equal(bind(s, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(s, (struct sockaddr *) &sa, &sl), 0);
+        port = ntohs(sa.sin_port);
+        close(s);
+        snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%d/tsa", port);
+
+        TsaOptions o = { .url = tsa_url, .timeout_sec = 5 };
+        time_t before = time(NULL);
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                        "doc.bin", "down.p7s", NULL, &msg),
+                -EHOSTUNREACH);
+        print_message("%s\n", msg);
+        assert_non_null(strstr(msg, tsa_url));
+        assert_non_null(strstr(msg, "did not answer"));
+        assert_true(time(NULL) - before < 5);
+        assert_int_equal(access(tpath("down.p7s"), F_OK), -1);
+}
+
+/* A TSA that accepts the connection and never answers, and one that answers HTTP 500. */
+static void test_tsa_hangs_or_fails(void **state) {
+        static const char *const flags[] = { "--hang", "--fail" };
+
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                _cleanup_free_ char *msg = NULL;
+                time_t before = time(NULL);
+
+                tsa_start(flags[i]);
+                TsaOptions o = { .url = tsa_url, .timeout_sec = 2 };
+                assert_int_equal(
+                        sign_file(
+                                "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                                "doc.bin", "hang.p7s", NULL, &msg),
+                        -EHOSTUNREACH);
+                tsa_stop();
+                print_message("%s: %s\n", flags[i], msg);
+                assert_non_null(strstr(msg, tsa_url));
+                assert_non_null(
+                        strstr(msg, i == 0 ? "did not answer"
+                                           : "answered with an HTTP error (received error: "
+                                             "code=500"));
+                assert_true(time(NULL) - before <= 6);
+                assert_int_equal(access(tpath("hang.p7s"), F_OK), -1);
+        }
+}
+
+static void test_tsa_rejects(void **state) {
+        _cleanup_free_ char *msg = NULL;
+
+        tsa_start("--bad-status");
+        TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                        "doc.bin", "rej.p7s", NULL, &msg),
+                -EPROTO);
+        tsa_stop();
+        print_message("%s\n", msg);
+        assert_non_null(strstr(msg, "refused"));
+        assert_non_null(strstr(msg, "rejected on purpose"));
+        assert_non_null(strstr(msg, "badRequest"));
+        assert_non_null(strstr(msg, tsa_url));
+}
+
+static void test_tsa_wrong_imprint(void **state) {
+        _cleanup_free_ char *msg = NULL;
+
+        tsa_start("--wrong-imprint");
+        TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                        "doc.bin", "wi.p7s", NULL, &msg),
+                -EBADMSG);
+        tsa_stop();
+        print_message("%s\n", msg);
+        assert_non_null(strstr(msg, "does not match the request"));
+        assert_non_null(strstr(msg, "imprint"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_digest_info),
+                cmocka_unit_test(test_ecdsa_raw_to_der),
+                cmocka_unit_test(test_fixture_references),
+                cmocka_unit_test(test_baseline_b_matrix),
+                cmocka_unit_test(test_signing_certificate_v2_encoding),
+                cmocka_unit_test(test_pades_attributes),
+                cmocka_unit_test(test_wrong_key_refused),
+                cmocka_unit_test(test_add_signer),
+                cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
+                cmocka_unit_test(test_transplanted_token),
+                cmocka_unit_test(test_tsa_down),
+                cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
+                cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
+                cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
+        };
+        return cmocka_run_group_tests(tests, setup, pki_teardown);
+}

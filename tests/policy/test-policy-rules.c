@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The signing rules, with the fixture PKI's certificates: every role, every kind, the seal rule and each way
+ * an existing signature can fail to count, classification; the reason and the article are checked. */
+#include <openssl/pem.h>
+#include <stdio.h>
+
+#include "fileio.h"
+#include "kyso-test.h"
+#include "openssl-util.h"
+#include "policy/policy-rules.h"
+
+static char tmpdir[] = "/tmp/kyso-test-rules-XXXXXX";
+static char pki[PATH_MAX];
+static Policy *policy;
+
+static X509 *cert(const char *name) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s.pem", pki, name);
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        assert_non_null(x);
+        return x;
+}
+
+static Policy *load_policy(const char *extra) {
+        char path[PATH_MAX + 64], *text = NULL;
+        snprintf(path, sizeof path, "%s/policy-%zu.conf", tmpdir, strlen(extra));
+        assert_true(
+                asprintf(
+                        &text,
+                        "[trust]\nroot = %s/root.pem\nintermediate = %s/ca.pem\n"
+                        "[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n"
+                        "[kind personal]\nkind = personal\npolicy-oid = 1.3.6.1.4.1.99999.1.1\n"
+                        "[kind organisation]\nkind = organization\npolicy-oid = 1.3.6.1.4.1.99999.1.2\n"
+                        "%s",
+                        pki, pki, extra) > 0);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+        free(text);
+        Policy *p = NULL;
+        char **errors = NULL;
+        int r = policy_load(path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors);
+        STRV_FOREACH (e, errors)
+                print_message("%s\n", *e);
+        strv_free(errors);
+        assert_int_equal(r, 0);
+        return p;
+}
+
+static int setup(void **state) {
+        const char *script = getenv("KYSO_FIXTURES_SCRIPT");
+        char cmd[PATH_MAX * 2];
+        if (!script) {
+                print_message("KYSO_FIXTURES_SCRIPT is not set: run through meson test\n");
+                return -1;
+        }
+        assert_non_null(mkdtemp(tmpdir));
+        snprintf(cmd, sizeof cmd, "'%s' '%s/fx' >'%s/make.log' 2>&1", script, tmpdir, tmpdir);
+        if (system(cmd) != 0) {
+                print_message("make-fixtures.sh failed, see %s/make.log\n", tmpdir);
+                return -1;
+        }
+        snprintf(pki, sizeof pki, "%s/fx/pki", tmpdir);
+        policy = load_policy("[kind device]\nkind = device\npolicy-oid = 1.3.6.1.4.1.99999.1.3\n"
+                             "[seal ward]\n"
+                             "seal-organization = UBND phường Uông Bí\n"
+                             "seal-subject = CN=UBND phường Uông Bí\n"
+                             "seal-policy-oid = 1.3.6.1.4.1.99999.1.2\n"
+                             "leader-organization = UBND phường Uông Bí\n"
+                             "leader-subject = title=Chủ tịch\n"
+                             "leader-subject = title=Phó Chủ tịch\n");
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[PATH_MAX + 16];
+        policy = policy_free(policy);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A signer and its current status (revocation is off in this policy: the network is not needed here). */
+typedef struct Signer {
+        X509 *cert;
+        CertValidation status;
+} Signer;
+
+static Signer *signer_new(const char *name) {
+        Signer *s = calloc(1, sizeof(Signer));
+        assert_non_null(s);
+        s->cert = cert(name);
+        assert_int_equal(
+                cert_validate(policy, s->cert, NULL, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &s->status), 0);
+        return s;
+}
+
+static void signer_free(Signer *s) {
+        if (!s)
+                return;
+        X509_free(s->cert);
+        cert_validation_done(&s->status);
+        free(s);
+}
+
+static void signer_freep(Signer **s) {
+        signer_free(*s);
+}
+
+static ExistingSignature good_sig(Signer *s) {
+        return (ExistingSignature){
+                .signer = s->cert,
+                .integrity_ok = true,
+                .covers_whole_document = true,
+                .status_at_signing = &s->status,
+                .signing_time = time(NULL) - 60,
+        };
+}
+
+static void
+expect(Signer *who, SignRole role, const ExistingSignature *ex, size_t n, const char *classification,
+       bool allow, const char *article, const char *needle) {
+        RuleRequest req = {
+                .role = role,
+                .signer = who->cert,
+                .signer_status = &who->status,
+                .existing = ex,
+                .n_existing = n,
+                .classification = classification,
+        };
+        RuleDecision d;
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        if (d.allow != allow || !streq(d.article, article) || !strstr(d.reason, needle))
+                fail_msg(
+                        "role %s: got %s [%s] \"%s\", want %s [%s] containing \"%s\"",
+                        sign_role_to_string(role), d.allow ? "allow" : "deny", d.article, d.reason,
+                        allow ? "allow" : "deny", article, needle);
+        rule_decision_done(&d);
+}
+
+static void test_roles_and_kinds(void **state) {
+        _cleanup_(signer_freep) Signer *leader = signer_new("leader"), *leader2 = signer_new("leader2"),
+                                       *seal = signer_new("seal"), *clerk = signer_new("clerk"),
+                                       *device = signer_new("device");
+
+        assert_int_equal(policy_classify_certificate(policy, leader->cert, NULL), CERT_KIND_PERSONAL);
+        assert_int_equal(policy_classify_certificate(policy, seal->cert, NULL), CERT_KIND_ORGANIZATION);
+        assert_int_equal(policy_classify_certificate(policy, device->cert, NULL), CERT_KIND_DEVICE);
+
+        expect(leader, SIGN_ROLE_APPROVE, NULL, 0, NULL, true, ARTICLE_KINDS,
+               "Nguyễn Văn An signs with a valid");
+        expect(leader2, SIGN_ROLE_APPROVE, NULL, 0, "Thường", true, ARTICLE_KINDS, "Trần Thị Bình");
+        expect(clerk, SIGN_ROLE_PERSONAL, NULL, 0, NULL, true, ARTICLE_KINDS, "Lê Thị Cúc signs");
+        expect(seal, SIGN_ROLE_APPROVE, NULL, 0, NULL, false, ARTICLE_KINDS,
+               "needs a personal certificate, but UBND phường Uông Bí is an organisation certificate");
+        expect(seal, SIGN_ROLE_PERSONAL, NULL, 0, NULL, false, ARTICLE_KINDS,
+               "needs a personal certificate");
+        for (SignRole r = 0; r < _SIGN_ROLE_MAX; r++)
+                expect(device, r, NULL, 0, NULL, false, ARTICLE_KINDS, "device or service certificate");
+        expect(leader, SIGN_ROLE_ISSUE, NULL, 0, NULL, false, ARTICLE_ORG_TOKEN,
+               "needs the organisation's certificate (held by the clerk), but Nguyễn Văn An is a personal");
+        expect(leader, SIGN_ROLE_COPY, NULL, 0, NULL, false, ARTICLE_ORG_TOKEN,
+               "organisation's certificate");
+        expect(clerk, SIGN_ROLE_APPENDIX, NULL, 0, NULL, false, ARTICLE_ORG_TOKEN,
+               "organisation's certificate");
+
+        /* Copies and attachments need no leader's signature. */
+        expect(seal, SIGN_ROLE_COPY, NULL, 0, NULL, true, ARTICLE_COPY, "certifies its own copy");
+        expect(seal, SIGN_ROLE_APPENDIX, NULL, 0, NULL, true, ARTICLE_COPY, "signs an attachment");
+}
+
+static void test_unknown_kind(void **state) {
+        Policy *saved = policy;
+        _cleanup_(signer_freep) Signer *device = NULL;
+        /* Without a [kind] rule for device certificates, the device certificate's kind is unknown. */
+        policy = load_policy("");
+        device = signer_new("device");
+        expect(device, SIGN_ROLE_PERSONAL, NULL, 0, NULL, false, ARTICLE_KINDS, "cannot be determined");
+        policy_free(policy);
+        policy = saved;
+}
+
+static void test_validity(void **state) {
+        _cleanup_(signer_freep) Signer *expired = signer_new("expired"), *weak = signer_new("weak"),
+                                       *unknown = signer_new("unknown"), *notyet = signer_new("notyet"),
+                                       *expiring = signer_new("expiring");
+        expect(expired, SIGN_ROLE_APPROVE, NULL, 0, NULL, false, ARTICLE_VALIDITY,
+               "cannot sign now: The certificate of Phạm Văn Hết Hạn expired on");
+        expect(weak, SIGN_ROLE_APPROVE, NULL, 0, NULL, false, ARTICLE_VALIDITY, "too weak (1024 bits");
+        expect(unknown, SIGN_ROLE_APPROVE, NULL, 0, NULL, false, ARTICLE_VALIDITY,
+               "does not lead to a trusted root");
+        expect(notyet, SIGN_ROLE_COPY, NULL, 0, NULL, false, ARTICLE_VALIDITY, "is not valid yet");
+        /* Expiring is still usable. */
+        assert_int_equal(expiring->status.status, CERT_STATUS_EXPIRING);
+        expect(expiring, SIGN_ROLE_COPY, NULL, 0, NULL, true, ARTICLE_COPY, "certifies its own copy");
+
+        /* A revoked status from the validator (as OCSP would give it) is refused with its reason. */
+        _cleanup_(signer_freep) Signer *seal = signer_new("seal");
+        free(seal->status.reason);
+        seal->status.reason = strdup("The certificate of UBND phường Uông Bí was revoked on 2026-01-01");
+        seal->status.status = CERT_STATUS_REVOKED;
+        expect(seal, SIGN_ROLE_COPY, NULL, 0, NULL, false, ARTICLE_VALIDITY, "was revoked on 2026-01-01");
+        seal->status.status = CERT_STATUS_UNKNOWN_REVOCATION;
+        expect(seal, SIGN_ROLE_COPY, NULL, 0, NULL, false, ARTICLE_VALIDITY, "cannot sign now");
+}
+
+static void test_classified(void **state) {
+        _cleanup_(signer_freep) Signer *leader = signer_new("leader"), *seal = signer_new("seal");
+        ExistingSignature ok = good_sig(leader);
+        const char *marks[] = { "Mật", "Tối mật", "TUYỆT MẬT", "toi mat", "Tuyet mat" };
+        for (size_t i = 0; i < ELEMENTSOF(marks); i++) {
+                expect(leader, SIGN_ROLE_APPROVE, NULL, 0, marks[i], false, ARTICLE_CLASSIFIED,
+                       "classified documents");
+                expect(leader, SIGN_ROLE_PERSONAL, NULL, 0, marks[i], false, ARTICLE_CLASSIFIED, marks[i]);
+                expect(seal, SIGN_ROLE_ISSUE, &ok, 1, marks[i], false, ARTICLE_CLASSIFIED, "classified");
+                expect(seal, SIGN_ROLE_COPY, NULL, 0, marks[i], false, ARTICLE_CLASSIFIED, "classified");
+                expect(seal, SIGN_ROLE_APPENDIX, NULL, 0, marks[i], false, ARTICLE_CLASSIFIED, "classified");
+        }
+        expect(seal, SIGN_ROLE_ISSUE, &ok, 1, "Khẩn", true, ARTICLE_SEAL, "competent person");
+}
+
+static void test_seal_rule(void **state) {
+        _cleanup_(signer_freep) Signer *leader = signer_new("leader"), *leader2 = signer_new("leader2"),
+                                       *seal = signer_new("seal"), *clerk = signer_new("clerk"),
+                                       *expired = signer_new("expired"), *expiring = signer_new("expiring");
+
+        expect(seal, SIGN_ROLE_ISSUE, NULL, 0, NULL, false, ARTICLE_SEAL,
+               "this document carries no signature");
+
+        ExistingSignature s = good_sig(leader);
+        RuleRequest req = { .role = SIGN_ROLE_ISSUE,
+                            .signer = seal->cert,
+                            .signer_status = &seal->status,
+                            .existing = &s,
+                            .n_existing = 1 };
+        RuleDecision d;
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_true(d.allow);
+        assert_int_equal(d.leader_signature, 0);
+        assert_non_null(strstr(d.reason, "Nguyễn Văn An signed as a competent person"));
+        rule_decision_done(&d);
+
+        ExistingSignature s2 = good_sig(leader2);
+        expect(seal, SIGN_ROLE_ISSUE, &s2, 1, NULL, true, ARTICLE_SEAL,
+               "Trần Thị Bình signed as a competent");
+
+        ExistingSignature c = good_sig(clerk);
+        expect(seal, SIGN_ROLE_ISSUE, &c, 1, NULL, false, ARTICLE_SEAL,
+               "Lê Thị Cúc is not a competent person of this organisation");
+
+        ExistingSignature partial = good_sig(leader);
+        partial.covers_whole_document = false;
+        expect(seal, SIGN_ROLE_ISSUE, &partial, 1, NULL, false, ARTICLE_SEAL,
+               "does not cover the whole document (content was added after it)");
+
+        ExistingSignature broken = good_sig(leader);
+        broken.integrity_ok = false;
+        expect(seal, SIGN_ROLE_ISSUE, &broken, 1, NULL, false, ARTICLE_SEAL,
+               "the signature of Nguyễn Văn An is broken");
+
+        /* The expired leader certificate (its title is Chủ tịch) at the time it signed: now, so not valid.
+         */
+        ExistingSignature late = good_sig(expired);
+        expect(seal, SIGN_ROLE_ISSUE, &late, 1, NULL, false, ARTICLE_SEAL,
+               "the certificate of Phạm Văn Hết Hạn was not valid when it signed: The certificate of Phạm Văn "
+               "Hết Hạn expired on");
+        /* ... and 100 days ago it was valid: a signature made then counts. */
+        CertValidation then;
+        assert_int_equal(
+                cert_validate(
+                        policy, expired->cert, NULL, time(NULL) - 100 * 86400,
+                        CERT_VALIDATE_DOCUMENT_SIGNING, &then),
+                0);
+        assert_int_equal(then.status, CERT_STATUS_VALID);
+        late.status_at_signing = &then;
+        expect(seal, SIGN_ROLE_ISSUE, &late, 1, NULL, true, ARTICLE_SEAL,
+               "Phạm Văn Hết Hạn signed as a competent");
+        cert_validation_done(&then);
+
+        ExistingSignature unchecked = good_sig(leader);
+        unchecked.status_at_signing = NULL;
+        expect(seal, SIGN_ROLE_ISSUE, &unchecked, 1, NULL, false, ARTICLE_SEAL, "could not be checked");
+
+        ExistingSignature nosigner = { .integrity_ok = true, .covers_whole_document = true };
+        expect(seal, SIGN_ROLE_ISSUE, &nosigner, 1, NULL, false, ARTICLE_SEAL,
+               "signer certificate is missing");
+
+        ExistingSignature byseal = good_sig(seal);
+        expect(seal, SIGN_ROLE_ISSUE, &byseal, 1, NULL, false, ARTICLE_SEAL, "not a personal certificate");
+
+        /* Several signatures: the reasons of all are given; one good one is enough. */
+        ExistingSignature several[] = { c, partial, s };
+        assert_true(policy_signature_counts_as_leader(policy, seal->cert, &several[2], NULL));
+        req.existing = several;
+        req.n_existing = 3;
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_true(d.allow);
+        assert_int_equal(d.leader_signature, 2);
+        rule_decision_done(&d);
+        expect(seal, SIGN_ROLE_ISSUE, several, 2, NULL, false, ARTICLE_SEAL,
+               "none of its 2 signature(s) counts: Lê Thị Cúc is not a competent person");
+
+        /* The seal rule is per seal: another seal certificate (its CN differs) has no competent persons. */
+        assert_true(policy_is_competent_leader(policy, seal->cert, leader->cert, NULL));
+        assert_false(policy_is_competent_leader(policy, expiring->cert, leader->cert, NULL));
+        assert_false(policy_is_competent_leader(policy, seal->cert, clerk->cert, NULL));
+        expect(expiring, SIGN_ROLE_ISSUE, &s, 1, NULL, false, ARTICLE_SEAL, "not a competent person");
+}
+
+static void test_bad_requests(void **state) {
+        _cleanup_(signer_freep) Signer *leader = signer_new("leader");
+        RuleDecision d;
+        RuleRequest req = { .role = 42, .signer = leader->cert, .signer_status = &leader->status };
+        assert_int_equal(policy_rules_decide(policy, &req, &d), -EINVAL);
+        req.role = SIGN_ROLE_APPROVE;
+        req.signer = NULL;
+        assert_int_equal(policy_rules_decide(policy, &req, &d), -EINVAL);
+        req.signer = leader->cert;
+        req.n_existing = 1;
+        assert_int_equal(policy_rules_decide(policy, &req, &d), -EINVAL);
+        assert_int_equal(sign_role_from_string("issue"), SIGN_ROLE_ISSUE);
+        assert_int_equal(sign_role_from_string("seal"), _SIGN_ROLE_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
+                cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
+                cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy file parser: defaults, every kind of error with file:line, drop-in merge order, owner checks,
+ * classification words, URL rewrites. */
+#include <fcntl.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "kyso-test.h"
+#include "openssl-util.h"
+#include "policy/policy.h"
+
+static char tmpdir[] = "/tmp/kyso-test-policy-XXXXXX";
+static char root_path[PATH_MAX], leaf_path[PATH_MAX], conf_path[PATH_MAX], dropin_dir[PATH_MAX];
+
+/* A self-signed certificate made here, so the parser tests need no fixture script. */
+static X509 *make_cert(bool ca, const char *cn, EVP_PKEY **ret_key) {
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        X509 *x = X509_new();
+        assert_non_null(key);
+        assert_non_null(x);
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
+        X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600 * 24 * 365);
+        X509_NAME *n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0);
+        X509_set_issuer_name(x, n);
+        X509_set_pubkey(x, key);
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+        X509_EXTENSION *e = X509V3_EXT_conf_nid(
+                NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+        assert_non_null(e);
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+        assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+        if (ret_key)
+                *ret_key = key;
+        else
+                EVP_PKEY_free(key);
+        return x;
+}
+
+static void write_pem(const char *path, X509 *x) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_true(PEM_write_X509(f, x));
+        fclose(f);
+}
+
+static void write_text(const char *path, const char *text) {
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+}
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(tmpdir));
+        snprintf(root_path, sizeof root_path, "%s/root.pem", tmpdir);
+        snprintf(leaf_path, sizeof leaf_path, "%s/leaf.pem", tmpdir);
+        snprintf(conf_path, sizeof conf_path, "%s/policy.conf", tmpdir);
+        snprintf(dropin_dir, sizeof dropin_dir, "%s/policy.d", tmpdir);
+        X509 *root = make_cert(true, "Test Root", NULL), *leaf = make_cert(false, "Leaf", NULL);
+        write_pem(root_path, root);
+        write_pem(leaf_path, leaf);
+        X509_free(root);
+        X509_free(leaf);
+        assert_int_equal(mkdir(dropin_dir, 0755), 0);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static void clear_dropins(void) {
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof cmd, "rm -f '%s'/*.conf", dropin_dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* Writes the main file (with a trust section prepended) and loads it. */
+static int load(const char *body, Policy **ret, char ***errors) {
+        _cleanup_free_ char *text = NULL;
+        assert_true(asprintf(&text, "[trust]\nroot = %s\n%s", root_path, body) > 0);
+        write_text(conf_path, text);
+        return policy_load(conf_path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, ret, errors);
+}
+
+static void expect_error(const char *body, unsigned line, const char *needle) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *prefix = NULL;
+        assert_int_equal(load(body, &p, &errors), -EINVAL);
+        assert_null(p);
+        assert_non_null(errors);
+        if (line > 0)
+                assert_true(asprintf(&prefix, "%s:%u: ", conf_path, line) > 0);
+        else
+                assert_true(asprintf(&prefix, "%s", conf_path) > 0);
+        bool found = false;
+        STRV_FOREACH (e, errors) {
+                if (startswith(*e, prefix) && strstr(*e, needle))
+                        found = true;
+                else
+                        print_message("error: %s\n", *e);
+        }
+        if (!found)
+                fail_msg("no error '%s' at %s", needle, prefix);
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+        assert_null(errors);
+        assert_int_equal(sk_X509_num(p->trusted_roots), 1);
+        assert_int_equal(p->revocation_mode, REVOCATION_OCSP_THEN_CRL);
+        assert_true(p->ocsp_require_nonce);
+        assert_int_equal(p->min_rsa_bits, 2048);
+        assert_int_equal(p->expiry_warning_days, 60);
+        assert_int_equal(p->rsa_padding, RSA_PADDING_PKCS1);
+        assert_int_equal(strv_length(p->hashes), 3);
+        assert_int_equal(strv_length(p->ec_curves), 3);
+        assert_int_equal(strv_length(p->classification_words), 6);
+        assert_null(p->proxy);
+}
+
+static void test_full(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(
+                load("[revocation]\n"
+                     "mode = crl\n"
+                     "ocsp-timeout = 5s\n"
+                     "crl-timeout = 1min\n"
+                     "ocsp-max-age = 2d\n"
+                     "cache = /var/cache/kyso-test\n"
+                     "proxy = http://proxy.example:3128\n"
+                     "rewrite = http://ocsp.ca.ptc http://ocsp.ca.gov.vn\n"
+                     "[algorithms]\n"
+                     "min-rsa-bits = 3072\n"
+                     "ec-curves = P-384, secp521r1\n"
+                     "hashes = sha384 sha512\n"
+                     "rsa-padding = pss\n"
+                     "[timestamp]\n"
+                     "url = http://tsa.ca.gov.vn\n"
+                     "[expiry]\n"
+                     "warning-days = 90\n"
+                     "[kind personal]\n"
+                     "kind = personal\n"
+                     "policy-oid = 1.3.6.1.4.1.99999.1.1\n"
+                     "eku = emailProtection\n"
+                     "[kind \"the seal\"]\n"
+                     "kind = organisation\n"
+                     "subject = O=UBND *\n"
+                     "fingerprint = AB:CDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789\n"
+                     "[seal ward]\n"
+                     "seal-organization = UBND phường Uông Bí\n"
+                     "leader-subject = title=Chủ tịch\n",
+                     &p, &errors),
+                0);
+        assert_int_equal(p->revocation_mode, REVOCATION_CRL);
+        assert_int_equal(p->ocsp_timeout_sec, 5);
+        assert_int_equal(p->crl_timeout_sec, 60);
+        assert_int_equal(p->ocsp_max_age_sec, 2 * 86400);
+        assert_string_equal(p->cache_dir, "/var/cache/kyso-test");
+        assert_string_equal(p->proxy, "http://proxy.example:3128");
+        assert_int_equal(p->min_rsa_bits, 3072);
+        assert_string_equal(p->ec_curves[0], "P-384");
+        assert_string_equal(p->ec_curves[1], "P-521");
+        assert_null(p->ec_curves[2]);
+        assert_string_equal(p->hashes[0], "sha384");
+        assert_int_equal(p->rsa_padding, RSA_PADDING_PSS);
+        assert_string_equal(p->tsa_url, "http://tsa.ca.gov.vn");
+        assert_int_equal(p->expiry_warning_days, 90);
+        assert_int_equal(p->n_kind_rules, 2);
+        assert_string_equal(p->kind_rules[1].name, "the seal");
+        assert_int_equal(p->kind_rules[1].kind, CERT_KIND_ORGANIZATION);
+        assert_string_equal(p->kind_rules[0].match.ekus[0], "1.3.6.1.5.5.7.3.4");
+        assert_string_equal(
+                p->kind_rules[1].match.fingerprints[0],
+                "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+        assert_int_equal(p->n_seal_rules, 1);
+        assert_int_equal(p->seal_rules[0].leader.subject[0].nid, NID_title);
+
+        _cleanup_free_ char *u1 = policy_rewrite_url(p, "http://ocsp.ca.ptc/ocsp"),
+                            *u2 = policy_rewrite_url(p, "http://ocsp.ca.ptc.evil/"),
+                            *u3 = policy_rewrite_url(p, "http://ocsp.ca.ptc");
+        assert_string_equal(u1, "http://ocsp.ca.gov.vn/ocsp");
+        assert_string_equal(u2, "http://ocsp.ca.ptc.evil/");
+        assert_string_equal(u3, "http://ocsp.ca.gov.vn");
+}
+
+static void test_errors(void **state) {
+        clear_dropins();
+        /* Line numbers count the two [trust] lines load() puts first. */
+        expect_error("[revocation]\nbogus = 1\n", 4, "unknown key 'bogus' in section [revocation]");
+        expect_error("[nonsense]\n", 3, "unknown section [nonsense]");
+        {
+                _cleanup_(policy_freep) Policy *np = policy_new_defaults();
+                _cleanup_strv_free_ char **errs = NULL;
+                assert_int_equal(policy_parse_buffer(np, "buf", "\nmode = crl\n", 12, 0, &errs), 1);
+                assert_string_equal(
+                        errs[0], "buf:2: 'mode' outside of a section; put it under a [section] header");
+        }
+        expect_error(
+                "[revocation]\nocsp-require-nonce = maybe\n", 4,
+                "bad value 'maybe' for ocsp-require-nonce: expected yes or no");
+        expect_error("[revocation]\nmode = sometimes\n", 4, "bad value 'sometimes' for mode");
+        expect_error("[revocation]\nocsp-timeout = 0\n", 4, "bad value '0' for ocsp-timeout");
+        expect_error("[revocation]\nocsp-timeout = -5\n", 4, "bad value '-5' for ocsp-timeout");
+        expect_error("[revocation]\ncache = relative/path\n", 4, "expected an absolute path");
+        expect_error("[revocation]\nrewrite = http://a\n", 4, "expected two URLs");
+        expect_error("[algorithms]\nmin-rsa-bits = 1024\n", 4, "at least 2048 bits");
+        expect_error("[algorithms]\nhashes = sha256 sha1\n", 4, "allowed hashes are sha256");
+        expect_error("[algorithms]\nec-curves = P-192\n", 4, "allowed curves are");
+        expect_error("[algorithms]\nrsa-padding = none\n", 4, "expected pkcs1 or pss");
+        expect_error("[expiry]\nwarning-days = soon\n", 4, "expected a number of days");
+        expect_error("[expiry]\nwarning-days = 30\nwarning-days = 40\n", 5, "is set twice in this file");
+        expect_error("[kind x]\nkind = robot\n", 4, "expected personal, organization or device");
+        expect_error("[kind x]\nkind = personal\nsubject = nonsense\n", 5, "expected ATTRIBUTE=PATTERN");
+        expect_error("[kind x]\nkind = personal\nfingerprint = 12ab\n", 5, "64 hex");
+        expect_error("[kind x]\nkind = personal\npolicy-oid = not an oid\n", 5, "dotted OID");
+        expect_error("[kind\n", 3, "without closing");
+        expect_error("[revocation]\njust text\n", 4, "expected KEY = VALUE");
+        expect_error("[revocation]\nmode =\n", 4, "has no value");
+        expect_error("[timestamp]\nurl = ftp://x\n", 4, "expected an http");
+
+        /* Unreadable roots. */
+        expect_error(
+                "[trust]\nroot = /nonexistent/kyso-root.pem\n", 4, "cannot read /nonexistent/kyso-root.pem");
+        expect_error("[trust]\nroot = relative.pem\n", 4, "is not an absolute path");
+        _cleanup_free_ char *empty = NULL, *body = NULL, *notca = NULL;
+        assert_true(asprintf(&empty, "%s/empty.pem", tmpdir) > 0);
+        write_text(empty, "not a certificate\n");
+        assert_true(asprintf(&body, "[trust]\nroot = %s\n", empty) > 0);
+        expect_error(body, 4, "holds no certificate");
+        assert_true(asprintf(&notca, "[trust]\nroot = %s\n", leaf_path) > 0);
+        expect_error(notca, 4, "is not a CA certificate");
+
+        /* Contradictions. */
+        expect_error("[revocation]\nmode = off\n", 4, "needs allow-insecure-no-revocation-for-tests = yes");
+        expect_error("[revocation]\nallow-insecure-no-revocation-for-tests = yes\n", 4, "contradicts");
+        expect_error("[kind x]\nkind = personal\n", 3, "has no criterion");
+        expect_error("[kind x]\nsubject = CN=*\n", 3, "has no 'kind ='");
+        expect_error("[seal s]\nseal-organization = X\n", 3, "says nothing about the leaders");
+        expect_error("[seal s]\nleader-organization = X\n", 3, "says nothing about the seal certificate");
+        expect_error(
+                "[kind a]\nkind = personal\nfingerprint = "
+                "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n"
+                "[kind b]\nkind = device\nfingerprint = "
+                "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789\n",
+                6, "give the same fingerprint");
+
+        /* Off is accepted with the explicit flag. */
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        assert_int_equal(
+                load("[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n", &p,
+                     &errors),
+                0);
+        assert_int_equal(p->revocation_mode, REVOCATION_OFF);
+
+        /* No trusted root at all. */
+        write_text(conf_path, "[expiry]\nwarning-days = 60\n");
+        policy_free(p);
+        p = NULL;
+        assert_int_equal(
+                policy_load(conf_path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors), -EINVAL);
+        assert_non_null(strstr(errors[0], "no trusted root"));
+}
+
+static void test_dropins(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *ignored = NULL;
+        clear_dropins();
+        assert_true(asprintf(&a, "%s/10-a.conf", dropin_dir) > 0);
+        assert_true(asprintf(&b, "%s/20-b.conf", dropin_dir) > 0);
+        assert_true(asprintf(&ignored, "%s/30-c.conf.disabled", dropin_dir) > 0);
+        /* Written in reverse order: the order must come from the names. */
+        write_text(
+                b, "[expiry]\nwarning-days = 45\n[classification]\nrefuse = Hạn chế\n"
+                   "[kind staff]\nsubject = O=Other\n");
+        write_text(a, "[expiry]\nwarning-days = 30\n[kind staff]\nkind = personal\nsubject = O=UBND*\n");
+        write_text(ignored, "[expiry]\nwarning-days = 1\n");
+        assert_int_equal(load("[expiry]\nwarning-days = 60\n", &p, &errors), 0);
+        assert_int_equal(p->expiry_warning_days, 45);
+        assert_int_equal(strv_length(p->files), 3);
+        assert_string_equal(p->files[1], a);
+        assert_string_equal(p->files[2], b);
+        assert_int_equal(strv_length(p->classification_words), 7);
+        assert_true(policy_is_classified(p, "HAN CHE"));
+        /* A named section continued in a later file extends its lists. */
+        assert_int_equal(p->n_kind_rules, 1);
+        assert_int_equal(p->kind_rules[0].match.n_subject, 2);
+
+        /* An error in a drop-in names the drop-in. */
+        write_text(b, "[expiry]\nwarning-days = never\n");
+        policy_free(p);
+        p = NULL;
+        assert_int_equal(load("", &p, &errors), -EINVAL);
+        _cleanup_free_ char *prefix = NULL;
+        assert_true(asprintf(&prefix, "%s:2: ", b) > 0);
+        assert_non_null(startswith(errors[0], prefix));
+        clear_dropins();
+}
+
+static void test_owner_check(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (geteuid() != 0) {
+                /* As a user, our own files are not root's: the check must refuse them. */
+                write_text(conf_path, "");
+                assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+                assert_non_null(strstr(errors[0], "not owned by root"));
+                return;
+        }
+        clear_dropins();
+        assert_true(asprintf(&text, "[trust]\nroot = %s\n", root_path) > 0);
+        write_text(conf_path, text);
+        assert_int_equal(chmod(tmpdir, 0755), 0);
+        assert_int_equal(chmod(dropin_dir, 0755), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), 0);
+        policy_free(p);
+        p = NULL;
+
+        assert_int_equal(chmod(conf_path, 0666), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+        assert_non_null(strstr(errors[0], "writable by users other than root"));
+        strv_free(errors);
+        errors = NULL;
+        assert_int_equal(chmod(conf_path, 0644), 0);
+
+        assert_int_equal(chown(root_path, 65534, 65534), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+        assert_non_null(strstr(errors[0], "not owned by root"));
+        strv_free(errors);
+        errors = NULL;
+        /* The flag for tests skips it. */
+        assert_int_equal(policy_load(conf_path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors), 0);
+        assert_int_equal(chown(root_path, 0, 0), 0);
+        policy_free(p);
+        p = NULL;
+
+        assert_int_equal(chmod(dropin_dir, 0777), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+        assert_non_null(strstr(errors[0], "policy.d"));
+        assert_int_equal(chmod(dropin_dir, 0755), 0);
+}
+
+static void test_classification(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+
+        const char *yes[] = {
+                "Mật",
+                "MẬT",
+                "mật",
+                "Mat",
+                "MAT",
+                "Tối mật",
+                "TỐI MẬT",
+                "toi mat",
+                "Tuyệt mật",
+                "TUYET MAT",
+                "Tuyệt  mật",
+                "Độ mật: Tối mật",
+                "tuyet-mat",
+                "(Mật)",
+                "Ma\xcc\xa3\xcc\x82t", /* decomposed (NFD): a + dot below + circumflex */
+        };
+        const char *no[] = {
+                "", "Thường", "Khẩn", "Hỏa tốc", "Matxcơva", "Mật123", "Tối", "Tuyệt", "format",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (!policy_is_classified(p, yes[i]))
+                        fail_msg("'%s' should be classified", yes[i]);
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (policy_is_classified(p, no[i]))
+                        fail_msg("'%s' should not be classified", no[i]);
+        assert_false(policy_is_classified(p, NULL));
+
+        _cleanup_free_ char *f = fold_vietnamese("Đường Hồ Chí Minh, ỨNG");
+        assert_string_equal(f, "duong ho chi minh, ung");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),    cmocka_unit_test(test_full),
+                cmocka_unit_test(test_errors),      cmocka_unit_test(test_dropins),
+                cmocka_unit_test(test_owner_check), cmocka_unit_test(test_classification),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
