@@ -1,16 +1,423 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kysoctl tokens / kysoctl certs: the agent's token and certificate inventory, as aligned tables for people
+ * or as stable JSON (--json, fields documented in kysoctl(1)). */
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
+#include <wchar.h>
 
+#include "dbus/dbus-client.h"
+#include "dbus/dbus-dict.h"
+#include "dbus/dbus-error-names.h"
+#include "i18n.h"
 #include "kysoctl.h"
+#include "log.h"
+#include "macro.h"
 
-/* Placeholder until this verb is built; it says so rather than pretending. */
-int verb_tokens(int argc, char **argv) {
-        fprintf(stderr, "kysoctl tokens: not available in this build yet.\n");
-        return KYSOCTL_EXIT_INTERNAL;
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DBusMessage *, dbus_message_unref);
+
+/* One JSON field: its name in --json output, the D-Bus dictionary key, and its type. */
+typedef struct Field {
+        const char *json;
+        const char *key;
+        json_type type;
+} Field;
+
+static const Field token_fields[] = {
+        { "uri", "uri", json_type_string },
+        { "label", "label", json_type_string },
+        { "manufacturer", "manufacturer", json_type_string },
+        { "model", "model", json_type_string },
+        { "serial", "serial", json_type_string },
+        { "module", "module", json_type_string },
+        { "pin_state", "pin-state", json_type_string },
+        { "pin_to_be_changed", "pin-to-be-changed", json_type_boolean },
+        { "protected_auth_path", "protected-auth-path", json_type_boolean },
+        { "login_required", "login-required", json_type_boolean },
+};
+
+static const Field cert_fields[] = {
+        { "uri", "uri", json_type_string },
+        { "token_uri", "token-uri", json_type_string },
+        { "token_label", "token-label", json_type_string },
+        { "label", "label", json_type_string },
+        { "subject", "subject", json_type_string },
+        { "issuer", "issuer", json_type_string },
+        { "serial", "serial", json_type_string },
+        { "not_before", "not-before", json_type_int },
+        { "not_after", "not-after", json_type_int },
+        { "days_left", "days-left", json_type_int },
+        { "key_type", "key-type", json_type_string },
+        { "key_bits", "key-bits", json_type_int },
+        { "sha256", "sha256", json_type_string },
+        { "has_private_key", "has-private-key", json_type_boolean },
+        { "kind", "kind", json_type_string },
+        { "status", "status", json_type_string },
+};
+
+static const char *dict_string(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return "";
+        return json_object_get_string(v);
 }
 
-/* Placeholder until this verb is built; it says so rather than pretending. */
+static int64_t dict_int(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return 0;
+        return json_object_get_int64(v);
+}
+
+/* Re-keys one agent dictionary into the documented JSON object: fixed field order, fixed types, missing
+ * fields get a neutral value, unknown fields are dropped (the JSON is a contract of its own). */
+static json_object *stable_object(json_object *dict, const Field *fields, size_t n) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = NULL, *src;
+                bool have = json_object_object_get_ex(dict, fields[i].key, &src) &&
+                            json_object_is_type(src, fields[i].type);
+                switch (fields[i].type) {
+                case json_type_string:
+                        v = json_object_new_string(have ? json_object_get_string(src) : "");
+                        break;
+                case json_type_int:
+                        v = json_object_new_int64(have ? json_object_get_int64(src) : 0);
+                        break;
+                case json_type_boolean:
+                        v = json_object_new_boolean(have ? json_object_get_boolean(src) : false);
+                        break;
+                default:
+                        break;
+                }
+                if (!v || json_object_object_add(o, fields[i].json, v) < 0) {
+                        json_object_put(v);
+                        json_object_put(o);
+                        return NULL;
+                }
+        }
+        return o;
+}
+
+static int compare_tokens(const void *a, const void *b) {
+        json_object *x = *(json_object *const *) a, *y = *(json_object *const *) b;
+        int c = strcmp(dict_string(x, "label"), dict_string(y, "label"));
+        return c ?: strcmp(dict_string(x, "uri"), dict_string(y, "uri"));
+}
+
+static int compare_certs(const void *a, const void *b) {
+        json_object *x = *(json_object *const *) a, *y = *(json_object *const *) b;
+        int c = strcmp(dict_string(x, "token-label"), dict_string(y, "token-label"));
+        if (c == 0)
+                c = strcmp(dict_string(x, "label"), dict_string(y, "label"));
+        return c ?: strcmp(dict_string(x, "uri"), dict_string(y, "uri"));
+}
+
+/* Calls the agent and returns the aa{sv} reply as a sorted JSON array of dictionaries. */
+static int fetch(const char *method, int (*compare)(const void *, const void *), json_object **ret) {
+        _cleanup_(dbus_message_unrefp) DBusMessage *reply = NULL;
+        _cleanup_(kyso_call_error_done) KysoCallError error = {};
+        _cleanup_(json_object_putp) json_object *list = NULL;
+        DBusMessageIter it;
+        int r;
+
+        r = kyso_agent_call(method, &reply, &error);
+        switch (r) {
+        case 0:
+                break;
+        case -ENOTCONN:
+                fprintf(stderr,
+                        _("kysoctl: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
+                        strna(error.message));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ESRCH:
+                fprintf(stderr,
+                        _("kysoctl: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
+                        strna(error.message));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ETIMEDOUT:
+                fprintf(stderr,
+                        _("kysoctl: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -EREMOTEIO:
+                fprintf(stderr, "kysoctl: %s\n", strna(error.message));
+                return kyso_bus_error_from_name(error.name) == KYSO_BUS_ERROR_POLICY_DENIED
+                               ? KYSOCTL_EXIT_REFUSED
+                               : KYSOCTL_EXIT_INTERNAL;
+        default:
+                fprintf(stderr, _("kysoctl: cannot call the kyso agent: %s\n"), strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+
+        if (!streq(dbus_message_get_signature(reply), "aa{sv}")) {
+                fprintf(stderr,
+                        _("kysoctl: the agent sent an unexpected reply (signature '%s'). Are kysoctl and kysod the same version?\n"),
+                        dbus_message_get_signature(reply));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+        dbus_message_iter_init(reply, &it);
+        r = dbus_iter_to_json(&it, &list);
+        if (r < 0 || !json_object_is_type(list, json_type_array)) {
+                fprintf(stderr, _("kysoctl: cannot read the agent's reply.\n"));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+        json_object_array_sort(list, compare);
+        *ret = TAKE_PTR(list);
+        return KYSOCTL_EXIT_OK;
+}
+
+static int print_json(json_object *list, const Field *fields, size_t n_fields) {
+        _cleanup_(json_object_putp) json_object *out = json_object_new_array();
+
+        if (!out)
+                return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = stable_object(json_object_array_get_idx(list, i), fields, n_fields);
+                if (!o || json_object_array_add(out, o) < 0) {
+                        json_object_put(o);
+                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
+                }
+        }
+        puts(json_object_to_json_string_ext(
+                out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return KYSOCTL_EXIT_OK;
+}
+
+/* Terminal columns of a UTF-8 string (Vietnamese letters are one column each). */
+static size_t display_width(const char *s) {
+        size_t n = mbstowcs(NULL, s, 0);
+        if (n == (size_t) -1)
+                return strlen(s);
+        wchar_t *w = calloc(n + 1, sizeof(wchar_t));
+        if (!w)
+                return strlen(s);
+        mbstowcs(w, s, n + 1);
+        int cols = wcswidth(w, n);
+        free(w);
+        return cols < 0 ? strlen(s) : (size_t) cols;
+}
+
+#define MAX_COLUMNS 8
+
+typedef struct Table {
+        size_t n_columns;
+        char **cells; /* row-major, first row the headers */
+        size_t n_cells;
+} Table;
+
+static void table_done(Table *t) {
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+}
+
+static int table_add(Table *t, const char *s) {
+        char **c = realloc(t->cells, (t->n_cells + 1) * sizeof(char *));
+        if (!c)
+                return -ENOMEM;
+        t->cells = c;
+        t->cells[t->n_cells] = strdup(strempty(s));
+        if (!t->cells[t->n_cells])
+                return -ENOMEM;
+        t->n_cells++;
+        return 0;
+}
+
+static void table_print(const Table *t) {
+        size_t widths[MAX_COLUMNS] = {};
+
+        for (size_t i = 0; i < t->n_cells; i++)
+                widths[i % t->n_columns] = MAX(widths[i % t->n_columns], display_width(t->cells[i]));
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_columns;
+                fputs(t->cells[i], stdout);
+                if (col + 1 == t->n_columns)
+                        putchar('\n');
+                else
+                        for (size_t p = display_width(t->cells[i]); p < widths[col] + 2; p++)
+                                putchar(' ');
+        }
+}
+
+static const char *pin_state_text(const char *s) {
+        if (streq(s, "ok"))
+                return _("ok");
+        if (streq(s, "count-low"))
+                return _("few tries left");
+        if (streq(s, "final-try"))
+                return _("last try");
+        if (streq(s, "locked"))
+                return _("locked");
+        return s;
+}
+
+static const char *status_text(const char *s) {
+        if (streq(s, "valid"))
+                return _("valid");
+        if (streq(s, "expiring"))
+                return _("expiring");
+        if (streq(s, "expired"))
+                return _("expired");
+        if (streq(s, "not-yet-valid"))
+                return _("not yet valid");
+        if (streq(s, "revoked"))
+                return _("revoked");
+        if (streq(s, "untrusted"))
+                return _("untrusted");
+        if (streq(s, "unknown"))
+                return _("unknown");
+        return s;
+}
+
+static const char *kind_text(const char *s) {
+        if (streq(s, "personal"))
+                return _("personal");
+        if (streq(s, "organization"))
+                return _("organization");
+        if (streq(s, "device"))
+                return _("device");
+        if (streq(s, "unknown"))
+                return _("unknown");
+        return s;
+}
+
+/* The CN of an RFC 2253 name, for the table (the full subject is in --json). */
+static char *common_name(const char *dn) {
+        const char *p = dn;
+        while (p && *p) {
+                if (startswith(p, "CN=")) {
+                        const char *s = p + 3, *e = s;
+                        while (*e && !(*e == ',' && e[-1] != '\\'))
+                                e++;
+                        return strndup(s, (size_t) (e - s));
+                }
+                p = strchr(p, ',');
+                if (p)
+                        p++;
+        }
+        return strdup(dn);
+}
+
+static int parse_options(int argc, char **argv, const char *verb, bool *json) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, 'j' },
+                {},
+        };
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf(_("Usage: kysoctl %s [--json]\n\n%s\n\n  --json   stable JSON output (fields in kysoctl(1))\n"),
+                               verb,
+                               streq(verb, "tokens")
+                                       ? _("Lists the eTokens the kyso agent sees.")
+                                       : _("Lists the certificates on the eTokens the kyso agent sees."));
+                        return 0;
+                case 'j':
+                        *json = true;
+                        break;
+                default:
+                        fprintf(stderr, _("Run 'kysoctl %s --help' for the options.\n"), verb);
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, _("kysoctl %s: unexpected argument '%s'. Run 'kysoctl %s --help'.\n"), verb,
+                        argv[optind], verb);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int verb_tokens(int argc, char **argv) {
+        _cleanup_(json_object_putp) json_object *list = NULL;
+        _cleanup_(table_done) Table t = { .n_columns = 6 };
+        bool json = false;
+        int r;
+
+        i18n_setup();
+        r = parse_options(argc, argv, "tokens", &json);
+        if (r <= 0)
+                return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
+        r = fetch("GetTokens", compare_tokens, &list);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
+        if (json)
+                return print_json(list, token_fields, ELEMENTSOF(token_fields));
+
+        if (json_object_array_length(list) == 0) {
+                printf(_(
+                        "No eToken found. Plug in your eToken; if it is plugged in, check that its PKCS#11 module is registered with p11-kit or listed in kysod.conf.\n"));
+                return KYSOCTL_EXIT_OK;
+        }
+        if (table_add(&t, _("LABEL")) < 0 || table_add(&t, _("MANUFACTURER")) < 0 ||
+            table_add(&t, _("MODEL")) < 0 || table_add(&t, _("SERIAL")) < 0 || table_add(&t, _("PIN")) < 0 ||
+            table_add(&t, _("PIN PAD")) < 0)
+                return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i), *v;
+                bool pad = json_object_object_get_ex(o, "protected-auth-path", &v) &&
+                           json_object_get_boolean(v);
+                if (table_add(&t, dict_string(o, "label")) < 0 ||
+                    table_add(&t, dict_string(o, "manufacturer")) < 0 ||
+                    table_add(&t, dict_string(o, "model")) < 0 ||
+                    table_add(&t, dict_string(o, "serial")) < 0 ||
+                    table_add(&t, pin_state_text(dict_string(o, "pin-state"))) < 0 ||
+                    table_add(&t, pad ? _("yes") : _("no")) < 0)
+                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        }
+        table_print(&t);
+        return KYSOCTL_EXIT_OK;
+}
+
 int verb_certs(int argc, char **argv) {
-        fprintf(stderr, "kysoctl certs: not available in this build yet.\n");
-        return KYSOCTL_EXIT_INTERNAL;
+        _cleanup_(json_object_putp) json_object *list = NULL;
+        _cleanup_(table_done) Table t = { .n_columns = 7 };
+        bool json = false;
+        int r;
+
+        i18n_setup();
+        r = parse_options(argc, argv, "certs", &json);
+        if (r <= 0)
+                return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
+        r = fetch("GetCertificates", compare_certs, &list);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
+        if (json)
+                return print_json(list, cert_fields, ELEMENTSOF(cert_fields));
+
+        if (json_object_array_length(list) == 0) {
+                printf(_(
+                        "No certificate found on the eTokens present. Run 'kysoctl tokens' to see which eTokens the agent sees.\n"));
+                return KYSOCTL_EXIT_OK;
+        }
+        if (table_add(&t, _("TOKEN")) < 0 || table_add(&t, _("LABEL")) < 0 || table_add(&t, _("KIND")) < 0 ||
+            table_add(&t, _("STATUS")) < 0 || table_add(&t, _("EXPIRES")) < 0 ||
+            table_add(&t, _("DAYS LEFT")) < 0 || table_add(&t, _("SUBJECT")) < 0)
+                return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i);
+                _cleanup_free_ char *cn = common_name(dict_string(o, "subject"));
+                char date[32] = "", days[32];
+                time_t na = (time_t) dict_int(o, "not-after");
+                struct tm tm;
+
+                if (localtime_r(&na, &tm))
+                        strftime(date, sizeof date, "%Y-%m-%d", &tm);
+                snprintf(days, sizeof days, "%" PRId64, dict_int(o, "days-left"));
+                if (!cn || table_add(&t, dict_string(o, "token-label")) < 0 ||
+                    table_add(&t, dict_string(o, "label")) < 0 ||
+                    table_add(&t, kind_text(dict_string(o, "kind"))) < 0 ||
+                    table_add(&t, status_text(dict_string(o, "status"))) < 0 || table_add(&t, date) < 0 ||
+                    table_add(&t, days) < 0 || table_add(&t, cn) < 0)
+                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        }
+        table_print(&t);
+        return KYSOCTL_EXIT_OK;
 }

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <syslog.h>
+
+#include "agent-config.h"
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+
+#define CONFIG_MAX_SIZE (64 * 1024)
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_PER_SEC UINT64_C(1000000)
+
+AgentConfig *agent_config_free(AgentConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        strv_free(c->module_paths);
+        free(c->audit_log_path);
+        free(c->pinentry_program);
+        free(c);
+        return NULL;
+}
+
+static int default_audit_log_path(char **ret) {
+        const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+        char *p;
+
+        if (!isempty(state) && state[0] == '/') {
+                if (asprintf(&p, "%s/kyso/audit.jsonl", state) < 0)
+                        p = NULL;
+        } else if (!isempty(home) && home[0] == '/') {
+                if (asprintf(&p, "%s/.local/state/kyso/audit.jsonl", home) < 0)
+                        p = NULL;
+        } else
+                return -ENOENT; /* no home: the audit log must then be configured */
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int agent_config_new(AgentConfig **ret) {
+        _cleanup_(agent_config_freep) AgentConfig *c = calloc(1, sizeof *c);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->use_p11kit_registry = true;
+        c->poll_usec = 1 * USEC_PER_SEC;
+        c->helper_timeout_usec = 10 * USEC_PER_SEC;
+        c->log_level = LOG_INFO;
+        c->pinentry_program = strdup("pinentry");
+        if (!c->pinentry_program)
+                return -ENOMEM;
+        r = default_audit_log_path(&c->audit_log_path);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int parse_boolean(const char *s) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off",
+                                                                                       "0" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        }
+        return -EINVAL;
+}
+
+int parse_duration(const char *s, uint64_t *ret_usec) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } units[] = {
+                { "ms", USEC_PER_MSEC },      { "s", USEC_PER_SEC },      { "sec", USEC_PER_SEC },
+                { "min", 60 * USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC }, { "", USEC_PER_SEC },
+        };
+        char *end;
+        double v;
+
+        if (isempty(s) || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || v < 0 || v > 1e9)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (streq(end, units[i].suffix)) {
+                        *ret_usec = (uint64_t) (v * (double) units[i].usec);
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+_printf_(4, 5) static int config_error(
+        char **ret_error, const char *name, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+
+        if (!ret_error)
+                return -EINVAL;
+        va_start(ap, fmt);
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        if (!what || asprintf(ret_error, "%s:%u: %s", name, line, what) < 0)
+                return -ENOMEM;
+        return -EINVAL;
+}
+
+static char *strip(char *s) {
+        char *e;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                *--e = '\0';
+        return s;
+}
+
+static int set_string(char **field, const char *value) {
+        char *d = strdup(value);
+        if (!d)
+                return -ENOMEM;
+        free(*field);
+        *field = d;
+        return 0;
+}
+
+static int
+parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
+        uint64_t u;
+        int r;
+
+        if (streq(key, "module")) {
+                if (value[0] != '/')
+                        return config_error(
+                                ret_error, name, line, "module needs an absolute path, got '%s'", value);
+                return strv_extend(&c->module_paths, value);
+        }
+        if (streq(key, "use-p11-kit-registry")) {
+                r = parse_boolean(value);
+                if (r < 0)
+                        return config_error(
+                                ret_error, name, line, "use-p11-kit-registry must be yes or no, got '%s'",
+                                value);
+                c->use_p11kit_registry = r;
+                return 0;
+        }
+        if (streq(key, "poll-interval")) {
+                if (parse_duration(value, &u) < 0 || u < 100 * USEC_PER_MSEC || u > 60 * USEC_PER_SEC)
+                        return config_error(
+                                ret_error, name, line,
+                                "poll-interval must be a duration from 100ms to 60s, got '%s'", value);
+                c->poll_usec = u;
+                return 0;
+        }
+        if (streq(key, "helper-timeout")) {
+                if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
+                        return config_error(
+                                ret_error, name, line,
+                                "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
+                c->helper_timeout_usec = u;
+                return 0;
+        }
+        if (streq(key, "audit-log")) {
+                if (value[0] != '/')
+                        return config_error(
+                                ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
+                return set_string(&c->audit_log_path, value);
+        }
+        if (streq(key, "pinentry")) {
+                if (isempty(value))
+                        return config_error(ret_error, name, line, "pinentry needs a program name or path");
+                return set_string(&c->pinentry_program, value);
+        }
+        if (streq(key, "log-level")) {
+                r = log_level_from_string(value);
+                if (r < 0)
+                        return config_error(
+                                ret_error, name, line,
+                                "log-level must be one of debug, info, notice, warning, err; got '%s'",
+                                value);
+                c->log_level = r;
+                return 0;
+        }
+        return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
+}
+
+int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char *name, char **ret_error) {
+        unsigned line = 0;
+        size_t pos = 0;
+        int r;
+
+        if (memchr(text, '\0', size))
+                return config_error(ret_error, name, 1, "the file contains a NUL byte");
+
+        while (pos < size) {
+                size_t len = 0;
+                _cleanup_free_ char *buf = NULL;
+                char *l, *eq, *key, *value;
+
+                line++;
+                while (pos + len < size && text[pos + len] != '\n')
+                        len++;
+                buf = strndup(text + pos, len);
+                if (!buf)
+                        return -ENOMEM;
+                pos += len + 1;
+
+                l = strip(buf);
+                if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
+                        continue;
+                eq = strchr(l, '=');
+                if (!eq)
+                        return config_error(ret_error, name, line, "expected 'key = value'");
+                *eq = '\0';
+                key = strip(l);
+                value = strip(eq + 1);
+                if (key[0] == '\0')
+                        return config_error(ret_error, name, line, "missing key before '='");
+                r = parse_line(c, key, value, name, line, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int config_load_file(AgentConfig *c, const char *path, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIG_MAX_SIZE, &text, &size);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "%s: cannot read: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        r = agent_config_parse(c, text, size, path, ret_error);
+        if (r < 0)
+                return r;
+        return set_string(&c->path, path);
+}
+
+int agent_config_load(const char *path, AgentConfig **ret, char **ret_error) {
+        _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+        _cleanup_free_ char *user = NULL;
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        int r;
+
+        r = agent_config_new(&c);
+        if (r < 0)
+                return r;
+
+        if (!path) {
+                if (!isempty(xdg) && xdg[0] == '/')
+                        r = asprintf(&user, "%s/kyso/" AGENT_CONFIG_FILE_NAME, xdg);
+                else if (!isempty(home) && home[0] == '/')
+                        r = asprintf(&user, "%s/.config/kyso/" AGENT_CONFIG_FILE_NAME, home);
+                else
+                        r = 0;
+                if (r < 0)
+                        return -ENOMEM;
+                if (user && access(user, F_OK) == 0)
+                        path = user;
+                else if (access(SYSCONFDIR "/kyso/" AGENT_CONFIG_FILE_NAME, F_OK) == 0)
+                        path = SYSCONFDIR "/kyso/" AGENT_CONFIG_FILE_NAME;
+        }
+        if (path) {
+                r = config_load_file(c, path, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (!c->audit_log_path) {
+                if (ret_error &&
+                    asprintf(
+                            ret_error, "%s: neither $XDG_STATE_HOME nor $HOME is set: set audit-log",
+                            strna(path)) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}

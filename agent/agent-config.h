@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AgentConfig: kysod's configuration file (kysod.conf(5)): "key = value" lines, '#' comments. Parsing is
+ * strict: an unknown key or a bad value is an error naming file:line, and the agent refuses to start. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct AgentConfig {
+        char *path;                   /* the file that was read; NULL when the defaults are used */
+        char **module_paths;          /* "module", repeatable: extra PKCS#11 modules (absolute paths) */
+        bool use_p11kit_registry;     /* "use-p11-kit-registry", default yes */
+        uint64_t poll_usec;           /* "poll-interval", default 1s, 100ms..60s */
+        uint64_t helper_timeout_usec; /* "helper-timeout", default 10s, 1s..10min */
+        char *audit_log_path;         /* "audit-log", default $XDG_STATE_HOME/kyso/audit.jsonl */
+        char *pinentry_program;       /* "pinentry", default "pinentry" (looked up in $PATH) */
+        int log_level;                /* "log-level": debug|info|notice|warning|err, default info */
+} AgentConfig;
+
+#define AGENT_CONFIG_FILE_NAME "kysod.conf"
+
+AgentConfig *agent_config_free(AgentConfig *c);
+static inline void agent_config_freep(AgentConfig **c) {
+        agent_config_free(*c);
+}
+
+/* The defaults (with the audit log under $XDG_STATE_HOME or ~/.local/state). */
+int agent_config_new(AgentConfig **ret);
+
+/* Parses text (as if read from name) into c. On error returns -EINVAL (or -ENOMEM) and, when ret_error is
+ * not NULL, a message "name:line: what is wrong". */
+int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char *name, char **ret_error);
+
+/* Loads path if given (it must exist); else the first existing of $XDG_CONFIG_HOME/kyso/kysod.conf
+ * (~/.config/...) and SYSCONFDIR/kyso/kysod.conf; else the defaults. Files are not merged. */
+int agent_config_load(const char *path, AgentConfig **ret, char **ret_error);
+
+/* "1.5s", "200ms", "2min", "3" (seconds) → microseconds. */
+int parse_duration(const char *s, uint64_t *ret_usec);
+int parse_boolean(const char *s); /* 1, 0, or -EINVAL */

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The token and certificate inventory as org.kyso.Agent1 shows it: turns P11Manager's tokens and DER
+ * certificates into the a{sv} dictionaries of GetTokens, GetCertificates and TokenAdded. */
+
+#include <dbus/dbus.h>
+#include <stdint.h>
+
+#include "pkcs11/p11-manager.h"
+
+#define AGENT_EXPIRY_WARNING_DAYS 60 /* Art. 11: renewal possible while >= 60 days remain */
+
+typedef struct CertificateInfo {
+        char *subject; /* RFC 2253 order, UTF-8 */
+        char *issuer;
+        char *serial;                  /* lowercase hex, no separators */
+        char *sha256;                  /* lowercase hex fingerprint of the DER */
+        int64_t not_before, not_after; /* unix seconds */
+        const char *key_type;          /* "rsa", "ec", "other" */
+        unsigned key_bits;
+        int64_t days_left;  /* whole days until not-after; negative once expired */
+        const char *kind;   /* personal|organization|device|unknown */
+        const char *status; /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown */
+} CertificateInfo;
+
+void certificate_info_done(CertificateInfo *i);
+
+/* Parses a DER certificate; now is the time for days-left and status. -EBADMSG when it does not parse. */
+int certificate_info_from_der(const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret);
+
+/* Sets kind and status. For now status comes from the validity period only and kind is "unknown"; this is
+ * the one place the policy engine (issue 3) plugs in: chain, revocation and the certificate kinds. */
+void agent_classify_certificate(const uint8_t *der, size_t size, int64_t now, CertificateInfo *info);
+
+/* "ok", "count-low", "final-try", "locked" from P11PinFlags. */
+const char *agent_pin_state(unsigned pin_flags);
+
+/* Appends one a{sv} for the token / certificate to iter (an open "aa{sv}" array or a message). */
+int agent_append_token(DBusMessageIter *iter, const P11Token *t);
+int agent_append_certificate(
+        DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now);
+
+/* Whole replies and signals. */
+int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, size_t n);
+int agent_append_certificates(
+        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens,
+        const P11Certificate *const *certs, size_t n_certs, int64_t now);

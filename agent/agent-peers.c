@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "agent-peers.h"
+#include "macro.h"
+
+/* Unique names are never reused on a bus, so a stale entry is only memory: entries go when the bus says
+ * the peer left (NameOwnerChanged with an empty new owner), and the cache is bounded anyway. */
+#define PEER_CACHE_MAX 512
+#define PEER_QUERY_TIMEOUT_MS 10000
+
+typedef struct Peer Peer;
+struct Peer {
+        PeerCache *cache;
+        char *name;
+        bool known;
+        uid_t uid;
+        DBusPendingCall *pending;
+        DBusMessage **queue; /* messages waiting for the answer */
+        size_t n_queue;
+        Peer *next;
+};
+
+struct PeerCache {
+        DBusConnection *connection;
+        PeerCallback callback;
+        void *userdata;
+        Peer *peers;
+        size_t n_peers;
+        bool filter_added;
+};
+
+static void peer_free(Peer *p) {
+        if (!p)
+                return;
+        if (p->pending) {
+                dbus_pending_call_cancel(p->pending);
+                dbus_pending_call_unref(p->pending);
+        }
+        for (size_t i = 0; i < p->n_queue; i++)
+                dbus_message_unref(p->queue[i]);
+        free(p->queue);
+        free(p->name);
+        free(p);
+}
+
+static void peer_unlink(PeerCache *pc, Peer *p) {
+        for (Peer **i = &pc->peers; *i; i = &(*i)->next)
+                if (*i == p) {
+                        *i = p->next;
+                        pc->n_peers--;
+                        return;
+                }
+}
+
+static Peer *peer_find(PeerCache *pc, const char *name) {
+        for (Peer *p = pc->peers; p; p = p->next)
+                if (streq(p->name, name))
+                        return p;
+        return NULL;
+}
+
+static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+        PeerCache *pc = userdata;
+        const char *name, *old_owner, *new_owner;
+        Peer *p;
+
+        if (!dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged") ||
+            !streq_ptr(dbus_message_get_sender(m), DBUS_SERVICE_DBUS))
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (!dbus_message_get_args(
+                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING,
+                    &new_owner, DBUS_TYPE_INVALID))
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (name[0] != ':' || new_owner[0] != '\0')
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        p = peer_find(pc, name);
+        /* A peer with a query in flight keeps its entry until the answer (an error, since it left). */
+        if (p && !p->pending) {
+                peer_unlink(pc, p);
+                peer_free(p);
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+#define NAME_OWNER_MATCH                                                                                          \
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," \
+        "arg2=''"
+
+int peer_cache_new(DBusConnection *c, PeerCallback cb, void *userdata, PeerCache **ret) {
+        PeerCache *pc = calloc(1, sizeof *pc);
+
+        if (!pc)
+                return -ENOMEM;
+        *pc = (PeerCache){ .connection = dbus_connection_ref(c), .callback = cb, .userdata = userdata };
+        if (!dbus_connection_add_filter(c, peer_filter, pc, NULL)) {
+                peer_cache_free(pc);
+                return -ENOMEM;
+        }
+        pc->filter_added = true;
+        dbus_bus_add_match(c, NAME_OWNER_MATCH, NULL); /* asynchronous: no error reply awaited */
+        *ret = pc;
+        return 0;
+}
+
+PeerCache *peer_cache_free(PeerCache *pc) {
+        if (!pc)
+                return NULL;
+        while (pc->peers) {
+                Peer *p = pc->peers;
+                peer_unlink(pc, p);
+                peer_free(p);
+        }
+        if (pc->filter_added) {
+                dbus_connection_remove_filter(pc->connection, peer_filter, pc);
+                if (dbus_connection_get_is_connected(pc->connection))
+                        dbus_bus_remove_match(pc->connection, NAME_OWNER_MATCH, NULL);
+        }
+        dbus_connection_unref(pc->connection);
+        free(pc);
+        return NULL;
+}
+
+size_t peer_cache_size(PeerCache *pc) {
+        return pc->n_peers;
+}
+
+static void peer_evict_one(PeerCache *pc) {
+        Peer *victim = NULL;
+        /* The oldest settled entry: new entries go to the front. */
+        for (Peer *p = pc->peers; p; p = p->next)
+                if (!p->pending && p->n_queue == 0)
+                        victim = p;
+        if (victim) {
+                peer_unlink(pc, victim);
+                peer_free(victim);
+        }
+}
+
+static void peer_reply(DBusPendingCall *call, void *userdata) {
+        Peer *p = userdata;
+        PeerCache *pc = p->cache;
+        DBusMessage *reply = dbus_pending_call_steal_reply(call);
+        dbus_uint32_t uid = 0;
+        int error = 0;
+        DBusMessage **queue;
+        size_t n;
+
+        dbus_pending_call_unref(p->pending);
+        p->pending = NULL;
+        if (!reply || dbus_message_get_type(reply) != DBUS_MESSAGE_TYPE_METHOD_RETURN ||
+            !dbus_message_get_args(reply, NULL, DBUS_TYPE_UINT32, &uid, DBUS_TYPE_INVALID))
+                error = -ESRCH;
+        if (reply)
+                dbus_message_unref(reply);
+
+        queue = TAKE_PTR(p->queue);
+        n = p->n_queue;
+        p->n_queue = 0;
+        if (error == 0) {
+                p->known = true;
+                p->uid = (uid_t) uid;
+        } else {
+                /* Do not cache failures: the peer is gone or the bus is confused. */
+                peer_unlink(pc, p);
+                peer_free(p);
+        }
+        for (size_t i = 0; i < n; i++) {
+                pc->callback(pc->connection, queue[i], error, (uid_t) uid, pc->userdata);
+                dbus_message_unref(queue[i]);
+        }
+        free(queue);
+}
+
+int peer_cache_check(PeerCache *pc, DBusMessage *m) {
+        const char *sender = dbus_message_get_sender(m);
+        _cleanup_free_ char *name = NULL;
+        DBusMessage *q = NULL;
+        DBusMessage **nq;
+        Peer *p;
+
+        if (!sender) {
+                /* Only a peer-to-peer connection has no sender; the agent is always on a bus. */
+                pc->callback(pc->connection, m, -ESRCH, (uid_t) -1, pc->userdata);
+                return 0;
+        }
+        p = peer_find(pc, sender);
+        if (p && p->known) {
+                pc->callback(pc->connection, m, 0, p->uid, pc->userdata);
+                return 0;
+        }
+        if (!p) {
+                if (pc->n_peers >= PEER_CACHE_MAX)
+                        peer_evict_one(pc);
+                p = calloc(1, sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                p->cache = pc;
+                p->name = strdup(sender);
+                if (!p->name) {
+                        peer_free(p);
+                        return -ENOMEM;
+                }
+                q = dbus_message_new_method_call(
+                        DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionUnixUser");
+                if (!q || !dbus_message_append_args(q, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID) ||
+                    !dbus_connection_send_with_reply(
+                            pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||
+                    !p->pending || !dbus_pending_call_set_notify(p->pending, peer_reply, p, NULL)) {
+                        if (q)
+                                dbus_message_unref(q);
+                        peer_free(p);
+                        return -ENOMEM;
+                }
+                dbus_message_unref(q);
+                p->next = pc->peers;
+                pc->peers = p;
+                pc->n_peers++;
+        }
+        nq = realloc(p->queue, (p->n_queue + 1) * sizeof(DBusMessage *));
+        if (!nq)
+                return -ENOMEM;
+        p->queue = nq;
+        p->queue[p->n_queue++] = dbus_message_ref(m);
+        return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Agent: kysod's object org.kyso.Agent1 at /org/kyso/Agent1 on the session bus. It owns the bus connection
+ * and the P11Manager, serves GetTokens/GetCertificates to callers of the same uid, and raises the signals.
+ */
+
+#include <systemd/sd-event.h>
+
+#include "agent-config.h"
+
+#define AGENT_BUS_NAME "org.kyso.Agent1"
+#define AGENT_OBJECT_PATH "/org/kyso/Agent1"
+#define AGENT_INTERFACE "org.kyso.Agent1"
+
+typedef struct Agent Agent;
+
+/* Starts the token manager on the loop. config must outlive the agent. */
+int agent_new(sd_event *e, const AgentConfig *config, Agent **ret);
+Agent *agent_free(Agent *a); /* stops and reaps the helpers, leaves the bus */
+static inline void agent_freep(Agent **a) {
+        agent_free(*a);
+}
+
+/* Connects to the bus at address (NULL: the session bus), exports the object and takes the name.
+ * -EEXIST when the name is already taken (another agent runs), -ECONNREFUSED when there is no bus.
+ * When the bus connection drops later, the loop exits with -ECONNRESET. */
+int agent_connect_bus(Agent *a, const char *address);
+
+/* The interface XML served by Introspect (the contract in dbus/org.kyso.Agent1.xml). */
+extern const char agent1_interface_xml[];

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Helpers to write a{sv} dictionaries into D-Bus messages (replies and signals of org.kyso.Agent1), and to
+ * read them back as JSON (the kysoctl side). Writers return 0 or -ENOMEM. */
+
+#include <dbus/dbus.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict);
+int dbus_dict_close(DBusMessageIter *parent, DBusMessageIter *dict);
+/* Abandons a half-written dictionary (after a failure). */
+void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict);
+
+int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value); /* NULL: "" */
+int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value);
+int dbus_dict_append_int32(DBusMessageIter *dict, const char *key, int32_t value);
+int dbus_dict_append_uint32(DBusMessageIter *dict, const char *key, uint32_t value);
+int dbus_dict_append_int64(DBusMessageIter *dict, const char *key, int64_t value);
+
+/* Reads any D-Bus value at iter into JSON: strings, integers, booleans, doubles, arrays, a{sv}/a{s*} as
+ * objects, variants as their content. Unknown types (fds) become null. -EBADMSG on nesting deeper than 32.
+ */
+int dbus_iter_to_json(DBusMessageIter *iter, json_object **ret);

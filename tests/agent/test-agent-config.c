@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kyso-test.h"
+
+#include <syslog.h>
+
+#include "agent/agent-config.h"
+#include "fileio.h"
+
+static AgentConfig *parse_ok(const char *text) {
+        AgentConfig *c = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        assert_int_equal(agent_config_new(&c), 0);
+        if (agent_config_parse(c, text, strlen(text), "test.conf", &error) < 0)
+                fail_msg("unexpected error: %s", error);
+        return c;
+}
+
+static void expect_error(const char *text, const char *message) {
+        _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        assert_int_equal(agent_config_new(&c), 0);
+        assert_int_equal(agent_config_parse(c, text, strlen(text), "test.conf", &error), -EINVAL);
+        assert_non_null(error);
+        if (!strstr(error, message))
+                fail_msg("error '%s' does not contain '%s'", error, message);
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+
+        setenv("XDG_STATE_HOME", "/state", 1);
+        assert_int_equal(agent_config_new(&c), 0);
+        assert_null(c->module_paths);
+        assert_true(c->use_p11kit_registry);
+        assert_int_equal(c->poll_usec, 1000000);
+        assert_int_equal(c->helper_timeout_usec, 10000000);
+        assert_string_equal(c->audit_log_path, "/state/kyso/audit.jsonl");
+        assert_string_equal(c->pinentry_program, "pinentry");
+        assert_int_equal(c->log_level, LOG_INFO);
+        unsetenv("XDG_STATE_HOME");
+}
+
+static void test_all_keys(void **state) {
+        _cleanup_(agent_config_freep) AgentConfig *c = parse_ok("# comment\n"
+                                                                "; another comment\n"
+                                                                "\n"
+                                                                "module = /usr/lib/libeToken.so\n"
+                                                                "  module=/opt/bit4id/libbit4xpki.so  \r\n"
+                                                                "use-p11-kit-registry = no\n"
+                                                                "poll-interval = 500ms\n"
+                                                                "helper-timeout = 2min\n"
+                                                                "audit-log = /var/log/kyso/audit.jsonl\n"
+                                                                "pinentry = /usr/bin/pinentry-gnome3\n"
+                                                                "log-level = debug"); /* no final newline */
+
+        assert_int_equal(strv_length(c->module_paths), 2);
+        assert_string_equal(c->module_paths[0], "/usr/lib/libeToken.so");
+        assert_string_equal(c->module_paths[1], "/opt/bit4id/libbit4xpki.so");
+        assert_false(c->use_p11kit_registry);
+        assert_int_equal(c->poll_usec, 500000);
+        assert_int_equal(c->helper_timeout_usec, 120000000);
+        assert_string_equal(c->audit_log_path, "/var/log/kyso/audit.jsonl");
+        assert_string_equal(c->pinentry_program, "/usr/bin/pinentry-gnome3");
+        assert_int_equal(c->log_level, LOG_DEBUG);
+}
+
+static void test_errors_name_file_and_line(void **state) {
+        expect_error("frobnicate = 1\n", "test.conf:1: unknown key 'frobnicate'");
+        expect_error("\n\n# x\nmodule = relative.so\n", "test.conf:4: module needs an absolute path");
+        expect_error("use-p11-kit-registry = maybe\n", "test.conf:1: use-p11-kit-registry");
+        expect_error("poll-interval = 10ms\n", "test.conf:1: poll-interval"); /* below 100ms */
+        expect_error("poll-interval = 2min\n", "test.conf:1: poll-interval"); /* above 60s */
+        expect_error("poll-interval = fast\n", "poll-interval");
+        expect_error("helper-timeout = 0\n", "helper-timeout");
+        expect_error("audit-log = audit.jsonl\n", "audit-log needs an absolute path");
+        expect_error("pinentry =\n", "pinentry needs");
+        expect_error("log-level = loud\n", "log-level");
+        expect_error("just words\n", "test.conf:1: expected 'key = value'");
+        expect_error("= value\n", "missing key");
+        expect_error("log-level = info\nlog-level = chatty\n", "test.conf:2:");
+        {
+                _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+                _cleanup_free_ char *error = NULL;
+                assert_int_equal(agent_config_new(&c), 0);
+                assert_int_equal(agent_config_parse(c, "a\0b", 3, "nul.conf", &error), -EINVAL);
+                assert_non_null(strstr(error, "NUL"));
+        }
+}
+
+static void test_durations_and_booleans(void **state) {
+        uint64_t u;
+
+        assert_int_equal(parse_duration("3", &u), 0);
+        assert_int_equal(u, 3000000);
+        assert_int_equal(parse_duration("1.5s", &u), 0);
+        assert_int_equal(u, 1500000);
+        assert_int_equal(parse_duration("250ms", &u), 0);
+        assert_int_equal(u, 250000);
+        assert_int_equal(parse_duration("1min", &u), 0);
+        assert_int_equal(u, 60000000);
+        assert_int_equal(parse_duration("-1s", &u), -EINVAL);
+        assert_int_equal(parse_duration("1 s", &u), -EINVAL);
+        assert_int_equal(parse_duration("s", &u), -EINVAL);
+        assert_int_equal(parse_duration("", &u), -EINVAL);
+        assert_int_equal(parse_boolean("Yes"), 1);
+        assert_int_equal(parse_boolean("off"), 0);
+        assert_int_equal(parse_boolean("2"), -EINVAL);
+}
+
+static void test_load_explicit_and_search(void **state) {
+        char dir[] = "/tmp/kyso-config-test-XXXXXX", path[256], cmd[300];
+        _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/kyso/kysod.conf", dir);
+        assert_int_equal(mkdir_parents(path, 0755), 0);
+        assert_int_equal(write_file_atomic(path, "poll-interval = 2s\n", 19, 0644), 0);
+
+        /* Found through $XDG_CONFIG_HOME. */
+        setenv("XDG_CONFIG_HOME", dir, 1);
+        assert_int_equal(agent_config_load(NULL, &c, &error), 0);
+        assert_string_equal(c->path, path);
+        assert_int_equal(c->poll_usec, 2000000);
+        c = agent_config_free(c);
+
+        /* An explicit file that does not exist is an error, not the defaults. */
+        snprintf(path, sizeof path, "%s/missing.conf", dir);
+        assert_true(agent_config_load(path, &c, &error) < 0);
+        assert_null(c);
+        assert_non_null(strstr(error, "missing.conf"));
+
+        unsetenv("XDG_CONFIG_HOME");
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_all_keys),
+                cmocka_unit_test(test_errors_name_file_and_line),
+                cmocka_unit_test(test_durations_and_booleans),
+                cmocka_unit_test(test_load_explicit_and_search),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

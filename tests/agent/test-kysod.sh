@@ -1,0 +1,391 @@
+#!/usr/bin/env bash
+# test-kysod.sh: kysod on a private session bus with the SoftHSM fixture tokens (TAP).
+# Covers: --help/--version, configuration errors, READY=1 after the name, watchdog pings, the name taken
+# twice, Introspect against dbus/org.kyso.Agent1.xml, GetTokens/GetCertificates against the fixture
+# certificates (openssl), InvalidArgs, another uid refused, TokenRemoved/TokenAdded around a helper crash,
+# CertificateExpiring, D-Bus activation, the unit and activation files, SIGTERM with no child left.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+HERE="$KYSO_SOURCE_ROOT/tests/agent"
+B="${KYSO_BUILD_ROOT:?}"
+KYSOD="${KYSOD:?}"
+
+for tool in dbus-daemon dbus-send dbus-monitor busctl jq openssl python3; do
+        command -v "$tool" >/dev/null || bail_out "$tool is missing (contrib/install-deps.sh)"
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-agent-test.XXXXXX") || bail_out "mktemp failed"
+chmod 755 "$T" # a client running as nobody must reach the bus socket
+PIDS=()
+ACT=
+cleanup() {
+        local p apid
+        # An activated kysod is not our child: ask its bus for its process id (before the bus goes).
+        if [[ -n $ACT ]]; then
+                apid=$(dbus-send --bus="$ACT" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                        org.freedesktop.DBus.GetConnectionUnixProcessID string:org.kyso.Agent1 2>/dev/null | awk '{ print $2 }')
+                [[ -n $apid ]] && kill -TERM "$apid" 2>/dev/null
+        fi
+        for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+        for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+        rm -rf -- "$T"
+}
+trap cleanup EXIT
+
+"$KYSO_FIXTURES_SCRIPT" "$T/fx" >"$T/fx.log" 2>&1 || {
+        sed 's/^/# /' "$T/fx.log"
+        bail_out "make-fixtures.sh failed"
+}
+. "$T/fx/env.sh"
+export KYSO_P11_HELPER XDG_CONFIG_HOME="$T/xdg-config" XDG_STATE_HOME="$T/xdg-state"
+unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
+
+cat >"$T/kysod.conf" <<CONF
+# test configuration
+module = $KYSO_SOFTHSM_MODULE
+use-p11-kit-registry = no
+poll-interval = 200ms
+helper-timeout = 5s
+audit-log = $T/state/audit.jsonl
+log-level = debug
+CONF
+
+# start_bus NAME [SERVICEDIR]: a private session bus; sets BUS to its address.
+start_bus() {
+        local name=$1 servicedir=${2:-}
+        cat >"$T/$name.conf" <<BUSCONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$T/$name.socket</listen>
+  <auth>EXTERNAL</auth>
+  ${servicedir:+<servicedir>$servicedir</servicedir>}
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+BUSCONF
+        dbus-daemon --config-file="$T/$name.conf" --nofork --nopidfile --print-address=3 \
+                3>"$T/$name.address" 2>>"$T/$name.log" &
+        PIDS+=($!)
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [[ -s $T/$name.address ]] && break
+                sleep 0.05
+        done
+        BUS=$(head -n1 "$T/$name.address")
+        [[ -n $BUS ]] || bail_out "dbus-daemon $name did not start"
+}
+
+name_owned() {
+        dbus-send --bus="$1" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true
+}
+
+wait_for() { # wait_for SECONDS COMMAND...
+        local i n=$(($1 * 20))
+        shift
+        for ((i = 0; i < n; i++)); do
+                "$@" && return 0
+                sleep 0.05
+        done
+        return 1
+}
+
+call() { # call BUS METHOD [ARGS...]
+        local bus=$1 method=$2
+        shift 2
+        busctl --address="$bus" --json=short call org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1 "$method" "$@"
+}
+
+n_tokens() { call "$1" GetTokens 2>/dev/null | jq '.data[0] | length'; }
+has_two_tokens() { [[ $(n_tokens "$1") == 2 ]]; }
+
+# --- Command line and configuration.
+expect_match "kysod --version" "^kysod [0-9]+\.[0-9]+" "$("$KYSOD" --version)"
+expect_match "kysod --help names the configuration option" "--config" "$("$KYSOD" --help)"
+expect_fail "kysod refuses arguments" "takes no arguments" "$KYSOD" extra
+expect_match "kysod --check-config accepts the test configuration" "valid" "$("$KYSOD" --config "$T/kysod.conf" --check-config 2>&1)"
+printf 'module = %s\nfrobnicate = yes\n' "$KYSO_SOFTHSM_MODULE" >"$T/bad1.conf"
+expect_fail "unknown key: refused with file:line" "bad1.conf:2: unknown key 'frobnicate'" "$KYSOD" --config "$T/bad1.conf"
+printf '# c\n\npoll-interval = 1fortnight\n' >"$T/bad2.conf"
+expect_fail "bad value: refused with file:line" "bad2.conf:3: poll-interval" "$KYSOD" --config "$T/bad2.conf"
+expect_fail "missing configuration file: refused" "cannot read" "$KYSOD" --config "$T/nonexistent.conf"
+
+# --- A bus and kysod under a stand-in systemd (NOTIFY_SOCKET, watchdog).
+start_bus main
+MAIN=$BUS
+dbus-monitor --address "$MAIN" "type='signal',interface='org.kyso.Agent1'" >"$T/signals.txt" 2>&1 &
+PIDS+=($!)
+python3 "$HERE/notify-listen.py" "$T/notify.socket" "$T/notify.txt" "$MAIN" 6 &
+PIDS+=($!)
+wait_for 5 grep -q listening "$T/notify.txt" 2>/dev/null || bail_out "notify listener did not start"
+sleep 0.3 # dbus-monitor subscribes
+DBUS_SESSION_BUS_ADDRESS=$MAIN NOTIFY_SOCKET="$T/notify.socket" WATCHDOG_USEC=400000 \
+        "$KYSOD" --config "$T/kysod.conf" 2>"$T/kysod.log" &
+KPID=$!
+PIDS+=($KPID)
+expect "kysod takes org.kyso.Agent1" wait_for 10 name_owned "$MAIN"
+expect_eq "the first GetTokens right after start lists both tokens (held until the scan settles)" 2 "$(n_tokens "$MAIN")"
+wait_for 3 grep -q '^WATCHDOG=1' "$T/notify.txt"
+sleep 1.2
+expect_match "READY=1 sent" "^READY=1$" "$(cat "$T/notify.txt")"
+expect_match "READY=1 only after the name is owned" "^ready-name-owned=yes$" "$(cat "$T/notify.txt")"
+expect "watchdog pinged at least twice in ~1.5 s with WatchdogSec=0.4 s" \
+        test "$(grep -c '^WATCHDOG=1$' "$T/notify.txt")" -ge 2
+
+# --- The name is taken: a second agent says so and exits.
+# It must not have told systemd it was ready: READY=1 comes only after the name is ours (a robust check of
+# the order, where the timing check above could be lucky).
+python3 "$HERE/notify-listen.py" "$T/notify2.socket" "$T/notify2.txt" "$MAIN" 3 &
+L2=$!
+PIDS+=($L2)
+wait_for 5 grep -q listening "$T/notify2.txt" 2>/dev/null || bail_out "notify listener did not start"
+expect_fail "a second kysod on the same bus refuses to start" "already running" \
+        env DBUS_SESSION_BUS_ADDRESS="$MAIN" NOTIFY_SOCKET="$T/notify2.socket" "$KYSOD" --config "$T/kysod.conf"
+wait "$L2"
+expect "the refused kysod never sent READY=1" bash -c "! grep -q '^READY=1' '$T/notify2.txt'"
+
+# --- Introspect against the contract.
+dbus-send --bus="$MAIN" --print-reply=literal --dest=org.kyso.Agent1 /org/kyso/Agent1 \
+        org.freedesktop.DBus.Introspectable.Introspect >"$T/introspect.xml" 2>&1
+expect_eq "Introspect matches dbus/org.kyso.Agent1.xml" \
+        "$(python3 "$HERE/introspect-normalize.py" "$KYSO_SOURCE_ROOT/dbus/org.kyso.Agent1.xml")" \
+        "$(python3 "$HERE/introspect-normalize.py" "$T/introspect.xml" 2>&1)"
+expect_match "Introspect lists the standard interfaces too" "org.freedesktop.DBus.Introspectable" "$(cat "$T/introspect.xml")"
+
+expect_match "busctl tree finds /org/kyso/Agent1 from the root" "/org/kyso/Agent1" \
+        "$(busctl --address="$MAIN" tree org.kyso.Agent1 2>&1)"
+
+# --- GetTokens.
+call "$MAIN" GetTokens | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/tokens.jsonl"
+for label in leader seal; do
+        tok=$(jq -c --arg l "$label" 'select(.label == $l)' "$T/tokens.jsonl")
+        expect_match "token $label: listed" '"label":"'"$label"'"' "$tok"
+        expect_eq "token $label: manufacturer, model, pin-state" "SoftHSM project|SoftHSM v2|ok|false" \
+                "$(jq -r '[.manufacturer, .model, .["pin-state"], .["protected-auth-path"]] | join("|")' <<<"$tok")"
+        expect_match "token $label: RFC 7512 URI with its label and serial" \
+                "^pkcs11:.*token=$label" "$(jq -r .uri <<<"$tok")"
+        expect_match "token $label: serial" '^[0-9a-f]{16}$' "$(jq -r .serial <<<"$tok")"
+done
+
+# --- GetCertificates: each field against openssl on the fixture files.
+call "$MAIN" GetCertificates | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/certs.jsonl"
+expect_eq "certificates: 7 on leader, 4 on seal" "leader:7 seal:4" \
+        "$(jq -r '.["token-label"]' "$T/certs.jsonl" | sort | uniq -c | awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1 }')"
+now=$(date +%s)
+floor_days() { # whole days, rounded down (bash rounds towards zero)
+        local s=$1
+        if ((s < 0)); then echo $(((s - 86399) / 86400)); else echo $((s / 86400)); fi
+}
+check_cert() { # check_cert NAME TOKEN STATUS
+        local name=$1 token=$2 status=$3 pem="$KYSO_PKI/$1.pem" c want got nb na bits type
+        c=$(jq -c --arg n "$name" 'select(.label == $n)' "$T/certs.jsonl")
+        nb=$(date -d "$(openssl x509 -in "$pem" -noout -startdate | cut -d= -f2)" +%s)
+        na=$(date -d "$(openssl x509 -in "$pem" -noout -enddate | cut -d= -f2)" +%s)
+        bits=$(openssl x509 -in "$pem" -noout -text | sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p')
+        if openssl x509 -in "$pem" -noout -text | grep -q "rsaEncryption"; then type=rsa; else type=ec; fi
+        want=$(printf '%s\n' \
+                "token-label=$token" \
+                "subject=$(openssl x509 -in "$pem" -noout -subject -nameopt RFC2253,-esc_msb | sed 's/^subject=//')" \
+                "issuer=$(openssl x509 -in "$pem" -noout -issuer -nameopt RFC2253,-esc_msb | sed 's/^issuer=//')" \
+                "serial=$(openssl x509 -in "$pem" -noout -serial | cut -d= -f2 | tr A-F a-f)" \
+                "sha256=$(openssl x509 -in "$pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)" \
+                "not-before=$nb" "not-after=$na" "key-type=$type" "key-bits=$bits" \
+                "days-left=$(floor_days $((na - now)))" "status=$status" "kind=unknown" "has-private-key=true")
+        got=$(jq -r '"token-label=\(.["token-label"])", "subject=\(.subject)", "issuer=\(.issuer)",
+                "serial=\(.serial)", "sha256=\(.sha256)", "not-before=\(.["not-before"])",
+                "not-after=\(.["not-after"])", "key-type=\(.["key-type"])", "key-bits=\(.["key-bits"])",
+                "days-left=\(.["days-left"])", "status=\(.status)", "kind=\(.kind)",
+                "has-private-key=\(.["has-private-key"])"' <<<"$c")
+        expect_eq "certificate $name: every field matches openssl" "$want" "$got"
+        expect_match "certificate $name: URI names the token, id and type=cert" \
+                "^pkcs11:.*token=$token.*type=cert" "$(jq -r .uri <<<"$c")"
+}
+check_cert leader leader valid
+check_cert leader2 leader valid
+check_cert expired leader expired
+check_cert seal seal valid
+check_cert notyet seal not-yet-valid
+check_cert expiring seal expiring
+
+# --- Many callers at once: every one gets the whole list.
+for i in $(seq 1 40); do
+        (call "$MAIN" GetCertificates | jq '.data[0] | length' >"$T/par.$i" 2>&1) &
+done
+wait_all_par() { local i; for i in $(seq 1 40); do [[ -s $T/par.$i ]] || return 1; done; }
+wait_for 30 wait_all_par
+expect_eq "40 concurrent GetCertificates calls: all answered with 11 certificates" "40 x 11" \
+        "$(cat "$T"/par.* | sort | uniq -c | awk '{ print $1 " x " $2 }')"
+
+# --- Bad arguments, unknown methods.
+expect_fail "GetTokens with an argument: org.kyso.Error.InvalidArgs naming the signature" \
+        "org.kyso.Error.InvalidArgs.*signature ''.*got 's'" \
+        dbus-send --bus="$MAIN" --print-reply --dest=org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1.GetTokens string:x
+expect_fail "GetCertificates with an argument: InvalidArgs" "org.kyso.Error.InvalidArgs" \
+        dbus-send --bus="$MAIN" --print-reply --dest=org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1.GetCertificates int32:1
+expect_fail "an unknown method: UnknownMethod" "UnknownMethod" \
+        dbus-send --bus="$MAIN" --print-reply --dest=org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1.Frobnicate
+
+# --- Another uid is refused (needs root to become nobody).
+if ((EUID == 0)) && command -v setpriv >/dev/null; then
+        expect_fail "a caller of another uid is refused with PolicyDenied" "org.kyso.Error.PolicyDenied" \
+                setpriv --reuid=65534 --regid=65534 --clear-groups \
+                dbus-send --bus="$MAIN" --print-reply --dest=org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1.GetCertificates
+        expect "after that, the agent's own user is still served" has_two_tokens "$MAIN"
+else
+        ok "# SKIP another uid: needs root to switch to nobody"
+fi
+
+# --- Signals: TokenAdded and CertificateExpiring at start; a helper crash gives TokenRemoved, then the
+# restarted helper gives TokenAdded again; the agent stays up.
+expect_match "TokenAdded for both tokens at start" "member=TokenAdded" "$(cat "$T/signals.txt")"
+expect_match "CertificateExpiring for the expiring certificate" \
+        "member=CertificateExpiring" "$(cat "$T/signals.txt")"
+expect_match "CertificateExpiring carries the URI and the days left" \
+        "object=expiring;type=cert\"$" "$(grep -A2 'member=CertificateExpiring' "$T/signals.txt")"
+expect_match "CertificateExpiring days are 29 or 30" "int32 (29|30)$" "$(grep -A2 'member=CertificateExpiring' "$T/signals.txt")"
+added_before=$(grep -c 'member=TokenAdded' "$T/signals.txt")
+helper=$(pgrep -P "$KPID" kyso-p11-helper | head -n1)
+expect "kysod runs one kyso-p11-helper" test -n "$helper"
+kill -KILL "$helper" 2>/dev/null
+token_removed() { [[ $(grep -c 'member=TokenRemoved' "$T/signals.txt") -ge 2 ]]; }
+readded() { [[ $(grep -c 'member=TokenAdded' "$T/signals.txt") -ge $((added_before + 2)) ]]; }
+expect "helper crash: TokenRemoved for both tokens" wait_for 10 token_removed
+expect_match "TokenRemoved carries the token URI" 'string "pkcs11:.*token=(leader|seal)"' \
+        "$(grep -A1 'member=TokenRemoved' "$T/signals.txt")"
+expect "restarted helper: TokenAdded again" wait_for 15 readded
+expect "kysod survived the helper crash and lists both tokens" has_two_tokens "$MAIN"
+
+# --- SIGTERM: clean exit, helpers reaped.
+helpers=$(pgrep -P "$KPID" | tr '\n' ' ')
+kill -TERM "$KPID"
+wait "$KPID"
+expect_eq "SIGTERM: kysod exits with 0" 0 "$?"
+left=""
+for h in $helpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
+expect_eq "SIGTERM: no helper left running" "" "$left"
+expect "SIGTERM: the name is released" wait_for 5 bash -c "! dbus-send --bus='$MAIN' --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 | grep -q true"
+
+# --- Token removal and insertion, and a hanging module, through the fault-injecting module (tests/pkcs11).
+if [[ -n ${KYSO_FAULT_MODULE:-} && -r ${KYSO_FAULT_MODULE:-} ]]; then
+        cat >"$T/fault.conf" <<CONF
+module = $KYSO_FAULT_MODULE
+use-p11-kit-registry = no
+poll-interval = 200ms
+helper-timeout = 1s
+audit-log = $T/state/audit.jsonl
+CONF
+        fault() { # fault COMMAND...: atomically replace the control file
+                printf '%s\n' "$@" >"$T/fault.tmp" && mv -f "$T/fault.tmp" "$T/fault.control"
+        }
+        : >"$T/signals.txt"
+        DBUS_SESSION_BUS_ADDRESS=$MAIN KYSO_FAULT_REAL_MODULE="$KYSO_SOFTHSM_MODULE" \
+                KYSO_FAULT_CONTROL="$T/fault.control" "$KYSOD" --config "$T/fault.conf" 2>"$T/kysod-fault.log" &
+        FPID=$!
+        PIDS+=($FPID)
+        expect "fault module: both tokens listed" wait_for 10 has_two_tokens "$MAIN"
+        removed_n() { grep -c 'member=TokenRemoved' "$T/signals.txt"; }
+        added_n() { grep -c 'member=TokenAdded' "$T/signals.txt"; }
+        no_tokens() { [[ $(n_tokens "$MAIN") == 0 ]]; }
+        a0=$(added_n)
+        fault remove
+        expect "token pulled out: TokenRemoved for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenRemoved '$T/signals.txt') -ge 2 ]]"
+        expect "token pulled out: GetTokens lists none" wait_for 2 no_tokens
+        expect_eq "token pulled out: GetCertificates lists none" 0 "$(call "$MAIN" GetCertificates | jq '.data[0] | length')"
+        fault insert
+        expect "token put back: TokenAdded for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenAdded '$T/signals.txt') -ge $((a0 + 2)) ]]"
+        expect "token put back: both listed again" wait_for 2 has_two_tokens "$MAIN"
+
+        # A module that hangs: the agent keeps answering at once, drops the tokens, and gets them back.
+        r0=$(removed_n)
+        fault "hang C_GetSlotList"
+        expect "hanging module: TokenRemoved after the helper timeout" wait_for 6 bash -c "[[ \$(grep -c member=TokenRemoved '$T/signals.txt') -ge $((r0 + 2)) ]]"
+        start=$(date +%s%N)
+        out=$(call "$MAIN" GetTokens)
+        ms=$((($(date +%s%N) - start) / 1000000))
+        expect "hanging module: GetTokens still answered promptly (${ms} ms)" test "$ms" -lt 1000
+        fault insert
+        expect "hanging module cleared: both tokens back after the restart" wait_for 15 has_two_tokens "$MAIN"
+        fhelpers=$(pgrep -P "$FPID" | tr '\n' ' ')
+        kill -INT "$FPID"
+        wait "$FPID"
+        expect_eq "SIGINT (Ctrl-C): kysod exits with 0" 0 "$?"
+        left=""
+        for h in $fhelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
+        expect_eq "SIGINT: no helper left running" "" "$left"
+else
+        ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
+fi
+
+# --- kysoctl usage errors: exit 2.
+"$KYSOCTL" certs --bogus >/dev/null 2>&1
+expect_eq "kysoctl certs --bogus: exit code 2" 2 "$?"
+"$KYSOCTL" tokens extra >/dev/null 2>&1
+expect_eq "kysoctl tokens with an argument: exit code 2" 2 "$?"
+
+# --- kysoctl without an agent (and no activation): exit 3 and how to start it.
+out=$(DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOCTL" tokens 2>&1)
+expect_eq "kysoctl tokens, no agent: exit code 3" 3 "$?"
+expect_match "kysoctl tokens, no agent: says how to start it" "systemctl --user start kysod" "$out"
+
+# --- D-Bus activation: a bus whose service folder activates kysod on the first call.
+mkdir -p "$T/services"
+cat >"$T/services/org.kyso.Agent1.service" <<SERVICE
+[D-BUS Service]
+Name=org.kyso.Agent1
+Exec=$KYSOD --config $T/kysod.conf
+SERVICE
+start_bus activation "$T/services"
+ACT=$BUS
+expect "activation bus: no agent before the first call" bash -c "! dbus-send --bus='$ACT' --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 | grep -q true"
+expect_eq "activation: the first call starts kysod and its answer lists both tokens" 2 "$(n_tokens "$ACT")"
+apid=$(dbus-send --bus="$ACT" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.GetConnectionUnixProcessID string:org.kyso.Agent1 | awk '{ print $2 }')
+expect_match "activation: the agent is the build tree's kysod" "kysod" "$(cat /proc/"$apid"/cmdline 2>/dev/null | tr '\0' ' ')"
+ahelpers=$(pgrep -P "$apid" | tr '\n' ' ')
+kill -TERM "$apid"
+expect "activated kysod exits on SIGTERM" wait_for 10 bash -c "! kill -0 $apid 2>/dev/null"
+left=""
+for h in $ahelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
+expect_eq "activated kysod: no helper left running" "" "$left"
+
+# --- The installed unit and activation file.
+unit="$B/systemd/kysod.service"
+expect_match "unit: Type=notify, BusName, WatchdogSec" "Type=notify" "$(cat "$unit")"
+expect_match "unit: BusName=org.kyso.Agent1" "^BusName=org.kyso.Agent1$" "$(cat "$unit")"
+expect_match "unit: ExecStart is the installed kysod" "^ExecStart=/.*/kysod$" "$(cat "$unit")"
+expect_match "activation file: SystemdService=kysod.service" "^SystemdService=kysod.service$" \
+        "$(cat "$B/systemd/org.kyso.Agent1.service")"
+expect_eq "activation file and unit start the same binary" \
+        "$(sed -n 's/^ExecStart=//p' "$unit")" "$(sed -n 's/^Exec=//p' "$B/systemd/org.kyso.Agent1.service")"
+if command -v systemd-analyze >/dev/null; then
+        sed "s|^ExecStart=.*|ExecStart=$KYSOD|" "$unit" >"$T/kysod.service"
+        out=$(systemd-analyze verify --man=no "$T/kysod.service" 2>&1)
+        rc=$?
+        expect_eq "systemd-analyze verify: no complaint about the unit" "0:" "$rc:$out"
+else
+        ok "# SKIP systemd-analyze is not installed"
+fi
+
+# --- The journal catalog explains every MESSAGE_ID the agent logs, and journalctl accepts it.
+ids=$(grep -ho 'MESSAGE_ID=[0-9a-f]\{32\}' "$KYSO_SOURCE_ROOT"/agent/agent.c | sed 's/MESSAGE_ID=//' | sort -u)
+cat_ids=$(sed -n 's/^-- \([0-9a-f]\{32\}\)$/\1/p' "$KYSO_SOURCE_ROOT/systemd/kysod.catalog" | sort)
+expect "agent logs at least 4 MESSAGE_IDs" test "$(wc -w <<<"$ids")" -ge 4
+expect_eq "systemd/kysod.catalog has exactly the agent's MESSAGE_IDs" "$ids" "$cat_ids"
+if command -v journalctl >/dev/null; then
+        mkdir -p "$T/jroot/usr/lib/systemd/catalog" "$T/jroot/var/lib/systemd/catalog"
+        cp "$KYSO_SOURCE_ROOT/systemd/kysod.catalog" "$T/jroot/usr/lib/systemd/catalog/"
+        journalctl --root="$T/jroot" --update-catalog >/dev/null 2>&1
+        expect_eq "journalctl parses every entry of kysod.catalog" "$(wc -w <<<"$ids")" \
+                "$(journalctl --root="$T/jroot" --dump-catalog 2>/dev/null | grep -c '^-- ')"
+else
+        ok "# SKIP journalctl is not installed"
+fi
+
+tap_done

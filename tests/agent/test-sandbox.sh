@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# test-sandbox.sh: contrib/sandbox runs a command against kysod on the demo tokens, and `kysoctl certs --json`
+# lists the leader and seal certificates with correct fields; teardown leaves nothing behind (TAP).
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+S="$KYSO_SOURCE_ROOT/contrib/sandbox"
+B="${KYSO_BUILD_ROOT:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-sandbox-test.XXXXXX") || bail_out "mktemp failed"
+trap 'rm -rf -- "$T"' EXIT
+
+expect_match "sandbox --help documents the exported variables" \
+        "KYSO_LEADER_PIN.*" "$("$S" --help | tr '\n' ' ')"
+for v in DBUS_SESSION_BUS_ADDRESS KYSO_FIXTURES KYSO_PKI SOFTHSM2_CONF KYSO_SEAL_TOKEN KYSO_SANDBOX; do
+        expect_match "sandbox --help: $v" "$v" "$("$S" --help)"
+done
+
+# One sandbox run: the JSON, the sandbox's own PKI files for comparison, and what is left afterwards.
+"$S" --build "$B" bash -c '
+        kysoctl certs --json >"$1/certs.json" || exit 10
+        kysoctl tokens >"$1/tokens.txt" || exit 11
+        LC_ALL=vi_VN.UTF-8 kysoctl certs >"$1/certs-vi.txt" || exit 12
+        cp "$KYSO_PKI/ids.txt" "$KYSO_PKI/leader.pem" "$KYSO_PKI/seal.pem" "$1/"
+        echo "$KYSO_SANDBOX" >"$1/sandbox-dir"
+        echo "$KYSO_KYSOD_PID" >"$1/kysod-pid"
+        env >"$1/env.txt"
+        exit 7' sandbox "$T" >"$T/out.txt" 2>&1
+expect_eq "sandbox exits with the command's status" 7 "$?"
+[[ -s $T/certs.json ]] || {
+        sed 's/^/# /' "$T/out.txt"
+        bail_out "kysoctl certs --json gave nothing"
+}
+expect "kysoctl certs --json is valid JSON" jq -e 'type == "array"' "$T/certs.json"
+for name in leader seal; do
+        c=$(jq -c --arg n "$name" '.[] | select(.label == $n)' "$T/certs.json")
+        fp=$(awk -v n="$name" '$1 == n { print $3 }' "$T/ids.txt")
+        serial=$(awk -v n="$name" '$1 == n { print tolower($2) }' "$T/ids.txt")
+        subject=$(openssl x509 -in "$T/$name.pem" -noout -subject -nameopt RFC2253,-esc_msb | sed 's/^subject=//')
+        na=$(date -d "$(openssl x509 -in "$T/$name.pem" -noout -enddate | cut -d= -f2)" +%s)
+        expect_eq "certs --json: $name on token $name, fingerprint, serial, subject, expiry, status" \
+                "$name|$fp|$serial|$subject|$na|valid|rsa|2048|true" \
+                "$(jq -r '[.token_label, .sha256, .serial, .subject, .not_after, .status, .key_type, .key_bits, .has_private_key] | map(tostring) | join("|")' <<<"$c")"
+done
+expect_eq "certs --json: the stable field list, in order" \
+        "uri token_uri token_label label subject issuer serial not_before not_after days_left key_type key_bits sha256 has_private_key kind status" \
+        "$(jq -r '.[0] | keys_unsorted | join(" ")' "$T/certs.json")"
+expect_eq "certs --json: 11 certificates on the two tokens" 11 "$(jq length "$T/certs.json")"
+expect_match "kysoctl tokens: a table with both tokens" "^leader +SoftHSM project" "$(cat "$T/tokens.txt")"
+expect_match "kysoctl tokens: seal row" "^seal +SoftHSM project" "$(cat "$T/tokens.txt")"
+if locale -a 2>/dev/null | grep -qix vi_vn.utf8; then
+        expect_match "kysoctl certs in Vietnamese under vi_VN.UTF-8" "^ETOKEN +NHÃN +LOẠI +TRẠNG THÁI" "$(cat "$T/certs-vi.txt")"
+        expect_match "kysoctl certs in Vietnamese: status words" "^seal +expiring +.*sắp hết hạn" "$(cat "$T/certs-vi.txt")"
+else
+        ok "# SKIP the vi_VN.UTF-8 locale is missing (contrib/install-deps.sh makes it)"
+fi
+expect_match "sandbox exports the PINs" "^KYSO_LEADER_PIN=1111$" "$(cat "$T/env.txt")"
+expect "sandbox folder removed afterwards" test ! -e "$(cat "$T/sandbox-dir")"
+expect "kysod stopped afterwards" bash -c "! kill -0 $(cat "$T/kysod-pid") 2>/dev/null"
+
+# A failing command: its status comes through and everything is still torn down.
+"$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX" >"$1/dir2"; exit 3' sandbox "$T" >/dev/null 2>&1
+expect_eq "failing command: its status" 3 "$?"
+expect "failing command: sandbox folder removed" test ! -e "$(cat "$T/dir2")"
+
+# Ctrl-C: SIGINT to the sandbox's process group, as a terminal does. Background jobs of a script start with
+# SIGINT ignored, hence env --default-signal.
+setsid env --default-signal=INT "$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX $KYSO_KYSOD_PID" >"$1/dir3"; sleep 60' sandbox "$T" >/dev/null 2>&1 &
+spid=$!
+for ((i = 0; i < 1200; i++)); do
+        [[ -s $T/dir3 ]] && break
+        sleep 0.05
+done
+kill -INT -- "-$spid"
+wait "$spid"
+expect_eq "SIGINT: status 130" 130 "$?"
+read -r d3 k3 <"$T/dir3"
+expect "SIGINT: sandbox folder removed" test ! -e "$d3"
+expect "SIGINT: kysod stopped" bash -c "! kill -0 $k3 2>/dev/null"
+
+tap_done
