@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "agent-inventory.h"
@@ -17,6 +19,14 @@ const char agent1_interface_xml[] =
         ;
 
 #define EXPIRY_CHECK_USEC (UINT64_C(24) * 3600 * 1000000)
+
+/* The manager scans the modules in the background after start. An inventory call that arrives before the
+ * first scan is done (typically the very call that activated us) would see no tokens; such calls are held
+ * until the scan has settled: no manager event for SETTLE_QUIET, and at least SETTLE_MIN since start, at
+ * most SETTLE_MAX. P11Manager has no "first scan done" notification; when it gets one, settle on it. */
+#define SETTLE_MIN_USEC (UINT64_C(1000) * 1000)
+#define SETTLE_QUIET_USEC (UINT64_C(300) * 1000)
+#define SETTLE_MAX_USEC (UINT64_C(3000) * 1000)
 
 /* Introspect answers with the contract plus the standard interfaces libdbus and we implement. */
 static const char standard_interfaces_xml[] =
@@ -42,7 +52,41 @@ struct Agent {
         sd_event_source *expiry_timer;
         bool object_registered;
         bool filter_added;
+
+        /* Start-up settling: see agent_settle_update(). */
+        sd_event_source *settle_timer;
+        uint64_t start_usec;
+        bool settled;
+        DBusMessage **held; /* inventory calls that arrived before the first scan settled */
+        size_t n_held;
 };
+
+/* Journal MESSAGE_IDs of the agent's events (systemd/kyso.catalog explains them). */
+#define MESSAGE_ID_TOKEN_ADDED "MESSAGE_ID=5595051b94c14633aee211a14b5992ca"
+#define MESSAGE_ID_TOKEN_REMOVED "MESSAGE_ID=9ed83bb4a914474b845a0ca1ffc5ba5c"
+#define MESSAGE_ID_HELPER_FAILED "MESSAGE_ID=9dac49a75d85496d8d1dcd0eae004ab2"
+#define MESSAGE_ID_CERTIFICATE_EXPIRING "MESSAGE_ID=5fd28cc75f3945d7bb0269a0b51d0e0c"
+
+/* Logs with a MESSAGE_ID and one or two KYSO_* fields (NULL values are left out). */
+_printf_(6, 7) static void log_event(
+        int level, const char *message_id, const char *field1, const char *field2, const char *field3,
+        const char *format, ...) {
+        const char *fields[5] = { message_id };
+        size_t n = 1;
+        char msg[1024];
+        va_list ap;
+
+        if (field1)
+                fields[n++] = field1;
+        if (field2)
+                fields[n++] = field2;
+        if (field3)
+                fields[n++] = field3;
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+        (void) log_fields(level, fields, "%s", msg);
+}
 
 static int64_t now_seconds(void) {
         return (int64_t) time(NULL);
@@ -77,12 +121,23 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                         continue;
                 if (certificate_info_from_der(certs[i]->der, certs[i]->der_size, now, &info) < 0)
                         continue;
-                if (!streq(info.status, "expiring"))
+                /* On the validity period alone: a certificate the policy marks untrusted or revoked still
+                 * deserves the renewal warning while it is within its last 60 days. */
+                if (now < info.not_before || now > info.not_after ||
+                    info.days_left > AGENT_EXPIRY_WARNING_DAYS)
                         continue;
                 days = (dbus_int32_t) info.days_left;
-                log_notice(
-                        "Certificate %s (%s) expires in %d days: renew it (Art. 11 allows renewal while 60 days remain).",
-                        certs[i]->uri, info.subject, days);
+                {
+                        _cleanup_free_ char *f_uri = NULL, *f_subject = NULL;
+                        if (asprintf(&f_uri, "KYSO_CERTIFICATE_URI=%s", certs[i]->uri) < 0)
+                                f_uri = NULL;
+                        if (asprintf(&f_subject, "KYSO_CERTIFICATE_SUBJECT=%s", info.subject) < 0)
+                                f_subject = NULL;
+                        log_event(
+                                LOG_NOTICE, MESSAGE_ID_CERTIFICATE_EXPIRING, f_uri, f_subject, NULL,
+                                "Certificate %s (%s) expires in %d days: renew it (renewal is possible while 60 days remain).",
+                                certs[i]->uri, info.subject, days);
+                }
                 m = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "CertificateExpiring");
                 if (!m || !dbus_message_append_args(
                                   m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
@@ -104,14 +159,37 @@ static int expiry_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void agent_settle_update(Agent *a) {
+        uint64_t now, when;
+
+        if (a->settled || !a->settle_timer || sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        when = MAX(now + SETTLE_QUIET_USEC, a->start_usec + SETTLE_MIN_USEC);
+        when = MIN(when, a->start_usec + SETTLE_MAX_USEC);
+        (void) sd_event_source_set_time(a->settle_timer, when);
+}
+
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
         Agent *a = userdata;
+        _cleanup_free_ char *f_uri = NULL, *f_label = NULL, *f_module = NULL;
         DBusMessage *sig;
         DBusMessageIter it;
 
+        agent_settle_update(a);
+        if (ev->token) {
+                if (asprintf(&f_uri, "KYSO_TOKEN_URI=%s", ev->token->uri) < 0)
+                        f_uri = NULL;
+                if (asprintf(&f_label, "KYSO_TOKEN_LABEL=%s", strempty(ev->token->label)) < 0)
+                        f_label = NULL;
+        }
+        if (ev->module_path && asprintf(&f_module, "KYSO_MODULE=%s", ev->module_path) < 0)
+                f_module = NULL;
+
         switch (ev->event) {
         case P11_EVENT_TOKEN_ADDED:
-                log_info("Token '%s' added (%s).", strna(ev->token->label), ev->token->uri);
+                log_event(
+                        LOG_INFO, MESSAGE_ID_TOKEN_ADDED, f_uri, f_label, f_module, "Token '%s' added (%s).",
+                        strna(ev->token->label), ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenAdded");
@@ -129,7 +207,9 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 emit_certificate_expiring(a, ev->token->uri);
                 break;
         case P11_EVENT_TOKEN_REMOVED:
-                log_info("Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
+                log_event(
+                        LOG_INFO, MESSAGE_ID_TOKEN_REMOVED, f_uri, f_label, f_module,
+                        "Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
@@ -143,7 +223,8 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 (void) agent_send(a, sig);
                 break;
         case P11_EVENT_HELPER_FAILED:
-                log_warning(
+                log_event(
+                        LOG_WARNING, MESSAGE_ID_HELPER_FAILED, f_module, NULL, NULL,
                         "PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted with back-off.",
                         strna(ev->module_path), strna(ev->reason));
                 break;
@@ -156,6 +237,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
 }
 
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata);
+static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 
 int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = calloc(1, sizeof *a);
@@ -173,6 +255,14 @@ int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
                 .poll_usec = config->poll_usec,
                 .call_timeout_usec = config->helper_timeout_usec,
         };
+        r = sd_event_now(e, CLOCK_MONOTONIC, &a->start_usec);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time(
+                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MIN_USEC, 10 * 1000,
+                settle_timer_cb, a);
+        if (r < 0)
+                return r;
         r = p11_manager_new(e, &mc, manager_event, a, &a->manager);
         if (r < 0)
                 return r;
@@ -190,11 +280,17 @@ Agent *agent_free(Agent *a) {
                 return NULL;
         sd_event_source_disable_unref(a->expiry_timer);
         a->sign = agent_sign_free(a->sign); /* before the manager: it may still call requests back */
+        sd_event_source_disable_unref(a->settle_timer);
+        for (size_t i = 0; i < a->n_held; i++)
+                dbus_message_unref(a->held[i]);
+        free(a->held);
         a->manager = p11_manager_free(a->manager);
         peer_cache_free(a->peers);
         if (a->bus) {
-                if (a->object_registered)
+                if (a->object_registered) {
                         dbus_connection_unregister_object_path(a->bus, AGENT_OBJECT_PATH);
+                        dbus_connection_unregister_object_path(a->bus, "/");
+                }
                 if (a->filter_added)
                         dbus_connection_remove_filter(a->bus, agent_filter, a);
                 dbus_connection_close_unrefp(&a->bus);
@@ -296,25 +392,9 @@ static const struct {
         { "SignBatch", "ahahssa{sv}", method_sign },
 };
 
-/* The caller's uid is known: run the method, or refuse. */
-static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_t uid, void *userdata) {
-        Agent *a = userdata;
+static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
         const char *member = dbus_message_get_member(m);
-        _cleanup_free_ char *msg = NULL;
 
-        if (error < 0 || uid != getuid()) {
-                log_notice(
-                        "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).", member,
-                        strna(dbus_message_get_sender(m)), error < 0 ? -1 : (int) uid, (unsigned) getuid());
-                if (asprintf(
-                            &msg,
-                            _("The agent serves only its own user. Use the kyso agent of your own session.")) <
-                    0)
-                        msg = NULL;
-                if (!dbus_message_get_no_reply(m))
-                        reply_or_oom(c, kyso_bus_error_reply(m, KYSO_BUS_ERROR_POLICY_DENIED, msg));
-                return;
-        }
         for (size_t i = 0; i < ELEMENTSOF(agent_methods); i++)
                 if (streq(member, agent_methods[i].member)) {
                         DBusMessage *reply = agent_methods[i].run(a, m);
@@ -324,6 +404,52 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
                                 dbus_message_unref(reply);
                         return;
                 }
+}
+
+static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        DBusMessage **held = TAKE_PTR(a->held);
+        size_t n = a->n_held;
+
+        a->n_held = 0;
+        a->settled = true;
+        log_debug("Token scan settled; answering %zu held call(s).", n);
+        for (size_t i = 0; i < n; i++) {
+                if (a->bus)
+                        agent_run_method(a, a->bus, held[i]);
+                dbus_message_unref(held[i]);
+        }
+        free(held);
+        return 0;
+}
+
+/* The caller's uid is known: run the method, or refuse. */
+static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_t uid, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0 || uid != getuid()) {
+                log_notice(
+                        "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).",
+                        dbus_message_get_member(m), strna(dbus_message_get_sender(m)),
+                        error < 0 ? -1 : (int) uid, (unsigned) getuid());
+                if (!dbus_message_get_no_reply(m))
+                        reply_or_oom(
+                                c,
+                                kyso_bus_error_reply(
+                                        m, KYSO_BUS_ERROR_POLICY_DENIED,
+                                        _("The agent serves only its own user. Use the kyso agent of your own session.")));
+                return;
+        }
+        if (!a->settled) {
+                DBusMessage **h = realloc(a->held, (a->n_held + 1) * sizeof(DBusMessage *));
+                if (h) {
+                        a->held = h;
+                        a->held[a->n_held++] = dbus_message_ref(m);
+                        return;
+                }
+                /* Out of memory: answer now rather than not at all. */
+        }
+        agent_run_method(a, c, m);
 }
 
 static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *userdata) {
@@ -372,6 +498,41 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
 
 static const DBusObjectPathVTable agent_vtable = { .message_function = agent_message };
 
+/* "/", "/org" and "/org/kyso" answer Introspect with their child node, so that tools walking the tree from
+ * the root (busctl tree, d-spy) find /org/kyso/Agent1. */
+static DBusHandlerResult parents_message(DBusConnection *c, DBusMessage *m, void *userdata) {
+        static const struct {
+                const char *path, *child;
+        } parents[] = { { "/", "org" }, { "/org", "kyso" }, { "/org/kyso", "Agent1" } };
+        const char *path = dbus_message_get_path(m);
+        _cleanup_free_ char *xml = NULL;
+
+        if (!dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect") || !path)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        for (size_t i = 0; i < ELEMENTSOF(parents); i++) {
+                DBusMessage *reply;
+                if (!streq(path, parents[i].path))
+                        continue;
+                if (asprintf(
+                            &xml,
+                            "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                            " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+                            "<node>\n%s  <node name=\"%s\"/>\n</node>\n",
+                            standard_interfaces_xml, parents[i].child) < 0)
+                        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+                reply = dbus_message_new_method_return(m);
+                if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
+                        dbus_message_unref(reply);
+                        reply = NULL;
+                }
+                reply_or_oom(c, reply);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static const DBusObjectPathVTable parents_vtable = { .message_function = parents_message };
+
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         Agent *a = userdata;
 
@@ -412,6 +573,8 @@ int agent_connect_bus(Agent *a, const char *address) {
         r = agent_sign_new(a->event, a->bus, a->manager, a->config, &a->sign);
         if (r < 0)
                 return r;
+        if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
+                return -ENOMEM;
 
         /* Synchronous: nothing else can be served before we know whether we are the agent. */
         r = dbus_bus_request_name(a->bus, AGENT_BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE, &error);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -66,11 +67,63 @@ static int month_of_ms(uint64_t ms) {
         return y * 12 + (int) m - 1;
 }
 
+/* "YYYY-MM-..." → year*12+month-1, or -1 when t does not start like that. */
 static int month_of_time_string(const char *t) {
-        /* "YYYY-MM-..." already shape-checked by the scanner */
+        for (unsigned i = 0; i < 7; i++)
+                if (i == 4 ? t[i] != '-' : (t[i] < '0' || t[i] > '9'))
+                        return -1;
         int y = (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
         int m = (t[5] - '0') * 10 + (t[6] - '0');
-        return y * 12 + m - 1;
+        return m >= 1 && m <= 12 ? y * 12 + m - 1 : -1;
+}
+
+int audit_log_parse_rotation(const char *s, AuditLogOptions *o) {
+        uint64_t max_size = 0;
+        bool monthly = false, off = false, any = false;
+
+        if (!s || !o)
+                return -EINVAL;
+        for (const char *p = s; *p;) {
+                size_t n = strcspn(p, ",");
+                char word[32];
+                if (n == 0 || n >= sizeof(word))
+                        return -EINVAL;
+                memcpy(word, p, n);
+                word[n] = '\0';
+                if (streq(word, "no") || streq(word, "none"))
+                        off = true;
+                else if (streq(word, "monthly"))
+                        monthly = true;
+                else {
+                        char *end;
+                        errno = 0;
+                        unsigned long long v = strtoull(word, &end, 10);
+                        unsigned shift = 0;
+                        if (errno != 0 || end == word || word[0] == '-')
+                                return -EINVAL;
+                        if (*end == 'K')
+                                shift = 10;
+                        else if (*end == 'M')
+                                shift = 20;
+                        else if (*end == 'G')
+                                shift = 30;
+                        if (shift > 0)
+                                end++;
+                        if (*end != '\0' || v > (UINT64_MAX >> shift) || (v << shift) < 64 * 1024 ||
+                            max_size)
+                                return -EINVAL;
+                        max_size = v << shift;
+                }
+                any = true;
+                p += n;
+                if (*p == ',' && *++p == '\0')
+                        return -EINVAL;
+        }
+        if (!any || (off && (monthly || max_size)))
+                return -EINVAL;
+        o->max_size = max_size;
+        o->rotate_monthly = monthly;
+        return 0;
 }
 
 int audit_log_default_path(char **ret) {
@@ -237,26 +290,32 @@ static int find_head(AuditLog *log, char **ret_message) {
                 return 0;
         if (r < 0)
                 return r;
-        char archive[PATH_MAX];
-        snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive);
-        _cleanup_close_ int afd = open(archive, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (afd < 0 || fstat(afd, &st) < 0) {
-                r = negative_errno();
-                set_message(
-                        ret_message, "Cannot read the last audit log file %s: %s.", archive, strerror(-r));
-                return r;
-        }
-        r = read_last_line(afd, (uint64_t) st.st_size, buf, AUDIT_LINE_MAX + 2, &line, &len);
-        if (r < 0) {
-                set_message(
-                        ret_message,
-                        "The last audit log file %s does not end with a complete record. Run 'kysoctl audit "
-                        "verify'.",
-                        archive);
-                return -EBADMSG;
-        }
-        if (len > 0) {
+        /* The newest archive that has records (an empty one can only come from outside interference). */
+        size_t n_files = strv_length(files);
+        for (size_t i = n_files; i > 0; i--) {
+                const char *archive = files[i - 1];
+                if (streq(archive, log->path))
+                        continue;
+                _cleanup_close_ int afd = open(archive, O_RDONLY | O_CLOEXEC);
+                struct stat st;
+                if (afd < 0 || fstat(afd, &st) < 0) {
+                        r = negative_errno();
+                        set_message(
+                                ret_message, "Cannot read the audit log file %s: %s.", archive,
+                                strerror(-r));
+                        return r;
+                }
+                r = read_last_line(afd, (uint64_t) st.st_size, buf, AUDIT_LINE_MAX + 2, &line, &len);
+                if (r < 0) {
+                        set_message(
+                                ret_message,
+                                "The audit log file %s does not end with a complete record. Run 'kysoctl "
+                                "audit verify'.",
+                                archive);
+                        return -EBADMSG;
+                }
+                if (len == 0)
+                        continue;
                 r = head_from_line(log, archive, line, len, ret_message);
                 if (r < 0)
                         return r;
@@ -265,6 +324,7 @@ static int find_head(AuditLog *log, char **ret_message) {
                 log->rotation_reason = "recovered";
                 if (!log->rotated_from)
                         return -ENOMEM;
+                break;
         }
         return 0;
 }
@@ -446,6 +506,18 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
         r = open_active(log, false);
         if (r < 0) {
                 set_message(ret_message, "Cannot open the audit log %s: %s.", path, strerror(-r));
+                return r;
+        }
+        /* Make the file's (and a new folder's) directory entry durable before any record counts on it. */
+        _cleanup_free_ char *dir = strndup(path, (size_t) (strrchr(path, '/') - path));
+        if (!dir)
+                return -ENOMEM;
+        r = fsync_directory_of(path);
+        if (r >= 0 && !isempty(dir))
+                r = fsync_directory_of(dir);
+        if (r < 0) {
+                set_message(
+                        ret_message, "Cannot sync the folder of the audit log %s: %s.", path, strerror(-r));
                 return r;
         }
         r = recover_torn_tail(log, &torn, ret_message);
@@ -666,16 +738,23 @@ static void undo_append(AuditLog *log, bool stuck) {
                 log->broken = true;
 }
 
-static int do_write(AuditLog *log, const char *data, size_t len) {
-        AuditFault fault = AUDIT_FAULT_NONE;
-        if (log->fault != AUDIT_FAULT_NONE) {
-                if (log->fault_skip > 0)
-                        log->fault_skip--;
-                else {
-                        fault = log->fault;
-                        log->fault = AUDIT_FAULT_NONE;
-                }
+/* Test hook: true once, when the injected fault is f and its countdown has run out. Counted per append
+ * for write faults, per rotation for AUDIT_FAULT_ROTATE_CREATE. */
+static bool take_fault(AuditLog *log, AuditFault f) {
+        if (log->fault != f)
+                return false;
+        if (log->fault_skip > 0) {
+                log->fault_skip--;
+                return false;
         }
+        log->fault = AUDIT_FAULT_NONE;
+        return true;
+}
+
+static int do_write(AuditLog *log, const char *data, size_t len) {
+        AuditFault fault = log->fault;
+        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE || !take_fault(log, fault))
+                fault = AUDIT_FAULT_NONE;
 
         if (fault == AUDIT_FAULT_ENOSPC)
                 return -ENOSPC;
@@ -780,24 +859,46 @@ static int rotate(AuditLog *log, const char *reason) {
         if (snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive + 1) >=
             (int) sizeof(archive))
                 return -ENAMETOOLONG;
-        if (access(archive, F_OK) == 0)
-                return -EEXIST;
-        if (rename(log->path, archive) < 0)
-                return negative_errno();
+        if (access(archive, F_OK) == 0) {
+                /* Someone put files there since we looked: look again rather than overwrite anything. */
+                r = audit_chain_files(log->path, NULL, &log->max_archive);
+                if (r < 0)
+                        return r;
+                if (snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive + 1) >=
+                            (int) sizeof(archive) ||
+                    access(archive, F_OK) == 0)
+                        return -EEXIST;
+        }
+        _cleanup_free_ char *from = strdup(base_name(archive));
+        if (!from)
+                return -ENOMEM;
+        /* Never replace an archive, even one that appeared after the check above. */
+        if (renameat2(AT_FDCWD, log->path, AT_FDCWD, archive, RENAME_NOREPLACE) < 0) {
+                if (errno != EINVAL && errno != ENOSYS)
+                        return negative_errno();
+                if (rename(log->path, archive) < 0) /* a file system without RENAME_NOREPLACE */
+                        return negative_errno();
+        }
+
+        /* From here on the old fd belongs to the archive: never write to it again. Whatever fails below
+         * leaves "no active file, rotation record owed", which the next append (or open) completes. */
         log->max_archive++;
+        free(log->rotated_from);
+        log->rotated_from = TAKE_PTR(from);
+        log->rotation_reason = reason;
+        log->need_rotation_record = true;
+        log->fd = safe_close(log->fd);
+        log->size = 0;
+        log->active_month = -1;
+
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
-        free(log->rotated_from);
-        log->rotated_from = strdup(base_name(archive));
-        if (!log->rotated_from)
-                return -ENOMEM;
-        log->rotation_reason = reason;
-        log->need_rotation_record = true;
+        if (take_fault(log, AUDIT_FAULT_ROTATE_CREATE))
+                return -ENOSPC;
         r = open_active(log, true);
         if (r < 0)
                 return r;
-        log->active_month = -1;
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
@@ -811,6 +912,13 @@ int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
                 return -EINVAL;
         if (log->broken)
                 return -EIO;
+
+        /* A rotation that failed half-way has no active file open: open (create) it again. */
+        if (log->fd < 0) {
+                r = open_active(log, false);
+                if (r < 0)
+                        return r;
+        }
 
         /* An unfinished rotation (a crash, or a full disk right after it) is finished first. */
         if (log->need_rotation_record) {

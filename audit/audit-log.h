@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* AuditLog: the one writer of a hash-chained, append-only JSON Lines audit log (see audit-record.h for the
- * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable. */
+ * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable.
+ *
+ * Not thread-safe: one AuditLog per process, used from the agent's event loop. Every append blocks for one
+ * fdatasync() (about 2 ms on this machine's disk), by design: the outcome of an event is reported only after
+ * its record is on disk. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,19 +86,41 @@ const char *audit_log_get_path(const AuditLog *log);
 /* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
 
+/* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
+ * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
+ * and rotate_monthly of o; -EINVAL when the text is not one of those. */
+int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
+
 /* Where the log lives: $KYSO_AUDIT_LOG, else $XDG_STATE_HOME/kyso/audit.jsonl, else
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);
 
-/* Test hooks. A fault fires on the append after `skip` good ones, once. */
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
 typedef enum AuditFault {
         AUDIT_FAULT_NONE,
         AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
         AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
         AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
         AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
         _AUDIT_FAULT_MAX,
         _AUDIT_FAULT_INVALID = -EINVAL,
 } AuditFault;
 void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
 void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
+
+/* How the agent uses it (the integrator wires this into agent/):
+ *
+ *   AuditLogOptions o = { .rotate_monthly = true };       // or audit_log_parse_rotation(conf_value, &o)
+ *   r = audit_log_open(config->audit_log_path, &o, &a->audit, &msg);
+ *   if (r < 0) → log msg and refuse to start (-EBUSY: another kysod holds the log).
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_AGENT_START, "kysod started", "version", VERSION, NULL);
+ *   audit_log_append_simple(a->audit, AUDIT_EVENT_CONFIG_LOAD, "Configuration loaded", "file", path, NULL);
+ *   token added/removed: AuditEvent ev = { .type = AUDIT_EVENT_TOKEN_ADDED, .message = "Token added",
+ *           .token_uri = t->uri, .token_label = t->label, .token_serial = t->serial };
+ *   helper crash/restart: audit_log_append_simple(a->audit, AUDIT_EVENT_HELPER_CRASH, reason,
+ *           "module", module_path, NULL);
+ *   signing (issue 5): fill AuditEvent with .caller from the D-Bus peer's credentials, the document, the
+ *           certificate, .role, .decision, .reason, .article; append BEFORE replying; on error fail the
+ *           request (Internal error, "the audit log cannot be written: ...").
+ *   at exit: AUDIT_EVENT_AGENT_STOP, then audit_log_free(). */

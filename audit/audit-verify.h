@@ -26,7 +26,6 @@ typedef enum AuditProblem {
                                         one */
         AUDIT_PROBLEM_TAIL_CUT,      /* the journal has seen records after the log's last one */
         AUDIT_PROBLEM_JOURNAL_MISMATCH, /* the record the journal saw has another hash now */
-        AUDIT_PROBLEM_IO,               /* could not read */
         _AUDIT_PROBLEM_MAX,
         _AUDIT_PROBLEM_INVALID = -EINVAL,
 } AuditProblem;

@@ -59,7 +59,7 @@ int log_get_max_level(void) {
         return log_max_level;
 }
 
-static int log_dispatch(
+_printf_(7, 0) static int log_dispatch(
         int level, int error, const char *const *fields, const char *file, int line, const char *func,
         const char *format, va_list ap) {
         char msg[2048];

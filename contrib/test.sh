@@ -17,19 +17,42 @@ run_suite() {
         local dir=$1
         shift
         if [[ -d $dir/meson-private ]]; then
-                meson setup --reconfigure "$dir" "$@" >/dev/null
+                meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
         else
-                meson setup "$dir" "$@" >/dev/null
+                meson setup "$dir" "$@" >/dev/null || return 1
         fi
-        meson compile -C "$dir"
-        meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "${test_args[@]}"
+        meson compile -C "$dir" || return 1
+        local rc=0
+        meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "${test_args[@]}" || rc=$?
+        count_results "$dir/meson-logs/testlog.json"
+        return $rc
+}
+
+# Adds this run's results to the totals, from meson's machine-readable log (one JSON object per test).
+passed=0 failed=0 skipped=0
+count_results() {
+        local counts
+        counts=$(python3 -c '
+import json, sys
+p = f = s = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"): p += 1
+    elif r == "SKIP": s += 1
+    else: f += 1
+print(p, f, s)' "$1") || return 0
+        read -r p f s <<<"$counts"
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
 test_args=("$@")
+status=0
 echo "== kyso: build and test (build-test/)"
-run_suite build-test
+run_suite build-test || status=1
 if ((sanitizers)); then
         echo "== kyso: build and test with ASan+UBSan (build-asan/)"
-        run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+        run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1
 fi
-echo "== kyso: all tests passed"
+# The closing line counts every test of every run (a test that ran in both builds counts twice).
+echo "kyso: $passed passed, $failed failed, $skipped skipped"
+exit $status

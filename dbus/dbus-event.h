@@ -11,7 +11,8 @@
 int dbus_event_attach(DBusConnection *c, sd_event *e);
 void dbus_event_detach(DBusConnection *c);
 
-/* Closes (if private) and unrefs a connection after detaching it; for _cleanup_. Accepts NULL. */
+/* Detaches, closes and unrefs a private connection (kyso only uses private ones: shared connections must not
+ * be closed); for _cleanup_. Accepts NULL. */
 void dbus_connection_close_unrefp(DBusConnection **c);
 
 /* Opens a private connection to the bus at address (NULL: the session bus), registers it with the bus

@@ -48,8 +48,8 @@ typedef struct CadesSignParams {
         time_t signing_time; /* for CADES_PROFILE_BASELINE_B; 0 means now */
         CadesSignFunc sign;
         void *userdata;
-        const TsaOptions
-                *tsa; /* non-NULL: B-T, a checked RFC 3161 token over the signature value is added */
+        /* Non-NULL: B-T, a checked RFC 3161 token over the signature value is added. */
+        const TsaOptions *tsa;
 } CadesSignParams;
 
 /* What went wrong, for the caller to log or show; NULL-safe. */

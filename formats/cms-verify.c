@@ -521,6 +521,11 @@ static void verify_signer(
         CMS_SignerInfo *si, STACK_OF(X509) * certs, const ContentDigests *digests, int expected_content_type,
         unsigned depth, CmsSignerResult *s);
 
+/* Signature checks left for the current top-level call (SignerInfos, countersignatures and time-stamp tokens
+ * together), so that a small file cannot ask for thousands of public-key operations. Per thread, set by the
+ * public entry points. */
+static _Thread_local unsigned verify_budget;
+
 /* The digest a SignerInfo needs, over data in memory. */
 static int digests_of_buffer(CMS_SignerInfo *si, const void *data, size_t size, ContentDigests *ret) {
         X509_ALGOR *dig = NULL;
@@ -657,6 +662,7 @@ int cms_verify_timestamp_token(
 
         if (!token || !ret || (!stamped && stamped_size > 0))
                 return -EINVAL;
+        verify_budget = CMS_VERIFY_MAX_CHECKS;
         verify_timestamp_der(token, token_size, stamped, stamped_size, 0, &t);
         if (!t.certs) {
                 cms_timestamp_done(&t);
@@ -798,9 +804,12 @@ static void verify_signed_attrs(
          * checks the signature with the key set by CMS_SignerInfo_set1_signer_cert(); no certificate path
          * involved. */
         if (s->signer_key && s->scheme >= 0) {
-                s->signature_valid = expected_content_type == NID_undef
-                                             ? verify_signed_attrs_signature(si, s, pss_hash)
-                                             : CMS_SignerInfo_verify(si) == 1;
+                /* CMS_SignerInfo_verify() refuses attribute sets it finds wrong (no content-type) before it
+                 * looks at the signature; those are reported above, and the signature is judged on its own
+                 * here. */
+                s->signature_valid = s->content_type == CMS_CONTENT_TYPE_DATA
+                                             ? CMS_SignerInfo_verify(si) == 1
+                                             : verify_signed_attrs_signature(si, s, pss_hash);
                 if (!s->signature_valid)
                         set_problem(
                                 s, CMS_PROBLEM_BAD_SIGNATURE,
@@ -821,6 +830,11 @@ static void verify_signer(
         s->problem = CMS_PROBLEM_OK;
         s->pss_mgf1_digest_nid = NID_undef;
         s->pss_salt_length = -1;
+        if (verify_budget == 0) {
+                set_problem(s, CMS_PROBLEM_MALFORMED, "too many signatures in one file");
+                goto finish;
+        }
+        verify_budget--;
         if (depth > CMS_VERIFY_MAX_NESTING) {
                 set_problem(s, CMS_PROBLEM_MALFORMED, "signatures nested too deeply");
                 goto finish;
@@ -985,6 +999,8 @@ int cms_verify_detached(
         if (!res->certs)
                 return -ENOMEM;
 
+        verify_budget = CMS_VERIFY_MAX_CHECKS;
+
         /* Every digest the signers need, computed in the same single pass over the content. */
         r = content_digests_add(&digests, NID_sha256);
         if (r < 0)
@@ -998,7 +1014,7 @@ int cms_verify_detached(
                 if (!digest_nid_supported(nid))
                         continue; /* reported on that signer */
                 r = content_digests_add(&digests, nid);
-                if (r == -ENOMEM)
+                if (r == -ENOMEM || r == -E2BIG)
                         return r;
         }
         r = content_digests_read(&digests, read_func, userdata);

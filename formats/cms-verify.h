@@ -27,6 +27,9 @@
 #define CMS_VERIFY_MAX_SIGNERS 64U
 /* Countersignatures nest at most this deep; deeper ones are reported as CMS_PROBLEM_MALFORMED. */
 #define CMS_VERIFY_MAX_NESTING 4U
+/* At most this many signatures (SignerInfos, countersignatures, time-stamp tokens) are checked per call; the
+ * ones beyond are reported as CMS_PROBLEM_MALFORMED. */
+#define CMS_VERIFY_MAX_CHECKS 256U
 
 /* Why a SignerInfo does not verify. Stable: the names from cms_problem_to_string() are used in `kysoctl
  * verify
@@ -97,8 +100,8 @@ typedef struct CmsTimestamp {
         time_t gen_time;        /* TSTInfo.genTime, UTC, seconds */
         int imprint_digest_nid; /* NID of the messageImprint hash, NID_undef if unknown */
         X509 *tsa_cert;         /* the certificate that signed the token (owned reference), or NULL */
-        STACK_OF(X509) *
-                certs; /* every certificate carried in the token (owned), never NULL when status != NONE */
+        /* Every certificate carried in the token (owned), never NULL when status != NONE. */
+        STACK_OF(X509) * certs;
         char *policy_oid; /* TSTInfo.policy in dotted form, or NULL */
         char *serial_hex; /* TSTInfo.serialNumber in hex, or NULL */
         char *detail;     /* English, for logs; NULL when status is NONE or OK */
@@ -108,9 +111,9 @@ typedef struct CmsSignerResult CmsSignerResult;
 
 /* One SignerInfo (or one countersignature). Pointers are owned by the enclosing CmsVerifyResult. */
 struct CmsSignerResult {
-        CmsProblem
-                problem; /* CMS_PROBLEM_OK when every check below holds (absent optional parts are fine) */
-        char *detail;    /* English, for logs; never NULL */
+        /* CMS_PROBLEM_OK when every check below holds (absent optional parts are fine). */
+        CmsProblem problem;
+        char *detail; /* English, for logs; never NULL */
 
         /* Who signed. */
         X509 *signer_cert;    /* owned reference, NULL when not found (CMS_PROBLEM_SIGNER_CERT_MISSING) */
@@ -142,8 +145,8 @@ struct CmsSignerResult {
 };
 
 typedef struct CmsVerifyResult {
-        STACK_OF(X509) * certs; /* every certificate carried in the SignedData (owned), never NULL */
-        CmsSignerResult *signers;
+        STACK_OF(X509) * certs;   /* every certificate carried in the SignedData (owned), never NULL */
+        CmsSignerResult *signers; /* in the order of the encoded SET OF SignerInfo */
         size_t n_signers;
         uint64_t content_size;      /* bytes read from the content */
         uint8_t content_sha256[32]; /* SHA-256 of the content, always computed (for the audit log) */
@@ -160,6 +163,7 @@ typedef ssize_t (*CmsReadFunc)(void *userdata, void *buf, size_t size);
  * embedded content, no SignerInfo), -EFBIG (sig too large), -E2BIG (too many signers or digest algorithms),
  * -ENOMEM, or the read error of content_fd. */
 int cms_verify_detached_fd(const void *sig, size_t sig_size, int content_fd, CmsVerifyResult **ret);
+/* The signature is parsed before any content is read: on a parse error the content is left unread. */
 
 /* Same, with the content supplied by read(userdata, ...) until it returns 0. */
 int cms_verify_detached(

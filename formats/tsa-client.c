@@ -29,6 +29,31 @@ static void openssl_freep(char **p) {
         OPENSSL_free(*p);
 }
 
+/* Every entry of the OpenSSL error queue with its detail ("server response error: code=500, reason=..."), as
+ * the last entry alone is often only "error receiving". */
+static char *openssl_errors_joined(void) {
+        char buf[768] = "";
+        size_t off = 0;
+        unsigned long e;
+        const char *data = NULL;
+        int flags = 0;
+
+        while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+                const char *reason = ERR_reason_error_string(e);
+                bool has_data = (flags & ERR_TXT_STRING) && data && *data;
+                int n;
+
+                if (off >= sizeof buf - 1)
+                        continue;
+                n = snprintf(
+                        buf + off, sizeof buf - off, "%s%s%s%s", off ? "; " : "", reason ?: "error",
+                        has_data ? ": " : "", has_data ? data : "");
+                if (n > 0)
+                        off = MIN(off + (size_t) n, sizeof buf - 1);
+        }
+        return off > 0 ? strdup(buf) : NULL;
+}
+
 _printf_(3, 4) static int tsa_fail(char **ret_error, int r, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -45,7 +70,8 @@ _printf_(3, 4) static int tsa_fail(char **ret_error, int r, const char *fmt, ...
         return r;
 }
 
-static TS_REQ *build_request(const TsaOptions *o, int nid, const void *data, size_t size) {
+static TS_REQ *
+build_request(const TsaOptions *o, int nid, const void *data, size_t size, const ASN1_INTEGER *fixed) {
         _cleanup_(TS_REQ_freep) TS_REQ *req = TS_REQ_new();
         _cleanup_(TS_MSG_IMPRINT_freep) TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
         _cleanup_(X509_ALGOR_freep) X509_ALGOR *alg = X509_ALGOR_new();
@@ -66,9 +92,10 @@ static TS_REQ *build_request(const TsaOptions *o, int nid, const void *data, siz
             TS_REQ_set_msg_imprint(req, mi) != 1 || TS_REQ_set_cert_req(req, 1) != 1)
                 return NULL;
         /* 64 random bits: the answer must repeat them, so an old or replayed response is refused. */
-        if (BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1)
-                return NULL;
-        nonce = BN_to_ASN1_INTEGER(bn, NULL);
+        if (fixed)
+                nonce = ASN1_INTEGER_dup(fixed);
+        else if (BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1)
+                nonce = BN_to_ASN1_INTEGER(bn, NULL);
         if (!nonce || TS_REQ_set_nonce(req, nonce) != 1)
                 return NULL;
         if (o->policy_oid) {
@@ -77,6 +104,20 @@ static TS_REQ *build_request(const TsaOptions *o, int nid, const void *data, siz
                         return NULL;
         }
         return TAKE_PTR(req);
+}
+
+int tsa_request_new(
+        const TsaOptions *o, const void *data, size_t size, const ASN1_INTEGER *nonce, TS_REQ **ret) {
+        TS_REQ *req;
+
+        if (!o || (!data && size > 0) || !ret)
+                return -EINVAL;
+        req = build_request(o, o->digest_nid ?: NID_sha256, data, size, nonce);
+        ERR_clear_error();
+        if (!req)
+                return -ENOMEM;
+        *ret = req;
+        return 0;
 }
 
 static char *status_text(TS_RESP *resp) {
@@ -164,15 +205,12 @@ int tsa_timestamp(
         const TsaOptions *o, const void *data, size_t size, uint8_t **ret_token, size_t *ret_token_size,
         CmsTimestamp *ret_info, char **ret_error) {
         _cleanup_(TS_REQ_freep) TS_REQ *req = NULL;
-        _cleanup_(TS_RESP_freep) TS_RESP *resp = NULL;
-        _cleanup_(TS_VERIFY_CTX_freep) TS_VERIFY_CTX *vctx = NULL;
         _cleanup_(BIO_free_allp) BIO *req_bio = NULL, *resp_bio = NULL;
         _cleanup_(openssl_freep) char *host = NULL, *port = NULL, *path = NULL;
         _cleanup_free_ char *err = NULL;
-        unsigned char *der = NULL;
-        CmsTimestamp info = {};
-        int nid, ssl = 0, timeout, len, r;
-        long status;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t buf_size = 0;
+        int nid, ssl = 0, timeout, r;
 
         if (!o || !o->url || !data || !ret_token || !ret_token_size)
                 return tsa_fail(ret_error, -EINVAL, "no time-stamp authority URL");
@@ -202,7 +240,7 @@ int tsa_timestamp(
                                                       : strerror(-r));
         }
 
-        req = build_request(o, nid, data, size);
+        req = build_request(o, nid, data, size, NULL);
         if (!req)
                 return tsa_fail(ret_error, -ENOMEM, "cannot build the time-stamp request");
         req_bio = BIO_new(BIO_s_mem());
@@ -215,31 +253,78 @@ int tsa_timestamp(
                 "application/timestamp-query", req_bio, "application/timestamp-reply", 1,
                 TSA_MAX_RESPONSE_SIZE, timeout, 0);
         if (!resp_bio) {
-                err = openssl_error_string();
+                err = openssl_errors_joined();
+                if (err && strstr(err, "received error"))
+                        return tsa_fail(
+                                ret_error, -EHOSTUNREACH,
+                                "time-stamp authority %s answered with an HTTP error (%s); the service may be "
+                                "down, or the TSA address in the policy wrong",
+                                o->url, err);
                 return tsa_fail(
                         ret_error, -EHOSTUNREACH,
                         "time-stamp authority %s did not answer (%s); check the network and the TSA "
                         "address in the policy",
                         o->url, strna(err));
         }
-        resp = d2i_TS_RESP_bio(resp_bio, NULL);
+        buf = malloc(TSA_MAX_RESPONSE_SIZE);
+        if (!buf)
+                return tsa_fail(ret_error, -ENOMEM, "out of memory");
+        for (;;) {
+                int n = BIO_read(resp_bio, buf + buf_size, (int) (TSA_MAX_RESPONSE_SIZE - buf_size));
+                if (n <= 0)
+                        break;
+                buf_size += (size_t) n;
+                if (buf_size >= TSA_MAX_RESPONSE_SIZE)
+                        return tsa_fail(
+                                ret_error, -EPROTO,
+                                "time-stamp authority %s sent a response that is too large", o->url);
+        }
+        return tsa_response_check(
+                req, o->url, o->policy_oid != NULL, buf, buf_size, data, size, ret_token, ret_token_size,
+                ret_info, ret_error);
+}
+
+int tsa_response_check(
+        TS_REQ *req, const char *url, bool check_policy, const void *resp_der, size_t resp_size,
+        const void *data, size_t size, uint8_t **ret_token, size_t *ret_token_size, CmsTimestamp *ret_info,
+        char **ret_error) {
+        _cleanup_(TS_RESP_freep) TS_RESP *resp = NULL;
+        _cleanup_(TS_VERIFY_CTX_freep) TS_VERIFY_CTX *vctx = NULL;
+        _cleanup_free_ char *err = NULL;
+        const unsigned char *p = resp_der;
+        unsigned char *der = NULL;
+        CmsTimestamp info = {};
+        int len, r;
+        long status;
+
+        if (!req || !url || !resp_der || !ret_token || !ret_token_size || (!data && size > 0))
+                return tsa_fail(ret_error, -EINVAL, "invalid arguments");
+        if (resp_size == 0 || resp_size > TSA_MAX_RESPONSE_SIZE)
+                return tsa_fail(
+                        ret_error, -EPROTO, "time-stamp authority %s sent an empty or oversized response",
+                        url);
+        resp = d2i_TS_RESP(NULL, &p, (long) resp_size);
+        if (resp && p != (const unsigned char *) resp_der + resp_size) {
+                TS_RESP_free(resp);
+                resp = NULL;
+        }
         if (!resp)
                 return tsa_fail(
                         ret_error, -EPROTO,
                         "time-stamp authority %s sent something that is not a "
                         "time-stamp response",
-                        o->url);
+                        url);
 
         status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp)));
         if (status != TS_STATUS_GRANTED && status != TS_STATUS_GRANTED_WITH_MODS) {
                 _cleanup_free_ char *text = status_text(resp);
                 return tsa_fail(
                         ret_error, -EPROTO, "time-stamp authority %s refused the request (status %ld: %s)",
-                        o->url, status, strna(text));
+                        url, status, strna(text));
         }
         if (!TS_RESP_get_token(resp))
                 return tsa_fail(
-                        ret_error, -EPROTO, "time-stamp authority %s granted but sent no token", o->url);
+                        ret_error, -EPROTO, "time-stamp authority %s granted but sent no token", url);
 
         /* Version, imprint and nonce against our request. TS_REQ_to_TS_VERIFY_CTX() leaves out
          * TS_VFY_SIGNATURE, which would need the trust store: the signature is checked below, the TSA's path
@@ -248,14 +333,14 @@ int tsa_timestamp(
         if (!vctx)
                 return tsa_fail(ret_error, -ENOMEM, "out of memory");
         TS_VERIFY_CTX_set_flags(
-                vctx, TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE | (o->policy_oid ? TS_VFY_POLICY : 0));
+                vctx, TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE | (check_policy ? TS_VFY_POLICY : 0));
         if (TS_RESP_verify_response(vctx, resp) != 1) {
-                err = openssl_error_string();
+                err = openssl_errors_joined();
                 return tsa_fail(
                         ret_error, -EBADMSG,
                         "time-stamp authority %s answered with a token that does not match the request "
                         "(%s)",
-                        o->url, strna(err));
+                        url, strna(err));
         }
 
         len = i2d_PKCS7(TS_RESP_get_token(resp), &der);
@@ -269,20 +354,21 @@ int tsa_timestamp(
         if (info.status != CMS_TIMESTAMP_OK) {
                 OPENSSL_free(der);
                 r = tsa_fail(
-                        ret_error, -EBADMSG, "time-stamp token from %s does not verify: %s", o->url,
+                        ret_error, -EBADMSG, "time-stamp token from %s does not verify: %s", url,
                         strna(info.detail));
                 cms_timestamp_done(&info);
                 return r;
         }
 
-        *ret_token = malloc((size_t) len);
-        if (!*ret_token) {
+        uint8_t *token = malloc((size_t) len);
+        if (!token) {
                 OPENSSL_free(der);
                 cms_timestamp_done(&info);
                 return tsa_fail(ret_error, -ENOMEM, "out of memory");
         }
-        memcpy(*ret_token, der, (size_t) len);
+        memcpy(token, der, (size_t) len);
         OPENSSL_free(der);
+        *ret_token = token;
         *ret_token_size = (size_t) len;
         if (ret_info)
                 *ret_info = info;

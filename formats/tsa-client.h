@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ts.h>
+
 #include "cms-verify.h"
 
 typedef struct TsaOptions TsaOptions;
@@ -31,3 +33,14 @@ struct TsaOptions {
 int tsa_timestamp(
         const TsaOptions *o, const void *data, size_t size, uint8_t **ret_token, size_t *ret_token_size,
         CmsTimestamp *ret_info, char **ret_error);
+
+/* The two halves of tsa_timestamp(), separate so that the response check can be fuzzed and tested without a
+ * server. tsa_request_new(): the request (SHA-256 unless o->digest_nid, certReq, a fresh random 64-bit nonce
+ * unless `nonce` is given). tsa_response_check(): the DER TimeStampResp against that request; same errors as
+ * tsa_timestamp(), `url` only names the TSA in messages. */
+int tsa_request_new(
+        const TsaOptions *o, const void *data, size_t size, const ASN1_INTEGER *nonce, TS_REQ **ret);
+int tsa_response_check(
+        TS_REQ *req, const char *url, bool check_policy, const void *resp_der, size_t resp_size,
+        const void *data, size_t size, uint8_t **ret_token, size_t *ret_token_size, CmsTimestamp *ret_info,
+        char **ret_error);

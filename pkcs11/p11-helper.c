@@ -723,6 +723,8 @@ static int dispatch(Helper *h, const P11Frame *f) {
 /* Reads one frame; 0 at a clean EOF before the first byte. */
 static int read_frame(int fd, uint8_t *buf, size_t *ret_size) {
         ssize_t n = loop_read(fd, buf, P11_FRAME_HEADER_SIZE);
+        if (n == -ECONNRESET)
+                return 0; /* the agent went away: the same as EOF */
         if (n < 0)
                 return (int) n;
         if (n == 0)
@@ -780,5 +782,7 @@ int p11_helper_run(int fd, const char *module_path) {
                 (void) h.f->C_Finalize(NULL);
         /* No dlclose(): some vendor modules crash when unloaded; the process ends here anyway. */
         free(h.load_error);
+        /* A frame cut short may have left part of a PIN in the buffer. */
+        explicit_bzero(buf, P11_FRAME_MAX);
         return r < 0 ? r : 0;
 }

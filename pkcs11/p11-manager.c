@@ -87,6 +87,8 @@ struct P11Manager {
         size_t n_helpers;
         const P11Token **token_view;
         const P11Certificate **cert_view;
+        sd_event_source **reapers; /* child sources of killed helpers that had not died yet */
+        size_t n_reapers;
         bool freeing;
 };
 
@@ -316,13 +318,51 @@ static void helper_flush_requests(Helper *h, int error) {
 }
 
 /* Process handling. */
-static void helper_kill_and_reap(Helper *h, int *ret_status) {
+static int on_reaped(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        P11Manager *m = userdata;
+        for (size_t i = 0; i < m->n_reapers; i++)
+                if (m->reapers[i] == s) {
+                        m->reapers[i] = m->reapers[--m->n_reapers];
+                        break;
+                }
+        sd_event_source_disable_unref(s);
+        return 0;
+}
+
+/* SIGKILL, then reap. A helper stuck in uninterruptible sleep (a USB transfer that does not return) dies
+ * only when that ends: after a short wait it is handed to a child source so the event loop is not blocked,
+ * except when block is set (p11_manager_free(): nothing may be left running). */
+static void helper_kill_and_reap(Helper *h, bool block, int *ret_status) {
+        P11Manager *m = h->manager;
         int status = 0;
+
         h->child = sd_event_source_disable_unref(h->child);
         if (h->pid > 0) {
+                bool reaped = false;
                 (void) kill(h->pid, SIGKILL);
-                while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-                        ;
+                for (unsigned i = 0; i < 20 && !reaped; i++) {
+                        pid_t p = waitpid(h->pid, &status, WNOHANG);
+                        if (p == h->pid || (p < 0 && errno == ECHILD))
+                                reaped = true;
+                        else if (p == 0)
+                                (void) usleep(5 * 1000);
+                }
+                if (!reaped && !block) {
+                        sd_event_source *s = NULL;
+                        sd_event_source **a =
+                                realloc(m->reapers, sizeof(sd_event_source *) * (m->n_reapers + 1));
+                        if (a) {
+                                m->reapers = a;
+                                if (sd_event_add_child(m->event, &s, h->pid, WEXITED, on_reaped, m) >= 0) {
+                                        m->reapers[m->n_reapers++] = s;
+                                        reaped = true;
+                                        status = 0;
+                                }
+                        }
+                }
+                if (!reaped)
+                        while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+                                ;
                 h->pid = 0;
         }
         if (ret_status)
@@ -375,7 +415,7 @@ static void helper_fail_full(Helper *h, const char *reason, int error) {
                 return;
         h->state = HELPER_WAITING;
         helper_close(h);
-        helper_kill_and_reap(h, &status);
+        helper_kill_and_reap(h, false, &status);
         describe_status(status, reason, full, sizeof(full));
 
         uint64_t now = now_usec();
@@ -689,7 +729,7 @@ static int helper_start(Helper *h) {
         return 0;
 fail:
         helper_close(h);
-        helper_kill_and_reap(h, NULL);
+        helper_kill_and_reap(h, false, NULL);
         return r;
 }
 
@@ -698,7 +738,7 @@ static Helper *helper_free(Helper *h) {
         if (!h)
                 return NULL;
         helper_close(h);
-        helper_kill_and_reap(h, NULL);
+        helper_kill_and_reap(h, true, NULL);
         helper_flush_requests(h, -ECANCELED);
         for (size_t i = 0; i < h->n_tokens; i++)
                 module_token_free(h->tokens[i]);
@@ -842,9 +882,23 @@ P11Manager *p11_manager_free(P11Manager *m) {
                         break;
                 (void) usleep(10 * 1000);
         }
+        /* Callbacks first, while everything is still in place: they may look at the inventory. New
+         * requests are refused from here on (m->freeing). */
+        for (size_t i = 0; i < m->n_helpers; i++)
+                helper_flush_requests(m->helpers[i], -ECANCELED);
         for (size_t i = 0; i < m->n_helpers; i++)
                 helper_free(m->helpers[i]);
         free(m->helpers);
+        for (size_t i = 0; i < m->n_reapers; i++) {
+                pid_t pid;
+                if (sd_event_source_get_child_pid(m->reapers[i], &pid) >= 0) {
+                        (void) kill(pid, SIGKILL);
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                }
+                sd_event_source_disable_unref(m->reapers[i]);
+        }
+        free(m->reapers);
         views_invalidate(m);
         free(m->config.helper_path);
         sd_event_unref(m->event);
@@ -975,7 +1029,8 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                 result.signature = sig.signature;
                 result.signature_size = sig.signature_size;
         }
-        req->sign_cb(h->manager, &result, req->sign_userdata);
+        if (req->sign_cb) /* NULL: cancelled */
+                req->sign_cb(h->manager, &result, req->sign_userdata);
 }
 
 int p11_manager_sign(
@@ -991,6 +1046,8 @@ int p11_manager_sign(
 
         if (!m || !mechanism || !digest || !cb || (flags & ~(unsigned) P11_SIGN_KEEP_LOGIN))
                 return -EINVAL;
+        if (m->freeing)
+                return -ESHUTDOWN;
         if (p11_mechanism_validate(mechanism, digest_size) < 0)
                 return -EINVAL;
         if (secret_size(pin) > P11_PIN_MAX)
@@ -1064,6 +1121,8 @@ static int find_token(P11Manager *m, const char *uri, Helper **ret_helper, Modul
         ModuleToken *found = NULL;
         int r;
 
+        if (m->freeing)
+                return -ESHUTDOWN;
         r = p11_uri_validate(uri);
         if (r < 0)
                 return r;
@@ -1146,4 +1205,35 @@ int p11_manager_logout(P11Manager *m, const char *token_uri) {
         }
         helper_enqueue(h, req);
         return 0;
+}
+
+int p11_manager_cancel(P11Manager *m, void *userdata) {
+        int n = 0;
+
+        if (!m)
+                return -EINVAL;
+        for (size_t i = 0; i < m->n_helpers; i++) {
+                Helper *h = m->helpers[i];
+                if (h->current && h->current->sign_cb && h->current->sign_userdata == userdata) {
+                        h->current->sign_cb = NULL;
+                        n++;
+                }
+                for (Request **r = &h->queue; *r;) {
+                        if (!(*r)->sign_cb || (*r)->sign_userdata != userdata) {
+                                r = &(*r)->next;
+                                continue;
+                        }
+                        Request *dead = *r;
+                        *r = dead->next;
+                        if (h->queue_tail == dead) {
+                                /* The new tail is the request before it, or none. */
+                                h->queue_tail = NULL;
+                                for (Request *t = h->queue; t; t = t->next)
+                                        h->queue_tail = t;
+                        }
+                        request_free(dead);
+                        n++;
+                }
+        }
+        return n;
 }

@@ -43,7 +43,9 @@ typedef struct P11Certificate {
         size_t id_size;
         uint8_t *der; /* CKA_VALUE: the DER certificate; parse it for subject, issuer, validity... */
         size_t der_size;
-        bool has_private_key; /* a private key object with the same CKA_ID is on the token */
+        /* A private key with the same CKA_ID is on the token. Before login, when private keys are hidden,
+         * a public key with that CKA_ID counts; false can still mean "hidden until login". */
+        bool has_private_key;
 } P11Certificate;
 
 typedef struct P11ManagerConfig {
@@ -52,10 +54,11 @@ typedef struct P11ManagerConfig {
         char *helper_path;        /* kyso-p11-helper binary (NULL: the installed one, or $KYSO_P11_HELPER) */
         uint64_t poll_usec;       /* slot polling interval; default 1 s */
         uint64_t call_timeout_usec; /* a helper that does not answer within this is killed and restarted */
-        /* Added after the first version (0 = default, so older initialisers keep working): */
-        uint64_t sign_timeout_usec; /* the same for login and sign, which may wait for a PIN pad; 120 s */
-        char **p11kit_config_dirs;  /* registry folders to read instead of p11-kit's (tests); NULL: p11-kit's
-                                     */
+        /* Added after the first version (0/NULL = default, so older initialisers keep working). */
+        /* Like call_timeout_usec, for login and sign, which may wait for a PIN pad; default 120 s. */
+        uint64_t sign_timeout_usec;
+        /* p11-kit registry folders to read instead of p11-kit's own (tests); NULL: p11-kit's. */
+        char **p11kit_config_dirs;
 } P11ManagerConfig;
 
 typedef enum P11ManagerEvent {
@@ -81,9 +84,9 @@ typedef void (*P11ManagerCallback)(P11Manager *m, const P11ManagerEventData *ev,
 int p11_manager_new(
         sd_event *event, const P11ManagerConfig *config, P11ManagerCallback cb, void *userdata,
         P11Manager **ret);
-/* Closes every helper's socket, gives it a moment to log out and finalize the module, then kills and
- * reaps it: nothing is left running. Pending sign callbacks are called with -ECANCELED first. Not to be
- * called from inside a manager callback. */
+/* Closes every helper's socket, gives it a moment (0.5 s) to log out and finalize the module, then kills
+ * and reaps it: nothing is left running. Then pending sign/login callbacks are called with -ECANCELED (no
+ * events are sent any more). Not to be called from inside a manager callback. */
 P11Manager *p11_manager_free(P11Manager *m);
 static inline void p11_manager_freep(P11Manager **m) {
         p11_manager_free(*m);
@@ -122,9 +125,10 @@ enum {
 };
 
 /* mechanism is a P11SignMechanism from p11-protocol.h. Returns 0 when queued (the callback is called
- * later from the event loop, exactly once), -EINVAL for a bad URI, mechanism or digest size, -ENODEV when
- * no present token has the certificate, -ENOKEY when it has no private key, -ENOTUNIQ when the URI
- * matches several certificates. */
+ * later from the event loop, exactly once, unless cancelled), -EINVAL for a bad URI, mechanism or digest
+ * size, -ENODEV when no present token has the certificate, -ENOKEY when it has no private key (and the
+ * token needs no login that could be hiding it), -ENOTUNIQ when the URI matches several certificates.
+ * Requests to one token run one at a time, in order; other modules run in parallel. */
 struct P11SignMechanism;
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
@@ -137,3 +141,8 @@ int p11_manager_login(
         P11Manager *m, const char *token_uri, const Secret *pin, P11SignCallback cb, void *userdata);
 /* Logs the token out (queued; nothing is reported back). -ENODEV when no present token matches. */
 int p11_manager_logout(P11Manager *m, const char *token_uri);
+
+/* Forgets the sign/login requests made with this userdata (a client went away): queued ones are dropped
+ * before they reach the token; one already on the token completes there, but its result is discarded.
+ * Their callbacks are not called. Returns how many were cancelled. */
+int p11_manager_cancel(P11Manager *m, void *userdata);

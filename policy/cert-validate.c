@@ -29,6 +29,18 @@ const char *cert_status_to_string(CertStatus s) {
         return s >= 0 && s < _CERT_STATUS_MAX ? cert_status_table[s] : NULL;
 }
 
+const char *cert_status_to_api_string(CertStatus s) {
+        switch (s) {
+        case CERT_STATUS_WEAK_KEY:
+        case CERT_STATUS_WRONG_USAGE:
+                return "untrusted";
+        case CERT_STATUS_UNKNOWN_REVOCATION:
+                return "unknown";
+        default:
+                return cert_status_to_string(s);
+        }
+}
+
 const char *revocation_source_to_string(RevocationSource s) {
         return s >= 0 && s < _REVOCATION_SOURCE_MAX ? revocation_source_table[s] : NULL;
 }
@@ -404,7 +416,9 @@ int cert_validate(
                         return -ENOMEM;
         if (X509_STORE_CTX_init(ctx, store, cert, pool) != 1)
                 return -ENOMEM;
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_X509_STRICT);
+        /* Not X509_V_FLAG_X509_STRICT: its encoding rules (e.g. AKID everywhere) would refuse older CA
+         * hierarchies on form alone; signatures, validity, CA flags and path length are checked anyway. */
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME);
         X509_STORE_CTX_set_time(ctx, 0, at);
         if (X509_verify_cert(ctx) != 1) {
                 int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
@@ -466,6 +480,15 @@ int cert_validate(
                 r = finish(
                         &v, CERT_STATUS_VALID, _("The certificate of %s is valid until %s (%d days left)."),
                         strna(who), buf, v.days_left);
+        if (r >= 0 && v.revoked_later) {
+                /* Valid at 'at' but revoked since: an auditor must see both. */
+                char *s;
+                format_time(v.revoked_at, buf);
+                if (asprintf(&s, _("%s It was revoked later, on %s."), v.reason, buf) < 0)
+                        return -ENOMEM;
+                free(v.reason);
+                v.reason = s;
+        }
 out:
         if (r < 0)
                 return r;

@@ -61,6 +61,9 @@ void cert_validation_done(CertValidation *v);
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);
 const char *cert_status_to_string(CertStatus s);
+/* The coarse status of the D-Bus API (DESIGN.md: valid|expiring|expired|not-yet-valid|revoked|untrusted|
+ * unknown): weak keys and wrong usage are "untrusted", an unknown revocation status is "unknown". */
+const char *cert_status_to_api_string(CertStatus s);
 const char *revocation_source_to_string(RevocationSource s);
 
 /* ---- revocation (policy/revocation.c) ---- */

@@ -543,7 +543,6 @@ typedef struct ParseState {
         char ***errors;
         SectionType section;
         char *section_name; /* for printing */
-        KindRule *kind;     /* index-stable: we re-look-up by index */
         size_t kind_index, seal_index;
         char **seen; /* "section\nkey" of scalars set in this file */
 } ParseState;
@@ -1179,6 +1178,18 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         if (!path)
                 path = POLICY_SYSTEM_PATH;
 
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                r = add_error(
+                        &errors, path, 0, "%s",
+                        _("no policy file here; the administrator installs one (see kyso-policy.conf(5) and "
+                          "its example)"));
+                if (r < 0)
+                        return r;
+                if (ret_errors)
+                        *ret_errors = TAKE_PTR(errors);
+                return -EINVAL;
+        }
+
         /* The folder holding the file, and its policy.d, must not be writable by users either. */
         const char *slash = strrchr(path, '/');
         dir = slash ? strndup(path, (size_t) (slash - path)) : strdup(".");
@@ -1208,10 +1219,10 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         if (r == -ENOMEM)
                 return r;
         if (r == -ENOENT)
-                r = 0;
-        if (r < 0 && r != -ENOENT)
+                r = 0; /* no drop-ins */
+        else if (r < 0)
                 r = add_error(&errors, ddir, 0, _("cannot read the drop-in folder: %s"), strerror(-r));
-        else if (r >= 0 && check_owner)
+        else if (check_owner)
                 r = check_owner_path(ddir, &errors);
         if (r < 0)
                 return r;

@@ -32,8 +32,8 @@ int http_transfer(
         const Policy *p, const char *url, const char *content_type, const void *req, size_t req_size,
         const char *expected_content_type, unsigned timeout_sec, size_t max_size, char **ret_data,
         size_t *ret_size, char **ret_error) {
-        _cleanup_free_ char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL,
-                            *user = NULL, *full_path = NULL, *detail = NULL;
+        _cleanup_free_ char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *full_path = NULL,
+                            *detail = NULL;
         _cleanup_(BIO_free_allp) BIO *reqbio = NULL, *resp = NULL;
         int ssl = 0;
         char *h = NULL, *po = NULL, *pa = NULL, *q = NULL, *f = NULL, *u = NULL;
@@ -322,6 +322,22 @@ static char *crl_cache_path(const Policy *p, const char *url) {
 }
 
 /* Checks that crl is from issuer, signed by it, and current. Returns 0 when usable, else sets ret_error. */
+/* A CRL that lists only part of the CA's certificates (delta, indirect, by reason, only CA or only user
+ * certificates) cannot say that a certificate is good; kyso uses complete CRLs only. */
+static bool crl_is_complete_for(X509_CRL *crl, X509 *cert) {
+        int crit = 0;
+        if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0)
+                return false;
+        ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
+        if (!idp)
+                return crit == -1; /* -1: absent; -2: present more than once or unparsable */
+        bool is_ca = X509_check_ca(cert) != 0;
+        bool ok = !idp->indirectCRL && !idp->onlysomereasons && !idp->onlyattr && !(idp->onlyCA && !is_ca) &&
+                  !(idp->onlyuser && is_ca);
+        ISSUING_DIST_POINT_free(idp);
+        return ok;
+}
+
 static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_error) {
         time_t now = time(NULL);
         if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
@@ -421,6 +437,13 @@ int crl_check(
                         OPENSSL_free(der);
                 }
         }
+
+        if (!crl_is_complete_for(crl, cert))
+                return set_error(
+                        ret_error,
+                        _("the CRL from %s covers only part of the CA's certificates (delta, indirect or "
+                          "partitioned CRL), which kyso does not use"),
+                        url);
 
         X509_REVOKED *rev = NULL;
         int found = X509_CRL_get0_by_cert(crl, &rev, cert);

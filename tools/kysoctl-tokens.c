@@ -324,6 +324,7 @@ static int parse_options(int argc, char **argv, const char *verb, bool *json) {
                         *json = true;
                         break;
                 default:
+                        fprintf(stderr, _("Run 'kysoctl %s --help' for the options.\n"), verb);
                         return -EINVAL;
                 }
         if (optind < argc) {

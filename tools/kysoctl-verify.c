@@ -24,36 +24,36 @@ static void format_vn_time(time_t t, char buf[static 64]) {
 static const char *kind_text(CertKind k) {
         switch (k) {
         case CERT_KIND_PERSONAL:
-                return _("personal");
+                return _("personal certificate");
         case CERT_KIND_ORGANIZATION:
-                return _("organisation");
+                return _("organisation certificate");
         case CERT_KIND_DEVICE:
-                return _("device or service");
+                return _("device or service certificate");
         default:
-                return _("unknown");
+                return _("certificate of unknown kind");
         }
 }
 
 static const char *status_text(CertStatus s) {
         switch (s) {
         case CERT_STATUS_VALID:
-                return _("valid");
+                return _("the certificate is valid");
         case CERT_STATUS_EXPIRING:
-                return _("valid, expiring soon");
+                return _("the certificate is valid but expires soon");
         case CERT_STATUS_EXPIRED:
-                return _("expired");
+                return _("the certificate has expired");
         case CERT_STATUS_NOT_YET_VALID:
-                return _("not yet valid");
+                return _("the certificate is not valid yet");
         case CERT_STATUS_REVOKED:
-                return _("revoked");
+                return _("the certificate is revoked");
         case CERT_STATUS_UNTRUSTED:
-                return _("not trusted");
+                return _("the certificate is not trusted");
         case CERT_STATUS_UNKNOWN_REVOCATION:
-                return _("revocation status unknown");
+                return _("its revocation status is unknown");
         case CERT_STATUS_WEAK_KEY:
-                return _("key or algorithm too weak");
+                return _("its key or algorithm is too weak");
         case CERT_STATUS_WRONG_USAGE:
-                return _("not for document signing");
+                return _("it is not for signing documents");
         default:
                 return "?";
         }
@@ -68,7 +68,7 @@ static const char *source_text(RevocationSource s) {
         case REVOCATION_SOURCE_OFF:
                 return _("not checked (test policy)");
         default:
-                return _("not checked");
+                return _("revocation not checked");
         }
 }
 
@@ -88,6 +88,15 @@ static char *oneline(X509_NAME *n) {
         return strndup(data, (size_t) MAX(len, 0L));
 }
 
+/* Prints "  LABEL" padded to 30 characters (not bytes: Vietnamese labels are multi-byte). */
+static void print_label(const char *label) {
+        size_t chars = 0;
+        for (const unsigned char *c = (const unsigned char *) label; *c; c++)
+                if ((*c & 0xc0) != 0x80)
+                        chars++;
+        printf("  %s%*s ", label, (int) (chars < 30 ? 30 - chars : 0), "");
+}
+
 static void
 print_human(const SignatureCheck *c, const CmsSignerResult *s, size_t index, size_t total, ssize_t parent) {
         char when[64];
@@ -96,44 +105,51 @@ print_human(const SignatureCheck *c, const CmsSignerResult *s, size_t index, siz
                 printf(_("Countersignature on signature %zd\n"), parent + 1);
         else
                 printf(_("Signature %zu of %zu\n"), index + 1, total);
+        print_label(_("Signer:"));
         if (c->signer)
-                printf("  %-30s %s%s%s%s\n", _("Signer:"), strna(c->signer_name),
-                       c->signer_title ? " (" : "", strempty(c->signer_title), c->signer_title ? ")" : "");
+                printf("%s%s%s%s\n", strna(c->signer_name), c->signer_title ? " (" : "",
+                       strempty(c->signer_title), c->signer_title ? ")" : "");
         else
-                printf("  %-30s %s\n", _("Signer:"), _("(certificate missing)"));
-        printf("  %-30s %s\n", _("Certificate kind:"), kind_text(c->kind));
-        printf("  %-30s %s\n", _("Organisation:"), c->organization ?: "-");
+                printf("%s\n", _("(certificate missing)"));
+        print_label(_("Certificate kind:"));
+        printf("%s\n", kind_text(c->kind));
+        print_label(_("Organisation:"));
+        printf("%s\n", c->organization ?: "-");
         format_vn_time(c->signing_time, when);
-        printf("  %-30s %s (%s)\n", _("Signing time:"), when,
+        print_label(_("Signing time:"));
+        printf("%s (%s)\n", when,
                c->time_source == SIGNING_TIME_TIMESTAMP ? _("time-stamped")
                : c->time_source == SIGNING_TIME_CLAIMED ? _("claimed by the signer, not proven")
                                                         : _("unknown; judged at the present time"));
-        if (c->has_timestamp)
-                printf("  %-30s %s%s%s\n", _("Time-stamp:"),
-                       c->timestamp_trusted ? _("trusted, from ") : _("NOT trusted"),
-                       c->timestamp_trusted ? strna(c->tsa_name) : "", c->timestamp_trusted ? "" : "");
-        printf("  %-30s %s %s\n", _("Integrity:"), c->integrity_ok ? _("intact.") : _("BROKEN."),
-               strempty(c->integrity_reason));
-        if (s->digest_nid != NID_undef)
-                printf("  %-30s %s, %s\n", _("Algorithms:"), OBJ_nid2sn(s->digest_nid),
-                       strna(cms_signature_scheme_to_string(s->scheme)));
-        if (c->signer) {
-                printf("  %-30s %s. %s\n", _("Certificate at signing time:"),
-                       status_text(c->at_signing.status), strempty(c->at_signing.reason));
-                printf("  %-30s %s. %s\n", _("Certificate now:"), status_text(c->now.status),
-                       strempty(c->now.reason));
-                printf("  %-30s %s%s%s\n", _("Revocation checked by:"),
-                       source_text(c->now.revocation_source),
-                       c->now.revocation_url && c->now.revocation_source != REVOCATION_SOURCE_NONE ? " "
-                                                                                                   : "",
-                       c->now.revocation_url && c->now.revocation_source != REVOCATION_SOURCE_NONE
-                               ? c->now.revocation_url
-                               : "");
+        if (c->has_timestamp) {
+                print_label(_("Time-stamp:"));
+                if (c->timestamp_trusted)
+                        printf(_("trusted, from %s\n"), strna(c->tsa_name));
+                else
+                        printf("%s\n", _("NOT trusted"));
         }
-        printf("  %-30s %s: %s\n", _("Competent person:"), c->counts_as_leader ? _("yes") : _("no"),
+        print_label(_("Integrity:"));
+        printf("%s %s\n", c->integrity_ok ? _("intact.") : _("BROKEN."), strempty(c->integrity_reason));
+        if (s->digest_nid != NID_undef) {
+                print_label(_("Algorithms:"));
+                printf("%s, %s\n", OBJ_nid2sn(s->digest_nid),
+                       strna(cms_signature_scheme_to_string(s->scheme)));
+        }
+        if (c->signer) {
+                bool checked = c->now.revocation_url && c->now.revocation_source != REVOCATION_SOURCE_NONE;
+                print_label(_("Certificate at signing time:"));
+                printf("%s. %s\n", status_text(c->at_signing.status), strempty(c->at_signing.reason));
+                print_label(_("Certificate now:"));
+                printf("%s. %s\n", status_text(c->now.status), strempty(c->now.reason));
+                print_label(_("Revocation checked by:"));
+                printf("%s%s%s\n", source_text(c->now.revocation_source), checked ? " " : "",
+                       checked ? c->now.revocation_url : "");
+        }
+        print_label(_("Competent person:"));
+        printf("%s: %s\n", c->counts_as_leader ? _("counts") : _("does not count"),
                strempty(c->leader_reason));
-        printf("  %-30s %s %s\n\n", _("Result:"), c->valid ? _("VALID.") : _("NOT VALID."),
-               strempty(c->reason));
+        print_label(_("Result:"));
+        printf("%s %s\n\n", c->valid ? _("VALID.") : _("NOT VALID."), strempty(c->reason));
 }
 
 static json_object *json_status(const CertValidation *v) {

@@ -18,12 +18,17 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-agent-test.XXXXXX") || bail_out "mktemp failed"
 chmod 755 "$T" # a client running as nobody must reach the bus socket
 PIDS=()
+ACT=
 cleanup() {
-        local p
+        local p apid
+        # An activated kysod is not our child: ask its bus for its process id (before the bus goes).
+        if [[ -n $ACT ]]; then
+                apid=$(dbus-send --bus="$ACT" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                        org.freedesktop.DBus.GetConnectionUnixProcessID string:org.kyso.Agent1 2>/dev/null | awk '{ print $2 }')
+                [[ -n $apid ]] && kill -TERM "$apid" 2>/dev/null
+        fi
         for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
         for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-        # An activated kysod is not our child: find it by its configuration path.
-        pkill -TERM -f -- "--config $T/" 2>/dev/null
         rm -rf -- "$T"
 }
 trap cleanup EXIT
@@ -126,7 +131,7 @@ DBUS_SESSION_BUS_ADDRESS=$MAIN NOTIFY_SOCKET="$T/notify.socket" WATCHDOG_USEC=40
 KPID=$!
 PIDS+=($KPID)
 expect "kysod takes org.kyso.Agent1" wait_for 10 name_owned "$MAIN"
-expect "kysod lists both fixture tokens" wait_for 10 has_two_tokens "$MAIN"
+expect_eq "the first GetTokens right after start lists both tokens (held until the scan settles)" 2 "$(n_tokens "$MAIN")"
 wait_for 3 grep -q '^WATCHDOG=1' "$T/notify.txt"
 sleep 1.2
 expect_match "READY=1 sent" "^READY=1$" "$(cat "$T/notify.txt")"
@@ -135,8 +140,16 @@ expect "watchdog pinged at least twice in ~1.5 s with WatchdogSec=0.4 s" \
         test "$(grep -c '^WATCHDOG=1$' "$T/notify.txt")" -ge 2
 
 # --- The name is taken: a second agent says so and exits.
+# It must not have told systemd it was ready: READY=1 comes only after the name is ours (a robust check of
+# the order, where the timing check above could be lucky).
+python3 "$HERE/notify-listen.py" "$T/notify2.socket" "$T/notify2.txt" "$MAIN" 3 &
+L2=$!
+PIDS+=($L2)
+wait_for 5 grep -q listening "$T/notify2.txt" 2>/dev/null || bail_out "notify listener did not start"
 expect_fail "a second kysod on the same bus refuses to start" "already running" \
-        env DBUS_SESSION_BUS_ADDRESS="$MAIN" "$KYSOD" --config "$T/kysod.conf"
+        env DBUS_SESSION_BUS_ADDRESS="$MAIN" NOTIFY_SOCKET="$T/notify2.socket" "$KYSOD" --config "$T/kysod.conf"
+wait "$L2"
+expect "the refused kysod never sent READY=1" bash -c "! grep -q '^READY=1' '$T/notify2.txt'"
 
 # --- Introspect against the contract.
 dbus-send --bus="$MAIN" --print-reply=literal --dest=org.kyso.Agent1 /org/kyso/Agent1 \
@@ -145,6 +158,9 @@ expect_eq "Introspect matches dbus/org.kyso.Agent1.xml" \
         "$(python3 "$HERE/introspect-normalize.py" "$KYSO_SOURCE_ROOT/dbus/org.kyso.Agent1.xml")" \
         "$(python3 "$HERE/introspect-normalize.py" "$T/introspect.xml" 2>&1)"
 expect_match "Introspect lists the standard interfaces too" "org.freedesktop.DBus.Introspectable" "$(cat "$T/introspect.xml")"
+
+expect_match "busctl tree finds /org/kyso/Agent1 from the root" "/org/kyso/Agent1" \
+        "$(busctl --address="$MAIN" tree org.kyso.Agent1 2>&1)"
 
 # --- GetTokens.
 call "$MAIN" GetTokens | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/tokens.jsonl"
@@ -197,6 +213,15 @@ check_cert expired leader expired
 check_cert seal seal valid
 check_cert notyet seal not-yet-valid
 check_cert expiring seal expiring
+
+# --- Many callers at once: every one gets the whole list.
+for i in $(seq 1 40); do
+        (call "$MAIN" GetCertificates | jq '.data[0] | length' >"$T/par.$i" 2>&1) &
+done
+wait_all_par() { local i; for i in $(seq 1 40); do [[ -s $T/par.$i ]] || return 1; done; }
+wait_for 30 wait_all_par
+expect_eq "40 concurrent GetCertificates calls: all answered with 11 certificates" "40 x 11" \
+        "$(cat "$T"/par.* | sort | uniq -c | awk '{ print $1 " x " $2 }')"
 
 # --- Bad arguments, unknown methods.
 expect_fail "GetTokens with an argument: org.kyso.Error.InvalidArgs naming the signature" \
@@ -287,12 +312,22 @@ CONF
         expect "hanging module: GetTokens still answered promptly (${ms} ms)" test "$ms" -lt 1000
         fault insert
         expect "hanging module cleared: both tokens back after the restart" wait_for 15 has_two_tokens "$MAIN"
-        kill -TERM "$FPID"
+        fhelpers=$(pgrep -P "$FPID" | tr '\n' ' ')
+        kill -INT "$FPID"
         wait "$FPID"
-        expect_eq "fault module: kysod exits with 0 on SIGTERM" 0 "$?"
+        expect_eq "SIGINT (Ctrl-C): kysod exits with 0" 0 "$?"
+        left=""
+        for h in $fhelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
+        expect_eq "SIGINT: no helper left running" "" "$left"
 else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
+
+# --- kysoctl usage errors: exit 2.
+"$KYSOCTL" certs --bogus >/dev/null 2>&1
+expect_eq "kysoctl certs --bogus: exit code 2" 2 "$?"
+"$KYSOCTL" tokens extra >/dev/null 2>&1
+expect_eq "kysoctl tokens with an argument: exit code 2" 2 "$?"
 
 # --- kysoctl without an agent (and no activation): exit 3 and how to start it.
 out=$(DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOCTL" tokens 2>&1)
@@ -309,9 +344,7 @@ SERVICE
 start_bus activation "$T/services"
 ACT=$BUS
 expect "activation bus: no agent before the first call" bash -c "! dbus-send --bus='$ACT' --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 | grep -q true"
-expect "activation: the first call starts kysod and is answered" \
-        busctl --address="$ACT" call org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1 GetTokens
-expect "activation: kysod then lists both tokens" wait_for 10 has_two_tokens "$ACT"
+expect_eq "activation: the first call starts kysod and its answer lists both tokens" 2 "$(n_tokens "$ACT")"
 apid=$(dbus-send --bus="$ACT" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
         org.freedesktop.DBus.GetConnectionUnixProcessID string:org.kyso.Agent1 | awk '{ print $2 }')
 expect_match "activation: the agent is the build tree's kysod" "kysod" "$(cat /proc/"$apid"/cmdline 2>/dev/null | tr '\0' ' ')"
@@ -338,6 +371,21 @@ if command -v systemd-analyze >/dev/null; then
         expect_eq "systemd-analyze verify: no complaint about the unit" "0:" "$rc:$out"
 else
         ok "# SKIP systemd-analyze is not installed"
+fi
+
+# --- The journal catalog explains every MESSAGE_ID the agent logs, and journalctl accepts it.
+ids=$(grep -ho 'MESSAGE_ID=[0-9a-f]\{32\}' "$KYSO_SOURCE_ROOT"/agent/agent.c | sed 's/MESSAGE_ID=//' | sort -u)
+cat_ids=$(sed -n 's/^-- \([0-9a-f]\{32\}\)$/\1/p' "$KYSO_SOURCE_ROOT/systemd/kysod.catalog" | sort)
+expect "agent logs at least 4 MESSAGE_IDs" test "$(wc -w <<<"$ids")" -ge 4
+expect_eq "systemd/kysod.catalog has exactly the agent's MESSAGE_IDs" "$ids" "$cat_ids"
+if command -v journalctl >/dev/null; then
+        mkdir -p "$T/jroot/usr/lib/systemd/catalog" "$T/jroot/var/lib/systemd/catalog"
+        cp "$KYSO_SOURCE_ROOT/systemd/kysod.catalog" "$T/jroot/usr/lib/systemd/catalog/"
+        journalctl --root="$T/jroot" --update-catalog >/dev/null 2>&1
+        expect_eq "journalctl parses every entry of kysod.catalog" "$(wc -w <<<"$ids")" \
+                "$(journalctl --root="$T/jroot" --dump-catalog 2>/dev/null | grep -c '^-- ')"
+else
+        ok "# SKIP journalctl is not installed"
 fi
 
 tap_done

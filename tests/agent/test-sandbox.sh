@@ -66,7 +66,7 @@ expect "failing command: sandbox folder removed" test ! -e "$(cat "$T/dir2")"
 # SIGINT ignored, hence env --default-signal.
 setsid env --default-signal=INT "$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX $KYSO_KYSOD_PID" >"$1/dir3"; sleep 60' sandbox "$T" >/dev/null 2>&1 &
 spid=$!
-for ((i = 0; i < 400; i++)); do
+for ((i = 0; i < 1200; i++)); do
         [[ -s $T/dir3 ]] && break
         sleep 0.05
 done

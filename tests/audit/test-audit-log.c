@@ -286,6 +286,39 @@ static void test_rotate_size(void **state) {
         tmpdir_remove(dir);
 }
 
+static void test_rotate_create_fails(void **state) {
+        /* The rename happened, the new file cannot be created (a full disk): the append fails, nothing is
+         * written to the renamed file, and the next append creates the file and links the chain. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        AuditLogOptions o = { .no_journal = true, .max_size = 2000 };
+        AuditLog *log = log_open_ok(path, &o);
+        uint64_t seq = append_signs(log, 1, 1);
+        audit_log_inject_fault(log, AUDIT_FAULT_ROTATE_CREATE, 0);
+        uint64_t before = audit_log_get_seq(log);
+        AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = "after.pdf" };
+        int r = -1;
+        for (unsigned i = 0; i < 20 && (r = audit_log_append(log, &ev, &seq)) == 0; i++)
+                before = seq;
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(audit_log_get_seq(log), before);
+        assert_int_equal(access(path, F_OK), -1);
+        size_t s1;
+        _cleanup_free_ char *d1 = file_read(a1, &s1);
+        assert_int_equal(append_signs(log, 100, 1), before + 2); /* log-rotated, then the event */
+        size_t s2;
+        _cleanup_free_ char *d2 = file_read(a1, &s2);
+        assert_int_equal(s1, s2); /* the archive was not written to */
+        assert_memory_equal(d1, d2, s1);
+        audit_log_free(log);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.last_seq, before + 2);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
 static uint64_t fake_now;
 static uint64_t fake_clock(void *userdata) {
         return fake_now;
@@ -341,6 +374,9 @@ static void test_rotate_interrupted(void **state) {
         append_signs(log, 1, 3);
         audit_log_free(log);
         assert_int_equal(rename(path, a1), 0);
+        /* An empty newer archive (never written by kyso) does not hide the head. */
+        _cleanup_free_ char *a2 = path_in(dir, "audit.jsonl.2");
+        file_write(a2, "", 0);
 
         log = log_open_ok(path, NULL);
         assert_int_equal(audit_log_get_seq(log), 3);
@@ -349,6 +385,7 @@ static void test_rotate_interrupted(void **state) {
         _cleanup_free_ char *d = file_read(path, NULL);
         assert_memory_equal(d, "{\"v\":1,\"seq\":4,", 15);
         assert_non_null(strstr(d, "\"reason\":\"recovered\""));
+        assert_non_null(strstr(d, "\"previous_file\":\"audit.jsonl.1\""));
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
         assert_int_equal(res.records, 5);
@@ -460,6 +497,31 @@ static void test_default_path(void **state) {
         free(p);
 }
 
+static void test_parse_rotation(void **state) {
+        AuditLogOptions o = { .max_size = 1, .rotate_monthly = true };
+        assert_int_equal(audit_log_parse_rotation("no", &o), 0);
+        assert_int_equal(o.max_size, 0);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly", &o), 0);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(o.max_size, 0);
+        assert_int_equal(audit_log_parse_rotation("10M", &o), 0);
+        assert_int_equal(o.max_size, 10 * 1024 * 1024);
+        assert_false(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("monthly,1G", &o), 0);
+        assert_int_equal(o.max_size, 1024ULL * 1024 * 1024);
+        assert_true(o.rotate_monthly);
+        assert_int_equal(audit_log_parse_rotation("65536", &o), 0);
+        assert_int_equal(o.max_size, 65536);
+        static const char *const bad[] = {
+                "",         "yearly",   "10X",        "1K",      "-5M",
+                "monthly,", ",monthly", "no,monthly", "10M,20M", "99999999999999999999G"
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (audit_log_parse_rotation(bad[i], &o) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i]);
+}
+
 static void test_time_format(void **state) {
         char t[AUDIT_TIME_LEN + 1];
         int64_t ms;
@@ -511,10 +573,12 @@ int main(void) {
                 cmocka_unit_test(test_rotate_month),
                 cmocka_unit_test(test_rotate_interrupted),
                 cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_rotate_create_fails),
                 cmocka_unit_test(test_no_secrets),
                 cmocka_unit_test(test_escaping),
                 cmocka_unit_test(test_default_path),
                 cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_parse_rotation),
                 cmocka_unit_test(test_journal_best_effort),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

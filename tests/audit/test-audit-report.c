@@ -57,6 +57,20 @@ static void test_year_windows(void **state) {
         expect_date(w.last, 2026, 12, 14);
         expect_date(w.due, 2027, 1, 20);
         expect_date(w.deadline, 2027, 1, 20);
+        char t[AUDIT_TIME_LEN + 1];
+        audit_format_time((uint64_t) w.start_ms, t);
+        assert_string_equal(t, "2025-12-14T17:00:00.000Z"); /* 15 Dec 2025 00:00 in Vietnam */
+        audit_format_time((uint64_t) w.end_ms, t);
+        assert_string_equal(t, "2026-12-14T17:00:00.000Z"); /* 15 Dec 2026 00:00 in Vietnam, excluded */
+
+        /* Leap years: a report over February 2028 and the annual one ending in 2028. */
+        assert_int_equal(audit_report_window_month(2028, 3, NULL, &w), 0);
+        expect_date(w.first, 2028, 2, 15);
+        assert_int_equal(
+                audit_date_to_days(w.last) - audit_date_to_days(w.first), 28); /* 15 Feb .. 14 Mar */
+        assert_int_equal(audit_report_window_year(2028, NULL, &w), 0);
+        assert_int_equal(audit_date_to_days(w.last) - audit_date_to_days(w.first), 365); /* 366 days */
+        expect_date(w.deadline, 2029, 1, 22); /* 20 Jan 2029: Saturday */
 }
 
 static void test_holidays(void **state) {

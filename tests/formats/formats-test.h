@@ -17,6 +17,8 @@
 #include "openssl-util.h"
 
 static char test_dir[] = "/tmp/kyso-test-formats-XXXXXX";
+/* Where NAME.pem and NAME.key live: test_dir for make-test-pki.sh, test_dir/fx/pki for make-fixtures.sh. */
+static char pki_dir[600];
 
 _printf_(1, 2) static inline int run(const char *fmt, ...) {
         char cmd[4096];
@@ -39,6 +41,33 @@ static inline const char *tpath(const char *name) {
         return b;
 }
 
+static inline const char *ppath(const char *name) {
+        static char bufs[8][800];
+        static unsigned n;
+        char *b = bufs[n++ % 8];
+        snprintf(b, 800, "%s/%s", pki_dir, name);
+        return b;
+}
+
+/* The project's fixture PKI (tests/fixtures/make-fixtures.sh, about 5 s, with SoftHSM tokens we do not use).
+ */
+static inline int fixtures_setup(void **state) {
+        const char *script = getenv("KYSO_FIXTURES_SCRIPT");
+
+        if (!script) {
+                print_message("KYSO_FIXTURES_SCRIPT is not set: run through meson test\n");
+                return -1;
+        }
+        if (!mkdtemp(test_dir))
+                return -1;
+        snprintf(pki_dir, sizeof pki_dir, "%s/fx/pki", test_dir);
+        if (run("'%s' '%s/fx' >'%s/fixtures.log' 2>&1", script, test_dir, test_dir) != 0) {
+                (void) run("cat '%s/fixtures.log' >&2", test_dir);
+                return -1;
+        }
+        return 0;
+}
+
 static inline int pki_setup(void **state) {
         const char *src = getenv("KYSO_SOURCE_ROOT");
 
@@ -48,6 +77,7 @@ static inline int pki_setup(void **state) {
         }
         if (!mkdtemp(test_dir))
                 return -1;
+        snprintf(pki_dir, sizeof pki_dir, "%s", test_dir);
         if (run("'%s/tests/formats/make-test-pki.sh' '%s' >'%s/pki.log' 2>&1", src, test_dir, test_dir) !=
             0) {
                 (void) run("cat '%s/pki.log' >&2", test_dir);
@@ -74,7 +104,7 @@ static inline void write_all(const char *path, const void *data, size_t size) {
 }
 
 static inline X509 *load_cert(const char *name) {
-        BIO *b = BIO_new_file(tpath(name), "r");
+        BIO *b = BIO_new_file(ppath(name), "r");
         X509 *x;
         assert_non_null(b);
         x = PEM_read_bio_X509(b, NULL, NULL, NULL);

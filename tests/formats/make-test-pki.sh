@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make-test-pki.sh DIR: a tiny throw-away PKI for the formats/ tests (the full one is tests/fixtures/): root, ca,
-# leader (RSA-2048), leader2 (ECDSA P-256), other (RSA, same CA), rsa3072, tsa (id-kp-timeStamping), all in DIR.
+# make-test-pki.sh DIR: a tiny throw-away PKI for the verifier's unit test, with what the project's fixtures
+# (tests/fixtures/make-fixtures.sh) do not have: certificates made to swap into signatures byte for byte.
+# root, ca, leader (RSA-2048), leader2 (ECDSA P-256), other (RSA, same CA), and the impostors.
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: make-test-pki.sh DIR" >&2; exit 2; }
 D=$1
@@ -16,12 +17,6 @@ authorityKeyIdentifier = keyid
 [ ee ]
 basicConstraints = CA:false
 keyUsage = critical, digitalSignature, nonRepudiation
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ tsa ]
-basicConstraints = CA:false
-keyUsage = critical, digitalSignature, nonRepudiation
-extendedKeyUsage = critical, timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 X
@@ -47,10 +42,6 @@ ec leader2
 issue leader2 ca ee "/C=VN/O=Kyso Test/CN=Leader ECDSA" 0x1002
 rsa other
 issue other ca ee "/C=VN/O=Kyso Test/CN=Other RSA" 0x1003
-rsa rsa3072 3072
-issue rsa3072 ca ee "/C=VN/O=Kyso Test/CN=Leader RSA-3072" 0x1004
-rsa tsa
-issue tsa ca tsa "/C=VN/O=Kyso Test/CN=Kyso Test TSA" 0x1005
 # Impostors for certificate-substitution tests: a fake CA with the real CA's name, and two certificates with the
 # leader's issuer, serial and subject (so the same encoded length): one over the leader's key, one over another.
 rsa fakeca
@@ -60,38 +51,6 @@ issue impostor-samekey fakeca ee "/C=VN/O=Kyso Test/CN=Leader RSA" 0x1001
 rsa impostor-newkey
 issue impostor-newkey fakeca ee "/C=VN/O=Kyso Test/CN=Leader RSA" 0x1001
 cat ca.pem root.pem >chain.pem
-for n in leader leader2 other rsa3072 tsa; do cat "$n.pem" ca.pem >"$n-chain.pem"; done
+for n in leader leader2 other; do cat "$n.pem" ca.pem >"$n-chain.pem"; done
 
-echo 01 >tsa-serial
-cat >tsa.cnf <<X
-[ tsa ]
-default_tsa = tsa_config
-[ tsa_config ]
-dir = $D
-serial = \$dir/tsa-serial
-crypto_device = builtin
-signer_cert = \$dir/tsa.pem
-certs = \$dir/ca.pem
-signer_key = \$dir/tsa.key
-signer_digest = sha256
-default_policy = 1.2.3.4.1
-digests = sha256, sha384, sha512
-accuracy = secs:1
-ordering = yes
-tsa_name = yes
-ess_cert_id_chain = no
-ess_cert_id_alg = sha256
-# The same TSA, accepting only SHA-512 imprints: a SHA-256 request is refused (badAlg).
-[ tsa_reject ]
-dir = $D
-serial = \$dir/tsa-serial
-crypto_device = builtin
-signer_cert = \$dir/tsa.pem
-certs = \$dir/ca.pem
-signer_key = \$dir/tsa.key
-signer_digest = sha256
-default_policy = 1.2.3.4.1
-digests = sha512
-ess_cert_id_alg = sha256
-X
 rm -f ./*.csr

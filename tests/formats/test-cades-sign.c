@@ -17,7 +17,7 @@
 #include "formats/tsa-client.h"
 
 static int setup(void **state) {
-        if (pki_setup(state) < 0)
+        if (fixtures_setup(state) < 0)
                 return -1;
         if (run("head -c 200000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
                 return -1;
@@ -49,7 +49,7 @@ static int sign_file(
         assert_non_null(chain);
         assert_true(sk_X509_push(chain, ca) > 0);
         ca = NULL;
-        assert_int_equal(pkey_signer_load(tpath(key), scheme, &ps), 0);
+        assert_int_equal(pkey_signer_load(ppath(key), scheme, &ps), 0);
 
         CadesSignParams p = {
                 .signer_cert = cert,
@@ -80,7 +80,7 @@ static int openssl_verify(const char *sig, const char *content) {
         return run(
                 "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
                 "/dev/null 2>>'%s'",
-                tpath(sig), tpath(content), tpath("chain.pem"), tpath("openssl.log"));
+                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
 }
 
 static void test_baseline_b_matrix(void **state) {
@@ -125,6 +125,39 @@ static void test_baseline_b_matrix(void **state) {
                 }
 }
 
+/* Reference signatures by `openssl cms` with the fixture keys (Vietnamese UTF-8 names) verify as expected.
+ */
+static void test_fixture_references(void **state) {
+        static const struct {
+                const char *name, *opts, *cn;
+                CmsSignatureScheme scheme;
+        } refs[] = {
+                { "leader", "-md sha256", "Nguyễn Văn An", CMS_SIGNATURE_RSA_PKCS1 },
+                { "leader", "-md sha256 -keyopt rsa_padding_mode:pss", "Nguyễn Văn An",
+                  CMS_SIGNATURE_RSA_PSS },
+                { "leader2", "-md sha384", "Trần Thị Bình", CMS_SIGNATURE_ECDSA },
+                { "seal", "-md sha512 -cades", "UBND phường Uông Bí", CMS_SIGNATURE_RSA_PKCS1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+                _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+                char pem[64], key[64];
+
+                snprintf(pem, sizeof pem, "%s.pem", refs[i].name);
+                snprintf(key, sizeof key, "%s.key", refs[i].name);
+                assert_int_equal(
+                        run("openssl cms -sign -binary -nosmimecap -signer '%s' -inkey '%s' %s -certfile '%s' "
+                            "-in '%s' -outform DER -out '%s'",
+                            ppath(pem), ppath(key), refs[i].opts, ppath("ca.pem"), tpath("doc.bin"),
+                            tpath("ref.p7s")),
+                        0);
+                res = verify_files("ref.p7s", "doc.bin");
+                assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
+                assert_int_equal(res->signers[0].scheme, refs[i].scheme);
+                assert_subject_cn(res->signers[0].signer_cert, refs[i].cn);
+        }
+}
+
 static void test_signing_certificate_v2_encoding(void **state) {
         _cleanup_free_ uint8_t *out = NULL;
         size_t size;
@@ -138,8 +171,8 @@ static void test_signing_certificate_v2_encoding(void **state) {
          * issuerSerial. */
         assert_int_equal(
                 run("cd '%s' && openssl asn1parse -inform DER -in ess.p7s >ess.txt && "
-                    "openssl x509 -in leader.pem -outform DER | sha256sum | cut -c1-64 | tr a-f A-F >hash.txt",
-                    test_dir),
+                    "openssl x509 -in '%s' -outform DER | sha256sum | cut -c1-64 | tr a-f A-F >hash.txt",
+                    test_dir, ppath("leader.pem")),
                 0);
         assert_int_equal(
                 run("cd '%s' && grep -A5 signingCertificateV2 ess.txt | grep -q \"$(cat hash.txt)\"",
@@ -180,7 +213,7 @@ static void test_wrong_key_refused(void **state) {
         size_t size = 0;
         uint8_t digest[32] = { 1, 2, 3 };
 
-        assert_int_equal(pkey_signer_load(tpath("other.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
+        assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
         CadesSignParams p = {
                 .signer_cert = cert,
                 .digest_nid = NID_sha256,
@@ -251,7 +284,7 @@ static void test_ecdsa_raw_to_der(void **state) {
 }
 
 static void test_add_signer(void **state) {
-        _cleanup_(X509_freep) X509 *seal = load_cert("other.pem");
+        _cleanup_(X509_freep) X509 *seal = load_cert("seal.pem");
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         _cleanup_free_ uint8_t *existing = NULL, *out = NULL, *bad_out = NULL;
         const uint8_t *first;
@@ -262,14 +295,14 @@ static void test_add_signer(void **state) {
 
         /* The leader's signature, made by openssl. */
         assert_int_equal(
-                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha256 -signer leader.pem "
-                    "-inkey leader.key -certfile ca.pem -in doc.bin -outform DER -out leader.p7s",
-                    test_dir),
+                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha256 -signer '%s' "
+                    "-inkey '%s' -certfile '%s' -in doc.bin -outform DER -out leader.p7s",
+                    test_dir, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
                 0);
         read_all(tpath("leader.p7s"), &existing, &existing_size);
         der_signer_info(existing, existing_size, 0, &first, &first_size);
 
-        assert_int_equal(pkey_signer_load(tpath("other.key"), CMS_SIGNATURE_RSA_PSS, &ps), 0);
+        assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PSS, &ps), 0);
         CadesSignParams p = {
                 .signer_cert = seal,
                 .digest_nid = NID_sha384,
@@ -293,8 +326,8 @@ static void test_add_signer(void **state) {
                 char cn[64] = "";
                 X509_NAME_get_text_by_NID(
                         X509_get_subject_name(res->signers[i].signer_cert), NID_commonName, cn, sizeof cn);
-                seen_leader |= streq(cn, "Leader RSA");
-                seen_seal |= streq(cn, "Other RSA");
+                seen_leader |= streq(cn, "Nguyễn Văn An");
+                seen_seal |= streq(cn, "UBND phường Uông Bí");
         }
         assert_true(seen_leader && seen_seal);
         assert_int_equal(openssl_verify("both.p7s", "doc.bin"), 0);
@@ -317,26 +350,38 @@ static void test_add_signer(void **state) {
 static pid_t tsa_pid = 0;
 static char tsa_url[128];
 
-static void tsa_start(const char *mode) {
-        const char *src = getenv("KYSO_SOURCE_ROOT");
-        char script[1024], portfile[600];
+/* flag: NULL, "--wrong-imprint" or "--bad-status" (see tests/fixtures/README.md). */
+static void tsa_start(const char *flag) {
+        const char *server = getenv("KYSO_TEST_SERVER");
+        char portfile[700];
         _cleanup_free_ uint8_t *port = NULL;
-        size_t size;
+        size_t size = 0;
 
-        assert_non_null(src);
-        snprintf(script, sizeof script, "%s/tests/formats/tsa-server.py", src);
-        snprintf(portfile, sizeof portfile, "%s/tsa-port-%s", test_dir, mode);
+        assert_non_null(server);
+        snprintf(portfile, sizeof portfile, "%s/tsa-%s.port", test_dir, flag ? flag + 2 : "ok");
         unlink(portfile);
         tsa_pid = fork();
         assert_true(tsa_pid >= 0);
         if (tsa_pid == 0) {
-                execlp("python3", "python3", script, test_dir, mode, portfile, (char *) NULL);
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                        dup2(null, STDERR_FILENO);
+                execlp("python3", "python3", server, "tsa", "--pki", pki_dir, "--port-file", portfile, flag,
+                       (char *) NULL);
                 _exit(127);
         }
-        for (int i = 0; i < 100 && access(portfile, F_OK) < 0; i++)
+        for (int i = 0; i < 200; i++) {
+                free(port);
+                port = NULL;
+                if (access(portfile, F_OK) == 0) {
+                        read_all(portfile, &port, &size);
+                        if (size > 0 && port[size - 1] == '\n')
+                                break;
+                }
                 usleep(50 * 1000);
-        read_all(portfile, &port, &size);
-        snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%s/tsa", (char *) port);
+        }
+        assert_non_null(port);
+        snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%d/tsa", atoi((char *) port));
 }
 
 static void tsa_stop(void) {
@@ -357,7 +402,7 @@ static void test_baseline_t(void **state) {
         CmsTimestamp ts = {};
         time_t before = time(NULL);
 
-        tsa_start("ok");
+        tsa_start(NULL);
         TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
         assert_int_equal(
                 sign_file(
@@ -366,7 +411,7 @@ static void test_baseline_t(void **state) {
                 0);
         tsa_stop();
         assert_int_equal(ts.status, CMS_TIMESTAMP_OK);
-        assert_subject_cn(ts.tsa_cert, "Kyso Test TSA");
+        assert_subject_cn(ts.tsa_cert, "Máy chủ cấp dấu thời gian (test)");
         cms_timestamp_done(&ts);
 
         res = verify_files("bt.p7s", "doc.bin");
@@ -378,12 +423,48 @@ static void test_baseline_t(void **state) {
         assert_true(t->has_gen_time);
         assert_true(t->gen_time >= before - 2 && t->gen_time <= time(NULL) + 2);
         assert_int_equal(t->imprint_digest_nid, NID_sha256);
-        assert_subject_cn(t->tsa_cert, "Kyso Test TSA");
+        assert_subject_cn(t->tsa_cert, "Máy chủ cấp dấu thời gian (test)");
         assert_true(sk_X509_num(t->certs) >= 1);
-        assert_string_equal(t->policy_oid, "1.2.3.4.1");
+        assert_string_equal(t->policy_oid, "1.3.6.1.4.1.99999.2.1");
         assert_non_null(t->serial_hex);
         assert_int_equal(openssl_verify("bt.p7s", "doc.bin"), 0);
-        /* The token on its own, as `openssl ts -verify` sees it, after extracting it. */
+
+        /* The token on its own, checked by `openssl ts -verify` (path to the fixture root included) over the
+         * signature value it time-stamps. */
+        {
+                _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+                _cleanup_free_ uint8_t *data = NULL;
+                const unsigned char *p;
+                size_t size;
+
+                read_all(tpath("bt.p7s"), &data, &size);
+                p = data;
+                cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
+                assert_non_null(cms);
+                CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+                ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
+                X509_ATTRIBUTE *a = CMS_unsigned_get_attr(
+                        si, CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1));
+                assert_non_null(a);
+                ASN1_TYPE *tok = X509_ATTRIBUTE_get0_type(a, 0);
+                assert_non_null(tok);
+                assert_int_equal(tok->type, V_ASN1_SEQUENCE);
+                write_all(
+                        tpath("token.der"), tok->value.sequence->data, (size_t) tok->value.sequence->length);
+                write_all(tpath("sigvalue.bin"), sv->data, (size_t) sv->length);
+                assert_int_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("sigvalue.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+                /* And over something else it fails, so the check above means something. */
+                write_all(tpath("other.bin"), "x", 1);
+                assert_int_not_equal(
+                        run("openssl ts -verify -token_in -in '%s' -data '%s' -CAfile '%s' >>'%s' 2>&1",
+                            tpath("token.der"), tpath("other.bin"), ppath("root+ca.pem"),
+                            tpath("openssl.log")),
+                        0);
+        }
 }
 
 /* A token moved from one signature to another does not cover the second signature value. */
@@ -456,10 +537,37 @@ static void test_tsa_down(void **state) {
         assert_int_equal(access(tpath("down.p7s"), F_OK), -1);
 }
 
+/* A TSA that accepts the connection and never answers, and one that answers HTTP 500. */
+static void test_tsa_hangs_or_fails(void **state) {
+        static const char *const flags[] = { "--hang", "--fail" };
+
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                _cleanup_free_ char *msg = NULL;
+                time_t before = time(NULL);
+
+                tsa_start(flags[i]);
+                TsaOptions o = { .url = tsa_url, .timeout_sec = 2 };
+                assert_int_equal(
+                        sign_file(
+                                "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                                "doc.bin", "hang.p7s", NULL, &msg),
+                        -EHOSTUNREACH);
+                tsa_stop();
+                print_message("%s: %s\n", flags[i], msg);
+                assert_non_null(strstr(msg, tsa_url));
+                assert_non_null(
+                        strstr(msg, i == 0 ? "did not answer"
+                                           : "answered with an HTTP error (received error: "
+                                             "code=500"));
+                assert_true(time(NULL) - before <= 6);
+                assert_int_equal(access(tpath("hang.p7s"), F_OK), -1);
+        }
+}
+
 static void test_tsa_rejects(void **state) {
         _cleanup_free_ char *msg = NULL;
 
-        tsa_start("reject");
+        tsa_start("--bad-status");
         TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
         assert_int_equal(
                 sign_file(
@@ -469,14 +577,15 @@ static void test_tsa_rejects(void **state) {
         tsa_stop();
         print_message("%s\n", msg);
         assert_non_null(strstr(msg, "refused"));
-        assert_non_null(strstr(msg, "badAlg"));
+        assert_non_null(strstr(msg, "rejected on purpose"));
+        assert_non_null(strstr(msg, "badRequest"));
         assert_non_null(strstr(msg, tsa_url));
 }
 
 static void test_tsa_wrong_imprint(void **state) {
         _cleanup_free_ char *msg = NULL;
 
-        tsa_start("wrong-imprint");
+        tsa_start("--wrong-imprint");
         TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
         assert_int_equal(
                 sign_file(
@@ -493,6 +602,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_digest_info),
                 cmocka_unit_test(test_ecdsa_raw_to_der),
+                cmocka_unit_test(test_fixture_references),
                 cmocka_unit_test(test_baseline_b_matrix),
                 cmocka_unit_test(test_signing_certificate_v2_encoding),
                 cmocka_unit_test(test_pades_attributes),
@@ -501,6 +611,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
                 cmocka_unit_test(test_transplanted_token),
                 cmocka_unit_test(test_tsa_down),
+                cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
         };

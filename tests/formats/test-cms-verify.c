@@ -260,32 +260,26 @@ static void test_signer_cert_missing(void **state) {
 }
 
 /* A countersignature by `other` over the leader's signature value, built with OpenSSL's own signer. */
-static int make_countersigned(const char *out, bool wrong_value) {
-        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL, *cs = NULL;
+/* Adds `copies` countersignatures by `other` over si's signature value (or over a wrong value) to si. */
+static void countersign(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool wrong_value, unsigned copies) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cs = NULL;
         _cleanup_(X509_freep) X509 *other = load_cert("other.pem");
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        unsigned char *der = NULL, *csder = NULL;
-        const unsigned char *p;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_free_ uint8_t *attrs = NULL;
+        unsigned char *csder = NULL, sig[512];
         const uint8_t *si_bytes;
-        size_t size, si_size;
+        size_t si_size, attrs_size = 0, sig_size = sizeof sig;
+        ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
         uint8_t md[32];
         unsigned md_size;
+        CMS_SignerInfo *csi;
+        int cslen;
         BIO *b;
-        int len, cslen;
-        ASN1_OCTET_STRING *sv;
-        CMS_SignerInfo *si, *csi;
 
-        read_all(tpath("cs-base.p7s"), &data, &size);
-        p = data;
-        cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
-        assert_non_null(cms);
-        si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
-        sv = CMS_SignerInfo_get0_signature(si);
         assert_int_equal(EVP_Digest(sv->data, (size_t) sv->length, md, &md_size, EVP_sha256(), NULL), 1);
         if (wrong_value)
                 md[0] ^= 1;
-
         b = BIO_new_file(tpath("other.key"), "r");
         key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
         BIO_free(b);
@@ -296,34 +290,51 @@ static int make_countersigned(const char *out, bool wrong_value) {
         assert_non_null(csi);
         assert_int_equal(
                 CMS_signed_add1_attr_by_NID(csi, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
-        {
-                /* By hand: CMS_SignerInfo_sign() of OpenSSL 3.0 insists on a content-type attribute, which a
-                 * countersignature must not have. */
-                _cleanup_free_ uint8_t *attrs = NULL;
-                _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-                unsigned char sig[512];
-                size_t attrs_size = 0, sig_size = sizeof sig;
-
-                assert_int_equal(cms_signed_attrs_der(csi, &attrs, &attrs_size), 0);
-                assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-                assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
-                assert_int_equal(
-                        ASN1_STRING_set(CMS_SignerInfo_get0_signature(csi), sig, (int) sig_size), 1);
-        }
+        /* By hand: CMS_SignerInfo_sign() of OpenSSL 3.0 insists on a content-type attribute, which a
+         * countersignature must not have. */
+        assert_int_equal(cms_signed_attrs_der(csi, &attrs, &attrs_size), 0);
+        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
+        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(csi), sig, (int) sig_size), 1);
         cslen = i2d_CMS_ContentInfo(cs, &csder);
         assert_true(cslen > 0);
         der_signer_info(csder, (size_t) cslen, 0, &si_bytes, &si_size);
+        for (unsigned i = 0; i < copies; i++)
+                assert_int_equal(
+                        CMS_unsigned_add1_attr_by_NID(
+                                si, NID_pkcs9_countersignature, V_ASN1_SEQUENCE, si_bytes, (int) si_size),
+                        1);
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *have = CMS_get1_certs(cms);
+        bool present = false;
+        for (int i = 0; i < sk_X509_num(have); i++)
+                present |= X509_cmp(sk_X509_value(have, i), other) == 0;
+        if (!present)
+                assert_int_equal(CMS_add1_cert(cms, other), 1);
+        OPENSSL_free(csder);
+}
 
-        assert_int_equal(
-                CMS_unsigned_add1_attr_by_NID(
-                        si, NID_pkcs9_countersignature, V_ASN1_SEQUENCE, si_bytes, (int) si_size),
-                1);
-        assert_int_equal(CMS_add1_cert(cms, other), 1);
+static void rewrite(const char *in, const char *out, bool wrong_value, unsigned copies) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        unsigned char *der = NULL;
+        const unsigned char *p;
+        size_t size;
+        int len;
+
+        read_all(tpath(in), &data, &size);
+        p = data;
+        cms = d2i_CMS_ContentInfo(NULL, &p, (long) size);
+        assert_non_null(cms);
+        for (int i = 0; i < sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)); i++)
+                countersign(cms, sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), i), wrong_value, copies);
         len = i2d_CMS_ContentInfo(cms, &der);
         assert_true(len > 0);
         write_all(tpath(out), der, (size_t) len);
         OPENSSL_free(der);
-        OPENSSL_free(csder);
+}
+
+static int make_countersigned(const char *out, bool wrong_value) {
+        rewrite("cs-base.p7s", out, wrong_value, 1);
         return 0;
 }
 
@@ -345,6 +356,80 @@ static void test_countersignature(void **state) {
         assert_string_equal(cms_problem_to_string(bad->signers[0].problem), "bad-countersignature");
         assert_int_equal(bad->signers[0].countersigners[0].problem, CMS_PROBLEM_CONTENT_MISMATCH);
         assert_true(bad->signers[0].signature_valid);
+}
+
+/* Signed attributes without content-type (OpenSSL's signer always adds one: sign by hand). */
+static void test_content_type_missing(void **state) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+        _cleanup_(X509_freep) X509 *leader = load_cert("leader.pem");
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *content = NULL, *attrs = NULL;
+        unsigned char *der = NULL, sig[512];
+        size_t size, attrs_size = 0, sig_size = sizeof sig;
+        uint8_t md[32];
+        unsigned md_size;
+        CMS_SignerInfo *si;
+        BIO *b;
+        int len;
+
+        read_all(tpath("content.bin"), &content, &size);
+        assert_int_equal(EVP_Digest(content, size, md, &md_size, EVP_sha256(), NULL), 1);
+        b = BIO_new_file(tpath("leader.key"), "r");
+        key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        assert_non_null(key);
+        cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
+        assert_non_null(cms);
+        si = CMS_add1_signer(cms, leader, key, EVP_sha256(), CMS_PARTIAL | CMS_NOSMIMECAP);
+        assert_non_null(si);
+        assert_int_equal(
+                CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
+        assert_int_equal(cms_signed_attrs_der(si, &attrs, &attrs_size), 0);
+        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
+        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int) sig_size), 1);
+        len = i2d_CMS_ContentInfo(cms, &der);
+        assert_true(len > 0);
+        write_all(tpath("noct.p7s"), der, (size_t) len);
+        OPENSSL_free(der);
+
+        res = verify_files("noct.p7s", "content.bin");
+        assert_string_equal(cms_problem_to_string(res->signers[0].problem), "content-type");
+        assert_int_equal(res->signers[0].content_type, CMS_CONTENT_TYPE_ABSENT);
+        assert_true(res->signers[0].signature_valid);
+        assert_true(res->signers[0].digest_matches);
+}
+
+/* 4 SignerInfos with 64 countersignatures each: 260 signatures, more than CMS_VERIFY_MAX_CHECKS. */
+static void test_check_budget(void **state) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        size_t ok = 0, refused = 0;
+
+        sign_reference(
+                "many.p7s", "-md sha256 -signer leader.pem -inkey leader.key -signer leader2.pem -inkey "
+                            "leader2.key -signer other.pem -inkey other.key -signer impostor-newkey.pem "
+                            "-inkey impostor-newkey.key");
+        rewrite("many.p7s", "many-cs.p7s", false, 64);
+        res = verify_files("many-cs.p7s", "content.bin");
+        assert_int_equal(res->n_signers, 4);
+        for (size_t i = 0; i < res->n_signers; i++) {
+                assert_int_equal(res->signers[i].n_countersigners, 64);
+                for (size_t j = 0; j < 64; j++) {
+                        const CmsSignerResult *c = &res->signers[i].countersigners[j];
+                        if (c->problem == CMS_PROBLEM_OK)
+                                ok++;
+                        else {
+                                assert_int_equal(c->problem, CMS_PROBLEM_MALFORMED);
+                                assert_string_equal(c->detail, "too many signatures in one file");
+                                refused++;
+                        }
+                }
+        }
+        assert_int_equal(ok + 4, CMS_VERIFY_MAX_CHECKS);
+        assert_int_equal(refused, 4);
+        assert_false(cms_verify_result_all_ok(res));
 }
 
 static ssize_t read_nothing(void *userdata, void *buf, size_t size) {
@@ -425,6 +510,8 @@ int main(void) {
                 cmocka_unit_test(test_missing_signed_attrs),
                 cmocka_unit_test(test_signer_cert_missing),
                 cmocka_unit_test(test_countersignature),
+                cmocka_unit_test(test_content_type_missing),
+                cmocka_unit_test(test_check_budget),
                 cmocka_unit_test(test_garbage),
         };
         return cmocka_run_group_tests(tests, setup, pki_teardown);

@@ -78,6 +78,8 @@ static bool fault(const char *call) {
                 struct timespec ts = { c.slow_ms / 1000, (long) (c.slow_ms % 1000) * 1000000L };
                 while (nanosleep(&ts, &ts) < 0)
                         ;
+                /* The token may have been pulled meanwhile: that is what a slow call is for. */
+                control_read(&c);
         }
         if (c.removed && !removed) {
                 /* Like a pulled token: every session and the login state are gone. */

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -135,7 +136,8 @@ static void on_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
         sign_result.sig_size = 0;
         if (r->error == 0) {
                 assert_true(r->signature_size <= sizeof(sign_result.sig));
-                memcpy(sign_result.sig, r->signature, r->signature_size);
+                if (r->signature_size > 0) /* none for a login */
+                        memcpy(sign_result.sig, r->signature, r->signature_size);
                 sign_result.sig_size = r->signature_size;
         } else
                 assert_non_null(r->message);
@@ -276,7 +278,7 @@ static void verify_signature(const char *pem_name, P11SignAlgorithm alg, const u
 
 static int setup(void **state) {
         const char *script = getenv("KYSO_FIXTURES_SCRIPT");
-        _cleanup_free_ char *cmd = NULL, *env = NULL, *fault_module = NULL;
+        _cleanup_free_ char *cmd = NULL, *env = NULL;
         size_t size;
 
         if (!script || !getenv("KYSO_FAULT_MODULE") || !getenv("KYSO_P11_HELPER")) {
@@ -693,6 +695,130 @@ static void test_slow(void **state) {
         manager_free_checked(m);
 }
 
+static unsigned cancelled_calls;
+static void on_cancelled_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
+        cancelled_calls++;
+}
+
+static bool time_passed(void *arg) {
+        return now() >= *(uint64_t *) arg;
+}
+
+static void test_cancel(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_secret_ Secret *pin = secret_new_string("3333");
+        P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
+        const char *uri = "pkcs11:token=fault;id=%01";
+        int a, b, c;
+        uint8_t digest[32];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        wait_tokens(e, m, 1);
+        sha256("cancel", digest);
+        control_write("slow C_Sign 300\n");
+
+        /* a goes to the token at once, b and c wait behind it. */
+        cancelled_calls = 0;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &b), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &a), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 1);
+        assert_int_equal(p11_manager_cancel(m, &b), 0);
+        uint64_t until = now() + 1500 * 1000;
+        run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+        assert_int_equal(cancelled_calls, 1); /* c only */
+
+        /* The queue still works after removals in its middle and at its end. */
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &c), 0);
+        assert_int_equal(p11_manager_cancel(m, &c), 1);
+        assert_int_equal(sign_sync(e, m, uri, "3333", P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader2", P11_SIGN_ECDSA, digest);
+        assert_int_equal(cancelled_calls, 2); /* and a */
+
+        /* Freed with a signature on the token and one queued: both told -ECANCELED, nothing left running. */
+        cancelled_calls = 0;
+        sign_result.done = false;
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_cancelled_signed, &a), 0);
+        assert_int_equal(p11_manager_sign(m, uri, pin, &mech, digest, 32, 0, on_signed, NULL), 0);
+        manager_free_checked(m);
+        assert_int_equal(cancelled_calls, 1);
+        assert_true(sign_result.done);
+        assert_int_equal(sign_result.error, -ECANCELED);
+}
+
+static void test_removed_mid_signature(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_secret_ Secret *pin = secret_new_string("3333");
+        P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
+        uint8_t digest[32];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        P11Manager *m = manager_new(e, fault, NULL, 0, 0);
+        wait_tokens(e, m, 1);
+        sha256("pulled out", digest);
+
+        control_write("slow C_Sign 800\n");
+        sign_result.done = false;
+        size_t from = n_events;
+        assert_int_equal(
+                p11_manager_sign(m, "pkcs11:token=fault;id=%01", pin, &mech, digest, 32, 0, on_signed, NULL),
+                0);
+        uint64_t until = now() + 300 * 1000;
+        run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+        assert_false(sign_result.done);
+        control_write("remove\n"); /* while C_Sign sleeps */
+        run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
+        assert_int_equal(sign_result.error, -ENODEV);
+        assert_int_equal(sign_result.code, P11_ERROR_DEVICE_REMOVED);
+        assert_int_equal(sign_result.sig_size, 0);
+        wait_event(e, P11_EVENT_TOKEN_REMOVED, "fault", from, 3 * USEC_PER_SEC);
+        assert_null(find_event(P11_EVENT_HELPER_FAILED, fault, from)); /* a removal is not a crash */
+
+        control_write("insert\n");
+        wait_event(e, P11_EVENT_TOKEN_ADDED, "fault", from, 3 * USEC_PER_SEC);
+        assert_int_equal(sign_sync(e, m, "pkcs11:token=fault;id=%01", "3333", P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("leader2", P11_SIGN_ECDSA, digest);
+        manager_free_checked(m);
+}
+
+static void test_registry(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_free_ char *confdir = NULL, *file = NULL, *text = NULL;
+
+        /* A p11-kit registry of our own naming SoftHSM, plus the same module configured by path:
+         * one helper, two tokens. */
+        assert_true(asprintf(&confdir, "%s/p11-kit-modules", dir) > 0);
+        (void) mkdir(confdir, 0700);
+        assert_true(asprintf(&file, "%s/softhsm2.module", confdir) > 0);
+        assert_true(asprintf(&text, "module: %s\n", softhsm) > 0);
+        assert_int_equal(write_file_atomic(file, text, strlen(text), 0600), 0);
+
+        char *modules[] = { softhsm, NULL };
+        char *dirs[] = { confdir, NULL };
+        P11ManagerConfig config = {
+                .module_paths = modules,
+                .use_p11kit_registry = true,
+                .p11kit_config_dirs = dirs,
+                .helper_path = (char *) test_getenv_or_skip("KYSO_P11_HELPER"),
+        };
+        P11Manager *m = NULL;
+        assert_int_equal(sd_event_new(&e), 0);
+        events_clear();
+        assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+        current = m;
+        wait_tokens(e, m, 2);
+        uint64_t until = now() + 1500 * 1000; /* would a second helper add the tokens again? */
+        run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+        assert_int_equal(count_events(P11_EVENT_TOKEN_ADDED), 2);
+        assert_int_equal(n_tokens(m), 2);
+        manager_free_checked(m);
+}
+
 static void test_always_authenticate(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         const P11Certificate *const *certs;
@@ -827,6 +953,9 @@ int main(void) {
                 cmocka_unit_test_teardown(test_hang, test_teardown),
                 cmocka_unit_test_teardown(test_slow, test_teardown),
                 cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
+                cmocka_unit_test_teardown(test_cancel, test_teardown),
+                cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
+                cmocka_unit_test_teardown(test_registry, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
         };

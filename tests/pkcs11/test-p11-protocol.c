@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kyso-test.h"
 
+#include <dirent.h>
 #include <p11-kit/pkcs11.h>
+
+#include "fileio.h"
 
 #include "macro.h"
 #include "pkcs11/p11-manager.h"
@@ -341,6 +344,30 @@ static void test_ckrv_mapping(void **state) {
         assert_string_equal(p11_error_to_string(P11_ERROR_PIN_LOCKED), "pin-locked");
 }
 
+/* The fuzzer's seeds are valid frames (so its mutations start from something the decoders accept). */
+static void test_fuzz_seeds_valid(void **state) {
+        const char *root = test_getenv_or_skip("KYSO_SOURCE_ROOT");
+        _cleanup_free_ char *path = NULL;
+        size_t n = 0;
+
+        assert_true(asprintf(&path, "%s/tests/pkcs11/fuzz-p11-protocol", root) > 0);
+        DIR *d = opendir(path);
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *file = NULL, *buf = NULL;
+                size_t size;
+                if (de->d_name[0] == '.')
+                        continue;
+                assert_true(asprintf(&file, "%s/%s", path, de->d_name) > 0);
+                assert_int_equal(read_full_file(file, P11_FRAME_MAX, &buf, &size), 0);
+                if (p11_decode_any(buf, size) != 0)
+                        fail_msg("seed %s does not decode", de->d_name);
+                n++;
+        }
+        closedir(d);
+        assert_true(n >= 12);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hello_round_trip),
@@ -352,6 +379,7 @@ int main(void) {
                 cmocka_unit_test(test_oversized_and_wrong_version),
                 cmocka_unit_test(test_garbled),
                 cmocka_unit_test(test_ckrv_mapping),
+                cmocka_unit_test(test_fuzz_seeds_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

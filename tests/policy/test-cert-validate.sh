@@ -95,6 +95,8 @@ check "expiring in 30 days: warning with days left" "$GOOD" expiring expiring oc
 check "TSA certificate for time-stamping" "$GOOD" tsa valid ocsp "is valid until" --tsa
 check "leader is not a TSA" "$GOOD" leader wrong-usage none "not a time-stamping certificate" --tsa
 
+out=$("$VALIDATE_CERT" "$GOOD" "$P/weak.pem" --untrusted "$P/ca.pem")
+expect_match "weak key is 'untrusted' in the D-Bus status" "^api_status=untrusted$" "$out"
 out=$("$VALIDATE_CERT" "$GOOD" "$P/device.pem")
 expect_match "device classified as device" "^kind=device$" "$out"
 out=$("$VALIDATE_CERT" "$GOOD" "$P/seal.pem")
@@ -119,6 +121,8 @@ check "revoked, by CRL" "$CRLP" revoked revoked crl "revoked on .*key compromise
 OCSPDOWN=$(policy ocsp "$DOWN_OCSP" "$CRL")
 check "OCSP down (ocsp mode): unknown, names the server" "$OCSPDOWN" leader unknown-revocation none \
         "cannot be established, so signing is refused: OCSP server: $DOWN_OCSP gave no usable answer"
+out=$("$VALIDATE_CERT" "$OCSPDOWN" "$P/leader.pem" --untrusted "$P/ca.pem")
+expect_match "unknown revocation is 'unknown' in the D-Bus status" "^api_status=unknown$" "$out"
 CRLDOWN=$(policy crl "$OCSP" "$DOWN_CRL")
 check "CRL down (crl mode): unknown, names the server" "$CRLDOWN" leader unknown-revocation none \
         "signing is refused: CRL server: $DOWN_CRL/ca.crl gave no usable answer"

@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
                 return 3;
         }
         const char *rule = NULL;
+        printf("api_status=%s\n", cert_status_to_api_string(v.status));
         printf("status=%s\nusable=%s\nsource=%s\nurl=%s\ndays=%d\nrevoked_later=%s\nkind=%s\nreason=%s\n",
                cert_status_to_string(v.status), cert_status_is_usable(v.status) ? "yes" : "no",
                revocation_source_to_string(v.revocation_source), strempty(v.revocation_url), v.days_left,

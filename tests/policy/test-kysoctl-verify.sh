@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# test-kysoctl-verify.sh: reference signatures made with `openssl cms` from the fixture keys verify with
+# `kysoctl verify`; tampered ones (content, signature value, signed attribute, swapped certificate) and bad
+# certificates fail with the right message. CRL and OCSP servers on 127.0.0.1. Output is TAP.
+set -uo pipefail
+
+: "${KYSO_SOURCE_ROOT:?run through meson test}" "${KYSOCTL:?run through meson test}"
+FX="$KYSO_SOURCE_ROOT/tests/fixtures"
+. "$FX/tap.sh"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-verify.XXXXXX") || bail_out "mktemp failed"
+trap 'rm -rf -- "$T"' EXIT
+"$FX/make-fixtures.sh" "$T/fx" >"$T/make.out" 2>&1 || {
+        sed 's/^/# /' "$T/make.out"
+        bail_out "make-fixtures.sh failed"
+}
+# shellcheck source=/dev/null
+. "$T/fx/env.sh"
+. "$FX/servers.sh"
+P=$KYSO_PKI
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY LANGUAGE
+export LC_ALL=C.UTF-8
+
+start_test_server crl CRL 2>"$T/start.err" || bail_out "crl server: $(cat "$T/start.err")"
+start_test_server ocsp OCSP 2>"$T/start.err" || bail_out "ocsp server: $(cat "$T/start.err")"
+
+write_policy() { # PATH OCSP CRL
+        mkdir -p "$(dirname "$1")"
+        cat >"$1" <<EOF
+[trust]
+root = $P/root.pem
+[revocation]
+cache = $(dirname "$1")/cache
+ocsp-timeout = 1
+crl-timeout = 1
+rewrite = $KYSO_OCSP_URL_PLACEHOLDER $2
+rewrite = http://127.0.0.1:18080 $3
+[kind personal]
+kind = personal
+policy-oid = $KYSO_OID_PERSONAL
+[kind organisation]
+kind = organization
+policy-oid = $KYSO_OID_ORGANIZATION
+[kind device]
+kind = device
+policy-oid = $KYSO_OID_DEVICE
+[seal ward]
+seal-organization = UBND phường Uông Bí
+leader-organization = UBND phường Uông Bí
+leader-subject = title=Chủ tịch
+leader-subject = title=Phó Chủ tịch
+EOF
+}
+write_policy "$T/policy/policy.conf" "$OCSP" "$CRL"
+export KYSO_POLICY="$T/policy/policy.conf" KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1
+
+D="$T/docs"
+mkdir -p "$D"
+printf 'Quyết định số 12/QĐ-UBND về việc thử nghiệm chữ ký số.\n' >"$D/doc.txt"
+
+sign() { # NAME OUT [extra openssl args]
+        local name=$1 out=$2
+        shift 2
+        openssl cms -sign -binary -cades -md sha256 -in "$D/doc.txt" -signer "$P/$name.pem" -inkey "$P/$name.key" \
+                -certfile "$P/ca.pem" -outform DER -out "$out" "$@" 2>>"$T/openssl.err"
+}
+
+# expect_verify DESC EXIT REGEX ARGS...: runs kysoctl verify ARGS, checks the exit code and the output.
+expect_verify() {
+        local desc=$1 want=$2 regex=$3 out rc
+        shift 3
+        out=$("$KYSOCTL" verify "$@" 2>&1)
+        rc=$?
+        if [[ $rc -eq $want ]] && grep -Eq -- "$regex" <<<"$out"; then
+                ok "$desc"
+        else
+                not_ok "$desc (exit $rc, want $want; want /$regex/)"
+                printf '%s\n' "$out" | sed 's/^/# /'
+        fi
+}
+
+# --- Good signatures.
+for n in leader leader2 seal clerk; do
+        sign $n "$D/$n.p7s" || bail_out "openssl cms -sign $n failed: $(cat "$T/openssl.err")"
+done
+expect "openssl itself verifies the reference signature" openssl cms -verify -binary -inform DER -in "$D/leader.p7s" \
+        -content "$D/doc.txt" -CAfile "$P/root+ca.pem" -purpose any -out /dev/null
+
+expect_verify "leader (RSA) signature is valid" 0 "Result: +VALID\. The signature is valid" "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader: signer, kind, organisation shown" 0 \
+        "Signer: +Nguyễn Văn An \(Chủ tịch\)" "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader: kind personal, organisation" 0 "Certificate kind: +personal certificate" "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader: claimed signing time" 0 "Signing time: +[0-9-]+T[0-9:]+\+07:00 \(claimed by the signer" \
+        "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader: revocation checked by OCSP" 0 "Revocation checked by: +OCSP $OCSP" "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader: counts as competent person" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader.p7s"
+expect_verify "leader2 (ECDSA) signature is valid" 0 "Trần Thị Bình.*|rsa|ecdsa" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2: ecdsa, competent" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "seal signature valid, not a competent person" 0 \
+        "Competent person: +does not count: UBND phường Uông Bí signed with an organisation certificate" "$D/doc.txt" "$D/seal.p7s"
+expect_verify "clerk signature valid, not a competent person" 0 \
+        "Competent person: +does not count: Lê Thị Cúc is not a competent person" "$D/doc.txt" "$D/clerk.p7s"
+
+# Default signature name FILE.p7s.
+cp "$D/leader.p7s" "$D/doc.txt.p7s"
+expect_verify "FILE.p7s found by default" 0 "All 1 signature\(s\) are valid" "$D/doc.txt"
+
+# Two signers: the leader's, then the seal added (openssl cms -resign).
+openssl cms -resign -binary -inform DER -in "$D/leader.p7s" -signer "$P/seal.pem" -inkey "$P/seal.key" \
+        -certfile "$P/ca.pem" -md sha256 -outform DER -out "$D/both.p7s" -content "$D/doc.txt" 2>>"$T/openssl.err" ||
+        bail_out "openssl cms -resign failed: $(cat "$T/openssl.err")"
+expect_verify "two signatures: both valid" 0 "Signature 2 of 2" "$D/doc.txt" "$D/both.p7s"
+
+# JSON.
+out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/both.p7s")
+expect_eq "json: exit 0" 0 $?
+expect "json: parses, valid, two signatures with the stable keys" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["valid"] is True, d
+assert len(d["signatures"]) == 2
+# SignerInfos are a DER SET: their order is that of the encoding, not the signing order.
+s = sorted(d["signatures"], key=lambda x: x["kind"] != "personal")
+assert s[0]["signer"]["name"] == "Nguyễn Văn An" and s[0]["kind"] == "personal"
+assert s[0]["competent_person"] is True and s[0]["integrity"] == "ok"
+assert s[0]["signing_time_source"] == "claimed"
+assert s[0]["status_at_signing"]["status"] == "valid" and s[0]["status_now"]["revocation_source"] == "ocsp"
+assert s[1]["kind"] == "organization" and s[1]["organization"] == "UBND phường Uông Bí"
+assert s[1]["competent_person"] is False
+' "$out"
+
+# --- Tampering.
+cp "$D/doc.txt" "$D/changed.txt"
+printf 'X' | dd of="$D/changed.txt" bs=1 seek=5 conv=notrunc 2>/dev/null
+expect_verify "one byte of content changed: NOT VALID" 1 "document was changed after it was signed" \
+        "$D/changed.txt" "$D/leader.p7s"
+out=$("$KYSOCTL" verify --json "$D/changed.txt" "$D/leader.p7s")
+expect_match "json: content-mismatch" '"integrity":"content-mismatch"' "$out"
+
+# The RSA signature value is the last 256 bytes of this DER (no unsigned attributes).
+python3 - "$D/leader.p7s" "$D/badsig.p7s" <<'EOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-10] ^= 0x01
+open(sys.argv[2], "wb").write(b)
+EOF
+expect_verify "one byte of the signature value changed: NOT VALID" 1 "signature value does not verify" \
+        "$D/doc.txt" "$D/badsig.p7s"
+
+# A signed attribute: the last digit of the signing time (OID 1.2.840.113549.1.9.5, then SET, UTCTime).
+python3 - "$D/leader.p7s" "$D/badattr.p7s" <<'EOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+oid = bytes.fromhex("06092a864886f70d010905")
+i = b.find(oid)
+assert i > 0, "no signing-time attribute"
+t = i + len(oid) + 2  # SET header
+assert b[t] in (0x17, 0x18), hex(b[t])
+digit = t + 2 + b[t + 1] - 2  # the last digit before 'Z'
+b[digit] = ord("0") + (b[digit] - ord("0") + 1) % 10
+open(sys.argv[2], "wb").write(b)
+EOF
+expect_verify "one byte of a signed attribute changed: NOT VALID" 1 "signature value does not verify" \
+        "$D/doc.txt" "$D/badattr.p7s"
+
+# Swapped certificates, by DER surgery on the certificate set.
+cat >"$T/swap.py" <<'EOF'
+import sys
+
+def tlv(buf, pos):
+    tag = buf[pos]
+    first = buf[pos + 1]
+    if first < 0x80:
+        return tag, pos + 2, pos + 2 + first
+    n = first & 0x7F
+    length = int.from_bytes(buf[pos + 2:pos + 2 + n], "big")
+    return tag, pos + 2 + n, pos + 2 + n + length
+
+def enc_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+def replace(buf, old, new):
+    if buf == old:
+        return new
+    tag, start, end = tlv(buf, 0)
+    if not tag & 0x20:
+        return buf
+    out, pos, changed = [], start, False
+    while pos < end:
+        _, _, e = tlv(buf, pos)
+        child = buf[pos:e]
+        r = replace(child, old, new)
+        changed |= r is not child
+        out.append(r)
+        pos = e
+    if not changed:
+        return buf
+    body = b"".join(out)
+    return bytes([tag]) + enc_len(len(body)) + body
+
+sig, old, new, dst = sys.argv[1:5]
+b = open(sig, "rb").read()
+r = replace(b, open(old, "rb").read(), open(new, "rb").read())
+assert r != b, "certificate not found in the signature"
+open(dst, "wb").write(r)
+EOF
+python3 "$T/swap.py" "$D/leader.p7s" "$P/leader.der" "$P/clerk.der" "$D/swap-clerk.p7s" || bail_out "swap failed"
+expect_verify "leader's certificate swapped for the clerk's: NOT VALID" 1 "signer's certificate is not in the signature" \
+        "$D/doc.txt" "$D/swap-clerk.p7s"
+# A certificate with the leader's issuer and serial but another key (as a CA mistake or forgery would give).
+cat >"$T/forged.ext" <<'EOF'
+keyUsage = critical, digitalSignature, nonRepudiation
+certificatePolicies = 1.3.6.1.4.1.99999.1.1
+EOF
+openssl req -new -key "$P/clerk.key" -utf8 -subj "/C=VN/O=UBND phường Uông Bí/title=Chủ tịch/CN=Nguyễn Văn An" \
+        -out "$T/forged.csr" 2>>"$T/openssl.err" &&
+        openssl x509 -req -in "$T/forged.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -set_serial 0x1001 -days 30 \
+                -extfile "$T/forged.ext" -outform DER -out "$T/forged.der" 2>>"$T/openssl.err" ||
+        bail_out "forged certificate: $(cat "$T/openssl.err")"
+python3 "$T/swap.py" "$D/leader.p7s" "$P/leader.der" "$T/forged.der" "$D/swap-forged.p7s" || bail_out "swap failed"
+expect_verify "certificate swapped for one with the same issuer and serial: NOT VALID" 1 \
+        "signature value does not verify|certificate was swapped" "$D/doc.txt" "$D/swap-forged.p7s"
+
+# --- Bad certificates.
+for n in revoked expired weak unknown device; do
+        sign $n "$D/$n.p7s" || bail_out "openssl cms -sign $n failed: $(cat "$T/openssl.err")"
+done
+expect_verify "revoked signer: NOT VALID, revocation explained" 1 \
+        "Certificate at signing time: +the certificate is revoked\. .*key compromise.*according to OCSP server $OCSP" \
+        "$D/doc.txt" "$D/revoked.p7s"
+# Signed 12 hours ago by its own (claimed) time, before the revocation: a claimed time cannot prove that.
+"$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-early.p7s" \
+        --time $(($(date +%s) - 43200)) || bail_out "sign-cades failed"
+expect_verify "revoked after a claimed signing time: still NOT VALID" 1 \
+        "signing time is only claimed \(no time-stamp\), so nothing proves the signature was made before the revocation" \
+        "$D/doc.txt" "$D/revoked-early.p7s"
+expect_verify "expired signer: not valid at signing time" 1 \
+        "Certificate at signing time: +the certificate has expired\. The certificate of Phạm Văn Hết Hạn expired on" "$D/doc.txt" "$D/expired.p7s"
+expect_verify "weak key signer: NOT VALID" 1 "too weak \(1024 bits" "$D/doc.txt" "$D/weak.p7s"
+expect_verify "unknown root: NOT VALID" 1 "Certificate now: +the certificate is not trusted\. .*does not lead to a trusted root" \
+        "$D/doc.txt" "$D/unknown.p7s"
+expect_verify "device certificate: not for document signing" 1 "not meant for signing documents" \
+        "$D/doc.txt" "$D/device.p7s"
+
+# --- Signatures made by formats/' CAdES signer: RSA-PSS, claimed times, RFC 3161 time-stamps (B-T).
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/pss.p7s" --pss || bail_out "sign-cades --pss"
+expect_verify "RSA-PSS signature valid" 0 "Algorithms: +SHA256, rsa-pss" "$D/doc.txt" "$D/pss.p7s"
+start_test_server tsa TSA 2>"$T/start.err" || bail_out "tsa server: $(cat "$T/start.err")"
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/bt.p7s" --tsa "$TSA" ||
+        bail_out "sign-cades --tsa failed"
+expect_verify "B-T: time-stamped signing time" 0 "Signing time: +[0-9T:+-]+ \(time-stamped\)" "$D/doc.txt" "$D/bt.p7s"
+expect_verify "B-T: the TSA is named and trusted" 0 "Time-stamp: +trusted, from Máy chủ cấp dấu thời gian \(test\)" \
+        "$D/doc.txt" "$D/bt.p7s"
+out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/bt.p7s")
+expect_match "json: time-stamp source and TSA status" '"signing_time_source":"time-stamp"' "$out"
+expect_match "json: TSA certificate valid" '"trusted":true' "$out"
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -1)
+if [[ -n $FAKETIME_LIB ]]; then
+        # A TSA whose clock is 12 hours behind: the token proves the signature predates the revocation.
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-12h start_test_server tsa TSA_EARLY 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        "$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-bt.p7s" \
+                --tsa "$TSA_EARLY" --time $(($(date +%s) - 43200)) || bail_out "sign-cades --tsa failed"
+        expect_verify "time-stamped before the revocation: VALID, revoked later shown" 0 \
+                "Certificate at signing time: +the certificate is valid\. .*It was revoked later, on" \
+                "$D/doc.txt" "$D/revoked-bt.p7s"
+        expect_verify "time-stamped before the revocation: now revoked" 0 \
+                "Certificate now: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt.p7s"
+else
+        ok "# SKIP libfaketime not found"
+        ok "# SKIP libfaketime not found"
+fi
+"$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-bt-now.p7s" --tsa "$TSA" ||
+        bail_out "sign-cades --tsa failed"
+expect_verify "time-stamped after the revocation: NOT VALID" 1 \
+        "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt-now.p7s"
+
+# --- Revocation servers down: fail closed, naming the servers.
+write_policy "$T/down/policy.conf" http://127.0.0.1:1/ocsp http://127.0.0.1:1
+KYSO_POLICY="$T/down/policy.conf" expect_verify "OCSP and CRL down: NOT VALID, servers named" 1 \
+        "its revocation status is unknown.*OCSP server: http://127.0.0.1:1/ocsp gave no usable answer" \
+        "$D/doc.txt" "$D/leader.p7s"
+
+# --- A countersignature (from formats/' seed corpus, over its fixed content, by its own untrusted test PKI):
+# one block per countersignature, judged like any signature.
+CS="$KYSO_SOURCE_ROOT/tests/formats/fuzz-cms-verify-corpus/countersigned.der"
+if [[ -r $CS ]]; then
+        printf 'kyso fuzz content\n' >"$D/fuzz-content.txt"
+        expect_verify "countersignature shown in its own block" 1 "Countersignature on signature 1" \
+                "$D/fuzz-content.txt" "$CS"
+        expect_verify "countersignature by an untrusted PKI: NOT VALID" 1 "2 of 2 signature\(s\) are NOT valid" \
+                "$D/fuzz-content.txt" "$CS"
+else
+        ok "# SKIP no countersigned sample"
+        ok "# SKIP no countersigned sample"
+fi
+
+# --- Other inputs.
+printf '%%PDF-1.4\n%%EOF\n' >"$D/doc.pdf"
+expect_verify "PDF without a signature file: not supported yet" 3 "PDF.*not supported yet" "$D/doc.pdf"
+expect_verify "missing signature file" 3 "Cannot open the signature" "$D/changed.txt"
+printf 'not a signature' >"$D/garbage.p7s"
+expect_verify "garbage signature: NOT VALID" 1 "not a usable detached CMS signature" "$D/doc.txt" "$D/garbage.p7s"
+expect_verify "usage error" 2 "Usage" 
+KYSO_POLICY="$T/nonexistent.conf" expect_verify "no policy: refuses to verify" 3 "policy .* cannot be used" \
+        "$D/doc.txt" "$D/leader.p7s"
+
+# --- Vietnamese.
+if locale -a 2>/dev/null | grep -qi '^vi_VN\.utf-\?8$'; then
+        LC_ALL=vi_VN.UTF-8 expect_verify "Vietnamese output" 0 "Chữ ký 1/1.*|Người ký: +Nguyễn Văn An" "$D/doc.txt" "$D/leader.p7s"
+        LC_ALL=vi_VN.UTF-8 expect_verify "Vietnamese: result" 0 "Kết quả: +HỢP LỆ" "$D/doc.txt" "$D/leader.p7s"
+        LC_ALL=vi_VN.UTF-8 expect_verify "Vietnamese: tampered" 1 "Văn bản đã bị thay đổi sau khi ký" \
+                "$D/changed.txt" "$D/leader.p7s"
+else
+        ok "# SKIP vi_VN.UTF-8 locale not installed"
+fi
+
+tap_done
