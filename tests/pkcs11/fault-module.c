@@ -33,6 +33,7 @@ typedef struct Control {
         char hang_call[64];
         char slow_call[64];
         unsigned slow_ms;
+        CK_FLAGS pin_flags; /* "pin count-low|final-try|locked": added to the token's flags */
 } Control;
 
 static void control_read(Control *c) {
@@ -56,6 +57,11 @@ static void control_read(Control *c) {
                         snprintf(c->abort_call, sizeof(c->abort_call), "%s", arg);
                 else if (strcmp(cmd, "hang") == 0)
                         snprintf(c->hang_call, sizeof(c->hang_call), "%s", arg);
+                else if (strcmp(cmd, "pin") == 0)
+                        c->pin_flags = strcmp(arg, "count-low") == 0   ? CKF_USER_PIN_COUNT_LOW
+                                       : strcmp(arg, "final-try") == 0 ? CKF_USER_PIN_FINAL_TRY
+                                       : strcmp(arg, "locked") == 0    ? CKF_USER_PIN_LOCKED
+                                                                       : 0;
                 else if (strcmp(cmd, "slow") == 0) {
                         snprintf(c->slow_call, sizeof(c->slow_call), "%s", arg);
                         c->slow_ms = ms;
@@ -150,9 +156,16 @@ static CK_RV w_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info) {
 }
 
 static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
+        Control c;
+        CK_RV rv;
+
         if (fault("C_GetTokenInfo"))
                 return CKR_TOKEN_NOT_PRESENT;
-        return real->C_GetTokenInfo(slot, info);
+        rv = real->C_GetTokenInfo(slot, info);
+        control_read(&c);
+        if (rv == CKR_OK && info)
+                info->flags |= c.pin_flags;
+        return rv;
 }
 
 static CK_RV w_C_OpenSession(
@@ -177,7 +190,12 @@ static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info) {
 }
 
 static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
+        Control c;
+
         SESSION_CALL(C_Login, h);
+        control_read(&c);
+        if (type != CKU_SO && (c.pin_flags & CKF_USER_PIN_LOCKED))
+                return CKR_PIN_LOCKED;
         return real->C_Login(h, type, pin, len);
 }
 

@@ -118,6 +118,32 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         expect "after the crash the restarted helper signs again" \
                 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/after.p7s"
         expect "kysod is still running" kill -0 "$KYSO_KYSOD_PID"
+
+        # PIN states the token reports (the fault module adds them; SoftHSM has no retry counter).
+        wait_pin_state() {
+                for ((i = 0; i < 50; i++)); do
+                        kysoctl tokens --json 2>/dev/null | jq -e --arg s "$1" '.[] | select(.label == "leader") | select(.["pin-state"] == $s or .pin_state == $s)' >/dev/null && return 0
+                        sleep 0.2
+                done
+                return 1
+        }
+        control "pin final-try"
+        expect "the token reports its final PIN try" wait_pin_state final-try
+        script "confirm yes" "pin 1111"
+        expect "final try: signed after the explicit yes" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/final.p7s"
+        expect "final try: the approval asked for an explicit yes to use the last try" \
+                grep -q "SETOK Yes, use the last try" "$KYSO_TEST_PINENTRY_LOG"
+        expect "final try: the PIN prompt warns that one more wrong PIN locks the token" \
+                grep -q "^SETERROR Last try" "$KYSO_TEST_PINENTRY_LOG"
+        control "pin locked"
+        expect "the token reports a locked PIN" wait_pin_state locked
+        n=$(prompts)
+        script "confirm yes" "pin 1111"
+        expect_fail "locked PIN: refused with the guidance of Article 15" "Article 15.*PinLocked|PinLocked" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/locked.p7s"
+        expect_eq "locked PIN: never tried, no prompt shown" "$n" "$(prompts)"
+        control ""
         stop_kysod
         tap_done
         exit $?
