@@ -263,6 +263,8 @@ static const char *role_name(SignRole role) {
 static int doc_audit(SignRequest *r, SignDoc *d) {
         AuditEvent ev = {};
         char fp[65] = "", na[32] = "";
+        const char *extra[16];
+        size_t n_extra = 0;
         const char *decision;
         AuditEventType type;
 
@@ -294,6 +296,24 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 gmtime_r(&t, &tm);
                 strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", &tm);
         }
+        /* What the app said about the document (not embedded in a detached CAdES for files). */
+        {
+                const struct {
+                        const char *key, *value;
+                } fields[] = {
+                        { "doc_number", r->doc_number },
+                        { "doc_date", r->doc_date },
+                        { "reason", r->reason },
+                        { "location", r->location },
+                        { "classification", r->classification },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                        if (fields[i].value) {
+                                extra[n_extra++] = fields[i].key;
+                                extra[n_extra++] = fields[i].value;
+                        }
+                extra[n_extra] = NULL;
+        }
         ev = (AuditEvent){
                 .type = type,
                 .caller = &r->caller,
@@ -317,6 +337,7 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 .article = d->article,
                 .timestamp_time = d->timestamp_time,
                 .error = d->status == DOC_DONE ? NULL : kyso_bus_error_to_name(d->error),
+                .extra = n_extra > 0 ? extra : NULL,
         };
         return audit_log_append(r->owner->audit, &ev, NULL);
 }
@@ -1160,7 +1181,8 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                 return;
                         }
                         r->previous_wrong = true;
-                        /* Before the last try the person confirms again, explicitly (PROMPT_FLAG_FINAL_TRY). */
+                        /* Before the last try the person confirms again, explicitly (PROMPT_FLAG_FINAL_TRY).
+                         */
                         if ((res->pin_flags & P11_PIN_FINAL_TRY) && !r->confirmed_final)
                                 r->confirmed = false;
                         r->state = REQ_WAIT_PROMPT;

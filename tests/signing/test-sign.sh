@@ -186,6 +186,8 @@ expect_fail "issue over the clerk's (not a leader's) signature is refused" "Poli
 expect_fail "a classified document is refused" "PolicyDenied" \
         kysoctl sign --role approve --cert "$LEADER" --classification "Tối mật" "$D/qd.txt" -o "$T/out/secret.p7s"
 expect_eq "no prompt for the clerk-issue and classified refusals" "$n" "$(prompts)"
+expect_eq "the classified refusal's audit record: denied, Art. 5.7, the marking kept" "denied Art. 5.7 Tối mật" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-denied")] | last | "\(.decision) \(.article) \(.data.classification)"')"
 expect_fail "the seal cannot approve (role vs kind)" "PolicyDenied" \
         kysoctl sign --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s"
 printf '%%PDF-1.7\n%%\xe2\xe3\n' >"$D/a.pdf"
