@@ -53,6 +53,7 @@ int agent_config_new(AgentConfig **ret) {
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
+        c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
         if (!c->pinentry_program)
                 return -ENOMEM;
@@ -176,6 +177,17 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                         return config_error(
                                 ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
                 return set_string(&c->audit_log_path, value);
+        }
+        if (streq(key, "audit-rotate")) {
+                AuditLogOptions o = c->audit_options;
+                if (audit_log_parse_rotation(value, &o) < 0)
+                        return config_error(
+                                ret_error, name, line,
+                                "audit-rotate must be no, monthly, a size of at least 64K (such as 50M), or "
+                                "monthly,SIZE; got '%s'",
+                                value);
+                c->audit_options = o;
+                return 0;
         }
         if (streq(key, "pinentry")) {
                 if (isempty(value))

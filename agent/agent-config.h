@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/audit-log.h"
+
 typedef struct AgentConfig {
         char *path;                   /* the file that was read; NULL when the defaults are used */
         char **module_paths;          /* "module", repeatable: extra PKCS#11 modules (absolute paths) */
@@ -14,8 +16,10 @@ typedef struct AgentConfig {
         uint64_t poll_usec;           /* "poll-interval", default 1s, 100ms..60s */
         uint64_t helper_timeout_usec; /* "helper-timeout", default 10s, 1s..10min */
         char *audit_log_path;         /* "audit-log", default $XDG_STATE_HOME/kyso/audit.jsonl */
-        char *pinentry_program;       /* "pinentry", default "pinentry" (looked up in $PATH) */
-        int log_level;                /* "log-level": debug|info|notice|warning|err, default info */
+        AuditLogOptions
+                audit_options;  /* "audit-rotate": no | monthly | SIZE | monthly,SIZE; default monthly */
+        char *pinentry_program; /* "pinentry", default "pinentry" (looked up in $PATH) */
+        int log_level;          /* "log-level": debug|info|notice|warning|err, default info */
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"

@@ -8,6 +8,7 @@
 #include "dbus/dbus-dict.h"
 #include "macro.h"
 #include "openssl-util.h"
+#include "policy/cert-validate.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
 
@@ -64,7 +65,18 @@ static int64_t floor_div(int64_t a, int64_t b) {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-void agent_classify_certificate(const uint8_t *der, size_t size, int64_t now, CertificateInfo *info) {
+void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, CertificateInfo *info) {
+        if (policy) {
+                CertValidation v = {};
+
+                info->kind = cert_kind_to_string(policy_classify_certificate(policy, cert, NULL));
+                if (cert_validate(policy, cert, NULL, (time_t) now, CERT_VALIDATE_NO_REVOCATION, &v) < 0)
+                        info->status = "unknown";
+                else
+                        info->status = cert_status_to_api_string(v.status);
+                cert_validation_done(&v);
+                return;
+        }
         info->kind = "unknown";
         if (now < info->not_before)
                 info->status = "not-yet-valid";
@@ -76,7 +88,8 @@ void agent_classify_certificate(const uint8_t *der, size_t size, int64_t now, Ce
                 info->status = "valid";
 }
 
-int certificate_info_from_der(const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret) {
+int certificate_info_from_der(
+        const Policy *policy, const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret) {
         _cleanup_(X509_freep) X509 *x = NULL;
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         const unsigned char *p = der;
@@ -141,7 +154,7 @@ int certificate_info_from_der(const uint8_t *der, size_t size, int64_t now, Cert
                 info.key_bits = (unsigned) MAX(EVP_PKEY_get_bits(pkey), 0);
         }
 
-        agent_classify_certificate(der, size, now, &info);
+        agent_classify_certificate(policy, x, now, &info);
         *ret = info;
         info = (CertificateInfo){};
         return 0;
@@ -182,12 +195,13 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
 }
 
 int agent_append_certificate(
-        DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now) {
+        DBusMessageIter *iter, const Policy *policy, const P11Certificate *c, const char *token_label,
+        int64_t now) {
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         DBusMessageIter d;
         int r;
 
-        r = certificate_info_from_der(c->der, c->der_size, now, &info);
+        r = certificate_info_from_der(policy, c->der, c->der_size, now, &info);
         if (r < 0)
                 return r;
         r = dbus_dict_open(iter, &d);
@@ -239,7 +253,7 @@ static const char *token_label_of(const P11Token *const *tokens, size_t n, const
 }
 
 int agent_append_certificates(
-        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens,
+        DBusMessageIter *iter, const Policy *policy, const P11Token *const *tokens, size_t n_tokens,
         const P11Certificate *const *certs, size_t n_certs, int64_t now) {
         DBusMessageIter a;
         int r;
@@ -248,7 +262,7 @@ int agent_append_certificates(
                 return -ENOMEM;
         for (size_t i = 0; i < n_certs; i++) {
                 r = agent_append_certificate(
-                        &a, certs[i], token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
+                        &a, policy, certs[i], token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
                 if (r == -EBADMSG)
                         continue; /* a certificate object that does not parse is not a certificate we can use
                                    */

@@ -6,7 +6,10 @@
 #include <dbus/dbus.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "pkcs11/p11-manager.h"
+#include "policy/policy.h"
 
 #define AGENT_EXPIRY_WARNING_DAYS 60 /* Art. 11: renewal possible while >= 60 days remain */
 
@@ -25,12 +28,16 @@ typedef struct CertificateInfo {
 
 void certificate_info_done(CertificateInfo *i);
 
-/* Parses a DER certificate; now is the time for days-left and status. -EBADMSG when it does not parse. */
-int certificate_info_from_der(const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret);
+/* Parses a DER certificate; now is the time for days-left and status. -EBADMSG when it does not parse.
+ * policy (may be NULL) decides kind and status, see agent_classify_certificate(). */
+int certificate_info_from_der(
+        const Policy *policy, const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret);
 
-/* Sets kind and status. For now status comes from the validity period only and kind is "unknown"; this is
- * the one place the policy engine (issue 3) plugs in: chain, revocation and the certificate kinds. */
-void agent_classify_certificate(const uint8_t *der, size_t size, int64_t now, CertificateInfo *info);
+/* Sets kind and status. With a policy: kind by its [kind] rules; status by the chain to its roots, the
+ * validity period, key strength and the expiry window, all offline. Revocation is not looked up here (it
+ * needs the network and would block the agent's loop): it is checked, failing closed, before every
+ * signature. Without a policy: kind "unknown", status from the validity period only. */
+void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, CertificateInfo *info);
 
 /* "ok", "count-low", "final-try", "locked" from P11PinFlags. */
 const char *agent_pin_state(unsigned pin_flags);
@@ -38,10 +45,11 @@ const char *agent_pin_state(unsigned pin_flags);
 /* Appends one a{sv} for the token / certificate to iter (an open "aa{sv}" array or a message). */
 int agent_append_token(DBusMessageIter *iter, const P11Token *t);
 int agent_append_certificate(
-        DBusMessageIter *iter, const P11Certificate *c, const char *token_label, int64_t now);
+        DBusMessageIter *iter, const Policy *policy, const P11Certificate *c, const char *token_label,
+        int64_t now);
 
 /* Whole replies and signals. */
 int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, size_t n);
 int agent_append_certificates(
-        DBusMessageIter *iter, const P11Token *const *tokens, size_t n_tokens,
+        DBusMessageIter *iter, const Policy *policy, const P11Token *const *tokens, size_t n_tokens,
         const P11Certificate *const *certs, size_t n_certs, int64_t now);

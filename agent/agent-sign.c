@@ -121,8 +121,7 @@ struct AgentSign {
         DBusConnection *bus;
         P11Manager *manager;
         const AgentConfig *config;
-        AuditLog *audit;
-        char *audit_error;
+        AuditLog *audit; /* the agent's, borrowed */
         Prompter *prompter;
         SignRequest *requests; /* in arrival order */
         unsigned counter;
@@ -749,7 +748,8 @@ static int request_find_certificate(SignRequest *r) {
         r->cert = d2i_X509(NULL, &p, (long) found->der_size);
         if (!r->cert)
                 return -EBADMSG;
-        return certificate_info_from_der(found->der, found->der_size, (int64_t) time(NULL), &r->info);
+        /* Kind and status are decided by the request's own checks (cert_validate with revocation). */
+        return certificate_info_from_der(NULL, found->der, found->der_size, (int64_t) time(NULL), &r->info);
 }
 
 static int request_prepare(SignRequest *r) {
@@ -757,7 +757,10 @@ static int request_prepare(SignRequest *r) {
         EVP_PKEY *key;
         int k;
 
-        k = policy_load(policy_tools_path(), policy_tools_flags(), &r->policy, &errors);
+        /* Never policy_tools_flags(): the person at the desk sets this process's environment, and must not
+         * be able to loosen the policy with it. The owner check always applies (root-owned, not writable by
+         * others), so $KYSO_POLICY can only point at a policy the administrator wrote. */
+        k = policy_load(policy_tools_path(), 0, &r->policy, &errors);
         if (k < 0) {
                 log_error_errno(
                         k, "Cannot load the signing policy %s: %m%s%s", policy_tools_path(),
@@ -1866,11 +1869,9 @@ static DBusHandlerResult sign_filter(DBusConnection *c, DBusMessage *m, void *us
 
 int agent_sign_new(
         sd_event *event, DBusConnection *bus, P11Manager *manager, const AgentConfig *config,
-        AgentSign **ret) {
-        _cleanup_free_ char *default_path = NULL;
+        AuditLog *audit, AgentSign **ret) {
         AgentSign *s;
         PinentryConfig pc = {};
-        AuditLogOptions ao = {};
         int k;
 
         s = calloc(1, sizeof *s);
@@ -1880,26 +1881,12 @@ int agent_sign_new(
         s->bus = dbus_connection_ref(bus);
         s->manager = manager;
         s->config = config;
+        s->audit = audit;
 
         pc.program = config->pinentry_program;
         k = pinentry_prompter_new(event, &pc, &s->prompter);
         if (k < 0)
                 goto fail;
-
-        if (!config->audit_log_path) {
-                k = audit_log_default_path(&default_path);
-                if (k < 0)
-                        goto fail;
-        }
-        ao.no_journal = getenv("KYSO_AUDIT_NO_JOURNAL") != NULL;
-        k = audit_log_open(config->audit_log_path ?: default_path, &ao, &s->audit, &s->audit_error);
-        if (k < 0) {
-                /* Signing needs the audit log: without it every request fails, with this message. */
-                log_error_errno(
-                        k, "Cannot open the audit log: %s. Signing is refused until it works.",
-                        strna(s->audit_error));
-                s->audit = NULL;
-        }
 
         if (!dbus_connection_register_fallback(bus, SIGN_REQUEST_PATH_PREFIX, &request_vtable, s)) {
                 k = -ENOMEM;
@@ -1940,8 +1927,6 @@ AgentSign *agent_sign_free(AgentSign *s) {
                 dbus_connection_unregister_object_path(s->bus, SIGN_REQUEST_PATH_PREFIX);
         if (s->bus)
                 dbus_connection_unref(s->bus);
-        audit_log_free(s->audit);
-        free(s->audit_error);
         sd_event_unref(s->event);
         free(s);
         return NULL;

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "audit/audit-log.h"
 #include "pkcs11/p11-manager.h"
 
 #define SIGN_REQUEST_PATH_PREFIX "/org/kyso/Agent1/request"
@@ -20,11 +21,12 @@
 
 typedef struct AgentSign AgentSign;
 
-/* Registers the request objects on bus and opens the audit log (config->audit_log_path or the default).
- * The policy is read for each request (policy_tools_path(): $KYSO_POLICY or the system policy). */
+/* Registers the request objects on bus. Every request's outcome is recorded in audit (borrowed: it must
+ * outlive this object) before the client hears it. The policy is read again for each request
+ * (policy_tools_path(): $KYSO_POLICY or the system policy), always with the owner check. */
 int agent_sign_new(
         sd_event *event, DBusConnection *bus, P11Manager *manager, const AgentConfig *config,
-        AgentSign **ret);
+        AuditLog *audit, AgentSign **ret);
 /* Cancels every request. Requests waiting for the token stay alive until the manager calls them back, so
  * free this before the P11Manager. */
 AgentSign *agent_sign_free(AgentSign *s);

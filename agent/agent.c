@@ -49,6 +49,8 @@ struct Agent {
         DBusConnection *bus;
         PeerCache *peers;
         AgentSign *sign; /* Sign, SignBatch and their request objects */
+        Policy *policy;  /* as loaded at start: the certificates' kind and status in the inventory */
+        AuditLog *audit;
         sd_event_source *expiry_timer;
         bool object_registered;
         bool filter_added;
@@ -119,7 +121,7 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
 
                 if (token_uri && !streq_ptr(certs[i]->token_uri, token_uri))
                         continue;
-                if (certificate_info_from_der(certs[i]->der, certs[i]->der_size, now, &info) < 0)
+                if (certificate_info_from_der(a->policy, certs[i]->der, certs[i]->der_size, now, &info) < 0)
                         continue;
                 /* On the validity period alone: a certificate the policy marks untrusted or revoked still
                  * deserves the renewal warning while it is within its last 60 days. */
@@ -169,6 +171,44 @@ static void agent_settle_update(Agent *a) {
         (void) sd_event_source_set_time(a->settle_timer, when);
 }
 
+/* Token and helper events cannot be refused, so a failed append is only logged (the next record's chain
+ * still holds); signing requests, which can be refused, fail when their record cannot be written. */
+static void agent_audit_manager_event(Agent *a, const P11ManagerEventData *ev) {
+        int r = 0;
+
+        if (!a->audit)
+                return;
+        switch (ev->event) {
+        case P11_EVENT_TOKEN_ADDED:
+        case P11_EVENT_TOKEN_REMOVED: {
+                AuditEvent ae = {
+                        .type = ev->event == P11_EVENT_TOKEN_ADDED ? AUDIT_EVENT_TOKEN_ADDED
+                                                                   : AUDIT_EVENT_TOKEN_REMOVED,
+                        .message = ev->event == P11_EVENT_TOKEN_ADDED ? "Token added" : "Token removed",
+                        .token_uri = ev->token->uri,
+                        .token_label = ev->token->label,
+                        .token_serial = ev->token->serial,
+                };
+                r = audit_log_append(a->audit, &ae, NULL);
+                break;
+        }
+        case P11_EVENT_HELPER_FAILED:
+                r = audit_log_append_simple(
+                        a->audit, AUDIT_EVENT_HELPER_CRASH, strna(ev->reason), "module",
+                        strna(ev->module_path), NULL);
+                break;
+        case P11_EVENT_HELPER_RESTARTED:
+                r = audit_log_append_simple(
+                        a->audit, AUDIT_EVENT_HELPER_RESTART, "PKCS#11 helper restarted", "module",
+                        strna(ev->module_path), NULL);
+                break;
+        default:
+                break;
+        }
+        if (r < 0)
+                log_error_errno(r, "Cannot write the audit record of a token event: %m");
+}
+
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
         Agent *a = userdata;
         _cleanup_free_ char *f_uri = NULL, *f_label = NULL, *f_module = NULL;
@@ -185,6 +225,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
         if (ev->module_path && asprintf(&f_module, "KYSO_MODULE=%s", ev->module_path) < 0)
                 f_module = NULL;
 
+        agent_audit_manager_event(a, ev);
         switch (ev->event) {
         case P11_EVENT_TOKEN_ADDED:
                 log_event(
@@ -239,7 +280,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata);
 static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 
-int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
+int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *audit, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = calloc(1, sizeof *a);
         P11ManagerConfig mc;
         int r;
@@ -271,6 +312,9 @@ int agent_new(sd_event *e, const AgentConfig *config, Agent **ret) {
                 e, &a->expiry_timer, CLOCK_MONOTONIC, EXPIRY_CHECK_USEC, 60 * 1000000, expiry_timer_cb, a);
         if (r < 0)
                 return r;
+        /* Only now, when nothing can fail any more, take the caller's policy and log. */
+        a->policy = policy;
+        a->audit = audit;
         *ret = TAKE_PTR(a);
         return 0;
 }
@@ -285,6 +329,13 @@ Agent *agent_free(Agent *a) {
                 dbus_message_unref(a->held[i]);
         free(a->held);
         a->manager = p11_manager_free(a->manager);
+        if (a->audit) {
+                int r = audit_log_append_simple(a->audit, AUDIT_EVENT_AGENT_STOP, "kysod stopped", NULL);
+                if (r < 0)
+                        log_error_errno(r, "Cannot write the audit record of the agent's stop: %m");
+                a->audit = audit_log_free(a->audit);
+        }
+        a->policy = policy_free(a->policy);
         peer_cache_free(a->peers);
         if (a->bus) {
                 if (a->object_registered) {
@@ -367,7 +418,7 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
         if (!reply)
                 return NULL;
         dbus_message_iter_init_append(reply, &it);
-        r = agent_append_certificates(&it, tokens, n_tokens, certs, n_certs, now_seconds());
+        r = agent_append_certificates(&it, a->policy, tokens, n_tokens, certs, n_certs, now_seconds());
         if (r < 0) {
                 dbus_message_unref(reply);
                 return NULL;
@@ -570,7 +621,7 @@ int agent_connect_bus(Agent *a, const char *address) {
         if (!dbus_connection_register_object_path(a->bus, AGENT_OBJECT_PATH, &agent_vtable, a))
                 return -ENOMEM;
         a->object_registered = true;
-        r = agent_sign_new(a->event, a->bus, a->manager, a->config, &a->sign);
+        r = agent_sign_new(a->event, a->bus, a->manager, a->config, a->audit, &a->sign);
         if (r < 0)
                 return r;
         if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))

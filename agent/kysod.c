@@ -8,11 +8,13 @@
 
 #include "agent-config.h"
 #include "agent.h"
+#include "audit/audit-log.h"
 #include "config.h"
 #include "hardening.h"
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
+#include "policy/policy.h"
 
 static void help(void) {
         printf(_("Usage: kysod [OPTIONS]\n\n"
@@ -38,7 +40,11 @@ int main(int argc, char **argv) {
         _cleanup_(agent_config_freep) AgentConfig *config = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(agent_freep) Agent *agent = NULL;
-        _cleanup_free_ char *config_error = NULL;
+        _cleanup_free_ char *config_error = NULL, *audit_error = NULL;
+        _cleanup_strv_free_ char **policy_errors = NULL;
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        _cleanup_(audit_log_freep) AuditLog *audit = NULL;
+        AuditLogOptions audit_options;
         const char *config_path = NULL;
         bool check_only = false;
         sigset_t mask;
@@ -94,6 +100,54 @@ int main(int argc, char **argv) {
                 return EXIT_SUCCESS;
         }
 
+        /* The signing policy: never a fallback to "allow". An invalid policy stops the agent, with every
+         * problem named, rather than letting it run with rules nobody checked. */
+        r = policy_load(policy_tools_path(), 0, &policy, &policy_errors);
+        if (r < 0) {
+                STRV_FOREACH (e, policy_errors)
+                        log_error("%s", *e);
+                log_error_errno(
+                        r,
+                        "Refusing to start: the signing policy %s cannot be used (%m). Ask your administrator to "
+                        "fix it; 'kysoctl policy check' lists the problems.",
+                        policy_tools_path());
+                return EXIT_FAILURE;
+        }
+
+        /* The audit log: an event that cannot be recorded does not happen, so no log, no agent. */
+        audit_options = config->audit_options;
+        audit_options.no_journal = getenv("KYSO_AUDIT_NO_JOURNAL") != NULL;
+        r = audit_log_open(config->audit_log_path, &audit_options, &audit, &audit_error);
+        if (r < 0) {
+                log_error_errno(
+                        r, "Refusing to start: cannot open the audit log %s: %s", config->audit_log_path,
+                        audit_error ?: "see the error above");
+                return EXIT_FAILURE;
+        }
+        if (audit_log_get_quarantine_path(audit))
+                log_warning(
+                        "The audit log ended in a torn record (a crash while writing); it was moved to %s and "
+                        "the log goes on.",
+                        audit_log_get_quarantine_path(audit));
+        r = audit_log_append_simple(
+                audit, AUDIT_EVENT_AGENT_START, "kysod started", "version", PACKAGE_VERSION, NULL);
+        if (r >= 0)
+                r = audit_log_append_simple(
+                        audit, AUDIT_EVENT_CONFIG_LOAD, "Configuration loaded", "file",
+                        config->path ?: "(built-in defaults)", NULL);
+        if (r >= 0)
+                r = audit_log_append_simple(
+                        audit, AUDIT_EVENT_POLICY_LOAD, "Signing policy loaded", "file", policy_tools_path(),
+                        NULL);
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "Refusing to start: cannot write to the audit log %s: %m. Free some disk space or fix "
+                        "the file's permissions.",
+                        config->audit_log_path);
+                return EXIT_FAILURE;
+        }
+
         /* sd-event wants the signals it handles blocked; SIGCHLD for the helpers' child sources. Helpers
          * reset their mask after fork. */
         sigemptyset(&mask);
@@ -116,7 +170,11 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_warning_errno(r, "Cannot enable the watchdog: %m");
 
-        r = agent_new(event, config, &agent);
+        r = agent_new(event, config, policy, audit, &agent);
+        if (r >= 0) {
+                policy = NULL; /* the agent owns them now */
+                audit = NULL;
+        }
         if (r < 0) {
                 log_error_errno(r, "Cannot start the token manager: %m");
                 return EXIT_FAILURE;

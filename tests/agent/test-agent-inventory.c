@@ -60,7 +60,7 @@ static void test_fields(void **state) {
         uint8_t md[32];
         char hex[65];
 
-        assert_int_equal(certificate_info_from_der(der, size, now, &info), 0);
+        assert_int_equal(certificate_info_from_der(NULL, der, size, now, &info), 0);
         assert_string_equal(info.subject, "CN=Nguyễn Văn An,O=UBND phường Uông Bí,C=VN");
         assert_string_equal(info.issuer, info.subject);
         assert_string_equal(info.serial, "1001");
@@ -85,7 +85,7 @@ static void test_ec_key(void **state) {
         _cleanup_free_ uint8_t *der = NULL;
         size_t size = make_cert(ec_key, now - DAY, now + 400 * DAY, 0x7f, &der);
 
-        assert_int_equal(certificate_info_from_der(der, size, now, &info), 0);
+        assert_int_equal(certificate_info_from_der(NULL, der, size, now, &info), 0);
         assert_string_equal(info.key_type, "ec");
         assert_int_equal(info.key_bits, 256);
         assert_string_equal(info.serial, "7f");
@@ -98,7 +98,7 @@ static const char *status_at(int64_t not_before_offset, int64_t not_after_offset
         _cleanup_free_ uint8_t *der = NULL;
         size_t size = make_cert(ec_key, now + not_before_offset, now + not_after_offset, 1, &der);
 
-        assert_int_equal(certificate_info_from_der(der, size, now, &info), 0);
+        assert_int_equal(certificate_info_from_der(NULL, der, size, now, &info), 0);
         snprintf(status, sizeof status, "%s", info.status);
         if (ret_days)
                 *ret_days = info.days_left;
@@ -130,16 +130,17 @@ static void test_bad_der(void **state) {
         size_t size = make_cert(ec_key, now - DAY, now + DAY, 1, &der);
         _cleanup_free_ uint8_t *longer = malloc(size + 1);
 
-        assert_int_equal(certificate_info_from_der(NULL, 0, now, &info), -EBADMSG);
+        assert_int_equal(certificate_info_from_der(NULL, NULL, 0, now, &info), -EBADMSG);
         assert_int_equal(
-                certificate_info_from_der((const uint8_t *) "\x30\x03\x02\x01\x01", 5, now, &info),
+                certificate_info_from_der(NULL, (const uint8_t *) "\x30\x03\x02\x01\x01", 5, now, &info),
                 -EBADMSG);
-        assert_int_equal(certificate_info_from_der(der, size - 1, now, &info), -EBADMSG); /* truncated */
+        assert_int_equal(
+                certificate_info_from_der(NULL, der, size - 1, now, &info), -EBADMSG); /* truncated */
         assert_non_null(longer);
         memcpy(longer, der, size);
         longer[size] = 0;
         assert_int_equal(
-                certificate_info_from_der(longer, size + 1, now, &info), -EBADMSG); /* trailing byte */
+                certificate_info_from_der(NULL, longer, size + 1, now, &info), -EBADMSG); /* trailing byte */
         assert_null(info.subject);
 }
 
@@ -192,7 +193,7 @@ static void test_dicts(void **state) {
         assert_non_null(m);
         dbus_message_iter_init_append(m, &it);
         assert_int_equal(agent_append_tokens(&it, tokens, 1), 0);
-        assert_int_equal(agent_append_certificates(&it, tokens, 1, certs, 2, now), 0);
+        assert_int_equal(agent_append_certificates(&it, NULL, tokens, 1, certs, 2, now), 0);
         assert_string_equal(dbus_message_get_signature(m), "aa{sv}aa{sv}");
 
         assert_true(dbus_message_iter_init(m, &it));
