@@ -100,6 +100,7 @@ struct SignRequest {
         RequestState state;
         bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
         bool confirmed; /* the approval was given; after a wrong PIN only the PIN is asked again */
+        bool announced; /* the caller got the request's path */
         Policy *policy;
         X509 *cert;
         STACK_OF(X509) * chain;
@@ -342,6 +343,28 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
         return audit_log_append(r->owner->audit, &ev, NULL);
 }
 
+/* Progress(u index, u total, s name, s status, s message) to the caller: one per finished document, so a
+ * batch shows its documents as they are done. */
+static void doc_progress(SignRequest *r, const SignDoc *d) {
+        dbus_uint32_t index = (dbus_uint32_t) (d - r->docs), total = (dbus_uint32_t) r->n_docs;
+        const char *name = strempty(d->name), *status = doc_status_names[d->status],
+                   *message = d->status == DOC_DONE ? "" : strempty(d->message);
+        DBusMessage *m;
+
+        if (!r->announced || !r->owner || !r->owner->bus)
+                return;
+        m = dbus_message_new_signal(r->path, SIGN_REQUEST_INTERFACE, "Progress");
+        if (!m)
+                return;
+        (void) dbus_message_set_destination(m, r->sender);
+        if (!dbus_message_append_args(
+                    m, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total, DBUS_TYPE_STRING, &name,
+                    DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING, &message, DBUS_TYPE_INVALID) ||
+            !dbus_connection_send(r->owner->bus, m, NULL))
+                (void) log_oom();
+        dbus_message_unref(m);
+}
+
 /* Sets a document's outcome (once), writes its output (only for DOC_DONE) and its audit record. */
 static void
 doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
@@ -391,6 +414,7 @@ doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, con
         }
         d->out_fd = safe_close(d->out_fd);
         d->fd = safe_close(d->fd);
+        doc_progress(r, d);
 }
 
 static void request_fail_all(SignRequest *r, DocStatus status, KysoBusError error, const char *message) {
@@ -1671,6 +1695,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
                 while (*p)
                         p = &(*p)->next;
                 *p = r;
+                r->announced = true;
         }
         log_info(
                 "Request %s: %zu document(s), role %s, certificate %s, from pid %d.", r->path, r->n_docs,
@@ -1803,6 +1828,10 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
                         "      <arg name=\"outputs\" type=\"ah\" direction=\"in\"/>\n"
                         "      <arg name=\"existing_signatures\" type=\"ah\" direction=\"in\"/>\n"
                         "      <arg name=\"last\" type=\"b\" direction=\"in\"/>\n    </method>\n"
+                        "    <signal name=\"Progress\">\n      <arg name=\"index\" type=\"u\"/>\n"
+                        "      <arg name=\"total\" type=\"u\"/>\n      <arg name=\"name\" type=\"s\"/>\n"
+                        "      <arg name=\"status\" type=\"s\"/>\n      <arg name=\"message\" type=\"s\"/>\n"
+                        "    </signal>\n"
                         "    <signal name=\"Response\">\n      <arg name=\"code\" type=\"u\"/>\n"
                         "      <arg name=\"results\" type=\"a{sv}\"/>\n    </signal>\n  </interface>\n</node>\n";
                 const char *x = xml;
