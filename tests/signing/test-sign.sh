@@ -194,6 +194,18 @@ printf '%%PDF-1.7\n%%\xe2\xe3\n' >"$D/a.pdf"
 expect_fail "kysoctl refuses a PDF (PAdES not supported yet)" "not supported yet" \
         kysoctl sign --role approve --cert "$LEADER" "$D/a.pdf" -o "$T/out/a.pdf.p7s"
 
+# Wrong argument types and values: InvalidArgs at once, before anything else.
+bcall() { "$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" "$@" 2>&1; }
+expect_match "an option of the wrong type: InvalidArgs" "InvalidArgs.*wrong type" \
+        "$(bcall 'hhssa{sv}' "$LEADER" approve timestamp s yes)"
+expect_match "an unknown role: InvalidArgs" "InvalidArgs.*role must be" "$(bcall 'hhssa{sv}' "$LEADER" sign)"
+expect_match "a certificate that is not a PKCS#11 URI: InvalidArgs" "InvalidArgs.*PKCS#11 URI" \
+        "$(bcall 'hhssa{sv}' not-a-uri approve)"
+expect_match "a bad handle_token: InvalidArgs" "InvalidArgs.*handle_token" \
+        "$(bcall 'hhssa{sv}' "$LEADER" approve handle_token s ../x)"
+expect_match "arguments of the wrong signature: InvalidArgs" "InvalidArgs.*signature" \
+        "$(bcall wrong "$LEADER" approve)"
+
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
 expect "a wrong PIN, then the right one: signed" \
