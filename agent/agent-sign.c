@@ -73,11 +73,13 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
+        bool hashing, hashed, is_pdf; /* the document is hashed in steps on the loop (not for issue) */
 } SignDoc;
 
 typedef enum RequestState {
         REQ_COLLECTING, /* SignBatch with more_documents: waits for AddDocuments(..., last) */
         REQ_QUEUED,
+        REQ_CHECKING, /* hashing the documents (in steps, the loop stays responsive) and the policy */
         REQ_WAIT_PROMPT,
         REQ_CONFIRM,
         REQ_PIN,
@@ -94,7 +96,7 @@ struct SignRequest {
         bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
         SignDoc *docs;
-        size_t n_docs, cur;
+        size_t n_docs, cur, check_idx;
         AuditCaller caller;
         char *exe;
         RequestState state;
@@ -538,6 +540,8 @@ static void request_schedule(SignRequest *r) {
                         (void) log_oom();
                         return;
                 }
+                /* Below the bus: a long hashing request is done in steps, and calls are served between. */
+                (void) sd_event_source_set_priority(r->defer, SD_EVENT_PRIORITY_IDLE);
         }
         (void) sd_event_source_set_enabled(r->defer, SD_EVENT_ONESHOT);
 }
@@ -622,6 +626,40 @@ static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char 
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
 }
 
+/* Hashes up to budget bytes of a document (not for issue, whose content streams through the verifier of the
+ * leader's signature). 1 when the document is hashed, 0 when more remains, or a negative errno. */
+static int doc_hash_some(SignRequest *r, SignDoc *d, uint64_t budget) {
+        static uint8_t buf[1024 * 1024];
+        uint64_t done = 0;
+        int k;
+
+        if (!d->hashing) {
+                if (content_digests_add(&d->digests, NID_sha256) < 0 ||
+                    content_digests_add(&d->digests, r->digest_nid) < 0)
+                        return -ENOMEM;
+                d->hashing = true;
+        }
+        while (done < budget) {
+                ssize_t n = content_read_fd(&d->fd, buf, sizeof buf);
+                if (n < 0)
+                        return (int) n;
+                if (n == 0) {
+                        k = content_digests_finish(&d->digests);
+                        if (k < 0)
+                                return k;
+                        d->hashed = true;
+                        return 1;
+                }
+                if (d->digests.total == 0)
+                        d->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
+                k = content_digests_update(&d->digests, buf, (size_t) n);
+                if (k < 0)
+                        return k;
+                done += (uint64_t) n;
+        }
+        return 0;
+}
+
 static int doc_check(SignRequest *r, SignDoc *d) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         SignatureCheck *checks = NULL;
@@ -633,8 +671,8 @@ static int doc_check(SignRequest *r, SignDoc *d) {
         size_t hs = 0;
         int k;
 
-        if (content_digests_add(&d->digests, NID_sha256) < 0 ||
-            content_digests_add(&d->digests, r->digest_nid) < 0)
+        if (!d->hashed && (content_digests_add(&d->digests, NID_sha256) < 0 ||
+                           content_digests_add(&d->digests, r->digest_nid) < 0))
                 return -ENOMEM;
 
         if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
@@ -653,6 +691,16 @@ static int doc_check(SignRequest *r, SignDoc *d) {
                 k = content_digests_finish(&d->digests);
                 if (k < 0)
                         return k;
+        } else if (d->hashed) {
+                if (d->is_pdf) {
+                        d->size = d->digests.total;
+                        doc_finish(
+                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                _("PDF documents are signed inside the PDF (PAdES), which this version "
+                                  "does not support yet. Sign a non-PDF file, or wait for the PAdES "
+                                  "update."));
+                        return 0;
+                }
         } else {
                 k = content_digests_read(&d->digests, doc_read, &rd);
                 if (k < 0) {
@@ -1327,17 +1375,43 @@ static void request_step(SignRequest *r) {
                         return;
                 }
                 r->signing_time = time(NULL);
-                for (size_t i = 0; i < r->n_docs; i++) {
-                        k = doc_check(r, &r->docs[i]);
+                r->state = REQ_CHECKING;
+                r->check_idx = 0;
+                __attribute__((fallthrough));
+        case REQ_CHECKING:
+                for (; r->check_idx < r->n_docs; r->check_idx++) {
+                        SignDoc *d = &r->docs[r->check_idx];
+
+                        if (d->status != DOC_PENDING)
+                                continue;
+                        if (!(r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) && !d->hashed) {
+                                /* 8 MiB per turn of the loop: other requests and calls are served between.
+                                 */
+                                k = doc_hash_some(r, d, UINT64_C(8) * 1024 * 1024);
+                                if (k == 0) {
+                                        request_schedule(r);
+                                        return;
+                                }
+                                if (k < 0) {
+                                        log_error_errno(k, "Cannot read %s: %m", strna(d->name));
+                                        doc_finish(
+                                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                                _("The document could not be read. Check that the file is "
+                                                  "readable, then sign again."));
+                                        continue;
+                                }
+                        }
+                        k = doc_check(r, d);
                         if (k < 0) {
-                                log_error_errno(k, "Cannot check %s: %m", strna(r->docs[i].name));
+                                log_error_errno(k, "Cannot check %s: %m", strna(d->name));
                                 doc_finish(
-                                        r, &r->docs[i], DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
                                         _("The document could not be checked; see the agent's log."));
                         }
+                }
+                for (size_t i = 0; i < r->n_docs; i++)
                         if (r->docs[i].status == DOC_PENDING)
                                 pending++;
-                }
                 if (pending == 0) {
                         request_finish(r);
                         return;
