@@ -73,11 +73,13 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
+        bool hashing, hashed, is_pdf; /* the document is hashed in steps on the loop (not for issue) */
 } SignDoc;
 
 typedef enum RequestState {
         REQ_COLLECTING, /* SignBatch with more_documents: waits for AddDocuments(..., last) */
         REQ_QUEUED,
+        REQ_CHECKING, /* hashing the documents (in steps, the loop stays responsive) and the policy */
         REQ_WAIT_PROMPT,
         REQ_CONFIRM,
         REQ_PIN,
@@ -94,12 +96,13 @@ struct SignRequest {
         bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
         SignDoc *docs;
-        size_t n_docs, cur;
+        size_t n_docs, cur, check_idx;
         AuditCaller caller;
         char *exe;
         RequestState state;
         bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
         bool confirmed; /* the approval was given; after a wrong PIN only the PIN is asked again */
+        bool announced; /* the caller got the request's path */
         Policy *policy;
         X509 *cert;
         STACK_OF(X509) * chain;
@@ -341,6 +344,28 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
         return audit_log_append(r->owner->audit, &ev, NULL);
 }
 
+/* Progress(u index, u total, s name, s status, s message) to the caller: one per finished document, so a
+ * batch shows its documents as they are done. */
+static void doc_progress(SignRequest *r, const SignDoc *d) {
+        dbus_uint32_t index = (dbus_uint32_t) (d - r->docs), total = (dbus_uint32_t) r->n_docs;
+        const char *name = strempty(d->name), *status = doc_status_names[d->status],
+                   *message = d->status == DOC_DONE ? "" : strempty(d->message);
+        DBusMessage *m;
+
+        if (!r->announced || !r->owner || !r->owner->bus)
+                return;
+        m = dbus_message_new_signal(r->path, SIGN_REQUEST_INTERFACE, "Progress");
+        if (!m)
+                return;
+        (void) dbus_message_set_destination(m, r->sender);
+        if (!dbus_message_append_args(
+                    m, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total, DBUS_TYPE_STRING, &name,
+                    DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING, &message, DBUS_TYPE_INVALID) ||
+            !dbus_connection_send(r->owner->bus, m, NULL))
+                (void) log_oom();
+        dbus_message_unref(m);
+}
+
 /* Sets a document's outcome (once), writes its output (only for DOC_DONE) and its audit record. */
 static void
 doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
@@ -390,6 +415,7 @@ doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, con
         }
         d->out_fd = safe_close(d->out_fd);
         d->fd = safe_close(d->fd);
+        doc_progress(r, d);
 }
 
 static void request_fail_all(SignRequest *r, DocStatus status, KysoBusError error, const char *message) {
@@ -513,6 +539,8 @@ static void request_schedule(SignRequest *r) {
                         (void) log_oom();
                         return;
                 }
+                /* Below the bus: a long hashing request is done in steps, and calls are served between. */
+                (void) sd_event_source_set_priority(r->defer, SD_EVENT_PRIORITY_IDLE);
         }
         (void) sd_event_source_set_enabled(r->defer, SD_EVENT_ONESHOT);
 }
@@ -597,6 +625,40 @@ static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char 
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
 }
 
+/* Hashes up to budget bytes of a document (not for issue, whose content streams through the verifier of the
+ * leader's signature). 1 when the document is hashed, 0 when more remains, or a negative errno. */
+static int doc_hash_some(SignRequest *r, SignDoc *d, uint64_t budget) {
+        static uint8_t buf[1024 * 1024];
+        uint64_t done = 0;
+        int k;
+
+        if (!d->hashing) {
+                if (content_digests_add(&d->digests, NID_sha256) < 0 ||
+                    content_digests_add(&d->digests, r->digest_nid) < 0)
+                        return -ENOMEM;
+                d->hashing = true;
+        }
+        while (done < budget) {
+                ssize_t n = content_read_fd(&d->fd, buf, sizeof buf);
+                if (n < 0)
+                        return (int) n;
+                if (n == 0) {
+                        k = content_digests_finish(&d->digests);
+                        if (k < 0)
+                                return k;
+                        d->hashed = true;
+                        return 1;
+                }
+                if (d->digests.total == 0)
+                        d->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
+                k = content_digests_update(&d->digests, buf, (size_t) n);
+                if (k < 0)
+                        return k;
+                done += (uint64_t) n;
+        }
+        return 0;
+}
+
 static int doc_check(SignRequest *r, SignDoc *d) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         SignatureCheck *checks = NULL;
@@ -608,8 +670,8 @@ static int doc_check(SignRequest *r, SignDoc *d) {
         size_t hs = 0;
         int k;
 
-        if (content_digests_add(&d->digests, NID_sha256) < 0 ||
-            content_digests_add(&d->digests, r->digest_nid) < 0)
+        if (!d->hashed && (content_digests_add(&d->digests, NID_sha256) < 0 ||
+                           content_digests_add(&d->digests, r->digest_nid) < 0))
                 return -ENOMEM;
 
         if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
@@ -628,6 +690,16 @@ static int doc_check(SignRequest *r, SignDoc *d) {
                 k = content_digests_finish(&d->digests);
                 if (k < 0)
                         return k;
+        } else if (d->hashed) {
+                if (d->is_pdf) {
+                        d->size = d->digests.total;
+                        doc_finish(
+                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                _("PDF documents are signed inside the PDF (PAdES), which this version "
+                                  "does not support yet. Sign a non-PDF file, or wait for the PAdES "
+                                  "update."));
+                        return 0;
+                }
         } else {
                 k = content_digests_read(&d->digests, doc_read, &rd);
                 if (k < 0) {
@@ -1306,17 +1378,43 @@ static void request_step(SignRequest *r) {
                         return;
                 }
                 r->signing_time = time(NULL);
-                for (size_t i = 0; i < r->n_docs; i++) {
-                        k = doc_check(r, &r->docs[i]);
+                r->state = REQ_CHECKING;
+                r->check_idx = 0;
+                __attribute__((fallthrough));
+        case REQ_CHECKING:
+                for (; r->check_idx < r->n_docs; r->check_idx++) {
+                        SignDoc *d = &r->docs[r->check_idx];
+
+                        if (d->status != DOC_PENDING)
+                                continue;
+                        if (!(r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) && !d->hashed) {
+                                /* 8 MiB per turn of the loop: other requests and calls are served between.
+                                 */
+                                k = doc_hash_some(r, d, UINT64_C(8) * 1024 * 1024);
+                                if (k == 0) {
+                                        request_schedule(r);
+                                        return;
+                                }
+                                if (k < 0) {
+                                        log_error_errno(k, "Cannot read %s: %m", strna(d->name));
+                                        doc_finish(
+                                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                                _("The document could not be read. Check that the file is "
+                                                  "readable, then sign again."));
+                                        continue;
+                                }
+                        }
+                        k = doc_check(r, d);
                         if (k < 0) {
-                                log_error_errno(k, "Cannot check %s: %m", strna(r->docs[i].name));
+                                log_error_errno(k, "Cannot check %s: %m", strna(d->name));
                                 doc_finish(
-                                        r, &r->docs[i], DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
                                         _("The document could not be checked; see the agent's log."));
                         }
+                }
+                for (size_t i = 0; i < r->n_docs; i++)
                         if (r->docs[i].status == DOC_PENDING)
                                 pending++;
-                }
                 if (pending == 0) {
                         request_finish(r);
                         return;
@@ -1674,6 +1772,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
                 while (*p)
                         p = &(*p)->next;
                 *p = r;
+                r->announced = true;
         }
         log_info(
                 "Request %s: %zu document(s), role %s, certificate %s, from pid %d.", r->path, r->n_docs,
@@ -1806,6 +1905,10 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
                         "      <arg name=\"outputs\" type=\"ah\" direction=\"in\"/>\n"
                         "      <arg name=\"existing_signatures\" type=\"ah\" direction=\"in\"/>\n"
                         "      <arg name=\"last\" type=\"b\" direction=\"in\"/>\n    </method>\n"
+                        "    <signal name=\"Progress\">\n      <arg name=\"index\" type=\"u\"/>\n"
+                        "      <arg name=\"total\" type=\"u\"/>\n      <arg name=\"name\" type=\"s\"/>\n"
+                        "      <arg name=\"status\" type=\"s\"/>\n      <arg name=\"message\" type=\"s\"/>\n"
+                        "    </signal>\n"
                         "    <signal name=\"Response\">\n      <arg name=\"code\" type=\"u\"/>\n"
                         "      <arg name=\"results\" type=\"a{sv}\"/>\n    </signal>\n  </interface>\n</node>\n";
                 const char *x = xml;

@@ -156,7 +156,8 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         return found;
 }
 
-static int print_results(DBusMessageIter *results, size_t n, const char *const *outputs, int *ret_exit) {
+static int
+print_results(DBusMessageIter *results, size_t n, const char *const *outputs, bool shown, int *ret_exit) {
         DBusMessageIter dict, entry, var, arr, doc, de, dv;
         const char *error = NULL, *message = NULL;
         size_t i = 0;
@@ -195,7 +196,11 @@ static int print_results(DBusMessageIter *results, size_t n, const char *const *
                                         else if (streq(dk, "timestamp-time"))
                                                 ts = variant_string(&dv);
                                 }
-                                if (streq_ptr(status, "done"))
+                                if (shown && streq_ptr(status, "done"))
+                                        ;
+                                else if (shown)
+                                        (void) unlink(outputs[i]);
+                                else if (streq_ptr(status, "done"))
                                         printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), i + 1, n, strna(name),
                                                i < n ? outputs[i] : "?", ts ? _(", time-stamped ") : "",
                                                strempty(ts));
@@ -243,6 +248,7 @@ int verb_sign(int argc, char **argv) {
         size_t n = 0;
         int opt, ret = KYSOCTL_EXIT_INTERNAL;
         const char *reply_path = NULL;
+        size_t progress = 0;
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
@@ -535,6 +541,25 @@ int verb_sign(int argc, char **argv) {
                         goto finish;
                 }
                 while ((sig = dbus_connection_pop_message(c))) {
+                        dbus_uint32_t index, total;
+                        const char *name, *status, *msg;
+                        if (o.batch && dbus_message_is_signal(sig, "org.kyso.Request1", "Progress") &&
+                            streq_ptr(dbus_message_get_path(sig), reply_path) &&
+                            dbus_message_get_args(
+                                    sig, NULL, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total,
+                                    DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING,
+                                    &msg, DBUS_TYPE_INVALID) &&
+                            index < n) {
+                                /* Progress, as each document is finished. */
+                                if (streq(status, "done"))
+                                        printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), (size_t) index + 1, n,
+                                               name, outputs[index], "", "");
+                                else
+                                        printf(_("[%zu/%zu] %s: %s: %s\n"), (size_t) index + 1, n, name,
+                                               status, msg);
+                                fflush(stdout);
+                                progress++;
+                        }
                         if (dbus_message_is_signal(sig, "org.kyso.Request1", "Response") &&
                             streq_ptr(dbus_message_get_path(sig), reply_path)) {
                                 DBusMessageIter rit;
@@ -544,7 +569,8 @@ int verb_sign(int argc, char **argv) {
                                         dbus_message_iter_get_basic(&rit, &code);
                                 dbus_message_iter_next(&rit);
                                 ret = code == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
-                                (void) print_results(&rit, n, (const char *const *) outputs, &ret);
+                                (void) print_results(
+                                        &rit, n, (const char *const *) outputs, progress >= n, &ret);
                                 if (code == 0)
                                         ret = KYSOCTL_EXIT_OK;
                                 dbus_message_unref(sig);

@@ -194,6 +194,18 @@ printf '%%PDF-1.7\n%%\xe2\xe3\n' >"$D/a.pdf"
 expect_fail "kysoctl refuses a PDF (PAdES not supported yet)" "not supported yet" \
         kysoctl sign --role approve --cert "$LEADER" "$D/a.pdf" -o "$T/out/a.pdf.p7s"
 
+# Wrong argument types and values: InvalidArgs at once, before anything else.
+bcall() { "$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" "$@" 2>&1; }
+expect_match "an option of the wrong type: InvalidArgs" "InvalidArgs.*wrong type" \
+        "$(bcall 'hhssa{sv}' "$LEADER" approve timestamp s yes)"
+expect_match "an unknown role: InvalidArgs" "InvalidArgs.*role must be" "$(bcall 'hhssa{sv}' "$LEADER" sign)"
+expect_match "a certificate that is not a PKCS#11 URI: InvalidArgs" "InvalidArgs.*PKCS#11 URI" \
+        "$(bcall 'hhssa{sv}' not-a-uri approve)"
+expect_match "a bad handle_token: InvalidArgs" "InvalidArgs.*handle_token" \
+        "$(bcall 'hhssa{sv}' "$LEADER" approve handle_token s ../x)"
+expect_match "arguments of the wrong signature: InvalidArgs" "InvalidArgs.*signature" \
+        "$(bcall wrong "$LEADER" approve)"
+
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
 expect "a wrong PIN, then the right one: signed" \
@@ -291,6 +303,25 @@ hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$KYSO_KYSOD_PID/status")
         not_ok "kysod's peak memory stays under 32 MiB (VmHWM ${hwm} kB)"
 expect "the 1 GiB signature verifies with openssl" cms_ok "$T/big.bin" "$T/big.p7s"
 rm -f "$T/big.bin"
+# While a big document is hashed (in steps on the loop), the agent still answers other calls at once.
+truncate -s 4G "$T/huge.bin"
+script "confirm yes" "pin 1111"
+kysoctl sign --role approve --cert "$LEADER" "$T/huge.bin" -o "$T/huge.p7s" >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+t0=$(date +%s%N)
+kysoctl tokens >/dev/null
+t1=$(date +%s%N)
+if kill -0 $pid 2>/dev/null; then
+        ms=$(((t1 - t0) / 1000000))
+        ((ms < 1500)) && ok "kysod answers while it hashes a 4 GiB document (${ms} ms)" ||
+                not_ok "kysod answers while it hashes a 4 GiB document (${ms} ms)"
+else
+        ok "kysod answers while it hashes a 4 GiB document # SKIP the document was hashed before the call"
+fi
+wait $pid
+expect_eq "the 4 GiB document is signed too" 0 "$?"
+rm -f "$T/huge.bin"
 
 # 8. the audit log
 expect "kysoctl audit verify: the chain is intact" kysoctl audit verify
