@@ -204,6 +204,18 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 c->log_level = r;
                 return 0;
         }
+        if (streq(key, "pin-cache-personal") || streq(key, "pin-cache-organization")) {
+                if (parse_duration(value, &u) < 0 || u > 24 * 3600 * USEC_PER_SEC)
+                        return config_error(
+                                ret_error, name, line,
+                                "%s must be a duration from 0 (off) to 1440min (such as 5min), got '%s'",
+                                key, value);
+                if (streq(key, "pin-cache-personal"))
+                        c->pin_cache_personal_usec = u;
+                else
+                        c->pin_cache_organization_usec = u;
+                return 0;
+        }
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 

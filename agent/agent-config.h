@@ -20,6 +20,8 @@ typedef struct AgentConfig {
                 audit_options;  /* "audit-rotate": no | monthly | SIZE | monthly,SIZE; default monthly */
         char *pinentry_program; /* "pinentry", default "pinentry" (looked up in $PATH) */
         int log_level;          /* "log-level": debug|info|notice|warning|err, default info */
+        uint64_t pin_cache_personal_usec;     /* "pin-cache-personal", default 0 (off), at most 24h */
+        uint64_t pin_cache_organization_usec; /* "pin-cache-organization", default 0 (off), at most 24h */
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"

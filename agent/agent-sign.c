@@ -28,6 +28,7 @@
 #include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
+#include "pin-cache.h"
 #include "pkcs11/p11-protocol.h"
 #include "pkcs11/p11-uri.h"
 #include "policy/cert-validate.h"
@@ -38,6 +39,7 @@
 #include "prompt-text.h"
 #include "prompt.h"
 #include "secret.h"
+#include "session-watch.h"
 
 /* The first pass of the signature stops here: the digest to sign is known, the token is asynchronous. */
 #define SIGN_CAPTURED (-EINPROGRESS)
@@ -114,6 +116,7 @@ struct SignRequest {
         CmsSignatureScheme scheme;
         P11SignMechanism mech;
         Secret *pin;
+        bool pin_from_cache; /* r->pin came from the PIN cache, not from the person */
         unsigned pin_flags;
         time_t signing_time;
         sd_event_source *defer;
@@ -126,7 +129,9 @@ struct AgentSign {
         const AgentConfig *config;
         AuditLog *audit; /* the agent's, borrowed */
         Prompter *prompter;
-        SignRequest *requests; /* in arrival order */
+        PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
+        SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
+        SignRequest *requests;   /* in arrival order */
         unsigned counter;
         bool registered, filter_added;
 };
@@ -824,6 +829,37 @@ static int request_find_certificate(SignRequest *r) {
         return certificate_info_from_der(NULL, found->der, found->der_size, (int64_t) time(NULL), &r->info);
 }
 
+/* The cache's lifetimes: kysod.conf's, cut to the policy's maximum (read again for each request); nothing is
+ * kept while lock and sleep cannot be observed. */
+static void pin_cache_update_config(AgentSign *s, const Policy *policy) {
+        PinCacheConfig pcc = {
+                .personal_usec = s->config->pin_cache_personal_usec,
+                .organization_usec = s->config->pin_cache_organization_usec,
+                .policy_max_usec =
+                        s->pin_watch ? (uint64_t) policy->pin_cache_max_sec * UINT64_C(1000000) : 0,
+        };
+        pin_cache_set_config(s->pin_cache, &pcc);
+}
+
+static PinCacheKind pin_cache_kind(CertKind kind) {
+        switch (kind) {
+        case CERT_KIND_PERSONAL:
+                return PIN_CACHE_PERSONAL;
+        case CERT_KIND_ORGANIZATION:
+                return PIN_CACHE_ORGANIZATION;
+        case CERT_KIND_DEVICE:
+                return PIN_CACHE_DEVICE;
+        default:
+                return _PIN_CACHE_KIND_INVALID; /* unknown or ambiguous: never cached */
+        }
+}
+
+static bool pin_cache_usable(SignRequest *r) {
+        AgentSign *s = r->owner;
+        return s && s->pin_cache && s->pin_watch && session_watch_is_ready(s->pin_watch) &&
+               pin_cache_kind(r->kind) >= 0 && !(r->pin_flags & P11_PROTECTED_AUTH_PATH);
+}
+
 static int request_prepare(SignRequest *r) {
         _cleanup_strv_free_ char **errors = NULL;
         EVP_PKEY *key;
@@ -868,6 +904,7 @@ static int request_prepare(SignRequest *r) {
         r->cert_cn = name_entry(r->cert, NID_commonName);
         r->cert_o = name_entry(r->cert, NID_organizationName);
         r->kind = policy_classify_certificate(r->policy, r->cert, NULL);
+        pin_cache_update_config(r->owner, r->policy);
         if (r->policy->intermediates) {
                 r->chain = X509_chain_up_ref(r->policy->intermediates);
                 if (!r->chain)
@@ -981,13 +1018,35 @@ static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, 
         }
         secret_free(r->pin);
         r->pin = pin;
+        r->pin_from_cache = false;
         /* The prompt is free for other requests (other tokens) while this token works. */
         prompt_release(r);
         r->state = REQ_SIGNING;
         sign_next(r);
 }
 
+static void ask_pin_prompt(SignRequest *r);
+
 static void ask_pin(SignRequest *r) {
+        Secret *cached = NULL;
+
+        /* A kept PIN is not tried when the token counts down its tries: then the person types it. */
+        if (pin_cache_usable(r) &&
+            !(r->pin_flags & (P11_PIN_COUNT_LOW | P11_PIN_FINAL_TRY | P11_PIN_LOCKED)) &&
+            pin_cache_get(r->owner->pin_cache, r->token_uri, pin_cache_kind(r->kind), &cached) >= 0) {
+                log_debug("Using the kept PIN of token '%s'.", strna(r->token_label));
+                secret_free(r->pin);
+                r->pin = cached;
+                r->pin_from_cache = true;
+                prompt_release(r);
+                r->state = REQ_SIGNING;
+                sign_next(r);
+                return;
+        }
+        ask_pin_prompt(r);
+}
+
+static void ask_pin_prompt(SignRequest *r) {
         PromptPinRequest pr = {
                 .token_label = r->token_label,
                 .state = pin_state(r->pin_flags),
@@ -1244,6 +1303,16 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                         /* Wrong PIN: the token says how many tries are left (count low, final try). */
                         r->pin_flags = res->pin_flags;
                         r->pin = secret_free(r->pin);
+                        if (r->pin_from_cache) {
+                                /* The token refused the kept PIN (changed elsewhere?): forget it now, the
+                                 * person is asked; the final-try confirmation below applies as usual. */
+                                r->pin_from_cache = false;
+                                if (r->owner->pin_cache)
+                                        (void) pin_cache_forget(r->owner->pin_cache, r->token_uri);
+                                log_notice(
+                                        "Token '%s' refused the kept PIN; it is forgotten and the PIN is asked.",
+                                        strna(r->token_label));
+                        }
                         (void) audit_log_append_simple(
                                 r->owner->audit, AUDIT_EVENT_PIN_FAILURE, "Wrong PIN", "token", r->token_uri,
                                 "request", r->path, NULL);
@@ -1288,8 +1357,17 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                     "again; if it happens again, reinsert the token."));
                 return;
         }
-        /* A PIN was accepted: the prompt is free for others; later documents use the login. */
+        /* A PIN was accepted: the prompt is free for others; later documents use the login. A PIN the
+         * person typed is kept when the cache is on for this kind of certificate. */
+        if (r->pin && !r->pin_from_cache && pin_cache_usable(r)) {
+                k = pin_cache_put(r->owner->pin_cache, r->token_uri, pin_cache_kind(r->kind), r->pin);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot keep the PIN of token '%s': %m", strna(r->token_label));
+                else if (k > 0)
+                        log_debug("Keeping the PIN of token '%s'.", strna(r->token_label));
+        }
         r->pin = secret_free(r->pin);
+        r->pin_from_cache = false;
         prompt_release(r);
         r->previous_wrong = false;
 
@@ -1990,6 +2068,13 @@ int agent_sign_new(
         k = pinentry_prompter_new(event, &pc, &s->prompter);
         if (k < 0)
                 goto fail;
+        /* Nothing is kept until the agent gives a session watch and a request reads the policy. */
+        k = pin_cache_new(&(PinCacheConfig){}, &s->pin_cache);
+        if (k < 0)
+                goto fail;
+        k = pin_cache_attach_event(s->pin_cache, event);
+        if (k < 0)
+                goto fail;
 
         if (!dbus_connection_register_fallback(bus, SIGN_REQUEST_PATH_PREFIX, &request_vtable, s)) {
                 k = -ENOMEM;
@@ -2024,6 +2109,7 @@ AgentSign *agent_sign_free(AgentSign *s) {
                         _("The agent stopped, so nothing was signed. Sign again."));
         }
         prompter_free(s->prompter);
+        pin_cache_free(s->pin_cache); /* wipes every kept PIN */
         if (s->filter_added)
                 dbus_connection_remove_filter(s->bus, sign_filter, s);
         if (s->registered)
@@ -2033,4 +2119,14 @@ AgentSign *agent_sign_free(AgentSign *s) {
         sd_event_unref(s->event);
         free(s);
         return NULL;
+}
+
+PinCache *agent_sign_get_pin_cache(AgentSign *s) {
+        return s ? s->pin_cache : NULL;
+}
+
+void agent_sign_set_session_watch(AgentSign *s, SessionWatch *w) {
+        s->pin_watch = w;
+        if (!w)
+                (void) pin_cache_forget_all(s->pin_cache);
 }

@@ -12,7 +12,9 @@
 
 #include "agent-config.h"
 #include "audit/audit-log.h"
+#include "pin-cache.h"
 #include "pkcs11/p11-manager.h"
+#include "session-watch.h"
 
 #define SIGN_REQUEST_PATH_PREFIX "/org/kyso/Agent1/request"
 #define SIGN_REQUEST_INTERFACE "org.kyso.Request1"
@@ -33,3 +35,9 @@ AgentSign *agent_sign_free(AgentSign *s);
 
 /* Runs Sign or SignBatch (the caller checked the sender's uid). Returns the reply (NULL on OOM). */
 DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
+
+/* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
+ * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */
+PinCache *agent_sign_get_pin_cache(AgentSign *s);
+/* The watch of lock and sleep (borrowed; NULL before freeing it). Without a ready watch nothing is kept. */
+void agent_sign_set_session_watch(AgentSign *s, SessionWatch *w);

@@ -48,8 +48,9 @@ struct Agent {
         P11Manager *manager;
         DBusConnection *bus;
         PeerCache *peers;
-        AgentSign *sign; /* Sign, SignBatch and their request objects */
-        Policy *policy;  /* as loaded at start: the certificates' kind and status in the inventory */
+        AgentSign *sign;             /* Sign, SignBatch and their request objects */
+        SessionWatch *session_watch; /* lock and sleep forget the kept PINs; NULL when caching is off */
+        Policy *policy; /* as loaded at start: the certificates' kind and status in the inventory */
         AuditLog *audit;
         sd_event_source *expiry_timer;
         bool object_registered;
@@ -251,6 +252,8 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 log_event(
                         LOG_INFO, MESSAGE_ID_TOKEN_REMOVED, f_uri, f_label, f_module,
                         "Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
+                if (a->sign)
+                        (void) pin_cache_forget(agent_sign_get_pin_cache(a->sign), ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
@@ -323,6 +326,9 @@ Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
         sd_event_source_disable_unref(a->expiry_timer);
+        if (a->sign)
+                agent_sign_set_session_watch(a->sign, NULL); /* forgets every kept PIN */
+        a->session_watch = session_watch_free(a->session_watch);
         a->sign = agent_sign_free(a->sign); /* before the manager: it may still call requests back */
         sd_event_source_disable_unref(a->settle_timer);
         for (size_t i = 0; i < a->n_held; i++)
@@ -603,6 +609,27 @@ static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *u
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
+/* Kept PINs must go when the session locks and before sleep: without logind on the system bus to say so,
+ * nothing is kept. */
+static void agent_start_session_watch(Agent *a) {
+        int r;
+
+        if (a->config->pin_cache_personal_usec == 0 && a->config->pin_cache_organization_usec == 0)
+                return;
+        r = session_watch_new(
+                a->event, NULL, NULL, session_watch_forget_pins, agent_sign_get_pin_cache(a->sign),
+                &a->session_watch);
+        if (r < 0) {
+                (void) log_full_errno(
+                        LOG_NOTICE, r,
+                        "Cannot watch the session's lock and sleep on the system bus (%m): PIN caching stays "
+                        "off, the PIN is asked for every request.");
+                return;
+        }
+        agent_sign_set_session_watch(a->sign, a->session_watch);
+        log_info("PIN caching configured; kept PINs are forgotten when the session locks and before sleep.");
+}
+
 int agent_connect_bus(Agent *a, const char *address) {
         DBusError error = DBUS_ERROR_INIT;
         int r;
@@ -624,6 +651,7 @@ int agent_connect_bus(Agent *a, const char *address) {
         r = agent_sign_new(a->event, a->bus, a->manager, a->config, a->audit, &a->sign);
         if (r < 0)
                 return r;
+        agent_start_session_watch(a);
         if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
                 return -ENOMEM;
 

@@ -532,6 +532,7 @@ typedef enum SectionType {
         SECTION_TIMESTAMP,
         SECTION_EXPIRY,
         SECTION_CLASSIFICATION,
+        SECTION_PIN,
         SECTION_KIND,
         SECTION_SEAL,
 } SectionType;
@@ -681,9 +682,13 @@ static int section_begin(ParseState *st, unsigned line, const char *hdr) {
                 const char *name;
                 SectionType type;
         } simple[] = {
-                { "trust", SECTION_TRUST },           { "revocation", SECTION_REVOCATION },
-                { "algorithms", SECTION_ALGORITHMS }, { "timestamp", SECTION_TIMESTAMP },
-                { "expiry", SECTION_EXPIRY },         { "classification", SECTION_CLASSIFICATION },
+                { "trust", SECTION_TRUST },
+                { "revocation", SECTION_REVOCATION },
+                { "algorithms", SECTION_ALGORITHMS },
+                { "timestamp", SECTION_TIMESTAMP },
+                { "expiry", SECTION_EXPIRY },
+                { "classification", SECTION_CLASSIFICATION },
+                { "pin", SECTION_PIN },
         };
         _cleanup_free_ char *h = strdup(hdr);
         if (!h)
@@ -706,7 +711,7 @@ static int section_begin(ParseState *st, unsigned line, const char *hdr) {
         else if (!(rest = startswith(h, "seal ")))
                 return ERR(
                         _("unknown section [%s]; known: [trust], [revocation], [algorithms], [timestamp], "
-                          "[expiry], [classification], [kind NAME], [seal NAME]"),
+                          "[expiry], [classification], [pin], [kind NAME], [seal NAME]"),
                         h);
         while (*rest == ' ' || *rest == '\t')
                 rest++;
@@ -965,6 +970,17 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                         if (strv_contains(p->classification_words, v))
                                 return 0;
                         return strv_extend(&p->classification_words, v);
+                }
+                break;
+
+        case SECTION_PIN:
+                if (streq(key, "max-cache")) {
+                        ONCE();
+                        unsigned u;
+                        if (parse_duration(v, &u) < 0 || u > 24 * 3600)
+                                BAD(_("expected a duration from 0 (never) to 24h, such as 5min"));
+                        p->pin_cache_max_sec = u;
+                        return 0;
                 }
                 break;
 

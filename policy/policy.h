@@ -110,6 +110,9 @@ typedef struct Policy {
 
         char **classification_words;
 
+        unsigned pin_cache_max_sec; /* [pin] max-cache: the longest an agent may keep a PIN; 0 (default):
+                                       never */
+
         KindRule *kind_rules;
         size_t n_kind_rules;
         SealRule *seal_rules;

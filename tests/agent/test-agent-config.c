@@ -39,6 +39,8 @@ static void test_defaults(void **state) {
         assert_string_equal(c->audit_log_path, "/state/kyso/audit.jsonl");
         assert_string_equal(c->pinentry_program, "pinentry");
         assert_int_equal(c->log_level, LOG_INFO);
+        assert_int_equal(c->pin_cache_personal_usec, 0); /* PIN caching is off unless configured */
+        assert_int_equal(c->pin_cache_organization_usec, 0);
         unsetenv("XDG_STATE_HOME");
 }
 
@@ -53,6 +55,8 @@ static void test_all_keys(void **state) {
                                                                 "helper-timeout = 2min\n"
                                                                 "audit-log = /var/log/kyso/audit.jsonl\n"
                                                                 "pinentry = /usr/bin/pinentry-gnome3\n"
+                                                                "pin-cache-personal = 5min\n"
+                                                                "pin-cache-organization = 30s\n"
                                                                 "log-level = debug"); /* no final newline */
 
         assert_int_equal(strv_length(c->module_paths), 2);
@@ -64,6 +68,8 @@ static void test_all_keys(void **state) {
         assert_string_equal(c->audit_log_path, "/var/log/kyso/audit.jsonl");
         assert_string_equal(c->pinentry_program, "/usr/bin/pinentry-gnome3");
         assert_int_equal(c->log_level, LOG_DEBUG);
+        assert_int_equal(c->pin_cache_personal_usec, 300000000);
+        assert_int_equal(c->pin_cache_organization_usec, 30000000);
 }
 
 static void test_errors_name_file_and_line(void **state) {
@@ -77,6 +83,10 @@ static void test_errors_name_file_and_line(void **state) {
         expect_error("audit-log = audit.jsonl\n", "audit-log needs an absolute path");
         expect_error("pinentry =\n", "pinentry needs");
         expect_error("log-level = loud\n", "log-level");
+        expect_error("pin-cache-personal = forever\n", "test.conf:1: pin-cache-personal");
+        expect_error("pin-cache-personal = -5min\n", "pin-cache-personal");
+        expect_error("pin-cache-organization = 1441min\n", "pin-cache-organization"); /* above 24h */
+        expect_error("pin-cache-organization = 5 min\n", "pin-cache-organization");
         expect_error("just words\n", "test.conf:1: expected 'key = value'");
         expect_error("= value\n", "missing key");
         expect_error("log-level = info\nlog-level = chatty\n", "test.conf:2:");

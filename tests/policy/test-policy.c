@@ -125,6 +125,7 @@ static void test_defaults(void **state) {
         assert_true(p->ocsp_require_nonce);
         assert_int_equal(p->min_rsa_bits, 2048);
         assert_int_equal(p->expiry_warning_days, 60);
+        assert_int_equal(p->pin_cache_max_sec, 0); /* no PIN caching unless the administrator allows it */
         assert_int_equal(p->rsa_padding, RSA_PADDING_PKCS1);
         assert_int_equal(strv_length(p->hashes), 3);
         assert_int_equal(strv_length(p->ec_curves), 3);
@@ -154,6 +155,8 @@ static void test_full(void **state) {
                      "url = http://tsa.ca.gov.vn\n"
                      "[expiry]\n"
                      "warning-days = 90\n"
+                     "[pin]\n"
+                     "max-cache = 10min\n"
                      "[kind personal]\n"
                      "kind = personal\n"
                      "policy-oid = 1.3.6.1.4.1.99999.1.1\n"
@@ -181,6 +184,7 @@ static void test_full(void **state) {
         assert_int_equal(p->rsa_padding, RSA_PADDING_PSS);
         assert_string_equal(p->tsa_url, "http://tsa.ca.gov.vn");
         assert_int_equal(p->expiry_warning_days, 90);
+        assert_int_equal(p->pin_cache_max_sec, 600);
         assert_int_equal(p->n_kind_rules, 2);
         assert_string_equal(p->kind_rules[1].name, "the seal");
         assert_int_equal(p->kind_rules[1].kind, CERT_KIND_ORGANIZATION);
@@ -225,6 +229,10 @@ static void test_errors(void **state) {
         expect_error("[algorithms]\nrsa-padding = none\n", 4, "expected pkcs1 or pss");
         expect_error("[expiry]\nwarning-days = soon\n", 4, "expected a number of days");
         expect_error("[expiry]\nwarning-days = 30\nwarning-days = 40\n", 5, "is set twice in this file");
+        expect_error("[pin]\nmax-cache = forever\n", 4, "bad value 'forever' for max-cache");
+        expect_error("[pin]\nmax-cache = 2d\n", 4, "from 0 (never) to 24h");
+        expect_error("[pin]\ncache = 5min\n", 4, "unknown key 'cache' in section [pin]");
+        expect_error("[pin]\nmax-cache = 1min\nmax-cache = 2min\n", 5, "is set twice in this file");
         expect_error("[kind x]\nkind = robot\n", 4, "expected personal, organization or device");
         expect_error("[kind x]\nkind = personal\nsubject = nonsense\n", 5, "expected ATTRIBUTE=PATTERN");
         expect_error("[kind x]\nkind = personal\nfingerprint = 12ab\n", 5, "64 hex");
