@@ -17,7 +17,7 @@ demo_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-demo.XXXXXX")
 trap 'rm -rf -- "$demo_tmp"' EXIT
 export KYSO_SANDBOX_PINENTRY=$PWD/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$demo_tmp/pinentry.script KYSO_TEST_PINENTRY_LOG=$demo_tmp/pinentry.log
-export KYSO_AUDIT_NO_JOURNAL=1 KYSO_DEMO_DIR=$demo_tmp
+export KYSO_DEMO_DIR=$demo_tmp
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 contrib/sandbox --build build bash -c '
 bold= normal=
