@@ -116,7 +116,9 @@ int main(int argc, char **argv) {
 
         /* The audit log: an event that cannot be recorded does not happen, so no log, no agent. */
         audit_options = config->audit_options;
-        audit_options.no_journal = getenv("KYSO_AUDIT_NO_JOURNAL") != NULL;
+        /* Always with the journal copy (a no-op where journald does not run): it is what shows a cut-off
+         * tail, so the person whose environment this is must not be able to switch it off. */
+        audit_options.no_journal = false;
         r = audit_log_open(config->audit_log_path, &audit_options, &audit, &audit_error);
         if (r < 0) {
                 log_error_errno(

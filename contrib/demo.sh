@@ -17,7 +17,7 @@ demo_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-demo.XXXXXX")
 trap 'rm -rf -- "$demo_tmp"' EXIT
 export KYSO_SANDBOX_PINENTRY=$PWD/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$demo_tmp/pinentry.script KYSO_TEST_PINENTRY_LOG=$demo_tmp/pinentry.log
-export KYSO_AUDIT_NO_JOURNAL=1 KYSO_DEMO_DIR=$demo_tmp
+export KYSO_DEMO_DIR=$demo_tmp
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 contrib/sandbox --build build bash -c '
 bold= normal=
@@ -35,11 +35,13 @@ kysoctl tokens
 
 step "The certificates on them: kysoctl certs"
 cat <<TEXT
-Each certificate with its token, status and expiry. "expiring" means at most 60 days are left: renew
-it now (the regulation allows renewal while 60 days remain). The demo tokens also hold an expired
-and a not-yet-valid certificate on purpose. For now STATUS comes from the validity dates only and KIND
-is "unknown": the signing policy (issue 3) adds the chain to the trusted roots, revocation (the
-"revoked" certificate) and the kinds personal, organisation and device.
+Each certificate with its token, kind, status and expiry. KIND comes from the signing policy
+(personal, organization, device); STATUS from the chain to the trusted roots, the validity dates and
+the key strength: "untrusted" is a certificate from an unknown CA or with a weak key, "expiring" means
+at most 60 days are left (renew it now: the regulation allows renewal while 60 days remain). The demo
+tokens also hold an expired, a not-yet-valid and a revoked certificate on purpose. Revocation is
+asked of the OCSP or CRL server before every signature, not in this list: "revoked" still shows as
+valid here, and signing with it is refused.
 TEXT
 echo
 kysoctl certs

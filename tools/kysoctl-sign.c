@@ -99,9 +99,12 @@ static const char *variant_string(DBusMessageIter *var) {
         return s;
 }
 
-/* Picks a certificate of the right kind for the role when --cert is not given. */
+/* Picks the certificate for the role when --cert is not given, only when exactly one usable certificate of
+ * the right kind is present: a signature made with another certificate than the person meant has legal
+ * weight, so an ambiguous choice is refused with the candidates listed. */
 static char *pick_certificate(DBusConnection *c, const char *role) {
         const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
+        _cleanup_strv_free_ char **uris = NULL, **subjects = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
         DBusMessageIter it, arr, dict, entry, var;
@@ -119,9 +122,8 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         }
         dbus_message_iter_init(reply, &it);
         dbus_message_iter_recurse(&it, &arr);
-        for (; !found && dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
-             dbus_message_iter_next(&arr)) {
-                const char *uri = NULL, *kind = NULL, *status = NULL;
+        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY; dbus_message_iter_next(&arr)) {
+                const char *uri = NULL, *kind = NULL, *status = NULL, *subject = NULL;
                 dbus_bool_t key = false;
 
                 dbus_message_iter_recurse(&arr, &dict);
@@ -138,21 +140,37 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
                                 kind = variant_string(&var);
                         else if (streq(k, "status"))
                                 status = variant_string(&var);
+                        else if (streq(k, "subject"))
+                                subject = variant_string(&var);
                         else if (
                                 streq(k, "has-private-key") &&
                                 dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
                                 dbus_message_iter_get_basic(&var, &key);
                 }
                 if (uri && key && streq_ptr(kind, want) &&
-                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring")))
-                        found = strdup(uri);
+                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring")) &&
+                    (strv_extend(&uris, uri) < 0 || strv_extend(&subjects, strempty(subject)) < 0)) {
+                        dbus_message_unref(reply);
+                        fprintf(stderr, _("kysoctl sign: out of memory\n"));
+                        return NULL;
+                }
         }
         dbus_message_unref(reply);
-        if (!found)
+        if (strv_length(uris) == 1)
+                found = strdup(uris[0]);
+        else if (strv_length(uris) == 0)
                 fprintf(stderr,
                         _("kysoctl sign: no usable %s certificate on the tokens present. Insert the token, or "
                           "give --cert (see 'kysoctl certs').\n"),
                         want);
+        else {
+                fprintf(stderr,
+                        _("kysoctl sign: several usable %s certificates are present; choose one with --cert "
+                          "URI:\n"),
+                        want);
+                for (size_t i = 0; uris[i]; i++)
+                        fprintf(stderr, "  %s\n      %s\n", uris[i], subjects[i]);
+        }
         return found;
 }
 

@@ -179,6 +179,13 @@ expect_fail "issue of a changed document (the leader signed another text) is ref
         kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/tampered.txt" -o "$T/out/tampered.p7s"
 expect_eq "refusals showed no prompt" "$n" "$(prompts)"
 script "confirm yes" "pin 1111"
+# Without --cert kysoctl may choose only when the choice is unambiguous: the leader token holds several
+# usable personal certificates (leader, leader2, clerk), and a signature made with the wrong one has legal
+# weight, so it must refuse and list them rather than take the first.
+expect_fail "without --cert and several usable personal certificates: refused, candidates listed" \
+        "several usable personal certificates are present; choose one with --cert" \
+        kysoctl sign --role approve "$D/qd.txt" -o "$T/out/ambiguous.p7s"
+expect "without --cert, refused: nothing written" test ! -s "$T/out/ambiguous.p7s"
 expect "the clerk signs personally" kysoctl sign --role personal --cert "$CLERK" "$D/qd.txt" -o "$T/clerk.p7s"
 n=$(prompts)
 expect_fail "issue over the clerk's (not a leader's) signature is refused" "PolicyDenied" \
