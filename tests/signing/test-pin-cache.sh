@@ -13,7 +13,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         trap 'rm -rf -- "$T"' EXIT
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_AUDIT_NO_JOURNAL=1 KYSO_PIN_TEST_DIR=$T
+        export KYSO_PIN_TEST_DIR=$T
         unset KYSO_POLICY XDG_SESSION_ID
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
                 export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
