@@ -611,19 +611,58 @@ static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *u
 
 /* Kept PINs must go when the session locks and before sleep: without logind on the system bus to say so,
  * nothing is kept. */
+/* Whether logind runs on the system bus, or can be started there: 1, 0, or a negative errno. */
+static int logind_present(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int has, r;
+
+        r = sd_bus_call_method(
+                bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+                NULL, &reply, "s", "org.freedesktop.login1");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "b", &has);
+        if (r < 0)
+                return r;
+        if (has)
+                return 1;
+        reply = sd_bus_message_unref(reply);
+        r = sd_bus_call_method(
+                bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "ListActivatableNames", NULL, &reply, "");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(reply, &names);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (n, names)
+                if (streq(*n, "org.freedesktop.login1"))
+                        return 1;
+        return 0;
+}
+
 static void agent_start_session_watch(Agent *a) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
 
         if (a->config->pin_cache_personal_usec == 0 && a->config->pin_cache_organization_usec == 0)
                 return;
-        r = session_watch_new(
-                a->event, NULL, NULL, session_watch_forget_pins, agent_sign_get_pin_cache(a->sign),
-                &a->session_watch);
+        r = sd_bus_open_system(&bus);
+        if (r >= 0) {
+                r = logind_present(bus);
+                if (r == 0)
+                        r = -ESRCH; /* "No such process": logind is not there */
+        }
+        if (r >= 0)
+                r = session_watch_new(
+                        a->event, bus, NULL, session_watch_forget_pins, agent_sign_get_pin_cache(a->sign),
+                        &a->session_watch);
         if (r < 0) {
                 (void) log_full_errno(
                         LOG_NOTICE, r,
-                        "Cannot watch the session's lock and sleep on the system bus (%m): PIN caching stays "
-                        "off, the PIN is asked for every request.");
+                        "Cannot watch the session's lock and sleep through systemd-logind on the system bus (%m): "
+                        "PIN caching stays off, the PIN is asked for every request.");
                 return;
         }
         agent_sign_set_session_watch(a->sign, a->session_watch);
