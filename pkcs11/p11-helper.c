@@ -359,11 +359,24 @@ static CK_RV key_lookup(
 
         if (ss && ss->handle == s && ss->key.valid && ss->key.id_size == id_size &&
             memcmp(ss->key.id, id, id_size) == 0) {
-                *ret = ss->key.handle;
-                *ret_type = ss->key.type;
-                *ret_always = ss->key.always_authenticate ? CK_TRUE : CK_FALSE;
-                *ret_cached = true;
-                return CKR_OK;
+                /* One cheap check that the handle still names a private key with this CKA_ID: a module
+                 * may give a deleted object's handle to another object. */
+                uint8_t got_id[P11_ID_MAX];
+                CK_OBJECT_CLASS klass = 0;
+                CK_ATTRIBUTE c[] = {
+                        { CKA_CLASS, &klass, sizeof(klass) },
+                        { CKA_ID, got_id, sizeof(got_id) },
+                };
+                rv = h->f->C_GetAttributeValue(s, ss->key.handle, c, ELEMENTSOF(c));
+                if (rv == CKR_OK && klass == CKO_PRIVATE_KEY && c[1].ulValueLen == id_size &&
+                    memcmp(got_id, id, id_size) == 0) {
+                        *ret = ss->key.handle;
+                        *ret_type = ss->key.type;
+                        *ret_always = ss->key.always_authenticate ? CK_TRUE : CK_FALSE;
+                        *ret_cached = true;
+                        return CKR_OK;
+                }
+                ss->key = (KeyCache){};
         }
         rv = find_key(h, s, CKO_PRIVATE_KEY, id, id_size, &key);
         if (rv != CKR_OK)
