@@ -17,10 +17,24 @@
 #include "p11-manager.h"
 #include "p11-protocol.h"
 
+/* The private key last used on a slot's session, so that a batch does not search the token for it (a
+ * C_FindObjects each time) before every signature. Valid only for this session while it stays logged in:
+ * forgotten on logout, login, session close or loss (token removed), and when the module no longer knows
+ * the handle (the lookup is then made once more). */
+typedef struct KeyCache {
+        bool valid;
+        uint8_t id[P11_ID_MAX];
+        size_t id_size;
+        CK_OBJECT_HANDLE handle;
+        CK_KEY_TYPE type;
+        bool always_authenticate;
+} KeyCache;
+
 typedef struct SlotSession {
         CK_SLOT_ID slot;
         CK_SESSION_HANDLE handle;
         bool open;
+        KeyCache key;
 } SlotSession;
 
 typedef struct Helper {
@@ -113,6 +127,7 @@ static void session_drop(Helper *h, CK_SLOT_ID slot) {
                 return;
         (void) h->f->C_CloseSession(s->handle);
         *s = h->sessions[--h->n_sessions];
+        h->sessions[h->n_sessions] = (SlotSession){};
 }
 
 static CK_RV session_get(Helper *h, CK_SLOT_ID slot, CK_SESSION_HANDLE *ret) {
@@ -132,6 +147,12 @@ static CK_RV session_get(Helper *h, CK_SLOT_ID slot, CK_SESSION_HANDLE *ret) {
         h->sessions[h->n_sessions++] = (SlotSession){ .slot = slot, .handle = handle, .open = true };
         *ret = handle;
         return CKR_OK;
+}
+
+static void key_cache_forget(Helper *h, CK_SLOT_ID slot) {
+        SlotSession *s = session_find(h, slot);
+        if (s)
+                s->key = (KeyCache){};
 }
 
 static bool session_gone(CK_RV rv) {
@@ -325,6 +346,63 @@ static CK_RV find_key(
         return CKR_OK;
 }
 
+/* Finds the private key with this CKA_ID, its type and CKA_ALWAYS_AUTHENTICATE, from the slot's cache if
+ * it has them for this session; *ret_cached tells which, so that a stale handle can be looked up again. */
+static CK_RV key_lookup(
+        Helper *h, CK_SLOT_ID slot, CK_SESSION_HANDLE s, const uint8_t *id, size_t id_size,
+        CK_OBJECT_HANDLE *ret, CK_KEY_TYPE *ret_type, CK_BBOOL *ret_always, bool *ret_cached) {
+        SlotSession *ss = session_find(h, slot);
+        CK_OBJECT_HANDLE key;
+        CK_KEY_TYPE kt = 0;
+        CK_BBOOL always = CK_FALSE;
+        CK_RV rv;
+
+        if (ss && ss->handle == s && ss->key.valid && ss->key.id_size == id_size &&
+            memcmp(ss->key.id, id, id_size) == 0) {
+                /* One cheap check that the handle still names a private key with this CKA_ID: a module
+                 * may give a deleted object's handle to another object. */
+                uint8_t got_id[P11_ID_MAX];
+                CK_OBJECT_CLASS klass = 0;
+                CK_ATTRIBUTE c[] = {
+                        { CKA_CLASS, &klass, sizeof(klass) },
+                        { CKA_ID, got_id, sizeof(got_id) },
+                };
+                rv = h->f->C_GetAttributeValue(s, ss->key.handle, c, ELEMENTSOF(c));
+                if (rv == CKR_OK && klass == CKO_PRIVATE_KEY && c[1].ulValueLen == id_size &&
+                    memcmp(got_id, id, id_size) == 0) {
+                        *ret = ss->key.handle;
+                        *ret_type = ss->key.type;
+                        *ret_always = ss->key.always_authenticate ? CK_TRUE : CK_FALSE;
+                        *ret_cached = true;
+                        return CKR_OK;
+                }
+                ss->key = (KeyCache){};
+        }
+        rv = find_key(h, s, CKO_PRIVATE_KEY, id, id_size, &key);
+        if (rv != CKR_OK)
+                return rv;
+        CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+        rv = h->f->C_GetAttributeValue(s, key, &a, 1);
+        if (rv != CKR_OK)
+                return rv;
+        CK_ATTRIBUTE b = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
+        if (h->f->C_GetAttributeValue(s, key, &b, 1) != CKR_OK)
+                always = CK_FALSE;
+        if (ss && ss->handle == s && id_size <= sizeof(ss->key.id)) {
+                ss->key = (KeyCache){ .valid = true,
+                                      .id_size = id_size,
+                                      .handle = key,
+                                      .type = kt,
+                                      .always_authenticate = always == CK_TRUE };
+                memcpy(ss->key.id, id, id_size);
+        }
+        *ret = key;
+        *ret_type = kt;
+        *ret_always = always;
+        *ret_cached = false;
+        return CKR_OK;
+}
+
 static bool session_logged_in(Helper *h, CK_SESSION_HANDLE s) {
         CK_SESSION_INFO si;
         if (h->f->C_GetSessionInfo(s, &si) != CKR_OK)
@@ -462,6 +540,7 @@ static int handle_login(Helper *h, const P11Frame *f, HelperError *e) {
         rv = session_get(h, req.slot_id, &s);
         if (rv != CKR_OK)
                 return fail_rv(e, rv, "cannot open a session");
+        key_cache_forget(h, req.slot_id);
         rv = login_user(h, s, req.pin, req.flags & P11_FLAG_PROTECTED_AUTH);
         if (session_gone(rv))
                 session_drop(h, req.slot_id);
@@ -480,6 +559,7 @@ static int handle_logout(Helper *h, const P11Frame *f, HelperError *e) {
                 return fail(e, P11_ERROR_PROTOCOL, "malformed request");
         SlotSession *ss = session_find(h, slot);
         if (ss) {
+                ss->key = (KeyCache){};
                 CK_RV rv = h->f->C_Logout(ss->handle);
                 if (session_gone(rv))
                         session_drop(h, slot);
@@ -553,6 +633,7 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                 return fail_rv(e, rv, "cannot open a session");
 
         if (req->pin || protected_auth) {
+                key_cache_forget(h, req->slot_id);
                 rv = login_user(h, s, req->pin, protected_auth);
                 if (rv != CKR_OK)
                         return login_failed(h, req->slot_id, rv, e, "login failed");
@@ -565,16 +646,10 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                 }
         }
 
-        rv = find_key(h, s, CKO_PRIVATE_KEY, req->id, req->id_size, &key);
+        bool cached = false;
+        rv = key_lookup(h, req->slot_id, s, req->id, req->id_size, &key, &kt, &always, &cached);
         if (rv != CKR_OK)
                 return fail_rv(e, rv, "no private key with this id");
-        CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
-        rv = h->f->C_GetAttributeValue(s, key, &a, 1);
-        if (rv != CKR_OK)
-                return fail_rv(e, rv, "cannot read the key type");
-        CK_ATTRIBUTE b = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
-        if (h->f->C_GetAttributeValue(s, key, &b, 1) != CKR_OK)
-                always = CK_FALSE;
 
         switch (req->mechanism.algorithm) {
         case P11_SIGN_RSA_PKCS1: {
@@ -622,8 +697,25 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                 return -EIO;
         }
         rv = h->f->C_SignInit(s, &mech, key);
-        if (rv != CKR_OK)
+        if (cached && (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)) {
+                /* The key went away since it was cached (deleted, re-imported): look it up once more, and
+                 * check again what it is, since the new object may differ. */
+                CK_KEY_TYPE kt2 = 0;
+                CK_BBOOL always2 = CK_FALSE;
+                key_cache_forget(h, req->slot_id);
+                rv = key_lookup(h, req->slot_id, s, req->id, req->id_size, &key, &kt2, &always2, &cached);
+                if (rv != CKR_OK)
+                        return fail_rv(e, rv, "no private key with this id");
+                if (kt2 != kt || always2 != always) {
+                        key_cache_forget(h, req->slot_id);
+                        return fail(e, P11_ERROR_FUNCTION_FAILED, "the key changed on the token; try again");
+                }
+                rv = h->f->C_SignInit(s, &mech, key);
+        }
+        if (rv != CKR_OK) {
+                key_cache_forget(h, req->slot_id);
                 return fail_rv(e, rv, "C_SignInit failed");
+        }
         if (always) {
                 /* CKA_ALWAYS_AUTHENTICATE: this one operation needs its own login. */
                 CK_UTF8CHAR *p = protected_auth ? NULL : (CK_UTF8CHAR *) secret_get(req->pin);
@@ -676,9 +768,11 @@ static int handle_sign(Helper *h, const P11Frame *f, HelperError *e) {
                 session_drop(h, req.slot_id);
         else if (
                 ss && !(req.flags & P11_FLAG_KEEP_LOGIN) &&
-                (req.pin || (req.flags & P11_FLAG_PROTECTED_AUTH)))
+                (req.pin || (req.flags & P11_FLAG_PROTECTED_AUTH))) {
                 /* The PIN was given for this signature only: do not leave the token open. */
+                ss->key = (KeyCache){};
                 (void) h->f->C_Logout(ss->handle);
+        }
         if (r < 0)
                 return r;
         if (p11_encode_sign_reply(&w, f->serial, &reply) < 0)

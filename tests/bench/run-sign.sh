@@ -25,7 +25,7 @@ LEADER="pkcs11:token=leader;object=leader;type=cert"
 raw=$("$B/tests/bench/bench-sign-raw" "$KYSO_SOFTHSM_MODULE" leader 1111 leader 5 | awk "{ print \$2 }")
 echo "raw PKCS#11 RSA-2048 signatures/s (SoftHSM, one session):   $raw"
 rawl=$("$B/tests/bench/bench-sign-raw" "$KYSO_SOFTHSM_MODULE" leader 1111 leader 5 lookup | awk "{ print \$2 }")
-echo "the same with a key lookup per signature (as kyso-p11-helper does): $rawl"
+echo "the same with a key lookup per signature (kyso-p11-helper before its key cache): $rawl"
 
 mkdir -p "$T/in" "$T/out"
 for ((i = 0; i < N; i++)); do printf "văn bản %d\n" "$i" >"$T/in/d$i.txt"; done

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "pkcs11/p11-protocol.h"
+#include "secret.h"
 
 static char dir[256];
 static const char *module;
@@ -239,6 +240,151 @@ static void test_not_a_socket(void **state) {
         assert_int_equal(WEXITSTATUS(status), 2);
 }
 
+/* Signs sha256("kyso") with the key of CKA_ID 01 on slot, RSA PKCS#1 v1.5; pin NULL = already logged in.
+ * Returns the signature's size (written to sig), or 0 after an ERROR reply. */
+static size_t sign_01(Helper *h, uint32_t serial, uint64_t slot, const char *pin, uint8_t *sig) {
+        _cleanup_(p11_writer_done) P11Writer w = {};
+        _cleanup_(p11_sign_reply_done) P11SignReply reply = {};
+        _cleanup_free_ uint8_t *buf = malloc(P11_FRAME_MAX);
+        /* sha256("kyso") */
+        static const uint8_t digest[32] = { 0xcd, 0x28, 0x9a, 0xff, 0xcc, 0x30, 0x02, 0x8a, 0xf9, 0x97, 0x5b,
+                                            0xf5, 0xf3, 0x1c, 0x6a, 0x85, 0xbf, 0xc0, 0xe4, 0xf1, 0x49, 0xe3,
+                                            0xe3, 0xbd, 0x8e, 0xf5, 0xf6, 0x89, 0xb4, 0xbe, 0xbf, 0x3f };
+        uint8_t id = 1;
+        P11SignRequest req = {
+                .slot_id = slot,
+                .id = &id,
+                .id_size = 1,
+                .mechanism = { .algorithm = P11_SIGN_RSA_PKCS1, .hash = P11_HASH_SHA256, .salt_length = -1 },
+                .flags = P11_FLAG_KEEP_LOGIN,
+                .digest = (uint8_t *) digest,
+                .digest_size = sizeof(digest),
+                .pin = pin ? secret_new_string(pin) : NULL,
+        };
+        P11Frame f;
+
+        assert_int_equal(p11_encode_sign_request(&w, serial, &req), 0);
+        secret_free(req.pin);
+        send_frame(h, &w);
+        size_t n = read_reply(h, buf);
+        assert_int_equal(p11_frame_parse(buf, n, &f), 0);
+        assert_int_equal(f.serial, serial);
+        if (f.type == P11_MSG_ERROR)
+                return 0;
+        assert_int_equal(p11_decode_sign_reply(&f, &reply), 0);
+        assert_true(reply.signature_size <= 512);
+        memcpy(sig, reply.signature, reply.signature_size);
+        return reply.signature_size;
+}
+
+/* What OpenSSL makes of the same digest with key file pem (RSA PKCS#1 v1.5 is deterministic). */
+static size_t expected_01(const char *pem, uint8_t *sig) {
+        _cleanup_free_ char *cmd = NULL, *out = NULL, *data = NULL;
+        size_t n = 0;
+        assert_true(asprintf(&out, "%s/sig.bin", dir) > 0);
+        assert_true(
+                asprintf(
+                        &cmd, "printf kyso | openssl dgst -sha256 -sign '%s' -out '%s' 2>/dev/null", pem,
+                        out) > 0);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(read_full_file(out, 4096, &data, &n), 0);
+        assert_true(n > 0 && n <= 512);
+        memcpy(sig, data, n);
+        return n;
+}
+
+/* The helper keeps the private key's handle between signatures of one login. When the object goes away
+ * behind its back (deleted and a new key imported with the same CKA_ID, by another process), the next
+ * signature must find the new key, not fail and not use the old one. */
+static void test_key_handle_cache(void **state) {
+        _cleanup_free_ char *cmd = NULL, *conf = NULL, *k1 = NULL, *k2 = NULL, *old_conf = NULL;
+        uint8_t sig[512], want1[512], want2[512];
+        size_t n1, n2, n;
+
+        old_conf = strdup(getenv("SOFTHSM2_CONF"));
+        assert_non_null(old_conf);
+        assert_true(asprintf(&conf, "%s/cache.conf", dir) > 0);
+        assert_true(asprintf(&k1, "%s/k1.pem", dir) > 0);
+        assert_true(asprintf(&k2, "%s/k2.pem", dir) > 0);
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "set -e; mkdir '%1$s/cachetokens'; printf 'directories.tokendir = %1$s/cachetokens\\n"
+                        "objectstore.backend = file\\nlog.level = ERROR\\n' >'%2$s'; export SOFTHSM2_CONF='%2$s'; "
+                        "softhsm2-util --init-token --free --label cache --pin 1111 --so-pin 2222 >/dev/null; "
+                        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%3$s' 2>/dev/null; "
+                        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%4$s' 2>/dev/null; "
+                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
+                        dir, conf, k1, k2) > 0);
+        assert_int_equal(system(cmd), 0);
+        n1 = expected_01(k1, want1);
+        n2 = expected_01(k2, want2);
+        assert_true(n1 != n2 || memcmp(want1, want2, n1) != 0);
+
+        setenv("SOFTHSM2_CONF", conf, 1);
+        Helper h = spawn();
+        setenv("SOFTHSM2_CONF", old_conf, 1);
+        hello(&h);
+        _cleanup_(p11_slot_list_done) P11SlotList l = {};
+        {
+                _cleanup_(p11_writer_done) P11Writer w = {};
+                _cleanup_free_ uint8_t *buf = malloc(P11_FRAME_MAX);
+                P11Frame f;
+                assert_int_equal(p11_encode_empty(&w, P11_MSG_LIST_SLOTS, 2), 0);
+                send_frame(&h, &w);
+                size_t m = read_reply(&h, buf);
+                assert_int_equal(p11_frame_parse(buf, m, &f), 0);
+                assert_int_equal(p11_decode_slot_list(&f, &l), 0);
+        }
+        uint64_t slot = UINT64_MAX;
+        for (size_t i = 0; i < l.n_slots; i++)
+                if (l.slots[i].label && streq(l.slots[i].label, "cache"))
+                        slot = l.slots[i].slot_id;
+        assert_true(slot != UINT64_MAX);
+
+        /* First signature logs in and looks the key up; the second uses the cached handle. */
+        n = sign_01(&h, 3, slot, "1111", sig);
+        assert_int_equal(n, n1);
+        assert_memory_equal(sig, want1, n1);
+        n = sign_01(&h, 4, slot, NULL, sig);
+        assert_int_equal(n, n1);
+        assert_memory_equal(sig, want1, n1);
+
+        /* Another process replaces the key: same CKA_ID, another key. */
+        free(cmd);
+        cmd = NULL;
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "set -e; export SOFTHSM2_CONF='%1$s'; "
+                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
+                        "--type privkey --id 01 >/dev/null 2>&1; "
+                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
+                        conf, module, k2) > 0);
+        assert_int_equal(system(cmd), 0);
+
+        n = sign_01(&h, 5, slot, NULL, sig);
+        assert_int_equal(n, n2);
+        assert_memory_equal(sig, want2, n2);
+        n = sign_01(&h, 6, slot, NULL, sig);
+        assert_int_equal(n, n2);
+        assert_memory_equal(sig, want2, n2);
+
+        /* Deleted without a replacement: an error, not a signature with a key that is gone. */
+        free(cmd);
+        cmd = NULL;
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "export SOFTHSM2_CONF='%1$s'; "
+                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
+                        "--type privkey --id 01 >/dev/null 2>&1",
+                        conf, module) > 0);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(sign_01(&h, 7, slot, NULL, sig), 0);
+        assert_int_equal(finish(&h), 0);
+}
+
 static int setup(void **state) {
         char conf[512];
         _cleanup_free_ char *cmd = NULL;
@@ -276,10 +422,9 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_handshake),
-                cmocka_unit_test(test_garbled_bodies),
-                cmocka_unit_test(test_broken_framing),
-                cmocka_unit_test(test_not_a_socket),
+                cmocka_unit_test(test_handshake),        cmocka_unit_test(test_garbled_bodies),
+                cmocka_unit_test(test_broken_framing),   cmocka_unit_test(test_not_a_socket),
+                cmocka_unit_test(test_key_handle_cache),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
