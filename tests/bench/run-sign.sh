@@ -14,7 +14,7 @@ batch=${2:-200}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench-sign.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT
 export KYSO_SANDBOX_PINENTRY=$root/tests/agent/scripted-pinentry KYSO_TEST_PINENTRY_SCRIPT=$tmp/script
-export KYSO_TEST_PINENTRY_LOG=/dev/null KYSO_AUDIT_NO_JOURNAL=1 KYSO_BENCH_DIR=$tmp KYSO_BENCH_BATCH=$batch
+export KYSO_TEST_PINENTRY_LOG=/dev/null KYSO_BENCH_DIR=$tmp KYSO_BENCH_BATCH=$batch
 export KYSO_BENCH_BUILD=$build
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 unset KYSO_POLICY

@@ -16,7 +16,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         # The pane runs a program that never reads the terminal, so only pinentry-tty reads the keys.
         tmux -S "$KYSO_TTY_SOCK" -f /dev/null new-session -d -x 200 -y 50 "sleep 600"
         GPG_TTY=$(tmux -S "$KYSO_TTY_SOCK" display-message -p '#{pane_tty}')
-        export GPG_TTY TERM=${TERM:-xterm} KYSO_SANDBOX_PINENTRY=$pinentry KYSO_AUDIT_NO_JOURNAL=1 LC_ALL=C.UTF-8
+        export GPG_TTY TERM=${TERM:-xterm} KYSO_SANDBOX_PINENTRY=$pinentry LC_ALL=C.UTF-8
         unset KYSO_POLICY
         "${KYSO_SOURCE_ROOT:?run through meson test}/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0"
         exit $?

@@ -12,7 +12,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         trap 'rm -rf -- "$T"' EXIT
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_AUDIT_NO_JOURNAL=1 KYSO_SIGN_TEST_DIR=$T
+        export KYSO_SIGN_TEST_DIR=$T
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
