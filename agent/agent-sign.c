@@ -19,6 +19,7 @@
 #include "audit/audit-log.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
+#include "dbus/dbus-introspect.h"
 #include "fileio.h"
 #include "formats/cades-sign.h"
 #include "formats/cms-verify.h"
@@ -1975,24 +1976,8 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
         if (!r)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-                static const char xml[] =
-                        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
-                        " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
-                        "<node>\n  <interface name=\"org.kyso.Request1\">\n    <method name=\"Cancel\"/>\n"
-                        "    <method name=\"AddDocuments\">\n      <arg name=\"documents\" type=\"ah\" direction=\"in\"/>\n"
-                        "      <arg name=\"outputs\" type=\"ah\" direction=\"in\"/>\n"
-                        "      <arg name=\"existing_signatures\" type=\"ah\" direction=\"in\"/>\n"
-                        "      <arg name=\"last\" type=\"b\" direction=\"in\"/>\n    </method>\n"
-                        "    <signal name=\"Progress\">\n      <arg name=\"index\" type=\"u\"/>\n"
-                        "      <arg name=\"total\" type=\"u\"/>\n      <arg name=\"name\" type=\"s\"/>\n"
-                        "      <arg name=\"status\" type=\"s\"/>\n      <arg name=\"message\" type=\"s\"/>\n"
-                        "    </signal>\n"
-                        "    <signal name=\"Response\">\n      <arg name=\"code\" type=\"u\"/>\n"
-                        "      <arg name=\"results\" type=\"a{sv}\"/>\n    </signal>\n  </interface>\n</node>\n";
-                const char *x = xml;
-                reply = dbus_message_new_method_return(m);
-                if (reply)
-                        dbus_message_append_args(reply, DBUS_TYPE_STRING, &x, DBUS_TYPE_INVALID);
+                reply = dbus_introspect_reply(
+                        m, (const char *const[]){ kyso_request1_interface_xml, NULL }, NULL);
         } else if (dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "AddDocuments")) {
                 if (!streq_ptr(dbus_message_get_sender(m), r->sender))
                         reply = kyso_bus_error_reply(
@@ -2003,7 +1988,9 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
         } else if (
                 dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "Cancel") ||
                 (!dbus_message_get_interface(m) && streq_ptr(dbus_message_get_member(m), "Cancel"))) {
-                if (!streq_ptr(dbus_message_get_sender(m), r->sender))
+                if (!streq(dbus_message_get_signature(m), ""))
+                        reply = invalid(m, _("Cancel takes no arguments."));
+                else if (!streq_ptr(dbus_message_get_sender(m), r->sender))
                         reply = kyso_bus_error_reply(
                                 m, KYSO_BUS_ERROR_POLICY_DENIED,
                                 _("Only the application that asked may cancel a request."));

@@ -9,14 +9,11 @@
 #include "agent.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-event.h"
+#include "dbus/dbus-introspect.h"
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
 #include "pkcs11/p11-manager.h"
-
-const char agent1_interface_xml[] =
-#include "dbus/org.kyso.Agent1.xml.h"
-        ;
 
 #define EXPIRY_CHECK_USEC (UINT64_C(24) * 3600 * 1000000)
 
@@ -27,20 +24,6 @@ const char agent1_interface_xml[] =
 #define SETTLE_MIN_USEC (UINT64_C(1000) * 1000)
 #define SETTLE_QUIET_USEC (UINT64_C(300) * 1000)
 #define SETTLE_MAX_USEC (UINT64_C(3000) * 1000)
-
-/* Introspect answers with the contract plus the standard interfaces libdbus and we implement. */
-static const char standard_interfaces_xml[] =
-        "  <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
-        "    <method name=\"Introspect\">\n"
-        "      <arg name=\"xml_data\" type=\"s\" direction=\"out\"/>\n"
-        "    </method>\n"
-        "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Peer\">\n"
-        "    <method name=\"Ping\"/>\n"
-        "    <method name=\"GetMachineId\">\n"
-        "      <arg name=\"machine_uuid\" type=\"s\" direction=\"out\"/>\n"
-        "    </method>\n"
-        "  </interface>\n";
 
 struct Agent {
         sd_event *event;
@@ -364,21 +347,9 @@ static void reply_or_oom(DBusConnection *c, DBusMessage *reply) {
                 dbus_message_unref(reply);
 }
 
-static DBusMessage *method_introspect(Agent *a, DBusMessage *m) {
-        const char *end = strstr(agent1_interface_xml, "</node>");
-        _cleanup_free_ char *xml = NULL;
-        DBusMessage *reply;
-
-        if (!end || asprintf(
-                            &xml, "%.*s%s</node>\n", (int) (end - agent1_interface_xml),
-                            agent1_interface_xml, standard_interfaces_xml) < 0)
-                return NULL;
-        reply = dbus_message_new_method_return(m);
-        if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
-                dbus_message_unref(reply);
-                return NULL;
-        }
-        return reply;
+/* The agent object implements org.kyso.Agent1 only: the request objects below it have their own. */
+static DBusMessage *method_introspect(DBusMessage *m) {
+        return dbus_introspect_reply(m, (const char *const[]){ kyso_agent1_interface_xml, NULL }, NULL);
 }
 
 static DBusMessage *method_get_tokens(Agent *a, DBusMessage *m) {
@@ -524,7 +495,7 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
                                 c, dbus_message_new_error(
                                            m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments"));
                 else
-                        reply_or_oom(c, method_introspect(a, m));
+                        reply_or_oom(c, method_introspect(m));
                 return DBUS_HANDLER_RESULT_HANDLED;
         }
         if (iface && !streq(iface, AGENT_INTERFACE))
@@ -562,7 +533,6 @@ static DBusHandlerResult parents_message(DBusConnection *c, DBusMessage *m, void
                 const char *path, *child;
         } parents[] = { { "/", "org" }, { "/org", "kyso" }, { "/org/kyso", "Agent1" } };
         const char *path = dbus_message_get_path(m);
-        _cleanup_free_ char *xml = NULL;
 
         if (!dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect") || !path)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
@@ -570,18 +540,9 @@ static DBusHandlerResult parents_message(DBusConnection *c, DBusMessage *m, void
                 DBusMessage *reply;
                 if (!streq(path, parents[i].path))
                         continue;
-                if (asprintf(
-                            &xml,
-                            "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
-                            " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
-                            "<node>\n%s  <node name=\"%s\"/>\n</node>\n",
-                            standard_interfaces_xml, parents[i].child) < 0)
+                reply = dbus_introspect_reply(m, NULL, (const char *const[]){ parents[i].child, NULL });
+                if (!reply)
                         return DBUS_HANDLER_RESULT_NEED_MEMORY;
-                reply = dbus_message_new_method_return(m);
-                if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
-                        dbus_message_unref(reply);
-                        reply = NULL;
-                }
                 reply_or_oom(c, reply);
                 return DBUS_HANDLER_RESULT_HANDLED;
         }

@@ -31,5 +31,3 @@ static inline void agent_freep(Agent **a) {
  * When the bus connection drops later, the loop exits with -ECONNRESET. */
 int agent_connect_bus(Agent *a, const char *address);
 
-/* The interface XML served by Introspect (the contract in dbus/org.kyso.Agent1.xml). */
-extern const char agent1_interface_xml[];
