@@ -52,6 +52,7 @@ int agent_config_new(AgentConfig **ret) {
         c->use_p11kit_registry = true;
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
+        c->prompt_timeout_usec = 60 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -170,6 +171,14 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                                 ret_error, name, line,
                                 "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
                 c->helper_timeout_usec = u;
+                return 0;
+        }
+        if (streq(key, "prompt-timeout")) {
+                if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
+                        return config_error(
+                                ret_error, name, line,
+                                "prompt-timeout must be a duration from 1s to 10min, got '%s'", value);
+                c->prompt_timeout_usec = u;
                 return 0;
         }
         if (streq(key, "audit-log")) {

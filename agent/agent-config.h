@@ -19,7 +19,8 @@ typedef struct AgentConfig {
         AuditLogOptions
                 audit_options;  /* "audit-rotate": no | monthly | SIZE | monthly,SIZE; default monthly */
         char *pinentry_program; /* "pinentry", default "pinentry" (looked up in $PATH) */
-        int log_level;          /* "log-level": debug|info|notice|warning|err, default info */
+        uint64_t prompt_timeout_usec;         /* "prompt-timeout", default 60s, 1s..10min */
+        int log_level;                        /* "log-level": debug|info|notice|warning|err, default info */
         uint64_t pin_cache_personal_usec;     /* "pin-cache-personal", default 0 (off), at most 24h */
         uint64_t pin_cache_organization_usec; /* "pin-cache-organization", default 0 (off), at most 24h */
 } AgentConfig;

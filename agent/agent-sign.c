@@ -37,6 +37,7 @@
 #include "policy/policy.h"
 #include "policy/signature-check.h"
 #include "prompt-pinentry.h"
+#include "prompt-registry.h"
 #include "prompt-text.h"
 #include "prompt.h"
 #include "secret.h"
@@ -104,8 +105,10 @@ struct SignRequest {
         char *exe;
         RequestState state;
         bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
-        bool confirmed; /* the approval was given; after a wrong PIN only the PIN is asked again */
-        bool announced; /* the caller got the request's path */
+        bool confirmed;    /* the approval was given; after a wrong PIN only the PIN is asked again */
+        bool app_prompter; /* the current prompt is the sender's own registered prompter's, not pinentry's */
+        bool app_prompted; /* some prompt of this request was: the PIN cache stays out of it */
+        bool announced;    /* the caller got the request's path */
         Policy *policy;
         X509 *cert;
         STACK_OF(X509) * chain;
@@ -128,8 +131,9 @@ struct AgentSign {
         DBusConnection *bus;
         P11Manager *manager;
         const AgentConfig *config;
-        AuditLog *audit; /* the agent's, borrowed */
-        Prompter *prompter;
+        AuditLog *audit;             /* the agent's, borrowed */
+        Prompter *prompter;          /* pinentry */
+        PrompterRegistry *prompters; /* borrowed: the apps' own (RegisterPrompter); NULL: none */
         PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
         SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
         SignRequest *requests;   /* in arrival order */
@@ -314,6 +318,8 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                         { "reason", r->reason },
                         { "location", r->location },
                         { "classification", r->classification },
+                        /* The approval and PIN came from the app's own prompter, not from pinentry. */
+                        { "prompter", r->app_prompted ? "application" : NULL },
                 };
                 for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                         if (fields[i].value) {
@@ -558,6 +564,29 @@ static void queue_kick(AgentSign *s) {
                         request_schedule(r);
 }
 
+/* The prompter that serves r: the one r's own sender registered (RegisterPrompter), else pinentry. Never
+ * another connection's: an app must not approve, nor see the PIN of, a request another app made
+ * (dbus/org.kyso.Prompter1.xml). */
+static Prompter *chosen_prompter(SignRequest *r) {
+        return prompter_registry_get(r->owner->prompters, r->sender) ?: r->owner->prompter;
+}
+
+/* Chooses the prompter of the prompt that starts now. */
+static Prompter *select_prompter(SignRequest *r) {
+        Prompter *p = chosen_prompter(r);
+
+        r->app_prompter = p != r->owner->prompter;
+        r->app_prompted |= r->app_prompter;
+        return p;
+}
+
+/* The prompter of the current prompt; NULL when the app's one has gone (its prompt ended with it). */
+static Prompter *request_prompter(SignRequest *r) {
+        if (!r->owner)
+                return NULL;
+        return r->app_prompter ? prompter_registry_get(r->owner->prompters, r->sender) : r->owner->prompter;
+}
+
 static bool prompt_taken(AgentSign *s, const SignRequest *self) {
         for (SignRequest *r = s->requests; r; r = r->next)
                 if (r != self && r->prompt_owner)
@@ -570,7 +599,7 @@ static void prompt_release(SignRequest *r) {
                 return;
         r->prompt_owner = false;
         if (r->owner) {
-                prompter_cancel(r->owner->prompter);
+                prompter_cancel(request_prompter(r));
                 queue_kick(r->owner);
         }
 }
@@ -858,7 +887,7 @@ static PinCacheKind pin_cache_kind(CertKind kind) {
 static bool pin_cache_usable(SignRequest *r) {
         AgentSign *s = r->owner;
         return s && s->pin_cache && s->pin_watch && session_watch_is_ready(s->pin_watch) &&
-               pin_cache_kind(r->kind) >= 0 && !(r->pin_flags & P11_PROTECTED_AUTH_PATH);
+               pin_cache_kind(r->kind) >= 0 && !(r->pin_flags & P11_PROTECTED_AUTH_PATH) && !r->app_prompted;
 }
 
 static int request_prepare(SignRequest *r) {
@@ -979,8 +1008,12 @@ static void fail_locked(SignRequest *r) {
 
 static void prompt_error(SignRequest *r, int error) {
         _cleanup_free_ char *msg = NULL;
+        /* Nobody answered, or the app that was to answer left: nothing was refused or broken. */
+        bool unanswered = error == -ETIMEDOUT || (r->app_prompter && error == -ENOTCONN);
 
-        if (error == -ENOENT || error == -EACCES)
+        if (r->app_prompter)
+                msg = prompt_text_app_prompter_failed(error);
+        else if (error == -ENOENT || error == -EACCES)
                 msg = prompt_text_program_missing(pinentry_prompter_get_program(r->owner->prompter));
         else if (error == -ETIMEDOUT)
                 msg = strdup(
@@ -988,8 +1021,10 @@ static void prompt_error(SignRequest *r, int error) {
                           "are at the desk."));
         log_warning_errno(error, "Prompt for %s failed: %m", r->path);
         request_fail_all(
-                r, error == -ETIMEDOUT ? DOC_CANCELLED : DOC_FAILED,
-                error == -ETIMEDOUT ? KYSO_BUS_ERROR_CANCELLED : KYSO_BUS_ERROR_INTERNAL,
+                r, unanswered ? DOC_CANCELLED : DOC_FAILED,
+                unanswered                            ? KYSO_BUS_ERROR_CANCELLED
+                : r->app_prompter && error == -EPROTO ? KYSO_BUS_ERROR_INVALID_ARGS
+                                                      : KYSO_BUS_ERROR_INTERNAL,
                 msg
                         ?: _("The prompt could not be shown, so nothing was signed. Check the pinentry "
                              "program in kysod.conf."));
@@ -1057,7 +1092,7 @@ static void ask_pin_prompt(SignRequest *r) {
         int k;
 
         r->state = REQ_PIN;
-        k = prompter_ask_pin(r->owner->prompter, &pr, pin_handler, r);
+        k = prompter_ask_pin(select_prompter(r), &pr, pin_handler, r);
         if (k < 0)
                 prompt_error(r, k);
 }
@@ -1089,7 +1124,7 @@ static void confirm_handler(Prompter *p, PromptReply reply, int error, void *use
         if (r->pin_flags & P11_PROTECTED_AUTH_PATH) {
                 int k;
                 r->pinpad = true;
-                k = prompter_show_pinpad(r->owner->prompter, r->token_label, pinpad_handler, r);
+                k = prompter_show_pinpad(select_prompter(r), r->token_label, pinpad_handler, r);
                 if (k < 0)
                         log_warning_errno(k, "Cannot show the PIN pad message: %m");
                 r->state = REQ_SIGNING;
@@ -1128,7 +1163,7 @@ static void confirm(SignRequest *r) {
                 .flags = (r->pin_flags & P11_PIN_FINAL_TRY) ? PROMPT_FLAG_FINAL_TRY : 0,
         };
         r->state = REQ_CONFIRM;
-        k = prompter_confirm(r->owner->prompter, &pr, confirm_handler, r);
+        k = prompter_confirm(select_prompter(r), &pr, confirm_handler, r);
         if (k < 0)
                 prompt_error(r, k);
 }
@@ -1295,7 +1330,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                 return;
         }
         if (r->pinpad) {
-                prompter_cancel(r->owner->prompter);
+                prompter_cancel(request_prompter(r));
                 r->pinpad = false;
         }
         d = &r->docs[r->cur];
@@ -1505,7 +1540,7 @@ static void request_step(SignRequest *r) {
                 r->state = REQ_WAIT_PROMPT;
                 __attribute__((fallthrough));
         case REQ_WAIT_PROMPT:
-                if (prompt_taken(s, r) || prompter_busy(s->prompter))
+                if (prompt_taken(s, r) || prompter_busy(chosen_prompter(r)))
                         return; /* woken by queue_kick() */
                 r->prompt_owner = true;
                 if (r->confirmed)
@@ -2052,6 +2087,7 @@ int agent_sign_new(
         s->audit = audit;
 
         pc.program = config->pinentry_program;
+        pc.timeout_usec = config->prompt_timeout_usec;
         k = pinentry_prompter_new(event, &pc, &s->prompter);
         if (k < 0)
                 goto fail;
@@ -2106,6 +2142,10 @@ AgentSign *agent_sign_free(AgentSign *s) {
         sd_event_unref(s->event);
         free(s);
         return NULL;
+}
+
+void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters) {
+        s->prompters = prompters;
 }
 
 PinCache *agent_sign_get_pin_cache(AgentSign *s) {

@@ -14,6 +14,7 @@
 #include "audit/audit-log.h"
 #include "pin-cache.h"
 #include "pkcs11/p11-manager.h"
+#include "prompt-registry.h"
 #include "session-watch.h"
 
 #define SIGN_REQUEST_PATH_PREFIX "/org/kyso/Agent1/request"
@@ -35,6 +36,10 @@ AgentSign *agent_sign_free(AgentSign *s);
 
 /* Runs Sign or SignBatch (the caller checked the sender's uid). Returns the reply (NULL on OOM). */
 DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
+
+/* The apps' own prompters (borrowed; it must outlive this object): a request whose sender registered one is
+ * prompted there, every other request through pinentry. */
+void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters);
 
 /* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
  * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */

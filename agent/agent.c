@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pkcs11/p11-manager.h"
+#include "prompt-registry.h"
 
 #define EXPIRY_CHECK_USEC (UINT64_C(24) * 3600 * 1000000)
 
@@ -32,6 +33,7 @@ struct Agent {
         DBusConnection *bus;
         PeerCache *peers;
         AgentSign *sign;             /* Sign, SignBatch and their request objects */
+        PrompterRegistry *prompters; /* RegisterPrompter: apps' own prompts for their own requests */
         SessionWatch *session_watch; /* lock and sleep forget the kept PINs; NULL when caching is off */
         Policy *policy; /* as loaded at start: the certificates' kind and status in the inventory */
         AuditLog *audit;
@@ -313,6 +315,7 @@ Agent *agent_free(Agent *a) {
                 agent_sign_set_session_watch(a->sign, NULL); /* forgets every kept PIN */
         a->session_watch = session_watch_free(a->session_watch);
         a->sign = agent_sign_free(a->sign); /* before the manager: it may still call requests back */
+        a->prompters = prompter_registry_free(a->prompters); /* after the requests, which use it */
         sd_event_source_disable_unref(a->settle_timer);
         for (size_t i = 0; i < a->n_held; i++)
                 dbus_message_unref(a->held[i]);
@@ -409,6 +412,14 @@ static DBusMessage *method_sign(Agent *a, DBusMessage *m) {
         return agent_sign_method(a->sign, m);
 }
 
+static DBusMessage *method_register_prompter(Agent *a, DBusMessage *m) {
+        return prompter_registry_register(a->prompters, m);
+}
+
+static DBusMessage *method_unregister_prompter(Agent *a, DBusMessage *m) {
+        return prompter_registry_unregister(a->prompters, m);
+}
+
 static const struct {
         const char *member;
         const char *signature;
@@ -418,6 +429,8 @@ static const struct {
         { "GetCertificates", "", method_get_certificates },
         { "Sign", "hhssa{sv}", method_sign },
         { "SignBatch", "ahahssa{sv}", method_sign },
+        { "RegisterPrompter", "o", method_register_prompter },
+        { "UnregisterPrompter", "o", method_unregister_prompter },
 };
 
 static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
@@ -651,6 +664,10 @@ int agent_connect_bus(Agent *a, const char *address) {
         r = agent_sign_new(a->event, a->bus, a->manager, a->config, a->audit, &a->sign);
         if (r < 0)
                 return r;
+        r = prompter_registry_new(a->event, a->bus, a->config->prompt_timeout_usec, &a->prompters);
+        if (r < 0)
+                return r;
+        agent_sign_set_prompters(a->sign, a->prompters);
         agent_start_session_watch(a);
         if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
                 return -ENOMEM;

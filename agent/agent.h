@@ -30,4 +30,3 @@ static inline void agent_freep(Agent **a) {
  * -EEXIST when the name is already taken (another agent runs), -ECONNREFUSED when there is no bus.
  * When the bus connection drops later, the loop exits with -ECONNRESET. */
 int agent_connect_bus(Agent *a, const char *address);
-

@@ -472,3 +472,21 @@ char *prompt_text_program_missing(const char *program) {
                 return NULL;
         return s;
 }
+
+char *prompt_text_app_prompter_failed(int error) {
+        switch (error) {
+        case -ETIMEDOUT:
+                return strdup(
+                        _("Nobody answered the application's prompt in time, so nothing was signed. Sign "
+                          "again when you are at the desk."));
+        case -ENOTCONN:
+                return strdup(_("The application that showed the prompt closed it or left, so nothing was "
+                                "signed. Sign again."));
+        case -EPROTO:
+                return strdup(_("The application's prompt gave an answer the agent does not understand, so "
+                                "nothing was signed. Tell the application's maker (org.kyso.Prompter1)."));
+        default:
+                return strdup(_("The application's prompt failed, so nothing was signed. Sign again; if it "
+                                "happens again, tell the application's maker."));
+        }
+}

@@ -32,6 +32,9 @@ int prompt_text_pinpad(const char *token_label, PromptText *ret);
 char *prompt_text_wrong_pin(int tries_left);            /* tries_left < 0: unknown */
 char *prompt_text_pin_locked(const char *token_label);  /* Article 15 guidance */
 char *prompt_text_program_missing(const char *program); /* the pinentry program is not there */
+/* An application's registered prompter failed (dbus_prompter_new()'s errors: -ETIMEDOUT, -ENOTCONN, -EPROTO,
+ * others). */
+char *prompt_text_app_prompter_failed(int error);
 
 /* Display names, translated: role "approve" → "approve (the leader's signature)" / "ký phê duyệt".
  * Unknown values are returned as they are when they are plain lower-case words, else as "unknown". */
