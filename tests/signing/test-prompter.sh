@@ -196,7 +196,19 @@ expect_eq "UnregisterPrompter: ok" ok "$(reg unregister)"
 expect_match "UnregisterPrompter again: InvalidArgs" "^org.kyso.Error.InvalidArgs" "$(reg unregister-again)"
 expect_eq "RegisterPrompter after UnregisterPrompter: ok" ok "$(reg register-after-unregister)"
 
-# 10. the PINs typed in the application are nowhere in kysod's debug log or the audit log
+# 10. the example application of contrib/, answers from standard input
+printf 'y\n1111\n' | timeout 60 "$KYSO_SOURCE_ROOT/contrib/kyso-sign-prompter.py" --cert "$LEADER" \
+        "$T/tt.txt" "$T/out/example.p7s" >"$T/example.out" 2>&1
+expect_eq "contrib/kyso-sign-prompter.py signs with its own prompts: exit 0" 0 "$?"
+expect_eq "the example showed the document (name, size, SHA-256) and the certificate's holder" "1 1" \
+        "$(grep -cE "tt.txt +$(stat -c %s "$T/tt.txt") bytes +SHA-256 $(sha256sum "$T/tt.txt" | cut -c1-16)" "$T/example.out") $(grep -c "certificate of $holder" "$T/example.out")"
+expect "the example's signature verifies" cms_ok "$T/tt.txt" "$T/out/example.p7s"
+printf 'n\n' | timeout 60 "$KYSO_SOURCE_ROOT/contrib/kyso-sign-prompter.py" --cert "$LEADER" \
+        "$T/tt.txt" "$T/out/example-no.p7s" >"$T/example-no.out" 2>&1
+expect_eq "the example, declined: exit 1" 1 "$?"
+expect_match "the example, declined: says why" "Not signed: You declined" "$(cat "$T/example-no.out")"
+
+# 11. the PINs typed in the application are nowhere in kysod's debug log or the audit log
 audit_files=("$XDG_STATE_HOME"/kyso/audit*.jsonl)
 expect "the wrong PIN is in neither kysod's log nor the audit log" \
         bash -c "! grep -q '$WRONG_PIN' '$T/kysod.log' ${audit_files[*]}"
