@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-prompter.sh: prompts served by an application's registered org.kyso.Prompter1 object (TAP). kysod in the
 # sandbox with the SoftHSM demo tokens, a scripted pinentry, and tests/signing/prompter-client.py as the
-# application: a real Sign approved and its PIN given there (verified by openssl), a wrong PIN, declining,
+# application: a real Sign approved and its PIN given there (verified by openssl), a wrong PIN, the final try
+# (through the fault-injecting module), declining,
 # refusing the PIN, no answer (timeout), the application leaving or unregistering mid-prompt, the client's
 # Cancel, wrong answer types, another application's request going to pinentry, the RegisterPrompter errors,
 # and no PIN in kysod's (debug) log or the audit log.
@@ -16,6 +17,10 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_PROMPTER_TEST_DIR=$T
         unset KYSO_POLICY
+        # The fault-injecting module (when built) wraps SoftHSM: it can report the token's final PIN try.
+        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
+                export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
+        fi
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         exec "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
 fi
@@ -85,7 +90,28 @@ expect_eq "retry: asked twice, the second time saying the PIN was wrong" "false 
 expect "retry: the signature verifies" cms_ok "$T/tt.txt" "$T/out/retry.p7s"
 expect_eq "retry: one pin-failure record" $((f0 + 1)) "$(audit_count pin-failure)"
 
-# 3. declined, PIN refused
+# 3. the token's final PIN try: Confirm says so, AskPin too
+if [[ -n ${KYSO_FAULT_CONTROL:-} ]]; then
+        printf 'pin final-try\n' >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        for ((i = 0; i < 50; i++)); do
+                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .["pin-state"] == "final-try")' \
+                        >/dev/null 2>&1 && break
+                sleep 0.2
+        done
+        expect "final try: signed after the application's explicit yes" app final yes yes:1111
+        expect_eq "final try: Confirm says final_try, AskPin the state and the one try left" "true final-try 1" \
+                "$(call_json final Confirm | jq -r .final_try) $(call_json final AskPin | jq -r '"\(.pin_state) \(.tries_left)"')"
+        : >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        for ((i = 0; i < 50; i++)); do
+                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .["pin-state"] == "ok")' \
+                        >/dev/null 2>&1 && break
+                sleep 0.2
+        done
+else
+        ok "final try # SKIP the fault-injecting module is not built"
+fi
+
+# 4. declined, PIN refused
 c0=$(audit_count sign-cancelled)
 app declined no
 expect_match "the application's prompt declines: Response 1 Cancelled, 'You declined'" \
@@ -97,7 +123,7 @@ expect_match "the PIN is refused in the application: Response 1 Cancelled" "^res
 expect "PIN refused: nothing written" test ! -s "$T/out/nopin.p7s"
 expect_eq "declined, PIN refused: two sign-cancelled records" $((c0 + 2)) "$(audit_count sign-cancelled)"
 
-# 4. no answer: the prompt-timeout, and the application gets Cancel
+# 5. no answer: the prompt-timeout, and the application gets Cancel
 t0=$(date +%s)
 app hang hang
 t1=$(date +%s)
@@ -107,13 +133,13 @@ expect "no answer: the application got Cancel" grep -qx cancel "$T/hang.out"
 ((t1 - t0 >= TIMEOUT && t1 - t0 < TIMEOUT + 20)) && ok "no answer: ended after the prompt-timeout ($((t1 - t0)) s)" ||
         not_ok "no answer: ended after the prompt-timeout (${TIMEOUT} s; took $((t1 - t0)) s)"
 
-# 5. the client cancels its request while the prompt is open: the application's prompt gets Cancel
+# 6. the client cancels its request while the prompt is open: the application's prompt gets Cancel
 app cancelled cancel-request
 expect_match "Cancel while the application's prompt is open: Response 1 Cancelled" \
         "^response 1 org.kyso.Error.Cancelled" "$(cat "$T/cancelled.out")"
 expect "Cancel: the application's prompt got Cancel from the agent" grep -qx cancel "$T/cancelled.out"
 
-# 6. the application unregisters, or leaves the bus, mid-prompt: the request ends at once, cleanly
+# 7. the application unregisters, or leaves the bus, mid-prompt: the request ends at once, cleanly
 t0=$(date +%s)
 app unreg unregister
 t1=$(date +%s)
@@ -137,7 +163,7 @@ expect "vanished: nothing written" test ! -s "$T/out/vanish.p7s"
 expect "kysod is still running" kill -0 "$kysod_pid"
 expect "kysod dropped the prompter of the application that left" grep -q "is gone with its connection" "$T/kysod.log"
 
-# 7. answers of the wrong type fail the request with a clear error
+# 8. answers of the wrong type fail the request with a clear error
 app wrongconfirm wrong
 expect_match "Confirm answered with a boolean: Response 2 InvalidArgs, 'does not understand'" \
         "^response 2 org.kyso.Error.InvalidArgs .*does not understand" "$(cat "$T/wrongconfirm.out")"
@@ -159,7 +185,7 @@ for f in wrongconfirm wrongpin badword emptypin errcancel; do
 done
 expect_eq "wrong answers: nothing written" "" "$written"
 
-# 8. another application's request is not prompted in this application's prompter, but by pinentry
+# 9. another application's request is not prompted in this application's prompter, but by pinentry
 timeout 60 "$CLIENT" --path /org/example/Bystander --stay 8 yes yes:1111 >"$T/bystander.out" 2>&1 &
 bystander=$!
 for ((i = 0; i < 100; i++)); do
@@ -178,7 +204,7 @@ expect_eq "another application's request: the audit record names no application 
 kill "$bystander" 2>/dev/null
 wait "$bystander" 2>/dev/null
 
-# 9. RegisterPrompter and UnregisterPrompter: the errors
+# 10. RegisterPrompter and UnregisterPrompter: the errors
 "$CLIENT" --check-registration >"$T/reg.out" 2>&1
 reg() { sed -n "s/^$1 //p" "$T/reg.out"; }
 expect_eq "RegisterPrompter: ok" ok "$(reg register)"
@@ -196,7 +222,7 @@ expect_eq "UnregisterPrompter: ok" ok "$(reg unregister)"
 expect_match "UnregisterPrompter again: InvalidArgs" "^org.kyso.Error.InvalidArgs" "$(reg unregister-again)"
 expect_eq "RegisterPrompter after UnregisterPrompter: ok" ok "$(reg register-after-unregister)"
 
-# 10. the example application of contrib/, answers from standard input
+# 11. the example application of contrib/, answers from standard input
 printf 'y\n1111\n' | timeout 60 "$KYSO_SOURCE_ROOT/contrib/kyso-sign-prompter.py" --cert "$LEADER" \
         "$T/tt.txt" "$T/out/example.p7s" >"$T/example.out" 2>&1
 expect_eq "contrib/kyso-sign-prompter.py signs with its own prompts: exit 0" 0 "$?"
@@ -208,7 +234,7 @@ printf 'n\n' | timeout 60 "$KYSO_SOURCE_ROOT/contrib/kyso-sign-prompter.py" --ce
 expect_eq "the example, declined: exit 1" 1 "$?"
 expect_match "the example, declined: says why" "Not signed: You declined" "$(cat "$T/example-no.out")"
 
-# 11. the PINs typed in the application are nowhere in kysod's debug log or the audit log
+# 12. the PINs typed in the application are nowhere in kysod's debug log or the audit log
 audit_files=("$XDG_STATE_HOME"/kyso/audit*.jsonl)
 expect "the wrong PIN is in neither kysod's log nor the audit log" \
         bash -c "! grep -q '$WRONG_PIN' '$T/kysod.log' ${audit_files[*]}"
