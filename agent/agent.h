@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* Agent: kysod's object org.kyso.Agent1 at /org/kyso/Agent1 on the session bus. It owns the bus connection
- * and the P11Manager, serves GetTokens/GetCertificates to callers of the same uid, raises the signals, and
- * records its own events (tokens, helpers, stop) in the audit log.
+ * and the P11Manager, serves GetTokens/GetCertificates, Sign/SignBatch (AgentSign) and RegisterPrompter/
+ * UnregisterPrompter (PrompterRegistry) to callers of the same uid, raises the signals, and records its own
+ * events (tokens, helpers, stop) in the audit log.
  */
 
 #include <systemd/sd-event.h>
