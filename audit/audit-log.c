@@ -682,7 +682,8 @@ static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBu
         put_object(
                 b, "token",
                 (const char *const[]){ "uri", ev->token_uri, "label", ev->token_label, "serial",
-                                       ev->token_serial, NULL });
+                                       ev->token_serial, "manufacturer", ev->token_manufacturer, "model",
+                                       ev->token_model, NULL });
         first = false;
         put_field(b, &first, "request", ev->request);
         put_field(b, &first, "role", ev->role);

@@ -51,7 +51,8 @@ typedef struct AuditEvent {
         const char *cert_not_after; /* ISO 8601 */
         const char *cert_status;    /* valid | expiring | expired | revoked | untrusted | unknown */
 
-        const char *token_uri, *token_label, *token_serial;
+        const char *token_uri, *token_label, *token_serial; /* the token's own serial, not the URI's text */
+        const char *token_manufacturer, *token_model;
 
         const char *request;  /* the request's id or object path */
         const char *role;     /* approve | issue | copy | appendix | personal */
