@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-audit-agent.sh: the audit records kysod really writes (TAP), in the sandbox with the SoftHSM demo
+# tokens and a scripted pinentry. The Article 17 report counts each physical token once (token-added and
+# signing records name it alike: serial, manufacturer, model); a wrong PIN is recorded with its token. Then
+# the audit log's folder is a small tmpfs that is filled up: a signature the log cannot record is withheld
+# (nothing written, an error that says why), a wrong PIN that cannot be recorded ends the request, and after
+# space is freed signing works again with an intact log. The tmpfs part needs root and a private mount
+# namespace (unshare -m); without them it is skipped.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+
+if [[ -z ${KYSO_SANDBOX:-} ]]; then
+        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-audit-agent-test.XXXXXX") || exit 1
+        trap 'rm -rf -- "$T"' EXIT
+        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
+        export KYSO_AUDIT_TEST_DIR=$T
+        unset KYSO_POLICY
+        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        sandbox=("$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0")
+        # A private mount namespace, so the tmpfs is seen by this test's kysod only and vanishes with it.
+        if [[ $(id -u) == 0 ]] && unshare -m --propagation private true 2>/dev/null; then
+                export KYSO_AUDIT_TEST_TMPFS=1
+                exec unshare -m --propagation private "${sandbox[@]}"
+        fi
+        exec "${sandbox[@]}"
+fi
+# ---- inside the sandbox
+T=$KYSO_AUDIT_TEST_DIR
+LOG_DIR=$XDG_STATE_HOME/kyso
+LOG=$LOG_DIR/audit.jsonl
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+echo "Quyết định số 9/QĐ-UBND" >"$T/qd.txt"
+kysod_pid=
+
+script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
+prompts() { grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+records() { kysoctl audit show --json | jq -c --arg e "$1" "[.[] | select(.event == \$e)]"; }
+sign() { kysoctl sign --role approve --cert "$LEADER" "$T/qd.txt" -o "$1" >"$T/sign.out" 2>&1; }
+
+tmpfs=0
+if [[ -n ${KYSO_AUDIT_TEST_TMPFS:-} ]]; then
+        mkdir -p "$LOG_DIR"
+        mount -t tmpfs -o size=256k,mode=0700 tmpfs "$LOG_DIR" && tmpfs=1
+fi
+
+"$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
+kysod_pid=$!
+for ((i = 0; i < 200; i++)); do
+        out=$(kysoctl tokens 2>/dev/null)
+        [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && break
+        sleep 0.05
+done
+expect "kysod lists both tokens" kysoctl tokens
+
+# 1. One signature, one wrong PIN: the records name the token as token-added does.
+script "confirm yes" "pin 1111"
+expect "approve with the leader's token" sign "$T/signed.p7s"
+script "confirm yes" "pin 9999" "pin 1111"
+expect "a wrong PIN, then the right one" sign "$T/signed2.p7s"
+serial=$(records token-added | jq -r --arg l "$KYSO_LEADER_TOKEN" '[.[] | select(.token.label == $l)][0].token.serial')
+expect_match "token-added names the leader token's serial" '^[0-9a-f]+$' "$serial"
+expect_eq "sign-done records carry the token's serial" "$serial $serial" \
+        "$(records sign-done | jq -r '[.[].token.serial] | join(" ")')"
+expect_eq "sign-done records carry the token's manufacturer and model" "SoftHSM project SoftHSM v2" \
+        "$(records sign-done | jq -r '.[0].token | "\(.manufacturer) \(.model)"')"
+expect_eq "the pin-failure record names the token (serial, label)" "$serial $KYSO_LEADER_TOKEN" \
+        "$(records pin-failure | jq -r '.[0].token | "\(.serial) \(.label)"')"
+
+# The report of the period that holds today (Vietnam time): the 15th starts the next month's period.
+read -r y m d <<<"$(date -u -d '+7 hours' '+%Y %m %d')"
+if ((10#$d >= 15)); then
+        month=$(date -u -d "$y-$m-01 +1 month" +%Y-%m)
+else
+        month=$y-$m
+fi
+kysoctl audit report --month "$month" >"$T/report.txt" 2>"$T/report.err"
+expect_match "the report counts two tokens (leader, seal), each once" \
+        "USB token\) đã sử dụng: 2$" "$(cat "$T/report.txt")"
+expect_match "the report ties both signatures and the wrong PIN to the leader's token" \
+        "\. $KYSO_LEADER_TOKEN \(số sê-ri $serial, SoftHSM project SoftHSM v2\): 2 lượt ký số, 1 lần nhập sai mã PIN$" \
+        "$(cat "$T/report.txt")"
+kysoctl audit report --month "$month" --format csv >"$T/report.csv"
+expect_eq "CSV: one token row per physical token" 2 "$(grep -c '^token,' "$T/report.csv")"
+
+# 2. The audit log's disk is full.
+if ((tmpfs)); then
+        dd if=/dev/zero of="$LOG_DIR/filler" bs=1k 2>/dev/null
+        [[ $(df --output=avail -B1 "$LOG_DIR" | tail -n 1) -lt 1024 ]] &&
+                ok "the audit log's tmpfs is full" || not_ok "the audit log's tmpfs is full"
+        done0=$(kysoctl audit show --json | jq '[.[] | select(.event == "sign-done")] | length')
+        # The log's last page may still hold a record or two: sign until a record does not fit.
+        signed=0
+        for ((i = 0; i < 8; i++)); do
+                p0=$(prompts)
+                script "confirm yes" "pin 1111"
+                sign "$T/full.p7s" || break
+                signed=$((signed + 1))
+        done
+        expect_match "disk full: the signature is withheld, with the reason" \
+                "audit log could not record the signature, so it was withheld" "$(cat "$T/sign.out")"
+        [[ ! -s $T/full.p7s ]] && ok "disk full: nothing written to the output" ||
+                not_ok "disk full: nothing written to the output"
+        expect_eq "disk full: the PIN was asked (the signature was made, then withheld)" $((p0 + 1)) "$(prompts)"
+        expect_match "disk full: kysod says why" "Cannot append the audit record" "$(cat "$T/kysod.log")"
+
+        # A wrong PIN's record is shorter than a signature's: it may fit once more, then it does not.
+        for ((i = 0; i < 8; i++)); do
+                p0=$(prompts)
+                script "confirm yes" "pin 9999" "pin 1111"
+                sign "$T/full2.p7s"
+                grep -q "could not record the wrong PIN" "$T/sign.out" && break
+        done
+        expect_match "disk full: a wrong PIN that cannot be recorded ends the request" \
+                "audit log could not record the wrong PIN" "$(cat "$T/sign.out")"
+        expect_eq "disk full: the PIN is not asked again after the unrecorded wrong PIN" $((p0 + 1)) "$(prompts)"
+        [[ ! -s $T/full2.p7s ]] && ok "disk full, wrong PIN: nothing written" ||
+                not_ok "disk full, wrong PIN: nothing written"
+
+        rm -f "$LOG_DIR/filler"
+        script "confirm yes" "pin 1111"
+        expect "space freed: signing works again" sign "$T/after.p7s"
+        expect_eq "only the signatures that were recorded count" $((done0 + signed + 1)) \
+                "$(kysoctl audit show --json | jq '[.[] | select(.event == "sign-done")] | length')"
+        expect "the audit log is intact after the full disk" kysoctl audit verify
+else
+        echo "ok $((TAP_N + 1)) # SKIP the full-disk part needs root and unshare -m" && TAP_N=$((TAP_N + 1))
+fi
+
+kill -TERM "$kysod_pid"
+wait "$kysod_pid"
+expect_eq "kysod stops cleanly" 0 "$?"
+if grep -qE 'Sanitizer|runtime error' "$T/kysod.log"; then
+        not_ok "kysod's log has no sanitizer report"
+        grep -E -A40 'Sanitizer|runtime error' "$T/kysod.log" | head -n 60 | sed 's/^/# /'
+else
+        ok "kysod's log has no sanitizer report"
+fi
+((tmpfs)) && umount "$LOG_DIR"
+tap_done
