@@ -13,6 +13,7 @@
 
 #include "audit-events.h"
 #include "audit-record.h"
+#include "audit-verify.h"
 #include "macro.h"
 
 typedef struct AuditLog AuditLog;
@@ -86,6 +87,16 @@ const char *audit_log_get_head_hash(const AuditLog *log); /* its hash (64 hex) *
 const char *audit_log_get_path(const AuditLog *log);
 /* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
+/* The chain's identity (AUDIT_CHAIN_HEX hex digits; "" for a log of an earlier version without one). */
+const char *audit_log_get_chain(const AuditLog *log);
+
+/* Compares the log with what the journal remembers of it (at start: audit_journal_head_read(...,
+ * AUDIT_JOURNAL_NEWEST, ...)). When the journal saw records the log does not have (its end or active file
+ * deleted, the whole log made again, another log put in its place), appends a log-records-missing record
+ * with what the journal remembers (seq, hash, chain) and returns 1 with *ret_message saying so (verify
+ * reports the log as not intact from then on). 0 when the log agrees (or the journal saw less, which cannot
+ * be checked cheaply); negative errno when the record cannot be written (*ret_message says what). */
+int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char **ret_message);
 
 /* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
  * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size

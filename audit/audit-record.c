@@ -110,6 +110,22 @@ int audit_record_scan(const char *line, size_t len, AuditRecordHead *ret, const 
         return 0;
 }
 
+int audit_record_chain(
+        const char *line, size_t len, const AuditRecordHead *h, char ret[AUDIT_CHAIN_HEX + 1]) {
+        static const char key[] = "\",\"chain\":\"";
+        const char *p = h->event_name + h->event_len, *end = line + len;
+
+        if (p < line || p > end || (size_t) (end - p) < sizeof(key) - 1 + AUDIT_CHAIN_HEX + 1 ||
+            memcmp(p, key, sizeof(key) - 1) != 0)
+                return -ENOENT;
+        p += sizeof(key) - 1;
+        if (!audit_is_hex(p, AUDIT_CHAIN_HEX) || p[AUDIT_CHAIN_HEX] != '"')
+                return -ENOENT;
+        memcpy(ret, p, AUDIT_CHAIN_HEX);
+        ret[AUDIT_CHAIN_HEX] = '\0';
+        return 0;
+}
+
 int audit_record_find_string(
         const char *line, size_t len, const char *key, const char **ret, size_t *ret_len) {
         size_t kl = strlen(key);

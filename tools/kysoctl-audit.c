@@ -403,20 +403,28 @@ static int verb_show(int argc, char **argv) {
 
 static void verify_help(void) {
         printf(_(
-                "Usage: kysoctl audit verify [--journal] [--journal-export FILE] [--json] [--log PATH]\n"
+                "Usage: kysoctl audit verify [--journal] [--journal-directory DIR] [--journal-export FILE]\n"
+                "                            [--json] [--log PATH]\n"
                 "Checks the audit log's hash chain over all its files. Exit 0 only when it is intact.\n"
-                "--journal compares the end of the log with the newest record the journal saw;\n"
-                "--journal-export does the same with 'journalctl -o export' output collected elsewhere.\n"));
+                "Without --journal a cut-off end or a changed last record cannot be seen.\n"
+                "--journal compares the end of the log with the journal's copy (the entry of the largest\n"
+                "sequence number of this log); --journal-directory does the same with journal files in DIR\n"
+                "(e.g. collected with systemd-journal-remote), --journal-export with 'journalctl -o export'\n"
+                "output.\n"));
 }
 
 static int verb_verify_log(int argc, char **argv) {
         static const struct option options[] = {
-                { "journal", no_argument, NULL, 'J' }, { "journal-export", required_argument, NULL, 'E' },
-                { "json", no_argument, NULL, 'j' },    { "log", required_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },    {},
+                { "journal", no_argument, NULL, 'J' },
+                { "journal-directory", required_argument, NULL, 'D' },
+                { "journal-export", required_argument, NULL, 'E' },
+                { "json", no_argument, NULL, 'j' },
+                { "log", required_argument, NULL, 'l' },
+                { "help", no_argument, NULL, 'h' },
+                {},
         };
         _cleanup_free_ char *path = NULL;
-        const char *log_arg = NULL, *export = NULL;
+        const char *log_arg = NULL, *export = NULL, *journal_dir = NULL;
         bool journal = false, json = false;
         AuditJournalHead head = {};
         int c, r;
@@ -429,6 +437,9 @@ static int verb_verify_log(int argc, char **argv) {
                         break;
                 case 'E':
                         export = optarg;
+                        break;
+                case 'D':
+                        journal_dir = optarg;
                         break;
                 case 'j':
                         json = true;
@@ -450,9 +461,9 @@ static int verb_verify_log(int argc, char **argv) {
         if (log_path(log_arg, &path) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
 
-        if (journal || export) {
-                r = export ? audit_journal_head_from_export(export, path, &head)
-                           : audit_journal_head_read(path, &head);
+        if (journal || export || journal_dir) {
+                r = export ? audit_journal_head_from_export(export, path, AUDIT_JOURNAL_HIGHEST, &head)
+                           : audit_journal_head_read(journal_dir, path, AUDIT_JOURNAL_HIGHEST, &head);
                 if (r < 0) {
                         if (r == -ENODATA)
                                 fprintf(stderr,
@@ -506,6 +517,9 @@ static int verb_verify_log(int argc, char **argv) {
                 json_object_object_add(
                         o, "torn_tail_recoveries", json_object_new_int64((int64_t) res.torn_recoveries));
                 json_object_object_add(o, "rotations", json_object_new_int64((int64_t) res.rotations));
+                json_object_object_add(o, "chain", res.chain[0] ? json_object_new_string(res.chain) : NULL);
+                json_object_object_add(
+                        o, "records_missing", json_object_new_int64((int64_t) res.records_missing));
                 json_object_object_add(
                         o, "journal_seq", head.present ? json_object_new_int64((int64_t) head.seq) : NULL);
                 printf("%s\n", json_object_to_json_string_ext(
@@ -534,6 +548,8 @@ static int verb_verify_log(int argc, char **argv) {
                 printf(_("Records before it: %" PRIu64 ", intact. Keep the files as they are for the "
                          "auditors.\n"),
                        res.records);
+                if (res.problem != AUDIT_PROBLEM_RECORDS_MISSING && res.missing_message)
+                        printf(_("Also: %s\n"), res.missing_message);
         }
         audit_verify_result_done(&res);
         return r == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
