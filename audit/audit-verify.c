@@ -365,8 +365,14 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                 }
                 if (cur.event == AUDIT_EVENT_LOG_TORN_TAIL)
                         res->torn_recoveries++;
-                if (cur.event == AUDIT_EVENT_LOG_ROTATED)
+                if (cur.event == AUDIT_EVENT_LOG_ROTATED) {
+                        const char *why;
+                        size_t why_len;
                         res->rotations++;
+                        if (audit_record_find_string(line.data, line.len, "reason", &why, &why_len) >= 0 &&
+                            why_len == strlen("recovered") && memcmp(why, "recovered", why_len) == 0)
+                                res->recovered++;
+                }
                 res->records++;
                 v.last = cur;
                 v.have_last = true;

@@ -59,6 +59,9 @@ typedef struct AuditVerifyResult {
         char *time_warning;       /* the first of them */
         uint64_t torn_recoveries; /* log-torn-tail records seen (earlier crashes, handled) */
         uint64_t rotations;       /* log-rotated records seen */
+        uint64_t recovered;       /* of them, "recovered": the agent found the active file empty or gone and
+                                     went on from the newest archive (a crash while rotating, or a deleted
+                                     file: only the journal can tell) */
         char chain[AUDIT_CHAIN_HEX + 1]; /* the chain's identity ("" for a log of an earlier version) */
         uint64_t records_missing;        /* log-records-missing records seen */
         char *missing_message; /* the first of them, also when another problem is what verify reports */

@@ -517,6 +517,7 @@ static int verb_verify_log(int argc, char **argv) {
                 json_object_object_add(
                         o, "torn_tail_recoveries", json_object_new_int64((int64_t) res.torn_recoveries));
                 json_object_object_add(o, "rotations", json_object_new_int64((int64_t) res.rotations));
+                json_object_object_add(o, "recovered", json_object_new_int64((int64_t) res.recovered));
                 json_object_object_add(o, "chain", res.chain[0] ? json_object_new_string(res.chain) : NULL);
                 json_object_object_add(
                         o, "records_missing", json_object_new_int64((int64_t) res.records_missing));
@@ -537,6 +538,13 @@ static int verb_verify_log(int argc, char **argv) {
                         printf(_("Note: unfinished records left by crashes were moved to quarantine files %" PRIu64
                                  " time(s) (see the log-torn-tail records).\n"),
                                res.torn_recoveries);
+                if (res.recovered > 0 && !head.present)
+                        printf(_("Note: %" PRIu64
+                                 " time(s) the agent found the active file empty or gone and went "
+                                 "on from the newest archive (see the log-rotated records with reason "
+                                 "\"recovered\"): a crash while rotating, or a deleted file. Run 'kysoctl audit "
+                                 "verify --journal' to tell.\n"),
+                               res.recovered);
                 if (res.time_backwards > 0)
                         printf(_("Note: the clock went backwards %" PRIu64 " time(s). %s\n"),
                                res.time_backwards, strempty(res.time_warning));
