@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -795,6 +796,12 @@ static int do_write(AuditLog *log, const char *data, size_t len) {
 
         if (fault == AUDIT_FAULT_ENOSPC)
                 return -ENOSPC;
+        if (fault == AUDIT_FAULT_TORN_KILL) {
+                /* The first of two write()s reaches the disk; the process dies before the second. */
+                if (write(log->fd, data, len / 2) > 0)
+                        (void) fdatasync(log->fd);
+                (void) raise(SIGKILL);
+        }
         if (fault == AUDIT_FAULT_SHORT_WRITE || fault == AUDIT_FAULT_SHORT_WRITE_STUCK) {
                 (void) write(log->fd, data, len / 2);
                 undo_append(log, fault == AUDIT_FAULT_SHORT_WRITE_STUCK);

@@ -115,6 +115,9 @@ typedef enum AuditFault {
         AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
         AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
         AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
+                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
+                                */
         _AUDIT_FAULT_MAX,
         _AUDIT_FAULT_INVALID = -EINVAL,
 } AuditFault;
