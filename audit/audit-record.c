@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "audit-record.h"
 #include "macro.h"
@@ -443,4 +446,33 @@ void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n) {
 
 void audit_buf_put_json_string(AuditBuf *b, const char *s) {
         audit_buf_put_json_stringn(b, s, strlen(s));
+}
+
+struct json_tokener *audit_record_json_tokener_new(void) {
+        json_tokener *tok = json_tokener_new();
+        if (tok)
+                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        return tok;
+}
+
+struct json_object *audit_record_parse_json(struct json_tokener *tok, const char *line, size_t len) {
+        if (len > INT_MAX)
+                return NULL;
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, line, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+int64_t audit_record_time_ms(const AuditRecordHead *h) {
+        char t[AUDIT_TIME_LEN + 1];
+        int64_t ms = 0;
+        memcpy(t, h->time, AUDIT_TIME_LEN);
+        t[AUDIT_TIME_LEN] = '\0';
+        (void) audit_parse_time(t, &ms);
+        return ms;
 }

@@ -55,6 +55,15 @@ int audit_record_chain(
 int audit_record_find_string(
         const char *line, size_t len, const char *key, const char **ret, size_t *ret_len);
 
+/* The full parse of a record (show, report): a tokener for strict JSON, and the line parsed as one JSON
+ * object, all of it (NULL when it is anything else, e.g. an object followed by more). */
+struct json_tokener;
+struct json_object;
+struct json_tokener *audit_record_json_tokener_new(void);
+struct json_object *audit_record_parse_json(struct json_tokener *tok, const char *line, size_t len);
+/* The record's time (from audit_record_scan()) as milliseconds since the epoch; 0 when it does not parse. */
+int64_t audit_record_time_ms(const AuditRecordHead *h);
+
 /* SHA-256 of a line, as lowercase hex. The hasher keeps one prefetched digest and context: cheap per line.
  */
 typedef struct AuditHasher AuditHasher;

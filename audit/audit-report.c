@@ -6,6 +6,7 @@
 
 #include "audit-record.h"
 #include "audit-report.h"
+#include "audit-show.h"
 #include "fileio.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -587,7 +588,7 @@ int audit_report_build(
         audit_format_time((uint64_t) w->start_ms, start);
         audit_format_time((uint64_t) w->end_ms, end);
 
-        tok = json_tokener_new();
+        tok = audit_record_json_tokener_new();
         if (!tok)
                 return -ENOMEM;
         for (;;) {
@@ -606,20 +607,12 @@ int audit_report_build(
                 /* Times are fixed-width UTC: compare them as strings before paying for a parse. */
                 if (memcmp(h.time, start, AUDIT_TIME_LEN) < 0 || memcmp(h.time, end, AUDIT_TIME_LEN) >= 0)
                         continue;
-                json_tokener_reset(tok);
-                json_object *obj = json_tokener_parse_ex(tok, line.data, (int) line.len);
-                if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-                    !json_object_is_type(obj, json_type_object)) {
-                        json_object_put(obj);
+                json_object *obj = audit_record_parse_json(tok, line.data, line.len);
+                if (!obj) {
                         rep->bad_records++;
                         continue;
                 }
-                char tbuf[AUDIT_TIME_LEN + 1];
-                int64_t t_ms = 0;
-                memcpy(tbuf, h.time, AUDIT_TIME_LEN);
-                tbuf[AUDIT_TIME_LEN] = '\0';
-                (void) audit_parse_time(tbuf, &t_ms);
-                r = gather(rep, &h, obj, t_ms);
+                r = gather(rep, &h, obj, audit_record_time_ms(&h));
                 json_object_put(obj);
                 if (r < 0)
                         break;
@@ -1103,32 +1096,12 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
 
 /* ---- CSV ---- */
 
-static void csv_field(FILE *f, const char *s) {
-        s = strempty(s);
-        bool quote = strpbrk(s, ",\"\r\n") != NULL;
-        /* A leading =, +, - or @ makes spreadsheets run a formula: keep it text. */
-        bool guard = strchr("=+-@\t\r", s[0]) && s[0];
-        if (!quote && !guard) {
-                fputs(s, f);
-                return;
-        }
-        fputc('"', f);
-        if (guard)
-                fputc('\'', f);
-        for (; *s; s++) {
-                if (*s == '"')
-                        fputc('"', f);
-                fputc(*s, f);
-        }
-        fputc('"', f);
-}
-
 static void csv_row(FILE *f, const char *section, const char *name, const char *detail, uint64_t value) {
-        csv_field(f, section);
+        audit_csv_field(f, section);
         fputc(',', f);
-        csv_field(f, name);
+        audit_csv_field(f, name);
         fputc(',', f);
-        csv_field(f, detail);
+        audit_csv_field(f, detail);
         fprintf(f, ",%" PRIu64 "\r\n", value);
 }
 
