@@ -328,9 +328,16 @@ static int verb_verify_log(int argc, char **argv) {
                 if (res.file)
                         printf(_("First bad record: %s, line %" PRIu64 ", seq %" PRIu64 ".\n"), res.file,
                                res.line, res.seq);
-                printf(_("Records before it: %" PRIu64 ", intact. Keep the files as they are for the "
-                         "auditors.\n"),
-                       res.records);
+                if (res.problem == AUDIT_PROBLEM_RECORDS_MISSING)
+                        printf(_("The %" PRIu64
+                                 " records the log has are intact; the missing ones are not in "
+                                 "it. Keep the files and the journal as they are for the auditors.\n"),
+                               res.records);
+                else
+                        printf(_("Records before it: %" PRIu64
+                                 ", intact. Keep the files as they are for the "
+                                 "auditors.\n"),
+                               res.records);
                 if (res.problem != AUDIT_PROBLEM_RECORDS_MISSING && res.missing_message)
                         printf(_("Also: %s\n"), res.missing_message);
         }

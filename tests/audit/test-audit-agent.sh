@@ -46,14 +46,22 @@ if [[ -n ${KYSO_AUDIT_TEST_TMPFS:-} ]]; then
         mount -t tmpfs -o size=256k,mode=0700 tmpfs "$LOG_DIR" && tmpfs=1
 fi
 
-"$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
-kysod_pid=$!
-for ((i = 0; i < 200; i++)); do
-        out=$(kysoctl tokens 2>/dev/null)
-        [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && break
-        sleep 0.05
-done
-expect "kysod lists both tokens" kysoctl tokens
+start_kysod() {
+        "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
+        kysod_pid=$!
+        for ((i = 0; i < 200; i++)); do
+                out=$(kysoctl tokens 2>/dev/null)
+                [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && break
+                sleep 0.05
+        done
+        expect "kysod lists both tokens" kysoctl tokens
+}
+stop_kysod() {
+        kill -TERM "$kysod_pid"
+        wait "$kysod_pid"
+        expect_eq "kysod stops cleanly" 0 "$?"
+}
+start_kysod
 
 # 1. One signature, one wrong PIN: the records name the token as token-added does.
 script "confirm yes" "pin 1111"
@@ -129,9 +137,38 @@ else
         echo "ok $((TAP_N + 1)) # SKIP the full-disk part needs root and unshare -m" && TAP_N=$((TAP_N + 1))
 fi
 
-kill -TERM "$kysod_pid"
-wait "$kysod_pid"
-expect_eq "kysod stops cleanly" 0 "$?"
+stop_kysod
+
+# 3. The log deleted while kysod is stopped; the journal remembers its last record. journald does not run
+# here: the journal is a file made by systemd-journal-remote from what kysod would have sent, in the local
+# journal folder (/var/log/journal, bind-mounted over in this private mount namespace), where kysod reads.
+remote=$(ls /usr/lib/systemd/systemd-journal-remote /lib/systemd/systemd-journal-remote 2>/dev/null | head -n 1)
+if ((tmpfs)) && [[ -n $remote && -d /var/log/journal && -r /etc/machine-id ]]; then
+        mid=$(cat /etc/machine-id)
+        kysoctl audit verify --json >"$T/verify.json"
+        last_seq=$(jq -r .last_seq "$T/verify.json")
+        last_hash=$(jq -r .last_hash "$T/verify.json")
+        chain=$(jq -r .chain "$T/verify.json")
+        printf '__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=00112233445566778899aabbccddeeff\n_MACHINE_ID=%s\nMESSAGE=kyso audit #%s\nKYSO_AUDIT_SEQ=%s\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\nKYSO_AUDIT_CHAIN=%s\n\n' \
+                "$(date +%s)000000" "$mid" "$last_seq" "$last_seq" "$last_hash" "$LOG" "$chain" >"$T/journal.export"
+        mkdir -p "$T/journal/$mid"
+        "$remote" --output="$T/journal/$mid/remote.journal" "$T/journal.export" 2>/dev/null
+        mount --bind "$T/journal" /var/log/journal
+        rm -f "$LOG" "$LOG".[0-9]*
+        start_kysod
+        expect_match "kysod says that records are missing" "Records seq 1 to $last_seq of the audit log .* are missing" \
+                "$(cat "$T/kysod.log")"
+        expect_eq "the new log's first record says what the journal remembers" \
+                "log-records-missing $last_seq $last_hash $chain" \
+                "$(kysoctl audit show --json | jq -r '.[0] | "\(.event) \(.data.journal_seq) \(.data.journal_hash) \(.data.journal_chain)"')"
+        expect_fail "verify fails on the missing records" "Records seq 1 to $last_seq of the audit log" kysoctl audit verify
+        expect_eq "verify --json: records-missing" "records-missing" "$(kysoctl audit verify --json | jq -r .problem)"
+        stop_kysod
+        umount /var/log/journal
+else
+        echo "ok $((TAP_N + 1)) # SKIP the journal part needs root, unshare -m, systemd-journal-remote and /var/log/journal" &&
+                TAP_N=$((TAP_N + 1))
+fi
 if grep -qE 'Sanitizer|runtime error' "$T/kysod.log"; then
         not_ok "kysod's log has no sanitizer report"
         grep -E -A40 'Sanitizer|runtime error' "$T/kysod.log" | head -n 60 | sed 's/^/# /'
