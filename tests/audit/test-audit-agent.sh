@@ -46,9 +46,20 @@ if [[ -n ${KYSO_AUDIT_TEST_TMPFS:-} ]]; then
         mount -t tmpfs -o size=256k,mode=0700 tmpfs "$LOG_DIR" && tmpfs=1
 fi
 
+# The bus name is awaited without a call to it: a call before kysod owns it would start a second kysod by
+# D-Bus activation (slow under sanitizers), which would then hold the log.
+has_owner() {
+        dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true
+}
 start_kysod() {
         "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
         kysod_pid=$!
+        for ((i = 0; i < 600; i++)); do
+                has_owner && break
+                kill -0 "$kysod_pid" 2>/dev/null || break
+                sleep 0.05
+        done
         for ((i = 0; i < 200; i++)); do
                 out=$(kysoctl tokens 2>/dev/null)
                 [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && break
