@@ -96,6 +96,7 @@ struct SignRequest {
         AgentSign *owner; /* NULL once the agent is gone while the token still works for us */
         SignRequest *next;
         char *path, *sender, *cert_uri, *token_uri, *token_label;
+        char *token_serial, *token_manufacturer, *token_model; /* for the audit records */
         SignRole role;
         bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
@@ -186,6 +187,9 @@ static SignRequest *request_free(SignRequest *r) {
         free(r->cert_uri);
         free(r->token_uri);
         free(r->token_label);
+        free(r->token_serial);
+        free(r->token_manufacturer);
+        free(r->token_model);
         free(r->reason);
         free(r->location);
         free(r->doc_number);
@@ -272,6 +276,14 @@ static const char *role_name(SignRole role) {
         return sign_role_to_string(role);
 }
 
+static void audit_event_set_token(AuditEvent *ev, const SignRequest *r) {
+        ev->token_uri = r->token_uri;
+        ev->token_label = r->token_label;
+        ev->token_serial = r->token_serial;
+        ev->token_manufacturer = r->token_manufacturer;
+        ev->token_model = r->token_model;
+}
+
 static int doc_audit(SignRequest *r, SignDoc *d) {
         AuditEvent ev = {};
         char fp[65] = "", na[32] = "";
@@ -342,8 +354,6 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 .cert_kind = r->cert ? cert_kind_to_string(r->kind) : NULL,
                 .cert_not_after = na[0] ? na : NULL,
                 .cert_status = r->cert ? cert_status_to_string(r->status.status) : NULL,
-                .token_uri = r->token_uri,
-                .token_label = r->token_label,
                 .request = r->path,
                 .role = role_name(r->role),
                 .decision = decision,
@@ -353,6 +363,7 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 .error = d->status == DOC_DONE ? NULL : kyso_bus_error_to_name(d->error),
                 .extra = n_extra > 0 ? extra : NULL,
         };
+        audit_event_set_token(&ev, r);
         return audit_log_append(r->owner->audit, &ev, NULL);
 }
 
@@ -809,6 +820,23 @@ static int doc_check(SignRequest *r, SignDoc *d) {
 
 /* ---- the certificate */
 
+/* The token's identity for the audit records, so the report can tell tokens apart by serial. */
+static int set_token_fields(SignRequest *r, const P11Token *t) {
+        const struct {
+                char **dst;
+                const char *src;
+        } f[] = { { &r->token_serial, t->serial },
+                  { &r->token_manufacturer, t->manufacturer },
+                  { &r->token_model, t->model } };
+        for (size_t i = 0; i < ELEMENTSOF(f); i++) {
+                free(*f[i].dst);
+                *f[i].dst = isempty(f[i].src) ? NULL : strdup(f[i].src);
+                if (!isempty(f[i].src) && !*f[i].dst)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int request_find_certificate(SignRequest *r) {
         const P11Token *const *tokens;
         const P11Certificate *const *certs;
@@ -845,6 +873,8 @@ static int request_find_certificate(SignRequest *r) {
         free(r->token_uri);
         r->token_uri = strdup(found->token_uri);
         r->token_label = strdup(strempty(token->label));
+        if (set_token_fields(r, token) < 0)
+                return -ENOMEM;
         /* Sign with the certificate's own URI, so the manager finds exactly this one. */
         free(r->cert_uri);
         r->cert_uri = strdup(found->uri);
@@ -1349,9 +1379,23 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                         "Token '%s' refused the kept PIN; it is forgotten and the PIN is asked.",
                                         strna(r->token_label));
                         }
-                        (void) audit_log_append_simple(
-                                r->owner->audit, AUDIT_EVENT_PIN_FAILURE, "Wrong PIN", "token", r->token_uri,
-                                "request", r->path, NULL);
+                        AuditEvent ev = {
+                                .type = AUDIT_EVENT_PIN_FAILURE,
+                                .caller = &r->caller,
+                                .message = "Wrong PIN",
+                                .request = r->path,
+                        };
+                        audit_event_set_token(&ev, r);
+                        /* Like every event: one that cannot be recorded ends the request. */
+                        k = r->owner->audit ? audit_log_append(r->owner->audit, &ev, NULL) : -EROFS;
+                        if (k < 0) {
+                                log_error_errno(k, "Cannot append the audit record of a wrong PIN: %m");
+                                request_fail_all(
+                                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                        _("The audit log could not record the wrong PIN, so the request was "
+                                          "stopped. Check the disk space of the audit log, then sign again."));
+                                return;
+                        }
                         if (r->cancelled) {
                                 sign_next(r);
                                 return;

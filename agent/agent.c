@@ -174,6 +174,8 @@ static void agent_audit_manager_event(Agent *a, const P11ManagerEventData *ev) {
                         .token_uri = ev->token->uri,
                         .token_label = ev->token->label,
                         .token_serial = ev->token->serial,
+                        .token_manufacturer = ev->token->manufacturer,
+                        .token_model = ev->token->model,
                 };
                 r = audit_log_append(a->audit, &ae, NULL);
                 break;

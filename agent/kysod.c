@@ -28,6 +28,27 @@ static void help(void) {
                SYSCONFDIR);
 }
 
+static int audit_check_journal_at_start(AuditLog *audit, char **message) {
+        AuditJournalHead head;
+        int r = audit_journal_head_read(NULL, audit_log_get_path(audit), AUDIT_JOURNAL_NEWEST, &head);
+        if (r == -ENODATA)
+                return 0;
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Cannot read the journal (%m): the audit log cannot be compared with its copy there.");
+                return 0;
+        }
+        r = audit_log_check_journal(audit, &head, message);
+        if (r < 0)
+                log_error_errno(
+                        r, "Refusing to start: %s",
+                        *message ?: "the audit log cannot be compared with the journal");
+        else if (r > 0)
+                log_error("%s The log goes on; 'kysoctl audit verify' reports this.", *message);
+        return r;
+}
+
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_CHECK_CONFIG };
         static const struct option options[] = {
@@ -126,6 +147,11 @@ int main(int argc, char **argv) {
                         audit_error ?: "see the error above");
                 return EXIT_FAILURE;
         }
+        /* Records the journal saw but the log no longer has (a deleted or replaced log) are recorded, and
+         * verify fails on them; an agent that cannot record them does not start. */
+        r = audit_check_journal_at_start(audit, &audit_error);
+        if (r < 0)
+                return EXIT_FAILURE;
         if (audit_log_get_quarantine_path(audit))
                 log_warning(
                         "The audit log ended in a torn record (a crash while writing); it was moved to %s and "

@@ -23,6 +23,7 @@ static const struct {
         [AUDIT_EVENT_SIGN_CANCELLED] = { "sign-cancelled", AUDIT_MESSAGE_ID_SIGN_CANCELLED },
         [AUDIT_EVENT_LOG_TORN_TAIL] = { "log-torn-tail", AUDIT_MESSAGE_ID_LOG_TORN_TAIL },
         [AUDIT_EVENT_LOG_ROTATED] = { "log-rotated", AUDIT_MESSAGE_ID_LOG_ROTATED },
+        [AUDIT_EVENT_LOG_RECORDS_MISSING] = { "log-records-missing", AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING },
 };
 
 const char *audit_event_type_to_string(AuditEventType t) {

@@ -23,6 +23,7 @@ typedef enum AuditEventType {
         AUDIT_EVENT_SIGN_CANCELLED, /* the person at the desk or the client cancelled */
         AUDIT_EVENT_LOG_TORN_TAIL,  /* the log's unfinished last line was moved to a quarantine file */
         AUDIT_EVENT_LOG_ROTATED,    /* first record of a new file: links the chain to the previous file */
+        AUDIT_EVENT_LOG_RECORDS_MISSING, /* at start: the journal saw records the log no longer has */
         _AUDIT_EVENT_MAX,
         _AUDIT_EVENT_INVALID = -EINVAL,
 } AuditEventType;
@@ -44,6 +45,7 @@ typedef enum AuditEventType {
 #define AUDIT_MESSAGE_ID_SIGN_CANCELLED "c4ea6330c3054d9e943819f23b34a5cd"
 #define AUDIT_MESSAGE_ID_LOG_TORN_TAIL "bf84e40e707c4a828b8d6eb90ef8ae75"
 #define AUDIT_MESSAGE_ID_LOG_ROTATED "fe1a21e47f614090ae342b057b2ee70f"
+#define AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING "7e94e161650a41ed8df7f59e0b1c5455"
 
 /* "sign-done" and so on; NULL when out of range. */
 const char *audit_event_type_to_string(AuditEventType t);

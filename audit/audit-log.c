@@ -2,9 +2,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -26,8 +28,9 @@ struct AuditLog {
         uint64_t seq;                  /* of the last record; 0: empty chain */
         char head[AUDIT_HASH_HEX + 1]; /* hash of the last record, or the genesis value */
         char head_time[AUDIT_TIME_LEN + 1];
-        uint64_t size;    /* of the active file; we are its only writer */
-        int active_month; /* year*12+month-1 of the active file's first record; -1: empty */
+        char chain[AUDIT_CHAIN_HEX + 1]; /* the chain's identity; "" for a log of an earlier version */
+        uint64_t size;                   /* of the active file; we are its only writer */
+        int active_month;                /* year*12+month-1 of the active file's first record; -1: empty */
         unsigned max_archive;
 
         bool broken;               /* a failed write could not be undone: reopen to recover */
@@ -246,6 +249,28 @@ head_from_line(AuditLog *log, const char *file, const char *line, size_t len, ch
         return audit_hasher_line(log->hasher, line, len, log->head);
 }
 
+/* What the first record of a file says about the file: its month and the chain's identity (left as they
+ * are when the file does not say). Both sit in the first few hundred bytes. */
+static void read_first_record(int fd, int *ret_month, char chain[AUDIT_CHAIN_HEX + 1]) {
+        static const char key[] = "\",\"chain\":\"";
+        char first[512];
+        ssize_t k = pread(fd, first, sizeof(first) - 1, 0);
+        if (k <= 0)
+                return;
+        first[k] = '\0';
+        first[strcspn(first, "\n")] = '\0';
+        const char *t = strstr(first, "\"time\":\"");
+        if (ret_month && t && strlen(t) >= 8 + 7)
+                *ret_month = month_of_time_string(t + 8);
+        const char *c = strstr(first, key);
+        if (c && strlen(c) > sizeof(key) - 1 + AUDIT_CHAIN_HEX &&
+            audit_is_hex(c + sizeof(key) - 1, AUDIT_CHAIN_HEX) &&
+            c[sizeof(key) - 1 + AUDIT_CHAIN_HEX] == '"') {
+                memcpy(chain, c + sizeof(key) - 1, AUDIT_CHAIN_HEX);
+                chain[AUDIT_CHAIN_HEX] = '\0';
+        }
+}
+
 static int find_head(AuditLog *log, char **ret_message) {
         _cleanup_free_ char *buf = malloc(AUDIT_LINE_MAX + 2);
         const char *line;
@@ -272,14 +297,7 @@ static int find_head(AuditLog *log, char **ret_message) {
                         return r;
 
                 /* The month of the first record decides monthly rotation. */
-                char first[160];
-                ssize_t k = pread(log->fd, first, sizeof(first) - 1, 0);
-                if (k > 0) {
-                        first[k] = '\0';
-                        const char *t = strstr(first, "\"time\":\"");
-                        if (t && strlen(t) >= 8 + 7)
-                                log->active_month = month_of_time_string(t + 8);
-                }
+                read_first_record(log->fd, &log->active_month, log->chain);
                 return 0;
         }
 
@@ -319,6 +337,7 @@ static int find_head(AuditLog *log, char **ret_message) {
                 r = head_from_line(log, archive, line, len, ret_message);
                 if (r < 0)
                         return r;
+                read_first_record(afd, NULL, log->chain);
                 log->need_rotation_record = true;
                 log->rotated_from = strdup(base_name(archive));
                 log->rotation_reason = "recovered";
@@ -526,6 +545,18 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
         r = find_head(log, ret_message);
         if (r < 0)
                 return r;
+        if (log->seq == 0) {
+                /* A new chain: a new identity, which its first record will carry. */
+                uint8_t id[AUDIT_CHAIN_HEX / 2];
+                if (getrandom(id, sizeof(id), 0) != (ssize_t) sizeof(id)) {
+                        r = errno > 0 ? -errno : -EIO;
+                        set_message(
+                                ret_message, "Cannot make the audit log's chain identity: %s.",
+                                strerror(-r));
+                        return r;
+                }
+                audit_hex(id, sizeof(id), log->chain);
+        }
         if (log->max_archive == 0) {
                 r = audit_chain_files(path, NULL, &log->max_archive);
                 if (r < 0 && r != -ENOENT)
@@ -584,6 +615,9 @@ const char *audit_log_get_path(const AuditLog *log) {
 }
 const char *audit_log_get_quarantine_path(const AuditLog *log) {
         return log->quarantine_path;
+}
+const char *audit_log_get_chain(const AuditLog *log) {
+        return log->chain;
 }
 
 void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip) {
@@ -658,6 +692,8 @@ static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBu
         audit_buf_printf(
                 b, "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"prev\":\"%s\",\"event\":\"%s\"",
                 AUDIT_FORMAT_VERSION, log->seq + 1, t, log->head, name);
+        if (log->size == 0 && log->chain[0]) /* the first record of a file */
+                audit_buf_printf(b, ",\"chain\":\"%s\"", log->chain);
 
         const AuditCaller *c = ev->caller;
         audit_buf_printf(
@@ -682,7 +718,8 @@ static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBu
         put_object(
                 b, "token",
                 (const char *const[]){ "uri", ev->token_uri, "label", ev->token_label, "serial",
-                                       ev->token_serial, NULL });
+                                       ev->token_serial, "manufacturer", ev->token_manufacturer, "model",
+                                       ev->token_model, NULL });
         first = false;
         put_field(b, &first, "request", ev->request);
         put_field(b, &first, "role", ev->role);
@@ -717,8 +754,9 @@ static void send_journal(AuditLog *log, const AuditEvent *ev, const char *line, 
                 "MESSAGE=kyso audit #%" PRIu64 " %s: %s", log->seq, audit_event_type_to_string(t),
                 strempty(ev->message), "MESSAGE_ID=%s", audit_event_type_message_id(t), "PRIORITY=%i", prio,
                 "SYSLOG_IDENTIFIER=kyso-audit", "KYSO_AUDIT_SEQ=%" PRIu64, log->seq, "KYSO_AUDIT_HASH=%s",
-                log->head, "KYSO_AUDIT_FILE=%s", log->path, "KYSO_AUDIT_EVENT=%s",
-                audit_event_type_to_string(t), "KYSO_AUDIT_RECORD=%.*s", (int) len, line, NULL);
+                log->head, "KYSO_AUDIT_FILE=%s", log->path, "KYSO_AUDIT_CHAIN=%s", log->chain,
+                "KYSO_AUDIT_EVENT=%s", audit_event_type_to_string(t), "KYSO_AUDIT_RECORD=%.*s", (int) len,
+                line, NULL);
         if (r < 0 && !log->journal_failed) {
                 /* The file is the record; the journal copy is a second witness. Say so once. */
                 log_warning_errno(
@@ -758,6 +796,12 @@ static int do_write(AuditLog *log, const char *data, size_t len) {
 
         if (fault == AUDIT_FAULT_ENOSPC)
                 return -ENOSPC;
+        if (fault == AUDIT_FAULT_TORN_KILL) {
+                /* The first of two write()s reaches the disk; the process dies before the second. */
+                if (write(log->fd, data, len / 2) > 0)
+                        (void) fdatasync(log->fd);
+                (void) raise(SIGKILL);
+        }
         if (fault == AUDIT_FAULT_SHORT_WRITE || fault == AUDIT_FAULT_SHORT_WRITE_STUCK) {
                 (void) write(log->fd, data, len / 2);
                 undo_append(log, fault == AUDIT_FAULT_SHORT_WRITE_STUCK);
@@ -971,4 +1015,75 @@ int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *mess
 
         AuditEvent ev = { .type = type, .message = message, .extra = kv };
         return audit_log_append(log, &ev, NULL);
+}
+
+int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char **ret_message) {
+        _cleanup_free_ char *msg = NULL;
+        const char *reason;
+        int r;
+
+        if (!log || !journal)
+                return -EINVAL;
+        if (!journal->present)
+                return 0;
+        bool other_chain = journal->chain[0] && log->chain[0] && !streq(journal->chain, log->chain);
+        if (other_chain) {
+                reason = "replaced";
+                r = asprintf(
+                        &msg,
+                        "Records seq 1 to %" PRIu64
+                        " of the audit log %s are missing: the journal saw another "
+                        "log there (chain %.12s…) up to seq %" PRIu64
+                        " (hash %.12s…), which this log (chain "
+                        "%.12s…, %" PRIu64 " records) does not continue. That log was deleted or replaced.",
+                        journal->seq, log->path, journal->chain, journal->seq, journal->hash, log->chain,
+                        log->seq);
+        } else if (journal->seq > log->seq) {
+                reason = "cut";
+                r = asprintf(
+                        &msg,
+                        "Records seq %" PRIu64 " to %" PRIu64
+                        " of the audit log %s are missing: the journal "
+                        "saw them (the last with hash %.12s…), but the log ends at seq %" PRIu64
+                        ". Its end or its active file was deleted or cut off.",
+                        log->seq + 1, journal->seq, log->path, journal->hash, log->seq);
+        } else if (journal->seq == log->seq && !streq(journal->hash, log->head)) {
+                reason = "rewritten";
+                r = asprintf(
+                        &msg,
+                        "Record seq %" PRIu64 " of the audit log %s is not the one the journal saw (hash "
+                        "%.12s… there, %.12s… here): the log was rewritten or replaced.",
+                        log->seq, log->path, journal->hash, log->head);
+        } else
+                return 0;
+        if (r < 0)
+                return -ENOMEM;
+
+        char jseq[32], lseq[32];
+        snprintf(jseq, sizeof(jseq), "%" PRIu64, journal->seq);
+        snprintf(lseq, sizeof(lseq), "%" PRIu64, log->seq);
+        const char *extra[] = { "reason",
+                                reason,
+                                "journal_seq",
+                                jseq,
+                                "journal_hash",
+                                journal->hash,
+                                "log_seq",
+                                lseq,
+                                journal->chain[0] ? "journal_chain" : NULL,
+                                journal->chain,
+                                NULL };
+        AuditEvent ev = { .type = AUDIT_EVENT_LOG_RECORDS_MISSING, .message = msg, .extra = extra };
+        r = audit_log_append(log, &ev, NULL);
+        if (r < 0) {
+                set_message(
+                        ret_message, "%s The record that says so cannot be written to the log: %s.", msg,
+                        strerror(-r));
+                return r;
+        }
+        if (ret_message) {
+                free(*ret_message);
+                *ret_message = TAKE_PTR(msg);
+        }
+        return 1;
 }

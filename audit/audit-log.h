@@ -13,6 +13,7 @@
 
 #include "audit-events.h"
 #include "audit-record.h"
+#include "audit-verify.h"
 #include "macro.h"
 
 typedef struct AuditLog AuditLog;
@@ -51,7 +52,8 @@ typedef struct AuditEvent {
         const char *cert_not_after; /* ISO 8601 */
         const char *cert_status;    /* valid | expiring | expired | revoked | untrusted | unknown */
 
-        const char *token_uri, *token_label, *token_serial;
+        const char *token_uri, *token_label, *token_serial; /* the token's own serial, not the URI's text */
+        const char *token_manufacturer, *token_model;
 
         const char *request;  /* the request's id or object path */
         const char *role;     /* approve | issue | copy | appendix | personal */
@@ -85,6 +87,16 @@ const char *audit_log_get_head_hash(const AuditLog *log); /* its hash (64 hex) *
 const char *audit_log_get_path(const AuditLog *log);
 /* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
+/* The chain's identity (AUDIT_CHAIN_HEX hex digits; "" for a log of an earlier version without one). */
+const char *audit_log_get_chain(const AuditLog *log);
+
+/* Compares the log with what the journal remembers of it (at start: audit_journal_head_read(...,
+ * AUDIT_JOURNAL_NEWEST, ...)). When the journal saw records the log does not have (its end or active file
+ * deleted, the whole log made again, another log put in its place), appends a log-records-missing record
+ * with what the journal remembers (seq, hash, chain) and returns 1 with *ret_message saying so (verify
+ * reports the log as not intact from then on). 0 when the log agrees (or the journal saw less, which cannot
+ * be checked cheaply); negative errno when the record cannot be written (*ret_message says what). */
+int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char **ret_message);
 
 /* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
  * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
@@ -103,6 +115,9 @@ typedef enum AuditFault {
         AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
         AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
         AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
+                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
+                                */
         _AUDIT_FAULT_MAX,
         _AUDIT_FAULT_INVALID = -EINVAL,
 } AuditFault;

@@ -27,7 +27,8 @@ struct AuditReader {
         bool eof;          /* of the current file */
         uint64_t line_number;
         uint64_t bytes;
-        bool skipping; /* inside an over-long line: drop bytes until its '\n' */
+        bool skipping;                    /* inside an over-long line: drop bytes until its '\n' */
+        size_t chunk, line_max, buf_size; /* READ_CHUNK, AUDIT_LINE_MAX, BUF_SIZE but in fuzzers */
 };
 
 typedef struct Archive {
@@ -118,7 +119,19 @@ static int reader_new(AuditReader **ret) {
         if (!r)
                 return -ENOMEM;
         r->fd = -EBADF;
+        r->chunk = READ_CHUNK;
+        r->line_max = AUDIT_LINE_MAX;
+        r->buf_size = BUF_SIZE;
         *ret = r;
+        return 0;
+}
+
+int audit_reader_set_limits(AuditReader *r, size_t chunk, size_t line_max) {
+        if (!r || chunk == 0 || line_max == 0 || chunk > READ_CHUNK || line_max > AUDIT_LINE_MAX)
+                return -EINVAL;
+        r->chunk = chunk;
+        r->line_max = line_max;
+        r->buf_size = chunk + line_max + 2;
         return 0;
 }
 
@@ -196,8 +209,8 @@ static int fill(AuditReader *r) {
                 r->end -= r->start;
                 r->start = 0;
         }
-        while (r->end < BUF_SIZE) {
-                ssize_t k = read(r->fd, r->buf + r->end, MIN((size_t) READ_CHUNK, BUF_SIZE - r->end));
+        while (r->end < r->buf_size) {
+                ssize_t k = read(r->fd, r->buf + r->end, MIN(r->chunk, r->buf_size - r->end));
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -232,7 +245,7 @@ static int next_from_memory(AuditReader *r, AuditLine *ret) {
         };
         r->start += len + (nl ? 1 : 0);
         r->bytes = r->start;
-        if (len > AUDIT_LINE_MAX) {
+        if (len > r->line_max) {
                 ret->data = NULL;
                 ret->len = 0;
                 return -E2BIG;
@@ -263,7 +276,7 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
 
                 char *p = r->buf + r->start;
                 size_t avail = r->end - r->start;
-                char *nl = avail > 0 ? memchr(p, '\n', MIN(avail, (size_t) AUDIT_LINE_MAX + 1)) : NULL;
+                char *nl = avail > 0 ? memchr(p, '\n', MIN(avail, r->line_max + 1)) : NULL;
 
                 if (r->skipping) {
                         /* Drop the rest of an over-long line. */
@@ -295,14 +308,14 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                         r->start += len + 1;
                         return 1;
                 }
-                if (avail > AUDIT_LINE_MAX) {
+                if (avail > r->line_max) {
                         *ret = (AuditLine){
                                 .first_in_file = r->line_number == 0,
                                 .file_index = r->file_index,
                                 .line_number = ++r->line_number,
                         };
                         r->skipping = true;
-                        r->start += AUDIT_LINE_MAX + 1;
+                        r->start += r->line_max + 1;
                         return -E2BIG;
                 }
                 if (!r->eof) {

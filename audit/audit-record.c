@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "audit-record.h"
 #include "macro.h"
@@ -107,6 +110,22 @@ int audit_record_scan(const char *line, size_t len, AuditRecordHead *ret, const 
         h.event = audit_event_type_from_stringn(h.event_name, h.event_len);
         if (ret)
                 *ret = h;
+        return 0;
+}
+
+int audit_record_chain(
+        const char *line, size_t len, const AuditRecordHead *h, char ret[AUDIT_CHAIN_HEX + 1]) {
+        static const char key[] = "\",\"chain\":\"";
+        const char *p = h->event_name + h->event_len, *end = line + len;
+
+        if (p < line || p > end || (size_t) (end - p) < sizeof(key) - 1 + AUDIT_CHAIN_HEX + 1 ||
+            memcmp(p, key, sizeof(key) - 1) != 0)
+                return -ENOENT;
+        p += sizeof(key) - 1;
+        if (!audit_is_hex(p, AUDIT_CHAIN_HEX) || p[AUDIT_CHAIN_HEX] != '"')
+                return -ENOENT;
+        memcpy(ret, p, AUDIT_CHAIN_HEX);
+        ret[AUDIT_CHAIN_HEX] = '\0';
         return 0;
 }
 
@@ -427,4 +446,33 @@ void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n) {
 
 void audit_buf_put_json_string(AuditBuf *b, const char *s) {
         audit_buf_put_json_stringn(b, s, strlen(s));
+}
+
+struct json_tokener *audit_record_json_tokener_new(void) {
+        json_tokener *tok = json_tokener_new();
+        if (tok)
+                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        return tok;
+}
+
+struct json_object *audit_record_parse_json(struct json_tokener *tok, const char *line, size_t len) {
+        if (len > INT_MAX)
+                return NULL;
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, line, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+int64_t audit_record_time_ms(const AuditRecordHead *h) {
+        char t[AUDIT_TIME_LEN + 1];
+        int64_t ms = 0;
+        memcpy(t, h->time, AUDIT_TIME_LEN);
+        t[AUDIT_TIME_LEN] = '\0';
+        (void) audit_parse_time(t, &ms);
+        return ms;
 }

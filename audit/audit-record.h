@@ -9,7 +9,11 @@
  * can be read on its own). "seq" starts at 1 and grows by one across all files of the chain. "time" is UTC.
  * "prev" is the lowercase hex SHA-256 of the previous record's line: its exact bytes from '{' to '}',
  * without the terminating '\n'. The first record of a chain has 64 zeros. A record's own hash is the same
- * function of its own line; it is what the journal gets as KYSO_AUDIT_HASH. */
+ * function of its own line; it is what the journal gets as KYSO_AUDIT_HASH.
+ * The first record of every file has "chain":"<32 hex>" right after "event": the identity of the chain,
+ * random when a chain starts, the same in all its files (and in the journal as KYSO_AUDIT_CHAIN), so that a
+ * log made again from nothing is told apart from the one the journal saw. Logs of earlier versions lack
+ * it. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 #define AUDIT_FORMAT_VERSION 1
 #define AUDIT_LINE_MAX (64U * 1024U) /* a record line, without its '\n', is at most this long */
 #define AUDIT_HASH_HEX 64
+#define AUDIT_CHAIN_HEX 32
 #define AUDIT_TIME_LEN 24 /* "2026-11-24T06:02:14.123Z" */
 #define AUDIT_GENESIS_PREV "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -40,10 +45,24 @@ typedef struct AuditRecordHead {
  * *ret_what, if given, says what is wrong in a few words (static English). */
 int audit_record_scan(const char *line, size_t len, AuditRecordHead *ret, const char **ret_what);
 
+/* The chain identity of a record that has one ("chain" right after "event"; h from audit_record_scan() of
+ * the same line): 0 and ret (NUL-terminated), -ENOENT when the record has none. */
+int audit_record_chain(
+        const char *line, size_t len, const AuditRecordHead *h, char ret[AUDIT_CHAIN_HEX + 1]);
+
 /* Finds "key":"value" at the top level of the record's tail by a plain scan (no full parse): used for the
  * few fields verify needs from rare records (log-rotated). Returns 0 and a pointer/length into line. */
 int audit_record_find_string(
         const char *line, size_t len, const char *key, const char **ret, size_t *ret_len);
+
+/* The full parse of a record (show, report): a tokener for strict JSON, and the line parsed as one JSON
+ * object, all of it (NULL when it is anything else, e.g. an object followed by more). */
+struct json_tokener;
+struct json_object;
+struct json_tokener *audit_record_json_tokener_new(void);
+struct json_object *audit_record_parse_json(struct json_tokener *tok, const char *line, size_t len);
+/* The record's time (from audit_record_scan()) as milliseconds since the epoch; 0 when it does not parse. */
+int64_t audit_record_time_ms(const AuditRecordHead *h);
 
 /* SHA-256 of a line, as lowercase hex. The hasher keeps one prefetched digest and context: cheap per line.
  */

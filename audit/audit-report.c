@@ -6,6 +6,7 @@
 
 #include "audit-record.h"
 #include "audit-report.h"
+#include "audit-show.h"
 #include "fileio.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -235,8 +236,8 @@ typedef struct CertInfo {
 } CertInfo;
 
 typedef struct TokenInfo {
-        char *id, *label, *serial, *uri;
-        uint64_t signatures, events;
+        char *label, *serial, *manufacturer, *model, *uri;
+        uint64_t signatures, pin_failures, events;
 } TokenInfo;
 
 struct AuditReport {
@@ -305,9 +306,10 @@ AuditReport *audit_report_free(AuditReport *rep) {
         }
         free(rep->certs);
         for (size_t i = 0; i < rep->n_tokens; i++) {
-                free(rep->tokens[i].id);
                 free(rep->tokens[i].label);
                 free(rep->tokens[i].serial);
+                free(rep->tokens[i].manufacturer);
+                free(rep->tokens[i].model);
                 free(rep->tokens[i].uri);
         }
         free(rep->tokens);
@@ -395,32 +397,97 @@ static int note_cert(AuditReport *rep, json_object *cert, AuditEventType t, Cert
         return 0;
 }
 
-static int note_token(AuditReport *rep, json_object *tok, bool signature) {
-        const char *serial = jstr(tok, "serial"), *label = jstr(tok, "label"), *uri = jstr(tok, "uri");
-        const char *id = serial ?: uri ?: label;
-        int r;
-        if (!id)
-                return 0;
+/* The value of attribute name in the path of a PKCS#11 URI (RFC 7512), percent-decoded; NULL when absent
+ * or not decodable. */
+static char *uri_attr(const char *uri, const char *name) {
+        const char *p = uri ? startswith(uri, "pkcs11:") : NULL;
+        size_t nl = strlen(name);
+
+        for (; p && *p && *p != '?'; p += strcspn(p, ";?"), p += *p == ';') {
+                size_t n = strcspn(p, ";?");
+                if (n <= nl || memcmp(p, name, nl) != 0 || p[nl] != '=')
+                        continue;
+                char *v = malloc(n - nl), *o = v;
+                if (!v)
+                        return NULL;
+                for (const char *q = p + nl + 1; q < p + n; q++) {
+                        unsigned hi, lo;
+                        if (*q != '%') {
+                                *o++ = *q;
+                                continue;
+                        }
+                        if (q + 2 >= p + n || !isxdigit((unsigned char) q[1]) ||
+                            !isxdigit((unsigned char) q[2]) || (q[1] == '0' && q[2] == '0'))
+                                return mfree(v);
+                        hi = (unsigned) (isdigit((unsigned char) q[1]) ? q[1] - '0' : (q[1] | 0x20) - 'a' + 10);
+                        lo = (unsigned) (isdigit((unsigned char) q[2]) ? q[2] - '0' : (q[2] | 0x20) - 'a' + 10);
+                        *o++ = (char) (hi << 4 | lo);
+                        q += 2;
+                }
+                *o = '\0';
+                return v;
+        }
+        return NULL;
+}
+
+static bool same_or_unknown(const char *a, const char *b) {
+        return !a || !b || streq(a, b);
+}
+
+/* A token in a record: the "token" object (serial, manufacturer, model, label, uri), completed from the
+ * URI's token attributes, and for older agents' pin-failure records the URI under "data". One physical
+ * token is one entry: matched by serial (and manufacturer and model where both sides know them); a record
+ * without any serial joins the one entry of that label, and an entry known only by its label is taken over
+ * by the first record that brings a serial. */
+static int note_token(AuditReport *rep, json_object *o, AuditEventType type) {
+        json_object *tok = jobj(o, "token");
+        const char *uri = jstr(tok, "uri") ?: jstr(jobj(o, "data"), "token");
+        _cleanup_free_ char *u_serial = uri_attr(uri, "serial"),
+                            *u_manufacturer = uri_attr(uri, "manufacturer"),
+                            *u_model = uri_attr(uri, "model"), *u_label = uri_attr(uri, "token");
+        const char *serial = jstr(tok, "serial") ?: u_serial,
+                   *manufacturer = jstr(tok, "manufacturer") ?: u_manufacturer,
+                   *model = jstr(tok, "model") ?: u_model, *label = jstr(tok, "label") ?: u_label;
         TokenInfo *t = NULL;
-        for (size_t i = 0; i < rep->n_tokens; i++)
-                if (streq(rep->tokens[i].id, id))
-                        t = &rep->tokens[i];
+        size_t n_label = 0;
+        int r;
+
+        if (!serial && !label)
+                return 0;
+        for (size_t i = 0; i < rep->n_tokens && !t; i++) {
+                TokenInfo *c = &rep->tokens[i];
+                if (serial && c->serial && streq(serial, c->serial) &&
+                    same_or_unknown(manufacturer, c->manufacturer) && same_or_unknown(model, c->model))
+                        t = c;
+        }
+        if (!t && label) {
+                /* A record without a serial, or the first one with a serial for an entry known by label. */
+                TokenInfo *by_label = NULL;
+                for (size_t i = 0; i < rep->n_tokens; i++)
+                        if (streq_ptr(rep->tokens[i].label, label) && (!serial || !rep->tokens[i].serial)) {
+                                by_label = &rep->tokens[i];
+                                n_label++;
+                        }
+                if (n_label == 1)
+                        t = by_label;
+        }
         if (!t) {
                 TokenInfo *a = realloc(rep->tokens, (rep->n_tokens + 1) * sizeof(TokenInfo));
                 if (!a)
                         return -ENOMEM;
                 rep->tokens = a;
                 t = &rep->tokens[rep->n_tokens++];
-                *t = (TokenInfo){ .id = strdup(id) };
-                if (!t->id)
-                        return -ENOMEM;
+                *t = (TokenInfo){};
         }
         if ((r = set_str(&t->label, label)) < 0 || (r = set_str(&t->serial, serial)) < 0 ||
+            (r = set_str(&t->manufacturer, manufacturer)) < 0 || (r = set_str(&t->model, model)) < 0 ||
             (r = set_str(&t->uri, uri)) < 0)
                 return r;
         t->events++;
-        if (signature)
+        if (type == AUDIT_EVENT_SIGN_DONE)
                 t->signatures++;
+        if (type == AUDIT_EVENT_PIN_FAILURE)
+                t->pin_failures++;
         return 0;
 }
 
@@ -439,7 +506,7 @@ static unsigned kind_index(const char *kind) {
 }
 
 static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, int64_t t_ms) {
-        json_object *cert = jobj(o, "cert"), *tok = jobj(o, "token");
+        json_object *cert = jobj(o, "cert");
         CertInfo *c = NULL;
         int r;
 
@@ -458,7 +525,7 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                 int64_t day = (t_ms + AUDIT_VN_UTC_OFFSET_MS) / DAY_MS - audit_date_to_days(rep->w.first);
                 if (day >= 0 && (size_t) day < rep->n_days)
                         rep->per_day[day]++;
-                return note_token(rep, tok, true);
+                return note_token(rep, o, h->event);
         }
         case AUDIT_EVENT_SIGN_DENIED:
                 rep->denied++;
@@ -481,14 +548,14 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                 return 0;
         case AUDIT_EVENT_PIN_FAILURE:
                 rep->pin_failures++;
-                return note_token(rep, tok, false);
+                return note_token(rep, o, h->event);
         case AUDIT_EVENT_HELPER_CRASH:
                 rep->helper_crashes++;
                 return 0;
         case AUDIT_EVENT_TOKEN_ADDED:
         case AUDIT_EVENT_TOKEN_REMOVED:
                 rep->token_events++;
-                return note_token(rep, tok, false);
+                return note_token(rep, o, h->event);
         case AUDIT_EVENT_LOG_TORN_TAIL:
                 rep->torn_tails++;
                 return 0;
@@ -521,7 +588,7 @@ int audit_report_build(
         audit_format_time((uint64_t) w->start_ms, start);
         audit_format_time((uint64_t) w->end_ms, end);
 
-        tok = json_tokener_new();
+        tok = audit_record_json_tokener_new();
         if (!tok)
                 return -ENOMEM;
         for (;;) {
@@ -540,20 +607,12 @@ int audit_report_build(
                 /* Times are fixed-width UTC: compare them as strings before paying for a parse. */
                 if (memcmp(h.time, start, AUDIT_TIME_LEN) < 0 || memcmp(h.time, end, AUDIT_TIME_LEN) >= 0)
                         continue;
-                json_tokener_reset(tok);
-                json_object *obj = json_tokener_parse_ex(tok, line.data, (int) line.len);
-                if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-                    !json_object_is_type(obj, json_type_object)) {
-                        json_object_put(obj);
+                json_object *obj = audit_record_parse_json(tok, line.data, line.len);
+                if (!obj) {
                         rep->bad_records++;
                         continue;
                 }
-                char tbuf[AUDIT_TIME_LEN + 1];
-                int64_t t_ms = 0;
-                memcpy(tbuf, h.time, AUDIT_TIME_LEN);
-                tbuf[AUDIT_TIME_LEN] = '\0';
-                (void) audit_parse_time(tbuf, &t_ms);
-                r = gather(rep, &h, obj, t_ms);
+                r = gather(rep, &h, obj, audit_record_time_ms(&h));
                 json_object_put(obj);
                 if (r < 0)
                         break;
@@ -582,6 +641,9 @@ uint64_t audit_report_n_failed(const AuditReport *rep) {
 }
 uint64_t audit_report_n_bad_records(const AuditReport *rep) {
         return rep->bad_records;
+}
+size_t audit_report_n_tokens(const AuditReport *rep) {
+        return rep->n_tokens;
 }
 
 /* ---- certificate states at the end of the window ---- */
@@ -640,6 +702,47 @@ static void period_title(const AuditReport *rep, char *buf, size_t n) {
 
 /* ---- text ---- */
 
+/* Strings from the log, folded to one line: a run of control characters (line breaks, tabs, escapes)
+ * becomes one space, so a reason cannot break the report's layout or reach a terminal raw. Returns the
+ * display width written: UTF-8 code points, as the report's Vietnamese letters are precomposed. */
+static size_t text_put(FILE *f, const char *s) {
+        size_t cols = 0;
+        bool blank = false;
+        for (s = strempty(s); *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c < 0x20 || c == 0x7f) {
+                        blank = true;
+                        continue;
+                }
+                if (blank) {
+                        fputc(' ', f);
+                        cols++;
+                        blank = false;
+                }
+                fputc(c, f);
+                if ((c & 0xc0) != 0x80)
+                        cols++;
+        }
+        return cols;
+}
+
+/* Blanks, then text_put(), right-aligned in width display columns. */
+static void text_rjust(FILE *f, const char *s, size_t width) {
+        size_t cols = 0;
+        for (const char *p = s; *p; p++)
+                if (((unsigned char) *p & 0xc0) != 0x80)
+                        cols++;
+        for (; cols < width; cols++)
+                fputc(' ', f);
+        text_put(f, s);
+}
+
+/* text_put(), then blanks up to width display columns (printf's %-48s pads by bytes). */
+static void text_pad(FILE *f, const char *s, size_t width) {
+        for (size_t cols = text_put(f, s); cols < width; cols++)
+                fputc(' ', f);
+}
+
 static void text_group(const AuditReport *rep, FILE *f, unsigned g) {
         uint64_t total = 0;
         for (unsigned i = 0; i < _ROLE_MAX; i++)
@@ -670,7 +773,9 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         fmt_date(w->deadline, dl);
         period_title(rep, title, sizeof(title));
 
-        fprintf(f, "CƠ QUAN, ĐƠN VỊ CẤP TRÊN\n%s\nSố: …/BC-…\n\n", rep->org ?: "CƠ QUAN, ĐƠN VỊ");
+        fprintf(f, "CƠ QUAN, ĐƠN VỊ CẤP TRÊN\n");
+        text_put(f, rep->org ?: "CƠ QUAN, ĐƠN VỊ");
+        fprintf(f, "\nSố: …/BC-…\n\n");
         fprintf(f, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n");
         fprintf(f, "Uông Bí, ngày …… tháng …… năm %d\n\n", w->annual ? w->year + 1 : w->year);
         fprintf(f, "BÁO CÁO\nTình hình quản lý và sử dụng chứng thư số, chữ ký số %s\n\n", title);
@@ -680,8 +785,11 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         if (audit_date_to_days(w->deadline) != audit_date_to_days(w->due))
                 fprintf(f, " (ngày %s là ngày nghỉ, chuyển sang ngày làm việc tiếp theo)", due);
         fprintf(f, ".\n");
-        if (rep->integrity)
-                fprintf(f, "Nhật ký ký số: %s\n", rep->integrity);
+        if (rep->integrity) {
+                fprintf(f, "Nhật ký ký số: ");
+                text_put(f, rep->integrity);
+                fprintf(f, "\n");
+        }
         if (rep->bad_records > 0)
                 fprintf(f, "Lưu ý: %" PRIu64 " dòng nhật ký không đọc được đã bị bỏ qua.\n",
                         rep->bad_records);
@@ -706,15 +814,23 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         fprintf(f, "\nII. Những khó khăn, vướng mắc chủ yếu và nguyên nhân\n");
         fprintf(f, "1. Khó khăn, vướng mắc\n");
         fprintf(f, "   - Số lượt ký số bị từ chối: %" PRIu64 "\n", rep->denied);
-        for (size_t i = 0; i < rep->deny_reasons.n; i++)
-                fprintf(f, "     + %s%s%s%s: %" PRIu64 "\n", rep->deny_reasons.items[i].key,
-                        rep->deny_reasons.items[i].extra ? " (" : "",
-                        strempty(rep->deny_reasons.items[i].extra),
-                        rep->deny_reasons.items[i].extra ? ")" : "", rep->deny_reasons.items[i].n);
+        for (size_t i = 0; i < rep->deny_reasons.n; i++) {
+                const Counter *c = &rep->deny_reasons.items[i];
+                fprintf(f, "     + ");
+                text_put(f, c->key);
+                if (c->extra) {
+                        fprintf(f, " (");
+                        text_put(f, c->extra);
+                        fprintf(f, ")");
+                }
+                fprintf(f, ": %" PRIu64 "\n", c->n);
+        }
         fprintf(f, "   - Số lượt ký số không thành công: %" PRIu64 "\n", rep->failed);
-        for (size_t i = 0; i < rep->fail_reasons.n; i++)
-                fprintf(f, "     + %s: %" PRIu64 "\n", rep->fail_reasons.items[i].key,
-                        rep->fail_reasons.items[i].n);
+        for (size_t i = 0; i < rep->fail_reasons.n; i++) {
+                fprintf(f, "     + ");
+                text_put(f, rep->fail_reasons.items[i].key);
+                fprintf(f, ": %" PRIu64 "\n", rep->fail_reasons.items[i].n);
+        }
         fprintf(f, "   - Số lượt ký số bị hủy: %" PRIu64 "\n", rep->cancelled);
         fprintf(f, "   - Số lần nhập sai mã PIN: %" PRIu64 "\n", rep->pin_failures);
         if (rep->helper_crashes > 0)
@@ -729,8 +845,11 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
                 if (s == CERT_OK)
                         continue;
                 n_bad++;
-                fprintf(f, "     + %s (số hiệu %s): %s", strna(rep->certs[i].subject),
-                        strna(rep->certs[i].serial), cert_state_vi(s));
+                fprintf(f, "     + ");
+                text_put(f, strna(rep->certs[i].subject));
+                fprintf(f, " (số hiệu ");
+                text_put(f, strna(rep->certs[i].serial));
+                fprintf(f, "): %s", cert_state_vi(s));
                 if (s == CERT_EXPIRING)
                         fprintf(f, ", còn %" PRId64 " ngày", left);
                 fprintf(f, "\n");
@@ -761,30 +880,56 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
 
         fprintf(f, "\nPHỤ BIỂU: SỐ LIỆU CHI TIẾT (%s, từ %s đến %s)\n", title, a, b);
         fprintf(f, "\n1. Số lượt ký số theo vai trò\n");
-        fprintf(f, "   %-48s %12s %12s\n", "Vai trò", "CA Chính phủ", "CA khác");
-        for (unsigned i = 0; i < _ROLE_MAX; i++)
-                fprintf(f, "   %-48s %12" PRIu64 " %12" PRIu64 "\n", role_vi[i], rep->sig_role[0][i],
-                        rep->sig_role[1][i]);
+        fprintf(f, "   ");
+        text_pad(f, "Vai trò", 48);
+        fputc(' ', f);
+        text_rjust(f, "CA Chính phủ", 12);
+        fputc(' ', f);
+        text_rjust(f, "CA khác", 12);
+        fputc('\n', f);
+        for (unsigned i = 0; i < _ROLE_MAX; i++) {
+                fprintf(f, "   ");
+                text_pad(f, role_vi[i], 48);
+                fprintf(f, " %12" PRIu64 " %12" PRIu64 "\n", rep->sig_role[0][i], rep->sig_role[1][i]);
+        }
         fprintf(f, "\n2. Chứng thư số đã sử dụng\n");
         for (size_t i = 0; i < rep->n_certs; i++) {
                 const CertInfo *c = &rep->certs[i];
                 int64_t left;
                 CertState s = cert_state(rep, c, &left);
+                fprintf(f, "   %zu. ", i + 1);
+                text_put(f, strna(c->subject));
+                fprintf(f, "\n      Số hiệu: ");
+                text_put(f, strna(c->serial));
+                fprintf(f, "; Loại: %s; Nơi cấp: ", kind_vi[kind_index(c->kind)]);
+                text_put(f, strna(c->issuer));
+                fprintf(f, " (%s)\n      Hết hạn: ", c->gov ? "CA chuyên dùng Chính phủ" : "CA khác");
+                text_put(f, strna(c->not_after));
                 fprintf(f,
-                        "   %zu. %s\n      Số hiệu: %s; Loại: %s; Nơi cấp: %s (%s)\n      Hết hạn: %s; Tình "
-                        "trạng: %s; Số lượt ký: %" PRIu64 "; Bị từ chối: %" PRIu64
+                        "; Tình trạng: %s; Số lượt ký: %" PRIu64 "; Bị từ chối: %" PRIu64
                         "; Không thành công: %" PRIu64 "\n",
-                        i + 1, strna(c->subject), strna(c->serial), kind_vi[kind_index(c->kind)],
-                        strna(c->issuer), c->gov ? "CA chuyên dùng Chính phủ" : "CA khác",
-                        strna(c->not_after), cert_state_vi(s), c->signatures, c->denied, c->failed);
+                        cert_state_vi(s), c->signatures, c->denied, c->failed);
         }
         if (rep->n_certs == 0)
                 fprintf(f, "   Không có.\n");
         fprintf(f, "\n3. Thiết bị lưu khóa bí mật (USB token) đã sử dụng\n");
-        for (size_t i = 0; i < rep->n_tokens; i++)
-                fprintf(f, "   %zu. %s (số sê-ri %s): %" PRIu64 " lượt ký số\n", i + 1,
-                        strna(rep->tokens[i].label), strna(rep->tokens[i].serial),
-                        rep->tokens[i].signatures);
+        for (size_t i = 0; i < rep->n_tokens; i++) {
+                const TokenInfo *t = &rep->tokens[i];
+                fprintf(f, "   %zu. ", i + 1);
+                text_put(f, strna(t->label));
+                fprintf(f, " (số sê-ri ");
+                text_put(f, strna(t->serial));
+                if (t->manufacturer || t->model) {
+                        fprintf(f, ", ");
+                        text_put(f, t->manufacturer);
+                        fprintf(f, t->manufacturer && t->model ? " " : "");
+                        text_put(f, t->model);
+                }
+                fprintf(f, "): %" PRIu64 " lượt ký số", t->signatures);
+                if (t->pin_failures > 0)
+                        fprintf(f, ", %" PRIu64 " lần nhập sai mã PIN", t->pin_failures);
+                fprintf(f, "\n");
+        }
         if (rep->n_tokens == 0)
                 fprintf(f, "   Không có.\n");
         return ferror(f) ? -EIO : 0;
@@ -951,32 +1096,12 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
 
 /* ---- CSV ---- */
 
-static void csv_field(FILE *f, const char *s) {
-        s = strempty(s);
-        bool quote = strpbrk(s, ",\"\r\n") != NULL;
-        /* A leading =, +, - or @ makes spreadsheets run a formula: keep it text. */
-        bool guard = strchr("=+-@\t\r", s[0]) && s[0];
-        if (!quote && !guard) {
-                fputs(s, f);
-                return;
-        }
-        fputc('"', f);
-        if (guard)
-                fputc('\'', f);
-        for (; *s; s++) {
-                if (*s == '"')
-                        fputc('"', f);
-                fputc(*s, f);
-        }
-        fputc('"', f);
-}
-
 static void csv_row(FILE *f, const char *section, const char *name, const char *detail, uint64_t value) {
-        csv_field(f, section);
+        audit_csv_field(f, section);
         fputc(',', f);
-        csv_field(f, name);
+        audit_csv_field(f, name);
         fputc(',', f);
-        csv_field(f, detail);
+        audit_csv_field(f, detail);
         fprintf(f, ",%" PRIu64 "\r\n", value);
 }
 
@@ -1024,6 +1149,10 @@ int audit_report_write_csv(const AuditReport *rep, FILE *f) {
         for (size_t i = 0; i < rep->n_tokens; i++)
                 csv_row(f, "token", strempty(rep->tokens[i].label), strempty(rep->tokens[i].serial),
                         rep->tokens[i].signatures);
+        for (size_t i = 0; i < rep->n_tokens; i++)
+                if (rep->tokens[i].pin_failures > 0)
+                        csv_row(f, "pin-failures", strempty(rep->tokens[i].label),
+                                strempty(rep->tokens[i].serial), rep->tokens[i].pin_failures);
         int64_t first = audit_date_to_days(rep->w.first);
         for (size_t i = 0; i < rep->n_days; i++) {
                 AuditDate d = audit_date_from_days(first + (int64_t) i);

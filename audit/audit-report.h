@@ -69,6 +69,7 @@ uint64_t audit_report_n_signatures_gov(const AuditReport *rep);
 uint64_t audit_report_n_denied(const AuditReport *rep);
 uint64_t audit_report_n_failed(const AuditReport *rep);
 uint64_t audit_report_n_bad_records(const AuditReport *rep);
+size_t audit_report_n_tokens(const AuditReport *rep); /* physical tokens named by the window's records */
 
 int audit_report_write_text(const AuditReport *rep, FILE *f);
 int audit_report_write_html(const AuditReport *rep, FILE *f);

@@ -27,6 +27,8 @@ static const char *const problem_names[_AUDIT_PROBLEM_MAX] = {
         [AUDIT_PROBLEM_ROTATION_LINK] = "rotation-link",
         [AUDIT_PROBLEM_TAIL_CUT] = "tail-cut",
         [AUDIT_PROBLEM_JOURNAL_MISMATCH] = "journal-mismatch",
+        [AUDIT_PROBLEM_CHAIN_REPLACED] = "chain-replaced",
+        [AUDIT_PROBLEM_RECORDS_MISSING] = "records-missing",
 };
 
 const char *audit_problem_to_string(AuditProblem p) {
@@ -39,6 +41,7 @@ void audit_verify_result_done(AuditVerifyResult *res) {
         res->file = mfree(res->file);
         res->message = mfree(res->message);
         res->time_warning = mfree(res->time_warning);
+        res->missing_message = mfree(res->missing_message);
 }
 
 /* One record as verify remembers it: no line bytes, so memory stays constant. */
@@ -60,6 +63,7 @@ typedef struct Verifier {
         bool have_last;
         Rec ahead[LOOKAHEAD];
         unsigned n_ahead;
+        Rec missing; /* the first log-records-missing record */
 } Verifier;
 
 static const char *file_of(Verifier *v, unsigned index) {
@@ -240,6 +244,11 @@ static int check_rotation_link(Verifier *v, const Rec *cur, const AuditLine *lin
         return 0;
 }
 
+/* Whether the journal's head belongs to this log's chain (unknown on either side: assume it does). */
+static bool same_chain(const AuditJournalHead *journal, const AuditVerifyResult *res) {
+        return !journal->chain[0] || !res->chain[0] || streq(journal->chain, res->chain);
+}
+
 int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
         _cleanup_(audit_hasher_freep) AuditHasher *hasher = NULL;
         Verifier v = { .reader = reader, .res = res };
@@ -329,7 +338,7 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                                         res->time_warning = NULL;
                         }
                 }
-                if (journal && journal->present && cur.seq == journal->seq &&
+                if (journal && journal->present && same_chain(journal, res) && cur.seq == journal->seq &&
                     !streq(cur.hash, journal->hash)) {
                         r = report(
                                 &v, AUDIT_PROBLEM_JOURNAL_MISMATCH, cur.file_index, cur.line, cur.seq,
@@ -339,10 +348,31 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                                 cur.seq, file_of(&v, cur.file_index), cur.line, cur.hash, journal->hash);
                         break;
                 }
+                if (line.first_in_file && !res->chain[0])
+                        (void) audit_record_chain(line.data, line.len, &head, res->chain);
+                if (cur.event == AUDIT_EVENT_LOG_RECORDS_MISSING && res->records_missing++ == 0) {
+                        const char *m = NULL;
+                        size_t ml = 0;
+                        (void) audit_record_find_string(line.data, line.len, "message", &m, &ml);
+                        v.missing = cur;
+                        if (asprintf(
+                                    &res->missing_message,
+                                    _("%.*s (The agent found this when it started, and recorded it at %.24s in "
+                                      "%s, line %" PRIu64 ", seq %" PRIu64 ".)"),
+                                    (int) MIN(ml, (size_t) 4096), strempty(m), cur.time,
+                                    file_of(&v, cur.file_index), cur.line, cur.seq) < 0)
+                                res->missing_message = NULL;
+                }
                 if (cur.event == AUDIT_EVENT_LOG_TORN_TAIL)
                         res->torn_recoveries++;
-                if (cur.event == AUDIT_EVENT_LOG_ROTATED)
+                if (cur.event == AUDIT_EVENT_LOG_ROTATED) {
+                        const char *why;
+                        size_t why_len;
                         res->rotations++;
+                        if (audit_record_find_string(line.data, line.len, "reason", &why, &why_len) >= 0 &&
+                            why_len == strlen("recovered") && memcmp(why, "recovered", why_len) == 0)
+                                res->recovered++;
+                }
                 res->records++;
                 v.last = cur;
                 v.have_last = true;
@@ -359,6 +389,13 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
         if (r < 0)
                 return r;
 
+        if (journal && journal->present && !same_chain(journal, res))
+                return report(
+                        &v, AUDIT_PROBLEM_CHAIN_REPLACED, 0, v.have_last ? 1 : 0, 0,
+                        _("The journal saw another chain at this log's path (chain %.12s…) up to seq %" PRIu64
+                          " (hash %.12s…), which this log (chain %.12s…) does not contain: the log was "
+                          "deleted or replaced and started again, and those records are missing."),
+                        journal->chain, journal->seq, journal->hash, res->chain);
         if (journal && journal->present && res->last_seq < journal->seq)
                 return report(
                         &v, AUDIT_PROBLEM_TAIL_CUT, v.have_last ? v.last.file_index : 0,
@@ -366,31 +403,57 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                         _("The end of the log was cut off: it ends at seq %" PRIu64
                           " but the journal saw records up to seq %" PRIu64 " (hash %.12s…)."),
                         res->last_seq, journal->seq, journal->hash);
+        if (res->records_missing > 0)
+                return report(
+                        &v, AUDIT_PROBLEM_RECORDS_MISSING, v.missing.file_index, v.missing.line,
+                        v.missing.seq, "%s", strempty(res->missing_message));
         return 0;
 }
 
-static int parse_head_fields(const char *seq, const char *hash, AuditJournalHead *best) {
+/* Takes an entry's fields into best when the pick prefers it: the largest seq, or simply the latest seen
+ * (callers go from newest to oldest for NEWEST and stop at the first good one, or read an export file from
+ * oldest to newest). */
+static int take_entry(
+        const char *seq, const char *hash, const char *chain, AuditJournalPick pick,
+        AuditJournalHead *best) {
         char *end;
         errno = 0;
         unsigned long long s = strtoull(seq, &end, 10);
         if (errno != 0 || *end || s == 0 || strlen(hash) != AUDIT_HASH_HEX ||
             !audit_is_hex(hash, AUDIT_HASH_HEX))
                 return -EBADMSG;
-        if (!best->present || s > best->seq) {
-                best->present = true;
-                best->seq = s;
-                memcpy(best->hash, hash, AUDIT_HASH_HEX + 1);
-        }
+        if (pick == AUDIT_JOURNAL_HIGHEST && best->present && s <= best->seq)
+                return 0;
+        *best = (AuditJournalHead){ .present = true, .seq = s };
+        memcpy(best->hash, hash, AUDIT_HASH_HEX + 1);
+        if (strlen(chain) == AUDIT_CHAIN_HEX && audit_is_hex(chain, AUDIT_CHAIN_HEX))
+                memcpy(best->chain, chain, AUDIT_CHAIN_HEX + 1);
         return 0;
 }
 
-int audit_journal_head_read(const char *log_path, AuditJournalHead *ret) {
+/* Copies the value of field name ("NAME=value") of the current entry into buf (NUL-terminated, cut). */
+static void entry_field(sd_journal *j, const char *name, char *buf, size_t size) {
+        const void *d;
+        size_t l, nl = strlen(name);
+        buf[0] = '\0';
+        if (sd_journal_get_data(j, name, &d, &l) < 0 || l <= nl + 1)
+                return;
+        l = MIN(l - nl - 1, size - 1);
+        memcpy(buf, (const char *) d + nl + 1, l);
+        buf[l] = '\0';
+}
+
+int audit_journal_head_read(
+        const char *directory, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
         sd_journal *j = NULL;
         AuditJournalHead best = {};
         _cleanup_free_ char *match = NULL;
         int r;
 
-        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        if (!log_path || pick < 0 || pick >= _AUDIT_JOURNAL_PICK_MAX)
+                return -EINVAL;
+        r = directory ? sd_journal_open_directory(&j, directory, 0)
+                      : sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return r;
         if (asprintf(&match, "KYSO_AUDIT_FILE=%s", log_path) < 0) {
@@ -398,25 +461,24 @@ int audit_journal_head_read(const char *log_path, AuditJournalHead *ret) {
                 return -ENOMEM;
         }
         r = sd_journal_add_match(j, match, 0);
+        /* Only the small fields are needed, not the record's copy. */
         if (r >= 0)
-                r = sd_journal_seek_tail(j);
-        /* The newest entries carry the head; look at a few in case of clock jumps. */
-        for (unsigned n = 0; r >= 0 && n < 1000; n++) {
-                const void *d;
-                size_t l;
-                char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {};
+                r = sd_journal_set_data_threshold(j, 256);
+        if (r >= 0)
+                r = pick == AUDIT_JOURNAL_NEWEST ? sd_journal_seek_tail(j) : sd_journal_seek_head(j);
+        /* HIGHEST reads every entry of the log, one at a time: after a log was deleted and made again, the
+         * largest seq can be anywhere. */
+        while (r >= 0) {
+                char seq[32], hash[AUDIT_HASH_HEX + 1], chain[AUDIT_CHAIN_HEX + 1];
 
-                r = sd_journal_previous(j);
+                r = pick == AUDIT_JOURNAL_NEWEST ? sd_journal_previous(j) : sd_journal_next(j);
                 if (r <= 0)
                         break;
-                if (sd_journal_get_data(j, "KYSO_AUDIT_SEQ", &d, &l) >= 0 && l > 15 && l - 15 < sizeof(seq))
-                        memcpy(seq, (const char *) d + 15, l - 15);
-                if (sd_journal_get_data(j, "KYSO_AUDIT_HASH", &d, &l) >= 0 && l == 16 + AUDIT_HASH_HEX)
-                        memcpy(hash, (const char *) d + 16, AUDIT_HASH_HEX);
-                (void) parse_head_fields(seq, hash, &best);
-                if (best.present && n > 100)
+                entry_field(j, "KYSO_AUDIT_SEQ", seq, sizeof(seq));
+                entry_field(j, "KYSO_AUDIT_HASH", hash, sizeof(hash));
+                entry_field(j, "KYSO_AUDIT_CHAIN", chain, sizeof(chain));
+                if (take_entry(seq, hash, chain, pick, &best) >= 0 && pick == AUDIT_JOURNAL_NEWEST)
                         break;
-                r = 0;
         }
         sd_journal_close(j);
         if (r < 0)
@@ -427,24 +489,28 @@ int audit_journal_head_read(const char *log_path, AuditJournalHead *ret) {
         return 0;
 }
 
-int audit_journal_head_from_export(const char *export_file, const char *log_path, AuditJournalHead *ret) {
-        _cleanup_fclose_ FILE *f = fopen(export_file, "re");
+int audit_journal_head_from_export(
+        const char *export_file, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
+        _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t alloc = 0;
         AuditJournalHead best = {};
-        char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {};
+        char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {}, chain[AUDIT_CHAIN_HEX + 1] = {};
         bool file_ok = !log_path;
         ssize_t n;
 
+        if (pick < 0 || pick >= _AUDIT_JOURNAL_PICK_MAX)
+                return -EINVAL;
+        f = fopen(export_file, "re");
         if (!f)
                 return negative_errno();
         for (;;) {
                 n = getline(&buf, &alloc, f);
                 if (n < 0 || n <= 1) {
-                        /* End of an entry. */
+                        /* End of an entry. The newest is the last in the file. */
                         if (file_ok && seq[0] && hash[0])
-                                (void) parse_head_fields(seq, hash, &best);
-                        seq[0] = hash[0] = '\0';
+                                (void) take_entry(seq, hash, chain, pick, &best);
+                        seq[0] = hash[0] = chain[0] = '\0';
                         file_ok = !log_path;
                         if (n < 0)
                                 break;
@@ -470,6 +536,8 @@ int audit_journal_head_from_export(const char *export_file, const char *log_path
                         snprintf(seq, sizeof(seq), "%s", v);
                 else if ((v = startswith(buf, "KYSO_AUDIT_HASH=")))
                         snprintf(hash, sizeof(hash), "%s", v);
+                else if ((v = startswith(buf, "KYSO_AUDIT_CHAIN=")))
+                        snprintf(chain, sizeof(chain), "%s", v);
                 else if (log_path && (v = startswith(buf, "KYSO_AUDIT_FILE=")))
                         file_ok = streq(v, log_path);
         }

@@ -26,17 +26,21 @@ typedef enum AuditProblem {
                                         one */
         AUDIT_PROBLEM_TAIL_CUT,      /* the journal has seen records after the log's last one */
         AUDIT_PROBLEM_JOURNAL_MISMATCH, /* the record the journal saw has another hash now */
+        AUDIT_PROBLEM_CHAIN_REPLACED,   /* the journal saw another chain at this path: the log was made again
+                                         */
+        AUDIT_PROBLEM_RECORDS_MISSING,  /* a log-records-missing record: the agent found records gone */
         _AUDIT_PROBLEM_MAX,
         _AUDIT_PROBLEM_INVALID = -EINVAL,
 } AuditProblem;
 
 const char *audit_problem_to_string(AuditProblem p); /* "changed", "removed", ... (stable, for --json) */
 
-/* The newest record of this log that the journal has seen. */
+/* A record of this log that the journal has seen (see AuditJournalPick for which one). */
 typedef struct AuditJournalHead {
         bool present;
         uint64_t seq;
         char hash[AUDIT_HASH_HEX + 1];
+        char chain[AUDIT_CHAIN_HEX + 1]; /* "" when the entry has none (an earlier version wrote it) */
 } AuditJournalHead;
 
 typedef struct AuditVerifyResult {
@@ -55,16 +59,36 @@ typedef struct AuditVerifyResult {
         char *time_warning;       /* the first of them */
         uint64_t torn_recoveries; /* log-torn-tail records seen (earlier crashes, handled) */
         uint64_t rotations;       /* log-rotated records seen */
+        uint64_t recovered;       /* of them, "recovered": the agent found the active file empty or gone and
+                                     went on from the newest archive (a crash while rotating, or a deleted
+                                     file: only the journal can tell) */
+        char chain[AUDIT_CHAIN_HEX + 1]; /* the chain's identity ("" for a log of an earlier version) */
+        uint64_t records_missing;        /* log-records-missing records seen */
+        char *missing_message; /* the first of them, also when another problem is what verify reports */
 } AuditVerifyResult;
 
 /* Walks everything r gives. Returns 0 when the chain is intact (result->problem NONE), 1 when it found a
- * problem (described in result), negative errno when it could not run. */
+ * problem (described in result), negative errno when it could not run. A problem in the chain itself is
+ * reported first; then, with journal, a cut tail, a changed last record or another chain; then a
+ * log-records-missing record (records were gone when the agent started; the rest is still checked). */
 int audit_verify(AuditReader *r, const AuditJournalHead *journal, AuditVerifyResult *result);
 void audit_verify_result_done(AuditVerifyResult *result);
 
-/* The journal's head for this log: the entry with the largest KYSO_AUDIT_SEQ among those with
- * KYSO_AUDIT_FILE=log_path. -ENODATA when the journal has none. */
-int audit_journal_head_read(const char *log_path, AuditJournalHead *ret);
-/* The same from a file in journal export format (journalctl -o export ...), e.g. collected centrally; when
- * log_path is not NULL only entries with that KYSO_AUDIT_FILE count. */
-int audit_journal_head_from_export(const char *export_file, const char *log_path, AuditJournalHead *ret);
+/* Which journal entry of the log: the one with the largest KYSO_AUDIT_SEQ (what verify compares with: every
+ * entry is read, one at a time), or simply the newest (what the agent compares with when it starts: cheap).
+ */
+typedef enum AuditJournalPick {
+        AUDIT_JOURNAL_HIGHEST,
+        AUDIT_JOURNAL_NEWEST,
+        _AUDIT_JOURNAL_PICK_MAX,
+        _AUDIT_JOURNAL_PICK_INVALID = -EINVAL,
+} AuditJournalPick;
+
+/* From the journal (directory NULL: this machine's; else a folder of journal files, e.g. collected with
+ * systemd-journal-remote), among the entries with KYSO_AUDIT_FILE=log_path. -ENODATA when it has none. */
+int audit_journal_head_read(
+        const char *directory, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret);
+/* The same from a file in journal export format (journalctl -o export ...); when log_path is not NULL only
+ * entries with that KYSO_AUDIT_FILE count. "Newest" is the last in the file. */
+int audit_journal_head_from_export(
+        const char *export_file, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret);

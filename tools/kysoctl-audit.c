@@ -13,6 +13,7 @@
 #include "audit/audit-reader.h"
 #include "audit/audit-record.h"
 #include "audit/audit-report.h"
+#include "audit/audit-show.h"
 #include "audit/audit-verify.h"
 #include "config.h"
 #include "i18n.h"
@@ -72,111 +73,6 @@ static int parse_user_time(const char *s, bool until, int64_t *ret) {
         return 0;
 }
 
-static const char *jget(json_object *o, const char *a, const char *b) {
-        json_object *v;
-        if (!json_object_object_get_ex(o, a, &v))
-                return NULL;
-        if (b && (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, b, &v)))
-                return NULL;
-        if (json_object_is_type(v, json_type_string))
-                return json_object_get_string(v);
-        return NULL;
-}
-
-static int64_t jint(json_object *o, const char *a, const char *b) {
-        json_object *v;
-        if (!json_object_object_get_ex(o, a, &v))
-                return -1;
-        if (b && (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, b, &v)))
-                return -1;
-        return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
-/* Prints s in a column of width characters (UTF-8 aware; Vietnamese letters are one column wide). */
-static void cell(const char *s, unsigned width, bool last) {
-        unsigned cols = 0;
-        s = strempty(s);
-        const char *p = s;
-        for (; *p; p++) {
-                if (((unsigned char) *p & 0xc0) == 0x80)
-                        continue;
-                if (!last && cols == width - 1 && strlen(p) > 0) {
-                        /* Does the rest fit? Count remaining characters. */
-                        unsigned rest = 0;
-                        for (const char *q = p; *q; q++)
-                                if (((unsigned char) *q & 0xc0) != 0x80)
-                                        rest++;
-                        if (rest > 1)
-                                break;
-                }
-                if (!last && cols >= width)
-                        break;
-                cols++;
-        }
-        bool cut = *p != '\0';
-        /* Control characters (newlines, terminal escapes) from the log never reach the terminal raw. */
-        for (const char *q = s; q < p; q++)
-                fputc((unsigned char) *q < 0x20 || *q == 0x7f ? '?' : *q, stdout);
-        if (cut) {
-                fputs("…", stdout);
-                cols++;
-        }
-        if (!last)
-                for (; cols < width + 1; cols++)
-                        fputc(' ', stdout);
-}
-
-static void csv_field(const char *s) {
-        s = strempty(s);
-        bool guard = s[0] && strchr("=+-@\t\r", s[0]);
-        if (!guard && !strpbrk(s, ",\"\r\n")) {
-                fputs(s, stdout);
-                return;
-        }
-        fputc('"', stdout);
-        if (guard)
-                fputc('\'', stdout); /* keeps spreadsheets from running it as a formula */
-        for (; *s; s++) {
-                if (*s == '"')
-                        fputc('"', stdout);
-                fputc(*s, stdout);
-        }
-        fputc('"', stdout);
-}
-
-static const char *const csv_columns[][3] = {
-        { "seq", NULL, NULL },
-        { "time", NULL, NULL },
-        { "event", NULL, NULL },
-        { "caller_uid", "caller", "uid" },
-        { "caller_pid", "caller", "pid" },
-        { "caller_exe", "caller", "exe" },
-        { "document", "document", "name" },
-        { "sha256_before", "document", "sha256_before" },
-        { "sha256_after", "document", "sha256_after" },
-        { "cert_subject", "cert", "subject" },
-        { "cert_issuer", "cert", "issuer" },
-        { "cert_serial", "cert", "serial" },
-        { "cert_fingerprint", "cert", "fingerprint" },
-        { "cert_kind", "cert", "kind" },
-        { "token", "token", "label" },
-        { "role", "role", NULL },
-        { "decision", "decision", NULL },
-        { "reason", "reason", NULL },
-        { "article", "article", NULL },
-        { "timestamp_time", "timestamp_time", NULL },
-        { "error", "error", NULL },
-        { "message", "message", NULL },
-};
-
-static void normalize_fpr(const char *in, char *out, size_t n) {
-        size_t k = 0;
-        for (; *in && k + 1 < n; in++)
-                if (*in != ':' && *in != ' ')
-                        out[k++] = (char) tolower((unsigned char) *in);
-        out[k] = '\0';
-}
-
 static void show_help(void) {
         printf(_(
                 "Usage: kysoctl audit show [--since D] [--until D] [--event E] [--cert FPR] [--role R]\n"
@@ -194,19 +90,19 @@ static int verb_show(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },        {},
         };
         _cleanup_free_ char *path = NULL;
-        const char *log_arg = NULL, *role = NULL;
-        int64_t since = INT64_MIN, until = INT64_MAX;
-        AuditEventType event = _AUDIT_EVENT_INVALID;
-        char cert[130] = {};
+        const char *log_arg = NULL;
+        AuditShowFilter filter;
         bool json = false, csv = false;
         int c, r;
 
+        audit_show_filter_init(&filter);
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                 case 'u':
-                        if (parse_user_time(optarg, c == 'u', c == 's' ? &since : &until) < 0) {
+                        if (parse_user_time(optarg, c == 'u', c == 's' ? &filter.since : &filter.until) <
+                            0) {
                                 fprintf(stderr,
                                         _("kysoctl audit show: '%s' is not a date (YYYY-MM-DD) or time "
                                           "(YYYY-MM-DDTHH:MM:SS).\n"),
@@ -215,8 +111,8 @@ static int verb_show(int argc, char **argv) {
                         }
                         break;
                 case 'e':
-                        event = audit_event_type_from_string(optarg);
-                        if (event < 0) {
+                        filter.event = audit_event_type_from_string(optarg);
+                        if (filter.event < 0) {
                                 fprintf(stderr, _("kysoctl audit show: unknown event '%s'. Known events:"),
                                         optarg);
                                 for (int i = 0; i < _AUDIT_EVENT_MAX; i++)
@@ -226,10 +122,10 @@ static int verb_show(int argc, char **argv) {
                         }
                         break;
                 case 'c':
-                        normalize_fpr(optarg, cert, sizeof(cert));
+                        audit_fingerprint_normalize(optarg, filter.cert, sizeof(filter.cert));
                         break;
                 case 'r':
-                        role = optarg;
+                        filter.role = optarg;
                         break;
                 case 'j':
                         json = true;
@@ -259,138 +155,17 @@ static int verb_show(int argc, char **argv) {
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
 
-        json_tokener *tok = json_tokener_new();
-        if (!tok)
+        uint64_t bad = 0;
+        r = audit_show(
+                reader, &filter,
+                json  ? AUDIT_SHOW_JSON
+                : csv ? AUDIT_SHOW_CSV
+                      : AUDIT_SHOW_TABLE,
+                stdout, stderr, &bad);
+        if (r < 0) {
+                fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
-        uint64_t shown = 0, bad = 0;
-        AuditLine line;
-
-        if (csv) {
-                for (size_t i = 0; i < ELEMENTSOF(csv_columns); i++)
-                        printf("%s%s", i ? "," : "", csv_columns[i][0]);
-                printf("\r\n");
-        } else if (json)
-                printf("[");
-        else {
-                cell(_("SEQ"), 6, false);
-                cell(_("TIME (UTC)"), 24, false);
-                cell(_("EVENT"), 14, false);
-                cell(_("ROLE"), 9, false);
-                cell(_("CERTIFICATE"), 24, false);
-                cell(_("DOCUMENT"), 24, false);
-                cell(_("DETAILS"), 0, true);
-                printf("\n");
         }
-
-        for (;;) {
-                AuditRecordHead h;
-                const char *what = NULL;
-                r = audit_reader_next(reader, &line);
-                if (r == 0)
-                        break;
-                if (r == -E2BIG) {
-                        fprintf(stderr,
-                                _("%s, line %" PRIu64 ": longer than %u bytes, not a record; skipped.\n"),
-                                audit_reader_get_file(reader, line.file_index), line.line_number,
-                                AUDIT_LINE_MAX);
-                        bad++;
-                        continue;
-                }
-                if (r < 0) {
-                        fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
-                        json_tokener_free(tok);
-                        return KYSOCTL_EXIT_INTERNAL;
-                }
-                if (!line.terminated) {
-                        fprintf(stderr,
-                                _("%s, line %" PRIu64 ": unfinished record at the end of the file (a crash "
-                                  "while writing); skipped.\n"),
-                                audit_reader_get_file(reader, line.file_index), line.line_number);
-                        bad++;
-                        continue;
-                }
-                if (audit_record_scan(line.data, line.len, &h, &what) < 0) {
-                        fprintf(stderr, _("%s, line %" PRIu64 ": not a kyso audit record (%s); skipped.\n"),
-                                audit_reader_get_file(reader, line.file_index), line.line_number, what);
-                        bad++;
-                        continue;
-                }
-                json_tokener_reset(tok);
-                json_object *o = json_tokener_parse_ex(tok, line.data, (int) line.len);
-                if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-                    !json_object_is_type(o, json_type_object)) {
-                        fprintf(stderr, _("%s, line %" PRIu64 ": not valid JSON; skipped.\n"),
-                                audit_reader_get_file(reader, line.file_index), line.line_number);
-                        json_object_put(o);
-                        bad++;
-                        continue;
-                }
-
-                char tb[AUDIT_TIME_LEN + 1];
-                int64_t t = 0;
-                memcpy(tb, h.time, AUDIT_TIME_LEN);
-                tb[AUDIT_TIME_LEN] = '\0';
-                (void) audit_parse_time(tb, &t);
-                bool match = t >= since && t < until && (event < 0 || h.event == event) &&
-                             (!role || streq_ptr(jget(o, "role", NULL), role));
-                if (match && cert[0]) {
-                        char f[130];
-                        const char *fpr = jget(o, "cert", "fingerprint");
-                        normalize_fpr(strempty(fpr), f, sizeof(f));
-                        match = fpr && startswith(f, cert);
-                }
-                if (!match) {
-                        json_object_put(o);
-                        continue;
-                }
-
-                if (json) {
-                        /* The record exactly as stored: stable, and what the hash covers. */
-                        printf("%s\n", shown ? "," : "");
-                        fwrite(line.data, 1, line.len, stdout);
-                } else if (csv) {
-                        for (size_t i = 0; i < ELEMENTSOF(csv_columns); i++) {
-                                char num[32];
-                                const char *v;
-                                if (i > 0)
-                                        fputc(',', stdout);
-                                if (i == 0) {
-                                        snprintf(num, sizeof(num), "%" PRIu64, h.seq);
-                                        v = num;
-                                } else if (i == 1)
-                                        v = tb;
-                                else if (i == 2)
-                                        v = audit_event_type_to_string(h.event) ?: "";
-                                else if (i == 3 || i == 4) {
-                                        int64_t n = jint(o, csv_columns[i][1], csv_columns[i][2]);
-                                        snprintf(num, sizeof(num), "%" PRId64, n);
-                                        v = n >= 0 ? num : "";
-                                } else
-                                        v = jget(o, csv_columns[i][1], csv_columns[i][2]);
-                                csv_field(v);
-                        }
-                        printf("\r\n");
-                } else {
-                        char seq[32], ev[80];
-                        snprintf(seq, sizeof(seq), "%" PRIu64, h.seq);
-                        snprintf(ev, sizeof(ev), "%.*s", (int) h.event_len, h.event_name);
-                        const char *details = jget(o, "reason", NULL) ?: jget(o, "error", NULL)
-                                                                               ?: jget(o, "message", NULL);
-                        cell(seq, 6, false);
-                        cell(tb, 24, false);
-                        cell(ev, 14, false);
-                        cell(jget(o, "role", NULL), 9, false);
-                        cell(jget(o, "cert", "subject"), 24, false);
-                        cell(jget(o, "document", "name"), 24, false);
-                        cell(details, 0, true);
-                        printf("\n");
-                }
-                shown++;
-                json_object_put(o);
-        }
-        json_tokener_free(tok);
-        if (json)
-                printf("%s]\n", shown ? "\n" : "");
         if (bad > 0) {
                 fprintf(stderr,
                         _("%" PRIu64 " lines could not be read. Run 'kysoctl audit verify' for what is "
@@ -403,20 +178,28 @@ static int verb_show(int argc, char **argv) {
 
 static void verify_help(void) {
         printf(_(
-                "Usage: kysoctl audit verify [--journal] [--journal-export FILE] [--json] [--log PATH]\n"
+                "Usage: kysoctl audit verify [--journal] [--journal-directory DIR] [--journal-export FILE]\n"
+                "                            [--json] [--log PATH]\n"
                 "Checks the audit log's hash chain over all its files. Exit 0 only when it is intact.\n"
-                "--journal compares the end of the log with the newest record the journal saw;\n"
-                "--journal-export does the same with 'journalctl -o export' output collected elsewhere.\n"));
+                "Without --journal a cut-off end or a changed last record cannot be seen.\n"
+                "--journal compares the end of the log with the journal's copy (the entry of the largest\n"
+                "sequence number of this log); --journal-directory does the same with journal files in DIR\n"
+                "(e.g. collected with systemd-journal-remote), --journal-export with 'journalctl -o export'\n"
+                "output.\n"));
 }
 
 static int verb_verify_log(int argc, char **argv) {
         static const struct option options[] = {
-                { "journal", no_argument, NULL, 'J' }, { "journal-export", required_argument, NULL, 'E' },
-                { "json", no_argument, NULL, 'j' },    { "log", required_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },    {},
+                { "journal", no_argument, NULL, 'J' },
+                { "journal-directory", required_argument, NULL, 'D' },
+                { "journal-export", required_argument, NULL, 'E' },
+                { "json", no_argument, NULL, 'j' },
+                { "log", required_argument, NULL, 'l' },
+                { "help", no_argument, NULL, 'h' },
+                {},
         };
         _cleanup_free_ char *path = NULL;
-        const char *log_arg = NULL, *export = NULL;
+        const char *log_arg = NULL, *export = NULL, *journal_dir = NULL;
         bool journal = false, json = false;
         AuditJournalHead head = {};
         int c, r;
@@ -429,6 +212,9 @@ static int verb_verify_log(int argc, char **argv) {
                         break;
                 case 'E':
                         export = optarg;
+                        break;
+                case 'D':
+                        journal_dir = optarg;
                         break;
                 case 'j':
                         json = true;
@@ -450,9 +236,9 @@ static int verb_verify_log(int argc, char **argv) {
         if (log_path(log_arg, &path) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
 
-        if (journal || export) {
-                r = export ? audit_journal_head_from_export(export, path, &head)
-                           : audit_journal_head_read(path, &head);
+        if (journal || export || journal_dir) {
+                r = export ? audit_journal_head_from_export(export, path, AUDIT_JOURNAL_HIGHEST, &head)
+                           : audit_journal_head_read(journal_dir, path, AUDIT_JOURNAL_HIGHEST, &head);
                 if (r < 0) {
                         if (r == -ENODATA)
                                 fprintf(stderr,
@@ -506,6 +292,10 @@ static int verb_verify_log(int argc, char **argv) {
                 json_object_object_add(
                         o, "torn_tail_recoveries", json_object_new_int64((int64_t) res.torn_recoveries));
                 json_object_object_add(o, "rotations", json_object_new_int64((int64_t) res.rotations));
+                json_object_object_add(o, "recovered", json_object_new_int64((int64_t) res.recovered));
+                json_object_object_add(o, "chain", res.chain[0] ? json_object_new_string(res.chain) : NULL);
+                json_object_object_add(
+                        o, "records_missing", json_object_new_int64((int64_t) res.records_missing));
                 json_object_object_add(
                         o, "journal_seq", head.present ? json_object_new_int64((int64_t) head.seq) : NULL);
                 printf("%s\n", json_object_to_json_string_ext(
@@ -523,6 +313,13 @@ static int verb_verify_log(int argc, char **argv) {
                         printf(_("Note: unfinished records left by crashes were moved to quarantine files %" PRIu64
                                  " time(s) (see the log-torn-tail records).\n"),
                                res.torn_recoveries);
+                if (res.recovered > 0 && !head.present)
+                        printf(_("Note: %" PRIu64
+                                 " time(s) the agent found the active file empty or gone and went "
+                                 "on from the newest archive (see the log-rotated records with reason "
+                                 "\"recovered\"): a crash while rotating, or a deleted file. Run 'kysoctl audit "
+                                 "verify --journal' to tell.\n"),
+                               res.recovered);
                 if (res.time_backwards > 0)
                         printf(_("Note: the clock went backwards %" PRIu64 " time(s). %s\n"),
                                res.time_backwards, strempty(res.time_warning));
@@ -531,9 +328,18 @@ static int verb_verify_log(int argc, char **argv) {
                 if (res.file)
                         printf(_("First bad record: %s, line %" PRIu64 ", seq %" PRIu64 ".\n"), res.file,
                                res.line, res.seq);
-                printf(_("Records before it: %" PRIu64 ", intact. Keep the files as they are for the "
-                         "auditors.\n"),
-                       res.records);
+                if (res.problem == AUDIT_PROBLEM_RECORDS_MISSING)
+                        printf(_("The %" PRIu64
+                                 " records the log has are intact; the missing ones are not in "
+                                 "it. Keep the files and the journal as they are for the auditors.\n"),
+                               res.records);
+                else
+                        printf(_("Records before it: %" PRIu64
+                                 ", intact. Keep the files as they are for the "
+                                 "auditors.\n"),
+                               res.records);
+                if (res.problem != AUDIT_PROBLEM_RECORDS_MISSING && res.missing_message)
+                        printf(_("Also: %s\n"), res.missing_message);
         }
         audit_verify_result_done(&res);
         return r == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kill -9 during heavy appends, ~200 times: afterwards the log verifies (after the recovery an agent's start
- * does), and every record a writer reported durable (after fdatasync) is there with the hash it had. */
+ * does), and every record a writer reported durable (after fdatasync) is there with the hash it had. A
+ * random kill almost never lands inside a write(), so every tenth writer dies inside one on purpose (a test
+ * hook writes half the line and kills the process): the next start must quarantine that torn line. */
 #include "kyso-test.h"
 
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include "audit-test-util.h"
 
 #define KILLS 200
+#define TORN_EVERY 10
 #define MAX_SEQ 2000000
 
 typedef struct Report {
@@ -17,7 +20,8 @@ typedef struct Report {
         char hash[AUDIT_HASH_HEX + 1];
 } Report;
 
-static void _noreturn_ child(const char *path, int fd) {
+/* torn_after >= 0: die inside the write of the record after that many appends. */
+static void _noreturn_ child(const char *path, int fd, int torn_after) {
         AuditLogOptions o = { .no_journal = true, .max_size = 1024 * 1024 }; /* rotation under fire too */
         AuditLog *log = NULL;
         char *msg = NULL;
@@ -25,6 +29,8 @@ static void _noreturn_ child(const char *path, int fd) {
                 fprintf(stderr, "child: open: %s\n", strna(msg));
                 _exit(2);
         }
+        if (torn_after >= 0)
+                audit_log_inject_fault(log, AUDIT_FAULT_TORN_KILL, (unsigned) torn_after);
         /* Every other record is ~40 KiB (many pages): a kill can then land inside its write(), which the
          * kernel ends early on a fatal signal, leaving a torn line for the next start to recover. */
         static char big[1000];
@@ -57,25 +63,28 @@ static void test_kill_loop(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
         _cleanup_free_ Report *reported = calloc(MAX_SEQ, sizeof(Report));
-        uint64_t max_reported = 0, n_reported = 0;
+        uint64_t max_reported = 0, n_reported = 0, n_torn = 0;
         unsigned seed = (unsigned) time(NULL);
 
         print_message("seed %u\n", seed);
         srand(seed);
         for (unsigned k = 0; k < KILLS; k++) {
+                bool torn = k % TORN_EVERY == TORN_EVERY - 1;
                 int p[2];
                 assert_int_equal(pipe2(p, O_CLOEXEC), 0);
                 pid_t pid = fork();
                 assert_true(pid >= 0);
                 if (pid == 0) {
                         close(p[0]);
-                        child(path, p[1]);
+                        child(path, p[1], torn ? rand() % 20 : -1);
                 }
                 close(p[1]);
-                /* Kill at a random moment: sometimes during open/recovery, mostly during appends. */
-                struct timespec ts = { .tv_nsec = (long) (rand() % 8000) * 1000 };
-                nanosleep(&ts, NULL);
-                assert_int_equal(kill(pid, SIGKILL), 0);
+                if (!torn) {
+                        /* Kill at a random moment: sometimes during open/recovery, mostly during appends. */
+                        struct timespec ts = { .tv_nsec = (long) (rand() % 8000) * 1000 };
+                        nanosleep(&ts, NULL);
+                        assert_int_equal(kill(pid, SIGKILL), 0);
+                }
 
                 Report rep;
                 ssize_t n;
@@ -90,6 +99,16 @@ static void test_kill_loop(void **state) {
                 assert_int_equal(waitpid(pid, &status, 0), pid);
                 if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
                         fail_msg("writer %u ended by itself (status %d), not by the kill", k, status);
+                if (torn) {
+                        /* The writer died inside a record: the next start quarantines and records it. */
+                        AuditLogOptions o = { .no_journal = true, .max_size = 1024 * 1024 };
+                        AuditLog *log = log_open_ok(path, &o);
+                        if (!audit_log_get_quarantine_path(log))
+                                fail_msg(
+                                        "writer %u died inside a record, but no torn tail was recovered", k);
+                        audit_log_free(log);
+                        n_torn++;
+                }
         }
 
         /* The next agent start recovers whatever the last kill left. */
@@ -104,6 +123,8 @@ static void test_kill_loop(void **state) {
                 "%" PRIu64 " torn tails recovered\n",
                 KILLS, n_reported, res.records, res.files, res.torn_recoveries);
         assert_true(res.last_seq >= max_reported);
+        assert_int_equal(n_torn, KILLS / TORN_EVERY);
+        assert_true(res.torn_recoveries >= n_torn);
         audit_verify_result_done(&res);
 
         /* Each reported record is there, unchanged. */

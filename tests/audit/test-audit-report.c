@@ -284,11 +284,160 @@ static void test_report(void **state) {
         tmpdir_remove(dir);
 }
 
+/* The monthly report of November 2026 (15 October .. 14 November) of the log at path. */
+static AuditReport *report_november(const char *path) {
+        AuditReportWindow w;
+        AuditReader *r;
+        AuditReport *rep;
+        assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
+        audit_reader_free(r);
+        return rep;
+}
+
+/* Display columns of a UTF-8 string: code points (the report's Vietnamese letters are precomposed). */
+static size_t columns(const char *s, size_t n) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char) s[i] & 0xc0) != 0x80)
+                        c++;
+        return c;
+}
+
+/* The appendix's role table: every row's first number starts in the same display column, whatever the
+ * Vietnamese role names' byte lengths; a reason with line breaks stays on its own line. */
+static void test_report_text_layout(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        audit_log_set_clock(log, test_clock, NULL);
+        AuditEvent denied = {
+                .type = AUDIT_EVENT_SIGN_DENIED,
+                .role = "issue",
+                .reason = "Thiếu chữ ký\nlãnh đạo\r\n\tdòng ba",
+                .article = "Điều\n21.4",
+        };
+        AuditEvent failed = { .type = AUDIT_EVENT_SIGN_FAILED, .reason = "Lỗi\nthiết bị" };
+        at(log, "2026-10-21T03:00:00.000Z", &denied);
+        at(log, "2026-10-21T04:00:00.000Z", &failed);
+        audit_log_free(log);
+
+        AuditReport *rep = report_november(path);
+        _cleanup_free_ char *text = render(rep, audit_report_write_text);
+        audit_report_free(rep);
+
+        const char *table = strstr(text, "1. Số lượt ký số theo vai trò\n");
+        assert_non_null(table);
+        const char *p = strchr(table, '\n') + 1;
+        size_t first_col = 0;
+        for (unsigned row = 0; row < 7; row++) {
+                const char *eol = strchr(p, '\n');
+                assert_non_null(eol);
+                /* The first column of figures (right-aligned): where it ends. It follows the indent and the
+                 * name column after at least two blanks. */
+                assert_memory_equal(p, "   ", 3);
+                const char *gap = strstr(p + 3, "  ");
+                while (gap && gap < eol && gap[2] == ' ')
+                        gap++;
+                assert_true(gap && gap < eol);
+                const char *end = gap + 2;
+                while (end < eol && *end != ' ')
+                        end++;
+                if (row == 0) /* the header's first column is "CA Chính phủ" */
+                        end = strstr(gap, "phủ") + strlen("phủ");
+                size_t col = columns(p, (size_t) (end - p));
+                if (row == 0)
+                        first_col = col;
+                else if (col != first_col)
+                        fail_msg(
+                                "row %u's figures end at column %zu, the header's at %zu:\n%.*s", row, col,
+                                first_col, (int) (strstr(table, "\n2.") - table), table);
+                p = eol + 1;
+        }
+        /* Line breaks and tabs inside log strings are folded into spaces. */
+        assert_non_null(strstr(text, "     + Thiếu chữ ký lãnh đạo dòng ba (Điều 21.4): 1\n"));
+        assert_non_null(strstr(text, "     + Lỗi thiết bị: 1\n"));
+        tmpdir_remove(dir);
+}
+
+#define SOFTHSM_URI(serial, label) \
+        "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=" serial ";token=" label
+
+/* One physical token is one entry, whichever records name it and however: token-added with serial, URI and
+ * label; sign-done with URI and label only, or with everything; pin-failure (older agents) with the URI
+ * under "data". Two tokens with the same label stay two. */
+static void test_report_tokens(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        audit_log_set_clock(log, test_clock, NULL);
+
+        AuditEvent added = {
+                .type = AUDIT_EVENT_TOKEN_ADDED,
+                .token_uri = SOFTHSM_URI("5e1f00aa", "leader"),
+                .token_label = "leader",
+                .token_serial = "5e1f00aa",
+        };
+        AuditEvent added2 = {
+                .type = AUDIT_EVENT_TOKEN_ADDED,
+                .token_uri = SOFTHSM_URI("77aa", "leader"),
+                .token_label = "leader",
+                .token_serial = "77aa",
+        };
+        AuditEvent signed_old = {
+                .type = AUDIT_EVENT_SIGN_DONE,
+                .cert_fingerprint = "aa",
+                .token_uri = SOFTHSM_URI("5e1f00aa", "leader"),
+                .token_label = "leader",
+                .role = "approve",
+        };
+        AuditEvent signed_new = signed_old;
+        signed_new.token_serial = "5e1f00aa";
+        signed_new.token_manufacturer = "SoftHSM project";
+        signed_new.token_model = "SoftHSM v2";
+        AuditEvent signed2 = signed_old;
+        signed2.token_uri = SOFTHSM_URI("77aa", "leader");
+        const char *pin_extra[] = { "token", SOFTHSM_URI("5e1f00aa", "leader"), "request", "/r/1", NULL };
+        AuditEvent pin_old = { .type = AUDIT_EVENT_PIN_FAILURE, .extra = pin_extra };
+        AuditEvent pin_new = {
+                .type = AUDIT_EVENT_PIN_FAILURE,
+                .token_uri = SOFTHSM_URI("5e1f00aa", "leader"),
+                .token_label = "leader",
+                .token_serial = "5e1f00aa",
+        };
+        at(log, "2026-10-20T01:00:00.000Z", &added);
+        at(log, "2026-10-20T01:00:01.000Z", &added2);
+        at(log, "2026-10-20T02:00:00.000Z", &signed_old);
+        at(log, "2026-10-20T03:00:00.000Z", &signed_new);
+        at(log, "2026-10-20T03:30:00.000Z", &signed2);
+        at(log, "2026-10-20T04:00:00.000Z", &pin_old);
+        at(log, "2026-10-20T05:00:00.000Z", &pin_new);
+        audit_log_free(log);
+
+        AuditReport *rep = report_november(path);
+        _cleanup_free_ char *text = render(rep, audit_report_write_text);
+        _cleanup_free_ char *csv = render(rep, audit_report_write_csv);
+        if (audit_report_n_tokens(rep) != 2)
+                fail_msg("expected 2 tokens, the report has %zu:\n%s", audit_report_n_tokens(rep), csv);
+        audit_report_free(rep);
+        assert_non_null(strstr(text, "USB token) đã sử dụng: 2\n"));
+        assert_non_null(strstr(csv, "token,leader,5e1f00aa,2\r\n"));
+        assert_non_null(strstr(csv, "token,leader,77aa,1\r\n"));
+        /* The PIN failures are tied to their token. */
+        assert_non_null(strstr(csv, "pin-failures,leader,5e1f00aa,2\r\n"));
+        assert_non_null(strstr(
+                text, "1. leader (số sê-ri 5e1f00aa, SoftHSM project SoftHSM v2): 2 lượt ký số, 2 lần "
+                      "nhập sai mã PIN\n"));
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_weekday),      cmocka_unit_test(test_month_windows),
-                cmocka_unit_test(test_year_windows), cmocka_unit_test(test_holidays),
-                cmocka_unit_test(test_report),
+                cmocka_unit_test(test_weekday),       cmocka_unit_test(test_month_windows),
+                cmocka_unit_test(test_year_windows),  cmocka_unit_test(test_holidays),
+                cmocka_unit_test(test_report),        cmocka_unit_test(test_report_text_layout),
+                cmocka_unit_test(test_report_tokens),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,13 +216,14 @@ static void test_journal_export(void **state) {
         fclose(out);
 
         AuditJournalHead j;
-        assert_int_equal(audit_journal_head_from_export(exp, f->path, &j), 0);
+        assert_int_equal(audit_journal_head_from_export(exp, f->path, AUDIT_JOURNAL_HIGHEST, &j), 0);
         assert_true(j.present);
         assert_int_equal(j.seq, 12);
         assert_string_equal(j.hash, f->head);
-        assert_int_equal(audit_journal_head_from_export(exp, NULL, &j), 0);
+        assert_int_equal(audit_journal_head_from_export(exp, NULL, AUDIT_JOURNAL_HIGHEST, &j), 0);
         assert_int_equal(j.seq, 99);
-        assert_int_equal(audit_journal_head_from_export(exp, "/nothing", &j), -ENODATA);
+        assert_int_equal(
+                audit_journal_head_from_export(exp, "/nothing", AUDIT_JOURNAL_HIGHEST, &j), -ENODATA);
         j.seq = 12;
         expect(f, &j, AUDIT_PROBLEM_TAIL_CUT, 10, 11, "up to seq 12");
 }

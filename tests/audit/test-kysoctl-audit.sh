@@ -62,6 +62,20 @@ set +e; "$KYSOCTL" audit verify --journal-export "$dir/export" --log "$log" >"$d
 [ "$rc" -eq 1 ] || fail "a cut tail must fail verify --journal-export (exit $rc)"
 grep -q "cut off" "$dir/out" || fail "cut tail message: $(cat "$dir/out")"
 cp "$dir/orig" "$log"
+# Journal files (as journald or systemd-journal-remote write them) in a folder: the same comparison.
+remote=$(ls /usr/lib/systemd/systemd-journal-remote /lib/systemd/systemd-journal-remote 2>/dev/null | head -n 1 || true)
+if [ -n "$remote" ]; then
+        mkdir "$dir/journal"
+        printf '__REALTIME_TIMESTAMP=1790000000000000\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=00112233445566778899aabbccddeeff\nMESSAGE=x\nKYSO_AUDIT_SEQ=6\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' \
+                "$hash" "$log" >"$dir/export6"
+        "$remote" --output="$dir/journal/remote.journal" "$dir/export6" 2>/dev/null
+        set +e; "$KYSOCTL" audit verify --journal-directory "$dir/journal" --log "$log" >"$dir/out"; rc=$?; set -e
+        [ "$rc" -eq 1 ] && grep -q "cut off" "$dir/out" || fail "verify --journal-directory: exit $rc: $(cat "$dir/out")"
+else
+        echo "systemd-journal-remote not installed: --journal-directory not checked"
+fi
+set +e; "$KYSOCTL" audit verify --journal-directory "$dir" --log "$log" >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" -eq 3 ] || fail "verify --journal-directory without journal files: exit $rc, expected 3"
 # --journal on a log the journal never saw (or without journald): cannot compare, exit 3.
 set +e; "$KYSOCTL" audit verify --journal --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "verify --journal without journal records: exit $rc, expected 3"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Audit log benchmark: durable appends (fdatasync per record, as the agent does), bulk appends in the
- * benchmark-only no-sync mode, then verify of the bulk log (in a child, so its peak RSS is its own), and
- * sha256sum over the same files as the peer figure.
+ * benchmark-only no-sync mode, verify of the bulk log at a tenth of the records and at all of them (in a
+ * child, so its peak RSS is its own: memory must not grow with the log), sha256sum over the same file as
+ * the peer figure, and whether verify met its targets (a million records in under 2 s, flat memory).
  *
  *   bench-audit [DIR] [RECORDS] [DURABLE_RECORDS]     (defaults: a new /tmp folder, 1000000, 2000) */
 #include <fcntl.h>
@@ -109,17 +110,31 @@ static int do_sha256sum(const char *path) {
         return 127;
 }
 
+/* Verify of the bulk log as it stands, in a child: its wall time and peak RSS. */
+static int verify_checkpoint(const char *bulk, unsigned n, double *ret_s, long *ret_rss) {
+        struct stat st;
+        if (stat(bulk, &st) < 0 || in_child(do_verify, bulk, ret_s, ret_rss) != 0) {
+                fprintf(stderr, "verify failed\n");
+                return -1;
+        }
+        printf("verify: %u records (%.1f MiB) in %.3f s = %.0f records/s; peak RSS %ld KiB\n", n,
+               (double) st.st_size / 1048576.0, *ret_s, n / *ret_s, *ret_rss);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         char tmpl[] = "/tmp/kyso-bench-audit-XXXXXX";
         const char *dir = argc > 1 ? argv[1] : mkdtemp(tmpl);
         unsigned n = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 10) : 1000000;
         unsigned n_durable = argc > 3 ? (unsigned) strtoul(argv[3], NULL, 10) : 2000;
+        /* verify at a tenth of the records and at all of them: time and memory against the log's size */
+        const unsigned checkpoints[] = { n / 10, n };
+        double tv[2], t, t_bulk = 0;
+        long rss[2];
         char durable[4096], bulk[4096];
-        double t;
-        long rss;
         struct stat st;
 
-        if (!dir)
+        if (!dir || n < 10)
                 return 1;
         snprintf(durable, sizeof(durable), "%s/durable/audit.jsonl", dir);
         snprintf(bulk, sizeof(bulk), "%s/bulk/audit.jsonl", dir);
@@ -131,30 +146,34 @@ int main(int argc, char **argv) {
                "records/s\n",
                n_durable, t, n_durable / t);
 
-        if (append_many(bulk, n, false, &t) < 0)
-                return 1;
+        for (unsigned i = 0, done = 0; i < ELEMENTSOF(checkpoints); done = checkpoints[i++]) {
+                if (append_many(bulk, checkpoints[i] - done, false, &t) < 0)
+                        return 1;
+                t_bulk += t;
+                if (verify_checkpoint(bulk, checkpoints[i], &tv[i], &rss[i]) < 0)
+                        return 1;
+        }
         if (stat(bulk, &st) < 0)
                 return 1;
         printf("append, bulk (BENCHMARK-ONLY no-fsync mode, not durable): %u records in %.3f s = %.0f records/s\n",
-               n, t, n / t);
+               n, t_bulk, n / t_bulk);
         printf("log size: %.1f MiB (%.0f bytes per record)\n", (double) st.st_size / 1048576.0,
                (double) st.st_size / n);
 
-        double tv;
-        if (in_child(do_verify, bulk, &tv, &rss) != 0) {
-                fprintf(stderr, "verify failed\n");
-                return 1;
-        }
-        printf("verify: %u records in %.3f s = %.0f records/s; peak RSS %ld KiB for a %.1f MiB log\n", n, tv,
-               n / tv, rss, (double) st.st_size / 1048576.0);
-
         double ts;
-        if (in_child(do_sha256sum, bulk, &ts, &rss) != 0) {
+        long rss_peer;
+        if (in_child(do_sha256sum, bulk, &ts, &rss_peer) != 0) {
                 fprintf(stderr, "sha256sum failed\n");
                 return 1;
         }
-        printf("peer: sha256sum of the same file: %.3f s (peak RSS %ld KiB)\n", ts, rss);
-        printf("ratio verify / sha256sum: %.2f\n", tv / ts);
+        printf("peer: sha256sum of the same file: %.3f s (peak RSS %ld KiB)\n", ts, rss_peer);
+        printf("ratio verify / sha256sum: %.2f\n", tv[1] / ts);
+        printf("target: verify %u records in under 2 s: %s (%.3f s)\n", n, tv[1] < 2.0 ? "met" : "MISSED",
+               tv[1]);
+        printf("target: verify's memory does not grow with the log: %s (peak RSS %ld KiB at %u records, %ld KiB "
+               "at %u: x%.2f for x%u the records)\n",
+               rss[1] <= rss[0] + rss[0] / 10 ? "met" : "MISSED", rss[0], checkpoints[0], rss[1],
+               checkpoints[1], (double) rss[1] / (double) rss[0], checkpoints[1] / checkpoints[0]);
         if (argc <= 1)
                 printf("(the files stay in %s; remove them with rm -r)\n", dir);
         return 0;
