@@ -127,6 +127,14 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
                 done
                 return 1
         }
+        # Few tries left, then a wrong PIN: the PIN prompt says both (PKCS#11 gives no number here).
+        control "pin count-low"
+        expect "the token reports few PIN tries left" wait_pin_state count-low
+        script "confirm yes" "pin 9999" "pin 1111"
+        expect "few tries left: a wrong PIN, then the right one: signed" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/low.p7s"
+        expect_match "few tries left: after the wrong PIN the prompt says it was wrong and that few tries are left" \
+                "^SETERROR Wrong PIN.*few tries are left" "$(grep '^SETERROR' "$KYSO_TEST_PINENTRY_LOG" | tail -n 1)"
         control "pin final-try"
         expect "the token reports its final PIN try" wait_pin_state final-try
         script "confirm yes" "pin 1111"
