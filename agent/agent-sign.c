@@ -261,6 +261,23 @@ static int fd_check(int fd, bool want_write) {
         return 0;
 }
 
+/* Whether two fds are the same regular file. An output that is the document or the leader's signature would
+ * be truncated on failure, or overwritten with its own signature. */
+static bool fds_same_file(int a, int b) {
+        struct stat x, y;
+        return a >= 0 && b >= 0 && fstat(a, &x) >= 0 && fstat(b, &y) >= 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino && S_ISREG(x.st_mode);
+}
+
+static const char *output_check(int doc, int out, int existing) {
+        if (fd_check(doc, false) < 0 || fd_check(out, true) < 0 ||
+            (existing >= 0 && fd_check(existing, false) < 0))
+                return _("The document must be open for reading and the output for writing.");
+        if (fds_same_file(doc, out) || fds_same_file(existing, out))
+                return _("The output must be another file than the document and its existing signature.");
+        return NULL;
+}
+
 /* ---- the outcome of one document: output, audit record */
 
 static const char *role_name(SignRole role) {
@@ -1769,16 +1786,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
                 goto out;
         }
         for (size_t i = 0; i < n_docs; i++) {
-                struct stat a, b;
-                if (fd_check(docs[i], false) < 0 || fd_check(outs[i], true) < 0 ||
-                    (n_existing > 0 && fd_check(existing[i], false) < 0)) {
-                        reply = invalid(
-                                m, _("The document must be open for reading and the output for writing."));
-                        goto out;
-                }
-                if (fstat(docs[i], &a) >= 0 && fstat(outs[i], &b) >= 0 && a.st_dev == b.st_dev &&
-                    a.st_ino == b.st_ino && S_ISREG(a.st_mode)) {
-                        reply = invalid(m, _("The output must be another file than the document."));
+                const char *bad = output_check(docs[i], outs[i], n_existing > 0 ? existing[i] : -EBADF);
+                if (bad) {
+                        reply = invalid(m, bad);
                         goto out;
                 }
         }
@@ -1930,13 +1940,13 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                 reply = invalid(m, _("Give one output for each document (at most 1000 documents)."));
                 goto out;
         }
-        for (size_t i = 0; i < n[0]; i++)
-                if (fd_check(fds[0][i], false) < 0 || fd_check(fds[1][i], true) < 0 ||
-                    (n[2] > 0 && fd_check(fds[2][i], false) < 0)) {
-                        reply = invalid(
-                                m, _("The document must be open for reading and the output for writing."));
+        for (size_t i = 0; i < n[0]; i++) {
+                const char *bad = output_check(fds[0][i], fds[1][i], n[2] > 0 ? fds[2][i] : -EBADF);
+                if (bad) {
+                        reply = invalid(m, bad);
                         goto out;
                 }
+        }
         docs = reallocarray(r->docs, r->n_docs + n[0], sizeof *docs);
         if (!docs)
                 goto out;

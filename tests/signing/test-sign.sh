@@ -265,6 +265,49 @@ expect_match "a bad handle_token: InvalidArgs" "InvalidArgs.*handle_token" \
 expect_match "arguments of the wrong signature: InvalidArgs" "InvalidArgs.*signature" \
         "$(bcall wrong "$LEADER" approve)"
 
+# 2b. kysoctl and the agent never harm an input. An output that is an input (also through a symlink or a
+# hard link) is refused before anything is written; kysoctl writes a temporary file beside OUTPUT and renames
+# it over OUTPUT only once signed, so a refused or failed request leaves an existing OUTPUT as it was.
+H=$T/harm
+mkdir -p "$H"
+cp "$D/qd.txt" "$D/qd.txt.p7s" "$H/"
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+leader_sum=$(sum "$H/qd.txt.p7s")
+doc_sum=$(sum "$H/qd.txt")
+n=$(prompts)
+script "confirm yes" "pin 2222"
+ln -s qd.txt.p7s "$H/link.p7s"
+ln "$H/qd.txt.p7s" "$H/hard.p7s"
+for o in qd.txt.p7s link.p7s hard.p7s; do
+        expect_fail "issue with -o $o (the leader's .p7s): refused as the same file" \
+                "output .*$o is the same file as .*qd.txt.p7s" \
+                kysoctl sign --role issue --cert "$SEAL" --existing-signature "$H/qd.txt.p7s" "$H/qd.txt" -o "$H/$o"
+done
+expect_eq "the leader's signature is untouched" "$leader_sum" "$(sum "$H/qd.txt.p7s")"
+expect_fail "signing a document onto itself: refused as the same file" "output .*qd.txt is the same file as" \
+        kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/qd.txt"
+expect_eq "the document is untouched" "$doc_sum" "$(sum "$H/qd.txt")"
+expect_fail "a batch issue with -o the inputs' folder: refused as the same file" \
+        "output .*qd.txt.p7s is the same file as" \
+        kysoctl sign --batch --role issue --cert "$SEAL" -o "$H" "$H/qd.txt"
+expect_eq "the batch issue left the leader's signature untouched" "$leader_sum" "$(sum "$H/qd.txt.p7s")"
+expect_eq "these refusals showed no prompt" "$n" "$(prompts)"
+expect_match "the agent refuses an output that is the existing signature (InvalidArgs)" "InvalidArgs.*another file" \
+        "$(bcall --document "$H/qd.txt" --output "$H/qd.txt.p7s" 'hhssa{sv}' "$SEAL" issue existing_signature h "$H/qd.txt.p7s")"
+expect_match "the agent refuses an output that is the document (InvalidArgs)" "InvalidArgs.*another file" \
+        "$(bcall --document "$H/qd.txt" --output "$H/qd.txt" 'hhssa{sv}' "$LEADER" approve)"
+expect_eq "the agent's refusals left both files untouched" "$leader_sum $doc_sum" \
+        "$(sum "$H/qd.txt.p7s") $(sum "$H/qd.txt")"
+echo "old" >"$H/keep.p7s"
+script "confirm no"
+expect_fail "declined, with an existing output" "Cancelled" \
+        kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
+expect_eq "declined: the existing output is kept as it was" "old" "$(cat "$H/keep.p7s")"
+script "confirm yes" "pin 1111"
+expect "signed over an existing output" kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
+expect "signed: the existing output was replaced by the signature" cms_ok "$H/qd.txt" "$H/keep.p7s"
+expect_eq "no temporary file is left beside the outputs" "" "$(find "$H" -name '*.tmp-*')"
+
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
 expect "a wrong PIN, then the right one: signed" \
