@@ -35,8 +35,10 @@ static void help(void) {
                 "       kysoctl sign --batch --role ROLE [...] INPUT... [-o DIR]\n\n"
                 "Signs INPUT through the kyso agent (detached CAdES, written to OUTPUT). ROLE is approve, issue,\n"
                 "copy, appendix or personal; issue needs the leader's signature (--existing-signature; with\n"
-                "--batch, INPUT.p7s next to each input, and -o DIR). Without --cert, the first certificate of\n"
-                "the right kind is used. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s with -o DIR.\n"));
+                "--batch, INPUT.p7s next to each input, and -o DIR). Without --cert, the certificate of the\n"
+                "right kind is used when it is the only usable one; when several are present, kysoctl lists\n"
+                "them and you choose one with --cert. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s\n"
+                "with -o DIR. An output is replaced only once it is signed; it may not be an input.\n"));
 }
 
 static const char *base_name(const char *p) {

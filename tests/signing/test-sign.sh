@@ -307,6 +307,8 @@ script "confirm yes" "pin 1111"
 expect "signed over an existing output" kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
 expect "signed: the existing output was replaced by the signature" cms_ok "$H/qd.txt" "$H/keep.p7s"
 expect_eq "no temporary file is left beside the outputs" "" "$(find "$H" -name '*.tmp-*')"
+expect_match "kysoctl sign --help: without --cert, several certificates need --cert" "several .*--cert" \
+        "$(kysoctl sign --help | tr '\n' ' ')"
 
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
