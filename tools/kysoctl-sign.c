@@ -342,6 +342,7 @@ int verb_sign(int argc, char **argv) {
         const char *reply_path = NULL;
         size_t progress = 0;
 
+        i18n_setup();
         optind = 0;
         while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
                 switch (opt) {

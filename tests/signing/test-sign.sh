@@ -309,6 +309,12 @@ expect "signed: the existing output was replaced by the signature" cms_ok "$H/qd
 expect_eq "no temporary file is left beside the outputs" "" "$(find "$H" -name '*.tmp-*')"
 expect_match "kysoctl sign --help: without --cert, several certificates need --cert" "several .*--cert" \
         "$(kysoctl sign --help | tr '\n' ' ')"
+if locale -a 2>/dev/null | grep -qi '^vi_VN\.utf-\?8$'; then
+        expect_match "kysoctl sign speaks Vietnamese in a Vietnamese locale" "khi có nhiều chứng thư" \
+                "$(LC_ALL=vi_VN.UTF-8 kysoctl sign --help | tr '\n' ' ')"
+else
+        ok "kysoctl sign speaks Vietnamese # SKIP vi_VN.UTF-8 locale not installed"
+fi
 
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
