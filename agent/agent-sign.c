@@ -827,7 +827,9 @@ static int request_find_certificate(SignRequest *r) {
         }
         if (!found)
                 return -ENODEV;
-        if (!found->has_private_key)
+        /* A private key that is a private object shows only after login, and real eTokens often keep no
+         * public key beside it: on a token that needs a login, the helper looks for it after logging in. */
+        if (!found->has_private_key && !((token->pin_flags & P11_LOGIN_REQUIRED) && found->id_size > 0))
                 return -ENOKEY;
         free(r->token_uri);
         r->token_uri = strdup(found->token_uri);
@@ -1359,12 +1361,15 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                         strna(res->message));
                 request_fail_errno(
                         r,
-                        res->error == -ENODEV      ? -ENODEV
-                        : res->error == -ECANCELED ? -ECANCELED
-                                                   : -EIO,
+                        res->error == -ENODEV || res->error == -ENOKEY ? -ENODEV /* NoToken */
+                        : res->error == -ECANCELED                     ? -ECANCELED
+                                                                       : -EIO,
                         res->error == -ENODEV
                                 ? _("The token was removed while signing, so nothing was written. "
                                     "Insert the token and sign again.")
+                        : res->error == -ENOKEY
+                                ? _("The token has no private key for this certificate, so nothing was "
+                                    "signed. Choose a certificate listed by 'kysoctl certs' with a key.")
                         : res->error == -ECONNRESET || res->error == -ETIME
                                 ? _("The token's driver stopped working while signing, so nothing was written. "
                                     "Sign again; if it happens again, reinsert the token.")

@@ -155,6 +155,38 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         control ""
         wait_pin_state ok
 
+        # Keys as real eTokens hold them, private objects invisible before login: one with
+        # CKA_ALWAYS_AUTHENTICATE, one without a public-key object (neither has one). The agent sees them once
+        # the token is pulled out and put back.
+        put_key() { # FIXTURE ID LABEL [--always-auth]
+                pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                        --write-object "$KYSO_PKI/$1.key" --type privkey --id "$2" --label "$3" ${4:+"$4"} >/dev/null 2>&1 &&
+                        pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                                --write-object "$KYSO_PKI/$1.der" --type cert --id "$2" --label "$3" >/dev/null 2>&1
+        }
+        expect "a key with CKA_ALWAYS_AUTHENTICATE is put on the leader token" put_key clerk 0a aa --always-auth
+        expect "a key without a public-key object is put on the leader token" put_key leader2 0b nopub
+        expect "a certificate without any key is put on the leader token" \
+                pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                --write-object "$KYSO_PKI/leader2.der" --type cert --id 0c --label nokey
+        control "remove"
+        for ((i = 0; i < 50; i++)); do kysoctl tokens 2>/dev/null | grep -q leader || break; sleep 0.2; done
+        control ""
+        has_label() { kysoctl certs --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
+        for ((i = 0; i < 50; i++)); do has_label aa && has_label nopub && break; sleep 0.2; done
+        expect "the agent lists both new certificates" has_label nopub
+        NOPUB="pkcs11:token=leader;object=nopub;type=cert"
+        AA="pkcs11:token=leader;object=aa;type=cert"
+        script "confirm yes" "pin 1111"
+        expect "a key without a public-key object (seen only after login) signs" \
+                kysoctl sign --role approve --cert "$NOPUB" "$D/qd.txt" -o "$T/out/nopub.p7s"
+        expect "the signature of the key without a public-key object verifies" cms_ok "$D/qd.txt" "$T/out/nopub.p7s"
+        script "confirm yes" "pin 1111"
+        expect_fail "a certificate without any key: after the login, refused with a clear message" \
+                "no private key for this certificate.*NoToken" \
+                kysoctl sign --role approve --cert "pkcs11:token=leader;object=nokey;type=cert" "$D/qd.txt" -o "$T/out/nokey.p7s"
+        expect "a certificate without any key: nothing written" test ! -e "$T/out/nokey.p7s"
+
         # Two tokens in parallel, on two modules: the leader token behind the fault module, whose C_Sign is
         # slow, the seal token on SoftHSM beside it (each module has its own helper). The seal's request must
         # finish while the leader's signature is still on its token; requests served one after the other
