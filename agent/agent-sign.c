@@ -115,8 +115,9 @@ struct SignRequest {
         int digest_nid;
         CmsSignatureScheme scheme;
         P11SignMechanism mech;
-        Secret *pin;
+        Secret *pin;         /* until the login; a key with CKA_ALWAYS_AUTHENTICATE: until the batch's end */
         bool pin_from_cache; /* r->pin came from the PIN cache, not from the person */
+        bool batch_login;    /* a signature of this request left the token logged in for the later ones */
         unsigned pin_flags;
         time_t signing_time;
         sd_event_source *defer;
@@ -600,6 +601,9 @@ static void request_finish(SignRequest *r) {
         r->defer = sd_event_source_disable_unref(r->defer);
         prompt_release(r);
         r->pin = secret_free(r->pin);
+        if (r->batch_login && s)
+                /* Also when the batch ended early: its login must not outlive it. */
+                (void) p11_manager_logout(s->manager, r->token_uri);
         request_send_response(r);
         for (size_t i = 0; i < r->n_docs; i++)
                 log_info(
@@ -1252,6 +1256,8 @@ static int sign_start(SignRequest *r, size_t idx) {
         for (size_t i = idx + 1; i < r->n_docs; i++)
                 if (r->docs[i].status == DOC_PENDING)
                         flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
+        if (r->batch_login)
+                flags |= P11_SIGN_USE_LOGIN;
         k = p11_manager_sign(
                 r->owner->manager, r->cert_uri, r->pin, &r->mech, d->tbs, d->tbs_size, flags, sign_result,
                 r);
@@ -1319,9 +1325,11 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         d = &r->docs[r->cur];
         if (res->error < 0) {
                 if (res->error == -EACCES && r->pin) {
-                        /* Wrong PIN: the token says how many tries are left (count low, final try). */
+                        /* Wrong PIN: the token says how many tries are left (count low, final try). The
+                         * helper dropped its session, so the next try logs in again. */
                         r->pin_flags = res->pin_flags;
                         r->pin = secret_free(r->pin);
+                        r->batch_login = false;
                         if (r->pin_from_cache) {
                                 /* The token refused the kept PIN (changed elsewhere?): forget it now, the
                                  * person is asked; the final-try confirmation below applies as usual. */
@@ -1381,15 +1389,21 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         }
         /* A PIN was accepted: the prompt is free for others; later documents use the login. A PIN the
          * person typed is kept when the cache is on for this kind of certificate. */
-        if (r->pin && !r->pin_from_cache && pin_cache_usable(r)) {
+        if (r->pin && !r->pin_from_cache && !r->batch_login && pin_cache_usable(r)) {
                 k = pin_cache_put(r->owner->pin_cache, r->token_uri, pin_cache_kind(r->kind), r->pin);
                 if (k < 0)
                         log_warning_errno(k, "Cannot keep the PIN of token '%s': %m", strna(r->token_label));
                 else if (k > 0)
                         log_debug("Keeping the PIN of token '%s'.", strna(r->token_label));
         }
-        r->pin = secret_free(r->pin);
-        r->pin_from_cache = false;
+        /* The later documents use this login (P11_SIGN_KEEP_LOGIN); after the last one the helper logged
+         * out. A key with CKA_ALWAYS_AUTHENTICATE wants the PIN for each signature: the batch has one PIN,
+         * kept (wiped at the batch's end by request_finish) only for such a key. */
+        r->batch_login = next_pending(r, r->cur + 1) < r->n_docs;
+        if (!res->always_authenticate || !r->batch_login) {
+                r->pin = secret_free(r->pin);
+                r->pin_from_cache = false;
+        }
         prompt_release(r);
         r->previous_wrong = false;
 

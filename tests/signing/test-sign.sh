@@ -40,7 +40,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SIGN_TEST_MODE=main
         run
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
-                export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
+                export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault \
+                        KYSO_FAULT_LOG=$T/fault.log
                 rm -rf "$T/docs" "$T/out"
                 : >"$KYSO_TEST_PINENTRY_LOG"
                 run
@@ -186,6 +187,49 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
                 "no private key for this certificate.*NoToken" \
                 kysoctl sign --role approve --cert "pkcs11:token=leader;object=nokey;type=cert" "$D/qd.txt" -o "$T/out/nokey.p7s"
         expect "a certificate without any key: nothing written" test ! -e "$T/out/nokey.p7s"
+
+        # batch_of_3 NAME CERT WHAT: one SignBatch of NAME0..2.txt; it succeeds and every output verifies.
+        batch_of_3() {
+                local i okc=0 out
+                for i in 0 1 2; do echo "văn bản $1 số $i" >"$D/$1$i.txt"; done
+                mkdir -p "$T/$1"
+                out=$(CLIENT --cert "$2" --role approve --batch --count 3 -o "$T/$1" "$D/$1"{0..2}.txt 2>&1)
+                expect_match "$3: a batch of 3 succeeds" "response 0 0 -" "$out"
+                for i in 0 1 2; do cms_ok "$D/$1$i.txt" "$T/$1/out-$i.p7s" 2>/dev/null && okc=$((okc + 1)); done
+                expect_eq "$3: every output of the batch verifies" 3 "$okc"
+        }
+
+        # CKA_ALWAYS_AUTHENTICATE in a batch: one PIN prompt, one user login, a context-specific login for each
+        # document with the PIN the person typed once.
+        g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "pin 1111"
+        batch_of_3 aa "$AA" "CKA_ALWAYS_AUTHENTICATE"
+        expect_eq "CKA_ALWAYS_AUTHENTICATE: one PIN prompt, one user login, 3 context-specific logins" "1 1 3" \
+                "$(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $(grep -c '^C_Login user' "$KYSO_FAULT_LOG") $(grep -c '^C_Login context' "$KYSO_FAULT_LOG")"
+
+        # A PIN pad reader (the fault module types 1111 on it, taking the time a person takes): the person is
+        # told to use the reader, and a batch logs in once.
+        control "pinpad 1111" "slow C_Login 1500"
+        pinpad_on() { kysoctl tokens --json 2>/dev/null | jq -e '.[] | select(.label == "leader") | select(.protected_auth_path)' >/dev/null; }
+        for ((i = 0; i < 50; i++)); do pinpad_on && break; sleep 0.2; done
+        expect "the token reports a PIN pad" pinpad_on
+        g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+        m0=$(grep -c '^MESSAGE' "$KYSO_TEST_PINENTRY_LOG")
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "hang"
+        expect "PIN pad: a Sign is signed" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/pad.p7s"
+        expect "PIN pad: the signature verifies" cms_ok "$D/qd.txt" "$T/out/pad.p7s"
+        expect "PIN pad: the prompt tells the person to type the PIN on the reader" \
+                grep -q '^SETDESC.*Type the PIN on the reader' "$KYSO_TEST_PINENTRY_LOG"
+        expect_eq "PIN pad: one message, no PIN asked on the computer, one login on the reader" "1 0 1" \
+                "$(($(grep -c '^MESSAGE' "$KYSO_TEST_PINENTRY_LOG") - m0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $(grep -c '^C_Login user pinpad' "$KYSO_FAULT_LOG")"
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "hang"
+        batch_of_3 pad "$LEADER" "PIN pad"
+        expect_eq "PIN pad: the batch logs in once, on the reader" "1" "$(grep -c '^C_Login' "$KYSO_FAULT_LOG")"
+        control ""
+        for ((i = 0; i < 50; i++)); do pinpad_on || break; sleep 0.2; done
 
         # Two tokens in parallel, on two modules: the leader token behind the fault module, whose C_Sign is
         # slow, the seal token on SoftHSM beside it (each module has its own helper). The seal's request must
