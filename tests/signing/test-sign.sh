@@ -157,25 +157,28 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         wait_pin_state ok
 
         # Keys as real eTokens hold them, private objects invisible before login: one with
-        # CKA_ALWAYS_AUTHENTICATE, one without a public-key object (neither has one). The agent sees them once
-        # the token is pulled out and put back.
+        # CKA_ALWAYS_AUTHENTICATE, one without a public-key object (neither has one), and a certificate without
+        # a key. They are written while the token is pulled out (so kysod's SoftHSM does not read the token
+        # while pkcs11-tool writes it), and the agent sees them once it is put back.
         put_key() { # FIXTURE ID LABEL [--always-auth]
                 pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
                         --write-object "$KYSO_PKI/$1.key" --type privkey --id "$2" --label "$3" ${4:+"$4"} >/dev/null 2>&1 &&
                         pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
                                 --write-object "$KYSO_PKI/$1.der" --type cert --id "$2" --label "$3" >/dev/null 2>&1
         }
+        has_token() { kysoctl tokens --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
+        has_label() { kysoctl certs --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
+        control "remove"
+        for ((i = 0; i < 150; i++)); do kysoctl tokens --json 2>/dev/null | jq -e 'length == 0' >/dev/null && break; sleep 0.2; done
+        expect "the tokens are pulled out" bash -c "kysoctl tokens --json | jq -e 'length == 0'"
         expect "a key with CKA_ALWAYS_AUTHENTICATE is put on the leader token" put_key clerk 0a aa --always-auth
         expect "a key without a public-key object is put on the leader token" put_key leader2 0b nopub
         expect "a certificate without any key is put on the leader token" \
                 pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
                 --write-object "$KYSO_PKI/leader2.der" --type cert --id 0c --label nokey
-        control "remove"
-        for ((i = 0; i < 50; i++)); do kysoctl tokens 2>/dev/null | grep -q leader || break; sleep 0.2; done
         control ""
-        has_label() { kysoctl certs --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
-        for ((i = 0; i < 50; i++)); do has_label aa && has_label nopub && break; sleep 0.2; done
-        expect "the agent lists both new certificates" has_label nopub
+        for ((i = 0; i < 150; i++)); do has_label aa && has_label nopub && has_token seal && break; sleep 0.2; done
+        expect "the agent lists the new certificates once the tokens are back" has_label nopub
         NOPUB="pkcs11:token=leader;object=nopub;type=cert"
         AA="pkcs11:token=leader;object=aa;type=cert"
         script "confirm yes" "pin 1111"
