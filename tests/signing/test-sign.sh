@@ -214,7 +214,7 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
 
         # A PIN pad reader (the fault module types 1111 on it, taking the time a person takes): the person is
         # told to use the reader, and a batch logs in once.
-        control "pinpad 1111" "slow C_Login 1500"
+        control "pinpad 1111" "slow C_Login 3000"
         pinpad_on() { kysoctl tokens --json 2>/dev/null | jq -e '.[] | select(.label == "leader") | select(.protected_auth_path)' >/dev/null; }
         for ((i = 0; i < 50; i++)); do pinpad_on && break; sleep 0.2; done
         expect "the token reports a PIN pad" pinpad_on
