@@ -120,8 +120,9 @@ struct SignRequest {
         int digest_nid;
         CmsSignatureScheme scheme;
         P11SignMechanism mech;
-        Secret *pin;
+        Secret *pin;         /* until the login; a key with CKA_ALWAYS_AUTHENTICATE: until the batch's end */
         bool pin_from_cache; /* r->pin came from the PIN cache, not from the person */
+        bool batch_login;    /* a signature of this request left the token logged in for the later ones */
         unsigned pin_flags;
         time_t signing_time;
         sd_event_source *defer;
@@ -268,6 +269,23 @@ static int fd_check(int fd, bool want_write) {
         if (want_write ? fl == O_RDONLY : fl == O_WRONLY)
                 return -EBADF;
         return 0;
+}
+
+/* Whether two fds are the same regular file. An output that is the document or the leader's signature would
+ * be truncated on failure, or overwritten with its own signature. */
+static bool fds_same_file(int a, int b) {
+        struct stat x, y;
+        return a >= 0 && b >= 0 && fstat(a, &x) >= 0 && fstat(b, &y) >= 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino && S_ISREG(x.st_mode);
+}
+
+static const char *output_check(int doc, int out, int existing) {
+        if (fd_check(doc, false) < 0 || fd_check(out, true) < 0 ||
+            (existing >= 0 && fd_check(existing, false) < 0))
+                return _("The document must be open for reading and the output for writing.");
+        if (fds_same_file(doc, out) || fds_same_file(existing, out))
+                return _("The output must be another file than the document and its existing signature.");
+        return NULL;
 }
 
 /* ---- the outcome of one document: output, audit record */
@@ -624,6 +642,9 @@ static void request_finish(SignRequest *r) {
         r->defer = sd_event_source_disable_unref(r->defer);
         prompt_release(r);
         r->pin = secret_free(r->pin);
+        if (r->batch_login && s)
+                /* Also when the batch ended early: its login must not outlive it. */
+                (void) p11_manager_logout(s->manager, r->token_uri);
         request_send_response(r);
         for (size_t i = 0; i < r->n_docs; i++)
                 log_info(
@@ -868,7 +889,9 @@ static int request_find_certificate(SignRequest *r) {
         }
         if (!found)
                 return -ENODEV;
-        if (!found->has_private_key)
+        /* A private key that is a private object shows only after login, and real eTokens often keep no
+         * public key beside it: on a token that needs a login, the helper looks for it after logging in. */
+        if (!found->has_private_key && !((token->pin_flags & P11_LOGIN_REQUIRED) && found->id_size > 0))
                 return -ENOKEY;
         free(r->token_uri);
         r->token_uri = strdup(found->token_uri);
@@ -1299,6 +1322,8 @@ static int sign_start(SignRequest *r, size_t idx) {
         for (size_t i = idx + 1; i < r->n_docs; i++)
                 if (r->docs[i].status == DOC_PENDING)
                         flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
+        if (r->batch_login)
+                flags |= P11_SIGN_USE_LOGIN;
         k = p11_manager_sign(
                 r->owner->manager, r->cert_uri, r->pin, &r->mech, d->tbs, d->tbs_size, flags, sign_result,
                 r);
@@ -1366,9 +1391,11 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         d = &r->docs[r->cur];
         if (res->error < 0) {
                 if (res->error == -EACCES && r->pin) {
-                        /* Wrong PIN: the token says how many tries are left (count low, final try). */
+                        /* Wrong PIN: the token says how many tries are left (count low, final try). The
+                         * helper dropped its session, so the next try logs in again. */
                         r->pin_flags = res->pin_flags;
                         r->pin = secret_free(r->pin);
+                        r->batch_login = false;
                         if (r->pin_from_cache) {
                                 /* The token refused the kept PIN (changed elsewhere?): forget it now, the
                                  * person is asked; the final-try confirmation below applies as usual. */
@@ -1422,12 +1449,15 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                         strna(res->message));
                 request_fail_errno(
                         r,
-                        res->error == -ENODEV      ? -ENODEV
-                        : res->error == -ECANCELED ? -ECANCELED
-                                                   : -EIO,
+                        res->error == -ENODEV || res->error == -ENOKEY ? -ENODEV /* NoToken */
+                        : res->error == -ECANCELED                     ? -ECANCELED
+                                                                       : -EIO,
                         res->error == -ENODEV
                                 ? _("The token was removed while signing, so nothing was written. "
                                     "Insert the token and sign again.")
+                        : res->error == -ENOKEY
+                                ? _("The token has no private key for this certificate, so nothing was "
+                                    "signed. Choose a certificate listed by 'kysoctl certs' with a key.")
                         : res->error == -ECONNRESET || res->error == -ETIME
                                 ? _("The token's driver stopped working while signing, so nothing was written. "
                                     "Sign again; if it happens again, reinsert the token.")
@@ -1439,15 +1469,21 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         }
         /* A PIN was accepted: the prompt is free for others; later documents use the login. A PIN the
          * person typed is kept when the cache is on for this kind of certificate. */
-        if (r->pin && !r->pin_from_cache && pin_cache_usable(r)) {
+        if (r->pin && !r->pin_from_cache && !r->batch_login && pin_cache_usable(r)) {
                 k = pin_cache_put(r->owner->pin_cache, r->token_uri, pin_cache_kind(r->kind), r->pin);
                 if (k < 0)
                         log_warning_errno(k, "Cannot keep the PIN of token '%s': %m", strna(r->token_label));
                 else if (k > 0)
                         log_debug("Keeping the PIN of token '%s'.", strna(r->token_label));
         }
-        r->pin = secret_free(r->pin);
-        r->pin_from_cache = false;
+        /* The later documents use this login (P11_SIGN_KEEP_LOGIN); after the last one the helper logged
+         * out. A key with CKA_ALWAYS_AUTHENTICATE wants the PIN for each signature: the batch has one PIN,
+         * kept (wiped at the batch's end by request_finish) only for such a key. */
+        r->batch_login = next_pending(r, r->cur + 1) < r->n_docs;
+        if (!res->always_authenticate || !r->batch_login) {
+                r->pin = secret_free(r->pin);
+                r->pin_from_cache = false;
+        }
         prompt_release(r);
         r->previous_wrong = false;
 
@@ -1849,16 +1885,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
                 goto out;
         }
         for (size_t i = 0; i < n_docs; i++) {
-                struct stat a, b;
-                if (fd_check(docs[i], false) < 0 || fd_check(outs[i], true) < 0 ||
-                    (n_existing > 0 && fd_check(existing[i], false) < 0)) {
-                        reply = invalid(
-                                m, _("The document must be open for reading and the output for writing."));
-                        goto out;
-                }
-                if (fstat(docs[i], &a) >= 0 && fstat(outs[i], &b) >= 0 && a.st_dev == b.st_dev &&
-                    a.st_ino == b.st_ino && S_ISREG(a.st_mode)) {
-                        reply = invalid(m, _("The output must be another file than the document."));
+                const char *bad = output_check(docs[i], outs[i], n_existing > 0 ? existing[i] : -EBADF);
+                if (bad) {
+                        reply = invalid(m, bad);
                         goto out;
                 }
         }
@@ -2010,13 +2039,13 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                 reply = invalid(m, _("Give one output for each document (at most 1000 documents)."));
                 goto out;
         }
-        for (size_t i = 0; i < n[0]; i++)
-                if (fd_check(fds[0][i], false) < 0 || fd_check(fds[1][i], true) < 0 ||
-                    (n[2] > 0 && fd_check(fds[2][i], false) < 0)) {
-                        reply = invalid(
-                                m, _("The document must be open for reading and the output for writing."));
+        for (size_t i = 0; i < n[0]; i++) {
+                const char *bad = output_check(fds[0][i], fds[1][i], n[2] > 0 ? fds[2][i] : -EBADF);
+                if (bad) {
+                        reply = invalid(m, bad);
                         goto out;
                 }
+        }
         docs = reallocarray(r->docs, r->n_docs + n[0], sizeof *docs);
         if (!docs)
                 goto out;

@@ -388,8 +388,15 @@ int prompt_text_pin(const PromptPinRequest *req, PromptText *ret) {
                 return -ENOMEM;
         }
 
+        /* After a wrong PIN the person must learn both that it was wrong and how close the token is to
+         * locking: PKCS#11 tells "count low" without a number, so that is said in words. */
         if (req->state == PROMPT_PIN_FINAL_TRY)
-                t.error = strdup(_("Last try: one more wrong PIN locks the token."));
+                t.error = strdup(
+                        req->previous_wrong ? _("Wrong PIN. Last try: one more wrong PIN locks the token.")
+                                            : _("Last try: one more wrong PIN locks the token."));
+        else if (req->previous_wrong && req->state == PROMPT_PIN_COUNT_LOW && req->tries_left < 0)
+                t.error = strdup(_("Wrong PIN. Check it: few tries are left before the token locks, so "
+                                   "type it carefully."));
         else if (req->previous_wrong)
                 t.error = prompt_text_wrong_pin(req->tries_left);
         else if (req->state == PROMPT_PIN_COUNT_LOW)

@@ -115,33 +115,46 @@ int fsync_directory_of(const char *path) {
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+int tmpfile_beside(const char *path, mode_t mode, char **ret_tmp) {
         _cleanup_free_ char *tmp = NULL;
-        int r;
+        int fd;
 
         if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         if (fchmod(fd, mode) < 0) {
-                r = negative_errno();
-                goto fail;
+                int r = negative_errno();
+                (void) unlink(tmp);
+                safe_close(fd);
+                return r;
         }
-        r = loop_write(fd, data, size);
-        if (r < 0)
-                goto fail;
-        if (fsync(fd) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
+        *ret_tmp = TAKE_PTR(tmp);
+        return fd;
+}
+
+int tmpfile_commit(int fd, const char *tmp, const char *path) {
+        if (fsync(fd) < 0)
+                return negative_errno();
+        if (rename(tmp, path) < 0)
+                return negative_errno();
         return fsync_directory_of(path);
-fail:
-        (void) unlink(tmp);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = tmpfile_beside(path, mode, &tmp);
+        if (fd < 0)
+                return fd;
+        r = loop_write(fd, data, size);
+        if (r >= 0)
+                r = tmpfile_commit(fd, tmp, path);
+        if (r < 0)
+                (void) unlink(tmp);
         return r;
 }
 

@@ -618,6 +618,9 @@ static int ecdsa_to_der(const uint8_t *raw, size_t n, uint8_t **ret, size_t *ret
 
 static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11SignReply *reply) {
         bool protected_auth = req->flags & P11_FLAG_PROTECTED_AUTH;
+        /* A batch's later signatures use the login of its first: the person typed the PIN (or used the PIN
+         * pad) once, and a PIN pad would otherwise ask again for every document. */
+        bool use_login = req->flags & P11_FLAG_USE_LOGIN;
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE key;
         CK_KEY_TYPE kt = 0;
@@ -632,7 +635,7 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
         if (rv != CKR_OK)
                 return fail_rv(e, rv, "cannot open a session");
 
-        if (req->pin || protected_auth) {
+        if (!use_login && (req->pin || protected_auth)) {
                 key_cache_forget(h, req->slot_id);
                 rv = login_user(h, s, req->pin, protected_auth);
                 if (rv != CKR_OK)
@@ -741,6 +744,7 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
         if (sig_size == 0 || sig_size > sizeof(sig))
                 return fail(e, P11_ERROR_FUNCTION_FAILED, "module returned a bad signature length");
 
+        reply->always_authenticate = always;
         if (req->mechanism.algorithm == P11_SIGN_ECDSA) {
                 if (ecdsa_to_der(sig, sig_size, &reply->signature, &reply->signature_size) < 0)
                         return fail(e, P11_ERROR_FUNCTION_FAILED, "malformed ECDSA signature");
@@ -768,8 +772,8 @@ static int handle_sign(Helper *h, const P11Frame *f, HelperError *e) {
                 session_drop(h, req.slot_id);
         else if (
                 ss && !(req.flags & P11_FLAG_KEEP_LOGIN) &&
-                (req.pin || (req.flags & P11_FLAG_PROTECTED_AUTH))) {
-                /* The PIN was given for this signature only: do not leave the token open. */
+                (req.pin || (req.flags & (P11_FLAG_PROTECTED_AUTH | P11_FLAG_USE_LOGIN)))) {
+                /* The PIN was given for this signature (or batch) only: do not leave the token open. */
                 ss->key = (KeyCache){};
                 (void) h->f->C_Logout(ss->handle);
         }

@@ -1028,6 +1028,7 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
         } else {
                 result.signature = sig.signature;
                 result.signature_size = sig.signature_size;
+                result.always_authenticate = sig.always_authenticate;
         }
         if (req->sign_cb) /* NULL: cancelled */
                 req->sign_cb(h->manager, &result, req->sign_userdata);
@@ -1044,7 +1045,8 @@ int p11_manager_sign(
         Request *req;
         int r;
 
-        if (!m || !mechanism || !digest || !cb || (flags & ~(unsigned) P11_SIGN_KEEP_LOGIN))
+        if (!m || !mechanism || !digest || !cb ||
+            (flags & ~(unsigned) (P11_SIGN_KEEP_LOGIN | P11_SIGN_USE_LOGIN)))
                 return -EINVAL;
         if (m->freeing)
                 return -ESHUTDOWN;
@@ -1094,7 +1096,8 @@ int p11_manager_sign(
                 .id_size = found->id_size,
                 .mechanism = *mechanism,
                 .flags = (pin_pad ? P11_FLAG_PROTECTED_AUTH : 0) |
-                         ((flags & P11_SIGN_KEEP_LOGIN) ? P11_FLAG_KEEP_LOGIN : 0),
+                         ((flags & P11_SIGN_KEEP_LOGIN) ? P11_FLAG_KEEP_LOGIN : 0) |
+                         ((flags & P11_SIGN_USE_LOGIN) ? P11_FLAG_USE_LOGIN : 0),
                 .digest = (uint8_t *) digest,
                 .digest_size = digest_size,
                 .pin = (Secret *) pin,

@@ -116,12 +116,17 @@ typedef struct P11SignResult {
         const char *message;      /* English, for logs; never a PIN */
         const uint8_t *signature; /* on success: RSA: the raw signature; ECDSA: DER ECDSA-Sig-Value */
         size_t signature_size;
+        bool always_authenticate; /* on success: the key has CKA_ALWAYS_AUTHENTICATE (a PIN per signature) */
 } P11SignResult;
 
 typedef void (*P11SignCallback)(P11Manager *m, const P11SignResult *result, void *userdata);
 
 enum {
-        P11_SIGN_KEEP_LOGIN = 1 << 0, /* stay logged in after this signature (PIN caching by the agent) */
+        P11_SIGN_KEEP_LOGIN = 1 << 0, /* stay logged in after this signature (later documents of a batch) */
+        /* The token is logged in by an earlier signature with P11_SIGN_KEEP_LOGIN: no new login; pin (or
+         * the PIN pad) serves only a key's context-specific login. Logged out afterwards unless KEEP_LOGIN.
+         */
+        P11_SIGN_USE_LOGIN = 1 << 1,
 };
 
 /* mechanism is a P11SignMechanism from p11-protocol.h. Returns 0 when queued (the callback is called

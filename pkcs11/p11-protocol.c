@@ -611,7 +611,7 @@ int p11_decode_sign_request(const P11Frame *f, P11SignRequest *ret) {
         (void) p11_get_secret(&r, P11_PIN_MAX, &pin);
         if ((k = p11_reader_finish(&r)) < 0)
                 return k;
-        if (s.flags & ~(uint32_t) (P11_FLAG_PROTECTED_AUTH | P11_FLAG_KEEP_LOGIN))
+        if (s.flags & ~(uint32_t) (P11_FLAG_PROTECTED_AUTH | P11_FLAG_KEEP_LOGIN | P11_FLAG_USE_LOGIN))
                 return -EBADMSG;
         if (s.id_size == 0 || p11_mechanism_validate(&s.mechanism, s.digest_size) < 0)
                 return -EBADMSG;
@@ -634,6 +634,7 @@ int p11_encode_sign_reply(P11Writer *w, uint32_t serial, const P11SignReply *s) 
                 return -EMSGSIZE;
         p11_frame_begin(w, P11_MSG_SIGN | P11_MSG_REPLY, serial);
         p11_put_bytes(w, s->signature, s->signature_size);
+        p11_put_u8(w, s->always_authenticate ? 1 : 0);
         return frame_finish(w);
 }
 
@@ -646,10 +647,12 @@ int p11_decode_sign_reply(const P11Frame *f, P11SignReply *ret) {
                 return k;
         p11_reader_init(&r, f);
         (void) p11_get_bytes(&r, P11_SIGNATURE_MAX, &s.signature, &s.signature_size);
+        uint8_t always = p11_get_u8(&r);
         if ((k = p11_reader_finish(&r)) < 0)
                 return k;
-        if (s.signature_size == 0)
+        if (s.signature_size == 0 || always > 1)
                 return -EBADMSG;
+        s.always_authenticate = always;
         *ret = s;
         s = (P11SignReply){};
         return 0;

@@ -90,6 +90,9 @@ typedef struct P11SignMechanism {
 enum {
         P11_FLAG_PROTECTED_AUTH = 1 << 0, /* log in through the reader's PIN pad (no PIN sent) */
         P11_FLAG_KEEP_LOGIN = 1 << 1,     /* SIGN: stay logged in afterwards (default: log out) */
+        /* SIGN: the token is logged in already (an earlier signature of the same batch kept the login): no
+         * user login; the PIN, or the PIN pad, serves only a key's context-specific login. */
+        P11_FLAG_USE_LOGIN = 1 << 2,
 };
 
 typedef struct P11Frame {
@@ -204,6 +207,7 @@ void p11_sign_request_done(P11SignRequest *s);
 typedef struct P11SignReply {
         uint8_t *signature;
         size_t signature_size;
+        bool always_authenticate; /* the key has CKA_ALWAYS_AUTHENTICATE: each signature needs the PIN */
 } P11SignReply;
 void p11_sign_reply_done(P11SignReply *s);
 

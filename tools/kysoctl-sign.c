@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dbus/dbus-error-names.h"
+#include "fileio.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
@@ -34,8 +35,10 @@ static void help(void) {
                 "       kysoctl sign --batch --role ROLE [...] INPUT... [-o DIR]\n\n"
                 "Signs INPUT through the kyso agent (detached CAdES, written to OUTPUT). ROLE is approve, issue,\n"
                 "copy, appendix or personal; issue needs the leader's signature (--existing-signature; with\n"
-                "--batch, INPUT.p7s next to each input, and -o DIR). Without --cert, the first certificate of\n"
-                "the right kind is used. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s with -o DIR.\n"));
+                "--batch, INPUT.p7s next to each input, and -o DIR). Without --cert, the certificate of the\n"
+                "right kind is used when it is the only usable one; when several are present, kysoctl lists\n"
+                "them and you choose one with --cert. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s\n"
+                "with -o DIR. An output is replaced only once it is signed; it may not be an input.\n"));
 }
 
 static const char *base_name(const char *p) {
@@ -47,6 +50,75 @@ static bool is_pdf(int fd) {
         char b[5];
         ssize_t n = pread(fd, b, sizeof b, 0);
         return n == 5 && memcmp(b, "%PDF-", 5) == 0;
+}
+
+/* What kysoctl writes: each output goes to a temporary file beside it, renamed over it only once its
+ * document is signed, so an existing output is replaced whole or kept as it was. */
+typedef struct Output {
+        char *path;   /* as the person named it (or built for a batch) */
+        char *target; /* the file replaced: what path points to when it exists */
+        char *tmp;    /* the temporary file; NULL once renamed or removed */
+        int fd;
+        bool failed; /* signed, but the signature could not be saved */
+} Output;
+
+static void output_discard(Output *out) {
+        if (out->tmp)
+                (void) unlink(out->tmp);
+        out->tmp = mfree(out->tmp);
+}
+
+static void output_done(Output *out) {
+        output_discard(out);
+        out->fd = safe_close(out->fd);
+        free(out->path);
+        free(out->target);
+}
+
+/* Creates the temporary file; an existing output keeps its permissions. */
+static int output_open(Output *out) {
+        mode_t um = umask(0);
+        struct stat st;
+        mode_t mode;
+
+        (void) umask(um);
+        mode = 0644 & ~um;
+        out->target = realpath(out->path, NULL);
+        if (out->target && stat(out->target, &st) >= 0)
+                mode = st.st_mode & 07777;
+        if (!out->target && !(out->target = strdup(out->path)))
+                return -ENOMEM;
+        out->fd = tmpfile_beside(out->target, mode, &out->tmp);
+        return out->fd < 0 ? out->fd : 0;
+}
+
+/* The document was signed: the signature the agent wrote replaces the output. */
+static int output_commit(Output *out) {
+        int r;
+
+        if (out->failed)
+                return -EIO;
+        if (!out->tmp)
+                return 0;
+        r = tmpfile_commit(out->fd, out->tmp, out->target);
+        if (r < 0) {
+                fprintf(stderr,
+                        _("kysoctl sign: the signature could not be saved as %s: %s. Check the folder and "
+                          "the disk space, then sign again.\n"),
+                        out->path, strerror(-r));
+                output_discard(out);
+                out->failed = true;
+                return r;
+        }
+        out->tmp = mfree(out->tmp);
+        return 0;
+}
+
+/* Whether the file at path is the one open as fd (also through a symlink or a hard link). */
+static bool same_file(const char *path, int fd) {
+        struct stat a, b;
+        return fd >= 0 && stat(path, &a) >= 0 && fstat(fd, &b) >= 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
 }
 
 static int append_str(DBusMessageIter *dict, const char *key, const char *v) {
@@ -174,8 +246,7 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         return found;
 }
 
-static int
-print_results(DBusMessageIter *results, size_t n, const char *const *outputs, bool shown, int *ret_exit) {
+static int print_results(DBusMessageIter *results, size_t n, Output *outputs, bool shown, int *ret_exit) {
         DBusMessageIter dict, entry, var, arr, doc, de, dv;
         const char *error = NULL, *message = NULL;
         size_t i = 0;
@@ -214,20 +285,22 @@ print_results(DBusMessageIter *results, size_t n, const char *const *outputs, bo
                                         else if (streq(dk, "timestamp-time"))
                                                 ts = variant_string(&dv);
                                 }
-                                if (shown && streq_ptr(status, "done"))
+                                bool done = streq_ptr(status, "done");
+                                if (i < n && done && output_commit(&outputs[i]) < 0) {
+                                        *ret_exit = KYSOCTL_EXIT_INTERNAL;
+                                        continue;
+                                }
+                                if (i < n && !done)
+                                        output_discard(&outputs[i]);
+                                if (shown)
                                         ;
-                                else if (shown)
-                                        (void) unlink(outputs[i]);
-                                else if (streq_ptr(status, "done"))
+                                else if (done)
                                         printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), i + 1, n, strna(name),
-                                               i < n ? outputs[i] : "?", ts ? _(", time-stamped ") : "",
+                                               i < n ? outputs[i].path : "?", ts ? _(", time-stamped ") : "",
                                                strempty(ts));
-                                else {
+                                else
                                         printf(_("[%zu/%zu] %s: %s: %s\n"), i + 1, n, strna(name),
                                                strna(status), strna(msg));
-                                        if (i < n)
-                                                (void) unlink(outputs[i]); /* left empty by the agent */
-                                }
                         }
                 }
         }
@@ -262,12 +335,14 @@ int verb_sign(int argc, char **argv) {
         DBusMessageIter it, arr, dict;
         _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL;
         _cleanup_free_ int *in = NULL, *out = NULL, *ex = NULL;
-        _cleanup_free_ char **outputs = NULL;
+        _cleanup_free_ Output *outputs = NULL;
+        _cleanup_free_ char **ex_paths = NULL;
         size_t n = 0;
         int opt, ret = KYSOCTL_EXIT_INTERNAL;
         const char *reply_path = NULL;
         size_t progress = 0;
 
+        i18n_setup();
         optind = 0;
         while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
                 switch (opt) {
@@ -335,11 +410,14 @@ int verb_sign(int argc, char **argv) {
         in = calloc(n, sizeof(int));
         out = calloc(n, sizeof(int));
         ex = calloc(n, sizeof(int));
-        outputs = calloc(n, sizeof(char *));
-        if (!in || !out || !ex || !outputs)
+        outputs = calloc(n, sizeof(Output));
+        ex_paths = calloc(n, sizeof(char *));
+        if (!in || !out || !ex || !outputs || !ex_paths)
                 return KYSOCTL_EXIT_INTERNAL;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 in[i] = out[i] = ex[i] = -1;
+                outputs[i].fd = -EBADF;
+        }
 
         for (size_t i = 0; i < n; i++) {
                 const char *input = argv[optind + i];
@@ -360,42 +438,69 @@ int verb_sign(int argc, char **argv) {
                         goto finish;
                 }
                 if (!o.batch)
-                        outputs[i] = strdup(o.output);
+                        outputs[i].path = strdup(o.output);
                 else if (o.output && stat(o.output, &st) >= 0 && S_ISDIR(st.st_mode)) {
                         const char *base = strrchr(input, '/');
-                        if (asprintf(&outputs[i], "%s/%s.p7s", o.output, base ? base + 1 : input) < 0)
-                                outputs[i] = NULL;
+                        if (asprintf(&outputs[i].path, "%s/%s.p7s", o.output, base ? base + 1 : input) < 0)
+                                outputs[i].path = NULL;
                 } else if (o.output) {
                         fprintf(stderr, _("kysoctl sign: with --batch, -o must be an existing folder.\n"));
                         ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
-                } else if (asprintf(&outputs[i], "%s.p7s", input) < 0)
-                        outputs[i] = NULL;
-                if (!outputs[i])
+                } else if (asprintf(&outputs[i].path, "%s.p7s", input) < 0)
+                        outputs[i].path = NULL;
+                if (!outputs[i].path)
                         goto finish;
                 if (issue) {
-                        _cleanup_free_ char *p7s = NULL;
-                        const char *ep = o.existing;
-                        if (!ep) {
-                                if (asprintf(&p7s, "%s.p7s", input) < 0)
-                                        goto finish;
-                                ep = p7s;
-                        }
-                        ex[i] = open(ep, O_RDONLY | O_CLOEXEC);
+                        if (o.existing)
+                                ex_paths[i] = strdup(o.existing);
+                        else if (asprintf(&ex_paths[i], "%s.p7s", input) < 0)
+                                ex_paths[i] = NULL;
+                        if (!ex_paths[i])
+                                goto finish;
+                        ex[i] = open(ex_paths[i], O_RDONLY | O_CLOEXEC);
                         if (ex[i] < 0 && o.existing) {
-                                fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ep,
+                                fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ex_paths[i],
                                         strerror(errno));
                                 ret = KYSOCTL_EXIT_REFUSED;
                                 goto finish;
                         }
                 }
-                out[i] = open(outputs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (out[i] < 0) {
-                        fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i],
-                                strerror(errno));
+        }
+        /* Never harm an input: an output that is a document or a leader's signature (also through a symlink
+         * or a hard link) would be replaced by its own signature. Checked for every pair of the batch before
+         * anything is written. */
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n; j++) {
+                        const char *input = same_file(outputs[i].path, in[j])   ? argv[optind + j]
+                                            : same_file(outputs[i].path, ex[j]) ? ex_paths[j]
+                                                                                : NULL;
+                        if (input) {
+                                fprintf(stderr,
+                                        _("kysoctl sign: the output %s is the same file as %s, which is read to "
+                                          "sign; nothing was signed. Choose another output%s.\n"),
+                                        outputs[i].path, input, o.batch ? _(" folder with -o DIR") : "");
+                                ret = KYSOCTL_EXIT_USAGE;
+                                goto finish;
+                        }
+                        if (j < i && streq(outputs[i].path, outputs[j].path)) {
+                                fprintf(stderr,
+                                        _("kysoctl sign: %s and %s would both be signed into %s; nothing was "
+                                          "signed. Sign them in separate batches, or rename one.\n"),
+                                        argv[optind + j], argv[optind + i], outputs[i].path);
+                                ret = KYSOCTL_EXIT_USAGE;
+                                goto finish;
+                        }
+                }
+        for (size_t i = 0; i < n; i++) {
+                int r = output_open(&outputs[i]);
+                if (r < 0) {
+                        fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i].path,
+                                strerror(-r));
                         ret = KYSOCTL_EXIT_REFUSED;
                         goto finish;
                 }
+                out[i] = outputs[i].fd;
         }
 
         c = dbus_bus_get_private(DBUS_BUS_SESSION, &e);
@@ -500,8 +605,6 @@ int verb_sign(int argc, char **argv) {
         if (!reply) {
                 fprintf(stderr, "kysoctl sign: %s\n", e.message);
                 ret = exit_for_error(e.name);
-                for (size_t i = 0; i < n; i++)
-                        (void) unlink(outputs[i]);
                 goto finish;
         }
         if (!dbus_message_get_args(reply, &e, DBUS_TYPE_OBJECT_PATH, &reply_path, DBUS_TYPE_INVALID))
@@ -568,13 +671,15 @@ int verb_sign(int argc, char **argv) {
                                     DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING,
                                     &msg, DBUS_TYPE_INVALID) &&
                             index < n) {
-                                /* Progress, as each document is finished. */
-                                if (streq(status, "done"))
+                                /* Progress, as each document is finished: its output is final now. */
+                                if (streq(status, "done") && output_commit(&outputs[index]) >= 0)
                                         printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), (size_t) index + 1, n,
-                                               name, outputs[index], "", "");
-                                else
+                                               name, outputs[index].path, "", "");
+                                else if (!streq(status, "done")) {
+                                        output_discard(&outputs[index]);
                                         printf(_("[%zu/%zu] %s: %s: %s\n"), (size_t) index + 1, n, name,
                                                status, msg);
+                                }
                                 fflush(stdout);
                                 progress++;
                         }
@@ -587,10 +692,9 @@ int verb_sign(int argc, char **argv) {
                                         dbus_message_iter_get_basic(&rit, &code);
                                 dbus_message_iter_next(&rit);
                                 ret = code == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
-                                (void) print_results(
-                                        &rit, n, (const char *const *) outputs, progress >= n, &ret);
                                 if (code == 0)
                                         ret = KYSOCTL_EXIT_OK;
+                                (void) print_results(&rit, n, outputs, progress >= n, &ret);
                                 dbus_message_unref(sig);
                                 goto finish;
                         }
@@ -608,11 +712,12 @@ finish:
                 dbus_connection_close(c);
                 dbus_connection_unref(c);
         }
+        /* Whatever was not signed leaves no trace: an existing output stays as it was. */
         for (size_t i = 0; i < n; i++) {
                 safe_close(in[i]);
-                safe_close(out[i]);
                 safe_close(ex[i]);
-                free(outputs[i]);
+                free(ex_paths[i]);
+                output_done(&outputs[i]);
         }
         return ret;
 }

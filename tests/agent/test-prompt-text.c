@@ -178,10 +178,26 @@ static void test_pin(void **state) {
         assert_string_equal(t.error, "Wrong PIN. 3 tries are left.");
         prompt_text_done(&t);
 
-        req.state = PROMPT_PIN_FINAL_TRY;
+        /* Count low after a wrong PIN: the token gives no number, and both facts are shown. */
+        req.tries_left = -1;
         assert_int_equal(prompt_text_pin(&req, &t), 0);
+        assert_non_null(strstr(t.error, "Wrong PIN"));
+        assert_non_null(strstr(t.error, "few tries are left"));
+        prompt_text_done(&t);
+
+        req.state = PROMPT_PIN_FINAL_TRY;
+        req.tries_left = 1;
+        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        assert_non_null(strstr(t.error, "Wrong PIN"));
         assert_non_null(strstr(t.error, "Last try"));
         prompt_text_done(&t);
+        req.previous_wrong = false;
+        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        assert_null(strstr(t.error, "Wrong PIN"));
+        assert_non_null(strstr(t.error, "Last try"));
+        prompt_text_done(&t);
+        req.previous_wrong = true;
+        req.tries_left = 3;
 
         req.state = PROMPT_PIN_LOCKED;
         assert_int_equal(prompt_text_pin(&req, &t), -EPERM);
@@ -193,6 +209,12 @@ static void test_pin(void **state) {
         assert_non_null(strstr(t.description, "VGCA eToken 0042"));
         assert_string_equal(t.prompt, "Mã PIN:");
         assert_string_equal(t.error, "Sai mã PIN. Còn 3 lần thử.");
+        prompt_text_done(&t);
+        req.tries_left = -1;
+        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        assert_text_valid(&t);
+        assert_non_null(strstr(t.error, "Sai mã PIN"));
+        assert_non_null(strstr(t.error, "chỉ còn ít lần thử"));
         prompt_text_done(&t);
         use_locale("C.UTF-8", false);
 }

@@ -61,6 +61,49 @@ static void test_atomic_write_missing_dir(void **state) {
         assert_int_equal(write_file_atomic(path, "x", 1, 0600), -ENOENT);
 }
 
+static void test_tmpfile(void **state) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *tmp2 = NULL, *data = NULL;
+        _cleanup_close_ int fd = -EBADF, fd2 = -EBADF;
+        size_t size;
+        struct stat st;
+
+        assert_true(asprintf(&path, "%s/t/out.p7s", dir) > 0);
+        assert_int_equal(mkdir_parents(path, 0700), 0);
+        assert_int_equal(write_file_atomic(path, "old", 3, 0644), 0);
+
+        /* Until the commit, the output keeps its old content; the temporary file is beside it. */
+        fd = tmpfile_beside(path, 0640, &tmp);
+        assert_true(fd >= 0);
+        assert_true(strncmp(tmp, path, strlen(path)) == 0);
+        assert_int_equal(loop_write(fd, "signature", 9), 0);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_string_equal(data, "old");
+        assert_int_equal(tmpfile_commit(fd, tmp, path), 0);
+        data = mfree(data);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_string_equal(data, "signature");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(access(tmp, F_OK), -1);
+
+        /* Abandoned: unlinking the temporary file leaves the output as it was. */
+        fd2 = tmpfile_beside(path, 0600, &tmp2);
+        assert_true(fd2 >= 0);
+        assert_int_equal(loop_write(fd2, "half", 4), 0);
+        assert_int_equal(unlink(tmp2), 0);
+        data = mfree(data);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_string_equal(data, "signature");
+
+        _cleanup_free_ char *parent = NULL, *missing = NULL;
+        assert_true(asprintf(&parent, "%s/t", dir) > 0);
+        assert_int_equal(count_entries(parent), 1);
+        assert_true(asprintf(&missing, "%s/nonexistent/out.p7s", dir) > 0);
+        tmp2 = mfree(tmp2);
+        assert_int_equal(tmpfile_beside(missing, 0600, &tmp2), -ENOENT);
+        assert_null(tmp2);
+}
+
 static void test_read_cap(void **state) {
         _cleanup_free_ char *path = NULL, *data = NULL;
         assert_true(asprintf(&path, "%s/big", dir) > 0);
@@ -85,6 +128,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_write_and_read),
                 cmocka_unit_test(test_atomic_write_missing_dir),
+                cmocka_unit_test(test_tmpfile),
                 cmocka_unit_test(test_read_cap),
                 cmocka_unit_test(test_loop_read_exact_short),
         };

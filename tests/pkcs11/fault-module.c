@@ -3,8 +3,10 @@
  * come back, a chosen call aborts, hangs or is slow. The real module is $KYSO_FAULT_REAL_MODULE; the
  * commands are read from the file $KYSO_FAULT_CONTROL before every call (README.md). When
  * $KYSO_FAULT_SOFTHSM2_CONF is set it becomes SOFTHSM2_CONF of this process, so this module can show other
- * tokens than a plain SoftHSM loaded beside it. */
+ * tokens than a plain SoftHSM loaded beside it. It can also pose as a reader with a PIN pad, and records
+ * every C_Login in $KYSO_FAULT_LOG, so tests can count how often the person would type the PIN. */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <p11-kit/pkcs11.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -33,7 +35,8 @@ typedef struct Control {
         char hang_call[64];
         char slow_call[64];
         unsigned slow_ms;
-        CK_FLAGS pin_flags; /* "pin count-low|final-try|locked": added to the token's flags */
+        CK_FLAGS pin_flags;  /* "pin count-low|final-try|locked": added to the token's flags */
+        char pinpad_pin[64]; /* "pinpad PIN": the PIN the person types on the reader; empty: no PIN pad */
 } Control;
 
 static void control_read(Control *c) {
@@ -62,6 +65,8 @@ static void control_read(Control *c) {
                                        : strcmp(arg, "final-try") == 0 ? CKF_USER_PIN_FINAL_TRY
                                        : strcmp(arg, "locked") == 0    ? CKF_USER_PIN_LOCKED
                                                                        : 0;
+                else if (strcmp(cmd, "pinpad") == 0)
+                        snprintf(c->pinpad_pin, sizeof(c->pinpad_pin), "%s", arg);
                 else if (strcmp(cmd, "slow") == 0) {
                         snprintf(c->slow_call, sizeof(c->slow_call), "%s", arg);
                         c->slow_ms = ms;
@@ -163,8 +168,11 @@ static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
                 return CKR_TOKEN_NOT_PRESENT;
         rv = real->C_GetTokenInfo(slot, info);
         control_read(&c);
-        if (rv == CKR_OK && info)
+        if (rv == CKR_OK && info) {
                 info->flags |= c.pin_flags;
+                if (c.pinpad_pin[0])
+                        info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+        }
         return rv;
 }
 
@@ -189,13 +197,42 @@ static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info) {
         return real->C_GetSessionInfo(h, info);
 }
 
+/* One line per C_Login in $KYSO_FAULT_LOG: "C_Login user|so|context pinpad|pin". */
+static void log_login(CK_USER_TYPE type, bool pinpad) {
+        const char *path = getenv("KYSO_FAULT_LOG");
+        char line[64];
+        int fd, n;
+
+        if (!path)
+                return;
+        n = snprintf(
+                line, sizeof(line), "C_Login %s %s\n",
+                type == CKU_SO                 ? "so"
+                : type == CKU_CONTEXT_SPECIFIC ? "context"
+                                               : "user",
+                pinpad ? "pinpad" : "pin");
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        if (write(fd, line, (size_t) n) < 0) {
+                /* A test that counts logins then sees too few and fails. */
+        }
+        close(fd);
+}
+
 static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
         Control c;
+        bool pinpad;
 
         SESSION_CALL(C_Login, h);
         control_read(&c);
+        /* On a PIN pad reader the application sends no PIN: the person types it on the reader. */
+        pinpad = c.pinpad_pin[0] && !pin;
+        log_login(type, pinpad);
         if (type != CKU_SO && (c.pin_flags & CKF_USER_PIN_LOCKED))
                 return CKR_PIN_LOCKED;
+        if (pinpad)
+                return real->C_Login(h, type, (CK_UTF8CHAR_PTR) c.pinpad_pin, strlen(c.pinpad_pin));
         return real->C_Login(h, type, pin, len);
 }
 

@@ -25,6 +25,7 @@ static char dir[256];
 static char softhsm[PATH_MAX]; /* canonical */
 static char fault[PATH_MAX];   /* canonical */
 static char control[PATH_MAX];
+static char fault_log[PATH_MAX]; /* the fault module's C_Login lines */
 
 typedef struct Event {
         P11ManagerEvent event;
@@ -44,6 +45,7 @@ static struct {
         unsigned pin_flags;
         uint8_t sig[P11_SIGNATURE_MAX];
         size_t sig_size;
+        bool always_authenticate;
 } sign_result;
 
 /* The manager of the running test, freed by the per-test teardown if the test failed half-way, so one
@@ -134,6 +136,7 @@ static void on_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
         sign_result.code = r->code;
         sign_result.pin_flags = r->pin_flags;
         sign_result.sig_size = 0;
+        sign_result.always_authenticate = r->always_authenticate;
         if (r->error == 0) {
                 assert_true(r->signature_size <= sizeof(sign_result.sig));
                 if (r->signature_size > 0) /* none for a login */
@@ -230,18 +233,37 @@ static void sha256(const char *s, uint8_t out[32]) {
         assert_int_equal(EVP_Digest(s, strlen(s), out, NULL, EVP_sha256(), NULL), 1);
 }
 
-static int sign_sync(
+static int sign_sync_flags(
         sd_event *e, P11Manager *m, const char *uri, const char *pin, P11SignAlgorithm alg,
-        const uint8_t digest[32]) {
+        const uint8_t digest[32], unsigned flags) {
         _cleanup_secret_ Secret *s = pin ? secret_new_string(pin) : NULL;
         P11SignMechanism mech = { alg, P11_HASH_SHA256, 0, -1 };
         sign_result.done = false;
-        int r = p11_manager_sign(m, uri, s, &mech, digest, 32, 0, on_signed, NULL);
+        int r = p11_manager_sign(m, uri, s, &mech, digest, 32, flags, on_signed, NULL);
         if (r < 0)
                 return r;
         assert_false(sign_result.done); /* never called from inside p11_manager_sign() */
         run_until(e, sign_finished, NULL, 20 * USEC_PER_SEC);
         return 0;
+}
+
+static int sign_sync(
+        sd_event *e, P11Manager *m, const char *uri, const char *pin, P11SignAlgorithm alg,
+        const uint8_t digest[32]) {
+        return sign_sync_flags(e, m, uri, pin, alg, digest, 0);
+}
+
+/* How many lines of the fault module's login log start with prefix. */
+static size_t count_logins(const char *prefix) {
+        _cleanup_free_ char *text = NULL;
+        size_t size, n = 0;
+
+        if (read_full_file(fault_log, 1 << 20, &text, &size) < 0)
+                return 0;
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp(p, prefix, strlen(prefix)) == 0)
+                        n++;
+        return n;
 }
 
 /* Verifies sign_result.sig with the certificate's public key, with OpenSSL alone. */
@@ -334,6 +356,8 @@ static int setup(void **state) {
         setenv("KYSO_FAULT_SOFTHSM2_CONF", conf, 1);
         setenv("KYSO_FAULT_REAL_MODULE", softhsm, 1);
         setenv("KYSO_FAULT_CONTROL", control, 1);
+        snprintf(fault_log, sizeof(fault_log), "%s/fault-logins", dir);
+        setenv("KYSO_FAULT_LOG", fault_log, 1);
         control_write("");
 
         /* Helpers built with sanitizers write their reports here (checked after every manager). */
@@ -840,7 +864,27 @@ static void test_always_authenticate(void **state) {
         const char *uri = "pkcs11:token=fault;object=aakey;type=cert";
         assert_int_equal(sign_sync(e, m, uri, "3333", P11_SIGN_RSA_PKCS1, digest), 0);
         assert_int_equal(sign_result.error, 0);
+        assert_true(sign_result.always_authenticate); /* so the agent keeps a batch's PIN */
         verify_signature("clerk", P11_SIGN_RSA_PKCS1, digest);
+
+        /* A batch: the first signature keeps the login, the later ones use it (one user login) and get
+         * their context-specific login with the PIN; the last one ends the login. */
+        assert_int_equal(truncate(fault_log, 0), 0);
+        assert_int_equal(
+                sign_sync_flags(e, m, uri, "3333", P11_SIGN_RSA_PKCS1, digest, P11_SIGN_KEEP_LOGIN), 0);
+        assert_int_equal(sign_result.error, 0);
+        assert_int_equal(
+                sign_sync_flags(e, m, uri, "3333", P11_SIGN_RSA_PKCS1, digest, P11_SIGN_USE_LOGIN), 0);
+        assert_int_equal(sign_result.error, 0);
+        verify_signature("clerk", P11_SIGN_RSA_PKCS1, digest);
+        assert_int_equal(count_logins("C_Login user"), 1);
+        assert_int_equal(count_logins("C_Login context"), 2);
+        assert_int_equal(sign_sync(e, m, "pkcs11:token=fault;id=%01", NULL, P11_SIGN_ECDSA, digest), 0);
+        assert_int_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
+        /* Without a login to use, USE_LOGIN is refused rather than logging in. */
+        assert_int_equal(
+                sign_sync_flags(e, m, uri, "3333", P11_SIGN_RSA_PKCS1, digest, P11_SIGN_USE_LOGIN), 0);
+        assert_int_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
 
         /* Logged in (PIN cached by the agent), but this key wants the PIN every time. */
         {
@@ -855,6 +899,7 @@ static void test_always_authenticate(void **state) {
         /* The other key on the same token signs with the cached login. */
         assert_int_equal(sign_sync(e, m, "pkcs11:token=fault;id=%01", NULL, P11_SIGN_ECDSA, digest), 0);
         assert_int_equal(sign_result.error, 0);
+        assert_false(sign_result.always_authenticate);
         verify_signature("leader2", P11_SIGN_ECDSA, digest);
         manager_free_checked(m);
 }

@@ -126,7 +126,7 @@ static void test_sign_round_trip(void **state) {
                 .id = id,
                 .id_size = 1,
                 .mechanism = { P11_SIGN_RSA_PSS, P11_HASH_SHA256, P11_HASH_SHA256, -1 },
-                .flags = P11_FLAG_KEEP_LOGIN,
+                .flags = P11_FLAG_KEEP_LOGIN | P11_FLAG_USE_LOGIN,
                 .digest = digest,
                 .digest_size = sizeof(digest),
                 .pin = pin,
@@ -139,7 +139,7 @@ static void test_sign_round_trip(void **state) {
         assert_int_equal(out.slot_id, 3);
         assert_int_equal(out.mechanism.algorithm, P11_SIGN_RSA_PSS);
         assert_int_equal(out.mechanism.salt_length, -1);
-        assert_int_equal(out.flags, P11_FLAG_KEEP_LOGIN);
+        assert_int_equal(out.flags, P11_FLAG_KEEP_LOGIN | P11_FLAG_USE_LOGIN);
         assert_memory_equal(out.digest, digest, 32);
         assert_non_null(out.pin);
         assert_string_equal(secret_get(out.pin), "1111");
@@ -163,6 +163,37 @@ static void test_sign_round_trip(void **state) {
         parse(&w, &f);
         assert_int_equal(p11_decode_sign_request(&f, &out), 0);
         assert_null(out.pin);
+
+        /* An unknown flag is refused. */
+        p11_sign_request_done(&out);
+        in.flags = 1 << 3;
+        assert_int_equal(p11_encode_sign_request(&w, 5, &in), 0);
+        parse(&w, &f);
+        assert_int_equal(p11_decode_sign_request(&f, &out), -EBADMSG);
+}
+
+static void test_sign_reply_round_trip(void **state) {
+        _cleanup_(p11_writer_done) P11Writer w = {};
+        uint8_t sig[] = { 1, 2, 3 };
+        P11Frame f;
+
+        /* Whether the key needed its own login travels with the signature. */
+        for (int always = 0; always < 2; always++) {
+                _cleanup_(p11_sign_reply_done) P11SignReply out = {};
+                P11SignReply in = { sig, sizeof(sig), always };
+                assert_int_equal(p11_encode_sign_reply(&w, 9, &in), 0);
+                parse(&w, &f);
+                assert_int_equal(p11_decode_sign_reply(&f, &out), 0);
+                assert_memory_equal(out.signature, sig, sizeof(sig));
+                assert_int_equal(out.always_authenticate, always);
+        }
+        /* A boolean other than 0 or 1 is refused. */
+        P11SignReply in = { sig, sizeof(sig), true };
+        assert_int_equal(p11_encode_sign_reply(&w, 9, &in), 0);
+        w.data[w.size - 1] = 2;
+        parse(&w, &f);
+        _cleanup_(p11_sign_reply_done) P11SignReply bad = {};
+        assert_int_equal(p11_decode_sign_reply(&f, &bad), -EBADMSG);
 }
 
 static void test_login_and_error_round_trip(void **state) {
@@ -374,6 +405,7 @@ int main(void) {
                 cmocka_unit_test(test_slot_list_round_trip),
                 cmocka_unit_test(test_cert_list_round_trip),
                 cmocka_unit_test(test_sign_round_trip),
+                cmocka_unit_test(test_sign_reply_round_trip),
                 cmocka_unit_test(test_login_and_error_round_trip),
                 cmocka_unit_test(test_truncated_frames),
                 cmocka_unit_test(test_oversized_and_wrong_version),

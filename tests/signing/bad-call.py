@@ -1,19 +1,28 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Calls org.kyso.Agent1.Sign with the given (possibly wrong) arguments and prints the error name and message,
-# or the returned path: bad-call.py SIGNATURE CERT ROLE [KEY TYPE VALUE]... (document and output: /dev/null).
+# or the returned path: bad-call.py [--document PATH] [--output PATH] SIGNATURE CERT ROLE [KEY TYPE VALUE]...
+# (document and output: /dev/null unless given; the output is opened for writing without truncating it).
+# TYPE is s, b, u, or h (VALUE is a file, passed open for reading).
+import os
 import sys
 
 import dbus
 
-sig, cert, role = sys.argv[1:4]
+args = sys.argv[1:]
+paths = {"--document": "/dev/null", "--output": "/dev/null"}
+while args and args[0] in paths:
+    paths[args[0]] = args[1]
+    args = args[2:]
+sig, cert, role = args[0:3]
 opts = {}
-rest = sys.argv[4:]
+rest = args[3:]
 for i in range(0, len(rest), 3):
     key, typ, value = rest[i:i + 3]
-    opts[key] = {"s": dbus.String, "b": lambda v: dbus.Boolean(v == "true"), "u": lambda v: dbus.UInt32(int(v))}[typ](value)
-doc = open("/dev/null", "rb")
-out = open("/dev/null", "wb")
+    opts[key] = {"s": dbus.String, "b": lambda v: dbus.Boolean(v == "true"), "u": lambda v: dbus.UInt32(int(v)),
+                 "h": lambda v: dbus.types.UnixFd(open(v, "rb"))}[typ](value)
+doc = open(paths["--document"], "rb")
+out = os.fdopen(os.open(paths["--output"], os.O_WRONLY), "wb")
 agent = dbus.Interface(dbus.SessionBus().get_object("org.kyso.Agent1", "/org/kyso/Agent1"), "org.kyso.Agent1")
 try:
     if sig == "hhssa{sv}":

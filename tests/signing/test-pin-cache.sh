@@ -44,6 +44,15 @@ sign() {
 start_kysod() {
         "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
         kysod_pid=$!
+        # Not kysoctl until this kysod owns the name: a call before would start a second one by D-Bus
+        # activation, with the bus's environment (no test system bus), and this one would then refuse to
+        # start because the other holds the audit log.
+        for ((i = 0; i < 200; i++)); do
+                dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+                        org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true && break
+                kill -0 "$kysod_pid" 2>/dev/null || return 1
+                sleep 0.05
+        done
         for ((i = 0; i < 200; i++)); do
                 out=$(kysoctl tokens 2>/dev/null)
                 [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && return 0

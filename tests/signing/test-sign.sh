@@ -40,7 +40,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SIGN_TEST_MODE=main
         run
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
-                export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
+                export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault \
+                        KYSO_FAULT_LOG=$T/fault.log
                 rm -rf "$T/docs" "$T/out"
                 : >"$KYSO_TEST_PINENTRY_LOG"
                 run
@@ -72,7 +73,8 @@ mkdir -p "$D" "$T/out"
 # The test client's own allocations are not under test.
 CLIENT() { ASAN_OPTIONS=detect_leaks=0 timeout 120 "$KYSO_BUILD_ROOT/tests/signing/sign-client" "$@"; }
 sanitized=0
-ldd "$KYSO_BUILD_ROOT/kysod" | grep -q libasan && sanitized=1
+# Not `ldd | grep -q`: with pipefail, grep leaving early makes ldd fail with SIGPIPE, and the check with it.
+[[ $(ldd "$KYSO_BUILD_ROOT/kysod") == *libasan* ]] && sanitized=1
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 CLERK="pkcs11:token=leader;object=clerk;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
@@ -127,6 +129,14 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
                 done
                 return 1
         }
+        # Few tries left, then a wrong PIN: the PIN prompt says both (PKCS#11 gives no number here).
+        control "pin count-low"
+        expect "the token reports few PIN tries left" wait_pin_state count-low
+        script "confirm yes" "pin 9999" "pin 1111"
+        expect "few tries left: a wrong PIN, then the right one: signed" \
+                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/low.p7s"
+        expect_match "few tries left: after the wrong PIN the prompt says it was wrong and that few tries are left" \
+                "^SETERROR Wrong PIN.*few tries are left" "$(grep '^SETERROR' "$KYSO_TEST_PINENTRY_LOG" | tail -n 1)"
         control "pin final-try"
         expect "the token reports its final PIN try" wait_pin_state final-try
         script "confirm yes" "pin 1111"
@@ -140,9 +150,131 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         expect "the token reports a locked PIN" wait_pin_state locked
         n=$(prompts)
         script "confirm yes" "pin 1111"
-        expect_fail "locked PIN: refused with the guidance of Article 15" "Article 15.*PinLocked|PinLocked" \
+        expect_fail "locked PIN: refused with the guidance of Article 15" \
+                "locked because a wrong PIN was entered.*As Article 15 of the regulation says, contact the support desk.*PinLocked" \
                 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/locked.p7s"
         expect_eq "locked PIN: never tried, no prompt shown" "$n" "$(prompts)"
+        control ""
+        wait_pin_state ok
+
+        # Keys as real eTokens hold them, private objects invisible before login: one with
+        # CKA_ALWAYS_AUTHENTICATE, one without a public-key object (neither has one), and a certificate without
+        # a key. They are written while the token is pulled out (so kysod's SoftHSM does not read the token
+        # while pkcs11-tool writes it), and the agent sees them once it is put back.
+        put_key() { # FIXTURE ID LABEL [--always-auth]
+                pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                        --write-object "$KYSO_PKI/$1.key" --type privkey --id "$2" --label "$3" ${4:+"$4"} >/dev/null 2>&1 &&
+                        pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                                --write-object "$KYSO_PKI/$1.der" --type cert --id "$2" --label "$3" >/dev/null 2>&1
+        }
+        has_token() { kysoctl tokens --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
+        has_label() { kysoctl certs --json 2>/dev/null | jq -e --arg l "$1" '.[] | select(.label == $l)' >/dev/null; }
+        control "remove"
+        for ((i = 0; i < 150; i++)); do kysoctl tokens --json 2>/dev/null | jq -e 'length == 0' >/dev/null && break; sleep 0.2; done
+        expect "the tokens are pulled out" bash -c "kysoctl tokens --json | jq -e 'length == 0'"
+        expect "a key with CKA_ALWAYS_AUTHENTICATE is put on the leader token" put_key clerk 0a aa --always-auth
+        expect "a key without a public-key object is put on the leader token" put_key leader2 0b nopub
+        expect "a certificate without any key is put on the leader token" \
+                pkcs11-tool --module "$KYSO_SOFTHSM_MODULE" --token-label leader --login --pin 1111 \
+                --write-object "$KYSO_PKI/leader2.der" --type cert --id 0c --label nokey
+        control ""
+        for ((i = 0; i < 150; i++)); do has_label aa && has_label nopub && has_token seal && break; sleep 0.2; done
+        expect "the agent lists the new certificates once the tokens are back" has_label nopub
+        NOPUB="pkcs11:token=leader;object=nopub;type=cert"
+        AA="pkcs11:token=leader;object=aa;type=cert"
+        script "confirm yes" "pin 1111"
+        expect "a key without a public-key object (seen only after login) signs" \
+                kysoctl sign --role approve --cert "$NOPUB" "$D/qd.txt" -o "$T/out/nopub.p7s"
+        expect "the signature of the key without a public-key object verifies" cms_ok "$D/qd.txt" "$T/out/nopub.p7s"
+        script "confirm yes" "pin 1111"
+        expect_fail "a certificate without any key: after the login, refused with a clear message" \
+                "no private key for this certificate.*NoToken" \
+                kysoctl sign --role approve --cert "pkcs11:token=leader;object=nokey;type=cert" "$D/qd.txt" -o "$T/out/nokey.p7s"
+        expect "a certificate without any key: nothing written" test ! -e "$T/out/nokey.p7s"
+
+        # batch_of_3 NAME CERT WHAT: one SignBatch of NAME0..2.txt; it succeeds and every output verifies.
+        batch_of_3() {
+                local i okc=0 out
+                for i in 0 1 2; do echo "văn bản $1 số $i" >"$D/$1$i.txt"; done
+                mkdir -p "$T/$1"
+                out=$(CLIENT --cert "$2" --role approve --batch --count 3 -o "$T/$1" "$D/$1"{0..2}.txt 2>&1)
+                expect_match "$3: a batch of 3 succeeds" "response 0 0 -" "$out"
+                for i in 0 1 2; do cms_ok "$D/$1$i.txt" "$T/$1/out-$i.p7s" 2>/dev/null && okc=$((okc + 1)); done
+                expect_eq "$3: every output of the batch verifies" 3 "$okc"
+        }
+
+        # CKA_ALWAYS_AUTHENTICATE in a batch: one PIN prompt, one user login, a context-specific login for each
+        # document with the PIN the person typed once.
+        g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "pin 1111"
+        batch_of_3 aa "$AA" "CKA_ALWAYS_AUTHENTICATE"
+        expect_eq "CKA_ALWAYS_AUTHENTICATE: one PIN prompt, one user login, 3 context-specific logins" "1 1 3" \
+                "$(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $(grep -c '^C_Login user' "$KYSO_FAULT_LOG") $(grep -c '^C_Login context' "$KYSO_FAULT_LOG")"
+
+        # A PIN pad reader (the fault module types 1111 on it, taking the time a person takes): the person is
+        # told to use the reader, and a batch logs in once.
+        control "pinpad 1111" "slow C_Login 3000"
+        pinpad_on() { kysoctl tokens --json 2>/dev/null | jq -e '.[] | select(.label == "leader") | select(.protected_auth_path)' >/dev/null; }
+        for ((i = 0; i < 50; i++)); do pinpad_on && break; sleep 0.2; done
+        expect "the token reports a PIN pad" pinpad_on
+        g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+        m0=$(grep -c '^MESSAGE' "$KYSO_TEST_PINENTRY_LOG")
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "hang"
+        expect "PIN pad: a Sign is signed" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/pad.p7s"
+        expect "PIN pad: the signature verifies" cms_ok "$D/qd.txt" "$T/out/pad.p7s"
+        expect "PIN pad: the prompt tells the person to type the PIN on the reader" \
+                grep -q '^SETDESC.*Type the PIN on the reader' "$KYSO_TEST_PINENTRY_LOG"
+        expect_eq "PIN pad: one message, no PIN asked on the computer, one login on the reader" "1 0 1" \
+                "$(($(grep -c '^MESSAGE' "$KYSO_TEST_PINENTRY_LOG") - m0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $(grep -c '^C_Login user pinpad' "$KYSO_FAULT_LOG")"
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "hang"
+        batch_of_3 pad "$LEADER" "PIN pad"
+        expect_eq "PIN pad: the batch logs in once, on the reader" "1" "$(grep -c '^C_Login' "$KYSO_FAULT_LOG")"
+        control ""
+        for ((i = 0; i < 50; i++)); do pinpad_on || break; sleep 0.2; done
+
+        # Two tokens in parallel, on two modules: the leader token behind the fault module, whose C_Sign is
+        # slow, the seal token on SoftHSM beside it (each module has its own helper). The seal's request must
+        # finish while the leader's signature is still on its token; requests served one after the other
+        # would make it wait.
+        stop_kysod
+        for dir in "$KYSO_FIXTURES"/tokens/*/; do
+                if grep -q leader "$dir/token.object"; then to=$T/split-leader; else to=$T/split-seal; fi
+                mkdir -p "$to"
+                cp -a "$dir" "$to/"
+        done
+        for t in leader seal; do
+                printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+                        "$T/split-$t" >"$T/split-$t.conf"
+        done
+        export KYSO_FAULT_SOFTHSM2_CONF=$T/split-leader.conf SOFTHSM2_CONF=$T/split-seal.conf
+        echo "module = $KYSO_SOFTHSM_MODULE" >>"$KYSO_AGENT_CONFIG"
+        "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$KYSO_KYSOD_LOG" &
+        KYSO_KYSOD_PID=$!
+        for ((i = 0; i < 100; i++)); do
+                out=$(kysoctl tokens 2>/dev/null)
+                [[ $out == *leader* && $out == *seal* ]] && break
+                sleep 0.1
+        done
+        expect_match "two modules: the agent lists the leader and seal tokens" "leader.*seal|seal.*leader" "$(kysoctl tokens 2>&1 | tr '\n' ' ')"
+        control "slow C_Sign 5000"
+        script "confirm yes" "pin 1111" "confirm yes" "pin 2222"
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/par-leader.p7s" >"$T/par1.txt" 2>&1 &
+        p1=$!
+        # Once the leader's PIN is taken the prompt is free, and the leader's signature is on its token.
+        for ((i = 0; i < 200; i++)); do (($(wc -l <"$KYSO_TEST_PINENTRY_SCRIPT") <= 2)) && break; sleep 0.05; done
+        kysoctl sign --role copy --cert "$SEAL" "$D/qd.txt" -o "$T/out/par-seal.p7s" >"$T/par2.txt" 2>&1
+        s2=$?
+        kill -0 $p1 2>/dev/null && running=yes || running=no
+        wait $p1
+        s1=$?
+        expect_eq "two tokens in parallel: the seal's request is done while the leader's signature is still on its token" \
+                "0 yes" "$s2 $running"
+        expect_eq "two tokens in parallel: then the leader's request is done too" 0 "$s1"
+        expect "two tokens in parallel: the leader's signature verifies" cms_ok "$D/qd.txt" "$T/out/par-leader.p7s"
+        expect "two tokens in parallel: the seal's signature verifies" cms_ok "$D/qd.txt" "$T/out/par-seal.p7s"
         control ""
         stop_kysod
         tap_done
@@ -213,6 +345,57 @@ expect_match "a bad handle_token: InvalidArgs" "InvalidArgs.*handle_token" \
 expect_match "arguments of the wrong signature: InvalidArgs" "InvalidArgs.*signature" \
         "$(bcall wrong "$LEADER" approve)"
 
+# 2b. kysoctl and the agent never harm an input. An output that is an input (also through a symlink or a
+# hard link) is refused before anything is written; kysoctl writes a temporary file beside OUTPUT and renames
+# it over OUTPUT only once signed, so a refused or failed request leaves an existing OUTPUT as it was.
+H=$T/harm
+mkdir -p "$H"
+cp "$D/qd.txt" "$D/qd.txt.p7s" "$H/"
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+leader_sum=$(sum "$H/qd.txt.p7s")
+doc_sum=$(sum "$H/qd.txt")
+n=$(prompts)
+script "confirm yes" "pin 2222"
+ln -s qd.txt.p7s "$H/link.p7s"
+ln "$H/qd.txt.p7s" "$H/hard.p7s"
+for o in qd.txt.p7s link.p7s hard.p7s; do
+        expect_fail "issue with -o $o (the leader's .p7s): refused as the same file" \
+                "output .*$o is the same file as .*qd.txt.p7s" \
+                kysoctl sign --role issue --cert "$SEAL" --existing-signature "$H/qd.txt.p7s" "$H/qd.txt" -o "$H/$o"
+done
+expect_eq "the leader's signature is untouched" "$leader_sum" "$(sum "$H/qd.txt.p7s")"
+expect_fail "signing a document onto itself: refused as the same file" "output .*qd.txt is the same file as" \
+        kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/qd.txt"
+expect_eq "the document is untouched" "$doc_sum" "$(sum "$H/qd.txt")"
+expect_fail "a batch issue with -o the inputs' folder: refused as the same file" \
+        "output .*qd.txt.p7s is the same file as" \
+        kysoctl sign --batch --role issue --cert "$SEAL" -o "$H" "$H/qd.txt"
+expect_eq "the batch issue left the leader's signature untouched" "$leader_sum" "$(sum "$H/qd.txt.p7s")"
+expect_eq "these refusals showed no prompt" "$n" "$(prompts)"
+expect_match "the agent refuses an output that is the existing signature (InvalidArgs)" "InvalidArgs.*another file" \
+        "$(bcall --document "$H/qd.txt" --output "$H/qd.txt.p7s" 'hhssa{sv}' "$SEAL" issue existing_signature h "$H/qd.txt.p7s")"
+expect_match "the agent refuses an output that is the document (InvalidArgs)" "InvalidArgs.*another file" \
+        "$(bcall --document "$H/qd.txt" --output "$H/qd.txt" 'hhssa{sv}' "$LEADER" approve)"
+expect_eq "the agent's refusals left both files untouched" "$leader_sum $doc_sum" \
+        "$(sum "$H/qd.txt.p7s") $(sum "$H/qd.txt")"
+echo "old" >"$H/keep.p7s"
+script "confirm no"
+expect_fail "declined, with an existing output" "Cancelled" \
+        kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
+expect_eq "declined: the existing output is kept as it was" "old" "$(cat "$H/keep.p7s")"
+script "confirm yes" "pin 1111"
+expect "signed over an existing output" kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
+expect "signed: the existing output was replaced by the signature" cms_ok "$H/qd.txt" "$H/keep.p7s"
+expect_eq "no temporary file is left beside the outputs" "" "$(find "$H" -name '*.tmp-*')"
+expect_match "kysoctl sign --help: without --cert, several certificates need --cert" "several .*--cert" \
+        "$(kysoctl sign --help | tr '\n' ' ')"
+if locale -a 2>/dev/null | grep -qi '^vi_VN\.utf-\?8$'; then
+        expect_match "kysoctl sign speaks Vietnamese in a Vietnamese locale" "khi có nhiều chứng thư" \
+                "$(LC_ALL=vi_VN.UTF-8 kysoctl sign --help | tr '\n' ' ')"
+else
+        ok "kysoctl sign speaks Vietnamese # SKIP vi_VN.UTF-8 locale not installed"
+fi
+
 # 3. PIN and prompt outcomes
 script "confirm yes" "pin 9999" "pin 1111"
 expect "a wrong PIN, then the right one: signed" \
@@ -252,20 +435,7 @@ expect_fail "TSA down: a clear error, nothing written" "time-stamp server.*could
 [[ ! -s $T/out/bt-down.p7s ]] && ok "TSA down: no output" || not_ok "TSA down: no output"
 cp "$T/policy.saved" "$KYSO_POLICY"
 
-# 6. two tokens in parallel, a bounded queue, a batch
-# Each request on its own token's queue: the seal's request does not wait behind the leader's. (Both tokens
-# live in one SoftHSM module, whose helper runs one PKCS#11 call at a time.)
-script "confirm yes" "delay 1 pin 1111" "confirm yes" "pin 2222"
-(CLIENT --cert "$LEADER" --role approve -o "$T/out" "$D/qd.txt" >"$T/par1.txt" 2>&1) &
-p1=$!
-for ((i = 0; i < 100; i++)); do (($(wc -l <"$KYSO_TEST_PINENTRY_SCRIPT") <= 3)) && break; sleep 0.05; done
-mkdir -p "$T/out2"
-(CLIENT --cert "$SEAL" --role copy -o "$T/out2" "$D/qd.txt" >"$T/par2.txt" 2>&1) &
-p2=$!
-wait $p1 $p2
-expect_match "two tokens in parallel: the leader's request" "response 0 0 -" "$(cat "$T/par1.txt")"
-expect_match "two tokens in parallel: the seal's request" "response 0 0 -" "$(cat "$T/par2.txt")"
-
+# 6. a bounded queue, a batch (two tokens in parallel: with the fault module, below)
 before=$(kysoctl audit show --json | jq length)
 # One approval and PIN per request: give enough answers for every request that gets past the queue.
 lines=()
