@@ -358,51 +358,16 @@ static int check_revocation(
                 strna(who), errors);
 }
 
-int cert_validate(
-        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
-        CertValidation *ret) {
-        _cleanup_(cert_validation_done) CertValidation v = {};
-        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
-        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = NULL;
-        _cleanup_free_ char *who = subject_of(cert);
-        char buf[32];
-        int r;
+/* The path from cert to one of the policy's roots as of time 'at': our roots only, intermediates from the
+ * caller and the policy. Returns 1 with *ret_chain, 0 with v finished (untrusted, or a CA of the path
+ * expired or not yet valid), or a negative errno. */
+static int build_path(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, const char *who,
+        CertValidation *v, STACK_OF(X509) * *ret_chain) {
+        _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = sk_X509_new_null();
 
-        if (at == 0)
-                at = time(NULL);
-        v.at = at;
-
-        time_t nb = asn1_to_time(X509_get0_notBefore(cert)), na = asn1_to_time(X509_get0_notAfter(cert));
-        v.days_left = na == (time_t) -1 ? 0 : (int) ((na - at) / 86400 - (na < at ? 1 : 0));
-        if (na == (time_t) -1 || nb == (time_t) -1) {
-                r =
-                        finish(&v, CERT_STATUS_UNTRUSTED,
-                               _("The certificate of %s has an unreadable validity period."), strna(who));
-                goto out;
-        }
-        if (at > na) {
-                format_time(na, buf);
-                r =
-                        finish(&v, CERT_STATUS_EXPIRED,
-                               _("The certificate of %s expired on %s. Ask the CA for a new certificate."),
-                               strna(who), buf);
-                goto out;
-        }
-        if (at < nb) {
-                format_time(nb, buf);
-                r =
-                        finish(&v, CERT_STATUS_NOT_YET_VALID,
-                               _("The certificate of %s is not valid yet: it becomes valid on %s."),
-                               strna(who), buf);
-                goto out;
-        }
-
-        /* The path: our roots only, intermediates from the caller and the policy, at time 'at'. */
-        store = X509_STORE_new();
-        pool = sk_X509_new_null();
-        ctx = X509_STORE_CTX_new();
         if (!store || !pool || !ctx)
                 return -ENOMEM;
         for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
@@ -426,27 +391,110 @@ int cert_validate(
                 _cleanup_free_ char *badname = bad ? subject_of(bad) : NULL;
                 ERR_clear_error();
                 if (depth > 0 && err == X509_V_ERR_CERT_HAS_EXPIRED)
-                        r =
-                                finish(&v, CERT_STATUS_EXPIRED,
-                                       _("The CA certificate %s that issued %s had expired."),
-                                       strna(badname), strna(who));
-                else if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
-                        r =
-                                finish(&v, CERT_STATUS_NOT_YET_VALID,
-                                       _("The CA certificate %s that issued %s was not valid yet."),
-                                       strna(badname), strna(who));
-                else
-                        r = finish(
-                                &v, CERT_STATUS_UNTRUSTED,
-                                _("The certificate of %s does not lead to a trusted root certificate (%s). It "
-                                  "was not issued by a CA this policy trusts."),
-                                strna(who), X509_verify_cert_error_string(err));
+                        return finish(
+                                v, CERT_STATUS_EXPIRED,
+                                _("The CA certificate %s that issued %s had expired."), strna(badname),
+                                strna(who));
+                if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
+                        return finish(
+                                v, CERT_STATUS_NOT_YET_VALID,
+                                _("The CA certificate %s that issued %s was not valid yet."), strna(badname),
+                                strna(who));
+                return finish(
+                        v, CERT_STATUS_UNTRUSTED,
+                        _("The certificate of %s does not lead to a trusted root certificate (%s). It was not "
+                          "issued by a CA this policy trusts."),
+                        strna(who), X509_verify_cert_error_string(err));
+        }
+        *ret_chain = X509_STORE_CTX_get1_chain(ctx);
+        return *ret_chain ? 1 : -ENOMEM;
+}
+
+/* Revocation of every certificate of the path but the trust anchor, leaf first, at time 'at'. Returns 1 when
+ * none is revoked by then, 0 with v finished, or a negative errno. */
+static int check_path_revocation(const Policy *p, STACK_OF(X509) * chain, time_t at, CertValidation *v) {
+        int n = sk_X509_num(chain);
+        for (int i = 0; i + 1 < n; i++) {
+                int r = check_revocation(
+                        p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at, v);
+                if (r <= 0)
+                        return r;
+        }
+        return 1;
+}
+
+/* An expired certificate may also have been revoked, which matters more to whoever judges what it signed:
+ * look it up with the path as of the last moment it was valid. Only a revocation changes the verdict; a
+ * status that cannot be established leaves it "expired". */
+static int expired_but_revoked(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t not_after, time_t at,
+        const char *who, CertValidation *v) {
+        _cleanup_(cert_validation_done) CertValidation rv = { .at = at };
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
+        char buf[32];
+        /* OpenSSL counts notAfter itself as expired. */
+        int r = build_path(p, cert, untrusted, not_after - 1, who, &rv, &chain);
+        if (r <= 0)
+                return r;
+        r = check_path_revocation(p, chain, at, &rv);
+        if (r < 0)
+                return r;
+        if (r > 0 || rv.status != CERT_STATUS_REVOKED)
+                return 0;
+        format_time(not_after, buf);
+        r = finish(v, CERT_STATUS_REVOKED, _("%s It has also expired, on %s."), rv.reason, buf);
+        if (r < 0)
+                return r;
+        v->revocation_source = rv.revocation_source;
+        v->revoked_at = rv.revoked_at;
+        v->revocation_url = TAKE_PTR(rv.revocation_url);
+        return 0;
+}
+
+int cert_validate(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
+        CertValidation *ret) {
+        _cleanup_(cert_validation_done) CertValidation v = {};
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
+        _cleanup_free_ char *who = subject_of(cert);
+        bool revocation = p->revocation_mode != REVOCATION_OFF && !(flags & CERT_VALIDATE_NO_REVOCATION);
+        char buf[32];
+        int r;
+
+        if (at == 0)
+                at = time(NULL);
+        v.at = at;
+
+        time_t nb = asn1_to_time(X509_get0_notBefore(cert)), na = asn1_to_time(X509_get0_notAfter(cert));
+        v.days_left = na == (time_t) -1 ? 0 : (int) ((na - at) / 86400 - (na < at ? 1 : 0));
+        if (na == (time_t) -1 || nb == (time_t) -1) {
+                r =
+                        finish(&v, CERT_STATUS_UNTRUSTED,
+                               _("The certificate of %s has an unreadable validity period."), strna(who));
                 goto out;
         }
-        chain = X509_STORE_CTX_get1_chain(ctx);
-        if (!chain)
-                return -ENOMEM;
+        if (at > na) {
+                format_time(na, buf);
+                r =
+                        finish(&v, CERT_STATUS_EXPIRED,
+                               _("The certificate of %s expired on %s. Ask the CA for a new certificate."),
+                               strna(who), buf);
+                if (r >= 0 && revocation && (flags & CERT_VALIDATE_EXPIRED_REVOCATION))
+                        r = expired_but_revoked(p, cert, untrusted, na, at, who, &v);
+                goto out;
+        }
+        if (at < nb) {
+                format_time(nb, buf);
+                r =
+                        finish(&v, CERT_STATUS_NOT_YET_VALID,
+                               _("The certificate of %s is not valid yet: it becomes valid on %s."),
+                               strna(who), buf);
+                goto out;
+        }
 
+        r = build_path(p, cert, untrusted, at, who, &v, &chain);
+        if (r <= 0)
+                goto out;
         r = check_algorithms(p, cert, chain, &v);
         if (r <= 0)
                 goto out;
@@ -454,19 +502,13 @@ int cert_validate(
         if (r <= 0)
                 goto out;
 
-        if (p->revocation_mode == REVOCATION_OFF || (flags & CERT_VALIDATE_NO_REVOCATION)) {
+        if (!revocation)
                 v.revocation_source = p->revocation_mode == REVOCATION_OFF ? REVOCATION_SOURCE_OFF
                                                                            : REVOCATION_SOURCE_NONE;
-        } else {
-                /* Every certificate of the path but the trust anchor, leaf first. */
-                int n = sk_X509_num(chain);
-                for (int i = 0; i + 1 < n; i++) {
-                        r = check_revocation(
-                                p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at,
-                                &v);
-                        if (r <= 0)
-                                goto out;
-                }
+        else {
+                r = check_path_revocation(p, chain, at, &v);
+                if (r <= 0)
+                        goto out;
         }
 
         format_time(na, buf);

@@ -123,6 +123,48 @@ static STACK_OF(X509) * pool_of(const CmsVerifyResult *res, const CmsSignerResul
         return pool;
 }
 
+/* The certificate was valid at the claimed signing time but is not now: the verdict at signing time becomes
+ * the present one, with why the claimed time does not help. */
+static int claimed_time_unproven(SignatureCheck *c) {
+        char when[32];
+        struct tm tm;
+        time_t na = (time_t) -1;
+        const ASN1_TIME *t = X509_get0_notAfter(c->signer);
+        int r;
+
+        if (t && ASN1_TIME_to_tm(t, &tm) == 1)
+                na = timegm(&tm);
+        if (na == (time_t) -1 || !gmtime_r(&na, &tm) ||
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+                snprintf(when, sizeof when, "?");
+
+        if (c->now.status == CERT_STATUS_EXPIRED)
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("The certificate of %s expired on %s, and no time-stamp proves that the signature "
+                          "was made while it was valid: the signing time is only claimed by the signer."),
+                        strna(c->signer_name), when);
+        else if (c->now.status == CERT_STATUS_REVOKED)
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("%s The signing time is only claimed (no time-stamp), so nothing proves the "
+                          "signature was made before the revocation."),
+                        strempty(c->now.reason));
+        else
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("%s The signing time is only claimed (no time-stamp), so the certificate must be "
+                          "valid now as well."),
+                        strempty(c->now.reason));
+        if (r < 0)
+                return r;
+        c->at_signing.status = c->now.status;
+        c->at_signing.revoked_at = c->now.revoked_at;
+        c->at_signing.revoked_later = false;
+        c->claimed_time_unproven = true;
+        return 0;
+}
+
 int signature_check(
         const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, SignatureCheck *ret) {
         _cleanup_(signature_check_done) SignatureCheck c = {};
@@ -178,7 +220,9 @@ int signature_check(
         }
 
         if (c.signer) {
-                r = cert_validate(p, c.signer, pool, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &c.now);
+                r = cert_validate(
+                        p, c.signer, pool, 0,
+                        CERT_VALIDATE_DOCUMENT_SIGNING | CERT_VALIDATE_EXPIRED_REVOCATION, &c.now);
                 if (r < 0)
                         return r;
                 r = cert_validate(
@@ -186,18 +230,12 @@ int signature_check(
                 if (r < 0)
                         return r;
 
-                /* A claimed time proves nothing: a revoked signer could backdate it. Only a time-stamp lets
-                 * a signature outlive a revocation. */
-                if (c.time_source != SIGNING_TIME_TIMESTAMP && c.now.status == CERT_STATUS_REVOKED &&
-                    cert_status_is_usable(c.at_signing.status)) {
-                        c.at_signing.status = CERT_STATUS_REVOKED;
-                        c.at_signing.revoked_at = c.now.revoked_at;
-                        c.at_signing.revoked_later = false;
-                        r = set_reason(
-                                &c.at_signing.reason,
-                                _("%s The signing time is only claimed (no time-stamp), so nothing proves "
-                                  "the signature was made before the revocation."),
-                                strempty(c.now.reason));
+                /* A claimed time proves nothing: anyone holding the key can backdate it into the
+                 * certificate's validity, before its revocation. Only a time-stamp lets a signature outlive
+                 * its certificate; without one the certificate must be valid now as well. */
+                if (c.time_source != SIGNING_TIME_TIMESTAMP && cert_status_is_usable(c.at_signing.status) &&
+                    !cert_status_is_usable(c.now.status)) {
+                        r = claimed_time_unproven(&c);
                         if (r < 0)
                                 return r;
                 }
@@ -219,6 +257,11 @@ int signature_check(
                         &c.reason, "%s %s", _("The time-stamp cannot be trusted:"),
                         s->timestamp.status != CMS_TIMESTAMP_OK ? _("it does not verify.")
                                                                 : strempty(c.tsa_status.reason));
+        else if (c.claimed_time_unproven)
+                r = set_reason(
+                        &c.reason,
+                        _("Nothing shows that the signer's certificate was valid when it signed: %s"),
+                        strempty(c.at_signing.reason));
         else if (!cert_status_is_usable(c.at_signing.status))
                 r = set_reason(
                         &c.reason, _("The signer's certificate was not valid at the signing time: %s"),

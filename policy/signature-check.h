@@ -34,6 +34,9 @@ typedef struct SignatureCheck {
 
         CertValidation at_signing; /* the signer certificate at signing_time */
         CertValidation now;        /* the signer certificate now */
+        /* Without a time-stamp, valid at the claimed time but not now: at_signing then holds the present
+         * verdict (a claimed time is never trusted alone). */
+        bool claimed_time_unproven;
 
         bool counts_as_leader;
         char *leader_reason; /* translated */

@@ -278,6 +278,66 @@ fi
 expect_verify "time-stamped after the revocation: NOT VALID" 1 \
         "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt-now.p7s"
 
+# --- A claimed signing time is never trusted alone: without a time-stamp the certificate must be valid now
+# as well as at the claimed time. expired was valid from -400 to -30 days; revexp too, and was revoked at
+# -60 days. Both sign "100 days ago" by their own word.
+NOW=$(date +%s)
+for n in expired revexp; do
+        "$SIGN_CADES" "$P/$n.pem" "$P/$n.key" "$P/ca.pem" "$D/doc.txt" "$D/$n-backdated.p7s" \
+                --time $((NOW - 100 * 86400)) || bail_out "sign-cades $n failed"
+done
+expect_verify "expired, claimed time backdated into its validity: NOT VALID, says why" 1 \
+        "Result: +NOT VALID\. .*expired on [0-9-]+ .*no time-stamp proves that the signature was made while it was valid" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "expired, backdated: the claimed time is shown as only claimed" 1 \
+        "Signing time: +[0-9T:+-]+ \(claimed by the signer, not proven\)" "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "expired, backdated: not the competent person's signature" 1 "Competent person: +does not count" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "revoked then expired, claimed time before the revocation: NOT VALID, revoked now" 1 \
+        "Certificate now: +the certificate is revoked\. .*key compromise" "$D/doc.txt" "$D/revexp-backdated.p7s"
+expect_verify "revoked then expired, backdated: nothing proves it predates the revocation" 1 \
+        "Result: +NOT VALID\. .*nothing proves the signature was made before the revocation" \
+        "$D/doc.txt" "$D/revexp-backdated.p7s"
+out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/revexp-backdated.p7s")
+expect "json: revoked then expired, backdated: not valid, not competent, revoked now" python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])["signatures"][0]
+assert s["valid"] is False and s["competent_person"] is False, s
+assert s["signing_time_source"] == "claimed", s
+assert s["status_now"]["status"] == "revoked", s["status_now"]
+' "$out"
+if [[ -n $FAKETIME_LIB ]]; then
+        # With a time-stamp the stamped time counts: 100 days ago both were valid and not yet revoked; 45 days
+        # ago revexp was revoked.
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-100d start_test_server tsa TSA_100D 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-45d start_test_server tsa TSA_45D 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        for n in expired revexp; do
+                "$SIGN_CADES" "$P/$n.pem" "$P/$n.key" "$P/ca.pem" "$D/doc.txt" "$D/$n-bt100.p7s" --tsa "$TSA_100D" \
+                        --time $((NOW - 100 * 86400)) || bail_out "sign-cades $n --tsa failed"
+        done
+        "$SIGN_CADES" "$P/revexp.pem" "$P/revexp.key" "$P/ca.pem" "$D/doc.txt" "$D/revexp-bt45.p7s" --tsa "$TSA_45D" \
+                --time $((NOW - 100 * 86400)) || bail_out "sign-cades revexp --tsa failed"
+        expect_verify "expired, time-stamped within its validity: VALID" 0 "Result: +VALID\." \
+                "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: the stamped time" 0 \
+                "Signing time: +[0-9T:+-]+ \(time-stamped\)" "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: expired now" 0 \
+                "Certificate now: +the certificate has expired\." "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: the competent person's signature" 0 \
+                "Competent person: +counts" "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "revoked then expired, time-stamped before the revocation: VALID, revoked later" 0 \
+                "Certificate at signing time: +the certificate is valid\. .*It was revoked later, on" \
+                "$D/doc.txt" "$D/revexp-bt100.p7s"
+        expect_verify "revoked then expired, time-stamped after the revocation: NOT VALID" 1 \
+                "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revexp-bt45.p7s"
+        expect_verify "revoked then expired, time-stamped after the revocation: does not count" 1 \
+                "Competent person: +does not count" "$D/doc.txt" "$D/revexp-bt45.p7s"
+else
+        for i in 1 2 3 4 5 6 7; do ok "# SKIP libfaketime not found"; done
+fi
+
 # --- Revocation servers down: fail closed, naming the servers.
 write_policy "$T/down/policy.conf" http://127.0.0.1:1/ocsp http://127.0.0.1:1
 KYSO_POLICY="$T/down/policy.conf" expect_verify "OCSP and CRL down: NOT VALID, servers named" 1 \
