@@ -23,12 +23,15 @@ typedef struct SignatureCheck {
         CertKind kind;
 
         bool integrity_ok;
-        char *integrity_reason; /* translated */
+        char *integrity_reason;  /* translated */
+        bool signing_cert_bound; /* see ExistingSignature */
+        char *binding_reason;    /* translated: how the certificate is bound, or why it is not */
 
         time_t signing_time;
         SigningTimeSource time_source;
         bool has_timestamp;
         bool timestamp_trusted;
+        char *timestamp_reason; /* translated: why the time-stamp is not trusted */
         char *tsa_name;
         CertValidation tsa_status; /* meaningful when has_timestamp and the token verified */
 

@@ -79,6 +79,18 @@ expect_verify() {
         fi
 }
 
+# expect_json DESC PYTHON ARGS...: runs kysoctl verify --json ARGS; the Python statements get the output as d
+# and its first signature as s, and fail with an AssertionError.
+expect_json() {
+        local desc=$1 code=$2 out
+        shift 2
+        out=$("$KYSOCTL" verify --json "$@")
+        expect "$desc" python3 -c "import json, sys
+d = json.loads(sys.argv[1])
+s = d['signatures'][0]
+$code" "$out"
+}
+
 # --- Good signatures.
 for n in leader leader2 seal clerk; do
         sign $n "$D/$n.p7s" || bail_out "openssl cms -sign $n failed: $(cat "$T/openssl.err")"
@@ -94,12 +106,33 @@ expect_verify "leader: claimed signing time" 0 "Signing time: +[0-9-]+T[0-9:]+\+
         "$D/doc.txt" "$D/leader.p7s"
 expect_verify "leader: revocation checked by OCSP" 0 "Revocation checked by: +OCSP $OCSP" "$D/doc.txt" "$D/leader.p7s"
 expect_verify "leader: counts as competent person" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader.p7s"
-expect_verify "leader2 (ECDSA) signature is valid" 0 "Trần Thị Bình.*|rsa|ecdsa" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2 (ECDSA) signature is valid" 0 "Result: +VALID\. The signature is valid" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2: signer and ECDSA shown" 0 "Signer: +Trần Thị Bình \(Phó Chủ tịch\)" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2: ECDSA with SHA-256" 0 "Algorithms: +SHA256, ecdsa" "$D/doc.txt" "$D/leader2.p7s"
 expect_verify "leader2: ecdsa, competent" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader2.p7s"
 expect_verify "seal signature valid, not a competent person" 0 \
         "Competent person: +does not count: UBND phường Uông Bí signed with an organisation certificate" "$D/doc.txt" "$D/seal.p7s"
 expect_verify "clerk signature valid, not a competent person" 0 \
         "Competent person: +does not count: Lê Thị Cúc is not a competent person" "$D/doc.txt" "$D/clerk.p7s"
+
+# Without -cades, openssl signs without signing-certificate-v2: nothing binds the certificate, so the signature
+# could be re-presented with another certificate for the same key. It verifies, but is not the leader's.
+openssl cms -sign -binary -md sha256 -in "$D/doc.txt" -signer "$P/leader.pem" -inkey "$P/leader.key" \
+        -certfile "$P/ca.pem" -outform DER -out "$D/leader-plain.p7s" 2>>"$T/openssl.err" ||
+        bail_out "openssl cms -sign failed: $(cat "$T/openssl.err")"
+expect_verify "plain CMS (no signing-certificate attribute): the binding is reported" 0 \
+        "Certificate binding: +NOT bound: the signature carries no signing-certificate attribute" \
+        "$D/doc.txt" "$D/leader-plain.p7s"
+expect_verify "plain CMS: not the competent person's signature" 0 \
+        "Competent person: +does not count: the signature of Nguyễn Văn An does not bind its certificate" \
+        "$D/doc.txt" "$D/leader-plain.p7s"
+expect_verify "CAdES: the binding is reported" 0 \
+        "Certificate binding: +bound: the signed attributes name this certificate \(signing-certificate-v2, SHA256\)" \
+        "$D/doc.txt" "$D/leader.p7s"
+expect_json "json: plain CMS: signing_certificate absent, not bound, not competent" '
+assert s["signing_certificate"] == "absent" and s["signing_certificate_bound"] is False, s
+assert s["competent_person"] is False, s
+assert "does not bind its certificate" in s["reason"], s' "$D/doc.txt" "$D/leader-plain.p7s"
 
 # Default signature name FILE.p7s.
 cp "$D/leader.p7s" "$D/doc.txt.p7s"
@@ -298,14 +331,10 @@ expect_verify "revoked then expired, claimed time before the revocation: NOT VAL
 expect_verify "revoked then expired, backdated: nothing proves it predates the revocation" 1 \
         "Result: +NOT VALID\. .*nothing proves the signature was made before the revocation" \
         "$D/doc.txt" "$D/revexp-backdated.p7s"
-out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/revexp-backdated.p7s")
-expect "json: revoked then expired, backdated: not valid, not competent, revoked now" python3 -c '
-import json, sys
-s = json.loads(sys.argv[1])["signatures"][0]
+expect_json "json: revoked then expired, backdated: not valid, not competent, revoked now" '
 assert s["valid"] is False and s["competent_person"] is False, s
 assert s["signing_time_source"] == "claimed", s
-assert s["status_now"]["status"] == "revoked", s["status_now"]
-' "$out"
+assert s["status_now"]["status"] == "revoked", s["status_now"]' "$D/doc.txt" "$D/revexp-backdated.p7s"
 if [[ -n $FAKETIME_LIB ]]; then
         # With a time-stamp the stamped time counts: 100 days ago both were valid and not yet revoked; 45 days
         # ago revexp was revoked.

@@ -1,67 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The signing rules, with the fixture PKI's certificates: every role, every kind, the seal rule and each way
  * an existing signature can fail to count, classification; the reason and the article are checked. */
-#include <openssl/pem.h>
-#include <stdio.h>
-
-#include "fileio.h"
-#include "kyso-test.h"
-#include "openssl-util.h"
+#include "policy-test.h"
 #include "policy/policy-rules.h"
 
-static char tmpdir[] = "/tmp/kyso-test-rules-XXXXXX";
-static char pki[PATH_MAX];
 static Policy *policy;
 
-static X509 *cert(const char *name) {
-        char path[PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/%s.pem", pki, name);
-        FILE *f = fopen(path, "re");
-        assert_non_null(f);
-        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        assert_non_null(x);
-        return x;
-}
-
 static Policy *load_policy(const char *extra) {
-        char path[PATH_MAX + 64], *text = NULL;
-        snprintf(path, sizeof path, "%s/policy-%zu.conf", tmpdir, strlen(extra));
-        assert_true(
-                asprintf(
-                        &text,
-                        "[trust]\nroot = %s/root.pem\nintermediate = %s/ca.pem\n"
-                        "[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n"
-                        "[kind personal]\nkind = personal\npolicy-oid = 1.3.6.1.4.1.99999.1.1\n"
-                        "[kind organisation]\nkind = organization\npolicy-oid = 1.3.6.1.4.1.99999.1.2\n"
-                        "%s",
-                        pki, pki, extra) > 0);
-        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
-        free(text);
-        Policy *p = NULL;
-        char **errors = NULL;
-        int r = policy_load(path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors);
-        STRV_FOREACH (e, errors)
-                print_message("%s\n", *e);
-        strv_free(errors);
-        assert_int_equal(r, 0);
-        return p;
+        char name[64];
+        snprintf(name, sizeof name, "policy-%zu", strlen(extra));
+        return policy_for_fixtures(name, extra);
 }
 
 static int setup(void **state) {
-        const char *script = getenv("KYSO_FIXTURES_SCRIPT");
-        char cmd[PATH_MAX * 2];
-        if (!script) {
-                print_message("KYSO_FIXTURES_SCRIPT is not set: run through meson test\n");
+        if (fixtures_setup() < 0)
                 return -1;
-        }
-        assert_non_null(mkdtemp(tmpdir));
-        snprintf(cmd, sizeof cmd, "'%s' '%s/fx' >'%s/make.log' 2>&1", script, tmpdir, tmpdir);
-        if (system(cmd) != 0) {
-                print_message("make-fixtures.sh failed, see %s/make.log\n", tmpdir);
-                return -1;
-        }
-        snprintf(pki, sizeof pki, "%s/fx/pki", tmpdir);
         policy = load_policy("[kind device]\nkind = device\npolicy-oid = 1.3.6.1.4.1.99999.1.3\n"
                              "[seal ward]\n"
                              "seal-organization = UBND phường Uông Bí\n"
@@ -74,10 +27,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[PATH_MAX + 16];
         policy = policy_free(policy);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        return system(cmd) == 0 ? 0 : -1;
+        return fixtures_teardown();
 }
 
 /* A signer and its current status (revocation is off in this policy: the network is not needed here). */
@@ -111,6 +62,7 @@ static ExistingSignature good_sig(Signer *s) {
         return (ExistingSignature){
                 .signer = s->cert,
                 .integrity_ok = true,
+                .signing_cert_bound = true,
                 .covers_whole_document = true,
                 .status_at_signing = &s->status,
                 .signing_time = time(NULL) - 60,
@@ -253,6 +205,13 @@ static void test_seal_rule(void **state) {
         expect(seal, SIGN_ROLE_ISSUE, &partial, 1, NULL, false, ARTICLE_SEAL,
                "does not cover the whole document (content was added after it)");
 
+        /* Nothing in the signed attributes names the certificate: it could be re-presented with another
+         * certificate for the same key. */
+        ExistingSignature unbound = good_sig(leader);
+        unbound.signing_cert_bound = false;
+        expect(seal, SIGN_ROLE_ISSUE, &unbound, 1, NULL, false, ARTICLE_SEAL,
+               "the signature of Nguyễn Văn An does not bind its certificate");
+
         ExistingSignature broken = good_sig(leader);
         broken.integrity_ok = false;
         expect(seal, SIGN_ROLE_ISSUE, &broken, 1, NULL, false, ARTICLE_SEAL,
@@ -281,7 +240,9 @@ static void test_seal_rule(void **state) {
         unchecked.status_at_signing = NULL;
         expect(seal, SIGN_ROLE_ISSUE, &unchecked, 1, NULL, false, ARTICLE_SEAL, "could not be checked");
 
-        ExistingSignature nosigner = { .integrity_ok = true, .covers_whole_document = true };
+        ExistingSignature nosigner = { .integrity_ok = true,
+                                       .signing_cert_bound = true,
+                                       .covers_whole_document = true };
         expect(seal, SIGN_ROLE_ISSUE, &nosigner, 1, NULL, false, ARTICLE_SEAL,
                "signer certificate is missing");
 
