@@ -74,20 +74,24 @@ static RsaPadding rsa_padding_from_string(const char *s) {
         return _RSA_PADDING_INVALID;
 }
 
+static void name_matches_free(NameMatch *arr, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(arr[i].glob);
+        free(arr);
+}
+
 static void cert_match_done(CertMatch *m) {
-        for (size_t i = 0; i < m->n_issuer; i++)
-                free(m->issuer[i].glob);
-        free(m->issuer);
-        for (size_t i = 0; i < m->n_subject; i++)
-                free(m->subject[i].glob);
-        free(m->subject);
+        name_matches_free(m->issuer, m->n_issuer);
+        name_matches_free(m->subject, m->n_subject);
+        name_matches_free(m->not_issuer, m->n_not_issuer);
+        name_matches_free(m->not_subject, m->n_not_subject);
         strv_free(m->policy_oids);
         strv_free(m->ekus);
         strv_free(m->fingerprints);
         strv_free(m->organizations);
 }
 
-static bool cert_match_empty(const CertMatch *m) {
+bool cert_match_empty(const CertMatch *m) {
         return m->n_issuer == 0 && m->n_subject == 0 && !m->policy_oids && !m->ekus && !m->fingerprints &&
                !m->organizations;
 }
@@ -624,9 +628,20 @@ static int parse_name_match(const char *v, NameMatch **arr, size_t *n) {
 static int parse_match_key(
         ParseState *st, unsigned line, CertMatch *m, const char *key, const char *v, bool allow_org) {
         int r;
-        if (streq(key, "issuer") || streq(key, "subject")) {
-                bool is = streq(key, "issuer");
-                r = parse_name_match(v, is ? &m->issuer : &m->subject, is ? &m->n_issuer : &m->n_subject);
+        const struct {
+                const char *key;
+                NameMatch **arr;
+                size_t *n;
+        } names[] = {
+                { "issuer", &m->issuer, &m->n_issuer },
+                { "subject", &m->subject, &m->n_subject },
+                { "not-issuer", &m->not_issuer, &m->n_not_issuer },
+                { "not-subject", &m->not_subject, &m->n_not_subject },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                if (!streq(key, names[i].key))
+                        continue;
+                r = parse_name_match(v, names[i].arr, names[i].n);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -1126,8 +1141,8 @@ int policy_finish(Policy *p, char ***errors) {
                             _("[kind %s] has no 'kind =' (personal, organization or device)"), k->name);
                 if (cert_match_empty(&k->match))
                         FIN(k->file, k->line,
-                            _("[kind %s] has no criterion (issuer, subject, policy-oid, eku or fingerprint); it "
-                              "would match every certificate"),
+                            _("[kind %s] has no criterion (issuer, subject, policy-oid, eku or fingerprint; "
+                              "not-issuer and not-subject only narrow those); it would match every certificate"),
                             k->name);
                 for (size_t j = 0; j < i; j++) {
                         KindRule *o = &p->kind_rules[j];

@@ -50,6 +50,12 @@ typedef struct CertMatch {
         size_t n_issuer;
         NameMatch *subject;
         size_t n_subject;
+        /* Negative criteria: the certificate must match none of them. They only narrow the positive ones
+         * (a rule needs at least one of those). */
+        NameMatch *not_issuer;
+        size_t n_not_issuer;
+        NameMatch *not_subject;
+        size_t n_not_subject;
         char **policy_oids;   /* dotted OIDs */
         char **ekus;          /* dotted OIDs */
         char **fingerprints;  /* SHA-256, lowercase hex without colons */
@@ -162,6 +168,8 @@ CertKind policy_classify_certificate(const Policy *p, X509 *cert, const char **r
  * [seal] section; ret_rule (optional) names it. Kinds are not checked here (policy-rules does). */
 bool policy_is_competent_leader(const Policy *p, X509 *seal, X509 *leader, const char **ret_rule);
 bool cert_match(const CertMatch *m, X509 *cert);
+/* True when m has no positive criterion (negative ones alone would match almost everything). */
+bool cert_match_empty(const CertMatch *m);
 
 const char *cert_kind_to_string(CertKind k);
 CertKind cert_kind_from_string(const char *s);

@@ -132,6 +132,115 @@ static void test_unknown_kind(void **state) {
         policy = saved;
 }
 
+/* Each kind of [kind] criterion, with a policy holding only the rules given. */
+static void test_kind_criteria(void **state) {
+        _cleanup_(X509_freep) X509 *seal = cert("seal");
+        _cleanup_free_ char *by_fp = NULL, *both = NULL;
+        char fp[65];
+
+        /* By fingerprint, with colons and upper case as a person would paste it. */
+        assert_int_equal(cert_fingerprint_sha256(seal, fp), 0);
+        assert_true(
+                asprintf(
+                        &by_fp, "[kind seal]\nkind = organization\nfingerprint = %c%c:%s\n",
+                        fp[0] - ('a' <= fp[0] ? 'a' - 'A' : 0), fp[1], fp + 2) > 0);
+        /* Two rules of different kinds match the seal: its kind is unknown. */
+        assert_true(
+                asprintf(
+                        &both,
+                        "%s[kind org]\nkind = organization\nsubject = O=UBND*\n"
+                        "[kind people]\nkind = personal\nissuer = O=Ban Cơ yếu*\n",
+                        by_fp) > 0);
+        const char
+                *by_issuer = "[kind other]\nkind = device\nissuer = CN=CA lạ*\n",
+                *by_eku = "[kind mail]\nkind = personal\neku = emailProtection\n",
+                /* The same organisation's certificates without a title (the seal), not by the other root. */
+                        *by_not =
+                                "[kind org]\nkind = organization\nsubject = O=UBND*\nnot-subject = title=*\n"
+                                "not-issuer = CN=CA lạ*\n";
+        const struct {
+                const char *rules, *name;
+                CertKind kind;
+        } cases[] = {
+                { by_issuer, "unknown", CERT_KIND_DEVICE },
+                { by_issuer, "leader", CERT_KIND_UNKNOWN },
+                /* The clerk's certificate has emailProtection, the leader's no EKU. */
+                { by_eku, "clerk", CERT_KIND_PERSONAL },
+                { by_eku, "leader", CERT_KIND_UNKNOWN },
+                { by_fp, "seal", CERT_KIND_ORGANIZATION },
+                { by_fp, "expiring", CERT_KIND_UNKNOWN },
+                { by_not, "seal", CERT_KIND_ORGANIZATION },
+                { by_not, "leader", CERT_KIND_UNKNOWN },
+                { by_not, "unknown", CERT_KIND_UNKNOWN },
+                { both, "seal", CERT_KIND_UNKNOWN },
+                { both, "leader", CERT_KIND_UNKNOWN },
+                { both, "unknown", CERT_KIND_ORGANIZATION },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = NULL;
+                assert_true(
+                        asprintf(
+                                &text,
+                                "[trust]\nroot = %s/root.pem\n[revocation]\nmode = off\n"
+                                "allow-insecure-no-revocation-for-tests = yes\n%s",
+                                pki, cases[i].rules) > 0);
+                _cleanup_(policy_freep) Policy *p = policy_from_text("kinds", text);
+                _cleanup_(X509_freep) X509 *x = cert(cases[i].name);
+                CertKind k = policy_classify_certificate(p, x, NULL);
+                if (k != cases[i].kind)
+                        fail_msg(
+                                "case %zu: %s is %s, want %s", i, cases[i].name, cert_kind_to_string(k),
+                                cert_kind_to_string(cases[i].kind));
+        }
+}
+
+/* The shipped example, with the fixture PKI's root and issuer in place of the Government CA's: every
+ * fixture certificate gets the kind it has, none is ambiguous. */
+static void test_example_policy(void **state) {
+        const char *src = test_getenv_or_skip("KYSO_SOURCE_ROOT");
+        _cleanup_free_ char *path = NULL;
+        size_t size = 0;
+
+        assert_true(asprintf(&path, "%s/policy/policy.conf.example", src) > 0);
+        assert_int_equal(
+                run("sed -e 's|^root = /etc/kyso/roots$|root = %s/root.pem|' "
+                    "-e 's|^intermediate = /etc/kyso/intermediates$|intermediate = %s/ca.pem|' "
+                    "-e 's|O=Ban Cơ yếu Chính phủ$|O=Ban Cơ yếu Chính phủ (test)|' '%s' >'%s/example.conf'",
+                    pki, pki, path, tmpdir),
+                0);
+        _cleanup_free_ char *ex = NULL;
+        char expath[PATH_MAX + 32];
+        snprintf(expath, sizeof expath, "%s/example.conf", tmpdir);
+        assert_int_equal(read_full_file(expath, 1024 * 1024, &ex, &size), 0);
+        /* The substitutions took: the example still names the Government CA by its O. */
+        assert_non_null(strstr(ex, "O=Ban Cơ yếu Chính phủ (test)"));
+        assert_non_null(strstr(ex, pki));
+
+        _cleanup_(policy_freep) Policy *p = policy_from_text("example", ex);
+        const struct {
+                const char *name;
+                CertKind kind;
+        } want[] = {
+                { "leader", CERT_KIND_PERSONAL },     { "leader2", CERT_KIND_PERSONAL },
+                { "clerk", CERT_KIND_PERSONAL },      { "expired", CERT_KIND_PERSONAL },
+                { "seal", CERT_KIND_ORGANIZATION },   { "expiring", CERT_KIND_ORGANIZATION },
+                { "notyet", CERT_KIND_ORGANIZATION }, { "device", CERT_KIND_DEVICE },
+                { "unknown", CERT_KIND_UNKNOWN }, /* another CA: no rule of the example matches */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                _cleanup_(X509_freep) X509 *x = cert(want[i].name);
+                CertKind k = policy_classify_certificate(p, x, NULL);
+                if (k != want[i].kind)
+                        fail_msg(
+                                "example policy: %s is %s, want %s", want[i].name, cert_kind_to_string(k),
+                                cert_kind_to_string(want[i].kind));
+        }
+        /* And the seal rule of the example accepts the leaders for the seal. */
+        _cleanup_(X509_freep) X509 *seal = cert("seal"), *leader = cert("leader"), *clerk = cert("clerk");
+        assert_true(policy_is_competent_leader(p, seal, leader, NULL));
+        assert_false(policy_is_competent_leader(p, seal, clerk, NULL));
+}
+
 static void test_validity(void **state) {
         _cleanup_(signer_freep) Signer *expired = signer_new("expired"), *weak = signer_new("weak"),
                                        *unknown = signer_new("unknown"), *notyet = signer_new("notyet"),
@@ -286,6 +395,7 @@ static void test_bad_requests(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
+                cmocka_unit_test(test_kind_criteria),   cmocka_unit_test(test_example_policy),
                 cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
                 cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
         };

@@ -258,6 +258,15 @@ static void test_errors(void **state) {
         expect_error("[revocation]\nmode = off\n", 4, "needs allow-insecure-no-revocation-for-tests = yes");
         expect_error("[revocation]\nallow-insecure-no-revocation-for-tests = yes\n", 4, "contradicts");
         expect_error("[kind x]\nkind = personal\n", 3, "has no criterion");
+        /* Negative criteria only narrow: alone they would match nearly every certificate. */
+        expect_error("[kind x]\nkind = personal\nnot-subject = title=*\n", 3, "has no criterion");
+        expect_error(
+                "[kind x]\nkind = personal\nsubject = CN=*\nnot-subject = nonsense\n", 6,
+                "bad value 'nonsense' for not-subject: expected ATTRIBUTE=PATTERN");
+        expect_error("[kind x]\nkind = personal\nsubject = CN=*\nnot-issuer = =x\n", 6, "for not-issuer");
+        expect_error(
+                "[seal s]\nseal-not-subject = title=*\nleader-organization = X\n", 3,
+                "says nothing about the seal certificate");
         expect_error("[kind x]\nsubject = CN=*\n", 3, "has no 'kind ='");
         expect_error("[seal s]\nseal-organization = X\n", 3, "says nothing about the leaders");
         expect_error("[seal s]\nleader-organization = X\n", 3, "says nothing about the seal certificate");
