@@ -61,6 +61,9 @@ int cert_validate(
         CertValidation *ret);
 void cert_validation_done(CertValidation *v);
 
+/* The certificate's CN (UTF-8), or its whole subject when it has none; for messages. */
+char *cert_display_name(X509 *x);
+
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);
 const char *cert_status_to_string(CertStatus s);

@@ -851,6 +851,8 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                         bool timeout = strstr(key, "timeout") != NULL;
                         if (timeout && (u == 0 || u > 300))
                                 BAD(_("a timeout must be between 1 second and 5 minutes"));
+                        if (streq(key, "ocsp-max-age") && u == 0)
+                                BAD(_("0 would refuse every OCSP answer; give the longest age to accept, such as 1d"));
                         if (streq(key, "ocsp-timeout"))
                                 p->ocsp_timeout_sec = u;
                         else if (streq(key, "crl-timeout"))

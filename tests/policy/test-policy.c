@@ -221,6 +221,8 @@ static void test_errors(void **state) {
         expect_error("[revocation]\nmode = sometimes\n", 4, "bad value 'sometimes' for mode");
         expect_error("[revocation]\nocsp-timeout = 0\n", 4, "bad value '0' for ocsp-timeout");
         expect_error("[revocation]\nocsp-timeout = -5\n", 4, "bad value '-5' for ocsp-timeout");
+        expect_error(
+                "[revocation]\nocsp-max-age = 0\n", 4, "bad value '0' for ocsp-max-age: 0 would refuse");
         expect_error("[revocation]\ncache = relative/path\n", 4, "expected an absolute path");
         expect_error("[revocation]\nrewrite = http://a\n", 4, "expected two URLs");
         expect_error("[algorithms]\nmin-rsa-bits = 1024\n", 4, "at least 2048 bits");
