@@ -290,6 +290,19 @@ expect_verify "B-T: the TSA is named and trusted" 0 "Time-stamp: +trusted, from 
 out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/bt.p7s")
 expect_match "json: time-stamp source and TSA status" '"signing_time_source":"time-stamp"' "$out"
 expect_match "json: TSA certificate valid" '"trusted":true' "$out"
+# A time-stamp from a TSA that chains to a root the policy does not trust proves nothing.
+start_test_server tsa TSA_OTHER --untrusted-tsa 2>"$T/start.err" || bail_out "tsa server: $(cat "$T/start.err")"
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/bt-other.p7s" --tsa "$TSA_OTHER" ||
+        bail_out "sign-cades --tsa (untrusted TSA) failed"
+expect_verify "time-stamp from an untrusted TSA: NOT VALID, says why" 1 \
+        "Result: +NOT VALID\. The time-stamp cannot be trusted: The certificate of Máy chủ dấu thời gian lạ \(test\) does not lead to a trusted root" \
+        "$D/doc.txt" "$D/bt-other.p7s"
+expect_verify "time-stamp from an untrusted TSA: shown as not trusted" 1 "Time-stamp: +NOT trusted: " \
+        "$D/doc.txt" "$D/bt-other.p7s"
+expect_json "json: untrusted TSA: the time-stamp is not trusted, the time only claimed, not competent" '
+assert s["timestamp"]["status"] == "ok" and s["timestamp"]["trusted"] is False, s["timestamp"]
+assert "does not lead to a trusted root" in s["timestamp"]["reason"], s["timestamp"]
+assert s["signing_time_source"] == "claimed" and s["competent_person"] is False, s' "$D/doc.txt" "$D/bt-other.p7s"
 FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -1)
 if [[ -n $FAKETIME_LIB ]]; then
         # A TSA whose clock is 12 hours behind: the token proves the signature predates the revocation.

@@ -251,6 +251,21 @@ expect_fail "TSA down: a clear error, nothing written" "time-stamp server.*could
         kysoctl sign --role approve --cert "$LEADER" --timestamp "$D/qd.txt" -o "$T/out/bt-down.p7s"
 [[ ! -s $T/out/bt-down.p7s ]] && ok "TSA down: no output" || not_ok "TSA down: no output"
 cp "$T/policy.saved" "$KYSO_POLICY"
+# rsa-padding = pss (here from a drop-in): the agent signs with RSASSA-PSS; kysoctl and openssl agree.
+mkdir -p "$(dirname "$KYSO_POLICY")/policy.d"
+printf '[algorithms]\nrsa-padding = pss\n' >"$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf"
+script "confirm yes" "pin 1111"
+expect "rsa-padding = pss: approve" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/pss.p7s"
+expect_match "rsa-padding = pss: the signature is RSA-PSS" '"scheme":"rsa-pss"' \
+        "$(kysoctl verify --json "$D/qd.txt" "$T/pss.p7s" 2>&1)"
+expect "rsa-padding = pss: openssl cms -verify agrees" cms_ok "$D/qd.txt" "$T/pss.p7s"
+expect_match "rsa-padding = pss: openssl sees RSASSA-PSS" "rsassaPss" \
+        "$(openssl cms -cmsout -print -inform DER -in "$T/pss.p7s")"
+rm -f "$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf"
+script "confirm yes" "pin 1111"
+expect "rsa-padding back to pkcs1: approve" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/pkcs1.p7s"
+expect_match "rsa-padding pkcs1 (default): the signature is PKCS#1 v1.5" '"scheme":"rsa-pkcs1"' \
+        "$(kysoctl verify --json "$D/qd.txt" "$T/pkcs1.p7s" 2>&1)"
 
 # 6. two tokens in parallel, a bounded queue, a batch
 # Each request on its own token's queue: the seal's request does not wait behind the leader's. (Both tokens
