@@ -36,6 +36,9 @@ AgentSign *agent_sign_free(AgentSign *s);
 /* Runs Sign or SignBatch (the caller checked the sender's uid). Returns the reply (NULL on OOM). */
 DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
 
+/* The policy already in the audit log (its digest): a request whose policy differs records it again. */
+void agent_sign_set_policy_recorded(AgentSign *s, const char *digest);
+
 /* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
  * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */
 PinCache *agent_sign_get_pin_cache(AgentSign *s);

@@ -690,6 +690,8 @@ int agent_connect_bus(Agent *a, const char *address) {
         r = agent_sign_new(a->event, a->bus, a->manager, a->config, a->audit, &a->sign);
         if (r < 0)
                 return r;
+        /* kysod recorded this one at start. */
+        agent_sign_set_policy_recorded(a->sign, a->policy ? a->policy->digest : NULL);
         agent_start_session_watch(a);
         if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
                 return -ENOMEM;

@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -100,6 +101,7 @@ Policy *policy_free(Policy *p) {
         if (!p)
                 return NULL;
         strv_free(p->files);
+        strv_free(p->file_sha256);
         strv_free(p->trusted_root_paths);
         sk_X509_pop_free(p->trusted_roots, X509_free);
         strv_free(p->intermediate_paths);
@@ -1175,6 +1177,31 @@ int policy_finish(Policy *p, char ***errors) {
         return 0;
 }
 
+static int sha256_hex(const void *data, size_t size, char ret[static 65]) {
+        unsigned char md[32];
+        unsigned n = 0;
+        if (EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+/* The policy's identity: "SHA256  PATH\n" per file (sha256sum's format), hashed. */
+static int policy_digest(Policy *p) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        for (size_t i = 0; p->files && p->files[i]; i++) {
+                char *n;
+                if (asprintf(&n, "%s%s  %s\n", strempty(text), p->file_sha256[i], p->files[i]) < 0)
+                        return -ENOMEM;
+                free(text);
+                text = n;
+                len = strlen(text);
+        }
+        return sha256_hex(strempty(text), len, p->digest);
+}
+
 static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, bool check_owner, char ***errors) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -1192,7 +1219,13 @@ static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, bool c
         int r = read_full_fd(fd, POLICY_MAX_FILE_SIZE, &data, &size);
         if (r < 0)
                 return add_error(errors, path, 0, _("cannot read: %s"), strerror(-r));
+        char hex[65];
+        r = sha256_hex(data, size, hex);
+        if (r < 0)
+                return r;
         r = strv_extend(&p->files, path);
+        if (r >= 0)
+                r = strv_extend(&p->file_sha256, hex);
         if (r < 0)
                 return r;
         r = policy_parse_buffer(p, path, data, size, flags, errors);
@@ -1268,6 +1301,10 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         r = policy_finish(p, &errors);
         if (r < 0)
                 return r;
+        r = policy_digest(p);
+        if (r < 0)
+                return r;
+        p->system_default = check_owner && streq(path, POLICY_SYSTEM_PATH);
 
         if (errors) {
                 if (ret_errors)

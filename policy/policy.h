@@ -84,7 +84,13 @@ typedef struct UrlRewrite {
 } UrlRewrite;
 
 typedef struct Policy {
-        char **files; /* the files read, in order */
+        char **files;       /* the files read, in order */
+        char **file_sha256; /* SHA-256 (hex) of each of them, as read */
+        /* SHA-256 (hex) over the files' names and hashes: changes when a file or the set of files does. */
+        char digest[65];
+        /* Read from POLICY_SYSTEM_PATH and its policy.d, with the owner check: the administrator's policy.
+         * Anything else was chosen through $KYSO_POLICY (tests, or the person at the desk). */
+        bool system_default;
 
         char **trusted_root_paths;
         STACK_OF(X509) * trusted_roots;
