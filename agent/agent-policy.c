@@ -8,10 +8,9 @@ int agent_policy_record(AuditLog *audit, const Policy *p, const char *loaded_for
         _cleanup_strv_free_ char **keys = NULL;
         _cleanup_free_ const char **extra = NULL;
         _cleanup_free_ char *warning = NULL;
-        size_t n_files = strv_length(p->files), n = 0;
-        int r;
+        size_t n_files = p ? strv_length(p->files) : 0, n = 0;
 
-        if (!audit || !p || n_files == 0 || strv_length(p->file_sha256) != n_files)
+        if (!audit || n_files == 0 || strv_length(p->file_sha256) != n_files)
                 return -EINVAL;
         if (!p->system_default) {
                 if (asprintf(
@@ -23,8 +22,7 @@ int agent_policy_record(AuditLog *audit, const Policy *p, const char *loaded_for
                 log_warning("%s", warning);
         }
 
-        /* file, file_sha256, then dropin_N and dropin_N_sha256 for each drop-in; four more pairs; the end.
-         */
+        /* file and file_sha256, dropin_N and dropin_N_sha256 per drop-in, four more pairs, the end. */
         extra = calloc(2 * (2 * n_files + 4) + 1, sizeof *extra);
         if (!extra)
                 return -ENOMEM;
@@ -33,24 +31,15 @@ int agent_policy_record(AuditLog *audit, const Policy *p, const char *loaded_for
         extra[n++] = "file_sha256";
         extra[n++] = p->file_sha256[0];
         for (size_t i = 1; i < n_files; i++) {
-                char *k, *ks;
-                if (asprintf(&k, "dropin_%zu", i) < 0)
+                char k[32], ks[40];
+                snprintf(k, sizeof k, "dropin_%zu", i);
+                snprintf(ks, sizeof ks, "dropin_%zu_sha256", i);
+                if (strv_extend(&keys, k) < 0 || strv_extend(&keys, ks) < 0)
                         return -ENOMEM;
-                r = strv_push(&keys, k);
-                if (r < 0) {
-                        free(k);
-                        return r;
-                }
-                if (asprintf(&ks, "dropin_%zu_sha256", i) < 0)
-                        return -ENOMEM;
-                r = strv_push(&keys, ks);
-                if (r < 0) {
-                        free(ks);
-                        return r;
-                }
-                extra[n++] = k;
+                size_t m = strv_length(keys);
+                extra[n++] = keys[m - 2];
                 extra[n++] = p->files[i];
-                extra[n++] = ks;
+                extra[n++] = keys[m - 1];
                 extra[n++] = p->file_sha256[i];
         }
         extra[n++] = "policy_sha256";
