@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "agent-inventory.h"
+#include "agent-policy.h"
 #include "agent-sign.h"
 #include "audit/audit-log.h"
 #include "dbus/dbus-dict.h"
@@ -138,6 +139,7 @@ struct AgentSign {
         PrompterRegistry *prompters; /* borrowed: the apps' own (RegisterPrompter); NULL: none */
         PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
         SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
+        char policy_digest[65];  /* of the policy last recorded in the audit log */
         SignRequest *requests;   /* in arrival order */
         unsigned counter;
         bool registered, filter_added;
@@ -961,6 +963,20 @@ static int request_prepare(SignRequest *r) {
                         _("The signing policy could not be read, so nothing can be signed. Ask your "
                           "administrator to check it with 'kysoctl policy check'."));
                 return -ECANCELED;
+        }
+        /* Which policy decides is part of the record: written when it differs from the one last recorded. */
+        if (r->owner && !streq(r->owner->policy_digest, r->policy->digest)) {
+                k = r->owner->audit ? agent_policy_record(r->owner->audit, r->policy, "sign request")
+                                    : -EROFS;
+                if (k < 0) {
+                        log_error_errno(k, "Cannot record the signing policy in the audit log: %m");
+                        request_fail_all(
+                                r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                _("The audit log could not record the signing policy, so nothing is signed. "
+                                  "Check the disk space of the audit log, then sign again."));
+                        return -ECANCELED;
+                }
+                agent_sign_set_policy_recorded(r->owner, r->policy->digest);
         }
 
         k = request_find_certificate(r);
@@ -2219,6 +2235,11 @@ AgentSign *agent_sign_free(AgentSign *s) {
 
 void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters) {
         s->prompters = prompters;
+}
+
+void agent_sign_set_policy_recorded(AgentSign *s, const char *digest) {
+        if (s)
+                snprintf(s->policy_digest, sizeof s->policy_digest, "%s", strempty(digest));
 }
 
 PinCache *agent_sign_get_pin_cache(AgentSign *s) {

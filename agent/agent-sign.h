@@ -40,6 +40,8 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
 /* The apps' own prompters (borrowed; it must outlive this object): a request whose sender registered one is
  * prompted there, every other request through pinentry. */
 void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters);
+/* The policy already in the audit log (its digest): a request whose policy differs records it again. */
+void agent_sign_set_policy_recorded(AgentSign *s, const char *digest);
 
 /* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
  * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */

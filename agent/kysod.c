@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "agent-policy.h"
 #include "agent.h"
 #include "audit/audit-log.h"
 #include "config.h"
@@ -164,9 +165,7 @@ int main(int argc, char **argv) {
                         audit, AUDIT_EVENT_CONFIG_LOAD, "Configuration loaded", "file",
                         config->path ?: "(built-in defaults)", NULL);
         if (r >= 0)
-                r = audit_log_append_simple(
-                        audit, AUDIT_EVENT_POLICY_LOAD, "Signing policy loaded", "file", policy_tools_path(),
-                        NULL);
+                r = agent_policy_record(audit, policy, "start");
         if (r < 0) {
                 log_error_errno(
                         r,

@@ -400,7 +400,30 @@ static bool verify_raw_digest(
         return EVP_PKEY_verify(ctx, sig->data, (size_t) sig->length, dig, dig_size) == 1;
 }
 
-static CmsSigningCert check_signing_cert(CMS_SignerInfo *si, X509 *signer) {
+/* The hash algorithm of the first ESSCertIDv2 of a DER SigningCertificateV2 (OpenSSL 3.0 keeps the
+ * structure opaque): SEQUENCE { SEQUENCE OF ESSCertIDv2 { hashAlgorithm DEFAULT sha256, certHash, ... } }.
+ */
+static int ess_v2_first_hash_nid(const ASN1_STRING *seq) {
+        const unsigned char *p = seq->data, *end = seq->data + seq->length;
+        long len = 0;
+        int tag = 0, class = 0;
+
+        for (int level = 0; level < 3; level++) {
+                if ((ASN1_get_object(&p, &len, &tag, &class, end - p) & 0x80) || tag != V_ASN1_SEQUENCE ||
+                    class != V_ASN1_UNIVERSAL || len > end - p)
+                        return NID_undef;
+                end = p + len;
+        }
+        /* p: the ESSCertIDv2's first element. */
+        if (p >= end)
+                return NID_undef;
+        if (*p == V_ASN1_OCTET_STRING)
+                return NID_sha256;
+        _cleanup_(X509_ALGOR_freep) X509_ALGOR *alg = d2i_X509_ALGOR(NULL, &p, end - p);
+        return alg ? algor_digest_nid(alg) : NID_undef;
+}
+
+static CmsSigningCert check_signing_cert(CMS_SignerInfo *si, X509 *signer, int *ret_digest_nid) {
         _cleanup_(ESS_SIGNING_CERT_freep) ESS_SIGNING_CERT *v1 = NULL;
         _cleanup_(ESS_SIGNING_CERT_V2_freep) ESS_SIGNING_CERT_V2 *v2 = NULL;
         _cleanup_(sk_X509_freep_shallow) STACK_OF(X509) *chain = NULL;
@@ -432,7 +455,9 @@ static CmsSigningCert check_signing_cert(CMS_SignerInfo *si, X509 *signer) {
                 v2 = d2i_ESS_SIGNING_CERT_V2(NULL, &p, t->value.sequence->length);
                 if (!v2 || p != t->value.sequence->data + t->value.sequence->length)
                         return CMS_SIGNING_CERT_MALFORMED;
-        }
+                *ret_digest_nid = ess_v2_first_hash_nid(t->value.sequence);
+        } else
+                *ret_digest_nid = NID_sha1;
         if (!signer)
                 return CMS_SIGNING_CERT_MISMATCH;
 
@@ -570,7 +595,7 @@ static void verify_timestamp_der(
         } while (0)
 
         t->status = CMS_TIMESTAMP_OK;
-        t->imprint_digest_nid = NID_undef;
+        t->imprint_digest_nid = t->signature_digest_nid = NID_undef;
         t->certs = sk_X509_new_null();
         if (!t->certs)
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "out of memory");
@@ -611,6 +636,7 @@ static void verify_timestamp_der(
         verify_signer(tsi, t->certs, &digests, NID_id_smime_ct_TSTInfo, depth + 1, &sub);
         if (sub.signer_cert && X509_up_ref(sub.signer_cert) == 1)
                 t->tsa_cert = sub.signer_cert;
+        t->signature_digest_nid = sub.digest_nid;
 
         mi = TS_TST_INFO_get_msg_imprint(tst);
         imprint = mi ? TS_MSG_IMPRINT_get_msg(mi) : NULL;
@@ -646,7 +672,7 @@ verify_timestamp(const ASN1_OCTET_STRING *sigval, X509_ATTRIBUTE *attr, unsigned
 
         if (!v || v->type != V_ASN1_SEQUENCE || !v->value.sequence) {
                 t->status = CMS_TIMESTAMP_MALFORMED;
-                t->imprint_digest_nid = NID_undef;
+                t->imprint_digest_nid = t->signature_digest_nid = NID_undef;
                 t->certs = sk_X509_new_null();
                 t->detail = strdup("signature time-stamp attribute must hold exactly one token");
                 return;
@@ -782,7 +808,10 @@ static void verify_signed_attrs(
                                 ? "a countersignature must not have a content-type attribute"
                                 : "content-type signed attribute missing or not the expected type");
 
-        s->signing_cert = check_signing_cert(si, s->signer_cert);
+        s->signing_cert_digest_nid = NID_undef;
+        s->signing_cert = check_signing_cert(si, s->signer_cert, &s->signing_cert_digest_nid);
+        if (s->signing_cert != CMS_SIGNING_CERT_V1_OK && s->signing_cert != CMS_SIGNING_CERT_V2_OK)
+                s->signing_cert_digest_nid = NID_undef;
         if (s->signing_cert == CMS_SIGNING_CERT_MALFORMED)
                 set_problem(s, CMS_PROBLEM_MALFORMED, "signing-certificate attribute does not parse");
         else if (s->signing_cert == CMS_SIGNING_CERT_MISMATCH)

@@ -94,12 +94,13 @@ typedef enum CmsTimestampStatus {
  * id-kp-timeStamping usage are for policy/ to validate, from tsa_cert and certs. */
 typedef struct CmsTimestamp {
         CmsTimestampStatus status;
-        bool signature_valid;   /* the token's SignedData signature verifies with tsa_cert */
-        bool imprint_matches;   /* messageImprint == hash(signature value) with the imprint's algorithm */
-        bool has_gen_time;      /* gen_time is set (the TSTInfo parsed) */
-        time_t gen_time;        /* TSTInfo.genTime, UTC, seconds */
-        int imprint_digest_nid; /* NID of the messageImprint hash, NID_undef if unknown */
-        X509 *tsa_cert;         /* the certificate that signed the token (owned reference), or NULL */
+        bool signature_valid;     /* the token's SignedData signature verifies with tsa_cert */
+        bool imprint_matches;     /* messageImprint == hash(signature value) with the imprint's algorithm */
+        bool has_gen_time;        /* gen_time is set (the TSTInfo parsed) */
+        time_t gen_time;          /* TSTInfo.genTime, UTC, seconds */
+        int imprint_digest_nid;   /* NID of the messageImprint hash, NID_undef if unknown */
+        int signature_digest_nid; /* NID of the digest of the token's own signature, NID_undef if unknown */
+        X509 *tsa_cert;           /* the certificate that signed the token (owned reference), or NULL */
         /* Every certificate carried in the token (owned), never NULL when status != NONE. */
         STACK_OF(X509) * certs;
         char *policy_oid; /* TSTInfo.policy in dotted form, or NULL */
@@ -134,6 +135,8 @@ struct CmsSignerResult {
         bool signature_valid;        /* signature over DER(signed attributes) verifies with signer_key;
                                       * without signed attributes: over the content digest */
         CmsSigningCert signing_cert; /* ESS signing-certificate(-v2) binding */
+        int signing_cert_digest_nid; /* the hash of that binding's first ESSCertID(v2): NID_sha1 for v1,
+                                      * SHA-256 when a v2 leaves it to its default; NID_undef when absent */
         bool has_signing_time;       /* a signing-time signed attribute is present (claimed, not proven) */
         time_t signing_time;         /* its value, UTC, seconds */
 

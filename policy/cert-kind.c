@@ -91,12 +91,14 @@ static bool organization_matches(X509 *cert, char *const *orgs) {
 bool cert_match(const CertMatch *m, X509 *cert) {
         if (!cert)
                 return false;
-        if (m->n_issuer == 0 && m->n_subject == 0 && !m->policy_oids && !m->ekus && !m->fingerprints &&
-            !m->organizations)
+        if (cert_match_empty(m))
                 return false; /* an empty rule matches nothing (policy_finish refuses it anyway) */
         if (m->n_issuer > 0 && !any_name_matches(X509_get_issuer_name(cert), m->issuer, m->n_issuer))
                 return false;
         if (m->n_subject > 0 && !any_name_matches(X509_get_subject_name(cert), m->subject, m->n_subject))
+                return false;
+        if (any_name_matches(X509_get_issuer_name(cert), m->not_issuer, m->n_not_issuer) ||
+            any_name_matches(X509_get_subject_name(cert), m->not_subject, m->n_not_subject))
                 return false;
         if (m->policy_oids && !policy_oid_matches(cert, m->policy_oids))
                 return false;

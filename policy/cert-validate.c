@@ -56,7 +56,7 @@ void cert_validation_done(CertValidation *v) {
         v->reason = mfree(v->reason);
 }
 
-static char *subject_of(X509 *x) {
+char *cert_display_name(X509 *x) {
         _cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
         if (!b)
                 return NULL;
@@ -125,11 +125,14 @@ static bool hash_allowed(const Policy *p, int md_nid) {
         return false;
 }
 
-/* Key strength by the policy; on failure *ret_what says what is wrong (static English, translated later). */
-static bool key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out[static 32]) {
+/* Key strength by the policy. On failure, curve_out names a curve the policy does not allow, or type_out a
+ * key type kyso does not support (neither: too few bits). */
+static bool
+key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out[static 32], const char **type_out) {
         int id = EVP_PKEY_get_base_id(key);
         *ret_bits = EVP_PKEY_get_bits(key);
         curve_out[0] = 0;
+        *type_out = NULL;
         if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS)
                 return *ret_bits >= (int) p->min_rsa_bits;
         if (id == EVP_PKEY_EC) {
@@ -149,19 +152,48 @@ static bool key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out
                                 return true;
                 return false;
         }
+        *type_out = id != NID_undef ? OBJ_nid2sn(id) : EVP_PKEY_get0_type_name(key);
+        if (!*type_out)
+                *type_out = "?";
         return false;
+}
+
+/* The policy's hashes as OpenSSL names them in messages ("SHA256, SHA384"). */
+static char *hashes_text(const Policy *p) {
+        _cleanup_free_ char *s = NULL;
+        STRV_FOREACH (h, p->hashes) {
+                char *n;
+                const EVP_MD *md = EVP_get_digestbyname(*h);
+                if (asprintf(
+                            &n, "%s%s%s", strempty(s), s ? ", " : "",
+                            md ? OBJ_nid2sn(EVP_MD_get_type(md)) : *h) < 0)
+                        return NULL;
+                free(s);
+                s = n;
+        }
+        return TAKE_PTR(s);
 }
 
 static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain, CertValidation *v) {
         int n = sk_X509_num(chain);
         for (int i = 0; i < n; i++) {
                 X509 *x = sk_X509_value(chain, i);
-                _cleanup_free_ char *who = subject_of(x);
+                _cleanup_free_ char *who = cert_display_name(x);
                 bool is_leaf = i == 0;
                 int bits = 0;
-                char curve[32];
+                char curve[32] = "";
+                const char *type = NULL;
                 EVP_PKEY *key = X509_get0_pubkey(x);
-                if (!key || !key_ok(p, key, &bits, curve)) {
+                if (!key || !key_ok(p, key, &bits, curve, &type)) {
+                        if (type)
+                                return finish(
+                                        v, CERT_STATUS_WEAK_KEY,
+                                        is_leaf ? _("The key of the certificate of %s is of a type kyso does not "
+                                                    "support (%s); the policy accepts RSA and ECDSA keys. Ask the "
+                                                    "CA for a new certificate.")
+                                                : _("The key of the CA certificate %s is of a type kyso does not "
+                                                    "support (%s)."),
+                                        strna(who), type);
                         if (curve[0])
                                 return finish(
                                         v, CERT_STATUS_WEAK_KEY,
@@ -188,19 +220,20 @@ static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain,
                 uint32_t flags = 0;
                 if (X509_get_signature_info(x, &md_nid, &pk_nid, &secbits, &flags) != 1 ||
                     !hash_allowed(p, md_nid)) {
+                        _cleanup_free_ char *allowed = hashes_text(p);
                         ERR_clear_error();
                         return finish(
                                 v, CERT_STATUS_WEAK_KEY,
                                 _("The certificate %s is signed with the hash %s, which the policy does not "
-                                  "allow (SHA-256, SHA-384 or SHA-512 are)."),
-                                strna(who), md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "?");
+                                  "allow (it allows %s)."),
+                                strna(who), md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "?", strna(allowed));
                 }
         }
         return 1;
 }
 
 static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
-        _cleanup_free_ char *who = subject_of(x);
+        _cleanup_free_ char *who = cert_display_name(x);
         uint32_t ext = X509_get_extension_flags(x);
         if (flags & CERT_VALIDATE_DOCUMENT_SIGNING) {
                 uint32_t ku = X509_get_key_usage(x);
@@ -261,7 +294,7 @@ static char *crl_url_of(X509 *x) {
 static int check_revocation(
         const Policy *p, X509 *x, X509 *issuer, STACK_OF(X509) * chain, bool is_leaf, time_t at,
         CertValidation *v) {
-        _cleanup_free_ char *ocsp_url = NULL, *crl_url = NULL, *errors = NULL, *who = subject_of(x);
+        _cleanup_free_ char *ocsp_url = NULL, *crl_url = NULL, *errors = NULL, *who = cert_display_name(x);
         STACK_OF(OPENSSL_STRING) *ocsp_list = X509_get1_ocsp(x);
         _cleanup_free_ char *ocsp_raw = first_url(ocsp_list), *crl_raw = crl_url_of(x);
         X509_email_free(ocsp_list);
@@ -358,15 +391,106 @@ static int check_revocation(
                 strna(who), errors);
 }
 
+/* The path from cert to one of the policy's roots as of time 'at': our roots only, intermediates from the
+ * caller and the policy. Returns 1 with *ret_chain, 0 with v finished (untrusted, or a CA of the path
+ * expired or not yet valid), or a negative errno. */
+static int build_path(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, const char *who,
+        CertValidation *v, STACK_OF(X509) * *ret_chain) {
+        _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = sk_X509_new_null();
+
+        if (!store || !pool || !ctx)
+                return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
+                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1)
+                        return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(untrusted); i++)
+                if (!X509_add_cert(pool, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
+                        return -ENOMEM;
+        for (int i = 0; i < sk_X509_num(p->intermediates); i++)
+                if (!X509_add_cert(pool, sk_X509_value(p->intermediates, i), X509_ADD_FLAG_UP_REF))
+                        return -ENOMEM;
+        if (X509_STORE_CTX_init(ctx, store, cert, pool) != 1)
+                return -ENOMEM;
+        /* Not X509_V_FLAG_X509_STRICT: its encoding rules (e.g. AKID everywhere) would refuse older CA
+         * hierarchies on form alone; signatures, validity, CA flags and path length are checked anyway. */
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME);
+        X509_STORE_CTX_set_time(ctx, 0, at);
+        if (X509_verify_cert(ctx) != 1) {
+                int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
+                X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+                _cleanup_free_ char *badname = bad ? cert_display_name(bad) : NULL;
+                ERR_clear_error();
+                if (depth > 0 && err == X509_V_ERR_CERT_HAS_EXPIRED)
+                        return finish(
+                                v, CERT_STATUS_EXPIRED,
+                                _("The CA certificate %s that issued %s had expired."), strna(badname),
+                                strna(who));
+                if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
+                        return finish(
+                                v, CERT_STATUS_NOT_YET_VALID,
+                                _("The CA certificate %s that issued %s was not valid yet."), strna(badname),
+                                strna(who));
+                return finish(
+                        v, CERT_STATUS_UNTRUSTED,
+                        _("The certificate of %s does not lead to a trusted root certificate (%s). It was not "
+                          "issued by a CA this policy trusts."),
+                        strna(who), X509_verify_cert_error_string(err));
+        }
+        *ret_chain = X509_STORE_CTX_get1_chain(ctx);
+        return *ret_chain ? 1 : -ENOMEM;
+}
+
+/* Revocation of every certificate of the path but the trust anchor, leaf first, at time 'at'. Returns 1 when
+ * none is revoked by then, 0 with v finished, or a negative errno. */
+static int check_path_revocation(const Policy *p, STACK_OF(X509) * chain, time_t at, CertValidation *v) {
+        int n = sk_X509_num(chain);
+        for (int i = 0; i + 1 < n; i++) {
+                int r = check_revocation(
+                        p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at, v);
+                if (r <= 0)
+                        return r;
+        }
+        return 1;
+}
+
+/* An expired certificate may also have been revoked, which matters more to whoever judges what it signed:
+ * look it up with the path as of the last moment it was valid. Only a revocation changes the verdict; a
+ * status that cannot be established leaves it "expired". */
+static int expired_but_revoked(
+        const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t not_after, time_t at,
+        const char *who, CertValidation *v) {
+        _cleanup_(cert_validation_done) CertValidation rv = { .at = at };
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
+        char buf[32];
+        /* OpenSSL counts notAfter itself as expired. */
+        int r = build_path(p, cert, untrusted, not_after - 1, who, &rv, &chain);
+        if (r <= 0)
+                return r;
+        r = check_path_revocation(p, chain, at, &rv);
+        if (r < 0)
+                return r;
+        if (r > 0 || rv.status != CERT_STATUS_REVOKED)
+                return 0;
+        format_time(not_after, buf);
+        r = finish(v, CERT_STATUS_REVOKED, _("%s It has also expired, on %s."), rv.reason, buf);
+        if (r < 0)
+                return r;
+        v->revocation_source = rv.revocation_source;
+        v->revoked_at = rv.revoked_at;
+        v->revocation_url = TAKE_PTR(rv.revocation_url);
+        return 0;
+}
+
 int cert_validate(
         const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
         CertValidation *ret) {
         _cleanup_(cert_validation_done) CertValidation v = {};
-        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = NULL;
-        _cleanup_free_ char *who = subject_of(cert);
+        _cleanup_free_ char *who = cert_display_name(cert);
+        bool revocation = p->revocation_mode != REVOCATION_OFF && !(flags & CERT_VALIDATE_NO_REVOCATION);
         char buf[32];
         int r;
 
@@ -388,6 +512,8 @@ int cert_validate(
                         finish(&v, CERT_STATUS_EXPIRED,
                                _("The certificate of %s expired on %s. Ask the CA for a new certificate."),
                                strna(who), buf);
+                if (r >= 0 && revocation && (flags & CERT_VALIDATE_EXPIRED_REVOCATION))
+                        r = expired_but_revoked(p, cert, untrusted, na, at, who, &v);
                 goto out;
         }
         if (at < nb) {
@@ -399,54 +525,9 @@ int cert_validate(
                 goto out;
         }
 
-        /* The path: our roots only, intermediates from the caller and the policy, at time 'at'. */
-        store = X509_STORE_new();
-        pool = sk_X509_new_null();
-        ctx = X509_STORE_CTX_new();
-        if (!store || !pool || !ctx)
-                return -ENOMEM;
-        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
-                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1)
-                        return -ENOMEM;
-        for (int i = 0; i < sk_X509_num(untrusted); i++)
-                if (!X509_add_cert(pool, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
-                        return -ENOMEM;
-        for (int i = 0; i < sk_X509_num(p->intermediates); i++)
-                if (!X509_add_cert(pool, sk_X509_value(p->intermediates, i), X509_ADD_FLAG_UP_REF))
-                        return -ENOMEM;
-        if (X509_STORE_CTX_init(ctx, store, cert, pool) != 1)
-                return -ENOMEM;
-        /* Not X509_V_FLAG_X509_STRICT: its encoding rules (e.g. AKID everywhere) would refuse older CA
-         * hierarchies on form alone; signatures, validity, CA flags and path length are checked anyway. */
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_USE_CHECK_TIME);
-        X509_STORE_CTX_set_time(ctx, 0, at);
-        if (X509_verify_cert(ctx) != 1) {
-                int err = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
-                X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-                _cleanup_free_ char *badname = bad ? subject_of(bad) : NULL;
-                ERR_clear_error();
-                if (depth > 0 && err == X509_V_ERR_CERT_HAS_EXPIRED)
-                        r =
-                                finish(&v, CERT_STATUS_EXPIRED,
-                                       _("The CA certificate %s that issued %s had expired."),
-                                       strna(badname), strna(who));
-                else if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
-                        r =
-                                finish(&v, CERT_STATUS_NOT_YET_VALID,
-                                       _("The CA certificate %s that issued %s was not valid yet."),
-                                       strna(badname), strna(who));
-                else
-                        r = finish(
-                                &v, CERT_STATUS_UNTRUSTED,
-                                _("The certificate of %s does not lead to a trusted root certificate (%s). It "
-                                  "was not issued by a CA this policy trusts."),
-                                strna(who), X509_verify_cert_error_string(err));
+        r = build_path(p, cert, untrusted, at, who, &v, &chain);
+        if (r <= 0)
                 goto out;
-        }
-        chain = X509_STORE_CTX_get1_chain(ctx);
-        if (!chain)
-                return -ENOMEM;
-
         r = check_algorithms(p, cert, chain, &v);
         if (r <= 0)
                 goto out;
@@ -454,19 +535,13 @@ int cert_validate(
         if (r <= 0)
                 goto out;
 
-        if (p->revocation_mode == REVOCATION_OFF || (flags & CERT_VALIDATE_NO_REVOCATION)) {
+        if (!revocation)
                 v.revocation_source = p->revocation_mode == REVOCATION_OFF ? REVOCATION_SOURCE_OFF
                                                                            : REVOCATION_SOURCE_NONE;
-        } else {
-                /* Every certificate of the path but the trust anchor, leaf first. */
-                int n = sk_X509_num(chain);
-                for (int i = 0; i + 1 < n; i++) {
-                        r = check_revocation(
-                                p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at,
-                                &v);
-                        if (r <= 0)
-                                goto out;
-                }
+        else {
+                r = check_path_revocation(p, chain, at, &v);
+                if (r <= 0)
+                        goto out;
         }
 
         format_time(na, buf);
@@ -474,8 +549,8 @@ int cert_validate(
                 r = finish(
                         &v, CERT_STATUS_EXPIRING,
                         _("The certificate of %s is valid but expires on %s (%d days left). Ask the CA to "
-                          "renew it now: renewal needs 60 days."),
-                        strna(who), buf, v.days_left);
+                          "renew it now: the policy warns %u days before expiry."),
+                        strna(who), buf, v.days_left, p->expiry_warning_days);
         else
                 r = finish(
                         &v, CERT_STATUS_VALID, _("The certificate of %s is valid until %s (%d days left)."),

@@ -36,6 +36,9 @@ typedef enum CertValidateFlags {
         CERT_VALIDATE_DOCUMENT_SIGNING = 1 << 0, /* key usage digitalSignature and nonRepudiation */
         CERT_VALIDATE_TIMESTAMPING = 1 << 1,     /* extended key usage timeStamping (a TSA certificate) */
         CERT_VALIDATE_NO_REVOCATION = 1 << 2, /* skip revocation (offline display only; never for signing) */
+        /* Also look up the revocation of a certificate expired at the time asked about, so that "revoked"
+         * is told apart from "expired" (verifying; signing refuses an expired certificate anyway). */
+        CERT_VALIDATE_EXPIRED_REVOCATION = 1 << 3,
 } CertValidateFlags;
 
 typedef struct CertValidation {
@@ -57,6 +60,9 @@ int cert_validate(
         const Policy *p, X509 *cert, STACK_OF(X509) * untrusted, time_t at, CertValidateFlags flags,
         CertValidation *ret);
 void cert_validation_done(CertValidation *v);
+
+/* The certificate's CN (UTF-8), or its whole subject when it has none; for messages. */
+char *cert_display_name(X509 *x);
 
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);

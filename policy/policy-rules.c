@@ -86,6 +86,13 @@ bool policy_signature_counts_as_leader(
                 r = asprintf(
                         &why, _("the signature of %s is broken (the document or the signature was changed)"),
                         who);
+        else if (!s->signing_cert_bound)
+                r = asprintf(
+                        &why,
+                        _("the signature of %s does not bind its certificate (no signing-certificate-v2 "
+                          "attribute with an allowed hash), so it could be shown with another certificate for "
+                          "the same key"),
+                        who);
         else if (!s->covers_whole_document)
                 r = asprintf(
                         &why,

@@ -27,8 +27,12 @@ SignRole sign_role_from_string(const char *s);
 /* A signature the document already carries, as verified by formats/ plus our certificate status at its
  * signing time. */
 typedef struct ExistingSignature {
-        X509 *signer;               /* NULL when the signer certificate was not found */
-        bool integrity_ok;          /* digest, signature value and signed attributes verify (formats/) */
+        X509 *signer;      /* NULL when the signer certificate was not found */
+        bool integrity_ok; /* digest, signature value and signed attributes verify (formats/) */
+        /* The signed attributes name the signer certificate (ESS signing-certificate-v2 with a hash the
+         * policy allows). Without it the signature could be shown with another certificate for the same
+         * key, so it is not the competent person's signature. */
+        bool signing_cert_bound;
         bool covers_whole_document; /* it signs exactly the content about to be signed (nothing added after)
                                      */
         const CertValidation

@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -74,20 +75,24 @@ static RsaPadding rsa_padding_from_string(const char *s) {
         return _RSA_PADDING_INVALID;
 }
 
+static void name_matches_free(NameMatch *arr, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(arr[i].glob);
+        free(arr);
+}
+
 static void cert_match_done(CertMatch *m) {
-        for (size_t i = 0; i < m->n_issuer; i++)
-                free(m->issuer[i].glob);
-        free(m->issuer);
-        for (size_t i = 0; i < m->n_subject; i++)
-                free(m->subject[i].glob);
-        free(m->subject);
+        name_matches_free(m->issuer, m->n_issuer);
+        name_matches_free(m->subject, m->n_subject);
+        name_matches_free(m->not_issuer, m->n_not_issuer);
+        name_matches_free(m->not_subject, m->n_not_subject);
         strv_free(m->policy_oids);
         strv_free(m->ekus);
         strv_free(m->fingerprints);
         strv_free(m->organizations);
 }
 
-static bool cert_match_empty(const CertMatch *m) {
+bool cert_match_empty(const CertMatch *m) {
         return m->n_issuer == 0 && m->n_subject == 0 && !m->policy_oids && !m->ekus && !m->fingerprints &&
                !m->organizations;
 }
@@ -96,6 +101,7 @@ Policy *policy_free(Policy *p) {
         if (!p)
                 return NULL;
         strv_free(p->files);
+        strv_free(p->file_sha256);
         strv_free(p->trusted_root_paths);
         sk_X509_pop_free(p->trusted_roots, X509_free);
         strv_free(p->intermediate_paths);
@@ -624,9 +630,20 @@ static int parse_name_match(const char *v, NameMatch **arr, size_t *n) {
 static int parse_match_key(
         ParseState *st, unsigned line, CertMatch *m, const char *key, const char *v, bool allow_org) {
         int r;
-        if (streq(key, "issuer") || streq(key, "subject")) {
-                bool is = streq(key, "issuer");
-                r = parse_name_match(v, is ? &m->issuer : &m->subject, is ? &m->n_issuer : &m->n_subject);
+        const struct {
+                const char *key;
+                NameMatch **arr;
+                size_t *n;
+        } names[] = {
+                { "issuer", &m->issuer, &m->n_issuer },
+                { "subject", &m->subject, &m->n_subject },
+                { "not-issuer", &m->not_issuer, &m->n_not_issuer },
+                { "not-subject", &m->not_subject, &m->n_not_subject },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                if (!streq(key, names[i].key))
+                        continue;
+                r = parse_name_match(v, names[i].arr, names[i].n);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -836,6 +853,8 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                         bool timeout = strstr(key, "timeout") != NULL;
                         if (timeout && (u == 0 || u > 300))
                                 BAD(_("a timeout must be between 1 second and 5 minutes"));
+                        if (streq(key, "ocsp-max-age") && u == 0)
+                                BAD(_("0 would refuse every OCSP answer; give the longest age to accept, such as 1d"));
                         if (streq(key, "ocsp-timeout"))
                                 p->ocsp_timeout_sec = u;
                         else if (streq(key, "crl-timeout"))
@@ -1126,8 +1145,8 @@ int policy_finish(Policy *p, char ***errors) {
                             _("[kind %s] has no 'kind =' (personal, organization or device)"), k->name);
                 if (cert_match_empty(&k->match))
                         FIN(k->file, k->line,
-                            _("[kind %s] has no criterion (issuer, subject, policy-oid, eku or fingerprint); it "
-                              "would match every certificate"),
+                            _("[kind %s] has no criterion (issuer, subject, policy-oid, eku or fingerprint; "
+                              "not-issuer and not-subject only narrow those); it would match every certificate"),
                             k->name);
                 for (size_t j = 0; j < i; j++) {
                         KindRule *o = &p->kind_rules[j];
@@ -1158,6 +1177,31 @@ int policy_finish(Policy *p, char ***errors) {
         return 0;
 }
 
+static int sha256_hex(const void *data, size_t size, char ret[static 65]) {
+        unsigned char md[32];
+        unsigned n = 0;
+        if (EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+/* The policy's identity: "SHA256  PATH\n" per file (sha256sum's format), hashed. */
+static int policy_digest(Policy *p) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        for (size_t i = 0; p->files && p->files[i]; i++) {
+                char *n;
+                if (asprintf(&n, "%s%s  %s\n", strempty(text), p->file_sha256[i], p->files[i]) < 0)
+                        return -ENOMEM;
+                free(text);
+                text = n;
+                len = strlen(text);
+        }
+        return sha256_hex(strempty(text), len, p->digest);
+}
+
 static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, bool check_owner, char ***errors) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -1175,7 +1219,13 @@ static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, bool c
         int r = read_full_fd(fd, POLICY_MAX_FILE_SIZE, &data, &size);
         if (r < 0)
                 return add_error(errors, path, 0, _("cannot read: %s"), strerror(-r));
+        char hex[65];
+        r = sha256_hex(data, size, hex);
+        if (r < 0)
+                return r;
         r = strv_extend(&p->files, path);
+        if (r >= 0)
+                r = strv_extend(&p->file_sha256, hex);
         if (r < 0)
                 return r;
         r = policy_parse_buffer(p, path, data, size, flags, errors);
@@ -1251,6 +1301,10 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         r = policy_finish(p, &errors);
         if (r < 0)
                 return r;
+        r = policy_digest(p);
+        if (r < 0)
+                return r;
+        p->system_default = check_owner && streq(path, POLICY_SYSTEM_PATH);
 
         if (errors) {
                 if (ret_errors)

@@ -50,6 +50,12 @@ typedef struct CertMatch {
         size_t n_issuer;
         NameMatch *subject;
         size_t n_subject;
+        /* Negative criteria: the certificate must match none of them. They only narrow the positive ones
+         * (a rule needs at least one of those). */
+        NameMatch *not_issuer;
+        size_t n_not_issuer;
+        NameMatch *not_subject;
+        size_t n_not_subject;
         char **policy_oids;   /* dotted OIDs */
         char **ekus;          /* dotted OIDs */
         char **fingerprints;  /* SHA-256, lowercase hex without colons */
@@ -78,7 +84,13 @@ typedef struct UrlRewrite {
 } UrlRewrite;
 
 typedef struct Policy {
-        char **files; /* the files read, in order */
+        char **files;       /* the files read, in order */
+        char **file_sha256; /* SHA-256 (hex) of each of them, as read */
+        /* SHA-256 (hex) over the files' names and hashes: changes when a file or the set of files does. */
+        char digest[65];
+        /* Read from POLICY_SYSTEM_PATH and its policy.d, with the owner check: the administrator's policy.
+         * Anything else was chosen through $KYSO_POLICY (tests, or the person at the desk). */
+        bool system_default;
 
         char **trusted_root_paths;
         STACK_OF(X509) * trusted_roots;
@@ -162,6 +174,8 @@ CertKind policy_classify_certificate(const Policy *p, X509 *cert, const char **r
  * [seal] section; ret_rule (optional) names it. Kinds are not checked here (policy-rules does). */
 bool policy_is_competent_leader(const Policy *p, X509 *seal, X509 *leader, const char **ret_rule);
 bool cert_match(const CertMatch *m, X509 *cert);
+/* True when m has no positive criterion (negative ones alone would match almost everything). */
+bool cert_match_empty(const CertMatch *m);
 
 const char *cert_kind_to_string(CertKind k);
 CertKind cert_kind_from_string(const char *s);

@@ -163,6 +163,27 @@ static const char *crl_reason_text(int reason) {
         }
 }
 
+/* The answer about cert in a response: responders may name it by a CertID hashed with another algorithm
+ * than the SHA-1 of the request, so each answer is compared with the CertID made with its own hash. */
+static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *cert, X509 *issuer) {
+        for (int i = 0; i < OCSP_resp_count(bs); i++) {
+                OCSP_SINGLERESP *single = OCSP_resp_get0(bs, i);
+                const OCSP_CERTID *cid = single ? OCSP_SINGLERESP_get0_id(single) : NULL;
+                ASN1_OBJECT *md_obj = NULL;
+                if (!cid || OCSP_id_get0_info(NULL, &md_obj, NULL, NULL, (OCSP_CERTID *) cid) != 1)
+                        continue;
+                int nid = OBJ_obj2nid(md_obj);
+                if (nid != NID_sha1 && nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512)
+                        continue;
+                _cleanup_(OCSP_CERTID_freep) OCSP_CERTID *mine =
+                        OCSP_cert_to_id(EVP_get_digestbynid(nid), cert, issuer);
+                if (mine && OCSP_id_cmp(mine, cid) == 0)
+                        return single;
+        }
+        ERR_clear_error();
+        return NULL;
+}
+
 int ocsp_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
@@ -235,6 +256,21 @@ int ocsp_check(
                         return -ENOMEM;
         if (OCSP_basic_verify(bs, chain, store, 0) <= 0) {
                 detail = openssl_reason();
+                /* OpenSSL's reason for a signer that is no responder is about trust settings; say who. */
+                X509 *signer = NULL;
+                if (OCSP_resp_get0_signer(bs, &signer, chain) == 1 && signer &&
+                    X509_cmp(signer, issuer) != 0 && X509_check_issued(issuer, signer) == X509_V_OK &&
+                    !((X509_get_extension_flags(signer) & EXFLAG_XKUSAGE) &&
+                      (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN))) {
+                        _cleanup_free_ char *who = cert_display_name(signer);
+                        ERR_clear_error();
+                        return set_error(
+                                ret_error,
+                                _("OCSP server %s: the response is signed by %s, which is neither the CA nor an "
+                                  "OCSP responder it authorised (no OCSPSigning)"),
+                                url, strna(who));
+                }
+                ERR_clear_error();
                 return set_error(
                         ret_error,
                         _("OCSP server %s: the response is not signed by the CA or a responder it "
@@ -258,13 +294,25 @@ int ocsp_check(
 
         int cstatus = -1, reason = -1;
         ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
-        if (OCSP_resp_find_status(bs, id, &cstatus, &reason, &rev, &thisupd, &nextupd) != 1)
+        OCSP_SINGLERESP *single = find_single(bs, cert, issuer);
+        if (!single)
                 return set_error(
                         ret_error, _("OCSP server %s answered about another certificate, not this one"),
                         url);
-        if (OCSP_check_validity(
-                    thisupd, nextupd, CLOCK_SKEW_SEC,
-                    p->ocsp_max_age_sec > 0 ? (long) p->ocsp_max_age_sec : -1) != 1) {
+        cstatus = OCSP_single_get0_status(single, &reason, &rev, &thisupd, &nextupd);
+        time_t made = asn1_time_to_time_t(thisupd), age = time(NULL) - made;
+        if (made != (time_t) -1 && age > (time_t) p->ocsp_max_age_sec) {
+                bool minutes = p->ocsp_max_age_sec >= 60;
+                return set_error(
+                        ret_error,
+                        minutes ? _("OCSP server %s sent an answer made %lld minutes ago; the policy accepts "
+                                    "answers up to %u minutes old (ocsp-max-age)")
+                                : _("OCSP server %s sent an answer made %lld seconds ago; the policy accepts "
+                                    "answers up to %u seconds old (ocsp-max-age)"),
+                        url, (long long) (minutes ? age / 60 : age),
+                        minutes ? p->ocsp_max_age_sec / 60 : p->ocsp_max_age_sec);
+        }
+        if (OCSP_check_validity(thisupd, nextupd, CLOCK_SKEW_SEC, -1) != 1) {
                 ERR_clear_error();
                 return set_error(
                         ret_error,
@@ -342,6 +390,17 @@ static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_e
         time_t now = time(NULL);
         if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
                 return set_error(ret_error, _("the CRL from %s is issued by another CA"), url) ?: -EBADMSG;
+        /* RFC 5280 6.3.3 (f): a CA whose key usage is given must allow cRLSign for its CRLs to count. */
+        if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) &&
+            !(X509_get_key_usage(issuer) & KU_CRL_SIGN)) {
+                _cleanup_free_ char *who = cert_display_name(issuer);
+                return set_error(
+                               ret_error,
+                               _("the CRL from %s is signed by %s, whose key usage does not allow signing CRLs "
+                                 "(no cRLSign)"),
+                               url, strna(who))
+                               ?: -EBADMSG;
+        }
         EVP_PKEY *key = X509_get0_pubkey(issuer);
         if (!key || X509_CRL_verify(crl, key) != 1) {
                 ERR_clear_error();

@@ -57,6 +57,8 @@ void signature_check_done(SignatureCheck *c) {
         c->signer_title = mfree(c->signer_title);
         c->organization = mfree(c->organization);
         c->integrity_reason = mfree(c->integrity_reason);
+        c->binding_reason = mfree(c->binding_reason);
+        c->timestamp_reason = mfree(c->timestamp_reason);
         c->tsa_name = mfree(c->tsa_name);
         c->leader_reason = mfree(c->leader_reason);
         c->reason = mfree(c->reason);
@@ -105,6 +107,69 @@ _printf_(2, 3) static int set_reason(char **field, const char *fmt, ...) {
         return 0;
 }
 
+static const char *hash_name(int nid) {
+        return nid != NID_undef ? OBJ_nid2sn(nid) : "?";
+}
+
+/* Whether the signed attributes name the signer certificate (ESS), which the seal rule needs. */
+static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureCheck *c) {
+        switch (s->signing_cert) {
+        case CMS_SIGNING_CERT_V2_OK:
+                c->signing_cert_bound = hash_allowed(p, s->signing_cert_digest_nid);
+                return set_reason(
+                        &c->binding_reason,
+                        c->signing_cert_bound
+                                ? _("bound: the signed attributes name this certificate (signing-certificate-v2, "
+                                    "%s).")
+                                : _("NOT bound: the signing-certificate-v2 attribute names the certificate by its %s "
+                                    "hash, which the policy does not allow."),
+                        hash_name(s->signing_cert_digest_nid));
+        case CMS_SIGNING_CERT_V1_OK:
+                return set_reason(
+                        &c->binding_reason, "%s",
+                        _("NOT bound: only the older signing-certificate attribute names the certificate, by its "
+                          "SHA-1 hash, which the policy does not allow."));
+        case CMS_SIGNING_CERT_ABSENT:
+                return set_reason(
+                        &c->binding_reason, "%s",
+                        _("NOT bound: the signature carries no signing-certificate attribute, so it could be shown "
+                          "with another certificate for the same key."));
+        default:
+                return set_reason(
+                        &c->binding_reason, "%s",
+                        _("NOT bound: the signing-certificate attribute does not name this certificate."));
+        }
+}
+
+/* A time-stamp counts when formats/ verified it, its hashes are the policy's, and its TSA certificate was
+ * usable for time-stamping at the stamped time. */
+static int
+check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool, SignatureCheck *c) {
+        const CmsTimestamp *t = &s->timestamp;
+        int r;
+
+        if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert || !t->has_gen_time)
+                return set_reason(&c->timestamp_reason, "%s", _("it does not verify."));
+        c->tsa_name = name_entry(t->tsa_cert, NID_commonName);
+        if (!hash_allowed(p, t->imprint_digest_nid))
+                return set_reason(
+                        &c->timestamp_reason,
+                        _("it hashes the signature with %s, which the policy does not allow."),
+                        hash_name(t->imprint_digest_nid));
+        if (!hash_allowed(p, t->signature_digest_nid))
+                return set_reason(
+                        &c->timestamp_reason,
+                        _("it is signed with the hash %s, which the policy does not allow."),
+                        hash_name(t->signature_digest_nid));
+        r = cert_validate(p, t->tsa_cert, pool, t->gen_time, CERT_VALIDATE_TIMESTAMPING, &c->tsa_status);
+        if (r < 0)
+                return r;
+        c->timestamp_trusted = cert_status_is_usable(c->tsa_status.status);
+        if (!c->timestamp_trusted)
+                return set_reason(&c->timestamp_reason, "%s", strempty(c->tsa_status.reason));
+        return 0;
+}
+
 /* The certificates a signer may chain through: the signature's own plus the time-stamp token's. */
 static STACK_OF(X509) * pool_of(const CmsVerifyResult *res, const CmsSignerResult *s) {
         STACK_OF(X509) *pool = sk_X509_new_null();
@@ -121,6 +186,48 @@ static STACK_OF(X509) * pool_of(const CmsVerifyResult *res, const CmsSignerResul
                         return NULL;
                 }
         return pool;
+}
+
+/* The certificate was valid at the claimed signing time but is not now: the verdict at signing time becomes
+ * the present one, with why the claimed time does not help. */
+static int claimed_time_unproven(SignatureCheck *c) {
+        char when[32];
+        struct tm tm;
+        time_t na = (time_t) -1;
+        const ASN1_TIME *t = X509_get0_notAfter(c->signer);
+        int r;
+
+        if (t && ASN1_TIME_to_tm(t, &tm) == 1)
+                na = timegm(&tm);
+        if (na == (time_t) -1 || !gmtime_r(&na, &tm) ||
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+                snprintf(when, sizeof when, "?");
+
+        if (c->now.status == CERT_STATUS_EXPIRED)
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("The certificate of %s expired on %s, and no time-stamp proves that the signature "
+                          "was made while it was valid: the signing time is only claimed by the signer."),
+                        strna(c->signer_name), when);
+        else if (c->now.status == CERT_STATUS_REVOKED)
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("%s The signing time is only claimed (no time-stamp), so nothing proves the "
+                          "signature was made before the revocation."),
+                        strempty(c->now.reason));
+        else
+                r = set_reason(
+                        &c->at_signing.reason,
+                        _("%s The signing time is only claimed (no time-stamp), so the certificate must be "
+                          "valid now as well."),
+                        strempty(c->now.reason));
+        if (r < 0)
+                return r;
+        c->at_signing.status = c->now.status;
+        c->at_signing.revoked_at = c->now.revoked_at;
+        c->at_signing.revoked_later = false;
+        c->claimed_time_unproven = true;
+        return 0;
 }
 
 int signature_check(
@@ -146,25 +253,32 @@ int signature_check(
                 c.integrity_ok = false;
                 r = set_reason(
                         &c.integrity_reason,
-                        _("The signature uses the hash %s, which the policy does not "
-                          "allow."),
-                        s->digest_nid != NID_undef ? OBJ_nid2sn(s->digest_nid) : "?");
+                        _("The signature uses the hash %s, which the policy does not allow."),
+                        hash_name(s->digest_nid));
+        } else if (
+                c.integrity_ok && s->scheme == CMS_SIGNATURE_RSA_PSS &&
+                !hash_allowed(p, s->pss_mgf1_digest_nid)) {
+                c.integrity_ok = false;
+                r = set_reason(
+                        &c.integrity_reason,
+                        _("The signature uses RSA-PSS mask generation (MGF1) with the hash %s, which the policy "
+                          "does not allow."),
+                        hash_name(s->pss_mgf1_digest_nid));
         } else
                 r = set_reason(&c.integrity_reason, "%s", cms_problem_message(s->problem));
         if (r < 0)
                 return r;
 
+        r = check_binding(p, s, &c);
+        if (r < 0)
+                return r;
+
         /* The time: a time-stamp from a trusted TSA proves it; the signing-time attribute only claims it. */
         c.has_timestamp = s->timestamp.status != CMS_TIMESTAMP_NONE;
-        if (c.has_timestamp && s->timestamp.status == CMS_TIMESTAMP_OK && s->timestamp.tsa_cert &&
-            s->timestamp.has_gen_time) {
-                c.tsa_name = name_entry(s->timestamp.tsa_cert, NID_commonName);
-                r = cert_validate(
-                        p, s->timestamp.tsa_cert, pool, s->timestamp.gen_time, CERT_VALIDATE_TIMESTAMPING,
-                        &c.tsa_status);
+        if (c.has_timestamp) {
+                r = check_timestamp(p, s, pool, &c);
                 if (r < 0)
                         return r;
-                c.timestamp_trusted = cert_status_is_usable(c.tsa_status.status);
         }
         if (c.timestamp_trusted) {
                 c.signing_time = s->timestamp.gen_time;
@@ -178,7 +292,9 @@ int signature_check(
         }
 
         if (c.signer) {
-                r = cert_validate(p, c.signer, pool, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &c.now);
+                r = cert_validate(
+                        p, c.signer, pool, 0,
+                        CERT_VALIDATE_DOCUMENT_SIGNING | CERT_VALIDATE_EXPIRED_REVOCATION, &c.now);
                 if (r < 0)
                         return r;
                 r = cert_validate(
@@ -186,18 +302,12 @@ int signature_check(
                 if (r < 0)
                         return r;
 
-                /* A claimed time proves nothing: a revoked signer could backdate it. Only a time-stamp lets
-                 * a signature outlive a revocation. */
-                if (c.time_source != SIGNING_TIME_TIMESTAMP && c.now.status == CERT_STATUS_REVOKED &&
-                    cert_status_is_usable(c.at_signing.status)) {
-                        c.at_signing.status = CERT_STATUS_REVOKED;
-                        c.at_signing.revoked_at = c.now.revoked_at;
-                        c.at_signing.revoked_later = false;
-                        r = set_reason(
-                                &c.at_signing.reason,
-                                _("%s The signing time is only claimed (no time-stamp), so nothing proves "
-                                  "the signature was made before the revocation."),
-                                strempty(c.now.reason));
+                /* A claimed time proves nothing: anyone holding the key can backdate it into the
+                 * certificate's validity, before its revocation. Only a time-stamp lets a signature outlive
+                 * its certificate; without one the certificate must be valid now as well. */
+                if (c.time_source != SIGNING_TIME_TIMESTAMP && cert_status_is_usable(c.at_signing.status) &&
+                    !cert_status_is_usable(c.now.status)) {
+                        r = claimed_time_unproven(&c);
                         if (r < 0)
                                 return r;
                 }
@@ -217,15 +327,26 @@ int signature_check(
         else if (c.has_timestamp && !c.timestamp_trusted)
                 r = set_reason(
                         &c.reason, "%s %s", _("The time-stamp cannot be trusted:"),
-                        s->timestamp.status != CMS_TIMESTAMP_OK ? _("it does not verify.")
-                                                                : strempty(c.tsa_status.reason));
+                        strempty(c.timestamp_reason));
+        else if (c.claimed_time_unproven)
+                r = set_reason(
+                        &c.reason,
+                        _("Nothing shows that the signer's certificate was valid when it signed: %s"),
+                        strempty(c.at_signing.reason));
         else if (!cert_status_is_usable(c.at_signing.status))
                 r = set_reason(
                         &c.reason, _("The signer's certificate was not valid at the signing time: %s"),
                         strempty(c.at_signing.reason));
         else {
                 c.valid = true;
-                r = set_reason(&c.reason, "%s", _("The signature is valid."));
+                if (c.signing_cert_bound)
+                        r = set_reason(&c.reason, "%s", _("The signature is valid."));
+                else
+                        r = set_reason(
+                                &c.reason,
+                                _("The signature is valid, but it does not bind its certificate, so it does not "
+                                  "count as a competent person's signature: %s"),
+                                strempty(c.binding_reason));
         }
         if (r < 0)
                 return r;
@@ -239,6 +360,7 @@ ExistingSignature signature_check_to_existing(const SignatureCheck *c, bool cove
         return (ExistingSignature){
                 .signer = c->signer,
                 .integrity_ok = c->integrity_ok && (!c->has_timestamp || c->timestamp_trusted),
+                .signing_cert_bound = c->signing_cert_bound,
                 .covers_whole_document = covers_whole_document,
                 .status_at_signing = c->signer ? &c->at_signing : NULL,
                 .signing_time = c->signing_time,

@@ -23,17 +23,23 @@ typedef struct SignatureCheck {
         CertKind kind;
 
         bool integrity_ok;
-        char *integrity_reason; /* translated */
+        char *integrity_reason;  /* translated */
+        bool signing_cert_bound; /* see ExistingSignature */
+        char *binding_reason;    /* translated: how the certificate is bound, or why it is not */
 
         time_t signing_time;
         SigningTimeSource time_source;
         bool has_timestamp;
         bool timestamp_trusted;
+        char *timestamp_reason; /* translated: why the time-stamp is not trusted */
         char *tsa_name;
         CertValidation tsa_status; /* meaningful when has_timestamp and the token verified */
 
         CertValidation at_signing; /* the signer certificate at signing_time */
         CertValidation now;        /* the signer certificate now */
+        /* Without a time-stamp, valid at the claimed time but not now: at_signing then holds the present
+         * verdict (a claimed time is never trusted alone). */
+        bool claimed_time_unproven;
 
         bool counts_as_leader;
         char *leader_reason; /* translated */

@@ -126,10 +126,14 @@ print_human(const SignatureCheck *c, const CmsSignerResult *s, size_t index, siz
                 if (c->timestamp_trusted)
                         printf(_("trusted, from %s\n"), strna(c->tsa_name));
                 else
-                        printf("%s\n", _("NOT trusted"));
+                        printf("%s: %s\n", _("NOT trusted"), strempty(c->timestamp_reason));
         }
         print_label(_("Integrity:"));
         printf("%s %s\n", c->integrity_ok ? _("intact.") : _("BROKEN."), strempty(c->integrity_reason));
+        if (c->signer) {
+                print_label(_("Certificate binding:"));
+                printf("%s\n", strempty(c->binding_reason));
+        }
         if (s->digest_nid != NID_undef) {
                 print_label(_("Algorithms:"));
                 printf("%s, %s\n", OBJ_nid2sn(s->digest_nid),
@@ -205,6 +209,13 @@ static json_object *json_signature(const SignatureCheck *c, const CmsSignerResul
         json_object_object_add(
                 o, "integrity_message", json_object_new_string(strempty(c->integrity_reason)));
         json_object_object_add(
+                o, "signing_certificate",
+                json_object_new_string(strna(cms_signing_cert_to_string(s->signing_cert))));
+        json_object_object_add(
+                o, "signing_certificate_bound", json_object_new_boolean(c->signing_cert_bound));
+        json_object_object_add(
+                o, "signing_certificate_message", json_object_new_string(strempty(c->binding_reason)));
+        json_object_object_add(
                 o, "digest",
                 s->digest_nid != NID_undef ? json_object_new_string(OBJ_nid2sn(s->digest_nid)) : NULL);
         json_object_object_add(
@@ -219,6 +230,9 @@ static json_object *json_signature(const SignatureCheck *c, const CmsSignerResul
                         ts, "status",
                         json_object_new_string(strna(cms_timestamp_status_to_string(s->timestamp.status))));
                 json_object_object_add(ts, "trusted", json_object_new_boolean(c->timestamp_trusted));
+                json_object_object_add(
+                        ts, "reason",
+                        c->timestamp_reason ? json_object_new_string(c->timestamp_reason) : NULL);
                 json_object_object_add(ts, "tsa", c->tsa_name ? json_object_new_string(c->tsa_name) : NULL);
                 if (s->timestamp.status == CMS_TIMESTAMP_OK && s->timestamp.tsa_cert)
                         json_object_object_add(ts, "tsa_status", json_status(&c->tsa_status));

@@ -312,6 +312,18 @@ expect_eq "SIGTERM: no helper left running" "" "$left"
 # --- The agent's own events are in the audit log, chained, in order.
 events=$("$KYSOCTL" audit show --log "$T/state/audit.jsonl" --json | jq -r '.[].event' | tr '\n' ' ')
 expect_match "audit: start, configuration and policy recorded first" "^agent-start config-load policy-load " "$events"
+# Which policy the agent uses: a per-user process cannot be protected from its own user's $KYSO_POLICY,
+# so the files and their SHA-256 are recorded, and a policy that is not the system one is flagged.
+load=$("$KYSOCTL" audit show --log "$T/state/audit.jsonl" --json | jq -c '[.[] | select(.event == "policy-load")] | first')
+expect_eq "audit: the policy's file and its SHA-256" "$T/policy.conf $(sha256sum "$T/policy.conf" | cut -d' ' -f1)" \
+        "$(jq -r '"\(.data.file) \(.data.file_sha256)"' <<<"$load")"
+expect_eq "audit: not the system policy, said so" "no" "$(jq -r '.data.system_default' <<<"$load")"
+expect_match "audit: the warning names the system policy" "not the system policy \(/etc/kyso/policy.conf\)" \
+        "$(jq -r '.data.warning' <<<"$load")"
+expect_match "audit: the policy's digest" '^[0-9a-f]{64}$' "$(jq -r '.data.policy_sha256' <<<"$load")"
+expect_match "audit: loaded at start" '^start$' "$(jq -r '.data.loaded_for' <<<"$load")"
+expect_match "kysod warns that the policy is not the system one" \
+        "The signing policy $T/policy.conf is not the system policy \(/etc/kyso/policy.conf\)" "$(cat "$T/kysod.log")"
 expect_match "audit: both tokens recorded as added" "token-added.*token-added" "$events"
 expect_match "audit: the helper crash and its restart recorded" "helper-crash.*helper-restart" "$events"
 expect_match "audit: the stop is the last record" " agent-stop $" "$events"

@@ -58,6 +58,7 @@ static void test_reference_rsa_pkcs1(void **state) {
         assert_true(s->signature_valid);
         assert_int_equal(s->content_type, CMS_CONTENT_TYPE_DATA);
         assert_int_equal(s->signing_cert, CMS_SIGNING_CERT_ABSENT);
+        assert_int_equal(s->signing_cert_digest_nid, NID_undef);
         assert_true(s->has_signing_time);
         assert_true(labs((long) (s->signing_time - time(NULL))) < 300);
         assert_int_equal(s->timestamp.status, CMS_TIMESTAMP_NONE);
@@ -91,6 +92,8 @@ static void test_reference_ecdsa_pem_ski(void **state) {
         assert_int_equal(res->signers[0].scheme, CMS_SIGNATURE_ECDSA);
         assert_int_equal(res->signers[0].digest_nid, NID_sha384);
         assert_int_equal(res->signers[0].signing_cert, CMS_SIGNING_CERT_V2_OK);
+        /* OpenSSL names the hash of the ESSCertIDv2 when it is not the default SHA-256. */
+        assert_int_equal(res->signers[0].signing_cert_digest_nid, NID_sha384);
         assert_subject_cn(res->signers[0].signer_cert, "Leader ECDSA");
 }
 
@@ -214,9 +217,13 @@ static void test_swapped_certificate_other_key(void **state) {
 
 /* Same key, re-certified by a fake CA with the real CA's name: only signing-certificate-v2 notices. */
 static void test_swapped_certificate_same_key(void **state) {
-        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL, *plain = NULL;
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL, *plain = NULL, *good = NULL;
 
         sign_reference("sk.p7s", "-cades -md sha256 -signer leader.pem -inkey leader.key -certfile ca.pem");
+        good = verify_files("sk.p7s", "content.bin");
+        assert_int_equal(good->signers[0].signing_cert, CMS_SIGNING_CERT_V2_OK);
+        /* SHA-256 is the ESSCertIDv2 default, left out of the encoding. */
+        assert_int_equal(good->signers[0].signing_cert_digest_nid, NID_sha256);
         swap_cert("sk.p7s", "sk-bad.p7s", "leader.pem", "impostor-samekey.pem");
         res = verify_files("sk-bad.p7s", "content.bin");
         assert_string_equal(cms_problem_to_string(res->signers[0].problem), "signing-cert-attr-mismatch");

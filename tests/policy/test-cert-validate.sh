@@ -30,14 +30,12 @@ start() { # KIND OUTVAR FLAGS...
 DOWN_OCSP=http://127.0.0.1:1/ocsp
 DOWN_CRL=http://127.0.0.1:1
 
-N=0
-# policy MODE OCSP_URL CRL_BASE [EXTRA LINES...]: writes a policy in its own folder, prints its path.
+# policy MODE OCSP_URL CRL_BASE [EXTRA LINES...]: writes a policy in its own folder, prints its path. Called
+# in $(...), so the folder's name cannot come from a counter of this shell.
 policy() {
         local mode=$1 ocsp=$2 crl=$3 dir
         shift 3
-        N=$((N + 1))
-        dir="$T/policy-$N"
-        mkdir -p "$dir"
+        dir=$(mktemp -d "$T/policy-XXXXXX") || bail_out "mktemp failed"
         {
                 echo "[trust]"
                 echo "root = $P/root.pem"
@@ -95,8 +93,33 @@ check "not yet valid" "$GOOD" notyet not-yet-valid none "is not valid yet: it be
 check "revoked, by OCSP" "$GOOD" revoked revoked ocsp "revoked on .*key compromise.*according to OCSP server $OCSP"
 check "weak key (RSA-1024)" "$GOOD" weak weak-key none "too weak \(1024 bits"
 check "unknown issuer" "$GOOD" unknown untrusted none "Vũ Văn Lạ does not lead to a trusted root"
-check "expiring in 30 days: warning with days left" "$GOOD" expiring expiring ocsp "expires on .* \((29|30) days left\)"
+check "expiring in 30 days: warning with days left" "$GOOD" expiring expiring ocsp \
+        "expires on .* \((29|30) days left\)\. Ask the CA to renew it now: the policy warns 60 days before expiry"
 check "TSA certificate for time-stamping" "$GOOD" tsa valid ocsp "is valid until" --tsa
+check "Ed25519 key: an unsupported key type, not a weak one" "$GOOD" ed25519 weak-key none \
+        "Đặng Văn Khoá is of a type kyso does not support \(ED25519\)"
+
+# The path's CAs: revoked (ca2, listed in root's CRL) or expired (ca-old); their leaves are valid themselves.
+check "revoked intermediate CA: revoked, named, by root's CRL" "$GOOD" ca2-leader revoked crl \
+        "The CA certificate CA cấp 2 bị thu hồi \(test\) was revoked on .*CA compromise.*according to the CRL from $CRL/root.crl" \
+        --untrusted "$P/ca2.pem"
+check "expired intermediate CA" "$GOOD" old-leader expired none \
+        "The CA certificate CA cấp 2 hết hạn \(test\) that issued Lý Văn Cũ had expired" --untrusted "$P/ca-old.pem"
+
+# The policy's algorithms: a hash or a curve it does not list.
+SHA384=$(policy ocsp-then-crl "$OCSP" "$CRL" "[algorithms]" "hashes = sha384 sha512")
+check "a certificate signed with a hash the policy does not allow" "$SHA384" leader weak-key none \
+        "signed with the hash SHA256, which the policy does not allow \(it allows SHA384, SHA512\)"
+P384=$(policy ocsp-then-crl "$OCSP" "$CRL" "[algorithms]" "ec-curves = P-384 P-521")
+check "an ECDSA key on a curve the policy does not allow" "$P384" leader2 weak-key none \
+        "Trần Thị Bình uses the curve P-256, which the policy does not allow"
+check "RSA keys are unaffected by the curves" "$P384" leader valid ocsp "is valid until"
+# The expiry warning follows the policy's warning-days.
+WARN45=$(policy ocsp-then-crl "$OCSP" "$CRL" "[expiry]" "warning-days = 45")
+check "expiring: the message names the policy's warning days" "$WARN45" expiring expiring ocsp \
+        "days left\)\. Ask the CA to renew it now: the policy warns 45 days before expiry"
+WARN20=$(policy ocsp-then-crl "$OCSP" "$CRL" "[expiry]" "warning-days = 20")
+check "30 days left with a 20-day warning: valid" "$WARN20" expiring valid ocsp "is valid until"
 check "leader is not a TSA" "$GOOD" leader wrong-usage none "not a time-stamping certificate" --tsa
 
 out=$("$VALIDATE_CERT" "$GOOD" "$P/weak.pem" --untrusted "$P/ca.pem")
@@ -137,23 +160,45 @@ FALLBACK=$(policy ocsp-then-crl "$DOWN_OCSP" "$CRL")
 check "OCSP down, CRL up: valid by CRL" "$FALLBACK" leader valid crl "is valid until"
 check "OCSP down, revoked found in CRL" "$FALLBACK" revoked revoked crl "according to the CRL from"
 
-# OCSP fault modes (ocsp mode, so nothing falls back to the CRL).
+# OCSP fault modes (ocsp mode, so nothing falls back to the CRL). In REGEX, @URL@ stands for the server's URL,
+# known only once it runs: the reason must name it.
 fault() { # FLAG DESC REGEX [policy extra...]
         local flag=$1 desc=$2 regex=$3 var pol
         shift 3
         var=OCSP_${flag//-/_}
         start ocsp "$var" "--$flag"
         pol=$(policy ocsp "${!var}" "$CRL" "$@")
-        check "$desc" "$pol" leader unknown-revocation none "$regex"
+        check "$desc" "$pol" leader unknown-revocation none "${regex//@URL@/${!var}}"
 }
-fault no-nonce "OCSP reply without nonce when one was asked" "${OCSP_no_nonce:-http}.*carries no nonce although one was asked"
-fault wrong-cert "OCSP response for another certificate" "answered about another certificate, not this one"
-fault bad-signature "OCSP response with a bad signature" "is not signed by the CA or a responder it authorised"
-fault stale "stale OCSP response" "sent a stale or not yet valid answer"
-fault fail "OCSP server answering HTTP 500" "OCSP server: .* gave no usable answer"
-fault unauthorized "OCSP unauthorized" "refused the request \(unauthorized\)"
-fault try-later "OCSP try later" "refused the request \(trylater\)"
-fault hang "OCSP server that hangs: timeout" "OCSP server: .* gave no usable answer \(.*timeout\)" "ocsp-timeout = 2"
+fault no-nonce "OCSP reply without nonce when one was asked" \
+        "OCSP server @URL@: the response carries no nonce although one was asked"
+fault wrong-cert "OCSP response for another certificate" "OCSP server @URL@ answered about another certificate, not this one"
+fault bad-signature "OCSP response with a bad signature" \
+        "OCSP server @URL@: the response is not signed by the CA or a responder it authorised"
+fault unauthorised-responder "OCSP response signed by a same-CA certificate that is not an authorised responder" \
+        "OCSP server @URL@: the response is signed by Nguyễn Văn An, which is neither the CA nor an OCSP responder it authorised \(no OCSPSigning\)"
+fault stale "stale OCSP response" "OCSP server @URL@ sent a stale or not yet valid answer"
+fault fail "OCSP server answering HTTP 500" "OCSP server: @URL@ gave no usable answer"
+fault unauthorized "OCSP unauthorized" "OCSP server @URL@ refused the request \(unauthorized\)"
+fault try-later "OCSP try later" "OCSP server @URL@ refused the request \(trylater\)"
+fault hang "OCSP server that hangs: timeout" "OCSP server: @URL@ gave no usable answer \(.*timeout\)" "ocsp-timeout = 2"
+if command -v faketime >/dev/null; then
+        # An answer made two hours ago whose nextUpdate is still ahead: fine unless the policy wants younger.
+        start ocsp OCSP_OLD --age 120
+        OLD=$(policy ocsp "$OCSP_OLD" "$CRL" "ocsp-max-age = 1h")
+        check "OCSP answer older than ocsp-max-age" "$OLD" leader unknown-revocation none \
+                "OCSP server $OCSP_OLD sent an answer made 120 minutes ago; the policy accepts answers up to 60 minutes old \(ocsp-max-age\)"
+        OLDOK=$(policy ocsp "$OCSP_OLD" "$CRL" "ocsp-max-age = 3h")
+        check "the same answer within ocsp-max-age" "$OLDOK" leader valid ocsp "is valid until"
+else
+        ok "# SKIP faketime not found"
+        ok "# SKIP faketime not found"
+fi
+# Responses may name certificates by SHA-256 CertIDs (kyso asks with SHA-1).
+start ocsp OCSP_SHA256 --sha256-certid
+SHA256ID=$(policy ocsp "$OCSP_SHA256" "$CRL")
+check "OCSP answer with a SHA-256 CertID: valid" "$SHA256ID" leader valid ocsp "is valid until"
+check "OCSP answer with a SHA-256 CertID: revoked" "$SHA256ID" revoked revoked ocsp "according to OCSP server $OCSP_SHA256"
 
 NONONCE=$(policy ocsp "$OCSP_no_nonce" "$CRL" "ocsp-require-nonce = no")
 check "no nonce accepted when the policy does not require it" "$NONONCE" leader valid ocsp "is valid until"
@@ -166,6 +211,29 @@ check "stale CRL: unknown" "$STALE" leader unknown-revocation none \
 start crl CRL_FAIL --fail
 CRLFAIL=$(policy crl "$DOWN_OCSP" "$CRL_FAIL")
 check "CRL server answering HTTP 500" "$CRLFAIL" leader unknown-revocation none "CRL server: $CRL_FAIL/ca.crl gave no usable answer"
+# A CRL server serving, as ca.crl, a CRL with a broken signature, or another CA's CRL.
+serve_as_ca_crl() { # OUTVAR FILE: a CRL server whose ca.crl is FILE
+        local dir="$T/crl-$1"
+        mkdir -p "$dir"
+        cp "$2" "$dir/ca.crl"
+        start crl "$1" --dir "$dir"
+}
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-5] ^= 1; open(sys.argv[2], "wb").write(b)' \
+        "$P/ca.crl.der" "$T/badsig.crl"
+serve_as_ca_crl CRL_BADSIG "$T/badsig.crl"
+BADSIG=$(policy crl "$DOWN_OCSP" "$CRL_BADSIG")
+check "CRL with a bad signature: unknown" "$BADSIG" leader unknown-revocation none \
+        "the CRL from $CRL_BADSIG/ca.crl is not signed by its CA"
+serve_as_ca_crl CRL_OTHER "$P/other-root.crl.der"
+OTHERCRL=$(policy crl "$DOWN_OCSP" "$CRL_OTHER")
+check "another CA's CRL: unknown" "$OTHERCRL" leader unknown-revocation none \
+        "the CRL from $CRL_OTHER/ca.crl is issued by another CA"
+check "another CA's CRL: a revoked certificate is not taken for good" "$OTHERCRL" revoked unknown-revocation none \
+        "is issued by another CA"
+# A CRL signed by its CA, but the CA's key usage does not allow signing CRLs.
+check "CRL of a CA without cRLSign: unknown" "$CRLP" nocrl-leader unknown-revocation none \
+        "the CRL from $CRL/ca-nocrl.crl is signed by CA cấp 2 không ký CRL \(test\), whose key usage does not allow signing CRLs \(no cRLSign\)" \
+        --untrusted "$P/ca-nocrl.pem"
 
 # The CRL cache: a CRL fetched once is used while fresh, even with the server gone.
 start crl CRL_TMP
@@ -177,7 +245,11 @@ kill "$CRL_TMP_PID"
 wait "$CRL_TMP_PID" 2>/dev/null
 check "crl cache: used when the server is gone" "$CACHED" revoked revoked crl "according to the CRL"
 check "crl cache: leader still valid from cache" "$CACHED" leader valid crl "is valid until"
-# A forged cache entry (another CA's CRL) is not believed.
+# Forged cache entries are not believed: another CA's CRL, then the same CA's stale one; with the server
+# gone the status is unknown (and a revoked certificate is never taken for good).
+for f in "$(dirname "$CACHED")"/cache/crl/*.der; do cp "$P/other-root.crl.der" "$f"; done
+check "crl cache: another CA's CRL in the cache is not used (server gone: unknown)" "$CACHED" revoked \
+        unknown-revocation none "CRL server: $CRL_TMP/ca.crl gave no usable answer"
 for f in "$(dirname "$CACHED")"/cache/crl/*.der; do cp "$P/ca-stale.crl.der" "$f"; done
 check "crl cache: stale cached CRL is refetched (server gone: unknown)" "$CACHED" leader unknown-revocation none \
         "CRL server: $CRL_TMP/ca.crl gave no usable answer"

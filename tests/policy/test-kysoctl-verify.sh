@@ -25,14 +25,18 @@ start_test_server crl CRL 2>"$T/start.err" || bail_out "crl server: $(cat "$T/st
 start_test_server ocsp OCSP 2>"$T/start.err" || bail_out "ocsp server: $(cat "$T/start.err")"
 
 write_policy() { # PATH OCSP CRL
+        # A healthy server gets time to answer on a loaded machine (else a good OCSP answer turns into a CRL
+        # fallback and a test fails for the wrong reason); a server that is down, 1 s.
+        local t=10
+        [[ $2 == http://127.0.0.1:1/* ]] && t=1
         mkdir -p "$(dirname "$1")"
         cat >"$1" <<EOF
 [trust]
 root = $P/root.pem
 [revocation]
 cache = $(dirname "$1")/cache
-ocsp-timeout = 1
-crl-timeout = 1
+ocsp-timeout = $t
+crl-timeout = $t
 rewrite = $KYSO_OCSP_URL_PLACEHOLDER $2
 rewrite = http://127.0.0.1:18080 $3
 [kind personal]
@@ -79,6 +83,18 @@ expect_verify() {
         fi
 }
 
+# expect_json DESC PYTHON ARGS...: runs kysoctl verify --json ARGS; the Python statements get the output as d
+# and its first signature as s, and fail with an AssertionError.
+expect_json() {
+        local desc=$1 code=$2 out
+        shift 2
+        out=$("$KYSOCTL" verify --json "$@")
+        expect "$desc" python3 -c "import json, sys
+d = json.loads(sys.argv[1])
+s = d['signatures'][0]
+$code" "$out"
+}
+
 # --- Good signatures.
 for n in leader leader2 seal clerk; do
         sign $n "$D/$n.p7s" || bail_out "openssl cms -sign $n failed: $(cat "$T/openssl.err")"
@@ -94,12 +110,33 @@ expect_verify "leader: claimed signing time" 0 "Signing time: +[0-9-]+T[0-9:]+\+
         "$D/doc.txt" "$D/leader.p7s"
 expect_verify "leader: revocation checked by OCSP" 0 "Revocation checked by: +OCSP $OCSP" "$D/doc.txt" "$D/leader.p7s"
 expect_verify "leader: counts as competent person" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader.p7s"
-expect_verify "leader2 (ECDSA) signature is valid" 0 "Trần Thị Bình.*|rsa|ecdsa" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2 (ECDSA) signature is valid" 0 "Result: +VALID\. The signature is valid" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2: signer and ECDSA shown" 0 "Signer: +Trần Thị Bình \(Phó Chủ tịch\)" "$D/doc.txt" "$D/leader2.p7s"
+expect_verify "leader2: ECDSA with SHA-256" 0 "Algorithms: +SHA256, ecdsa" "$D/doc.txt" "$D/leader2.p7s"
 expect_verify "leader2: ecdsa, competent" 0 "Competent person: +counts" "$D/doc.txt" "$D/leader2.p7s"
 expect_verify "seal signature valid, not a competent person" 0 \
         "Competent person: +does not count: UBND phường Uông Bí signed with an organisation certificate" "$D/doc.txt" "$D/seal.p7s"
 expect_verify "clerk signature valid, not a competent person" 0 \
         "Competent person: +does not count: Lê Thị Cúc is not a competent person" "$D/doc.txt" "$D/clerk.p7s"
+
+# Without -cades, openssl signs without signing-certificate-v2: nothing binds the certificate, so the signature
+# could be re-presented with another certificate for the same key. It verifies, but is not the leader's.
+openssl cms -sign -binary -md sha256 -in "$D/doc.txt" -signer "$P/leader.pem" -inkey "$P/leader.key" \
+        -certfile "$P/ca.pem" -outform DER -out "$D/leader-plain.p7s" 2>>"$T/openssl.err" ||
+        bail_out "openssl cms -sign failed: $(cat "$T/openssl.err")"
+expect_verify "plain CMS (no signing-certificate attribute): the binding is reported" 0 \
+        "Certificate binding: +NOT bound: the signature carries no signing-certificate attribute" \
+        "$D/doc.txt" "$D/leader-plain.p7s"
+expect_verify "plain CMS: not the competent person's signature" 0 \
+        "Competent person: +does not count: the signature of Nguyễn Văn An does not bind its certificate" \
+        "$D/doc.txt" "$D/leader-plain.p7s"
+expect_verify "CAdES: the binding is reported" 0 \
+        "Certificate binding: +bound: the signed attributes name this certificate \(signing-certificate-v2, SHA256\)" \
+        "$D/doc.txt" "$D/leader.p7s"
+expect_json "json: plain CMS: signing_certificate absent, not bound, not competent" '
+assert s["signing_certificate"] == "absent" and s["signing_certificate_bound"] is False, s
+assert s["competent_person"] is False, s
+assert "does not bind its certificate" in s["reason"], s' "$D/doc.txt" "$D/leader-plain.p7s"
 
 # Default signature name FILE.p7s.
 cp "$D/leader.p7s" "$D/doc.txt.p7s"
@@ -257,6 +294,19 @@ expect_verify "B-T: the TSA is named and trusted" 0 "Time-stamp: +trusted, from 
 out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/bt.p7s")
 expect_match "json: time-stamp source and TSA status" '"signing_time_source":"time-stamp"' "$out"
 expect_match "json: TSA certificate valid" '"trusted":true' "$out"
+# A time-stamp from a TSA that chains to a root the policy does not trust proves nothing.
+start_test_server tsa TSA_OTHER --untrusted-tsa 2>"$T/start.err" || bail_out "tsa server: $(cat "$T/start.err")"
+"$SIGN_CADES" "$P/leader.pem" "$P/leader.key" "$P/ca.pem" "$D/doc.txt" "$D/bt-other.p7s" --tsa "$TSA_OTHER" ||
+        bail_out "sign-cades --tsa (untrusted TSA) failed"
+expect_verify "time-stamp from an untrusted TSA: NOT VALID, says why" 1 \
+        "Result: +NOT VALID\. The time-stamp cannot be trusted: The certificate of Máy chủ dấu thời gian lạ \(test\) does not lead to a trusted root" \
+        "$D/doc.txt" "$D/bt-other.p7s"
+expect_verify "time-stamp from an untrusted TSA: shown as not trusted" 1 "Time-stamp: +NOT trusted: " \
+        "$D/doc.txt" "$D/bt-other.p7s"
+expect_json "json: untrusted TSA: the time-stamp is not trusted, the time only claimed, not competent" '
+assert s["timestamp"]["status"] == "ok" and s["timestamp"]["trusted"] is False, s["timestamp"]
+assert "does not lead to a trusted root" in s["timestamp"]["reason"], s["timestamp"]
+assert s["signing_time_source"] == "claimed" and s["competent_person"] is False, s' "$D/doc.txt" "$D/bt-other.p7s"
 FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -1)
 if [[ -n $FAKETIME_LIB ]]; then
         # A TSA whose clock is 12 hours behind: the token proves the signature predates the revocation.
@@ -277,6 +327,62 @@ fi
         bail_out "sign-cades --tsa failed"
 expect_verify "time-stamped after the revocation: NOT VALID" 1 \
         "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revoked-bt-now.p7s"
+
+# --- A claimed signing time is never trusted alone: without a time-stamp the certificate must be valid now
+# as well as at the claimed time. expired was valid from -400 to -30 days; revexp too, and was revoked at
+# -60 days. Both sign "100 days ago" by their own word.
+NOW=$(date +%s)
+for n in expired revexp; do
+        "$SIGN_CADES" "$P/$n.pem" "$P/$n.key" "$P/ca.pem" "$D/doc.txt" "$D/$n-backdated.p7s" \
+                --time $((NOW - 100 * 86400)) || bail_out "sign-cades $n failed"
+done
+expect_verify "expired, claimed time backdated into its validity: NOT VALID, says why" 1 \
+        "Result: +NOT VALID\. .*expired on [0-9-]+ .*no time-stamp proves that the signature was made while it was valid" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "expired, backdated: the claimed time is shown as only claimed" 1 \
+        "Signing time: +[0-9T:+-]+ \(claimed by the signer, not proven\)" "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "expired, backdated: not the competent person's signature" 1 "Competent person: +does not count" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
+expect_verify "revoked then expired, claimed time before the revocation: NOT VALID, revoked now" 1 \
+        "Certificate now: +the certificate is revoked\. .*key compromise" "$D/doc.txt" "$D/revexp-backdated.p7s"
+expect_verify "revoked then expired, backdated: nothing proves it predates the revocation" 1 \
+        "Result: +NOT VALID\. .*nothing proves the signature was made before the revocation" \
+        "$D/doc.txt" "$D/revexp-backdated.p7s"
+expect_json "json: revoked then expired, backdated: not valid, not competent, revoked now" '
+assert s["valid"] is False and s["competent_person"] is False, s
+assert s["signing_time_source"] == "claimed", s
+assert s["status_now"]["status"] == "revoked", s["status_now"]' "$D/doc.txt" "$D/revexp-backdated.p7s"
+if [[ -n $FAKETIME_LIB ]]; then
+        # With a time-stamp the stamped time counts: 100 days ago both were valid and not yet revoked; 45 days
+        # ago revexp was revoked.
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-100d start_test_server tsa TSA_100D 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-45d start_test_server tsa TSA_45D 2>"$T/start.err" ||
+                bail_out "tsa server: $(cat "$T/start.err")"
+        for n in expired revexp; do
+                "$SIGN_CADES" "$P/$n.pem" "$P/$n.key" "$P/ca.pem" "$D/doc.txt" "$D/$n-bt100.p7s" --tsa "$TSA_100D" \
+                        --time $((NOW - 100 * 86400)) || bail_out "sign-cades $n --tsa failed"
+        done
+        "$SIGN_CADES" "$P/revexp.pem" "$P/revexp.key" "$P/ca.pem" "$D/doc.txt" "$D/revexp-bt45.p7s" --tsa "$TSA_45D" \
+                --time $((NOW - 100 * 86400)) || bail_out "sign-cades revexp --tsa failed"
+        expect_verify "expired, time-stamped within its validity: VALID" 0 "Result: +VALID\." \
+                "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: the stamped time" 0 \
+                "Signing time: +[0-9T:+-]+ \(time-stamped\)" "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: expired now" 0 \
+                "Certificate now: +the certificate has expired\." "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped within its validity: the competent person's signature" 0 \
+                "Competent person: +counts" "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "revoked then expired, time-stamped before the revocation: VALID, revoked later" 0 \
+                "Certificate at signing time: +the certificate is valid\. .*It was revoked later, on" \
+                "$D/doc.txt" "$D/revexp-bt100.p7s"
+        expect_verify "revoked then expired, time-stamped after the revocation: NOT VALID" 1 \
+                "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revexp-bt45.p7s"
+        expect_verify "revoked then expired, time-stamped after the revocation: does not count" 1 \
+                "Competent person: +does not count" "$D/doc.txt" "$D/revexp-bt45.p7s"
+else
+        for i in 1 2 3 4 5 6 7; do ok "# SKIP libfaketime not found"; done
+fi
 
 # --- Revocation servers down: fail closed, naming the servers.
 write_policy "$T/down/policy.conf" http://127.0.0.1:1/ocsp http://127.0.0.1:1

@@ -1,67 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The signing rules, with the fixture PKI's certificates: every role, every kind, the seal rule and each way
  * an existing signature can fail to count, classification; the reason and the article are checked. */
-#include <openssl/pem.h>
-#include <stdio.h>
-
-#include "fileio.h"
-#include "kyso-test.h"
-#include "openssl-util.h"
+#include "policy-test.h"
 #include "policy/policy-rules.h"
 
-static char tmpdir[] = "/tmp/kyso-test-rules-XXXXXX";
-static char pki[PATH_MAX];
 static Policy *policy;
 
-static X509 *cert(const char *name) {
-        char path[PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/%s.pem", pki, name);
-        FILE *f = fopen(path, "re");
-        assert_non_null(f);
-        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        assert_non_null(x);
-        return x;
-}
-
 static Policy *load_policy(const char *extra) {
-        char path[PATH_MAX + 64], *text = NULL;
-        snprintf(path, sizeof path, "%s/policy-%zu.conf", tmpdir, strlen(extra));
-        assert_true(
-                asprintf(
-                        &text,
-                        "[trust]\nroot = %s/root.pem\nintermediate = %s/ca.pem\n"
-                        "[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n"
-                        "[kind personal]\nkind = personal\npolicy-oid = 1.3.6.1.4.1.99999.1.1\n"
-                        "[kind organisation]\nkind = organization\npolicy-oid = 1.3.6.1.4.1.99999.1.2\n"
-                        "%s",
-                        pki, pki, extra) > 0);
-        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
-        free(text);
-        Policy *p = NULL;
-        char **errors = NULL;
-        int r = policy_load(path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors);
-        STRV_FOREACH (e, errors)
-                print_message("%s\n", *e);
-        strv_free(errors);
-        assert_int_equal(r, 0);
-        return p;
+        char name[64];
+        snprintf(name, sizeof name, "policy-%zu", strlen(extra));
+        return policy_for_fixtures(name, extra);
 }
 
 static int setup(void **state) {
-        const char *script = getenv("KYSO_FIXTURES_SCRIPT");
-        char cmd[PATH_MAX * 2];
-        if (!script) {
-                print_message("KYSO_FIXTURES_SCRIPT is not set: run through meson test\n");
+        if (fixtures_setup() < 0)
                 return -1;
-        }
-        assert_non_null(mkdtemp(tmpdir));
-        snprintf(cmd, sizeof cmd, "'%s' '%s/fx' >'%s/make.log' 2>&1", script, tmpdir, tmpdir);
-        if (system(cmd) != 0) {
-                print_message("make-fixtures.sh failed, see %s/make.log\n", tmpdir);
-                return -1;
-        }
-        snprintf(pki, sizeof pki, "%s/fx/pki", tmpdir);
         policy = load_policy("[kind device]\nkind = device\npolicy-oid = 1.3.6.1.4.1.99999.1.3\n"
                              "[seal ward]\n"
                              "seal-organization = UBND phường Uông Bí\n"
@@ -74,10 +27,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[PATH_MAX + 16];
         policy = policy_free(policy);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        return system(cmd) == 0 ? 0 : -1;
+        return fixtures_teardown();
 }
 
 /* A signer and its current status (revocation is off in this policy: the network is not needed here). */
@@ -111,6 +62,7 @@ static ExistingSignature good_sig(Signer *s) {
         return (ExistingSignature){
                 .signer = s->cert,
                 .integrity_ok = true,
+                .signing_cert_bound = true,
                 .covers_whole_document = true,
                 .status_at_signing = &s->status,
                 .signing_time = time(NULL) - 60,
@@ -178,6 +130,115 @@ static void test_unknown_kind(void **state) {
         expect(device, SIGN_ROLE_PERSONAL, NULL, 0, NULL, false, ARTICLE_KINDS, "cannot be determined");
         policy_free(policy);
         policy = saved;
+}
+
+/* Each kind of [kind] criterion, with a policy holding only the rules given. */
+static void test_kind_criteria(void **state) {
+        _cleanup_(X509_freep) X509 *seal = cert("seal");
+        _cleanup_free_ char *by_fp = NULL, *both = NULL;
+        char fp[65];
+
+        /* By fingerprint, with colons and upper case as a person would paste it. */
+        assert_int_equal(cert_fingerprint_sha256(seal, fp), 0);
+        assert_true(
+                asprintf(
+                        &by_fp, "[kind seal]\nkind = organization\nfingerprint = %c%c:%s\n",
+                        fp[0] - ('a' <= fp[0] ? 'a' - 'A' : 0), fp[1], fp + 2) > 0);
+        /* Two rules of different kinds match the seal: its kind is unknown. */
+        assert_true(
+                asprintf(
+                        &both,
+                        "%s[kind org]\nkind = organization\nsubject = O=UBND*\n"
+                        "[kind people]\nkind = personal\nissuer = O=Ban Cơ yếu*\n",
+                        by_fp) > 0);
+        const char
+                *by_issuer = "[kind other]\nkind = device\nissuer = CN=CA lạ*\n",
+                *by_eku = "[kind mail]\nkind = personal\neku = emailProtection\n",
+                /* The same organisation's certificates without a title (the seal), not by the other root. */
+                        *by_not =
+                                "[kind org]\nkind = organization\nsubject = O=UBND*\nnot-subject = title=*\n"
+                                "not-issuer = CN=CA lạ*\n";
+        const struct {
+                const char *rules, *name;
+                CertKind kind;
+        } cases[] = {
+                { by_issuer, "unknown", CERT_KIND_DEVICE },
+                { by_issuer, "leader", CERT_KIND_UNKNOWN },
+                /* The clerk's certificate has emailProtection, the leader's no EKU. */
+                { by_eku, "clerk", CERT_KIND_PERSONAL },
+                { by_eku, "leader", CERT_KIND_UNKNOWN },
+                { by_fp, "seal", CERT_KIND_ORGANIZATION },
+                { by_fp, "expiring", CERT_KIND_UNKNOWN },
+                { by_not, "seal", CERT_KIND_ORGANIZATION },
+                { by_not, "leader", CERT_KIND_UNKNOWN },
+                { by_not, "unknown", CERT_KIND_UNKNOWN },
+                { both, "seal", CERT_KIND_UNKNOWN },
+                { both, "leader", CERT_KIND_UNKNOWN },
+                { both, "unknown", CERT_KIND_ORGANIZATION },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = NULL;
+                assert_true(
+                        asprintf(
+                                &text,
+                                "[trust]\nroot = %s/root.pem\n[revocation]\nmode = off\n"
+                                "allow-insecure-no-revocation-for-tests = yes\n%s",
+                                pki, cases[i].rules) > 0);
+                _cleanup_(policy_freep) Policy *p = policy_from_text("kinds", text);
+                _cleanup_(X509_freep) X509 *x = cert(cases[i].name);
+                CertKind k = policy_classify_certificate(p, x, NULL);
+                if (k != cases[i].kind)
+                        fail_msg(
+                                "case %zu: %s is %s, want %s", i, cases[i].name, cert_kind_to_string(k),
+                                cert_kind_to_string(cases[i].kind));
+        }
+}
+
+/* The shipped example, with the fixture PKI's root and issuer in place of the Government CA's: every
+ * fixture certificate gets the kind it has, none is ambiguous. */
+static void test_example_policy(void **state) {
+        const char *src = test_getenv_or_skip("KYSO_SOURCE_ROOT");
+        _cleanup_free_ char *path = NULL;
+        size_t size = 0;
+
+        assert_true(asprintf(&path, "%s/policy/policy.conf.example", src) > 0);
+        assert_int_equal(
+                run("sed -e 's|^root = /etc/kyso/roots$|root = %s/root.pem|' "
+                    "-e 's|^intermediate = /etc/kyso/intermediates$|intermediate = %s/ca.pem|' "
+                    "-e 's|O=Ban Cơ yếu Chính phủ$|O=Ban Cơ yếu Chính phủ (test)|' '%s' >'%s/example.conf'",
+                    pki, pki, path, tmpdir),
+                0);
+        _cleanup_free_ char *ex = NULL;
+        char expath[PATH_MAX + 32];
+        snprintf(expath, sizeof expath, "%s/example.conf", tmpdir);
+        assert_int_equal(read_full_file(expath, 1024 * 1024, &ex, &size), 0);
+        /* The substitutions took: the example still names the Government CA by its O. */
+        assert_non_null(strstr(ex, "O=Ban Cơ yếu Chính phủ (test)"));
+        assert_non_null(strstr(ex, pki));
+
+        _cleanup_(policy_freep) Policy *p = policy_from_text("example", ex);
+        const struct {
+                const char *name;
+                CertKind kind;
+        } want[] = {
+                { "leader", CERT_KIND_PERSONAL },     { "leader2", CERT_KIND_PERSONAL },
+                { "clerk", CERT_KIND_PERSONAL },      { "expired", CERT_KIND_PERSONAL },
+                { "seal", CERT_KIND_ORGANIZATION },   { "expiring", CERT_KIND_ORGANIZATION },
+                { "notyet", CERT_KIND_ORGANIZATION }, { "device", CERT_KIND_DEVICE },
+                { "unknown", CERT_KIND_UNKNOWN }, /* another CA: no rule of the example matches */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                _cleanup_(X509_freep) X509 *x = cert(want[i].name);
+                CertKind k = policy_classify_certificate(p, x, NULL);
+                if (k != want[i].kind)
+                        fail_msg(
+                                "example policy: %s is %s, want %s", want[i].name, cert_kind_to_string(k),
+                                cert_kind_to_string(want[i].kind));
+        }
+        /* And the seal rule of the example accepts the leaders for the seal. */
+        _cleanup_(X509_freep) X509 *seal = cert("seal"), *leader = cert("leader"), *clerk = cert("clerk");
+        assert_true(policy_is_competent_leader(p, seal, leader, NULL));
+        assert_false(policy_is_competent_leader(p, seal, clerk, NULL));
 }
 
 static void test_validity(void **state) {
@@ -253,6 +314,13 @@ static void test_seal_rule(void **state) {
         expect(seal, SIGN_ROLE_ISSUE, &partial, 1, NULL, false, ARTICLE_SEAL,
                "does not cover the whole document (content was added after it)");
 
+        /* Nothing in the signed attributes names the certificate: it could be re-presented with another
+         * certificate for the same key. */
+        ExistingSignature unbound = good_sig(leader);
+        unbound.signing_cert_bound = false;
+        expect(seal, SIGN_ROLE_ISSUE, &unbound, 1, NULL, false, ARTICLE_SEAL,
+               "the signature of Nguyễn Văn An does not bind its certificate");
+
         ExistingSignature broken = good_sig(leader);
         broken.integrity_ok = false;
         expect(seal, SIGN_ROLE_ISSUE, &broken, 1, NULL, false, ARTICLE_SEAL,
@@ -281,7 +349,9 @@ static void test_seal_rule(void **state) {
         unchecked.status_at_signing = NULL;
         expect(seal, SIGN_ROLE_ISSUE, &unchecked, 1, NULL, false, ARTICLE_SEAL, "could not be checked");
 
-        ExistingSignature nosigner = { .integrity_ok = true, .covers_whole_document = true };
+        ExistingSignature nosigner = { .integrity_ok = true,
+                                       .signing_cert_bound = true,
+                                       .covers_whole_document = true };
         expect(seal, SIGN_ROLE_ISSUE, &nosigner, 1, NULL, false, ARTICLE_SEAL,
                "signer certificate is missing");
 
@@ -325,6 +395,7 @@ static void test_bad_requests(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
+                cmocka_unit_test(test_kind_criteria),   cmocka_unit_test(test_example_policy),
                 cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
                 cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
         };

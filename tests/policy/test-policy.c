@@ -221,6 +221,8 @@ static void test_errors(void **state) {
         expect_error("[revocation]\nmode = sometimes\n", 4, "bad value 'sometimes' for mode");
         expect_error("[revocation]\nocsp-timeout = 0\n", 4, "bad value '0' for ocsp-timeout");
         expect_error("[revocation]\nocsp-timeout = -5\n", 4, "bad value '-5' for ocsp-timeout");
+        expect_error(
+                "[revocation]\nocsp-max-age = 0\n", 4, "bad value '0' for ocsp-max-age: 0 would refuse");
         expect_error("[revocation]\ncache = relative/path\n", 4, "expected an absolute path");
         expect_error("[revocation]\nrewrite = http://a\n", 4, "expected two URLs");
         expect_error("[algorithms]\nmin-rsa-bits = 1024\n", 4, "at least 2048 bits");
@@ -258,6 +260,15 @@ static void test_errors(void **state) {
         expect_error("[revocation]\nmode = off\n", 4, "needs allow-insecure-no-revocation-for-tests = yes");
         expect_error("[revocation]\nallow-insecure-no-revocation-for-tests = yes\n", 4, "contradicts");
         expect_error("[kind x]\nkind = personal\n", 3, "has no criterion");
+        /* Negative criteria only narrow: alone they would match nearly every certificate. */
+        expect_error("[kind x]\nkind = personal\nnot-subject = title=*\n", 3, "has no criterion");
+        expect_error(
+                "[kind x]\nkind = personal\nsubject = CN=*\nnot-subject = nonsense\n", 6,
+                "bad value 'nonsense' for not-subject: expected ATTRIBUTE=PATTERN");
+        expect_error("[kind x]\nkind = personal\nsubject = CN=*\nnot-issuer = =x\n", 6, "for not-issuer");
+        expect_error(
+                "[seal s]\nseal-not-subject = title=*\nleader-organization = X\n", 3,
+                "says nothing about the seal certificate");
         expect_error("[kind x]\nsubject = CN=*\n", 3, "has no 'kind ='");
         expect_error("[seal s]\nseal-organization = X\n", 3, "says nothing about the leaders");
         expect_error("[seal s]\nleader-organization = X\n", 3, "says nothing about the seal certificate");
@@ -320,6 +331,52 @@ static void test_dropins(void **state) {
         assert_true(asprintf(&prefix, "%s:2: ", b) > 0);
         assert_non_null(startswith(errors[0], prefix));
         clear_dropins();
+}
+
+static void sha256_file(const char *path, char ret[static 65]) {
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        unsigned char md[32];
+        assert_int_equal(read_full_file(path, 1024 * 1024, &data, &size), 0);
+        assert_int_equal(EVP_Digest(data, size, md, NULL, EVP_sha256(), NULL), 1);
+        for (size_t i = 0; i < sizeof md; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+}
+
+/* What the agent records about the policy it uses: each file's SHA-256, a digest of them all, and whether
+ * it is the system policy. */
+static void test_identity(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL, *p2 = NULL, *p3 = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *a = NULL;
+        char want[65];
+
+        clear_dropins();
+        assert_int_equal(load("[expiry]\nwarning-days = 60\n", &p, &errors), 0);
+        assert_int_equal(strv_length(p->file_sha256), 1);
+        sha256_file(conf_path, want);
+        assert_string_equal(p->file_sha256[0], want);
+        assert_int_equal(strlen(p->digest), 64);
+        /* Loaded from elsewhere than /etc/kyso/policy.conf, and without the owner check. */
+        assert_false(p->system_default);
+
+        /* A drop-in changes the digest and is listed with its hash. */
+        assert_true(asprintf(&a, "%s/10-a.conf", dropin_dir) > 0);
+        write_text(a, "[expiry]\nwarning-days = 30\n");
+        assert_int_equal(load("[expiry]\nwarning-days = 60\n", &p2, &errors), 0);
+        assert_int_equal(strv_length(p2->file_sha256), 2);
+        assert_string_equal(p2->file_sha256[0], p->file_sha256[0]);
+        sha256_file(a, want);
+        assert_string_equal(p2->file_sha256[1], want);
+        assert_string_not_equal(p2->digest, p->digest);
+        /* The same files give the same digest; one changed byte another. */
+        clear_dropins();
+        assert_int_equal(load("[expiry]\nwarning-days = 60\n", &p3, &errors), 0);
+        assert_string_equal(p3->digest, p->digest);
+        policy_free(p3);
+        p3 = NULL;
+        assert_int_equal(load("[expiry]\nwarning-days = 61\n", &p3, &errors), 0);
+        assert_string_not_equal(p3->digest, p->digest);
 }
 
 static void test_owner_check(void **state) {
@@ -410,6 +467,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),    cmocka_unit_test(test_full),
                 cmocka_unit_test(test_errors),      cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check), cmocka_unit_test(test_classification),
+                cmocka_unit_test(test_identity),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -434,6 +434,34 @@ expect_fail "TSA down: a clear error, nothing written" "time-stamp server.*could
         kysoctl sign --role approve --cert "$LEADER" --timestamp "$D/qd.txt" -o "$T/out/bt-down.p7s"
 [[ ! -s $T/out/bt-down.p7s ]] && ok "TSA down: no output" || not_ok "TSA down: no output"
 cp "$T/policy.saved" "$KYSO_POLICY"
+# rsa-padding = pss (here from a drop-in): the agent signs with RSASSA-PSS; kysoctl and openssl agree.
+# The agent reads the policy for each request and records it when it changed: now with the drop-in.
+loads=$(audit_count policy-load)
+mkdir -p "$(dirname "$KYSO_POLICY")/policy.d"
+printf '[algorithms]\nrsa-padding = pss\n' >"$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf"
+script "confirm yes" "pin 1111"
+expect "rsa-padding = pss: approve" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/pss.p7s"
+expect_eq "a changed policy is recorded at the next request" $((loads + 1)) "$(audit_count policy-load)"
+expect_eq "the record lists the drop-in with its SHA-256" \
+        "$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf $(sha256sum "$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf" | cut -d' ' -f1) no" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "policy-load")] | last |
+                "\(.data.dropin_1) \(.data.dropin_1_sha256) \(.data.system_default)"')"
+expect_match "rsa-padding = pss: the signature is RSA-PSS" '"scheme":"rsa-pss"' \
+        "$(kysoctl verify --json "$D/qd.txt" "$T/pss.p7s" 2>&1)"
+expect "rsa-padding = pss: openssl cms -verify agrees" cms_ok "$D/qd.txt" "$T/pss.p7s"
+expect_match "rsa-padding = pss: openssl sees RSASSA-PSS" "rsassaPss" \
+        "$(openssl cms -cmsout -print -inform DER -in "$T/pss.p7s")"
+rm -f "$(dirname "$KYSO_POLICY")/policy.d/50-pss.conf"
+script "confirm yes" "pin 1111"
+expect "rsa-padding back to pkcs1: approve" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/pkcs1.p7s"
+script "confirm yes" "pin 1111"
+expect "the same policy again: approve" kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/pkcs1b.p7s"
+expect_eq "the policy is recorded again when it changed back, not at every request" $((loads + 2)) \
+        "$(audit_count policy-load)"
+expect_eq "the record after the drop-in went has no drop-in" "null" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "policy-load")] | last | .data.dropin_1')"
+expect_match "rsa-padding pkcs1 (default): the signature is PKCS#1 v1.5" '"scheme":"rsa-pkcs1"' \
+        "$(kysoctl verify --json "$D/qd.txt" "$T/pkcs1.p7s" 2>&1)"
 
 # 6. a bounded queue, a batch (two tokens in parallel: with the fault module, below)
 before=$(kysoctl audit show --json | jq length)
