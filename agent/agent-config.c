@@ -52,6 +52,7 @@ int agent_config_new(AgentConfig **ret) {
         c->use_p11kit_registry = true;
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
+        c->batch_timeout_usec = 60 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -136,6 +137,19 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
+/* A duration from min to max; range says the same for people ("1s to 10min"). */
+static int parse_duration_key(
+        const char *key, const char *value, uint64_t min, uint64_t max, const char *range, uint64_t *ret,
+        const char *name, unsigned line, char **ret_error) {
+        uint64_t u;
+
+        if (parse_duration(value, &u) < 0 || u < min || u > max)
+                return config_error(
+                        ret_error, name, line, "%s must be a duration from %s, got '%s'", key, range, value);
+        *ret = u;
+        return 0;
+}
+
 static int
 parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
         uint64_t u;
@@ -216,6 +230,10 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                         c->pin_cache_organization_usec = u;
                 return 0;
         }
+        if (streq(key, "batch-timeout"))
+                return parse_duration_key(
+                        key, value, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min",
+                        &c->batch_timeout_usec, name, line, ret_error);
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 
