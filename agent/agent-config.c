@@ -53,6 +53,7 @@ int agent_config_new(AgentConfig **ret) {
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
         c->batch_timeout_usec = 60 * USEC_PER_SEC;
+        c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -234,6 +235,10 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 return parse_duration_key(
                         key, value, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min",
                         &c->batch_timeout_usec, name, line, ret_error);
+        if (streq(key, "revocation-refresh"))
+                return parse_duration_key(
+                        key, value, 1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC, "1s to 1440min",
+                        &c->revocation_refresh_usec, name, line, ret_error);
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 

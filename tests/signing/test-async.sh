@@ -3,7 +3,8 @@
 # injecting module. OCSP/CRL and TSA servers that hang: GetTokens answers at once, the other token's request
 # completes, and Cancel of the hanging request is answered at once with Response cancelled. Cancel and a
 # client disconnect while the token signs: the signature is discarded, nothing is written, the audit record
-# says so. A batch whose last part never comes fails after batch-timeout and the token's queue goes on.
+# says so. A batch whose last part never comes fails after batch-timeout and the token's queue goes on. The
+# inventory shows the revoked certificate as revoked, and a revocation made later after the refresh.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -14,7 +15,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_ASYNC_TEST_DIR=$T
-        export KYSO_SANDBOX_AGENT_CONFIG='batch-timeout = 3s'
+        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s'
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
@@ -170,6 +171,17 @@ wait $pid_inc
 expect_match "the incomplete batch: Response 2 InvalidArgs" "response 0 2 org.kyso.Error.InvalidArgs" "$(cat "$T/inc.txt")"
 expect_eq "the incomplete batch: one sign-failed record per document received (12)" $((f0 + 12)) "$(audit_count sign-failed)"
 expect_match "... saying the last part never came" "AddDocuments" "$(last_record sign-failed | jq -r '.reason')"
+
+# 5. The inventory checks revocation in the background.
+cert_status() { kysoctl certs --json | jq -r --arg l "$1" '.[] | select(.label == $l) | .status'; }
+status_is() { [[ $(cert_status "$1") == "$2" ]]; }
+expect "the revoked certificate shows as revoked" wait_for 30 status_is revoked revoked
+expect "the leader's shows as valid" wait_for 30 status_is leader valid
+expect_eq "the expired one stays expired" expired "$(cert_status expired)"
+# Revoked now: the next refresh (revocation-refresh = 5s) sees it.
+(cd "$KYSO_PKI" && openssl ca -config openssl.cnf -name ca_issuing -revoke leader2.pem -crl_reason keyCompromise) >"$T/revoke.log" 2>&1 ||
+        not_ok "revoking leader2 in the test CA: $(cat "$T/revoke.log")"
+expect "a certificate revoked later shows as revoked after the refresh" wait_for 30 status_is leader2 revoked
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.
