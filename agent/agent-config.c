@@ -53,6 +53,8 @@ int agent_config_new(AgentConfig **ret) {
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
         c->prompt_timeout_usec = 60 * USEC_PER_SEC;
+        c->batch_timeout_usec = 60 * USEC_PER_SEC;
+        c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -134,6 +136,19 @@ static int set_string(char **field, const char *value) {
                 return -ENOMEM;
         free(*field);
         *field = d;
+        return 0;
+}
+
+/* A duration from min to max; range says the same for people ("1s to 10min"). */
+static int parse_duration_key(
+        const char *key, const char *value, uint64_t min, uint64_t max, const char *range, uint64_t *ret,
+        const char *name, unsigned line, char **ret_error) {
+        uint64_t u;
+
+        if (parse_duration(value, &u) < 0 || u < min || u > max)
+                return config_error(
+                        ret_error, name, line, "%s must be a duration from %s, got '%s'", key, range, value);
+        *ret = u;
         return 0;
 }
 
@@ -225,6 +240,14 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                         c->pin_cache_organization_usec = u;
                 return 0;
         }
+        if (streq(key, "batch-timeout"))
+                return parse_duration_key(
+                        key, value, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min",
+                        &c->batch_timeout_usec, name, line, ret_error);
+        if (streq(key, "revocation-refresh"))
+                return parse_duration_key(
+                        key, value, 1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC, "1s to 1440min",
+                        &c->revocation_refresh_usec, name, line, ret_error);
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include "agent-inventory.h"
+#include "agent-revocation.h"
 #include "dbus/dbus-dict.h"
 #include "macro.h"
 #include "openssl-util.h"
@@ -195,8 +196,8 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
 }
 
 int agent_append_certificate(
-        DBusMessageIter *iter, const Policy *policy, const P11Certificate *c, const char *token_label,
-        int64_t now) {
+        DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
+        const P11Certificate *c, const char *token_label, int64_t now) {
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         DBusMessageIter d;
         int r;
@@ -204,6 +205,7 @@ int agent_append_certificate(
         r = certificate_info_from_der(policy, c->der, c->der_size, now, &info);
         if (r < 0)
                 return r;
+        agent_revocation_apply(revocation, &info);
         r = dbus_dict_open(iter, &d);
         if (r < 0)
                 return r;
@@ -253,8 +255,9 @@ static const char *token_label_of(const P11Token *const *tokens, size_t n, const
 }
 
 int agent_append_certificates(
-        DBusMessageIter *iter, const Policy *policy, const P11Token *const *tokens, size_t n_tokens,
-        const P11Certificate *const *certs, size_t n_certs, int64_t now) {
+        DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
+        const P11Token *const *tokens, size_t n_tokens, const P11Certificate *const *certs, size_t n_certs,
+        int64_t now) {
         DBusMessageIter a;
         int r;
 
@@ -262,7 +265,8 @@ int agent_append_certificates(
                 return -ENOMEM;
         for (size_t i = 0; i < n_certs; i++) {
                 r = agent_append_certificate(
-                        &a, policy, certs[i], token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
+                        &a, policy, revocation, certs[i],
+                        token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
                 if (r == -EBADMSG)
                         continue; /* a certificate object that does not parse is not a certificate we can use
                                    */

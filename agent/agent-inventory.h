@@ -13,6 +13,8 @@
 
 #define AGENT_EXPIRY_WARNING_DAYS 60 /* Art. 11: renewal possible while >= 60 days remain */
 
+typedef struct AgentRevocation AgentRevocation;
+
 typedef struct CertificateInfo {
         char *subject; /* RFC 2253 order, UTF-8 */
         char *issuer;
@@ -23,7 +25,7 @@ typedef struct CertificateInfo {
         unsigned key_bits;
         int64_t days_left;  /* whole days until not-after; negative once expired */
         const char *kind;   /* personal|organization|device|unknown */
-        const char *status; /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown */
+        const char *status; /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown|unchecked */
 } CertificateInfo;
 
 void certificate_info_done(CertificateInfo *i);
@@ -35,8 +37,9 @@ int certificate_info_from_der(
 
 /* Sets kind and status. With a policy: kind by its [kind] rules; status by the chain to its roots, the
  * validity period, key strength and the expiry window, all offline. Revocation is not looked up here (it
- * needs the network and would block the agent's loop): it is checked, failing closed, before every
- * signature. Without a policy: kind "unknown", status from the validity period only. */
+ * needs the network and would block the agent's loop): AgentRevocation checks it in the background, and
+ * it is checked again, failing closed, before every signature. Without a policy: kind "unknown", status
+ * from the validity period only. */
 void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, CertificateInfo *info);
 
 /* "ok", "count-low", "final-try", "locked" from P11PinFlags. */
@@ -44,12 +47,14 @@ const char *agent_pin_state(unsigned pin_flags);
 
 /* Appends one a{sv} for the token / certificate to iter (an open "aa{sv}" array or a message). */
 int agent_append_token(DBusMessageIter *iter, const P11Token *t);
+/* revocation (may be NULL) adds what is known of the certificates' revocation to their status. */
 int agent_append_certificate(
-        DBusMessageIter *iter, const Policy *policy, const P11Certificate *c, const char *token_label,
-        int64_t now);
+        DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
+        const P11Certificate *c, const char *token_label, int64_t now);
 
 /* Whole replies and signals. */
 int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, size_t n);
 int agent_append_certificates(
-        DBusMessageIter *iter, const Policy *policy, const P11Token *const *tokens, size_t n_tokens,
-        const P11Certificate *const *certs, size_t n_certs, int64_t now);
+        DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
+        const P11Token *const *tokens, size_t n_tokens, const P11Certificate *const *certs, size_t n_certs,
+        int64_t now);

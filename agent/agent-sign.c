@@ -17,6 +17,7 @@
 #include "agent-inventory.h"
 #include "agent-policy.h"
 #include "agent-sign.h"
+#include "agent-worker.h"
 #include "audit/audit-log.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
@@ -43,9 +44,10 @@
 #include "prompt.h"
 #include "secret.h"
 #include "session-watch.h"
+#include "sign-jobs.h"
 
-/* The first pass of the signature stops here: the digest to sign is known, the token is asynchronous. */
-#define SIGN_CAPTURED (-EINPROGRESS)
+/* Network waits (OCSP, CRL, TSA) run on worker threads; a few requests of different tokens at once. */
+#define SIGN_WORKER_THREADS 8U
 
 typedef enum DocStatus {
         DOC_PENDING,
@@ -74,7 +76,8 @@ typedef struct SignDoc {
         const char *article;
         uint8_t *tbs; /* the hash of the signed attributes, from the first pass */
         size_t tbs_size;
-        uint8_t *sig;
+        uint8_t *sig; /* the token's signature while pending (kept when cancelled: it was discarded), the DER
+                       * once done */
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
@@ -84,7 +87,8 @@ typedef struct SignDoc {
 typedef enum RequestState {
         REQ_COLLECTING, /* SignBatch with more_documents: waits for AddDocuments(..., last) */
         REQ_QUEUED,
-        REQ_CHECKING, /* hashing the documents (in steps, the loop stays responsive) and the policy */
+        REQ_VALIDATING, /* the signer's certificate: chain and revocation, on a worker thread */
+        REQ_CHECKING,   /* hashing the documents (in steps, the loop stays responsive) and the policy */
         REQ_WAIT_PROMPT,
         REQ_CONFIRM,
         REQ_PIN,
@@ -127,6 +131,9 @@ struct SignRequest {
         unsigned pin_flags;
         time_t signing_time;
         sd_event_source *defer;
+        sd_event_source *collect_timer; /* REQ_COLLECTING: the next AddDocuments part is due */
+        WorkerJob *job; /* on a worker thread: the validation, an issue check or a time-stamp */
+        size_t job_doc; /* the document of an issue check or a time-stamp */
 };
 
 struct AgentSign {
@@ -140,6 +147,7 @@ struct AgentSign {
         PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
         SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
         char policy_digest[65];  /* of the policy last recorded in the audit log */
+        AgentWorker *worker;     /* network waits, off the loop */
         SignRequest *requests;   /* in arrival order */
         unsigned counter;
         bool registered, filter_added;
@@ -181,7 +189,9 @@ static void doc_done(SignDoc *d) {
 static SignRequest *request_free(SignRequest *r) {
         if (!r)
                 return NULL;
+        worker_job_cancel(r->job);
         sd_event_source_disable_unref(r->defer);
+        sd_event_source_disable_unref(r->collect_timer);
         for (size_t i = 0; i < r->n_docs; i++)
                 doc_done(&r->docs[i]);
         free(r->docs);
@@ -358,6 +368,12 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                                 extra[n_extra++] = fields[i].key;
                                 extra[n_extra++] = fields[i].value;
                         }
+                /* The person approved and the token signed, but the app cancelled: an auditor must see
+                 * that a signature existed and was never delivered. */
+                if (d->status == DOC_CANCELLED && d->sig) {
+                        extra[n_extra++] = "token_signature";
+                        extra[n_extra++] = "discarded";
+                }
                 extra[n_extra] = NULL;
         }
         ev = (AuditEvent){
@@ -461,9 +477,18 @@ doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, con
         doc_progress(r, d);
 }
 
+static const char *doc_discarded_message(void) {
+        return _("The request was cancelled after the token had signed: its signature was discarded and "
+                 "nothing was written.");
+}
+
 static void request_fail_all(SignRequest *r, DocStatus status, KysoBusError error, const char *message) {
-        for (size_t i = 0; i < r->n_docs; i++)
-                doc_finish(r, &r->docs[i], status, error, message);
+        for (size_t i = 0; i < r->n_docs; i++) {
+                SignDoc *d = &r->docs[i];
+                doc_finish(
+                        r, d, status, error,
+                        status == DOC_CANCELLED && d->sig ? doc_discarded_message() : message);
+        }
         request_finish(r);
 }
 
@@ -642,6 +667,9 @@ static void request_finish(SignRequest *r) {
                 return;
         r->state = REQ_FINISHED;
         r->defer = sd_event_source_disable_unref(r->defer);
+        r->collect_timer = sd_event_source_disable_unref(r->collect_timer);
+        /* Whatever a worker thread still does for this request, its result is dropped. */
+        r->job = worker_job_cancel(r->job);
         prompt_release(r);
         r->pin = secret_free(r->pin);
         if (r->batch_login && s)
@@ -668,7 +696,6 @@ static void request_finish(SignRequest *r) {
 
 typedef struct DocReader {
         int fd;
-        ContentDigests *tee;
         bool first;
         bool is_pdf;
 } DocReader;
@@ -680,11 +707,6 @@ static ssize_t doc_read(void *userdata, void *buf, size_t size) {
         if (n > 0 && rd->first) {
                 rd->first = false;
                 rd->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
-        }
-        if (n > 0 && rd->tee) {
-                int k = content_digests_update(rd->tee, buf, (size_t) n);
-                if (k < 0)
-                        return k;
         }
         return n;
 }
@@ -728,106 +750,35 @@ static int doc_hash_some(SignRequest *r, SignDoc *d, uint64_t budget) {
         return 0;
 }
 
-static int doc_check(SignRequest *r, SignDoc *d) {
-        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
-        SignatureCheck *checks = NULL;
-        ExistingSignature *existing = NULL;
-        size_t n_existing = 0;
+/* The policy's decision on a hashed document, with the checks of its existing signatures (issue). */
+static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, size_t n_checks) {
+        _cleanup_free_ ExistingSignature *existing = NULL;
         RuleDecision dec = {};
-        DocReader rd = { .fd = d->fd, .first = true };
         const uint8_t *h;
         size_t hs = 0;
         int k;
 
-        if (!d->hashed && (content_digests_add(&d->digests, NID_sha256) < 0 ||
-                           content_digests_add(&d->digests, r->digest_nid) < 0))
-                return -ENOMEM;
-
-        if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
-                k = cms_signature_read_fd(d->existing_fd, &d->existing, &d->existing_size);
-                if (k < 0 || cades_existing_digests(d->existing, d->existing_size, &d->digests) < 0 ||
-                    cms_verify_detached(
-                            d->existing, d->existing_size, doc_read,
-                            &(DocReader){ .fd = d->fd, .first = true, .tee = &d->digests }, &res) < 0) {
-                        doc_deny(
-                                r, d,
-                                _("The leader's signature file (existing_signature) is not a detached CMS "
-                                  "signature of this document. Give the .p7s the leader signed for this file."),
-                                ARTICLE_SEAL);
-                        return 0;
-                }
-                k = content_digests_finish(&d->digests);
-                if (k < 0)
-                        return k;
-        } else if (d->hashed) {
-                if (d->is_pdf) {
-                        d->size = d->digests.total;
-                        doc_finish(
-                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                                _("PDF documents are signed inside the PDF (PAdES), which this version "
-                                  "does not support yet. Sign a non-PDF file, or wait for the PAdES "
-                                  "update."));
-                        return 0;
-                }
-        } else {
-                k = content_digests_read(&d->digests, doc_read, &rd);
-                if (k < 0) {
-                        doc_finish(
-                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                                _("The document could not be read. Check that the file is readable, then "
-                                  "sign again."));
-                        return 0;
-                }
-                if (rd.is_pdf) {
-                        d->size = d->digests.total;
-                        doc_finish(
-                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                                _("PDF documents are signed inside the PDF (PAdES), which this version "
-                                  "does not support yet. Sign a non-PDF file, or wait for the PAdES "
-                                  "update."));
-                        return 0;
-                }
-        }
         d->size = d->digests.total;
         h = content_digests_get(&d->digests, NID_sha256, &hs);
         if (h && hs == 32)
                 hex(h, 32, d->sha256);
 
-        if (res) {
-                n_existing = res->n_signers;
-                checks = calloc(n_existing ?: 1, sizeof *checks);
-                existing = calloc(n_existing ?: 1, sizeof *existing);
-                if (!checks || !existing) {
-                        free(checks);
-                        free(existing);
+        if (n_checks > 0) {
+                existing = calloc(n_checks, sizeof *existing);
+                if (!existing)
                         return -ENOMEM;
-                }
-                for (size_t i = 0; i < n_existing; i++) {
-                        k = signature_check(r->policy, res, &res->signers[i], &checks[i]);
-                        if (k < 0) {
-                                for (size_t j = 0; j < i; j++)
-                                        signature_check_done(&checks[j]);
-                                free(checks);
-                                free(existing);
-                                return k;
-                        }
+                for (size_t i = 0; i < n_checks; i++)
                         existing[i] = signature_check_to_existing(&checks[i], true);
-                }
         }
-
         RuleRequest req = {
                 .role = r->role,
                 .signer = r->cert,
                 .signer_status = &r->status,
                 .existing = existing,
-                .n_existing = n_existing,
+                .n_existing = n_checks,
                 .classification = r->classification,
         };
         k = policy_rules_decide(r->policy, &req, &dec);
-        for (size_t i = 0; i < n_existing; i++)
-                signature_check_done(&checks[i]);
-        free(checks);
-        free(existing);
         if (k < 0)
                 return k;
         if (!dec.allow)
@@ -838,6 +789,100 @@ static int doc_check(SignRequest *r, SignDoc *d) {
                 d->message = dec.reason ? strdup(dec.reason) : NULL;
         }
         rule_decision_done(&dec);
+        return 0;
+}
+
+static void doc_pdf_refused(SignRequest *r, SignDoc *d) {
+        d->size = d->digests.total;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                _("PDF documents are signed inside the PDF (PAdES), which this version does not support yet. "
+                  "Sign a non-PDF file, or wait for the PAdES update."));
+}
+
+/* Every document but one to issue over an existing signature (see existing_check_start()). */
+static int doc_check(SignRequest *r, SignDoc *d) {
+        DocReader rd = { .fd = d->fd, .first = true };
+        int k;
+
+        if (d->hashed) {
+                if (d->is_pdf) {
+                        doc_pdf_refused(r, d);
+                        return 0;
+                }
+        } else {
+                if (content_digests_add(&d->digests, NID_sha256) < 0 ||
+                    content_digests_add(&d->digests, r->digest_nid) < 0)
+                        return -ENOMEM;
+                k = content_digests_read(&d->digests, doc_read, &rd);
+                if (k < 0) {
+                        doc_finish(
+                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                                _("The document could not be read. Check that the file is readable, then "
+                                  "sign again."));
+                        return 0;
+                }
+                if (rd.is_pdf) {
+                        doc_pdf_refused(r, d);
+                        return 0;
+                }
+        }
+        return doc_decide(r, d, NULL, 0);
+}
+
+static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
+        log_error_errno(error, "Cannot check %s: %m", strna(d->name));
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                _("The document could not be checked; see the agent's log."));
+}
+
+/* For issue: the leader's signature is verified while the document is hashed, and its certificate's
+ * revocation is asked of the OCSP or CRL server, on a worker thread. */
+static void existing_check_done(void *data, void *userdata) {
+        ExistingCheckJob *j = data;
+        SignRequest *r = userdata;
+        SignDoc *d = &r->docs[r->job_doc];
+        int k = j->error;
+
+        r->job = NULL;
+        if (k >= 0 && j->not_cms)
+                doc_deny(
+                        r, d,
+                        _("The leader's signature file (existing_signature) is not a detached CMS signature of "
+                          "this document. Give the .p7s the leader signed for this file."),
+                        ARTICLE_SEAL);
+        else if (k >= 0) {
+                content_digests_done(&d->digests);
+                d->digests = j->digests;
+                j->digests = (ContentDigests){};
+                free(d->existing);
+                d->existing = TAKE_PTR(j->existing);
+                d->existing_size = j->existing_size;
+                k = doc_decide(r, d, j->checks, j->n_checks);
+        }
+        if (k < 0)
+                doc_check_failed(r, d, k);
+        r->check_idx++;
+        request_schedule(r);
+}
+
+static int existing_check_start(SignRequest *r, size_t idx) {
+        SignDoc *d = &r->docs[idx];
+        ExistingCheckJob *j;
+        int k;
+
+        k = existing_check_job_new(r->policy, d->fd, d->existing_fd, r->digest_nid, &j);
+        if (k < 0)
+                return k;
+        k = agent_worker_submit(
+                r->owner->worker, existing_check_job_run, existing_check_done, existing_check_job_free, j, r,
+                &r->job);
+        if (k < 0) {
+                existing_check_job_free(j);
+                return k;
+        }
+        r->job_doc = idx;
         return 0;
 }
 
@@ -1041,10 +1086,44 @@ static int request_prepare(SignRequest *r) {
                 return -ECANCELED;
         }
 
-        /* Revocation and chain: fails closed (no answer means no signature). */
-        k = cert_validate(r->policy, r->cert, r->chain, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &r->status);
+        return 0;
+}
+
+static void validate_done(void *data, void *userdata) {
+        CertCheckJob *j = data;
+        SignRequest *r = userdata;
+
+        r->job = NULL;
+        if (j->error < 0) {
+                log_error_errno(j->error, "Cannot prepare request %s: %m", r->path);
+                request_fail_errno(r, j->error, NULL);
+                return;
+        }
+        cert_validation_done(&r->status);
+        r->status = j->result;
+        j->result = (CertValidation){};
+        r->signing_time = time(NULL);
+        r->state = REQ_CHECKING;
+        r->check_idx = 0;
+        request_schedule(r);
+}
+
+/* Revocation and chain, on a worker thread (OCSP and CRL servers may take their whole timeout): fails
+ * closed, no answer means no signature. */
+static int validate_start(SignRequest *r) {
+        CertCheckJob *j;
+        int k;
+
+        k = cert_check_job_new(r->policy, r->cert, r->chain, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &j);
         if (k < 0)
                 return k;
+        k = agent_worker_submit(
+                r->owner->worker, cert_check_job_run, validate_done, cert_check_job_free, j, r, &r->job);
+        if (k < 0) {
+                cert_check_job_free(j);
+                return k;
+        }
+        r->state = REQ_VALIDATING;
         return 0;
 }
 
@@ -1239,78 +1318,22 @@ static void confirm(SignRequest *r) {
 
 /* ---- signing */
 
-typedef struct Capture {
-        SignDoc *doc;
-        bool second;
-} Capture;
-
-static int
-capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t **ret_sig, size_t *ret_size) {
-        Capture *c = userdata;
-        (void) nid;
-
-        if (!c->second) {
-                free(c->doc->tbs);
-                c->doc->tbs = memdup(tbs, size);
-                if (!c->doc->tbs)
-                        return -ENOMEM;
-                c->doc->tbs_size = size;
-                return SIGN_CAPTURED;
-        }
-        /* Same signed attributes as in the first pass (fixed signing time), so the same digest. */
-        if (size != c->doc->tbs_size || memcmp(tbs, c->doc->tbs, size) != 0)
-                return -ESTALE;
-        *ret_sig = memdup(c->doc->sig, c->doc->sig_size);
-        if (!*ret_sig)
-                return -ENOMEM;
-        *ret_size = c->doc->sig_size;
-        return 0;
-}
-
-static int build_cms(
-        SignRequest *r, SignDoc *d, bool second, uint8_t **ret, size_t *ret_size, CmsTimestamp *ts,
-        char **ret_msg) {
-        _cleanup_free_ char *tsa_url = NULL;
-        TsaOptions tsa = {};
-        Capture c = { .doc = d, .second = second };
-        CadesError e = {};
-        const uint8_t *digest;
-        size_t ds = 0;
-        int k;
-
-        if (r->timestamp && second) {
-                tsa_url = policy_rewrite_url(r->policy, r->policy->tsa_url);
-                if (!tsa_url)
-                        return -ENOMEM;
-                tsa = (TsaOptions){
-                        .url = tsa_url,
-                        .proxy = r->policy->proxy,
-                        .timeout_sec = (int) r->policy->tsa_timeout_sec,
-                };
-        }
-        CadesSignParams p = {
-                .signer_cert = r->cert,
+static CmsInput cms_input_of(SignRequest *r, SignDoc *d, const TsaOptions *tsa) {
+        return (CmsInput){
+                .cert = r->cert,
                 .chain = r->chain,
                 .digest_nid = r->digest_nid,
                 .scheme = r->scheme,
-                .profile = CADES_PROFILE_BASELINE_B,
                 .signing_time = r->signing_time,
-                .sign = capture_sign,
-                .userdata = &c,
-                .tsa = tsa.url ? &tsa : NULL,
+                .existing = d->existing,
+                .existing_size = d->existing_size,
+                .digests = &d->digests,
+                .tbs = d->tbs,
+                .tbs_size = d->tbs_size,
+                .sig = d->sig,
+                .sig_size = d->sig_size,
+                .tsa = tsa,
         };
-        if (d->existing)
-                k = cades_add_signer_digests(
-                        d->existing, d->existing_size, &p, &d->digests, ret, ret_size, ts, &e);
-        else {
-                digest = content_digests_get(&d->digests, r->digest_nid, &ds);
-                k = digest ? cades_sign_digest(&p, digest, ds, ret, ret_size, ts, &e) : -EINVAL;
-        }
-        if (k < 0 && ret_msg) {
-                *ret_msg = TAKE_PTR(e.message);
-        }
-        cades_error_done(&e);
-        return k;
 }
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata);
@@ -1320,14 +1343,15 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
 static int sign_start(SignRequest *r, size_t idx) {
         SignDoc *d = &r->docs[idx];
         _cleanup_free_ char *msg = NULL;
-        uint8_t *der = NULL;
-        size_t der_size = 0;
+        CmsInput in = cms_input_of(r, d, NULL);
+        uint8_t *tbs = NULL;
+        size_t tbs_size = 0;
         unsigned flags = 0;
         int k;
 
-        k = build_cms(r, d, false, &der, &der_size, NULL, &msg);
-        free(der);
-        if (k != SIGN_CAPTURED) {
+        in.sig = NULL;
+        k = cms_input_build(&in, &tbs, &tbs_size, NULL, NULL, NULL, &msg);
+        if (k != CMS_TBS_CAPTURED) {
                 log_error("Cannot prepare the signature of %s: %s", strna(d->name), strna(msg));
                 doc_finish(
                         r, d, DOC_FAILED,
@@ -1335,6 +1359,9 @@ static int sign_start(SignRequest *r, size_t idx) {
                         _("The signature could not be prepared. Nothing was written; see the agent's log."));
                 return -EAGAIN;
         }
+        free(d->tbs);
+        d->tbs = tbs;
+        d->tbs_size = tbs_size;
         for (size_t i = idx + 1; i < r->n_docs; i++)
                 if (r->docs[i].status == DOC_PENDING)
                         flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
@@ -1350,25 +1377,133 @@ static int sign_start(SignRequest *r, size_t idx) {
         return 0;
 }
 
+/* The next document for the token: pending and not signed yet. */
 static size_t next_pending(SignRequest *r, size_t from) {
-        while (from < r->n_docs && r->docs[from].status != DOC_PENDING)
+        while (from < r->n_docs && (r->docs[from].status != DOC_PENDING || r->docs[from].sig))
                 from++;
         return from;
 }
 
+/* A document the token signed that waits for its time-stamp (none in a request without one). */
+static SignDoc *doc_awaiting_timestamp(SignRequest *r) {
+        for (size_t i = 0; i < r->n_docs; i++)
+                if (r->docs[i].status == DOC_PENDING && r->docs[i].sig && !(r->job && r->job_doc == i))
+                        return &r->docs[i];
+        return NULL;
+}
+
+/* The second pass of the CMS: the finished signature is written and audited, or the document fails. */
+static void doc_seal(
+        SignRequest *r, SignDoc *d, int k, const char *msg, uint8_t **der, size_t der_size,
+        CmsTimestamp *ts) {
+        if (k < 0) {
+                _cleanup_free_ char *text = NULL;
+                log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg));
+                if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
+                        (void) asprintf(
+                                &text,
+                                _("The time-stamp server (%s) %s, so nothing was written. Try again later, "
+                                  "or sign without a time-stamp."),
+                                r->policy->tsa_url,
+                                k == -EHOSTUNREACH ? _("could not be reached")
+                                                   : _("gave no valid time-stamp"));
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                        text
+                                ?: _("The signature could not be finished. Nothing was written; see the agent's "
+                                     "log."));
+                return;
+        }
+        if (ts->has_gen_time) {
+                char buf[32];
+                struct tm tm;
+                gmtime_r(&ts->gen_time, &tm);
+                strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                d->timestamp_time = strdup(buf);
+        }
+        {
+                uint8_t h[32];
+                unsigned hs = 0;
+                if (digest_buffer(NID_sha256, *der, der_size, h, &hs) >= 0 && hs == 32)
+                        hex(h, 32, d->sha256_after);
+        }
+        free(d->sig);
+        d->sig = TAKE_PTR(*der);
+        d->sig_size = der_size;
+        doc_finish(r, d, DOC_DONE, 0, NULL);
+}
+
+static void sign_next(SignRequest *r);
+
+static void timestamp_done(void *data, void *userdata) {
+        CmsJob *j = data;
+        SignRequest *r = userdata;
+
+        r->job = NULL;
+        doc_seal(r, &r->docs[r->job_doc], j->error, j->message, &j->der, j->der_size, &j->timestamp);
+        sign_next(r);
+}
+
+/* B-T: the time-stamp server is asked on a worker thread, while the token signs the next document. */
+static int timestamp_start(SignRequest *r, SignDoc *d) {
+        _cleanup_free_ char *url = policy_rewrite_url(r->policy, r->policy->tsa_url);
+        TsaOptions tsa;
+        CmsInput in;
+        CmsJob *j;
+        int k;
+
+        if (!url)
+                return -ENOMEM;
+        tsa = (TsaOptions){
+                .url = url,
+                .proxy = r->policy->proxy,
+                .timeout_sec = (int) r->policy->tsa_timeout_sec,
+        };
+        in = cms_input_of(r, d, &tsa);
+        k = cms_job_new(&in, &j);
+        if (k < 0)
+                return k;
+        k = agent_worker_submit(r->owner->worker, cms_job_run, timestamp_done, cms_job_free, j, r, &r->job);
+        if (k < 0) {
+                cms_job_free(j);
+                return k;
+        }
+        r->job_doc = (size_t) (d - r->docs);
+        return 0;
+}
+
+/* What comes next once the token or the time-stamp server is done: the time-stamp of a signed document (one
+ * at a time), the token's next document (at most one signed document waits for its time-stamp), or the end.
+ */
 static void sign_next(SignRequest *r) {
+        SignDoc *waiting;
         size_t idx;
         int k;
 
         if (r->cancelled) {
+                if (r->sign_in_flight)
+                        return; /* sign_result() discards what the token makes */
                 request_fail_all(
                         r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
                         _("The request was cancelled, so nothing more was signed."));
                 return;
         }
+        while (!r->job && (waiting = doc_awaiting_timestamp(r))) {
+                k = timestamp_start(r, waiting);
+                if (k < 0) {
+                        log_error_errno(k, "Cannot ask for the time-stamp of %s: %m", strna(waiting->name));
+                        doc_finish(
+                                r, waiting, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                                _("The signature could not be finished. Nothing was written; see the agent's "
+                                  "log."));
+                }
+        }
+        if (r->sign_in_flight || doc_awaiting_timestamp(r))
+                return;
         idx = next_pending(r, r->cur);
         if (idx >= r->n_docs) {
-                request_finish(r);
+                if (!r->job)
+                        request_finish(r);
                 return;
         }
         k = sign_start(r, idx);
@@ -1390,6 +1525,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         _cleanup_free_ char *msg = NULL;
         bool pipelined = false;
         CmsTimestamp ts = {};
+        CmsInput in;
         uint8_t *der = NULL;
         size_t der_size = 0;
         int k;
@@ -1460,6 +1596,10 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                         fail_locked(r);
                         return;
                 }
+                if (r->cancelled) {
+                        sign_next(r);
+                        return;
+                }
                 log_error(
                         "Signing %s on %s failed: %s", strna(d->name), strna(r->token_label),
                         strna(res->message));
@@ -1510,52 +1650,29 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                 request_fail_errno(r, -ENOMEM, NULL);
                 return;
         }
+        if (r->cancelled) {
+                /* Cancel (or the client's disconnect) came while the token signed: the person approved,
+                 * the app withdrew, so the signature is never delivered. The record says it existed. */
+                log_info("Request %s: the token's signature of %s is discarded.", r->path, strna(d->name));
+                doc_finish(r, d, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED, doc_discarded_message());
+                sign_next(r);
+                return;
+        }
+        if (r->timestamp) {
+                sign_next(r); /* the time-stamp of d on a worker thread, the token on the next document */
+                return;
+        }
         /* The token starts on the next document while this one gets its CMS, output and audit record. */
         {
                 size_t next = next_pending(r, r->cur + 1);
-                if (next < r->n_docs && !r->cancelled && sign_start(r, next) == 0)
+                if (next < r->n_docs && sign_start(r, next) == 0)
                         pipelined = true;
         }
-        k = build_cms(r, d, true, &der, &der_size, &ts, &msg);
-        if (k < 0) {
-                _cleanup_free_ char *text = NULL;
-                log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg));
-                if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
-                        (void) asprintf(
-                                &text,
-                                _("The time-stamp server (%s) %s, so nothing was written. Try again later, "
-                                  "or sign without a time-stamp."),
-                                r->policy->tsa_url,
-                                k == -EHOSTUNREACH ? _("could not be reached")
-                                                   : _("gave no valid time-stamp"));
-                doc_finish(
-                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
-                        text
-                                ?: _("The signature could not be finished. Nothing was written; see the agent's "
-                                     "log."));
-                cms_timestamp_done(&ts);
-                if (!pipelined)
-                        sign_next(r);
-                return;
-        }
-        if (ts.has_gen_time) {
-                char buf[32];
-                struct tm tm;
-                gmtime_r(&ts.gen_time, &tm);
-                strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                d->timestamp_time = strdup(buf);
-        }
+        in = cms_input_of(r, d, NULL);
+        k = cms_input_build(&in, NULL, NULL, &der, &der_size, &ts, &msg);
+        doc_seal(r, d, k, msg, &der, der_size, &ts);
+        free(der);
         cms_timestamp_done(&ts);
-        {
-                uint8_t h[32];
-                unsigned hs = 0;
-                if (digest_buffer(NID_sha256, der, der_size, h, &hs) >= 0 && hs == 32)
-                        hex(h, 32, d->sha256_after);
-        }
-        free(d->sig);
-        d->sig = der;
-        d->sig_size = der_size;
-        doc_finish(r, d, DOC_DONE, 0, NULL);
         if (!pipelined)
                 sign_next(r);
 }
@@ -1582,22 +1699,29 @@ static void request_step(SignRequest *r) {
                 k = request_prepare(r);
                 if (k == -ECANCELED)
                         return;
+                if (k >= 0)
+                        k = validate_start(r);
                 if (k < 0) {
                         log_error_errno(k, "Cannot prepare request %s: %m", r->path);
                         request_fail_errno(r, k, NULL);
-                        return;
                 }
-                r->signing_time = time(NULL);
-                r->state = REQ_CHECKING;
-                r->check_idx = 0;
-                __attribute__((fallthrough));
+                return; /* validate_done() goes on */
         case REQ_CHECKING:
+                if (r->job)
+                        return; /* existing_check_done() goes on */
                 for (; r->check_idx < r->n_docs; r->check_idx++) {
                         SignDoc *d = &r->docs[r->check_idx];
 
                         if (d->status != DOC_PENDING)
                                 continue;
-                        if (!(r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) && !d->hashed) {
+                        if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
+                                k = existing_check_start(r, r->check_idx);
+                                if (k >= 0)
+                                        return;
+                                doc_check_failed(r, d, k);
+                                continue;
+                        }
+                        if (!d->hashed) {
                                 /* 8 MiB per turn of the loop: other requests and calls are served between.
                                  */
                                 k = doc_hash_some(r, d, UINT64_C(8) * 1024 * 1024);
@@ -1615,12 +1739,8 @@ static void request_step(SignRequest *r) {
                                 }
                         }
                         k = doc_check(r, d);
-                        if (k < 0) {
-                                log_error_errno(k, "Cannot check %s: %m", strna(d->name));
-                                doc_finish(
-                                        r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
-                                        _("The document could not be checked; see the agent's log."));
-                        }
+                        if (k < 0)
+                                doc_check_failed(r, d, k);
                 }
                 for (size_t i = 0; i < r->n_docs; i++)
                         if (r->docs[i].status == DOC_PENDING)
@@ -1820,6 +1940,43 @@ static DBusMessage *invalid(DBusMessage *m, const char *msg) {
         return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, msg);
 }
 
+/* A batch whose next part does not come in time would block its token's queue: it fails. */
+static int collect_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        SignRequest *r = userdata;
+        _cleanup_free_ char *msg = NULL;
+        (void) src;
+        (void) usec;
+
+        log_warning(
+                "Request %s: the next part of the batch (AddDocuments) did not come within %" PRIu64
+                " s; the batch fails.",
+                r->path, r->owner->config->batch_timeout_usec / 1000000);
+        if (asprintf(
+                    &msg,
+                    _("The batch was never completed: no AddDocuments call (the last one with last=true) "
+                      "came within %u seconds of the previous part, so nothing was signed. Send the whole "
+                      "batch again."),
+                    (unsigned) (r->owner->config->batch_timeout_usec / 1000000)) < 0)
+                msg = NULL;
+        request_fail_all(
+                r, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_INVALID_ARGS));
+        return 0;
+}
+
+/* (Re)starts the wait for the next part of a batch. */
+static int collect_arm(SignRequest *r) {
+        uint64_t usec = r->owner->config->batch_timeout_usec;
+
+        if (r->collect_timer)
+                return sd_event_source_set_time_relative(r->collect_timer, usec) < 0 ||
+                                       sd_event_source_set_enabled(r->collect_timer, SD_EVENT_ONESHOT) < 0
+                               ? -ENOMEM
+                               : 0;
+        return sd_event_add_time_relative(
+                r->owner->event, &r->collect_timer, CLOCK_MONOTONIC, usec, 100 * 1000, collect_timeout, r);
+}
+
 DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
         SignRequest *r = NULL;
         DBusMessageIter it, fds;
@@ -1969,6 +2126,8 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
         reply = dbus_message_new_method_return(m);
         if (!reply || !dbus_message_append_args(reply, DBUS_TYPE_OBJECT_PATH, &r->path, DBUS_TYPE_INVALID))
                 goto oom;
+        if (r->more_documents && collect_arm(r) < 0)
+                goto oom;
         /* Appended last: the request runs only once the reply is on its way. */
         {
                 SignRequest **p = &s->requests;
@@ -2009,8 +2168,11 @@ static void request_cancel(SignRequest *r, const char *why) {
                 return;
         log_info("Request %s cancelled: %s", r->path, why);
         r->cancelled = true;
+        /* A network wait is dropped at once; the token cannot be interrupted: finished when it answers
+         * (and what it signed is discarded). */
+        r->job = worker_job_cancel(r->job);
         if (r->sign_in_flight)
-                return; /* the token cannot be interrupted: finished when it answers */
+                return;
         request_fail_all(
                 r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
                 _("The request was cancelled, so nothing was signed."));
@@ -2077,9 +2239,11 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
         }
         reply = dbus_message_new_method_return(m);
         if (last) {
+                r->collect_timer = sd_event_source_disable_unref(r->collect_timer);
                 r->state = REQ_QUEUED;
                 request_schedule(r);
-        }
+        } else if (collect_arm(r) < 0)
+                log_warning("Request %s: cannot restart the wait for the next part of the batch.", r->path);
 out:
         for (int k = 0; k < 3; k++) {
                 for (size_t i = 0; i < n[k]; i++)
@@ -2187,6 +2351,9 @@ int agent_sign_new(
         k = pin_cache_attach_event(s->pin_cache, event);
         if (k < 0)
                 goto fail;
+        k = agent_worker_new(event, SIGN_WORKER_THREADS, &s->worker);
+        if (k < 0)
+                goto fail;
 
         if (!dbus_connection_register_fallback(bus, SIGN_REQUEST_PATH_PREFIX, &request_vtable, s)) {
                 k = -ENOMEM;
@@ -2220,6 +2387,7 @@ AgentSign *agent_sign_free(AgentSign *s) {
                         r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
                         _("The agent stopped, so nothing was signed. Sign again."));
         }
+        agent_worker_free(s->worker); /* every job was cancelled with its request */
         prompter_free(s->prompter);
         pin_cache_free(s->pin_cache); /* wipes every kept PIN */
         if (s->filter_added)

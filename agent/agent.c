@@ -5,6 +5,7 @@
 
 #include "agent-inventory.h"
 #include "agent-peers.h"
+#include "agent-revocation.h"
 #include "agent-sign.h"
 #include "agent.h"
 #include "dbus/dbus-error-names.h"
@@ -36,6 +37,7 @@ struct Agent {
         PrompterRegistry *prompters; /* RegisterPrompter: apps' own prompts for their own requests */
         SessionWatch *session_watch; /* lock and sleep forget the kept PINs; NULL when caching is off */
         Policy *policy; /* as loaded at start: the certificates' kind and status in the inventory */
+        AgentRevocation *revocation; /* the inventory's revocation status, checked in the background */
         AuditLog *audit;
         sd_event_source *expiry_timer;
         bool object_registered;
@@ -197,6 +199,17 @@ static void agent_audit_manager_event(Agent *a, const P11ManagerEventData *ev) {
                 log_error_errno(r, "Cannot write the audit record of a token event: %m");
 }
 
+/* Token events change the certificates present: new ones get their revocation checked. */
+static void agent_revocation_check_inventory(Agent *a) {
+        const P11Certificate *const *certs;
+        size_t n_certs;
+
+        if (!a->revocation || p11_manager_get_certificates(a->manager, &certs, &n_certs) < 0)
+                return;
+        if (agent_revocation_update(a->revocation, certs, n_certs) < 0)
+                (void) log_oom();
+}
+
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
         Agent *a = userdata;
         _cleanup_free_ char *f_uri = NULL, *f_label = NULL, *f_module = NULL;
@@ -204,6 +217,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
         DBusMessageIter it;
 
         agent_settle_update(a);
+        agent_revocation_check_inventory(a);
         if (ev->token) {
                 if (asprintf(&f_uri, "KYSO_TOKEN_URI=%s", ev->token->uri) < 0)
                         f_uri = NULL;
@@ -297,6 +311,11 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
         r = p11_manager_new(e, &mc, manager_event, a, &a->manager);
         if (r < 0)
                 return r;
+        if (policy) {
+                r = agent_revocation_new(e, policy, config->revocation_refresh_usec, &a->revocation);
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_event_add_time_relative(
                 e, &a->expiry_timer, CLOCK_MONOTONIC, EXPIRY_CHECK_USEC, 60 * 1000000, expiry_timer_cb, a);
@@ -323,6 +342,7 @@ Agent *agent_free(Agent *a) {
                 dbus_message_unref(a->held[i]);
         free(a->held);
         a->manager = p11_manager_free(a->manager);
+        a->revocation = agent_revocation_free(a->revocation);
         if (a->audit) {
                 int r = audit_log_append_simple(a->audit, AUDIT_EVENT_AGENT_STOP, "kysod stopped", NULL);
                 if (r < 0)
@@ -396,11 +416,14 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
                 log_error_errno(r, "Cannot list certificates: %m");
                 return kyso_bus_error_reply_errno(m, r, NULL);
         }
+        /* Certificates the checks have not seen yet (no token event told) are checked soon. */
+        agent_revocation_check_inventory(a);
         reply = dbus_message_new_method_return(m);
         if (!reply)
                 return NULL;
         dbus_message_iter_init_append(reply, &it);
-        r = agent_append_certificates(&it, a->policy, tokens, n_tokens, certs, n_certs, now_seconds());
+        r = agent_append_certificates(
+                &it, a->policy, a->revocation, tokens, n_tokens, certs, n_certs, now_seconds());
         if (r < 0) {
                 dbus_message_unref(reply);
                 return NULL;

@@ -6,6 +6,8 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include <openssl/crypto.h>
+
 #include "agent-config.h"
 #include "agent-policy.h"
 #include "agent.h"
@@ -75,6 +77,10 @@ int main(int argc, char **argv) {
         setlocale(LC_ALL, "");
         i18n_setup();
         log_setup("kysod", LOG_TARGET_AUTO);
+        /* OpenSSL's state lives until the process ends: a worker thread still waiting for an OCSP, CRL or
+         * time-stamp server when we exit (nothing waits for it) must not find it freed by an atexit handler.
+         */
+        (void) OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
         while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
                 switch (c) {

@@ -36,14 +36,17 @@ kysoctl tokens
 step "The certificates on them: kysoctl certs"
 cat <<TEXT
 Each certificate with its token, kind, status and expiry. KIND comes from the signing policy
-(personal, organization, device); STATUS from the chain to the trusted roots, the validity dates and
-the key strength: "untrusted" is a certificate from an unknown CA or with a weak key, "expiring" means
-at most 60 days are left (renew it now: the regulation allows renewal while 60 days remain). The demo
-tokens also hold an expired, a not-yet-valid and a revoked certificate on purpose. Revocation is
-asked of the OCSP or CRL server before every signature, not in this list: "revoked" still shows as
-valid here, and signing with it is refused.
+(personal, organization, device); STATUS from the chain to the trusted roots, the validity dates,
+the key strength and revocation: "untrusted" is a certificate from an unknown CA or with a weak
+key, "expiring" means at most 60 days are left (renew it now: the regulation allows renewal while
+60 days remain). The demo tokens also hold an expired, a not-yet-valid and a revoked certificate on
+purpose. Revocation is asked of the OCSP or CRL server in the background ("not checked yet" until
+the answer is in, a few seconds after the token appears) and again before every signature: signing
+with a revoked certificate is refused.
 TEXT
 echo
+# The OCSP answers come a few seconds after the start: wait for them, so the list shows them.
+for ((i = 0; i < 100; i++)); do kysoctl certs --json | grep -q unchecked || break; sleep 0.1; done
 kysoctl certs
 
 step "The same for programs: kysoctl certs --json (first entry)"

@@ -97,8 +97,16 @@ bool cert_match_empty(const CertMatch *m) {
                !m->organizations;
 }
 
+Policy *policy_ref(Policy *p) {
+        if (p)
+                __atomic_add_fetch(&p->n_ref, 1, __ATOMIC_RELAXED);
+        return p;
+}
+
 Policy *policy_free(Policy *p) {
         if (!p)
+                return NULL;
+        if (__atomic_sub_fetch(&p->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
         strv_free(p->files);
         strv_free(p->file_sha256);
@@ -153,6 +161,7 @@ Policy *policy_new_defaults(void) {
         static const char *const curves[] = { "P-256", "P-384", "P-521" };
         static const char *const hashes[] = { "sha256", "sha384", "sha512" };
 
+        p->n_ref = 1;
         p->trusted_roots = sk_X509_new_null();
         p->intermediates = sk_X509_new_null();
         p->revocation_mode = REVOCATION_OCSP_THEN_CRL;

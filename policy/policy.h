@@ -129,6 +129,8 @@ typedef struct Policy {
         size_t n_kind_rules;
         SealRule *seal_rules;
         size_t n_seal_rules;
+
+        unsigned n_ref; /* owners; changed atomically (see policy_ref()) */
 } Policy;
 
 typedef enum PolicyLoadFlags {
@@ -150,6 +152,9 @@ Policy *policy_new_defaults(void);
 /* Final consistency checks after every file is read; appends errors. */
 int policy_finish(Policy *p, char ***errors);
 
+/* A loaded policy is never changed, so several owners may read it at once, also on other threads (the
+ * agent's network checks): policy_ref() adds an owner, policy_free() drops one and frees with the last. */
+Policy *policy_ref(Policy *p);
 Policy *policy_free(Policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 

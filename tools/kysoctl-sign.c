@@ -220,7 +220,9 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
                                 dbus_message_iter_get_basic(&var, &key);
                 }
                 if (uri && key && streq_ptr(kind, want) &&
-                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring")) &&
+                    /* "unchecked": revocation not asked yet; the agent asks before it signs anyway. */
+                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring") ||
+                     streq_ptr(status, "unchecked")) &&
                     (strv_extend(&uris, uri) < 0 || strv_extend(&subjects, strempty(subject)) < 0)) {
                         dbus_message_unref(reply);
                         fprintf(stderr, _("kysoctl sign: out of memory\n"));

@@ -270,6 +270,8 @@ static const char *status_text(const char *s) {
                 return _("untrusted");
         if (streq(s, "unknown"))
                 return _("unknown");
+        if (streq(s, "unchecked"))
+                return _("not checked yet");
         return s;
 }
 

@@ -42,6 +42,8 @@ static void test_defaults(void **state) {
         assert_int_equal(c->log_level, LOG_INFO);
         assert_int_equal(c->pin_cache_personal_usec, 0); /* PIN caching is off unless configured */
         assert_int_equal(c->pin_cache_organization_usec, 0);
+        assert_int_equal(c->batch_timeout_usec, 60000000);
+        assert_int_equal(c->revocation_refresh_usec, UINT64_C(3600000000));
         unsetenv("XDG_STATE_HOME");
 }
 
@@ -59,6 +61,8 @@ static void test_all_keys(void **state) {
                                                                 "pinentry = /usr/bin/pinentry-gnome3\n"
                                                                 "pin-cache-personal = 5min\n"
                                                                 "pin-cache-organization = 30s\n"
+                                                                "batch-timeout = 2min\n"
+                                                                "revocation-refresh = 90min\n"
                                                                 "log-level = debug"); /* no final newline */
 
         assert_int_equal(strv_length(c->module_paths), 2);
@@ -73,6 +77,8 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->log_level, LOG_DEBUG);
         assert_int_equal(c->pin_cache_personal_usec, 300000000);
         assert_int_equal(c->pin_cache_organization_usec, 30000000);
+        assert_int_equal(c->batch_timeout_usec, 120000000);
+        assert_int_equal(c->revocation_refresh_usec, UINT64_C(5400000000));
 }
 
 static void test_errors_name_file_and_line(void **state) {
@@ -92,6 +98,11 @@ static void test_errors_name_file_and_line(void **state) {
         expect_error("pin-cache-personal = -5min\n", "pin-cache-personal");
         expect_error("pin-cache-organization = 1441min\n", "pin-cache-organization"); /* above 24h */
         expect_error("pin-cache-organization = 5 min\n", "pin-cache-organization");
+        expect_error(
+                "batch-timeout = 0\n", "test.conf:1: batch-timeout must be a duration from 1s to 10min");
+        expect_error("batch-timeout = 11min\n", "batch-timeout");
+        expect_error("revocation-refresh = 500ms\n", "revocation-refresh");
+        expect_error("revocation-refresh = 1441min\n", "revocation-refresh");
         expect_error("just words\n", "test.conf:1: expected 'key = value'");
         expect_error("= value\n", "missing key");
         expect_error("log-level = info\nlog-level = chatty\n", "test.conf:2:");

@@ -193,7 +193,7 @@ static void test_dicts(void **state) {
         assert_non_null(m);
         dbus_message_iter_init_append(m, &it);
         assert_int_equal(agent_append_tokens(&it, tokens, 1), 0);
-        assert_int_equal(agent_append_certificates(&it, NULL, tokens, 1, certs, 2, now), 0);
+        assert_int_equal(agent_append_certificates(&it, NULL, NULL, tokens, 1, certs, 2, now), 0);
         assert_string_equal(dbus_message_get_signature(m), "aa{sv}aa{sv}");
 
         assert_true(dbus_message_iter_init(m, &it));

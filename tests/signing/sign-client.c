@@ -2,13 +2,18 @@
 /* A test client of org.kyso.Agent1's Sign/SignBatch: sends many requests at once, cancels or disconnects on
  * demand, and prints one line per reply and per Response, then a summary:
  *   sign-client --cert URI --role ROLE [--count N] [--batch] [--timestamp] [--classification C]
- *               [--existing P7S] [--cancel MS] [--disconnect MS] -o OUTDIR INPUT...
+ *               [--existing P7S] [--cancel MS] [--disconnect MS] [--on-signal] [--incomplete]
+ *               -o OUTDIR INPUT...
  * Request i signs INPUT[i % n] into OUTDIR/out-i.p7s (with --batch: one SignBatch, OUTDIR/out-i.p7s per
- * input). Exit 0 when every request got its reply and (unless --disconnect) its Response. */
+ * input). Exit 0 when every request got its reply and (unless --disconnect) its Response.
+ * --on-signal: cancel (or disconnect) when SIGUSR1 arrives instead of after MS; a Response after a Cancel
+ * prints "latency I MS", the time from the Cancel to the Response. --incomplete: a batch of more than 8
+ * documents never sends its last part (every AddDocuments says last=false). */
 #include <dbus/dbus.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +29,13 @@ typedef struct Req {
         unsigned code;
         char error[128];
 } Req;
+
+static volatile sig_atomic_t got_signal;
+
+static void on_usr1(int sig) {
+        (void) sig;
+        got_signal = 1;
+}
 
 static uint64_t now_ms(void) {
         struct timespec ts;
@@ -86,11 +98,14 @@ int main(int argc, char **argv) {
                 { "existing", required_argument, NULL, 'e' },
                 { "cancel", required_argument, NULL, 'x' },
                 { "disconnect", required_argument, NULL, 'd' },
+                { "on-signal", no_argument, NULL, 's' },
+                { "incomplete", no_argument, NULL, 'i' },
                 {},
         };
         const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL;
         long count = 1, cancel_ms = -1, disconnect_ms = -1;
-        bool batch = false;
+        bool batch = false, on_signal = false, incomplete = false;
+        uint64_t cancel_sent = 0;
         dbus_bool_t timestamp = false;
         DBusError e = DBUS_ERROR_INIT;
         DBusConnection *c;
@@ -127,6 +142,12 @@ int main(int argc, char **argv) {
                 case 'd':
                         disconnect_ms = atol(optarg);
                         break;
+                case 's':
+                        on_signal = true;
+                        break;
+                case 'i':
+                        incomplete = true;
+                        break;
                 case 'o':
                         outdir = optarg;
                         break;
@@ -138,6 +159,10 @@ int main(int argc, char **argv) {
                 return 2;
         n_req = batch ? 1 : (size_t) count;
         reqs = calloc(n_req, sizeof *reqs);
+        if (on_signal) {
+                struct sigaction sa = { .sa_handler = on_usr1 };
+                sigaction(SIGUSR1, &sa, NULL);
+        }
 
         c = dbus_bus_get_private(DBUS_BUS_SESSION, &e);
         if (!c) {
@@ -211,7 +236,7 @@ int main(int argc, char **argv) {
                         dbus_message_unref(r);
                         for (size_t k = 8; k < (size_t) count; k += 8) {
                                 size_t end = k + 8 < (size_t) count ? k + 8 : (size_t) count;
-                                dbus_bool_t last = end == (size_t) count;
+                                dbus_bool_t last = end == (size_t) count && !incomplete;
                                 DBusMessage *a = dbus_message_new_method_call(
                                         "org.kyso.Agent1", reqs[i].path, "org.kyso.Request1",
                                         "AddDocuments");
@@ -256,15 +281,18 @@ int main(int argc, char **argv) {
         while (replied < n_req || responded < expected) {
                 DBusMessage *msg;
 
-                if (disconnect_ms >= 0 && replied == n_req && now_ms() - start >= (uint64_t) disconnect_ms) {
+                bool due = on_signal ? got_signal : false;
+                if (disconnect_ms >= 0 && replied == n_req &&
+                    (on_signal ? due : now_ms() - start >= (uint64_t) disconnect_ms)) {
                         printf("disconnecting\n");
                         fflush(stdout);
                         dbus_connection_close(c);
                         return 0;
                 }
                 if (cancel_ms >= 0 && !cancelled && replied == n_req &&
-                    now_ms() - start >= (uint64_t) cancel_ms) {
+                    (on_signal ? due : now_ms() - start >= (uint64_t) cancel_ms)) {
                         cancelled = true;
+                        cancel_sent = now_ms();
                         for (size_t i = 0; i < n_req; i++)
                                 if (reqs[i].path && !reqs[i].responded) {
                                         DBusMessage *m = dbus_message_new_method_call(
@@ -322,6 +350,9 @@ int main(int argc, char **argv) {
                                         responded++;
                                         printf("response %zu %u %s\n", i, (unsigned) code,
                                                err[0] ? err : "-");
+                                        if (cancelled)
+                                                printf("latency %zu %llu\n", i,
+                                                       (unsigned long long) (now_ms() - cancel_sent));
                                 }
                         }
                         dbus_message_unref(msg);

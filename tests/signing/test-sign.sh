@@ -52,21 +52,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
 fi
 # ---- inside the sandbox
 # At the end: kysod stops cleanly, and (in a sanitizer build) reports neither errors nor leaks.
-stop_kysod() {
-        kill -TERM "$KYSO_KYSOD_PID"
-        for ((i = 0; i < 100; i++)); do
-                kill -0 "$KYSO_KYSOD_PID" 2>/dev/null || break
-                sleep 0.1
-        done
-        expect "kysod stops on SIGTERM" bash -c "! kill -0 $KYSO_KYSOD_PID 2>/dev/null"
-        if grep -qE 'Sanitizer|runtime error' "$KYSO_KYSOD_LOG"; then
-                not_ok "kysod's log has no sanitizer report"
-                grep -E -A400 'Sanitizer|runtime error' "$KYSO_KYSOD_LOG" | grep -E '^ +#|ERROR|leak of|runtime error' |
-                        grep -v -E 'libasan|libubsan' | head -n 120 | sed 's/^/# /'
-        else
-                ok "kysod's log has no sanitizer report"
-        fi
-}
+. "$KYSO_SOURCE_ROOT/tests/signing/kysod-stop.sh"
 T=$KYSO_SIGN_TEST_DIR
 D=$T/docs
 mkdir -p "$D" "$T/out"

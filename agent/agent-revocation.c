@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "agent-revocation.h"
+#include "agent-worker.h"
+#include "log.h"
+#include "macro.h"
+#include "sign-jobs.h"
+
+typedef struct Entry {
+        char sha256[65]; /* of the DER: the key */
+        X509 *cert;
+        bool present; /* seen in the last update */
+        bool due;     /* to be checked (new, or the refresh interval passed) */
+        bool checked; /* at least one check finished */
+        CertStatus status;
+} Entry;
+
+struct AgentRevocation {
+        sd_event *event;
+        Policy *policy;
+        uint64_t refresh_usec;
+        AgentWorker *worker;
+        sd_event_source *refresh_timer;
+        Entry *entries;
+        size_t n_entries;
+        WorkerJob *job;
+        char job_sha256[65]; /* the entry the job is about (it may be forgotten meanwhile) */
+};
+
+static void entry_done(Entry *e) {
+        X509_free(e->cert);
+}
+
+static Entry *find(const AgentRevocation *r, const char *sha256) {
+        for (size_t i = 0; i < r->n_entries; i++)
+                if (streq(r->entries[i].sha256, sha256))
+                        return &r->entries[i];
+        return NULL;
+}
+
+static int der_sha256(const uint8_t *der, size_t size, char ret[static 65]) {
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+
+        if (!EVP_Digest(der, size, md, &n, EVP_sha256(), NULL) || n != 32)
+                return -EIO;
+        for (unsigned i = 0; i < n; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+static void kick(AgentRevocation *r);
+
+static void check_done(void *data, void *userdata) {
+        CertCheckJob *j = data;
+        AgentRevocation *r = userdata;
+        Entry *e;
+        CertStatus s;
+
+        r->job = NULL;
+        /* The reasons below name the certificate's holder. */
+        e = find(r, r->job_sha256);
+        if (e) {
+                s = j->error < 0 ? CERT_STATUS_UNKNOWN_REVOCATION : j->result.status;
+                /* Servers that cannot be reached now do not make a revoked certificate good again. */
+                if (!(e->checked && e->status == CERT_STATUS_REVOKED &&
+                      s == CERT_STATUS_UNKNOWN_REVOCATION)) {
+                        if (s == CERT_STATUS_REVOKED && (!e->checked || e->status != CERT_STATUS_REVOKED))
+                                log_warning(
+                                        "A certificate on a token is revoked: %s", strna(j->result.reason));
+                        else if (s == CERT_STATUS_UNKNOWN_REVOCATION && !e->checked)
+                                log_notice(
+                                        "A certificate's revocation status is unknown for now: %s",
+                                        j->error < 0 ? "the check failed" : strna(j->result.reason));
+                        e->status = s;
+                }
+                e->checked = true;
+        }
+        kick(r);
+}
+
+/* One check at a time: the inventory never takes more than one thread, however many certificates. */
+static void kick(AgentRevocation *r) {
+        CertCheckJob *j;
+        int k;
+
+        if (r->job)
+                return;
+        for (size_t i = 0; i < r->n_entries; i++) {
+                Entry *e = &r->entries[i];
+
+                if (!e->due)
+                        continue;
+                e->due = false;
+                k = cert_check_job_new(r->policy, e->cert, NULL, 0, 0, &j);
+                if (k >= 0) {
+                        k = agent_worker_submit(
+                                r->worker, cert_check_job_run, check_done, cert_check_job_free, j, r,
+                                &r->job);
+                        if (k < 0)
+                                cert_check_job_free(j);
+                }
+                if (k < 0) {
+                        log_warning_errno(k, "Cannot check the revocation of certificate %s: %m", e->sha256);
+                        continue;
+                }
+                memcpy(r->job_sha256, e->sha256, sizeof r->job_sha256);
+                return;
+        }
+}
+
+static int refresh_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        AgentRevocation *r = userdata;
+        (void) usec;
+
+        for (size_t i = 0; i < r->n_entries; i++)
+                r->entries[i].due = true;
+        kick(r);
+        (void) sd_event_source_set_time_relative(s, r->refresh_usec);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+int agent_revocation_new(sd_event *event, Policy *policy, uint64_t refresh_usec, AgentRevocation **ret) {
+        AgentRevocation *r;
+        int k;
+
+        if (!policy || refresh_usec == 0)
+                return -EINVAL;
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        r->event = sd_event_ref(event);
+        r->policy = policy_ref(policy);
+        r->refresh_usec = refresh_usec;
+        k = agent_worker_new(event, 1, &r->worker);
+        if (k >= 0)
+                k = sd_event_add_time_relative(
+                        event, &r->refresh_timer, CLOCK_MONOTONIC, refresh_usec, 1000 * 1000, refresh_cb, r);
+        if (k < 0) {
+                agent_revocation_free(r);
+                return k;
+        }
+        (void) sd_event_source_set_description(r->refresh_timer, "revocation-refresh");
+        *ret = r;
+        return 0;
+}
+
+AgentRevocation *agent_revocation_free(AgentRevocation *r) {
+        if (!r)
+                return NULL;
+        worker_job_cancel(r->job);
+        agent_worker_free(r->worker);
+        sd_event_source_disable_unref(r->refresh_timer);
+        for (size_t i = 0; i < r->n_entries; i++)
+                entry_done(&r->entries[i]);
+        free(r->entries);
+        policy_free(r->policy);
+        sd_event_unref(r->event);
+        free(r);
+        return NULL;
+}
+
+int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *certs, size_t n_certs) {
+        size_t kept = 0;
+
+        if (!r)
+                return 0;
+        for (size_t i = 0; i < r->n_entries; i++)
+                r->entries[i].present = false;
+        for (size_t i = 0; i < n_certs; i++) {
+                const unsigned char *p = certs[i]->der;
+                char sha256[65];
+                Entry *e, *n;
+                X509 *x;
+
+                if (!certs[i]->der || certs[i]->der_size == 0 ||
+                    der_sha256(certs[i]->der, certs[i]->der_size, sha256) < 0)
+                        continue;
+                e = find(r, sha256);
+                if (e) {
+                        e->present = true;
+                        continue;
+                }
+                x = d2i_X509(NULL, &p, (long) certs[i]->der_size);
+                if (!x)
+                        continue; /* not a certificate we can use: the inventory leaves it out too */
+                n = reallocarray(r->entries, r->n_entries + 1, sizeof *n);
+                if (!n) {
+                        X509_free(x);
+                        return -ENOMEM;
+                }
+                r->entries = n;
+                r->entries[r->n_entries++] = (Entry){
+                        .cert = x,
+                        .present = true,
+                        .due = true,
+                };
+                memcpy(r->entries[r->n_entries - 1].sha256, sha256, sizeof sha256);
+        }
+        /* Forget the certificates that are gone (a check in flight for one of them finds nothing). */
+        for (size_t i = 0; i < r->n_entries; i++) {
+                if (!r->entries[i].present) {
+                        entry_done(&r->entries[i]);
+                        continue;
+                }
+                r->entries[kept++] = r->entries[i];
+        }
+        r->n_entries = kept;
+        kick(r);
+        return 0;
+}
+
+void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info) {
+        const Entry *e;
+
+        if (!r || !info->status || !info->sha256 ||
+            !(streq(info->status, "valid") || streq(info->status, "expiring")))
+                return;
+        e = find(r, info->sha256);
+        if (!e || !e->checked)
+                info->status = "unchecked";
+        else if (!cert_status_is_usable(e->status))
+                info->status = cert_status_to_api_string(e->status);
+}

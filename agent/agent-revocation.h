@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AgentRevocation: the revocation status of the inventory's certificates, asked of the OCSP or CRL servers
+ * (with the policy's CRL cache) in the background, one certificate at a time on a worker thread, and again
+ * every refresh interval. GetCertificates answers at once with what is known.
+ *
+ * A certificate whose offline checks pass (chain, validity, key) shows "unchecked" until its first check is
+ * done, then "revoked", "unknown" (no server could tell) or its offline status (valid, expiring). A revoked
+ * certificate stays revoked when a later check cannot reach the servers. */
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "agent-inventory.h"
+#include "pkcs11/p11-manager.h"
+#include "policy/policy.h"
+
+typedef struct AgentRevocation AgentRevocation;
+
+/* Takes a reference on policy (the agent's, as loaded at start). */
+int agent_revocation_new(sd_event *event, Policy *policy, uint64_t refresh_usec, AgentRevocation **ret);
+/* A check in flight is dropped (its thread ends on its own). */
+AgentRevocation *agent_revocation_free(AgentRevocation *r);
+
+/* The certificates present now: new ones are checked soon, those gone are forgotten. */
+int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *certs, size_t n_certs);
+
+/* Adjusts info->status (agent_classify_certificate()'s, offline) by what is known of the certificate's
+ * revocation; see above. NULL-safe. */
+void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info);

@@ -1,0 +1,19 @@
+# shellcheck shell=bash
+# kysod-stop.sh: stop_kysod for the signing tests run inside contrib/sandbox (source it after tap.sh): kysod
+# stops on SIGTERM within 10 s, and (in a sanitizer build) its log has neither errors nor leaks.
+stop_kysod() {
+        local i
+        kill -TERM "$KYSO_KYSOD_PID"
+        for ((i = 0; i < 100; i++)); do
+                kill -0 "$KYSO_KYSOD_PID" 2>/dev/null || break
+                sleep 0.1
+        done
+        expect "kysod stops on SIGTERM" bash -c "! kill -0 $KYSO_KYSOD_PID 2>/dev/null"
+        if grep -qE 'Sanitizer|runtime error' "$KYSO_KYSOD_LOG"; then
+                not_ok "kysod's log has no sanitizer report"
+                grep -E -A400 'Sanitizer|runtime error' "$KYSO_KYSOD_LOG" | grep -E '^ +#|ERROR|leak of|runtime error' |
+                        grep -v -E 'libasan|libubsan' | head -n 120 | sed 's/^/# /'
+        else
+                ok "kysod's log has no sanitizer report"
+        fi
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# test-async.sh: what must not wait for what (TAP). kysod in contrib/sandbox, the tokens behind the fault-
+# injecting module. OCSP/CRL and TSA servers that hang: GetTokens answers at once, the other token's request
+# completes, and Cancel of the hanging request is answered at once with Response cancelled. Cancel and a
+# client disconnect while the token signs: the signature is discarded, nothing is written, the audit record
+# says so. A batch whose last part never comes fails after batch-timeout and the token's queue goes on. The
+# inventory shows the revoked certificate as revoked, and a revocation made later after the refresh.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+
+if [[ -z ${KYSO_SANDBOX:-} ]]; then
+        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-async-test.XXXXXX") || exit 1
+        trap '[[ -n ${KYSO_TEST_KEEP:-} ]] || rm -rf -- "$T"' EXIT
+        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
+        export KYSO_ASYNC_TEST_DIR=$T
+        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s'
+        unset KYSO_POLICY
+        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
+                export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
+        fi
+        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0"
+        exit $?
+fi
+# ---- inside the sandbox
+. "$KYSO_SOURCE_ROOT/tests/signing/kysod-stop.sh"
+T=$KYSO_ASYNC_TEST_DIR
+D=$T/docs
+mkdir -p "$D"
+SIGN_CLIENT=$KYSO_BUILD_ROOT/tests/signing/sign-client
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 # for the test client; kysod runs already
+# A client in the background, signalled directly (SIGUSR1: cancel or disconnect now): $! is its pid.
+CLIENT() { timeout "${CLIENT_TIMEOUT:-120}" "$SIGN_CLIENT" "$@"; }
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+SEAL="pkcs11:token=seal;object=seal;type=cert"
+script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
+audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.event == $e)] | length'; }
+last_record() { kysoctl audit show --json | jq -c --arg e "$1" '[.[] | select(.event == $e)] | last'; }
+discarded() { kysoctl audit show --json | jq '[.[] | select(.event == "sign-cancelled" and .data.token_signature == "discarded")] | length'; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+log_has_request() { grep -q "hanging on" "$1" 2>/dev/null; }
+# kysoctl tokens, timed: the loop must be free (a busy loop would answer after the network timeout).
+tokens_ms() {
+        local t0
+        t0=$(date +%s%N)
+        kysoctl tokens >/dev/null 2>&1 || echo "failed"
+        ms_since "$t0"
+}
+# The same request file for every case; outputs per case.
+echo "Quyết định số 7/QĐ-UBND" >"$D/qd.txt"
+
+. "$KYSO_SOURCE_ROOT/tests/fixtures/servers.sh"
+export KYSO_TEST_SERVER_DIR=$T/servers
+start_test_server ocsp HANG_OCSP --hang || bail_out "hanging OCSP server"
+start_test_server crl HANG_CRL --hang || bail_out "hanging CRL server"
+start_test_server tsa HANG_TSA --hang || bail_out "hanging TSA"
+HANG_OCSP_LOG=$KYSO_TEST_SERVER_DIR/ocsp-0.log HANG_TSA_LOG=$KYSO_TEST_SERVER_DIR/tsa-2.log
+
+# The policy is read again for each request: a request sees the one in place when it starts.
+cp "$KYSO_POLICY" "$T/good.conf"
+"$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/hang-revocation.conf" --ocsp "$HANG_OCSP" --crl "$HANG_CRL" \
+        --tsa "$KYSO_SANDBOX_TSA_URL" --cache "$T/cache-hang"
+sed -i 's/^mode = .*/&\nocsp-timeout = 60s\ncrl-timeout = 60s/' "$T/hang-revocation.conf"
+"$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/hang-tsa.conf" --ocsp "$KYSO_SANDBOX_OCSP_URL" \
+        --crl "$KYSO_SANDBOX_CRL_URL" --tsa "$HANG_TSA" --cache "$T/cache-tsa"
+sed -i 's/^url = .*/&\ntimeout = 60s/' "$T/hang-tsa.conf"
+use_policy() { cp "$T/$1.conf" "$KYSO_POLICY"; }
+
+# 1. OCSP and CRL servers that hang while the signer certificate is checked.
+use_policy hang-revocation
+c0=$(audit_count sign-cancelled)
+mkdir -p "$T/a"
+"$SIGN_CLIENT" --cert "$LEADER" --role approve --cancel 0 --on-signal -o "$T/a" "$D/qd.txt" >"$T/a.txt" 2>&1 &
+pid_a=$!
+expect "the hanging OCSP server got the request" wait_for 20 log_has_request "$HANG_OCSP_LOG"
+use_policy good
+ms=$(tokens_ms)
+expect "GetTokens answers while an OCSP request hangs (${ms} ms)" test "$ms" -lt 1500
+script "confirm yes" "pin 2222"
+t0=$(date +%s%N)
+expect "the other token's request is signed meanwhile" \
+        timeout 40 kysoctl sign --role copy --cert "$SEAL" "$D/qd.txt" -o "$T/seal.p7s"
+expect "... within 20 s ($(ms_since "$t0") ms), not after the OCSP timeout" test "$(ms_since "$t0")" -lt 20000
+expect "... while the hanging request is still waiting" bash -c "! grep -q '^response' '$T/a.txt'"
+kill -USR1 $pid_a
+wait $pid_a
+expect_match "Cancel during the OCSP wait: Response 1 Cancelled" "response 0 1 org.kyso.Error.Cancelled" "$(cat "$T/a.txt")"
+lat=$(sed -n 's/^latency 0 //p' "$T/a.txt")
+expect "... answered at once (${lat:-no} ms)" test "${lat:-99999}" -lt 1000
+expect_eq "... one sign-cancelled record" $((c0 + 1)) "$(audit_count sign-cancelled)"
+
+# 2. A TSA that hangs after the token signed.
+use_policy hang-tsa
+c0=$(audit_count sign-cancelled)
+d0=$(audit_count sign-done)
+x0=$(discarded)
+mkdir -p "$T/b"
+script "confirm yes" "pin 1111"
+"$SIGN_CLIENT" --cert "$LEADER" --role approve --timestamp --cancel 0 --on-signal -o "$T/b" "$D/qd.txt" >"$T/b.txt" 2>&1 &
+pid_b=$!
+expect "the hanging TSA got the request" wait_for 30 log_has_request "$HANG_TSA_LOG"
+ms=$(tokens_ms)
+expect "GetTokens answers while the TSA hangs (${ms} ms)" test "$ms" -lt 1500
+kill -USR1 $pid_b
+wait $pid_b
+expect_match "Cancel during the TSA wait: Response 1 Cancelled" "response 0 1 org.kyso.Error.Cancelled" "$(cat "$T/b.txt")"
+lat=$(sed -n 's/^latency 0 //p' "$T/b.txt")
+expect "... answered at once (${lat:-no} ms)" test "${lat:-99999}" -lt 1000
+expect "... nothing written" test ! -s "$T/b/out-0.p7s"
+expect_eq "... a sign-cancelled record, no sign-done" "$((c0 + 1)) $d0" "$(audit_count sign-cancelled) $(audit_count sign-done)"
+expect_eq "... the record says the token's signature was discarded" $((x0 + 1)) "$(discarded)"
+use_policy good
+
+# 3. Cancel and disconnect while the token signs (the fault module's slow C_Sign).
+if [[ -n ${KYSO_FAULT_CONTROL:-} ]]; then
+        control() {
+                printf '%s\n' "$@" >"$KYSO_FAULT_CONTROL.tmp"
+                mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        }
+        pins() { grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+        pin_asked_after() { (($(pins) > $1)); }
+        for how in cancel disconnect; do
+                c0=$(audit_count sign-cancelled)
+                d0=$(audit_count sign-done)
+                x0=$(discarded)
+                g0=$(pins)
+                mkdir -p "$T/$how"
+                control "slow C_Sign 3000"
+                script "confirm yes" "pin 1111"
+                "$SIGN_CLIENT" --cert "$LEADER" --role approve --"$how" 0 --on-signal -o "$T/$how" "$D/qd.txt" >"$T/$how.txt" 2>&1 &
+                pid=$!
+                wait_for 20 pin_asked_after "$g0"
+                sleep 1 # the PIN is in: the token is in its 3 s C_Sign
+                kill -USR1 $pid
+                wait $pid
+                if [[ $how == cancel ]]; then
+                        expect_match "Cancel while the token signs: Response 1 Cancelled" \
+                                "response 0 1 org.kyso.Error.Cancelled" "$(cat "$T/$how.txt")"
+                else
+                        cancelled() { (($(audit_count sign-cancelled) > c0)) || (($(audit_count sign-done) > d0)); }
+                        wait_for 15 cancelled
+                fi
+                expect "$how while the token signs: nothing written" test ! -s "$T/$how/out-0.p7s"
+                expect_eq "$how while the token signs: a sign-cancelled record, no sign-done" \
+                        "$((c0 + 1)) $d0" "$(audit_count sign-cancelled) $(audit_count sign-done)"
+                expect_eq "$how while the token signs: the record says the token's signature was discarded" \
+                        $((x0 + 1)) "$(discarded)"
+                expect_match "$how while the token signs: ... and why" "cancelled after the token had signed" \
+                        "$(last_record sign-cancelled | jq -r '.reason')"
+                control ""
+        done
+else
+        ok "# SKIP Cancel while the token signs: no fault module"
+fi
+
+# 4. A batch whose last part never comes fails after batch-timeout; the token's queue goes on.
+f0=$(audit_count sign-failed)
+for ((i = 0; i < 12; i++)); do echo "văn bản $i" >"$D/b$i.txt"; done
+mkdir -p "$T/inc"
+CLIENT_TIMEOUT=30 CLIENT --cert "$LEADER" --role approve --batch --count 12 --incomplete -o "$T/inc" "$D"/b{0..11}.txt >"$T/inc.txt" 2>&1 &
+pid_inc=$!
+sleep 0.5
+script "confirm yes" "pin 1111"
+t0=$(date +%s%N)
+expect "a request queued behind the incomplete batch is signed" \
+        timeout 30 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-batch.p7s"
+expect "... after the batch timed out (3 s), not much later ($(ms_since "$t0") ms)" test "$(ms_since "$t0")" -lt 15000
+wait $pid_inc
+expect_match "the incomplete batch: Response 2 InvalidArgs" "response 0 2 org.kyso.Error.InvalidArgs" "$(cat "$T/inc.txt")"
+expect_eq "the incomplete batch: one sign-failed record per document received (12)" $((f0 + 12)) "$(audit_count sign-failed)"
+expect_match "... saying the last part never came" "AddDocuments" "$(last_record sign-failed | jq -r '.reason')"
+
+# 5. The inventory checks revocation in the background.
+cert_status() { kysoctl certs --json | jq -r --arg l "$1" '.[] | select(.label == $l) | .status'; }
+status_is() { [[ $(cert_status "$1") == "$2" ]]; }
+expect "the revoked certificate shows as revoked" wait_for 30 status_is revoked revoked
+expect "the leader's shows as valid" wait_for 30 status_is leader valid
+expect_eq "the expired one stays expired" expired "$(cert_status expired)"
+# Revoked now: the next refresh (revocation-refresh = 5s) sees it.
+(cd "$KYSO_PKI" && openssl ca -config openssl.cnf -name ca_issuing -revoke leader2.pem -crl_reason keyCompromise) >"$T/revoke.log" 2>&1 ||
+        not_ok "revoking leader2 in the test CA: $(cat "$T/revoke.log")"
+expect "a certificate revoked later shows as revoked after the refresh" wait_for 30 status_is leader2 revoked
+
+# A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
+# stops anyway, at once.
+stop_kysod
+cp "$KYSO_KYSOD_LOG" "$T/kysod.log"
+stop_test_servers
+tap_done
