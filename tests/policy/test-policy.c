@@ -483,8 +483,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),    cmocka_unit_test(test_full),
                 cmocka_unit_test(test_errors),      cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check), cmocka_unit_test(test_classification),
-                cmocka_unit_test(test_identity),
-                cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_identity),    cmocka_unit_test(test_ref),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
