@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -665,10 +666,14 @@ static const char *helper_binary(P11Manager *m) {
         return PKGLIBEXECDIR "/kyso-p11-helper";
 }
 
-static _noreturn_ void child_exec(int fd, const char *binary, const char *module) {
+static _noreturn_ void child_exec(int fd, const char *binary, const char *module, pid_t parent) {
         sigset_t all;
 
-        /* Only async-signal-safe calls from here on. */
+        /* Only async-signal-safe calls from here on. If the agent dies, even by SIGKILL, the helper must die
+         * with it: stuck in a module call it would never see the socket close. Set here rather than in the
+         * helper, because only here is the agent's pid known, to catch an agent that died before prctl(). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
         (void) signal(SIGPIPE, SIG_DFL);
@@ -697,11 +702,12 @@ static int helper_start(Helper *h) {
                 return negative_errno();
 
         const char *binary = helper_binary(m);
+        pid_t self = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                child_exec(child, binary, h->module_path);
+                child_exec(child, binary, h->module_path, self);
 
         h->pid = pid;
         h->fd = TAKE_FD(parent);

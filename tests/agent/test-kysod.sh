@@ -356,6 +356,26 @@ CONF
         left=""
         for h in $fhelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
         expect_eq "SIGINT: no helper left running" "" "$left"
+
+        # kysod killed outright while its helper hangs in a module call (so the helper never reads the EOF):
+        # the helper must not linger (parent-death signal). A long helper-timeout keeps the call hanging.
+        sed 's/^helper-timeout = .*/helper-timeout = 5min/' "$T/fault.conf" >"$T/fault-hang.conf"
+        fault insert
+        DBUS_SESSION_BUS_ADDRESS=$MAIN KYSO_FAULT_REAL_MODULE="$KYSO_SOFTHSM_MODULE" \
+                KYSO_FAULT_CONTROL="$T/fault.control" "$KYSOD" --config "$T/fault-hang.conf" 2>"$T/kysod-hang.log" &
+        HPID=$!
+        PIDS+=($HPID)
+        expect "kysod for the hang: both tokens listed" wait_for 10 has_two_tokens "$MAIN"
+        hhelper=$(pgrep -P "$HPID" kyso-p11-helper | head -n1)
+        fault "hang C_GetSlotList"
+        sleep 1 # a few polls (every 200 ms): the helper is inside C_GetSlotList by now, for good
+        gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+        expect "the helper still runs while its call hangs" kill -0 "$hhelper"
+        kill -KILL "$HPID"
+        wait "$HPID" 2>/dev/null
+        expect "kysod SIGKILLed: its hanging helper is gone within 2 s" wait_for 2 gone "$hhelper"
+        kill -KILL "$hhelper" 2>/dev/null # do not leave it behind when the check above failed
+        fault insert
 else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
