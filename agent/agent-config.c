@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 #include "agent-config.h"
@@ -52,6 +53,7 @@ int agent_config_new(AgentConfig **ret) {
         c->use_p11kit_registry = true;
         c->poll_usec = 1 * USEC_PER_SEC;
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
+        c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -136,6 +138,23 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
+/* The keys that take a duration within bounds. */
+typedef struct DurationKey {
+        const char *key;
+        size_t offset; /* of the uint64_t in AgentConfig */
+        uint64_t min, max;
+        const char *range; /* for the error message */
+} DurationKey;
+
+static const DurationKey duration_keys[] = {
+        { "poll-interval", offsetof(AgentConfig, poll_usec), 100 * USEC_PER_MSEC, 60 * USEC_PER_SEC,
+          "100ms to 60s" },
+        { "helper-timeout", offsetof(AgentConfig, helper_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
+          "1s to 10min" },
+        { "module-retry", offsetof(AgentConfig, module_retry_usec), 100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
+          "100ms to 60min" },
+};
+
 static int
 parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
         uint64_t u;
@@ -156,20 +175,15 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 c->use_p11kit_registry = r;
                 return 0;
         }
-        if (streq(key, "poll-interval")) {
-                if (parse_duration(value, &u) < 0 || u < 100 * USEC_PER_MSEC || u > 60 * USEC_PER_SEC)
+        for (size_t i = 0; i < ELEMENTSOF(duration_keys); i++) {
+                const DurationKey *d = &duration_keys[i];
+                if (!streq(key, d->key))
+                        continue;
+                if (parse_duration(value, &u) < 0 || u < d->min || u > d->max)
                         return config_error(
-                                ret_error, name, line,
-                                "poll-interval must be a duration from 100ms to 60s, got '%s'", value);
-                c->poll_usec = u;
-                return 0;
-        }
-        if (streq(key, "helper-timeout")) {
-                if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
-                        return config_error(
-                                ret_error, name, line,
-                                "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
-                c->helper_timeout_usec = u;
+                                ret_error, name, line, "%s must be a duration from %s, got '%s'", key,
+                                d->range, value);
+                *(uint64_t *) ((uint8_t *) c + d->offset) = u;
                 return 0;
         }
         if (streq(key, "audit-log")) {

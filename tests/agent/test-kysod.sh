@@ -290,6 +290,9 @@ expect "helper crash: TokenRemoved for both tokens" wait_for 10 token_removed
 expect_match "TokenRemoved carries the token URI" 'string "pkcs11:.*token=(leader|seal)"' \
         "$(grep -A1 'member=TokenRemoved' "$T/signals.txt")"
 expect "restarted helper: TokenAdded again" wait_for 15 readded
+expect_match "log: the helper's end, with how it ended (someone else's SIGKILL), and the restart" \
+        "PKCS#11 module .*softhsm.* failed: the helper (process ended|closed the connection); the helper was killed by signal Killed\. Its tokens are shown as absent; it is restarted in 500 ms\." \
+        "$(cat "$T/kysod.log")"
 expect "kysod survived the helper crash and lists both tokens" has_two_tokens "$MAIN"
 
 # --- SIGTERM: clean exit, helpers reaped.
@@ -379,6 +382,37 @@ CONF
 else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
+
+# --- A module that does not load: tried again less and less often (module-retry 100 ms here, doubling),
+# recorded in the audit log once when it fails and once when it finally loads, logged without flooding.
+late="$T/late-module.so"
+cat >"$T/late.conf" <<CONF
+module = $late
+use-p11-kit-registry = no
+poll-interval = 200ms
+module-retry = 100ms
+audit-log = $T/state-late/audit.jsonl
+CONF
+DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOD" --config "$T/late.conf" 2>"$T/kysod-late.log" &
+LPID=$!
+PIDS+=($LPID)
+expect "module that does not load: kysod serves anyway" wait_for 10 name_owned "$MAIN"
+attempt_logged() { grep -q "(attempt $1)" "$T/kysod-late.log"; }
+expect "module that does not load: tried again, at least 4 times within seconds" wait_for 15 attempt_logged 4
+expect_eq "module that does not load: no token meanwhile" 0 "$(n_tokens "$MAIN")"
+ln -s "$KYSO_SOFTHSM_MODULE" "$late"
+expect "the module appears: its tokens are listed after the next try" wait_for 15 has_two_tokens "$MAIN"
+kill -TERM "$LPID"
+wait "$LPID"
+expect_eq "audit: one helper-crash when the module did not load, one helper-restart when it did" \
+        "helper-crash helper-restart" \
+        "$("$KYSOCTL" audit show --log "$T/state-late/audit.jsonl" --json | jq -r '.[].event | select(startswith("helper"))' | xargs)"
+expect_match "the audit record names the module and why" "refused to load: cannot load module.*late-module.so" \
+        "$("$KYSOCTL" audit show --log "$T/state-late/audit.jsonl" --json | jq -r '.[] | select(.event == "helper-crash") | tostring')"
+expect_eq "log: one warning, at the first failure" 1 "$(grep -c "late-module.so does not load: .*Tried again in 100 ms" "$T/kysod-late.log")"
+expect_eq "log: the later attempts only at 2, 4, 8, ..." "" \
+        "$(grep -o '(attempt [0-9]*)' "$T/kysod-late.log" | tr -dc '0-9\n' | awk '{ n = $1; while (n > 1 && n % 2 == 0) n /= 2; if (n != 1) print $1 }')"
+expect_match "log: the recovery" "PKCS#11 module .*late-module.so restarted" "$(cat "$T/kysod-late.log")"
 
 # --- kysoctl usage errors: exit 2.
 "$KYSOCTL" certs --bogus >/dev/null 2>&1
