@@ -144,6 +144,8 @@ DBUS_SESSION_BUS_ADDRESS=$MAIN NOTIFY_SOCKET="$T/notify.socket" WATCHDOG_USEC=40
 KPID=$!
 PIDS+=($KPID)
 expect "kysod takes org.kyso.Agent1" wait_for 10 name_owned "$MAIN"
+expect_match "kysod has no core dumps: RLIMIT_CORE 0 (soft and hard)" "^Max core file size +0 +0 " \
+        "$(cat "/proc/$KPID/limits")"
 expect_eq "the first GetTokens right after start lists both tokens (held until the scan settles)" 2 "$(n_tokens "$MAIN")"
 wait_for 3 grep -q '^WATCHDOG=1' "$T/notify.txt"
 sleep 1.2
@@ -383,6 +385,41 @@ else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
 
+# --- kysod is not dumpable: the kernel then gives its /proc files to root, even when it runs as another
+# user (here nobody, which needs root), while a dumpable process of that user owns its own.
+if ((EUID == 0)) && command -v setpriv >/dev/null; then
+        mkdir -p "$T/nobody/pki" && cp "$KYSO_PKI"/*.pem "$T/nobody/pki/" && chmod -R a+rX "$T/nobody"
+        chown 65534:65534 "$T/nobody"
+        KYSO_PKI=$T/nobody/pki "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/nobody-policy.conf" \
+                --cache "$T/nobody/revocation-cache"
+        printf 'use-p11-kit-registry = no\naudit-log = %s\n' "$T/nobody/audit.jsonl" >"$T/nobody.conf"
+        as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) # execs: $! is the process itself
+        # No leak check in this run: LeakSanitizer cannot inspect a process that is not dumpable and not root.
+        DBUS_SESSION_BUS_ADDRESS=$MAIN HOME=$T/nobody XDG_CONFIG_HOME=$T/nobody XDG_STATE_HOME=$T/nobody \
+                KYSO_POLICY=$T/nobody-policy.conf \
+                ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+                "${as_nobody[@]}" "$KYSOD" --config "$T/nobody.conf" 2>"$T/kysod-nobody.log" &
+        NPID=$!
+        PIDS+=($NPID)
+        "${as_nobody[@]}" sleep 30 &
+        SPID=$!
+        PIDS+=($SPID)
+        if wait_for 10 name_owned "$MAIN"; then
+                expect_eq "a dumpable process of nobody owns its /proc/PID/status (so the next check can fail)" \
+                        65534 "$(stat -c %u "/proc/$SPID/status")"
+                expect_eq "kysod running as nobody (uid 65534) is not dumpable: /proc/PID/status belongs to root" \
+                        "owner 0, uid 65534" \
+                        "owner $(stat -c %u "/proc/$NPID/status"), uid $(awk '/^Uid:/ { print $2 }' "/proc/$NPID/status")"
+        else
+                not_ok "kysod running as nobody took its name"
+                sed 's/^/# /' "$T/kysod-nobody.log"
+        fi
+        kill -TERM "$NPID" "$SPID" 2>/dev/null
+        wait "$NPID" "$SPID" 2>/dev/null
+else
+        ok "# SKIP dumpability: needs root to run kysod as nobody"
+fi
+
 # --- A module that does not load: tried again less and less often (module-retry 100 ms here, doubling),
 # recorded in the audit log once when it fails and once when it finally loads, logged without flooding.
 late="$T/late-module.so"
@@ -413,6 +450,9 @@ expect_eq "log: one warning, at the first failure" 1 "$(grep -c "late-module.so 
 expect_eq "log: the later attempts only at 2, 4, 8, ..." "" \
         "$(grep -o '(attempt [0-9]*)' "$T/kysod-late.log" | tr -dc '0-9\n' | awk '{ n = $1; while (n > 1 && n % 2 == 0) n /= 2; if (n != 1) print $1 }')"
 expect_match "log: the recovery" "PKCS#11 module .*late-module.so restarted" "$(cat "$T/kysod-late.log")"
+
+# --- No sanitizer report from any kysod of this test or its helpers (their stderr went to these logs).
+expect_no_sanitizer_report "no sanitizer report in the logs of kysod and its helpers" "$T"/kysod*.log
 
 # --- kysoctl usage errors: exit 2.
 "$KYSOCTL" certs --bogus >/dev/null 2>&1
