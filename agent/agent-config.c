@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 #include "agent-config.h"
@@ -55,6 +56,7 @@ int agent_config_new(AgentConfig **ret) {
         c->prompt_timeout_usec = 60 * USEC_PER_SEC;
         c->batch_timeout_usec = 60 * USEC_PER_SEC;
         c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
+        c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
@@ -139,18 +141,28 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
-/* A duration from min to max; range says the same for people ("1s to 10min"). */
-static int parse_duration_key(
-        const char *key, const char *value, uint64_t min, uint64_t max, const char *range, uint64_t *ret,
-        const char *name, unsigned line, char **ret_error) {
-        uint64_t u;
+/* The keys that take a duration within bounds. */
+typedef struct DurationKey {
+        const char *key;
+        size_t offset; /* of the uint64_t in AgentConfig */
+        uint64_t min, max;
+        const char *range; /* for the error message */
+} DurationKey;
 
-        if (parse_duration(value, &u) < 0 || u < min || u > max)
-                return config_error(
-                        ret_error, name, line, "%s must be a duration from %s, got '%s'", key, range, value);
-        *ret = u;
-        return 0;
-}
+static const DurationKey duration_keys[] = {
+        { "poll-interval", offsetof(AgentConfig, poll_usec), 100 * USEC_PER_MSEC, 60 * USEC_PER_SEC,
+          "100ms to 60s" },
+        { "helper-timeout", offsetof(AgentConfig, helper_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
+          "1s to 10min" },
+        { "module-retry", offsetof(AgentConfig, module_retry_usec), 100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
+          "100ms to 60min" },
+        { "prompt-timeout", offsetof(AgentConfig, prompt_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
+          "1s to 10min" },
+        { "batch-timeout", offsetof(AgentConfig, batch_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
+          "1s to 10min" },
+        { "revocation-refresh", offsetof(AgentConfig, revocation_refresh_usec), 1 * USEC_PER_SEC,
+          24 * 3600 * USEC_PER_SEC, "1s to 1440min" },
+};
 
 static int
 parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
@@ -172,28 +184,15 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 c->use_p11kit_registry = r;
                 return 0;
         }
-        if (streq(key, "poll-interval")) {
-                if (parse_duration(value, &u) < 0 || u < 100 * USEC_PER_MSEC || u > 60 * USEC_PER_SEC)
+        for (size_t i = 0; i < ELEMENTSOF(duration_keys); i++) {
+                const DurationKey *d = &duration_keys[i];
+                if (!streq(key, d->key))
+                        continue;
+                if (parse_duration(value, &u) < 0 || u < d->min || u > d->max)
                         return config_error(
-                                ret_error, name, line,
-                                "poll-interval must be a duration from 100ms to 60s, got '%s'", value);
-                c->poll_usec = u;
-                return 0;
-        }
-        if (streq(key, "helper-timeout")) {
-                if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
-                        return config_error(
-                                ret_error, name, line,
-                                "helper-timeout must be a duration from 1s to 10min, got '%s'", value);
-                c->helper_timeout_usec = u;
-                return 0;
-        }
-        if (streq(key, "prompt-timeout")) {
-                if (parse_duration(value, &u) < 0 || u < 1 * USEC_PER_SEC || u > 600 * USEC_PER_SEC)
-                        return config_error(
-                                ret_error, name, line,
-                                "prompt-timeout must be a duration from 1s to 10min, got '%s'", value);
-                c->prompt_timeout_usec = u;
+                                ret_error, name, line, "%s must be a duration from %s, got '%s'", key,
+                                d->range, value);
+                *(uint64_t *) ((uint8_t *) c + d->offset) = u;
                 return 0;
         }
         if (streq(key, "audit-log")) {
@@ -240,14 +239,6 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                         c->pin_cache_organization_usec = u;
                 return 0;
         }
-        if (streq(key, "batch-timeout"))
-                return parse_duration_key(
-                        key, value, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min",
-                        &c->batch_timeout_usec, name, line, ret_error);
-        if (streq(key, "revocation-refresh"))
-                return parse_duration_key(
-                        key, value, 1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC, "1s to 1440min",
-                        &c->revocation_refresh_usec, name, line, ret_error);
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 

@@ -15,6 +15,8 @@ typedef struct AgentConfig {
         bool use_p11kit_registry;     /* "use-p11-kit-registry", default yes */
         uint64_t poll_usec;           /* "poll-interval", default 1s, 100ms..60s */
         uint64_t helper_timeout_usec; /* "helper-timeout", default 10s, 1s..10min */
+        uint64_t module_retry_usec;   /* "module-retry", default 30s, 100ms..1h: first retry of a module
+                                         that does not load; doubles up to an hour */
         char *audit_log_path;         /* "audit-log", default $XDG_STATE_HOME/kyso/audit.jsonl */
         AuditLogOptions
                 audit_options;  /* "audit-rotate": no | monthly | SIZE | monthly,SIZE; default monthly */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -183,6 +184,10 @@ static void agent_audit_manager_event(Agent *a, const P11ManagerEventData *ev) {
                 break;
         }
         case P11_EVENT_HELPER_FAILED:
+                /* A new failure, not each retry of a module that keeps failing (a missing driver would
+                 * write thousands a day); its end is the helper-restart record. */
+                if (ev->failures > 1)
+                        return;
                 r = audit_log_append_simple(
                         a->audit, AUDIT_EVENT_HELPER_CRASH, strna(ev->reason), "module",
                         strna(ev->module_path), NULL);
@@ -208,6 +213,43 @@ static void agent_revocation_check_inventory(Agent *a) {
                 return;
         if (agent_revocation_update(a->revocation, certs, n_certs) < 0)
                 (void) log_oom();
+}
+
+/* "100 ms", "30 s", "2 min", "1 h": for the retry delays in the log. */
+static void format_delay(uint64_t usec, char *buf, size_t size) {
+        if (usec < 1000000)
+                snprintf(buf, size, "%" PRIu64 " ms", usec / 1000);
+        else if (usec < 60 * UINT64_C(1000000))
+                snprintf(buf, size, "%.3g s", (double) usec / 1e6);
+        else if (usec < 3600 * UINT64_C(1000000))
+                snprintf(buf, size, "%.3g min", (double) usec / 60e6);
+        else
+                snprintf(buf, size, "%.3g h", (double) usec / 3600e6);
+}
+
+/* The first failure is a warning. A module that keeps failing is logged again only at the 2nd, 4th, 8th...
+ * attempt (the others at debug level): a missing driver is retried for days. */
+static void log_helper_failed(const P11ManagerEventData *ev, const char *f_module) {
+        char retry[32];
+        bool power_of_two = (ev->failures & (ev->failures - 1)) == 0;
+
+        format_delay(ev->retry_usec, retry, sizeof(retry));
+        if (ev->failures <= 1 && ev->load_failed)
+                log_event(
+                        LOG_WARNING, MESSAGE_ID_HELPER_FAILED, f_module, NULL, NULL,
+                        "PKCS#11 module %s does not load: %s. Tried again in %s, then less and less often (up to hourly); install or fix the module, or remove it from the configuration.",
+                        strna(ev->module_path), strna(ev->reason), retry);
+        else if (ev->failures <= 1)
+                log_event(
+                        LOG_WARNING, MESSAGE_ID_HELPER_FAILED, f_module, NULL, NULL,
+                        "PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted in %s.",
+                        strna(ev->module_path), strna(ev->reason), retry);
+        else
+                log_full(
+                        power_of_two ? LOG_NOTICE : LOG_DEBUG,
+                        "PKCS#11 module %s %s (attempt %u): %s. Next try in %s.", strna(ev->module_path),
+                        ev->load_failed ? "still does not load" : "failed again", ev->failures,
+                        strna(ev->reason), retry);
 }
 
 static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *userdata) {
@@ -268,10 +310,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 (void) agent_send(a, sig);
                 break;
         case P11_EVENT_HELPER_FAILED:
-                log_event(
-                        LOG_WARNING, MESSAGE_ID_HELPER_FAILED, f_module, NULL, NULL,
-                        "PKCS#11 module %s failed: %s. Its tokens are shown as absent; it is restarted with back-off.",
-                        strna(ev->module_path), strna(ev->reason));
+                log_helper_failed(ev, f_module);
                 break;
         case P11_EVENT_HELPER_RESTARTED:
                 log_info("PKCS#11 module %s restarted.", strna(ev->module_path));
@@ -299,6 +338,7 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
                 .use_p11kit_registry = config->use_p11kit_registry,
                 .poll_usec = config->poll_usec,
                 .call_timeout_usec = config->helper_timeout_usec,
+                .load_retry_usec = config->module_retry_usec,
         };
         r = sd_event_now(e, CLOCK_MONOTONIC, &a->start_usec);
         if (r < 0)

@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
+/* sd_journal_sendv() would add CODE_FILE/LINE/FUNC of log.c itself beside the caller's, which we send. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -27,7 +30,8 @@ int log_level_from_string(const char *s) {
 }
 
 /* systemd sets JOURNAL_STREAM=dev:ino for the stderr it connects; only trust it if it is still our stderr.
- */
+ * And only if journald's native socket is there: without it sd_journal_sendv() drops messages and reports
+ * success, where stderr would still reach someone. */
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
         unsigned long long dev, ino;
@@ -37,7 +41,9 @@ static bool stderr_is_journal(void) {
                 return false;
         if (fstat(STDERR_FILENO, &st) < 0)
                 return false;
-        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+        if ((unsigned long long) st.st_dev != dev || (unsigned long long) st.st_ino != ino)
+                return false;
+        return access("/run/systemd/journal/socket", F_OK) >= 0;
 }
 
 void log_setup(const char *ident, LogTarget target) {

@@ -9,7 +9,7 @@
 #include "macro.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO, /* journal if stderr is the journal stream (JOURNAL_STREAM), else stderr */
+        LOG_TARGET_AUTO, /* journal if stderr is the journal stream (JOURNAL_STREAM) and journald listens */
         LOG_TARGET_JOURNAL,
         LOG_TARGET_STDERR,
         LOG_TARGET_NULL,

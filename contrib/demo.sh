@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and shows kyso on two SoftHSM demo eTokens: the agent on a private
-# session bus lists the tokens and their certificates, as a person at the desk would see them first.
+# Installs what is missing, builds, and shows kyso on two SoftHSM demo eTokens: the tokens and their
+# certificates as a person at the desk sees them, then a decision approved, sealed, verified and audited.
+# Exits non-zero, naming the step, when any step goes wrong.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,9 +9,9 @@ contrib/install-deps.sh
 if [[ -d build/meson-private ]]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
 meson compile -C build >/dev/null
 
-# Everything below runs inside contrib/sandbox: a throw-away PKI, two SoftHSM eTokens ("leader", PIN 1111,
-# and "seal", PIN 2222), a private D-Bus session bus and kysod on it, OCSP/CRL/TSA test servers on
-# 127.0.0.1 and a signing policy for them; all removed at the end. The approval and PIN prompts are
+# The story, contrib/demo-story.sh, runs inside contrib/sandbox: a throw-away PKI, two SoftHSM eTokens
+# ("leader", PIN 1111, and "seal", PIN 2222), a private D-Bus session bus and kysod on it, OCSP/CRL/TSA
+# test servers on 127.0.0.1 and a signing policy for them; all removed at the end. The approval and PIN prompts are
 # answered by a scripted pinentry (tests/agent/scripted-pinentry), so the demo runs unattended; the demo
 # says so at each signature. Without it, kysod shows real pinentry prompts.
 demo_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-demo.XXXXXX")
@@ -19,81 +20,7 @@ export KYSO_SANDBOX_PINENTRY=$PWD/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$demo_tmp/pinentry.script KYSO_TEST_PINENTRY_LOG=$demo_tmp/pinentry.log
 export KYSO_DEMO_DIR=$demo_tmp
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
-contrib/sandbox --build build bash -c '
-bold= normal=
-if [[ -t 1 ]]; then bold=$(tput bold 2>/dev/null || true) normal=$(tput sgr0 2>/dev/null || true); fi
-step() { printf "\n%s== %s%s\n" "$bold" "$*" "$normal"; }
-
-step "The eTokens the agent sees: kysoctl tokens"
-cat <<TEXT
-Two demo eTokens are plugged in (SoftHSM stands in for real USB eTokens): "leader", the
-chairman'"'"'s personal token, and "seal", the organisation'"'"'s token kept by the clerk (văn thư).
-PIN shows whether wrong PIN tries have used up the retries (the token locks after too many).
-TEXT
-echo
-kysoctl tokens
-
-step "The certificates on them: kysoctl certs"
-cat <<TEXT
-Each certificate with its token, kind, status and expiry. KIND comes from the signing policy
-(personal, organization, device); STATUS from the chain to the trusted roots, the validity dates,
-the key strength and revocation: "untrusted" is a certificate from an unknown CA or with a weak
-key, "expiring" means at most 60 days are left (renew it now: the regulation allows renewal while
-60 days remain). The demo tokens also hold an expired, a not-yet-valid and a revoked certificate on
-purpose. Revocation is asked of the OCSP or CRL server in the background ("not checked yet" until
-the answer is in, a few seconds after the token appears) and again before every signature: signing
-with a revoked certificate is refused.
-TEXT
-echo
-# The OCSP answers come a few seconds after the start: wait for them, so the list shows them.
-for ((i = 0; i < 100; i++)); do kysoctl certs --json | grep -q unchecked || break; sleep 0.1; done
-kysoctl certs
-
-step "The same for programs: kysoctl certs --json (first entry)"
-kysoctl certs --json | jq ".[0]" 2>/dev/null || kysoctl certs --json | head -n 20
-
-step "In Vietnamese: LC_ALL=vi_VN.UTF-8 kysoctl certs"
-LC_ALL=vi_VN.UTF-8 kysoctl certs
-
-LEADER="pkcs11:token=leader;object=leader;type=cert"
-SEAL="pkcs11:token=seal;object=seal;type=cert"
-D=$KYSO_DEMO_DIR/docs
-mkdir -p "$D"
-answer() {
-        printf "%s\n" "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"
-        echo "(scripted prompter: the approval prompt is answered \"yes\" and the PIN typed for you)"
-}
-printf "QUYẾT ĐỊNH số 12/QĐ-UBND ngày 24/11/2026 về việc giao đất ở cho hộ gia đình.\n" >"$D/quyet-dinh-12.txt"
-printf "Tờ trình chưa được lãnh đạo ký.\n" >"$D/to-trinh.txt"
-
-step "1. The chairman approves the decision: kysoctl sign --role approve"
-answer "confirm yes" "pin 1111"
-kysoctl sign --role approve --cert "$LEADER" --doc-number 12/QĐ-UBND "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.txt.p7s"
-
-step "2. The clerk issues it with the organisation seal: kysoctl sign --role issue"
-echo "The seal rule: the agent verifies the chairman'"'"'s signature first, then adds the seal beside it."
-answer "confirm yes" "pin 2222"
-kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/quyet-dinh-12.txt.p7s" \
-        "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.issued.p7s"
-
-step "3. Issuing a document nobody approved is refused (before any prompt)"
-kysoctl sign --role issue --cert "$SEAL" "$D/to-trinh.txt" -o "$D/to-trinh.issued.p7s" || echo "(refused, exit $?)"
-
-step "4. A classified document is refused (before any prompt)"
-kysoctl sign --role approve --cert "$LEADER" --classification "Mật" "$D/quyet-dinh-12.txt" -o "$D/mat.p7s" ||
-        echo "(refused, exit $?)"
-
-step "5. kysoctl verify shows both signatures"
-kysoctl verify "$D/quyet-dinh-12.txt" "$D/quyet-dinh-12.issued.p7s"
-
-step "6. openssl agrees: openssl cms -verify"
-openssl cms -verify -binary -inform DER -in "$D/quyet-dinh-12.issued.p7s" -content "$D/quyet-dinh-12.txt" \
-        -CAfile "$KYSO_PKI/root+ca.pem" -purpose any -out /dev/null
-openssl cms -cmsout -print -inform DER -in "$D/quyet-dinh-12.issued.p7s" | grep -A1 "sid:" | grep -i "serial" || true
-
-step "7. The audit log lists every event: kysoctl audit show"
-kysoctl audit show
-kysoctl audit verify
-
-printf "\nDone. Try it yourself: contrib/sandbox bash (a shell with the agent and both tokens; exit to clean up).\n"
-'
+if ! contrib/sandbox --build build contrib/demo-story.sh; then
+        echo "demo: the demo did not run to its end (the reason is above)." >&2
+        exit 1
+fi

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,9 +21,10 @@
 #define DEFAULT_SIGN_TIMEOUT_USEC (120 * USEC_PER_SEC)
 #define BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
-#define BACKOFF_RESET_USEC                                                             \
-        (60 * USEC_PER_SEC) /* a helper that ran this long failed "for the first time" \
-                             */
+/* a helper that ran this long failed "for the first time" */
+#define BACKOFF_RESET_USEC (60 * USEC_PER_SEC)
+#define DEFAULT_LOAD_RETRY_USEC (30 * USEC_PER_SEC)
+#define DEFAULT_LOAD_RETRY_MAX_USEC (3600 * USEC_PER_SEC)
 #define SHUTDOWN_GRACE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct Helper Helper;
@@ -71,11 +73,14 @@ struct Helper {
         uint32_t next_serial;
         ModuleToken **tokens;
         size_t n_tokens;
-        uint64_t backoff_usec;
+        uint64_t backoff_usec;      /* crashes and hangs */
+        uint64_t load_backoff_usec; /* the module does not load */
+        unsigned failures;          /* in a row, since the last good start */
         uint64_t running_since;
         bool restarted;
         bool started_once;
         bool poll_pending;
+        bool ending; /* the socket closed or the process ended: it is going by itself */
 };
 
 struct P11Manager {
@@ -225,8 +230,8 @@ static Request *request_free(Request *r) {
         return NULL;
 }
 
-static void helper_fail_full(Helper *h, const char *reason, int error);
-#define helper_fail(h, reason) helper_fail_full(h, reason, -ECONNRESET)
+static void helper_fail_full(Helper *h, const char *reason, int error, bool load_failed);
+#define helper_fail(h, reason) helper_fail_full(h, reason, -ECONNRESET, false)
 static void helper_dispatch(Helper *h);
 
 static int helper_enqueue(Helper *h, Request *r) {
@@ -266,7 +271,7 @@ static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         snprintf(
                 reason, sizeof(reason), "the helper did not answer within %.1f s: the module hangs",
                 (double) (h->current ? h->current->timeout_usec : 0) / USEC_PER_SEC);
-        helper_fail_full(h, reason, -ETIME);
+        helper_fail_full(h, reason, -ETIME, false);
         return 0;
 }
 
@@ -331,17 +336,32 @@ static int on_reaped(sd_event_source *s, const siginfo_t *si, void *userdata) {
 
 /* SIGKILL, then reap. A helper stuck in uninterruptible sleep (a USB transfer that does not return) dies
  * only when that ends: after a short wait it is handed to a child source so the event loop is not blocked,
- * except when block is set (p11_manager_free(): nothing may be left running). */
-static void helper_kill_and_reap(Helper *h, bool block, int *ret_status) {
+ * except when block is set (p11_manager_free(): nothing may be left running). *ret_killed tells whether it
+ * was still running, i.e. whether a SIGKILL in its status is ours. */
+static void helper_kill_and_reap(Helper *h, bool block, int *ret_status, bool *ret_killed) {
         P11Manager *m = h->manager;
+        bool killed = false;
         int status = 0;
 
         h->child = sd_event_source_disable_unref(h->child);
         if (h->pid > 0) {
                 bool reaped = false;
-                (void) kill(h->pid, SIGKILL);
+                pid_t p = 0;
+                /* A dying process closes its socket a moment before it can be reaped: wait that moment
+                 * (at most 50 ms), so that how it ended is its own, not our SIGKILL. */
+                for (unsigned i = 0; i < (h->ending ? 50 : 1) && p == 0; i++) {
+                        p = waitpid(h->pid, &status, WNOHANG);
+                        if (p == 0 && h->ending)
+                                (void) usleep(1000);
+                }
+                if (p == h->pid || (p < 0 && errno == ECHILD))
+                        reaped = true; /* it had ended by itself: its status is its own */
+                else {
+                        killed = true;
+                        (void) kill(h->pid, SIGKILL);
+                }
                 for (unsigned i = 0; i < 20 && !reaped; i++) {
-                        pid_t p = waitpid(h->pid, &status, WNOHANG);
+                        p = waitpid(h->pid, &status, WNOHANG);
                         if (p == h->pid || (p < 0 && errno == ECHILD))
                                 reaped = true;
                         else if (p == 0)
@@ -367,6 +387,8 @@ static void helper_kill_and_reap(Helper *h, bool block, int *ret_status) {
         }
         if (ret_status)
                 *ret_status = status;
+        if (ret_killed)
+                *ret_killed = killed;
 }
 
 static void helper_close(Helper *h) {
@@ -395,8 +417,9 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void describe_status(int status, const char *why, char *buf, size_t size) {
-        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+static void describe_status(int status, bool killed, const char *why, char *buf, size_t size) {
+        /* Our own SIGKILL (after a timeout, say) is not news; someone else's (the OOM killer) is. */
+        if (WIFSIGNALED(status) && !(killed && WTERMSIG(status) == SIGKILL))
                 snprintf(
                         buf, size, "%s; the helper was killed by signal %s", why,
                         strsignal(WTERMSIG(status)));
@@ -406,36 +429,56 @@ static void describe_status(int status, const char *why, char *buf, size_t size)
                 snprintf(buf, size, "%s", why);
 }
 
-static void helper_fail_full(Helper *h, const char *reason, int error) {
+static uint64_t backoff_next(uint64_t current, uint64_t first, uint64_t max) {
+        return current == 0 ? MIN(first, max) : MIN(current * 2, max);
+}
+
+/* load_failed: the helper answered HELLO with "the module did not load". That will not change until the
+ * module is installed or fixed, so it is retried on the slow schedule (up to an hour apart) and counted as
+ * one failure going on, not a new one each time; a crash or hang gets a quick restart. */
+static void helper_fail_full(Helper *h, const char *reason, int error, bool load_failed) {
         P11Manager *m = h->manager;
         char full[512];
+        bool killed = false;
         int status = 0;
 
         if (h->state == HELPER_WAITING)
                 return;
         h->state = HELPER_WAITING;
         helper_close(h);
-        helper_kill_and_reap(h, false, &status);
-        describe_status(status, reason, full, sizeof(full));
+        helper_kill_and_reap(h, false, &status, &killed);
+        describe_status(status, killed, reason, full, sizeof(full));
 
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(), delay;
         if (h->running_since > 0 && now - h->running_since >= BACKOFF_RESET_USEC)
                 h->backoff_usec = 0;
         h->running_since = 0;
-        h->backoff_usec =
-                h->backoff_usec == 0 ? BACKOFF_MIN_USEC : MIN(h->backoff_usec * 2, BACKOFF_MAX_USEC);
+        h->failures++;
+        if (load_failed)
+                delay = h->load_backoff_usec = backoff_next(
+                        h->load_backoff_usec, m->config.load_retry_usec, m->config.load_retry_max_usec);
+        else
+                delay = h->backoff_usec = backoff_next(h->backoff_usec, BACKOFF_MIN_USEC, BACKOFF_MAX_USEC);
         h->poll_pending = false;
 
         helper_flush_requests(h, error);
         helper_clear_tokens(h);
-        emit(m, P11_EVENT_HELPER_FAILED, NULL, h->module_path, full);
 
-        if (m->freeing)
-                return;
-        int r = sd_event_add_time_relative(
-                m->event, &h->restart_timer, CLOCK_MONOTONIC, h->backoff_usec, 0, on_restart, h);
-        if (r < 0)
-                emit(m, P11_EVENT_HELPER_FAILED, NULL, h->module_path, "cannot schedule a restart");
+        int r = m->freeing ? -ECANCELED
+                           : sd_event_add_time_relative(
+                                     m->event, &h->restart_timer, CLOCK_MONOTONIC, delay, 0, on_restart, h);
+        if (r < 0 && r != -ECANCELED && strlen(full) + 64 < sizeof(full))
+                strcat(full, "; and no restart could be scheduled");
+        P11ManagerEventData ev = {
+                .event = P11_EVENT_HELPER_FAILED,
+                .module_path = h->module_path,
+                .reason = full,
+                .failures = h->failures,
+                .load_failed = load_failed,
+                .retry_usec = r < 0 ? 0 : delay,
+        };
+        if (m->cb && !m->freeing)
+                m->cb(m, &ev, m->userdata);
 }
 
 static void helper_handle_frame(Helper *h, const P11Frame *f) {
@@ -473,6 +516,7 @@ static int on_helper_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         return 0;
                 }
                 if (n == 0) {
+                        h->ending = true;
                         helper_fail(h, "the helper closed the connection");
                         return 0;
                 }
@@ -515,6 +559,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
         /* The child is still a zombie while this runs (sd-event reaps after the callback): helper_fail()
          * reaps it itself, so its pid cannot be reused before we are done with it, and adds how it ended. */
+        h->ending = true;
         helper_fail(h, "the helper process ended");
         return 0;
 }
@@ -635,11 +680,13 @@ static void hello_done(Helper *h, Request *req, const P11Frame *reply, int error
         if (reply->type == P11_MSG_ERROR) {
                 _cleanup_(p11_error_reply_done) P11ErrorReply e = {};
                 char reason[P11_STRING_MAX + 64];
-                if (p11_decode_error_reply(reply, &e) < 0)
+                if (p11_decode_error_reply(reply, &e) < 0) {
                         snprintf(reason, sizeof(reason), "the helper refused to start");
-                else
-                        snprintf(reason, sizeof(reason), "the module refused to load: %s", strna(e.message));
-                helper_fail(h, reason);
+                        helper_fail(h, reason);
+                        return;
+                }
+                snprintf(reason, sizeof(reason), "the module refused to load: %s", strna(e.message));
+                helper_fail_full(h, reason, -ECONNRESET, e.code == P11_ERROR_MODULE);
                 return;
         }
         _cleanup_(p11_hello_reply_done) P11HelloReply hello = {};
@@ -649,6 +696,8 @@ static void hello_done(Helper *h, Request *req, const P11Frame *reply, int error
         }
         h->state = HELPER_RUNNING;
         h->running_since = now_usec();
+        h->failures = 0;
+        h->load_backoff_usec = 0;
         if (h->restarted) {
                 h->restarted = false;
                 emit(h->manager, P11_EVENT_HELPER_RESTARTED, NULL, h->module_path, NULL);
@@ -665,10 +714,14 @@ static const char *helper_binary(P11Manager *m) {
         return PKGLIBEXECDIR "/kyso-p11-helper";
 }
 
-static _noreturn_ void child_exec(int fd, const char *binary, const char *module) {
+static _noreturn_ void child_exec(int fd, const char *binary, const char *module, pid_t parent) {
         sigset_t all;
 
-        /* Only async-signal-safe calls from here on. */
+        /* Only async-signal-safe calls from here on. If the agent dies, even by SIGKILL, the helper must die
+         * with it: stuck in a module call it would never see the socket close. Set here rather than in the
+         * helper, because only here is the agent's pid known, to catch an agent that died before prctl(). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
         (void) signal(SIGPIPE, SIG_DFL);
@@ -697,15 +750,17 @@ static int helper_start(Helper *h) {
                 return negative_errno();
 
         const char *binary = helper_binary(m);
+        pid_t self = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                child_exec(child, binary, h->module_path);
+                child_exec(child, binary, h->module_path, self);
 
         h->pid = pid;
         h->fd = TAKE_FD(parent);
         h->state = HELPER_STARTING;
+        h->ending = false;
         h->next_serial = 0;
         h->in_size = 0;
 
@@ -729,7 +784,7 @@ static int helper_start(Helper *h) {
         return 0;
 fail:
         helper_close(h);
-        helper_kill_and_reap(h, false, NULL);
+        helper_kill_and_reap(h, false, NULL, NULL);
         return r;
 }
 
@@ -738,7 +793,7 @@ static Helper *helper_free(Helper *h) {
         if (!h)
                 return NULL;
         helper_close(h);
-        helper_kill_and_reap(h, true, NULL);
+        helper_kill_and_reap(h, true, NULL, NULL);
         helper_flush_requests(h, -ECANCELED);
         for (size_t i = 0; i < h->n_tokens; i++)
                 module_token_free(h->tokens[i]);
@@ -815,6 +870,8 @@ int p11_manager_new(
         m->config.poll_usec = config->poll_usec ?: DEFAULT_POLL_USEC;
         m->config.call_timeout_usec = config->call_timeout_usec ?: DEFAULT_CALL_TIMEOUT_USEC;
         m->config.sign_timeout_usec = config->sign_timeout_usec ?: DEFAULT_SIGN_TIMEOUT_USEC;
+        m->config.load_retry_usec = config->load_retry_usec ?: DEFAULT_LOAD_RETRY_USEC;
+        m->config.load_retry_max_usec = config->load_retry_max_usec ?: DEFAULT_LOAD_RETRY_MAX_USEC;
         if (config->helper_path) {
                 m->config.helper_path = strdup(config->helper_path);
                 if (!m->config.helper_path)

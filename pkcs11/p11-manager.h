@@ -59,6 +59,11 @@ typedef struct P11ManagerConfig {
         uint64_t sign_timeout_usec;
         /* p11-kit registry folders to read instead of p11-kit's own (tests); NULL: p11-kit's. */
         char **p11kit_config_dirs;
+        /* A module that does not load (missing file, C_Initialize fails) is tried again after
+         * load_retry_usec (default 30 s), then after twice as long each time, up to load_retry_max_usec
+         * (default 1 h). Crashed and hung helpers are restarted sooner: 0.5 s doubling to 30 s. */
+        uint64_t load_retry_usec;
+        uint64_t load_retry_max_usec;
 } P11ManagerConfig;
 
 typedef enum P11ManagerEvent {
@@ -75,6 +80,10 @@ typedef struct P11ManagerEventData {
         const P11Token *token;
         const char *module_path;
         const char *reason; /* human text, English, for logs */
+        /* HELPER_FAILED only: */
+        unsigned failures;   /* failures in a row since the helper last started well; 1 = a new failure */
+        bool load_failed;    /* the module did not load (a permanent failure until it is fixed) */
+        uint64_t retry_usec; /* the next start is tried this long from now; 0 = none is scheduled */
 } P11ManagerEventData;
 
 typedef void (*P11ManagerCallback)(P11Manager *m, const P11ManagerEventData *ev, void *userdata);

@@ -37,6 +37,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->poll_usec, 1000000);
         assert_int_equal(c->helper_timeout_usec, 10000000);
         assert_int_equal(c->prompt_timeout_usec, 60000000);
+        assert_int_equal(c->module_retry_usec, 30000000);
         assert_string_equal(c->audit_log_path, "/state/kyso/audit.jsonl");
         assert_string_equal(c->pinentry_program, "pinentry");
         assert_int_equal(c->log_level, LOG_INFO);
@@ -57,6 +58,7 @@ static void test_all_keys(void **state) {
                                                                 "poll-interval = 500ms\n"
                                                                 "helper-timeout = 2min\n"
                                                                 "prompt-timeout = 90s\n"
+                                                                "module-retry = 5min\n"
                                                                 "audit-log = /var/log/kyso/audit.jsonl\n"
                                                                 "pinentry = /usr/bin/pinentry-gnome3\n"
                                                                 "pin-cache-personal = 5min\n"
@@ -72,6 +74,7 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->poll_usec, 500000);
         assert_int_equal(c->helper_timeout_usec, 120000000);
         assert_int_equal(c->prompt_timeout_usec, 90000000);
+        assert_int_equal(c->module_retry_usec, 300000000);
         assert_string_equal(c->audit_log_path, "/var/log/kyso/audit.jsonl");
         assert_string_equal(c->pinentry_program, "/usr/bin/pinentry-gnome3");
         assert_int_equal(c->log_level, LOG_DEBUG);
@@ -91,6 +94,9 @@ static void test_errors_name_file_and_line(void **state) {
         expect_error("helper-timeout = 0\n", "helper-timeout");
         expect_error("prompt-timeout = 500ms\n", "test.conf:1: prompt-timeout"); /* below 1s */
         expect_error("prompt-timeout = 11min\n", "prompt-timeout");
+        expect_error(
+                "module-retry = 50ms\n", "test.conf:1: module-retry must be a duration from 100ms to 60min");
+        expect_error("module-retry = 61min\n", "module-retry"); /* above an hour */
         expect_error("audit-log = audit.jsonl\n", "audit-log needs an absolute path");
         expect_error("pinentry =\n", "pinentry needs");
         expect_error("log-level = loud\n", "log-level");

@@ -141,6 +141,8 @@ DBUS_SESSION_BUS_ADDRESS=$MAIN NOTIFY_SOCKET="$T/notify.socket" WATCHDOG_USEC=40
 KPID=$!
 PIDS+=($KPID)
 expect "kysod takes org.kyso.Agent1" wait_for 10 name_owned "$MAIN"
+expect_match "kysod has no core dumps: RLIMIT_CORE 0 (soft and hard)" "^Max core file size +0 +0 " \
+        "$(cat "/proc/$KPID/limits")"
 expect_eq "the first GetTokens right after start lists both tokens (held until the scan settles)" 2 "$(n_tokens "$MAIN")"
 wait_for 3 grep -q '^WATCHDOG=1' "$T/notify.txt"
 sleep 1.2
@@ -300,6 +302,9 @@ expect "helper crash: TokenRemoved for both tokens" wait_for 10 token_removed
 expect_match "TokenRemoved carries the token URI" 'string "pkcs11:.*token=(leader|seal)"' \
         "$(grep -A1 'member=TokenRemoved' "$T/signals.txt")"
 expect "restarted helper: TokenAdded again" wait_for 15 readded
+expect_match "log: the helper's end, with how it ended (someone else's SIGKILL), and the restart" \
+        "PKCS#11 module .*softhsm.* failed: the helper (process ended|closed the connection); the helper was killed by signal Killed\. Its tokens are shown as absent; it is restarted in 500 ms\." \
+        "$(cat "$T/kysod.log")"
 expect "kysod survived the helper crash and lists both tokens" has_two_tokens "$MAIN"
 
 # --- SIGTERM: clean exit, helpers reaped.
@@ -378,9 +383,98 @@ CONF
         left=""
         for h in $fhelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
         expect_eq "SIGINT: no helper left running" "" "$left"
+
+        # kysod killed outright while its helper hangs in a module call (so the helper never reads the EOF):
+        # the helper must not linger (parent-death signal). A long helper-timeout keeps the call hanging.
+        sed 's/^helper-timeout = .*/helper-timeout = 5min/' "$T/fault.conf" >"$T/fault-hang.conf"
+        fault insert
+        DBUS_SESSION_BUS_ADDRESS=$MAIN KYSO_FAULT_REAL_MODULE="$KYSO_SOFTHSM_MODULE" \
+                KYSO_FAULT_CONTROL="$T/fault.control" "$KYSOD" --config "$T/fault-hang.conf" 2>"$T/kysod-hang.log" &
+        HPID=$!
+        PIDS+=($HPID)
+        expect "kysod for the hang: both tokens listed" wait_for 10 has_two_tokens "$MAIN"
+        hhelper=$(pgrep -P "$HPID" kyso-p11-helper | head -n1)
+        fault "hang C_GetSlotList"
+        sleep 1 # a few polls (every 200 ms): the helper is inside C_GetSlotList by now, for good
+        gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+        expect "the helper still runs while its call hangs" kill -0 "$hhelper"
+        kill -KILL "$HPID"
+        wait "$HPID" 2>/dev/null
+        expect "kysod SIGKILLed: its hanging helper is gone within 2 s" wait_for 2 gone "$hhelper"
+        kill -KILL "$hhelper" 2>/dev/null # do not leave it behind when the check above failed
+        fault insert
 else
         ok "# SKIP token removal/insertion: the fault module of tests/pkcs11 is not built"
 fi
+
+# --- kysod is not dumpable: the kernel then gives its /proc files to root, even when it runs as another
+# user (here nobody, which needs root), while a dumpable process of that user owns its own.
+if ((EUID == 0)) && command -v setpriv >/dev/null; then
+        mkdir -p "$T/nobody/pki" && cp "$KYSO_PKI"/*.pem "$T/nobody/pki/" && chmod -R a+rX "$T/nobody"
+        chown 65534:65534 "$T/nobody"
+        KYSO_PKI=$T/nobody/pki "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/nobody-policy.conf" \
+                --cache "$T/nobody/revocation-cache"
+        printf 'use-p11-kit-registry = no\naudit-log = %s\n' "$T/nobody/audit.jsonl" >"$T/nobody.conf"
+        as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) # execs: $! is the process itself
+        # No leak check in this run: LeakSanitizer cannot inspect a process that is not dumpable and not root.
+        DBUS_SESSION_BUS_ADDRESS=$MAIN HOME=$T/nobody XDG_CONFIG_HOME=$T/nobody XDG_STATE_HOME=$T/nobody \
+                KYSO_POLICY=$T/nobody-policy.conf \
+                ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+                "${as_nobody[@]}" "$KYSOD" --config "$T/nobody.conf" 2>"$T/kysod-nobody.log" &
+        NPID=$!
+        PIDS+=($NPID)
+        "${as_nobody[@]}" sleep 30 &
+        SPID=$!
+        PIDS+=($SPID)
+        if wait_for 10 name_owned "$MAIN"; then
+                expect_eq "a dumpable process of nobody owns its /proc/PID/status (so the next check can fail)" \
+                        65534 "$(stat -c %u "/proc/$SPID/status")"
+                expect_eq "kysod running as nobody (uid 65534) is not dumpable: /proc/PID/status belongs to root" \
+                        "owner 0, uid 65534" \
+                        "owner $(stat -c %u "/proc/$NPID/status"), uid $(awk '/^Uid:/ { print $2 }' "/proc/$NPID/status")"
+        else
+                not_ok "kysod running as nobody took its name"
+                sed 's/^/# /' "$T/kysod-nobody.log"
+        fi
+        kill -TERM "$NPID" "$SPID" 2>/dev/null
+        wait "$NPID" "$SPID" 2>/dev/null
+else
+        ok "# SKIP dumpability: needs root to run kysod as nobody"
+fi
+
+# --- A module that does not load: tried again less and less often (module-retry 100 ms here, doubling),
+# recorded in the audit log once when it fails and once when it finally loads, logged without flooding.
+late="$T/late-module.so"
+cat >"$T/late.conf" <<CONF
+module = $late
+use-p11-kit-registry = no
+poll-interval = 200ms
+module-retry = 100ms
+audit-log = $T/state-late/audit.jsonl
+CONF
+DBUS_SESSION_BUS_ADDRESS=$MAIN "$KYSOD" --config "$T/late.conf" 2>"$T/kysod-late.log" &
+LPID=$!
+PIDS+=($LPID)
+expect "module that does not load: kysod serves anyway" wait_for 10 name_owned "$MAIN"
+attempt_logged() { grep -q "(attempt $1)" "$T/kysod-late.log"; }
+expect "module that does not load: tried again, at least 4 times within seconds" wait_for 15 attempt_logged 4
+expect_eq "module that does not load: no token meanwhile" 0 "$(n_tokens "$MAIN")"
+ln -s "$KYSO_SOFTHSM_MODULE" "$late"
+expect "the module appears: its tokens are listed after the next try" wait_for 15 has_two_tokens "$MAIN"
+kill -TERM "$LPID"
+wait "$LPID"
+expect_eq "audit: one helper-crash when the module did not load, one helper-restart when it did" \
+        "helper-crash helper-restart" \
+        "$("$KYSOCTL" audit show --log "$T/state-late/audit.jsonl" --json | jq -r '.[].event | select(startswith("helper"))' | xargs)"
+expect_match "the audit record names the module and why" "refused to load: cannot load module.*late-module.so" \
+        "$("$KYSOCTL" audit show --log "$T/state-late/audit.jsonl" --json | jq -r '.[] | select(.event == "helper-crash") | tostring')"
+expect_eq "log: one warning, at the first failure" 1 "$(grep -c "late-module.so does not load: .*Tried again in 100 ms" "$T/kysod-late.log")"
+expect_eq "log: the later attempts only at 2, 4, 8, ..." "" \
+        "$(grep -o '(attempt [0-9]*)' "$T/kysod-late.log" | tr -dc '0-9\n' | awk '{ n = $1; while (n > 1 && n % 2 == 0) n /= 2; if (n != 1) print $1 }')"
+expect_match "log: the recovery" "PKCS#11 module .*late-module.so restarted" "$(cat "$T/kysod-late.log")"
+
+# --- No sanitizer report from any kysod of this test or its helpers (their stderr went to these logs).
+expect_no_sanitizer_report "no sanitizer report in the logs of kysod and its helpers" "$T"/kysod*.log
 
 # --- kysoctl usage errors: exit 2.
 "$KYSOCTL" certs --bogus >/dev/null 2>&1

@@ -24,6 +24,7 @@ done
         echo "$KYSO_SANDBOX" >"$1/sandbox-dir"
         echo "$KYSO_KYSOD_PID" >"$1/kysod-pid"
         env >"$1/env.txt"
+        grep "^SigIgn:" /proc/self/status >"$1/sigign"
         exit 7' sandbox "$T" >"$T/out.txt" 2>&1
 expect_eq "sandbox exits with the command's status" 7 "$?"
 [[ -s $T/certs.json ]] || {
@@ -56,25 +57,59 @@ fi
 expect_match "sandbox exports the PINs" "^KYSO_LEADER_PIN=1111$" "$(cat "$T/env.txt")"
 expect "sandbox folder removed afterwards" test ! -e "$(cat "$T/sandbox-dir")"
 expect "kysod stopped afterwards" bash -c "! kill -0 $(cat "$T/kysod-pid") 2>/dev/null"
+# Ctrl-C must stop a hung command in `contrib/sandbox bash`: a script's background jobs start with SIGINT
+# and SIGQUIT ignored, which the command would inherit.
+mask=$(awk '{ print $2 }' "$T/sigign" 2>/dev/null)
+expect_eq "COMMAND starts with SIGINT and SIGQUIT not ignored (SigIgn ${mask:-missing})" 0 \
+        "$(((0x${mask:-6} >> 1) & 3))"
 
 # A failing command: its status comes through and everything is still torn down.
 "$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX" >"$1/dir2"; exit 3' sandbox "$T" >/dev/null 2>&1
 expect_eq "failing command: its status" 3 "$?"
 expect "failing command: sandbox folder removed" test ! -e "$(cat "$T/dir2")"
 
-# Ctrl-C: SIGINT to the sandbox's process group, as a terminal does. Background jobs of a script start with
-# SIGINT ignored, hence env --default-signal.
-setsid env --default-signal=INT "$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX $KYSO_KYSOD_PID" >"$1/dir3"; sleep 60' sandbox "$T" >/dev/null 2>&1 &
+# wait_for_file FILE PID LOG: until the command in the sandbox PID has written FILE (starting takes a while,
+# longer on a busy machine); bails out with the sandbox's LOG if the sandbox ends first or takes 3 minutes.
+wait_for_file() {
+        local i
+        for ((i = 0; i < 1800; i++)); do
+                [[ -s $1 ]] && return 0
+                kill -0 "$2" 2>/dev/null || break
+                sleep 0.1
+        done
+        sed 's/^/# /' "$3"
+        bail_out "the sandbox did not run its command"
+}
+
+# Ctrl-C: SIGINT to the sandbox's process group, as a terminal does. It reaches the command itself (its own
+# handler runs), and the sandbox tears everything down. Background jobs of a script start with SIGINT
+# ignored, so the sandbox itself needs env --default-signal here.
+setsid env --default-signal=INT "$S" --build "$B" bash -c '
+        trap "echo interrupted >\"\$1/got-int\"; exit 0" INT
+        echo "$KYSO_SANDBOX $KYSO_KYSOD_PID" >"$1/dir3"
+        sleep 60 & wait' sandbox "$T" >"$T/sandbox3.log" 2>&1 &
 spid=$!
-for ((i = 0; i < 1200; i++)); do
-        [[ -s $T/dir3 ]] && break
-        sleep 0.05
-done
+wait_for_file "$T/dir3" "$spid" "$T/sandbox3.log"
+sleep 0.2 # the sleep is started right after dir3 is written
 kill -INT -- "-$spid"
 wait "$spid"
-expect_eq "SIGINT: status 130" 130 "$?"
+expect_eq "Ctrl-C: status 130" 130 "$?"
+expect_eq "Ctrl-C: the command's own SIGINT handler ran" interrupted "$(cat "$T/got-int" 2>/dev/null)"
 read -r d3 k3 <"$T/dir3"
-expect "SIGINT: sandbox folder removed" test ! -e "$d3"
-expect "SIGINT: kysod stopped" bash -c "! kill -0 $k3 2>/dev/null"
+expect "Ctrl-C: sandbox folder removed" test ! -e "$d3"
+expect "Ctrl-C: kysod stopped" bash -c "! kill -0 $k3 2>/dev/null"
+
+# SIGINT to the sandbox process alone (not its process group): everything torn down, the command too.
+env --default-signal=INT "$S" --build "$B" bash -c 'echo "$KYSO_SANDBOX $KYSO_KYSOD_PID $$" >"$1/dir4"; sleep 60' \
+        sandbox "$T" >"$T/sandbox4.log" 2>&1 &
+spid=$!
+wait_for_file "$T/dir4" "$spid" "$T/sandbox4.log"
+kill -INT "$spid"
+wait "$spid"
+expect_eq "SIGINT to the sandbox alone: status 130" 130 "$?"
+read -r d4 k4 c4 <"$T/dir4"
+expect "SIGINT to the sandbox alone: sandbox folder removed" test ! -e "$d4"
+expect "SIGINT to the sandbox alone: kysod stopped" bash -c "! kill -0 $k4 2>/dev/null"
+expect "SIGINT to the sandbox alone: the command stopped" bash -c "! kill -0 $c4 2>/dev/null"
 
 tap_done

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kyso-test.h"
 
+#include <dlfcn.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 
@@ -307,6 +308,90 @@ static void test_bus_goes_away(void **state) {
         dbus_connection_remove_filter(client, disconnect_filter, &disconnected);
 }
 
+/* libdbus's timeouts repeat until they are removed or disabled; sd-event timers fire once, so the bridge
+ * re-arms them after each expiry. libdbus's own timeouts (pending calls) are removed as soon as they fire,
+ * so no call through a bus can show whether the re-arm works. This test takes the timeout functions the
+ * bridge installs on a connection (by wrapping dbus_connection_set_timeout_functions, below) and gives them
+ * a timeout of its own, made by libdbus's _dbus_timeout_new: exported, but private to libdbus, hence looked
+ * up at run time; the test is skipped without it. */
+static struct {
+        DBusAddTimeoutFunction add;
+        DBusRemoveTimeoutFunction remove;
+        DBusTimeoutToggledFunction toggle;
+        void *data;
+} bridge_timeouts;
+
+typedef dbus_bool_t (*SetTimeoutFunctions)(
+        DBusConnection *, DBusAddTimeoutFunction, DBusRemoveTimeoutFunction, DBusTimeoutToggledFunction,
+        void *, DBusFreeFunction);
+
+dbus_bool_t dbus_connection_set_timeout_functions(
+        DBusConnection *c, DBusAddTimeoutFunction add, DBusRemoveTimeoutFunction remove,
+        DBusTimeoutToggledFunction toggle, void *data, DBusFreeFunction free_data) {
+        SetTimeoutFunctions real = (SetTimeoutFunctions) dlsym(RTLD_NEXT, __func__);
+
+        assert_non_null(real);
+        if (add)
+                bridge_timeouts = (typeof(bridge_timeouts)){ add, remove, toggle, data };
+        return real(c, add, remove, toggle, data, free_data);
+}
+
+typedef struct Fired {
+        unsigned n;
+        uint64_t at[64];
+} Fired;
+
+static dbus_bool_t on_own_timeout(void *userdata) {
+        Fired *fired = userdata;
+        if (fired->n < ELEMENTSOF(fired->at))
+                fired->at[fired->n++] = now_usec();
+        return TRUE;
+}
+
+static void test_timeout_repeats(void **state) {
+        Fixture *f = *state;
+        _cleanup_(dbus_connection_close_unrefp) DBusConnection *client = NULL;
+        DBusTimeout *(*timeout_new)(int, dbus_bool_t (*)(void *), void *, DBusFreeFunction) =
+                (typeof(timeout_new)) dlsym(RTLD_DEFAULT, "_dbus_timeout_new");
+        void (*timeout_disable)(DBusTimeout *) =
+                (typeof(timeout_disable)) dlsym(RTLD_DEFAULT, "_dbus_timeout_disable");
+        void (*timeout_unref)(DBusTimeout *) =
+                (typeof(timeout_unref)) dlsym(RTLD_DEFAULT, "_dbus_timeout_unref");
+        Fired fired = {};
+
+        if (!timeout_new || !timeout_disable || !timeout_unref) {
+                print_message("libdbus does not export _dbus_timeout_new: skipped\n");
+                skip();
+        }
+        assert_int_equal(dbus_event_open_bus(f->event, f->bus.address, &client), 0);
+        assert_non_null(bridge_timeouts.add);
+        DBusTimeout *t = timeout_new(50, on_own_timeout, &fired, NULL);
+        assert_non_null(t);
+        assert_true(bridge_timeouts.add(t, bridge_timeouts.data));
+
+        /* It fires again and again, each time a whole interval after the last. */
+        uint64_t start = now_usec();
+        while (fired.n < 5) {
+                assert_true(now_usec() - start < 5 * 1000000);
+                assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+        }
+        assert_true(fired.at[0] - start >= 50 * 1000);
+        for (unsigned i = 1; i < fired.n; i++)
+                assert_true(fired.at[i] - fired.at[i - 1] >= 45 * 1000);
+
+        /* Disabled (and the bridge told so): it stops. */
+        timeout_disable(t);
+        bridge_timeouts.toggle(t, bridge_timeouts.data);
+        unsigned n = fired.n;
+        start = now_usec();
+        while (now_usec() - start < 300 * 1000)
+                assert_true(sd_event_run(f->event, 50 * 1000) >= 0);
+        assert_int_equal(fired.n, n);
+
+        bridge_timeouts.remove(t, bridge_timeouts.data);
+        timeout_unref(t);
+}
+
 /* Detaching takes every source off the loop; attaching again works. */
 static void test_detach_reattach(void **state) {
         Fixture *f = *state;
@@ -327,6 +412,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_call_and_reply, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pending_call_timeouts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_timeout_repeats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_callers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_message_toggles_write_watch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_goes_away, setup, teardown),

@@ -33,6 +33,7 @@ typedef struct Control {
         bool removed;
         char abort_call[64];
         char hang_call[64];
+        char fail_call[64];
         char slow_call[64];
         unsigned slow_ms;
         CK_FLAGS pin_flags;  /* "pin count-low|final-try|locked": added to the token's flags */
@@ -60,6 +61,8 @@ static void control_read(Control *c) {
                         snprintf(c->abort_call, sizeof(c->abort_call), "%s", arg);
                 else if (strcmp(cmd, "hang") == 0)
                         snprintf(c->hang_call, sizeof(c->hang_call), "%s", arg);
+                else if (strcmp(cmd, "fail") == 0)
+                        snprintf(c->fail_call, sizeof(c->fail_call), "%s", arg);
                 else if (strcmp(cmd, "pin") == 0)
                         c->pin_flags = strcmp(arg, "count-low") == 0   ? CKF_USER_PIN_COUNT_LOW
                                        : strcmp(arg, "final-try") == 0 ? CKF_USER_PIN_FINAL_TRY
@@ -130,7 +133,13 @@ static void session_remember(CK_SESSION_HANDLE h) {
         } while (0)
 
 static CK_RV w_C_Initialize(CK_VOID_PTR args) {
+        Control c;
+
         (void) fault("C_Initialize");
+        /* A module that never loads (no reader service, a broken installation). */
+        control_read(&c);
+        if (strcmp(c.fail_call, "C_Initialize") == 0)
+                return CKR_GENERAL_ERROR;
         return real->C_Initialize(args);
 }
 

@@ -33,6 +33,9 @@ typedef struct Event {
         char *label;
         char *reason;
         uint64_t at;
+        unsigned failures;
+        bool load_failed;
+        uint64_t retry_usec;
 } Event;
 
 static Event events[512];
@@ -80,6 +83,9 @@ static void on_event(P11Manager *m, const P11ManagerEventData *ev, void *userdat
                 .label = ev->token ? strdup(ev->token->label) : NULL,
                 .reason = ev->reason ? strdup(ev->reason) : NULL,
                 .at = now(),
+                .failures = ev->failures,
+                .load_failed = ev->load_failed,
+                .retry_usec = ev->retry_usec,
         };
         if (ev->event == P11_EVENT_TOKEN_ADDED || ev->event == P11_EVENT_TOKEN_REMOVED) {
                 assert_non_null(ev->token);
@@ -94,6 +100,26 @@ static const Event *find_event(P11ManagerEvent type, const char *label_or_module
                      streq_ptr(events[i].module, label_or_module)))
                         return &events[i];
         return NULL;
+}
+
+/* The HELPER_FAILED events of one module from index from on, at most max of them, in order. */
+static size_t failures_of(const char *module, size_t from, const Event **ret, size_t max) {
+        size_t n = 0;
+        for (size_t i = from; i < n_events && n < max; i++)
+                if (events[i].event == P11_EVENT_HELPER_FAILED && streq_ptr(events[i].module, module))
+                        ret[n++] = &events[i];
+        return n;
+}
+
+typedef struct WaitFailures {
+        const char *module;
+        size_t from, n;
+} WaitFailures;
+
+static bool have_failures(void *arg) {
+        WaitFailures *w = arg;
+        const Event *f[64];
+        return failures_of(w->module, w->from, f, ELEMENTSOF(f)) >= w->n;
 }
 
 static size_t count_events(P11ManagerEvent type) {
@@ -678,10 +704,25 @@ static void test_hang(void **state) {
         assert_null(token_by_label(m, "fault"));
         expect_other_module_serves(e, m);
 
-        /* While it still hangs, every restart fails again, further and further apart. */
-        size_t fails = count_events(P11_EVENT_HELPER_FAILED);
-        wait_event(e, P11_EVENT_HELPER_FAILED, fault, n_events, 10 * USEC_PER_SEC);
-        assert_true(count_events(P11_EVENT_HELPER_FAILED) > fails);
+        /* While it still hangs, every restart fails again, further and further apart: the restart is
+         * scheduled 0.5 s, 1 s, 2 s after each failure, and really not sooner. A hang is not a module that
+         * does not load: each one follows a good start, so each is a new failure. */
+        WaitFailures w = { fault, from, 3 };
+        run_until(e, have_failures, &w, 20 * USEC_PER_SEC);
+        const Event *fails[3];
+        assert_int_equal(failures_of(fault, from, fails, 3), 3);
+        for (size_t i = 0; i < 3; i++) {
+                print_message(
+                        "failure %zu: next start in %.1f s\n", i,
+                        (double) fails[i]->retry_usec / USEC_PER_SEC);
+                assert_int_equal(fails[i]->retry_usec, (USEC_PER_SEC / 2) << i);
+                assert_int_equal(fails[i]->failures, 1);
+                assert_false(fails[i]->load_failed);
+                /* The next failure comes after the restart delay plus the 1 s call timeout. */
+                if (i > 0)
+                        assert_true(
+                                fails[i]->at - fails[i - 1]->at >= fails[i - 1]->retry_usec + USEC_PER_SEC);
+        }
 
         control_write("");
         from = n_events;
@@ -904,6 +945,43 @@ static void test_always_authenticate(void **state) {
         manager_free_checked(m);
 }
 
+/* A manager whose modules that do not load are tried again after 50 ms, doubling up to 200 ms. */
+static P11Manager *manager_new_quick_retry(sd_event *e, char **modules) {
+        P11ManagerConfig config = {
+                .module_paths = modules,
+                .helper_path = (char *) test_getenv_or_skip("KYSO_P11_HELPER"),
+                .load_retry_usec = 50 * 1000,
+                .load_retry_max_usec = 200 * 1000,
+        };
+        P11Manager *m = NULL;
+
+        events_clear();
+        assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
+        current = m;
+        return m;
+}
+
+/* A module that does not load: five attempts with failures 1..5, each a load failure, retried after 50 ms
+ * doubling up to the 200 ms cap (the test's configuration), and never sooner. */
+static void expect_load_retries(sd_event *e, const char *module, size_t from) {
+        WaitFailures w = { module, from, 5 };
+        const Event *fails[5];
+
+        run_until(e, have_failures, &w, 20 * USEC_PER_SEC);
+        assert_int_equal(failures_of(module, from, fails, 5), 5);
+        for (size_t i = 0; i < 5; i++) {
+                uint64_t want = MIN((uint64_t) 50 * 1000 << i, (uint64_t) 200 * 1000);
+                print_message(
+                        "attempt %zu: %s, next in %.2f s\n", i + 1, fails[i]->reason,
+                        (double) fails[i]->retry_usec / USEC_PER_SEC);
+                assert_int_equal(fails[i]->failures, i + 1);
+                assert_true(fails[i]->load_failed);
+                assert_int_equal(fails[i]->retry_usec, want);
+                if (i > 0)
+                        assert_true(fails[i]->at - fails[i - 1]->at >= fails[i - 1]->retry_usec);
+        }
+}
+
 static void test_missing_module(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_free_ char *missing = NULL;
@@ -917,20 +995,47 @@ static void test_missing_module(void **state) {
         assert_int_equal(run(cmd), 0);
 
         char *modules[] = { missing, softhsm, alias, NULL };
-        P11ManagerConfig config = {
-                .module_paths = modules,
-                .helper_path = (char *) test_getenv_or_skip("KYSO_P11_HELPER"),
-        };
-        P11Manager *m = NULL;
-        events_clear();
-        assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
-        current = m;
+        P11Manager *m = manager_new_quick_retry(e, modules);
         wait_event(e, P11_EVENT_HELPER_FAILED, missing, 0, 10 * USEC_PER_SEC);
         const Event *f = find_event(P11_EVENT_HELPER_FAILED, missing, 0);
         print_message("reason: %s\n", f->reason);
         assert_non_null(strstr(f->reason, "refused to load"));
         wait_tokens(e, m, 2);
         assert_int_equal(count_events(P11_EVENT_TOKEN_ADDED), 2);
+        expect_load_retries(e, missing, 0);
+        manager_free_checked(m);
+}
+
+/* A module whose C_Initialize fails does not load either; once it does, it is back, and a crash after that
+ * is a new failure again (failures 1, the quick restart). */
+static void test_module_does_not_initialize(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        char *modules[] = { fault, softhsm, NULL };
+
+        assert_int_equal(sd_event_new(&e), 0);
+        control_write("fail C_Initialize\n");
+        P11Manager *m = manager_new_quick_retry(e, modules);
+        wait_tokens(e, m, 2);
+        expect_load_retries(e, fault, 0);
+        const Event *f = find_event(P11_EVENT_HELPER_FAILED, fault, 0);
+        print_message("reason: %s\n", f->reason);
+        assert_non_null(strstr(f->reason, "C_Initialize failed"));
+        assert_null(find_event(P11_EVENT_HELPER_RESTARTED, fault, 0));
+
+        size_t from = n_events;
+        control_write("");
+        wait_event(e, P11_EVENT_HELPER_RESTARTED, fault, from, 10 * USEC_PER_SEC);
+        wait_tokens(e, m, 3);
+
+        from = n_events;
+        control_write("abort C_GetSlotList\n");
+        wait_event(e, P11_EVENT_HELPER_FAILED, fault, from, 10 * USEC_PER_SEC);
+        f = find_event(P11_EVENT_HELPER_FAILED, fault, from);
+        print_message("then: %s\n", f->reason);
+        assert_int_equal(f->failures, 1);
+        assert_false(f->load_failed);
+        assert_int_equal(f->retry_usec, USEC_PER_SEC / 2);
+        control_write("");
         manager_free_checked(m);
 }
 
@@ -1002,6 +1107,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
                 cmocka_unit_test_teardown(test_registry, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
+                cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

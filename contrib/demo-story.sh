@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# contrib/demo-story.sh: the demo's story, run inside contrib/sandbox (contrib/demo.sh sets it up, and
+# tests/agent/test-demo.sh runs it): the tokens and certificates, the chairman approves a decision, the clerk
+# seals it, two refusals, verification with kysoctl and openssl, the audit log. The approval and PIN prompts
+# are answered by the scripted pinentry named in $KYSO_TEST_PINENTRY_SCRIPT. Any step that goes wrong stops
+# the demo with a message naming the step, and a non-zero exit status.
+set -Eeuo pipefail
+
+if [[ -z ${KYSO_SANDBOX:-} || -z ${KYSO_TEST_PINENTRY_SCRIPT:-} ]]; then
+        echo "demo-story.sh runs inside contrib/sandbox, with the scripted pinentry: use contrib/demo.sh" >&2
+        exit 2
+fi
+
+bold= normal=
+if [[ -t 1 ]]; then bold=$(tput bold 2>/dev/null || true) normal=$(tput sgr0 2>/dev/null || true); fi
+current="starting"
+step() {
+        current=$*
+        printf "\n%s== %s%s\n" "$bold" "$*" "$normal"
+}
+# step_failed WHY: stops the demo, naming the step, with the end of kysod's log (the sandbox removes it).
+step_failed() {
+        trap - ERR
+        {
+                printf '\ndemo: FAILED at the step "%s": %s\n' "$current" "$1"
+                if [[ -n ${KYSO_KYSOD_LOG:-} && -s $KYSO_KYSOD_LOG ]]; then
+                        echo "demo: the last lines of kysod's log:"
+                        tail -n 15 "$KYSO_KYSOD_LOG" | sed 's/^/    /'
+                fi
+        } >&2
+        exit 1
+}
+on_error() { step_failed "the command '$2' exited with status $1."; }
+trap 'on_error $? "$BASH_COMMAND"' ERR
+# refused COMMAND...: this step shows a refusal: COMMAND must fail with kysoctl's "refused" status, 1.
+refused() {
+        local status=0
+        "$@" || status=$?
+        ((status == 1)) || step_failed "'$*' should have been refused (exit status 1), it exited with $status."
+        echo "(refused, exit 1)"
+}
+
+step "The eTokens the agent sees: kysoctl tokens"
+cat <<TEXT
+Two demo eTokens are plugged in (SoftHSM stands in for real USB eTokens): "leader", the
+chairman's personal token, and "seal", the organisation's token kept by the clerk (văn thư).
+PIN shows whether wrong PIN tries have used up the retries (the token locks after too many).
+TEXT
+echo
+kysoctl tokens
+
+step "The certificates on them: kysoctl certs"
+cat <<TEXT
+Each certificate with its token, kind, status and expiry. KIND comes from the signing policy
+(personal, organization, device); STATUS from the chain to the trusted roots, the validity dates,
+the key strength and revocation: "untrusted" is a certificate from an unknown CA or with a weak
+key, "expiring" means at most 60 days are left (renew it now: the regulation allows renewal while
+60 days remain). The demo tokens also hold an expired, a not-yet-valid and a revoked certificate on
+purpose. Revocation is asked of the OCSP or CRL server in the background ("not checked yet" until
+the answer is in, a few seconds after the token appears) and again before every signature: signing
+with a revoked certificate is refused.
+TEXT
+echo
+# The OCSP answers come a few seconds after the start: wait for them, so the list shows them.
+for ((i = 0; i < 100; i++)); do kysoctl certs --json | grep -q unchecked || break; sleep 0.1; done
+kysoctl certs
+
+step "The same for programs: kysoctl certs --json (first entry)"
+kysoctl certs --json | jq ".[0]" 2>/dev/null || kysoctl certs --json | head -n 20
+
+step "In Vietnamese: LC_ALL=vi_VN.UTF-8 kysoctl certs"
+LC_ALL=vi_VN.UTF-8 kysoctl certs
+
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+SEAL="pkcs11:token=seal;object=seal;type=cert"
+D=${KYSO_DEMO_DIR:-$KYSO_SANDBOX}/docs
+mkdir -p "$D"
+answer() {
+        printf "%s\n" "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"
+        echo "(scripted prompter: the approval prompt is answered \"yes\" and the PIN typed for you)"
+}
+printf "QUYẾT ĐỊNH số 12/QĐ-UBND ngày 24/11/2026 về việc giao đất ở cho hộ gia đình.\n" >"$D/quyet-dinh-12.txt"
+printf "Tờ trình chưa được lãnh đạo ký.\n" >"$D/to-trinh.txt"
+
+step "1. The chairman approves the decision: kysoctl sign --role approve"
+answer "confirm yes" "pin 1111"
+kysoctl sign --role approve --cert "$LEADER" --doc-number 12/QĐ-UBND "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.txt.p7s"
+
+step "2. The clerk issues it with the organisation seal: kysoctl sign --role issue"
+echo "The seal rule: the agent verifies the chairman's signature first, then adds the seal beside it."
+answer "confirm yes" "pin 2222"
+kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/quyet-dinh-12.txt.p7s" \
+        "$D/quyet-dinh-12.txt" -o "$D/quyet-dinh-12.issued.p7s"
+
+step "3. Issuing a document nobody approved is refused (before any prompt)"
+refused kysoctl sign --role issue --cert "$SEAL" "$D/to-trinh.txt" -o "$D/to-trinh.issued.p7s"
+
+step "4. A classified document is refused (before any prompt)"
+refused kysoctl sign --role approve --cert "$LEADER" --classification "Mật" "$D/quyet-dinh-12.txt" -o "$D/mat.p7s"
+
+step "5. kysoctl verify shows both signatures"
+kysoctl verify "$D/quyet-dinh-12.txt" "$D/quyet-dinh-12.issued.p7s"
+
+step "6. openssl agrees: openssl cms -verify"
+openssl cms -verify -binary -inform DER -in "$D/quyet-dinh-12.issued.p7s" -content "$D/quyet-dinh-12.txt" \
+        -CAfile "$KYSO_PKI/root+ca.pem" -purpose any -out /dev/null
+openssl cms -cmsout -print -inform DER -in "$D/quyet-dinh-12.issued.p7s" | grep -A1 "sid:" | grep -i "serial" || true
+
+step "7. The audit log lists every event: kysoctl audit show"
+kysoctl audit show
+kysoctl audit verify
+
+printf "\nDone. Try it yourself: contrib/sandbox bash (a shell with the agent and both tokens; exit to clean up).\n"

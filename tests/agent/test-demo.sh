@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test-demo.sh: the demo's story (contrib/demo-story.sh, what contrib/demo.sh runs after installing and
+# building) inside contrib/sandbox with the scripted pinentry: it runs to its end and shows what it promises;
+# and a step that fails stops the demo with a message naming the step and a non-zero status (TAP).
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+S="$KYSO_SOURCE_ROOT/contrib/sandbox"
+STORY="$KYSO_SOURCE_ROOT/contrib/demo-story.sh"
+B="${KYSO_BUILD_ROOT:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-demo-test.XXXXXX") || bail_out "mktemp failed"
+trap 'rm -rf -- "$T"' EXIT
+command -v jq >/dev/null || bail_out "jq is missing (contrib/install-deps.sh)"
+
+# As contrib/demo.sh sets it up.
+export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log KYSO_DEMO_DIR=$T
+: >"$KYSO_TEST_PINENTRY_SCRIPT"
+unset KYSO_POLICY
+
+"$S" --build "$B" "$STORY" >"$T/out" 2>&1
+status=$?
+out=$(cat "$T/out")
+expect_eq "the demo runs to its end: exit status 0" 0 "$status"
+((status == 0)) || sed 's/^/# /' "$T/out" | tail -n 40
+expect_match "kysoctl tokens: the leader token" "^leader +SoftHSM project +SoftHSM v2 +[0-9a-f]{16} +ok" "$out"
+expect_match "kysoctl tokens: the seal token" "^seal +SoftHSM project +SoftHSM v2 +[0-9a-f]{16} +ok" "$out"
+expect_match "kysoctl certs: the chairman's certificate" "^leader +leader +personal +valid +[0-9-]{10} +[0-9]+ +Nguyễn Văn An" "$out"
+expect_match "kysoctl certs: the organisation's seal" "^seal +seal +organization +valid .*UBND phường Uông Bí$" "$out"
+expect_match "kysoctl certs: an expiring certificate says so" "^seal +expiring +organization +expiring " "$out"
+expect_match "kysoctl certs --json: a certificate as JSON" '^  "sha256": "[0-9a-f]{64}",$' "$out"
+expect_match "in Vietnamese" "^ETOKEN +NHÃN +LOẠI +TRẠNG THÁI" "$out"
+expect_eq "1. and 2.: the decision approved, then sealed" 2 "$(grep -c '^\[1/1\] quyet-dinh-12.txt: signed → ' <<<"$out")"
+expect_match "3. the seal without the leader's signature: refused" \
+        "^\[1/1\] to-trinh.txt: denied: The organisation's seal may only be applied" "$out"
+expect_match "4. a classified document: refused" '^\[1/1\] quyet-dinh-12.txt: denied: The document is marked "Mật"' "$out"
+expect_eq "3. and 4.: both refused with kysoctl's exit status 1" 2 "$(grep -c '^(refused, exit 1)$' <<<"$out")"
+expect_match "5. kysoctl verify: both signatures valid" "^All 2 signature\(s\) are valid\.$" "$out"
+expect_match "6. openssl cms -verify agrees" "^CMS Verification successful$" "$out"
+expect_eq "7. the audit log: start, configuration, policy, two tokens, two signatures, two refusals" \
+        "agent-start config-load policy-load token-added token-added sign-done sign-done sign-denied sign-denied" \
+        "$(awk '/^SEQ +TIME/ { on = 1; next } on && /^[0-9]+ / { printf "%s%s", (n++ ? " " : ""), $3 } /^The audit log/ { on = 0 }' "$T/out")"
+expect_match "7. kysoctl audit verify: intact" "^The audit log is intact: 9 records" "$out"
+expect_match "the end" "^Done\. Try it yourself: contrib/sandbox bash" "$out"
+
+# A step that goes wrong: here kysod cannot ask for approval, so the first signature fails.
+export KYSO_SANDBOX_PINENTRY=/bin/false
+"$S" --build "$B" "$STORY" >"$T/out2" 2>&1
+expect_eq "a failed step: the demo exits with status 1" 1 "$?"
+out=$(cat "$T/out2")
+expect_match "a failed step: the message names the step and the command" \
+        '^demo: FAILED at the step "1\. The chairman approves the decision: kysoctl sign --role approve": the command .kysoctl sign --role approve .* exited with status [0-9]+\.$' "$out"
+expect_match "a failed step: kysod's last log lines are shown" "^demo: the last lines of kysod's log:$" "$out"
+expect "a failed step: the demo stops there" bash -c "! grep -q -e '^== 2\\.' -e '^Done\\.' '$T/out2'"
+
+tap_done
