@@ -46,25 +46,8 @@ if [[ -n ${KYSO_AUDIT_TEST_TMPFS:-} ]]; then
         mount -t tmpfs -o size=256k,mode=0700 tmpfs "$LOG_DIR" && tmpfs=1
 fi
 
-# The bus name is awaited without a call to it: a call before kysod owns it would start a second kysod by
-# D-Bus activation (slow under sanitizers), which would then hold the log.
-has_owner() {
-        dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-                org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true
-}
-start_kysod() {
-        "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
-        kysod_pid=$!
-        for ((i = 0; i < 600; i++)); do
-                has_owner && break
-                kill -0 "$kysod_pid" 2>/dev/null || break
-                sleep 0.05
-        done
-        for ((i = 0; i < 200; i++)); do
-                out=$(kysoctl tokens 2>/dev/null)
-                [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && break
-                sleep 0.05
-        done
+kysod_up() {
+        start_kysod "$T/kysod.log"
         expect "kysod lists both tokens" kysoctl tokens
 }
 stop_kysod() {
@@ -72,7 +55,7 @@ stop_kysod() {
         wait "$kysod_pid"
         expect_eq "kysod stops cleanly" 0 "$?"
 }
-start_kysod
+kysod_up
 
 # 1. One signature, one wrong PIN: the records name the token as token-added does.
 script "confirm yes" "pin 1111"
@@ -168,7 +151,7 @@ if ((tmpfs)) && [[ -n $remote && -d /var/log/journal && -r /etc/machine-id ]]; t
         "$remote" --output="$T/journal/$mid/remote.journal" "$T/journal.export" 2>/dev/null
         mount --bind "$T/journal" /var/log/journal
         rm -f "$LOG" "$LOG".[0-9]*
-        start_kysod
+        kysod_up
         expect_match "kysod says that records are missing" "Records seq 1 to $last_seq of the audit log .* are missing" \
                 "$(cat "$T/kysod.log")"
         expect_eq "the new log's first record says what the journal remembers" \

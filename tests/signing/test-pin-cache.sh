@@ -41,25 +41,6 @@ sign() {
         fi
 }
 
-start_kysod() {
-        "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$T/kysod.log" &
-        kysod_pid=$!
-        # Not kysoctl until this kysod owns the name: a call before would start a second one by D-Bus
-        # activation, with the bus's environment (no test system bus), and this one would then refuse to
-        # start because the other holds the audit log.
-        for ((i = 0; i < 200; i++)); do
-                dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-                        org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true && break
-                kill -0 "$kysod_pid" 2>/dev/null || return 1
-                sleep 0.05
-        done
-        for ((i = 0; i < 200; i++)); do
-                out=$(kysoctl tokens 2>/dev/null)
-                [[ $out == *"$KYSO_LEADER_TOKEN"* && $out == *"$KYSO_SEAL_TOKEN"* ]] && return 0
-                sleep 0.05
-        done
-        return 1
-}
 stop_kysod() {
         [[ -n $kysod_pid ]] || return 0
         kill -TERM "$kysod_pid"
@@ -120,7 +101,7 @@ cp "$KYSO_AGENT_CONFIG" "$T/kysod.conf.orig"
 cp "$KYSO_POLICY" "$T/policy.orig"
 
 # 1. Default configuration (even with a system bus): every signature asks the PIN.
-start_kysod || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 two_signatures "$LEADER" 1111
 expect_eq "default: both signatures made" 0 "$signed"
 expect_eq "default: two PIN prompts" 2 "$pins"
@@ -130,7 +111,7 @@ stop_kysod
 # 2. kysod.conf enables caching, the policy allows up to 10 minutes.
 printf 'pin-cache-personal = 5min\n' >>"$KYSO_AGENT_CONFIG"
 printf '[pin]\nmax-cache = 10min\n' >>"$KYSO_POLICY"
-start_kysod || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 two_signatures "$LEADER" 1111
 expect_eq "cache on: both signatures made" 0 "$signed"
 expect_eq "cache on: one PIN prompt for two signatures" 1 "$pins"
@@ -178,7 +159,7 @@ stop_kysod
 kill -TERM "$sysbus_pid" && wait "$sysbus_pid"
 start_system_bus no-logind
 : >"$T/kysod.log"
-start_kysod || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 two_signatures "$LEADER" 1111
 expect_eq "no logind: both signatures made" 0 "$signed"
 expect_eq "no logind: two PIN prompts" 2 "$pins"
@@ -188,7 +169,7 @@ cat "$T/kysod.log" >>"$T/kysod.all.log"
 : >"$T/kysod.log"
 
 # 4. Caching configured but no system bus: lock and sleep cannot be seen, so nothing is kept.
-DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-such-bus start_kysod || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-such-bus start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 two_signatures "$LEADER" 1111
 expect_eq "no system bus: both signatures made" 0 "$signed"
 expect_eq "no system bus: two PIN prompts" 2 "$pins"

@@ -36,21 +36,8 @@ echo "Tờ trình số 3/TTr-UBND" >"$T/tt.txt"
 mkdir -p "$T/out"
 
 printf 'prompt-timeout = %ss\nlog-level = debug\n' "$TIMEOUT" >>"$KYSO_AGENT_CONFIG"
-"$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>"$T/kysod.log" &
-kysod_pid=$!
-# Only once kysod owns the name may kysoctl call it: before, the call would start a second kysod by D-Bus
-# activation (the sandbox's service file), which then fights over the audit log.
-for ((i = 0; i < 200; i++)); do
-        dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-                org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true && break
-        sleep 0.05
-done
-for ((i = 0; i < 200; i++)); do
-        out=$(kysoctl tokens 2>/dev/null)
-        [[ $out == *"$KYSO_LEADER_TOKEN"* ]] && break
-        sleep 0.05
-done
-[[ $out == *"$KYSO_LEADER_TOKEN"* ]] || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+: >"$T/kysod.log"
+start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 
 script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 pinentry_prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
