@@ -13,6 +13,7 @@ struct Peer {
         char *name;
         bool known;
         uid_t uid;
+        pid_t pid; /* 0: the bus did not say */
         DBusPendingCall *pending;
         DBusMessage **queue; /* messages waiting for the answer */
         size_t n_queue;
@@ -119,6 +120,11 @@ PeerCache *peer_cache_free(PeerCache *pc) {
         return NULL;
 }
 
+pid_t peer_cache_get_pid(PeerCache *pc, const char *name) {
+        Peer *p = pc && name ? peer_find(pc, name) : NULL;
+        return p && p->known ? p->pid : 0;
+}
+
 size_t peer_cache_size(PeerCache *pc) {
         return pc->n_peers;
 }
@@ -135,11 +141,48 @@ static void peer_evict_one(PeerCache *pc) {
         }
 }
 
+/* GetConnectionCredentials answers a{sv}; UnixUserID (u) is what the check needs, ProcessID (u) is for the
+ * prompt and the audit record. Returns 0 with the uid, or -EBADMSG. */
+static int parse_credentials(DBusMessage *reply, uid_t *ret_uid, pid_t *ret_pid) {
+        DBusMessageIter it, arr;
+        bool have_uid = false;
+        pid_t pid = 0;
+        uid_t uid = 0;
+
+        if (!dbus_message_iter_init(reply, &it) || !streq(dbus_message_get_signature(reply), "a{sv}"))
+                return -EBADMSG;
+        for (dbus_message_iter_recurse(&it, &arr);
+             dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&arr)) {
+                DBusMessageIter entry, variant;
+                const char *key;
+                dbus_uint32_t u;
+
+                dbus_message_iter_recurse(&arr, &entry);
+                dbus_message_iter_get_basic(&entry, &key);
+                dbus_message_iter_next(&entry);
+                dbus_message_iter_recurse(&entry, &variant);
+                if (dbus_message_iter_get_arg_type(&variant) != DBUS_TYPE_UINT32)
+                        continue;
+                dbus_message_iter_get_basic(&variant, &u);
+                if (streq(key, "UnixUserID")) {
+                        uid = (uid_t) u;
+                        have_uid = true;
+                } else if (streq(key, "ProcessID"))
+                        pid = (pid_t) u;
+        }
+        if (!have_uid)
+                return -EBADMSG;
+        *ret_uid = uid;
+        *ret_pid = pid > 0 ? pid : 0;
+        return 0;
+}
+
 static void peer_reply(DBusPendingCall *call, void *userdata) {
         Peer *p = userdata;
         PeerCache *pc = p->cache;
         DBusMessage *reply = dbus_pending_call_steal_reply(call);
-        dbus_uint32_t uid = 0;
+        uid_t uid = (uid_t) -1;
+        pid_t pid = 0;
         int error = 0;
         DBusMessage **queue;
         size_t n;
@@ -147,7 +190,7 @@ static void peer_reply(DBusPendingCall *call, void *userdata) {
         dbus_pending_call_unref(p->pending);
         p->pending = NULL;
         if (!reply || dbus_message_get_type(reply) != DBUS_MESSAGE_TYPE_METHOD_RETURN ||
-            !dbus_message_get_args(reply, NULL, DBUS_TYPE_UINT32, &uid, DBUS_TYPE_INVALID))
+            parse_credentials(reply, &uid, &pid) < 0)
                 error = -ESRCH;
         if (reply)
                 dbus_message_unref(reply);
@@ -157,14 +200,15 @@ static void peer_reply(DBusPendingCall *call, void *userdata) {
         p->n_queue = 0;
         if (error == 0) {
                 p->known = true;
-                p->uid = (uid_t) uid;
+                p->uid = uid;
+                p->pid = pid;
         } else {
                 /* Do not cache failures: the peer is gone or the bus is confused. */
                 peer_unlink(pc, p);
                 peer_free(p);
         }
         for (size_t i = 0; i < n; i++) {
-                pc->callback(pc->connection, queue[i], error, (uid_t) uid, pc->userdata);
+                pc->callback(pc->connection, queue[i], error, uid, pc->userdata);
                 dbus_message_unref(queue[i]);
         }
         free(queue);
@@ -200,7 +244,7 @@ int peer_cache_check(PeerCache *pc, DBusMessage *m) {
                         return -ENOMEM;
                 }
                 q = dbus_message_new_method_call(
-                        DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionUnixUser");
+                        DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionCredentials");
                 if (!q || !dbus_message_append_args(q, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID) ||
                     !dbus_connection_send_with_reply(
                             pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* PeerCache: the uid of each bus peer that calls the agent, asked from the bus once per unique name
- * (org.freedesktop.DBus.GetConnectionUnixUser, asynchronously) and forgotten when the peer leaves. */
+/* PeerCache: the uid and process id of each bus peer that calls the agent, asked from the bus once per
+ * unique name (org.freedesktop.DBus.GetConnectionCredentials, asynchronously) and forgotten when the peer
+ * leaves. */
 
 #include <dbus/dbus.h>
 #include <sys/types.h>
@@ -17,5 +18,9 @@ PeerCache *peer_cache_free(PeerCache *pc);
 
 /* Runs the callback for m now (uid cached) or once the bus has answered (m is kept referenced). */
 int peer_cache_check(PeerCache *pc, DBusMessage *m);
+
+/* The process id the bus gave for this unique name, once a message of it was checked; 0 when unknown (the
+ * bus did not say, or no message of that peer was checked yet). */
+pid_t peer_cache_get_pid(PeerCache *pc, const char *name);
 
 size_t peer_cache_size(PeerCache *pc); /* for tests */

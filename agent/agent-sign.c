@@ -1901,33 +1901,17 @@ bad:
         return 0;
 }
 
-static void caller_credentials(AgentSign *s, SignRequest *r) {
-        DBusMessage *call, *reply;
-        DBusError e = DBUS_ERROR_INIT;
-        dbus_uint32_t pid = 0;
+/* Who asks, for the prompt and the audit record: the process id the bus gave for the sender (asked once per
+ * peer, without blocking, when its uid was checked) and that process's executable. */
+static void caller_credentials(SignRequest *r, pid_t pid) {
         char proc[64], exe[PATH_MAX];
         ssize_t n;
 
         r->caller.uid = getuid();
-        call = dbus_message_new_method_call(
-                DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionUnixProcessID");
-        if (!call || !dbus_message_append_args(call, DBUS_TYPE_STRING, &r->sender, DBUS_TYPE_INVALID)) {
-                if (call)
-                        dbus_message_unref(call);
+        r->caller.pid = pid;
+        if (pid <= 0)
                 return;
-        }
-        reply = dbus_connection_send_with_reply_and_block(s->bus, call, 2000, &e);
-        dbus_message_unref(call);
-        if (!reply) {
-                dbus_error_free(&e);
-                return;
-        }
-        if (dbus_message_get_args(reply, NULL, DBUS_TYPE_UINT32, &pid, DBUS_TYPE_INVALID))
-                r->caller.pid = (pid_t) pid;
-        dbus_message_unref(reply);
-        if (r->caller.pid <= 0)
-                return;
-        snprintf(proc, sizeof proc, "/proc/%d/exe", (int) r->caller.pid);
+        snprintf(proc, sizeof proc, "/proc/%d/exe", (int) pid);
         n = readlink(proc, exe, sizeof exe - 1);
         if (n > 0) {
                 exe[n] = 0;
@@ -1977,7 +1961,7 @@ static int collect_arm(SignRequest *r) {
                 r->owner->event, &r->collect_timer, CLOCK_MONOTONIC, usec, 100 * 1000, collect_timeout, r);
 }
 
-DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
+DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         SignRequest *r = NULL;
         DBusMessageIter it, fds;
         _cleanup_free_ int *docs = NULL, *outs = NULL, *existing = NULL;
@@ -2092,7 +2076,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m) {
                 if (!d->name)
                         d->name = strdup("?");
         }
-        caller_credentials(s, r);
+        caller_credentials(r, caller_pid);
 
         /* The queue of this token is bounded; the token is known once the certificate is found, so count
          * by certificate URI for now (the same token in practice). */

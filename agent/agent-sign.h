@@ -34,8 +34,9 @@ int agent_sign_new(
  * free this before the P11Manager. */
 AgentSign *agent_sign_free(AgentSign *s);
 
-/* Runs Sign or SignBatch (the caller checked the sender's uid). Returns the reply (NULL on OOM). */
-DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m);
+/* Runs Sign or SignBatch (the caller checked the sender's uid; caller_pid is the sender's process id from
+ * the bus, 0 when unknown). Returns the reply (NULL on OOM). */
+DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid);
 
 /* The apps' own prompters (borrowed; it must outlive this object): a request whose sender registered one is
  * prompted there, every other request through pinentry. */

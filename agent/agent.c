@@ -474,7 +474,7 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
 static DBusMessage *method_sign(Agent *a, DBusMessage *m) {
         if (!a->sign)
                 return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INTERNAL, NULL);
-        return agent_sign_method(a->sign, m);
+        return agent_sign_method(a->sign, m, peer_cache_get_pid(a->peers, dbus_message_get_sender(m)));
 }
 
 static DBusMessage *method_register_prompter(Agent *a, DBusMessage *m) {

@@ -59,10 +59,10 @@ static DBusHandlerResult server_handler(DBusConnection *c, DBusMessage *m, void 
 
 static const DBusObjectPathVTable vtable = { .message_function = server_handler };
 
-/* Counts the GetConnectionUnixUser calls on the bus, as a monitor sees them. */
+/* Counts the GetConnectionCredentials calls on the bus, as a monitor sees them. */
 static DBusHandlerResult monitor_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         Fixture *f = userdata;
-        if (dbus_message_is_method_call(m, DBUS_INTERFACE_DBUS, "GetConnectionUnixUser"))
+        if (dbus_message_is_method_call(m, DBUS_INTERFACE_DBUS, "GetConnectionCredentials"))
                 f->n_queries++;
         return DBUS_HANDLER_RESULT_HANDLED;
 }
@@ -71,7 +71,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
         DBusMessage *m, *reply;
         DBusMessageIter it, arr;
-        const char *rule = "type='method_call',member='GetConnectionUnixUser'";
+        const char *rule = "type='method_call',member='GetConnectionCredentials'";
         dbus_uint32_t flags = 0;
 
         assert_non_null(f);
@@ -148,6 +148,10 @@ static void test_uid_asked_once_per_sender_in_order(void **state) {
         assert_int_equal(f->last_error, 0);
         assert_int_equal(f->last_uid, getuid());
         assert_int_equal(peer_cache_size(f->cache), 1);
+        /* The process id comes with the uid (for the prompt and the audit record), without another query;
+         * the bus knows nothing of a name that never called. */
+        assert_int_equal(peer_cache_get_pid(f->cache, dbus_bus_get_unique_name(a)), getpid());
+        assert_int_equal(peer_cache_get_pid(f->cache, dbus_bus_get_unique_name(b)), 0);
 
         /* Three more from the same sender: answered from the cache; a second sender: one more query. */
         send_calls(f, a, 2);

@@ -305,6 +305,9 @@ expect_fail "without --cert and several usable personal certificates: refused, c
         kysoctl sign --role approve "$D/qd.txt" -o "$T/out/ambiguous.p7s"
 expect "without --cert, refused: nothing written" test ! -s "$T/out/ambiguous.p7s"
 expect "the clerk signs personally" kysoctl sign --role personal --cert "$CLERK" "$D/qd.txt" -o "$T/clerk.p7s"
+# Who asked: the bus's process id of the caller, and its executable (kysoctl, a short-lived child here).
+expect_eq "the audit record names the caller's executable, with a process id" "$(readlink -f "$(command -v kysoctl)") true" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-done")] | last | "\(.caller.exe) \(.caller.pid > 1)"')"
 n=$(prompts)
 expect_fail "issue over the clerk's (not a leader's) signature is refused" "PolicyDenied" \
         kysoctl sign --role issue --cert "$SEAL" --existing-signature "$T/clerk.p7s" "$D/qd.txt" -o "$T/out/clerk-issued.p7s"
