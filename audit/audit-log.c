@@ -750,19 +750,28 @@ static void send_journal(AuditLog *log, const AuditEvent *ev, const char *line, 
                                    t == AUDIT_EVENT_LOG_TORN_TAIL
                            ? LOG_WARNING
                            : LOG_INFO;
-        int r = sd_journal_send(
-                "MESSAGE=kyso audit #%" PRIu64 " %s: %s", log->seq, audit_event_type_to_string(t),
-                strempty(ev->message), "MESSAGE_ID=%s", audit_event_type_message_id(t), "PRIORITY=%i", prio,
-                "SYSLOG_IDENTIFIER=kyso-audit", "KYSO_AUDIT_SEQ=%" PRIu64, log->seq, "KYSO_AUDIT_HASH=%s",
-                log->head, "KYSO_AUDIT_FILE=%s", log->path, "KYSO_AUDIT_CHAIN=%s", log->chain,
-                "KYSO_AUDIT_EVENT=%s", audit_event_type_to_string(t), "KYSO_AUDIT_RECORD=%.*s", (int) len,
-                line, NULL);
+        /* Without journald's socket sd_journal_send() drops the entry and still reports success, and the
+         * journal's copy is what catches a cut tail: say it is missing. */
+        int r;
+
+        if (access("/run/systemd/journal/socket", F_OK) < 0)
+                r = -errno;
+        else
+                r = sd_journal_send(
+                        "MESSAGE=kyso audit #%" PRIu64 " %s: %s", log->seq, audit_event_type_to_string(t),
+                        strempty(ev->message), "MESSAGE_ID=%s", audit_event_type_message_id(t),
+                        "PRIORITY=%i", prio, "SYSLOG_IDENTIFIER=kyso-audit", "KYSO_AUDIT_SEQ=%" PRIu64,
+                        log->seq, "KYSO_AUDIT_HASH=%s", log->head, "KYSO_AUDIT_FILE=%s", log->path,
+                        "KYSO_AUDIT_CHAIN=%s", log->chain, "KYSO_AUDIT_EVENT=%s",
+                        audit_event_type_to_string(t), "KYSO_AUDIT_RECORD=%.*s", (int) len, line, NULL);
         if (r < 0 && !log->journal_failed) {
                 /* The file is the record; the journal copy is a second witness. Say so once. */
                 log_warning_errno(
                         r,
                         "Cannot send audit record %" PRIu64 " to the journal (%m); the audit file "
-                        "still has it. Further journal failures are not logged until it works again.",
+                        "still has it, but without the journal's copy 'kysoctl audit verify --journal' cannot "
+                        "tell a cut tail. Is systemd-journald running? Further journal failures are not logged "
+                        "until it works again.",
                         log->seq);
                 log->journal_failed = true;
         } else if (r >= 0)

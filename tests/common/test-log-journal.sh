@@ -93,6 +93,13 @@ expect_eq "kysod: nothing on stderr" "" "$(cat "$T/err4")"
 expect "another stream: nothing in the journal" bash -c "! grep -q 'hello two' '$T/journal'"
 expect "no JOURNAL_STREAM: nothing in the journal" bash -c "! grep -q 'for three' '$T/journal'"
 
+# 4b. The audit log's copy of each record goes to the journal (seq and hash: what catches a cut tail).
+"$client" audit "$T/audit.jsonl" 2>"$T/err4b"
+e=$(entry '^KYSO_AUDIT_SEQ=1$')
+expect_match "audit record: its copy in the journal" "^KYSO_AUDIT_HASH=[0-9a-f]{64}$" "$e"
+expect_match "audit record: the log's path" "^KYSO_AUDIT_FILE=$T/audit.jsonl$" "$e"
+expect_eq "audit record: no warning" "" "$(cat "$T/err4b")"
+
 # 5. Nobody listens on the journal's socket any more: the message still reaches stderr, not lost.
 kill "$FJ"
 wait "$FJ" 2>/dev/null
@@ -106,5 +113,10 @@ rm -f /run/systemd/journal/socket
 : >"$T/err6"
 JOURNAL_STREAM=$(stream_of "$T/err6") "$client" six 2>>"$T/err6"
 expect_match "no journal socket: stderr instead" "^kyso-log-client: structured hello six$" "$(cat "$T/err6")"
+# The audit record is still written, but its journal copy is missing, and that is said, once per log.
+"$client" audit "$T/audit.jsonl" 2>"$T/err6b"
+expect_eq "no journal socket: the audit record is written" 2 "$(wc -l <"$T/audit.jsonl")"
+expect_match "no journal socket: the audit log says its journal copy is missing" \
+        "Cannot send audit record 2 to the journal.*cannot tell a cut tail. Is systemd-journald running" "$(cat "$T/err6b")"
 
 tap_done
