@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The peer of the signing benchmark: raw PKCS#11 RSA signatures per second on one token, with nothing around
- * them (no agent, no helper, no CMS, no audit): bench-sign-raw MODULE TOKEN_LABEL PIN KEY_LABEL SECONDS.
- * Signs a SHA-256 DigestInfo with CKM_RSA_PKCS, as the agent's helper does. Prints "raw_per_sec N". With a
- * sixth argument "lookup", each signature also finds the key again and reads its type and
- * CKA_ALWAYS_AUTHENTICATE, as kyso-p11-helper does today (to apportion the end-to-end cost). */
+/* For comparison beside the signing benchmark's peer (bench-sign-libp11, which issue 5 names): raw PKCS#11
+ * RSA signatures per second on one token, straight through the module's function list, with nothing around
+ * them (no libp11, no agent, no helper, no CMS, no audit):
+ *   bench-sign-raw MODULE TOKEN_LABEL PIN KEY_LABEL SECONDS
+ * Signs a SHA-256 DigestInfo with CKM_RSA_PKCS, as the agent's helper does. Prints "raw_per_sec N". */
 #include <dlfcn.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +34,7 @@ int main(int argc, char **argv) {
         unsigned long count = 0;
         void *h;
 
-        bool lookup = argc == 7 && strcmp(argv[6], "lookup") == 0;
-        if (argc != 6 && !lookup)
+        if (argc != 6)
                 return 2;
         seconds = atof(argv[5]);
         h = dlopen(argv[1], RTLD_NOW);
@@ -68,18 +66,6 @@ int main(int argc, char **argv) {
         while (now() - start < seconds) {
                 CK_ULONG len = sizeof sig;
                 di[sizeof prefix] = (unsigned char) count;
-                if (lookup) {
-                        CK_KEY_TYPE kt;
-                        CK_BBOOL always;
-                        CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof kt },
-                                     b = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof always };
-                        if (f->C_FindObjectsInit(s, tmpl, 2) != CKR_OK ||
-                            f->C_FindObjects(s, &key, 1, &found) != CKR_OK ||
-                            f->C_FindObjectsFinal(s) != CKR_OK || found != 1)
-                                return 5;
-                        (void) f->C_GetAttributeValue(s, key, &a, 1);
-                        (void) f->C_GetAttributeValue(s, key, &b, 1);
-                }
                 if (f->C_SignInit(s, &mech, key) != CKR_OK ||
                     f->C_Sign(s, di, sizeof di, sig, &len) != CKR_OK)
                         return 6;

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The signing benchmark (issue 5), in one run inside contrib/sandbox on the SoftHSM RSA-2048 leader key:
-#   1. raw PKCS#11 signatures per second (bench-sign-raw: no agent, no CMS, no audit) - the peer;
-#   2. end-to-end SignBatch signatures per second through kysod (scripted prompt, durable audit records,
-#      CAdES B-B written to files), and the ratio to 1 (target >= 0.5);
-#   3. a 1 GiB (sparse) document: sha256sum vs kysoctl sign (target <= 1.3x), and kysod's peak memory
-#      (VmHWM, target < 32 MiB).
-# Usage: tests/bench/run-sign.sh [BUILD] [BATCH]. Not a test: it prints figures.
+# The signing benchmark of issue 5, in one run inside contrib/sandbox on the SoftHSM RSA-2048 leader key:
+#   1. the peer, as the issue defines it: raw signatures per second through libp11 alone (bench-sign-libp11:
+#      no agent, no helper, no CMS, no audit), measured before and after the agent's run; the higher of the
+#      two counts, so that a slow moment of a shared machine cannot flatter the agent. For comparison only,
+#      raw signatures straight through the PKCS#11 function list (bench-sign-raw), which is no target;
+#   2. end-to-end SignBatch signatures per second through kysod: BATCH documents in one SignBatch, from the
+#      call to the Response, with the scripted prompt (approval and PIN through the pinentry program), the
+#      policy and revocation checks, CAdES B-B written to files, and one durable audit record per document;
+#   3. a 1 GiB (sparse) document: sha256sum vs kysoctl sign, and kysod's peak memory over the whole run.
+# Then each target of the issue, with "met" or "MISSED":
+#   end-to-end / libp11 >= 0.5;  kysoctl sign / sha256sum <= 1.3 for 1 GiB;  kysod peak memory < 32 MiB.
+# Usage: tests/bench/run-sign.sh [BUILD] [BATCH]   (BATCH defaults to 200). Not a test: it prints figures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -22,28 +27,55 @@ exec "$root/contrib/sandbox" --build "$build" -- bash -c '
 set -euo pipefail
 T=$KYSO_BENCH_DIR B=$KYSO_BENCH_BUILD N=$KYSO_BENCH_BATCH
 LEADER="pkcs11:token=leader;object=leader;type=cert"
-raw=$("$B/tests/bench/bench-sign-raw" "$KYSO_SOFTHSM_MODULE" leader 1111 leader 5 | awk "{ print \$2 }")
-echo "raw PKCS#11 RSA-2048 signatures/s (SoftHSM, one session):   $raw"
-rawl=$("$B/tests/bench/bench-sign-raw" "$KYSO_SOFTHSM_MODULE" leader 1111 leader 5 lookup | awk "{ print \$2 }")
-echo "the same with a key lookup per signature (kyso-p11-helper before its key cache): $rawl"
+SECONDS_RAW=4
+libp11() { "$B/tests/bench/bench-sign-libp11" "$KYSO_SOFTHSM_MODULE" leader 1111 leader $SECONDS_RAW | awk "{ print \$2 }"; }
+verdict() { if [ "$(echo "$1" | bc -l)" = 1 ]; then echo met; else echo MISSED; fi; }
 
 mkdir -p "$T/in" "$T/out"
-for ((i = 0; i < N; i++)); do printf "văn bản %d\n" "$i" >"$T/in/d$i.txt"; done
+files=()
+for ((i = 0; i < N; i++)); do
+        printf "văn bản %d\n" "$i" >"$T/in/d$i.txt"
+        files+=("$T/in/d$i.txt")
+done
+
+lib1=$(libp11)
+direct=$("$B/tests/bench/bench-sign-raw" "$KYSO_SOFTHSM_MODULE" leader 1111 leader $SECONDS_RAW | awk "{ print \$2 }")
+
 printf "confirm yes\npin 1111\n" >"$KYSO_TEST_PINENTRY_SCRIPT"
 start=$(date +%s.%N)
-"$B/tests/signing/sign-client" --cert "$LEADER" --role approve --batch --count "$N" -o "$T/out" "$T"/in/d{0..'"$((batch - 1))"'}.txt | grep "^response 0 0" >/dev/null
+"$B/tests/signing/sign-client" --cert "$LEADER" --role approve --batch --count "$N" -o "$T/out" "${files[@]}" \
+        >"$T/client.out"
 end=$(date +%s.%N)
+grep -q "^response 0 0" "$T/client.out" || { echo "the SignBatch did not succeed:" >&2; cat "$T/client.out" >&2; exit 1; }
+written=$(find "$T/out" -name "out-*.p7s" -size +0 | wc -l)
+audited=$(grep -c "\"event\":\"sign-done\"" "$XDG_STATE_HOME/kyso/audit.jsonl" || true)
+[ "$written" = "$N" ] && [ "$audited" = "$N" ] || {
+        echo "expected $N signatures and $N sign-done audit records, found $written and $audited" >&2
+        exit 1
+}
 e2e=$(echo "$N / ($end - $start)" | bc -l)
-printf "end-to-end SignBatch signatures/s (%d documents, B-B, durable audit): %.1f\n" "$N" "$e2e"
-printf "ratio end-to-end / raw: %.2f (target >= 0.5); / raw with key lookup: %.2f\n" "$(echo "$e2e / $raw" | bc -l)" \
-        "$(echo "$e2e / $rawl" | bc -l)"
+
+lib2=$(libp11)
+peer=$(echo "if ($lib1 > $lib2) $lib1 else $lib2" | bc -l)
 
 truncate -s 1G "$T/big.bin"
 s0=$(date +%s.%N); sha256sum "$T/big.bin" >/dev/null; s1=$(date +%s.%N)
 printf "confirm yes\npin 1111\n" >"$KYSO_TEST_PINENTRY_SCRIPT"
 k0=$(date +%s.%N); kysoctl sign --role approve --cert "$LEADER" "$T/big.bin" -o "$T/big.p7s" >/dev/null; k1=$(date +%s.%N)
 sha=$(echo "$s1 - $s0" | bc -l); sig=$(echo "$k1 - $k0" | bc -l)
-printf "1 GiB: sha256sum %.2f s, kysoctl sign %.2f s, ratio %.2f (target <= 1.3)\n" "$sha" "$sig" "$(echo "$sig / $sha" | bc -l)"
 hwm=$(awk "/VmHWM/ { print \$2 }" "/proc/$KYSO_KYSOD_PID/status")
-printf "kysod peak memory (VmHWM, whole run): %.1f MiB (target < 32)\n" "$(echo "$hwm / 1024" | bc -l)"
+mib=$(echo "$hwm / 1024" | bc -l)
+
+printf "peer: raw RSA-2048 signatures/s through libp11 (EVP_PKEY_sign, SoftHSM, one session): %.1f before, %.1f after the agent; the higher, %.1f, is the peer\n" \
+        "$lib1" "$lib2" "$peer"
+printf "  (not a target, for comparison: raw signatures/s straight through the PKCS#11 function list: %.1f)\n" "$direct"
+printf "end-to-end SignBatch signatures/s through kysod (%d documents, CAdES B-B, scripted prompt, %d durable audit records): %.1f\n" \
+        "$N" "$audited" "$e2e"
+printf "1 GiB: sha256sum %.2f s, kysoctl sign %.2f s\n" "$sha" "$sig"
+printf "kysod peak memory (VmHWM over the whole run): %.1f MiB\n" "$mib"
+r1=$(echo "$e2e / $peer" | bc -l)
+r2=$(echo "$sig / $sha" | bc -l)
+printf "target: end-to-end / libp11 = %.2f, at least 0.50: %s\n" "$r1" "$(verdict "$r1 >= 0.5")"
+printf "target: 1 GiB kysoctl sign / sha256sum = %.2f, at most 1.30: %s\n" "$r2" "$(verdict "$r2 <= 1.3")"
+printf "target: kysod peak memory %.1f MiB, under 32 MiB: %s\n" "$mib" "$(verdict "$mib < 32")"
 '
