@@ -479,6 +479,7 @@ static int open_active(AuditLog *log, bool exclusive) {
 
 static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
 static int write_rotation_record(AuditLog *log);
+static int rotate(AuditLog *log, const char *reason);
 
 int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message) {
         _cleanup_(audit_log_freep) AuditLog *log = NULL;
@@ -676,9 +677,12 @@ static bool extra_key_ok(const char *k) {
         return true;
 }
 
-static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBuf *b) {
+/* Appends the line of ev (without its '\n') to b, as record seq after the record whose hash is prev. */
+static int
+build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, uint64_t seq, const char *prev, AuditBuf *b) {
         const char *name = audit_event_type_to_string(ev->type);
         char t[AUDIT_TIME_LEN + 1];
+        size_t start = b->len;
         bool first;
 
         if (!name)
@@ -691,8 +695,8 @@ static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBu
         audit_format_time(now, t);
         audit_buf_printf(
                 b, "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"prev\":\"%s\",\"event\":\"%s\"",
-                AUDIT_FORMAT_VERSION, log->seq + 1, t, log->head, name);
-        if (log->size == 0 && log->chain[0]) /* the first record of a file */
+                AUDIT_FORMAT_VERSION, seq, t, prev, name);
+        if (log->size == 0 && start == 0 && log->chain[0]) /* the first record of a file */
                 audit_buf_printf(b, ",\"chain\":\"%s\"", log->chain);
 
         const AuditCaller *c = ev->caller;
@@ -738,7 +742,7 @@ static int build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, AuditBu
         audit_buf_puts(b, "}");
         if (b->error)
                 return b->error;
-        if (b->len > AUDIT_LINE_MAX)
+        if (b->len - start > AUDIT_LINE_MAX)
                 return -E2BIG;
         return 0;
 }
@@ -843,39 +847,65 @@ static int do_write(AuditLog *log, const char *data, size_t len) {
         return 0;
 }
 
-static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
+/* Writes the records of evs[0..n) with one write() and one fdatasync(): all of them durable, or none of them
+ * in the file. With may_rotate, a group that would take the active file past max_size is written to a new
+ * file (so a group is never split across files). */
+static int write_group(
+        AuditLog *log, const AuditEvent *evs, size_t n, uint64_t now, bool may_rotate,
+        uint64_t *ret_first_seq) {
         _cleanup_(audit_buf_done) AuditBuf b = {};
-        char hash[AUDIT_HASH_HEX + 1];
-        uint64_t now = log->now_ms(log->now_userdata);
+        _cleanup_free_ size_t *ends = calloc(n, sizeof(size_t));
+        _cleanup_free_ char(*hashes)[AUDIT_HASH_HEX + 1] = calloc(n, AUDIT_HASH_HEX + 1);
         int r;
 
         if (log->broken)
                 return -EIO;
-        r = build_line(log, ev, now, &b);
-        if (r < 0)
-                return r;
-        r = audit_hasher_line(log->hasher, b.data, b.len, hash);
-        if (r < 0)
-                return r;
-        audit_buf_put(&b, "\n", 1);
-        if (b.error)
-                return b.error;
+        if (!ends || !hashes)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t start = b.len;
+                r = build_line(log, &evs[i], now, log->seq + 1 + i, i == 0 ? log->head : hashes[i - 1], &b);
+                if (r < 0)
+                        return r;
+                r = audit_hasher_line(log->hasher, b.data + start, b.len - start, hashes[i]);
+                if (r < 0)
+                        return r;
+                audit_buf_put(&b, "\n", 1);
+                if (b.error)
+                        return b.error;
+                ends[i] = b.len;
+        }
+        if (may_rotate && log->opts.max_size > 0 && log->size > 0 &&
+            log->size + b.len > log->opts.max_size) {
+                r = rotate(log, "size");
+                if (r < 0)
+                        return r;
+                /* The rotation record came first: the lines are built again after it. */
+                return write_group(log, evs, n, now, false, ret_first_seq);
+        }
 
         r = do_write(log, b.data, b.len);
         if (r < 0)
                 return r;
 
-        log->size += b.len;
-        log->seq++;
-        memcpy(log->head, hash, sizeof(hash));
+        if (ret_first_seq)
+                *ret_first_seq = log->seq + 1;
         audit_format_time(now, log->head_time);
         if (log->active_month < 0)
                 log->active_month = month_of_ms(now);
-        if (!log->opts.no_journal)
-                send_journal(log, ev, b.data, b.len - 1);
-        if (ret_seq)
-                *ret_seq = log->seq;
+        for (size_t i = 0; i < n; i++) {
+                size_t start = i == 0 ? 0 : ends[i - 1];
+                log->size += ends[i] - start;
+                log->seq++;
+                memcpy(log->head, hashes[i], sizeof(hashes[i]));
+                if (!log->opts.no_journal)
+                        send_journal(log, &evs[i], b.data + start, ends[i] - start - 1);
+        }
         return 0;
+}
+
+static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
+        return write_group(log, ev, 1, log->now_ms(log->now_userdata), false, ret_seq);
 }
 
 static int write_rotation_record(AuditLog *log) {
@@ -958,11 +988,14 @@ static int rotate(AuditLog *log, const char *reason) {
         return write_rotation_record(log);
 }
 
-int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
+int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
         int r;
 
-        if (!log || !ev || ev->type < 0 || ev->type >= _AUDIT_EVENT_MAX)
+        if (!log || !evs || n == 0 || n > AUDIT_GROUP_MAX)
                 return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (evs[i].type < 0 || evs[i].type >= _AUDIT_EVENT_MAX)
+                        return -EINVAL;
         if (log->broken)
                 return -EIO;
 
@@ -980,28 +1013,19 @@ int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
                         return r;
         }
 
-        if (log->size > 0) {
-                uint64_t now = log->now_ms(log->now_userdata);
-                const char *reason = NULL;
-                if (log->opts.rotate_monthly && log->active_month >= 0 &&
-                    month_of_ms(now) != log->active_month)
-                        reason = "month";
-                else if (log->opts.max_size > 0) {
-                        _cleanup_(audit_buf_done) AuditBuf b = {};
-                        r = build_line(log, ev, now, &b);
-                        if (r < 0)
-                                return r;
-                        if (log->size + b.len + 1 > log->opts.max_size)
-                                reason = "size";
-                }
-                if (reason) {
-                        r = rotate(log, reason);
-                        if (r < 0)
-                                return r;
-                }
+        uint64_t now = log->now_ms(log->now_userdata);
+        if (log->size > 0 && log->opts.rotate_monthly && log->active_month >= 0 &&
+            month_of_ms(now) != log->active_month) {
+                r = rotate(log, "month");
+                if (r < 0)
+                        return r;
         }
+        /* Rotation by size is decided there, once the lines (and so their length) are known. */
+        return write_group(log, evs, n, now, true, ret_first_seq);
+}
 
-        return write_record(log, ev, ret_seq);
+int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
+        return audit_log_append_group(log, ev, 1, ret_seq);
 }
 
 int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *message, ...) {

@@ -4,8 +4,8 @@
  * line format). It locks the log, recovers a torn last line, rotates, and makes each record durable.
  *
  * Not thread-safe: one AuditLog per process, used from the agent's event loop. Every append blocks for one
- * fdatasync() (about 2 ms on this machine's disk), by design: the outcome of an event is reported only after
- * its record is on disk. */
+ * fdatasync() (about 1-2 ms on a disk), by design: the outcome of an event is reported only after its record
+ * is on disk. A caller with several outcomes ready at once appends them as one group: one fdatasync(). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -78,6 +78,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
  * durable, so the caller may then report the event's outcome. On error (-ENOSPC, -EIO, ...) the file is left
  * as it was (a partial write is truncated away) and the caller must fail the operation it records. */
 int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+/* Group commit: appends the n records of evs (1 <= n <= AUDIT_GROUP_MAX), in order, with one write() and one
+ * fdatasync(). All or nothing: returns 0 only when all n are durable (*ret_first_seq, if given, is the seq
+ * of the first; they share one time); on error none of them is in the log, as for audit_log_append(), and
+ * the caller must fail every operation they record. A group is never split across files: when it would take
+ * the active file past max_size, the file is rotated first (a group larger than max_size fills a file alone,
+ * as one oversized record does). */
+#define AUDIT_GROUP_MAX 256U
+int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq);
 /* The short form for agent events: a message and "key", "value", ... pairs (NULL-terminated) under "data".
  * Example: audit_log_append_simple(log, AUDIT_EVENT_TOKEN_ADDED, "Token added", "uri", uri, NULL). */
 int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *message, ...) _sentinel_;
