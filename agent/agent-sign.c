@@ -49,6 +49,11 @@
 /* Network waits (OCSP, CRL, TSA) run on worker threads; a few requests of different tokens at once. */
 #define SIGN_WORKER_THREADS 8U
 
+/* Group commit: while the token signs the next document of a batch, finished documents wait to be recorded
+ * together (one fdatasync), at most this many and this long. */
+#define SIGN_RECORD_GROUP 64U
+#define SIGN_RECORD_DELAY_USEC (10U * 1000U)
+
 typedef enum DocStatus {
         DOC_PENDING,
         DOC_DONE,
@@ -82,6 +87,7 @@ typedef struct SignDoc {
         char *timestamp_time;
         char sha256_after[65];
         bool hashing, hashed, is_pdf; /* the document is hashed in steps on the loop (not for issue) */
+        bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
 
 typedef enum RequestState {
@@ -134,6 +140,8 @@ struct SignRequest {
         sd_event_source *collect_timer; /* REQ_COLLECTING: the next AddDocuments part is due */
         WorkerJob *job; /* on a worker thread: the validation, an issue check or a time-stamp */
         size_t job_doc; /* the document of an issue check or a time-stamp */
+        size_t n_unrecorded, first_unrecorded; /* documents waiting for request_record() */
+        sd_event_source *record_timer;
 };
 
 struct AgentSign {
@@ -192,6 +200,7 @@ static SignRequest *request_free(SignRequest *r) {
         worker_job_cancel(r->job);
         sd_event_source_disable_unref(r->defer);
         sd_event_source_disable_unref(r->collect_timer);
+        sd_event_source_disable_unref(r->record_timer);
         for (size_t i = 0; i < r->n_docs; i++)
                 doc_done(&r->docs[i]);
         free(r->docs);
@@ -314,13 +323,63 @@ static void audit_event_set_token(AuditEvent *ev, const SignRequest *r) {
         ev->token_model = r->token_model;
 }
 
-static int doc_audit(SignRequest *r, SignDoc *d) {
-        AuditEvent ev = {};
-        char fp[65] = "", na[32] = "";
-        const char *extra[16];
+/* What the records of one request's documents share: worked out once per group. */
+#define RECORD_EXTRA_MAX 16 /* key, value, ..., NULL */
+typedef struct RecordCommon {
+        char fp[65], na[32];
+        const char *extra[RECORD_EXTRA_MAX];
+        size_t n_extra;
+} RecordCommon;
+
+static void record_common(SignRequest *r, RecordCommon *c) {
         size_t n_extra = 0;
+
+        *c = (RecordCommon){};
+        if (r->cert)
+                (void) cert_fingerprint_sha256(r->cert, c->fp);
+        if (r->info.not_after > 0) {
+                time_t t = (time_t) r->info.not_after;
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(c->na, sizeof c->na, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        /* What the app said about the document (not embedded in a detached CAdES for files). */
+        const struct {
+                const char *key, *value;
+        } fields[] = {
+                { "doc_number", r->doc_number },
+                { "doc_date", r->doc_date },
+                { "reason", r->reason },
+                { "location", r->location },
+                { "classification", r->classification },
+                /* The approval and PIN came from the app's own prompter, not from pinentry. */
+                { "prompter", r->app_prompted ? "application" : NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (fields[i].value) {
+                        c->extra[n_extra++] = fields[i].key;
+                        c->extra[n_extra++] = fields[i].value;
+                }
+        c->extra[n_extra] = NULL;
+        c->n_extra = n_extra;
+}
+
+/* The record of one document; extra is its own copy of the shared fields plus its own. */
+static AuditEvent doc_audit_event(
+        SignRequest *r, const SignDoc *d, const RecordCommon *c,
+        const char *extra[static RECORD_EXTRA_MAX + 2]) {
+        size_t n_extra = c->n_extra;
         const char *decision;
         AuditEventType type;
+
+        memcpy(extra, c->extra, n_extra * sizeof(char *));
+        /* The person approved and the token signed, but the app cancelled: an auditor must see that a
+         * signature existed and was never delivered. */
+        if (d->status == DOC_CANCELLED && d->sig) {
+                extra[n_extra++] = "token_signature";
+                extra[n_extra++] = "discarded";
+        }
+        extra[n_extra] = NULL;
 
         switch (d->status) {
         case DOC_DONE:
@@ -340,43 +399,7 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 decision = "failed";
                 break;
         }
-        if (!r->owner || !r->owner->audit)
-                return -EROFS;
-        if (r->cert)
-                (void) cert_fingerprint_sha256(r->cert, fp);
-        if (r->info.not_after > 0) {
-                time_t t = (time_t) r->info.not_after;
-                struct tm tm;
-                gmtime_r(&t, &tm);
-                strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        }
-        /* What the app said about the document (not embedded in a detached CAdES for files). */
-        {
-                const struct {
-                        const char *key, *value;
-                } fields[] = {
-                        { "doc_number", r->doc_number },
-                        { "doc_date", r->doc_date },
-                        { "reason", r->reason },
-                        { "location", r->location },
-                        { "classification", r->classification },
-                        /* The approval and PIN came from the app's own prompter, not from pinentry. */
-                        { "prompter", r->app_prompted ? "application" : NULL },
-                };
-                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                        if (fields[i].value) {
-                                extra[n_extra++] = fields[i].key;
-                                extra[n_extra++] = fields[i].value;
-                        }
-                /* The person approved and the token signed, but the app cancelled: an auditor must see
-                 * that a signature existed and was never delivered. */
-                if (d->status == DOC_CANCELLED && d->sig) {
-                        extra[n_extra++] = "token_signature";
-                        extra[n_extra++] = "discarded";
-                }
-                extra[n_extra] = NULL;
-        }
-        ev = (AuditEvent){
+        AuditEvent ev = {
                 .type = type,
                 .caller = &r->caller,
                 .message = d->status == DOC_DONE ? "Document signed" : d->message,
@@ -386,9 +409,9 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 .cert_subject = r->info.subject,
                 .cert_issuer = r->info.issuer,
                 .cert_serial = r->info.serial,
-                .cert_fingerprint = fp[0] ? fp : NULL,
+                .cert_fingerprint = c->fp[0] ? c->fp : NULL,
                 .cert_kind = r->cert ? cert_kind_to_string(r->kind) : NULL,
-                .cert_not_after = na[0] ? na : NULL,
+                .cert_not_after = c->na[0] ? c->na : NULL,
                 .cert_status = r->cert ? cert_status_to_string(r->status.status) : NULL,
                 .request = r->path,
                 .role = role_name(r->role),
@@ -400,7 +423,7 @@ static int doc_audit(SignRequest *r, SignDoc *d) {
                 .extra = n_extra > 0 ? extra : NULL,
         };
         audit_event_set_token(&ev, r);
-        return audit_log_append(r->owner->audit, &ev, NULL);
+        return ev;
 }
 
 /* Progress(u index, u total, s name, s status, s message) to the caller: one per finished document, so a
@@ -425,11 +448,17 @@ static void doc_progress(SignRequest *r, const SignDoc *d) {
         dbus_message_unref(m);
 }
 
-/* Sets a document's outcome (once), writes its output (only for DOC_DONE) and its audit record. */
-static void
-doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
-        int k;
+static void doc_fail_internal(SignDoc *d, const char *message) {
+        d->status = DOC_FAILED;
+        d->error = KYSO_BUS_ERROR_INTERNAL;
+        free(d->message);
+        d->message = strdup(message);
+}
 
+/* Sets a document's outcome (once); request_record() writes its output and its record, then tells the
+ * caller. */
+static void
+doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
         if (d->status != DOC_PENDING)
                 return;
         d->status = status;
@@ -438,43 +467,111 @@ doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, con
                 free(d->message);
                 d->message = strdup(message);
         }
-        if (status == DOC_DONE) {
-                /* sig holds the finished DER here (see sign_done). */
-                k = 0;
-                if (d->out_fd >= 0) {
-                        (void) ftruncate(d->out_fd, 0);
-                        (void) lseek(d->out_fd, 0, SEEK_SET);
-                        k = loop_write(d->out_fd, d->sig, d->sig_size);
-                }
-                if (k < 0) {
-                        log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
-                        d->status = DOC_FAILED;
-                        d->error = KYSO_BUS_ERROR_INTERNAL;
-                        free(d->message);
-                        d->message =
-                                strdup(_("The signature could not be written to the output file. Check the "
-                                         "disk space and the output file, then sign again."));
-                }
+        d->unrecorded = true;
+        if (r->n_unrecorded++ == 0 || d - r->docs < (ptrdiff_t) r->first_unrecorded)
+                r->first_unrecorded = (size_t) (d - r->docs);
+}
+
+static int doc_write_output(SignDoc *d) {
+        if (d->out_fd < 0)
+                return 0;
+        (void) ftruncate(d->out_fd, 0);
+        (void) lseek(d->out_fd, 0, SEEK_SET);
+        /* sig holds the finished DER here (see sign_result). */
+        return loop_write(d->out_fd, d->sig, d->sig_size);
+}
+
+/* Records up to SIGN_RECORD_GROUP documents whose outcome is decided: the outputs of the signed ones, then
+ * their audit records as one group (one fdatasync), then Progress for each. A document is done only once its
+ * record is durable: when the group cannot be recorded, its signatures are withheld (outputs emptied). */
+static void request_record_group(SignRequest *r) {
+        SignDoc *group[SIGN_RECORD_GROUP];
+        AuditEvent evs[SIGN_RECORD_GROUP];
+        const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + 2];
+        RecordCommon common;
+        size_t n = 0;
+        int k;
+
+        for (size_t i = r->first_unrecorded; i < r->n_docs && n < SIGN_RECORD_GROUP; i++)
+                if (r->docs[i].unrecorded)
+                        group[n++] = &r->docs[i];
+        if (n == 0) { /* cannot happen: n_unrecorded counts them */
+                r->n_unrecorded = 0;
+                return;
         }
-        k = doc_audit(r, d);
-        if (k < 0) {
-                log_error_errno(k, "Cannot append the audit record of %s: %m", strna(d->name));
+        r->first_unrecorded = group[n - 1] - r->docs + 1;
+        r->n_unrecorded -= n;
+
+        record_common(r, &common);
+        for (size_t i = 0; i < n; i++) {
+                SignDoc *d = group[i];
+
+                d->unrecorded = false;
                 if (d->status == DOC_DONE) {
-                        d->status = DOC_FAILED;
-                        d->error = KYSO_BUS_ERROR_INTERNAL;
-                        free(d->message);
-                        d->message = strdup(_("The audit log could not record the signature, so it was "
-                                              "withheld. Check the disk space of the audit log, then sign "
-                                              "again."));
+                        k = doc_write_output(d);
+                        if (k < 0) {
+                                log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
+                                doc_fail_internal(
+                                        d, _("The signature could not be written to the output file. Check "
+                                             "the disk space and the output file, then sign again."));
+                        }
                 }
+                evs[i] = doc_audit_event(r, d, &common, extras[i]);
         }
-        if (d->status != DOC_DONE && d->out_fd >= 0) {
-                /* A half-written signature never reaches a client. */
-                (void) ftruncate(d->out_fd, 0);
+        k = r->owner && r->owner->audit ? audit_log_append_group(r->owner->audit, evs, n, NULL) : -EROFS;
+        if (k < 0)
+                log_error_errno(
+                        k, "Cannot append the audit records of %zu document(s) of %s: %m", n, r->path);
+        for (size_t i = 0; i < n; i++) {
+                SignDoc *d = group[i];
+
+                if (k < 0 && d->status == DOC_DONE)
+                        doc_fail_internal(
+                                d, _("The audit log could not record the signature, so it was withheld. "
+                                     "Check the disk space of the audit log, then sign again."));
+                if (d->status != DOC_DONE && d->out_fd >= 0)
+                        /* A half-written signature never reaches a client. */
+                        (void) ftruncate(d->out_fd, 0);
+                d->out_fd = safe_close(d->out_fd);
+                d->fd = safe_close(d->fd);
+                d->sig = mfree(d->sig);
+                d->sig_size = 0;
+                doc_progress(r, d);
         }
-        d->out_fd = safe_close(d->out_fd);
-        d->fd = safe_close(d->fd);
-        doc_progress(r, d);
+}
+
+static void request_record(SignRequest *r) {
+        r->record_timer = sd_event_source_disable_unref(r->record_timer);
+        while (r->n_unrecorded > 0)
+                request_record_group(r);
+}
+
+static int record_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
+        (void) src;
+        (void) usec;
+        request_record(userdata);
+        return 0;
+}
+
+/* A document signed while the token already works on the next one: recorded with the documents that finish
+ * soon after it, unless the group is full or it waited long enough. */
+static void doc_done_later(SignRequest *r, SignDoc *d) {
+        doc_set_outcome(r, d, DOC_DONE, 0, NULL);
+        if (r->n_unrecorded >= SIGN_RECORD_GROUP || !r->owner) {
+                request_record(r);
+                return;
+        }
+        if (!r->record_timer && sd_event_add_time_relative(
+                                        r->owner->event, &r->record_timer, CLOCK_MONOTONIC,
+                                        SIGN_RECORD_DELAY_USEC, 1000, record_timer_cb, r) < 0)
+                request_record(r);
+}
+
+/* Sets a document's outcome (once) and records it, with any other document waiting to be recorded. */
+static void
+doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
+        doc_set_outcome(r, d, status, error, message);
+        request_record(r);
 }
 
 static const char *doc_discarded_message(void) {
@@ -485,11 +582,11 @@ static const char *doc_discarded_message(void) {
 static void request_fail_all(SignRequest *r, DocStatus status, KysoBusError error, const char *message) {
         for (size_t i = 0; i < r->n_docs; i++) {
                 SignDoc *d = &r->docs[i];
-                doc_finish(
+                doc_set_outcome(
                         r, d, status, error,
                         status == DOC_CANCELLED && d->sig ? doc_discarded_message() : message);
         }
-        request_finish(r);
+        request_finish(r); /* records them */
 }
 
 static void request_fail_errno(SignRequest *r, int err, const char *message) {
@@ -675,6 +772,7 @@ static void request_finish(SignRequest *r) {
         if (r->batch_login && s)
                 /* Also when the batch ended early: its login must not outlive it. */
                 (void) p11_manager_logout(s->manager, r->token_uri);
+        request_record(r); /* every record durable before Response */
         request_send_response(r);
         for (size_t i = 0; i < r->n_docs; i++)
                 log_info(
@@ -1393,9 +1491,11 @@ static SignDoc *doc_awaiting_timestamp(SignRequest *r) {
 }
 
 /* The second pass of the CMS: the finished signature is written and audited, or the document fails. */
+/* The signature of d is built (k == 0) or failed. With later, d is recorded with the documents that finish
+ * soon after it (the token is already signing the next one). */
 static void doc_seal(
-        SignRequest *r, SignDoc *d, int k, const char *msg, uint8_t **der, size_t der_size,
-        CmsTimestamp *ts) {
+        SignRequest *r, SignDoc *d, int k, const char *msg, uint8_t **der, size_t der_size, CmsTimestamp *ts,
+        bool later) {
         if (k < 0) {
                 _cleanup_free_ char *text = NULL;
                 log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg));
@@ -1430,7 +1530,10 @@ static void doc_seal(
         free(d->sig);
         d->sig = TAKE_PTR(*der);
         d->sig_size = der_size;
-        doc_finish(r, d, DOC_DONE, 0, NULL);
+        if (later)
+                doc_done_later(r, d);
+        else
+                doc_finish(r, d, DOC_DONE, 0, NULL);
 }
 
 static void sign_next(SignRequest *r);
@@ -1440,7 +1543,7 @@ static void timestamp_done(void *data, void *userdata) {
         SignRequest *r = userdata;
 
         r->job = NULL;
-        doc_seal(r, &r->docs[r->job_doc], j->error, j->message, &j->der, j->der_size, &j->timestamp);
+        doc_seal(r, &r->docs[r->job_doc], j->error, j->message, &j->der, j->der_size, &j->timestamp, false);
         sign_next(r);
 }
 
@@ -1670,7 +1773,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         }
         in = cms_input_of(r, d, NULL);
         k = cms_input_build(&in, NULL, NULL, &der, &der_size, &ts, &msg);
-        doc_seal(r, d, k, msg, &der, der_size, &ts);
+        doc_seal(r, d, k, msg, &der, der_size, &ts, pipelined);
         free(der);
         cms_timestamp_done(&ts);
         if (!pipelined)

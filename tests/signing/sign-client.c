@@ -8,7 +8,9 @@
  * input). Exit 0 when every request got its reply and (unless --disconnect) its Response.
  * --on-signal: cancel (or disconnect) when SIGUSR1 arrives instead of after MS; a Response after a Cancel
  * prints "latency I MS", the time from the Cancel to the Response. --incomplete: a batch of more than 8
- * documents never sends its last part (every AddDocuments says last=false). */
+ * documents never sends its last part (every AddDocuments says last=false).
+ * --check-audit LOG: for each Progress of a signed document, prints "progress INDEX done audited" when LOG
+ * already holds its sign-done record at that moment, "progress INDEX done UNAUDITED" when not. */
 #include <dbus/dbus.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +71,21 @@ static int open_out(const char *dir, size_t i) {
         return open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
+/* Whether the audit log holds a sign-done record of a document with this name. */
+static bool audited(const char *log, const char *name) {
+        char want[512], line[65536];
+        bool found = false;
+        FILE *f = fopen(log, "re");
+
+        if (!f)
+                return false;
+        snprintf(want, sizeof want, "\"document\":{\"name\":\"%s\"", name);
+        while (!found && fgets(line, sizeof line, f))
+                found = strstr(line, "\"event\":\"sign-done\"") && strstr(line, want);
+        fclose(f);
+        return found;
+}
+
 /* Finds results["error"] of a Response. */
 static void response_error(DBusMessageIter *it, char *buf, size_t size) {
         DBusMessageIter dict, entry, var;
@@ -100,9 +117,11 @@ int main(int argc, char **argv) {
                 { "disconnect", required_argument, NULL, 'd' },
                 { "on-signal", no_argument, NULL, 's' },
                 { "incomplete", no_argument, NULL, 'i' },
+                { "check-audit", required_argument, NULL, 'a' },
                 {},
         };
-        const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL;
+        const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL,
+                   *audit_log = NULL;
         long count = 1, cancel_ms = -1, disconnect_ms = -1;
         bool batch = false, on_signal = false, incomplete = false;
         uint64_t cancel_sent = 0;
@@ -150,6 +169,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'o':
                         outdir = optarg;
+                        break;
+                case 'a':
+                        audit_log = optarg;
                         break;
                 default:
                         return 2;
@@ -330,6 +352,17 @@ int main(int argc, char **argv) {
                                                 printf("reply %zu ok %s\n", i, reqs[i].path);
                                         }
                                 }
+                        if (audit_log && dbus_message_is_signal(msg, "org.kyso.Request1", "Progress")) {
+                                dbus_uint32_t index = 0, total = 0;
+                                const char *name = "", *status = "", *message = "";
+                                if (dbus_message_get_args(
+                                            msg, NULL, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total,
+                                            DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &status,
+                                            DBUS_TYPE_STRING, &message, DBUS_TYPE_INVALID) &&
+                                    strcmp(status, "done") == 0)
+                                        printf("progress %u done %s\n", (unsigned) index,
+                                               audited(audit_log, name) ? "audited" : "UNAUDITED");
+                        }
                         if (dbus_message_is_signal(msg, "org.kyso.Request1", "Response")) {
                                 const char *p = dbus_message_get_path(msg);
                                 for (size_t i = 0; i < n_req; i++) {

@@ -474,8 +474,17 @@ g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
 c0=$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG")
 for ((i = 0; i < 50; i++)); do echo "văn bản số $i" >"$D/b$i.txt"; done
 mkdir -p "$T/b"
-out=$(CLIENT --cert "$LEADER" --role approve --batch --count 50 -o "$T/b" "$D"/b{0..49}.txt 2>&1)
+AUDIT_LOG=$XDG_STATE_HOME/kyso/audit.jsonl
+out=$(CLIENT --cert "$LEADER" --role approve --batch --count 50 --check-audit "$AUDIT_LOG" -o "$T/b" "$D"/b{0..49}.txt 2>&1)
 expect_match "a batch of 50: one Response, success" "response 0 0 -" "$out"
+# The records of a batch are written in groups (one fdatasync for several documents); the app hears of a
+# document only once its record is written.
+expect_eq "a batch of 50: each document's Progress comes after its sign-done record is written" "50 0" \
+        "$(grep -c '^progress [0-9]* done audited' <<<"$out") $(grep -c 'UNAUDITED' <<<"$out")"
+expect_eq "a batch of 50: one sign-done record per document, in document order" \
+        "$(printf 'b%d.txt ' {0..49})" \
+        "$(jq -r 'select(.event == "sign-done" and (.document.name | test("^b[0-9]+[.]txt$"))) | .document.name' \
+                "$AUDIT_LOG" | tr '\n' ' ')"
 okc=0
 for ((i = 0; i < 50; i++)); do cms_ok "$D/b$i.txt" "$T/b/out-$i.p7s" 2>/dev/null && okc=$((okc + 1)); done
 expect_eq "a batch of 50: every output verifies with openssl against its own document" 50 "$okc"
