@@ -473,10 +473,18 @@ doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error
 }
 
 static int doc_write_output(SignDoc *d) {
+        struct stat st;
+
         if (d->out_fd < 0)
                 return 0;
-        (void) ftruncate(d->out_fd, 0);
-        (void) lseek(d->out_fd, 0, SEEK_SET);
+        /* An output that is empty already is not truncated: on ext4 a truncation to 0 makes the last close
+         * start writing the file back at once, per document. */
+        if (fstat(d->out_fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 0 && ftruncate(d->out_fd, 0) < 0)
+                return -errno;
+        if (lseek(d->out_fd, 0, SEEK_SET) < 0)
+                return -errno;
         /* sig holds the finished DER here (see sign_result). */
         return loop_write(d->out_fd, d->sig, d->sig_size);
 }
