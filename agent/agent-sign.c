@@ -50,9 +50,9 @@
 #define SIGN_WORKER_THREADS 8U
 
 /* Group commit: while the token signs the next document of a batch, finished documents wait to be recorded
- * together (one fdatasync), at most this many and this long. */
+ * together (one fdatasync), at most this many and this long (see doc_done_later()). */
 #define SIGN_RECORD_GROUP 64U
-#define SIGN_RECORD_DELAY_USEC (10U * 1000U)
+#define SIGN_RECORD_DELAY_USEC (20U * 1000U)
 
 typedef enum DocStatus {
         DOC_PENDING,
@@ -561,17 +561,28 @@ static int record_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) 
         return 0;
 }
 
-/* A document signed while the token already works on the next one: recorded with the documents that finish
- * soon after it, unless the group is full or it waited long enough. */
+/* A document signed while the token already works on the next one (just sent): recorded with the documents
+ * that finish close to it. The group is written here, where the fdatasync overlaps the token's work, once it
+ * is full or its first document has waited half of SIGN_RECORD_DELAY_USEC; the timer writes it when the
+ * token is slow (no document finishes in the meantime). */
 static void doc_done_later(SignRequest *r, SignDoc *d) {
+        uint64_t now, deadline;
+
         doc_set_outcome(r, d, DOC_DONE, 0, NULL);
-        if (r->n_unrecorded >= SIGN_RECORD_GROUP || !r->owner) {
+        if (!r->owner || r->n_unrecorded >= SIGN_RECORD_GROUP) {
                 request_record(r);
                 return;
         }
-        if (!r->record_timer && sd_event_add_time_relative(
-                                        r->owner->event, &r->record_timer, CLOCK_MONOTONIC,
-                                        SIGN_RECORD_DELAY_USEC, 1000, record_timer_cb, r) < 0)
+        if (!r->record_timer) {
+                if (sd_event_add_time_relative(
+                            r->owner->event, &r->record_timer, CLOCK_MONOTONIC, SIGN_RECORD_DELAY_USEC, 1000,
+                            record_timer_cb, r) < 0)
+                        request_record(r);
+                return;
+        }
+        if (sd_event_now(r->owner->event, CLOCK_MONOTONIC, &now) < 0 ||
+            sd_event_source_get_time(r->record_timer, &deadline) < 0 ||
+            now + SIGN_RECORD_DELAY_USEC / 2 >= deadline)
                 request_record(r);
 }
 
@@ -1444,17 +1455,25 @@ static CmsInput cms_input_of(SignRequest *r, SignDoc *d, const TsaOptions *tsa) 
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata);
 
-/* Starts the token's signature of document idx: the first CMS pass gives the digest to sign. Returns 0 when
- * the token works on it, -EAGAIN when the document failed here (finished), or the manager's error. */
-static int sign_start(SignRequest *r, size_t idx) {
-        SignDoc *d = &r->docs[idx];
+/* The next document for the token: pending and not signed yet. */
+static size_t next_pending(SignRequest *r, size_t from) {
+        while (from < r->n_docs && (r->docs[from].status != DOC_PENDING || r->docs[from].sig))
+                from++;
+        return from;
+}
+
+/* The first CMS pass of a document: the digest the token is to sign (d->tbs), done once. Returns 0, or
+ * -EAGAIN when the document failed here (finished). */
+static int doc_prepare(SignRequest *r, SignDoc *d) {
         _cleanup_free_ char *msg = NULL;
-        CmsInput in = cms_input_of(r, d, NULL);
+        CmsInput in;
         uint8_t *tbs = NULL;
         size_t tbs_size = 0;
-        unsigned flags = 0;
         int k;
 
+        if (d->tbs)
+                return 0;
+        in = cms_input_of(r, d, NULL);
         in.sig = NULL;
         k = cms_input_build(&in, &tbs, &tbs_size, NULL, NULL, NULL, &msg);
         if (k != CMS_TBS_CAPTURED) {
@@ -1465,12 +1484,23 @@ static int sign_start(SignRequest *r, size_t idx) {
                         _("The signature could not be prepared. Nothing was written; see the agent's log."));
                 return -EAGAIN;
         }
-        free(d->tbs);
         d->tbs = tbs;
         d->tbs_size = tbs_size;
-        for (size_t i = idx + 1; i < r->n_docs; i++)
-                if (r->docs[i].status == DOC_PENDING)
-                        flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
+        return 0;
+}
+
+/* Starts the token's signature of document idx (prepared first if it is not yet). Returns 0 when the token
+ * works on it, -EAGAIN when the document failed here (finished), or the manager's error. */
+static int sign_start(SignRequest *r, size_t idx) {
+        SignDoc *d = &r->docs[idx];
+        unsigned flags = 0;
+        int k;
+
+        k = doc_prepare(r, d);
+        if (k < 0)
+                return k;
+        if (next_pending(r, idx + 1) < r->n_docs)
+                flags |= P11_SIGN_KEEP_LOGIN; /* later documents use this login, one PIN */
         if (r->batch_login)
                 flags |= P11_SIGN_USE_LOGIN;
         k = p11_manager_sign(
@@ -1481,13 +1511,6 @@ static int sign_start(SignRequest *r, size_t idx) {
         r->cur = idx;
         r->sign_in_flight = true;
         return 0;
-}
-
-/* The next document for the token: pending and not signed yet. */
-static size_t next_pending(SignRequest *r, size_t from) {
-        while (from < r->n_docs && (r->docs[from].status != DOC_PENDING || r->docs[from].sig))
-                from++;
-        return from;
 }
 
 /* A document the token signed that waits for its time-stamp (none in a request without one). */
@@ -1784,8 +1807,15 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         doc_seal(r, d, k, msg, &der, der_size, &ts, pipelined);
         free(der);
         cms_timestamp_done(&ts);
-        if (!pipelined)
+        if (!pipelined) {
                 sign_next(r);
+                return;
+        }
+        /* The one after the document the token now signs is prepared too, so that the token waits for
+         * nothing when it answers. */
+        size_t next = next_pending(r, r->cur + 1);
+        if (next < r->n_docs)
+                (void) doc_prepare(r, &r->docs[next]);
 }
 
 /* ---- the steps */
