@@ -256,6 +256,10 @@ int main(int argc, char **argv) {
                         reqs[i].replied = true;
                         printf("reply %zu ok %s\n", i, p);
                         dbus_message_unref(r);
+                        /* The parts are sent one after the other, then their replies are collected, as an
+                         * app that does not wait for each would. */
+                        size_t n_parts = 0;
+                        DBusPendingCall **parts = calloc((size_t) count / 8 + 1, sizeof *parts);
                         for (size_t k = 8; k < (size_t) count; k += 8) {
                                 size_t end = k + 8 < (size_t) count ? k + 8 : (size_t) count;
                                 dbus_bool_t last = end == (size_t) count && !incomplete;
@@ -276,14 +280,26 @@ int main(int argc, char **argv) {
                                         dbus_message_iter_close_container(&ai, &aa);
                                 }
                                 dbus_message_iter_append_basic(&ai, DBUS_TYPE_BOOLEAN, &last);
-                                r = dbus_connection_send_with_reply_and_block(c, a, 60000, &e);
+                                if (!dbus_connection_send_with_reply(c, a, &parts[n_parts], 60000) ||
+                                    !parts[n_parts]) {
+                                        fprintf(stderr, "sign-client: AddDocuments: cannot send\n");
+                                        return 3;
+                                }
+                                n_parts++;
                                 dbus_message_unref(a);
-                                if (!r) {
-                                        fprintf(stderr, "sign-client: AddDocuments: %s\n", e.message);
+                        }
+                        for (size_t k = 0; k < n_parts; k++) {
+                                dbus_pending_call_block(parts[k]);
+                                r = dbus_pending_call_steal_reply(parts[k]);
+                                dbus_pending_call_unref(parts[k]);
+                                if (!r || dbus_set_error_from_message(&e, r)) {
+                                        fprintf(stderr, "sign-client: AddDocuments: %s\n",
+                                                r ? e.message : "no reply");
                                         return 3;
                                 }
                                 dbus_message_unref(r);
                         }
+                        free(parts);
                         dbus_message_unref(m);
                         continue;
                 }
