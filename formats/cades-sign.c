@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,11 +130,37 @@ static int add_cert_unique(CMS_ContentInfo *cms, X509 *cert) {
         return CMS_add1_cert(cms, cert) == 1 ? 0 : -ENOMEM;
 }
 
+int cades_signing_certificate(X509 *cert, uint8_t **ret_der, size_t *ret_size) {
+        _cleanup_(ESS_SIGNING_CERT_V2_freep) ESS_SIGNING_CERT_V2 *ess = NULL;
+        _cleanup_(unsigned_char_freep) unsigned char *der = NULL;
+        uint8_t *copy;
+        int len;
+
+        if (!cert || !ret_der || !ret_size)
+                return -EINVAL;
+        /* ESS SigningCertificateV2 { certs { ESSCertIDv2 { hashAlgorithm sha256 (the DEFAULT, so omitted),
+         * certHash, issuerSerial } } }: OpenSSL's constructor omits the algorithm for SHA-256. */
+        ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, NULL, 1);
+        if (!ess)
+                return -ENOMEM;
+        len = i2d_ESS_SIGNING_CERT_V2(ess, &der);
+        if (len <= 0)
+                return -ENOMEM;
+        copy = malloc((size_t) len);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, der, (size_t) len);
+        *ret_der = copy;
+        *ret_size = (size_t) len;
+        return 0;
+}
+
 static int
 add_signed_attrs(CMS_SignerInfo *si, const CadesSignParams *p, const uint8_t *digest, size_t size) {
-        _cleanup_(ESS_SIGNING_CERT_V2_freep) ESS_SIGNING_CERT_V2 *ess = NULL;
-        _cleanup_(unsigned_char_freep) unsigned char *ess_der = NULL;
-        int ess_len;
+        _cleanup_free_ uint8_t *ess_own = NULL;
+        const uint8_t *ess = p->signing_certificate;
+        size_t ess_size = p->signing_certificate_size;
+        int r;
 
         if (CMS_signed_add1_attr_by_NID(
                     si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) != 1)
@@ -150,15 +177,15 @@ add_signed_attrs(CMS_SignerInfo *si, const CadesSignParams *p, const uint8_t *di
                     si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest, (int) size) != 1)
                 return -ENOMEM;
 
-        /* ESS SigningCertificateV2 { certs { ESSCertIDv2 { hashAlgorithm sha256 (the DEFAULT, so omitted),
-         * certHash, issuerSerial } } }: OpenSSL's constructor omits the algorithm for SHA-256. */
-        ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), p->signer_cert, NULL, 1);
-        if (!ess)
-                return -ENOMEM;
-        ess_len = i2d_ESS_SIGNING_CERT_V2(ess, &ess_der);
-        if (ess_len <= 0 ||
+        if (!ess) {
+                r = cades_signing_certificate(p->signer_cert, &ess_own, &ess_size);
+                if (r < 0)
+                        return r;
+                ess = ess_own;
+        }
+        if (ess_size > INT_MAX ||
             CMS_signed_add1_attr_by_NID(
-                    si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, ess_der, ess_len) != 1)
+                    si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, ess, (int) ess_size) != 1)
                 return -ENOMEM;
         return 0;
 }

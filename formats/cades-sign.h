@@ -50,7 +50,15 @@ typedef struct CadesSignParams {
         void *userdata;
         /* Non-NULL: B-T, a checked RFC 3161 token over the signature value is added. */
         const TsaOptions *tsa;
+        /* The signing-certificate-v2 attribute's value for signer_cert, from cades_signing_certificate(),
+         * for a caller that makes many signatures with one certificate; NULL: worked out for each. */
+        const uint8_t *signing_certificate;
+        size_t signing_certificate_size;
 } CadesSignParams;
+
+/* The DER of the ESS SigningCertificateV2 that every signature by cert carries (the SHA-256 of the
+ * certificate and its issuer and serial), malloc()ed. */
+int cades_signing_certificate(X509 *cert, uint8_t **ret_der, size_t *ret_size);
 
 /* What went wrong, for the caller to log or show; NULL-safe. */
 typedef struct CadesError {

@@ -238,6 +238,57 @@ static void test_wrong_key_refused(void **state) {
         pkey_signer_done(&ps);
 }
 
+/* A precomputed signing-certificate-v2 value gives the same signature as one worked out per signature, and
+ * is what the signature carries. */
+static void test_signing_certificate_precomputed(void **state) {
+        _cleanup_(X509_freep) X509 *cert = load_cert("leader.pem"), *other = load_cert("seal.pem");
+        _cleanup_free_ uint8_t *ess = NULL, *ess_other = NULL, *plain = NULL, *pre = NULL, *wrong = NULL;
+        size_t ess_size = 0, ess_other_size = 0, plain_size = 0, pre_size = 0, wrong_size = 0;
+        uint8_t digest[32];
+        PkeySigner ps = {};
+        CadesError e = {};
+
+        assert_int_equal(
+                digest_buffer(NID_sha256, "văn bản", strlen("văn bản"), digest, &(unsigned){ 0 }), 0);
+        assert_int_equal(cades_signing_certificate(cert, &ess, &ess_size), 0);
+        assert_int_equal(cades_signing_certificate(other, &ess_other, &ess_other_size), 0);
+        assert_true(ess_size > 32);
+        assert_false(ess_size == ess_other_size && memcmp(ess, ess_other, ess_size) == 0);
+        assert_int_equal(cades_signing_certificate(NULL, &ess, &ess_size), -EINVAL);
+
+        assert_int_equal(pkey_signer_load(ppath("leader.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
+        CadesSignParams p = {
+                .signer_cert = cert,
+                .digest_nid = NID_sha256,
+                .scheme = CMS_SIGNATURE_RSA_PKCS1,
+                .profile = CADES_PROFILE_BASELINE_B,
+                .signing_time = 1795000000,
+                .sign = pkey_signer_sign,
+                .userdata = &ps,
+        };
+        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &plain, &plain_size, NULL, &e), 0);
+        p.signing_certificate = ess;
+        p.signing_certificate_size = ess_size;
+        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &pre, &pre_size, NULL, &e), 0);
+        assert_int_equal(plain_size, pre_size);
+        assert_memory_equal(plain, pre, plain_size);
+
+        /* The value is taken as given: another certificate's makes a signature whose binding fails. */
+        p.signing_certificate = ess_other;
+        p.signing_certificate_size = ess_other_size;
+        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &wrong, &wrong_size, NULL, &e), 0);
+        write_all(tpath("ess-pre.p7s"), pre, pre_size);
+        write_all(tpath("ess-wrong.p7s"), wrong, wrong_size);
+        write_all(tpath("ess-doc.txt"), "văn bản", strlen("văn bản"));
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *ok = verify_files("ess-pre.p7s", "ess-doc.txt");
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *bad =
+                verify_files("ess-wrong.p7s", "ess-doc.txt");
+        assert_int_equal(ok->signers[0].signing_cert, CMS_SIGNING_CERT_V2_OK);
+        assert_int_equal(bad->signers[0].signing_cert, CMS_SIGNING_CERT_MISMATCH);
+        cades_error_done(&e);
+        pkey_signer_done(&ps);
+}
+
 static void test_digest_info(void **state) {
         /* RFC 8017, 9.2, note 1: the DER prefix of a SHA-256 DigestInfo. */
         static const uint8_t prefix256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
@@ -605,6 +656,7 @@ int main(void) {
                 cmocka_unit_test(test_fixture_references),
                 cmocka_unit_test(test_baseline_b_matrix),
                 cmocka_unit_test(test_signing_certificate_v2_encoding),
+                cmocka_unit_test(test_signing_certificate_precomputed),
                 cmocka_unit_test(test_pades_attributes),
                 cmocka_unit_test(test_wrong_key_refused),
                 cmocka_unit_test(test_add_signer),
