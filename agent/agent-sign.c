@@ -126,6 +126,8 @@ struct SignRequest {
         STACK_OF(X509) * chain;
         CertificateInfo info;
         char *cert_cn, *cert_o;
+        uint8_t *signing_certificate; /* the certificate's ESS attribute, once for all documents */
+        size_t signing_certificate_size;
         CertKind kind;
         CertValidation status;
         int digest_nid;
@@ -225,6 +227,7 @@ static SignRequest *request_free(SignRequest *r) {
         certificate_info_done(&r->info);
         free(r->cert_cn);
         free(r->cert_o);
+        free(r->signing_certificate);
         cert_validation_done(&r->status);
         secret_free(r->pin);
         free(r);
@@ -1164,6 +1167,9 @@ static int request_prepare(SignRequest *r) {
         }
         r->cert_cn = name_entry(r->cert, NID_commonName);
         r->cert_o = name_entry(r->cert, NID_organizationName);
+        k = cades_signing_certificate(r->cert, &r->signing_certificate, &r->signing_certificate_size);
+        if (k < 0)
+                return k;
         r->kind = policy_classify_certificate(r->policy, r->cert, NULL);
         pin_cache_update_config(r->owner, r->policy);
         if (r->policy->intermediates) {
@@ -1450,6 +1456,8 @@ static CmsInput cms_input_of(SignRequest *r, SignDoc *d, const TsaOptions *tsa) 
                 .sig = d->sig,
                 .sig_size = d->sig_size,
                 .tsa = tsa,
+                .signing_certificate = r->signing_certificate,
+                .signing_certificate_size = r->signing_certificate_size,
         };
 }
 

@@ -216,6 +216,8 @@ int cms_input_build(
                 .sign = capture_sign,
                 .userdata = &c,
                 .tsa = in->sig ? in->tsa : NULL,
+                .signing_certificate = in->signing_certificate,
+                .signing_certificate_size = in->signing_certificate_size,
         };
         if (in->existing)
                 k = cades_add_signer_digests(
@@ -255,7 +257,9 @@ int cms_job_new(const CmsInput *in, CmsJob **ret) {
         j->existing = memdup_or_null(in->existing, in->existing_size);
         j->tbs = memdup_or_null(in->tbs, in->tbs_size);
         j->sig = memdup_or_null(in->sig, in->sig_size);
+        j->signing_certificate = memdup_or_null(in->signing_certificate, in->signing_certificate_size);
         j->in.existing = j->existing;
+        j->in.signing_certificate = j->signing_certificate;
         j->in.tbs = j->tbs;
         j->in.sig = j->sig;
         j->in.cert = NULL;
@@ -271,6 +275,7 @@ int cms_job_new(const CmsInput *in, CmsJob **ret) {
                 j->in.tsa = &j->tsa;
         }
         if ((in->existing && !j->existing) || !j->tbs || !j->sig ||
+            (in->signing_certificate && !j->signing_certificate) ||
             (in->tsa && in->tsa->url && !j->tsa_url) || (in->tsa && in->tsa->proxy && !j->tsa_proxy) ||
             dup_chain(in->chain, &j->chain) < 0 || X509_up_ref(in->cert) != 1) {
                 cms_job_free(j);
@@ -302,6 +307,7 @@ void cms_job_free(void *job) {
         free(j->existing);
         free(j->tbs);
         free(j->sig);
+        free(j->signing_certificate);
         sk_X509_pop_free(j->chain, X509_free);
         X509_free(j->cert);
         free(j);

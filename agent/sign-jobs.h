@@ -78,6 +78,10 @@ typedef struct CmsInput {
         const uint8_t *tbs, *sig;
         size_t tbs_size, sig_size;
         const TsaOptions *tsa; /* NULL: B-B */
+        /* The certificate's ESS signing-certificate-v2 value, worked out once per request (NULL: per pass).
+         */
+        const uint8_t *signing_certificate;
+        size_t signing_certificate_size;
 } CmsInput;
 
 /* The first pass stops with this once the hash to sign is known (the token signs asynchronously). */
@@ -95,7 +99,7 @@ typedef struct CmsJob {
         CmsInput in; /* points into the copies below */
         X509 *cert;
         STACK_OF(X509) * chain;
-        uint8_t *existing, *tbs, *sig;
+        uint8_t *existing, *tbs, *sig, *signing_certificate;
         ContentDigests digests;
         TsaOptions tsa;
         char *tsa_url, *tsa_proxy;
