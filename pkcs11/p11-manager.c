@@ -58,6 +58,7 @@ struct Request {
         ModuleToken *token; /* LIST_CERTS: the pending token */
         P11SignCallback sign_cb;
         void *sign_userdata;
+        bool pipelined; /* a SIGN without a PIN: may go to the helper behind another one (helper_dispatch) */
 };
 
 struct Helper {
@@ -70,6 +71,7 @@ struct Helper {
         uint8_t *in;
         size_t in_size;
         Request *queue, *queue_tail, *current;
+        Request *current_next; /* sent behind current, answered after it (see helper_dispatch) */
         uint32_t next_serial;
         ModuleToken **tokens;
         size_t n_tokens;
@@ -275,43 +277,66 @@ static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void helper_dispatch(Helper *h) {
-        if (h->current || !h->queue || h->fd < 0)
-                return;
-        if (h->state == HELPER_STARTING && h->queue->type != P11_MSG_HELLO)
-                return;
-        if (h->state == HELPER_WAITING)
-                return;
-
-        Request *r = h->queue;
-        h->queue = r->next;
-        if (!h->queue)
-                h->queue_tail = NULL;
-        r->next = NULL;
-        h->current = r;
-
-        /* Requests are small (a few KiB at most) and only one is in flight, so the socket buffer always
-         * takes the whole frame; anything else means the helper is not reading. */
-        ssize_t n = send(h->fd, r->frame.data, r->frame.size, MSG_NOSIGNAL | MSG_DONTWAIT);
-        explicit_bzero(r->frame.data, r->frame.size);
-        if (n < 0 || (size_t) n != r->frame.size) {
-                /* Not helper_fail() here: we may be inside p11_manager_sign(), whose callback must not
-                 * run before it returns. The shut-down socket reads as EOF on the next loop iteration. */
-                (void) shutdown(h->fd, SHUT_RDWR);
-                return;
-        }
+static void helper_arm_call_timer(Helper *h) {
         int k = sd_event_add_time_relative(
-                h->manager->event, &h->call_timer, CLOCK_MONOTONIC, r->timeout_usec, 0, on_call_timeout, h);
+                h->manager->event, &h->call_timer, CLOCK_MONOTONIC, h->current->timeout_usec, 0,
+                on_call_timeout, h);
         if (k < 0)
                 helper_fail(h, "cannot arm the call timer");
 }
 
+/* Sends the next queued request: when none is in flight, or, for a batch's signatures, behind the one in
+ * flight: a SIGN without a PIN on the same slot as the SIGN without a PIN before it. The helper then finds
+ * it as soon as it has answered, without waiting for the agent to take the answer and send the next; it
+ * answers them in order. Signatures with a PIN (or on a PIN pad) are never sent ahead: they may log in or
+ * fail to, and what follows must see the outcome. */
+static void helper_dispatch(Helper *h) {
+        while (h->queue && h->fd >= 0) {
+                if (h->state == HELPER_STARTING && h->queue->type != P11_MSG_HELLO)
+                        return;
+                if (h->state == HELPER_WAITING)
+                        return;
+                if (h->current && (h->current_next || !h->current->pipelined || !h->queue->pipelined ||
+                                   h->current->slot_id != h->queue->slot_id))
+                        return;
+
+                Request *r = h->queue;
+                h->queue = r->next;
+                if (!h->queue)
+                        h->queue_tail = NULL;
+                r->next = NULL;
+                if (h->current)
+                        h->current_next = r;
+                else
+                        h->current = r;
+
+                /* Requests are small (a few KiB at most) and at most two are in flight, so the socket buffer
+                 * always takes the whole frame; anything else means the helper is not reading. */
+                ssize_t n = send(h->fd, r->frame.data, r->frame.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+                explicit_bzero(r->frame.data, r->frame.size);
+                if (n < 0 || (size_t) n != r->frame.size) {
+                        /* Not helper_fail() here: we may be inside p11_manager_sign(), whose callback must
+                         * not run before it returns. The shut-down socket reads as EOF on the next loop
+                         * iteration. */
+                        (void) shutdown(h->fd, SHUT_RDWR);
+                        return;
+                }
+                /* The call timer runs for the request answered next; the one behind gets its own then. */
+                if (h->current == r)
+                        helper_arm_call_timer(h);
+        }
+}
+
 /* Completes every queued request with an error: the helper is gone. */
 static void helper_flush_requests(Helper *h, int error) {
-        Request *r = TAKE_PTR(h->current);
+        Request *r = TAKE_PTR(h->current), *behind = TAKE_PTR(h->current_next);
         if (r) {
                 r->done(h, r, NULL, error);
                 request_free(r);
+        }
+        if (behind) {
+                behind->done(h, behind, NULL, error);
+                request_free(behind);
         }
         while ((r = h->queue)) {
                 h->queue = r->next;
@@ -488,8 +513,10 @@ static void helper_handle_frame(Helper *h, const P11Frame *f) {
                 helper_fail(h, "the helper sent an unexpected message");
                 return;
         }
-        h->current = NULL;
+        h->current = TAKE_PTR(h->current_next);
         h->call_timer = sd_event_source_disable_unref(h->call_timer);
+        if (h->current)
+                helper_arm_call_timer(h);
         r->done(h, r, f, 0);
         request_free(r);
         helper_dispatch(h);
@@ -1170,6 +1197,7 @@ int p11_manager_sign(
         req->slot_id = sr.slot_id;
         req->sign_cb = cb;
         req->sign_userdata = userdata;
+        req->pipelined = !pin && !pin_pad;
         /* The callback must not run from inside this call: a send failure completes it from the loop. */
         helper_enqueue(found_helper, req);
         return 0;
@@ -1274,10 +1302,11 @@ int p11_manager_cancel(P11Manager *m, void *userdata) {
                 return -EINVAL;
         for (size_t i = 0; i < m->n_helpers; i++) {
                 Helper *h = m->helpers[i];
-                if (h->current && h->current->sign_cb && h->current->sign_userdata == userdata) {
-                        h->current->sign_cb = NULL;
-                        n++;
-                }
+                for (Request *const *c = (Request *const[]){ h->current, h->current_next, NULL }; *c; c++)
+                        if ((*c)->sign_cb && (*c)->sign_userdata == userdata) {
+                                (*c)->sign_cb = NULL;
+                                n++;
+                        }
                 for (Request **r = &h->queue; *r;) {
                         if (!(*r)->sign_cb || (*r)->sign_userdata != userdata) {
                                 r = &(*r)->next;

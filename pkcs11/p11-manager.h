@@ -142,7 +142,9 @@ enum {
  * later from the event loop, exactly once, unless cancelled), -EINVAL for a bad URI, mechanism or digest
  * size, -ENODEV when no present token has the certificate, -ENOKEY when it has no private key (and the
  * token needs no login that could be hiding it), -ENOTUNIQ when the URI matches several certificates.
- * Requests to one token run one at a time, in order; other modules run in parallel. */
+ * Requests to one token run one at a time, in order; other modules run in parallel. A signature without a
+ * PIN is handed to the helper while the one before it (also without a PIN) is still signing, so that the
+ * helper goes on to it at once (PROTOCOL.md, "Manager side"). */
 struct P11SignMechanism;
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,

@@ -851,6 +851,92 @@ static void test_removed_mid_signature(void **state) {
         manager_free_checked(m);
 }
 
+/* Two signatures of a batch: the first one's answer is handled slowly (as the agent builds the CMS, writes
+ * the output and the audit record), and the second is timed from the end of that handling. */
+typedef struct Pipe {
+        uint64_t first_handled, second_at;
+        int first_error, second_error;
+} Pipe;
+
+static void on_pipe_first(P11Manager *m, const P11SignResult *r, void *userdata) {
+        Pipe *p = userdata;
+        p->first_error = r->error;
+        (void) usleep(1200 * 1000);
+        p->first_handled = now();
+}
+
+static void on_pipe_second(P11Manager *m, const P11SignResult *r, void *userdata) {
+        Pipe *p = userdata;
+        p->second_error = r->error;
+        p->second_at = now();
+}
+
+static bool pipe_done(void *arg) {
+        return ((Pipe *) arg)->second_at != 0;
+}
+
+static Pipe pipe_run(sd_event *e, P11Manager *m, const char *second_pin, const char *control_text) {
+        _cleanup_secret_ Secret *pin = second_pin ? secret_new_string(second_pin) : NULL;
+        P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
+        const char *uri = "pkcs11:token=fault;id=%01";
+        Pipe pipe = { .first_error = 1, .second_error = 1 };
+        uint8_t digest[32];
+
+        sha256("pipeline", digest);
+        assert_int_equal(
+                p11_manager_sign(m, uri, NULL, &mech, digest, 32, P11_SIGN_KEEP_LOGIN, on_pipe_first, &pipe),
+                0);
+        assert_int_equal(
+                p11_manager_sign(m, uri, pin, &mech, digest, 32, P11_SIGN_KEEP_LOGIN, on_pipe_second, &pipe),
+                0);
+        if (control_text) {
+                uint64_t until = now() + 300 * 1000;
+                run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+                control_write(control_text);
+        }
+        run_until(e, pipe_done, &pipe, 15 * USEC_PER_SEC);
+        return pipe;
+}
+
+static void test_pipelined(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_secret_ Secret *pin = secret_new_string("3333");
+
+        assert_int_equal(sd_event_new(&e), 0);
+        control_write("");
+        P11Manager *m = manager_new_full(e, fault, NULL, 60 * USEC_PER_SEC, 0, 0); /* no polls between */
+        wait_tokens(e, m, 1);
+        sign_result.done = false;
+        assert_int_equal(p11_manager_login(m, "pkcs11:token=fault", pin, on_signed, NULL), 0);
+        run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
+        assert_int_equal(sign_result.error, 0);
+
+        /* Logged in, no PIN: the second signature is with the helper before the first one's answer is
+         * handled, so it is ready when that handling ends (sent only then, it would take 1 s more). */
+        control_write("slow C_Sign 1000\n");
+        Pipe p = pipe_run(e, m, NULL, NULL);
+        assert_int_equal(p.first_error, 0);
+        assert_int_equal(p.second_error, 0);
+        print_message(
+                "second answer %.3f s after the first one's handling\n",
+                (double) (p.second_at - p.first_handled) / USEC_PER_SEC);
+        assert_true(p.second_at - p.first_handled < 1000 * 1000);
+
+        /* A signature with a PIN waits for the answer before it. */
+        p = pipe_run(e, m, "3333", NULL);
+        assert_int_equal(p.first_error, 0);
+        assert_int_equal(p.second_error, 0);
+        assert_true(p.second_at - p.first_handled >= 1000 * 1000);
+
+        /* Both with the helper when the token is pulled: both fail, the first one first. */
+        p = pipe_run(e, m, NULL, "slow C_Sign 1000\nremove\n");
+        assert_int_equal(p.first_error, -ENODEV);
+        assert_int_equal(p.second_error, -ENODEV);
+        assert_true(p.first_handled <= p.second_at);
+        control_write("");
+        manager_free_checked(m);
+}
+
 static void test_registry(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_free_ char *confdir = NULL, *file = NULL, *text = NULL;
@@ -1105,6 +1191,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
                 cmocka_unit_test_teardown(test_cancel, test_teardown),
                 cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
+                cmocka_unit_test_teardown(test_pipelined, test_teardown),
                 cmocka_unit_test_teardown(test_registry, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
                 cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
