@@ -71,7 +71,9 @@ struct Helper {
         uint8_t *in;
         size_t in_size;
         Request *queue, *queue_tail, *current;
-        Request *current_next; /* sent behind current, answered after it (see helper_dispatch) */
+        Request *behind,
+                *behind_tail; /* sent after current, answered after it, in order (helper_dispatch) */
+        unsigned n_behind;
         uint32_t next_serial;
         ModuleToken **tokens;
         size_t n_tokens;
@@ -285,19 +287,19 @@ static void helper_arm_call_timer(Helper *h) {
                 helper_fail(h, "cannot arm the call timer");
 }
 
-/* Sends the next queued request: when none is in flight, or, for a batch's signatures, behind the one in
- * flight: a SIGN without a PIN on the same slot as the SIGN without a PIN before it. The helper then finds
- * it as soon as it has answered, without waiting for the agent to take the answer and send the next; it
- * answers them in order. Signatures with a PIN (or on a PIN pad) are never sent ahead: they may log in or
- * fail to, and what follows must see the outcome. */
+/* Sends the queued requests that may go now: one when none is in flight; for a batch's signatures, up to
+ * P11_PIPELINE_MAX in flight: a SIGN without a PIN behind SIGNs without a PIN on the same slot. The helper
+ * then goes from one to the next without waiting for the agent to take each answer and send the next (the
+ * agent may be busy a while, e.g. writing audit records); it answers them in order. Signatures with a PIN
+ * (or on a PIN pad) are never sent ahead: they may log in or fail to, and what follows must see that. */
 static void helper_dispatch(Helper *h) {
         while (h->queue && h->fd >= 0) {
                 if (h->state == HELPER_STARTING && h->queue->type != P11_MSG_HELLO)
                         return;
                 if (h->state == HELPER_WAITING)
                         return;
-                if (h->current && (h->current_next || !h->current->pipelined || !h->queue->pipelined ||
-                                   h->current->slot_id != h->queue->slot_id))
+                if (h->current && (h->n_behind + 1 >= P11_PIPELINE_MAX || !h->current->pipelined ||
+                                   !h->queue->pipelined || h->current->slot_id != h->queue->slot_id))
                         return;
 
                 Request *r = h->queue;
@@ -305,10 +307,16 @@ static void helper_dispatch(Helper *h) {
                 if (!h->queue)
                         h->queue_tail = NULL;
                 r->next = NULL;
-                if (h->current)
-                        h->current_next = r;
-                else
+                if (!h->current)
                         h->current = r;
+                else {
+                        if (h->behind_tail)
+                                h->behind_tail->next = r;
+                        else
+                                h->behind = r;
+                        h->behind_tail = r;
+                        h->n_behind++;
+                }
 
                 /* Requests are small (a few KiB at most) and at most two are in flight, so the socket buffer
                  * always takes the whole frame; anything else means the helper is not reading. */
@@ -327,16 +335,29 @@ static void helper_dispatch(Helper *h) {
         }
 }
 
+/* The next request in flight after current, or NULL. */
+static Request *helper_pop_behind(Helper *h) {
+        Request *r = h->behind;
+        if (!r)
+                return NULL;
+        h->behind = r->next;
+        if (!h->behind)
+                h->behind_tail = NULL;
+        h->n_behind--;
+        r->next = NULL;
+        return r;
+}
+
 /* Completes every queued request with an error: the helper is gone. */
 static void helper_flush_requests(Helper *h, int error) {
-        Request *r = TAKE_PTR(h->current), *behind = TAKE_PTR(h->current_next);
+        Request *r = TAKE_PTR(h->current);
         if (r) {
                 r->done(h, r, NULL, error);
                 request_free(r);
         }
-        if (behind) {
-                behind->done(h, behind, NULL, error);
-                request_free(behind);
+        while ((r = helper_pop_behind(h))) {
+                r->done(h, r, NULL, error);
+                request_free(r);
         }
         while ((r = h->queue)) {
                 h->queue = r->next;
@@ -513,7 +534,7 @@ static void helper_handle_frame(Helper *h, const P11Frame *f) {
                 helper_fail(h, "the helper sent an unexpected message");
                 return;
         }
-        h->current = TAKE_PTR(h->current_next);
+        h->current = helper_pop_behind(h);
         h->call_timer = sd_event_source_disable_unref(h->call_timer);
         if (h->current)
                 helper_arm_call_timer(h);
@@ -1302,9 +1323,9 @@ int p11_manager_cancel(P11Manager *m, void *userdata) {
                 return -EINVAL;
         for (size_t i = 0; i < m->n_helpers; i++) {
                 Helper *h = m->helpers[i];
-                for (Request *const *c = (Request *const[]){ h->current, h->current_next, NULL }; *c; c++)
-                        if ((*c)->sign_cb && (*c)->sign_userdata == userdata) {
-                                (*c)->sign_cb = NULL;
+                for (Request *c = h->current; c; c = c == h->current ? h->behind : c->next)
+                        if (c->sign_cb && c->sign_userdata == userdata) {
+                                c->sign_cb = NULL;
                                 n++;
                         }
                 for (Request **r = &h->queue; *r;) {

@@ -138,13 +138,16 @@ enum {
         P11_SIGN_USE_LOGIN = 1 << 1,
 };
 
+/* Signatures without a PIN that may be with one helper at once (see p11_manager_sign()). */
+#define P11_PIPELINE_MAX 4U
+
 /* mechanism is a P11SignMechanism from p11-protocol.h. Returns 0 when queued (the callback is called
  * later from the event loop, exactly once, unless cancelled), -EINVAL for a bad URI, mechanism or digest
  * size, -ENODEV when no present token has the certificate, -ENOKEY when it has no private key (and the
  * token needs no login that could be hiding it), -ENOTUNIQ when the URI matches several certificates.
- * Requests to one token run one at a time, in order; other modules run in parallel. A signature without a
- * PIN is handed to the helper while the one before it (also without a PIN) is still signing, so that the
- * helper goes on to it at once (PROTOCOL.md, "Manager side"). */
+ * Requests to one token run one at a time, in order; other modules run in parallel. Signatures without a
+ * PIN are handed to the helper while the ones before them (also without a PIN) are still signing, up to
+ * P11_PIPELINE_MAX at once, so that the helper goes on to the next at once (PROTOCOL.md, "Manager side"). */
 struct P11SignMechanism;
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,

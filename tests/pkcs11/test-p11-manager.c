@@ -851,50 +851,66 @@ static void test_removed_mid_signature(void **state) {
         manager_free_checked(m);
 }
 
-/* Two signatures of a batch: the first one's answer is handled slowly (as the agent builds the CMS, writes
- * the output and the audit record), and the second is timed from the end of that handling. */
+/* Signatures of a batch: the first one's answer is handled slowly (as the agent builds the CMS, writes the
+ * output and the audit records), and the others are timed from the end of that handling. */
+#define PIPE_N (P11_PIPELINE_MAX + 1)
 typedef struct Pipe {
-        uint64_t first_handled, second_at;
-        int first_error, second_error;
+        uint64_t first_handled, at[PIPE_N];
+        int error[PIPE_N];
 } Pipe;
 
-static void on_pipe_first(P11Manager *m, const P11SignResult *r, void *userdata) {
-        Pipe *p = userdata;
-        p->first_error = r->error;
-        (void) usleep(1200 * 1000);
-        p->first_handled = now();
+typedef struct PipeCall {
+        Pipe *pipe;
+        unsigned i;
+} PipeCall;
+
+static void on_pipe_signed(P11Manager *m, const P11SignResult *r, void *userdata) {
+        PipeCall *c = userdata;
+        c->pipe->error[c->i] = r->error;
+        if (c->i == 0) {
+                (void) usleep(1500 * 1000);
+                c->pipe->first_handled = now();
+        }
+        c->pipe->at[c->i] = now();
 }
 
-static void on_pipe_second(P11Manager *m, const P11SignResult *r, void *userdata) {
-        Pipe *p = userdata;
-        p->second_error = r->error;
-        p->second_at = now();
-}
+typedef struct PipeWait {
+        Pipe *pipe;
+        unsigned n;
+} PipeWait;
 
 static bool pipe_done(void *arg) {
-        return ((Pipe *) arg)->second_at != 0;
+        PipeWait *w = arg;
+        return w->pipe->at[w->n - 1] != 0;
 }
 
-static Pipe pipe_run(sd_event *e, P11Manager *m, const char *second_pin, const char *control_text) {
-        _cleanup_secret_ Secret *pin = second_pin ? secret_new_string(second_pin) : NULL;
+/* Signs n times, signature i with pins[i] (NULL: none), the first with C_Sign taking 300 ms; with
+ * pull_after_ms, the token is pulled that long after the start. */
+static Pipe
+pipe_run(sd_event *e, P11Manager *m, unsigned n, const char *const *pins, unsigned pull_after_ms) {
         P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
-        const char *uri = "pkcs11:token=fault;id=%01";
-        Pipe pipe = { .first_error = 1, .second_error = 1 };
+        Pipe pipe = {};
+        PipeCall calls[PIPE_N];
         uint8_t digest[32];
 
+        assert_true(n <= PIPE_N);
         sha256("pipeline", digest);
-        assert_int_equal(
-                p11_manager_sign(m, uri, NULL, &mech, digest, 32, P11_SIGN_KEEP_LOGIN, on_pipe_first, &pipe),
-                0);
-        assert_int_equal(
-                p11_manager_sign(m, uri, pin, &mech, digest, 32, P11_SIGN_KEEP_LOGIN, on_pipe_second, &pipe),
-                0);
-        if (control_text) {
-                uint64_t until = now() + 300 * 1000;
-                run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
-                control_write(control_text);
+        control_write("slow C_Sign 300\n");
+        for (unsigned i = 0; i < n; i++) {
+                _cleanup_secret_ Secret *pin = pins && pins[i] ? secret_new_string(pins[i]) : NULL;
+                calls[i] = (PipeCall){ &pipe, i };
+                assert_int_equal(
+                        p11_manager_sign(
+                                m, "pkcs11:token=fault;id=%01", pin, &mech, digest, 32, P11_SIGN_KEEP_LOGIN,
+                                on_pipe_signed, &calls[i]),
+                        0);
         }
-        run_until(e, pipe_done, &pipe, 15 * USEC_PER_SEC);
+        if (pull_after_ms > 0) {
+                uint64_t until = now() + pull_after_ms * 1000;
+                run_until(e, time_passed, &until, 5 * USEC_PER_SEC);
+                control_write("slow C_Sign 300\nremove\n");
+        }
+        run_until(e, pipe_done, &(PipeWait){ &pipe, n }, 15 * USEC_PER_SEC);
         return pipe;
 }
 
@@ -911,28 +927,32 @@ static void test_pipelined(void **state) {
         run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
         assert_int_equal(sign_result.error, 0);
 
-        /* Logged in, no PIN: the second signature is with the helper before the first one's answer is
-         * handled, so it is ready when that handling ends (sent only then, it would take 1 s more). */
-        control_write("slow C_Sign 1000\n");
-        Pipe p = pipe_run(e, m, NULL, NULL);
-        assert_int_equal(p.first_error, 0);
-        assert_int_equal(p.second_error, 0);
-        print_message(
-                "second answer %.3f s after the first one's handling\n",
-                (double) (p.second_at - p.first_handled) / USEC_PER_SEC);
-        assert_true(p.second_at - p.first_handled < 1000 * 1000);
+        /* Logged in, no PIN: while the first answer is handled (1.5 s), the helper signs the next ones it
+         * already has (0.3 s each), up to P11_PIPELINE_MAX in flight; the one after that is sent only once
+         * the first answer is handled, and takes its 0.3 s from then. */
+        Pipe p = pipe_run(e, m, PIPE_N, NULL, 0);
+        for (unsigned i = 0; i < PIPE_N; i++) {
+                assert_int_equal(p.error[i], 0);
+                print_message(
+                        "answer %u: %.3f s after the first one's handling\n", i,
+                        ((double) p.at[i] - (double) p.first_handled) / USEC_PER_SEC);
+        }
+        for (unsigned i = 1; i < P11_PIPELINE_MAX; i++)
+                assert_true(p.at[i] - p.first_handled < 300 * 1000);
+        assert_true(p.at[P11_PIPELINE_MAX] - p.first_handled >= 300 * 1000);
 
-        /* A signature with a PIN waits for the answer before it. */
-        p = pipe_run(e, m, "3333", NULL);
-        assert_int_equal(p.first_error, 0);
-        assert_int_equal(p.second_error, 0);
-        assert_true(p.second_at - p.first_handled >= 1000 * 1000);
+        /* A signature with a PIN waits for the answers before it. */
+        p = pipe_run(e, m, 2, (const char *const[]){ NULL, "3333" }, 0);
+        assert_int_equal(p.error[0], 0);
+        assert_int_equal(p.error[1], 0);
+        assert_true(p.at[1] - p.first_handled >= 300 * 1000);
 
-        /* Both with the helper when the token is pulled: both fail, the first one first. */
-        p = pipe_run(e, m, NULL, "slow C_Sign 1000\nremove\n");
-        assert_int_equal(p.first_error, -ENODEV);
-        assert_int_equal(p.second_error, -ENODEV);
-        assert_true(p.first_handled <= p.second_at);
+        /* All with the helper when the token is pulled: all fail, in order. */
+        p = pipe_run(e, m, P11_PIPELINE_MAX, NULL, 150);
+        for (unsigned i = 0; i < P11_PIPELINE_MAX; i++) {
+                assert_int_equal(p.error[i], -ENODEV);
+                assert_true(i == 0 || p.at[i - 1] <= p.at[i]);
+        }
         control_write("");
         manager_free_checked(m);
 }
