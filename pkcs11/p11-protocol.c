@@ -232,6 +232,11 @@ int p11_get_secret(P11Reader *r, size_t max, Secret **ret) {
                 return r->error;
         if (memchr(p, 0, n))
                 return (r->error = -EBADMSG);
+        if (n == 0) {
+                /* No PIN (a batch's signatures after the login): no locked memory to set up per request. */
+                *ret = NULL;
+                return 0;
+        }
         Secret *s = secret_new(p, n);
         if (!s)
                 return (r->error = -ENOMEM);

@@ -137,7 +137,7 @@ uint32_t p11_get_u32(P11Reader *r);
 uint64_t p11_get_u64(P11Reader *r);
 int p11_get_bytes(P11Reader *r, size_t max, uint8_t **ret, size_t *ret_size); /* allocates */
 int p11_get_string(P11Reader *r, size_t max, char **ret);                     /* no NUL inside */
-int p11_get_secret(P11Reader *r, size_t max, Secret **ret);
+int p11_get_secret(P11Reader *r, size_t max, Secret **ret);                   /* empty: *ret = NULL */
 int p11_reader_finish(P11Reader *r); /* -EBADMSG if an error happened or bytes are left over */
 
 /* Messages. Each *_free() accepts NULL and frees the members only (the struct is usually on the stack). */
