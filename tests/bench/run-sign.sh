@@ -41,7 +41,7 @@ sign_count() { grep -c "\"event\":\"sign-done\"" "$AUDIT" || true; }
 read -r load1 _ </proc/loadavg
 ncpu=$(nproc)
 printf "machine: %d CPUs, load average %s at the start\n" "$ncpu" "$load1"
-if [ "$(echo "$load1 > $ncpu / 2" | bc -l)" = 1 ]; then
+if [ "$(echo "$load1 >= $ncpu" | bc -l)" = 1 ]; then
         echo "WARNING: the machine is busy: other processes take CPU time from the peer and from the agent unevenly, so the ratio is not reliable; run this on an idle machine."
 fi
 
