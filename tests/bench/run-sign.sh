@@ -27,7 +27,7 @@ export KYSO_TEST_PINENTRY_LOG=/dev/null KYSO_BENCH_DIR=$tmp KYSO_BENCH_BATCH=$ba
 export KYSO_BENCH_BUILD=$build KYSO_BENCH_ROUNDS=${ROUNDS:-3}
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 unset KYSO_POLICY
-exec "$root/contrib/sandbox" --build "$build" -- bash -c '
+"$root/contrib/sandbox" --build "$build" -- bash -c '
 set -euo pipefail
 T=$KYSO_BENCH_DIR B=$KYSO_BENCH_BUILD N=$KYSO_BENCH_BATCH R=$KYSO_BENCH_ROUNDS
 LEADER="pkcs11:token=leader;object=leader;type=cert"
