@@ -54,6 +54,11 @@
 #define SIGN_RECORD_GROUP 64U
 #define SIGN_RECORD_DELAY_USEC (20U * 1000U)
 
+/* A token that answers faster than this gets up to P11_PIPELINE_MAX signatures at once, so that it does not
+ * wait for kysod between them; a slower one (a real eToken) one at a time, which costs it next to nothing
+ * and keeps Cancel prompt: only the signature the token is making is finished. */
+#define SIGN_FAST_TOKEN_USEC (20U * 1000U)
+
 typedef enum DocStatus {
         DOC_PENDING,
         DOC_DONE,
@@ -117,6 +122,10 @@ struct SignRequest {
         char *exe;
         RequestState state;
         bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
+        unsigned n_in_flight; /* documents with the token, from docs[cur] to docs[last_sent] (a batch) */
+        size_t last_sent;
+        uint64_t last_answer_usec; /* when the token last answered (CLOCK_MONOTONIC) */
+        bool fast_token;           /* and it had answered less than SIGN_FAST_TOKEN_USEC before */
         bool confirmed;    /* the approval was given; after a wrong PIN only the PIN is asked again */
         bool app_prompter; /* the current prompt is the sender's own registered prompter's, not pinentry's */
         bool app_prompted; /* some prompt of this request was: the PIN cache stays out of it */
@@ -1516,7 +1525,9 @@ static int sign_start(SignRequest *r, size_t idx) {
                 r);
         if (k < 0)
                 return k;
-        r->cur = idx;
+        if (r->n_in_flight++ == 0)
+                r->cur = idx;
+        r->last_sent = idx;
         r->sign_in_flight = true;
         return 0;
 }
@@ -1661,11 +1672,30 @@ static void sign_next(SignRequest *r) {
                                      : NULL);
 }
 
+/* Keeps the token busy once it is logged in: a fast one gets up to P11_PIPELINE_MAX documents at once (the
+ * manager hands them to the helper, which goes from one to the next without waiting for us), a slow one the
+ * next as the answer comes. Not while a PIN is to be tried (nor for a key that wants it for each signature),
+ * nor for a request with time-stamps (sign_next() keeps the token and the time-stamp server busy). */
+static void sign_feed(SignRequest *r) {
+        unsigned max = r->fast_token ? P11_PIPELINE_MAX : 1;
+
+        while (!r->cancelled && r->n_in_flight < max && !r->pin) {
+                size_t next = next_pending(r, r->last_sent + 1);
+                int k;
+
+                if (next >= r->n_docs)
+                        return;
+                k = sign_start(r, next);
+                if (k < 0 && k != -EAGAIN) /* the document failed here (-EAGAIN): on to the one after */
+                        return;
+        }
+}
+
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata) {
         SignRequest *r = userdata;
         SignDoc *d;
         _cleanup_free_ char *msg = NULL;
-        bool pipelined = false;
+        bool pipelined;
         CmsTimestamp ts = {};
         CmsInput in;
         uint8_t *der = NULL;
@@ -1673,16 +1703,26 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         int k;
         (void) m;
 
-        r->sign_in_flight = false;
+        r->n_in_flight--;
+        r->sign_in_flight = r->n_in_flight > 0;
         if (!r->owner || r->state == REQ_FINISHED) {
-                request_free(r);
+                if (!r->sign_in_flight)
+                        request_free(r);
                 return;
         }
+        uint64_t now;
+        if (sd_event_now(r->owner->event, CLOCK_MONOTONIC, &now) >= 0) {
+                r->fast_token = r->last_answer_usec > 0 && now - r->last_answer_usec < SIGN_FAST_TOKEN_USEC;
+                r->last_answer_usec = now;
+        }
+        /* Answers come in the order the documents were sent; the ones still with the token are pending. */
+        d = &r->docs[r->cur];
+        if (r->sign_in_flight)
+                r->cur = next_pending(r, r->cur + 1);
         if (r->pinpad) {
                 prompter_cancel(request_prompter(r));
                 r->pinpad = false;
         }
-        d = &r->docs[r->cur];
         if (res->error < 0) {
                 if (res->error == -EACCES && r->pin) {
                         /* Wrong PIN: the token says how many tries are left (count low, final try). The
@@ -1804,12 +1844,10 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                 sign_next(r); /* the time-stamp of d on a worker thread, the token on the next document */
                 return;
         }
-        /* The token starts on the next document while this one gets its CMS, output and audit record. */
-        {
-                size_t next = next_pending(r, r->cur + 1);
-                if (next < r->n_docs && sign_start(r, next) == 0)
-                        pipelined = true;
-        }
+        /* The token goes on with the next documents while this one gets its CMS, output and audit record,
+         * and the one after them is prepared, so that the token waits for nothing. */
+        sign_feed(r);
+        pipelined = r->sign_in_flight;
         in = cms_input_of(r, d, NULL);
         k = cms_input_build(&in, NULL, NULL, &der, &der_size, &ts, &msg);
         doc_seal(r, d, k, msg, &der, der_size, &ts, pipelined);
@@ -1821,7 +1859,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         }
         /* The one after the document the token now signs is prepared too, so that the token waits for
          * nothing when it answers. */
-        size_t next = next_pending(r, r->cur + 1);
+        size_t next = next_pending(r, r->last_sent + 1);
         if (next < r->n_docs)
                 (void) doc_prepare(r, &r->docs[next]);
 }
