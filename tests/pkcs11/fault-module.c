@@ -4,7 +4,8 @@
  * commands are read from the file $KYSO_FAULT_CONTROL before every call (README.md). When
  * $KYSO_FAULT_SOFTHSM2_CONF is set it becomes SOFTHSM2_CONF of this process, so this module can show other
  * tokens than a plain SoftHSM loaded beside it. It can also pose as a reader with a PIN pad, and records
- * every C_Login in $KYSO_FAULT_LOG, so tests can count how often the person would type the PIN. */
+ * every C_Login and C_Logout in $KYSO_FAULT_LOG, so tests can count how often the person would type the PIN.
+ */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <p11-kit/pkcs11.h>
@@ -206,27 +207,32 @@ static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info) {
         return real->C_GetSessionInfo(h, info);
 }
 
-/* One line per C_Login in $KYSO_FAULT_LOG: "C_Login user|so|context pinpad|pin". */
-static void log_login(CK_USER_TYPE type, bool pinpad) {
+/* One line per C_Login and C_Logout in $KYSO_FAULT_LOG: "C_Login user|so|context pinpad|pin", "C_Logout". */
+static void log_call(const char *line) {
         const char *path = getenv("KYSO_FAULT_LOG");
-        char line[64];
-        int fd, n;
+        int fd;
 
         if (!path)
                 return;
-        n = snprintf(
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        if (write(fd, line, strlen(line)) < 0) {
+                /* A test that counts logins then sees too few and fails. */
+        }
+        close(fd);
+}
+
+static void log_login(CK_USER_TYPE type, bool pinpad) {
+        char line[64];
+
+        snprintf(
                 line, sizeof(line), "C_Login %s %s\n",
                 type == CKU_SO                 ? "so"
                 : type == CKU_CONTEXT_SPECIFIC ? "context"
                                                : "user",
                 pinpad ? "pinpad" : "pin");
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return;
-        if (write(fd, line, (size_t) n) < 0) {
-                /* A test that counts logins then sees too few and fails. */
-        }
-        close(fd);
+        log_call(line);
 }
 
 static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
@@ -247,6 +253,7 @@ static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR p
 
 static CK_RV w_C_Logout(CK_SESSION_HANDLE h) {
         SESSION_CALL(C_Logout, h);
+        log_call("C_Logout\n");
         return real->C_Logout(h);
 }
 

@@ -251,6 +251,17 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         control ""
         for ((i = 0; i < 50; i++)); do pinpad_on || break; sleep 0.2; done
 
+        # A batch on a fast token (several documents with the helper at once) logs in once, and out once after
+        # its last signature: the login never outlives the batch.
+        for ((i = 0; i < 12; i++)); do echo "lô $i" >"$D/lo$i.txt"; done
+        mkdir -p "$T/lo"
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "pin 1111"
+        out=$(CLIENT --cert "$LEADER" --role approve --batch --count 12 -o "$T/lo" "$D"/lo{0..11}.txt 2>&1)
+        expect_match "fast batch of 12: signed" "response 0 0 -" "$out"
+        expect_eq "fast batch of 12: one login, one logout, and the logout last" "1 1 C_Logout" \
+                "$(grep -c '^C_Login' "$KYSO_FAULT_LOG") $(grep -c '^C_Logout' "$KYSO_FAULT_LOG") $(tail -n 1 "$KYSO_FAULT_LOG")"
+
         # Two tokens in parallel, on two modules: the leader token behind the fault module, whose C_Sign is
         # slow, the seal token on SoftHSM beside it (each module has its own helper). The seal's request must
         # finish while the leader's signature is still on its token; requests served one after the other
