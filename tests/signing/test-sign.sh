@@ -124,6 +124,34 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         for ((i = 0; i < 50; i++)); do kysoctl tokens 2>/dev/null | grep -q leader && break; sleep 0.2; done
         f2=$(audit_count sign-failed)
 
+        # Cancel during a batch on a fast token, with several documents at the token: those recorded before
+        # stay signed, those the token was making are discarded (and the record says so), the rest are
+        # cancelled; Response says cancelled; one record per document.
+        for ((i = 0; i < 60; i++)); do echo "hủy $i" >"$D/c$i.txt"; done
+        mkdir -p "$T/c"
+        n0=$(kysoctl audit show --json | jq length)
+        control "slow C_Sign 15"
+        script "confirm yes" "pin 1111"
+        CLIENT --cert "$LEADER" --role approve --batch --count 60 --cancel 600 --check-audit "$XDG_STATE_HOME/kyso/audit.jsonl" \
+                -o "$T/c" "$D"/c{0..59}.txt >"$T/c.txt" 2>&1
+        control ""
+        expect_match "Cancel during a fast batch: Response says cancelled" "response 0 1 org.kyso.Error.Cancelled" "$(cat "$T/c.txt")"
+        good=0 empty=0
+        for ((i = 0; i < 60; i++)); do
+                if grep -q "^progress $i done audited" "$T/c.txt"; then
+                        cms_ok "$D/c$i.txt" "$T/c/out-$i.p7s" 2>/dev/null && good=$((good + 1))
+                else
+                        [[ ! -s $T/c/out-$i.p7s ]] && empty=$((empty + 1))
+                fi
+        done
+        echo "# $good of 60 signed before the Cancel"
+        expect_eq "Cancel during a fast batch: signed ones verify, the others are empty" 60 $((good + empty))
+        expect "Cancel during a fast batch: some were signed, some not" test "$good" -gt 0 -a "$empty" -gt 0
+        expect_eq "Cancel during a fast batch: one record per document, done or cancelled" "60 $good" \
+                "$(kysoctl audit show --json | jq --argjson n "$n0" '.[$n:] | [map(select(.event == "sign-done" or .event == "sign-cancelled")) | length, map(select(.event == "sign-done")) | length] | "\(.[0]) \(.[1])"' -r)"
+        expect "Cancel during a fast batch: a signature the token made is recorded as discarded" \
+                bash -c "kysoctl audit show --json | jq -e --argjson n $n0 '.[\$n:] | any(.data.token_signature == \"discarded\")' >/dev/null"
+
         control "abort C_Sign"
         script "confirm yes" "pin 1111"
         expect_fail "helper crash mid-signature: failed with a clear message" "driver stopped working" \
