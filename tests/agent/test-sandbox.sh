@@ -82,10 +82,10 @@ wait_for_file() {
 }
 
 # Ctrl-C: SIGINT to the sandbox's process group, as a terminal does. It reaches the command itself (its own
-# handler runs), and the sandbox tears everything down. Background jobs of a script start with SIGINT
-# ignored, so the sandbox itself needs env --default-signal here.
+# handler runs to its end, though it takes a while), and the sandbox tears everything down. Background jobs of
+# a script start with SIGINT ignored, so the sandbox itself needs env --default-signal here.
 setsid env --default-signal=INT "$S" --build "$B" bash -c '
-        trap "echo interrupted >\"\$1/got-int\"; exit 0" INT
+        trap "sleep 0.5; echo interrupted >\"\$1/got-int\"; exit 0" INT
         echo "$KYSO_SANDBOX $KYSO_KYSOD_PID" >"$1/dir3"
         sleep 60 & wait' sandbox "$T" >"$T/sandbox3.log" 2>&1 &
 spid=$!
