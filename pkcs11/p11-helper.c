@@ -642,7 +642,11 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                         return login_failed(h, req->slot_id, rv, e, "login failed");
         } else if (!session_logged_in(h, s)) {
                 CK_TOKEN_INFO ti;
-                if (h->f->C_GetTokenInfo(req->slot_id, &ti) != CKR_OK || (ti.flags & CKF_LOGIN_REQUIRED)) {
+                /* The login may be gone with the token (pulled in the middle of a batch): say that. */
+                rv = h->f->C_GetTokenInfo(req->slot_id, &ti);
+                if (rv != CKR_OK)
+                        return fail_rv(e, rv, "cannot read the token's state");
+                if (ti.flags & CKF_LOGIN_REQUIRED) {
                         fail(e, P11_ERROR_NOT_LOGGED_IN, "not logged in and no PIN given");
                         e->pin_flags = token_pin_flags(h, req->slot_id);
                         return -EIO;

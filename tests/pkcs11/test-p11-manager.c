@@ -851,6 +851,33 @@ static void test_removed_mid_signature(void **state) {
         manager_free_checked(m);
 }
 
+/* A batch's token pulled between two signatures: the next one, which uses the batch's login, fails as a
+ * removed token (the agent then says to insert it), not as "not logged in" (which it would report as an
+ * internal error). */
+static void test_removed_between_batch_signatures(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        uint8_t digest[32];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        control_write("");
+        P11Manager *m = manager_new_full(e, fault, NULL, 60 * USEC_PER_SEC, 0, 0); /* no polls between */
+        wait_tokens(e, m, 1);
+        sha256("a batch, then the token pulled", digest);
+
+        const char *uri = "pkcs11:token=fault;id=%01";
+        assert_int_equal(sign_sync_flags(e, m, uri, "3333", P11_SIGN_ECDSA, digest, P11_SIGN_KEEP_LOGIN), 0);
+        assert_int_equal(sign_result.error, 0);
+        control_write("remove\n");
+        assert_int_equal(
+                sign_sync_flags(
+                        e, m, uri, NULL, P11_SIGN_ECDSA, digest, P11_SIGN_KEEP_LOGIN | P11_SIGN_USE_LOGIN),
+                0);
+        assert_int_equal(sign_result.error, -ENODEV);
+        assert_int_not_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
+        control_write("");
+        manager_free_checked(m);
+}
+
 /* Signatures of a batch: the first one's answer is handled slowly (as the agent builds the CMS, writes the
  * output and the audit records), and the others are timed from the end of that handling. */
 #define PIPE_N (P11_PIPELINE_MAX + 1)
@@ -1212,6 +1239,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_cancel, test_teardown),
                 cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
                 cmocka_unit_test_teardown(test_pipelined, test_teardown),
+                cmocka_unit_test_teardown(test_removed_between_batch_signatures, test_teardown),
                 cmocka_unit_test_teardown(test_registry, test_teardown),
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
                 cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
