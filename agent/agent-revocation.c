@@ -10,6 +10,7 @@
 #include "agent-worker.h"
 #include "log.h"
 #include "macro.h"
+#include "openssl-util.h"
 #include "sign-jobs.h"
 
 typedef struct Entry {
@@ -42,17 +43,6 @@ static Entry *find(const AgentRevocation *r, const char *sha256) {
                 if (streq(r->entries[i].sha256, sha256))
                         return &r->entries[i];
         return NULL;
-}
-
-static int der_sha256(const uint8_t *der, size_t size, char ret[static 65]) {
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-
-        if (!EVP_Digest(der, size, md, &n, EVP_sha256(), NULL) || n != 32)
-                return -EIO;
-        for (unsigned i = 0; i < n; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
-        return 0;
 }
 
 static void kick(AgentRevocation *r);
@@ -180,7 +170,7 @@ int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *cer
                 X509 *x;
 
                 if (!certs[i]->der || certs[i]->der_size == 0 ||
-                    der_sha256(certs[i]->der, certs[i]->der_size, sha256) < 0)
+                    sha256_hex(certs[i]->der, certs[i]->der_size, sha256) < 0)
                         continue;
                 e = find(r, sha256);
                 if (e) {

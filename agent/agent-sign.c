@@ -53,6 +53,7 @@
  * together (one fdatasync), at most this many and this long (see doc_done_later()). */
 #define SIGN_RECORD_GROUP 64U
 #define SIGN_RECORD_DELAY_USEC (20U * 1000U)
+_Static_assert(SIGN_RECORD_GROUP <= AUDIT_GROUP_MAX, "a group of records must fit audit_log_append_group()");
 
 /* A token that answers faster than this gets up to P11_PIPELINE_MAX signatures at once, so that it does not
  * wait for kysod between them; a slower one (a real eToken) one at a time, which costs it next to nothing
@@ -121,7 +122,7 @@ struct SignRequest {
         AuditCaller caller;
         char *exe;
         RequestState state;
-        bool cancelled, sign_in_flight, prompt_owner, pinpad, previous_wrong, confirmed_final;
+        bool cancelled, prompt_owner, pinpad, previous_wrong, confirmed_final;
         unsigned n_in_flight; /* documents with the token, from docs[cur] to docs[last_sent] (a batch) */
         size_t last_sent;
         uint64_t last_answer_usec; /* when the token last answered (CLOCK_MONOTONIC) */
@@ -177,13 +178,6 @@ static void request_finish(SignRequest *r);
 static void sign_next(SignRequest *r);
 
 /* ---- small helpers */
-
-static void *memdup(const void *p, size_t n) {
-        void *q = malloc(n ?: 1);
-        if (q && n)
-                memcpy(q, p, n);
-        return q;
-}
 
 static bool strv_has(char *const *l, const char *s) {
         STRV_FOREACH (i, l)
@@ -271,12 +265,6 @@ static char *name_entry(X509 *cert, int nid) {
         s = strndup((const char *) utf8, (size_t) len);
         OPENSSL_free(utf8);
         return s;
-}
-
-static void hex(const uint8_t *p, size_t n, char *ret) {
-        for (size_t i = 0; i < n; i++)
-                sprintf(ret + 2 * i, "%02x", p[i]);
-        ret[2 * n] = 0;
 }
 
 static char *fd_name(int fd) {
@@ -497,7 +485,7 @@ static int doc_write_output(SignDoc *d) {
                 return -errno;
         if (lseek(d->out_fd, 0, SEEK_SET) < 0)
                 return -errno;
-        /* sig holds the finished DER here (see sign_result). */
+        /* sig holds the finished DER here (see doc_seal()). */
         return loop_write(d->out_fd, d->sig, d->sig_size);
 }
 
@@ -809,7 +797,7 @@ static void request_finish(SignRequest *r) {
                 log_info(
                         "Request %s: %s %s (%s).", r->path, strna(r->docs[i].name),
                         doc_status_names[r->docs[i].status], strna(r->docs[i].message));
-        if (r->sign_in_flight) {
+        if (r->n_in_flight > 0) {
                 /* The token still works for this request: free it when the manager calls back. */
                 request_unlink(r);
                 r->owner = NULL;
@@ -822,23 +810,6 @@ static void request_finish(SignRequest *r) {
 }
 
 /* ---- checks and policy, per document */
-
-typedef struct DocReader {
-        int fd;
-        bool first;
-        bool is_pdf;
-} DocReader;
-
-static ssize_t doc_read(void *userdata, void *buf, size_t size) {
-        DocReader *rd = userdata;
-        ssize_t n = content_read_fd(&rd->fd, buf, size);
-
-        if (n > 0 && rd->first) {
-                rd->first = false;
-                rd->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
-        }
-        return n;
-}
 
 static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char *article) {
         d->article = article;
@@ -890,7 +861,7 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
         d->size = d->digests.total;
         h = content_digests_get(&d->digests, NID_sha256, &hs);
         if (h && hs == 32)
-                hex(h, 32, d->sha256);
+                hex_encode(h, 32, d->sha256);
 
         if (n_checks > 0) {
                 existing = calloc(n_checks, sizeof *existing);
@@ -929,32 +900,11 @@ static void doc_pdf_refused(SignRequest *r, SignDoc *d) {
                   "Sign a non-PDF file, or wait for the PAdES update."));
 }
 
-/* Every document but one to issue over an existing signature (see existing_check_start()). */
+/* Every document but one to issue over an existing signature (see existing_check_start()), once hashed. */
 static int doc_check(SignRequest *r, SignDoc *d) {
-        DocReader rd = { .fd = d->fd, .first = true };
-        int k;
-
-        if (d->hashed) {
-                if (d->is_pdf) {
-                        doc_pdf_refused(r, d);
-                        return 0;
-                }
-        } else {
-                if (content_digests_add(&d->digests, NID_sha256) < 0 ||
-                    content_digests_add(&d->digests, r->digest_nid) < 0)
-                        return -ENOMEM;
-                k = content_digests_read(&d->digests, doc_read, &rd);
-                if (k < 0) {
-                        doc_finish(
-                                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                                _("The document could not be read. Check that the file is readable, then "
-                                  "sign again."));
-                        return 0;
-                }
-                if (rd.is_pdf) {
-                        doc_pdf_refused(r, d);
-                        return 0;
-                }
+        if (d->is_pdf) {
+                doc_pdf_refused(r, d);
+                return 0;
         }
         return doc_decide(r, d, NULL, 0);
 }
@@ -1528,7 +1478,6 @@ static int sign_start(SignRequest *r, size_t idx) {
         if (r->n_in_flight++ == 0)
                 r->cur = idx;
         r->last_sent = idx;
-        r->sign_in_flight = true;
         return 0;
 }
 
@@ -1540,9 +1489,8 @@ static SignDoc *doc_awaiting_timestamp(SignRequest *r) {
         return NULL;
 }
 
-/* The second pass of the CMS: the finished signature is written and audited, or the document fails. */
-/* The signature of d is built (k == 0) or failed. With later, d is recorded with the documents that finish
- * soon after it (the token is already signing the next one). */
+/* The second pass of the CMS is done: the signature of d is built (k == 0) or failed. With later, d is
+ * recorded with the documents that finish soon after it (the token is already signing the next one). */
 static void doc_seal(
         SignRequest *r, SignDoc *d, int k, const char *msg, uint8_t **der, size_t der_size, CmsTimestamp *ts,
         bool later) {
@@ -1571,12 +1519,8 @@ static void doc_seal(
                 strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
                 d->timestamp_time = strdup(buf);
         }
-        {
-                uint8_t h[32];
-                unsigned hs = 0;
-                if (digest_buffer(NID_sha256, *der, der_size, h, &hs) >= 0 && hs == 32)
-                        hex(h, 32, d->sha256_after);
-        }
+        if (sha256_hex(*der, der_size, d->sha256_after) < 0)
+                d->sha256_after[0] = '\0'; /* the record then has no sha256_after */
         free(d->sig);
         d->sig = TAKE_PTR(*der);
         d->sig_size = der_size;
@@ -1585,8 +1529,6 @@ static void doc_seal(
         else
                 doc_finish(r, d, DOC_DONE, 0, NULL);
 }
-
-static void sign_next(SignRequest *r);
 
 static void timestamp_done(void *data, void *userdata) {
         CmsJob *j = data;
@@ -1634,7 +1576,7 @@ static void sign_next(SignRequest *r) {
         int k;
 
         if (r->cancelled) {
-                if (r->sign_in_flight)
+                if (r->n_in_flight > 0)
                         return; /* sign_result() discards what the token makes */
                 request_fail_all(
                         r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
@@ -1651,7 +1593,7 @@ static void sign_next(SignRequest *r) {
                                   "log."));
                 }
         }
-        if (r->sign_in_flight || doc_awaiting_timestamp(r))
+        if (r->n_in_flight > 0 || doc_awaiting_timestamp(r))
                 return;
         idx = next_pending(r, r->cur);
         if (idx >= r->n_docs) {
@@ -1704,9 +1646,8 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         (void) m;
 
         r->n_in_flight--;
-        r->sign_in_flight = r->n_in_flight > 0;
         if (!r->owner || r->state == REQ_FINISHED) {
-                if (!r->sign_in_flight)
+                if (r->n_in_flight == 0)
                         request_free(r);
                 return;
         }
@@ -1717,7 +1658,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         }
         /* Answers come in the order the documents were sent; the ones still with the token are pending. */
         d = &r->docs[r->cur];
-        if (r->sign_in_flight)
+        if (r->n_in_flight > 0)
                 r->cur = next_pending(r, r->cur + 1);
         if (r->pinpad) {
                 prompter_cancel(request_prompter(r));
@@ -1847,7 +1788,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         /* The token goes on with the next documents while this one gets its CMS, output and audit record,
          * and the one after them is prepared, so that the token waits for nothing. */
         sign_feed(r);
-        pipelined = r->sign_in_flight;
+        pipelined = r->n_in_flight > 0;
         in = cms_input_of(r, d, NULL);
         k = cms_input_build(&in, NULL, NULL, &der, &der_size, &ts, &msg);
         doc_seal(r, d, k, msg, &der, der_size, &ts, pipelined);
@@ -1952,7 +1893,7 @@ static void request_step(SignRequest *r) {
                         confirm(r);
                 return;
         case REQ_SIGNING:
-                if (!r->sign_in_flight)
+                if (r->n_in_flight == 0)
                         sign_next(r);
                 return;
         default:
@@ -2342,7 +2283,7 @@ static void request_cancel(SignRequest *r, const char *why) {
         /* A network wait is dropped at once; the token cannot be interrupted: finished when it answers
          * (and what it signed is discarded). */
         r->job = worker_job_cancel(r->job);
-        if (r->sign_in_flight)
+        if (r->n_in_flight > 0)
                 return;
         request_fail_all(
                 r, DOC_CANCELLED, KYSO_BUS_ERROR_CANCELLED,
@@ -2369,6 +2310,7 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                         dbus_message_iter_get_basic(&arr, &fd);
                         if (!nv) {
                                 safe_close(fd);
+                                reply = kyso_bus_error_reply_errno(m, -ENOMEM, NULL);
                                 goto out;
                         }
                         fds[k] = nv;
@@ -2396,8 +2338,10 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                 }
         }
         docs = reallocarray(r->docs, r->n_docs + n[0], sizeof *docs);
-        if (!docs)
+        if (!docs) {
+                reply = kyso_bus_error_reply_errno(m, -ENOMEM, NULL);
                 goto out;
+        }
         r->docs = docs;
         for (size_t i = 0; i < n[0]; i++) {
                 SignDoc *d = &r->docs[r->n_docs++];

@@ -10,17 +10,6 @@
 #include "openssl-util.h"
 #include "sign-jobs.h"
 
-static void *memdup_or_null(const void *p, size_t n) {
-        void *q;
-
-        if (!p)
-                return NULL;
-        q = malloc(n ?: 1);
-        if (q && n)
-                memcpy(q, p, n);
-        return q;
-}
-
 static int dup_chain(STACK_OF(X509) * chain, STACK_OF(X509) * *ret) {
         *ret = NULL;
         if (!chain)
@@ -180,7 +169,7 @@ capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t *
 
         if (!c->in->sig) {
                 free(c->tbs);
-                c->tbs = memdup_or_null(tbs, size);
+                c->tbs = memdup(tbs, size);
                 if (!c->tbs)
                         return -ENOMEM;
                 c->tbs_size = size;
@@ -189,7 +178,7 @@ capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t *
         /* Same signed attributes as in the first pass (fixed signing time), so the same hash. */
         if (size != c->in->tbs_size || memcmp(tbs, c->in->tbs, size) != 0)
                 return -ESTALE;
-        *ret_sig = memdup_or_null(c->in->sig, c->in->sig_size);
+        *ret_sig = memdup(c->in->sig, c->in->sig_size);
         if (!*ret_sig)
                 return -ENOMEM;
         *ret_size = c->in->sig_size;
@@ -254,10 +243,10 @@ int cms_job_new(const CmsInput *in, CmsJob **ret) {
         for (size_t i = 0; i < j->digests.n; i++)
                 j->digests.d[i].ctx = NULL;
         j->in.digests = &j->digests;
-        j->existing = memdup_or_null(in->existing, in->existing_size);
-        j->tbs = memdup_or_null(in->tbs, in->tbs_size);
-        j->sig = memdup_or_null(in->sig, in->sig_size);
-        j->signing_certificate = memdup_or_null(in->signing_certificate, in->signing_certificate_size);
+        j->existing = memdup(in->existing, in->existing_size);
+        j->tbs = memdup(in->tbs, in->tbs_size);
+        j->sig = memdup(in->sig, in->sig_size);
+        j->signing_certificate = memdup(in->signing_certificate, in->signing_certificate_size);
         j->in.existing = j->existing;
         j->in.signing_certificate = j->signing_certificate;
         j->in.tbs = j->tbs;
@@ -271,13 +260,15 @@ int cms_job_new(const CmsInput *in, CmsJob **ret) {
                 j->tsa_proxy = in->tsa->proxy ? strdup(in->tsa->proxy) : NULL;
                 j->tsa.url = j->tsa_url;
                 j->tsa.proxy = j->tsa_proxy;
-                j->tsa.policy_oid = NULL;
+                j->tsa_policy_oid = in->tsa->policy_oid ? strdup(in->tsa->policy_oid) : NULL;
+                j->tsa.policy_oid = j->tsa_policy_oid;
                 j->in.tsa = &j->tsa;
         }
         if ((in->existing && !j->existing) || !j->tbs || !j->sig ||
             (in->signing_certificate && !j->signing_certificate) ||
             (in->tsa && in->tsa->url && !j->tsa_url) || (in->tsa && in->tsa->proxy && !j->tsa_proxy) ||
-            dup_chain(in->chain, &j->chain) < 0 || X509_up_ref(in->cert) != 1) {
+            (in->tsa && in->tsa->policy_oid && !j->tsa_policy_oid) || dup_chain(in->chain, &j->chain) < 0 ||
+            X509_up_ref(in->cert) != 1) {
                 cms_job_free(j);
                 return -ENOMEM;
         }
@@ -303,6 +294,7 @@ void cms_job_free(void *job) {
         cms_timestamp_done(&j->timestamp);
         free(j->tsa_url);
         free(j->tsa_proxy);
+        free(j->tsa_policy_oid);
         content_digests_done(&j->digests);
         free(j->existing);
         free(j->tbs);

@@ -102,7 +102,7 @@ typedef struct CmsJob {
         uint8_t *existing, *tbs, *sig, *signing_certificate;
         ContentDigests digests;
         TsaOptions tsa;
-        char *tsa_url, *tsa_proxy;
+        char *tsa_url, *tsa_proxy, *tsa_policy_oid;
 
         int error;
         char *message;

@@ -747,20 +747,19 @@ build_line(AuditLog *log, const AuditEvent *ev, uint64_t now, uint64_t seq, cons
         return 0;
 }
 
-static void send_journal(AuditLog *log, const AuditEvent *ev, const char *line, size_t len) {
+/* journal is journal_socket_check()'s answer, asked once per group. */
+static void send_journal(AuditLog *log, const AuditEvent *ev, const char *line, size_t len, int journal) {
         AuditEventType t = ev->type;
         int prio = t == AUDIT_EVENT_SIGN_DENIED || t == AUDIT_EVENT_SIGN_FAILED ||
                                    t == AUDIT_EVENT_HELPER_CRASH || t == AUDIT_EVENT_PIN_FAILURE ||
                                    t == AUDIT_EVENT_LOG_TORN_TAIL
                            ? LOG_WARNING
                            : LOG_INFO;
-        /* Without journald's socket sd_journal_send() drops the entry and still reports success, and the
-         * journal's copy is what catches a cut tail: say it is missing. */
-        int r;
+        /* Without journald's socket the entry would be dropped silently, and the journal's copy is what
+         * catches a cut tail: say it is missing. */
+        int r = journal;
 
-        if (access("/run/systemd/journal/socket", F_OK) < 0)
-                r = -errno;
-        else
+        if (r >= 0)
                 r = sd_journal_send(
                         "MESSAGE=kyso audit #%" PRIu64 " %s: %s", log->seq, audit_event_type_to_string(t),
                         strempty(ev->message), "MESSAGE_ID=%s", audit_event_type_message_id(t),
@@ -893,13 +892,14 @@ static int write_group(
         audit_format_time(now, log->head_time);
         if (log->active_month < 0)
                 log->active_month = month_of_ms(now);
+        int journal = log->opts.no_journal ? 0 : journal_socket_check();
         for (size_t i = 0; i < n; i++) {
                 size_t start = i == 0 ? 0 : ends[i - 1];
                 log->size += ends[i] - start;
                 log->seq++;
                 memcpy(log->head, hashes[i], sizeof(hashes[i]));
                 if (!log->opts.no_journal)
-                        send_journal(log, &evs[i], b.data + start, ends[i] - start - 1);
+                        send_journal(log, &evs[i], b.data + start, ends[i] - start - 1, journal);
         }
         return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "audit-record.h"
 #include "macro.h"
+#include "openssl-util.h"
 
 static int scan_fail(const char **ret_what, const char *what) {
         if (ret_what)
@@ -186,12 +187,7 @@ AuditHasher *audit_hasher_free(AuditHasher *h) {
 }
 
 void audit_hex(const unsigned char *bin, size_t n, char *ret_hex) {
-        static const char digits[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; i++) {
-                ret_hex[2 * i] = digits[bin[i] >> 4];
-                ret_hex[2 * i + 1] = digits[bin[i] & 15];
-        }
-        ret_hex[2 * n] = '\0';
+        hex_encode(bin, n, ret_hex);
 }
 
 int audit_hasher_line(AuditHasher *h, const void *line, size_t len, char ret_hex[AUDIT_HASH_HEX + 1]) {

@@ -30,8 +30,8 @@ int log_level_from_string(const char *s) {
 }
 
 /* systemd sets JOURNAL_STREAM=dev:ino for the stderr it connects; only trust it if it is still our stderr.
- * And only if journald's native socket is there: without it sd_journal_sendv() drops messages and reports
- * success, where stderr would still reach someone. */
+ * And only if journald's native socket is there (journal_socket_check()): else stderr still reaches
+ * someone. */
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
         unsigned long long dev, ino;
@@ -43,7 +43,11 @@ static bool stderr_is_journal(void) {
                 return false;
         if ((unsigned long long) st.st_dev != dev || (unsigned long long) st.st_ino != ino)
                 return false;
-        return access("/run/systemd/journal/socket", F_OK) >= 0;
+        return journal_socket_check() >= 0;
+}
+
+int journal_socket_check(void) {
+        return access("/run/systemd/journal/socket", F_OK) < 0 ? -errno : 0;
 }
 
 void log_setup(const char *ident, LogTarget target) {

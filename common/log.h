@@ -17,6 +17,10 @@ typedef enum LogTarget {
         _LOG_TARGET_INVALID = -EINVAL,
 } LogTarget;
 
+/* 0 when journald's native socket is there, else a negative errno: without it sd_journal_send() drops
+ * entries and still reports success. */
+int journal_socket_check(void);
+
 void log_setup(const char *ident, LogTarget target); /* also reads KYSO_LOG_LEVEL (debug|info|...) */
 void log_set_max_level(int level);
 int log_get_max_level(void);

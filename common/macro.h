@@ -96,6 +96,19 @@ static inline const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+/* A copy of n bytes (malloc'd, at least 1 byte so that n == 0 is not NULL), or NULL when p is NULL or on
+ * OOM. */
+static inline void *memdup(const void *p, size_t n) {
+        void *q;
+
+        if (!p)
+                return NULL;
+        q = malloc(n ?: 1);
+        if (q && n)
+                memcpy(q, p, n);
+        return q;
+}
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

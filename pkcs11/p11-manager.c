@@ -318,8 +318,9 @@ static void helper_dispatch(Helper *h) {
                         h->n_behind++;
                 }
 
-                /* Requests are small (a few KiB at most) and at most two are in flight, so the socket buffer
-                 * always takes the whole frame; anything else means the helper is not reading. */
+                /* Requests are small (a few KiB at most) and at most P11_PIPELINE_MAX are in flight, so the
+                 * socket buffer always takes the whole frame; anything else means the helper is not reading.
+                 */
                 ssize_t n = send(h->fd, r->frame.data, r->frame.size, MSG_NOSIGNAL | MSG_DONTWAIT);
                 explicit_bzero(r->frame.data, r->frame.size);
                 if (n < 0 || (size_t) n != r->frame.size) {

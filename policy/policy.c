@@ -1186,16 +1186,6 @@ int policy_finish(Policy *p, char ***errors) {
         return 0;
 }
 
-static int sha256_hex(const void *data, size_t size, char ret[static 65]) {
-        unsigned char md[32];
-        unsigned n = 0;
-        if (EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
-                return -ENOMEM;
-        for (unsigned i = 0; i < n; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
-        return 0;
-}
-
 /* The policy's identity: "SHA256  PATH\n" per file (sha256sum's format), hashed. */
 static int policy_digest(Policy *p) {
         _cleanup_free_ char *text = NULL;
