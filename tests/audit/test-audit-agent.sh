@@ -23,9 +23,11 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         # A private mount namespace, so the tmpfs is seen by this test's kysod only and vanishes with it.
         if [[ $(id -u) == 0 ]] && unshare -m --propagation private true 2>/dev/null; then
                 export KYSO_AUDIT_TEST_TMPFS=1
-                exec unshare -m --propagation private "${sandbox[@]}"
+                unshare -m --propagation private "${sandbox[@]}"
+                exit $?
         fi
-        exec "${sandbox[@]}"
+        "${sandbox[@]}"
+        exit $?
 fi
 # ---- inside the sandbox
 T=$KYSO_AUDIT_TEST_DIR

@@ -22,7 +22,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
                 export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
         fi
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        exec "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
+        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
+        exit $?
 fi
 # ---- inside the sandbox
 T=$KYSO_PROMPTER_TEST_DIR
