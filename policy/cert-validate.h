@@ -3,6 +3,7 @@
 /* Certificate validation: is certificate X usable at time T under the policy? Validity period, path to a
  * trusted root, key usage, key and algorithm strength, revocation by OCSP or CRL. Fails closed. */
 
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <time.h>
@@ -89,6 +90,11 @@ int ocsp_check(
 int crl_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
         time_t *ret_revoked_at, char **ret_error);
+/* For a certificate that has expired by now: whether the OCSP answer (archiveCutoff) or the CRL
+ * (expiredCertsOnCRL) says it still keeps certificates that expired when this one did, so that "good" or
+ * "not listed" means "not revoked". Always true for a certificate that has not expired. */
+bool ocsp_covers_expired(OCSP_SINGLERESP *single, X509 *cert);
+bool crl_covers_expired(X509_CRL *crl, X509 *cert);
 /* GET or POST over plain HTTP with OpenSSL's client; proxy from the policy only. ret_error is translated. */
 int http_transfer(
         const Policy *p, const char *url, const char *content_type, const void *req, size_t req_size,

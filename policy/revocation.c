@@ -163,6 +163,47 @@ static const char *crl_reason_text(int reason) {
         }
 }
 
+/* RFC 5280 3.3 lets a CA drop a certificate from its CRLs once it has expired, and RFC 6960 4.4.4 lets an
+ * OCSP responder forget it: for an expired certificate, "not listed" or "good" is evidence only from a
+ * source that says it keeps expired certificates, back to a date no later than this one's notAfter. Without
+ * that, a certificate revoked and then expired would look as if it had never been revoked. */
+static bool expired_now(X509 *cert, time_t *ret_not_after) {
+        time_t na = asn1_time_to_time_t(X509_get0_notAfter(cert));
+        *ret_not_after = na;
+        return na != (time_t) -1 && time(NULL) > na;
+}
+
+/* Whether a keep-since time (expiredCertsOnCRL, archiveCutoff) covers a certificate that expired at na. */
+static bool keeps_since(const ASN1_TIME *since, time_t na) {
+        time_t t = since ? asn1_time_to_time_t(since) : (time_t) -1;
+        return t != (time_t) -1 && t <= na;
+}
+
+bool ocsp_covers_expired(OCSP_SINGLERESP *single, X509 *cert) {
+        time_t na;
+        if (!expired_now(cert, &na))
+                return true;
+        _cleanup_(ASN1_GENERALIZEDTIME_freep) ASN1_GENERALIZEDTIME *cutoff =
+                OCSP_SINGLERESP_get1_ext_d2i(single, NID_id_pkix_OCSP_archiveCutoff, NULL, NULL);
+        return keeps_since(cutoff, na);
+}
+
+bool crl_covers_expired(X509_CRL *crl, X509 *cert) {
+        time_t na;
+        if (!expired_now(cert, &na))
+                return true;
+        /* expiredCertsOnCRL (X.509 9.6.2, id-ce 60), unknown to OpenSSL: a bare GeneralizedTime. */
+        _cleanup_(ASN1_OBJECT_freep) ASN1_OBJECT *oid = OBJ_txt2obj("2.5.29.60", 1);
+        int i = oid ? X509_CRL_get_ext_by_OBJ(crl, oid, -1) : -1;
+        if (i < 0)
+                return false;
+        ASN1_OCTET_STRING *data = X509_EXTENSION_get_data(X509_CRL_get_ext(crl, i));
+        const unsigned char *q = ASN1_STRING_get0_data(data);
+        _cleanup_(ASN1_GENERALIZEDTIME_freep) ASN1_GENERALIZEDTIME *since =
+                d2i_ASN1_GENERALIZEDTIME(NULL, &q, ASN1_STRING_length(data));
+        return keeps_since(since, na);
+}
+
 /* The answer about cert in a response: responders may name it by a CertID hashed with another algorithm
  * than the SHA-1 of the request, so each answer is compared with the CertID made with its own hash. */
 static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *cert, X509 *issuer) {
@@ -322,6 +363,15 @@ int ocsp_check(
         }
         switch (cstatus) {
         case V_OCSP_CERTSTATUS_GOOD:
+                if (!ocsp_covers_expired(single, cert)) {
+                        ERR_clear_error();
+                        return set_error(
+                                ret_error,
+                                _("OCSP server %s says 'good' about a certificate that has expired, but does not "
+                                  "say it keeps the status of expired certificates (no archive cutoff), so the "
+                                  "answer proves nothing"),
+                                url);
+                }
                 *ret_result = REVOCATION_RESULT_GOOD;
                 return 0;
         case V_OCSP_CERTSTATUS_REVOKED:
@@ -516,6 +566,15 @@ int crl_check(
                 return set_error(
                         ret_error, _("revoked (%s), according to the CRL from %s"),
                         _(crl_reason_text(reason)), url);
+        }
+        if (!crl_covers_expired(crl, cert)) {
+                ERR_clear_error();
+                return set_error(
+                        ret_error,
+                        _("the CRL from %s does not list the certificate, but it has expired and the CRL does not "
+                          "say it keeps expired certificates (no expiredCertsOnCRL), so a revocation may have "
+                          "been dropped from it"),
+                        url);
         }
         *ret_result = REVOCATION_RESULT_GOOD;
         return 0;

@@ -133,7 +133,23 @@ expect_match "clerk classified as personal" "^kind=personal$" "$out"
 
 # Status at a time in the past (a signature's signing time).
 NOW=$(date +%s)
-check "expired certificate was valid 100 days ago" "$GOOD" expired valid ocsp "is valid until" --at $((NOW - 100 * 86400))
+# An expired certificate at a time it was valid: CAs may drop expired certificates from CRLs and OCSP (RFC 5280
+# 3.3, RFC 6960 4.4.4), so "good" or "not listed" counts only from a source that says it keeps them. The test
+# OCSP responder gives no archive cutoff; ca.crl has expiredCertsOnCRL, ca-noexp.crl (--noexp) has not.
+check "expired certificate was valid 100 days ago (by the CRL, which keeps expired ones)" "$GOOD" expired valid \
+        crl "is valid until" --at $((NOW - 100 * 86400))
+check "expired: an OCSP 'good' without archive cutoff proves nothing" "$(policy ocsp "$OCSP" "$CRL")" expired \
+        unknown-revocation none "says 'good' about a certificate that has expired, but does not say it keeps the \
+status of expired certificates \(no archive cutoff\)" --at $((NOW - 100 * 86400))
+start crl CRL_NOEXP --noexp
+NOEXP=$(policy crl "$DOWN_OCSP" "$CRL_NOEXP")
+check "expired: a CRL without expiredCertsOnCRL proves nothing" "$NOEXP" expired unknown-revocation none \
+        "the CRL from $CRL_NOEXP/ca.crl does not list the certificate, but it has expired and the CRL does not say \
+it keeps expired certificates \(no expiredCertsOnCRL\)" --at $((NOW - 100 * 86400))
+check "that CRL is enough for a certificate that has not expired" "$NOEXP" leader valid crl "is valid until"
+out=$("$VALIDATE_CERT" "$NOEXP" "$P/revexp.pem" --untrusted "$P/ca.pem" --at $((NOW - 100 * 86400)))
+expect_match "revexp 100 days ago: a revocation the CRL lists counts without expiredCertsOnCRL" \
+        "^revoked_later=yes$" "$out"
 out=$("$VALIDATE_CERT" "$GOOD" "$P/revoked.pem" --untrusted "$P/ca.pem" --at $((NOW - 43200)))
 expect_match "revoked today: still valid 12 hours ago" "^status=valid$" "$out"
 expect_match "revoked today: marked as revoked later" "^revoked_later=yes$" "$out"

@@ -380,8 +380,19 @@ if [[ -n $FAKETIME_LIB ]]; then
                 "Certificate at signing time: +the certificate is revoked\." "$D/doc.txt" "$D/revexp-bt45.p7s"
         expect_verify "revoked then expired, time-stamped after the revocation: does not count" 1 \
                 "Competent person: +does not count" "$D/doc.txt" "$D/revexp-bt45.p7s"
+        # The CA's CRL may have dropped expired certificates (ca-noexp.crl has no expiredCertsOnCRL) and the
+        # OCSP responder gives no archive cutoff: nothing says whether expired was revoked before it expired.
+        start_test_server crl CRL_NOEXP --noexp 2>"$T/start.err" || bail_out "crl server: $(cat "$T/start.err")"
+        write_policy "$T/noexp/policy.conf" "$OCSP" "$CRL_NOEXP"
+        KYSO_POLICY="$T/noexp/policy.conf" expect_verify \
+                "expired, time-stamped, CRL silent about expired certificates: NOT VALID, says why" 1 \
+                "revocation status .*cannot be established.*no archive cutoff.*no expiredCertsOnCRL" \
+                "$D/doc.txt" "$D/expired-bt100.p7s"
+        KYSO_POLICY="$T/noexp/policy.conf" expect_verify \
+                "expired, time-stamped, CRL silent about expired certificates: does not count" 1 \
+                "Competent person: +does not count" "$D/doc.txt" "$D/expired-bt100.p7s"
 else
-        for i in 1 2 3 4 5 6 7; do ok "# SKIP libfaketime not found"; done
+        for i in 1 2 3 4 5 6 7 8 9; do ok "# SKIP libfaketime not found"; done
 fi
 
 # --- Revocation servers down: fail closed, naming the servers.
