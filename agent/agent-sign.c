@@ -1633,6 +1633,30 @@ static void sign_feed(SignRequest *r) {
         }
 }
 
+/* A wrong PIN is an event of its own (Article 15 counts them). Like every event, one that cannot be
+ * recorded ends the request: then -EIO, and the request is finished. */
+static int record_wrong_pin(SignRequest *r, const char *message) {
+        AuditEvent ev = {
+                .type = AUDIT_EVENT_PIN_FAILURE,
+                .caller = &r->caller,
+                .message = message,
+                .request = r->path,
+        };
+        int k;
+
+        audit_event_set_token(&ev, r);
+        k = r->owner->audit ? audit_log_append(r->owner->audit, &ev, NULL) : -EROFS;
+        if (k < 0) {
+                log_error_errno(k, "Cannot append the audit record of a wrong PIN: %m");
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                        _("The audit log could not record the wrong PIN, so the request was stopped. Check the "
+                          "disk space of the audit log, then sign again."));
+                return -EIO;
+        }
+        return 0;
+}
+
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata) {
         SignRequest *r = userdata;
         SignDoc *d;
@@ -1660,9 +1684,27 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
         d = &r->docs[r->cur];
         if (r->n_in_flight > 0)
                 r->cur = next_pending(r, r->cur + 1);
+        bool pinpad = r->pinpad;
         if (r->pinpad) {
                 prompter_cancel(request_prompter(r));
                 r->pinpad = false;
+        }
+        if (res->error == -EACCES && pinpad && !r->pin) {
+                /* Wrong PIN typed on the reader. Not tried again on our own: the reader would ask at once,
+                 * and a PIN typed in a hurry is how a token gets locked. The person signs again. */
+                r->pin_flags = res->pin_flags;
+                r->batch_login = false;
+                if (record_wrong_pin(r, "Wrong PIN typed on the reader") < 0)
+                        return;
+                if (res->pin_flags & P11_PIN_LOCKED) {
+                        fail_locked(r);
+                        return;
+                }
+                _cleanup_free_ char *text = prompt_text_pinpad_wrong(tries_left(res->pin_flags));
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_PIN_INCORRECT,
+                        text ?: kyso_bus_error_message(KYSO_BUS_ERROR_PIN_INCORRECT));
+                return;
         }
         if (res->error < 0) {
                 if (res->error == -EACCES && r->pin) {
@@ -1681,23 +1723,8 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                                         "Token '%s' refused the kept PIN; it is forgotten and the PIN is asked.",
                                         strna(r->token_label));
                         }
-                        AuditEvent ev = {
-                                .type = AUDIT_EVENT_PIN_FAILURE,
-                                .caller = &r->caller,
-                                .message = "Wrong PIN",
-                                .request = r->path,
-                        };
-                        audit_event_set_token(&ev, r);
-                        /* Like every event: one that cannot be recorded ends the request. */
-                        k = r->owner->audit ? audit_log_append(r->owner->audit, &ev, NULL) : -EROFS;
-                        if (k < 0) {
-                                log_error_errno(k, "Cannot append the audit record of a wrong PIN: %m");
-                                request_fail_all(
-                                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
-                                        _("The audit log could not record the wrong PIN, so the request was "
-                                          "stopped. Check the disk space of the audit log, then sign again."));
+                        if (record_wrong_pin(r, "Wrong PIN") < 0)
                                 return;
-                        }
                         if (r->cancelled) {
                                 sign_next(r);
                                 return;

@@ -365,6 +365,20 @@ char *prompt_text_wrong_pin(int tries_left) {
         return s;
 }
 
+char *prompt_text_pinpad_wrong(int tries_left) {
+        _cleanup_free_ char *wrong = prompt_text_wrong_pin(tries_left);
+        char *s;
+
+        if (!wrong ||
+            asprintf(
+                    &s,
+                    _("%s The PIN was typed on the reader, so nothing was signed: sign again and type it "
+                      "carefully on the reader."),
+                    wrong) < 0)
+                return NULL;
+        return s;
+}
+
 int prompt_text_pin(const PromptPinRequest *req, PromptText *ret) {
         _cleanup_(prompt_text_done) PromptText t = {};
         _cleanup_free_ char *label = NULL;

@@ -276,6 +276,20 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         script "confirm yes" "hang"
         batch_of_3 pad "$LEADER" "PIN pad"
         expect_eq "PIN pad: the batch logs in once, on the reader" "1" "$(grep -c '^C_Login' "$KYSO_FAULT_LOG")"
+        # A wrong PIN typed on the reader: a pin-failure record, and the request ends with PinIncorrect telling
+        # the person to sign again; the reader is not asked again on its own.
+        control "pinpad 9999" "slow C_Login 300"
+        : >"$KYSO_FAULT_LOG"
+        script "confirm yes" "hang"
+        f0=$(audit_count pin-failure)
+        out=$(kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/pad-wrong.p7s" 2>&1)
+        expect_match "PIN pad, wrong PIN: the request ends, saying the PIN typed on the reader was wrong" \
+                "Wrong PIN\..*typed on the reader, so nothing was signed: sign again" "$out"
+        expect_eq "PIN pad, wrong PIN: one login on the reader, no second try; nothing written; one pin-failure record" \
+                "1 no $((f0 + 1))" \
+                "$(grep -c '^C_Login user pinpad' "$KYSO_FAULT_LOG") $([[ -s $T/out/pad-wrong.p7s ]] && echo yes || echo no) $(audit_count pin-failure)"
+        expect_eq "PIN pad, wrong PIN: the request's record says PinIncorrect" "org.kyso.Error.PinIncorrect" \
+                "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-failed")] | last | .data.error // .error // .reason')"
         control ""
         for ((i = 0; i < 50; i++)); do pinpad_on || break; sleep 0.2; done
 
