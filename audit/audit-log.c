@@ -348,6 +348,8 @@ static int find_head(AuditLog *log, char **ret_message) {
         return 0;
 }
 
+static bool take_fault(AuditLog *log, AuditFault f);
+
 typedef struct TornTail {
         uint64_t offset, length;
         char sha256[AUDIT_HASH_HEX + 1];
@@ -440,6 +442,8 @@ static int recover_torn_tail(AuditLog *log, TornTail *ret_torn, char **ret_messa
                         strerror(-r));
                 return r;
         }
+        if (take_fault(log, AUDIT_FAULT_OPEN_KILL_AFTER_CUT))
+                (void) raise(SIGKILL);
         log->size = cut;
         ret_torn->offset = cut;
         ret_torn->length = torn_len;
@@ -498,6 +502,7 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
         log->now_ms = now_realtime_ms;
         if (opts)
                 log->opts = *opts;
+        log->fault = log->opts.fault;
         log->uid = getuid();
         log->pid = getpid();
         log->path = strdup(path);
@@ -599,6 +604,8 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
                                 strerror(-r));
                         return r;
                 }
+                if (take_fault(log, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD))
+                        (void) raise(SIGKILL);
         }
 
         *ret = TAKE_PTR(log);
@@ -803,7 +810,9 @@ static bool take_fault(AuditLog *log, AuditFault f) {
 
 static int do_write(AuditLog *log, const char *data, size_t len) {
         AuditFault fault = log->fault;
-        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE || !take_fault(log, fault))
+        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE ||
+            fault == AUDIT_FAULT_OPEN_KILL_AFTER_CUT || fault == AUDIT_FAULT_OPEN_KILL_AFTER_RECORD ||
+            !take_fault(log, fault))
                 fault = AUDIT_FAULT_NONE;
 
         if (fault == AUDIT_FAULT_ENOSPC)

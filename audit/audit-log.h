@@ -18,12 +18,32 @@
 
 typedef struct AuditLog AuditLog;
 
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
+typedef enum AuditFault {
+        AUDIT_FAULT_NONE,
+        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
+        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
+        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
+        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
+                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
+                                */
+        /* Only through AuditLogOptions.fault: the process kills itself (SIGKILL) inside open(), while it
+         * recovers a torn tail. */
+        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* the torn bytes are safe elsewhere and cut off the log */
+        AUDIT_FAULT_OPEN_KILL_AFTER_RECORD, /* and the log-torn-tail record is durable */
+        _AUDIT_FAULT_MAX,
+        _AUDIT_FAULT_INVALID = -EINVAL,
+} AuditFault;
+
 typedef struct AuditLogOptions {
         uint64_t max_size;   /* rotate before the active file would grow past this many bytes; 0: never */
         bool rotate_monthly; /* rotate when the UTC month of the first record of the active file has passed
                               */
         bool no_journal;     /* do not send records to the journal (tests, or systems without journald) */
         bool no_sync;        /* BENCHMARK ONLY: skip fdatasync(). Records are then not durable. */
+        AuditFault fault;    /* TESTS ONLY: armed from open() on, so that open()'s own writes meet it too */
 } AuditLogOptions;
 
 /* Who asked: the D-Bus peer for requests (the agent fills it from the bus credentials). */
@@ -115,20 +135,7 @@ int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);
 
-/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
-typedef enum AuditFault {
-        AUDIT_FAULT_NONE,
-        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
-        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
-        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
-        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
-        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
-        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
-                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
-                                */
-        _AUDIT_FAULT_MAX,
-        _AUDIT_FAULT_INVALID = -EINVAL,
-} AuditFault;
+/* Test hooks (see AuditFault). */
 void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
 void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
 
