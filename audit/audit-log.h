@@ -31,7 +31,8 @@ typedef enum AuditFault {
                                 */
         /* Only through AuditLogOptions.fault: the process kills itself (SIGKILL) inside open(), while it
          * recovers a torn tail. */
-        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* the torn bytes are safe elsewhere and cut off the log */
+        AUDIT_FAULT_OPEN_KILL_BEFORE_CUT,   /* the torn bytes are safe elsewhere, still in the log too */
+        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* and cut off the log */
         AUDIT_FAULT_OPEN_KILL_AFTER_RECORD, /* and the log-torn-tail record is durable */
         _AUDIT_FAULT_MAX,
         _AUDIT_FAULT_INVALID = -EINVAL,
@@ -88,8 +89,10 @@ typedef struct AuditEvent {
 
 /* Opens (creates) the log at path: parents 0700, file 0600, an exclusive lock on "<path>.lock" (-EBUSY when
  * another process holds it; *ret_message names it), recovery of a torn last line (moved to
- * "<path>.torn-<UTC time>" and recorded), and the head found by reading the file backwards. On failure
- * *ret_message, if given, gets a sentence for people (free() it). */
+ * "<path>.torn-<UTC time>" and recorded; until the record is durable the file is
+ * "<path>.torn-<UTC time>.at-<offset>.pending", which the next open() finishes after a crash), and the head
+ * found by reading the file backwards. On failure *ret_message, if given, gets a sentence for people (free()
+ * it). */
 int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message);
 AuditLog *audit_log_free(AuditLog *log); /* closes; does not write a record (the agent writes agent-stop) */
 DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
@@ -113,7 +116,8 @@ int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *mess
 uint64_t audit_log_get_seq(const AuditLog *log); /* the last record's seq; 0 when the log is empty */
 const char *audit_log_get_head_hash(const AuditLog *log); /* its hash (64 hex) */
 const char *audit_log_get_path(const AuditLog *log);
-/* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
+/* Set when open() quarantined a torn tail, or finished the quarantine of a start that crashed: the (last)
+ * quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
 /* The chain's identity (AUDIT_CHAIN_HEX hex digits; "" for a log of an earlier version without one). */
 const char *audit_log_get_chain(const AuditLog *log);

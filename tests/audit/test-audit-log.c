@@ -617,6 +617,54 @@ static void test_torn_crash_after_cut(void **state) {
         tmpdir_remove(dir);
 }
 
+static void test_torn_crash_before_cut(void **state) {
+        /* A crash with the bytes in their .pending file and still in the log: the next start finishes that
+         * cut and records that file, rather than copy the same bytes a second time. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        uint64_t cut = make_torn_log(path);
+
+        open_killed(path, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT);
+        assert_int_equal(file_size(path), cut + strlen(torn_line));
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_int_equal(t.bytes, strlen(torn_line));
+        assert_true(t.recovered);
+        verify_ok(path, 6, 1);
+        reopen_changes_nothing(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_stale_temporary(void **state) {
+        /* A crash while the quarantine file was still a temporary file: the log was not cut yet, so the
+         * temporary copy is dropped and the torn tail is quarantined as usual. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *tmp =
+                path_in(dir, "audit.jsonl.torn-20261124T060214Z.at-100.pending.tmp-Ab12Cd");
+        _cleanup_free_ char *other = path_in(dir, "audit.jsonl.torn-notes.txt");
+        uint64_t cut = make_torn_log(path);
+        file_write(tmp, torn_line, 10);
+        file_write(other, "x", 1); /* not a name the agent makes: left alone */
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+        assert_int_equal(access(tmp, F_OK), -1);
+        assert_int_equal(unlink(other), 0);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_false(t.recovered);
+        verify_ok(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
 static void test_torn_crash_after_record(void **state) {
         /* A crash right after the record: the next start finishes the quarantine without a second record. */
         char *dir = tmpdir_new();
@@ -751,7 +799,9 @@ int main(void) {
                 cmocka_unit_test(test_rotate_month),
                 cmocka_unit_test(test_rotate_interrupted),
                 cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_torn_crash_before_cut),
                 cmocka_unit_test(test_torn_crash_after_cut),
+                cmocka_unit_test(test_torn_stale_temporary),
                 cmocka_unit_test(test_torn_crash_after_record),
                 cmocka_unit_test(test_torn_crash_in_record),
                 cmocka_unit_test(test_torn_crash_rotated),
