@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -348,19 +349,206 @@ static int find_head(AuditLog *log, char **ret_message) {
         return 0;
 }
 
-typedef struct TornTail {
-        uint64_t offset, length;
-        char sha256[AUDIT_HASH_HEX + 1];
-} TornTail;
+static bool take_fault(AuditLog *log, AuditFault f);
+static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+static int write_rotation_record(AuditLog *log);
+
+/* A quarantine file is written as "<final>.at-<offset>.pending" (through a temporary file, so that a
+ * .pending file is always complete) and gets its final name "<log>.torn-<UTC time>[-N]" only once the
+ * log-torn-tail record naming that final name is durable. A crash anywhere in between leaves a .pending
+ * file, which the next open() finishes: that is how no crash can leave the bytes cut off the log with no
+ * record of them. The offset is in the name because, after a crash, nothing else says where the bytes were
+ * (the log may have grown since: a start that crashed while writing the record leaves a new torn tail). */
+typedef struct Pending {
+        char *path;  /* "<final>.at-<offset>.pending" */
+        char *final; /* what the record names */
+        uint64_t offset;
+        bool fresh; /* made by this open(); else left by a start that crashed */
+} Pending;
+
+typedef struct PendingList {
+        Pending *items;
+        size_t n;
+} PendingList;
+
+static void pending_list_done(PendingList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].path);
+                free(l->items[i].final);
+        }
+        l->items = mfree(l->items);
+        l->n = 0;
+}
+
+static int pending_list_add(PendingList *l, char *path, char *final, uint64_t offset, bool fresh) {
+        Pending *p = realloc(l->items, (l->n + 1) * sizeof(Pending));
+        if (!p) {
+                free(path);
+                free(final);
+                return -ENOMEM;
+        }
+        l->items = p;
+        l->items[l->n++] = (Pending){ .path = path, .final = final, .offset = offset, .fresh = fresh };
+        return 0;
+}
+
+static bool pending_list_has_final(const PendingList *l, const char *final) {
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i].final, final))
+                        return true;
+        return false;
+}
+
+static int pending_cmp(const void *a, const void *b) {
+        const Pending *x = a, *y = b;
+        int c = strverscmp(x->final, y->final); /* the time, then -1, -2, ... -10 */
+        if (c != 0)
+                return c;
+        return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Never replaces an existing file. */
+static int rename_noreplace(const char *from, const char *to) {
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return negative_errno();
+        /* A file system without RENAME_NOREPLACE; we hold the lock, so only outsiders could race us. */
+        if (access(to, F_OK) == 0)
+                return -EEXIST;
+        if (rename(from, to) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/* The .pending quarantine files beside the log, oldest first. Temporary files of a quarantine file that
+ * never got its .pending name are removed: the log was cut only after that rename, so their bytes are
+ * still in the log. */
+static int list_pending(AuditLog *log, PendingList *ret, char **ret_message) {
+        _cleanup_free_ char *dir = strndup(log->path, (size_t) (strrchr(log->path, '/') - log->path));
+        const char *base = base_name(log->path);
+        size_t base_len = strlen(base);
+        int r = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        DIR *d = opendir(isempty(dir) ? "/" : dir);
+        if (!d) {
+                r = negative_errno();
+                set_message(
+                        ret_message, "Cannot read the folder of the audit log %s: %s.", log->path,
+                        strerror(-r));
+                return r;
+        }
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                const char *name = de->d_name;
+                if (strncmp(name, base, base_len) != 0 || !startswith(name + base_len, ".torn-"))
+                        continue;
+                const char *stamp = name + base_len + strlen(".torn-");
+                size_t stamp_len = strspn(stamp, "0123456789TZ-");
+                const char *at = startswith(stamp + stamp_len, ".at-");
+                if (stamp_len == 0 || !at)
+                        continue; /* a final name, or not ours */
+                size_t digits = strspn(at, "0123456789");
+                if (digits == 0 || digits > 20)
+                        continue;
+
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", dir, name) < 0)
+                        r = -ENOMEM;
+                else if (startswith(at + digits, ".pending.tmp-")) {
+                        if (unlink(path) < 0 && errno != ENOENT)
+                                log_debug_errno(errno, "Cannot remove %s, ignoring: %m", path);
+                } else if (streq(at + digits, ".pending")) {
+                        char *end;
+                        errno = 0;
+                        unsigned long long offset = strtoull(at, &end, 10);
+                        if (errno != 0 || end != at + digits)
+                                continue;
+                        char *final = NULL;
+                        if (asprintf(
+                                    &final, "%s/%.*s", dir, (int) (base_len + strlen(".torn-") + stamp_len),
+                                    name) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = pending_list_add(ret, TAKE_PTR(path), final, offset, false);
+                }
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (ret->n > 1)
+                qsort(ret->items, ret->n, sizeof(Pending), pending_cmp);
+        return 0;
+}
+
+/* Makes "<final>.at-<offset>.pending" with the torn bytes, durable with its name, and adds it to pending. */
+static int write_pending(
+        AuditLog *log, PendingList *pending, uint64_t offset, const char *torn, size_t torn_len,
+        char **ret_message) {
+        char stamp[AUDIT_TIME_LEN + 1], compact[32];
+        int r = 0;
+
+        audit_format_time(log->now_ms(log->now_userdata), stamp);
+        /* 2026-11-24T06:02:14.123Z -> 20261124T060214Z */
+        snprintf(
+                compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5, stamp + 8,
+                stamp + 11, stamp + 14, stamp + 17);
+        for (unsigned i = 0; i < 1000; i++) {
+                _cleanup_free_ char *final = NULL, *path = NULL, *tmp = NULL;
+                if ((i == 0 ? asprintf(&final, "%s.torn-%s", log->path, compact)
+                            : asprintf(&final, "%s.torn-%s-%u", log->path, compact, i)) < 0) {
+                        final = NULL;
+                        return -ENOMEM;
+                }
+                /* A name no quarantine file has, finished or not. */
+                if (access(final, F_OK) == 0 || pending_list_has_final(pending, final))
+                        continue;
+                if (asprintf(&path, "%s.at-%" PRIu64 ".pending", final, offset) < 0) {
+                        path = NULL;
+                        return -ENOMEM;
+                }
+                _cleanup_close_ int fd = tmpfile_beside(path, 0600, &tmp);
+                if (fd < 0) {
+                        r = fd;
+                        set_message(
+                                ret_message,
+                                "Cannot create the quarantine file %s for the torn end of the audit log: %s.",
+                                path, strerror(-r));
+                        return r;
+                }
+                r = loop_write(fd, torn, torn_len);
+                if (r >= 0 && fsync(fd) < 0)
+                        r = negative_errno();
+                if (r >= 0)
+                        r = rename_noreplace(tmp, path);
+                if (r < 0)
+                        (void) unlink(tmp);
+                if (r == -EEXIST)
+                        continue;
+                if (r >= 0)
+                        r = fsync_directory_of(path);
+                if (r < 0) {
+                        set_message(
+                                ret_message, "Cannot write the quarantine file %s: %s.", path, strerror(-r));
+                        return r;
+                }
+                return pending_list_add(pending, TAKE_PTR(path), TAKE_PTR(final), offset, true);
+        }
+        set_message(
+                ret_message,
+                "Cannot create the quarantine file %s.torn-%s for the torn end of the audit log: %s.",
+                log->path, compact, strerror(EEXIST));
+        return -EEXIST;
+}
 
 /* A crash between write() and its completion leaves a last line without '\n'. It is never a record anybody
  * was told about (we report only after fdatasync of a whole line), but it is evidence: move it to a
- * quarantine file, cut it off, and record that we did. */
-static int recover_torn_tail(AuditLog *log, TornTail *ret_torn, char **ret_message) {
+ * quarantine file and cut it off; finish_quarantine() then records that we did. */
+static int recover_torn_tail(AuditLog *log, PendingList *pending, char **ret_message) {
         _cleanup_free_ char *buf = NULL;
         int r;
 
-        ret_torn->length = 0;
         if (log->size == 0)
                 return 0;
 
@@ -390,49 +578,28 @@ static int recover_torn_tail(AuditLog *log, TornTail *ret_torn, char **ret_messa
         const char *torn = nl ? nl + 1 : buf;
         size_t torn_len = (size_t) (log->size - cut);
 
-        unsigned char md[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *) torn, torn_len, md);
-        audit_hex(md, sizeof(md), ret_torn->sha256);
+        /* A start that crashed after writing its .pending file but before the cut: the file has exactly
+         * these bytes from exactly here. Finish that cut rather than copy the bytes a second time. (Only
+         * the same bytes will do: a .pending file from here whose cut was done can meet a new torn tail
+         * here, half of its own record, which is other evidence.) */
+        bool copied = false;
+        for (size_t i = 0; i < pending->n && !copied; i++) {
+                _cleanup_free_ char *data = NULL;
+                size_t size;
+                if (pending->items[i].offset != cut ||
+                    read_full_file(pending->items[i].path, window, &data, &size) < 0)
+                        continue;
+                copied = size == torn_len && memcmp(data, torn, size) == 0;
+        }
+        if (!copied) {
+                r = write_pending(log, pending, cut, torn, torn_len, ret_message);
+                if (r < 0)
+                        return r;
+        }
 
-        char stamp[AUDIT_TIME_LEN + 1], compact[32];
-        audit_format_time(log->now_ms(log->now_userdata), stamp);
-        /* 2026-11-24T06:02:14.123Z -> 20261124T060214Z */
-        snprintf(
-                compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5, stamp + 8,
-                stamp + 11, stamp + 14, stamp + 17);
-        _cleanup_close_ int qfd = -EBADF;
-        for (unsigned i = 0; i < 1000 && qfd < 0; i++) {
-                free(log->quarantine_path);
-                log->quarantine_path = NULL;
-                if ((i == 0 ? asprintf(&log->quarantine_path, "%s.torn-%s", log->path, compact)
-                            : asprintf(&log->quarantine_path, "%s.torn-%s-%u", log->path, compact, i)) < 0) {
-                        log->quarantine_path = NULL;
-                        return -ENOMEM;
-                }
-                qfd = open(log->quarantine_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (qfd < 0 && errno != EEXIST)
-                        break;
-        }
-        if (qfd < 0) {
-                r = negative_errno();
-                set_message(
-                        ret_message,
-                        "Cannot create the quarantine file %s for the torn end of the audit log: %s.",
-                        strna(log->quarantine_path), strerror(-r));
-                return r;
-        }
-        r = loop_write(qfd, torn, torn_len);
-        if (r >= 0 && fsync(qfd) < 0)
-                r = negative_errno();
-        if (r >= 0)
-                r = fsync_directory_of(log->quarantine_path);
-        if (r < 0) {
-                set_message(
-                        ret_message, "Cannot write the quarantine file %s: %s.", log->quarantine_path,
-                        strerror(-r));
-                return r;
-        }
         /* Only now, with the bytes safe elsewhere, cut them off. */
+        if (take_fault(log, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT))
+                (void) raise(SIGKILL);
         if (ftruncate(log->fd, (off_t) cut) < 0 || fdatasync(log->fd) < 0) {
                 r = negative_errno();
                 set_message(
@@ -440,9 +607,127 @@ static int recover_torn_tail(AuditLog *log, TornTail *ret_torn, char **ret_messa
                         strerror(-r));
                 return r;
         }
+        if (take_fault(log, AUDIT_FAULT_OPEN_KILL_AFTER_CUT))
+                (void) raise(SIGKILL);
         log->size = cut;
-        ret_torn->offset = cut;
-        ret_torn->length = torn_len;
+        return 0;
+}
+
+/* Whether the active file has, from offset on, the log-torn-tail record naming the quarantine file
+ * quarantine (a base name). Its record can only be there: nothing else is appended after a cut until the
+ * .pending file is finished (open() fails until then), and no rotation happens inside open(). */
+static int torn_record_present(AuditLog *log, uint64_t offset, const char *quarantine) {
+        _cleanup_free_ char *buf = malloc(AUDIT_LINE_MAX + 1);
+        _cleanup_(audit_buf_done) AuditBuf want = {};
+
+        if (!buf)
+                return -ENOMEM;
+        /* The value as the record has it: JSON-escaped. */
+        audit_buf_put_json_string(&want, quarantine);
+        if (want.error)
+                return want.error;
+
+        for (uint64_t pos = offset; pos < log->size;) {
+                size_t n = (size_t) MIN(log->size - pos, (uint64_t) AUDIT_LINE_MAX + 1);
+                ssize_t k = pread(log->fd, buf, n, (off_t) pos);
+                if (k < 0)
+                        return negative_errno();
+                if ((size_t) k != n)
+                        return -EIO;
+                const char *nl = memchr(buf, '\n', n);
+                if (!nl)
+                        return 0; /* not a record of ours: the offset is not a line's start */
+                size_t len = (size_t) (nl - buf);
+                AuditRecordHead h;
+                const char *v;
+                size_t vlen;
+                if (audit_record_scan(buf, len, &h, NULL) >= 0 && h.event == AUDIT_EVENT_LOG_TORN_TAIL &&
+                    audit_record_find_string(buf, len, "quarantine", &v, &vlen) >= 0 &&
+                    vlen == want.len - 2 && memcmp(v, want.data + 1, vlen) == 0)
+                        return 1;
+                pos += len + 1;
+        }
+        return 0;
+}
+
+/* Records the quarantine file p (unless its record is already there: a crash right after it), then gives
+ * it its final name. */
+static int finish_quarantine(AuditLog *log, const Pending *p, char **ret_message) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(p->path, AUDIT_LINE_MAX + 2, &data, &size);
+        if (r < 0) {
+                set_message(ret_message, "Cannot read the quarantine file %s: %s.", p->path, strerror(-r));
+                return r;
+        }
+        r = torn_record_present(log, p->offset, base_name(p->final));
+        if (r < 0) {
+                set_message(ret_message, "Cannot read the audit log %s: %s.", log->path, strerror(-r));
+                return r;
+        }
+        if (r == 0) {
+                char off[32], len[32], sha[AUDIT_HASH_HEX + 1];
+                unsigned char md[SHA256_DIGEST_LENGTH];
+
+                /* The torn line may have been the first record of a new file: link the chain first. */
+                if (log->need_rotation_record) {
+                        r = write_rotation_record(log);
+                        if (r < 0) {
+                                set_message(
+                                        ret_message, "Cannot continue the audit log %s in a new file: %s.",
+                                        log->path, strerror(-r));
+                                return r;
+                        }
+                }
+                SHA256((const unsigned char *) data, size, md);
+                audit_hex(md, sizeof(md), sha);
+                snprintf(off, sizeof(off), "%" PRIu64, p->offset);
+                snprintf(len, sizeof(len), "%zu", size);
+                /* A crashed start moved the bytes: say that this record came later than the cut. */
+                const char *recovered = p->fresh ? NULL : "recovered";
+                const char *extra[] = { "file",       base_name(log->path),
+                                        "quarantine", base_name(p->final),
+                                        "offset",     off,
+                                        "bytes",      len,
+                                        "sha256",     sha,
+                                        recovered,    "after-restart",
+                                        NULL };
+                AuditEvent ev = {
+                        .type = AUDIT_EVENT_LOG_TORN_TAIL,
+                        .message = p->fresh ? "The audit log ended with an unfinished record (a crash while "
+                                              "writing); it was moved to a quarantine file."
+                                            : "The audit log ended with an unfinished record (a crash while "
+                                              "writing); it was moved to a quarantine file by an earlier "
+                                              "start, which stopped before it could record that.",
+                        .extra = extra,
+                };
+                r = write_record(log, &ev, NULL);
+                if (r < 0) {
+                        set_message(
+                                ret_message, "Cannot record the recovery of the audit log %s: %s.",
+                                log->path, strerror(-r));
+                        return r;
+                }
+                if (take_fault(log, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD))
+                        (void) raise(SIGKILL);
+        }
+
+        r = rename_noreplace(p->path, p->final);
+        if (r >= 0)
+                r = fsync_directory_of(p->final);
+        if (r < 0) {
+                set_message(
+                        ret_message, "Cannot give the quarantine file %s its final name %s: %s.", p->path,
+                        base_name(p->final), strerror(-r));
+                return r;
+        }
+        char *q = strdup(p->final);
+        if (!q)
+                return -ENOMEM;
+        free(log->quarantine_path);
+        log->quarantine_path = q;
         return 0;
 }
 
@@ -477,13 +762,11 @@ static int open_active(AuditLog *log, bool exclusive) {
         return 0;
 }
 
-static int write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
-static int write_rotation_record(AuditLog *log);
 static int rotate(AuditLog *log, const char *reason);
 
 int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message) {
         _cleanup_(audit_log_freep) AuditLog *log = NULL;
-        TornTail torn = {};
+        _cleanup_(pending_list_done) PendingList pending = {};
         int r;
 
         if (isempty(path) || path[0] != '/') {
@@ -498,6 +781,7 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
         log->now_ms = now_realtime_ms;
         if (opts)
                 log->opts = *opts;
+        log->fault = log->opts.fault;
         log->uid = getuid();
         log->pid = getpid();
         log->path = strdup(path);
@@ -540,7 +824,10 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
                         ret_message, "Cannot sync the folder of the audit log %s: %s.", path, strerror(-r));
                 return r;
         }
-        r = recover_torn_tail(log, &torn, ret_message);
+        r = list_pending(log, &pending, ret_message);
+        if (r < 0)
+                return r;
+        r = recover_torn_tail(log, &pending, ret_message);
         if (r < 0)
                 return r;
         r = find_head(log, ret_message);
@@ -564,41 +851,11 @@ int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret
                         return r;
         }
 
-        if (torn.length > 0) {
-                char off[32], len[32];
-
-                /* The torn line may have been the first record of a new file: link the chain first. */
-                if (log->need_rotation_record) {
-                        r = write_rotation_record(log);
-                        if (r < 0) {
-                                set_message(
-                                        ret_message, "Cannot continue the audit log %s in a new file: %s.",
-                                        path, strerror(-r));
-                                return r;
-                        }
-                }
-                snprintf(off, sizeof(off), "%" PRIu64, torn.offset);
-                snprintf(len, sizeof(len), "%" PRIu64, torn.length);
-                const char *extra[] = { "file",       base_name(log->path),
-                                        "quarantine", base_name(log->quarantine_path),
-                                        "offset",     off,
-                                        "bytes",      len,
-                                        "sha256",     torn.sha256,
-                                        NULL };
-                AuditEvent ev = {
-                        .type = AUDIT_EVENT_LOG_TORN_TAIL,
-                        .message =
-                                "The audit log ended with an unfinished record (a crash while writing); it "
-                                "was moved to a quarantine file.",
-                        .extra = extra,
-                };
-                r = write_record(log, &ev, NULL);
-                if (r < 0) {
-                        set_message(
-                                ret_message, "Cannot record the recovery of the audit log %s: %s.", path,
-                                strerror(-r));
+        /* Oldest first, this start's own (if any) last: each is recorded and renamed before the next. */
+        for (size_t i = 0; i < pending.n; i++) {
+                r = finish_quarantine(log, &pending.items[i], ret_message);
+                if (r < 0)
                         return r;
-                }
         }
 
         *ret = TAKE_PTR(log);
@@ -803,7 +1060,9 @@ static bool take_fault(AuditLog *log, AuditFault f) {
 
 static int do_write(AuditLog *log, const char *data, size_t len) {
         AuditFault fault = log->fault;
-        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE || !take_fault(log, fault))
+        if (fault == AUDIT_FAULT_NONE || fault == AUDIT_FAULT_ROTATE_CREATE ||
+            fault == AUDIT_FAULT_OPEN_KILL_BEFORE_CUT || fault == AUDIT_FAULT_OPEN_KILL_AFTER_CUT ||
+            fault == AUDIT_FAULT_OPEN_KILL_AFTER_RECORD || !take_fault(log, fault))
                 fault = AUDIT_FAULT_NONE;
 
         if (fault == AUDIT_FAULT_ENOSPC)

@@ -18,12 +18,33 @@
 
 typedef struct AuditLog AuditLog;
 
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
+typedef enum AuditFault {
+        AUDIT_FAULT_NONE,
+        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
+        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
+        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
+        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
+                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
+                                */
+        /* Only through AuditLogOptions.fault: the process kills itself (SIGKILL) inside open(), while it
+         * recovers a torn tail. */
+        AUDIT_FAULT_OPEN_KILL_BEFORE_CUT,   /* the torn bytes are safe elsewhere, still in the log too */
+        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* and cut off the log */
+        AUDIT_FAULT_OPEN_KILL_AFTER_RECORD, /* and the log-torn-tail record is durable */
+        _AUDIT_FAULT_MAX,
+        _AUDIT_FAULT_INVALID = -EINVAL,
+} AuditFault;
+
 typedef struct AuditLogOptions {
         uint64_t max_size;   /* rotate before the active file would grow past this many bytes; 0: never */
         bool rotate_monthly; /* rotate when the UTC month of the first record of the active file has passed
                               */
         bool no_journal;     /* do not send records to the journal (tests, or systems without journald) */
         bool no_sync;        /* BENCHMARK ONLY: skip fdatasync(). Records are then not durable. */
+        AuditFault fault;    /* TESTS ONLY: armed from open() on, so that open()'s own writes meet it too */
 } AuditLogOptions;
 
 /* Who asked: the D-Bus peer for requests (the agent fills it from the bus credentials). */
@@ -68,8 +89,10 @@ typedef struct AuditEvent {
 
 /* Opens (creates) the log at path: parents 0700, file 0600, an exclusive lock on "<path>.lock" (-EBUSY when
  * another process holds it; *ret_message names it), recovery of a torn last line (moved to
- * "<path>.torn-<UTC time>" and recorded), and the head found by reading the file backwards. On failure
- * *ret_message, if given, gets a sentence for people (free() it). */
+ * "<path>.torn-<UTC time>" and recorded; until the record is durable the file is
+ * "<path>.torn-<UTC time>.at-<offset>.pending", which the next open() finishes after a crash), and the head
+ * found by reading the file backwards. On failure *ret_message, if given, gets a sentence for people (free()
+ * it). */
 int audit_log_open(const char *path, const AuditLogOptions *opts, AuditLog **ret, char **ret_message);
 AuditLog *audit_log_free(AuditLog *log); /* closes; does not write a record (the agent writes agent-stop) */
 DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
@@ -93,7 +116,8 @@ int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *mess
 uint64_t audit_log_get_seq(const AuditLog *log); /* the last record's seq; 0 when the log is empty */
 const char *audit_log_get_head_hash(const AuditLog *log); /* its hash (64 hex) */
 const char *audit_log_get_path(const AuditLog *log);
-/* Set when open() quarantined a torn tail: the quarantine file's path (else NULL). */
+/* Set when open() quarantined a torn tail, or finished the quarantine of a start that crashed: the (last)
+ * quarantine file's path (else NULL). */
 const char *audit_log_get_quarantine_path(const AuditLog *log);
 /* The chain's identity (AUDIT_CHAIN_HEX hex digits; "" for a log of an earlier version without one). */
 const char *audit_log_get_chain(const AuditLog *log);
@@ -115,20 +139,7 @@ int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);
 
-/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
-typedef enum AuditFault {
-        AUDIT_FAULT_NONE,
-        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
-        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
-        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
-        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
-        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
-        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
-                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
-                                */
-        _AUDIT_FAULT_MAX,
-        _AUDIT_FAULT_INVALID = -EINVAL,
-} AuditFault;
+/* Test hooks (see AuditFault). */
 void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
 void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
 

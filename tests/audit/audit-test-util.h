@@ -3,8 +3,10 @@
 /* Helpers shared by the audit tests: a temporary folder, logs made through AuditLog, logs forged by hand
  * (to build chains the writer would never write), and file surgery. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -142,4 +144,96 @@ forge_line(Forge *f, FILE *out, uint64_t seq, const char *time, const char *even
         assert_int_equal(audit_hasher_line(f->hasher, line, (size_t) n, hash), 0);
         fprintf(out, "%s\n", line);
         memcpy(f->prev, hash, sizeof(hash));
+}
+
+/* What the last log-torn-tail record of a chain says. */
+typedef struct TornRecord {
+        uint64_t offset, bytes;
+        bool recovered; /* written by a later start than the one that moved the bytes aside */
+} TornRecord;
+
+static inline bool record_string_is(const char *line, size_t len, const char *key, const char *want) {
+        const char *v;
+        size_t n;
+        return audit_record_find_string(line, len, key, &v, &n) >= 0 && n == strlen(want) &&
+               memcmp(v, want, n) == 0;
+}
+
+static inline uint64_t record_number(const char *line, size_t len, const char *key) {
+        const char *v;
+        size_t n;
+        char buf[32];
+        assert_int_equal(audit_record_find_string(line, len, key, &v, &n), 0);
+        assert_true(n > 0 && n < sizeof(buf));
+        memcpy(buf, v, n);
+        buf[n] = '\0';
+        return strtoull(buf, NULL, 10);
+}
+
+/* Every quarantine file beside the log at path is named by exactly one log-torn-tail record of the chain,
+ * which has its length and SHA-256; every such record names a quarantine file that is there; none is left
+ * half done (".pending" or a temporary file). Returns the number of those records; *ret_last (optional)
+ * gets what the last one says. */
+static inline unsigned check_quarantines(const char *path, TornRecord *ret_last) {
+        char names[32][256];
+        unsigned n = 0;
+        AuditReader *r = NULL;
+        AuditLine line;
+
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        while (audit_reader_next(r, &line) > 0) {
+                AuditRecordHead h;
+                const char *q;
+                size_t ql;
+                if (audit_record_scan(line.data, line.len, &h, NULL) < 0 ||
+                    h.event != AUDIT_EVENT_LOG_TORN_TAIL)
+                        continue;
+                assert_true(n < ELEMENTSOF(names));
+                assert_int_equal(audit_record_find_string(line.data, line.len, "quarantine", &q, &ql), 0);
+                assert_true(ql < sizeof(names[n]));
+                memcpy(names[n], q, ql);
+                names[n][ql] = '\0';
+                for (unsigned i = 0; i < n; i++)
+                        if (streq(names[i], names[n]))
+                                fail_msg("two log-torn-tail records name %s", names[n]);
+
+                /* The file is there, with the bytes the record describes. */
+                _cleanup_free_ char *dir = strndup(path, (size_t) (strrchr(path, '/') - path));
+                _cleanup_free_ char *qpath = path_in(dir, names[n]);
+                size_t size;
+                char *data = file_read(qpath, &size);
+                unsigned char md[SHA256_DIGEST_LENGTH];
+                char hex[AUDIT_HASH_HEX + 1];
+                SHA256((const unsigned char *) data, size, md);
+                free(data);
+                audit_hex(md, sizeof(md), hex);
+                assert_int_equal(record_number(line.data, line.len, "bytes"), size);
+                assert_true(record_string_is(line.data, line.len, "sha256", hex));
+                if (ret_last) {
+                        ret_last->offset = record_number(line.data, line.len, "offset");
+                        ret_last->bytes = size;
+                        ret_last->recovered =
+                                record_string_is(line.data, line.len, "recovered", "after-restart");
+                }
+                n++;
+        }
+        audit_reader_free(r);
+
+        /* No quarantine file beside the log that no record names. */
+        _cleanup_free_ char *dir = strndup(path, (size_t) (strrchr(path, '/') - path));
+        const char *base = strrchr(path, '/') + 1;
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strncmp(de->d_name, base, strlen(base)) != 0 || !strstr(de->d_name, ".torn-"))
+                        continue;
+                bool named = false;
+                for (unsigned i = 0; i < n; i++)
+                        if (streq(de->d_name, names[i]))
+                                named = true;
+                if (!named)
+                        fail_msg("the quarantine file %s is named by no log-torn-tail record", de->d_name);
+        }
+        closedir(d);
+        return n;
 }

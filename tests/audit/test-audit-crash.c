@@ -2,7 +2,8 @@
 /* kill -9 during heavy appends, ~200 times: afterwards the log verifies (after the recovery an agent's start
  * does), and every record a writer reported durable (after fdatasync) is there with the hash it had. A
  * random kill almost never lands inside a write(), so every tenth writer dies inside one on purpose (a test
- * hook writes half the line and kills the process): the next start must quarantine that torn line. */
+ * hook writes half the line and kills the process): the next start must quarantine that torn line, and
+ * in the end every quarantine file must be named by a record. */
 #include "kyso-test.h"
 
 #include <signal.h>
@@ -125,6 +126,8 @@ static void test_kill_loop(void **state) {
         assert_true(res.last_seq >= max_reported);
         assert_int_equal(n_torn, KILLS / TORN_EVERY);
         assert_true(res.torn_recoveries >= n_torn);
+        /* Whatever moment a kill hit, every quarantine file is named by exactly one record. */
+        assert_int_equal(check_quarantines(path, NULL), res.torn_recoveries);
         audit_verify_result_done(&res);
 
         /* Each reported record is there, unchanged. */

@@ -3,6 +3,8 @@
 
 #include <json-c/json.h>
 #include <openssl/sha.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "audit-test-util.h"
 
@@ -538,6 +540,227 @@ static void test_time_format(void **state) {
         assert_int_equal(audit_parse_time("2026-1-01", &ms), -EINVAL);
 }
 
+/* Opens the log at path in a child that kills itself (the test hook) at fault, inside open(): a crash. */
+static void open_killed(const char *path, AuditFault fault) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                AuditLogOptions o = { .no_journal = true, .fault = fault };
+                AuditLog *log = NULL;
+                (void) audit_log_open(path, &o, &log, NULL);
+                _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+                fail_msg("open() with fault %d did not crash (status %d)", (int) fault, status);
+}
+
+static uint64_t file_size(const char *path) {
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        return (uint64_t) st.st_size;
+}
+
+static const char torn_line[] = "{\"v\":1,\"seq\":6,\"time\":\"2026-";
+
+/* A log of 5 records and a torn sixth line; returns the size without the torn line. */
+static uint64_t make_torn_log(const char *path) {
+        AuditLog *log = log_open_ok(path, NULL);
+        append_signs(log, 1, 5);
+        audit_log_free(log);
+        uint64_t size = file_size(path);
+        file_append(path, torn_line, strlen(torn_line));
+        return size;
+}
+
+static void verify_ok(const char *path, uint64_t records, uint64_t torn_recoveries) {
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, records);
+        assert_int_equal(res.torn_recoveries, torn_recoveries);
+        audit_verify_result_done(&res);
+}
+
+/* Another start changes nothing: no second record, no other file. */
+static void reopen_changes_nothing(const char *path, uint64_t seq, unsigned n_torn) {
+        uint64_t size = file_size(path);
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), seq);
+        assert_null(audit_log_get_quarantine_path(log));
+        audit_log_free(log);
+        assert_int_equal(file_size(path), size);
+        assert_int_equal(check_quarantines(path, NULL), n_torn);
+}
+
+static void test_torn_crash_after_cut(void **state) {
+        /* A crash once the torn bytes are in their quarantine file and cut off the log, before the record
+         * that says so: the log looks clean, but the next start must still record the quarantine file. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        uint64_t cut = make_torn_log(path);
+
+        open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_CUT);
+        assert_int_equal(file_size(path), cut);
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        assert_non_null(audit_log_get_quarantine_path(log));
+        audit_log_free(log);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_int_equal(t.bytes, strlen(torn_line));
+        assert_true(t.recovered);
+        verify_ok(path, 6, 1);
+        reopen_changes_nothing(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_crash_before_cut(void **state) {
+        /* A crash with the bytes in their .pending file and still in the log: the next start finishes that
+         * cut and records that file, rather than copy the same bytes a second time. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        uint64_t cut = make_torn_log(path);
+
+        open_killed(path, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT);
+        assert_int_equal(file_size(path), cut + strlen(torn_line));
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_int_equal(t.bytes, strlen(torn_line));
+        assert_true(t.recovered);
+        verify_ok(path, 6, 1);
+        reopen_changes_nothing(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_stale_temporary(void **state) {
+        /* A crash while the quarantine file was still a temporary file: the log was not cut yet, so the
+         * temporary copy is dropped and the torn tail is quarantined as usual. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        _cleanup_free_ char *tmp =
+                path_in(dir, "audit.jsonl.torn-20261124T060214Z.at-100.pending.tmp-Ab12Cd");
+        _cleanup_free_ char *other = path_in(dir, "audit.jsonl.torn-notes.txt");
+        uint64_t cut = make_torn_log(path);
+        file_write(tmp, torn_line, 10);
+        file_write(other, "x", 1); /* not a name the agent makes: left alone */
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+        assert_int_equal(access(tmp, F_OK), -1);
+        assert_int_equal(unlink(other), 0);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_false(t.recovered);
+        verify_ok(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_crash_after_record(void **state) {
+        /* A crash right after the record: the next start finishes the quarantine without a second record. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        uint64_t cut = make_torn_log(path);
+
+        open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD);
+        uint64_t size = file_size(path);
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 6);
+        audit_log_free(log);
+        assert_int_equal(file_size(path), size);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, cut);
+        assert_false(t.recovered);
+        verify_ok(path, 6, 1);
+        reopen_changes_nothing(path, 6, 1);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_crash_in_record(void **state) {
+        /* A crash inside the write of the log-torn-tail record itself: the next start finds a new torn tail
+         * (half of that record) and must record both quarantine files, the first one first. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        uint64_t cut = make_torn_log(path);
+
+        open_killed(path, AUDIT_FAULT_TORN_KILL);
+        assert_true(file_size(path) > cut);
+
+        AuditLog *log = log_open_ok(path, NULL);
+        assert_int_equal(audit_log_get_seq(log), 7);
+        audit_log_free(log);
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 2);
+        /* Half of the first record was where the first torn line had been. */
+        assert_int_equal(t.offset, cut);
+        assert_false(t.recovered);
+
+        /* The first record is for the first torn line, with its bytes, written by the later start. */
+        AuditReader *r;
+        AuditLine line;
+        AuditRecordHead h;
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        do {
+                assert_int_equal(audit_reader_next(r, &line), 1);
+                assert_int_equal(audit_record_scan(line.data, line.len, &h, NULL), 0);
+        } while (h.event != AUDIT_EVENT_LOG_TORN_TAIL);
+        assert_int_equal(record_number(line.data, line.len, "bytes"), strlen(torn_line));
+        assert_true(record_string_is(line.data, line.len, "recovered", "after-restart"));
+        audit_reader_free(r);
+        verify_ok(path, 7, 2);
+        reopen_changes_nothing(path, 7, 2);
+        tmpdir_remove(dir);
+}
+
+static void test_torn_crash_rotated(void **state) {
+        /* The torn line was the first record of a new file: after the cut the active file is empty, and the
+         * next start links the chain (log-rotated) before it records the quarantine file; a crash after
+         * the record leaves nothing to add. */
+        static const AuditFault faults[] = { AUDIT_FAULT_OPEN_KILL_AFTER_CUT,
+                                             AUDIT_FAULT_OPEN_KILL_AFTER_RECORD };
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++) {
+                char *dir = tmpdir_new();
+                _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+                _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+                AuditLog *log = log_open_ok(path, NULL);
+                append_signs(log, 1, 3);
+                audit_log_free(log);
+                assert_int_equal(rename(path, a1), 0);
+                file_write(path, "{\"v\":1,\"seq\":4,\"ti", 19);
+
+                open_killed(path, faults[i]);
+                if (faults[i] == AUDIT_FAULT_OPEN_KILL_AFTER_CUT)
+                        assert_int_equal(file_size(path), 0);
+
+                log = log_open_ok(path, NULL);
+                assert_int_equal(audit_log_get_seq(log), 5); /* log-rotated, then log-torn-tail */
+                audit_log_free(log);
+                _cleanup_free_ char *d = file_read(path, NULL);
+                const char *rot = strstr(d, "\"event\":\"log-rotated\"");
+                assert_non_null(rot);
+                assert_true(rot < strstr(d, "\"event\":\"log-torn-tail\""));
+                TornRecord t;
+                assert_int_equal(check_quarantines(path, &t), 1);
+                assert_int_equal(t.offset, 0);
+                assert_int_equal(t.bytes, 19);
+                assert_true(t.recovered == (faults[i] == AUDIT_FAULT_OPEN_KILL_AFTER_CUT));
+                verify_ok(path, 5, 1);
+                reopen_changes_nothing(path, 5, 1);
+                tmpdir_remove(dir);
+        }
+}
+
 static void test_journal_best_effort(void **state) {
         /* With the journal on: where journald runs the records go there too; where it does not (as in most
          * containers), sending fails, is logged once, and the file still gets every record. */
@@ -576,6 +799,12 @@ int main(void) {
                 cmocka_unit_test(test_rotate_month),
                 cmocka_unit_test(test_rotate_interrupted),
                 cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_torn_crash_before_cut),
+                cmocka_unit_test(test_torn_crash_after_cut),
+                cmocka_unit_test(test_torn_stale_temporary),
+                cmocka_unit_test(test_torn_crash_after_record),
+                cmocka_unit_test(test_torn_crash_in_record),
+                cmocka_unit_test(test_torn_crash_rotated),
                 cmocka_unit_test(test_rotate_create_fails),
                 cmocka_unit_test(test_no_secrets),
                 cmocka_unit_test(test_escaping),
