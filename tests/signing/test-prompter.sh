@@ -102,8 +102,32 @@ if [[ -n ${KYSO_FAULT_CONTROL:-} ]]; then
                         >/dev/null 2>&1 && break
                 sleep 0.2
         done
+        # A PIN pad reader (the fault module types 1111 on it, as slowly as a person): the application is told
+        # to have the PIN typed on the reader (ShowPinpad), is asked for no PIN, and its message is closed
+        # (Cancel) once the reader is done.
+        printf 'pinpad 1111\nslow C_Login 1500\n' >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        for ((i = 0; i < 50; i++)); do
+                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .protected_auth_path)' >/dev/null 2>&1 &&
+                        break
+                sleep 0.2
+        done
+        p0=$(pinentry_prompts)
+        expect "PIN pad: signed, the application approving" app pad yes hang
+        expect "PIN pad: the signature verifies" cms_ok "$T/tt.txt" "$T/out/pad.p7s"
+        expect_eq "PIN pad: Confirm, then ShowPinpad for the token, no AskPin, the message closed, no pinentry" \
+                "Confirm ShowPinpad cancel|leader|$p0" \
+                "$(sed -n 's/^\(call \)\{0,1\}\(Confirm\|AskPin\|ShowPinpad\|cancel\)\b.*/\2/p' "$T/pad.out" | tr '\n' ' ' | sed 's/ $//')|$(call_json pad ShowPinpad | jq -r .token_label)|$(pinentry_prompts)"
+        : >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        for ((i = 0; i < 50; i++)); do
+                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and (.protected_auth_path | not))' \
+                        >/dev/null 2>&1 && break
+                sleep 0.2
+        done
 else
         ok "final try # SKIP the fault-injecting module is not built"
+        ok "PIN pad # SKIP the fault-injecting module is not built"
+        ok "PIN pad # SKIP the fault-injecting module is not built"
+        ok "PIN pad # SKIP the fault-injecting module is not built"
 fi
 
 # 4. declined, PIN refused
