@@ -13,6 +13,10 @@
 #include "openssl-util.h"
 #include "sign-jobs.h"
 
+/* A check cancelled because the policy changed cannot be interrupted (a server that hangs holds it until
+ * the old policy's timeout): the checks under the new policy must not queue behind it. */
+#define REVOCATION_THREADS 2U
+
 typedef struct Entry {
         char sha256[65]; /* of the DER: the key */
         X509 *cert;
@@ -24,7 +28,8 @@ typedef struct Entry {
 
 struct AgentRevocation {
         sd_event *event;
-        Policy *policy;
+        Policy *policy;     /* the last one that loaded: read again at each refresh (see reload_policy()) */
+        bool policy_broken; /* the last load failed, and that was logged */
         uint64_t refresh_usec;
         AgentWorker *worker;
         sd_event_source *refresh_timer;
@@ -75,7 +80,8 @@ static void check_done(void *data, void *userdata) {
         kick(r);
 }
 
-/* One check at a time: the inventory never takes more than one thread, however many certificates. */
+/* One check at a time, however many certificates: the inventory takes one thread, and a second one only
+ * while a check cancelled by a policy change still waits for its server (see REVOCATION_THREADS). */
 static void kick(AgentRevocation *r) {
         CertCheckJob *j;
         int k;
@@ -105,10 +111,53 @@ static void kick(AgentRevocation *r) {
         }
 }
 
+/* Signing reads the policy again for each request (request_prepare()); the inventory reads it at each
+ * refresh, the same way, so that a change by the administrator (a server, a URL rewrite, the revocation
+ * mode) shows within one refresh interval rather than at the agent's next start. A policy that does not load
+ * changes nothing: the statuses and the policy they were computed with stay, and checks go on with it. */
+static void reload_policy(AgentRevocation *r) {
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        int k;
+
+        /* Never policy_tools_flags(): see request_prepare(). */
+        k = policy_load(policy_tools_path(), 0, &p, &errors);
+        if (k < 0) {
+                if (!r->policy_broken)
+                        log_warning_errno(
+                                k,
+                                "Cannot load the signing policy %s (%m%s%s): the certificates' revocation status "
+                                "is still checked with the policy loaded before.",
+                                policy_tools_path(), errors && errors[0] ? ": " : "",
+                                errors && errors[0] ? errors[0] : "");
+                r->policy_broken = true;
+                return;
+        }
+        if (r->policy_broken)
+                log_info("The signing policy %s loads again.", policy_tools_path());
+        r->policy_broken = false;
+        if (streq(p->digest, r->policy->digest))
+                return;
+
+        log_info(
+                "The signing policy changed: the certificates' revocation status is checked again under it.");
+        policy_free(r->policy);
+        r->policy = TAKE_PTR(p);
+        /* What the old rules said (other servers, another mode) is not what the new ones say: every
+         * certificate starts afresh, "unchecked" until its check under the new policy is done. A check in
+         * flight is under the old policy: its result is dropped. */
+        r->job = worker_job_cancel(r->job);
+        for (size_t i = 0; i < r->n_entries; i++) {
+                r->entries[i].checked = false;
+                r->entries[i].status = CERT_STATUS_UNKNOWN_REVOCATION;
+        }
+}
+
 static int refresh_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         AgentRevocation *r = userdata;
         (void) usec;
 
+        reload_policy(r);
         for (size_t i = 0; i < r->n_entries; i++)
                 r->entries[i].due = true;
         kick(r);
@@ -128,7 +177,7 @@ int agent_revocation_new(sd_event *event, Policy *policy, uint64_t refresh_usec,
         r->event = sd_event_ref(event);
         r->policy = policy_ref(policy);
         r->refresh_usec = refresh_usec;
-        k = agent_worker_new(event, 1, &r->worker);
+        k = agent_worker_new(event, REVOCATION_THREADS, &r->worker);
         if (k >= 0)
                 k = sd_event_add_time_relative(
                         event, &r->refresh_timer, CLOCK_MONOTONIC, refresh_usec, 1000 * 1000, refresh_cb, r);

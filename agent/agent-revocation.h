@@ -6,7 +6,11 @@
  *
  * A certificate whose offline checks pass (chain, validity, key) shows "unchecked" until its first check is
  * done, then "revoked", "unknown" (no server could tell) or its offline status (valid, expiring). A revoked
- * certificate stays revoked when a later check cannot reach the servers. */
+ * certificate stays revoked when a later check cannot reach the servers.
+ *
+ * The policy (servers, URL rewrites, revocation mode) is read again at each refresh, as signing reads it for
+ * each request: when it changed, every certificate is checked again under it and shows "unchecked" until
+ * then. A policy that does not load is logged once and changes nothing. */
 
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -17,7 +21,7 @@
 
 typedef struct AgentRevocation AgentRevocation;
 
-/* Takes a reference on policy (the agent's, as loaded at start). */
+/* Takes a reference on policy (the agent's, as loaded at start): used until the first refresh. */
 int agent_revocation_new(sd_event *event, Policy *policy, uint64_t refresh_usec, AgentRevocation **ret);
 /* A check in flight is dropped (its thread ends on its own). */
 AgentRevocation *agent_revocation_free(AgentRevocation *r);

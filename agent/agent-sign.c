@@ -961,6 +961,9 @@ static int existing_check_start(SignRequest *r, size_t idx) {
                 existing_check_job_free(j);
                 return k;
         }
+        /* The client's document may be a pipe it never closes: a cancelled check must not read it forever
+         * and hold one of the few worker threads. */
+        worker_job_set_cancel(r->job, existing_check_job_cancel);
         r->job_doc = idx;
         return 0;
 }

@@ -27,6 +27,7 @@ struct WorkerJob {
         WorkerRunFunc run;
         WorkerDoneFunc done;
         WorkerFreeFunc free_data;
+        WorkerCancelFunc cancel; /* set and called on the loop, under the core's lock */
         void *data, *userdata;
         JobState state; /* under the core's lock */
         bool cancelled; /* under the core's lock */
@@ -322,6 +323,14 @@ int agent_worker_submit(
         return 0;
 }
 
+void worker_job_set_cancel(WorkerJob *j, WorkerCancelFunc cancel) {
+        WorkerCore *c = j->core;
+
+        pthread_mutex_lock(&c->lock);
+        j->cancel = cancel;
+        pthread_mutex_unlock(&c->lock);
+}
+
 WorkerJob *worker_job_cancel(WorkerJob *j) {
         WorkerCore *c;
         bool unqueued = false;
@@ -330,6 +339,9 @@ WorkerJob *worker_job_cancel(WorkerJob *j) {
                 return NULL;
         c = j->core;
         pthread_mutex_lock(&c->lock);
+        if (!j->cancelled && j->state == JOB_RUNNING && j->cancel)
+                /* Under the lock: the thread frees data only after it has marked the job finished. */
+                j->cancel(j->data);
         j->cancelled = true;
         if (j->state == JOB_QUEUED)
                 unqueued = queue_remove(c, j); /* not started: it never takes a thread */

@@ -16,6 +16,7 @@ typedef struct WorkerJob WorkerJob;
 typedef void (*WorkerRunFunc)(void *data);                  /* on a worker thread */
 typedef void (*WorkerDoneFunc)(void *data, void *userdata); /* on the loop, unless cancelled */
 typedef void (*WorkerFreeFunc)(void *data);                 /* on any thread, after run (or instead of it) */
+typedef void (*WorkerCancelFunc)(void *data);               /* on the loop, while run runs */
 
 /* At most max_threads jobs run at once (threads are started when needed and end when idle for a while);
  * the others wait in submission order. */
@@ -30,6 +31,12 @@ AgentWorker *agent_worker_free(AgentWorker *w);
 int agent_worker_submit(
         AgentWorker *w, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_data, void *data,
         void *userdata, WorkerJob **ret);
+
+/* On the loop, before any worker_job_cancel(j): a job whose run function may wait on something only its
+ * data can interrupt (a pipe whose writer never closes it) gets cancel(data) when it is cancelled while it
+ * runs, so that it can end early and give its thread back. cancel must not block; data is alive meanwhile.
+ */
+void worker_job_set_cancel(WorkerJob *j, WorkerCancelFunc cancel);
 
 /* On the loop: the job's done function will not be called. NULL-safe; returns NULL. */
 WorkerJob *worker_job_cancel(WorkerJob *j);

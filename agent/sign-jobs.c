@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <openssl/objects.h>
 
@@ -73,10 +76,12 @@ int existing_check_job_new(
                 return -ENOMEM;
         j->doc_fd = fcntl(doc_fd, F_DUPFD_CLOEXEC, 3);
         j->existing_fd = fcntl(existing_fd, F_DUPFD_CLOEXEC, 3);
-        if (j->doc_fd < 0 || j->existing_fd < 0) {
+        j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (j->doc_fd < 0 || j->existing_fd < 0 || j->cancel_fd < 0) {
                 int r = negative_errno();
                 safe_close(j->doc_fd);
                 safe_close(j->existing_fd);
+                safe_close(j->cancel_fd);
                 free(j);
                 return r;
         }
@@ -86,10 +91,46 @@ int existing_check_job_new(
         return 0;
 }
 
+static bool job_cancelled(ExistingCheckJob *j) {
+        struct pollfd p = { .fd = j->cancel_fd, .events = POLLIN };
+        return poll(&p, 1, 0) > 0;
+}
+
+/* The client's fds are read as they are: they may be blocking (their O_NONBLOCK is shared with the client,
+ * so it is not ours to set), so the read waits in poll() with the cancel eventfd, and happens only when the
+ * fd is readable. A regular file is always readable: one poll() per chunk of 256 KiB. */
+static ssize_t job_read(ExistingCheckJob *j, int fd, void *buf, size_t size) {
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = fd, .events = POLLIN },
+                        { .fd = j->cancel_fd, .events = POLLIN },
+                };
+                ssize_t n;
+
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[1].revents != 0)
+                        return -ECANCELED;
+                n = read(fd, buf, size);
+                if (n >= 0)
+                        return n;
+                if (errno != EINTR && errno != EAGAIN)
+                        return -errno;
+        }
+}
+
+static ssize_t read_existing(void *userdata, void *buf, size_t size) {
+        ExistingCheckJob *j = userdata;
+        return job_read(j, j->existing_fd, buf, size);
+}
+
 /* The document streams through the verifier and the digests at once: it is read only once. */
 static ssize_t read_and_hash(void *userdata, void *buf, size_t size) {
         ExistingCheckJob *j = userdata;
-        ssize_t n = content_read_fd(&j->doc_fd, buf, size);
+        ssize_t n = job_read(j, j->doc_fd, buf, size);
 
         if (n > 0) {
                 int r = content_digests_update(&j->digests, buf, (size_t) n);
@@ -109,10 +150,13 @@ void existing_check_job_run(void *job) {
                 j->error = -ENOMEM;
                 return;
         }
-        if (cms_signature_read_fd(j->existing_fd, &j->existing, &j->existing_size) < 0 ||
+        if (cms_signature_read(read_existing, j, &j->existing, &j->existing_size) < 0 ||
             cades_existing_digests(j->existing, j->existing_size, &j->digests) < 0 ||
             cms_verify_detached(j->existing, j->existing_size, read_and_hash, j, &j->verified) < 0) {
-                j->not_cms = true;
+                if (job_cancelled(j))
+                        j->error = -ECANCELED; /* nobody reads it: the worker drops the result */
+                else
+                        j->not_cms = true;
                 return;
         }
         r = content_digests_finish(&j->digests);
@@ -126,8 +170,13 @@ void existing_check_job_run(void *job) {
                 j->error = -ENOMEM;
                 return;
         }
-        /* Each signer's certificate is validated now and at its signing time: OCSP and CRL requests. */
+        /* Each signer's certificate is validated now and at its signing time: OCSP and CRL requests, not
+         * worth making for a cancelled request (they cannot be interrupted, but they have timeouts). */
         for (size_t i = 0; i < n; i++) {
+                if (job_cancelled(j)) {
+                        j->error = -ECANCELED;
+                        return;
+                }
                 r = signature_check(j->policy, j->verified, &j->verified->signers[i], &j->checks[i]);
                 if (r < 0) {
                         j->error = r;
@@ -150,8 +199,14 @@ void existing_check_job_free(void *job) {
         content_digests_done(&j->digests);
         safe_close(j->doc_fd);
         safe_close(j->existing_fd);
+        safe_close(j->cancel_fd);
         policy_free(j->policy);
         free(j);
+}
+
+void existing_check_job_cancel(void *job) {
+        ExistingCheckJob *j = job;
+        (void) eventfd_write(j->cancel_fd, 1);
 }
 
 /* ---- the CMS */

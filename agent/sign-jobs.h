@@ -41,10 +41,13 @@ void cert_check_job_run(void *job);
 void cert_check_job_free(void *job);
 
 /* For issue: reads the leader's detached signature, verifies it over the document while hashing the document
- * (digest_nid, SHA-256 and the existing signers' algorithms), and checks each signer (signature_check()). */
+ * (digest_nid, SHA-256 and the existing signers' algorithms), and checks each signer (signature_check()).
+ * Both come from the client and may be pipes that never end: existing_check_job_cancel() interrupts a read
+ * that waits (set it with worker_job_set_cancel()). */
 typedef struct ExistingCheckJob {
         Policy *policy;
         int doc_fd, existing_fd;
+        int cancel_fd; /* an eventfd, readable once cancelled */
         int digest_nid;
 
         int error;    /* a negative errno: the check could not be made */
@@ -61,6 +64,8 @@ typedef struct ExistingCheckJob {
 int existing_check_job_new(
         Policy *policy, int doc_fd, int existing_fd, int digest_nid, ExistingCheckJob **ret);
 void existing_check_job_run(void *job);
+/* From any thread; does not block. The run function then ends early with -ECANCELED. */
+void existing_check_job_cancel(void *job);
 void existing_check_job_free(void *job);
 
 /* What the second CMS pass needs: the token's signature sig over tbs (the hash of the signed attributes

@@ -1073,11 +1073,17 @@ int cms_verify_detached_fd(const void *sig, size_t sig_size, int content_fd, Cms
 }
 
 int cms_signature_read_fd(int fd, uint8_t **ret_data, size_t *ret_size) {
+        if (fd < 0)
+                return -EBADF;
+        return cms_signature_read(content_read_fd, &fd, ret_data, ret_size);
+}
+
+int cms_signature_read(CmsReadFunc read_func, void *userdata, uint8_t **ret_data, size_t *ret_size) {
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size = 0, alloc = 0;
 
-        if (fd < 0)
-                return -EBADF;
+        if (!read_func)
+                return -EINVAL;
         for (;;) {
                 ssize_t n;
 
@@ -1095,14 +1101,13 @@ int cms_signature_read_fd(int fd, uint8_t **ret_data, size_t *ret_size) {
                         buf = nb;
                         alloc = na;
                 }
-                n = read(fd, buf + size, alloc - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                n = read_func(userdata, buf + size, alloc - size);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
+                if ((size_t) n > alloc - size)
+                        return -EIO;
                 size += (size_t) n;
                 if (size > CMS_VERIFY_MAX_SIGNATURE_SIZE)
                         return -EFBIG;

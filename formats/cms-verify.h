@@ -174,6 +174,8 @@ int cms_verify_detached(
 
 /* Reads a whole signature file from fd (at most CMS_VERIFY_MAX_SIGNATURE_SIZE, else -EFBIG). */
 int cms_signature_read_fd(int fd, uint8_t **ret_data, size_t *ret_size);
+/* Same, from read(userdata, ...) until it returns 0 (a reader that can be interrupted). */
+int cms_signature_read(CmsReadFunc read, void *userdata, uint8_t **ret_data, size_t *ret_size);
 
 /* Verifies an RFC 3161 time-stamp token (DER ContentInfo) on its own: its signature with the TSA certificate
  * it carries, its ESS signing-certificate binding, and its imprint against `stamped` (for a CAdES-T token:

@@ -10,7 +10,7 @@
 #include "agent/agent-worker.h"
 
 /* Counters shared with the worker threads. */
-static int n_freed, n_running, max_running;
+static int n_freed, n_running, max_running, n_cancel_hook;
 
 typedef struct Job {
         int pipe[2]; /* run() blocks until a byte arrives (or the write end is closed) */
@@ -71,6 +71,13 @@ static void job_free(void *data) {
         __atomic_add_fetch(&n_freed, 1, __ATOMIC_SEQ_CST);
 }
 
+/* What a job whose run function waits on its own fd gives worker_job_set_cancel(): it ends the wait. */
+static void job_cancel(void *data) {
+        Job *j = data;
+        __atomic_add_fetch(&n_cancel_hook, 1, __ATOMIC_SEQ_CST);
+        assert_int_equal(write(j->pipe[1], "x", 1), 1);
+}
+
 static Job *job_new(int value, bool block) {
         Job *j = calloc(1, sizeof *j);
         assert_non_null(j);
@@ -108,7 +115,7 @@ static void wait_for(int *flag, int want) {
 }
 
 static void reset(void) {
-        n_freed = n_running = max_running = 0;
+        n_freed = n_running = max_running = n_cancel_hook = 0;
 }
 
 static void test_results_on_the_loop(void **state) {
@@ -192,6 +199,41 @@ static void test_cancel_running(void **state) {
         wait_for(&n_freed, 1);
         assert_true(run_until(e, &copy.n_done, -1, 200 * 1000));
         assert_int_equal(copy.n_done, 0);
+        agent_worker_free(w);
+}
+
+/* A job that would wait forever (nobody else releases it) gives its only thread back when cancelled: the
+ * next job runs. */
+static void test_cancel_hook_frees_the_thread(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        AgentWorker *w = NULL;
+        WorkerJob *job = NULL, *queued = NULL;
+        Job copies[3] = {}, *slots[3] = { &copies[0], &copies[1], &copies[2] };
+        (void) state;
+
+        reset();
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(agent_worker_new(e, 1, &w), 0);
+        assert_int_equal(
+                agent_worker_submit(w, job_run, job_done, job_free, job_new(1, true), &slots[0], &job), 0);
+        worker_job_set_cancel(job, job_cancel);
+        assert_int_equal(
+                agent_worker_submit(w, job_run, job_done, job_free, job_new(2, true), &slots[1], &queued),
+                0);
+        worker_job_set_cancel(queued, job_cancel);
+        assert_int_equal(
+                agent_worker_submit(w, job_run, job_done, job_free, job_new(3, false), &slots[2], NULL), 0);
+        wait_for(&n_running, 1);
+        /* Queued: never runs, so nothing to interrupt. */
+        worker_job_cancel(queued);
+        assert_int_equal(load(&n_cancel_hook), 0);
+        assert_int_equal(load(&n_freed), 1);
+        worker_job_cancel(job);
+        assert_int_equal(load(&n_cancel_hook), 1);
+        assert_true(run_until(e, &copies[2].n_done, 1, 5 * 1000000));
+        assert_int_equal(copies[2].result, 6);
+        assert_int_equal(copies[0].n_done + copies[1].n_done, 0);
+        assert_int_equal(load(&n_freed), 3);
         agent_worker_free(w);
 }
 
@@ -309,6 +351,7 @@ int main(void) {
                 cmocka_unit_test(test_results_on_the_loop),
                 cmocka_unit_test(test_loop_serves_while_a_job_waits),
                 cmocka_unit_test(test_cancel_running),
+                cmocka_unit_test(test_cancel_hook_frees_the_thread),
                 cmocka_unit_test(test_cancel_queued),
                 cmocka_unit_test(test_bounded_threads),
                 cmocka_unit_test(test_done_cancels_a_finished_job),

@@ -2,13 +2,15 @@
 /* A test client of org.kyso.Agent1's Sign/SignBatch: sends many requests at once, cancels or disconnects on
  * demand, and prints one line per reply and per Response, then a summary:
  *   sign-client --cert URI --role ROLE [--count N] [--batch] [--timestamp] [--classification C]
- *               [--existing P7S] [--cancel MS] [--disconnect MS] [--on-signal] [--incomplete]
+ *               [--existing P7S] [--cancel MS] [--disconnect MS] [--on-signal] [--after-read] [--incomplete]
  *               -o OUTDIR INPUT...
  * Request i signs INPUT[i % n] into OUTDIR/out-i.p7s (with --batch: one SignBatch, OUTDIR/out-i.p7s per
  * input). Exit 0 when every request got its reply and (unless --disconnect) its Response.
  * --on-signal: cancel (or disconnect) when SIGUSR1 arrives instead of after MS; a Response after a Cancel
- * prints "latency I MS", the time from the Cancel to the Response. --incomplete: a batch of more than 8
- * documents never sends its last part (every AddDocuments says last=false).
+ * prints "latency I MS", the time from the Cancel to the Response. --after-read: MS counts from the moment
+ * the agent has read every byte waiting in the inputs (a FIFO whose writer the test holds open: the agent is
+ * then blocked reading it); without a Sign batch only. --incomplete: a batch of more than 8 documents never
+ * sends its last part (every AddDocuments says last=false).
  * --check-audit LOG: for each Progress of a signed document, prints "progress INDEX done audited" when LOG
  * already holds its sign-done record at that moment, "progress INDEX done UNAUDITED" when not. */
 #include <dbus/dbus.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,13 +120,14 @@ int main(int argc, char **argv) {
                 { "disconnect", required_argument, NULL, 'd' },
                 { "on-signal", no_argument, NULL, 's' },
                 { "incomplete", no_argument, NULL, 'i' },
+                { "after-read", no_argument, NULL, 'R' },
                 { "check-audit", required_argument, NULL, 'a' },
                 {},
         };
         const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL,
                    *audit_log = NULL;
         long count = 1, cancel_ms = -1, disconnect_ms = -1;
-        bool batch = false, on_signal = false, incomplete = false;
+        bool batch = false, on_signal = false, incomplete = false, after_read = false;
         uint64_t cancel_sent = 0;
         dbus_bool_t timestamp = false;
         DBusError e = DBUS_ERROR_INIT;
@@ -167,6 +171,9 @@ int main(int argc, char **argv) {
                 case 'i':
                         incomplete = true;
                         break;
+                case 'R':
+                        after_read = true;
+                        break;
                 case 'o':
                         outdir = optarg;
                         break;
@@ -181,6 +188,10 @@ int main(int argc, char **argv) {
                 return 2;
         n_req = batch ? 1 : (size_t) count;
         reqs = calloc(n_req, sizeof *reqs);
+        /* --after-read: a copy of each input fd, to see what is still unread in its pipe. */
+        int *inputs = calloc(n_req, sizeof *inputs);
+        if (batch && after_read)
+                return 2;
         if (on_signal) {
                 struct sigaction sa = { .sa_handler = on_usr1 };
                 sigaction(SIGUSR1, &sa, NULL);
@@ -222,7 +233,10 @@ int main(int argc, char **argv) {
                             out = open_out(outdir, i);
                         dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &in);
                         dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &out);
-                        close(in);
+                        if (after_read)
+                                inputs[i] = in;
+                        else
+                                close(in);
                         close(out);
                 }
                 dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &cert);
@@ -312,6 +326,7 @@ int main(int argc, char **argv) {
         dbus_connection_flush(c);
 
         uint64_t start = now_ms();
+        bool all_read = !after_read;
         size_t replied = 0, responded = 0, expected = n_req;
         for (size_t i = 0; i < n_req; i++)
                 replied += reqs[i].replied;
@@ -319,15 +334,26 @@ int main(int argc, char **argv) {
         while (replied < n_req || responded < expected) {
                 DBusMessage *msg;
 
+                if (!all_read) {
+                        int unread = 0;
+                        all_read = true;
+                        for (size_t i = 0; i < n_req; i++)
+                                if (ioctl(inputs[i], FIONREAD, &unread) < 0 || unread > 0)
+                                        all_read = false;
+                        if (all_read) {
+                                start = now_ms();
+                                printf("read\n");
+                        }
+                }
                 bool due = on_signal ? got_signal : false;
-                if (disconnect_ms >= 0 && replied == n_req &&
+                if (disconnect_ms >= 0 && replied == n_req && all_read &&
                     (on_signal ? due : now_ms() - start >= (uint64_t) disconnect_ms)) {
                         printf("disconnecting\n");
                         fflush(stdout);
                         dbus_connection_close(c);
                         return 0;
                 }
-                if (cancel_ms >= 0 && !cancelled && replied == n_req &&
+                if (cancel_ms >= 0 && !cancelled && replied == n_req && all_read &&
                     (on_signal ? due : now_ms() - start >= (uint64_t) cancel_ms)) {
                         cancelled = true;
                         cancel_sent = now_ms();

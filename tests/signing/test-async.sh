@@ -4,7 +4,9 @@
 # completes, and Cancel of the hanging request is answered at once with Response cancelled. Cancel and a
 # client disconnect while the token signs: the signature is discarded, nothing is written, the audit record
 # says so. A batch whose last part never comes fails after batch-timeout and the token's queue goes on. The
-# inventory shows the revoked certificate as revoked, and a revocation made later after the refresh.
+# inventory shows the revoked certificate as revoked, and a revocation made later after the refresh; it
+# follows a change of the policy file (an invalid one changes nothing). Issue checks cancelled while they read
+# a FIFO that never ends give their worker threads back.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -182,6 +184,50 @@ expect_eq "the expired one stays expired" expired "$(cert_status expired)"
 (cd "$KYSO_PKI" && openssl ca -config openssl.cnf -name ca_issuing -revoke leader2.pem -crl_reason keyCompromise) >"$T/revoke.log" 2>&1 ||
         not_ok "revoking leader2 in the test CA: $(cat "$T/revoke.log")"
 expect "a certificate revoked later shows as revoked after the refresh" wait_for 30 status_is leader2 revoked
+
+# The administrator changes the policy of the running agent: the inventory follows within the refresh
+# interval. Revocation servers that fail (HTTP 500, at once: a refused connection would be retried by OpenSSL
+# until the timeout, for each of the 11 certificates, one at a time): the leader's status becomes unknown.
+start_test_server ocsp FAIL_OCSP --fail || bail_out "failing OCSP server"
+start_test_server crl FAIL_CRL --fail || bail_out "failing CRL server"
+"$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/down-revocation.conf" --ocsp "$FAIL_OCSP" --crl "$FAIL_CRL" \
+        --tsa "$KYSO_SANDBOX_TSA_URL" --cache "$T/cache-down"
+use_policy down-revocation
+expect "the policy now names revocation servers that fail: the leader's shows as unknown" \
+        wait_for 30 status_is leader unknown
+# A policy that does not load changes nothing: the last statuses stay, the agent says so once.
+policy_warnings() { grep -c "still checked with the policy loaded before" "$KYSO_KYSOD_LOG"; }
+printf '[revocation]\nmode = sometimes\n' >"$KYSO_POLICY"
+sleep 11 # two refreshes
+expect "an invalid policy: kysod goes on" kill -0 "$KYSO_KYSOD_PID"
+expect_eq "... the leader's status stays as it was" unknown "$(cert_status leader)"
+expect_eq "... and it is logged once" 1 "$(policy_warnings)"
+use_policy good
+expect "the good policy again: the leader's shows as valid" wait_for 30 status_is leader valid
+expect_eq "... and the revoked one as revoked" revoked "$(cert_status revoked)"
+
+# 6. Issue checks whose document is a FIFO that never ends (the test keeps its writer open), cancelled while
+# the worker thread reads it: more of them than the pool has threads (8). Each cancelled check must give its
+# thread back, else the pool runs dry and every later request that needs a worker waits forever.
+script "confirm yes" "pin 1111"
+expect "the leader signs the document of the issue checks" \
+        timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/qd.p7s"
+for ((i = 0; i < 10; i++)); do
+        mkdir -p "$T/fifo$i"
+        mkfifo "$T/fifo$i/doc"
+        exec {fifo}<>"$T/fifo$i/doc" # never closed: the agent never sees the end
+        printf 'Q' >&"$fifo"         # read by the check: sign-client then knows it is reading the FIFO
+        CLIENT_TIMEOUT=20 CLIENT --cert "$SEAL" --role issue --existing "$T/qd.p7s" --cancel 0 --after-read \
+                -o "$T/fifo$i" "$T/fifo$i/doc" >"$T/fifo$i.txt" 2>&1
+        grep -q "response 0 1 org.kyso.Error.Cancelled" "$T/fifo$i.txt" || break
+done
+expect_eq "10 issue checks reading a FIFO, cancelled: each gets Response 1 Cancelled" 10 "$i"
+((i == 10)) || sed 's/^/# /' "$T/fifo$i.txt"
+script "confirm yes" "pin 1111"
+t0=$(date +%s%N)
+expect "... then a request that needs a worker thread is signed" \
+        timeout 30 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-fifo.p7s"
+expect "... within 20 s ($(ms_since "$t0") ms)" test "$(ms_since "$t0")" -lt 20000
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.
