@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ typedef struct SignDoc {
         char *timestamp_time;
         char sha256_after[65];
         bool hashing, hashed, is_pdf; /* the document is hashed in steps on the loop (not for issue) */
+        bool pollable;   /* a pipe, socket or device: read only when poll() says there is data */
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
 
@@ -149,6 +151,7 @@ struct SignRequest {
         unsigned pin_flags;
         time_t signing_time;
         sd_event_source *defer;
+        sd_event_source *doc_io;        /* REQ_CHECKING: waits for data on a document pipe not written yet */
         sd_event_source *collect_timer; /* REQ_COLLECTING: the next AddDocuments part is due */
         WorkerJob *job; /* on a worker thread: the validation, an issue check or a time-stamp */
         size_t job_doc; /* the document of an issue check or a time-stamp */
@@ -203,6 +206,7 @@ static SignRequest *request_free(SignRequest *r) {
         if (!r)
                 return NULL;
         worker_job_cancel(r->job);
+        sd_event_source_disable_unref(r->doc_io); /* before the documents' fds are closed */
         sd_event_source_disable_unref(r->defer);
         sd_event_source_disable_unref(r->collect_timer);
         sd_event_source_disable_unref(r->record_timer);
@@ -783,6 +787,7 @@ static void request_finish(SignRequest *r) {
                 return;
         r->state = REQ_FINISHED;
         r->defer = sd_event_source_disable_unref(r->defer);
+        r->doc_io = sd_event_source_disable_unref(r->doc_io);
         r->collect_timer = sd_event_source_disable_unref(r->collect_timer);
         /* Whatever a worker thread still does for this request, its result is dropped. */
         r->job = worker_job_cancel(r->job);
@@ -816,20 +821,58 @@ static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char 
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
 }
 
+static int doc_io_cb(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        SignRequest *r = userdata;
+        (void) src;
+        (void) fd;
+        (void) revents;
+        request_schedule(r);
+        return 0;
+}
+
+/* The document is a pipe or socket: 1 when a read() would not wait, 0 when it would (the request goes on
+ * from doc_io_cb() when data or the end comes), or a negative errno. The loop never waits in read(): a
+ * client that writes its document only after Sign returned, or never, must not stop the agent. */
+static int doc_readable(SignRequest *r, SignDoc *d) {
+        struct pollfd p = { .fd = d->fd, .events = POLLIN };
+        int k;
+
+        k = poll(&p, 1, 0);
+        if (k < 0)
+                return errno == EINTR ? 1 : -errno;
+        if (k > 0)
+                return 1;
+        r->doc_io = sd_event_source_disable_unref(r->doc_io);
+        k = sd_event_add_io(r->owner->event, &r->doc_io, d->fd, EPOLLIN, doc_io_cb, r);
+        if (k < 0)
+                return k;
+        (void) sd_event_source_set_enabled(r->doc_io, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 /* Hashes up to budget bytes of a document (not for issue, whose content streams through the verifier of the
- * leader's signature). 1 when the document is hashed, 0 when more remains, or a negative errno. */
+ * leader's signature). 1 when the document is hashed, 0 when more remains, -EAGAIN when a pipe has no data
+ * yet (doc_io_cb() goes on), or a negative errno. */
 static int doc_hash_some(SignRequest *r, SignDoc *d, uint64_t budget) {
         static uint8_t buf[1024 * 1024];
         uint64_t done = 0;
         int k;
 
         if (!d->hashing) {
+                struct stat st;
                 if (content_digests_add(&d->digests, NID_sha256) < 0 ||
                     content_digests_add(&d->digests, r->digest_nid) < 0)
                         return -ENOMEM;
                 d->hashing = true;
+                d->pollable = fstat(d->fd, &st) >= 0 &&
+                              (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode));
         }
         while (done < budget) {
+                if (d->pollable) {
+                        k = doc_readable(r, d);
+                        if (k <= 0)
+                                return k < 0 ? k : -EAGAIN;
+                }
                 ssize_t n = content_read_fd(&d->fd, buf, sizeof buf);
                 if (n < 0)
                         return (int) n;
@@ -1887,6 +1930,8 @@ static void request_step(SignRequest *r) {
                                         request_schedule(r);
                                         return;
                                 }
+                                if (k == -EAGAIN)
+                                        return; /* doc_io_cb() goes on when the client writes */
                                 if (k < 0) {
                                         log_error_errno(k, "Cannot read %s: %m", strna(d->name));
                                         doc_finish(

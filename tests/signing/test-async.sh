@@ -6,7 +6,8 @@
 # says so. A batch whose last part never comes fails after batch-timeout and the token's queue goes on. The
 # inventory shows the revoked certificate as revoked, and a revocation made later after the refresh; it
 # follows a change of the policy file (an invalid one changes nothing). Issue checks cancelled while they read
-# a FIFO that never ends give their worker threads back.
+# a FIFO that never ends give their worker threads back. A document pipe not written yet does not stop the
+# agent's loop.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -228,6 +229,29 @@ t0=$(date +%s%N)
 expect "... then a request that needs a worker thread is signed" \
         timeout 30 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-fifo.p7s"
 expect "... within 20 s ($(ms_since "$t0") ms)" test "$(ms_since "$t0")" -lt 20000
+
+# 7. A document that is a pipe the client has not written yet (approve: hashed on the agent's loop). The
+# agent waits for the data without waiting in read(): GetTokens is answered meanwhile, and the request goes
+# on when the data comes.
+mkfifo "$T/late-doc"
+exec {late}<>"$T/late-doc" # the writer: nothing written yet
+mkdir -p "$T/late"
+script "confirm yes" "pin 1111"
+CLIENT_TIMEOUT=60 CLIENT --cert "$LEADER" --role approve -o "$T/late" "$T/late-doc" >"$T/late.txt" 2>&1 {late}>&- &
+late_pid=$!
+expect "a document pipe without data: the request reaches the agent" \
+        wait_for 20 grep -q "^reply 0 ok" "$T/late.txt"
+sleep 0.5
+t0=$(date +%s%N)
+expect "... GetTokens is answered meanwhile" timeout 10 kysoctl tokens
+expect "... within 2 s ($(ms_since "$t0") ms)" test "$(ms_since "$t0")" -lt 2000
+printf 'Tờ trình số 9\n' >&"$late"
+exec {late}>&- # the end of the document
+wait "$late_pid"
+expect_match "... then the data comes: signed" "response 0 0 -" "$(cat "$T/late.txt")"
+expect "... and the signature covers what came through the pipe" openssl cms -verify -binary -inform DER \
+        -in "$T/late/out-0.p7s" -content <(printf 'Tờ trình số 9\n') -CAfile "$KYSO_PKI/root+ca.pem" -purpose any \
+        -out /dev/null
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.
