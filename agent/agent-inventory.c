@@ -195,9 +195,15 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
         return dbus_dict_close(iter, &d);
 }
 
+bool agent_key_after_login(const P11Certificate *c, const P11Token *token) {
+        /* Real eTokens keep the private key a private object, often with no public key beside it: before
+         * login nothing shows. The agent then looks for it after the login (same CKA_ID). */
+        return !c->has_private_key && token && (token->pin_flags & P11_LOGIN_REQUIRED) && c->id_size > 0;
+}
+
 int agent_append_certificate(
         DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
-        const P11Certificate *c, const char *token_label, int64_t now) {
+        const P11Certificate *c, const P11Token *token, int64_t now) {
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         DBusMessageIter d;
         int r;
@@ -211,7 +217,7 @@ int agent_append_certificate(
                 return r;
         if ((r = dbus_dict_append_string(&d, "uri", c->uri)) < 0 ||
             (r = dbus_dict_append_string(&d, "token-uri", c->token_uri)) < 0 ||
-            (r = dbus_dict_append_string(&d, "token-label", token_label)) < 0 ||
+            (r = dbus_dict_append_string(&d, "token-label", token ? token->label : NULL)) < 0 ||
             (r = dbus_dict_append_string(&d, "label", c->label)) < 0 ||
             (r = dbus_dict_append_string(&d, "subject", info.subject)) < 0 ||
             (r = dbus_dict_append_string(&d, "issuer", info.issuer)) < 0 ||
@@ -223,6 +229,7 @@ int agent_append_certificate(
             (r = dbus_dict_append_string(&d, "sha256", info.sha256)) < 0 ||
             (r = dbus_dict_append_int64(&d, "days-left", info.days_left)) < 0 ||
             (r = dbus_dict_append_bool(&d, "has-private-key", c->has_private_key)) < 0 ||
+            (r = dbus_dict_append_bool(&d, "key-after-login", agent_key_after_login(c, token))) < 0 ||
             (r = dbus_dict_append_string(&d, "kind", info.kind)) < 0 ||
             (r = dbus_dict_append_string(&d, "status", info.status)) < 0) {
                 dbus_dict_abandon(iter, &d);
@@ -247,10 +254,10 @@ int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, si
         return dbus_message_iter_close_container(iter, &a) ? 0 : -ENOMEM;
 }
 
-static const char *token_label_of(const P11Token *const *tokens, size_t n, const char *token_uri) {
+static const P11Token *token_of(const P11Token *const *tokens, size_t n, const char *token_uri) {
         for (size_t i = 0; i < n; i++)
                 if (streq_ptr(tokens[i]->uri, token_uri))
-                        return tokens[i]->label;
+                        return tokens[i];
         return NULL;
 }
 
@@ -265,8 +272,8 @@ int agent_append_certificates(
                 return -ENOMEM;
         for (size_t i = 0; i < n_certs; i++) {
                 r = agent_append_certificate(
-                        &a, policy, revocation, certs[i],
-                        token_label_of(tokens, n_tokens, certs[i]->token_uri), now);
+                        &a, policy, revocation, certs[i], token_of(tokens, n_tokens, certs[i]->token_uri),
+                        now);
                 if (r == -EBADMSG)
                         continue; /* a certificate object that does not parse is not a certificate we can use
                                    */

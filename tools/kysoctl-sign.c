@@ -196,7 +196,7 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         dbus_message_iter_recurse(&it, &arr);
         for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY; dbus_message_iter_next(&arr)) {
                 const char *uri = NULL, *kind = NULL, *status = NULL, *subject = NULL;
-                dbus_bool_t key = false;
+                dbus_bool_t key = false, after_login = false;
 
                 dbus_message_iter_recurse(&arr, &dict);
                 for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
@@ -218,8 +218,14 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
                                 streq(k, "has-private-key") &&
                                 dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
                                 dbus_message_iter_get_basic(&var, &key);
+                        else if (
+                                streq(k, "key-after-login") &&
+                                dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
+                                dbus_message_iter_get_basic(&var, &after_login);
                 }
-                if (uri && key && streq_ptr(kind, want) &&
+                /* A key that shows only after login counts: that is how real eTokens keep it. If it is not
+                 * there after all, the agent says so after the login, and nothing is signed. */
+                if (uri && (key || after_login) && streq_ptr(kind, want) &&
                     /* "unchecked": revocation not asked yet; the agent asks before it signs anyway. */
                     (streq_ptr(status, "valid") || streq_ptr(status, "expiring") ||
                      streq_ptr(status, "unchecked")) &&

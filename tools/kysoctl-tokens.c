@@ -55,6 +55,7 @@ static const Field cert_fields[] = {
         { "has_private_key", "has-private-key", json_type_boolean },
         { "kind", "kind", json_type_string },
         { "status", "status", json_type_string },
+        { "key_after_login", "key-after-login", json_type_boolean }, /* added later: at the end */
 };
 
 static const char *dict_string(json_object *o, const char *key) {

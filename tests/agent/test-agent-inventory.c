@@ -159,6 +159,23 @@ static json_object *get(json_object *o, const char *key) {
         return v;
 }
 
+/* Real eTokens hide the private key until login, often with no public key beside it: such a certificate
+ * is still a candidate (kysoctl sign without --cert), but only on a token that needs a login and when the
+ * certificate has a CKA_ID to find the key by. */
+static void test_key_after_login(void **state) {
+        uint8_t id = 1;
+        P11Token login = { .pin_flags = P11_LOGIN_REQUIRED }, open = {};
+        P11Certificate hidden = { .id = &id, .id_size = 1 },
+                       shown = { .id = &id, .id_size = 1, .has_private_key = true }, no_id = {};
+        (void) state;
+
+        assert_true(agent_key_after_login(&hidden, &login));
+        assert_false(agent_key_after_login(&shown, &login)); /* has-private-key says it */
+        assert_false(agent_key_after_login(&hidden, &open)); /* nothing is hidden without a login */
+        assert_false(agent_key_after_login(&no_id, &login)); /* no CKA_ID: nothing to find it by */
+        assert_false(agent_key_after_login(&hidden, NULL));  /* token unknown */
+}
+
 static void test_dicts(void **state) {
         int64_t now = (int64_t) time(NULL);
         _cleanup_free_ uint8_t *der = NULL;
@@ -212,6 +229,7 @@ static void test_dicts(void **state) {
         assert_int_equal(json_object_array_length(j), 1); /* the garbage object is left out */
         c = json_object_array_get_idx(j, 0);
         assert_string_equal(json_object_get_string(get(c, "token-label")), "seal");
+        assert_false(json_object_get_boolean(get(c, "key-after-login"))); /* the key shows */
         assert_string_equal(json_object_get_string(get(c, "serial")), "1003");
         assert_int_equal(json_object_get_int64(get(c, "days-left")), 10);
         assert_string_equal(json_object_get_string(get(c, "status")), "expiring");
@@ -229,6 +247,7 @@ int main(void) {
                 cmocka_unit_test(test_status_from_validity),
                 cmocka_unit_test(test_bad_der),
                 cmocka_unit_test(test_pin_state),
+                cmocka_unit_test(test_key_after_login),
                 cmocka_unit_test(test_dicts),
         };
         return cmocka_run_group_tests(tests, setup_keys, free_keys);

@@ -230,6 +230,11 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         expect "a key without a public-key object (seen only after login) signs" \
                 kysoctl sign --role approve --cert "$NOPUB" "$D/qd.txt" -o "$T/out/nopub.p7s"
         expect "the signature of the key without a public-key object verifies" cms_ok "$D/qd.txt" "$T/out/nopub.p7s"
+        expect_eq "certs --json: nopub's key shows only after login; leader's shows before" "false true|true false" \
+                "$(kysoctl certs --json | jq -r '[.[] | select(.label == "nopub" or .label == "leader")] | sort_by(.label) | reverse | map("\(.has_private_key) \(.key_after_login)") | join("|")')"
+        out=$(kysoctl sign --role approve "$D/qd.txt" -o "$T/out/amb-nopub.p7s" 2>&1)
+        expect_match "without --cert: a certificate whose key shows only after login is a candidate" \
+                "^ *pkcs11:.*object=nopub" "$out"
         script "confirm yes" "pin 1111"
         expect_fail "a certificate without any key: after the login, refused with a clear message" \
                 "no private key for this certificate.*NoToken" \
