@@ -267,3 +267,7 @@ void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info) {
         else if (!cert_status_is_usable(e->status))
                 info->status = cert_status_to_api_string(e->status);
 }
+
+const Policy *agent_revocation_get_policy(const AgentRevocation *r) {
+        return r ? r->policy : NULL;
+}

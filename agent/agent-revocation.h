@@ -32,3 +32,7 @@ int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *cer
 /* Adjusts info->status (agent_classify_certificate()'s, offline) by what is known of the certificate's
  * revocation; see above. NULL-safe. */
 void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info);
+
+/* The policy the checks use now: the last one that loaded (read again at each refresh). NULL for NULL. The
+ * inventory classifies with it too, so kinds and statuses follow the same policy file. */
+const Policy *agent_revocation_get_policy(const AgentRevocation *r);

@@ -94,6 +94,12 @@ static int agent_send(Agent *a, DBusMessage *m) {
         return 0;
 }
 
+/* What the inventory classifies certificates with: the policy of its revocation checks, read again at each
+ * refresh like signing reads it for each request; the one loaded at start when there are no checks. */
+static const Policy *agent_inventory_policy(const Agent *a) {
+        return agent_revocation_get_policy(a->revocation) ?: a->policy;
+}
+
 static void emit_certificate_expiring(Agent *a, const char *token_uri) {
         const P11Token *const *tokens;
         const P11Certificate *const *certs;
@@ -110,7 +116,8 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
 
                 if (token_uri && !streq_ptr(certs[i]->token_uri, token_uri))
                         continue;
-                if (certificate_info_from_der(a->policy, certs[i]->der, certs[i]->der_size, now, &info) < 0)
+                if (certificate_info_from_der(
+                            agent_inventory_policy(a), certs[i]->der, certs[i]->der_size, now, &info) < 0)
                         continue;
                 /* On the validity period alone: a certificate the policy marks untrusted or revoked still
                  * deserves the renewal warning while it is within its last 60 days. */
@@ -463,7 +470,8 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
                 return NULL;
         dbus_message_iter_init_append(reply, &it);
         r = agent_append_certificates(
-                &it, a->policy, a->revocation, tokens, n_tokens, certs, n_certs, now_seconds());
+                &it, agent_inventory_policy(a), a->revocation, tokens, n_tokens, certs, n_certs,
+                now_seconds());
         if (r < 0) {
                 dbus_message_unref(reply);
                 return NULL;

@@ -206,6 +206,16 @@ expect_eq "... and it is logged once" 1 "$(policy_warnings)"
 use_policy good
 expect "the good policy again: the leader's shows as valid" wait_for 30 status_is leader valid
 expect_eq "... and the revoked one as revoked" revoked "$(cert_status revoked)"
+# The certificates' kinds follow the policy file too: without its [kind personal], the leader's certificate
+# is of no kind the policy knows.
+kind_of() { kysoctl certs --json | jq -r --arg l "$1" '.[] | select(.label == $l) | .kind'; }
+kind_is() { [[ $(kind_of "$1") == "$2" ]]; }
+sed '/^\[kind personal\]$/,+2d' "$T/good.conf" >"$T/no-personal.conf"
+expect "a policy without the personal kind checks" kysoctl policy check "$T/no-personal.conf"
+use_policy no-personal
+expect "... in its place, the leader's certificate shows no known kind" wait_for 30 kind_is leader unknown
+use_policy good
+expect "... and personal again with the good policy" wait_for 30 kind_is leader personal
 
 # 6. Issue checks whose document is a FIFO that never ends (the test keeps its writer open), cancelled while
 # the worker thread reads it: more of them than the pool has threads (8). Each cancelled check must give its
