@@ -6,6 +6,8 @@
 
 #include <systemd/sd-journal.h>
 
+#include "audit-reader.h"
+#include "audit-record.h"
 #include "audit-verify.h"
 #include "i18n.h"
 #include "macro.h"
@@ -414,8 +416,8 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
  * (callers go from newest to oldest for NEWEST and stop at the first good one, or read an export file from
  * oldest to newest). */
 static int take_entry(
-        const char *seq, const char *hash, const char *chain, AuditJournalPick pick,
-        AuditJournalHead *best) {
+        const char *seq, const char *hash, const char *chain, const char *machine, const char *file,
+        AuditJournalPick pick, AuditJournalHead *best) {
         char *end;
         errno = 0;
         unsigned long long s = strtoull(seq, &end, 10);
@@ -428,7 +430,21 @@ static int take_entry(
         memcpy(best->hash, hash, AUDIT_HASH_HEX + 1);
         if (strlen(chain) == AUDIT_CHAIN_HEX && audit_is_hex(chain, AUDIT_CHAIN_HEX))
                 memcpy(best->chain, chain, AUDIT_CHAIN_HEX + 1);
+        if (strlen(machine) == sizeof(best->machine) - 1 && audit_is_hex(machine, sizeof(best->machine) - 1))
+                memcpy(best->machine, machine, sizeof(best->machine));
+        if (strlen(file) < sizeof(best->file))
+                strcpy(best->file, file);
         return 0;
+}
+
+/* Whether an entry with these fields counts for m (the part the journal's own matches do not do). */
+static bool
+entry_matches(const AuditJournalMatch *m, const char *file, const char *chain, const char *machine) {
+        if (!isempty(m->chain) ? !streq(chain, m->chain) : m->log_path && !streq(file, m->log_path))
+                return false;
+        if (!isempty(m->machine) && !streq(machine, m->machine))
+                return false;
+        return isempty(m->other_than_chain) || !streq(chain, m->other_than_chain);
 }
 
 /* Copies the value of field name ("NAME=value") of the current entry into buf (NUL-terminated, cut). */
@@ -443,24 +459,27 @@ static void entry_field(sd_journal *j, const char *name, char *buf, size_t size)
         buf[l] = '\0';
 }
 
-int audit_journal_head_read(
-        const char *directory, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
+static int add_match(sd_journal *j, const char *field, const char *value) {
+        _cleanup_free_ char *match = NULL;
+        if (asprintf(&match, "%s=%s", field, value) < 0)
+                return -ENOMEM;
+        return sd_journal_add_match(j, match, 0);
+}
+
+static int journal_find(
+        const char *directory, const AuditJournalMatch *m, AuditJournalPick pick, AuditJournalHead *ret) {
         sd_journal *j = NULL;
         AuditJournalHead best = {};
-        _cleanup_free_ char *match = NULL;
         int r;
 
-        if (!log_path || pick < 0 || pick >= _AUDIT_JOURNAL_PICK_MAX)
-                return -EINVAL;
         r = directory ? sd_journal_open_directory(&j, directory, 0)
                       : sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return r;
-        if (asprintf(&match, "KYSO_AUDIT_FILE=%s", log_path) < 0) {
-                sd_journal_close(j);
-                return -ENOMEM;
-        }
-        r = sd_journal_add_match(j, match, 0);
+        r = !isempty(m->chain) ? add_match(j, "KYSO_AUDIT_CHAIN", m->chain)
+                               : add_match(j, "KYSO_AUDIT_FILE", m->log_path);
+        if (r >= 0 && !isempty(m->machine))
+                r = add_match(j, "_MACHINE_ID", m->machine);
         /* Only the small fields are needed, not the record's copy. */
         if (r >= 0)
                 r = sd_journal_set_data_threshold(j, 256);
@@ -469,7 +488,8 @@ int audit_journal_head_read(
         /* HIGHEST reads every entry of the log, one at a time: after a log was deleted and made again, the
          * largest seq can be anywhere. */
         while (r >= 0) {
-                char seq[32], hash[AUDIT_HASH_HEX + 1], chain[AUDIT_CHAIN_HEX + 1];
+                char seq[32], hash[AUDIT_HASH_HEX + 1], chain[AUDIT_CHAIN_HEX + 1], machine[33];
+                char file[PATH_MAX];
 
                 r = pick == AUDIT_JOURNAL_NEWEST ? sd_journal_previous(j) : sd_journal_next(j);
                 if (r <= 0)
@@ -477,7 +497,12 @@ int audit_journal_head_read(
                 entry_field(j, "KYSO_AUDIT_SEQ", seq, sizeof(seq));
                 entry_field(j, "KYSO_AUDIT_HASH", hash, sizeof(hash));
                 entry_field(j, "KYSO_AUDIT_CHAIN", chain, sizeof(chain));
-                if (take_entry(seq, hash, chain, pick, &best) >= 0 && pick == AUDIT_JOURNAL_NEWEST)
+                entry_field(j, "KYSO_AUDIT_FILE", file, sizeof(file));
+                entry_field(j, "_MACHINE_ID", machine, sizeof(machine));
+                if (!entry_matches(m, file, chain, machine))
+                        continue;
+                if (take_entry(seq, hash, chain, machine, file, pick, &best) >= 0 &&
+                    pick == AUDIT_JOURNAL_NEWEST)
                         break;
         }
         sd_journal_close(j);
@@ -489,18 +514,15 @@ int audit_journal_head_read(
         return 0;
 }
 
-int audit_journal_head_from_export(
-        const char *export_file, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
+static int export_find(
+        const char *export_file, const AuditJournalMatch *m, AuditJournalPick pick, AuditJournalHead *ret) {
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *file = NULL;
         size_t alloc = 0;
         AuditJournalHead best = {};
-        char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {}, chain[AUDIT_CHAIN_HEX + 1] = {};
-        bool file_ok = !log_path;
+        char seq[32] = {}, hash[AUDIT_HASH_HEX + 1] = {}, chain[AUDIT_CHAIN_HEX + 1] = {}, machine[33] = {};
         ssize_t n;
 
-        if (pick < 0 || pick >= _AUDIT_JOURNAL_PICK_MAX)
-                return -EINVAL;
         f = fopen(export_file, "re");
         if (!f)
                 return negative_errno();
@@ -508,10 +530,10 @@ int audit_journal_head_from_export(
                 n = getline(&buf, &alloc, f);
                 if (n < 0 || n <= 1) {
                         /* End of an entry. The newest is the last in the file. */
-                        if (file_ok && seq[0] && hash[0])
-                                (void) take_entry(seq, hash, chain, pick, &best);
-                        seq[0] = hash[0] = chain[0] = '\0';
-                        file_ok = !log_path;
+                        if (seq[0] && hash[0] && entry_matches(m, strempty(file), chain, machine))
+                                (void) take_entry(seq, hash, chain, machine, strempty(file), pick, &best);
+                        seq[0] = hash[0] = chain[0] = machine[0] = '\0';
+                        file = mfree(file);
                         if (n < 0)
                                 break;
                         continue;
@@ -538,11 +560,85 @@ int audit_journal_head_from_export(
                         snprintf(hash, sizeof(hash), "%s", v);
                 else if ((v = startswith(buf, "KYSO_AUDIT_CHAIN=")))
                         snprintf(chain, sizeof(chain), "%s", v);
-                else if (log_path && (v = startswith(buf, "KYSO_AUDIT_FILE=")))
-                        file_ok = streq(v, log_path);
+                else if ((v = startswith(buf, "_MACHINE_ID=")))
+                        snprintf(machine, sizeof(machine), "%s", v);
+                else if ((v = startswith(buf, "KYSO_AUDIT_FILE="))) {
+                        free(file);
+                        file = strdup(v);
+                        if (!file)
+                                return -ENOMEM;
+                }
         }
         if (!best.present)
                 return -ENODATA;
         *ret = best;
+        return 0;
+}
+
+int audit_journal_find(
+        const char *directory, const char *export_file, const AuditJournalMatch *m, AuditJournalPick pick,
+        AuditJournalHead *ret) {
+        if (!m || (isempty(m->chain) && !m->log_path && !export_file) || pick < 0 ||
+            pick >= _AUDIT_JOURNAL_PICK_MAX)
+                return -EINVAL;
+        return export_file ? export_find(export_file, m, pick, ret) : journal_find(directory, m, pick, ret);
+}
+
+int audit_journal_head_read(
+        const char *directory, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
+        if (!log_path)
+                return -EINVAL;
+        return audit_journal_find(directory, NULL, &(AuditJournalMatch){ .log_path = log_path }, pick, ret);
+}
+
+int audit_journal_head_from_export(
+        const char *export_file, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret) {
+        return audit_journal_find(
+                NULL, export_file, &(AuditJournalMatch){ .log_path = log_path }, pick, ret);
+}
+
+int audit_log_chain_of(const char *path, char ret[AUDIT_CHAIN_HEX + 1]) {
+        _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
+        AuditRecordHead h;
+        AuditLine line;
+        int r;
+
+        r = audit_reader_open(path, &reader);
+        if (r < 0)
+                return r;
+        r = audit_reader_next(reader, &line);
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        r = audit_record_scan(line.data, line.len, &h, NULL);
+        if (r < 0)
+                return -ENOENT;
+        return audit_record_chain(line.data, line.len, &h, ret);
+}
+
+int audit_journal_head_for_verify(
+        const char *directory, const char *export_file, const char *log_path, AuditJournalHead *ret) {
+        char chain[AUDIT_CHAIN_HEX + 1];
+        AuditJournalHead own, other;
+        int r;
+
+        if (audit_log_chain_of(log_path, chain) < 0 ||
+            audit_journal_find(
+                    directory, export_file, &(AuditJournalMatch){ .chain = chain }, AUDIT_JOURNAL_HIGHEST,
+                    &own) < 0)
+                /* A log of an earlier version, or one the journal has no entry of: by its path. */
+                return audit_journal_find(
+                        directory, export_file, &(AuditJournalMatch){ .log_path = log_path },
+                        AUDIT_JOURNAL_HIGHEST, ret);
+        /* Another chain at the path where the journal saw this one (a copy may be elsewhere), on the same
+         * machine: the log was replaced there. */
+        r = audit_journal_find(
+                directory, export_file,
+                &(AuditJournalMatch){ .log_path = own.file[0] ? own.file : log_path,
+                                      .machine = own.machine,
+                                      .other_than_chain = chain },
+                AUDIT_JOURNAL_HIGHEST, &other);
+        if (r < 0 && r != -ENODATA)
+                return r;
+        *ret = r >= 0 ? other : own;
         return 0;
 }

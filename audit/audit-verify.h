@@ -4,6 +4,7 @@
  * tail, and optionally the journal's copy of the head; on failure, the first bad record and what is wrong.
  */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,8 @@ typedef struct AuditJournalHead {
         uint64_t seq;
         char hash[AUDIT_HASH_HEX + 1];
         char chain[AUDIT_CHAIN_HEX + 1]; /* "" when the entry has none (an earlier version wrote it) */
+        char machine[33];                /* its _MACHINE_ID; "" when not known */
+        char file[PATH_MAX];             /* its KYSO_AUDIT_FILE; "" when not known */
 } AuditJournalHead;
 
 typedef struct AuditVerifyResult {
@@ -84,8 +87,36 @@ typedef enum AuditJournalPick {
         _AUDIT_JOURNAL_PICK_INVALID = -EINVAL,
 } AuditJournalPick;
 
+/* Which entries of a journal count. By default those with KYSO_AUDIT_FILE=log_path. With chain, those of
+ * that chain (KYSO_AUDIT_CHAIN) wherever the log was: what a log copied elsewhere, or one of many desks in
+ * a ward's central journal (where several may have the same path), is compared with. machine keeps only
+ * entries of that _MACHINE_ID; other_than_chain drops those of that chain (the entries of another chain
+ * that once was at the log's path: the log was deleted or replaced and started again). */
+typedef struct AuditJournalMatch {
+        const char *log_path;
+        const char *chain;
+        const char *machine;
+        const char *other_than_chain;
+} AuditJournalMatch;
+
 /* From the journal (directory NULL: this machine's; else a folder of journal files, e.g. collected with
- * systemd-journal-remote), among the entries with KYSO_AUDIT_FILE=log_path. -ENODATA when it has none. */
+ * systemd-journal-remote) or, with export_file, from a file in journal export format (journalctl -o export
+ * ...; "newest" is the last in the file). -ENODATA when no entry matches. */
+int audit_journal_find(
+        const char *directory, const char *export_file, const AuditJournalMatch *match,
+        AuditJournalPick pick, AuditJournalHead *ret);
+
+/* The chain of the log at path (from its first record), or -ENOENT for a log without one (written by an
+ * earlier version) or no log. */
+int audit_log_chain_of(const char *path, char ret[AUDIT_CHAIN_HEX + 1]);
+
+/* What verify --journal compares with: the entry of the largest seq of the log's own chain (when the log has
+ * one and the journal knows it) or else of its path; but an entry of another chain at the log's path on the
+ * same machine comes first, since then the log was replaced. -ENODATA when the journal knows neither. */
+int audit_journal_head_for_verify(
+        const char *directory, const char *export_file, const char *log_path, AuditJournalHead *ret);
+
+/* The older forms of audit_journal_find(), by KYSO_AUDIT_FILE=log_path: */
 int audit_journal_head_read(
         const char *directory, const char *log_path, AuditJournalPick pick, AuditJournalHead *ret);
 /* The same from a file in journal export format (journalctl -o export ...); when log_path is not NULL only

@@ -237,8 +237,7 @@ static int verb_verify_log(int argc, char **argv) {
                 return KYSOCTL_EXIT_INTERNAL;
 
         if (journal || export || journal_dir) {
-                r = export ? audit_journal_head_from_export(export, path, AUDIT_JOURNAL_HIGHEST, &head)
-                           : audit_journal_head_read(journal_dir, path, AUDIT_JOURNAL_HIGHEST, &head);
+                r = audit_journal_head_for_verify(journal_dir, export, path, &head);
                 if (r < 0) {
                         if (r == -ENODATA)
                                 fprintf(stderr,
@@ -298,6 +297,9 @@ static int verb_verify_log(int argc, char **argv) {
                         o, "records_missing", json_object_new_int64((int64_t) res.records_missing));
                 json_object_object_add(
                         o, "journal_seq", head.present ? json_object_new_int64((int64_t) head.seq) : NULL);
+                json_object_object_add(
+                        o, "journal_file",
+                        head.present && head.file[0] ? json_object_new_string(head.file) : NULL);
                 printf("%s\n", json_object_to_json_string_ext(
                                        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
@@ -309,6 +311,9 @@ static int verb_verify_log(int argc, char **argv) {
                         printf(_("Last record's hash: %s\n"), res.last_hash);
                 if (head.present)
                         printf(_("The journal's newest record (seq %" PRIu64 ") matches.\n"), head.seq);
+                if (head.present && head.file[0] && !streq(head.file, path))
+                        /* Found by the log's chain: a copy, or a log collected from a desk. */
+                        printf(_("The journal saw this log at %s.\n"), head.file);
                 if (res.torn_recoveries > 0)
                         printf(_("Note: unfinished records left by crashes were moved to quarantine files %" PRIu64
                                  " time(s) (see the log-torn-tail records).\n"),

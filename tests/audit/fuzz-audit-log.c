@@ -143,6 +143,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t chunk = limit_from(data, size, 0, 64), line_max = limit_from(data, size, 1, 300);
         compare_readers(data, size, file, chunk, line_max);
         verify_both(data, size, file, chunk, line_max);
+        /* The same bytes as a journal export file (verify --journal-export reads what a central server
+         * sends): by path, by chain, and what verify compares with. */
+        AuditJournalHead jh;
+        int kj = audit_journal_find(
+                NULL, file, &(AuditJournalMatch){ .log_path = NULL }, AUDIT_JOURNAL_HIGHEST, &jh);
+        check(kj == 0 || kj == -ENODATA || kj == -EBADMSG);
+        kj = audit_journal_find(
+                NULL, file, &(AuditJournalMatch){ .chain = "0123456789abcdef0123456789abcdef" },
+                AUDIT_JOURNAL_NEWEST, &jh);
+        check(kj == 0 || kj == -ENODATA || kj == -EBADMSG);
+        kj = audit_journal_head_for_verify(NULL, file, file, &jh);
+        check(kj == 0 || kj == -ENODATA || kj == -EBADMSG);
         close(fd);
 
         fuzz_show(data, size);

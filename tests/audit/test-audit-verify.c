@@ -228,6 +228,64 @@ static void test_journal_export(void **state) {
         expect(f, &j, AUDIT_PROBLEM_TAIL_CUT, 10, 11, "up to seq 12");
 }
 
+/* A ward's central journal holds the entries of every desk, and an auditor may verify a copy of a desk's log
+ * elsewhere: the entries of the log's own chain count, wherever and on whichever machine; another chain at
+ * the path where that chain was, on the same machine, means the log was replaced there. */
+static void test_journal_by_chain(void **state) {
+        Fixture *f = *state;
+        static const char orig[] = "/home/motcua/.local/state/kyso/audit.jsonl";
+        static const char m1[] = "0123456789abcdef0123456789abcdef",
+                          m2[] = "fedcba9876543210fedcba9876543210";
+        static const char other_chain[] = "11111111111111111111111111111111";
+        static const char third_chain[] = "22222222222222222222222222222222";
+        _cleanup_free_ char *exp = path_in(f->dir, "central.export"), *copy = path_in(f->dir, "copy.jsonl");
+        char chain[AUDIT_CHAIN_HEX + 1];
+        AuditJournalHead j;
+
+        assert_int_equal(audit_log_chain_of(f->path, chain), 0);
+        file_write(copy, f->data, f->size);
+        FILE *out = fopen(exp, "we");
+        assert_non_null(out);
+        /* This desk (m1), then another desk with the same account name and a longer log (m2). */
+        fprintf(out,
+                "KYSO_AUDIT_SEQ=10\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_CHAIN=%s\nKYSO_AUDIT_FILE=%s\n_MACHINE_ID=%s\n\n",
+                f->head, chain, orig, m1);
+        fprintf(out,
+                "KYSO_AUDIT_SEQ=50\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_CHAIN=%s\nKYSO_AUDIT_FILE=%s\n_MACHINE_ID=%s\n\n",
+                f->head, other_chain, orig, m2);
+        fclose(out);
+
+        /* By path (the older way), the copy is unknown and the original path mixes both desks. */
+        assert_int_equal(audit_journal_head_from_export(exp, copy, AUDIT_JOURNAL_HIGHEST, &j), -ENODATA);
+        assert_int_equal(audit_journal_head_from_export(exp, orig, AUDIT_JOURNAL_HIGHEST, &j), 0);
+        assert_int_equal(j.seq, 50);
+
+        /* By the log's chain: this desk's entry, and the copy verifies. */
+        assert_int_equal(audit_journal_head_for_verify(NULL, exp, copy, &j), 0);
+        assert_int_equal(j.seq, 10);
+        assert_string_equal(j.chain, chain);
+        assert_string_equal(j.machine, m1);
+        assert_string_equal(j.file, orig);
+        free(f->path);
+        f->path = strdup(copy);
+        expect(f, &j, AUDIT_PROBLEM_NONE, 0, 0, NULL);
+
+        /* Another chain once at that path on this desk: the log was replaced there, whatever its seq. */
+        out = fopen(exp, "ae");
+        assert_non_null(out);
+        fprintf(out,
+                "KYSO_AUDIT_SEQ=3\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_CHAIN=%s\nKYSO_AUDIT_FILE=%s\n_MACHINE_ID=%s\n\n",
+                f->head, third_chain, orig, m1);
+        fclose(out);
+        assert_int_equal(audit_journal_head_for_verify(NULL, exp, copy, &j), 0);
+        assert_int_equal(j.seq, 3);
+        assert_string_equal(j.chain, third_chain);
+        expect(f, &j, AUDIT_PROBLEM_CHAIN_REPLACED, 1, 0, "another chain");
+
+        /* A log the journal does not know by its chain: by its path, as before. */
+        assert_int_equal(audit_journal_head_for_verify(NULL, exp, "/nothing/audit.jsonl", &j), -ENODATA);
+}
+
 static void test_rotation(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *path = path_in(f->dir, "rot/audit.jsonl");
@@ -341,6 +399,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal_export, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_by_chain, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotation_link, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),

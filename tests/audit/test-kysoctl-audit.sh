@@ -30,8 +30,10 @@ recs = [
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     for i, (t, ev, data) in enumerate(recs, 1):
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))[1:-1]
-        line = '{"v":1,"seq":%d,"time":"%s","prev":"%s","event":"%s","caller":{"uid":1000,"pid":7,"exe":"/x"},%s}' % (
-            i, t, prev, ev, body)
+        # The first record names the chain, as the agent writes it.
+        chain = ',"chain":"0123456789abcdef0123456789abcdef"' if i == 1 else ""
+        line = '{"v":1,"seq":%d,"time":"%s","prev":"%s","event":"%s"%s,"caller":{"uid":1000,"pid":7,"exe":"/x"},%s}' % (
+            i, t, prev, ev, chain, body)
         f.write(line + "\n")
         prev = hashlib.sha256(line.encode()).hexdigest()
 PY
@@ -62,6 +64,17 @@ set +e; "$KYSOCTL" audit verify --journal-export "$dir/export" --log "$log" >"$d
 [ "$rc" -eq 1 ] || fail "a cut tail must fail verify --journal-export (exit $rc)"
 grep -q "cut off" "$dir/out" || fail "cut tail message: $(cat "$dir/out")"
 cp "$dir/orig" "$log"
+# A copy of the log elsewhere (an auditor's machine, a ward's central server), against entries that name the
+# desk's path: compared by the log's chain, and the output says where the journal saw it.
+chain=$(head -n 1 "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["chain"])')
+mkdir -p "$dir/copy"
+cp "$log" "$dir/copy/audit.jsonl"
+desk=/home/motcua/.local/state/kyso/audit.jsonl
+printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_CHAIN=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$chain" "$desk" \
+        >"$dir/export-central"
+"$KYSOCTL" audit verify --journal-export "$dir/export-central" --log "$dir/copy/audit.jsonl" >"$dir/out" ||
+        fail "a copy elsewhere: verify --journal-export by the log's chain: $(cat "$dir/out")"
+grep -q "seq 5) matches" "$dir/out" && grep -q "$desk" "$dir/out" || fail "a copy elsewhere: $(cat "$dir/out")"
 # Journal files (as journald or systemd-journal-remote write them) in a folder: the same comparison.
 remote=$(ls /usr/lib/systemd/systemd-journal-remote /lib/systemd/systemd-journal-remote 2>/dev/null | head -n 1 || true)
 if [ -n "$remote" ]; then
