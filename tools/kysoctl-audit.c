@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kysoctl audit show | verify | report: reads the audit log files directly, no agent needed. */
 #include <ctype.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +38,32 @@ static int log_path(const char *arg, char **ret) {
                         _("kysoctl audit: cannot tell where the audit log is (HOME is not set). Use --log "
                           "PATH.\n"));
         return r;
+}
+
+/* Quarantine files "<log>.torn-*.pending": bytes a crash left at the log's end, cut off by a start that
+ * then crashed before recording it. The agent records them when it next starts; until then the log reads
+ * intact, so verify says they are there. Read only: the agent alone finishes them. */
+static char **pending_quarantines(const char *path) {
+        _cleanup_free_ char *dir = NULL, *prefix = NULL;
+        const char *slash = strrchr(path, '/');
+        char **names = NULL;
+        DIR *d;
+
+        dir = slash ? strndup(path, (size_t) (slash - path)) : strdup(".");
+        if (!dir || asprintf(&prefix, "%s.torn-", slash ? slash + 1 : path) < 0)
+                return NULL;
+        d = opendir(isempty(dir) ? "/" : dir);
+        if (!d)
+                return NULL;
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t n = strlen(de->d_name);
+                if (startswith(de->d_name, prefix) && n > strlen(".pending") &&
+                    streq(de->d_name + n - strlen(".pending"), ".pending") &&
+                    strv_extend(&names, de->d_name) < 0)
+                        break;
+        }
+        closedir(d);
+        return names;
 }
 
 static int open_reader(const char *path, AuditReader **ret) {
@@ -270,8 +297,13 @@ static int verb_verify_log(int argc, char **argv) {
                 audit_verify_result_done(&res);
                 return KYSOCTL_EXIT_INTERNAL;
         }
+        _cleanup_strv_free_ char **pending = pending_quarantines(path);
         if (json) {
                 json_object *o = json_object_new_object();
+                json_object *pa = json_object_new_array();
+                for (size_t i = 0; pending && pending[i]; i++)
+                        json_object_array_add(pa, json_object_new_string(pending[i]));
+                json_object_object_add(o, "pending_quarantine", pa);
                 json_object_object_add(o, "intact", json_object_new_boolean(r == 0));
                 json_object_object_add(
                         o, "problem", json_object_new_string(audit_problem_to_string(res.problem)));
@@ -328,6 +360,10 @@ static int verb_verify_log(int argc, char **argv) {
                 if (res.time_backwards > 0)
                         printf(_("Note: the clock went backwards %" PRIu64 " time(s). %s\n"),
                                res.time_backwards, strempty(res.time_warning));
+                for (size_t i = 0; pending && pending[i]; i++)
+                        printf(_("Note: %s holds the unfinished end of the log from a crash; the log does not "
+                                 "record it yet. The agent records it when it next starts; keep the file.\n"),
+                               pending[i]);
         } else {
                 printf(_("The audit log is NOT intact.\n%s\n"), strempty(res.message));
                 if (res.file)
