@@ -55,6 +55,7 @@ int agent_config_new(AgentConfig **ret) {
         c->helper_timeout_usec = 10 * USEC_PER_SEC;
         c->prompt_timeout_usec = 60 * USEC_PER_SEC;
         c->batch_timeout_usec = 60 * USEC_PER_SEC;
+        c->document_timeout_usec = 60 * USEC_PER_SEC;
         c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
         c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
@@ -160,6 +161,8 @@ static const DurationKey duration_keys[] = {
           "1s to 10min" },
         { "batch-timeout", offsetof(AgentConfig, batch_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
           "1s to 10min" },
+        { "document-timeout", offsetof(AgentConfig, document_timeout_usec), 1 * USEC_PER_SEC,
+          600 * USEC_PER_SEC, "1s to 10min" },
         { "revocation-refresh", offsetof(AgentConfig, revocation_refresh_usec), 1 * USEC_PER_SEC,
           24 * 3600 * USEC_PER_SEC, "1s to 1440min" },
 };

@@ -26,7 +26,9 @@ typedef struct AgentConfig {
         uint64_t pin_cache_personal_usec;     /* "pin-cache-personal", default 0 (off), at most 24h */
         uint64_t pin_cache_organization_usec; /* "pin-cache-organization", default 0 (off), at most 24h */
         uint64_t batch_timeout_usec;          /* "batch-timeout": for a batch's next part, default 60s */
-        uint64_t revocation_refresh_usec;     /* "revocation-refresh": the inventory's, default 60min */
+        uint64_t document_timeout_usec; /* "document-timeout": a document pipe with nothing new, default 60s
+                                         */
+        uint64_t revocation_refresh_usec; /* "revocation-refresh": the inventory's, default 60min */
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"

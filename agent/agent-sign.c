@@ -152,6 +152,7 @@ struct SignRequest {
         time_t signing_time;
         sd_event_source *defer;
         sd_event_source *doc_io;        /* REQ_CHECKING: waits for data on a document pipe not written yet */
+        sd_event_source *doc_timer;     /* ... for at most document-timeout */
         sd_event_source *collect_timer; /* REQ_COLLECTING: the next AddDocuments part is due */
         WorkerJob *job; /* on a worker thread: the validation, an issue check or a time-stamp */
         size_t job_doc; /* the document of an issue check or a time-stamp */
@@ -207,6 +208,7 @@ static SignRequest *request_free(SignRequest *r) {
                 return NULL;
         worker_job_cancel(r->job);
         sd_event_source_disable_unref(r->doc_io); /* before the documents' fds are closed */
+        sd_event_source_disable_unref(r->doc_timer);
         sd_event_source_disable_unref(r->defer);
         sd_event_source_disable_unref(r->collect_timer);
         sd_event_source_disable_unref(r->record_timer);
@@ -788,6 +790,7 @@ static void request_finish(SignRequest *r) {
         r->state = REQ_FINISHED;
         r->defer = sd_event_source_disable_unref(r->defer);
         r->doc_io = sd_event_source_disable_unref(r->doc_io);
+        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
         r->collect_timer = sd_event_source_disable_unref(r->collect_timer);
         /* Whatever a worker thread still does for this request, its result is dropped. */
         r->job = worker_job_cancel(r->job);
@@ -821,11 +824,27 @@ static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char 
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
 }
 
+static void doc_stalled(SignRequest *r, SignDoc *d);
+
 static int doc_io_cb(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         SignRequest *r = userdata;
         (void) src;
         (void) fd;
         (void) revents;
+        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
+        request_schedule(r);
+        return 0;
+}
+
+static int doc_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
+        SignRequest *r = userdata;
+        (void) src;
+        (void) usec;
+        r->doc_io = sd_event_source_disable_unref(r->doc_io);
+        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
+        if (r->state == REQ_CHECKING && r->check_idx < r->n_docs &&
+            r->docs[r->check_idx].status == DOC_PENDING)
+                doc_stalled(r, &r->docs[r->check_idx]);
         request_schedule(r);
         return 0;
 }
@@ -847,7 +866,12 @@ static int doc_readable(SignRequest *r, SignDoc *d) {
         if (k < 0)
                 return k;
         (void) sd_event_source_set_enabled(r->doc_io, SD_EVENT_ONESHOT);
-        return 0;
+        /* From the last data: a slow writer is fine, one that stopped is not. */
+        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
+        k = sd_event_add_time_relative(
+                r->owner->event, &r->doc_timer, CLOCK_MONOTONIC, r->owner->config->document_timeout_usec, 0,
+                doc_timer_cb, r);
+        return k < 0 ? k : 0;
 }
 
 /* Hashes up to budget bytes of a document (not for issue, whose content streams through the verifier of the
@@ -952,6 +976,27 @@ static int doc_check(SignRequest *r, SignDoc *d) {
         return doc_decide(r, d, NULL, 0);
 }
 
+/* The application stopped sending a document it gave as a pipe: it fails alone, the token's queue goes on.
+ */
+static void doc_stalled(SignRequest *r, SignDoc *d) {
+        _cleanup_free_ char *msg = NULL;
+        unsigned sec = (unsigned) (r->owner->config->document_timeout_usec / 1000000);
+
+        log_warning(
+                "Request %s: nothing more of %s came for %u s (document-timeout); it is not signed.",
+                r->path, strna(d->name), sec);
+        if (asprintf(
+                    &msg,
+                    _("The application stopped sending the document: nothing more came for %u s, so nothing "
+                      "was signed. Sign again; if it happens again, tell whoever looks after the "
+                      "application."),
+                    sec) < 0)
+                msg = NULL;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
 static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
         log_error_errno(error, "Cannot check %s: %m", strna(d->name));
         doc_finish(
@@ -983,7 +1028,9 @@ static void existing_check_done(void *data, void *userdata) {
                 d->existing_size = j->existing_size;
                 k = doc_decide(r, d, j->checks, j->n_checks);
         }
-        if (k < 0)
+        if (k == -ETIMEDOUT)
+                doc_stalled(r, d);
+        else if (k < 0)
                 doc_check_failed(r, d, k);
         r->check_idx++;
         request_schedule(r);
@@ -994,7 +1041,9 @@ static int existing_check_start(SignRequest *r, size_t idx) {
         ExistingCheckJob *j;
         int k;
 
-        k = existing_check_job_new(r->policy, d->fd, d->existing_fd, r->digest_nid, &j);
+        k = existing_check_job_new(
+                r->policy, d->fd, d->existing_fd, r->digest_nid,
+                (int) MIN(r->owner->config->document_timeout_usec / 1000, (uint64_t) INT_MAX), &j);
         if (k < 0)
                 return k;
         k = agent_worker_submit(

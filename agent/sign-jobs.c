@@ -66,7 +66,8 @@ void cert_check_job_free(void *job) {
 /* ---- ExistingCheckJob */
 
 int existing_check_job_new(
-        Policy *policy, int doc_fd, int existing_fd, int digest_nid, ExistingCheckJob **ret) {
+        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms,
+        ExistingCheckJob **ret) {
         ExistingCheckJob *j;
 
         if (!policy || doc_fd < 0 || existing_fd < 0)
@@ -86,6 +87,7 @@ int existing_check_job_new(
                 return r;
         }
         j->digest_nid = digest_nid;
+        j->timeout_ms = timeout_ms > 0 ? timeout_ms : -1;
         j->policy = policy_ref(policy);
         *ret = j;
         return 0;
@@ -107,13 +109,18 @@ static ssize_t job_read(ExistingCheckJob *j, int fd, void *buf, size_t size) {
                 };
                 ssize_t n;
 
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                int k = poll(p, ELEMENTSOF(p), j->timeout_ms);
+                if (k < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
                 if (p[1].revents != 0)
                         return -ECANCELED;
+                if (k == 0) {
+                        j->timed_out = true;
+                        return -ETIMEDOUT;
+                }
                 n = read(fd, buf, size);
                 if (n >= 0)
                         return n;
@@ -155,6 +162,8 @@ void existing_check_job_run(void *job) {
             cms_verify_detached(j->existing, j->existing_size, read_and_hash, j, &j->verified) < 0) {
                 if (job_cancelled(j))
                         j->error = -ECANCELED; /* nobody reads it: the worker drops the result */
+                else if (j->timed_out)
+                        j->error = -ETIMEDOUT;
                 else
                         j->not_cms = true;
                 return;

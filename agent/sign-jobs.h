@@ -49,9 +49,11 @@ typedef struct ExistingCheckJob {
         int doc_fd, existing_fd;
         int cancel_fd; /* an eventfd, readable once cancelled */
         int digest_nid;
+        int timeout_ms; /* a read that waits longer than this for the client's data fails: -ETIMEDOUT */
 
-        int error;    /* a negative errno: the check could not be made */
-        bool not_cms; /* the existing signature is not a detached CMS of this document */
+        int error;      /* a negative errno: the check could not be made */
+        bool not_cms;   /* the existing signature is not a detached CMS of this document */
+        bool timed_out; /* the client sent nothing more of a file for timeout_ms */
         ContentDigests digests;
         uint8_t *existing;
         size_t existing_size;
@@ -60,9 +62,10 @@ typedef struct ExistingCheckJob {
         size_t n_checks;
 } ExistingCheckJob;
 
-/* Takes a reference on policy and duplicates both file descriptors. */
+/* Takes a reference on policy and duplicates both file descriptors. timeout_ms: how long a read may wait for
+ * the client's data (a pipe the client stopped writing); the job then fails with -ETIMEDOUT. */
 int existing_check_job_new(
-        Policy *policy, int doc_fd, int existing_fd, int digest_nid, ExistingCheckJob **ret);
+        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms, ExistingCheckJob **ret);
 void existing_check_job_run(void *job);
 /* From any thread; does not block. The run function then ends early with -ECANCELED. */
 void existing_check_job_cancel(void *job);

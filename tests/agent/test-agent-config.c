@@ -44,6 +44,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->pin_cache_personal_usec, 0); /* PIN caching is off unless configured */
         assert_int_equal(c->pin_cache_organization_usec, 0);
         assert_int_equal(c->batch_timeout_usec, 60000000);
+        assert_int_equal(c->document_timeout_usec, 60000000);
         assert_int_equal(c->revocation_refresh_usec, UINT64_C(3600000000));
         unsetenv("XDG_STATE_HOME");
 }
@@ -64,6 +65,7 @@ static void test_all_keys(void **state) {
                                                                 "pin-cache-personal = 5min\n"
                                                                 "pin-cache-organization = 30s\n"
                                                                 "batch-timeout = 2min\n"
+                                                                "document-timeout = 3min\n"
                                                                 "revocation-refresh = 90min\n"
                                                                 "log-level = debug"); /* no final newline */
 
@@ -81,6 +83,7 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->pin_cache_personal_usec, 300000000);
         assert_int_equal(c->pin_cache_organization_usec, 30000000);
         assert_int_equal(c->batch_timeout_usec, 120000000);
+        assert_int_equal(c->document_timeout_usec, 180000000);
         assert_int_equal(c->revocation_refresh_usec, UINT64_C(5400000000));
 }
 
@@ -107,6 +110,7 @@ static void test_errors_name_file_and_line(void **state) {
         expect_error(
                 "batch-timeout = 0\n", "test.conf:1: batch-timeout must be a duration from 1s to 10min");
         expect_error("batch-timeout = 11min\n", "batch-timeout");
+        expect_error("document-timeout = 0\n", "document-timeout must be a duration from 1s to 10min");
         expect_error("revocation-refresh = 500ms\n", "revocation-refresh");
         expect_error("revocation-refresh = 1441min\n", "revocation-refresh");
         expect_error("just words\n", "test.conf:1: expected 'key = value'");

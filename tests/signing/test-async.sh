@@ -18,7 +18,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_ASYNC_TEST_DIR=$T
-        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s'
+        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s\ndocument-timeout = 5s'
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
@@ -262,6 +262,37 @@ expect_match "... then the data comes: signed" "response 0 0 -" "$(cat "$T/late.
 expect "... and the signature covers what came through the pipe" openssl cms -verify -binary -inform DER \
         -in "$T/late/out-0.p7s" -content <(printf 'Tờ trình số 9\n') -CAfile "$KYSO_PKI/root+ca.pem" -purpose any \
         -out /dev/null
+
+# 8. A document pipe the application stops writing without closing: after document-timeout (5 s here, from
+# the last data) the document fails with BadDocument and its record says why; the token's queue goes on.
+# Hashed on the loop (approve) and read by an issue check on a worker thread.
+stalled() { # NAME ROLE CERT [CLIENT OPTIONS...]
+        local name=$1 role=$2 cert=$3 fd t0
+        shift 3
+        mkfifo "$T/$name-doc"
+        exec {fd}<>"$T/$name-doc"
+        printf 'Tờ trình số 10' >&"$fd" # some data, then nothing more and no end
+        mkdir -p "$T/$name"
+        t0=$(date +%s%N)
+        CLIENT_TIMEOUT=60 CLIENT --cert "$cert" --role "$role" "$@" -o "$T/$name" "$T/$name-doc" \
+                >"$T/$name.txt" 2>&1 {fd}>&-
+        echo "$(ms_since "$t0")" >"$T/$name.ms"
+        exec {fd}>&-
+}
+for c in approve issue; do
+        if [[ $c == approve ]]; then stalled stalled-$c approve "$LEADER"; else
+                stalled stalled-$c issue "$SEAL" --existing "$T/qd.p7s"; fi
+        expect_match "$c: a document pipe the application stopped writing fails with BadDocument" \
+                "response 0 2 org.kyso.Error.BadDocument" "$(cat "$T/stalled-$c.txt")"
+        ms=$(cat "$T/stalled-$c.ms")
+        expect "... after document-timeout, not before ($ms ms)" test "$ms" -ge 4500 -a "$ms" -lt 40000
+        expect "... its sign-failed record says the application stopped sending it" \
+                bash -c "kysoctl audit show --json | jq -e '[.[] | select(.event == \"sign-failed\")] | last | tostring | test(\"stopped sending the document\")' >/dev/null"
+        expect "... nothing written" test ! -s "$T/stalled-$c/out-0.p7s"
+done
+script "confirm yes" "pin 1111"
+expect "... and the token's next request is signed" \
+        timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-stalled.p7s"
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.
