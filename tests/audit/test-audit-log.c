@@ -593,6 +593,21 @@ static void reopen_changes_nothing(const char *path, uint64_t seq, unsigned n_to
         assert_int_equal(check_quarantines(path, NULL), n_torn);
 }
 
+/* After the crash and a start: one quarantine file, named by one record, at offset with bytes (SIZE_MAX: not
+ * checked), recorded after a restart or not; the log verifies with seq records and a second start adds
+ * nothing. */
+static void
+expect_quarantined_once(const char *path, uint64_t offset, size_t bytes, bool recovered, uint64_t seq) {
+        TornRecord t;
+        assert_int_equal(check_quarantines(path, &t), 1);
+        assert_int_equal(t.offset, offset);
+        if (bytes != SIZE_MAX)
+                assert_int_equal(t.bytes, bytes);
+        assert_true(t.recovered == recovered);
+        verify_ok(path, seq, 1);
+        reopen_changes_nothing(path, seq, 1);
+}
+
 static void test_torn_crash_after_cut(void **state) {
         /* A crash once the torn bytes are in their quarantine file and cut off the log, before the record
          * that says so: the log looks clean, but the next start must still record the quarantine file. */
@@ -607,13 +622,7 @@ static void test_torn_crash_after_cut(void **state) {
         assert_int_equal(audit_log_get_seq(log), 6);
         assert_non_null(audit_log_get_quarantine_path(log));
         audit_log_free(log);
-        TornRecord t;
-        assert_int_equal(check_quarantines(path, &t), 1);
-        assert_int_equal(t.offset, cut);
-        assert_int_equal(t.bytes, strlen(torn_line));
-        assert_true(t.recovered);
-        verify_ok(path, 6, 1);
-        reopen_changes_nothing(path, 6, 1);
+        expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
         tmpdir_remove(dir);
 }
 
@@ -630,13 +639,7 @@ static void test_torn_crash_before_cut(void **state) {
         AuditLog *log = log_open_ok(path, NULL);
         assert_int_equal(audit_log_get_seq(log), 6);
         audit_log_free(log);
-        TornRecord t;
-        assert_int_equal(check_quarantines(path, &t), 1);
-        assert_int_equal(t.offset, cut);
-        assert_int_equal(t.bytes, strlen(torn_line));
-        assert_true(t.recovered);
-        verify_ok(path, 6, 1);
-        reopen_changes_nothing(path, 6, 1);
+        expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
         tmpdir_remove(dir);
 }
 
@@ -657,11 +660,7 @@ static void test_torn_stale_temporary(void **state) {
         audit_log_free(log);
         assert_int_equal(access(tmp, F_OK), -1);
         assert_int_equal(unlink(other), 0);
-        TornRecord t;
-        assert_int_equal(check_quarantines(path, &t), 1);
-        assert_int_equal(t.offset, cut);
-        assert_false(t.recovered);
-        verify_ok(path, 6, 1);
+        expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
         tmpdir_remove(dir);
 }
 
@@ -678,12 +677,7 @@ static void test_torn_crash_after_record(void **state) {
         assert_int_equal(audit_log_get_seq(log), 6);
         audit_log_free(log);
         assert_int_equal(file_size(path), size);
-        TornRecord t;
-        assert_int_equal(check_quarantines(path, &t), 1);
-        assert_int_equal(t.offset, cut);
-        assert_false(t.recovered);
-        verify_ok(path, 6, 1);
-        reopen_changes_nothing(path, 6, 1);
+        expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
         tmpdir_remove(dir);
 }
 
@@ -750,13 +744,7 @@ static void test_torn_crash_rotated(void **state) {
                 const char *rot = strstr(d, "\"event\":\"log-rotated\"");
                 assert_non_null(rot);
                 assert_true(rot < strstr(d, "\"event\":\"log-torn-tail\""));
-                TornRecord t;
-                assert_int_equal(check_quarantines(path, &t), 1);
-                assert_int_equal(t.offset, 0);
-                assert_int_equal(t.bytes, 19);
-                assert_true(t.recovered == (faults[i] == AUDIT_FAULT_OPEN_KILL_AFTER_CUT));
-                verify_ok(path, 5, 1);
-                reopen_changes_nothing(path, 5, 1);
+                expect_quarantined_once(path, 0, 19, faults[i] == AUDIT_FAULT_OPEN_KILL_AFTER_CUT, 5);
                 tmpdir_remove(dir);
         }
 }
