@@ -195,12 +195,6 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t) {
         return dbus_dict_close(iter, &d);
 }
 
-bool agent_key_after_login(const P11Certificate *c, const P11Token *token) {
-        /* Real eTokens keep the private key a private object, often with no public key beside it: before
-         * login nothing shows. The agent then looks for it after the login (same CKA_ID). */
-        return !c->has_private_key && token && (token->pin_flags & P11_LOGIN_REQUIRED) && c->id_size > 0;
-}
-
 int agent_append_certificate(
         DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
         const P11Certificate *c, const P11Token *token, int64_t now) {
@@ -229,7 +223,8 @@ int agent_append_certificate(
             (r = dbus_dict_append_string(&d, "sha256", info.sha256)) < 0 ||
             (r = dbus_dict_append_int64(&d, "days-left", info.days_left)) < 0 ||
             (r = dbus_dict_append_bool(&d, "has-private-key", c->has_private_key)) < 0 ||
-            (r = dbus_dict_append_bool(&d, "key-after-login", agent_key_after_login(c, token))) < 0 ||
+            (r = dbus_dict_append_bool(&d, "key-after-login", p11_certificate_key_after_login(c, token))) <
+                    0 ||
             (r = dbus_dict_append_string(&d, "kind", info.kind)) < 0 ||
             (r = dbus_dict_append_string(&d, "status", info.status)) < 0) {
                 dbus_dict_abandon(iter, &d);

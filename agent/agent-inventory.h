@@ -51,9 +51,6 @@ int agent_append_token(DBusMessageIter *iter, const P11Token *t);
 int agent_append_certificate(
         DBusMessageIter *iter, const Policy *policy, const AgentRevocation *revocation,
         const P11Certificate *c, const P11Token *token, int64_t now);
-/* No private key shows for c before login, but its token needs one and c has a CKA_ID: the key may show
- * after the login (the agent tries; "key-after-login" in GetCertificates). */
-bool agent_key_after_login(const P11Certificate *c, const P11Token *token);
 
 /* Whole replies and signals. */
 int agent_append_tokens(DBusMessageIter *iter, const P11Token *const *tokens, size_t n);

@@ -1112,7 +1112,7 @@ static int request_find_certificate(SignRequest *r) {
                 return -ENODEV;
         /* A private key that is a private object shows only after login, and real eTokens often keep no
          * public key beside it: on a token that needs a login, the helper looks for it after logging in. */
-        if (!found->has_private_key && !agent_key_after_login(found, token))
+        if (!found->has_private_key && !p11_certificate_key_after_login(found, token))
                 return -ENOKEY;
         free(r->token_uri);
         r->token_uri = strdup(found->token_uri);

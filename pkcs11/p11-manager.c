@@ -1176,12 +1176,11 @@ int p11_manager_sign(
                                 if (p11_uri_match_certificate(cert_uri, &t->token, &t->certs[k]) <= 0)
                                         continue;
                                 token_matched = true;
-                                /* A private key that is a private object is invisible until login, and
-                                 * not every token keeps the public key beside it: on a token that needs
-                                 * a login, let the helper look for the key after logging in. */
-                                bool maybe_key = t->certs[k].has_private_key ||
-                                                 (t->token.pin_flags & P11_LOGIN_REQUIRED);
-                                if (!maybe_key || t->certs[k].id_size == 0)
+                                /* The helper finds the key by CKA_ID, also one that shows only after
+                                 * login. */
+                                if (t->certs[k].id_size == 0 ||
+                                    !(t->certs[k].has_private_key ||
+                                      p11_certificate_key_after_login(&t->certs[k], &t->token)))
                                         continue;
                                 n_found++;
                                 found = &t->certs[k];
@@ -1347,4 +1346,8 @@ int p11_manager_cancel(P11Manager *m, void *userdata) {
                 }
         }
         return n;
+}
+
+bool p11_certificate_key_after_login(const P11Certificate *c, const P11Token *token) {
+        return !c->has_private_key && token && (token->pin_flags & P11_LOGIN_REQUIRED) && c->id_size > 0;
 }

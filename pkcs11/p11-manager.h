@@ -48,6 +48,11 @@ typedef struct P11Certificate {
         bool has_private_key;
 } P11Certificate;
 
+/* No private key shows for c before login, but its token needs one and c has a CKA_ID: real eTokens keep
+ * the key a private object (often with no public key beside it), so it may show after the login, and the
+ * helper looks for it then (same CKA_ID). token may be NULL (unknown: false). */
+bool p11_certificate_key_after_login(const P11Certificate *c, const P11Token *token);
+
 typedef struct P11ManagerConfig {
         char **module_paths;      /* extra modules from the agent's configuration (NULL-terminated) */
         bool use_p11kit_registry; /* also load the modules registered with p11-kit */

@@ -169,11 +169,12 @@ static void test_key_after_login(void **state) {
                        shown = { .id = &id, .id_size = 1, .has_private_key = true }, no_id = {};
         (void) state;
 
-        assert_true(agent_key_after_login(&hidden, &login));
-        assert_false(agent_key_after_login(&shown, &login)); /* has-private-key says it */
-        assert_false(agent_key_after_login(&hidden, &open)); /* nothing is hidden without a login */
-        assert_false(agent_key_after_login(&no_id, &login)); /* no CKA_ID: nothing to find it by */
-        assert_false(agent_key_after_login(&hidden, NULL));  /* token unknown */
+        assert_true(p11_certificate_key_after_login(&hidden, &login));
+        assert_false(p11_certificate_key_after_login(&shown, &login)); /* has-private-key says it */
+        assert_false(
+                p11_certificate_key_after_login(&hidden, &open)); /* nothing is hidden without a login */
+        assert_false(p11_certificate_key_after_login(&no_id, &login)); /* no CKA_ID: nothing to find it by */
+        assert_false(p11_certificate_key_after_login(&hidden, NULL));  /* token unknown */
 }
 
 static void test_dicts(void **state) {
