@@ -310,7 +310,7 @@ assert s["signing_time_source"] == "claimed" and s["competent_person"] is False,
 FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -1)
 if [[ -n $FAKETIME_LIB ]]; then
         # A TSA whose clock is 12 hours behind: the token proves the signature predates the revocation.
-        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-12h start_test_server tsa TSA_EARLY 2>"$T/start.err" ||
+        start_test_server tsa TSA_EARLY --clock=-12h 2>"$T/start.err" ||
                 bail_out "tsa server: $(cat "$T/start.err")"
         "$SIGN_CADES" "$P/revoked.pem" "$P/revoked.key" "$P/ca.pem" "$D/doc.txt" "$D/revoked-bt.p7s" \
                 --tsa "$TSA_EARLY" --time $(($(date +%s) - 43200)) || bail_out "sign-cades --tsa failed"
@@ -355,9 +355,9 @@ assert s["status_now"]["status"] == "revoked", s["status_now"]' "$D/doc.txt" "$D
 if [[ -n $FAKETIME_LIB ]]; then
         # With a time-stamp the stamped time counts: 100 days ago both were valid and not yet revoked; 45 days
         # ago revexp was revoked.
-        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-100d start_test_server tsa TSA_100D 2>"$T/start.err" ||
+        start_test_server tsa TSA_100D --clock=-100d 2>"$T/start.err" ||
                 bail_out "tsa server: $(cat "$T/start.err")"
-        LD_PRELOAD=$FAKETIME_LIB FAKETIME=-45d start_test_server tsa TSA_45D 2>"$T/start.err" ||
+        start_test_server tsa TSA_45D --clock=-45d 2>"$T/start.err" ||
                 bail_out "tsa server: $(cat "$T/start.err")"
         for n in expired revexp; do
                 "$SIGN_CADES" "$P/$n.pem" "$P/$n.key" "$P/ca.pem" "$D/doc.txt" "$D/$n-bt100.p7s" --tsa "$TSA_100D" \

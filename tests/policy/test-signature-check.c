@@ -120,12 +120,15 @@ static void test_ess_binding(void **state) {
 }
 
 static void test_claimed_time(void **state) {
-        if (system("command -v faketime >/dev/null") != 0)
+        if (system("ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1") != 0)
                 skip();
         /* Signed "100 days ago", inside the validity of expired (from -400 to -30 days), with no
          * time-stamp: the claimed time is not trusted alone. */
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res =
-                sign_and_verify("faketime -f -100d", "expired", "-cades");
+                /* libfaketime itself: the faketime wrapper's per-pid semaphores can collide. */
+                sign_and_verify(
+                        "env LD_PRELOAD=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1) FAKETIME=-100d",
+                        "expired", "-cades");
         _cleanup_(signature_check_done) SignatureCheck c = {};
         check(policy, res, &c);
         assert_int_equal(c.time_source, SIGNING_TIME_CLAIMED);
