@@ -57,6 +57,7 @@ int agent_config_new(AgentConfig **ret) {
         c->batch_timeout_usec = 60 * USEC_PER_SEC;
         c->document_timeout_usec = 60 * USEC_PER_SEC;
         c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
+        c->max_document_size = UINT64_C(2) << 30;
         c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
@@ -139,6 +140,32 @@ static int set_string(char **field, const char *value) {
                 return -ENOMEM;
         free(*field);
         *field = d;
+        return 0;
+}
+
+/* "2G", "512M", "64K" or bytes; K, M, G and T are powers of 1024. */
+static int parse_size_bytes(const char *s, uint64_t *ret) {
+        static const char units[] = "KMGT";
+        unsigned long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end) {
+                const char *u = strchr(units, *end);
+                if (!u || !*u || end[1])
+                        return -EINVAL;
+                for (const char *p = units; p <= u; p++) {
+                        if (v > UINT64_MAX / 1024)
+                                return -ERANGE;
+                        v *= 1024;
+                }
+        }
+        *ret = v;
         return 0;
 }
 
@@ -228,6 +255,15 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                                 "log-level must be one of debug, info, notice, warning, err; got '%s'",
                                 value);
                 c->log_level = r;
+                return 0;
+        }
+        if (streq(key, "max-document-size")) {
+                if (parse_size_bytes(value, &u) < 0 || u < (UINT64_C(1) << 20) || u > (UINT64_C(1) << 40))
+                        return config_error(
+                                ret_error, name, line,
+                                "max-document-size must be a size from 1M to 1T (such as 2G), got '%s'",
+                                value);
+                c->max_document_size = u;
                 return 0;
         }
         if (streq(key, "pin-cache-personal") || streq(key, "pin-cache-organization")) {

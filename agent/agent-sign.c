@@ -43,7 +43,7 @@ void request_schedule(SignRequest *r) {
                         (void) log_oom();
                         return;
                 }
-                /* Below the bus: a long hashing request is done in steps, and calls are served between. */
+                /* Below the bus: calls are served before the requests' steps. */
                 (void) sd_event_source_set_priority(r->defer, SD_EVENT_PRIORITY_IDLE);
         }
         (void) sd_event_source_set_enabled(r->defer, SD_EVENT_ONESHOT);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,11 +20,16 @@
 #include "sign-jobs.h"
 #include "sign-request.h"
 
-/* SignDoc: one document of a request. Its fds come from the client; it is read and hashed (every role but
- * issue on the loop, in steps; issue on a worker thread, through the check of the leader's signature), and
- * the policy decides on it. */
+/* SignDoc: one document of a request. Its fds come from the client; it is read and hashed on a worker thread
+ * (for issue, through the check of the leader's signature), at most max-document-size of it, and the policy
+ * decides on it. */
 
 static void doc_stalled(SignRequest *r, SignDoc *d);
+
+/* How long a read waits for more of a client's document (document-timeout, from the last data). */
+static int doc_timeout_ms(SignRequest *r) {
+        return (int) MIN(r->owner->config->document_timeout_usec / 1000, (uint64_t) INT_MAX);
+}
 
 void doc_done(SignDoc *d) {
         d->fd = safe_close(d->fd);
@@ -83,97 +89,6 @@ const char *doc_output_check(int doc, int out, int existing) {
 static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char *article) {
         d->article = article;
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
-}
-
-static int doc_io_cb(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        SignRequest *r = userdata;
-        (void) src;
-        (void) fd;
-        (void) revents;
-        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
-        request_schedule(r);
-        return 0;
-}
-
-static int doc_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
-        SignRequest *r = userdata;
-        (void) src;
-        (void) usec;
-        r->doc_io = sd_event_source_disable_unref(r->doc_io);
-        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
-        if (r->state == REQ_CHECKING && r->check_idx < r->n_docs &&
-            r->docs[r->check_idx].status == DOC_PENDING)
-                doc_stalled(r, &r->docs[r->check_idx]);
-        request_schedule(r);
-        return 0;
-}
-
-/* The document is a pipe or socket: 1 when a read() would not wait, 0 when it would (the request goes on
- * from doc_io_cb() when data or the end comes), or a negative errno. The loop never waits in read(): a
- * client that writes its document only after Sign returned, or never, must not stop the agent. */
-static int doc_readable(SignRequest *r, SignDoc *d) {
-        struct pollfd p = { .fd = d->fd, .events = POLLIN };
-        int k;
-
-        k = poll(&p, 1, 0);
-        if (k < 0)
-                return errno == EINTR ? 1 : -errno;
-        if (k > 0)
-                return 1;
-        r->doc_io = sd_event_source_disable_unref(r->doc_io);
-        k = sd_event_add_io(r->owner->event, &r->doc_io, d->fd, EPOLLIN, doc_io_cb, r);
-        if (k < 0)
-                return k;
-        (void) sd_event_source_set_enabled(r->doc_io, SD_EVENT_ONESHOT);
-        /* From the last data: a slow writer is fine, one that stopped is not. */
-        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
-        k = sd_event_add_time_relative(
-                r->owner->event, &r->doc_timer, CLOCK_MONOTONIC, r->owner->config->document_timeout_usec, 0,
-                doc_timer_cb, r);
-        return k < 0 ? k : 0;
-}
-
-/* Hashes up to budget bytes of a document (not for issue, whose content streams through the verifier of the
- * leader's signature). 1 when the document is hashed, 0 when more remains, -EAGAIN when a pipe has no data
- * yet (doc_io_cb() goes on), or a negative errno. */
-static int doc_hash_some(SignRequest *r, SignDoc *d, uint64_t budget) {
-        static uint8_t buf[1024 * 1024];
-        uint64_t done = 0;
-        int k;
-
-        if (!d->hashing) {
-                struct stat st;
-                if (content_digests_add(&d->digests, NID_sha256) < 0 ||
-                    content_digests_add(&d->digests, r->digest_nid) < 0)
-                        return -ENOMEM;
-                d->hashing = true;
-                d->pollable = fstat(d->fd, &st) >= 0 &&
-                              (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode));
-        }
-        while (done < budget) {
-                if (d->pollable) {
-                        k = doc_readable(r, d);
-                        if (k <= 0)
-                                return k < 0 ? k : -EAGAIN;
-                }
-                ssize_t n = content_read_fd(&d->fd, buf, sizeof buf);
-                if (n < 0)
-                        return (int) n;
-                if (n == 0) {
-                        k = content_digests_finish(&d->digests);
-                        if (k < 0)
-                                return k;
-                        d->hashed = true;
-                        return 1;
-                }
-                if (d->digests.total == 0)
-                        d->is_pdf = n >= 5 && memcmp(buf, "%PDF-", 5) == 0;
-                k = content_digests_update(&d->digests, buf, (size_t) n);
-                if (k < 0)
-                        return k;
-                done += (uint64_t) n;
-        }
-        return 0;
 }
 
 /* The policy's decision on a hashed document, with the checks of its existing signatures (issue). */
@@ -256,11 +171,79 @@ static void doc_stalled(SignRequest *r, SignDoc *d) {
                 msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
 }
 
+/* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
+static void format_bytes(uint64_t n, char buf[static 32]) {
+        static const char *const units[] = { "GiB", "MiB", "KiB" };
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                uint64_t u = UINT64_C(1) << (10 * (ELEMENTSOF(units) - i));
+                if (n >= u && n % u == 0) {
+                        snprintf(buf, 32, "%" PRIu64 " %s", n / u, units[i]);
+                        return;
+                }
+        }
+        snprintf(buf, 32, "%" PRIu64 " bytes", n);
+}
+
+/* A document larger than max-document-size: refused before it fills a core for minutes (/dev/zero never
+ * ends). */
+static void doc_too_large(SignRequest *r, SignDoc *d) {
+        _cleanup_free_ char *msg = NULL;
+        char limit[32];
+
+        format_bytes(r->owner->config->max_document_size, limit);
+        log_warning(
+                "Request %s: %s is larger than %s (max-document-size); it is not signed.", r->path,
+                strna(d->name), limit);
+        if (asprintf(
+                    &msg,
+                    _("The document is larger than %s, the most this agent signs, so nothing was signed. "
+                      "Check that the application sent the right file; to sign larger documents, ask your "
+                      "administrator to raise max-document-size."),
+                    limit) < 0)
+                msg = NULL;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
+/* Why a document could not be read in full, for the client and the record. */
+static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
+        if (error == -ETIMEDOUT)
+                doc_stalled(r, d);
+        else if (error == -EFBIG)
+                doc_too_large(r, d);
+        else {
+                log_error_errno(error, "Cannot read %s: %m", strna(d->name));
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                        _("The document could not be read. Check that the file is readable, then sign "
+                          "again."));
+        }
+}
+
 static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
         log_error_errno(error, "Cannot check %s: %m", strna(d->name));
         doc_finish(
                 r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
                 _("The document could not be checked; see the agent's log."));
+}
+
+/* Runs a job that reads document idx on a worker thread (it owns j from here, also on failure). The
+ * client's document may be a pipe it never closes: a cancelled request must not read it forever and hold
+ * one of the few worker threads, so cancel interrupts the read. */
+static int doc_job_submit(
+        SignRequest *r, size_t idx, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job,
+        WorkerCancelFunc cancel, void *j) {
+        int k = agent_worker_submit(r->owner->worker, run, done, free_job, j, r, &r->job);
+
+        if (k < 0) {
+                free_job(j);
+                return k;
+        }
+        worker_job_set_cancel(r->job, cancel);
+        r->job_doc = idx;
+        return 0;
 }
 
 /* For issue: the leader's signature is verified while the document is hashed, and its certificate's
@@ -287,8 +270,8 @@ static void existing_check_done(void *data, void *userdata) {
                 d->existing_size = j->existing_size;
                 k = doc_decide(r, d, j->checks, j->n_checks);
         }
-        if (k == -ETIMEDOUT)
-                doc_stalled(r, d);
+        if (k == -ETIMEDOUT || k == -EFBIG)
+                doc_read_failed(r, d, k);
         else if (k < 0)
                 doc_check_failed(r, d, k);
         r->check_idx++;
@@ -301,22 +284,50 @@ static int existing_check_start(SignRequest *r, size_t idx) {
         int k;
 
         k = existing_check_job_new(
-                r->policy, d->fd, d->existing_fd, r->digest_nid,
-                (int) MIN(r->owner->config->document_timeout_usec / 1000, (uint64_t) INT_MAX), &j);
+                r->policy, d->fd, d->existing_fd, r->digest_nid, doc_timeout_ms(r),
+                r->owner->config->max_document_size, &j);
         if (k < 0)
                 return k;
-        k = agent_worker_submit(
-                r->owner->worker, existing_check_job_run, existing_check_done, existing_check_job_free, j, r,
-                &r->job);
-        if (k < 0) {
-                existing_check_job_free(j);
-                return k;
+        return doc_job_submit(
+                r, idx, existing_check_job_run, existing_check_done, existing_check_job_free,
+                existing_check_job_cancel, j);
+}
+
+/* Every other document is read and hashed on a worker thread: a large one (or one that never ends) does not
+ * hold the loop, nor the other tokens' requests. */
+static void doc_hash_done(void *data, void *userdata) {
+        DocHashJob *j = data;
+        SignRequest *r = userdata;
+        SignDoc *d = &r->docs[r->job_doc];
+        int k = j->error;
+
+        r->job = NULL;
+        if (k < 0)
+                doc_read_failed(r, d, k);
+        else {
+                content_digests_done(&d->digests);
+                d->digests = j->digests;
+                j->digests = (ContentDigests){};
+                d->is_pdf = j->is_pdf;
+                d->hashed = true;
+                k = doc_check(r, d);
+                if (k < 0)
+                        doc_check_failed(r, d, k);
         }
-        /* The client's document may be a pipe it never closes: a cancelled check must not read it forever
-         * and hold one of the few worker threads. */
-        worker_job_set_cancel(r->job, existing_check_job_cancel);
-        r->job_doc = idx;
-        return 0;
+        r->check_idx++;
+        request_schedule(r);
+}
+
+static int doc_hash_start(SignRequest *r, size_t idx) {
+        DocHashJob *j;
+        int k;
+
+        k = doc_hash_job_new(
+                r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), r->owner->config->max_document_size, &j);
+        if (k < 0)
+                return k;
+        return doc_job_submit(
+                r, idx, doc_hash_job_run, doc_hash_done, doc_hash_job_free, doc_hash_job_cancel, j);
 }
 
 /* REQ_CHECKING, one document at a time in order. */
@@ -324,40 +335,17 @@ int request_check_documents(SignRequest *r) {
         int k;
 
         if (r->job)
-                return 0; /* existing_check_done() goes on */
+                return 0; /* doc_hash_done() or existing_check_done() goes on */
         for (; r->check_idx < r->n_docs; r->check_idx++) {
                 SignDoc *d = &r->docs[r->check_idx];
 
                 if (d->status != DOC_PENDING)
                         continue;
-                if (r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0) {
-                        k = existing_check_start(r, r->check_idx);
-                        if (k >= 0)
-                                return 0;
-                        doc_check_failed(r, d, k);
-                        continue;
-                }
-                if (!d->hashed) {
-                        /* 8 MiB per turn of the loop: other requests and calls are served between. */
-                        k = doc_hash_some(r, d, UINT64_C(8) * 1024 * 1024);
-                        if (k == 0) {
-                                request_schedule(r);
-                                return 0;
-                        }
-                        if (k == -EAGAIN)
-                                return 0; /* doc_io_cb() goes on when the client writes */
-                        if (k < 0) {
-                                log_error_errno(k, "Cannot read %s: %m", strna(d->name));
-                                doc_finish(
-                                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                                        _("The document could not be read. Check that the file is "
-                                          "readable, then sign again."));
-                                continue;
-                        }
-                }
-                k = doc_check(r, d);
-                if (k < 0)
-                        doc_check_failed(r, d, k);
+                k = r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0 ? existing_check_start(r, r->check_idx)
+                                                                      : doc_hash_start(r, r->check_idx);
+                if (k >= 0)
+                        return 0;
+                doc_check_failed(r, d, k);
         }
         return 1;
 }

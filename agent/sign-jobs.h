@@ -13,6 +13,7 @@
 
 #include <openssl/x509.h>
 
+#include "client-read.h"
 #include "formats/cades-sign.h"
 #include "formats/cms-verify.h"
 #include "formats/content-digest.h"
@@ -40,6 +41,24 @@ int cert_check_job_new(
 void cert_check_job_run(void *job);
 void cert_check_job_free(void *job);
 
+/* Every role but issue: reads the document the client gave (a file, or a pipe that may never end) and hashes
+ * it with SHA-256 and digest_nid, off the loop. A read that waits longer than timeout_ms for data fails with
+ * -ETIMEDOUT, a document longer than max_size with -EFBIG; doc_hash_job_cancel() (set it with
+ * worker_job_set_cancel()) ends a read that waits. */
+typedef struct DocHashJob {
+        int fd;
+        ClientReader reader;
+        int error; /* a negative errno: the document could not be read in full */
+        ContentDigests digests;
+        bool is_pdf;
+} DocHashJob;
+
+/* Duplicates fd. */
+int doc_hash_job_new(int fd, int digest_nid, int timeout_ms, uint64_t max_size, DocHashJob **ret);
+void doc_hash_job_run(void *job);
+void doc_hash_job_cancel(void *job);
+void doc_hash_job_free(void *job);
+
 /* For issue: reads the leader's detached signature, verifies it over the document while hashing the document
  * (digest_nid, SHA-256 and the existing signers' algorithms), and checks each signer (signature_check()).
  * Both come from the client and may be pipes that never end: existing_check_job_cancel() interrupts a read
@@ -47,13 +66,11 @@ void cert_check_job_free(void *job);
 typedef struct ExistingCheckJob {
         Policy *policy;
         int doc_fd, existing_fd;
-        int cancel_fd; /* an eventfd, readable once cancelled */
+        ClientReader reader; /* the document counts towards its max_size, the signature does not */
         int digest_nid;
-        int timeout_ms; /* a read that waits longer than this for the client's data fails: -ETIMEDOUT */
 
-        int error;      /* a negative errno: the check could not be made */
-        bool not_cms;   /* the existing signature is not a detached CMS of this document */
-        bool timed_out; /* the client sent nothing more of a file for timeout_ms */
+        int error;    /* a negative errno: the check could not be made (-ETIMEDOUT, -EFBIG: see reader) */
+        bool not_cms; /* the existing signature is not a detached CMS of this document */
         ContentDigests digests;
         uint8_t *existing;
         size_t existing_size;
@@ -63,9 +80,11 @@ typedef struct ExistingCheckJob {
 } ExistingCheckJob;
 
 /* Takes a reference on policy and duplicates both file descriptors. timeout_ms: how long a read may wait for
- * the client's data (a pipe the client stopped writing); the job then fails with -ETIMEDOUT. */
+ * the client's data (a pipe the client stopped writing); the job then fails with -ETIMEDOUT. A document
+ * longer than max_size (0: no limit) fails with -EFBIG. */
 int existing_check_job_new(
-        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms, ExistingCheckJob **ret);
+        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms, uint64_t max_size,
+        ExistingCheckJob **ret);
 void existing_check_job_run(void *job);
 /* From any thread; does not block. The run function then ends early with -ECANCELED. */
 void existing_check_job_cancel(void *job);

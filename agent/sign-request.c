@@ -74,8 +74,6 @@ SignRequest *request_free(SignRequest *r) {
         if (!r)
                 return NULL;
         worker_job_cancel(r->job);
-        sd_event_source_disable_unref(r->doc_io); /* before the documents' fds are closed */
-        sd_event_source_disable_unref(r->doc_timer);
         sd_event_source_disable_unref(r->defer);
         sd_event_source_disable_unref(r->collect_timer);
         sd_event_source_disable_unref(r->record_timer);
@@ -147,8 +145,6 @@ void request_finish(SignRequest *r) {
                 return;
         (void) request_set_state(r, REQ_FINISHED);
         r->defer = sd_event_source_disable_unref(r->defer);
-        r->doc_io = sd_event_source_disable_unref(r->doc_io);
-        r->doc_timer = sd_event_source_disable_unref(r->doc_timer);
         r->collect_timer = sd_event_source_disable_unref(r->collect_timer);
         /* Whatever a worker thread still does for this request, its result is dropped. */
         r->job = worker_job_cancel(r->job);

@@ -66,8 +66,7 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
-        bool hashing, hashed, is_pdf; /* the document is hashed in steps on the loop (not for issue) */
-        bool pollable;   /* a pipe, socket or device: read only when poll() says there is data */
+        bool hashed, is_pdf;
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
 
@@ -77,7 +76,7 @@ typedef enum RequestState {
         REQ_COLLECTING, /* SignBatch with more_documents: waits for AddDocuments(..., last) */
         REQ_QUEUED,     /* waits for its token (one request per token at a time) */
         REQ_VALIDATING, /* the signer's certificate: chain and revocation, on a worker thread */
-        REQ_CHECKING,   /* hashing the documents (in steps, the loop stays responsive) and the policy */
+        REQ_CHECKING,   /* the documents: read and hashed on worker threads, then the policy's decision */
         REQ_WAIT_PROMPT,
         REQ_CONFIRM,
         REQ_PIN,
@@ -151,8 +150,6 @@ struct SignRequest {
         RequestToken token;
 
         sd_event_source *defer;
-        sd_event_source *doc_io;        /* REQ_CHECKING: waits for data on a document pipe not written yet */
-        sd_event_source *doc_timer;     /* ... for at most document-timeout */
         sd_event_source *collect_timer; /* REQ_COLLECTING: the next AddDocuments part is due */
         WorkerJob *job; /* on a worker thread: the validation, a document's check or a time-stamp */
         size_t job_doc; /* the document of a check or a time-stamp */
@@ -215,8 +212,8 @@ void doc_done(SignDoc *d);
 char *doc_fd_name(int fd);
 /* NULL when the fds are fit for a document, its output and its existing signature, else why not. */
 const char *doc_output_check(int doc, int out, int existing);
-/* REQ_CHECKING: reads, hashes and decides on the documents, one at a time. 1 when every document is decided,
- * 0 while one is being checked (the request is scheduled again when it goes on). */
+/* REQ_CHECKING: reads, hashes (on a worker thread) and decides on the documents, one at a time. 1 when every
+ * document is decided, 0 while one is being checked (the request is scheduled again when it goes on). */
 int request_check_documents(SignRequest *r);
 
 /* sign-prompts.c */

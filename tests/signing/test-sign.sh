@@ -13,6 +13,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_SIGN_TEST_DIR=$T
+        # Above the default max-document-size (2G): the 4 GiB document below is signed.
+        export KYSO_SANDBOX_AGENT_CONFIG='max-document-size = 8G'
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
@@ -595,7 +597,7 @@ hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$KYSO_KYSOD_PID/status")
         not_ok "kysod's peak memory stays under 32 MiB (VmHWM ${hwm} kB)"
 expect "the 1 GiB signature verifies with openssl" cms_ok "$T/big.bin" "$T/big.p7s"
 rm -f "$T/big.bin"
-# While a big document is hashed (in steps on the loop), the agent still answers other calls at once.
+# While a big document is hashed (on a worker thread), the agent still answers other calls at once.
 truncate -s 4G "$T/huge.bin"
 script "confirm yes" "pin 1111"
 kysoctl sign --role approve --cert "$LEADER" "$T/huge.bin" -o "$T/huge.p7s" >/dev/null 2>&1 &
