@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "audit-log-test.h"
 #include "audit/audit-log.h"
 #include "audit/audit-reader.h"
 #include "audit/audit-record.h"

@@ -545,9 +545,9 @@ static void open_killed(const char *path, AuditFault fault) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                AuditLogOptions o = { .no_journal = true, .fault = fault };
+                AuditLogOptions o = { .no_journal = true };
                 AuditLog *log = NULL;
-                (void) audit_log_open(path, &o, &log, NULL);
+                (void) audit_log_open_with_fault(path, &o, fault, &log, NULL);
                 _exit(0);
         }
         int status;

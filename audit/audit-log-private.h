@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* AuditLog's insides, shared by the files of the one writer (audit-log.c, audit-quarantine.c,
+ * audit-journal.c) and by the tests' fault hooks (tests/audit/audit-log-test.c); not for other callers.
+ *
+ * The fault hooks live here, not in AuditLogOptions: the library has no function that arms a fault, only the
+ * test executables do, so the shipped agent cannot crash or fail its log on purpose. */
+
+#include "audit-log.h"
+
+/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
+typedef enum AuditFault {
+        AUDIT_FAULT_NONE,
+        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
+        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
+        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
+        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
+        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
+        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
+                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
+                                */
+        /* Only armed from open() on (audit_log_open_internal()): the process kills itself (SIGKILL) inside
+         * open(), while it recovers a torn tail. */
+        AUDIT_FAULT_OPEN_KILL_BEFORE_CUT,   /* the torn bytes are safe elsewhere, still in the log too */
+        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* and cut off the log */
+        AUDIT_FAULT_OPEN_KILL_AFTER_RECORD, /* and the log-torn-tail record is durable */
+        _AUDIT_FAULT_MAX,
+        _AUDIT_FAULT_INVALID = -EINVAL,
+} AuditFault;
+
+struct AuditLog {
+        char *path;
+        char *lock_path;
+        int fd;
+        int lock_fd;
+        AuditLogOptions opts;
+
+        uint64_t seq;                  /* of the last record; 0: empty chain */
+        char head[AUDIT_HASH_HEX + 1]; /* hash of the last record, or the genesis value */
+        char head_time[AUDIT_TIME_LEN + 1];
+        char chain[AUDIT_CHAIN_HEX + 1]; /* the chain's identity; "" for a log of an earlier version */
+        uint64_t size;                   /* of the active file; we are its only writer */
+        int active_month;                /* year*12+month-1 of the active file's first record; -1: empty */
+        unsigned max_archive;
+
+        bool broken;               /* a failed write could not be undone: reopen to recover */
+        bool need_rotation_record; /* the active file is new and its first record must link the chain */
+        char *rotated_from;        /* basename of the previous file, for that record */
+        const char *rotation_reason;
+
+        char *quarantine_path;
+
+        AuditHasher *hasher;
+        uid_t uid;
+        pid_t pid;
+        char *exe;
+
+        AuditFault fault; /* armed only by the tests' hooks */
+        unsigned fault_skip;
+        uint64_t (*now_ms)(void *userdata);
+        void *now_userdata;
+        bool journal_failed; /* log the first journal failure only, until it works again */
+};
+
+static inline const char *audit_base_name(const char *p) {
+        const char *s = strrchr(p, '/');
+        return s ? s + 1 : p;
+}
+
+uint64_t audit_now_realtime_ms(void *userdata);
+
+/* Replaces *ret_message (if ret_message is given) with a sentence for people. */
+void audit_set_message(char **ret_message, const char *fmt, ...) _printf_(2, 3);
+
+/* audit_log_open() with a fault armed before open() does anything (tests only, see AuditFault). */
+int audit_log_open_internal(
+        const char *path, const AuditLogOptions *opts, AuditFault fault, AuditLog **ret, char **ret_message);
+
+/* True once, when the armed fault is f and its countdown has run out. */
+bool audit_log_take_fault(AuditLog *log, AuditFault f);
+
+/* One record now, without rotation or the checks of audit_log_append() (open() and rotation use it). */
+int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+/* The log-rotated record that links a new file to the previous one. */
+int audit_log_write_rotation_record(AuditLog *log);
+
+/* audit-quarantine.c: a torn last line moved to a quarantine file, and recorded (see there). */
+typedef struct AuditPending {
+        char *path;  /* "<final>.at-<offset>.pending" */
+        char *final; /* what the record names */
+        uint64_t offset;
+        bool fresh; /* made by this open(); else left by a start that crashed */
+} AuditPending;
+
+typedef struct AuditPendingList {
+        AuditPending *items;
+        size_t n;
+} AuditPendingList;
+
+void audit_pending_list_done(AuditPendingList *l);
+/* The .pending quarantine files beside the log, oldest first. */
+int audit_quarantine_list(AuditLog *log, AuditPendingList *ret, char **ret_message);
+/* Moves a torn last line to a new .pending file (added to pending) and cuts it off the log. */
+int audit_quarantine_recover_tail(AuditLog *log, AuditPendingList *pending, char **ret_message);
+/* Records the quarantine file p (unless that record is there already), then gives it its final name. */
+int audit_quarantine_finish(AuditLog *log, const AuditPending *p, char **ret_message);
+
+/* audit-journal.c: the journal's copy of a record just made durable; journal is journal_socket_check()'s
+ * answer, asked once per group. */
+void audit_journal_send(AuditLog *log, const AuditEvent *ev, const char *line, size_t len, int journal);
