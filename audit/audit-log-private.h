@@ -81,8 +81,9 @@ bool audit_log_take_fault(AuditLog *log, AuditFault f);
 
 /* One record now, without rotation or the checks of audit_log_append() (open() and rotation use it). */
 int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
-/* The log-rotated record that links a new file to the previous one. */
-int audit_log_write_rotation_record(AuditLog *log);
+/* The log-rotated record that links a new file to the previous one, stamped now: a rotation made for a
+ * group is stamped with the group's time, never after it. */
+int audit_log_write_rotation_record(AuditLog *log, uint64_t now);
 
 /* audit-quarantine.c: a torn last line moved to a quarantine file, and recorded (see there). */
 typedef struct AuditPending {

@@ -339,7 +339,7 @@ static int open_active(AuditLog *log, bool exclusive) {
         return 0;
 }
 
-static int rotate(AuditLog *log, const char *reason);
+static int rotate(AuditLog *log, const char *reason, uint64_t now);
 
 int audit_log_open_internal(
         const char *path, const AuditLogOptions *opts, AuditFault fault, AuditLog **ret,
@@ -567,7 +567,7 @@ static int write_group(
         }
         if (may_rotate && log->opts.max_size > 0 && log->size > 0 &&
             log->size + b.len > log->opts.max_size) {
-                r = rotate(log, "size");
+                r = rotate(log, "size", now);
                 if (r < 0)
                         return r;
                 /* The rotation record came first: the lines are built again after it. */
@@ -599,7 +599,7 @@ int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_se
         return write_group(log, ev, 1, log->now_ms(log->now_userdata), false, ret_seq);
 }
 
-int audit_log_write_rotation_record(AuditLog *log) {
+int audit_log_write_rotation_record(AuditLog *log, uint64_t now) {
         char last[32];
         snprintf(last, sizeof(last), "%" PRIu64, log->seq);
         const char *extra[] = {
@@ -617,7 +617,7 @@ int audit_log_write_rotation_record(AuditLog *log) {
                            "previous file.",
                 .extra = extra,
         };
-        int r = audit_log_write_record(log, &ev, NULL);
+        int r = write_group(log, &ev, 1, now, false, NULL);
         if (r < 0)
                 return r;
         log->need_rotation_record = false;
@@ -625,7 +625,7 @@ int audit_log_write_rotation_record(AuditLog *log) {
         return 0;
 }
 
-static int rotate(AuditLog *log, const char *reason) {
+static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         char archive[PATH_MAX];
         int r;
 
@@ -676,7 +676,7 @@ static int rotate(AuditLog *log, const char *reason) {
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
-        return audit_log_write_rotation_record(log);
+        return audit_log_write_rotation_record(log, now);
 }
 
 int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
@@ -699,15 +699,17 @@ int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint6
 
         /* An unfinished rotation (a crash, or a full disk right after it) is finished first. */
         if (log->need_rotation_record) {
-                r = audit_log_write_rotation_record(log);
+                r = audit_log_write_rotation_record(log, log->now_ms(log->now_userdata));
                 if (r < 0)
                         return r;
         }
 
+        /* One time for the group and for a rotation it makes: the rotation record comes first in the log,
+         * so it must not be stamped later than the records after it. */
         uint64_t now = log->now_ms(log->now_userdata);
         if (log->size > 0 && log->opts.rotate_monthly && log->active_month >= 0 &&
             month_of_ms(now) != log->active_month) {
-                r = rotate(log, "month");
+                r = rotate(log, "month", now);
                 if (r < 0)
                         return r;
         }

@@ -322,7 +322,7 @@ int audit_quarantine_finish(AuditLog *log, const AuditPending *p, char **ret_mes
 
                 /* The torn line may have been the first record of a new file: link the chain first. */
                 if (log->need_rotation_record) {
-                        r = audit_log_write_rotation_record(log);
+                        r = audit_log_write_rotation_record(log, log->now_ms(log->now_userdata));
                         if (r < 0) {
                                 audit_set_message(
                                         ret_message, "Cannot continue the audit log %s in a new file: %s.",
