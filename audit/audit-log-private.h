@@ -28,6 +28,20 @@ typedef enum AuditFault {
         _AUDIT_FAULT_INVALID = -EINVAL,
 } AuditFault;
 
+/* What could not be written since the log was last writable (audit-lost.c): bounded, whatever the number. */
+#define AUDIT_LOST_CERTS_MAX 8
+typedef struct AuditLost {
+        uint64_t records; /* records not written; 0: nothing owed */
+        uint64_t first_ms, last_ms;
+        int error; /* the last failure, negative errno */
+        uint64_t per_event[_AUDIT_EVENT_MAX];
+        struct {
+                char *fingerprint, *subject; /* either may be NULL */
+        } certs[AUDIT_LOST_CERTS_MAX];       /* the first distinct certificates named */
+        size_t n_certs;
+        uint64_t records_other_certs; /* records naming a certificate beyond those */
+} AuditLost;
+
 struct AuditLog {
         char *path;
         char *lock_path;
@@ -60,6 +74,7 @@ struct AuditLog {
         uint64_t (*now_ms)(void *userdata);
         void *now_userdata;
         bool journal_failed; /* log the first journal failure only, until it works again */
+        AuditLost lost;
 };
 
 static inline const char *audit_base_name(const char *p) {
@@ -81,6 +96,8 @@ bool audit_log_take_fault(AuditLog *log, AuditFault f);
 
 /* One record now, without rotation or the checks of audit_log_append() (open() and rotation use it). */
 int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
+/* Records now, with one write and one fdatasync, rotating by size first when needed. */
+int audit_log_write_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t now);
 /* The log-rotated record that links a new file to the previous one, stamped now: a rotation made for a
  * group is stamped with the group's time, never after it. */
 int audit_log_write_rotation_record(AuditLog *log, uint64_t now);
@@ -105,6 +122,12 @@ int audit_quarantine_list(AuditLog *log, AuditPendingList *ret, char **ret_messa
 int audit_quarantine_recover_tail(AuditLog *log, AuditPendingList *pending, char **ret_message);
 /* Records the quarantine file p (unless that record is there already), then gives it its final name. */
 int audit_quarantine_finish(AuditLog *log, const AuditPending *p, char **ret_message);
+
+/* audit-lost.c: remembers the records of a failed append (error: why it failed); writes them as one
+ * log-unwritable record stamped now, and forgets them once that record is durable. */
+void audit_lost_add(AuditLost *l, const AuditEvent *evs, size_t n, uint64_t now, int error);
+int audit_lost_write(AuditLog *log, uint64_t now);
+void audit_lost_done(AuditLost *l);
 
 /* audit-journal.c: the journal's copy of a record just made durable; journal is journal_socket_check()'s
  * answer, asked once per group. */

@@ -319,6 +319,7 @@ AuditLog *audit_log_free(AuditLog *log) {
         free(log->exe);
         free(log->rotated_from);
         free(log->quarantine_path);
+        audit_lost_done(&log->lost);
         free(log);
         return NULL;
 }
@@ -595,6 +596,10 @@ static int write_group(
         return 0;
 }
 
+int audit_log_write_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t now) {
+        return write_group(log, evs, n, now, true, NULL);
+}
+
 int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
         return write_group(log, ev, 1, log->now_ms(log->now_userdata), false, ret_seq);
 }
@@ -679,14 +684,9 @@ static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         return audit_log_write_rotation_record(log, now);
 }
 
-int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
+static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
         int r;
 
-        if (!log || !evs || n == 0 || n > AUDIT_GROUP_MAX)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (evs[i].type < 0 || evs[i].type >= _AUDIT_EVENT_MAX)
-                        return -EINVAL;
         if (log->broken)
                 return -EIO;
 
@@ -713,8 +713,29 @@ int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint6
                 if (r < 0)
                         return r;
         }
+        /* What could not be written while the log was not writable comes first, now that it is. */
+        if (log->lost.records > 0) {
+                r = audit_lost_write(log, now);
+                if (r < 0)
+                        return r;
+        }
         /* Rotation by size is decided there, once the lines (and so their length) are known. */
         return write_group(log, evs, n, now, true, ret_first_seq);
+}
+
+int audit_log_append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
+        if (!log || !evs || n == 0 || n > AUDIT_GROUP_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (evs[i].type < 0 || evs[i].type >= _AUDIT_EVENT_MAX)
+                        return -EINVAL;
+
+        int r = append_group(log, evs, n, ret_first_seq);
+        /* A record that is not valid is the caller's mistake, not the log's: only the log's failures
+         * (full disk, I/O error, ...) are remembered for the log-unwritable record. */
+        if (r < 0 && r != -EINVAL && r != -E2BIG)
+                audit_lost_add(&log->lost, evs, n, log->now_ms(log->now_userdata), r);
+        return r;
 }
 
 int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {

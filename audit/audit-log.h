@@ -38,7 +38,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
 
 /* Appends one record: one write() on an O_APPEND fd, then fdatasync(); returns 0 only when the record is
  * durable, so the caller may then report the event's outcome. On error (-ENOSPC, -EIO, ...) the file is left
- * as it was (a partial write is truncated away) and the caller must fail the operation it records. */
+ * as it was (a partial write is truncated away) and the caller must fail the operation it records. The log
+ * remembers such records (bounded: a count per event, the first and last time, a few certificates) and
+ * writes them as one log-unwritable record before the next record it can write; not for -EINVAL or -E2BIG,
+ * which are the event's fault. */
 int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
 /* Group commit: appends the n records of evs (1 <= n <= AUDIT_GROUP_MAX), in order, with one write() and one
  * fdatasync(). All or nothing: returns 0 only when all n are durable (*ret_first_seq, if given, is the seq

@@ -131,6 +131,11 @@ if ((tmpfs)); then
         expect_eq "only the signatures that were recorded count" $((done0 + signed + 1)) \
                 "$(kysoctl audit show --json | jq '[.[] | select(.event == "sign-done")] | length')"
         expect "the audit log is intact after the full disk" kysoctl audit verify
+        expect_eq "space freed: one log-unwritable record says what the full disk refused" 1 \
+                "$(records log-unwritable | jq length)"
+        expect_match "log-unwritable: how many, which events, which certificate" \
+                "^[1-9][0-9]* .*sign-.* CN=.*" \
+                "$(records log-unwritable | jq -r '.[0] | "\(.data.records) \(.data.events) \(.data.cert_1_subject)"')"
 else
         echo "ok $((TAP_N + 1)) # SKIP the full-disk part needs root and unshare -m" && TAP_N=$((TAP_N + 1))
 fi

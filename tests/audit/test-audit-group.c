@@ -102,11 +102,15 @@ static void check_group_fault(AuditFault fault, int expected) {
         assert_int_equal(audit_log_get_seq(log), 7);
         assert_file_is(path, d1, s1);
 
-        /* The log goes on after the failed group. */
+        /* The log goes on after the failed group, after the log-unwritable record (seq 8) that says what
+         * the failed group could not record (issue 12). */
         assert_int_equal(audit_log_append_group(log, evs, 6, &first), 0);
-        assert_int_equal(first, 8);
+        assert_int_equal(first, 9);
+        _cleanup_free_ char *d2 = file_read(path, NULL);
+        assert_non_null(strstr(d2 + s1, "\"event\":\"log-unwritable\""));
+        assert_non_null(strstr(d2 + s1, "\"records\":\"6\""));
         audit_log_free(log);
-        assert_verifies(path, 13);
+        assert_verifies(path, 14);
         tmpdir_remove(dir);
 }
 
