@@ -14,7 +14,8 @@ void audit_journal_send(AuditLog *log, const AuditEvent *ev, const char *line, s
         AuditEventType t = ev->type;
         int prio = t == AUDIT_EVENT_SIGN_DENIED || t == AUDIT_EVENT_SIGN_FAILED ||
                                    t == AUDIT_EVENT_HELPER_CRASH || t == AUDIT_EVENT_PIN_FAILURE ||
-                                   t == AUDIT_EVENT_LOG_TORN_TAIL || t == AUDIT_EVENT_LOG_UNWRITABLE
+                                   t == AUDIT_EVENT_LOG_TORN_TAIL || t == AUDIT_EVENT_LOG_UNWRITABLE ||
+                                   t == AUDIT_EVENT_LOG_CHAIN_BROKEN
                            ? LOG_WARNING
                            : LOG_INFO;
         /* Without journald's socket the entry would be dropped silently, and the journal's copy is what

@@ -42,6 +42,8 @@ typedef struct AuditLost {
         uint64_t records_other_certs; /* records naming a certificate beyond those */
 } AuditLost;
 
+typedef struct AuditChainCheck AuditChainCheck;
+
 struct AuditLog {
         char *path;
         char *lock_path;
@@ -75,6 +77,12 @@ struct AuditLog {
         void *now_userdata;
         bool journal_failed; /* log the first journal failure only, until it works again */
         AuditLost lost;
+
+        /* The background chain check (audit-chain-check.c). */
+        bool watch_chain;             /* check at start and after each rotation */
+        AuditChainCheck *chain_check; /* the one running, if any */
+        bool chain_check_again;       /* a rotation happened while it ran */
+        int chain_check_fd;           /* an eventfd: readable when a check is done */
 };
 
 static inline const char *audit_base_name(const char *p) {
@@ -128,6 +136,10 @@ int audit_quarantine_finish(AuditLog *log, const AuditPending *p, char **ret_mes
 void audit_lost_add(AuditLost *l, const AuditEvent *evs, size_t n, uint64_t now, int error);
 int audit_lost_write(AuditLog *log, uint64_t now);
 void audit_lost_done(AuditLost *l);
+
+/* audit-chain-check.c: a rotation starts a new check (when the log is watched); freeing cancels. */
+void audit_chain_check_rotated(AuditLog *log);
+void audit_chain_check_cancel(AuditLog *log);
 
 /* audit-journal.c: the journal's copy of a record just made durable; journal is journal_socket_check()'s
  * answer, asked once per group. */

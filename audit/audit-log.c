@@ -311,6 +311,7 @@ static int find_head(AuditLog *log, char **ret_message) {
 AuditLog *audit_log_free(AuditLog *log) {
         if (!log)
                 return NULL;
+        audit_chain_check_cancel(log); /* joins the thread, which reads the log's files */
         safe_close(log->fd);
         safe_close(log->lock_fd); /* releases the OFD lock */
         audit_hasher_free(log->hasher);
@@ -356,7 +357,7 @@ int audit_log_open_internal(
         log = calloc(1, sizeof(*log));
         if (!log)
                 return -ENOMEM;
-        log->fd = log->lock_fd = -EBADF;
+        log->fd = log->lock_fd = log->chain_check_fd = -EBADF;
         log->active_month = -1;
         log->now_ms = audit_now_realtime_ms;
         if (opts)
@@ -681,7 +682,11 @@ static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         r = fsync_directory_of(log->path);
         if (r < 0)
                 return r;
-        return audit_log_write_rotation_record(log, now);
+        r = audit_log_write_rotation_record(log, now);
+        if (r < 0)
+                return r;
+        audit_chain_check_rotated(log);
+        return 0;
 }
 
 static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {

@@ -72,6 +72,19 @@ const char *audit_log_get_chain(const AuditLog *log);
  * be checked cheaply); negative errno when the record cannot be written (*ret_message says what). */
 int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char **ret_message);
 
+/* Checks the chain in the background: now, and after each rotation, the whole chain is verified on a
+ * thread (as 'kysoctl audit verify' does, without the journal), on the records written before the check
+ * started. *ret_fd becomes readable when a check is done: the caller's event loop then calls
+ * audit_log_chain_check_done() (on the thread that appends). The fd belongs to the log. */
+int audit_log_watch_chain(AuditLog *log, int *ret_fd);
+/* Takes the result of the check that is done. When the chain is broken in the middle, appends one
+ * log-chain-broken record naming the first bad record (problem, file, line, seq, and after_seq: the last
+ * intact record) and returns 1, *ret_message saying so for the journal; a break that such a record names
+ * already is not recorded again (2, *ret_message saying so). 0 when the chain is intact or no check is
+ * done; negative errno when the check could not run or the record cannot be written (*ret_message says
+ * what). */
+int audit_log_chain_check_done(AuditLog *log, char **ret_message);
+
 /* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
  * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
  * and rotate_monthly of o; -EINVAL when the text is not one of those. */
