@@ -229,19 +229,8 @@ static int write_chain_broken(AuditLog *log, const AuditVerifyResult *res, char 
                 "line",      line,          "seq",  key.seq,
                 "after_seq", key.after_seq, NULL
         };
-        AuditEvent ev = { .type = AUDIT_EVENT_LOG_CHAIN_BROKEN, .message = msg, .extra = extra };
-        int r = audit_log_append(log, &ev, NULL);
-        if (r < 0) {
-                audit_set_message(
-                        ret_message, "%s The record that says so cannot be written to the log: %s.", msg,
-                        strerror(-r));
-                return r;
-        }
-        if (ret_message) {
-                free(*ret_message);
-                *ret_message = TAKE_PTR(msg);
-        }
-        return 0;
+        return audit_log_append_finding(
+                log, AUDIT_EVENT_LOG_CHAIN_BROKEN, TAKE_PTR(msg), extra, ret_message);
 }
 
 int audit_log_chain_check_done(AuditLog *log, char **ret_message) {

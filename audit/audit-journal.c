@@ -100,17 +100,7 @@ int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char
                                 journal->chain[0] ? "journal_chain" : NULL,
                                 journal->chain,
                                 NULL };
-        AuditEvent ev = { .type = AUDIT_EVENT_LOG_RECORDS_MISSING, .message = msg, .extra = extra };
-        r = audit_log_append(log, &ev, NULL);
-        if (r < 0) {
-                audit_set_message(
-                        ret_message, "%s The record that says so cannot be written to the log: %s.", msg,
-                        strerror(-r));
-                return r;
-        }
-        if (ret_message) {
-                free(*ret_message);
-                *ret_message = TAKE_PTR(msg);
-        }
-        return 1;
+        r = audit_log_append_finding(
+                log, AUDIT_EVENT_LOG_RECORDS_MISSING, TAKE_PTR(msg), extra, ret_message);
+        return r < 0 ? r : 1;
 }

@@ -106,6 +106,10 @@ bool audit_log_take_fault(AuditLog *log, AuditFault f);
 int audit_log_write_record(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
 /* Records now, with one write and one fdatasync, rotating by size first when needed. */
 int audit_log_write_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t now);
+/* Appends a record of what the log found about itself (message: taken, also when it fails). On success
+ * *ret_message (if given) gets the message; on failure a sentence that adds why it cannot be recorded. */
+int audit_log_append_finding(
+        AuditLog *log, AuditEventType type, char *message, const char *const *extra, char **ret_message);
 /* The log-rotated record that links a new file to the previous one, stamped now: a rotation made for a
  * group is stamped with the group's time, never after it. */
 int audit_log_write_rotation_record(AuditLog *log, uint64_t now);

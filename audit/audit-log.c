@@ -747,6 +747,24 @@ int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq) {
         return audit_log_append_group(log, ev, 1, ret_seq);
 }
 
+int audit_log_append_finding(
+        AuditLog *log, AuditEventType type, char *message, const char *const *extra, char **ret_message) {
+        _cleanup_free_ char *msg = message;
+        AuditEvent ev = { .type = type, .message = msg, .extra = extra };
+        int r = audit_log_append(log, &ev, NULL);
+        if (r < 0) {
+                audit_set_message(
+                        ret_message, "%s The record that says so cannot be written to the log: %s.", msg,
+                        strerror(-r));
+                return r;
+        }
+        if (ret_message) {
+                free(*ret_message);
+                *ret_message = TAKE_PTR(msg);
+        }
+        return 0;
+}
+
 int audit_log_append_simple(AuditLog *log, AuditEventType type, const char *message, ...) {
         const char *kv[65];
         size_t n = 0;
