@@ -329,6 +329,9 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         echo "module = $KYSO_SOFTHSM_MODULE" >>"$KYSO_AGENT_CONFIG"
         "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$KYSO_KYSOD_LOG" &
         KYSO_KYSOD_PID=$!
+        # Asked of the bus first: a kysoctl call before kysod owns its name would start another kysod by
+        # D-Bus activation (with the sandbox's one module), and this one would then exit.
+        wait_for 30 agent_has_name
         for ((i = 0; i < 100; i++)); do
                 out=$(kysoctl tokens 2>/dev/null)
                 [[ $out == *leader* && $out == *seal* ]] && break
