@@ -97,7 +97,12 @@ typedef struct RequestPrompt {
         bool confirmed;       /* the approval was given; after a wrong PIN only the PIN is asked again */
         bool confirmed_final; /* ... and again before the token's final try */
         bool previous_wrong;  /* the PIN prompt says the last one was wrong */
+        unsigned wrong_pins;  /* wrong PINs typed in this request: at most REQUEST_WRONG_PIN_MAX */
 } RequestPrompt;
+
+/* Tries of the PIN per request, whatever the token says of its own count (SoftHSM and some eTokens say
+ * nothing): then the request ends with PinIncorrect, before a hurried person locks the token. */
+#define REQUEST_WRONG_PIN_MAX 3U
 
 /* The token's side of a request (sign-token.c). */
 typedef struct RequestToken {

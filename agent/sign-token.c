@@ -299,6 +299,19 @@ static void sign_wrong_pin(SignRequest *r, const P11SignResult *res) {
                 request_fail_locked(r);
                 return;
         }
+        if (++r->prompt.wrong_pins >= REQUEST_WRONG_PIN_MAX) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(
+                            &msg,
+                            _("The PIN was wrong %u times, so nothing was signed. Check the PIN of token '%s', "
+                              "then sign again; more wrong PINs can lock the token (Article 15)."),
+                            r->prompt.wrong_pins, strna(r->token_label)) < 0)
+                        msg = NULL;
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_PIN_INCORRECT,
+                        msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_PIN_INCORRECT));
+                return;
+        }
         r->prompt.previous_wrong = true;
         /* Before the last try the person confirms again, explicitly (PROMPT_FLAG_FINAL_TRY). */
         if ((res->pin_flags & P11_PIN_FINAL_TRY) && !r->prompt.confirmed_final)

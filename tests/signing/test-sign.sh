@@ -486,6 +486,15 @@ expect "the second PIN prompt says the PIN was wrong" grep -q '^SETERROR' "$KYSO
 expect_eq "the wrong PIN is one pin-failure record" 1 "$(audit_count pin-failure)"
 # 9999 on its own: a hash or a time in the log may contain the digits.
 expect "no PIN in the audit log" bash -c "! grep -qE -e '(^|[^0-9a-f])9999([^0-9a-f]|\$)' -e '\"1111\"' \"\$XDG_STATE_HOME/kyso/audit.jsonl\""
+# A token that says nothing of its tries (SoftHSM) and a person who keeps typing a wrong PIN: three tries per
+# request, then PinIncorrect; the PIN is not asked a fourth time.
+script "confirm yes" "pin 9998" "pin 9997" "pin 9996" "pin 1111"
+f0=$(audit_count pin-failure)
+g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+expect_fail "three wrong PINs in one request: it ends with PinIncorrect" "wrong 3 times.*PinIncorrect|PinIncorrect.*wrong 3 times" \
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/three-wrong.p7s"
+expect_eq "... three pin-failure records, the PIN asked three times, nothing written" "3 3 no" \
+        "$(($(audit_count pin-failure) - f0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $([[ -s $T/out/three-wrong.p7s ]] && echo yes || echo no)"
 script "confirm no"
 expect_fail "the person declines: Cancelled" "Cancelled" \
         kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
