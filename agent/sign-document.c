@@ -103,6 +103,14 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
         h = content_digests_get(&d->digests, NID_sha256, &hs);
         if (h && hs == 32)
                 hex_encode(h, 32, d->sha256);
+        if (d->size == 0) {
+                /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                        _("The document is empty, so there is nothing to sign. Check that the application "
+                          "sent the right file, then sign again."));
+                return 0;
+        }
 
         if (n_checks > 0) {
                 existing = calloc(n_checks, sizeof *existing);

@@ -495,6 +495,16 @@ expect_fail "three wrong PINs in one request: it ends with PinIncorrect" "wrong 
         kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/three-wrong.p7s"
 expect_eq "... three pin-failure records, the PIN asked three times, nothing written" "3 3 no" \
         "$(($(audit_count pin-failure) - f0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $([[ -s $T/out/three-wrong.p7s ]] && echo yes || echo no)"
+# An empty document (/dev/null, an empty file): refused before any prompt.
+: >"$D/empty.txt"
+for empty in /dev/null "$D/empty.txt"; do
+        c0=$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG")
+        script "confirm yes" "pin 1111"
+        expect_fail "an empty document ($empty): BadDocument, it is empty" "empty.*BadDocument|BadDocument.*empty" \
+                kysoctl sign --role approve --cert "$LEADER" "$empty" -o "$T/out/empty.p7s"
+        expect_eq "... before any prompt, nothing written" "0 no" \
+                "$(($(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG") - c0)) $([[ -s $T/out/empty.p7s ]] && echo yes || echo no)"
+done
 script "confirm no"
 expect_fail "the person declines: Cancelled" "Cancelled" \
         kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
