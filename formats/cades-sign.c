@@ -320,8 +320,7 @@ static int cades_finish(
                 ok = ts.status == CMS_TIMESTAMP_OK;
                 if (!ok)
                         (void) sign_error(
-                                e, -EBADMSG, "the time-stamp token does not time-stamp this signature: %s",
-                                strna(ts.detail));
+                                e, -EBADMSG, "the time-stamp token was refused: %s", strna(ts.detail));
                 cms_timestamp_done(&ts);
                 if (!ok)
                         return -EBADMSG;
