@@ -56,6 +56,10 @@ int sign_pending_set_signature(SignPending *p, const uint8_t *sig, size_t size, 
         return p->vtable->set_signature(p, sig, size, e);
 }
 
+bool sign_pending_has_signature(const SignPending *p) {
+        return p && p->signature;
+}
+
 int sign_pending_timestamp_data(const SignPending *p, const uint8_t **ret_data, size_t *ret_size) {
         if (!p || !p->signature || !ret_data || !ret_size)
                 return -EINVAL;

@@ -54,6 +54,9 @@ int sign_pending_tbs_data(const SignPending *p, const uint8_t **ret_data, size_t
  * verify (p stays usable: a correct signature may still be set), -EALREADY when one was set. */
 int sign_pending_set_signature(SignPending *p, const uint8_t *sig, size_t size, SignError *e);
 
+/* True once sign_pending_set_signature() accepted a signature. */
+bool sign_pending_has_signature(const SignPending *p);
+
 /* What a signature time-stamp (B-T) covers: the signature value. -EINVAL before set_signature. Valid as long
  * as p. */
 int sign_pending_timestamp_data(const SignPending *p, const uint8_t **ret_data, size_t *ret_size);

@@ -257,8 +257,10 @@ static void test_wrong_signature(void **state) {
         assert_int_equal(sign_pending_finish(p, NULL, 0, &der, &der_size, &e), -EINVAL);
         sign_error_done(&e);
 
+        assert_false(sign_pending_has_signature(p));
         token_sign(&c.key, p, NID_sha256, &sig, &sig_size);
         assert_int_equal(sign_pending_set_signature(p, sig, sig_size, &e), 0);
+        assert_true(sign_pending_has_signature(p));
         assert_int_equal(sign_pending_set_signature(p, sig, sig_size, &e), -EALREADY);
         sign_error_done(&e);
         assert_int_equal(sign_pending_finish(p, NULL, 0, &der, &der_size, &e), 0);
