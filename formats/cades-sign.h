@@ -53,6 +53,3 @@ int cades_signing_certificate(X509 *cert, uint8_t **ret_der, size_t *ret_size);
 /* Adds to d the digest algorithms of the SignerInfos of the detached SignedData `existing`, so that the
  * content is read once (-EBADMSG when it is not one). */
 int cades_existing_digests(const void *existing, size_t existing_size, ContentDigests *d);
-
-/* TRANSITIONAL: until agent/sign-jobs.c uses cades_prepare(). */
-#include "cades-compat.h"
