@@ -15,16 +15,8 @@
 #include "formats/cades-sign.h"
 #include "formats/sign-encoding.h"
 #include "formats/tsa-client.h"
+#include "sign-fixture.h"
 #include "soft-signer.h"
-#include "tsa-fixture.h"
-
-static int setup(void **state) {
-        if (fixtures_setup(state) < 0)
-                return -1;
-        if (run("head -c 200000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
-                return -1;
-        return 0;
-}
 
 typedef struct Signer {
         const char *name;
@@ -71,13 +63,6 @@ static int sign_file(
                 *ret_msg = TAKE_PTR(e.message);
         sign_error_done(&e);
         return r;
-}
-
-static int openssl_verify(const char *sig, const char *content) {
-        return run(
-                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
-                "/dev/null 2>>'%s'",
-                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
 }
 
 static void test_baseline_b_matrix(void **state) {
@@ -340,13 +325,7 @@ static void test_add_signer(void **state) {
         int fd;
 
         /* The leader's signature, made by openssl. */
-        assert_int_equal(
-                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha256 -signer '%s' "
-                    "-inkey '%s' -certfile '%s' -in doc.bin -outform DER -out leader.p7s",
-                    test_dir, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
-                0);
-        read_all(tpath("leader.p7s"), &existing, &existing_size);
-        der_signer_info(existing, existing_size, 0, &first, &first_size);
+        leader_signature("sha256", &existing, &existing_size, &first, &first_size);
 
         assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PSS, &ps), 0);
         SoftSignParams p = {
@@ -387,7 +366,7 @@ static void test_add_signer(void **state) {
         pkey_signer_done(&ps);
 }
 
-/* --- B-T against the fixture time-stamp server on 127.0.0.1 (tsa-fixture.h) */
+/* --- B-T against the fixture time-stamp server on 127.0.0.1 (sign-fixture.h) */
 
 static void test_baseline_t(void **state) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
@@ -608,5 +587,5 @@ int main(void) {
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
         };
-        return cmocka_run_group_tests(tests, setup, pki_teardown);
+        return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }

@@ -11,16 +11,8 @@
 #include "formats/cades-sign.h"
 #include "formats/sign-encoding.h"
 #include "formats/tsa-client.h"
+#include "sign-fixture.h"
 #include "soft-signer.h"
-#include "tsa-fixture.h"
-
-static int setup(void **state) {
-        if (fixtures_setup(state) < 0)
-                return -1;
-        if (run("head -c 100000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
-                return -1;
-        return 0;
-}
 
 /* One signer's certificate, chain, key and the document's digests (read once, with the digests of the
  * existing signature's signers too when there is one), for prepare. */
@@ -80,13 +72,6 @@ token_sign(const PkeySigner *key, SignPending *p, int digest_nid, uint8_t **ret,
 
         assert_int_equal(sign_pending_tbs(p, &tbs, &tbs_size), 0);
         assert_int_equal(pkey_signer_sign(key, tbs, tbs_size, digest_nid, ret, ret_size), 0);
-}
-
-static int openssl_verify(const char *sig, const char *content) {
-        return run(
-                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
-                "/dev/null 2>>'%s'",
-                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
 }
 
 /* The SignerInfo of the output made by cert (the new one when a signature was added). */
@@ -376,13 +361,7 @@ static void test_add_signer(void **state) {
         SignError e = {};
         Ctx c;
 
-        assert_int_equal(
-                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha384 -signer '%s' "
-                    "-inkey '%s' -certfile '%s' -in doc.bin -outform DER -out leader.p7s",
-                    test_dir, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
-                0);
-        read_all(tpath("leader.p7s"), &existing, &existing_size);
-        der_signer_info(existing, existing_size, 0, &first, &first_size);
+        leader_signature("sha384", &existing, &existing_size, &first, &first_size);
 
         /* The document is read once, with the seal's digest and the leader's. */
         ctx_init_existing(
@@ -434,5 +413,5 @@ int main(void) {
                 cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
                 cmocka_unit_test(test_add_signer),
         };
-        return cmocka_run_group_tests(tests, setup, pki_teardown);
+        return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }

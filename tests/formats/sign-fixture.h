@@ -8,6 +8,33 @@
 
 #include "formats-test.h"
 
+static int sign_setup(void **state) {
+        if (fixtures_setup(state) < 0)
+                return -1;
+        if (run("head -c 200000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
+                return -1;
+        return 0;
+}
+
+static int openssl_verify(const char *sig, const char *content) {
+        return run(
+                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
+                "/dev/null 2>>'%s'",
+                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
+}
+
+/* The leader's detached signature of doc.bin made by openssl (-md md), and the bytes of its SignerInfo. */
+static void leader_signature(
+        const char *md, uint8_t **ret, size_t *ret_size, const uint8_t **ret_first, size_t *ret_first_size) {
+        assert_int_equal(
+                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md %s -signer '%s' -inkey '%s' "
+                    "-certfile '%s' -in doc.bin -outform DER -out leader.p7s",
+                    test_dir, md, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
+                0);
+        read_all(tpath("leader.p7s"), ret, ret_size);
+        der_signer_info(*ret, *ret_size, 0, ret_first, ret_first_size);
+}
+
 static pid_t tsa_pid = 0;
 static char tsa_url[128];
 
