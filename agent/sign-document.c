@@ -39,7 +39,7 @@ void doc_done(SignDoc *d) {
         content_digests_done(&d->digests);
         free(d->existing);
         free(d->message);
-        free(d->tbs);
+        sign_pending_free(d->pending);
         free(d->sig);
         free(d->timestamp_time);
 }

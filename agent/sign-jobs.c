@@ -262,153 +262,51 @@ void existing_check_job_cancel(void *job) {
         client_reader_cancel(&j->reader);
 }
 
-/* ---- the CMS */
+/* ---- TimestampJob */
 
-typedef struct Capture {
-        const CmsInput *in;
-        uint8_t *tbs;
-        size_t tbs_size;
-} Capture;
+int timestamp_job_new(const TsaOptions *tsa, const uint8_t *data, size_t size, TimestampJob **ret) {
+        TimestampJob *j;
 
-static int
-capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t **ret_sig, size_t *ret_size) {
-        Capture *c = userdata;
-        (void) nid;
-
-        if (!c->in->sig) {
-                free(c->tbs);
-                c->tbs = memdup(tbs, size);
-                if (!c->tbs)
-                        return -ENOMEM;
-                c->tbs_size = size;
-                return CMS_TBS_CAPTURED;
-        }
-        /* Same signed attributes as in the first pass (fixed signing time), so the same hash. */
-        if (size != c->in->tbs_size || memcmp(tbs, c->in->tbs, size) != 0)
-                return -ESTALE;
-        *ret_sig = memdup(c->in->sig, c->in->sig_size);
-        if (!*ret_sig)
-                return -ENOMEM;
-        *ret_size = c->in->sig_size;
-        return 0;
-}
-
-int cms_input_build(
-        const CmsInput *in, uint8_t **ret_tbs, size_t *ret_tbs_size, uint8_t **ret_der, size_t *ret_size,
-        CmsTimestamp *ret_ts, char **ret_msg) {
-        _cleanup_free_ uint8_t *der = NULL;
-        Capture c = { .in = in };
-        CadesError e = {};
-        const uint8_t *digest;
-        size_t der_size = 0, ds = 0;
-        int k;
-
-        CadesSignParams p = {
-                .signer_cert = in->cert,
-                .chain = in->chain,
-                .digest_nid = in->digest_nid,
-                .scheme = in->scheme,
-                .profile = CADES_PROFILE_BASELINE_B,
-                .signing_time = in->signing_time,
-                .sign = capture_sign,
-                .userdata = &c,
-                .tsa = in->sig ? in->tsa : NULL,
-                .signing_certificate = in->signing_certificate,
-                .signing_certificate_size = in->signing_certificate_size,
-        };
-        if (in->existing)
-                k = cades_add_signer_digests(
-                        in->existing, in->existing_size, &p, in->digests, &der, &der_size, ret_ts, &e);
-        else {
-                digest = content_digests_get(in->digests, in->digest_nid, &ds);
-                k = digest ? cades_sign_digest(&p, digest, ds, &der, &der_size, ret_ts, &e) : -EINVAL;
-        }
-        if (k == CMS_TBS_CAPTURED && ret_tbs) {
-                *ret_tbs = TAKE_PTR(c.tbs);
-                *ret_tbs_size = c.tbs_size;
-        } else if (k >= 0 && ret_der) {
-                *ret_der = TAKE_PTR(der);
-                *ret_size = der_size;
-        }
-        if (k < 0 && ret_msg)
-                *ret_msg = TAKE_PTR(e.message);
-        free(c.tbs);
-        cades_error_done(&e);
-        return k;
-}
-
-int cms_job_new(const CmsInput *in, CmsJob **ret) {
-        CmsJob *j;
-
-        if (!in || !in->cert || !in->digests || !in->sig || !in->tbs)
+        if (!tsa || !tsa->url || !data || size == 0 || !ret)
                 return -EINVAL;
         j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-        j->in = *in;
-        /* The digests' values only: the hashing contexts stay with their owner. */
-        j->digests = *in->digests;
-        for (size_t i = 0; i < j->digests.n; i++)
-                j->digests.d[i].ctx = NULL;
-        j->in.digests = &j->digests;
-        j->existing = memdup(in->existing, in->existing_size);
-        j->tbs = memdup(in->tbs, in->tbs_size);
-        j->sig = memdup(in->sig, in->sig_size);
-        j->signing_certificate = memdup(in->signing_certificate, in->signing_certificate_size);
-        j->in.existing = j->existing;
-        j->in.signing_certificate = j->signing_certificate;
-        j->in.tbs = j->tbs;
-        j->in.sig = j->sig;
-        j->in.cert = NULL;
-        j->in.chain = NULL;
-        j->in.tsa = NULL;
-        if (in->tsa) {
-                j->tsa = *in->tsa;
-                j->tsa_url = in->tsa->url ? strdup(in->tsa->url) : NULL;
-                j->tsa_proxy = in->tsa->proxy ? strdup(in->tsa->proxy) : NULL;
-                j->tsa.url = j->tsa_url;
-                j->tsa.proxy = j->tsa_proxy;
-                j->tsa_policy_oid = in->tsa->policy_oid ? strdup(in->tsa->policy_oid) : NULL;
-                j->tsa.policy_oid = j->tsa_policy_oid;
-                j->in.tsa = &j->tsa;
-        }
-        if ((in->existing && !j->existing) || !j->tbs || !j->sig ||
-            (in->signing_certificate && !j->signing_certificate) ||
-            (in->tsa && in->tsa->url && !j->tsa_url) || (in->tsa && in->tsa->proxy && !j->tsa_proxy) ||
-            (in->tsa && in->tsa->policy_oid && !j->tsa_policy_oid) || dup_chain(in->chain, &j->chain) < 0 ||
-            X509_up_ref(in->cert) != 1) {
-                cms_job_free(j);
+        j->tsa = *tsa;
+        j->tsa_url = strdup(tsa->url);
+        j->tsa_proxy = tsa->proxy ? strdup(tsa->proxy) : NULL;
+        j->tsa_policy_oid = tsa->policy_oid ? strdup(tsa->policy_oid) : NULL;
+        j->data = memdup(data, size);
+        j->data_size = size;
+        j->tsa.url = j->tsa_url;
+        j->tsa.proxy = j->tsa_proxy;
+        j->tsa.policy_oid = j->tsa_policy_oid;
+        if (!j->tsa_url || (tsa->proxy && !j->tsa_proxy) || (tsa->policy_oid && !j->tsa_policy_oid) ||
+            !j->data) {
+                timestamp_job_free(j);
                 return -ENOMEM;
         }
-        j->cert = in->cert;
-        j->in.cert = j->cert;
-        j->in.chain = j->chain;
         *ret = j;
         return 0;
 }
 
-void cms_job_run(void *job) {
-        CmsJob *j = job;
-        j->error = cms_input_build(&j->in, NULL, NULL, &j->der, &j->der_size, &j->timestamp, &j->message);
+void timestamp_job_run(void *job) {
+        TimestampJob *j = job;
+        j->error = tsa_timestamp(
+                &j->tsa, j->data, j->data_size, &j->token, &j->token_size, &j->timestamp, &j->message);
 }
 
-void cms_job_free(void *job) {
-        CmsJob *j = job;
+void timestamp_job_free(void *job) {
+        TimestampJob *j = job;
 
         if (!j)
                 return;
-        free(j->der);
+        free(j->token);
         free(j->message);
         cms_timestamp_done(&j->timestamp);
         free(j->tsa_url);
         free(j->tsa_proxy);
         free(j->tsa_policy_oid);
-        content_digests_done(&j->digests);
-        free(j->existing);
-        free(j->tbs);
-        free(j->sig);
-        free(j->signing_certificate);
-        sk_X509_pop_free(j->chain, X509_free);
-        X509_free(j->cert);
+        free(j->data);
         free(j);
 }

@@ -59,8 +59,7 @@ typedef struct SignDoc {
         KysoBusError error;
         char *message; /* why it was denied or failed; the policy's reason for an allowed one */
         const char *article;
-        uint8_t *tbs; /* the hash of the signed attributes, from the first pass */
-        size_t tbs_size;
+        SignPending *pending; /* what the token signs (sign-token.c), until the signature is finished */
         uint8_t *sig; /* the token's signature while pending (kept when cancelled: it was discarded), the DER
                        * once done */
         size_t sig_size;

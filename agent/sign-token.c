@@ -15,8 +15,9 @@
 #include "sign-jobs.h"
 #include "sign-request.h"
 
-/* The token pipeline of a request: each document's CMS is prepared, signed by the token (through the
- * P11Manager and its helper), time-stamped on a worker thread (B-T), and handed to sign-records.c. */
+/* The token pipeline of a request: each document's signature is prepared (formats/signer.h), signed by the
+ * token (through the P11Manager and its helper), time-stamped on a worker thread (B-T), finished, and handed
+ * to sign-records.c. */
 
 /* A token that answers faster than this gets up to P11_PIPELINE_MAX signatures at once, so that it does not
  * wait for kysod between them; a slower one (a real eToken) one at a time, which costs it next to nothing
@@ -25,26 +26,6 @@
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata);
 
-static CmsInput cms_input_of(SignRequest *r, SignDoc *d, const TsaOptions *tsa) {
-        return (CmsInput){
-                .cert = r->cert,
-                .chain = r->chain,
-                .digest_nid = r->digest_nid,
-                .scheme = r->scheme,
-                .signing_time = r->signing_time,
-                .existing = d->existing,
-                .existing_size = d->existing_size,
-                .digests = &d->digests,
-                .tbs = d->tbs,
-                .tbs_size = d->tbs_size,
-                .sig = d->sig,
-                .sig_size = d->sig_size,
-                .tsa = tsa,
-                .signing_certificate = r->signing_certificate,
-                .signing_certificate_size = r->signing_certificate_size,
-        };
-}
-
 /* The next document for the token: pending and not signed yet. */
 static size_t next_pending(SignRequest *r, size_t from) {
         while (from < r->n_docs && (r->docs[from].status != DOC_PENDING || r->docs[from].sig))
@@ -52,30 +33,38 @@ static size_t next_pending(SignRequest *r, size_t from) {
         return from;
 }
 
-/* The first CMS pass of a document: the digest the token is to sign (d->tbs), done once. Returns 0, or
- * -EAGAIN when the document failed here (finished). */
+/* The signature of a document up to what the token is to sign (d->pending), done once. Returns 0, or -EAGAIN
+ * when the document failed here (finished). */
 static int doc_prepare(SignRequest *r, SignDoc *d) {
-        _cleanup_free_ char *msg = NULL;
-        CmsInput in;
-        uint8_t *tbs = NULL;
-        size_t tbs_size = 0;
+        _cleanup_(sign_error_done) SignError e = {};
         int k;
 
-        if (d->tbs)
+        if (d->pending)
                 return 0;
-        in = cms_input_of(r, d, NULL);
-        in.sig = NULL;
-        k = cms_input_build(&in, &tbs, &tbs_size, NULL, NULL, NULL, &msg);
-        if (k != CMS_TBS_CAPTURED) {
-                log_error("Cannot prepare the signature of %s: %s", strna(d->name), strna(msg));
+        SignParams p = {
+                .cert = r->cert,
+                .chain = r->chain,
+                .digest_nid = r->digest_nid,
+                .scheme = r->scheme,
+                .signing_time = r->signing_time,
+                .signing_certificate = r->signing_certificate,
+                .signing_certificate_size = r->signing_certificate_size,
+        };
+        CadesInput in = {
+                .profile = CADES_PROFILE_BASELINE_B,
+                .digests = &d->digests,
+                .existing = d->existing,
+                .existing_size = d->existing_size,
+        };
+        k = cades_prepare(&p, &in, &d->pending, &e);
+        if (k < 0) {
+                log_error("Cannot prepare the signature of %s: %s", strna(d->name), strna(e.message));
                 doc_finish(
                         r, d, DOC_FAILED,
                         k == -EBADMSG ? KYSO_BUS_ERROR_BAD_DOCUMENT : KYSO_BUS_ERROR_INTERNAL,
                         _("The signature could not be prepared. Nothing was written; see the agent's log."));
                 return -EAGAIN;
         }
-        d->tbs = tbs;
-        d->tbs_size = tbs_size;
         return 0;
 }
 
@@ -83,10 +72,15 @@ static int doc_prepare(SignRequest *r, SignDoc *d) {
  * works on it, -EAGAIN when the document failed here (finished), or the manager's error. */
 static int sign_start(SignRequest *r, size_t idx) {
         SignDoc *d = &r->docs[idx];
+        const uint8_t *tbs;
+        size_t tbs_size = 0;
         unsigned flags = 0;
         int k;
 
         k = doc_prepare(r, d);
+        if (k < 0)
+                return k;
+        k = sign_pending_tbs(d->pending, &tbs, &tbs_size);
         if (k < 0)
                 return k;
         if (next_pending(r, idx + 1) < r->n_docs)
@@ -94,7 +88,7 @@ static int sign_start(SignRequest *r, size_t idx) {
         if (r->token.batch_login)
                 flags |= P11_SIGN_USE_LOGIN;
         k = p11_manager_sign(
-                r->owner->manager, r->cert_uri, r->token.pin, &r->token.mech, d->tbs, d->tbs_size, flags,
+                r->owner->manager, r->cert_uri, r->token.pin, &r->token.mech, tbs, tbs_size, flags,
                 sign_result, r);
         if (k < 0)
                 return k;
@@ -112,14 +106,32 @@ static SignDoc *doc_awaiting_timestamp(SignRequest *r) {
         return NULL;
 }
 
-/* The second pass of the CMS is done: the signature of d is built (k == 0) or failed. With later, d is
- * recorded with the documents that finish soon after it (the token is already signing the next one). */
+/* Places the token's signature (d->sig) in d's pending signature, once: it must verify with the
+ * certificate. */
+static int doc_set_signature(SignDoc *d, SignError *e) {
+        if (sign_pending_has_signature(d->pending))
+                return 0;
+        return sign_pending_set_signature(d->pending, d->sig, d->sig_size, e);
+}
+
+/* Finishes the signature of d with the time-stamp token (NULL: B-B), unless k says an earlier step failed
+ * (msg: why). With later, d is recorded with the documents that finish soon after it (the token is already
+ * signing the next one). */
 static void doc_seal(
-        SignRequest *r, SignDoc *d, int k, const char *msg, uint8_t **der, size_t der_size, CmsTimestamp *ts,
-        bool later) {
+        SignRequest *r, SignDoc *d, int k, const char *msg, const uint8_t *token, size_t token_size,
+        const CmsTimestamp *ts, bool later) {
+        _cleanup_(sign_error_done) SignError e = {};
+        _cleanup_free_ uint8_t *der = NULL;
+        size_t der_size = 0;
+
+        if (k >= 0)
+                k = doc_set_signature(d, &e);
+        if (k >= 0)
+                k = sign_pending_finish(d->pending, token, token_size, &der, &der_size, &e);
+        d->pending = sign_pending_free(d->pending);
         if (k < 0) {
                 _cleanup_free_ char *text = NULL;
-                log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg));
+                log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg ?: e.message));
                 if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
                         (void) asprintf(
                                 &text,
@@ -135,17 +147,17 @@ static void doc_seal(
                                      "log."));
                 return;
         }
-        if (ts->has_gen_time) {
+        if (ts && ts->has_gen_time) {
                 char buf[32];
                 struct tm tm;
                 gmtime_r(&ts->gen_time, &tm);
                 strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
                 d->timestamp_time = strdup(buf);
         }
-        if (sha256_hex(*der, der_size, d->sha256_after) < 0)
+        if (sha256_hex(der, der_size, d->sha256_after) < 0)
                 d->sha256_after[0] = '\0'; /* the record then has no sha256_after */
         free(d->sig);
-        d->sig = TAKE_PTR(*der);
+        d->sig = TAKE_PTR(der);
         d->sig_size = der_size;
         if (later)
                 doc_done_later(r, d);
@@ -154,36 +166,50 @@ static void doc_seal(
 }
 
 static void timestamp_done(void *data, void *userdata) {
-        CmsJob *j = data;
+        TimestampJob *j = data;
         SignRequest *r = userdata;
 
         r->job = NULL;
-        doc_seal(r, &r->docs[r->job_doc], j->error, j->message, &j->der, j->der_size, &j->timestamp, false);
+        doc_seal(
+                r, &r->docs[r->job_doc], j->error, j->message, j->token, j->token_size, &j->timestamp,
+                false);
         sign_next(r);
 }
 
-/* B-T: the time-stamp server is asked on a worker thread, while the token signs the next document. */
+/* B-T: the time-stamp server is asked on a worker thread (over a copy of the signature value), while the
+ * token signs the next document. Returns -EAGAIN when d failed here (finished): the token's signature does
+ * not verify. */
 static int timestamp_start(SignRequest *r, SignDoc *d) {
         _cleanup_free_ char *url = policy_rewrite_url(r->policy, r->policy->tsa_url);
+        _cleanup_(sign_error_done) SignError e = {};
+        const uint8_t *stamped;
+        size_t stamped_size = 0;
         TsaOptions tsa;
-        CmsInput in;
-        CmsJob *j;
+        TimestampJob *j;
         int k;
 
         if (!url)
                 return -ENOMEM;
+        k = doc_set_signature(d, &e);
+        if (k < 0) {
+                doc_seal(r, d, k, e.message, NULL, 0, NULL, false);
+                return -EAGAIN;
+        }
+        k = sign_pending_timestamp_data(d->pending, &stamped, &stamped_size);
+        if (k < 0)
+                return k;
         tsa = (TsaOptions){
                 .url = url,
                 .proxy = r->policy->proxy,
                 .timeout_sec = (int) r->policy->tsa_timeout_sec,
         };
-        in = cms_input_of(r, d, &tsa);
-        k = cms_job_new(&in, &j);
+        k = timestamp_job_new(&tsa, stamped, stamped_size, &j);
         if (k < 0)
                 return k;
-        k = agent_worker_submit(r->owner->worker, cms_job_run, timestamp_done, cms_job_free, j, r, &r->job);
+        k = agent_worker_submit(
+                r->owner->worker, timestamp_job_run, timestamp_done, timestamp_job_free, j, r, &r->job);
         if (k < 0) {
-                cms_job_free(j);
+                timestamp_job_free(j);
                 return k;
         }
         r->job_doc = (size_t) (d - r->docs);
@@ -208,7 +234,7 @@ void sign_next(SignRequest *r) {
         }
         while (!r->job && (waiting = doc_awaiting_timestamp(r))) {
                 k = timestamp_start(r, waiting);
-                if (k < 0) {
+                if (k < 0 && k != -EAGAIN) {
                         log_error_errno(k, "Cannot ask for the time-stamp of %s: %m", strna(waiting->name));
                         doc_finish(
                                 r, waiting, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
@@ -351,12 +377,7 @@ static void sign_failed(SignRequest *r, SignDoc *d, const P11SignResult *res) {
 
 /* The token signed d. */
 static void sign_done(SignRequest *r, SignDoc *d, const P11SignResult *res) {
-        _cleanup_free_ char *msg = NULL;
-        CmsTimestamp ts = {};
-        uint8_t *der = NULL;
-        size_t der_size = 0;
         bool pipelined;
-        CmsInput in;
         int k;
 
         /* A PIN was accepted: the prompt is free for others; later documents use the login. A PIN the
@@ -404,11 +425,7 @@ static void sign_done(SignRequest *r, SignDoc *d, const P11SignResult *res) {
          * and the one after them is prepared, so that the token waits for nothing. */
         sign_feed(r);
         pipelined = r->token.n_in_flight > 0;
-        in = cms_input_of(r, d, NULL);
-        k = cms_input_build(&in, NULL, NULL, &der, &der_size, &ts, &msg);
-        doc_seal(r, d, k, msg, &der, der_size, &ts, pipelined);
-        free(der);
-        cms_timestamp_done(&ts);
+        doc_seal(r, d, 0, NULL, NULL, 0, NULL, pipelined);
         if (!pipelined) {
                 sign_next(r);
                 return;
