@@ -11,19 +11,12 @@
  * reply its contract allows, and a PIN only with YES and of a length the prompter accepts. */
 #include "kyso-test.h"
 
+#include "../fuzz/fuzz-check.h"
 #include "fake-prompter-app.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SECOND (UINT64_C(1000000))
-
-#define check(x)                                                                                     \
-        do {                                                                                         \
-                if (!(x)) {                                                                          \
-                        fprintf(stderr, "fuzz-prompter-reply: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                                     \
-                }                                                                                    \
-        } while (0)
 
 static FakeApp *app;
 static Prompter *prompter;

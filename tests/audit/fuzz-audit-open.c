@@ -13,19 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../fuzz/fuzz-check.h"
 #include "audit/audit-log.h"
 #include "fileio.h"
 #include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(x)                                                                                 \
-        do {                                                                                     \
-                if (!(x)) {                                                                      \
-                        fprintf(stderr, "fuzz-audit-open: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                                 \
-                }                                                                                \
-        } while (0)
 
 static char dir[64];
 static char log_path[sizeof dir + 16];

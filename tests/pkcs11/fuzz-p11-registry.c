@@ -10,19 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../fuzz/fuzz-check.h"
 #include "fileio.h"
 #include "macro.h"
 #include "pkcs11/p11-registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "fuzz-p11-registry: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                                   \
-                }                                                                                  \
-        } while (0)
 
 static char dir[] = "/tmp/kyso-fuzz-registry-XXXXXX";
 static char sys_dir[64], user_dir[64];

@@ -7,18 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fuzz/fuzz-check.h"
 #include "macro.h"
 #include "pkcs11/p11-uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(x)                                                                              \
-        do {                                                                                  \
-                if (!(x)) {                                                                   \
-                        fprintf(stderr, "fuzz-p11-uri: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                              \
-                }                                                                             \
-        } while (0)
 
 static uint8_t id01[] = { 0x01, 0xab };
 

@@ -21,20 +21,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "../fuzz/fuzz-check.h"
 #include "fileio.h"
 #include "macro.h"
 #include "policy/cert-validate.h"
 #include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(x)                                                                                 \
-        do {                                                                                     \
-                if (!(x)) {                                                                      \
-                        fprintf(stderr, "fuzz-revocation: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                                 \
-                }                                                                                \
-        } while (0)
 
 static const char ca_pem[] = "-----BEGIN CERTIFICATE-----\n"
                              "MIIBaTCCARCgAwIBAgIUe/xuOQN4hkS4XiAsvBNcTF52TecwCgYIKoZIzj0EAwIw\n"
