@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent-peers.h"
+#include "dbus/bus-append.h"
 #include "macro.h"
 
 /* Unique names are never reused on a bus, so a stale entry is only memory: entries go when the bus says
@@ -245,7 +246,7 @@ int peer_cache_check(PeerCache *pc, DBusMessage *m) {
                 }
                 q = dbus_message_new_method_call(
                         DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionCredentials");
-                if (!q || !dbus_message_append_args(q, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID) ||
+                if (!q || bus_message_append_strings(q, sender, NULL) < 0 ||
                     !dbus_connection_send_with_reply(
                             pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||
                     !p->pending || !dbus_pending_call_set_notify(p->pending, peer_reply, p, NULL)) {

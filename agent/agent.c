@@ -10,6 +10,7 @@
 #include "agent-revocation.h"
 #include "agent-sign.h"
 #include "agent.h"
+#include "dbus/bus-append.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-event.h"
 #include "dbus/dbus-introspect.h"
@@ -138,10 +139,12 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                                 "Certificate %s (%s) expires in %d days: renew it (renewal is possible while 60 days remain).",
                                 certs[i]->uri, info.subject, days);
                 }
+                DBusMessageIter it;
                 m = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "CertificateExpiring");
-                if (!m || !dbus_message_append_args(
-                                  m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
-                                  DBUS_TYPE_INVALID)) {
+                if (m)
+                        dbus_message_iter_init_append(m, &it);
+                if (!m || bus_append_string(&it, certs[i]->uri) < 0 ||
+                    !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &days)) {
                         if (m)
                                 dbus_message_unref(m);
                         (void) log_oom();
@@ -309,8 +312,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
-                if (!sig ||
-                    !dbus_message_append_args(sig, DBUS_TYPE_STRING, &ev->token->uri, DBUS_TYPE_INVALID)) {
+                if (!sig || bus_message_append_strings(sig, strempty(ev->token->uri), NULL) < 0) {
                         if (sig)
                                 dbus_message_unref(sig);
                         (void) log_oom();
@@ -602,7 +604,7 @@ static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *
         if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
                 if (!streq(sig, ""))
                         reply_or_oom(
-                                c, dbus_message_new_error(
+                                c, bus_message_new_error(
                                            m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments"));
                 else
                         reply_or_oom(c, method_introspect(m));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include "dbus/bus-append.h"
 #include "dbus/dbus-error-names.h"
 #include "log.h"
 #include "macro.h"
@@ -278,9 +279,9 @@ static char *text(const char *s) {
 static int append_text(DBusMessageIter *it, const char *s) {
         _cleanup_free_ char *t = text(s);
 
-        if (!t || !dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &t))
+        if (!t)
                 return -ENOMEM;
-        return 0;
+        return bus_append_string(it, t);
 }
 
 static int append_documents(DBusMessageIter *it, const PromptDocument *docs, size_t n) {
@@ -371,8 +372,7 @@ app_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler handle
         tries = req->tries_left;
         wrong = req->previous_wrong;
         m = new_call(p, OP_ASK_PIN, &it);
-        if (m && (append_text(&it, req->token_label) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &state) ||
+        if (m && (append_text(&it, req->token_label) < 0 || bus_append_string(&it, state) < 0 ||
                   !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &tries) ||
                   !dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &wrong)))
                 m = incomplete(m);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dbus-error-names.h"
+#include "bus-append.h"
 #include "i18n.h"
 #include "macro.h"
 
@@ -93,7 +94,7 @@ const char *kyso_bus_error_message(KysoBusError e) {
 DBusMessage *kyso_bus_error_reply(DBusMessage *call, KysoBusError e, const char *message) {
         if (e < 0 || e >= _KYSO_BUS_ERROR_MAX)
                 e = KYSO_BUS_ERROR_INTERNAL;
-        return dbus_message_new_error(call, bus_errors[e].name, message ?: kyso_bus_error_message(e));
+        return bus_message_new_error(call, bus_errors[e].name, message ?: kyso_bus_error_message(e));
 }
 
 DBusMessage *kyso_bus_error_reply_errno(DBusMessage *call, int r, const char *message) {
