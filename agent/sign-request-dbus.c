@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbus/bus-append.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-introspect.h"
@@ -32,11 +33,7 @@ static int append_results(SignRequest *r, DBusMessageIter *it, const SignDoc *fi
                     dbus_dict_append_string(&dict, "message", first_bad->message) < 0)
                         return -ENOMEM;
         }
-        if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
-                return -ENOMEM;
-        const char *key = "documents";
-        if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "aa{sv}", &var) ||
+        if (dbus_dict_open_entry(&dict, "documents", "aa{sv}", &entry, &var) < 0 ||
             !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "a{sv}", &arr))
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_docs; i++) {
@@ -58,9 +55,7 @@ static int append_results(SignRequest *r, DBusMessageIter *it, const SignDoc *fi
                 if (dbus_dict_close(&arr, &doc) < 0)
                         return -ENOMEM;
         }
-        if (!dbus_message_iter_close_container(&var, &arr) ||
-            !dbus_message_iter_close_container(&entry, &var) ||
-            !dbus_message_iter_close_container(&dict, &entry))
+        if (dbus_dict_close_entry(&dict, &entry, &var, dbus_message_iter_close_container(&var, &arr)) < 0)
                 return -ENOMEM;
         return dbus_dict_close(it, &dict);
 }
@@ -100,6 +95,7 @@ void request_send_progress(SignRequest *r, const SignDoc *d) {
         dbus_uint32_t index = (dbus_uint32_t) (d - r->docs), total = (dbus_uint32_t) r->n_docs;
         const char *name = strempty(d->name), *status = doc_status_to_string(d->status),
                    *message = d->status == DOC_DONE ? "" : strempty(d->message);
+        DBusMessageIter it;
         DBusMessage *m;
 
         if (!r->announced || !r->owner || !r->owner->bus)
@@ -108,10 +104,11 @@ void request_send_progress(SignRequest *r, const SignDoc *d) {
         if (!m)
                 return;
         (void) dbus_message_set_destination(m, r->sender);
-        if (!dbus_message_append_args(
-                    m, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total, DBUS_TYPE_STRING, &name,
-                    DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING, &message, DBUS_TYPE_INVALID) ||
-            !dbus_connection_send(r->owner->bus, m, NULL))
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &index) ||
+            !dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &total) ||
+            bus_append_string(&it, name) < 0 || bus_append_string(&it, status) < 0 ||
+            bus_append_string(&it, message) < 0 || !dbus_connection_send(r->owner->bus, m, NULL))
                 (void) log_oom();
         dbus_message_unref(m);
 }

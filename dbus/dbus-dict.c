@@ -15,8 +15,7 @@ void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict) {
         dbus_message_iter_abandon_container_if_open(parent, dict);
 }
 
-/* Opens the entry and its variant; on failure nothing is left open. */
-static int open_entry(
+int dbus_dict_open_entry(
         DBusMessageIter *dict, const char *key, const char *sig, DBusMessageIter *ret_entry,
         DBusMessageIter *ret_variant) {
         if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, ret_entry))
@@ -29,7 +28,7 @@ static int open_entry(
         return 0;
 }
 
-static int close_entry(DBusMessageIter *dict, DBusMessageIter *entry, DBusMessageIter *variant, bool ok) {
+int dbus_dict_close_entry(DBusMessageIter *dict, DBusMessageIter *entry, DBusMessageIter *variant, bool ok) {
         if (!ok || !dbus_message_iter_close_container(entry, variant)) {
                 dbus_message_iter_abandon_container_if_open(entry, variant);
                 dbus_message_iter_abandon_container(dict, entry);
@@ -42,18 +41,19 @@ static int
 append_entry(DBusMessageIter *dict, const char *key, int type, const char *sig, const void *value) {
         DBusMessageIter entry, variant;
 
-        if (open_entry(dict, key, sig, &entry, &variant) < 0)
+        if (dbus_dict_open_entry(dict, key, sig, &entry, &variant) < 0)
                 return -ENOMEM;
-        return close_entry(dict, &entry, &variant, dbus_message_iter_append_basic(&variant, type, value));
+        return dbus_dict_close_entry(
+                dict, &entry, &variant, dbus_message_iter_append_basic(&variant, type, value));
 }
 
 int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value) {
         DBusMessageIter entry, variant;
 
         /* Token labels come from vendor modules and document names from file names: not always UTF-8. */
-        if (open_entry(dict, key, "s", &entry, &variant) < 0)
+        if (dbus_dict_open_entry(dict, key, "s", &entry, &variant) < 0)
                 return -ENOMEM;
-        return close_entry(dict, &entry, &variant, bus_append_string(&variant, value) >= 0);
+        return dbus_dict_close_entry(dict, &entry, &variant, bus_append_string(&variant, value) >= 0);
 }
 
 int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value) {

@@ -10,6 +10,12 @@
 
 int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict);
 int dbus_dict_close(DBusMessageIter *parent, DBusMessageIter *dict);
+/* An entry whose value is a variant of signature sig, written by the caller between the two calls; on
+ * failure nothing is left open. close with ok false abandons the entry. */
+int dbus_dict_open_entry(
+        DBusMessageIter *dict, const char *key, const char *sig, DBusMessageIter *ret_entry,
+        DBusMessageIter *ret_variant);
+int dbus_dict_close_entry(DBusMessageIter *dict, DBusMessageIter *entry, DBusMessageIter *variant, bool ok);
 /* Abandons a half-written dictionary (after a failure). */
 void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict);
 

@@ -103,6 +103,20 @@ expect "application prompter: kysod is still running" alive
 
 alive_or_bail
 
+# kysoctl sends the name (its label option) escaped too, and shows the agent's Progress as it came.
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --role approve --cert "$LEADER" "$D/$BAD" -o "$T/out/k.p7s" 2>&1)
+expect_eq "kysoctl sign of a non-UTF-8 file name: exit 0" "0" "$?"
+expect "kysoctl sign: the signature verifies" cms_ok "$D/$BAD" "$T/out/k.p7s"
+expect_eq "kysoctl sign: the record names the document escaped" "$BAD_SHOWN" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-done")] | last | .document.name')"
+mkdir -p "$T/out/kb"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --batch --role approve --cert "$LEADER" -o "$T/out/kb" "$D/$BAD" "$D/ok.txt" 2>&1)
+expect_eq "kysoctl sign --batch of a non-UTF-8 file name: exit 0" "0" "$?"
+expect_match "kysoctl sign --batch: the progress line shows the name escaped" "\\[1/2\\] b\\\\xe1o-c\\\\xe1o\\.txt: signed" "$out"
+alive_or_bail
+
 # 4. Errors that name the document: refused by the policy (a batch), declined (Sign).
 mkdir -p "$T/out/e"
 out=$(CLIENT --cert "$LEADER" --role approve --batch --count 2 --names --classification "Tối mật" \
