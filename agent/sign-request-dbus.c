@@ -544,8 +544,12 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
         if (!r)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-                reply = dbus_introspect_reply(
-                        m, (const char *const[]){ kyso_request1_interface_xml, NULL }, NULL);
+                if (!streq(dbus_message_get_signature(m), ""))
+                        reply = bus_message_new_error(
+                                m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments");
+                else
+                        reply = dbus_introspect_reply(
+                                m, (const char *const[]){ kyso_request1_interface_xml, NULL }, NULL);
         } else if (dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "AddDocuments")) {
                 if (!streq_ptr(dbus_message_get_sender(m), r->sender))
                         reply = kyso_bus_error_reply(

@@ -166,9 +166,7 @@ int signer_prepare(SignRequest *r) {
                                         "check 'kysoctl certs'."),
                             r->cert_uri) < 0)
                         return -ENOMEM;
-                request_fail_all(
-                        r, DOC_FAILED,
-                        k == -ENOTUNIQ ? KYSO_BUS_ERROR_INVALID_ARGS : KYSO_BUS_ERROR_NO_TOKEN, msg);
+                request_fail_errno(r, k, msg); /* -ENOTUNIQ InvalidArgs, -ENOKEY and -ENODEV NoToken */
                 return -ECANCELED;
         }
         r->cert_cn = name_entry(r->cert, NID_commonName);

@@ -48,41 +48,38 @@ KysoBusError kyso_bus_error_from_name(const char *name) {
         return _KYSO_BUS_ERROR_INVALID;
 }
 
+/* The one errno → error table (the meanings: dbus-error-names.h). */
+static const struct {
+        int error;
+        KysoBusError bus_error;
+} errno_table[] = {
+        { EINVAL, KYSO_BUS_ERROR_INVALID_ARGS },
+        { E2BIG, KYSO_BUS_ERROR_INVALID_ARGS },
+        { EBADR, KYSO_BUS_ERROR_INVALID_ARGS },
+        { ENOTUNIQ, KYSO_BUS_ERROR_INVALID_ARGS },
+        { EPERM, KYSO_BUS_ERROR_POLICY_DENIED },
+        { EACCES, KYSO_BUS_ERROR_POLICY_DENIED },
+        { ECANCELED, KYSO_BUS_ERROR_CANCELLED },
+        { ENODEV, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENXIO, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOMEDIUM, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOENT, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOKEY, KYSO_BUS_ERROR_NO_TOKEN },
+        { EKEYREJECTED, KYSO_BUS_ERROR_PIN_INCORRECT },
+        { ENOLCK, KYSO_BUS_ERROR_PIN_LOCKED },
+        { EKEYEXPIRED, KYSO_BUS_ERROR_CERTIFICATE_INVALID },
+        { EKEYREVOKED, KYSO_BUS_ERROR_CERTIFICATE_REVOKED },
+        { ENODATA, KYSO_BUS_ERROR_REVOCATION_UNKNOWN },
+        { EBADMSG, KYSO_BUS_ERROR_BAD_DOCUMENT },
+        { EBUSY, KYSO_BUS_ERROR_BUSY },
+        { EAGAIN, KYSO_BUS_ERROR_BUSY },
+};
+
 KysoBusError kyso_bus_error_from_errno(int r) {
-        switch (abs(r)) {
-        case EINVAL:
-        case E2BIG:
-        case EBADR:
-                return KYSO_BUS_ERROR_INVALID_ARGS;
-        case EPERM:
-        case EACCES:
-                return KYSO_BUS_ERROR_POLICY_DENIED;
-        case ECANCELED:
-                return KYSO_BUS_ERROR_CANCELLED;
-        case ENODEV:
-        case ENXIO:
-        case ENOMEDIUM:
-        case ENOENT:
-                return KYSO_BUS_ERROR_NO_TOKEN;
-        case EKEYREJECTED:
-                return KYSO_BUS_ERROR_PIN_INCORRECT;
-        case ENOLCK:
-                return KYSO_BUS_ERROR_PIN_LOCKED;
-        case EKEYEXPIRED:
-        case ENOKEY:
-                return KYSO_BUS_ERROR_CERTIFICATE_INVALID;
-        case EKEYREVOKED:
-                return KYSO_BUS_ERROR_CERTIFICATE_REVOKED;
-        case ENODATA:
-                return KYSO_BUS_ERROR_REVOCATION_UNKNOWN;
-        case EBADMSG:
-                return KYSO_BUS_ERROR_BAD_DOCUMENT;
-        case EBUSY:
-        case EAGAIN:
-                return KYSO_BUS_ERROR_BUSY;
-        default:
-                return KYSO_BUS_ERROR_INTERNAL;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(errno_table); i++)
+                if (errno_table[i].error == abs(r))
+                        return errno_table[i].bus_error;
+        return KYSO_BUS_ERROR_INTERNAL;
 }
 
 const char *kyso_bus_error_message(KysoBusError e) {

@@ -1106,8 +1106,8 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                         result.code = P11_ERROR_CANCELED;
         } else if (reply->type == P11_MSG_ERROR) {
                 if (p11_decode_error_reply(reply, &e) < 0) {
-                        result.error = -EBADMSG;
                         result.code = P11_ERROR_PROTOCOL;
+                        result.error = p11_error_to_errno(result.code);
                         result.message = "malformed error from the helper";
                 } else {
                         result.error = p11_error_to_errno(e.code);
@@ -1123,13 +1123,13 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                 }
         } else if (req->type == P11_MSG_LOGIN) {
                 if (p11_decode_empty(reply) < 0) {
-                        result.error = -EBADMSG;
                         result.code = P11_ERROR_PROTOCOL;
+                        result.error = p11_error_to_errno(result.code);
                         result.message = "malformed reply from the helper";
                 }
         } else if (p11_decode_sign_reply(reply, &sig) < 0) {
-                result.error = -EBADMSG;
                 result.code = P11_ERROR_PROTOCOL;
+                result.error = p11_error_to_errno(result.code);
                 result.message = "malformed signature from the helper";
         } else {
                 result.signature = sig.signature;

@@ -44,6 +44,15 @@ static void test_errno_mapping(void **state) {
                 kyso_bus_error_to_name(kyso_bus_error_from_errno(-ENOMEM)), "org.kyso.Error.Internal");
         assert_string_equal(
                 kyso_bus_error_to_name(kyso_bus_error_from_errno(-EIO)), "org.kyso.Error.Internal");
+        /* One meaning for each: a key missing on a present token is NoToken on every path, a URI that
+         * matches several certificates is the caller's to fix, a malformed helper reply is ours. */
+        assert_int_equal(kyso_bus_error_from_errno(-ENOKEY), KYSO_BUS_ERROR_NO_TOKEN);
+        assert_int_equal(kyso_bus_error_from_errno(-ENOTUNIQ), KYSO_BUS_ERROR_INVALID_ARGS);
+        assert_int_equal(kyso_bus_error_from_errno(-EPROTO), KYSO_BUS_ERROR_INTERNAL);
+        assert_int_equal(kyso_bus_error_from_errno(-EKEYEXPIRED), KYSO_BUS_ERROR_CERTIFICATE_INVALID);
+        assert_int_equal(kyso_bus_error_from_errno(-ENODATA), KYSO_BUS_ERROR_REVOCATION_UNKNOWN);
+        assert_int_equal(kyso_bus_error_from_errno(-EAGAIN), KYSO_BUS_ERROR_BUSY);
+        assert_int_equal(kyso_bus_error_from_errno(0), KYSO_BUS_ERROR_INTERNAL);
 }
 
 static void test_error_reply(void **state) {
