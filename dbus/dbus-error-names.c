@@ -97,3 +97,26 @@ DBusMessage *kyso_bus_error_reply(DBusMessage *call, KysoBusError e, const char 
 DBusMessage *kyso_bus_error_reply_errno(DBusMessage *call, int r, const char *message) {
         return kyso_bus_error_reply(call, kyso_bus_error_from_errno(r), message);
 }
+
+int kyso_bus_error_reply_to_errno(const char *name) {
+        static const struct {
+                const char *name;
+                int error;
+        } replies[] = {
+                { "org.kyso.Error.Cancelled", -ECANCELED },
+                /* Calls to a prompter have no timeout: NoReply is the bus saying the peer left. */
+                { DBUS_ERROR_NO_REPLY, -ENOTCONN },
+                { DBUS_ERROR_SERVICE_UNKNOWN, -ENOTCONN },
+                { DBUS_ERROR_NAME_HAS_NO_OWNER, -ENOTCONN },
+                { DBUS_ERROR_DISCONNECTED, -ENOTCONN },
+                { DBUS_ERROR_UNKNOWN_METHOD, -EPROTO },
+                { DBUS_ERROR_UNKNOWN_OBJECT, -EPROTO },
+                { DBUS_ERROR_UNKNOWN_INTERFACE, -EPROTO },
+                { DBUS_ERROR_INVALID_ARGS, -EPROTO },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(replies); i++)
+                if (streq_ptr(name, replies[i].name))
+                        return replies[i].error;
+        return -EIO;
+}

@@ -54,3 +54,8 @@ const char *kyso_bus_error_message(KysoBusError e);
 /* An error reply to call with the name for r and message (NULL: the default message). NULL on OOM. */
 DBusMessage *kyso_bus_error_reply(DBusMessage *call, KysoBusError e, const char *message);
 DBusMessage *kyso_bus_error_reply_errno(DBusMessage *call, int r, const char *message);
+
+/* What an error reply from another program that kyso called (an application's org.kyso.Prompter1) means:
+ * -ECANCELED for org.kyso.Error.Cancelled, -ENOTCONN when the bus says the program is gone, -EPROTO when it
+ * does not implement the call as the interface says, -EIO for any other error. */
+int kyso_bus_error_reply_to_errno(const char *name);
