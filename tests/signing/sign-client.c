@@ -99,27 +99,9 @@ static bool audited(const char *log, const char *name) {
         return found;
 }
 
-/* Finds results["error"] of a Response. */
-static void response_error(DBusMessageIter *it, char *buf, size_t size) {
-        DBusMessageIter dict, entry, var;
-        dbus_message_iter_recurse(it, &dict);
-        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
-             dbus_message_iter_next(&dict)) {
-                const char *k, *v;
-                dbus_message_iter_recurse(&dict, &entry);
-                dbus_message_iter_get_basic(&entry, &k);
-                dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &var);
-                if (strcmp(k, "error") == 0 && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_STRING) {
-                        dbus_message_iter_get_basic(&var, &v);
-                        snprintf(buf, size, "%s", v);
-                }
-        }
-}
-
-/* Prints the name of each document in a Response's results["documents"]. */
-static void print_result_names(DBusMessageIter *it) {
-        DBusMessageIter dict, entry, var, arr, doc, de, dv;
+/* Finds key in the a{sv} at it: its value in *ret_var. */
+static bool dict_lookup(DBusMessageIter *it, const char *key, DBusMessageIter *ret_var) {
+        DBusMessageIter dict, entry;
         dbus_message_iter_recurse(it, &dict);
         for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
              dbus_message_iter_next(&dict)) {
@@ -127,28 +109,38 @@ static void print_result_names(DBusMessageIter *it) {
                 dbus_message_iter_recurse(&dict, &entry);
                 dbus_message_iter_get_basic(&entry, &k);
                 dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &var);
-                if (strcmp(k, "documents") != 0 || dbus_message_iter_get_arg_type(&var) != DBUS_TYPE_ARRAY)
-                        continue;
-                dbus_message_iter_recurse(&var, &arr);
-                for (unsigned i = 0; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
-                     dbus_message_iter_next(&arr), i++) {
-                        dbus_message_iter_recurse(&arr, &doc);
-                        for (; dbus_message_iter_get_arg_type(&doc) == DBUS_TYPE_DICT_ENTRY;
-                             dbus_message_iter_next(&doc)) {
-                                const char *dk, *v;
-                                dbus_message_iter_recurse(&doc, &de);
-                                dbus_message_iter_get_basic(&de, &dk);
-                                dbus_message_iter_next(&de);
-                                dbus_message_iter_recurse(&de, &dv);
-                                if (strcmp(dk, "name") == 0 &&
-                                    dbus_message_iter_get_arg_type(&dv) == DBUS_TYPE_STRING) {
-                                        dbus_message_iter_get_basic(&dv, &v);
-                                        printf("result-name %u %s\n", i, v);
-                                }
-                        }
+                if (strcmp(k, key) == 0) {
+                        dbus_message_iter_recurse(&entry, ret_var);
+                        return true;
                 }
         }
+        return false;
+}
+
+/* Finds results["error"] of a Response. */
+static void response_error(DBusMessageIter *it, char *buf, size_t size) {
+        DBusMessageIter var;
+        const char *v;
+        if (dict_lookup(it, "error", &var) && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_STRING) {
+                dbus_message_iter_get_basic(&var, &v);
+                snprintf(buf, size, "%s", v);
+        }
+}
+
+/* Prints the name of each document in a Response's results["documents"]. */
+static void print_result_names(DBusMessageIter *it) {
+        DBusMessageIter var, arr, name;
+        const char *v;
+        if (!dict_lookup(it, "documents", &var) || dbus_message_iter_get_arg_type(&var) != DBUS_TYPE_ARRAY)
+                return;
+        dbus_message_iter_recurse(&var, &arr);
+        for (unsigned i = 0; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
+             dbus_message_iter_next(&arr), i++)
+                if (dict_lookup(&arr, "name", &name) &&
+                    dbus_message_iter_get_arg_type(&name) == DBUS_TYPE_STRING) {
+                        dbus_message_iter_get_basic(&name, &v);
+                        printf("result-name %u %s\n", i, v);
+                }
 }
 
 int main(int argc, char **argv) {
