@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbus/bus-append.h"
+#include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
 #include "i18n.h"
@@ -183,28 +185,9 @@ static bool same_file(const char *path, int fd) {
                a.st_ino == b.st_ino;
 }
 
+/* An option of the request when it is given. */
 static int append_str(DBusMessageIter *dict, const char *key, const char *v) {
-        DBusMessageIter e, var;
-        if (!v)
-                return 0;
-        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
-            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &var) ||
-            !dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &v) ||
-            !dbus_message_iter_close_container(&e, &var) || !dbus_message_iter_close_container(dict, &e))
-                return -ENOMEM;
-        return 0;
-}
-
-static int append_variant(DBusMessageIter *dict, const char *key, const char *sig, int type, const void *v) {
-        DBusMessageIter e, var;
-        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
-            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, sig, &var) ||
-            !dbus_message_iter_append_basic(&var, type, v) || !dbus_message_iter_close_container(&e, &var) ||
-            !dbus_message_iter_close_container(dict, &e))
-                return -ENOMEM;
-        return 0;
+        return v ? dbus_dict_append_string(dict, key, v) : 0;
 }
 
 static int exit_for_error(const char *name) {
@@ -672,8 +655,7 @@ int verb_sign(int argc, char **argv) {
                 } else if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &v[0]))
                         goto finish;
         }
-        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &cert) ||
-            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &o.role) ||
+        if (bus_append_string(&it, cert) < 0 || bus_append_string(&it, o.role) < 0 ||
             !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
                 goto finish;
         dbus_bool_t ts = o.timestamp;
@@ -683,21 +665,20 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
-            (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0) ||
-            (more && append_variant(&dict, "more_documents", "b", DBUS_TYPE_BOOLEAN, &more) < 0))
+            (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
+            (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0))
                 goto finish;
         if (issue) {
                 bool all = true;
                 for (size_t i = 0; i < n; i++)
                         all = all && ex[i] >= 0;
-                if (all && !o.batch &&
-                    append_variant(&dict, "existing_signature", "h", DBUS_TYPE_UNIX_FD, &ex[0]) < 0)
+                if (all && !o.batch && dbus_dict_append_fd(&dict, "existing_signature", ex[0]) < 0)
                         goto finish;
                 if (all && o.batch) {
                         DBusMessageIter de, var, fa;
                         const char *k = "existing_signatures";
                         if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
-                            !dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &k) ||
+                            bus_append_string(&de, k) < 0 ||
                             !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ah", &var) ||
                             !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "h", &fa))
                                 goto finish;
