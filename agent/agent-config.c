@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +11,6 @@
 #include "macro.h"
 
 #define CONFIG_MAX_SIZE (64 * 1024)
-#define USEC_PER_MSEC UINT64_C(1000)
-#define USEC_PER_SEC UINT64_C(1000000)
 
 AgentConfig *agent_config_free(AgentConfig *c) {
         if (!c)
@@ -68,43 +65,6 @@ int agent_config_new(AgentConfig **ret) {
                 return r;
         *ret = TAKE_PTR(c);
         return 0;
-}
-
-int parse_boolean(const char *s) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off",
-                                                                                       "0" };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        }
-        return -EINVAL;
-}
-
-int parse_duration(const char *s, uint64_t *ret_usec) {
-        static const struct {
-                const char *suffix;
-                uint64_t usec;
-        } units[] = {
-                { "ms", USEC_PER_MSEC },      { "s", USEC_PER_SEC },      { "sec", USEC_PER_SEC },
-                { "min", 60 * USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC }, { "", USEC_PER_SEC },
-        };
-        char *end;
-        double v;
-
-        if (isempty(s) || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s || v < 0 || v > 1e9)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (streq(end, units[i].suffix)) {
-                        *ret_usec = (uint64_t) (v * (double) units[i].usec);
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 _printf_(4, 5) static int config_error(

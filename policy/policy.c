@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "i18n.h"
 #include "openssl-util.h"
+#include "parse-util.h"
 #include "policy.h"
 
 #define POLICY_MAX_FILE_SIZE (1024 * 1024)
@@ -399,53 +400,29 @@ static int load_cert_path(
 
 /* ---- values ---- */
 
-static int parse_bool(const char *v) {
-        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
-static int parse_uint(const char *v, unsigned long max, unsigned *ret) {
-        char *end;
-        if (!*v || *v == '-' || *v == '+' || *v == ' ')
+/* A duration (parse-util.h's grammar) in whole seconds, at most ten years: the policy counts in seconds. */
+static int parse_seconds(const char *v, unsigned *ret) {
+        uint64_t usec;
+        int r = parse_duration(v, &usec);
+        if (r < 0)
+                return r;
+        if (usec % USEC_PER_SEC != 0)
                 return -EINVAL;
-        errno = 0;
-        unsigned long u = strtoul(v, &end, 10);
-        if (errno != 0 || *end != '\0' || u > max)
-                return -EINVAL;
-        *ret = (unsigned) u;
+        if (usec / USEC_PER_SEC > 10U * 365 * 86400)
+                return -ERANGE;
+        *ret = (unsigned) (usec / USEC_PER_SEC);
         return 0;
 }
 
-/* Seconds, optionally with a unit: 30, 30s, 5min, 2h, 7d. */
-static int parse_duration(const char *v, unsigned *ret) {
-        static const struct {
-                const char *suffix;
-                unsigned long mult;
-        } units[] = { { "s", 1 }, { "min", 60 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 } };
-        char *end;
-        if (!*v || *v == '-' || *v == '+' || *v == ' ')
-                return -EINVAL;
-        errno = 0;
-        unsigned long u = strtoul(v, &end, 10);
-        if (errno != 0 || end == v)
-                return -EINVAL;
-        unsigned long mult = 1;
-        if (*end) {
-                bool found = false;
-                for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                        if (streq(end, units[i].suffix)) {
-                                mult = units[i].mult;
-                                found = true;
-                        }
-                if (!found)
-                        return -EINVAL;
-        }
-        if (u > 10UL * 365 * 86400 / mult)
+/* A number from 0 to max. */
+static int parse_unsigned_max(const char *v, unsigned max, unsigned *ret) {
+        unsigned u;
+        int r = parse_unsigned(v, &u);
+        if (r < 0)
+                return r;
+        if (u > max)
                 return -ERANGE;
-        *ret = (unsigned) (u * mult);
+        *ret = u;
         return 0;
 }
 
@@ -840,7 +817,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                 if (streq(key, "allow-insecure-no-revocation-for-tests") ||
                     streq(key, "ocsp-require-nonce")) {
                         ONCE();
-                        int b = parse_bool(v);
+                        int b = parse_boolean(v);
                         if (b < 0)
                                 BAD(_("expected yes or no"));
                         if (streq(key, "ocsp-require-nonce"))
@@ -857,7 +834,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                     streq(key, "crl-cache-max-age")) {
                         ONCE();
                         unsigned u;
-                        if (parse_duration(v, &u) < 0)
+                        if (parse_seconds(v, &u) < 0)
                                 BAD(_("expected a duration such as 10, 30s, 5min, 2h or 7d"));
                         bool timeout = strstr(key, "timeout") != NULL;
                         if (timeout && (u == 0 || u > 300))
@@ -911,7 +888,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                 if (streq(key, "min-rsa-bits")) {
                         ONCE();
                         unsigned u;
-                        if (parse_uint(v, 16384, &u) < 0)
+                        if (parse_unsigned_max(v, 16384, &u) < 0)
                                 BAD(_("expected a number of bits such as 2048 or 3072"));
                         if (u < 2048)
                                 BAD(_("the regulation asks for RSA keys of at least 2048 bits"));
@@ -966,7 +943,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                 if (streq(key, "timeout")) {
                         ONCE();
                         unsigned u;
-                        if (parse_duration(v, &u) < 0 || u == 0 || u > 300)
+                        if (parse_seconds(v, &u) < 0 || u == 0 || u > 300)
                                 BAD(_("a timeout must be between 1 second and 5 minutes"));
                         p->tsa_timeout_sec = u;
                         return 0;
@@ -977,7 +954,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                 if (streq(key, "warning-days")) {
                         ONCE();
                         unsigned u;
-                        if (parse_uint(v, 3650, &u) < 0)
+                        if (parse_unsigned_max(v, 3650, &u) < 0)
                                 BAD(_("expected a number of days"));
                         p->expiry_warning_days = u;
                         return 0;
@@ -1005,7 +982,7 @@ static int handle_key(ParseState *st, unsigned line, const char *key, const char
                 if (streq(key, "max-cache")) {
                         ONCE();
                         unsigned u;
-                        if (parse_duration(v, &u) < 0 || u > 24 * 3600)
+                        if (parse_seconds(v, &u) < 0 || u > 24 * 3600)
                                 BAD(_("expected a duration from 0 (never) to 24h, such as 5min"));
                         p->pin_cache_max_sec = u;
                         return 0;
