@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "openssl-util.h"
 #include "policy.h"
 
@@ -13,8 +14,7 @@ int cert_fingerprint_sha256(X509 *cert, char ret[static 65]) {
         unsigned n = 0;
         if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
                 return -EIO;
-        for (unsigned i = 0; i < n; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, n, ret);
         return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "hex.h"
 #include "i18n.h"
 #include "openssl-util.h"
 #include "parse-util.h"
@@ -495,14 +496,10 @@ static int normalize_fingerprint(const char *v, char **ret) {
         for (; *p; p++) {
                 if (*p == ':')
                         continue;
-                char c = *p;
-                if (c >= 'A' && c <= 'F')
-                        c = (char) (c - 'A' + 'a');
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                int d = unhexchar(*p);
+                if (d < 0 || n >= 64)
                         return -EINVAL;
-                if (n >= 64)
-                        return -EINVAL;
-                out[n++] = c;
+                out[n++] = hexchar(d);
         }
         if (n != 64)
                 return -EINVAL;
