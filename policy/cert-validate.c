@@ -5,6 +5,7 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
+#include "string-table.h"
 
 static const char *const cert_status_table[_CERT_STATUS_MAX] = {
         [CERT_STATUS_VALID] = "valid",
@@ -25,9 +26,8 @@ static const char *const revocation_source_table[_REVOCATION_SOURCE_MAX] = {
         [REVOCATION_SOURCE_OFF] = "off",
 };
 
-const char *cert_status_to_string(CertStatus s) {
-        return s >= 0 && s < _CERT_STATUS_MAX ? cert_status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cert_status, CertStatus);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(revocation_source, RevocationSource);
 
 const char *cert_status_to_api_string(CertStatus s) {
         switch (s) {
@@ -39,10 +39,6 @@ const char *cert_status_to_api_string(CertStatus s) {
         default:
                 return cert_status_to_string(s);
         }
-}
-
-const char *revocation_source_to_string(RevocationSource s) {
-        return s >= 0 && s < _REVOCATION_SOURCE_MAX ? revocation_source_table[s] : NULL;
 }
 
 bool cert_status_is_usable(CertStatus s) {

@@ -15,6 +15,7 @@
 #include "openssl-util.h"
 #include "parse-util.h"
 #include "policy.h"
+#include "string-table.h"
 
 #define POLICY_MAX_FILE_SIZE (1024 * 1024)
 #define POLICY_MAX_DROPINS 256
@@ -42,39 +43,14 @@ static const char *const rsa_padding_table[_RSA_PADDING_MAX] = {
         [RSA_PADDING_PSS] = "pss",
 };
 
-const char *cert_kind_to_string(CertKind k) {
-        return k >= 0 && k < _CERT_KIND_MAX ? cert_kind_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cert_kind, CertKind);
+DEFINE_STRING_TABLE_LOOKUP(revocation_mode, RevocationMode);
+DEFINE_STRING_TABLE_LOOKUP(rsa_padding, RsaPadding);
 
 CertKind cert_kind_from_string(const char *s) {
-        for (int i = 0; i < _CERT_KIND_MAX; i++)
-                if (streq(cert_kind_table[i], s))
-                        return i;
-        if (streq(s, "organisation"))
+        if (streq_ptr(s, "organisation")) /* the British spelling, as administrators write it too */
                 return CERT_KIND_ORGANIZATION;
-        return _CERT_KIND_INVALID;
-}
-
-const char *revocation_mode_to_string(RevocationMode m) {
-        return m >= 0 && m < _REVOCATION_MODE_MAX ? revocation_mode_table[m] : NULL;
-}
-
-RevocationMode revocation_mode_from_string(const char *s) {
-        for (int i = 0; i < _REVOCATION_MODE_MAX; i++)
-                if (streq(revocation_mode_table[i], s))
-                        return i;
-        return _REVOCATION_MODE_INVALID;
-}
-
-const char *rsa_padding_to_string(RsaPadding p) {
-        return p >= 0 && p < _RSA_PADDING_MAX ? rsa_padding_table[p] : NULL;
-}
-
-static RsaPadding rsa_padding_from_string(const char *s) {
-        for (int i = 0; i < _RSA_PADDING_MAX; i++)
-                if (streq(rsa_padding_table[i], s))
-                        return i;
-        return _RSA_PADDING_INVALID;
+        return (CertKind) string_table_lookup(cert_kind_table, ELEMENTSOF(cert_kind_table), s);
 }
 
 static void name_matches_free(NameMatch *arr, size_t n) {

@@ -187,6 +187,7 @@ CertKind cert_kind_from_string(const char *s);
 const char *revocation_mode_to_string(RevocationMode m);
 RevocationMode revocation_mode_from_string(const char *s);
 const char *rsa_padding_to_string(RsaPadding p);
+RsaPadding rsa_padding_from_string(const char *s);
 
 /* SHA-256 fingerprint of a certificate, lowercase hex (65 bytes with the NUL). */
 int cert_fingerprint_sha256(X509 *cert, char ret[static 65]);

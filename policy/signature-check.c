@@ -4,6 +4,7 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/signature-check.h"
+#include "string-table.h"
 
 static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
         [SIGNING_TIME_NONE] = "none",
@@ -11,9 +12,7 @@ static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
         [SIGNING_TIME_TIMESTAMP] = "time-stamp",
 };
 
-const char *signing_time_source_to_string(SigningTimeSource s) {
-        return s >= 0 && s < _SIGNING_TIME_SOURCE_MAX ? signing_time_source_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(signing_time_source, SigningTimeSource);
 
 const char *cms_problem_message(CmsProblem p) {
         switch (p) {
