@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-util.h"
 
 #define CONFIG_MAX_SIZE (64 * 1024)
 
@@ -83,25 +84,6 @@ _printf_(4, 5) static int config_error(
         return -EINVAL;
 }
 
-static char *strip(char *s) {
-        char *e;
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
-}
-
-static int set_string(char **field, const char *value) {
-        char *d = strdup(value);
-        if (!d)
-                return -ENOMEM;
-        free(*field);
-        *field = d;
-        return 0;
-}
-
 /* The keys that take a duration within bounds. */
 typedef struct DurationKey {
         const char *key;
@@ -162,7 +144,7 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 if (value[0] != '/')
                         return config_error(
                                 ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
-                return set_string(&c->audit_log_path, value);
+                return free_and_strdup(&c->audit_log_path, value);
         }
         if (streq(key, "audit-rotate")) {
                 AuditLogOptions o = c->audit_options;
@@ -178,7 +160,7 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
         if (streq(key, "pinentry")) {
                 if (isempty(value))
                         return config_error(ret_error, name, line, "pinentry needs a program name or path");
-                return set_string(&c->pinentry_program, value);
+                return free_and_strdup(&c->pinentry_program, value);
         }
         if (streq(key, "log-level")) {
                 r = log_level_from_string(value);
@@ -226,15 +208,15 @@ int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char
                         return -ENOMEM;
                 pos += len + 1;
 
-                l = strip(buf);
+                l = strstrip(buf);
                 if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
                         continue;
                 eq = strchr(l, '=');
                 if (!eq)
                         return config_error(ret_error, name, line, "expected 'key = value'");
                 *eq = '\0';
-                key = strip(l);
-                value = strip(eq + 1);
+                key = strstrip(l);
+                value = strstrip(eq + 1);
                 if (key[0] == '\0')
                         return config_error(ret_error, name, line, "missing key before '='");
                 r = parse_line(c, key, value, name, line, ret_error);
@@ -258,7 +240,7 @@ static int config_load_file(AgentConfig *c, const char *path, char **ret_error) 
         r = agent_config_parse(c, text, size, path, ret_error);
         if (r < 0)
                 return r;
-        return set_string(&c->path, path);
+        return free_and_strdup(&c->path, path);
 }
 
 int agent_config_load(const char *path, AgentConfig **ret, char **ret_error) {

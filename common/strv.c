@@ -34,3 +34,21 @@ int strv_extend(char ***l, const char *value) {
                 free(v);
         return r;
 }
+
+bool strv_contains(char *const *l, const char *s) {
+        STRV_FOREACH (i, l)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+char **strv_from_array(const char *const *a, size_t n) {
+        char **l = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (strv_extend(&l, a[i]) < 0) {
+                        strv_free(l);
+                        return NULL;
+                }
+        return l;
+}

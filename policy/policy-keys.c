@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy file's grammar: lines, [section] headers and a table of keys, each with the function that reads
+ * its value into the Policy. What the keys mean is in kyso-policy.conf(5). */
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <stdint.h>
+
+#include "hex.h"
+#include "i18n.h"
+#include "parse-util.h"
+#include "policy-internal.h"
+#include "string-table.h"
+#include "string-util.h"
+
+typedef enum SectionType {
+        SECTION_NONE,
+        SECTION_TRUST,
+        SECTION_REVOCATION,
+        SECTION_ALGORITHMS,
+        SECTION_TIMESTAMP,
+        SECTION_EXPIRY,
+        SECTION_CLASSIFICATION,
+        SECTION_PIN,
+        SECTION_KIND, /* [kind NAME] */
+        SECTION_SEAL, /* [seal NAME] */
+        /* Not headers: the certificate criteria of a [kind] section and, behind seal- and leader-, of both
+         * sides of a [seal] section; organization only there. */
+        SECTION_MATCH,
+        SECTION_SEAL_MATCH,
+        _SECTION_MAX,
+        _SECTION_INVALID = -EINVAL,
+} SectionType;
+
+/* The headers without a name; [kind NAME] and [seal NAME] are read by section_begin(). */
+static const char *const section_type_table[_SECTION_MAX] = {
+        [SECTION_TRUST] = "trust",
+        [SECTION_REVOCATION] = "revocation",
+        [SECTION_ALGORITHMS] = "algorithms",
+        [SECTION_TIMESTAMP] = "timestamp",
+        [SECTION_EXPIRY] = "expiry",
+        [SECTION_CLASSIFICATION] = "classification",
+        [SECTION_PIN] = "pin",
+};
+
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(section_type, SectionType);
+
+typedef struct ParseState {
+        Policy *p;
+        const char *file;
+        unsigned line;
+        PolicyLoadFlags flags;
+        char ***errors;
+        SectionType section;
+        char *section_name; /* for printing */
+        size_t kind_index, seal_index;
+        char **seen; /* "section\nkey" of scalars set in this file */
+} ParseState;
+
+/* Adds an error at the current line; evaluates to 0 or -ENOMEM. */
+#define ERR(fmt, ...)                                                                          \
+        ({                                                                                     \
+                int _r = policy_add_error(st->errors, st->file, st->line, fmt, ##__VA_ARGS__); \
+                _r < 0 ? _r : 0;                                                               \
+        })
+
+/* ---- values ---- */
+
+/* A duration (parse-util.h's grammar) in whole seconds, at most ten years: the policy counts in seconds. */
+static int parse_seconds(const char *v, unsigned *ret) {
+        uint64_t usec;
+        int r = parse_duration(v, &usec);
+        if (r < 0)
+                return r;
+        if (usec % USEC_PER_SEC != 0)
+                return -EINVAL;
+        if (usec / USEC_PER_SEC > 10U * 365 * 86400)
+                return -ERANGE;
+        *ret = (unsigned) (usec / USEC_PER_SEC);
+        return 0;
+}
+
+static bool url_ok(const char *v) {
+        if (!startswith(v, "http://") && !startswith(v, "https://"))
+                return false;
+        for (const char *c = v; *c; c++)
+                if ((unsigned char) *c <= ' ' || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+static int split_words(const char *v, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = v;
+        while (*p) {
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                if (!*p)
+                        break;
+                size_t n = strcspn(p, " \t,");
+                char *w = strndup(p, n);
+                if (!w)
+                        return -ENOMEM;
+                int r = strv_push(&l, w);
+                if (r < 0) {
+                        free(w);
+                        return r;
+                }
+                p += n;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static const char *curve_canonical(const char *c) {
+        if (streq(c, "P-256") || streq(c, "prime256v1") || streq(c, "secp256r1"))
+                return "P-256";
+        if (streq(c, "P-384") || streq(c, "secp384r1"))
+                return "P-384";
+        if (streq(c, "P-521") || streq(c, "secp521r1"))
+                return "P-521";
+        return NULL;
+}
+
+static const char *hash_canonical(const char *h) {
+        if (streq(h, "sha256") || streq(h, "sha384") || streq(h, "sha512"))
+                return h;
+        return NULL;
+}
+
+static bool is_dotted_oid(const char *v) {
+        /* Digits and dots, at least one dot, no empty arc. */
+        if (!*v || *v == '.')
+                return false;
+        bool dot = false, prev_dot = false;
+        for (const char *c = v; *c; c++) {
+                if (*c == '.') {
+                        if (prev_dot)
+                                return false;
+                        dot = prev_dot = true;
+                } else if (*c >= '0' && *c <= '9')
+                        prev_dot = false;
+                else
+                        return false;
+        }
+        return dot && !prev_dot;
+}
+
+static int normalize_fingerprint(const char *v, char **ret) {
+        char out[65];
+        size_t n = 0;
+        const char *p = v;
+        if (startswith(p, "sha256:"))
+                p += 7;
+        for (; *p; p++) {
+                if (*p == ':')
+                        continue;
+                int d = unhexchar(*p);
+                if (d < 0 || n >= 64)
+                        return -EINVAL;
+                out[n++] = hexchar(d);
+        }
+        if (n != 64)
+                return -EINVAL;
+        out[n] = 0;
+        char *s = strdup(out);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int parse_name_match(const char *v, NameMatch **arr, size_t *n) {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v)
+                return -EINVAL;
+        _cleanup_free_ char *attr = strndup(v, (size_t) (eq - v));
+        if (!attr)
+                return -ENOMEM;
+        int nid = OBJ_txt2nid(strstrip(attr));
+        ERR_clear_error();
+        if (nid == NID_undef)
+                return -EINVAL;
+        const char *g = eq + 1;
+        while (*g == ' ' || *g == '\t')
+                g++;
+        if (!*g)
+                return -EINVAL;
+        NameMatch *na = realloc(*arr, sizeof(NameMatch) * (*n + 1));
+        if (!na)
+                return -ENOMEM;
+        *arr = na;
+        na[*n].nid = nid;
+        na[*n].glob = strdup(g);
+        if (!na[*n].glob)
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+/* ---- the keys ---- */
+
+typedef struct PolicyKey PolicyKey;
+
+/* Reads v into field (the key's offset into the Policy, KindRule or CertMatch the section is about).
+ * Returns 0 also when v was refused (after adding an error), or -ENOMEM. */
+typedef int (*PolicyKeyParser)(ParseState *st, const PolicyKey *k, const char *v, void *field);
+
+struct PolicyKey {
+        SectionType section;
+        const char *name;
+        PolicyKeyParser parse;
+        size_t offset;
+        size_t offset_extra;  /* a second field, as the parser says: a count, a "FILE:LINE" origin */
+        bool once;            /* a scalar: set at most once per file */
+        unsigned min, max;    /* numbers and durations (seconds) */
+        const char *expected; /* N_(): why a value that cannot be read is refused */
+        const char *too_small, *too_large;          /* N_(): for a value outside min..max; NULL: expected */
+        const char *(*canonical)(const char *word); /* lists: a word's canonical name, NULL when refused */
+};
+
+static int bad_value(ParseState *st, const PolicyKey *k, const char *v, const char *msg) {
+        return ERR(_("bad value '%s' for %s: %s"), v, k->name, _(msg));
+}
+
+static void *extra_field(ParseState *st, const PolicyKey *k, void *field) {
+        return (uint8_t *) field - k->offset + k->offset_extra;
+}
+
+/* Where a setting was made, for errors about contradictions found once every file is read. */
+static int set_origin(ParseState *st, char **origin) {
+        free(*origin);
+        return asprintf(origin, "%s:%u", st->file, st->line) < 0 ? -ENOMEM : 0;
+}
+
+static int key_boolean(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        int b = parse_boolean(v);
+        if (b < 0)
+                return bad_value(st, k, v, k->expected);
+        *(bool *) field = b;
+        return 0;
+}
+
+/* A boolean whose origin (offset_extra, a char *) is remembered. */
+static int key_boolean_with_origin(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        int b = parse_boolean(v);
+        if (b < 0)
+                return bad_value(st, k, v, k->expected);
+        *(bool *) field = b;
+        return set_origin(st, extra_field(st, k, field));
+}
+
+static int check_range(ParseState *st, const PolicyKey *k, const char *v, unsigned u) {
+        if (u < k->min)
+                return bad_value(st, k, v, k->too_small ?: k->expected) ?: 1;
+        if (u > k->max)
+                return bad_value(st, k, v, k->too_large ?: k->expected) ?: 1;
+        return 0;
+}
+
+static int key_unsigned(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        unsigned u;
+        if (parse_unsigned(v, &u) < 0)
+                return bad_value(st, k, v, k->expected);
+        int r = check_range(st, k, v, u);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        *(unsigned *) field = u;
+        return 0;
+}
+
+static int key_seconds(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        unsigned u;
+        if (parse_seconds(v, &u) < 0)
+                return bad_value(st, k, v, k->expected);
+        int r = check_range(st, k, v, u);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        *(unsigned *) field = u;
+        return 0;
+}
+
+static int key_absolute_path(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (v[0] != '/')
+                return bad_value(st, k, v, k->expected);
+        return free_and_strdup(field, v);
+}
+
+static int key_url(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (!url_ok(v))
+                return bad_value(st, k, v, k->expected);
+        return free_and_strdup(field, v);
+}
+
+static int key_http_url(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (!startswith(v, "http://"))
+                return bad_value(st, k, v, k->expected);
+        return key_url(st, k, v, field);
+}
+
+static int key_strv_append(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        return strv_extend(field, v);
+}
+
+/* A list of words separated by blanks or commas, each turned into its canonical name, replacing the list. */
+static int key_word_list(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        _cleanup_strv_free_ char **w = NULL, **out = NULL;
+        int r = split_words(v, &w);
+        if (r < 0)
+                return r;
+        if (!w)
+                return bad_value(st, k, v, N_("the list is empty"));
+        STRV_FOREACH (i, w) {
+                const char *c = k->canonical(*i);
+                if (!c)
+                        return bad_value(st, k, v, k->expected);
+                if (!strv_contains(out, c) && strv_extend(&out, c) < 0)
+                        return -ENOMEM;
+        }
+        char ***list = field;
+        strv_free(*list);
+        *list = TAKE_PTR(out);
+        return 0;
+}
+
+/* [trust] root and intermediate: the certificates into the stack at offset, the path into the list at
+ * offset_extra. */
+static int trust_path(ParseState *st, const PolicyKey *k, const char *v, void *field, bool root) {
+        int r = trust_store_load_path(
+                v, *(STACK_OF(X509) **) field, root, st->file, st->line, st->flags, st->errors);
+        if (r < 0)
+                return r;
+        return strv_extend(extra_field(st, k, field), v);
+}
+
+static int key_trust_root(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        return trust_path(st, k, v, field, true);
+}
+
+static int key_trust_intermediate(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        return trust_path(st, k, v, field, false);
+}
+
+/* The origin goes to offset_extra. */
+static int key_revocation_mode(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        RevocationMode m = revocation_mode_from_string(v);
+        if (m < 0)
+                return bad_value(st, k, v, k->expected);
+        *(RevocationMode *) field = m;
+        return set_origin(st, extra_field(st, k, field));
+}
+
+static int key_rewrite(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        Policy *p = st->p;
+        _cleanup_strv_free_ char **w = NULL;
+        int r = split_words(v, &w);
+        if (r < 0)
+                return r;
+        if (strv_length(w) != 2 || !url_ok(w[0]) || !url_ok(w[1]))
+                return bad_value(st, k, v, k->expected);
+        if (streq(w[0], w[1]))
+                return bad_value(st, k, v, N_("the two URLs are the same"));
+        UrlRewrite *n = realloc(p->rewrites, sizeof(UrlRewrite) * (p->n_rewrites + 1));
+        if (!n)
+                return -ENOMEM;
+        p->rewrites = n;
+        n[p->n_rewrites].from = TAKE_PTR(w[0]);
+        n[p->n_rewrites].to = TAKE_PTR(w[1]);
+        p->n_rewrites++;
+        return 0;
+}
+
+static int key_rsa_padding(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        RsaPadding pad = rsa_padding_from_string(v);
+        if (pad < 0)
+                return bad_value(st, k, v, k->expected);
+        *(RsaPadding *) field = pad;
+        return 0;
+}
+
+static int key_classification_word(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        int r = classification_word_valid(v);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return bad_value(st, k, v, k->expected);
+        if (strv_contains(*(char ***) field, v))
+                return 0;
+        return strv_extend(field, v);
+}
+
+static int key_cert_kind(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        CertKind ck = cert_kind_from_string(v);
+        if (ck < 0 || ck == CERT_KIND_UNKNOWN)
+                return bad_value(st, k, v, k->expected);
+        *(CertKind *) field = ck;
+        return 0;
+}
+
+/* ATTRIBUTE=PATTERN into the NameMatch array at offset, counted at offset_extra. The messages of the
+ * certificate criteria name the key without its seal- or leader- prefix. */
+static int key_name_match(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        int r = parse_name_match(v, field, extra_field(st, k, field));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return ERR(
+                        _("bad value '%s' for %s: expected ATTRIBUTE=PATTERN, for example "
+                          "O=*Uông Bí* or CN=Nguyễn Văn *"),
+                        v, k->name);
+        return 0;
+}
+
+/* A dotted OID, or a name OpenSSL knows (emailProtection), stored dotted. */
+static int key_oid(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        const char *oid = v;
+        char buf[128];
+        if (!is_dotted_oid(v)) {
+                ASN1_OBJECT *o = OBJ_txt2obj(v, 0);
+                ERR_clear_error();
+                if (!o)
+                        return ERR(
+                                _("bad value '%s' for %s: expected a dotted OID such as 1.3.6.1.5.5.7.3.4"),
+                                v, k->name);
+                OBJ_obj2txt(buf, sizeof buf, o, 1);
+                ASN1_OBJECT_free(o);
+                oid = buf;
+        }
+        return strv_extend(field, oid);
+}
+
+static int key_fingerprint(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        char *fp;
+        int r = normalize_fingerprint(v, &fp);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return ERR(
+                        _("bad value '%s' for fingerprint: expected the SHA-256 fingerprint, 64 hex "
+                          "digits (colons allowed)"),
+                        v);
+        r = strv_push(field, fp);
+        if (r < 0)
+                free(fp);
+        return r;
+}
+
+#define DURATION_EXPECTED N_("expected a duration such as 10, 30s, 5min, 2h or 7d")
+#define TIMEOUT_RANGE N_("a timeout must be between 1 second and 5 minutes")
+
+#define POLICY_FIELD(f) .offset = offsetof(Policy, f)
+#define MATCH_KEY(n, fn, f) \
+        { SECTION_MATCH, n, fn, offsetof(CertMatch, f) }
+#define MATCH_NAME_KEY(n, f) \
+        { SECTION_MATCH, n, key_name_match, offsetof(CertMatch, f), offsetof(CertMatch, n_##f) }
+
+static const PolicyKey policy_keys[] = {
+        { SECTION_TRUST, "root", key_trust_root, POLICY_FIELD(trusted_roots),
+          .offset_extra = offsetof(Policy, trusted_root_paths) },
+        { SECTION_TRUST, "intermediate", key_trust_intermediate, POLICY_FIELD(intermediates),
+          .offset_extra = offsetof(Policy, intermediate_paths) },
+
+        { SECTION_REVOCATION, "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
+          .offset_extra = offsetof(Policy, revocation_mode_origin), .once = true,
+          .expected = N_("expected ocsp-then-crl, crl, ocsp or off") },
+        { SECTION_REVOCATION, "allow-insecure-no-revocation-for-tests", key_boolean_with_origin,
+          POLICY_FIELD(allow_insecure_no_revocation),
+          .offset_extra = offsetof(Policy, allow_insecure_origin), .once = true,
+          .expected = N_("expected yes or no") },
+        { SECTION_REVOCATION, "ocsp-require-nonce", key_boolean, POLICY_FIELD(ocsp_require_nonce),
+          .once = true, .expected = N_("expected yes or no") },
+        { SECTION_REVOCATION, "ocsp-timeout", key_seconds, POLICY_FIELD(ocsp_timeout_sec), .once = true,
+          .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
+          .too_large = TIMEOUT_RANGE },
+        { SECTION_REVOCATION, "crl-timeout", key_seconds, POLICY_FIELD(crl_timeout_sec), .once = true,
+          .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
+          .too_large = TIMEOUT_RANGE },
+        { SECTION_REVOCATION, "ocsp-max-age", key_seconds, POLICY_FIELD(ocsp_max_age_sec), .once = true,
+          .min = 1, .max = UINT_MAX, .expected = DURATION_EXPECTED,
+          .too_small = N_("0 would refuse every OCSP answer; give the longest age to accept, such as 1d") },
+        { SECTION_REVOCATION, "crl-cache-max-age", key_seconds, POLICY_FIELD(crl_cache_max_age_sec),
+          .once = true, .max = UINT_MAX, .expected = DURATION_EXPECTED },
+        { SECTION_REVOCATION, "cache", key_absolute_path, POLICY_FIELD(cache_dir), .once = true,
+          .expected = N_("expected an absolute path") },
+        { SECTION_REVOCATION, "proxy", key_http_url, POLICY_FIELD(proxy), .once = true,
+          .expected = N_("expected http://HOST:PORT") },
+        { SECTION_REVOCATION, "rewrite", key_rewrite,
+          .expected =
+                  N_("expected two URLs: FROM TO, for example http://ocsp.ca.ptc http://ocsp.ca.gov.vn") },
+
+        { SECTION_ALGORITHMS, "min-rsa-bits", key_unsigned, POLICY_FIELD(min_rsa_bits), .once = true,
+          .min = 2048, .max = 16384, .expected = N_("expected a number of bits such as 2048 or 3072"),
+          .too_small = N_("the regulation asks for RSA keys of at least 2048 bits") },
+        { SECTION_ALGORITHMS, "ec-curves", key_word_list, POLICY_FIELD(ec_curves), .once = true,
+          .expected = N_("allowed curves are P-256, P-384 and P-521"), .canonical = curve_canonical },
+        { SECTION_ALGORITHMS, "hashes", key_word_list, POLICY_FIELD(hashes), .once = true,
+          .expected = N_("allowed hashes are sha256, sha384 and sha512"), .canonical = hash_canonical },
+        { SECTION_ALGORITHMS, "rsa-padding", key_rsa_padding, POLICY_FIELD(rsa_padding), .once = true,
+          .expected = N_("expected pkcs1 or pss") },
+
+        { SECTION_TIMESTAMP, "url", key_url, POLICY_FIELD(tsa_url), .once = true,
+          .expected = N_("expected an http:// or https:// URL") },
+        { SECTION_TIMESTAMP, "timeout", key_seconds, POLICY_FIELD(tsa_timeout_sec), .once = true, .min = 1,
+          .max = 300, .expected = TIMEOUT_RANGE },
+
+        { SECTION_EXPIRY, "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days), .once = true,
+          .max = 3650, .expected = N_("expected a number of days") },
+
+        { SECTION_CLASSIFICATION, "refuse", key_classification_word, POLICY_FIELD(classification_words),
+          .expected = N_("expected a word such as Mật") },
+
+        { SECTION_PIN, "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
+          .max = 24 * 3600, .expected = N_("expected a duration from 0 (never) to 24h, such as 5min") },
+
+        { SECTION_KIND, "kind", key_cert_kind, offsetof(KindRule, kind), .once = true,
+          .expected = N_("expected personal, organization or device") },
+
+        MATCH_NAME_KEY("issuer", issuer),
+        MATCH_NAME_KEY("subject", subject),
+        MATCH_NAME_KEY("not-issuer", not_issuer),
+        MATCH_NAME_KEY("not-subject", not_subject),
+        MATCH_KEY("policy-oid", key_oid, policy_oids),
+        MATCH_KEY("eku", key_oid, ekus),
+        MATCH_KEY("fingerprint", key_fingerprint, fingerprints),
+        { SECTION_SEAL_MATCH, "organization", key_strv_append, offsetof(CertMatch, organizations) },
+};
+
+static const PolicyKey *policy_key_find(SectionType section, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++)
+                if (policy_keys[i].section == section && streq(policy_keys[i].name, name))
+                        return &policy_keys[i];
+        return NULL;
+}
+
+/* ---- lines and sections ---- */
+
+/* 0 the first time key is set in this section of this file; 1 after an error when it was set before. */
+static int scalar_once(ParseState *st, const char *key) {
+        _cleanup_free_ char *k = NULL;
+        if (asprintf(&k, "%s\n%s", strempty(st->section_name), key) < 0)
+                return -ENOMEM;
+        if (strv_contains(st->seen, k)) {
+                int r =
+                        ERR(_("'%s' is set twice in this file; set it once (drop-ins override earlier "
+                              "files)"),
+                            key);
+                return r < 0 ? r : 1;
+        }
+        int r = strv_push(&st->seen, k);
+        if (r < 0)
+                return r;
+        k = NULL;
+        return 0;
+}
+
+static int section_begin(ParseState *st, const char *hdr) {
+        _cleanup_free_ char *h = strdup(hdr);
+        if (!h)
+                return -ENOMEM;
+        free(st->section_name);
+        st->section_name = NULL;
+
+        st->section = section_type_from_string(h);
+        if (st->section >= 0) {
+                st->section_name = TAKE_PTR(h);
+                return 0;
+        }
+        st->section = SECTION_NONE;
+
+        const char *rest = NULL;
+        bool kind = false;
+        if ((rest = startswith(h, "kind ")))
+                kind = true;
+        else if (!(rest = startswith(h, "seal ")))
+                return ERR(
+                        _("unknown section [%s]; known: [trust], [revocation], [algorithms], [timestamp], "
+                          "[expiry], [classification], [pin], [kind NAME], [seal NAME]"),
+                        h);
+        while (*rest == ' ' || *rest == '\t')
+                rest++;
+        _cleanup_free_ char *name = NULL;
+        size_t rl = strlen(rest);
+        if (rl >= 2 && rest[0] == '"' && rest[rl - 1] == '"')
+                name = strndup(rest + 1, rl - 2);
+        else
+                name = strdup(rest);
+        if (!name)
+                return -ENOMEM;
+        if (isempty(name))
+                return ERR(
+                        _("section [%s] needs a name, for example [%s leaders]"), h, kind ? "kind" : "seal");
+
+        Policy *p = st->p;
+        if (kind) {
+                size_t i;
+                for (i = 0; i < p->n_kind_rules; i++)
+                        if (streq(p->kind_rules[i].name, name))
+                                break;
+                if (i == p->n_kind_rules) {
+                        KindRule *n = realloc(p->kind_rules, sizeof(KindRule) * (p->n_kind_rules + 1));
+                        if (!n)
+                                return -ENOMEM;
+                        p->kind_rules = n;
+                        n[i] = (KindRule){ .kind = _CERT_KIND_INVALID, .line = st->line };
+                        n[i].file = strdup(st->file);
+                        if (!n[i].file)
+                                return -ENOMEM;
+                        n[i].name = TAKE_PTR(name);
+                        p->n_kind_rules++;
+                }
+                st->kind_index = i;
+                st->section = SECTION_KIND;
+        } else {
+                size_t i;
+                for (i = 0; i < p->n_seal_rules; i++)
+                        if (streq(p->seal_rules[i].name, name))
+                                break;
+                if (i == p->n_seal_rules) {
+                        SealRule *n = realloc(p->seal_rules, sizeof(SealRule) * (p->n_seal_rules + 1));
+                        if (!n)
+                                return -ENOMEM;
+                        p->seal_rules = n;
+                        n[i] = (SealRule){ .line = st->line };
+                        n[i].file = strdup(st->file);
+                        if (!n[i].file)
+                                return -ENOMEM;
+                        n[i].name = TAKE_PTR(name);
+                        p->n_seal_rules++;
+                }
+                st->seal_index = i;
+                st->section = SECTION_SEAL;
+        }
+        st->section_name = TAKE_PTR(h);
+        return 0;
+}
+
+/* Finds key in the table for the current section and hands v to its parser. */
+static int handle_key(ParseState *st, const char *key, const char *v) {
+        Policy *p = st->p;
+        const PolicyKey *k = NULL;
+        void *base = p;
+        int r;
+
+        switch (st->section) {
+        case SECTION_NONE:
+                return ERR(_("'%s' outside of a section; put it under a [section] header"), key);
+        case SECTION_KIND: {
+                KindRule *rule = &p->kind_rules[st->kind_index];
+                base = rule;
+                k = policy_key_find(SECTION_KIND, key);
+                if (!k) {
+                        base = &rule->match;
+                        k = policy_key_find(SECTION_MATCH, key);
+                }
+                break;
+        }
+        case SECTION_SEAL: {
+                SealRule *rule = &p->seal_rules[st->seal_index];
+                const char *sub = NULL;
+                if ((sub = startswith(key, "seal-")))
+                        base = &rule->seal;
+                else if ((sub = startswith(key, "leader-")))
+                        base = &rule->leader;
+                if (sub)
+                        k = policy_key_find(SECTION_MATCH, sub) ?: policy_key_find(SECTION_SEAL_MATCH, sub);
+                break;
+        }
+        default:
+                k = policy_key_find(st->section, key);
+        }
+        if (!k)
+                return ERR(
+                        _("unknown key '%s' in section [%s]; see kyso-policy.conf(5)"), key,
+                        strempty(st->section_name));
+        if (k->once) {
+                r = scalar_once(st, key);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        return k->parse(st, k, v, (uint8_t *) base + k->offset);
+}
+
+int policy_parse_buffer(
+        Policy *p, const char *name, const char *data, size_t size, PolicyLoadFlags flags, char ***errors) {
+        size_t before = strv_length(errors ? *errors : NULL);
+        ParseState state = { .p = p, .file = name, .flags = flags, .errors = errors }, *st = &state;
+        int r = 0;
+
+        if (memchr(data, 0, size)) {
+                r = ERR("%s", _("the file contains a NUL byte; it must be UTF-8 text"));
+                goto finish;
+        }
+
+        for (size_t pos = 0; pos < size && r >= 0;) {
+                const char *nl = memchr(data + pos, '\n', size - pos);
+                size_t len = nl ? (size_t) (nl - (data + pos)) : size - pos;
+                st->line++;
+                _cleanup_free_ char *buf = strndup(data + pos, len);
+                if (!buf) {
+                        r = -ENOMEM;
+                        break;
+                }
+                pos += len + 1;
+
+                char *l = strstrip(buf);
+                if (!*l || *l == '#' || *l == ';')
+                        continue;
+                if (*l == '[') {
+                        size_t ll = strlen(l);
+                        if (l[ll - 1] != ']') {
+                                r = ERR("%s", _("section header without closing ']'"));
+                                continue;
+                        }
+                        l[ll - 1] = 0;
+                        r = section_begin(st, strstrip(l + 1));
+                        continue;
+                }
+                char *eq = strchr(l, '=');
+                if (!eq) {
+                        r = ERR(_("expected KEY = VALUE, got '%s'"), l);
+                        continue;
+                }
+                *eq = 0;
+                char *key = strstrip(l), *v = strstrip(eq + 1);
+                size_t vl = strlen(v);
+                if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+                        v[vl - 1] = 0;
+                        v++;
+                }
+                if (!*key) {
+                        r = ERR("%s", _("a line starts with '=': the key is missing"));
+                        continue;
+                }
+                if (!*v) {
+                        r = ERR(_("'%s' has no value"), key);
+                        continue;
+                }
+                r = handle_key(st, key, v);
+        }
+finish:
+        free(st->section_name);
+        strv_free(st->seen);
+        if (r < 0)
+                return r;
+        return (int) (strv_length(errors ? *errors : NULL) - before);
+}
