@@ -115,7 +115,8 @@ int parse_duration(const char *s, uint64_t *ret_usec) {
         return 0;
 }
 
-int parse_size(const char *s, uint64_t *ret_bytes) {
+/* A whole NUMBER followed by one of units: the number times the unit's factor. */
+static int parse_whole(const char *s, const Unit *units, size_t n_units, uint64_t *ret) {
         const char *p = s;
         const Unit *u;
         uint64_t v;
@@ -126,28 +127,28 @@ int parse_size(const char *s, uint64_t *ret_bytes) {
         r = parse_digits(&p, &v);
         if (r == -EINVAL)
                 return r;
-        u = find_unit(size_units, ELEMENTSOF(size_units), p);
+        u = find_unit(units, n_units, p);
         if (!u)
                 return -EINVAL;
         if (r < 0 || v > UINT64_MAX / u->factor)
                 return -ERANGE;
-        *ret_bytes = v * u->factor;
+        *ret = v * u->factor;
         return 0;
 }
 
+int parse_size(const char *s, uint64_t *ret_bytes) {
+        return parse_whole(s, size_units, ELEMENTSOF(size_units), ret_bytes);
+}
+
 int parse_unsigned(const char *s, unsigned *ret) {
-        const char *p = s;
+        static const Unit none = { "", 1 };
         uint64_t v;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        r = parse_digits(&p, &v);
-        if (r == -EINVAL)
+        r = parse_whole(s, &none, 1, &v);
+        if (r < 0)
                 return r;
-        if (*p != '\0')
-                return -EINVAL;
-        if (r < 0 || v > UINT_MAX)
+        if (v > UINT_MAX)
                 return -ERANGE;
         *ret = (unsigned) v;
         return 0;

@@ -6,6 +6,7 @@
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
 #include "string-table.h"
+#include "string-util.h"
 
 static const char *const cert_status_table[_CERT_STATUS_MAX] = {
         [CERT_STATUS_VALID] = "valid",
@@ -88,16 +89,12 @@ static time_t asn1_to_time(const ASN1_TIME *t) {
 
 _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const char *fmt, ...) {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
+        int r = free_and_vasprintf(&v->reason, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        free(v->reason);
-        v->reason = s;
-        v->status = status;
-        return 0;
+        if (r >= 0)
+                v->status = status;
+        return r;
 }
 
 static bool hash_allowed(const Policy *p, int md_nid) {

@@ -100,33 +100,9 @@ char *fold_vietnamese(const char *s) {
         return out;
 }
 
-static bool is_word_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '?';
-}
-
-/* Splits folded text into its words. */
-static int words_of(const char *folded, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *p = folded;
-        while (*p) {
-                while (*p && !is_word_char(*p))
-                        p++;
-                if (!*p)
-                        break;
-                const char *b = p;
-                while (*p && is_word_char(*p))
-                        p++;
-                char *w = strndup(b, (size_t) (p - b));
-                if (!w)
-                        return -ENOMEM;
-                int r = strv_push(&l, w);
-                if (r < 0) {
-                        free(w);
-                        return r;
-                }
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
+/* Folded text is ASCII: its words are letters and digits, and '?' for what could not be folded. */
+static bool is_not_word_char(char c) {
+        return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '?');
 }
 
 bool policy_is_classified(const Policy *p, const char *classification) {
@@ -134,13 +110,13 @@ bool policy_is_classified(const Policy *p, const char *classification) {
                 return false;
         _cleanup_free_ char *f = fold_vietnamese(classification);
         _cleanup_strv_free_ char **text = NULL;
-        if (!f || words_of(f, &text) < 0)
+        if (!f || strv_split(f, is_not_word_char, &text) < 0)
                 return true; /* out of memory: refuse rather than allow */
         size_t nt = strv_length(text);
         STRV_FOREACH (w, p->classification_words) {
                 _cleanup_free_ char *fw = fold_vietnamese(*w);
                 _cleanup_strv_free_ char **phrase = NULL;
-                if (!fw || words_of(fw, &phrase) < 0)
+                if (!fw || strv_split(fw, is_not_word_char, &phrase) < 0)
                         return true;
                 size_t np = strv_length(phrase);
                 if (np == 0 || np > nt)

@@ -88,27 +88,8 @@ static bool url_ok(const char *v) {
         return true;
 }
 
-static int split_words(const char *v, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *p = v;
-        while (*p) {
-                while (*p == ' ' || *p == '\t' || *p == ',')
-                        p++;
-                if (!*p)
-                        break;
-                size_t n = strcspn(p, " \t,");
-                char *w = strndup(p, n);
-                if (!w)
-                        return -ENOMEM;
-                int r = strv_push(&l, w);
-                if (r < 0) {
-                        free(w);
-                        return r;
-                }
-                p += n;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
+static bool is_list_separator(char c) {
+        return c == ' ' || c == '\t' || c == ',';
 }
 
 static const char *curve_canonical(const char *c) {
@@ -226,10 +207,23 @@ static void *extra_field(ParseState *st, const PolicyKey *k, void *field) {
         return (uint8_t *) field - k->offset + k->offset_extra;
 }
 
-/* Where a setting was made, for errors about contradictions found once every file is read. */
-static int set_origin(ParseState *st, char **origin) {
-        free(*origin);
-        return asprintf(origin, "%s:%u", st->file, st->line) < 0 ? -ENOMEM : 0;
+/* Where a setting was made (into offset_extra, a char *), for the errors about contradictions found once
+ * every file is read. */
+static int set_origin(ParseState *st, const PolicyKey *k, void *field) {
+        return free_and_asprintf(extra_field(st, k, field), "%s:%u", st->file, st->line);
+}
+
+/* Stores value, read from v into an enum field, or refuses v when value is negative. Enums with a negative
+ * _INVALID member are ints. */
+_Static_assert(
+        sizeof(RevocationMode) == sizeof(int) && sizeof(RsaPadding) == sizeof(int) &&
+                sizeof(CertKind) == sizeof(int),
+        "enum fields are stored as int");
+static int set_enum(ParseState *st, const PolicyKey *k, const char *v, void *field, int value) {
+        if (value < 0)
+                return bad_value(st, k, v, k->expected);
+        *(int *) field = value;
+        return 0;
 }
 
 static int key_boolean(ParseState *st, const PolicyKey *k, const char *v, void *field) {
@@ -240,43 +234,35 @@ static int key_boolean(ParseState *st, const PolicyKey *k, const char *v, void *
         return 0;
 }
 
-/* A boolean whose origin (offset_extra, a char *) is remembered. */
 static int key_boolean_with_origin(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        int b = parse_boolean(v);
-        if (b < 0)
-                return bad_value(st, k, v, k->expected);
-        *(bool *) field = b;
-        return set_origin(st, extra_field(st, k, field));
+        int r = key_boolean(st, k, v, field);
+        if (r < 0 || parse_boolean(v) < 0)
+                return r;
+        return set_origin(st, k, field);
 }
 
-static int check_range(ParseState *st, const PolicyKey *k, const char *v, unsigned u) {
+/* Stores u when parsing gave r >= 0 and u is within min..max. */
+static int set_unsigned(ParseState *st, const PolicyKey *k, const char *v, void *field, int r, unsigned u) {
+        if (r < 0)
+                return bad_value(st, k, v, k->expected);
         if (u < k->min)
-                return bad_value(st, k, v, k->too_small ?: k->expected) ?: 1;
+                return bad_value(st, k, v, k->too_small ?: k->expected);
         if (u > k->max)
-                return bad_value(st, k, v, k->too_large ?: k->expected) ?: 1;
+                return bad_value(st, k, v, k->too_large ?: k->expected);
+        *(unsigned *) field = u;
         return 0;
 }
 
 static int key_unsigned(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        unsigned u;
-        if (parse_unsigned(v, &u) < 0)
-                return bad_value(st, k, v, k->expected);
-        int r = check_range(st, k, v, u);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        *(unsigned *) field = u;
-        return 0;
+        unsigned u = 0;
+        int r = parse_unsigned(v, &u);
+        return set_unsigned(st, k, v, field, r, u);
 }
 
 static int key_seconds(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        unsigned u;
-        if (parse_seconds(v, &u) < 0)
-                return bad_value(st, k, v, k->expected);
-        int r = check_range(st, k, v, u);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        *(unsigned *) field = u;
-        return 0;
+        unsigned u = 0;
+        int r = parse_seconds(v, &u);
+        return set_unsigned(st, k, v, field, r, u);
 }
 
 static int key_absolute_path(ParseState *st, const PolicyKey *k, const char *v, void *field) {
@@ -304,7 +290,7 @@ static int key_strv_append(ParseState *st, const PolicyKey *k, const char *v, vo
 /* A list of words separated by blanks or commas, each turned into its canonical name, replacing the list. */
 static int key_word_list(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         _cleanup_strv_free_ char **w = NULL, **out = NULL;
-        int r = split_words(v, &w);
+        int r = strv_split(v, is_list_separator, &w);
         if (r < 0)
                 return r;
         if (!w)
@@ -340,19 +326,18 @@ static int key_trust_intermediate(ParseState *st, const PolicyKey *k, const char
         return trust_path(st, k, v, field, false);
 }
 
-/* The origin goes to offset_extra. */
 static int key_revocation_mode(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         RevocationMode m = revocation_mode_from_string(v);
-        if (m < 0)
-                return bad_value(st, k, v, k->expected);
-        *(RevocationMode *) field = m;
-        return set_origin(st, extra_field(st, k, field));
+        int r = set_enum(st, k, v, field, m);
+        if (r < 0 || m < 0)
+                return r;
+        return set_origin(st, k, field);
 }
 
 static int key_rewrite(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         Policy *p = st->p;
         _cleanup_strv_free_ char **w = NULL;
-        int r = split_words(v, &w);
+        int r = strv_split(v, is_list_separator, &w);
         if (r < 0)
                 return r;
         if (strv_length(w) != 2 || !url_ok(w[0]) || !url_ok(w[1]))
@@ -370,11 +355,7 @@ static int key_rewrite(ParseState *st, const PolicyKey *k, const char *v, void *
 }
 
 static int key_rsa_padding(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        RsaPadding pad = rsa_padding_from_string(v);
-        if (pad < 0)
-                return bad_value(st, k, v, k->expected);
-        *(RsaPadding *) field = pad;
-        return 0;
+        return set_enum(st, k, v, field, rsa_padding_from_string(v));
 }
 
 static int key_classification_word(ParseState *st, const PolicyKey *k, const char *v, void *field) {
@@ -388,12 +369,10 @@ static int key_classification_word(ParseState *st, const PolicyKey *k, const cha
         return strv_extend(field, v);
 }
 
+/* "unknown" is what a certificate no rule names gets, not something a rule can give. */
 static int key_cert_kind(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         CertKind ck = cert_kind_from_string(v);
-        if (ck < 0 || ck == CERT_KIND_UNKNOWN)
-                return bad_value(st, k, v, k->expected);
-        *(CertKind *) field = ck;
-        return 0;
+        return set_enum(st, k, v, field, ck == CERT_KIND_UNKNOWN ? -EINVAL : ck);
 }
 
 /* ATTRIBUTE=PATTERN into the NameMatch array at offset, counted at offset_extra. The messages of the

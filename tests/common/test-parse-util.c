@@ -21,11 +21,35 @@ static void test_boolean(void **state) {
         assert_int_equal(parse_boolean(NULL), -EINVAL);
 }
 
+typedef struct Good {
+        const char *s;
+        uint64_t value;
+} Good;
+
+/* Each of good gives its value, each of bad -EINVAL without touching the output. */
+static void check_parser(
+        int (*parse)(const char *s, uint64_t *ret), const Good *good, size_t n_good, const char *const *bad,
+        size_t n_bad) {
+        uint64_t u;
+
+        for (size_t i = 0; i < n_good; i++) {
+                u = UINT64_MAX;
+                if (parse(good[i].s, &u) < 0)
+                        fail_msg("'%s' refused", good[i].s);
+                if (u != good[i].value)
+                        fail_msg("'%s' gave %" PRIu64 ", expected %" PRIu64, good[i].s, u, good[i].value);
+        }
+        for (size_t i = 0; i < n_bad; i++) {
+                u = 42;
+                if (parse(bad[i], &u) != -EINVAL)
+                        fail_msg("'%s' not refused with -EINVAL", bad[i]);
+                assert_int_equal(u, 42);
+        }
+        assert_int_equal(parse(NULL, &u), -EINVAL);
+}
+
 static void test_duration(void **state) {
-        static const struct {
-                const char *s;
-                uint64_t usec;
-        } good[] = {
+        static const Good good[] = {
                 /* What kysod.conf accepted. */
                 { "3", 3 * USEC_PER_SEC },
                 { "1.5s", 1500 * USEC_PER_MSEC },
@@ -52,22 +76,7 @@ static void test_duration(void **state) {
                 "",    "s",    "-1s",   "+1s",  "1 s", " 1s", "1s ", "1x",  "1e3", "0x10",
                 ".5s", "1..5", "1.5.5", "1,5s", "1S",  "1hr", "1w",  "inf", "nan", "1s1",
         };
-        uint64_t u;
-
-        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                u = UINT64_MAX;
-                if (parse_duration(good[i].s, &u) < 0)
-                        fail_msg("'%s' refused", good[i].s);
-                if (u != good[i].usec)
-                        fail_msg("'%s' gave %" PRIu64 ", expected %" PRIu64, good[i].s, u, good[i].usec);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                u = 42;
-                if (parse_duration(bad[i], &u) != -EINVAL)
-                        fail_msg("'%s' not refused with -EINVAL", bad[i]);
-                assert_int_equal(u, 42); /* untouched on failure */
-        }
-        assert_int_equal(parse_duration(NULL, &u), -EINVAL);
+        check_parser(parse_duration, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
 }
 
 static void test_duration_overflow(void **state) {
@@ -90,10 +99,7 @@ static void test_duration_overflow(void **state) {
 }
 
 static void test_size(void **state) {
-        static const struct {
-                const char *s;
-                uint64_t bytes;
-        } good[] = {
+        static const Good good[] = {
                 /* What audit-rotate accepted. */
                 { "65536", 65536 },
                 { "64K", 64 * 1024 },
@@ -113,22 +119,7 @@ static void test_size(void **state) {
                 "",     "K",   "-5M",  "+5M",  "10X", "1k", "1m", "5 M", " 5M", "5M ",
                 "1.5G", "1KB", "1Kib", "0x10", "1e3", "1P", "1E", "M10", "1MM", "10M,",
         };
-        uint64_t u;
-
-        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                u = UINT64_MAX;
-                if (parse_size(good[i].s, &u) < 0)
-                        fail_msg("'%s' refused", good[i].s);
-                if (u != good[i].bytes)
-                        fail_msg("'%s' gave %" PRIu64 ", expected %" PRIu64, good[i].s, u, good[i].bytes);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                u = 42;
-                if (parse_size(bad[i], &u) != -EINVAL)
-                        fail_msg("'%s' not refused with -EINVAL", bad[i]);
-                assert_int_equal(u, 42);
-        }
-        assert_int_equal(parse_size(NULL, &u), -EINVAL);
+        check_parser(parse_size, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
 }
 
 static void test_size_overflow(void **state) {
