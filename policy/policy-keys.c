@@ -531,6 +531,32 @@ static int scalar_once(ParseState *st, const char *key) {
         return 0;
 }
 
+/* The index of the rule called *name in an array of n rules of the given size (KindRule or SealRule, whose
+ * first field is the name). When there is none, appends one, zeroed, taking *name, and returns 1. */
+static int named_rule_get(void **rules, size_t *n, size_t size, char **name, size_t *ret) {
+        _Static_assert(offsetof(KindRule, name) == 0 && offsetof(SealRule, name) == 0, "name comes first");
+        uint8_t *a = *rules;
+        for (size_t i = 0; i < *n; i++)
+                if (streq(*(char **) (a + i * size), *name)) {
+                        *ret = i;
+                        return 0;
+                }
+        a = realloc(a, size * (*n + 1));
+        if (!a)
+                return -ENOMEM;
+        *rules = a;
+        memset(a + *n * size, 0, size);
+        *(char **) (a + *n * size) = TAKE_PTR(*name);
+        *ret = (*n)++;
+        return 1;
+}
+
+/* Where a rule starts, for the errors of policy_finish(). */
+static int rule_origin(ParseState *st, char **file, unsigned *line) {
+        *line = st->line;
+        return free_and_strdup(file, st->file);
+}
+
 static int section_begin(ParseState *st, const char *hdr) {
         _cleanup_free_ char *h = strdup(hdr);
         if (!h)
@@ -569,45 +595,25 @@ static int section_begin(ParseState *st, const char *hdr) {
                         _("section [%s] needs a name, for example [%s leaders]"), h, kind ? "kind" : "seal");
 
         Policy *p = st->p;
+        size_t i = 0;
+        int r;
         if (kind) {
-                size_t i;
-                for (i = 0; i < p->n_kind_rules; i++)
-                        if (streq(p->kind_rules[i].name, name))
-                                break;
-                if (i == p->n_kind_rules) {
-                        KindRule *n = realloc(p->kind_rules, sizeof(KindRule) * (p->n_kind_rules + 1));
-                        if (!n)
-                                return -ENOMEM;
-                        p->kind_rules = n;
-                        n[i] = (KindRule){ .kind = _CERT_KIND_INVALID, .line = st->line };
-                        n[i].file = strdup(st->file);
-                        if (!n[i].file)
-                                return -ENOMEM;
-                        n[i].name = TAKE_PTR(name);
-                        p->n_kind_rules++;
+                r = named_rule_get((void **) &p->kind_rules, &p->n_kind_rules, sizeof(KindRule), &name, &i);
+                if (r > 0) {
+                        KindRule *k = &p->kind_rules[i];
+                        k->kind = _CERT_KIND_INVALID;
+                        r = rule_origin(st, &k->file, &k->line);
                 }
                 st->kind_index = i;
-                st->section = SECTION_KIND;
         } else {
-                size_t i;
-                for (i = 0; i < p->n_seal_rules; i++)
-                        if (streq(p->seal_rules[i].name, name))
-                                break;
-                if (i == p->n_seal_rules) {
-                        SealRule *n = realloc(p->seal_rules, sizeof(SealRule) * (p->n_seal_rules + 1));
-                        if (!n)
-                                return -ENOMEM;
-                        p->seal_rules = n;
-                        n[i] = (SealRule){ .line = st->line };
-                        n[i].file = strdup(st->file);
-                        if (!n[i].file)
-                                return -ENOMEM;
-                        n[i].name = TAKE_PTR(name);
-                        p->n_seal_rules++;
-                }
+                r = named_rule_get((void **) &p->seal_rules, &p->n_seal_rules, sizeof(SealRule), &name, &i);
+                if (r > 0)
+                        r = rule_origin(st, &p->seal_rules[i].file, &p->seal_rules[i].line);
                 st->seal_index = i;
-                st->section = SECTION_SEAL;
         }
+        if (r < 0)
+                return r;
+        st->section = kind ? SECTION_KIND : SECTION_SEAL;
         st->section_name = TAKE_PTR(h);
         return 0;
 }
