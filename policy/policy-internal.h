@@ -17,9 +17,10 @@ _printf_(4, 5) int policy_add_error(
 
 /* The person at the desk must not be able to loosen the policy: a file or folder it is read from must be
  * owned by root and writable by nobody else. Returns 0 when it is, 1 after adding an error when it is not,
- * -ENOMEM. */
-int policy_check_owner_fd(int fd, const char *path, char ***errors);
-int policy_check_owner_path(const char *path, char ***errors);
+ * -ENOMEM. With POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK a file that fails the check is accepted (0) with a
+ * warning logged each time. */
+int policy_check_owner_fd(int fd, const char *path, PolicyLoadFlags flags, char ***errors);
+int policy_check_owner_path(const char *path, PolicyLoadFlags flags, char ***errors);
 
 /* The paths of the entries of dir whose names end with one of suffixes (NULL-terminated), sorted; hidden
  * ones skipped; -E2BIG past POLICY_MAX_DROPINS; a negative errno when dir cannot be read. */

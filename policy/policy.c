@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "i18n.h"
+#include "log.h"
 #include "openssl-util.h"
 #include "policy-internal.h"
 #include "string-table.h"
@@ -169,30 +170,55 @@ int policy_add_error(char ***errors, const char *file, unsigned line, const char
 
 /* ---- file ownership: the person at the desk must not be able to loosen the policy ---- */
 
-/* Each refusal is an error and returns 1 (or -ENOMEM). */
-int policy_check_owner_fd(int fd, const char *path, char ***errors) {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return policy_add_error(errors, path, 0, _("cannot check its owner: %s"), strerror(errno))
-                               ?: 1;
-        if (st.st_uid != 0)
-                return policy_add_error(
-                               errors, path, 0,
-                               _("not owned by root: only root-owned files are accepted, so that the policy "
-                                 "cannot be changed from a user account (chown root:root it)"))
-                               ?: 1;
-        if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0))
-                return policy_add_error(
-                               errors, path, 0, _("writable by users other than root: run chmod go-w on it"))
-                               ?: 1;
-        return 0;
+/* Makes the problem an owner check found (if any) an error (1), or when the check is skipped, a warning (0):
+ * a skipped check must not pass silently, since the same file makes kysod refuse to start. */
+static int owner_verdict(char **problem, PolicyLoadFlags flags, char ***errors) {
+        if (!problem)
+                return 0;
+        if (flags & POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK) {
+                log_warning(
+                        _("%s; accepted only because the owner check is skipped "
+                          "(--insecure-skip-owner-check or KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1), which kysod "
+                          "never does"),
+                        problem[0]);
+                return 0;
+        }
+        if (errors) {
+                int r = strv_extend(errors, problem[0]);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
 }
 
-int policy_check_owner_path(const char *path, char ***errors) {
+int policy_check_owner_fd(int fd, const char *path, PolicyLoadFlags flags, char ***errors) {
+        _cleanup_strv_free_ char **problem = NULL;
+        struct stat st;
+        int r = 0;
+
+        if (fstat(fd, &st) < 0)
+                r = policy_add_error(&problem, path, 0, _("cannot check its owner: %s"), strerror(errno));
+        else if (st.st_uid != 0)
+                r = policy_add_error(
+                        &problem, path, 0,
+                        _("not owned by root: only root-owned files are accepted, so that the policy "
+                          "cannot be changed from a user account (chown root:root it)"));
+        else if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0))
+                r = policy_add_error(
+                        &problem, path, 0, _("writable by users other than root: run chmod go-w on it"));
+        if (r < 0)
+                return r;
+        return owner_verdict(problem, flags, errors);
+}
+
+int policy_check_owner_path(const char *path, PolicyLoadFlags flags, char ***errors) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_PATH);
-        if (fd < 0)
-                return policy_add_error(errors, path, 0, _("cannot open: %s"), strerror(errno)) ?: 1;
-        return policy_check_owner_fd(fd, path, errors);
+        if (fd < 0) {
+                _cleanup_strv_free_ char **problem = NULL;
+                int r = policy_add_error(&problem, path, 0, _("cannot open: %s"), strerror(errno));
+                return r < 0 ? r : owner_verdict(problem, flags, errors);
+        }
+        return policy_check_owner_fd(fd, path, flags, errors);
 }
 
 /* ---- folders: policy.d, and folders of certificates ---- */
@@ -322,18 +348,16 @@ static int policy_digest(Policy *p) {
         return sha256_hex(strempty(text), len, p->digest);
 }
 
-static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, bool check_owner, char ***errors) {
+static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, char ***errors) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return policy_add_error(errors, path, 0, _("cannot open: %s"), strerror(errno));
         _cleanup_free_ char *data = NULL;
         size_t size;
         int r;
-        if (check_owner) {
-                r = policy_check_owner_fd(fd, path, errors);
-                if (r != 0)
-                        return r < 0 ? r : 0;
-        }
+        r = policy_check_owner_fd(fd, path, flags, errors);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = read_full_fd(fd, POLICY_MAX_FILE_SIZE, &data, &size);
         if (r < 0)
                 return policy_add_error(errors, path, 0, _("cannot read: %s"), strerror(-r));
@@ -354,7 +378,6 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         _cleanup_(policy_freep) Policy *p = policy_new_defaults();
         _cleanup_strv_free_ char **errors = NULL, **dropins = NULL;
         _cleanup_free_ char *dir = NULL;
-        bool check_owner = !(flags & POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK);
         int r;
 
         if (!p)
@@ -385,13 +408,11 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
                 if (!dir)
                         return -ENOMEM;
         }
-        if (check_owner) {
-                r = policy_check_owner_path(dir, &errors);
-                if (r < 0)
-                        return r;
-        }
+        r = policy_check_owner_path(dir, flags, &errors);
+        if (r < 0)
+                return r;
 
-        r = parse_file(p, path, flags, check_owner, &errors);
+        r = parse_file(p, path, flags, &errors);
         if (r < 0)
                 return r;
 
@@ -407,12 +428,12 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         else if (r < 0)
                 r = policy_add_error(
                         &errors, ddir, 0, _("cannot read the drop-in folder: %s"), strerror(-r));
-        else if (check_owner)
-                r = policy_check_owner_path(ddir, &errors);
+        else
+                r = policy_check_owner_path(ddir, flags, &errors);
         if (r < 0)
                 return r;
         STRV_FOREACH (d, dropins) {
-                r = parse_file(p, *d, flags, check_owner, &errors);
+                r = parse_file(p, *d, flags, &errors);
                 if (r < 0)
                         return r;
         }
@@ -423,7 +444,8 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         r = policy_digest(p);
         if (r < 0)
                 return r;
-        p->system_default = check_owner && streq(path, POLICY_SYSTEM_PATH);
+        p->system_default =
+                !(flags & POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK) && streq(path, POLICY_SYSTEM_PATH);
 
         if (errors) {
                 if (ret_errors)

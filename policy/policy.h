@@ -134,8 +134,8 @@ typedef struct Policy {
 } Policy;
 
 typedef enum PolicyLoadFlags {
-        /* Accept files not owned by root or writable by others. For tests and for checking a draft only:
-         * the agent never sets it for the system policy. */
+        /* Accept files not owned by root or writable by others, logging a warning for each. For tests and
+         * for checking a draft only: the agent never sets it. */
         POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK = 1 << 0,
 } PolicyLoadFlags;
 

@@ -12,13 +12,6 @@
 
 #define CERT_FILE_MAX_SIZE (4 * 1024 * 1024)
 
-/* The owner check of one certificate file or folder; 1 when it failed (and an error was added). */
-static int check_owner(const char *path, PolicyLoadFlags flags, char ***errors) {
-        if (flags & POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK)
-                return 0;
-        return policy_check_owner_path(path, errors);
-}
-
 static int load_certs_from_file(
         const char *path, STACK_OF(X509) * out, const char *cfile, unsigned line, PolicyLoadFlags flags,
         char ***errors, size_t *n_loaded) {
@@ -28,7 +21,7 @@ static int load_certs_from_file(
         if (r < 0)
                 return policy_add_error(
                         errors, cfile, line, _("cannot read certificate file %s: %s"), path, strerror(-r));
-        r = check_owner(path, flags, errors);
+        r = policy_check_owner_path(path, flags, errors);
         if (r != 0)
                 return r < 0 ? r : 0;
 
@@ -80,7 +73,7 @@ int trust_store_load_path(
                 return policy_add_error(errors, cfile, line, _("cannot read %s: %s"), path, strerror(errno));
         if (S_ISDIR(st.st_mode)) {
                 _cleanup_strv_free_ char **files = NULL;
-                r = check_owner(path, flags, errors);
+                r = policy_check_owner_path(path, flags, errors);
                 if (r != 0)
                         return r < 0 ? r : 0;
                 r = policy_list_folder(path, suffixes, &files);
