@@ -32,6 +32,10 @@ int trust_store_load_path(
         const char *path, STACK_OF(X509) * out, bool need_ca, const char *cfile, unsigned line,
         PolicyLoadFlags flags, char ***errors);
 
+/* The final checks of the switches that exist only in test builds (KYSO_TEST_SWITCHES, see
+ * policy-keys.c); nothing in kysod and kysoctl. Appends errors; 0 or -ENOMEM. */
+int policy_test_switches_finish(Policy *p, const char *main, char ***errors);
+
 /* The words refused by default ([classification] adds to them). NULL on OOM. */
 char **classification_default_words(void);
 /* 1 when v holds a letter or a digit once folded (so it can match a word), 0 when not, -ENOMEM. */

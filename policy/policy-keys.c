@@ -12,6 +12,12 @@
 #include "string-table.h"
 #include "string-util.h"
 
+/* Switches that exist for tests only are compiled only into the tests' copy of this file (see the top
+ * meson.build): kysod and kysoctl have no way to turn revocation checks off. */
+#ifndef KYSO_TEST_SWITCHES
+#        define KYSO_TEST_SWITCHES 0
+#endif
+
 typedef enum SectionType {
         SECTION_NONE,
         SECTION_TRUST,
@@ -234,12 +240,14 @@ static int key_boolean(ParseState *st, const PolicyKey *k, const char *v, void *
         return 0;
 }
 
+#if KYSO_TEST_SWITCHES
 static int key_boolean_with_origin(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         int r = key_boolean(st, k, v, field);
         if (r < 0 || parse_boolean(v) < 0)
                 return r;
         return set_origin(st, k, field);
 }
+#endif
 
 /* Stores u when parsing gave r >= 0 and u is within min..max. */
 static int set_unsigned(ParseState *st, const PolicyKey *k, const char *v, void *field, int r, unsigned u) {
@@ -328,6 +336,10 @@ static int key_trust_intermediate(ParseState *st, const PolicyKey *k, const char
 
 static int key_revocation_mode(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         RevocationMode m = revocation_mode_from_string(v);
+#if !KYSO_TEST_SWITCHES
+        if (m == REVOCATION_OFF)
+                m = _REVOCATION_MODE_INVALID;
+#endif
         int r = set_enum(st, k, v, field, m);
         if (r < 0 || m < 0)
                 return r;
@@ -438,6 +450,7 @@ static const PolicyKey policy_keys[] = {
         { SECTION_TRUST, "intermediate", key_trust_intermediate, POLICY_FIELD(intermediates),
           .offset_extra = offsetof(Policy, intermediate_paths) },
 
+#if KYSO_TEST_SWITCHES
         { SECTION_REVOCATION, "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
           .offset_extra = offsetof(Policy, revocation_mode_origin), .once = true,
           .expected = N_("expected ocsp-then-crl, crl, ocsp or off") },
@@ -445,6 +458,11 @@ static const PolicyKey policy_keys[] = {
           POLICY_FIELD(allow_insecure_no_revocation),
           .offset_extra = offsetof(Policy, allow_insecure_origin), .once = true,
           .expected = N_("expected yes or no") },
+#else
+        { SECTION_REVOCATION, "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
+          .offset_extra = offsetof(Policy, revocation_mode_origin), .once = true,
+          .expected = N_("expected ocsp-then-crl, crl or ocsp") },
+#endif
         { SECTION_REVOCATION, "ocsp-require-nonce", key_boolean, POLICY_FIELD(ocsp_require_nonce),
           .once = true, .expected = N_("expected yes or no") },
         { SECTION_REVOCATION, "ocsp-timeout", key_seconds, POLICY_FIELD(ocsp_timeout_sec), .once = true,
@@ -727,4 +745,21 @@ finish:
         if (r < 0)
                 return r;
         return (int) (strv_length(errors ? *errors : NULL) - before);
+}
+
+int policy_test_switches_finish(Policy *p, const char *main, char ***errors) {
+        int r = 0;
+#if KYSO_TEST_SWITCHES
+        if (p->revocation_mode == REVOCATION_OFF && !p->allow_insecure_no_revocation)
+                r = policy_add_error(
+                        errors, p->revocation_mode_origin ?: main, 0, "%s",
+                        _("[revocation] mode = off needs allow-insecure-no-revocation-for-tests = yes; it is "
+                          "meant for tests only, the regulation asks for OCSP or CRL checks"));
+        if (r >= 0 && p->revocation_mode != REVOCATION_OFF && p->allow_insecure_no_revocation)
+                r = policy_add_error(
+                        errors, p->allow_insecure_origin ?: main, 0, "%s",
+                        _("allow-insecure-no-revocation-for-tests = yes contradicts the revocation mode; "
+                          "remove it"));
+#endif
+        return r;
 }

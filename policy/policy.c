@@ -282,14 +282,9 @@ int policy_finish(Policy *p, char ***errors) {
                         return r;                                      \
         } while (0)
 
-        if (p->revocation_mode == REVOCATION_OFF && !p->allow_insecure_no_revocation)
-                FIN(p->revocation_mode_origin ?: main, 0, "%s",
-                    _("[revocation] mode = off needs allow-insecure-no-revocation-for-tests = yes; it is "
-                      "meant for tests only, the regulation asks for OCSP or CRL checks"));
-        if (p->revocation_mode != REVOCATION_OFF && p->allow_insecure_no_revocation)
-                FIN(p->allow_insecure_origin ?: main, 0, "%s",
-                    _("allow-insecure-no-revocation-for-tests = yes contradicts the revocation mode; remove "
-                      "it"));
+        r = policy_test_switches_finish(p, main, errors);
+        if (r < 0)
+                return r;
         if (sk_X509_num(p->trusted_roots) == 0)
                 FIN(main, 0, "%s",
                     _("no trusted root: add [trust] root = /path/to/root.pem (the Government CA roots)"));

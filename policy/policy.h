@@ -16,7 +16,7 @@ typedef enum RevocationMode {
         REVOCATION_OCSP_THEN_CRL,
         REVOCATION_CRL,
         REVOCATION_OCSP,
-        REVOCATION_OFF, /* only with allow-insecure-no-revocation-for-tests = yes */
+        REVOCATION_OFF, /* only in the tests' builds (KYSO_TEST_SWITCHES), never from kysod's policy */
         _REVOCATION_MODE_MAX,
         _REVOCATION_MODE_INVALID = -EINVAL,
 } RevocationMode;

@@ -92,6 +92,28 @@ else
                 "$T/good/policy.conf"
 fi
 
+# Revocation checks cannot be turned off outside the tests' own builds (issue 12): kysoctl and kysod are built
+# without the switch, so a policy (even a root-owned drop-in) that tries is refused.
+mkdir -m 755 "$T/off"
+printf '[trust]\nroot = %s\n[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n' "$T/root.pem" \
+        >"$T/off/policy.conf"
+chmod 644 "$T/off/policy.conf"
+check "revocation off: refused by the shipped kysoctl" 1 "$T/off/policy.conf:4: bad value 'off' for mode" \
+        check "${OWNER[@]}" "$T/off/policy.conf"
+check "the test switch does not exist in the shipped kysoctl" 1 \
+        "$T/off/policy.conf:5: unknown key 'allow-insecure-no-revocation-for-tests'" check "${OWNER[@]}" \
+        "$T/off/policy.conf"
+for program in "$KYSOCTL" "${KYSOD:-}"; do
+        [[ -n $program ]] || continue
+        if [[ ! -f $program ]]; then
+                not_ok "$program is not built"
+        elif grep -qa "allow-insecure-no-revocation-for-tests" "$program"; then
+                not_ok "$(basename "$program") holds no test switch"
+        else
+                ok "$(basename "$program") holds no test switch"
+        fi
+done
+
 # The shipped example parses, once its root folder exists.
 mkdir -m 755 "$T/example" "$T/example/roots" "$T/example/intermediates"
 cp "$T/root.pem" "$T/example/roots/"
