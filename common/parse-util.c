@@ -77,7 +77,10 @@ static const Unit *find_unit(const Unit *units, size_t n, const char *suffix) {
         return NULL;
 }
 
-int parse_duration(const char *s, uint64_t *ret_usec) {
+/* NUMBER followed by one of units: the number times the unit's factor. With allow_fraction the number may
+ * have a fractional part, counted down to 1/factor. */
+static int
+parse_number(const char *s, const Unit *units, size_t n_units, bool allow_fraction, uint64_t *ret) {
         const char *p = s, *frac = NULL;
         uint64_t whole, v, part = 0;
         const Unit *u;
@@ -89,55 +92,34 @@ int parse_duration(const char *s, uint64_t *ret_usec) {
         if (r == -EINVAL)
                 return r;
         /* The fraction by hand, not strtod(): that one reads "1,5" in a Vietnamese locale and "1e3". */
-        if (*p == '.') {
+        if (allow_fraction && *p == '.') {
                 frac = ++p;
                 while (is_digit(*p))
                         p++;
         }
-        u = find_unit(duration_units, ELEMENTSOF(duration_units), p);
+        u = find_unit(units, n_units, p);
         if (!u)
                 return -EINVAL;
         if (r < 0 || whole > UINT64_MAX / u->factor)
                 return -ERANGE;
         v = whole * u->factor;
-        if (frac) {
-                /* Digit by digit: the factor is at most a day in microseconds, so nothing overflows. */
-                uint64_t scale = u->factor;
-                for (const char *f = frac; f < p && scale >= 10; f++) {
-                        scale /= 10;
-                        part += (uint64_t) (*f - '0') * scale;
-                }
-                if (v > UINT64_MAX - part)
-                        return -ERANGE;
-                v += part;
+        /* The fraction adds less than one factor: only the final sum can overflow. */
+        for (uint64_t scale = u->factor; frac && frac < p && scale >= 10; frac++) {
+                scale /= 10;
+                part += (uint64_t) (*frac - '0') * scale;
         }
-        *ret_usec = v;
+        if (v > UINT64_MAX - part)
+                return -ERANGE;
+        *ret = v + part;
         return 0;
 }
 
-/* A whole NUMBER followed by one of units: the number times the unit's factor. */
-static int parse_whole(const char *s, const Unit *units, size_t n_units, uint64_t *ret) {
-        const char *p = s;
-        const Unit *u;
-        uint64_t v;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        r = parse_digits(&p, &v);
-        if (r == -EINVAL)
-                return r;
-        u = find_unit(units, n_units, p);
-        if (!u)
-                return -EINVAL;
-        if (r < 0 || v > UINT64_MAX / u->factor)
-                return -ERANGE;
-        *ret = v * u->factor;
-        return 0;
+int parse_duration(const char *s, uint64_t *ret_usec) {
+        return parse_number(s, duration_units, ELEMENTSOF(duration_units), true, ret_usec);
 }
 
 int parse_size(const char *s, uint64_t *ret_bytes) {
-        return parse_whole(s, size_units, ELEMENTSOF(size_units), ret_bytes);
+        return parse_number(s, size_units, ELEMENTSOF(size_units), false, ret_bytes);
 }
 
 int parse_unsigned(const char *s, unsigned *ret) {
@@ -145,7 +127,7 @@ int parse_unsigned(const char *s, unsigned *ret) {
         uint64_t v;
         int r;
 
-        r = parse_whole(s, &none, 1, &v);
+        r = parse_number(s, &none, 1, false, &v);
         if (r < 0)
                 return r;
         if (v > UINT_MAX)

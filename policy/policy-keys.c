@@ -9,7 +9,6 @@
 #include "i18n.h"
 #include "parse-util.h"
 #include "policy-internal.h"
-#include "string-table.h"
 #include "string-util.h"
 
 /* Switches that exist for tests only are compiled only into the tests' copy of this file (see the top
@@ -18,37 +17,17 @@
 #        define KYSO_TEST_SWITCHES 0
 #endif
 
+/* What a key belongs to. */
 typedef enum SectionType {
         SECTION_NONE,
-        SECTION_TRUST,
-        SECTION_REVOCATION,
-        SECTION_ALGORITHMS,
-        SECTION_TIMESTAMP,
-        SECTION_EXPIRY,
-        SECTION_CLASSIFICATION,
-        SECTION_PIN,
-        SECTION_KIND, /* [kind NAME] */
-        SECTION_SEAL, /* [seal NAME] */
+        SECTION_PLAIN, /* [trust], [revocation], ...: a header that is the name of the keys' section */
+        SECTION_KIND,  /* [kind NAME] */
+        SECTION_SEAL,  /* [seal NAME] */
         /* Not headers: the certificate criteria of a [kind] section and, behind seal- and leader-, of both
          * sides of a [seal] section; organization only there. */
         SECTION_MATCH,
         SECTION_SEAL_MATCH,
-        _SECTION_MAX,
-        _SECTION_INVALID = -EINVAL,
 } SectionType;
-
-/* The headers without a name; [kind NAME] and [seal NAME] are read by section_begin(). */
-static const char *const section_type_table[_SECTION_MAX] = {
-        [SECTION_TRUST] = "trust",
-        [SECTION_REVOCATION] = "revocation",
-        [SECTION_ALGORITHMS] = "algorithms",
-        [SECTION_TIMESTAMP] = "timestamp",
-        [SECTION_EXPIRY] = "expiry",
-        [SECTION_CLASSIFICATION] = "classification",
-        [SECTION_PIN] = "pin",
-};
-
-DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(section_type, SectionType);
 
 typedef struct ParseState {
         Policy *p;
@@ -194,6 +173,7 @@ typedef int (*PolicyKeyParser)(ParseState *st, const PolicyKey *k, const char *v
 
 struct PolicyKey {
         SectionType section;
+        const char *header; /* of a SECTION_PLAIN key */
         const char *name;
         PolicyKeyParser parse;
         size_t offset;
@@ -440,75 +420,76 @@ static int key_fingerprint(ParseState *st, const PolicyKey *k, const char *v, vo
 
 #define POLICY_FIELD(f) .offset = offsetof(Policy, f)
 #define MATCH_KEY(n, fn, f) \
-        { SECTION_MATCH, n, fn, offsetof(CertMatch, f) }
+        { SECTION_MATCH, NULL, n, fn, offsetof(CertMatch, f) }
 #define MATCH_NAME_KEY(n, f) \
-        { SECTION_MATCH, n, key_name_match, offsetof(CertMatch, f), offsetof(CertMatch, n_##f) }
+        { SECTION_MATCH, NULL, n, key_name_match, offsetof(CertMatch, f), offsetof(CertMatch, n_##f) }
 
 static const PolicyKey policy_keys[] = {
-        { SECTION_TRUST, "root", key_trust_root, POLICY_FIELD(trusted_roots),
+        { SECTION_PLAIN, "trust", "root", key_trust_root, POLICY_FIELD(trusted_roots),
           .offset_extra = offsetof(Policy, trusted_root_paths) },
-        { SECTION_TRUST, "intermediate", key_trust_intermediate, POLICY_FIELD(intermediates),
+        { SECTION_PLAIN, "trust", "intermediate", key_trust_intermediate, POLICY_FIELD(intermediates),
           .offset_extra = offsetof(Policy, intermediate_paths) },
 
 #if KYSO_TEST_SWITCHES
-        { SECTION_REVOCATION, "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
+        { SECTION_PLAIN, "revocation", "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
           .offset_extra = offsetof(Policy, revocation_mode_origin), .once = true,
           .expected = N_("expected ocsp-then-crl, crl, ocsp or off") },
-        { SECTION_REVOCATION, "allow-insecure-no-revocation-for-tests", key_boolean_with_origin,
+        { SECTION_PLAIN, "revocation", "allow-insecure-no-revocation-for-tests", key_boolean_with_origin,
           POLICY_FIELD(allow_insecure_no_revocation),
           .offset_extra = offsetof(Policy, allow_insecure_origin), .once = true,
           .expected = N_("expected yes or no") },
 #else
-        { SECTION_REVOCATION, "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
+        { SECTION_PLAIN, "revocation", "mode", key_revocation_mode, POLICY_FIELD(revocation_mode),
           .offset_extra = offsetof(Policy, revocation_mode_origin), .once = true,
           .expected = N_("expected ocsp-then-crl, crl or ocsp") },
 #endif
-        { SECTION_REVOCATION, "ocsp-require-nonce", key_boolean, POLICY_FIELD(ocsp_require_nonce),
+        { SECTION_PLAIN, "revocation", "ocsp-require-nonce", key_boolean, POLICY_FIELD(ocsp_require_nonce),
           .once = true, .expected = N_("expected yes or no") },
-        { SECTION_REVOCATION, "ocsp-timeout", key_seconds, POLICY_FIELD(ocsp_timeout_sec), .once = true,
-          .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
+        { SECTION_PLAIN, "revocation", "ocsp-timeout", key_seconds, POLICY_FIELD(ocsp_timeout_sec),
+          .once = true, .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
           .too_large = TIMEOUT_RANGE },
-        { SECTION_REVOCATION, "crl-timeout", key_seconds, POLICY_FIELD(crl_timeout_sec), .once = true,
-          .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
+        { SECTION_PLAIN, "revocation", "crl-timeout", key_seconds, POLICY_FIELD(crl_timeout_sec),
+          .once = true, .min = 1, .max = 300, .expected = DURATION_EXPECTED, .too_small = TIMEOUT_RANGE,
           .too_large = TIMEOUT_RANGE },
-        { SECTION_REVOCATION, "ocsp-max-age", key_seconds, POLICY_FIELD(ocsp_max_age_sec), .once = true,
-          .min = 1, .max = UINT_MAX, .expected = DURATION_EXPECTED,
+        { SECTION_PLAIN, "revocation", "ocsp-max-age", key_seconds, POLICY_FIELD(ocsp_max_age_sec),
+          .once = true, .min = 1, .max = UINT_MAX, .expected = DURATION_EXPECTED,
           .too_small = N_("0 would refuse every OCSP answer; give the longest age to accept, such as 1d") },
-        { SECTION_REVOCATION, "crl-cache-max-age", key_seconds, POLICY_FIELD(crl_cache_max_age_sec),
+        { SECTION_PLAIN, "revocation", "crl-cache-max-age", key_seconds, POLICY_FIELD(crl_cache_max_age_sec),
           .once = true, .max = UINT_MAX, .expected = DURATION_EXPECTED },
-        { SECTION_REVOCATION, "cache", key_absolute_path, POLICY_FIELD(cache_dir), .once = true,
+        { SECTION_PLAIN, "revocation", "cache", key_absolute_path, POLICY_FIELD(cache_dir), .once = true,
           .expected = N_("expected an absolute path") },
-        { SECTION_REVOCATION, "proxy", key_http_url, POLICY_FIELD(proxy), .once = true,
+        { SECTION_PLAIN, "revocation", "proxy", key_http_url, POLICY_FIELD(proxy), .once = true,
           .expected = N_("expected http://HOST:PORT") },
-        { SECTION_REVOCATION, "rewrite", key_rewrite,
+        { SECTION_PLAIN, "revocation", "rewrite", key_rewrite,
           .expected =
                   N_("expected two URLs: FROM TO, for example http://ocsp.ca.ptc http://ocsp.ca.gov.vn") },
 
-        { SECTION_ALGORITHMS, "min-rsa-bits", key_unsigned, POLICY_FIELD(min_rsa_bits), .once = true,
-          .min = 2048, .max = 16384, .expected = N_("expected a number of bits such as 2048 or 3072"),
+        { SECTION_PLAIN, "algorithms", "min-rsa-bits", key_unsigned, POLICY_FIELD(min_rsa_bits),
+          .once = true, .min = 2048, .max = 16384,
+          .expected = N_("expected a number of bits such as 2048 or 3072"),
           .too_small = N_("the regulation asks for RSA keys of at least 2048 bits") },
-        { SECTION_ALGORITHMS, "ec-curves", key_word_list, POLICY_FIELD(ec_curves), .once = true,
+        { SECTION_PLAIN, "algorithms", "ec-curves", key_word_list, POLICY_FIELD(ec_curves), .once = true,
           .expected = N_("allowed curves are P-256, P-384 and P-521"), .canonical = curve_canonical },
-        { SECTION_ALGORITHMS, "hashes", key_word_list, POLICY_FIELD(hashes), .once = true,
+        { SECTION_PLAIN, "algorithms", "hashes", key_word_list, POLICY_FIELD(hashes), .once = true,
           .expected = N_("allowed hashes are sha256, sha384 and sha512"), .canonical = hash_canonical },
-        { SECTION_ALGORITHMS, "rsa-padding", key_rsa_padding, POLICY_FIELD(rsa_padding), .once = true,
-          .expected = N_("expected pkcs1 or pss") },
+        { SECTION_PLAIN, "algorithms", "rsa-padding", key_rsa_padding, POLICY_FIELD(rsa_padding),
+          .once = true, .expected = N_("expected pkcs1 or pss") },
 
-        { SECTION_TIMESTAMP, "url", key_url, POLICY_FIELD(tsa_url), .once = true,
+        { SECTION_PLAIN, "timestamp", "url", key_url, POLICY_FIELD(tsa_url), .once = true,
           .expected = N_("expected an http:// or https:// URL") },
-        { SECTION_TIMESTAMP, "timeout", key_seconds, POLICY_FIELD(tsa_timeout_sec), .once = true, .min = 1,
-          .max = 300, .expected = TIMEOUT_RANGE },
+        { SECTION_PLAIN, "timestamp", "timeout", key_seconds, POLICY_FIELD(tsa_timeout_sec), .once = true,
+          .min = 1, .max = 300, .expected = TIMEOUT_RANGE },
 
-        { SECTION_EXPIRY, "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days), .once = true,
-          .max = 3650, .expected = N_("expected a number of days") },
+        { SECTION_PLAIN, "expiry", "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days),
+          .once = true, .max = 3650, .expected = N_("expected a number of days") },
 
-        { SECTION_CLASSIFICATION, "refuse", key_classification_word, POLICY_FIELD(classification_words),
-          .expected = N_("expected a word such as Mật") },
+        { SECTION_PLAIN, "classification", "refuse", key_classification_word,
+          POLICY_FIELD(classification_words), .expected = N_("expected a word such as Mật") },
 
-        { SECTION_PIN, "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
+        { SECTION_PLAIN, "pin", "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
           .max = 24 * 3600, .expected = N_("expected a duration from 0 (never) to 24h, such as 5min") },
 
-        { SECTION_KIND, "kind", key_cert_kind, offsetof(KindRule, kind), .once = true,
+        { SECTION_KIND, NULL, "kind", key_cert_kind, offsetof(KindRule, kind), .once = true,
           .expected = N_("expected personal, organization or device") },
 
         MATCH_NAME_KEY("issuer", issuer),
@@ -518,13 +499,16 @@ static const PolicyKey policy_keys[] = {
         MATCH_KEY("policy-oid", key_oid, policy_oids),
         MATCH_KEY("eku", key_oid, ekus),
         MATCH_KEY("fingerprint", key_fingerprint, fingerprints),
-        { SECTION_SEAL_MATCH, "organization", key_strv_append, offsetof(CertMatch, organizations) },
+        { SECTION_SEAL_MATCH, NULL, "organization", key_strv_append, offsetof(CertMatch, organizations) },
 };
 
-static const PolicyKey *policy_key_find(SectionType section, const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++)
-                if (policy_keys[i].section == section && streq(policy_keys[i].name, name))
-                        return &policy_keys[i];
+/* The key name (any key when name is NULL) of section (and header, for SECTION_PLAIN). */
+static const PolicyKey *policy_key_find(SectionType section, const char *header, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++) {
+                const PolicyKey *k = &policy_keys[i];
+                if (k->section == section && streq_ptr(k->header, header) && (!name || streq(k->name, name)))
+                        return k;
+        }
         return NULL;
 }
 
@@ -582,8 +566,8 @@ static int section_begin(ParseState *st, const char *hdr) {
         free(st->section_name);
         st->section_name = NULL;
 
-        st->section = section_type_from_string(h);
-        if (st->section >= 0) {
+        if (policy_key_find(SECTION_PLAIN, h, NULL)) {
+                st->section = SECTION_PLAIN;
                 st->section_name = TAKE_PTR(h);
                 return 0;
         }
@@ -649,10 +633,10 @@ static int handle_key(ParseState *st, const char *key, const char *v) {
         case SECTION_KIND: {
                 KindRule *rule = &p->kind_rules[st->kind_index];
                 base = rule;
-                k = policy_key_find(SECTION_KIND, key);
+                k = policy_key_find(SECTION_KIND, NULL, key);
                 if (!k) {
                         base = &rule->match;
-                        k = policy_key_find(SECTION_MATCH, key);
+                        k = policy_key_find(SECTION_MATCH, NULL, key);
                 }
                 break;
         }
@@ -664,11 +648,12 @@ static int handle_key(ParseState *st, const char *key, const char *v) {
                 else if ((sub = startswith(key, "leader-")))
                         base = &rule->leader;
                 if (sub)
-                        k = policy_key_find(SECTION_MATCH, sub) ?: policy_key_find(SECTION_SEAL_MATCH, sub);
+                        k = policy_key_find(SECTION_MATCH, NULL, sub)
+                                    ?: policy_key_find(SECTION_SEAL_MATCH, NULL, sub);
                 break;
         }
         default:
-                k = policy_key_find(st->section, key);
+                k = policy_key_find(SECTION_PLAIN, st->section_name, key);
         }
         if (!k)
                 return ERR(
