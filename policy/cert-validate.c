@@ -97,27 +97,6 @@ _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const cha
         return r;
 }
 
-static bool hash_allowed(const Policy *p, int md_nid) {
-        const char *n = NULL;
-        switch (md_nid) {
-        case NID_sha256:
-                n = "sha256";
-                break;
-        case NID_sha384:
-                n = "sha384";
-                break;
-        case NID_sha512:
-                n = "sha512";
-                break;
-        default:
-                return false;
-        }
-        STRV_FOREACH (h, p->hashes)
-                if (streq(*h, n))
-                        return true;
-        return false;
-}
-
 /* Key strength by the policy. On failure, curve_out names a curve the policy does not allow, or type_out a
  * key type kyso does not support (neither: too few bits). */
 static bool
@@ -140,10 +119,7 @@ key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out[static 32],
                 snprintf(curve_out, 32, "%.31s", nist ?: group);
                 if (!nist)
                         return false;
-                STRV_FOREACH (c, p->ec_curves)
-                        if (streq(*c, nist))
-                                return true;
-                return false;
+                return strv_contains(p->ec_curves, nist);
         }
         *type_out = id != NID_undef ? OBJ_nid2sn(id) : EVP_PKEY_get0_type_name(key);
         if (!*type_out)
@@ -212,7 +188,7 @@ static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain,
                 int md_nid = NID_undef, pk_nid = NID_undef, secbits = 0;
                 uint32_t flags = 0;
                 if (X509_get_signature_info(x, &md_nid, &pk_nid, &secbits, &flags) != 1 ||
-                    !hash_allowed(p, md_nid)) {
+                    !policy_hash_allowed(p, md_nid)) {
                         _cleanup_free_ char *allowed = hashes_text(p);
                         ERR_clear_error();
                         return finish(

@@ -461,6 +461,14 @@ PolicyLoadFlags policy_tools_flags(void) {
         return e && streq(e, "1") ? POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK : 0;
 }
 
+bool policy_hash_allowed(const Policy *p, int md_nid) {
+        const char *n = md_nid == NID_sha256   ? "sha256"
+                        : md_nid == NID_sha384 ? "sha384"
+                        : md_nid == NID_sha512 ? "sha512"
+                                               : NULL;
+        return n && strv_contains(p->hashes, n);
+}
+
 char *policy_rewrite_url(const Policy *p, const char *url) {
         for (size_t i = 0; i < p->n_rewrites; i++) {
                 const char *rest = startswith(url, p->rewrites[i].from);

@@ -189,5 +189,8 @@ RevocationMode revocation_mode_from_string(const char *s);
 const char *rsa_padding_to_string(RsaPadding p);
 RsaPadding rsa_padding_from_string(const char *s);
 
+/* True when the digest md_nid (NID_sha256, ...) is one of the policy's [algorithms] hashes. */
+bool policy_hash_allowed(const Policy *p, int md_nid);
+
 /* SHA-256 fingerprint of a certificate, lowercase hex (65 bytes with the NUL). */
 int cert_fingerprint_sha256(X509 *cert, char ret[static 65]);

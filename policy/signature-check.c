@@ -81,19 +81,6 @@ static char *name_entry(X509 *x, int nid) {
         return s;
 }
 
-static bool hash_allowed(const Policy *p, int nid) {
-        const char *n = nid == NID_sha256   ? "sha256"
-                        : nid == NID_sha384 ? "sha384"
-                        : nid == NID_sha512 ? "sha512"
-                                            : NULL;
-        if (!n)
-                return false;
-        STRV_FOREACH (h, p->hashes)
-                if (streq(*h, n))
-                        return true;
-        return false;
-}
-
 static const char *hash_name(int nid) {
         return nid != NID_undef ? OBJ_nid2sn(nid) : "?";
 }
@@ -102,7 +89,7 @@ static const char *hash_name(int nid) {
 static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureCheck *c) {
         switch (s->signing_cert) {
         case CMS_SIGNING_CERT_V2_OK:
-                c->signing_cert_bound = hash_allowed(p, s->signing_cert_digest_nid);
+                c->signing_cert_bound = policy_hash_allowed(p, s->signing_cert_digest_nid);
                 return free_and_asprintf(
                         &c->binding_reason,
                         c->signing_cert_bound
@@ -138,12 +125,12 @@ check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool
         if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert || !t->has_gen_time)
                 return free_and_asprintf(&c->timestamp_reason, "%s", _("it does not verify."));
         c->tsa_name = name_entry(t->tsa_cert, NID_commonName);
-        if (!hash_allowed(p, t->imprint_digest_nid))
+        if (!policy_hash_allowed(p, t->imprint_digest_nid))
                 return free_and_asprintf(
                         &c->timestamp_reason,
                         _("it hashes the signature with %s, which the policy does not allow."),
                         hash_name(t->imprint_digest_nid));
-        if (!hash_allowed(p, t->signature_digest_nid))
+        if (!policy_hash_allowed(p, t->signature_digest_nid))
                 return free_and_asprintf(
                         &c->timestamp_reason,
                         _("it is signed with the hash %s, which the policy does not allow."),
@@ -236,7 +223,7 @@ int signature_check(
 
         /* Integrity: formats/' verdict, then our algorithm policy on top. */
         c.integrity_ok = s->problem == CMS_PROBLEM_OK;
-        if (c.integrity_ok && !hash_allowed(p, s->digest_nid)) {
+        if (c.integrity_ok && !policy_hash_allowed(p, s->digest_nid)) {
                 c.integrity_ok = false;
                 r = free_and_asprintf(
                         &c.integrity_reason,
@@ -244,7 +231,7 @@ int signature_check(
                         hash_name(s->digest_nid));
         } else if (
                 c.integrity_ok && s->scheme == CMS_SIGNATURE_RSA_PSS &&
-                !hash_allowed(p, s->pss_mgf1_digest_nid)) {
+                !policy_hash_allowed(p, s->pss_mgf1_digest_nid)) {
                 c.integrity_ok = false;
                 r = free_and_asprintf(
                         &c.integrity_reason,
