@@ -55,6 +55,7 @@ int agent_config_new(AgentConfig **ret) {
         c->batch_timeout_usec = 60 * USEC_PER_SEC;
         c->document_timeout_usec = 60 * USEC_PER_SEC;
         c->revocation_refresh_usec = 3600 * USEC_PER_SEC;
+        c->max_document_size = UINT64_C(2) << 30;
         c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
@@ -170,6 +171,15 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                                 "log-level must be one of debug, info, notice, warning, err; got '%s'",
                                 value);
                 c->log_level = r;
+                return 0;
+        }
+        if (streq(key, "max-document-size")) {
+                if (parse_size(value, &u) < 0 || u < (UINT64_C(1) << 20) || u > (UINT64_C(1) << 40))
+                        return config_error(
+                                ret_error, name, line,
+                                "max-document-size must be a size from 1M to 1T (such as 2G), got '%s'",
+                                value);
+                c->max_document_size = u;
                 return 0;
         }
         if (streq(key, "pin-cache-personal") || streq(key, "pin-cache-organization")) {

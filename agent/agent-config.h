@@ -30,6 +30,7 @@ typedef struct AgentConfig {
         uint64_t document_timeout_usec; /* "document-timeout": a document pipe with nothing new, default 60s
                                          */
         uint64_t revocation_refresh_usec; /* "revocation-refresh": the inventory's, default 60min */
+        uint64_t max_document_size;       /* "max-document-size": bytes, default 2G, 1M..1T */
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* AgentSign: the signing requests of org.kyso.Agent1 (Sign, SignBatch) and their org.kyso.Request1 objects:
- * checks, policy, approval and PIN prompts, the token signature, CAdES, the output, the audit record,
- * Response.
+/* AgentSign: owns the signing requests of org.kyso.Agent1 (Sign, SignBatch) and their org.kyso.Request1
+ * objects, and queues them per token. One request's life is in sign-request.h and the sign-*.c files.
  *
  * One request per token at a time, first come first served, at most SIGN_QUEUE_MAX waiting per token (Busy
  * beyond); other tokens proceed in parallel; prompts are shown one at a time. */

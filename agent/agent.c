@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include "agent-inventory.h"
@@ -40,6 +41,7 @@ struct Agent {
         Policy *policy; /* as loaded at start: the certificates' kind and status in the inventory */
         AgentRevocation *revocation; /* the inventory's revocation status, checked in the background */
         AuditLog *audit;
+        sd_event_source *audit_chain_io; /* a background check of the audit log's chain is done */
         sd_event_source *expiry_timer;
         bool object_registered;
         bool filter_added;
@@ -327,6 +329,18 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
         }
 }
 
+/* The chain check at start and after each rotation runs in the background (audit-chain-check.c). */
+static int audit_chain_checked_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Agent *a = userdata;
+        _cleanup_free_ char *msg = NULL;
+        int r = audit_log_chain_check_done(a->audit, &msg);
+        if (r < 0)
+                log_error_errno(r, "%s", msg ?: "Cannot check the audit log's chain.");
+        else if (r > 0)
+                log_warning("%s", msg);
+        return 0;
+}
+
 static DBusHandlerResult agent_filter(DBusConnection *c, DBusMessage *m, void *userdata);
 static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 
@@ -368,6 +382,15 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
                 e, &a->expiry_timer, CLOCK_MONOTONIC, EXPIRY_CHECK_USEC, 60 * 1000000, expiry_timer_cb, a);
         if (r < 0)
                 return r;
+        if (audit) {
+                /* Not fatal: the log is written as before, and 'kysoctl audit verify' checks it. */
+                int fd;
+                r = audit_log_watch_chain(audit, &fd);
+                if (r >= 0)
+                        r = sd_event_add_io(e, &a->audit_chain_io, fd, EPOLLIN, audit_chain_checked_cb, a);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot check the audit log's chain in the background: %m");
+        }
         /* Only now, when nothing can fail any more, take the caller's policy and log. */
         a->policy = policy;
         a->audit = audit;
@@ -378,6 +401,7 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
 Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
+        sd_event_source_disable_unref(a->audit_chain_io); /* its fd belongs to the log */
         sd_event_source_disable_unref(a->expiry_timer);
         if (a->sign)
                 agent_sign_set_session_watch(a->sign, NULL); /* forgets every kept PIN */

@@ -654,6 +654,33 @@ fail:
         return r;
 }
 
+/* One prompt: the options, its texts, then the command that shows it (MESSAGE shows only a title, a text and
+ * its button). */
+static int start_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = add_options(p, &l);
+        if (r >= 0 && op == OP_MESSAGE) {
+                r = add_command(&l, "SETTITLE", t->title);
+                if (r >= 0)
+                        r = add_command(&l, "SETDESC", t->description);
+                if (r >= 0)
+                        r = add_command(&l, "SETOK", t->ok);
+        } else if (r >= 0)
+                r = add_texts(&l, t);
+        if (r >= 0)
+                r = add_command(
+                        &l,
+                        op == OP_CONFIRM  ? "CONFIRM"
+                        : op == OP_GETPIN ? "GETPIN"
+                                          : "MESSAGE",
+                        NULL);
+        if (r < 0)
+                return r;
+        return start(p, op, TAKE_PTR(l));
+}
+
 static PinentryPrompter *to_pinentry(Prompter *base) {
         return (PinentryPrompter *) base;
 }
@@ -662,7 +689,6 @@ static int
 pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler handler, void *userdata) {
         PinentryPrompter *p = to_pinentry(base);
         _cleanup_(prompt_text_done) PromptText t = {};
-        _cleanup_strv_free_ char **l = NULL;
         int r;
 
         if (!req || !handler)
@@ -677,15 +703,7 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
         }
         if (r < 0)
                 return r;
-        r = add_options(p, &l);
-        if (r >= 0)
-                r = add_texts(&l, &t);
-        if (r >= 0)
-                r = add_command(&l, "CONFIRM", NULL);
-        if (r < 0)
-                return r;
-
-        r = start(p, OP_CONFIRM, TAKE_PTR(l));
+        r = start_prompt(p, OP_CONFIRM, &t);
         if (r < 0)
                 return r;
         p->confirm_handler = handler;
@@ -697,7 +715,6 @@ static int
 pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler handler, void *userdata) {
         PinentryPrompter *p = to_pinentry(base);
         _cleanup_(prompt_text_done) PromptText t = {};
-        _cleanup_strv_free_ char **l = NULL;
         int r;
 
         if (!req || !handler)
@@ -708,15 +725,7 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
         r = prompt_text_pin(req, &t);
         if (r < 0)
                 return r;
-        r = add_options(p, &l);
-        if (r >= 0)
-                r = add_texts(&l, &t);
-        if (r >= 0)
-                r = add_command(&l, "GETPIN", NULL);
-        if (r < 0)
-                return r;
-
-        r = start(p, OP_GETPIN, TAKE_PTR(l));
+        r = start_prompt(p, OP_GETPIN, &t);
         if (r < 0)
                 return r;
         p->pin_handler = handler;
@@ -728,7 +737,6 @@ static int
 pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandler handler, void *userdata) {
         PinentryPrompter *p = to_pinentry(base);
         _cleanup_(prompt_text_done) PromptText t = {};
-        _cleanup_strv_free_ char **l = NULL;
         int r;
 
         if (!handler)
@@ -739,19 +747,7 @@ pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandl
         r = prompt_text_pinpad(token_label, &t);
         if (r < 0)
                 return r;
-        r = add_options(p, &l);
-        if (r >= 0)
-                r = add_command(&l, "SETTITLE", t.title);
-        if (r >= 0)
-                r = add_command(&l, "SETDESC", t.description);
-        if (r >= 0)
-                r = add_command(&l, "SETOK", t.ok);
-        if (r >= 0)
-                r = add_command(&l, "MESSAGE", NULL);
-        if (r < 0)
-                return r;
-
-        r = start(p, OP_MESSAGE, TAKE_PTR(l));
+        r = start_prompt(p, OP_MESSAGE, &t);
         if (r < 0)
                 return r;
         p->confirm_handler = handler;

@@ -9,6 +9,7 @@
 
 #include <openssl/objects.h>
 
+#include "client-read.h"
 #include "macro.h"
 #include "openssl-util.h"
 #include "sign-jobs.h"
@@ -63,81 +64,122 @@ void cert_check_job_free(void *job) {
         free(j);
 }
 
+/* ---- DocHashJob */
+
+/* Large reads: a regular file costs one poll() per MiB. */
+#define DOC_READ_CHUNK (1024U * 1024U)
+
+int doc_hash_job_new(int fd, int digest_nid, int timeout_ms, uint64_t max_size, DocHashJob **ret) {
+        DocHashJob *j;
+        int k;
+
+        if (fd < 0)
+                return -EINVAL;
+        j = calloc(1, sizeof *j);
+        if (!j)
+                return -ENOMEM;
+        k = client_reader_init(&j->reader, timeout_ms, max_size);
+        j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (k >= 0 && j->fd < 0)
+                k = -errno;
+        if (k >= 0 && (content_digests_add(&j->digests, NID_sha256) < 0 ||
+                       content_digests_add(&j->digests, digest_nid) < 0))
+                k = -ENOMEM;
+        if (k < 0) {
+                doc_hash_job_free(j);
+                return k;
+        }
+        *ret = j;
+        return 0;
+}
+
+void doc_hash_job_run(void *job) {
+        DocHashJob *j = job;
+        _cleanup_free_ uint8_t *buf = malloc(DOC_READ_CHUNK);
+        uint8_t head[5];
+        size_t n_head = 0;
+        ssize_t n;
+        int k;
+
+        if (!buf) {
+                j->error = -ENOMEM;
+                return;
+        }
+        while ((n = client_reader_read(&j->reader, j->fd, buf, DOC_READ_CHUNK, true)) > 0) {
+                /* What the document is, from its first bytes, however the pipe cuts them. */
+                size_t m = MIN((size_t) n, sizeof head - n_head);
+                memcpy(head + n_head, buf, m);
+                n_head += m;
+                k = content_digests_update(&j->digests, buf, (size_t) n);
+                if (k < 0) {
+                        j->error = k;
+                        return;
+                }
+        }
+        if (n < 0) {
+                j->error = (int) n;
+                return;
+        }
+        j->is_pdf = n_head == sizeof head && memcmp(head, "%PDF-", sizeof head) == 0;
+        j->error = content_digests_finish(&j->digests);
+}
+
+void doc_hash_job_cancel(void *job) {
+        DocHashJob *j = job;
+        client_reader_cancel(&j->reader);
+}
+
+void doc_hash_job_free(void *job) {
+        DocHashJob *j = job;
+
+        if (!j)
+                return;
+        content_digests_done(&j->digests);
+        safe_close(j->fd);
+        client_reader_done(&j->reader);
+        free(j);
+}
+
 /* ---- ExistingCheckJob */
 
 int existing_check_job_new(
-        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms,
+        Policy *policy, int doc_fd, int existing_fd, int digest_nid, int timeout_ms, uint64_t max_size,
         ExistingCheckJob **ret) {
         ExistingCheckJob *j;
+        int k;
 
         if (!policy || doc_fd < 0 || existing_fd < 0)
                 return -EINVAL;
         j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
+        k = client_reader_init(&j->reader, timeout_ms, max_size);
         j->doc_fd = fcntl(doc_fd, F_DUPFD_CLOEXEC, 3);
         j->existing_fd = fcntl(existing_fd, F_DUPFD_CLOEXEC, 3);
-        j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (j->doc_fd < 0 || j->existing_fd < 0 || j->cancel_fd < 0) {
-                int r = negative_errno();
+        if (k >= 0 && (j->doc_fd < 0 || j->existing_fd < 0))
+                k = -errno;
+        if (k < 0) {
                 safe_close(j->doc_fd);
                 safe_close(j->existing_fd);
-                safe_close(j->cancel_fd);
+                client_reader_done(&j->reader);
                 free(j);
-                return r;
+                return k;
         }
         j->digest_nid = digest_nid;
-        j->timeout_ms = timeout_ms > 0 ? timeout_ms : -1;
         j->policy = policy_ref(policy);
         *ret = j;
         return 0;
 }
 
-static bool job_cancelled(ExistingCheckJob *j) {
-        struct pollfd p = { .fd = j->cancel_fd, .events = POLLIN };
-        return poll(&p, 1, 0) > 0;
-}
-
-/* The client's fds are read as they are: they may be blocking (their O_NONBLOCK is shared with the client,
- * so it is not ours to set), so the read waits in poll() with the cancel eventfd, and happens only when the
- * fd is readable. A regular file is always readable: one poll() per chunk of 256 KiB. */
-static ssize_t job_read(ExistingCheckJob *j, int fd, void *buf, size_t size) {
-        for (;;) {
-                struct pollfd p[2] = {
-                        { .fd = fd, .events = POLLIN },
-                        { .fd = j->cancel_fd, .events = POLLIN },
-                };
-                ssize_t n;
-
-                int k = poll(p, ELEMENTSOF(p), j->timeout_ms);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (p[1].revents != 0)
-                        return -ECANCELED;
-                if (k == 0) {
-                        j->timed_out = true;
-                        return -ETIMEDOUT;
-                }
-                n = read(fd, buf, size);
-                if (n >= 0)
-                        return n;
-                if (errno != EINTR && errno != EAGAIN)
-                        return -errno;
-        }
-}
-
 static ssize_t read_existing(void *userdata, void *buf, size_t size) {
         ExistingCheckJob *j = userdata;
-        return job_read(j, j->existing_fd, buf, size);
+        return client_reader_read(&j->reader, j->existing_fd, buf, size, false);
 }
 
 /* The document streams through the verifier and the digests at once: it is read only once. */
 static ssize_t read_and_hash(void *userdata, void *buf, size_t size) {
         ExistingCheckJob *j = userdata;
-        ssize_t n = job_read(j, j->doc_fd, buf, size);
+        ssize_t n = client_reader_read(&j->reader, j->doc_fd, buf, size, true);
 
         if (n > 0) {
                 int r = content_digests_update(&j->digests, buf, (size_t) n);
@@ -160,10 +202,12 @@ void existing_check_job_run(void *job) {
         if (cms_signature_read(read_existing, j, &j->existing, &j->existing_size) < 0 ||
             cades_existing_digests(j->existing, j->existing_size, &j->digests) < 0 ||
             cms_verify_detached(j->existing, j->existing_size, read_and_hash, j, &j->verified) < 0) {
-                if (job_cancelled(j))
+                if (client_reader_cancelled(&j->reader))
                         j->error = -ECANCELED; /* nobody reads it: the worker drops the result */
-                else if (j->timed_out)
+                else if (j->reader.timed_out)
                         j->error = -ETIMEDOUT;
+                else if (j->reader.too_large)
+                        j->error = -EFBIG;
                 else
                         j->not_cms = true;
                 return;
@@ -182,7 +226,7 @@ void existing_check_job_run(void *job) {
         /* Each signer's certificate is validated now and at its signing time: OCSP and CRL requests, not
          * worth making for a cancelled request (they cannot be interrupted, but they have timeouts). */
         for (size_t i = 0; i < n; i++) {
-                if (job_cancelled(j)) {
+                if (client_reader_cancelled(&j->reader)) {
                         j->error = -ECANCELED;
                         return;
                 }
@@ -208,163 +252,61 @@ void existing_check_job_free(void *job) {
         content_digests_done(&j->digests);
         safe_close(j->doc_fd);
         safe_close(j->existing_fd);
-        safe_close(j->cancel_fd);
+        client_reader_done(&j->reader);
         policy_free(j->policy);
         free(j);
 }
 
 void existing_check_job_cancel(void *job) {
         ExistingCheckJob *j = job;
-        (void) eventfd_write(j->cancel_fd, 1);
+        client_reader_cancel(&j->reader);
 }
 
-/* ---- the CMS */
+/* ---- TimestampJob */
 
-typedef struct Capture {
-        const CmsInput *in;
-        uint8_t *tbs;
-        size_t tbs_size;
-} Capture;
+int timestamp_job_new(const TsaOptions *tsa, const uint8_t *data, size_t size, TimestampJob **ret) {
+        TimestampJob *j;
 
-static int
-capture_sign(void *userdata, const uint8_t *tbs, size_t size, int nid, uint8_t **ret_sig, size_t *ret_size) {
-        Capture *c = userdata;
-        (void) nid;
-
-        if (!c->in->sig) {
-                free(c->tbs);
-                c->tbs = memdup(tbs, size);
-                if (!c->tbs)
-                        return -ENOMEM;
-                c->tbs_size = size;
-                return CMS_TBS_CAPTURED;
-        }
-        /* Same signed attributes as in the first pass (fixed signing time), so the same hash. */
-        if (size != c->in->tbs_size || memcmp(tbs, c->in->tbs, size) != 0)
-                return -ESTALE;
-        *ret_sig = memdup(c->in->sig, c->in->sig_size);
-        if (!*ret_sig)
-                return -ENOMEM;
-        *ret_size = c->in->sig_size;
-        return 0;
-}
-
-int cms_input_build(
-        const CmsInput *in, uint8_t **ret_tbs, size_t *ret_tbs_size, uint8_t **ret_der, size_t *ret_size,
-        CmsTimestamp *ret_ts, char **ret_msg) {
-        _cleanup_free_ uint8_t *der = NULL;
-        Capture c = { .in = in };
-        CadesError e = {};
-        const uint8_t *digest;
-        size_t der_size = 0, ds = 0;
-        int k;
-
-        CadesSignParams p = {
-                .signer_cert = in->cert,
-                .chain = in->chain,
-                .digest_nid = in->digest_nid,
-                .scheme = in->scheme,
-                .profile = CADES_PROFILE_BASELINE_B,
-                .signing_time = in->signing_time,
-                .sign = capture_sign,
-                .userdata = &c,
-                .tsa = in->sig ? in->tsa : NULL,
-                .signing_certificate = in->signing_certificate,
-                .signing_certificate_size = in->signing_certificate_size,
-        };
-        if (in->existing)
-                k = cades_add_signer_digests(
-                        in->existing, in->existing_size, &p, in->digests, &der, &der_size, ret_ts, &e);
-        else {
-                digest = content_digests_get(in->digests, in->digest_nid, &ds);
-                k = digest ? cades_sign_digest(&p, digest, ds, &der, &der_size, ret_ts, &e) : -EINVAL;
-        }
-        if (k == CMS_TBS_CAPTURED && ret_tbs) {
-                *ret_tbs = TAKE_PTR(c.tbs);
-                *ret_tbs_size = c.tbs_size;
-        } else if (k >= 0 && ret_der) {
-                *ret_der = TAKE_PTR(der);
-                *ret_size = der_size;
-        }
-        if (k < 0 && ret_msg)
-                *ret_msg = TAKE_PTR(e.message);
-        free(c.tbs);
-        cades_error_done(&e);
-        return k;
-}
-
-int cms_job_new(const CmsInput *in, CmsJob **ret) {
-        CmsJob *j;
-
-        if (!in || !in->cert || !in->digests || !in->sig || !in->tbs)
+        if (!tsa || !tsa->url || !data || size == 0 || !ret)
                 return -EINVAL;
         j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-        j->in = *in;
-        /* The digests' values only: the hashing contexts stay with their owner. */
-        j->digests = *in->digests;
-        for (size_t i = 0; i < j->digests.n; i++)
-                j->digests.d[i].ctx = NULL;
-        j->in.digests = &j->digests;
-        j->existing = memdup(in->existing, in->existing_size);
-        j->tbs = memdup(in->tbs, in->tbs_size);
-        j->sig = memdup(in->sig, in->sig_size);
-        j->signing_certificate = memdup(in->signing_certificate, in->signing_certificate_size);
-        j->in.existing = j->existing;
-        j->in.signing_certificate = j->signing_certificate;
-        j->in.tbs = j->tbs;
-        j->in.sig = j->sig;
-        j->in.cert = NULL;
-        j->in.chain = NULL;
-        j->in.tsa = NULL;
-        if (in->tsa) {
-                j->tsa = *in->tsa;
-                j->tsa_url = in->tsa->url ? strdup(in->tsa->url) : NULL;
-                j->tsa_proxy = in->tsa->proxy ? strdup(in->tsa->proxy) : NULL;
-                j->tsa.url = j->tsa_url;
-                j->tsa.proxy = j->tsa_proxy;
-                j->tsa_policy_oid = in->tsa->policy_oid ? strdup(in->tsa->policy_oid) : NULL;
-                j->tsa.policy_oid = j->tsa_policy_oid;
-                j->in.tsa = &j->tsa;
-        }
-        if ((in->existing && !j->existing) || !j->tbs || !j->sig ||
-            (in->signing_certificate && !j->signing_certificate) ||
-            (in->tsa && in->tsa->url && !j->tsa_url) || (in->tsa && in->tsa->proxy && !j->tsa_proxy) ||
-            (in->tsa && in->tsa->policy_oid && !j->tsa_policy_oid) || dup_chain(in->chain, &j->chain) < 0 ||
-            X509_up_ref(in->cert) != 1) {
-                cms_job_free(j);
+        j->tsa = *tsa;
+        j->tsa_url = strdup(tsa->url);
+        j->tsa_proxy = tsa->proxy ? strdup(tsa->proxy) : NULL;
+        j->tsa_policy_oid = tsa->policy_oid ? strdup(tsa->policy_oid) : NULL;
+        j->data = memdup(data, size);
+        j->data_size = size;
+        j->tsa.url = j->tsa_url;
+        j->tsa.proxy = j->tsa_proxy;
+        j->tsa.policy_oid = j->tsa_policy_oid;
+        if (!j->tsa_url || (tsa->proxy && !j->tsa_proxy) || (tsa->policy_oid && !j->tsa_policy_oid) ||
+            !j->data) {
+                timestamp_job_free(j);
                 return -ENOMEM;
         }
-        j->cert = in->cert;
-        j->in.cert = j->cert;
-        j->in.chain = j->chain;
         *ret = j;
         return 0;
 }
 
-void cms_job_run(void *job) {
-        CmsJob *j = job;
-        j->error = cms_input_build(&j->in, NULL, NULL, &j->der, &j->der_size, &j->timestamp, &j->message);
+void timestamp_job_run(void *job) {
+        TimestampJob *j = job;
+        j->error = tsa_timestamp(
+                &j->tsa, j->data, j->data_size, &j->token, &j->token_size, &j->timestamp, &j->message);
 }
 
-void cms_job_free(void *job) {
-        CmsJob *j = job;
+void timestamp_job_free(void *job) {
+        TimestampJob *j = job;
 
         if (!j)
                 return;
-        free(j->der);
+        free(j->token);
         free(j->message);
         cms_timestamp_done(&j->timestamp);
         free(j->tsa_url);
         free(j->tsa_proxy);
         free(j->tsa_policy_oid);
-        content_digests_done(&j->digests);
-        free(j->existing);
-        free(j->tbs);
-        free(j->sig);
-        free(j->signing_certificate);
-        sk_X509_pop_free(j->chain, X509_free);
-        X509_free(j->cert);
+        free(j->data);
         free(j);
 }

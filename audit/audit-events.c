@@ -24,6 +24,8 @@ static const struct {
         [AUDIT_EVENT_LOG_TORN_TAIL] = { "log-torn-tail", AUDIT_MESSAGE_ID_LOG_TORN_TAIL },
         [AUDIT_EVENT_LOG_ROTATED] = { "log-rotated", AUDIT_MESSAGE_ID_LOG_ROTATED },
         [AUDIT_EVENT_LOG_RECORDS_MISSING] = { "log-records-missing", AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING },
+        [AUDIT_EVENT_LOG_UNWRITABLE] = { "log-unwritable", AUDIT_MESSAGE_ID_LOG_UNWRITABLE },
+        [AUDIT_EVENT_LOG_CHAIN_BROKEN] = { "log-chain-broken", AUDIT_MESSAGE_ID_LOG_CHAIN_BROKEN },
 };
 
 const char *audit_event_type_to_string(AuditEventType t) {

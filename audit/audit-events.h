@@ -24,6 +24,8 @@ typedef enum AuditEventType {
         AUDIT_EVENT_LOG_TORN_TAIL,  /* the log's unfinished last line was moved to a quarantine file */
         AUDIT_EVENT_LOG_ROTATED,    /* first record of a new file: links the chain to the previous file */
         AUDIT_EVENT_LOG_RECORDS_MISSING, /* at start: the journal saw records the log no longer has */
+        AUDIT_EVENT_LOG_UNWRITABLE,      /* records that could not be written (full disk), once it works */
+        AUDIT_EVENT_LOG_CHAIN_BROKEN,    /* the chain is broken in the middle (found at start or rotation) */
         _AUDIT_EVENT_MAX,
         _AUDIT_EVENT_INVALID = -EINVAL,
 } AuditEventType;
@@ -46,6 +48,8 @@ typedef enum AuditEventType {
 #define AUDIT_MESSAGE_ID_LOG_TORN_TAIL "bf84e40e707c4a828b8d6eb90ef8ae75"
 #define AUDIT_MESSAGE_ID_LOG_ROTATED "fe1a21e47f614090ae342b057b2ee70f"
 #define AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING "7e94e161650a41ed8df7f59e0b1c5455"
+#define AUDIT_MESSAGE_ID_LOG_UNWRITABLE "26aea27ac0ec4aa6bc49d1fceea1635a"
+#define AUDIT_MESSAGE_ID_LOG_CHAIN_BROKEN "6a13ca2c2251435eb3ebba8dfabcd18a"
 
 /* "sign-done" and so on; NULL when out of range. */
 const char *audit_event_type_to_string(AuditEventType t);

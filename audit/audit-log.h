@@ -18,74 +18,13 @@
 
 typedef struct AuditLog AuditLog;
 
-/* Test hooks. A fault fires once, on the append (for ROTATE_CREATE: the rotation) after `skip` good ones. */
-typedef enum AuditFault {
-        AUDIT_FAULT_NONE,
-        AUDIT_FAULT_ENOSPC,            /* write() fails with ENOSPC, nothing written */
-        AUDIT_FAULT_SHORT_WRITE,       /* half the line is written, then ENOSPC */
-        AUDIT_FAULT_SHORT_WRITE_STUCK, /* as above, and truncating back fails too (EIO) */
-        AUDIT_FAULT_FSYNC_EIO,         /* fdatasync() fails with EIO after a full write */
-        AUDIT_FAULT_ROTATE_CREATE,     /* a rotation renamed the file, then cannot create the new one */
-        AUDIT_FAULT_TORN_KILL, /* half the line is written by one write(), then the process kills itself
-                                  (SIGKILL) before the second: a crash inside a record, for the kill -9 test
-                                */
-        /* Only through AuditLogOptions.fault: the process kills itself (SIGKILL) inside open(), while it
-         * recovers a torn tail. */
-        AUDIT_FAULT_OPEN_KILL_BEFORE_CUT,   /* the torn bytes are safe elsewhere, still in the log too */
-        AUDIT_FAULT_OPEN_KILL_AFTER_CUT,    /* and cut off the log */
-        AUDIT_FAULT_OPEN_KILL_AFTER_RECORD, /* and the log-torn-tail record is durable */
-        _AUDIT_FAULT_MAX,
-        _AUDIT_FAULT_INVALID = -EINVAL,
-} AuditFault;
-
 typedef struct AuditLogOptions {
         uint64_t max_size;   /* rotate before the active file would grow past this many bytes; 0: never */
         bool rotate_monthly; /* rotate when the UTC month of the first record of the active file has passed
                               */
         bool no_journal;     /* do not send records to the journal (tests, or systems without journald) */
         bool no_sync;        /* BENCHMARK ONLY: skip fdatasync(). Records are then not durable. */
-        AuditFault fault;    /* TESTS ONLY: armed from open() on, so that open()'s own writes meet it too */
 } AuditLogOptions;
-
-/* Who asked: the D-Bus peer for requests (the agent fills it from the bus credentials). */
-typedef struct AuditCaller {
-        uid_t uid;
-        pid_t pid;
-        const char *exe;
-} AuditCaller;
-
-/* One event. Every pointer may be NULL (the key is then left out). There is deliberately no field for a
- * PIN or any other secret, and extra keys named like one are refused. Strings longer than
- * AUDIT_FIELD_MAX bytes are cut; bytes that are not UTF-8 become U+FFFD. */
-#define AUDIT_FIELD_MAX 1024
-typedef struct AuditEvent {
-        AuditEventType type;
-        const AuditCaller *caller; /* NULL: this process */
-        const char *message;       /* one line for people; also the journal's MESSAGE */
-
-        const char *document; /* the document's name as the client gave it */
-        const char *sha256_before, *sha256_after;
-
-        const char *cert_subject, *cert_issuer, *cert_serial;
-        const char *cert_fingerprint; /* SHA-256 of the DER, hex */
-        const char *cert_kind;        /* personal | organization | device */
-        const char *cert_ca;        /* government | other: when the policy knows; else the report guesses */
-        const char *cert_not_after; /* ISO 8601 */
-        const char *cert_status;    /* valid | expiring | expired | revoked | untrusted | unknown */
-
-        const char *token_uri, *token_label, *token_serial; /* the token's own serial, not the URI's text */
-        const char *token_manufacturer, *token_model;
-
-        const char *request;  /* the request's id or object path */
-        const char *role;     /* approve | issue | copy | appendix | personal */
-        const char *decision; /* allowed | denied | cancelled | failed */
-        const char *reason;   /* why: the policy's reason or the error's message */
-        const char *article;  /* the regulation article behind a decision, e.g. "Quy chế Điều 21.4" */
-        const char *timestamp_time; /* the RFC 3161 token's genTime when there is one */
-        const char *error;          /* the error name when the operation failed */
-
-        const char *const *extra; /* NULL-terminated "key", "value", ... pairs, written under "data" */
-} AuditEvent;
 
 /* Opens (creates) the log at path: parents 0700, file 0600, an exclusive lock on "<path>.lock" (-EBUSY when
  * another process holds it; *ret_message names it), recovery of a torn last line (moved to
@@ -99,7 +38,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AuditLog *, audit_log_free);
 
 /* Appends one record: one write() on an O_APPEND fd, then fdatasync(); returns 0 only when the record is
  * durable, so the caller may then report the event's outcome. On error (-ENOSPC, -EIO, ...) the file is left
- * as it was (a partial write is truncated away) and the caller must fail the operation it records. */
+ * as it was (a partial write is truncated away) and the caller must fail the operation it records. The log
+ * remembers such records (bounded: a count per event, the first and last time, a few certificates) and
+ * writes them as one log-unwritable record before the next record it can write; not for -EINVAL or -E2BIG,
+ * which are the event's fault. */
 int audit_log_append(AuditLog *log, const AuditEvent *ev, uint64_t *ret_seq);
 /* Group commit: appends the n records of evs (1 <= n <= AUDIT_GROUP_MAX), in order, with one write() and one
  * fdatasync(). All or nothing: returns 0 only when all n are durable (*ret_first_seq, if given, is the seq
@@ -130,6 +72,19 @@ const char *audit_log_get_chain(const AuditLog *log);
  * be checked cheaply); negative errno when the record cannot be written (*ret_message says what). */
 int audit_log_check_journal(AuditLog *log, const AuditJournalHead *journal, char **ret_message);
 
+/* Checks the chain in the background: now, and after each rotation, the whole chain is verified on a
+ * thread (as 'kysoctl audit verify' does, without the journal), on the records written before the check
+ * started. *ret_fd becomes readable when a check is done: the caller's event loop then calls
+ * audit_log_chain_check_done() (on the thread that appends). The fd belongs to the log. */
+int audit_log_watch_chain(AuditLog *log, int *ret_fd);
+/* Takes the result of the check that is done. When the chain is broken in the middle, appends one
+ * log-chain-broken record naming the first bad record (problem, file, line, seq, and after_seq: the last
+ * intact record) and returns 1, *ret_message saying so for the journal; a break that such a record names
+ * already is not recorded again (2, *ret_message saying so). 0 when the chain is intact or no check is
+ * done; negative errno when the check could not run or the record cannot be written (*ret_message says
+ * what). */
+int audit_log_chain_check_done(AuditLog *log, char **ret_message);
+
 /* Parses a rotation setting (for a configuration file's "audit-rotate = ..."): "no", "monthly", a size such
  * as "10M" (K, M, G: powers of 1024; at least 64K), or both, comma-separated ("monthly,50M"). Sets max_size
  * and rotate_monthly of o; -EINVAL when the text is not one of those. */
@@ -138,10 +93,6 @@ int audit_log_parse_rotation(const char *s, AuditLogOptions *o);
 /* Where the log lives: $KYSO_AUDIT_LOG, else $XDG_STATE_HOME/kyso/audit.jsonl, else
  * ~/.local/state/kyso/audit.jsonl. */
 int audit_log_default_path(char **ret);
-
-/* Test hooks (see AuditFault). */
-void audit_log_inject_fault(AuditLog *log, AuditFault fault, unsigned skip);
-void audit_log_set_clock(AuditLog *log, uint64_t (*now_ms)(void *userdata), void *userdata);
 
 /* How the agent uses it (the integrator wires this into agent/):
  *

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "audit-reader.h"
@@ -27,7 +28,10 @@ struct AuditReader {
         bool eof;          /* of the current file */
         uint64_t line_number;
         uint64_t bytes;
-        bool skipping;                    /* inside an over-long line: drop bytes until its '\n' */
+        bool skipping;             /* inside an over-long line: drop bytes until its '\n' */
+        const int *fds;            /* borrowed, one per file: read with pread() from offset; NULL: by name */
+        uint64_t offset, last_end; /* in the current file; where the last file ends for this reader */
+        const atomic_bool *cancel; /* when set, the next read fails with -ECANCELED */
         size_t chunk, line_max, buf_size; /* READ_CHUNK, AUDIT_LINE_MAX, BUF_SIZE but in fuzzers */
 };
 
@@ -183,10 +187,34 @@ int audit_reader_open_memory(const void *data, size_t size, AuditReader **ret) {
         return 0;
 }
 
+int audit_reader_open_fds(
+        char *const *files, const int *fds, unsigned n, uint64_t last_end, const atomic_bool *cancel,
+        AuditReader **ret) {
+        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
+        int k = reader_new(&r);
+        if (k < 0)
+                return k;
+        for (unsigned i = 0; i < n; i++) {
+                k = strv_extend(&r->files, files[i]);
+                if (k < 0)
+                        return k;
+        }
+        r->n_files = n;
+        r->fds = fds;
+        r->last_end = last_end;
+        r->cancel = cancel;
+        r->buf = malloc(BUF_SIZE);
+        if (!r->buf)
+                return -ENOMEM;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
 AuditReader *audit_reader_free(AuditReader *r) {
         if (!r)
                 return NULL;
-        safe_close(r->fd);
+        if (!r->fds)
+                safe_close(r->fd);
         strv_free(r->files);
         free(r->buf);
         free(r);
@@ -210,7 +238,22 @@ static int fill(AuditReader *r) {
                 r->start = 0;
         }
         while (r->end < r->buf_size) {
-                ssize_t k = read(r->fd, r->buf + r->end, MIN(r->chunk, r->buf_size - r->end));
+                size_t want = MIN(r->chunk, r->buf_size - r->end);
+                ssize_t k;
+                if (r->cancel && atomic_load(r->cancel))
+                        return -ECANCELED;
+                if (r->fds) {
+                        /* A snapshot: the last file is read only up to where it ended when it was taken. */
+                        if (r->file_index + 1 == r->n_files) {
+                                uint64_t left = r->offset < r->last_end ? r->last_end - r->offset : 0;
+                                if (left < want)
+                                        want = (size_t) left;
+                        }
+                        k = want == 0 ? 0 : pread(r->fd, r->buf + r->end, want, (off_t) r->offset);
+                        if (k > 0)
+                                r->offset += (uint64_t) k;
+                } else
+                        k = read(r->fd, r->buf + r->end, want);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -263,10 +306,12 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                 if (!r->file_open) {
                         if (r->file_index >= r->n_files)
                                 return 0;
-                        r->fd = open(r->files[r->file_index], O_RDONLY | O_CLOEXEC);
+                        r->fd = r->fds ? r->fds[r->file_index]
+                                       : open(r->files[r->file_index], O_RDONLY | O_CLOEXEC);
                         if (r->fd < 0)
-                                return negative_errno();
+                                return r->fds ? -EBADF : negative_errno();
                         (void) posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                        r->offset = 0;
                         r->file_open = true;
                         r->start = r->end = 0;
                         r->eof = false;
@@ -338,7 +383,7 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                         return 1;
                 }
 next_file:
-                r->fd = safe_close(r->fd);
+                r->fd = r->fds ? -EBADF : safe_close(r->fd);
                 r->file_open = false;
                 r->file_index++;
         }

@@ -3,6 +3,7 @@
 /* AuditReader: streams the lines of an audit log's chain, every file in order ("<path>.1", "<path>.2", ...,
  * then "<path>"), in constant memory, with the file and line number of each. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,13 @@ int audit_reader_open(const char *path, AuditReader **ret);
 int audit_reader_open_file(const char *file, AuditReader **ret);
 /* Reads from memory (fuzzers); data must outlive the reader. */
 int audit_reader_open_memory(const void *data, size_t size, AuditReader **ret);
+/* Reads a snapshot taken elsewhere: the n files (names for messages) through the caller's open fds, which
+ * it must keep open and which the reader reads with pread() (so several readers may share them), the last
+ * file only up to last_end bytes (where its last complete record ended: a writer may be appending). When
+ * *cancel becomes true, the next read fails with -ECANCELED. */
+int audit_reader_open_fds(
+        char *const *files, const int *fds, unsigned n, uint64_t last_end, const atomic_bool *cancel,
+        AuditReader **ret);
 AuditReader *audit_reader_free(AuditReader *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AuditReader *, audit_reader_free);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -471,4 +472,118 @@ int64_t audit_record_time_ms(const AuditRecordHead *h) {
         t[AUDIT_TIME_LEN] = '\0';
         (void) audit_parse_time(t, &ms);
         return ms;
+}
+
+/* The record encoder: the writer's side of the scanner above. */
+
+static void put_field(AuditBuf *b, bool *first, const char *key, const char *value) {
+        if (!value)
+                return;
+        audit_buf_puts(b, *first ? "\"" : ",\"");
+        audit_buf_puts(b, key);
+        audit_buf_puts(b, "\":");
+        size_t n = strlen(value);
+        if (n > AUDIT_FIELD_MAX) {
+                n = AUDIT_FIELD_MAX;
+                /* Cut at a character boundary. */
+                while (n > 0 && ((unsigned char) value[n] & 0xc0) == 0x80)
+                        n--;
+        }
+        audit_buf_put_json_stringn(b, value, n);
+        *first = false;
+}
+
+static void put_object(AuditBuf *b, const char *key, const char *const *kv) {
+        bool any = false;
+        for (size_t i = 0; kv[i * 2]; i++)
+                if (kv[i * 2 + 1])
+                        any = true;
+        if (!any)
+                return;
+        bool first = true;
+        audit_buf_printf(b, ",\"%s\":{", key);
+        for (size_t i = 0; kv[i * 2]; i++)
+                put_field(b, &first, kv[i * 2], kv[i * 2 + 1]);
+        audit_buf_puts(b, "}");
+}
+
+static bool extra_key_ok(const char *k) {
+        static const char *const secret_names[] = { "pin",      "so_pin",     "user_pin", "puk",
+                                                    "password", "passphrase", "secret" };
+        size_t n = strlen(k);
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(secret_names); i++)
+                if (streq(k, secret_names[i]))
+                        return false;
+        return true;
+}
+
+int audit_record_build(const AuditEvent *ev, const AuditRecordStamp *stamp, AuditBuf *b) {
+        const char *name = audit_event_type_to_string(ev->type);
+        char t[AUDIT_TIME_LEN + 1];
+        size_t start = b->len;
+        bool first;
+
+        if (!name)
+                return -EINVAL;
+        if (ev->extra)
+                for (size_t i = 0; ev->extra[i]; i += 2)
+                        if (!ev->extra[i + 1] || !extra_key_ok(ev->extra[i]))
+                                return -EINVAL;
+
+        audit_format_time(stamp->time_ms, t);
+        audit_buf_printf(
+                b, "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"prev\":\"%s\",\"event\":\"%s\"",
+                AUDIT_FORMAT_VERSION, stamp->seq, t, stamp->prev, name);
+        if (stamp->chain)
+                audit_buf_printf(b, ",\"chain\":\"%s\"", stamp->chain);
+
+        const AuditCaller *c = ev->caller ?: stamp->self;
+        audit_buf_printf(b, ",\"caller\":{\"uid\":%u,\"pid\":%d", (unsigned) c->uid, (int) c->pid);
+        first = false;
+        put_field(b, &first, "exe", c->exe);
+        audit_buf_puts(b, "}");
+
+        first = false;
+        put_field(b, &first, "message", ev->message);
+        put_object(
+                b, "document",
+                (const char *const[]){ "name", ev->document, "sha256_before", ev->sha256_before,
+                                       "sha256_after", ev->sha256_after, NULL });
+        put_object(
+                b, "cert",
+                (const char *const[]){ "subject", ev->cert_subject, "issuer", ev->cert_issuer, "serial",
+                                       ev->cert_serial, "fingerprint", ev->cert_fingerprint, "kind",
+                                       ev->cert_kind, "ca", ev->cert_ca, "not_after", ev->cert_not_after,
+                                       "status", ev->cert_status, NULL });
+        put_object(
+                b, "token",
+                (const char *const[]){ "uri", ev->token_uri, "label", ev->token_label, "serial",
+                                       ev->token_serial, "manufacturer", ev->token_manufacturer, "model",
+                                       ev->token_model, NULL });
+        first = false;
+        put_field(b, &first, "request", ev->request);
+        put_field(b, &first, "role", ev->role);
+        put_field(b, &first, "decision", ev->decision);
+        put_field(b, &first, "reason", ev->reason);
+        put_field(b, &first, "article", ev->article);
+        put_field(b, &first, "timestamp_time", ev->timestamp_time);
+        put_field(b, &first, "error", ev->error);
+        if (ev->extra && ev->extra[0]) {
+                audit_buf_puts(b, ",\"data\":{");
+                first = true;
+                for (size_t i = 0; ev->extra[i]; i += 2)
+                        put_field(b, &first, ev->extra[i], ev->extra[i + 1]);
+                audit_buf_puts(b, "}");
+        }
+        audit_buf_puts(b, "}");
+        if (b->error)
+                return b->error;
+        if (b->len - start > AUDIT_LINE_MAX)
+                return -E2BIG;
+        return 0;
 }

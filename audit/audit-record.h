@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* One audit record as it sits in the file: the line format, the fast scanner of its fixed prefix (what
- * verify needs, without a JSON parse), the chain hash, and a small JSON writer with correct escaping.
+/* One audit record as it sits in the file: the line format, the encoder of an event into a line, the fast
+ * scanner of its fixed prefix (what verify needs, without a JSON parse), the chain hash, and a small JSON
+ * writer with correct escaping.
  *
  * Format version 1, one record per line, '\n'-terminated, keys always in this order:
  *   {"v":1,"seq":N,"time":"YYYY-MM-DDTHH:MM:SS.mmmZ","prev":"<64 hex>","event":"NAME",...,}
@@ -18,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 
@@ -101,3 +104,56 @@ void audit_buf_put_json_string(AuditBuf *b, const char *s);
 void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n);
 /* Valid UTF-8 without NUL? */
 bool audit_utf8_valid(const char *s, size_t n);
+
+/* Who asked: the D-Bus peer for requests (the agent fills it from the bus credentials). */
+typedef struct AuditCaller {
+        uid_t uid;
+        pid_t pid;
+        const char *exe;
+} AuditCaller;
+
+/* One event. Every pointer may be NULL (the key is then left out). There is deliberately no field for a
+ * PIN or any other secret, and extra keys named like one are refused. Strings longer than
+ * AUDIT_FIELD_MAX bytes are cut; bytes that are not UTF-8 become U+FFFD. */
+#define AUDIT_FIELD_MAX 1024
+typedef struct AuditEvent {
+        AuditEventType type;
+        const AuditCaller *caller; /* NULL: this process */
+        const char *message;       /* one line for people; also the journal's MESSAGE */
+
+        const char *document; /* the document's name as the client gave it */
+        const char *sha256_before, *sha256_after;
+
+        const char *cert_subject, *cert_issuer, *cert_serial;
+        const char *cert_fingerprint; /* SHA-256 of the DER, hex */
+        const char *cert_kind;        /* personal | organization | device */
+        const char *cert_ca;        /* government | other: when the policy knows; else the report guesses */
+        const char *cert_not_after; /* ISO 8601 */
+        const char *cert_status;    /* valid | expiring | expired | revoked | untrusted | unknown */
+
+        const char *token_uri, *token_label, *token_serial; /* the token's own serial, not the URI's text */
+        const char *token_manufacturer, *token_model;
+
+        const char *request;  /* the request's id or object path */
+        const char *role;     /* approve | issue | copy | appendix | personal */
+        const char *decision; /* allowed | denied | cancelled | failed */
+        const char *reason;   /* why: the policy's reason or the error's message */
+        const char *article;  /* the regulation article behind a decision, e.g. "Quy chế Điều 21.4" */
+        const char *timestamp_time; /* the RFC 3161 token's genTime when there is one */
+        const char *error;          /* the error name when the operation failed */
+
+        const char *const *extra; /* NULL-terminated "key", "value", ... pairs, written under "data" */
+} AuditEvent;
+
+/* What a record takes from its writer rather than from its event. */
+typedef struct AuditRecordStamp {
+        uint64_t seq;
+        uint64_t time_ms;
+        const char *prev;        /* the previous record's hash (AUDIT_HASH_HEX hex digits) */
+        const char *chain;       /* the chain's identity for the first record of a file; else NULL */
+        const AuditCaller *self; /* the caller of an event that names none: the writing process */
+} AuditRecordStamp;
+
+/* Appends the line of ev (without its '\n') to b. -EINVAL for an unknown event type or a bad extra key (a
+ * name like a secret's), -E2BIG when the line would be longer than AUDIT_LINE_MAX. */
+int audit_record_build(const AuditEvent *ev, const AuditRecordStamp *stamp, AuditBuf *b);

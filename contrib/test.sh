@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite twice: a plain build, then one with
-# AddressSanitizer and UndefinedBehaviorSanitizer. The exit code is 0 only when both pass.
+# AddressSanitizer and UndefinedBehaviorSanitizer; between them it compiles the release build type once
+# (no tests). The exit code is 0 only when both suites pass and the release build compiles.
 # Usage: contrib/test.sh [--no-sanitizers] [MESON_TEST_ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,10 +46,26 @@ print(p, f, s)' "$1") || return 0
         passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
+# The release build type (-O3, -DNDEBUG) meets warnings the debug build does not; compiled, not run.
+build_release() {
+        local dir=build-release
+        if [[ -d $dir/meson-private ]]; then
+                meson setup --reconfigure "$dir" --buildtype=release >/dev/null || return 1
+        else
+                meson setup "$dir" --buildtype=release >/dev/null || return 1
+        fi
+        meson compile -C "$dir"
+}
+
 test_args=("$@")
 status=0
 echo "== kyso: build and test (build-test/)"
 run_suite build-test || status=1
+echo "== kyso: release build, compile only (build-release/)"
+if ! build_release; then
+        echo "kyso: the release build failed" >&2
+        status=1
+fi
 if ((sanitizers)); then
         echo "== kyso: build and test with ASan+UBSan (build-asan/)"
         run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1

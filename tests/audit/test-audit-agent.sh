@@ -131,6 +131,11 @@ if ((tmpfs)); then
         expect_eq "only the signatures that were recorded count" $((done0 + signed + 1)) \
                 "$(kysoctl audit show --json | jq '[.[] | select(.event == "sign-done")] | length')"
         expect "the audit log is intact after the full disk" kysoctl audit verify
+        expect_eq "space freed: one log-unwritable record says what the full disk refused" 1 \
+                "$(records log-unwritable | jq length)"
+        expect_match "log-unwritable: how many, which events, which certificate" \
+                "^[1-9][0-9]* .*sign-.* CN=.*" \
+                "$(records log-unwritable | jq -r '.[0] | "\(.data.records) \(.data.events) \(.data.cert_1_subject)"')"
 else
         echo "ok $((TAP_N + 1)) # SKIP the full-disk part needs root and unshare -m" && TAP_N=$((TAP_N + 1))
 fi
@@ -167,6 +172,40 @@ else
         echo "ok $((TAP_N + 1)) # SKIP the journal part needs root, unshare -m, systemd-journal-remote and /var/log/journal" &&
                 TAP_N=$((TAP_N + 1))
 fi
+# 4. A record changed in the middle of the log: kysod starts at once, checks the chain in the background and
+# writes one log-chain-broken record naming it, and a warning; started again, it does not record it again.
+wait_for_log() { # PATTERN FILE: up to 10 s
+        local i
+        for ((i = 0; i < 200; i++)); do
+                grep -q -- "$1" "$2" && return 0
+                sleep 0.05
+        done
+        return 1
+}
+bad_seq=$(sed -n 2p "$LOG" | jq .seq)
+python3 -c '
+import sys
+p = sys.argv[1]
+lines = open(p, "rb").read().split(b"\n")
+lines[1] = lines[1].replace(b"\"pid\":", b"\"pid\":9", 1)
+open(p, "wb").write(b"\n".join(lines))' "$LOG"
+expect_fail "the changed record breaks the chain" "seq $bad_seq" kysoctl audit verify
+: >"$T/kysod-chain.log"
+start_kysod "$T/kysod-chain.log"
+expect "kysod serves at once on a broken chain" kysoctl tokens
+wait_for_log "chain is broken at record seq $bad_seq" "$T/kysod-chain.log" &&
+        ok "kysod warns about the break, naming the first bad record" ||
+        not_ok "kysod warns about the break, naming the first bad record"
+expect_eq "one log-chain-broken record names the first bad record" "1 $bad_seq changed" \
+        "$(records log-chain-broken | jq -r 'length as $n | .[0] | "\($n) \(.data.seq) \(.data.problem)"')"
+stop_kysod
+start_kysod "$T/kysod-chain.log"
+wait_for_log "as a log-chain-broken record already says" "$T/kysod-chain.log" &&
+        ok "started again: the break is known" || not_ok "started again: the break is known"
+stop_kysod
+expect_eq "started again: no second log-chain-broken record" 1 "$(records log-chain-broken | jq length)"
+cat "$T/kysod-chain.log" >>"$T/kysod.log"
+
 if grep -qE 'Sanitizer|runtime error' "$T/kysod.log"; then
         not_ok "kysod's log has no sanitizer report"
         grep -E -A40 'Sanitizer|runtime error' "$T/kysod.log" | head -n 60 | sed 's/^/# /'

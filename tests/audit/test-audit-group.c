@@ -102,11 +102,15 @@ static void check_group_fault(AuditFault fault, int expected) {
         assert_int_equal(audit_log_get_seq(log), 7);
         assert_file_is(path, d1, s1);
 
-        /* The log goes on after the failed group. */
+        /* The log goes on after the failed group, after the log-unwritable record (seq 8) that says what
+         * the failed group could not record (issue 12). */
         assert_int_equal(audit_log_append_group(log, evs, 6, &first), 0);
-        assert_int_equal(first, 8);
+        assert_int_equal(first, 9);
+        _cleanup_free_ char *d2 = file_read(path, NULL);
+        assert_non_null(strstr(d2 + s1, "\"event\":\"log-unwritable\""));
+        assert_non_null(strstr(d2 + s1, "\"records\":\"6\""));
         audit_log_free(log);
-        assert_verifies(path, 13);
+        assert_verifies(path, 14);
         tmpdir_remove(dir);
 }
 
@@ -216,6 +220,44 @@ static void test_group_rotate_size(void **state) {
         tmpdir_remove(dir);
 }
 
+/* A clock that moves on by a millisecond every time it is read, as the real one does across an fdatasync. */
+static uint64_t ticking_now;
+static uint64_t ticking_clock(void *userdata) {
+        return ticking_now++;
+}
+
+static void test_group_rotation_time(void **state) {
+        /* Issue 12: the rotation record was stamped after the group that made it, which was written with
+         * the earlier time of the group: verify then saw the time go backwards on an untouched log. The
+         * rotation and the group that follows share one time; the log's times never go backwards. */
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLogOptions o = { .no_journal = true, .max_size = 4096, .rotate_monthly = true };
+        int64_t t;
+
+        assert_int_equal(audit_parse_time("2026-10-31T23:59:59.000Z", &t), 0);
+        ticking_now = (uint64_t) t;
+        AuditLog *log = log_open_ok(path, &o);
+        audit_log_set_clock(log, ticking_clock, NULL);
+        for (unsigned g = 0; g < 6; g++) /* by size */
+                append_group_ok(log, g, 3);
+        ticking_now += 2000; /* 2026-11-01: by month */
+        append_group_ok(log, 6, 3);
+        audit_log_free(log);
+
+        _cleanup_strv_free_ char **files = NULL;
+        unsigned max = 0;
+        assert_int_equal(audit_chain_files(path, &files, &max), 0);
+        assert_true(max >= 2);
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, 21 + max);
+        assert_int_equal(res.rotations, max);
+        assert_int_equal(res.time_backwards, 0);
+        audit_verify_result_done(&res);
+        tmpdir_remove(dir);
+}
+
 static void test_group_larger_than_file(void **state) {
         /* A group larger than max_size goes to a file of its own after the rotation record, whole. */
         char *dir = tmpdir_new();
@@ -240,10 +282,15 @@ static void test_group_larger_than_file(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_group_chain),       cmocka_unit_test(test_group_first_of_file),
-                cmocka_unit_test(test_group_fsync),       cmocka_unit_test(test_group_enospc),
-                cmocka_unit_test(test_group_short_write), cmocka_unit_test(test_group_invalid),
-                cmocka_unit_test(test_group_rotate_size), cmocka_unit_test(test_group_larger_than_file),
+                cmocka_unit_test(test_group_chain),
+                cmocka_unit_test(test_group_first_of_file),
+                cmocka_unit_test(test_group_fsync),
+                cmocka_unit_test(test_group_enospc),
+                cmocka_unit_test(test_group_short_write),
+                cmocka_unit_test(test_group_invalid),
+                cmocka_unit_test(test_group_rotate_size),
+                cmocka_unit_test(test_group_rotation_time),
+                cmocka_unit_test(test_group_larger_than_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

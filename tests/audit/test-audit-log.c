@@ -197,13 +197,18 @@ static void check_fault(AuditFault fault, int expected) {
         assert_int_equal(s1, s2);
         assert_memory_equal(d1, d2, s1);
 
-        /* The next append works and continues the chain. */
+        /* The next append works and continues the chain, after the log-unwritable record (seq 4) that
+         * says what the failed append could not record (issue 12). */
         assert_int_equal(audit_log_append(log, &ev, &seq), 0);
-        assert_int_equal(seq, 4);
+        assert_int_equal(seq, 5);
+        _cleanup_free_ char *d3 = file_read(path, NULL);
+        assert_non_null(strstr(d3 + s1, "\"seq\":4,"));
+        assert_non_null(strstr(d3 + s1, "\"event\":\"log-unwritable\""));
+        assert_non_null(strstr(d3 + s1, "\"records\":\"1\""));
         audit_log_free(log);
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 4);
+        assert_int_equal(res.records, 5);
         audit_verify_result_done(&res);
         tmpdir_remove(dir);
 }
@@ -308,7 +313,8 @@ static void test_rotate_create_fails(void **state) {
         assert_int_equal(access(path, F_OK), -1);
         size_t s1;
         _cleanup_free_ char *d1 = file_read(a1, &s1);
-        assert_int_equal(append_signs(log, 100, 1), before + 2); /* log-rotated, then the event */
+        /* log-rotated, log-unwritable (the failed append, issue 12), then the event */
+        assert_int_equal(append_signs(log, 100, 1), before + 3);
         size_t s2;
         _cleanup_free_ char *d2 = file_read(a1, &s2);
         assert_int_equal(s1, s2); /* the archive was not written to */
@@ -316,7 +322,7 @@ static void test_rotate_create_fails(void **state) {
         audit_log_free(log);
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.last_seq, before + 2);
+        assert_int_equal(res.last_seq, before + 3);
         audit_verify_result_done(&res);
         tmpdir_remove(dir);
 }
@@ -545,9 +551,9 @@ static void open_killed(const char *path, AuditFault fault) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                AuditLogOptions o = { .no_journal = true, .fault = fault };
+                AuditLogOptions o = { .no_journal = true };
                 AuditLog *log = NULL;
-                (void) audit_log_open(path, &o, &log, NULL);
+                (void) audit_log_open_with_fault(path, &o, fault, &log, NULL);
                 _exit(0);
         }
         int status;

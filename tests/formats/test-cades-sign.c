@@ -15,22 +15,15 @@
 #include "formats/cades-sign.h"
 #include "formats/sign-encoding.h"
 #include "formats/tsa-client.h"
-
-static int setup(void **state) {
-        if (fixtures_setup(state) < 0)
-                return -1;
-        if (run("head -c 200000 /dev/urandom >'%s'", tpath("doc.bin")) != 0)
-                return -1;
-        return 0;
-}
+#include "sign-fixture.h"
+#include "soft-signer.h"
 
 typedef struct Signer {
         const char *name;
         CmsSignatureScheme scheme;
 } Signer;
 
-/* Signs tpath(content) with NAME.pem/NAME.key and writes tpath(out); returns the cades_sign_detached_fd()
- * result. */
+/* Signs tpath(content) with NAME.pem/NAME.key and writes tpath(out); returns the soft_sign_fd() result. */
 static int sign_file(
         const char *name, CmsSignatureScheme scheme, int digest_nid, CadesProfile profile,
         const TsaOptions *tsa, const char *content, const char *out, CmsTimestamp *ret_ts, char **ret_msg) {
@@ -39,7 +32,7 @@ static int sign_file(
         _cleanup_free_ uint8_t *der = NULL;
         char pem[64], key[64];
         PkeySigner ps = {};
-        CadesError e = {};
+        SignError e = {};
         size_t size = 0;
         int fd, r;
 
@@ -51,19 +44,15 @@ static int sign_file(
         ca = NULL;
         assert_int_equal(pkey_signer_load(ppath(key), scheme, &ps), 0);
 
-        CadesSignParams p = {
-                .signer_cert = cert,
-                .chain = chain,
-                .digest_nid = digest_nid,
-                .scheme = scheme,
+        SoftSignParams p = {
+                .sign = { .cert = cert, .chain = chain, .digest_nid = digest_nid, .scheme = scheme },
                 .profile = profile,
-                .sign = pkey_signer_sign,
-                .userdata = &ps,
+                .key = &ps,
                 .tsa = tsa,
         };
         fd = open(tpath(content), O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        r = cades_sign_detached_fd(&p, fd, &der, &size, ret_ts, &e);
+        r = soft_sign_fd(&p, fd, NULL, 0, &der, &size, ret_ts, &e);
         close(fd);
         pkey_signer_done(&ps);
         if (r >= 0)
@@ -72,15 +61,8 @@ static int sign_file(
                 assert_non_null(e.message);
         if (ret_msg)
                 *ret_msg = TAKE_PTR(e.message);
-        cades_error_done(&e);
+        sign_error_done(&e);
         return r;
-}
-
-static int openssl_verify(const char *sig, const char *content) {
-        return run(
-                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -CAfile '%s' -purpose any -out "
-                "/dev/null 2>>'%s'",
-                tpath(sig), tpath(content), ppath("root+ca.pem"), tpath("openssl.log"));
 }
 
 static void test_baseline_b_matrix(void **state) {
@@ -209,32 +191,29 @@ static void test_wrong_key_refused(void **state) {
         _cleanup_(X509_freep) X509 *cert = load_cert("leader.pem");
         _cleanup_free_ uint8_t *der = NULL;
         PkeySigner ps = {};
-        CadesError e = {};
+        SignError e = {};
         size_t size = 0;
         uint8_t digest[32] = { 1, 2, 3 };
 
         assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
-        CadesSignParams p = {
-                .signer_cert = cert,
-                .digest_nid = NID_sha256,
-                .scheme = CMS_SIGNATURE_RSA_PKCS1,
-                .sign = pkey_signer_sign,
-                .userdata = &ps,
+        SoftSignParams p = {
+                .sign = { .cert = cert, .digest_nid = NID_sha256, .scheme = CMS_SIGNATURE_RSA_PKCS1 },
+                .key = &ps,
         };
-        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
+        assert_int_equal(soft_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
         assert_null(der);
         assert_non_null(strstr(e.message, "does not verify"));
-        cades_error_done(&e);
+        sign_error_done(&e);
 
         /* Scheme that does not fit the key. */
-        p.scheme = CMS_SIGNATURE_ECDSA;
-        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
-        cades_error_done(&e);
+        p.sign.scheme = CMS_SIGNATURE_ECDSA;
+        assert_int_equal(soft_sign_digest(&p, digest, sizeof digest, &der, &size, NULL, &e), -EKEYREJECTED);
+        sign_error_done(&e);
         /* Digest not allowed. */
-        p.scheme = CMS_SIGNATURE_RSA_PKCS1;
-        p.digest_nid = NID_sha1;
-        assert_int_equal(cades_sign_digest(&p, digest, 20, &der, &size, NULL, &e), -EINVAL);
-        cades_error_done(&e);
+        p.sign.scheme = CMS_SIGNATURE_RSA_PKCS1;
+        p.sign.digest_nid = NID_sha1;
+        assert_int_equal(soft_sign_digest(&p, digest, 20, &der, &size, NULL, &e), -EINVAL);
+        sign_error_done(&e);
         pkey_signer_done(&ps);
 }
 
@@ -246,7 +225,7 @@ static void test_signing_certificate_precomputed(void **state) {
         size_t ess_size = 0, ess_other_size = 0, plain_size = 0, pre_size = 0, wrong_size = 0;
         uint8_t digest[32];
         PkeySigner ps = {};
-        CadesError e = {};
+        SignError e = {};
 
         assert_int_equal(
                 digest_buffer(NID_sha256, "văn bản", strlen("văn bản"), digest, &(unsigned){ 0 }), 0);
@@ -257,26 +236,27 @@ static void test_signing_certificate_precomputed(void **state) {
         assert_int_equal(cades_signing_certificate(NULL, &ess, &ess_size), -EINVAL);
 
         assert_int_equal(pkey_signer_load(ppath("leader.key"), CMS_SIGNATURE_RSA_PKCS1, &ps), 0);
-        CadesSignParams p = {
-                .signer_cert = cert,
-                .digest_nid = NID_sha256,
-                .scheme = CMS_SIGNATURE_RSA_PKCS1,
+        SoftSignParams p = {
+                .sign = {
+                        .cert = cert,
+                        .digest_nid = NID_sha256,
+                        .scheme = CMS_SIGNATURE_RSA_PKCS1,
+                        .signing_time = 1795000000,
+                },
                 .profile = CADES_PROFILE_BASELINE_B,
-                .signing_time = 1795000000,
-                .sign = pkey_signer_sign,
-                .userdata = &ps,
+                .key = &ps,
         };
-        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &plain, &plain_size, NULL, &e), 0);
-        p.signing_certificate = ess;
-        p.signing_certificate_size = ess_size;
-        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &pre, &pre_size, NULL, &e), 0);
+        assert_int_equal(soft_sign_digest(&p, digest, sizeof digest, &plain, &plain_size, NULL, &e), 0);
+        p.sign.signing_certificate = ess;
+        p.sign.signing_certificate_size = ess_size;
+        assert_int_equal(soft_sign_digest(&p, digest, sizeof digest, &pre, &pre_size, NULL, &e), 0);
         assert_int_equal(plain_size, pre_size);
         assert_memory_equal(plain, pre, plain_size);
 
         /* The value is taken as given: another certificate's makes a signature whose binding fails. */
-        p.signing_certificate = ess_other;
-        p.signing_certificate_size = ess_other_size;
-        assert_int_equal(cades_sign_digest(&p, digest, sizeof digest, &wrong, &wrong_size, NULL, &e), 0);
+        p.sign.signing_certificate = ess_other;
+        p.sign.signing_certificate_size = ess_other_size;
+        assert_int_equal(soft_sign_digest(&p, digest, sizeof digest, &wrong, &wrong_size, NULL, &e), 0);
         write_all(tpath("ess-pre.p7s"), pre, pre_size);
         write_all(tpath("ess-wrong.p7s"), wrong, wrong_size);
         write_all(tpath("ess-doc.txt"), "văn bản", strlen("văn bản"));
@@ -285,7 +265,7 @@ static void test_signing_certificate_precomputed(void **state) {
                 verify_files("ess-wrong.p7s", "ess-doc.txt");
         assert_int_equal(ok->signers[0].signing_cert, CMS_SIGNING_CERT_V2_OK);
         assert_int_equal(bad->signers[0].signing_cert, CMS_SIGNING_CERT_MISMATCH);
-        cades_error_done(&e);
+        sign_error_done(&e);
         pkey_signer_done(&ps);
 }
 
@@ -341,29 +321,20 @@ static void test_add_signer(void **state) {
         const uint8_t *first;
         size_t existing_size, first_size, out_size = 0;
         PkeySigner ps = {};
-        CadesError e = {};
+        SignError e = {};
         int fd;
 
         /* The leader's signature, made by openssl. */
-        assert_int_equal(
-                run("cd '%s' && openssl cms -sign -binary -nosmimecap -cades -md sha256 -signer '%s' "
-                    "-inkey '%s' -certfile '%s' -in doc.bin -outform DER -out leader.p7s",
-                    test_dir, ppath("leader.pem"), ppath("leader.key"), ppath("ca.pem")),
-                0);
-        read_all(tpath("leader.p7s"), &existing, &existing_size);
-        der_signer_info(existing, existing_size, 0, &first, &first_size);
+        leader_signature("sha256", &existing, &existing_size, &first, &first_size);
 
         assert_int_equal(pkey_signer_load(ppath("seal.key"), CMS_SIGNATURE_RSA_PSS, &ps), 0);
-        CadesSignParams p = {
-                .signer_cert = seal,
-                .digest_nid = NID_sha384,
-                .scheme = CMS_SIGNATURE_RSA_PSS,
-                .sign = pkey_signer_sign,
-                .userdata = &ps,
+        SoftSignParams p = {
+                .sign = { .cert = seal, .digest_nid = NID_sha384, .scheme = CMS_SIGNATURE_RSA_PSS },
+                .key = &ps,
         };
         fd = open(tpath("doc.bin"), O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        assert_int_equal(cades_add_signer_fd(existing, existing_size, &p, fd, &out, &out_size, NULL, &e), 0);
+        assert_int_equal(soft_sign_fd(&p, fd, existing, existing_size, &out, &out_size, NULL, &e), 0);
         close(fd);
         write_all(tpath("both.p7s"), out, out_size);
 
@@ -387,66 +358,15 @@ static void test_add_signer(void **state) {
         assert_int_equal(run("head -c 1000 /dev/urandom >'%s'", tpath("other-doc.bin")), 0);
         fd = open(tpath("other-doc.bin"), O_RDONLY | O_CLOEXEC);
         assert_int_equal(
-                cades_add_signer_fd(existing, existing_size, &p, fd, &bad_out, &out_size, NULL, &e),
-                -EBADMSG);
+                soft_sign_fd(&p, fd, existing, existing_size, &bad_out, &out_size, NULL, &e), -EBADMSG);
         close(fd);
         assert_null(bad_out);
         assert_non_null(strstr(e.message, "does not cover this document"));
-        cades_error_done(&e);
+        sign_error_done(&e);
         pkey_signer_done(&ps);
 }
 
-/* --- B-T against tests/formats/tsa-server.py on 127.0.0.1 */
-
-static pid_t tsa_pid = 0;
-static char tsa_url[128];
-
-/* flag: NULL, "--wrong-imprint" or "--bad-status" (see tests/fixtures/README.md). */
-static void tsa_start(const char *flag) {
-        const char *server = getenv("KYSO_TEST_SERVER");
-        char portfile[700];
-        _cleanup_free_ uint8_t *port = NULL;
-        size_t size = 0;
-
-        assert_non_null(server);
-        snprintf(portfile, sizeof portfile, "%s/tsa-%s.port", test_dir, flag ? flag + 2 : "ok");
-        unlink(portfile);
-        tsa_pid = fork();
-        assert_true(tsa_pid >= 0);
-        if (tsa_pid == 0) {
-                int null = open("/dev/null", O_WRONLY);
-                if (null >= 0)
-                        dup2(null, STDERR_FILENO);
-                execlp("python3", "python3", server, "tsa", "--pki", pki_dir, "--port-file", portfile, flag,
-                       (char *) NULL);
-                _exit(127);
-        }
-        for (int i = 0; i < 200; i++) {
-                free(port);
-                port = NULL;
-                if (access(portfile, F_OK) == 0) {
-                        read_all(portfile, &port, &size);
-                        if (size > 0 && port[size - 1] == '\n')
-                                break;
-                }
-                usleep(50 * 1000);
-        }
-        assert_non_null(port);
-        snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%d/tsa", atoi((char *) port));
-}
-
-static void tsa_stop(void) {
-        if (tsa_pid > 0) {
-                kill(tsa_pid, SIGTERM);
-                (void) waitpid(tsa_pid, NULL, 0);
-        }
-        tsa_pid = 0;
-}
-
-static int tsa_teardown(void **state) {
-        tsa_stop();
-        return 0;
-}
+/* --- B-T against the fixture time-stamp server on 127.0.0.1 (sign-fixture.h) */
 
 static void test_baseline_t(void **state) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
@@ -667,5 +587,5 @@ int main(void) {
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
         };
-        return cmocka_run_group_tests(tests, setup, pki_teardown);
+        return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }

@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "formats/cades-sign.h"
+#include "soft-signer.h"
 
 #define GIB (1024ULL * 1024ULL * 1024ULL)
 
@@ -27,7 +27,7 @@ static void test_one_gib(void **state) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         _cleanup_free_ uint8_t *der = NULL;
         PkeySigner ps = {};
-        CadesError e = {};
+        SignError e = {};
         size_t size = 0;
         long before, after;
         double t0, t1, t2;
@@ -40,19 +40,16 @@ static void test_one_gib(void **state) {
         assert_int_equal(pwrite(fd, "kyso", 4, (off_t) (GIB / 2)), 4);
 
         assert_int_equal(pkey_signer_load(tpath("leader2.key"), CMS_SIGNATURE_ECDSA, &ps), 0);
-        CadesSignParams p = {
-                .signer_cert = cert,
-                .digest_nid = NID_sha256,
-                .scheme = CMS_SIGNATURE_ECDSA,
+        SoftSignParams p = {
+                .sign = { .cert = cert, .digest_nid = NID_sha256, .scheme = CMS_SIGNATURE_ECDSA },
                 .profile = CADES_PROFILE_BASELINE_B,
-                .sign = pkey_signer_sign,
-                .userdata = &ps,
+                .key = &ps,
         };
 
         before = peak_rss_kib();
         t0 = now_sec();
         assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-        assert_int_equal(cades_sign_detached_fd(&p, fd, &der, &size, NULL, &e), 0);
+        assert_int_equal(soft_sign_fd(&p, fd, NULL, 0, &der, &size, NULL, &e), 0);
         t1 = now_sec();
         assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
         assert_int_equal(cms_verify_detached_fd(der, size, fd, &res), 0);

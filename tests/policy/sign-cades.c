@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Test helper: signs a file with formats/' CAdES signer from a key file, optionally with a claimed signing
- * time and an RFC 3161 time-stamp (B-T), so tests can make signatures `openssl cms` cannot. Not installed.
+/* Test helper: signs a file with formats/' CAdES signer and the test-only software key (soft-signer.h),
+ * optionally with a claimed signing time and an RFC 3161 time-stamp (B-T), so tests can make signatures
+ * `openssl cms` cannot. Not installed.
  */
 #include <fcntl.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 
 #include "fileio.h"
-#include "formats/cades-sign.h"
-#include "formats/tsa-client.h"
 #include "openssl-util.h"
+#include "soft-signer.h"
 
 static X509 *read_cert(const char *path) {
         FILE *f = fopen(path, "re");
@@ -54,15 +54,16 @@ int main(int argc, char **argv) {
                 return 3;
         ca = NULL;
         TsaOptions tsa = { .url = tsa_url, .timeout_sec = 10 };
-        CadesSignParams params = {
-                .signer_cert = cert,
-                .chain = chain,
-                .digest_nid = NID_sha256,
-                .scheme = scheme,
+        SoftSignParams params = {
+                .sign = {
+                        .cert = cert,
+                        .chain = chain,
+                        .digest_nid = NID_sha256,
+                        .scheme = scheme,
+                        .signing_time = when,
+                },
                 .profile = CADES_PROFILE_BASELINE_B,
-                .signing_time = when,
-                .sign = pkey_signer_sign,
-                .userdata = &signer,
+                .key = &signer,
                 .tsa = tsa_url ? &tsa : NULL,
         };
         _cleanup_close_ int fd = open(argv[4], O_RDONLY | O_CLOEXEC);
@@ -70,12 +71,12 @@ int main(int argc, char **argv) {
                 return 3;
         uint8_t *der = NULL;
         size_t size = 0;
-        CadesError err = {};
-        int r = cades_sign_detached_fd(&params, fd, &der, &size, NULL, &err);
+        SignError err = {};
+        int r = soft_sign_fd(&params, fd, NULL, 0, &der, &size, NULL, &err);
         pkey_signer_done(&signer);
         if (r < 0) {
                 fprintf(stderr, "sign-cades: %s (%s)\n", strerror(-r), strna(err.message));
-                cades_error_done(&err);
+                sign_error_done(&err);
                 return 1;
         }
         r = write_file_atomic(argv[5], der, size, 0644);

@@ -7,7 +7,7 @@
 # inventory shows the revoked certificate as revoked, and a revocation made later after the refresh; it
 # follows a change of the policy file (an invalid one changes nothing). Issue checks cancelled while they read
 # a FIFO that never ends give their worker threads back. A document pipe not written yet does not stop the
-# agent's loop.
+# agent's loop, nor does a document that never ends (/dev/zero), which fails at max-document-size.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -18,7 +18,7 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_ASYNC_TEST_DIR=$T
-        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s\ndocument-timeout = 5s'
+        export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s\ndocument-timeout = 5s\nmax-document-size = 512M'
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
@@ -293,6 +293,36 @@ done
 script "confirm yes" "pin 1111"
 expect "... and the token's next request is signed" \
         timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-stalled.p7s"
+
+# 9. A document that never ends (/dev/zero) on one token: read and hashed off the agent's loop, it fails with
+# BadDocument at max-document-size (512 MiB here), naming the limit; meanwhile the loop answers and the other
+# token signs in its usual time.
+script "confirm yes" "pin 2222"
+t0=$(date +%s%N)
+expect "the seal signs a copy (its usual time)" timeout 60 kysoctl sign --role copy --cert "$SEAL" "$D/qd.txt" -o "$T/seal-before.p7s"
+usual=$(ms_since "$t0")
+mkdir -p "$T/zero"
+CLIENT_TIMEOUT=120 CLIENT --cert "$LEADER" --role approve -o "$T/zero" /dev/zero >"$T/zero.txt" 2>&1 &
+zero_pid=$!
+expect "/dev/zero as a document: the request reaches the agent" wait_for 20 grep -q "^reply 0 ok" "$T/zero.txt"
+t0=$(date +%s%N)
+expect "... GetTokens is answered meanwhile" timeout 10 kysoctl tokens
+expect "... within 1.5 s ($(ms_since "$t0") ms)" test "$(ms_since "$t0")" -lt 1500
+script "confirm yes" "pin 2222"
+t0=$(date +%s%N)
+expect "... the other token signs a copy meanwhile" \
+        timeout 60 kysoctl sign --role copy --cert "$SEAL" "$D/qd.txt" -o "$T/seal-zero.p7s"
+ms=$(ms_since "$t0")
+expect "... in its usual time ($ms ms, usually $usual ms)" test "$ms" -lt $((usual * 3 + 2000))
+expect "... while /dev/zero is still being read" bash -c "! grep -q '^response' '$T/zero.txt'"
+wait "$zero_pid"
+expect_match "... which then fails with BadDocument" "response 0 2 org.kyso.Error.BadDocument" "$(cat "$T/zero.txt")"
+expect "... its record names the limit" \
+        bash -c "kysoctl audit show --json | jq -e '[.[] | select(.event == \"sign-failed\")] | last | .reason | test(\"512 MiB\")' >/dev/null"
+expect "... nothing written" test ! -s "$T/zero/out-0.p7s"
+script "confirm yes" "pin 1111"
+expect "... and the token's next request is signed" \
+        timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-zero.p7s"
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.

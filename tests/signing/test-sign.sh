@@ -13,6 +13,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
         export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         export KYSO_SIGN_TEST_DIR=$T
+        # Above the default max-document-size (2G): the 4 GiB document below is signed.
+        export KYSO_SANDBOX_AGENT_CONFIG='max-document-size = 8G'
         unset KYSO_POLICY
         : >"$KYSO_TEST_PINENTRY_SCRIPT"
         # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
@@ -327,6 +329,9 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         echo "module = $KYSO_SOFTHSM_MODULE" >>"$KYSO_AGENT_CONFIG"
         "$KYSO_BUILD_DIR/kysod" --config "$KYSO_AGENT_CONFIG" 2>>"$KYSO_KYSOD_LOG" &
         KYSO_KYSOD_PID=$!
+        # Asked of the bus first: a kysoctl call before kysod owns its name would start another kysod by
+        # D-Bus activation (with the sandbox's one module), and this one would then exit.
+        wait_for 30 agent_has_name
         for ((i = 0; i < 100; i++)); do
                 out=$(kysoctl tokens 2>/dev/null)
                 [[ $out == *leader* && $out == *seal* ]] && break
@@ -481,6 +486,25 @@ expect "the second PIN prompt says the PIN was wrong" grep -q '^SETERROR' "$KYSO
 expect_eq "the wrong PIN is one pin-failure record" 1 "$(audit_count pin-failure)"
 # 9999 on its own: a hash or a time in the log may contain the digits.
 expect "no PIN in the audit log" bash -c "! grep -qE -e '(^|[^0-9a-f])9999([^0-9a-f]|\$)' -e '\"1111\"' \"\$XDG_STATE_HOME/kyso/audit.jsonl\""
+# A token that says nothing of its tries (SoftHSM) and a person who keeps typing a wrong PIN: three tries per
+# request, then PinIncorrect; the PIN is not asked a fourth time.
+script "confirm yes" "pin 9998" "pin 9997" "pin 9996" "pin 1111"
+f0=$(audit_count pin-failure)
+g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
+expect_fail "three wrong PINs in one request: it ends with PinIncorrect" "wrong 3 times.*PinIncorrect|PinIncorrect.*wrong 3 times" \
+        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/three-wrong.p7s"
+expect_eq "... three pin-failure records, the PIN asked three times, nothing written" "3 3 no" \
+        "$(($(audit_count pin-failure) - f0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $([[ -s $T/out/three-wrong.p7s ]] && echo yes || echo no)"
+# An empty document (/dev/null, an empty file): refused before any prompt.
+: >"$D/empty.txt"
+for empty in /dev/null "$D/empty.txt"; do
+        c0=$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG")
+        script "confirm yes" "pin 1111"
+        expect_fail "an empty document ($empty): BadDocument, it is empty" "empty.*BadDocument|BadDocument.*empty" \
+                kysoctl sign --role approve --cert "$LEADER" "$empty" -o "$T/out/empty.p7s"
+        expect_eq "... before any prompt, nothing written" "0 no" \
+                "$(($(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG") - c0)) $([[ -s $T/out/empty.p7s ]] && echo yes || echo no)"
+done
 script "confirm no"
 expect_fail "the person declines: Cancelled" "Cancelled" \
         kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
@@ -595,7 +619,7 @@ hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$KYSO_KYSOD_PID/status")
         not_ok "kysod's peak memory stays under 32 MiB (VmHWM ${hwm} kB)"
 expect "the 1 GiB signature verifies with openssl" cms_ok "$T/big.bin" "$T/big.p7s"
 rm -f "$T/big.bin"
-# While a big document is hashed (in steps on the loop), the agent still answers other calls at once.
+# While a big document is hashed (on a worker thread), the agent still answers other calls at once.
 truncate -s 4G "$T/huge.bin"
 script "confirm yes" "pin 1111"
 kysoctl sign --role approve --cert "$LEADER" "$T/huge.bin" -o "$T/huge.p7s" >/dev/null 2>&1 &

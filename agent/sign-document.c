@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/objects.h>
+
+#include "i18n.h"
+#include "log.h"
+#include "macro.h"
+#include "openssl-util.h"
+#include "policy/signature-check.h"
+#include "sign-jobs.h"
+#include "sign-request.h"
+
+/* SignDoc: one document of a request. Its fds come from the client; it is read and hashed on a worker thread
+ * (for issue, through the check of the leader's signature), at most max-document-size of it, and the policy
+ * decides on it. */
+
+static void doc_stalled(SignRequest *r, SignDoc *d);
+
+/* How long a read waits for more of a client's document (document-timeout, from the last data). */
+static int doc_timeout_ms(SignRequest *r) {
+        return (int) MIN(r->owner->config->document_timeout_usec / 1000, (uint64_t) INT_MAX);
+}
+
+void doc_done(SignDoc *d) {
+        d->fd = safe_close(d->fd);
+        d->out_fd = safe_close(d->out_fd);
+        d->existing_fd = safe_close(d->existing_fd);
+        free(d->name);
+        content_digests_done(&d->digests);
+        free(d->existing);
+        free(d->message);
+        sign_pending_free(d->pending);
+        free(d->sig);
+        free(d->timestamp_time);
+}
+
+char *doc_fd_name(int fd) {
+        char proc[64], target[PATH_MAX];
+        ssize_t n;
+        const char *slash;
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        n = readlink(proc, target, sizeof target - 1);
+        if (n <= 0)
+                return NULL;
+        target[n] = 0;
+        slash = strrchr(target, '/');
+        return strdup(slash && slash[1] ? slash + 1 : target);
+}
+
+static int fd_check(int fd, bool want_write) {
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0)
+                return -errno;
+        fl &= O_ACCMODE;
+        if (want_write ? fl == O_RDONLY : fl == O_WRONLY)
+                return -EBADF;
+        return 0;
+}
+
+/* Whether two fds are the same regular file. An output that is the document or the leader's signature would
+ * be truncated on failure, or overwritten with its own signature. */
+static bool fds_same_file(int a, int b) {
+        struct stat x, y;
+        return a >= 0 && b >= 0 && fstat(a, &x) >= 0 && fstat(b, &y) >= 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino && S_ISREG(x.st_mode);
+}
+
+const char *doc_output_check(int doc, int out, int existing) {
+        if (fd_check(doc, false) < 0 || fd_check(out, true) < 0 ||
+            (existing >= 0 && fd_check(existing, false) < 0))
+                return _("The document must be open for reading and the output for writing.");
+        if (fds_same_file(doc, out) || fds_same_file(existing, out))
+                return _("The output must be another file than the document and its existing signature.");
+        return NULL;
+}
+
+static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char *article) {
+        d->article = article;
+        doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
+}
+
+/* The policy's decision on a hashed document, with the checks of its existing signatures (issue). */
+static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, size_t n_checks) {
+        _cleanup_free_ ExistingSignature *existing = NULL;
+        RuleDecision dec = {};
+        const uint8_t *h;
+        size_t hs = 0;
+        int k;
+
+        d->size = d->digests.total;
+        h = content_digests_get(&d->digests, NID_sha256, &hs);
+        if (h && hs == 32)
+                hex_encode(h, 32, d->sha256);
+        if (d->size == 0) {
+                /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                        _("The document is empty, so there is nothing to sign. Check that the application "
+                          "sent the right file, then sign again."));
+                return 0;
+        }
+
+        if (n_checks > 0) {
+                existing = calloc(n_checks, sizeof *existing);
+                if (!existing)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_checks; i++)
+                        existing[i] = signature_check_to_existing(&checks[i], true);
+        }
+        RuleRequest req = {
+                .role = r->role,
+                .signer = r->cert,
+                .signer_status = &r->status,
+                .existing = existing,
+                .n_existing = n_checks,
+                .classification = r->classification,
+        };
+        k = policy_rules_decide(r->policy, &req, &dec);
+        if (k < 0)
+                return k;
+        if (!dec.allow)
+                doc_deny(r, d, dec.reason, dec.article);
+        else {
+                d->article = dec.article;
+                free(d->message);
+                d->message = dec.reason ? strdup(dec.reason) : NULL;
+        }
+        rule_decision_done(&dec);
+        return 0;
+}
+
+static void doc_pdf_refused(SignRequest *r, SignDoc *d) {
+        d->size = d->digests.total;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                _("PDF documents are signed inside the PDF (PAdES), which this version does not support yet. "
+                  "Sign a non-PDF file, or wait for the PAdES update."));
+}
+
+/* Every document but one to issue over an existing signature (see existing_check_start()), once hashed. */
+static int doc_check(SignRequest *r, SignDoc *d) {
+        if (d->is_pdf) {
+                doc_pdf_refused(r, d);
+                return 0;
+        }
+        return doc_decide(r, d, NULL, 0);
+}
+
+/* The application stopped sending a document it gave as a pipe: it fails alone, the token's queue goes on.
+ */
+static void doc_stalled(SignRequest *r, SignDoc *d) {
+        _cleanup_free_ char *msg = NULL;
+        unsigned sec = (unsigned) (r->owner->config->document_timeout_usec / 1000000);
+
+        log_warning(
+                "Request %s: nothing more of %s came for %u s (document-timeout); it is not signed.",
+                r->path, strna(d->name), sec);
+        if (asprintf(
+                    &msg,
+                    _("The application stopped sending the document: nothing more came for %u s, so nothing "
+                      "was signed. Sign again; if it happens again, tell whoever looks after the "
+                      "application."),
+                    sec) < 0)
+                msg = NULL;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
+/* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
+static void format_bytes(uint64_t n, char buf[static 32]) {
+        static const char *const units[] = { "GiB", "MiB", "KiB" };
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                uint64_t u = UINT64_C(1) << (10 * (ELEMENTSOF(units) - i));
+                if (n >= u && n % u == 0) {
+                        snprintf(buf, 32, "%" PRIu64 " %s", n / u, units[i]);
+                        return;
+                }
+        }
+        snprintf(buf, 32, "%" PRIu64 " bytes", n);
+}
+
+/* A document larger than max-document-size: refused before it fills a core for minutes (/dev/zero never
+ * ends). */
+static void doc_too_large(SignRequest *r, SignDoc *d) {
+        _cleanup_free_ char *msg = NULL;
+        char limit[32];
+
+        format_bytes(r->owner->config->max_document_size, limit);
+        log_warning(
+                "Request %s: %s is larger than %s (max-document-size); it is not signed.", r->path,
+                strna(d->name), limit);
+        if (asprintf(
+                    &msg,
+                    _("The document is larger than %s, the most this agent signs, so nothing was signed. "
+                      "Check that the application sent the right file; to sign larger documents, ask your "
+                      "administrator to raise max-document-size."),
+                    limit) < 0)
+                msg = NULL;
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
+/* Why a document could not be read in full, for the client and the record. */
+static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
+        if (error == -ETIMEDOUT)
+                doc_stalled(r, d);
+        else if (error == -EFBIG)
+                doc_too_large(r, d);
+        else {
+                log_error_errno(error, "Cannot read %s: %m", strna(d->name));
+                doc_finish(
+                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                        _("The document could not be read. Check that the file is readable, then sign "
+                          "again."));
+        }
+}
+
+static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
+        log_error_errno(error, "Cannot check %s: %m", strna(d->name));
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                _("The document could not be checked; see the agent's log."));
+}
+
+/* Runs a job that reads document idx on a worker thread (it owns j from here, also on failure). The
+ * client's document may be a pipe it never closes: a cancelled request must not read it forever and hold
+ * one of the few worker threads, so cancel interrupts the read. */
+static int doc_job_submit(
+        SignRequest *r, size_t idx, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job,
+        WorkerCancelFunc cancel, void *j) {
+        int k = agent_worker_submit(r->owner->worker, run, done, free_job, j, r, &r->job);
+
+        if (k < 0) {
+                free_job(j);
+                return k;
+        }
+        worker_job_set_cancel(r->job, cancel);
+        r->job_doc = idx;
+        return 0;
+}
+
+/* For issue: the leader's signature is verified while the document is hashed, and its certificate's
+ * revocation is asked of the OCSP or CRL server, on a worker thread. */
+static void existing_check_done(void *data, void *userdata) {
+        ExistingCheckJob *j = data;
+        SignRequest *r = userdata;
+        SignDoc *d = &r->docs[r->job_doc];
+        int k = j->error;
+
+        r->job = NULL;
+        if (k >= 0 && j->not_cms)
+                doc_deny(
+                        r, d,
+                        _("The leader's signature file (existing_signature) is not a detached CMS signature of "
+                          "this document. Give the .p7s the leader signed for this file."),
+                        ARTICLE_SEAL);
+        else if (k >= 0) {
+                content_digests_done(&d->digests);
+                d->digests = j->digests;
+                j->digests = (ContentDigests){};
+                free(d->existing);
+                d->existing = TAKE_PTR(j->existing);
+                d->existing_size = j->existing_size;
+                k = doc_decide(r, d, j->checks, j->n_checks);
+        }
+        if (k == -ETIMEDOUT || k == -EFBIG)
+                doc_read_failed(r, d, k);
+        else if (k < 0)
+                doc_check_failed(r, d, k);
+        r->check_idx++;
+        request_schedule(r);
+}
+
+static int existing_check_start(SignRequest *r, size_t idx) {
+        SignDoc *d = &r->docs[idx];
+        ExistingCheckJob *j;
+        int k;
+
+        k = existing_check_job_new(
+                r->policy, d->fd, d->existing_fd, r->digest_nid, doc_timeout_ms(r),
+                r->owner->config->max_document_size, &j);
+        if (k < 0)
+                return k;
+        return doc_job_submit(
+                r, idx, existing_check_job_run, existing_check_done, existing_check_job_free,
+                existing_check_job_cancel, j);
+}
+
+/* Every other document is read and hashed on a worker thread: a large one (or one that never ends) does not
+ * hold the loop, nor the other tokens' requests. */
+static void doc_hash_done(void *data, void *userdata) {
+        DocHashJob *j = data;
+        SignRequest *r = userdata;
+        SignDoc *d = &r->docs[r->job_doc];
+        int k = j->error;
+
+        r->job = NULL;
+        if (k < 0)
+                doc_read_failed(r, d, k);
+        else {
+                content_digests_done(&d->digests);
+                d->digests = j->digests;
+                j->digests = (ContentDigests){};
+                d->is_pdf = j->is_pdf;
+                d->hashed = true;
+                k = doc_check(r, d);
+                if (k < 0)
+                        doc_check_failed(r, d, k);
+        }
+        r->check_idx++;
+        request_schedule(r);
+}
+
+static int doc_hash_start(SignRequest *r, size_t idx) {
+        DocHashJob *j;
+        int k;
+
+        k = doc_hash_job_new(
+                r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), r->owner->config->max_document_size, &j);
+        if (k < 0)
+                return k;
+        return doc_job_submit(
+                r, idx, doc_hash_job_run, doc_hash_done, doc_hash_job_free, doc_hash_job_cancel, j);
+}
+
+/* REQ_CHECKING, one document at a time in order. */
+int request_check_documents(SignRequest *r) {
+        int k;
+
+        if (r->job)
+                return 0; /* doc_hash_done() or existing_check_done() goes on */
+        for (; r->check_idx < r->n_docs; r->check_idx++) {
+                SignDoc *d = &r->docs[r->check_idx];
+
+                if (d->status != DOC_PENDING)
+                        continue;
+                k = r->role == SIGN_ROLE_ISSUE && d->existing_fd >= 0 ? existing_check_start(r, r->check_idx)
+                                                                      : doc_hash_start(r, r->check_idx);
+                if (k >= 0)
+                        return 0;
+                doc_check_failed(r, d, k);
+        }
+        return 1;
+}

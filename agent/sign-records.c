@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit-log.h"
+#include "fileio.h"
+#include "i18n.h"
+#include "log.h"
+#include "macro.h"
+#include "openssl-util.h"
+#include "sign-request.h"
+
+/* The outcome of each document: its output written, its audit record durable (in groups: one fdatasync for
+ * several documents of a batch), then Progress to the caller. Nothing reaches a client before its record. */
+
+/* Group commit: while the token signs the next document of a batch, finished documents wait to be recorded
+ * together (one fdatasync), at most this many and this long (see doc_done_later()). */
+#define SIGN_RECORD_GROUP 64U
+#define SIGN_RECORD_DELAY_USEC (20U * 1000U)
+_Static_assert(SIGN_RECORD_GROUP <= AUDIT_GROUP_MAX, "a group of records must fit audit_log_append_group()");
+
+/* What the records of one request's documents share: worked out once per group. */
+#define RECORD_EXTRA_MAX 16 /* key, value, ..., NULL */
+typedef struct RecordCommon {
+        char fp[65], na[32];
+        const char *extra[RECORD_EXTRA_MAX];
+        size_t n_extra;
+} RecordCommon;
+
+static void audit_event_set_token(AuditEvent *ev, const SignRequest *r) {
+        ev->token_uri = r->token_uri;
+        ev->token_label = r->token_label;
+        ev->token_serial = r->token_serial;
+        ev->token_manufacturer = r->token_manufacturer;
+        ev->token_model = r->token_model;
+}
+
+static void record_common(SignRequest *r, RecordCommon *c) {
+        size_t n_extra = 0;
+
+        *c = (RecordCommon){};
+        if (r->cert)
+                (void) cert_fingerprint_sha256(r->cert, c->fp);
+        if (r->info.not_after > 0) {
+                time_t t = (time_t) r->info.not_after;
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(c->na, sizeof c->na, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        /* What the app said about the document (not embedded in a detached CAdES for files). */
+        const struct {
+                const char *key, *value;
+        } fields[] = {
+                { "doc_number", r->doc_number },
+                { "doc_date", r->doc_date },
+                { "reason", r->reason },
+                { "location", r->location },
+                { "classification", r->classification },
+                /* The approval and PIN came from the app's own prompter, not from pinentry. */
+                { "prompter", r->prompt.app_used ? "application" : NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (fields[i].value) {
+                        c->extra[n_extra++] = fields[i].key;
+                        c->extra[n_extra++] = fields[i].value;
+                }
+        c->extra[n_extra] = NULL;
+        c->n_extra = n_extra;
+}
+
+/* The record of one document; extra is its own copy of the shared fields plus its own. */
+static AuditEvent doc_audit_event(
+        SignRequest *r, const SignDoc *d, const RecordCommon *c,
+        const char *extra[static RECORD_EXTRA_MAX + 2]) {
+        size_t n_extra = c->n_extra;
+        const char *decision;
+        AuditEventType type;
+
+        memcpy(extra, c->extra, n_extra * sizeof(char *));
+        /* The person approved and the token signed, but the app cancelled: an auditor must see that a
+         * signature existed and was never delivered. */
+        if (d->status == DOC_CANCELLED && d->sig) {
+                extra[n_extra++] = "token_signature";
+                extra[n_extra++] = "discarded";
+        }
+        extra[n_extra] = NULL;
+
+        switch (d->status) {
+        case DOC_DONE:
+                type = AUDIT_EVENT_SIGN_DONE;
+                decision = "allowed";
+                break;
+        case DOC_DENIED:
+                type = AUDIT_EVENT_SIGN_DENIED;
+                decision = "denied";
+                break;
+        case DOC_CANCELLED:
+                type = AUDIT_EVENT_SIGN_CANCELLED;
+                decision = "cancelled";
+                break;
+        default:
+                type = AUDIT_EVENT_SIGN_FAILED;
+                decision = "failed";
+                break;
+        }
+        AuditEvent ev = {
+                .type = type,
+                .caller = &r->caller,
+                .message = d->status == DOC_DONE ? "Document signed" : d->message,
+                .document = d->name,
+                .sha256_before = d->sha256[0] ? d->sha256 : NULL,
+                .sha256_after = d->sha256_after[0] ? d->sha256_after : NULL,
+                .cert_subject = r->info.subject,
+                .cert_issuer = r->info.issuer,
+                .cert_serial = r->info.serial,
+                .cert_fingerprint = c->fp[0] ? c->fp : NULL,
+                .cert_kind = r->cert ? cert_kind_to_string(r->kind) : NULL,
+                .cert_not_after = c->na[0] ? c->na : NULL,
+                .cert_status = r->cert ? cert_status_to_string(r->status.status) : NULL,
+                .request = r->path,
+                .role = sign_role_to_string(r->role),
+                .decision = decision,
+                .reason = d->message,
+                .article = d->article,
+                .timestamp_time = d->timestamp_time,
+                .error = d->status == DOC_DONE ? NULL : kyso_bus_error_to_name(d->error),
+                .extra = n_extra > 0 ? extra : NULL,
+        };
+        audit_event_set_token(&ev, r);
+        return ev;
+}
+
+static void doc_fail_internal(SignDoc *d, const char *message) {
+        d->status = DOC_FAILED;
+        d->error = KYSO_BUS_ERROR_INTERNAL;
+        free(d->message);
+        d->message = strdup(message);
+}
+
+/* Sets a document's outcome (once); request_record() writes its output and its record, then tells the
+ * caller. */
+void doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
+        if (d->status != DOC_PENDING)
+                return;
+        d->status = status;
+        d->error = error;
+        if (message) {
+                free(d->message);
+                d->message = strdup(message);
+        }
+        d->unrecorded = true;
+        if (r->n_unrecorded++ == 0 || d - r->docs < (ptrdiff_t) r->first_unrecorded)
+                r->first_unrecorded = (size_t) (d - r->docs);
+}
+
+static int doc_write_output(SignDoc *d) {
+        struct stat st;
+
+        if (d->out_fd < 0)
+                return 0;
+        /* An output that is empty already is not truncated: on ext4 a truncation to 0 makes the last close
+         * start writing the file back at once, per document. */
+        if (fstat(d->out_fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 0 && ftruncate(d->out_fd, 0) < 0)
+                return -errno;
+        if (lseek(d->out_fd, 0, SEEK_SET) < 0)
+                return -errno;
+        /* sig holds the finished DER here (see doc_seal()). */
+        return loop_write(d->out_fd, d->sig, d->sig_size);
+}
+
+/* Records up to SIGN_RECORD_GROUP documents whose outcome is decided: the outputs of the signed ones, then
+ * their audit records as one group (one fdatasync), then Progress for each. A document is done only once its
+ * record is durable: when the group cannot be recorded, its signatures are withheld (outputs emptied). */
+static void request_record_group(SignRequest *r) {
+        SignDoc *group[SIGN_RECORD_GROUP];
+        AuditEvent evs[SIGN_RECORD_GROUP];
+        const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + 2];
+        RecordCommon common;
+        size_t n = 0;
+        int k;
+
+        for (size_t i = r->first_unrecorded; i < r->n_docs && n < SIGN_RECORD_GROUP; i++)
+                if (r->docs[i].unrecorded)
+                        group[n++] = &r->docs[i];
+        if (n == 0) { /* cannot happen: n_unrecorded counts them */
+                r->n_unrecorded = 0;
+                return;
+        }
+        r->first_unrecorded = group[n - 1] - r->docs + 1;
+        r->n_unrecorded -= n;
+
+        record_common(r, &common);
+        for (size_t i = 0; i < n; i++) {
+                SignDoc *d = group[i];
+
+                d->unrecorded = false;
+                if (d->status == DOC_DONE) {
+                        k = doc_write_output(d);
+                        if (k < 0) {
+                                log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
+                                doc_fail_internal(
+                                        d, _("The signature could not be written to the output file. Check "
+                                             "the disk space and the output file, then sign again."));
+                        }
+                }
+                evs[i] = doc_audit_event(r, d, &common, extras[i]);
+        }
+        k = r->owner && r->owner->audit ? audit_log_append_group(r->owner->audit, evs, n, NULL) : -EROFS;
+        if (k < 0)
+                log_error_errno(
+                        k, "Cannot append the audit records of %zu document(s) of %s: %m", n, r->path);
+        for (size_t i = 0; i < n; i++) {
+                SignDoc *d = group[i];
+
+                if (k < 0 && d->status == DOC_DONE)
+                        doc_fail_internal(
+                                d, _("The audit log could not record the signature, so it was withheld. "
+                                     "Check the disk space of the audit log, then sign again."));
+                if (d->status != DOC_DONE && d->out_fd >= 0)
+                        /* A half-written signature never reaches a client. */
+                        (void) ftruncate(d->out_fd, 0);
+                d->out_fd = safe_close(d->out_fd);
+                d->fd = safe_close(d->fd);
+                d->sig = mfree(d->sig);
+                d->sig_size = 0;
+                request_send_progress(r, d);
+        }
+}
+
+void request_record(SignRequest *r) {
+        r->record_timer = sd_event_source_disable_unref(r->record_timer);
+        while (r->n_unrecorded > 0)
+                request_record_group(r);
+}
+
+static int record_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
+        (void) src;
+        (void) usec;
+        request_record(userdata);
+        return 0;
+}
+
+/* A document signed while the token already works on the next one (just sent): recorded with the documents
+ * that finish close to it. The group is written here, where the fdatasync overlaps the token's work, once it
+ * is full or its first document has waited half of SIGN_RECORD_DELAY_USEC; the timer writes it when the
+ * token is slow (no document finishes in the meantime). */
+void doc_done_later(SignRequest *r, SignDoc *d) {
+        uint64_t now, deadline;
+
+        doc_set_outcome(r, d, DOC_DONE, 0, NULL);
+        if (!r->owner || r->n_unrecorded >= SIGN_RECORD_GROUP) {
+                request_record(r);
+                return;
+        }
+        if (!r->record_timer) {
+                if (sd_event_add_time_relative(
+                            r->owner->event, &r->record_timer, CLOCK_MONOTONIC, SIGN_RECORD_DELAY_USEC, 1000,
+                            record_timer_cb, r) < 0)
+                        request_record(r);
+                return;
+        }
+        if (sd_event_now(r->owner->event, CLOCK_MONOTONIC, &now) < 0 ||
+            sd_event_source_get_time(r->record_timer, &deadline) < 0 ||
+            now + SIGN_RECORD_DELAY_USEC / 2 >= deadline)
+                request_record(r);
+}
+
+/* Sets a document's outcome (once) and records it, with any other document waiting to be recorded. */
+void doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error, const char *message) {
+        doc_set_outcome(r, d, status, error, message);
+        request_record(r);
+}
+
+/* A wrong PIN is an event of its own (Article 15 counts them). Like every event, one that cannot be
+ * recorded ends the request: then -EIO, and the request is finished. */
+int record_wrong_pin(SignRequest *r, const char *message) {
+        AuditEvent ev = {
+                .type = AUDIT_EVENT_PIN_FAILURE,
+                .caller = &r->caller,
+                .message = message,
+                .request = r->path,
+        };
+        int k;
+
+        audit_event_set_token(&ev, r);
+        k = r->owner->audit ? audit_log_append(r->owner->audit, &ev, NULL) : -EROFS;
+        if (k < 0) {
+                log_error_errno(k, "Cannot append the audit record of a wrong PIN: %m");
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
+                        _("The audit log could not record the wrong PIN, so the request was stopped. Check the "
+                          "disk space of the audit log, then sign again."));
+                return -EIO;
+        }
+        return 0;
+}
