@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent-peers.h"
+#include "dbus/bus-append.h"
+#include "dbus/bus-method.h"
 #include "macro.h"
 
 /* Unique names are never reused on a bus, so a stale entry is only memory: entries go when the bus says
@@ -61,17 +63,10 @@ static Peer *peer_find(PeerCache *pc, const char *name) {
 
 static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         PeerCache *pc = userdata;
-        const char *name, *old_owner, *new_owner;
+        const char *name = bus_read_peer_left(m);
         Peer *p;
 
-        if (!dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged") ||
-            !streq_ptr(dbus_message_get_sender(m), DBUS_SERVICE_DBUS))
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        if (!dbus_message_get_args(
-                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING,
-                    &new_owner, DBUS_TYPE_INVALID))
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        if (name[0] != ':' || new_owner[0] != '\0')
+        if (!name)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         p = peer_find(pc, name);
         /* A peer with a query in flight keeps its entry until the answer (an error, since it left). */
@@ -245,7 +240,7 @@ int peer_cache_check(PeerCache *pc, DBusMessage *m) {
                 }
                 q = dbus_message_new_method_call(
                         DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "GetConnectionCredentials");
-                if (!q || !dbus_message_append_args(q, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID) ||
+                if (!q || bus_message_append_strings(q, sender, NULL) < 0 ||
                     !dbus_connection_send_with_reply(
                             pc->connection, q, &p->pending, PEER_QUERY_TIMEOUT_MS) ||
                     !p->pending || !dbus_pending_call_set_notify(p->pending, peer_reply, p, NULL)) {

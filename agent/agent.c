@@ -10,6 +10,8 @@
 #include "agent-revocation.h"
 #include "agent-sign.h"
 #include "agent.h"
+#include "dbus/bus-append.h"
+#include "dbus/bus-method.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-event.h"
 #include "dbus/dbus-introspect.h"
@@ -138,10 +140,12 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
                                 "Certificate %s (%s) expires in %d days: renew it (renewal is possible while 60 days remain).",
                                 certs[i]->uri, info.subject, days);
                 }
+                DBusMessageIter it;
                 m = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "CertificateExpiring");
-                if (!m || !dbus_message_append_args(
-                                  m, DBUS_TYPE_STRING, &certs[i]->uri, DBUS_TYPE_INT32, &days,
-                                  DBUS_TYPE_INVALID)) {
+                if (m)
+                        dbus_message_iter_init_append(m, &it);
+                if (!m || bus_append_string(&it, certs[i]->uri) < 0 ||
+                    !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &days)) {
                         if (m)
                                 dbus_message_unref(m);
                         (void) log_oom();
@@ -309,8 +313,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");
-                if (!sig ||
-                    !dbus_message_append_args(sig, DBUS_TYPE_STRING, &ev->token->uri, DBUS_TYPE_INVALID)) {
+                if (!sig || bus_message_append_strings(sig, strempty(ev->token->uri), NULL) < 0) {
                         if (sig)
                                 dbus_message_unref(sig);
                         (void) log_oom();
@@ -436,19 +439,15 @@ Agent *agent_free(Agent *a) {
         return NULL;
 }
 
-static void reply_or_oom(DBusConnection *c, DBusMessage *reply) {
-        if (!reply || !dbus_connection_send(c, reply, NULL))
-                (void) log_oom();
-        if (reply)
-                dbus_message_unref(reply);
-}
-
 /* The agent object implements org.kyso.Agent1 only: the request objects below it have their own. */
-static DBusMessage *method_introspect(DBusMessage *m) {
+static DBusMessage *method_introspect(DBusConnection *c, DBusMessage *m, void *userdata) {
+        (void) c;
+        (void) userdata;
         return dbus_introspect_reply(m, (const char *const[]){ kyso_agent1_interface_xml, NULL }, NULL);
 }
 
-static DBusMessage *method_get_tokens(Agent *a, DBusMessage *m) {
+static DBusMessage *method_get_tokens(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
         const P11Token *const *tokens;
         size_t n;
         DBusMessage *reply;
@@ -472,7 +471,8 @@ static DBusMessage *method_get_tokens(Agent *a, DBusMessage *m) {
         return reply;
 }
 
-static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
+static DBusMessage *method_get_certificates(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
         const P11Token *const *tokens;
         const P11Certificate *const *certs;
         size_t n_tokens, n_certs;
@@ -503,45 +503,43 @@ static DBusMessage *method_get_certificates(Agent *a, DBusMessage *m) {
         return reply;
 }
 
-static DBusMessage *method_sign(Agent *a, DBusMessage *m) {
+static DBusMessage *method_sign(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
+        (void) c;
         if (!a->sign)
                 return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INTERNAL, NULL);
         return agent_sign_method(a->sign, m, peer_cache_get_pid(a->peers, dbus_message_get_sender(m)));
 }
 
-static DBusMessage *method_register_prompter(Agent *a, DBusMessage *m) {
+static DBusMessage *method_register_prompter(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
+        (void) c;
         return prompter_registry_register(a->prompters, m);
 }
 
-static DBusMessage *method_unregister_prompter(Agent *a, DBusMessage *m) {
+static DBusMessage *method_unregister_prompter(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
+        (void) c;
         return prompter_registry_unregister(a->prompters, m);
 }
 
-static const struct {
-        const char *member;
-        const char *signature;
-        DBusMessage *(*run)(Agent *a, DBusMessage *m);
-} agent_methods[] = {
-        { "GetTokens", "", method_get_tokens },
-        { "GetCertificates", "", method_get_certificates },
-        { "Sign", "hhssa{sv}", method_sign },
-        { "SignBatch", "ahahssa{sv}", method_sign },
-        { "RegisterPrompter", "o", method_register_prompter },
-        { "UnregisterPrompter", "o", method_unregister_prompter },
+/* Introspect answers anyone at once; org.kyso.Agent1's methods run once the caller is known to be our user
+ * (agent_run_checked()). */
+static const BusMethod agent_methods[] = {
+        { DBUS_INTERFACE_INTROSPECTABLE, "Introspect", "", method_introspect },
+        { AGENT_INTERFACE, "GetTokens", "", method_get_tokens },
+        { AGENT_INTERFACE, "GetCertificates", "", method_get_certificates },
+        { AGENT_INTERFACE, "Sign", "hhssa{sv}", method_sign },
+        { AGENT_INTERFACE, "SignBatch", "ahahssa{sv}", method_sign },
+        { AGENT_INTERFACE, "RegisterPrompter", "o", method_register_prompter },
+        { AGENT_INTERFACE, "UnregisterPrompter", "o", method_unregister_prompter },
 };
 
 static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
-        const char *member = dbus_message_get_member(m);
+        const BusMethod *method = bus_method_find(agent_methods, ELEMENTSOF(agent_methods), m);
 
-        for (size_t i = 0; i < ELEMENTSOF(agent_methods); i++)
-                if (streq(member, agent_methods[i].member)) {
-                        DBusMessage *reply = agent_methods[i].run(a, m);
-                        if (!dbus_message_get_no_reply(m))
-                                reply_or_oom(c, reply);
-                        else if (reply)
-                                dbus_message_unref(reply);
-                        return;
-                }
+        if (method)
+                bus_send_reply(c, m, method->handler(c, m, a));
 }
 
 static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -570,12 +568,11 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
                         "Refused %s from %s (uid %d): the agent serves only its own user (uid %u).",
                         dbus_message_get_member(m), strna(dbus_message_get_sender(m)),
                         error < 0 ? -1 : (int) uid, (unsigned) getuid());
-                if (!dbus_message_get_no_reply(m))
-                        reply_or_oom(
-                                c,
-                                kyso_bus_error_reply(
-                                        m, KYSO_BUS_ERROR_POLICY_DENIED,
-                                        _("The agent serves only its own user. Use the kyso agent of your own session.")));
+                bus_send_reply(
+                        c, m,
+                        kyso_bus_error_reply(
+                                m, KYSO_BUS_ERROR_POLICY_DENIED,
+                                _("The agent serves only its own user. Use the kyso agent of your own session.")));
                 return;
         }
         if (!a->settled) {
@@ -592,46 +589,28 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
 
 static DBusHandlerResult agent_message(DBusConnection *c, DBusMessage *m, void *userdata) {
         Agent *a = userdata;
-        const char *iface = dbus_message_get_interface(m), *member = dbus_message_get_member(m);
-        const char *sig = dbus_message_get_signature(m);
+        const BusMethod *method = bus_method_find(agent_methods, ELEMENTSOF(agent_methods), m);
+        DBusMessage *reply;
+        bool oom;
         int r;
 
-        if (dbus_message_get_type(m) != DBUS_MESSAGE_TYPE_METHOD_CALL || !member)
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-
-        if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-                if (!streq(sig, ""))
-                        reply_or_oom(
-                                c, dbus_message_new_error(
-                                           m, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments"));
-                else
-                        reply_or_oom(c, method_introspect(m));
-                return DBUS_HANDLER_RESULT_HANDLED;
-        }
-        if (iface && !streq(iface, AGENT_INTERFACE))
+        if (!method)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED; /* libdbus answers UnknownMethod */
-
-        for (size_t i = 0; i < ELEMENTSOF(agent_methods); i++) {
-                _cleanup_free_ char *text = NULL;
-
-                if (!streq(member, agent_methods[i].member))
-                        continue;
-                if (!streq(sig, agent_methods[i].signature)) {
-                        if (asprintf(
-                                    &text, _("%s takes arguments of signature '%s', got '%s'."), member,
-                                    agent_methods[i].signature, sig) < 0)
-                                text = NULL;
-                        reply_or_oom(c, kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, text));
-                        return DBUS_HANDLER_RESULT_HANDLED;
-                }
-                r = peer_cache_check(a->peers, m);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot check the caller of %s: %m", member);
-                        reply_or_oom(c, kyso_bus_error_reply_errno(m, r, NULL));
-                }
+        reply = bus_method_check_signature(method, m, &oom);
+        if (reply || oom) {
+                bus_send_reply(c, m, reply);
                 return DBUS_HANDLER_RESULT_HANDLED;
         }
-        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (!streq(method->interface, AGENT_INTERFACE)) {
+                agent_run_method(a, c, m);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        r = peer_cache_check(a->peers, m);
+        if (r < 0) {
+                log_error_errno(r, "Cannot check the caller of %s: %m", method->member);
+                bus_send_reply(c, m, kyso_bus_error_reply_errno(m, r, NULL));
+        }
+        return DBUS_HANDLER_RESULT_HANDLED;
 }
 
 static const DBusObjectPathVTable agent_vtable = { .message_function = agent_message };
@@ -653,7 +632,7 @@ static DBusHandlerResult parents_message(DBusConnection *c, DBusMessage *m, void
                 reply = dbus_introspect_reply(m, NULL, (const char *const[]){ parents[i].child, NULL });
                 if (!reply)
                         return DBUS_HANDLER_RESULT_NEED_MEMORY;
-                reply_or_oom(c, reply);
+                bus_send_reply(c, m, reply);
                 return DBUS_HANDLER_RESULT_HANDLED;
         }
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;

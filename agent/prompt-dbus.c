@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include "dbus/bus-append.h"
 #include "dbus/dbus-error-names.h"
 #include "log.h"
 #include "macro.h"
@@ -108,33 +109,12 @@ static int parse_answer(const char *answer, PromptReply *ret) {
         return 0;
 }
 
-/* An error reply: the application refused the call, or is gone. */
+/* An error reply: the application refused the call, or is gone (kyso_bus_error_reply_to_errno()). */
 static int error_reply(const char *name, PromptReply *ret_reply) {
-        static const char *const gone[] = {
-                DBUS_ERROR_NO_REPLY, /* our call has no timeout: this is the bus saying the peer left */
-                DBUS_ERROR_SERVICE_UNKNOWN,
-                DBUS_ERROR_NAME_HAS_NO_OWNER,
-                DBUS_ERROR_DISCONNECTED,
-        };
-        static const char *const broken[] = {
-                DBUS_ERROR_UNKNOWN_METHOD,
-                DBUS_ERROR_UNKNOWN_OBJECT,
-                DBUS_ERROR_UNKNOWN_INTERFACE,
-                DBUS_ERROR_INVALID_ARGS,
-        };
+        int k = kyso_bus_error_reply_to_errno(name);
 
-        *ret_reply = PROMPT_REPLY_ERROR;
-        if (kyso_bus_error_from_name(name) == KYSO_BUS_ERROR_CANCELLED) {
-                *ret_reply = PROMPT_REPLY_CANCELLED;
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
-                if (streq(name, gone[i]))
-                        return -ENOTCONN;
-        for (size_t i = 0; i < ELEMENTSOF(broken); i++)
-                if (streq(name, broken[i]))
-                        return -EPROTO;
-        return -EIO;
+        *ret_reply = k == -ECANCELED ? PROMPT_REPLY_CANCELLED : PROMPT_REPLY_ERROR;
+        return k == -ECANCELED ? 0 : k;
 }
 
 /* Wipes the strings of an AskPin reply, whatever its signature: a PIN may be among them. The body belongs to
@@ -278,9 +258,9 @@ static char *text(const char *s) {
 static int append_text(DBusMessageIter *it, const char *s) {
         _cleanup_free_ char *t = text(s);
 
-        if (!t || !dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &t))
+        if (!t)
                 return -ENOMEM;
-        return 0;
+        return bus_append_string(it, t);
 }
 
 static int append_documents(DBusMessageIter *it, const PromptDocument *docs, size_t n) {
@@ -371,8 +351,7 @@ app_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler handle
         tries = req->tries_left;
         wrong = req->previous_wrong;
         m = new_call(p, OP_ASK_PIN, &it);
-        if (m && (append_text(&it, req->token_label) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &state) ||
+        if (m && (append_text(&it, req->token_label) < 0 || bus_append_string(&it, state) < 0 ||
                   !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &tries) ||
                   !dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &wrong)))
                 m = incomplete(m);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
 
+#include "dbus/bus-method.h"
 #include "dbus/dbus-error-names.h"
 #include "i18n.h"
 #include "log.h"
@@ -49,15 +50,10 @@ static void drop(PrompterRegistry *reg, Registration *r) {
 
 static DBusHandlerResult registry_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         PrompterRegistry *reg = userdata;
-        const char *name = NULL, *old = NULL, *new = NULL;
+        const char *name = bus_read_peer_left(m);
         Registration *r;
 
-        if (!dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged") ||
-            !streq_ptr(dbus_message_get_sender(m), DBUS_SERVICE_DBUS) ||
-            !dbus_message_get_args(
-                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old, DBUS_TYPE_STRING, &new,
-                    DBUS_TYPE_INVALID) ||
-            !isempty(new))
+        if (!name)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         r = find(reg, name);
         if (r) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -6,6 +7,7 @@
 #include "i18n.h"
 #include "macro.h"
 #include "prompt-text.h"
+#include "utf8.h"
 
 /* A name longer than this is cut in a prompt: the dialog must still show the certificate and role. */
 #define NAME_MAX_CHARS 96
@@ -61,52 +63,6 @@ void prompt_text_done(PromptText *t) {
         t->error = mfree(t->error);
 }
 
-/* Decodes one UTF-8 character; returns its length, or -1 when the bytes are not valid UTF-8. */
-static int utf8_decode(const unsigned char *s, uint32_t *ret) {
-        uint32_t c;
-        int n;
-
-        if (s[0] < 0x80) {
-                *ret = s[0];
-                return 1;
-        }
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                c = s[0] & 0x1f;
-                n = 2;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                c = s[0] & 0x0f;
-                n = 3;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                c = s[0] & 0x07;
-                n = 4;
-        } else
-                return -1;
-
-        for (int i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-                        return -1;
-                c = (c << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-            (c >= 0xd800 && c <= 0xdfff))
-                return -1;
-        *ret = c;
-        return n;
-}
-
-bool prompt_text_is_valid_utf8(const char *s) {
-        if (!s)
-                return false;
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                uint32_t c;
-                int n = utf8_decode(p, &c);
-                if (n < 0)
-                        return false;
-                p += n;
-        }
-        return true;
-}
-
 static bool char_is_unsafe(uint32_t c) {
         return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||    /* C0 and C1 controls, DEL */
                (c >= 0x200e && c <= 0x200f) ||            /* LRM, RLM */
@@ -118,39 +74,44 @@ static bool char_is_unsafe(uint32_t c) {
 char *prompt_text_sanitize(const char *s, size_t max_chars) {
         static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
         static const char ellipsis[] = "\xe2\x80\xa6";    /* U+2026 */
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, chars = 0;
+        _cleanup_free_ char *buf = NULL, *escaped = NULL;
+        size_t len = 0, chars = 0, n;
 
         if (!s)
                 return strdup(_("unknown"));
+        /* Bytes that are not UTF-8 are shown as the bus shows them ("\xe1"), so a person can match the
+         * name in the prompt with the one in the application and the audit log. */
+        if (!utf8_is_valid(s)) {
+                escaped = utf8_escape(s);
+                if (!escaped)
+                        return NULL;
+                s = escaped;
+        }
+        n = strlen(s);
 
-        /* Each input byte becomes at most 3 output bytes, plus the ellipsis and the NUL. */
-        buf = malloc(strlen(s) * 3 + sizeof(ellipsis) + 1);
+        /* Each character becomes at most its own bytes or U+FFFD's 3, plus the ellipsis and the NUL. */
+        buf = malloc(n * 3 + sizeof(ellipsis) + 1);
         if (!buf)
                 return NULL;
 
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+        for (size_t i = 0; i < n;) {
                 uint32_t c;
-                int n = utf8_decode(p, &c);
+                int k = utf8_decode(s + i, n - i, &c);
 
+                assert(k > 0);
                 if (chars >= max_chars) {
                         memcpy(buf + len, ellipsis, strlen(ellipsis));
                         len += strlen(ellipsis);
                         break;
                 }
-                if (n < 0) {
+                if (char_is_unsafe(c)) {
                         memcpy(buf + len, replacement, strlen(replacement));
                         len += strlen(replacement);
-                        p++;
-                } else if (char_is_unsafe(c)) {
-                        memcpy(buf + len, replacement, strlen(replacement));
-                        len += strlen(replacement);
-                        p += n;
                 } else {
-                        memcpy(buf + len, p, n);
-                        len += n;
-                        p += n;
+                        memcpy(buf + len, s + i, (size_t) k);
+                        len += (size_t) k;
                 }
+                i += (size_t) k;
                 chars++;
         }
         buf[len] = '\0';

@@ -42,10 +42,8 @@ char *prompt_text_app_prompter_failed(int error);
 const char *prompt_text_role(const char *role);
 const char *prompt_text_cert_kind(const char *kind);
 
-/* A copy of untrusted text safe to show: invalid UTF-8, control characters (which could fake extra lines
- * in a prompt) and bidirectional overrides are replaced by U+FFFD; longer than max_chars characters is cut
- * with "…". NULL input gives "unknown" (translated). NULL only on allocation failure. */
+/* A copy of untrusted text safe to show: text that is not UTF-8 is escaped as on the bus (utf8_escape()),
+ * control characters (which could fake extra lines in a prompt) and bidirectional overrides are replaced by
+ * U+FFFD; longer than max_chars characters is cut with "…". NULL input gives "unknown" (translated). NULL
+ * only on allocation failure. */
 char *prompt_text_sanitize(const char *s, size_t max_chars);
-
-/* True when s is valid UTF-8 (no overlong forms, no surrogates). */
-bool prompt_text_is_valid_utf8(const char *s);

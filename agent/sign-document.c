@@ -19,6 +19,7 @@
 #include "policy/signature-check.h"
 #include "sign-jobs.h"
 #include "sign-request.h"
+#include "utf8.h"
 
 /* SignDoc: one document of a request. Its fds come from the client; it is read and hashed on a worker thread
  * (for issue, through the check of the leader's signature), at most max-document-size of it, and the policy
@@ -55,7 +56,7 @@ char *doc_fd_name(int fd) {
                 return NULL;
         target[n] = 0;
         slash = strrchr(target, '/');
-        return strdup(slash && slash[1] ? slash + 1 : target);
+        return utf8_escape(slash && slash[1] ? slash + 1 : target);
 }
 
 static int fd_check(int fd, bool want_write) {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbus/bus-append.h"
+#include "dbus/bus-method.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "dbus/dbus-introspect.h"
@@ -32,11 +34,7 @@ static int append_results(SignRequest *r, DBusMessageIter *it, const SignDoc *fi
                     dbus_dict_append_string(&dict, "message", first_bad->message) < 0)
                         return -ENOMEM;
         }
-        if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
-                return -ENOMEM;
-        const char *key = "documents";
-        if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "aa{sv}", &var) ||
+        if (dbus_dict_open_entry(&dict, "documents", "aa{sv}", &entry, &var) < 0 ||
             !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "a{sv}", &arr))
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_docs; i++) {
@@ -58,9 +56,7 @@ static int append_results(SignRequest *r, DBusMessageIter *it, const SignDoc *fi
                 if (dbus_dict_close(&arr, &doc) < 0)
                         return -ENOMEM;
         }
-        if (!dbus_message_iter_close_container(&var, &arr) ||
-            !dbus_message_iter_close_container(&entry, &var) ||
-            !dbus_message_iter_close_container(&dict, &entry))
+        if (dbus_dict_close_entry(&dict, &entry, &var, dbus_message_iter_close_container(&var, &arr)) < 0)
                 return -ENOMEM;
         return dbus_dict_close(it, &dict);
 }
@@ -100,6 +96,7 @@ void request_send_progress(SignRequest *r, const SignDoc *d) {
         dbus_uint32_t index = (dbus_uint32_t) (d - r->docs), total = (dbus_uint32_t) r->n_docs;
         const char *name = strempty(d->name), *status = doc_status_to_string(d->status),
                    *message = d->status == DOC_DONE ? "" : strempty(d->message);
+        DBusMessageIter it;
         DBusMessage *m;
 
         if (!r->announced || !r->owner || !r->owner->bus)
@@ -108,10 +105,11 @@ void request_send_progress(SignRequest *r, const SignDoc *d) {
         if (!m)
                 return;
         (void) dbus_message_set_destination(m, r->sender);
-        if (!dbus_message_append_args(
-                    m, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total, DBUS_TYPE_STRING, &name,
-                    DBUS_TYPE_STRING, &status, DBUS_TYPE_STRING, &message, DBUS_TYPE_INVALID) ||
-            !dbus_connection_send(r->owner->bus, m, NULL))
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &index) ||
+            !dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &total) ||
+            bus_append_string(&it, name) < 0 || bus_append_string(&it, status) < 0 ||
+            bus_append_string(&it, message) < 0 || !dbus_connection_send(r->owner->bus, m, NULL))
                 (void) log_oom();
         dbus_message_unref(m);
 }
@@ -157,34 +155,6 @@ static const struct {
         { "label", offsetof(SignRequest, label) },
 };
 
-/* Appends the fd at it (type h) to *fds. */
-static int append_fd(DBusMessageIter *it, int **fds, size_t *n) {
-        int fd, *nv;
-
-        dbus_message_iter_get_basic(it, &fd);
-        nv = reallocarray(*fds, *n + 1, sizeof(int));
-        if (!nv) {
-                safe_close(fd);
-                return -ENOMEM;
-        }
-        *fds = nv;
-        nv[(*n)++] = fd;
-        return 0;
-}
-
-/* Appends the fds of the array at it (type ah) to *fds; the caller closes them. */
-static int read_fd_array(DBusMessageIter *it, int **fds, size_t *n) {
-        DBusMessageIter arr;
-
-        dbus_message_iter_recurse(it, &arr);
-        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_UNIX_FD; dbus_message_iter_next(&arr)) {
-                int k = append_fd(&arr, fds, n);
-                if (k < 0)
-                        return k;
-        }
-        return 0;
-}
-
 static void close_fds(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
@@ -221,8 +191,8 @@ static int parse_options(
                         int k;
                         if (!streq(sig, many ? "ah" : "h"))
                                 goto bad;
-                        k = many ? read_fd_array(&var, ret_existing, ret_n_existing)
-                                 : append_fd(&var, ret_existing, ret_n_existing);
+                        k = many ? bus_read_fd_array(&var, ret_existing, ret_n_existing)
+                                 : bus_read_fd(&var, ret_existing, ret_n_existing);
                         if (k < 0) {
                                 dbus_free((char *) sig);
                                 return k;
@@ -377,10 +347,10 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         if (!r)
                 return NULL;
         dbus_message_iter_init(m, &it);
-        k = batch ? read_fd_array(&it, &docs, &n_docs) : append_fd(&it, &docs, &n_docs);
+        k = batch ? bus_read_fd_array(&it, &docs, &n_docs) : bus_read_fd(&it, &docs, &n_docs);
         dbus_message_iter_next(&it);
         if (k >= 0)
-                k = batch ? read_fd_array(&it, &outs, &n_outs) : append_fd(&it, &outs, &n_outs);
+                k = batch ? bus_read_fd_array(&it, &outs, &n_outs) : bus_read_fd(&it, &outs, &n_outs);
         dbus_message_iter_next(&it);
         if (k < 0)
                 goto oom;
@@ -495,11 +465,9 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
         DBusMessage *reply = NULL;
         const char *bad;
 
-        if (!streq(dbus_message_get_signature(m), "ahahahb"))
-                return invalid(m, _("AddDocuments takes arguments of signature 'ahahahb'."));
         dbus_message_iter_init(m, &it);
         for (int k = 0; k < 3; k++) {
-                if (read_fd_array(&it, &fds[k], &n[k]) < 0) {
+                if (bus_read_fd_array(&it, &fds[k], &n[k]) < 0) {
                         reply = kyso_bus_error_reply_errno(m, -ENOMEM, NULL);
                         goto out;
                 }
@@ -536,64 +504,59 @@ out:
         return reply;
 }
 
+static DBusMessage *request_method_introspect(DBusConnection *c, DBusMessage *m, void *userdata) {
+        (void) c;
+        (void) userdata;
+        return dbus_introspect_reply(m, (const char *const[]){ kyso_request1_interface_xml, NULL }, NULL);
+}
+
+static DBusMessage *request_method_add_documents(DBusConnection *c, DBusMessage *m, void *userdata) {
+        SignRequest *r = userdata;
+        (void) c;
+
+        if (!streq_ptr(dbus_message_get_sender(m), r->sender))
+                return kyso_bus_error_reply(
+                        m, KYSO_BUS_ERROR_POLICY_DENIED,
+                        _("Only the application that asked may add documents to a request."));
+        return request_add_documents(r, m);
+}
+
+static DBusMessage *request_method_cancel(DBusConnection *c, DBusMessage *m, void *userdata) {
+        SignRequest *r = userdata;
+
+        if (!streq_ptr(dbus_message_get_sender(m), r->sender))
+                return kyso_bus_error_reply(
+                        m, KYSO_BUS_ERROR_POLICY_DENIED,
+                        _("Only the application that asked may cancel a request."));
+        /* The caller hears its Cancel was taken before the Response the cancellation sends. */
+        bus_send_reply(c, m, dbus_message_new_method_return(m));
+        request_cancel(r, "the client called Cancel");
+        return NULL;
+}
+
+static const BusMethod request_methods[] = {
+        { DBUS_INTERFACE_INTROSPECTABLE, "Introspect", "", request_method_introspect },
+        { SIGN_REQUEST_INTERFACE, "AddDocuments", "ahahahb", request_method_add_documents },
+        { SIGN_REQUEST_INTERFACE, "Cancel", "", request_method_cancel },
+};
+
 static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void *userdata) {
-        AgentSign *s = userdata;
         SignRequest *r;
-        DBusMessage *reply;
 
         if (dbus_message_get_type(m) != DBUS_MESSAGE_TYPE_METHOD_CALL)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        r = find_request(s, dbus_message_get_path(m));
+        r = find_request(userdata, dbus_message_get_path(m));
         if (!r)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        if (dbus_message_is_method_call(m, DBUS_INTERFACE_INTROSPECTABLE, "Introspect")) {
-                reply = dbus_introspect_reply(
-                        m, (const char *const[]){ kyso_request1_interface_xml, NULL }, NULL);
-        } else if (dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "AddDocuments")) {
-                if (!streq_ptr(dbus_message_get_sender(m), r->sender))
-                        reply = kyso_bus_error_reply(
-                                m, KYSO_BUS_ERROR_POLICY_DENIED,
-                                _("Only the application that asked may add documents to a request."));
-                else
-                        reply = request_add_documents(r, m);
-        } else if (
-                dbus_message_is_method_call(m, SIGN_REQUEST_INTERFACE, "Cancel") ||
-                (!dbus_message_get_interface(m) && streq_ptr(dbus_message_get_member(m), "Cancel"))) {
-                if (!streq(dbus_message_get_signature(m), ""))
-                        reply = invalid(m, _("Cancel takes no arguments."));
-                else if (!streq_ptr(dbus_message_get_sender(m), r->sender))
-                        reply = kyso_bus_error_reply(
-                                m, KYSO_BUS_ERROR_POLICY_DENIED,
-                                _("Only the application that asked may cancel a request."));
-                else {
-                        reply = dbus_message_new_method_return(m);
-                        if (reply) {
-                                (void) dbus_connection_send(c, reply, NULL);
-                                dbus_message_unref(reply);
-                                reply = NULL;
-                        }
-                        request_cancel(r, "the client called Cancel");
-                        return DBUS_HANDLER_RESULT_HANDLED;
-                }
-        } else
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        if (reply) {
-                (void) dbus_connection_send(c, reply, NULL);
-                dbus_message_unref(reply);
-        }
-        return DBUS_HANDLER_RESULT_HANDLED;
+        return bus_method_dispatch(request_methods, ELEMENTSOF(request_methods), c, m, r);
 }
 
 static DBusHandlerResult sign_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
         AgentSign *s = userdata;
-        const char *name = NULL, *old = NULL, *new = NULL;
+        const char *name = bus_read_peer_left(m);
         (void) c;
 
-        if (!dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged") ||
-            !dbus_message_get_args(
-                    m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old, DBUS_TYPE_STRING, &new,
-                    DBUS_TYPE_INVALID) ||
-            !isempty(new) || name[0] != ':')
+        if (!name)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
         /* A client that leaves cancels its requests. */
         for (SignRequest *r = s->requests, *next; r; r = next) {

@@ -212,7 +212,9 @@ char *signer_token_of(AgentSign *s, const char *cert_uri);
 
 /* sign-document.c */
 void doc_done(SignDoc *d);
-/* The name shown for a document given as an fd. */
+/* The name shown for a document given as an fd: its file name, escaped when it is not UTF-8 (a legacy code
+ * page) or holds a backslash (utf8_escape()), so the prompts, the bus and the audit record all show the same
+ * valid text and that text maps back to the exact bytes. */
 char *doc_fd_name(int fd);
 /* NULL when the fds are fit for a document, its output and its existing signature, else why not. */
 const char *doc_output_check(int doc, int out, int existing);

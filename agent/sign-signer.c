@@ -14,7 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
-#include "pkcs11/p11-uri.h"
+#include "pkcs11/p11-cert-lookup.h"
 #include "sign-jobs.h"
 #include "sign-request.h"
 
@@ -75,28 +75,10 @@ static int request_find_certificate(SignRequest *r) {
                 k = p11_manager_get_certificates(r->owner->manager, &certs, &n_certs);
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < n_certs; i++) {
-                const P11Token *t = NULL;
-
-                for (size_t j = 0; j < n_tokens; j++)
-                        if (streq_ptr(tokens[j]->uri, certs[i]->token_uri))
-                                t = tokens[j];
-                if (!t)
-                        continue;
-                if (!streq(certs[i]->uri, r->cert_uri) &&
-                    p11_uri_match_certificate(r->cert_uri, t, certs[i]) <= 0)
-                        continue;
-                if (found)
-                        return -ENOTUNIQ;
-                found = certs[i];
-                token = t;
-        }
-        if (!found)
-                return -ENODEV;
-        /* A private key that is a private object shows only after login, and real eTokens often keep no
-         * public key beside it: on a token that needs a login, the helper looks for it after logging in. */
-        if (!found->has_private_key && !p11_certificate_key_after_login(found, token))
-                return -ENOKEY;
+        k = p11_certificate_lookup(
+                r->cert_uri, tokens, n_tokens, certs, n_certs, P11_LOOKUP_NEED_KEY, &token, &found);
+        if (k < 0)
+                return k;
         free(r->token_uri);
         r->token_uri = strdup(found->token_uri);
         r->token_label = strdup(strempty(token->label));
@@ -166,9 +148,7 @@ int signer_prepare(SignRequest *r) {
                                         "check 'kysoctl certs'."),
                             r->cert_uri) < 0)
                         return -ENOMEM;
-                request_fail_all(
-                        r, DOC_FAILED,
-                        k == -ENOTUNIQ ? KYSO_BUS_ERROR_INVALID_ARGS : KYSO_BUS_ERROR_NO_TOKEN, msg);
+                request_fail_errno(r, k, msg); /* -ENOTUNIQ InvalidArgs, -ENOKEY and -ENODEV NoToken */
                 return -ECANCELED;
         }
         r->cert_cn = name_entry(r->cert, NID_commonName);
@@ -260,17 +240,14 @@ int signer_validate_start(SignRequest *r) {
 
 char *signer_token_of(AgentSign *s, const char *cert_uri) {
         const P11Token *const *tokens;
-        const P11Certificate *const *certs;
+        const P11Certificate *const *certs, *cert;
         size_t nt, nc;
 
         if (p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
             p11_manager_get_certificates(s->manager, &certs, &nc) < 0)
                 return NULL;
-        for (size_t i = 0; i < nc; i++)
-                for (size_t j = 0; j < nt; j++)
-                        if (streq_ptr(tokens[j]->uri, certs[i]->token_uri) &&
-                            (streq(certs[i]->uri, cert_uri) ||
-                             p11_uri_match_certificate(cert_uri, tokens[j], certs[i]) > 0))
-                                return strdup(certs[i]->token_uri);
+        /* Any certificate the URI names alone: whether it can sign is decided once the request starts. */
+        if (p11_certificate_lookup(cert_uri, tokens, nt, certs, nc, 0, NULL, &cert) >= 0)
+                return strdup(cert->token_uri);
         return NULL;
 }

@@ -348,7 +348,7 @@ static void sign_wrong_pin(SignRequest *r, const P11SignResult *res) {
 
 /* The token could not sign: the request ends (nothing is written). */
 static void sign_failed(SignRequest *r, SignDoc *d, const P11SignResult *res) {
-        if (res->error == -EPERM) {
+        if (res->error == -ENOLCK) {
                 request_fail_locked(r);
                 return;
         }
@@ -357,11 +357,10 @@ static void sign_failed(SignRequest *r, SignDoc *d, const P11SignResult *res) {
                 return;
         }
         log_error("Signing %s on %s failed: %s", strna(d->name), strna(r->token_label), strna(res->message));
+        /* The error's name comes from the one table (kyso_bus_error_from_errno()); only the words that say
+         * what to do next are chosen here. */
         request_fail_errno(
-                r,
-                res->error == -ENODEV || res->error == -ENOKEY ? -ENODEV /* NoToken */
-                : res->error == -ECANCELED                     ? -ECANCELED
-                                                               : -EIO,
+                r, res->error,
                 res->error == -ENODEV ? _("The token was removed while signing, so nothing was written. "
                                           "Insert the token and sign again.")
                 : res->error == -ENOKEY
@@ -464,9 +463,9 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
                 prompter_cancel(request_prompter(r));
                 r->prompt.pinpad = false;
         }
-        if (res->error == -EACCES && pinpad && !r->token.pin)
+        if (res->error == -EKEYREJECTED && pinpad && !r->token.pin)
                 sign_pinpad_wrong(r, res);
-        else if (res->error == -EACCES && r->token.pin)
+        else if (res->error == -EKEYREJECTED && r->token.pin)
                 sign_wrong_pin(r, res);
         else if (res->error < 0)
                 sign_failed(r, d, res);

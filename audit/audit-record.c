@@ -11,6 +11,7 @@
 #include "audit-record.h"
 #include "macro.h"
 #include "openssl-util.h"
+#include "utf8.h"
 
 static int scan_fail(const char **ret_what, const char *what) {
         if (ret_what)
@@ -357,46 +358,8 @@ void audit_buf_printf(AuditBuf *b, const char *fmt, ...) {
         b->len += (size_t) n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one (overlongs, surrogates and code
- * points above U+10FFFF are invalid). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xe0 && s[1] < 0xa0)
-                        return 0;
-                if (c == 0xed && s[1] >= 0xa0)
-                        return 0;
-                return 3;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xf0 && s[1] < 0x90)
-                        return 0;
-                if (c == 0xf4 && s[1] >= 0x90)
-                        return 0;
-                return 4;
-        }
-        return 0;
-}
-
 bool audit_utf8_valid(const char *s, size_t n) {
-        const unsigned char *u = (const unsigned char *) s;
-        for (size_t i = 0; i < n;) {
-                if (u[i] == 0)
-                        return false;
-                size_t k = utf8_seq_len(u + i, n - i);
-                if (k == 0)
-                        return false;
-                i += k;
-        }
-        return true;
+        return utf8_is_valid_n(s, n);
 }
 
 void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n) {
@@ -424,11 +387,12 @@ void audit_buf_put_json_stringn(AuditBuf *b, const char *s, size_t n) {
                         snprintf(tmp, sizeof(tmp), "\\u%04x", c);
                         esc = tmp;
                 } else if (c >= 0x80) {
-                        k = utf8_seq_len(u + i, n - i);
-                        if (k == 0) {
+                        uint32_t cp;
+                        int len = utf8_decode(s + i, n - i, &cp);
+                        if (len < 0)
                                 esc = "\xef\xbf\xbd"; /* U+FFFD */
-                                k = 1;
-                        }
+                        else
+                                k = (size_t) len;
                 }
                 if (esc) {
                         audit_buf_put(b, s + start, i - start);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dbus-dict.h"
+#include "bus-append.h"
 #include "macro.h"
 
 int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict) {
@@ -14,32 +15,45 @@ void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict) {
         dbus_message_iter_abandon_container_if_open(parent, dict);
 }
 
+int dbus_dict_open_entry(
+        DBusMessageIter *dict, const char *key, const char *sig, DBusMessageIter *ret_entry,
+        DBusMessageIter *ret_variant) {
+        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, ret_entry))
+                return -ENOMEM;
+        if (bus_append_string(ret_entry, key) < 0 ||
+            !dbus_message_iter_open_container(ret_entry, DBUS_TYPE_VARIANT, sig, ret_variant)) {
+                dbus_message_iter_abandon_container(dict, ret_entry);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int dbus_dict_close_entry(DBusMessageIter *dict, DBusMessageIter *entry, DBusMessageIter *variant, bool ok) {
+        if (!ok || !dbus_message_iter_close_container(entry, variant)) {
+                dbus_message_iter_abandon_container_if_open(entry, variant);
+                dbus_message_iter_abandon_container(dict, entry);
+                return -ENOMEM;
+        }
+        return dbus_message_iter_close_container(dict, entry) ? 0 : -ENOMEM;
+}
+
 static int
 append_entry(DBusMessageIter *dict, const char *key, int type, const char *sig, const void *value) {
         DBusMessageIter entry, variant;
 
-        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
+        if (dbus_dict_open_entry(dict, key, sig, &entry, &variant) < 0)
                 return -ENOMEM;
-        if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, sig, &variant)) {
-                dbus_message_iter_abandon_container(dict, &entry);
-                return -ENOMEM;
-        }
-        if (!dbus_message_iter_append_basic(&variant, type, value) ||
-            !dbus_message_iter_close_container(&entry, &variant)) {
-                dbus_message_iter_abandon_container_if_open(&entry, &variant);
-                dbus_message_iter_abandon_container(dict, &entry);
-                return -ENOMEM;
-        }
-        return dbus_message_iter_close_container(dict, &entry) ? 0 : -ENOMEM;
+        return dbus_dict_close_entry(
+                dict, &entry, &variant, dbus_message_iter_append_basic(&variant, type, value));
 }
 
 int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value) {
-        const char *v = strempty(value);
-        /* libdbus aborts on invalid UTF-8; token labels come from vendor modules, so check first. */
-        if (!dbus_validate_utf8(v, NULL))
-                v = "";
-        return append_entry(dict, key, DBUS_TYPE_STRING, "s", &v);
+        DBusMessageIter entry, variant;
+
+        /* Token labels come from vendor modules and document names from file names: not always UTF-8. */
+        if (dbus_dict_open_entry(dict, key, "s", &entry, &variant) < 0)
+                return -ENOMEM;
+        return dbus_dict_close_entry(dict, &entry, &variant, bus_append_string(&variant, value) >= 0);
 }
 
 int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value) {
@@ -60,6 +74,10 @@ int dbus_dict_append_uint32(DBusMessageIter *dict, const char *key, uint32_t val
 int dbus_dict_append_int64(DBusMessageIter *dict, const char *key, int64_t value) {
         dbus_int64_t v = value;
         return append_entry(dict, key, DBUS_TYPE_INT64, "x", &v);
+}
+
+int dbus_dict_append_fd(DBusMessageIter *dict, const char *key, int fd) {
+        return append_entry(dict, key, DBUS_TYPE_UNIX_FD, "h", &fd);
 }
 
 static int iter_to_json(DBusMessageIter *iter, unsigned depth, json_object **ret) {

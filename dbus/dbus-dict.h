@@ -10,14 +10,23 @@
 
 int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict);
 int dbus_dict_close(DBusMessageIter *parent, DBusMessageIter *dict);
+/* An entry whose value is a variant of signature sig, written by the caller between the two calls; on
+ * failure nothing is left open. close with ok false abandons the entry. */
+int dbus_dict_open_entry(
+        DBusMessageIter *dict, const char *key, const char *sig, DBusMessageIter *ret_entry,
+        DBusMessageIter *ret_variant);
+int dbus_dict_close_entry(DBusMessageIter *dict, DBusMessageIter *entry, DBusMessageIter *variant, bool ok);
 /* Abandons a half-written dictionary (after a failure). */
 void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict);
 
-int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value); /* NULL: "" */
+/* value NULL: ""; text that is not UTF-8 is sent escaped (bus_append_string()). */
+int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value);
 int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value);
 int dbus_dict_append_int32(DBusMessageIter *dict, const char *key, int32_t value);
 int dbus_dict_append_uint32(DBusMessageIter *dict, const char *key, uint32_t value);
 int dbus_dict_append_int64(DBusMessageIter *dict, const char *key, int64_t value);
+/* The fd is duplicated into the message: the caller keeps its own. */
+int dbus_dict_append_fd(DBusMessageIter *dict, const char *key, int fd);
 
 /* Reads any D-Bus value at iter into JSON: strings, integers, booleans, doubles, arrays, a{sv}/a{s*} as
  * objects, variants as their content. Unknown types (fds) become null. -EBADMSG on nesting deeper than 32.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dbus-error-names.h"
+#include "bus-append.h"
 #include "i18n.h"
 #include "macro.h"
 
@@ -47,41 +48,38 @@ KysoBusError kyso_bus_error_from_name(const char *name) {
         return _KYSO_BUS_ERROR_INVALID;
 }
 
+/* The one errno → error table (the meanings: dbus-error-names.h). */
+static const struct {
+        int error;
+        KysoBusError bus_error;
+} errno_table[] = {
+        { EINVAL, KYSO_BUS_ERROR_INVALID_ARGS },
+        { E2BIG, KYSO_BUS_ERROR_INVALID_ARGS },
+        { EBADR, KYSO_BUS_ERROR_INVALID_ARGS },
+        { ENOTUNIQ, KYSO_BUS_ERROR_INVALID_ARGS },
+        { EPERM, KYSO_BUS_ERROR_POLICY_DENIED },
+        { EACCES, KYSO_BUS_ERROR_POLICY_DENIED },
+        { ECANCELED, KYSO_BUS_ERROR_CANCELLED },
+        { ENODEV, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENXIO, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOMEDIUM, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOENT, KYSO_BUS_ERROR_NO_TOKEN },
+        { ENOKEY, KYSO_BUS_ERROR_NO_TOKEN },
+        { EKEYREJECTED, KYSO_BUS_ERROR_PIN_INCORRECT },
+        { ENOLCK, KYSO_BUS_ERROR_PIN_LOCKED },
+        { EKEYEXPIRED, KYSO_BUS_ERROR_CERTIFICATE_INVALID },
+        { EKEYREVOKED, KYSO_BUS_ERROR_CERTIFICATE_REVOKED },
+        { ENODATA, KYSO_BUS_ERROR_REVOCATION_UNKNOWN },
+        { EBADMSG, KYSO_BUS_ERROR_BAD_DOCUMENT },
+        { EBUSY, KYSO_BUS_ERROR_BUSY },
+        { EAGAIN, KYSO_BUS_ERROR_BUSY },
+};
+
 KysoBusError kyso_bus_error_from_errno(int r) {
-        switch (abs(r)) {
-        case EINVAL:
-        case E2BIG:
-        case EBADR:
-                return KYSO_BUS_ERROR_INVALID_ARGS;
-        case EPERM:
-        case EACCES:
-                return KYSO_BUS_ERROR_POLICY_DENIED;
-        case ECANCELED:
-                return KYSO_BUS_ERROR_CANCELLED;
-        case ENODEV:
-        case ENXIO:
-        case ENOMEDIUM:
-        case ENOENT:
-                return KYSO_BUS_ERROR_NO_TOKEN;
-        case EKEYREJECTED:
-                return KYSO_BUS_ERROR_PIN_INCORRECT;
-        case ENOLCK:
-                return KYSO_BUS_ERROR_PIN_LOCKED;
-        case EKEYEXPIRED:
-        case ENOKEY:
-                return KYSO_BUS_ERROR_CERTIFICATE_INVALID;
-        case EKEYREVOKED:
-                return KYSO_BUS_ERROR_CERTIFICATE_REVOKED;
-        case ENODATA:
-                return KYSO_BUS_ERROR_REVOCATION_UNKNOWN;
-        case EBADMSG:
-                return KYSO_BUS_ERROR_BAD_DOCUMENT;
-        case EBUSY:
-        case EAGAIN:
-                return KYSO_BUS_ERROR_BUSY;
-        default:
-                return KYSO_BUS_ERROR_INTERNAL;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(errno_table); i++)
+                if (errno_table[i].error == abs(r))
+                        return errno_table[i].bus_error;
+        return KYSO_BUS_ERROR_INTERNAL;
 }
 
 const char *kyso_bus_error_message(KysoBusError e) {
@@ -93,9 +91,32 @@ const char *kyso_bus_error_message(KysoBusError e) {
 DBusMessage *kyso_bus_error_reply(DBusMessage *call, KysoBusError e, const char *message) {
         if (e < 0 || e >= _KYSO_BUS_ERROR_MAX)
                 e = KYSO_BUS_ERROR_INTERNAL;
-        return dbus_message_new_error(call, bus_errors[e].name, message ?: kyso_bus_error_message(e));
+        return bus_message_new_error(call, bus_errors[e].name, message ?: kyso_bus_error_message(e));
 }
 
 DBusMessage *kyso_bus_error_reply_errno(DBusMessage *call, int r, const char *message) {
         return kyso_bus_error_reply(call, kyso_bus_error_from_errno(r), message);
+}
+
+int kyso_bus_error_reply_to_errno(const char *name) {
+        static const struct {
+                const char *name;
+                int error;
+        } replies[] = {
+                { "org.kyso.Error.Cancelled", -ECANCELED },
+                /* Calls to a prompter have no timeout: NoReply is the bus saying the peer left. */
+                { DBUS_ERROR_NO_REPLY, -ENOTCONN },
+                { DBUS_ERROR_SERVICE_UNKNOWN, -ENOTCONN },
+                { DBUS_ERROR_NAME_HAS_NO_OWNER, -ENOTCONN },
+                { DBUS_ERROR_DISCONNECTED, -ENOTCONN },
+                { DBUS_ERROR_UNKNOWN_METHOD, -EPROTO },
+                { DBUS_ERROR_UNKNOWN_OBJECT, -EPROTO },
+                { DBUS_ERROR_UNKNOWN_INTERFACE, -EPROTO },
+                { DBUS_ERROR_INVALID_ARGS, -EPROTO },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(replies); i++)
+                if (streq_ptr(name, replies[i].name))
+                        return replies[i].error;
+        return -EIO;
 }

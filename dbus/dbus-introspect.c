@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
 
+#include "bus-append.h"
 #include "dbus-introspect.h"
 #include "macro.h"
 
@@ -77,7 +78,7 @@ dbus_introspect_reply(DBusMessage *call, const char *const *interface_docs, cons
         if (!xml)
                 return NULL;
         reply = dbus_message_new_method_return(call);
-        if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
+        if (reply && bus_message_append_strings(reply, xml, NULL) < 0) {
                 dbus_message_unref(reply);
                 return NULL;
         }

@@ -951,6 +951,57 @@ finish:
         ERR_clear_error();
 }
 
+/* Enters the next DER element of [*p, end), which must be constructed with this class and tag: on return *p
+ * is at its contents and *ret_end at their end. */
+static int der_enter(
+        const unsigned char **p, const unsigned char *end, int xclass, int tag,
+        const unsigned char **ret_end) {
+        long len;
+        int t, c, r;
+
+        if (*p >= end)
+                return -EBADMSG;
+        r = ASN1_get_object(p, &len, &t, &c, end - *p);
+        /* 0x80: error or too long; 0x21 would be indefinite length, which DER (from i2d) never has. */
+        if ((r & 0x80) || r != V_ASN1_CONSTRUCTED || t != tag || c != xclass)
+                return -EBADMSG;
+        *ret_end = *p + len;
+        return 0;
+}
+
+/* Whether SignedData's digestAlgorithms set lists nid. The set is outside every signature, and OpenSSL 3.0
+ * has no getter for it: it is read from the DER of the parsed structure (ContentInfo → [0] → SignedData →
+ * version, digestAlgorithms). `openssl cms -verify` refuses a signer whose digest the set does not list. */
+static int digest_algorithms_list(const unsigned char *der, int der_size, int nid) {
+        const unsigned char *p = der, *end = der + der_size, *ci_end, *sd_end, *set_end;
+        long len;
+        int t, c;
+
+        if (der_enter(&p, end, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, &ci_end) < 0)
+                return -EBADMSG;
+        /* contentType OID */
+        if (ASN1_get_object(&p, &len, &t, &c, ci_end - p) != 0 || t != V_ASN1_OBJECT)
+                return -EBADMSG;
+        p += len;
+        if (der_enter(&p, ci_end, V_ASN1_CONTEXT_SPECIFIC, 0, &sd_end) < 0 ||
+            der_enter(&p, sd_end, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, &sd_end) < 0)
+                return -EBADMSG;
+        if (ASN1_get_object(&p, &len, &t, &c, sd_end - p) != 0 || t != V_ASN1_INTEGER)
+                return -EBADMSG;
+        p += len;
+        if (der_enter(&p, sd_end, V_ASN1_UNIVERSAL, V_ASN1_SET, &set_end) < 0)
+                return -EBADMSG;
+        while (p < set_end) {
+                _cleanup_(X509_ALGOR_freep) X509_ALGOR *a = d2i_X509_ALGOR(NULL, &p, set_end - p);
+
+                if (!a)
+                        return -EBADMSG;
+                if (algor_digest_nid(a) == nid)
+                        return 1;
+        }
+        return 0;
+}
+
 static int parse_signature(const void *sig, size_t sig_size, CMS_ContentInfo **ret) {
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         unsigned char *pem_data = NULL;
@@ -1000,9 +1051,10 @@ int cms_verify_detached(
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         _cleanup_(content_digests_done) ContentDigests digests = {};
         STACK_OF(CMS_SignerInfo) * sis;
+        unsigned char *cms_der = NULL;
         const uint8_t *sha256;
         size_t sha256_size = 0;
-        int n, r;
+        int n, r, cms_der_size;
 
         if (!read_func || !ret)
                 return -EINVAL;
@@ -1055,12 +1107,29 @@ int cms_verify_detached(
                 return -EIO;
         memcpy(res->content_sha256, sha256, sizeof res->content_sha256);
 
+        cms_der_size = i2d_CMS_ContentInfo(cms, &cms_der);
+        if (cms_der_size <= 0) {
+                OPENSSL_free(cms_der);
+                return -ENOMEM;
+        }
         for (int i = 0; i < n; i++) {
                 verify_signer(
                         sk_CMS_SignerInfo_value(sis, i), res->certs, &digests, NID_pkcs7_data, 0,
                         &res->signers[i]);
                 res->n_signers++;
+                r = digest_algorithms_list(cms_der, cms_der_size, res->signers[i].digest_nid);
+                if (r == 0)
+                        set_problem(
+                                &res->signers[i], CMS_PROBLEM_MALFORMED,
+                                "the SignedData digestAlgorithms set does not list the signer's digest "
+                                "algorithm %s (it was changed after signing)",
+                                OBJ_nid2sn(res->signers[i].digest_nid));
+                else if (r < 0)
+                        set_problem(
+                                &res->signers[i], CMS_PROBLEM_MALFORMED,
+                                "the SignedData digestAlgorithms set does not parse");
         }
+        OPENSSL_free(cms_der);
         ERR_clear_error();
         *ret = TAKE_PTR(res);
         return 0;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "p11-cert-lookup.h"
 #include "p11-manager.h"
 #include "p11-protocol.h"
 #include "p11-registry.h"
@@ -1106,8 +1107,8 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                         result.code = P11_ERROR_CANCELED;
         } else if (reply->type == P11_MSG_ERROR) {
                 if (p11_decode_error_reply(reply, &e) < 0) {
-                        result.error = -EBADMSG;
                         result.code = P11_ERROR_PROTOCOL;
+                        result.error = p11_error_to_errno(result.code);
                         result.message = "malformed error from the helper";
                 } else {
                         result.error = p11_error_to_errno(e.code);
@@ -1123,13 +1124,13 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                 }
         } else if (req->type == P11_MSG_LOGIN) {
                 if (p11_decode_empty(reply) < 0) {
-                        result.error = -EBADMSG;
                         result.code = P11_ERROR_PROTOCOL;
+                        result.error = p11_error_to_errno(result.code);
                         result.message = "malformed reply from the helper";
                 }
         } else if (p11_decode_sign_reply(reply, &sig) < 0) {
-                result.error = -EBADMSG;
                 result.code = P11_ERROR_PROTOCOL;
+                result.error = p11_error_to_errno(result.code);
                 result.message = "malformed signature from the helper";
         } else {
                 result.signature = sig.signature;
@@ -1140,14 +1141,33 @@ static void sign_done(Helper *h, Request *req, const P11Frame *reply, int error)
                 req->sign_cb(h->manager, &result, req->sign_userdata);
 }
 
+/* The helper and token that hold cert (from the manager's views); -ENODEV when its helper is not running. */
+static int
+module_token_of(P11Manager *m, const P11Certificate *cert, Helper **ret_helper, ModuleToken **ret_token) {
+        for (size_t i = 0; i < m->n_helpers; i++)
+                for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
+                        ModuleToken *t = m->helpers[i]->tokens[j];
+                        for (size_t k = 0; k < t->n_certs; k++) {
+                                if (&t->certs[k] != cert)
+                                        continue;
+                                if (m->helpers[i]->state != HELPER_RUNNING)
+                                        return -ENODEV;
+                                *ret_helper = m->helpers[i];
+                                *ret_token = t;
+                                return 0;
+                        }
+                }
+        return -ENODEV;
+}
+
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
         const void *digest, size_t digest_size, unsigned flags, P11SignCallback cb, void *userdata) {
-        Helper *found_helper = NULL;
-        ModuleToken *found_token = NULL;
-        P11Certificate *found = NULL;
-        bool token_matched = false;
-        size_t n_found = 0;
+        const P11Token *const *tokens;
+        const P11Certificate *const *certs, *cert, *found;
+        size_t n_tokens, n_certs;
+        Helper *found_helper;
+        ModuleToken *found_token;
         Request *req;
         int r;
 
@@ -1160,39 +1180,18 @@ int p11_manager_sign(
                 return -EINVAL;
         if (secret_size(pin) > P11_PIN_MAX)
                 return -EINVAL;
-        r = p11_uri_validate(cert_uri);
+        r = p11_manager_get_tokens(m, &tokens, &n_tokens);
+        if (r >= 0)
+                r = p11_manager_get_certificates(m, &certs, &n_certs);
+        if (r >= 0)
+                r = p11_certificate_lookup(
+                        cert_uri, tokens, n_tokens, certs, n_certs, P11_LOOKUP_NEED_KEY, NULL, &cert);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < m->n_helpers; i++) {
-                Helper *h = m->helpers[i];
-                if (h->state != HELPER_RUNNING)
-                        continue;
-                for (size_t j = 0; j < h->n_tokens; j++) {
-                        ModuleToken *t = h->tokens[j];
-                        if (!t->visible)
-                                continue;
-                        for (size_t k = 0; k < t->n_certs; k++) {
-                                if (p11_uri_match_certificate(cert_uri, &t->token, &t->certs[k]) <= 0)
-                                        continue;
-                                token_matched = true;
-                                /* The helper finds the key by CKA_ID, also one that shows only after
-                                 * login. */
-                                if (t->certs[k].id_size == 0 ||
-                                    !(t->certs[k].has_private_key ||
-                                      p11_certificate_key_after_login(&t->certs[k], &t->token)))
-                                        continue;
-                                n_found++;
-                                found = &t->certs[k];
-                                found_token = t;
-                                found_helper = h;
-                        }
-                }
-        }
-        if (n_found == 0)
-                return token_matched ? -ENOKEY : -ENODEV;
-        if (n_found > 1)
-                return -ENOTUNIQ;
+        r = module_token_of(m, cert, &found_helper, &found_token);
+        if (r < 0)
+                return r;
+        found = cert;
 
         bool pin_pad = !pin && (found_token->token.pin_flags & P11_PROTECTED_AUTH_PATH);
         P11SignRequest sr = {

@@ -122,10 +122,11 @@ int p11_manager_get_pin_flags(P11Manager *m, const char *uri, unsigned *ret_flag
  * context-specific login with the same PIN. The token is logged out afterwards unless
  * P11_SIGN_KEEP_LOGIN is given. */
 typedef struct P11SignResult {
-        int error; /* 0, or a negative errno: -EACCES wrong PIN, -EPERM PIN locked, -ENODEV token gone,
-                      -ENOKEY key missing, -EOPNOTSUPP mechanism, -ECONNRESET helper failed,
-                      -ETIME timeout, -ECANCELED manager freed, -EIO other */
-        int code;  /* P11Error (p11-protocol.h), 0 on success: the precise reason */
+        int error;                /* 0, or a negative errno (the vocabulary of dbus/dbus-error-names.h, from
+                                     p11_error_to_errno()): -EKEYREJECTED wrong PIN, -ENOLCK PIN locked, -ENODEV token
+                                     gone, -ENOKEY key missing, -EOPNOTSUPP mechanism, -ECONNRESET helper failed,
+                                     -ETIME timeout, -ECANCELED manager freed, -EPROTO malformed reply, -EIO other */
+        int code;                 /* P11Error (p11-protocol.h), 0 on success: the precise reason */
         unsigned pin_flags;       /* P11PinFlags of the token after a failed login (tries left) */
         const char *message;      /* English, for logs; never a PIN */
         const uint8_t *signature; /* on success: RSA: the raw signature; ECDSA: DER ECDSA-Sig-Value */

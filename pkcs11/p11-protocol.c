@@ -814,9 +814,9 @@ int p11_error_to_errno(P11Error e) {
         case P11_ERROR_PIN_LEN_RANGE:
         case P11_ERROR_PIN_EXPIRED:
         case P11_ERROR_NOT_LOGGED_IN:
-                return -EACCES;
+                return -EKEYREJECTED;
         case P11_ERROR_PIN_LOCKED:
-                return -EPERM;
+                return -ENOLCK;
         case P11_ERROR_TOKEN_NOT_PRESENT:
         case P11_ERROR_DEVICE_REMOVED:
         case P11_ERROR_SLOT_INVALID:
@@ -830,7 +830,7 @@ int p11_error_to_errno(P11Error e) {
         case P11_ERROR_BAD_ARGUMENTS:
                 return -EINVAL;
         case P11_ERROR_PROTOCOL:
-                return -EBADMSG;
+                return -EPROTO; /* between kyso's own processes: not the document's fault */
         case P11_ERROR_VERSION:
                 return -EPROTONOSUPPORT;
         case P11_ERROR_NO_MEMORY:

@@ -246,6 +246,7 @@ int p11_decode_any(const void *buf, size_t size);
 
 /* Errors. CK_RV is mapped here and nowhere else. */
 P11Error p11_error_from_ckrv(unsigned long rv);
+/* Into kyso's errno vocabulary (dbus/dbus-error-names.h): -EKEYREJECTED wrong PIN, -ENOLCK locked, ... */
 int p11_error_to_errno(P11Error e);
 const char *p11_error_to_string(P11Error e); /* stable identifier, e.g. "pin-incorrect" */
 unsigned p11_pin_flags_from_token_flags(uint64_t ck_token_flags);

@@ -6,12 +6,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbus/bus-append.h"
+#include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
 #include "i18n.h"
@@ -62,10 +65,65 @@ typedef struct Output {
         bool failed; /* signed, but the signature could not be saved */
 } Output;
 
+/* The outputs that SIGINT and SIGTERM clean up. The handler reads them, so they change only with those
+ * signals blocked (signals_hold()). */
+static Output *interrupt_outputs;
+static size_t interrupt_n;
+
+static void on_interrupt(int sig) {
+        int saved = errno;
+
+        /* Only async-signal-safe calls: unlink each temporary file, then die of the signal as before. */
+        for (size_t i = 0; i < interrupt_n; i++)
+                if (interrupt_outputs[i].tmp)
+                        (void) unlink(interrupt_outputs[i].tmp);
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+        errno = saved;
+}
+
+static void signals_hold(bool hold, sigset_t *saved) {
+        sigset_t s;
+
+        if (hold) {
+                sigemptyset(&s);
+                sigaddset(&s, SIGINT);
+                sigaddset(&s, SIGTERM);
+                (void) sigprocmask(SIG_BLOCK, &s, saved);
+        } else
+                (void) sigprocmask(SIG_SETMASK, saved, NULL);
+}
+
+/* From here on an interrupted kysoctl leaves no temporary file beside the outputs. */
+static void interrupt_cleanup_install(Output *outputs, size_t n) {
+        struct sigaction sa = { .sa_handler = on_interrupt };
+
+        interrupt_outputs = outputs;
+        interrupt_n = n;
+        sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, SIGINT);
+        sigaddset(&sa.sa_mask, SIGTERM);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+}
+
+static void interrupt_cleanup_remove(void) {
+        sigset_t saved;
+
+        signals_hold(true, &saved);
+        interrupt_outputs = NULL;
+        interrupt_n = 0;
+        signals_hold(false, &saved);
+}
+
 static void output_discard(Output *out) {
+        sigset_t saved;
+
+        signals_hold(true, &saved);
         if (out->tmp)
                 (void) unlink(out->tmp);
         out->tmp = mfree(out->tmp);
+        signals_hold(false, &saved);
 }
 
 static void output_done(Output *out) {
@@ -94,13 +152,20 @@ static int output_open(Output *out) {
 
 /* The document was signed: the signature the agent wrote replaces the output. */
 static int output_commit(Output *out) {
+        sigset_t saved;
         int r;
 
         if (out->failed)
                 return -EIO;
         if (!out->tmp)
                 return 0;
+        /* Not interrupted between the rename and forgetting the name: the handler would remove the
+         * signature just saved under another file's name. */
+        signals_hold(true, &saved);
         r = tmpfile_commit(out->fd, out->tmp, out->target);
+        if (r >= 0)
+                out->tmp = mfree(out->tmp);
+        signals_hold(false, &saved);
         if (r < 0) {
                 fprintf(stderr,
                         _("kysoctl sign: the signature could not be saved as %s: %s. Check the folder and "
@@ -110,7 +175,6 @@ static int output_commit(Output *out) {
                 out->failed = true;
                 return r;
         }
-        out->tmp = mfree(out->tmp);
         return 0;
 }
 
@@ -121,28 +185,9 @@ static bool same_file(const char *path, int fd) {
                a.st_ino == b.st_ino;
 }
 
+/* An option of the request when it is given. */
 static int append_str(DBusMessageIter *dict, const char *key, const char *v) {
-        DBusMessageIter e, var;
-        if (!v)
-                return 0;
-        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
-            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &var) ||
-            !dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &v) ||
-            !dbus_message_iter_close_container(&e, &var) || !dbus_message_iter_close_container(dict, &e))
-                return -ENOMEM;
-        return 0;
-}
-
-static int append_variant(DBusMessageIter *dict, const char *key, const char *sig, int type, const void *v) {
-        DBusMessageIter e, var;
-        if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
-            !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
-            !dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, sig, &var) ||
-            !dbus_message_iter_append_basic(&var, type, v) || !dbus_message_iter_close_container(&e, &var) ||
-            !dbus_message_iter_close_container(dict, &e))
-                return -ENOMEM;
-        return 0;
+        return v ? dbus_dict_append_string(dict, key, v) : 0;
 }
 
 static int exit_for_error(const char *name) {
@@ -319,6 +364,44 @@ static int print_results(DBusMessageIter *results, size_t n, Output *outputs, bo
         return 0;
 }
 
+/* Watches the agent that took the request (its unique name: a new agent started meanwhile knows nothing of
+ * the request). -ESRCH when it has gone already; the match is in place before the check, so no exit is
+ * missed in between. */
+static int watch_agent(DBusConnection *c, const char *unique) {
+        _cleanup_free_ char *match = NULL;
+        DBusError e = DBUS_ERROR_INIT;
+        dbus_bool_t has;
+
+        if (asprintf(
+                    &match,
+                    "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                    "member='NameOwnerChanged',arg0='%s'",
+                    unique) < 0)
+                return -ENOMEM;
+        dbus_bus_add_match(c, match, &e);
+        if (dbus_error_is_set(&e)) {
+                dbus_error_free(&e);
+                return -EIO;
+        }
+        has = dbus_bus_name_has_owner(c, unique, &e);
+        if (dbus_error_is_set(&e)) {
+                dbus_error_free(&e);
+                return -EIO;
+        }
+        return has ? 0 : -ESRCH;
+}
+
+static bool agent_left(DBusMessage *m, const char *unique) {
+        const char *name, *old_owner, *new_owner;
+
+        return dbus_message_is_signal(m, "org.freedesktop.DBus", "NameOwnerChanged") &&
+               streq_ptr(dbus_message_get_sender(m), "org.freedesktop.DBus") &&
+               dbus_message_get_args(
+                       m, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING,
+                       &new_owner, DBUS_TYPE_INVALID) &&
+               streq(name, unique) && isempty(new_owner);
+}
+
 int verb_sign(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -347,7 +430,7 @@ int verb_sign(int argc, char **argv) {
         _cleanup_free_ char **ex_paths = NULL;
         size_t n = 0;
         int opt, ret = KYSOCTL_EXIT_INTERNAL;
-        const char *reply_path = NULL;
+        const char *reply_path = NULL, *agent = NULL;
         size_t progress = 0;
 
         i18n_setup();
@@ -500,8 +583,14 @@ int verb_sign(int argc, char **argv) {
                                 goto finish;
                         }
                 }
+        interrupt_cleanup_install(outputs, n);
         for (size_t i = 0; i < n; i++) {
-                int r = output_open(&outputs[i]);
+                sigset_t saved;
+                int r;
+
+                signals_hold(true, &saved);
+                r = output_open(&outputs[i]);
+                signals_hold(false, &saved);
                 if (r < 0) {
                         fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i].path,
                                 strerror(-r));
@@ -566,8 +655,7 @@ int verb_sign(int argc, char **argv) {
                 } else if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_UNIX_FD, &v[0]))
                         goto finish;
         }
-        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &cert) ||
-            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &o.role) ||
+        if (bus_append_string(&it, cert) < 0 || bus_append_string(&it, o.role) < 0 ||
             !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
                 goto finish;
         dbus_bool_t ts = o.timestamp;
@@ -577,21 +665,20 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
-            (ts && append_variant(&dict, "timestamp", "b", DBUS_TYPE_BOOLEAN, &ts) < 0) ||
-            (more && append_variant(&dict, "more_documents", "b", DBUS_TYPE_BOOLEAN, &more) < 0))
+            (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
+            (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0))
                 goto finish;
         if (issue) {
                 bool all = true;
                 for (size_t i = 0; i < n; i++)
                         all = all && ex[i] >= 0;
-                if (all && !o.batch &&
-                    append_variant(&dict, "existing_signature", "h", DBUS_TYPE_UNIX_FD, &ex[0]) < 0)
+                if (all && !o.batch && dbus_dict_append_fd(&dict, "existing_signature", ex[0]) < 0)
                         goto finish;
                 if (all && o.batch) {
                         DBusMessageIter de, var, fa;
                         const char *k = "existing_signatures";
                         if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
-                            !dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &k) ||
+                            bus_append_string(&de, k) < 0 ||
                             !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ah", &var) ||
                             !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "h", &fa))
                                 goto finish;
@@ -617,6 +704,12 @@ int verb_sign(int argc, char **argv) {
         }
         if (!dbus_message_get_args(reply, &e, DBUS_TYPE_OBJECT_PATH, &reply_path, DBUS_TYPE_INVALID))
                 goto finish;
+        agent = dbus_message_get_sender(reply);
+        if (!agent || watch_agent(c, agent) < 0) {
+                fprintf(stderr, _("kysoctl sign: the agent stopped before it answered; nothing was signed. "
+                                  "Sign again (the agent starts on demand).\n"));
+                goto finish;
+        }
         for (size_t k = first; k < n; k += chunk) {
                 size_t end = k + chunk < n ? k + chunk : n;
                 dbus_bool_t last = end == n;
@@ -672,6 +765,19 @@ int verb_sign(int argc, char **argv) {
                 while ((sig = dbus_connection_pop_message(c))) {
                         dbus_uint32_t index, total;
                         const char *name, *status, *msg;
+                        if (agent_left(sig, agent)) {
+                                dbus_message_unref(sig);
+                                if (progress > 0)
+                                        fprintf(stderr,
+                                                _("kysoctl sign: the agent stopped before it answered; the "
+                                                  "documents not shown as signed above were not signed. "
+                                                  "Sign them again (the agent starts on demand).\n"));
+                                else
+                                        fprintf(stderr, _("kysoctl sign: the agent stopped before it "
+                                                          "answered; nothing was signed. Sign again (the "
+                                                          "agent starts on demand).\n"));
+                                goto finish;
+                        }
                         if (o.batch && dbus_message_is_signal(sig, "org.kyso.Request1", "Progress") &&
                             streq_ptr(dbus_message_get_path(sig), reply_path) &&
                             dbus_message_get_args(
@@ -727,5 +833,6 @@ finish:
                 free(ex_paths[i]);
                 output_done(&outputs[i]);
         }
+        interrupt_cleanup_remove();
         return ret;
 }

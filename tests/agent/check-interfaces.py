@@ -4,9 +4,12 @@
 # dbus/ (the contract), so that the XML and the agent's dispatch cannot drift apart unnoticed:
 #   - each object introspects exactly the org.kyso interfaces it implements, with the members of the XML:
 #     /org/kyso/Agent1 org.kyso.Agent1, a request object org.kyso.Request1;
-#   - every method of the XML, called on its object with arguments of a wrong signature, gets InvalidArgs (not
-#     UnknownMethod: the method is dispatched), and called with the right ones, answers with the out signature
-#     of the XML;
+#   - every method of the XML, called on its object with arguments of a wrong signature, gets exactly
+#     org.kyso.Error.InvalidArgs (not UnknownMethod: the method is dispatched; not the freedesktop name: kyso's
+#     own methods answer kyso's errors), and called with the right ones, answers with the out signature of
+#     the XML;
+#   - the standard interfaces keep the freedesktop names: Introspect with arguments gets exactly
+#     org.freedesktop.DBus.Error.InvalidArgs, Peer.Ping answers;
 #   - a method of an interface the object does not implement gets UnknownMethod there.
 # A request object comes from SignBatch with more_documents (it waits for AddDocuments, so it stays alive).
 # Prints one line per check, "ok DESCRIPTION" or "not ok DESCRIPTION", then "# detail" lines.
@@ -21,7 +24,8 @@ address, cert_uri, workdir = sys.argv[1:4]
 xml_files = sys.argv[4:]
 AGENT = "org.kyso.Agent1"
 AGENT_PATH = "/org/kyso/Agent1"
-INVALID_ARGS = ("org.kyso.Error.InvalidArgs", "org.freedesktop.DBus.Error.InvalidArgs")
+INVALID_ARGS = "org.kyso.Error.InvalidArgs"
+STANDARD_INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
 
 
@@ -157,11 +161,21 @@ for path, implemented in objects.items():
             r = call(path, iface, method, wrong_sig, wrong_args)
             name = r.get_dbus_name() if isinstance(r, dbus.exceptions.DBusException) else "a method return"
             if iface in implemented:
-                report(name in INVALID_ARGS, f"{iface}.{method} on {what} with arguments '{wrong_sig}' "
+                report(name == INVALID_ARGS, f"{iface}.{method} on {what} with arguments '{wrong_sig}' "
                        f"instead of '{ins}': InvalidArgs", f"got {name}: {getattr(r, 'get_dbus_message', str)()}")
             else:
                 report(name == UNKNOWN_METHOD, f"{iface}.{method} on {what}, which does not implement "
                        f"{iface}: UnknownMethod", f"got {name}")
+
+# The standard interfaces answer with the freedesktop names, on every object.
+for path in objects:
+    what = "the agent object" if path == AGENT_PATH else "a request object"
+    r = call(path, "org.freedesktop.DBus.Introspectable", "Introspect", "s", ["wrong"])
+    name = r.get_dbus_name() if isinstance(r, dbus.exceptions.DBusException) else "a method return"
+    report(name == STANDARD_INVALID_ARGS, f"Introspect on {what} with arguments 's': {STANDARD_INVALID_ARGS}",
+           f"got {name}")
+    r = call(path, "org.freedesktop.DBus.Peer", "Ping", "", [])
+    report(isinstance(r, dbus.lowlevel.Message), f"Peer.Ping on {what} answers", r)
 
 # Right arguments: the out signature of the XML.
 for method in order:

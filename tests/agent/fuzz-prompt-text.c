@@ -5,6 +5,7 @@
 
 #include "agent/prompt-text.h"
 #include "macro.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
 
         s = prompt_text_sanitize(fields[0], 40);
-        if (!s || !prompt_text_is_valid_utf8(s) || strchr(s, '\n'))
+        if (!s || !utf8_is_valid(s) || strchr(s, '\n'))
                 abort();
 
         PromptDocument doc = { .name = fields[2],
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         };
         if (prompt_text_confirm(&req, &t) == 0) {
                 size_t lines = 0;
-                if (!prompt_text_is_valid_utf8(t.description) || !prompt_text_is_valid_utf8(t.title))
+                if (!utf8_is_valid(t.description) || !utf8_is_valid(t.title))
                         abort();
                 for (const char *c = t.description; *c; c++)
                         lines += *c == '\n';
@@ -61,8 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         PromptPinRequest pr = { .token_label = fields[6],
                                 .tries_left = (int) (size % 5) - 1,
                                 .previous_wrong = size & 1 };
-        if (prompt_text_pin(&pr, &t) == 0 &&
-            (!prompt_text_is_valid_utf8(t.description) || strchr(t.description, '\n')))
+        if (prompt_text_pin(&pr, &t) == 0 && (!utf8_is_valid(t.description) || strchr(t.description, '\n')))
                 abort();
         prompt_text_done(&t);
         return 0;

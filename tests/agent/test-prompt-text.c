@@ -4,6 +4,7 @@
 
 #include "agent/prompt-text.h"
 #include "i18n.h"
+#include "utf8.h"
 
 static const PromptDocument doc = {
         .name = "QĐ-15-UBND.docx",
@@ -34,14 +35,14 @@ static void use_locale(const char *l, bool vietnamese) {
 }
 
 static void assert_text_valid(const PromptText *t) {
-        assert_true(prompt_text_is_valid_utf8(t->title));
-        assert_true(prompt_text_is_valid_utf8(t->description));
-        assert_true(prompt_text_is_valid_utf8(t->ok));
-        assert_true(prompt_text_is_valid_utf8(t->cancel));
+        assert_true(utf8_is_valid(t->title));
+        assert_true(utf8_is_valid(t->description));
+        assert_true(utf8_is_valid(t->ok));
+        assert_true(utf8_is_valid(t->cancel));
         if (t->prompt)
-                assert_true(prompt_text_is_valid_utf8(t->prompt));
+                assert_true(utf8_is_valid(t->prompt));
         if (t->error)
-                assert_true(prompt_text_is_valid_utf8(t->error));
+                assert_true(utf8_is_valid(t->error));
 }
 
 static void check_confirm_mentions_everything(const PromptText *t) {
@@ -241,7 +242,7 @@ static void test_messages(void **state) {
 
         use_locale("vi_VN.UTF-8", true);
         locked_vi = prompt_text_pin_locked("Tok");
-        assert_true(prompt_text_is_valid_utf8(locked_vi));
+        assert_true(utf8_is_valid(locked_vi));
         assert_non_null(strstr(locked_vi, "Điều 15"));
         assert_non_null(strstr(locked_vi, "Sở Khoa học và Công nghệ"));
         assert_non_null(strstr(locked_vi, "nhập sai mật khẩu quá số lần quy định"));
@@ -274,17 +275,17 @@ static void test_sanitize(void **state) {
                 b, "a\xef\xbf\xbd"
                    "exe.pdf");
         c = prompt_text_sanitize("\xff\xc3(ok", 100);
-        assert_true(prompt_text_is_valid_utf8(c));
+        assert_true(utf8_is_valid(c));
         assert_non_null(strstr(c, "(ok"));
         d = prompt_text_sanitize("ươươươ", 3);
         assert_string_equal(d, "ươư…");
         e = prompt_text_sanitize(NULL, 10);
         assert_string_equal(e, "unknown");
 
-        assert_true(prompt_text_is_valid_utf8("Uông Bí"));
-        assert_false(prompt_text_is_valid_utf8("\xc0\xaf"));     /* overlong '/' */
-        assert_false(prompt_text_is_valid_utf8("\xed\xa0\x80")); /* surrogate */
-        assert_false(prompt_text_is_valid_utf8("\xe1\xba"));     /* cut short */
+        assert_true(utf8_is_valid("Uông Bí"));
+        assert_false(utf8_is_valid("\xc0\xaf"));     /* overlong '/' */
+        assert_false(utf8_is_valid("\xed\xa0\x80")); /* surrogate */
+        assert_false(utf8_is_valid("\xe1\xba"));     /* cut short */
 }
 
 static void test_untrusted_fields_sanitized(void **state) {

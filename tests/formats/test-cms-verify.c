@@ -151,6 +151,35 @@ static void test_tampered_signature(void **state) {
         assert_false(res->signers[0].signature_valid);
 }
 
+/* SignedData's digestAlgorithms set is outside the signature. One that no longer lists the signer's digest
+ * algorithm (SHA-256 turned into SHA-384, same length) is refused, as `openssl cms -verify` refuses it. */
+static void test_digest_algorithms_set_mismatch(void **state) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        static const uint8_t sha256_oid[] = { 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                              0x65, 0x03, 0x04, 0x02, 0x01 };
+        size_t size;
+        ssize_t off;
+
+        sign_reference("da.p7s", "-md sha256 -signer leader.pem -inkey leader.key -certfile ca.pem");
+        read_all(tpath("da.p7s"), &data, &size);
+        /* The first SHA-256 identifier of a SignedData is the one in digestAlgorithms. */
+        off = find_bytes(data, size, sha256_oid, sizeof sha256_oid);
+        assert_true(off > 0);
+        data[off + sizeof sha256_oid - 1] = 0x02;
+        write_all(tpath("da-bad.p7s"), data, size);
+        assert_int_not_equal(
+                run("openssl cms -verify -binary -inform DER -in '%s' -content '%s' -noverify -out /dev/null "
+                    "2>/dev/null",
+                    tpath("da-bad.p7s"), tpath("content.bin")),
+                0);
+
+        res = verify_files("da-bad.p7s", "content.bin");
+        assert_string_equal(cms_problem_to_string(res->signers[0].problem), "malformed");
+        assert_non_null(strstr(res->signers[0].detail, "digestAlgorithms"));
+        assert_false(cms_verify_result_all_ok(res));
+}
+
 /* Edits the signing-time attribute (same length, so no re-encoding of lengths is needed). */
 static void test_tampered_signed_attribute(void **state) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL, *orig = NULL;
@@ -512,6 +541,7 @@ int main(void) {
                 cmocka_unit_test(test_tampered_content),
                 cmocka_unit_test(test_tampered_signature),
                 cmocka_unit_test(test_tampered_signed_attribute),
+                cmocka_unit_test(test_digest_algorithms_set_mismatch),
                 cmocka_unit_test(test_swapped_certificate_other_key),
                 cmocka_unit_test(test_swapped_certificate_same_key),
                 cmocka_unit_test(test_missing_signed_attrs),

@@ -528,7 +528,7 @@ static void test_sign(void **state) {
 
         /* Wrong PIN: refused, with the stable code and the token's PIN flags. */
         assert_int_equal(sign_sync(e, m, leader, "9999", P11_SIGN_RSA_PKCS1, digest), 0);
-        assert_int_equal(sign_result.error, -EACCES);
+        assert_int_equal(sign_result.error, -EKEYREJECTED);
         assert_int_equal(sign_result.code, P11_ERROR_PIN_INCORRECT);
         assert_true(sign_result.pin_flags & P11_LOGIN_REQUIRED);
         unsigned flags = 0;
@@ -537,7 +537,7 @@ static void test_sign(void **state) {
 
         /* Logged out after each signature: no PIN, no signature. */
         assert_int_equal(sign_sync(e, m, leader, NULL, P11_SIGN_RSA_PKCS1, digest), 0);
-        assert_int_equal(sign_result.error, -EACCES);
+        assert_int_equal(sign_result.error, -EKEYREJECTED);
         assert_int_equal(sign_result.code, P11_ERROR_NOT_LOGGED_IN);
 
         /* RSA mechanism on an EC key. */
@@ -552,7 +552,7 @@ static void test_sign(void **state) {
                 sign_result.done = false;
                 assert_int_equal(p11_manager_login(m, "pkcs11:token=leader", wrong, on_signed, NULL), 0);
                 run_until(e, sign_finished, NULL, 10 * USEC_PER_SEC);
-                assert_int_equal(sign_result.error, -EACCES);
+                assert_int_equal(sign_result.error, -EKEYREJECTED);
                 assert_int_equal(sign_result.code, P11_ERROR_PIN_INCORRECT);
                 sign_result.done = false;
                 assert_int_equal(p11_manager_login(m, "pkcs11:token=leader", right, on_signed, NULL), 0);

@@ -366,8 +366,9 @@ static void test_ckrv_mapping(void **state) {
         assert_int_equal(p11_error_from_ckrv(CKR_KEY_HANDLE_INVALID), P11_ERROR_KEY_NOT_FOUND);
         assert_int_equal(p11_error_from_ckrv(CKR_FUNCTION_FAILED), P11_ERROR_FUNCTION_FAILED);
         assert_int_equal(p11_error_from_ckrv(0x8000abcdUL), P11_ERROR_FUNCTION_FAILED);
-        assert_int_equal(p11_error_to_errno(P11_ERROR_PIN_INCORRECT), -EACCES);
-        assert_int_equal(p11_error_to_errno(P11_ERROR_PIN_LOCKED), -EPERM);
+        assert_int_equal(p11_error_to_errno(P11_ERROR_PIN_INCORRECT), -EKEYREJECTED);
+        assert_int_equal(p11_error_to_errno(P11_ERROR_PIN_LOCKED), -ENOLCK);
+        assert_int_equal(p11_error_to_errno(P11_ERROR_PROTOCOL), -EPROTO);
         assert_int_equal(p11_error_to_errno(P11_ERROR_DEVICE_REMOVED), -ENODEV);
         for (int e = 0; e < _P11_ERROR_MAX; e++)
                 assert_non_null(p11_error_to_string(e));

@@ -12,7 +12,9 @@
  * then blocked reading it); without a Sign batch only. --incomplete: a batch of more than 8 documents never
  * sends its last part (every AddDocuments says last=false).
  * --check-audit LOG: for each Progress of a signed document, prints "progress INDEX done audited" when LOG
- * already holds its sign-done record at that moment, "progress INDEX done UNAUDITED" when not. */
+ * already holds its sign-done record at that moment, "progress INDEX done UNAUDITED" when not.
+ * --names: prints "progress-name INDEX STATUS NAME" for each Progress and "result-name INDEX NAME" for each
+ * document of a Response's results, so a test sees the names exactly as the agent put them on the bus. */
 #include <dbus/dbus.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -82,29 +84,63 @@ static bool audited(const char *log, const char *name) {
 
         if (!f)
                 return false;
-        snprintf(want, sizeof want, "\"document\":{\"name\":\"%s\"", name);
+        /* The name as the record's JSON writes it: '\\' and '"' escaped. */
+        size_t k = (size_t) snprintf(want, sizeof want, "\"document\":{\"name\":\"");
+        for (const char *p = name; *p && k + 4 < sizeof want; p++) {
+                if (*p == '\\' || *p == '"')
+                        want[k++] = '\\';
+                want[k++] = *p;
+        }
+        want[k++] = '"';
+        want[k] = 0;
         while (!found && fgets(line, sizeof line, f))
                 found = strstr(line, "\"event\":\"sign-done\"") && strstr(line, want);
         fclose(f);
         return found;
 }
 
-/* Finds results["error"] of a Response. */
-static void response_error(DBusMessageIter *it, char *buf, size_t size) {
-        DBusMessageIter dict, entry, var;
+/* Finds key in the a{sv} at it: its value in *ret_var. */
+static bool dict_lookup(DBusMessageIter *it, const char *key, DBusMessageIter *ret_var) {
+        DBusMessageIter dict, entry;
         dbus_message_iter_recurse(it, &dict);
         for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
              dbus_message_iter_next(&dict)) {
-                const char *k, *v;
+                const char *k;
                 dbus_message_iter_recurse(&dict, &entry);
                 dbus_message_iter_get_basic(&entry, &k);
                 dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &var);
-                if (strcmp(k, "error") == 0 && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_STRING) {
-                        dbus_message_iter_get_basic(&var, &v);
-                        snprintf(buf, size, "%s", v);
+                if (strcmp(k, key) == 0) {
+                        dbus_message_iter_recurse(&entry, ret_var);
+                        return true;
                 }
         }
+        return false;
+}
+
+/* Finds results["error"] of a Response. */
+static void response_error(DBusMessageIter *it, char *buf, size_t size) {
+        DBusMessageIter var;
+        const char *v;
+        if (dict_lookup(it, "error", &var) && dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_STRING) {
+                dbus_message_iter_get_basic(&var, &v);
+                snprintf(buf, size, "%s", v);
+        }
+}
+
+/* Prints the name of each document in a Response's results["documents"]. */
+static void print_result_names(DBusMessageIter *it) {
+        DBusMessageIter var, arr, name;
+        const char *v;
+        if (!dict_lookup(it, "documents", &var) || dbus_message_iter_get_arg_type(&var) != DBUS_TYPE_ARRAY)
+                return;
+        dbus_message_iter_recurse(&var, &arr);
+        for (unsigned i = 0; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
+             dbus_message_iter_next(&arr), i++)
+                if (dict_lookup(&arr, "name", &name) &&
+                    dbus_message_iter_get_arg_type(&name) == DBUS_TYPE_STRING) {
+                        dbus_message_iter_get_basic(&name, &v);
+                        printf("result-name %u %s\n", i, v);
+                }
 }
 
 int main(int argc, char **argv) {
@@ -122,12 +158,13 @@ int main(int argc, char **argv) {
                 { "incomplete", no_argument, NULL, 'i' },
                 { "after-read", no_argument, NULL, 'R' },
                 { "check-audit", required_argument, NULL, 'a' },
+                { "names", no_argument, NULL, 'N' },
                 {},
         };
         const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL,
                    *audit_log = NULL;
         long count = 1, cancel_ms = -1, disconnect_ms = -1;
-        bool batch = false, on_signal = false, incomplete = false, after_read = false;
+        bool batch = false, on_signal = false, incomplete = false, after_read = false, names = false;
         uint64_t cancel_sent = 0;
         dbus_bool_t timestamp = false;
         DBusError e = DBUS_ERROR_INIT;
@@ -179,6 +216,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'a':
                         audit_log = optarg;
+                        break;
+                case 'N':
+                        names = true;
                         break;
                 default:
                         return 2;
@@ -394,6 +434,15 @@ int main(int argc, char **argv) {
                                                 printf("reply %zu ok %s\n", i, reqs[i].path);
                                         }
                                 }
+                        if (names && dbus_message_is_signal(msg, "org.kyso.Request1", "Progress")) {
+                                dbus_uint32_t index = 0, total = 0;
+                                const char *name = "", *status = "";
+                                if (dbus_message_get_args(
+                                            msg, NULL, DBUS_TYPE_UINT32, &index, DBUS_TYPE_UINT32, &total,
+                                            DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &status,
+                                            DBUS_TYPE_INVALID))
+                                        printf("progress-name %u %s %s\n", (unsigned) index, status, name);
+                        }
                         if (audit_log && dbus_message_is_signal(msg, "org.kyso.Request1", "Progress")) {
                                 dbus_uint32_t index = 0, total = 0;
                                 const char *name = "", *status = "", *message = "";
@@ -420,6 +469,8 @@ int main(int argc, char **argv) {
                                         dbus_message_iter_get_basic(&it, &code);
                                         dbus_message_iter_next(&it);
                                         response_error(&it, err, sizeof err);
+                                        if (names)
+                                                print_result_names(&it);
                                         reqs[i].responded = true;
                                         reqs[i].code = code;
                                         responded++;
