@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +9,9 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-util.h"
 
 #define CONFIG_MAX_SIZE (64 * 1024)
-#define USEC_PER_MSEC UINT64_C(1000)
-#define USEC_PER_SEC UINT64_C(1000000)
 
 AgentConfig *agent_config_free(AgentConfig *c) {
         if (!c)
@@ -71,43 +69,6 @@ int agent_config_new(AgentConfig **ret) {
         return 0;
 }
 
-int parse_boolean(const char *s) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off",
-                                                                                       "0" };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        }
-        return -EINVAL;
-}
-
-int parse_duration(const char *s, uint64_t *ret_usec) {
-        static const struct {
-                const char *suffix;
-                uint64_t usec;
-        } units[] = {
-                { "ms", USEC_PER_MSEC },      { "s", USEC_PER_SEC },      { "sec", USEC_PER_SEC },
-                { "min", 60 * USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC }, { "", USEC_PER_SEC },
-        };
-        char *end;
-        double v;
-
-        if (isempty(s) || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s || v < 0 || v > 1e9)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (streq(end, units[i].suffix)) {
-                        *ret_usec = (uint64_t) (v * (double) units[i].usec);
-                        return 0;
-                }
-        return -EINVAL;
-}
-
 _printf_(4, 5) static int config_error(
         char **ret_error, const char *name, unsigned line, const char *fmt, ...) {
         _cleanup_free_ char *what = NULL;
@@ -122,51 +83,6 @@ _printf_(4, 5) static int config_error(
         if (!what || asprintf(ret_error, "%s:%u: %s", name, line, what) < 0)
                 return -ENOMEM;
         return -EINVAL;
-}
-
-static char *strip(char *s) {
-        char *e;
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
-}
-
-static int set_string(char **field, const char *value) {
-        char *d = strdup(value);
-        if (!d)
-                return -ENOMEM;
-        free(*field);
-        *field = d;
-        return 0;
-}
-
-/* "2G", "512M", "64K" or bytes; K, M, G and T are powers of 1024. */
-static int parse_size_bytes(const char *s, uint64_t *ret) {
-        static const char units[] = "KMGT";
-        unsigned long long v;
-        char *end;
-
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0)
-                return -ERANGE;
-        if (*end) {
-                const char *u = strchr(units, *end);
-                if (!u || !*u || end[1])
-                        return -EINVAL;
-                for (const char *p = units; p <= u; p++) {
-                        if (v > UINT64_MAX / 1024)
-                                return -ERANGE;
-                        v *= 1024;
-                }
-        }
-        *ret = v;
-        return 0;
 }
 
 /* The keys that take a duration within bounds. */
@@ -229,7 +145,7 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 if (value[0] != '/')
                         return config_error(
                                 ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
-                return set_string(&c->audit_log_path, value);
+                return free_and_strdup(&c->audit_log_path, value);
         }
         if (streq(key, "audit-rotate")) {
                 AuditLogOptions o = c->audit_options;
@@ -245,7 +161,7 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
         if (streq(key, "pinentry")) {
                 if (isempty(value))
                         return config_error(ret_error, name, line, "pinentry needs a program name or path");
-                return set_string(&c->pinentry_program, value);
+                return free_and_strdup(&c->pinentry_program, value);
         }
         if (streq(key, "log-level")) {
                 r = log_level_from_string(value);
@@ -258,7 +174,7 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                 return 0;
         }
         if (streq(key, "max-document-size")) {
-                if (parse_size_bytes(value, &u) < 0 || u < (UINT64_C(1) << 20) || u > (UINT64_C(1) << 40))
+                if (parse_size(value, &u) < 0 || u < (UINT64_C(1) << 20) || u > (UINT64_C(1) << 40))
                         return config_error(
                                 ret_error, name, line,
                                 "max-document-size must be a size from 1M to 1T (such as 2G), got '%s'",
@@ -302,15 +218,15 @@ int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char
                         return -ENOMEM;
                 pos += len + 1;
 
-                l = strip(buf);
+                l = strstrip(buf);
                 if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
                         continue;
                 eq = strchr(l, '=');
                 if (!eq)
                         return config_error(ret_error, name, line, "expected 'key = value'");
                 *eq = '\0';
-                key = strip(l);
-                value = strip(eq + 1);
+                key = strstrip(l);
+                value = strstrip(eq + 1);
                 if (key[0] == '\0')
                         return config_error(ret_error, name, line, "missing key before '='");
                 r = parse_line(c, key, value, name, line, ret_error);
@@ -334,7 +250,7 @@ static int config_load_file(AgentConfig *c, const char *path, char **ret_error) 
         r = agent_config_parse(c, text, size, path, ret_error);
         if (r < 0)
                 return r;
-        return set_string(&c->path, path);
+        return free_and_strdup(&c->path, path);
 }
 
 int agent_config_load(const char *path, AgentConfig **ret, char **ret_error) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "audit/audit-log.h"
+#include "parse-util.h" /* the grammar of the values */
 
 typedef struct AgentConfig {
         char *path;                   /* the file that was read; NULL when the defaults are used */
@@ -49,7 +50,3 @@ int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char
 /* Loads path if given (it must exist); else the first existing of $XDG_CONFIG_HOME/kyso/kysod.conf
  * (~/.config/...) and SYSCONFDIR/kyso/kysod.conf; else the defaults. Files are not merged. */
 int agent_config_load(const char *path, AgentConfig **ret, char **ret_error);
-
-/* "1.5s", "200ms", "2min", "3" (seconds) → microseconds. */
-int parse_duration(const char *s, uint64_t *ret_usec);
-int parse_boolean(const char *s); /* 1, 0, or -EINVAL */

@@ -75,17 +75,13 @@ int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size) {
                         buf = b;
                         alloc = n;
                 }
-                ssize_t k = read(fd, buf + size, alloc - 1 - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
+                size_t want = alloc - 1 - size;
+                ssize_t k = loop_read(fd, buf + size, want);
+                if (k < 0)
+                        return (int) k;
                 size += (size_t) k;
-                if (size > max_size)
-                        return -EFBIG;
+                if ((size_t) k < want)
+                        break; /* end of file */
         }
         if (!buf && !(buf = malloc(1)))
                 return -ENOMEM;

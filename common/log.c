@@ -8,25 +8,21 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "string-table.h"
 
 static const char *log_ident = "kyso";
 static LogTarget log_target = LOG_TARGET_AUTO;
 static int log_max_level = LOG_INFO;
 
-static const char *const level_names[] = {
+static const char *const log_level_table[] = {
         [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 int log_level_from_string(const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
-                if (streq(s, level_names[i]))
-                        return (int) i;
-        if (streq(s, "error"))
+        if (streq_ptr(s, "error"))
                 return LOG_ERR;
-        return -EINVAL;
+        return (int) string_table_lookup(log_level_table, ELEMENTSOF(log_level_table), s);
 }
 
 /* systemd sets JOURNAL_STREAM=dev:ino for the stderr it connects; only trust it if it is still our stderr.

@@ -148,4 +148,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 int strv_push(char ***l, char *value); /* takes value on success */
 int strv_extend(char ***l, const char *value);
+bool strv_contains(char *const *l, const char *s);
+char **strv_from_array(const char *const *a, size_t n); /* a copy of n strings; NULL on OOM */
+/* The words of s: its runs of characters for which is_separator() is false. No word gives NULL. */
+int strv_split(const char *s, bool (*is_separator)(char c), char ***ret);
 #define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)

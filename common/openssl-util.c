@@ -15,17 +15,6 @@ char *openssl_error_string(void) {
         return strdup(buf);
 }
 
-void hex_encode(const void *bin, size_t n, char *ret) {
-        static const char digits[] = "0123456789abcdef";
-        const unsigned char *b = bin;
-
-        for (size_t i = 0; i < n; i++) {
-                ret[2 * i] = digits[b[i] >> 4];
-                ret[2 * i + 1] = digits[b[i] & 15];
-        }
-        ret[2 * n] = '\0';
-}
-
 int sha256_hex(const void *data, size_t size, char ret[static 65]) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned n = 0;

@@ -9,6 +9,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 
+#include "hex.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
@@ -36,8 +37,6 @@ static inline void sk_X509_pop_freep(STACK_OF(X509) * *s) {
                 sk_X509_pop_free(*s, X509_free);
 }
 
-/* Writes the 2n lowercase hex digits of bin and a NUL to ret. */
-void hex_encode(const void *bin, size_t n, char *ret);
 /* The SHA-256 of data as 64 hex digits and a NUL. */
 int sha256_hex(const void *data, size_t size, char ret[static 65]);
 

@@ -34,3 +34,46 @@ int strv_extend(char ***l, const char *value) {
                 free(v);
         return r;
 }
+
+bool strv_contains(char *const *l, const char *s) {
+        STRV_FOREACH (i, l)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+char **strv_from_array(const char *const *a, size_t n) {
+        char **l = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (strv_extend(&l, a[i]) < 0) {
+                        strv_free(l);
+                        return NULL;
+                }
+        return l;
+}
+
+int strv_split(const char *s, bool (*is_separator)(char c), char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = s;
+
+        for (;;) {
+                while (*p && is_separator(*p))
+                        p++;
+                if (!*p)
+                        break;
+                const char *b = p;
+                while (*p && !is_separator(*p))
+                        p++;
+                char *w = strndup(b, (size_t) (p - b));
+                if (!w)
+                        return -ENOMEM;
+                int r = strv_push(&l, w);
+                if (r < 0) {
+                        free(w);
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}

@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "openssl-util.h"
 #include "policy.h"
 
@@ -13,8 +14,7 @@ int cert_fingerprint_sha256(X509 *cert, char ret[static 65]) {
         unsigned n = 0;
         if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
                 return -EIO;
-        for (unsigned i = 0; i < n; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, n, ret);
         return 0;
 }
 
@@ -43,12 +43,7 @@ static bool any_name_matches(X509_NAME *name, const NameMatch *arr, size_t n) {
 
 static bool oid_in(const ASN1_OBJECT *o, char *const *list) {
         char buf[128];
-        if (OBJ_obj2txt(buf, sizeof buf, o, 1) <= 0)
-                return false;
-        STRV_FOREACH (l, list)
-                if (streq(*l, buf))
-                        return true;
-        return false;
+        return OBJ_obj2txt(buf, sizeof buf, o, 1) > 0 && strv_contains(list, buf);
 }
 
 static bool policy_oid_matches(X509 *cert, char *const *oids) {
@@ -110,11 +105,7 @@ bool cert_match(const CertMatch *m, X509 *cert) {
                 char fp[65];
                 if (cert_fingerprint_sha256(cert, fp) < 0)
                         return false;
-                bool ok = false;
-                STRV_FOREACH (f, m->fingerprints)
-                        if (streq(*f, fp))
-                                ok = true;
-                if (!ok)
+                if (!strv_contains(m->fingerprints, fp))
                         return false;
         }
         return true;

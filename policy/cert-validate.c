@@ -5,6 +5,8 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
+#include "string-table.h"
+#include "string-util.h"
 
 static const char *const cert_status_table[_CERT_STATUS_MAX] = {
         [CERT_STATUS_VALID] = "valid",
@@ -25,9 +27,8 @@ static const char *const revocation_source_table[_REVOCATION_SOURCE_MAX] = {
         [REVOCATION_SOURCE_OFF] = "off",
 };
 
-const char *cert_status_to_string(CertStatus s) {
-        return s >= 0 && s < _CERT_STATUS_MAX ? cert_status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cert_status, CertStatus);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(revocation_source, RevocationSource);
 
 const char *cert_status_to_api_string(CertStatus s) {
         switch (s) {
@@ -39,10 +40,6 @@ const char *cert_status_to_api_string(CertStatus s) {
         default:
                 return cert_status_to_string(s);
         }
-}
-
-const char *revocation_source_to_string(RevocationSource s) {
-        return s >= 0 && s < _REVOCATION_SOURCE_MAX ? revocation_source_table[s] : NULL;
 }
 
 bool cert_status_is_usable(CertStatus s) {
@@ -92,37 +89,12 @@ static time_t asn1_to_time(const ASN1_TIME *t) {
 
 _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const char *fmt, ...) {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
+        int r = free_and_vasprintf(&v->reason, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        free(v->reason);
-        v->reason = s;
-        v->status = status;
-        return 0;
-}
-
-static bool hash_allowed(const Policy *p, int md_nid) {
-        const char *n = NULL;
-        switch (md_nid) {
-        case NID_sha256:
-                n = "sha256";
-                break;
-        case NID_sha384:
-                n = "sha384";
-                break;
-        case NID_sha512:
-                n = "sha512";
-                break;
-        default:
-                return false;
-        }
-        STRV_FOREACH (h, p->hashes)
-                if (streq(*h, n))
-                        return true;
-        return false;
+        if (r >= 0)
+                v->status = status;
+        return r;
 }
 
 /* Key strength by the policy. On failure, curve_out names a curve the policy does not allow, or type_out a
@@ -147,10 +119,7 @@ key_ok(const Policy *p, EVP_PKEY *key, int *ret_bits, char curve_out[static 32],
                 snprintf(curve_out, 32, "%.31s", nist ?: group);
                 if (!nist)
                         return false;
-                STRV_FOREACH (c, p->ec_curves)
-                        if (streq(*c, nist))
-                                return true;
-                return false;
+                return strv_contains(p->ec_curves, nist);
         }
         *type_out = id != NID_undef ? OBJ_nid2sn(id) : EVP_PKEY_get0_type_name(key);
         if (!*type_out)
@@ -219,7 +188,7 @@ static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain,
                 int md_nid = NID_undef, pk_nid = NID_undef, secbits = 0;
                 uint32_t flags = 0;
                 if (X509_get_signature_info(x, &md_nid, &pk_nid, &secbits, &flags) != 1 ||
-                    !hash_allowed(p, md_nid)) {
+                    !policy_hash_allowed(p, md_nid)) {
                         _cleanup_free_ char *allowed = hashes_text(p);
                         ERR_clear_error();
                         return finish(

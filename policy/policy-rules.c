@@ -3,22 +3,15 @@
 
 #include "i18n.h"
 #include "policy/policy-rules.h"
+#include "string-table.h"
+#include "string-util.h"
 
 static const char *const sign_role_table[_SIGN_ROLE_MAX] = {
         [SIGN_ROLE_APPROVE] = "approve",   [SIGN_ROLE_ISSUE] = "issue",       [SIGN_ROLE_COPY] = "copy",
         [SIGN_ROLE_APPENDIX] = "appendix", [SIGN_ROLE_PERSONAL] = "personal",
 };
 
-const char *sign_role_to_string(SignRole r) {
-        return r >= 0 && r < _SIGN_ROLE_MAX ? sign_role_table[r] : NULL;
-}
-
-SignRole sign_role_from_string(const char *s) {
-        for (int i = 0; s && i < _SIGN_ROLE_MAX; i++)
-                if (streq(sign_role_table[i], s))
-                        return i;
-        return _SIGN_ROLE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(sign_role, SignRole);
 
 void rule_decision_done(RuleDecision *d) {
         if (d)
@@ -47,14 +40,11 @@ static char *name_of(X509 *x) {
 
 _printf_(4, 5) static int decide(RuleDecision *d, bool allow, const char *article, const char *fmt, ...) {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
+        int r = free_and_vasprintf(&d->reason, fmt, ap);
         va_end(ap);
         if (r < 0)
-                return -ENOMEM;
-        free(d->reason);
-        d->reason = s;
+                return r;
         d->allow = allow;
         d->article = article;
         return 0;

@@ -16,7 +16,7 @@ typedef enum RevocationMode {
         REVOCATION_OCSP_THEN_CRL,
         REVOCATION_CRL,
         REVOCATION_OCSP,
-        REVOCATION_OFF, /* only with allow-insecure-no-revocation-for-tests = yes */
+        REVOCATION_OFF, /* only in the tests' builds (KYSO_TEST_SWITCHES), never from kysod's policy */
         _REVOCATION_MODE_MAX,
         _REVOCATION_MODE_INVALID = -EINVAL,
 } RevocationMode;
@@ -134,8 +134,8 @@ typedef struct Policy {
 } Policy;
 
 typedef enum PolicyLoadFlags {
-        /* Accept files not owned by root or writable by others. For tests and for checking a draft only:
-         * the agent never sets it for the system policy. */
+        /* Accept files not owned by root or writable by others, logging a warning for each. For tests and
+         * for checking a draft only: the agent never sets it. */
         POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK = 1 << 0,
 } PolicyLoadFlags;
 
@@ -187,6 +187,10 @@ CertKind cert_kind_from_string(const char *s);
 const char *revocation_mode_to_string(RevocationMode m);
 RevocationMode revocation_mode_from_string(const char *s);
 const char *rsa_padding_to_string(RsaPadding p);
+RsaPadding rsa_padding_from_string(const char *s);
+
+/* True when the digest md_nid (NID_sha256, ...) is one of the policy's [algorithms] hashes. */
+bool policy_hash_allowed(const Policy *p, int md_nid);
 
 /* SHA-256 fingerprint of a certificate, lowercase hex (65 bytes with the NUL). */
 int cert_fingerprint_sha256(X509 *cert, char ret[static 65]);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "hex.h"
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
@@ -412,8 +413,7 @@ static char *crl_cache_path(const Policy *p, const char *url) {
                 return NULL;
         if (!EVP_Digest(url, strlen(url), md, NULL, EVP_sha256(), NULL))
                 return NULL;
-        for (int i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, sizeof md, hex);
         if (asprintf(&s, "%s/crl/%s.der", dir, hex) < 0)
                 return NULL;
         return s;

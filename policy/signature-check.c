@@ -4,6 +4,8 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/signature-check.h"
+#include "string-table.h"
+#include "string-util.h"
 
 static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
         [SIGNING_TIME_NONE] = "none",
@@ -11,9 +13,7 @@ static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
         [SIGNING_TIME_TIMESTAMP] = "time-stamp",
 };
 
-const char *signing_time_source_to_string(SigningTimeSource s) {
-        return s >= 0 && s < _SIGNING_TIME_SOURCE_MAX ? signing_time_source_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(signing_time_source, SigningTimeSource);
 
 const char *cms_problem_message(CmsProblem p) {
         switch (p) {
@@ -81,32 +81,6 @@ static char *name_entry(X509 *x, int nid) {
         return s;
 }
 
-static bool hash_allowed(const Policy *p, int nid) {
-        const char *n = nid == NID_sha256   ? "sha256"
-                        : nid == NID_sha384 ? "sha384"
-                        : nid == NID_sha512 ? "sha512"
-                                            : NULL;
-        if (!n)
-                return false;
-        STRV_FOREACH (h, p->hashes)
-                if (streq(*h, n))
-                        return true;
-        return false;
-}
-
-_printf_(2, 3) static int set_reason(char **field, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        free(*field);
-        *field = s;
-        return 0;
-}
-
 static const char *hash_name(int nid) {
         return nid != NID_undef ? OBJ_nid2sn(nid) : "?";
 }
@@ -115,8 +89,8 @@ static const char *hash_name(int nid) {
 static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureCheck *c) {
         switch (s->signing_cert) {
         case CMS_SIGNING_CERT_V2_OK:
-                c->signing_cert_bound = hash_allowed(p, s->signing_cert_digest_nid);
-                return set_reason(
+                c->signing_cert_bound = policy_hash_allowed(p, s->signing_cert_digest_nid);
+                return free_and_asprintf(
                         &c->binding_reason,
                         c->signing_cert_bound
                                 ? _("bound: the signed attributes name this certificate (signing-certificate-v2, "
@@ -125,17 +99,17 @@ static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureChe
                                     "hash, which the policy does not allow."),
                         hash_name(s->signing_cert_digest_nid));
         case CMS_SIGNING_CERT_V1_OK:
-                return set_reason(
+                return free_and_asprintf(
                         &c->binding_reason, "%s",
                         _("NOT bound: only the older signing-certificate attribute names the certificate, by its "
                           "SHA-1 hash, which the policy does not allow."));
         case CMS_SIGNING_CERT_ABSENT:
-                return set_reason(
+                return free_and_asprintf(
                         &c->binding_reason, "%s",
                         _("NOT bound: the signature carries no signing-certificate attribute, so it could be shown "
                           "with another certificate for the same key."));
         default:
-                return set_reason(
+                return free_and_asprintf(
                         &c->binding_reason, "%s",
                         _("NOT bound: the signing-certificate attribute does not name this certificate."));
         }
@@ -149,15 +123,15 @@ check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool
         int r;
 
         if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert || !t->has_gen_time)
-                return set_reason(&c->timestamp_reason, "%s", _("it does not verify."));
+                return free_and_asprintf(&c->timestamp_reason, "%s", _("it does not verify."));
         c->tsa_name = name_entry(t->tsa_cert, NID_commonName);
-        if (!hash_allowed(p, t->imprint_digest_nid))
-                return set_reason(
+        if (!policy_hash_allowed(p, t->imprint_digest_nid))
+                return free_and_asprintf(
                         &c->timestamp_reason,
                         _("it hashes the signature with %s, which the policy does not allow."),
                         hash_name(t->imprint_digest_nid));
-        if (!hash_allowed(p, t->signature_digest_nid))
-                return set_reason(
+        if (!policy_hash_allowed(p, t->signature_digest_nid))
+                return free_and_asprintf(
                         &c->timestamp_reason,
                         _("it is signed with the hash %s, which the policy does not allow."),
                         hash_name(t->signature_digest_nid));
@@ -166,7 +140,7 @@ check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool
                 return r;
         c->timestamp_trusted = cert_status_is_usable(c->tsa_status.status);
         if (!c->timestamp_trusted)
-                return set_reason(&c->timestamp_reason, "%s", strempty(c->tsa_status.reason));
+                return free_and_asprintf(&c->timestamp_reason, "%s", strempty(c->tsa_status.reason));
         return 0;
 }
 
@@ -204,19 +178,19 @@ static int claimed_time_unproven(SignatureCheck *c) {
                 snprintf(when, sizeof when, "?");
 
         if (c->now.status == CERT_STATUS_EXPIRED)
-                r = set_reason(
+                r = free_and_asprintf(
                         &c->at_signing.reason,
                         _("The certificate of %s expired on %s, and no time-stamp proves that the signature "
                           "was made while it was valid: the signing time is only claimed by the signer."),
                         strna(c->signer_name), when);
         else if (c->now.status == CERT_STATUS_REVOKED)
-                r = set_reason(
+                r = free_and_asprintf(
                         &c->at_signing.reason,
                         _("%s The signing time is only claimed (no time-stamp), so nothing proves the "
                           "signature was made before the revocation."),
                         strempty(c->now.reason));
         else
-                r = set_reason(
+                r = free_and_asprintf(
                         &c->at_signing.reason,
                         _("%s The signing time is only claimed (no time-stamp), so the certificate must be "
                           "valid now as well."),
@@ -249,23 +223,23 @@ int signature_check(
 
         /* Integrity: formats/' verdict, then our algorithm policy on top. */
         c.integrity_ok = s->problem == CMS_PROBLEM_OK;
-        if (c.integrity_ok && !hash_allowed(p, s->digest_nid)) {
+        if (c.integrity_ok && !policy_hash_allowed(p, s->digest_nid)) {
                 c.integrity_ok = false;
-                r = set_reason(
+                r = free_and_asprintf(
                         &c.integrity_reason,
                         _("The signature uses the hash %s, which the policy does not allow."),
                         hash_name(s->digest_nid));
         } else if (
                 c.integrity_ok && s->scheme == CMS_SIGNATURE_RSA_PSS &&
-                !hash_allowed(p, s->pss_mgf1_digest_nid)) {
+                !policy_hash_allowed(p, s->pss_mgf1_digest_nid)) {
                 c.integrity_ok = false;
-                r = set_reason(
+                r = free_and_asprintf(
                         &c.integrity_reason,
                         _("The signature uses RSA-PSS mask generation (MGF1) with the hash %s, which the policy "
                           "does not allow."),
                         hash_name(s->pss_mgf1_digest_nid));
         } else
-                r = set_reason(&c.integrity_reason, "%s", cms_problem_message(s->problem));
+                r = free_and_asprintf(&c.integrity_reason, "%s", cms_problem_message(s->problem));
         if (r < 0)
                 return r;
 
@@ -316,33 +290,33 @@ int signature_check(
                 c.counts_as_leader = policy_signature_counts_as_leader(p, NULL, &e, &c.leader_reason);
         } else {
                 c.at_signing.status = c.now.status = CERT_STATUS_UNTRUSTED;
-                r = set_reason(&c.leader_reason, "%s", _("its signer certificate is missing"));
+                r = free_and_asprintf(&c.leader_reason, "%s", _("its signer certificate is missing"));
                 if (r < 0)
                         return r;
         }
 
         /* The verdict, first failing reason wins. */
         if (!c.integrity_ok)
-                r = set_reason(&c.reason, "%s", c.integrity_reason);
+                r = free_and_asprintf(&c.reason, "%s", c.integrity_reason);
         else if (c.has_timestamp && !c.timestamp_trusted)
-                r = set_reason(
+                r = free_and_asprintf(
                         &c.reason, "%s %s", _("The time-stamp cannot be trusted:"),
                         strempty(c.timestamp_reason));
         else if (c.claimed_time_unproven)
-                r = set_reason(
+                r = free_and_asprintf(
                         &c.reason,
                         _("Nothing shows that the signer's certificate was valid when it signed: %s"),
                         strempty(c.at_signing.reason));
         else if (!cert_status_is_usable(c.at_signing.status))
-                r = set_reason(
+                r = free_and_asprintf(
                         &c.reason, _("The signer's certificate was not valid at the signing time: %s"),
                         strempty(c.at_signing.reason));
         else {
                 c.valid = true;
                 if (c.signing_cert_bound)
-                        r = set_reason(&c.reason, "%s", _("The signature is valid."));
+                        r = free_and_asprintf(&c.reason, "%s", _("The signature is valid."));
                 else
-                        r = set_reason(
+                        r = free_and_asprintf(
                                 &c.reason,
                                 _("The signature is valid, but it does not bind its certificate, so it does not "
                                   "count as a competent person's signature: %s"),

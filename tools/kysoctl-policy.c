@@ -81,45 +81,47 @@ static void help(void) {
                POLICY_SYSTEM_PATH);
 }
 
-int verb_policy(int argc, char **argv) {
+/* Reads the options from optind on, up to the first other argument; -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, PolicyLoadFlags *flags) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "insecure-skip-owner-check", no_argument, NULL, 'S' },
                 {},
         };
-        PolicyLoadFlags flags = policy_tools_flags();
         int c;
 
-        i18n_setup();
-        optind = 0;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
                         return KYSOCTL_EXIT_OK;
                 case 'S':
-                        flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
+                        *flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
                         break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
                 }
+        return -1;
+}
+
+int verb_policy(int argc, char **argv) {
+        PolicyLoadFlags flags = policy_tools_flags();
+        int r;
+
+        i18n_setup();
+        optind = 0;
+        r = parse_options(argc, argv, &flags);
+        if (r >= 0)
+                return r;
         if (optind >= argc || !streq(argv[optind], "check")) {
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
         optind++;
         /* Options may also follow the sub-command. */
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
-                case 'S':
-                        flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
-                        break;
-                default:
-                        return KYSOCTL_EXIT_USAGE;
-                }
+        r = parse_options(argc, argv, &flags);
+        if (r >= 0)
+                return r;
         if (argc - optind > 1) {
                 help();
                 return KYSOCTL_EXIT_USAGE;
@@ -128,7 +130,7 @@ int verb_policy(int argc, char **argv) {
 
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        int r = policy_load(path, flags, &p, &errors);
+        r = policy_load(path, flags, &p, &errors);
         if (r == -EINVAL) {
                 STRV_FOREACH (e, errors)
                         fprintf(stderr, "%s\n", *e);

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
+#include "hex.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "log.h"
@@ -415,8 +416,7 @@ int verb_verify(int argc, char **argv) {
         bool all = out.n_checked > 0 && out.n_valid == out.n_checked;
         if (out.json) {
                 char hex[65];
-                for (int i = 0; i < 32; i++)
-                        snprintf(hex + 2 * i, 3, "%02x", res->content_sha256[i]);
+                hex_encode(res->content_sha256, sizeof res->content_sha256, hex);
                 json_object *o = json_object_new_object();
                 json_object_object_add(o, "file", json_object_new_string(file));
                 json_object_object_add(o, "signature_file", json_object_new_string(sigpath));

@@ -2,6 +2,7 @@
 #include "kyso-test.h"
 
 #include "macro.h"
+#include "string-util.h"
 
 static void test_strv(void **state) {
         _cleanup_strv_free_ char **l = NULL;
@@ -22,10 +23,36 @@ static void test_startswith(void **state) {
         assert_false(streq_ptr("a", NULL));
 }
 
+static void test_strv_contains_and_from_array(void **state) {
+        static const char *const a[] = { "P-256", "P-384" };
+        _cleanup_strv_free_ char **l = strv_from_array(a, ELEMENTSOF(a));
+
+        assert_int_equal(strv_length(l), 2);
+        assert_true(strv_contains(l, "P-384"));
+        assert_false(strv_contains(l, "P-521"));
+        assert_false(strv_contains(NULL, "P-256"));
+        assert_null(strv_from_array(a, 0));
+}
+
+static void test_strstrip(void **state) {
+        char a[] = " \t key = value \t\r", b[] = "", c[] = " \t ", d[] = "x";
+        _cleanup_free_ char *f = NULL;
+
+        assert_string_equal(strstrip(a), "key = value");
+        assert_string_equal(strstrip(b), "");
+        assert_string_equal(strstrip(c), "");
+        assert_string_equal(strstrip(d), "x");
+        assert_int_equal(free_and_strdup(&f, "one"), 0);
+        assert_int_equal(free_and_strdup(&f, "two"), 0);
+        assert_string_equal(f, "two");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_startswith),
+                cmocka_unit_test(test_strv_contains_and_from_array),
+                cmocka_unit_test(test_strstrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

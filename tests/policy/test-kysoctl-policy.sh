@@ -52,13 +52,67 @@ if [[ $(id -u) -eq 0 ]]; then
         chmod 666 "$T/good/policy.conf"
         check "owner check: world-writable file refused" 1 "writable by users other than root" check "$T/good/policy.conf"
         check "owner check can be skipped for tests" 0 "Policy OK" check --insecure-skip-owner-check "$T/good/policy.conf"
+        check "a skipped owner check warns, naming the file and the problem" 0 \
+                "$T/good/policy.conf: writable by users other than root.*owner check is skipped" \
+                check --insecure-skip-owner-check "$T/good/policy.conf"
+        KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 check "skipped by the environment (contrib/sandbox): warns too" 0 \
+                "writable by users other than root.*owner check is skipped" check "$T/good/policy.conf"
+        warnings=$(KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 "$KYSOCTL" policy check "$T/good/policy.conf" 2>&1 >/dev/null)
+        if grep -q "owner check is skipped" <<<"$warnings"; then
+                ok "the warning goes to stderr"
+        else
+                not_ok "the warning goes to stderr"
+        fi
+        mkdir -m 755 "$T/good/policy.d"
+        printf '[expiry]\nwarning-days = 30\n' >"$T/good/policy.d/10-loose.conf"
+        chmod 666 "$T/good/policy.d/10-loose.conf"
+        warnings=$("$KYSOCTL" policy check --insecure-skip-owner-check "$T/good/policy.conf" 2>&1 >/dev/null)
+        if [[ $(grep -c "owner check is skipped" <<<"$warnings") -eq 2 ]] && grep -q "10-loose.conf: writable" <<<"$warnings"; then
+                ok "each file the skip lets through gets its warning"
+        else
+                not_ok "each file the skip lets through gets its warning"
+                printf '%s\n' "$warnings" | sed 's/^/# /'
+        fi
+        rm -r "$T/good/policy.d"
         chmod 644 "$T/good/policy.conf"
+        warnings=$("$KYSOCTL" policy check --insecure-skip-owner-check "$T/good/policy.conf" 2>&1 >/dev/null)
+        if [[ -z $warnings ]]; then
+                ok "no warning when the skipped check would have passed"
+        else
+                not_ok "no warning when the skipped check would have passed"
+                printf '%s\n' "$warnings" | sed 's/^/# /'
+        fi
         chown 65534 "$T/good/policy.conf"
         check "owner check: file of another user refused" 1 "not owned by root" check "$T/good/policy.conf"
         chown 0 "$T/good/policy.conf"
 else
         check "owner check: our own file is not root's" 1 "not owned by root" check "$T/good/policy.conf"
+        check "a skipped owner check warns, naming the file and the problem" 0 \
+                "$T/good/policy.conf: not owned by root.*owner check is skipped" check --insecure-skip-owner-check \
+                "$T/good/policy.conf"
 fi
+
+# Revocation checks cannot be turned off outside the tests' own builds (issue 12): kysoctl and kysod are built
+# without the switch, so a policy (even a root-owned drop-in) that tries is refused.
+mkdir -m 755 "$T/off"
+printf '[trust]\nroot = %s\n[revocation]\nmode = off\nallow-insecure-no-revocation-for-tests = yes\n' "$T/root.pem" \
+        >"$T/off/policy.conf"
+chmod 644 "$T/off/policy.conf"
+check "revocation off: refused by the shipped kysoctl" 1 "$T/off/policy.conf:4: bad value 'off' for mode" \
+        check "${OWNER[@]}" "$T/off/policy.conf"
+check "the test switch does not exist in the shipped kysoctl" 1 \
+        "$T/off/policy.conf:5: unknown key 'allow-insecure-no-revocation-for-tests'" check "${OWNER[@]}" \
+        "$T/off/policy.conf"
+for program in "$KYSOCTL" "${KYSOD:-}"; do
+        [[ -n $program ]] || continue
+        if [[ ! -f $program ]]; then
+                not_ok "$program is not built"
+        elif grep -qa "allow-insecure-no-revocation-for-tests" "$program"; then
+                not_ok "$(basename "$program") holds no test switch"
+        else
+                ok "$(basename "$program") holds no test switch"
+        fi
+done
 
 # The shipped example parses, once its root folder exists.
 mkdir -m 755 "$T/example" "$T/example/roots" "$T/example/intermediates"

@@ -297,6 +297,34 @@ static void test_errors(void **state) {
         assert_non_null(strstr(errors[0], "no trusted root"));
 }
 
+/* The values follow parse-util.h, as in kysod.conf: booleans in any case, durations with fractions. */
+static void test_shared_grammar(void **state) {
+        static const char body[] =
+                "[revocation]\nocsp-require-nonce = NO\nocsp-max-age = 1.5h\n"
+                "crl-cache-max-age = 90sec\nocsp-timeout = %s\n[pin]\nmax-cache = 0.5min\n";
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *fraction = NULL, *whole = NULL;
+        clear_dropins();
+        assert_true(asprintf(&fraction, body, "2500ms") > 0);
+        assert_int_equal(load(fraction, &p, &errors), -EINVAL);
+        assert_int_equal(strv_length(errors), 1); /* the policy counts in whole seconds */
+        assert_non_null(strstr(errors[0], "bad value '2500ms' for ocsp-timeout"));
+        strv_free(errors);
+        errors = NULL;
+        assert_true(asprintf(&whole, body, "3000ms") > 0);
+        assert_int_equal(load(whole, &p, &errors), 0);
+        assert_false(p->ocsp_require_nonce);
+        assert_int_equal(p->ocsp_max_age_sec, 5400);
+        assert_int_equal(p->crl_cache_max_age_sec, 90);
+        assert_int_equal(p->ocsp_timeout_sec, 3);
+        assert_int_equal(p->pin_cache_max_sec, 30);
+        policy_free(TAKE_PTR(p));
+        expect_error("[revocation]\nocsp-max-age = 11000d\n", 4, "bad value '11000d' for ocsp-max-age");
+        expect_error("[revocation]\nocsp-max-age = 99999999999999999999999d\n", 4, "for ocsp-max-age");
+        expect_error("[expiry]\nwarning-days = 99999999999\n", 4, "expected a number of days");
+}
+
 static void test_dropins(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -480,10 +508,15 @@ static void test_ref(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),    cmocka_unit_test(test_full),
-                cmocka_unit_test(test_errors),      cmocka_unit_test(test_dropins),
-                cmocka_unit_test(test_owner_check), cmocka_unit_test(test_classification),
-                cmocka_unit_test(test_identity),    cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_shared_grammar),
+                cmocka_unit_test(test_dropins),
+                cmocka_unit_test(test_owner_check),
+                cmocka_unit_test(test_classification),
+                cmocka_unit_test(test_identity),
+                cmocka_unit_test(test_ref),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

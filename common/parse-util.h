@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* parse-util: the one grammar for values in kyso's configuration files (kysod.conf(5), kyso-policy.conf(5)):
+ * booleans, durations, sizes and unsigned numbers. Each returns 0 (or the boolean), -EINVAL for text that is
+ * not of the grammar, -ERANGE when the value does not fit; outputs are set only on success. */
+
+#include <stdint.h>
+
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_MINUTE (UINT64_C(60) * USEC_PER_SEC)
+#define USEC_PER_HOUR (UINT64_C(60) * USEC_PER_MINUTE)
+#define USEC_PER_DAY (UINT64_C(24) * USEC_PER_HOUR)
+
+/* yes, true, on, 1 → 1; no, false, off, 0 → 0; any case. */
+int parse_boolean(const char *s);
+
+/* NUMBER[UNIT], no blanks and no sign: NUMBER is decimal digits with an optional fraction ("1.5"); UNIT is
+ * ms, s or sec, m or min, h, d; none means seconds. "1.5s", "250ms", "2h" → microseconds. Fractions below
+ * a microsecond are dropped. */
+int parse_duration(const char *s, uint64_t *ret_usec);
+
+/* NUMBER[UNIT], no blanks and no sign, whole numbers: UNIT is B, K or KiB, M or MiB, G or GiB, T or TiB (all
+ * multiples of 1024); none means bytes. "50M" → 52428800. */
+int parse_size(const char *s, uint64_t *ret_bytes);
+
+/* Decimal digits only (no sign, no blanks, no base prefix). */
+int parse_unsigned(const char *s, unsigned *ret);

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The classification words: a document whose classification names one of them (Mật, Tối mật, ...) is
+ * refused. Words are compared whole, with case and Vietnamese diacritics ignored. */
+#include <stdint.h>
+
+#include "policy-internal.h"
+
+static const char *const default_words[] = {
+        "Mật", "Tối mật", "Tuyệt mật", "Mat", "Toi mat", "Tuyet mat",
+};
+
+char **classification_default_words(void) {
+        return strv_from_array(default_words, ELEMENTSOF(default_words));
+}
+
+static const char *const fold_table[] = {
+        "aàáảãạăằắẳẵặâầấẩẫậÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬ",
+        "eèéẻẽẹêềếểễệÈÉẺẼẸÊỀẾỂỄỆ",
+        "iìíỉĩịÌÍỈĨỊ",
+        "oòóỏõọôồốổỗộơờớởỡợÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢ",
+        "uùúủũụưừứửữựÙÚỦŨỤƯỪỨỬỮỰ",
+        "yỳýỷỹỵỲÝỶỸỴ",
+        "dđĐ",
+};
+
+/* Decodes one UTF-8 sequence; returns its length, or 0 for an invalid one (then *cp is the byte). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
+        if (s[0] < 0x80) {
+                *cp = s[0];
+                return 1;
+        }
+        size_t n;
+        uint32_t c;
+        if ((s[0] & 0xe0) == 0xc0) {
+                n = 2;
+                c = s[0] & 0x1f;
+        } else if ((s[0] & 0xf0) == 0xe0) {
+                n = 3;
+                c = s[0] & 0x0f;
+        } else if ((s[0] & 0xf8) == 0xf0) {
+                n = 4;
+                c = s[0] & 0x07;
+        } else {
+                *cp = s[0];
+                return 0;
+        }
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80) {
+                        *cp = s[0];
+                        return 0;
+                }
+                c = (c << 6) | (s[i] & 0x3f);
+        }
+        *cp = c;
+        return n;
+}
+
+static char fold_codepoint(uint32_t cp) {
+        for (size_t i = 0; i < ELEMENTSOF(fold_table); i++) {
+                const unsigned char *t = (const unsigned char *) fold_table[i];
+                while (*t) {
+                        uint32_t c;
+                        size_t n = utf8_decode(t, &c);
+                        if (c == cp)
+                                return fold_table[i][0];
+                        t += n ? n : 1;
+                }
+        }
+        return 0;
+}
+
+char *fold_vietnamese(const char *s) {
+        size_t len = strlen(s);
+        char *out = malloc(len + 1), *o = out;
+        if (!out)
+                return NULL;
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p) {
+                uint32_t cp;
+                size_t n = utf8_decode(p, &cp);
+                if (n == 0) {
+                        *o++ = '?';
+                        p++;
+                        continue;
+                }
+                p += n;
+                if (cp < 0x80) {
+                        char c = (char) cp;
+                        if (c >= 'A' && c <= 'Z')
+                                c = (char) (c - 'A' + 'a');
+                        *o++ = c;
+                } else if (cp >= 0x300 && cp <= 0x36f)
+                        continue; /* combining marks of decomposed text */
+                else {
+                        char c = fold_codepoint(cp);
+                        *o++ = c ? c : '?';
+                }
+        }
+        *o = 0;
+        return out;
+}
+
+/* Folded text is ASCII: its words are letters and digits, and '?' for what could not be folded. */
+static bool is_not_word_char(char c) {
+        return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '?');
+}
+
+bool policy_is_classified(const Policy *p, const char *classification) {
+        if (isempty(classification))
+                return false;
+        _cleanup_free_ char *f = fold_vietnamese(classification);
+        _cleanup_strv_free_ char **text = NULL;
+        if (!f || strv_split(f, is_not_word_char, &text) < 0)
+                return true; /* out of memory: refuse rather than allow */
+        size_t nt = strv_length(text);
+        STRV_FOREACH (w, p->classification_words) {
+                _cleanup_free_ char *fw = fold_vietnamese(*w);
+                _cleanup_strv_free_ char **phrase = NULL;
+                if (!fw || strv_split(fw, is_not_word_char, &phrase) < 0)
+                        return true;
+                size_t np = strv_length(phrase);
+                if (np == 0 || np > nt)
+                        continue;
+                for (size_t i = 0; i + np <= nt; i++) {
+                        bool all = true;
+                        for (size_t j = 0; j < np && all; j++)
+                                all = streq(text[i + j], phrase[j]);
+                        if (all)
+                                return true;
+                }
+        }
+        return false;
+}
+
+int classification_word_valid(const char *v) {
+        _cleanup_free_ char *f = fold_vietnamese(v);
+        if (!f)
+                return -ENOMEM;
+        for (char *c = f; *c; c++)
+                if ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'))
+                        return 1;
+        return 0;
+}

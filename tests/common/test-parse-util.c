@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kyso-test.h"
+
+#include <inttypes.h>
+#include <limits.h>
+
+#include "parse-util.h"
+
+static void test_boolean(void **state) {
+        static const char *const yes[] = { "yes", "Yes", "YES", "true", "TRUE", "on", "On", "1" };
+        static const char *const no[] = { "no", "No", "NO", "false", "False", "off", "OFF", "0" };
+        static const char *const bad[] = { "", "2", "y", "n", "yes ", " no", "enable", "00", "-1" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                assert_int_equal(parse_boolean(yes[i]), 1);
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                assert_int_equal(parse_boolean(no[i]), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (parse_boolean(bad[i]) != -EINVAL)
+                        fail_msg("'%s' accepted as a boolean", bad[i]);
+        assert_int_equal(parse_boolean(NULL), -EINVAL);
+}
+
+typedef struct Good {
+        const char *s;
+        uint64_t value;
+} Good;
+
+/* Each of good gives its value, each of bad -EINVAL without touching the output. */
+static void check_parser(
+        int (*parse)(const char *s, uint64_t *ret), const Good *good, size_t n_good, const char *const *bad,
+        size_t n_bad) {
+        uint64_t u;
+
+        for (size_t i = 0; i < n_good; i++) {
+                u = UINT64_MAX;
+                if (parse(good[i].s, &u) < 0)
+                        fail_msg("'%s' refused", good[i].s);
+                if (u != good[i].value)
+                        fail_msg("'%s' gave %" PRIu64 ", expected %" PRIu64, good[i].s, u, good[i].value);
+        }
+        for (size_t i = 0; i < n_bad; i++) {
+                u = 42;
+                if (parse(bad[i], &u) != -EINVAL)
+                        fail_msg("'%s' not refused with -EINVAL", bad[i]);
+                assert_int_equal(u, 42);
+        }
+        assert_int_equal(parse(NULL, &u), -EINVAL);
+}
+
+static void test_duration(void **state) {
+        static const Good good[] = {
+                /* What kysod.conf accepted. */
+                { "3", 3 * USEC_PER_SEC },
+                { "1.5s", 1500 * USEC_PER_MSEC },
+                { "250ms", 250 * USEC_PER_MSEC },
+                { "1min", 60 * USEC_PER_SEC },
+                { "2m", 120 * USEC_PER_SEC },
+                { "10sec", 10 * USEC_PER_SEC },
+                { "0", 0 },
+                { "1.", USEC_PER_SEC },
+                /* What policy.conf accepted. */
+                { "30s", 30 * USEC_PER_SEC },
+                { "5min", 300 * USEC_PER_SEC },
+                { "2h", 2 * USEC_PER_HOUR },
+                { "7d", 7 * USEC_PER_DAY },
+                /* Both together. */
+                { "1.5h", 90 * USEC_PER_MINUTE },
+                { "0.5d", 12 * USEC_PER_HOUR },
+                { "1.0005s", 1000500 },
+                { "1.2345ms", 1234 }, /* below a microsecond is dropped */
+                { "0.0000001s", 0 },
+                { "007s", 7 * USEC_PER_SEC },
+        };
+        static const char *const bad[] = {
+                "",    "s",    "-1s",   "+1s",  "1 s", " 1s", "1s ", "1x",  "1e3", "0x10",
+                ".5s", "1..5", "1.5.5", "1,5s", "1S",  "1hr", "1w",  "inf", "nan", "1s1",
+        };
+        check_parser(parse_duration, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
+}
+
+static void test_duration_overflow(void **state) {
+        uint64_t u = 42;
+
+        /* UINT64_MAX microseconds is about 584542 years. */
+        assert_int_equal(parse_duration("18446744073709551615ms", &u), -ERANGE);
+        assert_int_equal(parse_duration("213503982d", &u), 0);
+        assert_int_equal(parse_duration("213503983d", &u), -ERANGE);
+        assert_int_equal(parse_duration("99999999999999999999999", &u), -ERANGE);
+        assert_int_equal(parse_duration("99999999999999999999999.5h", &u), -ERANGE);
+        /* Garbage stays garbage even when the number is too large. */
+        assert_int_equal(parse_duration("99999999999999999999999x", &u), -EINVAL);
+        u = 42;
+        assert_int_equal(parse_duration("18446744073709551615s", &u), -ERANGE);
+        assert_int_equal(u, 42);
+        assert_int_equal(parse_duration("18446744073709.551615s", &u), 0);
+        assert_int_equal(u, UINT64_MAX);
+        assert_int_equal(parse_duration("18446744073709.551616s", &u), -ERANGE);
+}
+
+static void test_size(void **state) {
+        static const Good good[] = {
+                /* What audit-rotate accepted. */
+                { "65536", 65536 },
+                { "64K", 64 * 1024 },
+                { "10M", 10 * 1024 * 1024 },
+                { "1G", UINT64_C(1) << 30 },
+                /* And more. */
+                { "0", 0 },
+                { "100B", 100 },
+                { "64KiB", 64 * 1024 },
+                { "10MiB", 10 * 1024 * 1024 },
+                { "2GiB", UINT64_C(2) << 30 },
+                { "3T", UINT64_C(3) << 40 },
+                { "3TiB", UINT64_C(3) << 40 },
+                { "16777215T", UINT64_C(16777215) << 40 },
+        };
+        static const char *const bad[] = {
+                "",     "K",   "-5M",  "+5M",  "10X", "1k", "1m", "5 M", " 5M", "5M ",
+                "1.5G", "1KB", "1Kib", "0x10", "1e3", "1P", "1E", "M10", "1MM", "10M,",
+        };
+        check_parser(parse_size, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
+}
+
+static void test_size_overflow(void **state) {
+        uint64_t u = 42;
+
+        assert_int_equal(parse_size("18446744073709551615", &u), 0);
+        assert_int_equal(u, UINT64_MAX);
+        assert_int_equal(parse_size("18446744073709551616", &u), -ERANGE);
+        assert_int_equal(parse_size("16777216T", &u), -ERANGE);
+        assert_int_equal(parse_size("17179869184G", &u), -ERANGE);
+        assert_int_equal(parse_size("99999999999999999999G", &u), -ERANGE);
+        assert_int_equal(parse_size("99999999999999999999X", &u), -EINVAL);
+        assert_int_equal(u, UINT64_MAX);
+}
+
+static void test_unsigned(void **state) {
+        static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "1.0", "0x10", "1e3", "12a", "1K" };
+        unsigned u = 42;
+
+        assert_int_equal(parse_unsigned("0", &u), 0);
+        assert_int_equal(u, 0);
+        assert_int_equal(parse_unsigned("2048", &u), 0);
+        assert_int_equal(u, 2048);
+        assert_int_equal(parse_unsigned("4294967295", &u), 0);
+        assert_int_equal(u, UINT_MAX);
+        u = 42;
+        assert_int_equal(parse_unsigned("4294967296", &u), -ERANGE);
+        assert_int_equal(parse_unsigned("99999999999999999999999", &u), -ERANGE);
+        assert_int_equal(parse_unsigned("99999999999999999999999x", &u), -EINVAL);
+        assert_int_equal(u, 42);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (parse_unsigned(bad[i], &u) != -EINVAL)
+                        fail_msg("'%s' not refused with -EINVAL", bad[i]);
+        assert_int_equal(parse_unsigned(NULL, &u), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_boolean),           cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_duration_overflow), cmocka_unit_test(test_size),
+                cmocka_unit_test(test_size_overflow),     cmocka_unit_test(test_unsigned),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
