@@ -27,6 +27,13 @@
 
 static void doc_stalled(SignRequest *r, SignDoc *d);
 
+/* The largest document read: kysod.conf's max-document-size, or the policy's [documents] max-size when that
+ * is smaller (the administrator's word over the user's file). */
+static uint64_t doc_max_size(SignRequest *r) {
+        uint64_t conf = r->owner->config->max_document_size, policy = r->policy->max_document_size;
+        return policy > 0 && policy < conf ? policy : conf;
+}
+
 /* How long a read waits for more of a client's document (document-timeout, from the last data). */
 static int doc_timeout_ms(SignRequest *r) {
         return (int) MIN(r->owner->config->document_timeout_usec / 1000, (uint64_t) INT_MAX);
@@ -200,10 +207,11 @@ static void doc_too_large(SignRequest *r, SignDoc *d) {
         _cleanup_free_ char *msg = NULL;
         char limit[32];
 
-        format_bytes(r->owner->config->max_document_size, limit);
+        format_bytes(doc_max_size(r), limit);
         log_warning(
-                "Request %s: %s is larger than %s (max-document-size); it is not signed.", r->path,
-                strna(d->name), limit);
+                "Request %s: %s is larger than %s (max-document-size, or the policy's [documents] max-size); "
+                "it is not signed.",
+                r->path, strna(d->name), limit);
         if (asprintf(
                     &msg,
                     _("The document is larger than %s, the most this agent signs, so nothing was signed. "
@@ -293,8 +301,7 @@ static int existing_check_start(SignRequest *r, size_t idx) {
         int k;
 
         k = existing_check_job_new(
-                r->policy, d->fd, d->existing_fd, r->digest_nid, doc_timeout_ms(r),
-                r->owner->config->max_document_size, &j);
+                r->policy, d->fd, d->existing_fd, r->digest_nid, doc_timeout_ms(r), doc_max_size(r), &j);
         if (k < 0)
                 return k;
         return doc_job_submit(
@@ -331,8 +338,7 @@ static int doc_hash_start(SignRequest *r, size_t idx) {
         DocHashJob *j;
         int k;
 
-        k = doc_hash_job_new(
-                r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), r->owner->config->max_document_size, &j);
+        k = doc_hash_job_new(r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), doc_max_size(r), &j);
         if (k < 0)
                 return k;
         return doc_job_submit(

@@ -253,6 +253,15 @@ static int key_seconds(ParseState *st, const PolicyKey *k, const char *v, void *
         return set_unsigned(st, k, v, field, r, u);
 }
 
+/* A size into a uint64_t of bytes; min and max are in MiB. */
+static int key_size(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        uint64_t u = 0;
+        if (parse_size(v, &u) < 0 || u < (uint64_t) k->min << 20 || u > (uint64_t) k->max << 20)
+                return bad_value(st, k, v, k->expected);
+        *(uint64_t *) field = u;
+        return 0;
+}
+
 static int key_absolute_path(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         if (v[0] != '/')
                 return bad_value(st, k, v, k->expected);
@@ -485,6 +494,9 @@ static const PolicyKey policy_keys[] = {
 
         { SECTION_PLAIN, "classification", "refuse", key_classification_word,
           POLICY_FIELD(classification_words), .expected = N_("expected a word such as Mật") },
+
+        { SECTION_PLAIN, "documents", "max-size", key_size, POLICY_FIELD(max_document_size), .once = true,
+          .min = 1, .max = 1024 * 1024, .expected = N_("expected a size from 1M to 1T, such as 2G") },
 
         { SECTION_PLAIN, "pin", "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
           .max = 24 * 3600, .expected = N_("expected a duration from 0 (never) to 24h, such as 5min") },

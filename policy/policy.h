@@ -122,6 +122,7 @@ typedef struct Policy {
 
         char **classification_words;
 
+        uint64_t max_document_size; /* [documents] max-size: bytes; 0 (default): kysod.conf's alone */
         unsigned pin_cache_max_sec; /* [pin] max-cache: the longest an agent may keep a PIN; 0 (default):
                                        never */
 

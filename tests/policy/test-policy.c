@@ -325,6 +325,25 @@ static void test_shared_grammar(void **state) {
         expect_error("[expiry]\nwarning-days = 99999999999\n", 4, "expected a number of days");
 }
 
+/* [documents] max-size: a size as in kysod.conf's max-document-size, 1M to 1T; unset is 0 (kysod.conf's). */
+static void test_max_document_size(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+        assert_int_equal(p->max_document_size, 0);
+        policy_free(TAKE_PTR(p));
+        assert_int_equal(load("[documents]\nmax-size = 64M\n", &p, &errors), 0);
+        assert_int_equal(p->max_document_size, UINT64_C(64) << 20);
+        policy_free(TAKE_PTR(p));
+        assert_int_equal(load("[documents]\nmax-size = 1GiB\n", &p, &errors), 0);
+        assert_int_equal(p->max_document_size, UINT64_C(1) << 30);
+        policy_free(TAKE_PTR(p));
+        expect_error("[documents]\nmax-size = 512K\n", 4, "bad value '512K' for max-size");
+        expect_error("[documents]\nmax-size = 2T\n", 4, "bad value '2T' for max-size");
+        expect_error("[documents]\nmax-size = lots\n", 4, "expected a size from 1M to 1T");
+}
+
 static void test_dropins(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -512,6 +531,7 @@ int main(void) {
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_shared_grammar),
+                cmocka_unit_test(test_max_document_size),
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check),
                 cmocka_unit_test(test_classification),
