@@ -610,7 +610,12 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         /* The child is still a zombie while this runs (sd-event reaps after the callback): helper_fail()
          * reaps it itself, so its pid cannot be reused before we are done with it, and adds how it ended. */
         h->ending = true;
-        helper_fail(h, "the helper process ended");
+        /* What it wrote before it ended comes first: its answer to HELLO says that the module did not load,
+         * and a busy machine may deliver the exit before that answer was read. */
+        if (h->fd >= 0)
+                (void) on_helper_io(NULL, h->fd, EPOLLIN, h);
+        if (h->fd >= 0)
+                helper_fail(h, "the helper process ended");
         return 0;
 }
 
