@@ -105,7 +105,7 @@ int audit_lost_write(AuditLog *log, uint64_t now) {
         extra[k++] = "events";
         extra[k++] = events.data;
         for (size_t i = 0; i < l->n_certs; i++) {
-                /* i is below AUDIT_LOST_CERTS_MAX: the modulo lets the compiler see that the key fits (ASan builds). */
+                /* i is below AUDIT_LOST_CERTS_MAX; the modulo lets the compiler see the key fits (ASan). */
                 unsigned n = (unsigned) (i + 1) % 100U;
                 snprintf(keys[i][0], sizeof(keys[i][0]), "cert_%u_fingerprint", n);
                 snprintf(keys[i][1], sizeof(keys[i][1]), "cert_%u_subject", n);
