@@ -53,7 +53,7 @@ static const char leaf_pem[] = "-----BEGIN CERTIFICATE-----\n"
 
 static struct {
         pthread_mutex_t lock;
-        const uint8_t *body; /* what the server answers, while a check runs */
+        uint8_t *body; /* what the server answers (its own copy), while a check runs */
         size_t size;
         const char *content_type;
 } serve = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -155,7 +155,8 @@ static void setup(void) {
 
         policy = policy_new_defaults();
         check(policy);
-        policy->trusted_roots = sk_X509_new_null();
+        if (!policy->trusted_roots) /* policy_new_defaults() may give an empty store already */
+                policy->trusted_roots = sk_X509_new_null();
         check(policy->trusted_roots && X509_up_ref(ca) && sk_X509_push(policy->trusted_roots, ca) > 0);
         policy->cache_dir = strdup(dir);
         check(policy->cache_dir);
@@ -176,8 +177,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size == 0)
                 return 0;
 
+        /* A copy the server owns: the fuzzing driver frees data once this returns, and the server may
+         * still be writing the answer to a client that has stopped reading. */
+        uint8_t *body = size > 1 ? malloc(size - 1) : NULL;
+        check(size == 1 || body);
+        if (body)
+                memcpy(body, data + 1, size - 1);
         pthread_mutex_lock(&serve.lock);
-        serve.body = data + 1;
+        free(serve.body);
+        serve.body = body;
         serve.size = size - 1;
         serve.content_type = data[0] % 3 == 2 ? "application/ocsp-response" : "application/pkix-crl";
         pthread_mutex_unlock(&serve.lock);
