@@ -323,6 +323,16 @@ expect "... nothing written" test ! -s "$T/zero/out-0.p7s"
 script "confirm yes" "pin 1111"
 expect "... and the token's next request is signed" \
         timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-zero.p7s"
+# The policy's [documents] max-size lowers kysod.conf's limit (here 64M under the test's 512M).
+{ cat "$T/good.conf"; printf '[documents]\nmax-size = 64M\n'; } >"$T/small-docs.conf"
+use_policy small-docs
+mkdir -p "$T/zero-policy"
+CLIENT_TIMEOUT=60 CLIENT --cert "$LEADER" --role approve -o "$T/zero-policy" /dev/zero >"$T/zero-policy.txt" 2>&1
+expect_match "the policy's max-size: /dev/zero fails with BadDocument" "response 0 2 org.kyso.Error.BadDocument" \
+        "$(cat "$T/zero-policy.txt")"
+expect "... naming the policy's smaller limit" \
+        bash -c "kysoctl audit show --json | jq -e '[.[] | select(.event == \"sign-failed\")] | last | .reason | test(\"64 MiB\")' >/dev/null"
+use_policy good
 
 # A network check may still wait on a worker thread (the cancelled request's OCSP, then CRL): the agent
 # stops anyway, at once.
