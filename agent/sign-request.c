@@ -6,15 +6,14 @@
 #include "log.h"
 #include "macro.h"
 #include "sign-request.h"
+#include "string-table.h"
 
 static const char *const doc_status_table[_DOC_STATUS_MAX] = {
         [DOC_PENDING] = "pending", [DOC_DONE] = "done",           [DOC_DENIED] = "denied",
         [DOC_FAILED] = "failed",   [DOC_CANCELLED] = "cancelled",
 };
 
-const char *doc_status_to_string(DocStatus s) {
-        return s >= 0 && s < _DOC_STATUS_MAX ? doc_status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(doc_status, DocStatus);
 
 static const char *const request_state_table[_REQ_STATE_MAX] = {
         [REQ_COLLECTING] = "collecting",
@@ -28,9 +27,7 @@ static const char *const request_state_table[_REQ_STATE_MAX] = {
         [REQ_FINISHED] = "finished",
 };
 
-const char *request_state_to_string(RequestState s) {
-        return s >= 0 && s < _REQ_STATE_MAX ? request_state_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(request_state, RequestState);
 
 #define STATE_BIT(s) (1U << (s))
 /* Where each state may go besides REQ_FINISHED (always allowed: a request can fail or be cancelled in any
