@@ -27,6 +27,13 @@
 
 static void doc_stalled(SignRequest *r, SignDoc *d);
 
+/* The document cannot be signed as the client gave it (message NULL: the general words). */
+static void doc_bad(SignRequest *r, SignDoc *d, const char *message) {
+        doc_finish(
+                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                message ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
 /* The largest document read: kysod.conf's max-document-size, or the policy's [documents] max-size when that
  * is smaller (the administrator's word over the user's file). */
 static uint64_t doc_max_size(SignRequest *r) {
@@ -113,8 +120,7 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
                 hex_encode(h, 32, d->sha256);
         if (d->size == 0) {
                 /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
-                doc_finish(
-                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                doc_bad(r, d,
                         _("The document is empty, so there is nothing to sign. Check that the application "
                           "sent the right file, then sign again."));
                 return 0;
@@ -151,8 +157,7 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
 
 static void doc_pdf_refused(SignRequest *r, SignDoc *d) {
         d->size = d->digests.total;
-        doc_finish(
-                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+        doc_bad(r, d,
                 _("PDF documents are signed inside the PDF (PAdES), which this version does not support yet. "
                   "Sign a non-PDF file, or wait for the PAdES update."));
 }
@@ -182,9 +187,7 @@ static void doc_stalled(SignRequest *r, SignDoc *d) {
                       "application."),
                     sec) < 0)
                 msg = NULL;
-        doc_finish(
-                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+        doc_bad(r, d, msg);
 }
 
 /* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
@@ -219,9 +222,7 @@ static void doc_too_large(SignRequest *r, SignDoc *d) {
                       "administrator to raise max-document-size."),
                     limit) < 0)
                 msg = NULL;
-        doc_finish(
-                r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
-                msg ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+        doc_bad(r, d, msg);
 }
 
 /* Why a document could not be read in full, for the client and the record. */
@@ -232,8 +233,7 @@ static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
                 doc_too_large(r, d);
         else {
                 log_error_errno(error, "Cannot read %s: %m", strna(d->name));
-                doc_finish(
-                        r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
+                doc_bad(r, d,
                         _("The document could not be read. Check that the file is readable, then sign "
                           "again."));
         }
