@@ -51,4 +51,29 @@ check "certs without a bus: an internal error, named after the command" 3 "^kyso
 check "sign without a bus (inputs fine): an internal error" 3 "^kysoctl sign: cannot reach the session bus" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
 expect "sign --help lists --verbose" bash -c '"$KYSOCTL" sign --help | grep -q -- "--verbose"'
+
+# kysoctl(1): every option of `sign --help` in the synopsis, the commands listed, no warning at 80 columns.
+MAN=$KYSO_SOURCE_ROOT/man/kysoctl.1
+synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$MAN" | sed 's/\\-/-/g')
+missing=""
+for o in $("$KYSOCTL" sign --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        grep -qF -- "$o" <<<"$synopsis" || missing+=" $o"
+done
+expect_eq "kysoctl(1): the synopsis lists every option of 'sign --help'" "" "$missing"
+for o in reason doc-number doc-date; do
+        expect "kysoctl(1) explains --$o" grep -q "^\.BI \\\\-\\\\-${o//-/\\\\-} " "$MAN"
+done
+for c in verify audit policy; do
+        expect "kysoctl(1) lists $c under COMMANDS" \
+                bash -c "sed -n '/^\.SH COMMANDS/,/^\.SH /p' '$MAN' | grep -q '^\.B[IR]\? *\"\?$c'"
+done
+if command -v groff >/dev/null; then
+        expect_eq "kysoctl(1) renders without warnings at 80 columns" "" \
+                "$(groff -t -man -Tutf8 -ww -rLL=80n "$MAN" 2>&1 >/dev/null)"
+else
+        ok "kysoctl(1) renders without warnings # SKIP groff not installed"
+fi
+expect_eq "kysod.conf(5)'s example module path is the README's" \
+        "$(grep -o 'module = /[^ `]*' "$KYSO_SOURCE_ROOT/README.md" | head -1)" \
+        "$(grep -o '^module = /.*' "$KYSO_SOURCE_ROOT/man/kysod.conf.5" | head -1)"
 tap_done
