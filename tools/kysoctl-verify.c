@@ -341,7 +341,7 @@ int verb_verify(int argc, char **argv) {
                                 _("%s is a PDF: verifying PDF (PAdES) signatures is not supported yet. Give "
                                   "a detached signature file (.p7s) to verify.\n"),
                                 file);
-                        return KYSOCTL_EXIT_INTERNAL;
+                        return KYSOCTL_EXIT_REFUSED;
                 }
                 if (asprintf(&sigpath, "%s.p7s", file) < 0)
                         sigpath = NULL;

@@ -37,6 +37,10 @@ check "sign: a missing leader's signature file is a usage error" 2 "^kysoctl sig
 check "verify: a missing input is a usage error" 2 "^kysoctl verify: Cannot open $T/none.txt" verify "$T/none.txt"
 check "verify: a missing signature file is a usage error" 2 "^kysoctl verify: Cannot open the signature" \
         verify "$T/qd.txt" "$T/none.p7s"
+printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
+check "sign: a PDF (not supported yet) is refused: 1" 1 "^kysoctl sign: .*PDF" \
+        sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.p7s"
+check "verify: a PDF (not supported yet) is refused alike: 1" 1 "^kysoctl verify: .*PDF" verify "$T/doc.pdf"
 check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
         "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \
         sign --role boss --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
