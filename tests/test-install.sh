@@ -45,6 +45,14 @@ expect "the interface XML is dbus/org.kyso.Agent1.xml" \
 for page in "$D$prefix"/share/man/man*/*; do
         expect_match "man page $(basename "$page") is a manual page" "^\.TH " "$(head -n 20 "$page")"
 done
+# Bash completion where bash-completion looks for it (its pkg-config completionsdir, under this prefix), and
+# working: sourced in bash, it completes kysoctl's commands.
+bcdir=$(pkg-config --define-variable=prefix="$prefix" --variable=completionsdir bash-completion 2>/dev/null)
+bcdir=${bcdir:-$prefix/share/bash-completion/completions}
+expect "bash completion installed in $bcdir" test -f "$D$bcdir/kysoctl"
+expect_eq "the installed bash completion completes kysoctl's commands" "sign" \
+        "$(bash -c '. "$1" && COMP_WORDS=(kysoctl si) COMP_CWORD=1 COMP_LINE="kysoctl si" COMP_POINT=10 &&
+                _kysoctl kysoctl si kysoctl && echo "${COMPREPLY[*]}"' _ "$D$bcdir/kysoctl" 2>&1)"
 expect_match "the example policy names a trusted root" "^\[trust\]" "$(cat "$D$prefix/share/doc/kyso/policy.conf.example")"
 
 tap_done

@@ -568,12 +568,20 @@ int verb_audit(int argc, char **argv) {
                 help();
                 return KYSOCTL_EXIT_OK;
         }
-        if (streq(argv[1], "show"))
-                return verb_show(argc - 1, argv + 1);
-        if (streq(argv[1], "verify"))
-                return verb_verify_log(argc - 1, argv + 1);
-        if (streq(argv[1], "report"))
-                return verb_report(argc - 1, argv + 1);
+        static const struct {
+                const char *name, *full;
+                int (*run)(int argc, char **argv);
+        } subs[] = {
+                { "show", "kysoctl audit show", verb_show },
+                { "verify", "kysoctl audit verify", verb_verify_log },
+                { "report", "kysoctl audit report", verb_report },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(subs); i++)
+                if (streq(argv[1], subs[i].name)) {
+                        /* getopt's messages name argv[0]. */
+                        argv[1] = (char *) subs[i].full;
+                        return subs[i].run(argc - 1, argv + 1);
+                }
         fprintf(stderr, _("kysoctl audit: unknown command '%s'. Run 'kysoctl audit --help'.\n"), argv[1]);
         return KYSOCTL_EXIT_USAGE;
 }

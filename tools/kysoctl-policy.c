@@ -134,14 +134,15 @@ int verb_policy(int argc, char **argv) {
         if (r == -EINVAL) {
                 STRV_FOREACH (e, errors)
                         fprintf(stderr, "%s\n", *e);
-                fprintf(stderr,
+                kysoctl_error(
+                        "policy",
                         _("Policy %s is invalid: %zu problem(s). The agent refuses to start with it; "
                           "fix the lines above.\n"),
                         path, strv_length(errors));
                 return KYSOCTL_EXIT_REFUSED;
         }
         if (r < 0) {
-                fprintf(stderr, _("Cannot check the policy %s: %s\n"), path, strerror(-r));
+                kysoctl_error("policy", _("Cannot check the policy %s: %s\n"), path, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
         print_summary(p);

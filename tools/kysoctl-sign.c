@@ -20,6 +20,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "policy/policy-rules.h"
 
 #define AGENT "org.kyso.Agent1"
 #define SIGN_TIMEOUT_MS (10 * 60 * 1000) /* the person may take a while at the prompt */
@@ -27,7 +28,7 @@
 typedef struct Opts {
         const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label;
         const char *existing, *output;
-        bool timestamp, batch;
+        bool timestamp, batch, verbose;
 } Opts;
 
 static void help(void) {
@@ -42,6 +43,12 @@ static void help(void) {
                 "right kind is used when it is the only usable one; when several are present, kysoctl lists\n"
                 "them and you choose one with --cert. With --batch, outputs are INPUT.p7s, or DIR/NAME.p7s\n"
                 "with -o DIR. An output is replaced only once it is signed; it may not be an input.\n"));
+        printf(_(
+                "\n"
+                "  --reason R        why the document is signed (e.g. \"Phê duyệt\"), kept in the signature\n"
+                "  --doc-number N    the document's number and symbol (e.g. 12/QĐ-UBND)\n"
+                "  --doc-date D      the document's date, YYYY-MM-DD\n"
+                "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
 }
 
 static const char *base_name(const char *p) {
@@ -299,9 +306,27 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         return found;
 }
 
-static int print_results(DBusMessageIter *results, size_t n, Output *outputs, bool shown, int *ret_exit) {
+/* The agent's status words of a document, in the reader's language. */
+static const char *status_in_words(const char *status) {
+        static const struct {
+                const char *status, *words;
+        } table[] = {
+                { "denied", N_("denied") },       { "failed", N_("failed") },
+                { "cancelled", N_("cancelled") }, { "pending", N_("not signed") },
+                { "done", N_("signed") },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq_ptr(status, table[i].status))
+                        return _(table[i].words);
+        return strna(status);
+}
+
+static int
+print_results(DBusMessageIter *results, size_t n, Output *outputs, bool shown, bool verbose, int *ret_exit) {
         DBusMessageIter dict, entry, var, arr, doc, de, dv;
         const char *error = NULL, *message = NULL;
+        _cleanup_strv_free_ char **said = NULL;
         size_t i = 0;
 
         dbus_message_iter_recurse(results, &dict);
@@ -353,15 +378,32 @@ static int print_results(DBusMessageIter *results, size_t n, Output *outputs, bo
                                                strempty(ts));
                                 else
                                         printf(_("[%zu/%zu] %s: %s: %s\n"), i + 1, n, strna(name),
-                                               strna(status), strna(msg));
+                                               status_in_words(status), strna(msg));
+                                if (!done && msg && strv_extend(&said, msg) < 0)
+                                        return -ENOMEM;
                         }
                 }
         }
         if (error) {
-                fprintf(stderr, "kysoctl sign: %s (%s)\n", strna(message), error);
+                /* Said once, in words: a refusal already shown on its document's line is not repeated. The
+                 * D-Bus error name is for whoever debugs: --verbose prints it with the whole message. */
+                bool repeated = false;
+                STRV_FOREACH (m, said)
+                        repeated = repeated || streq_ptr(message, *m);
+                if (verbose)
+                        fprintf(stderr, "kysoctl sign: %s (%s)\n", strna(message), error);
+                else if (!repeated)
+                        fprintf(stderr, "kysoctl sign: %s\n", strna(message));
                 *ret_exit = exit_for_error(error);
         }
         return 0;
+}
+
+static void print_bus_error(const DBusError *e, bool verbose) {
+        if (verbose)
+                fprintf(stderr, "kysoctl sign: %s (%s)\n", e->message, e->name);
+        else
+                fprintf(stderr, "kysoctl sign: %s\n", e->message);
 }
 
 /* Watches the agent that took the request (its unique name: a new agent started meanwhile knows nothing of
@@ -417,6 +459,7 @@ int verb_sign(int argc, char **argv) {
                 { "existing-signature", required_argument, NULL, 'e' },
                 { "batch", no_argument, NULL, 'b' },
                 { "output", required_argument, NULL, 'o' },
+                { "verbose", no_argument, NULL, 'v' },
                 {},
         };
         Opts o = {};
@@ -435,7 +478,7 @@ int verb_sign(int argc, char **argv) {
 
         i18n_setup();
         optind = 0;
-        while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "ho:v", options, NULL)) >= 0)
                 switch (opt) {
                 case 'h':
                         help();
@@ -476,6 +519,9 @@ int verb_sign(int argc, char **argv) {
                 case 'o':
                         o.output = optarg;
                         break;
+                case 'v':
+                        o.verbose = true;
+                        break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
                 }
@@ -484,6 +530,14 @@ int verb_sign(int argc, char **argv) {
                 fprintf(stderr,
                         _("kysoctl sign: give --role, one INPUT and -o OUTPUT (or --batch INPUT...). See "
                           "--help.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        /* Found here, not by the agent: a typing mistake is the command line's, and needs no bus. */
+        if (sign_role_from_string(o.role) < 0) {
+                fprintf(stderr,
+                        _("kysoctl sign: unknown role '%s'. The roles are approve, issue, copy, appendix and "
+                          "personal.\n"),
+                        o.role);
                 return KYSOCTL_EXIT_USAGE;
         }
         if (o.batch && o.existing) {
@@ -517,7 +571,7 @@ int verb_sign(int argc, char **argv) {
                 in[i] = open(input, O_RDONLY | O_CLOEXEC);
                 if (in[i] < 0) {
                         fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(errno));
-                        ret = KYSOCTL_EXIT_REFUSED;
+                        ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
                 if (is_pdf(in[i])) {
@@ -553,7 +607,7 @@ int verb_sign(int argc, char **argv) {
                         if (ex[i] < 0 && o.existing) {
                                 fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ex_paths[i],
                                         strerror(errno));
-                                ret = KYSOCTL_EXIT_REFUSED;
+                                ret = KYSOCTL_EXIT_USAGE;
                                 goto finish;
                         }
                 }
@@ -695,10 +749,11 @@ int verb_sign(int argc, char **argv) {
                 goto finish;
 
         if (o.batch)
-                fprintf(stderr, _("Signing %zu documents; approve them at the prompt...\n"), n);
+                fprintf(stderr, _("kysoctl sign: signing %zu documents; approve them at the prompt...\n"),
+                        n);
         reply = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
         if (!reply) {
-                fprintf(stderr, "kysoctl sign: %s\n", e.message);
+                print_bus_error(&e, o.verbose);
                 ret = exit_for_error(e.name);
                 goto finish;
         }
@@ -738,7 +793,7 @@ int verb_sign(int argc, char **argv) {
                 ar = dbus_connection_send_with_reply_and_block(c, a, 60000, &e);
                 dbus_message_unref(a);
                 if (!ar) {
-                        fprintf(stderr, "kysoctl sign: %s\n", e.message);
+                        print_bus_error(&e, o.verbose);
                         ret = exit_for_error(e.name);
                         goto finish;
                 }
@@ -792,7 +847,7 @@ int verb_sign(int argc, char **argv) {
                                 else if (!streq(status, "done")) {
                                         output_discard(&outputs[index]);
                                         printf(_("[%zu/%zu] %s: %s: %s\n"), (size_t) index + 1, n, name,
-                                               status, msg);
+                                               status_in_words(status), msg);
                                 }
                                 fflush(stdout);
                                 progress++;
@@ -808,7 +863,7 @@ int verb_sign(int argc, char **argv) {
                                 ret = code == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
                                 if (code == 0)
                                         ret = KYSOCTL_EXIT_OK;
-                                (void) print_results(&rit, n, outputs, progress >= n, &ret);
+                                (void) print_results(&rit, n, outputs, progress >= n, o.verbose, &ret);
                                 dbus_message_unref(sig);
                                 goto finish;
                         }

@@ -119,7 +119,8 @@ static int compare_certs(const void *a, const void *b) {
 }
 
 /* Calls the agent and returns the aa{sv} reply as a sorted JSON array of dictionaries. */
-static int fetch(const char *method, int (*compare)(const void *, const void *), json_object **ret) {
+static int
+fetch(const char *verb, const char *method, int (*compare)(const void *, const void *), json_object **ret) {
         _cleanup_(dbus_message_unrefp) DBusMessage *reply = NULL;
         _cleanup_(kyso_call_error_done) KysoCallError error = {};
         _cleanup_(json_object_putp) json_object *list = NULL;
@@ -132,38 +133,39 @@ static int fetch(const char *method, int (*compare)(const void *, const void *),
                 break;
         case -ENOTCONN:
                 fprintf(stderr,
-                        _("kysoctl: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
-                        strna(error.message));
+                        _("kysoctl %s: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
+                        verb, strna(error.message));
                 return KYSOCTL_EXIT_INTERNAL;
         case -ESRCH:
                 fprintf(stderr,
-                        _("kysoctl: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
-                        strna(error.message));
+                        _("kysoctl %s: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
+                        verb, strna(error.message));
                 return KYSOCTL_EXIT_INTERNAL;
         case -ETIMEDOUT:
                 fprintf(stderr,
-                        _("kysoctl: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"));
+                        _("kysoctl %s: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"),
+                        verb);
                 return KYSOCTL_EXIT_INTERNAL;
         case -EREMOTEIO:
-                fprintf(stderr, "kysoctl: %s\n", strna(error.message));
+                fprintf(stderr, "kysoctl %s: %s\n", verb, strna(error.message));
                 return kyso_bus_error_from_name(error.name) == KYSO_BUS_ERROR_POLICY_DENIED
                                ? KYSOCTL_EXIT_REFUSED
                                : KYSOCTL_EXIT_INTERNAL;
         default:
-                fprintf(stderr, _("kysoctl: cannot call the kyso agent: %s\n"), strerror(-r));
+                fprintf(stderr, _("kysoctl %s: cannot call the kyso agent: %s\n"), verb, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
         if (!streq(dbus_message_get_signature(reply), "aa{sv}")) {
                 fprintf(stderr,
-                        _("kysoctl: the agent sent an unexpected reply (signature '%s'). Are kysoctl and kysod the same version?\n"),
-                        dbus_message_get_signature(reply));
+                        _("kysoctl %s: the agent sent an unexpected reply (signature '%s'). Are kysoctl and kysod the same version?\n"),
+                        verb, dbus_message_get_signature(reply));
                 return KYSOCTL_EXIT_INTERNAL;
         }
         dbus_message_iter_init(reply, &it);
         r = dbus_iter_to_json(&it, &list);
         if (r < 0 || !json_object_is_type(list, json_type_array)) {
-                fprintf(stderr, _("kysoctl: cannot read the agent's reply.\n"));
+                fprintf(stderr, _("kysoctl %s: cannot read the agent's reply.\n"), verb);
                 return KYSOCTL_EXIT_INTERNAL;
         }
         json_object_array_sort(list, compare);
@@ -327,7 +329,7 @@ static int parse_options(int argc, char **argv, const char *verb, bool *json) {
                         *json = true;
                         break;
                 default:
-                        fprintf(stderr, _("Run 'kysoctl %s --help' for the options.\n"), verb);
+                        kysoctl_error(verb, _("Run 'kysoctl %s --help' for the options.\n"), verb);
                         return -EINVAL;
                 }
         if (optind < argc) {
@@ -348,7 +350,7 @@ int verb_tokens(int argc, char **argv) {
         r = parse_options(argc, argv, "tokens", &json);
         if (r <= 0)
                 return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
-        r = fetch("GetTokens", compare_tokens, &list);
+        r = fetch("tokens", "GetTokens", compare_tokens, &list);
         if (r != KYSOCTL_EXIT_OK)
                 return r;
         if (json)
@@ -389,7 +391,7 @@ int verb_certs(int argc, char **argv) {
         r = parse_options(argc, argv, "certs", &json);
         if (r <= 0)
                 return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
-        r = fetch("GetCertificates", compare_certs, &list);
+        r = fetch("certs", "GetCertificates", compare_certs, &list);
         if (r != KYSOCTL_EXIT_OK)
                 return r;
         if (json)

@@ -330,18 +330,19 @@ int verb_verify(int argc, char **argv) {
 
         _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
-                fprintf(stderr, _("Cannot open %s: %s\n"), file, strerror(errno));
-                return KYSOCTL_EXIT_INTERNAL;
+                kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(errno));
+                return KYSOCTL_EXIT_USAGE;
         }
         if (argc - optind == 2)
                 sigpath = strdup(argv[optind + 1]);
         else {
                 if (looks_like_pdf(file, fd)) {
-                        fprintf(stderr,
+                        kysoctl_error(
+                                "verify",
                                 _("%s is a PDF: verifying PDF (PAdES) signatures is not supported yet. Give "
                                   "a detached signature file (.p7s) to verify.\n"),
                                 file);
-                        return KYSOCTL_EXIT_INTERNAL;
+                        return KYSOCTL_EXIT_REFUSED;
                 }
                 if (asprintf(&sigpath, "%s.p7s", file) < 0)
                         sigpath = NULL;
@@ -351,6 +352,12 @@ int verb_verify(int argc, char **argv) {
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
+        /* A missing input is the command line's mistake, whatever the policy. */
+        _cleanup_close_ int sfd = open(sigpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (sfd < 0) {
+                kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(errno));
+                return KYSOCTL_EXIT_USAGE;
+        }
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
         const char *pp = policy_path ?: policy_tools_path();
@@ -358,23 +365,19 @@ int verb_verify(int argc, char **argv) {
         if (r < 0) {
                 STRV_FOREACH (e, errors)
                         fprintf(stderr, "%s\n", *e);
-                fprintf(stderr,
+                kysoctl_error(
+                        "verify",
                         _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy "
                           "check'.\n"),
                         pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
-        _cleanup_close_ int sfd = open(sigpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (sfd < 0) {
-                fprintf(stderr, _("Cannot open the signature %s: %s\n"), sigpath, strerror(errno));
-                return KYSOCTL_EXIT_INTERNAL;
-        }
         _cleanup_free_ uint8_t *sig = NULL;
         size_t sig_size = 0;
         r = cms_signature_read_fd(sfd, &sig, &sig_size);
         if (r < 0) {
-                fprintf(stderr, _("Cannot read the signature %s: %s\n"), sigpath, strerror(-r));
+                kysoctl_error("verify", _("Cannot read the signature %s: %s\n"), sigpath, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -396,7 +399,7 @@ int verb_verify(int argc, char **argv) {
                 return KYSOCTL_EXIT_REFUSED;
         }
         if (r < 0) {
-                fprintf(stderr, _("Cannot verify %s: %s\n"), file, strerror(-r));
+                kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -409,7 +412,7 @@ int verb_verify(int argc, char **argv) {
                 r = check_signer(p, res, &res->signers[i], i, -1, &out);
                 if (r < 0) {
                         json_object_put(out.array);
-                        fprintf(stderr, _("Cannot verify %s: %s\n"), file, strerror(-r));
+                        kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "config.h"
+#include "i18n.h"
 #include "kysoctl.h"
 #include "log.h"
 #include "macro.h"
@@ -12,25 +15,35 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *help;
 } verbs[] = {
-        { "tokens", verb_tokens, "List the eTokens the agent sees" },
-        { "certs", verb_certs, "List the certificates on the eTokens [--json]" },
-        { "sign", verb_sign, "Sign a document through the agent" },
-        { "verify", verb_verify, "Verify the signatures of a document (no agent needed)" },
-        { "audit", verb_audit, "Show, verify and report on the audit log (no agent needed)" },
-        { "policy", verb_policy, "Check the policy file (no agent needed)" },
+        { "tokens", verb_tokens, N_("List the eTokens the agent sees") },
+        { "certs", verb_certs, N_("List the certificates on the eTokens [--json]") },
+        { "sign", verb_sign, N_("Sign a document through the agent") },
+        { "verify", verb_verify, N_("Verify the signatures of a document (no agent needed)") },
+        { "audit", verb_audit, N_("Show, verify and report on the audit log (no agent needed)") },
+        { "policy", verb_policy, N_("Check the policy file (no agent needed)") },
 };
 
+void kysoctl_error(const char *verb, const char *format, ...) {
+        va_list ap;
+
+        fprintf(stderr, "kysoctl %s: ", verb);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+}
+
 static void help(void) {
-        printf("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
-               "Command line of kyso, the eToken signing agent.\n\nCommands:\n");
+        printf(_("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
+                 "Command line of kyso, the eToken signing agent.\n\nCommands:\n"));
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-8s %s\n", verbs[i].name, verbs[i].help);
-        printf("\nRun 'kysoctl COMMAND --help' for a command's options. See kysoctl(1).\n");
+                printf("  %-8s %s\n", verbs[i].name, _(verbs[i].help));
+        printf(_("\nRun 'kysoctl COMMAND --help' for a command's options. See kysoctl(1).\n"));
 }
 
 int main(int argc, char **argv) {
         setlocale(LC_ALL, "");
         log_setup("kysoctl", LOG_TARGET_STDERR);
+        i18n_setup();
 
         if (argc < 2) {
                 help();
@@ -45,9 +58,16 @@ int main(int argc, char **argv) {
                 return KYSOCTL_EXIT_OK;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(argv[1], verbs[i].name))
-                        return verbs[i].run(argc - 1, argv + 1);
+                if (streq(argv[1], verbs[i].name)) {
+                        _cleanup_free_ char *name = NULL;
 
-        fprintf(stderr, "kysoctl: unknown command '%s'. Run 'kysoctl --help' for the list.\n", argv[1]);
+                        /* getopt names argv[0] in its messages ("unrecognized option"): make it the
+                         * command the person typed, not the bare verb. */
+                        if (asprintf(&name, "kysoctl %s", verbs[i].name) >= 0)
+                                argv[1] = name;
+                        return verbs[i].run(argc - 1, argv + 1);
+                }
+
+        fprintf(stderr, _("kysoctl: unknown command '%s'. Run 'kysoctl --help' for the list.\n"), argv[1]);
         return KYSOCTL_EXIT_USAGE;
 }

@@ -10,6 +10,10 @@ enum {
         KYSOCTL_EXIT_INTERNAL = 3, /* anything else: agent unreachable, I/O error, out of memory */
 };
 
+/* Prints "kysoctl VERB: " and the message to stderr: every message of kysoctl names the command that says
+ * it, so a script's log shows which of its calls failed. */
+void kysoctl_error(const char *verb, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
 int verb_tokens(int argc, char **argv);
 int verb_certs(int argc, char **argv);
 int verb_sign(int argc, char **argv);

@@ -15,6 +15,40 @@ for v in DBUS_SESSION_BUS_ADDRESS KYSO_FIXTURES KYSO_PKI SOFTHSM2_CONF KYSO_SEAL
         expect_match "sandbox --help: $v" "$v" "$("$S" --help)"
 done
 
+# One's own tokens and policy (--module, --policy): no demo tokens, PKI or test servers; kysod loads the
+# module given and the command sees the policy given. "Own" tokens here: a second fixture set, made apart.
+expect_match "sandbox --help documents --module and --policy" "--module PATH.*--policy FILE" "$("$S" --help | tr '\n' ' ')"
+if ( "$KYSO_SOURCE_ROOT/tests/fixtures/make-fixtures.sh" "$T/own" >"$T/own.log" 2>&1 &&
+        . "$T/own/env.sh" && "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/own-policy.conf" >>"$T/own.log" 2>&1 ); then
+        (
+                . "$T/own/env.sh"
+                export KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1
+                unset KYSO_POLICY KYSO_FIXTURES
+                "$S" --build "$B" --module "$KYSO_SOFTHSM_MODULE" --policy "$T/own-policy.conf" bash -c '
+                        for ((i = 0; i < 100; i++)); do
+                                kysoctl tokens --json >"$1/own-tokens.json" 2>&1
+                                grep -q "\"leader\"" "$1/own-tokens.json" && break
+                                sleep 0.1
+                        done
+                        echo "${KYSO_FIXTURES:-none} $KYSO_POLICY" >"$1/own-env"
+                        grep "^module" "$KYSO_AGENT_CONFIG" >"$1/own-modules"
+                        kysoctl policy check >/dev/null 2>&1 && echo ok >"$1/own-policy-ok"
+                        exit 0' sandbox "$T" >"$T/own-out.txt" 2>&1
+        )
+        expect_eq "own tokens: the sandbox exits with the command's status" 0 "$?"
+        expect_eq "own tokens: no demo fixtures; KYSO_POLICY is the one given" "none $T/own-policy.conf" \
+                "$(cat "$T/own-env" 2>/dev/null)"
+        expect_eq "own tokens: kysod loads only the module given" \
+                "module = $(. "$T/own/env.sh" && echo "$KYSO_SOFTHSM_MODULE")" "$(cat "$T/own-modules" 2>/dev/null)"
+        expect_match "own tokens: kysoctl tokens lists them" '"leader"' "$(cat "$T/own-tokens.json" 2>/dev/null)"
+        expect_eq "own tokens: the policy given is the one checked" ok "$(cat "$T/own-policy-ok" 2>/dev/null)"
+else
+        sed 's/^/# /' "$T/own.log"
+        not_ok "own tokens: making the stand-in tokens failed"
+fi
+expect_fail "--module needs an absolute path" "absolute path" "$S" --build "$B" --module libfoo.so true
+expect_fail "--policy needs an existing file" "no policy file" "$S" --build "$B" --policy "$T/none.conf" true
+
 # One sandbox run: the JSON, the sandbox's own PKI files for comparison, and what is left afterwards.
 "$S" --build "$B" bash -c '
         kysoctl certs --json >"$1/certs.json" || exit 10

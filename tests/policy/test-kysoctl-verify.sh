@@ -417,8 +417,8 @@ fi
 
 # --- Other inputs.
 printf '%%PDF-1.4\n%%EOF\n' >"$D/doc.pdf"
-expect_verify "PDF without a signature file: not supported yet" 3 "PDF.*not supported yet" "$D/doc.pdf"
-expect_verify "missing signature file" 3 "Cannot open the signature" "$D/changed.txt"
+expect_verify "PDF without a signature file: not supported yet" 1 "PDF.*not supported yet" "$D/doc.pdf"
+expect_verify "missing signature file" 2 "kysoctl verify: Cannot open the signature" "$D/changed.txt"
 printf 'not a signature' >"$D/garbage.p7s"
 expect_verify "garbage signature: NOT VALID" 1 "not a usable detached CMS signature" "$D/doc.txt" "$D/garbage.p7s"
 expect_verify "usage error" 2 "Usage" 

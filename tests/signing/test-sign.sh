@@ -198,7 +198,7 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         script "confirm yes" "pin 1111"
         expect_fail "locked PIN: refused with the guidance of Article 15" \
                 "locked because a wrong PIN was entered.*As Article 15 of the regulation says, contact the support desk.*PinLocked" \
-                kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/locked.p7s"
+                kysoctl sign --verbose --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/locked.p7s"
         expect_eq "locked PIN: never tried, no prompt shown" "$n" "$(prompts)"
         control ""
         wait_pin_state ok
@@ -240,7 +240,7 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         script "confirm yes" "pin 1111"
         expect_fail "a certificate without any key: after the login, refused with a clear message" \
                 "no private key for this certificate.*NoToken" \
-                kysoctl sign --role approve --cert "pkcs11:token=leader;object=nokey;type=cert" "$D/qd.txt" -o "$T/out/nokey.p7s"
+                kysoctl sign --verbose --role approve --cert "pkcs11:token=leader;object=nokey;type=cert" "$D/qd.txt" -o "$T/out/nokey.p7s"
         expect "a certificate without any key: nothing written" test ! -e "$T/out/nokey.p7s"
 
         # batch_of_3 NAME CERT WHAT: one SignBatch of NAME0..2.txt; it succeeds and every output verifies.
@@ -380,14 +380,14 @@ expect_eq "issue: openssl sees two signers" 2 \
 n=$(prompts)
 script "confirm yes" "pin 2222"
 expect_fail "issue without the leader's signature is refused" "PolicyDenied" \
-        kysoctl sign --role issue --cert "$SEAL" "$D/unsigned.txt" -o "$T/out/none.p7s"
+        kysoctl sign --verbose --role issue --cert "$SEAL" "$D/unsigned.txt" -o "$T/out/none.p7s"
 [[ ! -s $T/out/none.p7s ]] && ok "refused issue: no output" || not_ok "refused issue: no output"
 head -c 3000 /dev/urandom >"$T/forged.p7s"
 expect_fail "issue with a forged signature file is refused" "PolicyDenied" \
-        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$T/forged.p7s" "$D/qd.txt" -o "$T/out/forged.p7s"
+        kysoctl sign --verbose --role issue --cert "$SEAL" --existing-signature "$T/forged.p7s" "$D/qd.txt" -o "$T/out/forged.p7s"
 echo "sửa đổi" >>"$D/tampered.txt"
 expect_fail "issue of a changed document (the leader signed another text) is refused" "PolicyDenied" \
-        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/tampered.txt" -o "$T/out/tampered.p7s"
+        kysoctl sign --verbose --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/tampered.txt" -o "$T/out/tampered.p7s"
 expect_eq "refusals showed no prompt" "$n" "$(prompts)"
 script "confirm yes" "pin 1111"
 # Without --cert kysoctl may choose only when the choice is unambiguous: the leader token holds several
@@ -403,14 +403,27 @@ expect_eq "the audit record names the caller's executable, with a process id" "$
         "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-done")] | last | "\(.caller.exe) \(.caller.pid > 1)"')"
 n=$(prompts)
 expect_fail "issue over the clerk's (not a leader's) signature is refused" "PolicyDenied" \
-        kysoctl sign --role issue --cert "$SEAL" --existing-signature "$T/clerk.p7s" "$D/qd.txt" -o "$T/out/clerk-issued.p7s"
+        kysoctl sign --verbose --role issue --cert "$SEAL" --existing-signature "$T/clerk.p7s" "$D/qd.txt" -o "$T/out/clerk-issued.p7s"
 expect_fail "a classified document is refused" "PolicyDenied" \
-        kysoctl sign --role approve --cert "$LEADER" --classification "Tối mật" "$D/qd.txt" -o "$T/out/secret.p7s"
+        kysoctl sign --verbose --role approve --cert "$LEADER" --classification "Tối mật" "$D/qd.txt" -o "$T/out/secret.p7s"
 expect_eq "no prompt for the clerk-issue and classified refusals" "$n" "$(prompts)"
 expect_eq "the classified refusal's audit record: denied, Art. 5.7, the marking kept" "denied Art. 5.7 Tối mật" \
         "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-denied")] | last | "\(.decision) \(.article) \(.data.classification)"')"
 expect_fail "the seal cannot approve (role vs kind)" "PolicyDenied" \
-        kysoctl sign --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s"
+        kysoctl sign --verbose --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s"
+# A refusal is said once, in words: on its document's line; the D-Bus error name only with --verbose.
+out=$(kysoctl sign --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s" 2>&1)
+expect_eq "a refusal: exit 1" 1 "$?"
+expect_match "a refusal: said on the document's line" "^\[1/1\] qd\.txt: denied: " "$out"
+msg=$(sed -n 's/^\[1\/1\] qd\.txt: denied: //p' <<<"$out")
+expect_eq "a refusal: said once, without the D-Bus error name" "1 0" \
+        "$(grep -cF -- "${msg:-?}" <<<"$out") $(grep -c 'org\.kyso\.Error' <<<"$out")"
+if locale -a 2>/dev/null | grep -qix 'vi_VN.utf-\?8'; then
+        expect_match "a refusal under vi_VN.UTF-8: the status in Vietnamese" "^\[1/1\] qd\.txt: bị từ chối: " \
+                "$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$D/qd.txt" -o "$T/out/seal-approve.p7s" 2>&1)"
+else
+        ok "a refusal under vi_VN.UTF-8: the status in Vietnamese # SKIP vi_VN.UTF-8 locale not installed"
+fi
 printf '%%PDF-1.7\n%%\xe2\xe3\n' >"$D/a.pdf"
 expect_fail "kysoctl refuses a PDF (PAdES not supported yet)" "not supported yet" \
         kysoctl sign --role approve --cert "$LEADER" "$D/a.pdf" -o "$T/out/a.pdf.p7s"
@@ -463,7 +476,7 @@ expect_eq "the agent's refusals left both files untouched" "$leader_sum $doc_sum
 echo "old" >"$H/keep.p7s"
 script "confirm no"
 expect_fail "declined, with an existing output" "Cancelled" \
-        kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
+        kysoctl sign --verbose --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
 expect_eq "declined: the existing output is kept as it was" "old" "$(cat "$H/keep.p7s")"
 script "confirm yes" "pin 1111"
 expect "signed over an existing output" kysoctl sign --role approve --cert "$LEADER" "$H/qd.txt" -o "$H/keep.p7s"
@@ -492,7 +505,7 @@ script "confirm yes" "pin 9998" "pin 9997" "pin 9996" "pin 1111"
 f0=$(audit_count pin-failure)
 g0=$(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG")
 expect_fail "three wrong PINs in one request: it ends with PinIncorrect" "wrong 3 times.*PinIncorrect|PinIncorrect.*wrong 3 times" \
-        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/three-wrong.p7s"
+        kysoctl sign --verbose --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/three-wrong.p7s"
 expect_eq "... three pin-failure records, the PIN asked three times, nothing written" "3 3 no" \
         "$(($(audit_count pin-failure) - f0)) $(($(grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG") - g0)) $([[ -s $T/out/three-wrong.p7s ]] && echo yes || echo no)"
 # An empty document (/dev/null, an empty file): refused before any prompt.
@@ -501,13 +514,13 @@ for empty in /dev/null "$D/empty.txt"; do
         c0=$(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG")
         script "confirm yes" "pin 1111"
         expect_fail "an empty document ($empty): BadDocument, it is empty" "empty.*BadDocument|BadDocument.*empty" \
-                kysoctl sign --role approve --cert "$LEADER" "$empty" -o "$T/out/empty.p7s"
+                kysoctl sign --verbose --role approve --cert "$LEADER" "$empty" -o "$T/out/empty.p7s"
         expect_eq "... before any prompt, nothing written" "0 no" \
                 "$(($(grep -c '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG") - c0)) $([[ -s $T/out/empty.p7s ]] && echo yes || echo no)"
 done
 script "confirm no"
 expect_fail "the person declines: Cancelled" "Cancelled" \
-        kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
+        kysoctl sign --verbose --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/out/declined.p7s"
 [[ ! -s $T/out/declined.p7s ]] && ok "declined: no output" || not_ok "declined: no output"
 
 # 4. Cancel and disconnect while the prompt is open

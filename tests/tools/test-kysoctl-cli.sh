@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test-kysoctl-cli.sh: kysoctl's command line without an agent: the same exit code for the same problem in
+# every verb (2 for usage: a missing input file, an unknown role, an unknown option), found before any bus
+# call, and every message starting with "kysoctl VERB:". Output is TAP.
+set -uo pipefail
+
+: "${KYSO_SOURCE_ROOT:?run through meson test}" "${KYSOCTL:?run through meson test}"
+. "$KYSO_SOURCE_ROOT/tests/fixtures/tap.sh"
+export LC_ALL=C.UTF-8
+unset LANGUAGE
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-cli.XXXXXX") || bail_out "mktemp failed"
+trap 'rm -rf -- "$T"' EXIT
+echo "văn bản" >"$T/qd.txt"
+# A bus that is not there: a check that needed the agent would fail with "session bus", exit 3.
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-bus"
+
+check() { # DESC EXIT REGEX ARGS...
+        local desc=$1 want=$2 regex=$3 out rc
+        shift 3
+        out=$("$KYSOCTL" "$@" 2>&1 >/dev/null)
+        rc=$?
+        if [[ $rc -eq $want ]] && grep -Eq -- "$regex" <<<"$out"; then
+                ok "$desc"
+        else
+                not_ok "$desc (exit $rc, want $want; want /$regex/)"
+                printf '%s\n' "$out" | sed 's/^/# /'
+        fi
+}
+
+check "sign: a missing input is a usage error" 2 "^kysoctl sign: cannot open $T/none.txt" \
+        sign --role approve --cert pkcs11:x "$T/none.txt" -o "$T/out.p7s"
+check "sign --batch: a missing input is a usage error" 2 "^kysoctl sign: cannot open $T/none.txt" \
+        sign --batch --role approve --cert pkcs11:x "$T/qd.txt" "$T/none.txt"
+check "sign: a missing leader's signature file is a usage error" 2 "^kysoctl sign: cannot open $T/none.p7s" \
+        sign --role issue --cert pkcs11:x --existing-signature "$T/none.p7s" "$T/qd.txt" -o "$T/out.p7s"
+check "verify: a missing input is a usage error" 2 "^kysoctl verify: Cannot open $T/none.txt" verify "$T/none.txt"
+check "verify: a missing signature file is a usage error" 2 "^kysoctl verify: Cannot open the signature" \
+        verify "$T/qd.txt" "$T/none.p7s"
+printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
+check "sign: a PDF (not supported yet) is refused: 1" 1 "^kysoctl sign: .*PDF" \
+        sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.p7s"
+check "verify: a PDF (not supported yet) is refused alike: 1" 1 "^kysoctl verify: .*PDF" verify "$T/doc.pdf"
+check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
+        "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \
+        sign --role boss --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
+for verb in tokens certs sign verify "audit show" "audit report" policy; do
+        # shellcheck disable=SC2086
+        check "$verb: an unknown option is a usage error named after the command" 2 \
+                "^kysoctl $verb: unrecognized option '--frob'" $verb --frob
+done
+check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
+check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
+check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs
+check "sign without a bus (inputs fine): an internal error" 3 "^kysoctl sign: cannot reach the session bus" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
+expect "sign --help lists --verbose" bash -c '"$KYSOCTL" sign --help | grep -q -- "--verbose"'
+
+# kysoctl(1): every option of `sign --help` in the synopsis, the commands listed, no warning at 80 columns.
+MAN=$KYSO_SOURCE_ROOT/man/kysoctl.1
+synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$MAN" | sed 's/\\-/-/g')
+missing=""
+for o in $("$KYSOCTL" sign --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        grep -qF -- "$o" <<<"$synopsis" || missing+=" $o"
+done
+expect_eq "kysoctl(1): the synopsis lists every option of 'sign --help'" "" "$missing"
+for o in reason doc-number doc-date; do
+        expect "kysoctl(1) explains --$o" grep -q "^\.BI \\\\-\\\\-${o//-/\\\\-} " "$MAN"
+done
+for c in verify audit policy; do
+        expect "kysoctl(1) lists $c under COMMANDS" \
+                bash -c "sed -n '/^\.SH COMMANDS/,/^\.SH /p' '$MAN' | grep -q '^\.B[IR]\? *\"\?$c'"
+done
+if command -v groff >/dev/null; then
+        expect_eq "kysoctl(1) renders without warnings at 80 columns" "" \
+                "$(groff -t -man -Tutf8 -ww -rLL=80n "$MAN" 2>&1 >/dev/null)"
+else
+        ok "kysoctl(1) renders without warnings # SKIP groff not installed"
+fi
+expect_eq "kysod.conf(5)'s example module path is the README's" \
+        "$(grep -o 'module = /[^ `]*' "$KYSO_SOURCE_ROOT/README.md" | head -1)" \
+        "$(grep -o '^module = /.*' "$KYSO_SOURCE_ROOT/man/kysod.conf.5" | head -1)"
+tap_done
