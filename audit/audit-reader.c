@@ -33,6 +33,10 @@ struct AuditReader {
         uint64_t offset, last_end; /* in the current file; where the last file ends for this reader */
         const atomic_bool *cancel; /* when set, the next read fails with -ECANCELED */
         size_t chunk, line_max, buf_size; /* READ_CHUNK, AUDIT_LINE_MAX, BUF_SIZE but in fuzzers */
+        uint64_t buf_offset;              /* where buf[0] is in the current file */
+        bool lines_unknown;               /* after a seek into a file: line numbers are not counted */
+        bool has_end;
+        AuditPos stop; /* audit_reader_set_end() */
 };
 
 typedef struct Archive {
@@ -233,6 +237,7 @@ uint64_t audit_reader_bytes(const AuditReader *r) {
 
 static int fill(AuditReader *r) {
         if (r->start > 0) {
+                r->buf_offset += r->start;
                 memmove(r->buf, r->buf + r->start, r->end - r->start);
                 r->end -= r->start;
                 r->start = 0;
@@ -270,6 +275,15 @@ static int fill(AuditReader *r) {
         return 1;
 }
 
+static uint64_t next_line_number(AuditReader *r) {
+        return r->lines_unknown ? 0 : ++r->line_number;
+}
+
+static bool at_end(const AuditReader *r, uint64_t offset) {
+        return r->has_end && (r->file_index > r->stop.file_index ||
+                              (r->file_index == r->stop.file_index && offset >= r->stop.offset));
+}
+
 static int next_from_memory(AuditReader *r, AuditLine *ret) {
         if (r->start >= r->mem_size)
                 return 0;
@@ -278,13 +292,16 @@ static int next_from_memory(AuditReader *r, AuditLine *ret) {
         const char *nl = memchr(p, '\n', left);
         size_t len = nl ? (size_t) (nl - p) : left;
 
+        if (r->has_end && r->start >= r->stop.offset)
+                return 0;
         *ret = (AuditLine){
                 .data = p,
                 .len = len,
                 .terminated = nl != NULL,
-                .first_in_file = r->line_number == 0,
+                .first_in_file = r->start == 0,
                 .file_index = 0,
-                .line_number = ++r->line_number,
+                .line_number = next_line_number(r),
+                .offset = r->start,
         };
         r->start += len + (nl ? 1 : 0);
         r->bytes = r->start;
@@ -314,13 +331,18 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                         r->offset = 0;
                         r->file_open = true;
                         r->start = r->end = 0;
+                        r->buf_offset = 0;
                         r->eof = false;
                         r->line_number = 0;
+                        r->lines_unknown = false;
                         r->skipping = false;
                 }
 
                 char *p = r->buf + r->start;
                 size_t avail = r->end - r->start;
+                uint64_t offset = r->buf_offset + r->start;
+                if (!r->skipping && at_end(r, offset))
+                        return 0;
                 char *nl = avail > 0 ? memchr(p, '\n', MIN(avail, r->line_max + 1)) : NULL;
 
                 if (r->skipping) {
@@ -346,18 +368,20 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                                 .data = p,
                                 .len = len,
                                 .terminated = true,
-                                .first_in_file = r->line_number == 0,
+                                .first_in_file = offset == 0,
                                 .file_index = r->file_index,
-                                .line_number = ++r->line_number,
+                                .line_number = next_line_number(r),
+                                .offset = offset,
                         };
                         r->start += len + 1;
                         return 1;
                 }
                 if (avail > r->line_max) {
                         *ret = (AuditLine){
-                                .first_in_file = r->line_number == 0,
+                                .first_in_file = offset == 0,
                                 .file_index = r->file_index,
-                                .line_number = ++r->line_number,
+                                .line_number = next_line_number(r),
+                                .offset = offset,
                         };
                         r->skipping = true;
                         r->start += r->line_max + 1;
@@ -375,9 +399,10 @@ int audit_reader_next(AuditReader *r, AuditLine *ret) {
                                 .data = p,
                                 .len = avail,
                                 .terminated = false,
-                                .first_in_file = r->line_number == 0,
+                                .first_in_file = offset == 0,
                                 .file_index = r->file_index,
-                                .line_number = ++r->line_number,
+                                .line_number = next_line_number(r),
+                                .offset = offset,
                         };
                         r->start = r->end;
                         return 1;
@@ -387,4 +412,71 @@ next_file:
                 r->file_open = false;
                 r->file_index++;
         }
+}
+
+int audit_reader_seek(AuditReader *r, const AuditPos *pos) {
+        if (!r || !pos || pos->file_index >= r->n_files)
+                return -EINVAL;
+        if (r->from_memory) {
+                if (pos->offset > r->mem_size)
+                        return -EINVAL;
+                r->start = (size_t) pos->offset;
+                r->line_number = pos->line_number > 0 ? pos->line_number - 1 : 0;
+                r->lines_unknown = pos->line_number == 0;
+                return 0;
+        }
+        if (r->file_open && r->file_index != pos->file_index) {
+                r->fd = r->fds ? -EBADF : safe_close(r->fd);
+                r->file_open = false;
+        }
+        r->file_index = pos->file_index;
+        if (!r->file_open) {
+                r->fd = r->fds ? r->fds[r->file_index] : open(r->files[r->file_index], O_RDONLY | O_CLOEXEC);
+                if (r->fd < 0)
+                        return r->fds ? -EBADF : negative_errno();
+                (void) posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                r->file_open = true;
+        }
+        if (!r->fds && lseek(r->fd, (off_t) pos->offset, SEEK_SET) < 0)
+                return negative_errno();
+        r->offset = r->buf_offset = pos->offset;
+        r->start = r->end = 0;
+        r->eof = false;
+        r->skipping = false;
+        r->line_number = pos->line_number > 0 ? pos->line_number - 1 : 0;
+        r->lines_unknown = pos->line_number == 0;
+        return 0;
+}
+
+void audit_reader_set_end(AuditReader *r, const AuditPos *end) {
+        r->has_end = end != NULL;
+        if (end)
+                r->stop = *end;
+}
+
+uint64_t audit_reader_line_number(AuditReader *r, const AuditLine *line) {
+        char buf[64 * 1024];
+        uint64_t n = 1;
+
+        if (line->line_number > 0 || r->from_memory)
+                return line->line_number;
+        int fd = r->fds ? r->fds[line->file_index] : open(r->files[line->file_index], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        for (uint64_t off = 0; off < line->offset;) {
+                ssize_t k = pread(
+                        fd, buf, (size_t) MIN((uint64_t) sizeof(buf), line->offset - off), (off_t) off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        n = 0;
+                        break;
+                }
+                for (const char *p = buf, *e = buf + k; (p = memchr(p, '\n', (size_t) (e - p))); p++)
+                        n++;
+                off += (uint64_t) k;
+        }
+        if (!r->fds)
+                safe_close(fd);
+        return n;
 }

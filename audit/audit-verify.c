@@ -9,6 +9,7 @@
 #include "audit-reader.h"
 #include "audit-record.h"
 #include "audit-verify.h"
+#include "audit-window.h"
 #include "i18n.h"
 #include "macro.h"
 
@@ -251,7 +252,8 @@ static bool same_chain(const AuditJournalHead *journal, const AuditVerifyResult 
         return !journal->chain[0] || !res->chain[0] || streq(journal->chain, res->chain);
 }
 
-int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
+int audit_verify_window(
+        AuditReader *reader, const AuditJournalHead *journal, AuditWindow *window, AuditVerifyResult *res) {
         _cleanup_(audit_hasher_freep) AuditHasher *hasher = NULL;
         Verifier v = { .reader = reader, .res = res };
         AuditLine line;
@@ -375,6 +377,8 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                             why_len == strlen("recovered") && memcmp(why, "recovered", why_len) == 0)
                                 res->recovered++;
                 }
+                if (window)
+                        audit_window_note(window, &line, audit_record_time_ms(&head));
                 res->records++;
                 v.last = cur;
                 v.have_last = true;
@@ -410,6 +414,10 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                         &v, AUDIT_PROBLEM_RECORDS_MISSING, v.missing.file_index, v.missing.line,
                         v.missing.seq, "%s", strempty(res->missing_message));
         return 0;
+}
+
+int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
+        return audit_verify_window(reader, journal, NULL, res);
 }
 
 /* Takes an entry's fields into best when the pick prefers it: the largest seq, or simply the latest seen

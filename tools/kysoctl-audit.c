@@ -16,6 +16,7 @@
 #include "audit/audit-report.h"
 #include "audit/audit-show.h"
 #include "audit/audit-verify.h"
+#include "audit/audit-window.h"
 #include "config.h"
 #include "i18n.h"
 #include "kysoctl.h"
@@ -181,6 +182,21 @@ static int verb_show(int argc, char **argv) {
         r = open_reader(path, &reader);
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+
+        /* Only the window is read: found by bisection, then the lines from there (see audit-window.h for
+         * what the window is when the clock went backwards). */
+        AuditWindow win;
+        AuditPos near;
+        audit_window_init(&win, filter.since, filter.until);
+        r = audit_window_start_near(reader, filter.since, &near);
+        if (r >= 0)
+                r = audit_window_find(reader, &near, &win);
+        if (r >= 0)
+                r = audit_window_apply(reader, &win);
+        if (r < 0) {
+                fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
 
         uint64_t bad = 0;
         r = audit_show(
@@ -503,8 +519,11 @@ static int verb_report(int argc, char **argv) {
         r = open_reader(path, &reader);
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+        /* One pass both checks the chain and finds where the window lies. */
         AuditVerifyResult res;
-        int v = audit_verify(reader, NULL, &res);
+        AuditWindow win;
+        audit_window_init(&win, w.start_ms, w.end_ms);
+        int v = audit_verify_window(reader, NULL, &win, &res);
         _cleanup_free_ char *integrity = NULL;
         if (v == 0)
                 r = asprintf(
@@ -529,6 +548,16 @@ static int verb_report(int argc, char **argv) {
         r = open_reader(path, &reader);
         if (r < 0)
                 return KYSOCTL_EXIT_INTERNAL;
+        /* Verify stops at the first problem, with the window's bounds unfinished: then they come from a
+         * reading of the whole chain. */
+        if (v != 0)
+                r = audit_window_find(reader, NULL, &win);
+        if (r >= 0)
+                r = audit_window_apply(reader, &win);
+        if (r < 0) {
+                fprintf(stderr, _("kysoctl audit report: %s\n"), strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
         AuditReportOptions o = { .org = org,
                                  .gov_ca_patterns = (const char *const *) gov,
                                  .integrity = integrity };

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Makes the log the audit-query benchmark reads: RECORDS records spread evenly over one year (from 1 January
  * of YEAR, UTC), written by the agent's own writer with monthly rotation, as kysod writes them (archives
- * "<path>.1", "<path>.2", ..., the current month in "<path>"); mostly signatures, some refusals, failures and
- * token events. Not durable (the benchmark-only no-sync mode): it only makes data.
+ * "<path>.1", "<path>.2", ..., the current month in "<path>"); mostly signatures, some refusals, failures
+ * and token events. Not durable (the benchmark-only no-sync mode): it only makes data.
  *
  *   bench-audit-year PATH [RECORDS] [YEAR]     (defaults: 1000000, 2026) */
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "audit-log-test.h"
 #include "audit/audit-log.h"
 #include "audit/audit-record.h"
-#include "audit-log-test.h"
 #include "macro.h"
 
 typedef struct Clock {
@@ -59,16 +59,21 @@ int main(int argc, char **argv) {
                         .document = kind == 2 ? NULL : doc,
                         .sha256_before = kind == 2 ? NULL : before,
                         .sha256_after = kind >= 3 ? after : NULL,
-                        .cert_subject = "CN=Nguyễn Văn A,title=Chủ tịch,O=UBND phường Uông Bí,L=Quảng Ninh,C=VN",
+                        .cert_subject =
+                                "CN=Nguyễn Văn A,title=Chủ tịch,O=UBND phường Uông Bí,L=Quảng Ninh,C=VN",
                         .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước G2,O=Ban Cơ yếu Chính phủ,C=VN",
                         .cert_serial = "540101010e8f2c3a",
-                        .cert_fingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                        .cert_fingerprint =
+                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                         .cert_kind = "personal",
                         .cert_not_after = "2029-05-01T00:00:00Z",
                         .token_label = "Nguyen Van A",
                         .token_serial = "ET0012345",
                         .role = kind == 2 ? NULL : roles[c.i % ELEMENTSOF(roles)],
-                        .decision = kind == 0 ? "denied" : kind == 1 ? "failed" : kind == 2 ? NULL : "allowed",
+                        .decision = kind == 0   ? "denied"
+                                    : kind == 1 ? "failed"
+                                    : kind == 2 ? NULL
+                                                : "allowed",
                         .reason = kind == 0 ? "Chứng thư số của cá nhân không được ký thay cơ quan" : NULL,
                         .article = kind == 0 ? "Quy chế Điều 21.4" : NULL,
                         .error = kind == 1 ? "org.kyso.Error.CertificateRevoked" : NULL,
