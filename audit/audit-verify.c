@@ -321,7 +321,7 @@ int audit_verify_window(
                         }
                         res->first_seq = cur.seq;
                 } else {
-                        if (cur.seq != v.last.seq + 1 || !streq(cur.prev, v.last.hash)) {
+                        if (cur.seq != v.last.seq + 1 || memcmp(cur.prev, v.last.hash, AUDIT_HASH_HEX) != 0) {
                                 r = classify(&v, &cur);
                                 break;
                         }
