@@ -321,7 +321,8 @@ int audit_verify_window(
                         }
                         res->first_seq = cur.seq;
                 } else {
-                        if (cur.seq != v.last.seq + 1 || memcmp(cur.prev, v.last.hash, AUDIT_HASH_HEX) != 0) {
+                        if (cur.seq != v.last.seq + 1 ||
+                            memcmp(cur.prev, v.last.hash, AUDIT_HASH_HEX) != 0) {
                                 r = classify(&v, &cur);
                                 break;
                         }
@@ -378,7 +379,7 @@ int audit_verify_window(
                                 res->recovered++;
                 }
                 if (window)
-                        audit_window_note(window, &line, audit_record_time_ms(&head));
+                        audit_window_note(window, &line, &head);
                 res->records++;
                 v.last = cur;
                 v.have_last = true;

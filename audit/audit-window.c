@@ -11,12 +11,31 @@
 /* Bisection stops when this little is left: reading it is cheaper than more probes. */
 #define BISECT_MIN (64U * 1024U)
 
-void audit_window_init(AuditWindow *w, int64_t since, int64_t until) {
-        *w = (AuditWindow){ .since = since, .until = until, .start = { .line_number = 1 } };
+/* The last millisecond whose time a record can write: 9999-12-31T23:59:59.999Z. */
+#define TIME_TEXT_MAX 253402300799999LL
+
+static void time_text(int64_t ms, char ret[AUDIT_TIME_LEN + 1]) {
+        ret[0] = '\0';
+        if (ms >= 0 && ms <= TIME_TEXT_MAX)
+                audit_format_time((uint64_t) ms, ret);
 }
 
-void audit_window_note(AuditWindow *w, const AuditLine *line, int64_t t) {
-        if (t < w->since) {
+void audit_window_init(AuditWindow *w, int64_t since, int64_t until) {
+        *w = (AuditWindow){ .since = since, .until = until, .start = { .line_number = 1 } };
+        time_text(since, w->since_text);
+        time_text(until, w->until_text);
+}
+
+/* The sign of the record's time minus ms (whose text is text, or "" when it has none). */
+static int time_cmp(const AuditRecordHead *h, int64_t ms, const char *text) {
+        if (text[0])
+                return memcmp(h->time, text, AUDIT_TIME_LEN);
+        int64_t t = audit_record_time_ms(h);
+        return t < ms ? -1 : t > ms;
+}
+
+void audit_window_note(AuditWindow *w, const AuditLine *line, const AuditRecordHead *h) {
+        if (w->since != INT64_MIN && time_cmp(h, w->since, w->since_text) < 0) {
                 /* Everything up to here is before the window: it starts again after this record. */
                 w->start = (AuditPos){
                         .file_index = line->file_index,
@@ -24,7 +43,7 @@ void audit_window_note(AuditWindow *w, const AuditLine *line, int64_t t) {
                         .line_number = line->line_number > 0 ? line->line_number + 1 : 0,
                 };
                 w->has_end = false;
-        } else if (t >= w->until && !w->has_end) {
+        } else if (w->until != INT64_MAX && !w->has_end && time_cmp(h, w->until, w->until_text) >= 0) {
                 w->end = (AuditPos){
                         .file_index = line->file_index,
                         .offset = line->offset,
@@ -34,26 +53,21 @@ void audit_window_note(AuditWindow *w, const AuditLine *line, int64_t t) {
         }
 }
 
-static int record_time(const char *line, size_t len, int64_t *ret) {
-        AuditRecordHead h;
-        if (audit_record_scan(line, len, &h, NULL) < 0)
-                return -EBADMSG;
-        *ret = audit_record_time_ms(&h);
-        return 0;
-}
-
 /* The first record (a line that scans) starting in [from, to) of the file, from being a line's start, within
- * one probe read: its time and offset. -ENOENT when there is none there. */
-static int
-first_record(int fd, char *buf, uint64_t from, uint64_t to, int64_t *ret_t, uint64_t *ret_offset) {
+ * one probe read: whether it is older than w's since, and its offset. -ENOENT when there is none there. */
+static int first_record(
+        int fd, char *buf, const AuditWindow *w, uint64_t from, uint64_t to, bool *ret_older,
+        uint64_t *ret_offset) {
         ssize_t n = pread(fd, buf, PROBE_READ, (off_t) from);
         if (n < 0)
                 return negative_errno();
         for (const char *p = buf, *e = buf + n; p < e && from + (uint64_t) (p - buf) < to;) {
                 const char *nl = memchr(p, '\n', (size_t) (e - p));
+                AuditRecordHead h;
                 if (!nl)
                         break; /* a torn tail, or a line longer than the read */
-                if (record_time(p, (size_t) (nl - p), ret_t) >= 0) {
+                if (audit_record_scan(p, (size_t) (nl - p), &h, NULL) >= 0) {
+                        *ret_older = time_cmp(&h, w->since, w->since_text) < 0;
                         *ret_offset = from + (uint64_t) (p - buf);
                         return 0;
                 }
@@ -80,25 +94,20 @@ static int line_start_from(int fd, char *buf, uint64_t offset, uint64_t to, uint
 
 /* In a file whose record at lo is older than since: a later record older than since, as late as bisection
  * finds with few reads. */
-static int bisect(int fd, char *buf, uint64_t lo, uint64_t hi, int64_t since, uint64_t *ret) {
+static int bisect(int fd, char *buf, const AuditWindow *w, uint64_t lo, uint64_t hi, uint64_t *ret) {
         while (hi > lo && hi - lo > BISECT_MIN) {
                 uint64_t mid = lo + (hi - lo) / 2, start, offset;
-                int64_t t;
+                bool older;
                 int r = line_start_from(fd, buf, mid, hi, &start);
+                if (r >= 0)
+                        r = first_record(fd, buf, w, start, hi, &older, &offset);
                 if (r == -ENOENT) {
                         hi = mid;
                         continue;
                 }
                 if (r < 0)
                         return r;
-                r = first_record(fd, buf, start, hi, &t, &offset);
-                if (r == -ENOENT) {
-                        hi = mid;
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                if (t < since)
+                if (older)
                         lo = offset;
                 else
                         hi = mid;
@@ -107,11 +116,11 @@ static int bisect(int fd, char *buf, uint64_t lo, uint64_t hi, int64_t since, ui
         return 0;
 }
 
-int audit_window_start_near(AuditReader *r, int64_t since, AuditPos *ret) {
+int audit_window_start_near(AuditReader *r, const AuditWindow *w, AuditPos *ret) {
         _cleanup_free_ char *buf = NULL;
         unsigned n = audit_reader_n_files(r);
 
-        if (since == INT64_MIN || n == 0) {
+        if (w->since == INT64_MIN || n == 0) {
                 *ret = (AuditPos){ .line_number = 1 };
                 return 0;
         }
@@ -124,15 +133,15 @@ int audit_window_start_near(AuditReader *r, int64_t since, AuditPos *ret) {
                 _cleanup_close_ int fd = open(audit_reader_get_file(r, i), O_RDONLY | O_CLOEXEC);
                 struct stat st;
                 uint64_t first, found;
-                int64_t t;
+                bool older;
                 if (fd < 0 || fstat(fd, &st) < 0)
                         return negative_errno();
-                int k = first_record(fd, buf, 0, (uint64_t) st.st_size, &t, &first);
-                if (k == -ENOENT || (k >= 0 && t >= since))
+                int k = first_record(fd, buf, w, 0, (uint64_t) st.st_size, &older, &first);
+                if (k == -ENOENT || (k >= 0 && !older))
                         continue;
                 if (k < 0)
                         return k;
-                k = bisect(fd, buf, first, (uint64_t) st.st_size, since, &found);
+                k = bisect(fd, buf, w, first, (uint64_t) st.st_size, &found);
                 if (k < 0)
                         return k;
                 *ret = (AuditPos){ .file_index = i, .offset = found, .line_number = found == 0 ? 1 : 0 };
@@ -154,14 +163,14 @@ int audit_window_find(AuditReader *r, const AuditPos *from, AuditWindow *w) {
         if (k < 0)
                 return k;
         while ((k = audit_reader_next(r, &line)) != 0) {
-                int64_t t;
+                AuditRecordHead h;
                 if (k == -E2BIG)
                         continue;
                 if (k < 0)
                         return k;
-                if (!line.terminated || record_time(line.data, line.len, &t) < 0)
+                if (!line.terminated || audit_record_scan(line.data, line.len, &h, NULL) < 0)
                         continue;
-                audit_window_note(w, &line, t);
+                audit_window_note(w, &line, &h);
                 /* Nothing after the end can move the start when there is no since. */
                 if (w->has_end && w->since == INT64_MIN)
                         break;

@@ -17,24 +17,28 @@
 #include <stdint.h>
 
 #include "audit-reader.h"
+#include "audit-record.h"
 
 typedef struct AuditWindow {
         int64_t since, until; /* milliseconds since the epoch; INT64_MIN and INT64_MAX: open */
         AuditPos start;       /* the window's first line */
         AuditPos end;         /* the first line after it, when has_end */
         bool has_end;
+        /* since and until as a record writes its time, when they are between 1970 and 9999: fixed-width
+         * text compares as the time does, without parsing each record's time */
+        char since_text[AUDIT_TIME_LEN + 1], until_text[AUDIT_TIME_LEN + 1];
 } AuditWindow;
 
 /* [since, until), from the chain's start. */
 void audit_window_init(AuditWindow *w, int64_t since, int64_t until);
-/* Takes one record into the bounds: lines handed to it in the chain's order, from w->start on. t is the
- * record's time in milliseconds. */
-void audit_window_note(AuditWindow *w, const AuditLine *line, int64_t t);
+/* Takes one record into the bounds: lines handed to it in the chain's order, from w->start on. h is the
+ * record's scan (audit_record_scan()). */
+void audit_window_note(AuditWindow *w, const AuditLine *line, const AuditRecordHead *h);
 
-/* A place at or before the window's start that is cheap to find: the start of a record older than since
- * (or the chain's start). It reads the first record of some files and bisects one file on its line
+/* A place at or before the window's start that is cheap to find: the start of a record older than w's
+ * since (or the chain's start). It reads the first record of some files and bisects one file on its line
  * starts, a few dozen reads in all. r names the files; its position does not change. */
-int audit_window_start_near(AuditReader *r, int64_t since, AuditPos *ret);
+int audit_window_start_near(AuditReader *r, const AuditWindow *w, AuditPos *ret);
 
 /* Sets w->start, w->end and w->has_end by reading r from `from` (the chain's start when NULL, else a place
  * from audit_window_start_near()) to the end of the chain (to the window's end when since is open), parsing

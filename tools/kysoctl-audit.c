@@ -188,7 +188,7 @@ static int verb_show(int argc, char **argv) {
         AuditWindow win;
         AuditPos near;
         audit_window_init(&win, filter.since, filter.until);
-        r = audit_window_start_near(reader, filter.since, &near);
+        r = audit_window_start_near(reader, &win, &near);
         if (r >= 0)
                 r = audit_window_find(reader, &near, &win);
         if (r >= 0)
