@@ -11,6 +11,7 @@
 #include "audit-log-test.h"
 #include "audit/audit-log.h"
 #include "audit/audit-record.h"
+#include "bench-audit-event.h"
 #include "macro.h"
 
 typedef struct Clock {
@@ -51,33 +52,23 @@ int main(int argc, char **argv) {
                 snprintf(doc, sizeof(doc), "Quyết định số %" PRIu64 "/QĐ-UBND.pdf", c.i);
                 snprintf(before, sizeof(before), "%064" PRIx64, c.i);
                 snprintf(after, sizeof(after), "%064" PRIx64, ~c.i);
-                AuditEvent ev = {
-                        .type = kind == 0   ? AUDIT_EVENT_SIGN_DENIED
-                                : kind == 1 ? AUDIT_EVENT_SIGN_FAILED
-                                : kind == 2 ? AUDIT_EVENT_TOKEN_ADDED
-                                            : AUDIT_EVENT_SIGN_DONE,
-                        .document = kind == 2 ? NULL : doc,
-                        .sha256_before = kind == 2 ? NULL : before,
-                        .sha256_after = kind >= 3 ? after : NULL,
-                        .cert_subject =
-                                "CN=Nguyễn Văn A,title=Chủ tịch,O=UBND phường Uông Bí,L=Quảng Ninh,C=VN",
-                        .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước G2,O=Ban Cơ yếu Chính phủ,C=VN",
-                        .cert_serial = "540101010e8f2c3a",
-                        .cert_fingerprint =
-                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                        .cert_kind = "personal",
-                        .cert_not_after = "2029-05-01T00:00:00Z",
-                        .token_label = "Nguyen Van A",
-                        .token_serial = "ET0012345",
-                        .role = kind == 2 ? NULL : roles[c.i % ELEMENTSOF(roles)],
-                        .decision = kind == 0   ? "denied"
-                                    : kind == 1 ? "failed"
-                                    : kind == 2 ? NULL
-                                                : "allowed",
-                        .reason = kind == 0 ? "Chứng thư số của cá nhân không được ký thay cơ quan" : NULL,
-                        .article = kind == 0 ? "Quy chế Điều 21.4" : NULL,
-                        .error = kind == 1 ? "org.kyso.Error.CertificateRevoked" : NULL,
-                };
+                AuditEvent ev = bench_audit_sign_event(
+                        kind == 2 ? NULL : doc, kind == 2 ? NULL : before, kind >= 3 ? after : NULL);
+                ev.token_label = "Nguyen Van A";
+                if (kind == 0) {
+                        ev.type = AUDIT_EVENT_SIGN_DENIED;
+                        ev.decision = "denied";
+                        ev.reason = "Chứng thư số của cá nhân không được ký thay cơ quan";
+                        ev.article = "Quy chế Điều 21.4";
+                } else if (kind == 1) {
+                        ev.type = AUDIT_EVENT_SIGN_FAILED;
+                        ev.decision = "failed";
+                        ev.error = "org.kyso.Error.CertificateRevoked";
+                } else if (kind == 2) {
+                        ev.type = AUDIT_EVENT_TOKEN_ADDED;
+                        ev.decision = ev.role = NULL;
+                } else
+                        ev.role = roles[c.i % ELEMENTSOF(roles)];
                 r = audit_log_append(log, &ev, NULL);
                 if (r < 0) {
                         fprintf(stderr, "append: %s\n", strerror(-r));

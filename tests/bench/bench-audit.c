@@ -22,6 +22,7 @@
 #include "audit/audit-log.h"
 #include "audit/audit-reader.h"
 #include "audit/audit-verify.h"
+#include "bench-audit-event.h"
 #include "macro.h"
 
 static double now_s(void) {
@@ -52,25 +53,8 @@ static int append_many(const char *path, unsigned n, bool sync, unsigned group, 
                         snprintf(doc[j], sizeof(doc[j]), "Quyết định số %u/QĐ-UBND.pdf", i + j);
                         snprintf(before[j], sizeof(before[j]), "%064x", i + j);
                         snprintf(after[j], sizeof(after[j]), "%064x", ~(i + j));
-                        evs[j] = (AuditEvent){
-                                .type = AUDIT_EVENT_SIGN_DONE,
-                                .document = doc[j],
-                                .sha256_before = before[j],
-                                .sha256_after = after[j],
-                                .cert_subject =
-                                        "CN=Nguyễn Văn A,title=Chủ tịch,O=UBND phường Uông Bí,L=Quảng Ninh,C=VN",
-                                .cert_issuer =
-                                        "CN=CA phục vụ các cơ quan Nhà nước G2,O=Ban Cơ yếu Chính phủ,C=VN",
-                                .cert_serial = "540101010e8f2c3a",
-                                .cert_fingerprint =
-                                        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                                .cert_kind = "personal",
-                                .cert_not_after = "2029-05-01T00:00:00Z",
-                                .token_serial = "ET0012345",
-                                .role = "approve",
-                                .decision = "allowed",
-                                .timestamp_time = "2026-11-24T06:00:00Z",
-                        };
+                        evs[j] = bench_audit_sign_event(doc[j], before[j], after[j]);
+                        evs[j].timestamp_time = "2026-11-24T06:00:00Z";
                 }
                 r = k == 1 ? audit_log_append(log, evs, NULL) : audit_log_append_group(log, evs, k, NULL);
                 if (r < 0) {
