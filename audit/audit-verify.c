@@ -9,7 +9,6 @@
 #include "audit-reader.h"
 #include "audit-record.h"
 #include "audit-verify.h"
-#include "audit-window.h"
 #include "i18n.h"
 #include "macro.h"
 
@@ -252,8 +251,7 @@ static bool same_chain(const AuditJournalHead *journal, const AuditVerifyResult 
         return !journal->chain[0] || !res->chain[0] || streq(journal->chain, res->chain);
 }
 
-int audit_verify_window(
-        AuditReader *reader, const AuditJournalHead *journal, AuditWindow *window, AuditVerifyResult *res) {
+int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
         _cleanup_(audit_hasher_freep) AuditHasher *hasher = NULL;
         Verifier v = { .reader = reader, .res = res };
         AuditLine line;
@@ -378,8 +376,6 @@ int audit_verify_window(
                             why_len == strlen("recovered") && memcmp(why, "recovered", why_len) == 0)
                                 res->recovered++;
                 }
-                if (window)
-                        audit_window_note(window, &line, &head);
                 res->records++;
                 v.last = cur;
                 v.have_last = true;
@@ -415,10 +411,6 @@ int audit_verify_window(
                         &v, AUDIT_PROBLEM_RECORDS_MISSING, v.missing.file_index, v.missing.line,
                         v.missing.seq, "%s", strempty(res->missing_message));
         return 0;
-}
-
-int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVerifyResult *res) {
-        return audit_verify_window(reader, journal, NULL, res);
 }
 
 /* Takes an entry's fields into best when the pick prefers it: the largest seq, or simply the latest seen

@@ -76,11 +76,6 @@ typedef struct AuditVerifyResult {
  * log-records-missing record (records were gone when the agent started; the rest is still checked). */
 int audit_verify(AuditReader *r, const AuditJournalHead *journal, AuditVerifyResult *result);
 void audit_verify_result_done(AuditVerifyResult *result);
-/* The same, and in the same pass the bounds of window (audit_window_note() with every record of the chain):
- * what 'kysoctl audit report' needs besides the verdict. The bounds are whole only when it returns 0. */
-typedef struct AuditWindow AuditWindow;
-int audit_verify_window(
-        AuditReader *r, const AuditJournalHead *journal, AuditWindow *window, AuditVerifyResult *result);
 
 /* Which journal entry of the log: the one with the largest KYSO_AUDIT_SEQ (what verify compares with: every
  * entry is read, one at a time), or simply the newest (what the agent compares with when it starts: cheap).
