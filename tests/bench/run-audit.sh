@@ -6,7 +6,8 @@
 #      byte), and verify's memory against the log's size;
 #   2. the audit queries of issue 14 on RECORDS records spread over a year, written by the agent's writer
 #      with monthly rotation as kysod writes them (bench-audit-year): `kysoctl audit show --since` the last
-#      day, `kysoctl audit report --month` (which also verifies the whole chain), and `kysoctl audit verify`
+#      day, `kysoctl audit report --month` (which also verifies the whole chain, on a second thread), and
+#      `kysoctl audit verify`
 #      over all the files, each paired A B A B with a peer in the same run: `tail -n` of the same records for
 #      show, `openssl dgst -sha256` of all the files for report and verify (never coreutils' sha256sum, which
 #      lacks the CPU's SHA instructions). The page cache is warmed first for both sides.
@@ -52,7 +53,7 @@ bench_pair "$rounds" "kysoctl audit show --since" "tail -n $shown" \
 show_s=$bench_a
 
 month=2026-12
-echo "report --month $month (verifies the whole chain, then reads its window) vs openssl dgst -sha256 of all the files:"
+echo "report --month $month (verifies the whole chain on a second thread while it reads its window) vs openssl dgst -sha256 of all the files:"
 bench_pair "$rounds" "kysoctl audit report --month $month" "openssl dgst -sha256" \
         -- "$kysoctl" audit report --log "$log" --month "$month" -- openssl dgst -sha256 "${files[@]}"
 report_s=$bench_a
