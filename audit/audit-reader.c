@@ -13,6 +13,12 @@
 #define READ_CHUNK (1024U * 1024U)
 #define BUF_SIZE (READ_CHUNK + AUDIT_LINE_MAX + 2)
 #define PREFETCH_AHEAD (16U * 1024U)
+#define POPULATE_MIN (1024U * 1024U) /* a multiple of the page size */
+#define POPULATE_MAX (32U * 1024U * 1024U)
+#ifndef MADV_POPULATE_READ
+#        define MADV_POPULATE_READ \
+                22 /* Linux 5.14; older kernels refuse it, and the pages fault one by one */
+#endif
 
 struct AuditReader {
         char **files;
@@ -41,6 +47,8 @@ struct AuditReader {
         AuditPos stop;   /* audit_reader_set_end() */
         const char *map; /* an archive read in place: lines come from here, start is the offset */
         size_t map_size;
+        size_t populated,
+                populated_bytes; /* the map's page tables are filled up to here; this much of them */
 };
 
 typedef struct Archive {
@@ -310,7 +318,7 @@ static int file_open(AuditReader *r) {
          * The active file, which a crash recovery may truncate under us, is read with read(). */
         if (!r->fds && r->file_index + 1 < r->n_files && fstat(r->fd, &st) >= 0 && st.st_size > 0 &&
             (uint64_t) st.st_size <= SIZE_MAX) {
-                void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, 0);
+                void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
                 if (m != MAP_FAILED) {
                         (void) madvise(m, (size_t) st.st_size, MADV_SEQUENTIAL);
                         r->map = m;
@@ -324,7 +332,7 @@ static void file_close(AuditReader *r) {
         if (r->map)
                 munmap((void *) r->map, r->map_size);
         r->map = NULL;
-        r->map_size = 0;
+        r->map_size = r->populated = r->populated_bytes = 0;
         r->fd = r->fds ? -EBADF : safe_close(r->fd);
         r->file_open = false;
 }
@@ -337,6 +345,18 @@ static int next_from_map(AuditReader *r, AuditLine *ret) {
 
         if (avail == 0)
                 return 0;
+        /* A page fault per page cost more than the copy the map saves: fill the page tables ahead of the
+         * reading, 1 MiB first and more as the reading goes on (a seek or a single line reads little). */
+        if (r->start + POPULATE_MIN / 2 > r->populated && r->populated < r->map_size) {
+                size_t from = MAX(r->populated, r->start & ~(size_t) (POPULATE_MIN - 1));
+                size_t n = r->populated_bytes < POPULATE_MIN   ? POPULATE_MIN
+                           : r->populated_bytes > POPULATE_MAX ? POPULATE_MAX
+                                                               : r->populated_bytes;
+                n = MIN(n, r->map_size - from);
+                (void) madvise((void *) (r->map + from), n, MADV_POPULATE_READ);
+                r->populated = from + n;
+                r->populated_bytes += n;
+        }
         const char *nl = memchr(p, '\n', MIN(avail, r->line_max + 1));
         /* The page cache's pages are not contiguous, so the CPU's prefetcher stops at each page's end:
          * ask for the bytes a few lines ahead while this one is hashed. */
