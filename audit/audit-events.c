@@ -41,10 +41,12 @@ const char *audit_event_type_message_id(AuditEventType t) {
 }
 
 AuditEventType audit_event_type_from_stringn(const char *s, size_t n) {
-        if (!s)
+        if (!s || n == 0)
                 return _AUDIT_EVENT_INVALID;
+        /* Every record's event passes here (verify): no strlen() of every name. */
         for (int i = 0; i < _AUDIT_EVENT_MAX; i++)
-                if (strlen(event_table[i].name) == n && memcmp(event_table[i].name, s, n) == 0)
+                if (event_table[i].name[0] == s[0] && strncmp(event_table[i].name, s, n) == 0 &&
+                    event_table[i].name[n] == '\0')
                         return (AuditEventType) i;
         return _AUDIT_EVENT_INVALID;
 }

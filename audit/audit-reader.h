@@ -37,8 +37,17 @@ typedef struct AuditLine {
         bool terminated; /* false: the file ends without '\n' here (a torn tail) */
         bool first_in_file;
         unsigned file_index;  /* into audit_reader_get_file() */
-        uint64_t line_number; /* 1-based, in its file */
+        uint64_t line_number; /* 1-based, in its file; 0 when not known (after a seek to the middle of a
+                                 file: see audit_reader_line_number()) */
+        uint64_t offset;      /* where the line starts in its file */
 } AuditLine;
+
+/* A place in the chain: the start of a line (or the end of a file). */
+typedef struct AuditPos {
+        unsigned file_index;
+        uint64_t offset;
+        uint64_t line_number; /* of the line there, 1-based; 0 when not known */
+} AuditPos;
 
 /* 1 and a line, 0 at the end of the chain, negative on error: -E2BIG for a line longer than
  * AUDIT_LINE_MAX (ret is then filled with the location and no data), -errno for I/O errors. */
@@ -51,3 +60,12 @@ unsigned audit_reader_n_files(const AuditReader *r);
 int audit_reader_set_limits(AuditReader *r, size_t chunk, size_t line_max);
 /* Bytes read so far, over all files. */
 uint64_t audit_reader_bytes(const AuditReader *r);
+/* Goes to pos (a line's start, e.g. from audit_window_start_near()): the next line is the one there. Lines
+ * are numbered on from pos->line_number, or not (0) when it is 0. -EINVAL for a place outside the chain. */
+int audit_reader_seek(AuditReader *r, const AuditPos *pos);
+/* audit_reader_next() returns 0 (the end) at end instead of at the end of the chain. */
+void audit_reader_set_end(AuditReader *r, const AuditPos *end);
+/* The line's number in its file, counted from the file's start when the reader did not know it (only
+ * messages need it, so after a seek it is paid for only when one is written). 0 when the file cannot be
+ * read. */
+uint64_t audit_reader_line_number(AuditReader *r, const AuditLine *line);

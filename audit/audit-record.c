@@ -30,13 +30,23 @@ static bool lit(const char **p, const char *end, const char *s, size_t n) {
 static inline bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
-static inline bool is_lower_hex(char c) {
-        return is_digit(c) || (c >= 'a' && c <= 'f');
-}
 
 bool audit_is_hex(const char *s, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (!is_lower_hex(s[i]))
+        /* Every record's "prev" passes here: eight bytes at a time, no branch per byte (a byte-at-a-time
+         * check was a fifth of verify's time). A byte b < 0x80 is in [lo, hi] when b + (0x80 - lo) has its
+         * top bit set and b + (0x7f - hi) has not; no sum carries into the next byte. */
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                uint64_t digit = (x + 0x50 * ones) & ~(x + 0x46 * ones);
+                uint64_t letter = (x + 0x1f * ones) & ~(x + 0x19 * ones);
+                if ((x & high) != 0 || ((digit | letter) & high) != high)
+                        return false;
+        }
+        for (; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
                         return false;
         return true;
 }

@@ -624,6 +624,15 @@ int audit_report_build(
         return 0;
 }
 
+int audit_report_set_integrity(AuditReport *rep, const char *integrity) {
+        char *copy = NULL;
+        if (integrity && !(copy = strdup(integrity)))
+                return -ENOMEM;
+        free(rep->integrity);
+        rep->integrity = copy;
+        return 0;
+}
+
 uint64_t audit_report_n_signatures(const AuditReport *rep) {
         return rep->sig_total;
 }

@@ -71,6 +71,9 @@ uint64_t audit_report_n_failed(const AuditReport *rep);
 uint64_t audit_report_n_bad_records(const AuditReport *rep);
 size_t audit_report_n_tokens(const AuditReport *rep); /* physical tokens named by the window's records */
 
+/* The sentence on the log's verification, when it comes after the figures (verify ran beside the build). */
+int audit_report_set_integrity(AuditReport *rep, const char *integrity);
+
 int audit_report_write_text(const AuditReport *rep, FILE *f);
 int audit_report_write_html(const AuditReport *rep, FILE *f);
 int audit_report_write_csv(const AuditReport *rep, FILE *f);

@@ -229,7 +229,7 @@ int audit_show(
                 if (k == -E2BIG) {
                         fprintf(err,
                                 _("%s, line %" PRIu64 ": longer than %u bytes, not a record; skipped.\n"),
-                                file, line.line_number, AUDIT_LINE_MAX);
+                                file, audit_reader_line_number(r, &line), AUDIT_LINE_MAX);
                         bad++;
                         continue;
                 }
@@ -239,20 +239,20 @@ int audit_show(
                         fprintf(err,
                                 _("%s, line %" PRIu64 ": unfinished record at the end of the file (a crash "
                                   "while writing); skipped.\n"),
-                                file, line.line_number);
+                                file, audit_reader_line_number(r, &line));
                         bad++;
                         continue;
                 }
                 if (audit_record_scan(line.data, line.len, &h, &what) < 0) {
                         fprintf(err, _("%s, line %" PRIu64 ": not a kyso audit record (%s); skipped.\n"),
-                                file, line.line_number, what);
+                                file, audit_reader_line_number(r, &line), what);
                         bad++;
                         continue;
                 }
                 json_object *o = audit_record_parse_json(tok, line.data, line.len);
                 if (!o) {
                         fprintf(err, _("%s, line %" PRIu64 ": not valid JSON; skipped.\n"), file,
-                                line.line_number);
+                                audit_reader_line_number(r, &line));
                         bad++;
                         continue;
                 }

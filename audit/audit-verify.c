@@ -319,7 +319,8 @@ int audit_verify(AuditReader *reader, const AuditJournalHead *journal, AuditVeri
                         }
                         res->first_seq = cur.seq;
                 } else {
-                        if (cur.seq != v.last.seq + 1 || !streq(cur.prev, v.last.hash)) {
+                        if (cur.seq != v.last.seq + 1 ||
+                            memcmp(cur.prev, v.last.hash, AUDIT_HASH_HEX) != 0) {
                                 r = classify(&v, &cur);
                                 break;
                         }

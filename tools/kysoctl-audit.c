@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -16,6 +17,7 @@
 #include "audit/audit-report.h"
 #include "audit/audit-show.h"
 #include "audit/audit-verify.h"
+#include "audit/audit-window.h"
 #include "config.h"
 #include "i18n.h"
 #include "kysoctl.h"
@@ -181,6 +183,21 @@ static int verb_show(int argc, char **argv) {
         r = open_reader(path, &reader);
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+
+        /* Only the window is read: found by bisection, then the lines from there (see audit-window.h for
+         * what the window is when the clock went backwards). */
+        AuditWindow win;
+        AuditPos near;
+        audit_window_init(&win, filter.since, filter.until);
+        r = audit_window_start_near(reader, &win, &near);
+        if (r >= 0)
+                r = audit_window_find(reader, &near, &win);
+        if (r >= 0)
+                r = audit_window_apply(reader, &win);
+        if (r < 0) {
+                fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
 
         uint64_t bad = 0;
         r = audit_show(
@@ -386,6 +403,24 @@ static int verb_verify_log(int argc, char **argv) {
         return r == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
 }
 
+typedef struct VerifyJob {
+        const char *path;
+        AuditVerifyResult res;
+        int r; /* audit_verify()'s */
+} VerifyJob;
+
+static void *verify_job(void *userdata) {
+        VerifyJob *job = userdata;
+        AuditReader *reader = NULL;
+
+        job->res = (AuditVerifyResult){};
+        job->r = audit_reader_open(job->path, &reader);
+        if (job->r >= 0)
+                job->r = audit_verify(reader, NULL, &job->res);
+        audit_reader_free(reader);
+        return NULL;
+}
+
 static void report_help(void) {
         printf(_(
                 "Usage: kysoctl audit report --month YYYY-MM | --year YYYY [--format text|html|csv]\n"
@@ -498,46 +533,63 @@ static int verb_report(int argc, char **argv) {
         if (log_path(log_arg, &path) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
 
-        /* The report says whether the log it comes from is intact. */
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
         r = open_reader(path, &reader);
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
-        AuditVerifyResult res;
-        int v = audit_verify(reader, NULL, &res);
+        /* The report says whether the log it comes from is intact: verify reads the whole chain, on
+         * another thread, while this one finds the window (bisection) and gathers its figures. */
+        VerifyJob job = { .path = path };
+        pthread_t thread;
+        bool threaded = pthread_create(&thread, NULL, verify_job, &job) == 0;
+        if (!threaded)
+                verify_job(&job);
+
+        AuditWindow win;
+        AuditPos near;
+        _cleanup_(audit_report_freep) AuditReport *rep = NULL;
+        audit_window_init(&win, w.start_ms, w.end_ms);
+        r = audit_window_start_near(reader, &win, &near);
+        if (r >= 0)
+                r = audit_window_find(reader, &near, &win);
+        if (r >= 0)
+                r = audit_window_apply(reader, &win);
+        if (r >= 0)
+                r = audit_report_build(
+                        reader, &w,
+                        &(AuditReportOptions){ .org = org, .gov_ca_patterns = (const char *const *) gov },
+                        &rep);
+        if (threaded)
+                (void) pthread_join(thread, NULL);
+        int v = job.r;
+        if (r < 0) {
+                audit_verify_result_done(&job.res);
+                fprintf(stderr, _("kysoctl audit report: %s\n"), strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+
         _cleanup_free_ char *integrity = NULL;
         if (v == 0)
                 r = asprintf(
                         &integrity,
                         "đã kiểm tra chuỗi băm, toàn vẹn (%" PRIu64 " bản ghi, số thứ tự %" PRIu64
                         " đến %" PRIu64 ").",
-                        res.records, res.first_seq, res.last_seq);
+                        job.res.records, job.res.first_seq, job.res.last_seq);
         else
                 r = asprintf(
                         &integrity, "KHÔNG TOÀN VẸN, số liệu có thể không đầy đủ: %s",
-                        strempty(res.message));
+                        strempty(job.res.message));
         if (r < 0)
                 integrity = NULL;
         if (v != 0)
                 fprintf(stderr,
                         _("Warning: the audit log is not intact (%s). The report says so; run 'kysoctl audit "
                           "verify'.\n"),
-                        v > 0 ? strempty(res.message) : strerror(-v));
-        audit_verify_result_done(&res);
+                        v > 0 ? strempty(job.res.message) : strerror(-v));
+        audit_verify_result_done(&job.res);
+        if (integrity && audit_report_set_integrity(rep, integrity) < 0)
+                return KYSOCTL_EXIT_INTERNAL;
 
-        reader = audit_reader_free(reader);
-        r = open_reader(path, &reader);
-        if (r < 0)
-                return KYSOCTL_EXIT_INTERNAL;
-        AuditReportOptions o = { .org = org,
-                                 .gov_ca_patterns = (const char *const *) gov,
-                                 .integrity = integrity };
-        _cleanup_(audit_report_freep) AuditReport *rep = NULL;
-        r = audit_report_build(reader, &w, &o, &rep);
-        if (r < 0) {
-                fprintf(stderr, _("kysoctl audit report: %s\n"), strerror(-r));
-                return KYSOCTL_EXIT_INTERNAL;
-        }
         r = streq(format, "html")  ? audit_report_write_html(rep, stdout)
             : streq(format, "csv") ? audit_report_write_csv(rep, stdout)
                                    : audit_report_write_text(rep, stdout);

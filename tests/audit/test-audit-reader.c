@@ -120,10 +120,66 @@ static void test_chain_files(void **state) {
         tmpdir_remove(dir);
 }
 
+/* An archive is read in place (mmap) and the active file with read(): the same lines either way, with an
+ * over-long line, a torn tail, seeks and an end. */
+static void test_archive_in_place(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "log"), *archive = path_in(dir, "log.1");
+        size_t long_len = AUDIT_LINE_MAX + 100;
+        _cleanup_free_ char *text = malloc(long_len + 64);
+        assert_non_null(text);
+        strcpy(text, "first\n");
+        memset(text + 6, 'x', long_len);
+        strcpy(text + 6 + long_len, "\nthird\n\nfifth, torn");
+        file_write(archive, text, strlen(text));
+        file_write(path, text, strlen(text));
+
+        for (unsigned seek = 0; seek < 3; seek++) {
+                _cleanup_(audit_reader_freep) AuditReader *mapped = NULL, *plain = NULL;
+                AuditLine a, b;
+                int ka, kb;
+                assert_int_equal(audit_reader_open(path, &mapped), 0);
+                assert_int_equal(audit_reader_open_file(path, &plain), 0);
+                AuditPos at = { .offset = seek == 0 ? 0 : 6 + long_len + 1,
+                                .line_number = seek == 1 ? 3 : 0 };
+                if (seek > 0) {
+                        assert_int_equal(audit_reader_seek(mapped, &at), 0);
+                        assert_int_equal(audit_reader_seek(plain, &at), 0);
+                }
+                if (seek == 2) {
+                        AuditPos end = { .offset = 6 + long_len + 1 + 6 };
+                        audit_reader_set_end(mapped, &end);
+                        audit_reader_set_end(plain, &end);
+                }
+                do {
+                        ka = audit_reader_next(mapped, &a);
+                        kb = audit_reader_next(plain, &b);
+                        if (kb == 0) {
+                                /* The chain goes on in the active file, unless it ended first. */
+                                assert_true(seek == 2 ? ka == 0 : ka == 1 && a.file_index == 1);
+                                break;
+                        }
+                        assert_int_equal(ka, kb);
+                        assert_int_equal(a.file_index, 0);
+                        assert_int_equal(a.len, b.len);
+                        assert_int_equal(a.terminated, b.terminated);
+                        assert_int_equal(a.first_in_file, b.first_in_file);
+                        assert_int_equal(a.line_number, b.line_number);
+                        assert_int_equal(a.offset, b.offset);
+                        assert_int_equal(
+                                audit_reader_line_number(mapped, &a), audit_reader_line_number(plain, &b));
+                        if (ka > 0)
+                                assert_memory_equal(a.data, b.data, a.len);
+                } while (kb != 0);
+        }
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_chain_files),
+                cmocka_unit_test(test_archive_in_place),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
