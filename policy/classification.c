@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "policy-internal.h"
+#include "utf8.h"
 
 static const char *const default_words[] = {
         "Mật", "Tối mật", "Tuyệt mật", "Mat", "Toi mat", "Tuyet mat",
@@ -23,47 +24,15 @@ static const char *const fold_table[] = {
         "dđĐ",
 };
 
-/* Decodes one UTF-8 sequence; returns its length, or 0 for an invalid one (then *cp is the byte). */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
-        if (s[0] < 0x80) {
-                *cp = s[0];
-                return 1;
-        }
-        size_t n;
-        uint32_t c;
-        if ((s[0] & 0xe0) == 0xc0) {
-                n = 2;
-                c = s[0] & 0x1f;
-        } else if ((s[0] & 0xf0) == 0xe0) {
-                n = 3;
-                c = s[0] & 0x0f;
-        } else if ((s[0] & 0xf8) == 0xf0) {
-                n = 4;
-                c = s[0] & 0x07;
-        } else {
-                *cp = s[0];
-                return 0;
-        }
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80) {
-                        *cp = s[0];
-                        return 0;
-                }
-                c = (c << 6) | (s[i] & 0x3f);
-        }
-        *cp = c;
-        return n;
-}
-
 static char fold_codepoint(uint32_t cp) {
         for (size_t i = 0; i < ELEMENTSOF(fold_table); i++) {
-                const unsigned char *t = (const unsigned char *) fold_table[i];
+                const char *t = fold_table[i];
                 while (*t) {
-                        uint32_t c;
-                        size_t n = utf8_decode(t, &c);
-                        if (c == cp)
+                        uint32_t c = 0;
+                        int n = utf8_decode(t, strlen(t), &c);
+                        if (n > 0 && c == cp)
                                 return fold_table[i][0];
-                        t += n ? n : 1;
+                        t += n > 0 ? n : 1;
                 }
         }
         return 0;
@@ -74,11 +43,11 @@ char *fold_vietnamese(const char *s) {
         char *out = malloc(len + 1), *o = out;
         if (!out)
                 return NULL;
-        const unsigned char *p = (const unsigned char *) s;
+        const char *p = s;
         while (*p) {
                 uint32_t cp;
-                size_t n = utf8_decode(p, &cp);
-                if (n == 0) {
+                int n = utf8_decode(p, len - (size_t) (p - s), &cp);
+                if (n < 0) {
                         *o++ = '?';
                         p++;
                         continue;
