@@ -37,7 +37,9 @@
  */
 typedef enum CmsProblem {
         CMS_PROBLEM_OK,
-        CMS_PROBLEM_MALFORMED,              /* the SignerInfo or one of its attributes cannot be parsed */
+        CMS_PROBLEM_MALFORMED, /* the SignerInfo or one of its attributes cannot be parsed */
+        /* SignedData's digestAlgorithms set does not list the signer's digest: changed after signing */
+        CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH,
         CMS_PROBLEM_UNSUPPORTED_ALGORITHM,  /* digest or signature algorithm this module does not accept */
         CMS_PROBLEM_SIGNER_CERT_MISSING,    /* no certificate in the CMS matches the signer identifier */
         CMS_PROBLEM_MISSING_SIGNED_ATTRS,   /* no signed attributes (CAdES requires them) */

@@ -21,6 +21,9 @@ const char *cms_problem_message(CmsProblem p) {
                 return _("The document is unchanged and the signature value verifies.");
         case CMS_PROBLEM_MALFORMED:
                 return _("The signature is damaged: a part of it cannot be read.");
+        case CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH:
+                return _("The signature file was changed after signing: its list of hash algorithms "
+                         "(digestAlgorithms) does not include the hash the signer used.");
         case CMS_PROBLEM_UNSUPPORTED_ALGORITHM:
                 return _("The signature uses an algorithm that is not accepted.");
         case CMS_PROBLEM_SIGNER_CERT_MISSING:

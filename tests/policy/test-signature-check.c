@@ -259,11 +259,36 @@ static void test_future_time(void **state) {
         expect_issue(&t, false, "in the future");
 }
 
+/* The seal rule and the competent-person line give verify's reason, not "broken", for a signature that is
+ * intact but does not count (issue 13), and a digestAlgorithms set changed after signing has its own. */
+static void test_same_reasons(void **state) {
+        _cleanup_(cms_verify_result_freep)
+                CmsVerifyResult *sha1 = sign_and_verify("", "leader", "-cades -md sha1"),
+                                *da = sign_and_verify("", "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck c = {}, d = {};
+
+        check(policy, sha1, &c);
+        assert_false(c.valid);
+        assert_non_null(strstr(c.reason, "SHA1, which the policy does not allow"));
+        assert_false(c.counts_as_leader);
+        if (!strstr(c.leader_reason, "SHA1, which the policy does not allow"))
+                fail_msg("leader: \"%s\"", c.leader_reason);
+        expect_issue(&c, false, "SHA1, which the policy does not allow");
+
+        da->signers[0].problem = CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH;
+        check(policy, da, &d);
+        assert_false(d.valid);
+        if (!strstr(d.reason, "digestAlgorithms"))
+                fail_msg("digestAlgorithms: \"%s\"", d.reason);
+        expect_issue(&d, false, "digestAlgorithms");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ess_binding),      cmocka_unit_test(test_claimed_time),
                 cmocka_unit_test(test_mgf1_hash),        cmocka_unit_test(test_policy_hashes),
                 cmocka_unit_test(test_timestamp_hashes), cmocka_unit_test(test_future_time),
+                cmocka_unit_test(test_same_reasons),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
