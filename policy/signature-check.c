@@ -303,9 +303,13 @@ int signature_check(
 
                 /* A claimed time proves nothing: anyone holding the key can backdate it into the
                  * certificate's validity, before its revocation. Only a time-stamp lets a signature outlive
-                 * its certificate; without one the certificate must be valid now as well. */
-                if (c.time_source != SIGNING_TIME_TIMESTAMP && cert_status_is_usable(c.at_signing.status) &&
-                    !cert_status_is_usable(c.now.status)) {
+                 * its certificate; without one the certificate must be valid now as well. So an expired
+                 * certificate is refused for that, also when its status at the claimed time is unknown
+                 * (a CRL that drops expired certificates): the network is not what is missing. */
+                if (c.time_source != SIGNING_TIME_TIMESTAMP && !cert_status_is_usable(c.now.status) &&
+                    (cert_status_is_usable(c.at_signing.status) ||
+                     (c.now.status == CERT_STATUS_EXPIRED &&
+                      c.at_signing.status == CERT_STATUS_UNKNOWN_REVOCATION))) {
                         r = claimed_time_unproven(&c);
                         if (r < 0)
                                 return r;

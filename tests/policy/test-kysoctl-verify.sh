@@ -401,6 +401,14 @@ KYSO_POLICY="$T/down/policy.conf" expect_verify "OCSP and CRL down: NOT VALID, s
         "its revocation status is unknown.*OCSP server: http://127.0.0.1:1/ocsp gave no usable answer" \
         "$D/doc.txt" "$D/leader.p7s"
 
+# --- OCSP down, so only the CA's CRL, which does not keep expired certificates (the usual case): an expired
+# signer without a time-stamp is refused for its expiry, not for the network (issue 13).
+write_policy "$T/crlonly/policy.conf" http://127.0.0.1:1/ocsp "$CRL"
+sed -i "s|^\[revocation\]\$|&\nrewrite = http://127.0.0.1:18080/ca.crl $CRL/ca-noexp.crl|" "$T/crlonly/policy.conf"
+KYSO_POLICY="$T/crlonly/policy.conf" expect_verify "expired, backdated, CRL only: expired, no time-stamp" 1 \
+        "Result: +NOT VALID\. .*expired on [0-9-]+ .*no time-stamp proves that the signature was made while it was valid" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
+
 # --- A countersignature (from formats/' seed corpus, over its fixed content, by its own untrusted test PKI):
 # one block per countersignature, judged like any signature.
 CS="$KYSO_SOURCE_ROOT/tests/formats/fuzz-cms-verify-corpus/countersigned.der"
