@@ -1041,7 +1041,7 @@ static int parse_signature(const void *sig, size_t sig_size, CMS_ContentInfo **r
         if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
                 return -EBADMSG;
         if (CMS_is_detached(cms) != 1)
-                return -EBADMSG;
+                return -EOPNOTSUPP; /* attached: the caller says so, rather than "not a signature" */
         *ret = TAKE_PTR(cms);
         return 0;
 }

@@ -165,8 +165,8 @@ typedef ssize_t (*CmsReadFunc)(void *userdata, void *buf, size_t size);
  * content_fd from its current position to the end of file, in one pass with bounded memory (works on pipes).
  * Returns 0 with *ret set when the signature parsed, whatever the signers' verdicts (look at each signer's
  * `problem`); a negative errno when the input is not a usable SignedData: -EBADMSG (not CMS, not SignedData,
- * embedded content, no SignerInfo), -EFBIG (sig too large), -E2BIG (too many signers or digest algorithms),
- * -ENOMEM, or the read error of content_fd. */
+ * no SignerInfo), -EOPNOTSUPP (an attached signature: the content is embedded), -EFBIG (sig too large),
+ * -E2BIG (too many signers or digest algorithms), -ENOMEM, or the read error of content_fd. */
 int cms_verify_detached_fd(const void *sig, size_t sig_size, int content_fd, CmsVerifyResult **ret);
 /* The signature is parsed before any content is read: on a parse error the content is left unread. */
 

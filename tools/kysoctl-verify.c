@@ -380,18 +380,27 @@ int verb_verify(int argc, char **argv) {
 
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         r = cms_verify_detached_fd(sig, sig_size, fd, &res);
-        if (r == -EBADMSG || r == -E2BIG || r == -EFBIG) {
+        if (r == -EBADMSG || r == -E2BIG || r == -EFBIG || r == -EOPNOTSUPP) {
                 if (out.json) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "file", json_object_new_string(file));
                         json_object_object_add(o, "signature_file", json_object_new_string(sigpath));
                         json_object_object_add(o, "valid", json_object_new_boolean(false));
-                        json_object_object_add(o, "error", json_object_new_string("not-a-signature"));
+                        json_object_object_add(
+                                o, "error",
+                                json_object_new_string(
+                                        r == -EOPNOTSUPP ? "attached-signature" : "not-a-signature"));
                         json_object_object_add(o, "signatures", json_object_new_array());
                         printf("%s\n", json_object_to_json_string_ext(
                                                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
-                } else
+                } else if (r == -EOPNOTSUPP)
+                        printf(_("%s is an attached CMS signature (the document is inside it): attached "
+                                 "signatures are not supported, NOT VALID. Ask the signer for a detached "
+                                 "signature (kysoctl sign makes one; with openssl cms -sign, leave out "
+                                 "-nodetach).\n"),
+                               sigpath);
+                else
                         printf(_("%s is not a usable detached CMS signature: NOT VALID.\n"), sigpath);
                 return KYSOCTL_EXIT_REFUSED;
         }

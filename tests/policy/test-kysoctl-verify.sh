@@ -429,6 +429,13 @@ expect_verify "PDF without a signature file: not supported yet" 3 "PDF.*not supp
 expect_verify "missing signature file" 3 "Cannot open the signature" "$D/changed.txt"
 printf 'not a signature' >"$D/garbage.p7s"
 expect_verify "garbage signature: NOT VALID" 1 "not a usable detached CMS signature" "$D/doc.txt" "$D/garbage.p7s"
+openssl cms -sign -binary -nodetach -in "$D/doc.txt" -signer "$P/leader.pem" -inkey "$P/leader.key" -outform DER \
+        -out "$D/attached.p7s" 2>/dev/null || bail_out "openssl cms -sign -nodetach failed"
+expect_verify "attached signature: says it is not supported, and how to get a detached one" 1 \
+        "attached CMS signature.*not supported.*leave out -nodetach" "$D/doc.txt" "$D/attached.p7s"
+expect "json: attached signature: its own error" bash -c \
+        '"$1" verify --json "$2" "$3" | grep -Eq "\"error\": *\"attached-signature\""' _ "$KYSOCTL" \
+        "$D/doc.txt" "$D/attached.p7s"
 expect_verify "usage error" 2 "Usage" 
 KYSO_POLICY="$T/nonexistent.conf" expect_verify "no policy: refuses to verify" 3 "policy .* cannot be used" \
         "$D/doc.txt" "$D/leader.p7s"
