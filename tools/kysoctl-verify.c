@@ -141,14 +141,20 @@ print_human(const SignatureCheck *c, const CmsSignerResult *s, size_t index, siz
                        strna(cms_signature_scheme_to_string(s->scheme)));
         }
         if (c->signer) {
-                bool checked = c->now.revocation_url && c->now.revocation_source != REVOCATION_SOURCE_NONE;
+                /* An expired certificate is not checked now; its status at signing time was. */
+                const CertValidation *rv =
+                        c->now.revocation_source == REVOCATION_SOURCE_NONE &&
+                                        c->at_signing.revocation_source != REVOCATION_SOURCE_NONE
+                                ? &c->at_signing
+                                : &c->now;
+                bool checked = rv->revocation_url && rv->revocation_source != REVOCATION_SOURCE_NONE;
                 print_label(_("Certificate at signing time:"));
                 printf("%s. %s\n", status_text(c->at_signing.status), strempty(c->at_signing.reason));
                 print_label(_("Certificate now:"));
                 printf("%s. %s\n", status_text(c->now.status), strempty(c->now.reason));
                 print_label(_("Revocation checked by:"));
-                printf("%s%s%s\n", source_text(c->now.revocation_source), checked ? " " : "",
-                       checked ? c->now.revocation_url : "");
+                printf("%s%s%s\n", source_text(rv->revocation_source), checked ? " " : "",
+                       checked ? rv->revocation_url : "");
         }
         print_label(_("Competent person:"));
         printf("%s: %s\n", c->counts_as_leader ? _("counts") : _("does not count"),
