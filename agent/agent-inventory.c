@@ -20,6 +20,7 @@ void certificate_info_done(CertificateInfo *i) {
         free(i->issuer);
         free(i->serial);
         free(i->sha256);
+        free(i->reason);
         *i = (CertificateInfo){};
 }
 
@@ -66,6 +67,25 @@ static int64_t floor_div(int64_t a, int64_t b) {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* A certificate the policy will refuse is marked so in the list (with why), so `certs` shows it and `sign`
+ * does not offer it only to refuse it after the PIN. On OOM the reason is left out, never the mark. */
+static void classify_signing(X509 *cert, CertificateInfo *info, char *status_reason) {
+        _cleanup_free_ char *usage = NULL;
+        bool usable = streq(info->status, "valid") || streq(info->status, "expiring");
+
+        free(info->reason);
+        info->reason = NULL;
+        if (!usable) {
+                info->signing_usable = false;
+                info->reason = status_reason;
+                return;
+        }
+        free(status_reason);
+        info->signing_usable = cert_check_signing_usage(cert, &usage) > 0;
+        if (!info->signing_usable)
+                info->reason = TAKE_PTR(usage);
+}
+
 void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, CertificateInfo *info) {
         if (policy) {
                 CertValidation v = {};
@@ -75,6 +95,7 @@ void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, C
                         info->status = "unknown";
                 else
                         info->status = cert_status_to_api_string(v.status);
+                classify_signing(cert, info, TAKE_PTR(v.reason));
                 cert_validation_done(&v);
                 return;
         }
@@ -87,6 +108,7 @@ void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, C
                 info->status = "expiring";
         else
                 info->status = "valid";
+        classify_signing(cert, info, NULL);
 }
 
 int certificate_info_from_der(
@@ -206,6 +228,8 @@ int agent_append_certificate(
         if (r < 0)
                 return r;
         agent_revocation_apply(revocation, &info);
+        if (!streq(info.status, "valid") && !streq(info.status, "expiring"))
+                info.signing_usable = false; /* revoked since */
         r = dbus_dict_open(iter, &d);
         if (r < 0)
                 return r;
@@ -226,7 +250,9 @@ int agent_append_certificate(
             (r = dbus_dict_append_bool(&d, "key-after-login", p11_certificate_key_after_login(c, token))) <
                     0 ||
             (r = dbus_dict_append_string(&d, "kind", info.kind)) < 0 ||
-            (r = dbus_dict_append_string(&d, "status", info.status)) < 0) {
+            (r = dbus_dict_append_string(&d, "status", info.status)) < 0 ||
+            (r = dbus_dict_append_bool(&d, "usable-for-signing", info.signing_usable)) < 0 ||
+            (info.reason && (r = dbus_dict_append_string(&d, "reason", info.reason)) < 0)) {
                 dbus_dict_abandon(iter, &d);
                 return r;
         }

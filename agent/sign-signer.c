@@ -178,6 +178,17 @@ int signer_prepare(SignRequest *r) {
         if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
                 r->scheme = CMS_SIGNATURE_ECDSA;
                 r->token.mech.algorithm = P11_SIGN_ECDSA;
+        } else if (
+                key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA_PSS &&
+                r->policy->rsa_padding != RSA_PADDING_PSS) {
+                /* The key may only make PSS signatures: refuse now, before any prompt or PIN, rather than
+                 * fail in the token. Signing with PSS anyway would override the administrator's choice. */
+                request_fail_all(
+                        r, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED,
+                        _("The key of this certificate can only make RSA-PSS signatures, but the policy asks "
+                          "for RSA PKCS#1 v1.5 signatures (rsa-padding = pkcs1). Use another certificate, or ask "
+                          "your administrator to set rsa-padding = pss."));
+                return -ECANCELED;
         } else if (r->policy->rsa_padding == RSA_PADDING_PSS) {
                 r->scheme = CMS_SIGNATURE_RSA_PSS;
                 r->token.mech.algorithm = P11_SIGN_RSA_PSS;

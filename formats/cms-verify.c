@@ -33,6 +33,7 @@ static void sk_X509_freep_shallow(STACK_OF(X509) * *s) {
 static const char *const problem_table[_CMS_PROBLEM_MAX] = {
         [CMS_PROBLEM_OK] = "ok",
         [CMS_PROBLEM_MALFORMED] = "malformed",
+        [CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH] = "digest-algorithms-mismatch",
         [CMS_PROBLEM_UNSUPPORTED_ALGORITHM] = "unsupported-algorithm",
         [CMS_PROBLEM_SIGNER_CERT_MISSING] = "signer-cert-missing",
         [CMS_PROBLEM_MISSING_SIGNED_ATTRS] = "missing-signed-attrs",
@@ -1040,7 +1041,7 @@ static int parse_signature(const void *sig, size_t sig_size, CMS_ContentInfo **r
         if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
                 return -EBADMSG;
         if (CMS_is_detached(cms) != 1)
-                return -EBADMSG;
+                return -EOPNOTSUPP; /* attached: the caller says so, rather than "not a signature" */
         *ret = TAKE_PTR(cms);
         return 0;
 }
@@ -1120,7 +1121,7 @@ int cms_verify_detached(
                 r = digest_algorithms_list(cms_der, cms_der_size, res->signers[i].digest_nid);
                 if (r == 0)
                         set_problem(
-                                &res->signers[i], CMS_PROBLEM_MALFORMED,
+                                &res->signers[i], CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH,
                                 "the SignedData digestAlgorithms set does not list the signer's digest "
                                 "algorithm %s (it was changed after signing)",
                                 OBJ_nid2sn(res->signers[i].digest_nid));

@@ -37,7 +37,9 @@
  */
 typedef enum CmsProblem {
         CMS_PROBLEM_OK,
-        CMS_PROBLEM_MALFORMED,              /* the SignerInfo or one of its attributes cannot be parsed */
+        CMS_PROBLEM_MALFORMED, /* the SignerInfo or one of its attributes cannot be parsed */
+        /* SignedData's digestAlgorithms set does not list the signer's digest: changed after signing */
+        CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH,
         CMS_PROBLEM_UNSUPPORTED_ALGORITHM,  /* digest or signature algorithm this module does not accept */
         CMS_PROBLEM_SIGNER_CERT_MISSING,    /* no certificate in the CMS matches the signer identifier */
         CMS_PROBLEM_MISSING_SIGNED_ATTRS,   /* no signed attributes (CAdES requires them) */
@@ -163,8 +165,8 @@ typedef ssize_t (*CmsReadFunc)(void *userdata, void *buf, size_t size);
  * content_fd from its current position to the end of file, in one pass with bounded memory (works on pipes).
  * Returns 0 with *ret set when the signature parsed, whatever the signers' verdicts (look at each signer's
  * `problem`); a negative errno when the input is not a usable SignedData: -EBADMSG (not CMS, not SignedData,
- * embedded content, no SignerInfo), -EFBIG (sig too large), -E2BIG (too many signers or digest algorithms),
- * -ENOMEM, or the read error of content_fd. */
+ * no SignerInfo), -EOPNOTSUPP (an attached signature: the content is embedded), -EFBIG (sig too large),
+ * -E2BIG (too many signers or digest algorithms), -ENOMEM, or the read error of content_fd. */
 int cms_verify_detached_fd(const void *sig, size_t sig_size, int content_fd, CmsVerifyResult **ret);
 /* The signature is parsed before any content is read: on a parse error the content is left unread. */
 

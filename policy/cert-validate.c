@@ -206,7 +206,23 @@ static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
         uint32_t ext = X509_get_extension_flags(x);
         if (flags & CERT_VALIDATE_DOCUMENT_SIGNING) {
                 uint32_t ku = X509_get_key_usage(x);
-                if (!(ext & EXFLAG_KUSAGE) || !(ku & KU_DIGITAL_SIGNATURE) || !(ku & KU_NON_REPUDIATION))
+                bool ds = (ext & EXFLAG_KUSAGE) && (ku & KU_DIGITAL_SIGNATURE),
+                     nr = (ext & EXFLAG_KUSAGE) && (ku & KU_NON_REPUDIATION);
+                /* Name the bit that is missing: digitalSignature alone is a log-in certificate. */
+                if (ds && !nr)
+                        return finish(
+                                v, CERT_STATUS_WRONG_USAGE,
+                                _("The certificate of %s is not meant for signing documents (its key usage "
+                                  "lacks nonRepudiation: it has digitalSignature only, as a log-in "
+                                  "certificate does). Use a signing certificate."),
+                                strna(who));
+                if (!ds && nr)
+                        return finish(
+                                v, CERT_STATUS_WRONG_USAGE,
+                                _("The certificate of %s is not meant for signing documents (its key usage "
+                                  "lacks digitalSignature). Use a signing certificate."),
+                                strna(who));
+                if (!ds)
                         return finish(
                                 v, CERT_STATUS_WRONG_USAGE,
                                 _("The certificate of %s is not meant for signing documents (its key usage "
@@ -222,6 +238,14 @@ static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
                                   "extended key usage)."),
                                 strna(who));
         }
+        return 1;
+}
+
+int cert_check_signing_usage(X509 *cert, char **ret_reason) {
+        _cleanup_(cert_validation_done) CertValidation v = {};
+        int r = check_usage(cert, CERT_VALIDATE_DOCUMENT_SIGNING, &v);
+        if (r <= 0)
+                return r < 0 ? r : (*ret_reason = TAKE_PTR(v.reason), 0);
         return 1;
 }
 

@@ -65,6 +65,11 @@ void cert_validation_done(CertValidation *v);
 /* The certificate's CN (UTF-8), or its whole subject when it has none; for messages. */
 char *cert_display_name(X509 *x);
 
+/* Whether the key usage allows signing documents (digitalSignature and nonRepudiation), offline and
+ * without a policy: 1 when it does, 0 with *ret_reason (translated, names the missing bit) when not,
+ * -ENOMEM. For lists of certificates, so one that will be refused is not offered. */
+int cert_check_signing_usage(X509 *cert, char **ret_reason);
+
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);
 const char *cert_status_to_string(CertStatus s);

@@ -488,6 +488,8 @@ static const PolicyKey policy_keys[] = {
           .expected = N_("expected an http:// or https:// URL") },
         { SECTION_PLAIN, "timestamp", "timeout", key_seconds, POLICY_FIELD(tsa_timeout_sec), .once = true,
           .min = 1, .max = 300, .expected = TIMEOUT_RANGE },
+        { SECTION_PLAIN, "timestamp", "clock-skew", key_seconds, POLICY_FIELD(clock_skew_sec), .once = true,
+          .max = 3600, .expected = N_("expected a duration from 0 to 1h, such as 5min") },
 
         { SECTION_PLAIN, "expiry", "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days),
           .once = true, .max = 3650, .expected = N_("expected a number of days") },

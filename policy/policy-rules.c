@@ -72,6 +72,8 @@ bool policy_signature_counts_as_leader(
 
         if (!s->signer)
                 r = asprintf(&why, "%s", _("its signer certificate is missing"));
+        else if (!s->integrity_ok && s->integrity_reason)
+                r = asprintf(&why, _("the signature of %s does not count: %s"), who, s->integrity_reason);
         else if (!s->integrity_ok)
                 r = asprintf(
                         &why, _("the signature of %s is broken (the document or the signature was changed)"),

@@ -29,6 +29,10 @@ SignRole sign_role_from_string(const char *s);
 typedef struct ExistingSignature {
         X509 *signer;      /* NULL when the signer certificate was not found */
         bool integrity_ok; /* digest, signature value and signed attributes verify (formats/) */
+        /* Translated: why integrity_ok is false (a hash the policy refuses, a time-stamp that does not
+         * verify, a time in the future), so the seal rule says what `kysoctl verify` says; NULL: the
+         * document or the signature was changed. */
+        const char *integrity_reason;
         /* The signed attributes name the signer certificate (ESS signing-certificate-v2 with a hash the
          * policy allows). Without it the signature could be shown with another certificate for the same
          * key, so it is not the competent person's signature. */

@@ -135,6 +135,7 @@ Policy *policy_new_defaults(void) {
         p->rsa_padding = RSA_PADDING_PKCS1;
         p->expiry_warning_days = 60;
         p->tsa_timeout_sec = 10;
+        p->clock_skew_sec = 5 * 60;
         p->classification_words = classification_default_words();
         if (!p->trusted_roots || !p->intermediates || !p->ec_curves || !p->hashes ||
             !p->classification_words)

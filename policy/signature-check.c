@@ -21,6 +21,9 @@ const char *cms_problem_message(CmsProblem p) {
                 return _("The document is unchanged and the signature value verifies.");
         case CMS_PROBLEM_MALFORMED:
                 return _("The signature is damaged: a part of it cannot be read.");
+        case CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH:
+                return _("The signature file was changed after signing: its list of hash algorithms "
+                         "(digestAlgorithms) does not include the hash the signer used.");
         case CMS_PROBLEM_UNSUPPORTED_ALGORITHM:
                 return _("The signature uses an algorithm that is not accepted.");
         case CMS_PROBLEM_SIGNER_CERT_MISSING:
@@ -115,6 +118,20 @@ static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureChe
         }
 }
 
+/* "2026-12-06 14:30 UTC", or "?" when t cannot be shown. */
+static void format_utc(time_t t, char *buf, size_t size) {
+        struct tm tm;
+        if (t == (time_t) -1 || !gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+                snprintf(buf, size, "?");
+}
+
+/* Nobody signs in the future: a time later than now plus the policy's clock skew is a wrong clock or a
+ * forged date, and would let a signature claim to be made within a certificate's validity that has not
+ * begun. */
+static bool time_in_future(const Policy *p, time_t t) {
+        return t > time(NULL) + (time_t) p->clock_skew_sec;
+}
+
 /* A time-stamp counts when formats/ verified it, its hashes are the policy's, and its TSA certificate was
  * usable for time-stamping at the stamped time. */
 static int
@@ -125,6 +142,15 @@ check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool
         if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert || !t->has_gen_time)
                 return free_and_asprintf(&c->timestamp_reason, "%s", _("it does not verify."));
         c->tsa_name = name_entry(t->tsa_cert, NID_commonName);
+        if (time_in_future(p, t->gen_time)) {
+                char when[32];
+                format_utc(t->gen_time, when, sizeof when);
+                return free_and_asprintf(
+                        &c->timestamp_reason,
+                        _("it is dated %s, in the future (the time-stamp authority's clock or the token is "
+                          "wrong)."),
+                        when);
+        }
         if (!policy_hash_allowed(p, t->imprint_digest_nid))
                 return free_and_asprintf(
                         &c->timestamp_reason,
@@ -173,9 +199,7 @@ static int claimed_time_unproven(SignatureCheck *c) {
 
         if (t && ASN1_TIME_to_tm(t, &tm) == 1)
                 na = timegm(&tm);
-        if (na == (time_t) -1 || !gmtime_r(&na, &tm) ||
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-                snprintf(when, sizeof when, "?");
+        format_utc(na, when, sizeof when);
 
         if (c->now.status == CERT_STATUS_EXPIRED)
                 r = free_and_asprintf(
@@ -264,6 +288,7 @@ int signature_check(
                 c.signing_time = time(NULL);
                 c.time_source = SIGNING_TIME_NONE;
         }
+        c.time_in_future = c.time_source == SIGNING_TIME_CLAIMED && time_in_future(p, c.signing_time);
 
         if (c.signer) {
                 r = cert_validate(
@@ -278,22 +303,19 @@ int signature_check(
 
                 /* A claimed time proves nothing: anyone holding the key can backdate it into the
                  * certificate's validity, before its revocation. Only a time-stamp lets a signature outlive
-                 * its certificate; without one the certificate must be valid now as well. */
-                if (c.time_source != SIGNING_TIME_TIMESTAMP && cert_status_is_usable(c.at_signing.status) &&
-                    !cert_status_is_usable(c.now.status)) {
+                 * its certificate; without one the certificate must be valid now as well. So an expired
+                 * certificate is refused for that, also when its status at the claimed time is unknown
+                 * (a CRL that drops expired certificates): the network is not what is missing. */
+                if (c.time_source != SIGNING_TIME_TIMESTAMP && !cert_status_is_usable(c.now.status) &&
+                    (cert_status_is_usable(c.at_signing.status) ||
+                     (c.now.status == CERT_STATUS_EXPIRED &&
+                      c.at_signing.status == CERT_STATUS_UNKNOWN_REVOCATION))) {
                         r = claimed_time_unproven(&c);
                         if (r < 0)
                                 return r;
                 }
-
-                ExistingSignature e = signature_check_to_existing(&c, true);
-                c.counts_as_leader = policy_signature_counts_as_leader(p, NULL, &e, &c.leader_reason);
-        } else {
+        } else
                 c.at_signing.status = c.now.status = CERT_STATUS_UNTRUSTED;
-                r = free_and_asprintf(&c.leader_reason, "%s", _("its signer certificate is missing"));
-                if (r < 0)
-                        return r;
-        }
 
         /* The verdict, first failing reason wins. */
         if (!c.integrity_ok)
@@ -302,7 +324,15 @@ int signature_check(
                 r = free_and_asprintf(
                         &c.reason, "%s %s", _("The time-stamp cannot be trusted:"),
                         strempty(c.timestamp_reason));
-        else if (c.claimed_time_unproven)
+        else if (c.time_in_future) {
+                char when[32];
+                format_utc(c.signing_time, when, sizeof when);
+                r = free_and_asprintf(
+                        &c.reason,
+                        _("The signature claims to be made on %s, in the future: the signer's clock or the "
+                          "signature is wrong, so it does not count."),
+                        when);
+        } else if (c.claimed_time_unproven)
                 r = free_and_asprintf(
                         &c.reason,
                         _("Nothing shows that the signer's certificate was valid when it signed: %s"),
@@ -325,15 +355,29 @@ int signature_check(
         if (r < 0)
                 return r;
 
+        /* After the verdict, so the competent-person line gives the same reason. */
+        if (c.signer) {
+                ExistingSignature e = signature_check_to_existing(&c, true);
+                c.counts_as_leader = policy_signature_counts_as_leader(p, NULL, &e, &c.leader_reason);
+        } else {
+                r = free_and_asprintf(&c.leader_reason, "%s", _("its signer certificate is missing"));
+                if (r < 0)
+                        return r;
+        }
+
         *ret = c;
         c = (SignatureCheck){};
         return 0;
 }
 
 ExistingSignature signature_check_to_existing(const SignatureCheck *c, bool covers_whole_document) {
+        /* What the seal rule calls intact: the signature, its time-stamp and its time all hold. */
+        bool intact = c->integrity_ok && (!c->has_timestamp || c->timestamp_trusted) && !c->time_in_future;
+
         return (ExistingSignature){
                 .signer = c->signer,
-                .integrity_ok = c->integrity_ok && (!c->has_timestamp || c->timestamp_trusted),
+                .integrity_ok = intact,
+                .integrity_reason = intact ? NULL : c->reason,
                 .signing_cert_bound = c->signing_cert_bound,
                 .covers_whole_document = covers_whole_document,
                 .status_at_signing = c->signer ? &c->at_signing : NULL,

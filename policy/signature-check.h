@@ -40,6 +40,8 @@ typedef struct SignatureCheck {
         /* Without a time-stamp, valid at the claimed time but not now: at_signing then holds the present
          * verdict (a claimed time is never trusted alone). */
         bool claimed_time_unproven;
+        /* The signing time (claimed or time-stamped) is later than now plus the policy's clock skew. */
+        bool time_in_future;
 
         bool counts_as_leader;
         char *leader_reason; /* translated */

@@ -8,11 +8,16 @@
 #include "kysoctl.h"
 #include "policy/policy.h"
 
+static void print_names(const char *prefix, const char *key, const NameMatch *n, size_t count) {
+        for (size_t i = 0; i < count; i++)
+                printf("      %s%s %s=%s\n", prefix, key, OBJ_nid2sn(n[i].nid), n[i].glob);
+}
+
 static void print_match(const char *prefix, const CertMatch *m) {
-        for (size_t i = 0; i < m->n_issuer; i++)
-                printf("      %sissuer %s=%s\n", prefix, OBJ_nid2sn(m->issuer[i].nid), m->issuer[i].glob);
-        for (size_t i = 0; i < m->n_subject; i++)
-                printf("      %ssubject %s=%s\n", prefix, OBJ_nid2sn(m->subject[i].nid), m->subject[i].glob);
+        print_names(prefix, "issuer", m->issuer, m->n_issuer);
+        print_names(prefix, "subject", m->subject, m->n_subject);
+        print_names(prefix, "not-issuer", m->not_issuer, m->n_not_issuer);
+        print_names(prefix, "not-subject", m->not_subject, m->n_not_subject);
         STRV_FOREACH (o, m->organizations)
                 printf("      %sorganization %s\n", prefix, *o);
         STRV_FOREACH (o, m->policy_oids)

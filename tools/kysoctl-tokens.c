@@ -56,6 +56,8 @@ static const Field cert_fields[] = {
         { "kind", "kind", json_type_string },
         { "status", "status", json_type_string },
         { "key_after_login", "key-after-login", json_type_boolean }, /* added later: at the end */
+        { "usable_for_signing", "usable-for-signing", json_type_boolean },
+        { "reason", "reason", json_type_string }, /* why not usable; "" when it is */
 };
 
 static const char *dict_string(json_object *o, const char *key) {
@@ -424,5 +426,12 @@ int verb_certs(int argc, char **argv) {
                         return log_oom(), KYSOCTL_EXIT_INTERNAL;
         }
         table_print(&t);
+        /* Why a certificate cannot sign (an untrusted chain, a missing key usage bit), under the table. */
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i);
+                if (!isempty(dict_string(o, "reason")))
+                        printf(_("%s: cannot sign: %s\n"), dict_string(o, "label"),
+                               dict_string(o, "reason"));
+        }
         return KYSOCTL_EXIT_OK;
 }

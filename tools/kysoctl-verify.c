@@ -141,14 +141,20 @@ print_human(const SignatureCheck *c, const CmsSignerResult *s, size_t index, siz
                        strna(cms_signature_scheme_to_string(s->scheme)));
         }
         if (c->signer) {
-                bool checked = c->now.revocation_url && c->now.revocation_source != REVOCATION_SOURCE_NONE;
+                /* An expired certificate is not checked now; its status at signing time was. */
+                const CertValidation *rv =
+                        c->now.revocation_source == REVOCATION_SOURCE_NONE &&
+                                        c->at_signing.revocation_source != REVOCATION_SOURCE_NONE
+                                ? &c->at_signing
+                                : &c->now;
+                bool checked = rv->revocation_url && rv->revocation_source != REVOCATION_SOURCE_NONE;
                 print_label(_("Certificate at signing time:"));
                 printf("%s. %s\n", status_text(c->at_signing.status), strempty(c->at_signing.reason));
                 print_label(_("Certificate now:"));
                 printf("%s. %s\n", status_text(c->now.status), strempty(c->now.reason));
                 print_label(_("Revocation checked by:"));
-                printf("%s%s%s\n", source_text(c->now.revocation_source), checked ? " " : "",
-                       checked ? c->now.revocation_url : "");
+                printf("%s%s%s\n", source_text(rv->revocation_source), checked ? " " : "",
+                       checked ? rv->revocation_url : "");
         }
         print_label(_("Competent person:"));
         printf("%s: %s\n", c->counts_as_leader ? _("counts") : _("does not count"),
@@ -383,18 +389,27 @@ int verb_verify(int argc, char **argv) {
 
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         r = cms_verify_detached_fd(sig, sig_size, fd, &res);
-        if (r == -EBADMSG || r == -E2BIG || r == -EFBIG) {
+        if (r == -EBADMSG || r == -E2BIG || r == -EFBIG || r == -EOPNOTSUPP) {
                 if (out.json) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "file", json_object_new_string(file));
                         json_object_object_add(o, "signature_file", json_object_new_string(sigpath));
                         json_object_object_add(o, "valid", json_object_new_boolean(false));
-                        json_object_object_add(o, "error", json_object_new_string("not-a-signature"));
+                        json_object_object_add(
+                                o, "error",
+                                json_object_new_string(
+                                        r == -EOPNOTSUPP ? "attached-signature" : "not-a-signature"));
                         json_object_object_add(o, "signatures", json_object_new_array());
                         printf("%s\n", json_object_to_json_string_ext(
                                                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
-                } else
+                } else if (r == -EOPNOTSUPP)
+                        printf(_("%s is an attached CMS signature (the document is inside it): attached "
+                                 "signatures are not supported, NOT VALID. Ask the signer for a detached "
+                                 "signature (kysoctl sign makes one; with openssl cms -sign, leave out "
+                                 "-nodetach).\n"),
+                               sigpath);
+                else
                         printf(_("%s is not a usable detached CMS signature: NOT VALID.\n"), sigpath);
                 return KYSOCTL_EXIT_REFUSED;
         }

@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <time.h>
 
 #include "agent/agent-inventory.h"
@@ -77,6 +78,47 @@ static void test_fields(void **state) {
         for (size_t i = 0; i < 32; i++)
                 snprintf(hex + 2 * i, 3, "%02x", md[i]);
         assert_string_equal(info.sha256, hex);
+}
+
+/* The same with a keyUsage extension (value as `openssl x509` writes it). */
+static size_t make_cert_ku(const char *ku, int64_t now, uint8_t **ret) {
+        _cleanup_free_ uint8_t *der = NULL;
+        size_t size = make_cert(rsa_key, now - DAY, now + 100 * DAY, 0x1005, &der);
+        const unsigned char *p = der;
+        _cleanup_(X509_freep) X509 *x = d2i_X509(NULL, &p, (long) size);
+        X509_EXTENSION *e;
+        int n;
+
+        assert_non_null(x);
+        e = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage, ku);
+        assert_non_null(e);
+        assert_true(X509_add_ext(x, e, -1));
+        X509_EXTENSION_free(e);
+        assert_true(X509_sign(x, rsa_key, EVP_sha256()) > 0);
+        *ret = NULL;
+        n = i2d_X509(x, ret);
+        assert_true(n > 0);
+        return (size_t) n;
+}
+
+/* A certificate whose key usage will be refused is marked unusable for signing, naming the missing bit
+ * (issue 13: `certs` showed it as valid and `sign` offered it, to refuse it after the PIN). */
+static void test_signing_usage(void **state) {
+        int64_t now = (int64_t) time(NULL);
+        _cleanup_free_ uint8_t *ds = NULL, *both = NULL;
+        size_t ds_size = make_cert_ku("critical,digitalSignature", now, &ds),
+               both_size = make_cert_ku("critical,digitalSignature,nonRepudiation", now, &both);
+        _cleanup_(certificate_info_done) CertificateInfo a = {}, b = {};
+
+        assert_int_equal(certificate_info_from_der(NULL, ds, ds_size, now, &a), 0);
+        assert_string_equal(a.status, "valid");
+        assert_false(a.signing_usable);
+        assert_non_null(a.reason);
+        assert_non_null(strstr(a.reason, "lacks nonRepudiation"));
+
+        assert_int_equal(certificate_info_from_der(NULL, both, both_size, now, &b), 0);
+        assert_true(b.signing_usable);
+        assert_null(b.reason);
 }
 
 static void test_ec_key(void **state) {
@@ -246,6 +288,7 @@ int main(void) {
                 cmocka_unit_test(test_fields),
                 cmocka_unit_test(test_ec_key),
                 cmocka_unit_test(test_status_from_validity),
+                cmocka_unit_test(test_signing_usage),
                 cmocka_unit_test(test_bad_der),
                 cmocka_unit_test(test_pin_state),
                 cmocka_unit_test(test_key_after_login),

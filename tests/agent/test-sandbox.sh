@@ -77,7 +77,7 @@ for name in leader seal; do
                 "$(jq -r '[.token_label, .sha256, .serial, .subject, .not_after, .status, .key_type, .key_bits, .has_private_key] | map(tostring) | join("|")' <<<"$c")"
 done
 expect_eq "certs --json: the stable field list, in order" \
-        "uri token_uri token_label label subject issuer serial not_before not_after days_left key_type key_bits sha256 has_private_key kind status key_after_login" \
+        "uri token_uri token_label label subject issuer serial not_before not_after days_left key_type key_bits sha256 has_private_key kind status key_after_login usable_for_signing reason" \
         "$(jq -r '.[0] | keys_unsorted | join(" ")' "$T/certs.json")"
 expect_eq "certs --json: 11 certificates on the two tokens" 11 "$(jq length "$T/certs.json")"
 expect_match "kysoctl tokens: a table with both tokens" "^leader +SoftHSM project" "$(cat "$T/tokens.txt")"

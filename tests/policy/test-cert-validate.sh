@@ -139,6 +139,7 @@ check "leader2 (ECDSA P-256) valid" "$GOOD" leader2 valid ocsp "Trần Thị Bì
 check "seal valid" "$GOOD" seal valid ocsp "UBND phường Uông Bí is valid until"
 check "clerk valid" "$GOOD" clerk valid ocsp "Lê Thị Cúc is valid"
 check "device: wrong key usage" "$GOOD" device wrong-usage none "not meant for signing documents"
+check "device: names the missing key usage bit" "$GOOD" device wrong-usage none "key usage lacks nonRepudiation"
 check "expired" "$GOOD" expired expired none "Phạm Văn Hết Hạn expired on [0-9-]+"
 check "not yet valid" "$GOOD" notyet not-yet-valid none "is not valid yet: it becomes valid on"
 check "revoked, by OCSP" "$GOOD" revoked revoked ocsp "revoked on .*key compromise.*according to OCSP server $OCSP"

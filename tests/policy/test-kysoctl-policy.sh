@@ -38,6 +38,12 @@ OWNER=()
 check "good policy: OK with a summary" 0 "Policy OK" check "${OWNER[@]}" "$T/good/policy.conf"
 check "summary lists the root and rewrite" 0 "rewrite http://ocsp.ca.ptc -> http://ocsp.ca.gov.vn" check "${OWNER[@]}" \
         "$T/good/policy.conf"
+mkdir -m 755 "$T/narrow"
+printf '[trust]\nroot = %s\n[kind personal]\nkind = personal\nissuer = CN=CA*\nnot-issuer = CN=CA cũ\nnot-subject = CN=Thử*\n' \
+        "$T/root.pem" >"$T/narrow/policy.conf"
+chmod 644 "$T/narrow/policy.conf"
+check "summary shows not-issuer" 0 "not-issuer CN=CA cũ" check "${OWNER[@]}" "$T/narrow/policy.conf"
+check "summary shows not-subject" 0 "not-subject CN=Thử\*" check "${OWNER[@]}" "$T/narrow/policy.conf"
 KYSO_POLICY="$T/good/policy.conf" check "KYSO_POLICY is the default file" 0 "Policy OK" check "${OWNER[@]}"
 
 mkdir -m 755 "$T/bad"

@@ -373,6 +373,8 @@ if [[ -n $FAKETIME_LIB ]]; then
                 "Certificate now: +the certificate has expired\." "$D/doc.txt" "$D/expired-bt100.p7s"
         expect_verify "expired, time-stamped within its validity: the competent person's signature" 0 \
                 "Competent person: +counts" "$D/doc.txt" "$D/expired-bt100.p7s"
+        expect_verify "expired, time-stamped: says how its status at signing was checked (issue 13)" 0 \
+                "Revocation checked by: +(OCSP|CRL) http" "$D/doc.txt" "$D/expired-bt100.p7s"
         expect_verify "revoked then expired, time-stamped before the revocation: VALID, revoked later" 0 \
                 "Certificate at signing time: +the certificate is valid\. .*It was revoked later, on" \
                 "$D/doc.txt" "$D/revexp-bt100.p7s"
@@ -392,7 +394,7 @@ if [[ -n $FAKETIME_LIB ]]; then
                 "expired, time-stamped, CRL silent about expired certificates: does not count" 1 \
                 "Competent person: +does not count" "$D/doc.txt" "$D/expired-bt100.p7s"
 else
-        for i in 1 2 3 4 5 6 7 8 9; do ok "# SKIP libfaketime not found"; done
+        for i in 1 2 3 4 5 6 7 8 9 10; do ok "# SKIP libfaketime not found"; done
 fi
 
 # --- Revocation servers down: fail closed, naming the servers.
@@ -400,6 +402,14 @@ write_policy "$T/down/policy.conf" http://127.0.0.1:1/ocsp http://127.0.0.1:1
 KYSO_POLICY="$T/down/policy.conf" expect_verify "OCSP and CRL down: NOT VALID, servers named" 1 \
         "its revocation status is unknown.*OCSP server: http://127.0.0.1:1/ocsp gave no usable answer" \
         "$D/doc.txt" "$D/leader.p7s"
+
+# --- OCSP down, so only the CA's CRL, which does not keep expired certificates (the usual case): an expired
+# signer without a time-stamp is refused for its expiry, not for the network (issue 13).
+write_policy "$T/crlonly/policy.conf" http://127.0.0.1:1/ocsp "$CRL"
+sed -i "s|^\[revocation\]\$|&\nrewrite = http://127.0.0.1:18080/ca.crl $CRL/ca-noexp.crl|" "$T/crlonly/policy.conf"
+KYSO_POLICY="$T/crlonly/policy.conf" expect_verify "expired, backdated, CRL only: expired, no time-stamp" 1 \
+        "Result: +NOT VALID\. .*expired on [0-9-]+ .*no time-stamp proves that the signature was made while it was valid" \
+        "$D/doc.txt" "$D/expired-backdated.p7s"
 
 # --- A countersignature (from formats/' seed corpus, over its fixed content, by its own untrusted test PKI):
 # one block per countersignature, judged like any signature.
@@ -421,6 +431,13 @@ expect_verify "PDF without a signature file: not supported yet" 1 "PDF.*not supp
 expect_verify "missing signature file" 2 "kysoctl verify: Cannot open the signature" "$D/changed.txt"
 printf 'not a signature' >"$D/garbage.p7s"
 expect_verify "garbage signature: NOT VALID" 1 "not a usable detached CMS signature" "$D/doc.txt" "$D/garbage.p7s"
+openssl cms -sign -binary -nodetach -in "$D/doc.txt" -signer "$P/leader.pem" -inkey "$P/leader.key" -outform DER \
+        -out "$D/attached.p7s" 2>/dev/null || bail_out "openssl cms -sign -nodetach failed"
+expect_verify "attached signature: says it is not supported, and how to get a detached one" 1 \
+        "attached CMS signature.*not supported.*leave out -nodetach" "$D/doc.txt" "$D/attached.p7s"
+expect "json: attached signature: its own error" bash -c \
+        '"$1" verify --json "$2" "$3" | grep -Eq "\"error\": *\"attached-signature\""' _ "$KYSOCTL" \
+        "$D/doc.txt" "$D/attached.p7s"
 expect_verify "usage error" 2 "Usage" 
 KYSO_POLICY="$T/nonexistent.conf" expect_verify "no policy: refuses to verify" 3 "policy .* cannot be used" \
         "$D/doc.txt" "$D/leader.p7s"

@@ -220,11 +220,75 @@ static void test_timestamp_hashes(void **state) {
         }
 }
 
+/* A claimed signing time or a time-stamp later than now plus the policy's clock skew (default 5 minutes)
+ * makes the signature not count: nobody signs in the future. Within the skew it still counts. */
+static void test_future_time(void **state) {
+        if (system("ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1") != 0)
+                skip();
+        _cleanup_(cms_verify_result_freep)
+                CmsVerifyResult *future = sign_and_verify(
+                                        "env LD_PRELOAD=$(ls /usr/lib/*/faketime/libfaketime.so.1 "
+                                        "| head -n 1) FAKETIME=+100d",
+                                        "leader", "-cades"),
+                                *near = sign_and_verify(
+                                        "env LD_PRELOAD=$(ls /usr/lib/*/faketime/libfaketime.so.1 "
+                                        "| head -n 1) FAKETIME=+2m",
+                                        "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck c = {}, n = {}, t = {};
+
+        check(policy, future, &c);
+        assert_int_equal(c.time_source, SIGNING_TIME_CLAIMED);
+        assert_false(c.valid);
+        assert_false(c.counts_as_leader);
+        if (!strstr(c.reason, "in the future"))
+                fail_msg("future claimed time: \"%s\"", c.reason);
+        expect_issue(&c, false, "in the future");
+
+        check(policy, near, &n);
+        assert_true(n.valid);
+        assert_true(n.counts_as_leader);
+
+        /* A time-stamp token dated in the future. */
+        add_timestamp(&near->signers[0], NID_sha256, NID_sha256);
+        near->signers[0].timestamp.gen_time = time(NULL) + 3600;
+        check(policy, near, &t);
+        assert_false(t.valid);
+        assert_false(t.counts_as_leader);
+        if (!strstr(t.reason, "in the future"))
+                fail_msg("future time-stamp: \"%s\"", t.reason);
+        expect_issue(&t, false, "in the future");
+}
+
+/* The seal rule and the competent-person line give verify's reason, not "broken", for a signature that is
+ * intact but does not count (issue 13), and a digestAlgorithms set changed after signing has its own. */
+static void test_same_reasons(void **state) {
+        _cleanup_(cms_verify_result_freep)
+                CmsVerifyResult *sha1 = sign_and_verify("", "leader", "-cades -md sha1"),
+                                *da = sign_and_verify("", "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck c = {}, d = {};
+
+        check(policy, sha1, &c);
+        assert_false(c.valid);
+        assert_non_null(strstr(c.reason, "SHA1, which the policy does not allow"));
+        assert_false(c.counts_as_leader);
+        if (!strstr(c.leader_reason, "SHA1, which the policy does not allow"))
+                fail_msg("leader: \"%s\"", c.leader_reason);
+        expect_issue(&c, false, "SHA1, which the policy does not allow");
+
+        da->signers[0].problem = CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH;
+        check(policy, da, &d);
+        assert_false(d.valid);
+        if (!strstr(d.reason, "digestAlgorithms"))
+                fail_msg("digestAlgorithms: \"%s\"", d.reason);
+        expect_issue(&d, false, "digestAlgorithms");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ess_binding),      cmocka_unit_test(test_claimed_time),
                 cmocka_unit_test(test_mgf1_hash),        cmocka_unit_test(test_policy_hashes),
-                cmocka_unit_test(test_timestamp_hashes),
+                cmocka_unit_test(test_timestamp_hashes), cmocka_unit_test(test_future_time),
+                cmocka_unit_test(test_same_reasons),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
