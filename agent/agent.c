@@ -25,10 +25,8 @@
 
 /* The manager scans the modules in the background after start. An inventory call that arrives before the
  * first scan is done (typically the very call that activated us) would see no tokens; such calls are held
- * until the scan has settled: no manager event for SETTLE_QUIET, and at least SETTLE_MIN since start, at
- * most SETTLE_MAX. P11Manager has no "first scan done" notification; when it gets one, settle on it. */
-#define SETTLE_MIN_USEC (UINT64_C(1000) * 1000)
-#define SETTLE_QUIET_USEC (UINT64_C(300) * 1000)
+ * until the manager says its first scan is done (p11_manager_set_scanned_callback()), at most SETTLE_MAX
+ * (a module that neither answers nor fails within it must not hold every call). */
 #define SETTLE_MAX_USEC (UINT64_C(3000) * 1000)
 
 struct Agent {
@@ -163,14 +161,13 @@ static int expiry_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void agent_settle_update(Agent *a) {
-        uint64_t now, when;
+/* The first scan is done: the held calls are answered from the loop (this runs inside the manager). */
+static void manager_scanned(P11Manager *m, void *userdata) {
+        Agent *a = userdata;
+        (void) m;
 
-        if (a->settled || !a->settle_timer || sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
-                return;
-        when = MAX(now + SETTLE_QUIET_USEC, a->start_usec + SETTLE_MIN_USEC);
-        when = MIN(when, a->start_usec + SETTLE_MAX_USEC);
-        (void) sd_event_source_set_time(a->settle_timer, when);
+        if (!a->settled && a->settle_timer)
+                (void) sd_event_source_set_time(a->settle_timer, 0);
 }
 
 /* Token and helper events cannot be refused, so a failed append is only logged (the next record's chain
@@ -271,7 +268,6 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
         DBusMessage *sig;
         DBusMessageIter it;
 
-        agent_settle_update(a);
         agent_revocation_check_inventory(a);
         if (ev->token) {
                 if (asprintf(&f_uri, "KYSO_TOKEN_URI=%s", ev->token->uri) < 0)
@@ -368,13 +364,16 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
         if (r < 0)
                 return r;
         r = sd_event_add_time(
-                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MIN_USEC, 10 * 1000,
-                settle_timer_cb, a);
+                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MAX_USEC, 0, settle_timer_cb,
+                a);
         if (r < 0)
                 return r;
         r = p11_manager_new(e, &mc, manager_event, a, &a->manager);
         if (r < 0)
                 return r;
+        p11_manager_set_scanned_callback(a->manager, manager_scanned, a);
+        if (p11_manager_scanned(a->manager))
+                manager_scanned(a->manager, a);
         if (policy) {
                 r = agent_revocation_new(e, policy, config->revocation_refresh_usec, &a->revocation);
                 if (r < 0)
