@@ -94,7 +94,8 @@ static void kick(AgentRevocation *r) {
                 if (!e->due)
                         continue;
                 e->due = false;
-                k = cert_check_job_new(r->policy, e->cert, NULL, 0, 0, &j);
+                /* Always from the server: these checks are what keeps the OCSP cache fresh for signing. */
+                k = cert_check_job_new(r->policy, e->cert, NULL, 0, CERT_VALIDATE_FRESH_OCSP, &j);
                 if (k >= 0) {
                         k = agent_worker_submit(
                                 r->worker, cert_check_job_run, check_done, cert_check_job_free, j, r,

@@ -310,8 +310,20 @@ ocsp_cache_store(const char *path, const ASN1_GENERALIZEDTIME *nextupd, const ch
         (void) write_file_atomic(path, data, size, 0600);
 }
 
+/* A fetched "revoked" answer: the "good" one kept before must not be used again. */
+static void ocsp_cache_forget(const char *path) {
+        if (path)
+                (void) unlink(path);
+}
+
 int ocsp_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
+        return ocsp_check_full(p, url, cert, issuer, chain, true, ret_result, ret_revoked_at, ret_error);
+}
+
+int ocsp_check_full(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
         _cleanup_(OCSP_REQUEST_freep) OCSP_REQUEST *req = NULL;
         _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
@@ -328,7 +340,7 @@ int ocsp_check(
         if (!id || !req)
                 return -ENOMEM;
         cpath = ocsp_cache_path(p, url, id);
-        if (cpath && ocsp_cache_good(p, cpath, cert, issuer, chain)) {
+        if (use_cache && cpath && ocsp_cache_good(p, cpath, cert, issuer, chain)) {
                 *ret_result = REVOCATION_RESULT_GOOD;
                 return 0;
         }
@@ -463,6 +475,7 @@ int ocsp_check(
                 *ret_result = REVOCATION_RESULT_GOOD;
                 return 0;
         case V_OCSP_CERTSTATUS_REVOKED:
+                ocsp_cache_forget(cpath);
                 *ret_result = REVOCATION_RESULT_REVOKED;
                 *ret_revoked_at = asn1_time_to_time_t(rev);
                 return set_error(
