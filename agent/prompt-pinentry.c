@@ -172,6 +172,21 @@ static void reap_child(PinentryPrompter *p, int sig) {
         p->pid = 0;
 }
 
+/* Forgets the open prompt (its commands, what it read, its handler); the process is another matter. */
+static void prompt_clear(PinentryPrompter *p) {
+        strv_free(p->commands);
+        p->commands = NULL;
+        p->n_sent = 0;
+        p->out_off = 0;
+        p->out_pending = false;
+        p->keep_after_confirm = false;
+        wipe_buffers(p);
+        p->op = OP_NONE;
+        p->confirm_handler = NULL;
+        p->pin_handler = NULL;
+        p->userdata = NULL;
+}
+
 /* Ends the open prompt's process and state; the handler is not touched. */
 static void session_close(PinentryPrompter *p, bool polite, int sig) {
         if (polite && p->fd >= 0)
@@ -180,19 +195,9 @@ static void session_close(PinentryPrompter *p, bool polite, int sig) {
         p->timer = sd_event_source_disable_unref(p->timer);
         p->fd = safe_close(p->fd);
         reap_child(p, sig);
-        strv_free(p->commands);
-        p->commands = NULL;
-        p->n_sent = 0;
-        p->out_off = 0;
-        p->out_pending = false;
+        prompt_clear(p);
         p->greeted = false;
-        p->keep_after_confirm = false;
         p->idle = false;
-        wipe_buffers(p);
-        p->op = OP_NONE;
-        p->confirm_handler = NULL;
-        p->pin_handler = NULL;
-        p->userdata = NULL;
 }
 
 /* After a confirmation's yes: the prompt is over, the process stays for the GETPIN that follows (see
@@ -205,17 +210,7 @@ static int session_keep(PinentryPrompter *p) {
                 r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
         if (r < 0)
                 return r;
-        strv_free(p->commands);
-        p->commands = NULL;
-        p->n_sent = 0;
-        p->out_off = 0;
-        p->out_pending = false;
-        wipe_buffers(p);
-        p->op = OP_NONE;
-        p->confirm_handler = NULL;
-        p->pin_handler = NULL;
-        p->userdata = NULL;
-        p->keep_after_confirm = false;
+        prompt_clear(p);
         p->idle = true;
         return 0;
 }
