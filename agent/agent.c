@@ -571,9 +571,10 @@ static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         a->settled = a->settled || p11_manager_scanned(a->manager);
         a->certs_settled = a->certs_settled ||
                            (a->settled && (!a->revocation || agent_revocation_all_checked(a->revocation)));
-        log_debug(
-                "Token scan %s, revocation checks %s; answering held calls.",
-                a->settled ? "done" : "going on", a->certs_settled ? "done" : "going on");
+        if (a->settled)
+                log_debug(
+                        "Token scan settled; answering the held calls%s.",
+                        a->certs_settled ? "" : " but GetCertificates (revocation checks going on)");
         for (size_t i = 0; i < n; i++) {
                 if (!a->settled || (!a->certs_settled && is_get_certificates(held[i]))) {
                         held[kept++] = held[i];
