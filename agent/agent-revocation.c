@@ -36,7 +36,9 @@ struct AgentRevocation {
         Entry *entries;
         size_t n_entries;
         WorkerJob *job;
-        char job_sha256[65]; /* the entry the job is about (it may be forgotten meanwhile) */
+        char job_sha256[65];
+        AgentRevocationCheckedCallback checked_cb;
+        void *checked_userdata; /* the entry the job is about (it may be forgotten meanwhile) */
 };
 
 static void entry_done(Entry *e) {
@@ -78,6 +80,8 @@ static void check_done(void *data, void *userdata) {
                 e->checked = true;
         }
         kick(r);
+        if (r->checked_cb && agent_revocation_all_checked(r))
+                r->checked_cb(r, r->checked_userdata);
 }
 
 /* One check at a time, however many certificates: the inventory takes one thread, and a second one only
@@ -94,7 +98,8 @@ static void kick(AgentRevocation *r) {
                 if (!e->due)
                         continue;
                 e->due = false;
-                k = cert_check_job_new(r->policy, e->cert, NULL, 0, 0, &j);
+                /* Always from the server: these checks are what keeps the OCSP cache fresh for signing. */
+                k = cert_check_job_new(r->policy, e->cert, NULL, 0, CERT_VALIDATE_FRESH_OCSP, &j);
                 if (k >= 0) {
                         k = agent_worker_submit(
                                 r->worker, cert_check_job_run, check_done, cert_check_job_free, j, r,
@@ -266,6 +271,21 @@ void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info) {
                 info->status = "unchecked";
         else if (!cert_status_is_usable(e->status))
                 info->status = cert_status_to_api_string(e->status);
+}
+
+bool agent_revocation_all_checked(const AgentRevocation *r) {
+        if (!r)
+                return true;
+        for (size_t i = 0; i < r->n_entries; i++)
+                if (!r->entries[i].checked)
+                        return false;
+        return true;
+}
+
+void agent_revocation_set_checked_callback(
+        AgentRevocation *r, AgentRevocationCheckedCallback cb, void *userdata) {
+        r->checked_cb = cb;
+        r->checked_userdata = userdata;
 }
 
 const Policy *agent_revocation_get_policy(const AgentRevocation *r) {

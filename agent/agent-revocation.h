@@ -33,6 +33,13 @@ int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *cer
  * revocation; see above. NULL-safe. */
 void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info);
 
+/* Whether every certificate of the last update has had its first check (an empty inventory: true). */
+bool agent_revocation_all_checked(const AgentRevocation *r);
+/* Called from the event loop each time a check ends and no certificate waits for its first check. */
+typedef void (*AgentRevocationCheckedCallback)(AgentRevocation *r, void *userdata);
+void agent_revocation_set_checked_callback(
+        AgentRevocation *r, AgentRevocationCheckedCallback cb, void *userdata);
+
 /* The policy the checks use now: the last one that loaded (read again at each refresh). NULL for NULL. The
  * inventory classifies with it too, so kinds and statuses follow the same policy file. */
 const Policy *agent_revocation_get_policy(const AgentRevocation *r);

@@ -25,10 +25,10 @@
 
 /* The manager scans the modules in the background after start. An inventory call that arrives before the
  * first scan is done (typically the very call that activated us) would see no tokens; such calls are held
- * until the scan has settled: no manager event for SETTLE_QUIET, and at least SETTLE_MIN since start, at
- * most SETTLE_MAX. P11Manager has no "first scan done" notification; when it gets one, settle on it. */
-#define SETTLE_MIN_USEC (UINT64_C(1000) * 1000)
-#define SETTLE_QUIET_USEC (UINT64_C(300) * 1000)
+ * until the manager says its first scan is done (p11_manager_set_scanned_callback()), at most SETTLE_MAX
+ * (a module that neither answers nor fails within it must not hold every call). GetCertificates also waits,
+ * within the same SETTLE_MAX, for the first revocation checks of the certificates found (else it would
+ * answer "unchecked" for each, just after start). */
 #define SETTLE_MAX_USEC (UINT64_C(3000) * 1000)
 
 struct Agent {
@@ -51,7 +51,8 @@ struct Agent {
         /* Start-up settling: see agent_settle_update(). */
         sd_event_source *settle_timer;
         uint64_t start_usec;
-        bool settled;
+        bool settled;       /* the first token scan is done (or SETTLE_MAX passed) */
+        bool certs_settled; /* ... and the first revocation checks of its certificates too */
         DBusMessage **held; /* inventory calls that arrived before the first scan settled */
         size_t n_held;
 };
@@ -163,14 +164,23 @@ static int expiry_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void agent_settle_update(Agent *a) {
-        uint64_t now, when;
-
-        if (a->settled || !a->settle_timer || sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
+/* Answers the held calls that may be answered now, from the loop (the callers below run inside the manager
+ * and the revocation checks). */
+static void settle_soon(Agent *a) {
+        if (a->certs_settled || !a->settle_timer)
                 return;
-        when = MAX(now + SETTLE_QUIET_USEC, a->start_usec + SETTLE_MIN_USEC);
-        when = MIN(when, a->start_usec + SETTLE_MAX_USEC);
-        (void) sd_event_source_set_time(a->settle_timer, when);
+        if (sd_event_source_set_time(a->settle_timer, 0) >= 0)
+                (void) sd_event_source_set_enabled(a->settle_timer, SD_EVENT_ONESHOT);
+}
+
+static void manager_scanned(P11Manager *m, void *userdata) {
+        (void) m;
+        settle_soon(userdata);
+}
+
+static void revocation_checked(AgentRevocation *r, void *userdata) {
+        (void) r;
+        settle_soon(userdata);
 }
 
 /* Token and helper events cannot be refused, so a failed append is only logged (the next record's chain
@@ -271,7 +281,6 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
         DBusMessage *sig;
         DBusMessageIter it;
 
-        agent_settle_update(a);
         agent_revocation_check_inventory(a);
         if (ev->token) {
                 if (asprintf(&f_uri, "KYSO_TOKEN_URI=%s", ev->token->uri) < 0)
@@ -368,17 +377,21 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
         if (r < 0)
                 return r;
         r = sd_event_add_time(
-                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MIN_USEC, 10 * 1000,
-                settle_timer_cb, a);
+                e, &a->settle_timer, CLOCK_MONOTONIC, a->start_usec + SETTLE_MAX_USEC, 0, settle_timer_cb,
+                a);
         if (r < 0)
                 return r;
         r = p11_manager_new(e, &mc, manager_event, a, &a->manager);
         if (r < 0)
                 return r;
+        p11_manager_set_scanned_callback(a->manager, manager_scanned, a);
+        if (p11_manager_scanned(a->manager))
+                manager_scanned(a->manager, a);
         if (policy) {
                 r = agent_revocation_new(e, policy, config->revocation_refresh_usec, &a->revocation);
                 if (r < 0)
                         return r;
+                agent_revocation_set_checked_callback(a->revocation, revocation_checked, a);
         }
 
         r = sd_event_add_time_relative(
@@ -542,20 +555,44 @@ static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
                 bus_send_reply(c, m, method->handler(c, m, a));
 }
 
+static bool is_get_certificates(DBusMessage *m) {
+        return dbus_message_is_method_call(m, AGENT_INTERFACE, "GetCertificates");
+}
+
 static int settle_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         Agent *a = userdata;
         DBusMessage **held = TAKE_PTR(a->held);
-        size_t n = a->n_held;
+        size_t n = a->n_held, kept = 0;
+        uint64_t now = 0;
 
         a->n_held = 0;
-        a->settled = true;
-        log_debug("Token scan settled; answering %zu held call(s).", n);
+        if (sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0 || now >= a->start_usec + SETTLE_MAX_USEC)
+                a->settled = a->certs_settled = true;
+        a->settled = a->settled || p11_manager_scanned(a->manager);
+        a->certs_settled = a->certs_settled ||
+                           (a->settled && (!a->revocation || agent_revocation_all_checked(a->revocation)));
+        if (a->settled)
+                log_debug(
+                        "Token scan settled; answering the held calls%s.",
+                        a->certs_settled ? "" : " but GetCertificates (revocation checks going on)");
         for (size_t i = 0; i < n; i++) {
+                if (!a->settled || (!a->certs_settled && is_get_certificates(held[i]))) {
+                        held[kept++] = held[i];
+                        continue;
+                }
                 if (a->bus)
                         agent_run_method(a, a->bus, held[i]);
                 dbus_message_unref(held[i]);
         }
-        free(held);
+        /* The methods run above hold nothing new (a->held stays empty meanwhile). */
+        if (kept > 0) {
+                a->held = held;
+                a->n_held = kept;
+        } else
+                free(held);
+        /* Whatever is still held is answered at SETTLE_MAX at the latest. */
+        if (!a->certs_settled && sd_event_source_set_time(s, a->start_usec + SETTLE_MAX_USEC) >= 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -575,7 +612,7 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
                                 _("The agent serves only its own user. Use the kyso agent of your own session.")));
                 return;
         }
-        if (!a->settled) {
+        if (!a->settled || (!a->certs_settled && is_get_certificates(m))) {
                 DBusMessage **h = realloc(a->held, (a->n_held + 1) * sizeof(DBusMessage *));
                 if (h) {
                         a->held = h;

@@ -20,6 +20,8 @@
 #define PIN_MAX 256
 /* After BYE, a cancel or a timeout, the program gets this long to exit before SIGKILL. */
 #define REAP_GRACE_USEC (UINT64_C(2) * 1000000)
+/* How long a pinentry kept after a confirmation waits for its GETPIN before it is closed. */
+#define KEEP_IDLE_USEC (UINT64_C(2) * 1000000)
 
 /* libgpg-error codes, as pinentry sends them (source GPG_ERR_SOURCE_PINENTRY = 5 in the top byte, e.g.
  * 83886179 for a cancel); the source does not matter to us, only the code in the low 16 bits. */
@@ -80,6 +82,11 @@ struct PinentryPrompter {
         size_t in_len;
         char pin[PIN_MAX + 1];
         size_t pin_len;
+
+        /* The confirmation asked PROMPT_FLAG_PIN_NEXT: after its yes the process stays (idle: no prompt
+         * open, op OP_NONE) for the GETPIN of the same request, so that one process serves both. */
+        bool keep_after_confirm;
+        bool idle;
 
         Reaper *reapers;
 };
@@ -165,6 +172,21 @@ static void reap_child(PinentryPrompter *p, int sig) {
         p->pid = 0;
 }
 
+/* Forgets the open prompt (its commands, what it read, its handler); the process is another matter. */
+static void prompt_clear(PinentryPrompter *p) {
+        strv_free(p->commands);
+        p->commands = NULL;
+        p->n_sent = 0;
+        p->out_off = 0;
+        p->out_pending = false;
+        p->keep_after_confirm = false;
+        wipe_buffers(p);
+        p->op = OP_NONE;
+        p->confirm_handler = NULL;
+        p->pin_handler = NULL;
+        p->userdata = NULL;
+}
+
 /* Ends the open prompt's process and state; the handler is not touched. */
 static void session_close(PinentryPrompter *p, bool polite, int sig) {
         if (polite && p->fd >= 0)
@@ -173,17 +195,24 @@ static void session_close(PinentryPrompter *p, bool polite, int sig) {
         p->timer = sd_event_source_disable_unref(p->timer);
         p->fd = safe_close(p->fd);
         reap_child(p, sig);
-        strv_free(p->commands);
-        p->commands = NULL;
-        p->n_sent = 0;
-        p->out_off = 0;
-        p->out_pending = false;
+        prompt_clear(p);
         p->greeted = false;
-        wipe_buffers(p);
-        p->op = OP_NONE;
-        p->confirm_handler = NULL;
-        p->pin_handler = NULL;
-        p->userdata = NULL;
+        p->idle = false;
+}
+
+/* After a confirmation's yes: the prompt is over, the process stays for the GETPIN that follows (see
+ * pinentry_ask_pin()). Anything it says meanwhile, or a wait past KEEP_IDLE_USEC, closes it. */
+static int session_keep(PinentryPrompter *p) {
+        int r;
+
+        r = sd_event_source_set_time_relative(p->timer, KEEP_IDLE_USEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return r;
+        prompt_clear(p);
+        p->idle = true;
+        return 0;
 }
 
 /* Closes the session, then calls the handler: the handler may start the next prompt at once. */
@@ -202,6 +231,10 @@ static void finish(PinentryPrompter *p, PromptReply reply, int error) {
                 }
         }
 
+        if (op == OP_CONFIRM && reply == PROMPT_REPLY_YES && p->keep_after_confirm && session_keep(p) >= 0) {
+                ch(&p->base, reply, 0, userdata);
+                return;
+        }
         session_close(p, reply != PROMPT_REPLY_ERROR, reply == PROMPT_REPLY_ERROR ? STOP_SIGNAL : 0);
 
         if ((op == OP_CONFIRM || op == OP_MESSAGE) && ch)
@@ -411,6 +444,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         PinentryPrompter *p = userdata;
         int r = 0;
 
+        if (p->idle) {
+                /* It spoke unasked, or exited: not a process to show the PIN prompt with. */
+                session_close(p, false, STOP_SIGNAL);
+                return 0;
+        }
         if (revents & EPOLLOUT) {
                 r = send_pending(p);
                 if (r < 0)
@@ -443,7 +481,10 @@ fail:
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         PinentryPrompter *p = userdata;
-        finish(p, PROMPT_REPLY_ERROR, -ETIMEDOUT);
+        if (p->idle)
+                session_close(p, true, 0); /* nobody asked for the PIN after all */
+        else
+                finish(p, PROMPT_REPLY_ERROR, -ETIMEDOUT);
         return 0;
 }
 
@@ -654,31 +695,69 @@ fail:
         return r;
 }
 
-/* One prompt: the options, its texts, then the command that shows it (MESSAGE shows only a title, a text and
- * its button). */
+/* The texts of a prompt, then the command that shows it (MESSAGE shows only a title, a text and its
+ * button). */
+static int add_prompt(char ***l, PinentryOp op, const PromptText *t) {
+        int r = 0;
+
+        if (op == OP_MESSAGE) {
+                r = add_command(l, "SETTITLE", t->title);
+                if (r >= 0)
+                        r = add_command(l, "SETDESC", t->description);
+                if (r >= 0)
+                        r = add_command(l, "SETOK", t->ok);
+        } else
+                r = add_texts(l, t);
+        if (r >= 0)
+                r = add_command(
+                        l,
+                        op == OP_CONFIRM  ? "CONFIRM"
+                        : op == OP_GETPIN ? "GETPIN"
+                                          : "MESSAGE",
+                        NULL);
+        return r;
+}
+
+/* One prompt in a new process: the options, then the prompt. */
 static int start_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
         r = add_options(p, &l);
-        if (r >= 0 && op == OP_MESSAGE) {
-                r = add_command(&l, "SETTITLE", t->title);
-                if (r >= 0)
-                        r = add_command(&l, "SETDESC", t->description);
-                if (r >= 0)
-                        r = add_command(&l, "SETOK", t->ok);
-        } else if (r >= 0)
-                r = add_texts(&l, t);
         if (r >= 0)
-                r = add_command(
-                        &l,
-                        op == OP_CONFIRM  ? "CONFIRM"
-                        : op == OP_GETPIN ? "GETPIN"
-                                          : "MESSAGE",
-                        NULL);
+                r = add_prompt(&l, op, t);
         if (r < 0)
                 return r;
         return start(p, op, TAKE_PTR(l));
+}
+
+/* The GETPIN after a confirmation, in the process kept for it: the options hold, the texts are set anew
+ * (pinentry forgets SETERROR after each prompt), and the whole timeout starts again. */
+static int continue_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = add_prompt(&l, op, t);
+        if (r >= 0)
+                r = sd_event_source_set_time_relative(p->timer, p->timeout_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return r;
+        p->idle = false;
+        p->commands = TAKE_PTR(l);
+        p->op = op;
+        r = send_next(p);
+        if (r < 0)
+                session_close(p, false, STOP_SIGNAL);
+        return r;
+}
+
+/* A process kept for a GETPIN that another prompt, or a cancel, replaces: it ends as after a finished
+ * prompt. */
+static void close_idle(PinentryPrompter *p) {
+        if (p->idle)
+                session_close(p, true, 0);
 }
 
 static PinentryPrompter *to_pinentry(Prompter *base) {
@@ -695,6 +774,7 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
                 return -EINVAL;
         if (p->op != OP_NONE)
                 return -EBUSY;
+        close_idle(p);
 
         r = prompt_text_confirm(req, &t);
         if (r >= 0 && !fits_line("SETDESC", t.description)) {
@@ -706,6 +786,7 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
         r = start_prompt(p, OP_CONFIRM, &t);
         if (r < 0)
                 return r;
+        p->keep_after_confirm = req->flags & PROMPT_FLAG_PIN_NEXT;
         p->confirm_handler = handler;
         p->userdata = userdata;
         return 0;
@@ -725,7 +806,7 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
         r = prompt_text_pin(req, &t);
         if (r < 0)
                 return r;
-        r = start_prompt(p, OP_GETPIN, &t);
+        r = p->idle ? continue_prompt(p, OP_GETPIN, &t) : start_prompt(p, OP_GETPIN, &t);
         if (r < 0)
                 return r;
         p->pin_handler = handler;
@@ -743,6 +824,7 @@ pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandl
                 return -EINVAL;
         if (p->op != OP_NONE)
                 return -EBUSY;
+        close_idle(p);
 
         r = prompt_text_pinpad(token_label, &t);
         if (r < 0)
@@ -759,6 +841,7 @@ static void pinentry_cancel(Prompter *base) {
         PinentryPrompter *p = to_pinentry(base);
         if (p->op != OP_NONE)
                 session_close(p, false, STOP_SIGNAL);
+        close_idle(p);
 }
 
 static bool pinentry_busy(Prompter *base) {

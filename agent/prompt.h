@@ -52,6 +52,10 @@ PromptPinState prompt_pin_state_from_string(const char *s);
 typedef enum PromptFlags {
         /* The next PIN try is the token's last one: the confirmation warns and asks for an explicit yes. */
         PROMPT_FLAG_FINAL_TRY = 1 << 0,
+        /* After a yes, ask_pin() follows at once (from the handler): a prompter may keep its window or
+         * process for it. The pipeline then calls ask_pin() or cancel(); the prompter is not busy meanwhile.
+         */
+        PROMPT_FLAG_PIN_NEXT = 1 << 1,
 } PromptFlags;
 
 typedef struct PromptDocument {

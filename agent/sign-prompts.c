@@ -186,13 +186,33 @@ static void ask_pin_prompt(SignRequest *r) {
                 prompt_error(r, k);
 }
 
+/* The PIN kept for r's token, if it may be used. A kept PIN is not tried when the token counts down its
+ * tries: then the person types it. */
+static int kept_pin(SignRequest *r, Secret **ret) {
+        if (!request_pin_cache_usable(r) ||
+            (r->token.pin_flags & (P11_PIN_COUNT_LOW | P11_PIN_FINAL_TRY | P11_PIN_LOCKED)))
+                return -ENOENT;
+        return pin_cache_get(r->owner->pin_cache, r->token_uri, pin_cache_kind_of(r->kind), ret);
+}
+
+/* Whether a yes to the confirmation leads straight to the PIN prompt: not for a PIN pad, nor with a kept PIN
+ * (those keep their own flow). Then pinentry asks both in one process (PROMPT_FLAG_PIN_NEXT). */
+static bool pin_prompt_follows(SignRequest *r) {
+        Secret *cached = NULL;
+
+        if (r->token.pin_flags & P11_PROTECTED_AUTH_PATH)
+                return false;
+        if (kept_pin(r, &cached) >= 0) {
+                secret_free(cached);
+                return false;
+        }
+        return true;
+}
+
 static void ask_pin(SignRequest *r) {
         Secret *cached = NULL;
 
-        /* A kept PIN is not tried when the token counts down its tries: then the person types it. */
-        if (request_pin_cache_usable(r) &&
-            !(r->token.pin_flags & (P11_PIN_COUNT_LOW | P11_PIN_FINAL_TRY | P11_PIN_LOCKED)) &&
-            pin_cache_get(r->owner->pin_cache, r->token_uri, pin_cache_kind_of(r->kind), &cached) >= 0) {
+        if (kept_pin(r, &cached) >= 0) {
                 log_debug("Using the kept PIN of token '%s'.", strna(r->token_label));
                 secret_free(r->token.pin);
                 r->token.pin = cached;
@@ -270,7 +290,8 @@ static void confirm(SignRequest *r) {
                 .cert_kind = cert_kind_to_string(r->kind),
                 .cert_not_after = (time_t) r->info.not_after,
                 .role = sign_role_to_string(r->role),
-                .flags = (r->token.pin_flags & P11_PIN_FINAL_TRY) ? PROMPT_FLAG_FINAL_TRY : 0,
+                .flags = ((r->token.pin_flags & P11_PIN_FINAL_TRY) ? PROMPT_FLAG_FINAL_TRY : 0) |
+                         (pin_prompt_follows(r) ? PROMPT_FLAG_PIN_NEXT : 0),
         };
         if (!request_enter(r, REQ_CONFIRM))
                 return;

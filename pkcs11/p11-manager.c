@@ -85,7 +85,9 @@ struct Helper {
         bool restarted;
         bool started_once;
         bool poll_pending;
-        bool ending; /* the socket closed or the process ended: it is going by itself */
+        bool slots_listed; /* the first slot list has been answered (or failed) */
+        bool scanned;      /* ... and every token it showed has its certificates, or the helper failed */
+        bool ending;       /* the socket closed or the process ended: it is going by itself */
 };
 
 struct P11Manager {
@@ -100,6 +102,9 @@ struct P11Manager {
         sd_event_source **reapers; /* child sources of killed helpers that had not died yet */
         size_t n_reapers;
         bool freeing;
+        P11ManagerScannedCallback scanned_cb; /* called once, when every helper has scanned */
+        void *scanned_userdata;
+        bool scanned;
 };
 
 static uint64_t now_usec(void) {
@@ -236,6 +241,7 @@ static Request *request_free(Request *r) {
 }
 
 static void helper_fail_full(Helper *h, const char *reason, int error, bool load_failed);
+static void helper_scan_failed(Helper *h);
 #define helper_fail(h, reason) helper_fail_full(h, reason, -ECONNRESET, false)
 static void helper_dispatch(Helper *h);
 
@@ -527,6 +533,7 @@ static void helper_fail_full(Helper *h, const char *reason, int error, bool load
         };
         if (m->cb && !m->freeing)
                 m->cb(m, &ev, m->userdata);
+        helper_scan_failed(h);
 }
 
 static void helper_handle_frame(Helper *h, const P11Frame *f) {
@@ -619,6 +626,44 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
+/* The first scan: every helper has listed its slots once and read the certificates of each token it found,
+ * or has failed (a module that does not load or a helper that crashes must not hold the inventory back). */
+static void manager_check_scanned(P11Manager *m) {
+        if (m->scanned || m->freeing)
+                return;
+        for (size_t i = 0; i < m->n_helpers; i++)
+                if (!m->helpers[i]->scanned)
+                        return;
+        m->scanned = true;
+        if (m->scanned_cb)
+                m->scanned_cb(m, m->scanned_userdata);
+}
+
+static void helper_check_scanned(Helper *h) {
+        if (h->scanned || !h->slots_listed)
+                return;
+        for (size_t i = 0; i < h->n_tokens; i++)
+                if (!h->tokens[i]->visible)
+                        return;
+        h->scanned = true;
+        manager_check_scanned(h->manager);
+}
+
+static void helper_scan_failed(Helper *h) {
+        h->slots_listed = true;
+        h->scanned = true;
+        manager_check_scanned(h->manager);
+}
+
+bool p11_manager_scanned(P11Manager *m) {
+        return m && m->scanned;
+}
+
+void p11_manager_set_scanned_callback(P11Manager *m, P11ManagerScannedCallback cb, void *userdata) {
+        m->scanned_cb = cb;
+        m->scanned_userdata = userdata;
+}
+
 /* Slot polling. */
 static void list_certs_done(Helper *h, Request *req, const P11Frame *reply, int error) {
         _cleanup_(p11_cert_list_done) P11CertList list = {};
@@ -641,19 +686,23 @@ static void list_certs_done(Helper *h, Request *req, const P11Frame *reply, int 
                 }
                 /* Forget the token; the next poll sees it as new and tries again. */
                 helper_remove_token(h, i);
+                helper_check_scanned(h);
                 return;
         }
         t->visible = true;
         views_invalidate(h->manager);
         emit(h->manager, P11_EVENT_TOKEN_ADDED, &t->token, h->module_path, NULL);
+        helper_check_scanned(h);
 }
 
 static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int error) {
         _cleanup_(p11_slot_list_done) P11SlotList list = {};
 
         h->poll_pending = false;
-        if (!reply || reply->type == P11_MSG_ERROR)
+        if (!reply || reply->type == P11_MSG_ERROR) {
+                helper_scan_failed(h);
                 return; /* try again at the next poll */
+        }
         if (p11_decode_slot_list(reply, &list) < 0) {
                 helper_fail(h, "the helper sent a malformed slot list");
                 return;
@@ -704,6 +753,8 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
                 if (h->state == HELPER_WAITING)
                         return;
         }
+        h->slots_listed = true;
+        helper_check_scanned(h);
 }
 
 static void helper_poll(Helper *h) {
@@ -962,6 +1013,7 @@ int p11_manager_new(
                         return r;
         }
 
+        m->scanned = m->n_helpers == 0; /* nothing to scan */
         *ret = TAKE_PTR(m);
         return 0;
 }

@@ -106,6 +106,14 @@ static inline void p11_manager_freep(P11Manager **m) {
         p11_manager_free(*m);
 }
 
+/* The first scan is done when every module's helper has listed its slots once and read the certificates of
+ * the tokens it found, or has failed: from then on the inventory says what is plugged in. The callback is
+ * called once, from the event loop; with no modules the scan is never "done" by an event, so callers also
+ * ask p11_manager_scanned(). */
+typedef void (*P11ManagerScannedCallback)(P11Manager *m, void *userdata);
+void p11_manager_set_scanned_callback(P11Manager *m, P11ManagerScannedCallback cb, void *userdata);
+bool p11_manager_scanned(P11Manager *m);
+
 /* The current inventory. The arrays and their entries belong to the manager and are valid until the next
  * return to the event loop. */
 int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n);

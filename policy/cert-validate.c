@@ -286,7 +286,7 @@ static char *crl_url_of(X509 *x) {
  * commonly publish only a CRL. */
 static int check_revocation(
         const Policy *p, X509 *x, X509 *issuer, STACK_OF(X509) * chain, bool is_leaf, time_t at,
-        CertValidation *v) {
+        CertValidateFlags flags, CertValidation *v) {
         _cleanup_free_ char *ocsp_url = NULL, *crl_url = NULL, *errors = NULL, *who = cert_display_name(x);
         STACK_OF(OPENSSL_STRING) *ocsp_list = X509_get1_ocsp(x);
         _cleanup_free_ char *ocsp_raw = first_url(ocsp_list), *crl_raw = crl_url_of(x);
@@ -322,7 +322,9 @@ static int check_revocation(
                 time_t revoked_at = 0;
                 _cleanup_free_ char *err = NULL;
                 int r = methods[m].src == REVOCATION_SOURCE_OCSP
-                                ? ocsp_check(p, methods[m].url, x, issuer, chain, &res, &revoked_at, &err)
+                                ? ocsp_check_full(
+                                          p, methods[m].url, x, issuer, chain,
+                                          !(flags & CERT_VALIDATE_FRESH_OCSP), &res, &revoked_at, &err)
                                 : crl_check(p, methods[m].url, x, issuer, &res, &revoked_at, &err);
                 if (r < 0)
                         return r;
@@ -438,11 +440,13 @@ static int build_path(
 
 /* Revocation of every certificate of the path but the trust anchor, leaf first, at time 'at'. Returns 1 when
  * none is revoked by then, 0 with v finished, or a negative errno. */
-static int check_path_revocation(const Policy *p, STACK_OF(X509) * chain, time_t at, CertValidation *v) {
+static int check_path_revocation(
+        const Policy *p, STACK_OF(X509) * chain, time_t at, CertValidateFlags flags, CertValidation *v) {
         int n = sk_X509_num(chain);
         for (int i = 0; i + 1 < n; i++) {
                 int r = check_revocation(
-                        p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at, v);
+                        p, sk_X509_value(chain, i), sk_X509_value(chain, i + 1), chain, i == 0, at, flags,
+                        v);
                 if (r <= 0)
                         return r;
         }
@@ -462,7 +466,7 @@ static int expired_but_revoked(
         int r = build_path(p, cert, untrusted, not_after - 1, who, &rv, &chain);
         if (r <= 0)
                 return r;
-        r = check_path_revocation(p, chain, at, &rv);
+        r = check_path_revocation(p, chain, at, 0, &rv);
         if (r < 0)
                 return r;
         if (r > 0 || rv.status != CERT_STATUS_REVOKED)
@@ -532,7 +536,7 @@ int cert_validate(
                 v.revocation_source = p->revocation_mode == REVOCATION_OFF ? REVOCATION_SOURCE_OFF
                                                                            : REVOCATION_SOURCE_NONE;
         else {
-                r = check_path_revocation(p, chain, at, &v);
+                r = check_path_revocation(p, chain, at, flags, &v);
                 if (r <= 0)
                         goto out;
         }

@@ -40,6 +40,9 @@ typedef enum CertValidateFlags {
         /* Also look up the revocation of a certificate expired at the time asked about, so that "revoked"
          * is told apart from "expired" (verifying; signing refuses an expired certificate anyway). */
         CERT_VALIDATE_EXPIRED_REVOCATION = 1 << 3,
+        /* Ask the OCSP server even when the cache holds a usable answer, and keep the new one: the agent's
+         * background checks, which keep the cache fresh for signing and for kysoctl verify. */
+        CERT_VALIDATE_FRESH_OCSP = 1 << 4,
 } CertValidateFlags;
 
 typedef struct CertValidation {
@@ -90,6 +93,12 @@ typedef enum RevocationResult {
  * that may sign the answer (CA, responder). */
 int ocsp_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error);
+/* ocsp_check(), which takes a "good" answer from the policy's cache (ocsp/) while it is within its
+ * nextUpdate and ocsp-max-age; with use_cache false it always asks the server. Either way a fetched "good"
+ * answer is kept, and a fetched "revoked" one removes the cached answer. */
+int ocsp_check_full(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error);
 /* Fetches (or takes from the cache) the CRL at 'url' and looks cert up in it. */
 int crl_check(

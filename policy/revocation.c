@@ -226,15 +226,111 @@ static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *cert, X509 *issuer
         return NULL;
 }
 
+static X509_STORE *roots_store(const Policy *p) {
+        X509_STORE *store = X509_STORE_new();
+        if (!store)
+                return NULL;
+        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
+                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1) {
+                        X509_STORE_free(store);
+                        return NULL;
+                }
+        return store;
+}
+
+static char *cache_file_path(const Policy *p, const char *kind, const void *key, size_t key_size);
+
+/* The OCSP response cache: one file per server and certificate, <cache>/ocsp/<SHA-256 of URL and
+ * CertID>.der, holding the DER response as the server sent it. Only "good" answers with a nextUpdate are
+ * kept: revoked is rare and costs one query, and an answer without nextUpdate says that newer information is
+ * always there (RFC 6960 2.4). */
+static char *ocsp_cache_path(const Policy *p, const char *url, OCSP_CERTID *id) {
+        _cleanup_free_ unsigned char *key = NULL;
+        unsigned char *der = NULL;
+        size_t ulen = strlen(url);
+        int len = i2d_OCSP_CERTID(id, &der);
+        if (len <= 0)
+                return NULL;
+        key = malloc(ulen + 1 + (size_t) len);
+        if (!key) {
+                OPENSSL_free(der);
+                return NULL;
+        }
+        memcpy(key, url, ulen + 1); /* the NUL separates URL and CertID */
+        memcpy(key + ulen + 1, der, (size_t) len);
+        OPENSSL_free(der);
+        return cache_file_path(p, "ocsp", key, ulen + 1 + (size_t) len);
+}
+
+/* Whether the cached response at path still proves that cert is good, now. The cache is the user's, so a
+ * cached answer is believed only after the checks of a fresh one (signature by the CA or its responder,
+ * about this certificate, within ocsp-max-age, thisUpdate/nextUpdate), except the nonce: that proved the
+ * answer fresh when it was fetched; nextUpdate and ocsp-max-age bound it since. No skew allowance past
+ * nextUpdate: the server said when it would know more. Any failure only means "ask the server". */
+static bool
+ocsp_cache_good(const Policy *p, const char *path, X509 *cert, X509 *issuer, STACK_OF(X509) * chain) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
+        _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
+        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+        ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+        size_t size = 0;
+        bool good = false;
+
+        if (read_full_file(path, OCSP_MAX_RESPONSE, &data, &size) < 0)
+                return false;
+        const unsigned char *q = (const unsigned char *) data;
+        resp = d2i_OCSP_RESPONSE(NULL, &q, (long) size);
+        if (resp && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL)
+                bs = OCSP_response_get1_basic(resp);
+        store = bs ? roots_store(p) : NULL;
+        if (store && OCSP_basic_verify(bs, chain, store, 0) > 0) {
+                OCSP_SINGLERESP *single = find_single(bs, cert, issuer);
+                int reason = -1;
+                if (single && OCSP_single_get0_status(single, &reason, NULL, &thisupd, &nextupd) ==
+                                      V_OCSP_CERTSTATUS_GOOD) {
+                        time_t now = time(NULL), made = asn1_time_to_time_t(thisupd),
+                               next = asn1_time_to_time_t(nextupd);
+                        good = made != (time_t) -1 && next != (time_t) -1 && made <= now + CLOCK_SKEW_SEC &&
+                               now - made <= (time_t) p->ocsp_max_age_sec && now < next &&
+                               ocsp_covers_expired(single, cert);
+                }
+        }
+        ERR_clear_error();
+        return good;
+}
+
+/* Keeps a fresh "good" answer for ocsp_cache_good(). A cache that cannot be written only costs a query next
+ * time; write_file_atomic() replaces a corrupt or outdated file whole. */
+static void
+ocsp_cache_store(const char *path, const ASN1_GENERALIZEDTIME *nextupd, const char *data, size_t size) {
+        if (!path || !nextupd)
+                return;
+        (void) mkdir_parents(path, 0700);
+        (void) write_file_atomic(path, data, size, 0600);
+}
+
+/* A fetched "revoked" answer: the "good" one kept before must not be used again. */
+static void ocsp_cache_forget(const char *path) {
+        if (path)
+                (void) unlink(path);
+}
+
 int ocsp_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
+        return ocsp_check_full(p, url, cert, issuer, chain, true, ret_result, ret_revoked_at, ret_error);
+}
+
+int ocsp_check_full(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
         _cleanup_(OCSP_REQUEST_freep) OCSP_REQUEST *req = NULL;
         _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
         _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
         _cleanup_(OCSP_CERTID_freep) OCSP_CERTID *id = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_free_ char *reqder = NULL, *data = NULL, *detail = NULL;
+        _cleanup_free_ char *reqder = NULL, *data = NULL, *detail = NULL, *cpath = NULL;
         size_t size = 0;
         int r;
 
@@ -243,6 +339,11 @@ int ocsp_check(
         req = OCSP_REQUEST_new();
         if (!id || !req)
                 return -ENOMEM;
+        cpath = ocsp_cache_path(p, url, id);
+        if (use_cache && cpath && ocsp_cache_good(p, cpath, cert, issuer, chain)) {
+                *ret_result = REVOCATION_RESULT_GOOD;
+                return 0;
+        }
         OCSP_CERTID *id2 = OCSP_CERTID_dup(id);
         if (!id2 || !OCSP_request_add0_id(req, id2)) {
                 OCSP_CERTID_free(id2);
@@ -290,12 +391,9 @@ int ocsp_check(
                         ret_error, _("OCSP server %s sent a response without a basic response"), url);
 
         /* The signature first: nothing in an unauthenticated answer means anything. */
-        store = X509_STORE_new();
+        store = roots_store(p);
         if (!store)
                 return -ENOMEM;
-        for (int i = 0; i < sk_X509_num(p->trusted_roots); i++)
-                if (X509_STORE_add_cert(store, sk_X509_value(p->trusted_roots, i)) != 1)
-                        return -ENOMEM;
         if (OCSP_basic_verify(bs, chain, store, 0) <= 0) {
                 detail = openssl_reason();
                 /* OpenSSL's reason for a signer that is no responder is about trust settings; say who. */
@@ -373,9 +471,11 @@ int ocsp_check(
                                   "answer proves nothing"),
                                 url);
                 }
+                ocsp_cache_store(cpath, nextupd, data, size);
                 *ret_result = REVOCATION_RESULT_GOOD;
                 return 0;
         case V_OCSP_CERTSTATUS_REVOKED:
+                ocsp_cache_forget(cpath);
                 *ret_result = REVOCATION_RESULT_REVOKED;
                 *ret_revoked_at = asn1_time_to_time_t(rev);
                 return set_error(
@@ -404,19 +504,24 @@ static char *cache_dir(const Policy *p) {
         return s;
 }
 
-static char *crl_cache_path(const Policy *p, const char *url) {
+/* <cache>/<kind>/<SHA-256 of key in hex>.der */
+static char *cache_file_path(const Policy *p, const char *kind, const void *key, size_t key_size) {
         _cleanup_free_ char *dir = cache_dir(p);
         unsigned char md[32];
         char hex[65];
         char *s;
         if (!dir)
                 return NULL;
-        if (!EVP_Digest(url, strlen(url), md, NULL, EVP_sha256(), NULL))
+        if (!EVP_Digest(key, key_size, md, NULL, EVP_sha256(), NULL))
                 return NULL;
         hex_encode(md, sizeof md, hex);
-        if (asprintf(&s, "%s/crl/%s.der", dir, hex) < 0)
+        if (asprintf(&s, "%s/%s/%s.der", dir, kind, hex) < 0)
                 return NULL;
         return s;
+}
+
+static char *crl_cache_path(const Policy *p, const char *url) {
+        return cache_file_path(p, "crl", url, strlen(url));
 }
 
 /* Checks that crl is from issuer, signed by it, and current. Returns 0 when usable, else sets ret_error. */

@@ -646,6 +646,87 @@ static void test_parse_response(void **state) {
         assert_int_equal(assuan_parse_response("", 0, NULL, NULL, NULL), ASSUAN_RESPONSE_UNKNOWN);
 }
 
+/* PROMPT_FLAG_PIN_NEXT: the handler of the yes asks for the PIN, which the same process shows. */
+static void on_confirm_pin_next(Prompter *p, PromptReply reply, int error, void *userdata) {
+        Fixture *f = userdata;
+        PromptPinRequest req = { .token_label = "Leader token", .state = PROMPT_PIN_OK, .tries_left = -1 };
+        assert_int_equal(reply, PROMPT_REPLY_YES);
+        assert_false(prompter_busy(p));
+        assert_int_equal(prompter_ask_pin(p, &req, on_pin, f), 0);
+        assert_true(prompter_busy(p));
+}
+
+static unsigned count(const char *hay, const char *needle) {
+        unsigned n = 0;
+        for (const char *s = strstr(hay, needle); s; s = strstr(s + 1, needle))
+                n++;
+        return n;
+}
+
+static void test_confirm_and_pin_one_process(void **state) {
+        Fixture *f = *state;
+        PromptRequest req = request;
+        _cleanup_free_ char *log = NULL;
+
+        req.flags = PROMPT_FLAG_PIN_NEXT;
+        write_script(f, "confirm yes\npin 735190\n");
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm_pin_next, f), 0);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        assert_non_null(f->pin);
+        assert_string_equal(secret_get(f->pin), "735190");
+        assert_false(prompter_busy(f->prompter));
+        run_until_reaped(f);
+
+        log = read_log(f);
+        assert_int_equal(count(log, "START pid="), 1);
+        assert_int_equal(count(log, "\nSETTIMEOUT "), 1);
+        assert_non_null(strstr(log, "\nCONFIRM\n"));
+        assert_non_null(strstr(log, "\nGETPIN\n"));
+        assert_true(strstr(log, "\nCONFIRM\n") < strstr(log, "\nGETPIN\n"));
+        assert_non_null(strstr(log, "Leader token"));
+        assert_int_equal(count(log, "\nBYE\n"), 1);
+        assert_null(strstr(log, "735190"));
+}
+
+/* The process kept for a PIN that is never asked ends: by cancel(), by the next confirm(), or by itself. */
+static void test_kept_process_closes(void **state) {
+        Fixture *f = *state;
+        PromptRequest req = request;
+        _cleanup_free_ char *log = NULL;
+
+        req.flags = PROMPT_FLAG_PIN_NEXT;
+        write_script(f, "confirm yes\nconfirm yes\nconfirm yes\n");
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm, f), 0);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        assert_false(prompter_busy(f->prompter));
+        assert_int_equal(pinentry_prompter_children(f->prompter), 1);
+        prompter_cancel(f->prompter);
+        run_until_reaped(f);
+
+        f->calls = 0;
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm, f), 0);
+        run_until_answer(f);
+        f->calls = 0;
+        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        run_until_reaped(f);
+
+        /* Left alone, a kept process is closed after a moment. */
+        f->calls = 0;
+        write_script(f, "confirm yes\n");
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm, f), 0);
+        run_until_answer(f);
+        run_until_reaped(f);
+
+        log = read_log(f);
+        assert_int_equal(count(log, "START pid="), 4);
+        assert_int_equal(count(log, "\nBYE\n"), 4);
+        assert_null(strstr(log, "GETPIN"));
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
@@ -676,6 +757,8 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_hostile_lengths_fit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pinpad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pinpad_closed_by_agent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_confirm_and_pin_one_process, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kept_process_closes, setup, teardown),
         };
 
         if (argc < 2) {

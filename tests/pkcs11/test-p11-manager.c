@@ -1227,6 +1227,47 @@ static int test_teardown(void **state) {
         return 0;
 }
 
+/* The first scan: the callback comes once, when both tokens and their certificates are listed, even with a
+ * module that does not exist beside them (a failed helper counts as scanned). */
+typedef struct Scanned {
+        unsigned calls;
+        size_t tokens, certs;
+} Scanned;
+
+static void on_scanned(P11Manager *m, void *userdata) {
+        Scanned *s = userdata;
+        const P11Certificate *const *c;
+        s->calls++;
+        s->tokens = n_tokens(m);
+        assert_int_equal(p11_manager_get_certificates(m, &c, &s->certs), 0);
+}
+
+static bool scanned_once(void *arg) {
+        return ((Scanned *) arg)->calls > 0;
+}
+
+static void test_first_scan(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_free_ char *missing = NULL;
+        Scanned s = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_true(asprintf(&missing, "%s/no-such-module.so", dir) > 0);
+        /* A slow poll: the first scan must not wait for the second poll. */
+        P11Manager *m = manager_new_full(e, missing, softhsm, 60 * USEC_PER_SEC, 0, 0);
+        assert_false(p11_manager_scanned(m));
+        p11_manager_set_scanned_callback(m, on_scanned, &s);
+        run_until(e, scanned_once, &s, 15 * USEC_PER_SEC);
+        assert_true(p11_manager_scanned(m));
+        assert_int_equal(s.tokens, 2);
+        assert_int_equal(s.certs, ELEMENTSOF(fixture_certs));
+        /* Once only: later polls and events do not call it again. */
+        run_until(e, time_passed, &(uint64_t){ now() + 300 * 1000 }, 5 * USEC_PER_SEC);
+        assert_int_equal(s.calls, 1);
+        current = NULL;
+        manager_free_checked(m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_inventory, test_teardown),
@@ -1244,6 +1285,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_missing_module, test_teardown),
                 cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
+                cmocka_unit_test_teardown(test_first_scan, test_teardown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -326,6 +326,70 @@ for f in "$(dirname "$CACHED")"/cache/crl/*.der; do cp "$P/ca-stale.crl.der" "$f
 check "crl cache: stale cached CRL is refetched (server gone: unknown)" "$CACHED" leader unknown-revocation none \
         "CRL server: $CRL_TMP/ca.crl gave no usable answer"
 
+# The OCSP response cache: a "good" answer is used while within nextUpdate and ocsp-max-age, with no query;
+# the server's log has one line per request. A cached answer is checked again when used.
+sync_checks
+start ocsp OCSP_C
+OCSP_C_LOG="$KYSO_TEST_SERVER_DIR/ocsp-$((${#KYSO_TEST_SERVER_PIDS[@]} - 1)).log"
+start ocsp OCSP_C_STALE --stale
+start ocsp OCSP_C_BADSIG --bad-signature
+ocsp_queries() { grep -c '"POST ' "$OCSP_C_LOG"; }
+# ocsp_answer URL OUT: the server's answer about leader, fetched with openssl, unchecked.
+ocsp_answer() {
+        openssl ocsp -issuer "$P/ca.pem" -cert "$P/leader.pem" -url "$1" -respout "$2" -noverify >/dev/null 2>&1
+}
+OC=$(policy ocsp "$OCSP_C" "$CRL")
+OC_DIR="$(dirname "$OC")/cache/ocsp"
+check "ocsp cache: first check asks the server" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: one query" 1 "$(ocsp_queries)"
+OC_FILE=$(ls "$OC_DIR"/*.der 2>/dev/null | head -n 1)
+expect "ocsp cache: a file was written" test -s "$OC_FILE"
+check "ocsp cache: second check within validity" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: the second check made no query" 1 "$(ocsp_queries)"
+
+# An answer past its nextUpdate in the cache is not used (and replaced by the fresh one).
+expect "ocsp cache: a stale answer to plant" ocsp_answer "$OCSP_C_STALE" "$T/ocsp-stale.der"
+cp "$T/ocsp-stale.der" "$OC_FILE"
+check "ocsp cache: expired cached answer: asks again" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: the expired answer was not used" 2 "$(ocsp_queries)"
+expect_fail "ocsp cache: the expired answer was replaced" "differ" cmp "$T/ocsp-stale.der" "$OC_FILE"
+
+# A cached answer signed by someone the CA did not authorise is not used.
+expect "ocsp cache: a badly signed answer to plant" ocsp_answer "$OCSP_C_BADSIG" "$T/ocsp-badsig.der"
+cp "$T/ocsp-badsig.der" "$OC_FILE"
+check "ocsp cache: badly signed cached answer: asks again" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: the badly signed answer was not used" 3 "$(ocsp_queries)"
+
+# A corrupt cache file is ignored and replaced by a usable answer, which the next check uses.
+printf 'not an OCSP response\n' >"$OC_FILE"
+check "ocsp cache: corrupt file: asks again" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: the corrupt file was not used" 4 "$(ocsp_queries)"
+expect "ocsp cache: the corrupt file was replaced by a response" \
+        openssl ocsp -respin "$OC_FILE" -noverify -resp_text
+check "ocsp cache: the replaced file is used" "$OC" leader valid ocsp "is valid until"
+sync_checks
+expect_eq "ocsp cache: no query after the replacement" 4 "$(ocsp_queries)"
+
+# The policy's ocsp-max-age bounds a cached answer too, even before its nextUpdate.
+sleep 3
+sed -i 's/^mode = ocsp$/mode = ocsp\nocsp-max-age = 2/' "$OC"
+check_line "ocsp cache: an answer older than ocsp-max-age is not used" "^status=" "$OC" "$P/leader.pem" \
+        --untrusted "$P/ca.pem"
+sync_checks
+expect_eq "ocsp cache: asked again past ocsp-max-age" 5 "$(ocsp_queries)"
+
+# A revoked certificate is never answered from the cache.
+check "ocsp cache: revoked" "$OC" revoked revoked ocsp "according to OCSP server $OCSP_C"
+sync_checks
+check "ocsp cache: revoked again" "$OC" revoked revoked ocsp "according to OCSP server $OCSP_C"
+sync_checks
+expect_eq "ocsp cache: each revoked check asks" 7 "$(ocsp_queries)"
+
 # Revocation off (test policies only).
 OFF=$(policy off "$DOWN_OCSP" "$DOWN_CRL" "allow-insecure-no-revocation-for-tests = yes")
 check "revocation off: valid, source off" "$OFF" leader valid off "is valid until"

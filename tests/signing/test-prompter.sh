@@ -212,10 +212,15 @@ for ((i = 0; i < 100; i++)); do
         sleep 0.05
 done
 p0=$(pinentry_prompts)
+c0=$(grep -c '^CONFIRM$' "$KYSO_TEST_PINENTRY_LOG")
+g0=$(grep -c '^GETPIN$' "$KYSO_TEST_PINENTRY_LOG")
 script "confirm yes" "pin 1111"
 expect "another application's request (kysoctl sign) is signed" \
         kysoctl sign --role approve --cert "$LEADER" "$T/tt.txt" -o "$T/out/kysoctl.p7s"
-expect_eq "another application's request: approved and PIN through pinentry" $((p0 + 2)) "$(pinentry_prompts)"
+# Approval and PIN are two prompts of one pinentry process (PROMPT_FLAG_PIN_NEXT).
+expect_eq "another application's request: approved and PIN through pinentry" \
+        "$((p0 + 1)) $((c0 + 1)) $((g0 + 1))" \
+        "$(pinentry_prompts) $(grep -c '^CONFIRM$' "$KYSO_TEST_PINENTRY_LOG") $(grep -c '^GETPIN$' "$KYSO_TEST_PINENTRY_LOG")"
 expect "another application's request: the registered application got no call" \
         bash -c "! grep -q '^call' '$T/bystander.out'"
 expect_eq "another application's request: the audit record names no application prompter" "sign-done null" \
