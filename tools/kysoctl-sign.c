@@ -811,12 +811,10 @@ int verb_sign(int argc, char **argv) {
                 dbus_bus_add_match(c, match, NULL);
         }
 
+        /* Messages that came while the calls above waited for their replies are handled first: a fast
+         * agent's Response may come before the reply to Sign (why handle_token exists). */
         for (;;) {
                 DBusMessage *sig;
-                if (!dbus_connection_read_write(c, SIGN_TIMEOUT_MS)) {
-                        fprintf(stderr, _("kysoctl sign: lost the connection to the agent.\n"));
-                        goto finish;
-                }
                 while ((sig = dbus_connection_pop_message(c))) {
                         dbus_uint32_t index, total;
                         const char *name, *status, *msg;
@@ -868,6 +866,10 @@ int verb_sign(int argc, char **argv) {
                                 goto finish;
                         }
                         dbus_message_unref(sig);
+                }
+                if (!dbus_connection_read_write(c, SIGN_TIMEOUT_MS)) {
+                        fprintf(stderr, _("kysoctl sign: lost the connection to the agent.\n"));
+                        goto finish;
                 }
         }
 

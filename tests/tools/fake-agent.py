@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A stand-in for kysod on a private bus, for kysoctl's side of the signing protocol: Sign answers with the
+# request's path (from handle_token) and emits that request's Response at once, BEFORE the method's reply,
+# as a fast agent may when the reply and the signal cross. A client that subscribed with handle_token must
+# still get it. Response: code 2, error PolicyDenied, message "fake agent: refused".
+import sys
+
+import dbus
+import dbus.mainloop.glib
+import dbus.service
+from gi.repository import GLib
+
+IFACE = "org.kyso.Agent1"
+
+
+class Agent(dbus.service.Object):
+    @dbus.service.method(IFACE, in_signature="hhssa{sv}", out_signature="o", sender_keyword="sender")
+    def Sign(self, doc, out, cert, role, options, sender=None):
+        token = str(options.get("handle_token", "t"))
+        path = "/org/kyso/Agent1/request/%s/%s" % (sender[1:].replace(".", "_"), token)
+        message = dbus.lowlevel.SignalMessage(path, "org.kyso.Request1", "Response")
+        message.set_destination(sender)
+        message.append(dbus.UInt32(2), dbus.Dictionary({
+            "error": dbus.String("org.kyso.Error.PolicyDenied"),
+            "message": dbus.String("fake agent: refused"),
+            "documents": dbus.Array([dbus.Dictionary({
+                "name": dbus.String("doc"), "status": dbus.String("denied"), "sha256": dbus.String(""),
+                "error": dbus.String("org.kyso.Error.PolicyDenied"),
+                "message": dbus.String("fake agent: refused")}, signature="sv")], signature="a{sv}"),
+        }, signature="sv"), signature="ua{sv}")
+        self.connection.send_message(message)
+        self.connection.flush()
+        return dbus.ObjectPath(path)
+
+
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.SessionBus()
+name = dbus.service.BusName(IFACE, bus)
+Agent(bus, "/org/kyso/Agent1")
+print("ready", flush=True)
+GLib.MainLoop().run()
