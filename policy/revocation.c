@@ -16,7 +16,6 @@
 
 #define OCSP_MAX_RESPONSE (256 * 1024)
 #define CRL_MAX_SIZE (32 * 1024 * 1024)
-#define CLOCK_SKEW_SEC 300
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(OCSP_CERTID *, OCSP_CERTID_free);
 
@@ -291,7 +290,8 @@ ocsp_cache_good(const Policy *p, const char *path, X509 *cert, X509 *issuer, STA
                                       V_OCSP_CERTSTATUS_GOOD) {
                         time_t now = time(NULL), made = asn1_time_to_time_t(thisupd),
                                next = asn1_time_to_time_t(nextupd);
-                        good = made != (time_t) -1 && next != (time_t) -1 && made <= now + CLOCK_SKEW_SEC &&
+                        good = made != (time_t) -1 && next != (time_t) -1 &&
+                               made <= now + (time_t) p->clock_skew_sec &&
                                now - made <= (time_t) p->ocsp_max_age_sec && now < next &&
                                ocsp_covers_expired(single, cert);
                 }
@@ -452,7 +452,7 @@ int ocsp_check_full(
                         url, (long long) (minutes ? age / 60 : age),
                         minutes ? p->ocsp_max_age_sec / 60 : p->ocsp_max_age_sec);
         }
-        if (OCSP_check_validity(thisupd, nextupd, CLOCK_SKEW_SEC, -1) != 1) {
+        if (OCSP_check_validity(thisupd, nextupd, (long) p->clock_skew_sec, -1) != 1) {
                 ERR_clear_error();
                 return set_error(
                         ret_error,
@@ -541,7 +541,7 @@ static bool crl_is_complete_for(X509_CRL *crl, X509 *cert) {
         return ok;
 }
 
-static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_error) {
+static int crl_usable(const Policy *p, X509_CRL *crl, X509 *issuer, const char *url, char **ret_error) {
         time_t now = time(NULL);
         if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
                 return set_error(ret_error, _("the CRL from %s is issued by another CA"), url) ?: -EBADMSG;
@@ -562,7 +562,7 @@ static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_e
                 return set_error(ret_error, _("the CRL from %s is not signed by its CA"), url) ?: -EBADMSG;
         }
         time_t last = asn1_time_to_time_t(X509_CRL_get0_lastUpdate(crl));
-        if (last == (time_t) -1 || last > now + CLOCK_SKEW_SEC)
+        if (last == (time_t) -1 || last > now + (time_t) p->clock_skew_sec)
                 return set_error(
                                ret_error, _("the CRL from %s is not valid yet (thisUpdate in the future)"),
                                url)
@@ -571,7 +571,7 @@ static int crl_usable(X509_CRL *crl, X509 *issuer, const char *url, char **ret_e
         time_t n = asn1_time_to_time_t(next);
         if (!next || n == (time_t) -1)
                 return set_error(ret_error, _("the CRL from %s has no next-update time"), url) ?: -EBADMSG;
-        if (n < now - CLOCK_SKEW_SEC) {
+        if (n < now - (time_t) p->clock_skew_sec) {
                 char buf[64];
                 struct tm tm;
                 strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", gmtime_r(&n, &tm));
@@ -615,7 +615,7 @@ int crl_check(
                     read_full_file(cpath, CRL_MAX_SIZE, &data, &size) >= 0) {
                         crl = crl_parse(data, size);
                         _cleanup_free_ char *ignored = NULL;
-                        if (crl && crl_usable(crl, issuer, url, &ignored) < 0) {
+                        if (crl && crl_usable(p, crl, issuer, url, &ignored) < 0) {
                                 X509_CRL_free(crl);
                                 crl = NULL;
                         }
@@ -635,7 +635,7 @@ int crl_check(
                 if (!crl)
                         return set_error(
                                 ret_error, _("CRL server %s sent something that is not a CRL"), url);
-                r = crl_usable(crl, issuer, url, ret_error);
+                r = crl_usable(p, crl, issuer, url, ret_error);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)

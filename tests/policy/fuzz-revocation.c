@@ -7,6 +7,7 @@
  * CRL from the server only, 2 an OCSP response. The certificates are a fixed test CA (ECDSA P-256) and a
  * leaf it issued, valid until 2100; the seed CRLs and responses are theirs. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -115,10 +116,29 @@ static X509 *pem_cert(const char *pem) {
         return x;
 }
 
+/* Empties the OCSP answer cache: a good answer cached from one input would spare the next one its parsing.
+ */
+static void clear_ocsp_cache(void) {
+        char ocsp_dir[sizeof dir + 8];
+        DIR *d;
+
+        snprintf(ocsp_dir, sizeof ocsp_dir, "%s/ocsp", dir);
+        d = opendir(ocsp_dir);
+        if (!d)
+                return;
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] != '.')
+                        (void) unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+}
+
 static void cleanup(void) {
         char crl_dir[sizeof dir + 8];
 
         (void) unlink(cache_file);
+        clear_ocsp_cache();
+        snprintf(crl_dir, sizeof crl_dir, "%s/ocsp", dir);
+        (void) rmdir(crl_dir);
         snprintf(crl_dir, sizeof crl_dir, "%s/crl", dir);
         (void) rmdir(crl_dir);
         (void) rmdir(dir);
@@ -191,6 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pthread_mutex_unlock(&serve.lock);
 
         (void) unlink(cache_file);
+        clear_ocsp_cache();
         if (data[0] % 3 == 0) {
                 _cleanup_close_ int fd = -EBADF;
 
