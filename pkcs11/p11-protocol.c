@@ -5,6 +5,7 @@
 #include "macro.h"
 #include "p11-manager.h"
 #include "p11-protocol.h"
+#include "string-table.h"
 
 /* Header: u32 total length (header included), u8 version, u8 type, u16 reserved (0), u32 serial.
  * All integers are big-endian. */
@@ -857,7 +858,7 @@ int p11_error_to_errno(P11Error e) {
         }
 }
 
-static const char *const error_names[_P11_ERROR_MAX] = {
+static const char *const p11_error_table[_P11_ERROR_MAX] = {
         [P11_ERROR_NONE] = "none",
         [P11_ERROR_PIN_INCORRECT] = "pin-incorrect",
         [P11_ERROR_PIN_LOCKED] = "pin-locked",
@@ -881,11 +882,7 @@ static const char *const error_names[_P11_ERROR_MAX] = {
         [P11_ERROR_TIMEOUT] = "timeout",
 };
 
-const char *p11_error_to_string(P11Error e) {
-        if (e < 0 || e >= _P11_ERROR_MAX)
-                return NULL;
-        return error_names[e];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(p11_error, P11Error);
 
 unsigned p11_pin_flags_from_token_flags(uint64_t f) {
         unsigned r = 0;
