@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
 
 #include "openssl-util.h"
 
@@ -22,5 +24,19 @@ int sha256_hex(const void *data, size_t size, char ret[static 65]) {
         if (EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
                 return -EIO;
         hex_encode(md, n, ret);
+        return 0;
+}
+
+int x509_read_pem_file(const char *path, X509 **ret) {
+        FILE *f = fopen(path, "re");
+        X509 *x;
+
+        if (!f)
+                return -errno;
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        if (!x)
+                return -EBADMSG;
+        *ret = x;
         return 0;
 }
