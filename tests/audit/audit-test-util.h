@@ -74,6 +74,13 @@ static inline uint64_t append_signs(AuditLog *log, unsigned first, unsigned n) {
         return seq;
 }
 
+/* A closed log at path (opened with o, which may be NULL) holding n signing records (doc-1.pdf onwards). */
+static inline void make_log(const char *path, const AuditLogOptions *o, unsigned n) {
+        AuditLog *log = log_open_ok(path, o);
+        append_signs(log, 1, n);
+        audit_log_free(log);
+}
+
 /* The file's bytes and a NUL. Returned in a buffer of its own: once inlined, the pointer that
  * read_full_file() fills through the address of a local looks to GCC 12 as if it could point at that local
  * (-Wdangling-pointer) in the caller. */
