@@ -283,9 +283,7 @@ static void test_rotate_size(void **state) {
         audit_verify_result_done(&res);
 
         /* Reopen continues in the active file. */
-        AuditLog *log = log_open_ok(path, &o);
-        assert_int_equal(audit_log_get_seq(log), 40 + max);
-        audit_log_free(log);
+        open_expect_seq(path, &o, 40 + max);
         tmpdir_remove(dir);
 }
 
@@ -638,9 +636,7 @@ static void test_torn_crash_before_cut(void **state) {
         open_killed(path, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT);
         assert_int_equal(file_size(path), cut + strlen(torn_line));
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
         tmpdir_remove(dir);
 }
@@ -657,9 +653,7 @@ static void test_torn_stale_temporary(void **state) {
         file_write(tmp, torn_line, 10);
         file_write(other, "x", 1); /* not a name the agent makes: left alone */
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         assert_int_equal(access(tmp, F_OK), -1);
         assert_int_equal(unlink(other), 0);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
@@ -675,9 +669,7 @@ static void test_torn_crash_after_record(void **state) {
         open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD);
         uint64_t size = file_size(path);
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         assert_int_equal(file_size(path), size);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
         tmpdir_remove(dir);
@@ -693,9 +685,7 @@ static void test_torn_crash_in_record(void **state) {
         open_killed(path, AUDIT_FAULT_TORN_KILL);
         assert_true(file_size(path) > cut);
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 7);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 7);
         TornRecord t;
         assert_int_equal(check_quarantines(path, &t), 2);
         /* Half of the first record was where the first torn line had been. */
