@@ -40,3 +40,20 @@ int x509_read_pem_file(const char *path, X509 **ret) {
         *ret = x;
         return 0;
 }
+
+char *x509_subject_entry(X509 *x, int nid) {
+        X509_NAME *n = X509_get_subject_name(x);
+        int i = X509_NAME_get_index_by_NID(n, nid, -1);
+        unsigned char *u = NULL;
+        char *s;
+        int len;
+
+        if (i < 0)
+                return NULL;
+        len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+        if (len < 0)
+                return NULL;
+        s = strndup((const char *) u, (size_t) len);
+        OPENSSL_free(u);
+        return s;
+}

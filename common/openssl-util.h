@@ -44,5 +44,9 @@ int sha256_hex(const void *data, size_t size, char ret[static 65]);
  * no certificate. */
 int x509_read_pem_file(const char *path, X509 **ret);
 
+/* The first entry nid (e.g. NID_commonName) of x's subject as UTF-8, newly allocated; NULL when the subject
+ * has none, it cannot be converted, or on OOM. */
+char *x509_subject_entry(X509 *x, int nid);
+
 /* Drains the OpenSSL error queue into a short newly allocated string (the last error's reason), or NULL. */
 char *openssl_error_string(void);

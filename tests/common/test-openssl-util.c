@@ -19,8 +19,8 @@ static X509 *make_cert(void) {
         assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
         assert_int_equal(
                 X509_NAME_add_entry_by_txt(
-                        X509_get_subject_name(x), "CN", MBSTRING_UTF8, (const unsigned char *) "Test", -1,
-                        -1, 0),
+                        X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                        (const unsigned char *) "Nguyễn Văn An", -1, -1, 0),
                 1);
         assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
         assert_int_equal(X509_set_pubkey(x, key), 1);
@@ -55,9 +55,18 @@ static void test_x509_read_pem_file(void **state) {
         assert_null(z);
 }
 
+static void test_x509_subject_entry(void **state) {
+        _cleanup_(X509_freep) X509 *x = make_cert();
+        _cleanup_free_ char *cn = x509_subject_entry(x, NID_commonName);
+
+        assert_string_equal(cn, "Nguyễn Văn An");
+        assert_null(x509_subject_entry(x, NID_organizationName));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_x509_read_pem_file),
+                cmocka_unit_test(test_x509_subject_entry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
