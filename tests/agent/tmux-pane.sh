@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154 # sock is set by the test that sources this
 # tmux-pane.sh: a tmux pane whose terminal pinentry-tty opens, read and typed into as a person would, for the
 # pinentry-tty tests. Source it and set sock to the tmux server's socket; type with tmux -S "$sock" send-keys.
 
