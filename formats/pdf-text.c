@@ -133,8 +133,8 @@ int pdf_font_shape(PdfFont *f, const char *utf8, PdfTextRun **ret) {
                 uint32_t g = info[i].codepoint;
                 size_t start = info[i].cluster, end = len;
 
-                if (g >= f->n_glyphs) {
-                        ret_r = -EBADMSG;
+                if (g == 0 || g >= f->n_glyphs) {
+                        ret_r = -EOPNOTSUPP;
                         break;
                 }
                 r->glyphs[i] = (PdfGlyph){

@@ -8,8 +8,9 @@
 
 #include "pdf-object-body.h"
 
-/* Metric-compatible with Times New Roman, which Decree 30/2020 asks for; from fonts-liberation. */
-#define PDF_FONT_DEFAULT_PATH "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
+/* Metric-compatible with Times New Roman, which Decree 30/2020 asks for. From fonts-liberation2: version 1
+ * (fonts-liberation, .../liberation/) has no Vietnamese letters beyond Đ and the French ones. */
+#define PDF_FONT_DEFAULT_PATH "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
 #define PDF_FONT_MAX_BYTES (32U * 1024U * 1024U)
 #define PDF_TEXT_MAX_BYTES 4096U
 /* Type 0 font, CIDFontType2, FontDescriptor, FontFile2, ToUnicode. */
@@ -40,7 +41,8 @@ static inline void pdf_font_freep(PdfFont **p) {
 
 /* Shapes one line of NFC UTF-8 text, left to right, and records its glyphs (and the text they stand for, for
  * ToUnicode) in f. -EBADMSG for text that is not UTF-8 or has control characters; -E2BIG over
- * PDF_TEXT_MAX_BYTES. Shape every run before pdf_font_objects(). */
+ * PDF_TEXT_MAX_BYTES; -EOPNOTSUPP when the font has no glyph for a character (never a .notdef box). Shape
+ * every run before pdf_font_objects(). */
 int pdf_font_shape(PdfFont *f, const char *utf8, PdfTextRun **ret);
 PdfTextRun *pdf_text_run_free(PdfTextRun *r);
 static inline void pdf_text_run_freep(PdfTextRun **p) {
