@@ -88,3 +88,23 @@ static inline TestPng test_png_make(unsigned w, unsigned h, int color_type, int 
         free(row);
         return t;
 }
+
+/* An 8-bit RGBA PNG of w x h pixels (rgba: 4 bytes a pixel, rows top to bottom). */
+static inline TestPng test_png_from_rgba(unsigned w, unsigned h, const uint8_t *rgba) {
+        TestPng t = {};
+        png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+        png_infop info = png_create_info_struct(png);
+
+        if (setjmp(png_jmpbuf(png)))
+                abort();
+        png_set_write_fn(png, &t, test_png_write, test_png_flush);
+        png_set_IHDR(
+                png, info, w, h, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                PNG_FILTER_TYPE_DEFAULT);
+        png_write_info(png, info);
+        for (unsigned y = 0; y < h; y++)
+                png_write_row(png, rgba + (size_t) y * w * 4);
+        png_write_end(png, info);
+        png_destroy_write_struct(&png, &info);
+        return t;
+}
