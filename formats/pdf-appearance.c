@@ -203,3 +203,96 @@ int pdf_appearance_stream(const PdfAppearance *a, PdfObjectBody *ret) {
                 pdf_number(a->width, n[0]), pdf_number(a->height, n[1]), rotation_matrix(a->rotate),
                 strempty(xobj), strempty(font));
 }
+
+void pdf_appearance_objects_done(PdfAppearanceObjects *o) {
+        if (!o)
+                return;
+        pdf_object_bodies_done(o->bodies, o->n_bodies);
+        o->bodies = mfree(o->bodies);
+        o->n_bodies = 0;
+}
+
+static void text_runs_free(PdfTextRun **runs, size_t n) {
+        for (size_t i = 0; runs && i < n; i++)
+                pdf_text_run_free(runs[i]);
+        free(runs);
+}
+
+int pdf_appearance_objects(const PdfAppearanceSpec *s, unsigned first_objnum, PdfAppearanceObjects *ret) {
+        _cleanup_(pdf_font_freep) PdfFont *font = NULL;
+        PdfTextRun **runs = NULL;
+        PdfObjectBody *b = NULL;
+        size_t n_image = s->image ? pdf_image_n_objects(s->image) : 0;
+        size_t n_font = s->n_lines > 0 ? PDF_FONT_N_OBJECTS : 0, n = 1 + n_image + n_font;
+        PdfAppearance a = {
+                .width = s->width,
+                .height = s->height,
+                .rotate = s->rotate,
+                .font_size = s->font_size > 0 ? s->font_size : PDF_APPEARANCE_FONT_SIZE,
+                .align_right = s->align_right,
+        };
+        int r;
+
+        if ((!s->image && s->n_lines == 0) || (s->n_lines > 0 && !s->lines))
+                return -EINVAL;
+        if (s->n_lines > 0) {
+                r = pdf_font_new(s->font_path ?: PDF_FONT_DEFAULT_PATH, &font);
+                if (r < 0)
+                        return r;
+                runs = calloc(s->n_lines, sizeof(PdfTextRun *));
+                if (!runs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->n_lines; i++) {
+                        r = pdf_font_shape(font, s->lines[i], &runs[i]);
+                        if (r < 0)
+                                goto finish;
+                }
+                a.font_objnum = first_objnum + 1 + (unsigned) n_image;
+                a.lines = (const PdfTextRun *const *) runs;
+                a.n_lines = s->n_lines;
+                if (a.width == 0 && a.height == 0)
+                        pdf_text_block_size(a.lines, a.n_lines, a.font_size, &a.width, &a.height);
+        }
+        if (s->image) {
+                a.image_objnum = first_objnum + 1;
+                a.image_width = s->image->width;
+                a.image_height = s->image->height;
+        }
+
+        b = calloc(n, sizeof(PdfObjectBody));
+        if (!b) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        r = pdf_appearance_stream(&a, &b[0]);
+        if (r >= 0 && s->image)
+                r = pdf_image_objects(s->image, a.image_objnum, &b[1]);
+        if (r >= 0 && font)
+                r = pdf_font_objects(font, a.font_objnum, &b[1 + n_image]);
+        if (r >= 0) {
+                *ret = (PdfAppearanceObjects){
+                        .bodies = TAKE_PTR(b),
+                        .n_bodies = n,
+                        .width = a.width,
+                        .height = a.height,
+                };
+        }
+finish:
+        if (b) {
+                pdf_object_bodies_done(b, n);
+                free(b);
+        }
+        text_runs_free(runs, s->n_lines);
+        return r < 0 ? r : 0;
+}
+
+int pdf_stamp_time(time_t t, char buf[static PDF_STAMP_TIME_MAX]) {
+        struct tm tm;
+        time_t local = t + 7 * 3600;
+
+        if (!gmtime_r(&local, &tm))
+                return -ERANGE;
+        if (strftime(buf, PDF_STAMP_TIME_MAX, "%Y-%m-%dT%H:%M:%S+07:00", &tm) == 0)
+                return -ERANGE;
+        return 0;
+}

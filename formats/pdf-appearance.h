@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <time.h>
+
+#include "pdf-image.h"
 #include "pdf-object-body.h"
 #include "pdf-text.h"
 
@@ -63,3 +66,33 @@ typedef struct PdfAppearance {
 
 /* The form XObject for a widget's /AP << /N ... >>. */
 int pdf_appearance_stream(const PdfAppearance *a, PdfObjectBody *ret);
+
+/* Everything one signature's appearance adds to the file, for a writer that numbers objects from
+ * first_objnum on: the form XObject (first_objnum, the widget's /AP /N), then the image and its soft mask
+ * when there is an image, then the PDF_FONT_N_OBJECTS of the font subset when there is text. */
+typedef struct PdfAppearanceSpec {
+        double width, height; /* upright; both 0: the size of the text block (a stamp) */
+        int rotate;           /* the page's normalized /Rotate */
+        const PdfImage *image;
+        const char *const *lines; /* UTF-8 (NFC), one per line; n_lines 0: no text */
+        size_t n_lines;
+        const char *font_path; /* NULL: PDF_FONT_DEFAULT_PATH */
+        double font_size;      /* 0: PDF_APPEARANCE_FONT_SIZE */
+        bool align_right;
+} PdfAppearanceSpec;
+
+typedef struct PdfAppearanceObjects {
+        PdfObjectBody *bodies; /* bodies[i] is object first_objnum + i */
+        size_t n_bodies;
+        double width, height; /* the upright size drawn, what pdf_stamp_rect() wants */
+} PdfAppearanceObjects;
+void pdf_appearance_objects_done(PdfAppearanceObjects *o);
+
+/* Errors: those of pdf_font_new() and pdf_font_shape() for the text (-EOPNOTSUPP: a character the font
+ * lacks), -EINVAL for a spec with neither image nor text or no size, -ENOMEM. */
+int pdf_appearance_objects(const PdfAppearanceSpec *s, unsigned first_objnum, PdfAppearanceObjects *ret);
+
+/* The signing time as stamps show it: ISO 8601 in Vietnam time, "2026-12-06T09:41:07+07:00", whatever the
+ * process's time zone (Vietnam keeps UTC+7 all year). */
+#define PDF_STAMP_TIME_MAX 32
+int pdf_stamp_time(time_t t, char buf[static PDF_STAMP_TIME_MAX]);

@@ -111,6 +111,30 @@ static void test_appearance_stream(void **state) {
         assert_int_equal(pdf_appearance_stream(&a, &b), -EINVAL);
 }
 
+static void test_stamp_time(void **state) {
+        char buf[PDF_STAMP_TIME_MAX];
+
+        /* 2026-12-06T02:41:07Z, whatever TZ says. */
+        setenv("TZ", "America/New_York", 1);
+        tzset();
+        assert_int_equal(pdf_stamp_time(1796524867, buf), 0);
+        assert_string_equal(buf, "2026-12-06T09:41:07+07:00");
+        unsetenv("TZ");
+        tzset();
+}
+
+static void test_objects_refused(void **state) {
+        static const char *const lines[] = { "Ký số \x01" };
+        PdfAppearanceObjects o = {};
+
+        assert_int_equal(
+                pdf_appearance_objects(&(PdfAppearanceSpec){ .width = 10, .height = 10 }, 5, &o), -EINVAL);
+        assert_int_equal(
+                pdf_appearance_objects(&(PdfAppearanceSpec){ .lines = lines, .n_lines = 1 }, 5, &o),
+                -EBADMSG);
+        assert_null(o.bodies);
+}
+
 /* ---- A page made of the objects, checked by qpdf and poppler ---- */
 
 enum {
@@ -123,10 +147,9 @@ enum {
         OBJ_SEAL_WIDGET,
         OBJ_SEAL_AP,
         OBJ_STAMP_WIDGET,
-        OBJ_STAMP_AP,
         OBJ_LEADER_IMAGE = 20, /* + SMask */
         OBJ_SEAL_IMAGE = 22,   /* + SMask */
-        OBJ_FONT = 30,         /* + 4 */
+        OBJ_STAMP_AP = 30,     /* + the font's objects */
         OBJ_MAX = 40,
 };
 
@@ -291,24 +314,31 @@ static const char *const stamp_lines[] = {
         "2026-12-06T09:41:07+07:00",
 };
 
-/* Shapes the stamp's lines, builds its appearance and the font objects, and places it on the page. */
+/* The stamp's objects from pdf_appearance_objects(), placed on the page. */
 static void add_stamp(TestPdf *p, const double visible[static 4], int rotate, PdfRect *ret_rect) {
-        _cleanup_(pdf_font_freep) PdfFont *font = NULL;
-        PdfTextRun *runs[ELEMENTSOF(stamp_lines)] = {};
-        PdfAppearance a = { .rotate = rotate, .font_objnum = OBJ_FONT, .align_right = true };
+        PdfAppearanceObjects o = {};
+        PdfAppearanceSpec spec = {
+                .rotate = rotate,
+                .lines = stamp_lines,
+                .n_lines = ELEMENTSOF(stamp_lines),
+                .align_right = true,
+        };
+        size_t bytes = 0;
 
-        assert_int_equal(pdf_font_new(PDF_FONT_DEFAULT_PATH, &font), 0);
-        for (size_t i = 0; i < ELEMENTSOF(stamp_lines); i++)
-                assert_int_equal(pdf_font_shape(font, stamp_lines[i], &runs[i]), 0);
-        a.lines = (const PdfTextRun *const *) runs;
-        a.n_lines = ELEMENTSOF(runs);
-        pdf_text_block_size(a.lines, a.n_lines, PDF_APPEARANCE_FONT_SIZE, &a.width, &a.height);
-        assert_int_equal(pdf_appearance_stream(&a, &p->obj[OBJ_STAMP_AP]), 0);
-        assert_int_equal(pdf_font_objects(font, OBJ_FONT, &p->obj[OBJ_FONT]), 0);
-        assert_int_equal(pdf_stamp_rect(visible, rotate, a.width, a.height, ret_rect), 0);
+        assert_int_equal(pdf_appearance_objects(&spec, OBJ_STAMP_AP, &o), 0);
+        assert_int_equal(o.n_bodies, 1 + PDF_FONT_N_OBJECTS);
+        assert_true(OBJ_STAMP_AP + o.n_bodies <= OBJ_MAX);
+        for (size_t i = 0; i < o.n_bodies; i++) {
+                bytes += strlen(o.bodies[i].dict) + o.bodies[i].stream_size;
+                p->obj[OBJ_STAMP_AP + i] = o.bodies[i];
+        }
+        /* The writer owns the bodies now. */
+        o.bodies = mfree(o.bodies);
+        /* A subset, not the font: a few kilobytes per stamp. */
+        print_message("stamp appearance: %zu bytes in %zu objects\n", bytes, o.n_bodies);
+        assert_true(bytes < 32 * 1024);
+        assert_int_equal(pdf_stamp_rect(visible, rotate, o.width, o.height, ret_rect), 0);
         add_widget(p, OBJ_STAMP_WIDGET, "stamp", ret_rect, OBJ_STAMP_AP);
-        for (size_t i = 0; i < ELEMENTSOF(runs); i++)
-                pdf_text_run_free(runs[i]);
 }
 
 static void add_page(TestPdf *p, const char *boxes, int rotate, const char *annots) {
@@ -485,6 +515,8 @@ int main(void) {
                 cmocka_unit_test(test_rotate),
                 cmocka_unit_test(test_stamp_rect),
                 cmocka_unit_test(test_appearance_stream),
+                cmocka_unit_test(test_stamp_time),
+                cmocka_unit_test(test_objects_refused),
                 cmocka_unit_test(test_render_signed_page),
                 cmocka_unit_test(test_render_stamp_rotated),
         };
