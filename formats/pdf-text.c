@@ -49,8 +49,8 @@ int pdf_font_new(const char *path, PdfFont **ret) {
         if (!f)
                 return -ENOMEM;
         f->blob = hb_blob_create_from_file_or_fail(path);
-        if (!f->blob)
-                return -ENOMEM;
+        if (!f->blob) /* a folder, an unreadable file; HarfBuzz does not say which */
+                return -EBADMSG;
         if (hb_blob_get_length(f->blob) == 0 || hb_blob_get_length(f->blob) > PDF_FONT_MAX_BYTES)
                 return -EBADMSG;
         f->face = hb_face_create(f->blob, 0);

@@ -107,6 +107,32 @@ static void test_operators(void **state) {
         assert_int_equal(strcount_hex(ops), r->n_glyphs);
 }
 
+/* Marks HarfBuzz places by hand (no precomposed glyph for x with dot below and circumflex) sit over their
+ * base, each at its own text matrix; decomposed input with a precomposed glyph becomes that glyph. */
+static void test_marks(void **state) {
+        _cleanup_(pdf_font_freep) PdfFont *f = load_font();
+        _cleanup_(pdf_text_run_freep) PdfTextRun *r = NULL, *o = NULL;
+        _cleanup_free_ char *ops = NULL;
+        size_t n_tm = 0;
+
+        assert_int_equal(pdf_font_shape(f, "x\xcc\xa3\xcc\x82", &r), 0);
+        assert_int_equal(r->n_glyphs, 3);
+        for (size_t i = 1; i < 3; i++) {
+                assert_int_equal(r->glyphs[i].x_advance, 0);
+                assert_int_equal(r->glyphs[i].width, 0);
+                /* The mark's origin is within the base glyph's advance. */
+                assert_true(r->glyphs[0].x_advance + r->glyphs[i].x_offset >= 0);
+                assert_true(r->glyphs[i].x_offset < 0);
+        }
+        assert_int_equal(pdf_text_run_operators(r, "F1", 10, 0, 0, &ops), 0);
+        for (const char *p = ops; (p = strstr(p, " Tm ")); p++)
+                n_tm++;
+        assert_true(n_tm >= 2);
+
+        assert_int_equal(pdf_font_shape(f, "O\xcc\xa3\xcc\x82", &o), 0);
+        assert_int_equal(o->n_glyphs, 1);
+}
+
 static void test_refused(void **state) {
         _cleanup_(pdf_font_freep) PdfFont *f = load_font();
         PdfTextRun *r = NULL;
@@ -121,6 +147,7 @@ static void test_refused(void **state) {
         assert_null(r);
         assert_int_equal(pdf_font_new("/nonexistent/font.ttf", &g), -ENOENT);
         assert_int_equal(pdf_font_new("/etc/hostname", &g), -EBADMSG);
+        assert_int_equal(pdf_font_new("/", &g), -EBADMSG);
         assert_null(g);
 }
 
@@ -173,6 +200,7 @@ int main(void) {
                 cmocka_unit_test(test_subset),    cmocka_unit_test(test_width),
                 cmocka_unit_test(test_operators), cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_objects),   cmocka_unit_test(test_font_without_vietnamese),
+                cmocka_unit_test(test_marks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
