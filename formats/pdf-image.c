@@ -101,6 +101,7 @@ static void decode(Decoder *d, PdfImageFlags flags) {
         png_set_user_limits(d->png, PDF_IMAGE_MAX_SIDE, PDF_IMAGE_MAX_SIDE);
         /* Ancillary chunks (text, ICC profiles) are not needed; a compressed one could be a zip bomb. */
         png_set_chunk_malloc_max(d->png, PDF_IMAGE_MAX_BYTES);
+        png_set_chunk_cache_max(d->png, 128);
         png_set_keep_unknown_chunks(d->png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
         png_read_info(d->png, d->info);
         png_get_IHDR(d->png, d->info, &w, &h, &depth, &color, NULL, NULL, NULL);
