@@ -464,7 +464,7 @@ static void test_render_stamp_rotated(void **state) {
                         PdfImage *page;
                         double v[4];
                         PdfRect st;
-                        unsigned minx = UINT_MAX, miny = UINT_MAX, maxx = 0, maxy = 0;
+                        unsigned minx = UINT_MAX, miny = UINT_MAX, maxx = 0, maxy = 0, minx_row = 0;
 
                         assert_int_equal(pdf_page_visible_box(pages[i].media, pages[i].crop, v), 0);
                         add_stamp(&p, v, rotate, &st);
@@ -487,6 +487,8 @@ static void test_render_stamp_rotated(void **state) {
                         for (unsigned y = 0; y < page->height; y++)
                                 for (unsigned x = 0; x < page->width; x++)
                                         if (page->samples[((size_t) y * page->width + x) * 3] < 128) {
+                                                if (x < minx)
+                                                        minx_row = y;
                                                 minx = MIN(minx, x);
                                                 maxx = MAX(maxx, x);
                                                 miny = MIN(miny, y);
@@ -501,6 +503,9 @@ static void test_render_stamp_rotated(void **state) {
                         assert_true(miny >= PDF_STAMP_MARGIN - 1);
                         assert_true(minx > page->width / 2);
                         assert_true(maxy < page->height / 4);
+                        /* Upright, not upside down: the lines are right-aligned and the last (the time) is
+                         * the widest, so the leftmost ink is in the bottom third. */
+                        assert_true(minx_row > miny + (maxy - miny) * 2 / 3);
                         pdf_image_free(page);
                 }
         assert_true(asprintf(&cmd, "rm -rf -- '%s'", dir) >= 0);
