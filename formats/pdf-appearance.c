@@ -30,6 +30,21 @@ int pdf_seal_rect(const PdfRect *leader, double diameter_mm, PdfRect *ret) {
         return 0;
 }
 
+int pdf_rect_fit(const PdfRect *box, uint32_t w, uint32_t h, PdfRect *ret) {
+        double s;
+
+        if (w == 0 || h == 0 || !(box->w > 0 && box->h > 0))
+                return -EINVAL;
+        s = MIN(box->w / w, box->h / h);
+        *ret = (PdfRect){
+                .x = box->x + (box->w - w * s) / 2,
+                .y = box->y + (box->h - h * s) / 2,
+                .w = w * s,
+                .h = h * s,
+        };
+        return 0;
+}
+
 static bool box_normalize(const double in[static 4], double out[static 4]) {
         for (int i = 0; i < 4; i++)
                 if (!isfinite(in[i]))
@@ -135,14 +150,12 @@ static const char *rotation_matrix(int rotate) {
 
 static void draw_image(FILE *f, const PdfAppearance *a) {
         char n[4][PDF_NUMBER_MAX];
-        double s, w, h;
+        PdfRect r;
 
-        /* Fit inside the box, aspect ratio kept, centred. */
-        s = MIN(a->width / a->image_width, a->height / a->image_height);
-        w = a->image_width * s;
-        h = a->image_height * s;
-        fprintf(f, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", pdf_number(w, n[0]), pdf_number(h, n[1]),
-                pdf_number((a->width - w) / 2, n[2]), pdf_number((a->height - h) / 2, n[3]));
+        /* pdf_appearance_stream() checked the sizes, so this cannot fail. */
+        (void) pdf_rect_fit(&(PdfRect){ 0, 0, a->width, a->height }, a->image_width, a->image_height, &r);
+        fprintf(f, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", pdf_number(r.w, n[0]), pdf_number(r.h, n[1]),
+                pdf_number(r.x, n[2]), pdf_number(r.y, n[3]));
 }
 
 static int draw_text(FILE *f, const PdfAppearance *a, double size) {

@@ -32,6 +32,11 @@ double pdf_mm_to_pt(double mm);
  * PDF_SEAL_MAX_MM] or an empty leader rectangle. */
 int pdf_seal_rect(const PdfRect *leader, double diameter_mm, PdfRect *ret);
 
+/* The part of box that an image of w x h pixels fills when fitted inside it, aspect ratio kept, centred.
+ * The leader's widget should get this rectangle rather than the one asked for: the seal is later placed
+ * from the widget's /Rect alone, and must cover the left third of the image, not of empty margins. */
+int pdf_rect_fit(const PdfRect *box, uint32_t w, uint32_t h, PdfRect *ret);
+
 /* The visible area of a page, [llx lly urx ury]: the CropBox (NULL: none) clipped to the MediaBox, each box
  * normalized first (a box may list its corners in any order). -EINVAL when the area is empty. */
 int pdf_page_visible_box(const double media[static 4], const double *crop, double ret[static 4]);

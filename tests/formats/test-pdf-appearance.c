@@ -38,6 +38,21 @@ static void test_seal_rect(void **state) {
         assert_int_equal(pdf_seal_rect(&leader, 40, &s), -EINVAL);
 }
 
+static void test_rect_fit(void **state) {
+        PdfRect r;
+
+        /* A 3:1 signature in a 200 x 100 box: 200 x 66.7, centred vertically. */
+        assert_int_equal(pdf_rect_fit(&(PdfRect){ 10, 20, 200, 100 }, 300, 100, &r), 0);
+        assert_float_equal(r.x, 10, 1e-9);
+        assert_float_equal(r.w, 200, 1e-9);
+        assert_float_equal(r.h, 200.0 / 3, 1e-9);
+        assert_float_equal(r.y, 20 + (100 - 200.0 / 3) / 2, 1e-9);
+        /* A square seal in a wide box: centred horizontally. */
+        assert_int_equal(pdf_rect_fit(&(PdfRect){ 0, 0, 300, 100 }, 50, 50, &r), 0);
+        assert_memory_equal(&r, (&(PdfRect){ 100, 0, 100, 100 }), sizeof r);
+        assert_int_equal(pdf_rect_fit(&(PdfRect){ 0, 0, 300, 100 }, 0, 50, &r), -EINVAL);
+}
+
 static void test_visible_box(void **state) {
         double v[4];
 
@@ -516,6 +531,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mm),
                 cmocka_unit_test(test_seal_rect),
+                cmocka_unit_test(test_rect_fit),
                 cmocka_unit_test(test_visible_box),
                 cmocka_unit_test(test_rotate),
                 cmocka_unit_test(test_stamp_rect),
