@@ -327,6 +327,8 @@ static const char *const stamp_lines[] = {
         "SAO Y BẢN CHÍNH",
         "UBND phường Uông Bí",
         "2026-12-06T09:41:07+07:00",
+        /* The widest line last: the orientation check in test_render_stamp_rotated relies on it. */
+        "Sao y bản chính — UBND phường Uông Bí — 2026-12-06T09:41:07+07:00",
 };
 
 /* The stamp's objects from pdf_appearance_objects(), placed on the page. */
@@ -516,11 +518,12 @@ static void test_render_stamp_rotated(void **state) {
                         assert_true(maxx > minx);
                         assert_true(maxx < page->width - PDF_STAMP_MARGIN + 1);
                         assert_true(miny >= PDF_STAMP_MARGIN - 1);
-                        assert_true(minx > page->width / 2);
+                        assert_true(maxx > page->width - PDF_STAMP_MARGIN - 12);
+                        assert_true(minx > page->width / 3);
                         assert_true(maxy < page->height / 4);
-                        /* Upright, not upside down: the lines are right-aligned and the last (the time) is
-                         * the widest, so the leftmost ink is in the bottom third. */
-                        assert_true(minx_row > miny + (maxy - miny) * 2 / 3);
+                        /* Upright, not upside down: the lines are right-aligned and the last is the widest,
+                         * so the leftmost ink is in the bottom quarter. */
+                        assert_true(minx_row > miny + (maxy - miny) * 3 / 4);
                         pdf_image_free(page);
                 }
         assert_true(asprintf(&cmd, "rm -rf -- '%s'", dir) >= 0);
