@@ -237,7 +237,12 @@ static int run(const char *command) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* poppler-utils, qpdf and fonts-liberation2 (contrib/packages.txt); without them the page tests skip. */
 static bool have_tools(void) {
+        if (access(PDF_FONT_DEFAULT_PATH, R_OK) < 0) {
+                print_message("%s missing (fonts-liberation2)\n", PDF_FONT_DEFAULT_PATH);
+                return false;
+        }
         return run("{ command -v qpdf && command -v pdftotext && command -v pdftoppm; } >/dev/null 2>&1") ==
                0;
 }

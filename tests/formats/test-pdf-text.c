@@ -14,7 +14,7 @@ static PdfFont *load_font(void) {
         PdfFont *f = NULL;
 
         if (access(PDF_FONT_DEFAULT_PATH, R_OK) < 0) {
-                print_message("%s missing (fonts-liberation)\n", PDF_FONT_DEFAULT_PATH);
+                print_message("%s missing (fonts-liberation2)\n", PDF_FONT_DEFAULT_PATH);
                 skip();
         }
         assert_int_equal(pdf_font_new(PDF_FONT_DEFAULT_PATH, &f), 0);
