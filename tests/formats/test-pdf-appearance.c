@@ -144,6 +144,8 @@ static void test_objects_refused(void **state) {
 
         assert_int_equal(
                 pdf_appearance_objects(&(PdfAppearanceSpec){ .width = 10, .height = 10 }, 5, &o), -EINVAL);
+        if (access(PDF_FONT_DEFAULT_PATH, R_OK) < 0)
+                skip();
         assert_int_equal(
                 pdf_appearance_objects(&(PdfAppearanceSpec){ .lines = lines, .n_lines = 1 }, 5, &o),
                 -EBADMSG);
