@@ -229,40 +229,60 @@ size_t pdf_image_n_objects(const PdfImage *img) {
         return img->alpha ? 2 : 1;
 }
 
-int pdf_image_objects(const PdfImage *img, unsigned first_objnum, PdfObjectBody *ret_bodies) {
-        PdfObjectBody b[2] = {};
-        size_t n = (size_t) img->width * img->height;
-        _cleanup_free_ char *smask_ref = NULL;
+static uint8_t paeth(uint8_t a, uint8_t b, uint8_t c) {
+        int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/* One image XObject of 8-bit samples. The rows are PNG-filtered (Paeth) before deflating, as PNG itself
+ * does: plain deflate of the samples can be several times the size of the PNG they came from. */
+static int image_body(
+        const uint8_t *samples, uint32_t w, uint32_t h, unsigned channels, const char *extra,
+        PdfObjectBody *ret) {
+        _cleanup_free_ uint8_t *filtered = NULL;
+        size_t row = (size_t) w * channels;
         uint8_t *z;
         size_t zs;
         int r;
 
-        if (img->alpha) {
-                r = pdf_deflate(img->alpha, n, &z, &zs);
-                if (r < 0)
-                        return r;
-                r = pdf_object_body_new(
-                        &b[1], z, zs,
-                        "<< /Type /XObject /Subtype /Image /Width %" PRIu32 " /Height %" PRIu32
-                        " /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode>>",
-                        img->width, img->height);
-                if (r < 0)
-                        return r;
-                if (asprintf(&smask_ref, " /SMask %u 0 R", first_objnum + 1) < 0) {
-                        smask_ref = NULL;
-                        pdf_object_bodies_done(b, 2);
-                        return -ENOMEM;
+        filtered = malloc((row + 1) * h);
+        if (!filtered)
+                return -ENOMEM;
+        for (size_t y = 0; y < h; y++) {
+                const uint8_t *cur = samples + y * row, *up = y > 0 ? cur - row : NULL;
+                uint8_t *out = filtered + y * (row + 1);
+
+                out[0] = 4; /* Paeth */
+                for (size_t i = 0; i < row; i++) {
+                        uint8_t a = i >= channels ? cur[i - channels] : 0, b = up ? up[i] : 0,
+                                c = up && i >= channels ? up[i - channels] : 0;
+
+                        out[1 + i] = (uint8_t) (cur[i] - paeth(a, b, c));
                 }
         }
+        r = pdf_deflate(filtered, (row + 1) * h, &z, &zs);
+        if (r < 0)
+                return r;
+        return pdf_object_body_new(
+                ret, z, zs,
+                "<< /Type /XObject /Subtype /Image /Width %" PRIu32 " /Height %" PRIu32
+                " /ColorSpace %s /BitsPerComponent 8%s /Filter /FlateDecode"
+                " /DecodeParms << /Predictor 15 /Colors %u /BitsPerComponent 8 /Columns %" PRIu32 " >>>>",
+                w, h, channels == 3 ? "/DeviceRGB" : "/DeviceGray", extra, channels, w);
+}
 
-        r = pdf_deflate(img->samples, n * img->channels, &z, &zs);
+int pdf_image_objects(const PdfImage *img, unsigned first_objnum, PdfObjectBody *ret_bodies) {
+        PdfObjectBody b[2] = {};
+        char smask_ref[32] = "";
+        int r = 0;
+
+        if (img->alpha) {
+                r = image_body(img->alpha, img->width, img->height, 1, "", &b[1]);
+                snprintf(smask_ref, sizeof smask_ref, " /SMask %u 0 R", first_objnum + 1);
+        }
         if (r >= 0)
-                r = pdf_object_body_new(
-                        &b[0], z, zs,
-                        "<< /Type /XObject /Subtype /Image /Width %" PRIu32 " /Height %" PRIu32
-                        " /ColorSpace %s /BitsPerComponent 8%s /Filter /FlateDecode>>",
-                        img->width, img->height, img->channels == 3 ? "/DeviceRGB" : "/DeviceGray",
-                        strempty(smask_ref));
+                r = image_body(img->samples, img->width, img->height, img->channels, smask_ref, &b[0]);
         if (r < 0) {
                 pdf_object_bodies_done(b, 2);
                 return r;

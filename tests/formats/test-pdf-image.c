@@ -139,24 +139,51 @@ static void test_refused(void **state) {
         free(t.data);
 }
 
+/* Undoes the PNG row filters of a /Predictor 15 stream (what a PDF reader does). */
+static void unfilter(const uint8_t *in, uint8_t *out, size_t row, size_t rows, unsigned bpp) {
+        for (size_t y = 0; y < rows; y++) {
+                const uint8_t *f = in + y * (row + 1);
+                uint8_t *cur = out + y * row, *up = y > 0 ? cur - row : NULL;
+
+                assert_int_equal(f[0], 4);
+                for (size_t i = 0; i < row; i++) {
+                        int a = i >= bpp ? cur[i - bpp] : 0, b = up ? up[i] : 0,
+                            c = up && i >= bpp ? up[i - bpp] : 0, p = a + b - c;
+                        int pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+                        int pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+
+                        cur[i] = (uint8_t) (f[1 + i] + pred);
+                }
+        }
+}
+
 static void test_objects(void **state) {
         TestPng t = test_png_make(16, 12, PNG_COLOR_TYPE_RGBA, 8, PNG_INTERLACE_NONE);
         PdfImage *img = decode_ok(&t, 0);
         PdfObjectBody b[2] = {};
-        uint8_t plain[16 * 12 * 3];
-        uLongf n = sizeof plain;
+        uint8_t filtered[(16 * 3 + 1) * 12], plain[16 * 12 * 3], mask[16 * 12];
+        uLongf n = sizeof filtered;
 
         assert_int_equal(pdf_image_n_objects(img), 2);
         assert_int_equal(pdf_image_objects(img, 40, b), 0);
         assert_non_null(strstr(b[0].dict, "/SMask 41 0 R"));
         assert_non_null(strstr(b[0].dict, "/ColorSpace /DeviceRGB"));
         assert_non_null(strstr(b[0].dict, "/Width 16 /Height 12"));
+        assert_non_null(strstr(
+                b[0].dict, "/DecodeParms << /Predictor 15 /Colors 3 /BitsPerComponent 8 /Columns 16 >>"));
         assert_non_null(strstr(b[1].dict, "/ColorSpace /DeviceGray"));
+        assert_non_null(strstr(b[1].dict, "/Colors 1 "));
         assert_null(strstr(b[1].dict, "/SMask"));
-        /* The stream inflates back to the samples. */
-        assert_int_equal(uncompress(plain, &n, b[0].stream, b[0].stream_size), Z_OK);
-        assert_int_equal(n, sizeof plain);
+        /* The streams inflate and unfilter back to the samples and the mask. */
+        assert_int_equal(uncompress(filtered, &n, b[0].stream, b[0].stream_size), Z_OK);
+        assert_int_equal(n, sizeof filtered);
+        unfilter(filtered, plain, 16 * 3, 12, 3);
         assert_memory_equal(plain, img->samples, sizeof plain);
+        n = sizeof filtered;
+        assert_int_equal(uncompress(filtered, &n, b[1].stream, b[1].stream_size), Z_OK);
+        assert_int_equal(n, (16 + 1) * 12);
+        unfilter(filtered, mask, 16, 12, 1);
+        assert_memory_equal(mask, img->alpha, sizeof mask);
         pdf_object_bodies_done(b, 2);
         pdf_image_free(img);
         free(t.data);
