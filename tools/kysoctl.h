@@ -3,6 +3,8 @@
 /* kysoctl verbs: each lives in its own tools/kysoctl-*.c file and is called with argv[0] = the verb.
  * Exit codes are the command line's contract (see kysoctl(1)). */
 
+#include <time.h>
+
 enum {
         KYSOCTL_EXIT_OK = 0,       /* done; for verify: every signature valid */
         KYSOCTL_EXIT_REFUSED = 1,  /* refused or invalid: policy denial, bad signature, broken audit chain */
@@ -20,3 +22,9 @@ int verb_sign(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_audit(int argc, char **argv);
 int verb_policy(int argc, char **argv);
+int verb_trust(int argc, char **argv);
+
+typedef struct Policy Policy;
+/* Prints a warning for each trusted root of p that expires within its warning days (for policy check);
+ * returns how many. */
+int trust_print_expiring(const Policy *p, time_t now);
