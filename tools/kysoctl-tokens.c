@@ -390,6 +390,8 @@ int verb_certs(int argc, char **argv) {
         int r;
 
         i18n_setup();
+        if (certs_register_wanted(argc, argv))
+                return verb_certs_register(argc, argv);
         r = parse_options(argc, argv, "certs", &json);
         if (r <= 0)
                 return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
@@ -432,6 +434,14 @@ int verb_certs(int argc, char **argv) {
                 if (!isempty(dict_string(o, "reason")))
                         printf(_("%s: cannot sign: %s\n"), dict_string(o, "label"),
                                dict_string(o, "reason"));
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i);
+                if (streq(dict_string(o, "status"), "expiring"))
+                        printf(_("%s: expires in %" PRId64
+                                 " days: renew it now (Article 11: renewal is possible "
+                                 "while 60 days remain).\n"),
+                               dict_string(o, "label"), dict_int(o, "days-left"));
         }
         return KYSOCTL_EXIT_OK;
 }

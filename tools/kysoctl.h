@@ -3,6 +3,7 @@
 /* kysoctl verbs: each lives in its own tools/kysoctl-*.c file and is called with argv[0] = the verb.
  * Exit codes are the command line's contract (see kysoctl(1)). */
 
+#include <stdbool.h>
 #include <time.h>
 
 enum {
@@ -23,6 +24,10 @@ int verb_verify(int argc, char **argv);
 int verb_audit(int argc, char **argv);
 int verb_policy(int argc, char **argv);
 int verb_trust(int argc, char **argv);
+
+/* kysoctl certs --all / --export: the certificate register (kysoctl-register.c). */
+bool certs_register_wanted(int argc, char **argv);
+int verb_certs_register(int argc, char **argv);
 
 typedef struct Policy Policy;
 /* Prints a warning for each trusted root of p that expires within its warning days (for policy check);
