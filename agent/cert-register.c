@@ -2,7 +2,9 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "audit/audit-events.h"
 #include "audit/audit-log.h"
 #include "cert-register.h"
 #include "fileio.h"
@@ -402,4 +404,93 @@ int cert_register_default_path(char **ret) {
         if (k < 0)
                 return k;
         return cert_register_path_beside(audit, ret);
+}
+
+/* "2026-12-06T16:05:14.666Z" or "2027-01-05T16:05:14Z" as unix seconds; 0 when it is not such a time. */
+static int64_t parse_utc(const char *s) {
+        struct tm tm = {};
+        const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!end)
+                return 0;
+        return (int64_t) timegm(&tm);
+}
+
+static const char *jget(json_object *o, const char *a, const char *b) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, a, &v))
+                return NULL;
+        if (b && !json_object_object_get_ex(v, b, &v))
+                return NULL;
+        return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* The CN of an RFC 2253 name (without escapes: good enough to group a holder's certificates). */
+static char *cn_of(const char *dn) {
+        for (const char *p = dn; p && *p; p++)
+                if ((p == dn || p[-1] == ',') && startswith(p, "CN=")) {
+                        const char *e = strchrnul(p + 3, ',');
+                        return strndup(p + 3, (size_t) (e - p - 3));
+                }
+        return NULL;
+}
+
+int cert_register_replay(CertRegister *r, const char *line, size_t len) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(cert_register_change_done) CertRegisterChange change = {};
+        _cleanup_free_ char *holder = NULL, *org = NULL;
+        json_tokener *tok = json_tokener_new();
+        int k;
+
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, line, (int) len);
+        json_tokener_free(tok);
+        if (!o || !json_object_is_type(o, json_type_object))
+                return 0;
+        AuditEventType type = audit_event_type_from_string(jget(o, "event", NULL));
+        const char *fp = jget(o, "cert", "fingerprint");
+        bool sign = type == AUDIT_EVENT_SIGN_ALLOWED || type == AUDIT_EVENT_SIGN_DONE ||
+                    type == AUDIT_EVENT_SIGN_DENIED || type == AUDIT_EVENT_SIGN_FAILED ||
+                    type == AUDIT_EVENT_SIGN_CANCELLED;
+        if (!fp || strlen(fp) != 64 ||
+            !(sign || type == AUDIT_EVENT_CERT_FIRST_SEEN || type == AUDIT_EVENT_CERT_STATUS_CHANGED))
+                return 0;
+        int64_t t = parse_utc(jget(o, "time", NULL));
+        const char *status = jget(o, "cert", "status");
+        const char *subject = jget(o, "cert", "subject");
+
+        holder = jget(o, "data", "holder") ? strdup(jget(o, "data", "holder")) : cn_of(subject);
+        if (jget(o, "data", "organization"))
+                org = strdup(jget(o, "data", "organization"));
+        CertSighting s = {
+                .fingerprint = fp,
+                .subject = subject,
+                .issuer = jget(o, "cert", "issuer"),
+                .serial = jget(o, "cert", "serial"),
+                .holder = holder,
+                .organization = org,
+                .kind = jget(o, "cert", "kind"),
+                .not_after = parse_utc(jget(o, "cert", "not_after")),
+                .token_label = jget(o, "token", "label"),
+                .token_serial = jget(o, "token", "serial"),
+                /* A signing record's status is the one checked for that signature; "renewed" is set below.
+                 */
+                .status = streq_ptr(status, "renewed") ? NULL : status,
+        };
+        CertRegisterEntry *e = cert_register_find(r, fp);
+        if (e && e->first_seen > t)
+                e->first_seen = t; /* logs given out of order */
+        k = cert_register_observe(r, &s, t, &change);
+        if (k < 0)
+                return k;
+        e = cert_register_find(r, fp);
+        if (e && e->last_seen < t)
+                e->last_seen = t;
+        if (type == AUDIT_EVENT_CERT_STATUS_CHANGED && streq_ptr(status, "renewed")) {
+                if (update_string(&e->status, "renewed") < 0 ||
+                    update_string(&e->renewed_by, jget(o, "data", "renewed_by")) < 0)
+                        return -ENOMEM;
+                e->status_time = t;
+        }
+        return 1;
 }

@@ -85,5 +85,11 @@ int cert_register_observe(
 int cert_register_path_beside(const char *audit_path, char **ret);
 int cert_register_default_path(char **ret);
 
+/* Replays one audit record (a line of an audit log, kysod's or collected from a desk) into the register, so
+ * an auditor can rebuild it without an agent: cert-first-seen and cert-status-changed as the agent wrote
+ * them, and the certificate named by a signing record (sign-*), seen at that record's time. Other records
+ * and lines that are not JSON are skipped (0); 1 when the register changed; -ENOMEM. */
+int cert_register_replay(CertRegister *r, const char *line, size_t len);
+
 /* One entry as a JSON object (the file's form); NULL on OOM. */
 json_object *cert_register_entry_to_json(const CertRegisterEntry *e);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/cert-register.h"
+#include "audit/audit-reader.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "policy/policy.h"
@@ -27,17 +28,45 @@ bool certs_register_wanted(int argc, char **argv) {
                 if (streq(argv[i], "--"))
                         break;
                 if (streq(argv[i], "--all") || startswith(argv[i], "--export") ||
-                    startswith(argv[i], "--register"))
+                    startswith(argv[i], "--register") || startswith(argv[i], "--log"))
                         return true;
         }
         return false;
 }
 
 static void help(void) {
-        printf(_("Usage: kysoctl certs --all [--json] [--register FILE]\n"
-                 "       kysoctl certs --export csv|json|html [--organization NAME] [--register FILE]\n\n"
-                 "Lists every certificate the agent has seen on a token (the certificate register, kept\n"
-                 "beside the audit log), or writes it for the ward's report. No agent is needed.\n"));
+        printf(_(
+                "Usage: kysoctl certs --all [--json] [--register FILE | --log LOG...]\n"
+                "       kysoctl certs --export csv|json|html [--organization NAME] [--register FILE | --log "
+                "LOG...]\n\n"
+                "Lists every certificate the agent has seen on a token (the certificate register, kept\n"
+                "beside the audit log), or writes it for the ward's report. With --log (once per log) the\n"
+                "register is built from collected audit logs instead. No agent is needed.\n"));
+}
+
+/* The register as the records of the logs tell it (each log with its archives, in order). */
+static int register_from_logs(char **logs, CertRegister **ret) {
+        _cleanup_(cert_register_freep) CertRegister *reg = cert_register_new(NULL);
+        if (!reg)
+                return -ENOMEM;
+        STRV_FOREACH (l, logs) {
+                _cleanup_(audit_reader_freep) AuditReader *rd = NULL;
+                AuditLine line;
+                int r = audit_reader_open(*l, &rd);
+                if (r < 0) {
+                        kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
+                        return r;
+                }
+                while ((r = audit_reader_next(rd, &line)) > 0)
+                        if (line.data && cert_register_replay(reg, line.data, line.len) == -ENOMEM)
+                                return -ENOMEM;
+                if (r < 0 && r != -E2BIG) {
+                        kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(reg);
+        return 0;
 }
 
 typedef enum DateStyle {
@@ -283,10 +312,12 @@ int verb_certs_register(int argc, char **argv) {
                 { "export", required_argument, NULL, 'e' },
                 { "organization", required_argument, NULL, 'o' },
                 { "register", required_argument, NULL, 'r' },
+                { "log", required_argument, NULL, 'l' },
                 {},
         };
         _cleanup_(cert_register_freep) CertRegister *reg = NULL;
         _cleanup_free_ char *path = NULL, *org = NULL;
+        _cleanup_strv_free_ char **logs = NULL;
         const char *register_arg = NULL, *org_arg = NULL;
         ExportFormat format = EXPORT_NONE;
         bool json = false;
@@ -321,6 +352,10 @@ int verb_certs_register(int argc, char **argv) {
                 case 'r':
                         register_arg = optarg;
                         break;
+                case 'l':
+                        if (strv_extend(&logs, optarg) < 0)
+                                return KYSOCTL_EXIT_INTERNAL;
+                        break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
                 }
@@ -329,9 +364,20 @@ int verb_certs_register(int argc, char **argv) {
                         "certs", _("unexpected argument '%s'. Run 'kysoctl certs --help'.\n"), argv[optind]);
                 return KYSOCTL_EXIT_USAGE;
         }
-        r = register_arg ? ((path = strdup(register_arg)) ? 0 : -ENOMEM) : cert_register_default_path(&path);
-        if (r >= 0)
-                r = cert_register_load(path, &reg);
+        if (logs && register_arg) {
+                kysoctl_error("certs", _("--log and --register exclude each other.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (logs) {
+                r = register_from_logs(logs, &reg);
+                if (r < 0)
+                        return KYSOCTL_EXIT_INTERNAL;
+        } else {
+                r = register_arg ? ((path = strdup(register_arg)) ? 0 : -ENOMEM)
+                                 : cert_register_default_path(&path);
+                if (r >= 0)
+                        r = cert_register_load(path, &reg);
+        }
         if (r < 0) {
                 kysoctl_error(
                         "certs", _("cannot read the certificate register %s: %s\n"), strna(path),

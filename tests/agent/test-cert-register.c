@@ -200,12 +200,52 @@ static void test_notify_decide(void **state) {
         assert_int_equal(notify_decide(&ten, "expiring", 7, NOW + 3 * DAY, 10), NOTIFY_EXPIRING);
 }
 
+static void test_replay(void **state) {
+        _cleanup_(cert_register_freep) CertRegister *r = cert_register_new(NULL);
+        static const char first[] =
+                "{\"v\":1,\"seq\":5,\"time\":\"2026-12-06T10:00:00.123Z\",\"event\":\"cert-first-seen\","
+                "\"cert\":{\"subject\":\"CN=Nguyễn Văn An,O=UBND\",\"issuer\":\"CN=CA\",\"serial\":\"1001\","
+                "\"fingerprint\":\"1111111111111111111111111111111111111111111111111111111111111111\","
+                "\"kind\":\"personal\",\"not_after\":\"2027-01-05T00:00:00Z\",\"status\":\"valid\"},"
+                "\"token\":{\"label\":\"leader\",\"serial\":\"aaaa\"},"
+                "\"data\":{\"holder\":\"Nguyễn Văn An\",\"organization\":\"UBND\"}}";
+        static const char revoked[] =
+                "{\"v\":1,\"seq\":9,\"time\":\"2026-12-07T10:00:00Z\",\"event\":\"cert-status-changed\","
+                "\"cert\":{\"fingerprint\":\"1111111111111111111111111111111111111111111111111111111111111111\","
+                "\"status\":\"revoked\"}}";
+        static const char signed_by_other[] =
+                "{\"v\":1,\"seq\":7,\"time\":\"2026-12-06T11:00:00Z\",\"event\":\"sign-done\","
+                "\"cert\":{\"subject\":\"O=UBND,CN=Trần Thị Bình\",\"fingerprint\":"
+                "\"3333333333333333333333333333333333333333333333333333333333333333\",\"status\":\"valid\"}}";
+        static const char token[] =
+                "{\"v\":1,\"seq\":2,\"time\":\"2026-12-06T09:00:00Z\",\"event\":\"token-added\"}";
+
+        assert_int_equal(cert_register_replay(r, first, strlen(first)), 1);
+        assert_int_equal(cert_register_replay(r, signed_by_other, strlen(signed_by_other)), 1);
+        assert_int_equal(cert_register_replay(r, revoked, strlen(revoked)), 1);
+        assert_int_equal(cert_register_replay(r, token, strlen(token)), 0);
+        assert_int_equal(cert_register_replay(r, "not json", 8), 0);
+        assert_int_equal(cert_register_size(r), 2);
+
+        CertRegisterEntry *e = cert_register_find(r, fp_old);
+        assert_string_equal(e->holder, "Nguyễn Văn An");
+        assert_string_equal(e->organization, "UBND");
+        assert_string_equal(e->token_label, "leader");
+        assert_string_equal(e->status, "revoked");
+        assert_int_equal(e->first_seen, 1796551200); /* 2026-12-06T10:00:00Z */
+        assert_int_equal(e->last_seen, 1796551200 + 86400);
+        assert_int_equal(e->not_after, 1799107200); /* 2027-01-05 */
+        /* A signing record without a holder: the subject's CN. */
+        assert_string_equal(cert_register_find(r, fp_other)->holder, "Trần Thị Bình");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_first_seen_status_renewal),
                 cmocka_unit_test(test_save_load),
                 cmocka_unit_test(test_path_beside),
                 cmocka_unit_test(test_notify_decide),
+                cmocka_unit_test(test_replay),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,4 +188,18 @@ sleep 1
 expect_eq "  ... and the missing service is logged once" "1" "$(grep -c 'No desktop notification could be shown' "$T/kysod-bare.log")"
 expect "  ... and kysod still answers" busctl --address="$BUS" call org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1 GetTokens
 stop_kysod
+
+# --- An auditor's machine: the register rebuilt from the collected logs, without an agent.
+rebuilt=$("$KYSOCTL" certs --export json --log "$T/state/audit.jsonl" --log "$T/state-bare/audit.jsonl")
+expect_eq "certs --log (two desks' logs): the same 11 certificates as the agent's register" \
+        "$(jq -r '.certificates[].fingerprint' "$T/state/certificates.json" | sort | tr '\n' ' ')" \
+        "$(jq -r '.[].fingerprint' <<<"$rebuilt" | sort | tr '\n' ' ')"
+expect_eq "  ... with the revocation and the expiry" "expired revoked" \
+        "$(jq -r '.[] | select(.status == "revoked" or .status == "expired") | .status' <<<"$rebuilt" | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "  ... holder and token from the records" "Nguyễn Văn An leader" \
+        "$(jq -r '.[] | select(.subject | contains("Nguyễn Văn An")) | .holder + " " + .token_label' <<<"$rebuilt")"
+expect_eq "  ... first seen: the earlier of the two desks" "$first_before" \
+        "$(jq -r '.[] | select(.subject | contains("Nguyễn Văn An")) | .first_seen' <<<"$rebuilt")"
+expect_fail "certs: --log and --register together are refused" "exclude each other" \
+        "$KYSOCTL" certs --all --log "$T/state/audit.jsonl" --register "$T/state/certificates.json"
 tap_done
