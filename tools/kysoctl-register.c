@@ -10,6 +10,7 @@
 
 #include "agent/cert-register.h"
 #include "audit/audit-reader.h"
+#include "audit/audit-report-certs.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "policy/policy.h"
@@ -106,26 +107,6 @@ static const char *status_vi(const char *s) {
                 if (streq(table[i].status, s))
                         return table[i].vi;
         return "Chưa kiểm tra";
-}
-
-static void html_escaped(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
 }
 
 static void csv_field(FILE *f, const char *s, bool last) {
@@ -228,7 +209,7 @@ static void export_html(const CertRegister *r, const char *org) {
               "</style>\n</head>\n<body>\n",
               stdout);
         fputs("<h1>Danh sách chứng thư số</h1>\n<p>Cơ quan, tổ chức: <strong>", stdout);
-        html_escaped(stdout, org);
+        audit_html_escape(stdout, org);
         printf("</strong><br>Ngày lập: %s<br>Căn cứ: Quy chế, Điều 22.3</p>\n", today);
         for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
                 size_t n = 0;
@@ -266,11 +247,11 @@ static void export_html(const CertRegister *r, const char *org) {
                         printf("<tr><td>%zu</td>", n);
                         for (size_t c = 0; c < ELEMENTSOF(cells); c++) {
                                 fputs("<td>", stdout);
-                                html_escaped(stdout, cells[c]);
+                                audit_html_escape(stdout, cells[c]);
                                 fputs("</td>", stdout);
                         }
                         fputs("<td class=\"fp\">", stdout);
-                        html_escaped(stdout, e->fingerprint);
+                        audit_html_escape(stdout, e->fingerprint);
                         fputs("</td></tr>\n", stdout);
                 }
                 if (n > 0)
