@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cert-register.h"
 #include "audit/audit-reader.h"
 #include "audit/audit-report-certs.h"
+#include "audit/audit-show.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "policy/policy.h"
@@ -109,14 +111,10 @@ static const char *status_vi(const char *s) {
         return "Chưa kiểm tra";
 }
 
+/* audit_csv_field() keeps a leading =, +, - or @ from running as a spreadsheet formula. */
 static void csv_field(FILE *f, const char *s, bool last) {
-        fputc('"', f);
-        for (; s && *s; s++) {
-                if (*s == '"')
-                        fputc('"', f);
-                fputc(*s, f);
-        }
-        fputs(last ? "\"\r\n" : "\",", f);
+        audit_csv_field(f, s);
+        fputs(last ? "\r\n" : ",", f);
 }
 
 static void export_csv(const CertRegister *r) {
@@ -356,6 +354,10 @@ int verb_certs_register(int argc, char **argv) {
         } else {
                 r = register_arg ? ((path = strdup(register_arg)) ? 0 : -ENOMEM)
                                  : cert_register_default_path(&path);
+                /* A register named on the command line must exist; the default one is empty until the agent
+                 * has seen a certificate. */
+                if (r >= 0 && register_arg && access(path, R_OK) < 0)
+                        r = -errno;
                 if (r >= 0)
                         r = cert_register_load(path, &reg);
         }

@@ -154,7 +154,7 @@ out=$("$KYSOCTL" certs --all --register "$REG" 2>&1)
 expect_match "certs --all lists the register without an agent" "Nguyễn Văn An \\(UBND phường Uông Bí\\), personal" "$out"
 csv=$("$KYSOCTL" certs --export csv --register "$REG")
 expect_eq "export csv: a header and 11 rows" "12" "$(grep -c $'\r$' <<<"$csv")"
-expect_match "export csv: the header" '^"holder","organization","kind","status"' "$csv"
+expect_match "export csv: the header" '^holder,organization,kind,status,' "$csv"
 json=$("$KYSOCTL" certs --export json --register "$REG")
 expect_eq "export json: 11 objects, no notification bookkeeping" "11 0" \
         "$(jq 'length' <<<"$json") $(jq '[.[] | select(has("warned_day"))] | length' <<<"$json")"
@@ -164,6 +164,8 @@ expect_match "export html: Vietnamese headings, grouped by kind" \
         "<h2>Chứng thư số cá nhân</h2>.*<h2>Chứng thư số của cơ quan, tổ chức</h2>.*<h2>Chứng thư số thiết bị</h2>" \
         "$(tr '\n' ' ' <<<"$html")"
 expect_eq "export html: one row per certificate" "11" "$(grep -c '^<tr><td>' <<<"$html")"
+expect_fail "certs --register: a missing file is an error" "cannot read the certificate register" \
+        "$KYSOCTL" certs --all --register "$T/none.json"
 expect_fail "export: an unknown format is a usage error" "unknown export format" "$KYSOCTL" certs --export pdf
 
 # --- A restart: the register is read back; nothing is recorded or shown again.
