@@ -271,8 +271,9 @@ static void print_all(const CertRegister *r) {
                 format_date(e->not_after, DATE_DAY, na);
                 format_date(e->first_seen, DATE_DAY, fs);
                 format_date(e->last_seen, DATE_DAY, ls);
-                printf("%s (%s), %s\n", strna(e->holder), strna(e->organization), strna(e->kind));
-                printf(_("  Status:     %s\n"), e->status ?: _("not checked yet"));
+                printf("%s (%s), %s\n", strna(e->holder), strna(e->organization),
+                       cert_kind_text(strna(e->kind)));
+                printf(_("  Status:     %s\n"), cert_status_text(e->status ?: "unchecked"));
                 printf(_("  Expires:    %s\n"), na);
                 printf(_("  Seen:       %s to %s, token %s (%s)\n"), fs, ls, strna(e->token_label),
                        strna(e->token_serial));

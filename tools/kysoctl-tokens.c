@@ -260,7 +260,7 @@ static const char *pin_state_text(const char *s) {
         return s;
 }
 
-static const char *status_text(const char *s) {
+const char *cert_status_text(const char *s) {
         if (streq(s, "valid"))
                 return _("valid");
         if (streq(s, "expiring"))
@@ -277,10 +277,12 @@ static const char *status_text(const char *s) {
                 return _("unknown");
         if (streq(s, "unchecked"))
                 return _("not checked yet");
+        if (streq(s, "renewed"))
+                return _("renewed");
         return s;
 }
 
-static const char *kind_text(const char *s) {
+const char *cert_kind_text(const char *s) {
         if (streq(s, "personal"))
                 return _("personal");
         if (streq(s, "organization"))
@@ -422,9 +424,9 @@ int verb_certs(int argc, char **argv) {
                 snprintf(days, sizeof days, "%" PRId64, dict_int(o, "days-left"));
                 if (!cn || table_add(&t, dict_string(o, "token-label")) < 0 ||
                     table_add(&t, dict_string(o, "label")) < 0 ||
-                    table_add(&t, kind_text(dict_string(o, "kind"))) < 0 ||
-                    table_add(&t, status_text(dict_string(o, "status"))) < 0 || table_add(&t, date) < 0 ||
-                    table_add(&t, days) < 0 || table_add(&t, cn) < 0)
+                    table_add(&t, cert_kind_text(dict_string(o, "kind"))) < 0 ||
+                    table_add(&t, cert_status_text(dict_string(o, "status"))) < 0 ||
+                    table_add(&t, date) < 0 || table_add(&t, days) < 0 || table_add(&t, cn) < 0)
                         return log_oom(), KYSOCTL_EXIT_INTERNAL;
         }
         table_print(&t);

@@ -28,6 +28,9 @@ int verb_trust(int argc, char **argv);
 /* kysoctl certs --all / --export: the certificate register (kysoctl-register.c). */
 bool certs_register_wanted(int argc, char **argv);
 int verb_certs_register(int argc, char **argv);
+/* A certificate's status and kind as the person at the desk reads them (kysoctl-tokens.c). */
+const char *cert_status_text(const char *s);
+const char *cert_kind_text(const char *s);
 
 typedef struct Policy Policy;
 /* Prints a warning for each trusted root of p that expires within its warning days (for policy check);
