@@ -169,7 +169,18 @@ static char *administrator_name(void) {
 static int open_audit(const char *arg, AuditLog **ret) {
         _cleanup_free_ char *path = NULL, *msg = NULL;
         AuditLogOptions o = {};
-        int r = arg ? ((path = strdup(arg)) ? 0 : -ENOMEM) : audit_log_default_path(&path);
+        int r = 0;
+        struct passwd *pw;
+
+        if (arg)
+                r = (path = strdup(arg)) ? 0 : -ENOMEM;
+        else if (geteuid() == 0 && isempty(getenv("KYSO_AUDIT_LOG")) && (pw = getpwuid(0)) && pw->pw_dir) {
+                /* Under sudo, $HOME and $XDG_STATE_HOME may still be the user's: root's records must not go
+                 * into the user's log, whose lock file root would then own. */
+                if (asprintf(&path, "%s/.local/state/kyso/audit.jsonl", pw->pw_dir) < 0)
+                        r = -ENOMEM;
+        } else
+                r = audit_log_default_path(&path);
         if (r < 0) {
                 kysoctl_error("trust", _("cannot find the audit log: %s\n"), strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
