@@ -327,7 +327,10 @@ static int parse_options(int argc, char **argv, const char *verb, bool *json) {
                                verb,
                                streq(verb, "tokens")
                                        ? _("Lists the eTokens the kyso agent sees.")
-                                       : _("Lists the certificates on the eTokens the kyso agent sees."));
+                                       : _("Lists the certificates on the eTokens the kyso agent sees. With --all, every\n"
+                                           "certificate it has ever seen (the register); --export csv|json|html writes\n"
+                                           "the register for the ward's report (with --organization, --register, --log:\n"
+                                           "see 'kysoctl certs --all --help')."));
                         return 0;
                 case 'j':
                         *json = true;

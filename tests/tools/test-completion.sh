@@ -19,6 +19,11 @@ if [[ \$1 == certs && \$2 == --json ]]; then
                 '    "uri": "pkcs11:token=seal;object=seal;type=cert",' '    "token_uri": "pkcs11:token=seal"' '  }' ']'
         exit 0
 fi
+if [[ \$1 == trust && \$2 == list && \$3 == --json ]]; then
+        printf '%s\n' '[' '  { "kind": "root", "sha256": "abcd0001", "file": "/etc/kyso/roots/a.pem" },' \
+                '  { "kind": "root", "sha256": "abef0002", "file": "/etc/kyso/roots/b.pem" }' ']'
+        exit 0
+fi
 exec "$KYSOCTL" "\$@"
 EOS
 chmod +x "$T/bin/kysoctl"
@@ -41,7 +46,7 @@ complete_line() {
         printf '%s\n' "${COMPREPLY[@]}" | sort
 }
 
-expect_eq "commands" "$(printf '%s\n' audit certs policy sign tokens verify | sort)" \
+expect_eq "commands" "$(printf '%s\n' audit certs policy sign tokens trust verify | sort)" \
         "$(complete_line "kysoctl " | grep -v '^-')"
 expect_eq "a command by its start" "sign" "$(complete_line "kysoctl si")"
 expect_eq "roles" "$(printf '%s\n' appendix approve copy issue personal | sort)" \
@@ -64,7 +69,12 @@ expect_eq "files to verify" "$T/files/qd.txt" "$(complete_line "kysoctl verify $
 expect_eq "audit sub-commands" "$(printf '%s\n' --help report show verify | sort)" "$(complete_line "kysoctl audit ")"
 expect_match "audit report options" "--month" "$(complete_line "kysoctl audit report --")"
 expect_eq "report formats" "$(printf '%s\n' csv html text)" "$(complete_line "kysoctl audit report --format ")"
-expect_eq "certs options" "--help
---json" "$(complete_line "kysoctl certs --")"
+expect_eq "certs options, the register's among them" "$(printf '%s\n' --all --export --help --json --log \
+        --organization --register | sort)" "$(complete_line "kysoctl certs --")"
+expect_eq "register export formats" "$(printf '%s\n' csv html json)" "$(complete_line "kysoctl certs --export ")"
+expect_eq "trust sub-commands" "$(printf '%s\n' --help add list remove | sort)" "$(complete_line "kysoctl trust ")"
+expect_eq "trust remove: the fingerprints of the trust store" "abcd0001
+abef0002" "$(complete_line "kysoctl trust remove ")"
+expect_eq "trust add: files" "$T/files/qd.txt" "$(complete_line "kysoctl trust add $T/files/q")"
 expect_eq "policy check" "check" "$(complete_line "kysoctl policy c")"
 tap_done
