@@ -240,9 +240,11 @@ void request_record(SignRequest *r) {
 }
 
 static int record_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
+        SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) src;
         (void) usec;
-        request_record(userdata);
+        request_record(r);
         return 0;
 }
 

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <locale.h>
+
 #include <openssl/x509.h>
 
 #include "agent-inventory.h"
@@ -129,6 +131,8 @@ struct SignRequest {
         SignRole role;
         bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
+        char *locale_name; /* the caller's LC_MESSAGES, as it sent it (the locale option) */
+        locale_t locale;   /* its texts and prompts are in that language; 0: the agent's (i18n_locale()) */
         AuditCaller caller;
         char *exe;
         SignDoc *docs;

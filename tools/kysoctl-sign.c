@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -719,6 +720,8 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
+            /* The agent answers in the language of the person at the desk (LC_ALL, LC_MESSAGES, LANG). */
+            append_str(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0 ||
             (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
             (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0))
                 goto finish;
