@@ -61,7 +61,9 @@ typedef struct SignDoc {
         KysoBusError error;
         char *message; /* why it was denied or failed; the policy's reason for an allowed one */
         const char *article;
-        SignPending *pending; /* what the token signs (sign-token.c), until the signature is finished */
+        const char *reason_code; /* the policy's stable code for message (REASON_*), or NULL */
+        char **reason_params;    /* and what it names (key, value, ...), for the audit record */
+        SignPending *pending;    /* what the token signs (sign-token.c), until the signature is finished */
         uint8_t *sig; /* the token's signature while pending (kept when cancelled: it was discarded), the DER
                        * once done */
         size_t sig_size;
