@@ -17,6 +17,8 @@ if [[ -z ${KYSO_LOCALE_TEST_AGENT:-} ]]; then
         T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-locale-test.XXXXXX") || exit 1
         trap 'rm -rf -- "$T"' EXIT
         export KYSO_LOCALE_TEST_DIR=$T LANGUAGE=
+        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
         unset KYSO_POLICY
         n=0 failed=0
         shopt -s extglob
@@ -48,6 +50,7 @@ fi
 . "$KYSO_SOURCE_ROOT/tests/signing/kysod-stop.sh"
 T=$KYSO_LOCALE_TEST_DIR/run
 SEAL="pkcs11:token=seal;object=seal;type=cert"
+LEADER="pkcs11:token=leader;object=leader;type=cert"
 echo "Quyết định số 12/QĐ-UBND" >"$T/qd.txt"
 last_denied() { kysoctl audit show --json | jq -r "[.[] | select(.event == \"sign-denied\")] | last | $1"; }
 
@@ -64,6 +67,14 @@ if [[ $KYSO_LOCALE_TEST_AGENT == C.UTF-8 ]]; then
                 "$(LC_ALL=C.UTF-8 COLUMNS=400 kysoctl audit show --event sign-denied)"
         expect_match "audit show in Vietnamese shows the record's own text" "Ký với vai trò 'approve' cần" \
                 "$(LC_ALL=vi_VN.UTF-8 kysoctl audit show --event sign-denied)"
+        # The prompts are in the language of the person at the desk, and so is a declined request's answer.
+        : >"$KYSO_TEST_PINENTRY_LOG"
+        echo "confirm no" >"$KYSO_TEST_PINENTRY_SCRIPT"
+        out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_match "English kysod, Vietnamese kysoctl: the approval prompt in Vietnamese" "^SETDESC.*văn bản" \
+                "$(grep '^SETDESC' "$KYSO_TEST_PINENTRY_LOG")"
+        expect_eq "English kysod, Vietnamese kysoctl: the declined answer is not in English" "0" \
+                "$(grep -c 'declined\|cancelled' <<<"$out")"
         out=$(LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
         expect_match "English kysod, English kysoctl: the refusal in English" \
                 "denied: Signing in the role 'approve' needs a personal certificate" "$out"
