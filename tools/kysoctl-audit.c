@@ -22,6 +22,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "policy/policy.h"
 
 static int log_path(const char *arg, char **ret) {
         if (arg) {
@@ -424,9 +425,12 @@ static void *verify_job(void *userdata) {
 static void report_help(void) {
         printf(_(
                 "Usage: kysoctl audit report --month YYYY-MM | --year YYYY [--format text|html|csv]\n"
-                "                            [--org NAME] [--holidays FILE] [--gov-ca PATTERN]... [--log PATH]\n"
+                "                            [--org NAME] [--place PLACE] [--addressee NAME]... [--signer-title T]\n"
+                "                            [--policy FILE] [--holidays FILE] [--gov-ca PATTERN]... [--log PATH]\n"
                 "Builds the periodic report of Article 17 (in Vietnamese): monthly from the 15th of the\n"
-                "previous month to the 14th, annual from 15 December to 14 December, Vietnam time.\n"));
+                "previous month to the 14th, annual from 15 December to 14 December, Vietnam time.\n"
+                "The organisation, place, addressees and signer's title come from the policy's [report]\n"
+                "section unless given here.\n"));
 }
 
 static int verb_report(int argc, char **argv) {
@@ -435,6 +439,10 @@ static int verb_report(int argc, char **argv) {
                 { "year", required_argument, NULL, 'y' },
                 { "format", required_argument, NULL, 'f' },
                 { "org", required_argument, NULL, 'o' },
+                { "place", required_argument, NULL, 'P' },
+                { "addressee", required_argument, NULL, 'A' },
+                { "signer-title", required_argument, NULL, 'S' },
+                { "policy", required_argument, NULL, 'p' },
                 { "holidays", required_argument, NULL, 'H' },
                 { "gov-ca", required_argument, NULL, 'g' },
                 { "log", required_argument, NULL, 'l' },
@@ -442,8 +450,9 @@ static int verb_report(int argc, char **argv) {
                 {},
         };
         _cleanup_free_ char *path = NULL;
-        _cleanup_strv_free_ char **gov = NULL;
-        const char *log_arg = NULL, *format = "text", *org = NULL, *holidays_file = NULL;
+        _cleanup_strv_free_ char **gov = NULL, **addressees = NULL;
+        const char *log_arg = NULL, *format = "text", *org = NULL, *holidays_file = NULL, *place = NULL,
+                   *signer_title = NULL, *policy_arg = NULL;
         int year = 0;
         unsigned month = 0;
         bool annual = false;
@@ -482,6 +491,19 @@ static int verb_report(int argc, char **argv) {
                         break;
                 case 'o':
                         org = optarg;
+                        break;
+                case 'P':
+                        place = optarg;
+                        break;
+                case 'A':
+                        if (strv_extend(&addressees, optarg) < 0)
+                                return KYSOCTL_EXIT_INTERNAL;
+                        break;
+                case 'S':
+                        signer_title = optarg;
+                        break;
+                case 'p':
+                        policy_arg = optarg;
                         break;
                 case 'H':
                         holidays_file = optarg;
@@ -524,6 +546,37 @@ static int verb_report(int argc, char **argv) {
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
+        /* Who reports, from where, to whom: the policy's [report], each part unless given on the command
+         * line. The report needs no policy: without one (or an unreadable default) its parts stay dots. */
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        _cleanup_strv_free_ char **policy_errors = NULL;
+        const char *pp = policy_arg ?: policy_tools_path();
+        r = policy_load(pp, policy_tools_flags(), &policy, &policy_errors);
+        if (r < 0 && policy_arg) {
+                STRV_FOREACH (e, policy_errors)
+                        fprintf(stderr, "%s\n", *e);
+                kysoctl_error(
+                        "audit report",
+                        _("Cannot read the policy %s (%s). Check it with 'kysoctl policy check'.\n"), pp,
+                        r == -EINVAL ? _("it is invalid") : strerror(-r));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (r < 0 && r != -ENOENT)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: the policy %s cannot be read (%s); its [report] section is not used.\n"),
+                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+        if (policy) {
+                org = org ?: policy->report_organization;
+                place = place ?: policy->report_place;
+                signer_title = signer_title ?: policy->report_signer_title;
+                if (!addressees && policy->report_addressees &&
+                    !(addressees = strv_from_array(
+                              (const char *const *) policy->report_addressees,
+                              strv_length(policy->report_addressees))))
+                        return KYSOCTL_EXIT_INTERNAL;
+        }
+
         AuditReportWindow w;
         r = annual ? audit_report_window_year(year, holidays, &w)
                    : audit_report_window_month(year, month, holidays, &w);
@@ -557,7 +610,11 @@ static int verb_report(int argc, char **argv) {
         if (r >= 0)
                 r = audit_report_build(
                         reader, &w,
-                        &(AuditReportOptions){ .org = org, .gov_ca_patterns = (const char *const *) gov },
+                        &(AuditReportOptions){ .org = org,
+                                               .place = place,
+                                               .addressees = (const char *const *) addressees,
+                                               .signer_title = signer_title,
+                                               .gov_ca_patterns = (const char *const *) gov },
                         &rep);
         if (threaded)
                 (void) pthread_join(thread, NULL);
