@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# test-pss-key.sh (TAP): a certificate whose key is RSA-PSS-only (its SubjectPublicKeyInfo is id-RSASSA-PSS)
-# under the default rsa-padding = pkcs1 is refused before any prompt, with the reason, not after the PIN
-# with Internal. The key is made here, on a third SoftHSM token of the sandbox's own fixtures, so that the
-# shared fixtures (and every listing other tests compare) stay as they are.
+# test-unusable-certs.sh (TAP): certificates that cannot sign are refused before any prompt, with why.
+# kysoctl sign does not offer those GetCertificates marks usable-for-signing = false, and refuses one named
+# with --cert, saying why. A certificate whose key is RSA-PSS-only (its SubjectPublicKeyInfo is
+# id-RSASSA-PSS) under the default rsa-padding = pkcs1 is refused by the agent with the reason, not after
+# the PIN with Internal. The PSS key is made here, on a third SoftHSM token of the sandbox's own fixtures,
+# so that the shared fixtures (and every listing other tests compare) stay as they are.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -59,4 +61,24 @@ expect_eq "no prompt before the refusal" 0 "$(grep -c '^START' "$KYSO_TEST_PINEN
 expect_eq "the audit record: sign-denied" "sign-denied" \
         "$(kysoctl audit show --json | jq -r '[.[] | select(.event | startswith("sign-"))] | last | .event')"
 [[ ! -s $T/qd.p7s ]] && ok "nothing written" || not_ok "nothing written"
+
+# Named with --cert, a certificate the agent marks unusable is refused by kysoctl with the agent's reason,
+# before any request: no prompt, no record.
+records() { kysoctl audit show --json | jq '[.[] | select(.event | startswith("sign-"))] | length'; }
+n=$(records)
+: >"$KYSO_TEST_PINENTRY_LOG"
+out=$(kysoctl sign --role approve --cert "pkcs11:token=leader;object=expired;type=cert" "$T/qd.txt" -o "$T/e.p7s" 2>&1)
+expect_eq "an expired certificate named with --cert: refused (exit 1)" 1 "$?"
+expect_match "kysoctl sign says why" "^kysoctl sign: the certificate pkcs11:.*object=expired.* cannot sign: The certificate of Phạm Văn Hết Hạn expired on" "$out"
+out=$(kysoctl sign --role issue --cert "pkcs11:token=seal;object=device;type=cert" "$T/qd.txt" -o "$T/e.p7s" 2>&1)
+expect_match "a certificate without nonRepudiation named with --cert: the missing bit said" \
+        "^kysoctl sign: the certificate .*object=device.* cannot sign: .*lacks nonRepudiation" "$out"
+out=$(kysoctl sign --role approve --cert "pkcs11:token=leader;object=revoked;type=cert" "$T/qd.txt" -o "$T/e.p7s" 2>&1)
+expect_match "a revoked certificate named with --cert: its status said" "cannot sign: its status is revoked\.$" "$out"
+expect_eq "no prompt and no audit record for them" "0 $n" "$(grep -c '^START' "$KYSO_TEST_PINENTRY_LOG") $(records)"
+# Not offered: with --cert missing, only the usable personal certificates are the candidates.
+out=$(kysoctl sign --role approve "$T/qd.txt" -o "$T/e.p7s" 2>&1)
+expect_match "the candidates are the usable ones" "object=leader;.*object=leader2;|object=leader2;.*object=leader;" "$(tr '\n' ' ' <<<"$out")"
+# (The PSS-only one is still offered: GetCertificates does not judge keys against rsa-padding yet.)
+expect_eq "the unusable personal certificates are not offered" 0 "$(grep -c 'object=\(expired\|revoked\|weak\|unknown\);' <<<"$out")"
 tap_done
