@@ -212,7 +212,8 @@ static int verb_show(int argc, char **argv) {
                 return KYSOCTL_EXIT_INTERNAL;
         }
         if (bad > 0) {
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit show",
                         _("%" PRIu64 " lines could not be read. Run 'kysoctl audit verify' for what is "
                           "wrong.\n"),
                         bad);
@@ -231,6 +232,7 @@ static void verify_help(void) {
                 "sequence number of this log); --journal-directory does the same with journal files in DIR\n"
                 "(e.g. collected with systemd-journal-remote), --journal-export with 'journalctl -o export'\n"
                 "output.\n"));
+        kysoctl_verbose_help();
 }
 
 static int verb_verify_log(int argc, char **argv) {
@@ -240,6 +242,7 @@ static int verb_verify_log(int argc, char **argv) {
                 { "journal-export", required_argument, NULL, 'E' },
                 { "json", no_argument, NULL, 'j' },
                 { "log", required_argument, NULL, 'l' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -250,7 +253,7 @@ static int verb_verify_log(int argc, char **argv) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'J':
                         journal = true;
@@ -266,6 +269,9 @@ static int verb_verify_log(int argc, char **argv) {
                         break;
                 case 'l':
                         log_arg = optarg;
+                        break;
+                case 'v':
+                        kysoctl_set_verbose();
                         break;
                 case 'h':
                         verify_help();
@@ -300,7 +306,8 @@ static int verb_verify_log(int argc, char **argv) {
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
         r = open_reader(path, &reader);
         if (r == -ENOENT && head.present) {
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit verify",
                         _("The audit log %s is gone, but the journal saw records up to seq %" PRIu64 ".\n"),
                         path, head.seq);
                 return KYSOCTL_EXIT_REFUSED;
@@ -431,6 +438,7 @@ static void report_help(void) {
                 "previous month to the 14th, annual from 15 December to 14 December, Vietnam time.\n"
                 "The organisation, place, addressees and signer's title come from the policy's [report]\n"
                 "section unless given here.\n"));
+        kysoctl_verbose_help();
 }
 
 static int verb_report(int argc, char **argv) {
@@ -446,6 +454,7 @@ static int verb_report(int argc, char **argv) {
                 { "holidays", required_argument, NULL, 'H' },
                 { "gov-ca", required_argument, NULL, 'g' },
                 { "log", required_argument, NULL, 'l' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -459,7 +468,7 @@ static int verb_report(int argc, char **argv) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'm': {
                         char tail;
@@ -515,6 +524,9 @@ static int verb_report(int argc, char **argv) {
                 case 'l':
                         log_arg = optarg;
                         break;
+                case 'v':
+                        kysoctl_set_verbose();
+                        break;
                 case 'h':
                         report_help();
                         return KYSOCTL_EXIT_OK;
@@ -554,7 +566,7 @@ static int verb_report(int argc, char **argv) {
         r = policy_load(pp, policy_tools_flags(), &policy, &policy_errors);
         if (r < 0 && policy_arg) {
                 STRV_FOREACH (e, policy_errors)
-                        fprintf(stderr, "%s\n", *e);
+                        kysoctl_error("audit report", "%s\n", *e);
                 kysoctl_error(
                         "audit report",
                         _("Cannot read the policy %s (%s). Check it with 'kysoctl policy check'.\n"), pp,
@@ -639,7 +651,8 @@ static int verb_report(int argc, char **argv) {
         if (r < 0)
                 integrity = NULL;
         if (v != 0)
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit report",
                         _("Warning: the audit log is not intact (%s). The report says so; run 'kysoctl audit "
                           "verify'.\n"),
                         v > 0 ? strempty(job.res.message) : strerror(-v));

@@ -640,6 +640,7 @@ int verb_sign(int argc, char **argv) {
                         break;
                 case 'v':
                         o.verbose = true;
+                        kysoctl_set_verbose();
                         break;
                 default:
                         return KYSOCTL_EXIT_USAGE;

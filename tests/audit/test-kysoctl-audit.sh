@@ -185,6 +185,8 @@ grep -q "^Kính gửi: - UBND huyện Mê Linh\.$" "$dir/w.txt" || fail "--addre
 grep -q "PHÓ CHỦ TỊCH$" "$dir/w.txt" || fail "--signer-title overrides [report]"
 set +e; "$KYSOCTL" audit report --month 2026-11 --policy "$dir/none.conf" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || fail "a --policy that cannot be read: exit 2, not $rc"
+"$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
+"$KYSOCTL" audit report -v --month 2026-11 --log "$log" >/dev/null 2>&1 || fail "audit report -v"
 "$KYSOCTL" audit report --month 2026-11 --format html --log "$log" >"$dir/r.html"
 grep -q "<svg" "$dir/r.html" || fail "html chart"
 # A broken log still gives the report, saying so, with exit 1.
