@@ -230,9 +230,9 @@ typedef struct CertEntry {
         bool key, usable;
 } CertEntry;
 
-/* The certificates the agent sees: *ret points into *ret_reply, which the caller unrefs. NULL on error
- * (said). */
-static CertEntry *list_certificates(DBusConnection *c, size_t *ret_n, DBusMessage **ret_reply) {
+/* The certificates the agent sees: the strings point into *ret_reply, which the caller unrefs. NULL on
+ * error (said unless quiet). */
+static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply) {
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
@@ -245,7 +245,8 @@ static CertEntry *list_certificates(DBusConnection *c, size_t *ret_n, DBusMessag
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
-                fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
+                if (!quiet)
+                        fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
                 dbus_error_free(&e);
                 return NULL;
         }
@@ -350,7 +351,7 @@ static int check_named_certificate(DBusConnection *c, const char *uri) {
         const CertEntry *match = NULL;
         size_t n = 0, n_match = 0;
 
-        v = list_certificates(c, &n, &reply);
+        v = list_certificates(c, /* quiet= */ true, &n, &reply);
         if (!v)
                 return 0; /* the agent will say what is wrong */
         for (size_t i = 0; i < n; i++)
@@ -394,7 +395,7 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         size_t n = 0, n_found = 0;
         char *uri = NULL;
 
-        v = list_certificates(c, &n, &reply);
+        v = list_certificates(c, /* quiet= */ false, &n, &reply);
         if (!v)
                 return NULL;
         for (size_t i = 0; i < n; i++)
