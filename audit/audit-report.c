@@ -807,6 +807,25 @@ static void text_group(const AuditReport *rep, FILE *f, unsigned g) {
         fprintf(f, "   - Số chứng thư số đã dùng để ký: %u\n", n);
 }
 
+static void text_put_void(FILE *f, const char *s) {
+        (void) text_put(f, s);
+}
+
+/* "Kính gửi:" and the addressees, one a line (after newline), each written with put; dots when none. */
+static void
+put_addressees(const AuditReport *rep, FILE *f, const char *newline, void (*put)(FILE *, const char *)) {
+        fprintf(f, "Kính gửi:");
+        if (strv_length(rep->addressees) == 0)
+                fprintf(f, " ……");
+        STRV_FOREACH (to, rep->addressees) {
+                fprintf(f, "%s- ", to == rep->addressees ? " " : newline);
+                put(f, *to);
+                fprintf(f, "%s", to[1] ? ";" : ".");
+        }
+}
+
+static void html_escape(FILE *f, const char *s);
+
 int audit_report_write_text(const AuditReport *rep, FILE *f) {
         char a[16], b[16], due[16], dl[16], title[32];
         const AuditReportWindow *w = &rep->w;
@@ -824,14 +843,7 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         text_put(f, rep->place ?: "……");
         fprintf(f, ", ngày …… tháng …… năm %d\n\n", w->annual ? w->year + 1 : w->year);
         fprintf(f, "BÁO CÁO\nTình hình quản lý và sử dụng chứng thư số, chữ ký số %s\n\n", title);
-        fprintf(f, "Kính gửi:");
-        if (strv_length(rep->addressees) == 0)
-                fprintf(f, " ……");
-        STRV_FOREACH (to, rep->addressees) {
-                fprintf(f, "%s- ", to == rep->addressees ? " " : "\n          ");
-                text_put(f, *to);
-                fprintf(f, "%s", to[1] ? ";" : ".");
-        }
+        put_addressees(rep, f, "\n          ", text_put_void);
         fprintf(f, "\n\n");
         fprintf(f, "Thời gian chốt số liệu: từ ngày %s đến ngày %s (giờ Việt Nam, UTC+7).\n", a, b);
         fprintf(f, "Thời hạn gửi báo cáo: %s %s", weekday_vi(audit_weekday(w->deadline)), dl);
@@ -1071,15 +1083,8 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "<h1>BÁO CÁO<br>Tình hình quản lý và sử dụng chứng thư số, chữ ký số %s</h1>\n", title);
         fprintf(f, "<p>");
         html_escape(f, rep->place ?: "……");
-        fprintf(f, ", ngày …… tháng …… năm %d</p>\n<p>Kính gửi:",
-                rep->w.annual ? rep->w.year + 1 : rep->w.year);
-        if (strv_length(rep->addressees) == 0)
-                fprintf(f, " ……");
-        STRV_FOREACH (to, rep->addressees) {
-                fprintf(f, "%s- ", to == rep->addressees ? " " : "<br>");
-                html_escape(f, *to);
-                fprintf(f, "%s", to[1] ? ";" : ".");
-        }
+        fprintf(f, ", ngày …… tháng …… năm %d</p>\n<p>", rep->w.annual ? rep->w.year + 1 : rep->w.year);
+        put_addressees(rep, f, "<br>", html_escape);
         fprintf(f, "</p>\n");
         fprintf(f,
                 "<p>Thời gian chốt số liệu: từ ngày %s đến ngày %s (giờ Việt Nam, UTC+7). Thời hạn gửi báo "
