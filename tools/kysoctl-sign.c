@@ -301,6 +301,13 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         return v ? TAKE_PTR(v) : calloc(1, sizeof(CertEntry));
 }
 
+/* Whether the agent may sign with it. "unchecked" (revocation not asked yet: just inserted, or the policy
+ * changed) is marked unusable for now, but the agent asks before it signs anyway: it may be tried unless
+ * something else (a reason) rules it out. */
+static bool may_sign(const CertEntry *e) {
+        return e->usable || (streq_ptr(e->status, "unchecked") && isempty(e->reason));
+}
+
 /* A URI's attribute value as written or percent-encoded, decoded, for comparing. */
 static void uri_value_decode(const char *s, size_t n, char *out, size_t size) {
         size_t k = 0;
@@ -359,7 +366,7 @@ static int check_named_certificate(DBusConnection *c, const char *uri) {
                         match = &v[i];
                         n_match++;
                 }
-        if (n_match == 1 && !match->usable) {
+        if (n_match == 1 && !may_sign(match)) {
                 if (!isempty(match->reason))
                         kysoctl_error(
                                 "sign", _("the certificate %s cannot sign: %s\n"), match->uri,
@@ -381,7 +388,7 @@ static int check_named_certificate(DBusConnection *c, const char *uri) {
  * weight, so an ambiguous choice is refused with the candidates listed. A certificate the agent marks as
  * unable to sign (a missing key usage, an untrusted chain...) is never offered. */
 static bool offered(const CertEntry *e, const char *want) {
-        return e->key && e->usable && streq_ptr(e->kind, want) &&
+        return e->key && may_sign(e) && streq_ptr(e->kind, want) &&
                /* "unchecked": revocation not asked yet; the agent asks before it signs anyway. */
                (streq_ptr(e->status, "valid") || streq_ptr(e->status, "expiring") ||
                 streq_ptr(e->status, "unchecked"));
