@@ -7,6 +7,7 @@
 
 #include "agent-inventory.h"
 #include "agent-peers.h"
+#include "agent-register.h"
 #include "agent-revocation.h"
 #include "agent-sign.h"
 #include "agent.h"
@@ -18,6 +19,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
+#include "notify.h"
 #include "pkcs11/p11-manager.h"
 #include "prompt-registry.h"
 
@@ -45,6 +47,8 @@ struct Agent {
         AuditLog *audit;
         sd_event_source *audit_chain_io; /* a background check of the audit log's chain is done */
         sd_event_source *expiry_timer;
+        CertRegister *cert_register; /* every certificate seen (Art. 22.3); NULL without an audit log */
+        Notifier *notifier;          /* expiry and revocation warnings on the desktop */
         bool object_registered;
         bool filter_added;
 
@@ -156,9 +160,23 @@ static void emit_certificate_expiring(Agent *a, const char *token_uri) {
         }
 }
 
+/* Records the certificates present in the register and warns of those that expire or cannot sign. */
+static void agent_update_register(Agent *a) {
+        const P11Token *const *tokens;
+        const P11Certificate *const *certs;
+        size_t n_tokens, n_certs;
+
+        if (a->cert_register && p11_manager_get_tokens(a->manager, &tokens, &n_tokens) >= 0 &&
+            p11_manager_get_certificates(a->manager, &certs, &n_certs) >= 0)
+                agent_register_update(
+                        a->cert_register, a->audit, a->notifier, agent_inventory_policy(a), a->revocation,
+                        tokens, n_tokens, certs, n_certs, now_seconds());
+}
+
 static int expiry_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
         Agent *a = userdata;
         emit_certificate_expiring(a, NULL);
+        agent_update_register(a);
         (void) sd_event_source_set_time_relative(s, EXPIRY_CHECK_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -181,6 +199,7 @@ static void manager_scanned(P11Manager *m, void *userdata) {
 static void revocation_checked(AgentRevocation *r, void *userdata) {
         (void) r;
         settle_soon(userdata);
+        agent_update_register(userdata);
 }
 
 /* Token and helper events cannot be refused, so a failed append is only logged (the next record's chain
@@ -297,6 +316,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 log_event(
                         LOG_INFO, MESSAGE_ID_TOKEN_ADDED, f_uri, f_label, f_module, "Token '%s' added (%s).",
                         strna(ev->token->label), ev->token->uri);
+                agent_update_register(a);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenAdded");
@@ -399,6 +419,14 @@ int agent_new(sd_event *e, const AgentConfig *config, Policy *policy, AuditLog *
         if (r < 0)
                 return r;
         if (audit) {
+                r = agent_register_open(audit_log_get_path(audit), &a->cert_register);
+                if (r < 0)
+                        return r;
+        }
+        r = notifier_new(&a->notifier);
+        if (r < 0)
+                return r;
+        if (audit) {
                 /* Not fatal: the log is written as before, and 'kysoctl audit verify' checks it. */
                 int fd;
                 r = audit_log_watch_chain(audit, &fd);
@@ -419,6 +447,10 @@ Agent *agent_free(Agent *a) {
                 return NULL;
         sd_event_source_disable_unref(a->audit_chain_io); /* its fd belongs to the log */
         sd_event_source_disable_unref(a->expiry_timer);
+        a->notifier = notifier_free(a->notifier); /* its calls in flight, before the bus goes */
+        if (cert_register_dirty(a->cert_register) && cert_register_save(a->cert_register) < 0)
+                log_error("Cannot write the certificate register.");
+        a->cert_register = cert_register_free(a->cert_register);
         if (a->sign)
                 agent_sign_set_session_watch(a->sign, NULL); /* forgets every kept PIN */
         a->session_watch = session_watch_free(a->session_watch);
@@ -784,6 +816,7 @@ int agent_connect_bus(Agent *a, const char *address) {
         /* kysod recorded this one at start. */
         agent_sign_set_policy_recorded(a->sign, a->policy ? a->policy->digest : NULL);
         agent_start_session_watch(a);
+        notifier_set_bus(a->notifier, a->bus);
         if (!dbus_connection_register_fallback(a->bus, "/", &parents_vtable, a))
                 return -ENOMEM;
 

@@ -26,6 +26,10 @@ static const struct {
         [AUDIT_EVENT_LOG_RECORDS_MISSING] = { "log-records-missing", AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING },
         [AUDIT_EVENT_LOG_UNWRITABLE] = { "log-unwritable", AUDIT_MESSAGE_ID_LOG_UNWRITABLE },
         [AUDIT_EVENT_LOG_CHAIN_BROKEN] = { "log-chain-broken", AUDIT_MESSAGE_ID_LOG_CHAIN_BROKEN },
+        [AUDIT_EVENT_TRUST_ADDED] = { "trust-added", AUDIT_MESSAGE_ID_TRUST_ADDED },
+        [AUDIT_EVENT_TRUST_REMOVED] = { "trust-removed", AUDIT_MESSAGE_ID_TRUST_REMOVED },
+        [AUDIT_EVENT_CERT_FIRST_SEEN] = { "cert-first-seen", AUDIT_MESSAGE_ID_CERT_FIRST_SEEN },
+        [AUDIT_EVENT_CERT_STATUS_CHANGED] = { "cert-status-changed", AUDIT_MESSAGE_ID_CERT_STATUS_CHANGED },
 };
 
 const char *audit_event_type_to_string(AuditEventType t) {

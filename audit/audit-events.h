@@ -26,6 +26,10 @@ typedef enum AuditEventType {
         AUDIT_EVENT_LOG_RECORDS_MISSING, /* at start: the journal saw records the log no longer has */
         AUDIT_EVENT_LOG_UNWRITABLE,      /* records that could not be written (full disk), once it works */
         AUDIT_EVENT_LOG_CHAIN_BROKEN,    /* the chain is broken in the middle (found at start or rotation) */
+        AUDIT_EVENT_TRUST_ADDED,         /* an administrator added a root or intermediate (kysoctl trust) */
+        AUDIT_EVENT_TRUST_REMOVED,       /* ... or removed one */
+        AUDIT_EVENT_CERT_FIRST_SEEN,     /* the certificate register saw a certificate for the first time */
+        AUDIT_EVENT_CERT_STATUS_CHANGED, /* ... or its status changed: revoked, expired, renewed */
         _AUDIT_EVENT_MAX,
         _AUDIT_EVENT_INVALID = -EINVAL,
 } AuditEventType;
@@ -50,6 +54,10 @@ typedef enum AuditEventType {
 #define AUDIT_MESSAGE_ID_LOG_RECORDS_MISSING "7e94e161650a41ed8df7f59e0b1c5455"
 #define AUDIT_MESSAGE_ID_LOG_UNWRITABLE "26aea27ac0ec4aa6bc49d1fceea1635a"
 #define AUDIT_MESSAGE_ID_LOG_CHAIN_BROKEN "6a13ca2c2251435eb3ebba8dfabcd18a"
+#define AUDIT_MESSAGE_ID_TRUST_ADDED "b8ffcbf8c03c439c9d04d214f13b4b29"
+#define AUDIT_MESSAGE_ID_TRUST_REMOVED "da3a27594a5c4d8187aa9720d7cc2fd9"
+#define AUDIT_MESSAGE_ID_CERT_FIRST_SEEN "114929633f224973886ebfc796b46b4e"
+#define AUDIT_MESSAGE_ID_CERT_STATUS_CHANGED "fb6e3f2411914de9a94acf8613bf29b8"
 
 /* "sign-done" and so on; NULL when out of range. */
 const char *audit_event_type_to_string(AuditEventType t);

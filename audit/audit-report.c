@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "audit-record.h"
+#include "audit-report-certs.h"
 #include "audit-report.h"
 #include "audit-show.h"
 #include "dbus/dbus-error-names.h"
@@ -262,6 +263,7 @@ struct AuditReport {
         size_t n_tokens;
         uint64_t *per_day;
         size_t n_days;
+        ReportCerts register_certs; /* the certificate register's section (audit-report-certs.c) */
 };
 
 static void counter_list_done(CounterList *l) {
@@ -302,6 +304,7 @@ AuditReport *audit_report_free(AuditReport *rep) {
         free(rep->signer_title);
         strv_free(rep->addressees);
         free(rep->integrity);
+        report_certs_done(&rep->register_certs);
         counter_list_done(&rep->deny_reasons);
         counter_list_done(&rep->fail_reasons);
         for (size_t i = 0; i < rep->n_certs; i++) {
@@ -523,6 +526,9 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
         int r;
 
         rep->records++;
+        r = report_certs_note(&rep->register_certs, h->event, o); /* 1: seen, not used to sign */
+        if (r != 0)
+                return MIN(r, 0);
         switch (h->event) {
         case AUDIT_EVENT_SIGN_DONE: {
                 r = note_cert(rep, cert, h->event, &c);
@@ -999,7 +1005,7 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         }
         if (rep->n_tokens == 0)
                 fprintf(f, "   Không có.\n");
-        return ferror(f) ? -EIO : 0;
+        return report_certs_write_text(&rep->register_certs, rep->w.end_ms, f);
 }
 
 /* ---- HTML ---- */
@@ -1118,6 +1124,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
                         "</td></tr>\n",
                         kind_vi[i], rep->sig_kind[0][i], rep->sig_kind[1][i]);
         fprintf(f, "</table>\n");
+        (void) report_certs_write_html(&rep->register_certs, rep->w.end_ms, f);
         fprintf(f,
                 "<h2>II. Những khó khăn, vướng mắc chủ yếu và nguyên nhân</h2>\n<h3>1. Khó khăn, vướng mắc</h3>\n<ul>\n");
         fprintf(f, "<li>Số lượt ký số bị từ chối: %" PRIu64 "<ul>\n", rep->denied);
@@ -1230,5 +1237,5 @@ int audit_report_write_csv(const AuditReport *rep, FILE *f) {
                 snprintf(buf, sizeof(buf), "%04d-%02u-%02u", d.year, d.month, d.day);
                 csv_row(f, "signatures-per-day", buf, "", rep->per_day[i]);
         }
-        return ferror(f) ? -EIO : 0;
+        return report_certs_write_csv(&rep->register_certs, rep->w.end_ms, f);
 }

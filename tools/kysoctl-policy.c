@@ -75,6 +75,7 @@ static void print_summary(const Policy *p) {
                 print_match("seal-", &p->seal_rules[i].seal);
                 print_match("leader-", &p->seal_rules[i].leader);
         }
+        (void) trust_print_expiring(p, time(NULL));
         if (p->revocation_mode == REVOCATION_OFF)
                 printf(_("WARNING: revocation checks are off; this policy is for tests only.\n"));
 }

@@ -260,7 +260,7 @@ static const char *pin_state_text(const char *s) {
         return s;
 }
 
-static const char *status_text(const char *s) {
+const char *cert_status_text(const char *s) {
         if (streq(s, "valid"))
                 return _("valid");
         if (streq(s, "expiring"))
@@ -277,10 +277,12 @@ static const char *status_text(const char *s) {
                 return _("unknown");
         if (streq(s, "unchecked"))
                 return _("not checked yet");
+        if (streq(s, "renewed"))
+                return _("renewed");
         return s;
 }
 
-static const char *kind_text(const char *s) {
+const char *cert_kind_text(const char *s) {
         if (streq(s, "personal"))
                 return _("personal");
         if (streq(s, "organization"))
@@ -390,6 +392,8 @@ int verb_certs(int argc, char **argv) {
         int r;
 
         i18n_setup();
+        if (certs_register_wanted(argc, argv))
+                return verb_certs_register(argc, argv);
         r = parse_options(argc, argv, "certs", &json);
         if (r <= 0)
                 return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
@@ -420,9 +424,9 @@ int verb_certs(int argc, char **argv) {
                 snprintf(days, sizeof days, "%" PRId64, dict_int(o, "days-left"));
                 if (!cn || table_add(&t, dict_string(o, "token-label")) < 0 ||
                     table_add(&t, dict_string(o, "label")) < 0 ||
-                    table_add(&t, kind_text(dict_string(o, "kind"))) < 0 ||
-                    table_add(&t, status_text(dict_string(o, "status"))) < 0 || table_add(&t, date) < 0 ||
-                    table_add(&t, days) < 0 || table_add(&t, cn) < 0)
+                    table_add(&t, cert_kind_text(dict_string(o, "kind"))) < 0 ||
+                    table_add(&t, cert_status_text(dict_string(o, "status"))) < 0 ||
+                    table_add(&t, date) < 0 || table_add(&t, days) < 0 || table_add(&t, cn) < 0)
                         return log_oom(), KYSOCTL_EXIT_INTERNAL;
         }
         table_print(&t);
@@ -432,6 +436,14 @@ int verb_certs(int argc, char **argv) {
                 if (!isempty(dict_string(o, "reason")))
                         printf(_("%s: cannot sign: %s\n"), dict_string(o, "label"),
                                dict_string(o, "reason"));
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i);
+                if (streq(dict_string(o, "status"), "expiring"))
+                        printf(_("%s: expires in %" PRId64
+                                 " days: renew it now (Article 11: renewal is possible "
+                                 "while 60 days remain).\n"),
+                               dict_string(o, "label"), dict_int(o, "days-left"));
         }
         return KYSOCTL_EXIT_OK;
 }

@@ -21,6 +21,7 @@ static const struct {
         { "verify", verb_verify, N_("Verify the signatures of a document (no agent needed)") },
         { "audit", verb_audit, N_("Show, verify and report on the audit log (no agent needed)") },
         { "policy", verb_policy, N_("Check the policy file (no agent needed)") },
+        { "trust", verb_trust, N_("List, add or remove the trusted roots (no agent needed)") },
 };
 
 void kysoctl_error(const char *verb, const char *format, ...) {

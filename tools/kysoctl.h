@@ -3,6 +3,9 @@
 /* kysoctl verbs: each lives in its own tools/kysoctl-*.c file and is called with argv[0] = the verb.
  * Exit codes are the command line's contract (see kysoctl(1)). */
 
+#include <stdbool.h>
+#include <time.h>
+
 enum {
         KYSOCTL_EXIT_OK = 0,       /* done; for verify: every signature valid */
         KYSOCTL_EXIT_REFUSED = 1,  /* refused or invalid: policy denial, bad signature, broken audit chain */
@@ -26,3 +29,16 @@ int verb_sign(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_audit(int argc, char **argv);
 int verb_policy(int argc, char **argv);
+int verb_trust(int argc, char **argv);
+
+/* kysoctl certs --all / --export: the certificate register (kysoctl-register.c). */
+bool certs_register_wanted(int argc, char **argv);
+int verb_certs_register(int argc, char **argv);
+/* A certificate's status and kind as the person at the desk reads them (kysoctl-tokens.c). */
+const char *cert_status_text(const char *s);
+const char *cert_kind_text(const char *s);
+
+typedef struct Policy Policy;
+/* Prints a warning for each trusted root of p that expires within its warning days (for policy check);
+ * returns how many. */
+int trust_print_expiring(const Policy *p, time_t now);

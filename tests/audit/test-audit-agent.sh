@@ -131,8 +131,12 @@ if ((tmpfs)); then
         expect_eq "only the signatures that were recorded count" $((done0 + signed + 1)) \
                 "$(kysoctl audit show --json | jq '[.[] | select(.event == "sign-done")] | length')"
         expect "the audit log is intact after the full disk" kysoctl audit verify
-        expect_eq "space freed: one log-unwritable record says what the full disk refused" 1 \
-                "$(records log-unwritable | jq length)"
+        # One record per stretch of refusals. A log-unwritable record may fit in the log's last page between
+        # the refused signature and the refused wrong PIN (it is shorter than a signature's record; whether
+        # it fits depends on how full that page was, so on the size of every record before): two then.
+        n_unwritable=$(records log-unwritable | jq length)
+        expect "space freed: one log-unwritable record (two at most) says what the full disk refused" \
+                test "$n_unwritable" -ge 1 -a "$n_unwritable" -le 2
         expect_match "log-unwritable: how many, which events, which certificate" \
                 "^[1-9][0-9]* .*sign-.* CN=.*" \
                 "$(records log-unwritable | jq -r '.[0] | "\(.data.records) \(.data.events) \(.data.cert_1_subject)"')"
