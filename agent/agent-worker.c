@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,8 +30,9 @@ struct WorkerJob {
         WorkerFreeFunc free_data;
         WorkerCancelFunc cancel; /* set and called on the loop, under the core's lock */
         void *data, *userdata;
-        JobState state; /* under the core's lock */
-        bool cancelled; /* under the core's lock */
+        locale_t locale; /* the submitter's: a job's messages are in the language of whom it works for */
+        JobState state;  /* under the core's lock */
+        bool cancelled;  /* under the core's lock */
 };
 
 /* What the threads share with the loop. It outlives the AgentWorker while threads still run: each thread
@@ -132,7 +134,9 @@ static void *worker_thread(void *userdata) {
                 j->state = JOB_RUNNING;
                 pthread_mutex_unlock(&c->lock);
 
+                locale_t saved = uselocale(j->locale);
                 j->run(j->data);
+                (void) uselocale(saved);
 
                 pthread_mutex_lock(&c->lock);
                 j->state = JOB_FINISHED;
@@ -203,8 +207,11 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 WorkerJob *j = list;
                 list = j->next;
                 /* A done function may cancel a job further down this list: it only sets the flag. */
-                if (!j->cancelled && j->done)
+                if (!j->cancelled && j->done) {
+                        locale_t saved = uselocale(j->locale);
                         j->done(j->data, j->userdata);
+                        (void) uselocale(saved);
+                }
                 job_free(j);
         }
         return 0;
@@ -299,6 +306,7 @@ int agent_worker_submit(
                 .free_data = free_data,
                 .data = data,
                 .userdata = userdata,
+                .locale = uselocale((locale_t) 0),
                 .state = JOB_QUEUED,
         };
 

@@ -54,6 +54,7 @@ void doc_done(SignDoc *d) {
         content_digests_done(&d->digests);
         free(d->existing);
         free(d->message);
+        strv_free(d->reason_params);
         sign_pending_free(d->pending);
         free(d->sig);
         free(d->timestamp_time);
@@ -144,6 +145,8 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
         k = policy_rules_decide(r->policy, &req, &dec);
         if (k < 0)
                 return k;
+        d->reason_code = dec.code;
+        d->reason_params = TAKE_PTR(dec.params);
         if (!dec.allow)
                 doc_deny(r, d, dec.reason, dec.article);
         else {

@@ -148,6 +148,7 @@ static void declined(SignRequest *r, PromptReply reply) {
 
 static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) p;
 
         if (reply == PROMPT_REPLY_ERROR) {
@@ -228,6 +229,7 @@ static void ask_pin(SignRequest *r) {
 
 static void pinpad_handler(Prompter *p, PromptReply reply, int error, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) p;
         (void) error;
         /* The person closed the PIN pad message: the login on the reader goes on; cancel only if asked. */
@@ -237,6 +239,7 @@ static void pinpad_handler(Prompter *p, PromptReply reply, int error, void *user
 
 static void confirm_handler(Prompter *p, PromptReply reply, int error, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) p;
 
         if (reply == PROMPT_REPLY_ERROR) {

@@ -72,10 +72,39 @@ static void record_common(SignRequest *r, RecordCommon *c) {
         c->n_extra = n_extra;
 }
 
+/* A document's own fields: the token's discarded signature, the reason's code and parameters. */
+#define RECORD_DOC_EXTRA_MAX (2 + 2 * (RECORD_REASON_PARAMS_MAX + 2))
+#define RECORD_REASON_PARAMS_MAX 6
+#define RECORD_REASON_KEY_MAX 32
+
+/* The reason as the auditor's kysoctl renders it in the auditor's language: "reason_code", each parameter as
+ * "reason_KEY", and "language", the language of the record's text (which is the caller's). The text stays
+ * in "reason" for older readers. */
+static size_t doc_reason_fields(
+        const SignDoc *d, const char **extra, char keys[RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX]) {
+        size_t n = 0, k = 0;
+
+        if (!d->reason_code)
+                return 0;
+        extra[n++] = "reason_code";
+        extra[n++] = d->reason_code;
+        for (size_t i = 0; d->reason_params && d->reason_params[i] && d->reason_params[i + 1] &&
+                           k < RECORD_REASON_PARAMS_MAX;
+             i += 2, k++) {
+                snprintf(keys[k], RECORD_REASON_KEY_MAX, "reason_%s", d->reason_params[i]);
+                extra[n++] = keys[k];
+                extra[n++] = d->reason_params[i + 1];
+        }
+        extra[n++] = "language";
+        extra[n++] = i18n_language();
+        return n;
+}
+
 /* The record of one document; extra is its own copy of the shared fields plus its own. */
 static AuditEvent doc_audit_event(
         SignRequest *r, const SignDoc *d, const RecordCommon *c,
-        const char *extra[static RECORD_EXTRA_MAX + 2]) {
+        const char *extra[static RECORD_EXTRA_MAX + RECORD_DOC_EXTRA_MAX + 1],
+        char keys[RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX]) {
         size_t n_extra = c->n_extra;
         const char *decision;
         AuditEventType type;
@@ -87,6 +116,7 @@ static AuditEvent doc_audit_event(
                 extra[n_extra++] = "token_signature";
                 extra[n_extra++] = "discarded";
         }
+        n_extra += doc_reason_fields(d, extra + n_extra, keys);
         extra[n_extra] = NULL;
 
         switch (d->status) {
@@ -136,6 +166,7 @@ static AuditEvent doc_audit_event(
 
 static void doc_fail_internal(SignDoc *d, const char *message) {
         d->status = DOC_FAILED;
+        d->reason_code = NULL;
         d->error = KYSO_BUS_ERROR_INTERNAL;
         free(d->message);
         d->message = strdup(message);
@@ -148,6 +179,11 @@ void doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError 
                 return;
         d->status = status;
         d->error = error;
+        /* The policy's code names the outcome only when the policy decided it: its refusal, or its
+         * permission for a document then signed (a failure or cancellation after it has its own text). */
+        if (d->reason_code &&
+            (startswith(d->reason_code, "allowed-") ? status != DOC_DONE : status != DOC_DENIED))
+                d->reason_code = NULL;
         if (message) {
                 free(d->message);
                 d->message = strdup(message);
@@ -180,7 +216,8 @@ static int doc_write_output(SignDoc *d) {
 static void request_record_group(SignRequest *r) {
         SignDoc *group[SIGN_RECORD_GROUP];
         AuditEvent evs[SIGN_RECORD_GROUP];
-        const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + 2];
+        const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + RECORD_DOC_EXTRA_MAX + 1];
+        char keys[SIGN_RECORD_GROUP][RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX];
         RecordCommon common;
         size_t n = 0;
         int k;
@@ -209,7 +246,7 @@ static void request_record_group(SignRequest *r) {
                                              "the disk space and the output file, then sign again."));
                         }
                 }
-                evs[i] = doc_audit_event(r, d, &common, extras[i]);
+                evs[i] = doc_audit_event(r, d, &common, extras[i], keys[i]);
         }
         k = r->owner && r->owner->audit ? audit_log_append_group(r->owner->audit, evs, n, NULL) : -EROFS;
         if (k < 0)
@@ -240,9 +277,11 @@ void request_record(SignRequest *r) {
 }
 
 static int record_timer_cb(sd_event_source *src, uint64_t usec, void *userdata) {
+        SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) src;
         (void) usec;
-        request_record(userdata);
+        request_record(r);
         return 0;
 }
 

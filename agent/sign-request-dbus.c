@@ -153,6 +153,7 @@ static const struct {
         { "doc_date", offsetof(SignRequest, doc_date) },
         { "classification", offsetof(SignRequest, classification) },
         { "label", offsetof(SignRequest, label) },
+        { "locale", offsetof(SignRequest, locale_name) },
 };
 
 static void close_fds(int *fds, size_t n) {
@@ -256,6 +257,7 @@ static DBusMessage *invalid(DBusMessage *m, const char *msg) {
 /* A batch whose next part does not come in time would block its token's queue: it fails. */
 static int collect_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         _cleanup_free_ char *msg = NULL;
         (void) src;
         (void) usec;
@@ -338,6 +340,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         _cleanup_free_ char *handle = NULL, *msg = NULL, *esc = NULL;
         const char *cert_uri, *role, *bad;
         bool batch = dbus_message_is_method_call(m, "org.kyso.Agent1", "SignBatch");
+        _cleanup_(i18n_restore_localep) locale_t saved_locale = (locale_t) 0;
         DBusMessage *reply = NULL;
         DBusMessageIter it;
         SignRequest *r;
@@ -361,6 +364,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         k = parse_options(r, &it, &handle, &existing, &n_existing, &msg);
         if (k == -ENOMEM)
                 goto oom;
+        /* From here on the caller reads its own language, when the agent has it. */
+        r->locale = i18n_locale(r->locale_name);
+        saved_locale = i18n_uselocale(r->locale);
         if (k < 0) {
                 reply = invalid(m, msg);
                 goto out;
@@ -512,6 +518,7 @@ static DBusMessage *request_method_introspect(DBusConnection *c, DBusMessage *m,
 
 static DBusMessage *request_method_add_documents(DBusConnection *c, DBusMessage *m, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         (void) c;
 
         if (!streq_ptr(dbus_message_get_sender(m), r->sender))
@@ -523,6 +530,7 @@ static DBusMessage *request_method_add_documents(DBusConnection *c, DBusMessage 
 
 static DBusMessage *request_method_cancel(DBusConnection *c, DBusMessage *m, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
 
         if (!streq_ptr(dbus_message_get_sender(m), r->sender))
                 return kyso_bus_error_reply(

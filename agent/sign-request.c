@@ -91,6 +91,7 @@ SignRequest *request_free(SignRequest *r) {
         free(r->doc_date);
         free(r->classification);
         free(r->label);
+        free(r->locale_name);
         free(r->exe);
         policy_free(r->policy);
         X509_free(r->cert);
@@ -199,6 +200,7 @@ bool request_enter(SignRequest *r, RequestState s) {
 /* The defer source's step: what the request does next in its state. The callbacks of the other files (a
  * worker's result, a prompt's answer, the token's signature) move the request on themselves. */
 void request_step(SignRequest *r) {
+        I18N_LOCALE_SCOPE(r->locale);
         AgentSign *s = r->owner;
         int k;
 
@@ -250,6 +252,8 @@ void request_step(SignRequest *r) {
 }
 
 void request_cancel(SignRequest *r, const char *why) {
+        I18N_LOCALE_SCOPE(r->locale);
+
         if (r->state == REQ_FINISHED)
                 return;
         log_info("Request %s cancelled: %s", r->path, why);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <locale.h>
+
 #include <openssl/x509.h>
 
 #include "agent-inventory.h"
@@ -59,7 +61,9 @@ typedef struct SignDoc {
         KysoBusError error;
         char *message; /* why it was denied or failed; the policy's reason for an allowed one */
         const char *article;
-        SignPending *pending; /* what the token signs (sign-token.c), until the signature is finished */
+        const char *reason_code; /* the policy's stable code for message (REASON_*), or NULL */
+        char **reason_params;    /* and what it names (key, value, ...), for the audit record */
+        SignPending *pending;    /* what the token signs (sign-token.c), until the signature is finished */
         uint8_t *sig; /* the token's signature while pending (kept when cancelled: it was discarded), the DER
                        * once done */
         size_t sig_size;
@@ -129,6 +133,8 @@ struct SignRequest {
         SignRole role;
         bool timestamp, more_documents;
         char *reason, *location, *doc_number, *doc_date, *classification, *label;
+        char *locale_name; /* the caller's LC_MESSAGES, as it sent it (the locale option) */
+        locale_t locale;   /* its texts and prompts are in that language; 0: the agent's (i18n_locale()) */
         AuditCaller caller;
         char *exe;
         SignDoc *docs;

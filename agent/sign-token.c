@@ -438,6 +438,7 @@ static void sign_done(SignRequest *r, SignDoc *d, const P11SignResult *res) {
 
 static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata) {
         SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
         SignDoc *d;
         uint64_t now;
         bool pinpad;

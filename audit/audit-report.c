@@ -8,7 +8,9 @@
 #include "audit-report-certs.h"
 #include "audit-report.h"
 #include "audit-show.h"
+#include "dbus/dbus-error-names.h"
 #include "fileio.h"
+#include "policy/policy-rules.h"
 
 #define DAY_MS (86400LL * 1000)
 
@@ -222,6 +224,7 @@ static const char *const default_gov_patterns[] = {
 
 typedef struct Counter {
         char *key, *extra;
+        bool coded; /* key is a stable code (the policy's reason, or the D-Bus error), shown as its label */
         uint64_t n;
 } Counter;
 
@@ -243,7 +246,8 @@ typedef struct TokenInfo {
 
 struct AuditReport {
         AuditReportWindow w;
-        char *org, *integrity;
+        char *org, *place, *signer_title, *integrity;
+        char **addressees;
         const char *const *gov_patterns;
 
         uint64_t records;
@@ -270,10 +274,12 @@ static void counter_list_done(CounterList *l) {
         free(l->items);
 }
 
-static int counter_add(CounterList *l, const char *key, const char *extra) {
+static int counter_add(CounterList *l, const char *key, bool coded, const char *extra) {
+        coded = coded && key;
         key = key ?: "(không rõ)";
         for (size_t i = 0; i < l->n; i++)
-                if (streq(l->items[i].key, key) && streq_ptr(l->items[i].extra, extra)) {
+                if (l->items[i].coded == coded && streq(l->items[i].key, key) &&
+                    streq_ptr(l->items[i].extra, extra)) {
                         l->items[i].n++;
                         return 0;
                 }
@@ -281,7 +287,9 @@ static int counter_add(CounterList *l, const char *key, const char *extra) {
         if (!c)
                 return -ENOMEM;
         l->items = c;
-        c[l->n] = (Counter){ .key = strdup(key), .extra = extra ? strdup(extra) : NULL, .n = 1 };
+        c[l->n] = (Counter){
+                .key = strdup(key), .extra = extra ? strdup(extra) : NULL, .coded = coded, .n = 1
+        };
         if (!c[l->n].key || (extra && !c[l->n].extra))
                 return -ENOMEM;
         l->n++;
@@ -292,6 +300,9 @@ AuditReport *audit_report_free(AuditReport *rep) {
         if (!rep)
                 return NULL;
         free(rep->org);
+        free(rep->place);
+        free(rep->signer_title);
+        strv_free(rep->addressees);
         free(rep->integrity);
         report_certs_done(&rep->register_certs);
         counter_list_done(&rep->deny_reasons);
@@ -509,7 +520,8 @@ static unsigned kind_index(const char *kind) {
 }
 
 static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, int64_t t_ms) {
-        json_object *cert = jobj(o, "cert");
+        json_object *cert = jobj(o, "cert"), *data = jobj(o, "data");
+        const char *code;
         CertInfo *c = NULL;
         int r;
 
@@ -540,7 +552,11 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                         return r;
                 if (c)
                         c->denied++;
-                return counter_add(&rep->deny_reasons, jstr(o, "reason"), jstr(o, "article"));
+                /* By the reason's code: the texts name certificates and documents, one count each. Older
+                 * records have the text only. */
+                code = jstr(data, "reason_code");
+                return counter_add(
+                        &rep->deny_reasons, code ?: jstr(o, "reason"), code != NULL, jstr(o, "article"));
         case AUDIT_EVENT_SIGN_FAILED:
                 rep->failed++;
                 r = note_cert(rep, cert, h->event, &c);
@@ -548,7 +564,8 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                         return r;
                 if (c)
                         c->failed++;
-                return counter_add(&rep->fail_reasons, jstr(o, "reason") ?: jstr(o, "error"), NULL);
+                code = jstr(o, "error");
+                return counter_add(&rep->fail_reasons, code ?: jstr(o, "reason"), code != NULL, NULL);
         case AUDIT_EVENT_SIGN_CANCELLED:
                 rep->cancelled++;
                 return 0;
@@ -584,7 +601,13 @@ int audit_report_build(
                 return -ENOMEM;
         rep->w = *w;
         rep->gov_patterns = o && o->gov_ca_patterns ? o->gov_ca_patterns : default_gov_patterns;
+        if (o && o->addressees)
+                for (const char *const *a = o->addressees; *a; a++)
+                        if (strv_extend(&rep->addressees, *a) < 0)
+                                return -ENOMEM;
         if ((o && o->org && !(rep->org = strdup(o->org))) ||
+            (o && o->place && !(rep->place = strdup(o->place))) ||
+            (o && o->signer_title && !(rep->signer_title = strdup(o->signer_title))) ||
             (o && o->integrity && !(rep->integrity = strdup(o->integrity))))
                 return -ENOMEM;
         rep->n_days = (size_t) (audit_date_to_days(w->last) - audit_date_to_days(w->first) + 1);
@@ -720,6 +743,18 @@ static void period_title(const AuditReport *rep, char *buf, size_t n) {
 /* Strings from the log, folded to one line: a run of control characters (line breaks, tabs, escapes)
  * becomes one space, so a reason cannot break the report's layout or reach a terminal raw. Returns the
  * display width written: UTF-8 code points, as the report's Vietnamese letters are precomposed. */
+/* A counted reason as the reader reads it: a code's label in the reader's language, or an older record's
+ * text. */
+static const char *counter_label(const Counter *c, bool failure) {
+        if (!c->coded)
+                return c->key;
+        if (failure) {
+                KysoBusError e = kyso_bus_error_from_name(c->key);
+                return e >= 0 ? kyso_bus_error_message(e) : c->key;
+        }
+        return policy_reason_label(c->key) ?: c->key;
+}
+
 static size_t text_put(FILE *f, const char *s) {
         size_t cols = 0;
         bool blank = false;
@@ -778,6 +813,25 @@ static void text_group(const AuditReport *rep, FILE *f, unsigned g) {
         fprintf(f, "   - Số chứng thư số đã dùng để ký: %u\n", n);
 }
 
+static void text_put_void(FILE *f, const char *s) {
+        (void) text_put(f, s);
+}
+
+/* "Kính gửi:" and the addressees, one a line (after newline), each written with put; dots when none. */
+static void
+put_addressees(const AuditReport *rep, FILE *f, const char *newline, void (*put)(FILE *, const char *)) {
+        fprintf(f, "Kính gửi:");
+        if (strv_length(rep->addressees) == 0)
+                fprintf(f, " ……");
+        STRV_FOREACH (to, rep->addressees) {
+                fprintf(f, "%s- ", to == rep->addressees ? " " : newline);
+                put(f, *to);
+                fprintf(f, "%s", to[1] ? ";" : ".");
+        }
+}
+
+static void html_escape(FILE *f, const char *s);
+
 int audit_report_write_text(const AuditReport *rep, FILE *f) {
         char a[16], b[16], due[16], dl[16], title[32];
         const AuditReportWindow *w = &rep->w;
@@ -792,9 +846,11 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         text_put(f, rep->org ?: "CƠ QUAN, ĐƠN VỊ");
         fprintf(f, "\nSố: …/BC-…\n\n");
         fprintf(f, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n");
-        fprintf(f, "Uông Bí, ngày …… tháng …… năm %d\n\n", w->annual ? w->year + 1 : w->year);
+        text_put(f, rep->place ?: "……");
+        fprintf(f, ", ngày …… tháng …… năm %d\n\n", w->annual ? w->year + 1 : w->year);
         fprintf(f, "BÁO CÁO\nTình hình quản lý và sử dụng chứng thư số, chữ ký số %s\n\n", title);
-        fprintf(f, "Kính gửi: - UBND phường Uông Bí;\n          - Phòng Văn hóa - Xã hội.\n\n");
+        put_addressees(rep, f, "\n          ", text_put_void);
+        fprintf(f, "\n\n");
         fprintf(f, "Thời gian chốt số liệu: từ ngày %s đến ngày %s (giờ Việt Nam, UTC+7).\n", a, b);
         fprintf(f, "Thời hạn gửi báo cáo: %s %s", weekday_vi(audit_weekday(w->deadline)), dl);
         if (audit_date_to_days(w->deadline) != audit_date_to_days(w->due))
@@ -832,7 +888,7 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         for (size_t i = 0; i < rep->deny_reasons.n; i++) {
                 const Counter *c = &rep->deny_reasons.items[i];
                 fprintf(f, "     + ");
-                text_put(f, c->key);
+                text_put(f, counter_label(c, false));
                 if (c->extra) {
                         fprintf(f, " (");
                         text_put(f, c->extra);
@@ -843,7 +899,7 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         fprintf(f, "   - Số lượt ký số không thành công: %" PRIu64 "\n", rep->failed);
         for (size_t i = 0; i < rep->fail_reasons.n; i++) {
                 fprintf(f, "     + ");
-                text_put(f, rep->fail_reasons.items[i].key);
+                text_put(f, counter_label(&rep->fail_reasons.items[i], true));
                 fprintf(f, ": %" PRIu64 "\n", rep->fail_reasons.items[i].n);
         }
         fprintf(f, "   - Số lượt ký số bị hủy: %" PRIu64 "\n", rep->cancelled);
@@ -890,7 +946,9 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
         else
                 fprintf(f, "   (Đơn vị bổ sung.)\n");
         fprintf(f, "\nIV. Đề xuất, kiến nghị\n   (Đơn vị bổ sung.)\n\n");
-        fprintf(f, "Nơi nhận:                                   THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ\n");
+        fprintf(f, "Nơi nhận:                                   ");
+        text_put(f, rep->signer_title ?: "THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ");
+        fprintf(f, "\n");
         fprintf(f, "- Như trên;\n- Lưu: VT.\n");
 
         fprintf(f, "\nPHỤ BIỂU: SỐ LIỆU CHI TIẾT (%s, từ %s đến %s)\n", title, a, b);
@@ -1029,7 +1087,11 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "<p style=\"text-align:center\"><b>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</b><br>"
                    "<b>Độc lập - Tự do - Hạnh phúc</b></p>\n");
         fprintf(f, "<h1>BÁO CÁO<br>Tình hình quản lý và sử dụng chứng thư số, chữ ký số %s</h1>\n", title);
-        fprintf(f, "<p>Kính gửi: - UBND phường Uông Bí;<br>- Phòng Văn hóa - Xã hội.</p>\n");
+        fprintf(f, "<p>");
+        html_escape(f, rep->place ?: "……");
+        fprintf(f, ", ngày …… tháng …… năm %d</p>\n<p>", rep->w.annual ? rep->w.year + 1 : rep->w.year);
+        put_addressees(rep, f, "<br>", html_escape);
+        fprintf(f, "</p>\n");
         fprintf(f,
                 "<p>Thời gian chốt số liệu: từ ngày %s đến ngày %s (giờ Việt Nam, UTC+7). Thời hạn gửi báo "
                 "cáo: %s.</p>\n",
@@ -1068,7 +1130,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "<li>Số lượt ký số bị từ chối: %" PRIu64 "<ul>\n", rep->denied);
         for (size_t i = 0; i < rep->deny_reasons.n; i++) {
                 fprintf(f, "<li>");
-                html_escape(f, rep->deny_reasons.items[i].key);
+                html_escape(f, counter_label(&rep->deny_reasons.items[i], false));
                 if (rep->deny_reasons.items[i].extra) {
                         fprintf(f, " (");
                         html_escape(f, rep->deny_reasons.items[i].extra);
@@ -1079,7 +1141,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "</ul></li>\n<li>Số lượt ký số không thành công: %" PRIu64 "<ul>\n", rep->failed);
         for (size_t i = 0; i < rep->fail_reasons.n; i++) {
                 fprintf(f, "<li>");
-                html_escape(f, rep->fail_reasons.items[i].key);
+                html_escape(f, counter_label(&rep->fail_reasons.items[i], true));
                 fprintf(f, ": %" PRIu64 "</li>\n", rep->fail_reasons.items[i].n);
         }
         fprintf(f,

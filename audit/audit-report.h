@@ -49,7 +49,10 @@ int audit_report_window_month(int year, unsigned month, const AuditHolidays *h, 
 int audit_report_window_year(int year, const AuditHolidays *h, AuditReportWindow *ret);
 
 typedef struct AuditReportOptions {
-        const char *org; /* the reporting unit's name; NULL leaves the template's dots */
+        const char *org;               /* the reporting unit's name; NULL leaves the template's dots */
+        const char *place;             /* the place of the date line ("Uông Bí"); NULL: dots */
+        const char *const *addressees; /* "Kính gửi", one per line; NULL: dots */
+        const char *signer_title; /* above the signature; NULL: the template's "THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ" */
         const char *const
                 *gov_ca_patterns; /* issuer substrings (case-insensitive for ASCII) that mean the
                                      Government CA, when a record does not say "ca"; NULL: defaults */

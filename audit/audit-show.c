@@ -8,6 +8,7 @@
 #include "audit-show.h"
 #include "i18n.h"
 #include "macro.h"
+#include "policy/policy-rules.h"
 
 void audit_show_filter_init(AuditShowFilter *f) {
         *f = (AuditShowFilter){ .since = INT64_MIN, .until = INT64_MAX, .event = _AUDIT_EVENT_INVALID };
@@ -143,6 +144,34 @@ static void write_header(FILE *out, AuditShowFormat format) {
         }
 }
 
+/* A record's reason in the reader's language: its text when the record is in that language (or has no code,
+ * as older records), else its code rendered with its parameters, without the text the request added in its
+ * own language. NULL: the record has no reason; *ret_free is what the caller frees. */
+static const char *reason_for_reader(json_object *o, char **ret_free) {
+        const char *text = jget(o, "reason", NULL), *code = jget(o, "data", "reason_code");
+        const char *params[2 * 8 + 1];
+        json_object *data;
+        size_t n = 0;
+
+        *ret_free = NULL;
+        if (!code || streq_ptr(jget(o, "data", "language"), i18n_language()) ||
+            !json_object_object_get_ex(o, "data", &data) || !json_object_is_type(data, json_type_object))
+                return text;
+        json_object_object_foreach(data, key, value) {
+                if (n + 2 >= ELEMENTSOF(params))
+                        break;
+                if (!startswith(key, "reason_") || streq(key, "reason_code") ||
+                    streq(key, "reason_detail") || !json_object_is_type(value, json_type_string))
+                        continue;
+                params[n++] = key + strlen("reason_");
+                params[n++] = json_object_get_string(value);
+        }
+        params[n] = NULL;
+        if (policy_reason_render(code, params, ret_free) < 0)
+                return text;
+        return *ret_free;
+}
+
 static void write_record(
         FILE *out, AuditShowFormat format, const AuditRecordHead *h, const char *time, const AuditLine *line,
         json_object *o, uint64_t shown) {
@@ -176,8 +205,9 @@ static void write_record(
                 char seq[32], ev[80];
                 snprintf(seq, sizeof(seq), "%" PRIu64, h->seq);
                 snprintf(ev, sizeof(ev), "%.*s", (int) h->event_len, h->event_name);
-                const char *details = jget(o, "reason", NULL) ?: jget(o, "error", NULL)
-                                                                       ?: jget(o, "message", NULL);
+                _cleanup_free_ char *rendered = NULL;
+                const char *details = reason_for_reader(o, &rendered) ?: jget(o, "error", NULL)
+                                                                                 ?: jget(o, "message", NULL);
                 cell(out, seq, 6, false);
                 cell(out, time, 24, false);
                 cell(out, ev, 14, false);

@@ -10,6 +10,7 @@
 #include "parse-util.h"
 #include "policy-internal.h"
 #include "string-util.h"
+#include "utf8.h"
 
 /* Switches that exist for tests only are compiled only into the tests' copy of this file (see the top
  * meson.build): kysod and kysoctl have no way to turn revocation checks off. */
@@ -280,6 +281,28 @@ static int key_http_url(ParseState *st, const PolicyKey *k, const char *v, void 
         return key_url(st, k, v, field);
 }
 
+/* A line of text for a document (a name, a place): UTF-8, no control characters. */
+static bool text_ok(const char *v) {
+        if (!utf8_is_valid(v) || strlen(v) > 200)
+                return false;
+        for (const char *c = v; *c; c++)
+                if ((unsigned char) *c < ' ' || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+static int key_text(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (!text_ok(v))
+                return bad_value(st, k, v, k->expected);
+        return free_and_strdup(field, v);
+}
+
+static int key_text_append(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (!text_ok(v))
+                return bad_value(st, k, v, k->expected);
+        return strv_extend(field, v);
+}
+
 static int key_strv_append(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         return strv_extend(field, v);
 }
@@ -426,6 +449,7 @@ static int key_fingerprint(ParseState *st, const PolicyKey *k, const char *v, vo
 
 #define DURATION_EXPECTED N_("expected a duration such as 10, 30s, 5min, 2h or 7d")
 #define TIMEOUT_RANGE N_("a timeout must be between 1 second and 5 minutes")
+#define REPORT_TEXT_EXPECTED N_("expected one line of text (at most 200 bytes of UTF-8)")
 
 #define POLICY_FIELD(f) .offset = offsetof(Policy, f)
 #define MATCH_KEY(n, fn, f) \
@@ -499,6 +523,15 @@ static const PolicyKey policy_keys[] = {
 
         { SECTION_PLAIN, "documents", "max-size", key_size, POLICY_FIELD(max_document_size), .once = true,
           .min = 1, .max = 1024 * 1024, .expected = N_("expected a size from 1M to 1T, such as 2G") },
+
+        { SECTION_PLAIN, "report", "organization", key_text, POLICY_FIELD(report_organization), .once = true,
+          .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "place", key_text, POLICY_FIELD(report_place), .once = true,
+          .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "addressee", key_text_append, POLICY_FIELD(report_addressees),
+          .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "signer-title", key_text, POLICY_FIELD(report_signer_title), .once = true,
+          .expected = REPORT_TEXT_EXPECTED },
 
         { SECTION_PLAIN, "pin", "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
           .max = 24 * 3600, .expected = N_("expected a duration from 0 (never) to 24h, such as 5min") },

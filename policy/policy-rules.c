@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "i18n.h"
+#include "macro.h"
 #include "openssl-util.h"
 #include "policy/policy-rules.h"
 #include "string-table.h"
@@ -15,8 +16,11 @@ static const char *const sign_role_table[_SIGN_ROLE_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(sign_role, SignRole);
 
 void rule_decision_done(RuleDecision *d) {
-        if (d)
-                d->reason = mfree(d->reason);
+        if (!d)
+                return;
+        d->reason = mfree(d->reason);
+        strv_free(d->params);
+        d->params = NULL;
 }
 
 static char *name_of(X509 *x) {
@@ -29,18 +33,6 @@ static char *name_of(X509 *x) {
         char *s = strdup(o ?: "?");
         OPENSSL_free(o);
         return s;
-}
-
-_printf_(4, 5) static int decide(RuleDecision *d, bool allow, const char *article, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int r = free_and_vasprintf(&d->reason, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return r;
-        d->allow = allow;
-        d->article = article;
-        return 0;
 }
 
 static const char *kind_label(CertKind k) {
@@ -118,10 +110,203 @@ bool policy_signature_counts_as_leader(
         return ok;
 }
 
+static const char *param(const char *const *params, const char *key) {
+        for (; params && params[0] && params[1]; params += 2)
+                if (streq(params[0], key))
+                        return params[1];
+        return NULL;
+}
+
+static const char *status_phrase(const char *status) {
+        static const struct {
+                CertStatus status;
+                const char *phrase;
+        } phrases[] = {
+                { CERT_STATUS_EXPIRED, N_("it has expired") },
+                { CERT_STATUS_NOT_YET_VALID, N_("it is not valid yet") },
+                { CERT_STATUS_REVOKED, N_("it is revoked") },
+                { CERT_STATUS_UNTRUSTED,
+                  N_("it is not trusted (its chain does not lead to a CA of the policy)") },
+                { CERT_STATUS_UNKNOWN_REVOCATION, N_("its revocation status cannot be established") },
+                { CERT_STATUS_WEAK_KEY,
+                  N_("its key or signature algorithm is weaker than the policy allows") },
+                { CERT_STATUS_WRONG_USAGE, N_("its key usage does not allow signing documents") },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(phrases); i++)
+                if (streq_ptr(status, cert_status_to_string(phrases[i].status)))
+                        return _(phrases[i].phrase);
+        return _("it cannot be used");
+}
+
+static const struct {
+        const char *code;
+        const char *label;
+} reason_labels[] = {
+        { REASON_CLASSIFIED, N_("classified document") },
+        { REASON_DEVICE_CERTIFICATE, N_("device or service certificate") },
+        { REASON_UNKNOWN_KIND, N_("certificate of unknown kind") },
+        { REASON_ROLE_NEEDS_PERSONAL, N_("the role needs a personal certificate") },
+        { REASON_ROLE_NEEDS_ORGANIZATION, N_("the role needs the organisation's certificate") },
+        { REASON_CERTIFICATE_UNUSABLE, N_("the certificate cannot sign now") },
+        { REASON_SEAL_NO_SIGNATURE, N_("seal on a document without signature") },
+        { REASON_SEAL_NO_LEADER, N_("seal without a valid signature of the competent person") },
+        { REASON_ALLOWED_PERSONAL, N_("allowed: personal signature") },
+        { REASON_ALLOWED_COPY, N_("allowed: copy certified by the organisation") },
+        { REASON_ALLOWED_APPENDIX, N_("allowed: attachment signed by the organisation") },
+        { REASON_ALLOWED_SEAL, N_("allowed: seal after the competent person's signature") },
+};
+
+const char *policy_reason_label(const char *code) {
+        for (size_t i = 0; code && i < ELEMENTSOF(reason_labels); i++)
+                if (streq(code, reason_labels[i].code))
+                        return _(reason_labels[i].label);
+        return NULL;
+}
+
+int policy_reason_render(const char *code, const char *const *params, char **ret) {
+        const char *who = param(params, "certificate") ?: "?", *role = param(params, "role") ?: "?",
+                   *detail = param(params, "detail");
+        CertKind kind = cert_kind_from_string(param(params, "kind"));
+        char *s = NULL;
+        int r;
+
+        if (!code || !ret)
+                return -EINVAL;
+        if (streq(code, REASON_CLASSIFIED))
+                r = asprintf(
+                        &s,
+                        _("The document is marked \"%s\": classified documents (Mật, Tối mật, Tuyệt mật) must "
+                          "not be signed with these certificates. Use the procedure for classified "
+                          "documents."),
+                        param(params, "classification") ?: "?");
+        else if (streq(code, REASON_DEVICE_CERTIFICATE))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s is a device or service certificate; those never sign "
+                          "documents. Use your personal certificate or the organisation's."),
+                        who);
+        else if (streq(code, REASON_UNKNOWN_KIND))
+                r = asprintf(
+                        &s,
+                        _("The kind of the certificate of %s (personal, organisation or device) cannot be "
+                          "determined from the policy's [kind] rules. Ask the administrator to classify it."),
+                        who);
+        else if (streq(code, REASON_ROLE_NEEDS_PERSONAL))
+                r = asprintf(
+                        &s,
+                        _("Signing in the role '%s' needs a personal certificate, but %s is %s. Use the "
+                          "leader's own eToken."),
+                        role, who, kind_label(kind));
+        else if (streq(code, REASON_ROLE_NEEDS_ORGANIZATION))
+                r = asprintf(
+                        &s,
+                        _("Signing in the role '%s' needs the organisation's certificate (held by the clerk), "
+                          "but %s is %s."),
+                        role, who, kind_label(kind));
+        else if (streq(code, REASON_CERTIFICATE_UNUSABLE) && detail)
+                r = asprintf(&s, _("The certificate cannot sign now: %s"), detail);
+        else if (
+                streq(code, REASON_CERTIFICATE_UNUSABLE) && param(params, "not_after") &&
+                streq_ptr(param(params, "status"), "expired"))
+                r = asprintf(
+                        &s, _("The certificate of %s cannot sign now: it expired on %s."), who,
+                        param(params, "not_after"));
+        else if (streq(code, REASON_CERTIFICATE_UNUSABLE))
+                r = asprintf(
+                        &s, _("The certificate of %s cannot sign now: %s."), who,
+                        status_phrase(param(params, "status")));
+        else if (streq(code, REASON_SEAL_NO_SIGNATURE))
+                r = asprintf(
+                        &s, "%s",
+                        _("The organisation's seal may only be applied to a document that already carries the "
+                          "competent person's signature, and this document carries no signature. Have the "
+                          "leader sign it first (role approve)."));
+        else if (streq(code, REASON_SEAL_NO_LEADER) && detail)
+                r = asprintf(
+                        &s,
+                        _("The organisation's seal may only be applied to a document that already carries a "
+                          "valid signature of the competent person, and none of its %s signature(s) counts: "
+                          "%s. Have the leader sign this exact document first."),
+                        param(params, "signatures") ?: "?", detail);
+        else if (streq(code, REASON_SEAL_NO_LEADER))
+                r = asprintf(
+                        &s,
+                        _("The organisation's seal may only be applied to a document that already carries a "
+                          "valid signature of the competent person, and none of its %s signature(s) counts. "
+                          "Have the leader sign this exact document first."),
+                        param(params, "signatures") ?: "?");
+        else if (streq(code, REASON_ALLOWED_PERSONAL))
+                r = asprintf(&s, _("Allowed: %s signs with a valid personal certificate."), who);
+        else if (streq(code, REASON_ALLOWED_COPY))
+                r = asprintf(
+                        &s, "%s",
+                        _("Allowed: the organisation certifies its own copy; no leader's signature is needed."));
+        else if (streq(code, REASON_ALLOWED_APPENDIX))
+                r = asprintf(
+                        &s, "%s",
+                        _("Allowed: the organisation signs an attachment; no leader's signature is needed."));
+        else if (streq(code, REASON_ALLOWED_SEAL) && detail)
+                r = asprintf(
+                        &s, _("Allowed: the document carries a valid signature of a competent person (%s)."),
+                        detail);
+        else if (streq(code, REASON_ALLOWED_SEAL))
+                r = asprintf(
+                        &s, "%s",
+                        _("Allowed: the document carries a valid signature of a competent person."));
+        else
+                return -EOPNOTSUPP;
+        if (r < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* The decision, its code and parameters (key, value, ..., NULL; a NULL value leaves its key out), and its
+ * text rendered from them: the agent's answer and the audit log's re-rendering say the same. */
+_sentinel_ static int decide(RuleDecision *d, bool allow, const char *article, const char *code, ...) {
+        _cleanup_strv_free_ char **params = NULL;
+        va_list ap;
+        int r = 0;
+
+        va_start(ap, code);
+        for (const char *k; (k = va_arg(ap, const char *));) {
+                const char *v = va_arg(ap, const char *);
+                if (!v)
+                        continue;
+                if (strv_extend(&params, k) < 0 || strv_extend(&params, v) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        va_end(ap);
+        if (r < 0)
+                return r;
+        d->reason = mfree(d->reason);
+        r = policy_reason_render(code, (const char *const *) params, &d->reason);
+        if (r < 0)
+                return r;
+        strv_free(d->params);
+        d->params = TAKE_PTR(params);
+        d->allow = allow;
+        d->article = article;
+        d->code = code;
+        return 0;
+}
+
+static void format_day(X509 *x, char buf[static 16]) {
+        const ASN1_TIME *t = x ? X509_get0_notAfter(x) : NULL;
+        struct tm tm;
+
+        buf[0] = '\0';
+        if (t && ASN1_TIME_to_tm(t, &tm) == 1)
+                strftime(buf, 16, "%Y-%m-%d", &tm);
+}
+
 int policy_rules_decide(const Policy *p, const RuleRequest *req, RuleDecision *ret) {
         _cleanup_(rule_decision_done) RuleDecision d = { .leader_signature = -1 };
         _cleanup_free_ char *who = NULL;
         const char *role;
+        char not_after[16];
         int r;
 
         if (!p || !req || !ret || !req->signer || !req->signer_status ||
@@ -136,107 +321,83 @@ int policy_rules_decide(const Policy *p, const RuleRequest *req, RuleDecision *r
 
         /* Classified documents are never signed with these certificates, whoever asks. */
         if (policy_is_classified(p, req->classification)) {
-                r = decide(
-                        &d, false, ARTICLE_CLASSIFIED,
-                        _("The document is marked \"%s\": classified documents (Mật, Tối mật, Tuyệt mật) must "
-                          "not be signed with these certificates. Use the procedure for classified "
-                          "documents."),
-                        req->classification);
+                r =
+                        decide(&d, false, ARTICLE_CLASSIFIED, REASON_CLASSIFIED, "classification",
+                               req->classification, NULL);
                 goto out;
         }
 
         d.signer_kind = policy_classify_certificate(p, req->signer, NULL);
         bool need_personal = req->role == SIGN_ROLE_APPROVE || req->role == SIGN_ROLE_PERSONAL;
+        const char *kind = cert_kind_to_string(d.signer_kind);
 
         if (d.signer_kind == CERT_KIND_DEVICE) {
-                r = decide(
-                        &d, false, ARTICLE_KINDS,
-                        _("The certificate of %s is a device or service certificate; those never sign "
-                          "documents. Use your personal certificate or the organisation's."),
-                        who);
+                r = decide(&d, false, ARTICLE_KINDS, REASON_DEVICE_CERTIFICATE, "certificate", who, NULL);
                 goto out;
         }
         if (d.signer_kind == CERT_KIND_UNKNOWN) {
-                r = decide(
-                        &d, false, ARTICLE_KINDS,
-                        _("The kind of the certificate of %s (personal, organisation or device) cannot be "
-                          "determined from the policy's [kind] rules. Ask the administrator to classify it."),
-                        who);
+                r = decide(&d, false, ARTICLE_KINDS, REASON_UNKNOWN_KIND, "certificate", who, NULL);
                 goto out;
         }
         if (need_personal && d.signer_kind != CERT_KIND_PERSONAL) {
-                r = decide(
-                        &d, false, ARTICLE_KINDS,
-                        _("Signing in the role '%s' needs a personal certificate, but %s is %s. Use the "
-                          "leader's own eToken."),
-                        role, who, kind_label(d.signer_kind));
+                r =
+                        decide(&d, false, ARTICLE_KINDS, REASON_ROLE_NEEDS_PERSONAL, "role", role,
+                               "certificate", who, "kind", kind, NULL);
                 goto out;
         }
         if (!need_personal && d.signer_kind != CERT_KIND_ORGANIZATION) {
-                r = decide(
-                        &d, false, ARTICLE_ORG_TOKEN,
-                        _("Signing in the role '%s' needs the organisation's certificate (held by the clerk), "
-                          "but %s is %s."),
-                        role, who, kind_label(d.signer_kind));
+                r =
+                        decide(&d, false, ARTICLE_ORG_TOKEN, REASON_ROLE_NEEDS_ORGANIZATION, "role", role,
+                               "certificate", who, "kind", kind, NULL);
                 goto out;
         }
 
         if (!cert_status_is_usable(req->signer_status->status)) {
+                format_day(req->signer, not_after);
                 r =
-                        decide(&d, false, ARTICLE_VALIDITY, _("The certificate cannot sign now: %s"),
-                               strempty(req->signer_status->reason));
+                        decide(&d, false, ARTICLE_VALIDITY, REASON_CERTIFICATE_UNUSABLE, "certificate", who,
+                               "status", cert_status_to_string(req->signer_status->status), "not_after",
+                               not_after[0] ? not_after : NULL, "detail",
+                               strempty(req->signer_status->reason), NULL);
                 goto out;
         }
 
         switch (req->role) {
         case SIGN_ROLE_APPROVE:
         case SIGN_ROLE_PERSONAL:
-                r =
-                        decide(&d, true, ARTICLE_KINDS,
-                               _("Allowed: %s signs with a valid personal certificate."), who);
+                r = decide(&d, true, ARTICLE_KINDS, REASON_ALLOWED_PERSONAL, "certificate", who, NULL);
                 break;
         case SIGN_ROLE_COPY:
         case SIGN_ROLE_APPENDIX:
                 r = decide(
                         &d, true, ARTICLE_COPY,
-                        req->role == SIGN_ROLE_COPY
-                                ? _("Allowed: the organisation certifies its own copy; no leader's signature is "
-                                    "needed.")
-                                : _("Allowed: the organisation signs an attachment; no leader's signature is "
-                                    "needed."));
+                        req->role == SIGN_ROLE_COPY ? REASON_ALLOWED_COPY : REASON_ALLOWED_APPENDIX, NULL);
                 break;
         case SIGN_ROLE_ISSUE: {
                 _cleanup_free_ char *whys = NULL;
+                char n[32];
                 for (size_t i = 0; i < req->n_existing; i++) {
                         _cleanup_free_ char *why = NULL;
                         if (policy_signature_counts_as_leader(p, req->signer, &req->existing[i], &why)) {
                                 d.leader_signature = (ssize_t) i;
-                                r = decide(
-                                        &d, true, ARTICLE_SEAL,
-                                        _("Allowed: the document carries a valid signature of a competent "
-                                          "person (%s)."),
-                                        strempty(why));
+                                r =
+                                        decide(&d, true, ARTICLE_SEAL, REASON_ALLOWED_SEAL, "certificate",
+                                               who, "detail", strempty(why), NULL);
                                 goto out;
                         }
-                        char *n;
-                        if (asprintf(&n, "%s%s%s", strempty(whys), whys ? "; " : "", why ?: "?") < 0)
+                        char *j;
+                        if (asprintf(&j, "%s%s%s", strempty(whys), whys ? "; " : "", why ?: "?") < 0)
                                 return -ENOMEM;
                         free(whys);
-                        whys = n;
+                        whys = j;
                 }
+                snprintf(n, sizeof n, "%zu", req->n_existing);
                 if (req->n_existing == 0)
-                        r = decide(
-                                &d, false, ARTICLE_SEAL, "%s",
-                                _("The organisation's seal may only be applied to a document that already "
-                                  "carries the competent person's signature, and this document carries no "
-                                  "signature. Have the leader sign it first (role approve)."));
+                        r = decide(&d, false, ARTICLE_SEAL, REASON_SEAL_NO_SIGNATURE, NULL);
                 else
-                        r = decide(
-                                &d, false, ARTICLE_SEAL,
-                                _("The organisation's seal may only be applied to a document that already "
-                                  "carries a valid signature of the competent person, and none of its %zu "
-                                  "signature(s) counts: %s. Have the leader sign this exact document first."),
-                                req->n_existing, whys);
+                        r =
+                                decide(&d, false, ARTICLE_SEAL, REASON_SEAL_NO_LEADER, "certificate", who,
+                                       "signatures", n, "detail", whys, NULL);
                 break;
         }
         default:

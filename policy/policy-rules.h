@@ -57,6 +57,8 @@ typedef struct RuleRequest {
 typedef struct RuleDecision {
         bool allow;
         char *reason;        /* translated; says what to do next when denied */
+        const char *code;    /* stable (REASON_*): what the audit log keeps and the report counts */
+        char **params;       /* key, value, ...: what the reason names (certificate, role, dates...) */
         const char *article; /* the regulation article (not translated), e.g. "Art. 5.7" */
         CertKind signer_kind;
         ssize_t leader_signature; /* for issue: index of the signature that satisfied the seal rule, or -1 */
@@ -72,6 +74,28 @@ void rule_decision_done(RuleDecision *d);
  * explanation either way. */
 bool policy_signature_counts_as_leader(
         const Policy *p, X509 *seal, const ExistingSignature *s, char **ret_why);
+
+/* The stable reason codes of the decisions (part of the audit log's format: never renamed). */
+#define REASON_CLASSIFIED "classified"
+#define REASON_DEVICE_CERTIFICATE "device-certificate"
+#define REASON_UNKNOWN_KIND "unknown-kind"
+#define REASON_ROLE_NEEDS_PERSONAL "role-needs-personal"
+#define REASON_ROLE_NEEDS_ORGANIZATION "role-needs-organization"
+#define REASON_CERTIFICATE_UNUSABLE "certificate-unusable"
+#define REASON_SEAL_NO_SIGNATURE "seal-no-signature"
+#define REASON_SEAL_NO_LEADER "seal-no-leader"
+#define REASON_ALLOWED_PERSONAL "allowed-personal"
+#define REASON_ALLOWED_COPY "allowed-copy"
+#define REASON_ALLOWED_APPENDIX "allowed-appendix"
+#define REASON_ALLOWED_SEAL "allowed-seal"
+
+/* The text of a reason code with its parameters (key, value, ..., NULL), in the current thread's language:
+ * what the agent answers, and what 'kysoctl audit show' prints for a record in another language. A missing
+ * "detail" (text kept in the language of the request) gives the sentence without it. -EOPNOTSUPP for a code
+ * this version does not know. */
+int policy_reason_render(const char *code, const char *const *params, char **ret);
+/* A short translated label of the code, for counts; NULL when unknown. */
+const char *policy_reason_label(const char *code);
 
 #define ARTICLE_KINDS "Art. 2.6"
 #define ARTICLE_VALIDITY "Art. 2.8, 3.2.a"

@@ -96,6 +96,10 @@ Policy *policy_free(Policy *p) {
         strv_free(p->hashes);
         free(p->tsa_url);
         strv_free(p->classification_words);
+        free(p->report_organization);
+        free(p->report_place);
+        free(p->report_signer_title);
+        strv_free(p->report_addressees);
         for (size_t i = 0; i < p->n_kind_rules; i++) {
                 free(p->kind_rules[i].name);
                 free(p->kind_rules[i].file);

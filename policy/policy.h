@@ -127,6 +127,10 @@ typedef struct Policy {
         unsigned pin_cache_max_sec; /* [pin] max-cache: the longest an agent may keep a PIN; 0 (default):
                                        never */
 
+        /* [report]: who sends the Article 17 report, from where, to whom (kysoctl audit report). */
+        char *report_organization, *report_place, *report_signer_title;
+        char **report_addressees;
+
         KindRule *kind_rules;
         size_t n_kind_rules;
         SealRule *seal_rules;

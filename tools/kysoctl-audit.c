@@ -22,6 +22,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "policy/policy.h"
 
 static int log_path(const char *arg, char **ret) {
         if (arg) {
@@ -211,7 +212,8 @@ static int verb_show(int argc, char **argv) {
                 return KYSOCTL_EXIT_INTERNAL;
         }
         if (bad > 0) {
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit show",
                         _("%" PRIu64 " lines could not be read. Run 'kysoctl audit verify' for what is "
                           "wrong.\n"),
                         bad);
@@ -230,6 +232,7 @@ static void verify_help(void) {
                 "sequence number of this log); --journal-directory does the same with journal files in DIR\n"
                 "(e.g. collected with systemd-journal-remote), --journal-export with 'journalctl -o export'\n"
                 "output.\n"));
+        kysoctl_verbose_help();
 }
 
 static int verb_verify_log(int argc, char **argv) {
@@ -239,6 +242,7 @@ static int verb_verify_log(int argc, char **argv) {
                 { "journal-export", required_argument, NULL, 'E' },
                 { "json", no_argument, NULL, 'j' },
                 { "log", required_argument, NULL, 'l' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -249,7 +253,7 @@ static int verb_verify_log(int argc, char **argv) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'J':
                         journal = true;
@@ -265,6 +269,9 @@ static int verb_verify_log(int argc, char **argv) {
                         break;
                 case 'l':
                         log_arg = optarg;
+                        break;
+                case 'v':
+                        kysoctl_set_verbose();
                         break;
                 case 'h':
                         verify_help();
@@ -299,7 +306,8 @@ static int verb_verify_log(int argc, char **argv) {
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
         r = open_reader(path, &reader);
         if (r == -ENOENT && head.present) {
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit verify",
                         _("The audit log %s is gone, but the journal saw records up to seq %" PRIu64 ".\n"),
                         path, head.seq);
                 return KYSOCTL_EXIT_REFUSED;
@@ -424,9 +432,13 @@ static void *verify_job(void *userdata) {
 static void report_help(void) {
         printf(_(
                 "Usage: kysoctl audit report --month YYYY-MM | --year YYYY [--format text|html|csv]\n"
-                "                            [--org NAME] [--holidays FILE] [--gov-ca PATTERN]... [--log PATH]\n"
+                "                            [--org NAME] [--place PLACE] [--addressee NAME]... [--signer-title T]\n"
+                "                            [--policy FILE] [--holidays FILE] [--gov-ca PATTERN]... [--log PATH]\n"
                 "Builds the periodic report of Article 17 (in Vietnamese): monthly from the 15th of the\n"
-                "previous month to the 14th, annual from 15 December to 14 December, Vietnam time.\n"));
+                "previous month to the 14th, annual from 15 December to 14 December, Vietnam time.\n"
+                "The organisation, place, addressees and signer's title come from the policy's [report]\n"
+                "section unless given here.\n"));
+        kysoctl_verbose_help();
 }
 
 static int verb_report(int argc, char **argv) {
@@ -435,22 +447,28 @@ static int verb_report(int argc, char **argv) {
                 { "year", required_argument, NULL, 'y' },
                 { "format", required_argument, NULL, 'f' },
                 { "org", required_argument, NULL, 'o' },
+                { "place", required_argument, NULL, 'P' },
+                { "addressee", required_argument, NULL, 'A' },
+                { "signer-title", required_argument, NULL, 'S' },
+                { "policy", required_argument, NULL, 'p' },
                 { "holidays", required_argument, NULL, 'H' },
                 { "gov-ca", required_argument, NULL, 'g' },
                 { "log", required_argument, NULL, 'l' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_free_ char *path = NULL;
-        _cleanup_strv_free_ char **gov = NULL;
-        const char *log_arg = NULL, *format = "text", *org = NULL, *holidays_file = NULL;
+        _cleanup_strv_free_ char **gov = NULL, **addressees = NULL;
+        const char *log_arg = NULL, *format = "text", *org = NULL, *holidays_file = NULL, *place = NULL,
+                   *signer_title = NULL, *policy_arg = NULL;
         int year = 0;
         unsigned month = 0;
         bool annual = false;
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'm': {
                         char tail;
@@ -483,6 +501,19 @@ static int verb_report(int argc, char **argv) {
                 case 'o':
                         org = optarg;
                         break;
+                case 'P':
+                        place = optarg;
+                        break;
+                case 'A':
+                        if (strv_extend(&addressees, optarg) < 0)
+                                return KYSOCTL_EXIT_INTERNAL;
+                        break;
+                case 'S':
+                        signer_title = optarg;
+                        break;
+                case 'p':
+                        policy_arg = optarg;
+                        break;
                 case 'H':
                         holidays_file = optarg;
                         break;
@@ -492,6 +523,9 @@ static int verb_report(int argc, char **argv) {
                         break;
                 case 'l':
                         log_arg = optarg;
+                        break;
+                case 'v':
+                        kysoctl_set_verbose();
                         break;
                 case 'h':
                         report_help();
@@ -524,6 +558,37 @@ static int verb_report(int argc, char **argv) {
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
+        /* Who reports, from where, to whom: the policy's [report], each part unless given on the command
+         * line. The report needs no policy: without one (or an unreadable default) its parts stay dots. */
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        _cleanup_strv_free_ char **policy_errors = NULL;
+        const char *pp = policy_arg ?: policy_tools_path();
+        r = policy_load(pp, policy_tools_flags(), &policy, &policy_errors);
+        if (r < 0 && policy_arg) {
+                STRV_FOREACH (e, policy_errors)
+                        kysoctl_error("audit report", "%s\n", *e);
+                kysoctl_error(
+                        "audit report",
+                        _("Cannot read the policy %s (%s). Check it with 'kysoctl policy check'.\n"), pp,
+                        r == -EINVAL ? _("it is invalid") : strerror(-r));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (r < 0 && r != -ENOENT)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: the policy %s cannot be read (%s); its [report] section is not used.\n"),
+                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+        if (policy) {
+                org = org ?: policy->report_organization;
+                place = place ?: policy->report_place;
+                signer_title = signer_title ?: policy->report_signer_title;
+                if (!addressees && policy->report_addressees &&
+                    !(addressees = strv_from_array(
+                              (const char *const *) policy->report_addressees,
+                              strv_length(policy->report_addressees))))
+                        return KYSOCTL_EXIT_INTERNAL;
+        }
+
         AuditReportWindow w;
         r = annual ? audit_report_window_year(year, holidays, &w)
                    : audit_report_window_month(year, month, holidays, &w);
@@ -557,7 +622,11 @@ static int verb_report(int argc, char **argv) {
         if (r >= 0)
                 r = audit_report_build(
                         reader, &w,
-                        &(AuditReportOptions){ .org = org, .gov_ca_patterns = (const char *const *) gov },
+                        &(AuditReportOptions){ .org = org,
+                                               .place = place,
+                                               .addressees = (const char *const *) addressees,
+                                               .signer_title = signer_title,
+                                               .gov_ca_patterns = (const char *const *) gov },
                         &rep);
         if (threaded)
                 (void) pthread_join(thread, NULL);
@@ -582,7 +651,8 @@ static int verb_report(int argc, char **argv) {
         if (r < 0)
                 integrity = NULL;
         if (v != 0)
-                fprintf(stderr,
+                kysoctl_error(
+                        "audit report",
                         _("Warning: the audit log is not intact (%s). The report says so; run 'kysoctl audit "
                           "verify'.\n"),
                         v > 0 ? strempty(job.res.message) : strerror(-v));

@@ -85,6 +85,7 @@ static void help(void) {
                  "Checks the policy file (default: $KYSO_POLICY or %s) and the *.conf drop-ins in the\n"
                  "policy.d folder beside it. Prints a summary, or every problem with file and line.\n"),
                POLICY_SYSTEM_PATH);
+        kysoctl_verbose_help();
 }
 
 /* Reads the options from optind on, up to the first other argument; -1 to go on, else the exit code. */
@@ -92,17 +93,21 @@ static int parse_options(int argc, char **argv, PolicyLoadFlags *flags) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "insecure-skip-owner-check", no_argument, NULL, 'S' },
+                { "verbose", no_argument, NULL, 'v' },
                 {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+hv", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
                         return KYSOCTL_EXIT_OK;
                 case 'S':
                         *flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
+                        break;
+                case 'v':
+                        kysoctl_set_verbose();
                         break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
@@ -139,7 +144,7 @@ int verb_policy(int argc, char **argv) {
         r = policy_load(path, flags, &p, &errors);
         if (r == -EINVAL) {
                 STRV_FOREACH (e, errors)
-                        fprintf(stderr, "%s\n", *e);
+                        kysoctl_error("policy", "%s\n", *e);
                 kysoctl_error(
                         "policy",
                         _("Policy %s is invalid: %zu problem(s). The agent refuses to start with it; "

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,16 +224,20 @@ static const char *variant_string(DBusMessageIter *var) {
         return s;
 }
 
-/* Picks the certificate for the role when --cert is not given, only when exactly one usable certificate of
- * the right kind is present: a signature made with another certificate than the person meant has legal
- * weight, so an ambiguous choice is refused with the candidates listed. */
-static char *pick_certificate(DBusConnection *c, const char *role) {
-        const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
-        _cleanup_strv_free_ char **uris = NULL, **subjects = NULL;
+/* A certificate as GetCertificates describes it. */
+typedef struct CertEntry {
+        const char *uri, *kind, *status, *subject, *reason; /* in the reply */
+        bool key, usable;
+} CertEntry;
+
+/* The certificates the agent sees: the strings point into *ret_reply, which the caller unrefs. NULL on
+ * error (said unless quiet). */
+static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply) {
+        _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
         DBusMessageIter it, arr, dict, entry, var;
-        char *found = NULL;
+        size_t n = 0;
 
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
         if (!m)
@@ -240,15 +245,17 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
-                fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
+                if (!quiet)
+                        fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
                 dbus_error_free(&e);
                 return NULL;
         }
         dbus_message_iter_init(reply, &it);
         dbus_message_iter_recurse(&it, &arr);
         for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY; dbus_message_iter_next(&arr)) {
-                const char *uri = NULL, *kind = NULL, *status = NULL, *subject = NULL;
-                dbus_bool_t key = false, after_login = false;
+                /* An agent older than usable-for-signing: every certificate may be tried. */
+                CertEntry ce = { .usable = true };
+                dbus_bool_t b;
 
                 dbus_message_iter_recurse(&arr, &dict);
                 for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
@@ -259,38 +266,155 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
                         dbus_message_iter_next(&entry);
                         dbus_message_iter_recurse(&entry, &var);
                         if (streq(k, "uri"))
-                                uri = variant_string(&var);
+                                ce.uri = variant_string(&var);
                         else if (streq(k, "kind"))
-                                kind = variant_string(&var);
+                                ce.kind = variant_string(&var);
                         else if (streq(k, "status"))
-                                status = variant_string(&var);
+                                ce.status = variant_string(&var);
                         else if (streq(k, "subject"))
-                                subject = variant_string(&var);
-                        else if (
-                                streq(k, "has-private-key") &&
-                                dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
-                                dbus_message_iter_get_basic(&var, &key);
-                        else if (
-                                streq(k, "key-after-login") &&
-                                dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
-                                dbus_message_iter_get_basic(&var, &after_login);
+                                ce.subject = variant_string(&var);
+                        else if (streq(k, "reason"))
+                                ce.reason = variant_string(&var);
+                        else if (dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN) {
+                                dbus_message_iter_get_basic(&var, &b);
+                                /* A key that shows only after login counts: that is how real eTokens keep
+                                 * it. If it is not there after all, the agent says so after the login. */
+                                if (streq(k, "has-private-key") || streq(k, "key-after-login"))
+                                        ce.key = ce.key || b;
+                                else if (streq(k, "usable-for-signing"))
+                                        ce.usable = b;
+                        }
                 }
-                /* A key that shows only after login counts: that is how real eTokens keep it. If it is not
-                 * there after all, the agent says so after the login, and nothing is signed. */
-                if (uri && (key || after_login) && streq_ptr(kind, want) &&
-                    /* "unchecked": revocation not asked yet; the agent asks before it signs anyway. */
-                    (streq_ptr(status, "valid") || streq_ptr(status, "expiring") ||
-                     streq_ptr(status, "unchecked")) &&
-                    (strv_extend(&uris, uri) < 0 || strv_extend(&subjects, strempty(subject)) < 0)) {
+                if (!ce.uri)
+                        continue;
+                CertEntry *w = reallocarray(v, n + 1, sizeof *w);
+                if (!w) {
                         dbus_message_unref(reply);
                         fprintf(stderr, _("kysoctl sign: out of memory\n"));
                         return NULL;
                 }
+                v = w;
+                v[n++] = ce;
         }
-        dbus_message_unref(reply);
-        if (strv_length(uris) == 1)
-                found = strdup(uris[0]);
-        else if (strv_length(uris) == 0)
+        *ret_n = n;
+        *ret_reply = reply;
+        return v ? TAKE_PTR(v) : calloc(1, sizeof(CertEntry));
+}
+
+/* Whether the agent may sign with it. "unchecked" (revocation not asked yet: just inserted, or the policy
+ * changed) is marked unusable for now, but the agent asks before it signs anyway: it may be tried unless
+ * something else (a reason) rules it out. */
+static bool may_sign(const CertEntry *e) {
+        return e->usable || (streq_ptr(e->status, "unchecked") && isempty(e->reason));
+}
+
+/* A URI's attribute value as written or percent-encoded, decoded, for comparing. */
+static void uri_value_decode(const char *s, size_t n, char *out, size_t size) {
+        size_t k = 0;
+        for (size_t i = 0; i < n && k + 1 < size; i++) {
+                unsigned hi, lo;
+                if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%1x%1x", &hi, &lo) == 2) {
+                        out[k++] = (char) (hi << 4 | lo);
+                        i += 2;
+                } else
+                        out[k++] = s[i];
+        }
+        out[k] = '\0';
+}
+
+/* Whether every attribute the person wrote in want is one of the listed URI's (which names them all). */
+static bool uri_names(const char *want, const char *listed) {
+        if (!startswith(want, "pkcs11:") || !startswith(listed, "pkcs11:"))
+                return false;
+        want += strlen("pkcs11:");
+        for (const char *a = want; *a;) {
+                size_t len = strcspn(a, ";"), eq = strcspn(a, "=");
+                char wv[256], lv[256];
+                bool found = false;
+
+                if (eq >= len)
+                        return false;
+                uri_value_decode(a + eq + 1, len - eq - 1, wv, sizeof wv);
+                for (const char *b = listed + strlen("pkcs11:"); *b && !found;) {
+                        size_t blen = strcspn(b, ";"), beq = strcspn(b, "=");
+                        if (beq < blen && beq == eq && strncmp(a, b, eq) == 0) {
+                                uri_value_decode(b + beq + 1, blen - beq - 1, lv, sizeof lv);
+                                found = streq(wv, lv);
+                        }
+                        b += blen + (b[blen] == ';');
+                }
+                if (!found)
+                        return false;
+                a += len + (a[len] == ';');
+        }
+        return true;
+}
+
+/* The certificate the person named with --cert, when the agent already knows it cannot sign: refused here,
+ * with why, before a request is made. 0 when it may be tried (also when the agent cannot say). */
+static int check_named_certificate(DBusConnection *c, const char *uri) {
+        _cleanup_free_ CertEntry *v = NULL;
+        DBusMessage *reply = NULL;
+        const CertEntry *match = NULL;
+        size_t n = 0, n_match = 0;
+
+        v = list_certificates(c, /* quiet= */ true, &n, &reply);
+        if (!v)
+                return 0; /* the agent will say what is wrong */
+        for (size_t i = 0; i < n; i++)
+                if (uri_names(uri, v[i].uri)) {
+                        match = &v[i];
+                        n_match++;
+                }
+        if (n_match == 1 && !may_sign(match)) {
+                if (!isempty(match->reason))
+                        kysoctl_error(
+                                "sign", _("the certificate %s cannot sign: %s\n"), match->uri,
+                                match->reason);
+                else
+                        kysoctl_error(
+                                "sign", _("the certificate %s cannot sign: its status is %s.\n"), match->uri,
+                                strna(match->status));
+                dbus_message_unref(reply);
+                return -EPERM;
+        }
+        if (reply)
+                dbus_message_unref(reply);
+        return 0;
+}
+
+/* Picks the certificate for the role when --cert is not given, only when exactly one usable certificate of
+ * the right kind is present: a signature made with another certificate than the person meant has legal
+ * weight, so an ambiguous choice is refused with the candidates listed. A certificate the agent marks as
+ * unable to sign (a missing key usage, an untrusted chain...) is never offered. */
+static bool offered(const CertEntry *e, const char *want) {
+        return e->key && may_sign(e) && streq_ptr(e->kind, want) &&
+               /* "unchecked": revocation not asked yet; the agent asks before it signs anyway. */
+               (streq_ptr(e->status, "valid") || streq_ptr(e->status, "expiring") ||
+                streq_ptr(e->status, "unchecked"));
+}
+
+static char *pick_certificate(DBusConnection *c, const char *role) {
+        const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
+        _cleanup_free_ CertEntry *v = NULL;
+        DBusMessage *reply = NULL;
+        const CertEntry *found = NULL;
+        size_t n = 0, n_found = 0;
+        char *uri = NULL;
+
+        v = list_certificates(c, /* quiet= */ false, &n, &reply);
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (offered(&v[i], want)) {
+                        found = &v[i];
+                        n_found++;
+                }
+        if (n_found == 1) {
+                uri = strdup(found->uri);
+                if (!uri)
+                        fprintf(stderr, _("kysoctl sign: out of memory\n"));
+        } else if (n_found == 0)
                 fprintf(stderr,
                         _("kysoctl sign: no usable %s certificate on the tokens present. Insert the token, or "
                           "give --cert (see 'kysoctl certs').\n"),
@@ -300,10 +424,13 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
                         _("kysoctl sign: several usable %s certificates are present; choose one with --cert "
                           "URI:\n"),
                         want);
-                for (size_t i = 0; uris[i]; i++)
-                        fprintf(stderr, "  %s\n      %s\n", uris[i], subjects[i]);
+                for (size_t i = 0; i < n; i++)
+                        if (offered(&v[i], want))
+                                fprintf(stderr, "  %s\n      %s\n", v[i].uri, strempty(v[i].subject));
         }
-        return found;
+        if (reply)
+                dbus_message_unref(reply);
+        return uri;
 }
 
 /* The agent's status words of a document, in the reader's language. */
@@ -521,6 +648,7 @@ int verb_sign(int argc, char **argv) {
                         break;
                 case 'v':
                         o.verbose = true;
+                        kysoctl_set_verbose();
                         break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
@@ -660,9 +788,13 @@ int verb_sign(int argc, char **argv) {
                 goto finish;
         }
         dbus_connection_set_exit_on_disconnect(c, FALSE);
-        if (o.cert)
+        if (o.cert) {
+                if (check_named_certificate(c, o.cert) < 0) {
+                        ret = KYSOCTL_EXIT_REFUSED;
+                        goto finish;
+                }
                 cert = strdup(o.cert);
-        else
+        } else
                 cert = pick_certificate(c, o.role);
         if (!cert) {
                 ret = KYSOCTL_EXIT_REFUSED;
@@ -719,6 +851,8 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
+            /* The agent answers in the language of the person at the desk (LC_ALL, LC_MESSAGES, LANG). */
+            append_str(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0 ||
             (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
             (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0))
                 goto finish;

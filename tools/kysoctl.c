@@ -33,6 +33,15 @@ void kysoctl_error(const char *verb, const char *format, ...) {
         va_end(ap);
 }
 
+void kysoctl_set_verbose(void) {
+        log_set_max_level(LOG_DEBUG);
+}
+
+void kysoctl_verbose_help(void) {
+        printf(_(
+                "  --verbose, -v     also print the details: error names and the debug lines of the checks\n"));
+}
+
 static void help(void) {
         printf(_("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
                  "Command line of kyso, the eToken signing agent.\n\nCommands:\n"));
@@ -64,8 +73,12 @@ int main(int argc, char **argv) {
 
                         /* getopt names argv[0] in its messages ("unrecognized option"): make it the
                          * command the person typed, not the bare verb. */
-                        if (asprintf(&name, "kysoctl %s", verbs[i].name) >= 0)
+                        if (asprintf(&name, "kysoctl %s", verbs[i].name) >= 0) {
                                 argv[1] = name;
+                                /* What the libraries log (the policy's warnings...) names the command
+                                 * too. */
+                                log_setup(name, LOG_TARGET_STDERR);
+                        }
                         return verbs[i].run(argc - 1, argv + 1);
                 }
 

@@ -17,6 +17,12 @@ enum {
  * it, so a script's log shows which of its calls failed. */
 void kysoctl_error(const char *verb, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* --verbose (-v) of the verbs that print refusals: the debug lines of kysoctl's libraries too (each starts
+ * with "kysoctl VERB: ", like every message); the verb adds its own details (sign: the D-Bus error name). */
+void kysoctl_set_verbose(void);
+/* The line of --help that explains --verbose. */
+void kysoctl_verbose_help(void);
+
 int verb_tokens(int argc, char **argv);
 int verb_certs(int argc, char **argv);
 int verb_sign(int argc, char **argv);

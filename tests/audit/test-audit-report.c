@@ -205,7 +205,12 @@ static void test_report(void **state) {
 
         assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
         assert_int_equal(audit_reader_open(path, &r), 0);
-        AuditReportOptions o = { .org = "UBND <script>alert(1)</script> & Co", .integrity = "toàn vẹn" };
+        AuditReportOptions o = {
+                .org = "UBND <script>alert(1)</script> & Co",
+                .integrity = "toàn vẹn",
+                .place = "Uông Bí",
+                .addressees = (const char *const[]){ "UBND phường Uông Bí", "Phòng Văn hóa - Xã hội", NULL },
+        };
         assert_int_equal(audit_report_build(r, &w, &o, &rep), 0);
         audit_reader_free(r);
 
@@ -286,6 +291,86 @@ static void test_report(void **state) {
         assert_non_null(strstr(annual, "giai đoạn 3 – 5 năm"));
         assert_non_null(strstr(annual, "Thời hạn gửi báo cáo: Thứ Tư 20/01/2027."));
         audit_report_free(rep);
+        tmpdir_remove(dir);
+}
+
+/* Any ward: the place, the addressees and the signer's title are the options' (from the policy's [report]
+ * or kysoctl), nothing of Uông Bí is left when none is given; refusals are counted by their code, not by
+ * their text with names in it, and older records without a code by their text. */
+static void test_report_any_ward(void **state) {
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = log_open_ok(path, NULL);
+        audit_log_set_clock(log, test_clock, NULL);
+        AuditEvent a = {
+                .type = AUDIT_EVENT_SIGN_DENIED,
+                .role = "approve",
+                .reason = "Signing in the role 'approve' needs a personal certificate, but UBND xã A is ...",
+                .article = "Art. 2.6",
+                .extra = (const char *const[]){ "reason_code", "role-needs-personal", "reason_certificate",
+                                                "UBND xã A", NULL },
+        };
+        AuditEvent b = a;
+        b.reason = "Ký với vai trò 'approve' cần chứng thư số cá nhân, nhưng UBND xã B là ...";
+        b.extra = (const char *const[]){ "reason_code", "role-needs-personal", "reason_certificate",
+                                         "UBND xã B", NULL };
+        AuditEvent old = { .type = AUDIT_EVENT_SIGN_DENIED, .reason = "Văn bản cũ", .article = "Art. 2.6" };
+        AuditEvent f1 = { .type = AUDIT_EVENT_SIGN_FAILED,
+                          .reason = "Sai PIN của Nguyễn Văn A",
+                          .error = "org.kyso.Error.PinIncorrect" };
+        AuditEvent f2 = { .type = AUDIT_EVENT_SIGN_FAILED,
+                          .reason = "Sai PIN của Trần Thị B",
+                          .error = "org.kyso.Error.PinIncorrect" };
+        at(log, "2026-10-21T03:00:00.000Z", &a);
+        at(log, "2026-10-21T04:00:00.000Z", &b);
+        at(log, "2026-10-21T05:00:00.000Z", &old);
+        at(log, "2026-10-21T06:00:00.000Z", &f1);
+        at(log, "2026-10-21T07:00:00.000Z", &f2);
+        audit_log_free(log);
+
+        AuditReportWindow w;
+        AuditReader *r;
+        AuditReport *rep;
+        assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        AuditReportOptions o = {
+                .org = "UBND xã Tân Lập",
+                .place = "Tân Lập",
+                .addressees = (const char *const[]){ "UBND huyện Đan Phượng", NULL },
+                .signer_title = "CHỦ TỊCH",
+        };
+        assert_int_equal(audit_report_build(r, &w, &o, &rep), 0);
+        audit_reader_free(r);
+        _cleanup_free_ char *text = NULL, *html = NULL, *csv = NULL;
+        render(rep, audit_report_write_text, &text);
+        render(rep, audit_report_write_html, &html);
+        render(rep, audit_report_write_csv, &csv);
+        audit_report_free(rep);
+        assert_null(strstr(text, "Uông Bí"));
+        assert_null(strstr(html, "Uông Bí"));
+        assert_non_null(strstr(text, "Tân Lập, ngày …… tháng …… năm 2026"));
+        assert_non_null(strstr(text, "Kính gửi: - UBND huyện Đan Phượng.\n"));
+        assert_non_null(strstr(text, "CHỦ TỊCH\n"));
+        assert_non_null(strstr(html, "Kính gửi: - UBND huyện Đan Phượng.</p>"));
+        /* Two refusals with the same code, whatever names their texts hold: one line, counted twice, under
+         * the code's label (this test runs in C: English). */
+        assert_non_null(strstr(text, "+ the role needs a personal certificate (Art. 2.6): 2\n"));
+        assert_null(strstr(text, "UBND xã A"));
+        assert_non_null(strstr(text, "+ Văn bản cũ (Art. 2.6): 1\n"));
+        assert_null(strstr(text, "Nguyễn Văn A"));
+        assert_non_null(strstr(csv, "denied,role-needs-personal,Art. 2.6,2\r\n"));
+        assert_non_null(strstr(csv, "failed,org.kyso.Error.PinIncorrect,,2\r\n"));
+
+        /* Without options: the template's dots. */
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
+        audit_reader_free(r);
+        _cleanup_free_ char *plain = NULL;
+        render(rep, audit_report_write_text, &plain);
+        audit_report_free(rep);
+        assert_non_null(strstr(plain, "\n……, ngày …… tháng …… năm 2026"));
+        assert_non_null(strstr(plain, "Kính gửi: ……\n"));
+        assert_non_null(strstr(plain, "THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ"));
         tmpdir_remove(dir);
 }
 
@@ -445,7 +530,7 @@ int main(void) {
                 cmocka_unit_test(test_weekday),       cmocka_unit_test(test_month_windows),
                 cmocka_unit_test(test_year_windows),  cmocka_unit_test(test_holidays),
                 cmocka_unit_test(test_report),        cmocka_unit_test(test_report_text_layout),
-                cmocka_unit_test(test_report_tokens),
+                cmocka_unit_test(test_report_tokens), cmocka_unit_test(test_report_any_ward),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

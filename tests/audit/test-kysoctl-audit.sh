@@ -156,6 +156,37 @@ grep -q "^UBND phường Uông Bí$" "$dir/r.txt" || fail "org"
 grep -q "Thời hạn gửi báo cáo: Thứ Hai 23/11/2026" "$dir/r.txt" || fail "deadline moved past the holiday and weekend"
 grep -q "Tổng số lượt ký số thành công: 2" "$dir/r.txt" || fail "signatures in the window"
 grep -q "toàn vẹn (5 bản ghi" "$dir/r.txt" || fail "integrity line"
+# Any ward: the policy's [report] gives the organisation, place, addressees and signer's title; options
+# override them; nothing of Uông Bí is left.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=root -days 30 \
+        -keyout "$dir/root.key" -out "$dir/root.pem" 2>/dev/null || fail "openssl req"
+cat >"$dir/policy.conf" <<EOF
+[trust]
+root = $dir/root.pem
+[report]
+organization = UBND xã Tân Lập
+place = Tân Lập
+addressee = UBND huyện Đan Phượng
+addressee = Phòng Văn hóa - Thông tin
+signer-title = CHỦ TỊCH
+EOF
+KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 "$KYSOCTL" audit report --month 2026-11 --policy "$dir/policy.conf" \
+        --log "$log" >"$dir/w.txt" 2>/dev/null
+grep -q "^UBND xã Tân Lập$" "$dir/w.txt" || fail "[report] organization"
+grep -q "^Tân Lập, ngày" "$dir/w.txt" || fail "[report] place"
+grep -q "^Kính gửi: - UBND huyện Đan Phượng;$" "$dir/w.txt" || fail "[report] first addressee"
+grep -q "^          - Phòng Văn hóa - Thông tin\.$" "$dir/w.txt" || fail "[report] last addressee"
+grep -q "CHỦ TỊCH$" "$dir/w.txt" || fail "[report] signer-title"
+if grep -q "Uông Bí" "$dir/w.txt"; then fail "another ward's report names Uông Bí"; fi
+KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 "$KYSOCTL" audit report --month 2026-11 --policy "$dir/policy.conf" \
+        --place "Hạ Mỗ" --addressee "UBND huyện Mê Linh" --signer-title "PHÓ CHỦ TỊCH" --log "$log" >"$dir/w.txt" 2>/dev/null
+grep -q "^Hạ Mỗ, ngày" "$dir/w.txt" || fail "--place overrides [report]"
+grep -q "^Kính gửi: - UBND huyện Mê Linh\.$" "$dir/w.txt" || fail "--addressee overrides [report]"
+grep -q "PHÓ CHỦ TỊCH$" "$dir/w.txt" || fail "--signer-title overrides [report]"
+set +e; "$KYSOCTL" audit report --month 2026-11 --policy "$dir/none.conf" --log "$log" >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" -eq 2 ] || fail "a --policy that cannot be read: exit 2, not $rc"
+"$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
+"$KYSOCTL" audit report -v --month 2026-11 --log "$log" >/dev/null 2>&1 || fail "audit report -v"
 "$KYSOCTL" audit report --month 2026-11 --format html --log "$log" >"$dir/r.html"
 grep -q "<svg" "$dir/r.html" || fail "html chart"
 # A broken log still gives the report, saying so, with exit 1.

@@ -42,6 +42,11 @@ printf '[trust]\nroot = %s\n[revocation]\nmode = never\nbogus = 1\n' "$T/root.pe
 check "bad value: file:line" 1 "$T/bad/policy.conf:4: bad value 'never' for mode" check "${OWNER[@]}" "$T/bad/policy.conf"
 check "unknown key: file:line" 1 "$T/bad/policy.conf:5: unknown key 'bogus'" check "${OWNER[@]}" "$T/bad/policy.conf"
 check "the count of problems" 1 "is invalid: 2 problem" check "${OWNER[@]}" "$T/bad/policy.conf"
+# Every line, also the policy library's, names the command; --verbose is taken by every verb that refuses.
+check "a problem's line starts with kysoctl policy:" 1 "^kysoctl policy: $T/bad/policy.conf:4: bad value" \
+        check "${OWNER[@]}" "$T/bad/policy.conf"
+check "--verbose: accepted" 0 "Policy OK" check --verbose "${OWNER[@]}" "$T/good/policy.conf"
+check "-v after the sub-command: accepted" 1 "is invalid" check -v "${OWNER[@]}" "$T/bad/policy.conf"
 check "missing file" 1 "no policy file here" check "$T/nonexistent/policy.conf"
 check "usage" 2 "Usage: kysoctl policy check" frobnicate
 
@@ -51,6 +56,8 @@ if [[ $(id -u) -eq 0 ]]; then
         check "owner check can be skipped for tests" 0 "Policy OK" check --insecure-skip-owner-check "$T/good/policy.conf"
         check "a skipped owner check warns, naming the file and the problem" 0 \
                 "$T/good/policy.conf: writable by users other than root.*owner check is skipped" \
+                check --insecure-skip-owner-check "$T/good/policy.conf"
+        check "the policy library's warning names the command" 0 "^kysoctl policy: .*owner check is skipped" \
                 check --insecure-skip-owner-check "$T/good/policy.conf"
         KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 check "skipped by the environment (contrib/sandbox): warns too" 0 \
                 "writable by users other than root.*owner check is skipped" check "$T/good/policy.conf"

@@ -377,6 +377,65 @@ static void test_seal_rule(void **state) {
         expect(expiring, SIGN_ROLE_ISSUE, &s, 1, NULL, false, ARTICLE_SEAL, "not a competent person");
 }
 
+static const char *param_of(char **params, const char *key) {
+        for (size_t i = 0; params && params[i] && params[i + 1]; i += 2)
+                if (streq(params[i], key))
+                        return params[i + 1];
+        return NULL;
+}
+
+/* Each decision carries a stable code and its parameters; its text is the rendering of both, and a record
+ * read back without the request's own detail renders without it. */
+static void test_reason_codes(void **state) {
+        _cleanup_(signer_freep) Signer *seal = signer_new("seal"), *expired = signer_new("expired"),
+                                       *leader = signer_new("leader");
+        RuleRequest req = { .role = SIGN_ROLE_APPROVE,
+                            .signer = seal->cert,
+                            .signer_status = &seal->status };
+        RuleDecision d;
+        char *again = NULL;
+
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_string_equal(d.code, REASON_ROLE_NEEDS_PERSONAL);
+        assert_string_equal(param_of(d.params, "certificate"), "UBND phường Uông Bí");
+        assert_string_equal(param_of(d.params, "role"), "approve");
+        assert_string_equal(param_of(d.params, "kind"), "organization");
+        assert_int_equal(policy_reason_render(d.code, (const char *const *) d.params, &again), 0);
+        assert_string_equal(again, d.reason);
+        assert_non_null(policy_reason_label(d.code));
+        again = mfree(again);
+        rule_decision_done(&d);
+
+        req = (RuleRequest){ .role = SIGN_ROLE_APPROVE,
+                             .signer = expired->cert,
+                             .signer_status = &expired->status };
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_string_equal(d.code, REASON_CERTIFICATE_UNUSABLE);
+        assert_string_equal(param_of(d.params, "status"), "expired");
+        assert_non_null(param_of(d.params, "not_after"));
+        const char *no_detail[] = { "certificate", param_of(d.params, "certificate"), "status", "expired",
+                                    "not_after",   param_of(d.params, "not_after"),   NULL };
+        assert_int_equal(policy_reason_render(d.code, no_detail, &again), 0);
+        assert_non_null(strstr(again, "Phạm Văn Hết Hạn cannot sign now: it expired on 20"));
+        again = mfree(again);
+        rule_decision_done(&d);
+
+        req = (RuleRequest){ .role = SIGN_ROLE_ISSUE, .signer = seal->cert, .signer_status = &seal->status };
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_string_equal(d.code, REASON_SEAL_NO_SIGNATURE);
+        rule_decision_done(&d);
+        req = (RuleRequest){ .role = SIGN_ROLE_APPROVE,
+                             .signer = leader->cert,
+                             .signer_status = &leader->status };
+        assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+        assert_true(d.allow);
+        assert_string_equal(d.code, REASON_ALLOWED_PERSONAL);
+        rule_decision_done(&d);
+
+        assert_int_equal(policy_reason_render("no-such-code", NULL, &again), -EOPNOTSUPP);
+        assert_null(policy_reason_label("no-such-code"));
+}
+
 static void test_bad_requests(void **state) {
         _cleanup_(signer_freep) Signer *leader = signer_new("leader");
         RuleDecision d;
@@ -398,6 +457,7 @@ int main(void) {
                 cmocka_unit_test(test_kind_criteria),   cmocka_unit_test(test_example_policy),
                 cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
                 cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_reason_codes),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -344,6 +344,29 @@ static void test_max_document_size(void **state) {
         expect_error("[documents]\nmax-size = lots\n", 4, "expected a size from 1M to 1T");
 }
 
+/* [report]: who sends the Article 17 report, from where, to whom; addressees in order; text lines only. */
+static void test_report_section(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+        assert_null(p->report_place);
+        assert_null(p->report_addressees);
+        policy_free(TAKE_PTR(p));
+        assert_int_equal(
+                load("[report]\norganization = UBND xã Tân Lập\nplace = Tân Lập\naddressee = UBND huyện A\n"
+                     "addressee = Phòng Văn hóa\nsigner-title = CHỦ TỊCH\n",
+                     &p, &errors),
+                0);
+        assert_string_equal(p->report_organization, "UBND xã Tân Lập");
+        assert_string_equal(p->report_place, "Tân Lập");
+        assert_string_equal(p->report_signer_title, "CHỦ TỊCH");
+        assert_int_equal(strv_length(p->report_addressees), 2);
+        assert_string_equal(p->report_addressees[0], "UBND huyện A");
+        assert_string_equal(p->report_addressees[1], "Phòng Văn hóa");
+        expect_error("[report]\nplace = \xff\xfe\n", 4, "expected one line of text");
+}
+
 static void test_dropins(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -532,6 +555,7 @@ int main(void) {
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_shared_grammar),
                 cmocka_unit_test(test_max_document_size),
+                cmocka_unit_test(test_report_section),
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check),
                 cmocka_unit_test(test_classification),

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test-locale.sh: the caller's language (TAP). kysod answers each request in the language of its caller (the
+# locale option kysoctl sign sends from LC_ALL, LC_MESSAGES, LANG), whatever its own locale: an English kysod
+# gives a Vietnamese clerk Vietnamese refusals, and a Vietnamese kysod an English caller English ones. The
+# audit record keeps the refusal's code and parameters; 'kysoctl audit show' renders them in the reader's
+# language.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+
+if ! locale -a 2>/dev/null | grep -qix 'vi_VN.utf-\?8'; then
+        echo "1..0 # SKIP vi_VN.UTF-8 locale not installed"
+        exit 0
+fi
+
+if [[ -z ${KYSO_LOCALE_TEST_AGENT:-} ]]; then
+        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-locale-test.XXXXXX") || exit 1
+        trap 'rm -rf -- "$T"' EXIT
+        export KYSO_LOCALE_TEST_DIR=$T LANGUAGE=
+        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
+        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
+        unset KYSO_POLICY
+        n=0 failed=0
+        shopt -s extglob
+        # kysod runs in the sandbox's locale (it inherits LC_ALL); kysoctl in the other.
+        for agent in C.UTF-8 vi_VN.UTF-8; do
+                rm -rf "${T:?}"/run && mkdir -p "$T/run"
+                KYSO_LOCALE_TEST_AGENT=$agent LC_ALL=$agent \
+                        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" >"$T/tap.out" 2>"$T/tap.err"
+                status=$?
+                while IFS= read -r line; do
+                        case $line in
+                        "ok "*) n=$((n + 1)) && echo "ok $n ${line#ok +([0-9]) }" ;;
+                        "not ok "*) n=$((n + 1)) failed=$((failed + 1)) && echo "not ok $n ${line#not ok +([0-9]) }" ;;
+                        1..*) ;;
+                        *) echo "$line" ;;
+                        esac
+                done <"$T/tap.out"
+                if ((status != 0)); then
+                        n=$((n + 1)) failed=$((failed + 1))
+                        echo "not ok $n - sandbox run with kysod in $agent exited with $status"
+                        sed 's/^/# /' "$T/tap.err" | tail -n 20
+                fi
+        done
+        echo "1..$n"
+        ((failed == 0))
+        exit $?
+fi
+# ---- inside the sandbox
+. "$KYSO_SOURCE_ROOT/tests/signing/kysod-stop.sh"
+T=$KYSO_LOCALE_TEST_DIR/run
+SEAL="pkcs11:token=seal;object=seal;type=cert"
+LEADER="pkcs11:token=leader;object=leader;type=cert"
+echo "Quyết định số 12/QĐ-UBND" >"$T/qd.txt"
+last_denied() { kysoctl audit show --json | jq -r "[.[] | select(.event == \"sign-denied\")] | last | $1"; }
+
+if [[ $KYSO_LOCALE_TEST_AGENT == C.UTF-8 ]]; then
+        out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_eq "English kysod, Vietnamese kysoctl: refused (exit 1)" 1 "$?"
+        expect_match "English kysod, Vietnamese kysoctl: the refusal in Vietnamese" \
+                "bị từ chối: Ký với vai trò 'approve' cần chứng thư số cá nhân, nhưng UBND phường Uông Bí là" "$out"
+        expect_eq "the audit record carries the refusal's code, its parameters and its language" \
+                "role-needs-personal approve UBND phường Uông Bí organization vi" \
+                "$(last_denied '"\(.data.reason_code) \(.data.reason_role) \(.data.reason_certificate) \(.data.reason_kind) \(.data.language)"')"
+        expect_match "audit show in English renders the Vietnamese record's code in English" \
+                "Signing in the role 'approve' needs a personal certificate, but UBND phường Uông Bí is an organisation" \
+                "$(LC_ALL=C.UTF-8 COLUMNS=400 kysoctl audit show --event sign-denied)"
+        expect_match "audit show in Vietnamese shows the record's own text" "Ký với vai trò 'approve' cần" \
+                "$(LC_ALL=vi_VN.UTF-8 kysoctl audit show --event sign-denied)"
+        # The prompts are in the language of the person at the desk, and so is a declined request's answer.
+        : >"$KYSO_TEST_PINENTRY_LOG"
+        echo "confirm no" >"$KYSO_TEST_PINENTRY_SCRIPT"
+        out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_match "English kysod, Vietnamese kysoctl: the approval prompt in Vietnamese" "^SETDESC.*văn bản" \
+                "$(grep '^SETDESC' "$KYSO_TEST_PINENTRY_LOG")"
+        expect_eq "English kysod, Vietnamese kysoctl: the declined answer is not in English" "0" \
+                "$(grep -c 'declined\|cancelled' <<<"$out")"
+        out=$(LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_match "English kysod, English kysoctl: the refusal in English" \
+                "denied: Signing in the role 'approve' needs a personal certificate" "$out"
+        out=$(LC_ALL=C.UTF-8 LC_MESSAGES= LANG= kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_match "a caller in C gets the messages as written" "needs a personal certificate" "$out"
+else
+        out=$(LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_eq "Vietnamese kysod, English kysoctl: refused (exit 1)" 1 "$?"
+        expect_match "Vietnamese kysod, English kysoctl: the refusal in English" \
+                "denied: Signing in the role 'approve' needs a personal certificate, but UBND phường Uông Bí is" "$out"
+        expect_eq "the audit record says the text is English" "role-needs-personal en" \
+                "$(last_denied '"\(.data.reason_code) \(.data.language)"')"
+        expect_match "audit show in Vietnamese renders the English record's code in Vietnamese" \
+                "Ký với vai trò 'approve' cần chứng thư số cá nhân, nhưng UBND phường Uông Bí là" \
+                "$(LC_ALL=vi_VN.UTF-8 kysoctl audit show --event sign-denied)"
+        out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+        expect_match "Vietnamese kysod, Vietnamese kysoctl: the refusal in Vietnamese" "Ký với vai trò 'approve'" "$out"
+        # A language without a catalogue: the agent's own; a wrong argument is already in the caller's.
+        expect_match "a caller in a language without catalogue: the agent's language" "InvalidArgs.*Vai trò" \
+                "$("$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" 'hhssa{sv}' "$SEAL" boss locale s fr_FR.UTF-8 2>&1)"
+        expect_match "an English caller's wrong argument: in English" "InvalidArgs.*The role must be" \
+                "$("$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" 'hhssa{sv}' "$SEAL" boss locale s C.UTF-8 2>&1)"
+        expect_match "a locale name that is not one: the agent's language" "InvalidArgs.*Vai trò" \
+                "$("$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" 'hhssa{sv}' "$SEAL" boss locale s ../../x 2>&1)"
+fi
+stop_kysod
+tap_done
