@@ -144,13 +144,6 @@ int audit_record_scan_prefix(const char *line, size_t len, AuditRecordHead *ret,
         return scan(line, len, false, ret, ret_what);
 }
 
-bool audit_record_event_is(const AuditRecordHead *h, AuditEventType type) {
-        const char *name = audit_event_type_to_string(type);
-        /* The first byte first: most records are not the event asked for, and are told so without a call. */
-        return name && h->event_len > 0 && name[0] == h->event_name[0] &&
-               strncmp(name, h->event_name, h->event_len) == 0 && name[h->event_len] == '\0';
-}
-
 int audit_record_chain(
         const char *line, size_t len, const AuditRecordHead *h, char ret[AUDIT_CHAIN_HEX + 1]) {
         static const char key[] = "\",\"chain\":\"";

@@ -64,7 +64,9 @@ static void test_scan_prefix(void **state) {
                 assert_int_equal(a.seq, b.seq);
                 assert_ptr_equal(a.event_name, b.event_name);
                 for (int t = 0; t < _AUDIT_EVENT_MAX; t++)
-                        assert_int_equal(audit_record_event_is(&b, (AuditEventType) t), a.event == t);
+                        assert_int_equal(
+                                audit_record_event_is(&b, audit_event_type_to_string((AuditEventType) t)),
+                                a.event == t);
         }
 }
 
