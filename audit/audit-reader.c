@@ -513,6 +513,21 @@ next_file:
         }
 }
 
+int audit_reader_next_record(AuditReader *r, AuditLine *ret_line, AuditRecordHead *ret_head) {
+        int k;
+
+        while ((k = audit_reader_next(r, ret_line)) != 0) {
+                if (k == -E2BIG)
+                        continue;
+                if (k < 0)
+                        return k;
+                if (ret_line->terminated &&
+                    audit_record_scan_prefix(ret_line->data, ret_line->len, ret_head, NULL) >= 0)
+                        return 1;
+        }
+        return 0;
+}
+
 int audit_reader_seek(AuditReader *r, const AuditPos *pos) {
         if (!r || !pos || pos->file_index >= r->n_files)
                 return -EINVAL;
