@@ -10,7 +10,9 @@
 #include "audit-record.h"
 #include "macro.h"
 
-#define READ_CHUNK (1024U * 1024U)
+/* Small enough that the buffer stays in the CPU's cache between the kernel's copy and the hashing: with
+ * 1 MiB reads, verify of a single file spent an eighth of its time in the copy. */
+#define READ_CHUNK (64U * 1024U)
 #define BUF_SIZE (READ_CHUNK + AUDIT_LINE_MAX + 2)
 #define PREFETCH_AHEAD (16U * 1024U)
 #define POPULATE_MIN (1024U * 1024U) /* a multiple of the page size */

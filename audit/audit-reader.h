@@ -61,7 +61,7 @@ int audit_reader_next_record(AuditReader *r, AuditLine *ret_line, AuditRecordHea
 const char *audit_reader_get_file(const AuditReader *r, unsigned index);
 unsigned audit_reader_n_files(const AuditReader *r);
 /* Fuzzers and tests: read in chunks of `chunk` bytes and treat lines longer than line_max as too long (at
- * most the defaults, 1 MiB and AUDIT_LINE_MAX), so that small inputs reach the refill and over-long-line
+ * most the defaults, 64 KiB and AUDIT_LINE_MAX), so that small inputs reach the refill and over-long-line
  * paths. Call before the first audit_reader_next(). */
 int audit_reader_set_limits(AuditReader *r, size_t chunk, size_t line_max);
 /* Bytes read so far, over all files. */
