@@ -301,6 +301,20 @@ static size_t expected_01(const char *pem, uint8_t *sig) {
 /* The helper keeps the private key's handle between signatures of one login. When the object goes away
  * behind its back (deleted and a new key imported with the same CKA_ID, by another process), the next
  * signature must find the new key, not fail and not use the old one. */
+/* Another process replaces the private key of CKA_ID 01 on the "cache" token with the one in key_file. */
+static void replace_key(const char *conf, const char *key_file) {
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "set -e; export SOFTHSM2_CONF='%1$s'; "
+                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
+                        "--type privkey --id 01 >/dev/null 2>&1; "
+                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
+                        conf, module, key_file) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 static void test_key_handle_cache(void **state) {
         _cleanup_free_ char *cmd = NULL, *conf = NULL, *k1 = NULL, *k2 = NULL, *old_conf = NULL;
         uint8_t sig[512], want1[512], want2[512];
@@ -356,17 +370,7 @@ static void test_key_handle_cache(void **state) {
         assert_memory_equal(sig, want1, n1);
 
         /* Another process replaces the key: same CKA_ID, another key. */
-        free(cmd);
-        cmd = NULL;
-        assert_true(
-                asprintf(
-                        &cmd,
-                        "set -e; export SOFTHSM2_CONF='%1$s'; "
-                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
-                        "--type privkey --id 01 >/dev/null 2>&1; "
-                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
-                        conf, module, k2) > 0);
-        assert_int_equal(system(cmd), 0);
+        replace_key(conf, k2);
 
         n = sign_01(&h, 5, slot, NULL, sig);
         assert_int_equal(n, n2);
@@ -380,17 +384,7 @@ static void test_key_handle_cache(void **state) {
         n = sign_01_flags(&h, 8, slot, "1111", 0, sig);
         assert_int_equal(n, n2);
         assert_memory_equal(sig, want2, n2);
-        free(cmd);
-        cmd = NULL;
-        assert_true(
-                asprintf(
-                        &cmd,
-                        "set -e; export SOFTHSM2_CONF='%1$s'; "
-                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
-                        "--type privkey --id 01 >/dev/null 2>&1; "
-                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
-                        conf, module, k1) > 0);
-        assert_int_equal(system(cmd), 0);
+        replace_key(conf, k1);
         n = sign_01_flags(&h, 9, slot, "1111", 0, sig);
         assert_int_equal(n, n1);
         assert_memory_equal(sig, want1, n1);
