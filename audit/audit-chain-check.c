@@ -82,6 +82,7 @@ static bool field_is(const char *line, size_t len, const char *key, const char *
 static int find_record(AuditChainCheck *c) {
         _cleanup_(audit_reader_freep) AuditReader *r = NULL;
         AuditLine line;
+        AuditRecordHead h;
         BreakKey key;
         int k;
 
@@ -89,21 +90,15 @@ static int find_record(AuditChainCheck *c) {
         k = audit_reader_open_fds(c->files, c->fds, c->n, c->last_end, &c->cancel, &r);
         if (k < 0)
                 return k;
-        while ((k = audit_reader_next(r, &line)) != 0) {
-                AuditRecordHead h;
-                if (k == -E2BIG)
-                        continue;
-                if (k < 0)
-                        return k;
-                if (audit_record_scan(line.data, line.len, &h, NULL) < 0 ||
-                    h.event != AUDIT_EVENT_LOG_CHAIN_BROKEN)
+        while ((k = audit_reader_next_record(r, &line, &h)) > 0) {
+                if (!audit_record_event_is(&h, audit_event_type_to_string(AUDIT_EVENT_LOG_CHAIN_BROKEN)))
                         continue;
                 if (field_is(line.data, line.len, "problem", key.problem) &&
                     field_is(line.data, line.len, "seq", key.seq) &&
                     field_is(line.data, line.len, "after_seq", key.after_seq))
                         return 1;
         }
-        return 0;
+        return k;
 }
 
 static void *check_thread(void *userdata) {

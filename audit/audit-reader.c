@@ -10,7 +10,9 @@
 #include "audit-record.h"
 #include "macro.h"
 
-#define READ_CHUNK (1024U * 1024U)
+/* Small enough that the buffer stays in the CPU's cache between the kernel's copy and the hashing: with
+ * 1 MiB reads, verify of a single file spent an eighth of its time in the copy. */
+#define READ_CHUNK (64U * 1024U)
 #define BUF_SIZE (READ_CHUNK + AUDIT_LINE_MAX + 2)
 #define PREFETCH_AHEAD (16U * 1024U)
 #define POPULATE_MIN (1024U * 1024U) /* a multiple of the page size */
@@ -511,6 +513,21 @@ next_file:
                 file_close(r);
                 r->file_index++;
         }
+}
+
+int audit_reader_next_record(AuditReader *r, AuditLine *ret_line, AuditRecordHead *ret_head) {
+        int k;
+
+        while ((k = audit_reader_next(r, ret_line)) != 0) {
+                if (k == -E2BIG)
+                        continue;
+                if (k < 0)
+                        return k;
+                if (ret_line->terminated &&
+                    audit_record_scan_prefix(ret_line->data, ret_line->len, ret_head, NULL) >= 0)
+                        return 1;
+        }
+        return 0;
 }
 
 int audit_reader_seek(AuditReader *r, const AuditPos *pos) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit-record.h"
 #include "macro.h"
 
 typedef struct AuditReader AuditReader;
@@ -52,10 +53,15 @@ typedef struct AuditPos {
 /* 1 and a line, 0 at the end of the chain, negative on error: -E2BIG for a line longer than
  * AUDIT_LINE_MAX (ret is then filled with the location and no data), -errno for I/O errors. */
 int audit_reader_next(AuditReader *r, AuditLine *ret);
+/* The next line that is a whole record: it ends with '\n' and audit_record_scan_prefix() reads it (so
+ * ret_head->event is not looked up: audit_record_event_is() compares it). Lines too long and lines that are
+ * not records are passed over: the loop of the readers that look for records (verify, which reports every
+ * bad line, reads with audit_reader_next()). 1, 0 at the end of the chain, negative errno on I/O errors. */
+int audit_reader_next_record(AuditReader *r, AuditLine *ret_line, AuditRecordHead *ret_head);
 const char *audit_reader_get_file(const AuditReader *r, unsigned index);
 unsigned audit_reader_n_files(const AuditReader *r);
 /* Fuzzers and tests: read in chunks of `chunk` bytes and treat lines longer than line_max as too long (at
- * most the defaults, 1 MiB and AUDIT_LINE_MAX), so that small inputs reach the refill and over-long-line
+ * most the defaults, 64 KiB and AUDIT_LINE_MAX), so that small inputs reach the refill and over-long-line
  * paths. Call before the first audit_reader_next(). */
 int audit_reader_set_limits(AuditReader *r, size_t chunk, size_t line_max);
 /* Bytes read so far, over all files. */

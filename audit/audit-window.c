@@ -153,6 +153,7 @@ int audit_window_start_near(AuditReader *r, const AuditWindow *w, AuditPos *ret)
 
 int audit_window_find(AuditReader *r, const AuditPos *from, AuditWindow *w) {
         AuditLine line;
+        AuditRecordHead h;
         int k;
 
         w->start = from ? *from : (AuditPos){ .line_number = 1 };
@@ -162,20 +163,13 @@ int audit_window_find(AuditReader *r, const AuditPos *from, AuditWindow *w) {
         k = audit_reader_seek(r, &w->start);
         if (k < 0)
                 return k;
-        while ((k = audit_reader_next(r, &line)) != 0) {
-                AuditRecordHead h;
-                if (k == -E2BIG)
-                        continue;
-                if (k < 0)
-                        return k;
-                if (!line.terminated || audit_record_scan(line.data, line.len, &h, NULL) < 0)
-                        continue;
+        while ((k = audit_reader_next_record(r, &line, &h)) > 0) {
                 audit_window_note(w, &line, &h);
                 /* Nothing after the end can move the start when there is no since. */
                 if (w->has_end && w->since == INT64_MIN)
                         break;
         }
-        return 0;
+        return MIN(k, 0);
 }
 
 int audit_window_apply(AuditReader *r, const AuditWindow *w) {

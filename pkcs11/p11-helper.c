@@ -17,10 +17,12 @@
 #include "p11-manager.h"
 #include "p11-protocol.h"
 
-/* The private key last used on a slot's session, so that a batch does not search the token for it (a
- * C_FindObjects each time) before every signature. Valid only for this session while it stays logged in:
- * forgotten on logout, login, session close or loss (token removed), and when the module no longer knows
- * the handle (the lookup is then made once more). */
+/* The private key last used on a slot's session, so that a signature does not search the token for it (a
+ * C_FindObjects each time: SoftHSM reads every object of the token for it). Kept for the session across the
+ * logout after a request and the login of the next (a module may renumber its objects meanwhile, so the
+ * handle is checked before each use: class, CKA_ID, key type and CKA_ALWAYS_AUTHENTICATE); forgotten on a
+ * login or logout the agent asks for, session close or loss (token removed), and when the module no longer
+ * knows the handle (the lookup is then made once more). */
 typedef struct KeyCache {
         bool valid;
         uint8_t id[P11_ID_MAX];
@@ -359,17 +361,22 @@ static CK_RV key_lookup(
 
         if (ss && ss->handle == s && ss->key.valid && ss->key.id_size == id_size &&
             memcmp(ss->key.id, id, id_size) == 0) {
-                /* One cheap check that the handle still names a private key with this CKA_ID: a module
-                 * may give a deleted object's handle to another object. */
+                /* One cheap check that the handle still names this key, as cached: a module may give a
+                 * deleted object's handle to another object. */
                 uint8_t got_id[P11_ID_MAX];
                 CK_OBJECT_CLASS klass = 0;
+                CK_KEY_TYPE got_type = 0;
+                CK_BBOOL got_always = CK_FALSE;
                 CK_ATTRIBUTE c[] = {
                         { CKA_CLASS, &klass, sizeof(klass) },
                         { CKA_ID, got_id, sizeof(got_id) },
+                        { CKA_KEY_TYPE, &got_type, sizeof(got_type) },
+                        { CKA_ALWAYS_AUTHENTICATE, &got_always, sizeof(got_always) },
                 };
                 rv = h->f->C_GetAttributeValue(s, ss->key.handle, c, ELEMENTSOF(c));
                 if (rv == CKR_OK && klass == CKO_PRIVATE_KEY && c[1].ulValueLen == id_size &&
-                    memcmp(got_id, id, id_size) == 0) {
+                    memcmp(got_id, id, id_size) == 0 && got_type == ss->key.type &&
+                    (got_always == CK_TRUE) == ss->key.always_authenticate) {
                         *ret = ss->key.handle;
                         *ret_type = ss->key.type;
                         *ret_always = ss->key.always_authenticate ? CK_TRUE : CK_FALSE;
@@ -636,7 +643,6 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
                 return fail_rv(e, rv, "cannot open a session");
 
         if (!use_login && (req->pin || protected_auth)) {
-                key_cache_forget(h, req->slot_id);
                 rv = login_user(h, s, req->pin, protected_auth);
                 if (rv != CKR_OK)
                         return login_failed(h, req->slot_id, rv, e, "login failed");
@@ -772,20 +778,20 @@ static int handle_sign(Helper *h, const P11Frame *f, HelperError *e) {
                 return fail(e, P11_ERROR_PROTOCOL, "malformed request");
         r = do_sign(h, &req, e, &reply);
         SlotSession *ss = session_find(h, req.slot_id);
+        /* The PIN was given for this signature (or batch) only: do not leave the token open. */
+        bool logout = !(r < 0 && session_gone(e->rv)) && ss && !(req.flags & P11_FLAG_KEEP_LOGIN) &&
+                      (req.pin || (req.flags & (P11_FLAG_PROTECTED_AUTH | P11_FLAG_USE_LOGIN)));
         if (r < 0 && session_gone(e->rv))
                 session_drop(h, req.slot_id);
-        else if (
-                ss && !(req.flags & P11_FLAG_KEEP_LOGIN) &&
-                (req.pin || (req.flags & (P11_FLAG_PROTECTED_AUTH | P11_FLAG_USE_LOGIN)))) {
-                /* The PIN was given for this signature (or batch) only: do not leave the token open. */
-                ss->key = (KeyCache){};
+        if (r >= 0 && p11_encode_sign_reply(&w, f->serial, &reply) < 0)
+                r = fail(e, P11_ERROR_NO_MEMORY, "cannot encode reply");
+        if (r >= 0)
+                r = send_frame(h, &w);
+        /* After the reply, not before it: the signature waits for no logout, and the next frame is read only
+         * once the token is closed. */
+        if (logout)
                 (void) h->f->C_Logout(ss->handle);
-        }
-        if (r < 0)
-                return r;
-        if (p11_encode_sign_reply(&w, f->serial, &reply) < 0)
-                return fail(e, P11_ERROR_NO_MEMORY, "cannot encode reply");
-        return send_frame(h, &w);
+        return r;
 }
 
 static int dispatch(Helper *h, const P11Frame *f) {

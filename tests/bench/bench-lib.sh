@@ -37,28 +37,34 @@ bench_median() {
         sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# bench_time COMMAND...: its wall time in seconds; fails when the command fails.
+# bench_time COMMAND...: its wall time and its CPU time (user + sys of the command and its children) in
+# seconds, on one line; fails when the command fails.
 bench_time() {
-        local s e
+        local s e cpu TIMEFORMAT='%3U %3S'
         s=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+        cpu=$({ time "$@" >/dev/null 2>/dev/null; } 2>&1) || { echo "failed: $*" >&2; return 1; }
         e=$(date +%s.%N)
-        echo "$e - $s" | bc -l
+        echo "$(echo "$e - $s" | bc -l) $(echo "${cpu/ / + }" | bc -l)"
 }
 
 # bench_pair ROUNDS NAME_A NAME_B -- A... -- B...: runs A and B alternately (A B A B ...), ROUNDS times each,
-# and sets bench_a and bench_b (median times) and bench_ratio (the median of the rounds' A/B ratios).
+# and sets bench_a and bench_b (median times) and bench_ratio (the median of the rounds' A/B ratios). With
+# bench_cpu=1 it also prints the CPU times and sets bench_cpu_ratio: for commands that do all their work in
+# their own processes (not through kysod), a figure that a busy machine disturbs less than the wall time.
 bench_pair() {
-        local rounds=$1 name_a=$2 name_b=$3 i ta tb
-        local -a a=() b=() ra=() rb=() ratios=()
+        local rounds=$1 name_a=$2 name_b=$3 i ta tb ca cb
+        local -a a=() b=() ra=() rb=() ratios=() cpu_ratios=() cpu_a=() cpu_b=()
         shift 3
         [ "$1" = -- ] && shift
         while [ "$1" != -- ]; do a+=("$1"); shift; done
         shift
         b=("$@")
         for ((i = 1; i <= rounds; i++)); do
-                ta=$(bench_time "${a[@]}") || return 1
-                tb=$(bench_time "${b[@]}") || return 1
+                read -r ta ca < <(bench_time "${a[@]}") && [[ -n $ta ]] || return 1
+                read -r tb cb < <(bench_time "${b[@]}") && [[ -n $tb ]] || return 1
+                cpu_a+=("$ca")
+                cpu_b+=("$cb")
+                cpu_ratios+=("$(echo "if ($cb > 0) $ca / $cb else 0" | bc -l)")
                 ra+=("$ta")
                 rb+=("$tb")
                 ratios+=("$(echo "$ta / $tb" | bc -l)")
@@ -69,4 +75,9 @@ bench_pair() {
         printf "  %s: %s s\n" "$name_a" "$(printf "%.3f " "${ra[@]}")"
         printf "  %s: %s s\n" "$name_b" "$(printf "%.3f " "${rb[@]}")"
         printf "  medians: %.3f s and %.3f s; median of the %d paired ratios: %.2f\n" "$bench_a" "$bench_b" "$rounds" "$bench_ratio"
+        if [[ ${bench_cpu:-0} == 1 ]]; then
+                bench_cpu_ratio=$(printf "%s\n" "${cpu_ratios[@]}" | bench_median)
+                printf "  CPU time (user + sys): %s s and %s s; median of the paired ratios: %.2f\n" \
+                        "$(printf "%.3f " "${cpu_a[@]}")" "$(printf "%.3f " "${cpu_b[@]}")" "$bench_cpu_ratio"
+        fi
 }

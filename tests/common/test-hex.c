@@ -18,6 +18,24 @@ static void test_encode(void **state) {
         assert_string_equal(e, "");
 }
 
+/* Every byte value at every place of the four-byte steps and of the tail, against hexchar(). */
+static void test_encode_all_bytes(void **state) {
+        unsigned char bin[7];
+        char out[2 * sizeof bin + 1];
+
+        for (size_t at = 0; at < sizeof bin; at++)
+                for (unsigned v = 0; v < 256; v++) {
+                        memset(bin, 0x5a, sizeof bin);
+                        bin[at] = (unsigned char) v;
+                        hex_encode(bin, sizeof bin, out);
+                        for (size_t i = 0; i < sizeof bin; i++) {
+                                assert_int_equal(out[2 * i], hexchar(bin[i] >> 4));
+                                assert_int_equal(out[2 * i + 1], hexchar(bin[i]));
+                        }
+                        assert_int_equal(out[2 * sizeof bin], '\0');
+                }
+}
+
 static void test_digits(void **state) {
         for (int i = 0; i < 16; i++) {
                 assert_int_equal(unhexchar(hexchar(i)), i);
@@ -35,6 +53,7 @@ static void test_digits(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_encode),
+                cmocka_unit_test(test_encode_all_bytes),
                 cmocka_unit_test(test_digits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,7 +242,8 @@ static void test_not_a_socket(void **state) {
 
 /* Signs sha256("kyso") with the key of CKA_ID 01 on slot, RSA PKCS#1 v1.5; pin NULL = already logged in.
  * Returns the signature's size (written to sig), or 0 after an ERROR reply. */
-static size_t sign_01(Helper *h, uint32_t serial, uint64_t slot, const char *pin, uint8_t *sig) {
+static size_t
+sign_01_flags(Helper *h, uint32_t serial, uint64_t slot, const char *pin, uint32_t flags, uint8_t *sig) {
         _cleanup_(p11_writer_done) P11Writer w = {};
         _cleanup_(p11_sign_reply_done) P11SignReply reply = {};
         _cleanup_free_ uint8_t *buf = malloc(P11_FRAME_MAX);
@@ -256,7 +257,7 @@ static size_t sign_01(Helper *h, uint32_t serial, uint64_t slot, const char *pin
                 .id = &id,
                 .id_size = 1,
                 .mechanism = { .algorithm = P11_SIGN_RSA_PKCS1, .hash = P11_HASH_SHA256, .salt_length = -1 },
-                .flags = P11_FLAG_KEEP_LOGIN,
+                .flags = flags,
                 .digest = (uint8_t *) digest,
                 .digest_size = sizeof(digest),
                 .pin = pin ? secret_new_string(pin) : NULL,
@@ -275,6 +276,10 @@ static size_t sign_01(Helper *h, uint32_t serial, uint64_t slot, const char *pin
         assert_true(reply.signature_size <= 512);
         memcpy(sig, reply.signature, reply.signature_size);
         return reply.signature_size;
+}
+
+static size_t sign_01(Helper *h, uint32_t serial, uint64_t slot, const char *pin, uint8_t *sig) {
+        return sign_01_flags(h, serial, slot, pin, P11_FLAG_KEEP_LOGIN, sig);
 }
 
 /* What OpenSSL makes of the same digest with key file pem (RSA PKCS#1 v1.5 is deterministic). */
@@ -296,6 +301,20 @@ static size_t expected_01(const char *pem, uint8_t *sig) {
 /* The helper keeps the private key's handle between signatures of one login. When the object goes away
  * behind its back (deleted and a new key imported with the same CKA_ID, by another process), the next
  * signature must find the new key, not fail and not use the old one. */
+/* Another process replaces the private key of CKA_ID 01 on the "cache" token with the one in key_file. */
+static void replace_key(const char *conf, const char *key_file) {
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(
+                asprintf(
+                        &cmd,
+                        "set -e; export SOFTHSM2_CONF='%1$s'; "
+                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
+                        "--type privkey --id 01 >/dev/null 2>&1; "
+                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
+                        conf, module, key_file) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 static void test_key_handle_cache(void **state) {
         _cleanup_free_ char *cmd = NULL, *conf = NULL, *k1 = NULL, *k2 = NULL, *old_conf = NULL;
         uint8_t sig[512], want1[512], want2[512];
@@ -351,17 +370,7 @@ static void test_key_handle_cache(void **state) {
         assert_memory_equal(sig, want1, n1);
 
         /* Another process replaces the key: same CKA_ID, another key. */
-        free(cmd);
-        cmd = NULL;
-        assert_true(
-                asprintf(
-                        &cmd,
-                        "set -e; export SOFTHSM2_CONF='%1$s'; "
-                        "pkcs11-tool --module '%2$s' --token-label cache --login --pin 1111 --delete-object "
-                        "--type privkey --id 01 >/dev/null 2>&1; "
-                        "softhsm2-util --import '%3$s' --token cache --label k --id 01 --pin 1111 >/dev/null",
-                        conf, module, k2) > 0);
-        assert_int_equal(system(cmd), 0);
+        replace_key(conf, k2);
 
         n = sign_01(&h, 5, slot, NULL, sig);
         assert_int_equal(n, n2);
@@ -369,6 +378,23 @@ static void test_key_handle_cache(void **state) {
         n = sign_01(&h, 6, slot, NULL, sig);
         assert_int_equal(n, n2);
         assert_memory_equal(sig, want2, n2);
+
+        /* A PIN for each signature (the helper logs out after each): the handle is kept across the logins,
+         * and a key replaced in between is still seen. */
+        n = sign_01_flags(&h, 8, slot, "1111", 0, sig);
+        assert_int_equal(n, n2);
+        assert_memory_equal(sig, want2, n2);
+        replace_key(conf, k1);
+        n = sign_01_flags(&h, 9, slot, "1111", 0, sig);
+        assert_int_equal(n, n1);
+        assert_memory_equal(sig, want1, n1);
+        n = sign_01_flags(&h, 10, slot, "1111", 0, sig);
+        assert_int_equal(n, n1);
+        assert_memory_equal(sig, want1, n1);
+        /* Logged out after the last one: without a PIN there is no signature. */
+        assert_int_equal(sign_01_flags(&h, 11, slot, NULL, 0, sig), 0);
+        n = sign_01(&h, 12, slot, "1111", sig); /* logged in again for what follows */
+        assert_int_equal(n, n1);
 
         /* Deleted without a replacement: an error, not a signature with a key that is gone. */
         free(cmd);
