@@ -769,7 +769,8 @@ int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t 
         write_ref_array(w.f, "/OCSPs", tail->dss_ocsps_items, ocsps, n_ocsps);
         write_ref_array(w.f, "/CRLs", tail->dss_crls_items, crls, n_crls);
         if (tail->dss_vri_entries || dss->vri_key) {
-                fprintf(w.f, " /VRI << %s", strempty(tail->dss_vri_entries));
+                fprintf(w.f, " /VRI <<%s%s", isempty(tail->dss_vri_entries) ? "" : " ",
+                        strempty(tail->dss_vri_entries));
                 if (dss->vri_key) {
                         fprintf(w.f, " /%s <<", dss->vri_key);
                         write_ref_array(w.f, "/Cert", NULL, certs, n_certs);
