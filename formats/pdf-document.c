@@ -227,10 +227,6 @@ static int check_qpdf(Reader *rd, const char *what) {
                 err = qpdf_get_error(rd->q);
                 if (err && qpdf_get_error_code(rd->q, err) == qpdf_e_password)
                         return refuse(rd, PDF_REFUSAL_ENCRYPTED, "%s: the PDF needs a password", what);
-                if (err && qpdf_get_error_code(rd->q, err) == qpdf_e_system)
-                        return refuse(
-                                rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
-                                qpdf_get_error_full_text(rd->q, err));
                 return refuse(
                         rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
                         err ? qpdf_get_error_full_text(rd->q, err) : "unknown error");
