@@ -571,6 +571,46 @@ static void test_baseline_t_lt(void **state) {
         assert_int_equal(pdf_document_info(doc)->n_signatures, 1);
 }
 
+/* B-LT on a B-LT file: the second DSS update rewrites the existing DSS object in place, keeping its
+ * certificates and /VRI entry, and leaves the catalog alone. */
+static void test_dss_twice(void **state) {
+        _cleanup_(sign_result_done) SignResult s1 = {}, s2 = {};
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *data2 = NULL;
+        _cleanup_free_ char *dss_obj = NULL, *old_items = NULL;
+        size_t size, size2;
+        const uint8_t *tail;
+        size_t tail_size;
+
+        make_basic("dss.pdf");
+        s1 = sign_pdf("dss.pdf", "dss-1.pdf", &(SignHow){ .dss = true });
+        assert_int_equal(s1.r, 0);
+        read_all(tpath("dss-1.pdf"), &data, &size);
+        assert_int_equal(pdf_document_open_memory(data, size, &doc, NULL, NULL), 0);
+        assert_true(pdf_document_info(doc)->dss_present);
+        assert_true(pdf_document_info(doc)->dss_ref.num > 0);
+        assert_non_null(pdf_document_info(doc)->dss_vri_entries);
+        assert_true(
+                asprintf(
+                        &dss_obj, "\n%" PRIu32 " 0 obj\n<< /Type /DSS /Certs [%s ",
+                        pdf_document_info(doc)->dss_ref.num, pdf_document_info(doc)->dss_certs_items) > 0);
+        old_items = strdup(pdf_document_info(doc)->dss_vri_entries);
+        assert_non_null(old_items);
+
+        s2 = sign_pdf("dss-1.pdf", "dss-2.pdf", &(SignHow){ .signer = "seal", .dss = true });
+        assert_int_equal(s2.r, 0);
+        read_all(tpath("dss-2.pdf"), &data2, &size2);
+        assert_memory_equal(data, data2, size);
+        tail = data2 + s2.layout.signed_size;
+        tail_size = size2 - s2.layout.signed_size;
+        assert_non_null(memmem(tail, tail_size, dss_obj, strlen(dss_obj)));
+        assert_non_null(memmem(tail, tail_size, old_items, strlen(old_items)));
+        assert_null(memmem(tail, tail_size, "/Type /Catalog", 14));
+        check_signature("dss-2.pdf", 2, false);
+        check_signature("dss-2.pdf", 1, false);
+        assert_qpdf_check("dss-2.pdf");
+}
+
 static void test_bad_params(void **state) {
         _cleanup_(sign_result_done) SignResult s = {};
         PadesOptions bad_name = { .field_name = "a.b" }, bad_text = { .reason = "\xc3" };
@@ -602,6 +642,7 @@ int main(void) {
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_contents_reserve),
                 cmocka_unit_test_teardown(test_baseline_t_lt, tsa_teardown),
+                cmocka_unit_test(test_dss_twice),
                 cmocka_unit_test(test_bad_params),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
