@@ -571,6 +571,44 @@ static void test_baseline_t_lt(void **state) {
         assert_int_equal(pdf_document_info(doc)->n_signatures, 1);
 }
 
+/* A 1 MiB file whose last "%%EOF" straddles the first 1 MiB chunk boundary: the marker still counts. */
+static void make_sized(const char *name, size_t stream_size) {
+        _cleanup_free_ char *image = malloc(stream_size + 128);
+        const char *objs[] = {
+                "<< /Type /Catalog /Pages 2 0 R >>",
+                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+                image,
+        };
+
+        assert_non_null(image);
+        int h = snprintf(image, 128, "<< /Length %zu >>\nstream\n", stream_size);
+        assert_true(h > 0 && h < 100);
+        memset(image + h, 'x', stream_size);
+        /* A second marker the count must see (readers take it for a revision end too). */
+        memcpy(image + h, "%%EOF", 5);
+        strcpy(image + h + stream_size, "\nendstream");
+        /* The filler is not valid content, but nothing here draws the page. */
+        make_pdf(name, objs, ELEMENTSOF(objs));
+}
+
+static void test_revisions_across_chunks(void **state) {
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size, first = 1000000;
+
+        make_sized("chunks.pdf", first);
+        read_all(tpath("chunks.pdf"), &data, &size);
+        /* The file ends "%%EOF\n": put its '%%' two bytes before the 1 MiB boundary. */
+        make_sized("chunks.pdf", first + ((size_t) 1 << 20) + 4 - size);
+        free(data);
+        read_all(tpath("chunks.pdf"), &data, &size);
+        assert_int_equal(size, ((size_t) 1 << 20) + 4);
+        assert_memory_equal(data + ((size_t) 1 << 20) - 2, "%%EOF", 5);
+        assert_int_equal(pdf_document_open_memory(data, size, &doc, NULL, NULL), 0);
+        assert_int_equal(pdf_document_info(doc)->revisions, 2);
+}
+
 /* B-LT on a B-LT file: the second DSS update rewrites the existing DSS object in place, keeping its
  * certificates and /VRI entry, and leaves the catalog alone. */
 static void test_dss_twice(void **state) {
@@ -643,6 +681,7 @@ int main(void) {
                 cmocka_unit_test(test_contents_reserve),
                 cmocka_unit_test_teardown(test_baseline_t_lt, tsa_teardown),
                 cmocka_unit_test(test_dss_twice),
+                cmocka_unit_test(test_revisions_across_chunks),
                 cmocka_unit_test(test_bad_params),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
