@@ -199,6 +199,7 @@ typedef struct Reader {
         PdfRefusal refusal;
         SignError *e;
         size_t nodes;
+        unsigned highest_object; /* from qpdf's warning about a wrong /Size, 0 when none */
 } Reader;
 
 /* Records why the document is refused (the first reason wins) and returns its errno. */
@@ -231,8 +232,21 @@ static int check_qpdf(Reader *rd, const char *what) {
                         rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
                         err ? qpdf_get_error_full_text(rd->q, err) : "unknown error");
         }
-        if (qpdf_more_warnings(rd->q)) {
+        while (qpdf_more_warnings(rd->q)) {
+                unsigned reported, highest;
+
                 err = qpdf_next_warning(rd->q);
+                /* A trailer /Size that is not the highest object number + 1 is the one warning that needs no
+                 * repair: the update's objects are numbered above both. */
+                if (err &&
+                    sscanf(qpdf_get_error_message_detail(rd->q, err),
+                           "reported number of objects (%u) is not one plus the highest object number "
+                           "(%u)",
+                           &reported, &highest) == 2 &&
+                    highest < OBJECT_NUMBER_MAX) {
+                        rd->highest_object = MAX(rd->highest_object, highest);
+                        continue;
+                }
                 return refuse(
                         rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
                         err ? qpdf_get_error_full_text(rd->q, err) : "unknown warning");
@@ -568,7 +582,7 @@ static int read_trailer(Reader *rd, PdfDocumentInfo *info) {
 
         if (!get_int(rd->q, trailer, "/Size", &size) || size <= 0 || size > OBJECT_NUMBER_MAX)
                 r = refuse(rd, PDF_REFUSAL_DAMAGED, "the trailer has no valid /Size");
-        info->next_object = (uint32_t) size;
+        info->next_object = (uint32_t) MAX((unsigned long long) size, rd->highest_object + 1ULL);
         v = dict_get(rd->q, trailer, "/Info");
         if (oh_is_dict(rd->q, v))
                 info->info = oh_ref(rd->q, v);

@@ -571,6 +571,31 @@ static void test_baseline_t_lt(void **state) {
         assert_int_equal(pdf_document_info(doc)->n_signatures, 1);
 }
 
+/* A trailer /Size below the highest object number + 1 (qpdf only warns): the update's objects must be
+ * numbered above the highest, never over an existing object. */
+static void test_wrong_size(void **state) {
+        _cleanup_(sign_result_done) SignResult s = {};
+        _cleanup_free_ uint8_t *data = NULL;
+        uint8_t *size_key;
+        size_t size;
+
+        make_basic("size.pdf");
+        read_all(tpath("size.pdf"), &data, &size);
+        size_key = memmem(data, size, "/Size 5 ", 8);
+        assert_non_null(size_key);
+        size_key[6] = '4';
+        write_all(tpath("size.pdf"), data, size);
+
+        s = sign_pdf("size.pdf", "size-signed.pdf", &(SignHow){});
+        assert_int_equal(s.r, 0);
+        free(data);
+        read_all(tpath("size-signed.pdf"), &data, &size);
+        assert_null(memmem(data + s.original_size, size - s.original_size, "\n4 0 obj", 8));
+        assert_non_null(memmem(data + s.original_size, size - s.original_size, "\n5 0 obj", 8));
+        check_signature("size-signed.pdf", 1, true);
+        assert_qpdf_check("size-signed.pdf");
+}
+
 /* A 1 MiB file whose last "%%EOF" straddles the first 1 MiB chunk boundary: the marker still counts. */
 static void make_sized(const char *name, size_t stream_size) {
         _cleanup_free_ char *image = malloc(stream_size + 128);
@@ -681,6 +706,7 @@ int main(void) {
                 cmocka_unit_test(test_contents_reserve),
                 cmocka_unit_test_teardown(test_baseline_t_lt, tsa_teardown),
                 cmocka_unit_test(test_dss_twice),
+                cmocka_unit_test(test_wrong_size),
                 cmocka_unit_test(test_revisions_across_chunks),
                 cmocka_unit_test(test_bad_params),
         };
