@@ -33,6 +33,7 @@ qpdf_data pdf_qpdf_open(const void *data, size_t size) {
         /* A verifier must see the file as written: a damaged file fails instead of being repaired. */
         qpdf_set_attempt_recovery(q, QPDF_FALSE);
         if (qpdf_read_memory(q, "pdf", data, size, NULL) & QPDF_ERRORS) {
+                (void) qpdf_get_error(q); /* else qpdf_cleanup() complains on stderr */
                 qpdf_cleanup(&q);
                 return NULL;
         }
