@@ -114,6 +114,29 @@ def append_update(data, objects, freed=(), xref_points=None, root=None):
     return bytes(out)
 
 
+def append_update_xref_stream(data, objects):
+    """Appends an incremental update whose cross-reference section is a stream (/W [1 4 2], no filter)."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    out = bytearray(data)
+    entries = {}
+    for num, body in objects.items():
+        entries[num] = (1, len(out), 0)
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    size = max(int(trailer_value(data, b"Size")), max(entries) + 1)
+    xnum = size
+    size += 1
+    xref = len(out)
+    entries[xnum] = (1, xref, 0)
+    rows = b"".join(bytes([t]) + off.to_bytes(4, "big") + gen.to_bytes(2, "big")
+                    for t, off, gen in (entries[n] for n in sorted(entries)))
+    index = b" ".join(b"%d 1" % n for n in sorted(entries))
+    out += b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Root %s /Prev %d /Length %d >>\nstream\n" % (
+        xnum, size, index, trailer_value(data, b"Root"), last_startxref(data), len(rows))
+    out += rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
 def sig_object(data):
     """The first signature dictionary: its number and the offset of its /ByteRange array."""
     br = data.index(b"/ByteRange")
@@ -185,6 +208,18 @@ def attacks(signed, prefix, dead=None):
     first_content = int(re.search(rb"(\d+) \d+ R", contents_ref.group(1)).group(1))
     out.append((prefix + "isa-content-replaced", append_update(signed, {first_content: stream(SHADOW)}),
                 "disallowed-change", ["object %d" % first_content, "content of page 1"]))
+    out.append((prefix + "isa-content-replaced-xref-stream",
+                append_update_xref_stream(signed, {first_content: stream(SHADOW)}), "disallowed-change",
+                ["object %d" % first_content, "content of page 1"]))
+    # What a later revision may add: validation data (B-LT), metadata. The signature still counts.
+    out.append((prefix + "lt-dss-added", append_update(signed, {
+        catalog_num: catalog_body[:-2] + b" /DSS 910 0 R >>",
+        910: b"<< /Certs [911 0 R] /OCSPs [] /CRLs [] >>",
+        911: stream(b"0" * 64)}), "ok-partial", []))
+    out.append((prefix + "lt-dss-xref-stream", append_update_xref_stream(signed, {
+        catalog_num: catalog_body[:-2] + b" /DSS 910 0 R >>",
+        910: b"<< /Certs [911 0 R] >>",
+        911: stream(b"1" * 64)}), "ok-partial", []))
     out.append((prefix + "isa-page-text-added", append_update(signed, {
         page_num: page_body.replace(contents_ref.group(0), b"/Contents [%s 900 0 R]" % contents_ref.group(1)
                                     .strip(b"[]")),

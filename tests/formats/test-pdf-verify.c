@@ -115,11 +115,16 @@ static void test_attacks(void **state) {
                 }
                 assert_int_equal(res->document_problem, PDF_DOCUMENT_OK);
                 assert_true(res->n_signatures >= 1);
-                assert_string_equal(pdf_signature_problem_to_string(res->signatures[0].problem), want);
-                if (streq(want, "ok")) {
+                assert_string_equal(
+                        pdf_signature_problem_to_string(res->signatures[0].problem),
+                        streq(want, "ok-partial") ? "ok" : want);
+                /* "ok-partial": every signature counts, later revisions add only what they may. */
+                if (streq(want, "ok") || streq(want, "ok-partial")) {
                         for (size_t i = 0; i < res->n_signatures; i++)
                                 assert_true(pdf_signature_counts(&res->signatures[i]));
-                        assert_true(pdf_signature_counts_whole(&res->signatures[res->n_signatures - 1]));
+                        assert_int_equal(
+                                pdf_signature_counts_whole(&res->signatures[res->n_signatures - 1]),
+                                streq(want, "ok"));
                         continue;
                 }
                 assert_false(pdf_signature_counts(&res->signatures[0]));
