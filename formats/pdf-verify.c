@@ -400,7 +400,7 @@ static int read_byte_range(Doc *doc, qpdf_oh v, PdfSignature *s) {
             (uint64_t) x[3] > doc->size - (uint64_t) x[2])
                 return sig_fail(
                         s, PDF_SIGNATURE_BYTE_RANGE_MALFORMED,
-                        "/ByteRange [%lld %lld %lld %lld] does not start at 0 or lies outside the file of %zu bytes",
+                        "/ByteRange [%lld %lld %lld %lld] is not [0 a b c] with a < b and b + c within the file of %zu bytes",
                         x[0], x[1], x[2], x[3], doc->size);
         for (int i = 0; i < 4; i++)
                 s->byte_range[i] = (uint64_t) x[i];

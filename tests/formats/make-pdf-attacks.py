@@ -150,7 +150,10 @@ def byte_range(data):
 
 
 def replace_same_length(data, old, new):
+    """Replaces old by new in place; new may take the blanks that follow old (fixed-width placeholders)."""
     i = data.index(old)
+    while len(new) > len(old) and data[i + len(old):i + len(old) + 1] == b" ":
+        old += b" "
     new = new.ljust(len(old))
     assert len(new) == len(old), (old, new)
     return data[:i] + new + data[i + len(old):]
@@ -278,10 +281,13 @@ def attacks(signed, prefix, dead=None):
         out.append((prefix + "shadow-overlay-emptied", append_update(signed, {6: stream(b"")}),
                     "disallowed-change", ["object 6", "content of page 1"]))
         del overlay
-        out.append((prefix + "shadow-dangling-reference", append_update(signed, {
-            50: b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-                b"/Length %d >>\nstream\n" % len(SHADOW) + SHADOW + b"\nendstream"}), "disallowed-change",
-            ["refers to object 50"]))
+        # Only while the signed page still names 50 0 R (a writer going through qpdf drops the dangling
+        # reference when it rewrites the page, which defuses this one).
+        if b"/X1 50 0 R" in page_body:
+            out.append((prefix + "shadow-dangling-reference", append_update(signed, {
+                50: b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+                    b"/Length %d >>\nstream\n" % len(SHADOW) + SHADOW + b"\nendstream"}), "disallowed-change",
+                ["refers to object 50"]))
     return out
 
 
@@ -317,7 +323,9 @@ def main():
     todo = [(signed, "", dead)]
     for i, path in enumerate(extra):
         with open(path, "rb") as f:
-            todo.append((f.read(), "x%d-" % i, None))
+            data = f.read()
+        # A file signed from base.pdf keeps its prepared shadows: the shadow attacks apply to it too.
+        todo.append((data, "x%d-" % i, dead if data.startswith(base) else None))
         name = "x%d-signed.pdf" % i
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(todo[-1][0])
