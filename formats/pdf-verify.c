@@ -534,8 +534,14 @@ typedef struct Walk {
 
 static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
         PdfVerifyResult *res = w->res;
+        qpdf_data q = w->doc->q;
+        unsigned object = qpdf_oh_is_indirect(q, v) ? (unsigned) qpdf_oh_get_object_id(q, v) : 0;
         PdfSignature *s;
         int r;
+
+        for (size_t i = 0; object != 0 && i < res->n_signatures; i++)
+                if (res->signatures[i].object == object)
+                        return 0;
 
         if (res->n_signatures >= PDF_VERIFY_MAX_SIGNATURES)
                 return -E2BIG;
@@ -548,7 +554,7 @@ static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
                 w->allocated = want;
         }
         s = &res->signatures[res->n_signatures++];
-        *s = (PdfSignature){ .cms_problem = CMS_PROBLEM_MALFORMED };
+        *s = (PdfSignature){ .cms_problem = CMS_PROBLEM_MALFORMED, .object = object };
         s->field_name = strdup(name);
         s->detail = strdup("ok");
         if (!s->field_name || !s->detail)
@@ -604,6 +610,42 @@ static int walk_fields(Walk *w, qpdf_oh arr, const char *prefix, bool parent_sig
                         r = 0;
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* Signature widgets on the pages that /Fields does not list. */
+static int walk_widgets(Walk *w) {
+        qpdf_data q = w->doc->q;
+        int pages = qpdf_get_num_pages(q);
+
+        if (qpdf_has_error(q)) {
+                (void) qpdf_get_error(q);
+                return 0;
+        }
+        for (int i = 0; i < pages; i++) {
+                qpdf_oh annots = pdf_oh_key(q, qpdf_get_page_n(q, (size_t) i), "/Annots");
+                int n = qpdf_oh_is_array(q, annots) ? qpdf_oh_get_array_n_items(q, annots) : 0;
+
+                for (int j = 0; j < n; j++) {
+                        qpdf_oh a = qpdf_oh_get_array_item(q, annots, j);
+                        qpdf_oh t = pdf_oh_key(q, a, "/T"), v = pdf_oh_key(q, a, "/V");
+                        const char *name = qpdf_oh_is_string(q, t) ? qpdf_oh_get_utf8_value(q, t) : NULL;
+                        _cleanup_free_ char *copy = NULL;
+                        int r;
+
+                        if (++w->visits > MAX_FIELD_VISITS)
+                                return -E2BIG;
+                        if (!qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, a, "/FT"), "/Sig") ||
+                            !qpdf_oh_is_dictionary(q, v))
+                                continue;
+                        copy = strdup(name ?: "");
+                        if (!copy)
+                                return -ENOMEM;
+                        r = add_signature(w, a, v, copy);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -703,6 +745,8 @@ int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
         find_certification(&doc);
         w = (Walk){ .doc = &doc, .res = res };
         r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
+        if (r >= 0)
+                r = walk_widgets(&w);
         if (r < 0)
                 return r;
         if (res->n_signatures > 1)

@@ -82,6 +82,10 @@ typedef enum PdfSignatureProblem {
 
 typedef struct PdfSignature {
         char *field_name; /* fully qualified /T ("Signature1", "parent.child"); never NULL, may be "" */
+        /* The signature dictionary's object number (0 when it is direct). Signatures are found through the
+         * AcroForm's /Fields and, for writers that forget /Fields (poppler with a direct AcroForm), through
+         * the pages' signature widgets; each dictionary is reported once. */
+        unsigned object;
         PdfSignatureKind kind;
         PdfSubFilter sub_filter;
         char *sub_filter_name; /* as written, or NULL when absent */

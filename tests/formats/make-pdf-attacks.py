@@ -159,6 +159,56 @@ def replace_same_length(data, old, new):
     return data[:i] + new + data[i + len(old):]
 
 
+PLACEHOLDER = b"/ByteRange [0 0000000000 0000000000 0000000000]"
+CONTENTS_HEX = 16384
+
+
+def openssl_sign(content, key, cert, chain, cades):
+    """A detached CMS over content by `openssl cms` (the other tool whose signatures we must accept)."""
+    args = ["openssl", "cms", "-sign", "-binary", "-md", "sha256", "-signer", cert, "-inkey", key, "-outform",
+            "DER", "-nosmimecap"]
+    if chain:
+        args += ["-certfile", chain]
+    if cades:
+        args.append("-cades")
+    return subprocess.run(args, input=content, check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout
+
+
+def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False):
+    """Signs a document without a form (base.pdf) the way other tools do: an incremental update with the
+    signature dictionary, its widget-field, the AcroForm, the page's /Annots and, for a certification,
+    /Perms /DocMDP with /P docmdp."""
+    size = int(trailer_value(data, b"Size"))
+    catalog_num = int(trailer_value(data, b"Root").split()[0])
+    catalog, _ = latest_object(data, catalog_num)
+    page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
+    page, _ = latest_object(data, page_num)
+    sig_num, widget_num = size, size + 1
+    reference = b""
+    if docmdp:
+        reference = (b" /Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams "
+                     b"<< /Type /TransformParams /P %d /V /1.2 >> >>]" % docmdp)
+        catalog = catalog[:-2] + b" /Perms << /DocMDP %d 0 R >> >>" % sig_num
+    catalog = catalog[:-2] + b" /AcroForm << /Fields [%d 0 R] /SigFlags 3 >> >>" % widget_num
+    page = page[:-2] + b" /Annots [%d 0 R] >>" % widget_num
+    sig = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /" + sub_filter + b" " + PLACEHOLDER +
+           b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
+    widget = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (%s) /V %d 0 R /Rect [0 0 0 0] /F 132 /P %d 0 R >>"
+              % (field.encode(), sig_num, page_num))
+    out = bytearray(append_update(data, {sig_num: sig, widget_num: widget, catalog_num: catalog,
+                                         page_num: page}))
+    a = out.index(b"/Contents <" + b"0" * 16, out.index(PLACEHOLDER)) + len(b"/Contents ")
+    b = a + CONTENTS_HEX + 2
+    c = len(out) - b
+    br = out.index(PLACEHOLDER)
+    out[br:br + len(PLACEHOLDER)] = b"/ByteRange [0 %010d %010d %010d]" % (a, b, c)
+    cms = openssl_sign(bytes(out[:a] + out[b:]), key, cert, chain, cades).hex().encode()
+    assert len(cms) <= CONTENTS_HEX
+    out[a + 1:a + 1 + len(cms)] = cms
+    return bytes(out)
+
+
 def pdfsig_sign(nssdir, nick, src, dst, field):
     subprocess.run(["pdfsig", "-add-signature", "-nssdir", nssdir, "-nick", nick, "-new-signature-field-name",
                     field, "-reason", "test", src, dst], check=True, stdout=subprocess.DEVNULL,
@@ -293,7 +343,7 @@ def attacks(signed, prefix, dead=None):
 
 def main():
     args = sys.argv[1:]
-    nssdir = nick = None
+    nssdir = nick = key = cert = chain = None
     rest = []
     while args:
         a = args.pop(0)
@@ -301,6 +351,12 @@ def main():
             nssdir = args.pop(0)
         elif a == "--nick":
             nick = args.pop(0)
+        elif a == "--key":
+            key = args.pop(0)
+        elif a == "--cert":
+            cert = args.pop(0)
+        elif a == "--chain":
+            chain = args.pop(0)
         else:
             rest.append(a)
     if not nssdir or not nick or not rest:
@@ -320,6 +376,24 @@ def main():
     manifest.append("signed-twice.pdf ok")
     with open(os.path.join(outdir, "signed.pdf"), "rb") as f:
         signed = f.read()
+
+    # Signatures other tools make (openssl cms here), certifications, and what is refused.
+    if key and cert:
+        def put(name, body, verdict):
+            with open(os.path.join(outdir, name), "wb") as f:
+                f.write(body)
+            manifest.append(name + " " + verdict)
+
+        put("cades-openssl.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True),
+            "ok")
+        put("pkcs7-sha1.pdf", sign_update(base, key, cert, chain, "Leader", b"adbe.pkcs7.sha1"),
+            "unsupported-subfilter")
+        for p in (1, 2):
+            name = "certified-p%d.pdf" % p
+            put(name, sign_update(base, key, cert, chain, "Author", b"adbe.pkcs7.detached", docmdp=p), "ok")
+            pdfsig_sign(nssdir, nick, os.path.join(outdir, name), os.path.join(outdir, "certified-p%d-signed.pdf" % p),
+                        "Leader")
+            manifest.append("certified-p%d-signed.pdf %s" % (p, "docmdp-violation" if p == 1 else "ok"))
     todo = [(signed, "", dead)]
     for i, path in enumerate(extra):
         with open(path, "rb") as f:

@@ -35,9 +35,10 @@ static int setup(void **state) {
                 "certutil -A -d sql:nss -n root -t CT,C,C -i root.pem >>pki.log 2>&1",
                 test_dir) != 0)
                 return -1;
-        if (run("python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir 'sql:%s/nss' --nick leader '%s/att' "
+        if (run("python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir 'sql:%s/nss' --nick leader "
+                "--key '%s/leader.key' --cert '%s/leader.pem' --chain '%s/chain.pem' '%s/att' "
                 ">>'%s/pki.log' 2>&1",
-                src, test_dir, test_dir, test_dir) != 0) {
+                src, test_dir, test_dir, test_dir, test_dir, test_dir, test_dir) != 0) {
                 (void) run("cat '%s/pki.log' >&2", test_dir);
                 return -1;
         }
