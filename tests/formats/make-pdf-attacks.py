@@ -175,7 +175,41 @@ def openssl_sign(content, key, cert, chain, cades):
                           stderr=subprocess.DEVNULL).stdout
 
 
-def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False):
+def make_tsa(ca_dir, work):
+    """A time-stamping authority under ca_dir's CA (ca.pem, ca.key) for `openssl ts -reply`."""
+    os.makedirs(work, exist_ok=True)
+    run = lambda *a: subprocess.run(list(a), check=True, cwd=work, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+    with open(os.path.join(work, "ext.cnf"), "w") as f:
+        f.write("[tsa]\nbasicConstraints = CA:false\nkeyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = critical, timeStamping\n")
+    run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "tsa.key")
+    run("openssl", "req", "-new", "-key", "tsa.key", "-subj", "/C=VN/O=Kyso Test/CN=Test TSA", "-out", "tsa.csr")
+    run("openssl", "x509", "-req", "-in", "tsa.csr", "-CA", os.path.join(ca_dir, "ca.pem"), "-CAkey",
+        os.path.join(ca_dir, "ca.key"), "-set_serial", "0x7001", "-days", "30", "-extfile", "ext.cnf",
+        "-extensions", "tsa", "-out", "tsa.pem")
+    with open(os.path.join(work, "tsa.cnf"), "w") as f:
+        f.write("[tsa]\ndefault_tsa = t\n[t]\nserial = %s/serial\ncrypto_device = builtin\n"
+                "signer_cert = %s/tsa.pem\ncerts = %s/ca.pem\nsigner_key = %s/tsa.key\nsigner_digest = sha256\n"
+                "default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\ness_cert_id_alg = sha256\n"
+                % (work, work, ca_dir, work))
+    with open(os.path.join(work, "serial"), "w") as f:
+        f.write("01\n")
+    return work
+
+
+def openssl_timestamp(content, tsa):
+    """An RFC 3161 token (ContentInfo) over content from the local TSA."""
+    q = subprocess.run(["openssl", "ts", "-query", "-sha256", "-cert"], input=content, check=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    qf = os.path.join(tsa, "q.tsq")
+    with open(qf, "wb") as f:
+        f.write(q)
+    return subprocess.run(["openssl", "ts", "-reply", "-config", os.path.join(tsa, "tsa.cnf"), "-queryfile", qf,
+                           "-token_out"], check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+
+
+def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False, tsa=None):
     """Signs a document without a form (base.pdf) the way other tools do: an incremental update with the
     signature dictionary, its widget-field, the AcroForm, the page's /Annots and, for a certification,
     /Perms /DocMDP with /P docmdp."""
@@ -192,7 +226,8 @@ def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=Fa
         catalog = catalog[:-2] + b" /Perms << /DocMDP %d 0 R >> >>" % sig_num
     catalog = catalog[:-2] + b" /AcroForm << /Fields [%d 0 R] /SigFlags 3 >> >>" % widget_num
     page = page[:-2] + b" /Annots [%d 0 R] >>" % widget_num
-    sig = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /" + sub_filter + b" " + PLACEHOLDER +
+    sig_type = b"/DocTimeStamp" if tsa else b"/Sig"
+    sig = (b"<< /Type " + sig_type + b" /Filter /Adobe.PPKLite /SubFilter /" + sub_filter + b" " + PLACEHOLDER +
            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
     widget = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (%s) /V %d 0 R /Rect [0 0 0 0] /F 132 /P %d 0 R >>"
               % (field.encode(), sig_num, page_num))
@@ -203,7 +238,8 @@ def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=Fa
     c = len(out) - b
     br = out.index(PLACEHOLDER)
     out[br:br + len(PLACEHOLDER)] = b"/ByteRange [0 %010d %010d %010d]" % (a, b, c)
-    cms = openssl_sign(bytes(out[:a] + out[b:]), key, cert, chain, cades).hex().encode()
+    signed = bytes(out[:a] + out[b:])
+    cms = (openssl_timestamp(signed, tsa) if tsa else openssl_sign(signed, key, cert, chain, cades)).hex().encode()
     assert len(cms) <= CONTENTS_HEX
     out[a + 1:a + 1 + len(cms)] = cms
     return bytes(out)
@@ -343,7 +379,7 @@ def attacks(signed, prefix, dead=None):
 
 def main():
     args = sys.argv[1:]
-    nssdir = nick = key = cert = chain = None
+    nssdir = nick = key = cert = chain = ca_dir = None
     rest = []
     while args:
         a = args.pop(0)
@@ -357,6 +393,8 @@ def main():
             cert = args.pop(0)
         elif a == "--chain":
             chain = args.pop(0)
+        elif a == "--tsa-ca":
+            ca_dir = args.pop(0)
         else:
             rest.append(a)
     if not nssdir or not nick or not rest:
@@ -394,6 +432,18 @@ def main():
             pdfsig_sign(nssdir, nick, os.path.join(outdir, name), os.path.join(outdir, "certified-p%d-signed.pdf" % p),
                         "Leader")
             manifest.append("certified-p%d-signed.pdf %s" % (p, "docmdp-violation" if p == 1 else "ok"))
+    # Document time-stamps (ETSI.RFC3161) from openssl ts: alone, after a signature, tampered.
+    if ca_dir:
+        tsa = make_tsa(os.path.abspath(ca_dir), os.path.join(outdir, "tsa"))
+        stamped = sign_update(base, None, None, None, "Stamp", b"ETSI.RFC3161", tsa=tsa)
+        with open(os.path.join(outdir, "timestamped.pdf"), "wb") as f:
+            f.write(stamped)
+        manifest.append("timestamped.pdf ok")
+        m, (z, a, b, c) = byte_range(stamped)
+        broken = stamped[:b + 10] + b"X" + stamped[b + 11:]
+        with open(os.path.join(outdir, "timestamped-tampered.pdf"), "wb") as f:
+            f.write(broken)
+        manifest.append("timestamped-tampered.pdf cms-invalid")
     todo = [(signed, "", dead)]
     for i, path in enumerate(extra):
         with open(path, "rb") as f:

@@ -36,9 +36,9 @@ static int setup(void **state) {
                 test_dir) != 0)
                 return -1;
         if (run("python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir 'sql:%s/nss' --nick leader "
-                "--key '%s/leader.key' --cert '%s/leader.pem' --chain '%s/chain.pem' '%s/att' "
+                "--key '%s/leader.key' --cert '%s/leader.pem' --chain '%s/chain.pem' --tsa-ca '%s' '%s/att' "
                 ">>'%s/pki.log' 2>&1",
-                src, test_dir, test_dir, test_dir, test_dir, test_dir, test_dir) != 0) {
+                src, test_dir, test_dir, test_dir, test_dir, test_dir, test_dir, test_dir) != 0) {
                 (void) run("cat '%s/pki.log' >&2", test_dir);
                 return -1;
         }
@@ -166,6 +166,21 @@ static void check_manifest(const char *dir) {
 
 static void test_attacks(void **state) {
         check_manifest("att");
+}
+
+/* A document time-stamp by openssl ts: verified over the ranges, its time reported. */
+static void test_timestamp(void **state) {
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath("att/timestamped.pdf"));
+        const PdfSignature *s;
+
+        assert_int_equal(res->n_signatures, 1);
+        s = &res->signatures[0];
+        assert_int_equal(s->kind, PDF_SIGNATURE_TIMESTAMP);
+        assert_int_equal(s->sub_filter, PDF_SUBFILTER_RFC3161);
+        assert_int_equal(s->problem, PDF_SIGNATURE_OK);
+        assert_true(s->has_timestamp_time);
+        assert_true(labs((long) (s->timestamp_time - time(NULL))) < 3600);
+        assert_null(s->cms);
 }
 
 static void test_kyso_signed(void **state) {
@@ -313,10 +328,10 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *tool = argc > 1 ? realpath(argv[1], NULL) : NULL;
         sign_tool = tool;
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_signed_by_pdfsig),  cmocka_unit_test(test_attacks),
-                cmocka_unit_test(test_kyso_signed),       cmocka_unit_test(test_corpus_signed),
-                cmocka_unit_test(test_corpus_all),        cmocka_unit_test(test_revisions),
-                cmocka_unit_test(test_not_pdf_and_names),
+                cmocka_unit_test(test_signed_by_pdfsig), cmocka_unit_test(test_attacks),
+                cmocka_unit_test(test_kyso_signed),      cmocka_unit_test(test_timestamp),
+                cmocka_unit_test(test_corpus_signed),    cmocka_unit_test(test_corpus_all),
+                cmocka_unit_test(test_revisions),        cmocka_unit_test(test_not_pdf_and_names),
         };
         return cmocka_run_group_tests(tests, setup, pki_teardown);
 }
