@@ -317,33 +317,37 @@ static bool dict_equal_except(
         return true;
 }
 
+/* A dictionary that may change only in `except` and whose array `key` may only gain new signature fields
+ * (widgets: also widget annotations). `what` names it in the message, "" for the default description. */
+static int check_growing_dict(
+        Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd, const char *const *except, const char *key,
+        bool widget, const char *what) {
+        char changed[128];
+        qpdf_oh oa = pdf_oh_key(c->old_q, od, key), na = pdf_oh_key(c->new_q, nd, key);
+
+        if (!dict_equal_except(c, od, nd, except, changed, sizeof(changed)))
+                return disallow(c, n, rev, "%shad %s changed", what, changed);
+        /* An indirect array is an object of its own, checked where it changes. */
+        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
+                return 0;
+        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, widget))
+                return disallow(
+                        c, n, rev, "%sgained %s", what,
+                        widget ? "annotations other than signature widgets"
+                               : "fields other than signatures");
+        return 0;
+}
+
 static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
-        char key[128];
-        qpdf_oh of = pdf_oh_key(c->old_q, od, "/Fields"), nf = pdf_oh_key(c->new_q, nd, "/Fields");
 
-        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "(the interactive form) had %s changed", key);
-        /* An indirect /Fields array is an object of its own, checked where it changes. */
-        if (oid(c->old_q, of) != 0 && oid(c->old_q, of) == oid(c->new_q, nf))
-                return 0;
-        if (!unparse_equal(c->old_q, of, c->new_q, nf) && !array_grows_by_sig(c, of, nf, false))
-                return disallow(c, n, rev, "(the interactive form) gained fields other than signatures");
-        return 0;
+        return check_growing_dict(c, n, rev, od, nd, except, "/Fields", false, "(the interactive form) ");
 }
 
 static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Annots", NULL };
-        char key[128];
-        qpdf_oh oa = pdf_oh_key(c->old_q, od, "/Annots"), na = pdf_oh_key(c->new_q, nd, "/Annots");
 
-        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "had %s changed", key);
-        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
-                return 0;
-        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, true))
-                return disallow(c, n, rev, "gained annotations other than signature widgets");
-        return 0;
+        return check_growing_dict(c, n, rev, od, nd, except, "/Annots", true, "");
 }
 
 static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {

@@ -343,31 +343,11 @@ static char *pdf_reason(const PdfSignature *s, const SignatureCheck *c) {
         return strdup(c && c->reason ? c->reason : "");
 }
 
-static void html_escape(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-}
-
 static void html_row(FILE *f, const char *label, const char *value) {
         fputs("<tr><th>", f);
-        html_escape(f, label);
+        fputs_html(f, label);
         fputs("</th><td>", f);
-        html_escape(f, value);
+        fputs_html(f, value);
         fputs("</td></tr>\n", f);
 }
 
@@ -466,7 +446,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
         }
         if (out->html) {
                 fputs("<h2>", out->html);
-                html_escape(out->html, pdf_kind_text(s->kind));
+                fputs_html(out->html, pdf_kind_text(s->kind));
                 fprintf(out->html, " %zu</h2>\n<table>\n", k + 1);
                 html_row(out->html, _("Verdict:"), valid ? _("VALID.") : _("NOT VALID."));
                 html_row(out->html, _("Reason:"), reason);
@@ -553,12 +533,12 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                 }
                 out.html = html;
                 fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>", html);
-                html_escape(html, _("Signature verification report"));
+                fputs_html(html, _("Signature verification report"));
                 fputs("</title><style>body{font-family:serif;margin:2cm}table{border-collapse:collapse;width:100%}"
                       "th,td{border:1px solid #444;padding:4px;text-align:left;vertical-align:top}th{width:35%}"
                       "</style></head><body>\n<h1>",
                       html);
-                html_escape(html, _("Signature verification report"));
+                fputs_html(html, _("Signature verification report"));
                 fputs("</h1>\n<table>\n", html);
                 html_row(html, _("File:"), file);
                 html_row(html, "SHA-256", hex);
@@ -599,7 +579,7 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                        out.n_checked);
         if (html) {
                 fputs("<h2>", html);
-                html_escape(
+                fputs_html(
                         html, all ? _("Conclusion: every signature is valid.")
                                   : _("Conclusion: NOT every signature is valid."));
                 fputs("</h2>\n</body></html>\n", html);

@@ -15,6 +15,7 @@ made by kyso's own signer):
 OUTDIR/manifest.txt has one line per file: NAME EXPECTED-PROBLEM [WORDS EXPECTED IN THE CHANGE...], where
 EXPECTED-PROBLEM is the pdf_signature_problem_to_string() name of the first signature's verdict.
 """
+import argparse
 import os
 import re
 import subprocess
@@ -378,29 +379,18 @@ def attacks(signed, prefix, dead=None):
 
 
 def main():
-    args = sys.argv[1:]
-    nssdir = nick = key = cert = chain = ca_dir = None
-    rest = []
-    while args:
-        a = args.pop(0)
-        if a == "--nssdir":
-            nssdir = args.pop(0)
-        elif a == "--nick":
-            nick = args.pop(0)
-        elif a == "--key":
-            key = args.pop(0)
-        elif a == "--cert":
-            cert = args.pop(0)
-        elif a == "--chain":
-            chain = args.pop(0)
-        elif a == "--tsa-ca":
-            ca_dir = args.pop(0)
-        else:
-            rest.append(a)
-    if not nssdir or not nick or not rest:
-        print(__doc__, file=sys.stderr)
-        return 2
-    outdir, extra = rest[0], rest[1:]
+    ap = argparse.ArgumentParser(description="Signed PDFs and the known attacks on them.")
+    ap.add_argument("--nssdir", required=True, help="sql:DIR, the NSS database pdfsig signs with")
+    ap.add_argument("--nick", required=True, help="the signing certificate's nickname in it")
+    ap.add_argument("--key", help="key for signatures made by openssl cms (with --cert)")
+    ap.add_argument("--cert")
+    ap.add_argument("--chain")
+    ap.add_argument("--tsa-ca", dest="ca_dir", help="folder with ca.pem and ca.key: document time-stamps")
+    ap.add_argument("outdir")
+    ap.add_argument("signed", nargs="*", help="more signed PDFs to attack")
+    o = ap.parse_args()
+    nssdir, nick, key, cert, chain, ca_dir = o.nssdir, o.nick, o.key, o.cert, o.chain, o.ca_dir
+    outdir, extra = o.outdir, o.signed
     os.makedirs(outdir, exist_ok=True)
     manifest = []
 
