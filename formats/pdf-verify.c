@@ -305,9 +305,18 @@ static int verify_doc_timestamp(PdfSignature *s, const RangeReader *rr) {
                 r = sig_fail(
                         s, PDF_SIGNATURE_CMS_INVALID,
                         "the time-stamp token does not stamp the signed ranges");
-        else
+        else if (!t.has_gen_time)
+                r = sig_fail(
+                        s, PDF_SIGNATURE_CMS_MALFORMED, "the time-stamp token's genTime does not parse");
+        else {
+                /* cms-verify compared the imprint with nothing (the ranges are not one buffer): it holds. */
+                t.status = CMS_TIMESTAMP_OK;
+                t.imprint_matches = true;
+                t.detail = mfree(t.detail);
                 r = 0;
-        cms_timestamp_done(&t);
+        }
+        /* Kept for policy/: the TSA certificate and chain, the hashes, genTime. */
+        s->doc_timestamp = t;
         return r;
 }
 
@@ -792,6 +801,7 @@ static void pdf_signature_done(PdfSignature *s) {
         free(s->contact_info);
         free(s->contents);
         cms_verify_result_free(s->cms);
+        cms_timestamp_done(&s->doc_timestamp);
         free(s->change);
         free(s->detail);
 }

@@ -359,6 +359,31 @@ typedef struct PdfOutput {
         size_t n_valid, n_checked;
 } PdfOutput;
 
+/* A document time-stamp counts only from a TSA the policy trusts, at its own time, with hashes it allows.
+ * Returns 1 when trusted, 0 with *ret_why (translated) when not, or a negative errno. */
+static int doc_timestamp_trusted(const Policy *p, const PdfSignature *s, char **ret_tsa, char **ret_why) {
+        const CmsTimestamp *t = &s->doc_timestamp;
+        _cleanup_(cert_validation_done) CertValidation v = {};
+        int r;
+
+        if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert)
+                return 0;
+        *ret_tsa = cert_display_name(t->tsa_cert);
+        if (!policy_hash_allowed(p, t->imprint_digest_nid) ||
+            !policy_hash_allowed(p, t->signature_digest_nid)) {
+                *ret_why = strdup(_("The time-stamp uses a hash the policy does not allow."));
+                return *ret_why ? 0 : -ENOMEM;
+        }
+        r = cert_validate(p, t->tsa_cert, t->certs, t->gen_time, CERT_VALIDATE_TIMESTAMPING, &v);
+        if (r < 0)
+                return r;
+        if (cert_status_is_usable(v.status))
+                return 1;
+        if (asprintf(ret_why, _("The time-stamp authority is not trusted: %s"), strempty(v.reason)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int
 pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size_t k, PdfOutput *out) {
         _cleanup_(signature_check_done) SignatureCheck c = {};
@@ -383,8 +408,17 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                         c.integrity_ok = c.valid = c.counts_as_leader = false;
                 }
         }
-        valid = pdf_signature_counts(s) && (s->kind == PDF_SIGNATURE_TIMESTAMP || (checked && c.valid));
-        reason = pdf_reason(s, checked ? &c : NULL);
+        _cleanup_free_ char *tsa = NULL, *tsa_why = NULL;
+        bool tsa_ok = false;
+        if (s->kind == PDF_SIGNATURE_TIMESTAMP && pdf_signature_counts(s)) {
+                r = doc_timestamp_trusted(p, s, &tsa, &tsa_why);
+                if (r < 0)
+                        return r;
+                tsa_ok = r > 0;
+        }
+        valid = pdf_signature_counts(s) &&
+                (s->kind == PDF_SIGNATURE_TIMESTAMP ? tsa_ok : checked && c.valid);
+        reason = tsa_why ? strdup(tsa_why) : pdf_reason(s, checked ? &c : NULL);
         if (!reason)
                 return log_oom();
         out->n_checked++;
@@ -409,6 +443,10 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 json_object_object_add(
                         o, "timestamp_time", s->has_timestamp_time ? json_object_new_string(stamped) : NULL);
                 json_object_object_add(o, "level", json_object_new_string(pdf_level(res, s)));
+                if (s->kind == PDF_SIGNATURE_TIMESTAMP) {
+                        json_object_object_add(o, "tsa", tsa ? json_object_new_string(tsa) : NULL);
+                        json_object_object_add(o, "tsa_trusted", json_object_new_boolean(tsa_ok));
+                }
                 json_object_object_add(
                         o, "revision",
                         s->covers_revision ? json_object_new_int((int) s->revision + 1) : NULL);
@@ -435,6 +473,10 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 printf("%s\n", claimed);
                 print_label(_("Time-stamp time:"));
                 printf("%s\n", stamped);
+                if (s->kind == PDF_SIGNATURE_TIMESTAMP) {
+                        print_label(_("Time-stamp authority:"));
+                        printf("%s\n", strna(tsa));
+                }
                 print_label(_("Level:"));
                 printf("%s\n", pdf_level(res, s));
                 print_label(_("Revision signed:"));
