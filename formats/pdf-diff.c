@@ -147,6 +147,14 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
                 snprintf(buf, size, "the document catalog");
                 return;
         }
+        if (n == oid(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"))) {
+                snprintf(buf, size, "the interactive form");
+                return;
+        }
+        if (n == oid(q, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"))) {
+                snprintf(buf, size, "the form's field list");
+                return;
+        }
         for (int i = 0; i < pages && i < 100000; i++) {
                 qpdf_oh p = qpdf_get_page_n(q, (size_t) i), c;
 
@@ -341,7 +349,10 @@ static int check_growing_dict(
 static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
 
-        return check_growing_dict(c, n, rev, od, nd, except, "/Fields", false, "(the interactive form) ");
+        /* n is the catalog's number when the form is written inside it. */
+        return check_growing_dict(
+                c, n, rev, od, nd, except, "/Fields", false,
+                n == c->old_root ? "(its interactive form) " : "");
 }
 
 static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {

@@ -330,6 +330,30 @@ def attacks(signed, prefix, dead=None):
                 "disallowed-change", ["/Root"]))
     out.append((prefix + "isa-content-freed", append_update(signed, {}, freed=[first_content]),
                 "disallowed-change", ["object %d" % first_content, "deleted"]))
+    # An annotation that is not a signature widget drawn over the page (a FreeText with new text).
+    annots = re.search(rb"/Annots\s*\[([^\]]*)\]", page_body)
+    if annots:
+        out.append((prefix + "isa-overlay-annotation", append_update(signed, {
+            page_num: page_body.replace(annots.group(0), b"/Annots [%s 905 0 R]" % annots.group(1).strip()),
+            905: b"<< /Type /Annot /Subtype /FreeText /Rect [72 690 400 720] /Contents (chi 900 trieu dong) "
+                 b"/DA (/Helv 24 Tf 0 g) >>"}), "disallowed-change",
+            ["page 1", "gained annotations other than signature widgets"]))
+    annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page_body)
+    if annots_ref:
+        arr_num = int(annots_ref.group(1))
+        arr, _ = latest_object(signed, arr_num)
+        out.append((prefix + "isa-overlay-annotation", append_update(signed, {
+            arr_num: arr.strip()[:-1] + b" 905 0 R]",
+            905: b"<< /Type /Annot /Subtype /FreeText /Rect [72 690 400 720] /Contents (chi 900 trieu dong) "
+                 b"/DA (/Helv 24 Tf 0 g) >>"}), "disallowed-change",
+            ["object %d" % arr_num, "annotations of page 1", "gained annotations other than signature widgets"]))
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog_body)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(signed, anum)
+        out.append((prefix + "isa-need-appearances", append_update(signed, {
+            anum: abody[:-2] + b" /NeedAppearances true >>"}), "disallowed-change",
+            ["object %d" % anum, "/NeedAppearances"]))
     font = re.search(rb"/F1\s+(\d+) 0 R", signed)
     if font:
         fnum = int(font.group(1))
