@@ -9,6 +9,7 @@
 #include "audit-report.h"
 #include "audit-show.h"
 #include "macro.h"
+#include "string-util.h"
 
 #define DAY_SEC INT64_C(86400)
 
@@ -31,29 +32,6 @@ static const char *const group_vi[_GROUP_MAX] = {
         [GROUP_EXPIRING] = "Chứng thư số sắp hết hạn (trong 60 ngày sau kỳ báo cáo)",
 };
 static const char *const group_id[_GROUP_MAX] = { "new", "revoked", "expiring" };
-
-void audit_html_escape(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                case '\'':
-                        fputs("&#39;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-}
 
 void report_certs_done(ReportCerts *rc) {
         for (size_t i = 0; i < rc->n; i++) {
@@ -216,11 +194,11 @@ int report_certs_write_html(const ReportCerts *rc, int64_t end_ms, FILE *f) {
                         if (!in_group(c, g, end, &days))
                                 continue;
                         fputs("<tr><td>", f);
-                        audit_html_escape(f, c->holder);
+                        fputs_html(f, c->holder);
                         fputs("</td><td>", f);
-                        audit_html_escape(f, c->serial);
+                        fputs_html(f, c->serial);
                         fputs("</td><td>", f);
-                        audit_html_escape(f, c->not_after);
+                        fputs_html(f, c->not_after);
                         if (g == GROUP_EXPIRING)
                                 fprintf(f, " (còn %" PRId64 " ngày)", days);
                         fputs("</td></tr>\n", f);

@@ -28,5 +28,3 @@ int report_certs_write_text(const ReportCerts *rc, int64_t end_ms, FILE *f);
 int report_certs_write_html(const ReportCerts *rc, int64_t end_ms, FILE *f);
 int report_certs_write_csv(const ReportCerts *rc, int64_t end_ms, FILE *f);
 
-/* Writes s with &, <, >, " and ' escaped. */
-void audit_html_escape(FILE *f, const char *s);

@@ -16,6 +16,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "policy/policy.h"
+#include "string-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -207,7 +208,7 @@ static void export_html(const CertRegister *r, const char *org) {
               "</style>\n</head>\n<body>\n",
               stdout);
         fputs("<h1>Danh sách chứng thư số</h1>\n<p>Cơ quan, tổ chức: <strong>", stdout);
-        audit_html_escape(stdout, org);
+        fputs_html(stdout, org);
         printf("</strong><br>Ngày lập: %s<br>Căn cứ: Quy chế, Điều 22.3</p>\n", today);
         for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
                 size_t n = 0;
@@ -245,11 +246,11 @@ static void export_html(const CertRegister *r, const char *org) {
                         printf("<tr><td>%zu</td>", n);
                         for (size_t c = 0; c < ELEMENTSOF(cells); c++) {
                                 fputs("<td>", stdout);
-                                audit_html_escape(stdout, cells[c]);
+                                fputs_html(stdout, cells[c]);
                                 fputs("</td>", stdout);
                         }
                         fputs("<td class=\"fp\">", stdout);
-                        audit_html_escape(stdout, e->fingerprint);
+                        fputs_html(stdout, e->fingerprint);
                         fputs("</td></tr>\n", stdout);
                 }
                 if (n > 0)
