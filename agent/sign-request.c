@@ -91,6 +91,7 @@ SignRequest *request_free(SignRequest *r) {
         free(r->doc_date);
         free(r->classification);
         free(r->label);
+        free(r->name);
         free(r->exe);
         policy_free(r->policy);
         X509_free(r->cert);

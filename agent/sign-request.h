@@ -27,6 +27,7 @@
 #include "dbus/dbus-error-names.h"
 #include "formats/cades-sign.h"
 #include "formats/content-digest.h"
+#include "formats/pdf-document.h"
 #include "pkcs11/p11-manager.h"
 #include "pkcs11/p11-protocol.h"
 #include "policy/cert-validate.h"
@@ -65,6 +66,14 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
+        /* A PDF: the original bytes (a read-only mapping of an unlinked temporary file), the SHA-256 over them
+         * left unfinished (sha256_after goes on with the updates), the /DSS update after the signature's (sig)
+         * for B-LT, and the revision the signature covers. */
+        PdfDocument *pdf;
+        EVP_MD_CTX *sha256_tail;
+        uint8_t *dss;
+        size_t dss_size;
+        unsigned pdf_revision;
         bool hashed, is_pdf;
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
@@ -128,7 +137,9 @@ struct SignRequest {
         char *path, *sender, *cert_uri;
         SignRole role;
         bool timestamp, more_documents;
-        char *reason, *location, *doc_number, *doc_date, *classification, *label;
+        SignatureLevel level; /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
+        bool level_asked;     /* the client named the level */
+        char *reason, *location, *doc_number, *doc_date, *classification, *label, *name;
         AuditCaller caller;
         char *exe;
         SignDoc *docs;

@@ -198,6 +198,12 @@ int signer_prepare(SignRequest *r) {
                 r->token.mech.algorithm = P11_SIGN_RSA_PKCS1;
         }
 
+        /* The level: the client's, else the policy's; a time-stamp asked for makes it at least B-T. */
+        if (!r->level_asked)
+                r->level = r->policy->signature_level;
+        if (r->timestamp && r->level < SIGNATURE_LEVEL_B_T)
+                r->level = SIGNATURE_LEVEL_B_T;
+        r->timestamp = r->level >= SIGNATURE_LEVEL_B_T;
         if (r->timestamp && !r->policy->tsa_url) {
                 request_fail_all(
                         r, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS,
