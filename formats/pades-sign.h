@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* PAdES signing (B-B, B-T, B-LT) of a PdfDocument in two steps (signer.h): pades_prepare() builds the
+ * incremental update with its /ByteRange and /Contents placeholders, hashes the signed ranges once and makes
+ * the CAdES signed attributes (CADES_PROFILE_PADES: no signing-time, the time is /M); the token signs them;
+ * sign_pending_finish() returns the update with the CMS in /Contents. pades_append_dss() then gives a
+ * further update with the /DSS (B-LT).
+ *
+ * The signed file is the original bytes (pdf_document_data(), pdf_document_write_original()) followed by
+ * the update, then by the DSS update when there is one: the original is never copied in memory. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pdf-document.h"
+#include "signer.h"
+
+/* Room for an RFC 3161 token in /Contents when PadesOptions.timestamp is set and no size is given: a token
+ * with its TSA's certificate chain is 3-8 KiB in practice. */
+#define PADES_TIMESTAMP_RESERVE_DEFAULT 12288U
+/* The largest /Contents kyso writes (bytes of CMS, the hex string is twice that). */
+#define PADES_CONTENTS_MAX (1024U * 1024U)
+
+typedef struct PadesOptions {
+        /* UTF-8 text for /Reason, /Location, /Name, /ContactInfo; NULL or "": the key is omitted. Written
+         * as PDF text strings (UTF-16BE with a BOM when not plain ASCII). */
+        const char *reason;
+        const char *location;
+        const char *name;
+        const char *contact_info;
+        /* The new signature field's /T; NULL: "Signature<N>" with the first N not taken. -EEXIST when the
+         * name is taken. ASCII letters, digits, '_' and '-' only (no '.'). */
+        const char *field_name;
+        /* A time-stamp token (B-T) will be given to sign_pending_finish(): reserve room for it. */
+        bool timestamp;
+        size_t timestamp_reserve; /* 0: PADES_TIMESTAMP_RESERVE_DEFAULT */
+        /* Bytes of CMS reserved in /Contents; 0: the certificates' and signature's sizes plus a margin
+         * (plus the time-stamp reserve). At most PADES_CONTENTS_MAX. */
+        size_t contents_reserve;
+} PadesOptions;
+
+/* Builds the update for doc (which must stay alive only during this call: what is needed later is copied)
+ * and returns the pending signature. /M is SignParams.signing_time (0: now), written in UTC. The digest
+ * sign_pending_tbs() gives is over the signed attributes whose message-digest is that of the byte ranges:
+ * the original bytes, streamed from the mapping, and the update without the /Contents hex string.
+ *
+ * sign_pending_finish() on it returns the update bytes (malloc()ed) with the CMS (and the time-stamp token,
+ * as an unsigned attribute, as CAdES does) hex-encoded into /Contents, zero-padded; -ENOBUFS when the CMS
+ * does not fit the reserve (p is then finished: prepare again with a larger contents_reserve).
+ *
+ * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
+ * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the
+ * certificates or above PADES_CONTENTS_MAX), -EFBIG (the signed file would pass PDF_DOCUMENT_MAX_SIZE),
+ * -ENOMEM. */
+int pades_prepare(
+        const SignParams *p, const PadesOptions *o, const PdfDocument *doc, SignPending **ret, SignError *e);
+
+/* True when p was made by pades_prepare(). */
+bool sign_pending_is_pades(const SignPending *p);
+
+/* What the update signs, for the audit record and the caller's checks. Valid as long as p. */
+typedef struct PadesLayout {
+        const char *field_name;   /* the new field's /T */
+        uint64_t byte_range[4];   /* /ByteRange as written: [0 a b c], offsets in the signed file */
+        uint64_t signed_size;     /* the size of the file the signature covers: original + update */
+        uint64_t contents_offset; /* the '<' of /Contents in the signed file */
+        size_t contents_reserve;  /* bytes of CMS that fit */
+        unsigned revision;        /* the revision the signature covers: 1 for a file never updated */
+} PadesLayout;
+int pades_pending_layout(const SignPending *p, PadesLayout *ret);
+
+/* One DER object (a certificate, an OCSPResponse, a CRL). */
+typedef struct PadesBlob {
+        const uint8_t *data;
+        size_t size;
+} PadesBlob;
+
+/* The validation material kept in the document (B-LT): the chain of the signer and of the TSA, the OCSP
+ * responses and CRLs that were checked at signing time. Duplicates (equal bytes) among them are written
+ * once; what an existing /DSS holds is kept. */
+typedef struct PadesDss {
+        const PadesBlob *certs;
+        size_t n_certs;
+        const PadesBlob *ocsps; /* DER OCSPResponse */
+        size_t n_ocsps;
+        const PadesBlob *crls; /* DER CertificateList */
+        size_t n_crls;
+        /* Add a /VRI entry for this signature (key: upper-case hex SHA-1 of the /Contents bytes) listing
+         * all of the above. */
+        bool vri;
+} PadesDss;
+
+/* A second incremental update, to append after the bytes sign_pending_finish() returned: the catalog
+ * rewritten with /DSS (/Certs, /OCSPs, /CRLs as arrays of stream objects, /VRI when asked), and a
+ * cross-reference section of the same kind as the first update's. *ret is malloc()ed. finished must be a
+ * PAdES pending on which sign_pending_finish() succeeded (-EINVAL otherwise); may be called more than once
+ * (each result replaces, not follows, the previous one). -EFBIG when the file would pass
+ * PDF_DOCUMENT_MAX_SIZE. */
+int pades_append_dss(
+        SignPending *finished, const PadesDss *dss, uint8_t **ret, size_t *ret_size, SignError *e);
