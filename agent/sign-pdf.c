@@ -43,7 +43,8 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->scheme = params->scheme;
         p->signing_time = params->signing_time;
         if (params->signing_certificate) {
-                p->signing_certificate = memdup(params->signing_certificate, params->signing_certificate_size);
+                p->signing_certificate =
+                        memdup(params->signing_certificate, params->signing_certificate_size);
                 p->signing_certificate_size = params->signing_certificate_size;
                 if (!p->signing_certificate)
                         failed = true;
@@ -172,7 +173,8 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
                 }
                 if (p->verified->document_problem != PDF_DOCUMENT_OK) {
                         p->refusal = refusal_of(p->verified->document_problem);
-                        p->detail = p->verified->document_detail ? strdup(p->verified->document_detail) : NULL;
+                        p->detail =
+                                p->verified->document_detail ? strdup(p->verified->document_detail) : NULL;
                         p->error = -EBADMSG;
                         return;
                 }
@@ -211,12 +213,14 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
 const char *pdf_refusal_message(PdfRefusal r) {
         switch (r) {
         case PDF_REFUSAL_ENCRYPTED:
-                return _("The PDF is protected by a password (encrypted), so it cannot be signed. Remove the "
-                         "password in the application that made it, then sign again.");
+                return _(
+                        "The PDF is protected by a password (encrypted), so it cannot be signed. Remove the "
+                        "password in the application that made it, then sign again.");
         case PDF_REFUSAL_DAMAGED:
-                return _("The PDF is damaged: it can be read only after a repair, which would change what is "
-                         "signed. Open it in the application that made it, save it again, then sign the new "
-                         "file.");
+                return _(
+                        "The PDF is damaged: it can be read only after a repair, which would change what is "
+                        "signed. Open it in the application that made it, save it again, then sign the new "
+                        "file.");
         case PDF_REFUSAL_CERTIFIED_NO_CHANGES:
                 return _("The PDF was certified by its author with no changes allowed (DocMDP P=1), so no "
                          "signature can be added. Ask the author for a copy that allows signatures.");

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* PdfPrepare: the PDF part of one document of a signing request, on the worker thread that read it into an
- * unlinked temporary file (DocHashJob): opened (refused when encrypted, damaged or certified against changes),
- * its signatures verified and checked under the policy (for issue, the leader's signature is read from the
- * PDF), and its signature prepared (pades_prepare()). The loop takes the results once the job is done. */
+ * unlinked temporary file (DocHashJob): opened (refused when encrypted, damaged or certified against
+ * changes), its signatures verified and checked under the policy (for issue, the leader's signature is read
+ * from the PDF), and its signature prepared (pades_prepare()). The loop takes the results once the job is
+ * done. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -75,8 +75,8 @@ static void record_common(SignRequest *r, RecordCommon *c) {
 
 /* The record of one document; extra is its own copy of the shared fields plus its own. */
 static AuditEvent doc_audit_event(
-        SignRequest *r, const SignDoc *d, const RecordCommon *c, const char *extra[static RECORD_EXTRA_MAX + 2],
-        char revision[static 16]) {
+        SignRequest *r, const SignDoc *d, const RecordCommon *c,
+        const char *extra[static RECORD_EXTRA_MAX + 2], char revision[static 16]) {
         size_t n_extra = c->n_extra;
         const char *decision;
         AuditEventType type;

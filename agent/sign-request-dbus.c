@@ -195,8 +195,10 @@ static int parse_options(
                         r->level = signature_level_from_string(v);
                         r->level_asked = true;
                         if (r->level < 0) {
-                                if (asprintf(ret_msg,
-                                             _("The option 'level' must be B-B, B-T or B-LT, not '%s'."), v) < 0)
+                                if (asprintf(
+                                            ret_msg,
+                                            _("The option 'level' must be B-B, B-T or B-LT, not '%s'."),
+                                            v) < 0)
                                         *ret_msg = NULL;
                                 dbus_free((char *) sig);
                                 return -EINVAL;

@@ -66,9 +66,9 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
-        /* A PDF: the original bytes (a read-only mapping of an unlinked temporary file), the SHA-256 over them
-         * left unfinished (sha256_after goes on with the updates), the /DSS update after the signature's (sig)
-         * for B-LT, and the revision the signature covers. */
+        /* A PDF: the original bytes (a read-only mapping of an unlinked temporary file), the SHA-256 over
+         * them left unfinished (sha256_after goes on with the updates), the /DSS update after the
+         * signature's (sig) for B-LT, and the revision the signature covers. */
         PdfDocument *pdf;
         EVP_MD_CTX *sha256_tail;
         uint8_t *dss;
@@ -137,8 +137,9 @@ struct SignRequest {
         char *path, *sender, *cert_uri;
         SignRole role;
         bool timestamp, more_documents;
-        SignatureLevel level; /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
-        bool level_asked;     /* the client named the level */
+        SignatureLevel
+                level;    /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
+        bool level_asked; /* the client named the level */
         char *reason, *location, *doc_number, *doc_date, *classification, *label, *name;
         AuditCaller caller;
         char *exe;

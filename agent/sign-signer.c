@@ -243,7 +243,12 @@ int signer_validate_start(SignRequest *r) {
 
         if (!request_enter(r, REQ_VALIDATING))
                 return -ECANCELED;
-        k = cert_check_job_new(r->policy, r->cert, r->chain, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &j);
+        /* B-LT keeps the OCSP answers and CRLs checked now in the PDF's /DSS. */
+        k = cert_check_job_new(
+                r->policy, r->cert, r->chain, 0,
+                CERT_VALIDATE_DOCUMENT_SIGNING |
+                        (r->level >= SIGNATURE_LEVEL_B_LT ? CERT_VALIDATE_KEEP_PROOFS : 0),
+                &j);
         if (k < 0)
                 return k;
         k = agent_worker_submit(

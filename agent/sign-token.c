@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "formats/pades-sign.h"
+#include "hex.h"
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
@@ -12,8 +14,6 @@
 #include "pin-cache.h"
 #include "pkcs11/p11-protocol.h"
 #include "prompt-text.h"
-#include "formats/pades-sign.h"
-#include "hex.h"
 #include "sign-jobs.h"
 #include "sign-request.h"
 
@@ -131,14 +131,27 @@ static int dss_add_cert(X509 *x, PadesBlob *blobs, uint8_t **ders, size_t *n) {
         return 0;
 }
 
-/* B-LT: the /DSS update after the signature's, with the signer's chain and the time-stamp authority's
- * certificates. */
+/* B-LT: the /DSS update after the signature's, with the signer's chain, the OCSP answers and CRLs that
+ * showed it not revoked when the request was validated (CERT_VALIDATE_KEEP_PROOFS), and the time-stamp
+ * authority's certificates. */
 static int doc_pdf_dss(SignRequest *r, SignDoc *d, const CmsTimestamp *ts, SignError *e) {
-        size_t max = 1 + (size_t) sk_X509_num(r->chain) + (ts && ts->certs ? (size_t) sk_X509_num(ts->certs) : 0);
+        size_t max =
+                1 + (size_t) sk_X509_num(r->chain) + (ts && ts->certs ? (size_t) sk_X509_num(ts->certs) : 0);
         _cleanup_free_ PadesBlob *certs = calloc(max, sizeof *certs);
         _cleanup_free_ uint8_t **ders = calloc(max, sizeof *ders);
-        size_t n = 0;
-        int k = certs && ders ? dss_add_cert(r->cert, certs, ders, &n) : -ENOMEM;
+        _cleanup_free_ PadesBlob *ocsps = calloc(r->status.n_proofs + 1, sizeof *ocsps);
+        _cleanup_free_ PadesBlob *crls = calloc(r->status.n_proofs + 1, sizeof *crls);
+        size_t n = 0, n_ocsps = 0, n_crls = 0;
+        int k = certs && ders && ocsps && crls ? dss_add_cert(r->cert, certs, ders, &n) : -ENOMEM;
+
+        for (size_t i = 0; i < r->status.n_proofs; i++) {
+                const RevocationProof *proof = &r->status.proofs[i];
+                PadesBlob b = { .data = proof->der, .size = proof->size };
+                if (proof->crl)
+                        crls[n_crls++] = b;
+                else
+                        ocsps[n_ocsps++] = b;
+        }
 
         for (int i = 0; k >= 0 && i < sk_X509_num(r->chain); i++)
                 k = dss_add_cert(sk_X509_value(r->chain, i), certs, ders, &n);
@@ -148,6 +161,10 @@ static int doc_pdf_dss(SignRequest *r, SignDoc *d, const CmsTimestamp *ts, SignE
                 PadesDss dss = {
                         .certs = certs,
                         .n_certs = n,
+                        .ocsps = ocsps,
+                        .n_ocsps = n_ocsps,
+                        .crls = crls,
+                        .n_crls = n_crls,
                         .vri = true,
                 };
                 free(d->dss);
@@ -167,8 +184,8 @@ static int doc_pdf_sha256_after(SignDoc *d, const uint8_t *update, size_t update
 
         if (!c || !d->sha256_tail || EVP_MD_CTX_copy_ex(c, d->sha256_tail) != 1 ||
             EVP_DigestUpdate(c, update, update_size) != 1 ||
-            (d->dss && EVP_DigestUpdate(c, d->dss, d->dss_size) != 1) || EVP_DigestFinal_ex(c, h, &hs) != 1 ||
-            hs != 32)
+            (d->dss && EVP_DigestUpdate(c, d->dss, d->dss_size) != 1) ||
+            EVP_DigestFinal_ex(c, h, &hs) != 1 || hs != 32)
                 return -ENOMEM;
         hex_encode(h, 32, d->sha256_after);
         return 0;
@@ -217,7 +234,8 @@ static void doc_seal(
                 d->timestamp_time = strdup(buf);
         }
         /* For a PDF, der is the update that follows the original bytes (sign-records.c writes both). */
-        if ((d->pdf ? doc_pdf_sha256_after(d, der, der_size) : sha256_hex(der, der_size, d->sha256_after)) < 0)
+        if ((d->pdf ? doc_pdf_sha256_after(d, der, der_size) : sha256_hex(der, der_size, d->sha256_after)) <
+            0)
                 d->sha256_after[0] = '\0'; /* the record then has no sha256_after */
         free(d->sig);
         d->sig = TAKE_PTR(der);

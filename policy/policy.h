@@ -129,7 +129,7 @@ typedef struct Policy {
         unsigned expiry_warning_days;
         char *tsa_url;
         unsigned tsa_timeout_sec;
-        unsigned clock_skew_sec; /* how far ahead of our clock a signing time or time-stamp may be */
+        unsigned clock_skew_sec;        /* how far ahead of our clock a signing time or time-stamp may be */
         SignatureLevel signature_level; /* [signature] level: the default for a request (B-B) */
 
         char **classification_words;
