@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "pdf-diff.h"
+#include "string-table.h"
+
+/* Arrays (/Annots, /Fields) longer than this are not compared item by item: the change is refused. */
+#define MAX_ARRAY_COMPARE 4096
+/* How deep and how wide the walk below /DSS goes. */
+#define MAX_DSS_DEPTH 4
+#define MAX_DSS_VISITS 65536
+
+static const char *const pdf_diff_verdict_table[_PDF_DIFF_VERDICT_MAX] = {
+        [PDF_DIFF_ALLOWED] = "allowed",
+        [PDF_DIFF_DISALLOWED] = "disallowed",
+        [PDF_DIFF_DOCMDP_VIOLATION] = "docmdp-violation",
+        [PDF_DIFF_UNREADABLE] = "unreadable",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_diff_verdict, PdfDiffVerdict);
+
+qpdf_data pdf_qpdf_open(const void *data, size_t size) {
+        qpdf_data q = qpdf_init();
+
+        if (!q)
+                return NULL;
+        qpdf_silence_errors(q);
+        qpdf_set_suppress_warnings(q, QPDF_TRUE);
+        /* A verifier must see the file as written: a damaged file fails instead of being repaired. */
+        qpdf_set_attempt_recovery(q, QPDF_FALSE);
+        if (qpdf_read_memory(q, "pdf", data, size, NULL) & QPDF_ERRORS) {
+                (void) qpdf_get_error(q); /* else qpdf_cleanup() complains on stderr */
+                qpdf_cleanup(&q);
+                return NULL;
+        }
+        return q;
+}
+
+void pdf_qpdf_closep(qpdf_data *q) {
+        if (q && *q)
+                qpdf_cleanup(q);
+}
+
+/* unparse results live in q until the next call: keep a copy. */
+static char *unparse_copy(qpdf_data q, qpdf_oh oh) {
+        const char *s = qpdf_oh_unparse_resolved(q, oh);
+        size_t l = qpdf_get_last_string_length(q);
+        char *c;
+
+        if (!s)
+                return NULL;
+        c = malloc(l + 1);
+        if (!c)
+                return NULL;
+        memcpy(c, s, l);
+        c[l] = 0;
+        return c;
+}
+
+static bool unparse_equal(qpdf_data qa, qpdf_oh a, qpdf_data qb, qpdf_oh b) {
+        _cleanup_free_ char *x = unparse_copy(qa, a);
+        _cleanup_free_ char *y = unparse_copy(qb, b);
+
+        return x && y && streq(x, y);
+}
+
+bool pdf_object_equal(qpdf_data qa, qpdf_oh a, qpdf_data qb, qpdf_oh b) {
+        unsigned char *da = NULL, *db = NULL;
+        size_t la = 0, lb = 0;
+        bool eq;
+
+        if (qpdf_oh_is_stream(qa, a) != qpdf_oh_is_stream(qb, b))
+                return false;
+        if (!qpdf_oh_is_stream(qa, a))
+                return unparse_equal(qa, a, qb, b);
+
+        if (!unparse_equal(qa, qpdf_oh_get_dict(qa, a), qb, qpdf_oh_get_dict(qb, b)))
+                return false;
+        if (qpdf_oh_get_stream_data(qa, a, qpdf_dl_none, NULL, &da, &la) != QPDF_SUCCESS ||
+            qpdf_oh_get_stream_data(qb, b, qpdf_dl_none, NULL, &db, &lb) != QPDF_SUCCESS)
+                eq = false;
+        else
+                eq = la == lb && (la == 0 || memcmp(da, db, la) == 0);
+        free(da);
+        free(db);
+        return eq;
+}
+
+typedef struct Touched {
+        uint32_t number;
+        uint32_t generation;
+        PdfXrefKind kind;
+        unsigned revision;
+} Touched;
+
+static int touched_cmp(const void *x, const void *y) {
+        const Touched *a = x, *b = y;
+
+        if (a->number != b->number)
+                return a->number < b->number ? -1 : 1;
+        /* The latest revision first: it is the one in force. */
+        return a->revision > b->revision ? -1 : a->revision < b->revision ? 1 : 0;
+}
+
+typedef struct Ctx {
+        qpdf_data old_q, new_q;
+        int old_root, old_acroform, old_info, old_metadata;
+        PdfDiff *d;
+} Ctx;
+
+static int oid(qpdf_data q, qpdf_oh oh) {
+        return qpdf_oh_is_indirect(q, oh) ? qpdf_oh_get_object_id(q, oh) : 0;
+}
+
+static bool is_type(qpdf_data q, qpdf_oh dict, const char *key, const char *name) {
+        return qpdf_oh_is_dictionary(q, dict) &&
+               qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, dict, key), name);
+}
+
+/* What a reader of the message would call object n of the signed document. */
+static void describe(qpdf_data q, int n, char *buf, size_t size) {
+        int pages = qpdf_get_num_pages(q);
+        qpdf_oh o;
+
+        if (n == qpdf_oh_get_object_id(q, qpdf_get_root(q))) {
+                snprintf(buf, size, "the document catalog");
+                return;
+        }
+        for (int i = 0; i < pages && i < 100000; i++) {
+                qpdf_oh p = qpdf_get_page_n(q, (size_t) i), c;
+
+                if (oid(q, p) == n) {
+                        snprintf(buf, size, "page %d", i + 1);
+                        return;
+                }
+                c = qpdf_oh_get_key(q, p, "/Contents");
+                if (oid(q, c) == n) {
+                        snprintf(buf, size, "the content of page %d", i + 1);
+                        return;
+                }
+                if (qpdf_oh_is_array(q, c))
+                        for (int j = 0; j < qpdf_oh_get_array_n_items(q, c) && j < 10000; j++)
+                                if (oid(q, qpdf_oh_get_array_item(q, c, j)) == n) {
+                                        snprintf(buf, size, "the content of page %d", i + 1);
+                                        return;
+                                }
+                if (oid(q, qpdf_oh_get_key(q, p, "/Resources")) == n) {
+                        snprintf(buf, size, "the resources of page %d", i + 1);
+                        return;
+                }
+                if (oid(q, qpdf_oh_get_key(q, p, "/Annots")) == n) {
+                        snprintf(buf, size, "the annotations of page %d", i + 1);
+                        return;
+                }
+        }
+        o = qpdf_get_object_by_id(q, n, 0);
+        if (qpdf_oh_is_stream(q, o))
+                o = qpdf_oh_get_dict(q, o);
+        if (is_type(q, o, "/Type", "/Pages"))
+                snprintf(buf, size, "the page tree");
+        else if (is_type(q, o, "/Type", "/Font"))
+                snprintf(buf, size, "a font");
+        else if (is_type(q, o, "/Subtype", "/Image"))
+                snprintf(buf, size, "an image");
+        else if (is_type(q, o, "/Subtype", "/Form"))
+                snprintf(buf, size, "a form XObject");
+        else if (is_type(q, o, "/Type", "/Annot") || qpdf_oh_has_key(q, o, "/Subtype"))
+                snprintf(buf, size, "an annotation");
+        else if (is_type(q, o, "/Type", "/Sig"))
+                snprintf(buf, size, "a signature");
+        else if (is_type(q, o, "/Type", "/ObjStm"))
+                snprintf(buf, size, "an object stream");
+        else if (qpdf_oh_has_key(q, o, "/FT"))
+                snprintf(buf, size, "a form field");
+        else if (qpdf_oh_has_key(q, o, "/S") && qpdf_oh_is_name(q, qpdf_oh_get_key(q, o, "/S")))
+                snprintf(buf, size, "an action");
+        else
+                snprintf(buf, size, "an object");
+}
+
+_printf_(4, 5) static int disallow(Ctx *c, int n, unsigned revision, const char *fmt, ...) {
+        char what[96] = "";
+        char *tail = NULL, *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (c->d->verdict != PDF_DIFF_ALLOWED)
+                return 0; /* the first one is reported */
+        va_start(ap, fmt);
+        r = vasprintf(&tail, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        if (n > 0) {
+                describe(c->old_q, n, what, sizeof(what));
+                r = asprintf(&msg, "object %d (%s) %s in revision %u", n, what, tail, revision + 1);
+        } else
+                r = asprintf(&msg, "%s in revision %u", tail, revision + 1);
+        free(tail);
+        if (r < 0)
+                return -ENOMEM;
+        c->d->verdict = PDF_DIFF_DISALLOWED;
+        c->d->change = msg;
+        c->d->object = n > 0 ? (unsigned) n : 0;
+        c->d->revision = revision;
+        return 0;
+}
+
+/* An object that the signed revision does not have. */
+static bool is_new(Ctx *c, qpdf_oh ref) {
+        qpdf_oh o;
+
+        if (!qpdf_oh_is_indirect(c->new_q, ref))
+                return false;
+        o = qpdf_get_object_by_id(
+                c->old_q, qpdf_oh_get_object_id(c->new_q, ref), qpdf_oh_get_generation(c->new_q, ref));
+        return qpdf_oh_is_null(c->old_q, o) && !qpdf_has_error(c->old_q);
+}
+
+static bool is_sig_field(qpdf_data q, qpdf_oh f) {
+        for (int depth = 0; depth < 16 && qpdf_oh_is_dictionary(q, f); depth++) {
+                qpdf_oh ft = qpdf_oh_get_key(q, f, "/FT");
+                if (!qpdf_oh_is_null(q, ft))
+                        return qpdf_oh_is_name_and_equals(q, ft, "/Sig");
+                f = qpdf_oh_get_key(q, f, "/Parent");
+        }
+        return false;
+}
+
+/* old_arr's items all stay, and every added item is a new signature field (widgets: also a widget). */
+static bool array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget) {
+        int no = qpdf_oh_is_array(c->old_q, old_arr) ? qpdf_oh_get_array_n_items(c->old_q, old_arr) : 0;
+        int nn = qpdf_oh_is_array(c->new_q, new_arr) ? qpdf_oh_get_array_n_items(c->new_q, new_arr) : 0;
+
+        if (!qpdf_oh_is_null(c->old_q, old_arr) && !qpdf_oh_is_array(c->old_q, old_arr))
+                return false;
+        if (!qpdf_oh_is_array(c->new_q, new_arr) || no > MAX_ARRAY_COMPARE || nn > MAX_ARRAY_COMPARE)
+                return false;
+        /* The old items keep their places; the new ones come after them. */
+        if (nn < no)
+                return false;
+        for (int i = 0; i < no; i++) {
+                qpdf_oh a = qpdf_oh_get_array_item(c->old_q, old_arr, i);
+                qpdf_oh b = qpdf_oh_get_array_item(c->new_q, new_arr, i);
+                if (oid(c->old_q, a) != oid(c->new_q, b) || oid(c->old_q, a) == 0 ||
+                    qpdf_oh_get_generation(c->old_q, a) != qpdf_oh_get_generation(c->new_q, b))
+                        return false;
+        }
+        for (int i = no; i < nn; i++) {
+                qpdf_oh b = qpdf_oh_get_array_item(c->new_q, new_arr, i);
+                if (!is_new(c, b) || !is_sig_field(c->new_q, b))
+                        return false;
+                if (widget && !is_type(c->new_q, b, "/Subtype", "/Widget"))
+                        return false;
+        }
+        return true;
+}
+
+static bool value_equal(Ctx *c, qpdf_oh od, qpdf_oh nd, const char *key) {
+        return unparse_equal(
+                c->old_q, qpdf_oh_get_key(c->old_q, od, key), c->new_q, qpdf_oh_get_key(c->new_q, nd, key));
+}
+
+/* Every key of either dictionary other than `except` has the same value in both. Returns the first key that
+ * differs in *ret_key (a static or qpdf-owned string: use it at once). */
+static bool dict_equal_except(
+        Ctx *c, qpdf_oh od, qpdf_oh nd, const char *const *except, char *key_buf, size_t key_size) {
+        for (int pass = 0; pass < 2; pass++) {
+                qpdf_data q = pass == 0 ? c->old_q : c->new_q;
+                qpdf_oh d = pass == 0 ? od : nd;
+                int count = 0;
+
+                if (!qpdf_oh_is_dictionary(q, d))
+                        continue;
+                qpdf_oh_begin_dict_key_iter(q, d);
+                while (qpdf_oh_dict_more_keys(q)) {
+                        char key[128];
+                        bool skip = false;
+                        const char *k = qpdf_oh_dict_next_key(q);
+
+                        if (!k || ++count > 4096 || strlen(k) >= sizeof(key)) {
+                                snprintf(key_buf, key_size, "(too many or too long keys)");
+                                return false;
+                        }
+                        strcpy(key, k);
+                        for (const char *const *e = except; *e; e++)
+                                if (streq(*e, key))
+                                        skip = true;
+                        /* value_equal() makes no other key iteration on q, so this one carries on. */
+                        if (!skip && !value_equal(c, od, nd, key)) {
+                                snprintf(key_buf, key_size, "%s", key);
+                                return false;
+                        }
+                }
+        }
+        return true;
+}
+
+static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
+        static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
+        char key[128];
+        qpdf_oh of = qpdf_oh_get_key(c->old_q, od, "/Fields"), nf = qpdf_oh_get_key(c->new_q, nd, "/Fields");
+
+        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
+                return disallow(c, n, rev, "(the interactive form) had %s changed", key);
+        /* An indirect /Fields array is an object of its own, checked where it changes. */
+        if (oid(c->old_q, of) != 0 && oid(c->old_q, of) == oid(c->new_q, nf))
+                return 0;
+        if (!unparse_equal(c->old_q, of, c->new_q, nf) && !array_grows_by_sig(c, of, nf, false))
+                return disallow(c, n, rev, "(the interactive form) gained fields other than signatures");
+        return 0;
+}
+
+static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
+        static const char *const except[] = { "/Annots", NULL };
+        char key[128];
+        qpdf_oh oa = qpdf_oh_get_key(c->old_q, od, "/Annots"), na = qpdf_oh_get_key(c->new_q, nd, "/Annots");
+
+        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
+                return disallow(c, n, rev, "had %s changed", key);
+        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
+                return 0;
+        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, true))
+                return disallow(c, n, rev, "gained annotations other than signature widgets");
+        return 0;
+}
+
+static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
+        static const char *const except[] = { "/AcroForm", "/DSS", "/Metadata", "/Extensions", NULL };
+        char key[128];
+        qpdf_oh oa = qpdf_oh_get_key(c->old_q, od, "/AcroForm"),
+                na = qpdf_oh_get_key(c->new_q, nd, "/AcroForm");
+
+        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
+                return disallow(c, n, rev, "had %s changed", key);
+        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
+                return 0;
+        if (!unparse_equal(c->old_q, oa, c->new_q, na))
+                return check_acroform(c, oid(c->new_q, na) ?: n, rev, oa, na);
+        return 0;
+}
+
+/* Object n is /DSS or sits below it in the signed document. */
+static bool below(qpdf_data q, qpdf_oh o, int n, unsigned depth, unsigned *visits) {
+        if (oid(q, o) == n)
+                return true;
+        if (depth >= MAX_DSS_DEPTH || ++*visits > MAX_DSS_VISITS)
+                return false;
+        if (qpdf_oh_is_array(q, o)) {
+                int items = qpdf_oh_get_array_n_items(q, o);
+                for (int i = 0; i < items; i++)
+                        if (below(q, qpdf_oh_get_array_item(q, o, i), n, depth + 1, visits))
+                                return true;
+        } else if (qpdf_oh_is_dictionary(q, o) && !qpdf_oh_is_stream(q, o)) {
+                static const char *const keys[] = { "/Certs", "/OCSPs", "/CRLs", "/VRI", "/Cert",
+                                                    "/OCSP",  "/CRL",   "/TS",   NULL };
+                for (const char *const *k = keys; *k; k++)
+                        if (below(q, qpdf_oh_get_key(q, o, *k), n, depth + 1, visits))
+                                return true;
+                if (depth == 1 && qpdf_oh_is_dictionary(q, o)) {
+                        /* /VRI's values are keyed by hashes: walk them all. */
+                        char key[128];
+                        int count = 0;
+                        qpdf_oh_begin_dict_key_iter(q, o);
+                        while (qpdf_oh_dict_more_keys(q) && ++count < 4096) {
+                                const char *k = qpdf_oh_dict_next_key(q);
+                                if (!k || strlen(k) >= sizeof(key))
+                                        break;
+                                strcpy(key, k);
+                                if (oid(q, qpdf_oh_get_key(q, o, key)) == n)
+                                        return true;
+                        }
+                }
+        }
+        return false;
+}
+
+static bool in_old_dss(Ctx *c, int n) {
+        unsigned visits = 0;
+        qpdf_oh dss = qpdf_oh_get_key(c->old_q, qpdf_get_root(c->old_q), "/DSS");
+
+        return !qpdf_oh_is_null(c->old_q, dss) && below(c->old_q, dss, n, 0, &visits);
+}
+
+/* A signature field of the signed document that had no value: a later signer may fill it. */
+static int check_empty_sig_field(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
+        static const char *const except[] = { "/V", "/AP", "/AS", "/F", NULL };
+        char key[128];
+
+        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
+                return disallow(c, n, rev, "(an empty signature field) had %s changed", key);
+        return 0;
+}
+
+static bool is_annots_of_old_page(Ctx *c, int n, int *ret_page) {
+        int pages = qpdf_get_num_pages(c->old_q);
+
+        for (int i = 0; i < pages && i < 100000; i++)
+                if (oid(c->old_q,
+                        qpdf_oh_get_key(c->old_q, qpdf_get_page_n(c->old_q, (size_t) i), "/Annots")) == n) {
+                        *ret_page = i;
+                        return true;
+                }
+        return false;
+}
+
+static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
+        int n = (int) t->number, page;
+        qpdf_oh old_fields;
+
+        if (n == c->old_root)
+                return check_catalog(c, n, t->revision, od, nd);
+        if (n == c->old_acroform)
+                return check_acroform(c, n, t->revision, od, nd);
+        if (n == c->old_info || n == c->old_metadata || in_old_dss(c, n))
+                return 0;
+        if (is_type(c->old_q, od, "/Type", "/Page"))
+                return check_page(c, n, t->revision, od, nd);
+        if (qpdf_oh_is_array(c->old_q, od)) {
+                old_fields = qpdf_oh_get_key(
+                        c->old_q, qpdf_oh_get_key(c->old_q, qpdf_get_root(c->old_q), "/AcroForm"),
+                        "/Fields");
+                if (oid(c->old_q, old_fields) == n)
+                        return array_grows_by_sig(c, od, nd, false)
+                                       ? 0
+                                       : disallow(
+                                                 c, n, t->revision,
+                                                 "(the form's field list) gained fields other than signatures");
+                if (is_annots_of_old_page(c, n, &page))
+                        return array_grows_by_sig(c, od, nd, true)
+                                       ? 0
+                                       : disallow(
+                                                 c, n, t->revision,
+                                                 "gained annotations other than signature widgets");
+        }
+        if (qpdf_oh_is_dictionary(c->old_q, od) && !qpdf_oh_is_stream(c->old_q, od) &&
+            is_sig_field(c->old_q, od) && qpdf_oh_is_null(c->old_q, qpdf_oh_get_key(c->old_q, od, "/V")))
+                return check_empty_sig_field(c, n, t->revision, od, nd);
+        return disallow(c, n, t->revision, "changed");
+}
+
+static qpdf_oh get_old(Ctx *c, const Touched *t, bool *ret_error) {
+        qpdf_oh o = qpdf_get_object_by_id(c->old_q, (int) t->number, (int) t->generation);
+
+        /* A freed object's generation is one more than the one it had. */
+        if (qpdf_oh_is_null(c->old_q, o) && t->generation > 0)
+                o = qpdf_get_object_by_id(c->old_q, (int) t->number, (int) t->generation - 1);
+        if (qpdf_oh_is_null(c->old_q, o) && t->generation != 0)
+                o = qpdf_get_object_by_id(c->old_q, (int) t->number, 0);
+        *ret_error = qpdf_has_error(c->old_q);
+        if (*ret_error)
+                (void) qpdf_get_error(c->old_q);
+        return o;
+}
+
+static int check_object(Ctx *c, const Touched *t) {
+        int n = (int) t->number;
+        bool old_error = false;
+        qpdf_oh od = get_old(c, t, &old_error), nd;
+        bool old_exists = !qpdf_oh_is_null(c->old_q, od);
+
+        if (old_error)
+                return disallow(
+                        c, n, t->revision, "cannot be read in the signed revision and was redefined");
+        if (t->kind == PDF_XREF_FREE)
+                return old_exists ? disallow(c, n, t->revision, "was deleted") : 0;
+
+        nd = qpdf_get_object_by_id(c->new_q, n, t->kind == PDF_XREF_COMPRESSED ? 0 : (int) t->generation);
+        if (qpdf_has_error(c->new_q)) {
+                (void) qpdf_get_error(c->new_q);
+                return disallow(c, n, t->revision, "cannot be read");
+        }
+        if (!old_exists) {
+                /* New: harmless unless something that counts refers to it, which the checks of changed
+                 * objects decide. Count the signatures a certification must know about. */
+                qpdf_oh dict = qpdf_oh_is_stream(c->new_q, nd) ? qpdf_oh_get_dict(c->new_q, nd) : nd;
+                if (is_type(c->new_q, dict, "/Type", "/Sig"))
+                        c->d->n_new_signatures++;
+                return 0;
+        }
+        if (qpdf_oh_is_null(c->new_q, nd))
+                return disallow(c, n, t->revision, "was deleted");
+        if (qpdf_oh_get_generation(c->old_q, od) != qpdf_oh_get_generation(c->new_q, nd))
+                return disallow(c, n, t->revision, "was replaced by a new generation");
+        if (pdf_object_equal(c->old_q, od, c->new_q, nd))
+                return 0;
+        return check_changed(c, t, od, nd);
+}
+
+int pdf_diff_analyse(
+        const void *data, size_t size, const PdfRevision *revs, size_t n_revs, size_t signed_rev,
+        qpdf_data signed_q, qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
+        _cleanup_free_ Touched *touched = NULL;
+        size_t n_touched = 0, allocated = 0;
+        PdfDiff d = { .verdict = PDF_DIFF_ALLOWED };
+        Ctx c = { .old_q = signed_q, .new_q = final_q, .d = &d };
+        qpdf_oh old_root, new_root;
+        int r = 0;
+
+        if (!data || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
+                return -EINVAL;
+
+        old_root = qpdf_get_root(signed_q);
+        new_root = qpdf_get_root(final_q);
+        c.old_root = oid(signed_q, old_root);
+        c.old_acroform = oid(signed_q, qpdf_oh_get_key(signed_q, old_root, "/AcroForm"));
+        c.old_info = oid(signed_q, qpdf_oh_get_key(signed_q, qpdf_get_trailer(signed_q), "/Info"));
+        c.old_metadata = oid(signed_q, qpdf_oh_get_key(signed_q, old_root, "/Metadata"));
+
+        for (size_t k = signed_rev + 1; k < n_revs && r >= 0 && d.verdict == PDF_DIFF_ALLOWED; k++) {
+                _cleanup_(pdf_qpdf_closep) qpdf_data q = NULL;
+                _cleanup_free_ PdfXrefEntry *e = NULL;
+                size_t n_e = 0;
+
+                if (revs[k].end > size || !(q = pdf_qpdf_open(data, (size_t) revs[k].end)) ||
+                    pdf_revision_xref(data, size, &revs[k], q, &e, &n_e) < 0) {
+                        d.verdict = PDF_DIFF_UNREADABLE;
+                        d.revision = (unsigned) k;
+                        if (asprintf(&d.change, "revision %zu cannot be read without repair", k + 1) < 0)
+                                d.change = NULL;
+                        break;
+                }
+                if (qpdf_is_encrypted(q) || oid(q, qpdf_get_root(q)) != c.old_root) {
+                        r = disallow(&c, 0, (unsigned) k, "the document catalog (/Root) was replaced");
+                        break;
+                }
+                for (size_t i = 0; i < n_e; i++) {
+                        if (e[i].number == 0)
+                                continue;
+                        if (n_touched >= allocated) {
+                                size_t want = MAX(allocated * 2, (size_t) 64);
+                                Touched *t = reallocarray(touched, want, sizeof(Touched));
+                                if (!t)
+                                        return -ENOMEM;
+                                touched = t;
+                                allocated = want;
+                        }
+                        touched[n_touched++] = (Touched){
+                                .number = e[i].number,
+                                .generation = e[i].kind == PDF_XREF_COMPRESSED ? 0 : e[i].generation,
+                                .kind = e[i].kind,
+                                .revision = (unsigned) k,
+                        };
+                }
+        }
+        if (r < 0)
+                goto fail;
+        if (d.verdict == PDF_DIFF_ALLOWED && oid(final_q, new_root) != c.old_root)
+                r = disallow(&c, 0, (unsigned) (n_revs - 1), "the document catalog (/Root) was replaced");
+
+        if (n_touched > 0)
+                qsort(touched, n_touched, sizeof(Touched), touched_cmp);
+        for (size_t i = 0; i < n_touched && r >= 0 && d.verdict == PDF_DIFF_ALLOWED; i++) {
+                if (i > 0 && touched[i].number == touched[i - 1].number)
+                        continue; /* an older entry of the same object: the latest one is in force */
+                r = check_object(&c, &touched[i]);
+        }
+        if (r < 0)
+                goto fail;
+
+        if (d.verdict == PDF_DIFF_ALLOWED && docmdp_p == 1 && d.n_new_signatures > 0) {
+                d.verdict = PDF_DIFF_DOCMDP_VIOLATION;
+                if (asprintf(
+                            &d.change,
+                            "a signature was added to a document certified with no changes allowed (P=1)") <
+                    0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        *ret = d;
+        return 0;
+fail:
+        free(d.change);
+        return r;
+}
+
+void pdf_diff_done(PdfDiff *d) {
+        if (!d)
+                return;
+        d->change = mfree(d->change);
+}

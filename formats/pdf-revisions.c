@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "pdf-revisions.h"
+#include "string-table.h"
+
+static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
+        [PDF_XREF_FREE] = "free",
+        [PDF_XREF_IN_USE] = "in-use",
+        [PDF_XREF_COMPRESSED] = "compressed",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
+
+/* PDF white-space (ISO 32000-1, 7.2.2). */
+static bool is_ws(uint8_t c) {
+        return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\0';
+}
+
+static bool is_digit(uint8_t c) {
+        return c >= '0' && c <= '9';
+}
+
+/* A cursor over untrusted bytes: every read is checked against `size`. */
+typedef struct Cursor {
+        const uint8_t *data;
+        size_t size;
+        size_t pos;
+} Cursor;
+
+static void skip_ws(Cursor *c) {
+        while (c->pos < c->size && is_ws(c->data[c->pos]))
+                c->pos++;
+}
+
+/* Skips white-space and %-comments (a comment runs to the end of its line). */
+static void skip_ws_comments(Cursor *c) {
+        for (;;) {
+                skip_ws(c);
+                if (c->pos >= c->size || c->data[c->pos] != '%')
+                        return;
+                while (c->pos < c->size && c->data[c->pos] != '\n' && c->data[c->pos] != '\r')
+                        c->pos++;
+        }
+}
+
+static bool take_keyword(Cursor *c, const char *kw) {
+        size_t l = strlen(kw);
+
+        if (c->size - c->pos < l || memcmp(c->data + c->pos, kw, l) != 0)
+                return false;
+        c->pos += l;
+        return true;
+}
+
+/* An unsigned decimal of at most 19 digits (no sign: offsets and counts are never negative). */
+static int take_uint(Cursor *c, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t n = 0;
+
+        while (c->pos < c->size && is_digit(c->data[c->pos])) {
+                if (++n > 19)
+                        return -EBADMSG;
+                v = v * 10 + (uint64_t) (c->data[c->pos++] - '0');
+        }
+        if (n == 0)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* Makes room for one more element, doubling the allocation. */
+static bool grow(void **p, size_t *allocated, size_t n, size_t elem) {
+        size_t want;
+        void *q;
+
+        if (n < *allocated)
+                return true;
+        want = MAX(*allocated * 2, (size_t) 16);
+        if (want > SIZE_MAX / elem)
+                return false;
+        q = realloc(*p, want * elem);
+        if (!q)
+                return false;
+        *p = q;
+        *allocated = want;
+        return true;
+}
+
+int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **ret, size_t *ret_n) {
+        const uint8_t *d = data;
+        _cleanup_free_ PdfRevision *revs = NULL;
+        size_t n = 0, allocated = 0;
+
+        if ((!data && size > 0) || !ret || !ret_n)
+                return -EINVAL;
+
+        for (size_t from = 0; from + 5 <= size;) {
+                const uint8_t *hit = memmem(d + from, size - from, "%%EOF", 5);
+                size_t at, p;
+                uint64_t xref = 0, mul = 1;
+                bool digits = false;
+                PdfRevision r;
+
+                if (!hit)
+                        break;
+                at = (size_t) (hit - d);
+                from = at + 5;
+
+                /* Backwards: white-space, the offset's digits, white-space, "startxref". */
+                p = at;
+                while (p > 0 && is_ws(d[p - 1]))
+                        p--;
+                while (p > 0 && is_digit(d[p - 1])) {
+                        if (mul > UINT64_C(1000000000000000000))
+                                break;
+                        xref += (uint64_t) (d[p - 1] - '0') * mul;
+                        mul *= 10;
+                        digits = true;
+                        p--;
+                }
+                if (!digits || p == 0 || !is_ws(d[p - 1]))
+                        continue;
+                while (p > 0 && is_ws(d[p - 1]))
+                        p--;
+                if (p < 9 || memcmp(d + p - 9, "startxref", 9) != 0)
+                        continue;
+
+                r = (PdfRevision){ .startxref = xref, .eof_end = at + 5, .end = at + 5 };
+                if (r.end < size && d[r.end] == '\r')
+                        r.end++;
+                if (r.end < size && d[r.end] == '\n')
+                        r.end++;
+
+                if (n >= max)
+                        return -E2BIG;
+                if (!grow((void **) &revs, &allocated, n, sizeof(PdfRevision)))
+                        return -ENOMEM;
+                revs[n++] = r;
+        }
+
+        *ret = TAKE_PTR(revs);
+        *ret_n = n;
+        return 0;
+}
+
+int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset) {
+        for (size_t i = 0; i < n; i++)
+                if (revs[i].eof_end == offset || revs[i].end == offset)
+                        return (int) i;
+        return -ENOENT;
+}
+
+typedef struct Entries {
+        PdfXrefEntry *e;
+        size_t n, allocated;
+} Entries;
+
+static int
+entries_add(Entries *es, uint64_t number, PdfXrefKind kind, uint64_t offset, uint64_t generation) {
+        if (number > INT32_MAX || generation > UINT32_MAX)
+                return -EBADMSG;
+        if (es->n >= PDF_REVISION_MAX_XREF_ENTRIES)
+                return -E2BIG;
+        if (!grow((void **) &es->e, &es->allocated, es->n, sizeof(PdfXrefEntry)))
+                return -ENOMEM;
+        es->e[es->n++] = (PdfXrefEntry){
+                .number = (uint32_t) number,
+                .kind = kind,
+                .offset = offset,
+                .generation = (uint32_t) generation,
+        };
+        return 0;
+}
+
+static long long oh_int(qpdf_data q, qpdf_oh oh, long long def) {
+        long long v;
+
+        if (!qpdf_oh_is_integer(q, oh) || !qpdf_oh_get_value_as_longlong(q, oh, &v))
+                return def;
+        return v;
+}
+
+/* An xref stream "N G obj << /Type /XRef ... >> stream" at `offset`, decoded through qpdf. */
+static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf_data q, Entries *es) {
+        Cursor c = { .data = d, .size = size, .pos = (size_t) offset };
+        uint64_t num, gen, sz;
+        qpdf_oh s, w, index;
+        int widths[3], row = 0, n_index;
+        unsigned char *buf = NULL;
+        size_t len = 0, at = 0;
+        QPDF_BOOL filtered = QPDF_FALSE;
+        int r = 0;
+
+        if (offset >= size || !q)
+                return -EBADMSG;
+        if (take_uint(&c, &num) < 0 || (skip_ws(&c), take_uint(&c, &gen)) < 0 ||
+            (skip_ws(&c), !take_keyword(&c, "obj")) || num == 0 || num > INT32_MAX || gen > INT32_MAX)
+                return -EBADMSG;
+
+        s = qpdf_get_object_by_id(q, (int) num, (int) gen);
+        if (!qpdf_oh_is_stream(q, s) ||
+            !qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, s), "/Type"), "/XRef"))
+                return -EBADMSG;
+        w = qpdf_oh_get_key(q, s, "/W");
+        if (!qpdf_oh_is_array(q, w) || qpdf_oh_get_array_n_items(q, w) != 3)
+                return -EBADMSG;
+        for (int i = 0; i < 3; i++) {
+                long long v = oh_int(q, qpdf_oh_get_array_item(q, w, i), -1);
+                if (v < 0 || v > 8)
+                        return -EBADMSG;
+                widths[i] = (int) v;
+                row += widths[i];
+        }
+        if (row == 0)
+                return -EBADMSG;
+        sz = (uint64_t) oh_int(q, qpdf_oh_get_key(q, s, "/Size"), -1);
+        if ((long long) sz < 0)
+                return -EBADMSG;
+        index = qpdf_oh_get_key(q, s, "/Index");
+        if (qpdf_oh_is_null(q, index))
+                n_index = 0;
+        else if (!qpdf_oh_is_array(q, index) || (n_index = qpdf_oh_get_array_n_items(q, index)) % 2 != 0)
+                return -EBADMSG;
+
+        if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &buf, &len) != QPDF_SUCCESS ||
+            !filtered) {
+                free(buf);
+                return -EBADMSG;
+        }
+
+        for (int k = 0; k < MAX(n_index, 1) && r >= 0; k += 2) {
+                long long first = 0, count = (long long) sz;
+
+                if (n_index > 0) {
+                        first = oh_int(q, qpdf_oh_get_array_item(q, index, k), -1);
+                        count = oh_int(q, qpdf_oh_get_array_item(q, index, k + 1), -1);
+                }
+                if (first < 0 || count < 0 || first > INT32_MAX || count > INT32_MAX) {
+                        r = -EBADMSG;
+                        break;
+                }
+                for (long long i = 0; i < count; i++) {
+                        uint64_t f[3];
+
+                        if (len - at < (size_t) row) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        for (int j = 0; j < 3; j++) {
+                                f[j] = 0;
+                                for (int b = 0; b < widths[j]; b++)
+                                        f[j] = (f[j] << 8) | buf[at++];
+                        }
+                        if (widths[0] == 0)
+                                f[0] = 1; /* the default type */
+                        if (f[0] > 2)
+                                continue; /* unknown types are ignored, as readers must (7.5.8.3) */
+                        r = entries_add(
+                                es, (uint64_t) (first + i),
+                                f[0] == 0   ? PDF_XREF_FREE
+                                : f[0] == 1 ? PDF_XREF_IN_USE
+                                            : PDF_XREF_COMPRESSED,
+                                f[1], f[2]);
+                        if (r < 0)
+                                break;
+                }
+        }
+        free(buf);
+        return r;
+}
+
+static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, qpdf_data q, Entries *es) {
+        Cursor c = { .data = d, .size = size, .pos = (size_t) offset };
+        int r;
+
+        if (!take_keyword(&c, "xref"))
+                return -EBADMSG;
+        for (;;) {
+                uint64_t first, count;
+
+                skip_ws_comments(&c);
+                if (take_keyword(&c, "trailer"))
+                        break;
+                if (take_uint(&c, &first) < 0 || (skip_ws(&c), take_uint(&c, &count)) < 0)
+                        return -EBADMSG;
+                if (first > INT32_MAX || count > PDF_REVISION_MAX_XREF_ENTRIES)
+                        return -EBADMSG;
+                for (uint64_t i = 0; i < count; i++) {
+                        uint64_t off, gen;
+                        uint8_t t;
+
+                        skip_ws(&c);
+                        if (take_uint(&c, &off) < 0 || (skip_ws(&c), take_uint(&c, &gen)) < 0)
+                                return -EBADMSG;
+                        skip_ws(&c);
+                        if (c.pos >= c.size)
+                                return -EBADMSG;
+                        t = c.data[c.pos++];
+                        if (t != 'n' && t != 'f')
+                                return -EBADMSG;
+                        r = entries_add(es, first + i, t == 'n' ? PDF_XREF_IN_USE : PDF_XREF_FREE, off, gen);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* A hybrid file's trailer names a stream with more entries (/XRefStm); it belongs to this section.
+         * The trailer runs to the "startxref" that ends this revision. */
+        size_t end = c.pos;
+        const uint8_t *sx = memmem(d + c.pos, size - c.pos, "startxref", 9);
+        end = sx ? (size_t) (sx - d) : size;
+        const uint8_t *x = memmem(d + c.pos, end - c.pos, "/XRefStm", 8);
+        if (x) {
+                Cursor xc = { .data = d, .size = end, .pos = (size_t) (x - d) + 8 };
+                uint64_t stm;
+
+                skip_ws(&xc);
+                if (take_uint(&xc, &stm) < 0)
+                        return -EBADMSG;
+                return read_xref_stream(d, size, stm, q, es);
+        }
+        return 0;
+}
+
+int pdf_revision_xref(
+        const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
+        size_t *ret_n) {
+        Entries es = {};
+        Cursor c;
+        int r;
+
+        if (!data || !rev || !ret || !ret_n)
+                return -EINVAL;
+        if (rev->startxref >= size || rev->end > size)
+                return -EBADMSG;
+
+        c = (Cursor){ .data = data, .size = size, .pos = (size_t) rev->startxref };
+        skip_ws(&c);
+        if (c.size - c.pos >= 4 && memcmp(c.data + c.pos, "xref", 4) == 0)
+                r = read_xref_table(data, size, c.pos, q, &es);
+        else
+                r = read_xref_stream(data, size, c.pos, q, &es);
+        if (r < 0) {
+                free(es.e);
+                return r;
+        }
+        *ret = es.e;
+        *ret_n = es.n;
+        return 0;
+}

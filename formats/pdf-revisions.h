@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The revisions of a PDF read from its bytes: where each one ends (`startxref N %%EOF`), and the
+ * cross-reference entries of one revision's own section (table or stream), the small part qpdf's C API does
+ * not expose. Bounds-checked: the input is untrusted. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <qpdf/qpdf-c.h>
+
+/* At most this many entries in one revision's own cross-reference section; more is -E2BIG. */
+#define PDF_REVISION_MAX_XREF_ENTRIES (1U << 22)
+
+typedef struct PdfRevision {
+        uint64_t startxref; /* the offset its `startxref` names: its cross-reference section */
+        uint64_t eof_end;   /* just after its `%%EOF` */
+        uint64_t end;       /* eof_end plus the end-of-line after it (CR, LF or CRLF), if any */
+} PdfRevision;
+
+typedef enum PdfXrefKind {
+        PDF_XREF_FREE,
+        PDF_XREF_IN_USE,     /* at a byte offset */
+        PDF_XREF_COMPRESSED, /* inside an object stream */
+        _PDF_XREF_KIND_MAX,
+        _PDF_XREF_KIND_INVALID = -EINVAL,
+} PdfXrefKind;
+
+typedef struct PdfXrefEntry {
+        uint32_t number;
+        PdfXrefKind kind;
+        uint64_t offset; /* IN_USE: byte offset; COMPRESSED: the object stream's number; FREE: next free */
+        uint32_t generation; /* IN_USE, FREE: generation; COMPRESSED: index in the object stream */
+} PdfXrefEntry;
+
+/* Finds every `startxref N %%EOF` in data, in file order (at most max revisions, else -E2BIG). Returns 0
+ * with a malloc()ed array (possibly empty: *ret_n == 0, *ret NULL), or -EINVAL/-ENOMEM/-E2BIG. */
+int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **ret, size_t *ret_n);
+
+/* The index of the revision that ends at `offset` (at its eof_end or its end), or -ENOENT. */
+int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset);
+
+/* The entries of rev's own cross-reference section (a table, with its trailer's /XRefStm for hybrid files,
+ * or a stream), in section order. `q` is qpdf opened on the bytes up to rev->end: an xref stream is decoded
+ * through it. Returns 0 with a malloc()ed array, -EBADMSG when the section cannot be read, -E2BIG, -ENOMEM.
+ */
+int pdf_revision_xref(
+        const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
+        size_t *ret_n);
+
+const char *pdf_xref_kind_to_string(PdfXrefKind k);
