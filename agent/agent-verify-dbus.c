@@ -11,6 +11,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
+#include "sign-pdf.h"
 
 /* Verify(h document, h signature_or_none) → aa{sv} on org.kyso.Agent1: the call waits for its VerifyJob (a
  * worker thread), and the reply is sent when the job is done: one dict per signature. */
@@ -75,8 +76,8 @@ static int append_pdf_signature(DBusMessageIter *arr, const VerifyJob *j, size_t
         DBusMessageIter d;
 
         if (!counts) {
-                if (s->change &&
-                    asprintf(&why, "%s (%s)", pdf_signature_problem_message(s->problem), s->change) < 0)
+                why = pdf_signature_reason(s);
+                if (!why)
                         return -ENOMEM;
         } else if (!c && !valid)
                 why = strdup(_("The signature has no signer certificate, so it cannot be checked."));
@@ -100,10 +101,7 @@ static int append_pdf_signature(DBusMessageIter *arr, const VerifyJob *j, size_t
         if (c && append_check(&d, c) < 0)
                 return -ENOMEM;
         if (dbus_dict_append_string(
-                    &d, "reason",
-                    why      ? why
-                    : counts ? (c ? c->reason : pdf_signature_problem_message(s->problem))
-                             : pdf_signature_problem_message(s->problem)) < 0)
+                    &d, "reason", why ?: (c ? c->reason : pdf_signature_problem_message(s->problem))) < 0)
                 return -ENOMEM;
         return dbus_dict_close(arr, &d);
 }

@@ -87,13 +87,13 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         return NULL;
 }
 
-/* Why a signature of the PDF does not count, for the seal rule's message: the translated problem, and for a
- * change made after it, the object it changed (the verifier's words). */
-static char *signature_problem_reason(const PdfSignature *s) {
+char *pdf_signature_reason(const PdfSignature *s) {
         char *why;
 
         if (s->change) {
-                if (asprintf(&why, _("%s (%s)"), pdf_signature_problem_message(s->problem), s->change) < 0)
+                if (asprintf(
+                            &why, _("%s The change: %s."), pdf_signature_problem_message(s->problem),
+                            s->change) < 0)
                         return NULL;
                 return why;
         }
@@ -131,7 +131,7 @@ static int check_signatures(PdfPrepare *p, ClientReader *reader) {
                 } else
                         *x = (ExistingSignature){};
                 if (!counts) {
-                        p->reasons[p->n_checks] = signature_problem_reason(s);
+                        p->reasons[p->n_checks] = pdf_signature_reason(s);
                         if (!p->reasons[p->n_checks]) {
                                 signature_check_done(c);
                                 return -ENOMEM;

@@ -70,6 +70,10 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret);
 void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader);
 PdfPrepare *pdf_prepare_free(PdfPrepare *p);
 
+/* Translated: why a signature of a PDF does not count, naming the object a later change touched (the
+ * verifier's English words); malloc()ed. */
+char *pdf_signature_reason(const PdfSignature *s);
+
 /* Translated: why the document cannot be signed, and what to do (a refusal other than NONE). */
 const char *pdf_refusal_message(PdfRefusal r);
 

@@ -78,7 +78,7 @@ script "confirm yes" "pin 2222"
 out=$(kysoctl sign --verbose --role issue --cert "$SEAL" "$D/changed.pdf" -o "$T/out/changed-issued.pdf" 2>&1)
 rc=$?
 expect_eq "issue on a PDF changed after the leader signed: refused (exit 1)" 1 "$rc"
-expect_match "... PolicyDenied, naming the change" "PolicyDenied" "$out"
+expect_match "... PolicyDenied, naming the change ($out)" "PolicyDenied" "$out"
 expect_match "... the message names the changed object" "object 4|page" "$out"
 expect_eq "... before any prompt" "$p0" "$(prompts)"
 expect "... nothing written" test ! -s "$T/out/changed-issued.pdf"
