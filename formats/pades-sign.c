@@ -1,24 +1,303 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Stub: the contract is in pades-sign.h; the implementation follows. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "cades-sign.h"
+#include "content-digest.h"
+#include "hex.h"
 #include "pades-sign.h"
+
+#define FIELD_NAME_MAX 64
+/* Room in /Contents beyond the certificates and the signature: the SignedData's structure, the signed
+ * attributes and algorithm identifiers take well under 1 KiB; the rest is slack. */
+#define CONTENTS_MARGIN 2048U
+
+typedef struct PadesPending {
+        SignPending base;
+        SignPending *cades;
+        PdfSignatureUpdate update;
+        PdfTail tail; /* after the signature update */
+        char *field_name;
+        size_t contents_reserve;
+        uint64_t original_size;
+        char vri_key[41]; /* upper-case hex SHA-1 of /Contents, once finished */
+} PadesPending;
+
+static int pades_set_signature(SignPending *base, const uint8_t *sig, size_t size, SignError *e) {
+        PadesPending *p = (PadesPending *) base;
+        int r = sign_pending_set_signature(p->cades, sig, size, e);
+
+        if (r < 0)
+                return r;
+        p->base.signature = p->cades->signature;
+        p->base.signature_size = p->cades->signature_size;
+        return 0;
+}
+
+static int set_vri_key(PadesPending *p) {
+        const uint8_t *contents = p->update.data + p->update.contents_offset + 1;
+        size_t n = p->update.contents_length - 2;
+        _cleanup_free_ uint8_t *bin = malloc(n / 2);
+        uint8_t sha1[EVP_MAX_MD_SIZE];
+        unsigned sha1_size = 0;
+        int r;
+
+        if (!bin)
+                return -ENOMEM;
+        for (size_t i = 0; i < n / 2; i++)
+                bin[i] =
+                        (uint8_t) (unhexchar((char) contents[2 * i]) << 4 | unhexchar((char) contents[2 * i + 1]));
+        r = digest_buffer(NID_sha1, bin, n / 2, sha1, &sha1_size);
+        if (r < 0 || sha1_size != 20)
+                return r < 0 ? r : -EINVAL;
+        hex_encode(sha1, sha1_size, p->vri_key);
+        for (char *c = p->vri_key; *c; c++)
+                *c = (char) toupper((unsigned char) *c);
+        return 0;
+}
+
+static int pades_finish(
+        SignPending *base, const uint8_t *token, size_t token_size, uint8_t **ret, size_t *ret_size,
+        SignError *e) {
+        PadesPending *p = (PadesPending *) base;
+        _cleanup_free_ uint8_t *cms = NULL;
+        size_t cms_size = 0;
+        int r;
+
+        r = sign_pending_finish(p->cades, token, token_size, &cms, &cms_size, e);
+        if (r < 0)
+                return r;
+        r = pdf_signature_update_fill(&p->update, cms, cms_size);
+        if (r == -ENOBUFS)
+                return sign_error(
+                        e, r, "the signature (%zu bytes) does not fit the %zu bytes reserved in the PDF",
+                        cms_size, p->contents_reserve);
+        if (r < 0)
+                return sign_error(e, r, "cannot place the signature in the PDF");
+        r = set_vri_key(p);
+        if (r < 0)
+                return sign_error(e, r, "cannot hash the signature");
+        *ret = memdup(p->update.data, p->update.size);
+        if (!*ret)
+                return sign_error(e, -ENOMEM, "out of memory");
+        *ret_size = p->update.size;
+        return 0;
+}
+
+static void pades_free(SignPending *base) {
+        PadesPending *p = (PadesPending *) base;
+
+        sign_pending_free(p->cades);
+        pdf_signature_update_done(&p->update);
+        pdf_tail_done(&p->tail);
+        free(p->field_name);
+        free(p);
+}
+
+static const SignPendingVTable pades_vtable = {
+        .set_signature = pades_set_signature,
+        .finish = pades_finish,
+        .free = pades_free,
+};
+
+bool sign_pending_is_pades(const SignPending *p) {
+        return p && p->vtable == &pades_vtable;
+}
+
+static bool field_name_valid(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= FIELD_NAME_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static int pick_field_name(const PadesOptions *o, const PdfDocumentInfo *info, char **ret, SignError *e) {
+        char *name = NULL;
+
+        if (o->field_name) {
+                if (!field_name_valid(o->field_name))
+                        return sign_error(e, -EINVAL, "invalid signature field name");
+                if (strv_contains(info->field_names, o->field_name))
+                        return sign_error(e, -EEXIST, "the PDF already has a field named %s", o->field_name);
+                name = strdup(o->field_name);
+        } else
+                for (unsigned i = 1; !name && i < 100000; i++) {
+                        if (asprintf(&name, "Signature%u", i) < 0)
+                                return sign_error(e, -ENOMEM, "out of memory");
+                        if (strv_contains(info->field_names, name))
+                                name = mfree(name);
+                }
+        if (!name)
+                return sign_error(e, -ENOMEM, "out of memory");
+        *ret = name;
+        return 0;
+}
+
+static int cert_der_size(X509 *c, size_t *size) {
+        int n = i2d_X509(c, NULL);
+
+        if (n <= 0)
+                return -EINVAL;
+        *size += (size_t) n;
+        return 0;
+}
+
+/* What /Contents must hold: the certificates, the signature value, the structure, the time-stamp. */
+static int contents_reserve(const SignParams *p, const PadesOptions *o, size_t *ret, SignError *e) {
+        size_t need = CONTENTS_MARGIN;
+        int key_size = EVP_PKEY_get_size(X509_get0_pubkey(p->cert)), r;
+
+        r = cert_der_size(p->cert, &need);
+        for (int i = 0; r >= 0 && i < sk_X509_num(p->chain); i++)
+                r = cert_der_size(sk_X509_value(p->chain, i), &need);
+        if (r < 0 || key_size <= 0)
+                return sign_error(e, -EINVAL, "cannot encode the certificates");
+        need += (size_t) key_size;
+        if (o->timestamp)
+                need += o->timestamp_reserve > 0 ? o->timestamp_reserve : PADES_TIMESTAMP_RESERVE_DEFAULT;
+        if (o->contents_reserve > 0) {
+                if (o->contents_reserve < need - CONTENTS_MARGIN / 2)
+                        return sign_error(
+                                e, -ENOBUFS,
+                                "%zu bytes reserved for the signature cannot hold its %zu bytes of "
+                                "certificates and signature",
+                                o->contents_reserve, need - CONTENTS_MARGIN / 2);
+                need = o->contents_reserve;
+        }
+        if (need > PADES_CONTENTS_MAX)
+                return sign_error(
+                        e, -ENOBUFS, "the signature would need more than %u bytes", PADES_CONTENTS_MAX);
+        *ret = need;
+        return 0;
+}
+
+/* The digest of the byte ranges: the original bytes from the mapping, then the update around /Contents. */
+static int hash_ranges(const PdfDocument *doc, const PdfSignatureUpdate *u, int nid, ContentDigests *d) {
+        size_t size = 0;
+        const uint8_t *data = pdf_document_data(doc, &size);
+        size_t after = u->contents_offset + u->contents_length;
+        int r;
+
+        r = content_digests_add(d, nid);
+        if (r >= 0)
+                r = content_digests_update(d, data, size);
+        if (r >= 0)
+                r = content_digests_update(d, u->data, u->contents_offset);
+        if (r >= 0)
+                r = content_digests_update(d, u->data + after, u->size - after);
+        if (r >= 0)
+                r = content_digests_finish(d);
+        return r;
+}
 
 int pades_prepare(
         const SignParams *p, const PadesOptions *o, const PdfDocument *doc, SignPending **ret,
         SignError *e) {
-        return sign_error(e, -EOPNOTSUPP, "PDF signing is not implemented yet");
-}
+        static const PadesOptions no_options = {};
+        _cleanup_(sign_pending_freep) SignPending *pending = NULL;
+        _cleanup_(content_digests_done) ContentDigests d = {};
+        const PdfDocumentInfo *info = pdf_document_info(doc);
+        PdfSignatureSpec spec;
+        PadesPending *pp;
+        CadesInput in;
+        int r;
 
-bool sign_pending_is_pades(const SignPending *p) {
-        return false;
+        if (!p || !p->cert || !doc || !info || !ret)
+                return sign_error(e, -EINVAL, "missing arguments");
+        if (!o)
+                o = &no_options;
+        if (!X509_get0_pubkey(p->cert))
+                return sign_error(e, -EINVAL, "the signer certificate has no usable public key");
+        pp = calloc(1, sizeof *pp);
+        if (!pp)
+                return sign_error(e, -ENOMEM, "out of memory");
+        pp->base.vtable = &pades_vtable;
+        pending = &pp->base;
+        pp->original_size = info->size;
+
+        r = pick_field_name(o, info, &pp->field_name, e);
+        if (r < 0)
+                return r;
+        r = contents_reserve(p, o, &pp->contents_reserve, e);
+        if (r < 0)
+                return r;
+        spec = (PdfSignatureSpec){
+                .field_name = pp->field_name,
+                .reason = o->reason,
+                .location = o->location,
+                .name = o->name,
+                .contact_info = o->contact_info,
+                .signing_time = p->signing_time != 0 ? p->signing_time : time(NULL),
+                .contents_reserve = pp->contents_reserve,
+        };
+        r = pdf_write_signature_update(info, &spec, &pp->update, &pp->tail);
+        if (r == -EFBIG)
+                return sign_error(e, r, "the signed PDF would be too large");
+        if (r == -EOPNOTSUPP)
+                return sign_error(e, r, "the PDF's form or page shares objects in a way kyso cannot update");
+        if (r == -EINVAL)
+                return sign_error(e, r, "invalid signature text (reason, location or name is not UTF-8)");
+        if (r < 0)
+                return sign_error(e, r, "cannot write the signature update");
+
+        r = hash_ranges(doc, &pp->update, p->digest_nid, &d);
+        if (r < 0)
+                return sign_error(e, r == -ENOMEM ? r : -EINVAL, "cannot hash the PDF with this digest");
+        in = (CadesInput){ .profile = CADES_PROFILE_PADES, .digests = &d };
+        r = cades_prepare(p, &in, &pp->cades, e);
+        if (r < 0)
+                return r;
+        pp->base.tbs = pp->cades->tbs;
+        pp->base.tbs_size = pp->cades->tbs_size;
+        pp->base.tbs_data = pp->cades->tbs_data;
+        pp->base.tbs_data_size = pp->cades->tbs_data_size;
+        *ret = TAKE_PTR(pending);
+        return 0;
 }
 
 int pades_pending_layout(const SignPending *p, PadesLayout *ret) {
-        return -EOPNOTSUPP;
+        const PadesPending *pp = (const PadesPending *) p;
+
+        if (!sign_pending_is_pades(p) || !ret)
+                return -EINVAL;
+        *ret = (PadesLayout){
+                .field_name = pp->field_name,
+                .signed_size = pp->tail.end,
+                .contents_offset = pp->original_size + pp->update.contents_offset,
+                .contents_reserve = pp->contents_reserve,
+                .revision = pp->tail.revisions,
+        };
+        memcpy(ret->byte_range, pp->update.byte_range, sizeof ret->byte_range);
+        return 0;
 }
 
 int pades_append_dss(
         SignPending *finished, const PadesDss *dss, uint8_t **ret, size_t *ret_size, SignError *e) {
-        return sign_error(e, -EOPNOTSUPP, "PDF signing is not implemented yet");
+        PadesPending *pp = (PadesPending *) finished;
+        PdfDssContent content;
+        int r;
+
+        if (!sign_pending_is_pades(finished) || !finished->finished || !dss || !ret || !ret_size)
+                return sign_error(e, -EINVAL, "a finished PDF signature is required");
+        content = (PdfDssContent){
+                .certs = dss->certs,
+                .n_certs = dss->n_certs,
+                .ocsps = dss->ocsps,
+                .n_ocsps = dss->n_ocsps,
+                .crls = dss->crls,
+                .n_crls = dss->n_crls,
+                .vri_key = dss->vri ? pp->vri_key : NULL,
+        };
+        r = pdf_write_dss_update(&pp->tail, &content, ret, ret_size);
+        if (r == -EFBIG)
+                return sign_error(e, r, "the PDF would be too large with the validation data");
+        if (r < 0)
+                return sign_error(e, r, "cannot write the validation data (DSS)");
+        return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "pdf-document.h"
+#include "pdf-write.h"
 #include "signer.h"
 
 /* Room for an RFC 3161 token in /Contents when PadesOptions.timestamp is set and no size is given: a token
@@ -71,10 +72,7 @@ typedef struct PadesLayout {
 int pades_pending_layout(const SignPending *p, PadesLayout *ret);
 
 /* One DER object (a certificate, an OCSPResponse, a CRL). */
-typedef struct PadesBlob {
-        const uint8_t *data;
-        size_t size;
-} PadesBlob;
+typedef PdfBlob PadesBlob;
 
 /* The validation material kept in the document (B-LT): the chain of the signer and of the TSA, the OCSP
  * responses and CRLs that were checked at signing time. Duplicates (equal bytes) among them are written

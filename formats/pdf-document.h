@@ -51,7 +51,7 @@ typedef enum PdfXrefKind {
 } PdfXrefKind;
 const char *pdf_xref_kind_to_string(PdfXrefKind k); /* "table", "stream", "hybrid" */
 
-/* An indirect reference; num == 0: none. */
+/* An indirect reference; num == 0: none. References with a generation above 65535 are not kept. */
 typedef struct PdfRef {
         uint32_t num;
         uint32_t gen;
@@ -72,7 +72,8 @@ typedef struct PdfDocumentInfo {
         uint32_t next_object; /* the trailer's /Size, raised above any object number qpdf saw */
         PdfRef root, info;    /* the trailer's /Root and /Info (info.num == 0: none) */
         char *id;             /* the trailer's /ID as PDF text ("[<..><..>]"), or NULL */
-        char *pdf_version;    /* e.g. "1.7", from the header */
+        char *pdf_version;    /* e.g. "1.7", as qpdf reads it */
+        unsigned revisions;   /* "%%EOF" markers: 1 for a file never updated (2 when linearized) */
 
         /* The catalog (root). */
         char *root_entries; /* without /AcroForm and /DSS (they follow) */
@@ -97,7 +98,8 @@ typedef struct PdfDocumentInfo {
          * ("" when absent; indirect arrays are given by their items). dss_present false: all NULL. */
         bool dss_present;
         PdfRef dss_ref;
-        char *dss_entries;
+        char *dss_entries;     /* without /Certs, /OCSPs, /CRLs and /VRI */
+        char *dss_vri_entries; /* the entries of its /VRI dictionary, NULL when it has none */
         char *dss_certs_items, *dss_ocsps_items, *dss_crls_items;
 
         /* The fully qualified names (/T joined by ".") of the existing form fields, to pick a new unique

@@ -26,9 +26,10 @@ typedef struct PdfTail {
         char *root_acroform; /* the catalog's /AcroForm value as PDF text, NULL: none */
         /* The DSS to keep and extend, as in PdfDocumentInfo. */
         bool dss_present;
-        char *dss_entries;
+        PdfRef dss_ref;
+        char *dss_entries, *dss_vri_entries;
         char *dss_certs_items, *dss_ocsps_items, *dss_crls_items;
-        unsigned revision; /* revisions in the file (1: never updated) */
+        unsigned revisions; /* revisions in the file, as PdfDocumentInfo counts them */
 } PdfTail;
 void pdf_tail_done(PdfTail *t);
 
