@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make-pdf.py: small PDFs for the signing tests, written byte by byte (no PDF library).
 #   make-pdf.py new OUT TEXT             a one-page PDF showing TEXT (ASCII), classic xref table
 #   make-pdf.py change-text IN OUT TEXT  IN followed by an incremental update that replaces page 1's content

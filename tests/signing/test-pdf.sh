@@ -111,6 +111,14 @@ expect "the B-LT PDF has a /DSS with OCSP answers" bash -c \
         "qpdf --show-object=trailer '$T/out/lt.pdf' >/dev/null && qpdf --qdf --object-streams=disable '$T/out/lt.pdf' - | grep -aq '/OCSPs'"
 expect_eq "the record says B-LT" "B-LT" "$(last_done | jq -r .data.pdf_level)"
 
+# 7. Verify on the bus: one dict per signature, the policy's verdict on each.
+verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$1" 2>&1; }
+expect_eq "Verify of the issued PDF: both valid, the leader a competent person" \
+        "True ok B-B 2 True|True ok B-B 3 False" "$(verify "$T/out/issued.pdf" | paste -sd '|')"
+expect_match "Verify of the changed PDF: the leader's signature does not count (disallowed-change)" \
+        "^False disallowed-change" "$(verify "$D/changed.pdf")"
+expect_match "Verify of the B-LT PDF: level B-LT" "^True ok B-LT" "$(verify "$T/out/lt.pdf")"
+
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
 kill "$kysod_pid" 2>/dev/null
