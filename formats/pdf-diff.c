@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,18 @@ qpdf_data pdf_qpdf_open(const void *data, size_t size) {
                 return NULL;
         }
         return q;
+}
+
+qpdf_oh pdf_oh_key(qpdf_data q, qpdf_oh oh, const char *key) {
+        if (qpdf_oh_is_stream(q, oh))
+                oh = qpdf_oh_get_dict(q, oh);
+        if (!qpdf_oh_is_dictionary(q, oh))
+                return qpdf_oh_new_null(q);
+        return qpdf_oh_get_key(q, oh, key);
+}
+
+qpdf_oh pdf_root(qpdf_data q) {
+        return pdf_oh_key(q, qpdf_get_trailer(q), "/Root");
 }
 
 void pdf_qpdf_closep(qpdf_data *q) {
@@ -110,6 +123,10 @@ typedef struct Ctx {
         qpdf_data old_q, new_q;
         int old_root, old_acroform, old_info, old_metadata;
         PdfDiff *d;
+        /* Numbers the signed revision does not have and a later one defines, sorted, with their revision. */
+        uint32_t *added;
+        unsigned *added_revision;
+        size_t n_added, allocated_added;
 } Ctx;
 
 static int oid(qpdf_data q, qpdf_oh oh) {
@@ -118,7 +135,7 @@ static int oid(qpdf_data q, qpdf_oh oh) {
 
 static bool is_type(qpdf_data q, qpdf_oh dict, const char *key, const char *name) {
         return qpdf_oh_is_dictionary(q, dict) &&
-               qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, dict, key), name);
+               qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, dict, key), name);
 }
 
 /* What a reader of the message would call object n of the signed document. */
@@ -126,7 +143,7 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
         int pages = qpdf_get_num_pages(q);
         qpdf_oh o;
 
-        if (n == qpdf_oh_get_object_id(q, qpdf_get_root(q))) {
+        if (n == qpdf_oh_get_object_id(q, pdf_root(q))) {
                 snprintf(buf, size, "the document catalog");
                 return;
         }
@@ -137,7 +154,7 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
                         snprintf(buf, size, "page %d", i + 1);
                         return;
                 }
-                c = qpdf_oh_get_key(q, p, "/Contents");
+                c = pdf_oh_key(q, p, "/Contents");
                 if (oid(q, c) == n) {
                         snprintf(buf, size, "the content of page %d", i + 1);
                         return;
@@ -148,11 +165,11 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
                                         snprintf(buf, size, "the content of page %d", i + 1);
                                         return;
                                 }
-                if (oid(q, qpdf_oh_get_key(q, p, "/Resources")) == n) {
+                if (oid(q, pdf_oh_key(q, p, "/Resources")) == n) {
                         snprintf(buf, size, "the resources of page %d", i + 1);
                         return;
                 }
-                if (oid(q, qpdf_oh_get_key(q, p, "/Annots")) == n) {
+                if (oid(q, pdf_oh_key(q, p, "/Annots")) == n) {
                         snprintf(buf, size, "the annotations of page %d", i + 1);
                         return;
                 }
@@ -176,7 +193,7 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
                 snprintf(buf, size, "an object stream");
         else if (qpdf_oh_has_key(q, o, "/FT"))
                 snprintf(buf, size, "a form field");
-        else if (qpdf_oh_has_key(q, o, "/S") && qpdf_oh_is_name(q, qpdf_oh_get_key(q, o, "/S")))
+        else if (qpdf_oh_has_key(q, o, "/S") && qpdf_oh_is_name(q, pdf_oh_key(q, o, "/S")))
                 snprintf(buf, size, "an action");
         else
                 snprintf(buf, size, "an object");
@@ -223,10 +240,10 @@ static bool is_new(Ctx *c, qpdf_oh ref) {
 
 static bool is_sig_field(qpdf_data q, qpdf_oh f) {
         for (int depth = 0; depth < 16 && qpdf_oh_is_dictionary(q, f); depth++) {
-                qpdf_oh ft = qpdf_oh_get_key(q, f, "/FT");
+                qpdf_oh ft = pdf_oh_key(q, f, "/FT");
                 if (!qpdf_oh_is_null(q, ft))
                         return qpdf_oh_is_name_and_equals(q, ft, "/Sig");
-                f = qpdf_oh_get_key(q, f, "/Parent");
+                f = pdf_oh_key(q, f, "/Parent");
         }
         return false;
 }
@@ -262,7 +279,7 @@ static bool array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool wi
 
 static bool value_equal(Ctx *c, qpdf_oh od, qpdf_oh nd, const char *key) {
         return unparse_equal(
-                c->old_q, qpdf_oh_get_key(c->old_q, od, key), c->new_q, qpdf_oh_get_key(c->new_q, nd, key));
+                c->old_q, pdf_oh_key(c->old_q, od, key), c->new_q, pdf_oh_key(c->new_q, nd, key));
 }
 
 /* Every key of either dictionary other than `except` has the same value in both. Returns the first key that
@@ -303,7 +320,7 @@ static bool dict_equal_except(
 static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
         char key[128];
-        qpdf_oh of = qpdf_oh_get_key(c->old_q, od, "/Fields"), nf = qpdf_oh_get_key(c->new_q, nd, "/Fields");
+        qpdf_oh of = pdf_oh_key(c->old_q, od, "/Fields"), nf = pdf_oh_key(c->new_q, nd, "/Fields");
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
                 return disallow(c, n, rev, "(the interactive form) had %s changed", key);
@@ -318,7 +335,7 @@ static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
 static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Annots", NULL };
         char key[128];
-        qpdf_oh oa = qpdf_oh_get_key(c->old_q, od, "/Annots"), na = qpdf_oh_get_key(c->new_q, nd, "/Annots");
+        qpdf_oh oa = pdf_oh_key(c->old_q, od, "/Annots"), na = pdf_oh_key(c->new_q, nd, "/Annots");
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
                 return disallow(c, n, rev, "had %s changed", key);
@@ -332,8 +349,7 @@ static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
 static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/AcroForm", "/DSS", "/Metadata", "/Extensions", NULL };
         char key[128];
-        qpdf_oh oa = qpdf_oh_get_key(c->old_q, od, "/AcroForm"),
-                na = qpdf_oh_get_key(c->new_q, nd, "/AcroForm");
+        qpdf_oh oa = pdf_oh_key(c->old_q, od, "/AcroForm"), na = pdf_oh_key(c->new_q, nd, "/AcroForm");
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
                 return disallow(c, n, rev, "had %s changed", key);
@@ -359,7 +375,7 @@ static bool below(qpdf_data q, qpdf_oh o, int n, unsigned depth, unsigned *visit
                 static const char *const keys[] = { "/Certs", "/OCSPs", "/CRLs", "/VRI", "/Cert",
                                                     "/OCSP",  "/CRL",   "/TS",   NULL };
                 for (const char *const *k = keys; *k; k++)
-                        if (below(q, qpdf_oh_get_key(q, o, *k), n, depth + 1, visits))
+                        if (below(q, pdf_oh_key(q, o, *k), n, depth + 1, visits))
                                 return true;
                 if (depth == 1 && qpdf_oh_is_dictionary(q, o)) {
                         /* /VRI's values are keyed by hashes: walk them all. */
@@ -371,7 +387,7 @@ static bool below(qpdf_data q, qpdf_oh o, int n, unsigned depth, unsigned *visit
                                 if (!k || strlen(k) >= sizeof(key))
                                         break;
                                 strcpy(key, k);
-                                if (oid(q, qpdf_oh_get_key(q, o, key)) == n)
+                                if (oid(q, pdf_oh_key(q, o, key)) == n)
                                         return true;
                         }
                 }
@@ -381,7 +397,7 @@ static bool below(qpdf_data q, qpdf_oh o, int n, unsigned depth, unsigned *visit
 
 static bool in_old_dss(Ctx *c, int n) {
         unsigned visits = 0;
-        qpdf_oh dss = qpdf_oh_get_key(c->old_q, qpdf_get_root(c->old_q), "/DSS");
+        qpdf_oh dss = pdf_oh_key(c->old_q, pdf_root(c->old_q), "/DSS");
 
         return !qpdf_oh_is_null(c->old_q, dss) && below(c->old_q, dss, n, 0, &visits);
 }
@@ -400,8 +416,8 @@ static bool is_annots_of_old_page(Ctx *c, int n, int *ret_page) {
         int pages = qpdf_get_num_pages(c->old_q);
 
         for (int i = 0; i < pages && i < 100000; i++)
-                if (oid(c->old_q,
-                        qpdf_oh_get_key(c->old_q, qpdf_get_page_n(c->old_q, (size_t) i), "/Annots")) == n) {
+                if (oid(c->old_q, pdf_oh_key(c->old_q, qpdf_get_page_n(c->old_q, (size_t) i), "/Annots")) ==
+                    n) {
                         *ret_page = i;
                         return true;
                 }
@@ -421,9 +437,8 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
         if (is_type(c->old_q, od, "/Type", "/Page"))
                 return check_page(c, n, t->revision, od, nd);
         if (qpdf_oh_is_array(c->old_q, od)) {
-                old_fields = qpdf_oh_get_key(
-                        c->old_q, qpdf_oh_get_key(c->old_q, qpdf_get_root(c->old_q), "/AcroForm"),
-                        "/Fields");
+                old_fields = pdf_oh_key(
+                        c->old_q, pdf_oh_key(c->old_q, pdf_root(c->old_q), "/AcroForm"), "/Fields");
                 if (oid(c->old_q, old_fields) == n)
                         return array_grows_by_sig(c, od, nd, false)
                                        ? 0
@@ -438,7 +453,7 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
                                                  "gained annotations other than signature widgets");
         }
         if (qpdf_oh_is_dictionary(c->old_q, od) && !qpdf_oh_is_stream(c->old_q, od) &&
-            is_sig_field(c->old_q, od) && qpdf_oh_is_null(c->old_q, qpdf_oh_get_key(c->old_q, od, "/V")))
+            is_sig_field(c->old_q, od) && qpdf_oh_is_null(c->old_q, pdf_oh_key(c->old_q, od, "/V")))
                 return check_empty_sig_field(c, n, t->revision, od, nd);
         return disallow(c, n, t->revision, "changed");
 }
@@ -455,6 +470,129 @@ static qpdf_oh get_old(Ctx *c, const Touched *t, bool *ret_error) {
         if (*ret_error)
                 (void) qpdf_get_error(c->old_q);
         return o;
+}
+
+static int added_push(Ctx *c, uint32_t n, unsigned revision) {
+        if (c->n_added >= c->allocated_added) {
+                size_t want = MAX(c->allocated_added * 2, (size_t) 64);
+                uint32_t *a = reallocarray(c->added, want, sizeof(uint32_t));
+                if (!a)
+                        return -ENOMEM;
+                c->added = a;
+                unsigned *r = reallocarray(c->added_revision, want, sizeof(unsigned));
+                if (!r)
+                        return -ENOMEM;
+                c->added_revision = r;
+                c->allocated_added = want;
+        }
+        /* Objects are checked in increasing number: the array stays sorted. */
+        c->added[c->n_added] = n;
+        c->added_revision[c->n_added++] = revision;
+        return 0;
+}
+
+static ssize_t added_find(const Ctx *c, uint64_t n) {
+        size_t lo = 0, hi = c->n_added;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (c->added[mid] == n)
+                        return (ssize_t) mid;
+                if (c->added[mid] < n)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return -1;
+}
+
+/* The first "N G R" in text whose N is an added object, or -1. */
+static ssize_t find_added_ref(const Ctx *c, const char *text) {
+        const char *p = text;
+
+        while ((p = strstr(p, " R"))) {
+                const char *e = p, *g, *n;
+                uint64_t v = 0, mul = 1;
+
+                p += 2;
+                if (*p && !strchr(" \t\r\n/[]<>()", *p))
+                        continue;
+                /* Back over the generation, a space, the number. */
+                g = e;
+                while (g > text && g[-1] >= '0' && g[-1] <= '9')
+                        g--;
+                if (g == e || g == text || g[-1] != ' ')
+                        continue;
+                n = g - 1;
+                while (n > text && n[-1] >= '0' && n[-1] <= '9' && mul < UINT64_C(10000000000)) {
+                        v += (uint64_t) (n[-1] - '0') * mul;
+                        mul *= 10;
+                        n--;
+                }
+                if (mul == 1)
+                        continue;
+                ssize_t i = added_find(c, v);
+                if (i >= 0)
+                        return i;
+        }
+        return -1;
+}
+
+static bool touched_has(const Touched *t, size_t n, uint32_t number) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (t[mid].number == number)
+                        return true;
+                if (t[mid].number < number)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+/* An object of the signed revision that refers to a number it did not define (null when signed: qpdf drops
+ * such a reference from what it shows of the signed revision) would show whatever a later revision puts
+ * there: a shadow attack without changing any signed object. The objects no later revision touched are read
+ * as the final document resolves them, where such a reference is visible. */
+static int check_dangling(Ctx *c, const Touched *touched, size_t n_touched) {
+        long long size = 0;
+        qpdf_oh sz = pdf_oh_key(c->old_q, qpdf_get_trailer(c->old_q), "/Size");
+
+        if (c->n_added == 0 || !qpdf_oh_is_integer(c->old_q, sz) ||
+            !qpdf_oh_get_value_as_longlong(c->old_q, sz, &size))
+                return 0;
+        for (long long n = 1; n < size && n < INT32_MAX; n++) {
+                _cleanup_free_ char *text = NULL;
+                qpdf_oh o;
+                ssize_t i;
+
+                if (touched_has(touched, n_touched, (uint32_t) n))
+                        continue;
+                o = qpdf_get_object_by_id(c->new_q, (int) n, 0);
+                if (qpdf_has_error(c->new_q)) {
+                        (void) qpdf_get_error(c->new_q);
+                        continue;
+                }
+                if (qpdf_oh_is_null(c->new_q, o) || qpdf_oh_is_scalar(c->new_q, o)) {
+                        qpdf_oh_release(c->new_q, o);
+                        continue;
+                }
+                text = unparse_copy(
+                        c->new_q, qpdf_oh_is_stream(c->new_q, o) ? qpdf_oh_get_dict(c->new_q, o) : o);
+                qpdf_oh_release(c->new_q, o);
+                if (!text)
+                        return -ENOMEM;
+                i = find_added_ref(c, text);
+                if (i >= 0)
+                        return disallow(
+                                c, (int) n, c->added_revision[i],
+                                "refers to object %" PRIu32 ", undefined when signed and defined later",
+                                c->added[i]);
+        }
+        return 0;
 }
 
 static int check_object(Ctx *c, const Touched *t) {
@@ -480,7 +618,7 @@ static int check_object(Ctx *c, const Touched *t) {
                 qpdf_oh dict = qpdf_oh_is_stream(c->new_q, nd) ? qpdf_oh_get_dict(c->new_q, nd) : nd;
                 if (is_type(c->new_q, dict, "/Type", "/Sig"))
                         c->d->n_new_signatures++;
-                return 0;
+                return added_push(c, t->number, t->revision);
         }
         if (qpdf_oh_is_null(c->new_q, nd))
                 return disallow(c, n, t->revision, "was deleted");
@@ -504,12 +642,12 @@ int pdf_diff_analyse(
         if (!data || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
                 return -EINVAL;
 
-        old_root = qpdf_get_root(signed_q);
-        new_root = qpdf_get_root(final_q);
+        old_root = pdf_root(signed_q);
+        new_root = pdf_root(final_q);
         c.old_root = oid(signed_q, old_root);
-        c.old_acroform = oid(signed_q, qpdf_oh_get_key(signed_q, old_root, "/AcroForm"));
-        c.old_info = oid(signed_q, qpdf_oh_get_key(signed_q, qpdf_get_trailer(signed_q), "/Info"));
-        c.old_metadata = oid(signed_q, qpdf_oh_get_key(signed_q, old_root, "/Metadata"));
+        c.old_acroform = oid(signed_q, pdf_oh_key(signed_q, old_root, "/AcroForm"));
+        c.old_info = oid(signed_q, pdf_oh_key(signed_q, qpdf_get_trailer(signed_q), "/Info"));
+        c.old_metadata = oid(signed_q, pdf_oh_key(signed_q, old_root, "/Metadata"));
 
         for (size_t k = signed_rev + 1; k < n_revs && r >= 0 && d.verdict == PDF_DIFF_ALLOWED; k++) {
                 _cleanup_(pdf_qpdf_closep) qpdf_data q = NULL;
@@ -524,7 +662,7 @@ int pdf_diff_analyse(
                                 d.change = NULL;
                         break;
                 }
-                if (qpdf_is_encrypted(q) || oid(q, qpdf_get_root(q)) != c.old_root) {
+                if (qpdf_is_encrypted(q) || oid(q, pdf_root(q)) != c.old_root) {
                         r = disallow(&c, 0, (unsigned) k, "the document catalog (/Root) was replaced");
                         break;
                 }
@@ -559,6 +697,8 @@ int pdf_diff_analyse(
                         continue; /* an older entry of the same object: the latest one is in force */
                 r = check_object(&c, &touched[i]);
         }
+        if (r >= 0 && d.verdict == PDF_DIFF_ALLOWED)
+                r = check_dangling(&c, touched, n_touched);
         if (r < 0)
                 goto fail;
 
@@ -572,9 +712,13 @@ int pdf_diff_analyse(
                         goto fail;
                 }
         }
+        free(c.added);
+        free(c.added_revision);
         *ret = d;
         return 0;
 fail:
+        free(c.added);
+        free(c.added_revision);
         free(d.change);
         return r;
 }

@@ -46,3 +46,8 @@ void pdf_qpdf_closep(qpdf_data *q);
 /* The object's value as bytes (dictionaries with their indirect references as "N G R", streams with their
  * dictionary and raw data) is the same in both documents. */
 bool pdf_object_equal(qpdf_data qa, qpdf_oh a, qpdf_data qb, qpdf_oh b);
+/* dict[key], or null when oh is not a dictionary (or a stream: its dictionary's). qpdf's own call warns on
+ * stderr about a type mismatch, which untrusted files cause all the time. */
+qpdf_oh pdf_oh_key(qpdf_data q, qpdf_oh oh, const char *key);
+/* The trailer's /Root (qpdf_get_root() complains on stderr when there is none). */
+qpdf_oh pdf_root(qpdf_data q);

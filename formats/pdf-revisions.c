@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "pdf-diff.h"
 #include "pdf-revisions.h"
 #include "string-table.h"
 
@@ -202,9 +203,9 @@ static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf
 
         s = qpdf_get_object_by_id(q, (int) num, (int) gen);
         if (!qpdf_oh_is_stream(q, s) ||
-            !qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, s), "/Type"), "/XRef"))
+            !qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, qpdf_oh_get_dict(q, s), "/Type"), "/XRef"))
                 return -EBADMSG;
-        w = qpdf_oh_get_key(q, s, "/W");
+        w = pdf_oh_key(q, s, "/W");
         if (!qpdf_oh_is_array(q, w) || qpdf_oh_get_array_n_items(q, w) != 3)
                 return -EBADMSG;
         for (int i = 0; i < 3; i++) {
@@ -216,10 +217,10 @@ static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf
         }
         if (row == 0)
                 return -EBADMSG;
-        sz = (uint64_t) oh_int(q, qpdf_oh_get_key(q, s, "/Size"), -1);
+        sz = (uint64_t) oh_int(q, pdf_oh_key(q, s, "/Size"), -1);
         if ((long long) sz < 0)
                 return -EBADMSG;
-        index = qpdf_oh_get_key(q, s, "/Index");
+        index = pdf_oh_key(q, s, "/Index");
         if (qpdf_oh_is_null(q, index))
                 n_index = 0;
         else if (!qpdf_oh_is_array(q, index) || (n_index = qpdf_oh_get_array_n_items(q, index)) % 2 != 0)

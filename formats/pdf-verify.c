@@ -352,7 +352,7 @@ typedef struct Doc {
 
 static void read_identity(Doc *doc, qpdf_oh v, PdfSignature *s) {
         qpdf_data q = doc->q;
-        qpdf_oh sf = qpdf_oh_get_key(q, v, "/SubFilter"), m = qpdf_oh_get_key(q, v, "/M");
+        qpdf_oh sf = pdf_oh_key(q, v, "/SubFilter"), m = pdf_oh_key(q, v, "/M");
         const char *name = qpdf_oh_is_name(q, sf) ? qpdf_oh_get_name(q, sf) : NULL;
 
         s->sub_filter = PDF_SUBFILTER_OTHER;
@@ -362,7 +362,7 @@ static void read_identity(Doc *doc, qpdf_oh v, PdfSignature *s) {
                         if (s->sub_filter_name && streq(s->sub_filter_name, pdf_sub_filter_to_string(f)))
                                 s->sub_filter = f;
         }
-        if (qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, v, "/Type"), "/DocTimeStamp") ||
+        if (qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, v, "/Type"), "/DocTimeStamp") ||
             s->sub_filter == PDF_SUBFILTER_RFC3161)
                 s->kind = PDF_SIGNATURE_TIMESTAMP;
         else if (doc->certification != 0 && qpdf_oh_get_object_id(q, v) == doc->certification) {
@@ -371,10 +371,10 @@ static void read_identity(Doc *doc, qpdf_oh v, PdfSignature *s) {
         } else
                 s->kind = PDF_SIGNATURE_APPROVAL;
 
-        s->name = oh_text(q, qpdf_oh_get_key(q, v, "/Name"));
-        s->reason = oh_text(q, qpdf_oh_get_key(q, v, "/Reason"));
-        s->location = oh_text(q, qpdf_oh_get_key(q, v, "/Location"));
-        s->contact_info = oh_text(q, qpdf_oh_get_key(q, v, "/ContactInfo"));
+        s->name = oh_text(q, pdf_oh_key(q, v, "/Name"));
+        s->reason = oh_text(q, pdf_oh_key(q, v, "/Reason"));
+        s->location = oh_text(q, pdf_oh_key(q, v, "/Location"));
+        s->contact_info = oh_text(q, pdf_oh_key(q, v, "/ContactInfo"));
         if (qpdf_oh_is_string(q, m))
                 s->has_claimed_time = parse_pdf_date(qpdf_oh_get_utf8_value(q, m), &s->claimed_time) >= 0;
 }
@@ -382,7 +382,7 @@ static void read_identity(Doc *doc, qpdf_oh v, PdfSignature *s) {
 /* /ByteRange: four non-negative integers [0 a b c] with a < b and b + c inside the file. */
 static int read_byte_range(Doc *doc, qpdf_oh v, PdfSignature *s) {
         qpdf_data q = doc->q;
-        qpdf_oh br = qpdf_oh_get_key(q, v, "/ByteRange");
+        qpdf_oh br = pdf_oh_key(q, v, "/ByteRange");
         long long x[4];
 
         if (qpdf_oh_is_null(q, br))
@@ -410,7 +410,7 @@ static int read_byte_range(Doc *doc, qpdf_oh v, PdfSignature *s) {
 
 static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
         qpdf_data q = doc->q;
-        qpdf_oh contents = qpdf_oh_get_key(q, v, "/Contents");
+        qpdf_oh contents = pdf_oh_key(q, v, "/Contents");
         const char *bytes;
         size_t n = 0;
         uint64_t end;
@@ -582,7 +582,7 @@ static int walk_fields(Walk *w, qpdf_oh arr, const char *prefix, bool parent_sig
                         return -E2BIG;
                 if (!qpdf_oh_is_dictionary(q, f))
                         continue;
-                t = qpdf_oh_get_key(q, f, "/T");
+                t = pdf_oh_key(q, f, "/T");
                 if (qpdf_oh_is_string(q, t))
                         partial = qpdf_oh_get_utf8_value(q, t);
                 if (partial && *prefix)
@@ -592,10 +592,10 @@ static int walk_fields(Walk *w, qpdf_oh arr, const char *prefix, bool parent_sig
                 if (r < 0)
                         return -ENOMEM;
 
-                ft = qpdf_oh_get_key(q, f, "/FT");
+                ft = pdf_oh_key(q, f, "/FT");
                 sig = qpdf_oh_is_null(q, ft) ? parent_sig : qpdf_oh_is_name_and_equals(q, ft, "/Sig");
-                kids = qpdf_oh_get_key(q, f, "/Kids");
-                v = qpdf_oh_get_key(q, f, "/V");
+                kids = pdf_oh_key(q, f, "/Kids");
+                v = pdf_oh_key(q, f, "/V");
                 if (sig && qpdf_oh_is_dictionary(q, v))
                         r = add_signature(w, f, v, name);
                 else if (qpdf_oh_is_array(q, kids))
@@ -618,8 +618,8 @@ static int sig_cmp(const void *x, const void *y) {
 
 static void find_certification(Doc *doc) {
         qpdf_data q = doc->q;
-        qpdf_oh sig = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_root(q), "/Perms"), "/DocMDP");
-        qpdf_oh refs = qpdf_oh_get_key(q, sig, "/Reference");
+        qpdf_oh sig = pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/Perms"), "/DocMDP");
+        qpdf_oh refs = pdf_oh_key(q, sig, "/Reference");
 
         if (!qpdf_oh_is_indirect(q, sig))
                 return;
@@ -627,10 +627,10 @@ static void find_certification(Doc *doc) {
         doc->docmdp_p = 2; /* the default of /TransformParams /P */
         for (int i = 0; qpdf_oh_is_array(q, refs) && i < qpdf_oh_get_array_n_items(q, refs) && i < 16; i++) {
                 qpdf_oh ref = qpdf_oh_get_array_item(q, refs, i);
-                qpdf_oh p = qpdf_oh_get_key(q, qpdf_oh_get_key(q, ref, "/TransformParams"), "/P");
+                qpdf_oh p = pdf_oh_key(q, pdf_oh_key(q, ref, "/TransformParams"), "/P");
                 long long v;
 
-                if (qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, ref, "/TransformMethod"), "/DocMDP") &&
+                if (qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, ref, "/TransformMethod"), "/DocMDP") &&
                     qpdf_oh_is_integer(q, p) && qpdf_oh_get_value_as_longlong(q, p, &v) && v >= 1 && v <= 3)
                         doc->docmdp_p = (int) v;
         }
@@ -689,18 +689,20 @@ int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
                 r = doc_fail(res, PDF_DOCUMENT_DAMAGED, "qpdf cannot read the file without repair");
                 goto done;
         }
+        if (!qpdf_oh_is_dictionary(q, pdf_root(q))) {
+                r = doc_fail(res, PDF_DOCUMENT_DAMAGED, "the trailer has no /Root dictionary");
+                goto done;
+        }
         if (qpdf_is_encrypted(q)) {
                 r = doc_fail(res, PDF_DOCUMENT_ENCRYPTED, "the file is encrypted");
                 goto done;
         }
-        res->has_dss = !qpdf_oh_is_null(q, qpdf_oh_get_key(q, qpdf_get_root(q), "/DSS"));
+        res->has_dss = !qpdf_oh_is_null(q, pdf_oh_key(q, pdf_root(q), "/DSS"));
 
         doc = (Doc){ .data = data, .size = size, .revs = revs, .n_revs = n_revs, .q = q };
         find_certification(&doc);
         w = (Walk){ .doc = &doc, .res = res };
-        r = walk_fields(
-                &w, qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_root(q), "/AcroForm"), "/Fields"), "",
-                false, 0);
+        r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
         if (r < 0)
                 return r;
         if (res->n_signatures > 1)

@@ -5,14 +5,17 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <locale.h>
 #include <stdio.h>
 
+#include "formats/pdf-verify.h"
 #include "hex.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "log.h"
 #include "openssl-util.h"
 #include "policy/signature-check.h"
+#include "string-util.h"
 
 /* Vietnam time (UTC+7, no daylight saving), the regulation's reference. */
 static void format_vn_time(time_t t, char buf[static 64]) {
@@ -284,6 +287,330 @@ static int check_signer(
         return 0;
 }
 
+typedef struct SignOrder {
+        size_t index; /* position in the file */
+        bool has_timestamp, has_claimed;
+        time_t timestamp, claimed;
+} SignOrder;
+
+/* Signing order: the time-stamp's time when both have one, else the claimed time when both have one, else
+ * the position. */
+static int sign_order_cmp(const void *x, const void *y) {
+        const SignOrder *a = x, *b = y;
+
+        if (a->has_timestamp && b->has_timestamp && a->timestamp != b->timestamp)
+                return a->timestamp < b->timestamp ? -1 : 1;
+        if (a->has_claimed && b->has_claimed && a->claimed != b->claimed)
+                return a->claimed < b->claimed ? -1 : 1;
+        return a->index < b->index ? -1 : a->index > b->index ? 1 : 0;
+}
+
+static void sign_order_sort(SignOrder *o, size_t n) {
+        if (n > 1)
+                qsort(o, n, sizeof(SignOrder), sign_order_cmp);
+}
+
+static const char *pdf_level(const PdfVerifyResult *res, const PdfSignature *s) {
+        if (s->kind == PDF_SIGNATURE_TIMESTAMP)
+                return "-";
+        if (s->signer && s->signer->timestamp.status == CMS_TIMESTAMP_OK)
+                return res->has_dss ? "B-LT" : "B-T";
+        return "B-B";
+}
+
+static const char *pdf_kind_text(PdfSignatureKind k) {
+        switch (k) {
+        case PDF_SIGNATURE_CERTIFICATION:
+                return _("certifying signature");
+        case PDF_SIGNATURE_TIMESTAMP:
+                return _("document time-stamp");
+        default:
+                return _("signature");
+        }
+}
+
+/* Why a PDF signature is not valid: the PDF's own check first (coverage, later changes), then policy's. */
+static char *pdf_reason(const PdfSignature *s, const SignatureCheck *c) {
+        char *m = NULL;
+
+        if (!pdf_signature_counts(s)) {
+                if (asprintf(
+                            &m, "%s%s%s", pdf_signature_problem_message(s->problem), s->change ? " " : "",
+                            strempty(s->change)) < 0)
+                        return NULL;
+                return m;
+        }
+        return strdup(c && c->reason ? c->reason : "");
+}
+
+static void html_escape(FILE *f, const char *s) {
+        for (; s && *s; s++)
+                switch (*s) {
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+static void html_row(FILE *f, const char *label, const char *value) {
+        fputs("<tr><th>", f);
+        html_escape(f, label);
+        fputs("</th><td>", f);
+        html_escape(f, value);
+        fputs("</td></tr>\n", f);
+}
+
+typedef struct PdfOutput {
+        const char *file;
+        bool json;
+        json_object *array;
+        FILE *html;
+        size_t n_valid, n_checked;
+} PdfOutput;
+
+static int
+pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size_t k, PdfOutput *out) {
+        _cleanup_(signature_check_done) SignatureCheck c = {};
+        bool checked = false, valid;
+        char claimed[64] = "-", stamped[64] = "-", rev[64];
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        /* Certificates, revocation and the competent person only for a CMS that verified over the ranges. */
+        if (s->signer && s->cms) {
+                r = signature_check(p, s->cms, s->signer, &c);
+                if (r < 0)
+                        return r;
+                checked = true;
+                /* What the PDF says about coverage and later changes is part of integrity: a CMS that
+                 * verifies over a revision the document no longer is does not make it intact. */
+                if (!pdf_signature_counts(s)) {
+                        _cleanup_free_ char *why = pdf_reason(s, NULL);
+                        if (!why || free_and_asprintf(&c.integrity_reason, "%s", why) < 0 ||
+                            free_and_asprintf(&c.reason, "%s", why) < 0)
+                                return log_oom();
+                        c.integrity_ok = c.valid = c.counts_as_leader = false;
+                }
+        }
+        valid = pdf_signature_counts(s) && (s->kind == PDF_SIGNATURE_TIMESTAMP || (checked && c.valid));
+        reason = pdf_reason(s, checked ? &c : NULL);
+        if (!reason)
+                return log_oom();
+        out->n_checked++;
+        if (valid)
+                out->n_valid++;
+        if (s->has_claimed_time)
+                format_vn_time(s->claimed_time, claimed);
+        if (s->has_timestamp_time)
+                format_vn_time(s->timestamp_time, stamped);
+        snprintf(rev, sizeof rev, "%u/%u", s->covers_revision ? s->revision + 1 : 0, res->n_revisions);
+
+        if (out->json) {
+                json_object *o = checked ? json_signature(&c, s->signer, -1) : json_object_new_object();
+                json_object_object_add(o, "field", json_object_new_string(s->field_name));
+                json_object_object_add(
+                        o, "pdf_kind", json_object_new_string(pdf_signature_kind_to_string(s->kind)));
+                json_object_object_add(
+                        o, "sub_filter",
+                        s->sub_filter_name ? json_object_new_string(s->sub_filter_name) : NULL);
+                json_object_object_add(
+                        o, "claimed_time", s->has_claimed_time ? json_object_new_string(claimed) : NULL);
+                json_object_object_add(
+                        o, "timestamp_time", s->has_timestamp_time ? json_object_new_string(stamped) : NULL);
+                json_object_object_add(o, "level", json_object_new_string(pdf_level(res, s)));
+                json_object_object_add(
+                        o, "revision",
+                        s->covers_revision ? json_object_new_int((int) s->revision + 1) : NULL);
+                json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
+                json_object_object_add(
+                        o, "covers_whole_file", json_object_new_boolean(s->covers_whole_file));
+                json_object_object_add(
+                        o, "pdf_problem",
+                        json_object_new_string(pdf_signature_problem_to_string(s->problem)));
+                json_object_object_add(o, "change", s->change ? json_object_new_string(s->change) : NULL);
+                json_object_object_add(
+                        o, "competent_person", json_object_new_boolean(checked && c.counts_as_leader));
+                json_object_object_add(o, "valid", json_object_new_boolean(valid));
+                json_object_object_add(o, "reason", json_object_new_string(reason));
+                json_object_array_add(out->array, o);
+        } else {
+                if (checked)
+                        print_human(&c, s->signer, k, res->n_signatures, -1);
+                else
+                        printf(_("Signature %zu of %zu\n"), k + 1, res->n_signatures);
+                print_label(_("Field:"));
+                printf("%s (%s, %s)\n", s->field_name, pdf_kind_text(s->kind), strna(s->sub_filter_name));
+                print_label(_("Claimed time (/M):"));
+                printf("%s\n", claimed);
+                print_label(_("Time-stamp time:"));
+                printf("%s\n", stamped);
+                print_label(_("Level:"));
+                printf("%s\n", pdf_level(res, s));
+                print_label(_("Revision signed:"));
+                printf("%s\n", rev);
+                print_label(_("Whole file signed:"));
+                printf("%s\n", s->covers_whole_file ? _("yes") : _("no, later revisions were added"));
+                print_label(_("Verdict:"));
+                printf("%s %s\n\n", valid ? _("VALID.") : _("NOT VALID."), reason);
+        }
+        if (out->html) {
+                fputs("<h2>", out->html);
+                html_escape(out->html, pdf_kind_text(s->kind));
+                fprintf(out->html, " %zu</h2>\n<table>\n", k + 1);
+                html_row(out->html, _("Verdict:"), valid ? _("VALID.") : _("NOT VALID."));
+                html_row(out->html, _("Reason:"), reason);
+                html_row(out->html, _("Signer:"), checked ? strna(c.signer_name) : (s->name ?: "-"));
+                html_row(out->html, _("Organisation:"), checked && c.organization ? c.organization : "-");
+                html_row(
+                        out->html, _("Competent person:"),
+                        checked && c.counts_as_leader ? _("counts") : _("does not count"));
+                html_row(out->html, _("Claimed time (/M):"), claimed);
+                html_row(out->html, _("Time-stamp time:"), stamped);
+                html_row(out->html, _("Level:"), pdf_level(res, s));
+                html_row(out->html, _("Revision signed:"), rev);
+                html_row(
+                        out->html, _("Document intact:"),
+                        pdf_signature_counts(s)
+                                ? (s->covers_whole_file
+                                           ? _("yes")
+                                           : _("yes; later revisions add only signatures or validation data"))
+                                : _("no"));
+                html_row(out->html, _("Field:"), s->field_name);
+                fputs("</table>\n", out->html);
+        }
+        return 0;
+}
+
+static int load_policy(const char *policy_path, Policy **ret) {
+        _cleanup_strv_free_ char **errors = NULL;
+        const char *pp = policy_path ?: policy_tools_path();
+        int r = policy_load(pp, policy_tools_flags(), ret, &errors);
+        if (r < 0) {
+                STRV_FOREACH (e, errors)
+                        fprintf(stderr, "%s\n", *e);
+                kysoctl_error(
+                        "verify",
+                        _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy "
+                          "check'.\n"),
+                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+        }
+        return r;
+}
+
+static int verify_pdf(const char *file, int fd, const char *policy_path, bool json, const char *html_path) {
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_fclose_ FILE *html = NULL;
+        PdfOutput out = { .file = file, .json = json };
+        char hex[65];
+        int r;
+
+        r = pdf_verify_fd(fd, &res);
+        if (r < 0) {
+                kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
+                return KYSOCTL_EXIT_INTERNAL;
+        }
+        hex_encode(res->sha256, sizeof res->sha256, hex);
+        if (res->document_problem != PDF_DOCUMENT_OK) {
+                if (json) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "file", json_object_new_string(file));
+                        json_object_object_add(o, "sha256", json_object_new_string(hex));
+                        json_object_object_add(o, "valid", json_object_new_boolean(false));
+                        json_object_object_add(
+                                o, "error",
+                                json_object_new_string(
+                                        pdf_document_problem_to_string(res->document_problem)));
+                        json_object_object_add(o, "signatures", json_object_new_array());
+                        printf("%s\n", json_object_to_json_string_ext(
+                                               o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        json_object_put(o);
+                } else
+                        kysoctl_error(
+                                "verify", _("%s (PDF): %s\n"), file,
+                                pdf_document_problem_message(res->document_problem));
+                return KYSOCTL_EXIT_REFUSED;
+        }
+        /* The policy is needed only once there is a PDF to judge. */
+        if (load_policy(policy_path, &p) < 0)
+                return KYSOCTL_EXIT_INTERNAL;
+        if (html_path) {
+                html = fopen(html_path, "we");
+                if (!html) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                        return KYSOCTL_EXIT_USAGE;
+                }
+                out.html = html;
+                fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>", html);
+                html_escape(html, _("Signature verification report"));
+                fputs("</title><style>body{font-family:serif;margin:2cm}table{border-collapse:collapse;width:100%}"
+                      "th,td{border:1px solid #444;padding:4px;text-align:left;vertical-align:top}th{width:35%}"
+                      "</style></head><body>\n<h1>",
+                      html);
+                html_escape(html, _("Signature verification report"));
+                fputs("</h1>\n<table>\n", html);
+                html_row(html, _("File:"), file);
+                html_row(html, "SHA-256", hex);
+                fputs("</table>\n", html);
+        }
+        if (json)
+                out.array = json_object_new_array();
+        else
+                printf(_("File: %s (PDF, %u revision(s))\n\n"), file, res->n_revisions);
+
+        /* The position of the signed range is the signing order: a later revision cannot be signed first. */
+        for (size_t k = 0; k < res->n_signatures; k++) {
+                r = pdf_one(p, res, &res->signatures[k], k, &out);
+                if (r < 0) {
+                        json_object_put(out.array);
+                        kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
+        }
+        bool all = out.n_checked > 0 && out.n_valid == out.n_checked;
+        if (json) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "file", json_object_new_string(file));
+                json_object_object_add(o, "sha256", json_object_new_string(hex));
+                json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
+                json_object_object_add(o, "dss", json_object_new_boolean(res->has_dss));
+                json_object_object_add(o, "valid", json_object_new_boolean(all));
+                json_object_object_add(o, "signatures", out.array);
+                printf("%s\n", json_object_to_json_string_ext(
+                                       o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+        } else if (res->n_signatures == 0)
+                printf(_("%s has no signature: NOT VALID.\n"), file);
+        else if (all)
+                printf(_("All %zu signature(s) are valid.\n"), out.n_checked);
+        else
+                printf(_("%zu of %zu signature(s) are NOT valid.\n"), out.n_checked - out.n_valid,
+                       out.n_checked);
+        if (html) {
+                fputs("<h2>", html);
+                html_escape(
+                        html, all ? _("Conclusion: every signature is valid.")
+                                  : _("Conclusion: NOT every signature is valid."));
+                fputs("</h2>\n</body></html>\n", html);
+                if (fflush(html) != 0 || ferror(html)) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
+        }
+        return all ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
+}
+
 static bool looks_like_pdf(const char *path, int fd) {
         char head[5] = {};
         size_t l = strlen(path);
@@ -298,6 +625,9 @@ static void help(void) {
                  "Verifies the detached CMS/CAdES signature of FILE (default: FILE.p7s) against the policy\n"
                  "(default: $KYSO_POLICY or %s). Exit status 0 only when every signature is valid.\n"),
                POLICY_SYSTEM_PATH);
+        printf(_("\nkysoctl verify FILE.pdf [--json] [--html REPORT.html] [--policy FILE]\n\n"
+                 "Verifies every signature inside a PDF: what it covers, every change made after it, the\n"
+                 "signer's certificate and role. --html writes a printable report in Vietnamese.\n"));
 }
 
 int verb_verify(int argc, char **argv) {
@@ -305,15 +635,16 @@ int verb_verify(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 { "json", no_argument, NULL, 'j' },
                 { "policy", required_argument, NULL, 'p' },
+                { "html", required_argument, NULL, 'H' },
                 {},
         };
-        const char *policy_path = NULL;
+        const char *policy_path = NULL, *html_path = NULL;
         Output out = {};
         int c, r;
 
         i18n_setup();
         optind = 0;
-        while ((c = getopt_long(argc, argv, "hjp:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hjp:H:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -323,6 +654,9 @@ int verb_verify(int argc, char **argv) {
                         break;
                 case 'p':
                         policy_path = optarg;
+                        break;
+                case 'H':
+                        html_path = optarg;
                         break;
                 default:
                         return KYSOCTL_EXIT_USAGE;
@@ -339,20 +673,23 @@ int verb_verify(int argc, char **argv) {
                 kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(errno));
                 return KYSOCTL_EXIT_USAGE;
         }
+        bool pdf = argc - optind == 1 && looks_like_pdf(file, fd);
+        if (html_path && !pdf) {
+                kysoctl_error("verify", _("--html is for PDF files.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (html_path) {
+                /* The report is for Vietnamese auditors whatever the terminal's language. */
+                setenv("LANGUAGE", "vi", 1);
+                if (!i18n_is_vietnamese())
+                        (void) setlocale(LC_MESSAGES, "C.UTF-8");
+        }
         if (argc - optind == 2)
                 sigpath = strdup(argv[optind + 1]);
-        else {
-                if (looks_like_pdf(file, fd)) {
-                        kysoctl_error(
-                                "verify",
-                                _("%s is a PDF: verifying PDF (PAdES) signatures is not supported yet. Give "
-                                  "a detached signature file (.p7s) to verify.\n"),
-                                file);
-                        return KYSOCTL_EXIT_REFUSED;
-                }
-                if (asprintf(&sigpath, "%s.p7s", file) < 0)
-                        sigpath = NULL;
-        }
+        else if (!pdf && asprintf(&sigpath, "%s.p7s", file) < 0)
+                sigpath = NULL;
+        if (pdf)
+                return verify_pdf(file, fd, policy_path, out.json, html_path);
         if (!sigpath) {
                 (void) log_oom();
                 return KYSOCTL_EXIT_INTERNAL;
@@ -365,19 +702,9 @@ int verb_verify(int argc, char **argv) {
                 return KYSOCTL_EXIT_USAGE;
         }
         _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
-        const char *pp = policy_path ?: policy_tools_path();
-        r = policy_load(pp, policy_tools_flags(), &p, &errors);
-        if (r < 0) {
-                STRV_FOREACH (e, errors)
-                        fprintf(stderr, "%s\n", *e);
-                kysoctl_error(
-                        "verify",
-                        _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy "
-                          "check'.\n"),
-                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+        r = load_policy(policy_path, &p);
+        if (r < 0)
                 return KYSOCTL_EXIT_INTERNAL;
-        }
 
         _cleanup_free_ uint8_t *sig = NULL;
         size_t sig_size = 0;
@@ -423,8 +750,28 @@ int verb_verify(int argc, char **argv) {
                 out.array = json_object_new_array();
         else
                 printf(_("File: %s\nSignature file: %s\n\n"), file, sigpath);
+        /* A SET OF SignerInfo is sorted by its encoding, not by who signed first: list them in signing order
+         * (the leader before the seal). */
+        _cleanup_free_ SignOrder *order = calloc(MAX(res->n_signers, (size_t) 1), sizeof(SignOrder));
+        if (!order) {
+                (void) log_oom();
+                return KYSOCTL_EXIT_INTERNAL;
+        }
         for (size_t i = 0; i < res->n_signers; i++) {
-                r = check_signer(p, res, &res->signers[i], i, -1, &out);
+                const CmsSignerResult *si = &res->signers[i];
+                order[i] = (SignOrder){
+                        .index = i,
+                        .has_timestamp =
+                                si->timestamp.status == CMS_TIMESTAMP_OK && si->timestamp.has_gen_time,
+                        .timestamp = si->timestamp.gen_time,
+                        .has_claimed = si->has_signing_time,
+                        .claimed = si->signing_time,
+                };
+        }
+        sign_order_sort(order, res->n_signers);
+        for (size_t k = 0; k < res->n_signers; k++) {
+                size_t i = order[k].index;
+                r = check_signer(p, res, &res->signers[i], k, -1, &out);
                 if (r < 0) {
                         json_object_put(out.array);
                         kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));

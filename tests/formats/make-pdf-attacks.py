@@ -23,8 +23,9 @@ import sys
 BASE_OBJECTS = {
     1: b"<< /Type /Catalog /Pages 2 0 R >>",
     2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-    3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-       b"/Contents [5 0 R 6 0 R] >>",
+    # /X1 is 50 0 R, which the file does not define (a null, drawn as nothing) until an update does.
+    3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> "
+       b"/XObject << /X1 50 0 R >> >> /Contents [5 0 R 6 0 R] >>",
     4: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 }
 
@@ -35,7 +36,7 @@ def stream(data):
 
 CONTENT = b"BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 100 trieu dong) Tj ET"
 SHADOW = b"BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
-OVERLAY = b"1 1 1 rg 72 650 300 30 re f"  # white box: hides what is under it until removed
+OVERLAY = b"1 1 1 rg 72 650 300 30 re f q /X1 Do Q"  # white box: hides what is under it until removed
 
 
 def make_base():
@@ -242,6 +243,10 @@ def attacks(signed, prefix, dead=None):
         out.append((prefix + "shadow-overlay-emptied", append_update(signed, {6: stream(b"")}),
                     "disallowed-change", ["object 6", "content of page 1"]))
         del overlay
+        out.append((prefix + "shadow-dangling-reference", append_update(signed, {
+            50: b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+                b"/Length %d >>\nstream\n" % len(SHADOW) + SHADOW + b"\nendstream"}), "disallowed-change",
+            ["refers to object 50"]))
     return out
 
 

@@ -427,7 +427,7 @@ fi
 
 # --- Other inputs.
 printf '%%PDF-1.4\n%%EOF\n' >"$D/doc.pdf"
-expect_verify "PDF without a signature file: not supported yet" 1 "PDF.*not supported yet" "$D/doc.pdf"
+expect_verify "PDF without a signature file: verified as a PDF (this one is damaged)" 1 "PDF.*damaged" "$D/doc.pdf"
 expect_verify "missing signature file" 2 "kysoctl verify: Cannot open the signature" "$D/changed.txt"
 printf 'not a signature' >"$D/garbage.p7s"
 expect_verify "garbage signature: NOT VALID" 1 "not a usable detached CMS signature" "$D/doc.txt" "$D/garbage.p7s"
@@ -441,6 +441,63 @@ expect "json: attached signature: its own error" bash -c \
 expect_verify "usage error" 2 "Usage" 
 KYSO_POLICY="$T/nonexistent.conf" expect_verify "no policy: refuses to verify" 3 "policy .* cannot be used" \
         "$D/doc.txt" "$D/leader.p7s"
+
+# --- PDF: signatures made by poppler's pdfsig with the fixture keys (an NSS database without SoftHSM), and the
+# attacks of tests/formats/make-pdf-attacks.py on them.
+if command -v pdfsig >/dev/null && command -v certutil >/dev/null && command -v pk12util >/dev/null; then
+        N="$T/nss"
+        mkdir -p "$N"
+        {
+                certutil -N -d "sql:$N" --empty-password &&
+                        for n in leader seal; do
+                                openssl pkcs12 -export -inkey "$P/$n.key" -in "$P/$n.pem" -certfile "$P/ca.pem" \
+                                        -name "$n" -passout pass: -out "$T/$n.p12" &&
+                                        pk12util -i "$T/$n.p12" -d "sql:$N" -W '' || exit 1
+                        done &&
+                        certutil -A -d "sql:$N" -n root -t CT,C,C -i "$P/root.pem"
+        } >"$T/nss.log" 2>&1 || bail_out "NSS database: $(cat "$T/nss.log")"
+        python3 "$KYSO_SOURCE_ROOT/tests/formats/make-pdf-attacks.py" --nssdir "sql:$N" --nick leader "$T/att" \
+                >"$T/att.log" 2>&1 || bail_out "make-pdf-attacks.py: $(cat "$T/att.log")"
+        A="$T/att"
+        pdfsig -add-signature -nssdir "sql:$N" -nick seal -new-signature-field-name Seal "$A/signed.pdf" \
+                "$A/sealed.pdf" >/dev/null 2>&1 || bail_out "pdfsig -add-signature (seal) failed"
+
+        expect_verify "PDF: the leader's signature is valid" 0 "Verdict: +VALID\." "$A/signed.pdf"
+        expect_verify "PDF: the leader counts as the competent person" 0 "Competent person: +counts" "$A/signed.pdf"
+        expect_verify "PDF: field, kind and sub-filter shown" 0 "Field: +Leader \(signature, adbe.pkcs7.detached\)" \
+                "$A/signed.pdf"
+        expect_verify "PDF: the revision covered and the whole file" 0 \
+                "Revision signed: +2/2.*|Whole file signed: +yes" "$A/signed.pdf"
+        expect_verify "PDF: leader and seal, both valid" 0 "All 2 signature\(s\) are valid" "$A/sealed.pdf"
+        expect_json "PDF --json: the leader listed before the seal, levels, coverage" "
+assert d['valid'] and len(d['signatures']) == 2, d
+assert s['field'] == 'Leader' and d['signatures'][1]['field'] == 'Seal', d
+assert s['level'] == 'B-B' and s['revision'] == 2 and d['revisions'] == 3, s
+assert not s['covers_whole_file'] and d['signatures'][1]['covers_whole_file'], d
+assert s['competent_person'] and not d['signatures'][1]['competent_person'], d
+assert s['pdf_problem'] == 'ok' and s['change'] is None, s" "$A/sealed.pdf"
+
+        expect_verify "PDF: page content changed after signing is named" 1 \
+                "NOT VALID\. The document was changed after it was signed.*object 5 \(the content of page 1\) changed in revision 3" \
+                "$A/isa-content-replaced.pdf"
+        expect_verify "PDF: a page added after signing is named" 1 "the page tree\) changed in revision 3" \
+                "$A/isa-page-added.pdf"
+        expect_verify "PDF: shadow hide-and-replace is refused" 1 "page 1\) had /Contents changed" \
+                "$A/shadow-hide-and-replace.pdf"
+        expect_verify "PDF: signature wrapping is refused" 1 "not exactly its signature value" "$A/swa-gap-extended.pdf"
+        expect_json "PDF --json: universal signature forgery (no /Contents)" "
+assert not d['valid'] and s['pdf_problem'] == 'contents-missing' and not s['valid'], s" "$A/usf-contents-removed.pdf"
+        expect_verify "PDF: a damaged PDF is refused by name" 1 "^kysoctl verify: .*\(PDF\): The PDF is damaged" \
+                "$A/swa-gap-widened.pdf"
+
+        "$KYSOCTL" verify --html "$T/report.html" "$A/sealed.pdf" >/dev/null 2>&1
+        expect "PDF --html: a Vietnamese report is written" grep -q "Báo cáo kiểm tra chữ ký số" "$T/report.html"
+        expect "PDF --html: it says the signatures are valid" grep -q "Kết luận: mọi chữ ký đều hợp lệ" "$T/report.html"
+        "$KYSOCTL" verify --html "$T/bad.html" "$A/isa-content-replaced.pdf" >/dev/null 2>&1
+        expect "PDF --html: and when the document was changed" grep -q "Văn bản toàn vẹn:</th><td>không" "$T/bad.html"
+else
+        ok "# SKIP pdfsig, certutil or pk12util not installed"
+fi
 
 # --- Vietnamese.
 if locale -a 2>/dev/null | grep -qi '^vi_VN\.utf-\?8$'; then

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The PDF signature verifier against files signed by poppler's pdfsig from a throw-away PKI, the attacks of
+ * make-pdf-attacks.py on them (each must fail with its own problem while the untouched file verifies), the
+ * signed files of the shared corpus, and every corpus PDF (no crash, no hang, a clear verdict). */
+#include "formats-test.h"
+
+#include <dirent.h>
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+        size_t l = strlen(s), k = strlen(suffix);
+        return l >= k && streq(s + l - k, suffix);
+}
+
+#include "formats/pdf-revisions.h"
+#include "formats/pdf-verify.h"
+
+static int setup(void **state) {
+        const char *src = getenv("KYSO_SOURCE_ROOT");
+
+        if (pki_setup(state) < 0)
+                return -1;
+        /* pdfsig signs with a key in an NSS database; SoftHSM stays out of it (DESIGN.md, Known pitfalls).
+         */
+        if (run("cd '%s' && openssl pkcs12 -export -inkey leader.key -in leader.pem -certfile chain.pem "
+                "-name leader -passout pass: -out leader.p12 && mkdir nss && certutil -N -d sql:nss "
+                "--empty-password && pk12util -i leader.p12 -d sql:nss -W '' && "
+                "certutil -A -d sql:nss -n root -t CT,C,C -i root.pem >>pki.log 2>&1",
+                test_dir) != 0)
+                return -1;
+        if (run("python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir 'sql:%s/nss' --nick leader '%s/att' "
+                ">>'%s/pki.log' 2>&1",
+                src, test_dir, test_dir, test_dir) != 0) {
+                (void) run("cat '%s/pki.log' >&2", test_dir);
+                return -1;
+        }
+        return 0;
+}
+
+static PdfVerifyResult *verify_path(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        PdfVerifyResult *res = NULL;
+
+        assert_true(fd >= 0);
+        assert_int_equal(pdf_verify_fd(fd, &res), 0);
+        assert_non_null(res);
+        return res;
+}
+
+static void test_signed_by_pdfsig(void **state) {
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *one = verify_path(tpath("att/signed.pdf"));
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *two = verify_path(tpath("att/signed-twice.pdf"));
+        const PdfSignature *s;
+
+        assert_int_equal(one->document_problem, PDF_DOCUMENT_OK);
+        assert_int_equal(one->n_signatures, 1);
+        s = &one->signatures[0];
+        assert_string_equal(s->field_name, "Leader");
+        assert_int_equal(s->kind, PDF_SIGNATURE_APPROVAL);
+        assert_int_equal(s->sub_filter, PDF_SUBFILTER_PKCS7_DETACHED);
+        assert_string_equal(s->reason, "test");
+        assert_true(s->has_claimed_time);
+        assert_int_equal(s->problem, PDF_SIGNATURE_OK);
+        assert_true(pdf_signature_counts_whole(s));
+        assert_int_equal(s->revision, 1);
+        assert_non_null(s->signer);
+        assert_subject_cn(s->signer->signer_cert, "Leader RSA");
+
+        /* A second signature on top: the first still counts, but no longer covers the whole file. */
+        assert_int_equal(two->n_signatures, 2);
+        assert_string_equal(two->signatures[0].field_name, "Leader");
+        assert_string_equal(two->signatures[1].field_name, "Seal");
+        assert_true(pdf_signature_counts(&two->signatures[0]));
+        assert_false(pdf_signature_counts_whole(&two->signatures[0]));
+        assert_int_equal(two->signatures[0].n_later_revisions, 1);
+        assert_true(pdf_signature_counts_whole(&two->signatures[1]));
+        assert_int_equal(two->signatures[1].revision, 2);
+}
+
+/* Every file of the generator's manifest gets the verdict it names. */
+static void test_attacks(void **state) {
+        _cleanup_fclose_ FILE *f = fopen(tpath("att/manifest.txt"), "re");
+        char line[1024];
+        unsigned n = 0, classes[4] = {};
+
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f)) {
+                _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+                char path[700], *save = NULL, *name, *want, *word;
+
+                line[strcspn(line, "\n")] = 0;
+                name = strtok_r(line, " ", &save);
+                want = strtok_r(NULL, " ", &save);
+                if (!name || !want)
+                        continue;
+                snprintf(path, sizeof path, "%s/att/%s", test_dir, name);
+                res = verify_path(path);
+                print_message(
+                        "%-40s %-22s %s\n", name,
+                        res->n_signatures ? pdf_signature_problem_to_string(res->signatures[0].problem)
+                                          : pdf_document_problem_to_string(res->document_problem),
+                        res->n_signatures ? res->signatures[0].detail : "");
+                n++;
+                for (unsigned c = 0; c < 4; c++)
+                        if (strstr(name, (const char *[]){ "usf-", "isa-", "swa-", "shadow-" }[c]))
+                                classes[c]++;
+                if (startswith(want, "document:")) {
+                        assert_string_equal(pdf_document_problem_to_string(res->document_problem), want + 9);
+                        assert_int_equal(res->n_signatures, 0);
+                        continue;
+                }
+                assert_int_equal(res->document_problem, PDF_DOCUMENT_OK);
+                assert_true(res->n_signatures >= 1);
+                assert_string_equal(pdf_signature_problem_to_string(res->signatures[0].problem), want);
+                if (streq(want, "ok")) {
+                        for (size_t i = 0; i < res->n_signatures; i++)
+                                assert_true(pdf_signature_counts(&res->signatures[i]));
+                        assert_true(pdf_signature_counts_whole(&res->signatures[res->n_signatures - 1]));
+                        continue;
+                }
+                assert_false(pdf_signature_counts(&res->signatures[0]));
+                /* The change is named: the object and what it is. */
+                while ((word = strtok_r(NULL, " ", &save))) {
+                        for (char *p = word; *p; p++)
+                                if (*p == '_')
+                                        *p = ' ';
+                        assert_non_null(res->signatures[0].change);
+                        if (!strstr(res->signatures[0].change, word))
+                                fail_msg(
+                                        "%s: '%s' does not name '%s'", name, res->signatures[0].change,
+                                        word);
+                }
+        }
+        assert_true(n >= 30);
+        for (unsigned c = 0; c < 4; c++)
+                assert_true(classes[c] >= 3);
+}
+
+static void test_corpus_signed(void **state) {
+        const char *shared = getenv("KYSO_SHARED_DIR");
+        char path[600];
+
+        if (!shared)
+                skip();
+        snprintf(path, sizeof path, "%s/corpus/pdf/qpdf/digitally-signed.pdf", shared);
+        if (access(path, R_OK) < 0)
+                skip();
+        {
+                _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(path);
+                assert_int_equal(res->n_signatures, 1);
+                assert_int_equal(res->signatures[0].problem, PDF_SIGNATURE_OK);
+                assert_true(res->signatures[0].covers_whole_file);
+        }
+        snprintf(path, sizeof path, "%s/corpus/pdf/pdfium/signature_no_sub_filter.pdf", shared);
+        {
+                _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(path);
+                assert_int_equal(res->n_signatures, 1);
+                assert_int_equal(res->signatures[0].problem, PDF_SIGNATURE_UNSUPPORTED_SUBFILTER);
+        }
+        snprintf(path, sizeof path, "%s/corpus/pdf/qpdf/minimal-signed-restricted.pdf", shared);
+        {
+                _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(path);
+                assert_int_equal(res->document_problem, PDF_DOCUMENT_ENCRYPTED);
+        }
+}
+
+/* Every corpus PDF: a verdict, no crash, no hang (the suite's timeout). */
+static void test_corpus_all(void **state) {
+        const char *shared = getenv("KYSO_SHARED_DIR");
+        unsigned counts[_PDF_DOCUMENT_PROBLEM_MAX] = {}, n = 0, sigs = 0;
+
+        if (!shared)
+                skip();
+        for (const char *sub = "qpdf"; sub; sub = streq(sub, "qpdf") ? "pdfium" : NULL) {
+                _cleanup_(closedirp) DIR *d = NULL;
+                char dir[600];
+                struct dirent *de;
+
+                snprintf(dir, sizeof dir, "%s/corpus/pdf/%s", shared, sub);
+                d = opendir(dir);
+                if (!d)
+                        skip();
+                while ((de = readdir(d))) {
+                        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+                        _cleanup_close_ int fd = -EBADF;
+                        char path[900];
+                        int r;
+
+                        if (!has_suffix(de->d_name, ".pdf"))
+                                continue;
+                        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                        fd = open(path, O_RDONLY | O_CLOEXEC);
+                        assert_true(fd >= 0);
+                        r = pdf_verify_fd(fd, &res);
+                        if (r == -E2BIG)
+                                continue;
+                        assert_int_equal(r, 0);
+                        counts[res->document_problem]++;
+                        sigs += (unsigned) res->n_signatures;
+                        n++;
+                }
+        }
+        print_message(
+                "corpus: %u files: %u readable, %u damaged, %u encrypted, %u not PDF; %u signatures\n", n,
+                counts[PDF_DOCUMENT_OK], counts[PDF_DOCUMENT_DAMAGED], counts[PDF_DOCUMENT_ENCRYPTED],
+                counts[PDF_DOCUMENT_NOT_PDF], sigs);
+        assert_true(n > 100);
+        assert_true(counts[PDF_DOCUMENT_OK] > n / 2);
+}
+
+static void test_revisions(void **state) {
+        static const char pdf[] =
+                "%PDF-1.4\nxref\n0 1\n0000000000 65535 f \ntrailer<<>>\nstartxref\n9\n%%EOF\n"
+                "junk %%EOF here\nstartxref 9 %%EOF\r\nstartxref\n%%EOF";
+        _cleanup_free_ PdfRevision *revs = NULL;
+        size_t n = 0;
+
+        assert_int_equal(pdf_revisions_find(pdf, strlen(pdf), 16, &revs, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(revs[0].startxref, 9);
+        assert_int_equal(revs[0].end, revs[0].eof_end + 1);
+        assert_int_equal(revs[1].end, revs[1].eof_end + 2);
+        assert_int_equal(pdf_revisions_ending_at(revs, n, revs[1].eof_end), 1);
+        assert_int_equal(pdf_revisions_ending_at(revs, n, 3), -ENOENT);
+        assert_int_equal(pdf_revisions_find(pdf, strlen(pdf), 1, &revs, &n), -E2BIG);
+}
+
+static void test_not_pdf_and_names(void **state) {
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+
+        assert_int_equal(pdf_verify("hello", 5, &res), 0);
+        assert_int_equal(res->document_problem, PDF_DOCUMENT_NOT_PDF);
+        assert_int_equal(res->n_signatures, 0);
+        res = pdf_verify_result_free(res);
+        assert_int_equal(pdf_verify("%PDF-1.7\n1 0 obj\n", 17, &res), 0);
+        assert_int_equal(res->document_problem, PDF_DOCUMENT_DAMAGED);
+
+        for (PdfSignatureProblem p = 0; p < _PDF_SIGNATURE_PROBLEM_MAX; p++) {
+                assert_non_null(pdf_signature_problem_to_string(p));
+                assert_int_equal(pdf_signature_problem_from_string(pdf_signature_problem_to_string(p)), p);
+                assert_non_null(pdf_signature_problem_message(p));
+        }
+        assert_null(pdf_signature_problem_to_string(_PDF_SIGNATURE_PROBLEM_MAX));
+        assert_string_equal(pdf_sub_filter_to_string(PDF_SUBFILTER_CADES_DETACHED), "ETSI.CAdES.detached");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_signed_by_pdfsig), cmocka_unit_test(test_attacks),
+                cmocka_unit_test(test_corpus_signed),    cmocka_unit_test(test_corpus_all),
+                cmocka_unit_test(test_revisions),        cmocka_unit_test(test_not_pdf_and_names),
+        };
+        return cmocka_run_group_tests(tests, setup, pki_teardown);
+}
