@@ -376,13 +376,7 @@ static void doc_hash_done(void *data, void *userdata) {
 static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
         PdfPrepareParams params = {
                 .policy = r->policy,
-                .cert = r->cert,
-                .chain = r->chain,
-                .digest_nid = r->digest_nid,
-                .scheme = r->scheme,
-                .signing_time = r->signing_time,
-                .signing_certificate = r->signing_certificate,
-                .signing_certificate_size = r->signing_certificate_size,
+                .sign = request_sign_params(r),
                 .reason = r->reason,
                 .location = r->location,
                 .name = r->name ?: r->cert_cn,

@@ -24,28 +24,32 @@ static char *strdup_or_null(const char *s, bool *failed) {
 }
 
 int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
+        const SignParams *sp;
         PdfPrepare *p;
         bool failed = false;
 
-        if (!params || !params->policy || !params->cert || !ret)
+        if (!params || !params->policy || !params->sign.cert || !ret)
                 return -EINVAL;
+        sp = &params->sign;
         p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
         p->policy = policy_ref(params->policy);
-        if (X509_up_ref(params->cert) == 1)
-                p->cert = params->cert;
+        p->sign = (SignParams){
+                .digest_nid = sp->digest_nid,
+                .scheme = sp->scheme,
+                .signing_time = sp->signing_time,
+        };
+        if (X509_up_ref(sp->cert) == 1)
+                p->sign.cert = sp->cert;
         else
                 failed = true;
-        if (params->chain && !(p->chain = X509_chain_up_ref(params->chain)))
+        if (sp->chain && !(p->sign.chain = X509_chain_up_ref(sp->chain)))
                 failed = true;
-        p->digest_nid = params->digest_nid;
-        p->scheme = params->scheme;
-        p->signing_time = params->signing_time;
-        if (params->signing_certificate) {
-                p->signing_certificate =
-                        memdup(params->signing_certificate, params->signing_certificate_size);
-                p->signing_certificate_size = params->signing_certificate_size;
+        if (sp->signing_certificate) {
+                p->signing_certificate = memdup(sp->signing_certificate, sp->signing_certificate_size);
+                p->sign.signing_certificate = p->signing_certificate;
+                p->sign.signing_certificate_size = sp->signing_certificate_size;
                 if (!p->signing_certificate)
                         failed = true;
         }
@@ -80,8 +84,8 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         free(p->location);
         free(p->name);
         free(p->signing_certificate);
-        sk_X509_pop_free(p->chain, X509_free);
-        X509_free(p->cert);
+        sk_X509_pop_free(p->sign.chain, X509_free);
+        X509_free(p->sign.cert);
         policy_free(p->policy);
         free(p);
         return NULL;
@@ -185,22 +189,13 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
                 }
         }
 
-        SignParams sp = {
-                .cert = p->cert,
-                .chain = p->chain,
-                .digest_nid = p->digest_nid,
-                .scheme = p->scheme,
-                .signing_time = p->signing_time,
-                .signing_certificate = p->signing_certificate,
-                .signing_certificate_size = p->signing_certificate_size,
-        };
         PadesOptions o = {
                 .reason = p->reason,
                 .location = p->location,
                 .name = p->name,
                 .timestamp = p->timestamp,
         };
-        k = pades_prepare(&sp, &o, p->doc, &p->pending, &e);
+        k = pades_prepare(&p->sign, &o, p->doc, &p->pending, &e);
         if (k < 0) {
                 p->error = k;
                 p->detail = TAKE_PTR(e.message);

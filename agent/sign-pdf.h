@@ -23,13 +23,7 @@
 /* What the preparation needs, copied or referenced by pdf_prepare_new(). */
 typedef struct PdfPrepareParams {
         Policy *policy;
-        X509 *cert;
-        STACK_OF(X509) * chain;
-        int digest_nid;
-        CmsSignatureScheme scheme;
-        time_t signing_time;
-        const uint8_t *signing_certificate;
-        size_t signing_certificate_size;
+        SignParams sign;
         const char *reason, *location, *name; /* /Reason, /Location, /Name; NULL: omitted */
         bool timestamp;                       /* B-T or B-LT: room for the time-stamp token */
         bool check_signatures;                /* issue: each signature is checked under the policy */
@@ -37,13 +31,8 @@ typedef struct PdfPrepareParams {
 
 typedef struct PdfPrepare {
         Policy *policy;
-        X509 *cert;
-        STACK_OF(X509) * chain;
-        int digest_nid;
-        CmsSignatureScheme scheme;
-        time_t signing_time;
-        uint8_t *signing_certificate;
-        size_t signing_certificate_size;
+        SignParams sign;              /* certificate and chain referenced */
+        uint8_t *signing_certificate; /* sign's, copied */
         char *reason, *location, *name;
         bool timestamp, check_signatures;
 
@@ -53,14 +42,15 @@ typedef struct PdfPrepare {
         char *detail;       /* English, for the log: why it was refused or could not be prepared */
         PdfDocument *doc;
         PdfVerifyResult *verified;
-        /* One per signature of verified that has a signer (check_signatures), in the same order; existing[i]
-         * borrows from checks[i] and reasons[i]. */
+        /* check_signatures: one per signature of verified but document time-stamps, in their order (zeroed
+         * checks for a signature without a signer); existing[i] borrows from checks[i] and reasons[i]. */
         SignatureCheck *checks;
         ExistingSignature *existing;
         char **reasons;
         size_t n_checks;
         SignPending *pending;
-        unsigned revision; /* the revision the new signature covers (1: a file never updated) */
+        unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
+                              is 1) */
 } PdfPrepare;
 
 /* Copies the strings and the signing certificate, takes references on the policy, cert and chain. */

@@ -219,6 +219,8 @@ void agent_sign_queue_kick(AgentSign *s);
 int signer_prepare(SignRequest *r);
 /* Chain and revocation on a worker thread; then REQ_CHECKING. -ECANCELED: r has failed (finished). */
 int signer_validate_start(SignRequest *r);
+/* What every format's prepare needs of the signer (formats/signer.h), borrowed from r. */
+SignParams request_sign_params(const SignRequest *r);
 /* The token that holds cert_uri now, or NULL (before the request looks for its certificate). */
 char *signer_token_of(AgentSign *s, const char *cert_uri);
 

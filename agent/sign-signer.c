@@ -260,6 +260,18 @@ int signer_validate_start(SignRequest *r) {
         return 0;
 }
 
+SignParams request_sign_params(const SignRequest *r) {
+        return (SignParams){
+                .cert = r->cert,
+                .chain = r->chain,
+                .digest_nid = r->digest_nid,
+                .scheme = r->scheme,
+                .signing_time = r->signing_time,
+                .signing_certificate = r->signing_certificate,
+                .signing_certificate_size = r->signing_certificate_size,
+        };
+}
+
 char *signer_token_of(AgentSign *s, const char *cert_uri) {
         const P11Token *const *tokens;
         const P11Certificate *const *certs, *cert;

@@ -45,15 +45,7 @@ static int doc_prepare(SignRequest *r, SignDoc *d) {
                 return 0;
         if (d->is_pdf) /* prepared with the document, on the worker thread (sign-pdf.c) */
                 return -EINVAL;
-        SignParams p = {
-                .cert = r->cert,
-                .chain = r->chain,
-                .digest_nid = r->digest_nid,
-                .scheme = r->scheme,
-                .signing_time = r->signing_time,
-                .signing_certificate = r->signing_certificate,
-                .signing_certificate_size = r->signing_certificate_size,
-        };
+        SignParams p = request_sign_params(r);
         CadesInput in = {
                 .profile = CADES_PROFILE_BASELINE_B,
                 .digests = &d->digests,
