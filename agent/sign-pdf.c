@@ -96,7 +96,7 @@ char *pdf_signature_reason(const PdfSignature *s) {
 
         if (s->change) {
                 if (asprintf(
-                            &why, _("%s The change: %s."), pdf_signature_problem_message(s->problem),
+                            &why, _("%s The change: %s"), pdf_signature_problem_message(s->problem),
                             s->change) < 0)
                         return NULL;
                 return why;
