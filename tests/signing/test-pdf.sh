@@ -119,6 +119,41 @@ expect_match "Verify of the changed PDF: the leader's signature does not count (
         "^False disallowed-change" "$(verify "$D/changed.pdf")"
 expect_match "Verify of the B-LT PDF: level B-LT" "^True ok B-LT" "$(verify "$T/out/lt.pdf")"
 
+# 8. A sample of the shared corpus through the agent (every file goes through the formats library in
+# tests/formats/test-pdf-corpus.sh): approve, then issue on the result. A file is signed (pdfsig: every
+# signature valid) or refused with a reason; kysod never dies.
+corpus=${KYSO_SHARED_DIR:-$KYSO_SOURCE_ROOT/../shared}/corpus/pdf
+if [[ -d $corpus ]]; then
+        mapfile -t sample < <(find "$corpus" -name '*.pdf' | sort | awk 'NR % 40 == 1')
+        mkdir -p "$T/out/corpus"
+        n_signed=0 n_refused=0 bad=()
+        for f in "${sample[@]}"; do
+                b=$(basename "$f" .pdf)
+                script "confirm yes" "pin 1111"
+                a=$(kysoctl sign --role approve --cert "$LEADER" --level B-B "$f" -o "$T/out/corpus/$b.a.pdf" 2>&1)
+                rc=$?
+                if ((rc == 1)) && grep -q ": failed: \|: denied: " <<<"$a"; then
+                        n_refused=$((n_refused + 1))
+                        echo "# refused: $b: $(tail -n 1 <<<"$a")"
+                        continue
+                fi
+                script "confirm yes" "pin 2222"
+                i=$(kysoctl sign --role issue --cert "$SEAL" --level B-B "$T/out/corpus/$b.a.pdf" -o "$T/out/corpus/$b.i.pdf" 2>&1)
+                if [[ $rc != 0 || ! -s $T/out/corpus/$b.i.pdf ]] ||
+                        (($(pdfsig_valid "$T/out/corpus/$b.i.pdf") < 2)); then
+                        bad+=("$b: approve exit $rc: $(tail -n 1 <<<"$a"); issue: $(tail -n 1 <<<"$i")")
+                        continue
+                fi
+                n_signed=$((n_signed + 1))
+        done
+        echo "# corpus sample through the agent: ${#sample[@]} files, $n_signed approved and issued, $n_refused refused"
+        expect_eq "corpus sample: each file signed twice (pdfsig: valid) or refused with a reason" "" \
+                "$(printf '%s\n' "${bad[@]}")"
+        expect "corpus sample: kysod is still running" alive
+else
+        ok "corpus sample through the agent # SKIP no corpus at $corpus"
+fi
+
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
 kill "$kysod_pid" 2>/dev/null
