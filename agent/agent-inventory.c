@@ -7,6 +7,7 @@
 #include "agent-inventory.h"
 #include "agent-revocation.h"
 #include "dbus/dbus-dict.h"
+#include "hex.h"
 #include "macro.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
@@ -22,19 +23,6 @@ void certificate_info_done(CertificateInfo *i) {
         free(i->sha256);
         free(i->reason);
         *i = (CertificateInfo){};
-}
-
-static char *hex(const uint8_t *p, size_t n) {
-        static const char digits[] = "0123456789abcdef";
-        char *s = malloc(n * 2 + 1);
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                s[2 * i] = digits[p[i] >> 4];
-                s[2 * i + 1] = digits[p[i] & 15];
-        }
-        s[2 * n] = '\0';
-        return s;
 }
 
 static char *name_to_string(const X509_NAME *name) {
@@ -148,14 +136,14 @@ int certificate_info_from_der(
                         n = 1;
                 } else
                         BN_bn2bin(bn, buf);
-                info.serial = hex(buf, (size_t) n);
+                info.serial = hexmem(buf, (size_t) n);
                 if (!info.serial)
                         return -ENOMEM;
         }
 
         if (!EVP_Digest(der, size, md, &md_len, EVP_sha256(), NULL))
                 return -EIO;
-        info.sha256 = hex(md, md_len);
+        info.sha256 = hexmem(md, md_len);
         if (!info.sha256)
                 return -ENOMEM;
 

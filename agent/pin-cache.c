@@ -3,6 +3,7 @@
 
 #include "macro.h"
 #include "pin-cache.h"
+#include "string-table.h"
 
 typedef struct PinEntry {
         char *token_uri;
@@ -21,20 +22,13 @@ struct PinCache {
         size_t n_entries;
 };
 
-static const char *const kind_names[_PIN_CACHE_KIND_MAX] = {
+static const char *const pin_cache_kind_table[_PIN_CACHE_KIND_MAX] = {
         [PIN_CACHE_PERSONAL] = "personal",
         [PIN_CACHE_ORGANIZATION] = "organization",
         [PIN_CACHE_DEVICE] = "device",
 };
 
-PinCacheKind pin_cache_kind_from_string(const char *s) {
-        if (!s)
-                return _PIN_CACHE_KIND_INVALID;
-        for (size_t i = 0; i < ELEMENTSOF(kind_names); i++)
-                if (streq(s, kind_names[i]))
-                        return (PinCacheKind) i;
-        return _PIN_CACHE_KIND_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(pin_cache_kind, PinCacheKind);
 
 static uint64_t boottime_now(void *userdata) {
         struct timespec ts;

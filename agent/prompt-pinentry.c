@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "hex.h"
 #include "macro.h"
 #include "prompt-pinentry.h"
 #include "prompt-text.h"
@@ -281,16 +282,6 @@ static const char *current_command(PinentryPrompter *p) {
         return p->n_sent > 0 ? p->commands[p->n_sent - 1] : "";
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 ssize_t assuan_unescape(const char *s, size_t len, char *dst, size_t dst_size) {
         size_t n = 0;
 
@@ -300,8 +291,8 @@ ssize_t assuan_unescape(const char *s, size_t len, char *dst, size_t dst_size) {
                         int hi, lo;
                         if (i + 2 >= len)
                                 return -EPROTO;
-                        hi = unhex(s[i + 1]);
-                        lo = unhex(s[i + 2]);
+                        hi = unhexchar(s[i + 1]);
+                        lo = unhexchar(s[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EPROTO;
                         c = (char) (hi << 4 | lo);
@@ -547,46 +538,32 @@ static bool fits_line(const char *cmd, const char *arg) {
         return esc && strlen(cmd) + 1 + strlen(esc) <= ASSUAN_LINE_MAX;
 }
 
+/* OPTION name=value, left out when value is unset or empty. */
+static int add_option(char ***l, const char *name, const char *value) {
+        _cleanup_free_ char *a = NULL;
+
+        if (isempty(value))
+                return 0;
+        if (asprintf(&a, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        return add_command(l, "OPTION", a);
+}
+
 static int add_options(PinentryPrompter *p, char ***l) {
         const char *tty = p->ttyname ?: getenv("GPG_TTY");
         const char *term = p->ttytype ?: getenv("TERM");
-        const char *ctype = setlocale(LC_CTYPE, NULL);
-        const char *messages = setlocale(LC_MESSAGES, NULL);
         _cleanup_free_ char *a = NULL;
         int r;
 
-        if (!isempty(tty)) {
-                if (asprintf(&a, "ttyname=%s", tty) < 0)
-                        return -ENOMEM;
-                r = add_command(l, "OPTION", a);
-                if (r < 0)
-                        return r;
-                a = mfree(a);
-        }
-        if (!isempty(tty) && !isempty(term)) {
-                if (asprintf(&a, "ttytype=%s", term) < 0)
-                        return -ENOMEM;
-                r = add_command(l, "OPTION", a);
-                if (r < 0)
-                        return r;
-                a = mfree(a);
-        }
-        if (!isempty(ctype)) {
-                if (asprintf(&a, "lc-ctype=%s", ctype) < 0)
-                        return -ENOMEM;
-                r = add_command(l, "OPTION", a);
-                if (r < 0)
-                        return r;
-                a = mfree(a);
-        }
-        if (!isempty(messages)) {
-                if (asprintf(&a, "lc-messages=%s", messages) < 0)
-                        return -ENOMEM;
-                r = add_command(l, "OPTION", a);
-                if (r < 0)
-                        return r;
-                a = mfree(a);
-        }
+        r = add_option(l, "ttyname", tty);
+        if (r >= 0 && !isempty(tty))
+                r = add_option(l, "ttytype", term);
+        if (r >= 0)
+                r = add_option(l, "lc-ctype", setlocale(LC_CTYPE, NULL));
+        if (r >= 0)
+                r = add_option(l, "lc-messages", setlocale(LC_MESSAGES, NULL));
+        if (r < 0)
+                return r;
         /* pinentry closes its own dialog after this many seconds, which is kinder than our kill. */
         if (asprintf(&a, "%" PRIu64, (p->timeout_usec + 999999) / 1000000) < 0)
                 return -ENOMEM;

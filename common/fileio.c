@@ -154,6 +154,22 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         return r;
 }
 
+int path_directory(const char *path, char **ret) {
+        const char *slash = strrchr(path, '/');
+        char *d;
+
+        if (!slash)
+                d = strdup(".");
+        else if (slash == path)
+                d = strdup("/");
+        else
+                d = strndup(path, (size_t) (slash - path));
+        if (!d)
+                return -ENOMEM;
+        *ret = d;
+        return 0;
+}
+
 int mkdir_parents(const char *path, mode_t mode) {
         _cleanup_free_ char *copy = strdup(path);
         if (!copy)

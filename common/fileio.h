@@ -19,5 +19,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 int tmpfile_beside(const char *path, mode_t mode, char **ret_tmp);
 int tmpfile_commit(int fd, const char *tmp, const char *path);
 int fsync_directory_of(const char *path);
+/* The folder path names its file in, newly allocated: "." for a bare name, "/" for a file in the root. */
+int path_directory(const char *path, char **ret);
 int mkdir_parents(const char *path, mode_t mode); /* creates every missing parent of path */
 int mkdir_p(const char *path, mode_t mode);       /* creates path and its parents */

@@ -47,6 +47,13 @@
                 (p) = NULL;          \
                 _p_;                 \
         })
+/* The same for a struct whose members a _cleanup_ function frees: the struct is emptied (zeroed). */
+#define TAKE_STRUCT(s)               \
+        ({                           \
+                typeof(s) _s_ = (s); \
+                (s) = (typeof(s)){}; \
+                _s_;                 \
+        })
 #define TAKE_FD(fd)              \
         ({                       \
                 int _fd_ = (fd); \

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
 
 #include "openssl-util.h"
 
@@ -23,4 +25,35 @@ int sha256_hex(const void *data, size_t size, char ret[static 65]) {
                 return -EIO;
         hex_encode(md, n, ret);
         return 0;
+}
+
+int x509_read_pem_file(const char *path, X509 **ret) {
+        FILE *f = fopen(path, "re");
+        X509 *x;
+
+        if (!f)
+                return -errno;
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        if (!x)
+                return -EBADMSG;
+        *ret = x;
+        return 0;
+}
+
+char *x509_subject_entry(X509 *x, int nid) {
+        X509_NAME *n = X509_get_subject_name(x);
+        int i = X509_NAME_get_index_by_NID(n, nid, -1);
+        unsigned char *u = NULL;
+        char *s;
+        int len;
+
+        if (i < 0)
+                return NULL;
+        len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+        if (len < 0)
+                return NULL;
+        s = strndup((const char *) u, (size_t) len);
+        OPENSSL_free(u);
+        return s;
 }

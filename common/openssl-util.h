@@ -40,5 +40,13 @@ static inline void sk_X509_pop_freep(STACK_OF(X509) * *s) {
 /* The SHA-256 of data as 64 hex digits and a NUL. */
 int sha256_hex(const void *data, size_t size, char ret[static 65]);
 
+/* The first certificate of the PEM file at path: 0, -errno when it cannot be opened, -EBADMSG when it holds
+ * no certificate. */
+int x509_read_pem_file(const char *path, X509 **ret);
+
+/* The first entry nid (e.g. NID_commonName) of x's subject as UTF-8, newly allocated; NULL when the subject
+ * has none, it cannot be converted, or on OOM. */
+char *x509_subject_entry(X509 *x, int nid);
+
 /* Drains the OpenSSL error queue into a short newly allocated string (the last error's reason), or NULL. */
 char *openssl_error_string(void);

@@ -3,6 +3,8 @@
 #include "bus-append.h"
 #include "macro.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
 int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict) {
         return dbus_message_iter_open_container(parent, DBUS_TYPE_ARRAY, "{sv}", ret_dict) ? 0 : -ENOMEM;
 }
@@ -56,34 +58,91 @@ int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *
         return dbus_dict_close_entry(dict, &entry, &variant, bus_append_string(&variant, value) >= 0);
 }
 
-int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value) {
-        dbus_bool_t b = value;
-        return append_entry(dict, key, DBUS_TYPE_BOOLEAN, "b", &b);
-}
+/* The typed appenders differ only in the C type, the D-Bus type and its signature. */
+#define DEFINE_DICT_APPEND(name, ctype, dbus_ctype, dbus_type, sig)                        \
+        int dbus_dict_append_##name(DBusMessageIter *dict, const char *key, ctype value) { \
+                dbus_ctype v = value;                                                      \
+                return append_entry(dict, key, dbus_type, sig, &v);                        \
+        }
 
-int dbus_dict_append_int32(DBusMessageIter *dict, const char *key, int32_t value) {
-        dbus_int32_t v = value;
-        return append_entry(dict, key, DBUS_TYPE_INT32, "i", &v);
-}
-
-int dbus_dict_append_uint32(DBusMessageIter *dict, const char *key, uint32_t value) {
-        dbus_uint32_t v = value;
-        return append_entry(dict, key, DBUS_TYPE_UINT32, "u", &v);
-}
-
-int dbus_dict_append_int64(DBusMessageIter *dict, const char *key, int64_t value) {
-        dbus_int64_t v = value;
-        return append_entry(dict, key, DBUS_TYPE_INT64, "x", &v);
-}
+DEFINE_DICT_APPEND(bool, bool, dbus_bool_t, DBUS_TYPE_BOOLEAN, "b");
+DEFINE_DICT_APPEND(int32, int32_t, dbus_int32_t, DBUS_TYPE_INT32, "i");
+DEFINE_DICT_APPEND(uint32, uint32_t, dbus_uint32_t, DBUS_TYPE_UINT32, "u");
+DEFINE_DICT_APPEND(int64, int64_t, dbus_int64_t, DBUS_TYPE_INT64, "x");
 
 int dbus_dict_append_fd(DBusMessageIter *dict, const char *key, int fd) {
         return append_entry(dict, key, DBUS_TYPE_UNIX_FD, "h", &fd);
 }
 
+/* The entry at dict: its key, and ret_value at its value (a variant itself for a{sv}). */
+static int dict_entry_read(DBusMessageIter *dict, const char **ret_key, DBusMessageIter *ret_value) {
+        DBusMessageIter entry;
+
+        dbus_message_iter_recurse(dict, &entry);
+        if (dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_STRING)
+                return -EBADMSG;
+        dbus_message_iter_get_basic(&entry, ret_key);
+        dbus_message_iter_next(&entry);
+        *ret_value = entry;
+        return 0;
+}
+
+int dbus_dict_next(DBusMessageIter *dict, const char **ret_key, DBusMessageIter *ret_value) {
+        DBusMessageIter value;
+        const char *key;
+        int r;
+
+        if (dbus_message_iter_get_arg_type(dict) != DBUS_TYPE_DICT_ENTRY)
+                return 0;
+        r = dict_entry_read(dict, &key, &value);
+        if (r < 0)
+                return r;
+        if (dbus_message_iter_get_arg_type(&value) == DBUS_TYPE_VARIANT)
+                dbus_message_iter_recurse(&value, ret_value);
+        else
+                *ret_value = value;
+        dbus_message_iter_next(dict);
+        *ret_key = key;
+        return 1;
+}
+
+static int iter_to_json(DBusMessageIter *iter, unsigned depth, json_object **ret);
+
+/* An array or a struct: a JSON array, or an object for a dictionary. */
+static int container_to_json(DBusMessageIter *iter, unsigned depth, bool is_dict, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        DBusMessageIter sub;
+        int r;
+
+        j = is_dict ? json_object_new_object() : json_object_new_array();
+        if (!j)
+                return -ENOMEM;
+        for (dbus_message_iter_recurse(iter, &sub);
+             dbus_message_iter_get_arg_type(&sub) != DBUS_TYPE_INVALID; dbus_message_iter_next(&sub)) {
+                DBusMessageIter value = sub;
+                const char *key = NULL;
+                json_object *v = NULL;
+
+                if (is_dict) {
+                        r = dict_entry_read(&sub, &key, &value);
+                        if (r < 0)
+                                return r;
+                }
+                r = iter_to_json(&value, depth + 1, &v);
+                if (r < 0)
+                        return r;
+                if (is_dict)
+                        json_object_object_add(j, key, v);
+                else
+                        json_object_array_add(j, v);
+        }
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
 static int iter_to_json(DBusMessageIter *iter, unsigned depth, json_object **ret) {
         int type = dbus_message_iter_get_arg_type(iter);
         json_object *j = NULL;
-        int r;
 
         if (depth > 32)
                 return -EBADMSG;
@@ -151,64 +210,11 @@ static int iter_to_json(DBusMessageIter *iter, unsigned depth, json_object **ret
                 dbus_message_iter_recurse(iter, &sub);
                 return iter_to_json(&sub, depth + 1, ret);
         }
-        case DBUS_TYPE_ARRAY: {
-                DBusMessageIter sub;
-                bool is_dict = dbus_message_iter_get_element_type(iter) == DBUS_TYPE_DICT_ENTRY;
-
-                j = is_dict ? json_object_new_object() : json_object_new_array();
-                if (!j)
-                        return -ENOMEM;
-                dbus_message_iter_recurse(iter, &sub);
-                while (dbus_message_iter_get_arg_type(&sub) != DBUS_TYPE_INVALID) {
-                        json_object *v = NULL;
-                        if (is_dict) {
-                                DBusMessageIter entry;
-                                const char *key;
-                                dbus_message_iter_recurse(&sub, &entry);
-                                if (dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_STRING) {
-                                        json_object_put(j);
-                                        return -EBADMSG;
-                                }
-                                dbus_message_iter_get_basic(&entry, &key);
-                                dbus_message_iter_next(&entry);
-                                r = iter_to_json(&entry, depth + 1, &v);
-                                if (r < 0) {
-                                        json_object_put(j);
-                                        return r;
-                                }
-                                json_object_object_add(j, key, v);
-                        } else {
-                                r = iter_to_json(&sub, depth + 1, &v);
-                                if (r < 0) {
-                                        json_object_put(j);
-                                        return r;
-                                }
-                                json_object_array_add(j, v);
-                        }
-                        dbus_message_iter_next(&sub);
-                }
-                *ret = j;
-                return 0;
-        }
-        case DBUS_TYPE_STRUCT: {
-                DBusMessageIter sub;
-                j = json_object_new_array();
-                if (!j)
-                        return -ENOMEM;
-                dbus_message_iter_recurse(iter, &sub);
-                while (dbus_message_iter_get_arg_type(&sub) != DBUS_TYPE_INVALID) {
-                        json_object *v = NULL;
-                        r = iter_to_json(&sub, depth + 1, &v);
-                        if (r < 0) {
-                                json_object_put(j);
-                                return r;
-                        }
-                        json_object_array_add(j, v);
-                        dbus_message_iter_next(&sub);
-                }
-                *ret = j;
-                return 0;
-        }
+        case DBUS_TYPE_ARRAY:
+                return container_to_json(
+                        iter, depth, dbus_message_iter_get_element_type(iter) == DBUS_TYPE_DICT_ENTRY, ret);
+        case DBUS_TYPE_STRUCT:
+                return container_to_json(iter, depth, false, ret);
         default:
                 *ret = NULL; /* JSON null */
                 return 0;

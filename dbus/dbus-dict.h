@@ -28,6 +28,12 @@ int dbus_dict_append_int64(DBusMessageIter *dict, const char *key, int64_t value
 /* The fd is duplicated into the message: the caller keeps its own. */
 int dbus_dict_append_fd(DBusMessageIter *dict, const char *key, int fd);
 
+/* Reads the entry at dict (an iterator inside an a{sv} or a{s*}) and moves dict on to the next: *ret_key is
+ * its key (valid as long as the message) and ret_value iterates its value, a variant's content for a{sv}. 1
+ * for an entry, 0 at the end, -EBADMSG when the key is not a string. For example: while ((r =
+ * dbus_dict_next(&dict, &key, &value)) > 0) ... */
+int dbus_dict_next(DBusMessageIter *dict, const char **ret_key, DBusMessageIter *ret_value);
+
 /* Reads any D-Bus value at iter into JSON: strings, integers, booleans, doubles, arrays, a{sv}/a{s*} as
  * objects, variants as their content. Unknown types (fds) become null. -EBADMSG on nesting deeper than 32.
  */

@@ -17,6 +17,7 @@
 #include "content-digest.h"
 #include "openssl-util.h"
 #include "sign-encoding.h"
+#include "string-table.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ESS_SIGNING_CERT *, ESS_SIGNING_CERT_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ESS_SIGNING_CERT_V2 *, ESS_SIGNING_CERT_V2_free);
@@ -30,7 +31,7 @@ static void sk_X509_freep_shallow(STACK_OF(X509) * *s) {
                 sk_X509_free(*s);
 }
 
-static const char *const problem_table[_CMS_PROBLEM_MAX] = {
+static const char *const cms_problem_table[_CMS_PROBLEM_MAX] = {
         [CMS_PROBLEM_OK] = "ok",
         [CMS_PROBLEM_MALFORMED] = "malformed",
         [CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH] = "digest-algorithms-mismatch",
@@ -46,25 +47,25 @@ static const char *const problem_table[_CMS_PROBLEM_MAX] = {
         [CMS_PROBLEM_BAD_COUNTERSIGNATURE] = "bad-countersignature",
 };
 
-static const char *const scheme_table[_CMS_SIGNATURE_SCHEME_MAX] = {
+static const char *const cms_signature_scheme_table[_CMS_SIGNATURE_SCHEME_MAX] = {
         [CMS_SIGNATURE_RSA_PKCS1] = "rsa-pkcs1",
         [CMS_SIGNATURE_RSA_PSS] = "rsa-pss",
         [CMS_SIGNATURE_ECDSA] = "ecdsa",
 };
 
-static const char *const content_type_table[_CMS_CONTENT_TYPE_MAX] = {
+static const char *const cms_content_type_table[_CMS_CONTENT_TYPE_MAX] = {
         [CMS_CONTENT_TYPE_ABSENT] = "absent",
         [CMS_CONTENT_TYPE_DATA] = "data",
         [CMS_CONTENT_TYPE_OTHER] = "other",
 };
 
-static const char *const signing_cert_table[_CMS_SIGNING_CERT_MAX] = {
+static const char *const cms_signing_cert_table[_CMS_SIGNING_CERT_MAX] = {
         [CMS_SIGNING_CERT_ABSENT] = "absent",       [CMS_SIGNING_CERT_V2_OK] = "v2-ok",
         [CMS_SIGNING_CERT_V1_OK] = "v1-ok",         [CMS_SIGNING_CERT_MISMATCH] = "mismatch",
         [CMS_SIGNING_CERT_MALFORMED] = "malformed",
 };
 
-static const char *const timestamp_table[_CMS_TIMESTAMP_STATUS_MAX] = {
+static const char *const cms_timestamp_status_table[_CMS_TIMESTAMP_STATUS_MAX] = {
         [CMS_TIMESTAMP_NONE] = "none",
         [CMS_TIMESTAMP_OK] = "ok",
         [CMS_TIMESTAMP_MALFORMED] = "malformed",
@@ -73,41 +74,11 @@ static const char *const timestamp_table[_CMS_TIMESTAMP_STATUS_MAX] = {
         [CMS_TIMESTAMP_UNSUPPORTED_DIGEST] = "unsupported-digest",
 };
 
-#define TABLE_LOOKUP(table, i) ((i) >= 0 && (size_t) (i) < ELEMENTSOF(table) ? (table)[i] : NULL)
-
-const char *cms_problem_to_string(CmsProblem p) {
-        return TABLE_LOOKUP(problem_table, p);
-}
-
-const char *cms_signature_scheme_to_string(CmsSignatureScheme s) {
-        return TABLE_LOOKUP(scheme_table, s);
-}
-
-const char *cms_content_type_to_string(CmsContentType t) {
-        return TABLE_LOOKUP(content_type_table, t);
-}
-
-const char *cms_signing_cert_to_string(CmsSigningCert s) {
-        return TABLE_LOOKUP(signing_cert_table, s);
-}
-
-const char *cms_timestamp_status_to_string(CmsTimestampStatus s) {
-        return TABLE_LOOKUP(timestamp_table, s);
-}
-
-CmsProblem cms_problem_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(problem_table); i++)
-                if (streq(problem_table[i], s))
-                        return (CmsProblem) i;
-        return _CMS_PROBLEM_INVALID;
-}
-
-CmsSignatureScheme cms_signature_scheme_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(scheme_table); i++)
-                if (streq(scheme_table[i], s))
-                        return (CmsSignatureScheme) i;
-        return _CMS_SIGNATURE_SCHEME_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(cms_problem, CmsProblem);
+DEFINE_STRING_TABLE_LOOKUP(cms_signature_scheme, CmsSignatureScheme);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cms_content_type, CmsContentType);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cms_signing_cert, CmsSigningCert);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cms_timestamp_status, CmsTimestampStatus);
 
 static void signer_result_done(CmsSignerResult *s);
 

@@ -5,6 +5,7 @@
 #include "macro.h"
 #include "p11-manager.h"
 #include "p11-protocol.h"
+#include "string-table.h"
 
 /* Header: u32 total length (header included), u8 version, u8 type, u16 reserved (0), u32 serial.
  * All integers are big-endian. */
@@ -256,8 +257,52 @@ static int frame_finish(P11Writer *w) {
         return p11_frame_end(w);
 }
 
-static int expect_type(const P11Frame *f, uint8_t type) {
-        return f->type == type ? 0 : -EBADMSG;
+/* Starts reading the body of a frame that must be of this type. */
+static int reader_open(P11Reader *r, const P11Frame *f, uint8_t type) {
+        if (f->type != type)
+                return -EBADMSG;
+        p11_reader_init(r, f);
+        return 0;
+}
+
+/* A list: a u32 count (at most max), then the entries, each written by put_entry. */
+static int encode_list(
+        P11Writer *w, uint8_t type, uint32_t serial, const void *entries, size_t n, size_t entry_size,
+        size_t max, void (*put_entry)(P11Writer *w, const void *entry)) {
+        if (n > max)
+                return -E2BIG;
+        p11_frame_begin(w, type, serial);
+        p11_put_u32(w, (uint32_t) n);
+        for (size_t i = 0; i < n; i++)
+                put_entry(w, (const uint8_t *) entries + i * entry_size);
+        return frame_finish(w);
+}
+
+/* The reverse of encode_list(). The entries are allocated zeroed and *ret_n counts each one as soon as its
+ * reading begins, so that on failure the caller's cleanup frees what a half-read entry holds. */
+static int decode_list(
+        const P11Frame *f, uint8_t type, size_t entry_size, uint32_t max,
+        void (*get_entry)(P11Reader *r, void *entry), void **ret_entries, size_t *ret_n) {
+        P11Reader r;
+        int k;
+
+        if ((k = reader_open(&r, f, type)) < 0)
+                return k;
+        uint32_t n = p11_get_u32(&r);
+        if (r.error < 0)
+                return r.error;
+        if (n > max)
+                return -EBADMSG;
+        if (n > 0) {
+                *ret_entries = calloc(n, entry_size);
+                if (!*ret_entries)
+                        return -ENOMEM;
+        }
+        for (uint32_t i = 0; i < n && r.error == 0; i++) {
+                (*ret_n)++;
+                get_entry(&r, (uint8_t *) *ret_entries + i * entry_size);
+        }
+        return p11_reader_finish(&r);
 }
 
 /* Hello. */
@@ -272,9 +317,8 @@ int p11_decode_hello_request(const P11Frame *f, P11HelloRequest *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_HELLO)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_HELLO)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         P11HelloRequest h = { .min_version = p11_get_u32(&r), .max_version = p11_get_u32(&r) };
         if ((k = p11_reader_finish(&r)) < 0)
                 return k;
@@ -307,9 +351,8 @@ int p11_decode_hello_reply(const P11Frame *f, P11HelloReply *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_HELLO | P11_MSG_REPLY)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_HELLO | P11_MSG_REPLY)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         h.version = p11_get_u32(&r);
         (void) p11_get_string(&r, P11_STRING_MAX, &h.manufacturer);
         (void) p11_get_string(&r, P11_STRING_MAX, &h.description);
@@ -317,8 +360,7 @@ int p11_decode_hello_reply(const P11Frame *f, P11HelloReply *ret) {
         h.cryptoki_minor = p11_get_u8(&r);
         if ((k = p11_reader_finish(&r)) < 0)
                 return k;
-        *ret = h;
-        h = (P11HelloReply){};
+        *ret = TAKE_STRUCT(h);
         return 0;
 }
 
@@ -368,63 +410,52 @@ void p11_slot_list_done(P11SlotList *l) {
         *l = (P11SlotList){};
 }
 
+static void put_slot_entry(P11Writer *w, const void *entry) {
+        const P11SlotEntry *s = entry;
+        p11_put_u64(w, s->slot_id);
+        p11_put_u64(w, s->slot_flags);
+        p11_put_string(w, s->slot_description);
+        p11_put_string(w, s->label);
+        p11_put_string(w, s->manufacturer);
+        p11_put_string(w, s->model);
+        p11_put_string(w, s->serial);
+        p11_put_u64(w, s->token_flags);
+        p11_put_u32(w, s->min_pin);
+        p11_put_u32(w, s->max_pin);
+}
+
+static void get_slot_entry(P11Reader *r, void *entry) {
+        P11SlotEntry *s = entry;
+        s->slot_id = p11_get_u64(r);
+        s->slot_flags = p11_get_u64(r);
+        (void) p11_get_string(r, P11_STRING_MAX, &s->slot_description);
+        (void) p11_get_string(r, P11_STRING_MAX, &s->label);
+        (void) p11_get_string(r, P11_STRING_MAX, &s->manufacturer);
+        (void) p11_get_string(r, P11_STRING_MAX, &s->model);
+        (void) p11_get_string(r, P11_STRING_MAX, &s->serial);
+        s->token_flags = p11_get_u64(r);
+        s->min_pin = p11_get_u32(r);
+        s->max_pin = p11_get_u32(r);
+}
+
 int p11_encode_slot_list(P11Writer *w, uint32_t serial, const P11SlotList *l) {
-        if (l->n_slots > P11_SLOTS_MAX)
-                return -E2BIG;
-        p11_frame_begin(w, P11_MSG_LIST_SLOTS | P11_MSG_REPLY, serial);
-        p11_put_u32(w, (uint32_t) l->n_slots);
-        for (size_t i = 0; i < l->n_slots; i++) {
-                const P11SlotEntry *s = &l->slots[i];
-                p11_put_u64(w, s->slot_id);
-                p11_put_u64(w, s->slot_flags);
-                p11_put_string(w, s->slot_description);
-                p11_put_string(w, s->label);
-                p11_put_string(w, s->manufacturer);
-                p11_put_string(w, s->model);
-                p11_put_string(w, s->serial);
-                p11_put_u64(w, s->token_flags);
-                p11_put_u32(w, s->min_pin);
-                p11_put_u32(w, s->max_pin);
-        }
-        return frame_finish(w);
+        return encode_list(
+                w, P11_MSG_LIST_SLOTS | P11_MSG_REPLY, serial, l->slots, l->n_slots, sizeof(P11SlotEntry),
+                P11_SLOTS_MAX, put_slot_entry);
 }
 
 int p11_decode_slot_list(const P11Frame *f, P11SlotList *ret) {
         _cleanup_(p11_slot_list_done) P11SlotList l = {};
-        P11Reader r;
+        void *slots = NULL;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_LIST_SLOTS | P11_MSG_REPLY)) < 0)
+        k = decode_list(
+                f, P11_MSG_LIST_SLOTS | P11_MSG_REPLY, sizeof(P11SlotEntry), P11_SLOTS_MAX, get_slot_entry,
+                &slots, &l.n_slots);
+        l.slots = slots;
+        if (k < 0)
                 return k;
-        p11_reader_init(&r, f);
-        uint32_t n = p11_get_u32(&r);
-        if (r.error < 0)
-                return r.error;
-        if (n > P11_SLOTS_MAX)
-                return -EBADMSG;
-        if (n > 0) {
-                l.slots = calloc(n, sizeof(P11SlotEntry));
-                if (!l.slots)
-                        return -ENOMEM;
-        }
-        for (uint32_t i = 0; i < n && r.error == 0; i++) {
-                P11SlotEntry *s = &l.slots[i];
-                l.n_slots++;
-                s->slot_id = p11_get_u64(&r);
-                s->slot_flags = p11_get_u64(&r);
-                (void) p11_get_string(&r, P11_STRING_MAX, &s->slot_description);
-                (void) p11_get_string(&r, P11_STRING_MAX, &s->label);
-                (void) p11_get_string(&r, P11_STRING_MAX, &s->manufacturer);
-                (void) p11_get_string(&r, P11_STRING_MAX, &s->model);
-                (void) p11_get_string(&r, P11_STRING_MAX, &s->serial);
-                s->token_flags = p11_get_u64(&r);
-                s->min_pin = p11_get_u32(&r);
-                s->max_pin = p11_get_u32(&r);
-        }
-        if ((k = p11_reader_finish(&r)) < 0)
-                return k;
-        *ret = l;
-        l = (P11SlotList){};
+        *ret = TAKE_STRUCT(l);
         return 0;
 }
 
@@ -441,58 +472,47 @@ void p11_cert_list_done(P11CertList *l) {
         *l = (P11CertList){};
 }
 
+static void put_cert_entry(P11Writer *w, const void *entry) {
+        const P11CertEntry *c = entry;
+        p11_put_bytes(w, c->id, c->id_size);
+        p11_put_string(w, c->label);
+        p11_put_bytes(w, c->der, c->der_size);
+        p11_put_u8(w, c->has_private_key);
+        p11_put_u8(w, c->always_authenticate);
+        p11_put_u32(w, c->key_type);
+}
+
+static void get_cert_entry(P11Reader *r, void *entry) {
+        P11CertEntry *c = entry;
+        (void) p11_get_bytes(r, P11_ID_MAX, &c->id, &c->id_size);
+        (void) p11_get_string(r, P11_STRING_MAX, &c->label);
+        (void) p11_get_bytes(r, P11_DER_MAX, &c->der, &c->der_size);
+        uint8_t has_key = p11_get_u8(r), always = p11_get_u8(r);
+        if (has_key > 1 || always > 1)
+                r->error = r->error ?: -EBADMSG;
+        c->has_private_key = has_key;
+        c->always_authenticate = always;
+        c->key_type = p11_get_u32(r);
+}
+
 int p11_encode_cert_list(P11Writer *w, uint32_t serial, const P11CertList *l) {
-        if (l->n_certs > P11_CERTS_MAX)
-                return -E2BIG;
-        p11_frame_begin(w, P11_MSG_LIST_CERTS | P11_MSG_REPLY, serial);
-        p11_put_u32(w, (uint32_t) l->n_certs);
-        for (size_t i = 0; i < l->n_certs; i++) {
-                const P11CertEntry *c = &l->certs[i];
-                p11_put_bytes(w, c->id, c->id_size);
-                p11_put_string(w, c->label);
-                p11_put_bytes(w, c->der, c->der_size);
-                p11_put_u8(w, c->has_private_key);
-                p11_put_u8(w, c->always_authenticate);
-                p11_put_u32(w, c->key_type);
-        }
-        return frame_finish(w);
+        return encode_list(
+                w, P11_MSG_LIST_CERTS | P11_MSG_REPLY, serial, l->certs, l->n_certs, sizeof(P11CertEntry),
+                P11_CERTS_MAX, put_cert_entry);
 }
 
 int p11_decode_cert_list(const P11Frame *f, P11CertList *ret) {
         _cleanup_(p11_cert_list_done) P11CertList l = {};
-        P11Reader r;
+        void *certs = NULL;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_LIST_CERTS | P11_MSG_REPLY)) < 0)
+        k = decode_list(
+                f, P11_MSG_LIST_CERTS | P11_MSG_REPLY, sizeof(P11CertEntry), P11_CERTS_MAX, get_cert_entry,
+                &certs, &l.n_certs);
+        l.certs = certs;
+        if (k < 0)
                 return k;
-        p11_reader_init(&r, f);
-        uint32_t n = p11_get_u32(&r);
-        if (r.error < 0)
-                return r.error;
-        if (n > P11_CERTS_MAX)
-                return -EBADMSG;
-        if (n > 0) {
-                l.certs = calloc(n, sizeof(P11CertEntry));
-                if (!l.certs)
-                        return -ENOMEM;
-        }
-        for (uint32_t i = 0; i < n && r.error == 0; i++) {
-                P11CertEntry *c = &l.certs[i];
-                l.n_certs++;
-                (void) p11_get_bytes(&r, P11_ID_MAX, &c->id, &c->id_size);
-                (void) p11_get_string(&r, P11_STRING_MAX, &c->label);
-                (void) p11_get_bytes(&r, P11_DER_MAX, &c->der, &c->der_size);
-                uint8_t has_key = p11_get_u8(&r), always = p11_get_u8(&r);
-                if (has_key > 1 || always > 1)
-                        r.error = r.error ?: -EBADMSG;
-                c->has_private_key = has_key;
-                c->always_authenticate = always;
-                c->key_type = p11_get_u32(&r);
-        }
-        if ((k = p11_reader_finish(&r)) < 0)
-                return k;
-        *ret = l;
-        l = (P11CertList){};
+        *ret = TAKE_STRUCT(l);
         return 0;
 }
 
@@ -519,9 +539,8 @@ int p11_decode_login_request(const P11Frame *f, P11LoginRequest *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_LOGIN)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_LOGIN)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         l.slot_id = p11_get_u64(&r);
         l.flags = p11_get_u32(&r);
         (void) p11_get_secret(&r, P11_PIN_MAX, &l.pin);
@@ -531,8 +550,7 @@ int p11_decode_login_request(const P11Frame *f, P11LoginRequest *ret) {
                 return -EBADMSG;
         if (!(l.flags & P11_FLAG_PROTECTED_AUTH) && secret_size(l.pin) == 0)
                 return -EBADMSG;
-        *ret = l;
-        l = (P11LoginRequest){};
+        *ret = TAKE_STRUCT(l);
         return 0;
 }
 
@@ -602,9 +620,8 @@ int p11_decode_sign_request(const P11Frame *f, P11SignRequest *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_SIGN)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_SIGN)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         s.slot_id = p11_get_u64(&r);
         (void) p11_get_bytes(&r, P11_ID_MAX, &s.id, &s.id_size);
         s.mechanism.algorithm = (P11SignAlgorithm) p11_get_u32(&r);
@@ -622,8 +639,7 @@ int p11_decode_sign_request(const P11Frame *f, P11SignRequest *ret) {
                 return -EBADMSG;
         if (secret_size(pin) > 0)
                 s.pin = TAKE_PTR(pin);
-        *ret = s;
-        s = (P11SignRequest){};
+        *ret = TAKE_STRUCT(s);
         return 0;
 }
 
@@ -648,9 +664,8 @@ int p11_decode_sign_reply(const P11Frame *f, P11SignReply *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_SIGN | P11_MSG_REPLY)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_SIGN | P11_MSG_REPLY)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         (void) p11_get_bytes(&r, P11_SIGNATURE_MAX, &s.signature, &s.signature_size);
         uint8_t always = p11_get_u8(&r);
         if ((k = p11_reader_finish(&r)) < 0)
@@ -658,8 +673,7 @@ int p11_decode_sign_reply(const P11Frame *f, P11SignReply *ret) {
         if (s.signature_size == 0 || always > 1)
                 return -EBADMSG;
         s.always_authenticate = always;
-        *ret = s;
-        s = (P11SignReply){};
+        *ret = TAKE_STRUCT(s);
         return 0;
 }
 
@@ -685,9 +699,8 @@ int p11_decode_error_reply(const P11Frame *f, P11ErrorReply *ret) {
         P11Reader r;
         int k;
 
-        if ((k = expect_type(f, P11_MSG_ERROR)) < 0)
+        if ((k = reader_open(&r, f, P11_MSG_ERROR)) < 0)
                 return k;
-        p11_reader_init(&r, f);
         uint32_t code = p11_get_u32(&r);
         e.ck_rv = p11_get_u64(&r);
         e.pin_flags = p11_get_u32(&r);
@@ -697,8 +710,7 @@ int p11_decode_error_reply(const P11Frame *f, P11ErrorReply *ret) {
         if (code == P11_ERROR_NONE || code >= _P11_ERROR_MAX)
                 return -EBADMSG;
         e.code = (P11Error) code;
-        *ret = e;
-        e = (P11ErrorReply){};
+        *ret = TAKE_STRUCT(e);
         return 0;
 }
 
@@ -846,7 +858,7 @@ int p11_error_to_errno(P11Error e) {
         }
 }
 
-static const char *const error_names[_P11_ERROR_MAX] = {
+static const char *const p11_error_table[_P11_ERROR_MAX] = {
         [P11_ERROR_NONE] = "none",
         [P11_ERROR_PIN_INCORRECT] = "pin-incorrect",
         [P11_ERROR_PIN_LOCKED] = "pin-locked",
@@ -870,11 +882,7 @@ static const char *const error_names[_P11_ERROR_MAX] = {
         [P11_ERROR_TIMEOUT] = "timeout",
 };
 
-const char *p11_error_to_string(P11Error e) {
-        if (e < 0 || e >= _P11_ERROR_MAX)
-                return NULL;
-        return error_names[e];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(p11_error, P11Error);
 
 unsigned p11_pin_flags_from_token_flags(uint64_t f) {
         unsigned r = 0;

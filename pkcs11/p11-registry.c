@@ -6,6 +6,7 @@
 #include "macro.h"
 #include "p11-registry.h"
 #include "pkcs11/p11-config.h"
+#include "string-util.h"
 
 typedef struct Entry {
         char *name; /* file name without .module */
@@ -24,15 +25,6 @@ static bool list_has_word(const char *list, const char *word) {
         return false;
 }
 
-static char *strip(char *s) {
-        while (*s == ' ' || *s == '\t')
-                s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-                s[--n] = 0;
-        return s;
-}
-
 /* Returns the module path of one .module file, NULL (and 0) when the module is not for kysod. */
 static int parse_module_file(const char *file, const char *module_dir, char **ret) {
         _cleanup_free_ char *buf = NULL, *module = NULL;
@@ -47,14 +39,14 @@ static int parse_module_file(const char *file, const char *module_dir, char **re
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                line = strip(line);
+                line = strstrip(line);
                 if (*line == '#' || *line == 0)
                         continue;
                 char *colon = strchr(line, ':');
                 if (!colon)
                         continue;
                 *colon = 0;
-                char *key = strip(line), *value = strip(colon + 1);
+                char *key = strstrip(line), *value = strstrip(colon + 1);
                 if (streq(key, "module")) {
                         free(module);
                         module = strdup(value);

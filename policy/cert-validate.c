@@ -62,16 +62,9 @@ char *cert_display_name(X509 *x) {
         if (!b)
                 return NULL;
         X509_NAME *n = X509_get_subject_name(x);
-        int cn = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-        if (cn >= 0) {
-                unsigned char *u = NULL;
-                int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, cn)));
-                if (len >= 0) {
-                        char *s = strndup((const char *) u, (size_t) len);
-                        OPENSSL_free(u);
-                        return s;
-                }
-        }
+        char *cn = x509_subject_entry(x, NID_commonName);
+        if (cn)
+                return cn;
         X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
         char *data;
         long len = BIO_get_mem_data(b, &data);

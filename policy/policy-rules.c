@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "i18n.h"
+#include "openssl-util.h"
 #include "policy/policy-rules.h"
 #include "string-table.h"
 #include "string-util.h"
@@ -21,18 +22,10 @@ void rule_decision_done(RuleDecision *d) {
 static char *name_of(X509 *x) {
         if (!x)
                 return strdup("?");
-        X509_NAME *n = X509_get_subject_name(x);
-        int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-        if (i >= 0) {
-                unsigned char *u = NULL;
-                int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-                if (len >= 0) {
-                        char *s = strndup((const char *) u, (size_t) len);
-                        OPENSSL_free(u);
-                        return s;
-                }
-        }
-        char *o = X509_NAME_oneline(n, NULL, 0);
+        char *cn = x509_subject_entry(x, NID_commonName);
+        if (cn)
+                return cn;
+        char *o = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
         char *s = strdup(o ?: "?");
         OPENSSL_free(o);
         return s;

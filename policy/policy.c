@@ -404,16 +404,9 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         }
 
         /* The folder holding the file, and its policy.d, must not be writable by users either. */
-        const char *slash = strrchr(path, '/');
-        dir = slash ? strndup(path, (size_t) (slash - path)) : strdup(".");
-        if (!dir)
-                return -ENOMEM;
-        if (isempty(dir)) {
-                free(dir);
-                dir = strdup("/");
-                if (!dir)
-                        return -ENOMEM;
-        }
+        r = path_directory(path, &dir);
+        if (r < 0)
+                return r;
         r = policy_check_owner_path(dir, flags, &errors);
         if (r < 0)
                 return r;

@@ -70,20 +70,6 @@ void signature_check_done(SignatureCheck *c) {
         cert_validation_done(&c->now);
 }
 
-static char *name_entry(X509 *x, int nid) {
-        X509_NAME *n = X509_get_subject_name(x);
-        int i = X509_NAME_get_index_by_NID(n, nid, -1);
-        if (i < 0)
-                return NULL;
-        unsigned char *u = NULL;
-        int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-        if (len < 0)
-                return NULL;
-        char *s = strndup((const char *) u, (size_t) len);
-        OPENSSL_free(u);
-        return s;
-}
-
 static const char *hash_name(int nid) {
         return nid != NID_undef ? OBJ_nid2sn(nid) : "?";
 }
@@ -141,7 +127,7 @@ check_timestamp(const Policy *p, const CmsSignerResult *s, STACK_OF(X509) * pool
 
         if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert || !t->has_gen_time)
                 return free_and_asprintf(&c->timestamp_reason, "%s", _("it does not verify."));
-        c->tsa_name = name_entry(t->tsa_cert, NID_commonName);
+        c->tsa_name = x509_subject_entry(t->tsa_cert, NID_commonName);
         if (time_in_future(p, t->gen_time)) {
                 char when[32];
                 format_utc(t->gen_time, when, sizeof when);
@@ -239,9 +225,9 @@ int signature_check(
         c.signer = s->signer_cert;
         c.kind = CERT_KIND_UNKNOWN;
         if (c.signer) {
-                c.signer_name = name_entry(c.signer, NID_commonName);
-                c.signer_title = name_entry(c.signer, NID_title);
-                c.organization = name_entry(c.signer, NID_organizationName);
+                c.signer_name = x509_subject_entry(c.signer, NID_commonName);
+                c.signer_title = x509_subject_entry(c.signer, NID_title);
+                c.organization = x509_subject_entry(c.signer, NID_organizationName);
                 c.kind = policy_classify_certificate(p, c.signer, NULL);
         }
 

@@ -10,6 +10,7 @@
 #include "agent/prompt-pinentry.h"
 #include "i18n.h"
 #include "macro.h"
+#include "prompt-test.h"
 
 static int exit_code = 1;
 
@@ -70,18 +71,7 @@ int main(int argc, char **argv) {
                                .size = 48213,
                                .sha256 =
                                        "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9" };
-        PromptRequest req = {
-                .app_name = "Quản lý văn bản",
-                .executable = "/usr/bin/qlvb",
-                .pid = 4242,
-                .documents = &doc,
-                .n_documents = 1,
-                .cert_holder = "Nguyễn Văn An",
-                .cert_organization = "UBND phường Uông Bí",
-                .cert_kind = "personal",
-                .cert_not_after = 1893456000,
-                .role = "approve",
-        };
+        PromptRequest req = TEST_PROMPT_REQUEST(&doc);
         PinentryConfig c = {};
         int r;
 

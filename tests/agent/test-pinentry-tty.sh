@@ -21,22 +21,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The pane runs a program that never reads the terminal, so only pinentry-tty reads the keys we send.
-tmux -S "$sock" -f /dev/null new-session -d -x 200 -y 50 "sleep 600"
-tty=$(tmux -S "$sock" display-message -p '#{pane_tty}')
+. "$(dirname -- "${BASH_SOURCE[0]}")/tmux-pane.sh"
+tty=$(pane_start)
 [[ -c $tty ]] || { echo "no pane terminal ($tty)"; exit 1; }
 
-screen() { tmux -S "$sock" capture-pane -p -J; }
-
-# wait_for TEXT: until the pane shows TEXT (10 s).
+# wait_for TEXT: until the pane shows TEXT (10 s); if it never does, the driver's output too.
 wait_for() {
-        for _ in $(seq 100); do
-                screen | grep -qF -- "$1" && return 0
-                sleep 0.1
-        done
-        echo "the pane never showed: $1"
-        echo "--- pane:"
-        screen
+        pane_wait 100 "$1" && return 0
         echo "--- driver:"
         cat "$tmp/out" || true
         return 1

@@ -9,6 +9,7 @@
 #include "agent/prompt-text.h"
 #include "fileio.h"
 #include "i18n.h"
+#include "prompt-test.h"
 
 /* argv[1]: the scripted pinentry (tests/agent/scripted-pinentry). */
 static const char *scripted;
@@ -33,18 +34,7 @@ static const PromptDocument doc = {
         .sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 };
 
-static const PromptRequest request = {
-        .app_name = "Quản lý văn bản",
-        .executable = "/usr/bin/qlvb",
-        .pid = 4242,
-        .documents = &doc,
-        .n_documents = 1,
-        .cert_holder = "Nguyễn Văn An",
-        .cert_organization = "UBND phường Uông Bí",
-        .cert_kind = "personal",
-        .cert_not_after = 1893456000,
-        .role = "approve",
-};
+static const PromptRequest request = TEST_PROMPT_REQUEST(&doc);
 
 static void write_script(Fixture *f, const char *answers) {
         _cleanup_fclose_ FILE *s = fopen(f->script, "we");

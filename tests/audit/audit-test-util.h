@@ -74,6 +74,20 @@ static inline uint64_t append_signs(AuditLog *log, unsigned first, unsigned n) {
         return seq;
 }
 
+/* A closed log at path (opened with o, which may be NULL) holding n signing records (doc-1.pdf onwards). */
+static inline void make_log(const char *path, const AuditLogOptions *o, unsigned n) {
+        AuditLog *log = log_open_ok(path, o);
+        append_signs(log, 1, n);
+        audit_log_free(log);
+}
+
+/* Opens the log at path with o (a start of the agent) and checks that it goes on after seq. */
+static inline void open_expect_seq(const char *path, const AuditLogOptions *o, uint64_t seq) {
+        AuditLog *log = log_open_ok(path, o);
+        assert_int_equal(audit_log_get_seq(log), seq);
+        audit_log_free(log);
+}
+
 /* The file's bytes and a NUL. Returned in a buffer of its own: once inlined, the pointer that
  * read_full_file() fills through the address of a local looks to GCC 12 as if it could point at that local
  * (-Wdangling-pointer) in the caller. */

@@ -66,13 +66,11 @@ static void test_chain_broken_once(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
         AuditLogOptions o = { .no_journal = true, .max_size = 64 * 1024 };
-        AuditLog *log = log_open_ok(path, &o);
-        append_signs(log, 1, 10);
-        audit_log_free(log);
+        make_log(path, &o, 10);
         alter_record(path, 5);
 
         /* Start: one record, naming record seq 5 (changed) after the intact seq 4. */
-        log = log_open_ok(path, &o);
+        AuditLog *log = log_open_ok(path, &o);
         _cleanup_free_ char *msg = NULL;
         assert_int_equal(watch_and_wait(log, &msg), 1);
         assert_non_null(strstr(msg, "seq 5"));

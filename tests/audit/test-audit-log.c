@@ -85,9 +85,7 @@ static void test_torn_tail(void **state) {
         static const char torn[] = "{\"v\":1,\"seq\":6,\"time\":\"2026-";
         size_t before_size;
 
-        AuditLog *log = log_open_ok(path, NULL);
-        append_signs(log, 1, 5);
-        audit_log_free(log);
+        make_log(path, NULL, 5);
         _cleanup_free_ char *before = file_read(path, &before_size);
         file_append(path, torn, strlen(torn));
 
@@ -100,7 +98,7 @@ static void test_torn_tail(void **state) {
         assert_int_equal(res.records, 5);
         audit_verify_result_done(&res);
 
-        log = log_open_ok(path, NULL);
+        AuditLog *log = log_open_ok(path, NULL);
         const char *q = audit_log_get_quarantine_path(log);
         assert_non_null(q);
         assert_non_null(strstr(q, "audit.jsonl.torn-"));
@@ -256,9 +254,7 @@ static void test_rotate_size(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
         AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
-        AuditLog *log = log_open_ok(path, &o);
-        append_signs(log, 1, 40);
-        audit_log_free(log);
+        make_log(path, &o, 40);
 
         _cleanup_strv_free_ char **files = NULL;
         unsigned max = 0;
@@ -287,9 +283,7 @@ static void test_rotate_size(void **state) {
         audit_verify_result_done(&res);
 
         /* Reopen continues in the active file. */
-        log = log_open_ok(path, &o);
-        assert_int_equal(audit_log_get_seq(log), 40 + max);
-        audit_log_free(log);
+        open_expect_seq(path, &o, 40 + max);
         tmpdir_remove(dir);
 }
 
@@ -373,20 +367,26 @@ static void test_rotate_month(void **state) {
         tmpdir_remove(dir);
 }
 
+/* A log of 3 records whose rotation crashed right after the rename: audit.jsonl.1 and no active file. */
+static void make_log_rotated_away(const char *dir, const char *path) {
+        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
+        make_log(path, NULL, 3);
+        assert_int_equal(rename(path, a1), 0);
+}
+
+/* What a crash while writing the first record of the new file leaves (written with its NUL, 19 bytes). */
+static const char torn_first_record[] = "{\"v\":1,\"seq\":4,\"ti";
+
 static void test_rotate_interrupted(void **state) {
         /* A crash right after the rename: no active file. The next append first links the chain. */
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
-        AuditLog *log = log_open_ok(path, NULL);
-        append_signs(log, 1, 3);
-        audit_log_free(log);
-        assert_int_equal(rename(path, a1), 0);
+        make_log_rotated_away(dir, path);
         /* An empty newer archive (never written by kyso) does not hide the head. */
         _cleanup_free_ char *a2 = path_in(dir, "audit.jsonl.2");
         file_write(a2, "", 0);
 
-        log = log_open_ok(path, NULL);
+        AuditLog *log = log_open_ok(path, NULL);
         assert_int_equal(audit_log_get_seq(log), 3);
         append_signs(log, 4, 1);
         audit_log_free(log);
@@ -405,14 +405,10 @@ static void test_rotate_torn_first_record(void **state) {
         /* A crash while writing the first record of a new file: the file holds only a torn line. */
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
-        AuditLog *log = log_open_ok(path, NULL);
-        append_signs(log, 1, 3);
-        audit_log_free(log);
-        assert_int_equal(rename(path, a1), 0);
-        file_write(path, "{\"v\":1,\"seq\":4,\"ti", 19);
+        make_log_rotated_away(dir, path);
+        file_write(path, torn_first_record, sizeof(torn_first_record));
 
-        log = log_open_ok(path, NULL);
+        AuditLog *log = log_open_ok(path, NULL);
         assert_non_null(audit_log_get_quarantine_path(log));
         assert_int_equal(audit_log_get_seq(log), 5); /* log-rotated, then log-torn-tail */
         audit_log_free(log);
@@ -572,9 +568,7 @@ static const char torn_line[] = "{\"v\":1,\"seq\":6,\"time\":\"2026-";
 
 /* A log of 5 records and a torn sixth line; returns the size without the torn line. */
 static uint64_t make_torn_log(const char *path) {
-        AuditLog *log = log_open_ok(path, NULL);
-        append_signs(log, 1, 5);
-        audit_log_free(log);
+        make_log(path, NULL, 5);
         uint64_t size = file_size(path);
         file_append(path, torn_line, strlen(torn_line));
         return size;
@@ -642,9 +636,7 @@ static void test_torn_crash_before_cut(void **state) {
         open_killed(path, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT);
         assert_int_equal(file_size(path), cut + strlen(torn_line));
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
         tmpdir_remove(dir);
 }
@@ -661,9 +653,7 @@ static void test_torn_stale_temporary(void **state) {
         file_write(tmp, torn_line, 10);
         file_write(other, "x", 1); /* not a name the agent makes: left alone */
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         assert_int_equal(access(tmp, F_OK), -1);
         assert_int_equal(unlink(other), 0);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
@@ -679,9 +669,7 @@ static void test_torn_crash_after_record(void **state) {
         open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD);
         uint64_t size = file_size(path);
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 6);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 6);
         assert_int_equal(file_size(path), size);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
         tmpdir_remove(dir);
@@ -697,9 +685,7 @@ static void test_torn_crash_in_record(void **state) {
         open_killed(path, AUDIT_FAULT_TORN_KILL);
         assert_true(file_size(path) > cut);
 
-        AuditLog *log = log_open_ok(path, NULL);
-        assert_int_equal(audit_log_get_seq(log), 7);
-        audit_log_free(log);
+        open_expect_seq(path, NULL, 7);
         TornRecord t;
         assert_int_equal(check_quarantines(path, &t), 2);
         /* Half of the first record was where the first torn line had been. */
@@ -732,18 +718,14 @@ static void test_torn_crash_rotated(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(faults); i++) {
                 char *dir = tmpdir_new();
                 _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-                _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
-                AuditLog *log = log_open_ok(path, NULL);
-                append_signs(log, 1, 3);
-                audit_log_free(log);
-                assert_int_equal(rename(path, a1), 0);
-                file_write(path, "{\"v\":1,\"seq\":4,\"ti", 19);
+                make_log_rotated_away(dir, path);
+                file_write(path, torn_first_record, sizeof(torn_first_record));
 
                 open_killed(path, faults[i]);
                 if (faults[i] == AUDIT_FAULT_OPEN_KILL_AFTER_CUT)
                         assert_int_equal(file_size(path), 0);
 
-                log = log_open_ok(path, NULL);
+                AuditLog *log = log_open_ok(path, NULL);
                 assert_int_equal(audit_log_get_seq(log), 5); /* log-rotated, then log-torn-tail */
                 audit_log_free(log);
                 _cleanup_free_ char *d = file_read(path, NULL);

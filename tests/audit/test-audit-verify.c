@@ -290,9 +290,7 @@ static void test_rotation(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *path = path_in(f->dir, "rot/audit.jsonl");
         AuditLogOptions o = { .no_journal = true, .max_size = 2048 };
-        AuditLog *log = log_open_ok(path, &o);
-        append_signs(log, 1, 30);
-        audit_log_free(log);
+        make_log(path, &o, 30);
         free(f->path);
         f->path = strdup(path);
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);

@@ -124,6 +124,21 @@ static void test_loop_read_exact_short(void **state) {
         close(p[0]);
 }
 
+static void test_path_directory(void **state) {
+        static const char *const cases[][2] = {
+                { "/etc/kyso/policy.conf", "/etc/kyso" },
+                { "/policy.conf", "/" },
+                { "policy.conf", "." },
+                { "policy.d/10-ward.conf", "policy.d" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *d = NULL;
+                assert_int_equal(path_directory(cases[i][0], &d), 0);
+                assert_string_equal(d, cases[i][1]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_write_and_read),
@@ -131,6 +146,7 @@ int main(void) {
                 cmocka_unit_test(test_tmpfile),
                 cmocka_unit_test(test_read_cap),
                 cmocka_unit_test(test_loop_read_exact_short),
+                cmocka_unit_test(test_path_directory),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
 #include "kyso-test.h"
 
 #include "dbus/bus-append.h"
+#include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 
 /* libdbus aborts the process on a string that is not UTF-8: none of these may reach it as it is. */
@@ -54,10 +55,82 @@ static void test_error_message(void **state) {
         dbus_message_unref(call);
 }
 
+static DBusMessage *new_dict_message(void) {
+        DBusMessage *m = dbus_message_new_signal("/org/kyso/Agent1", "org.kyso.Request1", "Response");
+        DBusMessageIter it, dict;
+
+        assert_non_null(m);
+        dbus_message_iter_init_append(m, &it);
+        assert_int_equal(dbus_dict_open(&it, &dict), 0);
+        assert_int_equal(dbus_dict_append_string(&dict, "status", "done"), 0);
+        assert_int_equal(dbus_dict_append_bool(&dict, "has-private-key", true), 0);
+        assert_int_equal(dbus_dict_append_int32(&dict, "tries", -3), 0);
+        assert_int_equal(dbus_dict_append_uint32(&dict, "count", 7), 0);
+        assert_int_equal(dbus_dict_append_int64(&dict, "time", INT64_C(1) << 40), 0);
+        assert_int_equal(dbus_dict_close(&it, &dict), 0);
+        return m;
+}
+
+/* dbus_dict_next() walks the entries in order and gives each variant's content. */
+static void test_dict_next(void **state) {
+        DBusMessage *m = new_dict_message();
+        DBusMessageIter it, dict, value;
+        const char *key, *s;
+        dbus_bool_t b;
+        dbus_int32_t i;
+        dbus_uint32_t u;
+        dbus_int64_t x;
+
+        assert_true(dbus_message_iter_init(m, &it));
+        dbus_message_iter_recurse(&it, &dict);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 1);
+        assert_string_equal(key, "status");
+        assert_int_equal(dbus_message_iter_get_arg_type(&value), DBUS_TYPE_STRING);
+        dbus_message_iter_get_basic(&value, &s);
+        assert_string_equal(s, "done");
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 1);
+        assert_string_equal(key, "has-private-key");
+        dbus_message_iter_get_basic(&value, &b);
+        assert_true(b);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 1);
+        assert_string_equal(key, "tries");
+        dbus_message_iter_get_basic(&value, &i);
+        assert_int_equal(i, -3);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 1);
+        assert_string_equal(key, "count");
+        dbus_message_iter_get_basic(&value, &u);
+        assert_int_equal(u, 7);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 1);
+        assert_string_equal(key, "time");
+        assert_int_equal(dbus_message_iter_get_arg_type(&value), DBUS_TYPE_INT64);
+        dbus_message_iter_get_basic(&value, &x);
+        assert_true(x == INT64_C(1) << 40);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 0);
+        assert_int_equal(dbus_dict_next(&dict, &key, &value), 0);
+        dbus_message_unref(m);
+}
+
+/* The same dictionary as JSON, as kysoctl --json shows it. */
+static void test_dict_to_json(void **state) {
+        DBusMessage *m = new_dict_message();
+        DBusMessageIter it;
+        json_object *j = NULL;
+
+        assert_true(dbus_message_iter_init(m, &it));
+        assert_int_equal(dbus_iter_to_json(&it, &j), 0);
+        assert_string_equal(
+                json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
+                "{\"status\":\"done\",\"has-private-key\":true,\"tries\":-3,\"count\":7,\"time\":1099511627776}");
+        json_object_put(j);
+        dbus_message_unref(m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_append_string),
                 cmocka_unit_test(test_error_message),
+                cmocka_unit_test(test_dict_next),
+                cmocka_unit_test(test_dict_to_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

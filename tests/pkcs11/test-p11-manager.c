@@ -299,11 +299,7 @@ static void verify_signature(const char *pem_name, P11SignAlgorithm alg, const u
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
 
         assert_true(asprintf(&path, "%s/fx/pki/%s.pem", dir, pem_name) > 0);
-        FILE *f = fopen(path, "re");
-        assert_non_null(f);
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        assert_non_null(x);
+        assert_int_equal(x509_read_pem_file(path, &x), 0);
         EVP_PKEY *pk = X509_get0_pubkey(x);
         ctx = EVP_PKEY_CTX_new(pk, NULL);
         assert_int_equal(EVP_PKEY_verify_init(ctx), 1);

@@ -51,11 +51,8 @@ static inline int fixtures_teardown(void) {
 static inline X509 *cert(const char *name) {
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s.pem", pki, name);
-        FILE *f = fopen(path, "re");
-        assert_non_null(f);
-        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        assert_non_null(x);
+        X509 *x = NULL;
+        assert_int_equal(x509_read_pem_file(path, &x), 0);
         return x;
 }
 

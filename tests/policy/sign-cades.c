@@ -12,11 +12,8 @@
 #include "soft-signer.h"
 
 static X509 *read_cert(const char *path) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
+        X509 *x = NULL;
+        (void) x509_read_pem_file(path, &x);
         return x;
 }
 

@@ -7,17 +7,7 @@ set -uo pipefail
 FX="$KYSO_SOURCE_ROOT/tests/fixtures"
 . "$FX/tap.sh"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-cert-validate.XXXXXX") || bail_out "mktemp failed"
-trap 'rm -rf -- "$T"' EXIT
-"$FX/make-fixtures.sh" "$T/fx" >"$T/make.out" 2>&1 || {
-        sed 's/^/# /' "$T/make.out"
-        bail_out "make-fixtures.sh failed"
-}
-# shellcheck source=/dev/null
-. "$T/fx/env.sh"
-. "$FX/servers.sh"
-P=$KYSO_PKI
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+fixtures_setup cert-validate
 
 start() { # KIND OUTVAR FLAGS...
         start_test_server "$@" 2>"$T/start.err" || {

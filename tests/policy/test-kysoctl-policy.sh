@@ -17,16 +17,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 chmod 644 "$T/root.pem"
 
 check() { # DESC EXIT REGEX ARGS...
-        local desc=$1 want=$2 regex=$3 out rc
-        shift 3
-        out=$("$KYSOCTL" policy "$@" 2>&1)
-        rc=$?
-        if [[ $rc -eq $want ]] && grep -Eq -- "$regex" <<<"$out"; then
-                ok "$desc"
-        else
-                not_ok "$desc (exit $rc, want $want; want /$regex/)"
-                printf '%s\n' "$out" | sed 's/^/# /'
-        fi
+        expect_exit "$1" "$2" "$3" "$KYSOCTL" policy "${@:4}"
 }
 
 mkdir -m 755 "$T/good"

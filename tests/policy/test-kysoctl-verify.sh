@@ -8,17 +8,8 @@ set -uo pipefail
 FX="$KYSO_SOURCE_ROOT/tests/fixtures"
 . "$FX/tap.sh"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-verify.XXXXXX") || bail_out "mktemp failed"
-trap 'rm -rf -- "$T"' EXIT
-"$FX/make-fixtures.sh" "$T/fx" >"$T/make.out" 2>&1 || {
-        sed 's/^/# /' "$T/make.out"
-        bail_out "make-fixtures.sh failed"
-}
-# shellcheck source=/dev/null
-. "$T/fx/env.sh"
-. "$FX/servers.sh"
-P=$KYSO_PKI
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY LANGUAGE
+fixtures_setup verify
+unset LANGUAGE
 export LC_ALL=C.UTF-8
 
 start_test_server crl CRL 2>"$T/start.err" || bail_out "crl server: $(cat "$T/start.err")"
@@ -71,16 +62,7 @@ sign() { # NAME OUT [extra openssl args]
 
 # expect_verify DESC EXIT REGEX ARGS...: runs kysoctl verify ARGS, checks the exit code and the output.
 expect_verify() {
-        local desc=$1 want=$2 regex=$3 out rc
-        shift 3
-        out=$("$KYSOCTL" verify "$@" 2>&1)
-        rc=$?
-        if [[ $rc -eq $want ]] && grep -Eq -- "$regex" <<<"$out"; then
-                ok "$desc"
-        else
-                not_ok "$desc (exit $rc, want $want; want /$regex/)"
-                printf '%s\n' "$out" | sed 's/^/# /'
-        fi
+        expect_exit "$1" "$2" "$3" "$KYSOCTL" verify "${@:4}"
 }
 
 # expect_json DESC PYTHON ARGS...: runs kysoctl verify --json ARGS; the Python statements get the output as d

@@ -13,19 +13,10 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-async-test.XXXXXX") || exit 1
-        trap '[[ -n ${KYSO_TEST_KEEP:-} ]] || rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_ASYNC_TEST_DIR=$T
+        sandbox_test_dir async KYSO_ASYNC_TEST_DIR
         export KYSO_SANDBOX_AGENT_CONFIG=$'batch-timeout = 3s\nrevocation-refresh = 5s\ndocument-timeout = 5s\nmax-document-size = 512M'
-        unset KYSO_POLICY
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
-                export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
-        fi
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0"
-        exit $?
+        sandbox_fault_module
+        sandbox_exec
 fi
 # ---- inside the sandbox
 . "$KYSO_SOURCE_ROOT/tests/signing/kysod-stop.sh"
@@ -38,8 +29,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 # for the test
 CLIENT() { timeout "${CLIENT_TIMEOUT:-120}" "$SIGN_CLIENT" "$@"; }
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
-audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.event == $e)] | length'; }
 last_record() { kysoctl audit show --json | jq -c --arg e "$1" '[.[] | select(.event == $e)] | last'; }
 discarded() { kysoctl audit show --json | jq '[.[] | select(.event == "sign-cancelled" and .data.token_signature == "discarded")] | length'; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }

@@ -9,25 +9,16 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-names-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_NAMES_TEST_DIR=$T
-        unset KYSO_POLICY KYSO_SANDBOX_MODULE
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
+        sandbox_test_dir names KYSO_NAMES_TEST_DIR
+        unset KYSO_SANDBOX_MODULE
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox
 T=$KYSO_NAMES_TEST_DIR
 D=$T/docs
 mkdir -p "$D" "$T/out"
 LEADER="pkcs11:token=leader;object=leader;type=cert"
-CAFILE=$KYSO_PKI/root+ca.pem
 CLIENT() { ASAN_OPTIONS=detect_leaks=0 timeout 120 "$KYSO_BUILD_ROOT/tests/signing/sign-client" "$@"; }
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
-cms_ok() { openssl cms -verify -binary -inform DER -in "$2" -content "$1" -CAfile "$CAFILE" -purpose any -out /dev/null; }
 alive() { kill -0 "$kysod_pid" 2>/dev/null; }
 # A dead kysod would make every later client wait for its timeout (or start a second kysod by activation).
 alive_or_bail() { alive || bail_out "kysod died: $(grep -v '^ *$' "$T/kysod.log" | tail -n 5 | tr '\n' ' ')"; }

@@ -9,18 +9,10 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-pin-cache-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_PIN_TEST_DIR=$T
-        unset KYSO_POLICY XDG_SESSION_ID
-        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
-                export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
-        fi
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
+        sandbox_test_dir pin-cache KYSO_PIN_TEST_DIR
+        unset XDG_SESSION_ID
+        sandbox_fault_module
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox
 T=$KYSO_PIN_TEST_DIR
@@ -30,7 +22,6 @@ SEAL="pkcs11:token=seal;object=seal;type=cert"
 kysod_pid=
 sysbus_pid=
 
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 count() { grep -c "^$1" "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || true; }
 # The seal issues the document the leader approved (the ward's seal rule).
 sign() {

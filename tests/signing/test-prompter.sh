@@ -11,24 +11,14 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-prompter-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_PROMPTER_TEST_DIR=$T
-        unset KYSO_POLICY
+        sandbox_test_dir prompter KYSO_PROMPTER_TEST_DIR
         # The fault-injecting module (when built) wraps SoftHSM: it can report the token's final PIN try.
-        if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
-                export KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault
-        fi
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
+        sandbox_fault_module
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox
 T=$KYSO_PROMPTER_TEST_DIR
 LEADER="pkcs11:token=leader;object=leader;type=cert"
-CAFILE=$KYSO_PKI/root+ca.pem
 TIMEOUT=4 # kysod's prompt-timeout in this test, seconds
 # A wrong PIN that appears nowhere else: it must not reach kysod's log or the audit log.
 WRONG_PIN=73195824
@@ -40,10 +30,7 @@ printf 'prompt-timeout = %ss\nlog-level = debug\n' "$TIMEOUT" >>"$KYSO_AGENT_CON
 : >"$T/kysod.log"
 start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 pinentry_prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
-audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.event == $e)] | length'; }
-cms_ok() { openssl cms -verify -binary -inform DER -in "$2" -content "$1" -CAfile "$CAFILE" -purpose any -out /dev/null; }
 # app NAME ANSWER...: the application signs tt.txt into out/NAME.p7s, answering its prompts; output in $T/NAME.out
 app() {
         local name=$1

@@ -8,15 +8,8 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-interrupt-test.XXXXXX") || exit 1
-        trap '[[ -n ${KYSO_TEST_KEEP:-} ]] || rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_INTERRUPT_TEST_DIR=$T
-        unset KYSO_POLICY
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
+        sandbox_test_dir interrupt KYSO_INTERRUPT_TEST_DIR
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox
 T=$KYSO_INTERRUPT_TEST_DIR
@@ -25,7 +18,6 @@ echo "Tờ trình số 3/TTr-UBND" >"$T/tt.txt"
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 kysod_pid=
 
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 at_prompt() { grep -q '^CONFIRM' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 leftovers() { find "$T/out" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' '; }

@@ -13,9 +13,9 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-sign-tty.XXXXXX")
         export KYSO_TTY_SOCK=$tmp/tmux.sock KYSO_TTY_DIR=$tmp
         trap 'tmux -S "$KYSO_TTY_SOCK" kill-server 2>/dev/null || true; rm -rf -- "$tmp"' EXIT
-        # The pane runs a program that never reads the terminal, so only pinentry-tty reads the keys.
-        tmux -S "$KYSO_TTY_SOCK" -f /dev/null new-session -d -x 200 -y 50 "sleep 600"
-        GPG_TTY=$(tmux -S "$KYSO_TTY_SOCK" display-message -p '#{pane_tty}')
+        sock=$KYSO_TTY_SOCK
+        . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/agent/tmux-pane.sh"
+        GPG_TTY=$(pane_start)
         export GPG_TTY TERM=${TERM:-xterm} KYSO_SANDBOX_PINENTRY=$pinentry LC_ALL=C.UTF-8
         unset KYSO_POLICY
         "${KYSO_SOURCE_ROOT:?run through meson test}/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0"
@@ -23,16 +23,8 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
 fi
 
 sock=$KYSO_TTY_SOCK
-screen() { tmux -S "$sock" capture-pane -p -J; }
-wait_for() {
-        for _ in $(seq 150); do
-                screen | grep -qF -- "$1" && return 0
-                sleep 0.1
-        done
-        echo "the pane never showed: $1"
-        screen
-        return 1
-}
+. "$KYSO_SOURCE_ROOT/tests/agent/tmux-pane.sh"
+wait_for() { pane_wait 150 "$1"; }
 echo "Quyết định số 7" >"$KYSO_TTY_DIR/qd7.txt"
 kysoctl sign --role approve --cert "pkcs11:token=leader;object=leader;type=cert" "$KYSO_TTY_DIR/qd7.txt" \
         -o "$KYSO_TTY_DIR/qd7.txt.p7s" >"$KYSO_TTY_DIR/out" 2>&1 &

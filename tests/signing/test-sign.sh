@@ -8,15 +8,9 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-sign-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_SIGN_TEST_DIR=$T
+        sandbox_test_dir sign KYSO_SIGN_TEST_DIR
         # Above the default max-document-size (2G): the 4 GiB document below is signed.
         export KYSO_SANDBOX_AGENT_CONFIG='max-document-size = 8G'
-        unset KYSO_POLICY
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
         # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
         # are numbered again here, under one plan.
         n=0 failed=0
@@ -66,12 +60,8 @@ sanitized=0
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 CLERK="pkcs11:token=leader;object=clerk;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
-CAFILE=$KYSO_PKI/root+ca.pem
 
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
-audit_count() { kysoctl audit show --json | jq --arg e "$1" '[.[] | select(.event == $e)] | length'; }
-cms_ok() { openssl cms -verify -binary -inform DER -in "$2" -content "$1" -CAfile "$CAFILE" -purpose any -out /dev/null; }
 
 echo "Quyết định số 12/QĐ-UBND về việc giao đất" >"$D/qd.txt"
 
