@@ -179,14 +179,12 @@ static int contents_reserve(const SignParams *p, const PadesOptions *o, size_t *
 
 /* The digest of the byte ranges: the original bytes from the mapping, then the update around /Contents. */
 static int hash_ranges(const PdfDocument *doc, const PdfSignatureUpdate *u, int nid, ContentDigests *d) {
-        size_t size = 0;
-        const uint8_t *data = pdf_document_data(doc, &size);
         size_t after = u->contents_offset + u->contents_length;
         int r;
 
         r = content_digests_add(d, nid);
         if (r >= 0)
-                r = content_digests_update(d, data, size);
+                r = pdf_document_digest(doc, d);
         if (r >= 0)
                 r = content_digests_update(d, u->data, u->contents_offset);
         if (r >= 0)

@@ -48,7 +48,7 @@ typedef struct PadesOptions {
  *
  * sign_pending_finish() on it returns the update bytes (malloc()ed) with the CMS (and the time-stamp token,
  * as an unsigned attribute, as CAdES does) hex-encoded into /Contents, zero-padded; -ENOBUFS when the CMS
- * does not fit the reserve (p is then finished: prepare again with a larger contents_reserve).
+ * does not fit the reserve (p cannot be finished again: prepare again with a larger contents_reserve).
  *
  * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
  * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the

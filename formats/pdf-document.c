@@ -12,6 +12,7 @@
 
 #include <qpdf/qpdf-c.h>
 
+#include "fileio.h"
 #include "pdf-document.h"
 #include "string-table.h"
 
@@ -191,16 +192,6 @@ static int xref_kind(const uint8_t *data, size_t size, uint64_t offset, PdfXrefK
         return 0;
 }
 
-/* Revisions end with "%%EOF"; a linearized file has one more (after its first-page section). */
-static unsigned count_revisions(const uint8_t *data, size_t size) {
-        unsigned n = 0;
-
-        for (const uint8_t *p = data; (p = memmem(p, size - (size_t) (p - data), "%%EOF", 5)); p += 5)
-                if (n < UINT_MAX)
-                        n++;
-        return MAX(n, 1U);
-}
-
 /* ---- qpdf */
 
 typedef struct Reader {
@@ -236,10 +227,6 @@ static int check_qpdf(Reader *rd, const char *what) {
                 err = qpdf_get_error(rd->q);
                 if (err && qpdf_get_error_code(rd->q, err) == qpdf_e_password)
                         return refuse(rd, PDF_REFUSAL_ENCRYPTED, "%s: the PDF needs a password", what);
-                if (err && qpdf_get_error_code(rd->q, err) == qpdf_e_system)
-                        return refuse(
-                                rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
-                                qpdf_get_error_full_text(rd->q, err));
                 return refuse(
                         rd, PDF_REFUSAL_DAMAGED, "%s: %s", what,
                         err ? qpdf_get_error_full_text(rd->q, err) : "unknown error");
@@ -659,6 +646,8 @@ static void info_done(PdfDocumentInfo *i) {
         *i = (PdfDocumentInfo){};
 }
 
+static unsigned count_revisions(const PdfDocument *d);
+
 static int document_read(PdfDocument *d, PdfRefusal *ret_refusal, SignError *e) {
         Reader rd = { .refusal = PDF_REFUSAL_NONE, .e = e };
         PdfDocumentInfo *info = &d->info;
@@ -677,7 +666,7 @@ static int document_read(PdfDocument *d, PdfRefusal *ret_refusal, SignError *e) 
                 r = refuse(&rd, PDF_REFUSAL_DAMAGED, "no valid startxref at the end of the file");
         else {
                 info->size = d->size;
-                info->revisions = count_revisions(d->data, d->size);
+                info->revisions = count_revisions(d);
                 info->field_names = calloc(1, sizeof(char *));
                 rd.q = qpdf_init();
                 if (!info->field_names || !rd.q)
@@ -789,24 +778,82 @@ const uint8_t *pdf_document_data(const PdfDocument *d, size_t *ret_size) {
         return d->data;
 }
 
-int pdf_document_write_original(const PdfDocument *d, int fd) {
-        const uint8_t *p;
-        size_t left;
+/* Feeds the original bytes to fn in chunks. Pages of a mapping are released once used: they stay in the
+ * page cache, but the process's resident memory stays at one chunk however large the document. */
+#define CHUNK_SIZE ((size_t) 1 << 20)
+static int document_chunks(
+        const PdfDocument *d, int (*fn)(void *userdata, const uint8_t *p, size_t n), void *userdata) {
+        long page = sysconf(_SC_PAGESIZE);
+        size_t released = 0;
+        int r;
 
-        if (!d || fd < 0)
-                return -EINVAL;
-        for (p = d->data, left = d->size; left > 0;) {
-                ssize_t n = write(fd, p, MIN(left, (size_t) 1 << 20));
+        if (d->map)
+                (void) madvise(d->map, d->map_size, MADV_SEQUENTIAL);
+        for (size_t off = 0; off < d->size; off += CHUNK_SIZE) {
+                size_t n = MIN(CHUNK_SIZE, d->size - off), done;
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
+                r = fn(userdata, d->data + off, n);
+                if (r < 0)
+                        return r;
+                done = off + n;
+                if (d->map && page > 0 && done - released >= 4 * CHUNK_SIZE) {
+                        size_t upto = done / (size_t) page * (size_t) page;
+                        (void) madvise((uint8_t *) d->map + released, upto - released, MADV_DONTNEED);
+                        released = upto;
                 }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                left -= (size_t) n;
         }
         return 0;
+}
+
+/* Revisions end with "%%EOF" (a linearized file has one more, after its first-page section). Counted over
+ * chunks, with the 4 bytes before each chunk carried over so that a marker across a boundary counts. */
+typedef struct EofCounter {
+        unsigned n;
+        uint8_t tail[4];
+        size_t tail_size;
+} EofCounter;
+
+static int count_chunk(void *userdata, const uint8_t *p, size_t n) {
+        EofCounter *c = userdata;
+        uint8_t edge[8];
+        size_t k = MIN(n, (size_t) 4);
+
+        memcpy(edge, c->tail, c->tail_size);
+        memcpy(edge + c->tail_size, p, k);
+        if (c->tail_size > 0 && memmem(edge, c->tail_size + k, "%%EOF", 5) &&
+            !memmem(edge + c->tail_size, k, "%%EOF", 5))
+                c->n++;
+        for (const uint8_t *q = p; (q = memmem(q, n - (size_t) (q - p), "%%EOF", 5)); q += 5)
+                if (c->n < UINT_MAX)
+                        c->n++;
+        c->tail_size = MIN(n, (size_t) 4);
+        memcpy(c->tail, p + n - c->tail_size, c->tail_size);
+        return 0;
+}
+
+static unsigned count_revisions(const PdfDocument *d) {
+        EofCounter c = {};
+
+        (void) document_chunks(d, count_chunk, &c);
+        return MAX(c.n, 1U);
+}
+
+static int digest_chunk(void *userdata, const uint8_t *p, size_t n) {
+        return content_digests_update(userdata, p, n);
+}
+
+int pdf_document_digest(const PdfDocument *d, ContentDigests *c) {
+        if (!d || !c)
+                return -EINVAL;
+        return document_chunks(d, digest_chunk, c);
+}
+
+static int write_chunk(void *userdata, const uint8_t *p, size_t n) {
+        return loop_write(*(int *) userdata, p, n);
+}
+
+int pdf_document_write_original(const PdfDocument *d, int fd) {
+        if (!d || fd < 0)
+                return -EINVAL;
+        return document_chunks(d, write_chunk, &fd);
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "content-digest.h"
 #include "macro.h"
 #include "signer.h"
 
@@ -132,3 +133,6 @@ const uint8_t *pdf_document_data(const PdfDocument *d, size_t *ret_size);
 /* Writes the original bytes to fd (the signed file is these followed by the update), retrying on EINTR and
  * short writes. */
 int pdf_document_write_original(const PdfDocument *d, int fd);
+/* Hashes the original bytes into c (not finished). Both stream the mapping in chunks and release its pages
+ * behind them, so resident memory does not grow with the document. */
+int pdf_document_digest(const PdfDocument *d, ContentDigests *c);

@@ -83,12 +83,27 @@ static int begin_object(Writer *w, uint32_t num, uint32_t gen) {
         return 0;
 }
 
+static int begin_new_object(Writer *w, uint32_t *ret) {
+        int r = writer_new_object(w, ret);
+
+        return r < 0 ? r : begin_object(w, *ret, 0);
+}
+
 static void end_object(Writer *w) {
         fputs("\nendobj\n", w->f);
 }
 
 static void write_ref(FILE *f, PdfRef r) {
         fprintf(f, "%" PRIu32 " %" PRIu32 " R", r.num, r.gen);
+}
+
+/* How many entries from i on have consecutive object numbers: one cross-reference subsection. */
+static size_t subsection_length(const Writer *w, size_t i) {
+        size_t run = 1;
+
+        while (i + run < w->n_entries && w->entries[i + run].num == w->entries[i].num + run)
+                run++;
+        return run;
 }
 
 static int compare_entries(const void *a, const void *b) {
@@ -114,10 +129,8 @@ static void write_table(Writer *w, const PdfTail *t, uint64_t *ret_startxref) {
         *ret_startxref = writer_offset(w);
         fputs("xref\n", w->f);
         for (size_t i = 0; i < w->n_entries;) {
-                size_t run = 1;
+                size_t run = subsection_length(w, i);
 
-                while (i + run < w->n_entries && w->entries[i + run].num == w->entries[i].num + run)
-                        run++;
                 fprintf(w->f, "%" PRIu32 " %zu\n", w->entries[i].num, run);
                 for (size_t j = i; j < i + run; j++)
                         /* Exactly 20 bytes per entry, as the format requires. */
@@ -140,10 +153,7 @@ static int write_xref_stream(Writer *w, const PdfTail *t, uint64_t *ret_startxre
         unsigned width;
         int r;
 
-        r = writer_new_object(w, &num);
-        if (r < 0)
-                return r;
-        r = begin_object(w, num, 0);
+        r = begin_new_object(w, &num);
         if (r < 0)
                 return r;
         *ret_startxref = w->entries[w->n_entries - 1].offset;
@@ -154,10 +164,8 @@ static int write_xref_stream(Writer *w, const PdfTail *t, uint64_t *ret_startxre
         write_trailer_keys(w, t, w->next_object);
         fprintf(w->f, " /W [1 %u 2] /Index [", width);
         for (size_t i = 0; i < w->n_entries;) {
-                size_t run = 1;
+                size_t run = subsection_length(w, i);
 
-                while (i + run < w->n_entries && w->entries[i + run].num == w->entries[i].num + run)
-                        run++;
                 fprintf(w->f, "%s%" PRIu32 " %zu", i > 0 ? " " : "", w->entries[i].num, run);
                 i += run;
         }
@@ -550,10 +558,7 @@ write_acroform(Writer *w, const PdfDocumentInfo *info, uint32_t widget, PdfTail 
                 *ret_catalog = true;
                 return 0;
         }
-        r = writer_new_object(w, &num);
-        if (r < 0)
-                return r;
-        r = begin_object(w, num, 0);
+        r = begin_new_object(w, &num);
         if (r < 0)
                 return r;
         fputs("<< /Fields ", w->f);
@@ -752,9 +757,7 @@ int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t 
         /* An indirect DSS is rewritten in place, so the catalog stays as it is. */
         new_dss = tail->dss_ref.num == 0;
         if (new_dss) {
-                r = writer_new_object(&w, &num);
-                if (r >= 0)
-                        r = begin_object(&w, num, 0);
+                r = begin_new_object(&w, &num);
         } else {
                 num = tail->dss_ref.num;
                 r = begin_object(&w, num, tail->dss_ref.gen);
@@ -769,7 +772,8 @@ int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t 
         write_ref_array(w.f, "/OCSPs", tail->dss_ocsps_items, ocsps, n_ocsps);
         write_ref_array(w.f, "/CRLs", tail->dss_crls_items, crls, n_crls);
         if (tail->dss_vri_entries || dss->vri_key) {
-                fprintf(w.f, " /VRI << %s", strempty(tail->dss_vri_entries));
+                fprintf(w.f, " /VRI <<%s%s", isempty(tail->dss_vri_entries) ? "" : " ",
+                        strempty(tail->dss_vri_entries));
                 if (dss->vri_key) {
                         fprintf(w.f, " /%s <<", dss->vri_key);
                         write_ref_array(w.f, "/Cert", NULL, certs, n_certs);

@@ -3,8 +3,8 @@
  *   pades-sign-tool [--reason TEXT] [--location TEXT] [--name TEXT] [--field NAME] [--pss|--ecdsa]
  *                   [--sha384] [--dss] CERT KEY CHAIN|- IN OUT
  * --dss appends a DSS update holding the signer's certificate and CHAIN (B-LT without revocation data).
- * Exits 0 when OUT was written, 2 when the PDF was refused ("refused NAME: message" on stdout), 1 on any
- * other error. */
+ * Exits 0 when OUT was written ("signed xref=KIND revisions=N signatures=N" on stdout, about the input), 2
+ * when the PDF was refused ("refused NAME: message" on stdout), 1 on any other error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -188,8 +188,12 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 fprintf(stderr, "signing failed: %s: %s\n", strerror(-r), strna(e.message));
                 r = 1;
-        } else
+        } else {
+                printf("signed xref=%s revisions=%u signatures=%zu\n",
+                       pdf_xref_kind_to_string(pdf_document_info(doc)->xref_kind),
+                       pdf_document_info(doc)->revisions, pdf_document_info(doc)->n_signatures);
                 r = 0;
+        }
 finish:
         sign_error_done(&e);
         pkey_signer_done(&key);

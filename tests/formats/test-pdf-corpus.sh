@@ -38,7 +38,8 @@ certutil -A -d "sql:$tmp/nss" -n root -t "CT,C,C" -i "$pki/root.pem" >/dev/null
 failures=0
 signed=0
 refused=0
-declare -A reasons
+with_signatures=0
+declare -A reasons kinds
 
 fail() {
         echo "FAIL $name: $*"
@@ -127,7 +128,11 @@ while IFS= read -r -d '' f; do
                 "$pki/leader.pem" "$pki/leader.key" "$pki/ca.pem" "$f" "$tmp/1.pdf" >"$tmp/out" 2>"$tmp/err"
         rc=$?
         case $rc in
-        0) ;;
+        0)
+                kind=$(sed -n 's/^signed xref=\([a-z]*\).*/\1/p' "$tmp/out")
+                kinds[$kind]=$((${kinds[$kind]:-0} + 1))
+                grep -q 'signatures=0$' "$tmp/out" || with_signatures=$((with_signatures + 1))
+                ;;
         2)
                 reason=$(sed -n 's/^refused \([a-z-]*\):.*/\1/p' "$tmp/out")
                 if [[ -z $reason ]]; then
@@ -155,7 +160,11 @@ while IFS= read -r -d '' f; do
         signed=$((signed + 1))
 done < <(find "$corpus" -type f -name '*.pdf' -print0 | sort -z)
 
-echo "signed $signed corpus files (each twice), refused $refused:"
+echo "signed $signed corpus files (each twice; $with_signatures already signed), by their last cross-reference section:"
+for k in "${!kinds[@]}"; do
+        echo "  $k: ${kinds[$k]}"
+done
+echo "refused $refused:"
 for r in "${!reasons[@]}"; do
         echo "  $r: ${reasons[$r]}"
 done
