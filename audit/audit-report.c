@@ -8,6 +8,7 @@
 #include "audit-report.h"
 #include "audit-show.h"
 #include "fileio.h"
+#include "string-util.h"
 
 #define DAY_MS (86400LL * 1000)
 
@@ -946,29 +947,6 @@ int audit_report_write_text(const AuditReport *rep, FILE *f) {
 
 /* ---- HTML ---- */
 
-static void html_escape(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                case '\'':
-                        fputs("&#39;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-}
-
 static void html_chart(const AuditReport *rep, FILE *f) {
         uint64_t max = 1;
         const unsigned bar = rep->n_days > 40 ? 3 : 18, h = 160, left = 40, bottom = 30;
@@ -1018,7 +996,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
                 "td.n{text-align:right}h1{font-size:1.3em;text-align:center}</style>\n</head>\n<body>\n",
                 title);
         fprintf(f, "<p>CƠ QUAN, ĐƠN VỊ CẤP TRÊN<br><b>");
-        html_escape(f, rep->org ?: "CƠ QUAN, ĐƠN VỊ");
+        fputs_html(f, rep->org ?: "CƠ QUAN, ĐƠN VỊ");
         fprintf(f, "</b><br>Số: …/BC-…</p>\n");
         fprintf(f, "<p style=\"text-align:center\"><b>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</b><br>"
                    "<b>Độc lập - Tự do - Hạnh phúc</b></p>\n");
@@ -1030,7 +1008,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
                 a, b, dl);
         if (rep->integrity) {
                 fprintf(f, "<p>Nhật ký ký số: ");
-                html_escape(f, rep->integrity);
+                fputs_html(f, rep->integrity);
                 fprintf(f, "</p>\n");
         }
         fprintf(f,
@@ -1061,10 +1039,10 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "<li>Số lượt ký số bị từ chối: %" PRIu64 "<ul>\n", rep->denied);
         for (size_t i = 0; i < rep->deny_reasons.n; i++) {
                 fprintf(f, "<li>");
-                html_escape(f, rep->deny_reasons.items[i].key);
+                fputs_html(f, rep->deny_reasons.items[i].key);
                 if (rep->deny_reasons.items[i].extra) {
                         fprintf(f, " (");
-                        html_escape(f, rep->deny_reasons.items[i].extra);
+                        fputs_html(f, rep->deny_reasons.items[i].extra);
                         fprintf(f, ")");
                 }
                 fprintf(f, ": %" PRIu64 "</li>\n", rep->deny_reasons.items[i].n);
@@ -1072,7 +1050,7 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
         fprintf(f, "</ul></li>\n<li>Số lượt ký số không thành công: %" PRIu64 "<ul>\n", rep->failed);
         for (size_t i = 0; i < rep->fail_reasons.n; i++) {
                 fprintf(f, "<li>");
-                html_escape(f, rep->fail_reasons.items[i].key);
+                fputs_html(f, rep->fail_reasons.items[i].key);
                 fprintf(f, ": %" PRIu64 "</li>\n", rep->fail_reasons.items[i].n);
         }
         fprintf(f,
@@ -1086,13 +1064,13 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
                 const CertInfo *c = &rep->certs[i];
                 int64_t left;
                 fprintf(f, "<tr><td>");
-                html_escape(f, strna(c->subject));
+                fputs_html(f, strna(c->subject));
                 fprintf(f, "</td><td>");
-                html_escape(f, strna(c->serial));
+                fputs_html(f, strna(c->serial));
                 fprintf(f, "</td><td>%s</td><td>", kind_vi[kind_index(c->kind)]);
-                html_escape(f, strna(c->issuer));
+                fputs_html(f, strna(c->issuer));
                 fprintf(f, "</td><td>");
-                html_escape(f, strna(c->not_after));
+                fputs_html(f, strna(c->not_after));
                 fprintf(f, "</td><td>%s</td><td class=\"n\">%" PRIu64 "</td></tr>\n",
                         cert_state_vi(cert_state(rep, c, &left)), c->signatures);
         }

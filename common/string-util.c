@@ -44,3 +44,26 @@ int free_and_strdup(char **field, const char *value) {
         *field = d;
         return 0;
 }
+
+void fputs_html(FILE *f, const char *s) {
+        for (; s && *s; s++)
+                switch (*s) {
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                case '\'':
+                        fputs("&#39;", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}

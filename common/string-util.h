@@ -8,6 +8,7 @@
 char *strstrip(char *s);
 
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "macro.h"
 
@@ -16,3 +17,6 @@ char *strstrip(char *s);
 int free_and_strdup(char **field, const char *value);
 _printf_(2, 3) int free_and_asprintf(char **field, const char *format, ...);
 _printf_(2, 0) int free_and_vasprintf(char **field, const char *format, va_list ap);
+
+/* Writes s to f with &, <, >, " and ' as HTML character references (NULL writes nothing). */
+void fputs_html(FILE *f, const char *s);

@@ -127,6 +127,10 @@ typedef struct Ctx {
         uint32_t *added;
         unsigned *added_revision;
         size_t n_added, allocated_added;
+        /* The object numbers of the signed pages' indirect /Annots arrays, sorted; read once. */
+        int *page_annots;
+        size_t n_page_annots;
+        bool page_annots_read;
 } Ctx;
 
 static int oid(qpdf_data q, qpdf_oh oh) {
@@ -145,6 +149,14 @@ static void describe(qpdf_data q, int n, char *buf, size_t size) {
 
         if (n == qpdf_oh_get_object_id(q, pdf_root(q))) {
                 snprintf(buf, size, "the document catalog");
+                return;
+        }
+        if (n == oid(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"))) {
+                snprintf(buf, size, "the interactive form");
+                return;
+        }
+        if (n == oid(q, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"))) {
+                snprintf(buf, size, "the form's field list");
                 return;
         }
         for (int i = 0; i < pages && i < 100000; i++) {
@@ -317,33 +329,40 @@ static bool dict_equal_except(
         return true;
 }
 
+/* A dictionary that may change only in `except` and whose array `key` may only gain new signature fields
+ * (widgets: also widget annotations). `what` names it in the message, "" for the default description. */
+static int check_growing_dict(
+        Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd, const char *const *except, const char *key,
+        bool widget, const char *what) {
+        char changed[128];
+        qpdf_oh oa = pdf_oh_key(c->old_q, od, key), na = pdf_oh_key(c->new_q, nd, key);
+
+        if (!dict_equal_except(c, od, nd, except, changed, sizeof(changed)))
+                return disallow(c, n, rev, "%shad %s changed", what, changed);
+        /* An indirect array is an object of its own, checked where it changes. */
+        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
+                return 0;
+        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, widget))
+                return disallow(
+                        c, n, rev, "%sgained %s", what,
+                        widget ? "annotations other than signature widgets"
+                               : "fields other than signatures");
+        return 0;
+}
+
 static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
-        char key[128];
-        qpdf_oh of = pdf_oh_key(c->old_q, od, "/Fields"), nf = pdf_oh_key(c->new_q, nd, "/Fields");
 
-        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "(the interactive form) had %s changed", key);
-        /* An indirect /Fields array is an object of its own, checked where it changes. */
-        if (oid(c->old_q, of) != 0 && oid(c->old_q, of) == oid(c->new_q, nf))
-                return 0;
-        if (!unparse_equal(c->old_q, of, c->new_q, nf) && !array_grows_by_sig(c, of, nf, false))
-                return disallow(c, n, rev, "(the interactive form) gained fields other than signatures");
-        return 0;
+        /* n is the catalog's number when the form is written inside it. */
+        return check_growing_dict(
+                c, n, rev, od, nd, except, "/Fields", false,
+                n == c->old_root ? "(its interactive form) " : "");
 }
 
 static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Annots", NULL };
-        char key[128];
-        qpdf_oh oa = pdf_oh_key(c->old_q, od, "/Annots"), na = pdf_oh_key(c->new_q, nd, "/Annots");
 
-        if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "had %s changed", key);
-        if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
-                return 0;
-        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, true))
-                return disallow(c, n, rev, "gained annotations other than signature widgets");
-        return 0;
+        return check_growing_dict(c, n, rev, od, nd, except, "/Annots", true, "");
 }
 
 static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
@@ -412,20 +431,42 @@ static int check_empty_sig_field(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_o
         return 0;
 }
 
-static bool is_annots_of_old_page(Ctx *c, int n, int *ret_page) {
-        int pages = qpdf_get_num_pages(c->old_q);
+static int int_cmp(const void *x, const void *y) {
+        int a = *(const int *) x, b = *(const int *) y;
 
-        for (int i = 0; i < pages && i < 100000; i++)
-                if (oid(c->old_q, pdf_oh_key(c->old_q, qpdf_get_page_n(c->old_q, (size_t) i), "/Annots")) ==
-                    n) {
-                        *ret_page = i;
-                        return true;
+        return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* Whether n is a signed page's /Annots array. The pages are walked once, not once per changed array: a file
+ * with many pages and many changed arrays must not cost their product. */
+static int is_annots_of_old_page(Ctx *c, int n) {
+        if (!c->page_annots_read) {
+                int pages = MIN(qpdf_get_num_pages(c->old_q), 100000);
+
+                c->page_annots_read = true;
+                if (qpdf_has_error(c->old_q))
+                        (void) qpdf_get_error(c->old_q); /* a broken page tree: no page claims n */
+                if (pages > 0) {
+                        c->page_annots = calloc((size_t) pages, sizeof(int));
+                        if (!c->page_annots)
+                                return -ENOMEM;
                 }
-        return false;
+                for (int i = 0; i < pages; i++) {
+                        int id =
+                                oid(c->old_q,
+                                    pdf_oh_key(c->old_q, qpdf_get_page_n(c->old_q, (size_t) i), "/Annots"));
+                        if (id > 0)
+                                c->page_annots[c->n_page_annots++] = id;
+                }
+                if (c->n_page_annots > 1)
+                        qsort(c->page_annots, c->n_page_annots, sizeof(int), int_cmp);
+        }
+        return c->n_page_annots > 0 &&
+               bsearch(&n, c->page_annots, c->n_page_annots, sizeof(int), int_cmp) != NULL;
 }
 
 static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
-        int n = (int) t->number, page;
+        int n = (int) t->number, r;
         qpdf_oh old_fields;
 
         if (n == c->old_root)
@@ -445,7 +486,10 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
                                        : disallow(
                                                  c, n, t->revision,
                                                  "(the form's field list) gained fields other than signatures");
-                if (is_annots_of_old_page(c, n, &page))
+                r = is_annots_of_old_page(c, n);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         return array_grows_by_sig(c, od, nd, true)
                                        ? 0
                                        : disallow(
@@ -714,11 +758,13 @@ int pdf_diff_analyse(
         }
         free(c.added);
         free(c.added_revision);
+        free(c.page_annots);
         *ret = d;
         return 0;
 fail:
         free(c.added);
         free(c.added_revision);
+        free(c.page_annots);
         free(d.change);
         return r;
 }

@@ -305,9 +305,18 @@ static int verify_doc_timestamp(PdfSignature *s, const RangeReader *rr) {
                 r = sig_fail(
                         s, PDF_SIGNATURE_CMS_INVALID,
                         "the time-stamp token does not stamp the signed ranges");
-        else
+        else if (!t.has_gen_time)
+                r = sig_fail(
+                        s, PDF_SIGNATURE_CMS_MALFORMED, "the time-stamp token's genTime does not parse");
+        else {
+                /* cms-verify compared the imprint with nothing (the ranges are not one buffer): it holds. */
+                t.status = CMS_TIMESTAMP_OK;
+                t.imprint_matches = true;
+                t.detail = mfree(t.detail);
                 r = 0;
-        cms_timestamp_done(&t);
+        }
+        /* Kept for policy/: the TSA certificate and chain, the hashes, genTime. */
+        s->doc_timestamp = t;
         return r;
 }
 
@@ -400,7 +409,7 @@ static int read_byte_range(Doc *doc, qpdf_oh v, PdfSignature *s) {
             (uint64_t) x[3] > doc->size - (uint64_t) x[2])
                 return sig_fail(
                         s, PDF_SIGNATURE_BYTE_RANGE_MALFORMED,
-                        "/ByteRange [%lld %lld %lld %lld] does not start at 0 or lies outside the file of %zu bytes",
+                        "/ByteRange [%lld %lld %lld %lld] is not [0 a b c] with a < b and b + c within the file of %zu bytes",
                         x[0], x[1], x[2], x[3], doc->size);
         for (int i = 0; i < 4; i++)
                 s->byte_range[i] = (uint64_t) x[i];
@@ -534,8 +543,14 @@ typedef struct Walk {
 
 static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
         PdfVerifyResult *res = w->res;
+        qpdf_data q = w->doc->q;
+        unsigned object = qpdf_oh_is_indirect(q, v) ? (unsigned) qpdf_oh_get_object_id(q, v) : 0;
         PdfSignature *s;
         int r;
+
+        for (size_t i = 0; object != 0 && i < res->n_signatures; i++)
+                if (res->signatures[i].object == object)
+                        return 0;
 
         if (res->n_signatures >= PDF_VERIFY_MAX_SIGNATURES)
                 return -E2BIG;
@@ -548,7 +563,7 @@ static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
                 w->allocated = want;
         }
         s = &res->signatures[res->n_signatures++];
-        *s = (PdfSignature){ .cms_problem = CMS_PROBLEM_MALFORMED };
+        *s = (PdfSignature){ .cms_problem = CMS_PROBLEM_MALFORMED, .object = object };
         s->field_name = strdup(name);
         s->detail = strdup("ok");
         if (!s->field_name || !s->detail)
@@ -604,6 +619,42 @@ static int walk_fields(Walk *w, qpdf_oh arr, const char *prefix, bool parent_sig
                         r = 0;
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* Signature widgets on the pages that /Fields does not list. */
+static int walk_widgets(Walk *w) {
+        qpdf_data q = w->doc->q;
+        int pages = qpdf_get_num_pages(q);
+
+        if (qpdf_has_error(q)) {
+                (void) qpdf_get_error(q);
+                return 0;
+        }
+        for (int i = 0; i < pages; i++) {
+                qpdf_oh annots = pdf_oh_key(q, qpdf_get_page_n(q, (size_t) i), "/Annots");
+                int n = qpdf_oh_is_array(q, annots) ? qpdf_oh_get_array_n_items(q, annots) : 0;
+
+                for (int j = 0; j < n; j++) {
+                        qpdf_oh a = qpdf_oh_get_array_item(q, annots, j);
+                        qpdf_oh t = pdf_oh_key(q, a, "/T"), v = pdf_oh_key(q, a, "/V");
+                        const char *name = qpdf_oh_is_string(q, t) ? qpdf_oh_get_utf8_value(q, t) : NULL;
+                        _cleanup_free_ char *copy = NULL;
+                        int r;
+
+                        if (++w->visits > MAX_FIELD_VISITS)
+                                return -E2BIG;
+                        if (!qpdf_oh_is_name_and_equals(q, pdf_oh_key(q, a, "/FT"), "/Sig") ||
+                            !qpdf_oh_is_dictionary(q, v))
+                                continue;
+                        copy = strdup(name ?: "");
+                        if (!copy)
+                                return -ENOMEM;
+                        r = add_signature(w, a, v, copy);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -703,6 +754,8 @@ int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
         find_certification(&doc);
         w = (Walk){ .doc = &doc, .res = res };
         r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
+        if (r >= 0)
+                r = walk_widgets(&w);
         if (r < 0)
                 return r;
         if (res->n_signatures > 1)
@@ -748,6 +801,7 @@ static void pdf_signature_done(PdfSignature *s) {
         free(s->contact_info);
         free(s->contents);
         cms_verify_result_free(s->cms);
+        cms_timestamp_done(&s->doc_timestamp);
         free(s->change);
         free(s->detail);
 }

@@ -82,6 +82,10 @@ typedef enum PdfSignatureProblem {
 
 typedef struct PdfSignature {
         char *field_name; /* fully qualified /T ("Signature1", "parent.child"); never NULL, may be "" */
+        /* The signature dictionary's object number (0 when it is direct). Signatures are found through the
+         * AcroForm's /Fields and, for writers that forget /Fields (poppler with a direct AcroForm), through
+         * the pages' signature widgets; each dictionary is reported once. */
+        unsigned object;
         PdfSignatureKind kind;
         PdfSubFilter sub_filter;
         char *sub_filter_name; /* as written, or NULL when absent */
@@ -108,7 +112,12 @@ typedef struct PdfSignature {
         CmsVerifyResult *cms;          /* NULL when it did not parse; owned */
         const CmsSignerResult *signer; /* cms->signers[0] (PDF signatures have exactly one), or NULL */
         CmsProblem cms_problem;        /* signer->problem, or CMS_PROBLEM_MALFORMED when no signer */
-        /* Document time-stamps: the token verified over the signed ranges (its imprint is their hash). */
+        /* Document time-stamps: the token verified over the signed ranges (its imprint is their hash), with
+         * what policy/ needs to trust it: tsa_cert, certs, gen_time, the digests (cert_validate() with
+         * CERT_VALIDATE_TIMESTAMPING at gen_time). status is CMS_TIMESTAMP_OK when it verified over the
+         * ranges; all zero (NONE) for other kinds of signature. */
+        CmsTimestamp doc_timestamp;
+        /* The time-stamp time: a document time-stamp's, or the CAdES-T token's of a signature. */
         bool has_timestamp_time;
         time_t timestamp_time; /* the token's genTime (a document time-stamp's, or the signature's CAdES-T)
                                 */

@@ -343,31 +343,11 @@ static char *pdf_reason(const PdfSignature *s, const SignatureCheck *c) {
         return strdup(c && c->reason ? c->reason : "");
 }
 
-static void html_escape(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-}
-
 static void html_row(FILE *f, const char *label, const char *value) {
         fputs("<tr><th>", f);
-        html_escape(f, label);
+        fputs_html(f, label);
         fputs("</th><td>", f);
-        html_escape(f, value);
+        fputs_html(f, value);
         fputs("</td></tr>\n", f);
 }
 
@@ -378,6 +358,31 @@ typedef struct PdfOutput {
         FILE *html;
         size_t n_valid, n_checked;
 } PdfOutput;
+
+/* A document time-stamp counts only from a TSA the policy trusts, at its own time, with hashes it allows.
+ * Returns 1 when trusted, 0 with *ret_why (translated) when not, or a negative errno. */
+static int doc_timestamp_trusted(const Policy *p, const PdfSignature *s, char **ret_tsa, char **ret_why) {
+        const CmsTimestamp *t = &s->doc_timestamp;
+        _cleanup_(cert_validation_done) CertValidation v = {};
+        int r;
+
+        if (t->status != CMS_TIMESTAMP_OK || !t->tsa_cert)
+                return 0;
+        *ret_tsa = cert_display_name(t->tsa_cert);
+        if (!policy_hash_allowed(p, t->imprint_digest_nid) ||
+            !policy_hash_allowed(p, t->signature_digest_nid)) {
+                *ret_why = strdup(_("The time-stamp uses a hash the policy does not allow."));
+                return *ret_why ? 0 : -ENOMEM;
+        }
+        r = cert_validate(p, t->tsa_cert, t->certs, t->gen_time, CERT_VALIDATE_TIMESTAMPING, &v);
+        if (r < 0)
+                return r;
+        if (cert_status_is_usable(v.status))
+                return 1;
+        if (asprintf(ret_why, _("The time-stamp authority is not trusted: %s"), strempty(v.reason)) < 0)
+                return -ENOMEM;
+        return 0;
+}
 
 static int
 pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size_t k, PdfOutput *out) {
@@ -403,8 +408,17 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                         c.integrity_ok = c.valid = c.counts_as_leader = false;
                 }
         }
-        valid = pdf_signature_counts(s) && (s->kind == PDF_SIGNATURE_TIMESTAMP || (checked && c.valid));
-        reason = pdf_reason(s, checked ? &c : NULL);
+        _cleanup_free_ char *tsa = NULL, *tsa_why = NULL;
+        bool tsa_ok = false;
+        if (s->kind == PDF_SIGNATURE_TIMESTAMP && pdf_signature_counts(s)) {
+                r = doc_timestamp_trusted(p, s, &tsa, &tsa_why);
+                if (r < 0)
+                        return r;
+                tsa_ok = r > 0;
+        }
+        valid = pdf_signature_counts(s) &&
+                (s->kind == PDF_SIGNATURE_TIMESTAMP ? tsa_ok : checked && c.valid);
+        reason = tsa_why ? strdup(tsa_why) : pdf_reason(s, checked ? &c : NULL);
         if (!reason)
                 return log_oom();
         out->n_checked++;
@@ -429,6 +443,10 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 json_object_object_add(
                         o, "timestamp_time", s->has_timestamp_time ? json_object_new_string(stamped) : NULL);
                 json_object_object_add(o, "level", json_object_new_string(pdf_level(res, s)));
+                if (s->kind == PDF_SIGNATURE_TIMESTAMP) {
+                        json_object_object_add(o, "tsa", tsa ? json_object_new_string(tsa) : NULL);
+                        json_object_object_add(o, "tsa_trusted", json_object_new_boolean(tsa_ok));
+                }
                 json_object_object_add(
                         o, "revision",
                         s->covers_revision ? json_object_new_int((int) s->revision + 1) : NULL);
@@ -455,6 +473,10 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 printf("%s\n", claimed);
                 print_label(_("Time-stamp time:"));
                 printf("%s\n", stamped);
+                if (s->kind == PDF_SIGNATURE_TIMESTAMP) {
+                        print_label(_("Time-stamp authority:"));
+                        printf("%s\n", strna(tsa));
+                }
                 print_label(_("Level:"));
                 printf("%s\n", pdf_level(res, s));
                 print_label(_("Revision signed:"));
@@ -466,7 +488,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
         }
         if (out->html) {
                 fputs("<h2>", out->html);
-                html_escape(out->html, pdf_kind_text(s->kind));
+                fputs_html(out->html, pdf_kind_text(s->kind));
                 fprintf(out->html, " %zu</h2>\n<table>\n", k + 1);
                 html_row(out->html, _("Verdict:"), valid ? _("VALID.") : _("NOT VALID."));
                 html_row(out->html, _("Reason:"), reason);
@@ -553,12 +575,12 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                 }
                 out.html = html;
                 fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>", html);
-                html_escape(html, _("Signature verification report"));
+                fputs_html(html, _("Signature verification report"));
                 fputs("</title><style>body{font-family:serif;margin:2cm}table{border-collapse:collapse;width:100%}"
                       "th,td{border:1px solid #444;padding:4px;text-align:left;vertical-align:top}th{width:35%}"
                       "</style></head><body>\n<h1>",
                       html);
-                html_escape(html, _("Signature verification report"));
+                fputs_html(html, _("Signature verification report"));
                 fputs("</h1>\n<table>\n", html);
                 html_row(html, _("File:"), file);
                 html_row(html, "SHA-256", hex);
@@ -599,7 +621,7 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                        out.n_checked);
         if (html) {
                 fputs("<h2>", html);
-                html_escape(
+                fputs_html(
                         html, all ? _("Conclusion: every signature is valid.")
                                   : _("Conclusion: NOT every signature is valid."));
                 fputs("</h2>\n</body></html>\n", html);

@@ -15,6 +15,7 @@ made by kyso's own signer):
 OUTDIR/manifest.txt has one line per file: NAME EXPECTED-PROBLEM [WORDS EXPECTED IN THE CHANGE...], where
 EXPECTED-PROBLEM is the pdf_signature_problem_to_string() name of the first signature's verdict.
 """
+import argparse
 import os
 import re
 import subprocess
@@ -114,6 +115,29 @@ def append_update(data, objects, freed=(), xref_points=None, root=None):
     return bytes(out)
 
 
+def append_update_xref_stream(data, objects):
+    """Appends an incremental update whose cross-reference section is a stream (/W [1 4 2], no filter)."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    out = bytearray(data)
+    entries = {}
+    for num, body in objects.items():
+        entries[num] = (1, len(out), 0)
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    size = max(int(trailer_value(data, b"Size")), max(entries) + 1)
+    xnum = size
+    size += 1
+    xref = len(out)
+    entries[xnum] = (1, xref, 0)
+    rows = b"".join(bytes([t]) + off.to_bytes(4, "big") + gen.to_bytes(2, "big")
+                    for t, off, gen in (entries[n] for n in sorted(entries)))
+    index = b" ".join(b"%d 1" % n for n in sorted(entries))
+    out += b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Root %s /Prev %d /Length %d >>\nstream\n" % (
+        xnum, size, index, trailer_value(data, b"Root"), last_startxref(data), len(rows))
+    out += rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
 def sig_object(data):
     """The first signature dictionary: its number and the offset of its /ByteRange array."""
     br = data.index(b"/ByteRange")
@@ -127,10 +151,99 @@ def byte_range(data):
 
 
 def replace_same_length(data, old, new):
+    """Replaces old by new in place; new may take the blanks that follow old (fixed-width placeholders)."""
     i = data.index(old)
+    while len(new) > len(old) and data[i + len(old):i + len(old) + 1] == b" ":
+        old += b" "
     new = new.ljust(len(old))
     assert len(new) == len(old), (old, new)
     return data[:i] + new + data[i + len(old):]
+
+
+PLACEHOLDER = b"/ByteRange [0 0000000000 0000000000 0000000000]"
+CONTENTS_HEX = 16384
+
+
+def openssl_sign(content, key, cert, chain, cades):
+    """A detached CMS over content by `openssl cms` (the other tool whose signatures we must accept)."""
+    args = ["openssl", "cms", "-sign", "-binary", "-md", "sha256", "-signer", cert, "-inkey", key, "-outform",
+            "DER", "-nosmimecap"]
+    if chain:
+        args += ["-certfile", chain]
+    if cades:
+        args.append("-cades")
+    return subprocess.run(args, input=content, check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout
+
+
+def make_tsa(ca_dir, work):
+    """A time-stamping authority under ca_dir's CA (ca.pem, ca.key) for `openssl ts -reply`."""
+    os.makedirs(work, exist_ok=True)
+    run = lambda *a: subprocess.run(list(a), check=True, cwd=work, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+    with open(os.path.join(work, "ext.cnf"), "w") as f:
+        f.write("[tsa]\nbasicConstraints = CA:false\nkeyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = critical, timeStamping\n")
+    run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "tsa.key")
+    run("openssl", "req", "-new", "-key", "tsa.key", "-subj", "/C=VN/O=Kyso Test/CN=Test TSA", "-out", "tsa.csr")
+    run("openssl", "x509", "-req", "-in", "tsa.csr", "-CA", os.path.join(ca_dir, "ca.pem"), "-CAkey",
+        os.path.join(ca_dir, "ca.key"), "-set_serial", "0x7001", "-days", "30", "-extfile", "ext.cnf",
+        "-extensions", "tsa", "-out", "tsa.pem")
+    with open(os.path.join(work, "tsa.cnf"), "w") as f:
+        f.write("[tsa]\ndefault_tsa = t\n[t]\nserial = %s/serial\ncrypto_device = builtin\n"
+                "signer_cert = %s/tsa.pem\ncerts = %s/ca.pem\nsigner_key = %s/tsa.key\nsigner_digest = sha256\n"
+                "default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\ness_cert_id_alg = sha256\n"
+                % (work, work, ca_dir, work))
+    with open(os.path.join(work, "serial"), "w") as f:
+        f.write("01\n")
+    return work
+
+
+def openssl_timestamp(content, tsa):
+    """An RFC 3161 token (ContentInfo) over content from the local TSA."""
+    q = subprocess.run(["openssl", "ts", "-query", "-sha256", "-cert"], input=content, check=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    qf = os.path.join(tsa, "q.tsq")
+    with open(qf, "wb") as f:
+        f.write(q)
+    return subprocess.run(["openssl", "ts", "-reply", "-config", os.path.join(tsa, "tsa.cnf"), "-queryfile", qf,
+                           "-token_out"], check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+
+
+def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False, tsa=None):
+    """Signs a document without a form (base.pdf) the way other tools do: an incremental update with the
+    signature dictionary, its widget-field, the AcroForm, the page's /Annots and, for a certification,
+    /Perms /DocMDP with /P docmdp."""
+    size = int(trailer_value(data, b"Size"))
+    catalog_num = int(trailer_value(data, b"Root").split()[0])
+    catalog, _ = latest_object(data, catalog_num)
+    page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
+    page, _ = latest_object(data, page_num)
+    sig_num, widget_num = size, size + 1
+    reference = b""
+    if docmdp:
+        reference = (b" /Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams "
+                     b"<< /Type /TransformParams /P %d /V /1.2 >> >>]" % docmdp)
+        catalog = catalog[:-2] + b" /Perms << /DocMDP %d 0 R >> >>" % sig_num
+    catalog = catalog[:-2] + b" /AcroForm << /Fields [%d 0 R] /SigFlags 3 >> >>" % widget_num
+    page = page[:-2] + b" /Annots [%d 0 R] >>" % widget_num
+    sig_type = b"/DocTimeStamp" if tsa else b"/Sig"
+    sig = (b"<< /Type " + sig_type + b" /Filter /Adobe.PPKLite /SubFilter /" + sub_filter + b" " + PLACEHOLDER +
+           b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
+    widget = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (%s) /V %d 0 R /Rect [0 0 0 0] /F 132 /P %d 0 R >>"
+              % (field.encode(), sig_num, page_num))
+    out = bytearray(append_update(data, {sig_num: sig, widget_num: widget, catalog_num: catalog,
+                                         page_num: page}))
+    a = out.index(b"/Contents <" + b"0" * 16, out.index(PLACEHOLDER)) + len(b"/Contents ")
+    b = a + CONTENTS_HEX + 2
+    c = len(out) - b
+    br = out.index(PLACEHOLDER)
+    out[br:br + len(PLACEHOLDER)] = b"/ByteRange [0 %010d %010d %010d]" % (a, b, c)
+    signed = bytes(out[:a] + out[b:])
+    cms = (openssl_timestamp(signed, tsa) if tsa else openssl_sign(signed, key, cert, chain, cades)).hex().encode()
+    assert len(cms) <= CONTENTS_HEX
+    out[a + 1:a + 1 + len(cms)] = cms
+    return bytes(out)
 
 
 def pdfsig_sign(nssdir, nick, src, dst, field):
@@ -185,6 +298,18 @@ def attacks(signed, prefix, dead=None):
     first_content = int(re.search(rb"(\d+) \d+ R", contents_ref.group(1)).group(1))
     out.append((prefix + "isa-content-replaced", append_update(signed, {first_content: stream(SHADOW)}),
                 "disallowed-change", ["object %d" % first_content, "content of page 1"]))
+    out.append((prefix + "isa-content-replaced-xref-stream",
+                append_update_xref_stream(signed, {first_content: stream(SHADOW)}), "disallowed-change",
+                ["object %d" % first_content, "content of page 1"]))
+    # What a later revision may add: validation data (B-LT), metadata. The signature still counts.
+    out.append((prefix + "lt-dss-added", append_update(signed, {
+        catalog_num: catalog_body[:-2] + b" /DSS 910 0 R >>",
+        910: b"<< /Certs [911 0 R] /OCSPs [] /CRLs [] >>",
+        911: stream(b"0" * 64)}), "ok-partial", []))
+    out.append((prefix + "lt-dss-xref-stream", append_update_xref_stream(signed, {
+        catalog_num: catalog_body[:-2] + b" /DSS 910 0 R >>",
+        910: b"<< /Certs [911 0 R] >>",
+        911: stream(b"1" * 64)}), "ok-partial", []))
     out.append((prefix + "isa-page-text-added", append_update(signed, {
         page_num: page_body.replace(contents_ref.group(0), b"/Contents [%s 900 0 R]" % contents_ref.group(1)
                                     .strip(b"[]")),
@@ -205,6 +330,30 @@ def attacks(signed, prefix, dead=None):
                 "disallowed-change", ["/Root"]))
     out.append((prefix + "isa-content-freed", append_update(signed, {}, freed=[first_content]),
                 "disallowed-change", ["object %d" % first_content, "deleted"]))
+    # An annotation that is not a signature widget drawn over the page (a FreeText with new text).
+    annots = re.search(rb"/Annots\s*\[([^\]]*)\]", page_body)
+    if annots:
+        out.append((prefix + "isa-overlay-annotation", append_update(signed, {
+            page_num: page_body.replace(annots.group(0), b"/Annots [%s 905 0 R]" % annots.group(1).strip()),
+            905: b"<< /Type /Annot /Subtype /FreeText /Rect [72 690 400 720] /Contents (chi 900 trieu dong) "
+                 b"/DA (/Helv 24 Tf 0 g) >>"}), "disallowed-change",
+            ["page 1", "gained annotations other than signature widgets"]))
+    annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page_body)
+    if annots_ref:
+        arr_num = int(annots_ref.group(1))
+        arr, _ = latest_object(signed, arr_num)
+        out.append((prefix + "isa-overlay-annotation", append_update(signed, {
+            arr_num: arr.strip()[:-1] + b" 905 0 R]",
+            905: b"<< /Type /Annot /Subtype /FreeText /Rect [72 690 400 720] /Contents (chi 900 trieu dong) "
+                 b"/DA (/Helv 24 Tf 0 g) >>"}), "disallowed-change",
+            ["object %d" % arr_num, "annotations of page 1", "gained annotations other than signature widgets"]))
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog_body)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(signed, anum)
+        out.append((prefix + "isa-need-appearances", append_update(signed, {
+            anum: abody[:-2] + b" /NeedAppearances true >>"}), "disallowed-change",
+            ["object %d" % anum, "/NeedAppearances"]))
     font = re.search(rb"/F1\s+(\d+) 0 R", signed)
     if font:
         fnum = int(font.group(1))
@@ -243,29 +392,29 @@ def attacks(signed, prefix, dead=None):
         out.append((prefix + "shadow-overlay-emptied", append_update(signed, {6: stream(b"")}),
                     "disallowed-change", ["object 6", "content of page 1"]))
         del overlay
-        out.append((prefix + "shadow-dangling-reference", append_update(signed, {
-            50: b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-                b"/Length %d >>\nstream\n" % len(SHADOW) + SHADOW + b"\nendstream"}), "disallowed-change",
-            ["refers to object 50"]))
+        # Only while the signed page still names 50 0 R (a writer going through qpdf drops the dangling
+        # reference when it rewrites the page, which defuses this one).
+        if b"/X1 50 0 R" in page_body:
+            out.append((prefix + "shadow-dangling-reference", append_update(signed, {
+                50: b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+                    b"/Length %d >>\nstream\n" % len(SHADOW) + SHADOW + b"\nendstream"}), "disallowed-change",
+                ["refers to object 50"]))
     return out
 
 
 def main():
-    args = sys.argv[1:]
-    nssdir = nick = None
-    rest = []
-    while args:
-        a = args.pop(0)
-        if a == "--nssdir":
-            nssdir = args.pop(0)
-        elif a == "--nick":
-            nick = args.pop(0)
-        else:
-            rest.append(a)
-    if not nssdir or not nick or not rest:
-        print(__doc__, file=sys.stderr)
-        return 2
-    outdir, extra = rest[0], rest[1:]
+    ap = argparse.ArgumentParser(description="Signed PDFs and the known attacks on them.")
+    ap.add_argument("--nssdir", required=True, help="sql:DIR, the NSS database pdfsig signs with")
+    ap.add_argument("--nick", required=True, help="the signing certificate's nickname in it")
+    ap.add_argument("--key", help="key for signatures made by openssl cms (with --cert)")
+    ap.add_argument("--cert")
+    ap.add_argument("--chain")
+    ap.add_argument("--tsa-ca", dest="ca_dir", help="folder with ca.pem and ca.key: document time-stamps")
+    ap.add_argument("outdir")
+    ap.add_argument("signed", nargs="*", help="more signed PDFs to attack")
+    o = ap.parse_args()
+    nssdir, nick, key, cert, chain, ca_dir = o.nssdir, o.nick, o.key, o.cert, o.chain, o.ca_dir
+    outdir, extra = o.outdir, o.signed
     os.makedirs(outdir, exist_ok=True)
     manifest = []
 
@@ -279,10 +428,42 @@ def main():
     manifest.append("signed-twice.pdf ok")
     with open(os.path.join(outdir, "signed.pdf"), "rb") as f:
         signed = f.read()
+
+    # Signatures other tools make (openssl cms here), certifications, and what is refused.
+    if key and cert:
+        def put(name, body, verdict):
+            with open(os.path.join(outdir, name), "wb") as f:
+                f.write(body)
+            manifest.append(name + " " + verdict)
+
+        put("cades-openssl.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True),
+            "ok")
+        put("pkcs7-sha1.pdf", sign_update(base, key, cert, chain, "Leader", b"adbe.pkcs7.sha1"),
+            "unsupported-subfilter")
+        for p in (1, 2):
+            name = "certified-p%d.pdf" % p
+            put(name, sign_update(base, key, cert, chain, "Author", b"adbe.pkcs7.detached", docmdp=p), "ok")
+            pdfsig_sign(nssdir, nick, os.path.join(outdir, name), os.path.join(outdir, "certified-p%d-signed.pdf" % p),
+                        "Leader")
+            manifest.append("certified-p%d-signed.pdf %s" % (p, "docmdp-violation" if p == 1 else "ok"))
+    # Document time-stamps (ETSI.RFC3161) from openssl ts: alone, after a signature, tampered.
+    if ca_dir:
+        tsa = make_tsa(os.path.abspath(ca_dir), os.path.join(outdir, "tsa"))
+        stamped = sign_update(base, None, None, None, "Stamp", b"ETSI.RFC3161", tsa=tsa)
+        with open(os.path.join(outdir, "timestamped.pdf"), "wb") as f:
+            f.write(stamped)
+        manifest.append("timestamped.pdf ok")
+        m, (z, a, b, c) = byte_range(stamped)
+        broken = stamped[:b + 10] + b"X" + stamped[b + 11:]
+        with open(os.path.join(outdir, "timestamped-tampered.pdf"), "wb") as f:
+            f.write(broken)
+        manifest.append("timestamped-tampered.pdf cms-invalid")
     todo = [(signed, "", dead)]
     for i, path in enumerate(extra):
         with open(path, "rb") as f:
-            todo.append((f.read(), "x%d-" % i, None))
+            data = f.read()
+        # A file signed from base.pdf keeps its prepared shadows: the shadow attacks apply to it too.
+        todo.append((data, "x%d-" % i, dead if data.startswith(base) else None))
         name = "x%d-signed.pdf" % i
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(todo[-1][0])

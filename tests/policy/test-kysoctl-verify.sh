@@ -130,6 +130,17 @@ openssl cms -resign -binary -inform DER -in "$D/leader.p7s" -signer "$P/seal.pem
         bail_out "openssl cms -resign failed: $(cat "$T/openssl.err")"
 expect_verify "two signatures: both valid" 0 "Signature 2 of 2" "$D/doc.txt" "$D/both.p7s"
 
+# Signing order (issue 13): the leader's signature is listed before the seal added a second later, whatever
+# the order of the DER SET.
+sign leader "$D/order-leader.p7s" || bail_out "openssl cms -sign failed: $(cat "$T/openssl.err")"
+sleep 1.1
+openssl cms -resign -binary -inform DER -in "$D/order-leader.p7s" -signer "$P/seal.pem" -inkey "$P/seal.key" \
+        -certfile "$P/ca.pem" -md sha256 -outform DER -out "$D/order.p7s" -content "$D/doc.txt" 2>>"$T/openssl.err" ||
+        bail_out "openssl cms -resign failed: $(cat "$T/openssl.err")"
+expect_json "signing order: the leader before the seal" "
+assert s['signer']['name'] == 'Nguyễn Văn An', d
+assert d['signatures'][1]['kind'] == 'organization', d" "$D/doc.txt" "$D/order.p7s"
+
 # JSON.
 out=$("$KYSOCTL" verify --json "$D/doc.txt" "$D/both.p7s")
 expect_eq "json: exit 0" 0 $?
