@@ -112,12 +112,15 @@ expect "the B-LT PDF has a /DSS with OCSP answers" bash -c \
 expect_eq "the record says B-LT" "B-LT" "$(last_done | jq -r .data.pdf_level)"
 
 # 7. Verify on the bus: one dict per signature, the policy's verdict on each.
-verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$1" 2>&1; }
+verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$@" 2>&1; }
 expect_eq "Verify of the issued PDF: both valid, the leader a competent person" \
         "True ok B-B 2 True|True ok B-B 3 False" "$(verify "$T/out/issued.pdf" | paste -sd '|')"
 expect_match "Verify of the changed PDF: the leader's signature does not count (disallowed-change)" \
         "^False disallowed-change" "$(verify "$D/changed.pdf")"
 expect_match "Verify of the B-LT PDF: level B-LT" "^True ok B-LT" "$(verify "$T/out/lt.pdf")"
+expect_eq "Verify of a text file with its detached signature (the batch's): valid CAdES by a competent person" \
+        "True cades B-B True" "$(verify "$D/qd.txt" "$T/out/batch/qd.txt.p7s")"
+expect_match "Verify of a text file without a signature: InvalidArgs" "InvalidArgs" "$(verify "$D/qd.txt")"
 
 # 8. A sample of the shared corpus through the agent (every file goes through the formats library in
 # tests/formats/test-pdf-corpus.sh): approve, then issue on the result. A file is signed (pdfsig: every
