@@ -94,6 +94,7 @@ const char *request_state_to_string(RequestState s);
 /* The prompts of a request (sign-prompts.c). */
 typedef struct RequestPrompt {
         bool owner;           /* this request holds the prompt (one at a time for the whole agent) */
+        bool prepared;        /* it readied pinentry ahead of its checks (request_prompt_prepare()) */
         bool app;             /* the current prompt is the sender's own registered prompter's */
         bool app_used;        /* some prompt of this request was: the PIN cache stays out of it */
         bool pinpad;          /* a PIN pad message is shown while the reader asks for the PIN */
@@ -231,6 +232,7 @@ int request_check_documents(SignRequest *r);
 /* sign-prompts.c */
 /* REQ_WAIT_PROMPT: takes the prompt when it is free and asks for approval or the PIN. */
 void request_prompt(SignRequest *r);
+void request_prompt_prepare(SignRequest *r);
 /* Gives the prompt back to the other requests (closing what is shown). */
 void prompt_release(SignRequest *r);
 bool prompt_taken(AgentSign *s, const SignRequest *self);
