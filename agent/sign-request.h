@@ -173,9 +173,10 @@ struct AgentSign {
         DBusConnection *bus;
         P11Manager *manager;
         const AgentConfig *config;
-        AuditLog *audit;             /* the agent's, borrowed */
-        Prompter *prompter;          /* pinentry */
-        PrompterRegistry *prompters; /* borrowed: the apps' own (RegisterPrompter); NULL: none */
+        AuditLog *audit;                   /* the agent's, borrowed */
+        Prompter *prompter;                /* pinentry */
+        PrompterRegistry *prompters;       /* borrowed: the apps' own (RegisterPrompter); NULL: none */
+        const AgentRevocation *revocation; /* borrowed: the inventory's statuses; NULL: none */
         PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
         SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
         char policy_digest[65];  /* of the policy last recorded in the audit log */
@@ -216,6 +217,9 @@ int signer_prepare(SignRequest *r);
 int signer_validate_start(SignRequest *r);
 /* The token that holds cert_uri now, or NULL (before the request looks for its certificate). */
 char *signer_token_of(AgentSign *s, const char *cert_uri);
+/* Why the certificate cert_uri names alone cannot sign, as GetCertificates would mark it (translated), or
+ * NULL when it may be tried (also when nothing is known). */
+char *signer_unusable(AgentSign *s, const char *cert_uri);
 
 /* sign-document.c */
 void doc_done(SignDoc *d);

@@ -308,81 +308,6 @@ static bool may_sign(const CertEntry *e) {
         return e->usable || (streq_ptr(e->status, "unchecked") && isempty(e->reason));
 }
 
-/* A URI's attribute value as written or percent-encoded, decoded, for comparing. */
-static void uri_value_decode(const char *s, size_t n, char *out, size_t size) {
-        size_t k = 0;
-        for (size_t i = 0; i < n && k + 1 < size; i++) {
-                unsigned hi, lo;
-                if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%1x%1x", &hi, &lo) == 2) {
-                        out[k++] = (char) (hi << 4 | lo);
-                        i += 2;
-                } else
-                        out[k++] = s[i];
-        }
-        out[k] = '\0';
-}
-
-/* Whether every attribute the person wrote in want is one of the listed URI's (which names them all). */
-static bool uri_names(const char *want, const char *listed) {
-        if (!startswith(want, "pkcs11:") || !startswith(listed, "pkcs11:"))
-                return false;
-        want += strlen("pkcs11:");
-        for (const char *a = want; *a;) {
-                size_t len = strcspn(a, ";"), eq = strcspn(a, "=");
-                char wv[256], lv[256];
-                bool found = false;
-
-                if (eq >= len)
-                        return false;
-                uri_value_decode(a + eq + 1, len - eq - 1, wv, sizeof wv);
-                for (const char *b = listed + strlen("pkcs11:"); *b && !found;) {
-                        size_t blen = strcspn(b, ";"), beq = strcspn(b, "=");
-                        if (beq < blen && beq == eq && strncmp(a, b, eq) == 0) {
-                                uri_value_decode(b + beq + 1, blen - beq - 1, lv, sizeof lv);
-                                found = streq(wv, lv);
-                        }
-                        b += blen + (b[blen] == ';');
-                }
-                if (!found)
-                        return false;
-                a += len + (a[len] == ';');
-        }
-        return true;
-}
-
-/* The certificate the person named with --cert, when the agent already knows it cannot sign: refused here,
- * with why, before a request is made. 0 when it may be tried (also when the agent cannot say). */
-static int check_named_certificate(DBusConnection *c, const char *uri) {
-        _cleanup_free_ CertEntry *v = NULL;
-        DBusMessage *reply = NULL;
-        const CertEntry *match = NULL;
-        size_t n = 0, n_match = 0;
-
-        v = list_certificates(c, /* quiet= */ true, &n, &reply);
-        if (!v)
-                return 0; /* the agent will say what is wrong */
-        for (size_t i = 0; i < n; i++)
-                if (uri_names(uri, v[i].uri)) {
-                        match = &v[i];
-                        n_match++;
-                }
-        if (n_match == 1 && !may_sign(match)) {
-                if (!isempty(match->reason))
-                        kysoctl_error(
-                                "sign", _("the certificate %s cannot sign: %s\n"), match->uri,
-                                match->reason);
-                else
-                        kysoctl_error(
-                                "sign", _("the certificate %s cannot sign: its status is %s.\n"), match->uri,
-                                strna(match->status));
-                dbus_message_unref(reply);
-                return -EPERM;
-        }
-        if (reply)
-                dbus_message_unref(reply);
-        return 0;
-}
-
 /* Picks the certificate for the role when --cert is not given, only when exactly one usable certificate of
  * the right kind is present: a signature made with another certificate than the person meant has legal
  * weight, so an ambiguous choice is refused with the candidates listed. A certificate the agent marks as
@@ -827,13 +752,12 @@ int verb_sign(int argc, char **argv) {
                 goto finish;
         }
         dbus_connection_set_exit_on_disconnect(c, FALSE);
-        if (o.cert) {
-                if (check_named_certificate(c, o.cert) < 0) {
-                        ret = KYSOCTL_EXIT_REFUSED;
-                        goto finish;
-                }
+        /* A certificate named with --cert that the agent knows cannot sign is refused by Sign itself, at
+         * once and with why (no request, no prompt): asking GetCertificates first would cost a round trip
+         * and the agent's look at every certificate. */
+        if (o.cert)
                 cert = strdup(o.cert);
-        } else
+        else
                 cert = pick_certificate(c, o.role);
         if (!cert) {
                 ret = KYSOCTL_EXIT_REFUSED;
