@@ -537,6 +537,14 @@ out=$(CLIENT --cert "$LEADER" --role approve --disconnect 1000 -o "$T/out" "$D/q
 sleep 1
 expect_eq "a client that disconnects cancels its request (audited)" $((c0 + 1)) "$(audit_count sign-cancelled)"
 
+# A pipe as the output cannot take a signature written from its start: refused at once, before any prompt
+# (it used to be refused only after the approval and the PIN, when the signature could not be written).
+script "confirm yes" "pin 1111"
+p0=$(prompts)
+out=$(CLIENT --cert "$LEADER" --role approve --output-pipe -o "$T/out" "$D/qd.txt" 2>&1)
+expect_match "a pipe as the output: refused with InvalidArgs at once" "reply 0 error org.kyso.Error.InvalidArgs" "$out"
+expect_eq "a pipe as the output: no prompt" "$p0" "$(prompts)"
+
 # 5. B-T, and a TSA that is down
 script "confirm yes" "pin 1111"
 expect "B-T against the test TSA" \
