@@ -11,11 +11,9 @@ HERE="$KYSO_SOURCE_ROOT/tests/agent"
 B="${KYSO_BUILD_ROOT:?}"
 KYSOD="${KYSOD:?}"
 
-for tool in dbus-daemon dbus-send dbus-monitor busctl jq openssl python3; do
-        command -v "$tool" >/dev/null || bail_out "$tool is missing (contrib/install-deps.sh)"
-done
+require_tools dbus-daemon dbus-send dbus-monitor busctl jq openssl python3
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-agent-test.XXXXXX") || bail_out "mktemp failed"
+temp_dir agent-test
 chmod 755 "$T" # a client running as nobody must reach the bus socket
 PIDS=()
 ACT=
@@ -33,16 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$KYSO_FIXTURES_SCRIPT" "$T/fx" >"$T/fx.log" 2>&1 || {
-        sed 's/^/# /' "$T/fx.log"
-        bail_out "make-fixtures.sh failed"
-}
-. "$T/fx/env.sh"
+fixtures_make
 # The agent refuses to start without a valid signing policy; this one trusts the fixture PKI. Its OCSP and
 # CRL servers never answer: the inventory's revocation checks wait in the background the whole test long,
 # and nothing else may wait for them.
-. "$KYSO_SOURCE_ROOT/tests/fixtures/servers.sh"
-export KYSO_TEST_SERVER_DIR=$T/servers
 start_test_server ocsp HANG_OCSP --hang || bail_out "the hanging OCSP server did not start"
 start_test_server crl HANG_CRL --hang || bail_out "the hanging CRL server did not start"
 "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/policy.conf" --ocsp "$HANG_OCSP" --crl "$HANG_CRL"
