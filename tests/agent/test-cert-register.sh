@@ -46,29 +46,6 @@ log-level = debug
 CONF
 }
 
-start_bus() { # NAME: a private session bus; sets BUS
-        cat >"$T/$1.conf" <<BUSCONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/$1.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-BUSCONF
-        dbus-daemon --config-file="$T/$1.conf" --nofork --nopidfile --print-address=3 3>"$T/$1.address" \
-                2>>"$T/$1.log" &
-        PIDS+=($!)
-        wait_for 5 test -s "$T/$1.address" || bail_out "dbus-daemon $1 did not start"
-        BUS=$(head -n1 "$T/$1.address")
-}
-
 name_owned() {
         dbus-send --bus="$1" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus.NameHasOwner string:"$2" 2>/dev/null | grep -q true

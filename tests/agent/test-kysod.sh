@@ -53,37 +53,6 @@ audit-log = $T/state/audit.jsonl
 log-level = debug
 CONF
 
-# start_bus NAME [SERVICEDIR]: a private session bus; sets BUS to its address.
-start_bus() {
-        local name=$1 servicedir=${2:-}
-        cat >"$T/$name.conf" <<BUSCONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/$name.socket</listen>
-  <auth>EXTERNAL</auth>
-  ${servicedir:+<servicedir>$servicedir</servicedir>}
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-BUSCONF
-        dbus-daemon --config-file="$T/$name.conf" --nofork --nopidfile --print-address=3 \
-                3>"$T/$name.address" 2>>"$T/$name.log" &
-        PIDS+=($!)
-        local i
-        for ((i = 0; i < 100; i++)); do
-                [[ -s $T/$name.address ]] && break
-                sleep 0.05
-        done
-        BUS=$(head -n1 "$T/$name.address")
-        [[ -n $BUS ]] || bail_out "dbus-daemon $name did not start"
-}
-
 name_owned() {
         dbus-send --bus="$1" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus.NameHasOwner string:org.kyso.Agent1 2>/dev/null | grep -q true
