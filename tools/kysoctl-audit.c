@@ -681,15 +681,10 @@ static void help(void) {
 }
 
 int verb_audit(int argc, char **argv) {
+        int exit_code;
         i18n_setup();
-        if (argc < 2) {
-                help();
-                return KYSOCTL_EXIT_USAGE;
-        }
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-                help();
-                return KYSOCTL_EXIT_OK;
-        }
+        if (kysoctl_help_wanted(argc, argv, help, &exit_code))
+                return exit_code;
         static const struct {
                 const char *name, *full;
                 int (*run)(int argc, char **argv);

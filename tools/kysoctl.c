@@ -42,6 +42,14 @@ void kysoctl_verbose_help(void) {
                 "  --verbose, -v     also print the details: error names and the debug lines of the checks\n"));
 }
 
+bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit) {
+        if (argc >= 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h") && !streq(argv[1], "help"))
+                return false;
+        help();
+        *ret_exit = argc < 2 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
+        return true;
+}
+
 static void help(void) {
         printf(_("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
                  "Command line of kyso, the eToken signing agent.\n\nCommands:\n"));
@@ -55,14 +63,9 @@ int main(int argc, char **argv) {
         log_setup("kysoctl", LOG_TARGET_STDERR);
         i18n_setup();
 
-        if (argc < 2) {
-                help();
-                return KYSOCTL_EXIT_USAGE;
-        }
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-                help();
-                return KYSOCTL_EXIT_OK;
-        }
+        int exit_code;
+        if (kysoctl_help_wanted(argc, argv, help, &exit_code))
+                return exit_code;
         if (streq(argv[1], "--version")) {
                 printf("kysoctl %s\n", PACKAGE_VERSION);
                 return KYSOCTL_EXIT_OK;

@@ -22,6 +22,9 @@ void kysoctl_error(const char *verb, const char *format, ...) __attribute__((for
 void kysoctl_set_verbose(void);
 /* The line of --help that explains --verbose. */
 void kysoctl_verbose_help(void);
+/* For a command followed by a subcommand (kysoctl itself, kysoctl audit): true when argv[1] is none (HELP
+ * shown, *ret_exit = KYSOCTL_EXIT_USAGE) or asks for help (HELP shown, *ret_exit = KYSOCTL_EXIT_OK). */
+bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit);
 
 int verb_tokens(int argc, char **argv);
 int verb_certs(int argc, char **argv);

@@ -13,12 +13,10 @@ HERE="$KYSO_SOURCE_ROOT/tests/agent"
 KYSOD="${KYSOD:?}"
 KYSOCTL="${KYSOCTL:?}"
 
-for tool in dbus-daemon jq openssl python3; do
-        command -v "$tool" >/dev/null || bail_out "$tool is missing (contrib/install-deps.sh)"
-done
+require_tools dbus-daemon jq openssl python3
 /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null || bail_out "python3-dbus and python3-gi are missing"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-register-test.XXXXXX") || bail_out "mktemp failed"
+temp_dir register-test
 PIDS=()
 cleanup() {
         local p
@@ -28,13 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$KYSO_FIXTURES_SCRIPT" "$T/fx" >"$T/fx.log" 2>&1 || {
-        sed 's/^/# /' "$T/fx.log"
-        bail_out "make-fixtures.sh failed"
-}
-. "$T/fx/env.sh"
-. "$KYSO_SOURCE_ROOT/tests/fixtures/servers.sh"
-export KYSO_TEST_SERVER_DIR=$T/servers
+fixtures_make
 start_test_server ocsp OCSP || bail_out "the OCSP server did not start"
 start_test_server crl CRL || bail_out "the CRL server did not start"
 "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/policy.conf" --ocsp "$OCSP" --crl "$CRL" --cache "$T/cache"
@@ -52,29 +44,6 @@ helper-timeout = 5s
 audit-log = $2/audit.jsonl
 log-level = debug
 CONF
-}
-
-start_bus() { # NAME: a private session bus; sets BUS
-        cat >"$T/$1.conf" <<BUSCONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/$1.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-BUSCONF
-        dbus-daemon --config-file="$T/$1.conf" --nofork --nopidfile --print-address=3 3>"$T/$1.address" \
-                2>>"$T/$1.log" &
-        PIDS+=($!)
-        wait_for 5 test -s "$T/$1.address" || bail_out "dbus-daemon $1 did not start"
-        BUS=$(head -n1 "$T/$1.address")
 }
 
 name_owned() {

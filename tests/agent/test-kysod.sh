@@ -11,11 +11,9 @@ HERE="$KYSO_SOURCE_ROOT/tests/agent"
 B="${KYSO_BUILD_ROOT:?}"
 KYSOD="${KYSOD:?}"
 
-for tool in dbus-daemon dbus-send dbus-monitor busctl jq openssl python3; do
-        command -v "$tool" >/dev/null || bail_out "$tool is missing (contrib/install-deps.sh)"
-done
+require_tools dbus-daemon dbus-send dbus-monitor busctl jq openssl python3
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-agent-test.XXXXXX") || bail_out "mktemp failed"
+temp_dir agent-test
 chmod 755 "$T" # a client running as nobody must reach the bus socket
 PIDS=()
 ACT=
@@ -33,16 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$KYSO_FIXTURES_SCRIPT" "$T/fx" >"$T/fx.log" 2>&1 || {
-        sed 's/^/# /' "$T/fx.log"
-        bail_out "make-fixtures.sh failed"
-}
-. "$T/fx/env.sh"
+fixtures_make
 # The agent refuses to start without a valid signing policy; this one trusts the fixture PKI. Its OCSP and
 # CRL servers never answer: the inventory's revocation checks wait in the background the whole test long,
 # and nothing else may wait for them.
-. "$KYSO_SOURCE_ROOT/tests/fixtures/servers.sh"
-export KYSO_TEST_SERVER_DIR=$T/servers
 start_test_server ocsp HANG_OCSP --hang || bail_out "the hanging OCSP server did not start"
 start_test_server crl HANG_CRL --hang || bail_out "the hanging CRL server did not start"
 "$KYSO_SOURCE_ROOT/tests/fixtures/make-policy.sh" "$T/policy.conf" --ocsp "$HANG_OCSP" --crl "$HANG_CRL"
@@ -60,37 +52,6 @@ helper-timeout = 5s
 audit-log = $T/state/audit.jsonl
 log-level = debug
 CONF
-
-# start_bus NAME [SERVICEDIR]: a private session bus; sets BUS to its address.
-start_bus() {
-        local name=$1 servicedir=${2:-}
-        cat >"$T/$name.conf" <<BUSCONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/$name.socket</listen>
-  <auth>EXTERNAL</auth>
-  ${servicedir:+<servicedir>$servicedir</servicedir>}
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-BUSCONF
-        dbus-daemon --config-file="$T/$name.conf" --nofork --nopidfile --print-address=3 \
-                3>"$T/$name.address" 2>>"$T/$name.log" &
-        PIDS+=($!)
-        local i
-        for ((i = 0; i < 100; i++)); do
-                [[ -s $T/$name.address ]] && break
-                sleep 0.05
-        done
-        BUS=$(head -n1 "$T/$name.address")
-        [[ -n $BUS ]] || bail_out "dbus-daemon $name did not start"
-}
 
 name_owned() {
         dbus-send --bus="$1" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \

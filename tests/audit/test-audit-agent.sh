@@ -12,13 +12,7 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-audit-agent-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_AUDIT_TEST_DIR=$T
-        unset KYSO_POLICY
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        sandbox_test_dir audit-agent KYSO_AUDIT_TEST_DIR
         sandbox=("$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0")
         # A private mount namespace, so the tmpfs is seen by this test's kysod only and vanishes with it.
         if [[ $(id -u) == 0 ]] && unshare -m --propagation private true 2>/dev/null; then

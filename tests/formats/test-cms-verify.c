@@ -295,45 +295,57 @@ static void test_signer_cert_missing(void **state) {
         assert_null(res->signers[0].signer_cert);
 }
 
-/* A countersignature by `other` over the leader's signature value, built with OpenSSL's own signer. */
-/* Adds `copies` countersignatures by `other` over si's signature value (or over a wrong value) to si. */
-static void countersign(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool wrong_value, unsigned copies) {
-        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cs = NULL;
-        _cleanup_(X509_freep) X509 *other = load_cert("other.pem");
+/* A detached CMS by CERT with KEY_FILE's key (FLAGS for CMS_add1_signer()) whose one SignerInfo has the
+ * messageDigest MD as its only signed attribute, as DER (OPENSSL_free()); returns its size. Signed by hand:
+ * CMS_SignerInfo_sign() of OpenSSL 3.0 insists on a content-type attribute, which a countersignature must
+ * not have. */
+static int sign_digest_only(
+        X509 *cert, const char *key_file, unsigned flags, const uint8_t md[32], unsigned char **ret_der) {
+        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         _cleanup_free_ uint8_t *attrs = NULL;
-        unsigned char *csder = NULL, sig[512];
+        unsigned char sig[512];
+        size_t attrs_size = 0, sig_size = sizeof sig;
+        CMS_SignerInfo *si;
+        BIO *b;
+        int len;
+
+        b = BIO_new_file(tpath(key_file), "r");
+        key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        assert_non_null(key);
+        cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
+        assert_non_null(cms);
+        si = CMS_add1_signer(cms, cert, key, EVP_sha256(), flags);
+        assert_non_null(si);
+        assert_int_equal(
+                CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
+        assert_int_equal(cms_signed_attrs_der(si, &attrs, &attrs_size), 0);
+        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
+        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int) sig_size), 1);
+        len = i2d_CMS_ContentInfo(cms, ret_der);
+        assert_true(len > 0);
+        return len;
+}
+
+/* A countersignature by `other` over the leader's signature value, built with OpenSSL's own signer. */
+/* Adds `copies` countersignatures by `other` over si's signature value (or over a wrong value) to si. */
+static void countersign(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool wrong_value, unsigned copies) {
+        _cleanup_(X509_freep) X509 *other = load_cert("other.pem");
+        unsigned char *csder = NULL;
         const uint8_t *si_bytes;
-        size_t si_size, attrs_size = 0, sig_size = sizeof sig;
+        size_t si_size;
         ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
         uint8_t md[32];
         unsigned md_size;
-        CMS_SignerInfo *csi;
         int cslen;
-        BIO *b;
 
         assert_int_equal(EVP_Digest(sv->data, (size_t) sv->length, md, &md_size, EVP_sha256(), NULL), 1);
         if (wrong_value)
                 md[0] ^= 1;
-        b = BIO_new_file(tpath("other.key"), "r");
-        key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-        BIO_free(b);
-        assert_non_null(key);
-        cs = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
-        assert_non_null(cs);
-        csi = CMS_add1_signer(cs, other, key, EVP_sha256(), CMS_PARTIAL | CMS_NOSMIMECAP | CMS_NOCERTS);
-        assert_non_null(csi);
-        assert_int_equal(
-                CMS_signed_add1_attr_by_NID(csi, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
-        /* By hand: CMS_SignerInfo_sign() of OpenSSL 3.0 insists on a content-type attribute, which a
-         * countersignature must not have. */
-        assert_int_equal(cms_signed_attrs_der(csi, &attrs, &attrs_size), 0);
-        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
-        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(csi), sig, (int) sig_size), 1);
-        cslen = i2d_CMS_ContentInfo(cs, &csder);
-        assert_true(cslen > 0);
+        cslen = sign_digest_only(other, "other.key", CMS_PARTIAL | CMS_NOSMIMECAP | CMS_NOCERTS, md, &csder);
         der_signer_info(csder, (size_t) cslen, 0, &si_bytes, &si_size);
         for (unsigned i = 0; i < copies; i++)
                 assert_int_equal(
@@ -396,38 +408,18 @@ static void test_countersignature(void **state) {
 
 /* Signed attributes without content-type (OpenSSL's signer always adds one: sign by hand). */
 static void test_content_type_missing(void **state) {
-        _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         _cleanup_(X509_freep) X509 *leader = load_cert("leader.pem");
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
-        _cleanup_free_ uint8_t *content = NULL, *attrs = NULL;
-        unsigned char *der = NULL, sig[512];
-        size_t size, attrs_size = 0, sig_size = sizeof sig;
+        _cleanup_free_ uint8_t *content = NULL;
+        unsigned char *der = NULL;
+        size_t size;
         uint8_t md[32];
         unsigned md_size;
-        CMS_SignerInfo *si;
-        BIO *b;
         int len;
 
         read_all(tpath("content.bin"), &content, &size);
         assert_int_equal(EVP_Digest(content, size, md, &md_size, EVP_sha256(), NULL), 1);
-        b = BIO_new_file(tpath("leader.key"), "r");
-        key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-        BIO_free(b);
-        assert_non_null(key);
-        cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
-        assert_non_null(cms);
-        si = CMS_add1_signer(cms, leader, key, EVP_sha256(), CMS_PARTIAL | CMS_NOSMIMECAP);
-        assert_non_null(si);
-        assert_int_equal(
-                CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md, 32), 1);
-        assert_int_equal(cms_signed_attrs_der(si, &attrs, &attrs_size), 0);
-        assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-        assert_int_equal(EVP_DigestSign(ctx, sig, &sig_size, attrs, attrs_size), 1);
-        assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int) sig_size), 1);
-        len = i2d_CMS_ContentInfo(cms, &der);
-        assert_true(len > 0);
+        len = sign_digest_only(leader, "leader.key", CMS_PARTIAL | CMS_NOSMIMECAP, md, &der);
         write_all(tpath("noct.p7s"), der, (size_t) len);
         OPENSSL_free(der);
 

@@ -14,36 +14,14 @@ if ! locale -a 2>/dev/null | grep -qix 'vi_VN.utf-\?8'; then
 fi
 
 if [[ -z ${KYSO_LOCALE_TEST_AGENT:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-locale-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_LOCALE_TEST_DIR=$T LANGUAGE=
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        unset KYSO_POLICY
-        n=0 failed=0
-        shopt -s extglob
+        sandbox_test_dir locale KYSO_LOCALE_TEST_DIR
+        export LANGUAGE=
         # kysod runs in the sandbox's locale (it inherits LC_ALL); kysoctl in the other.
         for agent in C.UTF-8 vi_VN.UTF-8; do
                 rm -rf "${T:?}"/run && mkdir -p "$T/run"
-                KYSO_LOCALE_TEST_AGENT=$agent LC_ALL=$agent \
-                        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" >"$T/tap.out" 2>"$T/tap.err"
-                status=$?
-                while IFS= read -r line; do
-                        case $line in
-                        "ok "*) n=$((n + 1)) && echo "ok $n ${line#ok +([0-9]) }" ;;
-                        "not ok "*) n=$((n + 1)) failed=$((failed + 1)) && echo "not ok $n ${line#not ok +([0-9]) }" ;;
-                        1..*) ;;
-                        *) echo "$line" ;;
-                        esac
-                done <"$T/tap.out"
-                if ((status != 0)); then
-                        n=$((n + 1)) failed=$((failed + 1))
-                        echo "not ok $n - sandbox run with kysod in $agent exited with $status"
-                        sed 's/^/# /' "$T/tap.err" | tail -n 20
-                fi
+                KYSO_LOCALE_TEST_AGENT=$agent LC_ALL=$agent sandbox_run_tap "with kysod in $agent"
         done
-        echo "1..$n"
-        ((failed == 0))
+        tap_done
         exit $?
 fi
 # ---- inside the sandbox

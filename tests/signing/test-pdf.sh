@@ -10,15 +10,9 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-pdf-test.XXXXXX") || exit 1
-        trap '[[ -n ${KYSO_TEST_KEEP:-} ]] || rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_PDF_TEST_DIR=$T
-        unset KYSO_POLICY KYSO_SANDBOX_MODULE
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
+        sandbox_test_dir pdf KYSO_PDF_TEST_DIR
+        unset KYSO_SANDBOX_MODULE
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox
 T=$KYSO_PDF_TEST_DIR

@@ -13,37 +13,16 @@ if [[ -z ${KYSO_SANDBOX:-} ]]; then
         export KYSO_SANDBOX_AGENT_CONFIG='max-document-size = 8G'
         # Two sandboxes: SoftHSM as it is, then SoftHSM behind the fault-injecting module. Their TAP lines
         # are numbered again here, under one plan.
-        n=0 failed=0
-        run() {
-                local status line
-                "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" -- "$0" >"$T/tap.out" 2>"$T/tap.err"
-                status=$?
-                while IFS= read -r line; do
-                        case $line in
-                        "ok "*) n=$((n + 1)) && echo "ok $n ${line#ok +([0-9]) }" ;;
-                        "not ok "*) n=$((n + 1)) failed=$((failed + 1)) && echo "not ok $n ${line#not ok +([0-9]) }" ;;
-                        1..*) ;;
-                        *) echo "$line" ;;
-                        esac
-                done <"$T/tap.out"
-                if ((status != 0)); then
-                        n=$((n + 1)) failed=$((failed + 1))
-                        echo "not ok $n - sandbox run $KYSO_SIGN_TEST_MODE exited with $status"
-                        sed 's/^/# /' "$T/tap.err" | tail -n 20
-                fi
-        }
-        shopt -s extglob
         export KYSO_SIGN_TEST_MODE=main
-        run
+        sandbox_run_tap main
         if [[ -n ${KYSO_FAULT_MODULE:-} ]]; then
                 export KYSO_SIGN_TEST_MODE=fault KYSO_SANDBOX_MODULE=$KYSO_FAULT_MODULE KYSO_FAULT_CONTROL=$T/fault \
                         KYSO_FAULT_LOG=$T/fault.log
                 rm -rf "$T/docs" "$T/out"
                 : >"$KYSO_TEST_PINENTRY_LOG"
-                run
+                sandbox_run_tap fault
         fi
-        echo "1..$n"
-        ((failed == 0))
+        tap_done
         exit $?
 fi
 # ---- inside the sandbox

@@ -10,16 +10,10 @@ set -uo pipefail
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
 if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-pss-test.XXXXXX") || exit 1
-        trap 'rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_PSS_TEST_DIR=$T
-        unset KYSO_POLICY
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        sandbox_test_dir pss KYSO_PSS_TEST_DIR
         # kysod starts by D-Bus activation at the first call, once the test has added its token (SoftHSM
         # reads its tokens when a process loads it).
-        exec "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
+        sandbox_exec --no-start
 fi
 # ---- inside the sandbox (kysod, started by activation, is stopped by the sandbox)
 T=$KYSO_PSS_TEST_DIR

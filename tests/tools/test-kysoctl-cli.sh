@@ -9,23 +9,14 @@ set -uo pipefail
 export LC_ALL=C.UTF-8
 unset LANGUAGE
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-cli.XXXXXX") || bail_out "mktemp failed"
-trap 'rm -rf -- "$T"' EXIT
+temp_dir cli
 echo "văn bản" >"$T/qd.txt"
 # A bus that is not there: a check that needed the agent would fail with "session bus", exit 3.
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-bus"
 
-check() { # DESC EXIT REGEX ARGS...
-        local desc=$1 want=$2 regex=$3 out rc
-        shift 3
-        out=$("$KYSOCTL" "$@" 2>&1 >/dev/null)
-        rc=$?
-        if [[ $rc -eq $want ]] && grep -Eq -- "$regex" <<<"$out"; then
-                ok "$desc"
-        else
-                not_ok "$desc (exit $rc, want $want; want /$regex/)"
-                printf '%s\n' "$out" | sed 's/^/# /'
-        fi
+kysoctl_stderr() { "$KYSOCTL" "$@" 2>&1 >/dev/null; }
+check() { # DESC EXIT REGEX ARGS...: kysoctl ARGS exits with EXIT, its stderr matching REGEX
+        expect_exit "$1" "$2" "$3" kysoctl_stderr "${@:4}"
 }
 
 check "sign: a missing input is a usage error" 2 "^kysoctl sign: cannot open $T/none.txt" \

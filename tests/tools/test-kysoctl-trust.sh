@@ -10,8 +10,7 @@ set -uo pipefail
 export LC_ALL=C.UTF-8
 unset LANGUAGE
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-trust.XXXXXX") || bail_out "mktemp failed"
-trap 'rm -rf -- "$T"' EXIT
+temp_dir trust
 cd "$T" || bail_out "cd failed"
 
 selfsigned() { # NAME DAYS SUBJECT [EXT]
