@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "pdf-appearance.h"
 #include "pdf-document.h"
+#include "pdf-object-body.h"
 
 /* Where a file stands after its last revision: what the next update continues from. */
 typedef struct PdfTail {
@@ -46,6 +48,13 @@ typedef struct PdfSignatureSpec {
         const char *reason, *location, *name, *contact_info; /* UTF-8, NULL or "": omitted */
         time_t signing_time;                                 /* /M */
         size_t contents_reserve; /* bytes of CMS /Contents holds (the hex string is twice + 2) */
+        /* A visible widget: on page (NULL: invisible, on the first page of info) at rect, drawn by the
+         * appearance objects, which are numbered from info->next_object on (appearance[0], the form
+         * XObject, is the /AP /N): build them with pdf_appearance_objects(spec, info->next_object, ...). */
+        const PdfPage *page;
+        PdfRect rect;
+        const PdfObjectBody *appearance;
+        size_t n_appearance;
 } PdfSignatureSpec;
 
 typedef struct PdfSignatureUpdate {
