@@ -8,12 +8,12 @@
 #include "pdf-revisions.h"
 #include "string-table.h"
 
-static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
+static const char *const pdf_xref_entry_kind_table[_PDF_XREF_KIND_MAX] = {
         [PDF_XREF_FREE] = "free",
         [PDF_XREF_IN_USE] = "in-use",
         [PDF_XREF_COMPRESSED] = "compressed",
 };
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_entry_kind, PdfXrefKind);
 
 /* PDF white-space (ISO 32000-1, 7.2.2). */
 static bool is_ws(uint8_t c) {

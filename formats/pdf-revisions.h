@@ -49,4 +49,4 @@ int pdf_revision_xref(
         const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
         size_t *ret_n);
 
-const char *pdf_xref_kind_to_string(PdfXrefKind k);
+const char *pdf_xref_entry_kind_to_string(PdfXrefKind k);
