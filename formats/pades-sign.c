@@ -185,12 +185,28 @@ static const PdfSignedWidget *find_leader(const PdfDocumentInfo *info, const cha
         return NULL;
 }
 
+/* r turned clockwise by degrees (a multiple of 90) about the origin, as a viewer turns a page with /Rotate:
+ * the seal is placed where the reader sees the signature, not in user space. */
+static PdfRect rect_turn(PdfRect r, int degrees) {
+        switch (((degrees % 360) + 360) % 360) {
+        case 90: /* (x, y) -> (y, -x) */
+                return (PdfRect){ r.y, -(r.x + r.w), r.h, r.w };
+        case 180:
+                return (PdfRect){ -(r.x + r.w), -(r.y + r.h), r.w, r.h };
+        case 270: /* (x, y) -> (-y, x) */
+                return (PdfRect){ -(r.y + r.h), r.x, r.h, r.w };
+        default:
+                return r;
+        }
+}
+
 /* The place of a visible signature: its page (read again from doc), its /Rect and the upright size its
  * appearance is drawn at (0 x 0 for a stamp: the text's own size). */
 static int visible_place(
         const PadesVisible *v, const PdfDocument *doc, const PdfDocumentInfo *info, PdfPage *page,
         PdfRect *rect, double *width, double *height, SignError *e) {
         const PdfSignedWidget *leader;
+        PdfRect seen;
         bool turned;
         int r;
 
@@ -220,12 +236,14 @@ static int visible_place(
                 r = pdf_document_read_page(doc, leader->page, page, e);
                 if (r < 0)
                         return r;
-                r = pdf_seal_rect(
-                        &(PdfRect){ leader->rect[0], leader->rect[1], leader->rect[2] - leader->rect[0],
-                                    leader->rect[3] - leader->rect[1] },
-                        v->seal_diameter_mm, rect);
+                seen = rect_turn(
+                        (PdfRect){ leader->rect[0], leader->rect[1], leader->rect[2] - leader->rect[0],
+                                   leader->rect[3] - leader->rect[1] },
+                        page->rotate);
+                r = pdf_seal_rect(&seen, v->seal_diameter_mm, rect);
                 if (r < 0)
                         return sign_error(e, r, "invalid seal diameter %g mm", v->seal_diameter_mm);
+                *rect = rect_turn(*rect, -page->rotate);
                 *width = rect->w;
                 *height = rect->h;
                 return 0;

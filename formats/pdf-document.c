@@ -201,6 +201,9 @@ typedef struct Reader {
         SignError *e;
         size_t nodes;
         unsigned highest_object; /* from qpdf's warning about a wrong /Size, 0 when none */
+        /* The pages' references sorted, for finding a widget's page: made at the first signed widget. */
+        struct PageRef *pages;
+        size_t n_pages;
 } Reader;
 
 /* Records why the document is refused (the first reason wins) and returns its errno. */
@@ -467,20 +470,44 @@ static bool get_box(qpdf_data q, qpdf_oh a, double ret[static 4]) {
         return true;
 }
 
-/* The index of the page whose object is ref, -1 when none is: compared by object number rather than with
- * qpdf_find_page_by_oh(), which raises an error (and the document would count as damaged) for a stale /P. */
-static int page_index(qpdf_data q, PdfRef ref) {
-        int n = qpdf_get_num_pages(q);
+typedef struct PageRef {
+        PdfRef ref;
+        unsigned index;
+} PageRef;
 
-        for (int i = 0; ref.num > 0 && i < n; i++) {
-                qpdf_oh page = qpdf_get_page_n(q, (size_t) i);
-                PdfRef p = oh_ref(q, page);
+static int compare_page_refs(const void *a, const void *b) {
+        const PageRef *x = a, *y = b;
 
-                qpdf_oh_release(q, page);
-                if (p.num == ref.num && p.gen == ref.gen)
-                        return i;
+        if (x->ref.num != y->ref.num)
+                return x->ref.num < y->ref.num ? -1 : 1;
+        return x->ref.gen < y->ref.gen ? -1 : x->ref.gen > y->ref.gen;
+}
+
+/* The index of the page whose object is ref, -1 when none is. Looked up in a sorted copy of the page list
+ * rather than with qpdf_find_page_by_oh(), which raises an error (and the document would count as damaged)
+ * for a stale /P, and so that many signed fields on many pages stay cheap. */
+static int page_index(Reader *rd, PdfRef ref) {
+        PageRef key = { .ref = ref }, *found;
+
+        if (!rd->pages) {
+                int n = MAX(qpdf_get_num_pages(rd->q), 0);
+
+                rd->pages = calloc(MAX(n, 1), sizeof(PageRef));
+                if (!rd->pages)
+                        return -ENOMEM;
+                for (int i = 0; i < n; i++) {
+                        qpdf_oh page = qpdf_get_page_n(rd->q, (size_t) i);
+
+                        rd->pages[i] = (PageRef){ .ref = oh_ref(rd->q, page), .index = (unsigned) i };
+                        qpdf_oh_release(rd->q, page);
+                }
+                rd->n_pages = (size_t) n;
+                qsort(rd->pages, rd->n_pages, sizeof(PageRef), compare_page_refs);
         }
-        return -1;
+        if (ref.num == 0)
+                return -1;
+        found = bsearch(&key, rd->pages, rd->n_pages, sizeof(PageRef), compare_page_refs);
+        return found ? (int) found->index : -1;
 }
 
 /* Records widget (a signed field's widget annotation) when it has a /Rect that is not empty and a /P that
@@ -493,9 +520,11 @@ static int record_signed_widget(Reader *rd, qpdf_oh widget, const char *name, Pd
 
         ok = get_box(rd->q, rect, w.rect) && w.rect[2] > w.rect[0] && w.rect[3] > w.rect[1];
         if (ok)
-                index = page_index(rd->q, oh_ref(rd->q, p));
+                index = page_index(rd, oh_ref(rd->q, p));
         qpdf_oh_release(rd->q, rect);
         qpdf_oh_release(rd->q, p);
+        if (index == -ENOMEM)
+                return -ENOMEM;
         if (!ok || index < 0)
                 return 0;
         w.page = (unsigned) index;
@@ -786,6 +815,7 @@ static int document_read(PdfDocument *d, PdfRefusal *ret_refusal, SignError *e) 
                         r = read_document(&rd, d->data, d->size, info);
                 if (rd.q)
                         qpdf_cleanup(&rd.q);
+                free(rd.pages);
         }
         if (r < 0 && rd.refusal == PDF_REFUSAL_NONE && e && !e->message)
                 (void) sign_error(e, r, "cannot read the PDF: %s", strerror(-r));

@@ -942,6 +942,31 @@ static void test_visible_pages(void **state) {
                         run("pdftotext '%s' - | grep -q 'PHỤ LỤC số 12/QĐ-UBND'", tpath("rotated-3.pdf")),
                         0);
 
+        /* A seal on the turned page covers the left third of the signature as the reader sees it: the
+         * bottom third in user space. */
+        sign_result_done(&s);
+        on_page2 = (PadesVisible){
+                .placement = PADES_PLACEMENT_RECT, .page = 0, .rect = { 100, 300, 100, 200 }, .image = blue
+        };
+        s = sign_pdf(
+                "rotated.pdf", "turned-1.pdf",
+                &(SignHow){ .options = &(PadesOptions){ .visible = &on_page2 } });
+        assert_int_equal(s.r, 0);
+        sign_result_done(&s);
+        s = sign_pdf(
+                "turned-1.pdf", "turned-2.pdf",
+                &(SignHow){ .signer = "seal", .options = &(PadesOptions){ .visible = &seal } });
+        assert_int_equal(s.r, 0);
+        assert_pdfsig("turned-2.pdf", 2);
+        info = open_info("turned-2.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 2);
+        /* The 60 x 30 image turned fills 100 x 200 exactly. */
+        assert_true(fabs(info->signed_widgets[0].rect[1] - 300) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[3] - 500) < 0.01);
+        assert_true(fabs(info->signed_widgets[1].rect[3] - (300 + 200 / 3.0)) < 0.01);
+        assert_true(fabs(info->signed_widgets[1].rect[0] + info->signed_widgets[1].rect[2] - 300) < 0.01);
+        doc = pdf_document_free(doc);
+
         make_pdf("cropped.pdf", cropped, ELEMENTSOF(cropped));
         sign_result_done(&s);
         s = sign_pdf(
