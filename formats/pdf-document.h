@@ -3,11 +3,14 @@
 /* PdfDocument: a PDF as kyso reads it before signing it: the original bytes (mapped read-only from an fd, or
  * borrowed memory), checked by qpdf with recovery off, and the few facts an incremental update needs.
  *
- * qpdf is used only inside pdf_document_open_*(): everything the writer needs (the last revision's
- * cross-reference kind and offset, the trailer's /Size, /Root, /Info and /ID, the catalog, the AcroForm and
- * page 1 as text to re-emit) is taken out then and qpdf is closed, so a PdfDocument holds the mapping and a
- * few small strings and can be handed to another thread. Memory does not grow with the document beyond the
- * mapping (qpdf reads the mapped bytes in place and parses only the objects asked for). */
+ * qpdf is used only inside pdf_document_open_*() and pdf_document_read_page(): everything the writer needs
+ * (the last revision's cross-reference kind and offset, the trailer's /Size, /Root, /Info and /ID, the
+ * catalog, the AcroForm and page 1 as text to re-emit, the signed widgets' places) is taken out then and
+ * qpdf is closed (a visible signature on another page reads that page again: pdf_document_read_page()), so a
+ * PdfDocument holds the mapping and a few small strings and can be handed to another thread. Memory does not
+ * grow with the document beyond the mapping (qpdf reads the mapped bytes in place and parses only the
+ * objects asked for).
+ */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* The incremental updates kyso appends to a PDF, written byte for byte: the signature update (signature
- * dictionary with fixed-width /ByteRange and /Contents placeholders, an invisible field + widget, the
- * AcroForm with /SigFlags 3, page 1's /Annots) and the DSS update (B-LT), each closed by a cross-reference
+ * dictionary with fixed-width /ByteRange and /Contents placeholders, a field + widget (invisible on page 1,
+ * or visible with its appearance objects on the page asked for), the AcroForm with /SigFlags 3, the page's
+ * /Annots) and the DSS update (B-LT), each closed by a cross-reference
  * section of the kind the file ends with and `startxref`/`%%EOF`.
  *
  * The original bytes are never touched or copied: an update is a buffer whose first byte goes at the
