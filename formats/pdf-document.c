@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,7 +461,7 @@ static bool get_box(qpdf_data q, qpdf_oh a, double ret[static 4]) {
 
                 v[i] = ok ? qpdf_oh_get_numeric_value(q, item) : 0;
                 qpdf_oh_release(q, item);
-                if (!ok)
+                if (!ok || !isfinite(v[i]))
                         return false;
         }
         ret[0] = MIN(v[0], v[2]);

@@ -700,6 +700,21 @@ static void test_bad_params(void **state) {
 
 /* ---- visible signatures */
 
+/* Signs tpath(in) into tpath(out) with the visible signature v (signer NULL: leader); the original stays a
+ * prefix. */
+static int sign_visible(const char *in, const char *out, const char *signer, const PadesVisible *v) {
+        _cleanup_(sign_result_done) SignResult s = sign_pdf(
+                in, out,
+                &(SignHow){ .signer = signer,
+                            .scheme = streq_ptr(signer, "leader2") ? CMS_SIGNATURE_ECDSA
+                                                                   : CMS_SIGNATURE_RSA_PKCS1,
+                            .options = &(PadesOptions){ .visible = v } });
+
+        if (s.r >= 0)
+                assert_prefix(in, out);
+        return s.r;
+}
+
 /* A w x h PNG of one colour (opaque) inside a transparent one-pixel border: alpha as a signature has. */
 static PdfImage *solid_image(unsigned w, unsigned h, uint8_t red, uint8_t green, uint8_t blue) {
         _cleanup_free_ uint8_t *rgba = calloc((size_t) w * h, 4);
@@ -764,7 +779,6 @@ static void test_visible_issue_then_copy(void **state) {
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
         _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
         _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
-        _cleanup_(sign_result_done) SignResult s = {};
         const char *const stamp_lines[] = { "BẢN SAO", "Ủy ban nhân dân tỉnh Hà Nam",
                                             "2026-12-06T09:41:07+07:00" };
         PadesVisible leader = {
@@ -778,10 +792,7 @@ static void test_visible_issue_then_copy(void **state) {
         uint8_t rgb[3];
 
         make_basic("vis.pdf");
-        s = sign_pdf("vis.pdf", "vis-1.pdf", &(SignHow){ .options = &(PadesOptions){ .visible = &leader } });
-        assert_int_equal(s.r, 0);
-        assert_prefix("vis.pdf", "vis-1.pdf");
-        sign_result_done(&s);
+        assert_int_equal(sign_visible("vis.pdf", "vis-1.pdf", NULL, &leader), 0);
 
         /* The leader's widget is the image's own box (400 x 100 fitted into 200 x 100: 200 x 50, centred).
          */
@@ -794,19 +805,8 @@ static void test_visible_issue_then_copy(void **state) {
         assert_true(fabs(info->signed_widgets[0].rect[3] - 275) < 0.01);
         doc = pdf_document_free(doc);
 
-        s = sign_pdf(
-                "vis-1.pdf", "vis-2.pdf",
-                &(SignHow){ .signer = "seal", .options = &(PadesOptions){ .visible = &seal } });
-        assert_int_equal(s.r, 0);
-        assert_prefix("vis-1.pdf", "vis-2.pdf");
-        sign_result_done(&s);
-        s = sign_pdf(
-                "vis-2.pdf", "vis-3.pdf",
-                &(SignHow){ .signer = "leader2",
-                            .scheme = CMS_SIGNATURE_ECDSA,
-                            .options = &(PadesOptions){ .visible = &stamp } });
-        assert_int_equal(s.r, 0);
-        assert_prefix("vis-2.pdf", "vis-3.pdf");
+        assert_int_equal(sign_visible("vis-1.pdf", "vis-2.pdf", "seal", &seal), 0);
+        assert_int_equal(sign_visible("vis-2.pdf", "vis-3.pdf", "leader2", &stamp), 0);
 
         info = open_info("vis-3.pdf", &doc);
         assert_int_equal(info->n_signed_widgets, 3);
@@ -868,7 +868,6 @@ static void test_visible_pages(void **state) {
         const char *const lines[] = { "PHỤ LỤC số 12/QĐ-UBND", "2026-12-06T09:41:07+07:00" };
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(60, 30, 0, 0, 255);
         _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
-        _cleanup_(sign_result_done) SignResult s = {};
         PadesVisible stamp = { .placement = PADES_PLACEMENT_STAMP, .lines = lines, .n_lines = 2 };
         PadesVisible on_page2 = {
                 .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 150, 150, 120, 60 }, .image = blue
@@ -891,32 +890,14 @@ static void test_visible_pages(void **state) {
         doc = pdf_document_free(doc);
 
         /* No visible signature yet: no seal. A page past the end: refused. */
-        s = sign_pdf(
-                "rotated.pdf", "never.pdf", &(SignHow){ .options = &(PadesOptions){ .visible = &seal } });
-        assert_int_equal(s.r, -ENOENT);
-        sign_result_done(&s);
+        assert_int_equal(sign_visible("rotated.pdf", "never.pdf", NULL, &seal), -ENOENT);
         on_page2.page = 7;
-        s = sign_pdf(
-                "rotated.pdf", "never.pdf",
-                &(SignHow){ .options = &(PadesOptions){ .visible = &on_page2 } });
-        assert_int_equal(s.r, -ENXIO);
-        sign_result_done(&s);
+        assert_int_equal(sign_visible("rotated.pdf", "never.pdf", NULL, &on_page2), -ENXIO);
         on_page2.page = 1;
 
-        s = sign_pdf(
-                "rotated.pdf", "rotated-1.pdf",
-                &(SignHow){ .options = &(PadesOptions){ .visible = &stamp } });
-        assert_int_equal(s.r, 0);
-        sign_result_done(&s);
-        s = sign_pdf(
-                "rotated-1.pdf", "rotated-2.pdf",
-                &(SignHow){ .options = &(PadesOptions){ .visible = &on_page2 } });
-        assert_int_equal(s.r, 0);
-        sign_result_done(&s);
-        s = sign_pdf(
-                "rotated-2.pdf", "rotated-3.pdf",
-                &(SignHow){ .signer = "seal", .options = &(PadesOptions){ .visible = &seal } });
-        assert_int_equal(s.r, 0);
+        assert_int_equal(sign_visible("rotated.pdf", "rotated-1.pdf", NULL, &stamp), 0);
+        assert_int_equal(sign_visible("rotated-1.pdf", "rotated-2.pdf", NULL, &on_page2), 0);
+        assert_int_equal(sign_visible("rotated-2.pdf", "rotated-3.pdf", "seal", &seal), 0);
         assert_qpdf_check("rotated-3.pdf");
         assert_pdfsig("rotated-3.pdf", 3);
         assert_kyso_counts("rotated-3.pdf", 3);
@@ -944,19 +925,11 @@ static void test_visible_pages(void **state) {
 
         /* A seal on the turned page covers the left third of the signature as the reader sees it: the
          * bottom third in user space. */
-        sign_result_done(&s);
         on_page2 = (PadesVisible){
                 .placement = PADES_PLACEMENT_RECT, .page = 0, .rect = { 100, 300, 100, 200 }, .image = blue
         };
-        s = sign_pdf(
-                "rotated.pdf", "turned-1.pdf",
-                &(SignHow){ .options = &(PadesOptions){ .visible = &on_page2 } });
-        assert_int_equal(s.r, 0);
-        sign_result_done(&s);
-        s = sign_pdf(
-                "turned-1.pdf", "turned-2.pdf",
-                &(SignHow){ .signer = "seal", .options = &(PadesOptions){ .visible = &seal } });
-        assert_int_equal(s.r, 0);
+        assert_int_equal(sign_visible("rotated.pdf", "turned-1.pdf", NULL, &on_page2), 0);
+        assert_int_equal(sign_visible("turned-1.pdf", "turned-2.pdf", "seal", &seal), 0);
         assert_pdfsig("turned-2.pdf", 2);
         info = open_info("turned-2.pdf", &doc);
         assert_int_equal(info->n_signed_widgets, 2);
@@ -968,11 +941,7 @@ static void test_visible_pages(void **state) {
         doc = pdf_document_free(doc);
 
         make_pdf("cropped.pdf", cropped, ELEMENTSOF(cropped));
-        sign_result_done(&s);
-        s = sign_pdf(
-                "cropped.pdf", "cropped-1.pdf",
-                &(SignHow){ .options = &(PadesOptions){ .visible = &stamp } });
-        assert_int_equal(s.r, 0);
+        assert_int_equal(sign_visible("cropped.pdf", "cropped-1.pdf", NULL, &stamp), 0);
         assert_qpdf_check("cropped-1.pdf");
         assert_pdfsig("cropped-1.pdf", 1);
         info = open_info("cropped-1.pdf", &doc);
