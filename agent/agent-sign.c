@@ -133,6 +133,10 @@ PinCache *agent_sign_get_pin_cache(AgentSign *s) {
         return s ? s->pin_cache : NULL;
 }
 
+AgentWorker *agent_sign_get_worker(AgentSign *s) {
+        return s->worker;
+}
+
 void agent_sign_set_session_watch(AgentSign *s, SessionWatch *w) {
         s->pin_watch = w;
         if (!w)

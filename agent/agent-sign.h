@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "agent-worker.h"
 #include "audit/audit-log.h"
 #include "pin-cache.h"
 #include "pkcs11/p11-manager.h"
@@ -46,5 +47,7 @@ void agent_sign_set_policy_recorded(AgentSign *s, const char *digest);
 /* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
  * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */
 PinCache *agent_sign_get_pin_cache(AgentSign *s);
+/* The worker threads the requests use, also for Verify. */
+AgentWorker *agent_sign_get_worker(AgentSign *s);
 /* The watch of lock and sleep (borrowed; NULL before freeing it). Without a ready watch nothing is kept. */
 void agent_sign_set_session_watch(AgentSign *s, SessionWatch *w);

@@ -10,6 +10,7 @@
 #include "agent-register.h"
 #include "agent-revocation.h"
 #include "agent-sign.h"
+#include "agent-verify-dbus.h"
 #include "agent.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
@@ -556,6 +557,13 @@ static DBusMessage *method_sign(DBusConnection *c, DBusMessage *m, void *userdat
         return agent_sign_method(a->sign, m, peer_cache_get_pid(a->peers, dbus_message_get_sender(m)));
 }
 
+static DBusMessage *method_verify(DBusConnection *c, DBusMessage *m, void *userdata) {
+        Agent *a = userdata;
+        if (!a->sign)
+                return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INTERNAL, NULL);
+        return agent_verify_method(agent_sign_get_worker(a->sign), a->config, c, m);
+}
+
 static DBusMessage *method_register_prompter(DBusConnection *c, DBusMessage *m, void *userdata) {
         Agent *a = userdata;
         (void) c;
@@ -576,15 +584,18 @@ static const BusMethod agent_methods[] = {
         { AGENT_INTERFACE, "GetCertificates", "", method_get_certificates },
         { AGENT_INTERFACE, "Sign", "hhssa{sv}", method_sign },
         { AGENT_INTERFACE, "SignBatch", "ahahssa{sv}", method_sign },
+        { AGENT_INTERFACE, "Verify", "hh", method_verify },
         { AGENT_INTERFACE, "RegisterPrompter", "o", method_register_prompter },
         { AGENT_INTERFACE, "UnregisterPrompter", "o", method_unregister_prompter },
 };
 
 static void agent_run_method(Agent *a, DBusConnection *c, DBusMessage *m) {
         const BusMethod *method = bus_method_find(agent_methods, ELEMENTSOF(agent_methods), m);
+        DBusMessage *reply;
 
-        if (method)
-                bus_send_reply(c, m, method->handler(c, m, a));
+        /* NULL: the method replies later (Verify), or memory ran out (logged where it did). */
+        if (method && (reply = method->handler(c, m, a)))
+                bus_send_reply(c, m, reply);
 }
 
 static bool is_get_certificates(DBusMessage *m) {

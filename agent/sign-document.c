@@ -18,6 +18,7 @@
 #include "openssl-util.h"
 #include "policy/signature-check.h"
 #include "sign-jobs.h"
+#include "sign-pdf.h"
 #include "sign-request.h"
 #include "utf8.h"
 
@@ -58,6 +59,9 @@ void doc_done(SignDoc *d) {
         sign_pending_free(d->pending);
         free(d->sig);
         free(d->timestamp_time);
+        pdf_document_free(d->pdf);
+        EVP_MD_CTX_free(d->sha256_tail);
+        free(d->dss);
 }
 
 char *doc_fd_name(int fd) {
@@ -107,18 +111,23 @@ static void doc_deny(SignRequest *r, SignDoc *d, const char *reason, const char 
         doc_finish(r, d, DOC_DENIED, KYSO_BUS_ERROR_POLICY_DENIED, reason);
 }
 
-/* The policy's decision on a hashed document, with the checks of its existing signatures (issue). */
-static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, size_t n_checks) {
-        _cleanup_free_ ExistingSignature *existing = NULL;
-        RuleDecision dec = {};
+/* The size and SHA-256 of a hashed document, for its record. */
+static void doc_set_hash(SignDoc *d) {
         const uint8_t *h;
         size_t hs = 0;
-        int k;
 
         d->size = d->digests.total;
         h = content_digests_get(&d->digests, NID_sha256, &hs);
         if (h && hs == 32)
                 hex_encode(h, 32, d->sha256);
+}
+
+/* The policy's decision on a hashed document, with its existing signatures (issue). */
+static int doc_decide_existing(SignRequest *r, SignDoc *d, const ExistingSignature *existing, size_t n) {
+        RuleDecision dec = {};
+        int k;
+
+        doc_set_hash(d);
         if (d->size == 0) {
                 /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
                 doc_bad(r, d,
@@ -127,19 +136,12 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
                 return 0;
         }
 
-        if (n_checks > 0) {
-                existing = calloc(n_checks, sizeof *existing);
-                if (!existing)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n_checks; i++)
-                        existing[i] = signature_check_to_existing(&checks[i], true);
-        }
         RuleRequest req = {
                 .role = r->role,
                 .signer = r->cert,
                 .signer_status = &r->status,
                 .existing = existing,
-                .n_existing = n_checks,
+                .n_existing = n,
                 .classification = r->classification,
         };
         k = policy_rules_decide(r->policy, &req, &dec);
@@ -158,19 +160,55 @@ static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, 
         return 0;
 }
 
-static void doc_pdf_refused(SignRequest *r, SignDoc *d) {
-        d->size = d->digests.total;
-        doc_bad(r, d,
-                _("PDF documents are signed inside the PDF (PAdES), which this version does not support yet. "
-                  "Sign a non-PDF file, or wait for the PAdES update."));
+/* The same with the checks of a detached signature's signers, which cover the whole document. */
+static int doc_decide(SignRequest *r, SignDoc *d, const SignatureCheck *checks, size_t n_checks) {
+        _cleanup_free_ ExistingSignature *existing = NULL;
+
+        if (n_checks > 0) {
+                existing = calloc(n_checks, sizeof *existing);
+                if (!existing)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_checks; i++)
+                        existing[i] = signature_check_to_existing(&checks[i], true);
+        }
+        return doc_decide_existing(r, d, existing, n_checks);
 }
 
-/* Every document but one to issue over an existing signature (see existing_check_start()), once hashed. */
-static int doc_check(SignRequest *r, SignDoc *d) {
-        if (d->is_pdf) {
-                doc_pdf_refused(r, d);
+/* A PDF, read, opened and prepared on the worker thread: refused as the PDF is (before any prompt), else the
+ * policy decides, for issue with the signatures the PDF carries; the prepared signature waits for the token.
+ */
+static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
+        PdfPrepare *p = j->pdf;
+        int k;
+
+        if (!p)
+                return -EINVAL;
+        if (p->error < 0 && p->refusal != PDF_REFUSAL_NONE) {
+                log_notice(
+                        "Request %s: %s is not signed: the PDF is %s (%s).", r->path, strna(d->name),
+                        pdf_refusal_to_string(p->refusal), strna(p->detail));
+                doc_set_hash(d);
+                doc_bad(r, d, pdf_refusal_message(p->refusal));
                 return 0;
         }
+        if (p->error < 0) {
+                log_error("Cannot prepare the PDF signature of %s: %s", strna(d->name), strna(p->detail));
+                return p->error;
+        }
+        k = doc_decide_existing(r, d, p->existing, p->n_checks);
+        if (k < 0 || d->status != DOC_PENDING)
+                return k;
+        d->pdf = TAKE_PTR(p->doc);
+        d->pending = TAKE_PTR(p->pending);
+        d->pdf_revision = p->revision;
+        d->sha256_tail = TAKE_PTR(j->sha256_tail);
+        return 0;
+}
+
+/* Every document but one to issue over a detached signature (see existing_check_start()), once hashed. */
+static int doc_check(SignRequest *r, SignDoc *d, DocHashJob *j) {
+        if (d->is_pdf)
+                return doc_check_pdf(r, d, j);
         return doc_decide(r, d, NULL, 0);
 }
 
@@ -329,7 +367,7 @@ static void doc_hash_done(void *data, void *userdata) {
                 j->digests = (ContentDigests){};
                 d->is_pdf = j->is_pdf;
                 d->hashed = true;
-                k = doc_check(r, d);
+                k = doc_check(r, d, j);
                 if (k < 0)
                         doc_check_failed(r, d, k);
         }
@@ -337,11 +375,29 @@ static void doc_hash_done(void *data, void *userdata) {
         request_schedule(r);
 }
 
+/* What a PDF's preparation needs from the request, should the document be one. */
+static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
+        PdfPrepareParams params = {
+                .policy = r->policy,
+                .sign = request_sign_params(r),
+                .reason = r->reason,
+                .location = r->location,
+                .name = r->name ?: r->cert_cn,
+                .timestamp = r->timestamp,
+                .check_signatures = r->role == SIGN_ROLE_ISSUE,
+        };
+        return pdf_prepare_new(&params, ret);
+}
+
 static int doc_hash_start(SignRequest *r, size_t idx) {
+        PdfPrepare *pdf;
         DocHashJob *j;
         int k;
 
-        k = doc_hash_job_new(r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), doc_max_size(r), &j);
+        k = doc_pdf_prepare_new(r, &pdf);
+        if (k < 0)
+                return k;
+        k = doc_hash_job_new(r->docs[idx].fd, r->digest_nid, doc_timeout_ms(r), doc_max_size(r), pdf, &j);
         if (k < 0)
                 return k;
         return doc_job_submit(

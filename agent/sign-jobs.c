@@ -10,6 +10,7 @@
 #include <openssl/objects.h>
 
 #include "client-read.h"
+#include "fileio.h"
 #include "macro.h"
 #include "openssl-util.h"
 #include "sign-jobs.h"
@@ -69,15 +70,22 @@ void cert_check_job_free(void *job) {
 /* Large reads: a regular file costs one poll() per MiB. */
 #define DOC_READ_CHUNK (1024U * 1024U)
 
-int doc_hash_job_new(int fd, int digest_nid, int timeout_ms, uint64_t max_size, DocHashJob **ret) {
+int doc_hash_job_new(
+        int fd, int digest_nid, int timeout_ms, uint64_t max_size, PdfPrepare *pdf, DocHashJob **ret) {
         DocHashJob *j;
         int k;
 
-        if (fd < 0)
+        if (fd < 0) {
+                pdf_prepare_free(pdf);
                 return -EINVAL;
+        }
         j = calloc(1, sizeof *j);
-        if (!j)
+        if (!j) {
+                pdf_prepare_free(pdf);
                 return -ENOMEM;
+        }
+        j->pdf = pdf;
+        j->pdf_fd = -EBADF;
         k = client_reader_init(&j->reader, timeout_ms, max_size);
         j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (k >= 0 && j->fd < 0)
@@ -93,35 +101,79 @@ int doc_hash_job_new(int fd, int digest_nid, int timeout_ms, uint64_t max_size, 
         return 0;
 }
 
-void doc_hash_job_run(void *job) {
-        DocHashJob *j = job;
+/* How many first bytes tell a PDF (pdf_looks_like_pdf() looks for "%PDF-" in them). */
+#define DOC_HEAD_SIZE 1024U
+
+/* Once the first bytes are in: a PDF gets its temporary file, with those bytes. */
+static int doc_hash_decide(DocHashJob *j, const uint8_t *head, size_t n_head) {
+        j->is_pdf = pdf_looks_like_pdf(head, n_head);
+        if (!j->is_pdf)
+                return 0;
+        j->pdf_fd = pdf_temporary_fd();
+        if (j->pdf_fd < 0)
+                return j->pdf_fd;
+        return loop_write(j->pdf_fd, head, n_head);
+}
+
+/* The SHA-256 of the PDF so far, kept unfinished before the digests are finished. */
+static int doc_hash_keep_tail(DocHashJob *j) {
+        for (size_t i = 0; i < j->digests.n; i++)
+                if (j->digests.d[i].nid == NID_sha256) {
+                        j->sha256_tail = EVP_MD_CTX_new();
+                        if (!j->sha256_tail || EVP_MD_CTX_copy_ex(j->sha256_tail, j->digests.d[i].ctx) != 1)
+                                return -ENOMEM;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int doc_hash_read(DocHashJob *j) {
         _cleanup_free_ uint8_t *buf = malloc(DOC_READ_CHUNK);
-        uint8_t head[5];
+        uint8_t head[DOC_HEAD_SIZE];
         size_t n_head = 0;
+        bool decided = false;
         ssize_t n;
         int k;
 
-        if (!buf) {
-                j->error = -ENOMEM;
-                return;
-        }
+        if (!buf)
+                return -ENOMEM;
         while ((n = client_reader_read(&j->reader, j->fd, buf, DOC_READ_CHUNK, true)) > 0) {
+                k = content_digests_update(&j->digests, buf, (size_t) n);
+                if (k < 0)
+                        return k;
+                if (decided) {
+                        if (j->pdf_fd >= 0 && (k = loop_write(j->pdf_fd, buf, (size_t) n)) < 0)
+                                return k;
+                        continue;
+                }
                 /* What the document is, from its first bytes, however the pipe cuts them. */
                 size_t m = MIN((size_t) n, sizeof head - n_head);
                 memcpy(head + n_head, buf, m);
                 n_head += m;
-                k = content_digests_update(&j->digests, buf, (size_t) n);
-                if (k < 0) {
-                        j->error = k;
-                        return;
-                }
+                if (n_head < sizeof head)
+                        continue;
+                decided = true;
+                k = doc_hash_decide(j, head, n_head);
+                if (k >= 0 && j->pdf_fd >= 0 && (size_t) n > m)
+                        k = loop_write(j->pdf_fd, buf + m, (size_t) n - m);
+                if (k < 0)
+                        return k;
         }
-        if (n < 0) {
-                j->error = (int) n;
-                return;
-        }
-        j->is_pdf = n_head == sizeof head && memcmp(head, "%PDF-", sizeof head) == 0;
-        j->error = content_digests_finish(&j->digests);
+        if (n < 0)
+                return (int) n;
+        if (!decided && (k = doc_hash_decide(j, head, n_head)) < 0)
+                return k;
+        if (j->is_pdf && (k = doc_hash_keep_tail(j)) < 0)
+                return k;
+        return content_digests_finish(&j->digests);
+}
+
+void doc_hash_job_run(void *job) {
+        DocHashJob *j = job;
+
+        j->error = doc_hash_read(j);
+        if (j->error >= 0 && j->is_pdf && j->pdf)
+                pdf_prepare_run(j->pdf, j->pdf_fd, &j->reader);
 }
 
 void doc_hash_job_cancel(void *job) {
@@ -135,6 +187,9 @@ void doc_hash_job_free(void *job) {
         if (!j)
                 return;
         content_digests_done(&j->digests);
+        EVP_MD_CTX_free(j->sha256_tail);
+        pdf_prepare_free(j->pdf);
+        safe_close(j->pdf_fd);
         safe_close(j->fd);
         client_reader_done(&j->reader);
         free(j);

@@ -21,6 +21,7 @@
 #include "policy/cert-validate.h"
 #include "policy/policy.h"
 #include "policy/signature-check.h"
+#include "sign-pdf.h"
 
 /* cert_validate() off the loop. */
 typedef struct CertCheckJob {
@@ -41,20 +42,28 @@ int cert_check_job_new(
 void cert_check_job_run(void *job);
 void cert_check_job_free(void *job);
 
-/* Every role but issue: reads the document the client gave (a file, or a pipe that may never end) and hashes
- * it with SHA-256 and digest_nid, off the loop. A read that waits longer than timeout_ms for data fails with
- * -ETIMEDOUT, a document longer than max_size with -EFBIG; doc_hash_job_cancel() (set it with
- * worker_job_set_cancel()) ends a read that waits. */
+/* Every document but one to issue over a detached signature: reads the document the client gave (a file, or
+ * a pipe that may never end) and hashes it with SHA-256 and digest_nid, off the loop. A read that waits
+ * longer than timeout_ms for data fails with -ETIMEDOUT, a document longer than max_size with -EFBIG;
+ * doc_hash_job_cancel() (set it with worker_job_set_cancel()) ends a read that waits.
+ *
+ * A PDF (pdf_looks_like_pdf() on its first bytes) needs random access: its bytes go to an unlinked
+ * temporary file as they are hashed, never to memory, and pdf then opens and prepares it on the same
+ * thread. */
 typedef struct DocHashJob {
         int fd;
         ClientReader reader;
         int error; /* a negative errno: the document could not be read in full */
         ContentDigests digests;
         bool is_pdf;
+        int pdf_fd;
+        PdfPrepare *pdf;
+        EVP_MD_CTX *sha256_tail; /* a PDF: the SHA-256 of its bytes, unfinished: the signed file's goes on */
 } DocHashJob;
 
-/* Duplicates fd. */
-int doc_hash_job_new(int fd, int digest_nid, int timeout_ms, uint64_t max_size, DocHashJob **ret);
+/* Duplicates fd; takes pdf (may be NULL: a PDF is then only hashed). */
+int doc_hash_job_new(
+        int fd, int digest_nid, int timeout_ms, uint64_t max_size, PdfPrepare *pdf, DocHashJob **ret);
 void doc_hash_job_run(void *job);
 void doc_hash_job_cancel(void *job);
 void doc_hash_job_free(void *job);

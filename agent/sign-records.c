@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,7 +25,7 @@
 _Static_assert(SIGN_RECORD_GROUP <= AUDIT_GROUP_MAX, "a group of records must fit audit_log_append_group()");
 
 /* What the records of one request's documents share: worked out once per group. */
-#define RECORD_EXTRA_MAX 16 /* key, value, ..., NULL */
+#define RECORD_EXTRA_MAX 20 /* key, value, ..., NULL */
 typedef struct RecordCommon {
         char fp[65], na[32];
         const char *extra[RECORD_EXTRA_MAX];
@@ -72,8 +73,9 @@ static void record_common(SignRequest *r, RecordCommon *c) {
         c->n_extra = n_extra;
 }
 
-/* A document's own fields: the token's discarded signature, the reason's code and parameters. */
-#define RECORD_DOC_EXTRA_MAX (2 + 2 * (RECORD_REASON_PARAMS_MAX + 2))
+/* A document's own fields: the token's discarded signature, a signed PDF's level and revision, the reason's
+ * code and parameters. */
+#define RECORD_DOC_EXTRA_MAX (2 + 4 + 2 * (RECORD_REASON_PARAMS_MAX + 2))
 #define RECORD_REASON_PARAMS_MAX 6
 #define RECORD_REASON_KEY_MAX 32
 
@@ -104,7 +106,7 @@ static size_t doc_reason_fields(
 static AuditEvent doc_audit_event(
         SignRequest *r, const SignDoc *d, const RecordCommon *c,
         const char *extra[static RECORD_EXTRA_MAX + RECORD_DOC_EXTRA_MAX + 1],
-        char keys[RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX]) {
+        char keys[RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX], char revision[static 16]) {
         size_t n_extra = c->n_extra;
         const char *decision;
         AuditEventType type;
@@ -117,6 +119,17 @@ static AuditEvent doc_audit_event(
                 extra[n_extra++] = "discarded";
         }
         n_extra += doc_reason_fields(d, extra + n_extra, keys);
+        /* A signed PDF: its level and the revision the signature covers (sha256_before and sha256_after are
+         * the whole file's). */
+        if (d->status == DOC_DONE && d->is_pdf) {
+                extra[n_extra++] = "pdf_level";
+                extra[n_extra++] = signature_level_to_string(r->level);
+                if (d->pdf_revision > 0) {
+                        snprintf(revision, 16, "%u", d->pdf_revision);
+                        extra[n_extra++] = "pdf_revision";
+                        extra[n_extra++] = revision;
+                }
+        }
         extra[n_extra] = NULL;
 
         switch (d->status) {
@@ -206,6 +219,15 @@ static int doc_write_output(SignDoc *d) {
                 return -errno;
         if (lseek(d->out_fd, 0, SEEK_SET) < 0)
                 return -errno;
+        if (d->pdf) {
+                /* The signed PDF: the original bytes, the signature's update (sig), the /DSS update. */
+                int k = pdf_document_write_original(d->pdf, d->out_fd);
+                if (k >= 0)
+                        k = loop_write(d->out_fd, d->sig, d->sig_size);
+                if (k >= 0 && d->dss)
+                        k = loop_write(d->out_fd, d->dss, d->dss_size);
+                return k;
+        }
         /* sig holds the finished DER here (see doc_seal()). */
         return loop_write(d->out_fd, d->sig, d->sig_size);
 }
@@ -218,6 +240,7 @@ static void request_record_group(SignRequest *r) {
         AuditEvent evs[SIGN_RECORD_GROUP];
         const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + RECORD_DOC_EXTRA_MAX + 1];
         char keys[SIGN_RECORD_GROUP][RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX];
+        char revisions[SIGN_RECORD_GROUP][16];
         RecordCommon common;
         size_t n = 0;
         int k;
@@ -246,7 +269,7 @@ static void request_record_group(SignRequest *r) {
                                              "the disk space and the output file, then sign again."));
                         }
                 }
-                evs[i] = doc_audit_event(r, d, &common, extras[i], keys[i]);
+                evs[i] = doc_audit_event(r, d, &common, extras[i], keys[i], revisions[i]);
         }
         k = r->owner && r->owner->audit ? audit_log_append_group(r->owner->audit, evs, n, NULL) : -EROFS;
         if (k < 0)
@@ -266,6 +289,8 @@ static void request_record_group(SignRequest *r) {
                 d->fd = safe_close(d->fd);
                 d->sig = mfree(d->sig);
                 d->sig_size = 0;
+                d->dss = mfree(d->dss);
+                d->pdf = pdf_document_free(d->pdf); /* its mapping, and the temporary file with it */
                 request_send_progress(r, d);
         }
 }

@@ -154,6 +154,7 @@ static const struct {
         { "classification", offsetof(SignRequest, classification) },
         { "label", offsetof(SignRequest, label) },
         { "locale", offsetof(SignRequest, locale_name) },
+        { "name", offsetof(SignRequest, name) },
 };
 
 static void close_fds(int *fds, size_t n) {
@@ -187,6 +188,22 @@ static int parse_options(
                                 r->timestamp = b;
                         else
                                 r->more_documents = b;
+                } else if (streq(key, "level")) {
+                        const char *v;
+                        if (!streq(sig, "s"))
+                                goto bad;
+                        dbus_message_iter_get_basic(&var, &v);
+                        r->level = signature_level_from_string(v);
+                        r->level_asked = true;
+                        if (r->level < 0) {
+                                if (asprintf(
+                                            ret_msg,
+                                            _("The option 'level' must be B-B, B-T or B-LT, not '%s'."),
+                                            v) < 0)
+                                        *ret_msg = NULL;
+                                dbus_free((char *) sig);
+                                return -EINVAL;
+                        }
                 } else if (streq(key, "existing_signature") || streq(key, "existing_signatures")) {
                         bool many = streq(key, "existing_signatures");
                         int k;

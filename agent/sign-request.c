@@ -92,6 +92,7 @@ SignRequest *request_free(SignRequest *r) {
         free(r->classification);
         free(r->label);
         free(r->locale_name);
+        free(r->name);
         free(r->exe);
         policy_free(r->policy);
         X509_free(r->cert);

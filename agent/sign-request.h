@@ -29,6 +29,7 @@
 #include "dbus/dbus-error-names.h"
 #include "formats/cades-sign.h"
 #include "formats/content-digest.h"
+#include "formats/pdf-document.h"
 #include "pkcs11/p11-manager.h"
 #include "pkcs11/p11-protocol.h"
 #include "policy/cert-validate.h"
@@ -69,6 +70,14 @@ typedef struct SignDoc {
         size_t sig_size;
         char *timestamp_time;
         char sha256_after[65];
+        /* A PDF: the original bytes (a read-only mapping of an unlinked temporary file), the SHA-256 over
+         * them left unfinished (sha256_after goes on with the updates), the /DSS update after the
+         * signature's (sig) for B-LT, and the revision the signature covers. */
+        PdfDocument *pdf;
+        EVP_MD_CTX *sha256_tail;
+        uint8_t *dss;
+        size_t dss_size;
+        unsigned pdf_revision;
         bool hashed, is_pdf;
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
@@ -132,7 +141,10 @@ struct SignRequest {
         char *path, *sender, *cert_uri;
         SignRole role;
         bool timestamp, more_documents;
-        char *reason, *location, *doc_number, *doc_date, *classification, *label;
+        SignatureLevel
+                level;    /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
+        bool level_asked; /* the client named the level */
+        char *reason, *location, *doc_number, *doc_date, *classification, *label, *name;
         char *locale_name; /* the caller's LC_MESSAGES, as it sent it (the locale option) */
         locale_t locale;   /* its texts and prompts are in that language; 0: the agent's (i18n_locale()) */
         AuditCaller caller;
@@ -213,6 +225,8 @@ void agent_sign_queue_kick(AgentSign *s);
 int signer_prepare(SignRequest *r);
 /* Chain and revocation on a worker thread; then REQ_CHECKING. -ECANCELED: r has failed (finished). */
 int signer_validate_start(SignRequest *r);
+/* What every format's prepare needs of the signer (formats/signer.h), borrowed from r. */
+SignParams request_sign_params(const SignRequest *r);
 /* The token that holds cert_uri now, or NULL (before the request looks for its certificate). */
 char *signer_token_of(AgentSign *s, const char *cert_uri);
 

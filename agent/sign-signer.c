@@ -198,6 +198,12 @@ int signer_prepare(SignRequest *r) {
                 r->token.mech.algorithm = P11_SIGN_RSA_PKCS1;
         }
 
+        /* The level: the client's, else the policy's; a time-stamp asked for makes it at least B-T. */
+        if (!r->level_asked)
+                r->level = r->policy->signature_level;
+        if (r->timestamp && r->level < SIGNATURE_LEVEL_B_T)
+                r->level = SIGNATURE_LEVEL_B_T;
+        r->timestamp = r->level >= SIGNATURE_LEVEL_B_T;
         if (r->timestamp && !r->policy->tsa_url) {
                 request_fail_all(
                         r, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS,
@@ -237,7 +243,12 @@ int signer_validate_start(SignRequest *r) {
 
         if (!request_enter(r, REQ_VALIDATING))
                 return -ECANCELED;
-        k = cert_check_job_new(r->policy, r->cert, r->chain, 0, CERT_VALIDATE_DOCUMENT_SIGNING, &j);
+        /* B-LT keeps the OCSP answers and CRLs checked now in the PDF's /DSS. */
+        k = cert_check_job_new(
+                r->policy, r->cert, r->chain, 0,
+                CERT_VALIDATE_DOCUMENT_SIGNING |
+                        (r->level >= SIGNATURE_LEVEL_B_LT ? CERT_VALIDATE_KEEP_PROOFS : 0),
+                &j);
         if (k < 0)
                 return k;
         k = agent_worker_submit(
@@ -247,6 +258,18 @@ int signer_validate_start(SignRequest *r) {
                 return k;
         }
         return 0;
+}
+
+SignParams request_sign_params(const SignRequest *r) {
+        return (SignParams){
+                .cert = r->cert,
+                .chain = r->chain,
+                .digest_nid = r->digest_nid,
+                .scheme = r->scheme,
+                .signing_time = r->signing_time,
+                .signing_certificate = r->signing_certificate,
+                .signing_certificate_size = r->signing_certificate_size,
+        };
 }
 
 char *signer_token_of(AgentSign *s, const char *cert_uri) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "formats/pades-sign.h"
+#include "hex.h"
 #include "i18n.h"
 #include "log.h"
 #include "macro.h"
@@ -41,15 +43,9 @@ static int doc_prepare(SignRequest *r, SignDoc *d) {
 
         if (d->pending)
                 return 0;
-        SignParams p = {
-                .cert = r->cert,
-                .chain = r->chain,
-                .digest_nid = r->digest_nid,
-                .scheme = r->scheme,
-                .signing_time = r->signing_time,
-                .signing_certificate = r->signing_certificate,
-                .signing_certificate_size = r->signing_certificate_size,
-        };
+        if (d->is_pdf) /* prepared with the document, on the worker thread (sign-pdf.c) */
+                return -EINVAL;
+        SignParams p = request_sign_params(r);
         CadesInput in = {
                 .profile = CADES_PROFILE_BASELINE_B,
                 .digests = &d->digests,
@@ -114,6 +110,79 @@ static int doc_set_signature(SignDoc *d, SignError *e) {
         return sign_pending_set_signature(d->pending, d->sig, d->sig_size, e);
 }
 
+/* A certificate's DER, for the /DSS. */
+static int dss_add_cert(X509 *x, PadesBlob *blobs, uint8_t **ders, size_t *n) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+
+        if (len <= 0)
+                return -ENOMEM;
+        ders[*n] = der;
+        blobs[*n] = (PadesBlob){ .data = der, .size = (size_t) len };
+        (*n)++;
+        return 0;
+}
+
+/* B-LT: the /DSS update after the signature's, with the signer's chain, the OCSP answers and CRLs that
+ * showed it not revoked when the request was validated (CERT_VALIDATE_KEEP_PROOFS), and the time-stamp
+ * authority's certificates. */
+static int doc_pdf_dss(SignRequest *r, SignDoc *d, const CmsTimestamp *ts, SignError *e) {
+        size_t max =
+                1 + (size_t) sk_X509_num(r->chain) + (ts && ts->certs ? (size_t) sk_X509_num(ts->certs) : 0);
+        _cleanup_free_ PadesBlob *certs = calloc(max, sizeof *certs);
+        _cleanup_free_ uint8_t **ders = calloc(max, sizeof *ders);
+        _cleanup_free_ PadesBlob *ocsps = calloc(r->status.n_proofs + 1, sizeof *ocsps);
+        _cleanup_free_ PadesBlob *crls = calloc(r->status.n_proofs + 1, sizeof *crls);
+        size_t n = 0, n_ocsps = 0, n_crls = 0;
+        int k = certs && ders && ocsps && crls ? dss_add_cert(r->cert, certs, ders, &n) : -ENOMEM;
+
+        for (size_t i = 0; i < r->status.n_proofs; i++) {
+                const RevocationProof *proof = &r->status.proofs[i];
+                PadesBlob b = { .data = proof->der, .size = proof->size };
+                if (proof->crl)
+                        crls[n_crls++] = b;
+                else
+                        ocsps[n_ocsps++] = b;
+        }
+
+        for (int i = 0; k >= 0 && i < sk_X509_num(r->chain); i++)
+                k = dss_add_cert(sk_X509_value(r->chain, i), certs, ders, &n);
+        for (int i = 0; k >= 0 && ts && ts->certs && i < sk_X509_num(ts->certs); i++)
+                k = dss_add_cert(sk_X509_value(ts->certs, i), certs, ders, &n);
+        if (k >= 0) {
+                PadesDss dss = {
+                        .certs = certs,
+                        .n_certs = n,
+                        .ocsps = ocsps,
+                        .n_ocsps = n_ocsps,
+                        .crls = crls,
+                        .n_crls = n_crls,
+                        .vri = true,
+                };
+                free(d->dss);
+                d->dss = NULL;
+                k = pades_append_dss(d->pending, &dss, &d->dss, &d->dss_size, e);
+        }
+        for (size_t i = 0; ders && i < n; i++)
+                OPENSSL_free(ders[i]);
+        return k;
+}
+
+/* The SHA-256 of the signed PDF: the original's, kept unfinished, goes on with the updates. */
+static int doc_pdf_sha256_after(SignDoc *d, const uint8_t *update, size_t update_size) {
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *c = EVP_MD_CTX_new();
+        uint8_t h[EVP_MAX_MD_SIZE];
+        unsigned hs = 0;
+
+        if (!c || !d->sha256_tail || EVP_MD_CTX_copy_ex(c, d->sha256_tail) != 1 ||
+            EVP_DigestUpdate(c, update, update_size) != 1 ||
+            (d->dss && EVP_DigestUpdate(c, d->dss, d->dss_size) != 1) ||
+            EVP_DigestFinal_ex(c, h, &hs) != 1 || hs != 32)
+                return -ENOMEM;
+        hex_encode(h, 32, d->sha256_after);
+        return 0;
+}
+
 /* Finishes the signature of d with the time-stamp token (NULL: B-B), unless k says an earlier step failed
  * (msg: why). With later, d is recorded with the documents that finish soon after it (the token is already
  * signing the next one). */
@@ -128,6 +197,8 @@ static void doc_seal(
                 k = doc_set_signature(d, &e);
         if (k >= 0)
                 k = sign_pending_finish(d->pending, token, token_size, &der, &der_size, &e);
+        if (k >= 0 && d->pdf && r->level >= SIGNATURE_LEVEL_B_LT)
+                k = doc_pdf_dss(r, d, ts, &e);
         d->pending = sign_pending_free(d->pending);
         if (k < 0) {
                 _cleanup_free_ char *text = NULL;
@@ -154,7 +225,9 @@ static void doc_seal(
                 strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
                 d->timestamp_time = strdup(buf);
         }
-        if (sha256_hex(der, der_size, d->sha256_after) < 0)
+        /* For a PDF, der is the update that follows the original bytes (sign-records.c writes both). */
+        if ((d->pdf ? doc_pdf_sha256_after(d, der, der_size) : sha256_hex(der, der_size, d->sha256_after)) <
+            0)
                 d->sha256_after[0] = '\0'; /* the record then has no sha256_after */
         free(d->sig);
         d->sig = TAKE_PTR(der);

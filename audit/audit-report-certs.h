@@ -27,4 +27,3 @@ void report_certs_done(ReportCerts *rc);
 int report_certs_write_text(const ReportCerts *rc, int64_t end_ms, FILE *f);
 int report_certs_write_html(const ReportCerts *rc, int64_t end_ms, FILE *f);
 int report_certs_write_csv(const ReportCerts *rc, int64_t end_ms, FILE *f);
-

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # contrib/demo-story.sh: the demo's story, run inside contrib/sandbox (contrib/demo.sh sets it up, and
 # tests/agent/test-demo.sh runs it): the tokens and certificates, the chairman approves a decision, the clerk
-# seals it, two refusals, verification with kysoctl and openssl, the audit log. The approval and PIN prompts
+# seals it, two refusals, verification with kysoctl and openssl, the same story with a PDF (approved, sealed,
+# verified; sealing it refused once its text was changed after the approval), the audit log. The approval and PIN prompts
 # are answered by the scripted pinentry named in $KYSO_TEST_PINENTRY_SCRIPT. Any step that goes wrong stops
 # the demo with a message naming the step, and a non-zero exit status.
 set -Eeuo pipefail
@@ -11,6 +12,7 @@ if [[ -z ${KYSO_SANDBOX:-} || -z ${KYSO_TEST_PINENTRY_SCRIPT:-} ]]; then
         exit 2
 fi
 
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bold= normal=
 if [[ -t 1 ]]; then bold=$(tput bold 2>/dev/null || true) normal=$(tput sgr0 2>/dev/null || true); fi
 current="starting"
@@ -106,7 +108,31 @@ openssl cms -verify -binary -inform DER -in "$D/quyet-dinh-12.issued.p7s" -conte
         -CAfile "$KYSO_PKI/root+ca.pem" -purpose any -out /dev/null
 openssl cms -cmsout -print -inform DER -in "$D/quyet-dinh-12.issued.p7s" | grep -A1 "sid:" | grep -i "serial" || true
 
-step "7. The audit log lists every event: kysoctl audit show"
+step "7. A decision as a PDF: the chairman approves it, the signature goes inside the PDF"
+echo "A PDF is known by its content; the signed PDF is the original bytes followed by the signature."
+python3 "$root/tests/signing/make-pdf.py" new "$D/quyet-dinh-13.pdf" \
+        "QUYET DINH so 13/QD-UBND ve viec giao dat o cho ho gia dinh"
+answer "confirm yes" "pin 1111"
+kysoctl sign --role approve --cert "$LEADER" --reason "Phê duyệt" --location "Uông Bí" \
+        "$D/quyet-dinh-13.pdf" -o "$D/quyet-dinh-13.approved.pdf"
+
+step "8. The clerk seals the PDF: the chairman's signature is read from the PDF itself"
+answer "confirm yes" "pin 2222"
+kysoctl sign --role issue --cert "$SEAL" "$D/quyet-dinh-13.approved.pdf" -o "$D/quyet-dinh-13.issued.pdf"
+
+step "9. Verified: kysoctl verify, and poppler's pdfsig agrees"
+kysoctl verify "$D/quyet-dinh-13.issued.pdf"
+mkdir -p "$D/nss"
+certutil -N -d "sql:$D/nss" --empty-password >/dev/null 2>&1
+certutil -A -d "sql:$D/nss" -n demo-root -t "CT,C,C" -i "$KYSO_PKI/root.pem"
+pdfsig -nssdir "sql:$D/nss" "$D/quyet-dinh-13.issued.pdf" | grep -E "Signer Certificate Common Name|Signature Validation|Total document"
+
+step "10. The same PDF with its text changed after the chairman signed: sealing it is refused, naming the change"
+python3 "$root/tests/signing/make-pdf.py" change-text "$D/quyet-dinh-13.approved.pdf" \
+        "$D/quyet-dinh-13.changed.pdf" "QUYET DINH so 13/QD-UBND ve viec giao dat o cho ho ong A"
+refused kysoctl sign --role issue --cert "$SEAL" "$D/quyet-dinh-13.changed.pdf" -o "$D/quyet-dinh-13.changed-issued.pdf"
+
+step "11. The audit log lists every event: kysoctl audit show"
 kysoctl audit show
 kysoctl audit verify
 

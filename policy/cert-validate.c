@@ -51,6 +51,10 @@ void cert_validation_done(CertValidation *v) {
                 return;
         v->revocation_url = mfree(v->revocation_url);
         v->reason = mfree(v->reason);
+        for (size_t i = 0; i < v->n_proofs; i++)
+                free(v->proofs[i].der);
+        v->proofs = mfree(v->proofs);
+        v->n_proofs = 0;
 }
 
 char *cert_display_name(X509 *x) {
@@ -313,14 +317,30 @@ static int check_revocation(
                         continue;
                 RevocationResult res = REVOCATION_RESULT_FAILED;
                 time_t revoked_at = 0;
-                _cleanup_free_ char *err = NULL;
+                _cleanup_free_ char *err = NULL, *der = NULL;
+                size_t der_size = 0;
+                bool keep = flags & CERT_VALIDATE_KEEP_PROOFS;
                 int r = methods[m].src == REVOCATION_SOURCE_OCSP
-                                ? ocsp_check_full(
+                                ? ocsp_check_keep(
                                           p, methods[m].url, x, issuer, chain,
-                                          !(flags & CERT_VALIDATE_FRESH_OCSP), &res, &revoked_at, &err)
-                                : crl_check(p, methods[m].url, x, issuer, &res, &revoked_at, &err);
+                                          !(flags & CERT_VALIDATE_FRESH_OCSP), &res, &revoked_at, &err,
+                                          keep ? &der : NULL, &der_size)
+                                : crl_check_keep(
+                                          p, methods[m].url, x, issuer, &res, &revoked_at, &err,
+                                          keep ? &der : NULL, &der_size);
                 if (r < 0)
                         return r;
+                if (res == REVOCATION_RESULT_GOOD && der) {
+                        RevocationProof *v2 = reallocarray(v->proofs, v->n_proofs + 1, sizeof *v2);
+                        if (!v2)
+                                return -ENOMEM;
+                        v->proofs = v2;
+                        v->proofs[v->n_proofs++] = (RevocationProof){
+                                .der = (uint8_t *) TAKE_PTR(der),
+                                .size = der_size,
+                                .crl = methods[m].src == REVOCATION_SOURCE_CRL,
+                        };
+                }
                 if (res == REVOCATION_RESULT_FAILED) {
                         char *joined;
                         if (asprintf(&joined, "%s%s%s", strempty(errors), errors ? "; " : "", strna(err)) <

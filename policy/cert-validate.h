@@ -43,17 +43,29 @@ typedef enum CertValidateFlags {
         /* Ask the OCSP server even when the cache holds a usable answer, and keep the new one: the agent's
          * background checks, which keep the cache fresh for signing and for kysoctl verify. */
         CERT_VALIDATE_FRESH_OCSP = 1 << 4,
+        /* Keep the DER of the OCSP responses and CRLs that said "good" (CertValidation.proofs): a PDF
+         * signature at level B-LT carries them in its /DSS. */
+        CERT_VALIDATE_KEEP_PROOFS = 1 << 5,
 } CertValidateFlags;
+
+/* An OCSP response or a CRL, as DER, that showed a certificate of the path not revoked. */
+typedef struct RevocationProof {
+        uint8_t *der;
+        size_t size;
+        bool crl;
+} RevocationProof;
 
 typedef struct CertValidation {
         CertStatus status;
         time_t at;     /* the time the answer is about */
         int days_left; /* whole days from 'at' to notAfter; negative when expired */
         RevocationSource revocation_source;
-        char *revocation_url; /* the server that answered, or the one that failed */
-        bool revoked_later;   /* revoked, but after 'at' (so still valid at 'at') */
-        time_t revoked_at;    /* when status is REVOKED or revoked_later */
-        char *reason;         /* translated, says what to do next when not usable */
+        char *revocation_url;    /* the server that answered, or the one that failed */
+        bool revoked_later;      /* revoked, but after 'at' (so still valid at 'at') */
+        time_t revoked_at;       /* when status is REVOKED or revoked_later */
+        char *reason;            /* translated, says what to do next when not usable */
+        RevocationProof *proofs; /* CERT_VALIDATE_KEEP_PROOFS: leaf first, then its CAs */
+        size_t n_proofs;
 } CertValidation;
 
 /* Validates cert at time 'at' (0: now). 'untrusted' (may be NULL) adds intermediate certificates, for
@@ -100,10 +112,21 @@ int ocsp_check(
 int ocsp_check_full(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error);
+/* ocsp_check_full(), and for a "good" answer (cached or fetched) its DER in *ret_der (malloc()ed; may be
+ * NULL). */
+int ocsp_check_keep(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error, char **ret_der,
+        size_t *ret_der_size);
 /* Fetches (or takes from the cache) the CRL at 'url' and looks cert up in it. */
 int crl_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
         time_t *ret_revoked_at, char **ret_error);
+/* crl_check(), and when the certificate is not listed the CRL's DER in *ret_der (malloc()ed; may be NULL).
+ */
+int crl_check_keep(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
+        time_t *ret_revoked_at, char **ret_error, char **ret_der, size_t *ret_der_size);
 /* For a certificate that has expired by now: whether the OCSP answer (archiveCutoff) or the CRL
  * (expiredCertsOnCRL) says it still keeps certificates that expired when this one did, so that "good" or
  * "not listed" means "not revoked". Always true for a certificate that has not expired. */

@@ -382,6 +382,10 @@ static int key_rsa_padding(ParseState *st, const PolicyKey *k, const char *v, vo
         return set_enum(st, k, v, field, rsa_padding_from_string(v));
 }
 
+static int key_signature_level(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        return set_enum(st, k, v, field, signature_level_from_string(v));
+}
+
 static int key_classification_word(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         int r = classification_word_valid(v);
         if (r < 0)
@@ -515,6 +519,9 @@ static const PolicyKey policy_keys[] = {
         { SECTION_PLAIN, "timestamp", "clock-skew", key_seconds, POLICY_FIELD(clock_skew_sec), .once = true,
           .max = 3600, .expected = N_("expected a duration from 0 to 1h, such as 5min") },
 
+        { SECTION_PLAIN, "signature", "level", key_signature_level, POLICY_FIELD(signature_level),
+          .once = true, .expected = N_("expected B-B, B-T or B-LT") },
+
         { SECTION_PLAIN, "expiry", "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days),
           .once = true, .max = 3650, .expected = N_("expected a number of days") },
 
@@ -627,7 +634,7 @@ static int section_begin(ParseState *st, const char *hdr) {
         else if (!(rest = startswith(h, "seal ")))
                 return ERR(
                         _("unknown section [%s]; known: [trust], [revocation], [algorithms], [timestamp], "
-                          "[expiry], [classification], [pin], [kind NAME], [seal NAME]"),
+                          "[signature], [expiry], [classification], [pin], [kind NAME], [seal NAME]"),
                         h);
         while (*rest == ' ' || *rest == '\t')
                 rest++;

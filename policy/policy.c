@@ -38,6 +38,13 @@ DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cert_kind, CertKind);
 DEFINE_STRING_TABLE_LOOKUP(revocation_mode, RevocationMode);
 DEFINE_STRING_TABLE_LOOKUP(rsa_padding, RsaPadding);
 
+static const char *const signature_level_table[_SIGNATURE_LEVEL_MAX] = {
+        [SIGNATURE_LEVEL_B_B] = "B-B",
+        [SIGNATURE_LEVEL_B_T] = "B-T",
+        [SIGNATURE_LEVEL_B_LT] = "B-LT",
+};
+DEFINE_STRING_TABLE_LOOKUP(signature_level, SignatureLevel);
+
 CertKind cert_kind_from_string(const char *s) {
         if (streq_ptr(s, "organisation")) /* the British spelling, as administrators write it too */
                 return CERT_KIND_ORGANIZATION;
@@ -329,6 +336,9 @@ int policy_finish(Policy *p, char ***errors) {
                               "leader-fingerprint, ...); it would accept anyone's signature"),
                             s->name);
         }
+        if (p->signature_level >= SIGNATURE_LEVEL_B_T && !p->tsa_url)
+                FIN(main, 0, _("[signature] level = %s needs a time-stamp server: set [timestamp] url"),
+                    signature_level_to_string(p->signature_level));
 #undef FIN
         return 0;
 }

@@ -37,6 +37,16 @@ typedef enum RsaPadding {
         _RSA_PADDING_INVALID = -EINVAL,
 } RsaPadding;
 
+/* The level of a PDF signature (PAdES baseline): B-B, B-T with an RFC 3161 time-stamp, B-LT with the
+ * validation material (chain, OCSP responses, CRLs) kept in the file's /DSS as well. */
+typedef enum SignatureLevel {
+        SIGNATURE_LEVEL_B_B,
+        SIGNATURE_LEVEL_B_T,
+        SIGNATURE_LEVEL_B_LT,
+        _SIGNATURE_LEVEL_MAX,
+        _SIGNATURE_LEVEL_INVALID = -EINVAL,
+} SignatureLevel;
+
 /* "ATTR=GLOB" against a distinguished name: true when some entry of attribute ATTR matches GLOB. */
 typedef struct NameMatch {
         int nid;
@@ -119,7 +129,8 @@ typedef struct Policy {
         unsigned expiry_warning_days;
         char *tsa_url;
         unsigned tsa_timeout_sec;
-        unsigned clock_skew_sec; /* how far ahead of our clock a signing time or time-stamp may be */
+        unsigned clock_skew_sec;        /* how far ahead of our clock a signing time or time-stamp may be */
+        SignatureLevel signature_level; /* [signature] level: the default for a request (B-B) */
 
         char **classification_words;
 
@@ -194,6 +205,8 @@ const char *revocation_mode_to_string(RevocationMode m);
 RevocationMode revocation_mode_from_string(const char *s);
 const char *rsa_padding_to_string(RsaPadding p);
 RsaPadding rsa_padding_from_string(const char *s);
+const char *signature_level_to_string(SignatureLevel l); /* "B-B", "B-T", "B-LT" */
+SignatureLevel signature_level_from_string(const char *s);
 
 /* True when the digest md_nid (NID_sha256, ...) is one of the policy's [algorithms] hashes. */
 bool policy_hash_allowed(const Policy *p, int md_nid);

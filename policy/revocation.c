@@ -266,8 +266,9 @@ static char *ocsp_cache_path(const Policy *p, const char *url, OCSP_CERTID *id) 
  * about this certificate, within ocsp-max-age, thisUpdate/nextUpdate), except the nonce: that proved the
  * answer fresh when it was fetched; nextUpdate and ocsp-max-age bound it since. No skew allowance past
  * nextUpdate: the server said when it would know more. Any failure only means "ask the server". */
-static bool
-ocsp_cache_good(const Policy *p, const char *path, X509 *cert, X509 *issuer, STACK_OF(X509) * chain) {
+static bool ocsp_cache_good(
+        const Policy *p, const char *path, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, char **ret_der,
+        size_t *ret_der_size) {
         _cleanup_free_ char *data = NULL;
         _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
         _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
@@ -297,6 +298,10 @@ ocsp_cache_good(const Policy *p, const char *path, X509 *cert, X509 *issuer, STA
                 }
         }
         ERR_clear_error();
+        if (good && ret_der) {
+                *ret_der = TAKE_PTR(data);
+                *ret_der_size = size;
+        }
         return good;
 }
 
@@ -325,6 +330,14 @@ int ocsp_check(
 int ocsp_check_full(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
         RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error) {
+        return ocsp_check_keep(
+                p, url, cert, issuer, chain, use_cache, ret_result, ret_revoked_at, ret_error, NULL, NULL);
+}
+
+int ocsp_check_keep(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, STACK_OF(X509) * chain, bool use_cache,
+        RevocationResult *ret_result, time_t *ret_revoked_at, char **ret_error, char **ret_der,
+        size_t *ret_der_size) {
         _cleanup_(OCSP_REQUEST_freep) OCSP_REQUEST *req = NULL;
         _cleanup_(OCSP_RESPONSE_freep) OCSP_RESPONSE *resp = NULL;
         _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
@@ -340,7 +353,7 @@ int ocsp_check_full(
         if (!id || !req)
                 return -ENOMEM;
         cpath = ocsp_cache_path(p, url, id);
-        if (use_cache && cpath && ocsp_cache_good(p, cpath, cert, issuer, chain)) {
+        if (use_cache && cpath && ocsp_cache_good(p, cpath, cert, issuer, chain, ret_der, ret_der_size)) {
                 *ret_result = REVOCATION_RESULT_GOOD;
                 return 0;
         }
@@ -473,6 +486,10 @@ int ocsp_check_full(
                 }
                 ocsp_cache_store(cpath, nextupd, data, size);
                 *ret_result = REVOCATION_RESULT_GOOD;
+                if (ret_der) {
+                        *ret_der = TAKE_PTR(data);
+                        *ret_der_size = size;
+                }
                 return 0;
         case V_OCSP_CERTSTATUS_REVOKED:
                 ocsp_cache_forget(cpath);
@@ -600,6 +617,12 @@ static X509_CRL *crl_parse(const char *data, size_t size) {
 int crl_check(
         const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
         time_t *ret_revoked_at, char **ret_error) {
+        return crl_check_keep(p, url, cert, issuer, ret_result, ret_revoked_at, ret_error, NULL, NULL);
+}
+
+int crl_check_keep(
+        const Policy *p, const char *url, X509 *cert, X509 *issuer, RevocationResult *ret_result,
+        time_t *ret_revoked_at, char **ret_error, char **ret_der, size_t *ret_der_size) {
         _cleanup_free_ char *cpath = crl_cache_path(p, url), *data = NULL, *detail = NULL;
         _cleanup_(X509_CRL_freep) X509_CRL *crl = NULL;
         size_t size = 0;
@@ -680,6 +703,17 @@ int crl_check(
                           "say it keeps expired certificates (no expiredCertsOnCRL), so a revocation may have "
                           "been dropped from it"),
                         url);
+        }
+        if (ret_der) {
+                unsigned char *der = NULL;
+                int len = i2d_X509_CRL(crl, &der);
+                if (len <= 0)
+                        return -ENOMEM;
+                *ret_der = memdup(der, (size_t) len);
+                *ret_der_size = (size_t) len;
+                OPENSSL_free(der);
+                if (!*ret_der)
+                        return -ENOMEM;
         }
         *ret_result = REVOCATION_RESULT_GOOD;
         return 0;

@@ -18,6 +18,7 @@
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
+#include "formats/pdf-document.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
@@ -27,7 +28,7 @@
 #define SIGN_TIMEOUT_MS (10 * 60 * 1000) /* the person may take a while at the prompt */
 
 typedef struct Opts {
-        const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label;
+        const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label, *level;
         const char *existing, *output;
         bool timestamp, batch, verbose;
 } Opts;
@@ -49,6 +50,7 @@ static void help(void) {
                 "  --reason R        why the document is signed (e.g. \"Phê duyệt\"), kept in the signature\n"
                 "  --doc-number N    the document's number and symbol (e.g. 12/QĐ-UBND)\n"
                 "  --doc-date D      the document's date, YYYY-MM-DD\n"
+                "  --level L         a PDF's signature level: B-B, B-T or B-LT (default: the policy's)\n"
                 "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
 }
 
@@ -58,9 +60,9 @@ static const char *base_name(const char *p) {
 }
 
 static bool is_pdf(int fd) {
-        char b[5];
+        char b[1024];
         ssize_t n = pread(fd, b, sizeof b, 0);
-        return n == 5 && memcmp(b, "%PDF-", 5) == 0;
+        return n > 0 && pdf_looks_like_pdf(b, (size_t) n);
 }
 
 /* What kysoctl writes: each output goes to a temporary file beside it, renamed over it only once its
@@ -583,6 +585,7 @@ int verb_sign(int argc, char **argv) {
                 { "doc-date", required_argument, NULL, 'D' },
                 { "classification", required_argument, NULL, 'C' },
                 { "label", required_argument, NULL, 'l' },
+                { "level", required_argument, NULL, 'V' },
                 { "existing-signature", required_argument, NULL, 'e' },
                 { "batch", no_argument, NULL, 'b' },
                 { "output", required_argument, NULL, 'o' },
@@ -636,6 +639,9 @@ int verb_sign(int argc, char **argv) {
                         break;
                 case 'l':
                         o.label = optarg;
+                        break;
+                case 'V':
+                        o.level = optarg;
                         break;
                 case 'e':
                         o.existing = optarg;
@@ -702,29 +708,26 @@ int verb_sign(int argc, char **argv) {
                         ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
-                if (is_pdf(in[i])) {
-                        fprintf(stderr,
-                                _("kysoctl sign: %s is a PDF. PDF signing (PAdES) is not supported yet; nothing was "
-                                  "signed.\n"),
-                                input);
-                        ret = KYSOCTL_EXIT_REFUSED;
-                        goto finish;
-                }
+                /* A PDF is signed inside (PAdES): the output is the signed PDF, and for issue the leader's
+                 * signature is the one in the PDF. */
+                bool pdf = is_pdf(in[i]);
                 if (!o.batch)
                         outputs[i].path = strdup(o.output);
                 else if (o.output && stat(o.output, &st) >= 0 && S_ISDIR(st.st_mode)) {
                         const char *base = strrchr(input, '/');
-                        if (asprintf(&outputs[i].path, "%s/%s.p7s", o.output, base ? base + 1 : input) < 0)
+                        if (asprintf(
+                                    &outputs[i].path, pdf ? "%s/%s" : "%s/%s.p7s", o.output,
+                                    base ? base + 1 : input) < 0)
                                 outputs[i].path = NULL;
                 } else if (o.output) {
                         fprintf(stderr, _("kysoctl sign: with --batch, -o must be an existing folder.\n"));
                         ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
-                } else if (asprintf(&outputs[i].path, "%s.p7s", input) < 0)
+                } else if (asprintf(&outputs[i].path, pdf ? "%s.signed.pdf" : "%s.p7s", input) < 0)
                         outputs[i].path = NULL;
                 if (!outputs[i].path)
                         goto finish;
-                if (issue) {
+                if (issue && (!pdf || o.existing)) {
                         if (o.existing)
                                 ex_paths[i] = strdup(o.existing);
                         else if (asprintf(&ex_paths[i], "%s.p7s", input) < 0)
@@ -850,6 +853,7 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "doc_number", o.doc_number) < 0 ||
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
+            append_str(&dict, "level", o.level) < 0 ||
             append_str(&dict, "label", o.label ?: (o.batch ? NULL : base_name(argv[optind]))) < 0 ||
             /* The agent answers in the language of the person at the desk (LC_ALL, LC_MESSAGES, LANG). */
             append_str(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0 ||

@@ -113,6 +113,10 @@ if not isinstance(batch, dbus.lowlevel.Message):
     sys.exit(1)
 request_path = batch.get_args_list()[0]
 
+# A PDF without signatures, for Verify (its signatures: none).
+sys.path.insert(0, os.path.join(os.environ["KYSO_SOURCE_ROOT"], "tests", "signing"))
+__import__("make-pdf").new(os.path.join(workdir, "doc.pdf"), "check-interfaces")
+
 # How each object is called correctly: arguments per method (a method of the XML missing here fails).
 prompter_path = dbus.ObjectPath("/org/kyso/test/CheckInterfaces")
 valid_args = {
@@ -123,6 +127,7 @@ valid_args = {
                                           dbus.Dictionary({"handle_token": "check_sign"}, signature="sv")],
     ("org.kyso.Agent1", "SignBatch"): lambda: [[fd("doc.txt", "rb")], [fd("out3.p7s", "wb")], cert_uri, "approve",
                                                dbus.Dictionary({"handle_token": "check_batch"}, signature="sv")],
+    ("org.kyso.Agent1", "Verify"): lambda: [fd("doc.pdf", "rb"), dbus.types.UnixFd(open(os.devnull, "rb"))],
     ("org.kyso.Agent1", "RegisterPrompter"): [prompter_path],
     ("org.kyso.Agent1", "UnregisterPrompter"): [prompter_path],  # after RegisterPrompter (order below)
     ("org.kyso.Request1", "AddDocuments"): [dbus.Array([], signature="h"), dbus.Array([], signature="h"),
@@ -130,7 +135,7 @@ valid_args = {
     ("org.kyso.Request1", "Cancel"): [],  # last: it ends the request
 }
 objects = {AGENT_PATH: {"org.kyso.Agent1"}, request_path: {"org.kyso.Request1"}}
-order = ["GetTokens", "GetCertificates", "Sign", "SignBatch", "RegisterPrompter", "UnregisterPrompter",
+order = ["GetTokens", "GetCertificates", "Sign", "SignBatch", "Verify", "RegisterPrompter", "UnregisterPrompter",
          "AddDocuments", "Cancel"]
 
 for path, implemented in objects.items():

@@ -34,16 +34,23 @@ expect_eq "1. and 2.: the decision approved, then sealed" 2 "$(grep -c '^\[1/1\]
 expect_match "3. the seal without the leader's signature: refused" \
         "^\[1/1\] to-trinh.txt: denied: The organisation's seal may only be applied" "$out"
 expect_match "4. a classified document: refused" '^\[1/1\] quyet-dinh-12.txt: denied: The document is marked "Mật"' "$out"
-expect_eq "3. and 4.: both refused with kysoctl's exit status 1" 2 "$(grep -c '^(refused, exit 1)$' <<<"$out")"
+expect_eq "3., 4. and 10.: all refused with kysoctl's exit status 1" 3 "$(grep -c '^(refused, exit 1)$' <<<"$out")"
 expect_match "5. kysoctl verify: both signatures valid" "^All 2 signature\(s\) are valid\.$" "$out"
 expect_match "6. openssl cms -verify agrees" "^CMS Verification successful$" "$out"
+expect_match "7. and 8.: the decision PDF approved, then sealed" \
+        "^\[1/1\] quyet-dinh-13.approved.pdf: signed" "$out"
+expect_eq "9. kysoctl verify: both PDF signatures valid, and so do the CAdES ones of 5." 2 \
+        "$(grep -c '^All 2 signature(s) are valid\.$' <<<"$out")"
+expect_eq "9. pdfsig agrees: both PDF signatures valid" 2 "$(grep -c 'Signature is Valid\.' <<<"$out")"
+expect_match "10. sealing the changed PDF: refused, naming the change" \
+        "^\[1/1\] quyet-dinh-13.changed.pdf: denied: .*The change: object 4 \(the content of page 1\)" "$out"
 # The certificate register's records (cert-first-seen, cert-status-changed: issue 15) come between these.
 events=$(awk '/^SEQ +TIME/ { on = 1; next } on && /^[0-9]+ / { print $3 } /^The audit log/ { on = 0 }' "$T/out")
-expect_eq "7. the audit log: start, configuration, policy, two tokens, two signatures, two refusals" \
-        "agent-start config-load policy-load token-added token-added sign-done sign-done sign-denied sign-denied" \
+expect_eq "11. the audit log: start, configuration, policy, two tokens, four signatures, three refusals" \
+        "agent-start config-load policy-load token-added token-added sign-done sign-done sign-denied sign-denied sign-done sign-done sign-denied" \
         "$(grep -v '^cert-' <<<"$events" | tr '\n' ' ' | sed 's/ $//')"
-expect_match "7. kysoctl audit verify: intact" \
-        "^The audit log is intact: $((9 + $(grep -c '^cert-' <<<"$events"))) records" "$out"
+expect_match "11. kysoctl audit verify: intact" \
+        "^The audit log is intact: $((12 + $(grep -c '^cert-' <<<"$events"))) records" "$out"
 expect_match "the end" "^Done\. Try it yourself: contrib/sandbox bash" "$out"
 
 # A step that goes wrong: here kysod cannot ask for approval, so the first signature fails.

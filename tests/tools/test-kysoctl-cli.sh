@@ -38,8 +38,9 @@ check "verify: a missing input is a usage error" 2 "^kysoctl verify: Cannot open
 check "verify: a missing signature file is a usage error" 2 "^kysoctl verify: Cannot open the signature" \
         verify "$T/qd.txt" "$T/none.p7s"
 printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
-check "sign: a PDF (not supported yet) is refused: 1" 1 "^kysoctl sign: .*PDF" \
-        sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.p7s"
+# PDFs are signed by the agent since issue 10: kysoctl hands one over like any document (no bus here).
+check "sign: a PDF goes to the agent like any document: 3 without a bus" 3 "^kysoctl sign: cannot reach the session bus" \
+        sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.pdf"
 check "verify: a PDF (not supported yet) is refused alike: 1" 1 "^kysoctl verify: .*PDF" verify "$T/doc.pdf"
 check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
         "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \

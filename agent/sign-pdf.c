@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "i18n.h"
+#include "macro.h"
+#include "openssl-util.h"
+#include "sign-pdf.h"
+
+static char *strdup_or_null(const char *s, bool *failed) {
+        char *c;
+
+        if (!s)
+                return NULL;
+        c = strdup(s);
+        if (!c)
+                *failed = true;
+        return c;
+}
+
+int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
+        const SignParams *sp;
+        PdfPrepare *p;
+        bool failed = false;
+
+        if (!params || !params->policy || !params->sign.cert || !ret)
+                return -EINVAL;
+        sp = &params->sign;
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->policy = policy_ref(params->policy);
+        p->sign = (SignParams){
+                .digest_nid = sp->digest_nid,
+                .scheme = sp->scheme,
+                .signing_time = sp->signing_time,
+        };
+        if (X509_up_ref(sp->cert) == 1)
+                p->sign.cert = sp->cert;
+        else
+                failed = true;
+        if (sp->chain && !(p->sign.chain = X509_chain_up_ref(sp->chain)))
+                failed = true;
+        if (sp->signing_certificate) {
+                p->signing_certificate = memdup(sp->signing_certificate, sp->signing_certificate_size);
+                p->sign.signing_certificate = p->signing_certificate;
+                p->sign.signing_certificate_size = sp->signing_certificate_size;
+                if (!p->signing_certificate)
+                        failed = true;
+        }
+        p->reason = strdup_or_null(params->reason, &failed);
+        p->location = strdup_or_null(params->location, &failed);
+        p->name = strdup_or_null(params->name, &failed);
+        p->timestamp = params->timestamp;
+        p->check_signatures = params->check_signatures;
+        if (failed) {
+                pdf_prepare_free(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
+        if (!p)
+                return NULL;
+        sign_pending_free(p->pending);
+        for (size_t i = 0; i < p->n_checks; i++) {
+                signature_check_done(&p->checks[i]);
+                free(p->reasons[i]);
+        }
+        free(p->checks);
+        free(p->existing);
+        free(p->reasons);
+        pdf_verify_result_free(p->verified); /* after the checks, which borrow its certificates */
+        pdf_document_free(p->doc);
+        free(p->detail);
+        free(p->reason);
+        free(p->location);
+        free(p->name);
+        free(p->signing_certificate);
+        sk_X509_pop_free(p->sign.chain, X509_free);
+        X509_free(p->sign.cert);
+        policy_free(p->policy);
+        free(p);
+        return NULL;
+}
+
+char *pdf_signature_reason(const PdfSignature *s) {
+        char *why;
+
+        if (s->change) {
+                if (asprintf(
+                            &why, _("%s The change: %s"), pdf_signature_problem_message(s->problem),
+                            s->change) < 0)
+                        return NULL;
+                return why;
+        }
+        return strdup(pdf_signature_problem_message(s->problem));
+}
+
+/* Issue: every signature of the PDF (but document time-stamps) is checked under the policy, as the leader's
+ * detached signature is; one counts only if nothing after it undid what it signed. */
+static int check_signatures(PdfPrepare *p, ClientReader *reader) {
+        const PdfVerifyResult *v = p->verified;
+        size_t n = v->n_signatures;
+
+        p->checks = calloc(n ?: 1, sizeof *p->checks);
+        p->existing = calloc(n ?: 1, sizeof *p->existing);
+        p->reasons = calloc(n ?: 1, sizeof *p->reasons);
+        if (!p->checks || !p->existing || !p->reasons)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const PdfSignature *s = &v->signatures[i];
+                SignatureCheck *c = &p->checks[p->n_checks];
+                ExistingSignature *x = &p->existing[p->n_checks];
+                bool counts = pdf_signature_counts(s);
+                int k;
+
+                if (s->kind == PDF_SIGNATURE_TIMESTAMP)
+                        continue;
+                /* OCSP and CRL requests, not worth making for a cancelled request. */
+                if (client_reader_cancelled(reader))
+                        return -ECANCELED;
+                if (s->cms && s->signer) {
+                        k = signature_check(p->policy, s->cms, s->signer, c);
+                        if (k < 0)
+                                return k;
+                        *x = signature_check_to_existing(c, counts);
+                } else
+                        *x = (ExistingSignature){};
+                if (!counts) {
+                        p->reasons[p->n_checks] = pdf_signature_reason(s);
+                        if (!p->reasons[p->n_checks]) {
+                                signature_check_done(c);
+                                return -ENOMEM;
+                        }
+                        x->integrity_ok = false;
+                        x->integrity_reason = p->reasons[p->n_checks];
+                }
+                p->n_checks++;
+        }
+        return 0;
+}
+
+static PdfRefusal refusal_of(PdfDocumentProblem problem) {
+        return problem == PDF_DOCUMENT_ENCRYPTED ? PDF_REFUSAL_ENCRYPTED
+               : problem == PDF_DOCUMENT_NOT_PDF ? PDF_REFUSAL_NOT_PDF
+                                                 : PDF_REFUSAL_DAMAGED;
+}
+
+void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
+        _cleanup_(sign_error_done) SignError e = {};
+        const uint8_t *data;
+        size_t size = 0;
+        PadesLayout layout;
+        int k;
+
+        k = pdf_document_open_fd(fd, &p->doc, &p->refusal, &e);
+        if (k < 0) {
+                p->error = k;
+                p->detail = TAKE_PTR(e.message);
+                return;
+        }
+        /* The signatures are read from the same mapping: the document is never in memory twice. */
+        data = pdf_document_data(p->doc, &size);
+        if (p->check_signatures) {
+                k = pdf_verify(data, size, &p->verified);
+                if (k < 0) {
+                        p->error = k;
+                        return;
+                }
+                if (p->verified->document_problem != PDF_DOCUMENT_OK) {
+                        p->refusal = refusal_of(p->verified->document_problem);
+                        p->detail =
+                                p->verified->document_detail ? strdup(p->verified->document_detail) : NULL;
+                        p->error = -EBADMSG;
+                        return;
+                }
+                k = check_signatures(p, reader);
+                if (k < 0) {
+                        p->error = k;
+                        return;
+                }
+        }
+
+        PadesOptions o = {
+                .reason = p->reason,
+                .location = p->location,
+                .name = p->name,
+                .timestamp = p->timestamp,
+        };
+        k = pades_prepare(&p->sign, &o, p->doc, &p->pending, &e);
+        if (k < 0) {
+                p->error = k;
+                p->detail = TAKE_PTR(e.message);
+                return;
+        }
+        if (pades_pending_layout(p->pending, &layout) >= 0)
+                p->revision = layout.revision;
+}
+
+const char *pdf_refusal_message(PdfRefusal r) {
+        switch (r) {
+        case PDF_REFUSAL_ENCRYPTED:
+                return _(
+                        "The PDF is protected by a password (encrypted), so it cannot be signed. Remove the "
+                        "password in the application that made it, then sign again.");
+        case PDF_REFUSAL_DAMAGED:
+                return _(
+                        "The PDF is damaged: it can be read only after a repair, which would change what is "
+                        "signed. Open it in the application that made it, save it again, then sign the new "
+                        "file.");
+        case PDF_REFUSAL_CERTIFIED_NO_CHANGES:
+                return _("The PDF was certified by its author with no changes allowed (DocMDP P=1), so no "
+                         "signature can be added. Ask the author for a copy that allows signatures.");
+        default:
+                return _("This PDF cannot be signed by this agent (for example it has no pages, or is too "
+                         "large). Save it again as a standard PDF, then sign the new file.");
+        }
+}
+
+/* The bytes of a PDF are read once from the client and kept on disk, not in memory: qpdf and the signer
+ * read them through one read-only mapping. */
+int pdf_temporary_fd(void) {
+        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
+        int fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (!dirs[i] || dirs[i][0] != '/')
+                        continue;
+                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        return fd;
+        }
+        fd = memfd_create("kyso-pdf", MFD_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* PdfPrepare: the PDF part of one document of a signing request, on the worker thread that read it into an
+ * unlinked temporary file (DocHashJob): opened (refused when encrypted, damaged or certified against
+ * changes), its signatures verified and checked under the policy (for issue, the leader's signature is read
+ * from the PDF), and its signature prepared (pades_prepare()). The loop takes the results once the job is
+ * done. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "client-read.h"
+#include "formats/pades-sign.h"
+#include "formats/pdf-document.h"
+#include "formats/pdf-verify.h"
+#include "policy/policy.h"
+#include "policy/signature-check.h"
+
+/* What the preparation needs, copied or referenced by pdf_prepare_new(). */
+typedef struct PdfPrepareParams {
+        Policy *policy;
+        SignParams sign;
+        const char *reason, *location, *name; /* /Reason, /Location, /Name; NULL: omitted */
+        bool timestamp;                       /* B-T or B-LT: room for the time-stamp token */
+        bool check_signatures;                /* issue: each signature is checked under the policy */
+} PdfPrepareParams;
+
+typedef struct PdfPrepare {
+        Policy *policy;
+        SignParams sign;              /* certificate and chain referenced */
+        uint8_t *signing_certificate; /* sign's, copied */
+        char *reason, *location, *name;
+        bool timestamp, check_signatures;
+
+        /* Results. error < 0: no verdict (refusal says when it is the document's fault). */
+        int error;
+        PdfRefusal refusal; /* PDF_REFUSAL_NONE unless the document cannot be signed */
+        char *detail;       /* English, for the log: why it was refused or could not be prepared */
+        PdfDocument *doc;
+        PdfVerifyResult *verified;
+        /* check_signatures: one per signature of verified but document time-stamps, in their order (zeroed
+         * checks for a signature without a signer); existing[i] borrows from checks[i] and reasons[i]. */
+        SignatureCheck *checks;
+        ExistingSignature *existing;
+        char **reasons;
+        size_t n_checks;
+        SignPending *pending;
+        unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
+                              is 1) */
+} PdfPrepare;
+
+/* Copies the strings and the signing certificate, takes references on the policy, cert and chain. */
+int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret);
+/* On a worker thread: fd holds the whole document (a regular file); reader's cancel ends the policy checks
+ * early (-ECANCELED). */
+void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader);
+PdfPrepare *pdf_prepare_free(PdfPrepare *p);
+
+/* Translated: why a signature of a PDF does not count, naming the object a later change touched (the
+ * verifier's English words); malloc()ed. */
+char *pdf_signature_reason(const PdfSignature *s);
+
+/* Translated: why the document cannot be signed, and what to do (a refusal other than NONE). */
+const char *pdf_refusal_message(PdfRefusal r);
+
+/* An unlinked temporary file for a document's bytes, read and written (TMPDIR or /var/tmp, else a memfd). */
+int pdf_temporary_fd(void);
