@@ -58,8 +58,8 @@ static void help(void) {
                 "  --level L         a PDF's signature level: B-B, B-T or B-LT (default: the policy's)\n"
                 "  --visible PAGE,X,Y,W,H  draw a PDF signature (approve, personal) on PAGE (1 is the first)\n"
                 "                    in the rectangle X,Y,W,H, in points (1/72 inch) from the bottom left\n"
-                "  --image PNG       the signature image drawn there (default: signature-image in\n"
-                "                    kysod.conf)\n"
+                "  --image PNG       the image drawn there, or the seal issue draws over the leader's\n"
+                "                    signature (default: signature-image in kysod.conf)\n"
                 "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
 }
 
