@@ -267,18 +267,23 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
         PadesVisible v;
         int k;
 
-        k = load_image(p, &image, &problem);
-        if (k == -ENOMEM)
-                return k;
-        if (k < 0) {
-                _cleanup_free_ char *why = NULL;
-                if (asprintf(
-                            &why, _("the signature image cannot be used: %s"),
-                            strna(pdf_image_problem_to_string(problem))) < 0)
-                        return -ENOMEM;
-                k = invisible(p, why);
-                if (k < 0)
+        /* Only a seal or an asked-for signature draws an image: nothing else reads it. */
+        if (p->role == SIGN_ROLE_ISSUE ||
+            (p->visible && p->role != SIGN_ROLE_COPY && p->role != SIGN_ROLE_APPENDIX)) {
+                k = load_image(p, &image, &problem);
+                if (k == -ENOMEM)
                         return k;
+                if (k < 0) {
+                        _cleanup_free_ char *why = NULL;
+                        if (asprintf(
+                                    &why, _("the signature image cannot be used: %s"),
+                                    strna(pdf_image_problem_to_string(problem))) < 0)
+                                return -ENOMEM;
+                        k = invisible(p, why);
+                        if (k < 0)
+                                return k;
+                        return pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                }
         }
         k = visible_for_role(p, image, &v, lines, time_text, &appendix_line);
         if (k < 0)
@@ -294,10 +299,14 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                 if (k != -ENOENT && k != -ERANGE && k != -EOPNOTSUPP && k != -ENXIO)
                         return k;
                 log_info("The PDF signature will be invisible: %s", strna(e->message));
+                /* -ENOENT is also a missing font: only a seal looks for the leader's widget. */
                 k = invisible(
-                        p, k == -ENOENT  ? _("the PDF has no visible signature to place the seal over")
+                        p, k == -ENOENT && v.placement == PADES_PLACEMENT_SEAL
+                                   ? _("the PDF has no visible signature to place the seal over")
                            : k == -ENXIO ? _("the PDF has no such page")
-                                         : _("the signature's appearance does not fit the page"));
+                           : k == -ERANGE
+                                   ? _("the signature's appearance does not fit the page")
+                                   : _("the signature's appearance cannot be drawn (kysod's log says why)"));
                 if (k < 0)
                         return k;
                 sign_error_done(e);

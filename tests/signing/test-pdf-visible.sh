@@ -4,7 +4,8 @@
 # over the left third of the leader's image (pdftoppm: red there, blue on its right); a copy and an appendix
 # get their stamp at the top right of page 1 (pdftotext reads the organisation's name and the document
 # number). pdfsig finds every signature valid and qpdf --check passes. A visible signature asked for without
-# an image is signed invisibly, and the prompt says so before the person approves.
+# an image, or with one that is not a PNG, is signed invisibly, and the prompt says so before the person
+# approves.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -117,7 +118,22 @@ out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visib
 expect "approve with --visible but no image is signed ($out)" test -s "$T/out/invisible.pdf"
 expect "the prompt said the signature will be invisible" grep -q "invisible in the PDF" "$KYSO_TEST_PINENTRY_LOG"
 
-# 6. Wrong --visible: a usage error, no request.
+# 6. An image that is not a PNG: signed invisibly, the prompt says why; without --visible nothing is said.
+echo "not a PNG" >"$T/bad.png"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 \
+        --image "$T/bad.png" "$D/qd.pdf" -o "$T/out/bad-image.pdf" 2>&1)
+expect "approve with a bad image is signed ($out)" test -s "$T/out/bad-image.pdf"
+expect "the prompt said the image cannot be used" grep -q "image cannot be used" "$KYSO_TEST_PINENTRY_LOG"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --image "$T/bad.png" "$D/qd.pdf" \
+        -o "$T/out/plain.pdf" 2>&1)
+expect "approve without --visible is signed ($out)" test -s "$T/out/plain.pdf"
+expect "... and the prompt says nothing of visibility" bash -c "! grep -q invisible '$KYSO_TEST_PINENTRY_LOG'"
+
+# 7. Wrong --visible: a usage error, no request.
 out=$(kysoctl sign --role approve --cert "$LEADER" --visible 0,1,2,3 "$D/qd.pdf" -o "$T/out/never.pdf" 2>&1)
 expect_eq "a bad --visible is a usage error (exit 2)" 2 "$?"
 
