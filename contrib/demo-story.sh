@@ -115,23 +115,8 @@ python3 "$root/tests/signing/make-pdf.py" new "$D/quyet-dinh-13.pdf" \
         "QUYET DINH so 13/QD-UBND ve viec giao dat o cho ho gia dinh"
 # The chairman's handwritten signature and the seal as PNG images with transparency (drawn here; a real
 # office scans them once and names them in kysod.conf, signature-image).
-python3 - "$D" <<'PY'
-import math, struct, sys, zlib
-def png(path, w, h, fn):
-    raw = b''.join(b'\0' + b''.join(bytes(fn(x, y)) for x in range(w)) for y in range(h))
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 6, 0, 0, 0)) +
-                           chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-def signature(x, y):
-    stroke = abs(y - 60 - 35 * math.sin(x / 28) * math.exp(-x / 400)) < 4
-    return (20, 40, 170, 255 if stroke else 0)
-def seal(x, y):
-    r = math.hypot(x - 100, y - 100)
-    return (210, 20, 30, 255 if 88 < r < 97 or 70 < r < 74 or r < 14 else 0)
-png(sys.argv[1] + '/chu-ky.png', 360, 120, signature)
-png(sys.argv[1] + '/con-dau.png', 200, 200, seal)
-PY
+"$root/tests/signing/make-png.py" "$D/chu-ky.png" stroke 360 120 20,40,170
+"$root/tests/signing/make-png.py" "$D/con-dau.png" ring 200 200 210,20,30
 answer "confirm yes" "pin 1111"
 echo "The signature is drawn on page 1 (--visible PAGE,X,Y,W,H in points from the bottom left)."
 kysoctl sign --role approve --cert "$LEADER" --reason "Phê duyệt" --location "Uông Bí" \

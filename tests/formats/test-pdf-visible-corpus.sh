@@ -21,17 +21,8 @@ source "$src/tests/formats/pdf-corpus-env.sh"
 pdf_corpus_env pdf-visible qpdf pdfsig pdftotext certutil python3
 
 # A blue stroke and a red ring, both with transparency.
-python3 - "$tmp" <<'PY'
-import math, struct, sys, zlib
-def png(path, w, h, fn):
-    raw = b''.join(b'\0' + b''.join(bytes(fn(x, y)) for x in range(w)) for y in range(h))
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 6, 0, 0, 0)) +
-                           chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-png(sys.argv[1] + '/sig.png', 120, 40, lambda x, y: (0, 0, 200, 255 if abs(y - 20 - 12 * math.sin(x / 8)) < 3 else 0))
-png(sys.argv[1] + '/seal.png', 80, 80, lambda x, y: (220, 0, 0, 255 if 30 < math.hypot(x - 40, y - 40) < 38 else 0))
-PY
+"$src/tests/signing/make-png.py" "$tmp/sig.png" stroke 120 40 0,0,200 &&
+        "$src/tests/signing/make-png.py" "$tmp/seal.png" ring 80 80 220,0,0 || exit 1
 
 failures=0
 sampled=0

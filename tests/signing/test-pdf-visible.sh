@@ -10,45 +10,12 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-pdf-visible.XXXXXX") || exit 1
-        trap '[[ -n ${KYSO_TEST_KEEP:-} ]] || rm -rf -- "$T"' EXIT
-        export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
-        export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log
-        export KYSO_PDF_TEST_DIR=$T
-        unset KYSO_POLICY KYSO_SANDBOX_MODULE
-        : >"$KYSO_TEST_PINENTRY_SCRIPT"
-        "$KYSO_SOURCE_ROOT/contrib/sandbox" --build "${KYSO_BUILD_ROOT:?}" --no-start -- "$0"
-        exit $?
-fi
-# ---- inside the sandbox
-T=$KYSO_PDF_TEST_DIR
-D=$T/docs
-mkdir -p "$D" "$T/out"
-LEADER="pkcs11:token=leader;object=leader;type=cert"
-SEAL="pkcs11:token=seal;object=seal;type=cert"
-MKPDF=$KYSO_SOURCE_ROOT/tests/signing/make-pdf.py
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
-alive() { kill -0 "$kysod_pid" 2>/dev/null; }
-
-mkdir -p "$T/nss"
-certutil -N -d "sql:$T/nss" --empty-password >/dev/null 2>&1
-certutil -A -d "sql:$T/nss" -n kyso-test-root -t "CT,C,C" -i "$KYSO_PKI/root.pem" >/dev/null 2>&1 ||
-        bail_out "certutil cannot add the test root"
-pdfsig_valid() { pdfsig -nssdir "sql:$T/nss" "$1" 2>&1 | grep -c "Signature is Valid\."; }
+. "$KYSO_SOURCE_ROOT/tests/signing/pdf-sandbox.sh"
 
 # The leader's signature: a blue 300 x 100 block; the seal: a red disk. Both with transparency around.
-python3 - "$T" <<'PY' || bail_out "cannot make the images"
-import math, struct, sys, zlib
-def png(path, w, h, fn):
-    raw = b''.join(b'\0' + b''.join(bytes(fn(x, y)) for x in range(w)) for y in range(h))
-    def chunk(t, d):
-        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 6, 0, 0, 0)) +
-                           chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-png(sys.argv[1] + '/sig.png', 300, 100, lambda x, y: (0, 0, 255, 255 if 0 < x < 299 and 0 < y < 99 else 0))
-png(sys.argv[1] + '/seal.png', 100, 100, lambda x, y: (255, 0, 0, 255 if math.hypot(x - 50, y - 50) < 49 else 0))
-PY
+MKPNG=$KYSO_SOURCE_ROOT/tests/signing/make-png.py
+{ "$MKPNG" "$T/sig.png" block 300 100 0,0,255 && "$MKPNG" "$T/seal.png" disk 100 100 255,0,0; } ||
+        bail_out "cannot make the images"
 # pixel FILE X Y: "R G B" at (X, Y) points from the bottom left of page 1 (A4), rendered at 72 dpi.
 pixel() {
         pdftoppm -r 72 -f 1 -l 1 -singlefile "$1" "$T/render" &&
