@@ -124,6 +124,10 @@ void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters) {
         s->prompters = prompters;
 }
 
+void agent_sign_set_revocation(AgentSign *s, const AgentRevocation *revocation) {
+        s->revocation = revocation;
+}
+
 void agent_sign_set_policy_recorded(AgentSign *s, const char *digest) {
         if (s)
                 snprintf(s->policy_digest, sizeof s->policy_digest, "%s", strempty(digest));

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "agent-revocation.h"
 #include "agent-worker.h"
 #include "audit/audit-log.h"
 #include "pin-cache.h"
@@ -41,6 +42,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid);
 /* The apps' own prompters (borrowed; it must outlive this object): a request whose sender registered one is
  * prompted there, every other request through pinentry. */
 void agent_sign_set_prompters(AgentSign *s, PrompterRegistry *prompters);
+/* The inventory's revocation statuses and policy (borrowed; it must outlive this object), as GetCertificates
+ * reports them: Sign refuses at once a certificate they mark unable to sign. NULL: no such check. */
+void agent_sign_set_revocation(AgentSign *s, const AgentRevocation *revocation);
 /* The policy already in the audit log (its digest): a request whose policy differs records it again. */
 void agent_sign_set_policy_recorded(AgentSign *s, const char *digest);
 

@@ -824,6 +824,7 @@ int agent_connect_bus(Agent *a, const char *address) {
         if (r < 0)
                 return r;
         agent_sign_set_prompters(a->sign, a->prompters);
+        agent_sign_set_revocation(a->sign, a->revocation);
         /* kysod recorded this one at start. */
         agent_sign_set_policy_recorded(a->sign, a->policy ? a->policy->digest : NULL);
         agent_start_session_watch(a);

@@ -39,6 +39,8 @@ extern char **environ;
 
 typedef enum PinentryOp {
         OP_NONE,
+        OP_PREPARE, /* a process started ahead of its prompt (prepare()): it gets its options, shows nothing
+                     */
         OP_CONFIRM,
         OP_GETPIN,
         OP_MESSAGE,
@@ -75,10 +77,12 @@ struct PinentryPrompter {
         sd_event_source *io;
         sd_event_source *timer;
         char **commands; /* complete lines, each ending in '\n' */
-        size_t n_sent;   /* commands[n_sent - 1] is the one waiting for its answer */
+        size_t n_sent;   /* commands[0..n_sent) are written (or in out) */
+        size_t n_done;   /* commands[0..n_done) are answered; commands[n_done] is the next answer's */
         bool greeted;
-        size_t out_off; /* bytes of commands[n_sent - 1] written so far */
-        bool out_pending;
+        char *out; /* bytes not written yet: the commands are pipelined */
+        size_t out_len;
+        size_t out_off;
         char in[ASSUAN_LINE_MAX + 2];
         size_t in_len;
         char pin[PIN_MAX + 1];
@@ -88,6 +92,8 @@ struct PinentryPrompter {
          * open, op OP_NONE) for the GETPIN of the same request, so that one process serves both. */
         bool keep_after_confirm;
         bool idle;
+        /* The idle process has shown nothing yet (prepare()): the next prompt of any request may use it. */
+        bool fresh;
 
         Reaper *reapers;
 };
@@ -178,8 +184,10 @@ static void prompt_clear(PinentryPrompter *p) {
         strv_free(p->commands);
         p->commands = NULL;
         p->n_sent = 0;
+        p->n_done = 0;
+        p->out = mfree(p->out);
+        p->out_len = 0;
         p->out_off = 0;
-        p->out_pending = false;
         p->keep_after_confirm = false;
         wipe_buffers(p);
         p->op = OP_NONE;
@@ -199,14 +207,16 @@ static void session_close(PinentryPrompter *p, bool polite, int sig) {
         prompt_clear(p);
         p->greeted = false;
         p->idle = false;
+        p->fresh = false;
 }
 
 /* After a confirmation's yes: the prompt is over, the process stays for the GETPIN that follows (see
- * pinentry_ask_pin()). Anything it says meanwhile, or a wait past KEEP_IDLE_USEC, closes it. */
-static int session_keep(PinentryPrompter *p) {
+ * pinentry_ask_pin()); after prepare(), for the next prompt. Anything it says meanwhile, or a wait past
+ * usec, closes it. */
+static int session_keep(PinentryPrompter *p, uint64_t usec) {
         int r;
 
-        r = sd_event_source_set_time_relative(p->timer, KEEP_IDLE_USEC);
+        r = sd_event_source_set_time_relative(p->timer, usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -232,7 +242,8 @@ static void finish(PinentryPrompter *p, PromptReply reply, int error) {
                 }
         }
 
-        if (op == OP_CONFIRM && reply == PROMPT_REPLY_YES && p->keep_after_confirm && session_keep(p) >= 0) {
+        if (op == OP_CONFIRM && reply == PROMPT_REPLY_YES && p->keep_after_confirm &&
+            session_keep(p, KEEP_IDLE_USEC) >= 0) {
                 ch(&p->base, reply, 0, userdata);
                 return;
         }
@@ -247,16 +258,10 @@ static void finish(PinentryPrompter *p, PromptReply reply, int error) {
 }
 
 static int send_pending(PinentryPrompter *p) {
-        const char *line;
-        size_t len;
         ssize_t n;
 
-        if (!p->out_pending)
-                return 0;
-        line = p->commands[p->n_sent - 1];
-        len = strlen(line);
-        while (p->out_off < len) {
-                n = send(p->fd, line + p->out_off, len - p->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (p->out_off < p->out_len) {
+                n = send(p->fd, p->out + p->out_off, p->out_len - p->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
@@ -264,22 +269,43 @@ static int send_pending(PinentryPrompter *p) {
                 }
                 p->out_off += n;
         }
-        if (p->out_off >= len)
-                p->out_pending = false;
-        return sd_event_source_set_io_events(p->io, p->out_pending ? EPOLLIN | EPOLLOUT : EPOLLIN);
+        if (p->out_off >= p->out_len)
+                p->out_off = p->out_len = 0;
+        return sd_event_source_set_io_events(p->io, p->out_len > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
-static int send_next(PinentryPrompter *p) {
-        if (!p->commands[p->n_sent])
-                return -EPROTO; /* every list ends with CONFIRM or GETPIN, which finish the prompt */
-        p->n_sent++;
-        p->out_off = 0;
-        p->out_pending = true;
+/* The command that shows the dialog and ends the prompt. */
+static bool is_final(const char *cmd) {
+        return startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN") || startswith(cmd, "MESSAGE");
+}
+
+/* Writes every command not written yet at once, and reads their answers in order (handle_line()): one
+ * round trip for the settings instead of one each. The dialog's command waits until every setting before
+ * it was answered OK, so that a refused setting never leaves a dialog on the screen with the wrong text. */
+static int flush_commands(PinentryPrompter *p) {
+        if (!p->greeted || !p->commands)
+                return 0;
+        while (p->commands[p->n_sent]) {
+                const char *cmd = p->commands[p->n_sent];
+                size_t len = strlen(cmd);
+                char *b;
+
+                if (is_final(cmd) && p->n_done < p->n_sent)
+                        break;
+                b = realloc(p->out, p->out_len + len);
+                if (!b)
+                        return -ENOMEM;
+                memcpy(b + p->out_len, cmd, len);
+                p->out = b;
+                p->out_len += len;
+                p->n_sent++;
+        }
         return send_pending(p);
 }
 
+/* The command the next answer belongs to; NULL when nothing waits for an answer. */
 static const char *current_command(PinentryPrompter *p) {
-        return p->n_sent > 0 ? p->commands[p->n_sent - 1] : "";
+        return p->n_done < p->n_sent ? p->commands[p->n_done] : NULL;
 }
 
 ssize_t assuan_unescape(const char *s, size_t len, char *dst, size_t dst_size) {
@@ -342,6 +368,21 @@ AssuanResponse assuan_parse_response(
         return ASSUAN_RESPONSE_UNKNOWN;
 }
 
+/* A setting was answered: a prepared process whose settings are all in goes idle (returns 1: nothing more is
+ * read), else the next commands go out. */
+static int setting_done(PinentryPrompter *p) {
+        int r;
+
+        if (p->op == OP_PREPARE && !p->commands[p->n_done]) {
+                r = session_keep(p, p->timeout_usec);
+                if (r < 0)
+                        return r;
+                p->fresh = true;
+                return 1;
+        }
+        return flush_commands(p);
+}
+
 /* Handles one line from pinentry (without its newline). Returns 1 when the prompt finished. */
 static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
         const char *cmd = current_command(p);
@@ -354,24 +395,28 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
         case ASSUAN_RESPONSE_OK:
                 if (!p->greeted) {
                         p->greeted = true;
-                        return send_next(p);
+                        return flush_commands(p);
                 }
-                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN") || startswith(cmd, "MESSAGE")) {
+                if (!cmd)
+                        return -EPROTO; /* an answer to nothing */
+                p->n_done++;
+                if (is_final(cmd)) {
                         finish(p, PROMPT_REPLY_YES, 0);
                         return 1;
                 }
-                return send_next(p);
+                return setting_done(p);
 
         case ASSUAN_RESPONSE_ERR:
-                if (!p->greeted)
+                if (!p->greeted || !cmd)
                         return -EPROTO;
+                p->n_done++;
                 if (startswith(cmd, "OPTION"))
-                        return send_next(p); /* an option this pinentry does not know: fine */
+                        return setting_done(p); /* an option this pinentry does not know: fine */
                 if (code == GPG_ERR_TIMEOUT) {
                         finish(p, PROMPT_REPLY_ERROR, -ETIMEDOUT);
                         return 1;
                 }
-                if (startswith(cmd, "CONFIRM") || startswith(cmd, "GETPIN") || startswith(cmd, "MESSAGE")) {
+                if (is_final(cmd)) {
                         if (code == GPG_ERR_CANCELED || code == GPG_ERR_FULLY_CANCELED)
                                 finish(p, PROMPT_REPLY_CANCELLED, 0);
                         else if (code == GPG_ERR_NOT_CONFIRMED)
@@ -385,7 +430,7 @@ static int handle_line(PinentryPrompter *p, const char *line, size_t len) {
                 return -EIO;
 
         case ASSUAN_RESPONSE_DATA:
-                if (!startswith(cmd, "GETPIN"))
+                if (!cmd || !startswith(cmd, "GETPIN"))
                         return -EPROTO;
                 /* Straight into the PIN buffer: no other copy of the PIN is made. */
                 n = assuan_unescape(data, data_len, p->pin + p->pin_len, PIN_MAX - p->pin_len);
@@ -708,8 +753,9 @@ static int start_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t)
         return start(p, op, TAKE_PTR(l));
 }
 
-/* The GETPIN after a confirmation, in the process kept for it: the options hold, the texts are set anew
- * (pinentry forgets SETERROR after each prompt), and the whole timeout starts again. */
+/* The GETPIN after a confirmation, in the process kept for it, or any prompt in a prepared one: the options
+ * hold, the texts are set anew (pinentry forgets SETERROR after each prompt), and the whole timeout starts
+ * again. A process still taking its options gets the prompt's commands after them. */
 static int continue_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
@@ -719,12 +765,28 @@ static int continue_prompt(PinentryPrompter *p, PinentryOp op, const PromptText 
                 r = sd_event_source_set_time_relative(p->timer, p->timeout_usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
-        if (r < 0)
+        if (r >= 0 && p->op == OP_PREPARE)
+                for (char **i = l; *i; i++) {
+                        r = strv_push(&p->commands, *i);
+                        if (r < 0) {
+                                for (; *i; i++)
+                                        *i = mfree(*i);
+                                break;
+                        }
+                        *i = NULL; /* taken */
+                }
+        if (r < 0) {
+                if (p->op == OP_PREPARE)
+                        session_close(p, false, STOP_SIGNAL);
                 return r;
-        p->idle = false;
-        p->commands = TAKE_PTR(l);
+        }
+        if (p->op != OP_PREPARE) {
+                p->commands = TAKE_PTR(l);
+                p->n_sent = p->n_done = 0;
+        }
+        p->idle = p->fresh = false;
         p->op = op;
-        r = send_next(p);
+        r = flush_commands(p);
         if (r < 0)
                 session_close(p, false, STOP_SIGNAL);
         return r;
@@ -735,6 +797,15 @@ static int continue_prompt(PinentryPrompter *p, PinentryOp op, const PromptText 
 static void close_idle(PinentryPrompter *p) {
         if (p->idle)
                 session_close(p, true, 0);
+}
+
+/* A prompt that starts with its own texts: in the prepared process if there is one (still taking its
+ * options, or idle and fresh), else in a new one. */
+static int begin_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
+        if (p->op == OP_PREPARE || (p->idle && p->fresh))
+                return continue_prompt(p, op, t);
+        close_idle(p);
+        return start_prompt(p, op, t);
 }
 
 static PinentryPrompter *to_pinentry(Prompter *base) {
@@ -749,9 +820,8 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
 
         if (!req || !handler)
                 return -EINVAL;
-        if (p->op != OP_NONE)
+        if (p->op != OP_NONE && p->op != OP_PREPARE)
                 return -EBUSY;
-        close_idle(p);
 
         r = prompt_text_confirm(req, &t);
         if (r >= 0 && !fits_line("SETDESC", t.description)) {
@@ -760,7 +830,7 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
         }
         if (r < 0)
                 return r;
-        r = start_prompt(p, OP_CONFIRM, &t);
+        r = begin_prompt(p, OP_CONFIRM, &t);
         if (r < 0)
                 return r;
         p->keep_after_confirm = req->flags & PROMPT_FLAG_PIN_NEXT;
@@ -777,13 +847,14 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
 
         if (!req || !handler)
                 return -EINVAL;
-        if (p->op != OP_NONE)
+        if (p->op != OP_NONE && p->op != OP_PREPARE)
                 return -EBUSY;
 
         r = prompt_text_pin(req, &t);
         if (r < 0)
                 return r;
-        r = p->idle ? continue_prompt(p, OP_GETPIN, &t) : start_prompt(p, OP_GETPIN, &t);
+        r = p->idle || p->op == OP_PREPARE ? continue_prompt(p, OP_GETPIN, &t)
+                                           : start_prompt(p, OP_GETPIN, &t);
         if (r < 0)
                 return r;
         p->pin_handler = handler;
@@ -799,19 +870,36 @@ pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandl
 
         if (!handler)
                 return -EINVAL;
-        if (p->op != OP_NONE)
+        if (p->op != OP_NONE && p->op != OP_PREPARE)
                 return -EBUSY;
-        close_idle(p);
 
         r = prompt_text_pinpad(token_label, &t);
         if (r < 0)
                 return r;
-        r = start_prompt(p, OP_MESSAGE, &t);
+        r = begin_prompt(p, OP_MESSAGE, &t);
         if (r < 0)
                 return r;
         p->confirm_handler = handler;
         p->userdata = userdata;
         return 0;
+}
+
+/* The process for the next prompt, started now so that its start and its options are out of the way when the
+ * prompt comes: nothing is drawn before CONFIRM, GETPIN or MESSAGE (pinentry-tty and pinentry-curses open
+ * the terminal, the GUI ones their window, only for those). cancel() ends it quietly. */
+static int pinentry_prepare(Prompter *base) {
+        PinentryPrompter *p = to_pinentry(base);
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        if (p->op == OP_PREPARE || (p->idle && p->fresh))
+                return 0;
+        if (p->op != OP_NONE || p->idle)
+                return -EBUSY;
+        r = add_options(p, &l);
+        if (r < 0)
+                return r;
+        return start(p, OP_PREPARE, TAKE_PTR(l));
 }
 
 static void pinentry_cancel(Prompter *base) {
@@ -822,7 +910,8 @@ static void pinentry_cancel(Prompter *base) {
 }
 
 static bool pinentry_busy(Prompter *base) {
-        return to_pinentry(base)->op != OP_NONE;
+        PinentryOp op = to_pinentry(base)->op;
+        return op != OP_NONE && op != OP_PREPARE;
 }
 
 static void pinentry_free(Prompter *base) {
@@ -849,6 +938,7 @@ static void pinentry_free(Prompter *base) {
 }
 
 static const PrompterVTable pinentry_vtable = {
+        .prepare = pinentry_prepare,
         .confirm = pinentry_confirm,
         .ask_pin = pinentry_ask_pin,
         .show_pinpad = pinentry_show_pinpad,

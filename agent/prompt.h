@@ -100,6 +100,11 @@ typedef void (*PromptConfirmHandler)(Prompter *p, PromptReply reply, int error, 
 typedef void (*PromptPinHandler)(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata);
 
 typedef struct PrompterVTable {
+        /* Optional: readies what the next prompt needs (a process) ahead of it, showing nothing to anyone.
+         * The next confirm(), ask_pin() or show_pinpad() uses it; cancel() ends it quietly. Not a prompt:
+         * the prompter is not busy meanwhile. 0 also when there is nothing to ready; -EBUSY while a prompt
+         * is open. */
+        int (*prepare)(Prompter *p);
         /* Returns 0 when the prompt started, or a negative errno (then the handler is not called). */
         int (*confirm)(Prompter *p, const PromptRequest *req, PromptConfirmHandler handler, void *userdata);
         int (*ask_pin)(Prompter *p, const PromptPinRequest *req, PromptPinHandler handler, void *userdata);
@@ -120,6 +125,9 @@ struct Prompter {
         const PrompterVTable *vtable;
 };
 
+static inline int prompter_prepare(Prompter *p) {
+        return p->vtable->prepare ? p->vtable->prepare(p) : 0;
+}
 static inline int
 prompter_confirm(Prompter *p, const PromptRequest *req, PromptConfirmHandler handler, void *userdata) {
         return p->vtable->confirm(p, req, handler, userdata);

@@ -104,6 +104,10 @@ const char *doc_output_check(int doc, int out, int existing) {
                 return _("The document must be open for reading and the output for writing.");
         if (fds_same_file(doc, out) || fds_same_file(existing, out))
                 return _("The output must be another file than the document and its existing signature.");
+        /* The signature is written from the output's start once it is recorded (doc_write_output()): a pipe
+         * or a socket would fail only then, after the approval and the PIN. */
+        if (lseek(out, 0, SEEK_CUR) < 0)
+                return _("The output must be a regular file open for writing, not a pipe or a socket.");
         return NULL;
 }
 

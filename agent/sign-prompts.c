@@ -47,7 +47,26 @@ bool prompt_taken(AgentSign *s, const SignRequest *self) {
         return false;
 }
 
+/* Whether another request than self holds the prompt or readied pinentry. */
+static bool prompt_wanted(AgentSign *s, const SignRequest *self) {
+        for (SignRequest *r = s->requests; r; r = r->next)
+                if (r != self && (r->prompt.owner || r->prompt.prepared))
+                        return true;
+        return false;
+}
+
+/* A request that readied pinentry and will not use it (refused before its prompt, or its app's prompter asks
+ * instead): the process showed nothing and ends quietly, unless another request will use it. */
+static void prompt_unprepare(SignRequest *r) {
+        if (!r->prompt.prepared)
+                return;
+        r->prompt.prepared = false;
+        if (r->owner && !prompt_wanted(r->owner, r) && !prompter_busy(r->owner->prompter))
+                prompter_cancel(r->owner->prompter);
+}
+
 void prompt_release(SignRequest *r) {
+        prompt_unprepare(r);
         if (!r->prompt.owner)
                 return;
         r->prompt.owner = false;
@@ -55,6 +74,19 @@ void prompt_release(SignRequest *r) {
                 prompter_cancel(request_prompter(r));
                 agent_sign_queue_kick(r->owner);
         }
+}
+
+/* Starts pinentry while the request's checks run (the chain and revocation, the documents' hashes), so that
+ * its process start and options are no longer on the person's wait. Only when the prompt will be pinentry's
+ * and nobody else's prompt is open: a prepared process shows nothing. */
+void request_prompt_prepare(SignRequest *r) {
+        AgentSign *s = r->owner;
+
+        if (!s || !s->prompter || chosen_prompter(r) != s->prompter || prompt_taken(s, r) ||
+            prompter_busy(s->prompter))
+                return;
+        if (prompter_prepare(s->prompter) >= 0)
+                r->prompt.prepared = true;
 }
 
 /* The cache's lifetimes: kysod.conf's, cut to the policy's maximum (read again for each request); nothing is
@@ -307,7 +339,10 @@ static void confirm(SignRequest *r) {
 void request_prompt(SignRequest *r) {
         if (prompt_taken(r->owner, r) || prompter_busy(chosen_prompter(r)))
                 return; /* woken by agent_sign_queue_kick() */
+        if (chosen_prompter(r) != r->owner->prompter)
+                prompt_unprepare(r);
         r->prompt.owner = true;
+        r->prompt.prepared = false; /* what it readied serves this prompt */
         if (r->prompt.confirmed)
                 ask_pin(r);
         else

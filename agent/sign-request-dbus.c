@@ -421,9 +421,9 @@ static const char *check_documents(
 DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         _cleanup_free_ int *docs = NULL, *outs = NULL, *existing = NULL;
         size_t n_docs = 0, n_outs = 0, n_existing = 0;
-        _cleanup_free_ char *handle = NULL, *msg = NULL, *esc = NULL;
+        _cleanup_free_ char *handle = NULL, *msg = NULL, *esc = NULL, *unusable = NULL;
         const char *cert_uri, *role, *bad;
-        bool batch = dbus_message_is_method_call(m, "org.kyso.Agent1", "SignBatch");
+        bool batch = dbus_message_is_method_call(m, "org.kyso.Agent1", "SignBatch"), revoked = false;
         _cleanup_(i18n_restore_localep) locale_t saved_locale = (locale_t) 0;
         DBusMessage *reply = NULL;
         DBusMessageIter it;
@@ -471,6 +471,15 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         bad = check_documents(docs, outs, existing, n_docs, n_outs, n_existing, 0);
         if (bad) {
                 reply = invalid(m, bad);
+                goto out;
+        }
+        /* A certificate the agent knows cannot sign is refused now, before a request exists: no pinentry, no
+         * record, the reason said (kysoctl sign --cert no longer asks GetCertificates first). */
+        unusable = signer_unusable(s, cert_uri, &revoked);
+        if (unusable) {
+                reply = kyso_bus_error_reply(
+                        m, revoked ? KYSO_BUS_ERROR_CERTIFICATE_REVOKED : KYSO_BUS_ERROR_CERTIFICATE_INVALID,
+                        unusable);
                 goto out;
         }
         if (r->role == SIGN_ROLE_ISSUE && n_existing == 0)

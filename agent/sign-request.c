@@ -219,8 +219,10 @@ void request_step(SignRequest *r) {
                 if (agent_sign_token_running(s, r))
                         return; /* woken by agent_sign_queue_kick() */
                 k = signer_prepare(r);
-                if (k >= 0)
+                if (k >= 0) {
+                        request_prompt_prepare(r); /* starts while the checks run */
                         k = signer_validate_start(r);
+                }
                 if (k == -ECANCELED)
                         return; /* r has failed, and is gone */
                 if (k < 0) {

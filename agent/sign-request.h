@@ -105,6 +105,7 @@ const char *request_state_to_string(RequestState s);
 /* The prompts of a request (sign-prompts.c). */
 typedef struct RequestPrompt {
         bool owner;           /* this request holds the prompt (one at a time for the whole agent) */
+        bool prepared;        /* it readied pinentry ahead of its checks (request_prompt_prepare()) */
         bool app;             /* the current prompt is the sender's own registered prompter's */
         bool app_used;        /* some prompt of this request was: the PIN cache stays out of it */
         bool pinpad;          /* a PIN pad message is shown while the reader asks for the PIN */
@@ -192,9 +193,10 @@ struct AgentSign {
         DBusConnection *bus;
         P11Manager *manager;
         const AgentConfig *config;
-        AuditLog *audit;             /* the agent's, borrowed */
-        Prompter *prompter;          /* pinentry */
-        PrompterRegistry *prompters; /* borrowed: the apps' own (RegisterPrompter); NULL: none */
+        AuditLog *audit;                   /* the agent's, borrowed */
+        Prompter *prompter;                /* pinentry */
+        PrompterRegistry *prompters;       /* borrowed: the apps' own (RegisterPrompter); NULL: none */
+        const AgentRevocation *revocation; /* borrowed: the inventory's statuses; NULL: none */
         PinCache *pin_cache;     /* PINs kept per token (kysod.conf pin-cache-*, policy [pin] max-cache) */
         SessionWatch *pin_watch; /* borrowed; without it (or before it is ready) the cache is not used */
         char policy_digest[65];  /* of the policy last recorded in the audit log */
@@ -237,6 +239,9 @@ int signer_validate_start(SignRequest *r);
 SignParams request_sign_params(const SignRequest *r);
 /* The token that holds cert_uri now, or NULL (before the request looks for its certificate). */
 char *signer_token_of(AgentSign *s, const char *cert_uri);
+/* Why the certificate cert_uri names alone cannot sign, as GetCertificates would mark it (translated), or
+ * NULL when it may be tried (also when nothing is known); *ret_revoked says whether it is revoked. */
+char *signer_unusable(AgentSign *s, const char *cert_uri, bool *ret_revoked);
 
 /* sign-document.c */
 void doc_done(SignDoc *d);
@@ -253,6 +258,7 @@ int request_check_documents(SignRequest *r);
 /* sign-prompts.c */
 /* REQ_WAIT_PROMPT: takes the prompt when it is free and asks for approval or the PIN. */
 void request_prompt(SignRequest *r);
+void request_prompt_prepare(SignRequest *r);
 /* Gives the prompt back to the other requests (closing what is shown). */
 void prompt_release(SignRequest *r);
 bool prompt_taken(AgentSign *s, const SignRequest *self);

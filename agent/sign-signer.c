@@ -260,6 +260,37 @@ int signer_validate_start(SignRequest *r) {
         return 0;
 }
 
+char *signer_unusable(AgentSign *s, const char *cert_uri, bool *ret_revoked) {
+        _cleanup_(certificate_info_done) CertificateInfo info = {};
+        const P11Token *const *tokens;
+        const P11Certificate *const *certs, *cert;
+        const Policy *policy = s->revocation ? agent_revocation_get_policy(s->revocation) : NULL;
+        size_t nt, nc;
+        char *msg = NULL;
+        int k;
+
+        if (!policy || p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
+            p11_manager_get_certificates(s->manager, &certs, &nc) < 0 ||
+            p11_certificate_lookup(cert_uri, tokens, nt, certs, nc, 0, NULL, &cert) < 0 ||
+            certificate_info_from_der(policy, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)
+                return NULL;
+        /* The same judgement as agent_append_certificate()'s, and kysoctl's may_sign(). */
+        agent_revocation_apply(s->revocation, &info);
+        if (!streq(info.status, "valid") && !streq(info.status, "expiring"))
+                info.signing_usable = false;
+        if (info.signing_usable || (streq(info.status, "unchecked") && isempty(info.reason)))
+                return NULL;
+        k = !isempty(info.reason)
+                    ? asprintf(&msg, _("the certificate %s cannot sign: %s"), cert->uri, info.reason)
+                    : asprintf(
+                              &msg, _("the certificate %s cannot sign: its status is %s."), cert->uri,
+                              info.status);
+        if (k < 0)
+                return NULL; /* the request's own checks refuse it then */
+        *ret_revoked = streq(info.status, "revoked");
+        return msg;
+}
+
 SignParams request_sign_params(const SignRequest *r) {
         return (SignParams){
                 .cert = r->cert,

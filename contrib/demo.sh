@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and shows kyso on two SoftHSM demo eTokens: the tokens and their
-# certificates as a person at the desk sees them, then a decision approved, sealed, verified and audited.
+# certificates as a person at the desk sees them, then a decision approved, sealed, verified, the expiry
+# warning for the certificate that expires soon, the certificate register exported, and the audit log.
 # Exits non-zero, naming the step, when any step goes wrong.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,10 @@ trap 'rm -rf -- "$demo_tmp"' EXIT
 export KYSO_SANDBOX_PINENTRY=$PWD/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$demo_tmp/pinentry.script KYSO_TEST_PINENTRY_LOG=$demo_tmp/pinentry.log
 export KYSO_DEMO_DIR=$demo_tmp
+# The expiry warnings kysod asks the desktop to show, recorded by a stand-in notification service for the
+# story to print; and the register's HTML export, kept after the demo for a browser.
+export KYSO_SANDBOX_NOTIFICATIONS=$demo_tmp/notifications.jsonl
+export KYSO_DEMO_REGISTER_HTML=${TMPDIR:-/tmp}/kyso-demo-register.html
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 if ! contrib/sandbox --build build contrib/demo-story.sh; then
         echo "demo: the demo did not run to its end (the reason is above)." >&2

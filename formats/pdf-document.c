@@ -32,6 +32,7 @@ struct PdfDocument {
         size_t size;
         void *map; /* owned mapping, or NULL for caller's memory */
         size_t map_size;
+        int fd; /* while pdf_document_open_fd() reads it: the caller's file, else -1 */
         PdfDocumentInfo info;
 };
 
@@ -724,16 +725,23 @@ static int read_trailer(Reader *rd, PdfDocumentInfo *info) {
         return check_qpdf(rd, "cannot read the trailer");
 }
 
-static int read_document(Reader *rd, const uint8_t *data, size_t size, PdfDocumentInfo *info) {
+static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, PdfDocumentInfo *info) {
         static const char *const root_skip[] = { "/AcroForm", "/DSS", NULL };
+        char path[sizeof("/proc/self/fd/") + 12];
         qpdf_oh root;
         int r;
 
         qpdf_silence_errors(rd->q);
         qpdf_set_suppress_warnings(rd->q, QPDF_TRUE);
         qpdf_set_attempt_recovery(rd->q, QPDF_FALSE);
-        /* qpdf reads the caller's bytes in place (processMemoryFile wraps them without a copy). */
-        (void) qpdf_read_memory(rd->q, "document", (const char *) data, size, NULL);
+        /* A file is read by qpdf through its own buffered reads: given the mapping instead, qpdf makes every
+         * page of it resident (93 MB of a 100 MB PDF; kysod must stay under 64 MiB). Memory is read in
+         * place (processMemoryFile wraps it without a copy). */
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        if (fd >= 0 && access(path, R_OK) >= 0)
+                (void) qpdf_read(rd->q, path, NULL);
+        else
+                (void) qpdf_read_memory(rd->q, "document", (const char *) data, size, NULL);
         r = check_qpdf(rd, "cannot read the PDF");
         if (r < 0)
                 return r;
@@ -813,7 +821,7 @@ static int document_read(PdfDocument *d, PdfRefusal *ret_refusal, SignError *e) 
                 if (!info->field_names || !rd.q)
                         r = -ENOMEM;
                 else
-                        r = read_document(&rd, d->data, d->size, info);
+                        r = read_document(&rd, d->data, d->size, d->fd, info);
                 if (rd.q)
                         qpdf_cleanup(&rd.q);
                 free(rd.pages);
@@ -834,6 +842,7 @@ static int document_new(const void *data, size_t size, void *map, PdfDocument **
         d->size = size;
         d->map = map;
         d->map_size = map ? size : 0;
+        d->fd = -1;
         *ret = d;
         return 0;
 }
@@ -895,7 +904,11 @@ int pdf_document_open_fd(int fd, PdfDocument **ret, PdfRefusal *ret_refusal, Sig
                 munmap(map, (size_t) st.st_size);
                 return sign_error(e, r, "out of memory");
         }
-        return document_open(d, ret, ret_refusal, e);
+        d->fd = fd;
+        r = document_open(d, ret, ret_refusal, e);
+        if (r >= 0)
+                (*ret)->fd = -1;
+        return r;
 }
 
 PdfDocument *pdf_document_free(PdfDocument *d) {

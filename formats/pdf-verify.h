@@ -141,7 +141,6 @@ typedef struct PdfVerifyResult {
         /* In file order of their coverage (the first signed revision first), then by field order. */
         PdfSignature *signatures;
         size_t n_signatures;
-        uint8_t sha256[32]; /* of the whole file */
 } PdfVerifyResult;
 
 /* Verifies every signature of the PDF in data[0..size). Returns 0 with *ret set whenever the bytes were

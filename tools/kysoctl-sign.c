@@ -367,81 +367,6 @@ static bool may_sign(const CertEntry *e) {
         return e->usable || (streq_ptr(e->status, "unchecked") && isempty(e->reason));
 }
 
-/* A URI's attribute value as written or percent-encoded, decoded, for comparing. */
-static void uri_value_decode(const char *s, size_t n, char *out, size_t size) {
-        size_t k = 0;
-        for (size_t i = 0; i < n && k + 1 < size; i++) {
-                unsigned hi, lo;
-                if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%1x%1x", &hi, &lo) == 2) {
-                        out[k++] = (char) (hi << 4 | lo);
-                        i += 2;
-                } else
-                        out[k++] = s[i];
-        }
-        out[k] = '\0';
-}
-
-/* Whether every attribute the person wrote in want is one of the listed URI's (which names them all). */
-static bool uri_names(const char *want, const char *listed) {
-        if (!startswith(want, "pkcs11:") || !startswith(listed, "pkcs11:"))
-                return false;
-        want += strlen("pkcs11:");
-        for (const char *a = want; *a;) {
-                size_t len = strcspn(a, ";"), eq = strcspn(a, "=");
-                char wv[256], lv[256];
-                bool found = false;
-
-                if (eq >= len)
-                        return false;
-                uri_value_decode(a + eq + 1, len - eq - 1, wv, sizeof wv);
-                for (const char *b = listed + strlen("pkcs11:"); *b && !found;) {
-                        size_t blen = strcspn(b, ";"), beq = strcspn(b, "=");
-                        if (beq < blen && beq == eq && strncmp(a, b, eq) == 0) {
-                                uri_value_decode(b + beq + 1, blen - beq - 1, lv, sizeof lv);
-                                found = streq(wv, lv);
-                        }
-                        b += blen + (b[blen] == ';');
-                }
-                if (!found)
-                        return false;
-                a += len + (a[len] == ';');
-        }
-        return true;
-}
-
-/* The certificate the person named with --cert, when the agent already knows it cannot sign: refused here,
- * with why, before a request is made. 0 when it may be tried (also when the agent cannot say). */
-static int check_named_certificate(DBusConnection *c, const char *uri) {
-        _cleanup_free_ CertEntry *v = NULL;
-        DBusMessage *reply = NULL;
-        const CertEntry *match = NULL;
-        size_t n = 0, n_match = 0;
-
-        v = list_certificates(c, /* quiet= */ true, &n, &reply);
-        if (!v)
-                return 0; /* the agent will say what is wrong */
-        for (size_t i = 0; i < n; i++)
-                if (uri_names(uri, v[i].uri)) {
-                        match = &v[i];
-                        n_match++;
-                }
-        if (n_match == 1 && !may_sign(match)) {
-                if (!isempty(match->reason))
-                        kysoctl_error(
-                                "sign", _("the certificate %s cannot sign: %s\n"), match->uri,
-                                match->reason);
-                else
-                        kysoctl_error(
-                                "sign", _("the certificate %s cannot sign: its status is %s.\n"), match->uri,
-                                strna(match->status));
-                dbus_message_unref(reply);
-                return -EPERM;
-        }
-        if (reply)
-                dbus_message_unref(reply);
-        return 0;
-}
-
 /* Picks the certificate for the role when --cert is not given, only when exactly one usable certificate of
  * the right kind is present: a signature made with another certificate than the person meant has legal
  * weight, so an ambiguous choice is refused with the candidates listed. A certificate the agent marks as
@@ -592,13 +517,54 @@ static void print_bus_error(const DBusError *e, bool verbose) {
                 fprintf(stderr, "kysoctl sign: %s\n", e->message);
 }
 
+/* AddMatch without waiting for its reply: the bus handles a connection's messages in order, so the rule is
+ * in place before anything sent after it is delivered, and the round trip is saved. The reply (an error, say
+ * too many rules) is read with match_added() once the next call has been answered. NULL without memory. */
+static DBusPendingCall *add_match_start(DBusConnection *c, const char *rule) {
+        DBusMessage *m;
+        DBusPendingCall *pending = NULL;
+
+        m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "AddMatch");
+        if (!m)
+                return NULL;
+        if (!dbus_message_append_args(m, DBUS_TYPE_STRING, &rule, DBUS_TYPE_INVALID) ||
+            !dbus_connection_send_with_reply(c, m, &pending, DBUS_TIMEOUT_USE_DEFAULT))
+                pending = NULL;
+        dbus_message_unref(m);
+        return pending;
+}
+
+/* Waits for the reply to add_match_start()'s call (consumed): 0, or -EIO with e set. */
+static int add_match_finish(DBusPendingCall *pending, DBusError *e) {
+        DBusMessage *reply;
+        int r = 0;
+
+        if (!pending) {
+                dbus_set_error_const(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+                return -EIO;
+        }
+        dbus_pending_call_block(pending);
+        reply = dbus_pending_call_steal_reply(pending);
+        dbus_pending_call_unref(pending);
+        if (!reply || dbus_set_error_from_message(e, reply)) {
+                if (!dbus_error_is_set(e))
+                        dbus_set_error_const(e, DBUS_ERROR_NO_REPLY, "no reply to AddMatch");
+                r = -EIO;
+        }
+        if (reply)
+                dbus_message_unref(reply);
+        return r;
+}
+
 /* Watches the agent that took the request (its unique name: a new agent started meanwhile knows nothing of
- * the request). -ESRCH when it has gone already; the match is in place before the check, so no exit is
- * missed in between. */
+ * the request). -ESRCH when it has gone already; the match is in place before the check (sent first on the
+ * same connection), so no exit is missed in between. */
 static int watch_agent(DBusConnection *c, const char *unique) {
         _cleanup_free_ char *match = NULL;
         DBusError e = DBUS_ERROR_INIT;
+        DBusPendingCall *pending;
         dbus_bool_t has;
+        int r;
 
         if (asprintf(
                     &match,
@@ -606,13 +572,10 @@ static int watch_agent(DBusConnection *c, const char *unique) {
                     "member='NameOwnerChanged',arg0='%s'",
                     unique) < 0)
                 return -ENOMEM;
-        dbus_bus_add_match(c, match, &e);
-        if (dbus_error_is_set(&e)) {
-                dbus_error_free(&e);
-                return -EIO;
-        }
+        pending = add_match_start(c, match);
         has = dbus_bus_name_has_owner(c, unique, &e);
-        if (dbus_error_is_set(&e)) {
+        r = add_match_finish(pending, &e);
+        if (r < 0 || dbus_error_is_set(&e)) {
                 dbus_error_free(&e);
                 return -EIO;
         }
@@ -652,8 +615,9 @@ int verb_sign(int argc, char **argv) {
                 {},
         };
         Opts o = {};
-        DBusError e = DBUS_ERROR_INIT;
+        DBusError e = DBUS_ERROR_INIT, me = DBUS_ERROR_INIT;
         DBusConnection *c = NULL;
+        DBusPendingCall *match_pending = NULL;
         DBusMessage *m = NULL, *reply = NULL;
         DBusMessageIter it, arr, dict;
         _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL,
@@ -663,7 +627,7 @@ int verb_sign(int argc, char **argv) {
         _cleanup_free_ Output *outputs = NULL;
         _cleanup_free_ char **ex_paths = NULL;
         size_t n = 0;
-        int opt, ret = KYSOCTL_EXIT_INTERNAL;
+        int opt, ret = KYSOCTL_EXIT_INTERNAL, match_r;
         const char *reply_path = NULL, *agent = NULL;
         size_t progress = 0;
 
@@ -872,13 +836,12 @@ int verb_sign(int argc, char **argv) {
                 goto finish;
         }
         dbus_connection_set_exit_on_disconnect(c, FALSE);
-        if (o.cert) {
-                if (check_named_certificate(c, o.cert) < 0) {
-                        ret = KYSOCTL_EXIT_REFUSED;
-                        goto finish;
-                }
+        /* A certificate named with --cert that the agent knows cannot sign is refused by Sign itself, at
+         * once and with why (no request, no prompt): asking GetCertificates first would cost a round trip
+         * and the agent's look at every certificate. */
+        if (o.cert)
                 cert = strdup(o.cert);
-        } else
+        else
                 cert = pick_certificate(c, o.role);
         if (!cert) {
                 ret = KYSOCTL_EXIT_REFUSED;
@@ -899,11 +862,8 @@ int verb_sign(int argc, char **argv) {
                     &match, "type='signal',interface='org.kyso.Request1',member='Response',path='%s'",
                     path) < 0)
                 goto finish;
-        dbus_bus_add_match(c, match, &e);
-        if (dbus_error_is_set(&e)) {
-                fprintf(stderr, _("kysoctl sign: cannot subscribe to the response: %s\n"), e.message);
-                goto finish;
-        }
+        /* Sent with Sign, its reply read after Sign's (see add_match_start()). */
+        match_pending = add_match_start(c, match);
 
         /* A bus passes at most 16 fds per message by default: big batches come in parts (AddDocuments). */
         size_t chunk = issue ? 5 : 8, first = n < chunk ? n : chunk;
@@ -972,9 +932,15 @@ int verb_sign(int argc, char **argv) {
                 fprintf(stderr, _("kysoctl sign: signing %zu documents; approve them at the prompt...\n"),
                         n);
         reply = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
+        match_r = add_match_finish(TAKE_PTR(match_pending), &me);
         if (!reply) {
                 print_bus_error(&e, o.verbose);
                 ret = exit_for_error(e.name);
+                goto finish;
+        }
+        if (match_r < 0) {
+                /* The agent sees this client leave and cancels the request. */
+                fprintf(stderr, _("kysoctl sign: cannot subscribe to the response: %s\n"), me.message);
                 goto finish;
         }
         if (!dbus_message_get_args(reply, &e, DBUS_TYPE_OBJECT_PATH, &reply_path, DBUS_TYPE_INVALID))
@@ -1095,6 +1061,11 @@ int verb_sign(int argc, char **argv) {
 
 finish:
         dbus_error_free(&e);
+        dbus_error_free(&me);
+        if (match_pending) {
+                dbus_pending_call_cancel(match_pending);
+                dbus_pending_call_unref(match_pending);
+        }
         if (m)
                 dbus_message_unref(m);
         if (reply)

@@ -15,6 +15,7 @@ command -v jq >/dev/null || bail_out "jq is missing (contrib/install-deps.sh)"
 # As contrib/demo.sh sets it up.
 export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log KYSO_DEMO_DIR=$T
+export KYSO_SANDBOX_NOTIFICATIONS=$T/notifications.jsonl KYSO_DEMO_REGISTER_HTML=$T/register.html
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 unset KYSO_POLICY
 
@@ -44,6 +45,17 @@ expect_eq "9. kysoctl verify: both PDF signatures valid, and so do the CAdES one
 expect_eq "9. pdfsig agrees: both PDF signatures valid" 2 "$(grep -c 'Signature is Valid\.' <<<"$out")"
 expect_match "10. sealing the changed PDF: refused, naming the change" \
         "^\[1/1\] quyet-dinh-13.changed.pdf: denied: .*The change: object 4 \(the content of page 1\)" "$out"
+# The expiry warning and the certificate register (issue 15).
+expect_eq "the expiry warning: one notification for the certificate that expires soon" 1 \
+        "$(jq -r 'select(.body | contains("(sắp hết hạn)")) | select(.urgency == 1) | .summary' "$T/notifications.jsonl" | wc -l)"
+expect_match "the expiry warning: the person sees its text, with the days and what to do" \
+        "^\[desktop notification from kyso\] .*(expires in (29|30) days|hết hạn sau (29|30) ngày)" "$out"
+expect_match "kysoctl certs: the renewal line" "^expiring: .*(29|30).*(Article|Điều) 11" "$out"
+expect_match "kysoctl certs --all: the register" "Nguyễn Văn An \(UBND phường Uông Bí\), personal" "$out"
+expect_match "the HTML export: says where it is" "^The HTML report .*: $T/register.html$" "$out"
+expect_eq "the HTML export: one row per certificate of both tokens" 11 "$(grep -c '^<tr><td>' "$T/register.html")"
+expect_match "the CSV export: its header shown" "^holder,organization,kind,status," "$out"
+expect_eq "the CSV export: a header and a row per certificate" 12 "$(grep -c $'\r$' "$T/docs/register.csv")"
 # The certificate register's records (cert-first-seen, cert-status-changed: issue 15) come between these.
 events=$(awk '/^SEQ +TIME/ { on = 1; next } on && /^[0-9]+ / { print $3 } /^The audit log/ { on = 0 }' "$T/out")
 expect_eq "11. the audit log: start, configuration, policy, two tokens, four signatures, three refusals" \

@@ -717,6 +717,118 @@ static void test_kept_process_closes(void **state) {
         assert_null(strstr(log, "GETPIN"));
 }
 
+/* Runs the loop until the log holds s (the program got that far). */
+static void run_until_logged(Fixture *f, const char *s) {
+        for (int i = 0; i < 2000; i++) {
+                _cleanup_free_ char *log = read_log(f);
+                if (strstr(log, s))
+                        return;
+                assert_true(sd_event_run(f->event, 10 * 1000) >= 0);
+        }
+        fail_msg("the log never showed %s", s);
+}
+
+/* A process prepared ahead takes its options and shows nothing; the next prompt uses it: one process for the
+ * preparation, the confirmation and the PIN. */
+static void test_prepared_process_serves_prompt(void **state) {
+        Fixture *f = *state;
+        PromptRequest req = request;
+        _cleanup_free_ char *log = NULL;
+
+        req.flags = PROMPT_FLAG_PIN_NEXT;
+        write_script(f, "confirm yes\npin 735190\n");
+        assert_int_equal(prompter_prepare(f->prompter), 0);
+        assert_false(prompter_busy(f->prompter));
+        assert_int_equal(prompter_prepare(f->prompter), 0); /* already there */
+        run_until_logged(f, "SETTIMEOUT");
+        for (int i = 0; i < 20; i++)
+                assert_true(sd_event_run(f->event, 10 * 1000) >= 0);
+        log = read_log(f);
+        assert_null(strstr(log, "SETDESC"));
+        assert_null(strstr(log, "CONFIRM"));
+        assert_int_equal(pinentry_prompter_children(f->prompter), 1);
+        assert_false(prompter_busy(f->prompter));
+
+        assert_int_equal(prompter_confirm(f->prompter, &req, on_confirm_pin_next, f), 0);
+        assert_true(prompter_busy(f->prompter));
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_YES);
+        assert_non_null(f->pin);
+        assert_string_equal(secret_get(f->pin), "735190");
+        run_until_reaped(f);
+        free(log);
+        log = read_log(f);
+        assert_int_equal(count(log, "START pid="), 1);
+        assert_int_equal(count(log, "\nSETTIMEOUT "), 1);
+        assert_true(strstr(log, "SETTIMEOUT") < strstr(log, "\nCONFIRM\n"));
+        assert_true(strstr(log, "\nCONFIRM\n") < strstr(log, "\nGETPIN\n"));
+}
+
+/* A prompt asked while the prepared process still takes its options follows them in the same process. */
+static void test_prompt_while_preparing(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *log = NULL;
+
+        write_script(f, "confirm no\n");
+        assert_int_equal(prompter_prepare(f->prompter), 0);
+        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
+        assert_int_equal(prompter_prepare(f->prompter), -EBUSY);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_NO);
+        run_until_reaped(f);
+        log = read_log(f);
+        assert_int_equal(count(log, "START pid="), 1);
+        assert_int_equal(count(log, "\nCONFIRM\n"), 1);
+}
+
+/* A prepared process that no prompt uses ends quietly: no dialog, no handler. */
+static void test_prepared_process_cancelled(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *log = NULL;
+
+        write_script(f, "confirm yes\n");
+        assert_int_equal(prompter_prepare(f->prompter), 0);
+        prompter_cancel(f->prompter); /* still starting */
+        run_until_reaped(f);
+        assert_int_equal(prompter_prepare(f->prompter), 0);
+        run_until_logged(f, "SETTIMEOUT");
+        prompter_cancel(f->prompter); /* idle */
+        run_until_reaped(f);
+        assert_int_equal(f->calls, 0);
+        log = read_log(f);
+        assert_null(strstr(log, "SETTITLE"));
+        assert_null(strstr(log, "CONFIRM"));
+        assert_null(strstr(log, "GETPIN"));
+        assert_null(strstr(log, "MESSAGE"));
+}
+
+/* The settings are pipelined, but a refused one is still reported, and the dialog is then never asked. */
+static void test_refused_setting_reported(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *prog = NULL, *log = NULL;
+        _cleanup_fclose_ FILE *s = NULL;
+
+        assert_true(asprintf(&prog, "%s/refusing-pinentry", f->dir) > 0);
+        s = fopen(prog, "we");
+        assert_non_null(s);
+        fputs("#!/bin/sh\necho 'OK hello'\nwhile read -r l; do\n  echo \"$l\" >>\"$KYSO_TEST_PINENTRY_LOG\"\n"
+              "  case \"$l\" in SETDESC*) echo 'ERR 83886081 General error';; BYE*) echo OK; exit 0;; *) echo OK;; "
+              "esac\ndone\n",
+              s);
+        assert_int_equal(fclose(TAKE_PTR(s)), 0);
+        assert_int_equal(chmod(prog, 0700), 0);
+        assert_int_equal(make_prompter(f, prog, 0, NULL), 0);
+        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
+        run_until_answer(f);
+        assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
+        assert_int_equal(f->error, -EIO);
+        run_until_reaped(f);
+        log = read_log(f);
+        assert_non_null(strstr(log, "SETDESC"));
+        assert_null(strstr(log, "CONFIRM"));
+        (void) unlink(prog);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
@@ -749,6 +861,10 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_pinpad_closed_by_agent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_confirm_and_pin_one_process, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kept_process_closes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prepared_process_serves_prompt, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prompt_while_preparing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prepared_process_cancelled, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refused_setting_reported, setup, teardown),
         };
 
         if (argc < 2) {

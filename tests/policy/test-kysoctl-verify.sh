@@ -468,7 +468,9 @@ assert s['field'] == 'Leader' and d['signatures'][1]['field'] == 'Seal', d
 assert s['level'] == 'B-B' and s['revision'] == 2 and d['revisions'] == 3, s
 assert not s['covers_whole_file'] and d['signatures'][1]['covers_whole_file'], d
 assert s['competent_person'] and not d['signatures'][1]['competent_person'], d
-assert s['pdf_problem'] == 'ok' and s['change'] is None, s" "$A/sealed.pdf"
+assert s['pdf_problem'] == 'ok' and s['change'] is None, s
+import hashlib
+assert d['sha256'] == hashlib.sha256(open(d['file'], 'rb').read()).hexdigest(), d['sha256']" "$A/sealed.pdf"
 
         expect_verify "PDF: page content changed after signing is named" 1 \
                 "NOT VALID\. The document was changed after it was signed.*object 5 \(the content of page 1\) changed in revision 3" \

@@ -14,7 +14,8 @@
  * --check-audit LOG: for each Progress of a signed document, prints "progress INDEX done audited" when LOG
  * already holds its sign-done record at that moment, "progress INDEX done UNAUDITED" when not.
  * --names: prints "progress-name INDEX STATUS NAME" for each Progress and "result-name INDEX NAME" for each
- * document of a Response's results, so a test sees the names exactly as the agent put them on the bus. */
+ * document of a Response's results, so a test sees the names exactly as the agent put them on the bus.
+ * --output-pipe: each output is the write end of a pipe (its read end stays open, unread), not a file. */
 #include <dbus/dbus.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -70,8 +71,14 @@ static void dict_basic(DBusMessageIter *d, const char *key, const char *sig, int
         dbus_message_iter_close_container(d, &e);
 }
 
+static bool output_pipe;
+
 static int open_out(const char *dir, size_t i) {
         char p[4096];
+        int fds[2];
+
+        if (output_pipe) /* the read end is kept (and leaked) so that writes do not fail with EPIPE */
+                return pipe2(fds, O_CLOEXEC) < 0 ? -1 : fds[1];
         snprintf(p, sizeof p, "%s/out-%zu.p7s", dir, i);
         return open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
@@ -159,6 +166,7 @@ int main(int argc, char **argv) {
                 { "after-read", no_argument, NULL, 'R' },
                 { "check-audit", required_argument, NULL, 'a' },
                 { "names", no_argument, NULL, 'N' },
+                { "output-pipe", no_argument, NULL, 'P' },
                 {},
         };
         const char *cert = NULL, *role = "approve", *outdir = NULL, *classification = NULL, *existing = NULL,
@@ -219,6 +227,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'N':
                         names = true;
+                        break;
+                case 'P':
+                        output_pipe = true;
                         break;
                 default:
                         return 2;

@@ -61,7 +61,18 @@ LEADER="pkcs11:token=leader;object=leader;type=cert"
 CLERK="pkcs11:token=leader;object=clerk;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
 
-prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+# The prompts the person saw: the commands that show pinentry's dialog. (A pinentry process alone shows
+# nothing: kysod starts one while a request's checks run, and ends it quietly when the request is refused.)
+prompts() { grep -cE '^(CONFIRM|GETPIN|MESSAGE)' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+# Every pinentry process started so far has ended (within 5 s).
+pinentries_ended() {
+        local p i
+        for p in $(sed -n 's/^START pid=//p' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null); do
+                for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+                kill -0 "$p" 2>/dev/null && return 1
+        done
+        return 0
+}
 
 echo "Quyết định số 12/QĐ-UBND về việc giao đất" >"$D/qd.txt"
 
@@ -379,6 +390,7 @@ echo "sửa đổi" >>"$D/tampered.txt"
 expect_fail "issue of a changed document (the leader signed another text) is refused" "PolicyDenied" \
         kysoctl sign --verbose --role issue --cert "$SEAL" --existing-signature "$D/qd.txt.p7s" "$D/tampered.txt" -o "$T/out/tampered.p7s"
 expect_eq "refusals showed no prompt" "$n" "$(prompts)"
+expect "the pinentry readied for the refused requests has ended" pinentries_ended
 script "confirm yes" "pin 1111"
 # Without --cert kysoctl may choose only when the choice is unambiguous: the leader token holds several
 # usable personal certificates (leader, leader2, clerk), and a signature made with the wrong one has legal
@@ -524,6 +536,14 @@ script "delay 5 confirm yes" "pin 1111"
 out=$(CLIENT --cert "$LEADER" --role approve --disconnect 1000 -o "$T/out" "$D/qd.txt" 2>&1)
 sleep 1
 expect_eq "a client that disconnects cancels its request (audited)" $((c0 + 1)) "$(audit_count sign-cancelled)"
+
+# A pipe as the output cannot take a signature written from its start: refused at once, before any prompt
+# (it used to be refused only after the approval and the PIN, when the signature could not be written).
+script "confirm yes" "pin 1111"
+p0=$(prompts)
+out=$(CLIENT --cert "$LEADER" --role approve --output-pipe -o "$T/out" "$D/qd.txt" 2>&1)
+expect_match "a pipe as the output: refused with InvalidArgs at once" "reply 0 error org.kyso.Error.InvalidArgs" "$out"
+expect_eq "a pipe as the output: no prompt" "$p0" "$(prompts)"
 
 # 5. B-T, and a TSA that is down
 script "confirm yes" "pin 1111"
