@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -32,7 +33,8 @@ struct PdfDocument {
         size_t size;
         void *map; /* owned mapping, or NULL for caller's memory */
         size_t map_size;
-        int fd; /* while pdf_document_open_fd() reads it: the caller's file, else -1 */
+        int fd;        /* while pdf_document_open_fd() reads it: the caller's file, else -1 */
+        int reread_fd; /* a copy of it kept for pdf_document_read_page(), else -1 */
         PdfDocumentInfo info;
 };
 
@@ -725,23 +727,28 @@ static int read_trailer(Reader *rd, PdfDocumentInfo *info) {
         return check_qpdf(rd, "cannot read the trailer");
 }
 
-static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, PdfDocumentInfo *info) {
-        static const char *const root_skip[] = { "/AcroForm", "/DSS", NULL };
+/* Starts qpdf on the document, recovery off. A file is read by qpdf through its own buffered reads: given
+ * the mapping instead, qpdf makes every page of it resident (93 MB of a 100 MB PDF; kysod must stay under
+ * 64 MiB). Memory is read in place (processMemoryFile wraps it without a copy). */
+static void qpdf_begin(Reader *rd, const uint8_t *data, size_t size, int fd) {
         char path[sizeof("/proc/self/fd/") + 12];
-        qpdf_oh root;
-        int r;
 
         qpdf_silence_errors(rd->q);
         qpdf_set_suppress_warnings(rd->q, QPDF_TRUE);
         qpdf_set_attempt_recovery(rd->q, QPDF_FALSE);
-        /* A file is read by qpdf through its own buffered reads: given the mapping instead, qpdf makes every
-         * page of it resident (93 MB of a 100 MB PDF; kysod must stay under 64 MiB). Memory is read in
-         * place (processMemoryFile wraps it without a copy). */
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         if (fd >= 0 && access(path, R_OK) >= 0)
                 (void) qpdf_read(rd->q, path, NULL);
         else
                 (void) qpdf_read_memory(rd->q, "document", (const char *) data, size, NULL);
+}
+
+static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, PdfDocumentInfo *info) {
+        static const char *const root_skip[] = { "/AcroForm", "/DSS", NULL };
+        qpdf_oh root;
+        int r;
+
+        qpdf_begin(rd, data, size, fd);
         r = check_qpdf(rd, "cannot read the PDF");
         if (r < 0)
                 return r;
@@ -842,7 +849,7 @@ static int document_new(const void *data, size_t size, void *map, PdfDocument **
         d->size = size;
         d->map = map;
         d->map_size = map ? size : 0;
-        d->fd = -1;
+        d->fd = d->reread_fd = -1;
         *ret = d;
         return 0;
 }
@@ -906,8 +913,11 @@ int pdf_document_open_fd(int fd, PdfDocument **ret, PdfRefusal *ret_refusal, Sig
         }
         d->fd = fd;
         r = document_open(d, ret, ret_refusal, e);
-        if (r >= 0)
+        if (r >= 0) {
                 (*ret)->fd = -1;
+                /* Without the copy a page is read again from the mapping: correct, but all resident. */
+                (*ret)->reread_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        }
         return r;
 }
 
@@ -915,6 +925,8 @@ PdfDocument *pdf_document_free(PdfDocument *d) {
         if (!d)
                 return NULL;
         info_done(&d->info);
+        if (d->reread_fd >= 0)
+                close(d->reread_fd);
         if (d->map)
                 munmap(d->map, d->map_size);
         free(d);
@@ -1071,10 +1083,7 @@ static int read_one_page(Reader *rd, const PdfDocument *d, unsigned index, PdfPa
         qpdf_oh page;
         int r;
 
-        qpdf_silence_errors(rd->q);
-        qpdf_set_suppress_warnings(rd->q, QPDF_TRUE);
-        qpdf_set_attempt_recovery(rd->q, QPDF_FALSE);
-        (void) qpdf_read_memory(rd->q, "document", (const char *) d->data, d->size, NULL);
+        qpdf_begin(rd, d->data, d->size, d->reread_fd);
         if (qpdf_has_error(rd->q))
                 return sign_error(rd->e, -EBADMSG, "cannot read the PDF again");
         if (index >= (unsigned) MAX(qpdf_get_num_pages(rd->q), 0))

@@ -168,7 +168,8 @@ typedef struct PdfPage {
 } PdfPage;
 void pdf_page_done(PdfPage *p);
 
-/* Reads page index (0-based) of d again with qpdf (the document stays as it was opened). -ENXIO for an
+/* Reads page index (0-based) of d again with qpdf (the document stays as it was opened; one opened from an
+ * fd is read from a copy of that fd kept until pdf_document_free(), not through the mapping). -ENXIO for an
  * index past the last page, -EOPNOTSUPP for a page kyso cannot place a widget on (not an indirect
  * dictionary, no valid /MediaBox, a /Rotate that is not a multiple of 90), -EBADMSG when qpdf fails. */
 int pdf_document_read_page(const PdfDocument *d, unsigned index, PdfPage *ret, SignError *e);
