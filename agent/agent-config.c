@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <syslog.h>
 
 #include "agent-config.h"
@@ -18,6 +22,7 @@ AgentConfig *agent_config_free(AgentConfig *c) {
                 return NULL;
         free(c->path);
         strv_free(c->module_paths);
+        strv_free(c->signature_images);
         free(c->audit_log_path);
         free(c->pinentry_program);
         free(c);
@@ -58,6 +63,7 @@ int agent_config_new(AgentConfig **ret) {
         c->max_document_size = UINT64_C(2) << 30;
         c->module_retry_usec = 30 * USEC_PER_SEC;
         c->log_level = LOG_INFO;
+        c->seal_diameter_mm = 40;
         c->audit_options.rotate_monthly = true; /* one file per month, like the Article 17 reports */
         c->pinentry_program = strdup("pinentry");
         if (!c->pinentry_program)
@@ -109,6 +115,9 @@ static const DurationKey duration_keys[] = {
         { "revocation-refresh", offsetof(AgentConfig, revocation_refresh_usec), 1 * USEC_PER_SEC,
           24 * 3600 * USEC_PER_SEC, "1s to 1440min" },
 };
+
+static int
+parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error);
 
 static int
 parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
@@ -194,7 +203,61 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
                         c->pin_cache_organization_usec = u;
                 return 0;
         }
+        if (streq(key, "signature-image"))
+                return parse_signature_image(c, value, name, line, ret_error);
+        if (streq(key, "seal-diameter")) {
+                char *end = NULL;
+                double mm;
+
+                errno = 0;
+                mm = strtod(value, &end);
+                if (errno != 0 || end == value || *end != '\0' || !(mm >= 10 && mm <= 100))
+                        return config_error(
+                                ret_error, name, line,
+                                "seal-diameter must be the seal's size in mm, from 10 to 100, got '%s'",
+                                value);
+                c->seal_diameter_mm = mm;
+                return 0;
+        }
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
+}
+
+/* "SHA256 PATH": the fingerprint as 64 hex digits, colons allowed between pairs. */
+static int
+parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
+        _cleanup_free_ char *item = NULL;
+        char hex[65];
+        size_t n = 0;
+        const char *p = value;
+
+        for (; *p && !strchr(" \t", *p); p++) {
+                if (*p == ':')
+                        continue;
+                if (n >= 64 || !strchr("0123456789abcdefABCDEF", *p))
+                        break;
+                hex[n++] = (char) tolower((unsigned char) *p);
+        }
+        hex[n] = '\0';
+        p += strspn(p, " \t");
+        if (n != 64 || p[0] != '/')
+                return config_error(
+                        ret_error, name, line,
+                        "signature-image needs a certificate's SHA-256 fingerprint and the absolute path of a "
+                        "PNG, got '%s'",
+                        value);
+        if (asprintf(&item, "%s %s", hex, p) < 0)
+                return -ENOMEM;
+        return strv_extend(&c->signature_images, item);
+}
+
+const char *agent_config_signature_image(const AgentConfig *c, const char *sha256) {
+        if (!c || !sha256 || strlen(sha256) != 64)
+                return NULL;
+        /* The last line for a certificate wins, as for other keys. */
+        for (size_t i = strv_length(c->signature_images); i > 0; i--)
+                if (strncasecmp(c->signature_images[i - 1], sha256, 64) == 0)
+                        return c->signature_images[i - 1] + 65;
+        return NULL;
 }
 
 int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char *name, char **ret_error) {

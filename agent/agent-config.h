@@ -31,6 +31,11 @@ typedef struct AgentConfig {
                                          */
         uint64_t revocation_refresh_usec; /* "revocation-refresh": the inventory's, default 60min */
         uint64_t max_document_size;       /* "max-document-size": bytes, default 2G, 1M..1T */
+        /* "signature-image = SHA256 PATH", repeatable: the PNG (with transparency) a visible PDF signature
+         * by the certificate with that SHA-256 fingerprint draws: a person's handwritten signature, an
+         * organisation's seal. Kept as "sha256 path" items, the fingerprint as 64 lower-case hex digits. */
+        char **signature_images;
+        double seal_diameter_mm; /* "seal-diameter": the seal's real size in mm, default 40, 10..100 */
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"
@@ -46,6 +51,10 @@ int agent_config_new(AgentConfig **ret);
 /* Parses text (as if read from name) into c. On error returns -EINVAL (or -ENOMEM) and, when ret_error is
  * not NULL, a message "name:line: what is wrong". */
 int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char *name, char **ret_error);
+
+/* The signature-image path for the certificate whose SHA-256 fingerprint is sha256 (hex, any case), or
+ * NULL. */
+const char *agent_config_signature_image(const AgentConfig *c, const char *sha256);
 
 /* Loads path if given (it must exist); else the first existing of $XDG_CONFIG_HOME/kyso/kysod.conf
  * (~/.config/...) and SYSCONFDIR/kyso/kysod.conf; else the defaults. Files are not merged. */

@@ -190,6 +190,13 @@ static int format_document(FILE *f, const PromptDocument *d, size_t name_chars) 
                 strcpy(digest, "?");
         format_size(d->size, size, sizeof(size));
         fprintf(f, _("%s (%s, SHA-256 %s…)"), name, size, digest);
+        if (d->invisible_why) {
+                _cleanup_free_ char *why = prompt_text_sanitize(d->invisible_why, 200);
+                if (!why)
+                        return -ENOMEM;
+                fputs("\n    ", f);
+                fprintf(f, _("The signature will be invisible in the PDF: %s."), why);
+        }
         return 0;
 }
 

@@ -62,6 +62,9 @@ typedef struct PromptDocument {
         const char *name;   /* file name as the app gave it (or the label option) */
         uint64_t size;      /* bytes */
         const char *sha256; /* hex; prompts show the first 16 digits */
+        /* A PDF whose signature will be invisible although the role or the request asked for it to be seen:
+         * why (translated), shown after the document. NULL: nothing to say. */
+        const char *invisible_why;
 } PromptDocument;
 
 /* What the person approves. Strings may be NULL when unknown; they are shown as "unknown". */

@@ -52,6 +52,7 @@ void doc_done(SignDoc *d) {
         d->out_fd = safe_close(d->out_fd);
         d->existing_fd = safe_close(d->existing_fd);
         free(d->name);
+        free(d->pdf_invisible_why);
         content_digests_done(&d->digests);
         free(d->existing);
         free(d->message);
@@ -205,6 +206,7 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
         d->pdf = TAKE_PTR(p->doc);
         d->pending = TAKE_PTR(p->pending);
         d->pdf_revision = p->revision;
+        d->pdf_invisible_why = TAKE_PTR(p->invisible_why);
         d->sha256_tail = TAKE_PTR(j->sha256_tail);
         return 0;
 }
@@ -389,6 +391,16 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .name = r->name ?: r->cert_cn,
                 .timestamp = r->timestamp,
                 .check_signatures = r->role == SIGN_ROLE_ISSUE,
+                .role = r->role,
+                .visible = r->visible,
+                .page = r->visible_page,
+                .rect = r->visible_rect,
+                .image = agent_config_signature_image(r->owner->config, r->info.sha256),
+                .image_data = r->image,
+                .image_size = r->image_size,
+                .seal_diameter_mm = r->owner->config->seal_diameter_mm,
+                .organization = r->cert_o ?: r->cert_cn,
+                .doc_number = r->doc_number,
         };
         return pdf_prepare_new(&params, ret);
 }

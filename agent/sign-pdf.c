@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
 #include "sign-pdf.h"
@@ -58,6 +59,20 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->name = strdup_or_null(params->name, &failed);
         p->timestamp = params->timestamp;
         p->check_signatures = params->check_signatures;
+        p->role = params->role;
+        p->visible = params->visible;
+        p->page = params->page;
+        p->rect = params->rect;
+        p->seal_diameter_mm = params->seal_diameter_mm;
+        p->image = strdup_or_null(params->image, &failed);
+        p->organization = strdup_or_null(params->organization, &failed);
+        p->doc_number = strdup_or_null(params->doc_number, &failed);
+        if (params->image_data && params->image_size > 0) {
+                p->image_data = memdup(params->image_data, params->image_size);
+                p->image_size = params->image_size;
+                if (!p->image_data)
+                        failed = true;
+        }
         if (failed) {
                 pdf_prepare_free(p);
                 return -ENOMEM;
@@ -83,6 +98,11 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         free(p->reason);
         free(p->location);
         free(p->name);
+        free(p->image);
+        free(p->organization);
+        free(p->doc_number);
+        free(p->image_data);
+        free(p->invisible_why);
         free(p->signing_certificate);
         sk_X509_pop_free(p->sign.chain, X509_free);
         X509_free(p->sign.cert);
@@ -154,6 +174,146 @@ static PdfRefusal refusal_of(PdfDocumentProblem problem) {
                                                  : PDF_REFUSAL_DAMAGED;
 }
 
+/* The image a visible signature draws: the request's, else the certificate's from kysod.conf. */
+static int load_image(PdfPrepare *p, PdfImage **ret, PdfImageProblem *problem) {
+        if (p->image_data)
+                return pdf_image_from_png(
+                        p->image_data, p->image_size, PDF_IMAGE_REQUIRE_ALPHA, ret, problem);
+        if (p->image)
+                return pdf_image_from_png_file(p->image, PDF_IMAGE_REQUIRE_ALPHA, ret, problem);
+        *ret = NULL;
+        return 0;
+}
+
+static int invisible(PdfPrepare *p, const char *why) {
+        free(p->invisible_why);
+        p->invisible_why = strdup(why);
+        return p->invisible_why ? 0 : -ENOMEM;
+}
+
+/* What the role draws, into v (placement NONE: invisible, p->invisible_why says why when something was
+ * asked for). lines must hold 3 items; buffers hold the stamp's text. */
+static int visible_for_role(
+        PdfPrepare *p, PdfImage *image, PadesVisible *v, const char **lines,
+        char time_text[static PDF_STAMP_TIME_MAX], char **appendix_line) {
+        int k;
+
+        *v = (PadesVisible){};
+        switch (p->role) {
+        case SIGN_ROLE_ISSUE:
+                if (!image)
+                        return invisible(
+                                p, _("no seal image is configured for this certificate (signature-image in "
+                                     "kysod.conf)"));
+                *v = (PadesVisible){ .placement = PADES_PLACEMENT_SEAL,
+                                     .seal_diameter_mm = p->seal_diameter_mm,
+                                     .image = image };
+                return 0;
+        case SIGN_ROLE_COPY:
+        case SIGN_ROLE_APPENDIX:
+                /* The stamp's time is the signature's /M: fixed now, before both are written. */
+                if (p->sign.signing_time == 0)
+                        p->sign.signing_time = time(NULL);
+                k = pdf_stamp_time(p->sign.signing_time, time_text);
+                if (k < 0)
+                        return k;
+                if (p->role == SIGN_ROLE_COPY) {
+                        /* Decree 30/2020, Appendix I: the form of the copy, the organisation, the time. */
+                        lines[0] = "SAO Y";
+                        lines[1] = p->organization;
+                        lines[2] = time_text;
+                        v->n_lines = p->organization ? 3 : 0;
+                } else {
+                        if (!p->doc_number)
+                                return invisible(
+                                        p, _("the request gives no document number (doc_number) for the "
+                                             "appendix stamp"));
+                        if (asprintf(appendix_line, "Phụ lục kèm theo văn bản số %s", p->doc_number) < 0) {
+                                *appendix_line = NULL;
+                                return -ENOMEM;
+                        }
+                        lines[0] = *appendix_line;
+                        lines[1] = time_text;
+                        v->n_lines = 2;
+                }
+                if (v->n_lines == 0)
+                        return invisible(p, _("the certificate names no organisation for the copy stamp"));
+                v->placement = PADES_PLACEMENT_STAMP;
+                v->lines = lines;
+                return 0;
+        default:
+                if (!p->visible)
+                        return 0;
+                if (!image)
+                        return invisible(
+                                p, _("no signature image was given (--image) or configured for this "
+                                     "certificate (signature-image in kysod.conf)"));
+                *v = (PadesVisible){
+                        .placement = PADES_PLACEMENT_RECT, .page = p->page, .rect = p->rect, .image = image
+                };
+                return 0;
+        }
+}
+
+/* Prepares the signature with its appearance; a place that cannot be had (no visible leader's signature to
+ * seal over, a page too small for the stamp, text the font cannot draw) gives an invisible signature rather
+ * than none: the prompt says so. */
+static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
+        _cleanup_(pdf_image_freep) PdfImage *image = NULL;
+        _cleanup_free_ char *appendix_line = NULL;
+        char time_text[PDF_STAMP_TIME_MAX];
+        const char *lines[3] = {};
+        PdfImageProblem problem = PDF_IMAGE_OK;
+        PadesVisible v;
+        int k;
+
+        /* Only a seal or an asked-for signature draws an image: nothing else reads it. */
+        if (p->role == SIGN_ROLE_ISSUE ||
+            (p->visible && p->role != SIGN_ROLE_COPY && p->role != SIGN_ROLE_APPENDIX)) {
+                k = load_image(p, &image, &problem);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        _cleanup_free_ char *why = NULL;
+                        if (asprintf(
+                                    &why, _("the signature image cannot be used: %s"),
+                                    strna(pdf_image_problem_to_string(problem))) < 0)
+                                return -ENOMEM;
+                        k = invisible(p, why);
+                        if (k < 0)
+                                return k;
+                        return pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                }
+        }
+        k = visible_for_role(p, image, &v, lines, time_text, &appendix_line);
+        if (k < 0)
+                return k;
+        if (v.placement != PADES_PLACEMENT_NONE) {
+                o->visible = &v;
+                k = pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                o->visible = NULL;
+                if (k >= 0) {
+                        p->shown = true;
+                        return 0;
+                }
+                if (k != -ENOENT && k != -ERANGE && k != -EOPNOTSUPP && k != -ENXIO)
+                        return k;
+                log_info("The PDF signature will be invisible: %s", strna(e->message));
+                /* -ENOENT is also a missing font: only a seal looks for the leader's widget. */
+                k = invisible(
+                        p, k == -ENOENT && v.placement == PADES_PLACEMENT_SEAL
+                                   ? _("the PDF has no visible signature to place the seal over")
+                           : k == -ENXIO ? _("the PDF has no such page")
+                           : k == -ERANGE
+                                   ? _("the signature's appearance does not fit the page")
+                                   : _("the signature's appearance cannot be drawn (kysod's log says why)"));
+                if (k < 0)
+                        return k;
+                sign_error_done(e);
+        }
+        return pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+}
+
 void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
         _cleanup_(sign_error_done) SignError e = {};
         const uint8_t *data;
@@ -195,7 +355,7 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
                 .name = p->name,
                 .timestamp = p->timestamp,
         };
-        k = pades_prepare(&p->sign, &o, p->doc, &p->pending, &e);
+        k = prepare_visible(p, &o, &e);
         if (k < 0) {
                 p->error = k;
                 p->detail = TAKE_PTR(e.message);

@@ -27,6 +27,17 @@ typedef struct PdfPrepareParams {
         const char *reason, *location, *name; /* /Reason, /Location, /Name; NULL: omitted */
         bool timestamp;                       /* B-T or B-LT: room for the time-stamp token */
         bool check_signatures;                /* issue: each signature is checked under the policy */
+        /* The visible signature (pdf_visible_place() below). */
+        SignRole role;
+        bool visible;              /* approve, personal: the `visible` option was given */
+        unsigned page;             /* its page, 0-based */
+        PdfRect rect;              /* its rectangle */
+        const char *image;         /* the certificate's signature-image (kysod.conf), or NULL */
+        const uint8_t *image_data; /* the request's `image` option (PNG bytes), or NULL: copied */
+        size_t image_size;
+        double seal_diameter_mm;  /* kysod.conf seal-diameter */
+        const char *organization; /* the copy stamp's organisation: the certificate's O (or CN) */
+        const char *doc_number;   /* the appendix stamp's document number, or NULL */
 } PdfPrepareParams;
 
 typedef struct PdfPrepare {
@@ -35,6 +46,14 @@ typedef struct PdfPrepare {
         uint8_t *signing_certificate; /* sign's, copied */
         char *reason, *location, *name;
         bool timestamp, check_signatures;
+        SignRole role;
+        bool visible;
+        unsigned page;
+        PdfRect rect;
+        char *image, *organization, *doc_number;
+        uint8_t *image_data;
+        size_t image_size;
+        double seal_diameter_mm;
 
         /* Results. error < 0: no verdict (refusal says when it is the document's fault). */
         int error;
@@ -49,6 +68,12 @@ typedef struct PdfPrepare {
         char **reasons;
         size_t n_checks;
         SignPending *pending;
+        /* The signature is visible: the widget has an appearance (issue: a seal over the leader's visible
+         * signature; copy, appendix: a stamp at the top right of page 1; approve, personal: at the `visible`
+         * option's place). False: invisible (no image configured, no visible leader's signature, ...), the
+         * prompt says so; invisible_why says why (translated, NULL: nothing asked for it). */
+        bool shown;
+        char *invisible_why;
         unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
                               is 1) */
 } PdfPrepare;

@@ -313,7 +313,8 @@ static void confirm(SignRequest *r) {
                 if (r->docs[i].status == DOC_PENDING)
                         docs[n++] = (PromptDocument){ .name = r->docs[i].name,
                                                       .size = r->docs[i].size,
-                                                      .sha256 = r->docs[i].sha256 };
+                                                      .sha256 = r->docs[i].sha256,
+                                                      .invisible_why = r->docs[i].pdf_invisible_why };
         PromptRequest pr = {
                 .app_name = slash ? slash + 1 : r->exe,
                 .executable = r->exe,

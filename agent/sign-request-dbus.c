@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,65 @@ static void close_fds(int *fds, size_t n) {
                 safe_close(fds[i]);
 }
 
+/* visible (udddd): the page (1 is the first) and the rectangle x, y, width, height in PDF points from the
+ * page's bottom-left corner. */
+static int parse_visible(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
+        DBusMessageIter st;
+        uint32_t page;
+        double v[4];
+
+        if (!streq(sig, "(udddd)")) {
+                if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), "visible", sig) < 0)
+                        *ret_msg = NULL;
+                return -EINVAL;
+        }
+        dbus_message_iter_recurse(var, &st);
+        dbus_message_iter_get_basic(&st, &page);
+        for (size_t i = 0; i < 4; i++) {
+                dbus_message_iter_next(&st);
+                dbus_message_iter_get_basic(&st, &v[i]);
+        }
+        if (page == 0 || !isfinite(v[0]) || !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) ||
+            !(v[3] > 0 && v[3] < 14400) || fabs(v[0]) > 14400 || fabs(v[1]) > 14400) {
+                *ret_msg = strdup(_(
+                        "The option 'visible' needs a page from 1 and a rectangle x, y, width, height in PDF "
+                        "points (1/72 inch) with a positive width and height."));
+                return -EINVAL;
+        }
+        r->visible = true;
+        r->visible_page = page - 1;
+        r->visible_rect = (PdfRect){ v[0], v[1], v[2], v[3] };
+        return 0;
+}
+
+/* image (ay): the PNG a visible signature draws. */
+static int parse_image(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
+        DBusMessageIter arr;
+        const uint8_t *data = NULL;
+        int n = 0;
+
+        if (!streq(sig, "ay")) {
+                if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), "image", sig) < 0)
+                        *ret_msg = NULL;
+                return -EINVAL;
+        }
+        dbus_message_iter_recurse(var, &arr);
+        dbus_message_iter_get_fixed_array(&arr, &data, &n);
+        if (n <= 0 || (size_t) n > PDF_IMAGE_MAX_BYTES) {
+                if (asprintf(
+                            ret_msg, _("The option 'image' must be a PNG file of at most %u bytes."),
+                            PDF_IMAGE_MAX_BYTES) < 0)
+                        *ret_msg = NULL;
+                return -EINVAL;
+        }
+        free(r->image);
+        r->image = memdup(data, (size_t) n);
+        if (!r->image)
+                return -ENOMEM;
+        r->image_size = (size_t) n;
+        return 0;
+}
+
 static int parse_options(
         SignRequest *r, DBusMessageIter *it, char **handle_token, int **ret_existing, size_t *ret_n_existing,
         char **ret_msg) {
@@ -203,6 +263,13 @@ static int parse_options(
                                         *ret_msg = NULL;
                                 dbus_free((char *) sig);
                                 return -EINVAL;
+                        }
+                } else if (streq(key, "visible") || streq(key, "image")) {
+                        int k = streq(key, "visible") ? parse_visible(r, &var, sig, ret_msg)
+                                                      : parse_image(r, &var, sig, ret_msg);
+                        if (k < 0) {
+                                dbus_free((char *) sig);
+                                return k;
                         }
                 } else if (streq(key, "existing_signature") || streq(key, "existing_signatures")) {
                         bool many = streq(key, "existing_signatures");

@@ -29,6 +29,7 @@
 #include "dbus/dbus-error-names.h"
 #include "formats/cades-sign.h"
 #include "formats/content-digest.h"
+#include "formats/pdf-appearance.h"
 #include "formats/pdf-document.h"
 #include "pkcs11/p11-manager.h"
 #include "pkcs11/p11-protocol.h"
@@ -78,6 +79,7 @@ typedef struct SignDoc {
         uint8_t *dss;
         size_t dss_size;
         unsigned pdf_revision;
+        char *pdf_invisible_why; /* the PDF signature will be invisible although one was asked for: why */
         bool hashed, is_pdf;
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;
@@ -146,6 +148,12 @@ struct SignRequest {
                 level;    /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
         bool level_asked; /* the client named the level */
         char *reason, *location, *doc_number, *doc_date, *classification, *label, *name;
+        /* The `visible` option (approve, personal: where the PDF signature is drawn) and the `image` one. */
+        bool visible;
+        unsigned visible_page; /* 0-based */
+        PdfRect visible_rect;
+        uint8_t *image;
+        size_t image_size;
         char *locale_name; /* the caller's LC_MESSAGES, as it sent it (the locale option) */
         locale_t locale;   /* its texts and prompts are in that language; 0: the agent's (i18n_locale()) */
         AuditCaller caller;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # contrib/demo-story.sh: the demo's story, run inside contrib/sandbox (contrib/demo.sh sets it up, and
 # tests/agent/test-demo.sh runs it): the tokens and certificates, the chairman approves a decision, the clerk
-# seals it, two refusals, verification with kysoctl and openssl, the same story with a PDF (approved, sealed,
-# verified; sealing it refused once its text was changed after the approval), the audit log. The approval and PIN prompts
-# are answered by the scripted pinentry named in $KYSO_TEST_PINENTRY_SCRIPT. Any step that goes wrong stops
-# the demo with a message naming the step, and a non-zero exit status.
+# seals it, two refusals, verification with kysoctl and openssl, the same story with a PDF (approved with the
+# chairman's signature drawn on page 1, sealed with the seal drawn over its left third, verified; sealing it
+# refused once its text was changed after the approval), the audit log. The approval and PIN prompts are
+# answered by the scripted pinentry named in $KYSO_TEST_PINENTRY_SCRIPT. Any step that goes wrong stops the
+# demo with a message naming the step, and a non-zero exit status.
 set -Eeuo pipefail
 
 if [[ -z ${KYSO_SANDBOX:-} || -z ${KYSO_TEST_PINENTRY_SCRIPT:-} ]]; then
@@ -112,13 +113,25 @@ step "7. A decision as a PDF: the chairman approves it, the signature goes insid
 echo "A PDF is known by its content; the signed PDF is the original bytes followed by the signature."
 python3 "$root/tests/signing/make-pdf.py" new "$D/quyet-dinh-13.pdf" \
         "QUYET DINH so 13/QD-UBND ve viec giao dat o cho ho gia dinh"
+# The chairman's handwritten signature and the seal as PNG images with transparency (drawn here; a real
+# office scans them once and names them in kysod.conf, signature-image).
+"$root/tests/signing/make-png.py" "$D/chu-ky.png" stroke 360 120 20,40,170
+"$root/tests/signing/make-png.py" "$D/con-dau.png" ring 200 200 210,20,30
 answer "confirm yes" "pin 1111"
+echo "The signature is drawn on page 1 (--visible PAGE,X,Y,W,H in points from the bottom left)."
 kysoctl sign --role approve --cert "$LEADER" --reason "Phê duyệt" --location "Uông Bí" \
+        --visible 1,320,120,210,70 --image "$D/chu-ky.png" \
         "$D/quyet-dinh-13.pdf" -o "$D/quyet-dinh-13.approved.pdf"
 
 step "8. The clerk seals the PDF: the chairman's signature is read from the PDF itself"
 answer "confirm yes" "pin 2222"
-kysoctl sign --role issue --cert "$SEAL" "$D/quyet-dinh-13.approved.pdf" -o "$D/quyet-dinh-13.issued.pdf"
+echo "The seal is drawn over the left third of the chairman's signature, at its real size."
+kysoctl sign --role issue --cert "$SEAL" --image "$D/con-dau.png" "$D/quyet-dinh-13.approved.pdf" \
+        -o "$D/quyet-dinh-13.issued.pdf"
+if command -v pdftoppm >/dev/null; then
+        pdftoppm -r 60 -png -f 1 -l 1 -singlefile "$D/quyet-dinh-13.issued.pdf" "$D/quyet-dinh-13.issued"
+        echo "Page 1 as the reader sees it: $D/quyet-dinh-13.issued.png"
+fi
 
 step "9. Verified: kysoctl verify, and poppler's pdfsig agrees"
 kysoctl verify "$D/quyet-dinh-13.issued.pdf"

@@ -177,6 +177,120 @@ static int contents_reserve(const SignParams *p, const PadesOptions *o, size_t *
         return 0;
 }
 
+/* The leader's widget: the one named, else the last signed one on a page. */
+static const PdfSignedWidget *find_leader(const PdfDocumentInfo *info, const char *name) {
+        for (size_t i = info->n_signed_widgets; i > 0; i--)
+                if (!name || streq(info->signed_widgets[i - 1].field_name, name))
+                        return &info->signed_widgets[i - 1];
+        return NULL;
+}
+
+/* r turned clockwise by degrees (a multiple of 90) about the origin, as a viewer turns a page with /Rotate:
+ * the seal is placed where the reader sees the signature, not in user space. */
+static PdfRect rect_turn(PdfRect r, int degrees) {
+        switch (((degrees % 360) + 360) % 360) {
+        case 90: /* (x, y) -> (y, -x) */
+                return (PdfRect){ r.y, -(r.x + r.w), r.h, r.w };
+        case 180:
+                return (PdfRect){ -(r.x + r.w), -(r.y + r.h), r.w, r.h };
+        case 270: /* (x, y) -> (-y, x) */
+                return (PdfRect){ -(r.y + r.h), r.x, r.h, r.w };
+        default:
+                return r;
+        }
+}
+
+/* The place of a visible signature: its page (read again from doc), its /Rect and the upright size its
+ * appearance is drawn at (0 x 0 for a stamp: the text's own size). */
+static int visible_place(
+        const PadesVisible *v, const PdfDocument *doc, const PdfDocumentInfo *info, PdfPage *page,
+        PdfRect *rect, double *width, double *height, SignError *e) {
+        const PdfSignedWidget *leader;
+        PdfRect seen;
+        bool turned;
+        int r;
+
+        switch (v->placement) {
+        case PADES_PLACEMENT_RECT:
+                r = pdf_document_read_page(doc, v->page, page, e);
+                if (r < 0)
+                        return r;
+                turned = page->rotate == 90 || page->rotate == 270;
+                *rect = v->rect;
+                if (v->image && pdf_rect_fit(
+                                        &v->rect, turned ? v->image->height : v->image->width,
+                                        turned ? v->image->width : v->image->height, rect) < 0)
+                        return sign_error(e, -EINVAL, "invalid rectangle for the visible signature");
+                if (!(rect->w > 0) || !(rect->h > 0))
+                        return sign_error(e, -EINVAL, "invalid rectangle for the visible signature");
+                *width = turned ? rect->h : rect->w;
+                *height = turned ? rect->w : rect->h;
+                return 0;
+        case PADES_PLACEMENT_SEAL:
+                if (!v->image)
+                        return sign_error(e, -EINVAL, "a seal needs its image");
+                leader = find_leader(info, v->leader_field);
+                if (!leader)
+                        return sign_error(
+                                e, -ENOENT, "the PDF has no visible signature to place the seal over");
+                r = pdf_document_read_page(doc, leader->page, page, e);
+                if (r < 0)
+                        return r;
+                seen = rect_turn(
+                        (PdfRect){ leader->rect[0], leader->rect[1], leader->rect[2] - leader->rect[0],
+                                   leader->rect[3] - leader->rect[1] },
+                        page->rotate);
+                r = pdf_seal_rect(&seen, v->seal_diameter_mm, rect);
+                if (r < 0)
+                        return sign_error(e, r, "invalid seal diameter %g mm", v->seal_diameter_mm);
+                *rect = rect_turn(*rect, -page->rotate);
+                *width = rect->w;
+                *height = rect->h;
+                return 0;
+        case PADES_PLACEMENT_STAMP:
+                if (v->n_lines == 0)
+                        return sign_error(e, -EINVAL, "a stamp needs its text");
+                r = pdf_document_read_page(doc, 0, page, e);
+                *width = *height = 0;
+                return r;
+        default:
+                return sign_error(e, -EINVAL, "invalid placement of the visible signature");
+        }
+}
+
+/* The appearance objects (numbered from info->next_object, as the writer wants) and the widget's place. */
+static int visible_prepare(
+        const PadesVisible *v, const PdfDocument *doc, const PdfDocumentInfo *info, PdfPage *page,
+        PdfRect *rect, PdfAppearanceObjects *objects, SignError *e) {
+        PdfAppearanceSpec as = {
+                .image = v->image,
+                .lines = v->lines,
+                .n_lines = v->n_lines,
+                .font_path = v->font_path,
+                .align_right = v->placement == PADES_PLACEMENT_STAMP,
+        };
+        double visible[4];
+        int r;
+
+        r = visible_place(v, doc, info, page, rect, &as.width, &as.height, e);
+        if (r < 0)
+                return r;
+        as.rotate = page->rotate;
+        r = pdf_appearance_objects(&as, info->next_object, objects);
+        if (r == -EOPNOTSUPP)
+                return sign_error(e, r, "the font has no letter for a character of the signature's text");
+        if (r < 0)
+                return sign_error(e, r, "cannot draw the visible signature: %s", strerror(-r));
+        if (v->placement != PADES_PLACEMENT_STAMP)
+                return 0;
+        r = pdf_page_visible_box(page->media, page->has_crop ? page->crop : NULL, visible);
+        if (r >= 0)
+                r = pdf_stamp_rect(visible, page->rotate, objects->width, objects->height, rect);
+        if (r < 0)
+                return sign_error(e, -ERANGE, "the stamp does not fit page 1");
+        return 0;
+}
+
 /* The digest of the byte ranges: the original bytes from the mapping, then the update around /Contents. */
 static int hash_ranges(const PdfDocument *doc, const PdfSignatureUpdate *u, int nid, ContentDigests *d) {
         size_t after = u->contents_offset + u->contents_length;
@@ -200,6 +314,8 @@ int pades_prepare(
         static const PadesOptions no_options = {};
         _cleanup_(sign_pending_freep) SignPending *pending = NULL;
         _cleanup_(content_digests_done) ContentDigests d = {};
+        _cleanup_(pdf_page_done) PdfPage page = {};
+        _cleanup_(pdf_appearance_objects_done) PdfAppearanceObjects objects = {};
         const PdfDocumentInfo *info = pdf_document_info(doc);
         PdfSignatureSpec spec;
         PadesPending *pp;
@@ -234,6 +350,14 @@ int pades_prepare(
                 .signing_time = p->signing_time != 0 ? p->signing_time : time(NULL),
                 .contents_reserve = pp->contents_reserve,
         };
+        if (o->visible && o->visible->placement != PADES_PLACEMENT_NONE) {
+                r = visible_prepare(o->visible, doc, info, &page, &spec.rect, &objects, e);
+                if (r < 0)
+                        return r;
+                spec.page = &page;
+                spec.appearance = objects.bodies;
+                spec.n_appearance = objects.n_bodies;
+        }
         r = pdf_write_signature_update(info, &spec, &pp->update, &pp->tail);
         if (r == -EFBIG)
                 return sign_error(e, r, "the signed PDF would be too large");

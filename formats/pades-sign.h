@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pdf-appearance.h"
 #include "pdf-document.h"
 #include "pdf-write.h"
 #include "signer.h"
@@ -22,6 +23,32 @@
 #define PADES_TIMESTAMP_RESERVE_DEFAULT 12288U
 /* The largest /Contents kyso writes (bytes of CMS, the hex string is twice that). */
 #define PADES_CONTENTS_MAX (1024U * 1024U)
+
+/* Where a visible signature goes. */
+typedef enum PadesPlacement {
+        PADES_PLACEMENT_NONE,  /* invisible: a zero /Rect on page 1, as without PadesVisible */
+        PADES_PLACEMENT_RECT,  /* on .page in .rect (a signer's own signature) */
+        PADES_PLACEMENT_SEAL,  /* over the leader's signed widget: pdf_seal_rect() of its /Rect */
+        PADES_PLACEMENT_STAMP, /* at the top right of page 1: pdf_stamp_rect(), sized by the text */
+        _PADES_PLACEMENT_MAX,
+        _PADES_PLACEMENT_INVALID = -EINVAL,
+} PadesPlacement;
+
+typedef struct PadesVisible {
+        PadesPlacement placement;
+        unsigned page; /* RECT: 0-based page index */
+        /* RECT: the box asked for, PDF points in the page's default user space (bottom-left origin). With an
+         * image the widget gets pdf_rect_fit() of it, so that a seal can later be placed from /Rect alone.
+         */
+        PdfRect rect;
+        double seal_diameter_mm;  /* SEAL: the seal's real diameter, [PDF_SEAL_MIN_MM, PDF_SEAL_MAX_MM] */
+        const char *leader_field; /* SEAL: the signed field to seal over; NULL: the last one with a visible
+                                   * widget */
+        const PdfImage *image;    /* RECT and SEAL: required for SEAL, drawn fitted in the widget */
+        const char *const *lines; /* UTF-8 (NFC) text lines; STAMP: required */
+        size_t n_lines;
+        const char *font_path; /* NULL: PDF_FONT_DEFAULT_PATH */
+} PadesVisible;
 
 typedef struct PadesOptions {
         /* UTF-8 text for /Reason, /Location, /Name, /ContactInfo; NULL or "": the key is omitted. Written
@@ -39,6 +66,8 @@ typedef struct PadesOptions {
         /* Bytes of CMS reserved in /Contents; 0: the certificates' and signature's sizes plus a margin
          * (plus the time-stamp reserve). At most PADES_CONTENTS_MAX. */
         size_t contents_reserve;
+        /* The widget's appearance and place; NULL: invisible. */
+        const PadesVisible *visible;
 } PadesOptions;
 
 /* Builds the update for doc (which must stay alive only during this call: what is needed later is copied)
@@ -49,6 +78,11 @@ typedef struct PadesOptions {
  * sign_pending_finish() on it returns the update bytes (malloc()ed) with the CMS (and the time-stamp token,
  * as an unsigned attribute, as CAdES does) hex-encoded into /Contents, zero-padded; -ENOBUFS when the CMS
  * does not fit the reserve (p cannot be finished again: prepare again with a larger contents_reserve).
+ *
+ * A visible signature adds its appearance (pdf_appearance_objects()) to the same update and the widget gets
+ * /Rect and /AP on its page. Errors for it: -ENXIO (no such page), -ENOENT (SEAL: no signed widget to seal
+ * over, or none named leader_field), -ERANGE (STAMP: the text does not fit the page), -EOPNOTSUPP (a page
+ * kyso cannot place a widget on, or text the font has no glyph for).
  *
  * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
  * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <qpdf/qpdf-c.h>
 
 #include "fileio.h"
+#include "pdf-appearance.h"
 #include "pdf-document.h"
 #include "string-table.h"
 
@@ -30,7 +33,8 @@ struct PdfDocument {
         size_t size;
         void *map; /* owned mapping, or NULL for caller's memory */
         size_t map_size;
-        int fd; /* while pdf_document_open_fd() reads it: the caller's file, else -1 */
+        int fd;        /* while pdf_document_open_fd() reads it: the caller's file, else -1 */
+        int reread_fd; /* a copy of it kept for pdf_document_read_page(), else -1 */
         PdfDocumentInfo info;
 };
 
@@ -201,6 +205,9 @@ typedef struct Reader {
         SignError *e;
         size_t nodes;
         unsigned highest_object; /* from qpdf's warning about a wrong /Size, 0 when none */
+        /* The pages' references sorted, for finding a widget's page: made at the first signed widget. */
+        struct PageRef *pages;
+        size_t n_pages;
 } Reader;
 
 /* Records why the document is refused (the first reason wins) and returns its errno. */
@@ -445,6 +452,120 @@ static int check_docmdp(Reader *rd, qpdf_oh root) {
         return check_qpdf(rd, "cannot read the document's permissions");
 }
 
+/* A rectangle or box: an array of 4 numbers, normalized to [llx lly urx ury]. */
+static bool get_box(qpdf_data q, qpdf_oh a, double ret[static 4]) {
+        double v[4];
+
+        if (!qpdf_oh_is_array(q, a) || qpdf_oh_get_array_n_items(q, a) != 4)
+                return false;
+        for (int i = 0; i < 4; i++) {
+                qpdf_oh item = qpdf_oh_get_array_item(q, a, i);
+                bool ok = qpdf_oh_is_number(q, item);
+
+                v[i] = ok ? qpdf_oh_get_numeric_value(q, item) : 0;
+                qpdf_oh_release(q, item);
+                if (!ok || !isfinite(v[i]))
+                        return false;
+        }
+        ret[0] = MIN(v[0], v[2]);
+        ret[1] = MIN(v[1], v[3]);
+        ret[2] = MAX(v[0], v[2]);
+        ret[3] = MAX(v[1], v[3]);
+        return true;
+}
+
+typedef struct PageRef {
+        PdfRef ref;
+        unsigned index;
+} PageRef;
+
+static int compare_page_refs(const void *a, const void *b) {
+        const PageRef *x = a, *y = b;
+
+        if (x->ref.num != y->ref.num)
+                return x->ref.num < y->ref.num ? -1 : 1;
+        return x->ref.gen < y->ref.gen ? -1 : x->ref.gen > y->ref.gen;
+}
+
+/* The index of the page whose object is ref, -1 when none is. Looked up in a sorted copy of the page list
+ * rather than with qpdf_find_page_by_oh(), which raises an error (and the document would count as damaged)
+ * for a stale /P, and so that many signed fields on many pages stay cheap. */
+static int page_index(Reader *rd, PdfRef ref) {
+        PageRef key = { .ref = ref }, *found;
+
+        if (!rd->pages) {
+                int n = MAX(qpdf_get_num_pages(rd->q), 0);
+
+                rd->pages = calloc(MAX(n, 1), sizeof(PageRef));
+                if (!rd->pages)
+                        return -ENOMEM;
+                for (int i = 0; i < n; i++) {
+                        qpdf_oh page = qpdf_get_page_n(rd->q, (size_t) i);
+
+                        rd->pages[i] = (PageRef){ .ref = oh_ref(rd->q, page), .index = (unsigned) i };
+                        qpdf_oh_release(rd->q, page);
+                }
+                rd->n_pages = (size_t) n;
+                qsort(rd->pages, rd->n_pages, sizeof(PageRef), compare_page_refs);
+        }
+        if (ref.num == 0)
+                return -1;
+        found = bsearch(&key, rd->pages, rd->n_pages, sizeof(PageRef), compare_page_refs);
+        return found ? (int) found->index : -1;
+}
+
+/* Records widget (a signed field's widget annotation) when it has a /Rect that is not empty and a /P that
+ * is one of the pages; one without either is invisible and cannot take a seal. */
+static int record_signed_widget(Reader *rd, qpdf_oh widget, const char *name, PdfDocumentInfo *info) {
+        qpdf_oh rect = dict_get(rd->q, widget, "/Rect"), p = dict_get(rd->q, widget, "/P");
+        PdfSignedWidget *a, w = {};
+        int index = -1;
+        bool ok;
+
+        ok = get_box(rd->q, rect, w.rect) && w.rect[2] > w.rect[0] && w.rect[3] > w.rect[1];
+        if (ok)
+                index = page_index(rd, oh_ref(rd->q, p));
+        qpdf_oh_release(rd->q, rect);
+        qpdf_oh_release(rd->q, p);
+        if (index == -ENOMEM)
+                return -ENOMEM;
+        if (!ok || index < 0)
+                return 0;
+        w.page = (unsigned) index;
+        w.field_name = strdup(strempty(name));
+        if (!w.field_name)
+                return -ENOMEM;
+        a = reallocarray(info->signed_widgets, info->n_signed_widgets + 1, sizeof *a);
+        if (!a) {
+                free(w.field_name);
+                return -ENOMEM;
+        }
+        info->signed_widgets = a;
+        a[info->n_signed_widgets++] = w;
+        return 0;
+}
+
+/* The widgets of a signed field: the field itself when merged with its widget, else its /Kids that have a
+ * /Rect and no /T. */
+static int record_signed_widgets(Reader *rd, qpdf_oh field, const char *name, PdfDocumentInfo *info) {
+        qpdf_oh kids;
+        int n, r = 0;
+
+        if (qpdf_oh_has_key(rd->q, field, "/Rect"))
+                return record_signed_widget(rd, field, name, info);
+        kids = dict_get(rd->q, field, "/Kids");
+        n = qpdf_oh_is_array(rd->q, kids) ? qpdf_oh_get_array_n_items(rd->q, kids) : 0;
+        for (int i = 0; r >= 0 && i < n; i++) {
+                qpdf_oh kid = qpdf_oh_get_array_item(rd->q, kids, i);
+
+                if (oh_is_dict(rd->q, kid) && !qpdf_oh_has_key(rd->q, kid, "/T"))
+                        r = record_signed_widget(rd, kid, name, info);
+                qpdf_oh_release(rd->q, kid);
+        }
+        qpdf_oh_release(rd->q, kids);
+        return r;
+}
+
 /* Collects the fully qualified names of the fields under node (a field dictionary or the /Fields array),
  * bounded in depth and in the number of nodes (a /Kids loop ends there). */
 static int walk_fields(Reader *rd, qpdf_oh node, const char *prefix, unsigned depth, PdfDocumentInfo *info) {
@@ -483,10 +604,14 @@ static int walk_fields(Reader *rd, qpdf_oh node, const char *prefix, unsigned de
 
         ft = dict_get(rd->q, node, "/FT");
         v = dict_get(rd->q, node, "/V");
-        if (qpdf_oh_is_name_and_equals(rd->q, ft, "/Sig") && oh_is_dict(rd->q, v))
+        if (qpdf_oh_is_name_and_equals(rd->q, ft, "/Sig") && oh_is_dict(rd->q, v)) {
                 info->n_signatures++;
+                r = record_signed_widgets(rd, node, name ?: prefix, info);
+        }
         qpdf_oh_release(rd->q, v);
         qpdf_oh_release(rd->q, ft);
+        if (r < 0)
+                return r;
 
         kids = dict_get(rd->q, node, "/Kids");
         if (qpdf_oh_is_array(rd->q, kids))
@@ -561,6 +686,7 @@ static int read_page(Reader *rd, PdfDocumentInfo *info) {
                 return r;
         if (n <= 0)
                 return refuse(rd, PDF_REFUSAL_UNSUPPORTED, "the document has no pages");
+        info->n_pages = (unsigned) n;
         page = qpdf_get_page_n(rd->q, 0);
         info->page = oh_ref(rd->q, page);
         if (!oh_is_dict(rd->q, page) || info->page.num == 0) {
@@ -601,23 +727,28 @@ static int read_trailer(Reader *rd, PdfDocumentInfo *info) {
         return check_qpdf(rd, "cannot read the trailer");
 }
 
-static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, PdfDocumentInfo *info) {
-        static const char *const root_skip[] = { "/AcroForm", "/DSS", NULL };
+/* Starts qpdf on the document, recovery off. A file is read by qpdf through its own buffered reads: given
+ * the mapping instead, qpdf makes every page of it resident (93 MB of a 100 MB PDF; kysod must stay under
+ * 64 MiB). Memory is read in place (processMemoryFile wraps it without a copy). */
+static void qpdf_begin(Reader *rd, const uint8_t *data, size_t size, int fd) {
         char path[sizeof("/proc/self/fd/") + 12];
-        qpdf_oh root;
-        int r;
 
         qpdf_silence_errors(rd->q);
         qpdf_set_suppress_warnings(rd->q, QPDF_TRUE);
         qpdf_set_attempt_recovery(rd->q, QPDF_FALSE);
-        /* A file is read by qpdf through its own buffered reads: given the mapping instead, qpdf makes every
-         * page of it resident (93 MB of a 100 MB PDF; kysod must stay under 64 MiB). Memory is read in
-         * place (processMemoryFile wraps it without a copy). */
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         if (fd >= 0 && access(path, R_OK) >= 0)
                 (void) qpdf_read(rd->q, path, NULL);
         else
                 (void) qpdf_read_memory(rd->q, "document", (const char *) data, size, NULL);
+}
+
+static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, PdfDocumentInfo *info) {
+        static const char *const root_skip[] = { "/AcroForm", "/DSS", NULL };
+        qpdf_oh root;
+        int r;
+
+        qpdf_begin(rd, data, size, fd);
         r = check_qpdf(rd, "cannot read the PDF");
         if (r < 0)
                 return r;
@@ -665,6 +796,9 @@ static void info_done(PdfDocumentInfo *i) {
         free(i->dss_ocsps_items);
         free(i->dss_crls_items);
         strv_free(i->field_names);
+        for (size_t k = 0; k < i->n_signed_widgets; k++)
+                free(i->signed_widgets[k].field_name);
+        free(i->signed_widgets);
         *i = (PdfDocumentInfo){};
 }
 
@@ -697,6 +831,7 @@ static int document_read(PdfDocument *d, PdfRefusal *ret_refusal, SignError *e) 
                         r = read_document(&rd, d->data, d->size, d->fd, info);
                 if (rd.q)
                         qpdf_cleanup(&rd.q);
+                free(rd.pages);
         }
         if (r < 0 && rd.refusal == PDF_REFUSAL_NONE && e && !e->message)
                 (void) sign_error(e, r, "cannot read the PDF: %s", strerror(-r));
@@ -714,7 +849,7 @@ static int document_new(const void *data, size_t size, void *map, PdfDocument **
         d->size = size;
         d->map = map;
         d->map_size = map ? size : 0;
-        d->fd = -1;
+        d->fd = d->reread_fd = -1;
         *ret = d;
         return 0;
 }
@@ -778,8 +913,11 @@ int pdf_document_open_fd(int fd, PdfDocument **ret, PdfRefusal *ret_refusal, Sig
         }
         d->fd = fd;
         r = document_open(d, ret, ret_refusal, e);
-        if (r >= 0)
+        if (r >= 0) {
                 (*ret)->fd = -1;
+                /* Without the copy a page is read again from the mapping: correct, but all resident. */
+                (*ret)->reread_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        }
         return r;
 }
 
@@ -787,6 +925,8 @@ PdfDocument *pdf_document_free(PdfDocument *d) {
         if (!d)
                 return NULL;
         info_done(&d->info);
+        if (d->reread_fd >= 0)
+                close(d->reread_fd);
         if (d->map)
                 munmap(d->map, d->map_size);
         free(d);
@@ -883,4 +1023,103 @@ int pdf_document_write_original(const PdfDocument *d, int fd) {
         if (!d || fd < 0)
                 return -EINVAL;
         return document_chunks(d, write_chunk, &fd);
+}
+
+/* ---- one page, read again */
+
+void pdf_page_done(PdfPage *p) {
+        if (!p)
+                return;
+        free(p->entries);
+        free(p->annots_items);
+        *p = (PdfPage){};
+}
+
+/* page[key], or the nearest /Parent's (MediaBox, CropBox and Rotate are inheritable), bounded in depth. The
+ * result is owned by the caller. */
+static qpdf_oh get_inherited(qpdf_data q, qpdf_oh page, const char *key) {
+        qpdf_oh node = page, v = qpdf_oh_new_null(q);
+
+        for (unsigned depth = 0; depth <= FIELD_DEPTH_MAX && oh_is_dict(q, node); depth++) {
+                qpdf_oh parent;
+
+                if (qpdf_oh_has_key(q, node, key)) {
+                        qpdf_oh_release(q, v);
+                        v = qpdf_oh_get_key(q, node, key);
+                        break;
+                }
+                parent = qpdf_oh_get_key(q, node, "/Parent");
+                if (node != page)
+                        qpdf_oh_release(q, node);
+                node = parent;
+        }
+        if (node != page)
+                qpdf_oh_release(q, node);
+        return v;
+}
+
+static int read_page_geometry(Reader *rd, qpdf_oh page, PdfPage *p) {
+        qpdf_oh media = get_inherited(rd->q, page, "/MediaBox");
+        qpdf_oh crop = get_inherited(rd->q, page, "/CropBox");
+        qpdf_oh rotate = get_inherited(rd->q, page, "/Rotate");
+        long long rot = 0;
+        int r = 0;
+
+        if (!get_box(rd->q, media, p->media))
+                r = sign_error(rd->e, -EOPNOTSUPP, "page %u has no valid /MediaBox", p->index + 1);
+        p->has_crop = get_box(rd->q, crop, p->crop);
+        if (qpdf_oh_is_integer(rd->q, rotate))
+                rot = qpdf_oh_get_int_value(rd->q, rotate);
+        if (r >= 0 && (rot < INT_MIN || rot > INT_MAX || pdf_rotate_normalize((long) rot, &p->rotate) < 0))
+                r = sign_error(rd->e, -EOPNOTSUPP, "page %u has an invalid /Rotate", p->index + 1);
+        qpdf_oh_release(rd->q, media);
+        qpdf_oh_release(rd->q, crop);
+        qpdf_oh_release(rd->q, rotate);
+        return r;
+}
+
+static int read_one_page(Reader *rd, const PdfDocument *d, unsigned index, PdfPage *p) {
+        static const char *const skip[] = { "/Annots", NULL };
+        qpdf_oh page;
+        int r;
+
+        qpdf_begin(rd, d->data, d->size, d->reread_fd);
+        if (qpdf_has_error(rd->q))
+                return sign_error(rd->e, -EBADMSG, "cannot read the PDF again");
+        if (index >= (unsigned) MAX(qpdf_get_num_pages(rd->q), 0))
+                return sign_error(rd->e, -ENXIO, "the document has no page %u", index + 1);
+        page = qpdf_get_page_n(rd->q, index);
+        p->index = index;
+        p->ref = oh_ref(rd->q, page);
+        if (!oh_is_dict(rd->q, page) || p->ref.num == 0)
+                r = sign_error(rd->e, -EOPNOTSUPP, "page %u is not an indirect dictionary", index + 1);
+        else
+                r = dict_entries(rd, page, skip, &p->entries);
+        if (r >= 0)
+                r = key_array_items(rd, page, "/Annots", &p->annots_items, &p->annots_ref);
+        if (r >= 0)
+                r = read_page_geometry(rd, page, p);
+        qpdf_oh_release(rd->q, page);
+        if (r >= 0 && qpdf_has_error(rd->q))
+                r = sign_error(rd->e, -EBADMSG, "cannot read page %u", index + 1);
+        return r;
+}
+
+int pdf_document_read_page(const PdfDocument *d, unsigned index, PdfPage *ret, SignError *e) {
+        _cleanup_(pdf_page_done) PdfPage p = {};
+        Reader rd = { .refusal = PDF_REFUSAL_NONE, .e = e };
+        int r;
+
+        if (!d || !ret)
+                return sign_error(e, -EINVAL, "missing arguments");
+        rd.q = qpdf_init();
+        if (!rd.q)
+                return sign_error(e, -ENOMEM, "out of memory");
+        r = read_one_page(&rd, d, index, &p);
+        qpdf_cleanup(&rd.q);
+        if (r < 0)
+                return r;
+        *ret = p;
+        p = (PdfPage){};
+        return 0;
 }

@@ -3,11 +3,14 @@
 /* PdfDocument: a PDF as kyso reads it before signing it: the original bytes (mapped read-only from an fd, or
  * borrowed memory), checked by qpdf with recovery off, and the few facts an incremental update needs.
  *
- * qpdf is used only inside pdf_document_open_*(): everything the writer needs (the last revision's
- * cross-reference kind and offset, the trailer's /Size, /Root, /Info and /ID, the catalog, the AcroForm and
- * page 1 as text to re-emit) is taken out then and qpdf is closed, so a PdfDocument holds the mapping and a
- * few small strings and can be handed to another thread. Memory does not grow with the document beyond the
- * mapping (qpdf reads the mapped bytes in place and parses only the objects asked for). */
+ * qpdf is used only inside pdf_document_open_*() and pdf_document_read_page(): everything the writer needs
+ * (the last revision's cross-reference kind and offset, the trailer's /Size, /Root, /Info and /ID, the
+ * catalog, the AcroForm and page 1 as text to re-emit, the signed widgets' places) is taken out then and
+ * qpdf is closed (a visible signature on another page reads that page again: pdf_document_read_page()), so a
+ * PdfDocument holds the mapping and a few small strings and can be handed to another thread. Memory does not
+ * grow with the document beyond the mapping (qpdf reads the mapped bytes in place and parses only the
+ * objects asked for).
+ */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,6 +61,14 @@ typedef struct PdfRef {
         uint32_t gen;
 } PdfRef;
 
+/* A signed signature field's widget: where an earlier signer's signature is drawn (the seal goes over the
+ * leader's). */
+typedef struct PdfSignedWidget {
+        char *field_name; /* fully qualified */
+        unsigned page;    /* 0-based index of the page its /P names */
+        double rect[4];   /* /Rect, normalized: [llx lly urx ury] */
+} PdfSignedWidget;
+
 /* Files larger than this are refused (UNSUPPORTED): xref offsets are written with 10 digits. */
 #define PDF_DOCUMENT_MAX_SIZE UINT64_C(9999999999)
 
@@ -107,6 +118,11 @@ typedef struct PdfDocumentInfo {
          * one, and how many of them are signature fields with a value (/FT /Sig, /V set). */
         char **field_names; /* strv, may be empty, never NULL */
         size_t n_signatures;
+        /* The widgets of the signed signature fields that are on a page with a non-empty /Rect, in the
+         * order of the form's field tree (kyso appends each new field at the end). */
+        PdfSignedWidget *signed_widgets;
+        size_t n_signed_widgets;
+        unsigned n_pages;
 } PdfDocumentInfo;
 
 typedef struct PdfDocument PdfDocument;
@@ -136,3 +152,24 @@ int pdf_document_write_original(const PdfDocument *d, int fd);
 /* Hashes the original bytes into c (not finished). Both stream the mapping in chunks and release its pages
  * behind them, so resident memory does not grow with the document. */
 int pdf_document_digest(const PdfDocument *d, ContentDigests *c);
+
+/* One page as a visible signature's widget needs it: the text to re-emit it with the widget in /Annots and
+ * its geometry with inheritance from the page tree resolved. */
+typedef struct PdfPage {
+        unsigned index; /* 0-based */
+        PdfRef ref;
+        char *entries;      /* without /Annots */
+        PdfRef annots_ref;  /* /Annots when it is an indirect array; num 0: direct or absent */
+        char *annots_items; /* "" when absent */
+        double media[4];    /* /MediaBox as written (inherited: resolved) */
+        bool has_crop;
+        double crop[4]; /* /CropBox, when has_crop */
+        int rotate;     /* /Rotate normalized to 0, 90, 180, 270 */
+} PdfPage;
+void pdf_page_done(PdfPage *p);
+
+/* Reads page index (0-based) of d again with qpdf (the document stays as it was opened; one opened from an
+ * fd is read from a copy of that fd kept until pdf_document_free(), not through the mapping). -ENXIO for an
+ * index past the last page, -EOPNOTSUPP for a page kyso cannot place a widget on (not an indirect
+ * dictionary, no valid /MediaBox, a /Rotate that is not a multiple of 90), -EBADMSG when qpdf fails. */
+int pdf_document_read_page(const PdfDocument *d, unsigned index, PdfPage *ret, SignError *e);

@@ -436,20 +436,46 @@ static int write_signature_dict(
         return 0;
 }
 
-static int write_widget(Writer *w, uint32_t num, uint32_t sig, const char *field_name, PdfRef page) {
+/* An appearance object as numbered by its builder: the stream bytes follow the dictionary. */
+static int write_body(Writer *w, uint32_t num, const PdfObjectBody *b) {
+        int r = begin_object(w, num, 0);
+
+        if (r < 0)
+                return r;
+        fputs(b->dict, w->f);
+        if (b->stream) {
+                fputs("\nstream\n", w->f);
+                if (b->stream_size > 0 && fwrite(b->stream, 1, b->stream_size, w->f) != b->stream_size)
+                        return -ENOMEM;
+                fputs("\nendstream", w->f);
+        }
+        end_object(w);
+        return 0;
+}
+
+static int
+write_widget(Writer *w, uint32_t num, uint32_t sig, const PdfSignatureSpec *spec, PdfRef page, uint32_t ap) {
         _cleanup_free_ char *t = NULL;
+        char n[4][PDF_NUMBER_MAX];
         int r;
 
-        r = pdf_text_string(field_name, &t);
+        r = pdf_text_string(spec->field_name, &t);
         if (r < 0)
                 return r;
         r = begin_object(w, num, 0);
         if (r < 0)
                 return r;
-        /* A field merged with its widget; invisible (zero rectangle), printed and locked (/F 4 + 128). */
+        /* A field merged with its widget; printed and locked (/F 4 + 128); invisible: a zero rectangle. */
         fprintf(w->f, "<< /Type /Annot /Subtype /Widget /FT /Sig /T %s /V ", t);
         write_ref(w->f, (PdfRef){ .num = sig });
-        fputs(" /F 132 /Rect [0 0 0 0] /P ", w->f);
+        if (ap > 0) {
+                fprintf(w->f, " /F 132 /Rect [%s %s %s %s] /AP << /N ", pdf_number(spec->rect.x, n[0]),
+                        pdf_number(spec->rect.y, n[1]), pdf_number(spec->rect.x + spec->rect.w, n[2]),
+                        pdf_number(spec->rect.y + spec->rect.h, n[3]));
+                write_ref(w->f, (PdfRef){ .num = ap });
+                fputs(" >> /P ", w->f);
+        } else
+                fputs(" /F 132 /Rect [0 0 0 0] /P ", w->f);
         write_ref(w->f, page);
         fputs(" >>", w->f);
         end_object(w);
@@ -473,16 +499,24 @@ static int write_array_object(Writer *w, PdfRef ref, const char *items, uint32_t
         return 0;
 }
 
-static int write_page(Writer *w, const PdfDocumentInfo *info, uint32_t widget) {
+/* The page the widget is on, as its text was read. */
+typedef struct PageText {
+        PdfRef ref;
+        const char *entries;
+        PdfRef annots_ref;
+        const char *annots_items;
+} PageText;
+
+static int write_page(Writer *w, const PageText *p, uint32_t widget) {
         int r;
 
-        if (info->annots_ref.num > 0)
-                return write_array_object(w, info->annots_ref, info->annots_items, widget);
-        r = begin_object(w, info->page.num, info->page.gen);
+        if (p->annots_ref.num > 0)
+                return write_array_object(w, p->annots_ref, p->annots_items, widget);
+        r = begin_object(w, p->ref.num, p->ref.gen);
         if (r < 0)
                 return r;
-        fprintf(w->f, "<< %s /Annots ", strempty(info->page_entries));
-        write_array_plus(w->f, info->annots_items, widget);
+        fprintf(w->f, "<< %s /Annots ", strempty(p->entries));
+        write_array_plus(w->f, p->annots_items, widget);
         fputs(" >>", w->f);
         end_object(w);
         return 0;
@@ -580,15 +614,22 @@ int pdf_write_signature_update(
         _cleanup_(pdf_tail_done) PdfTail tail = {};
         PdfSignatureUpdate u = {};
         size_t range_pos = 0, contents_pos = 0;
-        uint32_t sig, widget;
+        uint32_t sig, widget, ap = 0;
+        PageText page;
         bool catalog = false;
         char range[BYTE_RANGE_WIDTH + 1];
         uint64_t b, total;
         int r;
 
         if (!info || !spec || !ret || isempty(spec->field_name) || spec->contents_reserve == 0 ||
-            info->size == 0 || info->root.num == 0 || info->page.num == 0)
+            info->size == 0 || info->root.num == 0 || info->page.num == 0 ||
+            (spec->page && (spec->n_appearance == 0 || !spec->appearance || spec->page->ref.num == 0 ||
+                            !(spec->rect.w > 0) || !(spec->rect.h > 0))))
                 return -EINVAL;
+        page = spec->page
+                       ? (PageText){ spec->page->ref, spec->page->entries, spec->page->annots_ref,
+                                     spec->page->annots_items }
+                       : (PageText){ info->page, info->page_entries, info->annots_ref, info->annots_items };
         r = tail_from_info(info, &tail);
         if (r < 0)
                 return r;
@@ -596,15 +637,26 @@ int pdf_write_signature_update(
         if (r < 0)
                 return r;
 
-        r = writer_new_object(&w, &sig);
+        /* The appearance first: its builder numbered it from info->next_object on. */
+        for (size_t i = 0; spec->page && r >= 0 && i < spec->n_appearance; i++) {
+                uint32_t num;
+
+                r = writer_new_object(&w, &num);
+                if (r >= 0)
+                        r = write_body(&w, num, &spec->appearance[i]);
+                if (i == 0)
+                        ap = num;
+        }
+        if (r >= 0)
+                r = writer_new_object(&w, &sig);
         if (r >= 0)
                 r = writer_new_object(&w, &widget);
         if (r >= 0)
                 r = write_signature_dict(&w, sig, spec, &range_pos, &contents_pos);
         if (r >= 0)
-                r = write_widget(&w, widget, sig, spec->field_name, info->page);
+                r = write_widget(&w, widget, sig, spec, page.ref, ap);
         if (r >= 0)
-                r = write_page(&w, info, widget);
+                r = write_page(&w, &page, widget);
         if (r >= 0)
                 r = write_acroform(&w, info, widget, &tail, &catalog);
         if (r >= 0 && catalog)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* The incremental updates kyso appends to a PDF, written byte for byte: the signature update (signature
- * dictionary with fixed-width /ByteRange and /Contents placeholders, an invisible field + widget, the
- * AcroForm with /SigFlags 3, page 1's /Annots) and the DSS update (B-LT), each closed by a cross-reference
+ * dictionary with fixed-width /ByteRange and /Contents placeholders, a field + widget (invisible on page 1,
+ * or visible with its appearance objects on the page asked for), the AcroForm with /SigFlags 3, the page's
+ * /Annots) and the DSS update (B-LT), each closed by a cross-reference
  * section of the kind the file ends with and `startxref`/`%%EOF`.
  *
  * The original bytes are never touched or copied: an update is a buffer whose first byte goes at the
@@ -12,7 +13,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "pdf-appearance.h"
 #include "pdf-document.h"
+#include "pdf-object-body.h"
 
 /* Where a file stands after its last revision: what the next update continues from. */
 typedef struct PdfTail {
@@ -46,6 +49,13 @@ typedef struct PdfSignatureSpec {
         const char *reason, *location, *name, *contact_info; /* UTF-8, NULL or "": omitted */
         time_t signing_time;                                 /* /M */
         size_t contents_reserve; /* bytes of CMS /Contents holds (the hex string is twice + 2) */
+        /* A visible widget: on page (NULL: invisible, on the first page of info) at rect, drawn by the
+         * appearance objects, which are numbered from info->next_object on (appearance[0], the form
+         * XObject, is the /AP /N): build them with pdf_appearance_objects(spec, info->next_object, ...). */
+        const PdfPage *page;
+        PdfRect rect;
+        const PdfObjectBody *appearance;
+        size_t n_appearance;
 } PdfSignatureSpec;
 
 typedef struct PdfSignatureUpdate {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
 #include "formats/pdf-document.h"
+#include "formats/pdf-image.h"
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
@@ -29,8 +31,11 @@
 
 typedef struct Opts {
         const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label, *level;
-        const char *existing, *output;
+        const char *existing, *output, *image;
         bool timestamp, batch, verbose;
+        bool visible;
+        uint32_t page;
+        double rect[4];
 } Opts;
 
 static void help(void) {
@@ -51,6 +56,10 @@ static void help(void) {
                 "  --doc-number N    the document's number and symbol (e.g. 12/QĐ-UBND)\n"
                 "  --doc-date D      the document's date, YYYY-MM-DD\n"
                 "  --level L         a PDF's signature level: B-B, B-T or B-LT (default: the policy's)\n"
+                "  --visible PAGE,X,Y,W,H  draw a PDF signature (approve, personal) on PAGE (1 is the first)\n"
+                "                    in the rectangle X,Y,W,H, in points (1/72 inch) from the bottom left\n"
+                "  --image PNG       the image drawn there, or the seal issue draws over the leader's\n"
+                "                    signature (default: signature-image in kysod.conf)\n"
                 "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
 }
 
@@ -193,6 +202,54 @@ static bool same_file(const char *path, int fd) {
         struct stat a, b;
         return fd >= 0 && stat(path, &a) >= 0 && fstat(fd, &b) >= 0 && a.st_dev == b.st_dev &&
                a.st_ino == b.st_ino;
+}
+
+/* "PAGE,X,Y,W,H" */
+static int parse_visible(const char *s, Opts *o) {
+        int n = 0;
+
+        if (sscanf(s, "%" SCNu32 ",%lf,%lf,%lf,%lf%n", &o->page, &o->rect[0], &o->rect[1], &o->rect[2],
+                   &o->rect[3], &n) != 5 ||
+            s[n] != '\0' || o->page == 0 || !(o->rect[2] > 0) || !(o->rect[3] > 0))
+                return -EINVAL;
+        o->visible = true;
+        return 0;
+}
+
+/* visible (udddd) and image (ay), when given. */
+static int append_visible(DBusMessageIter *dict, const Opts *o, const uint8_t *image, size_t image_size) {
+        DBusMessageIter de, var, st, arr;
+        const char *k;
+
+        if (o->visible) {
+                k = "visible";
+                if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
+                    bus_append_string(&de, k) < 0 ||
+                    !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "(udddd)", &var) ||
+                    !dbus_message_iter_open_container(&var, DBUS_TYPE_STRUCT, NULL, &st) ||
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_UINT32, &o->page))
+                        return -ENOMEM;
+                for (size_t i = 0; i < 4; i++)
+                        if (!dbus_message_iter_append_basic(&st, DBUS_TYPE_DOUBLE, &o->rect[i]))
+                                return -ENOMEM;
+                if (!dbus_message_iter_close_container(&var, &st) ||
+                    !dbus_message_iter_close_container(&de, &var) ||
+                    !dbus_message_iter_close_container(dict, &de))
+                        return -ENOMEM;
+        }
+        if (image) {
+                k = "image";
+                if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
+                    bus_append_string(&de, k) < 0 ||
+                    !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ay", &var) ||
+                    !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "y", &arr) ||
+                    !dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &image, (int) image_size) ||
+                    !dbus_message_iter_close_container(&var, &arr) ||
+                    !dbus_message_iter_close_container(&de, &var) ||
+                    !dbus_message_iter_close_container(dict, &de))
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 /* An option of the request when it is given. */
@@ -550,6 +607,8 @@ int verb_sign(int argc, char **argv) {
                 { "label", required_argument, NULL, 'l' },
                 { "level", required_argument, NULL, 'V' },
                 { "existing-signature", required_argument, NULL, 'e' },
+                { "visible", required_argument, NULL, 'P' },
+                { "image", required_argument, NULL, 'I' },
                 { "batch", no_argument, NULL, 'b' },
                 { "output", required_argument, NULL, 'o' },
                 { "verbose", no_argument, NULL, 'v' },
@@ -561,7 +620,9 @@ int verb_sign(int argc, char **argv) {
         DBusPendingCall *match_pending = NULL;
         DBusMessage *m = NULL, *reply = NULL;
         DBusMessageIter it, arr, dict;
-        _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL;
+        _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL,
+                            *image = NULL;
+        size_t image_size = 0;
         _cleanup_free_ int *in = NULL, *out = NULL, *ex = NULL;
         _cleanup_free_ Output *outputs = NULL;
         _cleanup_free_ char **ex_paths = NULL;
@@ -610,6 +671,18 @@ int verb_sign(int argc, char **argv) {
                 case 'e':
                         o.existing = optarg;
                         break;
+                case 'P':
+                        if (parse_visible(optarg, &o) < 0) {
+                                fprintf(stderr,
+                                        _("kysoctl sign: --visible needs PAGE,X,Y,W,H: a page from 1 and a "
+                                          "rectangle in points with a positive width and height, not '%s'.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
+                        break;
+                case 'I':
+                        o.image = optarg;
+                        break;
                 case 'b':
                         o.batch = true;
                         break;
@@ -642,6 +715,14 @@ int verb_sign(int argc, char **argv) {
                 fprintf(stderr, _("kysoctl sign: with --batch, each INPUT's leader signature is INPUT.p7s; "
                                   "--existing-signature is for one document.\n"));
                 return KYSOCTL_EXIT_USAGE;
+        }
+        if (o.image) {
+                int k = read_full_file(o.image, PDF_IMAGE_MAX_BYTES, &image, &image_size);
+                if (k < 0) {
+                        fprintf(stderr, _("kysoctl sign: cannot read the image %s: %s\n"), o.image,
+                                strerror(-k));
+                        return KYSOCTL_EXIT_USAGE;
+                }
         }
         bool issue = streq(o.role, "issue");
         if (o.batch && issue && !o.output) {
@@ -818,7 +899,8 @@ int verb_sign(int argc, char **argv) {
             /* The agent answers in the language of the person at the desk (LC_ALL, LC_MESSAGES, LANG). */
             append_str(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0 ||
             (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
-            (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0))
+            (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0) ||
+            append_visible(&dict, &o, (const uint8_t *) image, image_size) < 0)
                 goto finish;
         if (issue) {
                 bool all = true;

@@ -173,6 +173,37 @@ static void test_load_explicit_and_search(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+static void test_signature_images(void **state) {
+        static const char seal[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        _cleanup_(agent_config_freep) AgentConfig *d = NULL;
+        _cleanup_(agent_config_freep) AgentConfig *c = parse_ok(
+                "signature-image = 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:"
+                "45:67:89:ab:cd:ef /etc/kyso/seal.png\n"
+                "signature-image = ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff   /srv/chu ky.png\n"
+                "signature-image = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef /etc/kyso/seal2.png\n"
+                "seal-diameter = 36.5\n");
+
+        /* The last line for a certificate wins; a path may hold spaces. */
+        assert_string_equal(agent_config_signature_image(c, seal), "/etc/kyso/seal2.png");
+        assert_string_equal(
+                agent_config_signature_image(
+                        c, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"),
+                "/srv/chu ky.png");
+        assert_null(agent_config_signature_image(c, "ab"));
+        assert_null(agent_config_signature_image(c, NULL));
+        assert_true(c->seal_diameter_mm == 36.5);
+        assert_int_equal(agent_config_new(&d), 0);
+        assert_true(d->seal_diameter_mm == 40);
+        assert_null(agent_config_signature_image(d, seal));
+
+        expect_error("signature-image = 0123 /etc/seal.png\n", "test.conf:1: signature-image needs");
+        expect_error(
+                "signature-image = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef seal.png\n",
+                "absolute path");
+        expect_error("seal-diameter = 5\n", "test.conf:1: seal-diameter must be");
+        expect_error("seal-diameter = 40mm\n", "from 10 to 100");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -180,6 +211,7 @@ int main(void) {
                 cmocka_unit_test(test_errors_name_file_and_line),
                 cmocka_unit_test(test_durations_and_booleans),
                 cmocka_unit_test(test_load_explicit_and_search),
+                cmocka_unit_test(test_signature_images),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * the tail and cross-reference kind read by hand, the form and page taken out as text), then the whole
  * signature over it: pades_prepare() (the update writer, the hash of the ranges), a signature by a key made
  * once, sign_pending_finish() and pades_append_dss(). The seed corpus holds small PDFs of each kind:
- * tables, a cross-reference stream, a form, a signed file, a file with a DSS. */
+ * tables, a cross-reference stream, a form, a signed file, a file with a DSS. Then a visible signature on
+ * page 1 (the page read again, its boxes and /Rotate resolved, the appearance in the update) and the
+ * signed widgets' pages. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          * files at the size limit may fail here. */
         if (r < 0) {
                 if (r != -EOPNOTSUPP && r != -EFBIG && r != -E2BIG)
+                        abort();
+                return 0;
+        }
+        sign_and_finish(p);
+        p = sign_pending_free(p);
+
+        /* The signed widgets name pages that exist, with normalized rectangles. */
+        const PdfDocumentInfo *info = pdf_document_info(doc);
+        for (size_t i = 0; i < info->n_signed_widgets; i++) {
+                const PdfSignedWidget *w = &info->signed_widgets[i];
+                if (w->page >= info->n_pages || !(w->rect[0] < w->rect[2]) || !(w->rect[1] < w->rect[3]))
+                        abort();
+        }
+
+        static uint8_t samples[2 * 2 * 3] = { 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255 };
+        static const PdfImage image = { .width = 2, .height = 2, .channels = 3, .samples = samples };
+        PadesVisible v = { .placement = PADES_PLACEMENT_RECT, .rect = { 10, 10, 40, 20 }, .image = &image };
+        o.visible = &v;
+        r = pades_prepare(&params, &o, doc, &p, &e);
+        sign_error_done(&e);
+        /* Besides the above: a page 1 kyso cannot place a widget on, or that qpdf cannot read again. */
+        if (r < 0) {
+                if (r != -EOPNOTSUPP && r != -EFBIG && r != -E2BIG && r != -EBADMSG)
                         abort();
                 return 0;
         }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pades-sign-tool: signs a PDF with a software key, for the corpus test and by hand (tests only):
  *   pades-sign-tool [--reason TEXT] [--location TEXT] [--name TEXT] [--field NAME] [--pss|--ecdsa]
- *                   [--sha384] [--dss] CERT KEY CHAIN|- IN OUT
+ *                   [--sha384] [--dss] [--visible PAGE,X,Y,W,H | --seal MM [--leader FIELD] | --stamp]
+ *                   [--image PNG] [--text LINE]... [--font TTF] CERT KEY CHAIN|- IN OUT
  * --dss appends a DSS update holding the signer's certificate and CHAIN (B-LT without revocation data).
+ * --visible draws the signature on PAGE (1-based) in the rectangle (PDF points, bottom-left origin), --seal
+ * draws a seal of that diameter over the leader's signature (the last visible one, or FIELD's), --stamp
+ * draws the --text lines at the top right of page 1; --image is the PNG (with alpha) drawn.
  * Exits 0 when OUT was written ("signed xref=KIND revisions=N signatures=N" on stdout, about the input), 2
  * when the PDF was refused ("refused NAME: message" on stdout), 1 on any other error. */
 #include <errno.h>
@@ -60,6 +64,20 @@ static int der_of(X509 *x, uint8_t **ret, size_t *ret_size) {
         return 0;
 }
 
+/* "PAGE,X,Y,W,H", PAGE 1-based. */
+static int parse_visible(const char *s, PadesVisible *v) {
+        unsigned page;
+        int n = 0;
+
+        if (sscanf(s, "%u,%lf,%lf,%lf,%lf%n", &page, &v->rect.x, &v->rect.y, &v->rect.w, &v->rect.h, &n) !=
+                    5 ||
+            s[n] != '\0' || page == 0)
+                return -EINVAL;
+        v->placement = PADES_PLACEMENT_RECT;
+        v->page = page - 1;
+        return 0;
+}
+
 static int append_dss(SignPending *p, X509 *cert, STACK_OF(X509) * chain, int fd, SignError *e) {
         PadesBlob blobs[16] = {};
         PadesDss dss = { .certs = blobs, .vri = true };
@@ -84,15 +102,14 @@ static int append_dss(SignPending *p, X509 *cert, STACK_OF(X509) * chain, int fd
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "reason", required_argument, NULL, 'r' },
-                { "location", required_argument, NULL, 'l' },
-                { "name", required_argument, NULL, 'n' },
-                { "field", required_argument, NULL, 'f' },
-                { "pss", no_argument, NULL, 'P' },
-                { "ecdsa", no_argument, NULL, 'E' },
-                { "sha384", no_argument, NULL, '3' },
-                { "dss", no_argument, NULL, 'D' },
-                {},
+                { "reason", required_argument, NULL, 'r' },  { "location", required_argument, NULL, 'l' },
+                { "name", required_argument, NULL, 'n' },    { "field", required_argument, NULL, 'f' },
+                { "pss", no_argument, NULL, 'P' },           { "ecdsa", no_argument, NULL, 'E' },
+                { "sha384", no_argument, NULL, '3' },        { "dss", no_argument, NULL, 'D' },
+                { "visible", required_argument, NULL, 'V' }, { "seal", required_argument, NULL, 'S' },
+                { "leader", required_argument, NULL, 'L' },  { "stamp", no_argument, NULL, 'T' },
+                { "image", required_argument, NULL, 'I' },   { "text", required_argument, NULL, 't' },
+                { "font", required_argument, NULL, 'F' },    {},
         };
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
@@ -103,6 +120,9 @@ int main(int argc, char **argv) {
         CmsSignatureScheme scheme = CMS_SIGNATURE_RSA_PKCS1;
         PdfRefusal refusal = PDF_REFUSAL_NONE;
         PadesOptions o = {};
+        PadesVisible v = {};
+        const char *lines[8] = {}, *image_path = NULL;
+        _cleanup_(pdf_image_freep) PdfImage *image = NULL;
         PkeySigner key = {};
         SignError e = {};
         const uint8_t *tbs;
@@ -136,6 +156,33 @@ int main(int argc, char **argv) {
                 case 'D':
                         dss = true;
                         break;
+                case 'V':
+                        if (parse_visible(optarg, &v) < 0) {
+                                fprintf(stderr, "invalid --visible %s\n", optarg);
+                                return 1;
+                        }
+                        break;
+                case 'S':
+                        v.placement = PADES_PLACEMENT_SEAL;
+                        v.seal_diameter_mm = strtod(optarg, NULL);
+                        break;
+                case 'L':
+                        v.leader_field = optarg;
+                        break;
+                case 'T':
+                        v.placement = PADES_PLACEMENT_STAMP;
+                        break;
+                case 'I':
+                        image_path = optarg;
+                        break;
+                case 't':
+                        if (v.n_lines >= ELEMENTSOF(lines))
+                                return 1;
+                        lines[v.n_lines++] = optarg;
+                        break;
+                case 'F':
+                        v.font_path = optarg;
+                        break;
                 default:
                         return 1;
                 }
@@ -149,6 +196,18 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "cannot load the certificate, chain or key\n");
                 return 1;
         }
+        if (image_path) {
+                PdfImageProblem problem = PDF_IMAGE_OK;
+
+                if (pdf_image_from_png_file(image_path, PDF_IMAGE_REQUIRE_ALPHA, &image, &problem) < 0) {
+                        fprintf(stderr, "cannot use %s: %s\n", image_path,
+                                strna(pdf_image_problem_to_string(problem)));
+                        return 1;
+                }
+                v.image = image;
+        }
+        v.lines = lines;
+        o.visible = &v;
         in = open(argv[optind + 3], O_RDONLY | O_CLOEXEC);
         if (in < 0) {
                 fprintf(stderr, "cannot open %s: %m\n", argv[optind + 3]);

@@ -7,12 +7,15 @@
 #include "formats-test.h"
 
 #include <inttypes.h>
+#include <math.h>
 
 #include <openssl/cms.h>
 
 #include "formats/pades-sign.h"
+#include "formats/pdf-verify.h"
 #include "formats/pdf-write.h"
 #include "hex.h"
+#include "pdf-test-png.h"
 #include "sign-fixture.h"
 #include "soft-signer.h"
 
@@ -695,6 +698,261 @@ static void test_bad_params(void **state) {
         sign_error_done(&e);
 }
 
+/* ---- visible signatures */
+
+/* Signs tpath(in) into tpath(out) with the visible signature v (signer NULL: leader); the original stays a
+ * prefix. */
+static int sign_visible(const char *in, const char *out, const char *signer, const PadesVisible *v) {
+        _cleanup_(sign_result_done) SignResult s = sign_pdf(
+                in, out,
+                &(SignHow){ .signer = signer,
+                            .scheme = streq_ptr(signer, "leader2") ? CMS_SIGNATURE_ECDSA
+                                                                   : CMS_SIGNATURE_RSA_PKCS1,
+                            .options = &(PadesOptions){ .visible = v } });
+
+        if (s.r >= 0)
+                assert_prefix(in, out);
+        return s.r;
+}
+
+/* A w x h PNG of one colour (opaque) inside a transparent one-pixel border: alpha as a signature has. */
+static PdfImage *solid_image(unsigned w, unsigned h, uint8_t red, uint8_t green, uint8_t blue) {
+        _cleanup_free_ uint8_t *rgba = calloc((size_t) w * h, 4);
+        PdfImage *img = NULL;
+        TestPng png;
+
+        assert_non_null(rgba);
+        for (unsigned y = 1; y + 1 < h; y++)
+                for (unsigned x = 1; x + 1 < w; x++)
+                        memcpy(rgba + ((size_t) y * w + x) * 4, (uint8_t[]){ red, green, blue, 255 }, 4);
+        png = test_png_from_rgba(w, h, rgba);
+        assert_int_equal(pdf_image_from_png(png.data, png.size, PDF_IMAGE_REQUIRE_ALPHA, &img, NULL), 0);
+        free(png.data);
+        return img;
+}
+
+static bool have_poppler(void) {
+        return run("{ command -v pdftotext && command -v pdftoppm; } >/dev/null 2>&1") == 0;
+}
+
+/* The colour of the pixel at (x, y) PDF points (bottom-left origin) of page 1 of tpath(file), rendered at
+ * 72 dpi; page_height in points. */
+static void pixel_at(const char *file, double page_height, double x, double y, uint8_t rgb[3]) {
+        _cleanup_free_ uint8_t *data = NULL;
+        unsigned w, h, max, px = (unsigned) x, py = (unsigned) (page_height - y);
+        size_t size;
+        int n = 0;
+
+        assert_int_equal(
+                run("pdftoppm -r 72 -f 1 -l 1 -singlefile '%s' '%s'", tpath(file), tpath("render")), 0);
+        read_all(tpath("render.ppm"), &data, &size);
+        assert_int_equal(sscanf((const char *) data, "P6 %u %u %u%n", &w, &h, &max, &n), 3);
+        assert_true(px < w && py < h && max == 255);
+        memcpy(rgb, data + n + 1 + ((size_t) py * w + px) * 3, 3);
+}
+
+static void assert_kyso_counts(const char *file, size_t n) {
+        _cleanup_close_ int fd = open(tpath(file), O_RDONLY | O_CLOEXEC);
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+
+        assert_true(fd >= 0);
+        assert_int_equal(pdf_verify_fd(fd, &res), 0);
+        assert_int_equal(res->document_problem, PDF_DOCUMENT_OK);
+        assert_int_equal(res->n_signatures, n);
+        for (size_t i = 0; i < n; i++)
+                assert_true(pdf_signature_counts(&res->signatures[i]));
+}
+
+static const PdfDocumentInfo *open_info(const char *file, PdfDocument **ret) {
+        int fd = open(tpath(file), O_RDONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(pdf_document_open_fd(fd, ret, NULL, NULL), 0);
+        close(fd);
+        return pdf_document_info(*ret);
+}
+
+/* The leader signs visibly, the seal goes over the left third of the leader's image, a copy stamp at the
+ * top right of page 1: each signature valid for qpdf, pdfsig and pdf_verify, the pixels where they belong.
+ */
+static void test_visible_issue_then_copy(void **state) {
+        _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
+        _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        const char *const stamp_lines[] = { "BẢN SAO", "Ủy ban nhân dân tỉnh Hà Nam",
+                                            "2026-12-06T09:41:07+07:00" };
+        PadesVisible leader = {
+                .placement = PADES_PLACEMENT_RECT,
+                .rect = { 300, 200, 200, 100 },
+                .image = blue,
+        };
+        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL, .seal_diameter_mm = 40, .image = red };
+        PadesVisible stamp = { .placement = PADES_PLACEMENT_STAMP, .lines = stamp_lines, .n_lines = 3 };
+        const PdfDocumentInfo *info;
+        uint8_t rgb[3];
+
+        make_basic("vis.pdf");
+        assert_int_equal(sign_visible("vis.pdf", "vis-1.pdf", NULL, &leader), 0);
+
+        /* The leader's widget is the image's own box (400 x 100 fitted into 200 x 100: 200 x 50, centred).
+         */
+        info = open_info("vis-1.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 1);
+        assert_int_equal(info->signed_widgets[0].page, 0);
+        assert_true(fabs(info->signed_widgets[0].rect[0] - 300) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[1] - 225) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[2] - 500) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[3] - 275) < 0.01);
+        doc = pdf_document_free(doc);
+
+        assert_int_equal(sign_visible("vis-1.pdf", "vis-2.pdf", "seal", &seal), 0);
+        assert_int_equal(sign_visible("vis-2.pdf", "vis-3.pdf", "leader2", &stamp), 0);
+
+        info = open_info("vis-3.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 3);
+        /* The stamp is inside the page, at its top right. */
+        assert_true(info->signed_widgets[2].rect[2] <= 595 - PDF_STAMP_MARGIN + 0.01);
+        assert_true(info->signed_widgets[2].rect[3] <= 842 - PDF_STAMP_MARGIN + 0.01);
+        assert_true(info->signed_widgets[2].rect[0] > 595 / 2.0);
+
+        assert_qpdf_check("vis-1.pdf");
+        assert_qpdf_check("vis-2.pdf");
+        assert_qpdf_check("vis-3.pdf");
+        assert_pdfsig("vis-1.pdf", 1);
+        assert_pdfsig("vis-2.pdf", 2);
+        assert_pdfsig("vis-3.pdf", 3);
+        check_signature("vis-3.pdf", 3, false);
+        check_signature("vis-3.pdf", 1, true);
+        /* The later widgets are changes kyso's verifier allows. */
+        assert_kyso_counts("vis-3.pdf", 3);
+
+        if (!have_poppler())
+                return;
+        assert_int_equal(run("pdftotext '%s' - | grep -q 'BẢN SAO'", tpath("vis-3.pdf")), 0);
+        assert_int_equal(
+                run("pdftotext '%s' - | grep -q 'Ủy ban nhân dân tỉnh Hà Nam'", tpath("vis-3.pdf")), 0);
+        /* Red in the left third of the leader's image (300..366), blue on its right. */
+        pixel_at("vis-3.pdf", 842, 320, 250, rgb);
+        assert_true(rgb[0] > 200 && rgb[1] < 60 && rgb[2] < 60);
+        pixel_at("vis-3.pdf", 842, 470, 250, rgb);
+        assert_true(rgb[0] < 60 && rgb[1] < 60 && rgb[2] > 200);
+        /* Outside the image: the page. */
+        pixel_at("vis-3.pdf", 842, 470, 290, rgb);
+        assert_true(rgb[0] > 200 && rgb[1] > 200 && rgb[2] > 200);
+}
+
+static bool rect_inside(const double r[4], const double box[4]) {
+        return r[0] >= box[0] - 0.01 && r[1] >= box[1] - 0.01 && r[2] <= box[2] + 0.01 &&
+               r[3] <= box[3] + 0.01;
+}
+
+/* Stamps on a page turned by an inherited /Rotate, on one with a /CropBox, a signature on page 2; page and
+ * placement errors. */
+static void test_visible_pages(void **state) {
+        static const char *const rotated[] = {
+                "<< /Type /Catalog /Pages 2 0 R >>",
+                "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 /Rotate -270 /MediaBox [0 0 595 842] >>",
+                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
+                PAGE_CONTENT,
+                "<< /Type /Page /Parent 2 0 R /Rotate 0 /CropBox [100 100 400 500] /Contents 4 0 R "
+                "/Resources << >> /Annots 6 0 R >>",
+                "[]",
+        };
+        static const char *const cropped[] = {
+                "<< /Type /Catalog /Pages 2 0 R >>",
+                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /CropBox [50 60 400 500] "
+                "/Contents 4 0 R /Resources << >> >>",
+                PAGE_CONTENT,
+        };
+        const char *const lines[] = { "PHỤ LỤC số 12/QĐ-UBND", "2026-12-06T09:41:07+07:00" };
+        _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(60, 30, 0, 0, 255);
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        PadesVisible stamp = { .placement = PADES_PLACEMENT_STAMP, .lines = lines, .n_lines = 2 };
+        PadesVisible on_page2 = {
+                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 150, 150, 120, 60 }, .image = blue
+        };
+        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL, .seal_diameter_mm = 30, .image = blue };
+        const PdfDocumentInfo *info;
+        PdfPage page = {};
+
+        make_pdf("rotated.pdf", rotated, ELEMENTSOF(rotated));
+        (void) open_info("rotated.pdf", &doc);
+        assert_int_equal(pdf_document_read_page(doc, 0, &page, NULL), 0);
+        assert_int_equal(page.rotate, 90);
+        assert_true(page.media[2] == 595 && page.media[3] == 842 && !page.has_crop);
+        pdf_page_done(&page);
+        assert_int_equal(pdf_document_read_page(doc, 1, &page, NULL), 0);
+        assert_int_equal(page.rotate, 0);
+        assert_true(page.has_crop && page.crop[0] == 100 && page.crop[3] == 500);
+        pdf_page_done(&page);
+        assert_int_equal(pdf_document_read_page(doc, 2, &page, NULL), -ENXIO);
+        doc = pdf_document_free(doc);
+
+        /* No visible signature yet: no seal. A page past the end: refused. */
+        assert_int_equal(sign_visible("rotated.pdf", "never.pdf", NULL, &seal), -ENOENT);
+        on_page2.page = 7;
+        assert_int_equal(sign_visible("rotated.pdf", "never.pdf", NULL, &on_page2), -ENXIO);
+        on_page2.page = 1;
+
+        assert_int_equal(sign_visible("rotated.pdf", "rotated-1.pdf", NULL, &stamp), 0);
+        assert_int_equal(sign_visible("rotated-1.pdf", "rotated-2.pdf", NULL, &on_page2), 0);
+        assert_int_equal(sign_visible("rotated-2.pdf", "rotated-3.pdf", "seal", &seal), 0);
+        assert_qpdf_check("rotated-3.pdf");
+        assert_pdfsig("rotated-3.pdf", 3);
+        assert_kyso_counts("rotated-3.pdf", 3);
+
+        info = open_info("rotated-3.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 3);
+        /* Page 1 is turned a quarter clockwise: its displayed top right is the media box's top left. */
+        assert_int_equal(info->signed_widgets[0].page, 0);
+        assert_true(rect_inside(info->signed_widgets[0].rect, (double[]){ 0, 0, 595, 842 }));
+        assert_true(fabs(info->signed_widgets[0].rect[0] - PDF_STAMP_MARGIN) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[3] - (842 - PDF_STAMP_MARGIN)) < 0.01);
+        /* Turned: the text runs down the user-space page, so the widget is taller than wide. */
+        assert_true(
+                info->signed_widgets[0].rect[3] - info->signed_widgets[0].rect[1] >
+                info->signed_widgets[0].rect[2] - info->signed_widgets[0].rect[0]);
+        /* Page 2's widget went into its indirect /Annots; the seal followed it there. */
+        assert_int_equal(info->signed_widgets[1].page, 1);
+        assert_int_equal(info->signed_widgets[2].page, 1);
+        assert_true(rect_inside(info->signed_widgets[1].rect, (double[]){ 150, 150, 270, 210 }));
+        doc = pdf_document_free(doc);
+        if (have_poppler())
+                assert_int_equal(
+                        run("pdftotext '%s' - | grep -q 'PHỤ LỤC số 12/QĐ-UBND'", tpath("rotated-3.pdf")),
+                        0);
+
+        /* A seal on the turned page covers the left third of the signature as the reader sees it: the
+         * bottom third in user space. */
+        on_page2 = (PadesVisible){
+                .placement = PADES_PLACEMENT_RECT, .page = 0, .rect = { 100, 300, 100, 200 }, .image = blue
+        };
+        assert_int_equal(sign_visible("rotated.pdf", "turned-1.pdf", NULL, &on_page2), 0);
+        assert_int_equal(sign_visible("turned-1.pdf", "turned-2.pdf", "seal", &seal), 0);
+        assert_pdfsig("turned-2.pdf", 2);
+        info = open_info("turned-2.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 2);
+        /* The 60 x 30 image turned fills 100 x 200 exactly. */
+        assert_true(fabs(info->signed_widgets[0].rect[1] - 300) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[3] - 500) < 0.01);
+        assert_true(fabs(info->signed_widgets[1].rect[3] - (300 + 200 / 3.0)) < 0.01);
+        assert_true(fabs(info->signed_widgets[1].rect[0] + info->signed_widgets[1].rect[2] - 300) < 0.01);
+        doc = pdf_document_free(doc);
+
+        make_pdf("cropped.pdf", cropped, ELEMENTSOF(cropped));
+        assert_int_equal(sign_visible("cropped.pdf", "cropped-1.pdf", NULL, &stamp), 0);
+        assert_qpdf_check("cropped-1.pdf");
+        assert_pdfsig("cropped-1.pdf", 1);
+        info = open_info("cropped-1.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 1);
+        assert_true(rect_inside(
+                info->signed_widgets[0].rect, (double[]){ 50 + PDF_STAMP_MARGIN, 60 + PDF_STAMP_MARGIN,
+                                                          400 - PDF_STAMP_MARGIN, 500 - PDF_STAMP_MARGIN }));
+        assert_true(fabs(info->signed_widgets[0].rect[2] - (400 - PDF_STAMP_MARGIN)) < 0.01);
+        assert_true(fabs(info->signed_widgets[0].rect[3] - (500 - PDF_STAMP_MARGIN)) < 0.01);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_strings),
@@ -709,6 +967,8 @@ int main(void) {
                 cmocka_unit_test(test_wrong_size),
                 cmocka_unit_test(test_revisions_across_chunks),
                 cmocka_unit_test(test_bad_params),
+                cmocka_unit_test(test_visible_issue_then_copy),
+                cmocka_unit_test(test_visible_pages),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }

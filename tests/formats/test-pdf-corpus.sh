@@ -14,28 +14,14 @@ set -uo pipefail
 
 tool=${1:?usage: test-pdf-corpus.sh SIGN_TOOL}
 src=${KYSO_SOURCE_ROOT:?run through meson test}
-corpus=${KYSO_PDF_CORPUS:-${KYSO_SHARED_DIR:-$src/../shared}/corpus/pdf}
 per_file_timeout=${KYSO_PDF_TIMEOUT:-60}
 # Every file in the plain build; a sanitizer build (several times slower) takes every Nth (meson sets it).
 stride=${KYSO_PDF_CORPUS_STRIDE:-1}
 
-if [[ ! -d $corpus ]]; then
-        echo "no PDF corpus at $corpus: skipped"
-        exit 77
-fi
-for t in qpdf pdfsig certutil openssl python3; do
-        command -v "$t" >/dev/null || { echo "$t is not installed: skipped"; exit 77; }
-done
+source "$src/tests/formats/pdf-corpus-env.sh"
+pdf_corpus_env pdf-corpus qpdf pdfsig certutil openssl python3
 have_mutool=false
 command -v mutool >/dev/null && have_mutool=true
-
-tmp=$(mktemp -d /tmp/kyso-pdf-corpus-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-"$src/tests/formats/make-test-pki.sh" "$tmp/pki" >"$tmp/pki.log" 2>&1 || { cat "$tmp/pki.log"; exit 1; }
-pki=$tmp/pki
-mkdir "$tmp/nss"
-certutil -N -d "sql:$tmp/nss" --empty-password >/dev/null
-certutil -A -d "sql:$tmp/nss" -n root -t "CT,C,C" -i "$pki/root.pem" >/dev/null
 
 failures=0
 signed=0

@@ -9,31 +9,9 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir pdf KYSO_PDF_TEST_DIR
-        unset KYSO_SANDBOX_MODULE
-        sandbox_exec --no-start
-fi
-# ---- inside the sandbox
-T=$KYSO_PDF_TEST_DIR
-D=$T/docs
-mkdir -p "$D" "$T/out"
-LEADER="pkcs11:token=leader;object=leader;type=cert"
-SEAL="pkcs11:token=seal;object=seal;type=cert"
-MKPDF=$KYSO_SOURCE_ROOT/tests/signing/make-pdf.py
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
-prompts() { grep -c '^SETDESC' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
-alive() { kill -0 "$kysod_pid" 2>/dev/null; }
+. "$KYSO_SOURCE_ROOT/tests/signing/pdf-sandbox.sh"
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 last_done() { kysoctl audit show --json | jq -c '[.[] | select(.event == "sign-done")] | last'; }
-
-# pdfsig validates against an NSS database holding the test root only (SoftHSM stays out of it).
-mkdir -p "$T/nss"
-certutil -N -d "sql:$T/nss" --empty-password >/dev/null 2>&1
-certutil -A -d "sql:$T/nss" -n kyso-test-root -t "CT,C,C" -i "$KYSO_PKI/root.pem" >/dev/null 2>&1 ||
-        bail_out "certutil cannot add the test root"
-pdfsig_valid() { pdfsig -nssdir "sql:$T/nss" "$1" 2>&1 | grep -c "Signature is Valid\."; }
-pdfsig_total() { pdfsig -nssdir "sql:$T/nss" "$1" 2>&1 | grep -c "Total document signed"; }
 
 : >"$T/kysod.log"
 start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# test-pdf-visible.sh: visible PDF signatures through kysod (TAP). The leader approves with --visible and
+# --image; the clerk issues with the seal's image from kysod.conf (signature-image, seal-diameter), placed
+# over the left third of the leader's image (pdftoppm: red there, blue on its right); a copy and an appendix
+# get their stamp at the top right of page 1 (pdftotext reads the organisation's name and the document
+# number). pdfsig finds every signature valid and qpdf --check passes. A visible signature asked for without
+# an image, or with one that is not a PNG, is signed invisibly, and the prompt says so before the person
+# approves.
+set -uo pipefail
+
+. "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
+
+. "$KYSO_SOURCE_ROOT/tests/signing/pdf-sandbox.sh"
+
+# The leader's signature: a blue 300 x 100 block; the seal: a red disk. Both with transparency around.
+MKPNG=$KYSO_SOURCE_ROOT/tests/signing/make-png.py
+{ "$MKPNG" "$T/sig.png" block 300 100 0,0,255 && "$MKPNG" "$T/seal.png" disk 100 100 255,0,0; } ||
+        bail_out "cannot make the images"
+# pixel FILE X Y: "R G B" at (X, Y) points from the bottom left of page 1 (A4), rendered at 72 dpi.
+pixel() {
+        pdftoppm -r 72 -f 1 -l 1 -singlefile "$1" "$T/render" &&
+                python3 - "$T/render.ppm" "$2" "$3" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+parts = data.split(maxsplit=4)
+w, h = int(parts[1]), int(parts[2])
+x, y = int(sys.argv[2]), h - int(sys.argv[3])
+i = (y * w + x) * 3
+print(*parts[4][i:i + 3])
+PY
+}
+
+seal_sha256=$(openssl x509 -in "$KYSO_PKI/seal.pem" -outform DER | sha256sum | cut -d' ' -f1)
+{
+        echo "signature-image = $seal_sha256 $T/seal.png"
+        echo "seal-diameter = 30"
+} >>"$KYSO_AGENT_CONFIG"
+
+: >"$T/kysod.log"
+start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
+python3 "$MKPDF" new "$D/qd.pdf" "Quyet dinh so 7/QD-UBND" || bail_out "make-pdf.py failed"
+
+# 1. approve, drawn at the given place with the given image.
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 \
+        --image "$T/sig.png" "$D/qd.pdf" -o "$T/out/approved.pdf" 2>&1)
+expect "approve with --visible is signed ($out)" test -s "$T/out/approved.pdf"
+expect "qpdf --check passes" qpdf --check "$T/out/approved.pdf"
+expect_eq "pdfsig: valid" 1 "$(pdfsig_valid "$T/out/approved.pdf")"
+expect "the prompt did not say the signature is invisible" bash -c "! grep -q invisible '$KYSO_TEST_PINENTRY_LOG'"
+
+# 2. issue: the seal over the left third of the leader's image (300..380), the rest stays blue.
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B "$T/out/approved.pdf" -o "$T/out/issued.pdf" 2>&1)
+expect "issue is signed ($out)" test -s "$T/out/issued.pdf"
+expect "qpdf --check passes on the issued PDF" qpdf --check "$T/out/issued.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/issued.pdf")"
+expect_eq "the seal is red over the left third of the leader's image" "255 0 0" "$(pixel "$T/out/issued.pdf" 350 190)"
+expect_eq "the leader's image is blue on its right" "0 0 255" "$(pixel "$T/out/issued.pdf" 500 190)"
+
+# 3. copy: the stamp at the top right of page 1, with the organisation and the time in Vietnam.
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role copy --cert "$SEAL" --level B-B "$D/qd.pdf" -o "$T/out/copy.pdf" 2>&1)
+expect "copy is signed ($out)" test -s "$T/out/copy.pdf"
+expect_eq "pdfsig: valid" 1 "$(pdfsig_valid "$T/out/copy.pdf")"
+text=$(pdftotext "$T/out/copy.pdf" - 2>/dev/null)
+expect_match "the copy stamp says SAO Y" "SAO Y" "$text"
+expect_match "... the organisation" "UBND phường Uông Bí" "$text"
+expect_match "... the time in Vietnam" "T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\+07:00" "$text"
+
+# 4. appendix: the document number.
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role appendix --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" "$D/qd.pdf" \
+        -o "$T/out/appendix.pdf" 2>&1)
+expect "appendix is signed ($out)" test -s "$T/out/appendix.pdf"
+expect_eq "pdfsig: valid" 1 "$(pdfsig_valid "$T/out/appendix.pdf")"
+expect_match "the appendix stamp names the document" "Phụ lục kèm theo văn bản số 7/QĐ-UBND" \
+        "$(pdftotext "$T/out/appendix.pdf" - 2>/dev/null)"
+
+# 5. --visible without an image (none configured for the leader): signed invisibly, the prompt says so.
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 \
+        "$D/qd.pdf" -o "$T/out/invisible.pdf" 2>&1)
+expect "approve with --visible but no image is signed ($out)" test -s "$T/out/invisible.pdf"
+expect "the prompt said the signature will be invisible" grep -q "invisible in the PDF" "$KYSO_TEST_PINENTRY_LOG"
+
+# 6. An image that is not a PNG: signed invisibly, the prompt says why; without --visible nothing is said.
+echo "not a PNG" >"$T/bad.png"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 \
+        --image "$T/bad.png" "$D/qd.pdf" -o "$T/out/bad-image.pdf" 2>&1)
+expect "approve with a bad image is signed ($out)" test -s "$T/out/bad-image.pdf"
+expect "the prompt said the image cannot be used" grep -q "image cannot be used" "$KYSO_TEST_PINENTRY_LOG"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --image "$T/bad.png" "$D/qd.pdf" \
+        -o "$T/out/plain.pdf" 2>&1)
+expect "approve without --visible is signed ($out)" test -s "$T/out/plain.pdf"
+expect "... and the prompt says nothing of visibility" bash -c "! grep -q invisible '$KYSO_TEST_PINENTRY_LOG'"
+
+# 7. Wrong --visible: a usage error, no request.
+out=$(kysoctl sign --role approve --cert "$LEADER" --visible 0,1,2,3 "$D/qd.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_eq "a bad --visible is a usage error (exit 2)" 2 "$?"
+
+expect "kysod is still running" alive
+expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
+kill "$kysod_pid" 2>/dev/null
+wait "$kysod_pid" 2>/dev/null
+tap_done
