@@ -475,7 +475,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         }
         /* A certificate the agent knows cannot sign is refused now, before a request exists: no pinentry, no
          * record, the reason said (kysoctl sign --cert no longer asks GetCertificates first). */
-        unusable = signer_unusable(s, cert_uri, &revoked);
+        unusable = signer_unusable(s, r, cert_uri, &revoked);
         if (unusable) {
                 reply = kyso_bus_error_reply(
                         m, revoked ? KYSO_BUS_ERROR_CERTIFICATE_REVOKED : KYSO_BUS_ERROR_CERTIFICATE_INVALID,

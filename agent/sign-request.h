@@ -240,8 +240,9 @@ SignParams request_sign_params(const SignRequest *r);
 /* The token that holds cert_uri now, or NULL (before the request looks for its certificate). */
 char *signer_token_of(AgentSign *s, const char *cert_uri);
 /* Why the certificate cert_uri names alone cannot sign, as GetCertificates would mark it (translated), or
- * NULL when it may be tried (also when nothing is known); *ret_revoked says whether it is revoked. */
-char *signer_unusable(AgentSign *s, const char *cert_uri, bool *ret_revoked);
+ * NULL when it may be tried (also when nothing is known, or the inventory's policy is not the current one:
+ * r->policy is loaded here then, for signer_prepare()); *ret_revoked says whether it is revoked. */
+char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *ret_revoked);
 
 /* sign-document.c */
 void doc_done(SignDoc *d);

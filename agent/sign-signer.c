@@ -106,7 +106,7 @@ int signer_prepare(SignRequest *r) {
         /* Never policy_tools_flags(): the person at the desk sets this process's environment, and must not
          * be able to loosen the policy with it. The owner check always applies (root-owned, not writable by
          * others), so $KYSO_POLICY can only point at a policy the administrator wrote. */
-        k = policy_load(policy_tools_path(), 0, &r->policy, &errors);
+        k = r->policy ? 0 : policy_load(policy_tools_path(), 0, &r->policy, &errors);
         if (k < 0) {
                 log_error_errno(
                         k, "Cannot load the signing policy %s: %m%s%s", policy_tools_path(),
@@ -260,8 +260,9 @@ int signer_validate_start(SignRequest *r) {
         return 0;
 }
 
-char *signer_unusable(AgentSign *s, const char *cert_uri, bool *ret_revoked) {
+char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *ret_revoked) {
         _cleanup_(certificate_info_done) CertificateInfo info = {};
+        _cleanup_strv_free_ char **errors = NULL;
         const P11Token *const *tokens;
         const P11Certificate *const *certs, *cert;
         const Policy *policy = s->revocation ? agent_revocation_get_policy(s->revocation) : NULL;
@@ -269,7 +270,13 @@ char *signer_unusable(AgentSign *s, const char *cert_uri, bool *ret_revoked) {
         char *msg = NULL;
         int k;
 
-        if (!policy || p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
+        /* The inventory's statuses were worked out under the policy of its last refresh. The request's own
+         * policy is read now (signer_prepare() keeps it): when it differs, e.g. a root added with kysoctl
+         * trust since, those statuses say nothing and the request's own checks decide. */
+        if (!policy || (!r->policy && policy_load(policy_tools_path(), 0, &r->policy, &errors) < 0) ||
+            !streq(policy->digest, r->policy->digest))
+                return NULL;
+        if (p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
             p11_manager_get_certificates(s->manager, &certs, &nc) < 0 ||
             p11_certificate_lookup(cert_uri, tokens, nt, certs, nc, 0, NULL, &cert) < 0 ||
             certificate_info_from_der(policy, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)

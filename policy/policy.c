@@ -343,19 +343,40 @@ int policy_finish(Policy *p, char ***errors) {
         return 0;
 }
 
-/* The policy's identity: "SHA256  PATH\n" per file (sha256sum's format), hashed. */
+/* Appends "SHA256  NAME\n" (sha256sum's format) to *text. */
+static int digest_line(char **text, const char *sha256, const char *name) {
+        char *n;
+        if (asprintf(&n, "%s%s  %s\n", strempty(*text), sha256, name) < 0)
+                return -ENOMEM;
+        free(*text);
+        *text = n;
+        return 0;
+}
+
+/* The policy's identity: "SHA256  PATH\n" per file (sha256sum's format), then one line per trusted root and
+ * intermediate certificate, hashed. The certificates count because a root added to or removed from a
+ * folder the policy names (kysoctl trust) changes what it trusts without changing any file it lists: the
+ * agent compares digests to see a policy change without a restart. */
 static int policy_digest(Policy *p) {
         _cleanup_free_ char *text = NULL;
-        size_t len = 0;
+        STACK_OF(X509) * stacks[] = { p->trusted_roots, p->intermediates };
+        char fp[65];
+        int r;
+
         for (size_t i = 0; p->files && p->files[i]; i++) {
-                char *n;
-                if (asprintf(&n, "%s%s  %s\n", strempty(text), p->file_sha256[i], p->files[i]) < 0)
-                        return -ENOMEM;
-                free(text);
-                text = n;
-                len = strlen(text);
+                r = digest_line(&text, p->file_sha256[i], p->files[i]);
+                if (r < 0)
+                        return r;
         }
-        return sha256_hex(strempty(text), len, p->digest);
+        for (size_t s = 0; s < ELEMENTSOF(stacks); s++)
+                for (int i = 0; stacks[s] && i < sk_X509_num(stacks[s]); i++) {
+                        r = cert_fingerprint_sha256(sk_X509_value(stacks[s], i), fp);
+                        if (r >= 0)
+                                r = digest_line(&text, fp, s == 0 ? "root" : "intermediate");
+                        if (r < 0)
+                                return r;
+                }
+        return sha256_hex(strempty(text), text ? strlen(text) : 0, p->digest);
 }
 
 static int parse_file(Policy *p, const char *path, PolicyLoadFlags flags, char ***errors) {
