@@ -196,6 +196,12 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
                 doc_bad(r, d, pdf_refusal_message(p->refusal));
                 return 0;
         }
+        if (p->error < 0 && p->bad_image) {
+                log_notice("Request %s: %s is not signed: %s", r->path, strna(d->name), p->bad_image);
+                doc_set_hash(d);
+                doc_bad(r, d, p->bad_image);
+                return 0;
+        }
         if (p->error < 0) {
                 log_error("Cannot prepare the PDF signature of %s: %s", strna(d->name), strna(p->detail));
                 return p->error;

@@ -103,6 +103,7 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         free(p->doc_number);
         free(p->image_data);
         free(p->invisible_why);
+        free(p->bad_image);
         free(p->signing_certificate);
         sk_X509_pop_free(p->sign.chain, X509_free);
         X509_free(p->sign.cert);
@@ -274,15 +275,18 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0) {
-                        _cleanup_free_ char *why = NULL;
+                        /* An image asked for (or configured) that cannot be drawn is refused before any
+                         * prompt, saying what to give instead (issue 11). */
                         if (asprintf(
-                                    &why, _("the signature image cannot be used: %s"),
-                                    strna(pdf_image_problem_to_string(problem))) < 0)
+                                    &p->bad_image,
+                                    _("The signature image cannot be used: %s Give a PNG with a transparent "
+                                      "background, at most 4 MiB and 4000 pixels a side (--image, or "
+                                      "signature-image in kysod.conf), then sign again."),
+                                    strna(pdf_image_problem_to_string(problem))) < 0) {
+                                p->bad_image = NULL;
                                 return -ENOMEM;
-                        k = invisible(p, why);
-                        if (k < 0)
-                                return k;
-                        return pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                        }
+                        return sign_error(e, -EBADMSG, "the signature image is not a usable PNG");
                 }
         }
         k = visible_for_role(p, image, &v, lines, time_text, &appendix_line);

@@ -74,6 +74,8 @@ typedef struct PdfPrepare {
          * prompt says so; invisible_why says why (translated, NULL: nothing asked for it). */
         bool shown;
         char *invisible_why;
+        /* Translated: the image to draw is not a usable PNG; the document is refused before any prompt. */
+        char *bad_image;
         unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
                               is 1) */
 } PdfPrepare;

@@ -4,8 +4,8 @@
 # over the left third of the leader's image (pdftoppm: red there, blue on its right); a copy and an appendix
 # get their stamp at the top right of page 1 (pdftotext reads the organisation's name and the document
 # number). pdfsig finds every signature valid and qpdf --check passes. A visible signature asked for without
-# an image, or with one that is not a PNG, is signed invisibly, and the prompt says so before the person
-# approves.
+# an image is signed invisibly, and the prompt says so before the person approves; one with an image that is
+# not a PNG is refused before any prompt.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -85,14 +85,16 @@ out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visib
 expect "approve with --visible but no image is signed ($out)" test -s "$T/out/invisible.pdf"
 expect "the prompt said the signature will be invisible" grep -q "invisible in the PDF" "$KYSO_TEST_PINENTRY_LOG"
 
-# 6. An image that is not a PNG: signed invisibly, the prompt says why; without --visible nothing is said.
+# 6. An image that is not a PNG: refused before any prompt, saying what to give (issue 11); without --visible
+# the image is not drawn, so not read, and nothing is said.
 echo "not a PNG" >"$T/bad.png"
 : >"$KYSO_TEST_PINENTRY_LOG"
 script "confirm yes" "pin 1111"
 out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 \
         --image "$T/bad.png" "$D/qd.pdf" -o "$T/out/bad-image.pdf" 2>&1)
-expect "approve with a bad image is signed ($out)" test -s "$T/out/bad-image.pdf"
-expect "the prompt said the image cannot be used" grep -q "image cannot be used" "$KYSO_TEST_PINENTRY_LOG"
+expect_match "approve with a bad image is refused, saying why" "image cannot be used: The image is not a PNG file.*PNG with a transparent background" "$out"
+expect "... before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
+expect "... and nothing is written" bash -c "! test -s '$T/out/bad-image.pdf'"
 : >"$KYSO_TEST_PINENTRY_LOG"
 script "confirm yes" "pin 1111"
 out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --image "$T/bad.png" "$D/qd.pdf" \
