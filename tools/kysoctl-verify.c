@@ -680,15 +680,14 @@ static void help(void) {
         printf(_("\nkysoctl verify FILE.pdf [--json] [--html REPORT.html] [--policy FILE]\n\n"
                  "Verifies every signature inside a PDF: what it covers, every change made after it, the\n"
                  "signer's certificate and role. --html writes a printable report in Vietnamese.\n"));
+        kysoctl_verbose_help();
 }
 
 int verb_verify(int argc, char **argv) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, 'j' },
-                { "policy", required_argument, NULL, 'p' },
-                { "html", required_argument, NULL, 'H' },
-                {},
+                { "help", no_argument, NULL, 'h' },         { "json", no_argument, NULL, 'j' },
+                { "policy", required_argument, NULL, 'p' }, { "html", required_argument, NULL, 'H' },
+                { "verbose", no_argument, NULL, 'v' },      {},
         };
         const char *policy_path = NULL, *html_path = NULL;
         Output out = {};
@@ -696,11 +695,14 @@ int verb_verify(int argc, char **argv) {
 
         i18n_setup();
         optind = 0;
-        while ((c = getopt_long(argc, argv, "hjp:H:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hjp:H:v", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
                         return KYSOCTL_EXIT_OK;
+                case 'v':
+                        kysoctl_set_verbose();
+                        break;
                 case 'j':
                         out.json = true;
                         break;

@@ -456,6 +456,7 @@ if command -v pdfsig >/dev/null && command -v certutil >/dev/null && command -v 
                 "$A/sealed.pdf" >/dev/null 2>&1 || bail_out "pdfsig -add-signature (seal) failed"
 
         expect_verify "PDF: the leader's signature is valid" 0 "Verdict: +VALID\." "$A/signed.pdf"
+        expect_verify "PDF: --verbose is taken, the verdict the same" 0 "Verdict: +VALID\." --verbose "$A/signed.pdf"
         expect_verify "PDF: the leader counts as the competent person" 0 "Competent person: +counts" "$A/signed.pdf"
         expect_verify "PDF: field, kind and sub-filter shown" 0 "Field: +Leader \(signature, adbe.pkcs7.detached\)" \
                 "$A/signed.pdf"
