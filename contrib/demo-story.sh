@@ -140,6 +140,28 @@ certutil -N -d "sql:$D/nss" --empty-password >/dev/null 2>&1
 certutil -A -d "sql:$D/nss" -n demo-root -t "CT,C,C" -i "$KYSO_PKI/root.pem"
 pdfsig -nssdir "sql:$D/nss" "$D/quyet-dinh-13.issued.pdf" | grep -E "Signer Certificate Common Name|Signature Validation|Total document"
 
+step "9b. A certified copy (sao y) and an appendix: the clerk's seal, with their stamps at the top right of page 1"
+answer "confirm yes" "pin 2222"
+kysoctl sign --role copy --cert "$SEAL" "$D/quyet-dinh-13.issued.pdf" -o "$D/quyet-dinh-13.copy.pdf"
+python3 "$root/tests/signing/make-pdf.py" new "$D/quyet-dinh-13.phu-luc.pdf" \
+        "PHU LUC: danh sach ho gia dinh duoc giao dat"
+answer "confirm yes" "pin 2222"
+kysoctl sign --role appendix --cert "$SEAL" --doc-number "13/QĐ-UBND" "$D/quyet-dinh-13.phu-luc.pdf" \
+        -o "$D/quyet-dinh-13.phu-luc.signed.pdf"
+if command -v pdftotext >/dev/null; then
+        echo "The copy's stamp, as its text layer reads:"
+        pdftotext -f 1 -l 1 "$D/quyet-dinh-13.copy.pdf" - | grep -E "SAO Y|:[0-9]{2}\+07:00" | sed 's/^/    /'
+        echo "The appendix's stamp:"
+        pdftotext -f 1 -l 1 "$D/quyet-dinh-13.phu-luc.signed.pdf" - | grep -E "Phụ lục|\+07:00" | sed 's/^/    /'
+fi
+# The signed PDFs outlive the demo's temporary folder.
+keep=${KYSO_DEMO_PDF_DIR:-$D/pdf}
+mkdir -p "$keep"
+cp "$D/quyet-dinh-13.approved.pdf" "$D/quyet-dinh-13.issued.pdf" "$D/quyet-dinh-13.copy.pdf" \
+        "$D/quyet-dinh-13.phu-luc.signed.pdf" "$keep/"
+[[ -f $D/quyet-dinh-13.issued.png ]] && cp "$D/quyet-dinh-13.issued.png" "$keep/"
+echo "The signed PDFs (approved, sealed, the copy, the appendix) are in $keep"
+
 step "10. The same PDF with its text changed after the chairman signed: sealing it is refused, naming the change"
 python3 "$root/tests/signing/make-pdf.py" change-text "$D/quyet-dinh-13.approved.pdf" \
         "$D/quyet-dinh-13.changed.pdf" "QUYET DINH so 13/QD-UBND ve viec giao dat o cho ho ong A"

@@ -24,6 +24,7 @@ export KYSO_DEMO_DIR=$demo_tmp
 # story to print; and the register's HTML export, kept after the demo for a browser.
 export KYSO_SANDBOX_NOTIFICATIONS=$demo_tmp/notifications.jsonl
 export KYSO_DEMO_REGISTER_HTML=${TMPDIR:-/tmp}/kyso-demo-register.html
+export KYSO_DEMO_PDF_DIR=${TMPDIR:-/tmp}/kyso-demo-pdf
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 if ! contrib/sandbox --build build contrib/demo-story.sh; then
         echo "demo: the demo did not run to its end (the reason is above)." >&2

@@ -16,6 +16,7 @@ command -v jq >/dev/null || bail_out "jq is missing (contrib/install-deps.sh)"
 export KYSO_SANDBOX_PINENTRY=$KYSO_SOURCE_ROOT/tests/agent/scripted-pinentry
 export KYSO_TEST_PINENTRY_SCRIPT=$T/pinentry.script KYSO_TEST_PINENTRY_LOG=$T/pinentry.log KYSO_DEMO_DIR=$T
 export KYSO_SANDBOX_NOTIFICATIONS=$T/notifications.jsonl KYSO_DEMO_REGISTER_HTML=$T/register.html
+export KYSO_DEMO_PDF_DIR=$T/pdf
 : >"$KYSO_TEST_PINENTRY_SCRIPT"
 unset KYSO_POLICY
 
@@ -56,13 +57,17 @@ expect_match "the HTML export: says where it is" "^The HTML report .*: $T/regist
 expect_eq "the HTML export: one row per certificate of both tokens" 11 "$(grep -c '^<tr><td>' "$T/register.html")"
 expect_match "the CSV export: its header shown" "^holder,organization,kind,status," "$out"
 expect_eq "the CSV export: a header and a row per certificate" 12 "$(grep -c $'\r$' "$T/docs/register.csv")"
+expect_match "9b. the copy carries its stamp (SAO Y), read from its text layer" "^ +SAO Y" "$out"
+expect_match "9b. the appendix carries its stamp" "^ +Phụ lục kèm theo văn bản số 13/QĐ-UBND" "$out"
+expect_match "9b. the demo says where the signed PDFs are" "^The signed PDFs .* are in $T/pdf$" "$out"
+expect_eq "9b. and they are there" 4 "$(ls "$T/pdf"/*.pdf 2>/dev/null | wc -l)"
 # The certificate register's records (cert-first-seen, cert-status-changed: issue 15) come between these.
 events=$(awk '/^SEQ +TIME/ { on = 1; next } on && /^[0-9]+ / { print $3 } /^The audit log/ { on = 0 }' "$T/out")
-expect_eq "11. the audit log: start, configuration, policy, two tokens, four signatures, three refusals" \
-        "agent-start config-load policy-load token-added token-added sign-done sign-done sign-denied sign-denied sign-done sign-done sign-denied" \
+expect_eq "11. the audit log: start, configuration, policy, two tokens, six signatures, three refusals" \
+        "agent-start config-load policy-load token-added token-added sign-done sign-done sign-denied sign-denied sign-done sign-done sign-done sign-done sign-denied" \
         "$(grep -v '^cert-' <<<"$events" | tr '\n' ' ' | sed 's/ $//')"
 expect_match "11. kysoctl audit verify: intact" \
-        "^The audit log is intact: $((12 + $(grep -c '^cert-' <<<"$events"))) records" "$out"
+        "^The audit log is intact: $((14 + $(grep -c '^cert-' <<<"$events"))) records" "$out"
 expect_match "the end" "^Done\. Try it yourself: contrib/sandbox bash" "$out"
 
 # A step that goes wrong: here kysod cannot ask for approval, so the first signature fails.
