@@ -173,7 +173,7 @@ void doc_hash_job_run(void *job) {
 
         j->error = doc_hash_read(j);
         if (j->error >= 0 && j->is_pdf && j->pdf)
-                pdf_prepare_run(j->pdf, j->pdf_fd, &j->reader);
+                pdf_prepare_run(j->pdf, j->pdf_fd, &j->reader, j->sha256_tail);
 }
 
 void doc_hash_job_cancel(void *job) {

@@ -318,7 +318,7 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
         return pades_prepare(&p->sign, o, p->doc, &p->pending, e);
 }
 
-void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
+void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_CTX *sha256) {
         _cleanup_(sign_error_done) SignError e = {};
         const uint8_t *data;
         size_t size = 0;
@@ -358,6 +358,8 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader) {
                 .location = p->location,
                 .name = p->name,
                 .timestamp = p->timestamp,
+                /* The document's SHA-256 as it was read: the byte ranges' digest goes on from it. */
+                .original_digest = sha256,
         };
         k = prepare_visible(p, &o, &e);
         if (k < 0) {

@@ -83,8 +83,9 @@ typedef struct PdfPrepare {
 /* Copies the strings and the signing certificate, takes references on the policy, cert and chain. */
 int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret);
 /* On a worker thread: fd holds the whole document (a regular file); reader's cancel ends the policy checks
- * early (-ECANCELED). */
-void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader);
+ * early (-ECANCELED). sha256 (may be NULL): the SHA-256 state after the document's bytes, continued for the
+ * byte ranges when the signature's digest is SHA-256 instead of reading the document again. */
+void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_CTX *sha256);
 PdfPrepare *pdf_prepare_free(PdfPrepare *p);
 
 /* Translated: why a signature of a PDF does not count, naming the object a later change touched (the

@@ -33,6 +33,24 @@ int content_digests_add(ContentDigests *c, int nid) {
         return 0;
 }
 
+int content_digests_add_state(ContentDigests *c, int nid, const EVP_MD_CTX *ctx, uint64_t bytes) {
+        const EVP_MD *md = ctx ? EVP_MD_CTX_get0_md(ctx) : NULL;
+        int r;
+
+        if (!md || EVP_MD_get_type(md) != nid)
+                return -EINVAL;
+        if (c->n != 0)
+                return c->d[0].nid == nid ? -EEXIST
+                                          : -EINVAL; /* others would not start from the same point */
+        r = content_digests_add(c, nid);
+        if (r < 0)
+                return r;
+        if (EVP_MD_CTX_copy_ex(c->d[c->n - 1].ctx, ctx) != 1)
+                return -ENOMEM;
+        c->total = bytes;
+        return 0;
+}
+
 int content_digests_update(ContentDigests *c, const void *data, size_t size) {
         if (c->finished)
                 return -EINVAL;

@@ -33,6 +33,10 @@ typedef struct ContentDigests {
 int content_digests_add(ContentDigests *c, int nid);
 /* Reads until the end and finalizes every digest. */
 int content_digests_read(ContentDigests *c, ContentReadFunc read, void *userdata);
+/* Makes nid the first and only algorithm of c, its state continuing ctx, which has hashed `bytes` bytes
+ * already (a caller that read the content once for another purpose). -EINVAL when ctx is not nid or c has
+ * an algorithm already (-EEXIST: this one). */
+int content_digests_add_state(ContentDigests *c, int nid, const EVP_MD_CTX *ctx, uint64_t bytes);
 /* Hashes a buffer instead of a stream (countersignatures, time-stamp imprints). */
 int content_digests_update(ContentDigests *c, const void *data, size_t size);
 int content_digests_finish(ContentDigests *c);

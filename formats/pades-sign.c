@@ -292,13 +292,23 @@ static int visible_prepare(
 }
 
 /* The digest of the byte ranges: the original bytes from the mapping, then the update around /Contents. */
-static int hash_ranges(const PdfDocument *doc, const PdfSignatureUpdate *u, int nid, ContentDigests *d) {
-        size_t after = u->contents_offset + u->contents_length;
+static int hash_ranges(
+        const PdfDocument *doc, const PdfSignatureUpdate *u, int nid, const EVP_MD_CTX *original,
+        ContentDigests *d) {
+        size_t after = u->contents_offset + u->contents_length, size = 0;
+        const EVP_MD *md = original ? EVP_MD_CTX_get0_md(original) : NULL;
         int r;
 
-        r = content_digests_add(d, nid);
-        if (r >= 0)
-                r = pdf_document_digest(doc, d);
+        /* The first range starts with the whole original: a state that has hashed it already saves a pass
+         * over the document (a second SHA-256 of 100 MB is a third of signing it). */
+        if (md && EVP_MD_get_type(md) == nid) {
+                (void) pdf_document_data(doc, &size);
+                r = content_digests_add_state(d, nid, original, size);
+        } else {
+                r = content_digests_add(d, nid);
+                if (r >= 0)
+                        r = pdf_document_digest(doc, d);
+        }
         if (r >= 0)
                 r = content_digests_update(d, u->data, u->contents_offset);
         if (r >= 0)
@@ -368,7 +378,7 @@ int pades_prepare(
         if (r < 0)
                 return sign_error(e, r, "cannot write the signature update");
 
-        r = hash_ranges(doc, &pp->update, p->digest_nid, &d);
+        r = hash_ranges(doc, &pp->update, p->digest_nid, o->original_digest, &d);
         if (r < 0)
                 return sign_error(e, r == -ENOMEM ? r : -EINVAL, "cannot hash the PDF with this digest");
         in = (CadesInput){ .profile = CADES_PROFILE_PADES, .digests = &d };

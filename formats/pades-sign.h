@@ -68,6 +68,10 @@ typedef struct PadesOptions {
         size_t contents_reserve;
         /* The widget's appearance and place; NULL: invisible. */
         const PadesVisible *visible;
+        /* A digest context (SignParams.digest_nid) that has hashed exactly the document's bytes, e.g. while
+         * the caller read them: the byte-range digest goes on from it instead of reading the document
+         * again. NULL, or another algorithm: the document is read here. Not changed. */
+        const EVP_MD_CTX *original_digest;
 } PadesOptions;
 
 /* Builds the update for doc (which must stay alive only during this call: what is needed later is copied)

@@ -322,6 +322,38 @@ static void test_sign_basic(void **state) {
         assert_pdfsig("basic-signed.pdf", 1);
 }
 
+/* The caller's digest state of the original (kysod hashes a document as it reads it): the byte ranges'
+ * digest goes on from it, and the signature is valid. A state of other bytes gives a signature that does
+ * not verify: the state is what is used, the document is not read again. */
+static void test_original_digest(void **state) {
+        _cleanup_(sign_result_done) SignResult s = {}, wrong = {};
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *signed_data = NULL;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        PadesOptions o = { .original_digest = ctx };
+        SignHow how = { .options = &o };
+        size_t size, signed_size;
+
+        make_basic("od.pdf");
+        read_all(tpath("od.pdf"), &data, &size);
+        assert_non_null(ctx);
+        assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+        assert_int_equal(EVP_DigestUpdate(ctx, data, size), 1);
+        s = sign_pdf("od.pdf", "od-signed.pdf", &how);
+        assert_int_equal(s.r, 0);
+        check_signature("od-signed.pdf", 1, true);
+        assert_pdfsig("od-signed.pdf", 1);
+
+        assert_int_equal(EVP_DigestUpdate(ctx, "x", 1), 1);
+        wrong = sign_pdf("od.pdf", "od-wrong.pdf", &how);
+        assert_int_equal(wrong.r, 0);
+        read_all(tpath("od-wrong.pdf"), &signed_data, &signed_size);
+        assert_int_equal(pdf_verify(signed_data, signed_size, &res), 0);
+        assert_int_equal(res->n_signatures, 1);
+        assert_int_equal(res->signatures[0].problem, PDF_SIGNATURE_CMS_INVALID);
+        EVP_MD_CTX_free(ctx);
+}
+
 static void test_text_strings(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
         char date[PDF_DATE_MAX];
@@ -957,6 +989,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_strings),
                 cmocka_unit_test(test_sign_basic),
+                cmocka_unit_test(test_original_digest),
                 cmocka_unit_test(test_second_signature),
                 cmocka_unit_test(test_xref_stream),
                 cmocka_unit_test(test_existing_form),
