@@ -4,6 +4,8 @@
 #   make-pdf.py new OUT TEXT             a one-page PDF showing TEXT (ASCII), classic xref table
 #   make-pdf.py change-text IN OUT TEXT  IN followed by an incremental update that replaces page 1's content
 #                                        with TEXT: what a signature over IN must not survive
+#   make-pdf.py certified OUT TEXT       as new, certified by its author with DocMDP /P 1 (no change allowed;
+#                                        the certification's own signature is left empty: only /P is read)
 import re
 import sys
 
@@ -14,8 +16,9 @@ def content(text):
     return b"<< /Length %d >>\nstream\n" % len(data) + data + b"endstream"
 
 
-def new(out, text):
+def new(out, text, certified=False):
     objs = [
+        b"<< /Type /Catalog /Pages 2 0 R /Perms << /DocMDP 6 0 R >> >>" if certified else
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
@@ -23,6 +26,10 @@ def new(out, text):
         content(text),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman >>",
     ]
+    if certified:
+        objs.append(b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /Reference [<< "
+                    b"/Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P 1 "
+                    b"/V /1.2 >> >>] /ByteRange [0 0 0 0] /Contents <00> >>")
     buf = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for i, o in enumerate(objs, 1):
@@ -55,6 +62,8 @@ def change_text(inp, out, text):
 if __name__ == "__main__":
     if sys.argv[1] == "new":
         new(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "certified":
+        new(sys.argv[2], sys.argv[3], certified=True)
     elif sys.argv[1] == "change-text":
         change_text(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

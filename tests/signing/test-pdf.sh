@@ -63,6 +63,15 @@ expect_match "an encrypted PDF is refused as BadDocument" "BadDocument" "$out"
 expect_match "... the message says to remove the password" "password" "$out"
 expect_eq "... before any prompt" "$p0" "$(prompts)"
 
+# 4b. A PDF its author certified with no change allowed (DocMDP P=1): refused before any prompt.
+python3 "$MKPDF" certified "$D/certified.pdf" "Van ban da chung thuc" || bail_out "make-pdf.py certified failed"
+p0=$(prompts)
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" "$D/certified.pdf" -o "$T/out/certified.pdf" 2>&1)
+expect_match "a PDF certified with DocMDP P=1 is refused as BadDocument" "BadDocument" "$out"
+expect_match "... the message names the certification" "DocMDP P=1" "$out"
+expect_eq "... before any prompt" "$p0" "$(prompts)"
+expect "... nothing written" test ! -s "$T/out/certified.pdf"
+
 # 5. A batch of a PDF (named .txt) and a text file.
 mkdir -p "$T/out/batch"
 script "confirm yes" "pin 1111"
