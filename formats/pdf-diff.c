@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "pdf-diff.h"
+#include "qpdf-dl.h"
 #include "string-table.h"
 
 /* Arrays (/Annots, /Fields) longer than this are not compared item by item: the change is refused. */

@@ -17,13 +17,14 @@
 #include "fileio.h"
 #include "pdf-appearance.h"
 #include "pdf-document.h"
+#include "qpdf-dl.h"
 #include "string-table.h"
 
 /* Bounds on what is walked in the untrusted form tree: deeper or larger trees are refused, not recursed. */
 #define FIELD_DEPTH_MAX 32
 #define FIELD_NODES_MAX 20000
 /* Where readers look for "%PDF-" and for the last "startxref" (qpdf searches the last 1054 bytes). */
-#define HEADER_WINDOW 1024
+#define HEADER_WINDOW PDF_HEADER_WINDOW
 #define STARTXREF_WINDOW 1054
 /* The largest object number the writer may reach (PDF's limit is 8388607). */
 #define OBJECT_NUMBER_MAX 8000000
@@ -92,12 +93,6 @@ static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
         [PDF_XREF_HYBRID] = "hybrid",
 };
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
-
-bool pdf_looks_like_pdf(const void *data, size_t size) {
-        if (!data)
-                return false;
-        return memmem(data, MIN(size, (size_t) HEADER_WINDOW), "%PDF-", 5);
-}
 
 /* ---- the bytes around the last cross-reference section, read by hand (qpdf's C API does not say) */
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "content-digest.h"
 #include "macro.h"
@@ -127,9 +128,13 @@ typedef struct PdfDocumentInfo {
 
 typedef struct PdfDocument PdfDocument;
 
+#define PDF_HEADER_WINDOW 1024
 /* True when "%PDF-" occurs in the first 1024 bytes (as readers accept it): detection by content, never by
- * name. */
-bool pdf_looks_like_pdf(const void *data, size_t size);
+ * name. Inline, so that kysoctl sign can tell a PDF without linking the PDF reader (and libqpdf's,
+ * HarfBuzz's start-up with it). */
+static inline bool pdf_looks_like_pdf(const void *data, size_t size) {
+        return data && memmem(data, MIN(size, (size_t) PDF_HEADER_WINDOW), "%PDF-", 5);
+}
 
 /* Maps fd (a regular file, read from offset 0) read-only and opens it. The fd may be closed afterwards.
  * Returns 0 and *ret, or a negative errno and, for a refusal, *ret_refusal (may be NULL; set to

@@ -6,6 +6,7 @@
 #include "macro.h"
 #include "pdf-diff.h"
 #include "pdf-revisions.h"
+#include "qpdf-dl.h"
 #include "string-table.h"
 
 static const char *const pdf_xref_entry_kind_table[_PDF_XREF_KIND_MAX] = {

@@ -16,6 +16,7 @@
 #include "pdf-diff.h"
 #include "pdf-revisions.h"
 #include "pdf-verify.h"
+#include "qpdf-dl.h"
 #include "string-table.h"
 
 /* Field trees are walked this deep and this wide at most. */
