@@ -106,10 +106,15 @@ echo
 echo "== Bytes a signature adds (1 MB input)"
 kyso_sign "$T/doc1.pdf" "$T/kt.pdf" B-T
 kyso_sign "$T/doc1.pdf" "$T/klt.pdf" B-LT
+# A visible B-B signature: the signature image (make-png.py, 360 x 120) drawn at a place on page 1.
+python3 "$KYSO_BENCH_ROOT/tests/signing/make-png.py" "$T/sig.png" stroke 360 120 20,40,170
+printf "confirm yes\npin 1111\n" >"$KYSO_TEST_PINENTRY_SCRIPT"
+kysoctl sign --role approve --cert "$LEADER" --level B-B --visible 1,320,120,210,70 --image "$T/sig.png" \
+        "$T/doc1.pdf" -o "$T/kv.pdf" >/dev/null
 in=$(stat -c %s "$T/doc1.pdf")
-printf "  kyso B-B %d, B-T %d, B-LT %d; pdfsig (adbe.pkcs7.detached) %d\n" \
+printf "  kyso B-B %d, B-T %d, B-LT %d, B-B visible (an image) %d; pdfsig (adbe.pkcs7.detached) %d\n" \
         $(($(stat -c %s "$T/k1.pdf") - in)) $(($(stat -c %s "$T/kt.pdf") - in)) \
-        $(($(stat -c %s "$T/klt.pdf") - in)) $(($(stat -c %s "$T/p1.pdf") - in))
+        $(($(stat -c %s "$T/klt.pdf") - in)) $(($(stat -c %s "$T/kv.pdf") - in)) $(($(stat -c %s "$T/p1.pdf") - in))
 
 echo
 bench_print_load "at the end"
