@@ -407,6 +407,7 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .seal_diameter_mm = r->owner->config->seal_diameter_mm,
                 .organization = r->cert_o ?: r->cert_cn,
                 .doc_number = r->doc_number,
+                .copy_form = r->copy_form,
         };
         return pdf_prepare_new(&params, ret);
 }

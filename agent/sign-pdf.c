@@ -67,6 +67,7 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->image = strdup_or_null(params->image, &failed);
         p->organization = strdup_or_null(params->organization, &failed);
         p->doc_number = strdup_or_null(params->doc_number, &failed);
+        p->copy_form = strdup_or_null(params->copy_form, &failed);
         if (params->image_data && params->image_size > 0) {
                 p->image_data = memdup(params->image_data, params->image_size);
                 p->image_size = params->image_size;
@@ -101,6 +102,7 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         free(p->image);
         free(p->organization);
         free(p->doc_number);
+        free(p->copy_form);
         free(p->image_data);
         free(p->invisible_why);
         free(p->bad_image);
@@ -220,7 +222,7 @@ static int visible_for_role(
                         return k;
                 if (p->role == SIGN_ROLE_COPY) {
                         /* Decree 30/2020, Appendix I: the form of the copy, the organisation, the time. */
-                        lines[0] = "SAO Y";
+                        lines[0] = copy_form_text(p->copy_form);
                         lines[1] = p->organization;
                         lines[2] = time_text;
                         v->n_lines = p->organization ? 3 : 0;
@@ -369,6 +371,26 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_C
         }
         if (pades_pending_layout(p->pending, &layout) >= 0)
                 p->revision = layout.revision;
+}
+
+static const char *const copy_forms[][2] = {
+        { "sao-y", "SAO Y" },
+        { "sao-luc", "SAO LỤC" },
+        { "trich-sao", "TRÍCH SAO" },
+};
+
+bool copy_form_valid(const char *form) {
+        for (size_t i = 0; i < ELEMENTSOF(copy_forms); i++)
+                if (streq_ptr(form, copy_forms[i][0]))
+                        return true;
+        return false;
+}
+
+const char *copy_form_text(const char *form) {
+        for (size_t i = 0; i < ELEMENTSOF(copy_forms); i++)
+                if (streq_ptr(form, copy_forms[i][0]))
+                        return copy_forms[i][1];
+        return copy_forms[0][1];
 }
 
 const char *pdf_refusal_message(PdfRefusal r) {

@@ -38,6 +38,7 @@ typedef struct PdfPrepareParams {
         double seal_diameter_mm;  /* kysod.conf seal-diameter */
         const char *organization; /* the copy stamp's organisation: the certificate's O (or CN) */
         const char *doc_number;   /* the appendix stamp's document number, or NULL */
+        const char *copy_form;    /* the copy stamp's form (copy_form_text()), or NULL: sao y */
 } PdfPrepareParams;
 
 typedef struct PdfPrepare {
@@ -50,7 +51,7 @@ typedef struct PdfPrepare {
         bool visible;
         unsigned page;
         PdfRect rect;
-        char *image, *organization, *doc_number;
+        char *image, *organization, *doc_number, *copy_form;
         uint8_t *image_data;
         size_t image_size;
         double seal_diameter_mm;
@@ -94,6 +95,11 @@ char *pdf_signature_reason(const PdfSignature *s);
 
 /* Translated: why the document cannot be signed, and what to do (a refusal other than NONE). */
 const char *pdf_refusal_message(PdfRefusal r);
+
+/* The copy stamp's first line for a copy_form option ("sao-y", "sao-luc", "trich-sao": Decree 30/2020
+ * Art. 25, the forms of a copy), as Appendix I writes it; NULL or unknown: NULL from copy_form_valid(). */
+const char *copy_form_text(const char *form);
+bool copy_form_valid(const char *form);
 
 /* An unlinked temporary file for a document's bytes, read and written (TMPDIR or /var/tmp, else a memfd). */
 int pdf_temporary_fd(void);

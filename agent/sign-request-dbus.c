@@ -17,6 +17,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pkcs11/p11-uri.h"
+#include "sign-pdf.h"
 #include "sign-request.h"
 
 /* The bus glue of the signing requests: Sign and SignBatch on org.kyso.Agent1, each request's
@@ -156,6 +157,7 @@ static const struct {
         { "label", offsetof(SignRequest, label) },
         { "locale", offsetof(SignRequest, locale_name) },
         { "name", offsetof(SignRequest, name) },
+        { "copy_form", offsetof(SignRequest, copy_form) },
 };
 
 static void close_fds(int *fds, size_t n) {
@@ -486,6 +488,10 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
                 log_debug("Issue request without an existing signature: the policy will refuse it.");
         if (handle && !token_valid(handle)) {
                 reply = invalid(m, _("handle_token may hold only letters, digits and '_'."));
+                goto out;
+        }
+        if (r->copy_form && !copy_form_valid(r->copy_form)) {
+                reply = invalid(m, _("copy_form must be sao-y, sao-luc or trich-sao."));
                 goto out;
         }
 

@@ -88,6 +88,7 @@ SignRequest *request_free(SignRequest *r) {
         free(r->reason);
         free(r->location);
         free(r->doc_number);
+        free(r->copy_form);
         free(r->image);
         free(r->doc_date);
         free(r->classification);

@@ -148,6 +148,7 @@ struct SignRequest {
                 level;    /* the option's, else the policy's; B-T and up set timestamp (signer_prepare()) */
         bool level_asked; /* the client named the level */
         char *reason, *location, *doc_number, *doc_date, *classification, *label, *name;
+        char *copy_form; /* copy: "sao-y" (default), "sao-luc" or "trich-sao" (Decree 30/2020 Art. 25) */
         /* The `visible` option (approve, personal: where the PDF signature is drawn) and the `image` one. */
         bool visible;
         unsigned visible_page; /* 0-based */

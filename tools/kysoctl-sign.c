@@ -31,6 +31,7 @@
 
 typedef struct Opts {
         const char *role, *cert, *reason, *location, *doc_number, *doc_date, *classification, *label, *level;
+        const char *copy_form;
         const char *existing, *output, *image;
         bool timestamp, batch, verbose;
         bool visible;
@@ -61,6 +62,8 @@ static void help(void) {
                 "  --image PNG       the image drawn there, or the seal issue draws over the leader's\n"
                 "                    signature (default: signature-image in kysod.conf)\n"
                 "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
+        printf(_(
+                "  --copy-form F     the form a PDF copy's stamp names: sao-y (default), sao-luc or trich-sao\n"));
 }
 
 static const char *base_name(const char *p) {
@@ -609,6 +612,7 @@ int verb_sign(int argc, char **argv) {
                 { "existing-signature", required_argument, NULL, 'e' },
                 { "visible", required_argument, NULL, 'P' },
                 { "image", required_argument, NULL, 'I' },
+                { "copy-form", required_argument, NULL, 'F' },
                 { "batch", no_argument, NULL, 'b' },
                 { "output", required_argument, NULL, 'o' },
                 { "verbose", no_argument, NULL, 'v' },
@@ -667,6 +671,16 @@ int verb_sign(int argc, char **argv) {
                         break;
                 case 'V':
                         o.level = optarg;
+                        break;
+                case 'F':
+                        if (!streq(optarg, "sao-y") && !streq(optarg, "sao-luc") &&
+                            !streq(optarg, "trich-sao")) {
+                                fprintf(stderr,
+                                        _("kysoctl sign: --copy-form is sao-y, sao-luc or trich-sao, not '%s'.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
+                        o.copy_form = optarg;
                         break;
                 case 'e':
                         o.existing = optarg;
@@ -892,6 +906,7 @@ int verb_sign(int argc, char **argv) {
         if (append_str(&dict, "handle_token", token) < 0 || append_str(&dict, "reason", o.reason) < 0 ||
             append_str(&dict, "location", o.location) < 0 ||
             append_str(&dict, "doc_number", o.doc_number) < 0 ||
+            append_str(&dict, "copy_form", o.copy_form) < 0 ||
             append_str(&dict, "doc_date", o.doc_date) < 0 ||
             append_str(&dict, "classification", o.classification) < 0 ||
             append_str(&dict, "level", o.level) < 0 ||

@@ -68,6 +68,32 @@ expect_match "the copy stamp says SAO Y" "SAO Y" "$text"
 expect_match "... the organisation" "UBND phường Uông Bí" "$text"
 expect_match "... the time in Vietnam" "T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\+07:00" "$text"
 
+# 3b. The other forms of a copy (Decree 30/2020 Art. 25): trích sao, named in the stamp; an unknown form is a
+# usage error of kysoctl, and InvalidArgs from the agent.
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role copy --cert "$SEAL" --level B-B --copy-form trich-sao "$D/qd.pdf" \
+        -o "$T/out/extract.pdf" 2>&1)
+expect "an extract (trích sao) is signed ($out)" test -s "$T/out/extract.pdf"
+expect_match "its stamp says TRÍCH SAO" "TRÍCH SAO" "$(pdftotext "$T/out/extract.pdf" - 2>/dev/null)"
+out=$(kysoctl sign --role copy --cert "$SEAL" --copy-form photocopy "$D/qd.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_eq "an unknown --copy-form is a usage error (exit 2)" 2 "$?"
+out=$(/usr/bin/python3 - "$D/qd.pdf" "$T/out/never2.pdf" "$SEAL" <<'PY' 2>&1
+import os, sys
+import dbus
+agent = dbus.SessionBus().get_object("org.kyso.Agent1", "/org/kyso/Agent1")
+doc = os.open(sys.argv[1], os.O_RDONLY)
+out = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+try:
+    agent.Sign(dbus.types.UnixFd(doc), dbus.types.UnixFd(out), sys.argv[3], "copy",
+               dbus.Dictionary({"copy_form": dbus.String("photocopy", variant_level=1)}, signature="sv"),
+               dbus_interface="org.kyso.Agent1")
+    print("accepted")
+except dbus.DBusException as e:
+    print(e.get_dbus_name(), e.get_dbus_message())
+PY
+)
+expect_match "the agent refuses an unknown copy_form (InvalidArgs)" "InvalidArgs copy_form must be" "$out"
+
 # 4. appendix: the document number.
 script "confirm yes" "pin 2222"
 out=$(kysoctl sign --verbose --role appendix --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" "$D/qd.pdf" \
