@@ -81,3 +81,15 @@ bench_pair() {
                         "$(printf "%.3f " "${cpu_a[@]}")" "$(printf "%.3f " "${cpu_b[@]}")" "$bench_cpu_ratio"
         fi
 }
+
+# bench_sandbox_dir NAME PAIRS: before running a benchmark inside contrib/sandbox, sets tmp (a folder removed
+# at exit) and exports what the sandbox's scripted pinentry and the benchmark inside read: KYSO_BENCH_DIR,
+# KYSO_BENCH_PAIRS, the pinentry's script (empty) and log. The installed policy is left out: the sandbox's.
+bench_sandbox_dir() {
+        tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench-$1.XXXXXX") || exit 1
+        trap 'rm -rf -- "$tmp"' EXIT
+        export KYSO_SANDBOX_PINENTRY=$root/tests/agent/scripted-pinentry KYSO_TEST_PINENTRY_SCRIPT=$tmp/script
+        export KYSO_TEST_PINENTRY_LOG=$tmp/pinentry.log KYSO_BENCH_DIR=$tmp KYSO_BENCH_PAIRS=$2
+        : >"$KYSO_TEST_PINENTRY_SCRIPT"
+        unset KYSO_POLICY
+}

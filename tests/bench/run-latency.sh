@@ -30,13 +30,9 @@ if [[ -z $engine ]]; then
         [[ -n $engine ]] || { echo "no pkcs11.so engine after installing libengine-pkcs11-openssl" >&2; exit 1; }
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench-latency.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
-export KYSO_SANDBOX_PINENTRY=$root/tests/agent/scripted-pinentry KYSO_TEST_PINENTRY_SCRIPT=$tmp/script
-export KYSO_TEST_PINENTRY_LOG=$tmp/pinentry.log KYSO_BENCH_DIR=$tmp KYSO_BENCH_PAIRS=$pairs
+. "$root/tests/bench/bench-lib.sh"
+bench_sandbox_dir latency "$pairs"
 export KYSO_BENCH_ENGINE=$engine
-: >"$KYSO_TEST_PINENTRY_SCRIPT"
-unset KYSO_POLICY
 "$root/contrib/sandbox" --build "$build" -- bash -c '
 set -euo pipefail
 T=$KYSO_BENCH_DIR N=$KYSO_BENCH_PAIRS

@@ -22,13 +22,9 @@ for t in pdfsig certutil pk12util python3 bc; do
         command -v "$t" >/dev/null || { echo "run-pdf.sh needs $t (contrib/install-deps.sh installs it)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench-pdf.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
-export KYSO_SANDBOX_PINENTRY=$root/tests/agent/scripted-pinentry KYSO_TEST_PINENTRY_SCRIPT=$tmp/script
-export KYSO_TEST_PINENTRY_LOG=$tmp/pinentry.log KYSO_BENCH_DIR=$tmp KYSO_BENCH_PAIRS=$pairs
+. "$root/tests/bench/bench-lib.sh"
+bench_sandbox_dir pdf "$pairs"
 export KYSO_BENCH_ROOT=$root
-: >"$KYSO_TEST_PINENTRY_SCRIPT"
-unset KYSO_POLICY
 "$root/contrib/sandbox" --build "$build" -- bash -c '
 set -euo pipefail
 . "$KYSO_BENCH_ROOT/tests/bench/bench-lib.sh"
