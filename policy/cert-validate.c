@@ -246,6 +246,18 @@ int cert_check_signing_usage(X509 *cert, char **ret_reason) {
         return 1;
 }
 
+int cert_check_rsa_padding(const Policy *p, X509 *cert, char **ret_reason) {
+        EVP_PKEY *key = X509_get0_pubkey(cert);
+
+        if (!p || !key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA_PSS || p->rsa_padding == RSA_PADDING_PSS)
+                return 1;
+        *ret_reason = strdup(
+                _("The key of this certificate can only make RSA-PSS signatures, but the policy asks "
+                  "for RSA PKCS#1 v1.5 signatures (rsa-padding = pkcs1). Use another certificate, or ask "
+                  "your administrator to set rsa-padding = pss."));
+        return *ret_reason ? 0 : -ENOMEM;
+}
+
 static char *first_url(STACK_OF(OPENSSL_STRING) * s) {
         for (int i = 0; s && i < sk_OPENSSL_STRING_num(s); i++) {
                 const char *u = sk_OPENSSL_STRING_value(s, i);

@@ -85,6 +85,11 @@ char *cert_display_name(X509 *x);
  * -ENOMEM. For lists of certificates, so one that will be refused is not offered. */
 int cert_check_signing_usage(X509 *cert, char **ret_reason);
 
+/* Whether the key can make the signatures the policy asks for: 0 with *ret_reason (translated) for a key
+ * that may only make RSA-PSS signatures under rsa-padding = pkcs1, else 1; -ENOMEM. Offline, for lists of
+ * certificates, as cert_check_signing_usage(). */
+int cert_check_rsa_padding(const Policy *p, X509 *cert, char **ret_reason);
+
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);
 const char *cert_status_to_string(CertStatus s);
