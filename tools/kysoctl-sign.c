@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dbus/bus-append.h"
+#include "dbus/dbus-client.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
@@ -302,8 +303,11 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         size_t n = 0;
 
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
-        if (!m)
+        if (!m || kyso_append_locale_options(m) < 0) {
+                if (m)
+                        dbus_message_unref(m);
                 return NULL;
+        }
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
