@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,36 @@ static void doc_bad(SignRequest *r, SignDoc *d, const char *message) {
         doc_finish(
                 r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
                 message ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
+/* The same for a reason with a code (REASON_DOCUMENT_*, REASON_PDF_*) and its parameters (key, value, ...,
+ * NULL): the record keeps them, so that the audit log renders the words again in its reader's language. */
+_sentinel_ static void doc_bad_coded(SignRequest *r, SignDoc *d, const char *code, ...) {
+        _cleanup_free_ char *text = NULL;
+        char **params = NULL;
+        va_list ap;
+
+        va_start(ap, code);
+        if (policy_reason_buildv(code, ap, &params, &text) >= 0) {
+                d->reason_code = code;
+                strv_free(d->reason_params);
+                d->reason_params = params;
+        }
+        va_end(ap);
+        doc_bad(r, d, text);
+}
+
+static const char *pdf_refusal_code(PdfRefusal refusal) {
+        switch (refusal) {
+        case PDF_REFUSAL_ENCRYPTED:
+                return REASON_PDF_ENCRYPTED;
+        case PDF_REFUSAL_DAMAGED:
+                return REASON_PDF_DAMAGED;
+        case PDF_REFUSAL_CERTIFIED_NO_CHANGES:
+                return REASON_PDF_CERTIFIED_NO_CHANGES;
+        default:
+                return REASON_PDF_UNSUPPORTED;
+        }
 }
 
 /* The largest document read: kysod.conf's max-document-size, or the policy's [documents] max-size when that
@@ -135,9 +166,7 @@ static int doc_decide_existing(SignRequest *r, SignDoc *d, const ExistingSignatu
         doc_set_hash(d);
         if (d->size == 0) {
                 /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
-                doc_bad(r, d,
-                        _("The document is empty, so there is nothing to sign. Check that the application "
-                          "sent the right file, then sign again."));
+                doc_bad_coded(r, d, REASON_DOCUMENT_EMPTY, NULL);
                 return 0;
         }
 
@@ -193,7 +222,7 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
                         "Request %s: %s is not signed: the PDF is %s (%s).", r->path, strna(d->name),
                         pdf_refusal_to_string(p->refusal), strna(p->detail));
                 doc_set_hash(d);
-                doc_bad(r, d, pdf_refusal_message(p->refusal));
+                doc_bad_coded(r, d, pdf_refusal_code(p->refusal), NULL);
                 return 0;
         }
         if (p->error < 0 && p->bad_image) {
@@ -227,20 +256,14 @@ static int doc_check(SignRequest *r, SignDoc *d, DocHashJob *j) {
 /* The application stopped sending a document it gave as a pipe: it fails alone, the token's queue goes on.
  */
 static void doc_stalled(SignRequest *r, SignDoc *d) {
-        _cleanup_free_ char *msg = NULL;
         unsigned sec = (unsigned) (r->owner->config->document_timeout_usec / 1000000);
+        char seconds[16];
 
         log_warning(
                 "Request %s: nothing more of %s came for %u s (document-timeout); it is not signed.",
                 r->path, strna(d->name), sec);
-        if (asprintf(
-                    &msg,
-                    _("The application stopped sending the document: nothing more came for %u s, so nothing "
-                      "was signed. Sign again; if it happens again, tell whoever looks after the "
-                      "application."),
-                    sec) < 0)
-                msg = NULL;
-        doc_bad(r, d, msg);
+        snprintf(seconds, sizeof seconds, "%u", sec);
+        doc_bad_coded(r, d, REASON_DOCUMENT_STALLED, "seconds", seconds, NULL);
 }
 
 /* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
@@ -260,7 +283,6 @@ static void format_bytes(uint64_t n, char buf[static 32]) {
 /* A document larger than max-document-size: refused before it fills a core for minutes (/dev/zero never
  * ends). */
 static void doc_too_large(SignRequest *r, SignDoc *d) {
-        _cleanup_free_ char *msg = NULL;
         char limit[32];
 
         format_bytes(doc_max_size(r), limit);
@@ -268,14 +290,7 @@ static void doc_too_large(SignRequest *r, SignDoc *d) {
                 "Request %s: %s is larger than %s (max-document-size, or the policy's [documents] max-size); "
                 "it is not signed.",
                 r->path, strna(d->name), limit);
-        if (asprintf(
-                    &msg,
-                    _("The document is larger than %s, the most this agent signs, so nothing was signed. "
-                      "Check that the application sent the right file; to sign larger documents, ask your "
-                      "administrator to raise max-document-size."),
-                    limit) < 0)
-                msg = NULL;
-        doc_bad(r, d, msg);
+        doc_bad_coded(r, d, REASON_DOCUMENT_TOO_LARGE, "limit", limit, NULL);
 }
 
 /* Why a document could not be read in full, for the client and the record. */
@@ -286,9 +301,7 @@ static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
                 doc_too_large(r, d);
         else {
                 log_error_errno(error, "Cannot read %s: %m", strna(d->name));
-                doc_bad(r, d,
-                        _("The document could not be read. Check that the file is readable, then sign "
-                          "again."));
+                doc_bad_coded(r, d, REASON_DOCUMENT_UNREADABLE, NULL);
         }
 }
 

@@ -60,10 +60,15 @@ typedef struct CertValidation {
         time_t at;     /* the time the answer is about */
         int days_left; /* whole days from 'at' to notAfter; negative when expired */
         RevocationSource revocation_source;
-        char *revocation_url;    /* the server that answered, or the one that failed */
-        bool revoked_later;      /* revoked, but after 'at' (so still valid at 'at') */
-        time_t revoked_at;       /* when status is REVOKED or revoked_later */
-        char *reason;            /* translated, says what to do next when not usable */
+        char *revocation_url; /* the server that answered, or the one that failed */
+        bool revoked_later;   /* revoked, but after 'at' (so still valid at 'at') */
+        time_t revoked_at;    /* when status is REVOKED or revoked_later */
+        char *reason;         /* translated, says what to do next when not usable */
+        /* The stable code of reason (REASON_CERT_*... in policy-rules.h) and its parameters (key, value,
+         * ...), when the check has one: what the audit log keeps to render it again in its reader's
+         * language. NULL for a verdict without a code (valid, weak key...). */
+        const char *reason_code;
+        char **reason_params;
         RevocationProof *proofs; /* CERT_VALIDATE_KEEP_PROOFS: leaf first, then its CAs */
         size_t n_proofs;
 } CertValidation;

@@ -77,6 +77,22 @@ if [[ $KYSO_LOCALE_TEST_AGENT == C.UTF-8 ]]; then
                 "The document was changed after it was signed" "$(LC_ALL=C verify "$T/qd-changed.txt" "$T/qd-leader.p7s")"
         expect_match "English kysod, Vietnamese caller: Verify's error in Vietnamese" \
                 "InvalidArgs.*Văn bản không phải tệp PDF" "$(LC_ALL=vi_VN.UTF-8 verify "$T/qd.txt")"
+        # A document the agent cannot sign: its record keeps the refusal's code, which a Vietnamese reader reads in
+        # Vietnamese although the caller was English.
+        : >"$T/empty.txt"
+        printf '%%PDF-1.7\nnot a PDF body\n' >"$T/damaged.pdf"
+        last_failed() { kysoctl audit show --json | jq -r "[.[] | select(.event == \"sign-failed\")] | last | $1"; }
+        LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/empty.txt" -o "$T/out.p7s" >/dev/null 2>&1
+        expect_eq "an empty document: the record's code and language" "document-empty en BadDocument" \
+                "$(last_failed '"\(.data.reason_code) \(.data.language) \(.error | split(".") | last)"')"
+        LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/damaged.pdf" -o "$T/out.pdf" >/dev/null 2>&1
+        expect_match "a damaged PDF: the record's code" "^pdf-(damaged|unsupported) en$" \
+                "$(last_failed '"\(.data.reason_code) \(.data.language)"')"
+        out=$(LC_ALL=vi_VN.UTF-8 COLUMNS=1000 kysoctl audit show --event sign-failed)
+        expect_match "audit show in Vietnamese renders the English record of an empty document in Vietnamese" \
+                "Văn bản trống nên không có gì để ký" "$out"
+        expect_match "audit show in Vietnamese renders the English record of a damaged PDF in Vietnamese" \
+                "Tệp PDF bị hỏng|Tác tử không thể ký tệp PDF này" "$out"
 else
         out=$(LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
         expect_eq "Vietnamese kysod, English kysoctl: refused (exit 1)" 1 "$?"
