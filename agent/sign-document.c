@@ -202,6 +202,12 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
                 doc_bad(r, d, p->bad_image);
                 return 0;
         }
+        if (p->error < 0 && p->bad_place) {
+                log_notice("Request %s: %s is not signed: %s", r->path, strna(d->name), p->bad_place);
+                doc_set_hash(d);
+                doc_finish(r, d, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS, p->bad_place);
+                return 0;
+        }
         if (p->error < 0) {
                 log_error("Cannot prepare the PDF signature of %s: %s", strna(d->name), strna(p->detail));
                 return p->error;
@@ -408,6 +414,9 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .organization = r->cert_o ?: r->cert_cn,
                 .doc_number = r->doc_number,
                 .copy_form = r->copy_form,
+                .doc_date = r->doc_date,
+                .number_place = r->doc_number_place,
+                .date_place = r->doc_date_place,
         };
         return pdf_prepare_new(&params, ret);
 }

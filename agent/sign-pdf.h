@@ -39,6 +39,9 @@ typedef struct PdfPrepareParams {
         const char *organization; /* the copy stamp's organisation: the certificate's O (or CN) */
         const char *doc_number;   /* the appendix stamp's document number, or NULL */
         const char *copy_form;    /* the copy stamp's form (copy_form_text()), or NULL: sao y */
+        /* issue: doc_number and doc_date written at these places (each set only with its text). */
+        const char *doc_date;
+        PdfPlace number_place, date_place;
 } PdfPrepareParams;
 
 typedef struct PdfPrepare {
@@ -51,7 +54,8 @@ typedef struct PdfPrepare {
         bool visible;
         unsigned page;
         PdfRect rect;
-        char *image, *organization, *doc_number, *copy_form;
+        char *image, *organization, *doc_number, *copy_form, *doc_date;
+        PdfPlace number_place, date_place;
         uint8_t *image_data;
         size_t image_size;
         double seal_diameter_mm;
@@ -77,6 +81,9 @@ typedef struct PdfPrepare {
         char *invisible_why;
         /* Translated: the image to draw is not a usable PNG; the document is refused before any prompt. */
         char *bad_image;
+        /* Translated: a place the request names is not on the document's pages (InvalidArgs, before any
+         * prompt). */
+        char *bad_place;
         unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
                               is 1) */
 } PdfPrepare;
