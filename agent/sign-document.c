@@ -395,6 +395,8 @@ static void doc_hash_done(void *data, void *userdata) {
 
 /* What a PDF's preparation needs from the request, should the document be one. */
 static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
+        const char *image = agent_config_signature_image(r->owner->config, r->info.sha256);
+        const PdfPlace *place = NULL;
         PdfPrepareParams params = {
                 .policy = r->policy,
                 .sign = request_sign_params(r),
@@ -407,7 +409,7 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .visible = r->visible,
                 .page = r->visible_page,
                 .rect = r->visible_rect,
-                .image = agent_config_signature_image(r->owner->config, r->info.sha256),
+                .image = image,
                 .image_data = r->image,
                 .image_size = r->image_size,
                 .seal_diameter_mm = r->owner->config->seal_diameter_mm,
@@ -418,6 +420,18 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .number_place = r->doc_number_place,
                 .date_place = r->doc_date_place,
         };
+
+        /* Without a place from the app, kysod.conf's: only when there is an image to draw there, so that
+         * a default never turns into an "invisible" warning at every prompt. */
+        if (!r->visible && (r->role == SIGN_ROLE_APPROVE || r->role == SIGN_ROLE_PERSONAL) &&
+            (image || r->image))
+                place = agent_config_signature_place(r->owner->config, r->info.sha256);
+        if (place) {
+                params.visible = true;
+                params.page_from_end = place->from_end;
+                params.page = place->page;
+                params.rect = place->rect;
+        }
         return pdf_prepare_new(&params, ret);
 }
 

@@ -61,6 +61,7 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->check_signatures = params->check_signatures;
         p->role = params->role;
         p->visible = params->visible;
+        p->page_from_end = params->page_from_end;
         p->page = params->page;
         p->rect = params->rect;
         p->seal_diameter_mm = params->seal_diameter_mm;
@@ -354,6 +355,11 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
         PadesVisible v;
         int k;
 
+        if (p->visible && p->page_from_end) {
+                unsigned n = pdf_document_info(p->doc)->n_pages;
+                /* Past the first page: no such page, the signature is invisible and the prompt says so. */
+                p->page = p->page < n ? n - 1 - p->page : n;
+        }
         if (p->role == SIGN_ROLE_ISSUE) {
                 k = check_place(p, &p->number_place, "doc_number_place", e);
                 if (k >= 0)

@@ -29,7 +29,8 @@ typedef struct PdfPrepareParams {
         bool check_signatures;                /* issue: each signature is checked under the policy */
         /* The visible signature (pdf_visible_place() below). */
         SignRole role;
-        bool visible;              /* approve, personal: the `visible` option was given */
+        bool visible;              /* approve, personal: the `visible` option, or kysod.conf's default */
+        bool page_from_end;        /* page counts back from the last page (signature-place = last,...) */
         unsigned page;             /* its page, 0-based */
         PdfRect rect;              /* its rectangle */
         const char *image;         /* the certificate's signature-image (kysod.conf), or NULL */
@@ -51,7 +52,7 @@ typedef struct PdfPrepare {
         char *reason, *location, *name;
         bool timestamp, check_signatures;
         SignRole role;
-        bool visible;
+        bool visible, page_from_end;
         unsigned page;
         PdfRect rect;
         char *image, *organization, *doc_number, *copy_form, *doc_date;

@@ -27,6 +27,7 @@ typedef struct PdfRect {
 /* A place the app names on a page (the `visible` option and its kin): set false when not named. */
 typedef struct PdfPlace {
         bool set;
+        bool from_end; /* page counts back from the last page (0: the last), as kysod.conf may say */
         unsigned page; /* 0-based */
         PdfRect rect;  /* PDF points in the page's default user space */
 } PdfPlace;

@@ -19,9 +19,10 @@ set -uo pipefail
 MKPNG=$KYSO_SOURCE_ROOT/tests/signing/make-png.py
 { "$MKPNG" "$T/sig.png" block 300 100 0,0,255 && "$MKPNG" "$T/seal.png" disk 100 100 255,0,0; } ||
         bail_out "cannot make the images"
-# pixel FILE X Y: "R G B" at (X, Y) points from the bottom left of page 1 (A4), rendered at 72 dpi.
+# pixel FILE X Y [PAGE]: "R G B" at (X, Y) points from the bottom left of page 1 (A4), or PAGE, rendered at
+# 72 dpi.
 pixel() {
-        pdftoppm -r 72 -f 1 -l 1 -singlefile "$1" "$T/render" &&
+        pdftoppm -r 72 -f "${4:-1}" -l "${4:-1}" -singlefile "$1" "$T/render" &&
                 python3 - "$T/render.ppm" "$2" "$3" <<'PY'
 import sys
 data = open(sys.argv[1], 'rb').read()
@@ -248,6 +249,41 @@ expect_eq "a bad --visible is a usage error (exit 2)" 2 "$?"
 
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
+kill "$kysod_pid" 2>/dev/null
+wait "$kysod_pid" 2>/dev/null
+
+# 8. A default place from kysod.conf (signature-place): the leader's own line, on the last page, used by an
+# approval that names no place, with the leader's configured image, rather than the line for every
+# certificate; a place the app names wins; the seal then goes over the default one.
+leader_sha256=$(openssl x509 -in "$KYSO_PKI/leader.pem" -outform DER | sha256sum | cut -d' ' -f1)
+{
+        echo "signature-image = $leader_sha256 $T/sig.png"
+        echo "signature-place = 1,10,10,50,50"
+        echo "signature-place = $leader_sha256 last,300,150,240,80"
+} >>"$KYSO_AGENT_CONFIG"
+: >"$T/kysod2.log"
+start_kysod "$T/kysod2.log" || bail_out "kysod did not start again: $(cat "$T/kysod2.log")"
+qpdf --empty --pages "$D/qd.pdf" "$D/qd.pdf" -- "$D/two.pdf" || bail_out "qpdf cannot make two pages"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B "$D/two.pdf" -o "$T/out/default.pdf" 2>&1)
+expect "approve without --visible is signed ($out)" test -s "$T/out/default.pdf"
+expect_eq "... drawn at kysod.conf's place on the last page" "0 0 255" "$(pixel "$T/out/default.pdf" 500 190 2)"
+expect_eq "... and not on page 1" "255 255 255" "$(pixel "$T/out/default.pdf" 500 190 1)"
+expect "... and the prompt does not say it is invisible" bash -c "! grep -q invisible '$KYSO_TEST_PINENTRY_LOG'"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 "$D/two.pdf" \
+        -o "$T/out/asked.pdf" 2>&1)
+expect_eq "a place the app names wins over kysod.conf's" "0 0 255" "$(pixel "$T/out/asked.pdf" 500 190 1)"
+expect_eq "... so the last page stays blank there" "255 255 255" "$(pixel "$T/out/asked.pdf" 500 190 2)"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B "$T/out/default.pdf" -o "$T/out/default-issued.pdf" 2>&1)
+expect "issue over it is signed ($out)" test -s "$T/out/default-issued.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/default-issued.pdf")"
+expect_eq "the seal is red over the left third of the leader's image, on the last page" "255 0 0" \
+        "$(pixel "$T/out/default-issued.pdf" 350 190 2)"
+expect "kysod is still running" alive
+expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod2.log"
 kill "$kysod_pid" 2>/dev/null
 wait "$kysod_pid" 2>/dev/null
 tap_done
