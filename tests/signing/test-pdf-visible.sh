@@ -282,6 +282,20 @@ expect "issue over it is signed ($out)" test -s "$T/out/default-issued.pdf"
 expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/default-issued.pdf")"
 expect_eq "the seal is red over the left third of the leader's image, on the last page" "255 0 0" \
         "$(pixel "$T/out/default-issued.pdf" 350 190 2)"
+# The number and date go into the seal's widget, on the leader's page: elsewhere is InvalidArgs, said
+# before any prompt.
+: >"$KYSO_TEST_PINENTRY_LOG"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,60,760,200,20 "$T/out/default.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a number on another page than the leader's signature is InvalidArgs" \
+        "must be on the page of the leader's signature, page 2.*InvalidArgs" "$out"
+expect "... before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 2,60,760,200,20 "$T/out/default.pdf" -o "$T/out/numbered2.pdf" 2>&1)
+expect "... and on its page it is signed ($out)" test -s "$T/out/numbered2.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/numbered2.pdf")"
+expect_match "pdftotext finds the number" "7/QĐ-UBND" "$(pdftotext -f 2 -l 2 "$T/out/numbered2.pdf" - 2>/dev/null)"
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod2.log"
 kill "$kysod_pid" 2>/dev/null
