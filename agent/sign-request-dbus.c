@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dbus/bus-append.h"
@@ -217,45 +216,6 @@ parse_visible(SignRequest *r, DBusMessageIter *var, const char *key, const char 
         return 0;
 }
 
-/* The image's bytes from the request's fd: a regular file (or memfd) only, so that the read cannot block
- * the agent, read from its start whatever the fd's offset, and never past PDF_IMAGE_MAX_BYTES. */
-static int read_image_fd(int fd, uint8_t **ret, size_t *ret_size) {
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0;
-        struct stat st;
-        uint8_t *b;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((uint64_t) st.st_size > PDF_IMAGE_MAX_BYTES)
-                return -EFBIG;
-        buf = malloc(PDF_IMAGE_MAX_BYTES + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (size <= PDF_IMAGE_MAX_BYTES) {
-                ssize_t n = pread(fd, buf + size, PDF_IMAGE_MAX_BYTES + 1 - size, (off_t) size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        if (size > PDF_IMAGE_MAX_BYTES)
-                return -EFBIG;
-        if (size == 0)
-                return -ENODATA;
-        b = realloc(buf, size); /* give back the rest of the 4 MiB */
-        if (b)
-                buf = b;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
-
 /* image (h, or ay as before): the PNG a visible signature draws. Its bytes are taken now, before the request
  * exists: whether they are a usable PNG is decided with the document, before any prompt. */
 static int parse_image(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
@@ -268,7 +228,7 @@ static int parse_image(SignRequest *r, DBusMessageIter *var, const char *sig, ch
                 int fd;
 
                 dbus_message_iter_get_basic(var, &fd); /* libdbus gives us a duplicate: ours to close */
-                k = read_image_fd(fd, &copy, &size);
+                k = pdf_image_read_fd(fd, &copy, &size);
                 safe_close(fd);
                 if (k == -ENOMEM)
                         return k;

@@ -263,16 +263,13 @@ static int append_visible(DBusMessageIter *dict, const Opts *o, int image_fd) {
  * than after the request is made. */
 static int open_image(const char *path) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
+        int r;
 
         if (fd < 0)
                 return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
-        if ((uint64_t) st.st_size > PDF_IMAGE_MAX_BYTES)
-                return -EFBIG;
+        r = pdf_image_fd_check(fd);
+        if (r < 0)
+                return r == -EBADFD ? -EINVAL : r; /* "Invalid argument": not a regular file */
         return TAKE_FD(fd);
 }
 

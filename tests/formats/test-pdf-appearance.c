@@ -4,9 +4,12 @@
  * accepts, pdftotext reads back in Vietnamese and pdftoppm paints where the rules say. */
 #include "kyso-test.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "formats/pdf-appearance.h"
@@ -583,6 +586,33 @@ static void test_objects_placed(void **state) {
         free(sp.data);
 }
 
+/* The request's image as an fd: read whole from its start, whatever its offset; a pipe (which could block
+ * the agent), a file over the limit or an empty one refused. */
+static void test_image_fd(void **state) {
+        TestPng sp = seal_png(40);
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size = 0;
+        int fd = memfd_create("kyso-test-image", MFD_CLOEXEC), pipefd[2];
+
+        assert_true(fd >= 0);
+        assert_int_equal(pdf_image_read_fd(fd, &data, &size), -ENODATA);
+        assert_int_equal(write(fd, sp.data, sp.size), (ssize_t) sp.size);
+        assert_int_equal(pdf_image_fd_check(fd), 0);
+        assert_int_equal(pdf_image_read_fd(fd, &data, &size), 0);
+        assert_int_equal(size, sp.size);
+        assert_memory_equal(data, sp.data, size);
+        assert_int_equal(ftruncate(fd, PDF_IMAGE_MAX_BYTES + 1), 0);
+        assert_int_equal(pdf_image_fd_check(fd), -EFBIG);
+        close(fd);
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        assert_int_equal(pdf_image_fd_check(pipefd[0]), -EBADFD);
+        assert_int_equal(pdf_image_read_fd(pipefd[0], &data, &size), -EBADFD);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        free(sp.data);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mm),
@@ -597,6 +627,7 @@ int main(void) {
                 cmocka_unit_test(test_render_signed_page),
                 cmocka_unit_test(test_render_stamp_rotated),
                 cmocka_unit_test(test_objects_placed),
+                cmocka_unit_test(test_image_fd),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
