@@ -262,7 +262,8 @@ static int append_visible(DBusMessageIter *dict, const Opts *o, int image_fd) {
 /* The image as an fd for the agent: a regular file no larger than the agent takes, found wrong here rather
  * than after the request is made. */
 static int open_image(const char *path) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO given by mistake is refused below instead of waiting for a writer. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         int r;
 
         if (fd < 0)
