@@ -231,6 +231,12 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
                 doc_bad(r, d, p->bad_image);
                 return 0;
         }
+        if (p->error < 0 && p->bad_place) {
+                log_notice("Request %s: %s is not signed: %s", r->path, strna(d->name), p->bad_place);
+                doc_set_hash(d);
+                doc_finish(r, d, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS, p->bad_place);
+                return 0;
+        }
         if (p->error < 0) {
                 log_error("Cannot prepare the PDF signature of %s: %s", strna(d->name), strna(p->detail));
                 return p->error;
@@ -402,6 +408,8 @@ static void doc_hash_done(void *data, void *userdata) {
 
 /* What a PDF's preparation needs from the request, should the document be one. */
 static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
+        const char *image = agent_config_signature_image(r->owner->config, r->info.sha256);
+        const PdfPlace *place = NULL;
         PdfPrepareParams params = {
                 .policy = r->policy,
                 .sign = request_sign_params(r),
@@ -414,14 +422,29 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .visible = r->visible,
                 .page = r->visible_page,
                 .rect = r->visible_rect,
-                .image = agent_config_signature_image(r->owner->config, r->info.sha256),
+                .image = image,
                 .image_data = r->image,
                 .image_size = r->image_size,
                 .seal_diameter_mm = r->owner->config->seal_diameter_mm,
                 .organization = r->cert_o ?: r->cert_cn,
                 .doc_number = r->doc_number,
                 .copy_form = r->copy_form,
+                .doc_date = r->doc_date,
+                .number_place = r->doc_number_place,
+                .date_place = r->doc_date_place,
         };
+
+        /* Without a place from the app, kysod.conf's: only when there is an image to draw there, so that
+         * a default never turns into an "invisible" warning at every prompt. */
+        if (!r->visible && (r->role == SIGN_ROLE_APPROVE || r->role == SIGN_ROLE_PERSONAL) &&
+            (image || r->image))
+                place = agent_config_signature_place(r->owner->config, r->info.sha256);
+        if (place) {
+                params.visible = true;
+                params.page_from_end = place->from_end;
+                params.page = place->page;
+                params.rect = place->rect;
+        }
         return pdf_prepare_new(&params, ret);
 }
 
