@@ -91,6 +91,11 @@ expect_eq "pdfsig: the B-LT signature is valid" 1 "$(pdfsig_valid "$T/out/lt.pdf
 expect "the B-LT PDF has a /DSS with OCSP answers" bash -c \
         "qpdf --show-object=trailer '$T/out/lt.pdf' >/dev/null && qpdf --qdf --object-streams=disable '$T/out/lt.pdf' - | grep -aq '/OCSPs'"
 expect_eq "the record says B-LT" "B-LT" "$(last_done | jq -r .data.pdf_level)"
+# The time-stamp authority's certificate and its revocation answer are kept too, beside the leader's.
+expect_eq "the B-LT /DSS holds the leader's and the TSA's certificates, each with its OCSP answer" \
+        "leader cert=yes revocation=ocsp|tsa cert=yes revocation=ocsp" \
+        "$(python3 "$KYSO_SOURCE_ROOT/tests/signing/pdf-dss.py" "$T/out/lt.pdf" "$KYSO_PKI/leader.pem" \
+                "$KYSO_PKI/tsa.pem" 2>&1 | paste -sd '|')"
 
 # 7. Verify on the bus: one dict per signature, the policy's verdict on each.
 verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$@" 2>&1; }
