@@ -118,9 +118,10 @@ char *pdf_signature_reason(const PdfSignature *s) {
         char *why;
 
         if (s->change) {
+                _cleanup_free_ char *change = pdf_signature_change_message(s); /* in the caller's language */
                 if (asprintf(
                             &why, _("%s The change: %s"), pdf_signature_problem_message(s->problem),
-                            s->change) < 0)
+                            change ?: s->change) < 0)
                         return NULL;
                 return why;
         }

@@ -21,11 +21,72 @@ typedef enum PdfDiffVerdict {
         _PDF_DIFF_VERDICT_INVALID = -EINVAL,
 } PdfDiffVerdict;
 
+/* What a later revision did, kept as facts so that the sentence naming it can be written in the reader's
+ * language (pdf_change_message()). The comments give the English sentence. */
+typedef enum PdfChangeKind {
+        PDF_CHANGE_NONE,
+        PDF_CHANGE_CHANGED,         /* object N (what) changed in revision R */
+        PDF_CHANGE_DELETED,         /* ... was deleted in revision R */
+        PDF_CHANGE_NEW_GENERATION,  /* ... was replaced by a new generation in revision R */
+        PDF_CHANGE_UNREADABLE,      /* ... cannot be read in revision R */
+        PDF_CHANGE_REDEFINED,       /* ... cannot be read in the signed revision and was redefined */
+        PDF_CHANGE_KEY,             /* ... had KEY changed */
+        PDF_CHANGE_FORM_KEY,        /* ... (its interactive form) had KEY changed: a form in the catalog */
+        PDF_CHANGE_EMPTY_FIELD_KEY, /* ... (an empty signature field) had KEY changed */
+        PDF_CHANGE_ANNOTS,          /* ... gained annotations other than signature widgets */
+        PDF_CHANGE_FIELDS,          /* ... gained fields other than signatures */
+        PDF_CHANGE_FORM_FIELDS,     /* ... (its interactive form) gained fields other than signatures */
+        PDF_CHANGE_FIELD_LIST,      /* ... (the form's field list) gained fields other than signatures */
+        PDF_CHANGE_DANGLING,        /* ... refers to object M, undefined when signed and defined later */
+        PDF_CHANGE_ROOT_REPLACED,   /* the document catalog (/Root) was replaced in revision R */
+        PDF_CHANGE_REVISION_UNREADABLE, /* revision R cannot be read without repair */
+        PDF_CHANGE_DOCMDP_SIGNATURE,    /* a signature was added to a document certified with P=1 */
+        _PDF_CHANGE_KIND_MAX,
+        _PDF_CHANGE_KIND_INVALID = -EINVAL,
+} PdfChangeKind;
+
+/* What the reader would call the object, in the signed document. */
+typedef enum PdfObjectRole {
+        PDF_OBJECT_OTHER, /* "an object" */
+        PDF_OBJECT_CATALOG,
+        PDF_OBJECT_INTERACTIVE_FORM,
+        PDF_OBJECT_FIELD_LIST,
+        PDF_OBJECT_PAGE, /* the roles with PAGE name PdfChange.page */
+        PDF_OBJECT_PAGE_CONTENT,
+        PDF_OBJECT_PAGE_RESOURCES,
+        PDF_OBJECT_PAGE_ANNOTS,
+        PDF_OBJECT_PAGE_TREE,
+        PDF_OBJECT_FONT,
+        PDF_OBJECT_IMAGE,
+        PDF_OBJECT_FORM_XOBJECT,
+        PDF_OBJECT_ANNOTATION,
+        PDF_OBJECT_SIGNATURE,
+        PDF_OBJECT_OBJECT_STREAM,
+        PDF_OBJECT_FORM_FIELD,
+        PDF_OBJECT_ACTION,
+        _PDF_OBJECT_ROLE_MAX,
+        _PDF_OBJECT_ROLE_INVALID = -EINVAL,
+} PdfObjectRole;
+
+typedef struct PdfChange {
+        PdfChangeKind kind;
+        unsigned object; /* the object named, 0 when the change is not about one object */
+        PdfObjectRole role;
+        unsigned page;     /* 1-based, for the PAGE roles */
+        unsigned revision; /* 1-based: the original file is revision 1 */
+        unsigned referred; /* DANGLING: the object referred to */
+        char key[128];     /* the *_KEY kinds: the dictionary key, "" when the keys could not be compared */
+} PdfChange;
+
+/* The sentence naming c ("object 12 (the content of page 1) changed in revision 3"): in English with
+ * translate false (logs, --json, the audit log: stable), else in the calling thread's language. malloc()ed;
+ * NULL for PDF_CHANGE_NONE or out of memory. */
+char *pdf_change_message(const PdfChange *c, bool translate);
+
 typedef struct PdfDiff {
         PdfDiffVerdict verdict;
-        char *change;              /* English; NULL when ALLOWED */
-        unsigned object;           /* the object named, 0 when the change is not about one object */
-        unsigned revision;         /* the revision making the change (0-based) */
+        char *change;              /* pdf_change_message(&facts, false); NULL when ALLOWED */
+        PdfChange facts;           /* kind NONE when ALLOWED */
         unsigned n_new_signatures; /* approval or certification signatures added after the signed revision */
 } PdfDiff;
 

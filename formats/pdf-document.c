@@ -87,13 +87,6 @@ int pdf_refusal_to_errno(PdfRefusal r) {
         }
 }
 
-static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
-        [PDF_XREF_TABLE] = "table",
-        [PDF_XREF_STREAM] = "stream",
-        [PDF_XREF_HYBRID] = "hybrid",
-};
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
-
 /* ---- the bytes around the last cross-reference section, read by hand (qpdf's C API does not say) */
 
 static bool is_pdf_space(uint8_t c) {

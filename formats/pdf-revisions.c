@@ -9,12 +9,19 @@
 #include "qpdf-dl.h"
 #include "string-table.h"
 
-static const char *const pdf_xref_entry_kind_table[_PDF_XREF_KIND_MAX] = {
-        [PDF_XREF_FREE] = "free",
-        [PDF_XREF_IN_USE] = "in-use",
-        [PDF_XREF_COMPRESSED] = "compressed",
+static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
+        [PDF_XREF_TABLE] = "table",
+        [PDF_XREF_STREAM] = "stream",
+        [PDF_XREF_HYBRID] = "hybrid",
 };
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_entry_kind, PdfXrefKind);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
+
+static const char *const pdf_xref_entry_kind_table[_PDF_XREF_ENTRY_KIND_MAX] = {
+        [PDF_XREF_ENTRY_FREE] = "free",
+        [PDF_XREF_ENTRY_IN_USE] = "in-use",
+        [PDF_XREF_ENTRY_COMPRESSED] = "compressed",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_entry_kind, PdfXrefEntryKind);
 
 /* PDF white-space (ISO 32000-1, 7.2.2). */
 static bool is_ws(uint8_t c) {
@@ -161,7 +168,7 @@ typedef struct Entries {
 } Entries;
 
 static int
-entries_add(Entries *es, uint64_t number, PdfXrefKind kind, uint64_t offset, uint64_t generation) {
+entries_add(Entries *es, uint64_t number, PdfXrefEntryKind kind, uint64_t offset, uint64_t generation) {
         if (number > INT32_MAX || generation > UINT32_MAX)
                 return -EBADMSG;
         if (es->n >= PDF_REVISION_MAX_XREF_ENTRIES)
@@ -262,9 +269,9 @@ static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf
                                 continue; /* unknown types are ignored, as readers must (7.5.8.3) */
                         r = entries_add(
                                 es, (uint64_t) (first + i),
-                                f[0] == 0   ? PDF_XREF_FREE
-                                : f[0] == 1 ? PDF_XREF_IN_USE
-                                            : PDF_XREF_COMPRESSED,
+                                f[0] == 0   ? PDF_XREF_ENTRY_FREE
+                                : f[0] == 1 ? PDF_XREF_ENTRY_IN_USE
+                                            : PDF_XREF_ENTRY_COMPRESSED,
                                 f[1], f[2]);
                         if (r < 0)
                                 break;
@@ -303,7 +310,9 @@ static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, qpdf_
                         t = c.data[c.pos++];
                         if (t != 'n' && t != 'f')
                                 return -EBADMSG;
-                        r = entries_add(es, first + i, t == 'n' ? PDF_XREF_IN_USE : PDF_XREF_FREE, off, gen);
+                        r = entries_add(
+                                es, first + i, t == 'n' ? PDF_XREF_ENTRY_IN_USE : PDF_XREF_ENTRY_FREE, off,
+                                gen);
                         if (r < 0)
                                 return r;
                 }

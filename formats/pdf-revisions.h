@@ -19,17 +19,29 @@ typedef struct PdfRevision {
         uint64_t end;       /* eof_end plus the end-of-line after it (CR, LF or CRLF), if any */
 } PdfRevision;
 
+/* The kind of a cross-reference section. HYBRID is a table whose trailer has /XRefStm (an incremental
+ * update after it gets a table without /XRefStm). */
 typedef enum PdfXrefKind {
-        PDF_XREF_FREE,
-        PDF_XREF_IN_USE,     /* at a byte offset */
-        PDF_XREF_COMPRESSED, /* inside an object stream */
+        PDF_XREF_TABLE,
+        PDF_XREF_STREAM,
+        PDF_XREF_HYBRID,
         _PDF_XREF_KIND_MAX,
         _PDF_XREF_KIND_INVALID = -EINVAL,
 } PdfXrefKind;
+const char *pdf_xref_kind_to_string(PdfXrefKind k); /* "table", "stream", "hybrid" */
+
+/* The kind of one entry of a section. */
+typedef enum PdfXrefEntryKind {
+        PDF_XREF_ENTRY_FREE,
+        PDF_XREF_ENTRY_IN_USE,     /* at a byte offset */
+        PDF_XREF_ENTRY_COMPRESSED, /* inside an object stream */
+        _PDF_XREF_ENTRY_KIND_MAX,
+        _PDF_XREF_ENTRY_KIND_INVALID = -EINVAL,
+} PdfXrefEntryKind;
 
 typedef struct PdfXrefEntry {
         uint32_t number;
-        PdfXrefKind kind;
+        PdfXrefEntryKind kind;
         uint64_t offset; /* IN_USE: byte offset; COMPRESSED: the object stream's number; FREE: next free */
         uint32_t generation; /* IN_USE, FREE: generation; COMPRESSED: index in the object stream */
 } PdfXrefEntry;
@@ -49,4 +61,4 @@ int pdf_revision_xref(
         const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
         size_t *ret_n);
 
-const char *pdf_xref_entry_kind_to_string(PdfXrefKind k);
+const char *pdf_xref_entry_kind_to_string(PdfXrefEntryKind k);

@@ -111,6 +111,10 @@ const char *pdf_document_problem_message(PdfDocumentProblem p) {
         }
 }
 
+char *pdf_signature_change_message(const PdfSignature *s) {
+        return s && s->change ? pdf_change_message(&s->change_facts, true) : NULL;
+}
+
 _printf_(3, 4) static int sig_fail(PdfSignature *s, PdfSignatureProblem p, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -523,7 +527,8 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                         return r;
                 if (d.verdict != PDF_DIFF_ALLOWED) {
                         s->change = TAKE_PTR(d.change);
-                        s->change_object = d.object;
+                        s->change_object = d.facts.object;
+                        s->change_facts = d.facts;
                         r = sig_fail(
                                 s,
                                 d.verdict == PDF_DIFF_DOCMDP_VIOLATION ? PDF_SIGNATURE_DOCMDP_VIOLATION

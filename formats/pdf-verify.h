@@ -23,6 +23,7 @@
 
 #include "cms-verify.h"
 #include "macro.h"
+#include "pdf-diff.h"
 
 /* At most this many signature fields are examined; more is -E2BIG. */
 #define PDF_VERIFY_MAX_SIGNATURES 64U
@@ -124,10 +125,11 @@ typedef struct PdfSignature {
 
         /* Changes made by the revisions after `revision`. `change` names the first disallowed one, in
          * English for logs and reports ("object 12 (the content of page 1) changed in revision 3"); NULL
-         * when none. */
+         * when none. pdf_signature_change_message() says the same in the reader's language. */
         unsigned n_later_revisions;
         char *change;
         unsigned change_object; /* the object named by `change`, 0 when none or not about one object */
+        PdfChange change_facts; /* what `change` says, kind PDF_CHANGE_NONE when none */
 
         PdfSignatureProblem problem; /* PDF_SIGNATURE_OK when everything this module checks holds */
         char *detail;                /* English, for logs; never NULL */
@@ -171,6 +173,9 @@ PdfSignatureProblem pdf_signature_problem_from_string(const char *s);
 const char *pdf_document_problem_to_string(PdfDocumentProblem p);
 const char *pdf_sub_filter_to_string(PdfSubFilter f);         /* "ETSI.CAdES.detached", ... "other" */
 const char *pdf_signature_kind_to_string(PdfSignatureKind k); /* "approval", "certification", "timestamp" */
+/* The first disallowed change (`change`) in the calling thread's language; malloc()ed, NULL when there is
+ * none (or out of memory). */
+char *pdf_signature_change_message(const PdfSignature *s);
 /* Translated (gettext domain kyso) explanations for users; never NULL. */
 const char *pdf_signature_problem_message(PdfSignatureProblem p);
 const char *pdf_document_problem_message(PdfDocumentProblem p);

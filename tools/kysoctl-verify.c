@@ -335,9 +335,11 @@ static char *pdf_reason(const PdfSignature *s, const SignatureCheck *c) {
         char *m = NULL;
 
         if (!pdf_signature_counts(s)) {
+                /* The change in the reader's language; the English `change` is --json's. */
+                _cleanup_free_ char *change = pdf_signature_change_message(s);
                 if (asprintf(
-                            &m, "%s%s%s", pdf_signature_problem_message(s->problem), s->change ? " " : "",
-                            strempty(s->change)) < 0)
+                            &m, "%s%s%s", pdf_signature_problem_message(s->problem), change ? " " : "",
+                            strempty(change)) < 0)
                         return NULL;
                 return m;
         }

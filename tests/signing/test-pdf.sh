@@ -54,6 +54,20 @@ expect_match "... PolicyDenied" "PolicyDenied" "$out"
 expect_match "... the message names the change" "The change: object 4 \(the content of page 1\) changed in revision 3\. Have" "$out"
 expect_eq "... before any prompt" "$p0" "$(prompts)"
 expect "... nothing written" test ! -s "$T/out/changed-issued.pdf"
+# The change is named in the caller's language; --json keeps the stable English.
+out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role issue --cert "$SEAL" "$D/changed.pdf" -o "$T/out/changed-issued.pdf" 2>&1)
+expect_match "... in Vietnamese for a Vietnamese caller" \
+        "Thay đổi: đối tượng 4 \(nội dung trang 1\) bị thay đổi ở phiên bản 3\." "$out"
+expect_match "kysoctl verify names the change in English" \
+        "object 4 \(the content of page 1\) changed in revision 3" \
+        "$(LC_ALL=C.UTF-8 LANGUAGE= kysoctl verify "$D/changed.pdf" 2>&1)"
+expect_match "kysoctl verify names the change in Vietnamese" \
+        "đối tượng 4 \(nội dung trang 1\) bị thay đổi ở phiên bản 3" \
+        "$(LC_ALL=vi_VN.UTF-8 LANGUAGE= kysoctl verify "$D/changed.pdf" 2>&1)"
+expect_eq "kysoctl verify --json keeps the change in English" \
+        "object 4 (the content of page 1) changed in revision 3" \
+        "$(LC_ALL=vi_VN.UTF-8 LANGUAGE= kysoctl verify --json "$D/changed.pdf" 2>/dev/null |
+                jq -r '[.signatures[] | .change // empty] | first')"
 
 # 4. An encrypted PDF: refused before any prompt, saying what to do.
 qpdf --encrypt user owner 256 -- "$D/qd.pdf" "$D/encrypted.pdf" || bail_out "qpdf --encrypt failed"
