@@ -481,7 +481,7 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                 return sig_fail(
                         s, PDF_SIGNATURE_NOT_AT_REVISION_END,
                         "the signed range ends at %" PRIu64 ", not at the end of a revision", end);
-        s->revision = (unsigned) rev;
+        s->revision = (unsigned) rev + 1;
         s->covers_revision = true;
         s->covers_whole_file = (size_t) rev == doc->n_revs - 1 && doc->revs[rev].end == doc->size;
         s->n_later_revisions = (unsigned) (doc->n_revs - 1 - (size_t) rev);

@@ -103,7 +103,9 @@ typedef struct PdfSignature {
         /* Coverage. */
         bool byte_range_valid; /* four non-negative integers starting at 0, inside the file */
         uint64_t byte_range[4];
-        unsigned revision;      /* 0-based index of the revision the signed range ends at (when found) */
+        /* The revision the signed range ends at, counted as people and the audit record count: the original
+         * file is revision 1. 0 when covers_revision is false. */
+        unsigned revision;
         bool covers_revision;   /* the signed range ends at the end of `revision` */
         bool covers_whole_file; /* ... and that is the last revision: nothing was appended after it */
 

@@ -431,7 +431,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 format_vn_time(s->claimed_time, claimed);
         if (s->has_timestamp_time)
                 format_vn_time(s->timestamp_time, stamped);
-        snprintf(rev, sizeof rev, "%u/%u", s->covers_revision ? s->revision + 1 : 0, res->n_revisions);
+        snprintf(rev, sizeof rev, "%u/%u", s->covers_revision ? s->revision : 0, res->n_revisions);
 
         if (out->json) {
                 json_object *o = checked ? json_signature(&c, s->signer, -1) : json_object_new_object();
@@ -451,8 +451,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                         json_object_object_add(o, "tsa_trusted", json_object_new_boolean(tsa_ok));
                 }
                 json_object_object_add(
-                        o, "revision",
-                        s->covers_revision ? json_object_new_int((int) s->revision + 1) : NULL);
+                        o, "revision", s->covers_revision ? json_object_new_int((int) s->revision) : NULL);
                 json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
                 json_object_object_add(
                         o, "covers_whole_file", json_object_new_boolean(s->covers_whole_file));

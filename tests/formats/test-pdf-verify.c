@@ -82,7 +82,7 @@ static void test_signed_by_pdfsig(void **state) {
         assert_true(s->has_claimed_time);
         assert_int_equal(s->problem, PDF_SIGNATURE_OK);
         assert_true(pdf_signature_counts_whole(s));
-        assert_int_equal(s->revision, 1);
+        assert_int_equal(s->revision, 2); /* 1-based: the original file is revision 1 */
         assert_non_null(s->signer);
         assert_subject_cn(s->signer->signer_cert, "Leader RSA");
 
@@ -94,7 +94,7 @@ static void test_signed_by_pdfsig(void **state) {
         assert_false(pdf_signature_counts_whole(&two->signatures[0]));
         assert_int_equal(two->signatures[0].n_later_revisions, 1);
         assert_true(pdf_signature_counts_whole(&two->signatures[1]));
-        assert_int_equal(two->signatures[1].revision, 2);
+        assert_int_equal(two->signatures[1].revision, 3);
 }
 
 /* Every file of the generator's manifest gets the verdict it names. */

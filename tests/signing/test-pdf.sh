@@ -42,6 +42,11 @@ expect "issue on the approved PDF is signed ($out)" test -s "$T/out/issued.pdf"
 expect "qpdf --check passes on the issued PDF" qpdf --check "$T/out/issued.pdf"
 expect_eq "pdfsig: both signatures are valid" 2 "$(pdfsig_valid "$T/out/issued.pdf")"
 expect_eq "pdfsig: the seal covers the whole document" 1 "$(pdfsig_total "$T/out/issued.pdf")"
+# Revisions are counted from 1 (the original file) in every output, as in the audit record.
+expect_eq "kysoctl verify --json: the leader signed revision 2, the seal revision 3" "2 3" \
+        "$(kysoctl verify --json "$T/out/issued.pdf" 2>/dev/null | jq -r '[.signatures[].revision] | join(" ")')"
+expect_eq "kysoctl verify: the same as 2/3 and 3/3" "2/3 3/3" \
+        "$(LC_ALL=C.UTF-8 LANGUAGE= kysoctl verify "$T/out/issued.pdf" 2>&1 | sed -n 's/^ *Revision signed: *//p' | paste -sd ' ')"
 
 # 3. The page text changed after the leader signed: denied before any prompt, naming the change.
 python3 "$MKPDF" change-text "$T/out/approved.pdf" "$D/changed.pdf" "Quyet dinh so 8/QD-UBND"
