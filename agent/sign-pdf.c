@@ -323,8 +323,6 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
 
 void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_CTX *sha256) {
         _cleanup_(sign_error_done) SignError e = {};
-        const uint8_t *data;
-        size_t size = 0;
         PadesLayout layout;
         int k;
 
@@ -334,10 +332,9 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_C
                 p->detail = TAKE_PTR(e.message);
                 return;
         }
-        /* The signatures are read from the same mapping: the document is never in memory twice. */
-        data = pdf_document_data(p->doc, &size);
+        /* The signatures are read from the file, not the mapping: resident memory stays small. */
         if (p->check_signatures) {
-                k = pdf_verify(data, size, &p->verified);
+                k = pdf_verify_fd(fd, &p->verified);
                 if (k < 0) {
                         p->error = k;
                         return;

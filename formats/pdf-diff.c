@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "i18n.h"
 #include "macro.h"
 #include "pdf-diff.h"
@@ -26,7 +30,8 @@ static const char *const pdf_diff_verdict_table[_PDF_DIFF_VERDICT_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_diff_verdict, PdfDiffVerdict);
 
-qpdf_data pdf_qpdf_open(const void *data, size_t size) {
+/* qpdf on memory (path NULL) or on a file, recovery off; NULL when it cannot be read. */
+static qpdf_data qpdf_open(const void *data, size_t size, const char *path) {
         qpdf_data q = qpdf_init();
 
         if (!q)
@@ -35,12 +40,99 @@ qpdf_data pdf_qpdf_open(const void *data, size_t size) {
         qpdf_set_suppress_warnings(q, QPDF_TRUE);
         /* A verifier must see the file as written: a damaged file fails instead of being repaired. */
         qpdf_set_attempt_recovery(q, QPDF_FALSE);
-        if (qpdf_read_memory(q, "pdf", data, size, NULL) & QPDF_ERRORS) {
+        if ((path ? qpdf_read(q, path, NULL) : qpdf_read_memory(q, "pdf", data, size, NULL)) & QPDF_ERRORS) {
                 (void) qpdf_get_error(q); /* else qpdf_cleanup() complains on stderr */
                 qpdf_cleanup(&q);
                 return NULL;
         }
         return q;
+}
+
+qpdf_data pdf_qpdf_open(const void *data, size_t size) {
+        return qpdf_open(data, size, NULL);
+}
+
+/* An unlinked file no one else can change, for a prefix of the document. */
+static int private_file(void) {
+        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
+        int fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (!dirs[i] || dirs[i][0] != '/')
+                        continue;
+                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        return fd;
+        }
+        fd = memfd_create("kyso-pdf-revision", MFD_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+}
+
+/* The first n bytes of fd in a private file: in the kernel when it can (copy_file_range), else through a
+ * small buffer. -ESTALE when fd is shorter than n. */
+static int copy_prefix(int fd, uint64_t n, int *ret) {
+        _cleanup_close_ int out = private_file();
+        loff_t in_off = 0;
+        uint64_t done = 0;
+
+        if (out < 0)
+                return out;
+        while (done < n) {
+                ssize_t k = copy_file_range(
+                        fd, &in_off, out, NULL, (size_t) MIN(n - done, (uint64_t) 1 << 30), 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        break;
+                if (k == 0)
+                        return -ESTALE;
+                done += (uint64_t) k;
+        }
+        if (done < n) {
+                _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+                if (!buf)
+                        return -ENOMEM;
+                if (lseek(out, (off_t) done, SEEK_SET) < 0)
+                        return -errno;
+                while (done < n) {
+                        ssize_t k = pread(fd, buf, (size_t) MIN(n - done, (uint64_t) 1 << 20), (off_t) done);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                return -errno;
+                        if (k == 0)
+                                return -ESTALE;
+                        int r = loop_write(out, buf, (size_t) k);
+                        if (r < 0)
+                                return r;
+                        done += (uint64_t) k;
+                }
+        }
+        *ret = TAKE_FD(out);
+        return 0;
+}
+
+int pdf_source_qpdf_open(const PdfSource *s, uint64_t end, qpdf_data *ret) {
+        char path[sizeof("/proc/self/fd/") + 12];
+        _cleanup_close_ int copy = -1;
+        int r;
+
+        if (!s || end > s->size || !ret)
+                return -EINVAL;
+        if (s->data) {
+                *ret = qpdf_open(s->data, (size_t) end, NULL);
+                return 0;
+        }
+        /* qpdf reads a file through its own buffered reads: given a mapping instead it makes most of the
+         * document resident. A prefix (a revision before the last) is given as a private copy of it. */
+        if (end < s->size) {
+                r = copy_prefix(s->fd, end, &copy);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(path, sizeof path, "/proc/self/fd/%d", copy >= 0 ? copy : s->fd);
+        *ret = qpdf_open(NULL, 0, path);
+        return 0;
 }
 
 qpdf_oh pdf_oh_key(qpdf_data q, qpdf_oh oh, const char *key) {
@@ -827,8 +919,8 @@ static int check_object(Ctx *c, const Touched *t) {
 }
 
 int pdf_diff_analyse(
-        const void *data, size_t size, const PdfRevision *revs, size_t n_revs, size_t signed_rev,
-        qpdf_data signed_q, qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
+        const PdfSource *src, const PdfRevision *revs, size_t n_revs, size_t signed_rev, qpdf_data signed_q,
+        qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
         _cleanup_free_ Touched *touched = NULL;
         size_t n_touched = 0, allocated = 0;
         PdfDiff d = { .verdict = PDF_DIFF_ALLOWED };
@@ -836,7 +928,7 @@ int pdf_diff_analyse(
         qpdf_oh old_root, new_root;
         int r = 0;
 
-        if (!data || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
+        if (!src || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
                 return -EINVAL;
 
         old_root = pdf_root(signed_q);
@@ -851,8 +943,15 @@ int pdf_diff_analyse(
                 _cleanup_free_ PdfXrefEntry *e = NULL;
                 size_t n_e = 0;
 
-                if (revs[k].end > size || !(q = pdf_qpdf_open(data, (size_t) revs[k].end)) ||
-                    pdf_revision_xref(data, size, &revs[k], q, &e, &n_e) < 0) {
+                int k_r = revs[k].end > src->size ? -EBADMSG : pdf_source_qpdf_open(src, revs[k].end, &q);
+
+                if (k_r >= 0 && q)
+                        k_r = pdf_revision_xref(src, &revs[k], q, &e, &n_e);
+                if (k_r == -ESTALE || k_r == -ENOMEM) {
+                        r = k_r; /* not the document's fault, or not the document as it was */
+                        goto fail;
+                }
+                if (k_r < 0 || !q) {
                         d.verdict = PDF_DIFF_UNREADABLE;
                         d.facts = (PdfChange){ .kind = PDF_CHANGE_REVISION_UNREADABLE,
                                                .revision = (unsigned) k + 1 };

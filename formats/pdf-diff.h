@@ -90,12 +90,13 @@ typedef struct PdfDiff {
         unsigned n_new_signatures; /* approval or certification signatures added after the signed revision */
 } PdfDiff;
 
-/* Compares the document as signed (signed_q: qpdf on data[0..revs[signed].end), recovery off) with what the
- * revisions after it make of it (final_q: qpdf on the whole file). docmdp_p is the /P of a certifying
- * signature in force (1, 2 or 3), 0 for none. Returns 0 with *ret filled, or -EINVAL/-ENOMEM. */
+/* Compares the document as signed (signed_q: qpdf on src's bytes [0, revs[signed].end), recovery off) with
+ * what the revisions after it make of it (final_q: qpdf on the whole file). docmdp_p is the /P of a
+ * certifying signature in force (1, 2 or 3), 0 for none. Returns 0 with *ret filled, or -EINVAL/-ENOMEM, or
+ * -ESTALE when a file shrank while read, or the errno of a private copy that could not be made. */
 int pdf_diff_analyse(
-        const void *data, size_t size, const PdfRevision *revs, size_t n_revs, size_t signed_rev,
-        qpdf_data signed_q, qpdf_data final_q, int docmdp_p, PdfDiff *ret);
+        const PdfSource *src, const PdfRevision *revs, size_t n_revs, size_t signed_rev, qpdf_data signed_q,
+        qpdf_data final_q, int docmdp_p, PdfDiff *ret);
 void pdf_diff_done(PdfDiff *d);
 
 const char *pdf_diff_verdict_to_string(PdfDiffVerdict v);
@@ -104,6 +105,11 @@ const char *pdf_diff_verdict_to_string(PdfDiffVerdict v);
 /* Opens qpdf on data[0..size) with recovery off and warnings kept quiet; NULL when it cannot be read. */
 qpdf_data pdf_qpdf_open(const void *data, size_t size);
 void pdf_qpdf_closep(qpdf_data *q);
+/* The same on src's bytes [0, end): memory in place; a file by its /proc/self/fd path (qpdf's buffered reads
+ * keep resident memory small), a prefix of it through a private unlinked copy. Returns 0 with *ret (NULL
+ * when qpdf cannot read it without repair), or a negative errno when the copy cannot be made (-ESTALE: the
+ * file shrank). */
+int pdf_source_qpdf_open(const PdfSource *s, uint64_t end, qpdf_data *ret);
 /* The object's value as bytes (dictionaries with their indirect references as "N G R", streams with their
  * dictionary and raw data) is the same in both documents. */
 bool pdf_object_equal(qpdf_data qa, qpdf_oh a, qpdf_data qb, qpdf_oh b);

@@ -46,9 +46,33 @@ typedef struct PdfXrefEntry {
         uint32_t generation; /* IN_USE, FREE: generation; COMPRESSED: index in the object stream */
 } PdfXrefEntry;
 
+/* The bytes of a PDF being read: memory the caller keeps alive and unchanged, or a regular file read with
+ * pread(), never mapped, so that resident memory does not grow with the file and a file truncated while it
+ * is read gives an error instead of SIGBUS. */
+typedef struct PdfSource {
+        const uint8_t *data; /* NULL: read from fd */
+        int fd;
+        uint64_t size; /* as the caller found it (fstat()) */
+} PdfSource;
+
+static inline PdfSource pdf_source_memory(const void *data, size_t size) {
+        return (PdfSource){ .data = data, .fd = -1, .size = size };
+}
+
+/* Exactly n bytes at offset (offset + n <= size). -ESTALE when the file ended before: it shrank while read.
+ */
+int pdf_source_read(const PdfSource *s, uint64_t offset, void *buf, size_t n);
+/* The bytes [offset, offset + n) clipped to the source: a pointer into memory, or for a file a malloc()ed
+ * copy, also in *ret_owned (free it; NULL for memory). *ret_n: bytes available. */
+int pdf_source_view(
+        const PdfSource *s, uint64_t offset, size_t n, const uint8_t **ret, size_t *ret_n,
+        uint8_t **ret_owned);
+
 /* Finds every `startxref N %%EOF` in data, in file order (at most max revisions, else -E2BIG). Returns 0
  * with a malloc()ed array (possibly empty: *ret_n == 0, *ret NULL), or -EINVAL/-ENOMEM/-E2BIG. */
 int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **ret, size_t *ret_n);
+/* The same over a source, read in chunks; -ESTALE when a file shrank while read. */
+int pdf_revisions_find_source(const PdfSource *s, size_t max, PdfRevision **ret, size_t *ret_n);
 
 /* The index of the revision that ends at `offset` (at its eof_end or its end), or -ENOENT. */
 int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset);
@@ -58,7 +82,6 @@ int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset);
  * through it. Returns 0 with a malloc()ed array, -EBADMSG when the section cannot be read, -E2BIG, -ENOMEM.
  */
 int pdf_revision_xref(
-        const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
-        size_t *ret_n);
+        const PdfSource *src, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret, size_t *ret_n);
 
 const char *pdf_xref_entry_kind_to_string(PdfXrefEntryKind k);

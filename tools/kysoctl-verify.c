@@ -563,6 +563,14 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         int r;
 
         r = pdf_verify_fd(fd, &res);
+        if (r == -ESTALE) {
+                kysoctl_error(
+                        "verify",
+                        _("Cannot verify %s: the file changed while it was being read (is an application still "
+                          "writing it?). Verify it again once it is saved.\n"),
+                        file);
+                return KYSOCTL_EXIT_INTERNAL;
+        }
         if (r < 0) {
                 kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
