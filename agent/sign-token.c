@@ -533,7 +533,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
 
         r->token.n_in_flight--;
         if (!r->owner || r->state == REQ_FINISHED) {
-                if (r->token.n_in_flight == 0)
+                if (r->token.n_in_flight == 0 && !r->output_job) /* else request_respond() frees it */
                         request_free(r);
                 return;
         }
