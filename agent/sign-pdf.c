@@ -410,20 +410,3 @@ const char *pdf_refusal_message(PdfRefusal r) {
                          "large). Save it again as a standard PDF, then sign the new file.");
         }
 }
-
-/* The bytes of a PDF are read once from the client and kept on disk, not in memory: qpdf and the signer
- * read them through one read-only mapping. */
-int pdf_temporary_fd(void) {
-        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
-        int fd;
-
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                if (!dirs[i] || dirs[i][0] != '/')
-                        continue;
-                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (fd >= 0)
-                        return fd;
-        }
-        fd = memfd_create("kyso-pdf", MFD_CLOEXEC);
-        return fd >= 0 ? fd : -errno;
-}

@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "macro.h"
 #include "pdf-diff.h"
+#include "pdf-document.h"
 #include "qpdf-dl.h"
 #include "string-table.h"
 
@@ -52,26 +53,10 @@ qpdf_data pdf_qpdf_open(const void *data, size_t size) {
         return qpdf_open(data, size, NULL);
 }
 
-/* An unlinked file no one else can change, for a prefix of the document. */
-static int private_file(void) {
-        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
-        int fd;
-
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                if (!dirs[i] || dirs[i][0] != '/')
-                        continue;
-                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (fd >= 0)
-                        return fd;
-        }
-        fd = memfd_create("kyso-pdf-revision", MFD_CLOEXEC);
-        return fd >= 0 ? fd : -errno;
-}
-
 /* The first n bytes of fd in a private file: in the kernel when it can (copy_file_range), else through a
  * small buffer. -ESTALE when fd is shorter than n. */
 static int copy_prefix(int fd, uint64_t n, int *ret) {
-        _cleanup_close_ int out = private_file();
+        _cleanup_close_ int out = pdf_temporary_fd();
         loff_t in_off = 0;
         uint64_t done = 0;
 

@@ -909,6 +909,21 @@ int pdf_document_open_fd(int fd, PdfDocument **ret, PdfRefusal *ret_refusal, Sig
         return r;
 }
 
+int pdf_temporary_fd(void) {
+        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
+        int fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (!dirs[i] || dirs[i][0] != '/')
+                        continue;
+                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        return fd;
+        }
+        fd = memfd_create("kyso-pdf", MFD_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+}
+
 PdfDocument *pdf_document_free(PdfDocument *d) {
         if (!d)
                 return NULL;

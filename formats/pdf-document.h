@@ -126,6 +126,11 @@ static inline bool pdf_looks_like_pdf(const void *data, size_t size) {
         return data && memmem(data, MIN(size, (size_t) PDF_HEADER_WINDOW), "%PDF-", 5);
 }
 
+/* An unlinked temporary file for a document's bytes, read and written, that no one else can change (TMPDIR,
+ * /var/tmp or /tmp, else a memfd): kysod keeps a client's PDF there, the verifier a revision's prefix. An
+ * fd, or a negative errno. */
+int pdf_temporary_fd(void);
+
 /* Maps fd (a regular file, read from offset 0) read-only and opens it. The fd may be closed afterwards.
  * Returns 0 and *ret, or a negative errno and, for a refusal, *ret_refusal (may be NULL; set to
  * PDF_REFUSAL_NONE on success and on errors that are not the document's fault, e.g. -ENOMEM, -EIO) and a
