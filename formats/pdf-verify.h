@@ -13,8 +13,9 @@
  * after it changed what it signed (later signatures, their fields, DSS and time-stamps are allowed), which
  * is what pdf_signature_counts() says.
  *
- * The input is the whole file in memory (a read-only mapping is what callers should pass); nothing here
- * copies it. qpdf reads it with recovery off: a file that needs repair is reported, never repaired. */
+ * The input is a file (pdf_verify_fd(): read, never mapped, so resident memory does not grow with it) or
+ * memory the caller keeps (pdf_verify(): read in place, not copied). qpdf reads it with recovery off: a
+ * file that needs repair is reported, never repaired. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -154,7 +155,10 @@ typedef struct PdfVerifyResult {
  * policy. */
 int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret);
 
-/* Same, on a file: maps it read-only (works on regular files only: -ESPIPE otherwise). */
+/* Same, on a file (regular files only: -ESPIPE otherwise), read with pread() and by qpdf through its
+ * /proc/self/fd path; a revision before the last is given to qpdf as a private unlinked copy (TMPDIR or
+ * /var/tmp: disk, not memory). Never mapped (but without /proc), so a file cut while it is read cannot kill
+ * the caller: -ESTALE when it shrank or changed while read. */
 int pdf_verify_fd(int fd, PdfVerifyResult **ret);
 
 PdfVerifyResult *pdf_verify_result_free(PdfVerifyResult *r);
