@@ -92,7 +92,7 @@ static int append_pdf_signature(DBusMessageIter *arr, const VerifyJob *j, size_t
                     &d, "level", level_of(c ? c->has_timestamp : s->has_timestamp_time, j->pdf->has_dss)) <
                     0 ||
             /* 1-based, as the audit record's pdf_revision: the original file is revision 1. */
-            dbus_dict_append_uint32(&d, "revision", s->revision + 1) < 0 ||
+            dbus_dict_append_uint32(&d, "revision", s->revision) < 0 ||
             dbus_dict_append_bool(&d, "covers-whole-file", s->covers_whole_file) < 0 ||
             dbus_dict_append_string(&d, "problem", pdf_signature_problem_to_string(s->problem)) < 0 ||
             dbus_dict_append_bool(&d, "valid", valid) < 0)

@@ -319,7 +319,9 @@ void existing_check_job_cancel(void *job) {
 
 /* ---- TimestampJob */
 
-int timestamp_job_new(const TsaOptions *tsa, const uint8_t *data, size_t size, TimestampJob **ret) {
+int timestamp_job_new(
+        const TsaOptions *tsa, const uint8_t *data, size_t size, Policy *keep_proofs_policy,
+        TimestampJob **ret) {
         TimestampJob *j;
 
         if (!tsa || !tsa->url || !data || size == 0 || !ret)
@@ -336,6 +338,7 @@ int timestamp_job_new(const TsaOptions *tsa, const uint8_t *data, size_t size, T
         j->tsa.url = j->tsa_url;
         j->tsa.proxy = j->tsa_proxy;
         j->tsa.policy_oid = j->tsa_policy_oid;
+        j->policy = keep_proofs_policy ? policy_ref(keep_proofs_policy) : NULL;
         if (!j->tsa_url || (tsa->proxy && !j->tsa_proxy) || (tsa->policy_oid && !j->tsa_policy_oid) ||
             !j->data) {
                 timestamp_job_free(j);
@@ -349,6 +352,21 @@ void timestamp_job_run(void *job) {
         TimestampJob *j = job;
         j->error = tsa_timestamp(
                 &j->tsa, j->data, j->data_size, &j->token, &j->token_size, &j->timestamp, &j->message);
+        if (j->error < 0 || !j->policy)
+                return;
+        if (!j->timestamp.tsa_cert) {
+                j->error = -EKEYREJECTED;
+                return;
+        }
+        /* Now, as the signer's certificate was: the /DSS keeps what was true at signing time. */
+        j->error = cert_validate(
+                j->policy, j->timestamp.tsa_cert, j->timestamp.certs, 0,
+                CERT_VALIDATE_TIMESTAMPING | CERT_VALIDATE_KEEP_PROOFS, &j->tsa_status);
+        if (j->error >= 0 && !cert_status_is_usable(j->tsa_status.status)) {
+                j->error = -EKEYREJECTED;
+                free(j->message);
+                j->message = strdup(strempty(j->tsa_status.reason));
+        }
 }
 
 void timestamp_job_free(void *job) {
@@ -359,6 +377,8 @@ void timestamp_job_free(void *job) {
         free(j->token);
         free(j->message);
         cms_timestamp_done(&j->timestamp);
+        cert_validation_done(&j->tsa_status);
+        policy_free(j->policy);
         free(j->tsa_url);
         free(j->tsa_proxy);
         free(j->tsa_policy_oid);

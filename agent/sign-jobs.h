@@ -100,21 +100,28 @@ void existing_check_job_cancel(void *job);
 void existing_check_job_free(void *job);
 
 /* B-T: the RFC 3161 token over a signature value (sign_pending_timestamp_data()), from the time-stamp
- * server, off the loop. */
+ * server, off the loop. B-LT (policy set): then the TSA's certificate is validated as a verifier will
+ * (cert_validate() with CERT_VALIDATE_TIMESTAMPING, the same revocation code and cache), keeping the OCSP
+ * answers and CRLs for the /DSS; a TSA certificate that is not usable fails the job with -EKEYREJECTED and
+ * the validation's reason as message. */
 typedef struct TimestampJob {
         TsaOptions tsa; /* points into the copies below */
         char *tsa_url, *tsa_proxy, *tsa_policy_oid;
         uint8_t *data;
         size_t data_size;
+        Policy *policy; /* B-LT: a reference; NULL: the TSA's certificate is not validated here */
 
         int error;
         char *message;
         uint8_t *token;
         size_t token_size;
         CmsTimestamp timestamp;
+        CertValidation tsa_status; /* B-LT: with its proofs (CERT_VALIDATE_KEEP_PROOFS) */
 } TimestampJob;
 
-/* Copies tsa and data. */
-int timestamp_job_new(const TsaOptions *tsa, const uint8_t *data, size_t size, TimestampJob **ret);
+/* Copies tsa and data; takes a reference on keep_proofs_policy (may be NULL: B-T). */
+int timestamp_job_new(
+        const TsaOptions *tsa, const uint8_t *data, size_t size, Policy *keep_proofs_policy,
+        TimestampJob **ret);
 void timestamp_job_run(void *job);
 void timestamp_job_free(void *job);

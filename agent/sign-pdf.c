@@ -124,9 +124,10 @@ char *pdf_signature_reason(const PdfSignature *s) {
         char *why;
 
         if (s->change) {
+                _cleanup_free_ char *change = pdf_signature_change_message(s); /* in the caller's language */
                 if (asprintf(
                             &why, _("%s The change: %s"), pdf_signature_problem_message(s->problem),
-                            s->change) < 0)
+                            change ?: s->change) < 0)
                         return NULL;
                 return why;
         }
@@ -432,8 +433,6 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
 
 void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_CTX *sha256) {
         _cleanup_(sign_error_done) SignError e = {};
-        const uint8_t *data;
-        size_t size = 0;
         PadesLayout layout;
         int k;
 
@@ -443,10 +442,9 @@ void pdf_prepare_run(PdfPrepare *p, int fd, ClientReader *reader, const EVP_MD_C
                 p->detail = TAKE_PTR(e.message);
                 return;
         }
-        /* The signatures are read from the same mapping: the document is never in memory twice. */
-        data = pdf_document_data(p->doc, &size);
+        /* The signatures are read from the file, not the mapping: resident memory stays small. */
         if (p->check_signatures) {
-                k = pdf_verify(data, size, &p->verified);
+                k = pdf_verify_fd(fd, &p->verified);
                 if (k < 0) {
                         p->error = k;
                         return;
@@ -521,21 +519,4 @@ const char *pdf_refusal_message(PdfRefusal r) {
                 return _("This PDF cannot be signed by this agent (for example it has no pages, or is too "
                          "large). Save it again as a standard PDF, then sign the new file.");
         }
-}
-
-/* The bytes of a PDF are read once from the client and kept on disk, not in memory: qpdf and the signer
- * read them through one read-only mapping. */
-int pdf_temporary_fd(void) {
-        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
-        int fd;
-
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                if (!dirs[i] || dirs[i][0] != '/')
-                        continue;
-                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (fd >= 0)
-                        return fd;
-        }
-        fd = memfd_create("kyso-pdf", MFD_CLOEXEC);
-        return fd >= 0 ? fd : -errno;
 }

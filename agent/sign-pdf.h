@@ -108,6 +108,3 @@ const char *pdf_refusal_message(PdfRefusal r);
  * Art. 25, the forms of a copy), as Appendix I writes it; NULL or unknown: NULL from copy_form_valid(). */
 const char *copy_form_text(const char *form);
 bool copy_form_valid(const char *form);
-
-/* An unlinked temporary file for a document's bytes, read and written (TMPDIR or /var/tmp, else a memfd). */
-int pdf_temporary_fd(void);

@@ -209,77 +209,99 @@ void doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError 
                 r->first_unrecorded = (size_t) (d - r->docs);
 }
 
-static int doc_write_output(SignDoc *d) {
+/* One document's output, as a worker thread writes it: what it needs is moved out of the SignDoc into the
+ * job, and given back when the job is done. */
+typedef struct OutputWrite {
+        size_t doc; /* its index in r->docs */
+        int out_fd;
+        PdfDocument *pdf;
+        uint8_t *sig, *dss;
+        size_t sig_size, dss_size;
+        int error;
+} OutputWrite;
+
+/* The outputs of one group of documents (request_record_group()), written off the loop: a large signed PDF
+ * takes a while to copy, and the loop serves the other tokens' requests meanwhile. A job dropped before its
+ * done function gave the outputs back (the request was freed: the agent stops) empties them: a half-written
+ * signature never reaches a client. */
+typedef struct OutputJob {
+        OutputWrite w[SIGN_RECORD_GROUP];
+        size_t n_w;
+        size_t group[SIGN_RECORD_GROUP]; /* the group's documents, by index */
+        size_t n_group;
+        bool handed_back;
+} OutputJob;
+
+static int write_output(const OutputWrite *w) {
         struct stat st;
 
-        if (d->out_fd < 0)
-                return 0;
         /* An output that is empty already is not truncated: on ext4 a truncation to 0 makes the last close
          * start writing the file back at once, per document. */
-        if (fstat(d->out_fd, &st) < 0)
+        if (fstat(w->out_fd, &st) < 0)
                 return -errno;
-        if (st.st_size > 0 && ftruncate(d->out_fd, 0) < 0)
+        if (st.st_size > 0 && ftruncate(w->out_fd, 0) < 0)
                 return -errno;
-        if (lseek(d->out_fd, 0, SEEK_SET) < 0)
+        if (lseek(w->out_fd, 0, SEEK_SET) < 0)
                 return -errno;
-        if (d->pdf) {
+        if (w->pdf) {
                 /* The signed PDF: the original bytes, the signature's update (sig), the /DSS update. */
-                int k = pdf_document_write_original(d->pdf, d->out_fd);
+                int k = pdf_document_write_original(w->pdf, w->out_fd);
                 if (k >= 0)
-                        k = loop_write(d->out_fd, d->sig, d->sig_size);
-                if (k >= 0 && d->dss)
-                        k = loop_write(d->out_fd, d->dss, d->dss_size);
+                        k = loop_write(w->out_fd, w->sig, w->sig_size);
+                if (k >= 0 && w->dss)
+                        k = loop_write(w->out_fd, w->dss, w->dss_size);
                 return k;
         }
         /* sig holds the finished DER here (see doc_seal()). */
-        return loop_write(d->out_fd, d->sig, d->sig_size);
+        return loop_write(w->out_fd, w->sig, w->sig_size);
 }
 
-/* Records up to SIGN_RECORD_GROUP documents whose outcome is decided: the outputs of the signed ones, then
- * their audit records as one group (one fdatasync), then Progress for each. A document is done only once its
- * record is durable: when the group cannot be recorded, its signatures are withheld (outputs emptied). */
-static void request_record_group(SignRequest *r) {
-        SignDoc *group[SIGN_RECORD_GROUP];
+static void output_job_run(void *data) {
+        OutputJob *j = data;
+
+        for (size_t i = 0; i < j->n_w; i++)
+                j->w[i].error = write_output(&j->w[i]);
+}
+
+static void output_job_free(void *data) {
+        OutputJob *j = data;
+
+        if (!j)
+                return;
+        for (size_t i = 0; i < j->n_w; i++) {
+                OutputWrite *w = &j->w[i];
+                if (!j->handed_back) {
+                        if (w->out_fd >= 0)
+                                (void) ftruncate(w->out_fd, 0);
+                        safe_close(w->out_fd);
+                        pdf_document_free(w->pdf);
+                        free(w->sig);
+                        free(w->dss);
+                }
+        }
+        free(j);
+}
+
+/* The audit records of the group, as one group (one fdatasync), then Progress for each. A document is done
+ * only once its record is durable: when the group cannot be recorded, its signatures are withheld (outputs
+ * emptied). */
+static void record_group_finish(SignRequest *r, const size_t *idx, size_t n) {
         AuditEvent evs[SIGN_RECORD_GROUP];
         const char *extras[SIGN_RECORD_GROUP][RECORD_EXTRA_MAX + RECORD_DOC_EXTRA_MAX + 1];
         char keys[SIGN_RECORD_GROUP][RECORD_REASON_PARAMS_MAX][RECORD_REASON_KEY_MAX];
         char revisions[SIGN_RECORD_GROUP][16];
         RecordCommon common;
-        size_t n = 0;
         int k;
 
-        for (size_t i = r->first_unrecorded; i < r->n_docs && n < SIGN_RECORD_GROUP; i++)
-                if (r->docs[i].unrecorded)
-                        group[n++] = &r->docs[i];
-        if (n == 0) { /* cannot happen: n_unrecorded counts them */
-                r->n_unrecorded = 0;
-                return;
-        }
-        r->first_unrecorded = group[n - 1] - r->docs + 1;
-        r->n_unrecorded -= n;
-
         record_common(r, &common);
-        for (size_t i = 0; i < n; i++) {
-                SignDoc *d = group[i];
-
-                d->unrecorded = false;
-                if (d->status == DOC_DONE) {
-                        k = doc_write_output(d);
-                        if (k < 0) {
-                                log_error_errno(k, "Cannot write the signature of %s: %m", strna(d->name));
-                                doc_fail_internal(
-                                        d, _("The signature could not be written to the output file. Check "
-                                             "the disk space and the output file, then sign again."));
-                        }
-                }
-                evs[i] = doc_audit_event(r, d, &common, extras[i], keys[i], revisions[i]);
-        }
+        for (size_t i = 0; i < n; i++)
+                evs[i] = doc_audit_event(r, &r->docs[idx[i]], &common, extras[i], keys[i], revisions[i]);
         k = r->owner && r->owner->audit ? audit_log_append_group(r->owner->audit, evs, n, NULL) : -EROFS;
         if (k < 0)
                 log_error_errno(
                         k, "Cannot append the audit records of %zu document(s) of %s: %m", n, r->path);
         for (size_t i = 0; i < n; i++) {
-                SignDoc *d = group[i];
+                SignDoc *d = &r->docs[idx[i]];
 
                 if (k < 0 && d->status == DOC_DONE)
                         doc_fail_internal(
@@ -298,9 +320,95 @@ static void request_record_group(SignRequest *r) {
         }
 }
 
+/* The outputs are written: each goes back to its document (a failed one fails it), then the records. */
+static void output_job_apply(OutputJob *j, SignRequest *r) {
+        for (size_t i = 0; i < j->n_w; i++) {
+                OutputWrite *w = &j->w[i];
+                SignDoc *d = &r->docs[w->doc];
+
+                d->out_fd = w->out_fd;
+                d->pdf = w->pdf;
+                d->sig = w->sig;
+                d->dss = w->dss;
+                if (w->error < 0) {
+                        log_error_errno(w->error, "Cannot write the signature of %s: %m", strna(d->name));
+                        doc_fail_internal(
+                                d, _("The signature could not be written to the output file. Check the disk "
+                                     "space and the output file, then sign again."));
+                }
+        }
+        j->handed_back = true;
+        record_group_finish(r, j->group, j->n_group);
+}
+
+/* On the loop, after a worker thread wrote the outputs: their records, then the documents that finished
+ * meanwhile, and the response when the request has finished (request_finish() waited for this). */
+static void output_job_done(void *data, void *userdata) {
+        SignRequest *r = userdata;
+        I18N_LOCALE_SCOPE(r->locale);
+
+        r->output_job = NULL;
+        output_job_apply(data, r);
+        request_record(r);
+        if (r->state == REQ_FINISHED && !r->output_job)
+                request_respond(r);
+}
+
+/* Records up to SIGN_RECORD_GROUP documents whose outcome is decided: the outputs of the signed ones
+ * (written on a worker thread), then their audit records, then Progress for each. */
+static void request_record_group(SignRequest *r) {
+        _cleanup_free_ OutputJob *j = calloc(1, sizeof(OutputJob));
+        int k;
+
+        if (!j) {
+                log_oom();
+                return;
+        }
+        for (size_t i = r->first_unrecorded; i < r->n_docs && j->n_group < SIGN_RECORD_GROUP; i++)
+                if (r->docs[i].unrecorded)
+                        j->group[j->n_group++] = i;
+        if (j->n_group == 0) { /* cannot happen: n_unrecorded counts them */
+                r->n_unrecorded = 0;
+                return;
+        }
+        r->first_unrecorded = j->group[j->n_group - 1] + 1;
+        r->n_unrecorded -= j->n_group;
+
+        for (size_t i = 0; i < j->n_group; i++) {
+                SignDoc *d = &r->docs[j->group[i]];
+
+                d->unrecorded = false;
+                if (d->status != DOC_DONE || d->out_fd < 0)
+                        continue;
+                j->w[j->n_w++] = (OutputWrite){
+                        .doc = j->group[i],
+                        .out_fd = TAKE_FD(d->out_fd),
+                        .pdf = TAKE_PTR(d->pdf),
+                        .sig = TAKE_PTR(d->sig),
+                        .sig_size = d->sig_size,
+                        .dss = TAKE_PTR(d->dss),
+                        .dss_size = d->dss_size,
+                };
+        }
+        if (j->n_w > 0 && r->owner && r->owner->worker) {
+                k = agent_worker_submit(
+                        r->owner->worker, output_job_run, output_job_done, output_job_free, j, r,
+                        &r->output_job);
+                if (k >= 0) {
+                        TAKE_PTR(j);
+                        return;
+                }
+                log_warning_errno(k, "Cannot write the outputs off the loop, writing them here: %m");
+        }
+        /* Nothing to write, or no thread: here. */
+        output_job_run(j);
+        output_job_apply(j, r);
+        output_job_free(TAKE_PTR(j));
+}
+
 void request_record(SignRequest *r) {
         r->record_timer = sd_event_source_disable_unref(r->record_timer);
-        while (r->n_unrecorded > 0)
+        while (r->n_unrecorded > 0 && !r->output_job)
                 request_record_group(r);
 }
 

@@ -71,6 +71,7 @@ SignRequest *request_free(SignRequest *r) {
         if (!r)
                 return NULL;
         worker_job_cancel(r->job);
+        worker_job_cancel(r->output_job); /* its outputs are emptied: nothing half-written is left */
         sd_event_source_disable_unref(r->defer);
         sd_event_source_disable_unref(r->collect_timer);
         sd_event_source_disable_unref(r->record_timer);
@@ -155,6 +156,14 @@ void request_finish(SignRequest *r) {
                 /* Also when the batch ended early: its login must not outlive it. */
                 (void) p11_manager_logout(s->manager, r->token_uri);
         request_record(r); /* every record durable before Response */
+        if (r->output_job)
+                return; /* outputs are being written: their end calls request_respond() */
+        request_respond(r);
+}
+
+void request_respond(SignRequest *r) {
+        AgentSign *s = r->owner;
+
         request_send_response(r);
         for (size_t i = 0; i < r->n_docs; i++)
                 log_info(

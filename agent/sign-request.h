@@ -188,6 +188,7 @@ struct SignRequest {
         WorkerJob *job; /* on a worker thread: the validation, a document's check or a time-stamp */
         size_t job_doc; /* the document of a check or a time-stamp */
         size_t n_unrecorded, first_unrecorded; /* documents waiting for request_record() */
+        WorkerJob *output_job; /* on a worker thread: the outputs of a group of documents being written */
         sd_event_source *record_timer;
 };
 
@@ -286,6 +287,9 @@ void doc_finish(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError error
 /* A signed document, recorded with the documents that finish soon after it. */
 void doc_done_later(SignRequest *r, SignDoc *d);
 void request_record(SignRequest *r);
+/* The end of request_finish() once every record is durable: Response, then r is freed (or handed to the
+ * token's callback). request_finish() calls it, or the end of the last output write it waited for. */
+void request_respond(SignRequest *r);
 /* A wrong PIN is an event of its own; one that cannot be recorded ends the request (-EIO). */
 int record_wrong_pin(SignRequest *r, const char *message);
 

@@ -125,28 +125,34 @@ static int dss_add_cert(X509 *x, PadesBlob *blobs, uint8_t **ders, size_t *n) {
 
 /* B-LT: the /DSS update after the signature's, with the signer's chain, the OCSP answers and CRLs that
  * showed it not revoked when the request was validated (CERT_VALIDATE_KEEP_PROOFS), and the time-stamp
- * authority's certificates. */
-static int doc_pdf_dss(SignRequest *r, SignDoc *d, const CmsTimestamp *ts, SignError *e) {
+ * authority's certificates with those of its validation when the token came (tsa_status). */
+static int doc_pdf_dss(
+        SignRequest *r, SignDoc *d, const CmsTimestamp *ts, const CertValidation *tsa_status, SignError *e) {
+        const CertValidation *validations[] = { &r->status, tsa_status };
         size_t max =
-                1 + (size_t) sk_X509_num(r->chain) + (ts && ts->certs ? (size_t) sk_X509_num(ts->certs) : 0);
+                2 + (size_t) sk_X509_num(r->chain) + (ts && ts->certs ? (size_t) sk_X509_num(ts->certs) : 0);
+        size_t n_proofs = r->status.n_proofs + (tsa_status ? tsa_status->n_proofs : 0);
         _cleanup_free_ PadesBlob *certs = calloc(max, sizeof *certs);
         _cleanup_free_ uint8_t **ders = calloc(max, sizeof *ders);
-        _cleanup_free_ PadesBlob *ocsps = calloc(r->status.n_proofs + 1, sizeof *ocsps);
-        _cleanup_free_ PadesBlob *crls = calloc(r->status.n_proofs + 1, sizeof *crls);
+        _cleanup_free_ PadesBlob *ocsps = calloc(n_proofs + 1, sizeof *ocsps);
+        _cleanup_free_ PadesBlob *crls = calloc(n_proofs + 1, sizeof *crls);
         size_t n = 0, n_ocsps = 0, n_crls = 0;
         int k = certs && ders && ocsps && crls ? dss_add_cert(r->cert, certs, ders, &n) : -ENOMEM;
 
-        for (size_t i = 0; i < r->status.n_proofs; i++) {
-                const RevocationProof *proof = &r->status.proofs[i];
-                PadesBlob b = { .data = proof->der, .size = proof->size };
-                if (proof->crl)
-                        crls[n_crls++] = b;
-                else
-                        ocsps[n_ocsps++] = b;
-        }
+        for (size_t v = 0; v < ELEMENTSOF(validations) && validations[v]; v++)
+                for (size_t i = 0; i < validations[v]->n_proofs; i++) {
+                        const RevocationProof *proof = &validations[v]->proofs[i];
+                        PadesBlob b = { .data = proof->der, .size = proof->size };
+                        if (proof->crl)
+                                crls[n_crls++] = b;
+                        else
+                                ocsps[n_ocsps++] = b;
+                }
 
         for (int i = 0; k >= 0 && i < sk_X509_num(r->chain); i++)
                 k = dss_add_cert(sk_X509_value(r->chain, i), certs, ders, &n);
+        if (k >= 0 && ts && ts->tsa_cert)
+                k = dss_add_cert(ts->tsa_cert, certs, ders, &n);
         for (int i = 0; k >= 0 && ts && ts->certs && i < sk_X509_num(ts->certs); i++)
                 k = dss_add_cert(sk_X509_value(ts->certs, i), certs, ders, &n);
         if (k >= 0) {
@@ -188,7 +194,7 @@ static int doc_pdf_sha256_after(SignDoc *d, const uint8_t *update, size_t update
  * signing the next one). */
 static void doc_seal(
         SignRequest *r, SignDoc *d, int k, const char *msg, const uint8_t *token, size_t token_size,
-        const CmsTimestamp *ts, bool later) {
+        const CmsTimestamp *ts, const CertValidation *tsa_status, bool later) {
         _cleanup_(sign_error_done) SignError e = {};
         _cleanup_free_ uint8_t *der = NULL;
         size_t der_size = 0;
@@ -198,12 +204,18 @@ static void doc_seal(
         if (k >= 0)
                 k = sign_pending_finish(d->pending, token, token_size, &der, &der_size, &e);
         if (k >= 0 && d->pdf && r->level >= SIGNATURE_LEVEL_B_LT)
-                k = doc_pdf_dss(r, d, ts, &e);
+                k = doc_pdf_dss(r, d, ts, tsa_status, &e);
         d->pending = sign_pending_free(d->pending);
         if (k < 0) {
                 _cleanup_free_ char *text = NULL;
                 log_error("Cannot finish the signature of %s: %s", strna(d->name), strna(msg ?: e.message));
-                if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
+                if (k == -EKEYREJECTED)
+                        (void) asprintf(
+                                &text,
+                                _("The time-stamp server's certificate cannot be kept as validation data "
+                                  "(B-LT): %s Nothing was written. Try again later, or sign at level B-T."),
+                                strna(msg));
+                else if (r->timestamp && (k == -EHOSTUNREACH || k == -EPROTO || k == -EBADMSG))
                         (void) asprintf(
                                 &text,
                                 _("The time-stamp server (%s) %s, so nothing was written. Try again later, "
@@ -245,7 +257,7 @@ static void timestamp_done(void *data, void *userdata) {
         r->job = NULL;
         doc_seal(
                 r, &r->docs[r->job_doc], j->error, j->message, j->token, j->token_size, &j->timestamp,
-                false);
+                &j->tsa_status, false);
         sign_next(r);
 }
 
@@ -265,7 +277,7 @@ static int timestamp_start(SignRequest *r, SignDoc *d) {
                 return -ENOMEM;
         k = doc_set_signature(d, &e);
         if (k < 0) {
-                doc_seal(r, d, k, e.message, NULL, 0, NULL, false);
+                doc_seal(r, d, k, e.message, NULL, 0, NULL, NULL, false);
                 return -EAGAIN;
         }
         k = sign_pending_timestamp_data(d->pending, &stamped, &stamped_size);
@@ -276,7 +288,9 @@ static int timestamp_start(SignRequest *r, SignDoc *d) {
                 .proxy = r->policy->proxy,
                 .timeout_sec = (int) r->policy->tsa_timeout_sec,
         };
-        k = timestamp_job_new(&tsa, stamped, stamped_size, &j);
+        k = timestamp_job_new(
+                &tsa, stamped, stamped_size, d->pdf && r->level >= SIGNATURE_LEVEL_B_LT ? r->policy : NULL,
+                &j);
         if (k < 0)
                 return k;
         k = agent_worker_submit(
@@ -497,7 +511,7 @@ static void sign_done(SignRequest *r, SignDoc *d, const P11SignResult *res) {
          * and the one after them is prepared, so that the token waits for nothing. */
         sign_feed(r);
         pipelined = r->token.n_in_flight > 0;
-        doc_seal(r, d, 0, NULL, NULL, 0, NULL, pipelined);
+        doc_seal(r, d, 0, NULL, NULL, 0, NULL, NULL, pipelined);
         if (!pipelined) {
                 sign_next(r);
                 return;
@@ -519,7 +533,7 @@ static void sign_result(P11Manager *m, const P11SignResult *res, void *userdata)
 
         r->token.n_in_flight--;
         if (!r->owner || r->state == REQ_FINISHED) {
-                if (r->token.n_in_flight == 0)
+                if (r->token.n_in_flight == 0 && !r->output_job) /* else request_respond() frees it */
                         request_free(r);
                 return;
         }

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "fileio.h"
+#include "i18n.h"
 #include "macro.h"
 #include "pdf-diff.h"
+#include "pdf-document.h"
 #include "qpdf-dl.h"
 #include "string-table.h"
 
@@ -25,7 +31,8 @@ static const char *const pdf_diff_verdict_table[_PDF_DIFF_VERDICT_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_diff_verdict, PdfDiffVerdict);
 
-qpdf_data pdf_qpdf_open(const void *data, size_t size) {
+/* qpdf on memory (path NULL) or on a file, recovery off; NULL when it cannot be read. */
+static qpdf_data qpdf_open(const void *data, size_t size, const char *path) {
         qpdf_data q = qpdf_init();
 
         if (!q)
@@ -34,12 +41,83 @@ qpdf_data pdf_qpdf_open(const void *data, size_t size) {
         qpdf_set_suppress_warnings(q, QPDF_TRUE);
         /* A verifier must see the file as written: a damaged file fails instead of being repaired. */
         qpdf_set_attempt_recovery(q, QPDF_FALSE);
-        if (qpdf_read_memory(q, "pdf", data, size, NULL) & QPDF_ERRORS) {
+        if ((path ? qpdf_read(q, path, NULL) : qpdf_read_memory(q, "pdf", data, size, NULL)) & QPDF_ERRORS) {
                 (void) qpdf_get_error(q); /* else qpdf_cleanup() complains on stderr */
                 qpdf_cleanup(&q);
                 return NULL;
         }
         return q;
+}
+
+qpdf_data pdf_qpdf_open(const void *data, size_t size) {
+        return qpdf_open(data, size, NULL);
+}
+
+/* The first n bytes of fd in a private file: in the kernel when it can (copy_file_range), else through a
+ * small buffer. -ESTALE when fd is shorter than n. */
+static int copy_prefix(int fd, uint64_t n, int *ret) {
+        _cleanup_close_ int out = pdf_temporary_fd();
+        loff_t in_off = 0;
+        uint64_t done = 0;
+
+        if (out < 0)
+                return out;
+        while (done < n) {
+                ssize_t k = copy_file_range(
+                        fd, &in_off, out, NULL, (size_t) MIN(n - done, (uint64_t) 1 << 30), 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        break;
+                if (k == 0)
+                        return -ESTALE;
+                done += (uint64_t) k;
+        }
+        if (done < n) {
+                _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+                if (!buf)
+                        return -ENOMEM;
+                if (lseek(out, (off_t) done, SEEK_SET) < 0)
+                        return -errno;
+                while (done < n) {
+                        ssize_t k = pread(fd, buf, (size_t) MIN(n - done, (uint64_t) 1 << 20), (off_t) done);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                return -errno;
+                        if (k == 0)
+                                return -ESTALE;
+                        int r = loop_write(out, buf, (size_t) k);
+                        if (r < 0)
+                                return r;
+                        done += (uint64_t) k;
+                }
+        }
+        *ret = TAKE_FD(out);
+        return 0;
+}
+
+int pdf_source_qpdf_open(const PdfSource *s, uint64_t end, qpdf_data *ret) {
+        char path[sizeof("/proc/self/fd/") + 12];
+        _cleanup_close_ int copy = -1;
+        int r;
+
+        if (!s || end > s->size || !ret)
+                return -EINVAL;
+        if (s->data) {
+                *ret = qpdf_open(s->data, (size_t) end, NULL);
+                return 0;
+        }
+        /* qpdf reads a file through its own buffered reads: given a mapping instead it makes most of the
+         * document resident. A prefix (a revision before the last) is given as a private copy of it. */
+        if (end < s->size) {
+                r = copy_prefix(s->fd, end, &copy);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(path, sizeof path, "/proc/self/fd/%d", copy >= 0 ? copy : s->fd);
+        *ret = qpdf_open(NULL, 0, path);
+        return 0;
 }
 
 qpdf_oh pdf_oh_key(qpdf_data q, qpdf_oh oh, const char *key) {
@@ -107,7 +185,7 @@ bool pdf_object_equal(qpdf_data qa, qpdf_oh a, qpdf_data qb, qpdf_oh b) {
 typedef struct Touched {
         uint32_t number;
         uint32_t generation;
-        PdfXrefKind kind;
+        PdfXrefEntryKind kind;
         unsigned revision;
 } Touched;
 
@@ -144,100 +222,256 @@ static bool is_type(qpdf_data q, qpdf_oh dict, const char *key, const char *name
 }
 
 /* What a reader of the message would call object n of the signed document. */
-static void describe(qpdf_data q, int n, char *buf, size_t size) {
+static PdfObjectRole describe(qpdf_data q, int n, unsigned *ret_page) {
         int pages = qpdf_get_num_pages(q);
         qpdf_oh o;
 
-        if (n == qpdf_oh_get_object_id(q, pdf_root(q))) {
-                snprintf(buf, size, "the document catalog");
-                return;
-        }
-        if (n == oid(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"))) {
-                snprintf(buf, size, "the interactive form");
-                return;
-        }
-        if (n == oid(q, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"))) {
-                snprintf(buf, size, "the form's field list");
-                return;
-        }
+        *ret_page = 0;
+        if (n == qpdf_oh_get_object_id(q, pdf_root(q)))
+                return PDF_OBJECT_CATALOG;
+        if (n == oid(q, pdf_oh_key(q, pdf_root(q), "/AcroForm")))
+                return PDF_OBJECT_INTERACTIVE_FORM;
+        if (n == oid(q, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields")))
+                return PDF_OBJECT_FIELD_LIST;
         for (int i = 0; i < pages && i < 100000; i++) {
                 qpdf_oh p = qpdf_get_page_n(q, (size_t) i), c;
+                PdfObjectRole role = _PDF_OBJECT_ROLE_INVALID;
 
-                if (oid(q, p) == n) {
-                        snprintf(buf, size, "page %d", i + 1);
-                        return;
-                }
                 c = pdf_oh_key(q, p, "/Contents");
-                if (oid(q, c) == n) {
-                        snprintf(buf, size, "the content of page %d", i + 1);
-                        return;
-                }
-                if (qpdf_oh_is_array(q, c))
+                if (oid(q, p) == n)
+                        role = PDF_OBJECT_PAGE;
+                else if (oid(q, c) == n)
+                        role = PDF_OBJECT_PAGE_CONTENT;
+                else if (qpdf_oh_is_array(q, c)) {
                         for (int j = 0; j < qpdf_oh_get_array_n_items(q, c) && j < 10000; j++)
-                                if (oid(q, qpdf_oh_get_array_item(q, c, j)) == n) {
-                                        snprintf(buf, size, "the content of page %d", i + 1);
-                                        return;
-                                }
-                if (oid(q, pdf_oh_key(q, p, "/Resources")) == n) {
-                        snprintf(buf, size, "the resources of page %d", i + 1);
-                        return;
+                                if (oid(q, qpdf_oh_get_array_item(q, c, j)) == n)
+                                        role = PDF_OBJECT_PAGE_CONTENT;
                 }
-                if (oid(q, pdf_oh_key(q, p, "/Annots")) == n) {
-                        snprintf(buf, size, "the annotations of page %d", i + 1);
-                        return;
+                if (role < 0 && oid(q, pdf_oh_key(q, p, "/Resources")) == n)
+                        role = PDF_OBJECT_PAGE_RESOURCES;
+                if (role < 0 && oid(q, pdf_oh_key(q, p, "/Annots")) == n)
+                        role = PDF_OBJECT_PAGE_ANNOTS;
+                if (role >= 0) {
+                        *ret_page = (unsigned) i + 1;
+                        return role;
                 }
         }
         o = qpdf_get_object_by_id(q, n, 0);
         if (qpdf_oh_is_stream(q, o))
                 o = qpdf_oh_get_dict(q, o);
         if (is_type(q, o, "/Type", "/Pages"))
-                snprintf(buf, size, "the page tree");
-        else if (is_type(q, o, "/Type", "/Font"))
-                snprintf(buf, size, "a font");
-        else if (is_type(q, o, "/Subtype", "/Image"))
-                snprintf(buf, size, "an image");
-        else if (is_type(q, o, "/Subtype", "/Form"))
-                snprintf(buf, size, "a form XObject");
-        else if (is_type(q, o, "/Type", "/Annot") || qpdf_oh_has_key(q, o, "/Subtype"))
-                snprintf(buf, size, "an annotation");
-        else if (is_type(q, o, "/Type", "/Sig"))
-                snprintf(buf, size, "a signature");
-        else if (is_type(q, o, "/Type", "/ObjStm"))
-                snprintf(buf, size, "an object stream");
-        else if (qpdf_oh_has_key(q, o, "/FT"))
-                snprintf(buf, size, "a form field");
-        else if (qpdf_oh_has_key(q, o, "/S") && qpdf_oh_is_name(q, pdf_oh_key(q, o, "/S")))
-                snprintf(buf, size, "an action");
-        else
-                snprintf(buf, size, "an object");
+                return PDF_OBJECT_PAGE_TREE;
+        if (is_type(q, o, "/Type", "/Font"))
+                return PDF_OBJECT_FONT;
+        if (is_type(q, o, "/Subtype", "/Image"))
+                return PDF_OBJECT_IMAGE;
+        if (is_type(q, o, "/Subtype", "/Form"))
+                return PDF_OBJECT_FORM_XOBJECT;
+        if (is_type(q, o, "/Type", "/Annot") || qpdf_oh_has_key(q, o, "/Subtype"))
+                return PDF_OBJECT_ANNOTATION;
+        if (is_type(q, o, "/Type", "/Sig"))
+                return PDF_OBJECT_SIGNATURE;
+        if (is_type(q, o, "/Type", "/ObjStm"))
+                return PDF_OBJECT_OBJECT_STREAM;
+        if (qpdf_oh_has_key(q, o, "/FT"))
+                return PDF_OBJECT_FORM_FIELD;
+        if (qpdf_oh_has_key(q, o, "/S") && qpdf_oh_is_name(q, pdf_oh_key(q, o, "/S")))
+                return PDF_OBJECT_ACTION;
+        return PDF_OBJECT_OTHER;
 }
 
-_printf_(4, 5) static int disallow(Ctx *c, int n, unsigned revision, const char *fmt, ...) {
-        char what[96] = "";
-        char *tail = NULL, *msg = NULL;
-        va_list ap;
+/* s as written (English) or in the calling thread's language. format_arg: the compiler checks the
+ * literal given against the arguments of the printf that uses the result. */
+__attribute__((format_arg(2))) static const char *tr(bool translate, const char *s) {
+        return translate ? _(s) : s;
+}
+
+static char *role_text(PdfObjectRole role, unsigned page, bool t) {
+        char *m = NULL;
         int r;
+
+        switch (role) {
+        case PDF_OBJECT_CATALOG:
+                return strdup(tr(t, N_("the document catalog")));
+        case PDF_OBJECT_INTERACTIVE_FORM:
+                return strdup(tr(t, N_("the interactive form")));
+        case PDF_OBJECT_FIELD_LIST:
+                return strdup(tr(t, N_("the form's field list")));
+        case PDF_OBJECT_PAGE:
+                r = asprintf(&m, tr(t, N_("page %u")), page);
+                break;
+        case PDF_OBJECT_PAGE_CONTENT:
+                r = asprintf(&m, tr(t, N_("the content of page %u")), page);
+                break;
+        case PDF_OBJECT_PAGE_RESOURCES:
+                r = asprintf(&m, tr(t, N_("the resources of page %u")), page);
+                break;
+        case PDF_OBJECT_PAGE_ANNOTS:
+                r = asprintf(&m, tr(t, N_("the annotations of page %u")), page);
+                break;
+        case PDF_OBJECT_PAGE_TREE:
+                return strdup(tr(t, N_("the page tree")));
+        case PDF_OBJECT_FONT:
+                return strdup(tr(t, N_("a font")));
+        case PDF_OBJECT_IMAGE:
+                return strdup(tr(t, N_("an image")));
+        case PDF_OBJECT_FORM_XOBJECT:
+                return strdup(tr(t, N_("a form XObject")));
+        case PDF_OBJECT_ANNOTATION:
+                return strdup(tr(t, N_("an annotation")));
+        case PDF_OBJECT_SIGNATURE:
+                return strdup(tr(t, N_("a signature")));
+        case PDF_OBJECT_OBJECT_STREAM:
+                return strdup(tr(t, N_("an object stream")));
+        case PDF_OBJECT_FORM_FIELD:
+                return strdup(tr(t, N_("a form field")));
+        case PDF_OBJECT_ACTION:
+                return strdup(tr(t, N_("an action")));
+        default:
+                return strdup(tr(t, N_("an object")));
+        }
+        return r < 0 ? NULL : m;
+}
+
+/* Whole sentences, one per kind, so that a translation may order its words as its language wants. */
+char *pdf_change_message(const PdfChange *c, bool t) {
+        _cleanup_free_ char *what = NULL;
+        const char *key;
+        char *m = NULL;
+        int r;
+
+        if (!c || c->kind <= PDF_CHANGE_NONE || c->kind >= _PDF_CHANGE_KIND_MAX)
+                return NULL;
+        switch (c->kind) {
+        case PDF_CHANGE_ROOT_REPLACED:
+                r = asprintf(
+                        &m, tr(t, N_("the document catalog (/Root) was replaced in revision %u")),
+                        c->revision);
+                return r < 0 ? NULL : m;
+        case PDF_CHANGE_REVISION_UNREADABLE:
+                r = asprintf(&m, tr(t, N_("revision %u cannot be read without repair")), c->revision);
+                return r < 0 ? NULL : m;
+        case PDF_CHANGE_DOCMDP_SIGNATURE:
+                return strdup(tr(
+                        t,
+                        N_("a signature was added to a document certified with no changes allowed (P=1)")));
+        default:
+                break;
+        }
+
+        what = role_text(c->role, c->page, t);
+        if (!what)
+                return NULL;
+        key = c->key[0] ? c->key : tr(t, N_("(too many or too long keys)"));
+        switch (c->kind) {
+        case PDF_CHANGE_CHANGED:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) changed in revision %u")), c->object, what,
+                        c->revision);
+                break;
+        case PDF_CHANGE_DELETED:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) was deleted in revision %u")), c->object, what,
+                        c->revision);
+                break;
+        case PDF_CHANGE_NEW_GENERATION:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) was replaced by a new generation in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_UNREADABLE:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) cannot be read in revision %u")), c->object, what,
+                        c->revision);
+                break;
+        case PDF_CHANGE_REDEFINED:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("object %u (%s) cannot be read in the signed revision and was redefined in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_KEY:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) had %s changed in revision %u")), c->object, what, key,
+                        c->revision);
+                break;
+        case PDF_CHANGE_FORM_KEY:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) (its interactive form) had %s changed in revision %u")),
+                        c->object, what, key, c->revision);
+                break;
+        case PDF_CHANGE_EMPTY_FIELD_KEY:
+                r = asprintf(
+                        &m,
+                        tr(t, N_("object %u (%s) (an empty signature field) had %s changed in revision %u")),
+                        c->object, what, key, c->revision);
+                break;
+        case PDF_CHANGE_ANNOTS:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("object %u (%s) gained annotations other than signature widgets in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_FIELDS:
+                r = asprintf(
+                        &m, tr(t, N_("object %u (%s) gained fields other than signatures in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_FORM_FIELDS:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("object %u (%s) (its interactive form) gained fields other than signatures in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_FIELD_LIST:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("object %u (%s) (the form's field list) gained fields other than signatures in revision %u")),
+                        c->object, what, c->revision);
+                break;
+        case PDF_CHANGE_DANGLING:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("object %u (%s) refers to object %u, undefined when signed and defined later in revision %u")),
+                        c->object, what, c->referred, c->revision);
+                break;
+        default:
+                return NULL;
+        }
+        return r < 0 ? NULL : m;
+}
+
+/* Records the first disallowed change (revision: 0-based index). key: the *_KEY kinds' key, referred:
+ * DANGLING's object. */
+static int
+disallow_full(Ctx *c, int n, unsigned revision, PdfChangeKind kind, const char *key, unsigned referred) {
+        PdfChange ch = { .kind = kind, .revision = revision + 1, .referred = referred };
+        char *msg;
 
         if (c->d->verdict != PDF_DIFF_ALLOWED)
                 return 0; /* the first one is reported */
-        va_start(ap, fmt);
-        r = vasprintf(&tail, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
         if (n > 0) {
-                describe(c->old_q, n, what, sizeof(what));
-                r = asprintf(&msg, "object %d (%s) %s in revision %u", n, what, tail, revision + 1);
-        } else
-                r = asprintf(&msg, "%s in revision %u", tail, revision + 1);
-        free(tail);
-        if (r < 0)
+                ch.object = (unsigned) n;
+                ch.role = describe(c->old_q, n, &ch.page);
+        }
+        if (key)
+                snprintf(ch.key, sizeof ch.key, "%s", key);
+        msg = pdf_change_message(&ch, false);
+        if (!msg)
                 return -ENOMEM;
         c->d->verdict = PDF_DIFF_DISALLOWED;
         c->d->change = msg;
-        c->d->object = n > 0 ? (unsigned) n : 0;
-        c->d->revision = revision;
+        c->d->facts = ch;
         return 0;
+}
+
+static int disallow(Ctx *c, int n, unsigned revision, PdfChangeKind kind) {
+        return disallow_full(c, n, revision, kind, NULL, 0);
 }
 
 /* An object that the signed revision does not have. */
@@ -313,7 +547,7 @@ static bool dict_equal_except(
                         const char *k = qpdf_oh_dict_next_key(q);
 
                         if (!k || ++count > 4096 || strlen(k) >= sizeof(key)) {
-                                snprintf(key_buf, key_size, "(too many or too long keys)");
+                                key_buf[0] = 0; /* pdf_change_message() says so */
                                 return false;
                         }
                         strcpy(key, k);
@@ -331,39 +565,40 @@ static bool dict_equal_except(
 }
 
 /* A dictionary that may change only in `except` and whose array `key` may only gain new signature fields
- * (widgets: also widget annotations). `what` names it in the message, "" for the default description. */
+ * (widgets: also widget annotations). A change of a key is reported as key_kind, a grown array as
+ * grown_kind. */
 static int check_growing_dict(
         Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd, const char *const *except, const char *key,
-        bool widget, const char *what) {
+        bool widget, PdfChangeKind key_kind, PdfChangeKind grown_kind) {
         char changed[128];
         qpdf_oh oa = pdf_oh_key(c->old_q, od, key), na = pdf_oh_key(c->new_q, nd, key);
 
         if (!dict_equal_except(c, od, nd, except, changed, sizeof(changed)))
-                return disallow(c, n, rev, "%shad %s changed", what, changed);
+                return disallow_full(c, n, rev, key_kind, changed, 0);
         /* An indirect array is an object of its own, checked where it changes. */
         if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
                 return 0;
         if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, widget))
-                return disallow(
-                        c, n, rev, "%sgained %s", what,
-                        widget ? "annotations other than signature widgets"
-                               : "fields other than signatures");
+                return disallow(c, n, rev, grown_kind);
         return 0;
 }
 
 static int check_acroform(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Fields", "/SigFlags", "/DR", NULL };
+        bool in_catalog =
+                n == c->old_root; /* n is the catalog's number when the form is written inside it */
 
-        /* n is the catalog's number when the form is written inside it. */
         return check_growing_dict(
                 c, n, rev, od, nd, except, "/Fields", false,
-                n == c->old_root ? "(its interactive form) " : "");
+                in_catalog ? PDF_CHANGE_FORM_KEY : PDF_CHANGE_KEY,
+                in_catalog ? PDF_CHANGE_FORM_FIELDS : PDF_CHANGE_FIELDS);
 }
 
 static int check_page(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         static const char *const except[] = { "/Annots", NULL };
 
-        return check_growing_dict(c, n, rev, od, nd, except, "/Annots", true, "");
+        return check_growing_dict(
+                c, n, rev, od, nd, except, "/Annots", true, PDF_CHANGE_KEY, PDF_CHANGE_ANNOTS);
 }
 
 static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
@@ -372,7 +607,7 @@ static int check_catalog(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_oh nd) {
         qpdf_oh oa = pdf_oh_key(c->old_q, od, "/AcroForm"), na = pdf_oh_key(c->new_q, nd, "/AcroForm");
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "had %s changed", key);
+                return disallow_full(c, n, rev, PDF_CHANGE_KEY, key, 0);
         if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
                 return 0;
         if (!unparse_equal(c->old_q, oa, c->new_q, na))
@@ -428,7 +663,7 @@ static int check_empty_sig_field(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_o
         char key[128];
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
-                return disallow(c, n, rev, "(an empty signature field) had %s changed", key);
+                return disallow_full(c, n, rev, PDF_CHANGE_EMPTY_FIELD_KEY, key, 0);
         return 0;
 }
 
@@ -484,23 +719,19 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
                 if (oid(c->old_q, old_fields) == n)
                         return array_grows_by_sig(c, od, nd, false)
                                        ? 0
-                                       : disallow(
-                                                 c, n, t->revision,
-                                                 "(the form's field list) gained fields other than signatures");
+                                       : disallow(c, n, t->revision, PDF_CHANGE_FIELD_LIST);
                 r = is_annots_of_old_page(c, n);
                 if (r < 0)
                         return r;
                 if (r > 0)
                         return array_grows_by_sig(c, od, nd, true)
                                        ? 0
-                                       : disallow(
-                                                 c, n, t->revision,
-                                                 "gained annotations other than signature widgets");
+                                       : disallow(c, n, t->revision, PDF_CHANGE_ANNOTS);
         }
         if (qpdf_oh_is_dictionary(c->old_q, od) && !qpdf_oh_is_stream(c->old_q, od) &&
             is_sig_field(c->old_q, od) && qpdf_oh_is_null(c->old_q, pdf_oh_key(c->old_q, od, "/V")))
                 return check_empty_sig_field(c, n, t->revision, od, nd);
-        return disallow(c, n, t->revision, "changed");
+        return disallow(c, n, t->revision, PDF_CHANGE_CHANGED);
 }
 
 static qpdf_oh get_old(Ctx *c, const Touched *t, bool *ret_error) {
@@ -632,10 +863,8 @@ static int check_dangling(Ctx *c, const Touched *touched, size_t n_touched) {
                         return -ENOMEM;
                 i = find_added_ref(c, text);
                 if (i >= 0)
-                        return disallow(
-                                c, (int) n, c->added_revision[i],
-                                "refers to object %" PRIu32 ", undefined when signed and defined later",
-                                c->added[i]);
+                        return disallow_full(
+                                c, (int) n, c->added_revision[i], PDF_CHANGE_DANGLING, NULL, c->added[i]);
         }
         return 0;
 }
@@ -647,15 +876,15 @@ static int check_object(Ctx *c, const Touched *t) {
         bool old_exists = !qpdf_oh_is_null(c->old_q, od);
 
         if (old_error)
-                return disallow(
-                        c, n, t->revision, "cannot be read in the signed revision and was redefined");
-        if (t->kind == PDF_XREF_FREE)
-                return old_exists ? disallow(c, n, t->revision, "was deleted") : 0;
+                return disallow(c, n, t->revision, PDF_CHANGE_REDEFINED);
+        if (t->kind == PDF_XREF_ENTRY_FREE)
+                return old_exists ? disallow(c, n, t->revision, PDF_CHANGE_DELETED) : 0;
 
-        nd = qpdf_get_object_by_id(c->new_q, n, t->kind == PDF_XREF_COMPRESSED ? 0 : (int) t->generation);
+        nd = qpdf_get_object_by_id(
+                c->new_q, n, t->kind == PDF_XREF_ENTRY_COMPRESSED ? 0 : (int) t->generation);
         if (qpdf_has_error(c->new_q)) {
                 (void) qpdf_get_error(c->new_q);
-                return disallow(c, n, t->revision, "cannot be read");
+                return disallow(c, n, t->revision, PDF_CHANGE_UNREADABLE);
         }
         if (!old_exists) {
                 /* New: harmless unless something that counts refers to it, which the checks of changed
@@ -666,17 +895,17 @@ static int check_object(Ctx *c, const Touched *t) {
                 return added_push(c, t->number, t->revision);
         }
         if (qpdf_oh_is_null(c->new_q, nd))
-                return disallow(c, n, t->revision, "was deleted");
+                return disallow(c, n, t->revision, PDF_CHANGE_DELETED);
         if (qpdf_oh_get_generation(c->old_q, od) != qpdf_oh_get_generation(c->new_q, nd))
-                return disallow(c, n, t->revision, "was replaced by a new generation");
+                return disallow(c, n, t->revision, PDF_CHANGE_NEW_GENERATION);
         if (pdf_object_equal(c->old_q, od, c->new_q, nd))
                 return 0;
         return check_changed(c, t, od, nd);
 }
 
 int pdf_diff_analyse(
-        const void *data, size_t size, const PdfRevision *revs, size_t n_revs, size_t signed_rev,
-        qpdf_data signed_q, qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
+        const PdfSource *src, const PdfRevision *revs, size_t n_revs, size_t signed_rev, qpdf_data signed_q,
+        qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
         _cleanup_free_ Touched *touched = NULL;
         size_t n_touched = 0, allocated = 0;
         PdfDiff d = { .verdict = PDF_DIFF_ALLOWED };
@@ -684,7 +913,7 @@ int pdf_diff_analyse(
         qpdf_oh old_root, new_root;
         int r = 0;
 
-        if (!data || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
+        if (!src || !revs || signed_rev >= n_revs || !signed_q || !final_q || !ret)
                 return -EINVAL;
 
         old_root = pdf_root(signed_q);
@@ -699,16 +928,23 @@ int pdf_diff_analyse(
                 _cleanup_free_ PdfXrefEntry *e = NULL;
                 size_t n_e = 0;
 
-                if (revs[k].end > size || !(q = pdf_qpdf_open(data, (size_t) revs[k].end)) ||
-                    pdf_revision_xref(data, size, &revs[k], q, &e, &n_e) < 0) {
+                int k_r = revs[k].end > src->size ? -EBADMSG : pdf_source_qpdf_open(src, revs[k].end, &q);
+
+                if (k_r >= 0 && q)
+                        k_r = pdf_revision_xref(src, &revs[k], q, &e, &n_e);
+                if (k_r == -ESTALE || k_r == -ENOMEM) {
+                        r = k_r; /* not the document's fault, or not the document as it was */
+                        goto fail;
+                }
+                if (k_r < 0 || !q) {
                         d.verdict = PDF_DIFF_UNREADABLE;
-                        d.revision = (unsigned) k;
-                        if (asprintf(&d.change, "revision %zu cannot be read without repair", k + 1) < 0)
-                                d.change = NULL;
+                        d.facts = (PdfChange){ .kind = PDF_CHANGE_REVISION_UNREADABLE,
+                                               .revision = (unsigned) k + 1 };
+                        d.change = pdf_change_message(&d.facts, false);
                         break;
                 }
                 if (qpdf_is_encrypted(q) || oid(q, pdf_root(q)) != c.old_root) {
-                        r = disallow(&c, 0, (unsigned) k, "the document catalog (/Root) was replaced");
+                        r = disallow(&c, 0, (unsigned) k, PDF_CHANGE_ROOT_REPLACED);
                         break;
                 }
                 for (size_t i = 0; i < n_e; i++) {
@@ -724,7 +960,7 @@ int pdf_diff_analyse(
                         }
                         touched[n_touched++] = (Touched){
                                 .number = e[i].number,
-                                .generation = e[i].kind == PDF_XREF_COMPRESSED ? 0 : e[i].generation,
+                                .generation = e[i].kind == PDF_XREF_ENTRY_COMPRESSED ? 0 : e[i].generation,
                                 .kind = e[i].kind,
                                 .revision = (unsigned) k,
                         };
@@ -733,7 +969,7 @@ int pdf_diff_analyse(
         if (r < 0)
                 goto fail;
         if (d.verdict == PDF_DIFF_ALLOWED && oid(final_q, new_root) != c.old_root)
-                r = disallow(&c, 0, (unsigned) (n_revs - 1), "the document catalog (/Root) was replaced");
+                r = disallow(&c, 0, (unsigned) (n_revs - 1), PDF_CHANGE_ROOT_REPLACED);
 
         if (n_touched > 0)
                 qsort(touched, n_touched, sizeof(Touched), touched_cmp);
@@ -749,10 +985,9 @@ int pdf_diff_analyse(
 
         if (d.verdict == PDF_DIFF_ALLOWED && docmdp_p == 1 && d.n_new_signatures > 0) {
                 d.verdict = PDF_DIFF_DOCMDP_VIOLATION;
-                if (asprintf(
-                            &d.change,
-                            "a signature was added to a document certified with no changes allowed (P=1)") <
-                    0) {
+                d.facts = (PdfChange){ .kind = PDF_CHANGE_DOCMDP_SIGNATURE };
+                d.change = pdf_change_message(&d.facts, false);
+                if (!d.change) {
                         r = -ENOMEM;
                         goto fail;
                 }

@@ -87,13 +87,6 @@ int pdf_refusal_to_errno(PdfRefusal r) {
         }
 }
 
-static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
-        [PDF_XREF_TABLE] = "table",
-        [PDF_XREF_STREAM] = "stream",
-        [PDF_XREF_HYBRID] = "hybrid",
-};
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
-
 /* ---- the bytes around the last cross-reference section, read by hand (qpdf's C API does not say) */
 
 static bool is_pdf_space(uint8_t c) {
@@ -914,6 +907,21 @@ int pdf_document_open_fd(int fd, PdfDocument **ret, PdfRefusal *ret_refusal, Sig
                 (*ret)->reread_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         }
         return r;
+}
+
+int pdf_temporary_fd(void) {
+        const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
+        int fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (!dirs[i] || dirs[i][0] != '/')
+                        continue;
+                fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        return fd;
+        }
+        fd = memfd_create("kyso-pdf", MFD_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
 }
 
 PdfDocument *pdf_document_free(PdfDocument *d) {

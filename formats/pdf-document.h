@@ -19,6 +19,7 @@
 
 #include "content-digest.h"
 #include "macro.h"
+#include "pdf-revisions.h" /* PdfXrefKind: of the last section, which the update repeats */
 #include "signer.h"
 
 /* Why a PDF is not signed. Each comes with a negative errno from pdf_document_open_*() (below) and with an
@@ -44,17 +45,6 @@ PdfRefusal pdf_refusal_from_string(const char *s);
 const char *pdf_refusal_advice(PdfRefusal r);
 /* The errno pdf_document_open_*() returns with r (0 for NONE). */
 int pdf_refusal_to_errno(PdfRefusal r);
-
-/* The kind of the last cross-reference section, which the update's section repeats. HYBRID is a table whose
- * trailer has /XRefStm; the update then gets a table without /XRefStm. */
-typedef enum PdfXrefKind {
-        PDF_XREF_TABLE,
-        PDF_XREF_STREAM,
-        PDF_XREF_HYBRID,
-        _PDF_XREF_KIND_MAX,
-        _PDF_XREF_KIND_INVALID = -EINVAL,
-} PdfXrefKind;
-const char *pdf_xref_kind_to_string(PdfXrefKind k); /* "table", "stream", "hybrid" */
 
 /* An indirect reference; num == 0: none. References with a generation above 65535 are not kept. */
 typedef struct PdfRef {
@@ -135,6 +125,11 @@ typedef struct PdfDocument PdfDocument;
 static inline bool pdf_looks_like_pdf(const void *data, size_t size) {
         return data && memmem(data, MIN(size, (size_t) PDF_HEADER_WINDOW), "%PDF-", 5);
 }
+
+/* An unlinked temporary file for a document's bytes, read and written, that no one else can change (TMPDIR,
+ * /var/tmp or /tmp, else a memfd): kysod keeps a client's PDF there, the verifier a revision's prefix. An
+ * fd, or a negative errno. */
+int pdf_temporary_fd(void);
 
 /* Maps fd (a regular file, read from offset 0) read-only and opens it. The fd may be closed afterwards.
  * Returns 0 and *ret, or a negative errno and, for a refusal, *ret_refusal (may be NULL; set to

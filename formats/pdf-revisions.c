@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "pdf-diff.h"
@@ -9,12 +10,19 @@
 #include "qpdf-dl.h"
 #include "string-table.h"
 
-static const char *const pdf_xref_entry_kind_table[_PDF_XREF_KIND_MAX] = {
-        [PDF_XREF_FREE] = "free",
-        [PDF_XREF_IN_USE] = "in-use",
-        [PDF_XREF_COMPRESSED] = "compressed",
+static const char *const pdf_xref_kind_table[_PDF_XREF_KIND_MAX] = {
+        [PDF_XREF_TABLE] = "table",
+        [PDF_XREF_STREAM] = "stream",
+        [PDF_XREF_HYBRID] = "hybrid",
 };
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_entry_kind, PdfXrefKind);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_kind, PdfXrefKind);
+
+static const char *const pdf_xref_entry_kind_table[_PDF_XREF_ENTRY_KIND_MAX] = {
+        [PDF_XREF_ENTRY_FREE] = "free",
+        [PDF_XREF_ENTRY_IN_USE] = "in-use",
+        [PDF_XREF_ENTRY_COMPRESSED] = "compressed",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pdf_xref_entry_kind, PdfXrefEntryKind);
 
 /* PDF white-space (ISO 32000-1, 7.2.2). */
 static bool is_ws(uint8_t c) {
@@ -91,61 +99,153 @@ static bool grow(void **p, size_t *allocated, size_t n, size_t elem) {
         return true;
 }
 
-int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **ret, size_t *ret_n) {
-        const uint8_t *d = data;
+int pdf_source_read(const PdfSource *s, uint64_t offset, void *buf, size_t n) {
+        if (!s || (n > 0 && !buf) || offset > s->size || n > s->size - offset)
+                return -EINVAL;
+        if (s->data) {
+                memcpy(buf, s->data + offset, n);
+                return 0;
+        }
+        for (size_t done = 0; done < n;) {
+                ssize_t k = pread(s->fd, (uint8_t *) buf + done, n - done, (off_t) (offset + done));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -ESTALE; /* the file is shorter than it was */
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+int pdf_source_view(
+        const PdfSource *s, uint64_t offset, size_t n, const uint8_t **ret, size_t *ret_n,
+        uint8_t **ret_owned) {
+        uint8_t *buf;
+        int r;
+
+        if (!s || !ret || !ret_n || !ret_owned)
+                return -EINVAL;
+        offset = MIN(offset, s->size);
+        n = (size_t) MIN((uint64_t) n, s->size - offset);
+        if (s->data) {
+                *ret = s->data + offset;
+                *ret_n = n;
+                *ret_owned = NULL;
+                return 0;
+        }
+        buf = malloc(MAX(n, (size_t) 1));
+        if (!buf)
+                return -ENOMEM;
+        r = pdf_source_read(s, offset, buf, n);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret = *ret_owned = buf;
+        *ret_n = n;
+        return 0;
+}
+
+/* A file is scanned this much at a time, and this much before each "%%EOF" is read to find its
+ * "startxref N" (memory is looked at in place, all of it). */
+#define SCAN_CHUNK ((size_t) 1 << 20)
+#define EOF_LOOKBACK ((size_t) 4096)
+
+/* Whether the "%%EOF" at `at` ends a revision: white-space, the offset's digits, white-space and
+ * "startxref" before it. w holds the bytes from `base` up to at least at + 5, and the two after when the
+ * file has them. */
+static bool
+revision_at(const uint8_t *w, size_t w_n, uint64_t base, uint64_t at, uint64_t size, PdfRevision *ret) {
+        size_t p = (size_t) (at - base), e;
+        uint64_t xref = 0, mul = 1;
+        bool digits = false;
+
+        while (p > 0 && is_ws(w[p - 1]))
+                p--;
+        while (p > 0 && is_digit(w[p - 1])) {
+                if (mul > UINT64_C(1000000000000000000))
+                        break;
+                xref += (uint64_t) (w[p - 1] - '0') * mul;
+                mul *= 10;
+                digits = true;
+                p--;
+        }
+        if (!digits || p == 0 || !is_ws(w[p - 1]))
+                return false;
+        while (p > 0 && is_ws(w[p - 1]))
+                p--;
+        if (p < 9 || memcmp(w + p - 9, "startxref", 9) != 0)
+                return false;
+
+        *ret = (PdfRevision){ .startxref = xref, .eof_end = at + 5, .end = at + 5 };
+        e = (size_t) (ret->end - base);
+        if (ret->end < size && e < w_n && w[e] == '\r') {
+                ret->end++;
+                e++;
+        }
+        if (ret->end < size && e < w_n && w[e] == '\n')
+                ret->end++;
+        return true;
+}
+
+int pdf_revisions_find_source(const PdfSource *s, size_t max, PdfRevision **ret, size_t *ret_n) {
         _cleanup_free_ PdfRevision *revs = NULL;
         size_t n = 0, allocated = 0;
+        int r;
 
-        if ((!data && size > 0) || !ret || !ret_n)
+        if (!s || (!s->data && s->fd < 0) || !ret || !ret_n)
                 return -EINVAL;
 
-        for (size_t from = 0; from + 5 <= size;) {
-                const uint8_t *hit = memmem(d + from, size - from, "%%EOF", 5);
-                size_t at, p;
-                uint64_t xref = 0, mul = 1;
-                bool digits = false;
-                PdfRevision r;
+        for (uint64_t from = 0; from + 5 <= s->size;) {
+                _cleanup_free_ uint8_t *chunk_owned = NULL, *window_owned = NULL;
+                const uint8_t *chunk, *hit, *w;
+                size_t chunk_n, w_n;
+                uint64_t at, base;
+                PdfRevision rev;
 
-                if (!hit)
-                        break;
-                at = (size_t) (hit - d);
+                r = pdf_source_view(
+                        s, from, s->data ? (size_t) (s->size - from) : SCAN_CHUNK, &chunk, &chunk_n,
+                        &chunk_owned);
+                if (r < 0)
+                        return r;
+                hit = memmem(chunk, chunk_n, "%%EOF", 5);
+                if (!hit) {
+                        if (from + chunk_n >= s->size)
+                                break;
+                        from += chunk_n - 4; /* a marker across the boundary is found in the next chunk */
+                        continue;
+                }
+                at = from + (uint64_t) (hit - chunk);
                 from = at + 5;
 
-                /* Backwards: white-space, the offset's digits, white-space, "startxref". */
-                p = at;
-                while (p > 0 && is_ws(d[p - 1]))
-                        p--;
-                while (p > 0 && is_digit(d[p - 1])) {
-                        if (mul > UINT64_C(1000000000000000000))
-                                break;
-                        xref += (uint64_t) (d[p - 1] - '0') * mul;
-                        mul *= 10;
-                        digits = true;
-                        p--;
-                }
-                if (!digits || p == 0 || !is_ws(d[p - 1]))
+                base = s->data ? 0 : at - MIN(at, (uint64_t) EOF_LOOKBACK);
+                r = pdf_source_view(s, base, (size_t) (at - base) + 7, &w, &w_n, &window_owned);
+                if (r < 0)
+                        return r;
+                if (!revision_at(w, w_n, base, at, s->size, &rev))
                         continue;
-                while (p > 0 && is_ws(d[p - 1]))
-                        p--;
-                if (p < 9 || memcmp(d + p - 9, "startxref", 9) != 0)
-                        continue;
-
-                r = (PdfRevision){ .startxref = xref, .eof_end = at + 5, .end = at + 5 };
-                if (r.end < size && d[r.end] == '\r')
-                        r.end++;
-                if (r.end < size && d[r.end] == '\n')
-                        r.end++;
-
                 if (n >= max)
                         return -E2BIG;
                 if (!grow((void **) &revs, &allocated, n, sizeof(PdfRevision)))
                         return -ENOMEM;
-                revs[n++] = r;
+                revs[n++] = rev;
         }
 
         *ret = TAKE_PTR(revs);
         *ret_n = n;
         return 0;
+}
+
+int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **ret, size_t *ret_n) {
+        PdfSource s = pdf_source_memory(data, size);
+
+        if (!data && size > 0)
+                return -EINVAL;
+        if (!data)
+                return *ret = NULL, *ret_n = 0, 0;
+        return pdf_revisions_find_source(&s, max, ret, ret_n);
 }
 
 int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset) {
@@ -161,7 +261,7 @@ typedef struct Entries {
 } Entries;
 
 static int
-entries_add(Entries *es, uint64_t number, PdfXrefKind kind, uint64_t offset, uint64_t generation) {
+entries_add(Entries *es, uint64_t number, PdfXrefEntryKind kind, uint64_t offset, uint64_t generation) {
         if (number > INT32_MAX || generation > UINT32_MAX)
                 return -EBADMSG;
         if (es->n >= PDF_REVISION_MAX_XREF_ENTRIES)
@@ -262,9 +362,9 @@ static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf
                                 continue; /* unknown types are ignored, as readers must (7.5.8.3) */
                         r = entries_add(
                                 es, (uint64_t) (first + i),
-                                f[0] == 0   ? PDF_XREF_FREE
-                                : f[0] == 1 ? PDF_XREF_IN_USE
-                                            : PDF_XREF_COMPRESSED,
+                                f[0] == 0   ? PDF_XREF_ENTRY_FREE
+                                : f[0] == 1 ? PDF_XREF_ENTRY_IN_USE
+                                            : PDF_XREF_ENTRY_COMPRESSED,
                                 f[1], f[2]);
                         if (r < 0)
                                 break;
@@ -274,10 +374,13 @@ static int read_xref_stream(const uint8_t *d, size_t size, uint64_t offset, qpdf
         return r;
 }
 
-static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, qpdf_data q, Entries *es) {
+/* A table "xref ... trailer" at `offset`. A hybrid file's trailer names a stream with more entries
+ * (/XRefStm): its offset goes to *ret_stm (UINT64_MAX: none), for the caller to read it. */
+static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, Entries *es, uint64_t *ret_stm) {
         Cursor c = { .data = d, .size = size, .pos = (size_t) offset };
         int r;
 
+        *ret_stm = UINT64_MAX;
         if (!take_keyword(&c, "xref"))
                 return -EBADMSG;
         for (;;) {
@@ -303,7 +406,9 @@ static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, qpdf_
                         t = c.data[c.pos++];
                         if (t != 'n' && t != 'f')
                                 return -EBADMSG;
-                        r = entries_add(es, first + i, t == 'n' ? PDF_XREF_IN_USE : PDF_XREF_FREE, off, gen);
+                        r = entries_add(
+                                es, first + i, t == 'n' ? PDF_XREF_ENTRY_IN_USE : PDF_XREF_ENTRY_FREE, off,
+                                gen);
                         if (r < 0)
                                 return r;
                 }
@@ -322,32 +427,55 @@ static int read_xref_table(const uint8_t *d, size_t size, uint64_t offset, qpdf_
                 skip_ws(&xc);
                 if (take_uint(&xc, &stm) < 0)
                         return -EBADMSG;
-                return read_xref_stream(d, size, stm, q, es);
+                *ret_stm = stm;
         }
         return 0;
 }
 
+/* A section read from a file is read into memory: an update's is small, and one this large is not read. */
+#define XREF_WINDOW_MAX ((size_t) 16 << 20)
+/* "N G obj" of an xref stream named by /XRefStm. */
+#define XREF_STREAM_HEADER_MAX ((size_t) 256)
+
 int pdf_revision_xref(
-        const void *data, size_t size, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret,
-        size_t *ret_n) {
+        const PdfSource *src, const PdfRevision *rev, qpdf_data q, PdfXrefEntry **ret, size_t *ret_n) {
+        _cleanup_free_ uint8_t *owned = NULL, *stm_owned = NULL;
+        const uint8_t *w, *sw;
+        size_t w_n, sw_n;
+        uint64_t stm = UINT64_MAX;
         Entries es = {};
         Cursor c;
         int r;
 
-        if (!data || !rev || !ret || !ret_n)
+        if (!src || !rev || !ret || !ret_n)
                 return -EINVAL;
-        if (rev->startxref >= size || rev->end > size)
+        if (rev->startxref >= src->size || rev->end > src->size)
                 return -EBADMSG;
 
-        c = (Cursor){ .data = data, .size = size, .pos = (size_t) rev->startxref };
+        /* From the section to the end of the file, as a reader sees it (memory: in place). */
+        r = pdf_source_view(
+                src, rev->startxref, src->data ? (size_t) (src->size - rev->startxref) : XREF_WINDOW_MAX, &w,
+                &w_n, &owned);
+        if (r < 0)
+                return r;
+        c = (Cursor){ .data = w, .size = w_n };
         skip_ws(&c);
-        if (c.size - c.pos >= 4 && memcmp(c.data + c.pos, "xref", 4) == 0)
-                r = read_xref_table(data, size, c.pos, q, &es);
-        else
-                r = read_xref_stream(data, size, c.pos, q, &es);
+        if (c.size - c.pos >= 4 && memcmp(c.data + c.pos, "xref", 4) == 0) {
+                r = read_xref_table(w, w_n, c.pos, &es, &stm);
+                if (r >= 0 && stm != UINT64_MAX) {
+                        r = pdf_source_view(
+                                src, stm,
+                                src->data ? (size_t) (src->size - MIN(stm, src->size))
+                                          : XREF_STREAM_HEADER_MAX,
+                                &sw, &sw_n, &stm_owned);
+                        if (r >= 0)
+                                r = read_xref_stream(sw, sw_n, 0, q, &es);
+                }
+        } else
+                r = read_xref_stream(w, w_n, c.pos, q, &es);
         if (r < 0) {
                 free(es.e);
-                return r;
+                return r == -ESTALE || r == -ENOMEM || r == -E2BIG ? r : -EBADMSG;
         }
         *ret = es.e;
         *ret_n = es.n;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -13,6 +14,7 @@
 #include <openssl/ts.h>
 
 #include "i18n.h"
+#include "openssl-util.h"
 #include "pdf-diff.h"
 #include "pdf-revisions.h"
 #include "pdf-verify.h"
@@ -111,6 +113,10 @@ const char *pdf_document_problem_message(PdfDocumentProblem p) {
         }
 }
 
+char *pdf_signature_change_message(const PdfSignature *s) {
+        return s && s->change ? pdf_change_message(&s->change_facts, true) : NULL;
+}
+
 _printf_(3, 4) static int sig_fail(PdfSignature *s, PdfSignatureProblem p, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -182,14 +188,16 @@ static int parse_pdf_date(const char *s, time_t *ret) {
 }
 
 typedef struct RangeReader {
-        const uint8_t *data;
+        const PdfSource *src;
         uint64_t start[2], len[2];
         unsigned part;
         uint64_t pos;
 } RangeReader;
 
+/* The signed ranges, one after the other; a negative errno (-ESTALE: the file shrank) ends the read. */
 static ssize_t range_read(void *userdata, void *buf, size_t size) {
         RangeReader *rr = userdata;
+        int r;
 
         while (rr->part < 2 && rr->pos >= rr->len[rr->part]) {
                 rr->part++;
@@ -199,7 +207,9 @@ static ssize_t range_read(void *userdata, void *buf, size_t size) {
                 return 0;
         size = (size_t) MIN((uint64_t) size, rr->len[rr->part] - rr->pos);
         size = MIN(size, (size_t) SSIZE_MAX);
-        memcpy(buf, rr->data + rr->start[rr->part] + rr->pos, size);
+        r = pdf_source_read(rr->src, rr->start[rr->part] + rr->pos, buf, size);
+        if (r < 0)
+                return r;
         rr->pos += size;
         return (ssize_t) size;
 }
@@ -231,19 +241,37 @@ static uint8_t hex_val(uint8_t c) {
         return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-/* The gap [a, b) holds exactly "<hex>" decoding to `contents`, right after this dictionary's "/Contents". */
-static bool gap_is_contents(const uint8_t *d, uint64_t a, uint64_t b, const uint8_t *contents, size_t n) {
-        uint64_t p;
+/* How far before the gap "/Contents" is looked for in a file (memory: anywhere before it). */
+#define CONTENTS_KEY_LOOKBACK ((uint64_t) 4096)
 
-        if (b - a < 2 || d[a] != '<' || d[b - 1] != '>' || (b - a - 2) % 2 != 0 || (b - a - 2) / 2 != n)
-                return false;
+/* The gap [a, b) holds exactly "<hex>" decoding to `contents`, right after this dictionary's "/Contents".
+ * Returns 1 or 0, or a negative errno when a file cannot be read (-ESTALE: it shrank). */
+static int gap_is_contents(const PdfSource *src, uint64_t a, uint64_t b, const uint8_t *contents, size_t n) {
+        _cleanup_free_ uint8_t *owned = NULL;
+        uint64_t base = src->data ? 0 : a - MIN(a, CONTENTS_KEY_LOOKBACK);
+        const uint8_t *d;
+        size_t d_n;
+        uint64_t p;
+        int r;
+
+        if (b - a < 2 || (b - a - 2) % 2 != 0 || (b - a - 2) / 2 != n)
+                return 0;
+        /* Only now is the gap read: its length is that of the (bounded) /Contents. */
+        r = pdf_source_view(src, base, (size_t) (b - base), &d, &d_n, &owned);
+        if (r < 0)
+                return r;
+        if (d_n != b - base)
+                return -ESTALE;
+        /* Offsets below are the file's: the byte at x is d[x - base]. */
+        if (d[a - base] != '<' || d[b - 1 - base] != '>')
+                return 0;
         for (uint64_t i = 0; i < n; i++) {
-                uint8_t h = d[a + 1 + 2 * i], l = d[a + 2 + 2 * i];
+                uint8_t h = d[a + 1 + 2 * i - base], l = d[a + 2 + 2 * i - base];
                 if (!is_hex(h) || !is_hex(l) || (uint8_t) (hex_val(h) << 4 | hex_val(l)) != contents[i])
-                        return false;
+                        return 0;
         }
         /* The key before the gap is /Contents: the gap is this dictionary's value, not a copy elsewhere. */
-        p = a;
+        p = a - base;
         while (p > 0 && (d[p - 1] == ' ' || d[p - 1] == '\n' || d[p - 1] == '\r' || d[p - 1] == '\t'))
                 p--;
         return p >= 9 && memcmp(d + p - 9, "/Contents", 9) == 0;
@@ -251,17 +279,23 @@ static bool gap_is_contents(const uint8_t *d, uint64_t a, uint64_t b, const uint
 
 static int digest_ranges(int nid, const RangeReader *proto, uint8_t *md, unsigned *md_len) {
         const EVP_MD *m = EVP_get_digestbynid(nid);
-        EVP_MD_CTX *ctx;
-        int ok;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
+        RangeReader rr = *proto;
+        uint8_t buf[65536];
+        ssize_t n;
 
         if (!m || !(ctx = EVP_MD_CTX_new()))
                 return -ENOMEM;
-        ok = EVP_DigestInit_ex(ctx, m, NULL) &&
-             EVP_DigestUpdate(ctx, proto->data + proto->start[0], (size_t) proto->len[0]) &&
-             EVP_DigestUpdate(ctx, proto->data + proto->start[1], (size_t) proto->len[1]) &&
-             EVP_DigestFinal_ex(ctx, md, md_len);
-        EVP_MD_CTX_free(ctx);
-        return ok ? 0 : -EIO;
+        rr.part = 0;
+        rr.pos = 0;
+        if (!EVP_DigestInit_ex(ctx, m, NULL))
+                return -EIO;
+        while ((n = range_read(&rr, buf, sizeof buf)) > 0)
+                if (!EVP_DigestUpdate(ctx, buf, (size_t) n))
+                        return -EIO;
+        if (n < 0)
+                return (int) n;
+        return EVP_DigestFinal_ex(ctx, md, md_len) ? 0 : -EIO;
 }
 
 /* A document time-stamp: the token's own signature (cms-verify) and its imprint against the signed ranges.
@@ -286,7 +320,13 @@ static int verify_doc_timestamp(PdfSignature *s, const RangeReader *rr) {
         if (p7)
                 tst = PKCS7_to_TS_TST_INFO(p7);
         if (tst && t.imprint_digest_nid != NID_undef &&
-            digest_ranges(t.imprint_digest_nid, rr, md, &md_len) >= 0) {
+            (r = digest_ranges(t.imprint_digest_nid, rr, md, &md_len)) == -ESTALE) {
+                TS_TST_INFO_free(tst);
+                PKCS7_free(p7);
+                cms_timestamp_done(&t);
+                return r;
+        }
+        if (tst && t.imprint_digest_nid != NID_undef && r >= 0) {
                 const ASN1_OCTET_STRING *imprint = TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(tst));
                 match = imprint && (unsigned) imprint->length == md_len &&
                         memcmp(imprint->data, md, md_len) == 0;
@@ -325,7 +365,7 @@ static int verify_cms(PdfSignature *s, RangeReader *rr) {
         int r;
 
         r = cms_verify_detached(s->contents, s->contents_size, range_read, rr, &s->cms);
-        if (r == -ENOMEM)
+        if (r == -ENOMEM || r == -ESTALE)
                 return r;
         if (r < 0)
                 return sig_fail(
@@ -351,8 +391,8 @@ static int verify_cms(PdfSignature *s, RangeReader *rr) {
 }
 
 typedef struct Doc {
-        const uint8_t *data;
-        size_t size;
+        const PdfSource *src;
+        uint64_t size;
         PdfRevision *revs;
         size_t n_revs;
         qpdf_data q;
@@ -410,7 +450,8 @@ static int read_byte_range(Doc *doc, qpdf_oh v, PdfSignature *s) {
             (uint64_t) x[3] > doc->size - (uint64_t) x[2])
                 return sig_fail(
                         s, PDF_SIGNATURE_BYTE_RANGE_MALFORMED,
-                        "/ByteRange [%lld %lld %lld %lld] is not [0 a b c] with a < b and b + c within the file of %zu bytes",
+                        "/ByteRange [%lld %lld %lld %lld] is not [0 a b c] with a < b and b + c within the file of %" PRIu64
+                        " bytes",
                         x[0], x[1], x[2], x[3], doc->size);
         for (int i = 0; i < 4; i++)
                 s->byte_range[i] = (uint64_t) x[i];
@@ -460,8 +501,13 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
         r = read_byte_range(doc, v, s);
         if (r < 0 || !s->byte_range_valid)
                 return r;
-        if (s->contents &&
-            !gap_is_contents(doc->data, s->byte_range[1], s->byte_range[2], s->contents, s->contents_size)) {
+        if (s->contents) {
+                r = gap_is_contents(
+                        doc->src, s->byte_range[1], s->byte_range[2], s->contents, s->contents_size);
+                if (r < 0)
+                        return r;
+        }
+        if (s->contents && r == 0) {
                 r = sig_fail(
                         s, PDF_SIGNATURE_BYTE_RANGE_GAP,
                         "the bytes between the signed ranges (%" PRIu64 "..%" PRIu64
@@ -477,13 +523,15 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                 return sig_fail(
                         s, PDF_SIGNATURE_NOT_AT_REVISION_END,
                         "the signed range ends at %" PRIu64 ", not at the end of a revision", end);
-        s->revision = (unsigned) rev;
+        s->revision = (unsigned) rev + 1;
         s->covers_revision = true;
         s->covers_whole_file = (size_t) rev == doc->n_revs - 1 && doc->revs[rev].end == doc->size;
         s->n_later_revisions = (unsigned) (doc->n_revs - 1 - (size_t) rev);
 
         /* The revision as signed must read without repair and hold this very signature. */
-        signed_q = pdf_qpdf_open(doc->data, (size_t) end);
+        r = pdf_source_qpdf_open(doc->src, end, &signed_q);
+        if (r < 0)
+                return r;
         if (!signed_q)
                 return sig_fail(
                         s, PDF_SIGNATURE_REVISION_UNREADABLE, "revision %d cannot be read without repair",
@@ -505,7 +553,7 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
 
         s->contents_size = der_length(s->contents, s->contents_size);
         rr = (RangeReader){
-                .data = doc->data,
+                .src = doc->src,
                 .start = { 0, s->byte_range[2] },
                 .len = { s->byte_range[1], s->byte_range[3] },
         };
@@ -517,13 +565,14 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                 PdfDiff d = {};
 
                 r = pdf_diff_analyse(
-                        doc->data, doc->size, doc->revs, doc->n_revs, (size_t) rev, signed_q, q,
+                        doc->src, doc->revs, doc->n_revs, (size_t) rev, signed_q, q,
                         s->kind == PDF_SIGNATURE_CERTIFICATION ? s->docmdp_p : 0, &d);
                 if (r < 0)
                         return r;
                 if (d.verdict != PDF_DIFF_ALLOWED) {
                         s->change = TAKE_PTR(d.change);
-                        s->change_object = d.object;
+                        s->change_object = d.facts.object;
+                        s->change_facts = d.facts;
                         r = sig_fail(
                                 s,
                                 d.verdict == PDF_DIFF_DOCMDP_VIOLATION ? PDF_SIGNATURE_DOCMDP_VIOLATION
@@ -703,25 +752,47 @@ _printf_(3, 4) static int doc_fail(PdfVerifyResult *res, PdfDocumentProblem p, c
         return 0;
 }
 
-int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
+static int verify_source(const PdfSource *src, PdfVerifyResult **ret);
+
+/* Without /proc, the old way: the file mapped (it must not shrink meanwhile). */
+static int verify_mapped(int fd, size_t size, PdfVerifyResult **ret) {
+        PdfSource src;
+        void *m;
+        int r;
+
+        if (size == 0)
+                return pdf_verify("", 0, ret);
+        m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+                return -errno;
+        src = pdf_source_memory(m, size);
+        r = verify_source(&src, ret);
+        munmap(m, size);
+        return r;
+}
+
+static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
         _cleanup_free_ PdfRevision *revs = NULL;
         _cleanup_(pdf_qpdf_closep) qpdf_data q = NULL;
+        uint8_t header[1024]; /* where readers look for "%PDF-" */
         size_t n_revs = 0;
         Doc doc = {};
         Walk w = {};
         int r;
 
-        if ((!data && size > 0) || !ret)
-                return -EINVAL;
         res = calloc(1, sizeof(PdfVerifyResult));
         if (!res)
                 return -ENOMEM;
-        if (size < 8 || !memmem(data, MIN(size, (size_t) 1024), "%PDF-", 5)) {
+        r = pdf_source_read(src, 0, header, (size_t) MIN(src->size, (uint64_t) sizeof header));
+        if (r < 0)
+                return r;
+        if (src->size < 8 ||
+            !memmem(header, (size_t) MIN(src->size, (uint64_t) sizeof header), "%PDF-", 5)) {
                 r = doc_fail(res, PDF_DOCUMENT_NOT_PDF, "no %%PDF- header");
                 goto done;
         }
-        r = pdf_revisions_find(data, size, PDF_VERIFY_MAX_REVISIONS, &revs, &n_revs);
+        r = pdf_revisions_find_source(src, PDF_VERIFY_MAX_REVISIONS, &revs, &n_revs);
         if (r == -E2BIG || (r >= 0 && n_revs == 0)) {
                 r = doc_fail(
                         res, PDF_DOCUMENT_DAMAGED,
@@ -733,7 +804,9 @@ int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
                 return r;
         res->n_revisions = (unsigned) n_revs;
 
-        q = pdf_qpdf_open(data, size);
+        r = pdf_source_qpdf_open(src, src->size, &q);
+        if (r < 0)
+                return r;
         if (!q) {
                 r = doc_fail(res, PDF_DOCUMENT_DAMAGED, "qpdf cannot read the file without repair");
                 goto done;
@@ -748,7 +821,7 @@ int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
         }
         res->has_dss = !qpdf_oh_is_null(q, pdf_oh_key(q, pdf_root(q), "/DSS"));
 
-        doc = (Doc){ .data = data, .size = size, .revs = revs, .n_revs = n_revs, .q = q };
+        doc = (Doc){ .src = src, .size = src->size, .revs = revs, .n_revs = n_revs, .q = q };
         find_certification(&doc);
         w = (Walk){ .doc = &doc, .res = res };
         r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
@@ -767,9 +840,18 @@ done:
         return 0;
 }
 
+int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret) {
+        PdfSource src = pdf_source_memory(data ?: "", size);
+
+        if ((!data && size > 0) || !ret)
+                return -EINVAL;
+        return verify_source(&src, ret);
+}
+
 int pdf_verify_fd(int fd, PdfVerifyResult **ret) {
-        struct stat st;
-        void *m;
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
+        struct stat st, after;
+        PdfSource src;
         int r;
 
         if (fd < 0 || !ret)
@@ -778,16 +860,25 @@ int pdf_verify_fd(int fd, PdfVerifyResult **ret) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -ESPIPE;
-        if (st.st_size == 0)
-                return pdf_verify("", 0, ret);
         if ((uint64_t) st.st_size > SIZE_MAX)
                 return -EFBIG;
-        m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED)
+        /* Read, never mapped: a mapping makes the file resident as qpdf and the digests go through it, and
+         * a file truncated under a mapping kills the reader with SIGBUS. qpdf reads the file by its
+         * /proc/self/fd path. */
+        if (access("/proc/self/fd", X_OK) < 0)
+                return verify_mapped(fd, (size_t) st.st_size, ret);
+        src = (PdfSource){ .fd = fd, .size = (uint64_t) st.st_size };
+        r = verify_source(&src, &res);
+        if (r < 0)
+                return r;
+        /* What was read is one file only if it kept its size (a shorter one gives -ESTALE while read). */
+        if (fstat(fd, &after) < 0)
                 return -errno;
-        r = pdf_verify(m, (size_t) st.st_size, ret);
-        munmap(m, (size_t) st.st_size);
-        return r;
+        if (after.st_size != st.st_size || after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+            after.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
+                return -ESTALE;
+        *ret = TAKE_PTR(res);
+        return 0;
 }
 
 static void pdf_signature_done(PdfSignature *s) {

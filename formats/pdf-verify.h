@@ -13,8 +13,9 @@
  * after it changed what it signed (later signatures, their fields, DSS and time-stamps are allowed), which
  * is what pdf_signature_counts() says.
  *
- * The input is the whole file in memory (a read-only mapping is what callers should pass); nothing here
- * copies it. qpdf reads it with recovery off: a file that needs repair is reported, never repaired. */
+ * The input is a file (pdf_verify_fd(): read, never mapped, so resident memory does not grow with it) or
+ * memory the caller keeps (pdf_verify(): read in place, not copied). qpdf reads it with recovery off: a
+ * file that needs repair is reported, never repaired. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 
 #include "cms-verify.h"
 #include "macro.h"
+#include "pdf-diff.h"
 
 /* At most this many signature fields are examined; more is -E2BIG. */
 #define PDF_VERIFY_MAX_SIGNATURES 64U
@@ -102,7 +104,9 @@ typedef struct PdfSignature {
         /* Coverage. */
         bool byte_range_valid; /* four non-negative integers starting at 0, inside the file */
         uint64_t byte_range[4];
-        unsigned revision;      /* 0-based index of the revision the signed range ends at (when found) */
+        /* The revision the signed range ends at, counted as people and the audit record count: the original
+         * file is revision 1. 0 when covers_revision is false. */
+        unsigned revision;
         bool covers_revision;   /* the signed range ends at the end of `revision` */
         bool covers_whole_file; /* ... and that is the last revision: nothing was appended after it */
 
@@ -124,10 +128,11 @@ typedef struct PdfSignature {
 
         /* Changes made by the revisions after `revision`. `change` names the first disallowed one, in
          * English for logs and reports ("object 12 (the content of page 1) changed in revision 3"); NULL
-         * when none. */
+         * when none. pdf_signature_change_message() says the same in the reader's language. */
         unsigned n_later_revisions;
         char *change;
         unsigned change_object; /* the object named by `change`, 0 when none or not about one object */
+        PdfChange change_facts; /* what `change` says, kind PDF_CHANGE_NONE when none */
 
         PdfSignatureProblem problem; /* PDF_SIGNATURE_OK when everything this module checks holds */
         char *detail;                /* English, for logs; never NULL */
@@ -150,7 +155,10 @@ typedef struct PdfVerifyResult {
  * policy. */
 int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret);
 
-/* Same, on a file: maps it read-only (works on regular files only: -ESPIPE otherwise). */
+/* Same, on a file (regular files only: -ESPIPE otherwise), read with pread() and by qpdf through its
+ * /proc/self/fd path; a revision before the last is given to qpdf as a private unlinked copy (TMPDIR or
+ * /var/tmp: disk, not memory). Never mapped (but without /proc), so a file cut while it is read cannot kill
+ * the caller: -ESTALE when it shrank or changed while read. */
 int pdf_verify_fd(int fd, PdfVerifyResult **ret);
 
 PdfVerifyResult *pdf_verify_result_free(PdfVerifyResult *r);
@@ -171,6 +179,9 @@ PdfSignatureProblem pdf_signature_problem_from_string(const char *s);
 const char *pdf_document_problem_to_string(PdfDocumentProblem p);
 const char *pdf_sub_filter_to_string(PdfSubFilter f);         /* "ETSI.CAdES.detached", ... "other" */
 const char *pdf_signature_kind_to_string(PdfSignatureKind k); /* "approval", "certification", "timestamp" */
+/* The first disallowed change (`change`) in the calling thread's language; malloc()ed, NULL when there is
+ * none (or out of memory). */
+char *pdf_signature_change_message(const PdfSignature *s);
 /* Translated (gettext domain kyso) explanations for users; never NULL. */
 const char *pdf_signature_problem_message(PdfSignatureProblem p);
 const char *pdf_document_problem_message(PdfDocumentProblem p);

@@ -335,9 +335,11 @@ static char *pdf_reason(const PdfSignature *s, const SignatureCheck *c) {
         char *m = NULL;
 
         if (!pdf_signature_counts(s)) {
+                /* The change in the reader's language; the English `change` is --json's. */
+                _cleanup_free_ char *change = pdf_signature_change_message(s);
                 if (asprintf(
-                            &m, "%s%s%s", pdf_signature_problem_message(s->problem), s->change ? " " : "",
-                            strempty(s->change)) < 0)
+                            &m, "%s%s%s", pdf_signature_problem_message(s->problem), change ? " " : "",
+                            strempty(change)) < 0)
                         return NULL;
                 return m;
         }
@@ -429,7 +431,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 format_vn_time(s->claimed_time, claimed);
         if (s->has_timestamp_time)
                 format_vn_time(s->timestamp_time, stamped);
-        snprintf(rev, sizeof rev, "%u/%u", s->covers_revision ? s->revision + 1 : 0, res->n_revisions);
+        snprintf(rev, sizeof rev, "%u/%u", s->covers_revision ? s->revision : 0, res->n_revisions);
 
         if (out->json) {
                 json_object *o = checked ? json_signature(&c, s->signer, -1) : json_object_new_object();
@@ -449,8 +451,7 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                         json_object_object_add(o, "tsa_trusted", json_object_new_boolean(tsa_ok));
                 }
                 json_object_object_add(
-                        o, "revision",
-                        s->covers_revision ? json_object_new_int((int) s->revision + 1) : NULL);
+                        o, "revision", s->covers_revision ? json_object_new_int((int) s->revision) : NULL);
                 json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
                 json_object_object_add(
                         o, "covers_whole_file", json_object_new_boolean(s->covers_whole_file));
@@ -562,6 +563,14 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         int r;
 
         r = pdf_verify_fd(fd, &res);
+        if (r == -ESTALE) {
+                kysoctl_error(
+                        "verify",
+                        _("Cannot verify %s: the file changed while it was being read (is an application still "
+                          "writing it?). Verify it again once it is saved.\n"),
+                        file);
+                return KYSOCTL_EXIT_INTERNAL;
+        }
         if (r < 0) {
                 kysoctl_error("verify", _("Cannot verify %s: %s\n"), file, strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;

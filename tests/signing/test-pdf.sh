@@ -42,6 +42,11 @@ expect "issue on the approved PDF is signed ($out)" test -s "$T/out/issued.pdf"
 expect "qpdf --check passes on the issued PDF" qpdf --check "$T/out/issued.pdf"
 expect_eq "pdfsig: both signatures are valid" 2 "$(pdfsig_valid "$T/out/issued.pdf")"
 expect_eq "pdfsig: the seal covers the whole document" 1 "$(pdfsig_total "$T/out/issued.pdf")"
+# Revisions are counted from 1 (the original file) in every output, as in the audit record.
+expect_eq "kysoctl verify --json: the leader signed revision 2, the seal revision 3" "2 3" \
+        "$(kysoctl verify --json "$T/out/issued.pdf" 2>/dev/null | jq -r '[.signatures[].revision] | join(" ")')"
+expect_eq "kysoctl verify: the same as 2/3 and 3/3" "2/3 3/3" \
+        "$(LC_ALL=C.UTF-8 LANGUAGE= kysoctl verify "$T/out/issued.pdf" 2>&1 | sed -n 's/^ *Revision signed: *//p' | paste -sd ' ')"
 
 # 3. The page text changed after the leader signed: denied before any prompt, naming the change.
 python3 "$MKPDF" change-text "$T/out/approved.pdf" "$D/changed.pdf" "Quyet dinh so 8/QD-UBND"
@@ -54,6 +59,20 @@ expect_match "... PolicyDenied" "PolicyDenied" "$out"
 expect_match "... the message names the change" "The change: object 4 \(the content of page 1\) changed in revision 3\. Have" "$out"
 expect_eq "... before any prompt" "$p0" "$(prompts)"
 expect "... nothing written" test ! -s "$T/out/changed-issued.pdf"
+# The change is named in the caller's language; --json keeps the stable English.
+out=$(LC_ALL=vi_VN.UTF-8 kysoctl sign --role issue --cert "$SEAL" "$D/changed.pdf" -o "$T/out/changed-issued.pdf" 2>&1)
+expect_match "... in Vietnamese for a Vietnamese caller" \
+        "Thay đổi: đối tượng 4 \(nội dung trang 1\) bị thay đổi ở phiên bản 3\." "$out"
+expect_match "kysoctl verify names the change in English" \
+        "object 4 \(the content of page 1\) changed in revision 3" \
+        "$(LC_ALL=C.UTF-8 LANGUAGE= kysoctl verify "$D/changed.pdf" 2>&1)"
+expect_match "kysoctl verify names the change in Vietnamese" \
+        "đối tượng 4 \(nội dung trang 1\) bị thay đổi ở phiên bản 3" \
+        "$(LC_ALL=vi_VN.UTF-8 LANGUAGE= kysoctl verify "$D/changed.pdf" 2>&1)"
+expect_eq "kysoctl verify --json keeps the change in English" \
+        "object 4 (the content of page 1) changed in revision 3" \
+        "$(LC_ALL=vi_VN.UTF-8 LANGUAGE= kysoctl verify --json "$D/changed.pdf" 2>/dev/null |
+                jq -r '[.signatures[] | .change // empty] | first')"
 
 # 4. An encrypted PDF: refused before any prompt, saying what to do.
 qpdf --encrypt user owner 256 -- "$D/qd.pdf" "$D/encrypted.pdf" || bail_out "qpdf --encrypt failed"
@@ -91,6 +110,11 @@ expect_eq "pdfsig: the B-LT signature is valid" 1 "$(pdfsig_valid "$T/out/lt.pdf
 expect "the B-LT PDF has a /DSS with OCSP answers" bash -c \
         "qpdf --show-object=trailer '$T/out/lt.pdf' >/dev/null && qpdf --qdf --object-streams=disable '$T/out/lt.pdf' - | grep -aq '/OCSPs'"
 expect_eq "the record says B-LT" "B-LT" "$(last_done | jq -r .data.pdf_level)"
+# The time-stamp authority's certificate and its revocation answer are kept too, beside the leader's.
+expect_eq "the B-LT /DSS holds the leader's and the TSA's certificates, each with its OCSP answer" \
+        "leader cert=yes revocation=ocsp|tsa cert=yes revocation=ocsp" \
+        "$(python3 "$KYSO_SOURCE_ROOT/tests/signing/pdf-dss.py" "$T/out/lt.pdf" "$KYSO_PKI/leader.pem" \
+                "$KYSO_PKI/tsa.pem" 2>&1 | paste -sd '|')"
 
 # 7. Verify on the bus: one dict per signature, the policy's verdict on each.
 verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$@" 2>&1; }
