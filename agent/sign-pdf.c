@@ -500,23 +500,3 @@ const char *copy_form_text(const char *form) {
                         return copy_forms[i][1];
         return copy_forms[0][1];
 }
-
-const char *pdf_refusal_message(PdfRefusal r) {
-        switch (r) {
-        case PDF_REFUSAL_ENCRYPTED:
-                return _(
-                        "The PDF is protected by a password (encrypted), so it cannot be signed. Remove the "
-                        "password in the application that made it, then sign again.");
-        case PDF_REFUSAL_DAMAGED:
-                return _(
-                        "The PDF is damaged: it can be read only after a repair, which would change what is "
-                        "signed. Open it in the application that made it, save it again, then sign the new "
-                        "file.");
-        case PDF_REFUSAL_CERTIFIED_NO_CHANGES:
-                return _("The PDF was certified by its author with no changes allowed (DocMDP P=1), so no "
-                         "signature can be added. Ask the author for a copy that allows signatures.");
-        default:
-                return _("This PDF cannot be signed by this agent (for example it has no pages, or is too "
-                         "large). Save it again as a standard PDF, then sign the new file.");
-        }
-}

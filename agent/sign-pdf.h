@@ -101,9 +101,6 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p);
  * verifier's English words); malloc()ed. */
 char *pdf_signature_reason(const PdfSignature *s);
 
-/* Translated: why the document cannot be signed, and what to do (a refusal other than NONE). */
-const char *pdf_refusal_message(PdfRefusal r);
-
 /* The copy stamp's first line for a copy_form option ("sao-y", "sao-luc", "trich-sao": Decree 30/2020
  * Art. 25, the forms of a copy), as Appendix I writes it; NULL or unknown: NULL from copy_form_valid(). */
 const char *copy_form_text(const char *form);
