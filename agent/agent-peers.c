@@ -28,7 +28,7 @@ struct PeerCache {
         void *userdata;
         Peer *peers;
         size_t n_peers;
-        bool filter_added;
+        BusPeerLeftWatch *left_watch;
 };
 
 static void peer_free(Peer *p) {
@@ -61,38 +61,29 @@ static Peer *peer_find(PeerCache *pc, const char *name) {
         return NULL;
 }
 
-static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+static void peer_left(const char *name, void *userdata) {
         PeerCache *pc = userdata;
-        const char *name = bus_read_peer_left(m);
-        Peer *p;
+        Peer *p = peer_find(pc, name);
 
-        if (!name)
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        p = peer_find(pc, name);
         /* A peer with a query in flight keeps its entry until the answer (an error, since it left). */
         if (p && !p->pending) {
                 peer_unlink(pc, p);
                 peer_free(p);
         }
-        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
-
-#define NAME_OWNER_MATCH                                                                                          \
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," \
-        "arg2=''"
 
 int peer_cache_new(DBusConnection *c, PeerCallback cb, void *userdata, PeerCache **ret) {
         PeerCache *pc = calloc(1, sizeof *pc);
+        int r;
 
         if (!pc)
                 return -ENOMEM;
         *pc = (PeerCache){ .connection = dbus_connection_ref(c), .callback = cb, .userdata = userdata };
-        if (!dbus_connection_add_filter(c, peer_filter, pc, NULL)) {
+        r = bus_peer_left_watch_new(c, peer_left, pc, &pc->left_watch);
+        if (r < 0) {
                 peer_cache_free(pc);
-                return -ENOMEM;
+                return r;
         }
-        pc->filter_added = true;
-        dbus_bus_add_match(c, NAME_OWNER_MATCH, NULL); /* asynchronous: no error reply awaited */
         *ret = pc;
         return 0;
 }
@@ -105,11 +96,7 @@ PeerCache *peer_cache_free(PeerCache *pc) {
                 peer_unlink(pc, p);
                 peer_free(p);
         }
-        if (pc->filter_added) {
-                dbus_connection_remove_filter(pc->connection, peer_filter, pc);
-                if (dbus_connection_get_is_connected(pc->connection))
-                        dbus_bus_remove_match(pc->connection, NAME_OWNER_MATCH, NULL);
-        }
+        bus_peer_left_watch_free(pc->left_watch);
         dbus_connection_unref(pc->connection);
         free(pc);
         return NULL;
