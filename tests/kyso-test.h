@@ -21,3 +21,13 @@ static inline const char *test_getenv_or_skip(const char *name) {
         }
         return v;
 }
+
+/* The main() of a test program: runs the given CMUnitTest entries (cmocka_unit_test(...),
+ * cmocka_unit_test_setup_teardown(...)) in order, between group_setup and group_teardown (either may be
+ * NULL). */
+#define KYSO_TEST_MAIN_GROUP(group_setup, group_teardown, ...)                     \
+        int main(void) {                                                           \
+                const struct CMUnitTest tests[] = { __VA_ARGS__ };                 \
+                return cmocka_run_group_tests(tests, group_setup, group_teardown); \
+        }
+#define KYSO_TEST_MAIN(...) KYSO_TEST_MAIN_GROUP(NULL, NULL, __VA_ARGS__)

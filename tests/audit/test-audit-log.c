@@ -760,34 +760,17 @@ static void test_journal_best_effort(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_reopen),
-                cmocka_unit_test(test_lock),
-                cmocka_unit_test(test_torn_tail),
-                cmocka_unit_test(test_torn_first_line),
-                cmocka_unit_test(test_refuse_garbage),
-                cmocka_unit_test(test_fault_enospc),
-                cmocka_unit_test(test_fault_short_write),
-                cmocka_unit_test(test_fault_fsync),
-                cmocka_unit_test(test_fault_stuck),
-                cmocka_unit_test(test_rotate_size),
-                cmocka_unit_test(test_rotate_month),
-                cmocka_unit_test(test_rotate_interrupted),
-                cmocka_unit_test(test_rotate_torn_first_record),
-                cmocka_unit_test(test_torn_crash_before_cut),
-                cmocka_unit_test(test_torn_crash_after_cut),
-                cmocka_unit_test(test_torn_stale_temporary),
-                cmocka_unit_test(test_torn_crash_after_record),
-                cmocka_unit_test(test_torn_crash_in_record),
-                cmocka_unit_test(test_torn_crash_rotated),
-                cmocka_unit_test(test_rotate_create_fails),
-                cmocka_unit_test(test_no_secrets),
-                cmocka_unit_test(test_escaping),
-                cmocka_unit_test(test_default_path),
-                cmocka_unit_test(test_time_format),
-                cmocka_unit_test(test_parse_rotation),
-                cmocka_unit_test(test_journal_best_effort),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_append_reopen), cmocka_unit_test(test_lock), cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_torn_first_line), cmocka_unit_test(test_refuse_garbage),
+        cmocka_unit_test(test_fault_enospc), cmocka_unit_test(test_fault_short_write),
+        cmocka_unit_test(test_fault_fsync), cmocka_unit_test(test_fault_stuck),
+        cmocka_unit_test(test_rotate_size), cmocka_unit_test(test_rotate_month),
+        cmocka_unit_test(test_rotate_interrupted), cmocka_unit_test(test_rotate_torn_first_record),
+        cmocka_unit_test(test_torn_crash_before_cut), cmocka_unit_test(test_torn_crash_after_cut),
+        cmocka_unit_test(test_torn_stale_temporary), cmocka_unit_test(test_torn_crash_after_record),
+        cmocka_unit_test(test_torn_crash_in_record), cmocka_unit_test(test_torn_crash_rotated),
+        cmocka_unit_test(test_rotate_create_fails), cmocka_unit_test(test_no_secrets),
+        cmocka_unit_test(test_escaping), cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_time_format), cmocka_unit_test(test_parse_rotation),
+        cmocka_unit_test(test_journal_best_effort));

@@ -525,12 +525,8 @@ static void test_report_tokens(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_weekday),       cmocka_unit_test(test_month_windows),
-                cmocka_unit_test(test_year_windows),  cmocka_unit_test(test_holidays),
-                cmocka_unit_test(test_report),        cmocka_unit_test(test_report_text_layout),
-                cmocka_unit_test(test_report_tokens), cmocka_unit_test(test_report_any_ward),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_weekday), cmocka_unit_test(test_month_windows),
+        cmocka_unit_test(test_year_windows), cmocka_unit_test(test_holidays), cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_text_layout), cmocka_unit_test(test_report_tokens),
+        cmocka_unit_test(test_report_any_ward));

@@ -385,23 +385,19 @@ static void test_time_backwards(void **state) {
         audit_verify_result_done(&res);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_byte, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_prev, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_inserted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reordered, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal_export, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal_by_chain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rotation_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_time_backwards, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_prev, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inserted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reordered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_by_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_backwards, setup, teardown));

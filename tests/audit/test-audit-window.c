@@ -326,12 +326,6 @@ static void test_clock_backwards(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rotated),
-                cmocka_unit_test(test_boundaries),
-                cmocka_unit_test(test_torn_tail_and_bad_line),
-                cmocka_unit_test(test_clock_backwards),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_rotated), cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_torn_tail_and_bad_line), cmocka_unit_test(test_clock_backwards));

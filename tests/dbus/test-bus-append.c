@@ -125,12 +125,6 @@ static void test_dict_to_json(void **state) {
         dbus_message_unref(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_string),
-                cmocka_unit_test(test_error_message),
-                cmocka_unit_test(test_dict_next),
-                cmocka_unit_test(test_dict_to_json),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_append_string), cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_dict_next), cmocka_unit_test(test_dict_to_json));

@@ -112,12 +112,6 @@ static void test_dict_roundtrip(void **state) {
         dbus_message_unref(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_names_roundtrip),
-                cmocka_unit_test(test_errno_mapping),
-                cmocka_unit_test(test_error_reply),
-                cmocka_unit_test(test_dict_roundtrip),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_names_roundtrip), cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_error_reply), cmocka_unit_test(test_dict_roundtrip));

@@ -76,9 +76,4 @@ static void test_one_gib(void **state) {
         unlink(tpath("big.bin"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_one_gib),
-        };
-        return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
-}
+KYSO_TEST_MAIN_GROUP(pki_setup, pki_teardown, cmocka_unit_test(test_one_gib));

@@ -117,11 +117,7 @@ static void test_truncated(void **state) {
         free(error);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_granted),        cmocka_unit_test(test_granted_ess_v1),
-                cmocka_unit_test(test_nonce_mismatch), cmocka_unit_test(test_rejected),
-                cmocka_unit_test(test_other_request),  cmocka_unit_test(test_truncated),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN(
+        cmocka_unit_test(test_granted), cmocka_unit_test(test_granted_ess_v1),
+        cmocka_unit_test(test_nonce_mismatch), cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_other_request), cmocka_unit_test(test_truncated));

@@ -451,13 +451,8 @@ static void test_bad_requests(void **state) {
         assert_int_equal(sign_role_from_string("seal"), _SIGN_ROLE_INVALID);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
-                cmocka_unit_test(test_kind_criteria),   cmocka_unit_test(test_example_policy),
-                cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
-                cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
-                cmocka_unit_test(test_reason_codes),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown, cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
+        cmocka_unit_test(test_kind_criteria), cmocka_unit_test(test_example_policy),
+        cmocka_unit_test(test_validity), cmocka_unit_test(test_classified), cmocka_unit_test(test_seal_rule),
+        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_reason_codes));

@@ -548,19 +548,9 @@ static void test_ref(void **state) {
         assert_null(policy_free(q));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_full),
-                cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_shared_grammar),
-                cmocka_unit_test(test_max_document_size),
-                cmocka_unit_test(test_report_section),
-                cmocka_unit_test(test_dropins),
-                cmocka_unit_test(test_owner_check),
-                cmocka_unit_test(test_classification),
-                cmocka_unit_test(test_identity),
-                cmocka_unit_test(test_ref),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown, cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_shared_grammar),
+        cmocka_unit_test(test_max_document_size), cmocka_unit_test(test_report_section),
+        cmocka_unit_test(test_dropins), cmocka_unit_test(test_owner_check),
+        cmocka_unit_test(test_classification), cmocka_unit_test(test_identity), cmocka_unit_test(test_ref));
