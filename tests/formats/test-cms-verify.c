@@ -168,11 +168,7 @@ static void test_digest_algorithms_set_mismatch(void **state) {
         assert_true(off > 0);
         data[off + sizeof sha256_oid - 1] = 0x02;
         write_all(tpath("da-bad.p7s"), data, size);
-        assert_int_not_equal(
-                run("openssl cms -verify -binary -inform DER -in '%s' -content '%s' -noverify -out /dev/null "
-                    "2>/dev/null",
-                    tpath("da-bad.p7s"), tpath("content.bin")),
-                0);
+        assert_int_not_equal(openssl_verify_unchained("da-bad.p7s", "content.bin"), 0);
 
         res = verify_files("da-bad.p7s", "content.bin");
         assert_string_equal(cms_problem_to_string(res->signers[0].problem), "digest-algorithms-mismatch");
