@@ -3,6 +3,7 @@
 
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
+#include "error-reply-test.h"
 
 static void test_names_roundtrip(void **state) {
         for (int i = 0; i < _KYSO_BUS_ERROR_MAX; i++) {
@@ -56,20 +57,13 @@ static void test_errno_mapping(void **state) {
 }
 
 static void test_error_reply(void **state) {
-        DBusMessage *call = dbus_message_new_method_call(
-                "org.kyso.Agent1", "/org/kyso/Agent1", "org.kyso.Agent1", "GetTokens");
-        DBusMessage *reply;
-        const char *msg = NULL;
+        DBusMessage *call = error_reply_test_call("GetTokens", 7);
+        DBusMessage *reply = kyso_bus_error_reply_errno(call, -EINVAL, "bad");
 
-        assert_non_null(call);
-        dbus_message_set_serial(call, 7);
-        reply = kyso_bus_error_reply_errno(call, -EINVAL, "bad");
         assert_non_null(reply);
         assert_string_equal(dbus_message_get_error_name(reply), "org.kyso.Error.InvalidArgs");
-        assert_true(dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &msg, DBUS_TYPE_INVALID));
-        assert_string_equal(msg, "bad");
         assert_int_equal(dbus_message_get_reply_serial(reply), 7);
-        dbus_message_unref(reply);
+        assert_reply_message(reply, "bad");
         dbus_message_unref(call);
 }
 
