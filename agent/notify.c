@@ -7,6 +7,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "notify.h"
+#include "time-util.h"
 
 #define NOTIFY_TIMEOUT_MSEC 25000
 #define NOTIFY_PENDING_MAX 16
@@ -151,13 +152,6 @@ static int notify_send(Notifier *n, const char *summary, const char *body, bool 
         return r;
 }
 
-static void date_of(int64_t t, char buf[static 11]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-        if (!gmtime_r(&tt, &tm) || strftime(buf, 11, "%d/%m/%Y", &tm) == 0)
-                buf[0] = '\0';
-}
-
 void notifier_certificate(
         Notifier *n, CertRegister *reg, CertRegisterEntry *e, const char *status, int64_t days_left,
         int64_t now, unsigned warning_days) {
@@ -170,7 +164,7 @@ void notifier_certificate(
         if (k == NOTIFY_NONE)
                 return;
         cert_register_mark_dirty(reg);
-        date_of(e->not_after, date);
+        (void) utc_strftime(date, sizeof date, "%d/%m/%Y", e->not_after);
         if (k == NOTIFY_EXPIRING) {
                 r = asprintf(
                         &summary, _("Certificate of %s expires in %lld days"), who, (long long) days_left);
