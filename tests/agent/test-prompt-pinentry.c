@@ -267,21 +267,28 @@ static pid_t logged_pid(Fixture *f) {
         return (pid_t) atol(s + strlen("START pid="));
 }
 
-static void test_hang_times_out(void **state) {
-        Fixture *f = *state;
+/* A confirmation against script, by a prompter with this timeout: how long its answer took. */
+static uint64_t confirm_timed(Fixture *f, const char *script, uint64_t timeout_usec) {
         uint64_t t0, t1;
-        pid_t pid;
 
-        assert_int_equal(make_prompter(f, scripted, 300 * 1000, NULL), 0);
-        write_script(f, "hang\n");
+        assert_int_equal(make_prompter(f, scripted, timeout_usec, NULL), 0);
+        write_script(f, script);
         assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t0) >= 0);
         assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
         run_until_answer(f);
         assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t1) >= 0);
+        return t1 - t0;
+}
+
+static void test_hang_times_out(void **state) {
+        Fixture *f = *state;
+        uint64_t took = confirm_timed(f, "hang\n", 300 * 1000);
+        pid_t pid;
+
         assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
         assert_int_equal(f->error, -ETIMEDOUT);
-        assert_true(t1 - t0 >= 300 * 1000);
-        assert_true(t1 - t0 < 5 * 1000000);
+        assert_true(took >= 300 * 1000);
+        assert_true(took < 5 * 1000000);
 
         /* The program was killed and reaped: its pid is gone (a zombie would still answer kill(0)). */
         pid = logged_pid(f);
@@ -293,17 +300,11 @@ static void test_hang_times_out(void **state) {
 /* A program that ignores SIGINT is killed after the grace period; the answer does not wait for that. */
 static void test_stubborn_is_killed(void **state) {
         Fixture *f = *state;
-        uint64_t t0, t1;
+        uint64_t took = confirm_timed(f, "stubborn\n", 200 * 1000);
         pid_t pid;
 
-        assert_int_equal(make_prompter(f, scripted, 200 * 1000, NULL), 0);
-        write_script(f, "stubborn\n");
-        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t0) >= 0);
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t1) >= 0);
         assert_int_equal(f->error, -ETIMEDOUT);
-        assert_true(t1 - t0 < 1500 * 1000);
+        assert_true(took < 1500 * 1000);
         pid = logged_pid(f);
         assert_int_equal(kill(pid, 0), 0); /* still there: it ignored SIGINT */
         assert_int_equal(pinentry_prompter_children(f->prompter), 1);
