@@ -2,6 +2,7 @@
 #include "agent-peers.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
+#include "dbus/dbus-dict.h"
 #include "macro.h"
 
 /* Unique names are never reused on a bus, so a stale entry is only memory: entries go when the bus says
@@ -126,23 +127,19 @@ static void peer_evict_one(PeerCache *pc) {
 /* GetConnectionCredentials answers a{sv}; UnixUserID (u) is what the check needs, ProcessID (u) is for the
  * prompt and the audit record. Returns 0 with the uid, or -EBADMSG. */
 static int parse_credentials(DBusMessage *reply, uid_t *ret_uid, pid_t *ret_pid) {
-        DBusMessageIter it, arr;
+        DBusMessageIter it, dict, variant;
         bool have_uid = false;
+        const char *key;
         pid_t pid = 0;
         uid_t uid = 0;
+        int r;
 
         if (!dbus_message_iter_init(reply, &it) || !streq(dbus_message_get_signature(reply), "a{sv}"))
                 return -EBADMSG;
-        for (dbus_message_iter_recurse(&it, &arr);
-             dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&arr)) {
-                DBusMessageIter entry, variant;
-                const char *key;
+        dbus_message_iter_recurse(&it, &dict);
+        while ((r = dbus_dict_next(&dict, &key, &variant)) > 0) {
                 dbus_uint32_t u;
 
-                dbus_message_iter_recurse(&arr, &entry);
-                dbus_message_iter_get_basic(&entry, &key);
-                dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &variant);
                 if (dbus_message_iter_get_arg_type(&variant) != DBUS_TYPE_UINT32)
                         continue;
                 dbus_message_iter_get_basic(&variant, &u);
@@ -152,7 +149,7 @@ static int parse_credentials(DBusMessage *reply, uid_t *ret_uid, pid_t *ret_pid)
                 } else if (streq(key, "ProcessID"))
                         pid = (pid_t) u;
         }
-        if (!have_uid)
+        if (r < 0 || !have_uid)
                 return -EBADMSG;
         *ret_uid = uid;
         *ret_pid = pid > 0 ? pid : 0;
