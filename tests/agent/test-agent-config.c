@@ -204,7 +204,11 @@ static void test_signature_images(void **state) {
         expect_error("seal-diameter = 40mm\n", "from 10 to 100");
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_all_keys),
-        cmocka_unit_test(test_errors_name_file_and_line), cmocka_unit_test(test_durations_and_booleans),
-        cmocka_unit_test(test_load_explicit_and_search), cmocka_unit_test(test_signature_images));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_durations_and_booleans),
+        cmocka_unit_test(test_load_explicit_and_search),
+        cmocka_unit_test(test_signature_images),
+});

@@ -284,7 +284,14 @@ static void test_dicts(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup_keys, free_keys, cmocka_unit_test(test_fields), cmocka_unit_test(test_ec_key),
-        cmocka_unit_test(test_status_from_validity), cmocka_unit_test(test_signing_usage),
-        cmocka_unit_test(test_bad_der), cmocka_unit_test(test_pin_state),
-        cmocka_unit_test(test_key_after_login), cmocka_unit_test(test_dicts));
+        setup_keys, free_keys,
+        {
+                cmocka_unit_test(test_fields),
+                cmocka_unit_test(test_ec_key),
+                cmocka_unit_test(test_status_from_validity),
+                cmocka_unit_test(test_signing_usage),
+                cmocka_unit_test(test_bad_der),
+                cmocka_unit_test(test_pin_state),
+                cmocka_unit_test(test_key_after_login),
+                cmocka_unit_test(test_dicts),
+        });

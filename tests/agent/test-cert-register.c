@@ -234,7 +234,10 @@ static void test_replay(void **state) {
         assert_string_equal(cert_register_find(r, fp_other)->holder, "Trần Thị Bình");
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_first_seen_status_renewal), cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_path_beside), cmocka_unit_test(test_notify_decide),
-        cmocka_unit_test(test_replay));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_first_seen_status_renewal),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_path_beside),
+        cmocka_unit_test(test_notify_decide),
+        cmocka_unit_test(test_replay),
+});

@@ -335,16 +335,19 @@ static void test_bad_arguments(void **state) {
         assert_string_equal(dbus_prompter_get_name(x->p), dbus_bus_get_unique_name(x->f->app));
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test_setup_teardown(test_confirm_sends_the_facts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_confirm_answers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_such_object, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ask_pin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ask_pin_bad_answers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_locked_pin_never_asked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout_sends_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_app_leaves_mid_call, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_with_open_call, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown));
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_confirm_sends_the_facts),
+                cmocka_unit_test(test_confirm_answers),
+                cmocka_unit_test(test_no_such_object),
+                cmocka_unit_test(test_ask_pin),
+                cmocka_unit_test(test_ask_pin_bad_answers),
+                cmocka_unit_test(test_locked_pin_never_asked),
+                cmocka_unit_test(test_timeout_sends_cancel),
+                cmocka_unit_test(test_cancel),
+                cmocka_unit_test(test_app_leaves_mid_call),
+                cmocka_unit_test(test_disconnect),
+                cmocka_unit_test(test_free_with_open_call),
+                cmocka_unit_test(test_bad_arguments),
+        });

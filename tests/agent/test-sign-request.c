@@ -58,6 +58,8 @@ static void test_finish_from_anywhere(void **state) {
         request_free(r);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_path), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_finish_from_anywhere));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_path),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_finish_from_anywhere),
+});

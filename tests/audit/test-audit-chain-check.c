@@ -126,6 +126,8 @@ static void test_chain_check_cancelled(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_chain_intact), cmocka_unit_test(test_chain_broken_once),
-        cmocka_unit_test(test_chain_check_cancelled));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_chain_intact),
+        cmocka_unit_test(test_chain_broken_once),
+        cmocka_unit_test(test_chain_check_cancelled),
+});

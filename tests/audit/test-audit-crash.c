@@ -153,4 +153,6 @@ static void test_kill_loop(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_kill_loop));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_kill_loop),
+});

@@ -163,4 +163,7 @@ static void test_tmpfs_full_then_freed(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_tmpfs_full), cmocka_unit_test(test_tmpfs_full_then_freed));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_tmpfs_full),
+        cmocka_unit_test(test_tmpfs_full_then_freed),
+});

@@ -357,9 +357,14 @@ static void test_journal_files(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_chain_id), cmocka_unit_test(test_start_consistent),
-        cmocka_unit_test(test_start_active_deleted), cmocka_unit_test(test_start_all_deleted),
-        cmocka_unit_test(test_start_replaced), cmocka_unit_test(test_start_cannot_record),
-        cmocka_unit_test(test_export), cmocka_unit_test(test_verify_other_chain),
-        cmocka_unit_test(test_journal_files));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_chain_id),
+        cmocka_unit_test(test_start_consistent),
+        cmocka_unit_test(test_start_active_deleted),
+        cmocka_unit_test(test_start_all_deleted),
+        cmocka_unit_test(test_start_replaced),
+        cmocka_unit_test(test_start_cannot_record),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_verify_other_chain),
+        cmocka_unit_test(test_journal_files),
+});

@@ -175,6 +175,8 @@ static void test_archive_in_place(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_lines), cmocka_unit_test(test_chain_files),
-        cmocka_unit_test(test_archive_in_place));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_chain_files),
+        cmocka_unit_test(test_archive_in_place),
+});

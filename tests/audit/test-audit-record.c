@@ -88,6 +88,8 @@ static void test_hasher(void **state) {
         }
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_time_shape), cmocka_unit_test(test_scan_prefix),
-        cmocka_unit_test(test_hasher));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_time_shape),
+        cmocka_unit_test(test_scan_prefix),
+        cmocka_unit_test(test_hasher),
+});

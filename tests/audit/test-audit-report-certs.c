@@ -123,4 +123,6 @@ static void test_section(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_section));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_section),
+});

@@ -523,8 +523,13 @@ static void test_report_tokens(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_weekday), cmocka_unit_test(test_month_windows),
-        cmocka_unit_test(test_year_windows), cmocka_unit_test(test_holidays), cmocka_unit_test(test_report),
-        cmocka_unit_test(test_report_text_layout), cmocka_unit_test(test_report_tokens),
-        cmocka_unit_test(test_report_any_ward));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_weekday),
+        cmocka_unit_test(test_month_windows),
+        cmocka_unit_test(test_year_windows),
+        cmocka_unit_test(test_holidays),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_text_layout),
+        cmocka_unit_test(test_report_tokens),
+        cmocka_unit_test(test_report_any_ward),
+});

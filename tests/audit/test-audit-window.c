@@ -327,6 +327,9 @@ static void test_clock_backwards(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_rotated), cmocka_unit_test(test_boundaries),
-        cmocka_unit_test(test_torn_tail_and_bad_line), cmocka_unit_test(test_clock_backwards));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_rotated),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_torn_tail_and_bad_line),
+        cmocka_unit_test(test_clock_backwards),
+});

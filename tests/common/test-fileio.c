@@ -140,7 +140,12 @@ static void test_path_directory(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test(test_atomic_write_and_read),
-        cmocka_unit_test(test_atomic_write_missing_dir), cmocka_unit_test(test_tmpfile),
-        cmocka_unit_test(test_read_cap), cmocka_unit_test(test_loop_read_exact_short),
-        cmocka_unit_test(test_path_directory));
+        setup, teardown,
+        {
+                cmocka_unit_test(test_atomic_write_and_read),
+                cmocka_unit_test(test_atomic_write_missing_dir),
+                cmocka_unit_test(test_tmpfile),
+                cmocka_unit_test(test_read_cap),
+                cmocka_unit_test(test_loop_read_exact_short),
+                cmocka_unit_test(test_path_directory),
+        });

@@ -20,4 +20,7 @@ static void test_english(void **state) {
         assert_string_equal(_("language-code:en"), "language-code:en");
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_vietnamese), cmocka_unit_test(test_english));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_vietnamese),
+        cmocka_unit_test(test_english),
+});

@@ -63,4 +63,7 @@ static void test_x509_subject_entry(void **state) {
         assert_null(x509_subject_entry(x, NID_organizationName));
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_x509_read_pem_file), cmocka_unit_test(test_x509_subject_entry));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_x509_read_pem_file),
+        cmocka_unit_test(test_x509_subject_entry),
+});

@@ -36,6 +36,8 @@ static void test_secret_null(void **state) {
         secret_free(e);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_secret_copy), cmocka_unit_test(test_secret_binary),
-        cmocka_unit_test(test_secret_null));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_secret_copy),
+        cmocka_unit_test(test_secret_binary),
+        cmocka_unit_test(test_secret_null),
+});

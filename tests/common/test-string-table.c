@@ -41,4 +41,6 @@ static void test_lookup(void **state) {
         assert_int_equal(_FRUIT_INVALID, -EINVAL);
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_lookup));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_lookup),
+});

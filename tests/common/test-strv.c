@@ -47,6 +47,9 @@ static void test_strstrip(void **state) {
         assert_string_equal(f, "two");
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_strv), cmocka_unit_test(test_startswith),
-        cmocka_unit_test(test_strv_contains_and_from_array), cmocka_unit_test(test_strstrip));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_strv),
+        cmocka_unit_test(test_startswith),
+        cmocka_unit_test(test_strv_contains_and_from_array),
+        cmocka_unit_test(test_strstrip),
+});

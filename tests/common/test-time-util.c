@@ -19,4 +19,6 @@ static void test_utc_strftime(void **state) {
         assert_string_equal(buf, "");
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_utc_strftime));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_utc_strftime),
+});

@@ -57,4 +57,8 @@ static void test_escape(void **state) {
         assert_string_equal(e, "");
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_decode), cmocka_unit_test(test_valid), cmocka_unit_test(test_escape));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_escape),
+});

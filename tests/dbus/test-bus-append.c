@@ -116,6 +116,9 @@ static void test_dict_to_json(void **state) {
         dbus_message_unref(m);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_append_string), cmocka_unit_test(test_error_message),
-        cmocka_unit_test(test_dict_next), cmocka_unit_test(test_dict_to_json));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_append_string),
+        cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_dict_next),
+        cmocka_unit_test(test_dict_to_json),
+});

@@ -136,6 +136,10 @@ static void test_reply_to_errno(void **state) {
         assert_int_equal(kyso_bus_error_reply_to_errno(NULL), -EIO);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_find), cmocka_unit_test(test_check_signature), cmocka_unit_test(test_read_fds),
-        cmocka_unit_test(test_peer_left), cmocka_unit_test(test_reply_to_errno));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_check_signature),
+        cmocka_unit_test(test_read_fds),
+        cmocka_unit_test(test_peer_left),
+        cmocka_unit_test(test_reply_to_errno),
+});

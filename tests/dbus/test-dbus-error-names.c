@@ -109,6 +109,9 @@ static void test_dict_roundtrip(void **state) {
         dbus_message_unref(m);
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_names_roundtrip), cmocka_unit_test(test_errno_mapping),
-        cmocka_unit_test(test_error_reply), cmocka_unit_test(test_dict_roundtrip));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_names_roundtrip),
+        cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_dict_roundtrip),
+});

@@ -570,12 +570,21 @@ static void test_tsa_wrong_imprint(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        sign_setup, pki_teardown, cmocka_unit_test(test_digest_info),
-        cmocka_unit_test(test_ecdsa_raw_to_der), cmocka_unit_test(test_fixture_references),
-        cmocka_unit_test(test_baseline_b_matrix), cmocka_unit_test(test_signing_certificate_v2_encoding),
-        cmocka_unit_test(test_signing_certificate_precomputed), cmocka_unit_test(test_pades_attributes),
-        cmocka_unit_test(test_wrong_key_refused), cmocka_unit_test(test_add_signer),
-        cmocka_unit_test_teardown(test_baseline_t, tsa_teardown), cmocka_unit_test(test_transplanted_token),
-        cmocka_unit_test(test_tsa_down), cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
-        cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
-        cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown));
+        sign_setup, pki_teardown,
+        {
+                cmocka_unit_test(test_digest_info),
+                cmocka_unit_test(test_ecdsa_raw_to_der),
+                cmocka_unit_test(test_fixture_references),
+                cmocka_unit_test(test_baseline_b_matrix),
+                cmocka_unit_test(test_signing_certificate_v2_encoding),
+                cmocka_unit_test(test_signing_certificate_precomputed),
+                cmocka_unit_test(test_pades_attributes),
+                cmocka_unit_test(test_wrong_key_refused),
+                cmocka_unit_test(test_add_signer),
+                cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
+                cmocka_unit_test(test_transplanted_token),
+                cmocka_unit_test(test_tsa_down),
+                cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
+                cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
+                cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
+        });

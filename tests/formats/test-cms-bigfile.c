@@ -72,4 +72,8 @@ static void test_one_gib(void **state) {
         unlink(tpath("big.bin"));
 }
 
-KYSO_TEST_MAIN_GROUP(pki_setup, pki_teardown, cmocka_unit_test(test_one_gib));
+KYSO_TEST_MAIN_GROUP(
+        pki_setup, pki_teardown,
+        {
+                cmocka_unit_test(test_one_gib),
+        });

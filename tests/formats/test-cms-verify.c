@@ -520,13 +520,23 @@ static void test_names(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, pki_teardown, cmocka_unit_test(test_names), cmocka_unit_test(test_reference_rsa_pkcs1),
-        cmocka_unit_test(test_reference_rsa_pss), cmocka_unit_test(test_reference_ecdsa_pem_ski),
-        cmocka_unit_test(test_two_signers), cmocka_unit_test(test_tampered_content),
-        cmocka_unit_test(test_tampered_signature), cmocka_unit_test(test_tampered_signed_attribute),
-        cmocka_unit_test(test_digest_algorithms_set_mismatch),
-        cmocka_unit_test(test_swapped_certificate_other_key),
-        cmocka_unit_test(test_swapped_certificate_same_key), cmocka_unit_test(test_missing_signed_attrs),
-        cmocka_unit_test(test_signer_cert_missing), cmocka_unit_test(test_countersignature),
-        cmocka_unit_test(test_content_type_missing), cmocka_unit_test(test_check_budget),
-        cmocka_unit_test(test_garbage));
+        setup, pki_teardown,
+        {
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_reference_rsa_pkcs1),
+                cmocka_unit_test(test_reference_rsa_pss),
+                cmocka_unit_test(test_reference_ecdsa_pem_ski),
+                cmocka_unit_test(test_two_signers),
+                cmocka_unit_test(test_tampered_content),
+                cmocka_unit_test(test_tampered_signature),
+                cmocka_unit_test(test_tampered_signed_attribute),
+                cmocka_unit_test(test_digest_algorithms_set_mismatch),
+                cmocka_unit_test(test_swapped_certificate_other_key),
+                cmocka_unit_test(test_swapped_certificate_same_key),
+                cmocka_unit_test(test_missing_signed_attrs),
+                cmocka_unit_test(test_signer_cert_missing),
+                cmocka_unit_test(test_countersignature),
+                cmocka_unit_test(test_content_type_missing),
+                cmocka_unit_test(test_check_budget),
+                cmocka_unit_test(test_garbage),
+        });

@@ -111,6 +111,8 @@ static void test_refused(void **state) {
         }
 }
 
-KYSO_TEST_MAIN(
-        cmocka_unit_test(test_granted), cmocka_unit_test(test_granted_ess_v1),
-        cmocka_unit_test(test_refused));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_granted),
+        cmocka_unit_test(test_granted_ess_v1),
+        cmocka_unit_test(test_refused),
+});

@@ -447,6 +447,11 @@ static int teardown(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test(test_handshake), cmocka_unit_test(test_garbled_bodies),
-        cmocka_unit_test(test_broken_framing), cmocka_unit_test(test_not_a_socket),
-        cmocka_unit_test(test_key_handle_cache));
+        setup, teardown,
+        {
+                cmocka_unit_test(test_handshake),
+                cmocka_unit_test(test_garbled_bodies),
+                cmocka_unit_test(test_broken_framing),
+                cmocka_unit_test(test_not_a_socket),
+                cmocka_unit_test(test_key_handle_cache),
+        });

@@ -1265,19 +1265,22 @@ static void test_first_scan(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test_teardown(test_inventory, test_teardown),
-        cmocka_unit_test_teardown(test_sign, test_teardown),
-        cmocka_unit_test_teardown(test_insert_remove, test_teardown),
-        cmocka_unit_test_teardown(test_crash, test_teardown),
-        cmocka_unit_test_teardown(test_hang, test_teardown),
-        cmocka_unit_test_teardown(test_slow, test_teardown),
-        cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
-        cmocka_unit_test_teardown(test_cancel, test_teardown),
-        cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
-        cmocka_unit_test_teardown(test_pipelined, test_teardown),
-        cmocka_unit_test_teardown(test_removed_between_batch_signatures, test_teardown),
-        cmocka_unit_test_teardown(test_registry, test_teardown),
-        cmocka_unit_test_teardown(test_missing_module, test_teardown),
-        cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
-        cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
-        cmocka_unit_test_teardown(test_first_scan, test_teardown));
+        setup, teardown,
+        {
+                cmocka_unit_test_teardown(test_inventory, test_teardown),
+                cmocka_unit_test_teardown(test_sign, test_teardown),
+                cmocka_unit_test_teardown(test_insert_remove, test_teardown),
+                cmocka_unit_test_teardown(test_crash, test_teardown),
+                cmocka_unit_test_teardown(test_hang, test_teardown),
+                cmocka_unit_test_teardown(test_slow, test_teardown),
+                cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
+                cmocka_unit_test_teardown(test_cancel, test_teardown),
+                cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
+                cmocka_unit_test_teardown(test_pipelined, test_teardown),
+                cmocka_unit_test_teardown(test_removed_between_batch_signatures, test_teardown),
+                cmocka_unit_test_teardown(test_registry, test_teardown),
+                cmocka_unit_test_teardown(test_missing_module, test_teardown),
+                cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
+                cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
+                cmocka_unit_test_teardown(test_first_scan, test_teardown),
+        });

@@ -57,4 +57,6 @@ static void test_registry(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_registry));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_registry),
+});

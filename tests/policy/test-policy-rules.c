@@ -452,7 +452,15 @@ static void test_bad_requests(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
-        cmocka_unit_test(test_kind_criteria), cmocka_unit_test(test_example_policy),
-        cmocka_unit_test(test_validity), cmocka_unit_test(test_classified), cmocka_unit_test(test_seal_rule),
-        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_reason_codes));
+        setup, teardown,
+        {
+                cmocka_unit_test(test_roles_and_kinds),
+                cmocka_unit_test(test_unknown_kind),
+                cmocka_unit_test(test_kind_criteria),
+                cmocka_unit_test(test_example_policy),
+                cmocka_unit_test(test_validity),
+                cmocka_unit_test(test_classified),
+                cmocka_unit_test(test_seal_rule),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_reason_codes),
+        });

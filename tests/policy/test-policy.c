@@ -554,8 +554,17 @@ static void test_ref(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_shared_grammar),
-        cmocka_unit_test(test_max_document_size), cmocka_unit_test(test_report_section),
-        cmocka_unit_test(test_dropins), cmocka_unit_test(test_owner_check),
-        cmocka_unit_test(test_classification), cmocka_unit_test(test_identity), cmocka_unit_test(test_ref));
+        setup, teardown,
+        {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_shared_grammar),
+                cmocka_unit_test(test_max_document_size),
+                cmocka_unit_test(test_report_section),
+                cmocka_unit_test(test_dropins),
+                cmocka_unit_test(test_owner_check),
+                cmocka_unit_test(test_classification),
+                cmocka_unit_test(test_identity),
+                cmocka_unit_test(test_ref),
+        });

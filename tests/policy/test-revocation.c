@@ -126,4 +126,7 @@ static void test_ocsp(void **state) {
         }
 }
 
-KYSO_TEST_MAIN(cmocka_unit_test(test_crl), cmocka_unit_test(test_ocsp));
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_crl),
+        cmocka_unit_test(test_ocsp),
+});

@@ -284,7 +284,13 @@ static void test_same_reasons(void **state) {
 }
 
 KYSO_TEST_MAIN_GROUP(
-        setup, teardown, cmocka_unit_test(test_ess_binding), cmocka_unit_test(test_claimed_time),
-        cmocka_unit_test(test_mgf1_hash), cmocka_unit_test(test_policy_hashes),
-        cmocka_unit_test(test_timestamp_hashes), cmocka_unit_test(test_future_time),
-        cmocka_unit_test(test_same_reasons));
+        setup, teardown,
+        {
+                cmocka_unit_test(test_ess_binding),
+                cmocka_unit_test(test_claimed_time),
+                cmocka_unit_test(test_mgf1_hash),
+                cmocka_unit_test(test_policy_hashes),
+                cmocka_unit_test(test_timestamp_hashes),
+                cmocka_unit_test(test_future_time),
+                cmocka_unit_test(test_same_reasons),
+        });
