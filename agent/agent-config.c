@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ AgentConfig *agent_config_free(AgentConfig *c) {
         free(c->path);
         strv_free(c->module_paths);
         strv_free(c->signature_images);
+        free(c->signature_places);
         free(c->audit_log_path);
         free(c->pinentry_program);
         free(c);
@@ -118,6 +120,8 @@ static const DurationKey duration_keys[] = {
 
 static int
 parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error);
+static int
+parse_signature_place(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error);
 
 static int
 parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
@@ -205,6 +209,8 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
         }
         if (streq(key, "signature-image"))
                 return parse_signature_image(c, value, name, line, ret_error);
+        if (streq(key, "signature-place"))
+                return parse_signature_place(c, value, name, line, ret_error);
         if (streq(key, "seal-diameter")) {
                 char *end = NULL;
                 double mm;
@@ -222,11 +228,9 @@ parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned li
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
 
-/* "SHA256 PATH": the fingerprint as 64 hex digits, colons allowed between pairs. */
-static int
-parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
-        _cleanup_free_ char *item = NULL;
-        char hex[65];
+/* A certificate's fingerprint at the start of value: 64 hex digits, colons allowed between pairs, then
+ * blanks. Returns how many digits were read (64 when it is one) and where the rest begins. */
+static size_t parse_fingerprint(const char *value, char hex[static 65], const char **ret_rest) {
         size_t n = 0;
         const char *p = value;
 
@@ -238,7 +242,75 @@ parse_signature_image(AgentConfig *c, const char *value, const char *name, unsig
                 hex[n++] = (char) tolower((unsigned char) *p);
         }
         hex[n] = '\0';
-        p += strspn(p, " \t");
+        *ret_rest = p + strspn(p, " \t");
+        return n;
+}
+
+/* "[SHA256] PAGE,X,Y,W,H", PAGE from 1 or "last": as the `visible` option, for the requests without it. */
+static int
+parse_signature_place(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
+        AgentSignaturePlace item = {}, *n;
+        const char *p = value;
+        unsigned page = 0;
+        double v[4];
+        int end = 0;
+
+        if (strchr(value, ' ') || strchr(value, '\t')) {
+                if (parse_fingerprint(value, item.sha256, &p) != 64)
+                        p = NULL;
+        }
+        if (p && startswith(p, "last,")) {
+                item.place.from_end = true;
+                p += strlen("last");
+        } else if (p && sscanf(p, "%u%n", &page, &end) == 1 && page > 0 && p[0] != '-' && p[0] != '+')
+                p += end;
+        else
+                p = NULL;
+        if (!p || sscanf(p, ",%lf,%lf,%lf,%lf%n", &v[0], &v[1], &v[2], &v[3], &end) != 4 || p[end] != '\0' ||
+            !isfinite(v[0]) || !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) ||
+            !(v[3] > 0 && v[3] < 14400) || fabs(v[0]) > 14400 || fabs(v[1]) > 14400)
+                return config_error(
+                        ret_error, name, line,
+                        "signature-place needs PAGE,X,Y,W,H (PAGE from 1 or 'last', the rectangle in PDF points "
+                        "with a positive width and height), after a certificate's SHA-256 fingerprint or "
+                        "alone, got '%s'",
+                        value);
+        item.place.set = true;
+        item.place.page = item.place.from_end ? 0 : page - 1;
+        item.place.rect = (PdfRect){ v[0], v[1], v[2], v[3] };
+        n = reallocarray(c->signature_places, c->n_signature_places + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        c->signature_places = n;
+        n[c->n_signature_places++] = item;
+        return 0;
+}
+
+const PdfPlace *agent_config_signature_place(const AgentConfig *c, const char *sha256) {
+        const PdfPlace *any = NULL;
+
+        if (!c)
+                return NULL;
+        /* The last line wins, as for other keys; a certificate's own line over one for all. */
+        for (size_t i = c->n_signature_places; i > 0; i--) {
+                const AgentSignaturePlace *s = &c->signature_places[i - 1];
+                if (s->sha256[0] == '\0') {
+                        if (!any)
+                                any = &s->place;
+                } else if (sha256 && strcasecmp(s->sha256, sha256) == 0)
+                        return &s->place;
+        }
+        return any;
+}
+
+/* "SHA256 PATH": the fingerprint, then the PNG's absolute path. */
+static int
+parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
+        _cleanup_free_ char *item = NULL;
+        char hex[65];
+        const char *p;
+        size_t n = parse_fingerprint(value, hex, &p);
+
         if (n != 64 || p[0] != '/')
                 return config_error(
                         ret_error, name, line,

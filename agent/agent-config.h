@@ -8,7 +8,14 @@
 #include <stdint.h>
 
 #include "audit/audit-log.h"
+#include "formats/pdf-appearance.h"
 #include "parse-util.h" /* the grammar of the values */
+
+/* One signature-place line: sha256 "" for every certificate. PAGE is from 1, or "last" (from_end). */
+typedef struct AgentSignaturePlace {
+        char sha256[65];
+        PdfPlace place;
+} AgentSignaturePlace;
 
 typedef struct AgentConfig {
         char *path;                   /* the file that was read; NULL when the defaults are used */
@@ -36,6 +43,10 @@ typedef struct AgentConfig {
          * organisation's seal. Kept as "sha256 path" items, the fingerprint as 64 lower-case hex digits. */
         char **signature_images;
         double seal_diameter_mm; /* "seal-diameter": the seal's real size in mm, default 40, 10..100 */
+        /* "signature-place = [SHA256] PAGE,X,Y,W,H", repeatable: where an approval or personal signature of
+         * a PDF is drawn when the request names no place; with a fingerprint, for that certificate only. */
+        AgentSignaturePlace *signature_places;
+        size_t n_signature_places;
 } AgentConfig;
 
 #define AGENT_CONFIG_FILE_NAME "kysod.conf"
@@ -55,6 +66,10 @@ int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char
 /* The signature-image path for the certificate whose SHA-256 fingerprint is sha256 (hex, any case), or
  * NULL. */
 const char *agent_config_signature_image(const AgentConfig *c, const char *sha256);
+
+/* The default place of a visible signature by the certificate whose SHA-256 fingerprint is sha256: its own
+ * signature-place line, else one for every certificate, else NULL. */
+const PdfPlace *agent_config_signature_place(const AgentConfig *c, const char *sha256);
 
 /* Loads path if given (it must exist); else the first existing of $XDG_CONFIG_HOME/kyso/kysod.conf
  * (~/.config/...) and SYSCONFDIR/kyso/kysod.conf; else the defaults. Files are not merged. */

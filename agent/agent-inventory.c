@@ -57,7 +57,7 @@ static int64_t floor_div(int64_t a, int64_t b) {
 
 /* A certificate the policy will refuse is marked so in the list (with why), so `certs` shows it and `sign`
  * does not offer it only to refuse it after the PIN. On OOM the reason is left out, never the mark. */
-static void classify_signing(X509 *cert, CertificateInfo *info, char *status_reason) {
+static void classify_signing(const Policy *policy, X509 *cert, CertificateInfo *info, char *status_reason) {
         _cleanup_free_ char *usage = NULL;
         bool usable = streq(info->status, "valid") || streq(info->status, "expiring");
 
@@ -69,7 +69,10 @@ static void classify_signing(X509 *cert, CertificateInfo *info, char *status_rea
                 return;
         }
         free(status_reason);
-        info->signing_usable = cert_check_signing_usage(cert, &usage) > 0;
+        /* The key that signs under rsa-padding = pkcs1 only as RSA-PSS would fail in the token, after the
+         * PIN: Sign refuses it before any prompt, and so the list marks it. */
+        info->signing_usable = cert_check_signing_usage(cert, &usage) > 0 &&
+                               cert_check_rsa_padding(policy, cert, &usage) > 0;
         if (!info->signing_usable)
                 info->reason = TAKE_PTR(usage);
 }
@@ -83,7 +86,7 @@ void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, C
                         info->status = "unknown";
                 else
                         info->status = cert_status_to_api_string(v.status);
-                classify_signing(cert, info, TAKE_PTR(v.reason));
+                classify_signing(policy, cert, info, TAKE_PTR(v.reason));
                 cert_validation_done(&v);
                 return;
         }
@@ -96,7 +99,7 @@ void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, C
                 info->status = "expiring";
         else
                 info->status = "valid";
-        classify_signing(cert, info, NULL);
+        classify_signing(NULL, cert, info, NULL);
 }
 
 int certificate_info_from_der(

@@ -27,7 +27,8 @@ typedef struct CertificateInfo {
         const char *kind;   /* personal|organization|device|unknown */
         const char *status; /* valid|expiring|expired|not-yet-valid|revoked|untrusted|unknown|unchecked */
         /* Translated: why the status is not valid or expiring, or why the key usage does not allow signing
-         * documents; NULL when it can sign (or when nothing better than the status is known). */
+         * documents, or why its key cannot make the policy's signatures; NULL when it can sign (or when
+         * nothing better than the status is known). */
         char *reason;
         bool signing_usable; /* status valid or expiring and key usage for signing documents */
 } CertificateInfo;

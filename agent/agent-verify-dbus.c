@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agent-options.h"
 #include "agent-verify-dbus.h"
 #include "agent-verify.h"
 #include "dbus/bus-method.h"
@@ -13,8 +14,10 @@
 #include "macro.h"
 #include "sign-pdf.h"
 
-/* Verify(h document, h signature_or_none) → aa{sv} on org.kyso.Agent1: the call waits for its VerifyJob (a
- * worker thread), and the reply is sent when the job is done: one dict per signature. */
+/* Verify(h document, h signature_or_none, a{sv} options) → aa{sv} on org.kyso.Agent1: the call waits for its
+ * VerifyJob (a worker thread), and the reply is sent when the job is done: one dict per signature. Every
+ * text of it is in the caller's language (the locale option): the job runs and is answered in the locale it
+ * was submitted in. */
 
 typedef struct VerifyCall {
         VerifyJob *job;
@@ -178,6 +181,9 @@ agent_verify_method(AgentWorker *worker, const AgentConfig *config, DBusConnecti
         _cleanup_free_ int *fds = NULL;
         _cleanup_(policy_freep) Policy *policy = NULL;
         _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_(i18n_restore_localep) locale_t saved_locale = (locale_t) 0;
+        _cleanup_free_ char *msg = NULL;
+        locale_t locale = (locale_t) 0;
         size_t n = 0;
         DBusMessageIter it;
         VerifyCall *v;
@@ -189,11 +195,16 @@ agent_verify_method(AgentWorker *worker, const AgentConfig *config, DBusConnecti
         dbus_message_iter_next(&it);
         if (k >= 0)
                 k = bus_read_fd(&it, &fds, &n);
+        dbus_message_iter_next(&it);
+        if (k >= 0 && n == 2)
+                k = agent_read_call_options(&it, &locale, &msg);
         if (k < 0 || n != 2) {
                 for (size_t i = 0; i < n; i++)
                         safe_close(fds[i]);
-                return kyso_bus_error_reply_errno(m, k < 0 ? k : -EINVAL, NULL);
+                return msg ? kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, msg)
+                           : kyso_bus_error_reply_errno(m, k < 0 ? k : -EINVAL, NULL);
         }
+        saved_locale = i18n_uselocale(locale);
         /* The policy in place now, as for a signature. */
         k = policy_load(policy_tools_path(), 0, &policy, &errors);
         if (k >= 0) {

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "agent-inventory.h"
+#include "agent-options.h"
 #include "agent-peers.h"
 #include "agent-register.h"
 #include "agent-revocation.h"
@@ -517,15 +518,25 @@ static DBusMessage *method_get_tokens(DBusConnection *c, DBusMessage *m, void *u
         return reply;
 }
 
+/* GetCertificates(a{sv} options): the reasons are in the caller's language (its locale option). */
 static DBusMessage *method_get_certificates(DBusConnection *c, DBusMessage *m, void *userdata) {
         Agent *a = userdata;
         const P11Token *const *tokens;
         const P11Certificate *const *certs;
         size_t n_tokens, n_certs;
+        _cleanup_free_ char *msg = NULL;
+        locale_t locale;
         DBusMessage *reply;
         DBusMessageIter it;
         int r;
 
+        dbus_message_iter_init(m, &it);
+        r = agent_read_call_options(&it, &locale, &msg);
+        if (r == -EINVAL)
+                return kyso_bus_error_reply(m, KYSO_BUS_ERROR_INVALID_ARGS, msg);
+        if (r < 0)
+                return NULL;
+        I18N_LOCALE_SCOPE(locale);
         r = p11_manager_get_tokens(a->manager, &tokens, &n_tokens);
         if (r >= 0)
                 r = p11_manager_get_certificates(a->manager, &certs, &n_certs);
@@ -581,10 +592,10 @@ static DBusMessage *method_unregister_prompter(DBusConnection *c, DBusMessage *m
 static const BusMethod agent_methods[] = {
         { DBUS_INTERFACE_INTROSPECTABLE, "Introspect", "", method_introspect },
         { AGENT_INTERFACE, "GetTokens", "", method_get_tokens },
-        { AGENT_INTERFACE, "GetCertificates", "", method_get_certificates },
+        { AGENT_INTERFACE, "GetCertificates", "a{sv}", method_get_certificates },
         { AGENT_INTERFACE, "Sign", "hhssa{sv}", method_sign },
         { AGENT_INTERFACE, "SignBatch", "ahahssa{sv}", method_sign },
-        { AGENT_INTERFACE, "Verify", "hh", method_verify },
+        { AGENT_INTERFACE, "Verify", "hha{sv}", method_verify },
         { AGENT_INTERFACE, "RegisterPrompter", "o", method_register_prompter },
         { AGENT_INTERFACE, "UnregisterPrompter", "o", method_unregister_prompter },
 };

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,36 @@ static void doc_bad(SignRequest *r, SignDoc *d, const char *message) {
         doc_finish(
                 r, d, DOC_FAILED, KYSO_BUS_ERROR_BAD_DOCUMENT,
                 message ?: kyso_bus_error_message(KYSO_BUS_ERROR_BAD_DOCUMENT));
+}
+
+/* The same for a reason with a code (REASON_DOCUMENT_*, REASON_PDF_*) and its parameters (key, value, ...,
+ * NULL): the record keeps them, so that the audit log renders the words again in its reader's language. */
+_sentinel_ static void doc_bad_coded(SignRequest *r, SignDoc *d, const char *code, ...) {
+        _cleanup_free_ char *text = NULL;
+        char **params = NULL;
+        va_list ap;
+
+        va_start(ap, code);
+        if (policy_reason_buildv(code, ap, &params, &text) >= 0) {
+                d->reason_code = code;
+                strv_free(d->reason_params);
+                d->reason_params = params;
+        }
+        va_end(ap);
+        doc_bad(r, d, text);
+}
+
+static const char *pdf_refusal_code(PdfRefusal refusal) {
+        switch (refusal) {
+        case PDF_REFUSAL_ENCRYPTED:
+                return REASON_PDF_ENCRYPTED;
+        case PDF_REFUSAL_DAMAGED:
+                return REASON_PDF_DAMAGED;
+        case PDF_REFUSAL_CERTIFIED_NO_CHANGES:
+                return REASON_PDF_CERTIFIED_NO_CHANGES;
+        default:
+                return REASON_PDF_UNSUPPORTED;
+        }
 }
 
 /* The largest document read: kysod.conf's max-document-size, or the policy's [documents] max-size when that
@@ -135,9 +166,7 @@ static int doc_decide_existing(SignRequest *r, SignDoc *d, const ExistingSignatu
         doc_set_hash(d);
         if (d->size == 0) {
                 /* Nobody approves nothing: an empty pipe or file is a mistake of the application. */
-                doc_bad(r, d,
-                        _("The document is empty, so there is nothing to sign. Check that the application "
-                          "sent the right file, then sign again."));
+                doc_bad_coded(r, d, REASON_DOCUMENT_EMPTY, NULL);
                 return 0;
         }
 
@@ -193,13 +222,19 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
                         "Request %s: %s is not signed: the PDF is %s (%s).", r->path, strna(d->name),
                         pdf_refusal_to_string(p->refusal), strna(p->detail));
                 doc_set_hash(d);
-                doc_bad(r, d, pdf_refusal_message(p->refusal));
+                doc_bad_coded(r, d, pdf_refusal_code(p->refusal), NULL);
                 return 0;
         }
         if (p->error < 0 && p->bad_image) {
                 log_notice("Request %s: %s is not signed: %s", r->path, strna(d->name), p->bad_image);
                 doc_set_hash(d);
                 doc_bad(r, d, p->bad_image);
+                return 0;
+        }
+        if (p->error < 0 && p->bad_place) {
+                log_notice("Request %s: %s is not signed: %s", r->path, strna(d->name), p->bad_place);
+                doc_set_hash(d);
+                doc_finish(r, d, DOC_FAILED, KYSO_BUS_ERROR_INVALID_ARGS, p->bad_place);
                 return 0;
         }
         if (p->error < 0) {
@@ -227,20 +262,14 @@ static int doc_check(SignRequest *r, SignDoc *d, DocHashJob *j) {
 /* The application stopped sending a document it gave as a pipe: it fails alone, the token's queue goes on.
  */
 static void doc_stalled(SignRequest *r, SignDoc *d) {
-        _cleanup_free_ char *msg = NULL;
         unsigned sec = (unsigned) (r->owner->config->document_timeout_usec / 1000000);
+        char seconds[16];
 
         log_warning(
                 "Request %s: nothing more of %s came for %u s (document-timeout); it is not signed.",
                 r->path, strna(d->name), sec);
-        if (asprintf(
-                    &msg,
-                    _("The application stopped sending the document: nothing more came for %u s, so nothing "
-                      "was signed. Sign again; if it happens again, tell whoever looks after the "
-                      "application."),
-                    sec) < 0)
-                msg = NULL;
-        doc_bad(r, d, msg);
+        snprintf(seconds, sizeof seconds, "%u", sec);
+        doc_bad_coded(r, d, REASON_DOCUMENT_STALLED, "seconds", seconds, NULL);
 }
 
 /* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
@@ -260,7 +289,6 @@ static void format_bytes(uint64_t n, char buf[static 32]) {
 /* A document larger than max-document-size: refused before it fills a core for minutes (/dev/zero never
  * ends). */
 static void doc_too_large(SignRequest *r, SignDoc *d) {
-        _cleanup_free_ char *msg = NULL;
         char limit[32];
 
         format_bytes(doc_max_size(r), limit);
@@ -268,14 +296,7 @@ static void doc_too_large(SignRequest *r, SignDoc *d) {
                 "Request %s: %s is larger than %s (max-document-size, or the policy's [documents] max-size); "
                 "it is not signed.",
                 r->path, strna(d->name), limit);
-        if (asprintf(
-                    &msg,
-                    _("The document is larger than %s, the most this agent signs, so nothing was signed. "
-                      "Check that the application sent the right file; to sign larger documents, ask your "
-                      "administrator to raise max-document-size."),
-                    limit) < 0)
-                msg = NULL;
-        doc_bad(r, d, msg);
+        doc_bad_coded(r, d, REASON_DOCUMENT_TOO_LARGE, "limit", limit, NULL);
 }
 
 /* Why a document could not be read in full, for the client and the record. */
@@ -286,9 +307,7 @@ static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
                 doc_too_large(r, d);
         else {
                 log_error_errno(error, "Cannot read %s: %m", strna(d->name));
-                doc_bad(r, d,
-                        _("The document could not be read. Check that the file is readable, then sign "
-                          "again."));
+                doc_bad_coded(r, d, REASON_DOCUMENT_UNREADABLE, NULL);
         }
 }
 
@@ -389,6 +408,8 @@ static void doc_hash_done(void *data, void *userdata) {
 
 /* What a PDF's preparation needs from the request, should the document be one. */
 static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
+        const char *image = agent_config_signature_image(r->owner->config, r->info.sha256);
+        const PdfPlace *place = NULL;
         PdfPrepareParams params = {
                 .policy = r->policy,
                 .sign = request_sign_params(r),
@@ -401,14 +422,29 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .visible = r->visible,
                 .page = r->visible_page,
                 .rect = r->visible_rect,
-                .image = agent_config_signature_image(r->owner->config, r->info.sha256),
+                .image = image,
                 .image_data = r->image,
                 .image_size = r->image_size,
                 .seal_diameter_mm = r->owner->config->seal_diameter_mm,
                 .organization = r->cert_o ?: r->cert_cn,
                 .doc_number = r->doc_number,
                 .copy_form = r->copy_form,
+                .doc_date = r->doc_date,
+                .number_place = r->doc_number_place,
+                .date_place = r->doc_date_place,
         };
+
+        /* Without a place from the app, kysod.conf's: only when there is an image to draw there, so that
+         * a default never turns into an "invisible" warning at every prompt. */
+        if (!r->visible && (r->role == SIGN_ROLE_APPROVE || r->role == SIGN_ROLE_PERSONAL) &&
+            (image || r->image))
+                place = agent_config_signature_place(r->owner->config, r->info.sha256);
+        if (place) {
+                params.visible = true;
+                params.page_from_end = place->from_end;
+                params.page = place->page;
+                params.rect = place->rect;
+        }
         return pdf_prepare_new(&params, ret);
 }
 

@@ -61,6 +61,7 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->check_signatures = params->check_signatures;
         p->role = params->role;
         p->visible = params->visible;
+        p->page_from_end = params->page_from_end;
         p->page = params->page;
         p->rect = params->rect;
         p->seal_diameter_mm = params->seal_diameter_mm;
@@ -68,6 +69,9 @@ int pdf_prepare_new(const PdfPrepareParams *params, PdfPrepare **ret) {
         p->organization = strdup_or_null(params->organization, &failed);
         p->doc_number = strdup_or_null(params->doc_number, &failed);
         p->copy_form = strdup_or_null(params->copy_form, &failed);
+        p->doc_date = strdup_or_null(params->doc_date, &failed);
+        p->number_place = params->number_place;
+        p->date_place = params->date_place;
         if (params->image_data && params->image_size > 0) {
                 p->image_data = memdup(params->image_data, params->image_size);
                 p->image_size = params->image_size;
@@ -103,9 +107,11 @@ PdfPrepare *pdf_prepare_free(PdfPrepare *p) {
         free(p->organization);
         free(p->doc_number);
         free(p->copy_form);
+        free(p->doc_date);
         free(p->image_data);
         free(p->invisible_why);
         free(p->bad_image);
+        free(p->bad_place);
         free(p->signing_certificate);
         sk_X509_pop_free(p->sign.chain, X509_free);
         X509_free(p->sign.cert);
@@ -194,23 +200,74 @@ static int invisible(PdfPrepare *p, const char *why) {
         return p->invisible_why ? 0 : -ENOMEM;
 }
 
+/* Issue: the document number and date at the places the request names, into texts; how many. */
+static size_t issue_texts(PdfPrepare *p, PadesPlacedText texts[static 2]) {
+        size_t n = 0;
+
+        if (p->number_place.set && p->doc_number)
+                texts[n++] = (PadesPlacedText){ p->number_place.page, p->number_place.rect, p->doc_number };
+        if (p->date_place.set && p->doc_date)
+                texts[n++] = (PadesPlacedText){ p->date_place.page, p->date_place.rect, p->doc_date };
+        return n;
+}
+
+/* A place the request names must lie on one of the document's pages, inside what is shown of it: else the
+ * request is wrong (InvalidArgs), not the document, and it is said before any prompt. */
+static int check_place(PdfPrepare *p, const PdfPlace *place, const char *option, SignError *e) {
+        _cleanup_(pdf_page_done) PdfPage page = {};
+        const PdfDocumentInfo *info = pdf_document_info(p->doc);
+        double box[4];
+        int k;
+
+        if (!place->set)
+                return 0;
+        if (place->page >= info->n_pages) {
+                if (asprintf(
+                            &p->bad_place, _("The option '%s' names page %u, but the PDF has %u page(s)."),
+                            option, place->page + 1, info->n_pages) < 0)
+                        p->bad_place = NULL;
+                return p->bad_place ? -EINVAL : -ENOMEM;
+        }
+        k = pdf_document_read_page(p->doc, place->page, &page, e);
+        if (k < 0)
+                return k;
+        k = pdf_page_visible_box(page.media, page.has_crop ? page.crop : NULL, box);
+        if (k < 0)
+                return sign_error(e, k, "page %u has no visible area", place->page + 1);
+        if (place->rect.x >= box[0] && place->rect.y >= box[1] && place->rect.x + place->rect.w <= box[2] &&
+            place->rect.y + place->rect.h <= box[3])
+                return 0;
+        if (asprintf(
+                    &p->bad_place,
+                    _("The option '%s' names a rectangle outside page %u, whose visible area runs from (%g, "
+                      "%g) to (%g, %g) in PDF points."),
+                    option, place->page + 1, box[0], box[1], box[2], box[3]) < 0)
+                p->bad_place = NULL;
+        return p->bad_place ? -EINVAL : -ENOMEM;
+}
+
 /* What the role draws, into v (placement NONE: invisible, p->invisible_why says why when something was
  * asked for). lines must hold 3 items; buffers hold the stamp's text. */
 static int visible_for_role(
         PdfPrepare *p, PdfImage *image, PadesVisible *v, const char **lines,
-        char time_text[static PDF_STAMP_TIME_MAX], char **appendix_line) {
+        char time_text[static PDF_STAMP_TIME_MAX], char **appendix_line, PadesPlacedText texts[static 2]) {
         int k;
 
         *v = (PadesVisible){};
         switch (p->role) {
         case SIGN_ROLE_ISSUE:
-                if (!image)
+                v->texts = texts;
+                v->n_texts = issue_texts(p, texts);
+                if (!image) {
+                        /* The number and date are still written where the app asked. */
+                        v->placement = v->n_texts > 0 ? PADES_PLACEMENT_TEXT : PADES_PLACEMENT_NONE;
                         return invisible(
                                 p, _("no seal image is configured for this certificate (signature-image in "
                                      "kysod.conf)"));
-                *v = (PadesVisible){ .placement = PADES_PLACEMENT_SEAL,
-                                     .seal_diameter_mm = p->seal_diameter_mm,
-                                     .image = image };
+                }
+                v->placement = PADES_PLACEMENT_SEAL;
+                v->seal_diameter_mm = p->seal_diameter_mm;
+                v->image = image;
                 return 0;
         case SIGN_ROLE_COPY:
         case SIGN_ROLE_APPENDIX:
@@ -258,6 +315,33 @@ static int visible_for_role(
         }
 }
 
+/* The number and date go into the seal's widget, which covers one page: elsewhere is refused (InvalidArgs)
+ * rather than left out. */
+static int bad_place_pages(PdfPrepare *p, const PadesVisible *v, SignError *e) {
+        const PdfDocumentInfo *info = pdf_document_info(p->doc);
+        const PdfSignedWidget *leader =
+                info->n_signed_widgets > 0 ? &info->signed_widgets[info->n_signed_widgets - 1] : NULL;
+        int k;
+
+        log_info("The placed texts are refused: %s", strna(e->message));
+        if (v->placement == PADES_PLACEMENT_SEAL && leader)
+                k = asprintf(
+                        &p->bad_place,
+                        _("The document number and date (doc_number_place, doc_date_place) must be on the "
+                          "page of the leader's signature, page %u."),
+                        leader->page + 1);
+        else
+                k = asprintf(
+                        &p->bad_place,
+                        _("The document number and date (doc_number_place, doc_date_place) must be on the "
+                          "same page."));
+        if (k < 0) {
+                p->bad_place = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
 /* Prepares the signature with its appearance; a place that cannot be had (no visible leader's signature to
  * seal over, a page too small for the stamp, text the font cannot draw) gives an invisible signature rather
  * than none: the prompt says so. */
@@ -267,8 +351,22 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
         char time_text[PDF_STAMP_TIME_MAX];
         const char *lines[3] = {};
         PdfImageProblem problem = PDF_IMAGE_OK;
+        PadesPlacedText texts[2];
         PadesVisible v;
         int k;
+
+        if (p->visible && p->page_from_end) {
+                unsigned n = pdf_document_info(p->doc)->n_pages;
+                /* Past the first page: no such page, the signature is invisible and the prompt says so. */
+                p->page = p->page < n ? n - 1 - p->page : n;
+        }
+        if (p->role == SIGN_ROLE_ISSUE) {
+                k = check_place(p, &p->number_place, "doc_number_place", e);
+                if (k >= 0)
+                        k = check_place(p, &p->date_place, "doc_date_place", e);
+                if (k < 0)
+                        return k;
+        }
 
         /* Only a seal or an asked-for signature draws an image: nothing else reads it. */
         if (p->role == SIGN_ROLE_ISSUE ||
@@ -291,13 +389,25 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                         return sign_error(e, -EBADMSG, "the signature image is not a usable PNG");
                 }
         }
-        k = visible_for_role(p, image, &v, lines, time_text, &appendix_line);
+        k = visible_for_role(p, image, &v, lines, time_text, &appendix_line, texts);
         if (k < 0)
                 return k;
         if (v.placement != PADES_PLACEMENT_NONE) {
                 o->visible = &v;
                 k = pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                if (k == -ENOENT && v.placement == PADES_PLACEMENT_SEAL && v.n_texts > 0) {
+                        /* No leader's widget to seal over: the number and date are written all the same. */
+                        log_info("The seal will be invisible: %s", strna(e->message));
+                        sign_error_done(e);
+                        k = invisible(p, _("the PDF has no visible signature to place the seal over"));
+                        if (k < 0)
+                                return k;
+                        v.placement = PADES_PLACEMENT_TEXT;
+                        k = pades_prepare(&p->sign, o, p->doc, &p->pending, e);
+                }
                 o->visible = NULL;
+                if (k == -EXDEV)
+                        return bad_place_pages(p, &v, e);
                 if (k >= 0) {
                         p->shown = true;
                         return 0;

@@ -29,7 +29,8 @@ typedef struct PdfPrepareParams {
         bool check_signatures;                /* issue: each signature is checked under the policy */
         /* The visible signature (pdf_visible_place() below). */
         SignRole role;
-        bool visible;              /* approve, personal: the `visible` option was given */
+        bool visible;              /* approve, personal: the `visible` option, or kysod.conf's default */
+        bool page_from_end;        /* page counts back from the last page (signature-place = last,...) */
         unsigned page;             /* its page, 0-based */
         PdfRect rect;              /* its rectangle */
         const char *image;         /* the certificate's signature-image (kysod.conf), or NULL */
@@ -39,6 +40,9 @@ typedef struct PdfPrepareParams {
         const char *organization; /* the copy stamp's organisation: the certificate's O (or CN) */
         const char *doc_number;   /* the appendix stamp's document number, or NULL */
         const char *copy_form;    /* the copy stamp's form (copy_form_text()), or NULL: sao y */
+        /* issue: doc_number and doc_date written at these places (each set only with its text). */
+        const char *doc_date;
+        PdfPlace number_place, date_place;
 } PdfPrepareParams;
 
 typedef struct PdfPrepare {
@@ -48,10 +52,11 @@ typedef struct PdfPrepare {
         char *reason, *location, *name;
         bool timestamp, check_signatures;
         SignRole role;
-        bool visible;
+        bool visible, page_from_end;
         unsigned page;
         PdfRect rect;
-        char *image, *organization, *doc_number, *copy_form;
+        char *image, *organization, *doc_number, *copy_form, *doc_date;
+        PdfPlace number_place, date_place;
         uint8_t *image_data;
         size_t image_size;
         double seal_diameter_mm;
@@ -77,6 +82,9 @@ typedef struct PdfPrepare {
         char *invisible_why;
         /* Translated: the image to draw is not a usable PNG; the document is refused before any prompt. */
         char *bad_image;
+        /* Translated: a place the request names is not on the document's pages (InvalidArgs, before any
+         * prompt). */
+        char *bad_place;
         unsigned revision; /* the revision the new signature covers: 2 for a file never updated (the original
                               is 1) */
 } PdfPrepare;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
+#include "policy/policy-rules.h"
 #include "sign-request.h"
 
 /* The outcome of each document: its output written, its audit record durable (in groups: one fdatasync for
@@ -76,7 +77,7 @@ static void record_common(SignRequest *r, RecordCommon *c) {
 /* A document's own fields: the token's discarded signature, a signed PDF's level and revision, the reason's
  * code and parameters. */
 #define RECORD_DOC_EXTRA_MAX (2 + 4 + 2 * (RECORD_REASON_PARAMS_MAX + 2))
-#define RECORD_REASON_PARAMS_MAX 6
+#define RECORD_REASON_PARAMS_MAX 10 /* certificate-unusable: 4, and its check's code and parameters */
 #define RECORD_REASON_KEY_MAX 32
 
 /* The reason as the auditor's kysoctl renders it in the auditor's language: "reason_code", each parameter as
@@ -193,9 +194,11 @@ void doc_set_outcome(SignRequest *r, SignDoc *d, DocStatus status, KysoBusError 
         d->status = status;
         d->error = error;
         /* The policy's code names the outcome only when the policy decided it: its refusal, or its
-         * permission for a document then signed (a failure or cancellation after it has its own text). */
-        if (d->reason_code &&
-            (startswith(d->reason_code, "allowed-") ? status != DOC_DONE : status != DOC_DENIED))
+         * permission for a document then signed (a failure or cancellation after it has its own text). A
+         * document's code names the failure it is the code of. */
+        if (d->reason_code && (startswith(d->reason_code, "allowed-")      ? status != DOC_DONE
+                               : policy_reason_is_document(d->reason_code) ? status != DOC_FAILED
+                                                                           : status != DOC_DENIED))
                 d->reason_code = NULL;
         if (message) {
                 free(d->message);

@@ -165,15 +165,16 @@ static void close_fds(int *fds, size_t n) {
                 safe_close(fds[i]);
 }
 
-/* visible (udddd): the page (1 is the first) and the rectangle x, y, width, height in PDF points from the
- * page's bottom-left corner. */
-static int parse_visible(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
+/* visible, doc_number_place, doc_date_place (udddd): the page (1 is the first) and the rectangle x, y,
+ * width, height in PDF points from the page's bottom-left corner. */
+static int
+parse_place(DBusMessageIter *var, const char *key, const char *sig, PdfPlace *ret, char **ret_msg) {
         DBusMessageIter st;
         uint32_t page;
         double v[4];
 
         if (!streq(sig, "(udddd)")) {
-                if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), "visible", sig) < 0)
+                if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), key, sig) < 0)
                         *ret_msg = NULL;
                 return -EINVAL;
         }
@@ -185,42 +186,85 @@ static int parse_visible(SignRequest *r, DBusMessageIter *var, const char *sig, 
         }
         if (page == 0 || !isfinite(v[0]) || !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) ||
             !(v[3] > 0 && v[3] < 14400) || fabs(v[0]) > 14400 || fabs(v[1]) > 14400) {
-                *ret_msg = strdup(_(
-                        "The option 'visible' needs a page from 1 and a rectangle x, y, width, height in PDF "
-                        "points (1/72 inch) with a positive width and height."));
+                if (asprintf(
+                            ret_msg,
+                            _("The option '%s' needs a page from 1 and a rectangle x, y, width, height in PDF "
+                              "points (1/72 inch) with a positive width and height."),
+                            key) < 0)
+                        *ret_msg = NULL;
                 return -EINVAL;
         }
-        r->visible = true;
-        r->visible_page = page - 1;
-        r->visible_rect = (PdfRect){ v[0], v[1], v[2], v[3] };
+        *ret = (PdfPlace){ .set = true, .page = page - 1, .rect = (PdfRect){ v[0], v[1], v[2], v[3] } };
         return 0;
 }
 
-/* image (ay): the PNG a visible signature draws. */
-static int parse_image(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
-        DBusMessageIter arr;
-        const uint8_t *data = NULL;
-        int n = 0;
+static int
+parse_visible(SignRequest *r, DBusMessageIter *var, const char *key, const char *sig, char **ret_msg) {
+        PdfPlace place;
+        int k;
 
-        if (!streq(sig, "ay")) {
+        if (streq(key, "doc_number_place"))
+                return parse_place(var, key, sig, &r->doc_number_place, ret_msg);
+        if (streq(key, "doc_date_place"))
+                return parse_place(var, key, sig, &r->doc_date_place, ret_msg);
+        k = parse_place(var, key, sig, &place, ret_msg);
+        if (k < 0)
+                return k;
+        r->visible = true;
+        r->visible_page = place.page;
+        r->visible_rect = place.rect;
+        return 0;
+}
+
+/* image (h, or ay as before): the PNG a visible signature draws. Its bytes are taken now, before the request
+ * exists: whether they are a usable PNG is decided with the document, before any prompt. */
+static int parse_image(SignRequest *r, DBusMessageIter *var, const char *sig, char **ret_msg) {
+        _cleanup_free_ uint8_t *copy = NULL;
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        int n = 0, k;
+
+        if (streq(sig, "h")) {
+                int fd;
+
+                dbus_message_iter_get_basic(var, &fd); /* libdbus gives us a duplicate: ours to close */
+                k = pdf_image_read_fd(fd, &copy, &size);
+                safe_close(fd);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        if (asprintf(
+                                    ret_msg,
+                                    _("The option 'image' must be an open PNG file (a regular file) of at most "
+                                      "%u bytes."),
+                                    PDF_IMAGE_MAX_BYTES) < 0)
+                                *ret_msg = NULL;
+                        return -EINVAL;
+                }
+        } else if (streq(sig, "ay")) {
+                DBusMessageIter arr;
+
+                dbus_message_iter_recurse(var, &arr);
+                dbus_message_iter_get_fixed_array(&arr, &data, &n);
+                if (n <= 0 || (size_t) n > PDF_IMAGE_MAX_BYTES) {
+                        if (asprintf(
+                                    ret_msg, _("The option 'image' must be a PNG file of at most %u bytes."),
+                                    PDF_IMAGE_MAX_BYTES) < 0)
+                                *ret_msg = NULL;
+                        return -EINVAL;
+                }
+                size = (size_t) n;
+                copy = memdup(data, size);
+                if (!copy)
+                        return -ENOMEM;
+        } else {
                 if (asprintf(ret_msg, _("The option '%s' has the wrong type '%s'."), "image", sig) < 0)
                         *ret_msg = NULL;
                 return -EINVAL;
         }
-        dbus_message_iter_recurse(var, &arr);
-        dbus_message_iter_get_fixed_array(&arr, &data, &n);
-        if (n <= 0 || (size_t) n > PDF_IMAGE_MAX_BYTES) {
-                if (asprintf(
-                            ret_msg, _("The option 'image' must be a PNG file of at most %u bytes."),
-                            PDF_IMAGE_MAX_BYTES) < 0)
-                        *ret_msg = NULL;
-                return -EINVAL;
-        }
         free(r->image);
-        r->image = memdup(data, (size_t) n);
-        if (!r->image)
-                return -ENOMEM;
-        r->image_size = (size_t) n;
+        r->image = TAKE_PTR(copy);
+        r->image_size = size;
         return 0;
 }
 
@@ -266,9 +310,11 @@ static int parse_options(
                                 dbus_free((char *) sig);
                                 return -EINVAL;
                         }
-                } else if (streq(key, "visible") || streq(key, "image")) {
-                        int k = streq(key, "visible") ? parse_visible(r, &var, sig, ret_msg)
-                                                      : parse_image(r, &var, sig, ret_msg);
+                } else if (
+                        streq(key, "visible") || streq(key, "doc_number_place") ||
+                        streq(key, "doc_date_place") || streq(key, "image")) {
+                        int k = streq(key, "image") ? parse_image(r, &var, sig, ret_msg)
+                                                    : parse_visible(r, &var, key, sig, ret_msg);
                         if (k < 0) {
                                 dbus_free((char *) sig);
                                 return k;
@@ -334,6 +380,17 @@ static void caller_credentials(SignRequest *r, pid_t pid) {
                 r->exe = strdup(exe);
                 r->caller.exe = r->exe;
         }
+}
+
+/* doc_number_place and doc_date_place: an issue writes the text there, so the text must be given. */
+static const char *check_text_places(const SignRequest *r) {
+        if ((r->doc_number_place.set || r->doc_date_place.set) && r->role != SIGN_ROLE_ISSUE)
+                return _("doc_number_place and doc_date_place are for the issue role only.");
+        if (r->doc_number_place.set && isempty(r->doc_number))
+                return _("doc_number_place is given without doc_number, the text to write there.");
+        if (r->doc_date_place.set && isempty(r->doc_date))
+                return _("doc_date_place is given without doc_date, the text to write there.");
+        return NULL;
 }
 
 static DBusMessage *invalid(DBusMessage *m, const char *msg) {
@@ -492,6 +549,11 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
         }
         if (r->copy_form && !copy_form_valid(r->copy_form)) {
                 reply = invalid(m, _("copy_form must be sao-y, sao-luc or trich-sao."));
+                goto out;
+        }
+        bad = check_text_places(r);
+        if (bad) {
+                reply = invalid(m, bad);
                 goto out;
         }
 

@@ -155,6 +155,8 @@ struct SignRequest {
         PdfRect visible_rect;
         uint8_t *image;
         size_t image_size;
+        /* issue: where the document number and date are written (doc_number_place, doc_date_place). */
+        PdfPlace doc_number_place, doc_date_place;
         char *locale_name; /* the caller's LC_MESSAGES, as it sent it (the locale option) */
         locale_t locale;   /* its texts and prompts are in that language; 0: the agent's (i18n_locale()) */
         AuditCaller caller;

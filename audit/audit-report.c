@@ -554,8 +554,9 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                 if (c)
                         c->denied++;
                 /* By the reason's code: the texts name certificates and documents, one count each. Older
-                 * records have the text only. */
-                code = jstr(data, "reason_code");
+                 * records have the text only. A certificate that cannot sign counts by its check's code
+                 * (expired, revoked...) when the record has it. */
+                code = jstr(data, "reason_detail_code") ?: jstr(data, "reason_code");
                 return counter_add(
                         &rep->deny_reasons, code ?: jstr(o, "reason"), code != NULL, jstr(o, "article"));
         case AUDIT_EVENT_SIGN_FAILED:
@@ -565,7 +566,8 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                         return r;
                 if (c)
                         c->failed++;
-                code = jstr(o, "error");
+                /* A document's code (damaged PDF, too large...) says more than its BadDocument. */
+                code = jstr(data, "reason_code") ?: jstr(o, "error");
                 return counter_add(&rep->fail_reasons, code ?: jstr(o, "reason"), code != NULL, NULL);
         case AUDIT_EVENT_SIGN_CANCELLED:
                 rep->cancelled++;
@@ -749,6 +751,8 @@ static void period_title(const AuditReport *rep, char *buf, size_t n) {
 static const char *counter_label(const Counter *c, bool failure) {
         if (!c->coded)
                 return c->key;
+        if (failure && policy_reason_label(c->key))
+                return policy_reason_label(c->key);
         if (failure) {
                 KysoBusError e = kyso_bus_error_from_name(c->key);
                 return e >= 0 ? kyso_bus_error_message(e) : c->key;

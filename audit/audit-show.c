@@ -149,7 +149,7 @@ static void write_header(FILE *out, AuditShowFormat format) {
  * own language. NULL: the record has no reason; *ret_free is what the caller frees. */
 static const char *reason_for_reader(json_object *o, char **ret_free) {
         const char *text = jget(o, "reason", NULL), *code = jget(o, "data", "reason_code");
-        const char *params[2 * 8 + 1];
+        const char *params[2 * 12 + 1];
         json_object *data;
         size_t n = 0;
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <locale.h>
+
 #include "dbus-client.h"
+#include "dbus-dict.h"
 #include "macro.h"
 
 #define AGENT_NAME "org.kyso.Agent1"
@@ -20,7 +23,20 @@ static void set_error(KysoCallError *e, const char *name, const char *message) {
         e->message = message ? strdup(message) : NULL;
 }
 
-int kyso_agent_call(const char *method, DBusMessage **ret_reply, KysoCallError *error) {
+int kyso_append_locale_options(DBusMessage *m) {
+        DBusMessageIter it, dict;
+
+        dbus_message_iter_init_append(m, &it);
+        if (dbus_dict_open(&it, &dict) < 0)
+                return -ENOMEM;
+        if (dbus_dict_append_string(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0) {
+                dbus_dict_abandon(&it, &dict);
+                return -ENOMEM;
+        }
+        return dbus_dict_close(&it, &dict);
+}
+
+static int agent_call(const char *method, bool localized, DBusMessage **ret_reply, KysoCallError *error) {
         DBusError e = DBUS_ERROR_INIT;
         DBusConnection *c;
         DBusMessage *m, *reply;
@@ -35,7 +51,9 @@ int kyso_agent_call(const char *method, DBusMessage **ret_reply, KysoCallError *
         dbus_connection_set_exit_on_disconnect(c, FALSE);
 
         m = dbus_message_new_method_call(AGENT_NAME, AGENT_PATH, AGENT_NAME, method);
-        if (!m) {
+        if (!m || (localized && kyso_append_locale_options(m) < 0)) {
+                if (m)
+                        dbus_message_unref(m);
                 r = -ENOMEM;
                 goto finish;
         }
@@ -65,4 +83,12 @@ finish:
         dbus_connection_close(c);
         dbus_connection_unref(c);
         return r;
+}
+
+int kyso_agent_call(const char *method, DBusMessage **ret_reply, KysoCallError *error) {
+        return agent_call(method, false, ret_reply, error);
+}
+
+int kyso_agent_call_localized(const char *method, DBusMessage **ret_reply, KysoCallError *error) {
+        return agent_call(method, true, ret_reply, error);
 }

@@ -20,3 +20,11 @@ void kyso_call_error_done(KysoCallError *e);
  *   -ETIMEDOUT    no answer in time
  *   -EREMOTEIO    the agent answered with an error (error->name, error->message set) */
 int kyso_agent_call(const char *method, DBusMessage **ret_reply, KysoCallError *error);
+
+/* kyso_agent_call() of a method whose only argument is the options of kyso_append_locale_options()
+ * (GetCertificates): the agent answers in this process's language. */
+int kyso_agent_call_localized(const char *method, DBusMessage **ret_reply, KysoCallError *error);
+
+/* Appends the options (a{sv}) of the methods that answer in the caller's language: locale, this process's
+ * LC_MESSAGES (as setlocale(LC_ALL, "") set it from LC_ALL, LC_MESSAGES, LANG). 0 or -ENOMEM. */
+int kyso_append_locale_options(DBusMessage *m);

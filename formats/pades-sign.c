@@ -253,9 +253,45 @@ static int visible_place(
                 r = pdf_document_read_page(doc, 0, page, e);
                 *width = *height = 0;
                 return r;
+        case PADES_PLACEMENT_TEXT:
+                if (v->n_texts == 0)
+                        return sign_error(e, -EINVAL, "no text to place");
+                r = pdf_document_read_page(doc, v->texts[0].page, page, e);
+                *rect = (PdfRect){};
+                *width = *height = 0;
+                return r;
         default:
                 return sign_error(e, -EINVAL, "invalid placement of the visible signature");
         }
+}
+
+/* SEAL and TEXT with placed texts: the seal's place and the texts', as the reader sees the page, go into
+ * the spec; the appearance covers them all. */
+static int placed_texts(
+        const PadesVisible *v, const PdfPage *page, const PdfRect *seal, PdfAppearanceSpec *as,
+        PdfRect *seal_seen, PdfPlacedText **ret, SignError *e) {
+        PdfPlacedText *t;
+
+        for (size_t i = 0; i < v->n_texts; i++)
+                if (v->texts[i].page != page->index)
+                        return sign_error(
+                                e, -EXDEV, "the placed text is on page %u, the %s on page %u",
+                                v->texts[i].page + 1,
+                                v->placement == PADES_PLACEMENT_SEAL ? "seal" : "first placed text",
+                                page->index + 1);
+        t = calloc(v->n_texts, sizeof *t);
+        if (!t)
+                return sign_error(e, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < v->n_texts; i++)
+                t[i] = (PdfPlacedText){ rect_turn(v->texts[i].rect, page->rotate), v->texts[i].text };
+        if (v->placement == PADES_PLACEMENT_SEAL) {
+                *seal_seen = rect_turn(*seal, page->rotate);
+                as->image_box = seal_seen;
+        }
+        as->texts = t;
+        as->n_texts = v->n_texts;
+        *ret = t;
+        return 0;
 }
 
 /* The appearance objects (numbered from info->next_object, as the writer wants) and the widget's place. */
@@ -269,18 +305,29 @@ static int visible_prepare(
                 .font_path = v->font_path,
                 .align_right = v->placement == PADES_PLACEMENT_STAMP,
         };
+        _cleanup_free_ PdfPlacedText *texts = NULL;
+        PdfRect seal_seen;
         double visible[4];
         int r;
 
+        if (v->n_texts > 0 && v->placement != PADES_PLACEMENT_SEAL && v->placement != PADES_PLACEMENT_TEXT)
+                return sign_error(e, -EINVAL, "only a seal places texts");
         r = visible_place(v, doc, info, page, rect, &as.width, &as.height, e);
         if (r < 0)
                 return r;
         as.rotate = page->rotate;
+        if (v->n_texts > 0) {
+                r = placed_texts(v, page, rect, &as, &seal_seen, &texts, e);
+                if (r < 0)
+                        return r;
+        }
         r = pdf_appearance_objects(&as, info->next_object, objects);
         if (r == -EOPNOTSUPP)
                 return sign_error(e, r, "the font has no letter for a character of the signature's text");
         if (r < 0)
                 return sign_error(e, r, "cannot draw the visible signature: %s", strerror(-r));
+        if (v->n_texts > 0)
+                *rect = rect_turn(objects->box, -page->rotate);
         if (v->placement != PADES_PLACEMENT_STAMP)
                 return 0;
         r = pdf_page_visible_box(page->media, page->has_crop ? page->crop : NULL, visible);

@@ -30,9 +30,17 @@ typedef enum PadesPlacement {
         PADES_PLACEMENT_RECT,  /* on .page in .rect (a signer's own signature) */
         PADES_PLACEMENT_SEAL,  /* over the leader's signed widget: pdf_seal_rect() of its /Rect */
         PADES_PLACEMENT_STAMP, /* at the top right of page 1: pdf_stamp_rect(), sized by the text */
+        PADES_PLACEMENT_TEXT,  /* only .texts, where they are placed (an issue without a seal to draw) */
         _PADES_PLACEMENT_MAX,
         _PADES_PLACEMENT_INVALID = -EINVAL,
 } PadesPlacement;
+
+/* A line of text at a place the app named (an issue's document number and date). */
+typedef struct PadesPlacedText {
+        unsigned page;    /* 0-based */
+        PdfRect rect;     /* PDF points in the page's default user space, as PadesVisible.rect */
+        const char *text; /* UTF-8 (NFC), one line at PDF_APPEARANCE_FONT_SIZE */
+} PadesPlacedText;
 
 typedef struct PadesVisible {
         PadesPlacement placement;
@@ -48,6 +56,11 @@ typedef struct PadesVisible {
         const char *const *lines; /* UTF-8 (NFC) text lines; STAMP: required */
         size_t n_lines;
         const char *font_path; /* NULL: PDF_FONT_DEFAULT_PATH */
+        /* SEAL and TEXT: lines at their own places, drawn by the same widget, whose /Rect then covers the
+         * seal and them: they must be on the seal's page (TEXT: all on one page), -EXDEV otherwise. One
+         * widget keeps the update to what the difference analysis accepts after a signature. */
+        const PadesPlacedText *texts;
+        size_t n_texts;
 } PadesVisible;
 
 typedef struct PadesOptions {
@@ -86,7 +99,8 @@ typedef struct PadesOptions {
  * A visible signature adds its appearance (pdf_appearance_objects()) to the same update and the widget gets
  * /Rect and /AP on its page. Errors for it: -ENXIO (no such page), -ENOENT (SEAL: no signed widget to seal
  * over, or none named leader_field), -ERANGE (STAMP: the text does not fit the page), -EOPNOTSUPP (a page
- * kyso cannot place a widget on, or text the font has no glyph for).
+ * kyso cannot place a widget on, or text the font has no glyph for), -EXDEV (placed texts on another page
+ * than the seal, or on several).
  *
  * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
  * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the

@@ -153,9 +153,32 @@ static void draw_image(FILE *f, const PdfAppearance *a) {
         PdfRect r;
 
         /* pdf_appearance_stream() checked the sizes, so this cannot fail. */
-        (void) pdf_rect_fit(&(PdfRect){ 0, 0, a->width, a->height }, a->image_width, a->image_height, &r);
+        (void) pdf_rect_fit(
+                a->image_box.w > 0 ? &a->image_box : &(PdfRect){ 0, 0, a->width, a->height }, a->image_width,
+                a->image_height, &r);
         fprintf(f, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", pdf_number(r.w, n[0]), pdf_number(r.h, n[1]),
                 pdf_number(r.x, n[2]), pdf_number(r.y, n[3]));
+}
+
+/* A placed line's baseline: the text (ascenders and Vietnamese marks above, descenders below) centred
+ * vertically in its box. */
+static double placed_baseline(const PdfRect *box, double size) {
+        return box->y + box->h / 2 - 0.3 * size;
+}
+
+/* What a placed line covers: its box, widened to the text's length and heightened to its marks. */
+static PdfRect placed_extent(const PdfRect *box, const PdfTextRun *run, double size) {
+        double base = placed_baseline(box, size), top = MAX(box->y + box->h, base + 1.1 * size),
+               bottom = MIN(box->y, base - 0.3 * size);
+
+        return (PdfRect){ box->x, bottom, MAX(box->w, pdf_text_run_width(run, size)), top - bottom };
+}
+
+static PdfRect rect_union(const PdfRect *a, const PdfRect *b) {
+        double x0 = MIN(a->x, b->x), y0 = MIN(a->y, b->y), x1 = MAX(a->x + a->w, b->x + b->w),
+               y1 = MAX(a->y + a->h, b->y + b->h);
+
+        return (PdfRect){ x0, y0, x1 - x0, y1 - y0 };
 }
 
 static int draw_text(FILE *f, const PdfAppearance *a, double size) {
@@ -167,6 +190,16 @@ static int draw_text(FILE *f, const PdfAppearance *a, double size) {
                 double y = a->height - pad - (double) (i + 1) * TEXT_LEADING * size + 0.3 * size;
                 double x = a->align_right ? a->width - pad - pdf_text_run_width(a->lines[i], size) : pad;
                 int r = pdf_text_run_operators(a->lines[i], "F1", size, x, y, &ops);
+
+                if (r < 0)
+                        return r;
+                fputs(ops, f);
+        }
+        for (size_t i = 0; i < a->n_placed; i++) {
+                _cleanup_free_ char *ops = NULL;
+                const PdfRect *b = &a->placed_boxes[i];
+                int r = pdf_text_run_operators(
+                        a->placed[i], "F1", size, b->x, placed_baseline(b, size), &ops);
 
                 if (r < 0)
                         return r;
@@ -188,6 +221,8 @@ int pdf_appearance_stream(const PdfAppearance *a, PdfObjectBody *ret) {
         if (a->image_objnum > 0 && (a->image_width == 0 || a->image_height == 0))
                 return -EINVAL;
         if (a->font_objnum > 0 && a->n_lines > 0 && !a->lines)
+                return -EINVAL;
+        if (a->font_objnum > 0 && a->n_placed > 0 && (!a->placed || !a->placed_boxes))
                 return -EINVAL;
 
         f = open_memstream(&content, &content_size);
@@ -231,12 +266,59 @@ static void text_runs_free(PdfTextRun **runs, size_t n) {
         free(runs);
 }
 
+/* Placed: the union of the image's and the texts' places becomes the box; every place is moved into it. */
+static int place_all(
+        const PdfAppearanceSpec *s, PdfTextRun **runs, PdfAppearance *a, PdfRect **ret_boxes,
+        PdfRect *ret_box) {
+        _cleanup_free_ PdfRect *boxes = NULL;
+        PdfRect u = {};
+        bool any = false;
+
+        if (s->n_texts > 0) {
+                boxes = calloc(s->n_texts, sizeof(PdfRect));
+                if (!boxes)
+                        return -ENOMEM;
+        }
+        if (s->image_box) {
+                if (!(s->image_box->w > 0 && s->image_box->h > 0))
+                        return -EINVAL;
+                u = *s->image_box;
+                any = true;
+        }
+        for (size_t i = 0; i < s->n_texts; i++) {
+                PdfRect e;
+
+                if (!(s->texts[i].box.w > 0 && s->texts[i].box.h > 0))
+                        return -EINVAL;
+                e = placed_extent(&s->texts[i].box, runs[s->n_lines + i], a->font_size);
+                u = any ? rect_union(&u, &e) : e;
+                any = true;
+        }
+        if (!any || !isfinite(u.x) || !isfinite(u.y) || !(u.w > 0 && u.h > 0))
+                return -EINVAL;
+        if (s->image_box)
+                a->image_box = (PdfRect){ s->image_box->x - u.x, s->image_box->y - u.y, s->image_box->w,
+                                          s->image_box->h };
+        for (size_t i = 0; i < s->n_texts; i++)
+                boxes[i] = (PdfRect){ s->texts[i].box.x - u.x, s->texts[i].box.y - u.y, s->texts[i].box.w,
+                                      s->texts[i].box.h };
+        a->width = u.w;
+        a->height = u.h;
+        *ret_boxes = TAKE_PTR(boxes);
+        *ret_box = u;
+        return 0;
+}
+
 int pdf_appearance_objects(const PdfAppearanceSpec *s, unsigned first_objnum, PdfAppearanceObjects *ret) {
         _cleanup_(pdf_font_freep) PdfFont *font = NULL;
+        _cleanup_free_ PdfRect *boxes = NULL;
         PdfTextRun **runs = NULL;
         PdfObjectBody *b = NULL;
+        size_t n_runs = s->n_lines + s->n_texts;
         size_t n_image = s->image ? pdf_image_n_objects(s->image) : 0;
-        size_t n_font = s->n_lines > 0 ? PDF_FONT_N_OBJECTS : 0, n = 1 + n_image + n_font;
+        size_t n_font = n_runs > 0 ? PDF_FONT_N_OBJECTS : 0, n = 1 + n_image + n_font;
+        bool placed = s->image_box || s->n_texts > 0;
+        PdfRect box = {};
         PdfAppearance a = {
                 .width = s->width,
                 .height = s->height,
@@ -244,27 +326,37 @@ int pdf_appearance_objects(const PdfAppearanceSpec *s, unsigned first_objnum, Pd
                 .font_size = s->font_size > 0 ? s->font_size : PDF_APPEARANCE_FONT_SIZE,
                 .align_right = s->align_right,
         };
-        int r;
+        int r = 0;
 
-        if ((!s->image && s->n_lines == 0) || (s->n_lines > 0 && !s->lines))
+        if ((!s->image && n_runs == 0) || (s->n_lines > 0 && !s->lines) || (s->n_texts > 0 && !s->texts))
                 return -EINVAL;
-        if (s->n_lines > 0) {
+        if (n_runs > 0) {
                 r = pdf_font_new(s->font_path ?: PDF_FONT_DEFAULT_PATH, &font);
                 if (r < 0)
                         return r;
-                runs = calloc(s->n_lines, sizeof(PdfTextRun *));
+                runs = calloc(n_runs, sizeof(PdfTextRun *));
                 if (!runs)
                         return -ENOMEM;
-                for (size_t i = 0; i < s->n_lines; i++) {
-                        r = pdf_font_shape(font, s->lines[i], &runs[i]);
+                for (size_t i = 0; i < n_runs; i++) {
+                        r = pdf_font_shape(
+                                font, i < s->n_lines ? s->lines[i] : s->texts[i - s->n_lines].text,
+                                &runs[i]);
                         if (r < 0)
                                 goto finish;
                 }
                 a.font_objnum = first_objnum + 1 + (unsigned) n_image;
                 a.lines = (const PdfTextRun *const *) runs;
                 a.n_lines = s->n_lines;
-                if (a.width == 0 && a.height == 0)
+                a.placed = (const PdfTextRun *const *) runs + s->n_lines;
+                a.n_placed = s->n_texts;
+                if (!placed && a.width == 0 && a.height == 0)
                         pdf_text_block_size(a.lines, a.n_lines, a.font_size, &a.width, &a.height);
+        }
+        if (placed) {
+                r = place_all(s, runs, &a, &boxes, &box);
+                if (r < 0)
+                        goto finish;
+                a.placed_boxes = boxes;
         }
         if (s->image) {
                 a.image_objnum = first_objnum + 1;
@@ -288,6 +380,7 @@ int pdf_appearance_objects(const PdfAppearanceSpec *s, unsigned first_objnum, Pd
                         .n_bodies = n,
                         .width = a.width,
                         .height = a.height,
+                        .box = placed ? box : (PdfRect){ 0, 0, a.width, a.height },
                 };
         }
 finish:
@@ -295,7 +388,7 @@ finish:
                 pdf_object_bodies_done(b, n);
                 free(b);
         }
-        text_runs_free(runs, s->n_lines);
+        text_runs_free(runs, n_runs);
         return r < 0 ? r : 0;
 }
 

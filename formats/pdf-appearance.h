@@ -24,6 +24,14 @@ typedef struct PdfRect {
         double x, y, w, h;
 } PdfRect;
 
+/* A place the app names on a page (the `visible` option and its kin): set false when not named. */
+typedef struct PdfPlace {
+        bool set;
+        bool from_end; /* page counts back from the last page (0: the last), as kysod.conf may say */
+        unsigned page; /* 0-based */
+        PdfRect rect;  /* PDF points in the page's default user space */
+} PdfPlace;
+
 double pdf_mm_to_pt(double mm);
 
 /* The seal's widget rectangle: a square of the seal's real diameter, centred vertically on the leader's
@@ -58,9 +66,16 @@ void pdf_text_block_size(
 typedef struct PdfAppearance {
         double width, height; /* upright, as the reader sees it: the form's /BBox is [0 0 width height] */
         int rotate;           /* the page's normalized /Rotate: the form's /Matrix turns it upright */
-        /* An image fitted into the box, aspect ratio kept, centred. image_objnum 0: no image. */
+        /* An image fitted into image_box (w 0: the whole box), aspect ratio kept, centred. image_objnum 0:
+         * no image. */
         unsigned image_objnum;
         uint32_t image_width, image_height;
+        PdfRect image_box;
+        /* One line each at the left of placed_boxes[i] (upright box coordinates), its baseline centred
+         * vertically; at font_size, with the font of lines (font_objnum). */
+        const PdfTextRun *const *placed;
+        const PdfRect *placed_boxes;
+        size_t n_placed;
         /* Lines of text from the top, at font_size (0: PDF_APPEARANCE_FONT_SIZE). font_objnum 0: no text. */
         unsigned font_objnum;
         const PdfTextRun *const *lines;
@@ -71,6 +86,13 @@ typedef struct PdfAppearance {
 
 /* The form XObject for a widget's /AP << /N ... >>. */
 int pdf_appearance_stream(const PdfAppearance *a, PdfObjectBody *ret);
+
+/* A line of text the app placed on the page (an issue's document number and date): box in the page's
+ * upright coordinates, as the reader sees the page (the default user space when /Rotate is 0). */
+typedef struct PdfPlacedText {
+        PdfRect box;
+        const char *text; /* UTF-8 (NFC) */
+} PdfPlacedText;
 
 /* Everything one signature's appearance adds to the file, for a writer that numbers objects from
  * first_objnum on: the form XObject (first_objnum, the widget's /AP /N), then the image and its soft mask
@@ -84,12 +106,20 @@ typedef struct PdfAppearanceSpec {
         const char *font_path; /* NULL: PDF_FONT_DEFAULT_PATH */
         double font_size;      /* 0: PDF_APPEARANCE_FONT_SIZE */
         bool align_right;
+        /* Placed: image_box (the image's place; NULL: no place of its own) and the texts' boxes are in the
+         * page's upright coordinates, and the appearance covers their union, a text longer than its box
+         * widening it (the text is never shrunk: 10 pt as the Decree asks). width and height are then
+         * ignored, and PdfAppearanceObjects.box says where the union lies. */
+        const PdfRect *image_box;
+        const PdfPlacedText *texts;
+        size_t n_texts;
 } PdfAppearanceSpec;
 
 typedef struct PdfAppearanceObjects {
         PdfObjectBody *bodies; /* bodies[i] is object first_objnum + i */
         size_t n_bodies;
         double width, height; /* the upright size drawn, what pdf_stamp_rect() wants */
+        PdfRect box; /* placed: the union, in the page's upright coordinates (w, h = width, height) */
 } PdfAppearanceObjects;
 void pdf_appearance_objects_done(PdfAppearanceObjects *o);
 

@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <png.h>
 #include <setjmp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "i18n.h"
@@ -223,6 +225,52 @@ int pdf_image_from_png_file(
                 return r;
         }
         return pdf_image_from_png(buf, size, flags, ret, ret_problem);
+}
+
+int pdf_image_fd_check(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > PDF_IMAGE_MAX_BYTES)
+                return -EFBIG;
+        return 0;
+}
+
+int pdf_image_read_fd(int fd, uint8_t **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t size = 0;
+        uint8_t *b;
+        int r;
+
+        r = pdf_image_fd_check(fd);
+        if (r < 0)
+                return r;
+        buf = malloc(PDF_IMAGE_MAX_BYTES + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (size <= PDF_IMAGE_MAX_BYTES) {
+                ssize_t n = pread(fd, buf + size, PDF_IMAGE_MAX_BYTES + 1 - size, (off_t) size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > PDF_IMAGE_MAX_BYTES)
+                return -EFBIG;
+        if (size == 0)
+                return -ENODATA;
+        b = realloc(buf, size); /* give back the rest of the 4 MiB */
+        if (b)
+                buf = b;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
 }
 
 size_t pdf_image_n_objects(const PdfImage *img) {

@@ -46,6 +46,12 @@ int pdf_image_from_png(
         const void *data, size_t size, PdfImageFlags flags, PdfImage **ret, PdfImageProblem *ret_problem);
 int pdf_image_from_png_file(
         const char *path, PdfImageFlags flags, PdfImage **ret, PdfImageProblem *ret_problem);
+/* An image handed over as an fd (a request's): a regular file or memfd, so that reading it cannot block,
+ * no larger than PDF_IMAGE_MAX_BYTES. -EBADFD for another kind of file, -EFBIG when larger. */
+int pdf_image_fd_check(int fd);
+/* Its bytes, read from its start whatever the fd's offset and never past PDF_IMAGE_MAX_BYTES (a file that
+ * grew: -EFBIG); -ENODATA when empty. Not decoded: pdf_image_from_png() does, with the document. */
+int pdf_image_read_fd(int fd, uint8_t **ret, size_t *ret_size);
 PdfImage *pdf_image_free(PdfImage *img);
 static inline void pdf_image_freep(PdfImage **p) {
         pdf_image_free(*p);

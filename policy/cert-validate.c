@@ -5,6 +5,7 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
+#include "policy/policy-rules.h"
 #include "string-table.h"
 #include "string-util.h"
 
@@ -51,6 +52,9 @@ void cert_validation_done(CertValidation *v) {
                 return;
         v->revocation_url = mfree(v->revocation_url);
         v->reason = mfree(v->reason);
+        v->reason_code = NULL;
+        strv_free(v->reason_params);
+        v->reason_params = NULL;
         for (size_t i = 0; i < v->n_proofs; i++)
                 free(v->proofs[i].der);
         v->proofs = mfree(v->proofs);
@@ -89,9 +93,34 @@ _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const cha
         va_start(ap, fmt);
         int r = free_and_vasprintf(&v->reason, fmt, ap);
         va_end(ap);
-        if (r >= 0)
+        if (r >= 0) {
                 v->status = status;
+                v->reason_code = NULL;
+                strv_free(v->reason_params);
+                v->reason_params = NULL;
+        }
         return r;
+}
+
+/* finish() with a stable code and its parameters (key, value, ..., NULL): the text is the code's
+ * (policy_reason_render()), so that the audit log can render it again in its reader's language. */
+_sentinel_ static int finish_coded(CertValidation *v, CertStatus status, const char *code, ...) {
+        char **params = NULL, *text = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, code);
+        r = policy_reason_buildv(code, ap, &params, &text);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        free(v->reason);
+        v->reason = text;
+        strv_free(v->reason_params);
+        v->reason_params = params;
+        v->reason_code = code;
+        v->status = status;
+        return 0;
 }
 
 /* Key strength by the policy. On failure, curve_out names a curve the policy does not allow, or type_out a
@@ -206,26 +235,14 @@ static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
                 bool ds = (ext & EXFLAG_KUSAGE) && (ku & KU_DIGITAL_SIGNATURE),
                      nr = (ext & EXFLAG_KUSAGE) && (ku & KU_NON_REPUDIATION);
                 /* Name the bit that is missing: digitalSignature alone is a log-in certificate. */
-                if (ds && !nr)
-                        return finish(
-                                v, CERT_STATUS_WRONG_USAGE,
-                                _("The certificate of %s is not meant for signing documents (its key usage "
-                                  "lacks nonRepudiation: it has digitalSignature only, as a log-in "
-                                  "certificate does). Use a signing certificate."),
-                                strna(who));
-                if (!ds && nr)
-                        return finish(
-                                v, CERT_STATUS_WRONG_USAGE,
-                                _("The certificate of %s is not meant for signing documents (its key usage "
-                                  "lacks digitalSignature). Use a signing certificate."),
-                                strna(who));
-                if (!ds)
-                        return finish(
-                                v, CERT_STATUS_WRONG_USAGE,
-                                _("The certificate of %s is not meant for signing documents (its key usage "
-                                  "lacks digitalSignature and nonRepudiation). Use a signing "
-                                  "certificate."),
-                                strna(who));
+                if (!ds || !nr)
+                        return finish_coded(
+                                v, CERT_STATUS_WRONG_USAGE, REASON_CERT_KEY_USAGE, "certificate", strna(who),
+                                "missing",
+                                ds   ? "nonRepudiation"
+                                : nr ? "digitalSignature"
+                                     : "digitalSignature nonRepudiation",
+                                NULL);
         }
         if (flags & CERT_VALIDATE_TIMESTAMPING) {
                 if (!(ext & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_TIMESTAMP))
@@ -244,6 +261,18 @@ int cert_check_signing_usage(X509 *cert, char **ret_reason) {
         if (r <= 0)
                 return r < 0 ? r : (*ret_reason = TAKE_PTR(v.reason), 0);
         return 1;
+}
+
+int cert_check_rsa_padding(const Policy *p, X509 *cert, char **ret_reason) {
+        EVP_PKEY *key = X509_get0_pubkey(cert);
+
+        if (!p || !key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA_PSS || p->rsa_padding == RSA_PADDING_PSS)
+                return 1;
+        *ret_reason = strdup(
+                _("The key of this certificate can only make RSA-PSS signatures, but the policy asks "
+                  "for RSA PKCS#1 v1.5 signatures (rsa-padding = pkcs1). Use another certificate, or ask "
+                  "your administrator to set rsa-padding = pss."));
+        return *ret_reason ? 0 : -ENOMEM;
 }
 
 static char *first_url(STACK_OF(OPENSSL_STRING) * s) {
@@ -368,35 +397,26 @@ static int check_revocation(
                                 return 1;
                         }
                         v->revoked_at = revoked_at;
-                        return finish(
-                                v, CERT_STATUS_REVOKED,
-                                is_leaf ? _("The certificate of %s was revoked on %s: %s. It must not "
-                                            "be used; ask the CA for a new one.")
-                                        : _("The CA certificate %s was revoked on %s: %s. Certificates "
-                                            "it issued cannot be trusted."),
-                                strna(who), when, strna(err));
+                        return finish_coded(
+                                v, CERT_STATUS_REVOKED, is_leaf ? REASON_CERT_REVOKED : REASON_CA_REVOKED,
+                                "certificate", strna(who), "time", when, "why", strna(err), NULL);
                 }
                 return 1;
         }
 
-        if (!errors) {
-                const char *what = p->revocation_mode == REVOCATION_OCSP ? _("an OCSP server")
-                                   : p->revocation_mode == REVOCATION_CRL
-                                           ? _("a CRL distribution point")
-                                           : _("an OCSP server or a CRL distribution point");
-                return finish(
-                        v, CERT_STATUS_UNKNOWN_REVOCATION,
-                        _("The revocation status of %s cannot be checked: the certificate names no %s "
-                          "the policy allows. Signing is refused."),
-                        strna(who), what);
-        }
+        if (!errors)
+                return finish_coded(
+                        v, CERT_STATUS_UNKNOWN_REVOCATION, REASON_REVOCATION_NO_SERVER, "certificate",
+                        strna(who), "mode",
+                        p->revocation_mode == REVOCATION_OCSP  ? "ocsp"
+                        : p->revocation_mode == REVOCATION_CRL ? "crl"
+                                                               : "ocsp-crl",
+                        NULL);
         free(v->revocation_url);
         v->revocation_url = strdup(ocsp_url && use_ocsp ? ocsp_url : strempty(crl_url));
-        return finish(
-                v, CERT_STATUS_UNKNOWN_REVOCATION,
-                _("The revocation status of %s cannot be established, so signing is refused: %s. Check "
-                  "the network connection or try again later; tell the administrator if it lasts."),
-                strna(who), errors);
+        return finish_coded(
+                v, CERT_STATUS_UNKNOWN_REVOCATION, REASON_REVOCATION_UNKNOWN, "certificate", strna(who),
+                "why", errors, NULL);
 }
 
 /* The path from cert to one of the policy's roots as of time 'at': our roots only, intermediates from the
@@ -432,20 +452,16 @@ static int build_path(
                 _cleanup_free_ char *badname = bad ? cert_display_name(bad) : NULL;
                 ERR_clear_error();
                 if (depth > 0 && err == X509_V_ERR_CERT_HAS_EXPIRED)
-                        return finish(
-                                v, CERT_STATUS_EXPIRED,
-                                _("The CA certificate %s that issued %s had expired."), strna(badname),
-                                strna(who));
+                        return finish_coded(
+                                v, CERT_STATUS_EXPIRED, REASON_CA_EXPIRED, "ca", strna(badname),
+                                "certificate", strna(who), NULL);
                 if (depth > 0 && err == X509_V_ERR_CERT_NOT_YET_VALID)
-                        return finish(
-                                v, CERT_STATUS_NOT_YET_VALID,
-                                _("The CA certificate %s that issued %s was not valid yet."), strna(badname),
-                                strna(who));
-                return finish(
-                        v, CERT_STATUS_UNTRUSTED,
-                        _("The certificate of %s does not lead to a trusted root certificate (%s). It was not "
-                          "issued by a CA this policy trusts."),
-                        strna(who), X509_verify_cert_error_string(err));
+                        return finish_coded(
+                                v, CERT_STATUS_NOT_YET_VALID, REASON_CA_NOT_YET_VALID, "ca", strna(badname),
+                                "certificate", strna(who), NULL);
+                return finish_coded(
+                        v, CERT_STATUS_UNTRUSTED, REASON_CERT_UNTRUSTED, "certificate", strna(who), "why",
+                        X509_verify_cert_error_string(err), NULL);
         }
         *ret_chain = X509_STORE_CTX_get1_chain(ctx);
         return *ret_chain ? 1 : -ENOMEM;
@@ -485,9 +501,25 @@ static int expired_but_revoked(
         if (r > 0 || rv.status != CERT_STATUS_REVOKED)
                 return 0;
         format_time(not_after, buf);
-        r = finish(v, CERT_STATUS_REVOKED, _("%s It has also expired, on %s."), rv.reason, buf);
-        if (r < 0)
-                return r;
+        if (rv.reason_code) {
+                /* The revocation's code, and when it expired. */
+                if (strv_extend(&rv.reason_params, "expired") < 0 || strv_extend(&rv.reason_params, buf) < 0)
+                        return -ENOMEM;
+                free(v->reason);
+                r = policy_reason_render(rv.reason_code, (const char *const *) rv.reason_params, &v->reason);
+                if (r < 0) {
+                        v->reason = NULL;
+                        return r;
+                }
+                v->status = CERT_STATUS_REVOKED;
+                v->reason_code = rv.reason_code;
+                strv_free(v->reason_params);
+                v->reason_params = TAKE_PTR(rv.reason_params);
+        } else {
+                r = finish(v, CERT_STATUS_REVOKED, _("%s It has also expired, on %s."), rv.reason, buf);
+                if (r < 0)
+                        return r;
+        }
         v->revocation_source = rv.revocation_source;
         v->revoked_at = rv.revoked_at;
         v->revocation_url = TAKE_PTR(rv.revocation_url);
@@ -518,20 +550,18 @@ int cert_validate(
         }
         if (at > na) {
                 format_time(na, buf);
-                r =
-                        finish(&v, CERT_STATUS_EXPIRED,
-                               _("The certificate of %s expired on %s. Ask the CA for a new certificate."),
-                               strna(who), buf);
+                r = finish_coded(
+                        &v, CERT_STATUS_EXPIRED, REASON_CERT_EXPIRED, "certificate", strna(who), "time", buf,
+                        NULL);
                 if (r >= 0 && revocation && (flags & CERT_VALIDATE_EXPIRED_REVOCATION))
                         r = expired_but_revoked(p, cert, untrusted, na, at, who, &v);
                 goto out;
         }
         if (at < nb) {
                 format_time(nb, buf);
-                r =
-                        finish(&v, CERT_STATUS_NOT_YET_VALID,
-                               _("The certificate of %s is not valid yet: it becomes valid on %s."),
-                               strna(who), buf);
+                r = finish_coded(
+                        &v, CERT_STATUS_NOT_YET_VALID, REASON_CERT_NOT_YET_VALID, "certificate", strna(who),
+                        "time", buf, NULL);
                 goto out;
         }
 

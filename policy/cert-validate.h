@@ -60,10 +60,15 @@ typedef struct CertValidation {
         time_t at;     /* the time the answer is about */
         int days_left; /* whole days from 'at' to notAfter; negative when expired */
         RevocationSource revocation_source;
-        char *revocation_url;    /* the server that answered, or the one that failed */
-        bool revoked_later;      /* revoked, but after 'at' (so still valid at 'at') */
-        time_t revoked_at;       /* when status is REVOKED or revoked_later */
-        char *reason;            /* translated, says what to do next when not usable */
+        char *revocation_url; /* the server that answered, or the one that failed */
+        bool revoked_later;   /* revoked, but after 'at' (so still valid at 'at') */
+        time_t revoked_at;    /* when status is REVOKED or revoked_later */
+        char *reason;         /* translated, says what to do next when not usable */
+        /* The stable code of reason (REASON_CERT_*... in policy-rules.h) and its parameters (key, value,
+         * ...), when the check has one: what the audit log keeps to render it again in its reader's
+         * language. NULL for a verdict without a code (valid, weak key...). */
+        const char *reason_code;
+        char **reason_params;
         RevocationProof *proofs; /* CERT_VALIDATE_KEEP_PROOFS: leaf first, then its CAs */
         size_t n_proofs;
 } CertValidation;
@@ -84,6 +89,11 @@ char *cert_display_name(X509 *x);
  * without a policy: 1 when it does, 0 with *ret_reason (translated, names the missing bit) when not,
  * -ENOMEM. For lists of certificates, so one that will be refused is not offered. */
 int cert_check_signing_usage(X509 *cert, char **ret_reason);
+
+/* Whether the key can make the signatures the policy asks for: 0 with *ret_reason (translated) for a key
+ * that may only make RSA-PSS signatures under rsa-padding = pkcs1, else 1; -ENOMEM. Offline, for lists of
+ * certificates, as cert_check_signing_usage(). */
+int cert_check_rsa_padding(const Policy *p, X509 *cert, char **ret_reason);
 
 /* valid or expiring */
 bool cert_status_is_usable(CertStatus s);

@@ -154,7 +154,29 @@ static const struct {
         { REASON_ALLOWED_COPY, N_("allowed: copy certified by the organisation") },
         { REASON_ALLOWED_APPENDIX, N_("allowed: attachment signed by the organisation") },
         { REASON_ALLOWED_SEAL, N_("allowed: seal after the competent person's signature") },
+        { REASON_CERT_EXPIRED, N_("expired certificate") },
+        { REASON_CERT_NOT_YET_VALID, N_("certificate not valid yet") },
+        { REASON_CERT_REVOKED, N_("revoked certificate") },
+        { REASON_CA_REVOKED, N_("revoked CA certificate") },
+        { REASON_CA_EXPIRED, N_("expired CA certificate") },
+        { REASON_CA_NOT_YET_VALID, N_("CA certificate not valid yet") },
+        { REASON_CERT_UNTRUSTED, N_("certificate not issued by a trusted CA") },
+        { REASON_CERT_KEY_USAGE, N_("key usage does not allow signing documents") },
+        { REASON_REVOCATION_NO_SERVER, N_("no revocation server named") },
+        { REASON_REVOCATION_UNKNOWN, N_("revocation status unknown") },
+        { REASON_DOCUMENT_EMPTY, N_("empty document") },
+        { REASON_DOCUMENT_TOO_LARGE, N_("document too large") },
+        { REASON_DOCUMENT_STALLED, N_("document not sent in full") },
+        { REASON_DOCUMENT_UNREADABLE, N_("unreadable document") },
+        { REASON_PDF_ENCRYPTED, N_("encrypted PDF") },
+        { REASON_PDF_DAMAGED, N_("damaged PDF") },
+        { REASON_PDF_CERTIFIED_NO_CHANGES, N_("PDF certified without changes allowed") },
+        { REASON_PDF_UNSUPPORTED, N_("PDF that cannot be signed") },
 };
+
+bool policy_reason_is_document(const char *code) {
+        return startswith(strempty(code), "document-") || startswith(strempty(code), "pdf-");
+}
 
 const char *policy_reason_label(const char *code) {
         for (size_t i = 0; code && i < ELEMENTSOF(reason_labels); i++)
@@ -163,15 +185,186 @@ const char *policy_reason_label(const char *code) {
         return NULL;
 }
 
+/* Which server the policy asks (its revocation mode), for revocation-no-server. */
+static const char *revocation_what(const char *mode) {
+        if (streq_ptr(mode, "ocsp"))
+                return _("an OCSP server");
+        if (streq_ptr(mode, "crl"))
+                return _("a CRL distribution point");
+        return _("an OCSP server or a CRL distribution point");
+}
+
+/* The words of a certificate check (REASON_CERT_*, REASON_CA_*, REASON_REVOCATION_*): -EOPNOTSUPP for
+ * another code. */
+static int render_cert_check(const char *code, const char *const *params, char **ret) {
+        const char *who = param(params, "certificate") ?: "?", *time = param(params, "time") ?: "?",
+                   *why = param(params, "why") ?: "?", *missing = param(params, "missing"),
+                   *expired = param(params, "expired");
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        if (streq(code, REASON_CERT_EXPIRED))
+                r = asprintf(
+                        &s, _("The certificate of %s expired on %s. Ask the CA for a new certificate."), who,
+                        time);
+        else if (streq(code, REASON_CERT_NOT_YET_VALID))
+                r = asprintf(
+                        &s, _("The certificate of %s is not valid yet: it becomes valid on %s."), who, time);
+        else if (streq(code, REASON_CERT_REVOKED))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s was revoked on %s: %s. It must not be used; ask the CA for a "
+                          "new one."),
+                        who, time, why);
+        else if (streq(code, REASON_CA_REVOKED))
+                r = asprintf(
+                        &s,
+                        _("The CA certificate %s was revoked on %s: %s. Certificates it issued cannot be "
+                          "trusted."),
+                        who, time, why);
+        else if (streq(code, REASON_CA_EXPIRED))
+                r = asprintf(
+                        &s, _("The CA certificate %s that issued %s had expired."),
+                        param(params, "ca") ?: "?", who);
+        else if (streq(code, REASON_CA_NOT_YET_VALID))
+                r = asprintf(
+                        &s, _("The CA certificate %s that issued %s was not valid yet."),
+                        param(params, "ca") ?: "?", who);
+        else if (streq(code, REASON_CERT_UNTRUSTED))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s does not lead to a trusted root certificate (%s). It was not "
+                          "issued by a CA this policy trusts."),
+                        who, why);
+        else if (streq(code, REASON_CERT_KEY_USAGE) && streq_ptr(missing, "nonRepudiation"))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s is not meant for signing documents (its key usage lacks "
+                          "nonRepudiation: it has digitalSignature only, as a log-in certificate does). Use a "
+                          "signing certificate."),
+                        who);
+        else if (streq(code, REASON_CERT_KEY_USAGE) && streq_ptr(missing, "digitalSignature"))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s is not meant for signing documents (its key usage lacks "
+                          "digitalSignature). Use a signing certificate."),
+                        who);
+        else if (streq(code, REASON_CERT_KEY_USAGE))
+                r = asprintf(
+                        &s,
+                        _("The certificate of %s is not meant for signing documents (its key usage lacks "
+                          "digitalSignature and nonRepudiation). Use a signing certificate."),
+                        who);
+        else if (streq(code, REASON_REVOCATION_NO_SERVER))
+                r = asprintf(
+                        &s,
+                        _("The revocation status of %s cannot be checked: the certificate names no %s the "
+                          "policy allows. Signing is refused."),
+                        who, revocation_what(param(params, "mode")));
+        else if (streq(code, REASON_REVOCATION_UNKNOWN))
+                r = asprintf(
+                        &s,
+                        _("The revocation status of %s cannot be established, so signing is refused: %s. Check "
+                          "the network connection or try again later; tell the administrator if it lasts."),
+                        who, why);
+        else
+                return -EOPNOTSUPP;
+        if (r < 0)
+                return -ENOMEM;
+        /* An expired certificate found revoked too. */
+        if (expired) {
+                char *t;
+                if (asprintf(&t, _("%s It has also expired, on %s."), s, expired) < 0)
+                        return -ENOMEM;
+                free(s);
+                s = t;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int render_document(const char *code, const char *const *params, char **ret) {
+        const char *text = NULL;
+        int r;
+
+        if (streq(code, REASON_DOCUMENT_EMPTY))
+                text = _(
+                        "The document is empty, so there is nothing to sign. Check that the application sent "
+                        "the right file, then sign again.");
+        else if (streq(code, REASON_DOCUMENT_UNREADABLE))
+                text = _(
+                        "The document could not be read. Check that the file is readable, then sign again.");
+        else if (streq(code, REASON_PDF_ENCRYPTED))
+                text = _(
+                        "The PDF is protected by a password (encrypted), so it cannot be signed. Remove the "
+                        "password in the application that made it, then sign again.");
+        else if (streq(code, REASON_PDF_DAMAGED))
+                text = _(
+                        "The PDF is damaged: it can be read only after a repair, which would change what is "
+                        "signed. Open it in the application that made it, save it again, then sign the new "
+                        "file.");
+        else if (streq(code, REASON_PDF_CERTIFIED_NO_CHANGES))
+                text = _("The PDF was certified by its author with no changes allowed (DocMDP P=1), so no "
+                         "signature can be added. Ask the author for a copy that allows signatures.");
+        else if (streq(code, REASON_PDF_UNSUPPORTED))
+                text = _("This PDF cannot be signed by this agent (for example it has no pages, or is too "
+                         "large). Save it again as a standard PDF, then sign the new file.");
+        if (text)
+                r = asprintf(ret, "%s", text);
+        else if (streq(code, REASON_DOCUMENT_TOO_LARGE))
+                r = asprintf(
+                        ret,
+                        _("The document is larger than %s, the most this agent signs, so nothing was signed. "
+                          "Check that the application sent the right file; to sign larger documents, ask your "
+                          "administrator to raise max-document-size."),
+                        param(params, "limit") ?: "?");
+        else if (streq(code, REASON_DOCUMENT_STALLED))
+                r = asprintf(
+                        ret,
+                        _("The application stopped sending the document: nothing more came for %u s, so "
+                          "nothing was signed. Sign again; if it happens again, tell whoever looks after the "
+                          "application."),
+                        (unsigned) strtoul(param(params, "seconds") ?: "0", NULL, 10));
+        else
+                return -EOPNOTSUPP;
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* certificate-unusable's check, from its detail_code and detail_KEY parameters. */
+static int render_detail(const char *const *params, char **ret) {
+        const char *code = param(params, "detail_code"), *sub[2 * 8 + 1];
+        size_t n = 0;
+
+        if (!code)
+                return -EOPNOTSUPP;
+        for (; params && params[0] && params[1] && n + 2 < ELEMENTSOF(sub); params += 2)
+                if (startswith(params[0], "detail_") && !streq(params[0], "detail_code")) {
+                        sub[n++] = params[0] + strlen("detail_");
+                        sub[n++] = params[1];
+                }
+        sub[n] = NULL;
+        return render_cert_check(code, sub, ret);
+}
+
 int policy_reason_render(const char *code, const char *const *params, char **ret) {
         const char *who = param(params, "certificate") ?: "?", *role = param(params, "role") ?: "?",
                    *detail = param(params, "detail");
+        _cleanup_free_ char *checked = NULL;
         CertKind kind = cert_kind_from_string(param(params, "kind"));
         char *s = NULL;
         int r;
 
         if (!code || !ret)
                 return -EINVAL;
+        r = render_cert_check(code, params, ret);
+        if (r != -EOPNOTSUPP)
+                return r;
+        r = render_document(code, params, ret);
+        if (r != -EOPNOTSUPP)
+                return r;
+        /* The check's own words, rendered again when the record's text (detail) is in another language. */
+        if (streq(code, REASON_CERTIFICATE_UNUSABLE) && !detail && render_detail(params, &checked) >= 0)
+                detail = checked;
         if (streq(code, REASON_CLASSIFIED))
                 r = asprintf(
                         &s,
@@ -265,31 +458,68 @@ int policy_reason_render(const char *code, const char *const *params, char **ret
  * text rendered from them: the agent's answer and the audit log's re-rendering say the same. */
 _sentinel_ static int decide(RuleDecision *d, bool allow, const char *article, const char *code, ...) {
         _cleanup_strv_free_ char **params = NULL;
+        _cleanup_free_ char *text = NULL;
         va_list ap;
-        int r = 0;
+        int r;
 
         va_start(ap, code);
-        for (const char *k; (k = va_arg(ap, const char *));) {
-                const char *v = va_arg(ap, const char *);
-                if (!v)
-                        continue;
-                if (strv_extend(&params, k) < 0 || strv_extend(&params, v) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
+        r = policy_reason_buildv(code, ap, &params, &text);
         va_end(ap);
         if (r < 0)
                 return r;
-        d->reason = mfree(d->reason);
-        r = policy_reason_render(code, (const char *const *) params, &d->reason);
-        if (r < 0)
-                return r;
+        free(d->reason);
+        d->reason = TAKE_PTR(text);
         strv_free(d->params);
         d->params = TAKE_PTR(params);
         d->allow = allow;
         d->article = article;
         d->code = code;
+        return 0;
+}
+
+int policy_reason_buildv(const char *code, va_list ap, char ***ret_params, char **ret_text) {
+        _cleanup_strv_free_ char **params = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        for (const char *k; (k = va_arg(ap, const char *));) {
+                const char *v = va_arg(ap, const char *);
+                if (!v)
+                        continue;
+                if (strv_extend(&params, k) < 0 || strv_extend(&params, v) < 0)
+                        return -ENOMEM;
+        }
+        r = policy_reason_render(code, (const char *const *) params, &text);
+        if (r < 0)
+                return r;
+        *ret_params = TAKE_PTR(params);
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+int policy_reason_build(char ***ret_params, char **ret_text, const char *code, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, code);
+        r = policy_reason_buildv(code, ap, ret_params, ret_text);
+        va_end(ap);
+        return r;
+}
+
+/* The check's code and parameters beside its text (detail), as detail_code and detail_KEY: the audit log
+ * renders the check again in its reader's language. */
+static int add_detail_params(RuleDecision *d, const CertValidation *v) {
+        if (!v->reason_code)
+                return 0;
+        if (strv_extend(&d->params, "detail_code") < 0 || strv_extend(&d->params, v->reason_code) < 0)
+                return -ENOMEM;
+        for (char **p = v->reason_params; p && p[0] && p[1]; p += 2) {
+                _cleanup_free_ char *key = NULL;
+                if (asprintf(&key, "detail_%s", p[0]) < 0 || strv_extend(&d->params, key) < 0 ||
+                    strv_extend(&d->params, p[1]) < 0)
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -359,6 +589,8 @@ int policy_rules_decide(const Policy *p, const RuleRequest *req, RuleDecision *r
                                "status", cert_status_to_string(req->signer_status->status), "not_after",
                                not_after[0] ? not_after : NULL, "detail",
                                strempty(req->signer_status->reason), NULL);
+                if (r >= 0)
+                        r = add_detail_params(&d, req->signer_status);
                 goto out;
         }
 

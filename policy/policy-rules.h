@@ -4,6 +4,7 @@
  * function over plain structs, so the agent, kysoctl and tests call it the same way (no D-Bus, no network).
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
@@ -88,6 +89,39 @@ bool policy_signature_counts_as_leader(
 #define REASON_ALLOWED_COPY "allowed-copy"
 #define REASON_ALLOWED_APPENDIX "allowed-appendix"
 #define REASON_ALLOWED_SEAL "allowed-seal"
+
+/* The codes of the certificate checks (CertValidation.reason_code), with their parameters. A refusal
+ * certificate-unusable names the check's code as its parameter detail_code, and each of the check's
+ * parameters as detail_KEY, so that the check's words can be rendered again in the reader's language. */
+#define REASON_CERT_EXPIRED "certificate-expired"              /* certificate, time */
+#define REASON_CERT_NOT_YET_VALID "certificate-not-yet-valid"  /* certificate, time */
+#define REASON_CERT_REVOKED "certificate-revoked"              /* certificate, time, why; expired */
+#define REASON_CA_REVOKED "ca-certificate-revoked"             /* certificate, time, why; expired */
+#define REASON_CA_EXPIRED "ca-certificate-expired"             /* ca, certificate */
+#define REASON_CA_NOT_YET_VALID "ca-certificate-not-yet-valid" /* ca, certificate */
+#define REASON_CERT_UNTRUSTED "certificate-untrusted"          /* certificate, why (OpenSSL's words) */
+#define REASON_CERT_KEY_USAGE "certificate-key-usage"          /* certificate, missing */
+#define REASON_REVOCATION_NO_SERVER "revocation-no-server"     /* certificate, mode (policy's revocation) */
+#define REASON_REVOCATION_UNKNOWN "revocation-unknown"         /* certificate, why (the servers' errors) */
+
+/* The codes of a document the agent cannot sign as given (BadDocument, recorded as sign-failed). */
+#define REASON_DOCUMENT_EMPTY "document-empty"
+#define REASON_DOCUMENT_TOO_LARGE "document-too-large" /* limit */
+#define REASON_DOCUMENT_STALLED "document-stalled"     /* seconds */
+#define REASON_DOCUMENT_UNREADABLE "document-unreadable"
+#define REASON_PDF_ENCRYPTED "pdf-encrypted"
+#define REASON_PDF_DAMAGED "pdf-damaged"
+#define REASON_PDF_CERTIFIED_NO_CHANGES "pdf-certified-no-changes"
+#define REASON_PDF_UNSUPPORTED "pdf-unsupported"
+
+/* Whether code is one of a document's (REASON_DOCUMENT_*, REASON_PDF_*). */
+bool policy_reason_is_document(const char *code);
+
+/* A reason from its code and parameters key, value, ... up to a NULL key (a NULL value leaves its key out):
+ * the parameters as a strv in *ret_params and the text policy_reason_render() makes of them in *ret_text.
+ * Returns 0, -ENOMEM, or -EOPNOTSUPP for an unknown code. */
+int policy_reason_buildv(const char *code, va_list ap, char ***ret_params, char **ret_text);
+_sentinel_ int policy_reason_build(char ***ret_params, char **ret_text, const char *code, ...);
 
 /* The text of a reason code with its parameters (key, value, ..., NULL), in the current thread's language:
  * what the agent answers, and what 'kysoctl audit show' prints for a record in another language. A missing

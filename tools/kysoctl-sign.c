@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dbus/bus-append.h"
+#include "dbus/dbus-client.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "fileio.h"
@@ -34,10 +35,16 @@ typedef struct Opts {
         const char *copy_form;
         const char *existing, *output, *image;
         bool timestamp, batch, verbose;
-        bool visible;
-        uint32_t page;
-        double rect[4];
+        /* --visible, --doc-number-at, --doc-date-at: the options visible, doc_number_place, doc_date_place
+         */
+        struct {
+                bool set;
+                uint32_t page;
+                double rect[4];
+        } places[3];
 } Opts;
+
+static const char *const place_keys[3] = { "visible", "doc_number_place", "doc_date_place" };
 
 static void help(void) {
         printf(_(
@@ -64,6 +71,10 @@ static void help(void) {
                 "  --verbose, -v     also print the agent's D-Bus error name when it refuses\n"));
         printf(_(
                 "  --copy-form F     the form a PDF copy's stamp names: sao-y (default), sao-luc or trich-sao\n"));
+        printf(_(
+                "  --doc-number-at PAGE,X,Y,W,H  issue: write --doc-number on PAGE in that rectangle\n"
+                "  --doc-date-at PAGE,X,Y,W,H    issue: write --doc-date (as given, e.g. \"Uông Bí, ngày 06\n"
+                "                    tháng 12 năm 2026\") there; both on the page of the leader's signature\n"));
 }
 
 static const char *base_name(const char *p) {
@@ -207,52 +218,61 @@ static bool same_file(const char *path, int fd) {
                a.st_ino == b.st_ino;
 }
 
-/* "PAGE,X,Y,W,H" */
-static int parse_visible(const char *s, Opts *o) {
+/* "PAGE,X,Y,W,H" into o->places[which] */
+static int parse_place(const char *s, Opts *o, size_t which) {
+        typeof(o->places[0]) *p = &o->places[which];
         int n = 0;
 
-        if (sscanf(s, "%" SCNu32 ",%lf,%lf,%lf,%lf%n", &o->page, &o->rect[0], &o->rect[1], &o->rect[2],
-                   &o->rect[3], &n) != 5 ||
-            s[n] != '\0' || o->page == 0 || !(o->rect[2] > 0) || !(o->rect[3] > 0))
+        if (sscanf(s, "%" SCNu32 ",%lf,%lf,%lf,%lf%n", &p->page, &p->rect[0], &p->rect[1], &p->rect[2],
+                   &p->rect[3], &n) != 5 ||
+            s[n] != '\0' || p->page == 0 || !(p->rect[2] > 0) || !(p->rect[3] > 0))
                 return -EINVAL;
-        o->visible = true;
+        p->set = true;
         return 0;
 }
 
-/* visible (udddd) and image (ay), when given. */
-static int append_visible(DBusMessageIter *dict, const Opts *o, const uint8_t *image, size_t image_size) {
-        DBusMessageIter de, var, st, arr;
-        const char *k;
+/* visible, doc_number_place, doc_date_place (udddd) and image (h), when given. */
+static int append_visible(DBusMessageIter *dict, const Opts *o, int image_fd) {
+        DBusMessageIter de, var, st;
 
-        if (o->visible) {
-                k = "visible";
+        for (size_t i = 0; i < ELEMENTSOF(o->places); i++) {
+                const char *k = place_keys[i];
+
+                if (!o->places[i].set)
+                        continue;
                 if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
                     bus_append_string(&de, k) < 0 ||
                     !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "(udddd)", &var) ||
                     !dbus_message_iter_open_container(&var, DBUS_TYPE_STRUCT, NULL, &st) ||
-                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_UINT32, &o->page))
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_UINT32, &o->places[i].page))
                         return -ENOMEM;
-                for (size_t i = 0; i < 4; i++)
-                        if (!dbus_message_iter_append_basic(&st, DBUS_TYPE_DOUBLE, &o->rect[i]))
+                for (size_t j = 0; j < 4; j++)
+                        if (!dbus_message_iter_append_basic(&st, DBUS_TYPE_DOUBLE, &o->places[i].rect[j]))
                                 return -ENOMEM;
                 if (!dbus_message_iter_close_container(&var, &st) ||
                     !dbus_message_iter_close_container(&de, &var) ||
                     !dbus_message_iter_close_container(dict, &de))
                         return -ENOMEM;
         }
-        if (image) {
-                k = "image";
-                if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &de) ||
-                    bus_append_string(&de, k) < 0 ||
-                    !dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "ay", &var) ||
-                    !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "y", &arr) ||
-                    !dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &image, (int) image_size) ||
-                    !dbus_message_iter_close_container(&var, &arr) ||
-                    !dbus_message_iter_close_container(&de, &var) ||
-                    !dbus_message_iter_close_container(dict, &de))
-                        return -ENOMEM;
-        }
+        /* An fd: the agent reads the PNG itself, bounded, and the message stays small. */
+        if (image_fd >= 0 && dbus_dict_append_fd(dict, "image", image_fd) < 0)
+                return -ENOMEM;
         return 0;
+}
+
+/* The image as an fd for the agent: a regular file no larger than the agent takes, found wrong here rather
+ * than after the request is made. */
+static int open_image(const char *path) {
+        /* O_NONBLOCK: a FIFO given by mistake is refused below instead of waiting for a writer. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = pdf_image_fd_check(fd);
+        if (r < 0)
+                return r == -EBADFD ? -EINVAL : r; /* "Invalid argument": not a regular file */
+        return TAKE_FD(fd);
 }
 
 /* An option of the request when it is given. */
@@ -302,8 +322,11 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         size_t n = 0;
 
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
-        if (!m)
+        if (!m || kyso_append_locale_options(m) < 0) {
+                if (m)
+                        dbus_message_unref(m);
                 return NULL;
+        }
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
@@ -611,6 +634,8 @@ int verb_sign(int argc, char **argv) {
                 { "level", required_argument, NULL, 'V' },
                 { "existing-signature", required_argument, NULL, 'e' },
                 { "visible", required_argument, NULL, 'P' },
+                { "doc-number-at", required_argument, NULL, 'n' },
+                { "doc-date-at", required_argument, NULL, 'd' },
                 { "image", required_argument, NULL, 'I' },
                 { "copy-form", required_argument, NULL, 'F' },
                 { "batch", no_argument, NULL, 'b' },
@@ -624,9 +649,8 @@ int verb_sign(int argc, char **argv) {
         DBusPendingCall *match_pending = NULL;
         DBusMessage *m = NULL, *reply = NULL;
         DBusMessageIter it, arr, dict;
-        _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL,
-                            *image = NULL;
-        size_t image_size = 0;
+        _cleanup_free_ char *cert = NULL, *token = NULL, *esc = NULL, *path = NULL, *match = NULL;
+        _cleanup_close_ int image_fd = -EBADF;
         _cleanup_free_ int *in = NULL, *out = NULL, *ex = NULL;
         _cleanup_free_ Output *outputs = NULL;
         _cleanup_free_ char **ex_paths = NULL;
@@ -686,10 +710,15 @@ int verb_sign(int argc, char **argv) {
                         o.existing = optarg;
                         break;
                 case 'P':
-                        if (parse_visible(optarg, &o) < 0) {
+                case 'n':
+                case 'd':
+                        if (parse_place(optarg, &o, opt == 'P' ? 0 : opt == 'n' ? 1 : 2) < 0) {
                                 fprintf(stderr,
-                                        _("kysoctl sign: --visible needs PAGE,X,Y,W,H: a page from 1 and a "
+                                        _("kysoctl sign: --%s needs PAGE,X,Y,W,H: a page from 1 and a "
                                           "rectangle in points with a positive width and height, not '%s'.\n"),
+                                        opt == 'P'   ? "visible"
+                                        : opt == 'n' ? "doc-number-at"
+                                                     : "doc-date-at",
                                         optarg);
                                 return KYSOCTL_EXIT_USAGE;
                         }
@@ -731,12 +760,13 @@ int verb_sign(int argc, char **argv) {
                 return KYSOCTL_EXIT_USAGE;
         }
         if (o.image) {
-                int k = read_full_file(o.image, PDF_IMAGE_MAX_BYTES, &image, &image_size);
+                int k = open_image(o.image);
                 if (k < 0) {
                         fprintf(stderr, _("kysoctl sign: cannot read the image %s: %s\n"), o.image,
                                 strerror(-k));
                         return KYSOCTL_EXIT_USAGE;
                 }
+                image_fd = k;
         }
         bool issue = streq(o.role, "issue");
         if (o.batch && issue && !o.output) {
@@ -915,7 +945,7 @@ int verb_sign(int argc, char **argv) {
             append_str(&dict, "locale", setlocale(LC_MESSAGES, NULL)) < 0 ||
             (ts && dbus_dict_append_bool(&dict, "timestamp", true) < 0) ||
             (more && dbus_dict_append_bool(&dict, "more_documents", true) < 0) ||
-            append_visible(&dict, &o, (const uint8_t *) image, image_size) < 0)
+            append_visible(&dict, &o, image_fd) < 0)
                 goto finish;
         if (issue) {
                 bool all = true;

@@ -129,7 +129,9 @@ fetch(const char *verb, const char *method, int (*compare)(const void *, const v
         DBusMessageIter it;
         int r;
 
-        r = kyso_agent_call(method, &reply, &error);
+        /* GetCertificates' reasons in the reader's language; GetTokens takes no options. */
+        r = streq(method, "GetCertificates") ? kyso_agent_call_localized(method, &reply, &error)
+                                             : kyso_agent_call(method, &reply, &error);
         switch (r) {
         case 0:
                 break;

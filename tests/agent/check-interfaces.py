@@ -121,13 +121,14 @@ __import__("make-pdf").new(os.path.join(workdir, "doc.pdf"), "check-interfaces")
 prompter_path = dbus.ObjectPath("/org/kyso/test/CheckInterfaces")
 valid_args = {
     ("org.kyso.Agent1", "GetTokens"): [],
-    ("org.kyso.Agent1", "GetCertificates"): [],
+    ("org.kyso.Agent1", "GetCertificates"): [dbus.Dictionary({"locale": "C"}, signature="sv")],
     # A second request object, with a document and output of its own; cancelled below.
     ("org.kyso.Agent1", "Sign"): lambda: [fd("doc.txt", "rb"), fd("out2.p7s", "wb"), cert_uri, "approve",
                                           dbus.Dictionary({"handle_token": "check_sign"}, signature="sv")],
     ("org.kyso.Agent1", "SignBatch"): lambda: [[fd("doc.txt", "rb")], [fd("out3.p7s", "wb")], cert_uri, "approve",
                                                dbus.Dictionary({"handle_token": "check_batch"}, signature="sv")],
-    ("org.kyso.Agent1", "Verify"): lambda: [fd("doc.pdf", "rb"), dbus.types.UnixFd(open(os.devnull, "rb"))],
+    ("org.kyso.Agent1", "Verify"): lambda: [fd("doc.pdf", "rb"), dbus.types.UnixFd(open(os.devnull, "rb")),
+                                            dbus.Dictionary({"locale": "C"}, signature="sv")],
     ("org.kyso.Agent1", "RegisterPrompter"): [prompter_path],
     ("org.kyso.Agent1", "UnregisterPrompter"): [prompter_path],  # after RegisterPrompter (order below)
     ("org.kyso.Request1", "AddDocuments"): [dbus.Array([], signature="h"), dbus.Array([], signature="h"),

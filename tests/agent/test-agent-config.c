@@ -204,6 +204,36 @@ static void test_signature_images(void **state) {
         expect_error("seal-diameter = 40mm\n", "from 10 to 100");
 }
 
+static void test_signature_places(void **state) {
+        static const char seal[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        _cleanup_(agent_config_freep) AgentConfig *d = NULL;
+        _cleanup_(agent_config_freep) AgentConfig *c = parse_ok(
+                "signature-place = 2,300,150,240,80\n"
+                "signature-place = 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:"
+                "45:67:89:ab:cd:ef last,310.5,100,200,60\n");
+        const PdfPlace *p;
+
+        /* A certificate's own line wins over the line for all; PAGE is from 1 in the file, 0-based here. */
+        p = agent_config_signature_place(c, seal);
+        assert_non_null(p);
+        assert_true(p->set && p->from_end && p->page == 0);
+        assert_true(p->rect.x == 310.5 && p->rect.y == 100 && p->rect.w == 200 && p->rect.h == 60);
+        p = agent_config_signature_place(
+                c, "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+        assert_non_null(p);
+        assert_true(p->set && !p->from_end && p->page == 1 && p->rect.w == 240);
+        assert_ptr_equal(agent_config_signature_place(c, NULL), p);
+        assert_int_equal(agent_config_new(&d), 0);
+        assert_null(agent_config_signature_place(d, seal));
+
+        expect_error("signature-place = 0,1,2,3,4\n", "test.conf:1: signature-place needs PAGE,X,Y,W,H");
+        expect_error("signature-place = -1,1,2,3,4\n", "signature-place needs");
+        expect_error("signature-place = 1,1,2,0,4\n", "signature-place needs");
+        expect_error("signature-place = 1,1,2,3\n", "signature-place needs");
+        expect_error("signature-place = 0123 1,1,2,3,4\n", "signature-place needs");
+        expect_error("signature-place = first,1,2,3,4\n", "signature-place needs");
+}
+
 KYSO_TEST_MAIN({
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_keys),
@@ -211,4 +241,5 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_durations_and_booleans),
         cmocka_unit_test(test_load_explicit_and_search),
         cmocka_unit_test(test_signature_images),
+        cmocka_unit_test(test_signature_places),
 });

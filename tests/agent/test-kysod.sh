@@ -163,7 +163,7 @@ for label in leader seal; do
 done
 
 # --- GetCertificates: each field against openssl on the fixture files.
-call "$MAIN" GetCertificates | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/certs.jsonl"
+call "$MAIN" GetCertificates "a{sv}" 0 | jq -c '.data[0][] | with_entries(.value |= .data)' >"$T/certs.jsonl"
 expect_eq "certificates: 7 on leader, 4 on seal" "leader:7 seal:4" \
         "$(jq -r '.["token-label"]' "$T/certs.jsonl" | sort | uniq -c | awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1 }')"
 now=$(date +%s)
@@ -222,7 +222,7 @@ expect_eq "kinds come from the policy: personal for the leader, organization for
 
 # --- Many callers at once: every one gets the whole list.
 for i in $(seq 1 40); do
-        (call "$MAIN" GetCertificates | jq '.data[0] | length' >"$T/par.$i" 2>&1) &
+        (call "$MAIN" GetCertificates "a{sv}" 0 | jq '.data[0] | length' >"$T/par.$i" 2>&1) &
 done
 wait_all_par() { local i; for i in $(seq 1 40); do [[ -s $T/par.$i ]] || return 1; done; }
 wait_for 30 wait_all_par
@@ -242,7 +242,8 @@ expect_fail "an unknown method: UnknownMethod" "UnknownMethod" \
 if ((EUID == 0)) && command -v setpriv >/dev/null; then
         expect_fail "a caller of another uid is refused with PolicyDenied" "org.kyso.Error.PolicyDenied" \
                 setpriv --reuid=65534 --regid=65534 --clear-groups \
-                dbus-send --bus="$MAIN" --print-reply --dest=org.kyso.Agent1 /org/kyso/Agent1 org.kyso.Agent1.GetCertificates
+                gdbus call --address "$MAIN" --dest org.kyso.Agent1 --object-path /org/kyso/Agent1 \
+                --method org.kyso.Agent1.GetCertificates "{}"
         expect "after that, the agent's own user is still served" has_two_tokens "$MAIN"
 else
         ok "# SKIP another uid: needs root to switch to nobody"
@@ -317,7 +318,7 @@ if [[ -n ${KYSO_FAULT_MODULE:-} && -r ${KYSO_FAULT_MODULE:-} ]]; then
         fault remove
         expect "token pulled out: TokenRemoved for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenRemoved '$T/signals.txt') -ge 2 ]]"
         expect "token pulled out: GetTokens lists none" wait_for 2 no_tokens
-        expect_eq "token pulled out: GetCertificates lists none" 0 "$(call "$MAIN" GetCertificates | jq '.data[0] | length')"
+        expect_eq "token pulled out: GetCertificates lists none" 0 "$(call "$MAIN" GetCertificates "a{sv}" 0 | jq '.data[0] | length')"
         fault insert
         expect "token put back: TokenAdded for both within 2 s" wait_for 2 bash -c "[[ \$(grep -c member=TokenAdded '$T/signals.txt') -ge $((a0 + 2)) ]]"
         expect "token put back: both listed again" wait_for 2 has_two_tokens "$MAIN"

@@ -196,11 +196,91 @@ set +e; "$KYSOCTL" audit report --month 2026-11 --log "$log" >"$dir/r.txt" 2>/de
 grep -q "KHÔNG TOÀN VẸN" "$dir/r.txt" || fail "report must say the log is broken"
 cp "$dir/orig" "$log"
 
+# Refusals an English kysod recorded with a code: a certificate check's (certificate-unusable with its
+# detail_code and detail_* parameters) and a document's (sign-failed, BadDocument). A Vietnamese reader gets
+# them in Vietnamese from the code, by audit show and (their labels) by audit report; the record's English
+# text (reason, reason_detail) is not shown to them.
+coded_refusals() {
+        local coded=$dir/coded.jsonl out
+        python3 - "$coded" <<'PY'
+import hashlib, json, sys
+who, exp = "Phạm Văn Hết Hạn", "2026-11-06 19:03 UTC"
+def cert(code, **params):
+    data = {"reason_code": "certificate-unusable", "reason_certificate": who, "reason_status": "revoked",
+            "reason_detail": "English words of the check", "reason_detail_code": code, "language": "en"}
+    data.update({"reason_detail_" + k: v for k, v in params.items()})
+    return ("sign-denied", {"cert": {"subject": "CN=" + who, "fingerprint": "AA:01", "kind": "personal"},
+                            "role": "approve", "decision": "denied", "article": "Art. 2.8, 3.2.a",
+                            "reason": "The certificate cannot sign now: English words of the check", "data": data})
+def doc(code, **params):
+    data = {"reason_code": code, "language": "en"}
+    data.update({"reason_" + k: v for k, v in params.items()})
+    return ("sign-failed", {"document": {"name": "qd.pdf"}, "role": "approve", "decision": "failed",
+                            "error": "org.kyso.Error.BadDocument", "reason": "English words of the document",
+                            "data": data})
+recs = [
+    cert("certificate-expired", certificate=who, time=exp),
+    cert("certificate-not-yet-valid", certificate=who, time=exp),
+    cert("certificate-revoked", certificate=who, time="2026-10-01 00:00 UTC", why="revoked (key compromise)",
+         expired=exp),
+    cert("ca-certificate-revoked", certificate="Kyso Test Issuing CA", time="2026-10-01 00:00 UTC", why="x"),
+    cert("ca-certificate-expired", ca="Kyso Test Issuing CA", certificate=who),
+    cert("ca-certificate-not-yet-valid", ca="Kyso Test Issuing CA", certificate=who),
+    cert("certificate-untrusted", certificate=who, why="unable to get local issuer certificate"),
+    cert("certificate-key-usage", certificate=who, missing="nonRepudiation"),
+    cert("revocation-no-server", certificate=who, mode="ocsp"),
+    cert("revocation-unknown", certificate=who, why="timeout"),
+    doc("document-empty"), doc("document-too-large", limit="2 GiB"), doc("document-stalled", seconds="30"),
+    doc("document-unreadable"), doc("pdf-encrypted"), doc("pdf-damaged"), doc("pdf-certified-no-changes"),
+    doc("pdf-unsupported"),
+]
+prev = "0" * 64
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i, (ev, data) in enumerate(recs, 1):
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        line = '{"v":1,"seq":%d,"time":"2026-11-%02dT02:00:00.000Z","prev":"%s","event":"%s",%s}' % (
+            i, (i + 1) // 2, prev, ev, body)  # within the report's window of November (15/10 to 14/11)
+        f.write(line + "\n")
+        prev = hashlib.sha256(line.encode()).hexdigest()
+PY
+        out=$(LC_ALL=vi_VN.UTF-8 COLUMNS=1000 "$KYSOCTL" audit show --log "$coded")
+        for want in \
+                "Chứng thư số không thể ký lúc này: Chứng thư số của Phạm Văn Hết Hạn đã hết hạn ngày 2026-11-06 19:03 UTC" \
+                "Chứng thư số của Phạm Văn Hết Hạn chưa có hiệu lực: có hiệu lực từ 2026-11-06 19:03 UTC" \
+                "Chứng thư số của Phạm Văn Hết Hạn đã bị thu hồi ngày 2026-10-01 00:00 UTC: revoked (key compromise)." \
+                "Chứng thư số này cũng đã hết hạn, vào ngày 2026-11-06 19:03 UTC." \
+                "Chứng thư số CA Kyso Test Issuing CA đã bị thu hồi ngày 2026-10-01 00:00 UTC" \
+                "Chứng thư số CA Kyso Test Issuing CA (cấp cho Phạm Văn Hết Hạn) đã hết hạn." \
+                "Chứng thư số CA Kyso Test Issuing CA (cấp cho Phạm Văn Hết Hạn) chưa có hiệu lực." \
+                "Chứng thư số của Phạm Văn Hết Hạn không dẫn tới chứng thư số gốc tin cậy (unable to get local issuer certificate)" \
+                "mục đích sử dụng khóa thiếu nonRepudiation" \
+                "chứng thư số không ghi máy chủ OCSP nào" \
+                "Không xác định được trạng thái thu hồi của Phạm Văn Hết Hạn nên từ chối ký: timeout." \
+                "Văn bản trống nên không có gì để ký." \
+                "Văn bản lớn hơn 2 GiB, mức lớn nhất mà tác tử ký" \
+                "không nhận thêm được gì trong 30 giây" \
+                "Không đọc được văn bản." \
+                "Tệp PDF được bảo vệ bằng mật khẩu" \
+                "Tệp PDF bị hỏng" \
+                "Tệp PDF đã được tác giả chứng thực" \
+                "Tác tử không thể ký tệp PDF này"; do
+                grep -qF -- "$want" <<<"$out" || fail "audit show in Vietnamese of a coded refusal: '$want' not in: $out"
+        done
+        ! grep -q "English words" <<<"$out" || fail "audit show in Vietnamese shows the English text: $out"
+        out=$(LC_ALL=vi_VN.UTF-8 "$KYSOCTL" audit report --month 2026-11 --log "$coded")
+        for want in "chứng thư số đã hết hạn (Art. 2.8, 3.2.a): 1" "chứng thư số bị thu hồi (Art. 2.8, 3.2.a): 1" \
+                "tệp PDF bị hỏng: 1" "văn bản trống: 1" "tệp PDF không ký được: 1"; do
+                grep -qiF -- "$want" <<<"$out" || fail "audit report in Vietnamese: label '$want' not in: $out"
+        done
+        ! grep -q "English words" <<<"$out" || fail "audit report in Vietnamese shows the English text: $out"
+}
+
 # Vietnamese messages when the locale asks for them (skipped when the locale is not installed).
 if locale -a 2>/dev/null | grep -qi '^vi_VN.utf8$'; then
         LC_ALL=vi_VN.UTF-8 "$KYSOCTL" audit verify --log "$log" >"$dir/out"
         grep -q "toàn vẹn" "$dir/out" || fail "Vietnamese verify output: $(cat "$dir/out")"
         LC_ALL=vi_VN.UTF-8 "$KYSOCTL" audit show --log "$log" | head -1 | grep -q "SỰ KIỆN" || fail "Vietnamese table header"
+        coded_refusals
 else
         echo "vi_VN.UTF-8 not installed: Vietnamese output not checked"
 fi

@@ -985,6 +985,79 @@ static void test_visible_pages(void **state) {
         assert_true(fabs(info->signed_widgets[0].rect[3] - (500 - PDF_STAMP_MARGIN)) < 0.01);
 }
 
+/* An issue's document number and date where the app placed them, in the seal's widget: its /Rect covers the
+ * seal and both texts, every signature stays valid for pdfsig and kyso's verifier; without a seal (TEXT)
+ * on a turned page the widget still covers the places; a text on another page than the seal is refused. */
+static void test_visible_placed_texts(void **state) {
+        _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
+        _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        PadesPlacedText texts[] = {
+                { 0, { 60, 760, 200, 20 }, "Số: 7/QĐ-UBND" },
+                { 0, { 330, 760, 230, 20 }, "Uông Bí, ngày 06 tháng 12 năm 2026" },
+        };
+        PadesVisible leader = { .placement = PADES_PLACEMENT_RECT,
+                                .rect = { 300, 200, 200, 100 },
+                                .image = blue };
+        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL,
+                              .seal_diameter_mm = 40,
+                              .image = red,
+                              .texts = texts,
+                              .n_texts = ELEMENTSOF(texts) };
+        PadesVisible only_texts = { .placement = PADES_PLACEMENT_TEXT, .texts = texts, .n_texts = 1 };
+        const PdfDocumentInfo *info;
+        const double *w;
+        uint8_t rgb[3];
+
+        make_basic("num.pdf");
+        assert_int_equal(sign_visible("num.pdf", "num-1.pdf", NULL, &leader), 0);
+        texts[1].page = 1;
+        assert_int_equal(sign_visible("num-1.pdf", "never.pdf", "seal", &seal), -EXDEV);
+        texts[1].page = 0;
+        assert_int_equal(sign_visible("num-1.pdf", "num-2.pdf", "seal", &seal), 0);
+        assert_qpdf_check("num-2.pdf");
+        assert_pdfsig("num-2.pdf", 2);
+        assert_kyso_counts("num-2.pdf", 2);
+        info = open_info("num-2.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 2);
+        w = info->signed_widgets[1].rect;
+        assert_true(w[0] <= 60 + 0.01 && w[2] >= 560 - 0.01 && w[3] >= 780 - 0.01);
+        /* Down to the seal, over the left third of the leader's image (225..275 high). */
+        assert_true(w[1] < 250);
+        doc = pdf_document_free(doc);
+
+        make_pdf(
+                "turned.pdf",
+                (const char *const[]){ "<< /Type /Catalog /Pages 2 0 R >>",
+                                       "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                                       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate 90 "
+                                       "/Contents 4 0 R /Resources << >> >>",
+                                       PAGE_CONTENT },
+                4);
+        /* On a page turned a quarter, the app's place is in user space: a box 20 wide and 200 high. */
+        texts[0].rect = (PdfRect){ 60, 300, 20, 200 };
+        assert_int_equal(sign_visible("turned.pdf", "turned-num.pdf", "seal", &only_texts), 0);
+        assert_pdfsig("turned-num.pdf", 1);
+        info = open_info("turned-num.pdf", &doc);
+        assert_int_equal(info->n_signed_widgets, 1);
+        w = info->signed_widgets[0].rect;
+        assert_true(w[0] <= 60 + 0.01 && w[1] <= 300 + 0.01 && w[2] >= 80 - 0.01 && w[3] >= 500 - 0.01);
+        doc = pdf_document_free(doc);
+
+        if (!have_poppler())
+                return;
+        assert_int_equal(run("pdftotext '%s' - | grep -q 'Số: 7/QĐ-UBND'", tpath("num-2.pdf")), 0);
+        assert_int_equal(
+                run("pdftotext '%s' - | grep -q 'Uông Bí, ngày 06 tháng 12 năm 2026'", tpath("num-2.pdf")),
+                0);
+        assert_int_equal(run("pdftotext '%s' - | grep -q 'Số: 7/QĐ-UBND'", tpath("turned-num.pdf")), 0);
+        /* The seal still covers the left third of the leader's image and not the rest. */
+        pixel_at("num-2.pdf", 842, 320, 250, rgb);
+        assert_true(rgb[0] > 200 && rgb[1] < 60 && rgb[2] < 60);
+        pixel_at("num-2.pdf", 842, 470, 250, rgb);
+        assert_true(rgb[0] < 60 && rgb[1] < 60 && rgb[2] > 200);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_strings),
@@ -1002,6 +1075,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_params),
                 cmocka_unit_test(test_visible_issue_then_copy),
                 cmocka_unit_test(test_visible_pages),
+                cmocka_unit_test(test_visible_placed_texts),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }

@@ -4,9 +4,12 @@
  * accepts, pdftotext reads back in Vietnamese and pdftoppm paints where the rules say. */
 #include "kyso-test.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "formats/pdf-appearance.h"
@@ -537,6 +540,79 @@ static void test_render_stamp_rotated(void **state) {
         (void) run(cmd);
 }
 
+/* Placed texts (an issue's number and date) with the seal: the appearance covers their union, a text longer
+ * than its box widens it, and each is drawn where it was placed, relative to the union. */
+static void test_objects_placed(void **state) {
+        static const char *const date = "Uông Bí, ngày 06 tháng 12 năm 2026";
+        const PdfPlacedText texts[] = {
+                { { 60, 760, 200, 20 }, "7/QĐ-UBND" },
+                { { 330, 760, 40, 20 }, date }, /* narrower than its text */
+        };
+        const PdfRect seal_box = { 295, 147.5, 85, 85 };
+        TestPng sp = seal_png(100);
+        PdfImage *seal = NULL;
+        PdfImageProblem problem;
+        PdfAppearanceObjects o = {};
+        PdfAppearanceSpec spec = { .texts = texts, .n_texts = ELEMENTSOF(texts), .image_box = &seal_box };
+        _cleanup_free_ char *content = NULL;
+
+        if (access(PDF_FONT_DEFAULT_PATH, R_OK) < 0)
+                skip();
+        assert_int_equal(pdf_image_from_png(sp.data, sp.size, PDF_IMAGE_REQUIRE_ALPHA, &seal, &problem), 0);
+        spec.image = seal;
+        assert_int_equal(pdf_appearance_objects(&spec, 5, &o), 0);
+        assert_int_equal(o.n_bodies, 1 + pdf_image_n_objects(seal) + PDF_FONT_N_OBJECTS);
+        /* From the number's left edge and the seal's bottom to the top of the texts' marks and past the
+         * date's box, to the end of its text. */
+        assert_true(fabs(o.box.x - 60) < 1e-9);
+        assert_true(fabs(o.box.y - 147.5) < 1e-9);
+        assert_true(o.box.y + o.box.h >= 780);
+        assert_true(o.box.x + o.box.w > 330 + 100);
+        assert_true(fabs(o.width - o.box.w) < 1e-9 && fabs(o.height - o.box.h) < 1e-9);
+        content = strndup((const char *) o.bodies[0].stream, o.bodies[0].stream_size);
+        assert_non_null(content);
+        /* The seal, fitted into its own box, moved into the union: 295 - 60, 147.5 - 147.5. */
+        assert_non_null(strstr(content, "q 85 0 0 85 235 0 cm /Im1 Do Q"));
+        assert_non_null(strstr(content, "/F1 10 Tf"));
+        assert_non_null(strstr(o.bodies[0].dict, "/Font << /F1 "));
+
+        /* A placed text with an empty box is refused. */
+        pdf_appearance_objects_done(&o);
+        spec.texts = (const PdfPlacedText[]){ { { 0, 0, 0, 10 }, "x" } };
+        spec.n_texts = 1;
+        assert_int_equal(pdf_appearance_objects(&spec, 5, &o), -EINVAL);
+        assert_null(o.bodies);
+        pdf_image_free(seal);
+        free(sp.data);
+}
+
+/* The request's image as an fd: read whole from its start, whatever its offset; a pipe (which could block
+ * the agent), a file over the limit or an empty one refused. */
+static void test_image_fd(void **state) {
+        TestPng sp = seal_png(40);
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size = 0;
+        int fd = memfd_create("kyso-test-image", MFD_CLOEXEC), pipefd[2];
+
+        assert_true(fd >= 0);
+        assert_int_equal(pdf_image_read_fd(fd, &data, &size), -ENODATA);
+        assert_int_equal(write(fd, sp.data, sp.size), (ssize_t) sp.size);
+        assert_int_equal(pdf_image_fd_check(fd), 0);
+        assert_int_equal(pdf_image_read_fd(fd, &data, &size), 0);
+        assert_int_equal(size, sp.size);
+        assert_memory_equal(data, sp.data, size);
+        assert_int_equal(ftruncate(fd, PDF_IMAGE_MAX_BYTES + 1), 0);
+        assert_int_equal(pdf_image_fd_check(fd), -EFBIG);
+        close(fd);
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        assert_int_equal(pdf_image_fd_check(pipefd[0]), -EBADFD);
+        assert_int_equal(pdf_image_read_fd(pipefd[0], &data, &size), -EBADFD);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        free(sp.data);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mm),
@@ -550,6 +626,8 @@ int main(void) {
                 cmocka_unit_test(test_objects_refused),
                 cmocka_unit_test(test_render_signed_page),
                 cmocka_unit_test(test_render_stamp_rotated),
+                cmocka_unit_test(test_objects_placed),
+                cmocka_unit_test(test_image_fd),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

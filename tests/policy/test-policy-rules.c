@@ -377,6 +377,22 @@ static void test_seal_rule(void **state) {
         expect(expiring, SIGN_ROLE_ISSUE, &s, 1, NULL, false, ARTICLE_SEAL, "not a competent person");
 }
 
+/* Takes key and its value out of params (as a record read back without them). */
+static void strv_remove_pair(char **params, const char *key) {
+        size_t n = 0;
+        for (size_t i = 0; params && params[i] && params[i + 1]; i += 2) {
+                if (streq(params[i], key)) {
+                        free(params[i]);
+                        free(params[i + 1]);
+                        continue;
+                }
+                params[n++] = params[i];
+                params[n++] = params[i + 1];
+        }
+        if (params)
+                params[n] = NULL;
+}
+
 static const char *param_of(char **params, const char *key) {
         for (size_t i = 0; params && params[i] && params[i + 1]; i += 2)
                 if (streq(params[i], key))
@@ -436,6 +452,88 @@ static void test_reason_codes(void **state) {
         assert_null(policy_reason_label("no-such-code"));
 }
 
+/* A certificate check's verdict has a code and parameters that render its text again, and a refusal
+ * certificate-unusable carries them (detail_code, detail_KEY), so a record read back without its own text
+ * (detail) still names the check. */
+static void test_cert_check_codes(void **state) {
+        static const struct {
+                const char *name, *code, *param, *value;
+        } cases[] = {
+                { "expired", REASON_CERT_EXPIRED, "certificate", "Phạm Văn Hết Hạn" },
+                { "notyet", REASON_CERT_NOT_YET_VALID, "certificate",
+                  "UBND phường Uông Bí (chưa hiệu lực)" },
+                { "unknown", REASON_CERT_UNTRUSTED, "why", "unable to get local issuer certificate" },
+                { "device", REASON_CERT_KEY_USAGE, "missing", "nonRepudiation" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(signer_freep) Signer *s = signer_new(cases[i].name);
+                _cleanup_free_ char *again = NULL, *without = NULL, *want = NULL;
+                RuleDecision d;
+
+                print_message("%s\n", cases[i].name);
+                assert_string_equal(s->status.reason_code, cases[i].code);
+                assert_string_equal(param_of(s->status.reason_params, cases[i].param), cases[i].value);
+                assert_int_equal(
+                        policy_reason_render(
+                                s->status.reason_code, (const char *const *) s->status.reason_params,
+                                &again),
+                        0);
+                assert_string_equal(again, s->status.reason);
+                assert_non_null(policy_reason_label(cases[i].code));
+
+                RuleRequest req = { .role = streq(cases[i].name, "device")   ? SIGN_ROLE_ISSUE
+                                            : streq(cases[i].name, "notyet") ? SIGN_ROLE_COPY
+                                                                             : SIGN_ROLE_APPROVE,
+                                    .signer = s->cert,
+                                    .signer_status = &s->status };
+                assert_int_equal(policy_rules_decide(policy, &req, &d), 0);
+                if (streq(cases[i].name, "device")) {
+                        /* A device certificate is refused for its kind before its key usage. */
+                        rule_decision_done(&d);
+                        continue;
+                }
+                assert_false(d.allow);
+                assert_string_equal(d.code, REASON_CERTIFICATE_UNUSABLE);
+                assert_string_equal(param_of(d.params, "detail_code"), cases[i].code);
+                /* The record as read in another language: without detail. */
+                strv_remove_pair(d.params, "detail");
+                assert_int_equal(policy_reason_render(d.code, (const char *const *) d.params, &without), 0);
+                assert_true(asprintf(&want, "The certificate cannot sign now: %s", s->status.reason) > 0);
+                assert_string_equal(without, want);
+                assert_string_equal(without, d.reason);
+                rule_decision_done(&d);
+        }
+}
+
+/* Each document code renders, with its parameters, and has a label. */
+static void test_document_codes(void **state) {
+        const char *codes[] = {
+                REASON_DOCUMENT_EMPTY,           REASON_DOCUMENT_TOO_LARGE, REASON_DOCUMENT_STALLED,
+                REASON_DOCUMENT_UNREADABLE,      REASON_PDF_ENCRYPTED,      REASON_PDF_DAMAGED,
+                REASON_PDF_CERTIFIED_NO_CHANGES, REASON_PDF_UNSUPPORTED
+        };
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                _cleanup_free_ char *text = NULL;
+                _cleanup_strv_free_ char **params = NULL;
+                assert_true(policy_reason_is_document(codes[i]));
+                assert_int_equal(
+                        policy_reason_build(
+                                &params, &text, codes[i], "limit", "2 GiB", "seconds", "30", NULL),
+                        0);
+                assert_non_null(policy_reason_label(codes[i]));
+                assert_non_null(text);
+        }
+        _cleanup_free_ char *text = NULL;
+        const char *large[] = { "limit", "2 GiB", NULL }, *stalled[] = { "seconds", "30", NULL };
+        assert_int_equal(policy_reason_render(REASON_DOCUMENT_TOO_LARGE, large, &text), 0);
+        assert_non_null(strstr(text, "larger than 2 GiB"));
+        text = mfree(text);
+        assert_int_equal(policy_reason_render(REASON_DOCUMENT_STALLED, stalled, &text), 0);
+        assert_non_null(strstr(text, "nothing more came for 30 s"));
+        assert_false(policy_reason_is_document(REASON_CERTIFICATE_UNUSABLE));
+}
+
 static void test_bad_requests(void **state) {
         _cleanup_(signer_freep) Signer *leader = signer_new("leader");
         RuleDecision d;
@@ -463,4 +561,6 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_seal_rule),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_reason_codes),
+                cmocka_unit_test(test_cert_check_codes),
+                cmocka_unit_test(test_document_codes),
         });

@@ -58,6 +58,41 @@ if [[ $KYSO_LOCALE_TEST_AGENT == C.UTF-8 ]]; then
                 "denied: Signing in the role 'approve' needs a personal certificate" "$out"
         out=$(LC_ALL=C.UTF-8 LC_MESSAGES= LANG= kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
         expect_match "a caller in C gets the messages as written" "needs a personal certificate" "$out"
+        # GetCertificates and Verify answer in the caller's language too (the locale option of their options).
+        cert_reason() { kysoctl certs --json | jq -r '.[] | select(.label == "expired") | .reason'; }
+        expect_match "English kysod, Vietnamese kysoctl certs: the reason in Vietnamese" \
+                "^Chứng thư số của Phạm Văn Hết Hạn đã hết hạn ngày" "$(LC_ALL=vi_VN.UTF-8 cert_reason)"
+        expect_match "English kysod, Vietnamese kysoctl certs: the table's reason in Vietnamese" \
+                "Chứng thư số của Phạm Văn Hết Hạn đã hết hạn ngày" "$(LC_ALL=vi_VN.UTF-8 kysoctl certs)"
+        expect_match "English kysod, kysoctl certs in C: the reason in English" \
+                "^The certificate of Phạm Văn Hết Hạn expired on" "$(LC_ALL=C cert_reason)"
+        openssl cms -sign -binary -md sha256 -in "$T/qd.txt" -signer "$KYSO_PKI/leader.pem" \
+                -inkey "$KYSO_PKI/leader.key" -outform DER -out "$T/qd-leader.p7s" 2>"$T/openssl.err" ||
+                bail_out "openssl cms -sign failed: $(cat "$T/openssl.err")"
+        { cat "$T/qd.txt" && echo "sửa"; } >"$T/qd-changed.txt"
+        verify() { /usr/bin/python3 "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" --reason "$@" 2>&1; }
+        expect_match "English kysod, Vietnamese caller: Verify's reason in Vietnamese" \
+                "Văn bản đã bị thay đổi sau khi ký" "$(LC_ALL=vi_VN.UTF-8 verify "$T/qd-changed.txt" "$T/qd-leader.p7s")"
+        expect_match "English kysod, caller in C: Verify's reason in English" \
+                "The document was changed after it was signed" "$(LC_ALL=C verify "$T/qd-changed.txt" "$T/qd-leader.p7s")"
+        expect_match "English kysod, Vietnamese caller: Verify's error in Vietnamese" \
+                "InvalidArgs.*Văn bản không phải tệp PDF" "$(LC_ALL=vi_VN.UTF-8 verify "$T/qd.txt")"
+        # A document the agent cannot sign: its record keeps the refusal's code, which a Vietnamese reader reads in
+        # Vietnamese although the caller was English.
+        : >"$T/empty.txt"
+        printf '%%PDF-1.7\nnot a PDF body\n' >"$T/damaged.pdf"
+        last_failed() { kysoctl audit show --json | jq -r "[.[] | select(.event == \"sign-failed\")] | last | $1"; }
+        LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/empty.txt" -o "$T/out.p7s" >/dev/null 2>&1
+        expect_eq "an empty document: the record's code and language" "document-empty en BadDocument" \
+                "$(last_failed '"\(.data.reason_code) \(.data.language) \(.error | split(".") | last)"')"
+        LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$LEADER" "$T/damaged.pdf" -o "$T/out.pdf" >/dev/null 2>&1
+        expect_match "a damaged PDF: the record's code" "^pdf-(damaged|unsupported) en$" \
+                "$(last_failed '"\(.data.reason_code) \(.data.language)"')"
+        out=$(LC_ALL=vi_VN.UTF-8 COLUMNS=1000 kysoctl audit show --event sign-failed)
+        expect_match "audit show in Vietnamese renders the English record of an empty document in Vietnamese" \
+                "Văn bản trống nên không có gì để ký" "$out"
+        expect_match "audit show in Vietnamese renders the English record of a damaged PDF in Vietnamese" \
+                "Tệp PDF bị hỏng|Tác tử không thể ký tệp PDF này" "$out"
 else
         out=$(LC_ALL=C.UTF-8 kysoctl sign --role approve --cert "$SEAL" "$T/qd.txt" -o "$T/out.p7s" 2>&1)
         expect_eq "Vietnamese kysod, English kysoctl: refused (exit 1)" 1 "$?"

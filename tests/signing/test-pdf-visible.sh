@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test-pdf-visible.sh: visible PDF signatures through kysod (TAP). The leader approves with --visible and
 # --image; the clerk issues with the seal's image from kysod.conf (signature-image, seal-diameter), placed
-# over the left third of the leader's image (pdftoppm: red there, blue on its right); a copy and an appendix
+# over the left third of the leader's image (pdftoppm: red there, blue on its right); issued again with the
+# document number and date where the app names them (pdftotext reads them, dark pixels in each rectangle,
+# kyso's verifier and pdfsig accept both signatures), wrong places refused (InvalidArgs) before any prompt;
+# the image given as bytes (ay) still drawn, as a pipe refused; a copy and an appendix
 # get their stamp at the top right of page 1 (pdftotext reads the organisation's name and the document
 # number). pdfsig finds every signature valid and qpdf --check passes. A visible signature asked for without
 # an image is signed invisibly, and the prompt says so before the person approves; one with an image that is
@@ -16,9 +19,10 @@ set -uo pipefail
 MKPNG=$KYSO_SOURCE_ROOT/tests/signing/make-png.py
 { "$MKPNG" "$T/sig.png" block 300 100 0,0,255 && "$MKPNG" "$T/seal.png" disk 100 100 255,0,0; } ||
         bail_out "cannot make the images"
-# pixel FILE X Y: "R G B" at (X, Y) points from the bottom left of page 1 (A4), rendered at 72 dpi.
+# pixel FILE X Y [PAGE]: "R G B" at (X, Y) points from the bottom left of page 1 (A4), or PAGE, rendered at
+# 72 dpi.
 pixel() {
-        pdftoppm -r 72 -f 1 -l 1 -singlefile "$1" "$T/render" &&
+        pdftoppm -r 72 -f "${4:-1}" -l "${4:-1}" -singlefile "$1" "$T/render" &&
                 python3 - "$T/render.ppm" "$2" "$3" <<'PY'
 import sys
 data = open(sys.argv[1], 'rb').read()
@@ -27,6 +31,26 @@ w, h = int(parts[1]), int(parts[2])
 x, y = int(sys.argv[2]), h - int(sys.argv[3])
 i = (y * w + x) * 3
 print(*parts[4][i:i + 3])
+PY
+}
+
+# dark_pixels FILE X Y W H: how many pixels of page 1 in the rectangle (points from the bottom left, 72 dpi)
+# are dark (every channel under 100).
+dark_pixels() {
+        pdftoppm -r 72 -f 1 -l 1 -singlefile "$1" "$T/render" &&
+                python3 - "$T/render.ppm" "$2" "$3" "$4" "$5" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+parts = data.split(maxsplit=4)
+w, h = int(parts[1]), int(parts[2])
+x0, y0, rw, rh = (int(v) for v in sys.argv[2:6])
+n = 0
+for y in range(h - (y0 + rh), h - y0):
+    for x in range(x0, x0 + rw):
+        i = (y * w + x) * 3
+        if max(parts[4][i:i + 3]) < 100:
+            n += 1
+print(n)
 PY
 }
 
@@ -57,6 +81,97 @@ expect "qpdf --check passes on the issued PDF" qpdf --check "$T/out/issued.pdf"
 expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/issued.pdf")"
 expect_eq "the seal is red over the left third of the leader's image" "255 0 0" "$(pixel "$T/out/issued.pdf" 350 190)"
 expect_eq "the leader's image is blue on its right" "0 0 255" "$(pixel "$T/out/issued.pdf" 500 190)"
+
+# 2b. issue with the document number and date where the app names them (doc_number_place, doc_date_place):
+# written in the seal's widget, searchable, dark inside each rectangle; kyso's verifier and pdfsig accept
+# both signatures (the leader's is not weakened by the wider widget).
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-date "Uông Bí, ngày 06 tháng 12 năm 2026" --doc-number-at 1,60,760,200,20 \
+        --doc-date-at 1,330,760,230,20 "$T/out/approved.pdf" -o "$T/out/numbered.pdf" 2>&1)
+expect "issue with --doc-number-at and --doc-date-at is signed ($out)" test -s "$T/out/numbered.pdf"
+expect "qpdf --check passes on it" qpdf --check "$T/out/numbered.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/numbered.pdf")"
+text=$(pdftotext "$T/out/numbered.pdf" - 2>/dev/null)
+expect_match "pdftotext finds the number" "7/QĐ-UBND" "$text"
+expect_match "pdftotext finds the date as given" "Uông Bí, ngày 06 tháng 12 năm 2026" "$text"
+expect_dark() { # NAME FILE X Y W H: some dark pixels inside the rectangle
+        local n
+        n=$(dark_pixels "$2" "$3" "$4" "$5" "$6")
+        expect "$1 ($n dark pixels)" test "$n" -gt 20
+}
+expect_dark "the number is drawn inside its rectangle" "$T/out/numbered.pdf" 60 760 200 20
+expect_dark "the date is drawn inside its rectangle" "$T/out/numbered.pdf" 330 760 230 20
+expect_eq "... and nothing dark outside them at that height" 0 "$(dark_pixels "$T/out/numbered.pdf" 280 760 40 20)"
+expect_eq "the seal is still red over the left third of the leader's image" "255 0 0" "$(pixel "$T/out/numbered.pdf" 350 190)"
+expect_eq "the leader's image is still blue on its right" "0 0 255" "$(pixel "$T/out/numbered.pdf" 500 190)"
+verify() { "$KYSO_SOURCE_ROOT/tests/signing/verify-client.py" "$@" 2>&1; }
+expect_eq "kyso's verifier: both signatures valid, the leader's counts" \
+        "True ok B-B 2 True|True ok B-B 3 False" "$(verify "$T/out/numbered.pdf" | paste -sd '|')"
+out=$(kysoctl verify "$T/out/numbered.pdf" 2>&1)
+expect "kysoctl verify accepts the issued PDF" test $? -eq 0
+
+# 2c. A place without its text, a place for another role, a place off the page or on another page than
+# the seal: InvalidArgs, before any prompt.
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number-at 1,60,760,200,20 \
+        "$T/out/approved.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a number's place without the number is InvalidArgs" "doc_number_place is given without doc_number.*InvalidArgs" "$out"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --doc-date "2026-12-06" \
+        --doc-date-at 1,60,760,200,20 "$D/qd.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a date's place for approve is InvalidArgs" "for the issue role only.*InvalidArgs" "$out"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,500,760,200,20 "$T/out/approved.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a place off the page is InvalidArgs" "outside page 1.*InvalidArgs" "$out"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 3,60,760,200,20 "$T/out/approved.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a place on a page the PDF does not have is InvalidArgs" "names page 3, but the PDF has 1 page.*InvalidArgs" "$out"
+expect "... all before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
+expect "... and nothing is written" bash -c "! test -s '$T/out/never.pdf'"
+
+# 2d. The image as the request gives it: kysoctl passes an fd (steps 1 and 6); the bytes (ay) are still
+# accepted; an fd that is not a regular file (a pipe) is InvalidArgs when Sign is called.
+sign_with_image() { # DOC OUT KIND(bytes|pipe) PNG
+        /usr/bin/python3 - "$@" "$LEADER" <<'PY' 2>&1
+import os, sys
+import dbus, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+doc, out, kind, png, cert = sys.argv[1:6]
+bus = dbus.SessionBus()
+agent = bus.get_object("org.kyso.Agent1", "/org/kyso/Agent1")
+loop = GLib.MainLoop()
+if kind == "bytes":
+    image = dbus.ByteArray(open(png, "rb").read())
+else:
+    r, w = os.pipe()
+    os.write(w, open(png, "rb").read()[:1000])
+    image = dbus.types.UnixFd(r)
+def on_response(code, results):
+    print("response", int(code))
+    loop.quit()
+bus.add_signal_receiver(on_response, signal_name="Response", dbus_interface="org.kyso.Request1")
+opts = dbus.Dictionary({"image": image, "level": "B-B",
+                        "visible": dbus.Struct((dbus.UInt32(1), 300.0, 150.0, 240.0, 80.0), signature="udddd")},
+                       signature="sv")
+try:
+    agent.Sign(dbus.types.UnixFd(os.open(doc, os.O_RDONLY)),
+               dbus.types.UnixFd(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)), cert, "approve",
+               opts, dbus_interface="org.kyso.Agent1")
+except dbus.DBusException as e:
+    print(e.get_dbus_name(), e.get_dbus_message())
+    sys.exit(0)
+GLib.timeout_add_seconds(60, loop.quit)
+loop.run()
+PY
+}
+script "confirm yes" "pin 1111"
+out=$(sign_with_image "$D/qd.pdf" "$T/out/bytes.pdf" bytes "$T/sig.png")
+expect_eq "the image as bytes (ay) is still accepted" "response 0" "$out"
+expect_eq "... and drawn" "0 0 255" "$(pixel "$T/out/bytes.pdf" 400 190)"
+out=$(sign_with_image "$D/qd.pdf" "$T/out/never.pdf" pipe "$T/sig.png")
+expect_match "the image as a pipe is InvalidArgs" "InvalidArgs The option 'image' must be an open PNG file" "$out"
 
 # 3. copy: the stamp at the top right of page 1, with the organisation and the time in Vietnam.
 script "confirm yes" "pin 2222"
@@ -134,6 +249,55 @@ expect_eq "a bad --visible is a usage error (exit 2)" 2 "$?"
 
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
+kill "$kysod_pid" 2>/dev/null
+wait "$kysod_pid" 2>/dev/null
+
+# 8. A default place from kysod.conf (signature-place): the leader's own line, on the last page, used by an
+# approval that names no place, with the leader's configured image, rather than the line for every
+# certificate; a place the app names wins; the seal then goes over the default one.
+leader_sha256=$(openssl x509 -in "$KYSO_PKI/leader.pem" -outform DER | sha256sum | cut -d' ' -f1)
+{
+        echo "signature-image = $leader_sha256 $T/sig.png"
+        echo "signature-place = 1,10,10,50,50"
+        echo "signature-place = $leader_sha256 last,300,150,240,80"
+} >>"$KYSO_AGENT_CONFIG"
+: >"$T/kysod2.log"
+start_kysod "$T/kysod2.log" || bail_out "kysod did not start again: $(cat "$T/kysod2.log")"
+qpdf --empty --pages "$D/qd.pdf" "$D/qd.pdf" -- "$D/two.pdf" || bail_out "qpdf cannot make two pages"
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B "$D/two.pdf" -o "$T/out/default.pdf" 2>&1)
+expect "approve without --visible is signed ($out)" test -s "$T/out/default.pdf"
+expect_eq "... drawn at kysod.conf's place on the last page" "0 0 255" "$(pixel "$T/out/default.pdf" 500 190 2)"
+expect_eq "... and not on page 1" "255 255 255" "$(pixel "$T/out/default.pdf" 500 190 1)"
+expect "... and the prompt does not say it is invisible" bash -c "! grep -q invisible '$KYSO_TEST_PINENTRY_LOG'"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visible 1,300,150,240,80 "$D/two.pdf" \
+        -o "$T/out/asked.pdf" 2>&1)
+expect_eq "a place the app names wins over kysod.conf's" "0 0 255" "$(pixel "$T/out/asked.pdf" 500 190 1)"
+expect_eq "... so the last page stays blank there" "255 255 255" "$(pixel "$T/out/asked.pdf" 500 190 2)"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B "$T/out/default.pdf" -o "$T/out/default-issued.pdf" 2>&1)
+expect "issue over it is signed ($out)" test -s "$T/out/default-issued.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/default-issued.pdf")"
+expect_eq "the seal is red over the left third of the leader's image, on the last page" "255 0 0" \
+        "$(pixel "$T/out/default-issued.pdf" 350 190 2)"
+# The number and date go into the seal's widget, on the leader's page: elsewhere is InvalidArgs, said
+# before any prompt.
+: >"$KYSO_TEST_PINENTRY_LOG"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,60,760,200,20 "$T/out/default.pdf" -o "$T/out/never.pdf" 2>&1)
+expect_match "a number on another page than the leader's signature is InvalidArgs" \
+        "must be on the page of the leader's signature, page 2.*InvalidArgs" "$out"
+expect "... before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 2,60,760,200,20 "$T/out/default.pdf" -o "$T/out/numbered2.pdf" 2>&1)
+expect "... and on its page it is signed ($out)" test -s "$T/out/numbered2.pdf"
+expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/numbered2.pdf")"
+expect_match "pdftotext finds the number" "7/QĐ-UBND" "$(pdftotext -f 2 -l 2 "$T/out/numbered2.pdf" - 2>/dev/null)"
+expect "kysod is still running" alive
+expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod2.log"
 kill "$kysod_pid" 2>/dev/null
 wait "$kysod_pid" 2>/dev/null
 tap_done

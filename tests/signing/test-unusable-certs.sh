@@ -2,8 +2,8 @@
 # test-unusable-certs.sh (TAP): certificates that cannot sign are refused before any prompt, with why.
 # kysoctl sign does not offer those GetCertificates marks usable-for-signing = false, and refuses one named
 # with --cert, saying why. A certificate whose key is RSA-PSS-only (its SubjectPublicKeyInfo is
-# id-RSASSA-PSS) under the default rsa-padding = pkcs1 is refused by the agent with the reason, not after
-# the PIN with Internal. The PSS key is made here, on a third SoftHSM token of the sandbox's own fixtures,
+# id-RSASSA-PSS) under the default rsa-padding = pkcs1 is marked so by GetCertificates (kysoctl certs says
+# why), not offered, and refused by the agent with the reason, not after the PIN with Internal. The PSS key is made here, on a third SoftHSM token of the sandbox's own fixtures,
 # so that the shared fixtures (and every listing other tests compare) stay as they are.
 set -uo pipefail
 
@@ -44,21 +44,29 @@ expect_match "the certificate's key is RSA-PSS only" "rsassaPss|RSASSA-PSS" \
 for ((i = 0; i < 100; i++)); do kysoctl tokens 2>/dev/null | grep -q '^ *pss ' && break; sleep 0.2; done
 expect_match "kysod sees the PSS token" "(^|\n) *pss " "$(kysoctl tokens 2>&1)"
 
+# GetCertificates marks it unusable for signing, with why, as it does a certificate lacking nonRepudiation.
+expect_match "certs --json: the PSS-only key is not usable for signing, with why" \
+        "^false .*can only make RSA-PSS signatures.*rsa-padding = pss" \
+        "$(kysoctl certs --json | jq -r '.[] | select(.label == "pss") | "\(.usable_for_signing) \(.reason)"')"
+expect_match "certs: the reason under the table" "(^|\n)pss: cannot sign: .*can only make RSA-PSS signatures.*rsa-padding = pss" \
+        "$(kysoctl certs 2>&1)"
+
 echo "Quyết định số 12/QĐ-UBND" >"$T/qd.txt"
 echo "confirm yes" >"$KYSO_TEST_PINENTRY_SCRIPT"
 echo "pin 3333" >>"$KYSO_TEST_PINENTRY_SCRIPT"
 : >"$KYSO_TEST_PINENTRY_LOG"
+records() { kysoctl audit show --json | jq '[.[] | select(.event | startswith("sign-"))] | length'; }
+n=$(records)
 out=$(kysoctl sign --role approve --cert "pkcs11:token=pss;object=pss;type=cert" "$T/qd.txt" -o "$T/qd.p7s" 2>&1)
 expect_eq "the PSS-only key under rsa-padding = pkcs1: refused (exit 1)" 1 "$?"
 expect_match "the refusal says why" "can only make RSA-PSS signatures.*rsa-padding = pss" "$out"
 expect_eq "no prompt before the refusal" 0 "$(grep -c '^START' "$KYSO_TEST_PINENTRY_LOG")"
-expect_eq "the audit record: sign-denied" "sign-denied" \
-        "$(kysoctl audit show --json | jq -r '[.[] | select(.event | startswith("sign-"))] | last | .event')"
+# Marked unusable in the inventory, it is refused by Sign before a request exists, like the others below.
+expect_eq "no audit record: refused before any request" "$n" "$(records)"
 [[ ! -s $T/qd.p7s ]] && ok "nothing written" || not_ok "nothing written"
 
 # Named with --cert, a certificate the agent marks unusable is refused by kysoctl with the agent's reason,
 # before any request: no prompt, no record.
-records() { kysoctl audit show --json | jq '[.[] | select(.event | startswith("sign-"))] | length'; }
 n=$(records)
 : >"$KYSO_TEST_PINENTRY_LOG"
 out=$(kysoctl sign --role approve --cert "pkcs11:token=leader;object=expired;type=cert" "$T/qd.txt" -o "$T/e.p7s" 2>&1)
@@ -73,6 +81,6 @@ expect_eq "no prompt and no audit record for them" "0 $n" "$(grep -c '^START' "$
 # Not offered: with --cert missing, only the usable personal certificates are the candidates.
 out=$(kysoctl sign --role approve "$T/qd.txt" -o "$T/e.p7s" 2>&1)
 expect_match "the candidates are the usable ones" "object=leader;.*object=leader2;|object=leader2;.*object=leader;" "$(tr '\n' ' ' <<<"$out")"
-# (The PSS-only one is still offered: GetCertificates does not judge keys against rsa-padding yet.)
 expect_eq "the unusable personal certificates are not offered" 0 "$(grep -c 'object=\(expired\|revoked\|weak\|unknown\);' <<<"$out")"
+expect_eq "the PSS-only one is not offered" 0 "$(grep -c 'object=pss;' <<<"$out")"
 tap_done

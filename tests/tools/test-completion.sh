@@ -58,7 +58,9 @@ for o in $("$KYSOCTL" sign --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 done
 expect_eq "sign options: every option of 'sign --help'" "" "$missing"
 expect_eq "an option by its start" "--doc-date
---doc-number" "$(complete_line "kysoctl sign --doc-")"
+--doc-date-at
+--doc-number
+--doc-number-at" "$(complete_line "kysoctl sign --doc-")"
 expect_eq "certificate URIs, quoted for the shell" \
         'pkcs11:token=leader\;object=leader\;type=cert
 pkcs11:token=seal\;object=seal\;type=cert' "$(complete_line "kysoctl sign --role approve --cert ")"
