@@ -81,6 +81,25 @@ static int open_reader(const char *path, AuditReader **ret) {
         return r;
 }
 
+/* The options the audit verbs share, at c from getopt_long(): --log (into *log_arg), --verbose, --help
+ * (help shown) and anything unknown (help shown). -1 when the verb goes on, else its exit code. */
+static int shared_option(int c, const char **log_arg, void (*help)(void)) {
+        switch (c) {
+        case 'l':
+                *log_arg = optarg;
+                return -1;
+        case 'v':
+                kysoctl_set_verbose();
+                return -1;
+        case 'h':
+                help();
+                return KYSOCTL_EXIT_OK;
+        default:
+                help();
+                return KYSOCTL_EXIT_USAGE;
+        }
+}
+
 /* Opens the log that --log (or the default) names, for show and report; on failure says why and returns
  * the exit code, else KYSOCTL_EXIT_OK. */
 static int open_log(const char *log_arg, char **ret_path, AuditReader **ret_reader) {
@@ -192,15 +211,10 @@ static int verb_show(int argc, char **argv) {
                 case 'C':
                         csv = true;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'h':
-                        show_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        show_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, show_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc || (json && csv)) {
                 show_help();
@@ -285,18 +299,10 @@ static int verb_verify_log(int argc, char **argv) {
                 case 'j':
                         json = true;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
-                case 'h':
-                        verify_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        verify_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, verify_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc) {
                 verify_help();
@@ -539,18 +545,10 @@ static int verb_report(int argc, char **argv) {
                         if (strv_extend(&gov, optarg) < 0)
                                 return KYSOCTL_EXIT_INTERNAL;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
-                case 'h':
-                        report_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        report_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, report_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc || year == 0) {
                 report_help();
