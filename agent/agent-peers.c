@@ -2,6 +2,7 @@
 #include "agent-peers.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
+#include "dbus/dbus-dict.h"
 #include "macro.h"
 
 /* Unique names are never reused on a bus, so a stale entry is only memory: entries go when the bus says
@@ -28,7 +29,7 @@ struct PeerCache {
         void *userdata;
         Peer *peers;
         size_t n_peers;
-        bool filter_added;
+        BusPeerLeftWatch *left_watch;
 };
 
 static void peer_free(Peer *p) {
@@ -61,38 +62,29 @@ static Peer *peer_find(PeerCache *pc, const char *name) {
         return NULL;
 }
 
-static DBusHandlerResult peer_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+static void peer_left(const char *name, void *userdata) {
         PeerCache *pc = userdata;
-        const char *name = bus_read_peer_left(m);
-        Peer *p;
+        Peer *p = peer_find(pc, name);
 
-        if (!name)
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        p = peer_find(pc, name);
         /* A peer with a query in flight keeps its entry until the answer (an error, since it left). */
         if (p && !p->pending) {
                 peer_unlink(pc, p);
                 peer_free(p);
         }
-        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
-
-#define NAME_OWNER_MATCH                                                                                          \
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," \
-        "arg2=''"
 
 int peer_cache_new(DBusConnection *c, PeerCallback cb, void *userdata, PeerCache **ret) {
         PeerCache *pc = calloc(1, sizeof *pc);
+        int r;
 
         if (!pc)
                 return -ENOMEM;
         *pc = (PeerCache){ .connection = dbus_connection_ref(c), .callback = cb, .userdata = userdata };
-        if (!dbus_connection_add_filter(c, peer_filter, pc, NULL)) {
+        r = bus_peer_left_watch_new(c, peer_left, pc, &pc->left_watch);
+        if (r < 0) {
                 peer_cache_free(pc);
-                return -ENOMEM;
+                return r;
         }
-        pc->filter_added = true;
-        dbus_bus_add_match(c, NAME_OWNER_MATCH, NULL); /* asynchronous: no error reply awaited */
         *ret = pc;
         return 0;
 }
@@ -105,11 +97,7 @@ PeerCache *peer_cache_free(PeerCache *pc) {
                 peer_unlink(pc, p);
                 peer_free(p);
         }
-        if (pc->filter_added) {
-                dbus_connection_remove_filter(pc->connection, peer_filter, pc);
-                if (dbus_connection_get_is_connected(pc->connection))
-                        dbus_bus_remove_match(pc->connection, NAME_OWNER_MATCH, NULL);
-        }
+        bus_peer_left_watch_free(pc->left_watch);
         dbus_connection_unref(pc->connection);
         free(pc);
         return NULL;
@@ -139,23 +127,19 @@ static void peer_evict_one(PeerCache *pc) {
 /* GetConnectionCredentials answers a{sv}; UnixUserID (u) is what the check needs, ProcessID (u) is for the
  * prompt and the audit record. Returns 0 with the uid, or -EBADMSG. */
 static int parse_credentials(DBusMessage *reply, uid_t *ret_uid, pid_t *ret_pid) {
-        DBusMessageIter it, arr;
+        DBusMessageIter it, dict, variant;
         bool have_uid = false;
+        const char *key;
         pid_t pid = 0;
         uid_t uid = 0;
+        int r;
 
         if (!dbus_message_iter_init(reply, &it) || !streq(dbus_message_get_signature(reply), "a{sv}"))
                 return -EBADMSG;
-        for (dbus_message_iter_recurse(&it, &arr);
-             dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&arr)) {
-                DBusMessageIter entry, variant;
-                const char *key;
+        dbus_message_iter_recurse(&it, &dict);
+        while ((r = dbus_dict_next(&dict, &key, &variant)) > 0) {
                 dbus_uint32_t u;
 
-                dbus_message_iter_recurse(&arr, &entry);
-                dbus_message_iter_get_basic(&entry, &key);
-                dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &variant);
                 if (dbus_message_iter_get_arg_type(&variant) != DBUS_TYPE_UINT32)
                         continue;
                 dbus_message_iter_get_basic(&variant, &u);
@@ -165,7 +149,7 @@ static int parse_credentials(DBusMessage *reply, uid_t *ret_uid, pid_t *ret_pid)
                 } else if (streq(key, "ProcessID"))
                         pid = (pid_t) u;
         }
-        if (!have_uid)
+        if (r < 0 || !have_uid)
                 return -EBADMSG;
         *ret_uid = uid;
         *ret_pid = pid > 0 ? pid : 0;

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "notify.h"
 #include "openssl-util.h"
+#include "time-util.h"
 
 int agent_register_open(const char *audit_path, CertRegister **ret) {
         _cleanup_free_ char *path = NULL;
@@ -46,18 +47,11 @@ static char *name_entry(const X509_NAME *name, int nid) {
         return s;
 }
 
-static void iso_time(int64_t t, char buf[static 21]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-        if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                buf[0] = '\0';
-}
-
 static int
 record(AuditLog *audit, AuditEventType type, const char *message, const CertRegisterEntry *e,
        const char *status, const char *old_status) {
         char na[21];
-        iso_time(e->not_after, na);
+        (void) utc_strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", e->not_after);
         const char *extra[] = { "holder",     strempty(e->holder), "organization", strempty(e->organization),
                                 "old_status", old_status,          "renewed_by",   e->renewed_by,
                                 NULL };

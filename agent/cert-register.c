@@ -8,6 +8,7 @@
 #include "audit/audit-log.h"
 #include "cert-register.h"
 #include "fileio.h"
+#include "named-field.h"
 
 #define CERT_REGISTER_MAX_SIZE (64U * 1024U * 1024U)
 #define CERT_REGISTER_VERSION 1
@@ -21,18 +22,33 @@ struct CertRegister {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
+/* The string fields, by their JSON keys, for reading, writing and freeing alike. */
+static const NamedField string_fields[] = {
+        { "fingerprint", offsetof(CertRegisterEntry, fingerprint) },
+        { "subject", offsetof(CertRegisterEntry, subject) },
+        { "issuer", offsetof(CertRegisterEntry, issuer) },
+        { "serial", offsetof(CertRegisterEntry, serial) },
+        { "holder", offsetof(CertRegisterEntry, holder) },
+        { "organization", offsetof(CertRegisterEntry, organization) },
+        { "kind", offsetof(CertRegisterEntry, kind) },
+        { "token_label", offsetof(CertRegisterEntry, token_label) },
+        { "token_serial", offsetof(CertRegisterEntry, token_serial) },
+        { "status", offsetof(CertRegisterEntry, status) },
+        { "renewed_by", offsetof(CertRegisterEntry, renewed_by) },
+};
+
+static const NamedField time_fields[] = {
+        { "not_before", offsetof(CertRegisterEntry, not_before) },
+        { "not_after", offsetof(CertRegisterEntry, not_after) },
+        { "first_seen", offsetof(CertRegisterEntry, first_seen) },
+        { "last_seen", offsetof(CertRegisterEntry, last_seen) },
+        { "status_time", offsetof(CertRegisterEntry, status_time) },
+        { "warned_day", offsetof(CertRegisterEntry, warned_day) },
+};
+
 static void entry_done(CertRegisterEntry *e) {
-        free(e->fingerprint);
-        free(e->subject);
-        free(e->issuer);
-        free(e->serial);
-        free(e->holder);
-        free(e->organization);
-        free(e->kind);
-        free(e->token_label);
-        free(e->token_serial);
-        free(e->status);
-        free(e->renewed_by);
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                free(NAMED_FIELD(e, &string_fields[i], char *));
         *e = (CertRegisterEntry){};
 }
 
@@ -64,51 +80,19 @@ CertRegister *cert_register_free(CertRegister *r) {
         return mfree(r);
 }
 
-/* The string fields, by their JSON keys, for reading and writing alike. */
-static const struct {
-        const char *key;
-        size_t offset;
-} string_fields[] = {
-        { "fingerprint", offsetof(CertRegisterEntry, fingerprint) },
-        { "subject", offsetof(CertRegisterEntry, subject) },
-        { "issuer", offsetof(CertRegisterEntry, issuer) },
-        { "serial", offsetof(CertRegisterEntry, serial) },
-        { "holder", offsetof(CertRegisterEntry, holder) },
-        { "organization", offsetof(CertRegisterEntry, organization) },
-        { "kind", offsetof(CertRegisterEntry, kind) },
-        { "token_label", offsetof(CertRegisterEntry, token_label) },
-        { "token_serial", offsetof(CertRegisterEntry, token_serial) },
-        { "status", offsetof(CertRegisterEntry, status) },
-        { "renewed_by", offsetof(CertRegisterEntry, renewed_by) },
-};
-
-static const struct {
-        const char *key;
-        size_t offset;
-} time_fields[] = {
-        { "not_before", offsetof(CertRegisterEntry, not_before) },
-        { "not_after", offsetof(CertRegisterEntry, not_after) },
-        { "first_seen", offsetof(CertRegisterEntry, first_seen) },
-        { "last_seen", offsetof(CertRegisterEntry, last_seen) },
-        { "status_time", offsetof(CertRegisterEntry, status_time) },
-        { "warned_day", offsetof(CertRegisterEntry, warned_day) },
-};
-
-#define FIELD(e, off, type) (*(type *) ((uint8_t *) (e) + (off)))
-
 json_object *cert_register_entry_to_json(const CertRegisterEntry *e) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(string_fields); i++) {
-                const char *v = FIELD(e, string_fields[i].offset, char *);
-                if (v && json_object_object_add(o, string_fields[i].key, json_object_new_string(v)) < 0)
+                const char *v = NAMED_FIELD(e, &string_fields[i], char *);
+                if (v && json_object_object_add(o, string_fields[i].name, json_object_new_string(v)) < 0)
                         return NULL;
         }
         for (size_t i = 0; i < ELEMENTSOF(time_fields); i++)
                 if (json_object_object_add(
-                            o, time_fields[i].key,
-                            json_object_new_int64(FIELD(e, time_fields[i].offset, int64_t))) < 0)
+                            o, time_fields[i].name,
+                            json_object_new_int64(NAMED_FIELD(e, &time_fields[i], int64_t))) < 0)
                         return NULL;
         if (json_object_object_add(o, "warned_threshold", json_object_new_int(e->warned_threshold)) < 0 ||
             json_object_object_add(o, "warned_unusable", json_object_new_boolean(e->warned_unusable)) < 0)
@@ -123,7 +107,7 @@ static int entry_from_json(json_object *o, CertRegisterEntry *ret) {
         if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
         for (size_t i = 0; i < ELEMENTSOF(string_fields); i++) {
-                if (!json_object_object_get_ex(o, string_fields[i].key, &v) ||
+                if (!json_object_object_get_ex(o, string_fields[i].name, &v) ||
                     !json_object_is_type(v, json_type_string))
                         continue;
                 char *s = strdup(json_object_get_string(v));
@@ -131,12 +115,12 @@ static int entry_from_json(json_object *o, CertRegisterEntry *ret) {
                         entry_done(&e);
                         return -ENOMEM;
                 }
-                FIELD(&e, string_fields[i].offset, char *) = s;
+                NAMED_FIELD(&e, &string_fields[i], char *) = s;
         }
         for (size_t i = 0; i < ELEMENTSOF(time_fields); i++)
-                if (json_object_object_get_ex(o, time_fields[i].key, &v) &&
+                if (json_object_object_get_ex(o, time_fields[i].name, &v) &&
                     json_object_is_type(v, json_type_int))
-                        FIELD(&e, time_fields[i].offset, int64_t) = json_object_get_int64(v);
+                        NAMED_FIELD(&e, &time_fields[i], int64_t) = json_object_get_int64(v);
         if (json_object_object_get_ex(o, "warned_threshold", &v))
                 e.warned_threshold = json_object_get_int(v);
         if (json_object_object_get_ex(o, "warned_unusable", &v))

@@ -4,9 +4,11 @@
 #include <time.h>
 
 #include "dbus/bus-append.h"
+#include "dbus/dbus-dict.h"
 #include "i18n.h"
 #include "log.h"
 #include "notify.h"
+#include "time-util.h"
 
 #define NOTIFY_TIMEOUT_MSEC 25000
 #define NOTIFY_PENDING_MAX 16
@@ -100,11 +102,9 @@ static void pending_done(DBusPendingCall *call, void *userdata) {
 
 static int notify_send(Notifier *n, const char *summary, const char *body, bool critical) {
         DBusMessage *m;
-        DBusMessageIter it, arr, dict, entry, var;
+        DBusMessageIter it, arr, dict;
         dbus_uint32_t replaces = 0;
         dbus_int32_t expire = NOTIFY_EXPIRE_NEVER;
-        unsigned char urgency = critical ? 2 : 1;
-        const char *key = "urgency";
         size_t slot;
 
         if (!n->bus)
@@ -131,15 +131,15 @@ static int notify_send(Notifier *n, const char *summary, const char *body, bool 
         if (r >= 0 && (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "s", &arr) ||
                        !dbus_message_iter_close_container(&it, &arr)))
                 r = -ENOMEM;
-        if (r >= 0 && (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
-                       !dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) ||
-                       !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
-                       !dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "y", &var) ||
-                       !dbus_message_iter_append_basic(&var, DBUS_TYPE_BYTE, &urgency) ||
-                       !dbus_message_iter_close_container(&entry, &var) ||
-                       !dbus_message_iter_close_container(&dict, &entry) ||
-                       !dbus_message_iter_close_container(&it, &dict)))
-                r = -ENOMEM;
+        if (r >= 0)
+                r = dbus_dict_open(&it, &dict);
+        if (r >= 0) {
+                r = dbus_dict_append_byte(&dict, "urgency", critical ? 2 : 1);
+                if (r >= 0)
+                        r = dbus_dict_close(&it, &dict);
+                else
+                        dbus_dict_abandon(&it, &dict);
+        }
         if (r >= 0 && !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &expire))
                 r = -ENOMEM;
         if (r >= 0 && (!dbus_connection_send_with_reply(n->bus, m, &n->pending[slot], NOTIFY_TIMEOUT_MSEC) ||
@@ -149,13 +149,6 @@ static int notify_send(Notifier *n, const char *summary, const char *body, bool 
                 r = -ENOMEM;
         dbus_message_unref(m);
         return r;
-}
-
-static void date_of(int64_t t, char buf[static 11]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-        if (!gmtime_r(&tt, &tm) || strftime(buf, 11, "%d/%m/%Y", &tm) == 0)
-                buf[0] = '\0';
 }
 
 void notifier_certificate(
@@ -170,7 +163,7 @@ void notifier_certificate(
         if (k == NOTIFY_NONE)
                 return;
         cert_register_mark_dirty(reg);
-        date_of(e->not_after, date);
+        (void) utc_strftime(date, sizeof date, "%d/%m/%Y", e->not_after);
         if (k == NOTIFY_EXPIRING) {
                 r = asprintf(
                         &summary, _("Certificate of %s expires in %lld days"), who, (long long) days_left);

@@ -202,15 +202,17 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* Sends the call m (taken; NULL when building it ran out of memory) and opens the prompt with its handler.
- */
+/* Sends the call m (taken) and opens the prompt with its handler. appended: all of m's arguments could be
+ * appended; when not (memory ran out), nothing is sent. */
 static int call_start(
-        DbusPrompter *p, DbusOp op, DBusMessage *m, PromptConfirmHandler ch, PromptPinHandler ph,
-        void *userdata) {
+        DbusPrompter *p, DbusOp op, DBusMessage *m, bool appended, PromptConfirmHandler ch,
+        PromptPinHandler ph, void *userdata) {
         int k;
 
-        if (!m)
+        if (!appended) {
+                dbus_message_unref(m);
                 return -ENOMEM;
+        }
         if (!dbus_connection_send_with_reply(p->bus, m, &p->pending, DBUS_TIMEOUT_INFINITE)) {
                 dbus_message_unref(m);
                 return -ENOMEM;
@@ -240,13 +242,23 @@ fail:
         return k;
 }
 
-static int check_start(DbusPrompter *p, const void *handler) {
+/* The call of op to the application, when a prompt may start now; the caller appends its arguments at
+ * *ret_it and hands it to call_start(). */
+static int
+call_new(DbusPrompter *p, DbusOp op, const void *handler, DBusMessage **ret, DBusMessageIter *ret_it) {
+        DBusMessage *m;
+
         if (!handler)
                 return -EINVAL;
         if (p->gone)
                 return -ENOTCONN;
         if (p->op != OP_NONE)
                 return -EBUSY;
+        m = dbus_message_new_method_call(p->name, p->path, PROMPTER_INTERFACE, op_methods[op]);
+        if (!m)
+                return -ENOMEM;
+        dbus_message_iter_init_append(m, ret_it);
+        *ret = m;
         return 0;
 }
 
@@ -285,20 +297,6 @@ static int append_documents(DBusMessageIter *it, const PromptDocument *docs, siz
         return 0;
 }
 
-static DBusMessage *new_call(DbusPrompter *p, DbusOp op, DBusMessageIter *ret_it) {
-        DBusMessage *m = dbus_message_new_method_call(p->name, p->path, PROMPTER_INTERFACE, op_methods[op]);
-
-        if (m)
-                dbus_message_iter_init_append(m, ret_it);
-        return m;
-}
-
-/* A call whose arguments could not all be appended: NULL, for call_start(). */
-static DBusMessage *incomplete(DBusMessage *m) {
-        dbus_message_unref(m);
-        return NULL;
-}
-
 static int
 app_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler handler, void *userdata) {
         DbusPrompter *p = to_dbus(base);
@@ -307,27 +305,26 @@ app_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler handl
         dbus_uint32_t pid;
         dbus_int64_t not_after;
         dbus_bool_t final_try;
+        bool appended;
         int k;
 
-        k = check_start(p, handler);
-        if (k < 0)
-                return k;
         if (!req)
                 return -EINVAL;
+        k = call_new(p, OP_CONFIRM, handler, &m, &it);
+        if (k < 0)
+                return k;
         pid = req->pid > 0 ? (dbus_uint32_t) req->pid : 0;
         not_after = (dbus_int64_t) req->cert_not_after;
         final_try = !!(req->flags & PROMPT_FLAG_FINAL_TRY);
-        m = new_call(p, OP_CONFIRM, &it);
-        if (m && (append_text(&it, req->app_name) < 0 || append_text(&it, req->executable) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &pid) ||
-                  append_documents(&it, req->documents, req->n_documents) < 0 ||
-                  append_text(&it, req->cert_holder) < 0 || append_text(&it, req->cert_organization) < 0 ||
-                  append_text(&it, req->cert_kind) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT64, &not_after) ||
-                  append_text(&it, req->role) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &final_try)))
-                m = incomplete(m);
-        return call_start(p, OP_CONFIRM, m, handler, NULL, userdata);
+        appended = append_text(&it, req->app_name) >= 0 && append_text(&it, req->executable) >= 0 &&
+                   dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &pid) &&
+                   append_documents(&it, req->documents, req->n_documents) >= 0 &&
+                   append_text(&it, req->cert_holder) >= 0 &&
+                   append_text(&it, req->cert_organization) >= 0 && append_text(&it, req->cert_kind) >= 0 &&
+                   dbus_message_iter_append_basic(&it, DBUS_TYPE_INT64, &not_after) &&
+                   append_text(&it, req->role) >= 0 &&
+                   dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &final_try);
+        return call_start(p, OP_CONFIRM, m, appended, handler, NULL, userdata);
 }
 
 static int
@@ -338,24 +335,23 @@ app_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler handle
         dbus_bool_t wrong;
         DBusMessage *m;
         DBusMessageIter it;
+        bool appended;
         int k;
 
-        k = check_start(p, handler);
-        if (k < 0)
-                return k;
         if (!req)
                 return -EINVAL;
         state = prompt_pin_state_to_string(req->state);
         if (!state || req->state == PROMPT_PIN_LOCKED)
                 return -EPERM; /* a locked PIN is never asked (prompt_text_pin_locked()) */
+        k = call_new(p, OP_ASK_PIN, handler, &m, &it);
+        if (k < 0)
+                return k;
         tries = req->tries_left;
         wrong = req->previous_wrong;
-        m = new_call(p, OP_ASK_PIN, &it);
-        if (m && (append_text(&it, req->token_label) < 0 || bus_append_string(&it, state) < 0 ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &tries) ||
-                  !dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &wrong)))
-                m = incomplete(m);
-        return call_start(p, OP_ASK_PIN, m, NULL, handler, userdata);
+        appended = append_text(&it, req->token_label) >= 0 && bus_append_string(&it, state) >= 0 &&
+                   dbus_message_iter_append_basic(&it, DBUS_TYPE_INT32, &tries) &&
+                   dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &wrong);
+        return call_start(p, OP_ASK_PIN, m, appended, NULL, handler, userdata);
 }
 
 static int
@@ -365,13 +361,10 @@ app_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandler ha
         DBusMessageIter it;
         int k;
 
-        k = check_start(p, handler);
+        k = call_new(p, OP_PINPAD, handler, &m, &it);
         if (k < 0)
                 return k;
-        m = new_call(p, OP_PINPAD, &it);
-        if (m && append_text(&it, token_label) < 0)
-                m = incomplete(m);
-        return call_start(p, OP_PINPAD, m, handler, NULL, userdata);
+        return call_start(p, OP_PINPAD, m, append_text(&it, token_label) >= 0, handler, NULL, userdata);
 }
 
 static void app_cancel(Prompter *base) {

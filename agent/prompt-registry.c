@@ -9,9 +9,6 @@
 #include "prompt-dbus.h"
 #include "prompt-registry.h"
 
-#define LEFT_MATCH \
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''"
-
 typedef struct Registration {
         char *sender;
         Prompter *prompter;
@@ -24,7 +21,7 @@ struct PrompterRegistry {
         uint64_t timeout_usec;
         Registration *list;
         size_t n;
-        bool filter_added;
+        BusPeerLeftWatch *left_watch;
 };
 
 static Registration *find(PrompterRegistry *reg, const char *sender) {
@@ -48,26 +45,22 @@ static void drop(PrompterRegistry *reg, Registration *r) {
         free(r);
 }
 
-static DBusHandlerResult registry_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+static void registry_peer_left(const char *name, void *userdata) {
         PrompterRegistry *reg = userdata;
-        const char *name = bus_read_peer_left(m);
-        Registration *r;
+        Registration *r = find(reg, name);
 
-        if (!name)
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        r = find(reg, name);
         if (r) {
                 log_info(
                         "The prompter of %s at %s is gone with its connection.", name,
                         dbus_prompter_get_path(r->prompter));
                 drop(reg, r);
         }
-        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
 int prompter_registry_new(
         sd_event *event, DBusConnection *bus, uint64_t timeout_usec, PrompterRegistry **ret) {
         PrompterRegistry *reg;
+        int r;
 
         if (!event || !bus || !ret)
                 return -EINVAL;
@@ -77,12 +70,11 @@ int prompter_registry_new(
         reg->event = sd_event_ref(event);
         reg->bus = dbus_connection_ref(bus);
         reg->timeout_usec = timeout_usec;
-        if (!dbus_connection_add_filter(bus, registry_filter, reg, NULL)) {
+        r = bus_peer_left_watch_new(bus, registry_peer_left, reg, &reg->left_watch);
+        if (r < 0) {
                 prompter_registry_free(reg);
-                return -ENOMEM;
+                return r;
         }
-        reg->filter_added = true;
-        dbus_bus_add_match(bus, LEFT_MATCH, NULL);
         *ret = reg;
         return 0;
 }
@@ -97,11 +89,7 @@ PrompterRegistry *prompter_registry_free(PrompterRegistry *reg) {
                 free(r->sender);
                 free(r);
         }
-        if (reg->filter_added) {
-                dbus_connection_remove_filter(reg->bus, registry_filter, reg);
-                if (dbus_connection_get_is_connected(reg->bus))
-                        dbus_bus_remove_match(reg->bus, LEFT_MATCH, NULL);
-        }
+        bus_peer_left_watch_free(reg->left_watch);
         dbus_connection_unref(reg->bus);
         sd_event_unref(reg->event);
         free(reg);

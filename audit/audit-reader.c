@@ -136,15 +136,25 @@ int audit_chain_files(const char *path, char ***ret_files, unsigned *ret_max_arc
         return 0;
 }
 
-static int reader_new(AuditReader **ret) {
-        AuditReader *r = calloc(1, sizeof(*r));
+/* A reader of the n files (copied), with its read buffer unless it reads from memory. */
+static int reader_new(char *const *files, size_t n, bool buffered, AuditReader **ret) {
+        _cleanup_(audit_reader_freep) AuditReader *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         r->fd = -EBADF;
         r->chunk = READ_CHUNK;
         r->line_max = AUDIT_LINE_MAX;
         r->buf_size = BUF_SIZE;
-        *ret = r;
+        r->files = strv_from_array((const char *const *) files, n);
+        if (n > 0 && !r->files)
+                return -ENOMEM;
+        r->n_files = (unsigned) n;
+        if (buffered) {
+                r->buf = malloc(BUF_SIZE);
+                if (!r->buf)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(r);
         return 0;
 }
 
@@ -158,73 +168,40 @@ int audit_reader_set_limits(AuditReader *r, size_t chunk, size_t line_max) {
 }
 
 int audit_reader_open(const char *path, AuditReader **ret) {
-        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
-        int k = reader_new(&r);
+        _cleanup_strv_free_ char **files = NULL;
+        int k = audit_chain_files(path, &files, NULL);
         if (k < 0)
                 return k;
-        k = audit_chain_files(path, &r->files, NULL);
-        if (k < 0)
-                return k;
-        r->n_files = (unsigned) strv_length(r->files);
-        r->buf = malloc(BUF_SIZE);
-        if (!r->buf)
-                return -ENOMEM;
-        *ret = TAKE_PTR(r);
-        return 0;
+        return reader_new(files, strv_length(files), true, ret);
 }
 
 int audit_reader_open_file(const char *file, AuditReader **ret) {
-        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
-        int k = reader_new(&r);
-        if (k < 0)
-                return k;
-        k = strv_extend(&r->files, file);
-        if (k < 0)
-                return k;
-        r->n_files = 1;
-        r->buf = malloc(BUF_SIZE);
-        if (!r->buf)
-                return -ENOMEM;
-        *ret = TAKE_PTR(r);
-        return 0;
+        return reader_new((char *const[]){ (char *) file }, 1, true, ret);
 }
 
 int audit_reader_open_memory(const void *data, size_t size, AuditReader **ret) {
-        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
-        int k = reader_new(&r);
+        AuditReader *r;
+        int k = reader_new((char *const[]){ (char *) "(memory)" }, 1, false, &r);
         if (k < 0)
                 return k;
-        k = strv_extend(&r->files, "(memory)");
-        if (k < 0)
-                return k;
-        r->n_files = 1;
         r->from_memory = true;
         r->mem = data;
         r->mem_size = size;
-        *ret = TAKE_PTR(r);
+        *ret = r;
         return 0;
 }
 
 int audit_reader_open_fds(
         char *const *files, const int *fds, unsigned n, uint64_t last_end, const atomic_bool *cancel,
         AuditReader **ret) {
-        _cleanup_(audit_reader_freep) AuditReader *r = NULL;
-        int k = reader_new(&r);
+        AuditReader *r;
+        int k = reader_new(files, n, true, &r);
         if (k < 0)
                 return k;
-        for (unsigned i = 0; i < n; i++) {
-                k = strv_extend(&r->files, files[i]);
-                if (k < 0)
-                        return k;
-        }
-        r->n_files = n;
         r->fds = fds;
         r->last_end = last_end;
         r->cancel = cancel;
-        r->buf = malloc(BUF_SIZE);
-        if (!r->buf)
-                return -ENOMEM;
-        *ret = TAKE_PTR(r);
+        *ret = r;
         return 0;
 }
 

@@ -108,3 +108,53 @@ const char *bus_read_peer_left(DBusMessage *m) {
                 return NULL;
         return name;
 }
+
+#define PEER_LEFT_MATCH \
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''"
+
+struct BusPeerLeftWatch {
+        DBusConnection *bus;
+        BusPeerLeftHandler left;
+        void *userdata;
+};
+
+static DBusHandlerResult peer_left_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+        BusPeerLeftWatch *w = userdata;
+        const char *name = bus_read_peer_left(m);
+
+        if (name)
+                w->left(name, w->userdata);
+        /* Others may watch the same signal. */
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+int bus_peer_left_watch_new(
+        DBusConnection *bus, BusPeerLeftHandler left, void *userdata, BusPeerLeftWatch **ret) {
+        BusPeerLeftWatch *w;
+
+        if (!bus || !left || !ret)
+                return -EINVAL;
+        w = malloc(sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        *w = (BusPeerLeftWatch){ .bus = dbus_connection_ref(bus), .left = left, .userdata = userdata };
+        if (!dbus_connection_add_filter(bus, peer_left_filter, w, NULL)) {
+                dbus_connection_unref(w->bus);
+                free(w);
+                return -ENOMEM;
+        }
+        dbus_bus_add_match(bus, PEER_LEFT_MATCH, NULL); /* asynchronous: no error reply awaited */
+        *ret = w;
+        return 0;
+}
+
+BusPeerLeftWatch *bus_peer_left_watch_free(BusPeerLeftWatch *w) {
+        if (!w)
+                return NULL;
+        dbus_connection_remove_filter(w->bus, peer_left_filter, w);
+        if (dbus_connection_get_is_connected(w->bus))
+                dbus_bus_remove_match(w->bus, PEER_LEFT_MATCH, NULL);
+        dbus_connection_unref(w->bus);
+        free(w);
+        return NULL;
+}

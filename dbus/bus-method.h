@@ -43,3 +43,11 @@ int bus_read_fd_array(DBusMessageIter *it, int **fds, size_t *n);
 /* The unique name (":1.42") of a connection that left the bus, when m is the bus's NameOwnerChanged signal
  * saying so; NULL for any other message (also one that only claims to come from the bus). */
 const char *bus_read_peer_left(DBusMessage *m);
+
+/* Calls left(name, userdata) for each connection that leaves the bus (bus_read_peer_left()): a filter on
+ * the connection and the bus's NameOwnerChanged match, for the objects that keep state per client. */
+typedef void (*BusPeerLeftHandler)(const char *name, void *userdata);
+typedef struct BusPeerLeftWatch BusPeerLeftWatch;
+int bus_peer_left_watch_new(
+        DBusConnection *bus, BusPeerLeftHandler left, void *userdata, BusPeerLeftWatch **ret);
+BusPeerLeftWatch *bus_peer_left_watch_free(BusPeerLeftWatch *w);

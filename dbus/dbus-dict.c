@@ -65,6 +65,7 @@ int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *
                 return append_entry(dict, key, dbus_type, sig, &v);                        \
         }
 
+DEFINE_DICT_APPEND(byte, uint8_t, unsigned char, DBUS_TYPE_BYTE, "y");
 DEFINE_DICT_APPEND(bool, bool, dbus_bool_t, DBUS_TYPE_BOOLEAN, "b");
 DEFINE_DICT_APPEND(int32, int32_t, dbus_int32_t, DBUS_TYPE_INT32, "i");
 DEFINE_DICT_APPEND(uint32, uint32_t, dbus_uint32_t, DBUS_TYPE_UINT32, "u");

@@ -21,6 +21,7 @@ void dbus_dict_abandon(DBusMessageIter *parent, DBusMessageIter *dict);
 
 /* value NULL: ""; text that is not UTF-8 is sent escaped (bus_append_string()). */
 int dbus_dict_append_string(DBusMessageIter *dict, const char *key, const char *value);
+int dbus_dict_append_byte(DBusMessageIter *dict, const char *key, uint8_t value);
 int dbus_dict_append_bool(DBusMessageIter *dict, const char *key, bool value);
 int dbus_dict_append_int32(DBusMessageIter *dict, const char *key, int32_t value);
 int dbus_dict_append_uint32(DBusMessageIter *dict, const char *key, uint32_t value);

@@ -794,35 +794,38 @@ static int handle_sign(Helper *h, const P11Frame *f, HelperError *e) {
         return r;
 }
 
+typedef int (*RequestHandler)(Helper *h, const P11Frame *f, HelperError *e);
+
+static RequestHandler handler_of(uint8_t type) {
+        static const struct {
+                uint8_t type;
+                RequestHandler handle;
+        } handlers[] = {
+                { P11_MSG_HELLO, handle_hello },
+                { P11_MSG_LIST_SLOTS, handle_list_slots },
+                { P11_MSG_LIST_CERTS, handle_list_certs },
+                { P11_MSG_LOGIN, handle_login },
+                { P11_MSG_SIGN, handle_sign },
+                { P11_MSG_LOGOUT, handle_logout },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
+                if (handlers[i].type == type)
+                        return handlers[i].handle;
+        return NULL;
+}
+
 static int dispatch(Helper *h, const P11Frame *f) {
+        RequestHandler handle = handler_of(f->type);
         HelperError e = {};
         int r;
 
         if (!h->hello_done && f->type != P11_MSG_HELLO)
                 r = fail(&e, P11_ERROR_PROTOCOL, "hello first");
+        else if (!handle)
+                r = fail(&e, P11_ERROR_PROTOCOL, "unknown request");
         else
-                switch (f->type) {
-                case P11_MSG_HELLO:
-                        r = handle_hello(h, f, &e);
-                        break;
-                case P11_MSG_LIST_SLOTS:
-                        r = handle_list_slots(h, f, &e);
-                        break;
-                case P11_MSG_LIST_CERTS:
-                        r = handle_list_certs(h, f, &e);
-                        break;
-                case P11_MSG_LOGIN:
-                        r = handle_login(h, f, &e);
-                        break;
-                case P11_MSG_SIGN:
-                        r = handle_sign(h, f, &e);
-                        break;
-                case P11_MSG_LOGOUT:
-                        r = handle_logout(h, f, &e);
-                        break;
-                default:
-                        r = fail(&e, P11_ERROR_PROTOCOL, "unknown request");
-                }
+                r = handle(h, f, &e);
         if (r == -EIO && e.code != P11_ERROR_NONE)
                 return send_error(h, f->serial, &e);
         return r;

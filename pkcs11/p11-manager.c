@@ -261,10 +261,15 @@ static int helper_enqueue(Helper *h, Request *r) {
         return 0;
 }
 
-static int request_new(Helper *h, uint8_t type, uint64_t timeout_usec, RequestDone done, Request **ret) {
+/* A request of type whose frame is already encoded in *frame, which it takes over (also on failure). */
+static int request_new(
+        Helper *h, uint8_t type, uint64_t timeout_usec, RequestDone done, P11Writer *frame, Request **ret) {
         Request *r = calloc(1, sizeof(Request));
-        if (!r)
+        if (!r) {
+                p11_writer_done(frame);
                 return -ENOMEM;
+        }
+        r->frame = TAKE_STRUCT(*frame);
         r->type = type;
         r->timeout_usec = timeout_usec;
         r->done = done;
@@ -730,12 +735,14 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
                 if (known)
                         continue;
 
+                _cleanup_(p11_writer_done) P11Writer w = {};
                 ModuleToken *t;
                 Request *r;
-                if (module_token_new(h, &list.slots[j], &t) < 0)
+                if (p11_encode_slot_request(&w, P11_MSG_LIST_CERTS, 0, list.slots[j].slot_id) < 0 ||
+                    module_token_new(h, &list.slots[j], &t) < 0)
                         continue;
                 ModuleToken **a = realloc(h->tokens, sizeof(ModuleToken *) * (h->n_tokens + 1));
-                if (!a || request_new(h, P11_MSG_LIST_CERTS, call_timeout(h), list_certs_done, &r) < 0) {
+                if (!a || request_new(h, P11_MSG_LIST_CERTS, call_timeout(h), list_certs_done, &w, &r) < 0) {
                         if (a)
                                 h->tokens = a;
                         module_token_free(t);
@@ -745,10 +752,6 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
                 h->tokens[h->n_tokens++] = t;
                 r->token = t;
                 r->slot_id = t->token.slot_id;
-                if (p11_encode_slot_request(&r->frame, P11_MSG_LIST_CERTS, 0, t->token.slot_id) < 0) {
-                        request_free(r);
-                        continue;
-                }
                 helper_enqueue(h, r);
                 if (h->state == HELPER_WAITING)
                         return;
@@ -758,16 +761,14 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
 }
 
 static void helper_poll(Helper *h) {
+        _cleanup_(p11_writer_done) P11Writer w = {};
         Request *r;
 
         if (h->state != HELPER_RUNNING || h->poll_pending)
                 return;
-        if (request_new(h, P11_MSG_LIST_SLOTS, call_timeout(h), list_slots_done, &r) < 0)
+        if (p11_encode_empty(&w, P11_MSG_LIST_SLOTS, 0) < 0 ||
+            request_new(h, P11_MSG_LIST_SLOTS, call_timeout(h), list_slots_done, &w, &r) < 0)
                 return;
-        if (p11_encode_empty(&r->frame, P11_MSG_LIST_SLOTS, 0) < 0) {
-                request_free(r);
-                return;
-        }
         h->poll_pending = true;
         helper_enqueue(h, r);
 }
@@ -845,6 +846,7 @@ static _noreturn_ void child_exec(int fd, const char *binary, const char *module
 static int helper_start(Helper *h) {
         P11Manager *m = h->manager;
         _cleanup_close_ int parent = -EBADF, child = -EBADF;
+        _cleanup_(p11_writer_done) P11Writer w = {};
         int pair[2], r;
         Request *req;
 
@@ -877,15 +879,13 @@ static int helper_start(Helper *h) {
         if (r < 0)
                 goto fail;
 
-        r = request_new(h, P11_MSG_HELLO, call_timeout(h), hello_done, &req);
+        P11HelloRequest hello = { .min_version = P11_PROTOCOL_VERSION, .max_version = P11_PROTOCOL_VERSION };
+        r = p11_encode_hello_request(&w, 0, &hello);
         if (r < 0)
                 goto fail;
-        P11HelloRequest hello = { .min_version = P11_PROTOCOL_VERSION, .max_version = P11_PROTOCOL_VERSION };
-        r = p11_encode_hello_request(&req->frame, 0, &hello);
-        if (r < 0) {
-                request_free(req);
+        r = request_new(h, P11_MSG_HELLO, call_timeout(h), hello_done, &w, &req);
+        if (r < 0)
                 goto fail;
-        }
         helper_enqueue(h, req);
         return 0;
 fail:
@@ -1225,6 +1225,7 @@ int p11_manager_sign(
         size_t n_tokens, n_certs;
         Helper *found_helper;
         ModuleToken *found_token;
+        _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
         Request *req;
         int r;
 
@@ -1263,14 +1264,12 @@ int p11_manager_sign(
                 .digest_size = digest_size,
                 .pin = (Secret *) pin,
         };
-        r = request_new(found_helper, P11_MSG_SIGN, m->config.sign_timeout_usec, sign_done, &req);
+        r = p11_encode_sign_request(&w, 0, &sr);
         if (r < 0)
                 return r;
-        r = p11_encode_sign_request(&req->frame, 0, &sr);
-        if (r < 0) {
-                request_free(req);
+        r = request_new(found_helper, P11_MSG_SIGN, m->config.sign_timeout_usec, sign_done, &w, &req);
+        if (r < 0)
                 return r;
-        }
         req->slot_id = sr.slot_id;
         req->sign_cb = cb;
         req->sign_userdata = userdata;
@@ -1313,6 +1312,7 @@ static int find_token(P11Manager *m, const char *uri, Helper **ret_helper, Modul
 
 int p11_manager_login(
         P11Manager *m, const char *token_uri, const Secret *pin, P11SignCallback cb, void *userdata) {
+        _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
         Helper *h;
         ModuleToken *t;
         Request *req;
@@ -1330,14 +1330,12 @@ int p11_manager_login(
                 .flags = pin ? 0 : P11_FLAG_PROTECTED_AUTH,
                 .pin = (Secret *) pin,
         };
-        r = request_new(h, P11_MSG_LOGIN, m->config.sign_timeout_usec, sign_done, &req);
+        r = p11_encode_login_request(&w, 0, &lr);
         if (r < 0)
                 return r;
-        r = p11_encode_login_request(&req->frame, 0, &lr);
-        if (r < 0) {
-                request_free(req);
+        r = request_new(h, P11_MSG_LOGIN, m->config.sign_timeout_usec, sign_done, &w, &req);
+        if (r < 0)
                 return r;
-        }
         req->slot_id = lr.slot_id;
         req->sign_cb = cb;
         req->sign_userdata = userdata;
@@ -1350,6 +1348,7 @@ static void logout_done(Helper *h, Request *req, const P11Frame *reply, int erro
 }
 
 int p11_manager_logout(P11Manager *m, const char *token_uri) {
+        _cleanup_(p11_writer_done) P11Writer w = {};
         Helper *h;
         ModuleToken *t;
         Request *req;
@@ -1360,14 +1359,12 @@ int p11_manager_logout(P11Manager *m, const char *token_uri) {
         r = find_token(m, token_uri, &h, &t);
         if (r < 0)
                 return r;
-        r = request_new(h, P11_MSG_LOGOUT, call_timeout(h), logout_done, &req);
+        r = p11_encode_slot_request(&w, P11_MSG_LOGOUT, 0, t->token.slot_id);
         if (r < 0)
                 return r;
-        r = p11_encode_slot_request(&req->frame, P11_MSG_LOGOUT, 0, t->token.slot_id);
-        if (r < 0) {
-                request_free(req);
+        r = request_new(h, P11_MSG_LOGOUT, call_timeout(h), logout_done, &w, &req);
+        if (r < 0)
                 return r;
-        }
         helper_enqueue(h, req);
         return 0;
 }

@@ -212,13 +212,21 @@ int p11_get_bytes(P11Reader *r, size_t max, uint8_t **ret, size_t *ret_size) {
         return 0;
 }
 
+/* A sized field that must hold no NUL byte (a string, a PIN). */
+static const uint8_t *get_text(P11Reader *r, size_t max, size_t *ret_size) {
+        const uint8_t *p = get_sized(r, max, ret_size);
+        if (p && memchr(p, 0, *ret_size)) {
+                r->error = -EBADMSG;
+                return NULL;
+        }
+        return p;
+}
+
 int p11_get_string(P11Reader *r, size_t max, char **ret) {
         size_t n;
-        const uint8_t *p = get_sized(r, max, &n);
+        const uint8_t *p = get_text(r, max, &n);
         if (!p)
                 return r->error;
-        if (memchr(p, 0, n))
-                return (r->error = -EBADMSG);
         char *s = strndup((const char *) p, n);
         if (!s)
                 return (r->error = -ENOMEM);
@@ -228,11 +236,9 @@ int p11_get_string(P11Reader *r, size_t max, char **ret) {
 
 int p11_get_secret(P11Reader *r, size_t max, Secret **ret) {
         size_t n;
-        const uint8_t *p = get_sized(r, max, &n);
+        const uint8_t *p = get_text(r, max, &n);
         if (!p)
                 return r->error;
-        if (memchr(p, 0, n))
-                return (r->error = -EBADMSG);
         if (n == 0) {
                 /* No PIN (a batch's signatures after the login): no locked memory to set up per request. */
                 *ret = NULL;
@@ -885,18 +891,21 @@ static const char *const p11_error_table[_P11_ERROR_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(p11_error, P11Error);
 
 unsigned p11_pin_flags_from_token_flags(uint64_t f) {
+        static const struct {
+                uint64_t token_flag; /* CKF_* of CK_TOKEN_INFO */
+                unsigned pin_flag;   /* P11_PIN_* */
+        } map[] = {
+                { CKF_USER_PIN_COUNT_LOW, P11_PIN_COUNT_LOW },
+                { CKF_USER_PIN_FINAL_TRY, P11_PIN_FINAL_TRY },
+                { CKF_USER_PIN_LOCKED, P11_PIN_LOCKED },
+                { CKF_USER_PIN_TO_BE_CHANGED, P11_PIN_TO_BE_CHANGED },
+                { CKF_PROTECTED_AUTHENTICATION_PATH, P11_PROTECTED_AUTH_PATH },
+                { CKF_LOGIN_REQUIRED, P11_LOGIN_REQUIRED },
+        };
         unsigned r = 0;
-        if (f & CKF_USER_PIN_COUNT_LOW)
-                r |= P11_PIN_COUNT_LOW;
-        if (f & CKF_USER_PIN_FINAL_TRY)
-                r |= P11_PIN_FINAL_TRY;
-        if (f & CKF_USER_PIN_LOCKED)
-                r |= P11_PIN_LOCKED;
-        if (f & CKF_USER_PIN_TO_BE_CHANGED)
-                r |= P11_PIN_TO_BE_CHANGED;
-        if (f & CKF_PROTECTED_AUTHENTICATION_PATH)
-                r |= P11_PROTECTED_AUTH_PATH;
-        if (f & CKF_LOGIN_REQUIRED)
-                r |= P11_LOGIN_REQUIRED;
+
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (f & map[i].token_flag)
+                        r |= map[i].pin_flag;
         return r;
 }

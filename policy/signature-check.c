@@ -6,6 +6,7 @@
 #include "policy/signature-check.h"
 #include "string-table.h"
 #include "string-util.h"
+#include "time-util.h"
 
 static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
         [SIGNING_TIME_NONE] = "none",
@@ -106,8 +107,7 @@ static int check_binding(const Policy *p, const CmsSignerResult *s, SignatureChe
 
 /* "2026-12-06 14:30 UTC", or "?" when t cannot be shown. */
 static void format_utc(time_t t, char *buf, size_t size) {
-        struct tm tm;
-        if (t == (time_t) -1 || !gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        if (t == (time_t) -1 || utc_strftime(buf, size, "%Y-%m-%d %H:%M UTC", t) < 0)
                 snprintf(buf, size, "?");
 }
 

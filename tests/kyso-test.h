@@ -21,3 +21,25 @@ static inline const char *test_getenv_or_skip(const char *name) {
         }
         return v;
 }
+
+/* The main() of a test program: runs the CMUnitTest entries given in braces ({ cmocka_unit_test(...),
+ * cmocka_unit_test_setup_teardown(...), }) in order, between group_setup and group_teardown (either may be
+ * NULL). */
+#define KYSO_TEST_MAIN_GROUP(group_setup, group_teardown, ...)                     \
+        int main(void) {                                                           \
+                const struct CMUnitTest tests[] = __VA_ARGS__;                     \
+                return cmocka_run_group_tests(tests, group_setup, group_teardown); \
+        }
+#define KYSO_TEST_MAIN(...) KYSO_TEST_MAIN_GROUP(NULL, NULL, __VA_ARGS__)
+
+/* The main() of a test program whose every test runs in a fixture of its own, made by setup and removed by
+ * teardown: the entries given in braces ({ cmocka_unit_test(...), }) all get those two. */
+#define KYSO_TEST_MAIN_FIXTURE(setup, teardown, ...)              \
+        int main(void) {                                          \
+                struct CMUnitTest tests[] = __VA_ARGS__;          \
+                for (size_t i = 0; i < ELEMENTSOF(tests); i++) {  \
+                        tests[i].setup_func = (setup);            \
+                        tests[i].teardown_func = (teardown);      \
+                }                                                 \
+                return cmocka_run_group_tests(tests, NULL, NULL); \
+        }

@@ -81,6 +81,54 @@ static int open_reader(const char *path, AuditReader **ret) {
         return r;
 }
 
+/* The options the audit verbs share, at c from getopt_long(): --log (into *log_arg), --verbose, --help
+ * (help shown) and anything unknown (help shown). -1 when the verb goes on, else its exit code. */
+static int shared_option(int c, const char **log_arg, void (*help)(void)) {
+        switch (c) {
+        case 'l':
+                *log_arg = optarg;
+                return -1;
+        case 'v':
+                kysoctl_set_verbose();
+                return -1;
+        case 'h':
+                help();
+                return KYSOCTL_EXIT_OK;
+        default:
+                help();
+                return KYSOCTL_EXIT_USAGE;
+        }
+}
+
+/* Opens the log that --log (or the default) names, for show and report; on failure says why and returns
+ * the exit code, else KYSOCTL_EXIT_OK. */
+static int open_log(const char *log_arg, char **ret_path, AuditReader **ret_reader) {
+        int r;
+
+        if (log_path(log_arg, ret_path) < 0)
+                return KYSOCTL_EXIT_INTERNAL;
+        r = open_reader(*ret_path, ret_reader);
+        if (r < 0)
+                return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+        return KYSOCTL_EXIT_OK;
+}
+
+/* Makes the reader read only the window [since, until]: found by bisection, then the lines from there (see
+ * audit-window.h for what the window is when the clock went backwards). */
+static int window_select(AuditReader *reader, int64_t since, int64_t until) {
+        AuditWindow win;
+        AuditPos near;
+        int r;
+
+        audit_window_init(&win, since, until);
+        r = audit_window_start_near(reader, &win, &near);
+        if (r >= 0)
+                r = audit_window_find(reader, &near, &win);
+        if (r >= 0)
+                r = audit_window_apply(reader, &win);
+        return r;
+}
+
 /* A date or time on the command line: with "Z" or "+07:00" as given; without an offset in local time. An
  * --until date without a time means the end of that day. */
 static int parse_user_time(const char *s, bool until, int64_t *ret) {
@@ -163,38 +211,22 @@ static int verb_show(int argc, char **argv) {
                 case 'C':
                         csv = true;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'h':
-                        show_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        show_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, show_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc || (json && csv)) {
                 show_help();
                 return KYSOCTL_EXIT_USAGE;
         }
 
-        if (log_path(log_arg, &path) < 0)
-                return KYSOCTL_EXIT_INTERNAL;
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
-        r = open_reader(path, &reader);
-        if (r < 0)
-                return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+        r = open_log(log_arg, &path, &reader);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
 
-        /* Only the window is read: found by bisection, then the lines from there (see audit-window.h for
-         * what the window is when the clock went backwards). */
-        AuditWindow win;
-        AuditPos near;
-        audit_window_init(&win, filter.since, filter.until);
-        r = audit_window_start_near(reader, &win, &near);
-        if (r >= 0)
-                r = audit_window_find(reader, &near, &win);
-        if (r >= 0)
-                r = audit_window_apply(reader, &win);
+        r = window_select(reader, filter.since, filter.until);
         if (r < 0) {
                 fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
@@ -267,18 +299,10 @@ static int verb_verify_log(int argc, char **argv) {
                 case 'j':
                         json = true;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
-                case 'h':
-                        verify_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        verify_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, verify_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc) {
                 verify_help();
@@ -521,18 +545,10 @@ static int verb_report(int argc, char **argv) {
                         if (strv_extend(&gov, optarg) < 0)
                                 return KYSOCTL_EXIT_INTERNAL;
                         break;
-                case 'l':
-                        log_arg = optarg;
-                        break;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
-                case 'h':
-                        report_help();
-                        return KYSOCTL_EXIT_OK;
                 default:
-                        report_help();
-                        return KYSOCTL_EXIT_USAGE;
+                        r = shared_option(c, &log_arg, report_help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc || year == 0) {
                 report_help();
@@ -595,13 +611,10 @@ static int verb_report(int argc, char **argv) {
         if (r < 0)
                 return KYSOCTL_EXIT_USAGE;
 
-        if (log_path(log_arg, &path) < 0)
-                return KYSOCTL_EXIT_INTERNAL;
-
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
-        r = open_reader(path, &reader);
-        if (r < 0)
-                return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
+        r = open_log(log_arg, &path, &reader);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
         /* The report says whether the log it comes from is intact: verify reads the whole chain, on
          * another thread, while this one finds the window (bisection) and gathers its figures. */
         VerifyJob job = { .path = path };
@@ -610,15 +623,8 @@ static int verb_report(int argc, char **argv) {
         if (!threaded)
                 verify_job(&job);
 
-        AuditWindow win;
-        AuditPos near;
         _cleanup_(audit_report_freep) AuditReport *rep = NULL;
-        audit_window_init(&win, w.start_ms, w.end_ms);
-        r = audit_window_start_near(reader, &win, &near);
-        if (r >= 0)
-                r = audit_window_find(reader, &near, &win);
-        if (r >= 0)
-                r = audit_window_apply(reader, &win);
+        r = window_select(reader, w.start_ms, w.end_ms);
         if (r >= 0)
                 r = audit_report_build(
                         reader, &w,

@@ -17,6 +17,7 @@
 #include "kysoctl.h"
 #include "policy/policy.h"
 #include "string-util.h"
+#include "time-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -80,17 +81,14 @@ typedef enum DateStyle {
 } DateStyle;
 
 static void format_date(int64_t t, DateStyle style, char buf[static 32]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
         buf[0] = '\0';
-        if (t <= 0 || !gmtime_r(&tt, &tm))
-                return;
-        if (style == DATE_ISO)
-                strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        else if (style == DATE_DAY)
-                strftime(buf, 32, "%Y-%m-%d", &tm);
-        else
-                strftime(buf, 32, "%d/%m/%Y", &tm);
+        if (t > 0)
+                (void) utc_strftime(
+                        buf, 32,
+                        style == DATE_ISO   ? "%Y-%m-%dT%H:%M:%SZ"
+                        : style == DATE_DAY ? "%Y-%m-%d"
+                                            : "%d/%m/%Y",
+                        t);
 }
 
 static const char *status_vi(const char *s) {

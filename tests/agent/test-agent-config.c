@@ -234,15 +234,12 @@ static void test_signature_places(void **state) {
         expect_error("signature-place = first,1,2,3,4\n", "signature-place needs");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_all_keys),
-                cmocka_unit_test(test_errors_name_file_and_line),
-                cmocka_unit_test(test_durations_and_booleans),
-                cmocka_unit_test(test_load_explicit_and_search),
-                cmocka_unit_test(test_signature_images),
-                cmocka_unit_test(test_signature_places),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_durations_and_booleans),
+        cmocka_unit_test(test_load_explicit_and_search),
+        cmocka_unit_test(test_signature_images),
+        cmocka_unit_test(test_signature_places),
+});

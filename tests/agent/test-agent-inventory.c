@@ -283,8 +283,9 @@ static void test_dicts(void **state) {
         dbus_message_unref(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        setup_keys, free_keys,
+        {
                 cmocka_unit_test(test_fields),
                 cmocka_unit_test(test_ec_key),
                 cmocka_unit_test(test_status_from_validity),
@@ -293,6 +294,4 @@ int main(void) {
                 cmocka_unit_test(test_pin_state),
                 cmocka_unit_test(test_key_after_login),
                 cmocka_unit_test(test_dicts),
-        };
-        return cmocka_run_group_tests(tests, setup_keys, free_keys);
-}
+        });

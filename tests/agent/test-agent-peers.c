@@ -168,9 +168,8 @@ static void test_uid_asked_once_per_sender_in_order(void **state) {
         assert_true(run_until(f->event, one_peer_left, f, 5000000));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_uid_asked_once_per_sender_in_order, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_uid_asked_once_per_sender_in_order),
+        });

@@ -346,16 +346,13 @@ static void test_free_with_a_running_job(void **state) {
         assert_int_equal(load(&n_freed), 2);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_results_on_the_loop),
-                cmocka_unit_test(test_loop_serves_while_a_job_waits),
-                cmocka_unit_test(test_cancel_running),
-                cmocka_unit_test(test_cancel_hook_frees_the_thread),
-                cmocka_unit_test(test_cancel_queued),
-                cmocka_unit_test(test_bounded_threads),
-                cmocka_unit_test(test_done_cancels_a_finished_job),
-                cmocka_unit_test(test_free_with_a_running_job),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_results_on_the_loop),
+        cmocka_unit_test(test_loop_serves_while_a_job_waits),
+        cmocka_unit_test(test_cancel_running),
+        cmocka_unit_test(test_cancel_hook_frees_the_thread),
+        cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_bounded_threads),
+        cmocka_unit_test(test_done_cancels_a_finished_job),
+        cmocka_unit_test(test_free_with_a_running_job),
+});

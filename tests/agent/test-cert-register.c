@@ -41,14 +41,21 @@ static void temp_path(char dir[static 32], char path[static 64]) {
         snprintf(path, 64, "%s/state/certificates.json", dir);
 }
 
+/* r sees s at time now: the change it reports must have want_flags. The change stays in *c, for the caller's
+ * further checks, until the next call (or the caller's cert_register_change_done()). */
+static void
+observe(CertRegister *r, const CertSighting *s, int64_t now, unsigned want_flags, CertRegisterChange *c) {
+        cert_register_change_done(c);
+        assert_int_equal(cert_register_observe(r, s, now, c), 0);
+        assert_int_equal(c->flags, want_flags);
+}
+
 static void test_first_seen_status_renewal(void **state) {
         _cleanup_(cert_register_freep) CertRegister *r = cert_register_new("/nonexistent");
         CertRegisterChange c = {};
 
         CertSighting s = sighting(fp_old, "Nguyễn Văn A", NOW + 40 * DAY, "unchecked");
-        assert_int_equal(cert_register_observe(r, &s, NOW, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_FIRST_SEEN);
-        cert_register_change_done(&c);
+        observe(r, &s, NOW, CERT_REGISTER_FIRST_SEEN, &c);
         CertRegisterEntry *e = cert_register_find(r, fp_old);
         assert_non_null(e);
         assert_null(e->status); /* "unchecked" is no status */
@@ -56,39 +63,29 @@ static void test_first_seen_status_renewal(void **state) {
 
         /* The check's result: a status but no change to report (none was known). */
         s.status = "expiring";
-        assert_int_equal(cert_register_observe(r, &s, NOW + 10, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_STATUS_CHANGED);
+        observe(r, &s, NOW + 10, CERT_REGISTER_STATUS_CHANGED, &c);
         assert_null(c.old_status);
-        cert_register_change_done(&c);
         assert_int_equal(e->last_seen, NOW + 10);
         assert_int_equal(e->first_seen, NOW);
 
         s.status = "expiring";
-        assert_int_equal(cert_register_observe(r, &s, NOW + 20, &c), 0);
-        assert_int_equal(c.flags, 0);
-        cert_register_change_done(&c);
+        observe(r, &s, NOW + 20, 0, &c);
 
         s.status = "revoked";
-        assert_int_equal(cert_register_observe(r, &s, NOW + 30, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_STATUS_CHANGED);
+        observe(r, &s, NOW + 30, CERT_REGISTER_STATUS_CHANGED, &c);
         assert_string_equal(c.old_status, "expiring");
-        cert_register_change_done(&c);
         assert_string_equal(cert_register_find(r, fp_old)->status, "revoked");
 
         /* Another holder's certificate renews nothing. */
         CertSighting o = sighting(fp_other, "Trần Thị B", NOW + 400 * DAY, "valid");
-        assert_int_equal(cert_register_observe(r, &o, NOW + 40, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_FIRST_SEEN);
-        cert_register_change_done(&c);
+        observe(r, &o, NOW + 40, CERT_REGISTER_FIRST_SEEN, &c);
 
         /* The same holder's new certificate renews the old one. */
         CertSighting n = sighting(fp_new, "Nguyễn Văn A", NOW + 700 * DAY, "valid");
-        assert_int_equal(cert_register_observe(r, &n, NOW + 50, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_FIRST_SEEN | CERT_REGISTER_RENEWAL);
+        observe(r, &n, NOW + 50, CERT_REGISTER_FIRST_SEEN | CERT_REGISTER_RENEWAL, &c);
         assert_non_null(c.renewed);
         assert_string_equal(c.renewed->fingerprint, fp_old);
         assert_string_equal(c.renewed_old_status, "revoked");
-        cert_register_change_done(&c);
         e = cert_register_find(r, fp_old);
         assert_string_equal(e->status, "renewed");
         assert_string_equal(e->renewed_by, fp_new);
@@ -96,12 +93,10 @@ static void test_first_seen_status_renewal(void **state) {
 
         /* A renewed certificate seen valid stays "renewed"; expired is news. */
         s.status = "valid";
-        assert_int_equal(cert_register_observe(r, &s, NOW + 60, &c), 0);
-        assert_int_equal(c.flags, 0);
-        cert_register_change_done(&c);
+        observe(r, &s, NOW + 60, 0, &c);
         s.status = "expired";
-        assert_int_equal(cert_register_observe(r, &s, NOW + 70, &c), 0);
-        assert_int_equal(c.flags, CERT_REGISTER_STATUS_CHANGED);
+        observe(r, &s, NOW + 70, CERT_REGISTER_STATUS_CHANGED, &c);
+
         cert_register_change_done(&c);
 
         CertSighting bad = sighting("abc", "x", NOW, "valid");
@@ -239,13 +234,10 @@ static void test_replay(void **state) {
         assert_string_equal(cert_register_find(r, fp_other)->holder, "Trần Thị Bình");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_first_seen_status_renewal),
-                cmocka_unit_test(test_save_load),
-                cmocka_unit_test(test_path_beside),
-                cmocka_unit_test(test_notify_decide),
-                cmocka_unit_test(test_replay),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_first_seen_status_renewal),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_path_beside),
+        cmocka_unit_test(test_notify_decide),
+        cmocka_unit_test(test_replay),
+});

@@ -43,15 +43,12 @@ export KYSO_POLICY="$T/policy.conf"
 export KYSO_P11_HELPER XDG_CONFIG_HOME="$T/xdg-config" XDG_STATE_HOME="$T/xdg-state"
 unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 
-cat >"$T/kysod.conf" <<CONF
-# test configuration
-module = $KYSO_SOFTHSM_MODULE
-use-p11-kit-registry = no
-poll-interval = 200ms
-helper-timeout = 5s
-audit-log = $T/state/audit.jsonl
-log-level = debug
-CONF
+# kysod_conf MODULE HELPER-TIMEOUT [LINE...]: a kysod.conf of this test, for MODULE alone.
+kysod_conf() {
+        printf '%s\n' "# test configuration" "module = $1" "use-p11-kit-registry = no" "poll-interval = 200ms" \
+                "helper-timeout = $2" "audit-log = $T/state/audit.jsonl" "${@:3}"
+}
+kysod_conf "$KYSO_SOFTHSM_MODULE" 5s "log-level = debug" >"$T/kysod.conf"
 
 name_owned() {
         dbus-send --bus="$1" --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
@@ -66,6 +63,12 @@ call() { # call BUS METHOD [ARGS...]
 
 n_tokens() { call "$1" GetTokens 2>/dev/null | jq '.data[0] | length'; }
 has_two_tokens() { [[ $(n_tokens "$1") == 2 ]]; }
+# helpers_left "PID...": those of kysod's helper PIDs (a list made before it stopped) that still run.
+helpers_left() {
+        local h left=""
+        for h in $1; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
+        echo "$left"
+}
 
 # --- Command line and configuration.
 expect_match "kysod --version" "^kysod [0-9]+\.[0-9]+" "$("$KYSOD" --version)"
@@ -274,9 +277,7 @@ helpers=$(pgrep -P "$KPID" | tr '\n' ' ')
 kill -TERM "$KPID"
 wait "$KPID"
 expect_eq "SIGTERM: kysod exits with 0" 0 "$?"
-left=""
-for h in $helpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
-expect_eq "SIGTERM: no helper left running" "" "$left"
+expect_eq "SIGTERM: no helper left running" "" "$(helpers_left "$helpers")"
 # --- The agent's own events are in the audit log, chained, in order.
 events=$("$KYSOCTL" audit show --log "$T/state/audit.jsonl" --json | jq -r '.[].event' | tr '\n' ' ')
 expect_match "audit: start, configuration and policy recorded first" "^agent-start config-load policy-load " "$events"
@@ -300,13 +301,7 @@ expect "SIGTERM: the name is released" wait_for 5 bash -c "! dbus-send --bus='$M
 
 # --- Token removal and insertion, and a hanging module, through the fault-injecting module (tests/pkcs11).
 if [[ -n ${KYSO_FAULT_MODULE:-} && -r ${KYSO_FAULT_MODULE:-} ]]; then
-        cat >"$T/fault.conf" <<CONF
-module = $KYSO_FAULT_MODULE
-use-p11-kit-registry = no
-poll-interval = 200ms
-helper-timeout = 1s
-audit-log = $T/state/audit.jsonl
-CONF
+        kysod_conf "$KYSO_FAULT_MODULE" 1s >"$T/fault.conf"
         fault() { # fault COMMAND...: atomically replace the control file
                 printf '%s\n' "$@" >"$T/fault.tmp" && mv -f "$T/fault.tmp" "$T/fault.control"
         }
@@ -342,9 +337,7 @@ CONF
         kill -INT "$FPID"
         wait "$FPID"
         expect_eq "SIGINT (Ctrl-C): kysod exits with 0" 0 "$?"
-        left=""
-        for h in $fhelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
-        expect_eq "SIGINT: no helper left running" "" "$left"
+        expect_eq "SIGINT: no helper left running" "" "$(helpers_left "$fhelpers")"
 
         # kysod killed outright while its helper hangs in a module call (so the helper never reads the EOF):
         # the helper must not linger (parent-death signal). A long helper-timeout keeps the call hanging.
@@ -466,9 +459,7 @@ expect_match "activation: the agent is the build tree's kysod" "kysod" "$(cat /p
 ahelpers=$(pgrep -P "$apid" | tr '\n' ' ')
 kill -TERM "$apid"
 expect "activated kysod exits on SIGTERM" wait_for 10 bash -c "! kill -0 $apid 2>/dev/null"
-left=""
-for h in $ahelpers; do kill -0 "$h" 2>/dev/null && left+=" $h"; done
-expect_eq "activated kysod: no helper left running" "" "$left"
+expect_eq "activated kysod: no helper left running" "" "$(helpers_left "$ahelpers")"
 
 # --- The installed unit and activation file.
 unit="$B/systemd/kysod.service"

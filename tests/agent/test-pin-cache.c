@@ -208,20 +208,17 @@ static void test_kind_names(void **state) {
         assert_int_equal(pin_cache_kind_from_string("x"), -EINVAL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_off_by_default),
-                cmocka_unit_test(test_personal_expiry),
-                cmocka_unit_test(test_lazy_expiry_on_get),
-                cmocka_unit_test(test_policy_cap),
-                cmocka_unit_test(test_policy_forbids),
-                cmocka_unit_test(test_organization_off),
-                cmocka_unit_test(test_organization_configured),
-                cmocka_unit_test(test_replace_and_forget),
-                cmocka_unit_test(test_copy_not_shared),
-                cmocka_unit_test(test_reconfigure),
-                cmocka_unit_test(test_timer),
-                cmocka_unit_test(test_kind_names),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_off_by_default),
+        cmocka_unit_test(test_personal_expiry),
+        cmocka_unit_test(test_lazy_expiry_on_get),
+        cmocka_unit_test(test_policy_cap),
+        cmocka_unit_test(test_policy_forbids),
+        cmocka_unit_test(test_organization_off),
+        cmocka_unit_test(test_organization_configured),
+        cmocka_unit_test(test_replace_and_forget),
+        cmocka_unit_test(test_copy_not_shared),
+        cmocka_unit_test(test_reconfigure),
+        cmocka_unit_test(test_timer),
+        cmocka_unit_test(test_kind_names),
+});

@@ -58,6 +58,12 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* The basic value at it, then on to the next argument. */
+static void get_next(DBusMessageIter *it, void *value) {
+        dbus_message_iter_get_basic(it, value);
+        dbus_message_iter_next(it);
+}
+
 /* Starts a confirmation and runs until its handler was called. */
 static void confirm_and_wait(Fixture *x) {
         unsigned before = x->f->handled;
@@ -89,22 +95,17 @@ static void test_confirm_sends_the_facts(void **state) {
         assert_string_equal(x->f->signature, "ssua(sts)sssxsb");
 
         assert_true(dbus_message_iter_init(x->f->last_call, &it));
-        dbus_message_iter_get_basic(&it, &app_name);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &exe);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &pid);
-        dbus_message_iter_next(&it);
+        get_next(&it, &app_name);
+        get_next(&it, &exe);
+        get_next(&it, &pid);
         assert_string_equal(app_name, "qlvb");
         assert_string_equal(exe, "/usr/bin/qlvb");
         assert_int_equal(pid, 4242);
         /* Both documents; the line break that could fake a line in the app's dialog is replaced. */
         dbus_message_iter_recurse(&it, &arr);
         dbus_message_iter_recurse(&arr, &st);
-        dbus_message_iter_get_basic(&st, &name);
-        dbus_message_iter_next(&st);
-        dbus_message_iter_get_basic(&st, &size);
-        dbus_message_iter_next(&st);
+        get_next(&st, &name);
+        get_next(&st, &size);
         dbus_message_iter_get_basic(&st, &sha);
         assert_null(strchr(name, '\n'));
         assert_non_null(strstr(name, "FAKE LINE.pdf"));
@@ -116,16 +117,11 @@ static void test_confirm_sends_the_facts(void **state) {
         assert_string_equal(name, "phu-luc.pdf");
         assert_false(dbus_message_iter_next(&arr));
         dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &holder);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &org);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &kind);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &not_after);
-        dbus_message_iter_next(&it);
-        dbus_message_iter_get_basic(&it, &role);
-        dbus_message_iter_next(&it);
+        get_next(&it, &holder);
+        get_next(&it, &org);
+        get_next(&it, &kind);
+        get_next(&it, &not_after);
+        get_next(&it, &role);
         dbus_message_iter_get_basic(&it, &final_try);
         assert_string_equal(holder, "Nguyễn Văn An");
         assert_string_equal(org, ""); /* unknown */
@@ -339,20 +335,19 @@ static void test_bad_arguments(void **state) {
         assert_string_equal(dbus_prompter_get_name(x->p), dbus_bus_get_unique_name(x->f->app));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_confirm_sends_the_facts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_confirm_answers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_no_such_object, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ask_pin, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ask_pin_bad_answers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_locked_pin_never_asked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timeout_sends_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_app_leaves_mid_call, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_free_with_open_call, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_confirm_sends_the_facts),
+                cmocka_unit_test(test_confirm_answers),
+                cmocka_unit_test(test_no_such_object),
+                cmocka_unit_test(test_ask_pin),
+                cmocka_unit_test(test_ask_pin_bad_answers),
+                cmocka_unit_test(test_locked_pin_never_asked),
+                cmocka_unit_test(test_timeout_sends_cancel),
+                cmocka_unit_test(test_cancel),
+                cmocka_unit_test(test_app_leaves_mid_call),
+                cmocka_unit_test(test_disconnect),
+                cmocka_unit_test(test_free_with_open_call),
+                cmocka_unit_test(test_bad_arguments),
+        });

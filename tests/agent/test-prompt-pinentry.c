@@ -56,24 +56,33 @@ static int on_safety(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void run_until_answer(Fixture *f) {
+/* Runs the test's event loop until done(f), for 20 s at most. */
+static void run_until(Fixture *f, bool (*done)(Fixture *f)) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *safety = NULL;
         assert_int_equal(
                 sd_event_add_time_relative(
                         f->event, &safety, CLOCK_MONOTONIC, 20 * 1000000, 0, on_safety, f),
                 0);
-        while (f->calls == 0)
+        while (!done(f))
                 assert_true(sd_event_run(f->event, UINT64_MAX) >= 0);
 }
 
+/* A handler was called. */
+static bool answered(Fixture *f) {
+        return f->calls > 0;
+}
+
+/* No pinentry process is left. */
+static bool reaped(Fixture *f) {
+        return pinentry_prompter_children(f->prompter) == 0;
+}
+
+static void run_until_answer(Fixture *f) {
+        run_until(f, answered);
+}
+
 static void run_until_reaped(Fixture *f) {
-        _cleanup_(sd_event_source_unrefp) sd_event_source *safety = NULL;
-        assert_int_equal(
-                sd_event_add_time_relative(
-                        f->event, &safety, CLOCK_MONOTONIC, 20 * 1000000, 0, on_safety, f),
-                0);
-        while (pinentry_prompter_children(f->prompter) > 0)
-                assert_true(sd_event_run(f->event, UINT64_MAX) >= 0);
+        run_until(f, reaped);
 }
 
 static void on_confirm(Prompter *p, PromptReply reply, int error, void *userdata) {
@@ -158,30 +167,51 @@ static void test_confirm_yes(void **state) {
         assert_null(strstr(log, "GETPIN"));
 }
 
-static void test_confirm_no(void **state) {
-        Fixture *f = *state;
-        write_script(f, "confirm no\n");
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_NO);
-        assert_int_equal(f->error, 0);
-}
+/* One prompt against a scripted answer: what its handler gets. Each row runs in a fixture of its own. */
+static void test_scripted_answers(void **state) {
+        static const struct {
+                const char *script;
+                bool ask_pin; /* AskPin (for a PIN of "t"), else Confirm */
+                PromptReply reply;
+                int error;
+                const char *pin; /* AskPin: the PIN the handler gets, NULL for none */
+                bool reaped;     /* the pinentry process is gone after the answer */
+        } cases[] = {
+                { "confirm no\n", false, PROMPT_REPLY_NO, 0, NULL, false },
+                { "confirm cancel\n", false, PROMPT_REPLY_CANCELLED, 0, NULL, false },
+                { "err 83886081\n", false, PROMPT_REPLY_ERROR, -EIO, NULL, false },
+                { "crash\n", false, PROMPT_REPLY_ERROR, -EPIPE, NULL, true },
+                { "garbage\n", false, PROMPT_REPLY_ERROR, -EPROTO, NULL, true },
+                /* "12%34 a b%" with a literal space, an escaped space and an escaped '%'. */
+                { "pin 12%2534 a%20b%25\n", true, PROMPT_REPLY_YES, 0, "12%34 a b%", false },
+                { "pin 12%2\n", true, PROMPT_REPLY_ERROR, -EPROTO, NULL, false },
+                { "confirm cancel\n", true, PROMPT_REPLY_CANCELLED, 0, NULL, false },
+        };
+        PromptPinRequest req = { .token_label = "t", .tries_left = -1 };
 
-static void test_confirm_cancel(void **state) {
-        Fixture *f = *state;
-        write_script(f, "confirm cancel\n");
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_CANCELLED);
-}
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                void *st;
+                Fixture *f;
 
-static void test_confirm_other_error(void **state) {
-        Fixture *f = *state;
-        write_script(f, "err 83886081\n");
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
-        assert_int_equal(f->error, -EIO);
+                print_message("%s %s", cases[i].ask_pin ? "AskPin" : "Confirm", cases[i].script);
+                assert_int_equal(setup(&st), 0);
+                f = st;
+                write_script(f, cases[i].script);
+                if (cases[i].ask_pin)
+                        assert_int_equal(prompter_ask_pin(f->prompter, &req, on_pin, f), 0);
+                else
+                        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
+                run_until_answer(f);
+                assert_int_equal(f->reply, cases[i].reply);
+                assert_int_equal(f->error, cases[i].error);
+                if (cases[i].pin)
+                        assert_string_equal(secret_get(f->pin), cases[i].pin);
+                else
+                        assert_null(f->pin);
+                if (cases[i].reaped)
+                        run_until_reaped(f);
+                assert_int_equal(teardown(&st), 0);
+        }
 }
 
 static void test_getpin(void **state) {
@@ -203,41 +233,6 @@ static void test_getpin(void **state) {
         assert_non_null(strstr(log, "Leader token"));
         assert_null(strstr(log, "SETERROR"));
         assert_null(strstr(log, "735190")); /* the PIN never goes back to pinentry */
-}
-
-static void test_getpin_escaped(void **state) {
-        Fixture *f = *state;
-        PromptPinRequest req = { .token_label = "t", .tries_left = -1 };
-
-        /* "12%34 a b%" with a literal space, an escaped space and an escaped '%'. */
-        write_script(f, "pin 12%2534 a%20b%25\n");
-        assert_int_equal(prompter_ask_pin(f->prompter, &req, on_pin, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_YES);
-        assert_string_equal(secret_get(f->pin), "12%34 a b%");
-}
-
-static void test_getpin_bad_escape(void **state) {
-        Fixture *f = *state;
-        PromptPinRequest req = { .token_label = "t", .tries_left = -1 };
-
-        write_script(f, "pin 12%2\n");
-        assert_int_equal(prompter_ask_pin(f->prompter, &req, on_pin, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
-        assert_int_equal(f->error, -EPROTO);
-        assert_null(f->pin);
-}
-
-static void test_getpin_cancel(void **state) {
-        Fixture *f = *state;
-        PromptPinRequest req = { .token_label = "t", .tries_left = -1 };
-
-        write_script(f, "confirm cancel\n");
-        assert_int_equal(prompter_ask_pin(f->prompter, &req, on_pin, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_CANCELLED);
-        assert_null(f->pin);
 }
 
 static void test_getpin_retry_shows_error(void **state) {
@@ -265,26 +260,6 @@ static void test_locked_never_asked(void **state) {
         assert_int_equal(pinentry_prompter_children(f->prompter), 0);
 }
 
-static void test_crash(void **state) {
-        Fixture *f = *state;
-        write_script(f, "crash\n");
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
-        assert_int_equal(f->error, -EPIPE);
-        run_until_reaped(f);
-}
-
-static void test_garbage(void **state) {
-        Fixture *f = *state;
-        write_script(f, "garbage\n");
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
-        assert_int_equal(f->error, -EPROTO);
-        run_until_reaped(f);
-}
-
 static pid_t logged_pid(Fixture *f) {
         _cleanup_free_ char *log = read_log(f);
         const char *s = strstr(log, "START pid=");
@@ -292,21 +267,28 @@ static pid_t logged_pid(Fixture *f) {
         return (pid_t) atol(s + strlen("START pid="));
 }
 
-static void test_hang_times_out(void **state) {
-        Fixture *f = *state;
+/* A confirmation against script, by a prompter with this timeout: how long its answer took. */
+static uint64_t confirm_timed(Fixture *f, const char *script, uint64_t timeout_usec) {
         uint64_t t0, t1;
-        pid_t pid;
 
-        assert_int_equal(make_prompter(f, scripted, 300 * 1000, NULL), 0);
-        write_script(f, "hang\n");
+        assert_int_equal(make_prompter(f, scripted, timeout_usec, NULL), 0);
+        write_script(f, script);
         assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t0) >= 0);
         assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
         run_until_answer(f);
         assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t1) >= 0);
+        return t1 - t0;
+}
+
+static void test_hang_times_out(void **state) {
+        Fixture *f = *state;
+        uint64_t took = confirm_timed(f, "hang\n", 300 * 1000);
+        pid_t pid;
+
         assert_int_equal(f->reply, PROMPT_REPLY_ERROR);
         assert_int_equal(f->error, -ETIMEDOUT);
-        assert_true(t1 - t0 >= 300 * 1000);
-        assert_true(t1 - t0 < 5 * 1000000);
+        assert_true(took >= 300 * 1000);
+        assert_true(took < 5 * 1000000);
 
         /* The program was killed and reaped: its pid is gone (a zombie would still answer kill(0)). */
         pid = logged_pid(f);
@@ -318,17 +300,11 @@ static void test_hang_times_out(void **state) {
 /* A program that ignores SIGINT is killed after the grace period; the answer does not wait for that. */
 static void test_stubborn_is_killed(void **state) {
         Fixture *f = *state;
-        uint64_t t0, t1;
+        uint64_t took = confirm_timed(f, "stubborn\n", 200 * 1000);
         pid_t pid;
 
-        assert_int_equal(make_prompter(f, scripted, 200 * 1000, NULL), 0);
-        write_script(f, "stubborn\n");
-        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t0) >= 0);
-        assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), 0);
-        run_until_answer(f);
-        assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &t1) >= 0);
         assert_int_equal(f->error, -ETIMEDOUT);
-        assert_true(t1 - t0 < 1500 * 1000);
+        assert_true(took < 1500 * 1000);
         pid = logged_pid(f);
         assert_int_equal(kill(pid, 0), 0); /* still there: it ignored SIGINT */
         assert_int_equal(pinentry_prompter_children(f->prompter), 1);
@@ -834,17 +810,10 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_parse_response),
                 cmocka_unit_test_setup_teardown(test_confirm_yes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_confirm_no, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_confirm_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_confirm_other_error, setup, teardown),
+                cmocka_unit_test(test_scripted_answers),
                 cmocka_unit_test_setup_teardown(test_getpin, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_getpin_escaped, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_getpin_bad_escape, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_getpin_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_getpin_retry_shows_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_locked_never_asked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hang_times_out, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stubborn_is_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),

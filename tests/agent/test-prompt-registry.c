@@ -162,12 +162,11 @@ static void test_open_call_ends_with_the_registration(void **state) {
         assert_null(x->f->pin_got);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_register_unregister, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dropped_when_the_connection_leaves, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_call_ends_with_the_registration, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_register_unregister),
+                cmocka_unit_test(test_bounded),
+                cmocka_unit_test(test_dropped_when_the_connection_leaves),
+                cmocka_unit_test(test_open_call_ends_with_the_registration),
+        });

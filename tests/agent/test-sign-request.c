@@ -58,11 +58,8 @@ static void test_finish_from_anywhere(void **state) {
         request_free(r);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_path),
-                cmocka_unit_test(test_refused),
-                cmocka_unit_test(test_finish_from_anywhere),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_path),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_finish_from_anywhere),
+});

@@ -126,11 +126,8 @@ static void test_chain_check_cancelled(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_chain_intact),
-                cmocka_unit_test(test_chain_broken_once),
-                cmocka_unit_test(test_chain_check_cancelled),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_chain_intact),
+        cmocka_unit_test(test_chain_broken_once),
+        cmocka_unit_test(test_chain_check_cancelled),
+});

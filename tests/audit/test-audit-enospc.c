@@ -163,10 +163,7 @@ static void test_tmpfs_full_then_freed(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tmpfs_full),
-                cmocka_unit_test(test_tmpfs_full_then_freed),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_tmpfs_full),
+        cmocka_unit_test(test_tmpfs_full_then_freed),
+});

@@ -278,17 +278,14 @@ static void test_group_larger_than_file(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_group_chain),
-                cmocka_unit_test(test_group_first_of_file),
-                cmocka_unit_test(test_group_fsync),
-                cmocka_unit_test(test_group_enospc),
-                cmocka_unit_test(test_group_short_write),
-                cmocka_unit_test(test_group_invalid),
-                cmocka_unit_test(test_group_rotate_size),
-                cmocka_unit_test(test_group_rotation_time),
-                cmocka_unit_test(test_group_larger_than_file),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_group_chain),
+        cmocka_unit_test(test_group_first_of_file),
+        cmocka_unit_test(test_group_fsync),
+        cmocka_unit_test(test_group_enospc),
+        cmocka_unit_test(test_group_short_write),
+        cmocka_unit_test(test_group_invalid),
+        cmocka_unit_test(test_group_rotate_size),
+        cmocka_unit_test(test_group_rotation_time),
+        cmocka_unit_test(test_group_larger_than_file),
+});

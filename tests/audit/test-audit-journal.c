@@ -26,6 +26,14 @@ static AuditJournalHead log_of(const char *path, unsigned n) {
         return j;
 }
 
+/* A log of n records at path, deleted, and a new one opened in its place (the agent's next start): the new
+ * log, and the journal's memory of the deleted one in *ret_head. */
+static AuditLog *log_after_deleted(const char *path, unsigned n, AuditJournalHead *ret_head) {
+        *ret_head = log_of(path, n);
+        assert_int_equal(unlink(path), 0);
+        return log_open_ok(path, NULL);
+}
+
 static int check(AuditLog *log, const AuditJournalHead *j, char **ret_message) {
         char *msg = NULL;
         int r = audit_log_check_journal(log, j, &msg);
@@ -182,9 +190,8 @@ static void test_start_active_deleted(void **state) {
 static void test_start_all_deleted(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        AuditJournalHead j = log_of(path, 7);
-        assert_int_equal(unlink(path), 0);
-        AuditLog *log = log_open_ok(path, NULL);
+        AuditJournalHead j;
+        AuditLog *log = log_after_deleted(path, 7, &j);
         assert_string_not_equal(audit_log_get_chain(log), j.chain);
         _cleanup_free_ char *msg = NULL;
         assert_int_equal(check(log, &j, &msg), 1);
@@ -232,9 +239,8 @@ static void test_start_replaced(void **state) {
 static void test_start_cannot_record(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        AuditJournalHead j = log_of(path, 4);
-        assert_int_equal(unlink(path), 0);
-        AuditLog *log = log_open_ok(path, NULL);
+        AuditJournalHead j;
+        AuditLog *log = log_after_deleted(path, 4, &j);
         audit_log_inject_fault(log, AUDIT_FAULT_ENOSPC, 0);
         _cleanup_free_ char *msg = NULL;
         assert_int_equal(check(log, &j, &msg), -ENOSPC);
@@ -351,17 +357,14 @@ static void test_journal_files(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_chain_id),
-                cmocka_unit_test(test_start_consistent),
-                cmocka_unit_test(test_start_active_deleted),
-                cmocka_unit_test(test_start_all_deleted),
-                cmocka_unit_test(test_start_replaced),
-                cmocka_unit_test(test_start_cannot_record),
-                cmocka_unit_test(test_export),
-                cmocka_unit_test(test_verify_other_chain),
-                cmocka_unit_test(test_journal_files),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_chain_id),
+        cmocka_unit_test(test_start_consistent),
+        cmocka_unit_test(test_start_active_deleted),
+        cmocka_unit_test(test_start_all_deleted),
+        cmocka_unit_test(test_start_replaced),
+        cmocka_unit_test(test_start_cannot_record),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_verify_other_chain),
+        cmocka_unit_test(test_journal_files),
+});

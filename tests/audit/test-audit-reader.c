@@ -175,11 +175,8 @@ static void test_archive_in_place(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_lines),
-                cmocka_unit_test(test_chain_files),
-                cmocka_unit_test(test_archive_in_place),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_chain_files),
+        cmocka_unit_test(test_archive_in_place),
+});

@@ -88,11 +88,8 @@ static void test_hasher(void **state) {
         }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_time_shape),
-                cmocka_unit_test(test_scan_prefix),
-                cmocka_unit_test(test_hasher),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_time_shape),
+        cmocka_unit_test(test_scan_prefix),
+        cmocka_unit_test(test_hasher),
+});

@@ -130,10 +130,26 @@ static void at(AuditLog *log, const char *time, AuditEvent *ev) {
         assert_int_equal(audit_log_append(log, ev, NULL), 0);
 }
 
-static char *make_report_log(char *dir) {
-        char *path = path_in(dir, "audit.jsonl");
+/* A new log at path whose records get the times at() gives. */
+static AuditLog *report_log_open(const char *path) {
         AuditLog *log = log_open_ok(path, NULL);
         audit_log_set_clock(log, test_clock, NULL);
+        return log;
+}
+
+/* The report of the log at path over w, with options o (NULL: none). */
+static AuditReport *report_build(const char *path, const AuditReportWindow *w, const AuditReportOptions *o) {
+        AuditReader *r;
+        AuditReport *rep;
+        assert_int_equal(audit_reader_open(path, &r), 0);
+        assert_int_equal(audit_report_build(r, w, o, &rep), 0);
+        audit_reader_free(r);
+        return rep;
+}
+
+static char *make_report_log(char *dir) {
+        char *path = path_in(dir, "audit.jsonl");
+        AuditLog *log = report_log_open(path);
         AuditEvent gov = {
                 .type = AUDIT_EVENT_SIGN_DONE,
                 .document = "QĐ-12.pdf",
@@ -200,19 +216,16 @@ static void test_report(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = make_report_log(dir);
         AuditReportWindow w;
-        AuditReader *r;
         AuditReport *rep;
 
         assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
-        assert_int_equal(audit_reader_open(path, &r), 0);
         AuditReportOptions o = {
                 .org = "UBND <script>alert(1)</script> & Co",
                 .integrity = "toàn vẹn",
                 .place = "Uông Bí",
                 .addressees = (const char *const[]){ "UBND phường Uông Bí", "Phòng Văn hóa - Xã hội", NULL },
         };
-        assert_int_equal(audit_report_build(r, &w, &o, &rep), 0);
-        audit_reader_free(r);
+        rep = report_build(path, &w, &o);
 
         assert_int_equal(audit_report_n_signatures(rep), 3);
         assert_int_equal(audit_report_n_signatures_gov(rep), 2);
@@ -281,9 +294,7 @@ static void test_report(void **state) {
 
         /* The annual report of 2026 counts all eight records' signatures: 15 Dec 2025 .. 14 Dec 2026. */
         assert_int_equal(audit_report_window_year(2026, NULL, &w), 0);
-        assert_int_equal(audit_reader_open(path, &r), 0);
-        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
-        audit_reader_free(r);
+        rep = report_build(path, &w, NULL);
         assert_int_equal(audit_report_n_signatures(rep), 5);
         _cleanup_free_ char *annual = NULL;
         render(rep, audit_report_write_text, &annual);
@@ -300,8 +311,7 @@ static void test_report(void **state) {
 static void test_report_any_ward(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        AuditLog *log = log_open_ok(path, NULL);
-        audit_log_set_clock(log, test_clock, NULL);
+        AuditLog *log = report_log_open(path);
         AuditEvent a = {
                 .type = AUDIT_EVENT_SIGN_DENIED,
                 .role = "approve",
@@ -329,18 +339,15 @@ static void test_report_any_ward(void **state) {
         audit_log_free(log);
 
         AuditReportWindow w;
-        AuditReader *r;
         AuditReport *rep;
         assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
-        assert_int_equal(audit_reader_open(path, &r), 0);
         AuditReportOptions o = {
                 .org = "UBND xã Tân Lập",
                 .place = "Tân Lập",
                 .addressees = (const char *const[]){ "UBND huyện Đan Phượng", NULL },
                 .signer_title = "CHỦ TỊCH",
         };
-        assert_int_equal(audit_report_build(r, &w, &o, &rep), 0);
-        audit_reader_free(r);
+        rep = report_build(path, &w, &o);
         _cleanup_free_ char *text = NULL, *html = NULL, *csv = NULL;
         render(rep, audit_report_write_text, &text);
         render(rep, audit_report_write_html, &html);
@@ -362,9 +369,7 @@ static void test_report_any_ward(void **state) {
         assert_non_null(strstr(csv, "failed,org.kyso.Error.PinIncorrect,,2\r\n"));
 
         /* Without options: the template's dots. */
-        assert_int_equal(audit_reader_open(path, &r), 0);
-        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
-        audit_reader_free(r);
+        rep = report_build(path, &w, NULL);
         _cleanup_free_ char *plain = NULL;
         render(rep, audit_report_write_text, &plain);
         audit_report_free(rep);
@@ -377,13 +382,8 @@ static void test_report_any_ward(void **state) {
 /* The monthly report of November 2026 (15 October .. 14 November) of the log at path. */
 static AuditReport *report_november(const char *path) {
         AuditReportWindow w;
-        AuditReader *r;
-        AuditReport *rep;
         assert_int_equal(audit_report_window_month(2026, 11, NULL, &w), 0);
-        assert_int_equal(audit_reader_open(path, &r), 0);
-        assert_int_equal(audit_report_build(r, &w, NULL, &rep), 0);
-        audit_reader_free(r);
-        return rep;
+        return report_build(path, &w, NULL);
 }
 
 /* Display columns of a UTF-8 string: code points (the report's Vietnamese letters are precomposed). */
@@ -400,8 +400,7 @@ static size_t columns(const char *s, size_t n) {
 static void test_report_text_layout(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        AuditLog *log = log_open_ok(path, NULL);
-        audit_log_set_clock(log, test_clock, NULL);
+        AuditLog *log = report_log_open(path);
         AuditEvent denied = {
                 .type = AUDIT_EVENT_SIGN_DENIED,
                 .role = "issue",
@@ -461,8 +460,7 @@ static void test_report_text_layout(void **state) {
 static void test_report_tokens(void **state) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
-        AuditLog *log = log_open_ok(path, NULL);
-        audit_log_set_clock(log, test_clock, NULL);
+        AuditLog *log = report_log_open(path);
 
         AuditEvent added = {
                 .type = AUDIT_EVENT_TOKEN_ADDED,
@@ -525,12 +523,13 @@ static void test_report_tokens(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_weekday),       cmocka_unit_test(test_month_windows),
-                cmocka_unit_test(test_year_windows),  cmocka_unit_test(test_holidays),
-                cmocka_unit_test(test_report),        cmocka_unit_test(test_report_text_layout),
-                cmocka_unit_test(test_report_tokens), cmocka_unit_test(test_report_any_ward),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_weekday),
+        cmocka_unit_test(test_month_windows),
+        cmocka_unit_test(test_year_windows),
+        cmocka_unit_test(test_holidays),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_text_layout),
+        cmocka_unit_test(test_report_tokens),
+        cmocka_unit_test(test_report_any_ward),
+});

@@ -385,23 +385,22 @@ static void test_time_backwards(void **state) {
         audit_verify_result_done(&res);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_byte, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_prev, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_inserted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reordered, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal_export, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_journal_by_chain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rotation_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_time_backwards, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_intact),
+                cmocka_unit_test(test_changed_byte),
+                cmocka_unit_test(test_changed_prev),
+                cmocka_unit_test(test_removed),
+                cmocka_unit_test(test_inserted),
+                cmocka_unit_test(test_reordered),
+                cmocka_unit_test(test_truncated),
+                cmocka_unit_test(test_seq_gap),
+                cmocka_unit_test(test_journal),
+                cmocka_unit_test(test_journal_export),
+                cmocka_unit_test(test_journal_by_chain),
+                cmocka_unit_test(test_rotation),
+                cmocka_unit_test(test_rotation_link),
+                cmocka_unit_test(test_bad_lines),
+                cmocka_unit_test(test_time_backwards),
+        });

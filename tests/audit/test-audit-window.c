@@ -51,16 +51,17 @@ static void append_at(AuditLog *log, uint64_t t, unsigned i) {
         assert_int_equal(audit_log_append(log, &ev, NULL), 0);
 }
 
-/* n records from first, step apart; monthly rotation and small files, so the log has many files. */
-static AuditLog *log_with(const char *path, uint64_t first, uint64_t step, unsigned n) {
+/* A closed log at path of n records from first (ms), step ms apart; monthly rotation and small files, so the
+ * log has many files. */
+static void make_log_of(const char *path, int64_t first, int64_t step, unsigned n) {
         AuditLogOptions o = {
                 .no_journal = true, .no_sync = true, .rotate_monthly = true, .max_size = 96 * 1024
         };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_set_clock(log, test_clock, NULL);
         for (unsigned i = 0; i < n; i++)
-                append_at(log, first + i * step, i);
-        return log;
+                append_at(log, (uint64_t) (first + (int64_t) i * step), i);
+        audit_log_free(log);
 }
 
 typedef enum Mode {
@@ -197,7 +198,7 @@ static void test_rotated(void **state) {
         /* 2000 records from 1 November 2026 to the middle of February 2027, 80 minutes apart. */
         int64_t first = ms_of("2026-11-01T00:00:00.000Z"), step = 80 * MIN_MS;
         unsigned n = 2000;
-        audit_log_free(log_with(path, (uint64_t) first, (uint64_t) step, n));
+        make_log_of(path, first, step, n);
 
         _cleanup_strv_free_ char **files = NULL;
         assert_int_equal(audit_chain_files(path, &files, NULL), 0);
@@ -260,7 +261,7 @@ static void test_torn_tail_and_bad_line(void **state) {
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
         int64_t first = ms_of("2026-12-01T00:00:00.000Z"), step = 20 * MIN_MS;
         unsigned n = 800;
-        audit_log_free(log_with(path, (uint64_t) first, (uint64_t) step, n));
+        make_log_of(path, first, step, n);
 
         /* A line that is not a record in the middle of the active file, and a torn tail at its end. */
         size_t size;
@@ -326,12 +327,9 @@ static void test_clock_backwards(void **state) {
         tmpdir_remove(dir);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rotated),
-                cmocka_unit_test(test_boundaries),
-                cmocka_unit_test(test_torn_tail_and_bad_line),
-                cmocka_unit_test(test_clock_backwards),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_rotated),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_torn_tail_and_bad_line),
+        cmocka_unit_test(test_clock_backwards),
+});

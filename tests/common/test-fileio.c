@@ -139,14 +139,13 @@ static void test_path_directory(void **state) {
         }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
                 cmocka_unit_test(test_atomic_write_and_read),
                 cmocka_unit_test(test_atomic_write_missing_dir),
                 cmocka_unit_test(test_tmpfile),
                 cmocka_unit_test(test_read_cap),
                 cmocka_unit_test(test_loop_read_exact_short),
                 cmocka_unit_test(test_path_directory),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

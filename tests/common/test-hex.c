@@ -50,11 +50,8 @@ static void test_digits(void **state) {
         assert_int_equal(unhexchar((char) 0xe1), -EINVAL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_encode),
-                cmocka_unit_test(test_encode_all_bytes),
-                cmocka_unit_test(test_digits),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_encode_all_bytes),
+        cmocka_unit_test(test_digits),
+});

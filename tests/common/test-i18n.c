@@ -20,10 +20,7 @@ static void test_english(void **state) {
         assert_string_equal(_("language-code:en"), "language-code:en");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_vietnamese),
-                cmocka_unit_test(test_english),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_vietnamese),
+        cmocka_unit_test(test_english),
+});

@@ -63,10 +63,7 @@ static void test_x509_subject_entry(void **state) {
         assert_null(x509_subject_entry(x, NID_organizationName));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_x509_read_pem_file),
-                cmocka_unit_test(test_x509_subject_entry),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_x509_read_pem_file),
+        cmocka_unit_test(test_x509_subject_entry),
+});

@@ -156,11 +156,11 @@ static void test_unsigned(void **state) {
         assert_int_equal(parse_unsigned(NULL, &u), -EINVAL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_boolean),           cmocka_unit_test(test_duration),
-                cmocka_unit_test(test_duration_overflow), cmocka_unit_test(test_size),
-                cmocka_unit_test(test_size_overflow),     cmocka_unit_test(test_unsigned),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_boolean),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_duration_overflow),
+        cmocka_unit_test(test_size),
+        cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_unsigned),
+});

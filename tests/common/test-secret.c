@@ -36,11 +36,8 @@ static void test_secret_null(void **state) {
         secret_free(e);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_secret_copy),
-                cmocka_unit_test(test_secret_binary),
-                cmocka_unit_test(test_secret_null),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_secret_copy),
+        cmocka_unit_test(test_secret_binary),
+        cmocka_unit_test(test_secret_null),
+});

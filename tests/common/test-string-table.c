@@ -41,9 +41,6 @@ static void test_lookup(void **state) {
         assert_int_equal(_FRUIT_INVALID, -EINVAL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_lookup),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_lookup),
+});

@@ -47,12 +47,9 @@ static void test_strstrip(void **state) {
         assert_string_equal(f, "two");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_strv),
-                cmocka_unit_test(test_startswith),
-                cmocka_unit_test(test_strv_contains_and_from_array),
-                cmocka_unit_test(test_strstrip),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_strv),
+        cmocka_unit_test(test_startswith),
+        cmocka_unit_test(test_strv_contains_and_from_array),
+        cmocka_unit_test(test_strstrip),
+});

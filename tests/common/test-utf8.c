@@ -57,11 +57,8 @@ static void test_escape(void **state) {
         assert_string_equal(e, "");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_decode),
-                cmocka_unit_test(test_valid),
-                cmocka_unit_test(test_escape),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_escape),
+});

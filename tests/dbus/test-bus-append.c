@@ -4,6 +4,7 @@
 #include "dbus/bus-append.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
+#include "error-reply-test.h"
 
 /* libdbus aborts the process on a string that is not UTF-8: none of these may reach it as it is. */
 static void test_append_string(void **state) {
@@ -35,23 +36,13 @@ static void test_append_string(void **state) {
 }
 
 static void test_error_message(void **state) {
-        DBusMessage *call = dbus_message_new_method_call(
-                "org.kyso.Agent1", "/org/kyso/Agent1", "org.kyso.Agent1", "Sign");
-        DBusMessage *reply;
-        const char *msg = NULL;
+        DBusMessage *call = error_reply_test_call("Sign", 3);
 
-        assert_non_null(call);
-        dbus_message_set_serial(call, 3);
-        reply = kyso_bus_error_reply(call, KYSO_BUS_ERROR_BAD_DOCUMENT, "Cannot read b\xe1o.txt.");
-        assert_non_null(reply);
-        assert_true(dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &msg, DBUS_TYPE_INVALID));
-        assert_string_equal(msg, "Cannot read b\\xe1o.txt.");
-        dbus_message_unref(reply);
-        reply = bus_message_new_error(call, DBUS_ERROR_UNKNOWN_METHOD, "no \xff here");
-        assert_non_null(reply);
-        assert_true(dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &msg, DBUS_TYPE_INVALID));
-        assert_string_equal(msg, "no \\xff here");
-        dbus_message_unref(reply);
+        assert_reply_message(
+                kyso_bus_error_reply(call, KYSO_BUS_ERROR_BAD_DOCUMENT, "Cannot read b\xe1o.txt."),
+                "Cannot read b\\xe1o.txt.");
+        assert_reply_message(
+                bus_message_new_error(call, DBUS_ERROR_UNKNOWN_METHOD, "no \xff here"), "no \\xff here");
         dbus_message_unref(call);
 }
 
@@ -125,12 +116,9 @@ static void test_dict_to_json(void **state) {
         dbus_message_unref(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_string),
-                cmocka_unit_test(test_error_message),
-                cmocka_unit_test(test_dict_next),
-                cmocka_unit_test(test_dict_to_json),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_append_string),
+        cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_dict_next),
+        cmocka_unit_test(test_dict_to_json),
+});

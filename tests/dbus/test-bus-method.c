@@ -136,11 +136,10 @@ static void test_reply_to_errno(void **state) {
         assert_int_equal(kyso_bus_error_reply_to_errno(NULL), -EIO);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_find),           cmocka_unit_test(test_check_signature),
-                cmocka_unit_test(test_read_fds),       cmocka_unit_test(test_peer_left),
-                cmocka_unit_test(test_reply_to_errno),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_check_signature),
+        cmocka_unit_test(test_read_fds),
+        cmocka_unit_test(test_peer_left),
+        cmocka_unit_test(test_reply_to_errno),
+});

@@ -3,6 +3,7 @@
 
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
+#include "error-reply-test.h"
 
 static void test_names_roundtrip(void **state) {
         for (int i = 0; i < _KYSO_BUS_ERROR_MAX; i++) {
@@ -20,56 +21,52 @@ static void test_names_roundtrip(void **state) {
 }
 
 static void test_errno_mapping(void **state) {
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EINVAL)), "org.kyso.Error.InvalidArgs");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EACCES)), "org.kyso.Error.PolicyDenied");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-ENODEV)), "org.kyso.Error.NoToken");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EKEYREJECTED)),
-                "org.kyso.Error.PinIncorrect");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-ENOLCK)), "org.kyso.Error.PinLocked");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EKEYREVOKED)),
-                "org.kyso.Error.CertificateRevoked");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-ECANCELED)), "org.kyso.Error.Cancelled");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EBUSY)), "org.kyso.Error.Busy");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EBADMSG)), "org.kyso.Error.BadDocument");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-ENOMEM)), "org.kyso.Error.Internal");
-        assert_string_equal(
-                kyso_bus_error_to_name(kyso_bus_error_from_errno(-EIO)), "org.kyso.Error.Internal");
+        static const struct {
+                int error;
+                const char *name;
+        } names[] = {
+                { EINVAL, "org.kyso.Error.InvalidArgs" },
+                { EACCES, "org.kyso.Error.PolicyDenied" },
+                { ENODEV, "org.kyso.Error.NoToken" },
+                { EKEYREJECTED, "org.kyso.Error.PinIncorrect" },
+                { ENOLCK, "org.kyso.Error.PinLocked" },
+                { EKEYREVOKED, "org.kyso.Error.CertificateRevoked" },
+                { ECANCELED, "org.kyso.Error.Cancelled" },
+                { EBUSY, "org.kyso.Error.Busy" },
+                { EBADMSG, "org.kyso.Error.BadDocument" },
+                { ENOMEM, "org.kyso.Error.Internal" },
+                { EIO, "org.kyso.Error.Internal" },
+        };
         /* One meaning for each: a key missing on a present token is NoToken on every path, a URI that
          * matches several certificates is the caller's to fix, a malformed helper reply is ours. */
-        assert_int_equal(kyso_bus_error_from_errno(-ENOKEY), KYSO_BUS_ERROR_NO_TOKEN);
-        assert_int_equal(kyso_bus_error_from_errno(-ENOTUNIQ), KYSO_BUS_ERROR_INVALID_ARGS);
-        assert_int_equal(kyso_bus_error_from_errno(-EPROTO), KYSO_BUS_ERROR_INTERNAL);
-        assert_int_equal(kyso_bus_error_from_errno(-EKEYEXPIRED), KYSO_BUS_ERROR_CERTIFICATE_INVALID);
-        assert_int_equal(kyso_bus_error_from_errno(-ENODATA), KYSO_BUS_ERROR_REVOCATION_UNKNOWN);
-        assert_int_equal(kyso_bus_error_from_errno(-EAGAIN), KYSO_BUS_ERROR_BUSY);
-        assert_int_equal(kyso_bus_error_from_errno(0), KYSO_BUS_ERROR_INTERNAL);
+        static const struct {
+                int error;
+                KysoBusError bus_error;
+        } errors[] = {
+                { ENOKEY, KYSO_BUS_ERROR_NO_TOKEN },
+                { ENOTUNIQ, KYSO_BUS_ERROR_INVALID_ARGS },
+                { EPROTO, KYSO_BUS_ERROR_INTERNAL },
+                { EKEYEXPIRED, KYSO_BUS_ERROR_CERTIFICATE_INVALID },
+                { ENODATA, KYSO_BUS_ERROR_REVOCATION_UNKNOWN },
+                { EAGAIN, KYSO_BUS_ERROR_BUSY },
+                { 0, KYSO_BUS_ERROR_INTERNAL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                assert_string_equal(
+                        kyso_bus_error_to_name(kyso_bus_error_from_errno(-names[i].error)), names[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++)
+                assert_int_equal(kyso_bus_error_from_errno(-errors[i].error), errors[i].bus_error);
 }
 
 static void test_error_reply(void **state) {
-        DBusMessage *call = dbus_message_new_method_call(
-                "org.kyso.Agent1", "/org/kyso/Agent1", "org.kyso.Agent1", "GetTokens");
-        DBusMessage *reply;
-        const char *msg = NULL;
+        DBusMessage *call = error_reply_test_call("GetTokens", 7);
+        DBusMessage *reply = kyso_bus_error_reply_errno(call, -EINVAL, "bad");
 
-        assert_non_null(call);
-        dbus_message_set_serial(call, 7);
-        reply = kyso_bus_error_reply_errno(call, -EINVAL, "bad");
         assert_non_null(reply);
         assert_string_equal(dbus_message_get_error_name(reply), "org.kyso.Error.InvalidArgs");
-        assert_true(dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &msg, DBUS_TYPE_INVALID));
-        assert_string_equal(msg, "bad");
         assert_int_equal(dbus_message_get_reply_serial(reply), 7);
-        dbus_message_unref(reply);
+        assert_reply_message(reply, "bad");
         dbus_message_unref(call);
 }
 
@@ -112,12 +109,9 @@ static void test_dict_roundtrip(void **state) {
         dbus_message_unref(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_names_roundtrip),
-                cmocka_unit_test(test_errno_mapping),
-                cmocka_unit_test(test_error_reply),
-                cmocka_unit_test(test_dict_roundtrip),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_names_roundtrip),
+        cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_dict_roundtrip),
+});

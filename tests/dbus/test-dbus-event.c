@@ -408,15 +408,14 @@ static void test_detach_reattach(void **state) {
         run_until(f->event, &done, 5 * 1000000);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_call_and_reply, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pending_call_timeouts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timeout_repeats, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_many_callers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_large_message_toggles_write_watch, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bus_goes_away, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_detach_reattach, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN_FIXTURE(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_call_and_reply),
+                cmocka_unit_test(test_pending_call_timeouts),
+                cmocka_unit_test(test_timeout_repeats),
+                cmocka_unit_test(test_many_callers),
+                cmocka_unit_test(test_large_message_toggles_write_watch),
+                cmocka_unit_test(test_bus_goes_away),
+                cmocka_unit_test(test_detach_reattach),
+        });

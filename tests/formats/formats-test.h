@@ -7,6 +7,7 @@
 #include "kyso-test.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -32,58 +33,70 @@ _printf_(1, 2) static inline int run(const char *fmt, ...) {
         return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
 }
 
-/* Path of a file in the test folder; a few rotating buffers so several can be used in one call. */
-static inline const char *tpath(const char *name) {
-        static char bufs[8][512];
+/* dir/name, in one of a few rotating buffers so that several can be used in one call. */
+static inline const char *rotating_path(const char *dir, const char *name) {
+        static char bufs[16][800];
         static unsigned n;
-        char *b = bufs[n++ % 8];
-        snprintf(b, 512, "%s/%s", test_dir, name);
+        char *b = bufs[n++ % ELEMENTSOF(bufs)];
+        snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
         return b;
 }
 
+/* Path of a file in the test folder. */
+static inline const char *tpath(const char *name) {
+        return rotating_path(test_dir, name);
+}
+
+/* Path of a file of the PKI. */
 static inline const char *ppath(const char *name) {
-        static char bufs[8][800];
-        static unsigned n;
-        char *b = bufs[n++ % 8];
-        snprintf(b, 800, "%s/%s", pki_dir, name);
-        return b;
+        return rotating_path(pki_dir, name);
+}
+
+/* `openssl cms -verify` of the detached DER signature tpath(sig) over tpath(content), without checking the
+ * chain (-noverify): its exit status, 0 when openssl accepts the signature. */
+static inline int openssl_verify_unchained(const char *sig, const char *content) {
+        return run(
+                "openssl cms -verify -binary -inform DER -in '%s' -content '%s' -noverify -out /dev/null "
+                "2>/dev/null",
+                tpath(sig), tpath(content));
+}
+
+/* A new test_dir, and in it the PKI that script makes in test_dir + out (its one argument); pki_dir is then
+ * test_dir + pki. The script's output goes to test_dir/log, shown when it fails. */
+static inline int make_pki(const char *script, const char *out, const char *pki, const char *log) {
+        if (!mkdtemp(test_dir))
+                return -1;
+        snprintf(pki_dir, sizeof pki_dir, "%s%s", test_dir, pki);
+        if (run("'%s' '%s%s' >'%s/%s' 2>&1", script, test_dir, out, test_dir, log) != 0) {
+                (void) run("cat '%s/%s' >&2", test_dir, log);
+                return -1;
+        }
+        return 0;
+}
+
+/* $name from the test environment (tests/meson.build sets it); NULL, said, when it is missing. */
+static inline const char *setup_getenv(const char *name) {
+        const char *v = getenv(name);
+        if (!v)
+                print_message("%s is not set: run through meson test\n", name);
+        return v;
 }
 
 /* The project's fixture PKI (tests/fixtures/make-fixtures.sh, about 5 s, with SoftHSM tokens we do not use).
  */
 static inline int fixtures_setup(void **state) {
-        const char *script = getenv("KYSO_FIXTURES_SCRIPT");
-
-        if (!script) {
-                print_message("KYSO_FIXTURES_SCRIPT is not set: run through meson test\n");
-                return -1;
-        }
-        if (!mkdtemp(test_dir))
-                return -1;
-        snprintf(pki_dir, sizeof pki_dir, "%s/fx/pki", test_dir);
-        if (run("'%s' '%s/fx' >'%s/fixtures.log' 2>&1", script, test_dir, test_dir) != 0) {
-                (void) run("cat '%s/fixtures.log' >&2", test_dir);
-                return -1;
-        }
-        return 0;
+        const char *script = setup_getenv("KYSO_FIXTURES_SCRIPT");
+        return script ? make_pki(script, "/fx", "/fx/pki", "fixtures.log") : -1;
 }
 
 static inline int pki_setup(void **state) {
-        const char *src = getenv("KYSO_SOURCE_ROOT");
+        const char *src = setup_getenv("KYSO_SOURCE_ROOT");
+        char script[PATH_MAX];
 
-        if (!src) {
-                print_message("KYSO_SOURCE_ROOT is not set: run through meson test\n");
+        if (!src)
                 return -1;
-        }
-        if (!mkdtemp(test_dir))
-                return -1;
-        snprintf(pki_dir, sizeof pki_dir, "%s", test_dir);
-        if (run("'%s/tests/formats/make-test-pki.sh' '%s' >'%s/pki.log' 2>&1", src, test_dir, test_dir) !=
-            0) {
-                (void) run("cat '%s/pki.log' >&2", test_dir);
-                return -1;
-        }
-        return 0;
+        snprintf(script, sizeof script, "%s/tests/formats/make-test-pki.sh", src);
+        return make_pki(script, "", "", "pki.log");
 }
 
 static inline int pki_teardown(void **state) {

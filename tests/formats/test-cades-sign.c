@@ -569,8 +569,9 @@ static void test_tsa_wrong_imprint(void **state) {
         assert_non_null(strstr(msg, "imprint"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        sign_setup, pki_teardown,
+        {
                 cmocka_unit_test(test_digest_info),
                 cmocka_unit_test(test_ecdsa_raw_to_der),
                 cmocka_unit_test(test_fixture_references),
@@ -586,6 +587,4 @@ int main(void) {
                 cmocka_unit_test_teardown(test_tsa_hangs_or_fails, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_rejects, tsa_teardown),
                 cmocka_unit_test_teardown(test_tsa_wrong_imprint, tsa_teardown),
-        };
-        return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
-}
+        });

@@ -404,14 +404,13 @@ static void test_add_signer(void **state) {
         ctx_done(&c);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        sign_setup, pki_teardown,
+        {
                 cmocka_unit_test(test_baseline_b_schemes),
                 cmocka_unit_test(test_ecdsa_token_answer),
                 cmocka_unit_test(test_wrong_signature),
                 cmocka_unit_test(test_prepare_refusals),
                 cmocka_unit_test_teardown(test_baseline_t, tsa_teardown),
                 cmocka_unit_test(test_add_signer),
-        };
-        return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
-}
+        });

@@ -83,45 +83,36 @@ static void test_granted_ess_v1(void **state) {
         cms_timestamp_done(&info);
 }
 
-static void test_nonce_mismatch(void **state) {
-        char *error = NULL;
-
-        assert_int_equal(check("granted.tsr", FUZZ_NONCE + 1, NULL, &error), -EBADMSG);
-        assert_non_null(strstr(error, "does not match the request"));
-        assert_non_null(strstr(error, "nonce"));
-        free(error);
-}
-
-static void test_rejected(void **state) {
-        char *error = NULL;
-
-        assert_int_equal(check("rejected-badalg.tsr", FUZZ_NONCE, NULL, &error), -EPROTO);
-        assert_non_null(strstr(error, "http://tsa.test/ refused the request (status 2"));
-        assert_non_null(strstr(error, "badAlg"));
-        free(error);
-}
-
-static void test_other_request(void **state) {
-        char *error = NULL;
-
-        assert_int_equal(check("other-request.tsr", FUZZ_NONCE, NULL, &error), -EBADMSG);
-        assert_non_null(strstr(error, "imprint"));
-        free(error);
-}
-
-static void test_truncated(void **state) {
-        char *error = NULL;
-
-        assert_int_equal(check("truncated.tsr", FUZZ_NONCE, NULL, &error), -EPROTO);
-        assert_non_null(strstr(error, "not a time-stamp response"));
-        free(error);
-}
-
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_granted),        cmocka_unit_test(test_granted_ess_v1),
-                cmocka_unit_test(test_nonce_mismatch), cmocka_unit_test(test_rejected),
-                cmocka_unit_test(test_other_request),  cmocka_unit_test(test_truncated),
+/* Responses the client refuses: the error it returns and what its message says. */
+static void test_refused(void **state) {
+        static const struct {
+                const char *seed;
+                uint64_t nonce;
+                int error;
+                const char *says[2]; /* each must be in the message */
+        } cases[] = {
+                { "granted.tsr", FUZZ_NONCE + 1, -EBADMSG, { "does not match the request", "nonce" } },
+                { "rejected-badalg.tsr",
+                  FUZZ_NONCE,
+                  -EPROTO,
+                  { "http://tsa.test/ refused the request (status 2", "badAlg" } },
+                { "other-request.tsr", FUZZ_NONCE, -EBADMSG, { "imprint" } },
+                { "truncated.tsr", FUZZ_NONCE, -EPROTO, { "not a time-stamp response" } },
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *error = NULL;
+
+                print_message("%s\n", cases[i].seed);
+                assert_int_equal(check(cases[i].seed, cases[i].nonce, NULL, &error), cases[i].error);
+                for (size_t j = 0; j < ELEMENTSOF(cases[i].says) && cases[i].says[j]; j++)
+                        assert_non_null(strstr(error, cases[i].says[j]));
+                free(error);
+        }
 }
+
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_granted),
+        cmocka_unit_test(test_granted_ess_v1),
+        cmocka_unit_test(test_refused),
+});

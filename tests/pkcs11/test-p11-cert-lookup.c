@@ -122,12 +122,9 @@ static void test_key(void **state) {
         assert_ptr_equal(c, &c_nokey);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_unique),
-                cmocka_unit_test(test_not_unique),
-                cmocka_unit_test(test_none),
-                cmocka_unit_test(test_key),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_unique),
+        cmocka_unit_test(test_not_unique),
+        cmocka_unit_test(test_none),
+        cmocka_unit_test(test_key),
+});

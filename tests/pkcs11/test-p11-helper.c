@@ -446,11 +446,12 @@ static int teardown(void **state) {
         return 0;
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_handshake),        cmocka_unit_test(test_garbled_bodies),
-                cmocka_unit_test(test_broken_framing),   cmocka_unit_test(test_not_a_socket),
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_handshake),
+                cmocka_unit_test(test_garbled_bodies),
+                cmocka_unit_test(test_broken_framing),
+                cmocka_unit_test(test_not_a_socket),
                 cmocka_unit_test(test_key_handle_cache),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

@@ -1264,8 +1264,9 @@ static void test_first_scan(void **state) {
         manager_free_checked(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
                 cmocka_unit_test_teardown(test_inventory, test_teardown),
                 cmocka_unit_test_teardown(test_sign, test_teardown),
                 cmocka_unit_test_teardown(test_insert_remove, test_teardown),
@@ -1282,6 +1283,4 @@ int main(void) {
                 cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
                 cmocka_unit_test_teardown(test_first_scan, test_teardown),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

@@ -400,19 +400,16 @@ static void test_fuzz_seeds_valid(void **state) {
         assert_true(n >= 12);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_hello_round_trip),
-                cmocka_unit_test(test_slot_list_round_trip),
-                cmocka_unit_test(test_cert_list_round_trip),
-                cmocka_unit_test(test_sign_round_trip),
-                cmocka_unit_test(test_sign_reply_round_trip),
-                cmocka_unit_test(test_login_and_error_round_trip),
-                cmocka_unit_test(test_truncated_frames),
-                cmocka_unit_test(test_oversized_and_wrong_version),
-                cmocka_unit_test(test_garbled),
-                cmocka_unit_test(test_ckrv_mapping),
-                cmocka_unit_test(test_fuzz_seeds_valid),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_hello_round_trip),
+        cmocka_unit_test(test_slot_list_round_trip),
+        cmocka_unit_test(test_cert_list_round_trip),
+        cmocka_unit_test(test_sign_round_trip),
+        cmocka_unit_test(test_sign_reply_round_trip),
+        cmocka_unit_test(test_login_and_error_round_trip),
+        cmocka_unit_test(test_truncated_frames),
+        cmocka_unit_test(test_oversized_and_wrong_version),
+        cmocka_unit_test(test_garbled),
+        cmocka_unit_test(test_ckrv_mapping),
+        cmocka_unit_test(test_fuzz_seeds_valid),
+});

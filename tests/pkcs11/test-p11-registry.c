@@ -57,9 +57,6 @@ static void test_registry(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_registry),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_registry),
+});

@@ -109,12 +109,9 @@ static void test_malformed(void **state) {
         assert_int_equal(p11_uri_validate("pkcs11:token=leader;type=cert"), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_format_token),
-                cmocka_unit_test(test_format_certificate),
-                cmocka_unit_test(test_match_user_uris),
-                cmocka_unit_test(test_malformed),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_format_token),
+        cmocka_unit_test(test_format_certificate),
+        cmocka_unit_test(test_match_user_uris),
+        cmocka_unit_test(test_malformed),
+});

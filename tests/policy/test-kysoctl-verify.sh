@@ -7,6 +7,7 @@ set -uo pipefail
 : "${KYSO_SOURCE_ROOT:?run through meson test}" "${KYSOCTL:?run through meson test}"
 FX="$KYSO_SOURCE_ROOT/tests/fixtures"
 . "$FX/tap.sh"
+. "$FX/policy-kinds.sh"
 
 fixtures_setup verify
 unset LANGUAGE
@@ -21,7 +22,8 @@ write_policy() { # PATH OCSP CRL
         local t=10
         [[ $2 == http://127.0.0.1:1/* ]] && t=1
         mkdir -p "$(dirname "$1")"
-        cat >"$1" <<EOF
+        {
+                cat <<EOF
 [trust]
 root = $P/root.pem
 [revocation]
@@ -30,21 +32,16 @@ ocsp-timeout = $t
 crl-timeout = $t
 rewrite = $KYSO_OCSP_URL_PLACEHOLDER $2
 rewrite = http://127.0.0.1:18080 $3
-[kind personal]
-kind = personal
-policy-oid = $KYSO_OID_PERSONAL
-[kind organisation]
-kind = organization
-policy-oid = $KYSO_OID_ORGANIZATION
-[kind device]
-kind = device
-policy-oid = $KYSO_OID_DEVICE
+EOF
+                policy_kinds
+                cat <<EOF
 [seal ward]
 seal-organization = UBND phường Uông Bí
 leader-organization = UBND phường Uông Bí
 leader-subject = title=Chủ tịch
 leader-subject = title=Phó Chủ tịch
 EOF
+        } >"$1"
 }
 write_policy "$T/policy/policy.conf" "$OCSP" "$CRL"
 export KYSO_POLICY="$T/policy/policy.conf" KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1

@@ -301,30 +301,32 @@ static void test_seal_rule(void **state) {
         assert_non_null(strstr(d.reason, "Nguyễn Văn An signed as a competent person"));
         rule_decision_done(&d);
 
-        ExistingSignature s2 = good_sig(leader2);
-        expect(seal, SIGN_ROLE_ISSUE, &s2, 1, NULL, true, ARTICLE_SEAL,
-               "Trần Thị Bình signed as a competent");
-
-        ExistingSignature c = good_sig(clerk);
-        expect(seal, SIGN_ROLE_ISSUE, &c, 1, NULL, false, ARTICLE_SEAL,
-               "Lê Thị Cúc is not a competent person of this organisation");
-
-        ExistingSignature partial = good_sig(leader);
-        partial.covers_whole_document = false;
-        expect(seal, SIGN_ROLE_ISSUE, &partial, 1, NULL, false, ARTICLE_SEAL,
-               "does not cover the whole document (content was added after it)");
-
-        /* Nothing in the signed attributes names the certificate: it could be re-presented with another
-         * certificate for the same key. */
-        ExistingSignature unbound = good_sig(leader);
-        unbound.signing_cert_bound = false;
-        expect(seal, SIGN_ROLE_ISSUE, &unbound, 1, NULL, false, ARTICLE_SEAL,
-               "the signature of Nguyễn Văn An does not bind its certificate");
-
-        ExistingSignature broken = good_sig(leader);
-        broken.integrity_ok = false;
-        expect(seal, SIGN_ROLE_ISSUE, &broken, 1, NULL, false, ARTICLE_SEAL,
-               "the signature of Nguyễn Văn An is broken");
+        /* One signature before the seal's: by whom, and what is wrong with it. */
+        const struct {
+                Signer *by;
+                bool partial; /* does not cover the whole document */
+                bool unbound; /* nothing in its signed attributes names the certificate: it could be
+                               * re-presented with another certificate for the same key */
+                bool broken;
+                bool allow;
+                const char *reason;
+        } one[] = {
+                { leader2, false, false, false, true, "Trần Thị Bình signed as a competent" },
+                { clerk, false, false, false, false,
+                  "Lê Thị Cúc is not a competent person of this organisation" },
+                { leader, true, false, false, false,
+                  "does not cover the whole document (content was added after it)" },
+                { leader, false, true, false, false,
+                  "the signature of Nguyễn Văn An does not bind its certificate" },
+                { leader, false, false, true, false, "the signature of Nguyễn Văn An is broken" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(one); i++) {
+                ExistingSignature e = good_sig(one[i].by);
+                e.covers_whole_document = !one[i].partial;
+                e.signing_cert_bound = !one[i].unbound;
+                e.integrity_ok = !one[i].broken;
+                expect(seal, SIGN_ROLE_ISSUE, &e, 1, NULL, one[i].allow, ARTICLE_SEAL, one[i].reason);
+        }
 
         /* The expired leader certificate (its title is Chủ tịch) at the time it signed: now, so not valid.
          */
@@ -359,7 +361,8 @@ static void test_seal_rule(void **state) {
         expect(seal, SIGN_ROLE_ISSUE, &byseal, 1, NULL, false, ARTICLE_SEAL, "not a personal certificate");
 
         /* Several signatures: the reasons of all are given; one good one is enough. */
-        ExistingSignature several[] = { c, partial, s };
+        ExistingSignature several[] = { good_sig(clerk), good_sig(leader), s };
+        several[1].covers_whole_document = false;
         assert_true(policy_signature_counts_as_leader(policy, seal->cert, &several[2], NULL));
         req.existing = several;
         req.n_existing = 3;
@@ -549,14 +552,18 @@ static void test_bad_requests(void **state) {
         assert_int_equal(sign_role_from_string("seal"), _SIGN_ROLE_INVALID);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roles_and_kinds), cmocka_unit_test(test_unknown_kind),
-                cmocka_unit_test(test_kind_criteria),   cmocka_unit_test(test_example_policy),
-                cmocka_unit_test(test_validity),        cmocka_unit_test(test_classified),
-                cmocka_unit_test(test_seal_rule),       cmocka_unit_test(test_bad_requests),
-                cmocka_unit_test(test_reason_codes),    cmocka_unit_test(test_cert_check_codes),
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_roles_and_kinds),
+                cmocka_unit_test(test_unknown_kind),
+                cmocka_unit_test(test_kind_criteria),
+                cmocka_unit_test(test_example_policy),
+                cmocka_unit_test(test_validity),
+                cmocka_unit_test(test_classified),
+                cmocka_unit_test(test_seal_rule),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_reason_codes),
+                cmocka_unit_test(test_cert_check_codes),
                 cmocka_unit_test(test_document_codes),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

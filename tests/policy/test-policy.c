@@ -92,6 +92,14 @@ static int load(const char *body, Policy **ret, char ***errors) {
         return policy_load(conf_path, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, ret, errors);
 }
 
+/* load() that must succeed: the policy. */
+static Policy *load_ok(const char *body) {
+        _cleanup_strv_free_ char **errors = NULL;
+        Policy *p = NULL;
+        assert_int_equal(load(body, &p, &errors), 0);
+        return p;
+}
+
 static void expect_error(const char *body, unsigned line, const char *needle) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -327,18 +335,20 @@ static void test_shared_grammar(void **state) {
 
 /* [documents] max-size: a size as in kysod.conf's max-document-size, 1M to 1T; unset is 0 (kysod.conf's). */
 static void test_max_document_size(void **state) {
-        _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
+        static const struct {
+                const char *body;
+                uint64_t size;
+        } sizes[] = {
+                { "", 0 },
+                { "[documents]\nmax-size = 64M\n", UINT64_C(64) << 20 },
+                { "[documents]\nmax-size = 1GiB\n", UINT64_C(1) << 30 },
+        };
+
         clear_dropins();
-        assert_int_equal(load("", &p, &errors), 0);
-        assert_int_equal(p->max_document_size, 0);
-        policy_free(TAKE_PTR(p));
-        assert_int_equal(load("[documents]\nmax-size = 64M\n", &p, &errors), 0);
-        assert_int_equal(p->max_document_size, UINT64_C(64) << 20);
-        policy_free(TAKE_PTR(p));
-        assert_int_equal(load("[documents]\nmax-size = 1GiB\n", &p, &errors), 0);
-        assert_int_equal(p->max_document_size, UINT64_C(1) << 30);
-        policy_free(TAKE_PTR(p));
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_(policy_freep) Policy *p = load_ok(sizes[i].body);
+                assert_int_equal(p->max_document_size, sizes[i].size);
+        }
         expect_error("[documents]\nmax-size = 512K\n", 4, "bad value '512K' for max-size");
         expect_error("[documents]\nmax-size = 2T\n", 4, "bad value '2T' for max-size");
         expect_error("[documents]\nmax-size = lots\n", 4, "expected a size from 1M to 1T");
@@ -346,18 +356,13 @@ static void test_max_document_size(void **state) {
 
 /* [report]: who sends the Article 17 report, from where, to whom; addressees in order; text lines only. */
 static void test_report_section(void **state) {
-        _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
         clear_dropins();
-        assert_int_equal(load("", &p, &errors), 0);
+        _cleanup_(policy_freep) Policy *p = load_ok("");
         assert_null(p->report_place);
         assert_null(p->report_addressees);
-        policy_free(TAKE_PTR(p));
-        assert_int_equal(
-                load("[report]\norganization = UBND xã Tân Lập\nplace = Tân Lập\naddressee = UBND huyện A\n"
-                     "addressee = Phòng Văn hóa\nsigner-title = CHỦ TỊCH\n",
-                     &p, &errors),
-                0);
+        policy_free(p);
+        p = load_ok("[report]\norganization = UBND xã Tân Lập\nplace = Tân Lập\naddressee = UBND huyện A\n"
+                    "addressee = Phòng Văn hóa\nsigner-title = CHỦ TỊCH\n");
         assert_string_equal(p->report_organization, "UBND xã Tân Lập");
         assert_string_equal(p->report_place, "Tân Lập");
         assert_string_equal(p->report_signer_title, "CHỦ TỊCH");
@@ -548,8 +553,9 @@ static void test_ref(void **state) {
         assert_null(policy_free(q));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_errors),
@@ -561,6 +567,4 @@ int main(void) {
                 cmocka_unit_test(test_classification),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

@@ -126,10 +126,7 @@ static void test_ocsp(void **state) {
         }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_crl),
-                cmocka_unit_test(test_ocsp),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+KYSO_TEST_MAIN({
+        cmocka_unit_test(test_crl),
+        cmocka_unit_test(test_ocsp),
+});

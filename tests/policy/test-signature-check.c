@@ -283,12 +283,14 @@ static void test_same_reasons(void **state) {
         expect_issue(&d, false, "digestAlgorithms");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ess_binding),      cmocka_unit_test(test_claimed_time),
-                cmocka_unit_test(test_mgf1_hash),        cmocka_unit_test(test_policy_hashes),
-                cmocka_unit_test(test_timestamp_hashes), cmocka_unit_test(test_future_time),
+KYSO_TEST_MAIN_GROUP(
+        setup, teardown,
+        {
+                cmocka_unit_test(test_ess_binding),
+                cmocka_unit_test(test_claimed_time),
+                cmocka_unit_test(test_mgf1_hash),
+                cmocka_unit_test(test_policy_hashes),
+                cmocka_unit_test(test_timestamp_hashes),
+                cmocka_unit_test(test_future_time),
                 cmocka_unit_test(test_same_reasons),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+        });

@@ -39,6 +39,16 @@ app() {
                 >"$T/$name.out" 2>&1
 }
 call_json() { sed -n "s/^call $2 //p" "$T/$1.out" | sed -n "${3:-1}p"; }
+# fault_control LINES FILTER: gives the fault-injecting module new control LINES (printf's escapes; '' for
+# none), then waits up to 10 s for kysoctl to list the leader token matching the jq FILTER.
+fault_control() {
+        local i
+        printf '%b' "$1" >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        for ((i = 0; i < 50; i++)); do
+                kysoctl tokens --json | jq -e ".[] | select(.label == \"leader\" and $2)" >/dev/null 2>&1 && break
+                sleep 0.2
+        done
+}
 
 # 1. approved, with the PIN, in the application: a real signature
 p0=$(pinentry_prompts)
@@ -74,42 +84,22 @@ expect_eq "retry: one pin-failure record" $((f0 + 1)) "$(audit_count pin-failure
 
 # 3. the token's final PIN try: Confirm says so, AskPin too
 if [[ -n ${KYSO_FAULT_CONTROL:-} ]]; then
-        printf 'pin final-try\n' >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
-        for ((i = 0; i < 50; i++)); do
-                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .["pin-state"] == "final-try")' \
-                        >/dev/null 2>&1 && break
-                sleep 0.2
-        done
+        fault_control 'pin final-try\n' '.["pin-state"] == "final-try"'
         expect "final try: signed after the application's explicit yes" app final yes yes:1111
         expect_eq "final try: Confirm says final_try, AskPin the state and the one try left" "true final-try 1" \
                 "$(call_json final Confirm | jq -r .final_try) $(call_json final AskPin | jq -r '"\(.pin_state) \(.tries_left)"')"
-        : >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
-        for ((i = 0; i < 50; i++)); do
-                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .["pin-state"] == "ok")' \
-                        >/dev/null 2>&1 && break
-                sleep 0.2
-        done
+        fault_control '' '.["pin-state"] == "ok"'
         # A PIN pad reader (the fault module types 1111 on it, as slowly as a person): the application is told
         # to have the PIN typed on the reader (ShowPinpad), is asked for no PIN, and its message is closed
         # (Cancel) once the reader is done.
-        printf 'pinpad 1111\nslow C_Login 1500\n' >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
-        for ((i = 0; i < 50; i++)); do
-                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and .protected_auth_path)' >/dev/null 2>&1 &&
-                        break
-                sleep 0.2
-        done
+        fault_control 'pinpad 1111\nslow C_Login 1500\n' '.protected_auth_path'
         p0=$(pinentry_prompts)
         expect "PIN pad: signed, the application approving" app pad yes hang
         expect "PIN pad: the signature verifies" cms_ok "$T/tt.txt" "$T/out/pad.p7s"
         expect_eq "PIN pad: Confirm, then ShowPinpad for the token, no AskPin, the message closed, no pinentry" \
                 "Confirm ShowPinpad cancel|leader|$p0" \
                 "$(sed -n 's/^\(call \)\{0,1\}\(Confirm\|AskPin\|ShowPinpad\|cancel\)\b.*/\2/p' "$T/pad.out" | tr '\n' ' ' | sed 's/ $//')|$(call_json pad ShowPinpad | jq -r .token_label)|$(pinentry_prompts)"
-        : >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
-        for ((i = 0; i < 50; i++)); do
-                kysoctl tokens --json | jq -e '.[] | select(.label == "leader" and (.protected_auth_path | not))' \
-                        >/dev/null 2>&1 && break
-                sleep 0.2
-        done
+        fault_control '' '(.protected_auth_path | not)'
 else
         ok "final try # SKIP the fault-injecting module is not built"
         ok "PIN pad # SKIP the fault-injecting module is not built"
