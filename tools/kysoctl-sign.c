@@ -318,7 +318,7 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
-        DBusMessageIter it, arr, dict, entry, var;
+        DBusMessageIter it, arr, dict, var;
         size_t n = 0;
 
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
@@ -342,14 +342,9 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
                 CertEntry ce = { .usable = true };
                 dbus_bool_t b;
 
+                const char *k;
                 dbus_message_iter_recurse(&arr, &dict);
-                for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
-                     dbus_message_iter_next(&dict)) {
-                        const char *k;
-                        dbus_message_iter_recurse(&dict, &entry);
-                        dbus_message_iter_get_basic(&entry, &k);
-                        dbus_message_iter_next(&entry);
-                        dbus_message_iter_recurse(&entry, &var);
+                while (dbus_dict_next(&dict, &k, &var) > 0) {
                         if (streq(k, "uri"))
                                 ce.uri = variant_string(&var);
                         else if (streq(k, "kind"))
@@ -459,21 +454,55 @@ static const char *status_in_words(const char *status) {
         return strna(status);
 }
 
+/* One document's dict of a Response: its line, and its output kept or discarded. i counts from 0. */
+static int print_document(
+        DBusMessageIter *doc, size_t i, size_t n, Output *outputs, bool shown, char ***said, int *ret_exit) {
+        const char *name = NULL, *status = NULL, *msg = NULL, *ts = NULL, *k;
+        DBusMessageIter v;
+        int r;
+
+        while ((r = dbus_dict_next(doc, &k, &v)) > 0)
+                if (streq(k, "name"))
+                        name = variant_string(&v);
+                else if (streq(k, "status"))
+                        status = variant_string(&v);
+                else if (streq(k, "message"))
+                        msg = variant_string(&v);
+                else if (streq(k, "timestamp-time"))
+                        ts = variant_string(&v);
+        if (r < 0)
+                return r;
+
+        bool done = streq_ptr(status, "done");
+        if (i < n && done && output_commit(&outputs[i]) < 0) {
+                *ret_exit = KYSOCTL_EXIT_INTERNAL;
+                return 0;
+        }
+        if (i < n && !done)
+                output_discard(&outputs[i]);
+        if (shown)
+                ;
+        else if (done)
+                printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), i + 1, n, strna(name),
+                       i < n ? outputs[i].path : "?", ts ? _(", time-stamped ") : "", strempty(ts));
+        else
+                printf(_("[%zu/%zu] %s: %s: %s\n"), i + 1, n, strna(name), status_in_words(status),
+                       strna(msg));
+        if (!done && msg && strv_extend(said, msg) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int
 print_results(DBusMessageIter *results, size_t n, Output *outputs, bool shown, bool verbose, int *ret_exit) {
-        DBusMessageIter dict, entry, var, arr, doc, de, dv;
-        const char *error = NULL, *message = NULL;
+        DBusMessageIter dict, var, arr, doc;
+        const char *error = NULL, *message = NULL, *k;
         _cleanup_strv_free_ char **said = NULL;
         size_t i = 0;
+        int r;
 
         dbus_message_iter_recurse(results, &dict);
-        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
-             dbus_message_iter_next(&dict)) {
-                const char *k;
-                dbus_message_iter_recurse(&dict, &entry);
-                dbus_message_iter_get_basic(&entry, &k);
-                dbus_message_iter_next(&entry);
-                dbus_message_iter_recurse(&entry, &var);
+        while ((r = dbus_dict_next(&dict, &k, &var)) > 0) {
                 if (streq(k, "error"))
                         error = variant_string(&var);
                 else if (streq(k, "message"))
@@ -482,45 +511,15 @@ print_results(DBusMessageIter *results, size_t n, Output *outputs, bool shown, b
                         dbus_message_iter_recurse(&var, &arr);
                         for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY;
                              dbus_message_iter_next(&arr), i++) {
-                                const char *name = NULL, *status = NULL, *msg = NULL, *ts = NULL;
                                 dbus_message_iter_recurse(&arr, &doc);
-                                for (; dbus_message_iter_get_arg_type(&doc) == DBUS_TYPE_DICT_ENTRY;
-                                     dbus_message_iter_next(&doc)) {
-                                        const char *dk;
-                                        dbus_message_iter_recurse(&doc, &de);
-                                        dbus_message_iter_get_basic(&de, &dk);
-                                        dbus_message_iter_next(&de);
-                                        dbus_message_iter_recurse(&de, &dv);
-                                        if (streq(dk, "name"))
-                                                name = variant_string(&dv);
-                                        else if (streq(dk, "status"))
-                                                status = variant_string(&dv);
-                                        else if (streq(dk, "message"))
-                                                msg = variant_string(&dv);
-                                        else if (streq(dk, "timestamp-time"))
-                                                ts = variant_string(&dv);
-                                }
-                                bool done = streq_ptr(status, "done");
-                                if (i < n && done && output_commit(&outputs[i]) < 0) {
-                                        *ret_exit = KYSOCTL_EXIT_INTERNAL;
-                                        continue;
-                                }
-                                if (i < n && !done)
-                                        output_discard(&outputs[i]);
-                                if (shown)
-                                        ;
-                                else if (done)
-                                        printf(_("[%zu/%zu] %s: signed → %s%s%s\n"), i + 1, n, strna(name),
-                                               i < n ? outputs[i].path : "?", ts ? _(", time-stamped ") : "",
-                                               strempty(ts));
-                                else
-                                        printf(_("[%zu/%zu] %s: %s: %s\n"), i + 1, n, strna(name),
-                                               status_in_words(status), strna(msg));
-                                if (!done && msg && strv_extend(&said, msg) < 0)
-                                        return -ENOMEM;
+                                r = print_document(&doc, i, n, outputs, shown, &said, ret_exit);
+                                if (r < 0)
+                                        return r;
                         }
                 }
         }
+        if (r < 0)
+                return r;
         if (error) {
                 /* Said once, in words: a refusal already shown on its document's line is not repeated. The
                  * D-Bus error name is for whoever debugs: --verbose prints it with the whole message. */
