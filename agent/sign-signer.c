@@ -90,12 +90,17 @@ static int request_find_certificate(SignRequest *r) {
         r->token.pin_flags = token->pin_flags;
         if (!r->token_uri || !r->token_label || !r->cert_uri)
                 return -ENOMEM;
-        const unsigned char *p = found->der;
-        r->cert = d2i_X509(NULL, &p, (long) found->der_size);
+        if (found->x509 && X509_up_ref(found->x509))
+                r->cert = found->x509;
+        else {
+                const unsigned char *p = found->der;
+                r->cert = d2i_X509(NULL, &p, (long) found->der_size);
+        }
         if (!r->cert)
                 return -EBADMSG;
         /* Kind and status are decided by the request's own checks (cert_validate with revocation). */
-        return certificate_info_from_der(NULL, found->der, found->der_size, (int64_t) time(NULL), &r->info);
+        return certificate_info_from_x509(
+                NULL, r->cert, found->der, found->der_size, (int64_t) time(NULL), &r->info);
 }
 
 /* The policy as policy_load() reads it now; the one of the last request while none of its files changed. */
@@ -284,7 +289,8 @@ char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *
         if (p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
             p11_manager_get_certificates(s->manager, &certs, &nc) < 0 ||
             p11_certificate_lookup(cert_uri, tokens, nt, certs, nc, 0, NULL, &cert) < 0 ||
-            certificate_info_from_der(policy, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)
+            certificate_info_from_x509(
+                    policy, cert->x509, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)
                 return NULL;
         /* The same judgement as agent_append_certificate()'s, and kysoctl's may_sign(). */
         agent_revocation_apply(s->revocation, &info);
