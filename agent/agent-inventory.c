@@ -104,6 +104,12 @@ void agent_classify_certificate(const Policy *policy, X509 *cert, int64_t now, C
 
 int certificate_info_from_der(
         const Policy *policy, const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret) {
+        return certificate_info_from_x509(policy, NULL, der, size, now, ret);
+}
+
+int certificate_info_from_x509(
+        const Policy *policy, X509 *parsed, const uint8_t *der, size_t size, int64_t now,
+        CertificateInfo *ret) {
         _cleanup_(X509_freep) X509 *x = NULL;
         _cleanup_(certificate_info_done) CertificateInfo info = {};
         const unsigned char *p = der;
@@ -116,8 +122,9 @@ int certificate_info_from_der(
 
         if (!der || size == 0 || size > LONG_MAX)
                 return -EBADMSG;
-        x = d2i_X509(NULL, &p, (long) size);
-        if (!x || p != der + size)
+        if (parsed && X509_up_ref(parsed))
+                x = parsed;
+        else if (!(x = d2i_X509(NULL, &p, (long) size)) || p != der + size)
                 return -EBADMSG;
 
         info.subject = name_to_string(X509_get_subject_name(x));

@@ -39,6 +39,10 @@ void certificate_info_done(CertificateInfo *i);
  * policy (may be NULL) decides kind and status, see agent_classify_certificate(). */
 int certificate_info_from_der(
         const Policy *policy, const uint8_t *der, size_t size, int64_t now, CertificateInfo *ret);
+/* The same, from der already parsed into parsed (may be NULL: parsed here). */
+int certificate_info_from_x509(
+        const Policy *policy, X509 *parsed, const uint8_t *der, size_t size, int64_t now,
+        CertificateInfo *ret);
 
 /* Sets kind and status. With a policy: kind by its [kind] rules; status by the chain to its roots, the
  * validity period, key strength and the expiry window, all offline. Revocation is not looked up here (it

@@ -88,6 +88,9 @@ int agent_sign_new(
         k = agent_worker_new(event, SIGN_WORKER_THREADS, &s->worker);
         if (k < 0)
                 goto fail;
+        k = policy_cache_new(POLICY_CACHE_SETTLE_USEC, &s->policy_cache);
+        if (k < 0)
+                goto fail;
 
         k = agent_sign_bus_register(s);
         if (k < 0)
@@ -112,6 +115,7 @@ AgentSign *agent_sign_free(AgentSign *s) {
         agent_worker_free(s->worker); /* every job was cancelled with its request */
         prompter_free(s->prompter);
         pin_cache_free(s->pin_cache); /* wipes every kept PIN */
+        policy_cache_free(s->policy_cache);
         agent_sign_bus_unregister(s);
         if (s->bus)
                 dbus_connection_unref(s->bus);

@@ -229,10 +229,12 @@ void request_step(SignRequest *r) {
                 if (agent_sign_token_running(s, r))
                         return; /* woken by agent_sign_queue_kick() */
                 k = signer_prepare(r);
-                if (k >= 0) {
-                        request_prompt_prepare(r); /* starts while the checks run */
+                if (k >= 0)
                         k = signer_validate_start(r);
-                }
+                /* The checks are on a worker already: pinentry starts beside them (the loop waits for
+                 * its exec). */
+                if (k >= 0)
+                        request_prompt_prepare(r);
                 if (k == -ECANCELED)
                         return; /* r has failed, and is gone */
                 if (k < 0) {

@@ -33,6 +33,7 @@
 #include "formats/pdf-document.h"
 #include "pkcs11/p11-manager.h"
 #include "pkcs11/p11-protocol.h"
+#include "policy-cache.h"
 #include "policy/cert-validate.h"
 #include "policy/policy-rules.h"
 #include "policy/policy.h"
@@ -208,6 +209,8 @@ struct AgentSign {
         SignRequest *requests;   /* in arrival order */
         unsigned counter;
         bool registered, filter_added;
+        /* The policy of the last request, given again while nothing it was read from changed. */
+        PolicyCache *policy_cache;
 };
 
 /* sign-request.c: the request's life. */

@@ -90,12 +90,22 @@ static int request_find_certificate(SignRequest *r) {
         r->token.pin_flags = token->pin_flags;
         if (!r->token_uri || !r->token_label || !r->cert_uri)
                 return -ENOMEM;
-        const unsigned char *p = found->der;
-        r->cert = d2i_X509(NULL, &p, (long) found->der_size);
+        if (found->x509 && X509_up_ref(found->x509))
+                r->cert = found->x509;
+        else {
+                const unsigned char *p = found->der;
+                r->cert = d2i_X509(NULL, &p, (long) found->der_size);
+        }
         if (!r->cert)
                 return -EBADMSG;
         /* Kind and status are decided by the request's own checks (cert_validate with revocation). */
-        return certificate_info_from_der(NULL, found->der, found->der_size, (int64_t) time(NULL), &r->info);
+        return certificate_info_from_x509(
+                NULL, r->cert, found->der, found->der_size, (int64_t) time(NULL), &r->info);
+}
+
+/* The policy as policy_load() reads it now; the one of the last request while none of its files changed. */
+static int signer_load_policy(AgentSign *s, Policy **ret, char ***ret_errors) {
+        return policy_cache_load(s ? s->policy_cache : NULL, policy_tools_path(), 0, ret, ret_errors);
 }
 
 int signer_prepare(SignRequest *r) {
@@ -106,7 +116,7 @@ int signer_prepare(SignRequest *r) {
         /* Never policy_tools_flags(): the person at the desk sets this process's environment, and must not
          * be able to loosen the policy with it. The owner check always applies (root-owned, not writable by
          * others), so $KYSO_POLICY can only point at a policy the administrator wrote. */
-        k = r->policy ? 0 : policy_load(policy_tools_path(), 0, &r->policy, &errors);
+        k = r->policy ? 0 : signer_load_policy(r->owner, &r->policy, &errors);
         if (k < 0) {
                 log_error_errno(
                         k, "Cannot load the signing policy %s: %m%s%s", policy_tools_path(),
@@ -273,13 +283,14 @@ char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *
         /* The inventory's statuses were worked out under the policy of its last refresh. The request's own
          * policy is read now (signer_prepare() keeps it): when it differs, e.g. a root added with kysoctl
          * trust since, those statuses say nothing and the request's own checks decide. */
-        if (!policy || (!r->policy && policy_load(policy_tools_path(), 0, &r->policy, &errors) < 0) ||
+        if (!policy || (!r->policy && signer_load_policy(s, &r->policy, &errors) < 0) ||
             !streq(policy->digest, r->policy->digest))
                 return NULL;
         if (p11_manager_get_tokens(s->manager, &tokens, &nt) < 0 ||
             p11_manager_get_certificates(s->manager, &certs, &nc) < 0 ||
             p11_certificate_lookup(cert_uri, tokens, nt, certs, nc, 0, NULL, &cert) < 0 ||
-            certificate_info_from_der(policy, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)
+            certificate_info_from_x509(
+                    policy, cert->x509, cert->der, cert->der_size, (int64_t) time(NULL), &info) < 0)
                 return NULL;
         /* The same judgement as agent_append_certificate()'s, and kysoctl's may_sign(). */
         agent_revocation_apply(s->revocation, &info);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/err.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -128,6 +129,7 @@ static void certificate_done(P11Certificate *c) {
         free(c->label);
         free(c->id);
         free(c->der);
+        X509_free(c->x509);
 }
 
 static ModuleToken *module_token_free(ModuleToken *t) {
@@ -185,6 +187,22 @@ static int module_token_new(Helper *h, const P11SlotEntry *s, ModuleToken **ret)
         return 0;
 }
 
+/* The certificate, whole and alone in der, or NULL (callers then parse der themselves and report it). */
+static X509 *parse_certificate(const uint8_t *der, size_t size) {
+        const unsigned char *p = der;
+        X509 *x;
+
+        if (!der || size == 0 || size > LONG_MAX)
+                return NULL;
+        x = d2i_X509(NULL, &p, (long) size);
+        if (!x || p != der + size) {
+                X509_free(x);
+                ERR_clear_error();
+                return NULL;
+        }
+        return x;
+}
+
 static int module_token_set_certs(ModuleToken *t, P11CertList *list) {
         P11UriToken ut = { t->token.label, t->token.manufacturer, t->token.model, t->token.serial };
         size_t n = list->n_certs;
@@ -209,6 +227,7 @@ static int module_token_set_certs(ModuleToken *t, P11CertList *list) {
                 c->id_size = e->id_size;
                 c->der = TAKE_PTR(e->der);
                 c->der_size = e->der_size;
+                c->x509 = parse_certificate(c->der, c->der_size);
                 c->has_private_key = e->has_private_key;
                 t->cert_ptrs[i] = c;
         }

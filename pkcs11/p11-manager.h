@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,8 +42,11 @@ typedef struct P11Certificate {
         char *label; /* CKA_LABEL */
         uint8_t *id; /* CKA_ID */
         size_t id_size;
-        uint8_t *der; /* CKA_VALUE: the DER certificate; parse it for subject, issuer, validity... */
+        uint8_t *der; /* CKA_VALUE: the DER certificate */
         size_t der_size;
+        /* der parsed once, when the token appeared (NULL when it does not parse): each request's checks
+         * and the inventory's take a reference (X509_up_ref()) instead of parsing it again. */
+        X509 *x509;
         /* A private key with the same CKA_ID is on the token. Before login, when private keys are hidden,
          * a public key with that CKA_ID counts; false can still mean "hidden until login". */
         bool has_private_key;

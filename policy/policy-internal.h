@@ -22,9 +22,8 @@ _printf_(4, 5) int policy_add_error(
 int policy_check_owner_fd(int fd, const char *path, PolicyLoadFlags flags, char ***errors);
 int policy_check_owner_path(const char *path, PolicyLoadFlags flags, char ***errors);
 
-/* The paths of the entries of dir whose names end with one of suffixes (NULL-terminated), sorted; hidden
- * ones skipped; -E2BIG past POLICY_MAX_DROPINS; a negative errno when dir cannot be read. */
-int policy_list_folder(const char *dir, const char *const *suffixes, char ***ret);
+/* The files a [trust] folder is read for. */
+extern const char *const trust_store_suffixes[];
 
 /* Loads the certificates of path (a PEM or DER file, or a folder of them) into out; with need_ca each must
  * be a CA. Problems are errors at cfile:line; returns 0 or -ENOMEM. */

@@ -15,6 +15,8 @@
 
 #define POLICY_MAX_FILE_SIZE (1024 * 1024)
 
+static const char *const dropin_suffixes[] = { ".conf", NULL };
+
 static const char *const cert_kind_table[_CERT_KIND_MAX] = {
         [CERT_KIND_PERSONAL] = "personal",
         [CERT_KIND_ORGANIZATION] = "organization",
@@ -203,6 +205,10 @@ static int owner_verdict(char **problem, PolicyLoadFlags flags, char ***errors) 
         return 1;
 }
 
+bool policy_owner_acceptable(const struct stat *st) {
+        return st->st_uid == 0 && !(st->st_mode & S_IWOTH) && !((st->st_mode & S_IWGRP) && st->st_gid != 0);
+}
+
 int policy_check_owner_fd(int fd, const char *path, PolicyLoadFlags flags, char ***errors) {
         _cleanup_strv_free_ char **problem = NULL;
         struct stat st;
@@ -215,7 +221,7 @@ int policy_check_owner_fd(int fd, const char *path, PolicyLoadFlags flags, char 
                         &problem, path, 0,
                         _("not owned by root: only root-owned files are accepted, so that the policy "
                           "cannot be changed from a user account (chown root:root it)"));
-        else if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0))
+        else if (!policy_owner_acceptable(&st))
                 r = policy_add_error(
                         &problem, path, 0, _("writable by users other than root: run chmod go-w on it"));
         if (r < 0)
@@ -443,8 +449,7 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
         _cleanup_free_ char *ddir = NULL;
         if (asprintf(&ddir, "%s/policy.d", dir) < 0)
                 return -ENOMEM;
-        static const char *const conf[] = { ".conf", NULL };
-        r = policy_list_folder(ddir, conf, &dropins);
+        r = policy_list_folder(ddir, dropin_suffixes, &dropins);
         if (r == -ENOMEM)
                 return r;
         if (r == -ENOENT)
@@ -477,6 +482,76 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
                 return -EINVAL;
         }
         *ret = TAKE_PTR(p);
+        return 0;
+}
+
+void policy_sources_free(PolicySource *s, size_t n) {
+        for (size_t i = 0; s && i < n; i++)
+                free(s[i].path);
+        free(s);
+}
+
+static int add_source(
+        PolicySource **s, size_t *n, PolicySourceKind kind, const char *path, const char *const *suffixes) {
+        PolicySource *ns = reallocarray(*s, *n + 1, sizeof **s);
+        if (!ns)
+                return -ENOMEM;
+        *s = ns;
+        ns[*n] = (PolicySource){ .kind = kind, .path = strdup(path), .suffixes = suffixes };
+        if (!ns[*n].path)
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+/* Mirrors policy_load() and trust_store_load_path(): what one reads, the other lists. */
+int policy_sources(const Policy *p, const char *path, PolicySource **ret, size_t *ret_n) {
+        PolicySource *s = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *dir = NULL, *ddir = NULL;
+        char **trust[] = { p->trusted_root_paths, p->intermediate_paths };
+        int r;
+
+        if (!path)
+                path = POLICY_SYSTEM_PATH;
+        r = path_directory(path, &dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&ddir, "%s/policy.d", dir) < 0)
+                return -ENOMEM;
+        r = add_source(&s, &n, POLICY_SOURCE_OWNER, dir, NULL);
+        if (r >= 0)
+                r = add_source(&s, &n, POLICY_SOURCE_FILE, path, NULL);
+        if (r >= 0)
+                r = add_source(&s, &n, POLICY_SOURCE_FOLDER, ddir, dropin_suffixes);
+        for (size_t i = 1; r >= 0 && p->files && i < strv_length(p->files); i++)
+                r = add_source(&s, &n, POLICY_SOURCE_FILE, p->files[i], NULL);
+        for (size_t t = 0; r >= 0 && t < ELEMENTSOF(trust); t++)
+                STRV_FOREACH (tp, trust[t]) {
+                        _cleanup_strv_free_ char **files = NULL;
+                        struct stat st;
+
+                        if (stat(*tp, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                                r = add_source(&s, &n, POLICY_SOURCE_FILE, *tp, NULL);
+                                if (r < 0)
+                                        break;
+                                continue;
+                        }
+                        r = add_source(&s, &n, POLICY_SOURCE_FOLDER, *tp, trust_store_suffixes);
+                        if (r >= 0 && policy_list_folder(*tp, trust_store_suffixes, &files) == -ENOMEM)
+                                r = -ENOMEM;
+                        STRV_FOREACH (f, files)
+                                if (r >= 0)
+                                        r = add_source(&s, &n, POLICY_SOURCE_FILE, *f, NULL);
+                        if (r < 0)
+                                break;
+                }
+        if (r < 0) {
+                policy_sources_free(s, n);
+                return r;
+        }
+        *ret = s;
+        *ret_n = n;
         return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <openssl/x509.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "macro.h"
@@ -174,6 +175,32 @@ int policy_finish(Policy *p, char ***errors);
 Policy *policy_ref(Policy *p);
 Policy *policy_free(Policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
+
+/* What policy_load(path) read to make p, for a cache that must know when to load again
+ * (agent/policy-cache.h): the owner and mode of a folder (POLICY_SOURCE_OWNER), a file's bytes, owner and
+ * mode (POLICY_SOURCE_FILE), the names in a folder that end in one of suffixes, and its owner and mode
+ * (POLICY_SOURCE_FOLDER). The files of [trust] folders are listed as they are now. */
+typedef enum PolicySourceKind {
+        POLICY_SOURCE_OWNER,
+        POLICY_SOURCE_FILE,
+        POLICY_SOURCE_FOLDER,
+        _POLICY_SOURCE_KIND_MAX,
+        _POLICY_SOURCE_KIND_INVALID = -EINVAL,
+} PolicySourceKind;
+
+typedef struct PolicySource {
+        PolicySourceKind kind;
+        char *path;
+        const char *const *suffixes; /* POLICY_SOURCE_FOLDER: static, NULL-terminated */
+} PolicySource;
+
+int policy_sources(const Policy *p, const char *path, PolicySource **ret, size_t *ret_n);
+/* The owner check on a file's or folder's stat: owned by root, writable by nobody else. */
+bool policy_owner_acceptable(const struct stat *st);
+/* The paths of the entries of dir whose names end with one of suffixes (NULL-terminated), sorted; hidden
+ * ones skipped; -E2BIG past 256 entries; a negative errno when dir cannot be read. */
+int policy_list_folder(const char *dir, const char *const *suffixes, char ***ret);
+void policy_sources_free(PolicySource *s, size_t n);
 
 /* The path of the policy the tools use: $KYSO_POLICY or the system path; and the load flags for it
  * ($KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 skips the owner check, for tests). */

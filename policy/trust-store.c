@@ -14,6 +14,8 @@
 
 #define CERT_FILE_MAX_SIZE (4 * 1024 * 1024)
 
+const char *const trust_store_suffixes[] = { ".pem", ".crt", ".cer", ".der", NULL };
+
 static int load_certs_from_file(
         const char *path, STACK_OF(X509) * out, const char *cfile, unsigned line, PolicyLoadFlags flags,
         char ***errors, size_t *n_loaded) {
@@ -64,7 +66,6 @@ static int load_certs_from_file(
 int trust_store_load_path(
         const char *path, STACK_OF(X509) * out, bool need_ca, const char *cfile, unsigned line,
         PolicyLoadFlags flags, char ***errors) {
-        static const char *const suffixes[] = { ".pem", ".crt", ".cer", ".der", NULL };
         struct stat st;
         size_t n = 0, first = (size_t) sk_X509_num(out);
         int r;
@@ -78,7 +79,7 @@ int trust_store_load_path(
                 r = policy_check_owner_path(path, flags, errors);
                 if (r != 0)
                         return r < 0 ? r : 0;
-                r = policy_list_folder(path, suffixes, &files);
+                r = policy_list_folder(path, trust_store_suffixes, &files);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -156,7 +157,6 @@ static int list_file(const char *file, bool root, PolicyLoadFlags flags, TrustEn
 }
 
 static int list_paths(char **paths, bool root, PolicyLoadFlags flags, TrustEntry **e, size_t *n) {
-        static const char *const suffixes[] = { ".pem", ".crt", ".cer", ".der", NULL };
         int r;
 
         STRV_FOREACH (p, paths) {
@@ -170,7 +170,7 @@ static int list_paths(char **paths, bool root, PolicyLoadFlags flags, TrustEntry
                         continue;
                 }
                 _cleanup_strv_free_ char **files = NULL;
-                r = policy_list_folder(*p, suffixes, &files);
+                r = policy_list_folder(*p, trust_store_suffixes, &files);
                 if (r == -ENOMEM)
                         return r;
                 STRV_FOREACH (f, files) {
