@@ -26,8 +26,9 @@
 typedef struct AgentSign AgentSign;
 
 /* Registers the request objects on bus. Every request's outcome is recorded in audit (borrowed: it must
- * outlive this object) before the client hears it. The policy is read again for each request
- * (policy_tools_path(): $KYSO_POLICY or the system policy), always with the owner check. */
+ * outlive this object) before the client hears it. Each request checks the policy (policy_tools_path():
+ * $KYSO_POLICY or the system policy) for changes and reads it again, with the owner check, when any file it
+ * was read from changed (agent/policy-cache.h). */
 int agent_sign_new(
         sd_event *event, DBusConnection *bus, P11Manager *manager, const AgentConfig *config,
         AuditLog *audit, AgentSign **ret);
