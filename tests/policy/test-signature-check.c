@@ -81,6 +81,9 @@ static void expect_issue(const SignatureCheck *c, bool allow, const char *needle
                 fail_msg(
                         "issue: got %s \"%s\", want %s with \"%s\"", d.allow ? "allow" : "deny", d.reason,
                         allow ? "allow" : "deny", needle);
+        /* A reason that ends its sentence is put into the refusal's without its full stop. */
+        if (strstr(d.reason, "..") || strstr(d.reason, ".;"))
+                fail_msg("issue: a sentence's full stop inside the refusal: \"%s\"", d.reason);
         rule_decision_done(&d);
         cert_validation_done(&seal_status);
 }
