@@ -278,6 +278,20 @@ static void test_same_reasons(void **state) {
                 fail_msg("leader: \"%s\"", c.leader_reason);
         expect_issue(&c, false, "SHA1, which the policy does not allow");
 
+        /* A time-stamp that does not verify: the seal refusal and the competent-person line give verify's
+         * reason too. */
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *ts = sign_and_verify("", "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck t = {};
+        add_timestamp(&ts->signers[0], NID_sha256, NID_sha256);
+        ts->signers[0].timestamp.status = CMS_TIMESTAMP_BAD_SIGNATURE;
+        check(policy, ts, &t);
+        assert_false(t.valid);
+        assert_false(t.counts_as_leader);
+        if (!strstr(t.reason, "time-stamp cannot be trusted: it does not verify") ||
+            !strstr(t.leader_reason, "time-stamp cannot be trusted: it does not verify"))
+                fail_msg("bad time-stamp: \"%s\", leader: \"%s\"", t.reason, t.leader_reason);
+        expect_issue(&t, false, "time-stamp cannot be trusted: it does not verify");
+
         da->signers[0].problem = CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH;
         check(policy, da, &d);
         assert_false(d.valid);
