@@ -47,6 +47,13 @@ for args in "audit show" "audit verify" "audit report --month 2026-11"; do
         check "${args% --*}: a missing audit log, the message named after the command" 1 \
                 "^kysoctl ${args% --*}: there is no audit log at $T/none\.jsonl" $args --log "$T/none.jsonl"
 done
+# A policy named with --policy that cannot be loaded: a usage error in every verb that takes one, its
+# problems said as the verb's.
+check "verify --policy naming a missing file: a usage error, the problem named after the command" 2 \
+        "^kysoctl verify: $T/none\.conf: no policy file here" verify --policy "$T/none.conf" "$T/qd.txt" "$T/qd.txt"
+check "audit report --policy naming a missing file: the same" 2 \
+        "^kysoctl audit report: $T/none\.conf: no policy file here" \
+        audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
 check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
 check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs
