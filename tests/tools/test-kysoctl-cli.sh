@@ -54,6 +54,8 @@ check "verify --policy naming a missing file: a usage error, the problem named a
 check "audit report --policy naming a missing file: the same" 2 \
         "^kysoctl audit report: $T/none\.conf: no policy file here" \
         audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
+KYSO_POLICY=$T/none.conf check "trust list with a missing policy: its problem named after the command" 1 \
+        "^kysoctl trust: $T/none\.conf: no policy file here" trust list
 check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
 check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs
