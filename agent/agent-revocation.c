@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
+#include "policy/policy-rules.h"
 #include "sign-jobs.h"
 
 /* A check cancelled because the policy changed cannot be interrupted (a server that hangs holds it until
@@ -24,6 +25,10 @@ typedef struct Entry {
         bool due;     /* to be checked (new, or the refresh interval passed) */
         bool checked; /* at least one check finished */
         CertStatus status;
+        /* The last verdict's reason as a code and its parameters (policy-rules.h), rendered when asked for,
+         * in the asker's language; NULL code when it has none. */
+        const char *reason_code;
+        char **reason_params;
 } Entry;
 
 struct AgentRevocation {
@@ -43,6 +48,7 @@ struct AgentRevocation {
 
 static void entry_done(Entry *e) {
         X509_free(e->cert);
+        strv_free(e->reason_params);
 }
 
 static Entry *find(const AgentRevocation *r, const char *sha256) {
@@ -76,6 +82,16 @@ static void check_done(void *data, void *userdata) {
                                         "A certificate's revocation status is unknown for now: %s",
                                         j->error < 0 ? "the check failed" : strna(j->result.reason));
                         e->status = s;
+                        strv_free(e->reason_params);
+                        e->reason_params = NULL;
+                        e->reason_code = NULL;
+                        if (j->error >= 0 && j->result.reason_code) {
+                                e->reason_params = strv_from_array(
+                                        (const char *const *) j->result.reason_params,
+                                        strv_length(j->result.reason_params));
+                                if (e->reason_params || !j->result.reason_params)
+                                        e->reason_code = j->result.reason_code;
+                        }
                 }
                 e->checked = true;
         }
@@ -269,8 +285,18 @@ void agent_revocation_apply(const AgentRevocation *r, CertificateInfo *info) {
         e = find(r, info->sha256);
         if (!e || !e->checked)
                 info->status = "unchecked";
-        else if (!cert_status_is_usable(e->status))
+        else if (!cert_status_is_usable(e->status)) {
                 info->status = cert_status_to_api_string(e->status);
+                /* Why, in the asker's language (as the offline checks' reasons are); kept without one when
+                 * it cannot be rendered, the status says the rest. */
+                char *why = NULL;
+                if (e->reason_code &&
+                    policy_reason_render(e->reason_code, (const char *const *) e->reason_params, &why) >=
+                            0) {
+                        free(info->reason);
+                        info->reason = why;
+                }
+        }
 }
 
 bool agent_revocation_all_checked(const AgentRevocation *r) {

@@ -617,6 +617,10 @@ int policy_rules_decide(const Policy *p, const RuleRequest *req, RuleDecision *r
                                                who, "detail", strempty(why), NULL);
                                 goto out;
                         }
+                        /* The reasons are sentences of their own (verify's), joined into the refusal's. */
+                        size_t k = strlen(strempty(why));
+                        if (k > 0 && why[k - 1] == '.')
+                                why[k - 1] = 0;
                         char *j;
                         if (asprintf(&j, "%s%s%s", strempty(whys), whys ? "; " : "", why ?: "?") < 0)
                                 return -ENOMEM;

@@ -24,7 +24,7 @@
 #include "macro.h"
 #include "policy/policy.h"
 
-static int log_path(const char *arg, char **ret) {
+static int log_path(const char *verb, const char *arg, char **ret) {
         if (arg) {
                 if (arg[0] == '/')
                         *ret = strdup(arg);
@@ -37,9 +37,8 @@ static int log_path(const char *arg, char **ret) {
         }
         int r = audit_log_default_path(ret);
         if (r < 0)
-                fprintf(stderr,
-                        _("kysoctl audit: cannot tell where the audit log is (HOME is not set). Use --log "
-                          "PATH.\n"));
+                kysoctl_error(
+                        verb, _("cannot tell where the audit log is (HOME is not set). Use --log PATH.\n"));
         return r;
 }
 
@@ -69,15 +68,16 @@ static char **pending_quarantines(const char *path) {
         return names;
 }
 
-static int open_reader(const char *path, AuditReader **ret) {
+static int open_reader(const char *verb, const char *path, AuditReader **ret) {
         int r = audit_reader_open(path, ret);
         if (r == -ENOENT)
-                fprintf(stderr,
-                        _("kysoctl audit: there is no audit log at %s. Use --log PATH or KYSO_AUDIT_LOG to "
-                          "name another one.\n"),
+                kysoctl_error(
+                        verb,
+                        _("there is no audit log at %s. Use --log PATH or KYSO_AUDIT_LOG to name another "
+                          "one.\n"),
                         path);
         else if (r < 0)
-                fprintf(stderr, _("kysoctl audit: cannot read the audit log %s: %s\n"), path, strerror(-r));
+                kysoctl_error(verb, _("cannot read the audit log %s: %s\n"), path, strerror(-r));
         return r;
 }
 
@@ -102,12 +102,12 @@ static int shared_option(int c, const char **log_arg, void (*help)(void)) {
 
 /* Opens the log that --log (or the default) names, for show and report; on failure says why and returns
  * the exit code, else KYSOCTL_EXIT_OK. */
-static int open_log(const char *log_arg, char **ret_path, AuditReader **ret_reader) {
+static int open_log(const char *verb, const char *log_arg, char **ret_path, AuditReader **ret_reader) {
         int r;
 
-        if (log_path(log_arg, ret_path) < 0)
+        if (log_path(verb, log_arg, ret_path) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
-        r = open_reader(*ret_path, ret_reader);
+        r = open_reader(verb, *ret_path, ret_reader);
         if (r < 0)
                 return r == -ENOENT ? KYSOCTL_EXIT_REFUSED : KYSOCTL_EXIT_INTERNAL;
         return KYSOCTL_EXIT_OK;
@@ -222,13 +222,13 @@ static int verb_show(int argc, char **argv) {
         }
 
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
-        r = open_log(log_arg, &path, &reader);
+        r = open_log("audit show", log_arg, &path, &reader);
         if (r != KYSOCTL_EXIT_OK)
                 return r;
 
         r = window_select(reader, filter.since, filter.until);
         if (r < 0) {
-                fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
+                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -240,7 +240,7 @@ static int verb_show(int argc, char **argv) {
                       : AUDIT_SHOW_TABLE,
                 stdout, stderr, &bad);
         if (r < 0) {
-                fprintf(stderr, _("kysoctl audit: cannot read the audit log: %s\n"), strerror(-r));
+                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
         if (bad > 0) {
@@ -308,7 +308,7 @@ static int verb_verify_log(int argc, char **argv) {
                 verify_help();
                 return KYSOCTL_EXIT_USAGE;
         }
-        if (log_path(log_arg, &path) < 0)
+        if (log_path("audit verify", log_arg, &path) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
 
         if (journal || export || journal_dir) {
@@ -328,7 +328,7 @@ static int verb_verify_log(int argc, char **argv) {
         }
 
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
-        r = open_reader(path, &reader);
+        r = open_reader("audit verify", path, &reader);
         if (r == -ENOENT && head.present) {
                 kysoctl_error(
                         "audit verify",
@@ -612,7 +612,7 @@ static int verb_report(int argc, char **argv) {
                 return KYSOCTL_EXIT_USAGE;
 
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
-        r = open_log(log_arg, &path, &reader);
+        r = open_log("audit report", log_arg, &path, &reader);
         if (r != KYSOCTL_EXIT_OK)
                 return r;
         /* The report says whether the log it comes from is intact: verify reads the whole chain, on

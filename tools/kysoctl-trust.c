@@ -49,7 +49,7 @@ static int load_policy(Policy **ret) {
         int r = policy_load(policy_tools_path(), policy_tools_flags(), ret, &errors);
         if (r == -EINVAL) {
                 STRV_FOREACH (e, errors)
-                        fprintf(stderr, "%s\n", *e);
+                        kysoctl_error("trust", "%s\n", *e);
                 kysoctl_error(
                         "trust", _("the policy %s is invalid: fix it first (kysoctl policy check).\n"),
                         policy_tools_path());
@@ -223,7 +223,7 @@ static bool policy_still_loads(void) {
         _cleanup_strv_free_ char **errors = NULL;
         int r = policy_load(policy_tools_path(), policy_tools_flags(), &p, &errors);
         STRV_FOREACH (e, errors)
-                fprintf(stderr, "%s\n", *e);
+                kysoctl_error("trust", "%s\n", *e);
         return r >= 0;
 }
 

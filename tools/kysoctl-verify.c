@@ -516,20 +516,21 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
         return 0;
 }
 
+/* Returns the exit code: a policy named with --policy that cannot be used is the caller's mistake (usage,
+ * as for audit report), the default one the installation's. */
 static int load_policy(const char *policy_path, Policy **ret) {
         _cleanup_strv_free_ char **errors = NULL;
         const char *pp = policy_path ?: policy_tools_path();
         int r = policy_load(pp, policy_tools_flags(), ret, &errors);
-        if (r < 0) {
-                STRV_FOREACH (e, errors)
-                        fprintf(stderr, "%s\n", *e);
-                kysoctl_error(
-                        "verify",
-                        _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy "
-                          "check'.\n"),
-                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
-        }
-        return r;
+        if (r >= 0)
+                return KYSOCTL_EXIT_OK;
+        STRV_FOREACH (e, errors)
+                kysoctl_error("verify", "%s\n", *e);
+        kysoctl_error(
+                "verify",
+                _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy check'.\n"),
+                pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+        return policy_path ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_INTERNAL;
 }
 
 /* The whole file's SHA-256 in hex, for the reports that name it (--json, --html): a second pass over the
@@ -604,8 +605,9 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                 return KYSOCTL_EXIT_REFUSED;
         }
         /* The policy is needed only once there is a PDF to judge. */
-        if (load_policy(policy_path, &p) < 0)
-                return KYSOCTL_EXIT_INTERNAL;
+        r = load_policy(policy_path, &p);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
         if (html_path) {
                 html = fopen(html_path, "we");
                 if (!html) {
@@ -766,8 +768,8 @@ int verb_verify(int argc, char **argv) {
         }
         _cleanup_(policy_freep) Policy *p = NULL;
         r = load_policy(policy_path, &p);
-        if (r < 0)
-                return KYSOCTL_EXIT_INTERNAL;
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
 
         _cleanup_free_ uint8_t *sig = NULL;
         size_t sig_size = 0;

@@ -81,6 +81,9 @@ static void expect_issue(const SignatureCheck *c, bool allow, const char *needle
                 fail_msg(
                         "issue: got %s \"%s\", want %s with \"%s\"", d.allow ? "allow" : "deny", d.reason,
                         allow ? "allow" : "deny", needle);
+        /* A reason that ends its sentence is put into the refusal's without its full stop. */
+        if (strstr(d.reason, "..") || strstr(d.reason, ".;"))
+                fail_msg("issue: a sentence's full stop inside the refusal: \"%s\"", d.reason);
         rule_decision_done(&d);
         cert_validation_done(&seal_status);
 }
@@ -274,6 +277,20 @@ static void test_same_reasons(void **state) {
         if (!strstr(c.leader_reason, "SHA1, which the policy does not allow"))
                 fail_msg("leader: \"%s\"", c.leader_reason);
         expect_issue(&c, false, "SHA1, which the policy does not allow");
+
+        /* A time-stamp that does not verify: the seal refusal and the competent-person line give verify's
+         * reason too. */
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *ts = sign_and_verify("", "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck t = {};
+        add_timestamp(&ts->signers[0], NID_sha256, NID_sha256);
+        ts->signers[0].timestamp.status = CMS_TIMESTAMP_BAD_SIGNATURE;
+        check(policy, ts, &t);
+        assert_false(t.valid);
+        assert_false(t.counts_as_leader);
+        if (!strstr(t.reason, "time-stamp cannot be trusted: it does not verify") ||
+            !strstr(t.leader_reason, "time-stamp cannot be trusted: it does not verify"))
+                fail_msg("bad time-stamp: \"%s\", leader: \"%s\"", t.reason, t.leader_reason);
+        expect_issue(&t, false, "time-stamp cannot be trusted: it does not verify");
 
         da->signers[0].problem = CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH;
         check(policy, da, &d);

@@ -41,6 +41,21 @@ for verb in tokens certs sign verify "audit show" "audit report" policy; do
         check "$verb: an unknown option is a usage error named after the command" 2 \
                 "^kysoctl $verb: unrecognized option '--frob'" $verb --frob
 done
+# An audit command's own messages name it too (a missing log stays exit 1, as test-kysoctl-audit checks).
+for args in "audit show" "audit verify" "audit report --month 2026-11"; do
+        # shellcheck disable=SC2086
+        check "${args% --*}: a missing audit log, the message named after the command" 1 \
+                "^kysoctl ${args% --*}: there is no audit log at $T/none\.jsonl" $args --log "$T/none.jsonl"
+done
+# A policy named with --policy that cannot be loaded: a usage error in every verb that takes one, its
+# problems said as the verb's.
+check "verify --policy naming a missing file: a usage error, the problem named after the command" 2 \
+        "^kysoctl verify: $T/none\.conf: no policy file here" verify --policy "$T/none.conf" "$T/qd.txt" "$T/qd.txt"
+check "audit report --policy naming a missing file: the same" 2 \
+        "^kysoctl audit report: $T/none\.conf: no policy file here" \
+        audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
+KYSO_POLICY=$T/none.conf check "trust list with a missing policy: its problem named after the command" 1 \
+        "^kysoctl trust: $T/none\.conf: no policy file here" trust list
 check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
 check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs

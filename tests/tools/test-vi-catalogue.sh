@@ -25,11 +25,18 @@ expect_eq "po/POTFILES lists every kysoctl source with messages" "" "$unlisted"
 if locale -a 2>/dev/null | grep -qix 'vi_VN.utf-\?8'; then
         vi() { LC_ALL=vi_VN.UTF-8 LANGUAGE= "$KYSOCTL" "$@" 2>&1; }
         expect_match "kysoctl --help in Vietnamese" "Cách dùng: kysoctl.*Ký một văn bản qua tác tử" "$(vi --help | tr '\n' ' ')"
+        # Each command's --help starts in Vietnamese, as kysoctl's own does.
+        english=""
+        for verb in tokens certs sign verify "audit show" "audit verify" "audit report" "policy check" trust; do
+                # shellcheck disable=SC2086
+                [[ $(vi $verb --help | head -n 1) == "Cách dùng: kysoctl $verb"* ]] || english+=" $verb"
+        done
+        expect_eq "every command's --help starts with 'Cách dùng:'" "" "$english"
         expect_match "the unknown-command message in Vietnamese" "^kysoctl: không có lệnh 'frob'" "$(vi frob)"
         expect_match "an unknown role in Vietnamese" "^kysoctl sign: không có vai trò 'boss'" \
                 "$(vi sign --role boss x -o y)"
 else
-        for d in "kysoctl --help" "the unknown-command message" "an unknown role"; do
+        for d in "kysoctl --help" "every command's --help" "the unknown-command message" "an unknown role"; do
                 ok "$d in Vietnamese # SKIP vi_VN.UTF-8 locale not installed"
         done
 fi
