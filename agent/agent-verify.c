@@ -90,12 +90,14 @@ static int alloc_checks(VerifyJob *j, size_t n) {
 }
 
 /* Each signer under the policy: OCSP and CRL requests, not worth making once cancelled. */
-static int check_one(VerifyJob *j, size_t i, const CmsVerifyResult *cms, const CmsSignerResult *s) {
+static int check_one(
+        VerifyJob *j, size_t i, const CmsVerifyResult *cms, const CmsSignerResult *s,
+        const time_t *claimed_time) {
         int k;
 
         if (client_reader_cancelled(&j->reader))
                 return -ECANCELED;
-        k = signature_check(j->policy, cms, s, &j->checks[i]);
+        k = signature_check_claimed(j->policy, cms, s, claimed_time, &j->checks[i]);
         if (k < 0)
                 return k;
         j->checked[i] = true;
@@ -111,7 +113,8 @@ static int verify_pdf(VerifyJob *j, int fd) {
         for (size_t i = 0; k >= 0 && i < j->n; i++) {
                 const PdfSignature *s = &j->pdf->signatures[i];
                 if (s->kind != PDF_SIGNATURE_TIMESTAMP && s->cms && s->signer)
-                        k = check_one(j, i, s->cms, s->signer);
+                        k = check_one(
+                                j, i, s->cms, s->signer, s->has_claimed_time ? &s->claimed_time : NULL);
         }
         return k;
 }
@@ -137,7 +140,7 @@ static int verify_detached(VerifyJob *j, int fd) {
         }
         k = alloc_checks(j, j->cms->n_signers);
         for (size_t i = 0; k >= 0 && i < j->n; i++)
-                k = check_one(j, i, j->cms, &j->cms->signers[i]);
+                k = check_one(j, i, j->cms, &j->cms->signers[i], NULL);
         return k;
 }
 

@@ -158,7 +158,9 @@ static int check_signatures(PdfPrepare *p, ClientReader *reader) {
                 if (client_reader_cancelled(reader))
                         return -ECANCELED;
                 if (s->cms && s->signer) {
-                        k = signature_check(p->policy, s->cms, s->signer, c);
+                        k = signature_check_claimed(
+                                p->policy, s->cms, s->signer, s->has_claimed_time ? &s->claimed_time : NULL,
+                                c);
                         if (k < 0)
                                 return k;
                         *x = signature_check_to_existing(c, counts);

@@ -216,6 +216,12 @@ static int claimed_time_unproven(SignatureCheck *c) {
 
 int signature_check(
         const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, SignatureCheck *ret) {
+        return signature_check_claimed(p, res, s, NULL, ret);
+}
+
+int signature_check_claimed(
+        const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, const time_t *claimed_time,
+        SignatureCheck *ret) {
         _cleanup_(signature_check_done) SignatureCheck c = {};
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *pool = pool_of(res, s);
         int r;
@@ -269,6 +275,9 @@ int signature_check(
                 c.time_source = SIGNING_TIME_TIMESTAMP;
         } else if (s->has_signing_time) {
                 c.signing_time = s->signing_time;
+                c.time_source = SIGNING_TIME_CLAIMED;
+        } else if (claimed_time) {
+                c.signing_time = *claimed_time;
                 c.time_source = SIGNING_TIME_CLAIMED;
         } else {
                 c.signing_time = time(NULL);

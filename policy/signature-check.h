@@ -9,7 +9,7 @@
 
 typedef enum SigningTimeSource {
         SIGNING_TIME_NONE,      /* neither claimed nor time-stamped: judged at the present time */
-        SIGNING_TIME_CLAIMED,   /* the signer's own signing-time attribute: not proof */
+        SIGNING_TIME_CLAIMED,   /* the signer's own signing-time attribute, or a PDF's /M: not proof */
         SIGNING_TIME_TIMESTAMP, /* an RFC 3161 token from a TSA the policy trusts */
         _SIGNING_TIME_SOURCE_MAX,
         _SIGNING_TIME_SOURCE_INVALID = -EINVAL,
@@ -54,6 +54,12 @@ typedef struct SignatureCheck {
  * (look at ret->valid) or a negative errno. */
 int signature_check(
         const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, SignatureCheck *ret);
+/* The same for a signature that claims its time outside the CMS (a PDF's /M: PAdES puts no signing-time
+ * attribute in the CMS). claimed_time (NULL: none) is taken when the CMS has no signing-time attribute, and
+ * judged as that attribute would be: never proof, refused when in the future. */
+int signature_check_claimed(
+        const Policy *p, const CmsVerifyResult *res, const CmsSignerResult *s, const time_t *claimed_time,
+        SignatureCheck *ret);
 void signature_check_done(SignatureCheck *c);
 
 /* The input of the seal rule for this signature (pointers borrowed from c). covers_whole_document is the

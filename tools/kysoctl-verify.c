@@ -397,7 +397,8 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
 
         /* Certificates, revocation and the competent person only for a CMS that verified over the ranges. */
         if (s->signer && s->cms) {
-                r = signature_check(p, s->cms, s->signer, &c);
+                r = signature_check_claimed(
+                        p, s->cms, s->signer, s->has_claimed_time ? &s->claimed_time : NULL, &c);
                 if (r < 0)
                         return r;
                 checked = true;

@@ -489,6 +489,21 @@ assert not d['valid'] and s['pdf_problem'] == 'contents-missing' and not s['vali
         expect_verify "PDF: a damaged PDF is refused by name" 1 "^kysoctl verify: .*\(PDF\): The PDF is damaged" \
                 "$A/swa-gap-widened.pdf"
 
+        # A PDF signature's claimed time is its /M (PAdES puts no signing-time in the CMS): one in the future
+        # does not count, as a CAdES signing-time in the future does not (issue 13).
+        if [[ -n ${FAKETIME_LIB:-} ]] &&
+                faketime "+200 days" pdfsig -add-signature -nssdir "sql:$N" -nick seal \
+                        -new-signature-field-name Later "$A/signed.pdf" "$A/future.pdf" >/dev/null 2>&1; then
+                expect_verify "PDF: a signature whose /M is in the future: NOT VALID, says why" 1 \
+                        "Result: +NOT VALID\. The signature claims to be made on [0-9-]+ [0-9:]+ UTC, in the future" \
+                        "$A/future.pdf"
+                expect_json "PDF --json: /M in the future, the claimed time judged" "
+assert d['signatures'][1]['signing_time_source'] == 'claimed', d['signatures'][1]
+assert not d['signatures'][1]['valid'] and d['signatures'][0]['valid'], d" "$A/future.pdf"
+        else
+                ok "# SKIP libfaketime not found or pdfsig failed under it"
+                ok "# SKIP libfaketime not found or pdfsig failed under it"
+        fi
         "$KYSOCTL" verify --html "$T/report.html" "$A/sealed.pdf" >/dev/null 2>&1
         expect "PDF --html: a Vietnamese report is written" grep -q "Báo cáo kiểm tra chữ ký số" "$T/report.html"
         expect "PDF --html: it says the signatures are valid" grep -q "Kết luận: mọi chữ ký đều hợp lệ" "$T/report.html"

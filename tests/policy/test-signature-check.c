@@ -262,6 +262,32 @@ static void test_future_time(void **state) {
         expect_issue(&t, false, "in the future");
 }
 
+/* A PDF's signature claims its time in /M, not in the CMS (PAdES has no signing-time attribute): that time
+ * is judged as the attribute would be, so one in the future does not count either. */
+static void test_future_claimed_outside(void **state) {
+        _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = sign_and_verify("", "leader", "-cades");
+        _cleanup_(signature_check_done) SignatureCheck f = {}, past = {}, none = {};
+        time_t future = time(NULL) + 100 * 86400, earlier = time(NULL) - 3600;
+
+        res->signers[0].has_signing_time = false;
+        assert_int_equal(signature_check_claimed(policy, res, &res->signers[0], &future, &f), 0);
+        assert_int_equal(f.time_source, SIGNING_TIME_CLAIMED);
+        assert_false(f.valid);
+        assert_false(f.counts_as_leader);
+        if (!strstr(f.reason, "in the future"))
+                fail_msg("future /M: \"%s\"", f.reason);
+        expect_issue(&f, false, "in the future");
+
+        assert_int_equal(signature_check_claimed(policy, res, &res->signers[0], &earlier, &past), 0);
+        assert_int_equal(past.time_source, SIGNING_TIME_CLAIMED);
+        assert_int_equal(past.signing_time, earlier);
+        assert_true(past.valid);
+
+        assert_int_equal(signature_check_claimed(policy, res, &res->signers[0], NULL, &none), 0);
+        assert_int_equal(none.time_source, SIGNING_TIME_NONE);
+        assert_true(none.valid);
+}
+
 /* The seal rule and the competent-person line give verify's reason, not "broken", for a signature that is
  * intact but does not count (issue 13), and a digestAlgorithms set changed after signing has its own. */
 static void test_same_reasons(void **state) {
@@ -309,5 +335,6 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_policy_hashes),
                 cmocka_unit_test(test_timestamp_hashes),
                 cmocka_unit_test(test_future_time),
+                cmocka_unit_test(test_future_claimed_outside),
                 cmocka_unit_test(test_same_reasons),
         });
