@@ -77,7 +77,8 @@ static void record_common(SignRequest *r, RecordCommon *c) {
 /* A document's own fields: the token's discarded signature, a signed PDF's level and revision, the reason's
  * code and parameters. */
 #define RECORD_DOC_EXTRA_MAX (2 + 4 + 2 * (RECORD_REASON_PARAMS_MAX + 2))
-#define RECORD_REASON_PARAMS_MAX 10 /* certificate-unusable: 4, and its check's code and parameters */
+/* certificate-unusable: 4, and its check's code and parameters (at most 7). */
+#define RECORD_REASON_PARAMS_MAX 12
 #define RECORD_REASON_KEY_MAX 32
 
 /* The reason as the auditor's kysoctl renders it in the auditor's language: "reason_code", each parameter as

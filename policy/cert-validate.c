@@ -399,7 +399,9 @@ static int check_revocation(
                         v->revoked_at = revoked_at;
                         return finish_coded(
                                 v, CERT_STATUS_REVOKED, is_leaf ? REASON_CERT_REVOKED : REASON_CA_REVOKED,
-                                "certificate", strna(who), "time", when, "why", strna(err), NULL);
+                                "certificate", strna(who), "time", when, "revocation_reason", strna(err),
+                                "source", methods[m].src == REVOCATION_SOURCE_OCSP ? "ocsp" : "crl", "url",
+                                methods[m].url, NULL);
                 }
                 return 1;
         }

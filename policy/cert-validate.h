@@ -110,6 +110,8 @@ typedef enum RevocationResult {
         REVOCATION_RESULT_REVOKED,
         REVOCATION_RESULT_FAILED, /* *ret_error says which server and how */
 } RevocationResult;
+/* With REVOCATION_RESULT_REVOKED, *ret_error is the revocation reason's English name, untranslated (a msgid
+ * such as "key compromise"): the caller names the server and renders it in its reader's language. */
 
 /* Asks the OCSP server 'url' (already rewritten) about cert, issued by issuer. 'chain' are certificates
  * that may sign the answer (CA, responder). */

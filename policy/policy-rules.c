@@ -194,14 +194,40 @@ static const char *revocation_what(const char *mode) {
         return _("an OCSP server or a CRL distribution point");
 }
 
+/* How a revocation was found, in the reader's words: from the revocation_reason (the CRL reason's English
+ * name, a msgid), source (ocsp|crl) and url parameters; a record written before them has its words, in the
+ * language it was recorded in, as why. NULL without memory. */
+static char *revoked_why(const char *const *params) {
+        const char *reason = param(params, "revocation_reason"), *url = param(params, "url") ?: "?";
+        char *s = NULL;
+
+        if (!reason)
+                return strdup(param(params, "why") ?: "?");
+        if (asprintf(
+                    &s,
+                    streq_ptr(param(params, "source"), "crl")
+                            ? _("revoked (%s), according to the CRL from %s")
+                            : _("revoked (%s), according to OCSP server %s"),
+                    _(reason), url) < 0)
+                return NULL;
+        return s;
+}
+
 /* The words of a certificate check (REASON_CERT_*, REASON_CA_*, REASON_REVOCATION_*): -EOPNOTSUPP for
  * another code. */
 static int render_cert_check(const char *code, const char *const *params, char **ret) {
         const char *who = param(params, "certificate") ?: "?", *time = param(params, "time") ?: "?",
                    *why = param(params, "why") ?: "?", *missing = param(params, "missing"),
                    *expired = param(params, "expired");
-        _cleanup_free_ char *s = NULL;
+        _cleanup_free_ char *s = NULL, *revoked = NULL;
         int r;
+
+        if (streq(code, REASON_CERT_REVOKED) || streq(code, REASON_CA_REVOKED)) {
+                revoked = revoked_why(params);
+                if (!revoked)
+                        return -ENOMEM;
+                why = revoked;
+        }
 
         if (streq(code, REASON_CERT_EXPIRED))
                 r = asprintf(

@@ -93,10 +93,11 @@ bool policy_signature_counts_as_leader(
 /* The codes of the certificate checks (CertValidation.reason_code), with their parameters. A refusal
  * certificate-unusable names the check's code as its parameter detail_code, and each of the check's
  * parameters as detail_KEY, so that the check's words can be rendered again in the reader's language. */
-#define REASON_CERT_EXPIRED "certificate-expired"              /* certificate, time */
-#define REASON_CERT_NOT_YET_VALID "certificate-not-yet-valid"  /* certificate, time */
-#define REASON_CERT_REVOKED "certificate-revoked"              /* certificate, time, why; expired */
-#define REASON_CA_REVOKED "ca-certificate-revoked"             /* certificate, time, why; expired */
+#define REASON_CERT_EXPIRED "certificate-expired"             /* certificate, time */
+#define REASON_CERT_NOT_YET_VALID "certificate-not-yet-valid" /* certificate, time */
+#define REASON_CERT_REVOKED \
+        "certificate-revoked" /* certificate, time, revocation_reason, source, url; expired */
+#define REASON_CA_REVOKED "ca-certificate-revoked"             /* as certificate-revoked */
 #define REASON_CA_EXPIRED "ca-certificate-expired"             /* ca, certificate */
 #define REASON_CA_NOT_YET_VALID "ca-certificate-not-yet-valid" /* ca, certificate */
 #define REASON_CERT_UNTRUSTED "certificate-untrusted"          /* certificate, why (OpenSSL's words) */

@@ -495,9 +495,7 @@ int ocsp_check_keep(
                 ocsp_cache_forget(cpath);
                 *ret_result = REVOCATION_RESULT_REVOKED;
                 *ret_revoked_at = asn1_time_to_time_t(rev);
-                return set_error(
-                        ret_error, _("revoked (%s), according to OCSP server %s"),
-                        _(crl_reason_text(reason)), url);
+                return set_error(ret_error, "%s", crl_reason_text(reason));
         default:
                 return set_error(ret_error, _("OCSP server %s does not know this certificate"), url);
         }
@@ -691,9 +689,7 @@ int crl_check_keep(
                 ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
                 int reason = e ? (int) ASN1_ENUMERATED_get(e) : -1;
                 ASN1_ENUMERATED_free(e);
-                return set_error(
-                        ret_error, _("revoked (%s), according to the CRL from %s"),
-                        _(crl_reason_text(reason)), url);
+                return set_error(ret_error, "%s", crl_reason_text(reason));
         }
         if (!crl_covers_expired(crl, cert)) {
                 ERR_clear_error();

@@ -66,6 +66,16 @@ if [[ $KYSO_LOCALE_TEST_AGENT == C.UTF-8 ]]; then
                 "Chứng thư số của Phạm Văn Hết Hạn đã hết hạn ngày" "$(LC_ALL=vi_VN.UTF-8 kysoctl certs)"
         expect_match "English kysod, kysoctl certs in C: the reason in English" \
                 "^The certificate of Phạm Văn Hết Hạn expired on" "$(LC_ALL=C cert_reason)"
+        # How a revocation was found (its reason and server) is rendered for the caller too, not kept in the
+        # words of whoever ran the check (kysod's background check, in English here).
+        revoked_reason() { kysoctl certs --json | jq -r '.[] | select(.label == "revoked") | .reason'; }
+        revoked_checked() { [[ $(revoked_reason) == *revoked* ]]; }
+        wait_for 30 revoked_checked || true
+        expect_match "English kysod, Vietnamese kysoctl certs: how the revocation was found, in Vietnamese" \
+                "đã bị thu hồi \(lộ khóa bí mật\), theo máy chủ OCSP http" "$(LC_ALL=vi_VN.UTF-8 revoked_reason)"
+        expect_match "English kysod, kysoctl certs in C: the revocation in English" \
+                "was revoked on [0-9-]+.*: revoked \(key compromise\), according to OCSP server http" \
+                "$(LC_ALL=C revoked_reason)"
         openssl cms -sign -binary -md sha256 -in "$T/qd.txt" -signer "$KYSO_PKI/leader.pem" \
                 -inkey "$KYSO_PKI/leader.key" -outform DER -out "$T/qd-leader.p7s" 2>"$T/openssl.err" ||
                 bail_out "openssl cms -sign failed: $(cat "$T/openssl.err")"
