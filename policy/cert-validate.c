@@ -180,33 +180,21 @@ static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain,
                 const char *type = NULL;
                 EVP_PKEY *key = X509_get0_pubkey(x);
                 if (!key || !key_ok(p, key, &bits, curve, &type)) {
+                        const char *ca = is_leaf ? "no" : "yes";
+                        char b[16], min[16];
                         if (type)
-                                return finish(
-                                        v, CERT_STATUS_WEAK_KEY,
-                                        is_leaf ? _("The key of the certificate of %s is of a type kyso does not "
-                                                    "support (%s); the policy accepts RSA and ECDSA keys. Ask the "
-                                                    "CA for a new certificate.")
-                                                : _("The key of the CA certificate %s is of a type kyso does not "
-                                                    "support (%s)."),
-                                        strna(who), type);
+                                return finish_coded(
+                                        v, CERT_STATUS_WEAK_KEY, REASON_CERT_KEY_TYPE, "certificate",
+                                        strna(who), "ca", ca, "type", type, NULL);
                         if (curve[0])
-                                return finish(
-                                        v, CERT_STATUS_WEAK_KEY,
-                                        is_leaf ? _("The key of the certificate of %s uses the curve %s, "
-                                                    "which the policy does not allow. Ask the CA for a "
-                                                    "new certificate.")
-                                                : _("The key of the CA certificate %s uses the curve %s, "
-                                                    "which the policy does not allow."),
-                                        strna(who), curve);
-                        return finish(
-                                v, CERT_STATUS_WEAK_KEY,
-                                is_leaf ? _("The key of the certificate of %s is too weak (%d bits; the "
-                                            "policy asks for RSA of at least %u bits or ECDSA P-256 or "
-                                            "stronger). Ask the CA for a new certificate.")
-                                        : _("The key of the CA certificate %s is too weak (%d bits; the "
-                                            "policy asks for RSA of at least %u bits or ECDSA P-256 or "
-                                            "stronger)."),
-                                strna(who), bits, p->min_rsa_bits);
+                                return finish_coded(
+                                        v, CERT_STATUS_WEAK_KEY, REASON_CERT_KEY_CURVE, "certificate",
+                                        strna(who), "ca", ca, "curve", curve, NULL);
+                        snprintf(b, sizeof b, "%d", bits);
+                        snprintf(min, sizeof min, "%u", p->min_rsa_bits);
+                        return finish_coded(
+                                v, CERT_STATUS_WEAK_KEY, REASON_CERT_KEY_WEAK, "certificate", strna(who),
+                                "ca", ca, "bits", b, "min_bits", min, NULL);
                 }
                 /* The trust anchor's self-signature proves nothing, so its hash does not matter. */
                 if (i == n - 1 && X509_check_issued(x, x) == X509_V_OK)
@@ -217,11 +205,10 @@ static int check_algorithms(const Policy *p, X509 *leaf, STACK_OF(X509) * chain,
                     !policy_hash_allowed(p, md_nid)) {
                         _cleanup_free_ char *allowed = hashes_text(p);
                         ERR_clear_error();
-                        return finish(
-                                v, CERT_STATUS_WEAK_KEY,
-                                _("The certificate %s is signed with the hash %s, which the policy does not "
-                                  "allow (it allows %s)."),
-                                strna(who), md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "?", strna(allowed));
+                        return finish_coded(
+                                v, CERT_STATUS_WEAK_KEY, REASON_CERT_HASH, "certificate", strna(who), "hash",
+                                md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "?", "allowed", strna(allowed),
+                                NULL);
                 }
         }
         return 1;
@@ -246,11 +233,9 @@ static int check_usage(X509 *x, CertValidateFlags flags, CertValidation *v) {
         }
         if (flags & CERT_VALIDATE_TIMESTAMPING) {
                 if (!(ext & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_TIMESTAMP))
-                        return finish(
-                                v, CERT_STATUS_WRONG_USAGE,
-                                _("The certificate %s is not a time-stamping certificate (no timeStamping "
-                                  "extended key usage)."),
-                                strna(who));
+                        return finish_coded(
+                                v, CERT_STATUS_WRONG_USAGE, REASON_CERT_NOT_TIMESTAMPING, "certificate",
+                                strna(who), NULL);
         }
         return 1;
 }

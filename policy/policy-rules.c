@@ -164,6 +164,11 @@ static const struct {
         { REASON_CERT_KEY_USAGE, N_("key usage does not allow signing documents") },
         { REASON_REVOCATION_NO_SERVER, N_("no revocation server named") },
         { REASON_REVOCATION_UNKNOWN, N_("revocation status unknown") },
+        { REASON_CERT_KEY_TYPE, N_("key type not supported") },
+        { REASON_CERT_KEY_CURVE, N_("key curve not allowed") },
+        { REASON_CERT_KEY_WEAK, N_("key too weak") },
+        { REASON_CERT_HASH, N_("certificate signed with a hash not allowed") },
+        { REASON_CERT_NOT_TIMESTAMPING, N_("not a time-stamping certificate") },
         { REASON_DOCUMENT_EMPTY, N_("empty document") },
         { REASON_DOCUMENT_TOO_LARGE, N_("document too large") },
         { REASON_DOCUMENT_STALLED, N_("document not sent in full") },
@@ -219,6 +224,7 @@ static int render_cert_check(const char *code, const char *const *params, char *
         const char *who = param(params, "certificate") ?: "?", *time = param(params, "time") ?: "?",
                    *why = param(params, "why") ?: "?", *missing = param(params, "missing"),
                    *expired = param(params, "expired");
+        bool ca = streq_ptr(param(params, "ca"), "yes");
         _cleanup_free_ char *s = NULL, *revoked = NULL;
         int r;
 
@@ -293,6 +299,42 @@ static int render_cert_check(const char *code, const char *const *params, char *
                         _("The revocation status of %s cannot be established, so signing is refused: %s. Check "
                           "the network connection or try again later; tell the administrator if it lasts."),
                         who, why);
+        else if (streq(code, REASON_CERT_KEY_TYPE))
+                r = asprintf(
+                        &s,
+                        ca ? _("The key of the CA certificate %s is of a type kyso does not support (%s).")
+                           : _("The key of the certificate of %s is of a type kyso does not support (%s); the "
+                               "policy accepts RSA and ECDSA keys. Ask the CA for a new certificate."),
+                        who, param(params, "type") ?: "?");
+        else if (streq(code, REASON_CERT_KEY_CURVE))
+                r = asprintf(
+                        &s,
+                        ca ? _("The key of the CA certificate %s uses the curve %s, which the policy does not "
+                               "allow.")
+                           : _("The key of the certificate of %s uses the curve %s, which the policy does not "
+                               "allow. Ask the CA for a new certificate."),
+                        who, param(params, "curve") ?: "?");
+        else if (streq(code, REASON_CERT_KEY_WEAK))
+                r = asprintf(
+                        &s,
+                        ca ? _("The key of the CA certificate %s is too weak (%s bits; the policy asks for RSA of "
+                               "at least %s bits or ECDSA P-256 or stronger).")
+                           : _("The key of the certificate of %s is too weak (%s bits; the policy asks for RSA "
+                               "of at least %s bits or ECDSA P-256 or stronger). Ask the CA for a new "
+                               "certificate."),
+                        who, param(params, "bits") ?: "?", param(params, "min_bits") ?: "?");
+        else if (streq(code, REASON_CERT_HASH))
+                r = asprintf(
+                        &s,
+                        _("The certificate %s is signed with the hash %s, which the policy does not allow (it "
+                          "allows %s)."),
+                        who, param(params, "hash") ?: "?", param(params, "allowed") ?: "?");
+        else if (streq(code, REASON_CERT_NOT_TIMESTAMPING))
+                r = asprintf(
+                        &s,
+                        _("The certificate %s is not a time-stamping certificate (no timeStamping extended key "
+                          "usage)."),
+                        who);
         else
                 return -EOPNOTSUPP;
         if (r < 0)

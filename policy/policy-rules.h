@@ -104,6 +104,12 @@ bool policy_signature_counts_as_leader(
 #define REASON_CERT_KEY_USAGE "certificate-key-usage"          /* certificate, missing */
 #define REASON_REVOCATION_NO_SERVER "revocation-no-server"     /* certificate, mode (policy's revocation) */
 #define REASON_REVOCATION_UNKNOWN "revocation-unknown"         /* certificate, why (the servers' errors) */
+/* The key and hash checks; ca is yes for a CA certificate of the path, no for the signer's own. */
+#define REASON_CERT_KEY_TYPE "certificate-key-type"        /* certificate, ca, type */
+#define REASON_CERT_KEY_CURVE "certificate-key-curve"      /* certificate, ca, curve */
+#define REASON_CERT_KEY_WEAK "certificate-key-weak"        /* certificate, ca, bits, min_bits */
+#define REASON_CERT_HASH "certificate-hash"                /* certificate, hash, allowed */
+#define REASON_CERT_NOT_TIMESTAMPING "certificate-not-tsa" /* certificate */
 
 /* The codes of a document the agent cannot sign as given (BadDocument, recorded as sign-failed). */
 #define REASON_DOCUMENT_EMPTY "document-empty"

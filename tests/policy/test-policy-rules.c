@@ -467,6 +467,8 @@ static void test_cert_check_codes(void **state) {
                   "UBND phường Uông Bí (chưa hiệu lực)" },
                 { "unknown", REASON_CERT_UNTRUSTED, "why", "unable to get local issuer certificate" },
                 { "device", REASON_CERT_KEY_USAGE, "missing", "nonRepudiation" },
+                { "weak", REASON_CERT_KEY_WEAK, "bits", "1024" },
+                { "ed25519", REASON_CERT_KEY_TYPE, "ca", "no" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
