@@ -195,7 +195,13 @@ static int format_document(FILE *f, const PromptDocument *d, size_t name_chars) 
                 if (!why)
                         return -ENOMEM;
                 fputs("\n    ", f);
-                fprintf(f, _("The signature will be invisible in the PDF: %s."), why);
+                if (d->texts_only)
+                        fprintf(f,
+                                _("The seal will not be drawn in the PDF, only the document number and date: "
+                                  "%s."),
+                                why);
+                else
+                        fprintf(f, _("The signature will be invisible in the PDF: %s."), why);
         }
         return 0;
 }

@@ -65,6 +65,8 @@ typedef struct PromptDocument {
         /* A PDF whose signature will be invisible although the role or the request asked for it to be seen:
          * why (translated), shown after the document. NULL: nothing to say. */
         const char *invisible_why;
+        /* With invisible_why, for issue: the seal is not drawn, but the document number and date are. */
+        bool texts_only;
 } PromptDocument;
 
 /* What the person approves. Strings may be NULL when unknown; they are shown as "unknown". */

@@ -248,6 +248,7 @@ static int doc_check_pdf(SignRequest *r, SignDoc *d, DocHashJob *j) {
         d->pending = TAKE_PTR(p->pending);
         d->pdf_revision = p->revision;
         d->pdf_invisible_why = TAKE_PTR(p->invisible_why);
+        d->pdf_texts_only = p->texts_only;
         d->sha256_tail = TAKE_PTR(j->sha256_tail);
         return 0;
 }

@@ -413,6 +413,7 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                         return bad_place_pages(p, &v, e);
                 if (k >= 0) {
                         p->shown = true;
+                        p->texts_only = v.placement == PADES_PLACEMENT_TEXT;
                         return 0;
                 }
                 if (k != -ENOENT && k != -ERANGE && k != -EOPNOTSUPP && k != -ENXIO)

@@ -80,6 +80,8 @@ typedef struct PdfPrepare {
          * prompt says so; invisible_why says why (translated, NULL: nothing asked for it). */
         bool shown;
         char *invisible_why;
+        /* issue: the seal is not drawn (invisible_why says why) but the number and date are. */
+        bool texts_only;
         /* Translated: the image to draw is not a usable PNG; the document is refused before any prompt. */
         char *bad_image;
         /* Translated: a place the request names is not on the document's pages (InvalidArgs, before any

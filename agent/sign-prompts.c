@@ -314,7 +314,8 @@ static void confirm(SignRequest *r) {
                         docs[n++] = (PromptDocument){ .name = r->docs[i].name,
                                                       .size = r->docs[i].size,
                                                       .sha256 = r->docs[i].sha256,
-                                                      .invisible_why = r->docs[i].pdf_invisible_why };
+                                                      .invisible_why = r->docs[i].pdf_invisible_why,
+                                                      .texts_only = r->docs[i].pdf_texts_only };
         PromptRequest pr = {
                 .app_name = slash ? slash + 1 : r->exe,
                 .executable = r->exe,

@@ -81,6 +81,7 @@ typedef struct SignDoc {
         size_t dss_size;
         unsigned pdf_revision;
         char *pdf_invisible_why; /* the PDF signature will be invisible although one was asked for: why */
+        bool pdf_texts_only;     /* ... and for issue, the number and date are drawn all the same */
         bool hashed, is_pdf;
         bool unrecorded; /* the outcome is decided; output, audit record and Progress are still to come */
 } SignDoc;

@@ -225,6 +225,17 @@ out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --visib
         "$D/qd.pdf" -o "$T/out/invisible.pdf" 2>&1)
 expect "approve with --visible but no image is signed ($out)" test -s "$T/out/invisible.pdf"
 expect "the prompt said the signature will be invisible" grep -q "invisible in the PDF" "$KYSO_TEST_PINENTRY_LOG"
+# 5b. issue with a number on a PDF whose leader signed invisibly: no seal to place, the number is written,
+# and the prompt says exactly that (not that the whole signature is invisible).
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,60,760,200,20 "$T/out/invisible.pdf" -o "$T/out/number-only.pdf" 2>&1)
+expect "issue with a number over an invisible leader's signature is signed ($out)" test -s "$T/out/number-only.pdf"
+expect_match "... the number is written" "7/QĐ-UBND" "$(pdftotext "$T/out/number-only.pdf" - 2>/dev/null)"
+expect "... the prompt says the seal is not drawn but the number is" \
+        grep -q "The seal will not be drawn in the PDF, only the document number and date: the PDF has no visible" \
+        "$KYSO_TEST_PINENTRY_LOG"
 
 # 6. An image that is not a PNG: refused before any prompt, saying what to give (issue 11); without --visible
 # the image is not drawn, so not read, and nothing is said.
