@@ -265,39 +265,134 @@ static int visible_place(
         }
 }
 
-/* SEAL and TEXT with placed texts: the seal's place and the texts', as the reader sees the page, go into
- * the spec; the appearance covers them all. */
+/* SEAL and TEXT with placed texts: the seal's place and the texts on its page, as the reader sees the page,
+ * go into the spec; the appearance covers them all. The texts on other pages get stamps (page_stamps()). */
 static int placed_texts(
         const PadesVisible *v, const PdfPage *page, const PdfRect *seal, PdfAppearanceSpec *as,
-        PdfRect *seal_seen, PdfPlacedText **ret, SignError *e) {
+        PdfRect *seal_seen, PdfPlacedText **ret) {
         PdfPlacedText *t;
+        size_t n = 0;
 
-        for (size_t i = 0; i < v->n_texts; i++)
-                if (v->texts[i].page != page->index)
-                        return sign_error(
-                                e, -EXDEV, "the placed text is on page %u, the %s on page %u",
-                                v->texts[i].page + 1,
-                                v->placement == PADES_PLACEMENT_SEAL ? "seal" : "first placed text",
-                                page->index + 1);
         t = calloc(v->n_texts, sizeof *t);
         if (!t)
-                return sign_error(e, -ENOMEM, "out of memory");
+                return -ENOMEM;
         for (size_t i = 0; i < v->n_texts; i++)
-                t[i] = (PdfPlacedText){ rect_turn(v->texts[i].rect, page->rotate), v->texts[i].text };
-        if (v->placement == PADES_PLACEMENT_SEAL) {
+                if (v->texts[i].page == page->index)
+                        t[n++] = (PdfPlacedText){ rect_turn(v->texts[i].rect, page->rotate),
+                                                  v->texts[i].text };
+        if (n > 0 && v->placement == PADES_PLACEMENT_SEAL) {
                 *seal_seen = rect_turn(*seal, page->rotate);
                 as->image_box = seal_seen;
         }
         as->texts = t;
-        as->n_texts = v->n_texts;
+        as->n_texts = n;
         *ret = t;
         return 0;
 }
 
-/* The appearance objects (numbered from info->next_object, as the writer wants) and the widget's place. */
+static int appearance_error(int r, SignError *e) {
+        if (r == -EOPNOTSUPP)
+                return sign_error(e, r, "the font has no letter for a character of the signature's text");
+        return sign_error(e, r, "cannot draw the visible signature: %s", strerror(-r));
+}
+
+/* The texts on another page than the widget's: a stamp annotation there, in the same update. */
+typedef struct PadesStamp {
+        PdfPage page;
+        PdfAppearanceObjects objects;
+        PdfRect rect;
+        char *contents;
+} PadesStamp;
+
+static void pades_stamps_free(PadesStamp *s, size_t n) {
+        for (size_t i = 0; s && i < n; i++) {
+                pdf_page_done(&s[i].page);
+                pdf_appearance_objects_done(&s[i].objects);
+                free(s[i].contents);
+        }
+        free(s);
+}
+
+/* The stamp of the texts on the page of texts[first] (the first one there), its objects numbered from
+ * first_objnum. */
+static int page_stamp(
+        const PadesVisible *v, const PdfDocument *doc, size_t first, unsigned first_objnum, PadesStamp *s,
+        SignError *e) {
+        _cleanup_free_ PdfPlacedText *t = calloc(v->n_texts, sizeof(PdfPlacedText));
+        unsigned index = v->texts[first].page;
+        PdfAppearanceSpec as = { .font_path = v->font_path };
+        size_t length = 0;
+        int r;
+
+        if (!t)
+                return sign_error(e, -ENOMEM, "out of memory");
+        r = pdf_document_read_page(doc, index, &s->page, e);
+        if (r < 0)
+                return r;
+        for (size_t i = first; i < v->n_texts; i++)
+                if (v->texts[i].page == index) {
+                        t[as.n_texts++] = (PdfPlacedText){ rect_turn(v->texts[i].rect, s->page.rotate),
+                                                           v->texts[i].text };
+                        length += strlen(v->texts[i].text) + 1;
+                }
+        /* /Contents: the texts, one a line, for a reader that cannot see the drawing. */
+        s->contents = calloc(length, 1);
+        if (!s->contents)
+                return sign_error(e, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < as.n_texts; i++) {
+                if (i > 0)
+                        strcat(s->contents, "\n");
+                strcat(s->contents, t[i].text);
+        }
+        as.rotate = s->page.rotate;
+        as.texts = t;
+        r = pdf_appearance_objects(&as, first_objnum, &s->objects);
+        if (r < 0)
+                return appearance_error(r, e);
+        s->rect = rect_turn(s->objects.box, -s->page.rotate);
+        return 0;
+}
+
+/* One stamp for each page other than the widget's that has placed texts, numbered on from first_objnum. */
+static int page_stamps(
+        const PadesVisible *v, const PdfDocument *doc, unsigned widget_page, unsigned first_objnum,
+        PadesStamp **ret, size_t *ret_n, SignError *e) {
+        PadesStamp *s = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < v->n_texts; i++) {
+                bool seen = v->texts[i].page == widget_page;
+
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = v->texts[j].page == v->texts[i].page;
+                if (seen)
+                        continue;
+                if (!s) {
+                        s = calloc(v->n_texts, sizeof *s);
+                        if (!s)
+                                return sign_error(e, -ENOMEM, "out of memory");
+                }
+                r = page_stamp(v, doc, i, first_objnum, &s[n++], e);
+                if (r < 0)
+                        break;
+                first_objnum += (unsigned) s[n - 1].objects.n_bodies;
+        }
+        if (r < 0) {
+                pades_stamps_free(s, n);
+                return r;
+        }
+        *ret = s;
+        *ret_n = n;
+        return 0;
+}
+
+/* The appearance objects (numbered from info->next_object, as the writer wants) and the widget's place; the
+ * stamps on other pages after it. */
 static int visible_prepare(
         const PadesVisible *v, const PdfDocument *doc, const PdfDocumentInfo *info, PdfPage *page,
-        PdfRect *rect, PdfAppearanceObjects *objects, SignError *e) {
+        PdfRect *rect, PdfAppearanceObjects *objects, PadesStamp **ret_stamps, size_t *ret_n_stamps,
+        SignError *e) {
         PdfAppearanceSpec as = {
                 .image = v->image,
                 .lines = v->lines,
@@ -317,25 +412,25 @@ static int visible_prepare(
                 return r;
         as.rotate = page->rotate;
         if (v->n_texts > 0) {
-                r = placed_texts(v, page, rect, &as, &seal_seen, &texts, e);
+                r = placed_texts(v, page, rect, &as, &seal_seen, &texts);
                 if (r < 0)
-                        return r;
+                        return sign_error(e, r, "out of memory");
         }
         r = pdf_appearance_objects(&as, info->next_object, objects);
-        if (r == -EOPNOTSUPP)
-                return sign_error(e, r, "the font has no letter for a character of the signature's text");
         if (r < 0)
-                return sign_error(e, r, "cannot draw the visible signature: %s", strerror(-r));
-        if (v->n_texts > 0)
+                return appearance_error(r, e);
+        if (as.n_texts > 0)
                 *rect = rect_turn(objects->box, -page->rotate);
-        if (v->placement != PADES_PLACEMENT_STAMP)
-                return 0;
-        r = pdf_page_visible_box(page->media, page->has_crop ? page->crop : NULL, visible);
-        if (r >= 0)
-                r = pdf_stamp_rect(visible, page->rotate, objects->width, objects->height, rect);
-        if (r < 0)
-                return sign_error(e, -ERANGE, "the stamp does not fit page 1");
-        return 0;
+        if (v->placement == PADES_PLACEMENT_STAMP) {
+                r = pdf_page_visible_box(page->media, page->has_crop ? page->crop : NULL, visible);
+                if (r >= 0)
+                        r = pdf_stamp_rect(visible, page->rotate, objects->width, objects->height, rect);
+                if (r < 0)
+                        return sign_error(e, -ERANGE, "the stamp does not fit page 1");
+        }
+        return page_stamps(
+                v, doc, page->index, info->next_object + (unsigned) objects->n_bodies, ret_stamps,
+                ret_n_stamps, e);
 }
 
 /* The digest of the byte ranges: the original bytes from the mapping, then the update around /Contents. */
@@ -373,7 +468,10 @@ int pades_prepare(
         _cleanup_(content_digests_done) ContentDigests d = {};
         _cleanup_(pdf_page_done) PdfPage page = {};
         _cleanup_(pdf_appearance_objects_done) PdfAppearanceObjects objects = {};
+        _cleanup_free_ PdfStampSpec *stamp_specs = NULL;
         const PdfDocumentInfo *info = pdf_document_info(doc);
+        PadesStamp *stamps = NULL;
+        size_t n_stamps = 0;
         PdfSignatureSpec spec;
         PadesPending *pp;
         CadesInput in;
@@ -408,14 +506,29 @@ int pades_prepare(
                 .contents_reserve = pp->contents_reserve,
         };
         if (o->visible && o->visible->placement != PADES_PLACEMENT_NONE) {
-                r = visible_prepare(o->visible, doc, info, &page, &spec.rect, &objects, e);
+                r = visible_prepare(
+                        o->visible, doc, info, &page, &spec.rect, &objects, &stamps, &n_stamps, e);
                 if (r < 0)
                         return r;
                 spec.page = &page;
                 spec.appearance = objects.bodies;
                 spec.n_appearance = objects.n_bodies;
         }
+        if (n_stamps > 0) {
+                stamp_specs = calloc(n_stamps, sizeof *stamp_specs);
+                if (!stamp_specs) {
+                        pades_stamps_free(stamps, n_stamps);
+                        return sign_error(e, -ENOMEM, "out of memory");
+                }
+                for (size_t i = 0; i < n_stamps; i++)
+                        stamp_specs[i] =
+                                (PdfStampSpec){ &stamps[i].page, stamps[i].rect, stamps[i].objects.bodies,
+                                                stamps[i].objects.n_bodies, stamps[i].contents };
+                spec.stamps = stamp_specs;
+                spec.n_stamps = n_stamps;
+        }
         r = pdf_write_signature_update(info, &spec, &pp->update, &pp->tail);
+        pades_stamps_free(stamps, n_stamps);
         if (r == -EFBIG)
                 return sign_error(e, r, "the signed PDF would be too large");
         if (r == -EOPNOTSUPP)

@@ -56,9 +56,12 @@ typedef struct PadesVisible {
         const char *const *lines; /* UTF-8 (NFC) text lines; STAMP: required */
         size_t n_lines;
         const char *font_path; /* NULL: PDF_FONT_DEFAULT_PATH */
-        /* SEAL and TEXT: lines at their own places, drawn by the same widget, whose /Rect then covers the
-         * seal and them: they must be on the seal's page (TEXT: all on one page), -EXDEV otherwise. One
-         * widget keeps the update to what the difference analysis accepts after a signature. */
+        /* SEAL and TEXT: lines at their own places. Those on the seal's page (TEXT: the first text's) are
+         * drawn by the widget, whose /Rect then covers the seal and them; those on another page (a
+         * decision's number and date on page 1, the signatures on the last) by a Stamp annotation there, one
+         * a page, in the same update: the signature covers it, and the difference analysis accepts such a
+         * stamp only with a signature of its revision. Not a second widget of the field: poppler 22.12 then
+         * calls the field not signed. */
         const PadesPlacedText *texts;
         size_t n_texts;
 } PadesVisible;
@@ -99,8 +102,7 @@ typedef struct PadesOptions {
  * A visible signature adds its appearance (pdf_appearance_objects()) to the same update and the widget gets
  * /Rect and /AP on its page. Errors for it: -ENXIO (no such page), -ENOENT (SEAL: no signed widget to seal
  * over, or none named leader_field), -ERANGE (STAMP: the text does not fit the page), -EOPNOTSUPP (a page
- * kyso cannot place a widget on, or text the font has no glyph for), -EXDEV (placed texts on another page
- * than the seal, or on several).
+ * kyso cannot place a widget on, or text the font has no glyph for).
  *
  * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
  * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the

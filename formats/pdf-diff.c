@@ -206,6 +206,12 @@ typedef struct Ctx {
         uint32_t *added;
         unsigned *added_revision;
         size_t n_added, allocated_added;
+        /* The revisions' ends and the objects they touched (sorted, the latest entry first): what a text
+         * stamp is checked against. */
+        const PdfRevision *revs;
+        size_t n_revs;
+        const Touched *touched;
+        size_t n_touched;
         /* The object numbers of the signed pages' indirect /Annots arrays, sorted; read once. */
         int *page_annots;
         size_t n_page_annots;
@@ -355,6 +361,12 @@ char *pdf_change_message(const PdfChange *c, bool t) {
                 return strdup(tr(
                         t,
                         N_("a signature was added to a document certified with no changes allowed (P=1)")));
+        case PDF_CHANGE_STAMP:
+                r = asprintf(
+                        &m,
+                        tr(t, N_("a text stamp was added on page %u in revision %u, with its signature")),
+                        c->page, c->revision);
+                return r < 0 ? NULL : m;
         default:
                 break;
         }
@@ -495,8 +507,116 @@ static bool is_sig_field(qpdf_data q, qpdf_oh f) {
         return false;
 }
 
-/* old_arr's items all stay, and every added item is a new signature field (widgets: also a widget). */
-static bool array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget) {
+/* The revision (0-based) of the entry in force for object n, or -1 when no later revision touched it. */
+static int latest_revision(const Ctx *c, uint32_t n) {
+        size_t lo = 0, hi = c->n_touched;
+
+        /* The first entry of n: touched_cmp() puts the latest revision first. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (c->touched[mid].number < n)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < c->n_touched && c->touched[lo].number == n ? (int) c->touched[lo].revision : -1;
+}
+
+/* A signature dictionary that revision rev added and that covers it to its end, the value of a field of the
+ * final form: what the text stamps of rev were signed by (pdf-verify then checks it as any signature). */
+static bool revision_signed(Ctx *c, unsigned rev) {
+        qpdf_oh fields =
+                pdf_oh_key(c->new_q, pdf_oh_key(c->new_q, pdf_root(c->new_q), "/AcroForm"), "/Fields");
+        int n = qpdf_oh_is_array(c->new_q, fields) ? qpdf_oh_get_array_n_items(c->new_q, fields) : 0;
+
+        if (rev >= c->n_revs)
+                return false;
+        for (int i = 0; i < MIN(n, MAX_ARRAY_COMPARE); i++) {
+                qpdf_oh v = pdf_oh_key(c->new_q, qpdf_oh_get_array_item(c->new_q, fields, i), "/V");
+                qpdf_oh range = pdf_oh_key(c->new_q, v, "/ByteRange");
+                long long end = 0;
+                int id = oid(c->new_q, v);
+
+                if (id <= 0 || !is_type(c->new_q, v, "/Type", "/Sig") || !is_new(c, v) ||
+                    latest_revision(c, (uint32_t) id) != (int) rev || !qpdf_oh_is_array(c->new_q, range) ||
+                    qpdf_oh_get_array_n_items(c->new_q, range) != 4)
+                        continue;
+                for (int k = 2; k < 4; k++) {
+                        qpdf_oh x = qpdf_oh_get_array_item(c->new_q, range, k);
+                        long long v_k = 0;
+
+                        if (!qpdf_oh_is_integer(c->new_q, x) ||
+                            !qpdf_oh_get_value_as_longlong(c->new_q, x, &v_k) || v_k < 0 ||
+                            v_k > INT64_MAX / 2)
+                                end = -1;
+                        else if (end >= 0)
+                                end += v_k;
+                }
+                if (end >= 0 && (uint64_t) end == c->revs[rev].end)
+                        return true;
+        }
+        return false;
+}
+
+/* A new annotation that only shows text: /Subtype /Stamp with an appearance stream, no action, popup or
+ * other key beyond these, written by revision rev (the one adding it to the page) and signed there. The
+ * first one is noted, so that the reader is told. */
+static bool stamp_allowed(Ctx *c, qpdf_oh a, int owner, unsigned rev) {
+        static const char *const keys[] = { "/Type",     "/Subtype", "/Rect", "/AP",   "/F", "/P",
+                                            "/Contents", "/NM",      "/M",    "/Name", NULL };
+        qpdf_oh ap = pdf_oh_key(c->new_q, a, "/AP");
+        int id = oid(c->new_q, a), count = 0, page_id;
+        PdfObjectRole role;
+        unsigned page = 0;
+        qpdf_oh p = pdf_oh_key(c->new_q, a, "/P");
+
+        if (id <= 0 || qpdf_oh_is_stream(c->new_q, a) || !is_type(c->new_q, a, "/Subtype", "/Stamp") ||
+            !qpdf_oh_is_dictionary(c->new_q, ap) ||
+            !qpdf_oh_is_stream(c->new_q, pdf_oh_key(c->new_q, ap, "/N")))
+                return false;
+        qpdf_oh_begin_dict_key_iter(c->new_q, a);
+        while (qpdf_oh_dict_more_keys(c->new_q)) {
+                const char *k = qpdf_oh_dict_next_key(c->new_q);
+                bool known = false;
+
+                if (!k || ++count > 64)
+                        return false;
+                for (const char *const *e = keys; *e && !known; e++)
+                        known = streq(*e, k);
+                if (!known)
+                        return false; /* /A, /AA, /Popup, /OC, ...: more than a drawing of text */
+        }
+        /* Only /N: a /D (down) or /R (rollover) appearance would show something the page does not. */
+        count = 0;
+        qpdf_oh_begin_dict_key_iter(c->new_q, ap);
+        while (qpdf_oh_dict_more_keys(c->new_q)) {
+                const char *k = qpdf_oh_dict_next_key(c->new_q);
+                if (!k || !streq(k, "/N") || ++count > 1)
+                        return false;
+        }
+        /* On the page whose /Annots gained it (owner: the page or its array), and saying so if it says. */
+        role = describe(c->old_q, owner, &page);
+        if ((role != PDF_OBJECT_PAGE && role != PDF_OBJECT_PAGE_ANNOTS) || page == 0)
+                return false;
+        page_id = oid(c->old_q, qpdf_get_page_n(c->old_q, page - 1));
+        if (qpdf_has_error(c->old_q))
+                (void) qpdf_get_error(c->old_q);
+        if (page_id <= 0 || (!qpdf_oh_is_null(c->new_q, p) && oid(c->new_q, p) != page_id))
+                return false;
+        if (latest_revision(c, (uint32_t) id) != (int) rev || !revision_signed(c, rev))
+                return false;
+        if (c->d->noted.kind == PDF_CHANGE_NONE)
+                c->d->noted = (PdfChange){
+                        .kind = PDF_CHANGE_STAMP, .object = (unsigned) id, .page = page, .revision = rev + 1
+                };
+        return true;
+}
+
+/* old_arr's items all stay, and every added item is a new signature field (widgets: also a widget), or with
+ * widgets (the /Annots of a page, owner being the page or the array, changed by revision rev), a text stamp
+ * that stamp_allowed(). */
+static bool
+array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget, int owner, unsigned rev) {
         int no = qpdf_oh_is_array(c->old_q, old_arr) ? qpdf_oh_get_array_n_items(c->old_q, old_arr) : 0;
         int nn = qpdf_oh_is_array(c->new_q, new_arr) ? qpdf_oh_get_array_n_items(c->new_q, new_arr) : 0;
 
@@ -516,7 +636,11 @@ static bool array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool wi
         }
         for (int i = no; i < nn; i++) {
                 qpdf_oh b = qpdf_oh_get_array_item(c->new_q, new_arr, i);
-                if (!is_new(c, b) || !is_sig_field(c->new_q, b))
+                if (!is_new(c, b))
+                        return false;
+                if (widget && stamp_allowed(c, b, owner, rev))
+                        continue;
+                if (!is_sig_field(c->new_q, b))
                         return false;
                 if (widget && !is_type(c->new_q, b, "/Subtype", "/Widget"))
                         return false;
@@ -578,7 +702,7 @@ static int check_growing_dict(
         /* An indirect array is an object of its own, checked where it changes. */
         if (oid(c->old_q, oa) != 0 && oid(c->old_q, oa) == oid(c->new_q, na))
                 return 0;
-        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, widget))
+        if (!unparse_equal(c->old_q, oa, c->new_q, na) && !array_grows_by_sig(c, oa, na, widget, n, rev))
                 return disallow(c, n, rev, grown_kind);
         return 0;
 }
@@ -717,14 +841,14 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
                 old_fields = pdf_oh_key(
                         c->old_q, pdf_oh_key(c->old_q, pdf_root(c->old_q), "/AcroForm"), "/Fields");
                 if (oid(c->old_q, old_fields) == n)
-                        return array_grows_by_sig(c, od, nd, false)
+                        return array_grows_by_sig(c, od, nd, false, n, t->revision)
                                        ? 0
                                        : disallow(c, n, t->revision, PDF_CHANGE_FIELD_LIST);
                 r = is_annots_of_old_page(c, n);
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        return array_grows_by_sig(c, od, nd, true)
+                        return array_grows_by_sig(c, od, nd, true, n, t->revision)
                                        ? 0
                                        : disallow(c, n, t->revision, PDF_CHANGE_ANNOTS);
         }
@@ -973,6 +1097,10 @@ int pdf_diff_analyse(
 
         if (n_touched > 0)
                 qsort(touched, n_touched, sizeof(Touched), touched_cmp);
+        c.revs = revs;
+        c.n_revs = n_revs;
+        c.touched = touched;
+        c.n_touched = n_touched;
         for (size_t i = 0; i < n_touched && r >= 0 && d.verdict == PDF_DIFF_ALLOWED; i++) {
                 if (i > 0 && touched[i].number == touched[i - 1].number)
                         continue; /* an older entry of the same object: the latest one is in force */
@@ -988,6 +1116,15 @@ int pdf_diff_analyse(
                 d.facts = (PdfChange){ .kind = PDF_CHANGE_DOCMDP_SIGNATURE };
                 d.change = pdf_change_message(&d.facts, false);
                 if (!d.change) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        if (d.verdict != PDF_DIFF_ALLOWED)
+                d.noted = (PdfChange){};
+        else if (d.noted.kind != PDF_CHANGE_NONE) {
+                d.noted_change = pdf_change_message(&d.noted, false);
+                if (!d.noted_change) {
                         r = -ENOMEM;
                         goto fail;
                 }
@@ -1009,4 +1146,5 @@ void pdf_diff_done(PdfDiff *d) {
         if (!d)
                 return;
         d->change = mfree(d->change);
+        d->noted_change = mfree(d->noted_change);
 }

@@ -2,7 +2,8 @@
 #pragma once
 /* Difference analysis: whether every change the revisions after a signed one make is one a later signer may
  * make (new signature fields and their widgets, the AcroForm's /Fields, /SigFlags and /DR, a page's /Annots
- * gaining exactly those widgets, /DSS and what it holds, document time-stamps, /Metadata and /Info).
+ * gaining exactly those widgets, /DSS and what it holds, document time-stamps, /Metadata and /Info, and a
+ * text stamp without actions added to a page by a revision that a signature added in it covers).
  * Anything else is named: "object 12 (the content of page 1) changed in revision 3". */
 
 #include <stdbool.h>
@@ -41,6 +42,9 @@ typedef enum PdfChangeKind {
         PDF_CHANGE_ROOT_REPLACED,   /* the document catalog (/Root) was replaced in revision R */
         PDF_CHANGE_REVISION_UNREADABLE, /* revision R cannot be read without repair */
         PDF_CHANGE_DOCMDP_SIGNATURE,    /* a signature was added to a document certified with P=1 */
+        /* Allowed, and told (PdfDiff.noted): a text stamp was added on page P in revision R, by the
+         * signature added in R (an issue's number and date on another page than its seal). */
+        PDF_CHANGE_STAMP,
         _PDF_CHANGE_KIND_MAX,
         _PDF_CHANGE_KIND_INVALID = -EINVAL,
 } PdfChangeKind;
@@ -88,6 +92,10 @@ typedef struct PdfDiff {
         char *change;              /* pdf_change_message(&facts, false); NULL when ALLOWED */
         PdfChange facts;           /* kind NONE when ALLOWED */
         unsigned n_new_signatures; /* approval or certification signatures added after the signed revision */
+        /* An allowed change the reader should still be told of (the first text stamp added): kind NONE when
+         * none; noted_change is pdf_change_message(&noted, false), NULL when none. */
+        PdfChange noted;
+        char *noted_change;
 } PdfDiff;
 
 /* Compares the document as signed (signed_q: qpdf on src's bytes [0, revs[signed].end), recovery off) with

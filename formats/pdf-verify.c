@@ -117,6 +117,10 @@ char *pdf_signature_change_message(const PdfSignature *s) {
         return s && s->change ? pdf_change_message(&s->change_facts, true) : NULL;
 }
 
+char *pdf_signature_noted_message(const PdfSignature *s) {
+        return s && s->noted_change ? pdf_change_message(&s->noted_facts, true) : NULL;
+}
+
 _printf_(3, 4) static int sig_fail(PdfSignature *s, PdfSignatureProblem p, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -578,6 +582,9 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                                 d.verdict == PDF_DIFF_DOCMDP_VIOLATION ? PDF_SIGNATURE_DOCMDP_VIOLATION
                                                                        : PDF_SIGNATURE_DISALLOWED_CHANGE,
                                 "%s", s->change ?: "a later revision cannot be read");
+                } else if (d.noted_change) {
+                        s->noted_change = TAKE_PTR(d.noted_change);
+                        s->noted_facts = d.noted;
                 }
                 pdf_diff_done(&d);
         }
@@ -892,6 +899,7 @@ static void pdf_signature_done(PdfSignature *s) {
         cms_verify_result_free(s->cms);
         cms_timestamp_done(&s->doc_timestamp);
         free(s->change);
+        free(s->noted_change);
         free(s->detail);
 }
 

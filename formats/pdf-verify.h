@@ -133,6 +133,11 @@ typedef struct PdfSignature {
         char *change;
         unsigned change_object; /* the object named by `change`, 0 when none or not about one object */
         PdfChange change_facts; /* what `change` says, kind PDF_CHANGE_NONE when none */
+        /* An allowed later change the reader is still told of ("a text stamp was added on page 1 in
+         * revision 3, with its signature"), in English; NULL when none. pdf_signature_noted_message() says
+         * it in the reader's language. */
+        char *noted_change;
+        PdfChange noted_facts;
 
         PdfSignatureProblem problem; /* PDF_SIGNATURE_OK when everything this module checks holds */
         char *detail;                /* English, for logs; never NULL */
@@ -182,6 +187,8 @@ const char *pdf_signature_kind_to_string(PdfSignatureKind k); /* "approval", "ce
 /* The first disallowed change (`change`) in the calling thread's language; malloc()ed, NULL when there is
  * none (or out of memory). */
 char *pdf_signature_change_message(const PdfSignature *s);
+/* The same for `noted_change`. */
+char *pdf_signature_noted_message(const PdfSignature *s);
 /* Translated (gettext domain kyso) explanations for users; never NULL. */
 const char *pdf_signature_problem_message(PdfSignatureProblem p);
 const char *pdf_document_problem_message(PdfDocumentProblem p);

@@ -453,10 +453,24 @@ static int write_body(Writer *w, uint32_t num, const PdfObjectBody *b) {
         return 0;
 }
 
+static void write_rect(FILE *f, const PdfRect *rect) {
+        char n[4][PDF_NUMBER_MAX];
+
+        fprintf(f, " /Rect [%s %s %s %s]", pdf_number(rect->x, n[0]), pdf_number(rect->y, n[1]),
+                pdf_number(rect->x + rect->w, n[2]), pdf_number(rect->y + rect->h, n[3]));
+}
+
+/* " /AP << /N N 0 R >> /P page" */
+static void write_ap_and_page(FILE *f, uint32_t ap, PdfRef page) {
+        fputs(" /AP << /N ", f);
+        write_ref(f, (PdfRef){ .num = ap });
+        fputs(" >> /P ", f);
+        write_ref(f, page);
+}
+
 static int
 write_widget(Writer *w, uint32_t num, uint32_t sig, const PdfSignatureSpec *spec, PdfRef page, uint32_t ap) {
         _cleanup_free_ char *t = NULL;
-        char n[4][PDF_NUMBER_MAX];
         int r;
 
         r = pdf_text_string(spec->field_name, &t);
@@ -468,16 +482,42 @@ write_widget(Writer *w, uint32_t num, uint32_t sig, const PdfSignatureSpec *spec
         /* A field merged with its widget; printed and locked (/F 4 + 128); invisible: a zero rectangle. */
         fprintf(w->f, "<< /Type /Annot /Subtype /Widget /FT /Sig /T %s /V ", t);
         write_ref(w->f, (PdfRef){ .num = sig });
+        fputs(" /F 132", w->f);
         if (ap > 0) {
-                fprintf(w->f, " /F 132 /Rect [%s %s %s %s] /AP << /N ", pdf_number(spec->rect.x, n[0]),
-                        pdf_number(spec->rect.y, n[1]), pdf_number(spec->rect.x + spec->rect.w, n[2]),
-                        pdf_number(spec->rect.y + spec->rect.h, n[3]));
-                write_ref(w->f, (PdfRef){ .num = ap });
-                fputs(" >> /P ", w->f);
-        } else
-                fputs(" /F 132 /Rect [0 0 0 0] /P ", w->f);
-        write_ref(w->f, page);
+                write_rect(w->f, &spec->rect);
+                write_ap_and_page(w->f, ap, page);
+        } else {
+                fputs(" /Rect [0 0 0 0] /P ", w->f);
+                write_ref(w->f, page);
+        }
         fputs(" >>", w->f);
+        end_object(w);
+        return 0;
+}
+
+/* A stamp of the signature's texts on another page: printed, read-only, locked and its contents locked
+ * (/F 4 + 64 + 128 + 512), no action; /NM names it by the field and page, unique in the document. */
+static int write_stamp(Writer *w, uint32_t num, const char *field_name, const PdfStampSpec *s, uint32_t ap) {
+        _cleanup_free_ char *contents = NULL, *name = NULL, *nm = NULL;
+        int r;
+
+        r = pdf_text_string(s->contents, &contents);
+        if (r < 0)
+                return r;
+        if (asprintf(&name, "kyso-%s-page-%u", field_name, s->page->index + 1) < 0) {
+                name = NULL;
+                return -ENOMEM;
+        }
+        r = pdf_text_string(name, &nm);
+        if (r < 0)
+                return r;
+        r = begin_object(w, num, 0);
+        if (r < 0)
+                return r;
+        fputs("<< /Type /Annot /Subtype /Stamp /F 708", w->f);
+        write_rect(w->f, &s->rect);
+        write_ap_and_page(w->f, ap, s->page->ref);
+        fprintf(w->f, " /Contents %s /NM %s >>", contents, nm);
         end_object(w);
         return 0;
 }
@@ -607,14 +647,41 @@ write_acroform(Writer *w, const PdfDocumentInfo *info, uint32_t widget, PdfTail 
         return 0;
 }
 
+static PageText page_text(const PdfPage *p) {
+        return (PageText){ p->ref, p->entries, p->annots_ref, p->annots_items };
+}
+
+/* A stamp on a page of its own, neither the widget's nor another stamp's (a page is written once). */
+static bool stamp_valid(const PdfStampSpec *s, const PdfPage *widget_page) {
+        return s->page && s->page->ref.num > 0 && s->page->ref.num != widget_page->ref.num &&
+               s->appearance && s->n_appearance > 0 && s->rect.w > 0 && s->rect.h > 0 && s->contents;
+}
+
+/* Writes the appearance objects, numbered on from the writer's next object; *ret_ap is the first. */
+static int write_appearance(Writer *w, const PdfObjectBody *bodies, size_t n, uint32_t *ret_ap) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                uint32_t num = 0;
+
+                r = writer_new_object(w, &num);
+                if (r >= 0)
+                        r = write_body(w, num, &bodies[i]);
+                if (i == 0)
+                        *ret_ap = num;
+        }
+        return r;
+}
+
 int pdf_write_signature_update(
         const PdfDocumentInfo *info, const PdfSignatureSpec *spec, PdfSignatureUpdate *ret,
         PdfTail *ret_next) {
         _cleanup_(writer_done) Writer w = {};
         _cleanup_(pdf_tail_done) PdfTail tail = {};
         PdfSignatureUpdate u = {};
+        _cleanup_free_ uint32_t *stamp_nums = NULL; /* the stamps' objects, then their /AP /N */
         size_t range_pos = 0, contents_pos = 0;
-        uint32_t sig, widget, ap = 0;
+        uint32_t sig = 0, widget = 0, ap = 0;
         PageText page;
         bool catalog = false;
         char range[BYTE_RANGE_WIDTH + 1];
@@ -626,9 +693,15 @@ int pdf_write_signature_update(
             (spec->page && (spec->n_appearance == 0 || !spec->appearance || spec->page->ref.num == 0 ||
                             !(spec->rect.w > 0) || !(spec->rect.h > 0))))
                 return -EINVAL;
+        for (size_t i = 0; i < spec->n_stamps; i++) {
+                if (!spec->page || !spec->stamps || !stamp_valid(&spec->stamps[i], spec->page))
+                        return -EINVAL;
+                for (size_t j = 0; j < i; j++)
+                        if (spec->stamps[j].page->ref.num == spec->stamps[i].page->ref.num)
+                                return -EINVAL;
+        }
         page = spec->page
-                       ? (PageText){ spec->page->ref, spec->page->entries, spec->page->annots_ref,
-                                     spec->page->annots_items }
+                       ? page_text(spec->page)
                        : (PageText){ info->page, info->page_entries, info->annots_ref, info->annots_items };
         r = tail_from_info(info, &tail);
         if (r < 0)
@@ -636,27 +709,38 @@ int pdf_write_signature_update(
         r = writer_init(&w, info->size, info->next_object, true);
         if (r < 0)
                 return r;
+        stamp_nums = calloc(MAX(spec->n_stamps, (size_t) 1) * 2, sizeof(uint32_t));
+        if (!stamp_nums)
+                return -ENOMEM;
 
-        /* The appearance first: its builder numbered it from info->next_object on. */
-        for (size_t i = 0; spec->page && r >= 0 && i < spec->n_appearance; i++) {
-                uint32_t num;
-
-                r = writer_new_object(&w, &num);
-                if (r >= 0)
-                        r = write_body(&w, num, &spec->appearance[i]);
-                if (i == 0)
-                        ap = num;
-        }
+        /* The appearances first: their builders numbered them from info->next_object on. */
+        if (spec->page)
+                r = write_appearance(&w, spec->appearance, spec->n_appearance, &ap);
+        for (size_t i = 0; r >= 0 && i < spec->n_stamps; i++)
+                r = write_appearance(
+                        &w, spec->stamps[i].appearance, spec->stamps[i].n_appearance,
+                        &stamp_nums[spec->n_stamps + i]);
         if (r >= 0)
                 r = writer_new_object(&w, &sig);
         if (r >= 0)
                 r = writer_new_object(&w, &widget);
+        for (size_t i = 0; r >= 0 && i < spec->n_stamps; i++)
+                r = writer_new_object(&w, &stamp_nums[i]);
         if (r >= 0)
                 r = write_signature_dict(&w, sig, spec, &range_pos, &contents_pos);
         if (r >= 0)
                 r = write_widget(&w, widget, sig, spec, page.ref, ap);
         if (r >= 0)
                 r = write_page(&w, &page, widget);
+        for (size_t i = 0; r >= 0 && i < spec->n_stamps; i++) {
+                PageText p = page_text(spec->stamps[i].page);
+
+                r = write_stamp(
+                        &w, stamp_nums[i], spec->field_name, &spec->stamps[i],
+                        stamp_nums[spec->n_stamps + i]);
+                if (r >= 0)
+                        r = write_page(&w, &p, stamp_nums[i]);
+        }
         if (r >= 0)
                 r = write_acroform(&w, info, widget, &tail, &catalog);
         if (r >= 0 && catalog)

@@ -2,8 +2,8 @@
 #pragma once
 /* The incremental updates kyso appends to a PDF, written byte for byte: the signature update (signature
  * dictionary with fixed-width /ByteRange and /Contents placeholders, a field + widget (invisible on page 1,
- * or visible with its appearance objects on the page asked for), the AcroForm with /SigFlags 3, the page's
- * /Annots) and the DSS update (B-LT), each closed by a cross-reference
+ * or visible with its appearance objects on the page asked for), text stamps on other pages, the AcroForm
+ * with /SigFlags 3, the pages' /Annots) and the DSS update (B-LT), each closed by a cross-reference
  * section of the kind the file ends with and `startxref`/`%%EOF`.
  *
  * The original bytes are never touched or copied: an update is a buffer whose first byte goes at the
@@ -44,6 +44,17 @@ int pdf_text_string(const char *utf8, char **ret);
 #define PDF_DATE_MAX 24
 int pdf_date(time_t t, char buf[static PDF_DATE_MAX]);
 
+/* Text the signature's widget cannot draw because it is on another page (an issue's number and date on page
+ * 1, the seal on the last page): a Stamp annotation (ISO 32000-1 12.5.6.12) on that page, printed and
+ * locked, without actions, in the same update, so that the signature covers it. One a page. */
+typedef struct PdfStampSpec {
+        const PdfPage *page;
+        PdfRect rect;                    /* default user space */
+        const PdfObjectBody *appearance; /* appearance[0] is the /AP /N */
+        size_t n_appearance;
+        const char *contents; /* UTF-8: the texts drawn, for /Contents (accessibility) */
+} PdfStampSpec;
+
 typedef struct PdfSignatureSpec {
         const char *field_name;                              /* required, not yet used in the document */
         const char *reason, *location, *name, *contact_info; /* UTF-8, NULL or "": omitted */
@@ -56,6 +67,10 @@ typedef struct PdfSignatureSpec {
         PdfRect rect;
         const PdfObjectBody *appearance;
         size_t n_appearance;
+        /* Visible only: stamps on pages other than page's, each page once. Their appearance objects are
+         * numbered on after the widget's, in this order. */
+        const PdfStampSpec *stamps;
+        size_t n_stamps;
 } PdfSignatureSpec;
 
 typedef struct PdfSignatureUpdate {

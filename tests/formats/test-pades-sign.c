@@ -987,7 +987,9 @@ static void test_visible_pages(void **state) {
 
 /* An issue's document number and date where the app placed them, in the seal's widget: its /Rect covers the
  * seal and both texts, every signature stays valid for pdfsig and kyso's verifier; without a seal (TEXT)
- * on a turned page the widget still covers the places; a text on another page than the seal is refused. */
+ * on a turned page the widget still covers the places; a text on another page than the seal goes into a
+ * stamp annotation on that page (test_visible_texts_on_other_page()), one on a page the PDF lacks is
+ * refused. */
 static void test_visible_placed_texts(void **state) {
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
         _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
@@ -1012,7 +1014,7 @@ static void test_visible_placed_texts(void **state) {
         make_basic("num.pdf");
         assert_int_equal(sign_visible("num.pdf", "num-1.pdf", NULL, &leader), 0);
         texts[1].page = 1;
-        assert_int_equal(sign_visible("num-1.pdf", "never.pdf", "seal", &seal), -EXDEV);
+        assert_int_equal(sign_visible("num-1.pdf", "never.pdf", "seal", &seal), -ENXIO);
         texts[1].page = 0;
         assert_int_equal(sign_visible("num-1.pdf", "num-2.pdf", "seal", &seal), 0);
         assert_qpdf_check("num-2.pdf");
@@ -1058,6 +1060,124 @@ static void test_visible_placed_texts(void **state) {
         assert_true(rgb[0] < 60 && rgb[1] < 60 && rgb[2] > 200);
 }
 
+/* The stamp annotation of the update: how many there are, and the first one's dictionary. */
+static size_t count_stamps(const char *file, char **ret_first) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size, n = 0;
+        const char *p, *first = NULL;
+
+        read_all(tpath(file), &data, &size);
+        data = realloc(data, size + 1);
+        assert_non_null(data);
+        data[size] = 0;
+        for (p = (const char *) data;
+             (p = memmem(p, size - (size_t) (p - (const char *) data), "/Subtype /Stamp", 15)); p++, n++)
+                if (!first)
+                        first = p;
+        if (ret_first) {
+                assert_non_null(first);
+                *ret_first = strndup(first, strcspn(first, "\n"));
+        }
+        return n;
+}
+
+/* A decision of two pages: the number and date at the top of page 1, the signatures on page 2. The texts
+ * on page 1 go into one stamp annotation there (the same update, covered by the seal's signature); a text on
+ * the seal's page stays in its widget. Both signatures valid for pdfsig and for kyso's verifier. */
+static void test_visible_texts_on_other_page(void **state) {
+        static const char *const two_pages[] = {
+                "<< /Type /Catalog /Pages 2 0 R >>",
+                "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 /MediaBox [0 0 595 842] >>",
+                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
+                PAGE_CONTENT,
+                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> /Annots 6 0 R >>",
+                "[]",
+        };
+        _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
+        _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
+        _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+        _cleanup_free_ char *stamp = NULL;
+        PadesPlacedText texts[] = {
+                { 0, { 60, 760, 200, 20 }, "Số: 7/QĐ-UBND" },
+                { 0, { 330, 760, 230, 20 }, "Uông Bí, ngày 06 tháng 12 năm 2026" },
+        };
+        PadesVisible leader = {
+                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 300, 200, 200, 100 }, .image = blue
+        };
+        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL,
+                              .seal_diameter_mm = 40,
+                              .image = red,
+                              .texts = texts,
+                              .n_texts = ELEMENTSOF(texts) };
+        const PdfDocumentInfo *info;
+        PdfPage page = {};
+
+        make_pdf("two.pdf", two_pages, ELEMENTSOF(two_pages));
+        assert_int_equal(sign_visible("two.pdf", "two-1.pdf", NULL, &leader), 0);
+        assert_int_equal(count_stamps("two-1.pdf", NULL), 0);
+        assert_int_equal(sign_visible("two-1.pdf", "two-2.pdf", "seal", &seal), 0);
+        assert_qpdf_check("two-2.pdf");
+        assert_pdfsig("two-2.pdf", 2);
+        assert_kyso_counts("two-2.pdf", 2);
+        assert_int_equal(count_stamps("two-2.pdf", &stamp), 1);
+        assert_non_null(strstr(stamp, "/F 708 /Rect ["));
+        assert_non_null(strstr(stamp, "/AP << /N "));
+        assert_non_null(strstr(stamp, "/NM (kyso-Signature2-page-1)"));
+        assert_null(strstr(stamp, "/A "));
+        assert_null(strstr(stamp, "/AA "));
+        info = open_info("two-2.pdf", &doc);
+        /* The seal's widget is on page 2, over the leader's: only the seal there. */
+        assert_int_equal(info->n_signed_widgets, 2);
+        assert_int_equal(info->signed_widgets[1].page, 1);
+        assert_true(info->signed_widgets[1].rect[3] < 400);
+        /* Page 1 had no /Annots: it has the stamp now. */
+        assert_int_equal(pdf_document_read_page(doc, 0, &page, NULL), 0);
+        assert_false(isempty(page.annots_items));
+        pdf_page_done(&page);
+        doc = pdf_document_free(doc);
+
+        /* The number on page 1, the date on the seal's page: one stamp, the date in the widget. */
+        texts[1].page = 1;
+        texts[1].rect = (PdfRect){ 330, 500, 230, 20 };
+        stamp = mfree(stamp);
+        assert_int_equal(sign_visible("two-1.pdf", "two-3.pdf", "seal", &seal), 0);
+        assert_qpdf_check("two-3.pdf");
+        assert_pdfsig("two-3.pdf", 2);
+        assert_kyso_counts("two-3.pdf", 2);
+        assert_int_equal(count_stamps("two-3.pdf", &stamp), 1);
+        info = open_info("two-3.pdf", &doc);
+        assert_true(info->signed_widgets[1].rect[3] >= 520 - 0.01);
+        doc = pdf_document_free(doc);
+
+        if (!have_poppler())
+                return;
+        assert_int_equal(run("pdftotext -f 1 -l 1 '%s' - | grep -q 'Số: 7/QĐ-UBND'", tpath("two-2.pdf")), 0);
+        assert_int_equal(
+                run("pdftotext -f 1 -l 1 '%s' - | grep -q 'Uông Bí, ngày 06 tháng 12 năm 2026'",
+                    tpath("two-2.pdf")),
+                0);
+        assert_int_equal(run("pdftotext -f 1 -l 1 '%s' - | grep -q 'Số: 7/QĐ-UBND'", tpath("two-3.pdf")), 0);
+        assert_int_equal(
+                run("pdftotext -f 2 -l 2 '%s' - | grep -q 'Uông Bí, ngày 06 tháng 12 năm 2026'",
+                    tpath("two-3.pdf")),
+                0);
+        /* Drawn where placed: some dark pixel on the number's baseline area of page 1. */
+        assert_int_equal(
+                run("pdftoppm -r 72 -f 1 -l 1 -gray -x 60 -y 62 -W 200 -H 20 -singlefile '%s' '%s'",
+                    tpath("two-2.pdf"), tpath("crop")),
+                0);
+        {
+                _cleanup_free_ uint8_t *data = NULL;
+                size_t size;
+                bool dark = false;
+
+                read_all(tpath("crop.pgm"), &data, &size);
+                for (size_t i = size > 4000 ? size - 4000 : 0; i < size; i++)
+                        dark = dark || data[i] < 100;
+                assert_true(dark);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_strings),
@@ -1076,6 +1196,7 @@ int main(void) {
                 cmocka_unit_test(test_visible_issue_then_copy),
                 cmocka_unit_test(test_visible_pages),
                 cmocka_unit_test(test_visible_placed_texts),
+                cmocka_unit_test(test_visible_texts_on_other_page),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }
