@@ -318,33 +318,6 @@ static int visible_for_role(
         }
 }
 
-/* The number and date go into the seal's widget, which covers one page: elsewhere is refused (InvalidArgs)
- * rather than left out. */
-static int bad_place_pages(PdfPrepare *p, const PadesVisible *v, SignError *e) {
-        const PdfDocumentInfo *info = pdf_document_info(p->doc);
-        const PdfSignedWidget *leader =
-                info->n_signed_widgets > 0 ? &info->signed_widgets[info->n_signed_widgets - 1] : NULL;
-        int k;
-
-        log_info("The placed texts are refused: %s", strna(e->message));
-        if (v->placement == PADES_PLACEMENT_SEAL && leader)
-                k = asprintf(
-                        &p->bad_place,
-                        _("The document number and date (doc_number_place, doc_date_place) must be on the "
-                          "page of the leader's signature, page %u."),
-                        leader->page + 1);
-        else
-                k = asprintf(
-                        &p->bad_place,
-                        _("The document number and date (doc_number_place, doc_date_place) must be on the "
-                          "same page."));
-        if (k < 0) {
-                p->bad_place = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* Prepares the signature with its appearance; a place that cannot be had (no visible leader's signature to
  * seal over, a page too small for the stamp, text the font cannot draw) gives an invisible signature rather
  * than none: the prompt says so. */
@@ -409,8 +382,6 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                         k = pades_prepare(&p->sign, o, p->doc, &p->pending, e);
                 }
                 o->visible = NULL;
-                if (k == -EXDEV)
-                        return bad_place_pages(p, &v, e);
                 if (k >= 0) {
                         p->shown = true;
                         p->texts_only = v.placement == PADES_PLACEMENT_TEXT;

@@ -74,7 +74,8 @@ static void help(void) {
         printf(_(
                 "  --doc-number-at PAGE,X,Y,W,H  issue: write --doc-number on PAGE in that rectangle\n"
                 "  --doc-date-at PAGE,X,Y,W,H    issue: write --doc-date (as given, e.g. \"Uông Bí, ngày 06\n"
-                "                    tháng 12 năm 2026\") there; both on the page of the leader's signature\n"));
+                "                    tháng 12 năm 2026\") there; on the seal's page or any other (a\n"
+                "                    decision's page 1)\n"));
 }
 
 static const char *base_name(const char *p) {

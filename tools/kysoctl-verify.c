@@ -393,6 +393,8 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
         bool checked = false, valid;
         char claimed[64] = "-", stamped[64] = "-", rev[64];
         _cleanup_free_ char *reason = NULL;
+        /* An allowed later change the reader is told of (a text stamp), in the reader's language. */
+        _cleanup_free_ char *noted = pdf_signature_noted_message(s);
         int r;
 
         /* Certificates, revocation and the competent person only for a CMS that verified over the ranges. */
@@ -461,6 +463,8 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                         json_object_new_string(pdf_signature_problem_to_string(s->problem)));
                 json_object_object_add(o, "change", s->change ? json_object_new_string(s->change) : NULL);
                 json_object_object_add(
+                        o, "noted_change", s->noted_change ? json_object_new_string(s->noted_change) : NULL);
+                json_object_object_add(
                         o, "competent_person", json_object_new_boolean(checked && c.counts_as_leader));
                 json_object_object_add(o, "valid", json_object_new_boolean(valid));
                 json_object_object_add(o, "reason", json_object_new_string(reason));
@@ -486,6 +490,10 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                 printf("%s\n", rev);
                 print_label(_("Whole file signed:"));
                 printf("%s\n", s->covers_whole_file ? _("yes") : _("no, later revisions were added"));
+                if (noted) {
+                        print_label(_("Later change:"));
+                        printf("%s\n", noted);
+                }
                 print_label(_("Verdict:"));
                 printf("%s %s\n\n", valid ? _("VALID.") : _("NOT VALID."), reason);
         }
@@ -511,6 +519,8 @@ pdf_one(const Policy *p, const PdfVerifyResult *res, const PdfSignature *s, size
                                            ? _("yes")
                                            : _("yes; later revisions add only signatures or validation data"))
                                 : _("no"));
+                if (noted)
+                        html_row(out->html, _("Later change:"), noted);
                 html_row(out->html, _("Field:"), s->field_name);
                 fputs("</table>\n", out->html);
         }

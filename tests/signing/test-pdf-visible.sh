@@ -3,7 +3,8 @@
 # --image; the clerk issues with the seal's image from kysod.conf (signature-image, seal-diameter), placed
 # over the left third of the leader's image (pdftoppm: red there, blue on its right); issued again with the
 # document number and date where the app names them (pdftotext reads them, dark pixels in each rectangle,
-# kyso's verifier and pdfsig accept both signatures), wrong places refused (InvalidArgs) before any prompt;
+# kyso's verifier and pdfsig accept both signatures), also on page 1 of a decision signed on page 2 (a text
+# stamp annotation there), wrong places refused (InvalidArgs) before any prompt;
 # the image given as bytes (ay) still drawn, as a pipe refused; a copy and an appendix
 # get their stamp at the top right of page 1 (pdftotext reads the organisation's name and the document
 # number). pdfsig finds every signature valid and qpdf --check passes. A visible signature asked for without
@@ -111,8 +112,8 @@ expect_eq "kyso's verifier: both signatures valid, the leader's counts" \
 out=$(kysoctl verify "$T/out/numbered.pdf" 2>&1)
 expect "kysoctl verify accepts the issued PDF" test $? -eq 0
 
-# 2c. A place without its text, a place for another role, a place off the page or on another page than
-# the seal: InvalidArgs, before any prompt.
+# 2c. A place without its text, a place for another role, a place off the page or on a page the PDF does
+# not have: InvalidArgs, before any prompt.
 : >"$KYSO_TEST_PINENTRY_LOG"
 script "confirm yes" "pin 2222"
 out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number-at 1,60,760,200,20 \
@@ -293,14 +294,45 @@ expect "issue over it is signed ($out)" test -s "$T/out/default-issued.pdf"
 expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/default-issued.pdf")"
 expect_eq "the seal is red over the left third of the leader's image, on the last page" "255 0 0" \
         "$(pixel "$T/out/default-issued.pdf" 350 190 2)"
-# The number and date go into the seal's widget, on the leader's page: elsewhere is InvalidArgs, said
-# before any prompt.
-: >"$KYSO_TEST_PINENTRY_LOG"
-out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
-        --doc-number-at 1,60,760,200,20 "$T/out/default.pdf" -o "$T/out/never.pdf" 2>&1)
-expect_match "a number on another page than the leader's signature is InvalidArgs" \
-        "must be on the page of the leader's signature, page 2.*InvalidArgs" "$out"
-expect "... before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
+# A decision: the number and date at the top of page 1, the leader's signature on the last page (issue 11;
+# this used to be InvalidArgs). They go into a locked text stamp annotation on page 1, in the seal's update;
+# the seal's field keeps its one widget on page 2, so pdfsig lists exactly two signatures, both valid.
+# issue_on_two OUT NUMBER_PAGE DATE_PAGE DATE_Y
+issue_on_two() {
+        script "confirm yes" "pin 2222"
+        out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+                --doc-date "Uông Bí, ngày 06 tháng 12 năm 2026" --doc-number-at "$2,60,760,200,20" \
+                --doc-date-at "$3,330,$4,230,20" "$T/out/default.pdf" -o "$1" 2>&1)
+        expect "number on page $2, date on page $3: signed ($out)" test -s "$1"
+        expect "qpdf --check passes on it" qpdf --check "$1"
+        pdfsig -nssdir "sql:$T/nss" "$1" >"$T/pdfsig.log" 2>&1
+        expect_eq "pdfsig lists exactly 2 signatures" 2 "$(grep -c 'Signature Validation' "$T/pdfsig.log")"
+        expect_eq "... both valid" 2 "$(grep -c 'Signature is Valid\.' "$T/pdfsig.log")"
+        expect "... none 'not signed'" bash -c "! grep -q 'not signed' '$T/pdfsig.log'"
+        expect_eq "kyso's verifier: both signatures valid, the leader's counts" \
+                "True ok B-B 2 True|True ok B-B 3 False" "$(verify "$1" | paste -sd '|')"
+        out=$(kysoctl verify "$1" 2>&1)
+        expect "kysoctl verify accepts it ($out)" test $? -eq 0
+        expect_match "... and names the stamp" "text stamp was added on page 1 in revision 3" "$out"
+        out=$(kysoctl verify --json "$1" 2>&1)
+        expect_match "kysoctl verify --json names it" '"noted_change":"a text stamp was added on page 1' "$out"
+        kysoctl verify --html "$T/report.html" "$1" >/dev/null 2>&1
+        expect_match "kysoctl verify --html names it (in Vietnamese)" "dấu văn bản đã được thêm vào trang 1" "$(cat "$T/report.html")"
+        expect_match "the number is on page 1" "7/QĐ-UBND" "$(pdftotext -f 1 -l 1 "$1" - 2>/dev/null)"
+        expect_match "the date is on page $3" "Uông Bí, ngày 06 tháng 12 năm 2026" \
+                "$(pdftotext -f "$3" -l "$3" "$1" - 2>/dev/null)"
+        expect_dark "the number is drawn inside its rectangle on page 1" "$1" 60 760 200 20
+        expect_eq "the seal is red over the left third of the leader's image, on the last page" "255 0 0" \
+                "$(pixel "$1" 350 190 2)"
+        expect_eq "the leader's image is still blue on its right" "0 0 255" "$(pixel "$1" 500 190 2)"
+        if command -v mutool >/dev/null; then
+                expect "mutool reads it" mutool info "$1"
+        fi
+}
+issue_on_two "$T/out/numbered1.pdf" 1 1 760
+expect_dark "the date is drawn inside its rectangle on page 1" "$T/out/numbered1.pdf" 330 760 230 20
+expect_eq "... and nothing dark between them" 0 "$(dark_pixels "$T/out/numbered1.pdf" 280 760 40 20)"
+issue_on_two "$T/out/numbered12.pdf" 1 2 500
 script "confirm yes" "pin 2222"
 out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
         --doc-number-at 2,60,760,200,20 "$T/out/default.pdf" -o "$T/out/numbered2.pdf" 2>&1)
