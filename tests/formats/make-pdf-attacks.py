@@ -12,8 +12,11 @@ made by kyso's own signer):
   isa-*      incremental saving attacks: page text, pages, catalog changed by a later revision
   swa-*      signature wrapping: /ByteRange moved so that the gap hides other bytes
   shadow-*   hide, replace, hide-and-replace: prepared before signing, revealed by a later revision
+  stamp-*    (with --key) a text stamp annotation added with a signature in its revision, as kyso's issue does
+  isa-stamp-* the same stamp without that signature, or with an action or popup
 OUTDIR/manifest.txt has one line per file: NAME EXPECTED-PROBLEM [WORDS EXPECTED IN THE CHANGE...], where
-EXPECTED-PROBLEM is the pdf_signature_problem_to_string() name of the first signature's verdict.
+EXPECTED-PROBLEM is the pdf_signature_problem_to_string() name of the first signature's verdict; for "ok",
+the words are expected in its noted (allowed, told) change.
 """
 import argparse
 import os
@@ -232,18 +235,78 @@ def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=Fa
            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
     widget = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (%s) /V %d 0 R /Rect [0 0 0 0] /F 132 /P %d 0 R >>"
               % (field.encode(), sig_num, page_num))
-    out = bytearray(append_update(data, {sig_num: sig, widget_num: widget, catalog_num: catalog,
-                                         page_num: page}))
-    a = out.index(b"/Contents <" + b"0" * 16, out.index(PLACEHOLDER)) + len(b"/Contents ")
+    return fill_signature(append_update(data, {sig_num: sig, widget_num: widget, catalog_num: catalog,
+                                               page_num: page}),
+                          lambda signed: openssl_timestamp(signed, tsa) if tsa
+                          else openssl_sign(signed, key, cert, chain, cades))
+
+
+def fill_signature(update, sign):
+    """The last PLACEHOLDER of update given its /ByteRange (to the end of the file) and /Contents, sign(bytes
+    covered) hex-encoded."""
+    out = bytearray(update)
+    br = out.rindex(PLACEHOLDER)
+    a = out.index(b"/Contents <" + b"0" * 16, br) + len(b"/Contents ")
     b = a + CONTENTS_HEX + 2
     c = len(out) - b
-    br = out.index(PLACEHOLDER)
     out[br:br + len(PLACEHOLDER)] = b"/ByteRange [0 %010d %010d %010d]" % (a, b, c)
-    signed = bytes(out[:a] + out[b:])
-    cms = (openssl_timestamp(signed, tsa) if tsa else openssl_sign(signed, key, cert, chain, cades)).hex().encode()
+    cms = sign(bytes(out[:a] + out[b:])).hex().encode()
     assert len(cms) <= CONTENTS_HEX
     out[a + 1:a + 1 + len(cms)] = cms
     return bytes(out)
+
+
+STAMP_AP = b"BT /F1 10 Tf 2 6 Td (So: 7/QD-UBND) Tj ET"
+
+
+def add_field(body, num):
+    """body with num 0 R after the items of its direct /Fields array (the signed items keep their places)."""
+    return re.sub(rb"/Fields\s*\[([^\]]*)\]", lambda m: b"/Fields [%s %d 0 R]" % (m.group(1), num), body, count=1)
+
+
+def add_stamp(data, extra=b"", sign=None):
+    """An update adding to page 1 a text stamp annotation as kyso's issue writes it (/AP, /F 708, /Contents,
+    /NM; extra: more keys) and, with sign, a signature field in the same revision (sign(bytes) gives its
+    CMS): what the difference analysis must accept after the first signature only in that form."""
+    size = int(trailer_value(data, b"Size"))
+    catalog_num = int(trailer_value(data, b"Root").split()[0])
+    catalog, _ = latest_object(data, catalog_num)
+    page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
+    page, _ = latest_object(data, page_num)
+    sig_num, widget_num, stamp_num, ap_num = size, size + 1, size + 2, size + 3
+    objects = {
+        ap_num: b"<< /Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 4 0 R >> >> "
+                b"/Length %d >>\nstream\n" % len(STAMP_AP) + STAMP_AP + b"\nendstream",
+        stamp_num: b"<< /Type /Annot /Subtype /Stamp /F 708 /Rect [60 760 260 780] /AP << /N %d 0 R >> /P %d 0 R "
+                   b"/Contents (So: 7/QD-UBND) /NM (kyso-Seal-page-1)%s >>" % (ap_num, page_num, extra),
+    }
+    new_annots = [stamp_num]
+    if sign:
+        objects[sig_num] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
+                            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+        objects[widget_num] = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Seal) /V %d 0 R /Rect [0 0 0 0] "
+                               b"/F 132 /P %d 0 R >>" % (sig_num, page_num))
+        new_annots.insert(0, widget_num)
+        acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
+        if acroform:
+            anum = int(acroform.group(1))
+            abody, _ = latest_object(data, anum)
+            objects[anum] = add_field(abody, widget_num)
+        else:
+            objects[catalog_num] = add_field(catalog, widget_num)
+    refs = b" ".join(b"%d 0 R" % n for n in new_annots)
+    annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
+    if annots_ref:
+        arr_num = int(annots_ref.group(1))
+        arr, _ = latest_object(data, arr_num)
+        objects[arr_num] = arr.strip()[:-1] + b" " + refs + b"]"
+    elif re.search(rb"/Annots\s*\[", page):
+        objects[page_num] = re.sub(rb"/Annots\s*\[([^\]]*)\]", lambda m: b"/Annots [" + m.group(1) + b" " + refs + b"]",
+                                   page, count=1)
+    else:
+        objects[page_num] = page.rstrip()[:-2] + b" /Annots [" + refs + b"] >>"
+    update = append_update(data, objects)
+    return fill_signature(update, sign) if sign else update
 
 
 def pdfsig_sign(nssdir, nick, src, dst, field):
@@ -469,7 +532,26 @@ def main():
             f.write(todo[-1][0])
         manifest.append(name + " ok")
     for data, prefix, d in todo:
-        for name, body, problem, words in attacks(data, prefix, d):
+        cases = attacks(data, prefix, d)
+        if key and cert:
+            sign = lambda b: openssl_sign(b, key, cert, chain, True)
+            # A text stamp (an issue's number on page 1) with the signature of its revision: allowed, and
+            # told ("ok" with words: they are in the noted change). Without it, or with an action: refused.
+            cases += [
+                (prefix + "stamp-signed", add_stamp(data, sign=sign), "ok", ["text stamp was added on page 1"]),
+                (prefix + "isa-stamp-unsigned", add_stamp(data), "disallowed-change",
+                 ["gained annotations other than signature widgets"]),
+                (prefix + "isa-stamp-action", add_stamp(
+                    data, b" /A << /S /JavaScript /JS (app.alert(1)) >>", sign=sign), "disallowed-change",
+                 ["gained annotations other than signature widgets"]),
+                (prefix + "isa-stamp-additional-action", add_stamp(
+                    data, b" /AA << /PO << /S /URI /URI (http://example.invalid/) >> >>", sign=sign),
+                 "disallowed-change", ["gained annotations other than signature widgets"]),
+                (prefix + "isa-stamp-popup", add_stamp(data, b" /Popup << /Type /Annot /Subtype /Popup >>",
+                                                        sign=sign), "disallowed-change",
+                 ["gained annotations other than signature widgets"]),
+            ]
+        for name, body, problem, words in cases:
             with open(os.path.join(outdir, name + ".pdf"), "wb") as f:
                 f.write(body)
             manifest.append(" ".join([name + ".pdf", problem] + [w.replace(" ", "_") for w in words]))

@@ -49,7 +49,8 @@ static int setup(void **state) {
         if (run("cd '%s' && T='%s' && $T --field Leader leader.pem leader.key chain.pem att/base.pdf kyso.pdf && "
                 "$T --field Seal --ecdsa leader2.pem leader2.key chain.pem kyso.pdf kyso-twice.pdf && "
                 "$T --field Leader --dss leader.pem leader.key chain.pem att/base.pdf kyso-dss.pdf && "
-                "python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir sql:nss --nick leader att-kyso kyso.pdf "
+                "python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir sql:nss --nick leader --key leader.key "
+                "--cert leader.pem --chain chain.pem att-kyso kyso.pdf "
                 ">>pki.log 2>&1",
                 test_dir, sign_tool, src) != 0) {
                 (void) run("cat '%s/pki.log' >&2", test_dir);
@@ -172,6 +173,17 @@ static void check_manifest(const char *dir) {
                         assert_int_equal(
                                 pdf_signature_counts_whole(&res->signatures[res->n_signatures - 1]),
                                 streq(want, "ok"));
+                        /* Words after "ok": the allowed change the reader is told of (a text stamp). */
+                        while ((word = strtok_r(NULL, " ", &save))) {
+                                for (char *p = word; *p; p++)
+                                        if (*p == '_')
+                                                *p = ' ';
+                                if (!res->signatures[0].noted_change ||
+                                    !strstr(res->signatures[0].noted_change, word))
+                                        fail_msg(
+                                                "%s: '%s' does not name '%s'", name,
+                                                strna(res->signatures[0].noted_change), word);
+                        }
                         continue;
                 }
                 assert_false(pdf_signature_counts(&res->signatures[0]));
