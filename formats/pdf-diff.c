@@ -367,6 +367,14 @@ char *pdf_change_message(const PdfChange *c, bool t) {
                         tr(t, N_("a text stamp was added on page %u in revision %u, with its signature")),
                         c->page, c->revision);
                 return r < 0 ? NULL : m;
+        case PDF_CHANGE_STAMP_UNVERIFIED:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("a text stamp was added on page %u in revision %u, and the signature of that "
+                              "revision does not verify")),
+                        c->page, c->revision);
+                return r < 0 ? NULL : m;
         default:
                 break;
         }
@@ -603,12 +611,14 @@ static bool stamp_allowed(Ctx *c, qpdf_oh a, int owner, unsigned rev) {
                 (void) qpdf_get_error(c->old_q);
         if (page_id <= 0 || (!qpdf_oh_is_null(c->new_q, p) && oid(c->new_q, p) != page_id))
                 return false;
-        if (latest_revision(c, (uint32_t) id) != (int) rev || !revision_signed(c, rev))
+        if (latest_revision(c, (uint32_t) id) != (int) rev || !revision_signed(c, rev) ||
+            c->d->n_stamps >= PDF_DIFF_MAX_STAMPS)
                 return false;
+        c->d->stamps[c->d->n_stamps++] = (PdfChange){
+                .kind = PDF_CHANGE_STAMP, .object = (unsigned) id, .page = page, .revision = rev + 1
+        };
         if (c->d->noted.kind == PDF_CHANGE_NONE)
-                c->d->noted = (PdfChange){
-                        .kind = PDF_CHANGE_STAMP, .object = (unsigned) id, .page = page, .revision = rev + 1
-                };
+                c->d->noted = c->d->stamps[0];
         return true;
 }
 
@@ -1120,9 +1130,10 @@ int pdf_diff_analyse(
                         goto fail;
                 }
         }
-        if (d.verdict != PDF_DIFF_ALLOWED)
+        if (d.verdict != PDF_DIFF_ALLOWED) {
                 d.noted = (PdfChange){};
-        else if (d.noted.kind != PDF_CHANGE_NONE) {
+                d.n_stamps = 0;
+        } else if (d.noted.kind != PDF_CHANGE_NONE) {
                 d.noted_change = pdf_change_message(&d.noted, false);
                 if (!d.noted_change) {
                         r = -ENOMEM;

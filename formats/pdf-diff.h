@@ -45,6 +45,9 @@ typedef enum PdfChangeKind {
         /* Allowed, and told (PdfDiff.noted): a text stamp was added on page P in revision R, by the
          * signature added in R (an issue's number and date on another page than its seal). */
         PDF_CHANGE_STAMP,
+        /* Not allowed: a text stamp was added on page P in revision R, and the signature of R does not
+         * verify (pdf-verify finds this once every signature is verified). */
+        PDF_CHANGE_STAMP_UNVERIFIED,
         _PDF_CHANGE_KIND_MAX,
         _PDF_CHANGE_KIND_INVALID = -EINVAL,
 } PdfChangeKind;
@@ -87,6 +90,10 @@ typedef struct PdfChange {
  * NULL for PDF_CHANGE_NONE or out of memory. */
 char *pdf_change_message(const PdfChange *c, bool translate);
 
+/* Text stamps allowed after one signature, at most: kyso's issue writes one per page holding the document
+ * number or date, and more than this is not what any issue wrote. */
+#define PDF_DIFF_MAX_STAMPS 16
+
 typedef struct PdfDiff {
         PdfDiffVerdict verdict;
         char *change;              /* pdf_change_message(&facts, false); NULL when ALLOWED */
@@ -96,6 +103,10 @@ typedef struct PdfDiff {
          * none; noted_change is pdf_change_message(&noted, false), NULL when none. */
         PdfChange noted;
         char *noted_change;
+        /* Every text stamp allowed (kind PDF_CHANGE_STAMP), in the order met: each is allowed only if the
+         * signature its revision adds verifies, which the caller checks. */
+        PdfChange stamps[PDF_DIFF_MAX_STAMPS];
+        size_t n_stamps;
 } PdfDiff;
 
 /* Compares the document as signed (signed_q: qpdf on src's bytes [0, revs[signed].end), recovery off) with

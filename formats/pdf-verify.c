@@ -582,9 +582,11 @@ static int verify_one(Doc *doc, qpdf_oh field, qpdf_oh v, PdfSignature *s) {
                                 d.verdict == PDF_DIFF_DOCMDP_VIOLATION ? PDF_SIGNATURE_DOCMDP_VIOLATION
                                                                        : PDF_SIGNATURE_DISALLOWED_CHANGE,
                                 "%s", s->change ?: "a later revision cannot be read");
-                } else if (d.noted_change) {
+                } else {
                         s->noted_change = TAKE_PTR(d.noted_change);
                         s->noted_facts = d.noted;
+                        memcpy(s->stamps, d.stamps, d.n_stamps * sizeof(PdfChange));
+                        s->n_stamps = d.n_stamps;
                 }
                 pdf_diff_done(&d);
         }
@@ -631,6 +633,50 @@ static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
         if (s->problem == PDF_SIGNATURE_OK && s->cms_problem == CMS_PROBLEM_MALFORMED &&
             s->kind != PDF_SIGNATURE_TIMESTAMP)
                 s->cms_problem = CMS_PROBLEM_OK;
+        return 0;
+}
+
+/* A signature whose revision ends at revision (1-based) and whose value verifies over what it covers: what a
+ * text stamp of that revision needs. A later disallowed change does not undo that. */
+static bool revision_verified(const PdfVerifyResult *res, unsigned revision) {
+        for (size_t i = 0; i < res->n_signatures; i++) {
+                const PdfSignature *t = &res->signatures[i];
+
+                if (t->covers_revision && t->revision == revision && t->kind != PDF_SIGNATURE_TIMESTAMP &&
+                    t->cms_problem == CMS_PROBLEM_OK &&
+                    (t->problem == PDF_SIGNATURE_OK || t->problem == PDF_SIGNATURE_DISALLOWED_CHANGE ||
+                     t->problem == PDF_SIGNATURE_DOCMDP_VIOLATION))
+                        return true;
+        }
+        return false;
+}
+
+/* pdf-diff allowed each text stamp because a signature of its revision covers it; only now that every
+ * signature is verified can it be told whether that one verifies. */
+static int check_stamps_signed(PdfVerifyResult *res) {
+        for (size_t i = 0; i < res->n_signatures; i++) {
+                PdfSignature *s = &res->signatures[i];
+
+                for (size_t j = 0; j < s->n_stamps; j++) {
+                        PdfChange f = s->stamps[j];
+
+                        if (revision_verified(res, f.revision))
+                                continue;
+                        f.kind = PDF_CHANGE_STAMP_UNVERIFIED;
+                        free(s->change);
+                        s->change = pdf_change_message(&f, false);
+                        if (!s->change)
+                                return -ENOMEM;
+                        s->change_object = f.object;
+                        s->change_facts = f;
+                        s->noted_change = mfree(s->noted_change);
+                        s->noted_facts = (PdfChange){};
+                        s->n_stamps = 0;
+                        if (sig_fail(s, PDF_SIGNATURE_DISALLOWED_CHANGE, "%s", s->change) < 0)
+                                return -ENOMEM;
+                        break;
+                }
+        }
         return 0;
 }
 
@@ -834,6 +880,9 @@ static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
         if (r >= 0)
                 r = walk_widgets(&w);
+        if (r < 0)
+                return r;
+        r = check_stamps_signed(res);
         if (r < 0)
                 return r;
         if (res->n_signatures > 1)

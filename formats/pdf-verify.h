@@ -138,6 +138,10 @@ typedef struct PdfSignature {
          * it in the reader's language. */
         char *noted_change;
         PdfChange noted_facts;
+        /* The text stamps the later revisions added (pdf-diff allowed them): each counts only if the
+         * signature of its revision verifies, else this signature gets PDF_SIGNATURE_DISALLOWED_CHANGE. */
+        PdfChange stamps[PDF_DIFF_MAX_STAMPS];
+        size_t n_stamps;
 
         PdfSignatureProblem problem; /* PDF_SIGNATURE_OK when everything this module checks holds */
         char *detail;                /* English, for logs; never NULL */

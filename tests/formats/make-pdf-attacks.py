@@ -550,6 +550,10 @@ def main():
                 (prefix + "isa-stamp-popup", add_stamp(data, b" /Popup << /Type /Annot /Subtype /Popup >>",
                                                         sign=sign), "disallowed-change",
                  ["gained annotations other than signature widgets"]),
+                # The signature of the stamp's revision is there but does not verify (it signs other bytes):
+                # a stamp is allowed only with a signature that vouches for it.
+                (prefix + "isa-stamp-bad-signature", add_stamp(data, sign=lambda b: sign(b + b"x")),
+                 "disallowed-change", ["text stamp", "does not verify"]),
             ]
         for name, body, problem, words in cases:
             with open(os.path.join(outdir, name + ".pdf"), "wb") as f:
