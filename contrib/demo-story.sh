@@ -125,9 +125,13 @@ kysoctl sign --role approve --cert "$LEADER" --reason "Phê duyệt" --location 
 
 step "8. The clerk seals the PDF: the chairman's signature is read from the PDF itself"
 answer "confirm yes" "pin 2222"
-echo "The seal is drawn over the left third of the chairman's signature, at its real size."
-kysoctl sign --role issue --cert "$SEAL" --image "$D/con-dau.png" "$D/quyet-dinh-13.approved.pdf" \
-        -o "$D/quyet-dinh-13.issued.pdf"
+echo "The seal is drawn over the left third of the chairman's signature, at its real size; the clerk"
+echo "writes the number and date where the app names them (--doc-number-at, --doc-date-at: page 1 here;"
+echo "on a longer decision, page 1 while the signatures are on the last page)."
+kysoctl sign --role issue --cert "$SEAL" --image "$D/con-dau.png" \
+        --doc-number "Số: 13/QĐ-UBND" --doc-number-at 1,72,770,200,20 \
+        --doc-date "Uông Bí, ngày 06 tháng 12 năm 2026" --doc-date-at 1,330,770,220,20 \
+        "$D/quyet-dinh-13.approved.pdf" -o "$D/quyet-dinh-13.issued.pdf"
 if command -v pdftoppm >/dev/null; then
         pdftoppm -r 60 -png -f 1 -l 1 -singlefile "$D/quyet-dinh-13.issued.pdf" "$D/quyet-dinh-13.issued"
         echo "Page 1 as the reader sees it: $D/quyet-dinh-13.issued.png"

@@ -61,6 +61,9 @@ expect_match "9b. the copy carries its stamp (SAO Y), read from its text layer" 
 expect_match "9b. the appendix carries its stamp" "^ +Phụ lục kèm theo văn bản số 13/QĐ-UBND" "$out"
 expect_match "9b. the demo says where the signed PDFs are" "^The signed PDFs .* are in $T/pdf$" "$out"
 expect_eq "9b. and they are there" 4 "$(ls "$T/pdf"/*.pdf 2>/dev/null | wc -l)"
+page1=$(pdftotext -f 1 -l 1 "$T/pdf/quyet-dinh-13.issued.pdf" - 2>/dev/null)
+expect_match "8. the sealed decision carries its number on page 1" "Số: 13/QĐ-UBND" "$page1"
+expect_match "8. and its date" "Uông Bí, ngày 06 tháng 12 năm 2026" "$page1"
 # The certificate register's records (cert-first-seen, cert-status-changed: issue 15) come between these.
 events=$(awk '/^SEQ +TIME/ { on = 1; next } on && /^[0-9]+ / { print $3 } /^The audit log/ { on = 0 }' "$T/out")
 expect_eq "11. the audit log: start, configuration, policy, two tokens, six signatures, three refusals" \
