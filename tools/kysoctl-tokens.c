@@ -250,50 +250,53 @@ static void table_print(const Table *t) {
         }
 }
 
-static const char *pin_state_text(const char *s) {
-        if (streq(s, "ok"))
-                return _("ok");
-        if (streq(s, "count-low"))
-                return _("few tries left");
-        if (streq(s, "final-try"))
-                return _("last try");
-        if (streq(s, "locked"))
-                return _("locked");
+/* A value the agent sends (a PIN's state, a certificate's status or kind) and what the person at the desk
+ * reads for it. */
+typedef struct ValueText {
+        const char *value;
+        const char *text;
+} ValueText;
+
+static const ValueText pin_state_texts[] = {
+        { "ok", N_("ok") },
+        { "count-low", N_("few tries left") },
+        { "final-try", N_("last try") },
+        { "locked", N_("locked") },
+};
+
+static const ValueText cert_status_texts[] = {
+        { "valid", N_("valid") },     { "expiring", N_("expiring") },
+        { "expired", N_("expired") }, { "not-yet-valid", N_("not yet valid") },
+        { "revoked", N_("revoked") }, { "untrusted", N_("untrusted") },
+        { "unknown", N_("unknown") }, { "unchecked", N_("not checked yet") },
+        { "renewed", N_("renewed") },
+};
+
+static const ValueText cert_kind_texts[] = {
+        { "personal", N_("personal") },
+        { "organization", N_("organization") },
+        { "device", N_("device") },
+        { "unknown", N_("unknown") },
+};
+
+/* The text of s in table, translated; s itself for a value this kysoctl does not know (a newer agent's). */
+static const char *value_text(const ValueText *table, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(table[i].value, s))
+                        return _(table[i].text);
         return s;
+}
+
+static const char *pin_state_text(const char *s) {
+        return value_text(pin_state_texts, ELEMENTSOF(pin_state_texts), s);
 }
 
 const char *cert_status_text(const char *s) {
-        if (streq(s, "valid"))
-                return _("valid");
-        if (streq(s, "expiring"))
-                return _("expiring");
-        if (streq(s, "expired"))
-                return _("expired");
-        if (streq(s, "not-yet-valid"))
-                return _("not yet valid");
-        if (streq(s, "revoked"))
-                return _("revoked");
-        if (streq(s, "untrusted"))
-                return _("untrusted");
-        if (streq(s, "unknown"))
-                return _("unknown");
-        if (streq(s, "unchecked"))
-                return _("not checked yet");
-        if (streq(s, "renewed"))
-                return _("renewed");
-        return s;
+        return value_text(cert_status_texts, ELEMENTSOF(cert_status_texts), s);
 }
 
 const char *cert_kind_text(const char *s) {
-        if (streq(s, "personal"))
-                return _("personal");
-        if (streq(s, "organization"))
-                return _("organization");
-        if (streq(s, "device"))
-                return _("device");
-        if (streq(s, "unknown"))
-                return _("unknown");
-        return s;
+        return value_text(cert_kind_texts, ELEMENTSOF(cert_kind_texts), s);
 }
 
 /* The CN of an RFC 2253 name, for the table (the full subject is in --json). */
