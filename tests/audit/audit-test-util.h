@@ -50,25 +50,31 @@ static inline AuditLog *log_open_ok(const char *path, const AuditLogOptions *o) 
         return log;
 }
 
+/* The signing record of doc that the audit tests write: the test leader's certificate, role approve,
+ * allowed. A test sets the fields it is about on the copy it gets. */
+static inline AuditEvent test_sign_event(const char *doc) {
+        return (AuditEvent){
+                .type = AUDIT_EVENT_SIGN_DONE,
+                .document = doc,
+                .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
+                .sha256_after = "2222222222222222222222222222222222222222222222222222222222222222",
+                .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
+                .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
+                .cert_serial = "0a1b",
+                .cert_fingerprint = "aa11bb22",
+                .cert_kind = "personal",
+                .role = "approve",
+                .decision = "allowed",
+        };
+}
+
 /* Appends n signing records numbered from first; returns the last seq. */
 static inline uint64_t append_signs(AuditLog *log, unsigned first, unsigned n) {
         uint64_t seq = 0;
         for (unsigned i = first; i < first + n; i++) {
                 char doc[64];
                 snprintf(doc, sizeof(doc), "doc-%u.pdf", i);
-                AuditEvent ev = {
-                        .type = AUDIT_EVENT_SIGN_DONE,
-                        .document = doc,
-                        .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
-                        .sha256_after = "2222222222222222222222222222222222222222222222222222222222222222",
-                        .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
-                        .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
-                        .cert_serial = "0a1b",
-                        .cert_fingerprint = "aa11bb22",
-                        .cert_kind = "personal",
-                        .role = "approve",
-                        .decision = "allowed",
-                };
+                AuditEvent ev = test_sign_event(doc);
                 assert_int_equal(audit_log_append(log, &ev, &seq), 0);
         }
         return seq;

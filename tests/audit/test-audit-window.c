@@ -32,21 +32,14 @@ static void append_at(AuditLog *log, uint64_t t, unsigned i) {
         static const char *const roles[] = { "approve", "issue", "copy" };
         char doc[64];
         snprintf(doc, sizeof(doc), "Công văn %u.pdf", i);
-        AuditEvent ev = {
-                .type = types[i % ELEMENTSOF(types)],
-                .document = doc,
-                .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
-                .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
-                .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
-                .cert_serial = "0a1b",
-                .cert_fingerprint = "aa11bb22",
-                .cert_kind = "personal",
-                .token_label = "leader",
-                .token_serial = "5e1f00aa",
-                .role = roles[i % ELEMENTSOF(roles)],
-                .decision = i % 5 == 1 ? "denied" : "allowed",
-                .reason = i % 5 == 1 ? "Chứng thư số của cá nhân" : NULL,
-        };
+        AuditEvent ev = test_sign_event(doc);
+        ev.type = types[i % ELEMENTSOF(types)];
+        ev.sha256_after = NULL;
+        ev.token_label = "leader";
+        ev.token_serial = "5e1f00aa";
+        ev.role = roles[i % ELEMENTSOF(roles)];
+        ev.decision = i % 5 == 1 ? "denied" : "allowed";
+        ev.reason = i % 5 == 1 ? "Chứng thư số của cá nhân" : NULL;
         now_ms = t;
         assert_int_equal(audit_log_append(log, &ev, NULL), 0);
 }
