@@ -149,6 +149,14 @@ static inline int verify_log(const char *path, const AuditJournalHead *j, AuditV
         return k;
 }
 
+/* The log at path verifies intact, with records records. */
+static inline void assert_verifies(const char *path, uint64_t records) {
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, records);
+        audit_verify_result_done(&res);
+}
+
 /* Forges records as the writer would, with chosen seq/time/event, so a test can make chains that are
  * internally consistent yet wrong (a seq gap, a missing rotation record, time going backwards). */
 typedef struct Forge {

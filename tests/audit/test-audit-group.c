@@ -34,13 +34,6 @@ static uint64_t append_group_ok(AuditLog *log, unsigned group, size_t n) {
         return first;
 }
 
-static void assert_verifies(const char *path, uint64_t records) {
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, records);
-        audit_verify_result_done(&res);
-}
-
 static void assert_file_is(const char *path, const char *data, size_t size) {
         size_t now_size;
         _cleanup_free_ char *now = file_read(path, &now_size);

@@ -204,10 +204,7 @@ static void check_fault(AuditFault fault, int expected) {
         assert_non_null(strstr(d3 + s1, "\"event\":\"log-unwritable\""));
         assert_non_null(strstr(d3 + s1, "\"records\":\"1\""));
         audit_log_free(log);
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
-        audit_verify_result_done(&res);
+        assert_verifies(path, 5);
         tmpdir_remove(dir);
 }
 
@@ -394,11 +391,17 @@ static void test_rotate_interrupted(void **state) {
         assert_memory_equal(d, "{\"v\":1,\"seq\":4,", 15);
         assert_non_null(strstr(d, "\"reason\":\"recovered\""));
         assert_non_null(strstr(d, "\"previous_file\":\"audit.jsonl.1\""));
+        assert_verifies(path, 5);
+        tmpdir_remove(dir);
+}
+
+/* The log at path verifies intact, with records records, torn_recoveries of them log-torn-tail records. */
+static void verify_ok(const char *path, uint64_t records, uint64_t torn_recoveries) {
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
+        assert_int_equal(res.records, records);
+        assert_int_equal(res.torn_recoveries, torn_recoveries);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_rotate_torn_first_record(void **state) {
@@ -415,11 +418,7 @@ static void test_rotate_torn_first_record(void **state) {
         _cleanup_free_ char *d = file_read(path, NULL);
         assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
         assert_true(strstr(d, "\"event\":\"log-rotated\"") < strstr(d, "\"event\":\"log-torn-tail\""));
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
-        assert_int_equal(res.torn_recoveries, 1);
-        audit_verify_result_done(&res);
+        verify_ok(path, 5, 1);
         tmpdir_remove(dir);
 }
 
@@ -572,14 +571,6 @@ static uint64_t make_torn_log(const char *path) {
         uint64_t size = file_size(path);
         file_append(path, torn_line, strlen(torn_line));
         return size;
-}
-
-static void verify_ok(const char *path, uint64_t records, uint64_t torn_recoveries) {
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, records);
-        assert_int_equal(res.torn_recoveries, torn_recoveries);
-        audit_verify_result_done(&res);
 }
 
 /* Another start changes nothing: no second record, no other file. */
@@ -746,10 +737,7 @@ static void test_journal_best_effort(void **state) {
         AuditLog *log = log_open_ok(path, &o);
         assert_int_equal(append_signs(log, 1, 3), 3);
         audit_log_free(log);
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 3);
-        audit_verify_result_done(&res);
+        assert_verifies(path, 3);
 
         /* Reading the journal's head: a log it never saw has none. */
         AuditJournalHead head;
