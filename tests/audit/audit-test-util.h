@@ -38,6 +38,38 @@ static inline char *path_in(const char *dir, const char *name) {
         return p;
 }
 
+/* The fixture of the tests on one log: a temporary folder of its own with the log's path in it,
+ * "audit.jsonl", removed after the test whether it passed or failed. */
+typedef struct LogDir {
+        char *dir;
+        char *path;
+} LogDir;
+
+static inline int log_dir_setup(void **state) {
+        LogDir *t = calloc(1, sizeof(LogDir));
+        assert_non_null(t);
+        t->dir = tmpdir_new();
+        t->path = path_in(t->dir, "audit.jsonl");
+        *state = t;
+        return 0;
+}
+
+static inline int log_dir_teardown(void **state) {
+        LogDir *t = *state;
+        free(t->path);
+        tmpdir_remove(t->dir);
+        free(t);
+        return 0;
+}
+
+static inline const char *log_dir(void **state) {
+        return ((const LogDir *) *state)->dir;
+}
+
+static inline const char *log_path(void **state) {
+        return ((const LogDir *) *state)->path;
+}
+
 static inline AuditLog *log_open_ok(const char *path, const AuditLogOptions *o) {
         AuditLogOptions def = { .no_journal = true };
         AuditLog *log = NULL;

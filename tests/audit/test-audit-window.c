@@ -186,8 +186,7 @@ expect_same_show_around(const char *path, int64_t first, int64_t step, unsigned 
 }
 
 static void test_rotated(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         /* 2000 records from 1 November 2026 to the middle of February 2027, 80 minutes apart. */
         int64_t first = ms_of("2026-11-01T00:00:00.000Z"), step = 80 * MIN_MS;
         unsigned n = 2000;
@@ -212,12 +211,10 @@ static void test_rotated(void **state) {
         assert_true(near.file_index + 2 >= strv_length(files));
         assert_int_equal(audit_window_find(r, &near, &w), 0);
         assert_true(audit_reader_bytes(r) < 200 * 1024);
-        tmpdir_remove(dir);
 }
 
 static void test_boundaries(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .no_sync = true, .rotate_monthly = true };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_set_clock(log, test_clock, NULL);
@@ -246,12 +243,10 @@ static void test_boundaries(void **state) {
         assert_non_null(strstr(nov, "signatures,total,,2\r\n"));
         assert_non_null(strstr(nov, "denied,total,,1\r\n"));
         assert_non_null(strstr(nov, "failed,total,,1\r\n"));
-        tmpdir_remove(dir);
 }
 
 static void test_torn_tail_and_bad_line(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         int64_t first = ms_of("2026-12-01T00:00:00.000Z"), step = 20 * MIN_MS;
         unsigned n = 800;
         make_log_of(path, first, step, n);
@@ -276,12 +271,10 @@ static void test_torn_tail_and_bad_line(void **state) {
         assert_null(strstr(out, "line 0"));
         expect_same_report(path, 2027, 1, false);
         expect_same_report(path, 2026, 12, false);
-        tmpdir_remove(dir);
 }
 
 static void test_clock_backwards(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .no_sync = true };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_set_clock(log, test_clock, NULL);
@@ -317,12 +310,13 @@ static void test_clock_backwards(void **state) {
          * record 600 for an until after hour 627). */
         _cleanup_free_ char *until = show(path, since, first + 700 * HOUR_MS, MODE_FAST);
         assert_int_equal(count_lines(until), 1 + 600 - 322);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_rotated),
-        cmocka_unit_test(test_boundaries),
-        cmocka_unit_test(test_torn_tail_and_bad_line),
-        cmocka_unit_test(test_clock_backwards),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_rotated),
+                cmocka_unit_test(test_boundaries),
+                cmocka_unit_test(test_torn_tail_and_bad_line),
+                cmocka_unit_test(test_clock_backwards),
+        });
