@@ -45,20 +45,27 @@ typedef struct LogDir {
         char *path;
 } LogDir;
 
+static inline void log_dir_init(LogDir *t) {
+        t->dir = tmpdir_new();
+        t->path = path_in(t->dir, "audit.jsonl");
+}
+
+static inline void log_dir_done(LogDir *t) {
+        free(t->path);
+        tmpdir_remove(t->dir);
+}
+
 static inline int log_dir_setup(void **state) {
         LogDir *t = calloc(1, sizeof(LogDir));
         assert_non_null(t);
-        t->dir = tmpdir_new();
-        t->path = path_in(t->dir, "audit.jsonl");
+        log_dir_init(t);
         *state = t;
         return 0;
 }
 
 static inline int log_dir_teardown(void **state) {
-        LogDir *t = *state;
-        free(t->path);
-        tmpdir_remove(t->dir);
-        free(t);
+        log_dir_done(*state);
+        free(*state);
         return 0;
 }
 
