@@ -373,13 +373,17 @@ static int set_str(char **dst, const char *v) {
         return 0;
 }
 
+/* The record's certificate, found or added, with the record's view of it; counts a signature, refusal or
+ * failure for it, as note_token() does for the token. *ret (optional): the entry, NULL for a record without
+ * a certificate. */
 static int note_cert(AuditReport *rep, json_object *cert, AuditEventType t, CertInfo **ret) {
         const char *fpr = jstr(cert, "fingerprint"), *subject = jstr(cert, "subject"),
                    *serial = jstr(cert, "serial");
         _cleanup_free_ char *id = NULL;
         int r;
 
-        *ret = NULL;
+        if (ret)
+                *ret = NULL;
         if (!cert || (!fpr && !subject && !serial))
                 return 0;
         if (fpr)
@@ -408,7 +412,14 @@ static int note_cert(AuditReport *rep, json_object *cert, AuditEventType t, Cert
             (r = set_str(&c->status, jstr(cert, "status"))) < 0)
                 return r;
         c->gov = is_gov(rep, cert);
-        *ret = c;
+        if (t == AUDIT_EVENT_SIGN_DONE)
+                c->signatures++;
+        if (t == AUDIT_EVENT_SIGN_DENIED)
+                c->denied++;
+        if (t == AUDIT_EVENT_SIGN_FAILED)
+                c->failed++;
+        if (ret)
+                *ret = c;
         return 0;
 }
 
@@ -520,6 +531,19 @@ static unsigned kind_index(const char *kind) {
         return KIND_UNKNOWN;
 }
 
+/* A refused or failed request of record o: counted for its certificate, and in l under its reason's code,
+ * or its text when it has no code (the texts name certificates and documents: one count each). */
+static int note_reason(
+        AuditReport *rep, json_object *o, AuditEventType t, CounterList *l, const char *code,
+        const char *extra) {
+        int r;
+
+        r = note_cert(rep, jobj(o, "cert"), t, NULL);
+        if (r < 0)
+                return r;
+        return counter_add(l, code ?: jstr(o, "reason"), code != NULL, extra);
+}
+
 static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, int64_t t_ms) {
         json_object *cert = jobj(o, "cert"), *data = jobj(o, "data");
         const char *code;
@@ -539,8 +563,6 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                 rep->sig_total++;
                 rep->sig_role[gov ? 0 : 1][role_index(jstr(o, "role"))]++;
                 rep->sig_kind[gov ? 0 : 1][kind_index(jstr(cert, "kind"))]++;
-                if (c)
-                        c->signatures++;
                 int64_t day = (t_ms + AUDIT_VN_UTC_OFFSET_MS) / DAY_MS - audit_date_to_days(rep->w.first);
                 if (day >= 0 && (size_t) day < rep->n_days)
                         rep->per_day[day]++;
@@ -548,27 +570,15 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
         }
         case AUDIT_EVENT_SIGN_DENIED:
                 rep->denied++;
-                r = note_cert(rep, cert, h->event, &c);
-                if (r < 0)
-                        return r;
-                if (c)
-                        c->denied++;
-                /* By the reason's code: the texts name certificates and documents, one count each. Older
-                 * records have the text only. A certificate that cannot sign counts by its check's code
-                 * (expired, revoked...) when the record has it. */
+                /* Older records have the text only. A certificate that cannot sign counts by its check's
+                 * code (expired, revoked...) when the record has it. */
                 code = jstr(data, "reason_detail_code") ?: jstr(data, "reason_code");
-                return counter_add(
-                        &rep->deny_reasons, code ?: jstr(o, "reason"), code != NULL, jstr(o, "article"));
+                return note_reason(rep, o, h->event, &rep->deny_reasons, code, jstr(o, "article"));
         case AUDIT_EVENT_SIGN_FAILED:
                 rep->failed++;
-                r = note_cert(rep, cert, h->event, &c);
-                if (r < 0)
-                        return r;
-                if (c)
-                        c->failed++;
                 /* A document's code (damaged PDF, too large...) says more than its BadDocument. */
                 code = jstr(data, "reason_code") ?: jstr(o, "error");
-                return counter_add(&rep->fail_reasons, code ?: jstr(o, "reason"), code != NULL, NULL);
+                return note_reason(rep, o, h->event, &rep->fail_reasons, code, NULL);
         case AUDIT_EVENT_SIGN_CANCELLED:
                 rep->cancelled++;
                 return 0;
@@ -587,7 +597,7 @@ static int gather(AuditReport *rep, const AuditRecordHead *h, json_object *o, in
                 return 0;
         default:
                 if (cert)
-                        return note_cert(rep, cert, h->event, &c);
+                        return note_cert(rep, cert, h->event, NULL);
                 return 0;
         }
 }

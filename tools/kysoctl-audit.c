@@ -84,20 +84,17 @@ static int open_reader(const char *verb, const char *path, AuditReader **ret) {
 /* The options the audit verbs share, at c from getopt_long(): --log (into *log_arg), --verbose, --help
  * (help shown) and anything unknown (help shown). -1 when the verb goes on, else its exit code. */
 static int shared_option(int c, const char **log_arg, void (*help)(void)) {
-        switch (c) {
-        case 'l':
+        int r;
+
+        if (c == 'l') {
                 *log_arg = optarg;
                 return -1;
-        case 'v':
-                kysoctl_set_verbose();
-                return -1;
-        case 'h':
-                help();
-                return KYSOCTL_EXIT_OK;
-        default:
-                help();
-                return KYSOCTL_EXIT_USAGE;
         }
+        r = kysoctl_shared_option(c, help);
+        /* After getopt's complaint about a wrong option, the audit verbs show their usage. */
+        if (r == KYSOCTL_EXIT_USAGE)
+                help();
+        return r;
 }
 
 /* Opens the log that --log (or the default) names, for show and report; on failure says why and returns

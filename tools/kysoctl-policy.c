@@ -96,21 +96,17 @@ static int parse_options(int argc, char **argv, PolicyLoadFlags *flags) {
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "+hv", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
                 case 'S':
                         *flags |= POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK;
                         break;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
                 default:
-                        return KYSOCTL_EXIT_USAGE;
+                        r = kysoctl_shared_option(c, help);
+                        if (r >= 0)
+                                return r;
                 }
         return -1;
 }

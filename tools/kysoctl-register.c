@@ -305,9 +305,6 @@ int verb_certs_register(int argc, char **argv) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
                 case 'a':
                         break;
                 case 'j':
@@ -336,7 +333,9 @@ int verb_certs_register(int argc, char **argv) {
                                 return KYSOCTL_EXIT_INTERNAL;
                         break;
                 default:
-                        return KYSOCTL_EXIT_USAGE;
+                        r = kysoctl_shared_option(c, help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind < argc) {
                 kysoctl_error(

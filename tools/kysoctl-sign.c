@@ -663,9 +663,6 @@ int verb_sign(int argc, char **argv) {
         optind = 0;
         while ((opt = getopt_long(argc, argv, "ho:v", options, NULL)) >= 0)
                 switch (opt) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
                 case 'r':
                         o.role = optarg;
                         break;
@@ -737,7 +734,8 @@ int verb_sign(int argc, char **argv) {
                         kysoctl_set_verbose();
                         break;
                 default:
-                        return KYSOCTL_EXIT_USAGE;
+                        /* --verbose is taken above: only --help and wrong options come here. */
+                        return kysoctl_shared_option(opt, help);
                 }
         n = (size_t) (argc - optind);
         if (!o.role || n == 0 || (!o.batch && (n != 1 || !o.output))) {

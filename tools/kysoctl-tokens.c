@@ -250,50 +250,53 @@ static void table_print(const Table *t) {
         }
 }
 
-static const char *pin_state_text(const char *s) {
-        if (streq(s, "ok"))
-                return _("ok");
-        if (streq(s, "count-low"))
-                return _("few tries left");
-        if (streq(s, "final-try"))
-                return _("last try");
-        if (streq(s, "locked"))
-                return _("locked");
+/* A value the agent sends (a PIN's state, a certificate's status or kind) and what the person at the desk
+ * reads for it. */
+typedef struct ValueText {
+        const char *value;
+        const char *text;
+} ValueText;
+
+static const ValueText pin_state_texts[] = {
+        { "ok", N_("ok") },
+        { "count-low", N_("few tries left") },
+        { "final-try", N_("last try") },
+        { "locked", N_("locked") },
+};
+
+static const ValueText cert_status_texts[] = {
+        { "valid", N_("valid") },     { "expiring", N_("expiring") },
+        { "expired", N_("expired") }, { "not-yet-valid", N_("not yet valid") },
+        { "revoked", N_("revoked") }, { "untrusted", N_("untrusted") },
+        { "unknown", N_("unknown") }, { "unchecked", N_("not checked yet") },
+        { "renewed", N_("renewed") },
+};
+
+static const ValueText cert_kind_texts[] = {
+        { "personal", N_("personal") },
+        { "organization", N_("organization") },
+        { "device", N_("device") },
+        { "unknown", N_("unknown") },
+};
+
+/* The text of s in table, translated; s itself for a value this kysoctl does not know (a newer agent's). */
+static const char *value_text(const ValueText *table, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(table[i].value, s))
+                        return _(table[i].text);
         return s;
+}
+
+static const char *pin_state_text(const char *s) {
+        return value_text(pin_state_texts, ELEMENTSOF(pin_state_texts), s);
 }
 
 const char *cert_status_text(const char *s) {
-        if (streq(s, "valid"))
-                return _("valid");
-        if (streq(s, "expiring"))
-                return _("expiring");
-        if (streq(s, "expired"))
-                return _("expired");
-        if (streq(s, "not-yet-valid"))
-                return _("not yet valid");
-        if (streq(s, "revoked"))
-                return _("revoked");
-        if (streq(s, "untrusted"))
-                return _("untrusted");
-        if (streq(s, "unknown"))
-                return _("unknown");
-        if (streq(s, "unchecked"))
-                return _("not checked yet");
-        if (streq(s, "renewed"))
-                return _("renewed");
-        return s;
+        return value_text(cert_status_texts, ELEMENTSOF(cert_status_texts), s);
 }
 
 const char *cert_kind_text(const char *s) {
-        if (streq(s, "personal"))
-                return _("personal");
-        if (streq(s, "organization"))
-                return _("organization");
-        if (streq(s, "device"))
-                return _("device");
-        if (streq(s, "unknown"))
-                return _("unknown");
-        return s;
+        return value_text(cert_kind_texts, ELEMENTSOF(cert_kind_texts), s);
 }
 
 /* The CN of an RFC 2253 name, for the table (the full subject is in --json). */
@@ -349,93 +352,39 @@ static int parse_options(int argc, char **argv, const char *verb, bool *json) {
         return 1;
 }
 
-int verb_tokens(int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *list = NULL;
-        _cleanup_(table_done) Table t = { .n_columns = 6 };
-        bool json = false;
-        int r;
+static int token_row(Table *t, json_object *o) {
+        json_object *v;
+        bool pad = json_object_object_get_ex(o, "protected-auth-path", &v) && json_object_get_boolean(v);
 
-        i18n_setup();
-        r = parse_options(argc, argv, "tokens", &json);
-        if (r <= 0)
-                return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
-        r = fetch("tokens", "GetTokens", compare_tokens, &list);
-        if (r != KYSOCTL_EXIT_OK)
-                return r;
-        if (json)
-                return print_json(list, token_fields, ELEMENTSOF(token_fields));
-
-        if (json_object_array_length(list) == 0) {
-                printf(_(
-                        "No eToken found. Plug in your eToken; if it is plugged in, check that its PKCS#11 module is registered with p11-kit or listed in kysod.conf.\n"));
-                return KYSOCTL_EXIT_OK;
-        }
-        if (table_add(&t, _("LABEL")) < 0 || table_add(&t, _("MANUFACTURER")) < 0 ||
-            table_add(&t, _("MODEL")) < 0 || table_add(&t, _("SERIAL")) < 0 || table_add(&t, _("PIN")) < 0 ||
-            table_add(&t, _("PIN PAD")) < 0)
-                return log_oom(), KYSOCTL_EXIT_INTERNAL;
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-                json_object *o = json_object_array_get_idx(list, i), *v;
-                bool pad = json_object_object_get_ex(o, "protected-auth-path", &v) &&
-                           json_object_get_boolean(v);
-                if (table_add(&t, dict_string(o, "label")) < 0 ||
-                    table_add(&t, dict_string(o, "manufacturer")) < 0 ||
-                    table_add(&t, dict_string(o, "model")) < 0 ||
-                    table_add(&t, dict_string(o, "serial")) < 0 ||
-                    table_add(&t, pin_state_text(dict_string(o, "pin-state"))) < 0 ||
-                    table_add(&t, pad ? _("yes") : _("no")) < 0)
-                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
-        }
-        table_print(&t);
-        return KYSOCTL_EXIT_OK;
+        if (table_add(t, dict_string(o, "label")) < 0 || table_add(t, dict_string(o, "manufacturer")) < 0 ||
+            table_add(t, dict_string(o, "model")) < 0 || table_add(t, dict_string(o, "serial")) < 0 ||
+            table_add(t, pin_state_text(dict_string(o, "pin-state"))) < 0 ||
+            table_add(t, pad ? _("yes") : _("no")) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
-int verb_certs(int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *list = NULL;
-        _cleanup_(table_done) Table t = { .n_columns = 7 };
-        bool json = false;
-        int r;
+static int cert_row(Table *t, json_object *o) {
+        _cleanup_free_ char *cn = common_name(dict_string(o, "subject"));
+        char date[32] = "", days[32];
+        time_t na = (time_t) dict_int(o, "not-after");
+        struct tm tm;
 
-        i18n_setup();
-        if (certs_register_wanted(argc, argv))
-                return verb_certs_register(argc, argv);
-        r = parse_options(argc, argv, "certs", &json);
-        if (r <= 0)
-                return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
-        r = fetch("certs", "GetCertificates", compare_certs, &list);
-        if (r != KYSOCTL_EXIT_OK)
-                return r;
-        if (json)
-                return print_json(list, cert_fields, ELEMENTSOF(cert_fields));
+        if (localtime_r(&na, &tm))
+                strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        snprintf(days, sizeof days, "%" PRId64, dict_int(o, "days-left"));
+        if (!cn || table_add(t, dict_string(o, "token-label")) < 0 ||
+            table_add(t, dict_string(o, "label")) < 0 ||
+            table_add(t, cert_kind_text(dict_string(o, "kind"))) < 0 ||
+            table_add(t, cert_status_text(dict_string(o, "status"))) < 0 || table_add(t, date) < 0 ||
+            table_add(t, days) < 0 || table_add(t, cn) < 0)
+                return -ENOMEM;
+        return 0;
+}
 
-        if (json_object_array_length(list) == 0) {
-                printf(_(
-                        "No certificate found on the eTokens present. Run 'kysoctl tokens' to see which eTokens the agent sees.\n"));
-                return KYSOCTL_EXIT_OK;
-        }
-        if (table_add(&t, _("TOKEN")) < 0 || table_add(&t, _("LABEL")) < 0 || table_add(&t, _("KIND")) < 0 ||
-            table_add(&t, _("STATUS")) < 0 || table_add(&t, _("EXPIRES")) < 0 ||
-            table_add(&t, _("DAYS LEFT")) < 0 || table_add(&t, _("SUBJECT")) < 0)
-                return log_oom(), KYSOCTL_EXIT_INTERNAL;
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-                json_object *o = json_object_array_get_idx(list, i);
-                _cleanup_free_ char *cn = common_name(dict_string(o, "subject"));
-                char date[32] = "", days[32];
-                time_t na = (time_t) dict_int(o, "not-after");
-                struct tm tm;
-
-                if (localtime_r(&na, &tm))
-                        strftime(date, sizeof date, "%Y-%m-%d", &tm);
-                snprintf(days, sizeof days, "%" PRId64, dict_int(o, "days-left"));
-                if (!cn || table_add(&t, dict_string(o, "token-label")) < 0 ||
-                    table_add(&t, dict_string(o, "label")) < 0 ||
-                    table_add(&t, cert_kind_text(dict_string(o, "kind"))) < 0 ||
-                    table_add(&t, cert_status_text(dict_string(o, "status"))) < 0 ||
-                    table_add(&t, date) < 0 || table_add(&t, days) < 0 || table_add(&t, cn) < 0)
-                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
-        }
-        table_print(&t);
-        /* Why a certificate cannot sign (an untrusted chain, a missing key usage bit), under the table. */
+/* Under the table of certificates: why one cannot sign (an untrusted chain, a missing key usage bit), then
+ * which expire soon. */
+static void cert_notes(json_object *list) {
         for (size_t i = 0; i < json_object_array_length(list); i++) {
                 json_object *o = json_object_array_get_idx(list, i);
                 if (!isempty(dict_string(o, "reason")))
@@ -450,5 +399,97 @@ int verb_certs(int argc, char **argv) {
                                  "while 60 days remain).\n"),
                                dict_string(o, "label"), dict_int(o, "days-left"));
         }
+}
+
+/* What kysoctl tokens and kysoctl certs differ in; the rest of the two listings is list_run(). */
+typedef struct Listing {
+        const char *verb;
+        const char *method; /* of the agent, replying aa{sv} */
+        int (*compare)(const void *, const void *);
+        const Field *fields; /* of --json */
+        size_t n_fields;
+        const char *const *headers; /* of the table, untranslated */
+        size_t n_columns;
+        const char *empty; /* said for an empty list, untranslated */
+        int (*add_row)(Table *t, json_object *o);
+        void (*notes)(json_object *list); /* optional, printed under the table */
+} Listing;
+
+static const char *const token_headers[] = {
+        N_("LABEL"), N_("MANUFACTURER"), N_("MODEL"), N_("SERIAL"), N_("PIN"), N_("PIN PAD"),
+};
+
+static const Listing token_listing = {
+        .verb = "tokens",
+        .method = "GetTokens",
+        .compare = compare_tokens,
+        .fields = token_fields,
+        .n_fields = ELEMENTSOF(token_fields),
+        .headers = token_headers,
+        .n_columns = ELEMENTSOF(token_headers),
+        .empty = N_(
+                "No eToken found. Plug in your eToken; if it is plugged in, check that its PKCS#11 module is registered with p11-kit or listed in kysod.conf.\n"),
+        .add_row = token_row,
+};
+
+static const char *const cert_headers[] = {
+        N_("TOKEN"), N_("LABEL"), N_("KIND"), N_("STATUS"), N_("EXPIRES"), N_("DAYS LEFT"), N_("SUBJECT"),
+};
+
+static const Listing cert_listing = {
+        .verb = "certs",
+        .method = "GetCertificates",
+        .compare = compare_certs,
+        .fields = cert_fields,
+        .n_fields = ELEMENTSOF(cert_fields),
+        .headers = cert_headers,
+        .n_columns = ELEMENTSOF(cert_headers),
+        .empty = N_(
+                "No certificate found on the eTokens present. Run 'kysoctl tokens' to see which eTokens the agent sees.\n"),
+        .add_row = cert_row,
+        .notes = cert_notes,
+};
+
+/* The options, the agent's list, then --json or the table. */
+static int list_run(int argc, char **argv, const Listing *l) {
+        _cleanup_(json_object_putp) json_object *list = NULL;
+        _cleanup_(table_done) Table t = { .n_columns = l->n_columns };
+        bool json = false;
+        int r;
+
+        r = parse_options(argc, argv, l->verb, &json);
+        if (r <= 0)
+                return r < 0 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
+        r = fetch(l->verb, l->method, l->compare, &list);
+        if (r != KYSOCTL_EXIT_OK)
+                return r;
+        if (json)
+                return print_json(list, l->fields, l->n_fields);
+
+        if (json_object_array_length(list) == 0) {
+                fputs(_(l->empty), stdout);
+                return KYSOCTL_EXIT_OK;
+        }
+        for (size_t i = 0; i < l->n_columns; i++)
+                if (table_add(&t, _(l->headers[i])) < 0)
+                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        for (size_t i = 0; i < json_object_array_length(list); i++)
+                if (l->add_row(&t, json_object_array_get_idx(list, i)) < 0)
+                        return log_oom(), KYSOCTL_EXIT_INTERNAL;
+        table_print(&t);
+        if (l->notes)
+                l->notes(list);
         return KYSOCTL_EXIT_OK;
+}
+
+int verb_tokens(int argc, char **argv) {
+        i18n_setup();
+        return list_run(argc, argv, &token_listing);
+}
+
+int verb_certs(int argc, char **argv) {
+        i18n_setup();
+        if (certs_register_wanted(argc, argv))
+                return verb_certs_register(argc, argv);
+        return list_run(argc, argv, &cert_listing);
 }

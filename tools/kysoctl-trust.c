@@ -415,14 +415,11 @@ int verb_trust(int argc, char **argv) {
         };
         const char *audit_arg = NULL;
         bool json = false;
-        int c;
+        int c, r;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
                 case 'j':
                         json = true;
                         break;
@@ -430,7 +427,9 @@ int verb_trust(int argc, char **argv) {
                         audit_arg = optarg;
                         break;
                 default:
-                        return KYSOCTL_EXIT_USAGE;
+                        r = kysoctl_shared_option(c, help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind >= argc) {
                 help();

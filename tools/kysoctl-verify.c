@@ -719,12 +719,6 @@ int verb_verify(int argc, char **argv) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "hjp:H:v", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return KYSOCTL_EXIT_OK;
-                case 'v':
-                        kysoctl_set_verbose();
-                        break;
                 case 'j':
                         out.json = true;
                         break;
@@ -735,7 +729,9 @@ int verb_verify(int argc, char **argv) {
                         html_path = optarg;
                         break;
                 default:
-                        return KYSOCTL_EXIT_USAGE;
+                        r = kysoctl_shared_option(c, help);
+                        if (r >= 0)
+                                return r;
                 }
         if (optind >= argc || argc - optind > 2) {
                 help();

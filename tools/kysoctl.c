@@ -42,6 +42,19 @@ void kysoctl_verbose_help(void) {
                 "  --verbose, -v     also print the details: error names and the debug lines of the checks\n"));
 }
 
+int kysoctl_shared_option(int c, void (*help)(void)) {
+        switch (c) {
+        case 'h':
+                help();
+                return KYSOCTL_EXIT_OK;
+        case 'v':
+                kysoctl_set_verbose();
+                return -1;
+        default:
+                return KYSOCTL_EXIT_USAGE;
+        }
+}
+
 bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit) {
         if (argc >= 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h") && !streq(argv[1], "help"))
                 return false;

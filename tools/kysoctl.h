@@ -22,6 +22,11 @@ void kysoctl_error(const char *verb, const char *format, ...) __attribute__((for
 void kysoctl_set_verbose(void);
 /* The line of --help that explains --verbose. */
 void kysoctl_verbose_help(void);
+/* The options the verbs share, for a result c of getopt_long() that the verb's own cases did not take:
+ * --help (-h) shows HELP and gives KYSOCTL_EXIT_OK, --verbose (-v) gives -1 (go on), anything else is an
+ * option getopt_long() has already complained about: KYSOCTL_EXIT_USAGE. A verb without --verbose leaves
+ * it out of its options, so 'v' never comes. */
+int kysoctl_shared_option(int c, void (*help)(void));
 /* For a command followed by a subcommand (kysoctl itself, kysoctl audit): true when argv[1] is none (HELP
  * shown, *ret_exit = KYSOCTL_EXIT_USAGE) or asks for help (HELP shown, *ret_exit = KYSOCTL_EXIT_OK). */
 bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit);

@@ -38,6 +38,45 @@ static inline char *path_in(const char *dir, const char *name) {
         return p;
 }
 
+/* The fixture of the tests on one log: a temporary folder of its own with the log's path in it,
+ * "audit.jsonl", removed after the test whether it passed or failed. */
+typedef struct LogDir {
+        char *dir;
+        char *path;
+} LogDir;
+
+static inline void log_dir_init(LogDir *t) {
+        t->dir = tmpdir_new();
+        t->path = path_in(t->dir, "audit.jsonl");
+}
+
+static inline void log_dir_done(LogDir *t) {
+        free(t->path);
+        tmpdir_remove(t->dir);
+}
+
+static inline int log_dir_setup(void **state) {
+        LogDir *t = calloc(1, sizeof(LogDir));
+        assert_non_null(t);
+        log_dir_init(t);
+        *state = t;
+        return 0;
+}
+
+static inline int log_dir_teardown(void **state) {
+        log_dir_done(*state);
+        free(*state);
+        return 0;
+}
+
+static inline const char *log_dir(void **state) {
+        return ((const LogDir *) *state)->dir;
+}
+
+static inline const char *log_path(void **state) {
+        return ((const LogDir *) *state)->path;
+}
+
 static inline AuditLog *log_open_ok(const char *path, const AuditLogOptions *o) {
         AuditLogOptions def = { .no_journal = true };
         AuditLog *log = NULL;
@@ -50,25 +89,31 @@ static inline AuditLog *log_open_ok(const char *path, const AuditLogOptions *o) 
         return log;
 }
 
+/* The signing record of doc that the audit tests write: the test leader's certificate, role approve,
+ * allowed. A test sets the fields it is about on the copy it gets. */
+static inline AuditEvent test_sign_event(const char *doc) {
+        return (AuditEvent){
+                .type = AUDIT_EVENT_SIGN_DONE,
+                .document = doc,
+                .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
+                .sha256_after = "2222222222222222222222222222222222222222222222222222222222222222",
+                .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
+                .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
+                .cert_serial = "0a1b",
+                .cert_fingerprint = "aa11bb22",
+                .cert_kind = "personal",
+                .role = "approve",
+                .decision = "allowed",
+        };
+}
+
 /* Appends n signing records numbered from first; returns the last seq. */
 static inline uint64_t append_signs(AuditLog *log, unsigned first, unsigned n) {
         uint64_t seq = 0;
         for (unsigned i = first; i < first + n; i++) {
                 char doc[64];
                 snprintf(doc, sizeof(doc), "doc-%u.pdf", i);
-                AuditEvent ev = {
-                        .type = AUDIT_EVENT_SIGN_DONE,
-                        .document = doc,
-                        .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
-                        .sha256_after = "2222222222222222222222222222222222222222222222222222222222222222",
-                        .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
-                        .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
-                        .cert_serial = "0a1b",
-                        .cert_fingerprint = "aa11bb22",
-                        .cert_kind = "personal",
-                        .role = "approve",
-                        .decision = "allowed",
-                };
+                AuditEvent ev = test_sign_event(doc);
                 assert_int_equal(audit_log_append(log, &ev, &seq), 0);
         }
         return seq;
@@ -141,6 +186,14 @@ static inline int verify_log(const char *path, const AuditJournalHead *j, AuditV
                         "verify: %s: %s\n", audit_problem_to_string(res->problem), strna(res->message));
         audit_reader_free(r);
         return k;
+}
+
+/* The log at path verifies intact, with records records. */
+static inline void assert_verifies(const char *path, uint64_t records) {
+        AuditVerifyResult res;
+        assert_int_equal(verify_log(path, NULL, &res), 0);
+        assert_int_equal(res.records, records);
+        audit_verify_result_done(&res);
 }
 
 /* Forges records as the writer would, with chosen seq/time/event, so a test can make chains that are

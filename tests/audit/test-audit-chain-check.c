@@ -48,8 +48,7 @@ static void alter_record(const char *path, unsigned seq) {
 }
 
 static void test_chain_intact(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         append_signs(log, 1, 10);
         _cleanup_free_ char *msg = NULL;
@@ -59,12 +58,10 @@ static void test_chain_intact(void **state) {
         /* Nothing is running: done again says nothing. */
         assert_int_equal(audit_log_chain_check_done(log, &msg), 0);
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
 static void test_chain_broken_once(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 64 * 1024 };
         make_log(path, &o, 10);
         alter_record(path, 5);
@@ -111,23 +108,22 @@ static void test_chain_broken_once(void **state) {
         assert_int_equal(res.problem, AUDIT_PROBLEM_CHANGED);
         assert_int_equal(res.seq, 5);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 /* Freeing the log while a check runs cancels it. */
 static void test_chain_check_cancelled(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         append_signs(log, 1, 200);
         int fd = -1;
         assert_int_equal(audit_log_watch_chain(log, &fd), 0);
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_chain_intact),
-        cmocka_unit_test(test_chain_broken_once),
-        cmocka_unit_test(test_chain_check_cancelled),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_chain_intact),
+                cmocka_unit_test(test_chain_broken_once),
+                cmocka_unit_test(test_chain_check_cancelled),
+        });

@@ -34,13 +34,6 @@ static uint64_t append_group_ok(AuditLog *log, unsigned group, size_t n) {
         return first;
 }
 
-static void assert_verifies(const char *path, uint64_t records) {
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, records);
-        audit_verify_result_done(&res);
-}
-
 static void assert_file_is(const char *path, const char *data, size_t size) {
         size_t now_size;
         _cleanup_free_ char *now = file_read(path, &now_size);
@@ -49,8 +42,7 @@ static void assert_file_is(const char *path, const char *data, size_t size) {
 }
 
 static void test_group_chain(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
 
         assert_int_equal(append_signs(log, 1, 2), 2);
@@ -76,7 +68,6 @@ static void test_group_chain(void **state) {
 
         /* Reopened: the head is the group's last record. */
         open_expect_seq(path, NULL, 8);
-        tmpdir_remove(dir);
 }
 
 /* Faults count appends: with one fault skipped, a whole group passes and the next whole group fails, which
@@ -114,8 +105,7 @@ static void check_group_fault(AuditFault fault, int expected) {
 
 /* A group that starts a file: only the file's first record names the chain (test-audit-journal). */
 static void test_group_first_of_file(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
 
         assert_int_equal(append_group_ok(log, 1, 3), 1);
@@ -130,7 +120,6 @@ static void test_group_first_of_file(void **state) {
                 assert_true(named == (seq == 1));
         }
         assert_verifies(path, 3);
-        tmpdir_remove(dir);
 }
 
 static void test_group_fsync(void **state) {
@@ -144,8 +133,7 @@ static void test_group_short_write(void **state) {
 }
 
 static void test_group_invalid(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         char names[GROUP_DOCS_MAX][32];
         AuditEvent evs[GROUP_DOCS_MAX];
@@ -167,7 +155,6 @@ static void test_group_invalid(void **state) {
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_size, 0);
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
 /* The number of the file (0: the active one, else N of "audit.jsonl.N") that holds document name. */
@@ -187,8 +174,7 @@ static int file_of(char **files, const char *name) {
 static void test_group_rotate_size(void **state) {
         /* Groups of 3 records (about 1.2 KiB) into files of at most 4 KiB: rotations happen between groups,
          * never inside one, and no file grows past the limit. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
         AuditLog *log = log_open_ok(path, &o);
         for (unsigned g = 0; g < 12; g++)
@@ -215,7 +201,6 @@ static void test_group_rotate_size(void **state) {
         assert_int_equal(res.records, 36 + max);
         assert_int_equal(res.rotations, max);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 /* A clock that moves on by a millisecond every time it is read, as the real one does across an fdatasync. */
@@ -228,8 +213,7 @@ static void test_group_rotation_time(void **state) {
         /* Issue 12: the rotation record was stamped after the group that made it, which was written with
          * the earlier time of the group: verify then saw the time go backwards on an untouched log. The
          * rotation and the group that follows share one time; the log's times never go backwards. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 4096, .rotate_monthly = true };
         int64_t t;
 
@@ -253,13 +237,11 @@ static void test_group_rotation_time(void **state) {
         assert_int_equal(res.rotations, max);
         assert_int_equal(res.time_backwards, 0);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_group_larger_than_file(void **state) {
         /* A group larger than max_size goes to a file of its own after the rotation record, whole. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
         AuditLog *log = log_open_ok(path, &o);
         append_signs(log, 1, 1);
@@ -275,17 +257,18 @@ static void test_group_larger_than_file(void **state) {
         assert_int_equal(file_of(files, "g1-19.txt"), 1);
         assert_int_equal(file_of(files, "doc-2.pdf"), 2);
         assert_verifies(path, 1 + 20 + 1 + max);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_group_chain),
-        cmocka_unit_test(test_group_first_of_file),
-        cmocka_unit_test(test_group_fsync),
-        cmocka_unit_test(test_group_enospc),
-        cmocka_unit_test(test_group_short_write),
-        cmocka_unit_test(test_group_invalid),
-        cmocka_unit_test(test_group_rotate_size),
-        cmocka_unit_test(test_group_rotation_time),
-        cmocka_unit_test(test_group_larger_than_file),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_group_chain),
+                cmocka_unit_test(test_group_first_of_file),
+                cmocka_unit_test(test_group_fsync),
+                cmocka_unit_test(test_group_enospc),
+                cmocka_unit_test(test_group_short_write),
+                cmocka_unit_test(test_group_invalid),
+                cmocka_unit_test(test_group_rotate_size),
+                cmocka_unit_test(test_group_rotation_time),
+                cmocka_unit_test(test_group_larger_than_file),
+        });

@@ -102,8 +102,7 @@ static void test_chain_id(void **state) {
 }
 
 static void test_start_consistent(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         append_signs(log, 1, 5);
         AuditJournalHead older = journal_of(log);
@@ -120,13 +119,11 @@ static void test_start_consistent(void **state) {
         assert_int_equal(audit_log_get_seq(log), 8); /* nothing written */
         audit_log_free(log);
         expect_problem(path, &j, AUDIT_PROBLEM_NONE, NULL);
-        tmpdir_remove(dir);
 }
 
 /* The active file deleted: the log goes on from the newest archive, and says what is missing. */
 static void test_start_active_deleted(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
         AuditLog *log = log_open_ok(path, &o);
         append_signs(log, 1, 12);
@@ -183,13 +180,11 @@ static void test_start_active_deleted(void **state) {
         assert_non_null(strstr(d, field));
         assert_non_null(strstr(d, j.hash));
         expect_problem(path, NULL, AUDIT_PROBLEM_RECORDS_MISSING, words);
-        tmpdir_remove(dir);
 }
 
 /* Everything deleted: a new chain starts, and its first record says what the journal remembers. */
 static void test_start_all_deleted(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditJournalHead j;
         AuditLog *log = log_after_deleted(path, 7, &j);
         assert_string_not_equal(audit_log_get_chain(log), j.chain);
@@ -204,13 +199,12 @@ static void test_start_all_deleted(void **state) {
         assert_true(strstr(d, "\"event\":\"log-records-missing\"") < strchr(d, '\n'));
         assert_non_null(strstr(d, j.chain));
         expect_problem(path, NULL, AUDIT_PROBLEM_RECORDS_MISSING, "seq 1 to 7");
-        tmpdir_remove(dir);
 }
 
 /* Another log put in its place (an old copy, another desk's): the journal's head is not in it. */
 static void test_start_replaced(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         _cleanup_free_ char *other = path_in(dir, "other.jsonl");
         (void) log_of(other, 9);
         AuditJournalHead j = log_of(path, 9);
@@ -232,13 +226,11 @@ static void test_start_replaced(void **state) {
         assert_int_equal(check(log, &j2, &msg2), 1);
         assert_non_null(strstr(msg2, "another log"));
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
 /* The record of missing records cannot be written: the check fails, so the agent does not start. */
 static void test_start_cannot_record(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditJournalHead j;
         AuditLog *log = log_after_deleted(path, 4, &j);
         audit_log_inject_fault(log, AUDIT_FAULT_ENOSPC, 0);
@@ -246,7 +238,6 @@ static void test_start_cannot_record(void **state) {
         assert_int_equal(check(log, &j, &msg), -ENOSPC);
         assert_non_null(msg);
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
 /* One entry as journalctl -o export writes it (systemd-journal-remote wants the timestamps and boot id). */
@@ -292,8 +283,8 @@ static void expect_head(const AuditJournalHead *j, uint64_t seq, const char *cha
 }
 
 static void test_export(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         _cleanup_free_ char *exp = make_export(dir, path);
         AuditJournalHead j;
 
@@ -304,14 +295,12 @@ static void test_export(void **state) {
         char want[AUDIT_HASH_HEX + 1];
         snprintf(want, sizeof(want), "%063" PRIx64 "f", (uint64_t) 150);
         assert_string_equal(j.hash, want);
-        tmpdir_remove(dir);
 }
 
 /* Verify with the journal's head of another chain: the log was made again; its records up to the head are
  * gone, whatever the new chain's length. */
 static void test_verify_other_chain(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditJournalHead j = log_of(path, 20);
 
         j.chain[0] = j.chain[0] == 'a' ? 'b' : 'a';
@@ -320,7 +309,6 @@ static void test_verify_other_chain(void **state) {
         expect_problem(path, &j, AUDIT_PROBLEM_CHAIN_REPLACED, "another chain");
         j.seq = 500;
         expect_problem(path, &j, AUDIT_PROBLEM_CHAIN_REPLACED, "up to seq 500");
-        tmpdir_remove(dir);
 }
 
 /* Journal files as journald writes them, made from the export by systemd-journal-remote: the head is the
@@ -334,8 +322,8 @@ static void test_journal_files(void **state) {
                         skip();
                 }
         }
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         _cleanup_free_ char *exp = make_export(dir, path);
         _cleanup_free_ char *jdir = path_in(dir, "journal");
         _cleanup_free_ char *cmd = NULL;
@@ -354,17 +342,18 @@ static void test_journal_files(void **state) {
         assert_int_equal(audit_journal_head_read(jdir, path, AUDIT_JOURNAL_NEWEST, &j), 0);
         expect_head(&j, 150, CHAIN_Y);
         assert_int_equal(audit_journal_head_read(jdir, "/nothing", AUDIT_JOURNAL_HIGHEST, &j), -ENODATA);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_chain_id),
-        cmocka_unit_test(test_start_consistent),
-        cmocka_unit_test(test_start_active_deleted),
-        cmocka_unit_test(test_start_all_deleted),
-        cmocka_unit_test(test_start_replaced),
-        cmocka_unit_test(test_start_cannot_record),
-        cmocka_unit_test(test_export),
-        cmocka_unit_test(test_verify_other_chain),
-        cmocka_unit_test(test_journal_files),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_chain_id),
+                cmocka_unit_test(test_start_consistent),
+                cmocka_unit_test(test_start_active_deleted),
+                cmocka_unit_test(test_start_all_deleted),
+                cmocka_unit_test(test_start_replaced),
+                cmocka_unit_test(test_start_cannot_record),
+                cmocka_unit_test(test_export),
+                cmocka_unit_test(test_verify_other_chain),
+                cmocka_unit_test(test_journal_files),
+        });

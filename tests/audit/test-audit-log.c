@@ -58,8 +58,7 @@ static void test_append_reopen(void **state) {
 }
 
 static void test_lock(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true };
         AuditLog *log = log_open_ok(path, NULL), *second = NULL;
         char *msg = NULL;
@@ -76,12 +75,10 @@ static void test_lock(void **state) {
         /* Released on close. */
         log = log_open_ok(path, NULL);
         audit_log_free(log);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_tail(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         static const char torn[] = "{\"v\":1,\"seq\":6,\"time\":\"2026-";
         size_t before_size;
 
@@ -128,12 +125,10 @@ static void test_torn_tail(void **state) {
         assert_int_equal(res.torn_recoveries, 1);
         assert_int_equal(res.records, 6);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_first_line(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         file_write(path, "{\"v\":1,\"se", 10);
         AuditLog *log = log_open_ok(path, NULL);
         assert_int_equal(audit_log_get_seq(log), 1); /* the log-torn-tail record */
@@ -141,12 +136,10 @@ static void test_torn_first_line(void **state) {
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_refuse_garbage(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true };
         AuditLog *log = log_open_ok(path, NULL);
         char *msg = NULL;
@@ -173,7 +166,6 @@ static void test_refuse_garbage(void **state) {
         assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
         assert_non_null(strstr(msg, "not a crash's torn line"));
         free(msg);
-        tmpdir_remove(dir);
 }
 
 static void check_fault(AuditFault fault, int expected) {
@@ -204,10 +196,7 @@ static void check_fault(AuditFault fault, int expected) {
         assert_non_null(strstr(d3 + s1, "\"event\":\"log-unwritable\""));
         assert_non_null(strstr(d3 + s1, "\"records\":\"1\""));
         audit_log_free(log);
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
-        audit_verify_result_done(&res);
+        assert_verifies(path, 5);
         tmpdir_remove(dir);
 }
 
@@ -224,8 +213,7 @@ static void test_fault_fsync(void **state) {
 static void test_fault_stuck(void **state) {
         /* The partial line cannot be cut off: the log refuses further appends, and the next open
          * quarantines the partial line. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         append_signs(log, 1, 3);
         audit_log_inject_fault(log, AUDIT_FAULT_SHORT_WRITE_STUCK, 1);
@@ -247,12 +235,10 @@ static void test_fault_stuck(void **state) {
         assert_int_equal(verify_log(path, NULL, &res), 0);
         assert_int_equal(res.torn_recoveries, 1);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_rotate_size(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .max_size = 4096 };
         make_log(path, &o, 40);
 
@@ -284,14 +270,13 @@ static void test_rotate_size(void **state) {
 
         /* Reopen continues in the active file. */
         open_expect_seq(path, &o, 40 + max);
-        tmpdir_remove(dir);
 }
 
 static void test_rotate_create_fails(void **state) {
         /* The rename happened, the new file cannot be created (a full disk): the append fails, nothing is
          * written to the renamed file, and the next append creates the file and links the chain. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         _cleanup_free_ char *a1 = path_in(dir, "audit.jsonl.1");
         AuditLogOptions o = { .no_journal = true, .max_size = 2000 };
         AuditLog *log = log_open_ok(path, &o);
@@ -318,7 +303,6 @@ static void test_rotate_create_fails(void **state) {
         assert_int_equal(verify_log(path, NULL, &res), 0);
         assert_int_equal(res.last_seq, before + 3);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static uint64_t fake_now;
@@ -327,8 +311,8 @@ static uint64_t fake_clock(void *userdata) {
 }
 
 static void test_rotate_month(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .rotate_monthly = true };
         int64_t t;
 
@@ -364,7 +348,6 @@ static void test_rotate_month(void **state) {
         assert_int_equal(verify_log(path, NULL, &res), 0);
         assert_int_equal(res.files, 3);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 /* A log of 3 records whose rotation crashed right after the rename: audit.jsonl.1 and no active file. */
@@ -379,8 +362,8 @@ static const char torn_first_record[] = "{\"v\":1,\"seq\":4,\"ti";
 
 static void test_rotate_interrupted(void **state) {
         /* A crash right after the rename: no active file. The next append first links the chain. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         make_log_rotated_away(dir, path);
         /* An empty newer archive (never written by kyso) does not hide the head. */
         _cleanup_free_ char *a2 = path_in(dir, "audit.jsonl.2");
@@ -394,17 +377,22 @@ static void test_rotate_interrupted(void **state) {
         assert_memory_equal(d, "{\"v\":1,\"seq\":4,", 15);
         assert_non_null(strstr(d, "\"reason\":\"recovered\""));
         assert_non_null(strstr(d, "\"previous_file\":\"audit.jsonl.1\""));
+        assert_verifies(path, 5);
+}
+
+/* The log at path verifies intact, with records records, torn_recoveries of them log-torn-tail records. */
+static void verify_ok(const char *path, uint64_t records, uint64_t torn_recoveries) {
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
+        assert_int_equal(res.records, records);
+        assert_int_equal(res.torn_recoveries, torn_recoveries);
         audit_verify_result_done(&res);
-        tmpdir_remove(dir);
 }
 
 static void test_rotate_torn_first_record(void **state) {
         /* A crash while writing the first record of a new file: the file holds only a torn line. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         make_log_rotated_away(dir, path);
         file_write(path, torn_first_record, sizeof(torn_first_record));
 
@@ -415,17 +403,11 @@ static void test_rotate_torn_first_record(void **state) {
         _cleanup_free_ char *d = file_read(path, NULL);
         assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
         assert_true(strstr(d, "\"event\":\"log-rotated\"") < strstr(d, "\"event\":\"log-torn-tail\""));
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 5);
-        assert_int_equal(res.torn_recoveries, 1);
-        audit_verify_result_done(&res);
-        tmpdir_remove(dir);
+        verify_ok(path, 5, 1);
 }
 
 static void test_no_secrets(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         assert_int_equal(
                 audit_log_append_simple(log, AUDIT_EVENT_PIN_FAILURE, "wrong PIN", "pin", "1234", NULL),
@@ -444,12 +426,10 @@ static void test_no_secrets(void **state) {
         audit_log_free(log);
         _cleanup_free_ char *d = file_read(path, NULL);
         assert_null(strstr(d, "1234"));
-        tmpdir_remove(dir);
 }
 
 static void test_escaping(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
         const char name[] = "a\"b\\c\nd\x01\x7f\xff\xc3(Quyết định số 12/QĐ-UBND \xe2\x80\xa8.pdf";
         AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DENIED, .document = name, .reason = "x" };
@@ -480,7 +460,6 @@ static void test_escaping(void **state) {
         assert_true(json_object_object_get_ex(doc, "name", &n));
         assert_int_equal(strlen(json_object_get_string(n)), AUDIT_FIELD_MAX);
         json_object_put(o);
-        tmpdir_remove(dir);
 }
 
 static void test_default_path(void **state) {
@@ -574,14 +553,6 @@ static uint64_t make_torn_log(const char *path) {
         return size;
 }
 
-static void verify_ok(const char *path, uint64_t records, uint64_t torn_recoveries) {
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, records);
-        assert_int_equal(res.torn_recoveries, torn_recoveries);
-        audit_verify_result_done(&res);
-}
-
 /* Another start changes nothing: no second record, no other file. */
 static void reopen_changes_nothing(const char *path, uint64_t seq, unsigned n_torn) {
         uint64_t size = file_size(path);
@@ -611,8 +582,7 @@ expect_quarantined_once(const char *path, uint64_t offset, size_t bytes, bool re
 static void test_torn_crash_after_cut(void **state) {
         /* A crash once the torn bytes are in their quarantine file and cut off the log, before the record
          * that says so: the log looks clean, but the next start must still record the quarantine file. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         uint64_t cut = make_torn_log(path);
 
         open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_CUT);
@@ -623,14 +593,12 @@ static void test_torn_crash_after_cut(void **state) {
         assert_non_null(audit_log_get_quarantine_path(log));
         audit_log_free(log);
         expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_crash_before_cut(void **state) {
         /* A crash with the bytes in their .pending file and still in the log: the next start finishes that
          * cut and records that file, rather than copy the same bytes a second time. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         uint64_t cut = make_torn_log(path);
 
         open_killed(path, AUDIT_FAULT_OPEN_KILL_BEFORE_CUT);
@@ -638,14 +606,13 @@ static void test_torn_crash_before_cut(void **state) {
 
         open_expect_seq(path, NULL, 6);
         expect_quarantined_once(path, cut, strlen(torn_line), true, 6);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_stale_temporary(void **state) {
         /* A crash while the quarantine file was still a temporary file: the log was not cut yet, so the
          * temporary copy is dropped and the torn tail is quarantined as usual. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         _cleanup_free_ char *tmp =
                 path_in(dir, "audit.jsonl.torn-20261124T060214Z.at-100.pending.tmp-Ab12Cd");
         _cleanup_free_ char *other = path_in(dir, "audit.jsonl.torn-notes.txt");
@@ -657,13 +624,11 @@ static void test_torn_stale_temporary(void **state) {
         assert_int_equal(access(tmp, F_OK), -1);
         assert_int_equal(unlink(other), 0);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_crash_after_record(void **state) {
         /* A crash right after the record: the next start finishes the quarantine without a second record. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         uint64_t cut = make_torn_log(path);
 
         open_killed(path, AUDIT_FAULT_OPEN_KILL_AFTER_RECORD);
@@ -672,14 +637,12 @@ static void test_torn_crash_after_record(void **state) {
         open_expect_seq(path, NULL, 6);
         assert_int_equal(file_size(path), size);
         expect_quarantined_once(path, cut, SIZE_MAX, false, 6);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_crash_in_record(void **state) {
         /* A crash inside the write of the log-torn-tail record itself: the next start finds a new torn tail
          * (half of that record) and must record both quarantine files, the first one first. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         uint64_t cut = make_torn_log(path);
 
         open_killed(path, AUDIT_FAULT_TORN_KILL);
@@ -706,7 +669,6 @@ static void test_torn_crash_in_record(void **state) {
         audit_reader_free(r);
         verify_ok(path, 7, 2);
         reopen_changes_nothing(path, 7, 2);
-        tmpdir_remove(dir);
 }
 
 static void test_torn_crash_rotated(void **state) {
@@ -740,16 +702,12 @@ static void test_torn_crash_rotated(void **state) {
 static void test_journal_best_effort(void **state) {
         /* With the journal on: where journald runs the records go there too; where it does not (as in most
          * containers), sending fails, is logged once, and the file still gets every record. */
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = false };
         AuditLog *log = log_open_ok(path, &o);
         assert_int_equal(append_signs(log, 1, 3), 3);
         audit_log_free(log);
-        AuditVerifyResult res;
-        assert_int_equal(verify_log(path, NULL, &res), 0);
-        assert_int_equal(res.records, 3);
-        audit_verify_result_done(&res);
+        assert_verifies(path, 3);
 
         /* Reading the journal's head: a log it never saw has none. */
         AuditJournalHead head;
@@ -757,34 +715,35 @@ static void test_journal_best_effort(void **state) {
                 audit_journal_head_read(
                         NULL, "/nonexistent/kyso-test/audit.jsonl", AUDIT_JOURNAL_HIGHEST, &head),
                 -ENODATA);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_append_reopen),
-        cmocka_unit_test(test_lock),
-        cmocka_unit_test(test_torn_tail),
-        cmocka_unit_test(test_torn_first_line),
-        cmocka_unit_test(test_refuse_garbage),
-        cmocka_unit_test(test_fault_enospc),
-        cmocka_unit_test(test_fault_short_write),
-        cmocka_unit_test(test_fault_fsync),
-        cmocka_unit_test(test_fault_stuck),
-        cmocka_unit_test(test_rotate_size),
-        cmocka_unit_test(test_rotate_month),
-        cmocka_unit_test(test_rotate_interrupted),
-        cmocka_unit_test(test_rotate_torn_first_record),
-        cmocka_unit_test(test_torn_crash_before_cut),
-        cmocka_unit_test(test_torn_crash_after_cut),
-        cmocka_unit_test(test_torn_stale_temporary),
-        cmocka_unit_test(test_torn_crash_after_record),
-        cmocka_unit_test(test_torn_crash_in_record),
-        cmocka_unit_test(test_torn_crash_rotated),
-        cmocka_unit_test(test_rotate_create_fails),
-        cmocka_unit_test(test_no_secrets),
-        cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_default_path),
-        cmocka_unit_test(test_time_format),
-        cmocka_unit_test(test_parse_rotation),
-        cmocka_unit_test(test_journal_best_effort),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_append_reopen),
+                cmocka_unit_test(test_lock),
+                cmocka_unit_test(test_torn_tail),
+                cmocka_unit_test(test_torn_first_line),
+                cmocka_unit_test(test_refuse_garbage),
+                cmocka_unit_test(test_fault_enospc),
+                cmocka_unit_test(test_fault_short_write),
+                cmocka_unit_test(test_fault_fsync),
+                cmocka_unit_test(test_fault_stuck),
+                cmocka_unit_test(test_rotate_size),
+                cmocka_unit_test(test_rotate_month),
+                cmocka_unit_test(test_rotate_interrupted),
+                cmocka_unit_test(test_rotate_torn_first_record),
+                cmocka_unit_test(test_torn_crash_before_cut),
+                cmocka_unit_test(test_torn_crash_after_cut),
+                cmocka_unit_test(test_torn_stale_temporary),
+                cmocka_unit_test(test_torn_crash_after_record),
+                cmocka_unit_test(test_torn_crash_in_record),
+                cmocka_unit_test(test_torn_crash_rotated),
+                cmocka_unit_test(test_rotate_create_fails),
+                cmocka_unit_test(test_no_secrets),
+                cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_default_path),
+                cmocka_unit_test(test_time_format),
+                cmocka_unit_test(test_parse_rotation),
+                cmocka_unit_test(test_journal_best_effort),
+        });

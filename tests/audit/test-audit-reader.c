@@ -36,8 +36,7 @@ static void check_lines(AuditReader *r, unsigned n, bool with_bad) {
 }
 
 static void test_lines(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         const unsigned n = 300;
         FILE *f = fopen(path, "we");
         char *mem = NULL;
@@ -88,12 +87,11 @@ static void test_lines(void **state) {
         assert_memory_equal(l.data, "def", 3);
         assert_int_equal(audit_reader_next(r, &l), 0);
         audit_reader_free(r);
-        tmpdir_remove(dir);
 }
 
 static void test_chain_files(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *dir = log_dir(state);
+        const char *path = log_path(state);
         static const char *const names[] = { "audit.jsonl.10", "audit.jsonl.2", "audit.jsonl.1",
                                              "audit.jsonl",
                                              /* not part of the chain: */
@@ -117,7 +115,6 @@ static void test_chain_files(void **state) {
 
         _cleanup_free_ char *none = path_in(dir, "none.jsonl");
         assert_int_equal(audit_chain_files(none, &files, &max), -ENOENT);
-        tmpdir_remove(dir);
 }
 
 /* An archive is read in place (mmap) and the active file with read(): the same lines either way, with an
@@ -175,8 +172,10 @@ static void test_archive_in_place(void **state) {
         tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_chain_files),
-        cmocka_unit_test(test_archive_in_place),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_lines),
+                cmocka_unit_test(test_chain_files),
+                cmocka_unit_test(test_archive_in_place),
+        });

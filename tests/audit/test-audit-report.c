@@ -309,8 +309,7 @@ static void test_report(void **state) {
  * or kysoctl), nothing of Uông Bí is left when none is given; refusals are counted by their code, not by
  * their text with names in it, and older records without a code by their text. */
 static void test_report_any_ward(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = report_log_open(path);
         AuditEvent a = {
                 .type = AUDIT_EVENT_SIGN_DENIED,
@@ -376,7 +375,6 @@ static void test_report_any_ward(void **state) {
         assert_non_null(strstr(plain, "\n……, ngày …… tháng …… năm 2026"));
         assert_non_null(strstr(plain, "Kính gửi: ……\n"));
         assert_non_null(strstr(plain, "THỦ TRƯỞNG CƠ QUAN/ĐƠN VỊ"));
-        tmpdir_remove(dir);
 }
 
 /* The monthly report of November 2026 (15 October .. 14 November) of the log at path. */
@@ -398,8 +396,7 @@ static size_t columns(const char *s, size_t n) {
 /* The appendix's role table: every row's first number starts in the same display column, whatever the
  * Vietnamese role names' byte lengths; a reason with line breaks stays on its own line. */
 static void test_report_text_layout(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = report_log_open(path);
         AuditEvent denied = {
                 .type = AUDIT_EVENT_SIGN_DENIED,
@@ -448,7 +445,6 @@ static void test_report_text_layout(void **state) {
         /* Line breaks and tabs inside log strings are folded into spaces. */
         assert_non_null(strstr(text, "     + Thiếu chữ ký lãnh đạo dòng ba (Điều 21.4): 1\n"));
         assert_non_null(strstr(text, "     + Lỗi thiết bị: 1\n"));
-        tmpdir_remove(dir);
 }
 
 #define SOFTHSM_URI(serial, label) \
@@ -458,8 +454,7 @@ static void test_report_text_layout(void **state) {
  * label; sign-done with URI and label only, or with everything; pin-failure (older agents) with the URI
  * under "data". Two tokens with the same label stay two. */
 static void test_report_tokens(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLog *log = report_log_open(path);
 
         AuditEvent added = {
@@ -520,16 +515,17 @@ static void test_report_tokens(void **state) {
         assert_non_null(strstr(
                 text, "1. leader (số sê-ri 5e1f00aa, SoftHSM project SoftHSM v2): 2 lượt ký số, 2 lần "
                       "nhập sai mã PIN\n"));
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_weekday),
-        cmocka_unit_test(test_month_windows),
-        cmocka_unit_test(test_year_windows),
-        cmocka_unit_test(test_holidays),
-        cmocka_unit_test(test_report),
-        cmocka_unit_test(test_report_text_layout),
-        cmocka_unit_test(test_report_tokens),
-        cmocka_unit_test(test_report_any_ward),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_weekday),
+                cmocka_unit_test(test_month_windows),
+                cmocka_unit_test(test_year_windows),
+                cmocka_unit_test(test_holidays),
+                cmocka_unit_test(test_report),
+                cmocka_unit_test(test_report_text_layout),
+                cmocka_unit_test(test_report_tokens),
+                cmocka_unit_test(test_report_any_ward),
+        });

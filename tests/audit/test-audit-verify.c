@@ -4,8 +4,7 @@
 #include "audit-test-util.h"
 
 typedef struct Fixture {
-        char *dir;
-        char *path;
+        LogDir log;
         char *data; /* the intact log */
         size_t size;
         char head[AUDIT_HASH_HEX + 1];
@@ -13,21 +12,19 @@ typedef struct Fixture {
 
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(Fixture));
-        f->dir = tmpdir_new();
-        f->path = path_in(f->dir, "audit.jsonl");
-        AuditLog *log = log_open_ok(f->path, NULL);
+        log_dir_init(&f->log);
+        AuditLog *log = log_open_ok(f->log.path, NULL);
         append_signs(log, 1, 10);
         strcpy(f->head, audit_log_get_head_hash(log));
         audit_log_free(log);
-        f->data = file_read(f->path, &f->size);
+        f->data = file_read(f->log.path, &f->size);
         *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        tmpdir_remove(f->dir);
-        free(f->path);
+        log_dir_done(&f->log);
         free(f->data);
         free(f);
         return 0;
@@ -36,17 +33,17 @@ static int teardown(void **state) {
 /* Writes the intact log with lines [from, to) replaced by repl (which may be empty). */
 static void splice_lines(Fixture *f, unsigned from, unsigned to, const char *repl, size_t repl_len) {
         size_t a = line_offset(f->data, f->size, from), b = line_offset(f->data, f->size, to);
-        file_write(f->path, f->data, a);
+        file_write(f->log.path, f->data, a);
         if (repl_len > 0)
-                file_append(f->path, repl, repl_len);
-        file_append(f->path, f->data + b, f->size - b);
+                file_append(f->log.path, repl, repl_len);
+        file_append(f->log.path, f->data + b, f->size - b);
 }
 
 static void
 expect(Fixture *f, const AuditJournalHead *j, AuditProblem p, uint64_t line, uint64_t seq,
        const char *words) {
         AuditVerifyResult res;
-        assert_int_equal(verify_log(f->path, j, &res), p == AUDIT_PROBLEM_NONE ? 0 : 1);
+        assert_int_equal(verify_log(f->log.path, j, &res), p == AUDIT_PROBLEM_NONE ? 0 : 1);
         assert_int_equal(res.problem, p);
         if (p != AUDIT_PROBLEM_NONE) {
                 assert_int_equal(res.line, line);
@@ -79,7 +76,7 @@ static void test_changed_byte(void **state) {
         Fixture *f = *state;
         char *p = strstr(f->data, "doc-5.pdf");
         p[2] = 'd';
-        file_write(f->path, f->data, f->size);
+        file_write(f->log.path, f->data, f->size);
         p[2] = 'c';
         expect(f, NULL, AUDIT_PROBLEM_CHANGED, 5, 5, "Record seq 5");
         expect(f, NULL, AUDIT_PROBLEM_CHANGED, 5, 5, "was changed");
@@ -91,7 +88,7 @@ static void test_changed_prev(void **state) {
         char *p = strstr(f->data + a, "\"prev\":\"") + 8;
         char saved = *p;
         *p = *p == 'a' ? 'b' : 'a';
-        file_write(f->path, f->data, f->size);
+        file_write(f->log.path, f->data, f->size);
         *p = saved;
         expect(f, NULL, AUDIT_PROBLEM_CHANGED, 6, 6, "neither its \"prev\"");
 }
@@ -145,7 +142,7 @@ static void test_reordered(void **state) {
 static void test_truncated(void **state) {
         Fixture *f = *state;
         size_t a = line_offset(f->data, f->size, 10);
-        file_write(f->path, f->data, a + 40);
+        file_write(f->log.path, f->data, a + 40);
         expect(f, NULL, AUDIT_PROBLEM_TORN_TAIL, 10, 0, "unfinished record at line 10");
 }
 
@@ -155,14 +152,14 @@ static void test_seq_gap(void **state) {
         size_t a = line_offset(f->data, f->size, 5);
         char *p = strstr(f->data + a, "\"seq\":5,") + 6;
         *p = '7';
-        file_write(f->path, f->data, f->size);
+        file_write(f->log.path, f->data, f->size);
         *p = '5';
         expect(f, NULL, AUDIT_PROBLEM_SEQ_GAP, 5, 7, "Gap in sequence numbers: seq 7 follows seq 4");
 
         /* A chain written with a skipped number but intact links. */
         Forge forge;
         forge_init(&forge);
-        FILE *out = fopen(f->path, "we");
+        FILE *out = fopen(f->log.path, "we");
         for (uint64_t s = 1; s <= 8; s++)
                 if (s != 5)
                         forge_line(&forge, out, s, "2026-11-24T06:00:00.000Z", "agent-start", NULL);
@@ -178,13 +175,13 @@ static void test_journal(void **state) {
 
         /* The last two records cut off: only the journal can tell. */
         size_t a = line_offset(f->data, f->size, 9);
-        file_write(f->path, f->data, a);
+        file_write(f->log.path, f->data, a);
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);
         expect(f, &j, AUDIT_PROBLEM_TAIL_CUT, 8, 9,
                "ends at seq 8 but the journal saw records up to seq 10");
 
         /* The journal's record has another hash: the log was rewritten. */
-        file_write(f->path, f->data, f->size);
+        file_write(f->log.path, f->data, f->size);
         j.hash[0] = j.hash[0] == 'a' ? 'b' : 'a';
         expect(f, &j, AUDIT_PROBLEM_JOURNAL_MISMATCH, 10, 10, "not the one the journal saw");
 
@@ -192,7 +189,7 @@ static void test_journal(void **state) {
         strcpy(j.hash, f->head);
         char *p = strstr(f->data + line_offset(f->data, f->size, 10), "doc-10");
         p[0] = 'D';
-        file_write(f->path, f->data, f->size);
+        file_write(f->log.path, f->data, f->size);
         p[0] = 'd';
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);
         expect(f, &j, AUDIT_PROBLEM_JOURNAL_MISMATCH, 10, 10, "not the one the journal saw");
@@ -200,23 +197,23 @@ static void test_journal(void **state) {
 
 static void test_journal_export(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *exp = path_in(f->dir, "journal.export");
+        _cleanup_free_ char *exp = path_in(f->log.dir, "journal.export");
         FILE *out = fopen(exp, "we");
         fprintf(out,
                 "__CURSOR=s=1\nMESSAGE=kyso audit #3\nKYSO_AUDIT_SEQ=3\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n",
-                f->head, f->path);
+                f->head, f->log.path);
         /* A binary field (name, 64-bit little-endian size, bytes, newline) must be skipped. */
         fprintf(out, "MESSAGE\n");
         const unsigned char le[8] = { 3, 0, 0, 0, 0, 0, 0, 0 };
         fwrite(le, 1, 8, out);
         fprintf(out, "a\nb\nKYSO_AUDIT_SEQ=12\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n", f->head,
-                f->path);
+                f->log.path);
         /* Another desk's log: ignored. */
         fprintf(out, "KYSO_AUDIT_SEQ=99\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=/other/audit.jsonl\n", f->head);
         fclose(out);
 
         AuditJournalHead j;
-        assert_int_equal(audit_journal_head_from_export(exp, f->path, AUDIT_JOURNAL_HIGHEST, &j), 0);
+        assert_int_equal(audit_journal_head_from_export(exp, f->log.path, AUDIT_JOURNAL_HIGHEST, &j), 0);
         assert_true(j.present);
         assert_int_equal(j.seq, 12);
         assert_string_equal(j.hash, f->head);
@@ -238,11 +235,12 @@ static void test_journal_by_chain(void **state) {
                           m2[] = "fedcba9876543210fedcba9876543210";
         static const char other_chain[] = "11111111111111111111111111111111";
         static const char third_chain[] = "22222222222222222222222222222222";
-        _cleanup_free_ char *exp = path_in(f->dir, "central.export"), *copy = path_in(f->dir, "copy.jsonl");
+        _cleanup_free_ char *exp = path_in(f->log.dir, "central.export"),
+                            *copy = path_in(f->log.dir, "copy.jsonl");
         char chain[AUDIT_CHAIN_HEX + 1];
         AuditJournalHead j;
 
-        assert_int_equal(audit_log_chain_of(f->path, chain), 0);
+        assert_int_equal(audit_log_chain_of(f->log.path, chain), 0);
         file_write(copy, f->data, f->size);
         FILE *out = fopen(exp, "we");
         assert_non_null(out);
@@ -266,8 +264,8 @@ static void test_journal_by_chain(void **state) {
         assert_string_equal(j.chain, chain);
         assert_string_equal(j.machine, m1);
         assert_string_equal(j.file, orig);
-        free(f->path);
-        f->path = strdup(copy);
+        free(f->log.path);
+        f->log.path = strdup(copy);
         expect(f, &j, AUDIT_PROBLEM_NONE, 0, 0, NULL);
 
         /* Another chain once at that path on this desk: the log was replaced there, whatever its seq. */
@@ -288,16 +286,16 @@ static void test_journal_by_chain(void **state) {
 
 static void test_rotation(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *path = path_in(f->dir, "rot/audit.jsonl");
+        _cleanup_free_ char *path = path_in(f->log.dir, "rot/audit.jsonl");
         AuditLogOptions o = { .no_journal = true, .max_size = 2048 };
         make_log(path, &o, 30);
-        free(f->path);
-        f->path = strdup(path);
+        free(f->log.path);
+        f->log.path = strdup(path);
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);
 
         /* A middle file removed. */
-        _cleanup_free_ char *a2 = path_in(f->dir, "rot/audit.jsonl.2");
-        _cleanup_free_ char *a2x = path_in(f->dir, "rot/moved-away");
+        _cleanup_free_ char *a2 = path_in(f->log.dir, "rot/audit.jsonl.2");
+        _cleanup_free_ char *a2x = path_in(f->log.dir, "rot/moved-away");
         assert_int_equal(rename(a2, a2x), 0);
         expect(f, NULL, AUDIT_PROBLEM_REMOVED, 1, UINT64_MAX, "a log file missing?");
         {
@@ -309,8 +307,8 @@ static void test_rotation(void **state) {
         assert_int_equal(rename(a2x, a2), 0);
 
         /* The oldest file removed. */
-        _cleanup_free_ char *a1 = path_in(f->dir, "rot/audit.jsonl.1");
-        _cleanup_free_ char *a1x = path_in(f->dir, "rot/moved-away");
+        _cleanup_free_ char *a1 = path_in(f->log.dir, "rot/audit.jsonl.1");
+        _cleanup_free_ char *a1x = path_in(f->log.dir, "rot/moved-away");
         assert_int_equal(rename(a1, a1x), 0);
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 1);
@@ -322,16 +320,16 @@ static void test_rotation(void **state) {
 }
 
 static void forge_two_files(Fixture *f, const char *second_first_event, const char *second_first_rest) {
-        _cleanup_free_ char *a1 = path_in(f->dir, "forged.jsonl.1");
-        free(f->path);
-        f->path = path_in(f->dir, "forged.jsonl");
+        _cleanup_free_ char *a1 = path_in(f->log.dir, "forged.jsonl.1");
+        free(f->log.path);
+        f->log.path = path_in(f->log.dir, "forged.jsonl");
         Forge forge;
         forge_init(&forge);
         FILE *out = fopen(a1, "we");
         for (uint64_t s = 1; s <= 3; s++)
                 forge_line(&forge, out, s, "2026-11-24T06:00:00.000Z", "agent-start", NULL);
         fclose(out);
-        out = fopen(f->path, "we");
+        out = fopen(f->log.path, "we");
         forge_line(&forge, out, 4, "2026-11-24T06:00:01.000Z", second_first_event, second_first_rest);
         forge_line(&forge, out, 5, "2026-11-24T06:00:01.000Z", "agent-stop", NULL);
         fclose(out);
@@ -364,7 +362,7 @@ static void test_bad_lines(void **state) {
         splice_lines(f, 3, 3, big, n + 1);
         expect(f, NULL, AUDIT_PROBLEM_LINE_TOO_LONG, 3, 0, "longer than");
 
-        file_write(f->path, "", 0);
+        file_write(f->log.path, "", 0);
         expect(f, NULL, AUDIT_PROBLEM_NONE, 0, 0, NULL);
 }
 
@@ -372,14 +370,14 @@ static void test_time_backwards(void **state) {
         Fixture *f = *state;
         Forge forge;
         forge_init(&forge);
-        FILE *out = fopen(f->path, "we");
+        FILE *out = fopen(f->log.path, "we");
         forge_line(&forge, out, 1, "2026-11-24T06:00:00.000Z", "agent-start", NULL);
         forge_line(&forge, out, 2, "2026-11-24T05:00:00.000Z", "config-load", NULL);
         forge_line(&forge, out, 3, "2026-11-24T05:00:01.000Z", "agent-stop", NULL);
         fclose(out);
         audit_hasher_free(forge.hasher);
         AuditVerifyResult res;
-        assert_int_equal(verify_log(f->path, NULL, &res), 0);
+        assert_int_equal(verify_log(f->log.path, NULL, &res), 0);
         assert_int_equal(res.time_backwards, 1);
         assert_non_null(strstr(res.time_warning, "line 2"));
         audit_verify_result_done(&res);

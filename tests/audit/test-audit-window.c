@@ -32,21 +32,14 @@ static void append_at(AuditLog *log, uint64_t t, unsigned i) {
         static const char *const roles[] = { "approve", "issue", "copy" };
         char doc[64];
         snprintf(doc, sizeof(doc), "Công văn %u.pdf", i);
-        AuditEvent ev = {
-                .type = types[i % ELEMENTSOF(types)],
-                .document = doc,
-                .sha256_before = "1111111111111111111111111111111111111111111111111111111111111111",
-                .cert_subject = "CN=Nguyễn Văn A,O=UBND phường Uông Bí",
-                .cert_issuer = "CN=CA phục vụ các cơ quan Nhà nước,O=Ban Cơ yếu Chính phủ,C=VN",
-                .cert_serial = "0a1b",
-                .cert_fingerprint = "aa11bb22",
-                .cert_kind = "personal",
-                .token_label = "leader",
-                .token_serial = "5e1f00aa",
-                .role = roles[i % ELEMENTSOF(roles)],
-                .decision = i % 5 == 1 ? "denied" : "allowed",
-                .reason = i % 5 == 1 ? "Chứng thư số của cá nhân" : NULL,
-        };
+        AuditEvent ev = test_sign_event(doc);
+        ev.type = types[i % ELEMENTSOF(types)];
+        ev.sha256_after = NULL;
+        ev.token_label = "leader";
+        ev.token_serial = "5e1f00aa";
+        ev.role = roles[i % ELEMENTSOF(roles)];
+        ev.decision = i % 5 == 1 ? "denied" : "allowed";
+        ev.reason = i % 5 == 1 ? "Chứng thư số của cá nhân" : NULL;
         now_ms = t;
         assert_int_equal(audit_log_append(log, &ev, NULL), 0);
 }
@@ -193,8 +186,7 @@ expect_same_show_around(const char *path, int64_t first, int64_t step, unsigned 
 }
 
 static void test_rotated(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         /* 2000 records from 1 November 2026 to the middle of February 2027, 80 minutes apart. */
         int64_t first = ms_of("2026-11-01T00:00:00.000Z"), step = 80 * MIN_MS;
         unsigned n = 2000;
@@ -219,12 +211,10 @@ static void test_rotated(void **state) {
         assert_true(near.file_index + 2 >= strv_length(files));
         assert_int_equal(audit_window_find(r, &near, &w), 0);
         assert_true(audit_reader_bytes(r) < 200 * 1024);
-        tmpdir_remove(dir);
 }
 
 static void test_boundaries(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .no_sync = true, .rotate_monthly = true };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_set_clock(log, test_clock, NULL);
@@ -253,12 +243,10 @@ static void test_boundaries(void **state) {
         assert_non_null(strstr(nov, "signatures,total,,2\r\n"));
         assert_non_null(strstr(nov, "denied,total,,1\r\n"));
         assert_non_null(strstr(nov, "failed,total,,1\r\n"));
-        tmpdir_remove(dir);
 }
 
 static void test_torn_tail_and_bad_line(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         int64_t first = ms_of("2026-12-01T00:00:00.000Z"), step = 20 * MIN_MS;
         unsigned n = 800;
         make_log_of(path, first, step, n);
@@ -283,12 +271,10 @@ static void test_torn_tail_and_bad_line(void **state) {
         assert_null(strstr(out, "line 0"));
         expect_same_report(path, 2027, 1, false);
         expect_same_report(path, 2026, 12, false);
-        tmpdir_remove(dir);
 }
 
 static void test_clock_backwards(void **state) {
-        char *dir = tmpdir_new();
-        _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+        const char *path = log_path(state);
         AuditLogOptions o = { .no_journal = true, .no_sync = true };
         AuditLog *log = log_open_ok(path, &o);
         audit_log_set_clock(log, test_clock, NULL);
@@ -324,12 +310,13 @@ static void test_clock_backwards(void **state) {
          * record 600 for an until after hour 627). */
         _cleanup_free_ char *until = show(path, since, first + 700 * HOUR_MS, MODE_FAST);
         assert_int_equal(count_lines(until), 1 + 600 - 322);
-        tmpdir_remove(dir);
 }
 
-KYSO_TEST_MAIN({
-        cmocka_unit_test(test_rotated),
-        cmocka_unit_test(test_boundaries),
-        cmocka_unit_test(test_torn_tail_and_bad_line),
-        cmocka_unit_test(test_clock_backwards),
-});
+KYSO_TEST_MAIN_FIXTURE(
+        log_dir_setup, log_dir_teardown,
+        {
+                cmocka_unit_test(test_rotated),
+                cmocka_unit_test(test_boundaries),
+                cmocka_unit_test(test_torn_tail_and_bad_line),
+                cmocka_unit_test(test_clock_backwards),
+        });

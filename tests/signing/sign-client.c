@@ -83,6 +83,24 @@ static int open_out(const char *dir, size_t i) {
         return open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
+/* Appends the documents from to end (the inputs taken in turn) as SignBatch and AddDocuments want them: an
+ * array of their fds, then one of their outputs' fds. The message holds its own copies: ours are closed. */
+static void append_documents(
+        DBusMessageIter *it, char **inputs, size_t n_inputs, const char *outdir, size_t from, size_t end) {
+        DBusMessageIter arr;
+
+        for (int pass = 0; pass < 2; pass++) {
+                dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "h", &arr);
+                for (size_t k = from; k < end; k++) {
+                        int fd = pass == 0 ? open(inputs[k % n_inputs], O_RDONLY | O_CLOEXEC)
+                                           : open_out(outdir, k);
+                        dbus_message_iter_append_basic(&arr, DBUS_TYPE_UNIX_FD, &fd);
+                        close(fd);
+                }
+                dbus_message_iter_close_container(it, &arr);
+        }
+}
+
 /* Whether the audit log holds a sign-done record of a document with this name. */
 static bool audited(const char *log, const char *name) {
         char want[512], line[65536];
@@ -260,7 +278,7 @@ int main(int argc, char **argv) {
                 DBusMessage *m = dbus_message_new_method_call(
                         "org.kyso.Agent1", "/org/kyso/Agent1", "org.kyso.Agent1",
                         batch ? "SignBatch" : "Sign");
-                DBusMessageIter it, arr, dict;
+                DBusMessageIter it, dict;
                 char token[64];
                 int ex = -1;
 
@@ -268,17 +286,7 @@ int main(int argc, char **argv) {
                 if (batch) {
                         /* The first part; AddDocuments brings the rest (at most 16 fds per message). */
                         size_t nb = (size_t) count, first = nb < 8 ? nb : 8;
-                        for (int pass = 0; pass < 2; pass++) {
-                                dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "h", &arr);
-                                for (size_t k = 0; k < first; k++) {
-                                        int fd = pass == 0 ? open(argv[optind + k % n_inputs],
-                                                                  O_RDONLY | O_CLOEXEC)
-                                                           : open_out(outdir, k);
-                                        dbus_message_iter_append_basic(&arr, DBUS_TYPE_UNIX_FD, &fd);
-                                        close(fd);
-                                }
-                                dbus_message_iter_close_container(&it, &arr);
-                        }
+                        append_documents(&it, argv + optind, n_inputs, outdir, 0, first);
                 } else {
                         int in = open(argv[optind + i % n_inputs], O_RDONLY | O_CLOEXEC),
                             out = open_out(outdir, i);
@@ -333,17 +341,10 @@ int main(int argc, char **argv) {
                                         "AddDocuments");
                                 DBusMessageIter ai, aa;
                                 dbus_message_iter_init_append(a, &ai);
-                                for (int pass = 0; pass < 3; pass++) {
-                                        dbus_message_iter_open_container(&ai, DBUS_TYPE_ARRAY, "h", &aa);
-                                        for (size_t j = k; pass < 2 && j < end; j++) {
-                                                int fd = pass == 0 ? open(argv[optind + j % n_inputs],
-                                                                          O_RDONLY | O_CLOEXEC)
-                                                                   : open_out(outdir, j);
-                                                dbus_message_iter_append_basic(&aa, DBUS_TYPE_UNIX_FD, &fd);
-                                                close(fd);
-                                        }
-                                        dbus_message_iter_close_container(&ai, &aa);
-                                }
+                                append_documents(&ai, argv + optind, n_inputs, outdir, k, end);
+                                /* No existing signatures. */
+                                dbus_message_iter_open_container(&ai, DBUS_TYPE_ARRAY, "h", &aa);
+                                dbus_message_iter_close_container(&ai, &aa);
                                 dbus_message_iter_append_basic(&ai, DBUS_TYPE_BOOLEAN, &last);
                                 if (!dbus_connection_send_with_reply(c, a, &parts[n_parts], 60000) ||
                                     !parts[n_parts]) {

@@ -76,6 +76,21 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         control "insert"
         for ((i = 0; i < 50; i++)); do kysoctl tokens 2>/dev/null | grep -q leader && break; sleep 0.2; done
 
+        # The outcome of a batch of 60 cut short, named NAME (documents $D/NAME$i.txt, outputs
+        # $T/NAME/out-$i.p7s, sign-client's lines in $T/NAME.txt): good, the documents signed and audited
+        # whose signature verifies; unsigned, the others whose output was left empty.
+        batch_outcome() {
+                local name=$1 i
+                good=0 unsigned=0
+                for ((i = 0; i < 60; i++)); do
+                        if grep -q "^progress $i done audited" "$T/$name.txt"; then
+                                cms_ok "$D/$name$i.txt" "$T/$name/out-$i.p7s" 2>/dev/null && good=$((good + 1))
+                        else
+                                [[ ! -s $T/$name/out-$i.p7s ]] && unsigned=$((unsigned + 1))
+                        fi
+                done
+        }
+
         # A batch on a fast token keeps several documents at the token: pulled then, they all fail, and so
         # does the rest; the ones signed before keep their signatures; one record per document.
         for ((i = 0; i < 60; i++)); do echo "lô $i" >"$D/p$i.txt"; done
@@ -90,16 +105,9 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
         control "slow C_Sign 15" "remove"
         wait $pid
         expect_match "token pulled during a batch: the batch fails" "response 0 2 org.kyso.Error.NoToken" "$(cat "$T/p.txt")"
-        good=0 bad=0
-        for ((i = 0; i < 60; i++)); do
-                if grep -q "^progress $i done audited" "$T/p.txt"; then
-                        cms_ok "$D/p$i.txt" "$T/p/out-$i.p7s" 2>/dev/null && good=$((good + 1))
-                else
-                        [[ ! -s $T/p/out-$i.p7s ]] && bad=$((bad + 1))
-                fi
-        done
+        batch_outcome p
         echo "# $good of 60 signed before the token was pulled"
-        expect_eq "token pulled during a batch: signed ones verify, the others are empty" 60 $((good + bad))
+        expect_eq "token pulled during a batch: signed ones verify, the others are empty" 60 $((good + unsigned))
         expect_eq "token pulled during a batch: one record per document" "60 $good" \
                 "$(($(audit_count sign-done) - d0 + $(audit_count sign-failed) - f1)) $(($(audit_count sign-done) - d0))"
         control "insert"
@@ -118,17 +126,10 @@ if [[ $KYSO_SIGN_TEST_MODE == fault ]]; then
                 -o "$T/c" "$D"/c{0..59}.txt >"$T/c.txt" 2>&1
         control ""
         expect_match "Cancel during a fast batch: Response says cancelled" "response 0 1 org.kyso.Error.Cancelled" "$(cat "$T/c.txt")"
-        good=0 empty=0
-        for ((i = 0; i < 60; i++)); do
-                if grep -q "^progress $i done audited" "$T/c.txt"; then
-                        cms_ok "$D/c$i.txt" "$T/c/out-$i.p7s" 2>/dev/null && good=$((good + 1))
-                else
-                        [[ ! -s $T/c/out-$i.p7s ]] && empty=$((empty + 1))
-                fi
-        done
+        batch_outcome c
         echo "# $good of 60 signed before the Cancel"
-        expect_eq "Cancel during a fast batch: signed ones verify, the others are empty" 60 $((good + empty))
-        expect "Cancel during a fast batch: some were signed, some not" test "$good" -gt 0 -a "$empty" -gt 0
+        expect_eq "Cancel during a fast batch: signed ones verify, the others are empty" 60 $((good + unsigned))
+        expect "Cancel during a fast batch: some were signed, some not" test "$good" -gt 0 -a "$unsigned" -gt 0
         expect_eq "Cancel during a fast batch: one record per document, done or cancelled" "60 $good" \
                 "$(kysoctl audit show --json | jq --argjson n "$n0" '.[$n:] | [map(select(.event == "sign-done" or .event == "sign-cancelled")) | length, map(select(.event == "sign-done")) | length] | "\(.[0]) \(.[1])"' -r)"
         expect "Cancel during a fast batch: a signature the token made is recorded as discarded" \
