@@ -105,19 +105,14 @@ _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const cha
 /* finish() with a stable code and its parameters (key, value, ..., NULL): the text is the code's
  * (policy_reason_render()), so that the audit log can render it again in its reader's language. */
 _sentinel_ static int finish_coded(CertValidation *v, CertStatus status, const char *code, ...) {
-        char **params = NULL, *text = NULL;
         va_list ap;
         int r;
 
         va_start(ap, code);
-        r = policy_reason_buildv(code, ap, &params, &text);
+        r = policy_reason_setv(code, ap, &v->reason_params, &v->reason);
         va_end(ap);
         if (r < 0)
                 return r;
-        free(v->reason);
-        v->reason = text;
-        strv_free(v->reason_params);
-        v->reason_params = params;
         v->reason_code = code;
         v->status = status;
         return 0;
