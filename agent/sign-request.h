@@ -26,6 +26,7 @@
 #include "agent-sign.h"
 #include "agent-worker.h"
 #include "audit/audit-events.h"
+#include "dbus/bus-method.h"
 #include "dbus/dbus-error-names.h"
 #include "formats/cades-sign.h"
 #include "formats/content-digest.h"
@@ -209,7 +210,8 @@ struct AgentSign {
         AgentWorker *worker;     /* network waits and document reading, off the loop */
         SignRequest *requests;   /* in arrival order */
         unsigned counter;
-        bool registered, filter_added;
+        bool registered;
+        BusPeerLeftWatch *left_watch; /* cancels the requests of a client that leaves */
         /* The policy of the last request, given again while nothing it was read from changed. */
         PolicyCache *policy_cache;
 };
