@@ -1236,6 +1236,26 @@ module_token_of(P11Manager *m, const P11Certificate *cert, Helper **ret_helper, 
         return -ENODEV;
 }
 
+/* A SIGN or LOGIN whose frame is encoded in *frame (taken over, also on failure), queued on h: its answer
+ * goes to cb (sign_done()). The callback never runs from inside this call: a send failure completes it from
+ * the loop. */
+static int sign_request_enqueue(
+        Helper *h, uint8_t type, P11Writer *frame, uint64_t slot_id, bool pipelined, P11SignCallback cb,
+        void *userdata) {
+        Request *req;
+        int r;
+
+        r = request_new(h, type, h->manager->config.sign_timeout_usec, sign_done, frame, &req);
+        if (r < 0)
+                return r;
+        req->slot_id = slot_id;
+        req->sign_cb = cb;
+        req->sign_userdata = userdata;
+        req->pipelined = pipelined;
+        helper_enqueue(h, req);
+        return 0;
+}
+
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
         const void *digest, size_t digest_size, unsigned flags, P11SignCallback cb, void *userdata) {
@@ -1245,7 +1265,6 @@ int p11_manager_sign(
         Helper *found_helper;
         ModuleToken *found_token;
         _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
-        Request *req;
         int r;
 
         if (!m || !mechanism || !digest || !cb ||
@@ -1286,16 +1305,8 @@ int p11_manager_sign(
         r = p11_encode_sign_request(&w, 0, &sr);
         if (r < 0)
                 return r;
-        r = request_new(found_helper, P11_MSG_SIGN, m->config.sign_timeout_usec, sign_done, &w, &req);
-        if (r < 0)
-                return r;
-        req->slot_id = sr.slot_id;
-        req->sign_cb = cb;
-        req->sign_userdata = userdata;
-        req->pipelined = !pin && !pin_pad;
-        /* The callback must not run from inside this call: a send failure completes it from the loop. */
-        helper_enqueue(found_helper, req);
-        return 0;
+        return sign_request_enqueue(
+                found_helper, P11_MSG_SIGN, &w, sr.slot_id, !pin && !pin_pad, cb, userdata);
 }
 
 /* The one present token a URI names: -ENODEV for none, -ENOTUNIQ for several. */
@@ -1334,7 +1345,6 @@ int p11_manager_login(
         _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
         Helper *h;
         ModuleToken *t;
-        Request *req;
         int r;
 
         if (!m || !cb || secret_size(pin) > P11_PIN_MAX || (pin && secret_size(pin) == 0))
@@ -1352,14 +1362,7 @@ int p11_manager_login(
         r = p11_encode_login_request(&w, 0, &lr);
         if (r < 0)
                 return r;
-        r = request_new(h, P11_MSG_LOGIN, m->config.sign_timeout_usec, sign_done, &w, &req);
-        if (r < 0)
-                return r;
-        req->slot_id = lr.slot_id;
-        req->sign_cb = cb;
-        req->sign_userdata = userdata;
-        helper_enqueue(h, req);
-        return 0;
+        return sign_request_enqueue(h, P11_MSG_LOGIN, &w, lr.slot_id, false, cb, userdata);
 }
 
 static void logout_done(Helper *h, Request *req, const P11Frame *reply, int error) {
