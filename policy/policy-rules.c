@@ -35,17 +35,15 @@ static char *name_of(X509 *x) {
         return s;
 }
 
+static const char *const kind_label_table[_CERT_KIND_MAX] = {
+        [CERT_KIND_PERSONAL] = N_("a personal certificate"),
+        [CERT_KIND_ORGANIZATION] = N_("an organisation certificate"),
+        [CERT_KIND_DEVICE] = N_("a device or service certificate"),
+};
+
 static const char *kind_label(CertKind k) {
-        switch (k) {
-        case CERT_KIND_PERSONAL:
-                return _("a personal certificate");
-        case CERT_KIND_ORGANIZATION:
-                return _("an organisation certificate");
-        case CERT_KIND_DEVICE:
-                return _("a device or service certificate");
-        default:
-                return _("a certificate of unknown kind");
-        }
+        return _(string_table_get(
+                kind_label_table, ELEMENTSOF(kind_label_table), k, N_("a certificate of unknown kind")));
 }
 
 bool policy_signature_counts_as_leader(

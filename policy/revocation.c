@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
+#include "string-table.h"
 
 #define OCSP_MAX_RESPONSE (256 * 1024)
 #define CRL_MAX_SIZE (32 * 1024 * 1024)
@@ -144,23 +145,17 @@ static time_t asn1_time_to_time_t(const ASN1_TIME *t) {
         return timegm(&tm);
 }
 
+static const char *const crl_reason_table[] = {
+        [OCSP_REVOKED_STATUS_KEYCOMPROMISE] = N_("key compromise"),
+        [OCSP_REVOKED_STATUS_CACOMPROMISE] = N_("CA compromise"),
+        [OCSP_REVOKED_STATUS_AFFILIATIONCHANGED] = N_("affiliation changed"),
+        [OCSP_REVOKED_STATUS_SUPERSEDED] = N_("superseded"),
+        [OCSP_REVOKED_STATUS_CESSATIONOFOPERATION] = N_("cessation of operation"),
+        [OCSP_REVOKED_STATUS_CERTIFICATEHOLD] = N_("certificate on hold (suspended)"),
+};
+
 static const char *crl_reason_text(int reason) {
-        switch (reason) {
-        case OCSP_REVOKED_STATUS_KEYCOMPROMISE:
-                return N_("key compromise");
-        case OCSP_REVOKED_STATUS_CACOMPROMISE:
-                return N_("CA compromise");
-        case OCSP_REVOKED_STATUS_AFFILIATIONCHANGED:
-                return N_("affiliation changed");
-        case OCSP_REVOKED_STATUS_SUPERSEDED:
-                return N_("superseded");
-        case OCSP_REVOKED_STATUS_CESSATIONOFOPERATION:
-                return N_("cessation of operation");
-        case OCSP_REVOKED_STATUS_CERTIFICATEHOLD:
-                return N_("certificate on hold (suspended)");
-        default:
-                return N_("unspecified");
-        }
+        return string_table_get(crl_reason_table, ELEMENTSOF(crl_reason_table), reason, N_("unspecified"));
 }
 
 /* RFC 5280 3.3 lets a CA drop a certificate from its CRLs once it has expired, and RFC 6960 4.4.4 lets an
