@@ -325,12 +325,10 @@ static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
 static int doc_job_submit(
         SignRequest *r, size_t idx, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job,
         WorkerCancelFunc cancel, void *j) {
-        int k = agent_worker_submit(r->owner->worker, run, done, free_job, j, r, &r->job);
+        int k = request_job_submit(r, run, done, free_job, j);
 
-        if (k < 0) {
-                free_job(j);
+        if (k < 0)
                 return k;
-        }
         worker_job_set_cancel(r->job, cancel);
         r->job_doc = idx;
         return 0;

@@ -223,6 +223,10 @@ SignRequest *request_free(SignRequest *r);
 int request_set_state(SignRequest *r, RequestState s);
 /* request_set_state(), and on a refused move the request fails (Internal): false, r may be gone. */
 bool request_enter(SignRequest *r, RequestState s);
+/* Runs j on the agent's worker threads as r's job (r->job), r being done's userdata. The job owns j from
+ * here, also on failure. */
+int request_job_submit(
+        SignRequest *r, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job, void *j);
 /* Runs the request's next step (from the defer source request_schedule() enables). */
 void request_step(SignRequest *r);
 /* Records what is unrecorded, sends Response, frees r (or leaves it to the token's last answer). */

@@ -244,13 +244,7 @@ int signer_validate_start(SignRequest *r) {
                 &j);
         if (k < 0)
                 return k;
-        k = agent_worker_submit(
-                r->owner->worker, cert_check_job_run, validate_done, cert_check_job_free, j, r, &r->job);
-        if (k < 0) {
-                cert_check_job_free(j);
-                return k;
-        }
-        return 0;
+        return request_job_submit(r, cert_check_job_run, validate_done, cert_check_job_free, j);
 }
 
 char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *ret_revoked) {
