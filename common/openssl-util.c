@@ -57,3 +57,17 @@ char *x509_subject_entry(X509 *x, int nid) {
         OPENSSL_free(u);
         return s;
 }
+
+int asn1_time_to_unix(const ASN1_TIME *t, time_t *ret) {
+        struct tm tm = {};
+
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+                return -EBADMSG;
+        *ret = timegm(&tm);
+        return 0;
+}
+
+time_t asn1_time_seconds(const ASN1_TIME *t) {
+        time_t s;
+        return asn1_time_to_unix(t, &s) < 0 ? (time_t) -1 : s;
+}

@@ -136,15 +136,6 @@ bool cms_verify_result_all_ok(const CmsVerifyResult *r) {
 
 /* --- small helpers */
 
-static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *ret) {
-        struct tm tm = {};
-
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return -EBADMSG;
-        *ret = timegm(&tm);
-        return 0;
-}
-
 static char *obj_to_dotted(const ASN1_OBJECT *o) {
         char buf[128];
         int n;
@@ -601,7 +592,7 @@ static void verify_timestamp_der(
         if (!tst || p != (*content)->data + (*content)->length || TS_TST_INFO_get_version(tst) != 1)
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "TSTInfo does not parse");
 
-        if (asn1_time_to_time_t(TS_TST_INFO_get_time(tst), &t->gen_time) >= 0)
+        if (asn1_time_to_unix(TS_TST_INFO_get_time(tst), &t->gen_time) >= 0)
                 t->has_gen_time = true;
         t->policy_oid = obj_to_dotted(TS_TST_INFO_get_policy_id(tst));
         t->serial_hex = asn1_integer_to_hex(TS_TST_INFO_get_serial(tst));
@@ -808,7 +799,7 @@ static void verify_signed_attrs(
         if (n > 0) {
                 t = signed_attr_single(si, NID_pkcs9_signingTime);
                 if (t && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME) &&
-                    asn1_time_to_time_t(t->value.asn1_string, &s->signing_time) >= 0)
+                    asn1_time_to_unix(t->value.asn1_string, &s->signing_time) >= 0)
                         s->has_signing_time = true;
                 else
                         set_problem(s, CMS_PROBLEM_MALFORMED, "signing-time attribute does not parse");

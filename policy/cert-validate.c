@@ -81,13 +81,6 @@ static void format_time(time_t t, char buf[static 32]) {
                 snprintf(buf, 32, "?");
 }
 
-static time_t asn1_to_time(const ASN1_TIME *t) {
-        struct tm tm;
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return (time_t) -1;
-        return timegm(&tm);
-}
-
 _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -522,7 +515,8 @@ int cert_validate(
                 at = time(NULL);
         v.at = at;
 
-        time_t nb = asn1_to_time(X509_get0_notBefore(cert)), na = asn1_to_time(X509_get0_notAfter(cert));
+        time_t nb = asn1_time_seconds(X509_get0_notBefore(cert)),
+               na = asn1_time_seconds(X509_get0_notAfter(cert));
         v.days_left = na == (time_t) -1 ? 0 : (int) ((na - at) / 86400 - (na < at ? 1 : 0));
         if (na == (time_t) -1 || nb == (time_t) -1) {
                 r =
