@@ -49,6 +49,10 @@ int x509_read_pem_file(const char *path, X509 **ret);
  * has none, it cannot be converted, or on OOM. */
 char *x509_subject_entry(X509 *x, int nid);
 
+/* The DER an i2d_*() call allocated at der (len: what it returned), moved to a buffer to free(): der is
+ * freed in any case. -ENOMEM also when the encoding failed (len <= 0). */
+int openssl_der_take(unsigned char *der, int len, uint8_t **ret, size_t *ret_size);
+
 /* t as seconds since the epoch: 0, or -EBADMSG when t is NULL or cannot be read. */
 int asn1_time_to_unix(const ASN1_TIME *t, time_t *ret);
 /* The same, with (time_t) -1 for a time that cannot be read: for comparisons that a missing time fails. */

@@ -331,8 +331,9 @@ int ocsp_check_keep(
         _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
         _cleanup_(OCSP_CERTID_freep) OCSP_CERTID *id = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_free_ char *reqder = NULL, *data = NULL, *detail = NULL, *cpath = NULL;
-        size_t size = 0;
+        _cleanup_free_ char *data = NULL, *detail = NULL, *cpath = NULL;
+        _cleanup_free_ uint8_t *reqder = NULL;
+        size_t size = 0, reqder_size;
         int r;
 
         *ret_error = NULL;
@@ -354,18 +355,12 @@ int ocsp_check_keep(
                 return -ENOMEM;
         unsigned char *der = NULL;
         int len = i2d_OCSP_REQUEST(req, &der);
-        if (len <= 0)
-                return -ENOMEM;
-        reqder = malloc((size_t) len);
-        if (!reqder) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        memcpy(reqder, der, (size_t) len);
-        OPENSSL_free(der);
+        r = openssl_der_take(der, len, &reqder, &reqder_size);
+        if (r < 0)
+                return r;
 
         r = http_transfer(
-                p, url, "application/ocsp-request", reqder, (size_t) len, "application/ocsp-response",
+                p, url, "application/ocsp-request", reqder, reqder_size, "application/ocsp-response",
                 p->ocsp_timeout_sec, OCSP_MAX_RESPONSE, &data, &size, &detail);
         if (r == -ENOMEM)
                 return r;
