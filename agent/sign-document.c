@@ -350,9 +350,7 @@ static void existing_check_done(void *data, void *userdata) {
                           "this document. Give the .p7s the leader signed for this file."),
                         ARTICLE_SEAL);
         else if (k >= 0) {
-                content_digests_done(&d->digests);
-                d->digests = j->digests;
-                j->digests = (ContentDigests){};
+                content_digests_move(&d->digests, &j->digests);
                 free(d->existing);
                 d->existing = TAKE_PTR(j->existing);
                 d->existing_size = j->existing_size;
@@ -392,9 +390,7 @@ static void doc_hash_done(void *data, void *userdata) {
         if (k < 0)
                 doc_read_failed(r, d, k);
         else {
-                content_digests_done(&d->digests);
-                d->digests = j->digests;
-                j->digests = (ContentDigests){};
+                content_digests_move(&d->digests, &j->digests);
                 d->is_pdf = j->is_pdf;
                 d->hashed = true;
                 k = doc_check(r, d, j);
