@@ -98,8 +98,11 @@ struct P11Manager {
         void *userdata;
         Helper **helpers;
         size_t n_helpers;
+        /* The visible tokens and their certificates, NULL-terminated, built when asked for after a change.
+         */
         const P11Token **token_view;
         const P11Certificate **cert_view;
+        size_t n_token_view, n_cert_view;
         sd_event_source **reapers; /* child sources of killed helpers that had not died yet */
         size_t n_reapers;
         bool freeing;
@@ -1089,57 +1092,68 @@ P11Manager *p11_manager_free(P11Manager *m) {
         return NULL;
 }
 
-int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n) {
-        size_t n = 0;
+static int views_build(P11Manager *m) {
+        size_t n_tokens = 0, n_certs = 0, t = 0, c = 0;
 
-        if (!m || !ret || !ret_n)
-                return -EINVAL;
-        if (!m->token_view) {
-                size_t total = 0;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        total += m->helpers[i]->n_tokens;
-                m->token_view = calloc(total + 1, sizeof(P11Token *));
-                if (!m->token_view)
-                        return -ENOMEM;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++)
-                                if (m->helpers[i]->tokens[j]->visible)
-                                        m->token_view[n++] = &m->helpers[i]->tokens[j]->token;
+        if (m->token_view)
+                return 0;
+        for (size_t i = 0; i < m->n_helpers; i++)
+                for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
+                        n_tokens++;
+                        n_certs += m->helpers[i]->tokens[j]->n_certs;
+                }
+        m->token_view = calloc(n_tokens + 1, sizeof(P11Token *));
+        m->cert_view = calloc(n_certs + 1, sizeof(P11Certificate *));
+        if (!m->token_view || !m->cert_view) {
+                views_invalidate(m);
+                return -ENOMEM;
         }
-        for (n = 0; m->token_view[n]; n++)
-                ;
-        *ret = m->token_view;
-        *ret_n = n;
+        for (size_t i = 0; i < m->n_helpers; i++)
+                for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
+                        ModuleToken *mt = m->helpers[i]->tokens[j];
+                        if (!mt->visible)
+                                continue;
+                        m->token_view[t++] = &mt->token;
+                        for (size_t k = 0; k < mt->n_certs; k++)
+                                m->cert_view[c++] = &mt->certs[k];
+                }
+        m->n_token_view = t;
+        m->n_cert_view = c;
         return 0;
 }
 
-int p11_manager_get_certificates(P11Manager *m, const P11Certificate *const **ret, size_t *ret_n) {
-        size_t n = 0;
+/* The views (views_build()), each pair of outputs only when asked for. */
+static int views_get(
+        P11Manager *m, const P11Token *const **ret_tokens, size_t *ret_n_tokens,
+        const P11Certificate *const **ret_certs, size_t *ret_n_certs) {
+        int r;
 
-        if (!m || !ret || !ret_n)
+        if (!m)
                 return -EINVAL;
-        if (!m->cert_view) {
-                size_t total = 0;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++)
-                                total += m->helpers[i]->tokens[j]->n_certs;
-                m->cert_view = calloc(total + 1, sizeof(P11Certificate *));
-                if (!m->cert_view)
-                        return -ENOMEM;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
-                                ModuleToken *t = m->helpers[i]->tokens[j];
-                                if (!t->visible)
-                                        continue;
-                                for (size_t k = 0; k < t->n_certs; k++)
-                                        m->cert_view[n++] = &t->certs[k];
-                        }
+        r = views_build(m);
+        if (r < 0)
+                return r;
+        if (ret_tokens) {
+                *ret_tokens = m->token_view;
+                *ret_n_tokens = m->n_token_view;
         }
-        for (n = 0; m->cert_view[n]; n++)
-                ;
-        *ret = m->cert_view;
-        *ret_n = n;
+        if (ret_certs) {
+                *ret_certs = m->cert_view;
+                *ret_n_certs = m->n_cert_view;
+        }
         return 0;
+}
+
+int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n) {
+        if (!ret || !ret_n)
+                return -EINVAL;
+        return views_get(m, ret, ret_n, NULL, NULL);
+}
+
+int p11_manager_get_certificates(P11Manager *m, const P11Certificate *const **ret, size_t *ret_n) {
+        if (!ret || !ret_n)
+                return -EINVAL;
+        return views_get(m, NULL, NULL, ret, ret_n);
 }
 
 int p11_manager_get_pin_flags(P11Manager *m, const char *uri, unsigned *ret_flags) {
