@@ -103,27 +103,32 @@ typedef int (*ConfigKeyParser)(AgentConfig *c, const ConfigKey *k, const char *v
 struct ConfigKey {
         NamedField field;
         ConfigKeyParser parse;
+        bool (*valid)(const char *value);            /* key_string(), key_strv_append() */
         int (*number)(const char *s, uint64_t *ret); /* key_number(): parse_duration() or parse_size() */
         uint64_t min, max;                           /* durations (µs), sizes (bytes), millimetres */
         const char *refused; /* after the key's name, before "got 'VALUE'": why a value is refused */
 };
 
-static int key_absolute_path(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
-        if (value[0] != '/')
+static bool absolute_path_ok(const char *value) {
+        return value[0] == '/';
+}
+
+static bool not_empty(const char *value) {
+        return !isempty(value);
+}
+
+/* A string that k->valid accepts, replacing the one before. */
+static int key_string(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        if (!k->valid(value))
                 return -EINVAL;
         return free_and_strdup(field, value);
 }
 
-static int key_absolute_path_append(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
-        if (value[0] != '/')
+/* A string that k->valid accepts, added to a strv. */
+static int key_strv_append(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        if (!k->valid(value))
                 return -EINVAL;
         return strv_extend(field, value);
-}
-
-static int key_program(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
-        if (isempty(value))
-                return -EINVAL;
-        return free_and_strdup(field, value);
 }
 
 static int key_boolean(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
@@ -175,49 +180,45 @@ static int key_signature_image(AgentConfig *c, const ConfigKey *k, const char *v
 static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *value, void *field);
 
 #define CONFIG_FIELD(key, member) .field = { key, offsetof(AgentConfig, member) }
-#define DURATION_KEY(key, member, lo, hi, range)                               \
-        {                                                                      \
-                CONFIG_FIELD(key, member), key_number, parse_duration, lo, hi, \
-                        "must be a duration from " range ","                   \
-        }
+/* A duration key's parser, bounds and refusal. */
+#define DURATION(lo, hi, range)                                     \
+        key_number, .number = parse_duration, .min = lo, .max = hi, \
+                    .refused = "must be a duration from " range ","
 
 static const ConfigKey config_keys[] = {
-        { CONFIG_FIELD("module", module_paths), key_absolute_path_append,
+        { CONFIG_FIELD("module", module_paths), key_strv_append, .valid = absolute_path_ok,
           .refused = "needs an absolute path," },
         { CONFIG_FIELD("use-p11-kit-registry", use_p11kit_registry), key_boolean,
           .refused = "must be yes or no," },
-        DURATION_KEY("poll-interval", poll_usec, 100 * USEC_PER_MSEC, 60 * USEC_PER_SEC, "100ms to 60s"),
-        DURATION_KEY(
-                "helper-timeout", helper_timeout_usec, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min"),
-        DURATION_KEY(
-                "module-retry", module_retry_usec, 100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
-                "100ms to 60min"),
-        DURATION_KEY(
-                "prompt-timeout", prompt_timeout_usec, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min"),
-        DURATION_KEY(
-                "batch-timeout", batch_timeout_usec, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min"),
-        DURATION_KEY(
-                "document-timeout", document_timeout_usec, 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
-                "1s to 10min"),
-        DURATION_KEY(
-                "revocation-refresh", revocation_refresh_usec, 1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC,
-                "1s to 1440min"),
-        DURATION_KEY(
-                "pin-cache-personal", pin_cache_personal_usec, 0, 24 * 3600 * USEC_PER_SEC,
-                "0 (off) to 1440min (such as 5min)"),
-        DURATION_KEY(
-                "pin-cache-organization", pin_cache_organization_usec, 0, 24 * 3600 * USEC_PER_SEC,
-                "0 (off) to 1440min (such as 5min)"),
-        { CONFIG_FIELD("audit-log", audit_log_path), key_absolute_path,
+        { CONFIG_FIELD("poll-interval", poll_usec),
+          DURATION(100 * USEC_PER_MSEC, 60 * USEC_PER_SEC, "100ms to 60s") },
+        { CONFIG_FIELD("helper-timeout", helper_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("module-retry", module_retry_usec),
+          DURATION(100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC, "100ms to 60min") },
+        { CONFIG_FIELD("prompt-timeout", prompt_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("batch-timeout", batch_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("document-timeout", document_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("revocation-refresh", revocation_refresh_usec),
+          DURATION(1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC, "1s to 1440min") },
+        { CONFIG_FIELD("pin-cache-personal", pin_cache_personal_usec),
+          DURATION(0, 24 * 3600 * USEC_PER_SEC, "0 (off) to 1440min (such as 5min)") },
+        { CONFIG_FIELD("pin-cache-organization", pin_cache_organization_usec),
+          DURATION(0, 24 * 3600 * USEC_PER_SEC, "0 (off) to 1440min (such as 5min)") },
+        { CONFIG_FIELD("audit-log", audit_log_path), key_string, .valid = absolute_path_ok,
           .refused = "needs an absolute path," },
         { CONFIG_FIELD("audit-rotate", audit_options), key_audit_rotation,
           .refused = "must be no, monthly, a size of at least 64K (such as 50M), or monthly,SIZE;" },
-        { CONFIG_FIELD("pinentry", pinentry_program), key_program,
+        { CONFIG_FIELD("pinentry", pinentry_program), key_string, .valid = not_empty,
           .refused = "needs a program name or path," },
         { CONFIG_FIELD("log-level", log_level), key_log_level,
           .refused = "must be one of debug, info, notice, warning, err;" },
-        { CONFIG_FIELD("max-document-size", max_document_size), key_number, parse_size, UINT64_C(1) << 20,
-          UINT64_C(1) << 40, "must be a size from 1M to 1T (such as 2G)," },
+        { CONFIG_FIELD("max-document-size", max_document_size), key_number, .number = parse_size,
+          .min = UINT64_C(1) << 20, .max = UINT64_C(1) << 40,
+          .refused = "must be a size from 1M to 1T (such as 2G)," },
         { CONFIG_FIELD("signature-image", signature_images), key_signature_image,
           .refused = "needs a certificate's SHA-256 fingerprint and the absolute path of a PNG," },
         { CONFIG_FIELD("signature-place", signature_places), key_signature_place,
