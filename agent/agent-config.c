@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "named-field.h"
 #include "string-util.h"
 
 #define CONFIG_MAX_SIZE (64 * 1024)
@@ -93,137 +94,154 @@ _printf_(4, 5) static int config_error(
         return -EINVAL;
 }
 
-/* The keys that take a duration within bounds. */
-typedef struct DurationKey {
-        const char *key;
-        size_t offset; /* of the uint64_t in AgentConfig */
-        uint64_t min, max;
-        const char *range; /* for the error message */
-} DurationKey;
+typedef struct ConfigKey ConfigKey;
 
-static const DurationKey duration_keys[] = {
-        { "poll-interval", offsetof(AgentConfig, poll_usec), 100 * USEC_PER_MSEC, 60 * USEC_PER_SEC,
-          "100ms to 60s" },
-        { "helper-timeout", offsetof(AgentConfig, helper_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
-          "1s to 10min" },
-        { "module-retry", offsetof(AgentConfig, module_retry_usec), 100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
-          "100ms to 60min" },
-        { "prompt-timeout", offsetof(AgentConfig, prompt_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
-          "1s to 10min" },
-        { "batch-timeout", offsetof(AgentConfig, batch_timeout_usec), 1 * USEC_PER_SEC, 600 * USEC_PER_SEC,
-          "1s to 10min" },
-        { "document-timeout", offsetof(AgentConfig, document_timeout_usec), 1 * USEC_PER_SEC,
-          600 * USEC_PER_SEC, "1s to 10min" },
-        { "revocation-refresh", offsetof(AgentConfig, revocation_refresh_usec), 1 * USEC_PER_SEC,
-          24 * 3600 * USEC_PER_SEC, "1s to 1440min" },
+/* Reads value into field (the key's member of the AgentConfig). Returns 0, -EINVAL when the value is
+ * refused (the key's message then says why), or -ENOMEM. */
+typedef int (*ConfigKeyParser)(AgentConfig *c, const ConfigKey *k, const char *value, void *field);
+
+struct ConfigKey {
+        NamedField field;
+        ConfigKeyParser parse;
+        bool (*valid)(const char *value);            /* key_string(), key_strv_append() */
+        int (*number)(const char *s, uint64_t *ret); /* key_number(): parse_duration() or parse_size() */
+        uint64_t min, max;                           /* durations (µs), sizes (bytes), millimetres */
+        const char *refused; /* after the key's name, before "got 'VALUE'": why a value is refused */
 };
 
-static int
-parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error);
-static int
-parse_signature_place(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error);
+static bool absolute_path_ok(const char *value) {
+        return value[0] == '/';
+}
 
-static int
-parse_line(AgentConfig *c, char *key, char *value, const char *name, unsigned line, char **ret_error) {
+static bool not_empty(const char *value) {
+        return !isempty(value);
+}
+
+/* A string that k->valid accepts, replacing the one before. */
+static int key_string(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        if (!k->valid(value))
+                return -EINVAL;
+        return free_and_strdup(field, value);
+}
+
+/* A string that k->valid accepts, added to a strv. */
+static int key_strv_append(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        if (!k->valid(value))
+                return -EINVAL;
+        return strv_extend(field, value);
+}
+
+static int key_boolean(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                return -EINVAL;
+        *(bool *) field = r;
+        return 0;
+}
+
+/* A duration or a size, by k->number, from k->min to k->max. */
+static int key_number(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
         uint64_t u;
-        int r;
+        if (k->number(value, &u) < 0 || u < k->min || u > k->max)
+                return -EINVAL;
+        *(uint64_t *) field = u;
+        return 0;
+}
 
-        if (streq(key, "module")) {
-                if (value[0] != '/')
-                        return config_error(
-                                ret_error, name, line, "module needs an absolute path, got '%s'", value);
-                return strv_extend(&c->module_paths, value);
-        }
-        if (streq(key, "use-p11-kit-registry")) {
-                r = parse_boolean(value);
-                if (r < 0)
-                        return config_error(
-                                ret_error, name, line, "use-p11-kit-registry must be yes or no, got '%s'",
-                                value);
-                c->use_p11kit_registry = r;
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(duration_keys); i++) {
-                const DurationKey *d = &duration_keys[i];
-                if (!streq(key, d->key))
+static int key_audit_rotation(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        AuditLogOptions o = *(AuditLogOptions *) field;
+        if (audit_log_parse_rotation(value, &o) < 0)
+                return -EINVAL;
+        *(AuditLogOptions *) field = o;
+        return 0;
+}
+
+static int key_log_level(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        int r = log_level_from_string(value);
+        if (r < 0)
+                return -EINVAL;
+        *(int *) field = r;
+        return 0;
+}
+
+static int key_millimetres(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
+        char *end = NULL;
+        double mm;
+
+        errno = 0;
+        mm = strtod(value, &end);
+        if (errno != 0 || end == value || *end != '\0' || !(mm >= k->min && mm <= k->max))
+                return -EINVAL;
+        *(double *) field = mm;
+        return 0;
+}
+
+static int key_signature_image(AgentConfig *c, const ConfigKey *k, const char *value, void *field);
+static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *value, void *field);
+
+#define CONFIG_FIELD(key, member) .field = { key, offsetof(AgentConfig, member) }
+/* A duration key's parser, bounds and refusal. */
+#define DURATION(lo, hi, range)                                     \
+        key_number, .number = parse_duration, .min = lo, .max = hi, \
+                    .refused = "must be a duration from " range ","
+
+static const ConfigKey config_keys[] = {
+        { CONFIG_FIELD("module", module_paths), key_strv_append, .valid = absolute_path_ok,
+          .refused = "needs an absolute path," },
+        { CONFIG_FIELD("use-p11-kit-registry", use_p11kit_registry), key_boolean,
+          .refused = "must be yes or no," },
+        { CONFIG_FIELD("poll-interval", poll_usec),
+          DURATION(100 * USEC_PER_MSEC, 60 * USEC_PER_SEC, "100ms to 60s") },
+        { CONFIG_FIELD("helper-timeout", helper_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("module-retry", module_retry_usec),
+          DURATION(100 * USEC_PER_MSEC, 3600 * USEC_PER_SEC, "100ms to 60min") },
+        { CONFIG_FIELD("prompt-timeout", prompt_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("batch-timeout", batch_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("document-timeout", document_timeout_usec),
+          DURATION(1 * USEC_PER_SEC, 600 * USEC_PER_SEC, "1s to 10min") },
+        { CONFIG_FIELD("revocation-refresh", revocation_refresh_usec),
+          DURATION(1 * USEC_PER_SEC, 24 * 3600 * USEC_PER_SEC, "1s to 1440min") },
+        { CONFIG_FIELD("pin-cache-personal", pin_cache_personal_usec),
+          DURATION(0, 24 * 3600 * USEC_PER_SEC, "0 (off) to 1440min (such as 5min)") },
+        { CONFIG_FIELD("pin-cache-organization", pin_cache_organization_usec),
+          DURATION(0, 24 * 3600 * USEC_PER_SEC, "0 (off) to 1440min (such as 5min)") },
+        { CONFIG_FIELD("audit-log", audit_log_path), key_string, .valid = absolute_path_ok,
+          .refused = "needs an absolute path," },
+        { CONFIG_FIELD("audit-rotate", audit_options), key_audit_rotation,
+          .refused = "must be no, monthly, a size of at least 64K (such as 50M), or monthly,SIZE;" },
+        { CONFIG_FIELD("pinentry", pinentry_program), key_string, .valid = not_empty,
+          .refused = "needs a program name or path," },
+        { CONFIG_FIELD("log-level", log_level), key_log_level,
+          .refused = "must be one of debug, info, notice, warning, err;" },
+        { CONFIG_FIELD("max-document-size", max_document_size), key_number, .number = parse_size,
+          .min = UINT64_C(1) << 20, .max = UINT64_C(1) << 40,
+          .refused = "must be a size from 1M to 1T (such as 2G)," },
+        { CONFIG_FIELD("signature-image", signature_images), key_signature_image,
+          .refused = "needs a certificate's SHA-256 fingerprint and the absolute path of a PNG," },
+        { CONFIG_FIELD("signature-place", signature_places), key_signature_place,
+          .refused =
+                  "needs PAGE,X,Y,W,H (PAGE from 1 or 'last', the rectangle in PDF points with a positive "
+                  "width and height), after a certificate's SHA-256 fingerprint or alone," },
+        { CONFIG_FIELD("seal-diameter", seal_diameter_mm), key_millimetres, .min = 10, .max = 100,
+          .refused = "must be the seal's size in mm, from 10 to 100," },
+};
+
+static int parse_line(
+        AgentConfig *c, const char *key, const char *value, const char *name, unsigned line,
+        char **ret_error) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                int r;
+
+                if (!streq(key, k->field.name))
                         continue;
-                if (parse_duration(value, &u) < 0 || u < d->min || u > d->max)
-                        return config_error(
-                                ret_error, name, line, "%s must be a duration from %s, got '%s'", key,
-                                d->range, value);
-                *(uint64_t *) ((uint8_t *) c + d->offset) = u;
-                return 0;
-        }
-        if (streq(key, "audit-log")) {
-                if (value[0] != '/')
-                        return config_error(
-                                ret_error, name, line, "audit-log needs an absolute path, got '%s'", value);
-                return free_and_strdup(&c->audit_log_path, value);
-        }
-        if (streq(key, "audit-rotate")) {
-                AuditLogOptions o = c->audit_options;
-                if (audit_log_parse_rotation(value, &o) < 0)
-                        return config_error(
-                                ret_error, name, line,
-                                "audit-rotate must be no, monthly, a size of at least 64K (such as 50M), or "
-                                "monthly,SIZE; got '%s'",
-                                value);
-                c->audit_options = o;
-                return 0;
-        }
-        if (streq(key, "pinentry")) {
-                if (isempty(value))
-                        return config_error(ret_error, name, line, "pinentry needs a program name or path");
-                return free_and_strdup(&c->pinentry_program, value);
-        }
-        if (streq(key, "log-level")) {
-                r = log_level_from_string(value);
-                if (r < 0)
-                        return config_error(
-                                ret_error, name, line,
-                                "log-level must be one of debug, info, notice, warning, err; got '%s'",
-                                value);
-                c->log_level = r;
-                return 0;
-        }
-        if (streq(key, "max-document-size")) {
-                if (parse_size(value, &u) < 0 || u < (UINT64_C(1) << 20) || u > (UINT64_C(1) << 40))
-                        return config_error(
-                                ret_error, name, line,
-                                "max-document-size must be a size from 1M to 1T (such as 2G), got '%s'",
-                                value);
-                c->max_document_size = u;
-                return 0;
-        }
-        if (streq(key, "pin-cache-personal") || streq(key, "pin-cache-organization")) {
-                if (parse_duration(value, &u) < 0 || u > 24 * 3600 * USEC_PER_SEC)
-                        return config_error(
-                                ret_error, name, line,
-                                "%s must be a duration from 0 (off) to 1440min (such as 5min), got '%s'",
-                                key, value);
-                if (streq(key, "pin-cache-personal"))
-                        c->pin_cache_personal_usec = u;
-                else
-                        c->pin_cache_organization_usec = u;
-                return 0;
-        }
-        if (streq(key, "signature-image"))
-                return parse_signature_image(c, value, name, line, ret_error);
-        if (streq(key, "signature-place"))
-                return parse_signature_place(c, value, name, line, ret_error);
-        if (streq(key, "seal-diameter")) {
-                char *end = NULL;
-                double mm;
-
-                errno = 0;
-                mm = strtod(value, &end);
-                if (errno != 0 || end == value || *end != '\0' || !(mm >= 10 && mm <= 100))
-                        return config_error(
-                                ret_error, name, line,
-                                "seal-diameter must be the seal's size in mm, from 10 to 100, got '%s'",
-                                value);
-                c->seal_diameter_mm = mm;
-                return 0;
+                r = k->parse(c, k, value, &NAMED_FIELD(c, &k->field, uint8_t));
+                if (r == -EINVAL)
+                        return config_error(ret_error, name, line, "%s %s got '%s'", key, k->refused, value);
+                return r;
         }
         return config_error(ret_error, name, line, "unknown key '%s' (see kysod.conf(5))", key);
 }
@@ -247,8 +265,7 @@ static size_t parse_fingerprint(const char *value, char hex[static 65], const ch
 }
 
 /* "[SHA256] PAGE,X,Y,W,H", PAGE from 1 or "last": as the `visible` option, for the requests without it. */
-static int
-parse_signature_place(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
+static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
         AgentSignaturePlace item = {}, *n;
         const char *p = value;
         unsigned page = 0;
@@ -269,12 +286,7 @@ parse_signature_place(AgentConfig *c, const char *value, const char *name, unsig
         if (!p || sscanf(p, ",%lf,%lf,%lf,%lf%n", &v[0], &v[1], &v[2], &v[3], &end) != 4 || p[end] != '\0' ||
             !isfinite(v[0]) || !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) ||
             !(v[3] > 0 && v[3] < 14400) || fabs(v[0]) > 14400 || fabs(v[1]) > 14400)
-                return config_error(
-                        ret_error, name, line,
-                        "signature-place needs PAGE,X,Y,W,H (PAGE from 1 or 'last', the rectangle in PDF points "
-                        "with a positive width and height), after a certificate's SHA-256 fingerprint or "
-                        "alone, got '%s'",
-                        value);
+                return -EINVAL;
         item.place.set = true;
         item.place.page = item.place.from_end ? 0 : page - 1;
         item.place.rect = (PdfRect){ v[0], v[1], v[2], v[3] };
@@ -304,22 +316,17 @@ const PdfPlace *agent_config_signature_place(const AgentConfig *c, const char *s
 }
 
 /* "SHA256 PATH": the fingerprint, then the PNG's absolute path. */
-static int
-parse_signature_image(AgentConfig *c, const char *value, const char *name, unsigned line, char **ret_error) {
+static int key_signature_image(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
         _cleanup_free_ char *item = NULL;
         char hex[65];
         const char *p;
         size_t n = parse_fingerprint(value, hex, &p);
 
         if (n != 64 || p[0] != '/')
-                return config_error(
-                        ret_error, name, line,
-                        "signature-image needs a certificate's SHA-256 fingerprint and the absolute path of a "
-                        "PNG, got '%s'",
-                        value);
+                return -EINVAL;
         if (asprintf(&item, "%s %s", hex, p) < 0)
                 return -ENOMEM;
-        return strv_extend(&c->signature_images, item);
+        return strv_extend(field, item);
 }
 
 const char *agent_config_signature_image(const AgentConfig *c, const char *sha256) {

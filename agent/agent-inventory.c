@@ -42,14 +42,6 @@ static char *name_to_string(const X509_NAME *name) {
         return s;
 }
 
-static int asn1_time_to_unix(const ASN1_TIME *t, int64_t *ret) {
-        struct tm tm = {};
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return -EBADMSG;
-        *ret = (int64_t) timegm(&tm);
-        return 0;
-}
-
 static int64_t floor_div(int64_t a, int64_t b) {
         int64_t q = a / b;
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
@@ -118,6 +110,7 @@ int certificate_info_from_x509(
         EVP_PKEY *pkey;
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned md_len = 0;
+        time_t not_before, not_after;
         int r;
 
         if (!der || size == 0 || size > LONG_MAX)
@@ -157,12 +150,13 @@ int certificate_info_from_x509(
         if (!info.sha256)
                 return -ENOMEM;
 
-        r = asn1_time_to_unix(X509_get0_notBefore(x), &info.not_before);
+        r = asn1_time_to_unix(X509_get0_notBefore(x), &not_before);
+        if (r >= 0)
+                r = asn1_time_to_unix(X509_get0_notAfter(x), &not_after);
         if (r < 0)
                 return r;
-        r = asn1_time_to_unix(X509_get0_notAfter(x), &info.not_after);
-        if (r < 0)
-                return r;
+        info.not_before = not_before;
+        info.not_after = not_after;
         info.days_left = floor_div(info.not_after - now, 86400);
 
         pkey = X509_get0_pubkey(x);

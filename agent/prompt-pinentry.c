@@ -799,17 +799,31 @@ static void close_idle(PinentryPrompter *p) {
                 session_close(p, true, 0);
 }
 
-/* A prompt that starts with its own texts: in the prepared process if there is one (still taking its
- * options, or idle and fresh), else in a new one. */
-static int begin_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t) {
-        if (p->op == OP_PREPARE || (p->idle && p->fresh))
-                return continue_prompt(p, op, t);
-        close_idle(p);
-        return start_prompt(p, op, t);
+/* A prompt with its own texts: in the prepared process if there is one (still taking its options, or idle
+ * and fresh), a GETPIN also in the process its confirmation kept, else in a new one. userdata is kept for
+ * the answer once the prompt is under way. */
+static int begin_prompt(PinentryPrompter *p, PinentryOp op, const PromptText *t, void *userdata) {
+        int r;
+
+        if (p->op == OP_PREPARE || (p->idle && (p->fresh || op == OP_GETPIN)))
+                r = continue_prompt(p, op, t);
+        else {
+                close_idle(p);
+                r = start_prompt(p, op, t);
+        }
+        if (r < 0)
+                return r;
+        p->userdata = userdata;
+        return 0;
 }
 
 static PinentryPrompter *to_pinentry(Prompter *base) {
         return (PinentryPrompter *) base;
+}
+
+/* A prompt is shown or asked for: a prepared process, or none, leaves room for another. */
+static bool busy(const PinentryPrompter *p) {
+        return p->op != OP_NONE && p->op != OP_PREPARE;
 }
 
 static int
@@ -820,7 +834,7 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
 
         if (!req || !handler)
                 return -EINVAL;
-        if (p->op != OP_NONE && p->op != OP_PREPARE)
+        if (busy(p))
                 return -EBUSY;
 
         r = prompt_text_confirm(req, &t);
@@ -830,12 +844,11 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
         }
         if (r < 0)
                 return r;
-        r = begin_prompt(p, OP_CONFIRM, &t);
+        r = begin_prompt(p, OP_CONFIRM, &t, userdata);
         if (r < 0)
                 return r;
         p->keep_after_confirm = req->flags & PROMPT_FLAG_PIN_NEXT;
         p->confirm_handler = handler;
-        p->userdata = userdata;
         return 0;
 }
 
@@ -847,18 +860,16 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
 
         if (!req || !handler)
                 return -EINVAL;
-        if (p->op != OP_NONE && p->op != OP_PREPARE)
+        if (busy(p))
                 return -EBUSY;
 
         r = prompt_text_pin(req, &t);
         if (r < 0)
                 return r;
-        r = p->idle || p->op == OP_PREPARE ? continue_prompt(p, OP_GETPIN, &t)
-                                           : start_prompt(p, OP_GETPIN, &t);
+        r = begin_prompt(p, OP_GETPIN, &t, userdata);
         if (r < 0)
                 return r;
         p->pin_handler = handler;
-        p->userdata = userdata;
         return 0;
 }
 
@@ -870,17 +881,16 @@ pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandl
 
         if (!handler)
                 return -EINVAL;
-        if (p->op != OP_NONE && p->op != OP_PREPARE)
+        if (busy(p))
                 return -EBUSY;
 
         r = prompt_text_pinpad(token_label, &t);
         if (r < 0)
                 return r;
-        r = begin_prompt(p, OP_MESSAGE, &t);
+        r = begin_prompt(p, OP_MESSAGE, &t, userdata);
         if (r < 0)
                 return r;
         p->confirm_handler = handler;
-        p->userdata = userdata;
         return 0;
 }
 
@@ -910,8 +920,7 @@ static void pinentry_cancel(Prompter *base) {
 }
 
 static bool pinentry_busy(Prompter *base) {
-        PinentryOp op = to_pinentry(base)->op;
-        return op != OP_NONE && op != OP_PREPARE;
+        return busy(to_pinentry(base));
 }
 
 static void pinentry_free(Prompter *base) {

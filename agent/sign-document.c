@@ -325,12 +325,10 @@ static void doc_check_failed(SignRequest *r, SignDoc *d, int error) {
 static int doc_job_submit(
         SignRequest *r, size_t idx, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job,
         WorkerCancelFunc cancel, void *j) {
-        int k = agent_worker_submit(r->owner->worker, run, done, free_job, j, r, &r->job);
+        int k = request_job_submit(r, run, done, free_job, j);
 
-        if (k < 0) {
-                free_job(j);
+        if (k < 0)
                 return k;
-        }
         worker_job_set_cancel(r->job, cancel);
         r->job_doc = idx;
         return 0;
@@ -352,9 +350,7 @@ static void existing_check_done(void *data, void *userdata) {
                           "this document. Give the .p7s the leader signed for this file."),
                         ARTICLE_SEAL);
         else if (k >= 0) {
-                content_digests_done(&d->digests);
-                d->digests = j->digests;
-                j->digests = (ContentDigests){};
+                content_digests_move(&d->digests, &j->digests);
                 free(d->existing);
                 d->existing = TAKE_PTR(j->existing);
                 d->existing_size = j->existing_size;
@@ -394,9 +390,7 @@ static void doc_hash_done(void *data, void *userdata) {
         if (k < 0)
                 doc_read_failed(r, d, k);
         else {
-                content_digests_done(&d->digests);
-                d->digests = j->digests;
-                j->digests = (ContentDigests){};
+                content_digests_move(&d->digests, &j->digests);
                 d->is_pdf = j->is_pdf;
                 d->hashed = true;
                 k = doc_check(r, d, j);

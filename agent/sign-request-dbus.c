@@ -720,20 +720,15 @@ static DBusHandlerResult request_message(DBusConnection *c, DBusMessage *m, void
         return bus_method_dispatch(request_methods, ELEMENTSOF(request_methods), c, m, r);
 }
 
-static DBusHandlerResult sign_filter(DBusConnection *c, DBusMessage *m, void *userdata) {
+/* A client that leaves cancels its requests. */
+static void sign_peer_left(const char *name, void *userdata) {
         AgentSign *s = userdata;
-        const char *name = bus_read_peer_left(m);
-        (void) c;
 
-        if (!name)
-                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        /* A client that leaves cancels its requests. */
         for (SignRequest *r = s->requests, *next; r; r = next) {
                 next = r->next;
                 if (streq_ptr(r->sender, name))
                         request_cancel(r, "the client disconnected");
         }
-        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
 static const DBusObjectPathVTable request_vtable = { .message_function = request_message };
@@ -742,21 +737,12 @@ int agent_sign_bus_register(AgentSign *s) {
         if (!dbus_connection_register_fallback(s->bus, SIGN_REQUEST_PATH_PREFIX, &request_vtable, s))
                 return -ENOMEM;
         s->registered = true;
-        if (!dbus_connection_add_filter(s->bus, sign_filter, s, NULL))
-                return -ENOMEM;
-        s->filter_added = true;
-        dbus_bus_add_match(
-                s->bus,
-                "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-                "member='NameOwnerChanged',arg2=''",
-                NULL);
-        return 0;
+        return bus_peer_left_watch_new(s->bus, sign_peer_left, s, &s->left_watch);
 }
 
 void agent_sign_bus_unregister(AgentSign *s) {
-        if (s->filter_added)
-                dbus_connection_remove_filter(s->bus, sign_filter, s);
+        s->left_watch = bus_peer_left_watch_free(s->left_watch);
         if (s->registered)
                 dbus_connection_unregister_object_path(s->bus, SIGN_REQUEST_PATH_PREFIX);
-        s->filter_added = s->registered = false;
+        s->registered = false;
 }

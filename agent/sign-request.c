@@ -181,6 +181,15 @@ void request_respond(SignRequest *r) {
                 agent_sign_queue_kick(s);
 }
 
+int request_job_submit(
+        SignRequest *r, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job, void *j) {
+        int k = agent_worker_submit(r->owner->worker, run, done, free_job, j, r, &r->job);
+
+        if (k < 0)
+                free_job(j);
+        return k;
+}
+
 /* The one place a request's state changes. A move the table does not list is a bug in the agent: refused,
  * so that a request never signs from a state it should not be in. */
 int request_set_state(SignRequest *r, RequestState s) {

@@ -26,6 +26,7 @@
 #include "agent-sign.h"
 #include "agent-worker.h"
 #include "audit/audit-events.h"
+#include "dbus/bus-method.h"
 #include "dbus/dbus-error-names.h"
 #include "formats/cades-sign.h"
 #include "formats/content-digest.h"
@@ -209,7 +210,8 @@ struct AgentSign {
         AgentWorker *worker;     /* network waits and document reading, off the loop */
         SignRequest *requests;   /* in arrival order */
         unsigned counter;
-        bool registered, filter_added;
+        bool registered;
+        BusPeerLeftWatch *left_watch; /* cancels the requests of a client that leaves */
         /* The policy of the last request, given again while nothing it was read from changed. */
         PolicyCache *policy_cache;
 };
@@ -221,6 +223,10 @@ SignRequest *request_free(SignRequest *r);
 int request_set_state(SignRequest *r, RequestState s);
 /* request_set_state(), and on a refused move the request fails (Internal): false, r may be gone. */
 bool request_enter(SignRequest *r, RequestState s);
+/* Runs j on the agent's worker threads as r's job (r->job), r being done's userdata. The job owns j from
+ * here, also on failure. */
+int request_job_submit(
+        SignRequest *r, WorkerRunFunc run, WorkerDoneFunc done, WorkerFreeFunc free_job, void *j);
 /* Runs the request's next step (from the defer source request_schedule() enables). */
 void request_step(SignRequest *r);
 /* Records what is unrecorded, sends Response, frees r (or leaves it to the token's last answer). */

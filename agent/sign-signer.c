@@ -28,23 +28,6 @@ static bool strv_has(char *const *l, const char *s) {
         return false;
 }
 
-static char *name_entry(X509 *cert, int nid) {
-        X509_NAME *n = X509_get_subject_name(cert);
-        int i = X509_NAME_get_index_by_NID(n, nid, -1);
-        unsigned char *utf8 = NULL;
-        char *s;
-        int len;
-
-        if (i < 0)
-                return NULL;
-        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-        if (len < 0)
-                return NULL;
-        s = strndup((const char *) utf8, (size_t) len);
-        OPENSSL_free(utf8);
-        return s;
-}
-
 /* The token's identity for the audit records, so the report can tell tokens apart by serial. */
 static int set_token_fields(SignRequest *r, const P11Token *t) {
         const struct {
@@ -161,8 +144,8 @@ int signer_prepare(SignRequest *r) {
                 request_fail_errno(r, k, msg); /* -ENOTUNIQ InvalidArgs, -ENOKEY and -ENODEV NoToken */
                 return -ECANCELED;
         }
-        r->cert_cn = name_entry(r->cert, NID_commonName);
-        r->cert_o = name_entry(r->cert, NID_organizationName);
+        r->cert_cn = x509_subject_entry(r->cert, NID_commonName);
+        r->cert_o = x509_subject_entry(r->cert, NID_organizationName);
         k = cades_signing_certificate(r->cert, &r->signing_certificate, &r->signing_certificate_size);
         if (k < 0)
                 return k;
@@ -261,13 +244,7 @@ int signer_validate_start(SignRequest *r) {
                 &j);
         if (k < 0)
                 return k;
-        k = agent_worker_submit(
-                r->owner->worker, cert_check_job_run, validate_done, cert_check_job_free, j, r, &r->job);
-        if (k < 0) {
-                cert_check_job_free(j);
-                return k;
-        }
-        return 0;
+        return request_job_submit(r, cert_check_job_run, validate_done, cert_check_job_free, j);
 }
 
 char *signer_unusable(AgentSign *s, SignRequest *r, const char *cert_uri, bool *ret_revoked) {

@@ -293,12 +293,9 @@ static int timestamp_start(SignRequest *r, SignDoc *d) {
                 &j);
         if (k < 0)
                 return k;
-        k = agent_worker_submit(
-                r->owner->worker, timestamp_job_run, timestamp_done, timestamp_job_free, j, r, &r->job);
-        if (k < 0) {
-                timestamp_job_free(j);
+        k = request_job_submit(r, timestamp_job_run, timestamp_done, timestamp_job_free, j);
+        if (k < 0)
                 return k;
-        }
         r->job_doc = (size_t) (d - r->docs);
         return 0;
 }

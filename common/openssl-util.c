@@ -57,3 +57,33 @@ char *x509_subject_entry(X509 *x, int nid) {
         OPENSSL_free(u);
         return s;
 }
+
+int asn1_time_to_unix(const ASN1_TIME *t, time_t *ret) {
+        struct tm tm = {};
+
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+                return -EBADMSG;
+        *ret = timegm(&tm);
+        return 0;
+}
+
+time_t asn1_time_seconds(const ASN1_TIME *t) {
+        time_t s;
+        return asn1_time_to_unix(t, &s) < 0 ? (time_t) -1 : s;
+}
+
+int openssl_der_take(unsigned char *der, int len, uint8_t **ret, size_t *ret_size) {
+        uint8_t *copy;
+
+        if (len <= 0 || !der) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        copy = memdup(der, (size_t) len);
+        OPENSSL_free(der);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        *ret_size = (size_t) len;
+        return 0;
+}

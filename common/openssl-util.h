@@ -8,6 +8,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
+#include <time.h>
 
 #include "hex.h"
 #include "macro.h"
@@ -47,6 +48,15 @@ int x509_read_pem_file(const char *path, X509 **ret);
 /* The first entry nid (e.g. NID_commonName) of x's subject as UTF-8, newly allocated; NULL when the subject
  * has none, it cannot be converted, or on OOM. */
 char *x509_subject_entry(X509 *x, int nid);
+
+/* The DER an i2d_*() call allocated at der (len: what it returned), moved to a buffer to free(): der is
+ * freed in any case. -ENOMEM also when the encoding failed (len <= 0). */
+int openssl_der_take(unsigned char *der, int len, uint8_t **ret, size_t *ret_size);
+
+/* t as seconds since the epoch: 0, or -EBADMSG when t is NULL or cannot be read. */
+int asn1_time_to_unix(const ASN1_TIME *t, time_t *ret);
+/* The same, with (time_t) -1 for a time that cannot be read: for comparisons that a missing time fails. */
+time_t asn1_time_seconds(const ASN1_TIME *t);
 
 /* Drains the OpenSSL error queue into a short newly allocated string (the last error's reason), or NULL. */
 char *openssl_error_string(void);

@@ -2,7 +2,8 @@
 #pragma once
 /* string-table: enum <-> name lookups over a "const char *const NAME_table[]" indexed by the enum, as
  * systemd's DEFINE_STRING_TABLE_LOOKUP: NAME_to_string() gives NULL for a value outside the table,
- * NAME_from_string() the value or -EINVAL (NULL, unknown name). Names are compared exactly. */
+ * NAME_from_string() the value or -EINVAL (NULL, unknown name). Names are compared exactly. Tables of
+ * messages are read with string_table_get(). */
 
 #include <sys/types.h>
 
@@ -16,6 +17,13 @@ static inline ssize_t string_table_lookup(const char *const *table, size_t len, 
                 if (streq_ptr(table[i], key))
                         return (ssize_t) i;
         return -EINVAL;
+}
+
+/* table[i], or fallback for a value outside the table or without an entry: for the enums whose values each
+ * have a text for the user (N_()-marked, translated by the caller) and others share one. */
+static inline const char *
+string_table_get(const char *const *table, size_t len, ssize_t i, const char *fallback) {
+        return i >= 0 && (size_t) i < len && table[i] ? table[i] : fallback;
 }
 
 #define _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, scope)               \

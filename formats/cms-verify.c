@@ -136,15 +136,6 @@ bool cms_verify_result_all_ok(const CmsVerifyResult *r) {
 
 /* --- small helpers */
 
-static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *ret) {
-        struct tm tm = {};
-
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return -EBADMSG;
-        *ret = timegm(&tm);
-        return 0;
-}
-
 static char *obj_to_dotted(const ASN1_OBJECT *o) {
         char buf[128];
         int n;
@@ -395,6 +386,27 @@ static int ess_v2_first_hash_nid(const ASN1_STRING *seq) {
         return alg ? algor_digest_nid(alg) : NID_undef;
 }
 
+/* The single value of the signed attribute nid, a SEQUENCE, decoded as item to its last byte (the caller
+ * frees it); ret_der, if not NULL, the SEQUENCE's DER. NULL for anything else. */
+static void *
+signed_attr_decode(CMS_SignerInfo *si, int nid, const ASN1_ITEM *item, const ASN1_STRING **ret_der) {
+        const ASN1_TYPE *t = signed_attr_single(si, nid);
+        const unsigned char *p;
+        ASN1_VALUE *v;
+
+        if (!t || t->type != V_ASN1_SEQUENCE)
+                return NULL;
+        p = t->value.sequence->data;
+        v = ASN1_item_d2i(NULL, &p, t->value.sequence->length, item);
+        if (v && p != t->value.sequence->data + t->value.sequence->length) {
+                ASN1_item_free(v, item);
+                return NULL;
+        }
+        if (v && ret_der)
+                *ret_der = t->value.sequence;
+        return v;
+}
+
 static CmsSigningCert check_signing_cert(CMS_SignerInfo *si, X509 *signer, int *ret_digest_nid) {
         _cleanup_(ESS_SIGNING_CERT_freep) ESS_SIGNING_CERT *v1 = NULL;
         _cleanup_(ESS_SIGNING_CERT_V2_freep) ESS_SIGNING_CERT_V2 *v2 = NULL;
@@ -407,27 +419,19 @@ static CmsSigningCert check_signing_cert(CMS_SignerInfo *si, X509 *signer, int *
         if (n1 > 1 || n2 > 1)
                 return CMS_SIGNING_CERT_MALFORMED;
         if (n1 == 1) {
-                const ASN1_TYPE *t = signed_attr_single(si, NID_id_smime_aa_signingCertificate);
-                const unsigned char *p;
-
-                if (!t || t->type != V_ASN1_SEQUENCE)
-                        return CMS_SIGNING_CERT_MALFORMED;
-                p = t->value.sequence->data;
-                v1 = d2i_ESS_SIGNING_CERT(NULL, &p, t->value.sequence->length);
-                if (!v1 || p != t->value.sequence->data + t->value.sequence->length)
+                v1 = signed_attr_decode(
+                        si, NID_id_smime_aa_signingCertificate, ASN1_ITEM_rptr(ESS_SIGNING_CERT), NULL);
+                if (!v1)
                         return CMS_SIGNING_CERT_MALFORMED;
         }
         if (n2 == 1) {
-                const ASN1_TYPE *t = signed_attr_single(si, NID_id_smime_aa_signingCertificateV2);
-                const unsigned char *p;
+                const ASN1_STRING *der;
 
-                if (!t || t->type != V_ASN1_SEQUENCE)
+                v2 = signed_attr_decode(
+                        si, NID_id_smime_aa_signingCertificateV2, ASN1_ITEM_rptr(ESS_SIGNING_CERT_V2), &der);
+                if (!v2)
                         return CMS_SIGNING_CERT_MALFORMED;
-                p = t->value.sequence->data;
-                v2 = d2i_ESS_SIGNING_CERT_V2(NULL, &p, t->value.sequence->length);
-                if (!v2 || p != t->value.sequence->data + t->value.sequence->length)
-                        return CMS_SIGNING_CERT_MALFORMED;
-                *ret_digest_nid = ess_v2_first_hash_nid(t->value.sequence);
+                *ret_digest_nid = ess_v2_first_hash_nid(der);
         } else
                 *ret_digest_nid = NID_sha1;
         if (!signer)
@@ -588,7 +592,7 @@ static void verify_timestamp_der(
         if (!tst || p != (*content)->data + (*content)->length || TS_TST_INFO_get_version(tst) != 1)
                 TS_FAIL(CMS_TIMESTAMP_MALFORMED, "TSTInfo does not parse");
 
-        if (asn1_time_to_time_t(TS_TST_INFO_get_time(tst), &t->gen_time) >= 0)
+        if (asn1_time_to_unix(TS_TST_INFO_get_time(tst), &t->gen_time) >= 0)
                 t->has_gen_time = true;
         t->policy_oid = obj_to_dotted(TS_TST_INFO_get_policy_id(tst));
         t->serial_hex = asn1_integer_to_hex(TS_TST_INFO_get_serial(tst));
@@ -795,7 +799,7 @@ static void verify_signed_attrs(
         if (n > 0) {
                 t = signed_attr_single(si, NID_pkcs9_signingTime);
                 if (t && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME) &&
-                    asn1_time_to_time_t(t->value.asn1_string, &s->signing_time) >= 0)
+                    asn1_time_to_unix(t->value.asn1_string, &s->signing_time) >= 0)
                         s->has_signing_time = true;
                 else
                         set_problem(s, CMS_PROBLEM_MALFORMED, "signing-time attribute does not parse");

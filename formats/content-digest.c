@@ -109,6 +109,12 @@ void content_digests_done(ContentDigests *c) {
         *c = (ContentDigests){};
 }
 
+void content_digests_move(ContentDigests *to, ContentDigests *from) {
+        content_digests_done(to);
+        *to = *from;
+        *from = (ContentDigests){};
+}
+
 ssize_t content_read_fd(void *userdata, void *buf, size_t size) {
         int fd = *(int *) userdata;
 

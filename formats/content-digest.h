@@ -43,6 +43,8 @@ int content_digests_finish(ContentDigests *c);
 /* The finished digest for nid, or NULL. */
 const uint8_t *content_digests_get(const ContentDigests *c, int nid, size_t *ret_size);
 void content_digests_done(ContentDigests *c);
+/* Moves from's digests into to (whose own are dropped); from is left empty. */
+void content_digests_move(ContentDigests *to, ContentDigests *from);
 
 /* A ContentReadFunc over a file descriptor: userdata points to the int fd. Retries on EINTR. */
 ssize_t content_read_fd(void *userdata, void *buf, size_t size);

@@ -295,10 +295,16 @@ static int oh_write(Reader *rd, FILE *f, qpdf_oh oh) {
         return 0;
 }
 
-static int memstream_close(FILE *f, char **buf, char **ret) {
-        if (fclose(f) != 0) {
+/* Closes the memstream f on *buf, written by a loop that ended with r: the text in *ret, or r, or qpdf's
+ * error (about what), or -ENOMEM. */
+static int memstream_finish(Reader *rd, FILE *f, char **buf, int r, const char *what, char **ret) {
+        if (r >= 0)
+                r = check_qpdf(rd, what);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0) {
                 *buf = mfree(*buf);
-                return -ENOMEM;
+                return r;
         }
         *ret = TAKE_PTR(*buf);
         return 0;
@@ -342,13 +348,7 @@ static int dict_entries(Reader *rd, qpdf_oh dict, const char *const *skip, char 
                 r = oh_write(rd, f, v);
                 qpdf_oh_release(rd->q, v);
         }
-        if (r >= 0)
-                r = check_qpdf(rd, "cannot read a dictionary");
-        if (r < 0) {
-                fclose(f);
-                return r;
-        }
-        return memstream_close(f, &buf, ret);
+        return memstream_finish(rd, f, &buf, r, "cannot read a dictionary", ret);
 }
 
 /* The items of array as PDF text separated by spaces. */
@@ -368,13 +368,7 @@ static int array_items(Reader *rd, qpdf_oh array, char **ret) {
                 r = oh_write(rd, f, item);
                 qpdf_oh_release(rd->q, item);
         }
-        if (r >= 0)
-                r = check_qpdf(rd, "cannot read an array");
-        if (r < 0) {
-                fclose(f);
-                return r;
-        }
-        return memstream_close(f, &buf, ret);
+        return memstream_finish(rd, f, &buf, r, "cannot read an array", ret);
 }
 
 /* The items of dict[key] when it is an array ("" when absent or not an array), and its reference when it

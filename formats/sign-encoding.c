@@ -8,28 +8,12 @@
 #include <openssl/x509.h>
 
 #include "macro.h"
+#include "openssl-util.h"
 #include "sign-encoding.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_SIG *, X509_SIG_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
-
-static int copy_out(unsigned char *der, int len, uint8_t **ret, size_t *ret_size) {
-        uint8_t *copy;
-
-        if (len <= 0 || !der)
-                return -ENOMEM;
-        copy = malloc((size_t) len);
-        if (!copy) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        memcpy(copy, der, (size_t) len);
-        OPENSSL_free(der);
-        *ret = copy;
-        *ret_size = (size_t) len;
-        return 0;
-}
 
 int digest_info_wrap(
         int digest_nid, const uint8_t *digest, size_t digest_size, uint8_t **ret, size_t *ret_size) {
@@ -50,7 +34,7 @@ int digest_info_wrap(
             ASN1_OCTET_STRING_set(os, digest, (int) digest_size) != 1)
                 return -ENOMEM;
         len = i2d_X509_SIG(sig, &der);
-        return copy_out(der, len, ret, ret_size);
+        return openssl_der_take(der, len, ret, ret_size);
 }
 
 int ecdsa_signature_raw_to_der(const uint8_t *raw, size_t raw_size, uint8_t **ret, size_t *ret_size) {
@@ -70,7 +54,7 @@ int ecdsa_signature_raw_to_der(const uint8_t *raw, size_t raw_size, uint8_t **re
                 return -ENOMEM;
         r = s = NULL; /* owned by sig now */
         len = i2d_ECDSA_SIG(sig, &der);
-        return copy_out(der, len, ret, ret_size);
+        return openssl_der_take(der, len, ret, ret_size);
 }
 
 /* The DER of the signed attributes as a SET OF (DER order: elements sorted by their encoding), which is what

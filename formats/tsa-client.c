@@ -359,16 +359,11 @@ int tsa_response_check(
                 return r;
         }
 
-        uint8_t *token = malloc((size_t) len);
-        if (!token) {
-                OPENSSL_free(der);
+        r = openssl_der_take(der, len, ret_token, ret_token_size);
+        if (r < 0) {
                 cms_timestamp_done(&info);
-                return tsa_fail(ret_error, -ENOMEM, "out of memory");
+                return tsa_fail(ret_error, r, "out of memory");
         }
-        memcpy(token, der, (size_t) len);
-        OPENSSL_free(der);
-        *ret_token = token;
-        *ret_token_size = (size_t) len;
         if (ret_info)
                 *ret_info = info;
         else

@@ -5,12 +5,11 @@
  * and has no context-specific login for CKA_ALWAYS_AUTHENTICATE keys nor PSS parameters in 0.4.12. The
  * helper needs exactly those, and a dozen calls, so it talks to the module directly. */
 #include <dlfcn.h>
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <p11-kit/pkcs11.h>
 #include <string.h>
 
 #include "fileio.h"
+#include "formats/sign-encoding.h"
 #include "log.h"
 #include "macro.h"
 #include "p11-helper.h"
@@ -595,34 +594,6 @@ static CK_RSA_PKCS_MGF_TYPE hash_mgf(P11Hash hash) {
                                          : CKG_MGF1_SHA256;
 }
 
-/* PKCS#11 returns ECDSA signatures as r || s; CMS and X.509 want the DER ECDSA-Sig-Value. */
-static int ecdsa_to_der(const uint8_t *raw, size_t n, uint8_t **ret, size_t *ret_size) {
-        if (n == 0 || n % 2 != 0)
-                return -EBADMSG;
-        ECDSA_SIG *sig = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(raw, (int) (n / 2), NULL), *s = BN_bin2bn(raw + n / 2, (int) (n / 2), NULL);
-        if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-                ECDSA_SIG_free(sig);
-                BN_free(r);
-                BN_free(s);
-                return -ENOMEM;
-        }
-        unsigned char *der = NULL;
-        int len = i2d_ECDSA_SIG(sig, &der);
-        ECDSA_SIG_free(sig);
-        if (len <= 0)
-                return -ENOMEM;
-        *ret = malloc((size_t) len);
-        if (!*ret) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        memcpy(*ret, der, (size_t) len);
-        OPENSSL_free(der);
-        *ret_size = (size_t) len;
-        return 0;
-}
-
 static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11SignReply *reply) {
         bool protected_auth = req->flags & P11_FLAG_PROTECTED_AUTH;
         /* A batch's later signatures use the login of its first: the person typed the PIN (or used the PIN
@@ -756,7 +727,8 @@ static int do_sign(Helper *h, const P11SignRequest *req, HelperError *e, P11Sign
 
         reply->always_authenticate = always;
         if (req->mechanism.algorithm == P11_SIGN_ECDSA) {
-                if (ecdsa_to_der(sig, sig_size, &reply->signature, &reply->signature_size) < 0)
+                /* PKCS#11 returns ECDSA signatures as r || s; CMS and X.509 want the DER ECDSA-Sig-Value. */
+                if (ecdsa_signature_raw_to_der(sig, sig_size, &reply->signature, &reply->signature_size) < 0)
                         return fail(e, P11_ERROR_FUNCTION_FAILED, "malformed ECDSA signature");
         } else {
                 reply->signature = malloc(sig_size);

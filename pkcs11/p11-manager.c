@@ -98,8 +98,11 @@ struct P11Manager {
         void *userdata;
         Helper **helpers;
         size_t n_helpers;
+        /* The visible tokens and their certificates, NULL-terminated, built when asked for after a change.
+         */
         const P11Token **token_view;
         const P11Certificate **cert_view;
+        size_t n_token_view, n_cert_view;
         sd_event_source **reapers; /* child sources of killed helpers that had not died yet */
         size_t n_reapers;
         bool freeing;
@@ -1089,57 +1092,68 @@ P11Manager *p11_manager_free(P11Manager *m) {
         return NULL;
 }
 
-int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n) {
-        size_t n = 0;
+static int views_build(P11Manager *m) {
+        size_t n_tokens = 0, n_certs = 0, t = 0, c = 0;
 
-        if (!m || !ret || !ret_n)
-                return -EINVAL;
-        if (!m->token_view) {
-                size_t total = 0;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        total += m->helpers[i]->n_tokens;
-                m->token_view = calloc(total + 1, sizeof(P11Token *));
-                if (!m->token_view)
-                        return -ENOMEM;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++)
-                                if (m->helpers[i]->tokens[j]->visible)
-                                        m->token_view[n++] = &m->helpers[i]->tokens[j]->token;
+        if (m->token_view)
+                return 0;
+        for (size_t i = 0; i < m->n_helpers; i++)
+                for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
+                        n_tokens++;
+                        n_certs += m->helpers[i]->tokens[j]->n_certs;
+                }
+        m->token_view = calloc(n_tokens + 1, sizeof(P11Token *));
+        m->cert_view = calloc(n_certs + 1, sizeof(P11Certificate *));
+        if (!m->token_view || !m->cert_view) {
+                views_invalidate(m);
+                return -ENOMEM;
         }
-        for (n = 0; m->token_view[n]; n++)
-                ;
-        *ret = m->token_view;
-        *ret_n = n;
+        for (size_t i = 0; i < m->n_helpers; i++)
+                for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
+                        ModuleToken *mt = m->helpers[i]->tokens[j];
+                        if (!mt->visible)
+                                continue;
+                        m->token_view[t++] = &mt->token;
+                        for (size_t k = 0; k < mt->n_certs; k++)
+                                m->cert_view[c++] = &mt->certs[k];
+                }
+        m->n_token_view = t;
+        m->n_cert_view = c;
         return 0;
 }
 
-int p11_manager_get_certificates(P11Manager *m, const P11Certificate *const **ret, size_t *ret_n) {
-        size_t n = 0;
+/* The views (views_build()), each pair of outputs only when asked for. */
+static int views_get(
+        P11Manager *m, const P11Token *const **ret_tokens, size_t *ret_n_tokens,
+        const P11Certificate *const **ret_certs, size_t *ret_n_certs) {
+        int r;
 
-        if (!m || !ret || !ret_n)
+        if (!m)
                 return -EINVAL;
-        if (!m->cert_view) {
-                size_t total = 0;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++)
-                                total += m->helpers[i]->tokens[j]->n_certs;
-                m->cert_view = calloc(total + 1, sizeof(P11Certificate *));
-                if (!m->cert_view)
-                        return -ENOMEM;
-                for (size_t i = 0; i < m->n_helpers; i++)
-                        for (size_t j = 0; j < m->helpers[i]->n_tokens; j++) {
-                                ModuleToken *t = m->helpers[i]->tokens[j];
-                                if (!t->visible)
-                                        continue;
-                                for (size_t k = 0; k < t->n_certs; k++)
-                                        m->cert_view[n++] = &t->certs[k];
-                        }
+        r = views_build(m);
+        if (r < 0)
+                return r;
+        if (ret_tokens) {
+                *ret_tokens = m->token_view;
+                *ret_n_tokens = m->n_token_view;
         }
-        for (n = 0; m->cert_view[n]; n++)
-                ;
-        *ret = m->cert_view;
-        *ret_n = n;
+        if (ret_certs) {
+                *ret_certs = m->cert_view;
+                *ret_n_certs = m->n_cert_view;
+        }
         return 0;
+}
+
+int p11_manager_get_tokens(P11Manager *m, const P11Token *const **ret, size_t *ret_n) {
+        if (!ret || !ret_n)
+                return -EINVAL;
+        return views_get(m, ret, ret_n, NULL, NULL);
+}
+
+int p11_manager_get_certificates(P11Manager *m, const P11Certificate *const **ret, size_t *ret_n) {
+        if (!ret || !ret_n)
+                return -EINVAL;
+        return views_get(m, NULL, NULL, ret, ret_n);
 }
 
 int p11_manager_get_pin_flags(P11Manager *m, const char *uri, unsigned *ret_flags) {
@@ -1236,6 +1250,26 @@ module_token_of(P11Manager *m, const P11Certificate *cert, Helper **ret_helper, 
         return -ENODEV;
 }
 
+/* A SIGN or LOGIN whose frame is encoded in *frame (taken over, also on failure), queued on h: its answer
+ * goes to cb (sign_done()). The callback never runs from inside this call: a send failure completes it from
+ * the loop. */
+static int sign_request_enqueue(
+        Helper *h, uint8_t type, P11Writer *frame, uint64_t slot_id, bool pipelined, P11SignCallback cb,
+        void *userdata) {
+        Request *req;
+        int r;
+
+        r = request_new(h, type, h->manager->config.sign_timeout_usec, sign_done, frame, &req);
+        if (r < 0)
+                return r;
+        req->slot_id = slot_id;
+        req->sign_cb = cb;
+        req->sign_userdata = userdata;
+        req->pipelined = pipelined;
+        helper_enqueue(h, req);
+        return 0;
+}
+
 int p11_manager_sign(
         P11Manager *m, const char *cert_uri, const Secret *pin, const struct P11SignMechanism *mechanism,
         const void *digest, size_t digest_size, unsigned flags, P11SignCallback cb, void *userdata) {
@@ -1245,7 +1279,6 @@ int p11_manager_sign(
         Helper *found_helper;
         ModuleToken *found_token;
         _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
-        Request *req;
         int r;
 
         if (!m || !mechanism || !digest || !cb ||
@@ -1286,16 +1319,8 @@ int p11_manager_sign(
         r = p11_encode_sign_request(&w, 0, &sr);
         if (r < 0)
                 return r;
-        r = request_new(found_helper, P11_MSG_SIGN, m->config.sign_timeout_usec, sign_done, &w, &req);
-        if (r < 0)
-                return r;
-        req->slot_id = sr.slot_id;
-        req->sign_cb = cb;
-        req->sign_userdata = userdata;
-        req->pipelined = !pin && !pin_pad;
-        /* The callback must not run from inside this call: a send failure completes it from the loop. */
-        helper_enqueue(found_helper, req);
-        return 0;
+        return sign_request_enqueue(
+                found_helper, P11_MSG_SIGN, &w, sr.slot_id, !pin && !pin_pad, cb, userdata);
 }
 
 /* The one present token a URI names: -ENODEV for none, -ENOTUNIQ for several. */
@@ -1334,7 +1359,6 @@ int p11_manager_login(
         _cleanup_(p11_writer_done) P11Writer w = {}; /* holds the PIN until the request takes it */
         Helper *h;
         ModuleToken *t;
-        Request *req;
         int r;
 
         if (!m || !cb || secret_size(pin) > P11_PIN_MAX || (pin && secret_size(pin) == 0))
@@ -1352,14 +1376,7 @@ int p11_manager_login(
         r = p11_encode_login_request(&w, 0, &lr);
         if (r < 0)
                 return r;
-        r = request_new(h, P11_MSG_LOGIN, m->config.sign_timeout_usec, sign_done, &w, &req);
-        if (r < 0)
-                return r;
-        req->slot_id = lr.slot_id;
-        req->sign_cb = cb;
-        req->sign_userdata = userdata;
-        helper_enqueue(h, req);
-        return 0;
+        return sign_request_enqueue(h, P11_MSG_LOGIN, &w, lr.slot_id, false, cb, userdata);
 }
 
 static void logout_done(Helper *h, Request *req, const P11Frame *reply, int error) {

@@ -81,13 +81,6 @@ static void format_time(time_t t, char buf[static 32]) {
                 snprintf(buf, 32, "?");
 }
 
-static time_t asn1_to_time(const ASN1_TIME *t) {
-        struct tm tm;
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return (time_t) -1;
-        return timegm(&tm);
-}
-
 _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -105,19 +98,14 @@ _printf_(3, 4) static int finish(CertValidation *v, CertStatus status, const cha
 /* finish() with a stable code and its parameters (key, value, ..., NULL): the text is the code's
  * (policy_reason_render()), so that the audit log can render it again in its reader's language. */
 _sentinel_ static int finish_coded(CertValidation *v, CertStatus status, const char *code, ...) {
-        char **params = NULL, *text = NULL;
         va_list ap;
         int r;
 
         va_start(ap, code);
-        r = policy_reason_buildv(code, ap, &params, &text);
+        r = policy_reason_setv(code, ap, &v->reason_params, &v->reason);
         va_end(ap);
         if (r < 0)
                 return r;
-        free(v->reason);
-        v->reason = text;
-        strv_free(v->reason_params);
-        v->reason_params = params;
         v->reason_code = code;
         v->status = status;
         return 0;
@@ -527,7 +515,8 @@ int cert_validate(
                 at = time(NULL);
         v.at = at;
 
-        time_t nb = asn1_to_time(X509_get0_notBefore(cert)), na = asn1_to_time(X509_get0_notAfter(cert));
+        time_t nb = asn1_time_seconds(X509_get0_notBefore(cert)),
+               na = asn1_time_seconds(X509_get0_notAfter(cert));
         v.days_left = na == (time_t) -1 ? 0 : (int) ((na - at) / 86400 - (na < at ? 1 : 0));
         if (na == (time_t) -1 || nb == (time_t) -1) {
                 r =

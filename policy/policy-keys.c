@@ -184,6 +184,7 @@ struct PolicyKey {
         const char *expected; /* N_(): why a value that cannot be read is refused */
         const char *too_small, *too_large;          /* N_(): for a value outside min..max; NULL: expected */
         const char *(*canonical)(const char *word); /* lists: a word's canonical name, NULL when refused */
+        bool (*valid)(const char *v);               /* strings: whether v may be kept; NULL: any */
 };
 
 static int bad_value(ParseState *st, const PolicyKey *k, const char *v, const char *msg) {
@@ -263,22 +264,12 @@ static int key_size(ParseState *st, const PolicyKey *k, const char *v, void *fie
         return 0;
 }
 
-static int key_absolute_path(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        if (v[0] != '/')
-                return bad_value(st, k, v, k->expected);
-        return free_and_strdup(field, v);
+static bool absolute_path_ok(const char *v) {
+        return v[0] == '/';
 }
 
-static int key_url(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        if (!url_ok(v))
-                return bad_value(st, k, v, k->expected);
-        return free_and_strdup(field, v);
-}
-
-static int key_http_url(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        if (!startswith(v, "http://"))
-                return bad_value(st, k, v, k->expected);
-        return key_url(st, k, v, field);
+static bool http_url_ok(const char *v) {
+        return startswith(v, "http://") && url_ok(v);
 }
 
 /* A line of text for a document (a name, a place): UTF-8, no control characters. */
@@ -291,19 +282,17 @@ static bool text_ok(const char *v) {
         return true;
 }
 
-static int key_text(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        if (!text_ok(v))
+/* A string that k->valid accepts, replacing the one before. */
+static int key_string(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (k->valid && !k->valid(v))
                 return bad_value(st, k, v, k->expected);
         return free_and_strdup(field, v);
 }
 
-static int key_text_append(ParseState *st, const PolicyKey *k, const char *v, void *field) {
-        if (!text_ok(v))
-                return bad_value(st, k, v, k->expected);
-        return strv_extend(field, v);
-}
-
+/* A string that k->valid accepts, added to a strv. */
 static int key_strv_append(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        if (k->valid && !k->valid(v))
+                return bad_value(st, k, v, k->expected);
         return strv_extend(field, v);
 }
 
@@ -493,10 +482,10 @@ static const PolicyKey policy_keys[] = {
           .too_small = N_("0 would refuse every OCSP answer; give the longest age to accept, such as 1d") },
         { SECTION_PLAIN, "revocation", "crl-cache-max-age", key_seconds, POLICY_FIELD(crl_cache_max_age_sec),
           .once = true, .max = UINT_MAX, .expected = DURATION_EXPECTED },
-        { SECTION_PLAIN, "revocation", "cache", key_absolute_path, POLICY_FIELD(cache_dir), .once = true,
-          .expected = N_("expected an absolute path") },
-        { SECTION_PLAIN, "revocation", "proxy", key_http_url, POLICY_FIELD(proxy), .once = true,
-          .expected = N_("expected http://HOST:PORT") },
+        { SECTION_PLAIN, "revocation", "cache", key_string, POLICY_FIELD(cache_dir), .once = true,
+          .valid = absolute_path_ok, .expected = N_("expected an absolute path") },
+        { SECTION_PLAIN, "revocation", "proxy", key_string, POLICY_FIELD(proxy), .once = true,
+          .valid = http_url_ok, .expected = N_("expected http://HOST:PORT") },
         { SECTION_PLAIN, "revocation", "rewrite", key_rewrite,
           .expected =
                   N_("expected two URLs: FROM TO, for example http://ocsp.ca.ptc http://ocsp.ca.gov.vn") },
@@ -512,8 +501,8 @@ static const PolicyKey policy_keys[] = {
         { SECTION_PLAIN, "algorithms", "rsa-padding", key_rsa_padding, POLICY_FIELD(rsa_padding),
           .once = true, .expected = N_("expected pkcs1 or pss") },
 
-        { SECTION_PLAIN, "timestamp", "url", key_url, POLICY_FIELD(tsa_url), .once = true,
-          .expected = N_("expected an http:// or https:// URL") },
+        { SECTION_PLAIN, "timestamp", "url", key_string, POLICY_FIELD(tsa_url), .once = true,
+          .valid = url_ok, .expected = N_("expected an http:// or https:// URL") },
         { SECTION_PLAIN, "timestamp", "timeout", key_seconds, POLICY_FIELD(tsa_timeout_sec), .once = true,
           .min = 1, .max = 300, .expected = TIMEOUT_RANGE },
         { SECTION_PLAIN, "timestamp", "clock-skew", key_seconds, POLICY_FIELD(clock_skew_sec), .once = true,
@@ -531,14 +520,14 @@ static const PolicyKey policy_keys[] = {
         { SECTION_PLAIN, "documents", "max-size", key_size, POLICY_FIELD(max_document_size), .once = true,
           .min = 1, .max = 1024 * 1024, .expected = N_("expected a size from 1M to 1T, such as 2G") },
 
-        { SECTION_PLAIN, "report", "organization", key_text, POLICY_FIELD(report_organization), .once = true,
-          .expected = REPORT_TEXT_EXPECTED },
-        { SECTION_PLAIN, "report", "place", key_text, POLICY_FIELD(report_place), .once = true,
-          .expected = REPORT_TEXT_EXPECTED },
-        { SECTION_PLAIN, "report", "addressee", key_text_append, POLICY_FIELD(report_addressees),
-          .expected = REPORT_TEXT_EXPECTED },
-        { SECTION_PLAIN, "report", "signer-title", key_text, POLICY_FIELD(report_signer_title), .once = true,
-          .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "organization", key_string, POLICY_FIELD(report_organization),
+          .once = true, .valid = text_ok, .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "place", key_string, POLICY_FIELD(report_place), .once = true,
+          .valid = text_ok, .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "addressee", key_strv_append, POLICY_FIELD(report_addressees),
+          .valid = text_ok, .expected = REPORT_TEXT_EXPECTED },
+        { SECTION_PLAIN, "report", "signer-title", key_string, POLICY_FIELD(report_signer_title),
+          .once = true, .valid = text_ok, .expected = REPORT_TEXT_EXPECTED },
 
         { SECTION_PLAIN, "pin", "max-cache", key_seconds, POLICY_FIELD(pin_cache_max_sec), .once = true,
           .max = 24 * 3600, .expected = N_("expected a duration from 0 (never) to 24h, such as 5min") },

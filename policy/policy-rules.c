@@ -35,17 +35,15 @@ static char *name_of(X509 *x) {
         return s;
 }
 
+static const char *const kind_label_table[_CERT_KIND_MAX] = {
+        [CERT_KIND_PERSONAL] = N_("a personal certificate"),
+        [CERT_KIND_ORGANIZATION] = N_("an organisation certificate"),
+        [CERT_KIND_DEVICE] = N_("a device or service certificate"),
+};
+
 static const char *kind_label(CertKind k) {
-        switch (k) {
-        case CERT_KIND_PERSONAL:
-                return _("a personal certificate");
-        case CERT_KIND_ORGANIZATION:
-                return _("an organisation certificate");
-        case CERT_KIND_DEVICE:
-                return _("a device or service certificate");
-        default:
-                return _("a certificate of unknown kind");
-        }
+        return _(string_table_get(
+                kind_label_table, ELEMENTSOF(kind_label_table), k, N_("a certificate of unknown kind")));
 }
 
 bool policy_signature_counts_as_leader(
@@ -525,20 +523,14 @@ int policy_reason_render(const char *code, const char *const *params, char **ret
 /* The decision, its code and parameters (key, value, ..., NULL; a NULL value leaves its key out), and its
  * text rendered from them: the agent's answer and the audit log's re-rendering say the same. */
 _sentinel_ static int decide(RuleDecision *d, bool allow, const char *article, const char *code, ...) {
-        _cleanup_strv_free_ char **params = NULL;
-        _cleanup_free_ char *text = NULL;
         va_list ap;
         int r;
 
         va_start(ap, code);
-        r = policy_reason_buildv(code, ap, &params, &text);
+        r = policy_reason_setv(code, ap, &d->params, &d->reason);
         va_end(ap);
         if (r < 0)
                 return r;
-        free(d->reason);
-        d->reason = TAKE_PTR(text);
-        strv_free(d->params);
-        d->params = TAKE_PTR(params);
         d->allow = allow;
         d->article = article;
         d->code = code;
@@ -562,6 +554,18 @@ int policy_reason_buildv(const char *code, va_list ap, char ***ret_params, char 
                 return r;
         *ret_params = TAKE_PTR(params);
         *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+int policy_reason_setv(const char *code, va_list ap, char ***params, char **text) {
+        char **p, *t;
+        int r = policy_reason_buildv(code, ap, &p, &t);
+        if (r < 0)
+                return r;
+        strv_free(*params);
+        *params = p;
+        free(*text);
+        *text = t;
         return 0;
 }
 

@@ -129,6 +129,9 @@ bool policy_reason_is_document(const char *code);
  * Returns 0, -ENOMEM, or -EOPNOTSUPP for an unknown code. */
 int policy_reason_buildv(const char *code, va_list ap, char ***ret_params, char **ret_text);
 _sentinel_ int policy_reason_build(char ***ret_params, char **ret_text, const char *code, ...);
+/* policy_reason_buildv() into a reason kept before: on success *params and *text are freed and replaced, on
+ * failure left as they were. */
+int policy_reason_setv(const char *code, va_list ap, char ***params, char **text);
 
 /* The text of a reason code with its parameters (key, value, ..., NULL), in the current thread's language:
  * what the agent answers, and what 'kysoctl audit show' prints for a record in another language. A missing

@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
+#include "string-table.h"
 
 #define OCSP_MAX_RESPONSE (256 * 1024)
 #define CRL_MAX_SIZE (32 * 1024 * 1024)
@@ -137,30 +138,17 @@ static int set_error(char **ret_error, const char *fmt, ...) {
         return 0;
 }
 
-static time_t asn1_time_to_time_t(const ASN1_TIME *t) {
-        struct tm tm;
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return (time_t) -1;
-        return timegm(&tm);
-}
+static const char *const crl_reason_table[] = {
+        [OCSP_REVOKED_STATUS_KEYCOMPROMISE] = N_("key compromise"),
+        [OCSP_REVOKED_STATUS_CACOMPROMISE] = N_("CA compromise"),
+        [OCSP_REVOKED_STATUS_AFFILIATIONCHANGED] = N_("affiliation changed"),
+        [OCSP_REVOKED_STATUS_SUPERSEDED] = N_("superseded"),
+        [OCSP_REVOKED_STATUS_CESSATIONOFOPERATION] = N_("cessation of operation"),
+        [OCSP_REVOKED_STATUS_CERTIFICATEHOLD] = N_("certificate on hold (suspended)"),
+};
 
 static const char *crl_reason_text(int reason) {
-        switch (reason) {
-        case OCSP_REVOKED_STATUS_KEYCOMPROMISE:
-                return N_("key compromise");
-        case OCSP_REVOKED_STATUS_CACOMPROMISE:
-                return N_("CA compromise");
-        case OCSP_REVOKED_STATUS_AFFILIATIONCHANGED:
-                return N_("affiliation changed");
-        case OCSP_REVOKED_STATUS_SUPERSEDED:
-                return N_("superseded");
-        case OCSP_REVOKED_STATUS_CESSATIONOFOPERATION:
-                return N_("cessation of operation");
-        case OCSP_REVOKED_STATUS_CERTIFICATEHOLD:
-                return N_("certificate on hold (suspended)");
-        default:
-                return N_("unspecified");
-        }
+        return string_table_get(crl_reason_table, ELEMENTSOF(crl_reason_table), reason, N_("unspecified"));
 }
 
 /* RFC 5280 3.3 lets a CA drop a certificate from its CRLs once it has expired, and RFC 6960 4.4.4 lets an
@@ -168,14 +156,14 @@ static const char *crl_reason_text(int reason) {
  * source that says it keeps expired certificates, back to a date no later than this one's notAfter. Without
  * that, a certificate revoked and then expired would look as if it had never been revoked. */
 static bool expired_now(X509 *cert, time_t *ret_not_after) {
-        time_t na = asn1_time_to_time_t(X509_get0_notAfter(cert));
+        time_t na = asn1_time_seconds(X509_get0_notAfter(cert));
         *ret_not_after = na;
         return na != (time_t) -1 && time(NULL) > na;
 }
 
 /* Whether a keep-since time (expiredCertsOnCRL, archiveCutoff) covers a certificate that expired at na. */
 static bool keeps_since(const ASN1_TIME *since, time_t na) {
-        time_t t = since ? asn1_time_to_time_t(since) : (time_t) -1;
+        time_t t = since ? asn1_time_seconds(since) : (time_t) -1;
         return t != (time_t) -1 && t <= na;
 }
 
@@ -289,8 +277,8 @@ static bool ocsp_cache_good(
                 int reason = -1;
                 if (single && OCSP_single_get0_status(single, &reason, NULL, &thisupd, &nextupd) ==
                                       V_OCSP_CERTSTATUS_GOOD) {
-                        time_t now = time(NULL), made = asn1_time_to_time_t(thisupd),
-                               next = asn1_time_to_time_t(nextupd);
+                        time_t now = time(NULL), made = asn1_time_seconds(thisupd),
+                               next = asn1_time_seconds(nextupd);
                         good = made != (time_t) -1 && next != (time_t) -1 &&
                                made <= now + (time_t) p->clock_skew_sec &&
                                now - made <= (time_t) p->ocsp_max_age_sec && now < next &&
@@ -343,8 +331,9 @@ int ocsp_check_keep(
         _cleanup_(OCSP_BASICRESP_freep) OCSP_BASICRESP *bs = NULL;
         _cleanup_(OCSP_CERTID_freep) OCSP_CERTID *id = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
-        _cleanup_free_ char *reqder = NULL, *data = NULL, *detail = NULL, *cpath = NULL;
-        size_t size = 0;
+        _cleanup_free_ char *data = NULL, *detail = NULL, *cpath = NULL;
+        _cleanup_free_ uint8_t *reqder = NULL;
+        size_t size = 0, reqder_size;
         int r;
 
         *ret_error = NULL;
@@ -366,18 +355,12 @@ int ocsp_check_keep(
                 return -ENOMEM;
         unsigned char *der = NULL;
         int len = i2d_OCSP_REQUEST(req, &der);
-        if (len <= 0)
-                return -ENOMEM;
-        reqder = malloc((size_t) len);
-        if (!reqder) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        memcpy(reqder, der, (size_t) len);
-        OPENSSL_free(der);
+        r = openssl_der_take(der, len, &reqder, &reqder_size);
+        if (r < 0)
+                return r;
 
         r = http_transfer(
-                p, url, "application/ocsp-request", reqder, (size_t) len, "application/ocsp-response",
+                p, url, "application/ocsp-request", reqder, reqder_size, "application/ocsp-response",
                 p->ocsp_timeout_sec, OCSP_MAX_RESPONSE, &data, &size, &detail);
         if (r == -ENOMEM)
                 return r;
@@ -453,7 +436,7 @@ int ocsp_check_keep(
                         ret_error, _("OCSP server %s answered about another certificate, not this one"),
                         url);
         cstatus = OCSP_single_get0_status(single, &reason, &rev, &thisupd, &nextupd);
-        time_t made = asn1_time_to_time_t(thisupd), age = time(NULL) - made;
+        time_t made = asn1_time_seconds(thisupd), age = time(NULL) - made;
         if (made != (time_t) -1 && age > (time_t) p->ocsp_max_age_sec) {
                 bool minutes = p->ocsp_max_age_sec >= 60;
                 return set_error(
@@ -494,7 +477,7 @@ int ocsp_check_keep(
         case V_OCSP_CERTSTATUS_REVOKED:
                 ocsp_cache_forget(cpath);
                 *ret_result = REVOCATION_RESULT_REVOKED;
-                *ret_revoked_at = asn1_time_to_time_t(rev);
+                *ret_revoked_at = asn1_time_seconds(rev);
                 return set_error(ret_error, "%s", crl_reason_text(reason));
         default:
                 return set_error(ret_error, _("OCSP server %s does not know this certificate"), url);
@@ -576,14 +559,14 @@ static int crl_usable(const Policy *p, X509_CRL *crl, X509 *issuer, const char *
                 ERR_clear_error();
                 return set_error(ret_error, _("the CRL from %s is not signed by its CA"), url) ?: -EBADMSG;
         }
-        time_t last = asn1_time_to_time_t(X509_CRL_get0_lastUpdate(crl));
+        time_t last = asn1_time_seconds(X509_CRL_get0_lastUpdate(crl));
         if (last == (time_t) -1 || last > now + (time_t) p->clock_skew_sec)
                 return set_error(
                                ret_error, _("the CRL from %s is not valid yet (thisUpdate in the future)"),
                                url)
                                ?: -EBADMSG;
         const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-        time_t n = asn1_time_to_time_t(next);
+        time_t n = asn1_time_seconds(next);
         if (!next || n == (time_t) -1)
                 return set_error(ret_error, _("the CRL from %s has no next-update time"), url) ?: -EBADMSG;
         if (n < now - (time_t) p->clock_skew_sec) {
@@ -684,7 +667,7 @@ int crl_check_keep(
         int found = X509_CRL_get0_by_cert(crl, &rev, cert);
         if (found == 1 && rev) {
                 *ret_result = REVOCATION_RESULT_REVOKED;
-                *ret_revoked_at = asn1_time_to_time_t(X509_REVOKED_get0_revocationDate(rev));
+                *ret_revoked_at = asn1_time_seconds(X509_REVOKED_get0_revocationDate(rev));
                 int crit = 0;
                 ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
                 int reason = e ? (int) ASN1_ENUMERATED_get(e) : -1;

@@ -16,42 +16,36 @@ static const char *const signing_time_source_table[_SIGNING_TIME_SOURCE_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(signing_time_source, SigningTimeSource);
 
+static const char *const cms_problem_message_table[_CMS_PROBLEM_MAX] = {
+        [CMS_PROBLEM_OK] = N_("The document is unchanged and the signature value verifies."),
+        [CMS_PROBLEM_MALFORMED] = N_("The signature is damaged: a part of it cannot be read."),
+        [CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH] = N_(
+                "The signature file was changed after signing: its list of hash algorithms (digestAlgorithms) "
+                "does not include the hash the signer used."),
+        [CMS_PROBLEM_UNSUPPORTED_ALGORITHM] = N_("The signature uses an algorithm that is not accepted."),
+        [CMS_PROBLEM_SIGNER_CERT_MISSING] =
+                N_("The signer's certificate is not in the signature, so it cannot be checked."),
+        [CMS_PROBLEM_MISSING_SIGNED_ATTRS] =
+                N_("The signature has no signed attributes (a CAdES signature needs them)."),
+        [CMS_PROBLEM_MISSING_MESSAGE_DIGEST] =
+                N_("The signature does not say which document it signs (no message digest)."),
+        [CMS_PROBLEM_CONTENT_MISMATCH] =
+                N_("The document was changed after it was signed: its hash does not match the signature."),
+        [CMS_PROBLEM_BAD_SIGNATURE] = N_(
+                "The signature value does not verify: the signature or its signed attributes were changed, or it "
+                "was not made with this certificate's key."),
+        [CMS_PROBLEM_CONTENT_TYPE] = N_("The signed content-type attribute is missing or wrong."),
+        [CMS_PROBLEM_SIGNING_CERT_ATTR_MISMATCH] =
+                N_("The signature names another certificate than the one it carries (the certificate was "
+                   "swapped)."),
+        [CMS_PROBLEM_BAD_TIMESTAMP] = N_("The signature's time-stamp does not verify."),
+        [CMS_PROBLEM_BAD_COUNTERSIGNATURE] = N_("A countersignature on this signature does not verify."),
+};
+
 const char *cms_problem_message(CmsProblem p) {
-        switch (p) {
-        case CMS_PROBLEM_OK:
-                return _("The document is unchanged and the signature value verifies.");
-        case CMS_PROBLEM_MALFORMED:
-                return _("The signature is damaged: a part of it cannot be read.");
-        case CMS_PROBLEM_DIGEST_ALGORITHMS_MISMATCH:
-                return _("The signature file was changed after signing: its list of hash algorithms "
-                         "(digestAlgorithms) does not include the hash the signer used.");
-        case CMS_PROBLEM_UNSUPPORTED_ALGORITHM:
-                return _("The signature uses an algorithm that is not accepted.");
-        case CMS_PROBLEM_SIGNER_CERT_MISSING:
-                return _("The signer's certificate is not in the signature, so it cannot be checked.");
-        case CMS_PROBLEM_MISSING_SIGNED_ATTRS:
-                return _("The signature has no signed attributes (a CAdES signature needs them).");
-        case CMS_PROBLEM_MISSING_MESSAGE_DIGEST:
-                return _("The signature does not say which document it signs (no message digest).");
-        case CMS_PROBLEM_CONTENT_MISMATCH:
-                return _(
-                        "The document was changed after it was signed: its hash does not match the signature.");
-        case CMS_PROBLEM_BAD_SIGNATURE:
-                return _("The signature value does not verify: the signature or its signed attributes were "
-                         "changed, or it was not made with this certificate's key.");
-        case CMS_PROBLEM_CONTENT_TYPE:
-                return _("The signed content-type attribute is missing or wrong.");
-        case CMS_PROBLEM_SIGNING_CERT_ATTR_MISMATCH:
-                return _(
-                        "The signature names another certificate than the one it carries (the certificate was "
-                        "swapped).");
-        case CMS_PROBLEM_BAD_TIMESTAMP:
-                return _("The signature's time-stamp does not verify.");
-        case CMS_PROBLEM_BAD_COUNTERSIGNATURE:
-                return _("A countersignature on this signature does not verify.");
-        default:
-                return _("The signature could not be verified.");
-        }
+        return _(string_table_get(
+                cms_problem_message_table, ELEMENTSOF(cms_problem_message_table), p,
+                N_("The signature could not be verified.")));
 }
 
 void signature_check_done(SignatureCheck *c) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/prompt-dbus.h"
+#include "agent/prompt-registry.h"
 #include "dbus/dbus-event.h"
 #include "dbus/private-bus.h"
 
@@ -132,6 +133,28 @@ static inline void fake_app_free(FakeApp *f) {
         sd_event_unref(f->event);
         private_bus_stop(&f->bus);
         free(f);
+}
+
+/* A test's state: the fake application and the object under test on the agent's side, freed with it. */
+typedef struct FakeFixture {
+        FakeApp *f;
+        Prompter *p;           /* a DbusPrompter for the application */
+        PrompterRegistry *reg; /* the registry the application registers with */
+} FakeFixture;
+
+static inline FakeFixture *fake_fixture_new(void) {
+        FakeFixture *x = calloc(1, sizeof *x);
+
+        assert_non_null(x);
+        x->f = fake_app_new();
+        return x;
+}
+
+static inline void fake_fixture_free(FakeFixture *x) {
+        prompter_free(x->p);
+        prompter_registry_free(x->reg);
+        fake_app_free(x->f);
+        free(x);
 }
 
 /* The application leaves the bus (its connection closes). */

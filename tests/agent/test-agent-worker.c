@@ -118,22 +118,31 @@ static void reset(void) {
         n_freed = n_running = max_running = n_cancel_hook = 0;
 }
 
+/* A fresh loop with a worker of n_threads, the counters at zero. */
+static sd_event *start(unsigned n_threads, AgentWorker **ret) {
+        sd_event *e = NULL;
+
+        reset();
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(agent_worker_new(e, n_threads, ret), 0);
+        return e;
+}
+
+/* Submits the test job j: done() copies it into *slot (when slot is not NULL). */
+static void submit(AgentWorker *w, Job *j, Job **slot, WorkerJob **ret) {
+        assert_int_equal(agent_worker_submit(w, job_run, job_done, job_free, j, slot, ret), 0);
+}
+
 static void test_results_on_the_loop(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(1, &w);
         Job copies[5] = {}, *slots[5];
         int n_done = 0;
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 1, &w), 0);
         for (int i = 0; i < 5; i++) {
                 slots[i] = &copies[i];
-                assert_int_equal(
-                        agent_worker_submit(
-                                w, job_run, job_done, job_free, job_new(i + 1, false), &slots[i], NULL),
-                        0);
+                submit(w, job_new(i + 1, false), &slots[i], NULL);
         }
         assert_true(run_until(e, &n_freed, 5, 10 * 1000000));
         for (int i = 0; i < 5; i++) {
@@ -155,21 +164,18 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void test_loop_serves_while_a_job_waits(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
-        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(2, &w);
+        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
         Job copy = {}, *slot = &copy, *j;
         int ticks = 0;
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 2, &w), 0);
         assert_int_equal(
                 sd_event_add_time_relative(e, &timer, CLOCK_MONOTONIC, 10 * 1000, 0, on_timer, &ticks), 0);
         assert_int_equal(sd_event_source_set_enabled(timer, SD_EVENT_ON), 0);
         j = job_new(21, true);
-        assert_int_equal(agent_worker_submit(w, job_run, job_done, job_free, j, &slot, NULL), 0);
+        submit(w, j, &slot, NULL);
         assert_true(run_until(e, &ticks, 10, 5 * 1000000));
         assert_int_equal(copy.n_done, 0);
         release(j);
@@ -179,19 +185,16 @@ static void test_loop_serves_while_a_job_waits(void **state) {
 }
 
 static void test_cancel_running(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(1, &w);
         WorkerJob *job = NULL;
         Job copy = {}, *slot = &copy, *j;
         int pipe1;
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 1, &w), 0);
         j = job_new(1, true);
         pipe1 = j->pipe[1];
-        assert_int_equal(agent_worker_submit(w, job_run, job_done, job_free, j, &slot, &job), 0);
+        submit(w, j, &slot, &job);
         wait_for(&n_running, 1);
         assert_null(worker_job_cancel(job));
         assert_int_equal(write(pipe1, "x", 1), 1);
@@ -205,24 +208,17 @@ static void test_cancel_running(void **state) {
 /* A job that would wait forever (nobody else releases it) gives its only thread back when cancelled: the
  * next job runs. */
 static void test_cancel_hook_frees_the_thread(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(1, &w);
         WorkerJob *job = NULL, *queued = NULL;
         Job copies[3] = {}, *slots[3] = { &copies[0], &copies[1], &copies[2] };
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 1, &w), 0);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(1, true), &slots[0], &job), 0);
+        submit(w, job_new(1, true), &slots[0], &job);
         worker_job_set_cancel(job, job_cancel);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(2, true), &slots[1], &queued),
-                0);
+        submit(w, job_new(2, true), &slots[1], &queued);
         worker_job_set_cancel(queued, job_cancel);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(3, false), &slots[2], NULL), 0);
+        submit(w, job_new(3, false), &slots[2], NULL);
         wait_for(&n_running, 1);
         /* Queued: never runs, so nothing to interrupt. */
         worker_job_cancel(queued);
@@ -238,20 +234,15 @@ static void test_cancel_hook_frees_the_thread(void **state) {
 }
 
 static void test_cancel_queued(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(1, &w);
         WorkerJob *second = NULL;
         Job copies[2] = {}, *slots[2] = { &copies[0], &copies[1] }, *first;
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 1, &w), 0);
         first = job_new(1, true);
-        assert_int_equal(agent_worker_submit(w, job_run, job_done, job_free, first, &slots[0], NULL), 0);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(2, false), &slots[1], &second),
-                0);
+        submit(w, first, &slots[0], NULL);
+        submit(w, job_new(2, false), &slots[1], &second);
         wait_for(&n_running, 1);
         /* Still queued behind the first (one thread): freed at once, never run. */
         worker_job_cancel(second);
@@ -266,14 +257,11 @@ static void test_cancel_queued(void **state) {
 }
 
 static void test_bounded_threads(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(2, &w);
         Job *jobs[4];
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 2, &w), 0);
         for (int i = 0; i < 4; i++) {
                 jobs[i] = job_new(i, true);
                 assert_int_equal(agent_worker_submit(w, job_run, NULL, job_free, jobs[i], NULL, NULL), 0);
@@ -290,22 +278,18 @@ static void test_bounded_threads(void **state) {
 }
 
 static void test_done_cancels_a_finished_job(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(2, &w);
         WorkerJob *h[2] = {};
         Job copies[2] = {}, *slots[2] = { &copies[0], &copies[1] }, *j[2];
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 2, &w), 0);
         for (int i = 0; i < 2; i++)
                 j[i] = job_new(i, true);
         j[0]->other = &h[1];
         j[1]->other = &h[0];
         for (int i = 0; i < 2; i++)
-                assert_int_equal(
-                        agent_worker_submit(w, job_run, job_done, job_free, j[i], &slots[i], &h[i]), 0);
+                submit(w, j[i], &slots[i], &h[i]);
         wait_for(&n_running, 2);
         release(j[0]);
         release(j[1]);
@@ -318,22 +302,17 @@ static void test_done_cancels_a_finished_job(void **state) {
 }
 
 static void test_free_with_a_running_job(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         AgentWorker *w = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = start(2, &w);
         Job *j;
         int pipe1;
         (void) state;
 
-        reset();
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(agent_worker_new(e, 2, &w), 0);
         j = job_new(1, true);
         pipe1 = j->pipe[1];
-        assert_int_equal(agent_worker_submit(w, job_run, job_done, job_free, j, NULL, NULL), 0);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(2, true), NULL, NULL), 0);
-        assert_int_equal(
-                agent_worker_submit(w, job_run, job_done, job_free, job_new(3, true), NULL, NULL), 0);
+        submit(w, j, NULL, NULL);
+        submit(w, job_new(2, true), NULL, NULL);
+        submit(w, job_new(3, true), NULL, NULL);
         wait_for(&n_running, 2);
         /* Nothing waits for the running jobs; the queued one is freed at once. */
         assert_null(agent_worker_free(w));

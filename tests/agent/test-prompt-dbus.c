@@ -5,10 +5,7 @@
 
 #define SECOND (UINT64_C(1000000))
 
-typedef struct Fixture {
-        FakeApp *f;
-        Prompter *p;
-} Fixture;
+typedef FakeFixture Fixture;
 
 static const PromptDocument docs[] = {
         { .name = "to-trinh\nFAKE LINE.pdf", .size = 123456, .sha256 = "9f86d081884c7d65" },
@@ -37,10 +34,8 @@ static const PromptPinRequest pin_request = {
 };
 
 static int setup(void **state) {
-        Fixture *x = calloc(1, sizeof *x);
+        Fixture *x = fake_fixture_new();
 
-        assert_non_null(x);
-        x->f = fake_app_new();
         assert_int_equal(
                 dbus_prompter_new(
                         x->f->event, x->f->agent, dbus_bus_get_unique_name(x->f->app), APP_PATH, SECOND / 2,
@@ -51,10 +46,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        Fixture *x = *state;
-        prompter_free(x->p);
-        fake_app_free(x->f);
-        free(x);
+        fake_fixture_free(*state);
         return 0;
 }
 

@@ -6,28 +6,20 @@
 
 #define SECOND (UINT64_C(1000000))
 
-typedef struct Fixture {
-        FakeApp *f;
-        PrompterRegistry *reg;
-} Fixture;
+typedef FakeFixture Fixture;
 
 static const PromptRequest request = { .app_name = "qlvb", .role = "approve" };
 
 static int setup(void **state) {
-        Fixture *x = calloc(1, sizeof *x);
+        Fixture *x = fake_fixture_new();
 
-        assert_non_null(x);
-        x->f = fake_app_new();
         assert_int_equal(prompter_registry_new(x->f->event, x->f->agent, 0, &x->reg), 0);
         *state = x;
         return 0;
 }
 
 static int teardown(void **state) {
-        Fixture *x = *state;
-        prompter_registry_free(x->reg);
-        fake_app_free(x->f);
-        free(x);
+        fake_fixture_free(*state);
         return 0;
 }
 

@@ -479,6 +479,26 @@ static void test_transplanted_token(void **state) {
         assert_true(res->signers[0].signature_valid);
 }
 
+/* Signs doc.bin into out (B-B, the leader's key, RSA PKCS#1) with the time-stamp authority at tsa_url, which
+ * is expected to fail with error: the test server started with tsa_flag for it, or with none at all when
+ * tsa_flag is NULL. Returns what sign_file() said about it. */
+static char *sign_with_failing_tsa(const char *tsa_flag, int timeout_sec, const char *out, int error) {
+        TsaOptions o = { .url = tsa_url, .timeout_sec = timeout_sec };
+        char *msg = NULL;
+
+        if (tsa_flag)
+                tsa_start(tsa_flag);
+        assert_int_equal(
+                sign_file(
+                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
+                        "doc.bin", out, NULL, &msg),
+                error);
+        if (tsa_flag)
+                tsa_stop();
+        print_message("%s: %s\n", tsa_flag ?: "no server", msg);
+        return msg;
+}
+
 static void test_tsa_down(void **state) {
         _cleanup_free_ char *msg = NULL;
         int s, port;
@@ -494,14 +514,8 @@ static void test_tsa_down(void **state) {
         close(s);
         snprintf(tsa_url, sizeof tsa_url, "http://127.0.0.1:%d/tsa", port);
 
-        TsaOptions o = { .url = tsa_url, .timeout_sec = 5 };
         time_t before = time(NULL);
-        assert_int_equal(
-                sign_file(
-                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
-                        "doc.bin", "down.p7s", NULL, &msg),
-                -EHOSTUNREACH);
-        print_message("%s\n", msg);
+        msg = sign_with_failing_tsa(NULL, 5, "down.p7s", -EHOSTUNREACH);
         assert_non_null(strstr(msg, tsa_url));
         assert_non_null(strstr(msg, "did not answer"));
         assert_true(time(NULL) - before < 5);
@@ -516,15 +530,7 @@ static void test_tsa_hangs_or_fails(void **state) {
                 _cleanup_free_ char *msg = NULL;
                 time_t before = time(NULL);
 
-                tsa_start(flags[i]);
-                TsaOptions o = { .url = tsa_url, .timeout_sec = 2 };
-                assert_int_equal(
-                        sign_file(
-                                "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
-                                "doc.bin", "hang.p7s", NULL, &msg),
-                        -EHOSTUNREACH);
-                tsa_stop();
-                print_message("%s: %s\n", flags[i], msg);
+                msg = sign_with_failing_tsa(flags[i], 2, "hang.p7s", -EHOSTUNREACH);
                 assert_non_null(strstr(msg, tsa_url));
                 assert_non_null(
                         strstr(msg, i == 0 ? "did not answer"
@@ -536,17 +542,8 @@ static void test_tsa_hangs_or_fails(void **state) {
 }
 
 static void test_tsa_rejects(void **state) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = sign_with_failing_tsa("--bad-status", 10, "rej.p7s", -EPROTO);
 
-        tsa_start("--bad-status");
-        TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
-        assert_int_equal(
-                sign_file(
-                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
-                        "doc.bin", "rej.p7s", NULL, &msg),
-                -EPROTO);
-        tsa_stop();
-        print_message("%s\n", msg);
         assert_non_null(strstr(msg, "refused"));
         assert_non_null(strstr(msg, "rejected on purpose"));
         assert_non_null(strstr(msg, "badRequest"));
@@ -554,17 +551,8 @@ static void test_tsa_rejects(void **state) {
 }
 
 static void test_tsa_wrong_imprint(void **state) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = sign_with_failing_tsa("--wrong-imprint", 10, "wi.p7s", -EBADMSG);
 
-        tsa_start("--wrong-imprint");
-        TsaOptions o = { .url = tsa_url, .timeout_sec = 10 };
-        assert_int_equal(
-                sign_file(
-                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, CADES_PROFILE_BASELINE_B, &o,
-                        "doc.bin", "wi.p7s", NULL, &msg),
-                -EBADMSG);
-        tsa_stop();
-        print_message("%s\n", msg);
         assert_non_null(strstr(msg, "does not match the request"));
         assert_non_null(strstr(msg, "imprint"));
 }
