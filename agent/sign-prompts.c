@@ -178,6 +178,18 @@ static void declined(SignRequest *r, PromptReply reply) {
                                              "signed."));
 }
 
+/* The token goes on to sign with pin (taken over; from_cache: the kept one). The prompt is free for other
+ * requests (other tokens) while this token works. */
+static void sign_with_pin(SignRequest *r, Secret *pin, bool from_cache) {
+        secret_free(r->token.pin);
+        r->token.pin = pin;
+        r->token.pin_from_cache = from_cache;
+        prompt_release(r);
+        if (!request_enter(r, REQ_SIGNING))
+                return;
+        sign_next(r);
+}
+
 static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, void *userdata) {
         SignRequest *r = userdata;
         I18N_LOCALE_SCOPE(r->locale);
@@ -193,14 +205,7 @@ static void pin_handler(Prompter *p, PromptReply reply, int error, Secret *pin, 
                 declined(r, reply);
                 return;
         }
-        secret_free(r->token.pin);
-        r->token.pin = pin;
-        r->token.pin_from_cache = false;
-        /* The prompt is free for other requests (other tokens) while this token works. */
-        prompt_release(r);
-        if (!request_enter(r, REQ_SIGNING))
-                return;
-        sign_next(r);
+        sign_with_pin(r, pin, false);
 }
 
 static void ask_pin_prompt(SignRequest *r) {
@@ -247,13 +252,7 @@ static void ask_pin(SignRequest *r) {
 
         if (kept_pin(r, &cached) >= 0) {
                 log_debug("Using the kept PIN of token '%s'.", strna(r->token_label));
-                secret_free(r->token.pin);
-                r->token.pin = cached;
-                r->token.pin_from_cache = true;
-                prompt_release(r);
-                if (!request_enter(r, REQ_SIGNING))
-                        return;
-                sign_next(r);
+                sign_with_pin(r, cached, true);
                 return;
         }
         ask_pin_prompt(r);

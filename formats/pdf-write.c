@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,25 @@ static int begin_new_object(Writer *w, uint32_t *ret) {
 
 static void end_object(Writer *w) {
         fputs("\nendobj\n", w->f);
+}
+
+/* Starts object num as a dictionary, "<< " and the entries format gives; end_dict() closes it. */
+_printf_(4, 5) static int begin_dict(Writer *w, uint32_t num, uint32_t gen, const char *format, ...) {
+        va_list ap;
+        int r = begin_object(w, num, gen);
+
+        if (r < 0)
+                return r;
+        fputs("<< ", w->f);
+        va_start(ap, format);
+        vfprintf(w->f, format, ap);
+        va_end(ap);
+        return 0;
+}
+
+static void end_dict(Writer *w) {
+        fputs(" >>", w->f);
+        end_object(w);
 }
 
 static void write_ref(FILE *f, PdfRef r) {
@@ -372,11 +392,10 @@ static void write_dss_value(FILE *f, const PdfTail *t) {
 
 /* The catalog with the tail's /AcroForm and the given /DSS (dss_num 0: the tail's own, if any). */
 static int write_catalog(Writer *w, const PdfTail *t, uint32_t dss_num) {
-        int r = begin_object(w, t->root.num, t->root.gen);
+        int r = begin_dict(w, t->root.num, t->root.gen, "%s", strempty(t->root_entries));
 
         if (r < 0)
                 return r;
-        fprintf(w->f, "<< %s", strempty(t->root_entries));
         if (t->root_acroform)
                 fprintf(w->f, " /AcroForm %s", t->root_acroform);
         if (dss_num > 0) {
@@ -386,8 +405,7 @@ static int write_catalog(Writer *w, const PdfTail *t, uint32_t dss_num) {
                 fputs(" /DSS ", w->f);
                 write_dss_value(w->f, t);
         }
-        fputs(" >>", w->f);
-        end_object(w);
+        end_dict(w);
         return 0;
 }
 
@@ -409,10 +427,10 @@ static int write_signature_dict(
         r = pdf_date(spec->signing_time, date);
         if (r < 0)
                 return r;
-        r = begin_object(w, num, 0);
+        r = begin_dict(
+                w, num, 0, "/Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange ");
         if (r < 0)
                 return r;
-        fputs("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange ", w->f);
         *ret_range_pos = writer_pos(w);
         fprintf(w->f, "%-*s", (int) BYTE_RANGE_WIDTH, "[0 0 0 0]");
         fputs(" /Contents ", w->f);
@@ -431,21 +449,21 @@ static int write_signature_dict(
                 r = write_text_key(w->f, "/ContactInfo", spec->contact_info);
         if (r < 0)
                 return r;
-        fputs(" >>", w->f);
-        end_object(w);
+        end_dict(w);
         return 0;
 }
 
-/* An appearance object as numbered by its builder: the stream bytes follow the dictionary. */
-static int write_body(Writer *w, uint32_t num, const PdfObjectBody *b) {
+/* Object num: the dictionary dict ("<< ... >>", complete), then the stream's bytes when stream is set. */
+static int
+write_object(Writer *w, uint32_t num, const char *dict, const uint8_t *stream, size_t stream_size) {
         int r = begin_object(w, num, 0);
 
         if (r < 0)
                 return r;
-        fputs(b->dict, w->f);
-        if (b->stream) {
+        fputs(dict, w->f);
+        if (stream) {
                 fputs("\nstream\n", w->f);
-                if (b->stream_size > 0 && fwrite(b->stream, 1, b->stream_size, w->f) != b->stream_size)
+                if (stream_size > 0 && fwrite(stream, 1, stream_size, w->f) != stream_size)
                         return -ENOMEM;
                 fputs("\nendstream", w->f);
         }
@@ -476,11 +494,10 @@ write_widget(Writer *w, uint32_t num, uint32_t sig, const PdfSignatureSpec *spec
         r = pdf_text_string(spec->field_name, &t);
         if (r < 0)
                 return r;
-        r = begin_object(w, num, 0);
+        /* A field merged with its widget; printed and locked (/F 4 + 128); invisible: a zero rectangle. */
+        r = begin_dict(w, num, 0, "/Type /Annot /Subtype /Widget /FT /Sig /T %s /V ", t);
         if (r < 0)
                 return r;
-        /* A field merged with its widget; printed and locked (/F 4 + 128); invisible: a zero rectangle. */
-        fprintf(w->f, "<< /Type /Annot /Subtype /Widget /FT /Sig /T %s /V ", t);
         write_ref(w->f, (PdfRef){ .num = sig });
         fputs(" /F 132", w->f);
         if (ap > 0) {
@@ -490,8 +507,7 @@ write_widget(Writer *w, uint32_t num, uint32_t sig, const PdfSignatureSpec *spec
                 fputs(" /Rect [0 0 0 0] /P ", w->f);
                 write_ref(w->f, page);
         }
-        fputs(" >>", w->f);
-        end_object(w);
+        end_dict(w);
         return 0;
 }
 
@@ -511,14 +527,13 @@ static int write_stamp(Writer *w, uint32_t num, const char *field_name, const Pd
         r = pdf_text_string(name, &nm);
         if (r < 0)
                 return r;
-        r = begin_object(w, num, 0);
+        r = begin_dict(w, num, 0, "/Type /Annot /Subtype /Stamp /F 708");
         if (r < 0)
                 return r;
-        fputs("<< /Type /Annot /Subtype /Stamp /F 708", w->f);
         write_rect(w->f, &s->rect);
         write_ap_and_page(w->f, ap, s->page->ref);
-        fprintf(w->f, " /Contents %s /NM %s >>", contents, nm);
-        end_object(w);
+        fprintf(w->f, " /Contents %s /NM %s", contents, nm);
+        end_dict(w);
         return 0;
 }
 
@@ -552,13 +567,11 @@ static int write_page(Writer *w, const PageText *p, uint32_t widget) {
 
         if (p->annots_ref.num > 0)
                 return write_array_object(w, p->annots_ref, p->annots_items, widget);
-        r = begin_object(w, p->ref.num, p->ref.gen);
+        r = begin_dict(w, p->ref.num, p->ref.gen, "%s /Annots ", strempty(p->entries));
         if (r < 0)
                 return r;
-        fprintf(w->f, "<< %s /Annots ", strempty(p->entries));
         write_array_plus(w->f, p->annots_items, widget);
-        fputs(" >>", w->f);
-        end_object(w);
+        end_dict(w);
         return 0;
 }
 
@@ -632,13 +645,14 @@ write_acroform(Writer *w, const PdfDocumentInfo *info, uint32_t widget, PdfTail 
                 *ret_catalog = true;
                 return 0;
         }
-        r = begin_new_object(w, &num);
+        r = writer_new_object(w, &num);
+        if (r >= 0)
+                r = begin_dict(w, num, 0, "/Fields ");
         if (r < 0)
                 return r;
-        fputs("<< /Fields ", w->f);
         write_array_plus(w->f, NULL, widget);
-        fputs(" /SigFlags 3 >>", w->f);
-        end_object(w);
+        fputs(" /SigFlags 3", w->f);
+        end_dict(w);
         if (asprintf(&tail->root_acroform, "%" PRIu32 " 0 R", num) < 0) {
                 tail->root_acroform = NULL;
                 return -ENOMEM;
@@ -666,7 +680,7 @@ static int write_appearance(Writer *w, const PdfObjectBody *bodies, size_t n, ui
 
                 r = writer_new_object(w, &num);
                 if (r >= 0)
-                        r = write_body(w, num, &bodies[i]);
+                        r = write_object(w, num, bodies[i].dict, bodies[i].stream, bodies[i].stream_size);
                 if (i == 0)
                         *ret_ap = num;
         }
@@ -797,16 +811,10 @@ int pdf_signature_update_fill(PdfSignatureUpdate *u, const uint8_t *der, size_t 
 /* ---- the DSS update */
 
 static int write_stream(Writer *w, uint32_t num, const PdfBlob *b) {
-        int r = begin_object(w, num, 0);
+        char dict[64];
 
-        if (r < 0)
-                return r;
-        fprintf(w->f, "<< /Length %zu >>\nstream\n", b->size);
-        if (b->size > 0 && fwrite(b->data, 1, b->size, w->f) != b->size)
-                return -ENOMEM;
-        fputs("\nendstream", w->f);
-        end_object(w);
-        return 0;
+        snprintf(dict, sizeof dict, "<< /Length %zu >>", b->size);
+        return write_object(w, num, dict, b->data, b->size);
 }
 
 /* Writes the distinct blobs as streams; refs[i] is the object of blobs[i]. */
@@ -854,7 +862,8 @@ static size_t unique_refs(uint32_t *refs, size_t n) {
 int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t **ret, size_t *ret_size) {
         _cleanup_(writer_done) Writer w = {};
         _cleanup_free_ uint32_t *refs = NULL;
-        uint32_t *certs, *ocsps, *crls, num;
+        uint32_t *certs, *ocsps, *crls;
+        PdfRef dss_ref;
         size_t n_certs, n_ocsps, n_crls, total;
         bool new_dss;
         int r;
@@ -892,15 +901,13 @@ int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t 
 
         /* An indirect DSS is rewritten in place, so the catalog stays as it is. */
         new_dss = tail->dss_ref.num == 0;
-        if (new_dss) {
-                r = begin_new_object(&w, &num);
-        } else {
-                num = tail->dss_ref.num;
-                r = begin_object(&w, num, tail->dss_ref.gen);
-        }
+        dss_ref = new_dss ? (PdfRef){} : tail->dss_ref;
+        if (new_dss)
+                r = writer_new_object(&w, &dss_ref.num);
+        if (r >= 0)
+                r = begin_dict(&w, dss_ref.num, dss_ref.gen, "%s", strempty(tail->dss_entries));
         if (r < 0)
                 return r;
-        fprintf(w.f, "<< %s", strempty(tail->dss_entries));
         /* An existing /Type is kept rather than written twice. */
         if (!tail->dss_entries || !strstr(tail->dss_entries, "/Type "))
                 fputs(isempty(tail->dss_entries) ? "/Type /DSS" : " /Type /DSS", w.f);
@@ -919,10 +926,9 @@ int pdf_write_dss_update(const PdfTail *tail, const PdfDssContent *dss, uint8_t 
                 }
                 fputs(" >>", w.f);
         }
-        fputs(" >>", w.f);
-        end_object(&w);
+        end_dict(&w);
         if (new_dss) {
-                r = write_catalog(&w, tail, num);
+                r = write_catalog(&w, tail, dss_ref.num);
                 if (r < 0)
                         return r;
         }

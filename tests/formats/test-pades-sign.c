@@ -48,12 +48,60 @@ static void make_pdf(const char *name, const char *const *bodies, size_t n) {
 
 #define PAGE_CONTENT "<< /Length 15 >>\nstream\n0 0 m 100 100 l\nendstream"
 
+/* A document of one A4 page: object 1 the catalog, 2 the page tree, 3 the page, 4 its content, then `more`
+ * from object 5 on. The entries given are added at the end of the catalog's and the page's dictionaries. */
+typedef struct OnePage {
+        const char *catalog; /* " /Key value..." or NULL */
+        const char *page;
+        const char *content; /* NULL: PAGE_CONTENT */
+        const char *const *more;
+        size_t n_more;
+} OnePage;
+
+static void make_one_page(const char *name, const OnePage *p) {
+        _cleanup_free_ char *catalog = NULL, *page = NULL;
+        const char *objs[16];
+
+        assert_true(p->n_more <= ELEMENTSOF(objs) - 4);
+        assert_true(asprintf(&catalog, "<< /Type /Catalog /Pages 2 0 R%s >>", strempty(p->catalog)) > 0);
+        assert_true(
+                asprintf(
+                        &page, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R%s >>",
+                        strempty(p->page)) > 0);
+        objs[0] = catalog;
+        objs[1] = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
+        objs[2] = page;
+        objs[3] = p->content ?: PAGE_CONTENT;
+        for (size_t i = 0; i < p->n_more; i++)
+                objs[4 + i] = p->more[i];
+        make_pdf(name, objs, 4 + p->n_more);
+}
+
 static void make_basic(const char *name) {
-        static const char *const objs[] = {
+        make_one_page(name, &(OnePage){ .page = " /Resources << >>" });
+}
+
+/* Two A4 pages showing the same content (object 4); the second page's /Annots is object 6, an empty array.
+ * The entries given are added to the page tree's dictionary and to the second page's (NULL: none). */
+static void make_two_pages(const char *name, const char *tree, const char *second) {
+        _cleanup_free_ char *pages = NULL, *page2 = NULL;
+
+        assert_true(
+                asprintf(
+                        &pages, "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2%s /MediaBox [0 0 595 842] >>",
+                        strempty(tree)) > 0);
+        assert_true(
+                asprintf(
+                        &page2,
+                        "<< /Type /Page /Parent 2 0 R%s /Contents 4 0 R /Resources << >> /Annots 6 0 R >>",
+                        strempty(second)) > 0);
+        const char *const objs[] = {
                 "<< /Type /Catalog /Pages 2 0 R >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+                pages,
+                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
                 PAGE_CONTENT,
+                page2,
+                "[]",
         };
         make_pdf(name, objs, ELEMENTSOF(objs));
 }
@@ -425,11 +473,7 @@ static void test_xref_stream(void **state) {
 /* A form already there: a direct AcroForm with an indirect /Fields, an unsigned field named Signature1, an
  * indirect /Annots array on the page. */
 static void test_existing_form(void **state) {
-        static const char *const objs[] = {
-                "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields 6 0 R /DA (/Helv 0 Tf 0 g) >> >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots 7 0 R >>",
-                PAGE_CONTENT,
+        static const char *const more[] = {
                 "<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [0 0 0 0] /F 132 /P 3 0 R >>",
                 "[5 0 R]",
                 "[5 0 R]",
@@ -440,7 +484,11 @@ static void test_existing_form(void **state) {
         PadesOptions o = { .field_name = "Signature1" };
         size_t size;
 
-        make_pdf("form.pdf", objs, ELEMENTSOF(objs));
+        make_one_page(
+                "form.pdf", &(OnePage){ .catalog = " /AcroForm << /Fields 6 0 R /DA (/Helv 0 Tf 0 g) >>",
+                                        .page = " /Annots 7 0 R",
+                                        .more = more,
+                                        .n_more = ELEMENTSOF(more) });
         read_all(tpath("form.pdf"), &data, &size);
         assert_int_equal(pdf_document_open_memory(data, size, &doc, NULL, NULL), 0);
         const PdfDocumentInfo *info = pdf_document_info(doc);
@@ -473,20 +521,13 @@ static void test_existing_form(void **state) {
 }
 
 static void test_refusals(void **state) {
+        /* Object 5: the certifying signature, with P=1 and P=2. */
         static const char *const docmdp[] = {
-                "<< /Type /Catalog /Pages 2 0 R /Perms << /DocMDP 5 0 R >> >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-                PAGE_CONTENT,
                 "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /Reference [<< /Type "
                 "/SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P 1 /V /1.2 >> >>] "
                 "/ByteRange [0 0 0 0] /Contents <00> >>",
         };
         static const char *const docmdp2[] = {
-                "<< /Type /Catalog /Pages 2 0 R /Perms << /DocMDP 5 0 R >> >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-                PAGE_CONTENT,
                 "<< /Type /Sig /Reference [<< /TransformMethod /DocMDP /TransformParams << /P 2 >> >>] >>",
         };
         static const struct {
@@ -522,8 +563,14 @@ static void test_refusals(void **state) {
                 write_all(tpath("bad-xref.pdf"), data, size);
         }
         write_all(tpath("text.pdf"), "hello, world\n", 13);
-        make_pdf("docmdp1.pdf", docmdp, ELEMENTSOF(docmdp));
-        make_pdf("docmdp2.pdf", docmdp2, ELEMENTSOF(docmdp2));
+        make_one_page(
+                "docmdp1.pdf", &(OnePage){ .catalog = " /Perms << /DocMDP 5 0 R >>",
+                                           .more = docmdp,
+                                           .n_more = ELEMENTSOF(docmdp) });
+        make_one_page(
+                "docmdp2.pdf", &(OnePage){ .catalog = " /Perms << /DocMDP 5 0 R >>",
+                                           .more = docmdp2,
+                                           .n_more = ELEMENTSOF(docmdp2) });
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(sign_result_done) SignResult s =
@@ -634,12 +681,6 @@ static void test_wrong_size(void **state) {
 /* A 1 MiB file whose last "%%EOF" straddles the first 1 MiB chunk boundary: the marker still counts. */
 static void make_sized(const char *name, size_t stream_size) {
         _cleanup_free_ char *image = malloc(stream_size + 128);
-        const char *objs[] = {
-                "<< /Type /Catalog /Pages 2 0 R >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-                image,
-        };
 
         assert_non_null(image);
         int h = snprintf(image, 128, "<< /Length %zu >>\nstream\n", stream_size);
@@ -649,7 +690,7 @@ static void make_sized(const char *name, size_t stream_size) {
         memcpy(image + h, "%%EOF", 5);
         strcpy(image + h + stream_size, "\nendstream");
         /* The filler is not valid content, but nothing here draws the page. */
-        make_pdf(name, objs, ELEMENTSOF(objs));
+        make_one_page(name, &(OnePage){ .content = image });
 }
 
 static void test_revisions_across_chunks(void **state) {
@@ -795,6 +836,13 @@ static void assert_kyso_counts(const char *file, size_t n) {
                 assert_true(pdf_signature_counts(&res->signatures[i]));
 }
 
+/* qpdf, pdfsig and kyso's verifier all find the file sound, with n signatures, every one valid. */
+static void assert_valid_everywhere(const char *file, unsigned n) {
+        assert_qpdf_check(file);
+        assert_pdfsig(file, n);
+        assert_kyso_counts(file, n);
+}
+
 static const PdfDocumentInfo *open_info(const char *file, PdfDocument **ret) {
         int fd = open(tpath(file), O_RDONLY | O_CLOEXEC);
 
@@ -881,22 +929,6 @@ static bool rect_inside(const double r[4], const double box[4]) {
 /* Stamps on a page turned by an inherited /Rotate, on one with a /CropBox, a signature on page 2; page and
  * placement errors. */
 static void test_visible_pages(void **state) {
-        static const char *const rotated[] = {
-                "<< /Type /Catalog /Pages 2 0 R >>",
-                "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 /Rotate -270 /MediaBox [0 0 595 842] >>",
-                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
-                PAGE_CONTENT,
-                "<< /Type /Page /Parent 2 0 R /Rotate 0 /CropBox [100 100 400 500] /Contents 4 0 R "
-                "/Resources << >> /Annots 6 0 R >>",
-                "[]",
-        };
-        static const char *const cropped[] = {
-                "<< /Type /Catalog /Pages 2 0 R >>",
-                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /CropBox [50 60 400 500] "
-                "/Contents 4 0 R /Resources << >> >>",
-                PAGE_CONTENT,
-        };
         const char *const lines[] = { "PHỤ LỤC số 12/QĐ-UBND", "2026-12-06T09:41:07+07:00" };
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(60, 30, 0, 0, 255);
         _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
@@ -908,7 +940,7 @@ static void test_visible_pages(void **state) {
         const PdfDocumentInfo *info;
         PdfPage page = {};
 
-        make_pdf("rotated.pdf", rotated, ELEMENTSOF(rotated));
+        make_two_pages("rotated.pdf", " /Rotate -270", " /Rotate 0 /CropBox [100 100 400 500]");
         (void) open_info("rotated.pdf", &doc);
         assert_int_equal(pdf_document_read_page(doc, 0, &page, NULL), 0);
         assert_int_equal(page.rotate, 90);
@@ -930,9 +962,7 @@ static void test_visible_pages(void **state) {
         assert_int_equal(sign_visible("rotated.pdf", "rotated-1.pdf", NULL, &stamp), 0);
         assert_int_equal(sign_visible("rotated-1.pdf", "rotated-2.pdf", NULL, &on_page2), 0);
         assert_int_equal(sign_visible("rotated-2.pdf", "rotated-3.pdf", "seal", &seal), 0);
-        assert_qpdf_check("rotated-3.pdf");
-        assert_pdfsig("rotated-3.pdf", 3);
-        assert_kyso_counts("rotated-3.pdf", 3);
+        assert_valid_everywhere("rotated-3.pdf", 3);
 
         info = open_info("rotated-3.pdf", &doc);
         assert_int_equal(info->n_signed_widgets, 3);
@@ -972,7 +1002,7 @@ static void test_visible_pages(void **state) {
         assert_true(fabs(info->signed_widgets[1].rect[0] + info->signed_widgets[1].rect[2] - 300) < 0.01);
         doc = pdf_document_free(doc);
 
-        make_pdf("cropped.pdf", cropped, ELEMENTSOF(cropped));
+        make_one_page("cropped.pdf", &(OnePage){ .page = " /Resources << >> /CropBox [50 60 400 500]" });
         assert_int_equal(sign_visible("cropped.pdf", "cropped-1.pdf", NULL, &stamp), 0);
         assert_qpdf_check("cropped-1.pdf");
         assert_pdfsig("cropped-1.pdf", 1);
@@ -1017,9 +1047,7 @@ static void test_visible_placed_texts(void **state) {
         assert_int_equal(sign_visible("num-1.pdf", "never.pdf", "seal", &seal), -ENXIO);
         texts[1].page = 0;
         assert_int_equal(sign_visible("num-1.pdf", "num-2.pdf", "seal", &seal), 0);
-        assert_qpdf_check("num-2.pdf");
-        assert_pdfsig("num-2.pdf", 2);
-        assert_kyso_counts("num-2.pdf", 2);
+        assert_valid_everywhere("num-2.pdf", 2);
         info = open_info("num-2.pdf", &doc);
         assert_int_equal(info->n_signed_widgets, 2);
         w = info->signed_widgets[1].rect;
@@ -1028,14 +1056,7 @@ static void test_visible_placed_texts(void **state) {
         assert_true(w[1] < 250);
         doc = pdf_document_free(doc);
 
-        make_pdf(
-                "turned.pdf",
-                (const char *const[]){ "<< /Type /Catalog /Pages 2 0 R >>",
-                                       "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                                       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate 90 "
-                                       "/Contents 4 0 R /Resources << >> >>",
-                                       PAGE_CONTENT },
-                4);
+        make_one_page("turned.pdf", &(OnePage){ .page = " /Resources << >> /Rotate 90" });
         /* On a page turned a quarter, the app's place is in user space: a box 20 wide and 200 high. */
         texts[0].rect = (PdfRect){ 60, 300, 20, 200 };
         assert_int_equal(sign_visible("turned.pdf", "turned-num.pdf", "seal", &only_texts), 0);
@@ -1085,14 +1106,6 @@ static size_t count_stamps(const char *file, char **ret_first) {
  * on page 1 go into one stamp annotation there (the same update, covered by the seal's signature); a text on
  * the seal's page stays in its widget. Both signatures valid for pdfsig and for kyso's verifier. */
 static void test_visible_texts_on_other_page(void **state) {
-        static const char *const two_pages[] = {
-                "<< /Type /Catalog /Pages 2 0 R >>",
-                "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 /MediaBox [0 0 595 842] >>",
-                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
-                PAGE_CONTENT,
-                "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> /Annots 6 0 R >>",
-                "[]",
-        };
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
         _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
         _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
@@ -1112,13 +1125,11 @@ static void test_visible_texts_on_other_page(void **state) {
         const PdfDocumentInfo *info;
         PdfPage page = {};
 
-        make_pdf("two.pdf", two_pages, ELEMENTSOF(two_pages));
+        make_two_pages("two.pdf", NULL, NULL);
         assert_int_equal(sign_visible("two.pdf", "two-1.pdf", NULL, &leader), 0);
         assert_int_equal(count_stamps("two-1.pdf", NULL), 0);
         assert_int_equal(sign_visible("two-1.pdf", "two-2.pdf", "seal", &seal), 0);
-        assert_qpdf_check("two-2.pdf");
-        assert_pdfsig("two-2.pdf", 2);
-        assert_kyso_counts("two-2.pdf", 2);
+        assert_valid_everywhere("two-2.pdf", 2);
         assert_int_equal(count_stamps("two-2.pdf", &stamp), 1);
         assert_non_null(strstr(stamp, "/F 708 /Rect ["));
         assert_non_null(strstr(stamp, "/AP << /N "));
@@ -1141,9 +1152,7 @@ static void test_visible_texts_on_other_page(void **state) {
         texts[1].rect = (PdfRect){ 330, 500, 230, 20 };
         stamp = mfree(stamp);
         assert_int_equal(sign_visible("two-1.pdf", "two-3.pdf", "seal", &seal), 0);
-        assert_qpdf_check("two-3.pdf");
-        assert_pdfsig("two-3.pdf", 2);
-        assert_kyso_counts("two-3.pdf", 2);
+        assert_valid_everywhere("two-3.pdf", 2);
         assert_int_equal(count_stamps("two-3.pdf", &stamp), 1);
         info = open_info("two-3.pdf", &doc);
         assert_true(info->signed_widgets[1].rect[3] >= 520 - 0.01);
