@@ -106,3 +106,11 @@ char *utf8_escape(const char *s) {
         escape(s, out);
         return out;
 }
+
+void utf16be_hex_write(FILE *f, uint32_t cp) {
+        if (cp >= 0x10000) {
+                cp -= 0x10000;
+                fprintf(f, "%04X%04X", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+        } else
+                fprintf(f, "%04X", cp);
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Decodes the character at s, reading at most n bytes (a NUL ends a sequence early): its length (1..4) and
  * *ret_cp, or -EILSEQ when the bytes are not valid UTF-8. */
@@ -20,3 +21,7 @@ bool utf8_is_valid(const char *s);
  * (lower-case hex) and each backslash "\\", so the copy maps back to exactly the bytes of s. Text that is
  * valid UTF-8 without a backslash is copied as it is. NULL on allocation failure (s NULL: ""). */
 char *utf8_escape(const char *s);
+
+/* Writes the code point cp as UTF-16BE in upper-case hex, a surrogate pair above U+FFFF: "00E1", "D83DDE00"
+ * (PDF text strings and ToUnicode maps). */
+void utf16be_hex_write(FILE *f, uint32_t cp);

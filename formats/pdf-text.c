@@ -320,15 +320,6 @@ static int font_descriptor(PdfFont *f, const char *name, unsigned fontfile_obj, 
         return r;
 }
 
-/* Appends c as UTF-16BE hex. */
-static void put_utf16(FILE *out, uint32_t c) {
-        if (c >= 0x10000) {
-                c -= 0x10000;
-                fprintf(out, "%04X%04X", 0xd800 + (c >> 10), 0xdc00 + (c & 0x3ff));
-        } else
-                fprintf(out, "%04X", c);
-}
-
 static int to_unicode_cmap(PdfFont *f, uint8_t **ret, size_t *ret_size) {
         _cleanup_free_ char *out = NULL;
         _cleanup_fclose_ FILE *m = NULL;
@@ -360,7 +351,7 @@ static int to_unicode_cmap(PdfFont *f, uint8_t **ret, size_t *ret_size) {
 
                         if (k < 0)
                                 break;
-                        put_utf16(m, c);
+                        utf16be_hex_write(m, c);
                         i += (size_t) k;
                 }
                 fputs(">\n", m);

@@ -235,14 +235,6 @@ static int writer_finish(Writer *w, const PdfTail *t, uint8_t **ret, size_t *ret
 
 /* ---- text */
 
-static void write_utf16(FILE *f, uint32_t cp) {
-        if (cp >= 0x10000) {
-                cp -= 0x10000;
-                fprintf(f, "%04X%04X", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
-        } else
-                fprintf(f, "%04X", cp);
-}
-
 int pdf_text_string(const char *utf8, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, n;
@@ -278,7 +270,7 @@ int pdf_text_string(const char *utf8, char **ret) {
                                 fclose(f);
                                 return -EINVAL;
                         }
-                        write_utf16(f, cp);
+                        utf16be_hex_write(f, cp);
                         i += (size_t) l;
                 }
                 fputc('>', f);

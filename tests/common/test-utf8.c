@@ -57,8 +57,22 @@ static void test_escape(void **state) {
         assert_string_equal(e, "");
 }
 
+static void test_utf16be_hex(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        assert_non_null(f);
+        utf16be_hex_write(f, 'A');
+        utf16be_hex_write(f, 0x1ec7);  /* ệ */
+        utf16be_hex_write(f, 0x1f600); /* above U+FFFF: a surrogate pair */
+        assert_int_equal(fclose(f), 0);
+        assert_string_equal(buf, "00411EC7D83DDE00");
+}
+
 KYSO_TEST_MAIN({
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_utf16be_hex),
 });
