@@ -45,7 +45,7 @@ int pdf_rect_fit(const PdfRect *box, uint32_t w, uint32_t h, PdfRect *ret) {
         return 0;
 }
 
-static bool box_normalize(const double in[static 4], double out[static 4]) {
+bool pdf_box_normalize(const double in[static 4], double out[static 4]) {
         for (int i = 0; i < 4; i++)
                 if (!isfinite(in[i]))
                         return false;
@@ -59,10 +59,10 @@ static bool box_normalize(const double in[static 4], double out[static 4]) {
 int pdf_page_visible_box(const double media[static 4], const double *crop, double ret[static 4]) {
         double m[4], c[4], v[4];
 
-        if (!box_normalize(media, m))
+        if (!pdf_box_normalize(media, m))
                 return -EINVAL;
         if (crop) {
-                if (!box_normalize(crop, c))
+                if (!pdf_box_normalize(crop, c))
                         return -EINVAL;
                 v[0] = MAX(m[0], c[0]);
                 v[1] = MAX(m[1], c[1]);

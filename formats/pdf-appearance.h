@@ -45,6 +45,9 @@ int pdf_seal_rect(const PdfRect *leader, double diameter_mm, PdfRect *ret);
  * from the widget's /Rect alone, and must cover the left third of the image, not of empty margins. */
 int pdf_rect_fit(const PdfRect *box, uint32_t w, uint32_t h, PdfRect *ret);
 
+/* A box [llx lly urx ury] from two corners given in any order; false when a number is not finite. */
+bool pdf_box_normalize(const double in[static 4], double out[static 4]);
+
 /* The visible area of a page, [llx lly urx ury]: the CropBox (NULL: none) clipped to the MediaBox, each box
  * normalized first (a box may list its corners in any order). -EINVAL when the area is empty. */
 int pdf_page_visible_box(const double media[static 4], const double *crop, double ret[static 4]);

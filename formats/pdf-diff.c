@@ -49,10 +49,6 @@ static qpdf_data qpdf_open(const void *data, size_t size, const char *path) {
         return q;
 }
 
-qpdf_data pdf_qpdf_open(const void *data, size_t size) {
-        return qpdf_open(data, size, NULL);
-}
-
 /* The first n bytes of fd in a private file: in the kernel when it can (copy_file_range), else through a
  * small buffer. -ESTALE when fd is shorter than n. */
 static int copy_prefix(int fd, uint64_t n, int *ret) {

@@ -121,8 +121,6 @@ void pdf_diff_done(PdfDiff *d);
 const char *pdf_diff_verdict_to_string(PdfDiffVerdict v);
 
 /* qpdf helpers shared with pdf-verify.c. */
-/* Opens qpdf on data[0..size) with recovery off and warnings kept quiet; NULL when it cannot be read. */
-qpdf_data pdf_qpdf_open(const void *data, size_t size);
 void pdf_qpdf_closep(qpdf_data *q);
 /* The same on src's bytes [0, end): memory in place; a file by its /proc/self/fd path (qpdf's buffered reads
  * keep resident memory small), a prefix of it through a private unlinked copy. Returns 0 with *ret (NULL

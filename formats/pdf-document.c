@@ -446,14 +446,10 @@ static bool get_box(qpdf_data q, qpdf_oh a, double ret[static 4]) {
 
                 v[i] = ok ? qpdf_oh_get_numeric_value(q, item) : 0;
                 qpdf_oh_release(q, item);
-                if (!ok || !isfinite(v[i]))
+                if (!ok)
                         return false;
         }
-        ret[0] = MIN(v[0], v[2]);
-        ret[1] = MIN(v[1], v[3]);
-        ret[2] = MAX(v[0], v[2]);
-        ret[3] = MAX(v[1], v[3]);
-        return true;
+        return pdf_box_normalize(v, ret);
 }
 
 typedef struct PageRef {
