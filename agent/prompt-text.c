@@ -7,6 +7,7 @@
 #include "i18n.h"
 #include "macro.h"
 #include "prompt-text.h"
+#include "string-table.h"
 #include "utf8.h"
 
 /* A name longer than this is cut in a prompt: the dialog must still show the certificate and role. */
@@ -17,40 +18,21 @@
 #define SHORT_NAME_MAX_CHARS 24
 #define SHORT_BATCH_LIST_MAX 3
 
-static const char *const reply_names[_PROMPT_REPLY_MAX] = {
+static const char *const prompt_reply_table[_PROMPT_REPLY_MAX] = {
         [PROMPT_REPLY_YES] = "yes",
         [PROMPT_REPLY_NO] = "no",
         [PROMPT_REPLY_CANCELLED] = "cancelled",
         [PROMPT_REPLY_ERROR] = "error",
 };
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(prompt_reply, PromptReply);
 
-const char *prompt_reply_to_string(PromptReply r) {
-        if (r < 0 || r >= _PROMPT_REPLY_MAX)
-                return NULL;
-        return reply_names[r];
-}
-
-static const char *const pin_state_names[_PROMPT_PIN_STATE_MAX] = {
+static const char *const prompt_pin_state_table[_PROMPT_PIN_STATE_MAX] = {
         [PROMPT_PIN_OK] = "ok",
         [PROMPT_PIN_COUNT_LOW] = "count-low",
         [PROMPT_PIN_FINAL_TRY] = "final-try",
         [PROMPT_PIN_LOCKED] = "locked",
 };
-
-const char *prompt_pin_state_to_string(PromptPinState s) {
-        if (s < 0 || s >= _PROMPT_PIN_STATE_MAX)
-                return NULL;
-        return pin_state_names[s];
-}
-
-PromptPinState prompt_pin_state_from_string(const char *s) {
-        if (!s)
-                return _PROMPT_PIN_STATE_INVALID;
-        for (size_t i = 0; i < ELEMENTSOF(pin_state_names); i++)
-                if (streq(s, pin_state_names[i]))
-                        return (PromptPinState) i;
-        return _PROMPT_PIN_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(prompt_pin_state, PromptPinState);
 
 void prompt_text_done(PromptText *t) {
         if (!t)

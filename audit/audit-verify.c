@@ -11,10 +11,11 @@
 #include "audit-verify.h"
 #include "i18n.h"
 #include "macro.h"
+#include "string-table.h"
 
 #define LOOKAHEAD 8
 
-static const char *const problem_names[_AUDIT_PROBLEM_MAX] = {
+static const char *const audit_problem_table[_AUDIT_PROBLEM_MAX] = {
         [AUDIT_PROBLEM_NONE] = "none",
         [AUDIT_PROBLEM_CHANGED] = "changed",
         [AUDIT_PROBLEM_REMOVED] = "removed",
@@ -33,11 +34,7 @@ static const char *const problem_names[_AUDIT_PROBLEM_MAX] = {
         [AUDIT_PROBLEM_RECORDS_MISSING] = "records-missing",
 };
 
-const char *audit_problem_to_string(AuditProblem p) {
-        if (p < 0 || p >= _AUDIT_PROBLEM_MAX)
-                return NULL;
-        return problem_names[p];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(audit_problem, AuditProblem);
 
 void audit_verify_result_done(AuditVerifyResult *res) {
         res->file = mfree(res->file);
