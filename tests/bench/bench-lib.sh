@@ -47,10 +47,21 @@ bench_time() {
         echo "$(echo "$e - $s" | bc -l) $(echo "${cpu/ / + }" | bc -l)"
 }
 
+bench_settle() {
+        [[ ${bench_sync:-0} == 1 ]] || return 0
+        if declare -F bench_untimed >/dev/null; then
+                bench_untimed
+        fi
+        sync
+}
+
 # bench_pair ROUNDS NAME_A NAME_B -- A... -- B...: runs A and B alternately (A B A B ...), ROUNDS times each,
 # and sets bench_a and bench_b (median times) and bench_ratio (the median of the rounds' A/B ratios). With
 # bench_cpu=1 it also prints the CPU times and sets bench_cpu_ratio: for commands that do all their work in
 # their own processes (not through kysod), a figure that a busy machine disturbs less than the wall time.
+# With bench_sync=1 each timed command starts after an untimed `bench_untimed` (when the caller defines it:
+# removing the outputs of earlier runs, say) and `sync`: a command that makes its output durable (kysoctl
+# fsyncs it) then waits only for its own writes, not for what the other command left to write back or free.
 bench_pair() {
         local rounds=$1 name_a=$2 name_b=$3 i ta tb ca cb
         local -a a=() b=() ra=() rb=() ratios=() cpu_ratios=() cpu_a=() cpu_b=()
@@ -60,7 +71,9 @@ bench_pair() {
         shift
         b=("$@")
         for ((i = 1; i <= rounds; i++)); do
+                bench_settle
                 read -r ta ca < <(bench_time "${a[@]}") && [[ -n $ta ]] || return 1
+                bench_settle
                 read -r tb cb < <(bench_time "${b[@]}") && [[ -n $tb ]] || return 1
                 cpu_a+=("$ca")
                 cpu_b+=("$cb")
