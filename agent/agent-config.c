@@ -165,12 +165,10 @@ static int key_log_level(AgentConfig *c, const ConfigKey *k, const char *value, 
 }
 
 static int key_millimetres(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
-        char *end = NULL;
+        const char *end = NULL;
         double mm;
 
-        errno = 0;
-        mm = strtod(value, &end);
-        if (errno != 0 || end == value || *end != '\0' || !(mm >= k->min && mm <= k->max))
+        if (parse_decimal_prefix(value, &end, &mm) < 0 || *end != '\0' || !(mm >= k->min && mm <= k->max))
                 return -EINVAL;
         *(double *) field = mm;
         return 0;
@@ -283,9 +281,10 @@ static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *v
                 p += end;
         else
                 p = NULL;
-        if (!p || sscanf(p, ",%lf,%lf,%lf,%lf%n", &v[0], &v[1], &v[2], &v[3], &end) != 4 || p[end] != '\0' ||
-            !isfinite(v[0]) || !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) ||
-            !(v[3] > 0 && v[3] < 14400) || fabs(v[0]) > 14400 || fabs(v[1]) > 14400)
+        /* The numbers with a '.' in every locale (sscanf's "%lf" follows LC_NUMERIC: ',' in vi_VN). */
+        if (!p || *p != ',' || parse_decimal_list(p + 1, ',', v, 4) < 0 || !isfinite(v[0]) ||
+            !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) || !(v[3] > 0 && v[3] < 14400) ||
+            fabs(v[0]) > 14400 || fabs(v[1]) > 14400)
                 return -EINVAL;
         item.place.set = true;
         item.place.page = item.place.from_end ? 0 : page - 1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
+#include <string.h>
 #include <strings.h>
 
 #include "macro.h"
@@ -133,5 +134,62 @@ int parse_unsigned(const char *s, unsigned *ret) {
         if (v > UINT_MAX)
                 return -ERANGE;
         *ret = (unsigned) v;
+        return 0;
+}
+
+/* At most this many digits in all: the digits as one integer stay exact in a double, and one division by a
+ * power of ten then rounds correctly. */
+#define DECIMAL_MAX_DIGITS 15
+
+int parse_decimal_prefix(const char *s, const char **ret_end, double *ret) {
+        static const double pow10[] = { 1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+        const char *p = s;
+        uint64_t digits = 0;
+        unsigned n = 0, n_fraction = 0;
+        bool negative;
+
+        if (!s)
+                return -EINVAL;
+        negative = *p == '-';
+        if (negative)
+                p++;
+        if (!is_digit(*p))
+                return -EINVAL;
+        for (; is_digit(*p); p++, n++)
+                if (n < DECIMAL_MAX_DIGITS)
+                        digits = digits * 10 + (uint64_t) (*p - '0');
+        if (*p == '.') {
+                if (!is_digit(p[1]))
+                        return -EINVAL; /* "1." */
+                for (p++; is_digit(*p); p++, n++, n_fraction++)
+                        if (n < DECIMAL_MAX_DIGITS)
+                                digits = digits * 10 + (uint64_t) (*p - '0');
+        }
+        if (n > DECIMAL_MAX_DIGITS)
+                return -ERANGE;
+        *ret = (negative ? -1.0 : 1.0) * ((double) digits / pow10[n_fraction]);
+        if (ret_end)
+                *ret_end = p;
+        return 0;
+}
+
+int parse_decimal_list(const char *s, char separator, double *ret, size_t n) {
+        double v[16];
+        const char *p = s;
+        int r;
+
+        if (!s || n == 0 || n > ELEMENTSOF(v))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0 && *p++ != separator)
+                        return -EINVAL;
+                r = parse_decimal_prefix(p, &p, &v[i]);
+                if (r < 0)
+                        return r;
+        }
+        if (*p != '\0')
+                return -EINVAL;
+        memcpy(ret, v, n * sizeof(double));
         return 0;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* parse-util: the one grammar for values in kyso's configuration files (kysod.conf(5), kyso-policy.conf(5)):
- * booleans, durations, sizes and unsigned numbers. Each returns 0 (or the boolean), -EINVAL for text that is
- * not of the grammar, -ERANGE when the value does not fit; outputs are set only on success. */
+ * booleans, durations, sizes, unsigned numbers, and the decimals of PDF places and millimetres. Each returns
+ * 0 (or the boolean), -EINVAL for text that is not of the grammar, -ERANGE when the value does not fit;
+ * outputs are set only on success. */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define USEC_PER_MSEC UINT64_C(1000)
@@ -26,3 +28,12 @@ int parse_size(const char *s, uint64_t *ret_bytes);
 
 /* Decimal digits only (no sign, no blanks, no base prefix). */
 int parse_unsigned(const char *s, unsigned *ret);
+
+/* A decimal as PDF points and millimetres are written: an optional '-', digits, then optionally '.' and
+ * digits ("320", "-12.5", "0.25"), read alike in every locale (strtod() takes ',' for the point in vi_VN,
+ * and also "1e3", "inf" or hex). At most 15 digits in all, else -ERANGE. *ret_end (when not NULL) points
+ * just after the number; -EINVAL when none starts at s. */
+int parse_decimal_prefix(const char *s, const char **ret_end, double *ret);
+/* Exactly n (at most 16) such decimals separated by separator and nothing else, such as "320,150.5,240,80".
+ */
+int parse_decimal_list(const char *s, char separator, double *ret, size_t n);

@@ -25,6 +25,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "policy/policy-rules.h"
 
 #define AGENT "org.kyso.Agent1"
@@ -222,12 +223,15 @@ static bool same_file(const char *path, int fd) {
 /* "PAGE,X,Y,W,H" into o->places[which] */
 static int parse_place(const char *s, Opts *o, size_t which) {
         typeof(o->places[0]) *p = &o->places[which];
-        int n = 0;
+        const char *comma = strchr(s, ',');
+        _cleanup_free_ char *page = comma ? strndup(s, (size_t) (comma - s)) : NULL;
+        unsigned n;
 
-        if (sscanf(s, "%" SCNu32 ",%lf,%lf,%lf,%lf%n", &p->page, &p->rect[0], &p->rect[1], &p->rect[2],
-                   &p->rect[3], &n) != 5 ||
-            s[n] != '\0' || p->page == 0 || !(p->rect[2] > 0) || !(p->rect[3] > 0))
+        /* The numbers with a '.' in every locale: sscanf("%lf") would read "300,150" as 300.150 in vi_VN. */
+        if (!page || parse_unsigned(page, &n) < 0 || n == 0 ||
+            parse_decimal_list(comma + 1, ',', p->rect, 4) < 0 || !(p->rect[2] > 0) || !(p->rect[3] > 0))
                 return -EINVAL;
+        p->page = n;
         p->set = true;
         return 0;
 }

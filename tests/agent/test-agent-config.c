@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kyso-test.h"
 
+#include <locale.h>
 #include <syslog.h>
 
 #include "agent/agent-config.h"
@@ -234,6 +235,25 @@ static void test_signature_places(void **state) {
         expect_error("signature-place = first,1,2,3,4\n", "signature-place needs");
 }
 
+/* Numbers in kysod.conf are read with a '.' whatever the locale kysod runs in: in vi_VN the decimal
+ * separator is ',', and "1,320.5,120" must not become 1 and 320 then fail. */
+static void test_numbers_any_locale(void **state) {
+        _cleanup_(agent_config_freep) AgentConfig *c = NULL;
+        const PdfPlace *p;
+
+        if (!setlocale(LC_NUMERIC, "vi_VN.UTF-8"))
+                skip();
+        c = parse_ok("seal-diameter = 38.5\n"
+                     "signature-place = 1,320.5,120,210.25,70\n");
+        setlocale(LC_NUMERIC, "C");
+        assert_true(c->seal_diameter_mm == 38.5);
+        p = agent_config_signature_place(c, NULL);
+        assert_non_null(p);
+        assert_true(
+                p->page == 0 && p->rect.x == 320.5 && p->rect.y == 120 && p->rect.w == 210.25 &&
+                p->rect.h == 70);
+}
+
 KYSO_TEST_MAIN({
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_keys),
@@ -242,4 +262,5 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_load_explicit_and_search),
         cmocka_unit_test(test_signature_images),
         cmocka_unit_test(test_signature_places),
+        cmocka_unit_test(test_numbers_any_locale),
 });

@@ -156,6 +156,49 @@ static void test_unsigned(void **state) {
         assert_int_equal(parse_unsigned(NULL, &u), -EINVAL);
 }
 
+static void test_decimal(void **state) {
+        static const struct {
+                const char *s;
+                int r;
+                double v;
+                size_t used;
+        } cases[] = {
+                { "320", 0, 320, 3 },
+                { "-12.5", 0, -12.5, 5 },
+                { "0.25", 0, 0.25, 4 },
+                { "210.25,70", 0, 210.25, 6 },
+                { "1.", -EINVAL, 0, 0 },
+                { ".5", -EINVAL, 0, 0 },
+                { "1e3", 0, 1, 1 },
+                { "inf", -EINVAL, 0, 0 },
+                { "+1", -EINVAL, 0, 0 },
+                { "", -EINVAL, 0, 0 },
+                { "-", -EINVAL, 0, 0 },
+                { "0x10", 0, 0, 1 },
+                { "1234567890.12345", 0, 1234567890.12345, 16 },
+                { "1234567890.123456", -ERANGE, 0, 0 },
+        };
+        double list[4] = { 0 };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const char *end = NULL;
+                double v = -1;
+                int r = parse_decimal_prefix(cases[i].s, &end, &v);
+
+                if (r != cases[i].r)
+                        fail_msg("'%s': %d, want %d", cases[i].s, r, cases[i].r);
+                if (r == 0 && (v != cases[i].v || (size_t) (end - cases[i].s) != cases[i].used))
+                        fail_msg("'%s': %.17g after %zu bytes", cases[i].s, v, (size_t) (end - cases[i].s));
+        }
+        assert_int_equal(parse_decimal_list("320.5,150,-2,80", ',', list, 4), 0);
+        assert_true(list[0] == 320.5 && list[1] == 150 && list[2] == -2 && list[3] == 80);
+        assert_int_equal(parse_decimal_list("1,2,3", ',', list, 4), -EINVAL);
+        assert_int_equal(parse_decimal_list("1,2,3,4,5", ',', list, 4), -EINVAL);
+        assert_int_equal(parse_decimal_list("1,2,3,4 ", ',', list, 4), -EINVAL);
+        assert_int_equal(parse_decimal_list("1,,3,4", ',', list, 4), -EINVAL);
+        assert_true(list[0] == 320.5); /* untouched on failure */
+}
+
 KYSO_TEST_MAIN({
         cmocka_unit_test(test_boolean),
         cmocka_unit_test(test_duration),
@@ -163,4 +206,5 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_unsigned),
+        cmocka_unit_test(test_decimal),
 });

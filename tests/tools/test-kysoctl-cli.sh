@@ -61,6 +61,14 @@ check "tokens without a bus: an internal error, named after the command" 3 "^kys
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs
 check "sign without a bus (inputs fine): an internal error" 3 "^kysoctl sign: cannot reach the session bus" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
+# Places are PDF points with a '.' whatever the locale: in vi_VN the decimal separator is ',', which would
+# read "1,300,150" as 1 and 300.150.
+for l in C.UTF-8 vi_VN.UTF-8; do
+        LC_ALL=$l check "sign --visible and --doc-number-at with fractions under $l: read, then no bus" 3 \
+                "^kysoctl sign: (cannot reach the session bus|không kết nối được bus phiên)" \
+                sign --role issue --cert pkcs11:x --doc-number 7/QĐ-UBND --doc-number-at 1,72.5,770,200,20.5 \
+                --visible 1,300,150.25,240,80 "$T/doc.pdf" -o "$T/out.pdf"
+done
 expect "sign --help lists --verbose" bash -c '"$KYSOCTL" sign --help | grep -q -- "--verbose"'
 
 # kysoctl(1): every option of `sign --help` in the synopsis, the commands listed, no warning at 80 columns.
