@@ -75,6 +75,8 @@ int main(int argc, char **argv) {
         int c, r;
 
         setlocale(LC_ALL, "");
+        /* Numbers keep the '.' of PDF, JSON and the configuration files: vi_VN writes and reads ','. */
+        setlocale(LC_NUMERIC, "C");
         i18n_setup();
         log_setup("kysod", LOG_TARGET_AUTO);
         /* OpenSSL's state lives until the process ends: a worker thread still waiting for an OCSP, CRL or

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <zlib.h>
 
 #include "macro.h"
@@ -97,12 +98,15 @@ int pdf_deflate(const void *data, size_t size, uint8_t **ret, size_t *ret_size) 
 }
 
 const char *pdf_number(double v, char buf[static PDF_NUMBER_MAX]) {
+        long long m;
         char *e;
 
         /* PDF has no exponent form; a value this large is a bug upstream, clamp rather than emit garbage. */
         if (!(v > -1e9 && v < 1e9))
                 v = 0;
-        snprintf(buf, PDF_NUMBER_MAX, "%.3f", v);
+        /* Thousandths as integers: printf("%f") writes the locale's decimal point, a ',' in vi_VN. */
+        m = (long long) (v * 1000 + (v < 0 ? -0.5 : 0.5));
+        snprintf(buf, PDF_NUMBER_MAX, "%s%lld.%03lld", m < 0 ? "-" : "", llabs(m) / 1000, llabs(m) % 1000);
         e = buf + strlen(buf) - 1;
         while (*e == '0')
                 *e-- = '\0';

@@ -73,6 +73,8 @@ static void help(void) {
 
 int main(int argc, char **argv) {
         setlocale(LC_ALL, "");
+        /* Numbers keep the '.' of PDF, JSON and the configuration files: vi_VN writes and reads ','. */
+        setlocale(LC_NUMERIC, "C");
         log_setup("kysoctl", LOG_TARGET_STDERR);
         i18n_setup();
 

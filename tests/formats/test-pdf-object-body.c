@@ -3,6 +3,7 @@
  * "N 0 obj ... endobj", and deflate that zlib inflates. */
 #include "kyso-test.h"
 
+#include <locale.h>
 #include <math.h>
 #include <zlib.h>
 
@@ -20,6 +21,18 @@ static void test_number(void **state) {
         /* No exponent form exists in PDF: nonsense becomes 0 rather than "1e+300". */
         assert_string_equal(pdf_number(1e300, b), "0");
         assert_string_equal(pdf_number(NAN, b), "0");
+}
+
+/* A PDF number has a '.' whatever the locale: in vi_VN printf() writes "320,5", which breaks the content
+ * stream and the /Rect it goes into. */
+static void test_number_any_locale(void **state) {
+        char b[PDF_NUMBER_MAX];
+
+        if (!setlocale(LC_NUMERIC, "vi_VN.UTF-8"))
+                skip();
+        assert_string_equal(pdf_number(320.5, b), "320.5");
+        assert_string_equal(pdf_number(-0.25, b), "-0.25");
+        setlocale(LC_NUMERIC, "C");
 }
 
 static void test_body(void **state) {
@@ -69,6 +82,7 @@ static void test_deflate(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_number),
+                cmocka_unit_test(test_number_any_locale),
                 cmocka_unit_test(test_body),
                 cmocka_unit_test(test_deflate),
         };
