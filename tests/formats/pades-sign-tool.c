@@ -78,6 +78,20 @@ static int parse_visible(const char *s, PadesVisible *v) {
         return 0;
 }
 
+/* "PAGE,X,Y,W,H:TEXT", an issue's number or date at its place (--text-at, with --seal). */
+static int parse_text_at(const char *s, PadesPlacedText *t) {
+        unsigned page;
+        int n = 0;
+
+        if (sscanf(s, "%u,%lf,%lf,%lf,%lf:%n", &page, &t->rect.x, &t->rect.y, &t->rect.w, &t->rect.h, &n) !=
+                    5 ||
+            n == 0 || page == 0)
+                return -EINVAL;
+        t->page = page - 1;
+        t->text = s + n;
+        return 0;
+}
+
 static int append_dss(SignPending *p, X509 *cert, STACK_OF(X509) * chain, int fd, SignError *e) {
         PadesBlob blobs[16] = {};
         PadesDss dss = { .certs = blobs, .vri = true };
@@ -102,14 +116,23 @@ static int append_dss(SignPending *p, X509 *cert, STACK_OF(X509) * chain, int fd
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "reason", required_argument, NULL, 'r' },  { "location", required_argument, NULL, 'l' },
-                { "name", required_argument, NULL, 'n' },    { "field", required_argument, NULL, 'f' },
-                { "pss", no_argument, NULL, 'P' },           { "ecdsa", no_argument, NULL, 'E' },
-                { "sha384", no_argument, NULL, '3' },        { "dss", no_argument, NULL, 'D' },
-                { "visible", required_argument, NULL, 'V' }, { "seal", required_argument, NULL, 'S' },
-                { "leader", required_argument, NULL, 'L' },  { "stamp", no_argument, NULL, 'T' },
-                { "image", required_argument, NULL, 'I' },   { "text", required_argument, NULL, 't' },
-                { "font", required_argument, NULL, 'F' },    {},
+                { "reason", required_argument, NULL, 'r' },
+                { "location", required_argument, NULL, 'l' },
+                { "name", required_argument, NULL, 'n' },
+                { "field", required_argument, NULL, 'f' },
+                { "pss", no_argument, NULL, 'P' },
+                { "ecdsa", no_argument, NULL, 'E' },
+                { "sha384", no_argument, NULL, '3' },
+                { "dss", no_argument, NULL, 'D' },
+                { "visible", required_argument, NULL, 'V' },
+                { "seal", required_argument, NULL, 'S' },
+                { "leader", required_argument, NULL, 'L' },
+                { "stamp", no_argument, NULL, 'T' },
+                { "image", required_argument, NULL, 'I' },
+                { "text", required_argument, NULL, 't' },
+                { "font", required_argument, NULL, 'F' },
+                { "text-at", required_argument, NULL, 'A' },
+                {},
         };
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *chain = NULL;
@@ -122,6 +145,8 @@ int main(int argc, char **argv) {
         PadesOptions o = {};
         PadesVisible v = {};
         const char *lines[8] = {}, *image_path = NULL;
+        PadesPlacedText placed[4] = {};
+        size_t n_placed = 0;
         _cleanup_(pdf_image_freep) PdfImage *image = NULL;
         PkeySigner key = {};
         SignError e = {};
@@ -182,6 +207,14 @@ int main(int argc, char **argv) {
                         break;
                 case 'F':
                         v.font_path = optarg;
+                        break;
+                case 'A':
+                        if (n_placed >= ELEMENTSOF(placed) || parse_text_at(optarg, &placed[n_placed]) < 0) {
+                                fprintf(stderr, "invalid --text-at %s\n", optarg);
+                                return 1;
+                        }
+                        v.texts = placed;
+                        v.n_texts = ++n_placed;
                         break;
                 default:
                         return 1;
