@@ -266,25 +266,14 @@ static size_t parse_fingerprint(const char *value, char hex[static 65], const ch
 static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *value, void *field) {
         AgentSignaturePlace item = {}, *n;
         const char *p = value;
-        unsigned page = 0;
+        unsigned page;
         double v[4];
-        int end = 0;
 
         if (strchr(value, ' ') || strchr(value, '\t')) {
                 if (parse_fingerprint(value, item.sha256, &p) != 64)
-                        p = NULL;
+                        return -EINVAL;
         }
-        if (p && startswith(p, "last,")) {
-                item.place.from_end = true;
-                p += strlen("last");
-        } else if (p && sscanf(p, "%u%n", &page, &end) == 1 && page > 0 && p[0] != '-' && p[0] != '+')
-                p += end;
-        else
-                p = NULL;
-        /* The numbers with a '.' in every locale (sscanf's "%lf" follows LC_NUMERIC: ',' in vi_VN). */
-        if (!p || *p != ',' || parse_decimal_list(p + 1, ',', v, 4) < 0 || !isfinite(v[0]) ||
-            !isfinite(v[1]) || !(v[2] > 0 && v[2] < 14400) || !(v[3] > 0 && v[3] < 14400) ||
-            fabs(v[0]) > 14400 || fabs(v[1]) > 14400)
+        if (parse_page_place(p, &item.place.from_end, &page, v) < 0)
                 return -EINVAL;
         item.place.set = true;
         item.place.page = item.place.from_end ? 0 : page - 1;

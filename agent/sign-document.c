@@ -405,6 +405,7 @@ static void doc_hash_done(void *data, void *userdata) {
 static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
         const char *image = agent_config_signature_image(r->owner->config, r->info.sha256);
         const PdfPlace *place = NULL;
+        PdfPlace policy_place = {};
         PdfPrepareParams params = {
                 .policy = r->policy,
                 .sign = request_sign_params(r),
@@ -429,11 +430,24 @@ static int doc_pdf_prepare_new(SignRequest *r, PdfPrepare **ret) {
                 .date_place = r->doc_date_place,
         };
 
-        /* Without a place from the app, kysod.conf's: only when there is an image to draw there, so that
-         * a default never turns into an "invisible" warning at every prompt. */
+        /* Without a place from the app, kysod.conf's, else the policy's: only when there is an image to draw
+         * there, so that a default never turns into an "invisible" warning at every prompt. The desk's
+         * kysod.conf wins over the organisation's default. */
         if (!r->visible && (r->role == SIGN_ROLE_APPROVE || r->role == SIGN_ROLE_PERSONAL) &&
-            (image || r->image))
+            (image || r->image)) {
+                const PolicyPlace *pp = &r->policy->signature_place;
+
                 place = agent_config_signature_place(r->owner->config, r->info.sha256);
+                if (!place && pp->set)
+                        policy_place = (PdfPlace){
+                                .set = true,
+                                .from_end = pp->from_end,
+                                .page = pp->page,
+                                .rect = { pp->rect[0], pp->rect[1], pp->rect[2], pp->rect[3] },
+                        };
+                if (policy_place.set)
+                        place = &policy_place;
+        }
         if (place) {
                 params.visible = true;
                 params.page_from_end = place->from_end;

@@ -193,3 +193,28 @@ int parse_decimal_list(const char *s, char separator, double *ret, size_t n) {
         memcpy(ret, v, n * sizeof(double));
         return 0;
 }
+
+int parse_page_place(const char *s, bool *ret_from_end, unsigned *ret_page, double ret_rect[static 4]) {
+        _cleanup_free_ char *page = NULL;
+        const char *comma;
+        bool from_end;
+        unsigned n = 0;
+        double v[4];
+
+        if (!s || !(comma = strchr(s, ',')))
+                return -EINVAL;
+        page = strndup(s, (size_t) (comma - s));
+        if (!page)
+                return -ENOMEM;
+        from_end = streq(page, "last");
+        if (!from_end && (parse_unsigned(page, &n) < 0 || n == 0))
+                return -EINVAL;
+        if (parse_decimal_list(comma + 1, ',', v, 4) < 0 || v[0] < -PLACE_MAX || v[0] > PLACE_MAX ||
+            v[1] < -PLACE_MAX || v[1] > PLACE_MAX || !(v[2] > 0 && v[2] < PLACE_MAX) ||
+            !(v[3] > 0 && v[3] < PLACE_MAX))
+                return -EINVAL;
+        *ret_from_end = from_end;
+        *ret_page = n;
+        memcpy(ret_rect, v, sizeof v);
+        return 0;
+}

@@ -5,6 +5,7 @@
  * 0 (or the boolean), -EINVAL for text that is not of the grammar, -ERANGE when the value does not fit;
  * outputs are set only on success. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,3 +38,10 @@ int parse_decimal_prefix(const char *s, const char **ret_end, double *ret);
 /* Exactly n (at most 16) such decimals separated by separator and nothing else, such as "320,150.5,240,80".
  */
 int parse_decimal_list(const char *s, char separator, double *ret, size_t n);
+
+/* Points beyond this are no page: PDF's largest page side is 14,400 units. */
+#define PLACE_MAX 14400.0
+
+/* "PAGE,X,Y,W,H", where PAGE is a page from 1 or "last" (then *ret_page is 0 and *ret_from_end true), and X,
+ * Y, W, H PDF points as parse_decimal_list() reads them: W and H above 0, all within PLACE_MAX. */
+int parse_page_place(const char *s, bool *ret_from_end, unsigned *ret_page, double ret_rect[static 4]);

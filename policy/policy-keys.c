@@ -375,6 +375,20 @@ static int key_signature_level(ParseState *st, const PolicyKey *k, const char *v
         return set_enum(st, k, v, field, signature_level_from_string(v));
 }
 
+static int key_signature_place(ParseState *st, const PolicyKey *k, const char *v, void *field) {
+        PolicyPlace *place = field;
+        unsigned page;
+        int r = parse_page_place(v, &place->from_end, &page, place->rect);
+
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bad_value(st, k, v, k->expected);
+        place->page = place->from_end ? 0 : page - 1;
+        place->set = true;
+        return 0;
+}
+
 static int key_classification_word(ParseState *st, const PolicyKey *k, const char *v, void *field) {
         int r = classification_word_valid(v);
         if (r < 0)
@@ -510,6 +524,11 @@ static const PolicyKey policy_keys[] = {
 
         { SECTION_PLAIN, "signature", "level", key_signature_level, POLICY_FIELD(signature_level),
           .once = true, .expected = N_("expected B-B, B-T or B-LT") },
+        { SECTION_PLAIN, "signature", "place", key_signature_place, POLICY_FIELD(signature_place),
+          .once = true,
+          .expected =
+                  N_("expected PAGE,X,Y,W,H: a page from 1 or last, then a rectangle in PDF points with a "
+                     "positive width and height, such as last,330,120,200,70") },
 
         { SECTION_PLAIN, "expiry", "warning-days", key_unsigned, POLICY_FIELD(expiry_warning_days),
           .once = true, .max = 3650, .expected = N_("expected a number of days") },

@@ -94,6 +94,14 @@ typedef struct UrlRewrite {
         char *to;
 } UrlRewrite;
 
+/* A page and a rectangle in PDF points from the page's bottom-left corner (the `visible` option's). */
+typedef struct PolicyPlace {
+        bool set;
+        bool from_end;  /* "last": the last page; page is then 0 */
+        unsigned page;  /* 0-based */
+        double rect[4]; /* x, y, width, height */
+} PolicyPlace;
+
 typedef struct Policy {
         char **files;       /* the files read, in order */
         char **file_sha256; /* SHA-256 (hex) of each of them, as read */
@@ -132,6 +140,9 @@ typedef struct Policy {
         unsigned tsa_timeout_sec;
         unsigned clock_skew_sec;        /* how far ahead of our clock a signing time or time-stamp may be */
         SignatureLevel signature_level; /* [signature] level: the default for a request (B-B) */
+        /* [signature] place: where an approve or personal signature of a PDF is drawn when neither the
+         * request nor kysod.conf names a place (and there is an image to draw). */
+        PolicyPlace signature_place;
 
         char **classification_words;
 

@@ -199,6 +199,27 @@ static void test_decimal(void **state) {
         assert_true(list[0] == 320.5); /* untouched on failure */
 }
 
+static void test_page_place(void **state) {
+        double rect[4] = { 0 };
+        unsigned page = 99;
+        bool last = true;
+
+        assert_int_equal(parse_page_place("2,300,150.5,240,80", &last, &page, rect), 0);
+        assert_false(last);
+        assert_int_equal(page, 2);
+        assert_true(rect[0] == 300 && rect[1] == 150.5 && rect[2] == 240 && rect[3] == 80);
+        assert_int_equal(parse_page_place("last,-10,0,1,1", &last, &page, rect), 0);
+        assert_true(last);
+        assert_int_equal(page, 0);
+        assert_int_equal(parse_page_place("0,1,2,3,4", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("1,1,2,0,4", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("1,1,2,3,-4", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("1,1,2,14400,4", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("first,1,2,3,4", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("1", &last, &page, rect), -EINVAL);
+        assert_int_equal(parse_page_place("1,1,2,3", &last, &page, rect), -EINVAL);
+}
+
 KYSO_TEST_MAIN({
         cmocka_unit_test(test_boolean),
         cmocka_unit_test(test_duration),
@@ -207,4 +228,5 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_unsigned),
         cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_page_place),
 });

@@ -354,6 +354,28 @@ static void test_max_document_size(void **state) {
         expect_error("[documents]\nmax-size = lots\n", 4, "expected a size from 1M to 1T");
 }
 
+/* [signature] place: the organisation's default place of an approval's signature, "last" or a page. */
+static void test_signature_place(void **state) {
+        _cleanup_(policy_freep) Policy *none = NULL, *last = NULL, *second = NULL;
+
+        clear_dropins();
+        none = load_ok("");
+        assert_false(none->signature_place.set);
+        last = load_ok("[signature]\nplace = last,330.5,120,200,70\n");
+        assert_true(last->signature_place.set && last->signature_place.from_end);
+        assert_int_equal(last->signature_place.page, 0);
+        assert_true(
+                last->signature_place.rect[0] == 330.5 && last->signature_place.rect[1] == 120 &&
+                last->signature_place.rect[2] == 200 && last->signature_place.rect[3] == 70);
+        second = load_ok("[signature]\nplace = 2,10,10,50,50\n");
+        assert_true(second->signature_place.set && !second->signature_place.from_end);
+        assert_int_equal(second->signature_place.page, 1); /* 0-based */
+        expect_error("[signature]\nplace = 0,1,2,3,4\n", 4, "expected PAGE,X,Y,W,H");
+        expect_error("[signature]\nplace = 1,1,2,0,4\n", 4, "bad value '1,1,2,0,4' for place");
+        expect_error("[signature]\nplace = first,1,2,3,4\n", 4, "expected PAGE,X,Y,W,H");
+        expect_error("[signature]\nplace = 1,1,2,3\n", 4, "expected PAGE,X,Y,W,H");
+}
+
 /* [report]: who sends the Article 17 report, from where, to whom; addressees in order; text lines only. */
 static void test_report_section(void **state) {
         clear_dropins();
@@ -567,4 +589,5 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_classification),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_signature_place),
         });

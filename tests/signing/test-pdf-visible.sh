@@ -264,6 +264,21 @@ expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod.log"
 kill "$kysod_pid" 2>/dev/null
 wait "$kysod_pid" 2>/dev/null
 
+# 7b. A default place from the policy ([signature] place, here in a drop-in): an approval that names no place,
+# with an image, is drawn there while kysod.conf names none. Section 8 then adds kysod.conf's places, which
+# win: its "not on page 1" check is this place left unused.
+mkdir -p "$(dirname "$KYSO_POLICY")/policy.d"
+printf '[signature]\nplace = 1,300,150,240,80\n' >"$(dirname "$KYSO_POLICY")/policy.d/place.conf"
+: >"$T/kysod-policy.log"
+start_kysod "$T/kysod-policy.log" || bail_out "kysod did not start again: $(cat "$T/kysod-policy.log")"
+script "confirm yes" "pin 1111"
+out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B --image "$T/sig.png" "$D/qd.pdf" \
+        -o "$T/out/policy-place.pdf" 2>&1)
+expect "approve with an image and no --visible is signed ($out)" test -s "$T/out/policy-place.pdf"
+expect_eq "... drawn at the policy's place" "0 0 255" "$(pixel "$T/out/policy-place.pdf" 500 190 1)"
+kill "$kysod_pid" 2>/dev/null
+wait "$kysod_pid" 2>/dev/null
+
 # 8. A default place from kysod.conf (signature-place): the leader's own line, on the last page, used by an
 # approval that names no place, with the leader's configured image, rather than the line for every
 # certificate; a place the app names wins; the seal then goes over the default one.
