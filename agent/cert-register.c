@@ -9,6 +9,7 @@
 #include "cert-register.h"
 #include "fileio.h"
 #include "named-field.h"
+#include "string-util.h"
 
 #define CERT_REGISTER_MAX_SIZE (64U * 1024U * 1024U)
 #define CERT_REGISTER_VERSION 1
@@ -243,12 +244,7 @@ CertRegisterEntry *cert_register_find(const CertRegister *r, const char *fingerp
 static int update_string(char **field, const char *v) {
         if (!v || streq_ptr(*field, v))
                 return 0;
-        char *c = strdup(v);
-        if (!c)
-                return -ENOMEM;
-        free(*field);
-        *field = c;
-        return 1;
+        return free_and_strdup(field, v) < 0 ? -ENOMEM : 1;
 }
 
 /* The holder's older certificate that a new one renews: same holder, organisation and kind, an earlier end,

@@ -19,6 +19,7 @@
 #include "pkcs11/p11-uri.h"
 #include "sign-pdf.h"
 #include "sign-request.h"
+#include "string-util.h"
 
 /* The bus glue of the signing requests: Sign and SignBatch on org.kyso.Agent1, each request's
  * org.kyso.Request1 object (AddDocuments, Cancel, Introspect), its Progress and Response signals, and the
@@ -341,9 +342,7 @@ static int parse_options(
                                 if (!streq(sig, "s"))
                                         goto bad;
                                 dbus_message_iter_get_basic(&var, &v);
-                                free(*target);
-                                *target = strdup(v);
-                                if (!*target) {
+                                if (free_and_strdup(target, v) < 0) {
                                         dbus_free((char *) sig);
                                         return -ENOMEM;
                                 }
