@@ -334,15 +334,26 @@ static int doc_job_submit(
         return 0;
 }
 
+/* The document whose job has finished: the request holds no job now. */
+static SignDoc *doc_job_finished(SignRequest *r) {
+        r->job = NULL;
+        return &r->docs[r->job_doc];
+}
+
+/* The document is checked (or failed): on to the next. */
+static void doc_checked(SignRequest *r) {
+        r->check_idx++;
+        request_schedule(r);
+}
+
 /* For issue: the leader's signature is verified while the document is hashed, and its certificate's
  * revocation is asked of the OCSP or CRL server, on a worker thread. */
 static void existing_check_done(void *data, void *userdata) {
         ExistingCheckJob *j = data;
         SignRequest *r = userdata;
-        SignDoc *d = &r->docs[r->job_doc];
+        SignDoc *d = doc_job_finished(r);
         int k = j->error;
 
-        r->job = NULL;
         if (k >= 0 && j->not_cms)
                 doc_deny(
                         r, d,
@@ -360,8 +371,7 @@ static void existing_check_done(void *data, void *userdata) {
                 doc_read_failed(r, d, k);
         else if (k < 0)
                 doc_check_failed(r, d, k);
-        r->check_idx++;
-        request_schedule(r);
+        doc_checked(r);
 }
 
 static int existing_check_start(SignRequest *r, size_t idx) {
@@ -383,10 +393,9 @@ static int existing_check_start(SignRequest *r, size_t idx) {
 static void doc_hash_done(void *data, void *userdata) {
         DocHashJob *j = data;
         SignRequest *r = userdata;
-        SignDoc *d = &r->docs[r->job_doc];
+        SignDoc *d = doc_job_finished(r);
         int k = j->error;
 
-        r->job = NULL;
         if (k < 0)
                 doc_read_failed(r, d, k);
         else {
@@ -397,8 +406,7 @@ static void doc_hash_done(void *data, void *userdata) {
                 if (k < 0)
                         doc_check_failed(r, d, k);
         }
-        r->check_idx++;
-        request_schedule(r);
+        doc_checked(r);
 }
 
 /* What a PDF's preparation needs from the request, should the document be one. */
