@@ -566,6 +566,22 @@ static int file_sha256_hex(int fd, char hex[static 65]) {
         return 0;
 }
 
+/* The --json of a file whose signatures cannot be checked at all: the file, what identifies it (key: value),
+ * why (error), not valid and no signatures, the same fields as a verified file's. */
+static void
+print_json_unverifiable(const char *file, const char *key, const char *value, const char *error) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "file", json_object_new_string(file));
+        json_object_object_add(o, key, json_object_new_string(value));
+        json_object_object_add(o, "valid", json_object_new_boolean(false));
+        json_object_object_add(o, "error", json_object_new_string(error));
+        json_object_object_add(o, "signatures", json_object_new_array());
+        printf("%s\n",
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
 static int verify_pdf(const char *file, int fd, const char *policy_path, bool json, const char *html_path) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
         _cleanup_(policy_freep) Policy *p = NULL;
@@ -596,20 +612,10 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                 }
         }
         if (res->document_problem != PDF_DOCUMENT_OK) {
-                if (json) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "file", json_object_new_string(file));
-                        json_object_object_add(o, "sha256", json_object_new_string(hex));
-                        json_object_object_add(o, "valid", json_object_new_boolean(false));
-                        json_object_object_add(
-                                o, "error",
-                                json_object_new_string(
-                                        pdf_document_problem_to_string(res->document_problem)));
-                        json_object_object_add(o, "signatures", json_object_new_array());
-                        printf("%s\n", json_object_to_json_string_ext(
-                                               o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                        json_object_put(o);
-                } else
+                if (json)
+                        print_json_unverifiable(
+                                file, "sha256", hex, pdf_document_problem_to_string(res->document_problem));
+                else
                         kysoctl_error(
                                 "verify", _("%s (PDF): %s\n"), file,
                                 pdf_document_problem_message(res->document_problem));
@@ -789,20 +795,11 @@ int verb_verify(int argc, char **argv) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
         r = cms_verify_detached_fd(sig, sig_size, fd, &res);
         if (r == -EBADMSG || r == -E2BIG || r == -EFBIG || r == -EOPNOTSUPP) {
-                if (out.json) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "file", json_object_new_string(file));
-                        json_object_object_add(o, "signature_file", json_object_new_string(sigpath));
-                        json_object_object_add(o, "valid", json_object_new_boolean(false));
-                        json_object_object_add(
-                                o, "error",
-                                json_object_new_string(
-                                        r == -EOPNOTSUPP ? "attached-signature" : "not-a-signature"));
-                        json_object_object_add(o, "signatures", json_object_new_array());
-                        printf("%s\n", json_object_to_json_string_ext(
-                                               o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                        json_object_put(o);
-                } else if (r == -EOPNOTSUPP)
+                if (out.json)
+                        print_json_unverifiable(
+                                file, "signature_file", sigpath,
+                                r == -EOPNOTSUPP ? "attached-signature" : "not-a-signature");
+                else if (r == -EOPNOTSUPP)
                         printf(_("%s is an attached CMS signature (the document is inside it): attached "
                                  "signatures are not supported, NOT VALID. Ask the signer for a detached "
                                  "signature (kysoctl sign makes one; with openssl cms -sign, leave out "

@@ -24,12 +24,6 @@
 #include "openssl-util.h"
 #include "soft-signer.h"
 
-static X509 *read_cert(const char *path) {
-        _cleanup_(BIO_free_allp) BIO *b = BIO_new_file(path, "r");
-
-        return b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-}
-
 static STACK_OF(X509) * read_chain(const char *path) {
         _cleanup_(BIO_free_allp) BIO *b = NULL;
         STACK_OF(X509) *chain = sk_X509_new_null();
@@ -54,41 +48,42 @@ static int der_of(X509 *x, uint8_t **ret, size_t *ret_size) {
         unsigned char *der = NULL;
         int n = i2d_X509(x, &der);
 
-        if (n <= 0)
-                return -ENOMEM;
-        *ret = memdup(der, (size_t) n);
-        OPENSSL_free(der);
-        if (!*ret)
-                return -ENOMEM;
-        *ret_size = (size_t) n;
+        return openssl_der_take(der, n, ret, ret_size);
+}
+
+/* "PAGE,X,Y,W,H" at the start of s, PAGE 1-based: the 0-based page, the rectangle, and where s goes on
+ * after it. */
+static int parse_page_rect(const char *s, unsigned *ret_page, PdfRect *ret_rect, const char **ret_end) {
+        unsigned page;
+        PdfRect rect;
+        int n = 0;
+
+        if (sscanf(s, "%u,%lf,%lf,%lf,%lf%n", &page, &rect.x, &rect.y, &rect.w, &rect.h, &n) != 5 ||
+            page == 0)
+                return -EINVAL;
+        *ret_page = page - 1;
+        *ret_rect = rect;
+        *ret_end = s + n;
         return 0;
 }
 
-/* "PAGE,X,Y,W,H", PAGE 1-based. */
+/* "PAGE,X,Y,W,H" (--visible). */
 static int parse_visible(const char *s, PadesVisible *v) {
-        unsigned page;
-        int n = 0;
+        const char *end;
 
-        if (sscanf(s, "%u,%lf,%lf,%lf,%lf%n", &page, &v->rect.x, &v->rect.y, &v->rect.w, &v->rect.h, &n) !=
-                    5 ||
-            s[n] != '\0' || page == 0)
+        if (parse_page_rect(s, &v->page, &v->rect, &end) < 0 || *end != '\0')
                 return -EINVAL;
         v->placement = PADES_PLACEMENT_RECT;
-        v->page = page - 1;
         return 0;
 }
 
 /* "PAGE,X,Y,W,H:TEXT", an issue's number or date at its place (--text-at, with --seal). */
 static int parse_text_at(const char *s, PadesPlacedText *t) {
-        unsigned page;
-        int n = 0;
+        const char *end;
 
-        if (sscanf(s, "%u,%lf,%lf,%lf,%lf:%n", &page, &t->rect.x, &t->rect.y, &t->rect.w, &t->rect.h, &n) !=
-                    5 ||
-            n == 0 || page == 0)
+        if (parse_page_rect(s, &t->page, &t->rect, &end) < 0 || *end != ':')
                 return -EINVAL;
-        t->page = page - 1;
-        t->text = s + n;
+        t->text = end + 1;
         return 0;
 }
 
@@ -223,9 +218,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: pades-sign-tool [options] CERT KEY CHAIN|- IN OUT\n");
                 return 1;
         }
-        cert = read_cert(argv[optind]);
+        r = x509_read_pem_file(argv[optind], &cert);
         chain = read_chain(argv[optind + 2]);
-        if (!cert || !chain || pkey_signer_load(argv[optind + 1], scheme, &key) < 0) {
+        if (r < 0 || !chain || pkey_signer_load(argv[optind + 1], scheme, &key) < 0) {
                 fprintf(stderr, "cannot load the certificate, chain or key\n");
                 return 1;
         }

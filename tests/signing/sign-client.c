@@ -51,16 +51,6 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-static void dict_str(DBusMessageIter *d, const char *key, const char *v) {
-        DBusMessageIter e, var;
-        dbus_message_iter_open_container(d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
-        dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key);
-        dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &var);
-        dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &v);
-        dbus_message_iter_close_container(&e, &var);
-        dbus_message_iter_close_container(d, &e);
-}
-
 static void dict_basic(DBusMessageIter *d, const char *key, const char *sig, int type, const void *v) {
         DBusMessageIter e, var;
         dbus_message_iter_open_container(d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
@@ -69,6 +59,10 @@ static void dict_basic(DBusMessageIter *d, const char *key, const char *sig, int
         dbus_message_iter_append_basic(&var, type, v);
         dbus_message_iter_close_container(&e, &var);
         dbus_message_iter_close_container(d, &e);
+}
+
+static void dict_str(DBusMessageIter *d, const char *key, const char *v) {
+        dict_basic(d, key, "s", DBUS_TYPE_STRING, &v);
 }
 
 static bool output_pipe;
