@@ -133,6 +133,24 @@ static inline void open_expect_seq(const char *path, const AuditLogOptions *o, u
         audit_log_free(log);
 }
 
+/* Calls check() with each fault that makes a write of the log fail, and the error the writer returns for it:
+ * the tests of one append and of a group go through the same faults. */
+static inline void for_each_write_fault(void (*check)(AuditFault fault, int expected)) {
+        static const struct {
+                AuditFault fault;
+                int expected;
+                const char *name;
+        } faults[] = {
+                { AUDIT_FAULT_ENOSPC, -ENOSPC, "ENOSPC" },
+                { AUDIT_FAULT_SHORT_WRITE, -ENOSPC, "short write" },
+                { AUDIT_FAULT_FSYNC_EIO, -EIO, "fsync EIO" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++) {
+                print_message("fault: %s\n", faults[i].name);
+                check(faults[i].fault, faults[i].expected);
+        }
+}
+
 /* The file's bytes and a NUL. Returned in a buffer of its own: once inlined, the pointer that
  * read_full_file() fills through the address of a local looks to GCC 12 as if it could point at that local
  * (-Wdangling-pointer) in the caller. */

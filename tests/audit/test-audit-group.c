@@ -122,14 +122,8 @@ static void test_group_first_of_file(void **state) {
         assert_verifies(path, 3);
 }
 
-static void test_group_fsync(void **state) {
-        check_group_fault(AUDIT_FAULT_FSYNC_EIO, -EIO);
-}
-static void test_group_enospc(void **state) {
-        check_group_fault(AUDIT_FAULT_ENOSPC, -ENOSPC);
-}
-static void test_group_short_write(void **state) {
-        check_group_fault(AUDIT_FAULT_SHORT_WRITE, -ENOSPC);
+static void test_group_faults(void **state) {
+        for_each_write_fault(check_group_fault);
 }
 
 static void test_group_invalid(void **state) {
@@ -264,9 +258,7 @@ KYSO_TEST_MAIN_FIXTURE(
         {
                 cmocka_unit_test(test_group_chain),
                 cmocka_unit_test(test_group_first_of_file),
-                cmocka_unit_test(test_group_fsync),
-                cmocka_unit_test(test_group_enospc),
-                cmocka_unit_test(test_group_short_write),
+                cmocka_unit_test(test_group_faults),
                 cmocka_unit_test(test_group_invalid),
                 cmocka_unit_test(test_group_rotate_size),
                 cmocka_unit_test(test_group_rotation_time),

@@ -200,14 +200,8 @@ static void check_fault(AuditFault fault, int expected) {
         tmpdir_remove(dir);
 }
 
-static void test_fault_enospc(void **state) {
-        check_fault(AUDIT_FAULT_ENOSPC, -ENOSPC);
-}
-static void test_fault_short_write(void **state) {
-        check_fault(AUDIT_FAULT_SHORT_WRITE, -ENOSPC);
-}
-static void test_fault_fsync(void **state) {
-        check_fault(AUDIT_FAULT_FSYNC_EIO, -EIO);
+static void test_faults(void **state) {
+        for_each_write_fault(check_fault);
 }
 
 static void test_fault_stuck(void **state) {
@@ -725,9 +719,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_tail),
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
-                cmocka_unit_test(test_fault_enospc),
-                cmocka_unit_test(test_fault_short_write),
-                cmocka_unit_test(test_fault_fsync),
+                cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),
                 cmocka_unit_test(test_rotate_month),
