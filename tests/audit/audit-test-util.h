@@ -167,6 +167,27 @@ static inline char *file_read(const char *path, size_t *ret_size) {
         return copy;
 }
 
+/* The file at path holds exactly the size bytes of data. */
+static inline void assert_file_is(const char *path, const char *data, size_t size) {
+        size_t now_size;
+        _cleanup_free_ char *now = file_read(path, &now_size);
+        assert_int_equal(now_size, size);
+        assert_memory_equal(now, data, size);
+}
+
+/* The log at path holds, after its first from bytes, the log-unwritable record seq that says how many
+ * records (lost) a failed write could not record (issue 12). */
+static inline void assert_unwritable_record(const char *path, size_t from, uint64_t seq, unsigned lost) {
+        _cleanup_free_ char *data = file_read(path, NULL);
+        char want_seq[64], want_lost[64];
+
+        snprintf(want_seq, sizeof(want_seq), "\"seq\":%" PRIu64 ",", seq);
+        snprintf(want_lost, sizeof(want_lost), "\"records\":\"%u\"", lost);
+        assert_non_null(strstr(data + from, want_seq));
+        assert_non_null(strstr(data + from, "\"event\":\"log-unwritable\""));
+        assert_non_null(strstr(data + from, want_lost));
+}
+
 static inline void file_write(const char *path, const char *data, size_t size) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
