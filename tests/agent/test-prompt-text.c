@@ -45,8 +45,19 @@ static void assert_text_valid(const PromptText *t) {
                 assert_true(utf8_is_valid(t->error));
 }
 
-static void check_confirm_mentions_everything(const PromptText *t) {
+/* The confirmation text of req, which must be made and be valid UTF-8. */
+static void confirm_text(const PromptRequest *req, PromptText *t) {
+        assert_int_equal(prompt_text_confirm(req, t), 0);
         assert_text_valid(t);
+}
+
+/* The PIN prompt's text of req, which must be made and be valid UTF-8. */
+static void pin_text(const PromptPinRequest *req, PromptText *t) {
+        assert_int_equal(prompt_text_pin(req, t), 0);
+        assert_text_valid(t);
+}
+
+static void check_confirm_mentions_everything(const PromptText *t) {
         assert_non_null(strstr(t->description, "eOffice"));
         assert_non_null(strstr(t->description, "/opt/eoffice/bin/eoffice"));
         assert_non_null(strstr(t->description, "31337"));
@@ -61,7 +72,7 @@ static void test_confirm_english(void **state) {
         PromptText t = {};
 
         use_locale("C.UTF-8", false);
-        assert_int_equal(prompt_text_confirm(&request, &t), 0);
+        confirm_text(&request, &t);
         check_confirm_mentions_everything(&t);
         assert_non_null(strstr(t.description, "issue (the organisation's signature"));
         assert_non_null(strstr(t.description, "organisation certificate"));
@@ -77,7 +88,7 @@ static void test_confirm_vietnamese(void **state) {
         PromptText t = {};
 
         use_locale("vi_VN.UTF-8", true);
-        assert_int_equal(prompt_text_confirm(&request, &t), 0);
+        confirm_text(&request, &t);
         check_confirm_mentions_everything(&t);
         assert_non_null(strstr(t.description, "ký phát hành"));
         assert_non_null(strstr(t.description, "chứng thư số cơ quan, tổ chức"));
@@ -111,14 +122,14 @@ static void test_final_try(void **state) {
 
         req.flags = PROMPT_FLAG_FINAL_TRY;
         use_locale("C.UTF-8", false);
-        assert_int_equal(prompt_text_confirm(&req, &t), 0);
+        confirm_text(&req, &t);
         check_confirm_mentions_everything(&t);
         assert_non_null(strstr(t.description, "last one"));
         assert_string_equal(t.ok, "Yes, use the last try");
         prompt_text_done(&t);
 
         use_locale("vi_VN.UTF-8", true);
-        assert_int_equal(prompt_text_confirm(&req, &t), 0);
+        confirm_text(&req, &t);
         check_confirm_mentions_everything(&t);
         assert_non_null(strstr(t.description, "lần thử cuối cùng"));
         assert_non_null(strstr(t.ok, "Có"));
@@ -140,8 +151,7 @@ static void test_batch(void **state) {
         req.n_documents = ELEMENTSOF(docs);
 
         use_locale("C.UTF-8", false);
-        assert_int_equal(prompt_text_confirm(&req, &t), 0);
-        assert_text_valid(&t);
+        confirm_text(&req, &t);
         assert_non_null(strstr(t.description, "sign 12 documents"));
         assert_non_null(strstr(t.description, "cong-van-00.pdf"));
         assert_non_null(strstr(t.description, "cong-van-07.pdf"));
@@ -150,8 +160,7 @@ static void test_batch(void **state) {
         prompt_text_done(&t);
 
         use_locale("vi_VN.UTF-8", true);
-        assert_int_equal(prompt_text_confirm(&req, &t), 0);
-        assert_text_valid(&t);
+        confirm_text(&req, &t);
         assert_non_null(strstr(t.description, "12 văn bản"));
         assert_non_null(strstr(t.description, "và 4 văn bản khác"));
         prompt_text_done(&t);
@@ -165,8 +174,7 @@ static void test_pin(void **state) {
         PromptText t = {};
 
         use_locale("C.UTF-8", false);
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
-        assert_text_valid(&t);
+        pin_text(&req, &t);
         assert_non_null(strstr(t.description, "VGCA eToken 0042"));
         assert_string_equal(t.prompt, "PIN:");
         assert_null(t.error);
@@ -175,25 +183,25 @@ static void test_pin(void **state) {
         req.previous_wrong = true;
         req.tries_left = 3;
         req.state = PROMPT_PIN_COUNT_LOW;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        pin_text(&req, &t);
         assert_string_equal(t.error, "Wrong PIN. 3 tries are left.");
         prompt_text_done(&t);
 
         /* Count low after a wrong PIN: the token gives no number, and both facts are shown. */
         req.tries_left = -1;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        pin_text(&req, &t);
         assert_non_null(strstr(t.error, "Wrong PIN"));
         assert_non_null(strstr(t.error, "few tries are left"));
         prompt_text_done(&t);
 
         req.state = PROMPT_PIN_FINAL_TRY;
         req.tries_left = 1;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        pin_text(&req, &t);
         assert_non_null(strstr(t.error, "Wrong PIN"));
         assert_non_null(strstr(t.error, "Last try"));
         prompt_text_done(&t);
         req.previous_wrong = false;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
+        pin_text(&req, &t);
         assert_null(strstr(t.error, "Wrong PIN"));
         assert_non_null(strstr(t.error, "Last try"));
         prompt_text_done(&t);
@@ -205,15 +213,13 @@ static void test_pin(void **state) {
 
         use_locale("vi_VN.UTF-8", true);
         req.state = PROMPT_PIN_COUNT_LOW;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
-        assert_text_valid(&t);
+        pin_text(&req, &t);
         assert_non_null(strstr(t.description, "VGCA eToken 0042"));
         assert_string_equal(t.prompt, "Mã PIN:");
         assert_string_equal(t.error, "Sai mã PIN. Còn 3 lần thử.");
         prompt_text_done(&t);
         req.tries_left = -1;
-        assert_int_equal(prompt_text_pin(&req, &t), 0);
-        assert_text_valid(&t);
+        pin_text(&req, &t);
         assert_non_null(strstr(t.error, "Sai mã PIN"));
         assert_non_null(strstr(t.error, "chỉ còn ít lần thử"));
         prompt_text_done(&t);
@@ -297,7 +303,7 @@ static void test_untrusted_fields_sanitized(void **state) {
         req.documents = &d;
         req.app_name = "evil\napp";
         use_locale("C.UTF-8", false);
-        assert_int_equal(prompt_text_confirm(&req, &t), 0);
+        confirm_text(&req, &t);
         assert_null(strstr(t.description, "\nCertificate: Fake"));
         assert_null(strstr(t.description, "evil\napp"));
         prompt_text_done(&t);

@@ -133,6 +133,24 @@ static inline void open_expect_seq(const char *path, const AuditLogOptions *o, u
         audit_log_free(log);
 }
 
+/* Calls check() with each fault that makes a write of the log fail, and the error the writer returns for it:
+ * the tests of one append and of a group go through the same faults. */
+static inline void for_each_write_fault(void (*check)(AuditFault fault, int expected)) {
+        static const struct {
+                AuditFault fault;
+                int expected;
+                const char *name;
+        } faults[] = {
+                { AUDIT_FAULT_ENOSPC, -ENOSPC, "ENOSPC" },
+                { AUDIT_FAULT_SHORT_WRITE, -ENOSPC, "short write" },
+                { AUDIT_FAULT_FSYNC_EIO, -EIO, "fsync EIO" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++) {
+                print_message("fault: %s\n", faults[i].name);
+                check(faults[i].fault, faults[i].expected);
+        }
+}
+
 /* The file's bytes and a NUL. Returned in a buffer of its own: once inlined, the pointer that
  * read_full_file() fills through the address of a local looks to GCC 12 as if it could point at that local
  * (-Wdangling-pointer) in the caller. */
@@ -147,6 +165,27 @@ static inline char *file_read(const char *path, size_t *ret_size) {
         if (ret_size)
                 *ret_size = size;
         return copy;
+}
+
+/* The file at path holds exactly the size bytes of data. */
+static inline void assert_file_is(const char *path, const char *data, size_t size) {
+        size_t now_size;
+        _cleanup_free_ char *now = file_read(path, &now_size);
+        assert_int_equal(now_size, size);
+        assert_memory_equal(now, data, size);
+}
+
+/* The log at path holds, after its first from bytes, the log-unwritable record seq that says how many
+ * records (lost) a failed write could not record (issue 12). */
+static inline void assert_unwritable_record(const char *path, size_t from, uint64_t seq, unsigned lost) {
+        _cleanup_free_ char *data = file_read(path, NULL);
+        char want_seq[64], want_lost[64];
+
+        snprintf(want_seq, sizeof(want_seq), "\"seq\":%" PRIu64 ",", seq);
+        snprintf(want_lost, sizeof(want_lost), "\"records\":\"%u\"", lost);
+        assert_non_null(strstr(data + from, want_seq));
+        assert_non_null(strstr(data + from, "\"event\":\"log-unwritable\""));
+        assert_non_null(strstr(data + from, want_lost));
 }
 
 static inline void file_write(const char *path, const char *data, size_t size) {

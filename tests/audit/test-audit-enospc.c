@@ -51,10 +51,7 @@ static void test_tmpfs_full(void **state) {
         assert_true(good > 10);
         assert_int_equal(audit_log_get_seq(log), good);
         /* The file is exactly what it was before the failed append. */
-        size_t after_size;
-        _cleanup_free_ char *after = file_read(path, &after_size);
-        assert_int_equal(after_size, before_size);
-        assert_memory_equal(after, before, before_size);
+        assert_file_is(path, before, before_size);
         free(before);
         /* The same record again: still a clean ENOSPC, never a broken log. */
         AuditEvent ev = { .type = AUDIT_EVENT_SIGN_DONE, .document = doc };

@@ -34,13 +34,6 @@ static uint64_t append_group_ok(AuditLog *log, unsigned group, size_t n) {
         return first;
 }
 
-static void assert_file_is(const char *path, const char *data, size_t size) {
-        size_t now_size;
-        _cleanup_free_ char *now = file_read(path, &now_size);
-        assert_int_equal(now_size, size);
-        assert_memory_equal(now, data, size);
-}
-
 static void test_group_chain(void **state) {
         const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
@@ -95,9 +88,7 @@ static void check_group_fault(AuditFault fault, int expected) {
          * the failed group could not record (issue 12). */
         assert_int_equal(audit_log_append_group(log, evs, 6, &first), 0);
         assert_int_equal(first, 9);
-        _cleanup_free_ char *d2 = file_read(path, NULL);
-        assert_non_null(strstr(d2 + s1, "\"event\":\"log-unwritable\""));
-        assert_non_null(strstr(d2 + s1, "\"records\":\"6\""));
+        assert_unwritable_record(path, s1, 8, 6);
         audit_log_free(log);
         assert_verifies(path, 14);
         tmpdir_remove(dir);
@@ -122,14 +113,8 @@ static void test_group_first_of_file(void **state) {
         assert_verifies(path, 3);
 }
 
-static void test_group_fsync(void **state) {
-        check_group_fault(AUDIT_FAULT_FSYNC_EIO, -EIO);
-}
-static void test_group_enospc(void **state) {
-        check_group_fault(AUDIT_FAULT_ENOSPC, -ENOSPC);
-}
-static void test_group_short_write(void **state) {
-        check_group_fault(AUDIT_FAULT_SHORT_WRITE, -ENOSPC);
+static void test_group_faults(void **state) {
+        for_each_write_fault(check_group_fault);
 }
 
 static void test_group_invalid(void **state) {
@@ -264,9 +249,7 @@ KYSO_TEST_MAIN_FIXTURE(
         {
                 cmocka_unit_test(test_group_chain),
                 cmocka_unit_test(test_group_first_of_file),
-                cmocka_unit_test(test_group_fsync),
-                cmocka_unit_test(test_group_enospc),
-                cmocka_unit_test(test_group_short_write),
+                cmocka_unit_test(test_group_faults),
                 cmocka_unit_test(test_group_invalid),
                 cmocka_unit_test(test_group_rotate_size),
                 cmocka_unit_test(test_group_rotation_time),

@@ -99,10 +99,7 @@ static void test_torn_tail(void **state) {
         const char *q = audit_log_get_quarantine_path(log);
         assert_non_null(q);
         assert_non_null(strstr(q, "audit.jsonl.torn-"));
-        size_t qsize;
-        _cleanup_free_ char *qdata = file_read(q, &qsize);
-        assert_int_equal(qsize, strlen(torn));
-        assert_memory_equal(qdata, torn, qsize);
+        assert_file_is(q, torn, strlen(torn));
         assert_int_equal(audit_log_get_seq(log), 6);
         audit_log_free(log);
 
@@ -153,10 +150,7 @@ static void test_refuse_garbage(void **state) {
         assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
         assert_non_null(strstr(msg, "not a valid kyso audit record"));
         msg = mfree(msg);
-        size_t s2;
-        _cleanup_free_ char *d2 = file_read(path, &s2);
-        assert_int_equal(s1, s2);
-        assert_memory_equal(d1, d2, s1);
+        assert_file_is(path, d1, s1);
 
         /* More than a line's worth of bytes without a newline is not a torn record either. */
         _cleanup_free_ char *big = malloc(AUDIT_LINE_MAX + 100);
@@ -182,32 +176,20 @@ static void check_fault(AuditFault fault, int expected) {
         assert_int_equal(audit_log_append(log, &ev, &seq), expected);
         assert_int_equal(seq, 0);
         assert_int_equal(audit_log_get_seq(log), 3);
-        size_t s2;
-        _cleanup_free_ char *d2 = file_read(path, &s2);
-        assert_int_equal(s1, s2);
-        assert_memory_equal(d1, d2, s1);
+        assert_file_is(path, d1, s1);
 
         /* The next append works and continues the chain, after the log-unwritable record (seq 4) that
          * says what the failed append could not record (issue 12). */
         assert_int_equal(audit_log_append(log, &ev, &seq), 0);
         assert_int_equal(seq, 5);
-        _cleanup_free_ char *d3 = file_read(path, NULL);
-        assert_non_null(strstr(d3 + s1, "\"seq\":4,"));
-        assert_non_null(strstr(d3 + s1, "\"event\":\"log-unwritable\""));
-        assert_non_null(strstr(d3 + s1, "\"records\":\"1\""));
+        assert_unwritable_record(path, s1, 4, 1);
         audit_log_free(log);
         assert_verifies(path, 5);
         tmpdir_remove(dir);
 }
 
-static void test_fault_enospc(void **state) {
-        check_fault(AUDIT_FAULT_ENOSPC, -ENOSPC);
-}
-static void test_fault_short_write(void **state) {
-        check_fault(AUDIT_FAULT_SHORT_WRITE, -ENOSPC);
-}
-static void test_fault_fsync(void **state) {
-        check_fault(AUDIT_FAULT_FSYNC_EIO, -EIO);
+static void test_faults(void **state) {
+        for_each_write_fault(check_fault);
 }
 
 static void test_fault_stuck(void **state) {
@@ -294,10 +276,7 @@ static void test_rotate_create_fails(void **state) {
         _cleanup_free_ char *d1 = file_read(a1, &s1);
         /* log-rotated, log-unwritable (the failed append, issue 12), then the event */
         assert_int_equal(append_signs(log, 100, 1), before + 3);
-        size_t s2;
-        _cleanup_free_ char *d2 = file_read(a1, &s2);
-        assert_int_equal(s1, s2); /* the archive was not written to */
-        assert_memory_equal(d1, d2, s1);
+        assert_file_is(a1, d1, s1); /* the archive was not written to */
         audit_log_free(log);
         AuditVerifyResult res;
         assert_int_equal(verify_log(path, NULL, &res), 0);
@@ -725,9 +704,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_tail),
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
-                cmocka_unit_test(test_fault_enospc),
-                cmocka_unit_test(test_fault_short_write),
-                cmocka_unit_test(test_fault_fsync),
+                cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),
                 cmocka_unit_test(test_rotate_month),

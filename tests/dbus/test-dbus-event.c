@@ -177,19 +177,25 @@ static void send_sleep(DBusConnection *c, dbus_uint32_t ms, int timeout_ms, Call
         dbus_message_unref(m);
 }
 
+/* Sends one Echo of s and runs the loop until its reply, which must echo s. */
+static void echo_once(sd_event *e, DBusConnection *client, const char *s) {
+        unsigned n = 0;
+        bool done = false;
+        Call call = { .n_done = &n, .all_done = &done, .n_expected = 1, .expect = (char *) s };
+
+        send_echo(client, s, 5000, &call);
+        run_until(e, &done, 5 * 1000000);
+        assert_int_equal(n, 1);
+}
+
 static void test_call_and_reply(void **state) {
         Fixture *f = *state;
         _cleanup_(dbus_connection_close_unrefp) DBusConnection *client = NULL;
-        unsigned n = 0;
-        bool done = false;
-        Call call = { .n_done = &n, .all_done = &done, .n_expected = 1, .expect = (char *) "xin chào" };
 
         assert_int_equal(dbus_event_open_bus(f->event, f->bus.address, &client), 0);
         /* A second attach of the same connection is refused. */
         assert_int_equal(dbus_event_attach(client, f->event), -EBUSY);
-        send_echo(client, "xin chào", 5000, &call);
-        run_until(f->event, &done, 5 * 1000000);
-        assert_int_equal(n, 1);
+        echo_once(f->event, client, "xin chào");
 }
 
 static void test_pending_call_timeouts(void **state) {
@@ -396,16 +402,12 @@ static void test_timeout_repeats(void **state) {
 static void test_detach_reattach(void **state) {
         Fixture *f = *state;
         _cleanup_(dbus_connection_close_unrefp) DBusConnection *client = NULL;
-        unsigned n = 0;
-        bool done = false;
-        Call call = { .n_done = &n, .all_done = &done, .n_expected = 1, .expect = (char *) "again" };
 
         assert_int_equal(dbus_event_open_bus(f->event, f->bus.address, &client), 0);
         dbus_event_detach(client);
         dbus_event_detach(client); /* harmless twice */
         assert_int_equal(dbus_event_attach(client, f->event), 0);
-        send_echo(client, "again", 5000, &call);
-        run_until(f->event, &done, 5 * 1000000);
+        echo_once(f->event, client, "again");
 }
 
 KYSO_TEST_MAIN_FIXTURE(

@@ -52,6 +52,12 @@ static inline const char *ppath(const char *name) {
         return rotating_path(pki_dir, name);
 }
 
+/* tpath(name) filled with size random bytes: a document no test can have signed before. Returns run()'s
+ * status, 0 on success. */
+static inline int random_file(const char *name, size_t size) {
+        return run("head -c %zu /dev/urandom >'%s'", size, tpath(name));
+}
+
 /* `openssl cms -verify` of the detached DER signature tpath(sig) over tpath(content), without checking the
  * chain (-noverify): its exit status, 0 when openssl accepts the signature. */
 static inline int openssl_verify_unchained(const char *sig, const char *content) {

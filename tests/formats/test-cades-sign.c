@@ -65,6 +65,12 @@ static int sign_file(
         return r;
 }
 
+/* Signs doc.bin into out with name's key and no time-stamp; the signing must succeed. */
+static void sign_doc_ok(
+        const char *name, CmsSignatureScheme scheme, int digest_nid, CadesProfile profile, const char *out) {
+        assert_int_equal(sign_file(name, scheme, digest_nid, profile, NULL, "doc.bin", out, NULL, NULL), 0);
+}
+
 static void test_baseline_b_matrix(void **state) {
         static const Signer signers[] = {
                 { "leader", CMS_SIGNATURE_RSA_PKCS1 },
@@ -81,11 +87,9 @@ static void test_baseline_b_matrix(void **state) {
                         print_message(
                                 "%s %s %s\n", signers[i].name,
                                 cms_signature_scheme_to_string(signers[i].scheme), OBJ_nid2sn(digests[j]));
-                        assert_int_equal(
-                                sign_file(
-                                        signers[i].name, signers[i].scheme, digests[j],
-                                        CADES_PROFILE_BASELINE_B, NULL, "doc.bin", "bb.p7s", NULL, NULL),
-                                0);
+                        sign_doc_ok(
+                                signers[i].name, signers[i].scheme, digests[j], CADES_PROFILE_BASELINE_B,
+                                "bb.p7s");
                         assert_int_equal(openssl_verify("bb.p7s", "doc.bin"), 0);
                         res = verify_files("bb.p7s", "doc.bin");
                         assert_int_equal(res->n_signers, 1);
@@ -144,11 +148,7 @@ static void test_signing_certificate_v2_encoding(void **state) {
         _cleanup_free_ uint8_t *out = NULL;
         size_t size;
 
-        assert_int_equal(
-                sign_file(
-                        "leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha384, CADES_PROFILE_BASELINE_B, NULL,
-                        "doc.bin", "ess.p7s", NULL, NULL),
-                0);
+        sign_doc_ok("leader", CMS_SIGNATURE_RSA_PKCS1, NID_sha384, CADES_PROFILE_BASELINE_B, "ess.p7s");
         /* certHash is SHA-256 of the DER certificate (hashAlgorithm omitted as the DEFAULT), then
          * issuerSerial. */
         assert_int_equal(
@@ -169,11 +169,7 @@ static void test_signing_certificate_v2_encoding(void **state) {
 static void test_pades_attributes(void **state) {
         _cleanup_(cms_verify_result_freep) CmsVerifyResult *res = NULL;
 
-        assert_int_equal(
-                sign_file(
-                        "leader2", CMS_SIGNATURE_ECDSA, NID_sha256, CADES_PROFILE_PADES, NULL, "doc.bin",
-                        "pades.p7s", NULL, NULL),
-                0);
+        sign_doc_ok("leader2", CMS_SIGNATURE_ECDSA, NID_sha256, CADES_PROFILE_PADES, "pades.p7s");
         res = verify_files("pades.p7s", "doc.bin");
         assert_int_equal(res->signers[0].problem, CMS_PROBLEM_OK);
         assert_false(res->signers[0].has_signing_time);
@@ -355,7 +351,7 @@ static void test_add_signer(void **state) {
         assert_int_equal(openssl_verify("both.p7s", "doc.bin"), 0);
 
         /* Another document: refused, nothing produced. */
-        assert_int_equal(run("head -c 1000 /dev/urandom >'%s'", tpath("other-doc.bin")), 0);
+        assert_int_equal(random_file("other-doc.bin", 1000), 0);
         fd = open(tpath("other-doc.bin"), O_RDONLY | O_CLOEXEC);
         assert_int_equal(
                 soft_sign_fd(&p, fd, existing, existing_size, &bad_out, &out_size, NULL, &e), -EBADMSG);
@@ -448,11 +444,7 @@ static void test_transplanted_token(void **state) {
         size_t sa, sb;
         int len;
 
-        assert_int_equal(
-                sign_file(
-                        "leader", CMS_SIGNATURE_RSA_PSS, NID_sha256, CADES_PROFILE_BASELINE_B, NULL,
-                        "doc.bin", "plain.p7s", NULL, NULL),
-                0);
+        sign_doc_ok("leader", CMS_SIGNATURE_RSA_PSS, NID_sha256, CADES_PROFILE_BASELINE_B, "plain.p7s");
         read_all(tpath("bt.p7s"), &da, &sa);
         read_all(tpath("plain.p7s"), &db, &sb);
         p = da;

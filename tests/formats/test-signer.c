@@ -393,7 +393,7 @@ static void test_add_signer(void **state) {
 
         /* Another document: refused at prepare, before the token is asked. */
         _cleanup_(sign_pending_freep) SignPending *bad = NULL;
-        assert_int_equal(run("head -c 1000 /dev/urandom >'%s'", tpath("other.bin")), 0);
+        assert_int_equal(random_file("other.bin", 1000), 0);
         ctx_init_existing(
                 &c, "seal", CMS_SIGNATURE_RSA_PKCS1, NID_sha256, "other.bin", existing, existing_size);
         in.digests = &c.digests;

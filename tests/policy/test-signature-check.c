@@ -223,6 +223,16 @@ static void test_timestamp_hashes(void **state) {
         }
 }
 
+/* c does not count, nor does a rule over it, because its time (what: where it comes from) is in the future.
+ */
+static void expect_in_future(const SignatureCheck *c, const char *what) {
+        assert_false(c->valid);
+        assert_false(c->counts_as_leader);
+        if (!strstr(c->reason, "in the future"))
+                fail_msg("%s: \"%s\"", what, c->reason);
+        expect_issue(c, false, "in the future");
+}
+
 /* A claimed signing time or a time-stamp later than now plus the policy's clock skew (default 5 minutes)
  * makes the signature not count: nobody signs in the future. Within the skew it still counts. */
 static void test_future_time(void **state) {
@@ -241,11 +251,7 @@ static void test_future_time(void **state) {
 
         check(policy, future, &c);
         assert_int_equal(c.time_source, SIGNING_TIME_CLAIMED);
-        assert_false(c.valid);
-        assert_false(c.counts_as_leader);
-        if (!strstr(c.reason, "in the future"))
-                fail_msg("future claimed time: \"%s\"", c.reason);
-        expect_issue(&c, false, "in the future");
+        expect_in_future(&c, "future claimed time");
 
         check(policy, near, &n);
         assert_true(n.valid);
@@ -255,11 +261,7 @@ static void test_future_time(void **state) {
         add_timestamp(&near->signers[0], NID_sha256, NID_sha256);
         near->signers[0].timestamp.gen_time = time(NULL) + 3600;
         check(policy, near, &t);
-        assert_false(t.valid);
-        assert_false(t.counts_as_leader);
-        if (!strstr(t.reason, "in the future"))
-                fail_msg("future time-stamp: \"%s\"", t.reason);
-        expect_issue(&t, false, "in the future");
+        expect_in_future(&t, "future time-stamp");
 }
 
 /* A PDF's signature claims its time in /M, not in the CMS (PAdES has no signing-time attribute): that time
@@ -272,11 +274,7 @@ static void test_future_claimed_outside(void **state) {
         res->signers[0].has_signing_time = false;
         assert_int_equal(signature_check_claimed(policy, res, &res->signers[0], &future, &f), 0);
         assert_int_equal(f.time_source, SIGNING_TIME_CLAIMED);
-        assert_false(f.valid);
-        assert_false(f.counts_as_leader);
-        if (!strstr(f.reason, "in the future"))
-                fail_msg("future /M: \"%s\"", f.reason);
-        expect_issue(&f, false, "in the future");
+        expect_in_future(&f, "future /M");
 
         assert_int_equal(signature_check_claimed(policy, res, &res->signers[0], &earlier, &past), 0);
         assert_int_equal(past.time_source, SIGNING_TIME_CLAIMED);
