@@ -143,69 +143,49 @@ static int container_to_json(DBusMessageIter *iter, unsigned depth, bool is_dict
 
 static int iter_to_json(DBusMessageIter *iter, unsigned depth, json_object **ret) {
         int type = dbus_message_iter_get_arg_type(iter);
+        DBusBasicValue v = {};
         json_object *j = NULL;
 
         if (depth > 32)
                 return -EBADMSG;
 
+        /* Not a UNIX_FD: reading one would duplicate the descriptor, which JSON has no use for. */
+        if (dbus_type_is_basic(type) && type != DBUS_TYPE_UNIX_FD)
+                dbus_message_iter_get_basic(iter, &v);
+
         switch (type) {
         case DBUS_TYPE_STRING:
         case DBUS_TYPE_OBJECT_PATH:
-        case DBUS_TYPE_SIGNATURE: {
-                const char *s;
-                dbus_message_iter_get_basic(iter, &s);
-                j = json_object_new_string(s);
+        case DBUS_TYPE_SIGNATURE:
+                j = json_object_new_string(v.str);
                 break;
-        }
-        case DBUS_TYPE_BOOLEAN: {
-                dbus_bool_t b;
-                dbus_message_iter_get_basic(iter, &b);
-                j = json_object_new_boolean(b);
+        case DBUS_TYPE_BOOLEAN:
+                j = json_object_new_boolean(v.bool_val);
                 break;
-        }
         case DBUS_TYPE_BYTE:
+                j = json_object_new_int64(v.byt);
+                break;
         case DBUS_TYPE_INT16:
+                j = json_object_new_int64(v.i16);
+                break;
         case DBUS_TYPE_UINT16:
+                j = json_object_new_int64(v.u16);
+                break;
         case DBUS_TYPE_INT32:
+                j = json_object_new_int64(v.i32);
+                break;
         case DBUS_TYPE_UINT32:
-        case DBUS_TYPE_INT64: {
-                DBusBasicValue v;
-                int64_t x = 0;
-                dbus_message_iter_get_basic(iter, &v);
-                switch (type) {
-                case DBUS_TYPE_BYTE:
-                        x = v.byt;
-                        break;
-                case DBUS_TYPE_INT16:
-                        x = v.i16;
-                        break;
-                case DBUS_TYPE_UINT16:
-                        x = v.u16;
-                        break;
-                case DBUS_TYPE_INT32:
-                        x = v.i32;
-                        break;
-                case DBUS_TYPE_UINT32:
-                        x = v.u32;
-                        break;
-                default:
-                        x = v.i64;
-                }
-                j = json_object_new_int64(x);
+                j = json_object_new_int64(v.u32);
                 break;
-        }
-        case DBUS_TYPE_UINT64: {
-                dbus_uint64_t u;
-                dbus_message_iter_get_basic(iter, &u);
-                j = json_object_new_uint64(u);
+        case DBUS_TYPE_INT64:
+                j = json_object_new_int64(v.i64);
                 break;
-        }
-        case DBUS_TYPE_DOUBLE: {
-                double d;
-                dbus_message_iter_get_basic(iter, &d);
-                j = json_object_new_double(d);
+        case DBUS_TYPE_UINT64:
+                j = json_object_new_uint64(v.u64);
                 break;
-        }
+        case DBUS_TYPE_DOUBLE:
+                j = json_object_new_double(v.dbl);
+                break;
         case DBUS_TYPE_VARIANT: {
                 DBusMessageIter sub;
                 dbus_message_iter_recurse(iter, &sub);

@@ -19,10 +19,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RSA_PSS_PARAMS *, RSA_PSS_PARAMS_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_ALGOR *, X509_ALGOR_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_TIME *, ASN1_TIME_free);
 
-static void unsigned_char_freep(unsigned char **p) {
-        OPENSSL_free(*p);
-}
-
 /* A SignedData with one SignerInfo whose signed attributes are final: what the token signs. */
 typedef struct CadesPending {
         SignPending base;
@@ -121,8 +117,7 @@ static int add_cert_unique(CMS_ContentInfo *cms, X509 *cert) {
 
 int cades_signing_certificate(X509 *cert, uint8_t **ret_der, size_t *ret_size) {
         _cleanup_(ESS_SIGNING_CERT_V2_freep) ESS_SIGNING_CERT_V2 *ess = NULL;
-        _cleanup_(unsigned_char_freep) unsigned char *der = NULL;
-        uint8_t *copy;
+        unsigned char *der = NULL;
         int len;
 
         if (!cert || !ret_der || !ret_size)
@@ -133,15 +128,7 @@ int cades_signing_certificate(X509 *cert, uint8_t **ret_der, size_t *ret_size) {
         if (!ess)
                 return -ENOMEM;
         len = i2d_ESS_SIGNING_CERT_V2(ess, &der);
-        if (len <= 0)
-                return -ENOMEM;
-        copy = malloc((size_t) len);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, der, (size_t) len);
-        *ret_der = copy;
-        *ret_size = (size_t) len;
-        return 0;
+        return openssl_der_take(der, len, ret_der, ret_size);
 }
 
 static int add_signed_attrs(
@@ -267,17 +254,11 @@ static int check_existing_cover(CMS_ContentInfo *cms, const ContentDigests *d, S
 }
 
 static int encode(CMS_ContentInfo *cms, uint8_t **ret, size_t *ret_size, SignError *e) {
-        _cleanup_(unsigned_char_freep) unsigned char *der = NULL;
+        unsigned char *der = NULL;
         int len = i2d_CMS_ContentInfo(cms, &der);
-        uint8_t *copy;
 
-        if (len <= 0)
-                return sign_error(e, -ENOMEM, "cannot encode the signature");
-        copy = memdup(der, (size_t) len);
-        if (!copy)
-                return sign_error(e, -ENOMEM, "out of memory");
-        *ret = copy;
-        *ret_size = (size_t) len;
+        if (openssl_der_take(der, len, ret, ret_size) < 0)
+                return sign_error(e, -ENOMEM, len <= 0 ? "cannot encode the signature" : "out of memory");
         return 0;
 }
 

@@ -303,6 +303,19 @@ static uint64_t call_timeout(Helper *h) {
         return h->manager->config.call_timeout_usec;
 }
 
+/* Queues a request that needs nothing but its answer (done) under the call timeout; frame as in
+ * request_new(). */
+static int helper_call(Helper *h, uint8_t type, RequestDone done, P11Writer *frame) {
+        Request *req;
+        int r;
+
+        r = request_new(h, type, call_timeout(h), done, frame, &req);
+        if (r < 0)
+                return r;
+        helper_enqueue(h, req);
+        return 0;
+}
+
 static int on_call_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Helper *h = userdata;
         char reason[128];
@@ -784,15 +797,14 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
 
 static void helper_poll(Helper *h) {
         _cleanup_(p11_writer_done) P11Writer w = {};
-        Request *r;
 
         if (h->state != HELPER_RUNNING || h->poll_pending)
                 return;
-        if (p11_encode_empty(&w, P11_MSG_LIST_SLOTS, 0) < 0 ||
-            request_new(h, P11_MSG_LIST_SLOTS, call_timeout(h), list_slots_done, &w, &r) < 0)
+        if (p11_encode_empty(&w, P11_MSG_LIST_SLOTS, 0) < 0)
                 return;
         h->poll_pending = true;
-        helper_enqueue(h, r);
+        if (helper_call(h, P11_MSG_LIST_SLOTS, list_slots_done, &w) < 0)
+                h->poll_pending = false;
 }
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -870,7 +882,6 @@ static int helper_start(Helper *h) {
         _cleanup_close_ int parent = -EBADF, child = -EBADF;
         _cleanup_(p11_writer_done) P11Writer w = {};
         int pair[2], r;
-        Request *req;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
                 return negative_errno();
@@ -905,10 +916,9 @@ static int helper_start(Helper *h) {
         r = p11_encode_hello_request(&w, 0, &hello);
         if (r < 0)
                 goto fail;
-        r = request_new(h, P11_MSG_HELLO, call_timeout(h), hello_done, &w, &req);
+        r = helper_call(h, P11_MSG_HELLO, hello_done, &w);
         if (r < 0)
                 goto fail;
-        helper_enqueue(h, req);
         return 0;
 fail:
         helper_close(h);
@@ -1387,7 +1397,6 @@ int p11_manager_logout(P11Manager *m, const char *token_uri) {
         _cleanup_(p11_writer_done) P11Writer w = {};
         Helper *h;
         ModuleToken *t;
-        Request *req;
         int r;
 
         if (!m)
@@ -1398,11 +1407,7 @@ int p11_manager_logout(P11Manager *m, const char *token_uri) {
         r = p11_encode_slot_request(&w, P11_MSG_LOGOUT, 0, t->token.slot_id);
         if (r < 0)
                 return r;
-        r = request_new(h, P11_MSG_LOGOUT, call_timeout(h), logout_done, &w, &req);
-        if (r < 0)
-                return r;
-        helper_enqueue(h, req);
-        return 0;
+        return helper_call(h, P11_MSG_LOGOUT, logout_done, &w);
 }
 
 int p11_manager_cancel(P11Manager *m, void *userdata) {

@@ -413,10 +413,7 @@ static int key_name_match(ParseState *st, const PolicyKey *k, const char *v, voi
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return ERR(
-                        _("bad value '%s' for %s: expected ATTRIBUTE=PATTERN, for example "
-                          "O=*Uông Bí* or CN=Nguyễn Văn *"),
-                        v, k->name);
+                return bad_value(st, k, v, k->expected);
         return 0;
 }
 
@@ -428,9 +425,7 @@ static int key_oid(ParseState *st, const PolicyKey *k, const char *v, void *fiel
                 ASN1_OBJECT *o = OBJ_txt2obj(v, 0);
                 ERR_clear_error();
                 if (!o)
-                        return ERR(
-                                _("bad value '%s' for %s: expected a dotted OID such as 1.3.6.1.5.5.7.3.4"),
-                                v, k->name);
+                        return bad_value(st, k, v, k->expected);
                 OBJ_obj2txt(buf, sizeof buf, o, 1);
                 ASN1_OBJECT_free(o);
                 oid = buf;
@@ -444,10 +439,7 @@ static int key_fingerprint(ParseState *st, const PolicyKey *k, const char *v, vo
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return ERR(
-                        _("bad value '%s' for fingerprint: expected the SHA-256 fingerprint, 64 hex "
-                          "digits (colons allowed)"),
-                        v);
+                return bad_value(st, k, v, k->expected);
         r = strv_push(field, fp);
         if (r < 0)
                 free(fp);
@@ -457,12 +449,17 @@ static int key_fingerprint(ParseState *st, const PolicyKey *k, const char *v, vo
 #define DURATION_EXPECTED N_("expected a duration such as 10, 30s, 5min, 2h or 7d")
 #define TIMEOUT_RANGE N_("a timeout must be between 1 second and 5 minutes")
 #define REPORT_TEXT_EXPECTED N_("expected one line of text (at most 200 bytes of UTF-8)")
+#define OID_EXPECTED N_("expected a dotted OID such as 1.3.6.1.5.5.7.3.4")
+#define NAME_MATCH_EXPECTED N_("expected ATTRIBUTE=PATTERN, for example O=*Uông Bí* or CN=Nguyễn Văn *")
 
 #define POLICY_FIELD(f) .offset = offsetof(Policy, f)
-#define MATCH_KEY(n, fn, f) \
-        { SECTION_MATCH, NULL, n, fn, offsetof(CertMatch, f) }
-#define MATCH_NAME_KEY(n, f) \
-        { SECTION_MATCH, NULL, n, key_name_match, offsetof(CertMatch, f), offsetof(CertMatch, n_##f) }
+#define MATCH_KEY(n, fn, f, e) \
+        { SECTION_MATCH, NULL, n, fn, offsetof(CertMatch, f), .expected = e }
+#define MATCH_NAME_KEY(n, f)                                                                                \
+        {                                                                                                   \
+                SECTION_MATCH, NULL, n, key_name_match, offsetof(CertMatch, f), offsetof(CertMatch, n_##f), \
+                        .expected = NAME_MATCH_EXPECTED                                                     \
+        }
 
 static const PolicyKey policy_keys[] = {
         { SECTION_PLAIN, "trust", "root", key_trust_root, POLICY_FIELD(trusted_roots),
@@ -558,9 +555,11 @@ static const PolicyKey policy_keys[] = {
         MATCH_NAME_KEY("subject", subject),
         MATCH_NAME_KEY("not-issuer", not_issuer),
         MATCH_NAME_KEY("not-subject", not_subject),
-        MATCH_KEY("policy-oid", key_oid, policy_oids),
-        MATCH_KEY("eku", key_oid, ekus),
-        MATCH_KEY("fingerprint", key_fingerprint, fingerprints),
+        MATCH_KEY("policy-oid", key_oid, policy_oids, OID_EXPECTED),
+        MATCH_KEY("eku", key_oid, ekus, OID_EXPECTED),
+        MATCH_KEY(
+                "fingerprint", key_fingerprint, fingerprints,
+                N_("expected the SHA-256 fingerprint, 64 hex digits (colons allowed)")),
         { SECTION_SEAL_MATCH, NULL, "organization", key_strv_append, offsetof(CertMatch, organizations) },
 };
 

@@ -685,14 +685,12 @@ int crl_check_keep(
         }
         if (ret_der) {
                 unsigned char *der = NULL;
+                uint8_t *copy;
                 int len = i2d_X509_CRL(crl, &der);
-                if (len <= 0)
-                        return -ENOMEM;
-                *ret_der = memdup(der, (size_t) len);
-                *ret_der_size = (size_t) len;
-                OPENSSL_free(der);
-                if (!*ret_der)
-                        return -ENOMEM;
+                r = openssl_der_take(der, len, &copy, ret_der_size);
+                if (r < 0)
+                        return r;
+                *ret_der = (char *) copy;
         }
         *ret_result = REVOCATION_RESULT_GOOD;
         return 0;
