@@ -8,6 +8,7 @@
 #include "audit/audit-log.h"
 #include "cert-register.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "named-field.h"
 #include "string-util.h"
 
@@ -20,8 +21,6 @@ struct CertRegister {
         size_t n;
         bool dirty;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* The string fields, by their JSON keys, for reading, writing and freeing alike. */
 static const NamedField string_fields[] = {

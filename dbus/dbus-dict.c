@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dbus-dict.h"
 #include "bus-append.h"
+#include "json-util.h"
 #include "macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 int dbus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict) {
         return dbus_message_iter_open_container(parent, DBUS_TYPE_ARRAY, "{sv}", ret_dict) ? 0 : -ENOMEM;

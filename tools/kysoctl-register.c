@@ -14,12 +14,11 @@
 #include "audit/audit-report-certs.h"
 #include "audit/audit-show.h"
 #include "i18n.h"
+#include "json-util.h"
 #include "kysoctl.h"
 #include "policy/policy.h"
 #include "string-util.h"
 #include "time-util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 typedef enum ExportFormat {
         EXPORT_NONE,

@@ -11,11 +11,11 @@
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
 #include "i18n.h"
+#include "json-util.h"
 #include "kysoctl.h"
 #include "log.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DBusMessage *, dbus_message_unref);
 
 /* One JSON field: its name in --json output, the D-Bus dictionary key, and its type. */

@@ -16,14 +16,13 @@
 #include "audit/audit-log.h"
 #include "fileio.h"
 #include "i18n.h"
+#include "json-util.h"
 #include "kysoctl.h"
 #include "openssl-util.h"
 #include "policy/policy.h"
 #include "policy/trust-store.h"
 
 #define TRUST_FILE_MAX (1024 * 1024)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static void help(void) {
         printf(_("Usage: kysoctl trust list [--json]\n"
