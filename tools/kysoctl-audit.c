@@ -685,7 +685,6 @@ static void help(void) {
 
 int verb_audit(int argc, char **argv) {
         int exit_code;
-        i18n_setup();
         if (kysoctl_help_wanted(argc, argv, help, &exit_code))
                 return exit_code;
         static const struct {

@@ -115,7 +115,6 @@ int verb_policy(int argc, char **argv) {
         PolicyLoadFlags flags = policy_tools_flags();
         int r;
 
-        i18n_setup();
         optind = 0;
         r = parse_options(argc, argv, &flags);
         if (r >= 0)

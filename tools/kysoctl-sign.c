@@ -663,7 +663,6 @@ int verb_sign(int argc, char **argv) {
         const char *reply_path = NULL, *agent = NULL;
         size_t progress = 0;
 
-        i18n_setup();
         optind = 0;
         while ((opt = getopt_long(argc, argv, "ho:v", options, NULL)) >= 0)
                 switch (opt) {

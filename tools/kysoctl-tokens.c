@@ -483,12 +483,10 @@ static int list_run(int argc, char **argv, const Listing *l) {
 }
 
 int verb_tokens(int argc, char **argv) {
-        i18n_setup();
         return list_run(argc, argv, &token_listing);
 }
 
 int verb_certs(int argc, char **argv) {
-        i18n_setup();
         if (certs_register_wanted(argc, argv))
                 return verb_certs_register(argc, argv);
         return list_run(argc, argv, &cert_listing);

@@ -721,7 +721,6 @@ int verb_verify(int argc, char **argv) {
         Output out = {};
         int c, r;
 
-        i18n_setup();
         optind = 0;
         while ((c = getopt_long(argc, argv, "hjp:H:v", options, NULL)) >= 0)
                 switch (c) {
