@@ -362,15 +362,9 @@ static bool is_gov(const AuditReport *rep, json_object *cert) {
         return false;
 }
 
+/* A record without the field keeps what an earlier record said. */
 static int set_str(char **dst, const char *v) {
-        if (!v)
-                return 0;
-        char *c = strdup(v);
-        if (!c)
-                return -ENOMEM;
-        free(*dst);
-        *dst = c;
-        return 0;
+        return v ? free_and_strdup(dst, v) : 0;
 }
 
 /* The record's certificate, found or added, with the record's view of it; counts a signature, refusal or
