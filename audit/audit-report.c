@@ -15,6 +15,18 @@
 
 #define DAY_MS (86400LL * 1000)
 
+/* Grows the array *array of *n elements of size bytes each by one zeroed element at its end, and returns
+ * that element; NULL (out of memory) leaves both as they were. */
+static void *array_append(void **array, size_t *n, size_t size) {
+        uint8_t *a = reallocarray(*array, *n + 1, size);
+
+        if (!a)
+                return NULL;
+        *array = a;
+        memset(a + *n * size, 0, size);
+        return a + (*n)++ * size;
+}
+
 /* ---- dates and holidays ---- */
 
 int64_t audit_date_to_days(AuditDate d) {
@@ -90,20 +102,19 @@ int audit_holidays_parse(const char *text, AuditHolidays **ret, unsigned *ret_ba
                                 snprintf(probe, sizeof(probe), "2024-%02u-%02u", m, d);
                                 if (audit_parse_time(probe, &ms) < 0)
                                         goto bad;
-                                unsigned *y = realloc(h->yearly, (h->n_yearly + 1) * sizeof(unsigned));
+                                unsigned *y =
+                                        array_append((void **) &h->yearly, &h->n_yearly, sizeof(unsigned));
                                 if (!y)
                                         return -ENOMEM;
-                                h->yearly = y;
-                                h->yearly[h->n_yearly++] = m * 100 + d;
+                                *y = m * 100 + d;
                         } else {
                                 int64_t ms;
                                 if (n != 10 || audit_parse_time(line, &ms) < 0)
                                         goto bad;
-                                int64_t *dd = realloc(h->days, (h->n_days + 1) * sizeof(int64_t));
+                                int64_t *dd = array_append((void **) &h->days, &h->n_days, sizeof(int64_t));
                                 if (!dd)
                                         return -ENOMEM;
-                                h->days = dd;
-                                h->days[h->n_days++] = ms / DAY_MS;
+                                *dd = ms / DAY_MS;
                         }
                 }
                 p = *eol ? eol + 1 : eol;
@@ -284,16 +295,13 @@ static int counter_add(CounterList *l, const char *key, bool coded, const char *
                         l->items[i].n++;
                         return 0;
                 }
-        Counter *c = realloc(l->items, (l->n + 1) * sizeof(Counter));
+        _cleanup_free_ char *k = strdup(key), *e = extra ? strdup(extra) : NULL;
+        if (!k || (extra && !e))
+                return -ENOMEM;
+        Counter *c = array_append((void **) &l->items, &l->n, sizeof(Counter));
         if (!c)
                 return -ENOMEM;
-        l->items = c;
-        c[l->n] = (Counter){
-                .key = strdup(key), .extra = extra ? strdup(extra) : NULL, .coded = coded, .n = 1
-        };
-        if (!c[l->n].key || (extra && !c[l->n].extra))
-                return -ENOMEM;
-        l->n++;
+        *c = (Counter){ .key = TAKE_PTR(k), .extra = TAKE_PTR(e), .coded = coded, .n = 1 };
         return 0;
 }
 
@@ -362,15 +370,9 @@ static bool is_gov(const AuditReport *rep, json_object *cert) {
         return false;
 }
 
+/* A record without the field keeps what an earlier record said. */
 static int set_str(char **dst, const char *v) {
-        if (!v)
-                return 0;
-        char *c = strdup(v);
-        if (!c)
-                return -ENOMEM;
-        free(*dst);
-        *dst = c;
-        return 0;
+        return v ? free_and_strdup(dst, v) : 0;
 }
 
 /* The record's certificate, found or added, with the record's view of it; counts a signature, refusal or
@@ -397,12 +399,10 @@ static int note_cert(AuditReport *rep, json_object *cert, AuditEventType t, Cert
                 if (streq(rep->certs[i].id, id))
                         c = &rep->certs[i];
         if (!c) {
-                CertInfo *a = realloc(rep->certs, (rep->n_certs + 1) * sizeof(CertInfo));
-                if (!a)
+                c = array_append((void **) &rep->certs, &rep->n_certs, sizeof(CertInfo));
+                if (!c)
                         return -ENOMEM;
-                rep->certs = a;
-                c = &rep->certs[rep->n_certs++];
-                *c = (CertInfo){ .id = TAKE_PTR(id) };
+                c->id = TAKE_PTR(id);
         }
         /* The newest record's view wins (status changes over time). */
         if ((r = set_str(&c->subject, subject)) < 0 || (r = set_str(&c->issuer, jstr(cert, "issuer"))) < 0 ||
@@ -498,12 +498,9 @@ static int note_token(AuditReport *rep, json_object *o, AuditEventType type) {
                         t = by_label;
         }
         if (!t) {
-                TokenInfo *a = realloc(rep->tokens, (rep->n_tokens + 1) * sizeof(TokenInfo));
-                if (!a)
+                t = array_append((void **) &rep->tokens, &rep->n_tokens, sizeof(TokenInfo));
+                if (!t)
                         return -ENOMEM;
-                rep->tokens = a;
-                t = &rep->tokens[rep->n_tokens++];
-                *t = (TokenInfo){};
         }
         if ((r = set_str(&t->label, label)) < 0 || (r = set_str(&t->serial, serial)) < 0 ||
             (r = set_str(&t->manufacturer, manufacturer)) < 0 || (r = set_str(&t->model, model)) < 0 ||

@@ -3,12 +3,14 @@
 # fake-notifications.py OUT: a stand-in for the desktop's org.freedesktop.Notifications on a private bus.
 # Appends one JSON line per Notify call to OUT (app_name, summary, body, urgency) and answers with an id.
 import json
+import os
 import sys
 
 import dbus
-import dbus.mainloop.glib
 import dbus.service
-from gi.repository import GLib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fake_service  # noqa: E402
 
 IFACE = "org.freedesktop.Notifications"
 
@@ -29,9 +31,4 @@ class Notifications(dbus.service.Object):
         return ["body"]
 
 
-dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-bus = dbus.SessionBus()
-name = dbus.service.BusName(IFACE, bus)
-Notifications(bus, "/org/freedesktop/Notifications")
-print("ready", flush=True)
-GLib.MainLoop().run()
+fake_service.serve(IFACE, Notifications, "/org/freedesktop/Notifications")

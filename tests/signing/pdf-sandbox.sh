@@ -2,19 +2,15 @@
 # contrib/sandbox (kysod not started yet, the scripted pinentry) and exits with its status; inside, sets T
 # (the test's folder), D (its documents), LEADER, SEAL, MKPDF, the helpers below, and an NSS database
 # holding the test root only, for pdfsig (SoftHSM stays out of it).
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir "$(basename "$0" .sh)" KYSO_PDF_TEST_DIR
-        unset KYSO_SANDBOX_MODULE
-        sandbox_exec --no-start
-fi
+# SoftHSM itself, whatever module the caller's environment names.
+unset KYSO_SANDBOX_MODULE
+sandbox_test "$(basename "$0" .sh)" --no-start
 # ---- inside the sandbox
-T=$KYSO_PDF_TEST_DIR
 D=$T/docs
 mkdir -p "$D" "$T/out"
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
 MKPDF=$KYSO_SOURCE_ROOT/tests/signing/make-pdf.py
-script() { printf '%s\n' "$@" >"$KYSO_TEST_PINENTRY_SCRIPT"; }
 prompts() { grep -c '^SETDESC' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
 alive() { kill -0 "$kysod_pid" 2>/dev/null; }
 

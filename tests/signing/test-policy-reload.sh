@@ -9,13 +9,9 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir policy-reload KYSO_RELOAD_TEST_DIR
-        export KYSO_LOG_LEVEL=debug
-        sandbox_exec
-fi
+export KYSO_LOG_LEVEL=debug
+sandbox_test policy-reload
 # ---- inside the sandbox
-T=$KYSO_RELOAD_TEST_DIR
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 DROPINS=$(dirname "$KYSO_POLICY")/policy.d
 

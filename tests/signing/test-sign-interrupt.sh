@@ -7,12 +7,8 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir interrupt KYSO_INTERRUPT_TEST_DIR
-        sandbox_exec --no-start
-fi
+sandbox_test interrupt --no-start
 # ---- inside the sandbox
-T=$KYSO_INTERRUPT_TEST_DIR
 mkdir -p "$T/out"
 echo "Tờ trình số 3/TTr-UBND" >"$T/tt.txt"
 LEADER="pkcs11:token=leader;object=leader;type=cert"

@@ -8,13 +8,9 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir trust KYSO_TRUST_TEST_DIR
-        # kysod starts by D-Bus activation at the first call, once the policy reads its roots from a folder.
-        sandbox_exec --no-start
-fi
+# kysod starts by D-Bus activation at the first call, once the policy reads its roots from a folder.
+sandbox_test trust --no-start
 # ---- inside the sandbox (kysod, started by activation, is stopped by the sandbox)
-T=$KYSO_TRUST_TEST_DIR
 P=$KYSO_PKI
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 # The administrator's changes go to their own log (root's, in use), as kysod holds the user's.

@@ -9,14 +9,10 @@ set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
 
-if [[ -z ${KYSO_SANDBOX:-} ]]; then
-        sandbox_test_dir pss KYSO_PSS_TEST_DIR
-        # kysod starts by D-Bus activation at the first call, once the test has added its token (SoftHSM
-        # reads its tokens when a process loads it).
-        sandbox_exec --no-start
-fi
+# kysod starts by D-Bus activation at the first call, once the test has added its token (SoftHSM reads its
+# tokens when a process loads it).
+sandbox_test pss --no-start
 # ---- inside the sandbox (kysod, started by activation, is stopped by the sandbox)
-T=$KYSO_PSS_TEST_DIR
 P=$KYSO_PKI
 log=$T/make.log
 
