@@ -4,12 +4,14 @@
 # request's path (from handle_token) and emits that request's Response at once, BEFORE the method's reply,
 # as a fast agent may when the reply and the signal cross. A client that subscribed with handle_token must
 # still get it. Response: code 2, error PolicyDenied, message "fake agent: refused".
+import os
 import sys
 
 import dbus
-import dbus.mainloop.glib
 import dbus.service
-from gi.repository import GLib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fake_service  # noqa: E402
 
 IFACE = "org.kyso.Agent1"
 
@@ -34,9 +36,4 @@ class Agent(dbus.service.Object):
         return dbus.ObjectPath(path)
 
 
-dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-bus = dbus.SessionBus()
-name = dbus.service.BusName(IFACE, bus)
-Agent(bus, "/org/kyso/Agent1")
-print("ready", flush=True)
-GLib.MainLoop().run()
+fake_service.serve(IFACE, Agent, "/org/kyso/Agent1")
