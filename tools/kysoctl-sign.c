@@ -220,18 +220,20 @@ static bool same_file(const char *path, int fd) {
                a.st_ino == b.st_ino;
 }
 
-/* "PAGE,X,Y,W,H" into o->places[which] */
+/* "PAGE,X,Y,W,H" into o->places[which], read as the configuration files read a place; the agent takes a page
+ * number, so "last" (theirs) is refused here. */
 static int parse_place(const char *s, Opts *o, size_t which) {
         typeof(o->places[0]) *p = &o->places[which];
-        const char *comma = strchr(s, ',');
-        _cleanup_free_ char *page = comma ? strndup(s, (size_t) (comma - s)) : NULL;
-        unsigned n;
+        bool from_end;
+        unsigned page;
+        int r;
 
-        /* The numbers with a '.' in every locale: sscanf("%lf") would read "300,150" as 300.150 in vi_VN. */
-        if (!page || parse_unsigned(page, &n) < 0 || n == 0 ||
-            parse_decimal_list(comma + 1, ',', p->rect, 4) < 0 || !(p->rect[2] > 0) || !(p->rect[3] > 0))
+        r = parse_page_place(s, &from_end, &page, p->rect);
+        if (r < 0)
+                return r;
+        if (from_end)
                 return -EINVAL;
-        p->page = n;
+        p->page = page;
         p->set = true;
         return 0;
 }
