@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+
+void *array_append(void **array, size_t *n, size_t size) {
+        uint8_t *a;
+
+        if (*n == SIZE_MAX)
+                return NULL;
+        a = reallocarray(*array, *n + 1, size);
+        if (!a)
+                return NULL;
+        *array = a;
+        memset(a + *n * size, 0, size);
+        return a + (*n)++ * size;
+}
