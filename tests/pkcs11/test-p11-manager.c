@@ -415,11 +415,10 @@ static const struct {
 };
 
 static void test_inventory(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         const P11Certificate *const *certs;
         size_t n;
 
-        assert_int_equal(sd_event_new(&e), 0);
         P11Manager *m = manager_new(e, softhsm, NULL, 0, 0);
         wait_tokens(e, m, 2);
         assert_int_equal(count_events(P11_EVENT_TOKEN_ADDED), 2);
@@ -495,10 +494,9 @@ static void test_inventory(void **state) {
 }
 
 static void test_sign(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         P11Manager *m = manager_new(e, softhsm, NULL, 0, 0);
         wait_tokens(e, m, 2);
         sha256("a document kyso never sees", digest);
@@ -587,10 +585,9 @@ static void test_sign(void **state) {
 }
 
 static void test_insert_remove(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("insert\n");
         /* This one polls at the default interval (1 s): the 2 s promise is about the default. */
         P11Manager *m = manager_new_full(e, fault, NULL, 0, 0, 0);
@@ -645,10 +642,9 @@ static void expect_other_module_serves(sd_event *e, P11Manager *m) {
 }
 
 static void test_crash(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("");
         P11Manager *m = manager_new(e, fault, softhsm, 0, 0);
         wait_tokens(e, m, 3);
@@ -682,9 +678,8 @@ static void test_crash(void **state) {
 }
 
 static void test_hang(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("");
         P11Manager *m = manager_new(e, fault, softhsm, 1 * USEC_PER_SEC, 0);
         wait_tokens(e, m, 3);
@@ -728,10 +723,9 @@ static void test_hang(void **state) {
 }
 
 static void test_slow(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("");
         P11Manager *m = manager_new(e, fault, NULL, 0, 2 * USEC_PER_SEC);
         wait_tokens(e, m, 1);
@@ -766,14 +760,13 @@ static bool time_passed(void *arg) {
 }
 
 static void test_cancel(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_secret_ Secret *pin = secret_new_string("3333");
         P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
         const char *uri = "pkcs11:token=fault;id=%01";
         int a, b, c;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         P11Manager *m = manager_new(e, fault, NULL, 0, 0);
         wait_tokens(e, m, 1);
         sha256("cancel", digest);
@@ -812,12 +805,11 @@ static void test_cancel(void **state) {
 }
 
 static void test_removed_mid_signature(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_secret_ Secret *pin = secret_new_string("3333");
         P11SignMechanism mech = { P11_SIGN_ECDSA, P11_HASH_SHA256, 0, -1 };
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         P11Manager *m = manager_new(e, fault, NULL, 0, 0);
         wait_tokens(e, m, 1);
         sha256("pulled out", digest);
@@ -851,10 +843,9 @@ static void test_removed_mid_signature(void **state) {
  * removed token (the agent then says to insert it), not as "not logged in" (which it would report as an
  * internal error). */
 static void test_removed_between_batch_signatures(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         uint8_t digest[32];
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("");
         P11Manager *m = manager_new_full(e, fault, NULL, 60 * USEC_PER_SEC, 0, 0); /* no polls between */
         wait_tokens(e, m, 1);
@@ -938,10 +929,9 @@ pipe_run(sd_event *e, P11Manager *m, unsigned n, const char *const *pins, unsign
 }
 
 static void test_pipelined(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_secret_ Secret *pin = secret_new_string("3333");
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("");
         P11Manager *m = manager_new_full(e, fault, NULL, 60 * USEC_PER_SEC, 0, 0); /* no polls between */
         wait_tokens(e, m, 1);
@@ -981,7 +971,7 @@ static void test_pipelined(void **state) {
 }
 
 static void test_registry(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_free_ char *confdir = NULL, *file = NULL, *text = NULL;
 
         /* A p11-kit registry of our own naming SoftHSM, plus the same module configured by path:
@@ -1001,7 +991,6 @@ static void test_registry(void **state) {
                 .helper_path = (char *) test_getenv_or_skip("KYSO_P11_HELPER"),
         };
         P11Manager *m = NULL;
-        assert_int_equal(sd_event_new(&e), 0);
         events_clear();
         assert_int_equal(p11_manager_new(e, &config, on_event, NULL, &m), 0);
         current = m;
@@ -1014,12 +1003,11 @@ static void test_registry(void **state) {
 }
 
 static void test_always_authenticate(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         const P11Certificate *const *certs;
         uint8_t digest[32];
         size_t n;
 
-        assert_int_equal(sd_event_new(&e), 0);
         P11Manager *m = manager_new(e, fault, NULL, 0, 0);
         wait_tokens(e, m, 1);
         sha256("each signature its own PIN", digest);
@@ -1112,10 +1100,9 @@ static void expect_load_retries(sd_event *e, const char *module, size_t from) {
 }
 
 static void test_missing_module(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_free_ char *missing = NULL;
 
-        assert_int_equal(sd_event_new(&e), 0);
         assert_true(asprintf(&missing, "%s/no-such-module.so", dir) > 0);
         /* The same module twice under two names is loaded once. */
         _cleanup_free_ char *alias = NULL, *cmd = NULL;
@@ -1138,10 +1125,9 @@ static void test_missing_module(void **state) {
 /* A module whose C_Initialize fails does not load either; once it does, it is back, and a crash after that
  * is a new failure again (failures 1, the quick restart). */
 static void test_module_does_not_initialize(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         char *modules[] = { fault, softhsm, NULL };
 
-        assert_int_equal(sd_event_new(&e), 0);
         control_write("fail C_Initialize\n");
         P11Manager *m = manager_new_quick_retry(e, modules);
         wait_tokens(e, m, 2);
@@ -1217,9 +1203,21 @@ static void test_misbehaving_helper(void **state) {
         }
 }
 
+/* Each test's event loop, made before and dropped after it (after its manager, which test_teardown() frees
+ * when the test failed before freeing it). */
+static int test_setup(void **state) {
+        sd_event *e = NULL;
+
+        if (sd_event_new(&e) < 0)
+                return -1;
+        *state = e;
+        return 0;
+}
+
 static int test_teardown(void **state) {
         current = p11_manager_free(current);
         control_write("");
+        *state = sd_event_unref(*state);
         return 0;
 }
 
@@ -1243,11 +1241,10 @@ static bool scanned_once(void *arg) {
 }
 
 static void test_first_scan(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sd_event *e = *state;
         _cleanup_free_ char *missing = NULL;
         Scanned s = {};
 
-        assert_int_equal(sd_event_new(&e), 0);
         assert_true(asprintf(&missing, "%s/no-such-module.so", dir) > 0);
         /* A slow poll: the first scan must not wait for the second poll. */
         P11Manager *m = manager_new_full(e, missing, softhsm, 60 * USEC_PER_SEC, 0, 0);
@@ -1267,20 +1264,21 @@ static void test_first_scan(void **state) {
 KYSO_TEST_MAIN_GROUP(
         setup, teardown,
         {
-                cmocka_unit_test_teardown(test_inventory, test_teardown),
-                cmocka_unit_test_teardown(test_sign, test_teardown),
-                cmocka_unit_test_teardown(test_insert_remove, test_teardown),
-                cmocka_unit_test_teardown(test_crash, test_teardown),
-                cmocka_unit_test_teardown(test_hang, test_teardown),
-                cmocka_unit_test_teardown(test_slow, test_teardown),
-                cmocka_unit_test_teardown(test_always_authenticate, test_teardown),
-                cmocka_unit_test_teardown(test_cancel, test_teardown),
-                cmocka_unit_test_teardown(test_removed_mid_signature, test_teardown),
-                cmocka_unit_test_teardown(test_pipelined, test_teardown),
-                cmocka_unit_test_teardown(test_removed_between_batch_signatures, test_teardown),
-                cmocka_unit_test_teardown(test_registry, test_teardown),
-                cmocka_unit_test_teardown(test_missing_module, test_teardown),
-                cmocka_unit_test_teardown(test_module_does_not_initialize, test_teardown),
+                cmocka_unit_test_setup_teardown(test_inventory, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_sign, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_insert_remove, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_crash, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_hang, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_slow, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_always_authenticate, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_cancel, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_removed_mid_signature, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_pipelined, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_removed_between_batch_signatures, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_registry, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_missing_module, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_module_does_not_initialize, test_setup, test_teardown),
                 cmocka_unit_test_teardown(test_misbehaving_helper, test_teardown),
-                cmocka_unit_test_teardown(test_first_scan, test_teardown),
+                cmocka_unit_test_setup_teardown(test_first_scan, test_setup, test_teardown),
         });
