@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "agent-config.h"
+#include "alloc-util.h"
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
@@ -278,11 +279,10 @@ static int key_signature_place(AgentConfig *c, const ConfigKey *k, const char *v
         item.place.set = true;
         item.place.page = item.place.from_end ? 0 : page - 1;
         item.place.rect = (PdfRect){ v[0], v[1], v[2], v[3] };
-        n = reallocarray(c->signature_places, c->n_signature_places + 1, sizeof *n);
+        n = ARRAY_APPEND(c->signature_places, c->n_signature_places);
         if (!n)
                 return -ENOMEM;
-        c->signature_places = n;
-        n[c->n_signature_places++] = item;
+        *n = item;
         return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent-peers.h"
+#include "alloc-util.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
 #include "dbus/dbus-dict.h"
@@ -238,10 +239,9 @@ int peer_cache_check(PeerCache *pc, DBusMessage *m) {
                 pc->peers = p;
                 pc->n_peers++;
         }
-        nq = realloc(p->queue, (p->n_queue + 1) * sizeof(DBusMessage *));
+        nq = ARRAY_APPEND(p->queue, p->n_queue);
         if (!nq)
                 return -ENOMEM;
-        p->queue = nq;
-        p->queue[p->n_queue++] = dbus_message_ref(m);
+        *nq = dbus_message_ref(m);
         return 0;
 }

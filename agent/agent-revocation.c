@@ -8,6 +8,7 @@
 
 #include "agent-revocation.h"
 #include "agent-worker.h"
+#include "alloc-util.h"
 #include "log.h"
 #include "macro.h"
 #include "openssl-util.h"
@@ -250,18 +251,17 @@ int agent_revocation_update(AgentRevocation *r, const P11Certificate *const *cer
                 x = d2i_X509(NULL, &p, (long) certs[i]->der_size);
                 if (!x)
                         continue; /* not a certificate we can use: the inventory leaves it out too */
-                n = reallocarray(r->entries, r->n_entries + 1, sizeof *n);
+                n = ARRAY_APPEND(r->entries, r->n_entries);
                 if (!n) {
                         X509_free(x);
                         return -ENOMEM;
                 }
-                r->entries = n;
-                r->entries[r->n_entries++] = (Entry){
+                *n = (Entry){
                         .cert = x,
                         .present = true,
                         .due = true,
                 };
-                memcpy(r->entries[r->n_entries - 1].sha256, sha256, sizeof sha256);
+                memcpy(n->sha256, sha256, sizeof sha256);
         }
         /* Forget the certificates that are gone (a check in flight for one of them finds nothing). */
         for (size_t i = 0; i < r->n_entries; i++) {

@@ -13,6 +13,7 @@
 #include "agent-sign.h"
 #include "agent-verify-dbus.h"
 #include "agent.h"
+#include "alloc-util.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
 #include "dbus/dbus-error-names.h"
@@ -667,10 +668,9 @@ static void agent_run_checked(DBusConnection *c, DBusMessage *m, int error, uid_
                 return;
         }
         if (!a->settled || (!a->certs_settled && is_get_certificates(m))) {
-                DBusMessage **h = realloc(a->held, (a->n_held + 1) * sizeof(DBusMessage *));
+                DBusMessage **h = ARRAY_APPEND(a->held, a->n_held);
                 if (h) {
-                        a->held = h;
-                        a->held[a->n_held++] = dbus_message_ref(m);
+                        *h = dbus_message_ref(m);
                         return;
                 }
                 /* Out of memory: answer now rather than not at all. */

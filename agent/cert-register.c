@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "audit/audit-events.h"
 #include "audit/audit-log.h"
 #include "cert-register.h"
@@ -134,11 +135,10 @@ static int entry_from_json(json_object *o, CertRegisterEntry *ret) {
 }
 
 static int append_entry(CertRegister *r, CertRegisterEntry *e) {
-        CertRegisterEntry *n = reallocarray(r->entries, r->n + 1, sizeof *n);
+        CertRegisterEntry *n = ARRAY_APPEND(r->entries, r->n);
         if (!n)
                 return -ENOMEM;
-        r->entries = n;
-        n[r->n++] = *e;
+        *n = *e;
         *e = (CertRegisterEntry){};
         return 0;
 }

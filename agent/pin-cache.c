@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <time.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "pin-cache.h"
 #include "string-table.h"
@@ -182,7 +183,7 @@ int pin_cache_attach_event(PinCache *c, sd_event *event) {
 int pin_cache_put(PinCache *c, const char *token_uri, PinCacheKind kind, const Secret *pin) {
         _cleanup_free_ char *uri = NULL;
         Secret *copy;
-        PinEntry *e, *n;
+        PinEntry *e;
         uint64_t l, t;
 
         if (!c || isempty(token_uri) || !pin || kind < 0 || kind >= _PIN_CACHE_KIND_MAX)
@@ -205,15 +206,13 @@ int pin_cache_put(PinCache *c, const char *token_uri, PinCacheKind kind, const S
                 secret_free(e->pin);
                 e->pin = copy;
         } else {
+                /* The URI first: an entry counted without one would be met by find(). */
                 uri = strdup(token_uri);
-                n = reallocarray(c->entries, c->n_entries + 1, sizeof(PinEntry));
-                if (n)
-                        c->entries = n;
-                if (!uri || !n) {
+                e = uri ? ARRAY_APPEND(c->entries, c->n_entries) : NULL;
+                if (!e) {
                         secret_free(copy);
                         return -ENOMEM;
                 }
-                e = &c->entries[c->n_entries++];
                 *e = (PinEntry){ .token_uri = TAKE_PTR(uri), .pin = copy };
         }
         e->kind = kind;

@@ -9,6 +9,7 @@
 
 #include <openssl/sha.h>
 
+#include "alloc-util.h"
 #include "audit-log-private.h"
 #include "fileio.h"
 #include "log.h"
@@ -29,14 +30,13 @@ void audit_pending_list_done(AuditPendingList *l) {
 }
 
 static int pending_list_add(AuditPendingList *l, char *path, char *final, uint64_t offset, bool fresh) {
-        AuditPending *p = realloc(l->items, (l->n + 1) * sizeof(AuditPending));
+        AuditPending *p = ARRAY_APPEND(l->items, l->n);
         if (!p) {
                 free(path);
                 free(final);
                 return -ENOMEM;
         }
-        l->items = p;
-        l->items[l->n++] = (AuditPending){ .path = path, .final = final, .offset = offset, .fresh = fresh };
+        *p = (AuditPending){ .path = path, .final = final, .offset = offset, .fresh = fresh };
         return 0;
 }
 

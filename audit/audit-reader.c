@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "audit-reader.h"
 #include "audit-record.h"
 #include "macro.h"
@@ -92,18 +93,17 @@ int audit_chain_files(const char *path, char ***ret_files, unsigned *ret_max_arc
                 const char *num = de->d_name + base_len + 1;
                 if (*num < '1' || *num > '9' || strlen(num) > 9 || num[strspn(num, "0123456789")] != '\0')
                         continue;
-                Archive *a = realloc(archives, (n + 1) * sizeof(Archive));
+                Archive *a = ARRAY_APPEND(archives, n);
                 if (!a) {
                         r = -ENOMEM;
                         break;
                 }
-                archives = a;
-                archives[n].n = (unsigned) strtoul(num, NULL, 10);
-                if (asprintf(&archives[n].name, "%s/%s", dir, de->d_name) < 0) {
+                a->n = (unsigned) strtoul(num, NULL, 10);
+                if (asprintf(&a->name, "%s/%s", dir, de->d_name) < 0) {
+                        n--; /* asprintf() leaves the name undefined, and the loop below frees every name */
                         r = -ENOMEM;
                         break;
                 }
-                n++;
         }
         closedir(d);
 

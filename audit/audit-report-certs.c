@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "audit-report-certs.h"
 #include "audit-report.h"
 #include "audit-show.h"
@@ -90,15 +91,14 @@ int report_certs_note(ReportCerts *rc, AuditEventType type, json_object *record)
                 if (streq(rc->items[i].fingerprint, fp))
                         c = &rc->items[i];
         if (!c) {
-                ReportCert *n = reallocarray(rc->items, rc->n + 1, sizeof *n);
-                if (!n)
+                c = ARRAY_APPEND(rc->items, rc->n);
+                if (!c)
                         return -ENOMEM;
-                rc->items = n;
-                c = &n[rc->n];
                 *c = (ReportCert){ .fingerprint = strdup(fp) };
-                rc->n++;
-                if (!c->fingerprint)
+                if (!c->fingerprint) {
+                        rc->n--; /* the lookup above compares every entry's fingerprint */
                         return -ENOMEM;
+                }
         }
         const char *holder = str_of(record, "data", "holder");
         _cleanup_free_ char *cn = holder ? NULL : cn_of(str_of(record, "cert", "subject"));

@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc-util.h"
 #include "audit-record.h"
 #include "audit-report-certs.h"
 #include "audit-report.h"
@@ -14,18 +15,6 @@
 #include "string-util.h"
 
 #define DAY_MS (86400LL * 1000)
-
-/* Grows the array *array of *n elements of size bytes each by one zeroed element at its end, and returns
- * that element; NULL (out of memory) leaves both as they were. */
-static void *array_append(void **array, size_t *n, size_t size) {
-        uint8_t *a = reallocarray(*array, *n + 1, size);
-
-        if (!a)
-                return NULL;
-        *array = a;
-        memset(a + *n * size, 0, size);
-        return a + (*n)++ * size;
-}
 
 /* ---- dates and holidays ---- */
 
@@ -102,8 +91,7 @@ int audit_holidays_parse(const char *text, AuditHolidays **ret, unsigned *ret_ba
                                 snprintf(probe, sizeof(probe), "2024-%02u-%02u", m, d);
                                 if (audit_parse_time(probe, &ms) < 0)
                                         goto bad;
-                                unsigned *y =
-                                        array_append((void **) &h->yearly, &h->n_yearly, sizeof(unsigned));
+                                unsigned *y = ARRAY_APPEND(h->yearly, h->n_yearly);
                                 if (!y)
                                         return -ENOMEM;
                                 *y = m * 100 + d;
@@ -111,7 +99,7 @@ int audit_holidays_parse(const char *text, AuditHolidays **ret, unsigned *ret_ba
                                 int64_t ms;
                                 if (n != 10 || audit_parse_time(line, &ms) < 0)
                                         goto bad;
-                                int64_t *dd = array_append((void **) &h->days, &h->n_days, sizeof(int64_t));
+                                int64_t *dd = ARRAY_APPEND(h->days, h->n_days);
                                 if (!dd)
                                         return -ENOMEM;
                                 *dd = ms / DAY_MS;
@@ -298,7 +286,7 @@ static int counter_add(CounterList *l, const char *key, bool coded, const char *
         _cleanup_free_ char *k = strdup(key), *e = extra ? strdup(extra) : NULL;
         if (!k || (extra && !e))
                 return -ENOMEM;
-        Counter *c = array_append((void **) &l->items, &l->n, sizeof(Counter));
+        Counter *c = ARRAY_APPEND(l->items, l->n);
         if (!c)
                 return -ENOMEM;
         *c = (Counter){ .key = TAKE_PTR(k), .extra = TAKE_PTR(e), .coded = coded, .n = 1 };
@@ -399,7 +387,7 @@ static int note_cert(AuditReport *rep, json_object *cert, AuditEventType t, Cert
                 if (streq(rep->certs[i].id, id))
                         c = &rep->certs[i];
         if (!c) {
-                c = array_append((void **) &rep->certs, &rep->n_certs, sizeof(CertInfo));
+                c = ARRAY_APPEND(rep->certs, rep->n_certs);
                 if (!c)
                         return -ENOMEM;
                 c->id = TAKE_PTR(id);
@@ -498,7 +486,7 @@ static int note_token(AuditReport *rep, json_object *o, AuditEventType type) {
                         t = by_label;
         }
         if (!t) {
-                t = array_append((void **) &rep->tokens, &rep->n_tokens, sizeof(TokenInfo));
+                t = ARRAY_APPEND(rep->tokens, rep->n_tokens);
                 if (!t)
                         return -ENOMEM;
         }

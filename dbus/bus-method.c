@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc-util.h"
 #include "bus-append.h"
 #include "bus-method.h"
 #include "dbus-error-names.h"
@@ -74,13 +75,12 @@ int bus_read_fd(DBusMessageIter *it, int **fds, size_t *n) {
         int fd, *nv;
 
         dbus_message_iter_get_basic(it, &fd); /* libdbus gives us a duplicate: ours to close */
-        nv = reallocarray(*fds, *n + 1, sizeof(int));
+        nv = ARRAY_APPEND(*fds, *n);
         if (!nv) {
                 safe_close(fd);
                 return -ENOMEM;
         }
-        *fds = nv;
-        nv[(*n)++] = fd;
+        *nv = fd;
         return 0;
 }
 

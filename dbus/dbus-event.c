@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <sys/epoll.h>
 
+#include "alloc-util.h"
 #include "dbus-event.h"
 #include "macro.h"
 
@@ -142,11 +143,10 @@ static dbus_bool_t add_watch(DBusWatch *w, void *data) {
                 e->next = b->entries;
                 b->entries = e;
         }
-        n = realloc(e->watches, (e->n_watches + 1) * sizeof(DBusWatch *));
+        n = ARRAY_APPEND(e->watches, e->n_watches);
         if (!n)
                 goto fail;
-        e->watches = n;
-        e->watches[e->n_watches++] = w;
+        *n = w;
         if (io_entry_update(e) < 0) {
                 e->n_watches--;
                 goto fail;

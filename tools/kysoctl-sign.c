@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "dbus/bus-append.h"
 #include "dbus/dbus-client.h"
 #include "dbus/dbus-dict.h"
@@ -374,14 +375,13 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
                 }
                 if (!ce.uri)
                         continue;
-                CertEntry *w = reallocarray(v, n + 1, sizeof *w);
+                CertEntry *w = ARRAY_APPEND(v, n);
                 if (!w) {
                         dbus_message_unref(reply);
                         fprintf(stderr, _("kysoctl sign: out of memory\n"));
                         return NULL;
                 }
-                v = w;
-                v[n++] = ce;
+                *w = ce;
         }
         *ret_n = n;
         *ret_reply = reply;

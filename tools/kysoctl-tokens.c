@@ -7,6 +7,7 @@
 #include <time.h>
 #include <wchar.h>
 
+#include "alloc-util.h"
 #include "dbus/dbus-client.h"
 #include "dbus/dbus-dict.h"
 #include "dbus/dbus-error-names.h"
@@ -223,14 +224,16 @@ static void table_done(Table *t) {
 }
 
 static int table_add(Table *t, const char *s) {
-        char **c = realloc(t->cells, (t->n_cells + 1) * sizeof(char *));
+        /* The copy first: a cell is counted only with its text, which table_print() measures. */
+        _cleanup_free_ char *copy = strdup(strempty(s));
+        char **c;
+
+        if (!copy)
+                return -ENOMEM;
+        c = ARRAY_APPEND(t->cells, t->n_cells);
         if (!c)
                 return -ENOMEM;
-        t->cells = c;
-        t->cells[t->n_cells] = strdup(strempty(s));
-        if (!t->cells[t->n_cells])
-                return -ENOMEM;
-        t->n_cells++;
+        *c = TAKE_PTR(copy);
         return 0;
 }
 
