@@ -14,6 +14,7 @@
 
 #include <qpdf/qpdf-c.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "pdf-appearance.h"
 #include "pdf-document.h"
@@ -513,13 +514,12 @@ static int record_signed_widget(Reader *rd, qpdf_oh widget, const char *name, Pd
         w.field_name = strdup(strempty(name));
         if (!w.field_name)
                 return -ENOMEM;
-        a = reallocarray(info->signed_widgets, info->n_signed_widgets + 1, sizeof *a);
+        a = ARRAY_APPEND(info->signed_widgets, info->n_signed_widgets);
         if (!a) {
                 free(w.field_name);
                 return -ENOMEM;
         }
-        info->signed_widgets = a;
-        a[info->n_signed_widgets++] = w;
+        *a = w;
         return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "hex.h"
 #include "pdf-write.h"
 #include "utf8.h"
@@ -75,11 +76,10 @@ static int begin_object(Writer *w, uint32_t num, uint32_t gen) {
                 if (w->entries[i].num == num)
                         /* One object would get two bodies (e.g. /Annots and /Fields are the same array). */
                         return -EOPNOTSUPP;
-        e = reallocarray(w->entries, w->n_entries + 1, sizeof *e);
+        e = ARRAY_APPEND(w->entries, w->n_entries);
         if (!e)
                 return -ENOMEM;
-        w->entries = e;
-        w->entries[w->n_entries++] = (XrefEntry){ .num = num, .gen = gen, .offset = writer_offset(w) };
+        *e = (XrefEntry){ .num = num, .gen = gen, .offset = writer_offset(w) };
         fprintf(w->f, "%" PRIu32 " %" PRIu32 " obj\n", num, gen);
         return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "config.h"
 #include "macro.h"
 #include "p11-cert-lookup.h"
@@ -463,15 +464,14 @@ static void helper_kill_and_reap(Helper *h, bool block, int *ret_status, bool *r
                 }
                 if (!reaped && !block) {
                         sd_event_source *s = NULL;
-                        sd_event_source **a =
-                                realloc(m->reapers, sizeof(sd_event_source *) * (m->n_reapers + 1));
+                        sd_event_source **a = ARRAY_APPEND(m->reapers, m->n_reapers);
                         if (a) {
-                                m->reapers = a;
                                 if (sd_event_add_child(m->event, &s, h->pid, WEXITED, on_reaped, m) >= 0) {
-                                        m->reapers[m->n_reapers++] = s;
+                                        *a = s;
                                         reaped = true;
                                         status = 0;
-                                }
+                                } else
+                                        m->n_reapers--; /* no source: uncount its element */
                         }
                 }
                 if (!reaped)
@@ -776,15 +776,14 @@ static void list_slots_done(Helper *h, Request *req, const P11Frame *reply, int 
                 if (p11_encode_slot_request(&w, P11_MSG_LIST_CERTS, 0, list.slots[j].slot_id) < 0 ||
                     module_token_new(h, &list.slots[j], &t) < 0)
                         continue;
-                ModuleToken **a = realloc(h->tokens, sizeof(ModuleToken *) * (h->n_tokens + 1));
+                ModuleToken **a = ARRAY_APPEND(h->tokens, h->n_tokens);
                 if (!a || request_new(h, P11_MSG_LIST_CERTS, call_timeout(h), list_certs_done, &w, &r) < 0) {
                         if (a)
-                                h->tokens = a;
+                                h->n_tokens--; /* t is not kept: neither is the element appended for it */
                         module_token_free(t);
                         continue;
                 }
-                h->tokens = a;
-                h->tokens[h->n_tokens++] = t;
+                *a = t;
                 r->token = t;
                 r->slot_id = t->token.slot_id;
                 helper_enqueue(h, r);
@@ -963,18 +962,18 @@ static int manager_add_module(P11Manager *m, const char *path) {
                 if (streq(m->helpers[i]->module_path, canonical))
                         return 0;
 
-        Helper **a = realloc(m->helpers, sizeof(Helper *) * (m->n_helpers + 1));
-        if (!a)
-                return -ENOMEM;
-        m->helpers = a;
-        Helper *h = calloc(1, sizeof(Helper));
+        _cleanup_free_ Helper *h = calloc(1, sizeof(Helper));
         if (!h)
+                return -ENOMEM;
+        /* Appended only once h exists: the loops over m->helpers dereference every counted one. */
+        Helper **a = ARRAY_APPEND(m->helpers, m->n_helpers);
+        if (!a)
                 return -ENOMEM;
         h->manager = m;
         h->fd = -EBADF;
         h->state = HELPER_WAITING;
         h->module_path = TAKE_PTR(canonical);
-        m->helpers[m->n_helpers++] = h;
+        *a = TAKE_PTR(h);
         return 0;
 }
 

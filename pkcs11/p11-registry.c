@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "macro.h"
 #include "p11-registry.h"
@@ -102,13 +103,12 @@ static int read_dir(const char *dir, const char *module_dir, Entry **entries, si
                         if (streq((*entries)[i].name, name))
                                 break;
                 if (i == *n) {
-                        Entry *e = realloc(*entries, sizeof(Entry) * (*n + 1));
+                        Entry *e = ARRAY_APPEND(*entries, *n);
                         if (!e) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        *entries = e;
-                        e[(*n)++] = (Entry){ .name = TAKE_PTR(name) };
+                        *e = (Entry){ .name = TAKE_PTR(name) };
                 }
                 free((*entries)[i].path);
                 (*entries)[i].path = TAKE_PTR(path);

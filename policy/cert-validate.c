@@ -2,6 +2,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "alloc-util.h"
 #include "i18n.h"
 #include "openssl-util.h"
 #include "policy/cert-validate.h"
@@ -333,11 +334,10 @@ static int check_revocation(
                 if (r < 0)
                         return r;
                 if (res == REVOCATION_RESULT_GOOD && der) {
-                        RevocationProof *v2 = reallocarray(v->proofs, v->n_proofs + 1, sizeof *v2);
-                        if (!v2)
+                        RevocationProof *proof = ARRAY_APPEND(v->proofs, v->n_proofs);
+                        if (!proof)
                                 return -ENOMEM;
-                        v->proofs = v2;
-                        v->proofs[v->n_proofs++] = (RevocationProof){
+                        *proof = (RevocationProof){
                                 .der = (uint8_t *) TAKE_PTR(der),
                                 .size = der_size,
                                 .crl = methods[m].src == REVOCATION_SOURCE_CRL,

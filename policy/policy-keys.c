@@ -5,6 +5,7 @@
 #include <openssl/objects.h>
 #include <stdint.h>
 
+#include "alloc-util.h"
 #include "hex.h"
 #include "i18n.h"
 #include "parse-util.h"
@@ -152,15 +153,14 @@ static int parse_name_match(const char *v, NameMatch **arr, size_t *n) {
                 g++;
         if (!*g)
                 return -EINVAL;
-        NameMatch *na = realloc(*arr, sizeof(NameMatch) * (*n + 1));
+        /* Copied before the append, so that a failure adds nothing. */
+        _cleanup_free_ char *glob = strdup(g);
+        if (!glob)
+                return -ENOMEM;
+        NameMatch *na = ARRAY_APPEND(*arr, *n);
         if (!na)
                 return -ENOMEM;
-        *arr = na;
-        na[*n].nid = nid;
-        na[*n].glob = strdup(g);
-        if (!na[*n].glob)
-                return -ENOMEM;
-        (*n)++;
+        *na = (NameMatch){ .nid = nid, .glob = TAKE_PTR(glob) };
         return 0;
 }
 
@@ -357,13 +357,11 @@ static int key_rewrite(ParseState *st, const PolicyKey *k, const char *v, void *
                 return bad_value(st, k, v, k->expected);
         if (streq(w[0], w[1]))
                 return bad_value(st, k, v, N_("the two URLs are the same"));
-        UrlRewrite *n = realloc(p->rewrites, sizeof(UrlRewrite) * (p->n_rewrites + 1));
-        if (!n)
+        UrlRewrite *rw = ARRAY_APPEND(p->rewrites, p->n_rewrites);
+        if (!rw)
                 return -ENOMEM;
-        p->rewrites = n;
-        n[p->n_rewrites].from = TAKE_PTR(w[0]);
-        n[p->n_rewrites].to = TAKE_PTR(w[1]);
-        p->n_rewrites++;
+        rw->from = TAKE_PTR(w[0]);
+        rw->to = TAKE_PTR(w[1]);
         return 0;
 }
 
@@ -604,13 +602,11 @@ static int named_rule_get(void **rules, size_t *n, size_t size, char **name, siz
                         *ret = i;
                         return 0;
                 }
-        a = realloc(a, size * (*n + 1));
-        if (!a)
+        void *rule = array_append(rules, n, size);
+        if (!rule)
                 return -ENOMEM;
-        *rules = a;
-        memset(a + *n * size, 0, size);
-        *(char **) (a + *n * size) = TAKE_PTR(*name);
-        *ret = (*n)++;
+        *(char **) rule = TAKE_PTR(*name);
+        *ret = *n - 1;
         return 1;
 }
 

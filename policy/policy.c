@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "i18n.h"
 #include "log.h"
@@ -493,14 +494,14 @@ void policy_sources_free(PolicySource *s, size_t n) {
 
 static int add_source(
         PolicySource **s, size_t *n, PolicySourceKind kind, const char *path, const char *const *suffixes) {
-        PolicySource *ns = reallocarray(*s, *n + 1, sizeof **s);
-        if (!ns)
+        /* Copied before the append, so that a failure adds nothing. */
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
                 return -ENOMEM;
-        *s = ns;
-        ns[*n] = (PolicySource){ .kind = kind, .path = strdup(path), .suffixes = suffixes };
-        if (!ns[*n].path)
+        PolicySource *e = ARRAY_APPEND(*s, *n);
+        if (!e)
                 return -ENOMEM;
-        (*n)++;
+        *e = (PolicySource){ .kind = kind, .path = TAKE_PTR(copy), .suffixes = suffixes };
         return 0;
 }
 

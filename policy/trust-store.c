@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "i18n.h"
 #include "openssl-util.h"
@@ -140,16 +141,15 @@ static int list_file(const char *file, bool root, PolicyLoadFlags flags, TrustEn
         r = load_certs_from_file(file, certs, file, 0, flags, &ignored, &n_loaded);
         while (r >= 0 && sk_X509_num(certs) > 0) {
                 X509 *x = sk_X509_shift(certs);
-                TrustEntry *ne = reallocarray(*e, *n + 1, sizeof **e);
-                if (!ne) {
+                TrustEntry *te = ARRAY_APPEND(*e, *n);
+                if (!te) {
                         X509_free(x);
                         r = -ENOMEM;
                         break;
                 }
-                *e = ne;
-                ne[*n] = (TrustEntry){ .cert = x, .root = root, .file = strdup(file) };
-                (*n)++;
-                if (!ne[*n - 1].file || cert_fingerprint_sha256(x, ne[*n - 1].fingerprint) < 0)
+                /* Counted even if incomplete: it owns x, and trust_entries_free() copes with a NULL file. */
+                *te = (TrustEntry){ .cert = x, .root = root, .file = strdup(file) };
+                if (!te->file || cert_fingerprint_sha256(x, te->fingerprint) < 0)
                         r = -ENOMEM;
         }
         sk_X509_pop_free(certs, X509_free);
