@@ -8,7 +8,8 @@
 void *array_append(void **array, size_t *n, size_t size) {
         uint8_t *a;
 
-        if (*n == SIZE_MAX)
+        /* Checked here, not left to reallocarray(): an allocator may abort on such a size (ASan does). */
+        if (size == 0 || *n >= SIZE_MAX / size)
                 return NULL;
         a = reallocarray(*array, *n + 1, size);
         if (!a)
