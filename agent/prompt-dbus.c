@@ -242,18 +242,13 @@ fail:
         return k;
 }
 
-/* The call of op to the application, when a prompt may start now; the caller appends its arguments at
- * *ret_it and hands it to call_start(). */
-static int
-call_new(DbusPrompter *p, DbusOp op, const void *handler, DBusMessage **ret, DBusMessageIter *ret_it) {
+/* The call of op to the application (no prompt is open: prompter_confirm() and the others see to it); the
+ * caller appends its arguments at *ret_it and hands it to call_start(). */
+static int call_new(DbusPrompter *p, DbusOp op, DBusMessage **ret, DBusMessageIter *ret_it) {
         DBusMessage *m;
 
-        if (!handler)
-                return -EINVAL;
         if (p->gone)
                 return -ENOTCONN;
-        if (p->op != OP_NONE)
-                return -EBUSY;
         m = dbus_message_new_method_call(p->name, p->path, PROMPTER_INTERFACE, op_methods[op]);
         if (!m)
                 return -ENOMEM;
@@ -308,9 +303,7 @@ app_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler handl
         bool appended;
         int k;
 
-        if (!req)
-                return -EINVAL;
-        k = call_new(p, OP_CONFIRM, handler, &m, &it);
+        k = call_new(p, OP_CONFIRM, &m, &it);
         if (k < 0)
                 return k;
         pid = req->pid > 0 ? (dbus_uint32_t) req->pid : 0;
@@ -338,12 +331,10 @@ app_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler handle
         bool appended;
         int k;
 
-        if (!req)
-                return -EINVAL;
         state = prompt_pin_state_to_string(req->state);
         if (!state || req->state == PROMPT_PIN_LOCKED)
                 return -EPERM; /* a locked PIN is never asked (prompt_text_pin_locked()) */
-        k = call_new(p, OP_ASK_PIN, handler, &m, &it);
+        k = call_new(p, OP_ASK_PIN, &m, &it);
         if (k < 0)
                 return k;
         tries = req->tries_left;
@@ -361,7 +352,7 @@ app_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandler ha
         DBusMessageIter it;
         int k;
 
-        k = call_new(p, OP_PINPAD, handler, &m, &it);
+        k = call_new(p, OP_PINPAD, &m, &it);
         if (k < 0)
                 return k;
         return call_start(p, OP_PINPAD, m, append_text(&it, token_label) >= 0, handler, NULL, userdata);

@@ -832,11 +832,6 @@ pinentry_confirm(Prompter *base, const PromptRequest *req, PromptConfirmHandler 
         _cleanup_(prompt_text_done) PromptText t = {};
         int r;
 
-        if (!req || !handler)
-                return -EINVAL;
-        if (busy(p))
-                return -EBUSY;
-
         r = prompt_text_confirm(req, &t);
         if (r >= 0 && !fits_line("SETDESC", t.description)) {
                 prompt_text_done(&t);
@@ -858,11 +853,6 @@ pinentry_ask_pin(Prompter *base, const PromptPinRequest *req, PromptPinHandler h
         _cleanup_(prompt_text_done) PromptText t = {};
         int r;
 
-        if (!req || !handler)
-                return -EINVAL;
-        if (busy(p))
-                return -EBUSY;
-
         r = prompt_text_pin(req, &t);
         if (r < 0)
                 return r;
@@ -878,11 +868,6 @@ pinentry_show_pinpad(Prompter *base, const char *token_label, PromptConfirmHandl
         PinentryPrompter *p = to_pinentry(base);
         _cleanup_(prompt_text_done) PromptText t = {};
         int r;
-
-        if (!handler)
-                return -EINVAL;
-        if (busy(p))
-                return -EBUSY;
 
         r = prompt_text_pinpad(token_label, &t);
         if (r < 0)

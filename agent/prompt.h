@@ -107,7 +107,9 @@ typedef struct PrompterVTable {
          * the prompter is not busy meanwhile. 0 also when there is nothing to ready; -EBUSY while a prompt
          * is open. */
         int (*prepare)(Prompter *p);
-        /* Returns 0 when the prompt started, or a negative errno (then the handler is not called). */
+        /* Returns 0 when the prompt started, or a negative errno (then the handler is not called). Called
+         * with a request and a handler, and only while busy() is false (prompter_confirm() and the others
+         * see to it). */
         int (*confirm)(Prompter *p, const PromptRequest *req, PromptConfirmHandler handler, void *userdata);
         int (*ask_pin)(Prompter *p, const PromptPinRequest *req, PromptPinHandler handler, void *userdata);
         /* For a token with a protected authentication path (PIN pad): tells the person to type the PIN on
@@ -130,17 +132,25 @@ struct Prompter {
 static inline int prompter_prepare(Prompter *p) {
         return p->vtable->prepare ? p->vtable->prepare(p) : 0;
 }
+/* A prompt starts only with its request and handler, on a prompter that shows none now: the methods of a
+ * PrompterVTable are called only so (-EINVAL, -EBUSY otherwise). */
 static inline int
 prompter_confirm(Prompter *p, const PromptRequest *req, PromptConfirmHandler handler, void *userdata) {
-        return p->vtable->confirm(p, req, handler, userdata);
+        if (!req || !handler)
+                return -EINVAL;
+        return p->vtable->busy(p) ? -EBUSY : p->vtable->confirm(p, req, handler, userdata);
 }
 static inline int
 prompter_ask_pin(Prompter *p, const PromptPinRequest *req, PromptPinHandler handler, void *userdata) {
-        return p->vtable->ask_pin(p, req, handler, userdata);
+        if (!req || !handler)
+                return -EINVAL;
+        return p->vtable->busy(p) ? -EBUSY : p->vtable->ask_pin(p, req, handler, userdata);
 }
 static inline int
 prompter_show_pinpad(Prompter *p, const char *token_label, PromptConfirmHandler handler, void *userdata) {
-        return p->vtable->show_pinpad(p, token_label, handler, userdata);
+        if (!handler)
+                return -EINVAL;
+        return p->vtable->busy(p) ? -EBUSY : p->vtable->show_pinpad(p, token_label, handler, userdata);
 }
 static inline void prompter_cancel(Prompter *p) {
         if (p)
