@@ -93,17 +93,19 @@ int audit_chain_files(const char *path, char ***ret_files, unsigned *ret_max_arc
                 const char *num = de->d_name + base_len + 1;
                 if (*num < '1' || *num > '9' || strlen(num) > 9 || num[strspn(num, "0123456789")] != '\0')
                         continue;
+                /* The name first: the loop below frees every counted one. */
+                char *name;
+                if (asprintf(&name, "%s/%s", dir, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
                 Archive *a = ARRAY_APPEND(archives, n);
                 if (!a) {
+                        free(name);
                         r = -ENOMEM;
                         break;
                 }
-                a->n = (unsigned) strtoul(num, NULL, 10);
-                if (asprintf(&a->name, "%s/%s", dir, de->d_name) < 0) {
-                        n--; /* asprintf() leaves the name undefined, and the loop below frees every name */
-                        r = -ENOMEM;
-                        break;
-                }
+                *a = (Archive){ .n = (unsigned) strtoul(num, NULL, 10), .name = name };
         }
         closedir(d);
 

@@ -91,14 +91,14 @@ int report_certs_note(ReportCerts *rc, AuditEventType type, json_object *record)
                 if (streq(rc->items[i].fingerprint, fp))
                         c = &rc->items[i];
         if (!c) {
+                /* The copy first: the lookup above compares every counted entry's fingerprint. */
+                _cleanup_free_ char *f = strdup(fp);
+                if (!f)
+                        return -ENOMEM;
                 c = ARRAY_APPEND(rc->items, rc->n);
                 if (!c)
                         return -ENOMEM;
-                *c = (ReportCert){ .fingerprint = strdup(fp) };
-                if (!c->fingerprint) {
-                        rc->n--; /* the lookup above compares every entry's fingerprint */
-                        return -ENOMEM;
-                }
+                c->fingerprint = TAKE_PTR(f);
         }
         const char *holder = str_of(record, "data", "holder");
         _cleanup_free_ char *cn = holder ? NULL : cn_of(str_of(record, "cert", "subject"));
