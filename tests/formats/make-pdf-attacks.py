@@ -141,6 +141,31 @@ def append_update_xref_stream(data, objects):
     return bytes(out)
 
 
+def append_hidden_section(data, objects):
+    """Redefines `objects` in a cross-reference section that no startxref/%%EOF ends, then appends an innocent
+    update whose /Prev leads to it: a reader following /Prev sees the hidden objects."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    out = bytearray(data)
+    size = int(trailer_value(data, b"Size"))
+    root = trailer_value(data, b"Root")
+    offsets = {}
+    for num, body in objects.items():
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    hidden = len(out)
+    out += b"xref\n"
+    for num in sorted(offsets):
+        out += b"%d 1\n%010d 00000 n \n" % (num, offsets[num])
+    out += b"trailer\n<< /Size %d /Root %s /Prev %d >>\n" % (size, root, last_startxref(data))
+    innocent = len(out)
+    out += b"%d 0 obj\n<< /Innocent true >>\nendobj\n" % size
+    xref = len(out)
+    out += b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        size, innocent, size + 1, root, hidden, xref)
+    return bytes(out)
+
+
 def sig_object(data):
     """The first signature dictionary: its number and the offset of its /ByteRange array."""
     br = data.index(b"/ByteRange")
@@ -363,6 +388,13 @@ def attacks(signed, prefix, dead=None):
                 "disallowed-change", ["object %d" % first_content, "content of page 1"]))
     out.append((prefix + "isa-content-replaced-xref-stream",
                 append_update_xref_stream(signed, {first_content: stream(SHADOW)}), "disallowed-change",
+                ["object %d" % first_content, "content of page 1"]))
+    # Updates a reader sees but that no "startxref N %%EOF" ends: a section reached only through a later
+    # /Prev, and a last update whose %%EOF was left off (qpdf takes the last startxref alone).
+    out.append((prefix + "isa-hidden-xref-section", append_hidden_section(signed, {first_content: stream(SHADOW)}),
+                "disallowed-change", ["/Prev"]))
+    out.append((prefix + "isa-update-without-eof",
+                append_update(signed, {first_content: stream(SHADOW)})[:-len(b"%%EOF\n")], "disallowed-change",
                 ["object %d" % first_content, "content of page 1"]))
     # What a later revision may add: validation data (B-LT), metadata. The signature still counts.
     out.append((prefix + "lt-dss-added", append_update(signed, {
