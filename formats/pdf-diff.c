@@ -353,6 +353,13 @@ char *pdf_change_message(const PdfChange *c, bool t) {
         case PDF_CHANGE_REVISION_UNREADABLE:
                 r = asprintf(&m, tr(t, N_("revision %u cannot be read without repair")), c->revision);
                 return r < 0 ? NULL : m;
+        case PDF_CHANGE_HIDDEN_UPDATE:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("revision %u does not continue revision %u: its /Prev leads to changes that no revision ends")),
+                        c->revision, c->revision - 1);
+                return r < 0 ? NULL : m;
         case PDF_CHANGE_DOCMDP_SIGNATURE:
                 return strdup(tr(
                         t,
@@ -1033,6 +1040,16 @@ static int check_object(Ctx *c, const Touched *t) {
         return check_changed(c, t, od, nd);
 }
 
+/* The trailer qpdf read (the last section's: a table's trailer, or the cross-reference stream's dictionary)
+ * names `offset` as its /Prev. */
+static bool prev_is(qpdf_data q, uint64_t offset) {
+        qpdf_oh prev = pdf_oh_key(q, qpdf_get_trailer(q), "/Prev");
+        long long v;
+
+        return qpdf_oh_is_integer(q, prev) && qpdf_oh_get_value_as_longlong(q, prev, &v) && v >= 0 &&
+               (uint64_t) v == offset;
+}
+
 int pdf_diff_analyse(
         const PdfSource *src, const PdfRevision *revs, size_t n_revs, size_t signed_rev, qpdf_data signed_q,
         qpdf_data final_q, int docmdp_p, PdfDiff *ret) {
@@ -1075,6 +1092,12 @@ int pdf_diff_analyse(
                 }
                 if (qpdf_is_encrypted(q) || oid(q, pdf_root(q)) != c.old_root) {
                         r = disallow(&c, 0, (unsigned) k, PDF_CHANGE_ROOT_REPLACED);
+                        break;
+                }
+                /* qpdf reads every section that /Prev leads to; only revision k's own section is compared
+                 * below, so it must lead straight to revision k-1's. */
+                if (!prev_is(q, revs[k - 1].startxref)) {
+                        r = disallow(&c, 0, (unsigned) k, PDF_CHANGE_HIDDEN_UPDATE);
                         break;
                 }
                 for (size_t i = 0; i < n_e; i++) {

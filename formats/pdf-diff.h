@@ -42,6 +42,8 @@ typedef enum PdfChangeKind {
         PDF_CHANGE_ROOT_REPLACED,   /* the document catalog (/Root) was replaced in revision R */
         PDF_CHANGE_REVISION_UNREADABLE, /* revision R cannot be read without repair */
         PDF_CHANGE_DOCMDP_SIGNATURE,    /* a signature was added to a document certified with P=1 */
+        /* revision R does not continue revision R-1: its /Prev leads to changes no revision ends */
+        PDF_CHANGE_HIDDEN_UPDATE,
         /* Allowed, and told (PdfDiff.noted): a text stamp was added on page P in revision R, by the
          * signature added in R (an issue's number and date on another page than its seal). */
         PDF_CHANGE_STAMP,

@@ -248,6 +248,40 @@ int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **
         return pdf_revisions_find_source(&s, max, ret, ret_n);
 }
 
+/* How far from the end qpdf looks for "startxref". */
+#define STARTXREF_TAIL ((size_t) 1054)
+
+int pdf_revisions_find_unended(const PdfSource *s, uint64_t from, PdfRevision *ret) {
+        _cleanup_free_ uint8_t *owned = NULL;
+        const uint8_t *w, *hit = NULL;
+        size_t w_n;
+        uint64_t base, xref;
+        Cursor c;
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        if (from >= s->size)
+                return 0;
+        base = s->size > STARTXREF_TAIL ? s->size - STARTXREF_TAIL : 0;
+        base = MAX(base, from);
+        r = pdf_source_view(s, base, (size_t) (s->size - base), &w, &w_n, &owned);
+        if (r < 0)
+                return r;
+        for (const uint8_t *p = w; (p = memmem(p, w_n - (size_t) (p - w), "startxref", 9)); p++)
+                hit = p;
+        if (!hit)
+                return 0;
+        /* As qpdf's tokenizer reads it: white-space and comments, then the offset. Anything else is refused
+         * rather than guessed: qpdf might read it as an offset. */
+        c = (Cursor){ .data = w, .size = w_n, .pos = (size_t) (hit - w) + 9 };
+        skip_ws_comments(&c);
+        if (take_uint(&c, &xref) < 0)
+                return -EBADMSG;
+        *ret = (PdfRevision){ .startxref = xref, .eof_end = s->size, .end = s->size };
+        return 1;
+}
+
 int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset) {
         for (size_t i = 0; i < n; i++)
                 if (revs[i].eof_end == offset || revs[i].end == offset)

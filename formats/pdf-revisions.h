@@ -74,6 +74,11 @@ int pdf_revisions_find(const void *data, size_t size, size_t max, PdfRevision **
 /* The same over a source, read in chunks; -ESTALE when a file shrank while read. */
 int pdf_revisions_find_source(const PdfSource *s, size_t max, PdfRevision **ret, size_t *ret_n);
 
+/* qpdf reads the file from the last "startxref N" in its last 1054 bytes, with or without "%%EOF" after it.
+ * When one lies after `from` (the end of the last revision found), the bytes after it are an update of their
+ * own: returns 1 with it in *ret (ending at the end of the file), 0 when there is none, -EBADMSG when such a
+ * "startxref" is not followed by an offset. */
+int pdf_revisions_find_unended(const PdfSource *s, uint64_t from, PdfRevision *ret);
 /* The index of the revision that ends at `offset` (at its eof_end or its end), or -ENOENT. */
 int pdf_revisions_ending_at(const PdfRevision *revs, size_t n, uint64_t offset);
 

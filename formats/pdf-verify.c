@@ -829,6 +829,7 @@ static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         _cleanup_free_ PdfRevision *revs = NULL;
         _cleanup_(pdf_qpdf_closep) qpdf_data q = NULL;
         uint8_t header[1024]; /* where readers look for "%PDF-" */
+        PdfRevision tail;
         size_t n_revs = 0;
         Doc doc = {};
         Walk w = {};
@@ -855,6 +856,25 @@ static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         }
         if (r < 0)
                 return r;
+        /* An update whose %%EOF was left off is still what qpdf shows: it is a revision to analyse too. */
+        r = pdf_revisions_find_unended(src, revs[n_revs - 1].end, &tail);
+        if (r == -EBADMSG || (r > 0 && n_revs >= PDF_VERIFY_MAX_REVISIONS)) {
+                r = doc_fail(
+                        res, PDF_DOCUMENT_DAMAGED,
+                        r > 0 ? "more than %u revisions"
+                              : "the bytes after the last %%%%EOF hold a startxref without an offset",
+                        PDF_VERIFY_MAX_REVISIONS);
+                goto done;
+        }
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                PdfRevision *a = reallocarray(revs, n_revs + 1, sizeof(PdfRevision));
+                if (!a)
+                        return -ENOMEM;
+                revs = a;
+                revs[n_revs++] = tail;
+        }
         res->n_revisions = (unsigned) n_revs;
 
         r = pdf_source_qpdf_open(src, src->size, &q);
