@@ -43,10 +43,12 @@ SHADOW = b"BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
 OVERLAY = b"1 1 1 rg 72 650 300 30 re f q /X1 Do Q"  # white box: hides what is under it until removed
 
 
-def make_base():
+def make_base(page=None):
     """A one-page PDF with a table xref; object 7 is an unused content stream, and dead bytes (not in the
-    xref) hold another body for object 5."""
+    xref) hold another body for object 5. page: another body for the page (object 3)."""
     objs = dict(BASE_OBJECTS)
+    if page:
+        objs[3] = page
     objs[5] = stream(CONTENT)
     objs[6] = stream(OVERLAY)
     objs[7] = stream(SHADOW)
@@ -254,7 +256,11 @@ def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=Fa
                      b"<< /Type /TransformParams /P %d /V /1.2 >> >>]" % docmdp)
         catalog = catalog[:-2] + b" /Perms << /DocMDP %d 0 R >> >>" % sig_num
     catalog = catalog[:-2] + b" /AcroForm << /Fields [%d 0 R] /SigFlags 3 >> >>" % widget_num
-    page = page[:-2] + b" /Annots [%d 0 R] >>" % widget_num
+    annots = re.search(rb"/Annots\s*\[", page)
+    if annots:
+        page = page[:annots.end()] + b"%d 0 R " % widget_num + page[annots.end():]
+    else:
+        page = page[:-2] + b" /Annots [%d 0 R] >>" % widget_num
     sig_type = b"/DocTimeStamp" if tsa else b"/Sig"
     sig = (b"<< /Type " + sig_type + b" /Filter /Adobe.PPKLite /SubFilter /" + sub_filter + b" " + PLACEHOLDER +
            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
@@ -516,6 +522,11 @@ def main():
     base, dead = make_base()
     with open(os.path.join(outdir, "base.pdf"), "wb") as f:
         f.write(base)
+    # A page whose /Annots holds an annotation written in place (a direct dictionary), as some writers do.
+    direct, _ = make_base(BASE_OBJECTS[3][:-2] + b"/Annots [<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] "
+                          b"/Contents (Ghi chu) >>] >>")
+    with open(os.path.join(outdir, "base-direct-annot.pdf"), "wb") as f:
+        f.write(direct)
     pdfsig_sign(nssdir, nick, os.path.join(outdir, "base.pdf"), os.path.join(outdir, "signed.pdf"), "Leader")
     pdfsig_sign(nssdir, nick, os.path.join(outdir, "signed.pdf"), os.path.join(outdir, "signed-twice.pdf"),
                 "Seal")
@@ -533,6 +544,13 @@ def main():
 
         put("cades-openssl.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True),
             "ok")
+        # An annotation written inside the page's /Annots: a later change of it is a change of the page.
+        signed_direct = sign_update(direct, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True)
+        put("direct-annot-signed.pdf", signed_direct, "ok")
+        page_body, _ = latest_object(signed_direct, 3)
+        put("direct-annot-changed.pdf",
+            append_update(signed_direct, {3: page_body.replace(b"(Ghi chu)", b"(Da duyet 900 trieu)")}),
+            "disallowed-change page_1")
         put("pkcs7-sha1.pdf", sign_update(base, key, cert, chain, "Leader", b"adbe.pkcs7.sha1"),
             "unsupported-subfilter")
         for p in (1, 2):

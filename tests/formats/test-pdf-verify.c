@@ -49,6 +49,8 @@ static int setup(void **state) {
         if (run("cd '%s' && T='%s' && $T --field Leader leader.pem leader.key chain.pem att/base.pdf kyso.pdf && "
                 "$T --field Seal --ecdsa leader2.pem leader2.key chain.pem kyso.pdf kyso-twice.pdf && "
                 "$T --field Leader --dss leader.pem leader.key chain.pem att/base.pdf kyso-dss.pdf && "
+                "$T --field Leader leader.pem leader.key chain.pem att/base-direct-annot.pdf kyso-direct.pdf && "
+                "$T --field Seal --ecdsa leader2.pem leader2.key chain.pem kyso-direct.pdf kyso-direct-twice.pdf && "
                 "python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir sql:nss --nick leader --key leader.key "
                 "--cert leader.pem --chain chain.pem att-kyso kyso.pdf "
                 ">>pki.log 2>&1",
@@ -224,7 +226,8 @@ static void test_timestamp(void **state) {
 }
 
 static void test_kyso_signed(void **state) {
-        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *one = NULL, *two = NULL, *dss = NULL;
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *one = NULL, *two = NULL, *dss = NULL,
+                                                           *direct = NULL;
 
         if (!sign_tool)
                 skip();
@@ -251,6 +254,16 @@ static void test_kyso_signed(void **state) {
         assert_true(pdf_signature_counts(&dss->signatures[0]));
         assert_false(dss->signatures[0].covers_whole_file);
         assert_int_equal(dss->signatures[0].n_later_revisions, 1);
+
+        /* An annotation written inside the page's /Annots (no object of its own) stays as it was: the seal
+         * after it leaves the leader's signature counting. */
+        direct = verify_path(tpath("kyso-direct-twice.pdf"));
+        assert_int_equal(direct->n_signatures, 2);
+        for (size_t i = 0; i < direct->n_signatures; i++) {
+                if (direct->signatures[i].change)
+                        print_message("%s\n", direct->signatures[i].change);
+                assert_true(pdf_signature_counts(&direct->signatures[i]));
+        }
 
         check_manifest("att-kyso");
 }
