@@ -637,14 +637,17 @@ array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget, int ow
                 return false;
         if (!qpdf_oh_is_array(c->new_q, new_arr) || no > MAX_ARRAY_COMPARE || nn > MAX_ARRAY_COMPARE)
                 return false;
-        /* The old items keep their places; the new ones come after them. */
+        /* The old items keep their places; the new ones come after them. An item written in place (an
+         * annotation with no object of its own) keeps its text too. */
         if (nn < no)
                 return false;
         for (int i = 0; i < no; i++) {
                 qpdf_oh a = qpdf_oh_get_array_item(c->old_q, old_arr, i);
                 qpdf_oh b = qpdf_oh_get_array_item(c->new_q, new_arr, i);
-                if (oid(c->old_q, a) != oid(c->new_q, b) || oid(c->old_q, a) == 0 ||
+                if (oid(c->old_q, a) != oid(c->new_q, b) ||
                     qpdf_oh_get_generation(c->old_q, a) != qpdf_oh_get_generation(c->new_q, b))
+                        return false;
+                if (oid(c->old_q, a) == 0 && !unparse_equal(c->old_q, a, c->new_q, b))
                         return false;
         }
         for (int i = no; i < nn; i++) {
