@@ -240,10 +240,10 @@ def openssl_timestamp(content, tsa):
                            "-token_out"], check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
 
 
-def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False, tsa=None):
+def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=False, tsa=None, direct_v=False):
     """Signs a document without a form (base.pdf) the way other tools do: an incremental update with the
     signature dictionary, its widget-field, the AcroForm, the page's /Annots and, for a certification,
-    /Perms /DocMDP with /P docmdp."""
+    /Perms /DocMDP with /P docmdp. direct_v: the signature dictionary written inside the field's /V."""
     size = int(trailer_value(data, b"Size"))
     catalog_num = int(trailer_value(data, b"Root").split()[0])
     catalog, _ = latest_object(data, catalog_num)
@@ -266,8 +266,11 @@ def sign_update(data, key, cert, chain, field, sub_filter, docmdp=None, cades=Fa
            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20260101120000+07'00')" + reference + b" >>")
     widget = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (%s) /V %d 0 R /Rect [0 0 0 0] /F 132 /P %d 0 R >>"
               % (field.encode(), sig_num, page_num))
-    return fill_signature(append_update(data, {sig_num: sig, widget_num: widget, catalog_num: catalog,
-                                               page_num: page}),
+    objects = {sig_num: sig, widget_num: widget, catalog_num: catalog, page_num: page}
+    if direct_v:
+        objects[widget_num] = widget.replace(b"/V %d 0 R" % sig_num, b"/V " + sig)
+        del objects[sig_num]
+    return fill_signature(append_update(data, objects),
                           lambda signed: openssl_timestamp(signed, tsa) if tsa
                           else openssl_sign(signed, key, cert, chain, cades))
 
@@ -551,6 +554,9 @@ def main():
         put("direct-annot-changed.pdf",
             append_update(signed_direct, {3: page_body.replace(b"(Ghi chu)", b"(Da duyet 900 trieu)")}),
             "disallowed-change page_1")
+        # A signature dictionary written inside its field's /V (no object of its own): one signature.
+        put("direct-v.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True,
+                                        direct_v=True), "ok")
         put("pkcs7-sha1.pdf", sign_update(base, key, cert, chain, "Leader", b"adbe.pkcs7.sha1"),
             "unsupported-subfilter")
         for p in (1, 2):

@@ -210,6 +210,17 @@ static void test_attacks(void **state) {
         check_manifest("att");
 }
 
+/* A signature dictionary written inside its field's /V: the field is listed in /Fields and is page 1's
+ * widget too, and is one signature. */
+static void test_direct_value(void **state) {
+        _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath("att/direct-v.pdf"));
+
+        assert_int_equal(res->n_signatures, 1);
+        assert_int_equal(res->signatures[0].object, 0);
+        assert_string_equal(res->signatures[0].field_name, "Leader");
+        assert_true(pdf_signature_counts_whole(&res->signatures[0]));
+}
+
 /* A document time-stamp by openssl ts: verified over the ranges, its time reported. */
 static void test_timestamp(void **state) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath("att/timestamped.pdf"));
@@ -382,10 +393,11 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *tool = argc > 1 ? realpath(argv[1], NULL) : NULL;
         sign_tool = tool;
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_signed_by_pdfsig), cmocka_unit_test(test_attacks),
-                cmocka_unit_test(test_kyso_signed),      cmocka_unit_test(test_timestamp),
-                cmocka_unit_test(test_corpus_signed),    cmocka_unit_test(test_corpus_all),
-                cmocka_unit_test(test_revisions),        cmocka_unit_test(test_not_pdf_and_names),
+                cmocka_unit_test(test_signed_by_pdfsig),  cmocka_unit_test(test_attacks),
+                cmocka_unit_test(test_direct_value),      cmocka_unit_test(test_kyso_signed),
+                cmocka_unit_test(test_timestamp),         cmocka_unit_test(test_corpus_signed),
+                cmocka_unit_test(test_corpus_all),        cmocka_unit_test(test_revisions),
+                cmocka_unit_test(test_not_pdf_and_names),
         };
         return cmocka_run_group_tests(tests, setup, pki_teardown);
 }
