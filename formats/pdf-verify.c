@@ -598,17 +598,24 @@ typedef struct Walk {
         PdfVerifyResult *res;
         unsigned visits;
         size_t allocated;
+        /* For each signature found (same index): the object of the field or widget that holds its
+         * dictionary when that is direct, else 0. The same field is met in /Fields and on its page. */
+        unsigned *holders;
 } Walk;
 
 static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
         PdfVerifyResult *res = w->res;
         qpdf_data q = w->doc->q;
         unsigned object = qpdf_oh_is_indirect(q, v) ? (unsigned) qpdf_oh_get_object_id(q, v) : 0;
+        unsigned holder = object == 0 && qpdf_oh_is_indirect(q, field)
+                                  ? (unsigned) qpdf_oh_get_object_id(q, field)
+                                  : 0;
         PdfSignature *s;
         int r;
 
-        for (size_t i = 0; object != 0 && i < res->n_signatures; i++)
-                if (res->signatures[i].object == object)
+        for (size_t i = 0; i < res->n_signatures; i++)
+                if ((object != 0 && res->signatures[i].object == object) ||
+                    (holder != 0 && w->holders[i] == holder))
                         return 0;
 
         if (res->n_signatures >= PDF_VERIFY_MAX_SIGNATURES)
@@ -619,8 +626,13 @@ static int add_signature(Walk *w, qpdf_oh field, qpdf_oh v, const char *name) {
                 if (!a)
                         return -ENOMEM;
                 res->signatures = a;
+                unsigned *h = reallocarray(w->holders, want, sizeof(unsigned));
+                if (!h)
+                        return -ENOMEM;
+                w->holders = h;
                 w->allocated = want;
         }
+        w->holders[res->n_signatures] = holder;
         s = &res->signatures[res->n_signatures++];
         *s = (PdfSignature){ .cms_problem = CMS_PROBLEM_MALFORMED, .object = object };
         s->field_name = strdup(name);
@@ -900,6 +912,7 @@ static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         r = walk_fields(&w, pdf_oh_key(q, pdf_oh_key(q, pdf_root(q), "/AcroForm"), "/Fields"), "", false, 0);
         if (r >= 0)
                 r = walk_widgets(&w);
+        w.holders = mfree(w.holders);
         if (r < 0)
                 return r;
         r = check_stamps_signed(res);
