@@ -565,6 +565,13 @@ def main():
             pdfsig_sign(nssdir, nick, os.path.join(outdir, name), os.path.join(outdir, "certified-p%d-signed.pdf" % p),
                         "Leader")
             manifest.append("certified-p%d-signed.pdf %s" % (p, "docmdp-violation" if p == 1 else "ok"))
+        # A text stamp with its signature (kyso's issue) creates an annotation: /P 3 allows that, /P 2 only
+        # form filling and signing (ISO 32000-1, table 254).
+        for p in (2, 3):
+            certified = sign_update(base, key, cert, chain, "Author", b"adbe.pkcs7.detached", docmdp=p)
+            put("certified-p%d-stamp.pdf" % p,
+                add_stamp(certified, sign=lambda b: openssl_sign(b, key, cert, chain, True)),
+                "disallowed-change page_1 annotations" if p == 2 else "ok text_stamp_was_added_on_page_1")
     # Document time-stamps (ETSI.RFC3161) from openssl ts: alone, after a signature, tampered.
     if ca_dir:
         tsa = make_tsa(os.path.abspath(ca_dir), os.path.join(outdir, "tsa"))
