@@ -197,6 +197,7 @@ static int touched_cmp(const void *x, const void *y) {
 typedef struct Ctx {
         qpdf_data old_q, new_q;
         int old_root, old_acroform, old_info, old_metadata;
+        int docmdp_p; /* the certification's /P when the signature analysed is one, else 0 */
         PdfDiff *d;
         /* Numbers the signed revision does not have and a later one defines, sorted, with their revision. */
         uint32_t *added;
@@ -581,6 +582,9 @@ static bool stamp_allowed(Ctx *c, qpdf_oh a, int owner, unsigned rev) {
         unsigned page = 0;
         qpdf_oh p = pdf_oh_key(c->new_q, a, "/P");
 
+        /* A certification with /P 1 or 2 allows no new annotation (ISO 32000-1, table 254). */
+        if (c->docmdp_p == 1 || c->docmdp_p == 2)
+                return false;
         if (id <= 0 || qpdf_oh_is_stream(c->new_q, a) || !is_type(c->new_q, a, "/Subtype", "/Stamp") ||
             !qpdf_oh_is_dictionary(c->new_q, ap) ||
             !qpdf_oh_is_stream(c->new_q, pdf_oh_key(c->new_q, ap, "/N")))
@@ -1059,7 +1063,7 @@ int pdf_diff_analyse(
         _cleanup_free_ Touched *touched = NULL;
         size_t n_touched = 0, allocated = 0;
         PdfDiff d = { .verdict = PDF_DIFF_ALLOWED };
-        Ctx c = { .old_q = signed_q, .new_q = final_q, .d = &d };
+        Ctx c = { .old_q = signed_q, .new_q = final_q, .d = &d, .docmdp_p = docmdp_p };
         qpdf_oh old_root, new_root;
         int r = 0;
 
