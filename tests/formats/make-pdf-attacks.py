@@ -554,6 +554,13 @@ def main():
         put("direct-annot-changed.pdf",
             append_update(signed_direct, {3: page_body.replace(b"(Ghi chu)", b"(Da duyet 900 trieu)")}),
             "disallowed-change page_1")
+        # Shadow attack through /DSS: the prepared document lists its page content among the DSS
+        # certificates, which a later revision may change; the change is still a change of the page.
+        prepared = append_update(base, {1: BASE_OBJECTS[1][:-2] + b" /DSS << /Certs [5 0 R] >> >>"})
+        dss_signed = sign_update(prepared, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True)
+        put("shadow-dss-signed.pdf", dss_signed, "ok")
+        put("shadow-dss-content.pdf", append_update(dss_signed, {5: stream(SHADOW)}),
+            "disallowed-change object_5 content_of_page_1")
         # A signature dictionary written inside its field's /V (no object of its own): one signature.
         put("direct-v.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True,
                                         direct_v=True), "ok")
