@@ -198,6 +198,10 @@ typedef struct Ctx {
         qpdf_data old_q, new_q;
         int old_root, old_acroform, old_info, old_metadata;
         int docmdp_p; /* the certification's /P when the signature analysed is one, else 0 */
+        /* Changed objects allowed for what they are (the document information, the metadata, validation
+         * data below /DSS), with their revision: the document itself must not use them too. */
+        Touched *side;
+        size_t n_side, allocated_side;
         PdfDiff *d;
         /* Numbers the signed revision does not have and a later one defines, sorted, with their revision. */
         uint32_t *added;
@@ -845,6 +849,19 @@ static int is_annots_of_old_page(Ctx *c, int n) {
                bsearch(&n, c->page_annots, c->n_page_annots, sizeof(int), int_cmp) != NULL;
 }
 
+static int side_push(Ctx *c, const Touched *t) {
+        if (c->n_side >= c->allocated_side) {
+                size_t want = MAX(c->allocated_side * 2, (size_t) 16);
+                Touched *a = reallocarray(c->side, want, sizeof(Touched));
+                if (!a)
+                        return -ENOMEM;
+                c->side = a;
+                c->allocated_side = want;
+        }
+        c->side[c->n_side++] = *t;
+        return 0;
+}
+
 static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
         int n = (int) t->number, r;
         qpdf_oh old_fields;
@@ -854,7 +871,7 @@ static int check_changed(Ctx *c, const Touched *t, qpdf_oh od, qpdf_oh nd) {
         if (n == c->old_acroform)
                 return check_acroform(c, n, t->revision, od, nd);
         if (n == c->old_info || n == c->old_metadata || in_old_dss(c, n))
-                return 0;
+                return side_push(c, t);
         if (is_type(c->old_q, od, "/Type", "/Page"))
                 return check_page(c, n, t->revision, od, nd);
         if (qpdf_oh_is_array(c->old_q, od)) {
@@ -1047,6 +1064,180 @@ static int check_object(Ctx *c, const Touched *t) {
         return check_changed(c, t, od, nd);
 }
 
+/* Objects walked from the catalog at most (a bitmap of their numbers); a number past it counts as reached.
+ */
+#define MAX_WALK_OBJECTS ((uint32_t) 1 << 24)
+
+typedef struct Reach {
+        uint8_t *seen; /* bitmap of object numbers */
+        uint32_t *queue;
+        size_t n_queue, allocated_queue;
+} Reach;
+
+/* Marks object n reached; queues it the first time. Returns 1 when n is past the bitmap. */
+static int reach_push(Reach *w, uint64_t n) {
+        if (n == 0)
+                return 0;
+        if (n >= MAX_WALK_OBJECTS)
+                return 1;
+        if (w->seen[n / 8] & (1u << (n % 8)))
+                return 0;
+        w->seen[n / 8] |= (uint8_t) (1u << (n % 8));
+        if (w->n_queue >= w->allocated_queue) {
+                size_t want = MAX(w->allocated_queue * 2, (size_t) 256);
+                uint32_t *a = reallocarray(w->queue, want, sizeof(uint32_t));
+                if (!a)
+                        return -ENOMEM;
+                w->queue = a;
+                w->allocated_queue = want;
+        }
+        w->queue[w->n_queue++] = (uint32_t) n;
+        return 0;
+}
+
+/* Queues every "N G R" of an object's text (qpdf's unparse), strings skipped. Returns 1 when one is past the
+ * bitmap. */
+static int reach_refs(Reach *w, const char *text) {
+        uint64_t num[2] = {};
+        unsigned n_num = 0;
+        int r;
+
+        for (const char *p = text; *p;) {
+                if (*p == '(') { /* a literal string: balanced parentheses, backslash escapes */
+                        unsigned depth = 0;
+                        for (; *p; p++) {
+                                if (*p == '\\' && p[1])
+                                        p++;
+                                else if (*p == '(')
+                                        depth++;
+                                else if (*p == ')' && --depth == 0) {
+                                        p++;
+                                        break;
+                                }
+                        }
+                        n_num = 0;
+                } else if (*p == '<' && p[1] == '<') {
+                        p += 2;
+                        n_num = 0;
+                } else if (*p == '<') { /* a hexadecimal string */
+                        while (*p && *p != '>')
+                                p++;
+                        if (*p)
+                                p++;
+                        n_num = 0;
+                } else if (*p >= '0' && *p <= '9') {
+                        uint64_t v = 0;
+                        bool prefixed = p > text && !strchr(" \t\r\n[]<>/(){}", p[-1]);
+                        for (; *p >= '0' && *p <= '9'; p++)
+                                v = v < UINT64_C(1) << 40 ? v * 10 + (uint64_t) (*p - '0') : v;
+                        if (prefixed || *p == '.') /* part of a name or a real */
+                                n_num = 0;
+                        else if (n_num < 2)
+                                num[n_num++] = v;
+                        else {
+                                num[0] = num[1];
+                                num[1] = v;
+                        }
+                } else if (*p == 'R' && n_num == 2 && !(p[1] && !strchr(" \t\r\n[]<>/(){}", p[1]))) {
+                        r = reach_push(w, num[0]);
+                        if (r != 0)
+                                return r;
+                        n_num = 0;
+                        p++;
+                } else {
+                        if (!strchr(" \t\r\n", *p))
+                                n_num = 0;
+                        p++;
+                }
+        }
+        return 0;
+}
+
+/* The objects allowed to change for what they are (c->side) must not be used by the signed document
+ * otherwise: one that is also, say, a page's content (listed among the DSS certificates by a prepared
+ * document) would change what the signer saw. Walks every object reachable from the signed catalog, except
+ * through its /DSS and /Metadata. */
+static int check_side_unshared(Ctx *c) {
+        qpdf_oh root = pdf_root(c->old_q);
+        Reach w = {};
+        int r = 0, reached_past = 0;
+
+        w.seen = calloc(MAX_WALK_OBJECTS / 8, 1);
+        if (!w.seen)
+                return -ENOMEM;
+        /* The catalog's own keys, but /DSS and /Metadata, are where the walk starts. */
+        {
+                char **keys = NULL;
+                size_t n_keys = 0;
+                int count = 0;
+
+                qpdf_oh_begin_dict_key_iter(c->old_q, root);
+                while (r >= 0 && qpdf_oh_dict_more_keys(c->old_q) && ++count <= 4096) {
+                        const char *k = qpdf_oh_dict_next_key(c->old_q);
+                        char **a;
+
+                        if (!k || streq(k, "/DSS") || streq(k, "/Metadata"))
+                                continue;
+                        a = reallocarray(keys, n_keys + 1, sizeof(char *));
+                        if (!a || !(a[n_keys] = strdup(k))) {
+                                keys = a ?: keys;
+                                r = -ENOMEM;
+                                break;
+                        }
+                        keys = a;
+                        n_keys++;
+                }
+                for (size_t i = 0; i < n_keys; i++) {
+                        _cleanup_free_ char *text = NULL;
+
+                        if (r >= 0 && !(text = unparse_copy(c->old_q, pdf_oh_key(c->old_q, root, keys[i]))))
+                                r = -ENOMEM;
+                        if (r >= 0) {
+                                r = reach_refs(&w, text);
+                                reached_past |= r > 0;
+                                r = MIN(r, 0);
+                        }
+                        free(keys[i]);
+                }
+                free(keys);
+                if (count > 4096)
+                        reached_past = 1;
+        }
+        for (size_t i = 0; r >= 0 && !reached_past && i < w.n_queue; i++) {
+                _cleanup_free_ char *text = NULL;
+                qpdf_oh o = qpdf_get_object_by_id(c->old_q, (int) w.queue[i], 0);
+
+                if (qpdf_has_error(c->old_q))
+                        (void) qpdf_get_error(c->old_q);
+                if (qpdf_oh_is_null(c->old_q, o)) {
+                        /* Another generation, or none: qpdf resolves "N G R" itself. */
+                        qpdf_oh_release(c->old_q, o);
+                        continue;
+                }
+                text = unparse_copy(
+                        c->old_q, qpdf_oh_is_stream(c->old_q, o) ? qpdf_oh_get_dict(c->old_q, o) : o);
+                qpdf_oh_release(c->old_q, o);
+                if (!text) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = reach_refs(&w, text);
+                reached_past |= r > 0;
+                r = MIN(r, 0);
+        }
+        for (size_t i = 0; r >= 0 && i < c->n_side; i++) {
+                uint32_t n = c->side[i].number;
+
+                if (reached_past || n >= MAX_WALK_OBJECTS || (w.seen[n / 8] & (1u << (n % 8)))) {
+                        r = disallow(c, (int) n, c->side[i].revision, PDF_CHANGE_CHANGED);
+                        break;
+                }
+        }
+        free(w.seen);
+        free(w.queue);
+        return r;
+}
+
 /* The trailer qpdf read (the last section's: a table's trailer, or the cross-reference stream's dictionary)
  * names `offset` as its /Prev. */
 static bool prev_is(qpdf_data q, uint64_t offset) {
@@ -1142,6 +1333,8 @@ int pdf_diff_analyse(
                         continue; /* an older entry of the same object: the latest one is in force */
                 r = check_object(&c, &touched[i]);
         }
+        if (r >= 0 && d.verdict == PDF_DIFF_ALLOWED && c.n_side > 0)
+                r = check_side_unshared(&c);
         if (r >= 0 && d.verdict == PDF_DIFF_ALLOWED)
                 r = check_dangling(&c, touched, n_touched);
         if (r < 0)
@@ -1169,12 +1362,14 @@ int pdf_diff_analyse(
         free(c.added);
         free(c.added_revision);
         free(c.page_annots);
+        free(c.side);
         *ret = d;
         return 0;
 fail:
         free(c.added);
         free(c.added_revision);
         free(c.page_annots);
+        free(c.side);
         free(d.change);
         return r;
 }

@@ -556,11 +556,20 @@ def main():
             "disallowed-change page_1")
         # Shadow attack through /DSS: the prepared document lists its page content among the DSS
         # certificates, which a later revision may change; the change is still a change of the page.
-        prepared = append_update(base, {1: BASE_OBJECTS[1][:-2] + b" /DSS << /Certs [5 0 R] >> >>"})
+        prepared = append_update(base, {1: BASE_OBJECTS[1][:-2] + b" /DSS 20 0 R >>",
+                                        20: b"<< /Certs [5 0 R] >>"})
         dss_signed = sign_update(prepared, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True)
         put("shadow-dss-signed.pdf", dss_signed, "ok")
         put("shadow-dss-content.pdf", append_update(dss_signed, {5: stream(SHADOW)}),
             "disallowed-change object_5 content_of_page_1")
+        # The same through the catalog's /Metadata, which a later revision may change too.
+        prepared = append_update(base, {1: BASE_OBJECTS[1][:-2] + b" /Metadata 5 0 R >>"})
+        put("shadow-metadata-content.pdf", append_update(sign_update(
+            prepared, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True), {5: stream(SHADOW)}),
+            "disallowed-change object_5 content_of_page_1")
+        # The DSS itself gaining a certificate is what a later B-LT update does.
+        put("shadow-dss-more-certs.pdf", append_update(dss_signed, {20: b"<< /Certs [5 0 R 40 0 R] >>",
+                                                                    40: stream(b"2" * 64)}), "ok-partial")
         # A signature dictionary written inside its field's /V (no object of its own): one signature.
         put("direct-v.pdf", sign_update(base, key, cert, chain, "Leader", b"ETSI.CAdES.detached", cades=True,
                                         direct_v=True), "ok")
