@@ -600,6 +600,17 @@ def main():
         with open(os.path.join(outdir, "timestamped-tampered.pdf"), "wb") as f:
             f.write(broken)
         manifest.append("timestamped-tampered.pdf cms-invalid")
+    # More form fields than the verifier walks (65536): refused as a document it cannot read, not an error.
+    catalog, _ = latest_object(signed, 1)
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(signed, anum)
+        many = re.sub(rb"/Fields\s*\[([^\]]*)\]", lambda m: b"/Fields [" + m.group(1) + b" 930 0 R" * 70000 + b"]",
+                      abody, count=1)
+        with open(os.path.join(outdir, "many-fields.pdf"), "wb") as f:
+            f.write(append_update(signed, {anum: many, 930: b"<< /FT /Tx /T (x) >>"}))
+        manifest.append("many-fields.pdf document:damaged")
     todo = [(signed, "", dead)]
     for i, path in enumerate(extra):
         with open(path, "rb") as f:
