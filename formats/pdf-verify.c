@@ -818,6 +818,7 @@ _printf_(3, 4) static int doc_fail(PdfVerifyResult *res, PdfDocumentProblem p, c
 }
 
 static int verify_source(const PdfSource *src, PdfVerifyResult **ret);
+static void pdf_signature_done(PdfSignature *s);
 
 /* Without /proc, the old way: the file mapped (it must not shrink meanwhile). */
 static int verify_mapped(int fd, size_t size, PdfVerifyResult **ret) {
@@ -913,6 +914,17 @@ static int verify_source(const PdfSource *src, PdfVerifyResult **ret) {
         if (r >= 0)
                 r = walk_widgets(&w);
         w.holders = mfree(w.holders);
+        if (r == -E2BIG) {
+                /* Past the walk's limits the signatures found are not all there are: none is reported. */
+                for (size_t i = 0; i < res->n_signatures; i++)
+                        pdf_signature_done(&res->signatures[i]);
+                res->signatures = mfree(res->signatures);
+                res->n_signatures = 0;
+                r = doc_fail(
+                        res, PDF_DOCUMENT_DAMAGED, "more than %u form fields or %u signatures",
+                        MAX_FIELD_VISITS, PDF_VERIFY_MAX_SIGNATURES);
+                goto done;
+        }
         if (r < 0)
                 return r;
         r = check_stamps_signed(res);

@@ -35,7 +35,8 @@
 typedef enum PdfDocumentProblem {
         PDF_DOCUMENT_OK,
         PDF_DOCUMENT_NOT_PDF,   /* no %PDF- header */
-        PDF_DOCUMENT_DAMAGED,   /* qpdf cannot read it without repair, or the revisions cannot be found */
+        PDF_DOCUMENT_DAMAGED,   /* qpdf cannot read it without repair, the revisions cannot be found, or it
+                                 * has more revisions, form fields or signatures than are read */
         PDF_DOCUMENT_ENCRYPTED, /* encrypted: signatures are not verified */
         _PDF_DOCUMENT_PROBLEM_MAX,
         _PDF_DOCUMENT_PROBLEM_INVALID = -EINVAL,
@@ -159,9 +160,9 @@ typedef struct PdfVerifyResult {
 
 /* Verifies every signature of the PDF in data[0..size). Returns 0 with *ret set whenever the bytes were
  * looked at, whatever the verdicts: a file that is not a PDF, is damaged or encrypted gives document_problem
- * != OK and no signatures; a PDF without signatures gives n_signatures == 0. Negative errno: -EINVAL,
- * -ENOMEM, -E2BIG (more than PDF_VERIFY_MAX_SIGNATURES fields). No network, no certificate validation, no
- * policy. */
+ * != OK and no signatures (one with more than PDF_VERIFY_MAX_SIGNATURES signatures is damaged); a PDF
+ * without signatures gives n_signatures == 0. Negative errno: -EINVAL, -ENOMEM. No network, no certificate
+ * validation, no policy. */
 int pdf_verify(const void *data, size_t size, PdfVerifyResult **ret);
 
 /* Same, on a file (regular files only: -ESPIPE otherwise), read with pread() and by qpdf through its
