@@ -1069,13 +1069,13 @@ static int check_object(Ctx *c, const Touched *t) {
 #define MAX_WALK_OBJECTS ((uint32_t) 1 << 24)
 
 typedef struct Reach {
-        uint8_t *seen; /* bitmap of object numbers */
-        uint32_t *queue;
+        uint8_t *seen;        /* bitmap of object numbers */
+        uint32_t (*queue)[2]; /* number, generation */
         size_t n_queue, allocated_queue;
 } Reach;
 
 /* Marks object n reached; queues it the first time. Returns 1 when n is past the bitmap. */
-static int reach_push(Reach *w, uint64_t n) {
+static int reach_push(Reach *w, uint64_t n, uint64_t generation) {
         if (n == 0)
                 return 0;
         if (n >= MAX_WALK_OBJECTS)
@@ -1085,13 +1085,14 @@ static int reach_push(Reach *w, uint64_t n) {
         w->seen[n / 8] |= (uint8_t) (1u << (n % 8));
         if (w->n_queue >= w->allocated_queue) {
                 size_t want = MAX(w->allocated_queue * 2, (size_t) 256);
-                uint32_t *a = reallocarray(w->queue, want, sizeof(uint32_t));
+                uint32_t(*a)[2] = reallocarray(w->queue, want, sizeof(*a));
                 if (!a)
                         return -ENOMEM;
                 w->queue = a;
                 w->allocated_queue = want;
         }
-        w->queue[w->n_queue++] = (uint32_t) n;
+        w->queue[w->n_queue][0] = (uint32_t) n;
+        w->queue[w->n_queue++][1] = (uint32_t) MIN(generation, (uint64_t) INT32_MAX);
         return 0;
 }
 
@@ -1139,7 +1140,7 @@ static int reach_refs(Reach *w, const char *text) {
                                 num[1] = v;
                         }
                 } else if (*p == 'R' && n_num == 2 && !(p[1] && !strchr(" \t\r\n[]<>/(){}", p[1]))) {
-                        r = reach_push(w, num[0]);
+                        r = reach_push(w, num[0], num[1]);
                         if (r != 0)
                                 return r;
                         n_num = 0;
@@ -1205,12 +1206,12 @@ static int check_side_unshared(Ctx *c) {
         }
         for (size_t i = 0; r >= 0 && !reached_past && i < w.n_queue; i++) {
                 _cleanup_free_ char *text = NULL;
-                qpdf_oh o = qpdf_get_object_by_id(c->old_q, (int) w.queue[i], 0);
+                qpdf_oh o = qpdf_get_object_by_id(c->old_q, (int) w.queue[i][0], (int) w.queue[i][1]);
 
                 if (qpdf_has_error(c->old_q))
                         (void) qpdf_get_error(c->old_q);
                 if (qpdf_oh_is_null(c->old_q, o)) {
-                        /* Another generation, or none: qpdf resolves "N G R" itself. */
+                        /* Not defined: nothing to follow. */
                         qpdf_oh_release(c->old_q, o);
                         continue;
                 }
