@@ -43,12 +43,14 @@ SHADOW = b"BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
 OVERLAY = b"1 1 1 rg 72 650 300 30 re f q /X1 Do Q"  # white box: hides what is under it until removed
 
 
-def make_base(page=None):
+def make_base(page=None, catalog=None):
     """A one-page PDF with a table xref; object 7 is an unused content stream, and dead bytes (not in the
-    xref) hold another body for object 5. page: another body for the page (object 3)."""
+    xref) hold another body for object 5. page, catalog: other bodies for the page (3) and the catalog (1)."""
     objs = dict(BASE_OBJECTS)
     if page:
         objs[3] = page
+    if catalog:
+        objs[1] = catalog
     objs[5] = stream(CONTENT)
     objs[6] = stream(OVERLAY)
     objs[7] = stream(SHADOW)
@@ -530,6 +532,10 @@ def main():
                           b"/Contents (Ghi chu) >>] >>")
     with open(os.path.join(outdir, "base-direct-annot.pdf"), "wb") as f:
         f.write(direct)
+    # A catalog with a key of its own naming page 1 (PDFium's hello_world_2_pages_custom_object.pdf does).
+    page_ref, _ = make_base(catalog=BASE_OBJECTS[1][:-2] + b"/CustomField 3 0 R >>")
+    with open(os.path.join(outdir, "base-catalog-page-ref.pdf"), "wb") as f:
+        f.write(page_ref)
     pdfsig_sign(nssdir, nick, os.path.join(outdir, "base.pdf"), os.path.join(outdir, "signed.pdf"), "Leader")
     pdfsig_sign(nssdir, nick, os.path.join(outdir, "signed.pdf"), os.path.join(outdir, "signed-twice.pdf"),
                 "Seal")

@@ -51,6 +51,8 @@ static int setup(void **state) {
                 "$T --field Leader --dss leader.pem leader.key chain.pem att/base.pdf kyso-dss.pdf && "
                 "$T --field Leader leader.pem leader.key chain.pem att/base-direct-annot.pdf kyso-direct.pdf && "
                 "$T --field Seal --ecdsa leader2.pem leader2.key chain.pem kyso-direct.pdf kyso-direct-twice.pdf && "
+                "$T --field Leader --dss leader.pem leader.key chain.pem att/base-catalog-page-ref.pdf kyso-cpr.pdf && "
+                "$T --field Seal --ecdsa leader2.pem leader2.key chain.pem kyso-cpr.pdf kyso-cpr-twice.pdf && "
                 "python3 '%s/tests/formats/make-pdf-attacks.py' --nssdir sql:nss --nick leader --key leader.key "
                 "--cert leader.pem --chain chain.pem att-kyso kyso.pdf "
                 ">>pki.log 2>&1",
@@ -238,7 +240,7 @@ static void test_timestamp(void **state) {
 
 static void test_kyso_signed(void **state) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *one = NULL, *two = NULL, *dss = NULL,
-                                                           *direct = NULL;
+                                                           *direct = NULL, *cpr = NULL;
 
         if (!sign_tool)
                 skip();
@@ -274,6 +276,16 @@ static void test_kyso_signed(void **state) {
                 if (direct->signatures[i].change)
                         print_message("%s\n", direct->signatures[i].change);
                 assert_true(pdf_signature_counts(&direct->signatures[i]));
+        }
+
+        /* The catalog names page 1 in a key of its own: the seal's widget changes page 1, which the
+         * catalog's key still names, and that is no change of the catalog. */
+        cpr = verify_path(tpath("kyso-cpr-twice.pdf"));
+        assert_int_equal(cpr->n_signatures, 2);
+        for (size_t i = 0; i < cpr->n_signatures; i++) {
+                if (cpr->signatures[i].change)
+                        print_message("%s\n", cpr->signatures[i].change);
+                assert_true(pdf_signature_counts(&cpr->signatures[i]));
         }
 
         check_manifest("att-kyso");
