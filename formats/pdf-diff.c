@@ -673,8 +673,15 @@ array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget, int ow
 }
 
 static bool value_equal(Ctx *c, qpdf_oh od, qpdf_oh nd, const char *key) {
-        return unparse_equal(
-                c->old_q, pdf_oh_key(c->old_q, od, key), c->new_q, pdf_oh_key(c->new_q, nd, key));
+        qpdf_oh a = pdf_oh_key(c->old_q, od, key), b = pdf_oh_key(c->new_q, nd, key);
+
+        /* A reference to an object is the same value while it names the same object: that object is
+         * judged on its own where a revision changes it. (One undefined when signed reads as null.) */
+        if (qpdf_oh_is_indirect(c->old_q, a) && qpdf_oh_is_indirect(c->new_q, b) &&
+            !qpdf_oh_is_null(c->old_q, a))
+                return oid(c->old_q, a) == oid(c->new_q, b) &&
+                       qpdf_oh_get_generation(c->old_q, a) == qpdf_oh_get_generation(c->new_q, b);
+        return unparse_equal(c->old_q, a, c->new_q, b);
 }
 
 /* Every key of either dictionary other than `except` has the same value in both. Returns the first key that
