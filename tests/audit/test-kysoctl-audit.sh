@@ -186,6 +186,11 @@ grep -q "PHÓ CHỦ TỊCH$" "$dir/w.txt" || fail "--signer-title overrides [rep
 set +e; "$KYSOCTL" audit report --month 2026-11 --policy "$dir/none.conf" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || fail "a --policy that cannot be read: exit 2, not $rc"
 "$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
+# An auditor's machine has no policy: the report is made without a word about it (the default policy is
+# optional), not with a warning that calls the absent file invalid.
+KYSO_POLICY=$dir/absent.conf "$KYSOCTL" audit report --month 2026-11 --log "$log" >/dev/null 2>"$dir/err" \
+        || fail "report without a policy: $(cat "$dir/err")"
+[ ! -s "$dir/err" ] || fail "report without a default policy warns: $(cat "$dir/err")"
 "$KYSOCTL" audit report -v --month 2026-11 --log "$log" >/dev/null 2>&1 || fail "audit report -v"
 "$KYSOCTL" audit report --month 2026-11 --format html --log "$log" >"$dir/r.html"
 grep -q "<svg" "$dir/r.html" || fail "html chart"
