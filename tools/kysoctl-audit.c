@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -70,6 +71,35 @@ static char **pending_quarantines(const char *path) {
         return names;
 }
 
+/* Says why the log at path could not be read (r, a negative errno from a reader): names the first of its
+ * files that cannot be opened, else the log, and what to do about it. */
+static void read_error(const char *verb, const char *path, int r) {
+        _cleanup_strv_free_ char **files = NULL;
+        const char *file = path;
+
+        if (audit_chain_files(path, &files, NULL) >= 0)
+                STRV_FOREACH (f, files) {
+                        _cleanup_close_ int fd = open(*f, O_RDONLY | O_CLOEXEC);
+                        char c;
+                        /* A folder opens, and fails at the first read. */
+                        if (fd < 0 || read(fd, &c, 1) < 0) {
+                                file = *f;
+                                r = negative_errno();
+                                break;
+                        }
+                }
+        kysoctl_error(
+                verb, _("cannot read %s: %s. %s\n"), file, strerror(-r),
+                r == -EACCES || r == -EPERM
+                        ? _("The log belongs to the account that runs the agent: run this as that user or "
+                            "as root, or ask the administrator for a copy of the log's files.")
+                : r == -EISDIR
+                        ? _("--log (or KYSO_AUDIT_LOG) names the log file, e.g. "
+                            "~/.local/state/kyso/audit.jsonl, not a folder.")
+                        : _("Copy the log's files elsewhere (keep the originals as they are) and run this "
+                            "on the copy."));
+}
+
 static int open_reader(const char *verb, const char *path, AuditReader **ret) {
         int r = audit_reader_open(path, ret);
         if (r == -ENOENT)
@@ -79,7 +109,7 @@ static int open_reader(const char *verb, const char *path, AuditReader **ret) {
                           "one.\n"),
                         path);
         else if (r < 0)
-                kysoctl_error(verb, _("cannot read the audit log %s: %s\n"), path, strerror(-r));
+                read_error(verb, path, r);
         return r;
 }
 
@@ -227,7 +257,7 @@ static int verb_show(int argc, char **argv) {
 
         r = window_select(reader, filter.since, filter.until);
         if (r < 0) {
-                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
+                read_error("audit show", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -239,7 +269,7 @@ static int verb_show(int argc, char **argv) {
                       : AUDIT_SHOW_TABLE,
                 stdout, stderr, &bad);
         if (r < 0) {
-                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
+                read_error("audit show", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
         if (bad > 0) {
@@ -341,7 +371,7 @@ static int verb_verify_log(int argc, char **argv) {
         AuditVerifyResult res;
         r = audit_verify(reader, head.present ? &head : NULL, &res);
         if (r < 0) {
-                fprintf(stderr, _("kysoctl audit verify: %s\n"), strerror(-r));
+                read_error("audit verify", path, r);
                 audit_verify_result_done(&res);
                 return KYSOCTL_EXIT_INTERNAL;
         }
@@ -643,7 +673,7 @@ static int verb_report(int argc, char **argv) {
         int v = job.r;
         if (r < 0) {
                 audit_verify_result_done(&job.res);
-                fprintf(stderr, _("kysoctl audit report: %s\n"), strerror(-r));
+                read_error("audit report", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
 

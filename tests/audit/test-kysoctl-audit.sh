@@ -64,6 +64,28 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["intact"] 
         || fail "verify --json"
 cp "$dir/orig" "$log"
 
+# A log that cannot be read: each verb names the file and says what to do, exit 3 (an I/O error).
+unreadable() { # $1: what, $2: the text of the advice, $3...: the --log arguments
+        local what=$1 advice=$2 verb rc
+        shift 2
+        for verb in "verify" "show" "report --month 2026-11"; do
+                # shellcheck disable=SC2086
+                set +e; "$KYSOCTL" audit $verb "$@" >/dev/null 2>"$dir/err"; rc=$?; set -e
+                [ "$rc" -eq 3 ] || fail "audit $verb of $what: exit $rc, expected 3"
+                grep -qF "$dir/" "$dir/err" || fail "audit $verb of $what does not name the file: $(cat "$dir/err")"
+                grep -qF "$advice" "$dir/err" || fail "audit $verb of $what does not say what to do: $(cat "$dir/err")"
+        done
+}
+mkdir "$dir/folder.jsonl"
+unreadable "a folder" "names the log file" --log "$dir/folder.jsonl"
+rmdir "$dir/folder.jsonl"
+if [ "$(id -u)" != 0 ]; then
+        cp "$log" "$dir/locked.jsonl"
+        chmod 000 "$dir/locked.jsonl"
+        unreadable "a file without read permission" "as root" --log "$dir/locked.jsonl"
+        rm -f "$dir/locked.jsonl"
+fi
+
 # The journal's copy of the head, from an export file (journald itself is not needed for the comparison).
 hash=$("$KYSOCTL" audit verify --json --log "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_hash"])')
 printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$log" >"$dir/export"
