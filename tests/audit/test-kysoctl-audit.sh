@@ -86,6 +86,17 @@ if [ "$(id -u)" != 0 ]; then
         rm -f "$dir/locked.jsonl"
 fi
 
+# Output to a full disk: each verb says its output is incomplete and exits 3, never 0 with nothing written.
+if [ -w /dev/full ]; then
+        for verb in "verify" "verify --json" "show" "show --json" "show --csv" "report --month 2026-11" \
+                "report --month 2026-11 --format csv"; do
+                # shellcheck disable=SC2086
+                set +e; "$KYSOCTL" audit $verb --log "$log" >/dev/full 2>"$dir/err"; rc=$?; set -e
+                [ "$rc" -eq 3 ] || fail "audit $verb to a full disk: exit $rc, expected 3"
+                grep -q "cannot write the output" "$dir/err" || fail "audit $verb to a full disk: $(cat "$dir/err")"
+        done
+fi
+
 # The journal's copy of the head, from an export file (journald itself is not needed for the comparison).
 hash=$("$KYSOCTL" audit verify --json --log "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_hash"])')
 printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$log" >"$dir/export"
