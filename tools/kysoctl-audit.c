@@ -93,7 +93,7 @@ static void read_error(const char *verb, const char *path, int r) {
                 r == -EACCES || r == -EPERM
                         ? _("The log belongs to the account that runs the agent: run this as that user or "
                             "as root, or ask the administrator for a copy of the log's files.")
-                : r == -EISDIR && file == path
+                : r == -EISDIR && streq(file, path)
                         ? _("--log (or KYSO_AUDIT_LOG) names the log file, e.g. "
                             "~/.local/state/kyso/audit.jsonl, not a folder.")
                         : _("Copy the log's files elsewhere (keep the originals as they are) and run this "
