@@ -699,6 +699,14 @@ static int verb_report(int argc, char **argv) {
         audit_verify_result_done(&job.res);
         if (integrity && audit_report_set_integrity(rep, integrity) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
+        uint64_t bad = audit_report_n_bad_records(rep);
+        if (bad > 0)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: %" PRIu64
+                          " line(s) of the log could not be read and are left out of the "
+                          "figures. The report says so; run 'kysoctl audit show' for which.\n"),
+                        bad);
 
         r = streq(format, "html")  ? audit_report_write_html(rep, stdout)
             : streq(format, "csv") ? audit_report_write_csv(rep, stdout)
@@ -708,7 +716,7 @@ static int verb_report(int argc, char **argv) {
                 kysoctl_error("audit report", "%s\n", strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
         }
-        return v == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
+        return v == 0 && bad == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
 }
 
 static void help(void) {

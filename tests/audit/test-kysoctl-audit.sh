@@ -234,6 +234,32 @@ set +e; "$KYSOCTL" audit report --month 2026-11 --log "$log" >"$dir/r.txt" 2>/de
 grep -q "KHÔNG TOÀN VẸN" "$dir/r.txt" || fail "report must say the log is broken"
 cp "$dir/orig" "$log"
 
+# A broken log's CSV report says so in the file too, not only in the exit code.
+sed -i 's/b\.pdf/c.pdf/' "$log"
+set +e; "$KYSOCTL" audit report --month 2026-11 --format csv --log "$log" >"$dir/r.csv" 2>/dev/null; set -e
+grep -q "^log,integrity,.*KHÔNG TOÀN VẸN" "$dir/r.csv" || fail "CSV report of a broken log: $(head -3 "$dir/r.csv")"
+cp "$dir/orig" "$log"
+# A record the report cannot read (its chain intact: the hashes were made again over a line that is not
+# JSON) is left out of the figures: every format says so, and the exit status is 1, as for show.
+python3 - "$dir/badjson.jsonl" <<'PY2'
+import hashlib, sys
+prev = "0" * 64
+with open(sys.argv[1], "wb") as f:
+    for i, rest in enumerate([b',"chain":"0123456789abcdef0123456789abcdef"', b',garbage', b''], 1):
+        line = b'{"v":1,"seq":%d,"time":"2026-11-0%dT02:00:00.000Z","prev":"%s","event":"sign-done"%s}' % (
+            i, i, prev.encode(), rest)
+        f.write(line + b"\n")
+        prev = hashlib.sha256(line).hexdigest()
+PY2
+for fmt in text html csv; do
+        set +e; "$KYSOCTL" audit report --month 2026-11 --format $fmt --log "$dir/badjson.jsonl" >"$dir/r.out" 2>"$dir/err"
+        rc=$?; set -e
+        [ "$rc" -eq 1 ] || fail "report ($fmt) with a line it cannot read: exit $rc, expected 1"
+        grep -q "1 line(s) of the log could not be read" "$dir/err" || fail "report ($fmt) stderr: $(cat "$dir/err")"
+        grep -Eq "1 dòng nhật ký không đọc được|^log,unreadable-lines,,1" "$dir/r.out" \
+                || fail "report ($fmt) does not say a line was left out: $(cat "$dir/r.out")"
+done
+
 # Refusals an English kysod recorded with a code: a certificate check's (certificate-unusable with its
 # detail_code and detail_* parameters) and a document's (sign-failed, BadDocument). A Vietnamese reader gets
 # them in Vietnamese from the code, by audit show and (their labels) by audit report; the record's English
