@@ -597,6 +597,14 @@ static int verb_report(int argc, char **argv) {
                                 holidays_file, bad_line);
                         return KYSOCTL_EXIT_USAGE;
                 }
+                if (r == -ENOENT) {
+                        fprintf(stderr,
+                                _("kysoctl audit report: there is no holidays file %s. Check the path, or make "
+                                  "one from %s and list this year's holidays in it (see HOLIDAYS FILE in "
+                                  "kysoctl-audit(1)).\n"),
+                                holidays_file, DATADIR "/kyso/holidays-vn.example");
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
                 if (r < 0) {
                         fprintf(stderr, _("kysoctl audit report: cannot read %s: %s\n"), holidays_file,
                                 strerror(-r));

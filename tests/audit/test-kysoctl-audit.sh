@@ -218,6 +218,12 @@ grep -q "^Kính gửi: - UBND huyện Mê Linh\.$" "$dir/w.txt" || fail "--addre
 grep -q "PHÓ CHỦ TỊCH$" "$dir/w.txt" || fail "--signer-title overrides [report]"
 set +e; "$KYSOCTL" audit report --month 2026-11 --policy "$dir/none.conf" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || fail "a --policy that cannot be read: exit 2, not $rc"
+# A holidays file that is not there (the man page's example names /etc/kyso/holidays, which the
+# administrator writes): the message says how to make one.
+set +e; "$KYSOCTL" audit report --month 2026-11 --holidays "$dir/holidays-none" --log "$log" >/dev/null 2>"$dir/err"
+rc=$?; set -e
+[ "$rc" -eq 3 ] || fail "a --holidays file that is not there: exit $rc, expected 3"
+grep -q "holidays-vn.example" "$dir/err" || fail "a missing holidays file does not say how to make one: $(cat "$dir/err")"
 "$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
 # An auditor's machine has no policy: the report is made without a word about it (the default policy is
 # optional), not with a warning that calls the absent file invalid.
