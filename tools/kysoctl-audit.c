@@ -444,7 +444,9 @@ static int verb_verify_log(int argc, char **argv) {
                                pending[i]);
         } else {
                 printf(_("The audit log is NOT intact.\n%s\n"), strempty(res.message));
-                if (res.file)
+                if (res.file && res.seq == 0) /* a line that is not a record has no seq */
+                        printf(_("First bad line: %s, line %" PRIu64 ".\n"), res.file, res.line);
+                else if (res.file)
                         printf(_("First bad record: %s, line %" PRIu64 ", seq %" PRIu64 ".\n"), res.file,
                                res.line, res.seq);
                 if (res.problem == AUDIT_PROBLEM_RECORDS_MISSING)

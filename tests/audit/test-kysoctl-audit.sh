@@ -97,6 +97,14 @@ if [ -w /dev/full ]; then
         done
 fi
 
+# A line that is not a record (a torn tail here) has no sequence number: verify does not make one up.
+cp "$dir/orig" "$dir/torn.jsonl"
+printf '{"v":1,"seq":6,"time":"2026-' >>"$dir/torn.jsonl"
+set +e; "$KYSOCTL" audit verify --log "$dir/torn.jsonl" >"$dir/out"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "verify of a torn tail: exit $rc, expected 1"
+grep -q "torn.jsonl, line 6" "$dir/out" || fail "verify of a torn tail does not name the line: $(cat "$dir/out")"
+! grep -q "seq 0" "$dir/out" || fail "verify names a seq 0 that no record has: $(cat "$dir/out")"
+
 # The journal's copy of the head, from an export file (journald itself is not needed for the comparison).
 hash=$("$KYSOCTL" audit verify --json --log "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_hash"])')
 printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$log" >"$dir/export"
