@@ -283,6 +283,47 @@ static int verb_show(int argc, char **argv) {
         return KYSOCTL_EXIT_OK;
 }
 
+/* Says why the journal's copy of the log (export_file, else the journal files in directory, else the local
+ * journal) could not be compared with the log at path (r, from audit_journal_head_for_verify()). */
+static void journal_error(const char *export_file, const char *directory, const char *path, int r) {
+        if (export_file && r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("%s has no entry of the audit log %s, so its end cannot be compared. Make the file "
+                          "on the machine that wrote the log, with 'journalctl -o export "
+                          "SYSLOG_IDENTIFIER=kyso-audit'.\n"),
+                        export_file, path);
+        else if (export_file && r == -EBADMSG)
+                kysoctl_error(
+                        "audit verify",
+                        _("%s is not a journal export. Make it with 'journalctl -o export "
+                          "SYSLOG_IDENTIFIER=kyso-audit' on the machine that wrote the log.\n"),
+                        export_file);
+        else if (export_file)
+                kysoctl_error(
+                        "audit verify", _("cannot read the journal export %s: %s\n"), export_file,
+                        strerror(-r));
+        else if (directory && r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("the journal files in %s have no entry of the audit log %s, so its end cannot be "
+                          "compared. Does the folder hold the journal files (*.journal) of the machine that "
+                          "wrote the log?\n"),
+                        directory, path);
+        else if (directory)
+                kysoctl_error(
+                        "audit verify", _("cannot read the journal files in %s: %s\n"), directory,
+                        strerror(-r));
+        else if (r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("the journal has no record of the audit log %s, so its end cannot be compared. Is "
+                          "journald running and keeping the journal (Storage=persistent)?\n"),
+                        path);
+        else
+                kysoctl_error("audit verify", _("cannot read the journal: %s\n"), strerror(-r));
+}
+
 static void verify_help(void) {
         printf(_(
                 "Usage: kysoctl audit verify [--journal] [--journal-directory DIR] [--journal-export FILE]\n"
@@ -343,15 +384,7 @@ static int verb_verify_log(int argc, char **argv) {
         if (journal || export || journal_dir) {
                 r = audit_journal_head_for_verify(journal_dir, export, path, &head);
                 if (r < 0) {
-                        if (r == -ENODATA)
-                                fprintf(stderr,
-                                        _("kysoctl audit verify: the journal has no record of the audit log "
-                                          "%s, so its end cannot be compared. Is journald running and "
-                                          "keeping the journal (Storage=persistent)?\n"),
-                                        path);
-                        else
-                                fprintf(stderr, _("kysoctl audit verify: cannot read the journal: %s\n"),
-                                        strerror(-r));
+                        journal_error(export, journal_dir, path, r);
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }

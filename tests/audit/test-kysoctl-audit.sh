@@ -140,6 +140,24 @@ else
 fi
 set +e; "$KYSOCTL" audit verify --journal-directory "$dir" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "verify --journal-directory without journal files: exit $rc, expected 3"
+# The journal's copy given by hand and wrong: each message names what was given and says what it should be.
+journal_given_wrong() { # $1: what, $2: text the message must have, $3...: the options
+        local what=$1 want=$2 rc
+        shift 2
+        set +e; "$KYSOCTL" audit verify "$@" --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 3 ] || fail "verify with $what: exit $rc, expected 3"
+        grep -qF -- "$want" "$dir/err" || fail "verify with $what: '$want' not in: $(cat "$dir/err")"
+}
+journal_given_wrong "an export file that is not there" "$dir/no-export" --journal-export "$dir/no-export"
+journal_given_wrong "an export file that is a folder" "$dir: Is a directory" --journal-export "$dir"
+head -c 300 /dev/urandom | tr -d '\n=' >"$dir/garbage.export"
+journal_given_wrong "an export file that is not an export" "journalctl -o export" --journal-export "$dir/garbage.export"
+printf 'MESSAGE=hello\n\n' >"$dir/other.export"
+journal_given_wrong "an export without the log's entries" "$dir/other.export has no entry of the audit log" \
+        --journal-export "$dir/other.export"
+journal_given_wrong "a journal folder that is not there" "$dir/no-journal" --journal-directory "$dir/no-journal"
+journal_given_wrong "a journal folder without the log's entries" "the journal files in $dir have no entry" \
+        --journal-directory "$dir"
 # --journal on a log the journal never saw (or without journald): cannot compare, exit 3.
 set +e; "$KYSOCTL" audit verify --journal --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "verify --journal without journal records: exit $rc, expected 3"
