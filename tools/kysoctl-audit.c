@@ -25,6 +25,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "policy/policy-rules.h"
 #include "policy/policy.h"
 
 static int log_path(const char *verb, const char *arg, char **ret) {
@@ -111,6 +112,14 @@ static int open_reader(const char *verb, const char *path, AuditReader **ret) {
         else if (r < 0)
                 read_error(verb, path, r);
         return r;
+}
+
+/* Says what is wrong when arguments are left after the options (none is taken) and returns true. */
+static bool unexpected_argument(const char *verb, int argc, char **argv) {
+        if (optind >= argc)
+                return false;
+        kysoctl_error(verb, _("unexpected argument '%s'.\n"), argv[optind]);
+        return true;
 }
 
 /* The options the audit verbs share, at c from getopt_long(): --log (into *log_arg), --verbose, --help
@@ -230,8 +239,25 @@ static int verb_show(int argc, char **argv) {
                         break;
                 case 'c':
                         audit_fingerprint_normalize(optarg, filter.cert, sizeof(filter.cert));
+                        if (isempty(filter.cert) ||
+                            strspn(filter.cert, "0123456789abcdef") != strlen(filter.cert)) {
+                                kysoctl_error(
+                                        "audit show",
+                                        _("'%s' is not the beginning of a SHA-256 fingerprint (hexadecimal "
+                                          "digits, colons allowed), e.g. 3A:F2:1C.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         break;
                 case 'r':
+                        if (sign_role_from_string(optarg) < 0) {
+                                kysoctl_error(
+                                        "audit show",
+                                        _("unknown role '%s'. Roles: approve, issue, copy, appendix, "
+                                          "personal.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         filter.role = optarg;
                         break;
                 case 'j':
@@ -245,7 +271,9 @@ static int verb_show(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc || (json && csv)) {
+        if (json && csv)
+                kysoctl_error("audit show", _("--json and --csv cannot be given together.\n"));
+        if (unexpected_argument("audit show", argc, argv) || (json && csv)) {
                 show_help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -374,7 +402,7 @@ static int verb_verify_log(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc) {
+        if (unexpected_argument("audit verify", argc, argv)) {
                 verify_help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -552,7 +580,7 @@ static int verb_report(int argc, char **argv) {
                    *signer_title = NULL, *policy_arg = NULL;
         int year = 0;
         unsigned month = 0;
-        bool annual = false;
+        bool annual = false, month_given = false, year_given = false;
         int c, r;
 
         optind = 0;
@@ -567,6 +595,7 @@ static int verb_report(int argc, char **argv) {
                                 return KYSOCTL_EXIT_USAGE;
                         }
                         annual = false;
+                        month_given = true;
                         break;
                 }
                 case 'y': {
@@ -577,6 +606,7 @@ static int verb_report(int argc, char **argv) {
                                 return KYSOCTL_EXIT_USAGE;
                         }
                         annual = true;
+                        year_given = true;
                         break;
                 }
                 case 'f':
@@ -614,7 +644,14 @@ static int verb_report(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc || year == 0) {
+        if (month_given && year_given) {
+                kysoctl_error(
+                        "audit report",
+                        _("--month and --year cannot be given together: a report covers a month or a "
+                          "year.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (unexpected_argument("audit report", argc, argv) || year == 0) {
                 report_help();
                 return KYSOCTL_EXIT_USAGE;
         }

@@ -163,6 +163,21 @@ set +e; "$KYSOCTL" audit verify --journal --log "$log" >/dev/null 2>"$dir/err"; 
 [ "$rc" -eq 3 ] || fail "verify --journal without journal records: exit $rc, expected 3"
 grep -q "cannot be compared\|cannot read the journal" "$dir/err" || fail "journal message: $(cat "$dir/err")"
 
+# Wrong filters and options are usage errors that say what is wrong, not an empty table or a silent pick.
+usage_error() { # $1: text the message must have, $2...: the arguments
+        local want=$1 rc
+        shift
+        set +e; "$KYSOCTL" audit "$@" --log "$log" >"$dir/out" 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 2 ] || fail "audit $*: exit $rc, expected 2 (out: $(head -2 "$dir/out"))"
+        grep -qF -- "$want" "$dir/err" || fail "audit $*: '$want' not in: $(cat "$dir/err")"
+}
+usage_error "unknown role 'boss'" show --role boss
+usage_error "'zz:xx' is not the beginning of a SHA-256 fingerprint" show --cert zz:xx
+usage_error "--month and --year cannot be given together" report --month 2026-11 --year 2026
+usage_error "--json and --csv cannot be given together" show --json --csv
+usage_error "unexpected argument 'extra'" show extra
+usage_error "unexpected argument 'extra'" verify extra
+
 # show: table, filters, JSON, CSV.
 "$KYSOCTL" audit show --log "$log" >"$dir/out"
 [ "$(wc -l <"$dir/out")" -eq 6 ] || fail "table should have a header and 5 rows: $(cat "$dir/out")"
