@@ -208,6 +208,7 @@ static int verb_show(int argc, char **argv) {
         _cleanup_free_ char *path = NULL;
         const char *log_arg = NULL;
         AuditShowFilter filter;
+        const char *since_arg = NULL, *until_arg = NULL;
         bool json = false, csv = false;
         int c, r;
 
@@ -225,6 +226,7 @@ static int verb_show(int argc, char **argv) {
                                         optarg);
                                 return KYSOCTL_EXIT_USAGE;
                         }
+                        *(c == 's' ? &since_arg : &until_arg) = optarg;
                         break;
                 case 'e':
                         filter.event = audit_event_type_from_string(optarg);
@@ -271,6 +273,12 @@ static int verb_show(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
+        if (filter.since >= filter.until) {
+                kysoctl_error(
+                        "audit show", _("--since %s is not before --until %s: no time is in between.\n"),
+                        since_arg, until_arg);
+                return KYSOCTL_EXIT_USAGE;
+        }
         if (json && csv)
                 kysoctl_error("audit show", _("--json and --csv cannot be given together.\n"));
         if (unexpected_argument("audit show", argc, argv) || (json && csv)) {

@@ -176,6 +176,7 @@ usage_error "'zz:xx' is not the beginning of a SHA-256 fingerprint" show --cert 
 usage_error "--month and --year cannot be given together" report --month 2026-11 --year 2026
 usage_error "--json and --csv cannot be given together" show --json --csv
 usage_error "unexpected argument 'extra'" show extra
+usage_error "--since 2026-11-05 is not before --until 2026-11-01" show --since 2026-11-05 --until 2026-11-01
 usage_error "unexpected argument 'extra'" verify extra
 
 # show: table, filters, JSON, CSV.
