@@ -733,6 +733,16 @@ static int verb_report(int argc, char **argv) {
         if (r < 0)
                 return KYSOCTL_EXIT_USAGE;
 
+        /* Made before the period's end (to see how it goes), the report counts what is recorded so far. */
+        struct timespec now;
+        if (clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+            (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 < w.end_ms)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: the period runs until %02u/%02u/%04d (Vietnam time) and is not over: the "
+                          "figures are those recorded so far. Make the report again after that day.\n"),
+                        w.last.day, w.last.month, w.last.year);
+
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
         r = open_log("audit report", log_arg, &path, &reader);
         if (r != KYSOCTL_EXIT_OK)

@@ -266,6 +266,9 @@ set +e; "$KYSOCTL" audit report --month 2026-11 --holidays "$dir/holidays-none" 
 rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "a --holidays file that is not there: exit $rc, expected 3"
 grep -q "holidays-vn.example" "$dir/err" || fail "a missing holidays file does not say how to make one: $(cat "$dir/err")"
+# A period that has not ended yet: the report is made, and says on stderr that its figures are not final.
+"$KYSOCTL" audit report --month 2099-01 --log "$log" >/dev/null 2>"$dir/err" || fail "report of a future month"
+grep -q "14/01/2099 (Vietnam time) and is not over" "$dir/err" || fail "report of a period not over: $(cat "$dir/err")"
 "$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
 # An auditor's machine has no policy: the report is made without a word about it (the default policy is
 # optional), not with a warning that calls the absent file invalid.
