@@ -162,6 +162,29 @@ static void test_refuse_garbage(void **state) {
         free(msg);
 }
 
+static void test_refuse_garbage_with_tail(void **state) {
+        /* A file that is not a log and does not end with a newline (another program's file in the log's
+         * place): its end is not a crash's torn line either. Refuse, touch nothing, leave no quarantine
+         * file, as for a file that ends with a newline. */
+        static const char garbage[] = "hello world\nthis is not a log";
+        AuditLogOptions o = { .no_journal = true };
+        const char *path = log_path(state);
+        AuditLog *log = NULL;
+        char *msg = NULL;
+
+        file_write(path, garbage, strlen(garbage));
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "not a valid kyso audit record"));
+        free(msg);
+        assert_file_is(path, garbage, strlen(garbage));
+        DIR *d = opendir(log_dir(state));
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (strstr(de->d_name, ".torn-"))
+                        fail_msg("a quarantine file was made of a file that is not a log: %s", de->d_name);
+        closedir(d);
+}
+
 static void check_fault(AuditFault fault, int expected) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
@@ -704,6 +727,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_tail),
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
+                cmocka_unit_test(test_refuse_garbage_with_tail),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),
