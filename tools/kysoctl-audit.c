@@ -94,7 +94,7 @@ static void read_error(const char *verb, const char *path, int r) {
                 r == -EACCES || r == -EPERM
                         ? _("The log belongs to the account that runs the agent: run this as that user or "
                             "as root, or ask the administrator for a copy of the log's files.")
-                : r == -EISDIR && streq(file, path)
+                : (r == -EISDIR || r == -ENOTDIR) && streq(file, path)
                         ? _("--log (or KYSO_AUDIT_LOG) names the log file, e.g. "
                             "~/.local/state/kyso/audit.jsonl, not a folder.")
                         : _("Copy the log's files elsewhere (keep the originals as they are) and run this "
@@ -128,6 +128,12 @@ static int shared_option(int c, const char **log_arg, void (*help)(void)) {
         int r;
 
         if (c == 'l') {
+                if (isempty(optarg)) {
+                        kysoctl_error(
+                                "audit", _("--log needs the path of the log file, e.g. "
+                                           "~/.local/state/kyso/audit.jsonl.\n"));
+                        return KYSOCTL_EXIT_USAGE;
+                }
                 *log_arg = optarg;
                 return -1;
         }

@@ -79,6 +79,7 @@ unreadable() { # $1: what, $2: the text of the advice, $3...: the --log argument
 mkdir "$dir/folder.jsonl"
 unreadable "a folder" "names the log file" --log "$dir/folder.jsonl"
 rmdir "$dir/folder.jsonl"
+unreadable "a path through a file" "names the log file" --log "$log/"
 if [ "$(id -u)" != 0 ]; then
         cp "$log" "$dir/locked.jsonl"
         chmod 000 "$dir/locked.jsonl"
@@ -178,6 +179,11 @@ usage_error "--json and --csv cannot be given together" show --json --csv
 usage_error "unexpected argument 'extra'" show extra
 usage_error "--since 2026-11-05 is not before --until 2026-11-01" show --since 2026-11-05 --until 2026-11-01
 usage_error "unexpected argument 'extra'" verify extra
+for verb in show verify "report --month 2026-11"; do
+        # shellcheck disable=SC2086
+        set +e; "$KYSOCTL" audit $verb --log "" >/dev/null 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 2 ] && grep -q -- "--log needs" "$dir/err" || fail "audit $verb --log '': exit $rc: $(cat "$dir/err")"
+done
 
 # show: table, filters, JSON, CSV.
 "$KYSOCTL" audit show --log "$log" >"$dir/out"
