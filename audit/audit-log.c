@@ -689,6 +689,81 @@ static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         return 0;
 }
 
+/* The active file deleted or moved away while the log is open (a clean-up, a logrotate): what would be
+ * appended to it reaches nobody. Goes on in a new file at the path, first saying (log-records-missing) which
+ * records went with the old one, so that verify fails there; a file put in its place is not appended to. */
+static int reopen_if_gone(AuditLog *log) {
+        struct stat fst, pst;
+        char first[64] = {};
+        uint64_t first_seq = 0;
+        int r;
+
+        if (fstat(log->fd, &fst) < 0)
+                return negative_errno();
+        if (stat(log->path, &pst) >= 0) {
+                if (pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
+                        return 0;
+                log_error(
+                        "The audit log %s was replaced by another file while the agent was running; "
+                        "nothing more is written to it. Restart the agent, which compares it with the "
+                        "journal.",
+                        log->path);
+                return -ESTALE;
+        }
+        if (errno != ENOENT)
+                return negative_errno();
+
+        /* The first record of the file that went, for the message. */
+        if (pread(log->fd, first, sizeof(first) - 1, 0) > 0)
+                (void) sscanf(first, "{\"v\":%*u,\"seq\":%" SCNu64, &first_seq);
+        uint64_t gone_size = log->size;
+        log->fd = safe_close(log->fd);
+        log->size = 0;
+        log->active_month = -1;
+        r = open_active(log, true);
+        if (r == -EEXIST)
+                r = -ESTALE;
+        if (r >= 0)
+                r = fsync_directory_of(log->path);
+        if (r < 0)
+                return r;
+        if (gone_size == 0 || first_seq == 0 || first_seq > log->seq)
+                return 0; /* nothing went with it */
+
+        /* The new file continues the chain: after the newest archive, it links to it. */
+        r = audit_chain_files(log->path, NULL, &log->max_archive);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (log->max_archive > 0 && !log->need_rotation_record) {
+                char archive[PATH_MAX];
+                snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive);
+                free(log->rotated_from);
+                log->rotated_from = strdup(audit_base_name(archive));
+                if (!log->rotated_from)
+                        return -ENOMEM;
+                log->rotation_reason = "recovered";
+                log->need_rotation_record = true;
+        }
+
+        char from[32], to[32];
+        snprintf(from, sizeof(from), "%" PRIu64, first_seq);
+        snprintf(to, sizeof(to), "%" PRIu64, log->seq);
+        char head[AUDIT_HASH_HEX + 1];
+        memcpy(head, log->head, sizeof(head));
+        const char *extra[] = { "reason", "deleted-while-open", "first_seq", from, "last_seq",
+                                to,       "last_hash",          head,        NULL };
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg,
+                    "Records seq %s to %s of the audit log %s are missing: its active file was deleted or "
+                    "moved away while the agent was running (the last record had hash %.12s…). A new file "
+                    "goes on from here.",
+                    from, to, log->path, head) < 0)
+                return -ENOMEM;
+        log_error("%s", msg);
+        return audit_log_append_finding(log, AUDIT_EVENT_LOG_RECORDS_MISSING, TAKE_PTR(msg), extra, NULL);
+}
+
 static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
         int r;
 
@@ -698,6 +773,10 @@ static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t
         /* A rotation that failed half-way has no active file open: open (create) it again. */
         if (log->fd < 0) {
                 r = open_active(log, false);
+                if (r < 0)
+                        return r;
+        } else {
+                r = reopen_if_gone(log);
                 if (r < 0)
                         return r;
         }

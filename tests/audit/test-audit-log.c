@@ -408,6 +408,47 @@ static void test_rotate_torn_first_record(void **state) {
         verify_ok(path, 5, 1);
 }
 
+/* The active file deleted (or moved away: a clean-up, a logrotate) while the log is open: the next record
+ * must not go into the unlinked file, where nobody would ever read it. It goes to a new file at the path,
+ * after a log-records-missing record that names what went, so that verify fails. */
+static void check_active_file_gone(const char *dir, const char *path, bool with_archive, bool moved) {
+        _cleanup_free_ char *moved_to = path_in(dir, "audit.jsonl-20261207");
+        AuditVerifyResult res;
+        size_t size;
+
+        if (with_archive)
+                make_log_rotated_away(dir, path); /* audit.jsonl.1: seq 1 to 3 */
+        AuditLog *log = log_open_ok(path, NULL);
+        uint64_t last = append_signs(log, 11, 3);
+        if (moved)
+                assert_int_equal(rename(path, moved_to), 0);
+        else
+                assert_int_equal(unlink(path), 0);
+
+        assert_int_equal(append_signs(log, 14, 1), last + 1 + with_archive + 1);
+        audit_log_free(log);
+
+        _cleanup_free_ char *d = file_read(path, &size);
+        assert_non_null(d);
+        if (with_archive)
+                assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
+        assert_non_null(strstr(d, "\"event\":\"log-records-missing\""));
+        assert_non_null(strstr(d, "doc-14.pdf"));
+        assert_int_equal(verify_log(path, NULL, &res), 1);
+        audit_verify_result_done(&res);
+        /* The next start goes on from the new file. */
+        open_expect_seq(path, NULL, last + 1 + with_archive + 1);
+}
+
+static void test_active_file_gone(void **state) {
+        for (unsigned i = 0; i < 4; i++) {
+                char *dir = tmpdir_new();
+                _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+                check_active_file_gone(dir, path, i & 1, i & 2);
+                tmpdir_remove(dir);
+        }
+}
+
 static void test_no_secrets(void **state) {
         const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
@@ -728,6 +769,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
                 cmocka_unit_test(test_refuse_garbage_with_tail),
+                cmocka_unit_test(test_active_file_gone),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),
