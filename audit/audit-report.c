@@ -61,6 +61,8 @@ int audit_holidays_parse(const char *text, AuditHolidays **ret, unsigned *ret_ba
 
         if (!h)
                 return -ENOMEM;
+        /* Editors on Windows start UTF-8 text with a byte order mark. */
+        text = startswith(text, "\xef\xbb\xbf") ?: text;
         for (const char *p = text; *p;) {
                 const char *eol = strchrnul(p, '\n');
                 char line[128];
