@@ -122,6 +122,31 @@ void audit_set_message(char **ret_message, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* What to do when the log's file or folder cannot be opened or made (r), for the agent's refusal to start.
+ */
+static const char *open_advice(int r) {
+        switch (r) {
+        case -EACCES:
+        case -EPERM:
+                return " The folder or the file belongs to another account (an agent once run as root?): give "
+                       "them back to this account with chown, or choose another path with audit-log in "
+                       "kysod.conf.";
+        case -EISDIR:
+                return " A folder is in the log's place: move it away, or choose another path with audit-log "
+                       "in kysod.conf.";
+        case -ENOTDIR:
+                return " A part of the path is a file, not a folder: choose another path with audit-log in "
+                       "kysod.conf.";
+        case -EROFS:
+                return " The file system is read-only: choose another path with audit-log in kysod.conf.";
+        case -ENOSPC:
+        case -EDQUOT:
+                return " The disk is full: free some space.";
+        default:
+                return "";
+        }
+}
+
 /* The lock lives in "<path>.lock", not on the log itself, because rotation renames the log. An OFD lock
  * conflicts also between two opens in one process (tests, or a bug in the agent); the holder writes its pid
  * and executable into the file so that the loser can name it. */
@@ -132,8 +157,8 @@ static int take_lock(AuditLog *log, char **ret_message) {
         if (log->lock_fd < 0) {
                 int r = negative_errno();
                 audit_set_message(
-                        ret_message, "Cannot open the audit log's lock file %s: %s.", log->lock_path,
-                        strerror(-r));
+                        ret_message, "Cannot open the audit log's lock file %s: %s.%s", log->lock_path,
+                        strerror(-r), open_advice(r));
                 return r;
         }
         if (fcntl(log->lock_fd, F_OFD_SETLK, &fl) < 0) {
@@ -381,8 +406,8 @@ int audit_log_open_internal(
         r = mkdir_parents(path, 0700);
         if (r < 0) {
                 audit_set_message(
-                        ret_message, "Cannot create the folder of the audit log %s: %s.", path,
-                        strerror(-r));
+                        ret_message, "Cannot create the folder of the audit log %s: %s.%s", path,
+                        strerror(-r), open_advice(r));
                 return r;
         }
         r = take_lock(log, ret_message);
@@ -390,7 +415,9 @@ int audit_log_open_internal(
                 return r;
         r = open_active(log, false);
         if (r < 0) {
-                audit_set_message(ret_message, "Cannot open the audit log %s: %s.", path, strerror(-r));
+                audit_set_message(
+                        ret_message, "Cannot open the audit log %s: %s.%s", path, strerror(-r),
+                        open_advice(r));
                 return r;
         }
         /* Make the file's (and a new folder's) directory entry durable before any record counts on it. */

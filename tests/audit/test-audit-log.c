@@ -185,6 +185,28 @@ static void test_refuse_garbage_with_tail(void **state) {
         closedir(d);
 }
 
+/* A log that cannot be opened because of what is in its place: the message says what to do, as the agent
+ * refuses to start with it. */
+static void test_open_advice(void **state) {
+        AuditLogOptions o = { .no_journal = true };
+        const char *path = log_path(state);
+        _cleanup_free_ char *under_file = NULL;
+        AuditLog *log = NULL;
+        char *msg = NULL;
+
+        assert_int_equal(mkdir(path, 0700), 0);
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EISDIR);
+        assert_non_null(strstr(msg, "A folder is in the log's place"));
+        msg = mfree(msg);
+        assert_int_equal(rmdir(path), 0);
+
+        file_write(path, "", 0);
+        assert_true(asprintf(&under_file, "%s/audit.jsonl", path) > 0);
+        assert_int_equal(audit_log_open(under_file, &o, &log, &msg), -ENOTDIR);
+        assert_non_null(strstr(msg, "audit-log in kysod.conf"));
+        free(msg);
+}
+
 static void check_fault(AuditFault fault, int expected) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
@@ -769,6 +791,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
                 cmocka_unit_test(test_refuse_garbage_with_tail),
+                cmocka_unit_test(test_open_advice),
                 cmocka_unit_test(test_active_file_gone),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
