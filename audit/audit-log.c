@@ -716,6 +716,28 @@ static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         return 0;
 }
 
+/* The lock file deleted while the log is open (with its folder, or alone): another agent could lock a new
+ * one and write the log too. Takes the lock again, on the file now at the lock's path. */
+static int relock_if_gone(AuditLog *log) {
+        struct stat fst, pst;
+
+        if (fstat(log->lock_fd, &fst) < 0)
+                return negative_errno();
+        if (stat(log->lock_path, &pst) >= 0 && pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
+                return 0;
+
+        _cleanup_free_ char *msg = NULL;
+        log->lock_fd = safe_close(log->lock_fd);
+        int r = take_lock(log, &msg);
+        if (r < 0) {
+                /* Another agent took it meanwhile (or it cannot be made): write nothing more. */
+                log_error("%s", strna(msg));
+                log->lock_fd = safe_close(log->lock_fd);
+                log->broken = true;
+        }
+        return r;
+}
+
 /* The active file deleted or moved away while the log is open (a clean-up, a logrotate): what would be
  * appended to it reaches nobody. Goes on in a new file at the path, first saying (log-records-missing) which
  * records went with the old one, so that verify fails there; a file put in its place is not appended to. */
@@ -729,7 +751,7 @@ static int reopen_if_gone(AuditLog *log) {
                 return negative_errno();
         if (stat(log->path, &pst) >= 0) {
                 if (pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
-                        return 0;
+                        return relock_if_gone(log);
                 log_error(
                         "The audit log %s was replaced by another file while the agent was running; "
                         "nothing more is written to it. Restart the agent, which compares it with the "
@@ -747,6 +769,14 @@ static int reopen_if_gone(AuditLog *log) {
         log->fd = safe_close(log->fd);
         log->size = 0;
         log->active_month = -1;
+        /* The whole folder may have gone (a clean-up of ~/.local/state): make it again, and the lock,
+         * before another agent can take the log. */
+        r = mkdir_parents(log->path, 0700);
+        if (r < 0)
+                return r;
+        r = relock_if_gone(log);
+        if (r < 0)
+                return r;
         r = open_active(log, true);
         if (r == -EEXIST)
                 r = -ESTALE;

@@ -471,6 +471,35 @@ static void test_active_file_gone(void **state) {
         }
 }
 
+/* The log's whole folder deleted while the log is open (a clean-up of ~/.local/state): the next record
+ * makes the folder, the file and the lock again, so that a second agent cannot take the log meanwhile. */
+static void test_log_folder_gone(void **state) {
+        AuditLogOptions o = { .no_journal = true };
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *sub = path_in(dir, "kyso"), *path = path_in(sub, "audit.jsonl"),
+                            *lock = path_in(sub, "audit.jsonl.lock");
+        AuditLog *log = log_open_ok(path, NULL), *other = NULL;
+        char *msg = NULL;
+
+        append_signs(log, 1, 3);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(lock), 0);
+        assert_int_equal(rmdir(sub), 0);
+
+        assert_int_equal(append_signs(log, 4, 1), 5); /* after the log-records-missing record */
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(audit_log_open(path, &o, &other, &msg), -EBUSY);
+        msg = mfree(msg);
+
+        /* The lock file alone deleted: the next record locks again. */
+        assert_int_equal(unlink(lock), 0);
+        assert_int_equal(append_signs(log, 5, 1), 6);
+        assert_int_equal(audit_log_open(path, &o, &other, &msg), -EBUSY);
+        free(msg);
+        audit_log_free(log);
+        tmpdir_remove(dir);
+}
+
 static void test_no_secrets(void **state) {
         const char *path = log_path(state);
         AuditLog *log = log_open_ok(path, NULL);
@@ -793,6 +822,7 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_refuse_garbage_with_tail),
                 cmocka_unit_test(test_open_advice),
                 cmocka_unit_test(test_active_file_gone),
+                cmocka_unit_test(test_log_folder_gone),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),
