@@ -559,6 +559,29 @@ static void *verify_job(void *userdata) {
         return NULL;
 }
 
+/* When the log at path begins: the time of the first record of its first file (*ret_ms), 0 when it cannot be
+ * read (verify says why). */
+static int log_begins(const char *path, int64_t *ret_ms) {
+        _cleanup_strv_free_ char **files = NULL;
+        char buf[4096];
+        AuditRecordHead h;
+
+        int r = audit_chain_files(path, &files, NULL);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(files[0], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+        if (n < 0)
+                return negative_errno();
+        const char *nl = memchr(buf, '\n', (size_t) n);
+        if (!nl || audit_record_scan(buf, (size_t) (nl - buf), &h, NULL) < 0)
+                return -EBADMSG;
+        *ret_ms = audit_record_time_ms(&h);
+        return 0;
+}
+
 static void report_help(void) {
         printf(_(
                 "Usage: kysoctl audit report --month YYYY-MM | --year YYYY [--format text|html|csv]\n"
@@ -794,6 +817,30 @@ static int verb_report(int argc, char **argv) {
                         strempty(job.res.message));
         if (r < 0)
                 integrity = NULL;
+        /* A log that begins within the period (the agent installed then, or the log started again): the
+         * time before is not a time without signatures. */
+        int64_t begins;
+        if (integrity && log_begins(path, &begins) >= 0 && begins > w.start_ms) {
+                char when[32];
+                time_t t = (time_t) ((begins + AUDIT_VN_UTC_OFFSET_MS) / 1000);
+                struct tm tm;
+                if (gmtime_r(&t, &tm) && strftime(when, sizeof(when), "%d/%m/%Y %H:%M", &tm) > 0) {
+                        char *with = NULL;
+                        if (asprintf(
+                                    &with,
+                                    "%s Nhật ký bắt đầu từ %s (giờ Việt Nam), sau ngày đầu kỳ báo cáo: số liệu "
+                                    "không gồm thời gian trước đó.",
+                                    integrity, when) >= 0) {
+                                free(integrity);
+                                integrity = with;
+                        }
+                        kysoctl_error(
+                                "audit report",
+                                _("Warning: the log begins on %s (Vietnam time), after the period began: the "
+                                  "report does not cover the time before.\n"),
+                                when);
+                }
+        }
         if (v != 0)
                 kysoctl_error(
                         "audit report",
