@@ -489,9 +489,13 @@ static int verb_verify_log(int argc, char **argv) {
                                        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else if (r == 0) {
-                printf(_("The audit log is intact: %" PRIu64 " records (seq %" PRIu64 " to %" PRIu64
-                         "), file(s): %u.\n"),
-                       res.records, res.first_seq, res.last_seq, res.files);
+                if (res.records == 0)
+                        printf(_("The audit log is intact and empty: no record yet, file(s): %u.\n"),
+                               res.files);
+                else
+                        printf(_("The audit log is intact: %" PRIu64 " records (seq %" PRIu64 " to %" PRIu64
+                                 "), file(s): %u.\n"),
+                               res.records, res.first_seq, res.last_seq, res.files);
                 if (res.records > 0)
                         printf(_("Last record's hash: %s\n"), res.last_hash);
                 if (head.present)

@@ -98,6 +98,11 @@ if [ -w /dev/full ]; then
         done
 fi
 
+# An empty log (the agent made it, nothing recorded yet): intact, and said so without a seq 0.
+: >"$dir/empty.jsonl"
+"$KYSOCTL" audit verify --log "$dir/empty.jsonl" >"$dir/out" || fail "verify of an empty log: $(cat "$dir/out")"
+grep -q "no record yet" "$dir/out" && ! grep -q "seq 0" "$dir/out" || fail "verify of an empty log: $(cat "$dir/out")"
+
 # A line that is not a record (a torn tail here) has no sequence number: verify does not make one up.
 cp "$dir/orig" "$dir/torn.jsonl"
 printf '{"v":1,"seq":6,"time":"2026-' >>"$dir/torn.jsonl"
