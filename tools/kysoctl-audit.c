@@ -763,8 +763,10 @@ static int verb_report(int argc, char **argv) {
         AuditReportWindow w;
         r = annual ? audit_report_window_year(year, holidays, &w)
                    : audit_report_window_month(year, month, holidays, &w);
-        if (r < 0)
+        if (r < 0) {
+                kysoctl_error("audit report", _("a report covers a period up to the year 9998.\n"));
                 return KYSOCTL_EXIT_USAGE;
+        }
 
         /* Made before the period's end (to see how it goes), the report counts what is recorded so far. */
         struct timespec now;

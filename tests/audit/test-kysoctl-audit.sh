@@ -181,6 +181,8 @@ usage_error "unknown role 'boss'" show --role boss
 usage_error "'zz:xx' is not the beginning of a SHA-256 fingerprint" show --cert zz:xx
 usage_error "--month and --year cannot be given together" report --month 2026-11 --year 2026
 usage_error "--json and --csv cannot be given together" show --json --csv
+usage_error "up to the year 9998" report --year 9999
+usage_error "up to the year 9998" report --month 9999-12
 usage_error "unexpected argument 'extra'" show extra
 usage_error "--since 2026-11-05 is not before --until 2026-11-01" show --since 2026-11-05 --until 2026-11-01
 usage_error "unexpected argument 'extra'" verify extra
