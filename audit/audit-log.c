@@ -122,6 +122,31 @@ void audit_set_message(char **ret_message, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* What to do when the log's file or folder cannot be opened or made (r), for the agent's refusal to start.
+ */
+static const char *open_advice(int r) {
+        switch (r) {
+        case -EACCES:
+        case -EPERM:
+                return " The folder or the file belongs to another account (an agent once run as root?): give "
+                       "them back to this account with chown, or choose another path with audit-log in "
+                       "kysod.conf.";
+        case -EISDIR:
+                return " A folder is in the log's place: move it away, or choose another path with audit-log "
+                       "in kysod.conf.";
+        case -ENOTDIR:
+                return " A part of the path is a file, not a folder: choose another path with audit-log in "
+                       "kysod.conf.";
+        case -EROFS:
+                return " The file system is read-only: choose another path with audit-log in kysod.conf.";
+        case -ENOSPC:
+        case -EDQUOT:
+                return " The disk is full: free some space.";
+        default:
+                return "";
+        }
+}
+
 /* The lock lives in "<path>.lock", not on the log itself, because rotation renames the log. An OFD lock
  * conflicts also between two opens in one process (tests, or a bug in the agent); the holder writes its pid
  * and executable into the file so that the loser can name it. */
@@ -132,8 +157,8 @@ static int take_lock(AuditLog *log, char **ret_message) {
         if (log->lock_fd < 0) {
                 int r = negative_errno();
                 audit_set_message(
-                        ret_message, "Cannot open the audit log's lock file %s: %s.", log->lock_path,
-                        strerror(-r));
+                        ret_message, "Cannot open the audit log's lock file %s: %s.%s", log->lock_path,
+                        strerror(-r), open_advice(r));
                 return r;
         }
         if (fcntl(log->lock_fd, F_OFD_SETLK, &fl) < 0) {
@@ -381,8 +406,8 @@ int audit_log_open_internal(
         r = mkdir_parents(path, 0700);
         if (r < 0) {
                 audit_set_message(
-                        ret_message, "Cannot create the folder of the audit log %s: %s.", path,
-                        strerror(-r));
+                        ret_message, "Cannot create the folder of the audit log %s: %s.%s", path,
+                        strerror(-r), open_advice(r));
                 return r;
         }
         r = take_lock(log, ret_message);
@@ -390,7 +415,9 @@ int audit_log_open_internal(
                 return r;
         r = open_active(log, false);
         if (r < 0) {
-                audit_set_message(ret_message, "Cannot open the audit log %s: %s.", path, strerror(-r));
+                audit_set_message(
+                        ret_message, "Cannot open the audit log %s: %s.%s", path, strerror(-r),
+                        open_advice(r));
                 return r;
         }
         /* Make the file's (and a new folder's) directory entry durable before any record counts on it. */
@@ -689,6 +716,111 @@ static int rotate(AuditLog *log, const char *reason, uint64_t now) {
         return 0;
 }
 
+/* The lock file deleted while the log is open (with its folder, or alone): another agent could lock a new
+ * one and write the log too. Takes the lock again, on the file now at the lock's path. */
+static int relock_if_gone(AuditLog *log) {
+        struct stat fst, pst;
+
+        if (fstat(log->lock_fd, &fst) < 0)
+                return negative_errno();
+        if (stat(log->lock_path, &pst) >= 0 && pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
+                return 0;
+
+        _cleanup_free_ char *msg = NULL;
+        log->lock_fd = safe_close(log->lock_fd);
+        int r = take_lock(log, &msg);
+        if (r < 0) {
+                /* Another agent took it meanwhile (or it cannot be made): write nothing more. */
+                log_error("%s", strna(msg));
+                log->lock_fd = safe_close(log->lock_fd);
+                log->broken = true;
+        }
+        return r;
+}
+
+/* The active file deleted or moved away while the log is open (a clean-up, a logrotate): what would be
+ * appended to it reaches nobody. Goes on in a new file at the path, first saying (log-records-missing) which
+ * records went with the old one, so that verify fails there; a file put in its place is not appended to. */
+static int reopen_if_gone(AuditLog *log) {
+        struct stat fst, pst;
+        char first[64] = {};
+        uint64_t first_seq = 0;
+        int r;
+
+        if (fstat(log->fd, &fst) < 0)
+                return negative_errno();
+        if (stat(log->path, &pst) >= 0) {
+                if (pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
+                        return relock_if_gone(log);
+                log_error(
+                        "The audit log %s was replaced by another file while the agent was running; "
+                        "nothing more is written to it. Restart the agent, which compares it with the "
+                        "journal.",
+                        log->path);
+                return -ESTALE;
+        }
+        if (errno != ENOENT)
+                return negative_errno();
+
+        /* The first record of the file that went, for the message. */
+        if (pread(log->fd, first, sizeof(first) - 1, 0) > 0)
+                (void) sscanf(first, "{\"v\":%*u,\"seq\":%" SCNu64, &first_seq);
+        uint64_t gone_size = log->size;
+        log->fd = safe_close(log->fd);
+        log->size = 0;
+        log->active_month = -1;
+        /* The whole folder may have gone (a clean-up of ~/.local/state): make it again, and the lock,
+         * before another agent can take the log. */
+        r = mkdir_parents(log->path, 0700);
+        if (r < 0)
+                return r;
+        r = relock_if_gone(log);
+        if (r < 0)
+                return r;
+        r = open_active(log, true);
+        if (r == -EEXIST)
+                r = -ESTALE;
+        if (r >= 0)
+                r = fsync_directory_of(log->path);
+        if (r < 0)
+                return r;
+        if (gone_size == 0 || first_seq == 0 || first_seq > log->seq)
+                return 0; /* nothing went with it */
+
+        /* The new file continues the chain: after the newest archive, it links to it. */
+        r = audit_chain_files(log->path, NULL, &log->max_archive);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (log->max_archive > 0 && !log->need_rotation_record) {
+                char archive[PATH_MAX];
+                snprintf(archive, sizeof(archive), "%s.%u", log->path, log->max_archive);
+                free(log->rotated_from);
+                log->rotated_from = strdup(audit_base_name(archive));
+                if (!log->rotated_from)
+                        return -ENOMEM;
+                log->rotation_reason = "recovered";
+                log->need_rotation_record = true;
+        }
+
+        char from[32], to[32];
+        snprintf(from, sizeof(from), "%" PRIu64, first_seq);
+        snprintf(to, sizeof(to), "%" PRIu64, log->seq);
+        char head[AUDIT_HASH_HEX + 1];
+        memcpy(head, log->head, sizeof(head));
+        const char *extra[] = { "reason", "deleted-while-open", "first_seq", from, "last_seq",
+                                to,       "last_hash",          head,        NULL };
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg,
+                    "Records seq %s to %s of the audit log %s are missing: its active file was deleted or "
+                    "moved away while the agent was running (the last record had hash %.12s…). A new file "
+                    "goes on from here.",
+                    from, to, log->path, head) < 0)
+                return -ENOMEM;
+        log_error("%s", msg);
+        return audit_log_append_finding(log, AUDIT_EVENT_LOG_RECORDS_MISSING, TAKE_PTR(msg), extra, NULL);
+}
+
 static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t *ret_first_seq) {
         int r;
 
@@ -698,6 +830,10 @@ static int append_group(AuditLog *log, const AuditEvent *evs, size_t n, uint64_t
         /* A rotation that failed half-way has no active file open: open (create) it again. */
         if (log->fd < 0) {
                 r = open_active(log, false);
+                if (r < 0)
+                        return r;
+        } else {
+                r = reopen_if_gone(log);
                 if (r < 0)
                         return r;
         }

@@ -222,6 +222,22 @@ int audit_quarantine_recover_tail(AuditLog *log, AuditPendingList *pending, char
                         log->path, AUDIT_LINE_MAX);
                 return -EBADMSG;
         }
+        /* A crash tears only the line after a record: when the line before these bytes is not a record,
+         * the file is not a log (another program's file in its place), and nothing of it is touched. */
+        if (nl) {
+                const char *prev_nl = memrchr(buf, '\n', (size_t) (nl - buf));
+                const char *last = prev_nl ? prev_nl + 1 : buf, *what = "the line is too long";
+                if ((!prev_nl && start > 0) ||
+                    audit_record_scan(last, (size_t) (nl - last), NULL, &what) < 0) {
+                        audit_set_message(
+                                ret_message,
+                                "The last record of the audit log %s is not a valid kyso audit record (%s). "
+                                "Nothing was written. Run 'kysoctl audit verify' and keep the file for the "
+                                "auditors.",
+                                log->path, what);
+                        return -EBADMSG;
+                }
+        }
         uint64_t cut = nl ? start + (uint64_t) (nl + 1 - buf) : 0;
         const char *torn = nl ? nl + 1 : buf;
         size_t torn_len = (size_t) (log->size - cut);

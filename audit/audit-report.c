@@ -61,6 +61,8 @@ int audit_holidays_parse(const char *text, AuditHolidays **ret, unsigned *ret_ba
 
         if (!h)
                 return -ENOMEM;
+        /* Editors on Windows start UTF-8 text with a byte order mark. */
+        text = startswith(text, "\xef\xbb\xbf") ?: text;
         for (const char *p = text; *p;) {
                 const char *eol = strchrnul(p, '\n');
                 char line[128];
@@ -1076,6 +1078,9 @@ int audit_report_write_html(const AuditReport *rep, FILE *f) {
                 fputs_html(f, rep->integrity);
                 fprintf(f, "</p>\n");
         }
+        if (rep->bad_records > 0)
+                fprintf(f, "<p>Lưu ý: %" PRIu64 " dòng nhật ký không đọc được đã bị bỏ qua.</p>\n",
+                        rep->bad_records);
         fprintf(f,
                 "<h2>I. Đánh giá tình hình và kết quả triển khai quản lý và sử dụng chứng thư số, chữ ký số "
                 "tại cơ quan, tổ chức</h2>\n<h3>1. Đặc điểm tình hình</h3>\n");
@@ -1169,6 +1174,10 @@ int audit_report_write_csv(const AuditReport *rep, FILE *f) {
         csv_row(f, "window", rep->w.annual ? "year" : "month", buf,
                 rep->w.annual ? (uint64_t) rep->w.year : rep->w.month);
         csv_row(f, "window", "deadline", dl, 0);
+        /* What the text and HTML say above the figures: a spreadsheet made from a broken log shows it. */
+        if (rep->integrity)
+                csv_row(f, "log", "integrity", rep->integrity, 0);
+        csv_row(f, "log", "unreadable-lines", "", rep->bad_records);
         csv_row(f, "signatures", "total", "", rep->sig_total);
         for (unsigned g = 0; g < 2; g++) {
                 for (unsigned i = 0; i < _ROLE_MAX; i++)

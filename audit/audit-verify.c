@@ -543,7 +543,11 @@ static int export_find(
         if (!f)
                 return negative_errno();
         for (;;) {
+                errno = 0;
                 n = getline(&buf, &alloc, f);
+                /* A read error (a folder given as the file) is not the end of the entries. */
+                if (n < 0 && ferror(f))
+                        return errno > 0 ? -errno : -EIO;
                 if (n < 0 || n <= 1) {
                         /* End of an entry. The newest is the last in the file. */
                         if (seq[0] && hash[0] && entry_matches(m, strempty(file), chain, machine))

@@ -2,11 +2,14 @@
 /* kysoctl audit show | verify | report: reads the audit log files directly, no agent needed. */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -22,6 +25,7 @@
 #include "i18n.h"
 #include "kysoctl.h"
 #include "macro.h"
+#include "policy/policy-rules.h"
 #include "policy/policy.h"
 
 static int log_path(const char *verb, const char *arg, char **ret) {
@@ -68,6 +72,35 @@ static char **pending_quarantines(const char *path) {
         return names;
 }
 
+/* Says why the log at path could not be read (r, a negative errno from a reader): names the first of its
+ * files that cannot be opened, else the log, and what to do about it. */
+static void read_error(const char *verb, const char *path, int r) {
+        _cleanup_strv_free_ char **files = NULL;
+        const char *file = path;
+
+        if (audit_chain_files(path, &files, NULL) >= 0)
+                STRV_FOREACH (f, files) {
+                        _cleanup_close_ int fd = open(*f, O_RDONLY | O_CLOEXEC);
+                        char c;
+                        /* A folder opens, and fails at the first read. */
+                        if (fd < 0 || read(fd, &c, 1) < 0) {
+                                file = *f;
+                                r = negative_errno();
+                                break;
+                        }
+                }
+        kysoctl_error(
+                verb, _("cannot read %s: %s. %s\n"), file, strerror(-r),
+                r == -EACCES || r == -EPERM
+                        ? _("The log belongs to the account that runs the agent: run this as that user or "
+                            "as root, or ask the administrator for a copy of the log's files.")
+                : (r == -EISDIR || r == -ENOTDIR) && streq(file, path)
+                        ? _("--log (or KYSO_AUDIT_LOG) names the log file, e.g. "
+                            "~/.local/state/kyso/audit.jsonl, not a folder.")
+                        : _("Copy the log's files elsewhere (keep the originals as they are) and run this "
+                            "on the copy."));
+}
+
 static int open_reader(const char *verb, const char *path, AuditReader **ret) {
         int r = audit_reader_open(path, ret);
         if (r == -ENOENT)
@@ -77,8 +110,16 @@ static int open_reader(const char *verb, const char *path, AuditReader **ret) {
                           "one.\n"),
                         path);
         else if (r < 0)
-                kysoctl_error(verb, _("cannot read the audit log %s: %s\n"), path, strerror(-r));
+                read_error(verb, path, r);
         return r;
+}
+
+/* Says what is wrong when arguments are left after the options (none is taken) and returns true. */
+static bool unexpected_argument(const char *verb, int argc, char **argv) {
+        if (optind >= argc)
+                return false;
+        kysoctl_error(verb, _("unexpected argument '%s'.\n"), argv[optind]);
+        return true;
 }
 
 /* The options the audit verbs share, at c from getopt_long(): --log (into *log_arg), --verbose, --help
@@ -87,6 +128,12 @@ static int shared_option(int c, const char **log_arg, void (*help)(void)) {
         int r;
 
         if (c == 'l') {
+                if (isempty(optarg)) {
+                        kysoctl_error(
+                                "audit", _("--log needs the path of the log file, e.g. "
+                                           "~/.local/state/kyso/audit.jsonl.\n"));
+                        return KYSOCTL_EXIT_USAGE;
+                }
                 *log_arg = optarg;
                 return -1;
         }
@@ -167,6 +214,7 @@ static int verb_show(int argc, char **argv) {
         _cleanup_free_ char *path = NULL;
         const char *log_arg = NULL;
         AuditShowFilter filter;
+        const char *since_arg = NULL, *until_arg = NULL;
         bool json = false, csv = false;
         int c, r;
 
@@ -184,6 +232,7 @@ static int verb_show(int argc, char **argv) {
                                         optarg);
                                 return KYSOCTL_EXIT_USAGE;
                         }
+                        *(c == 's' ? &since_arg : &until_arg) = optarg;
                         break;
                 case 'e':
                         filter.event = audit_event_type_from_string(optarg);
@@ -198,8 +247,25 @@ static int verb_show(int argc, char **argv) {
                         break;
                 case 'c':
                         audit_fingerprint_normalize(optarg, filter.cert, sizeof(filter.cert));
+                        if (isempty(filter.cert) ||
+                            strspn(filter.cert, "0123456789abcdef") != strlen(filter.cert)) {
+                                kysoctl_error(
+                                        "audit show",
+                                        _("'%s' is not the beginning of a SHA-256 fingerprint (hexadecimal "
+                                          "digits, colons allowed), e.g. 3A:F2:1C.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         break;
                 case 'r':
+                        if (sign_role_from_string(optarg) < 0) {
+                                kysoctl_error(
+                                        "audit show",
+                                        _("unknown role '%s'. Roles: approve, issue, copy, appendix, "
+                                          "personal.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         filter.role = optarg;
                         break;
                 case 'j':
@@ -213,7 +279,15 @@ static int verb_show(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc || (json && csv)) {
+        if (filter.since >= filter.until) {
+                kysoctl_error(
+                        "audit show", _("--since %s is not before --until %s: no time is in between.\n"),
+                        since_arg, until_arg);
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (json && csv)
+                kysoctl_error("audit show", _("--json and --csv cannot be given together.\n"));
+        if (unexpected_argument("audit show", argc, argv) || (json && csv)) {
                 show_help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -225,7 +299,7 @@ static int verb_show(int argc, char **argv) {
 
         r = window_select(reader, filter.since, filter.until);
         if (r < 0) {
-                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
+                read_error("audit show", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -237,7 +311,7 @@ static int verb_show(int argc, char **argv) {
                       : AUDIT_SHOW_TABLE,
                 stdout, stderr, &bad);
         if (r < 0) {
-                kysoctl_error("audit show", _("cannot read the audit log: %s\n"), strerror(-r));
+                read_error("audit show", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
         if (bad > 0) {
@@ -249,6 +323,47 @@ static int verb_show(int argc, char **argv) {
                 return KYSOCTL_EXIT_REFUSED;
         }
         return KYSOCTL_EXIT_OK;
+}
+
+/* Says why the journal's copy of the log (export_file, else the journal files in directory, else the local
+ * journal) could not be compared with the log at path (r, from audit_journal_head_for_verify()). */
+static void journal_error(const char *export_file, const char *directory, const char *path, int r) {
+        if (export_file && r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("%s has no entry of the audit log %s, so its end cannot be compared. Make the file "
+                          "on the machine that wrote the log, with 'journalctl -o export "
+                          "SYSLOG_IDENTIFIER=kyso-audit'.\n"),
+                        export_file, path);
+        else if (export_file && r == -EBADMSG)
+                kysoctl_error(
+                        "audit verify",
+                        _("%s is not a journal export. Make it with 'journalctl -o export "
+                          "SYSLOG_IDENTIFIER=kyso-audit' on the machine that wrote the log.\n"),
+                        export_file);
+        else if (export_file)
+                kysoctl_error(
+                        "audit verify", _("cannot read the journal export %s: %s\n"), export_file,
+                        strerror(-r));
+        else if (directory && r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("the journal files in %s have no entry of the audit log %s, so its end cannot be "
+                          "compared. Does the folder hold the journal files (*.journal) of the machine that "
+                          "wrote the log?\n"),
+                        directory, path);
+        else if (directory)
+                kysoctl_error(
+                        "audit verify", _("cannot read the journal files in %s: %s\n"), directory,
+                        strerror(-r));
+        else if (r == -ENODATA)
+                kysoctl_error(
+                        "audit verify",
+                        _("the journal has no record of the audit log %s, so its end cannot be compared. Is "
+                          "journald running and keeping the journal (Storage=persistent)?\n"),
+                        path);
+        else
+                kysoctl_error("audit verify", _("cannot read the journal: %s\n"), strerror(-r));
 }
 
 static void verify_help(void) {
@@ -301,7 +416,7 @@ static int verb_verify_log(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc) {
+        if (unexpected_argument("audit verify", argc, argv)) {
                 verify_help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -311,15 +426,7 @@ static int verb_verify_log(int argc, char **argv) {
         if (journal || export || journal_dir) {
                 r = audit_journal_head_for_verify(journal_dir, export, path, &head);
                 if (r < 0) {
-                        if (r == -ENODATA)
-                                fprintf(stderr,
-                                        _("kysoctl audit verify: the journal has no record of the audit log "
-                                          "%s, so its end cannot be compared. Is journald running and "
-                                          "keeping the journal (Storage=persistent)?\n"),
-                                        path);
-                        else
-                                fprintf(stderr, _("kysoctl audit verify: cannot read the journal: %s\n"),
-                                        strerror(-r));
+                        journal_error(export, journal_dir, path, r);
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
@@ -339,7 +446,7 @@ static int verb_verify_log(int argc, char **argv) {
         AuditVerifyResult res;
         r = audit_verify(reader, head.present ? &head : NULL, &res);
         if (r < 0) {
-                fprintf(stderr, _("kysoctl audit verify: %s\n"), strerror(-r));
+                read_error("audit verify", path, r);
                 audit_verify_result_done(&res);
                 return KYSOCTL_EXIT_INTERNAL;
         }
@@ -382,9 +489,13 @@ static int verb_verify_log(int argc, char **argv) {
                                        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else if (r == 0) {
-                printf(_("The audit log is intact: %" PRIu64 " records (seq %" PRIu64 " to %" PRIu64
-                         "), file(s): %u.\n"),
-                       res.records, res.first_seq, res.last_seq, res.files);
+                if (res.records == 0)
+                        printf(_("The audit log is intact and empty: no record yet, file(s): %u.\n"),
+                               res.files);
+                else
+                        printf(_("The audit log is intact: %" PRIu64 " records (seq %" PRIu64 " to %" PRIu64
+                                 "), file(s): %u.\n"),
+                               res.records, res.first_seq, res.last_seq, res.files);
                 if (res.records > 0)
                         printf(_("Last record's hash: %s\n"), res.last_hash);
                 if (head.present)
@@ -412,7 +523,9 @@ static int verb_verify_log(int argc, char **argv) {
                                pending[i]);
         } else {
                 printf(_("The audit log is NOT intact.\n%s\n"), strempty(res.message));
-                if (res.file)
+                if (res.file && res.seq == 0) /* a line that is not a record has no seq */
+                        printf(_("First bad line: %s, line %" PRIu64 ".\n"), res.file, res.line);
+                else if (res.file)
                         printf(_("First bad record: %s, line %" PRIu64 ", seq %" PRIu64 ".\n"), res.file,
                                res.line, res.seq);
                 if (res.problem == AUDIT_PROBLEM_RECORDS_MISSING)
@@ -450,6 +563,29 @@ static void *verify_job(void *userdata) {
         return NULL;
 }
 
+/* When the log at path begins: the time of the first record of its first file (*ret_ms), 0 when it cannot be
+ * read (verify says why). */
+static int log_begins(const char *path, int64_t *ret_ms) {
+        _cleanup_strv_free_ char **files = NULL;
+        char buf[4096];
+        AuditRecordHead h;
+
+        int r = audit_chain_files(path, &files, NULL);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(files[0], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+        if (n < 0)
+                return negative_errno();
+        const char *nl = memchr(buf, '\n', (size_t) n);
+        if (!nl || audit_record_scan(buf, (size_t) (nl - buf), &h, NULL) < 0)
+                return -EBADMSG;
+        *ret_ms = audit_record_time_ms(&h);
+        return 0;
+}
+
 static void report_help(void) {
         printf(_(
                 "Usage: kysoctl audit report --month YYYY-MM | --year YYYY [--format text|html|csv]\n"
@@ -485,7 +621,7 @@ static int verb_report(int argc, char **argv) {
                    *signer_title = NULL, *policy_arg = NULL;
         int year = 0;
         unsigned month = 0;
-        bool annual = false;
+        bool annual = false, month_given = false, year_given = false;
         int c, r;
 
         optind = 0;
@@ -500,6 +636,7 @@ static int verb_report(int argc, char **argv) {
                                 return KYSOCTL_EXIT_USAGE;
                         }
                         annual = false;
+                        month_given = true;
                         break;
                 }
                 case 'y': {
@@ -510,6 +647,7 @@ static int verb_report(int argc, char **argv) {
                                 return KYSOCTL_EXIT_USAGE;
                         }
                         annual = true;
+                        year_given = true;
                         break;
                 }
                 case 'f':
@@ -547,7 +685,14 @@ static int verb_report(int argc, char **argv) {
                         if (r >= 0)
                                 return r;
                 }
-        if (optind < argc || year == 0) {
+        if (month_given && year_given) {
+                kysoctl_error(
+                        "audit report",
+                        _("--month and --year cannot be given together: a report covers a month or a "
+                          "year.\n"));
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (unexpected_argument("audit report", argc, argv) || year == 0) {
                 report_help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -565,6 +710,14 @@ static int verb_report(int argc, char **argv) {
                                 holidays_file, bad_line);
                         return KYSOCTL_EXIT_USAGE;
                 }
+                if (r == -ENOENT) {
+                        fprintf(stderr,
+                                _("kysoctl audit report: there is no holidays file %s. Check the path, or make "
+                                  "one from %s and list this year's holidays in it (see HOLIDAYS FILE in "
+                                  "kysoctl-audit(1)).\n"),
+                                holidays_file, DATADIR "/kyso/holidays-vn.example");
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
                 if (r < 0) {
                         fprintf(stderr, _("kysoctl audit report: cannot read %s: %s\n"), holidays_file,
                                 strerror(-r));
@@ -576,7 +729,12 @@ static int verb_report(int argc, char **argv) {
         _cleanup_(policy_freep) Policy *policy = NULL;
         _cleanup_strv_free_ char **policy_errors = NULL;
         const char *pp = policy_arg ?: policy_tools_path();
-        r = policy_load(pp, policy_tools_flags(), &policy, &policy_errors);
+        /* policy_load() calls a missing file invalid (the agent needs one); an auditor's machine may
+         * have none, and the default policy is optional here. */
+        if (!policy_arg && access(pp, F_OK) < 0 && errno == ENOENT)
+                r = -ENOENT;
+        else
+                r = policy_load(pp, policy_tools_flags(), &policy, &policy_errors);
         if (r < 0 && policy_arg) {
                 STRV_FOREACH (e, policy_errors)
                         kysoctl_error("audit report", "%s\n", *e);
@@ -605,8 +763,20 @@ static int verb_report(int argc, char **argv) {
         AuditReportWindow w;
         r = annual ? audit_report_window_year(year, holidays, &w)
                    : audit_report_window_month(year, month, holidays, &w);
-        if (r < 0)
+        if (r < 0) {
+                kysoctl_error("audit report", _("a report covers a period up to the year 9998.\n"));
                 return KYSOCTL_EXIT_USAGE;
+        }
+
+        /* Made before the period's end (to see how it goes), the report counts what is recorded so far. */
+        struct timespec now;
+        if (clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+            (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 < w.end_ms)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: the period runs until %02u/%02u/%04d (Vietnam time) and is not over: the "
+                          "figures are those recorded so far. Make the report again after that day.\n"),
+                        w.last.day, w.last.month, w.last.year);
 
         _cleanup_(audit_reader_freep) AuditReader *reader = NULL;
         r = open_log("audit report", log_arg, &path, &reader);
@@ -636,7 +806,7 @@ static int verb_report(int argc, char **argv) {
         int v = job.r;
         if (r < 0) {
                 audit_verify_result_done(&job.res);
-                fprintf(stderr, _("kysoctl audit report: %s\n"), strerror(-r));
+                read_error("audit report", path, r);
                 return KYSOCTL_EXIT_INTERNAL;
         }
 
@@ -653,6 +823,30 @@ static int verb_report(int argc, char **argv) {
                         strempty(job.res.message));
         if (r < 0)
                 integrity = NULL;
+        /* A log that begins within the period (the agent installed then, or the log started again): the
+         * time before is not a time without signatures. */
+        int64_t begins;
+        if (integrity && log_begins(path, &begins) >= 0 && begins > w.start_ms) {
+                char when[32];
+                time_t t = (time_t) ((begins + AUDIT_VN_UTC_OFFSET_MS) / 1000);
+                struct tm tm;
+                if (gmtime_r(&t, &tm) && strftime(when, sizeof(when), "%d/%m/%Y %H:%M", &tm) > 0) {
+                        char *with = NULL;
+                        if (asprintf(
+                                    &with,
+                                    "%s Nhật ký bắt đầu từ %s (giờ Việt Nam), sau ngày đầu kỳ báo cáo: số liệu "
+                                    "không gồm thời gian trước đó.",
+                                    integrity, when) >= 0) {
+                                free(integrity);
+                                integrity = with;
+                        }
+                        kysoctl_error(
+                                "audit report",
+                                _("Warning: the log begins on %s (Vietnam time), after the period began: the "
+                                  "report does not cover the time before.\n"),
+                                when);
+                }
+        }
         if (v != 0)
                 kysoctl_error(
                         "audit report",
@@ -662,13 +856,24 @@ static int verb_report(int argc, char **argv) {
         audit_verify_result_done(&job.res);
         if (integrity && audit_report_set_integrity(rep, integrity) < 0)
                 return KYSOCTL_EXIT_INTERNAL;
+        uint64_t bad = audit_report_n_bad_records(rep);
+        if (bad > 0)
+                kysoctl_error(
+                        "audit report",
+                        _("Warning: %" PRIu64
+                          " line(s) of the log could not be read and are left out of the "
+                          "figures. The report says so; run 'kysoctl audit show' for which.\n"),
+                        bad);
 
         r = streq(format, "html")  ? audit_report_write_html(rep, stdout)
             : streq(format, "csv") ? audit_report_write_csv(rep, stdout)
                                    : audit_report_write_text(rep, stdout);
-        if (r < 0 || fflush(stdout) != 0)
+        /* A write error is reported by verb_audit(), as for the other verbs. */
+        if (r < 0 && !ferror(stdout)) {
+                kysoctl_error("audit report", "%s\n", strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
-        return v == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
+        }
+        return v == 0 && bad == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_REFUSED;
 }
 
 static void help(void) {
@@ -699,7 +904,19 @@ int verb_audit(int argc, char **argv) {
                 if (streq(argv[1], subs[i].name)) {
                         /* getopt's messages name argv[0]. */
                         argv[1] = (char *) subs[i].full;
-                        return subs[i].run(argc - 1, argv + 1);
+                        exit_code = subs[i].run(argc - 1, argv + 1);
+                        /* Output redirected to a full disk: a cut-off table or report must not look
+                         * done. */
+                        errno = 0;
+                        if (fflush(stdout) != 0 || ferror(stdout)) {
+                                kysoctl_error(
+                                        subs[i].full + strlen("kysoctl "),
+                                        _("cannot write the output: %s. It is incomplete; free some space, "
+                                          "or write it elsewhere, and run this again.\n"),
+                                        strerror(errno ?: EIO));
+                                return KYSOCTL_EXIT_INTERNAL;
+                        }
+                        return exit_code;
                 }
         fprintf(stderr, _("kysoctl audit: unknown command '%s'. Run 'kysoctl audit --help'.\n"), argv[1]);
         return KYSOCTL_EXIT_USAGE;

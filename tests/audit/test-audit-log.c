@@ -162,6 +162,51 @@ static void test_refuse_garbage(void **state) {
         free(msg);
 }
 
+static void test_refuse_garbage_with_tail(void **state) {
+        /* A file that is not a log and does not end with a newline (another program's file in the log's
+         * place): its end is not a crash's torn line either. Refuse, touch nothing, leave no quarantine
+         * file, as for a file that ends with a newline. */
+        static const char garbage[] = "hello world\nthis is not a log";
+        AuditLogOptions o = { .no_journal = true };
+        const char *path = log_path(state);
+        AuditLog *log = NULL;
+        char *msg = NULL;
+
+        file_write(path, garbage, strlen(garbage));
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "not a valid kyso audit record"));
+        free(msg);
+        assert_file_is(path, garbage, strlen(garbage));
+        DIR *d = opendir(log_dir(state));
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (strstr(de->d_name, ".torn-"))
+                        fail_msg("a quarantine file was made of a file that is not a log: %s", de->d_name);
+        closedir(d);
+}
+
+/* A log that cannot be opened because of what is in its place: the message says what to do, as the agent
+ * refuses to start with it. */
+static void test_open_advice(void **state) {
+        AuditLogOptions o = { .no_journal = true };
+        const char *path = log_path(state);
+        _cleanup_free_ char *under_file = NULL;
+        AuditLog *log = NULL;
+        char *msg = NULL;
+
+        assert_int_equal(mkdir(path, 0700), 0);
+        assert_int_equal(audit_log_open(path, &o, &log, &msg), -EISDIR);
+        assert_non_null(strstr(msg, "A folder is in the log's place"));
+        msg = mfree(msg);
+        assert_int_equal(rmdir(path), 0);
+
+        file_write(path, "", 0);
+        assert_true(asprintf(&under_file, "%s/audit.jsonl", path) > 0);
+        assert_int_equal(audit_log_open(under_file, &o, &log, &msg), -ENOTDIR);
+        assert_non_null(strstr(msg, "audit-log in kysod.conf"));
+        free(msg);
+}
+
 static void check_fault(AuditFault fault, int expected) {
         char *dir = tmpdir_new();
         _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
@@ -383,6 +428,76 @@ static void test_rotate_torn_first_record(void **state) {
         assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
         assert_true(strstr(d, "\"event\":\"log-rotated\"") < strstr(d, "\"event\":\"log-torn-tail\""));
         verify_ok(path, 5, 1);
+}
+
+/* The active file deleted (or moved away: a clean-up, a logrotate) while the log is open: the next record
+ * must not go into the unlinked file, where nobody would ever read it. It goes to a new file at the path,
+ * after a log-records-missing record that names what went, so that verify fails. */
+static void check_active_file_gone(const char *dir, const char *path, bool with_archive, bool moved) {
+        _cleanup_free_ char *moved_to = path_in(dir, "audit.jsonl-20261207");
+        AuditVerifyResult res;
+        size_t size;
+
+        if (with_archive)
+                make_log_rotated_away(dir, path); /* audit.jsonl.1: seq 1 to 3 */
+        AuditLog *log = log_open_ok(path, NULL);
+        uint64_t last = append_signs(log, 11, 3);
+        if (moved)
+                assert_int_equal(rename(path, moved_to), 0);
+        else
+                assert_int_equal(unlink(path), 0);
+
+        assert_int_equal(append_signs(log, 14, 1), last + 1 + with_archive + 1);
+        audit_log_free(log);
+
+        _cleanup_free_ char *d = file_read(path, &size);
+        assert_non_null(d);
+        if (with_archive)
+                assert_non_null(strstr(d, "\"event\":\"log-rotated\""));
+        assert_non_null(strstr(d, "\"event\":\"log-records-missing\""));
+        assert_non_null(strstr(d, "doc-14.pdf"));
+        assert_int_equal(verify_log(path, NULL, &res), 1);
+        audit_verify_result_done(&res);
+        /* The next start goes on from the new file. */
+        open_expect_seq(path, NULL, last + 1 + with_archive + 1);
+}
+
+static void test_active_file_gone(void **state) {
+        for (unsigned i = 0; i < 4; i++) {
+                char *dir = tmpdir_new();
+                _cleanup_free_ char *path = path_in(dir, "audit.jsonl");
+                check_active_file_gone(dir, path, i & 1, i & 2);
+                tmpdir_remove(dir);
+        }
+}
+
+/* The log's whole folder deleted while the log is open (a clean-up of ~/.local/state): the next record
+ * makes the folder, the file and the lock again, so that a second agent cannot take the log meanwhile. */
+static void test_log_folder_gone(void **state) {
+        AuditLogOptions o = { .no_journal = true };
+        char *dir = tmpdir_new();
+        _cleanup_free_ char *sub = path_in(dir, "kyso"), *path = path_in(sub, "audit.jsonl"),
+                            *lock = path_in(sub, "audit.jsonl.lock");
+        AuditLog *log = log_open_ok(path, NULL), *other = NULL;
+        char *msg = NULL;
+
+        append_signs(log, 1, 3);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(lock), 0);
+        assert_int_equal(rmdir(sub), 0);
+
+        assert_int_equal(append_signs(log, 4, 1), 5); /* after the log-records-missing record */
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(audit_log_open(path, &o, &other, &msg), -EBUSY);
+        msg = mfree(msg);
+
+        /* The lock file alone deleted: the next record locks again. */
+        assert_int_equal(unlink(lock), 0);
+        assert_int_equal(append_signs(log, 5, 1), 6);
+        assert_int_equal(audit_log_open(path, &o, &other, &msg), -EBUSY);
+        free(msg);
+        audit_log_free(log);
+        tmpdir_remove(dir);
 }
 
 static void test_no_secrets(void **state) {
@@ -704,6 +819,10 @@ KYSO_TEST_MAIN_FIXTURE(
                 cmocka_unit_test(test_torn_tail),
                 cmocka_unit_test(test_torn_first_line),
                 cmocka_unit_test(test_refuse_garbage),
+                cmocka_unit_test(test_refuse_garbage_with_tail),
+                cmocka_unit_test(test_open_advice),
+                cmocka_unit_test(test_active_file_gone),
+                cmocka_unit_test(test_log_folder_gone),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_fault_stuck),
                 cmocka_unit_test(test_rotate_size),

@@ -108,6 +108,17 @@ static void test_holidays(void **state) {
         assert_int_equal(bad, 1);
         assert_int_equal(audit_holidays_parse("*-13-01\n", &h, &bad), -EBADMSG);
 
+        /* A file saved by an editor that starts UTF-8 with a byte order mark (Windows Notepad): the mark
+         * is not part of the first date. */
+        assert_int_equal(
+                audit_holidays_parse(
+                        "\xef\xbb\xbf"
+                        "2026-11-20\n",
+                        &h, &bad),
+                0);
+        assert_true(audit_is_holiday(h, (AuditDate){ 2026, 11, 20 }));
+        audit_holidays_free(h);
+
         /* The shipped sample parses. */
         const char *src = test_getenv_or_skip("KYSO_SOURCE_ROOT");
         _cleanup_free_ char *sample = NULL;

@@ -64,6 +64,53 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["intact"] 
         || fail "verify --json"
 cp "$dir/orig" "$log"
 
+# A log that cannot be read: each verb names the file and says what to do, exit 3 (an I/O error).
+unreadable() { # $1: what, $2: the text of the advice, $3...: the --log arguments
+        local what=$1 advice=$2 verb rc
+        shift 2
+        for verb in "verify" "show" "report --month 2026-11"; do
+                # shellcheck disable=SC2086
+                set +e; "$KYSOCTL" audit $verb "$@" >/dev/null 2>"$dir/err"; rc=$?; set -e
+                [ "$rc" -eq 3 ] || fail "audit $verb of $what: exit $rc, expected 3"
+                grep -qF "$dir/" "$dir/err" || fail "audit $verb of $what does not name the file: $(cat "$dir/err")"
+                grep -qF "$advice" "$dir/err" || fail "audit $verb of $what does not say what to do: $(cat "$dir/err")"
+        done
+}
+mkdir "$dir/folder.jsonl"
+unreadable "a folder" "names the log file" --log "$dir/folder.jsonl"
+rmdir "$dir/folder.jsonl"
+unreadable "a path through a file" "names the log file" --log "$log/"
+if [ "$(id -u)" != 0 ]; then
+        cp "$log" "$dir/locked.jsonl"
+        chmod 000 "$dir/locked.jsonl"
+        unreadable "a file without read permission" "as root" --log "$dir/locked.jsonl"
+        rm -f "$dir/locked.jsonl"
+fi
+
+# Output to a full disk: each verb says its output is incomplete and exits 3, never 0 with nothing written.
+if [ -w /dev/full ]; then
+        for verb in "verify" "verify --json" "show" "show --json" "show --csv" "report --month 2026-11" \
+                "report --month 2026-11 --format csv"; do
+                # shellcheck disable=SC2086
+                set +e; "$KYSOCTL" audit $verb --log "$log" >/dev/full 2>"$dir/err"; rc=$?; set -e
+                [ "$rc" -eq 3 ] || fail "audit $verb to a full disk: exit $rc, expected 3"
+                grep -q "cannot write the output" "$dir/err" || fail "audit $verb to a full disk: $(cat "$dir/err")"
+        done
+fi
+
+# An empty log (the agent made it, nothing recorded yet): intact, and said so without a seq 0.
+: >"$dir/empty.jsonl"
+"$KYSOCTL" audit verify --log "$dir/empty.jsonl" >"$dir/out" || fail "verify of an empty log: $(cat "$dir/out")"
+grep -q "no record yet" "$dir/out" && ! grep -q "seq 0" "$dir/out" || fail "verify of an empty log: $(cat "$dir/out")"
+
+# A line that is not a record (a torn tail here) has no sequence number: verify does not make one up.
+cp "$dir/orig" "$dir/torn.jsonl"
+printf '{"v":1,"seq":6,"time":"2026-' >>"$dir/torn.jsonl"
+set +e; "$KYSOCTL" audit verify --log "$dir/torn.jsonl" >"$dir/out"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "verify of a torn tail: exit $rc, expected 1"
+grep -q "torn.jsonl, line 6" "$dir/out" || fail "verify of a torn tail does not name the line: $(cat "$dir/out")"
+! grep -q "seq 0" "$dir/out" || fail "verify names a seq 0 that no record has: $(cat "$dir/out")"
+
 # The journal's copy of the head, from an export file (journald itself is not needed for the comparison).
 hash=$("$KYSOCTL" audit verify --json --log "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_hash"])')
 printf 'KYSO_AUDIT_SEQ=5\nKYSO_AUDIT_HASH=%s\nKYSO_AUDIT_FILE=%s\n\n' "$hash" "$log" >"$dir/export"
@@ -99,10 +146,51 @@ else
 fi
 set +e; "$KYSOCTL" audit verify --journal-directory "$dir" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "verify --journal-directory without journal files: exit $rc, expected 3"
+# The journal's copy given by hand and wrong: each message names what was given and says what it should be.
+journal_given_wrong() { # $1: what, $2: text the message must have, $3...: the options
+        local what=$1 want=$2 rc
+        shift 2
+        set +e; "$KYSOCTL" audit verify "$@" --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 3 ] || fail "verify with $what: exit $rc, expected 3"
+        grep -qF -- "$want" "$dir/err" || fail "verify with $what: '$want' not in: $(cat "$dir/err")"
+}
+journal_given_wrong "an export file that is not there" "$dir/no-export" --journal-export "$dir/no-export"
+journal_given_wrong "an export file that is a folder" "$dir: Is a directory" --journal-export "$dir"
+head -c 300 /dev/urandom | tr -d '\n=' >"$dir/garbage.export"
+journal_given_wrong "an export file that is not an export" "journalctl -o export" --journal-export "$dir/garbage.export"
+printf 'MESSAGE=hello\n\n' >"$dir/other.export"
+journal_given_wrong "an export without the log's entries" "$dir/other.export has no entry of the audit log" \
+        --journal-export "$dir/other.export"
+journal_given_wrong "a journal folder that is not there" "$dir/no-journal" --journal-directory "$dir/no-journal"
+journal_given_wrong "a journal folder without the log's entries" "the journal files in $dir have no entry" \
+        --journal-directory "$dir"
 # --journal on a log the journal never saw (or without journald): cannot compare, exit 3.
 set +e; "$KYSOCTL" audit verify --journal --log "$log" >/dev/null 2>"$dir/err"; rc=$?; set -e
 [ "$rc" -eq 3 ] || fail "verify --journal without journal records: exit $rc, expected 3"
 grep -q "cannot be compared\|cannot read the journal" "$dir/err" || fail "journal message: $(cat "$dir/err")"
+
+# Wrong filters and options are usage errors that say what is wrong, not an empty table or a silent pick.
+usage_error() { # $1: text the message must have, $2...: the arguments
+        local want=$1 rc
+        shift
+        set +e; "$KYSOCTL" audit "$@" --log "$log" >"$dir/out" 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 2 ] || fail "audit $*: exit $rc, expected 2 (out: $(head -2 "$dir/out"))"
+        grep -qF -- "$want" "$dir/err" || fail "audit $*: '$want' not in: $(cat "$dir/err")"
+}
+usage_error "unknown role 'boss'" show --role boss
+usage_error "'zz:xx' is not the beginning of a SHA-256 fingerprint" show --cert zz:xx
+usage_error "--month and --year cannot be given together" report --month 2026-11 --year 2026
+usage_error "--json and --csv cannot be given together" show --json --csv
+usage_error "up to the year 9998" report --year 9999
+usage_error "up to the year 9998" report --month 9999-12
+usage_error "unexpected argument 'extra'" show extra
+usage_error "--since 2026-11-05 is not before --until 2026-11-01" show --since 2026-11-05 --until 2026-11-01
+usage_error "unexpected argument 'extra'" verify extra
+for verb in show verify "report --month 2026-11"; do
+        # shellcheck disable=SC2086
+        set +e; "$KYSOCTL" audit $verb --log "" >/dev/null 2>"$dir/err"; rc=$?; set -e
+        [ "$rc" -eq 2 ] && grep -q -- "--log needs" "$dir/err" || fail "audit $verb --log '': exit $rc: $(cat "$dir/err")"
+done
 
 # show: table, filters, JSON, CSV.
 "$KYSOCTL" audit show --log "$log" >"$dir/out"
@@ -185,7 +273,28 @@ grep -q "^Kính gửi: - UBND huyện Mê Linh\.$" "$dir/w.txt" || fail "--addre
 grep -q "PHÓ CHỦ TỊCH$" "$dir/w.txt" || fail "--signer-title overrides [report]"
 set +e; "$KYSOCTL" audit report --month 2026-11 --policy "$dir/none.conf" --log "$log" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || fail "a --policy that cannot be read: exit 2, not $rc"
+# A holidays file that is not there (the man page's example names /etc/kyso/holidays, which the
+# administrator writes): the message says how to make one.
+set +e; "$KYSOCTL" audit report --month 2026-11 --holidays "$dir/holidays-none" --log "$log" >/dev/null 2>"$dir/err"
+rc=$?; set -e
+[ "$rc" -eq 3 ] || fail "a --holidays file that is not there: exit $rc, expected 3"
+grep -q "holidays-vn.example" "$dir/err" || fail "a missing holidays file does not say how to make one: $(cat "$dir/err")"
+# A period that has not ended yet: the report is made, and says on stderr that its figures are not final.
+"$KYSOCTL" audit report --month 2099-01 --log "$log" >/dev/null 2>"$dir/err" || fail "report of a future month"
+grep -q "14/01/2099 (Vietnam time) and is not over" "$dir/err" || fail "report of a period not over: $(cat "$dir/err")"
+# A log that begins after the period began (the agent installed, or the log started again, within it): the
+# report does not count the time before as a time without signatures.
+"$KYSOCTL" audit report --month 2026-11 --log "$log" >"$dir/r.txt" 2>"$dir/err" || fail "report: $(cat "$dir/err")"
+grep -q "Nhật ký bắt đầu từ 20/10/2026 08:00" "$dir/r.txt" || fail "report of a period the log began in: $(head -20 "$dir/r.txt")"
+grep -q "begins on 20/10/2026 08:00" "$dir/err" || fail "report of a period the log began in, stderr: $(cat "$dir/err")"
+"$KYSOCTL" audit report --month 2026-12 --log "$log" >"$dir/r.txt" 2>/dev/null
+! grep -q "Nhật ký bắt đầu" "$dir/r.txt" || fail "report of a period after the log began names its start"
 "$KYSOCTL" audit verify --verbose --log "$log" >/dev/null || fail "audit verify --verbose"
+# An auditor's machine has no policy: the report is made without a word about it (the default policy is
+# optional), not with a warning that calls the absent file invalid.
+KYSO_POLICY=$dir/absent.conf "$KYSOCTL" audit report --month 2026-11 --log "$log" >/dev/null 2>"$dir/err" \
+        || fail "report without a policy: $(cat "$dir/err")"
+! grep -q "policy" "$dir/err" || fail "report without a default policy warns: $(cat "$dir/err")"
 "$KYSOCTL" audit report -v --month 2026-11 --log "$log" >/dev/null 2>&1 || fail "audit report -v"
 "$KYSOCTL" audit report --month 2026-11 --format html --log "$log" >"$dir/r.html"
 grep -q "<svg" "$dir/r.html" || fail "html chart"
@@ -195,6 +304,32 @@ set +e; "$KYSOCTL" audit report --month 2026-11 --log "$log" >"$dir/r.txt" 2>/de
 [ "$rc" -eq 1 ] || fail "report on a broken log: exit $rc"
 grep -q "KHÔNG TOÀN VẸN" "$dir/r.txt" || fail "report must say the log is broken"
 cp "$dir/orig" "$log"
+
+# A broken log's CSV report says so in the file too, not only in the exit code.
+sed -i 's/b\.pdf/c.pdf/' "$log"
+set +e; "$KYSOCTL" audit report --month 2026-11 --format csv --log "$log" >"$dir/r.csv" 2>/dev/null; set -e
+grep -q "^log,integrity,.*KHÔNG TOÀN VẸN" "$dir/r.csv" || fail "CSV report of a broken log: $(head -3 "$dir/r.csv")"
+cp "$dir/orig" "$log"
+# A record the report cannot read (its chain intact: the hashes were made again over a line that is not
+# JSON) is left out of the figures: every format says so, and the exit status is 1, as for show.
+python3 - "$dir/badjson.jsonl" <<'PY2'
+import hashlib, sys
+prev = "0" * 64
+with open(sys.argv[1], "wb") as f:
+    for i, rest in enumerate([b',"chain":"0123456789abcdef0123456789abcdef"', b',garbage', b''], 1):
+        line = b'{"v":1,"seq":%d,"time":"2026-11-0%dT02:00:00.000Z","prev":"%s","event":"sign-done"%s}' % (
+            i, i, prev.encode(), rest)
+        f.write(line + b"\n")
+        prev = hashlib.sha256(line).hexdigest()
+PY2
+for fmt in text html csv; do
+        set +e; "$KYSOCTL" audit report --month 2026-11 --format $fmt --log "$dir/badjson.jsonl" >"$dir/r.out" 2>"$dir/err"
+        rc=$?; set -e
+        [ "$rc" -eq 1 ] || fail "report ($fmt) with a line it cannot read: exit $rc, expected 1"
+        grep -q "1 line(s) of the log could not be read" "$dir/err" || fail "report ($fmt) stderr: $(cat "$dir/err")"
+        grep -Eq "1 dòng nhật ký không đọc được|^log,unreadable-lines,,1" "$dir/r.out" \
+                || fail "report ($fmt) does not say a line was left out: $(cat "$dir/r.out")"
+done
 
 # Refusals an English kysod recorded with a code: a certificate check's (certificate-unusable with its
 # detail_code and detail_* parameters) and a document's (sign-failed, BadDocument). A Vietnamese reader gets
