@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test-kysoctl-output.sh: what kysoctl writes, when it cannot be written (TAP, no agent). Standard output
+# that fails (a full disk: /dev/full) is said, named after the command, and never ends in exit 0; a file
+# kysoctl writes itself (verify --html) is replaced whole or left as it was, also on a full disk (a file size
+# limit, ulimit -f, stands in for it without root).
+set -uo pipefail
+
+: "${KYSO_SOURCE_ROOT:?run through meson test}" "${KYSOCTL:?run through meson test}"
+. "$KYSO_SOURCE_ROOT/tests/fixtures/tap.sh"
+export LC_ALL=C.UTF-8
+unset LANGUAGE
+
+temp_dir output
+cd "$T" || bail_out "cd failed"
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-bus"
+
+# A draft policy (owner check skipped, as for any test) with one root, for the verbs that read one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -days 365 \
+        -subj "/CN=Root" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null || bail_out "openssl req"
+mkdir roots && cp root.pem roots/
+printf '[trust]\nroot = %s/roots\n[revocation]\nmode = crl\n' "$T" >policy.conf
+export KYSO_POLICY=$T/policy.conf KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1
+echo '{"version": 1, "certificates": []}' >register.json
+echo "văn bản" >qd.txt
+echo "not a signature" >qd.txt.p7s
+
+full() { "$KYSOCTL" "$@" >/dev/full; }
+for args in "trust list" "trust list --json" "policy check" "certs --all --register register.json" \
+        "certs --export csv --register register.json" "verify qd.txt" "verify --json qd.txt" "--help" \
+        "sign --help"; do
+        # shellcheck disable=SC2086
+        out=$(full $args 2>&1)
+        rc=$?
+        verb=${args%% *}
+        [[ $verb == --* ]] && verb="" || verb=" $verb"
+        ((rc != 0)) && ok "$args >/dev/full: not exit 0 (exit $rc)" ||
+                not_ok "$args >/dev/full: not exit 0 (exit $rc)"
+        expect_match "$args >/dev/full: said, named after the command" \
+                "^kysoctl$verb: cannot write the output: No space left on device" "$out"
+done
+# A refusal keeps its own exit code: the output lost does not make an invalid signature look like an error.
+full verify qd.txt 2>/dev/null
+expect_eq "verify of a bad signature >/dev/full: still exit 1" 1 "$?"
+tap_done
