@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "i18n.h"
@@ -63,6 +65,24 @@ bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exi
         return true;
 }
 
+/* What a verb printed reaches its reader: a full disk or a closed pipe at standard output is said, and
+ * a verb that succeeded then fails (its list or report is lost); a refusal keeps its own code. */
+static int check_stdout(const char *verb, int exit_code) {
+        int r = 0;
+
+        if (fflush(stdout) != 0)
+                r = errno;
+        else if (ferror(stdout))
+                r = EIO;
+        if (r == 0)
+                return exit_code;
+        fprintf(stderr, "kysoctl%s%s: ", verb ? " " : "", strempty(verb));
+        fprintf(stderr,
+                _("cannot write the output: %s. Check the disk space, or where the output is sent.\n"),
+                strerror(r));
+        return exit_code == KYSOCTL_EXIT_OK ? KYSOCTL_EXIT_INTERNAL : exit_code;
+}
+
 static void help(void) {
         printf(_("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
                  "Command line of kyso, the eToken signing agent.\n\nCommands:\n"));
@@ -80,10 +100,10 @@ int main(int argc, char **argv) {
 
         int exit_code;
         if (kysoctl_help_wanted(argc, argv, help, &exit_code))
-                return exit_code;
+                return check_stdout(NULL, exit_code);
         if (streq(argv[1], "--version")) {
                 printf("kysoctl %s\n", PACKAGE_VERSION);
-                return KYSOCTL_EXIT_OK;
+                return check_stdout(NULL, KYSOCTL_EXIT_OK);
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(argv[1], verbs[i].name)) {
@@ -91,13 +111,16 @@ int main(int argc, char **argv) {
 
                         /* getopt names argv[0] in its messages ("unrecognized option"): make it the
                          * command the person typed, not the bare verb. */
-                        if (asprintf(&name, "kysoctl %s", verbs[i].name) >= 0) {
+                        if (asprintf(&name, "kysoctl %s", verbs[i].name) < 0)
+                                name = NULL;
+                        else {
                                 argv[1] = name;
                                 /* What the libraries log (the policy's warnings...) names the command
                                  * too. */
                                 log_setup(name, LOG_TARGET_STDERR);
                         }
-                        return verbs[i].run(argc - 1, argv + 1);
+                        exit_code = verbs[i].run(argc - 1, argv + 1);
+                        return check_stdout(verbs[i].name, exit_code);
                 }
 
         fprintf(stderr, _("kysoctl: unknown command '%s'. Run 'kysoctl --help' for the list.\n"), argv[1]);
