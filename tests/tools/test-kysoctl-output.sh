@@ -41,4 +41,19 @@ done
 # A refusal keeps its own exit code: the output lost does not make an invalid signature look like an error.
 full verify qd.txt 2>/dev/null
 expect_eq "verify of a bad signature >/dev/full: still exit 1" 1 "$?"
+
+# verify --html writes its report beside it and renames it over REPORT only once it is whole: on a full disk
+# (no byte may be written, SIGXFSZ ignored so the write fails with EFBIG) an earlier report stays as it was.
+/usr/bin/python3 "$KYSO_SOURCE_ROOT/tests/signing/make-pdf.py" new doc.pdf "Quyet dinh" || bail_out "make-pdf"
+echo "old report" >report.html
+out=$(ulimit -f 0 && trap '' XFSZ && "$KYSOCTL" verify --html report.html doc.pdf 2>&1 >/dev/null)
+expect_eq "verify --html on a full disk: exit 3" 3 "$?"
+# (in Vietnamese: --html makes kysoctl speak the report's language)
+expect_match "  ... said" "^kysoctl verify: (Cannot write|Không ghi được) report\\.html" "$out"
+expect_eq "  ... the earlier report is kept" "old report" "$(cat report.html)"
+expect_eq "  ... and no temporary file is left" "" "$(find . -name 'report.html.*' -printf '%f ')"
+"$KYSOCTL" verify --html report.html doc.pdf >/dev/null 2>&1
+expect_eq "verify --html: a PDF without signatures ends 1" 1 "$?"
+expect "  ... and its whole report replaces the earlier one" grep -q '</html>' report.html
+expect_eq "  ... readable by all, as a file the person makes" "644" "$(stat -c %a report.html)"
 tap_done
