@@ -7,7 +7,10 @@
 #include <json-c/json.h>
 #include <locale.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "formats/content-digest.h"
 #include "formats/pdf-verify.h"
 #include "hex.h"
@@ -582,10 +585,58 @@ print_json_unverifiable(const char *file, const char *key, const char *value, co
         json_object_put(o);
 }
 
+/* The --html report, written to a temporary file beside REPORT and renamed over it only once it is whole: an
+ * earlier report is replaced whole or kept as it was (a full disk, an error while verifying). */
+typedef struct HtmlReport {
+        FILE *f;
+        char *tmp; /* removed unless committed */
+} HtmlReport;
+
+static void html_report_done(HtmlReport *h) {
+        if (h->tmp)
+                (void) unlink(h->tmp);
+        free(h->tmp);
+        if (h->f)
+                (void) fclose(h->f);
+}
+
+static int html_report_open(HtmlReport *h, const char *path) {
+        mode_t um = umask(0);
+        int fd;
+
+        (void) umask(um);
+        fd = tmpfile_beside(path, 0666 & ~um, &h->tmp);
+        if (fd < 0)
+                return fd;
+        h->f = fdopen(fd, "w");
+        if (!h->f) {
+                int r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        return 0;
+}
+
+/* Writes what is buffered, makes it durable and renames it over path. */
+static int html_report_commit(HtmlReport *h, const char *path) {
+        int r;
+
+        if (fflush(h->f) != 0)
+                return -errno;
+        if (ferror(h->f))
+                return -EIO;
+        r = tmpfile_commit(fileno(h->f), h->tmp, path);
+        if (r < 0)
+                return r;
+        h->tmp = mfree(h->tmp);
+        return 0;
+}
+
 static int verify_pdf(const char *file, int fd, const char *policy_path, bool json, const char *html_path) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
         _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_fclose_ FILE *html = NULL;
+        _cleanup_(html_report_done) HtmlReport report = {};
+        FILE *html = NULL;
         PdfOutput out = { .file = file, .json = json };
         char hex[65];
         int r;
@@ -626,12 +677,12 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         if (r != KYSOCTL_EXIT_OK)
                 return r;
         if (html_path) {
-                html = fopen(html_path, "we");
-                if (!html) {
-                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                r = html_report_open(&report, html_path);
+                if (r < 0) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(-r));
                         return KYSOCTL_EXIT_USAGE;
                 }
-                out.html = html;
+                out.html = html = report.f;
                 fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>", html);
                 fputs_html(html, _("Signature verification report"));
                 fputs("</title><style>body{font-family:serif;margin:2cm}table{border-collapse:collapse;width:100%}"
@@ -683,8 +734,9 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                         html, all ? _("Conclusion: every signature is valid.")
                                   : _("Conclusion: NOT every signature is valid."));
                 fputs("</h2>\n</body></html>\n", html);
-                if (fflush(html) != 0 || ferror(html)) {
-                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                r = html_report_commit(&report, html_path);
+                if (r < 0) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(-r));
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
