@@ -33,6 +33,17 @@ printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
 check "sign: a PDF goes to the agent like any document: 3 without a bus" 3 "^kysoctl sign: cannot reach the session bus" \
         sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.pdf"
 check "verify: a PDF (not supported yet) is refused alike: 1" 1 "^kysoctl verify: .*PDF" verify "$T/doc.pdf"
+# An output that cannot be made is the command line's mistake, found before the agent is asked: a folder
+# would be found only once the document is signed (its signature then lost), a missing folder is said with
+# what to do.
+mkdir "$T/adir"
+check "sign: an output that is a folder is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: the output $T/adir is a folder; nothing was signed\. Give the signature's file name" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/adir"
+expect_eq "  ... and nothing is written beside it" "" "$(find "$T" -maxdepth 1 -name 'adir.*' -printf '%f ')"
+check "sign: an output in a missing folder is a usage error that says what to do" 2 \
+        "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
 check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
         "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \
         sign --role boss --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
