@@ -169,7 +169,8 @@ static void output_done(Output *out) {
         free(out->target);
 }
 
-/* Creates the temporary file; an existing output keeps its permissions. */
+/* Creates the temporary file; an existing output keeps its permissions. -EISDIR for a folder: the rename
+ * would fail only once the document is signed. */
 static int output_open(Output *out) {
         mode_t um = umask(0);
         struct stat st;
@@ -178,8 +179,11 @@ static int output_open(Output *out) {
         (void) umask(um);
         mode = 0644 & ~um;
         out->target = realpath(out->path, NULL);
-        if (out->target && stat(out->target, &st) >= 0)
+        if (out->target && stat(out->target, &st) >= 0) {
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
                 mode = st.st_mode & 07777;
+        }
         if (!out->target && !(out->target = strdup(out->path)))
                 return -ENOMEM;
         out->fd = tmpfile_beside(out->target, mode, &out->tmp);
@@ -868,10 +872,18 @@ int verb_sign(int argc, char **argv) {
                 signals_hold(true, &saved);
                 r = output_open(&outputs[i]);
                 signals_hold(false, &saved);
+                if (r == -EISDIR)
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s is a folder; nothing was signed. Give the "
+                                  "signature's file name (such as %s/%s.p7s).\n"),
+                                outputs[i].path, outputs[i].path, base_name(argv[optind + i]));
+                else if (r < 0)
+                        fprintf(stderr,
+                                _("kysoctl sign: cannot create %s: %s; nothing was signed. Check that its folder "
+                                  "exists and that you may write there, or choose another output.\n"),
+                                outputs[i].path, strerror(-r));
                 if (r < 0) {
-                        fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i].path,
-                                strerror(-r));
-                        ret = KYSOCTL_EXIT_REFUSED;
+                        ret = r == -ENOMEM ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
                 out[i] = outputs[i].fd;
