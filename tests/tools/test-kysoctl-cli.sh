@@ -44,6 +44,9 @@ expect_eq "  ... and nothing is written beside it" "" "$(find "$T" -maxdepth 1 -
 check "sign: an output in a missing folder is a usage error that says what to do" 2 \
         "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
+check "sign: an unknown --level is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
+        sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
 check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
         "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \
         sign --role boss --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
