@@ -700,6 +700,11 @@ int verb_sign(int argc, char **argv) {
                         o.label = optarg;
                         break;
                 case 'V':
+                        if (signature_level_from_string(optarg) < 0) {
+                                fprintf(stderr, _("kysoctl sign: --level is B-B, B-T or B-LT, not '%s'.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         o.level = optarg;
                         break;
                 case 'F':
