@@ -56,4 +56,14 @@ expect_eq "  ... and no temporary file is left" "" "$(find . -name 'report.html.
 expect_eq "verify --html: a PDF without signatures ends 1" 1 "$?"
 expect "  ... and its whole report replaces the earlier one" grep -q '</html>' report.html
 expect_eq "  ... readable by all, as a file the person makes" "644" "$(stat -c %a report.html)"
+
+# --json is UTF-8 whatever the file names: a name in a legacy code page (bytes that are not UTF-8) is written
+# with each such byte as \xNN, as the agent names such a document, so that any JSON reader takes the output.
+json_names() { /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin.buffer); print(d["file"], d.get("signature_file", "-"))'; }
+name=$'b\xe1o-c\xe1o'
+cp qd.txt "$name.txt" && cp qd.txt.p7s "$name.txt.p7s" && cp doc.pdf "$name.pdf"
+expect_eq "verify --json: a file name that is not UTF-8, escaped in valid JSON" \
+        'b\xe1o-c\xe1o.txt b\xe1o-c\xe1o.txt.p7s' "$("$KYSOCTL" verify --json "$name.txt" 2>/dev/null | json_names 2>&1)"
+expect_eq "verify --json of a PDF: the same" 'b\xe1o-c\xe1o.pdf -' \
+        "$("$KYSOCTL" verify --json "$name.pdf" 2>/dev/null | json_names 2>&1)"
 tap_done
