@@ -20,6 +20,7 @@
 #include "openssl-util.h"
 #include "policy/signature-check.h"
 #include "string-util.h"
+#include "utf8.h"
 
 /* Vietnam time (UTC+7, no daylight saving), the regulation's reference. */
 static void format_vn_time(time_t t, char buf[static 64]) {
@@ -569,14 +570,21 @@ static int file_sha256_hex(int fd, char hex[static 65]) {
         return 0;
 }
 
+/* A file name as --json writes it: UTF-8 whatever the name, a byte of a legacy code page as \xNN and a
+ * backslash doubled (utf8_escape(), as the agent names a document), so that every JSON reader takes it. */
+static json_object *json_file_name(const char *name) {
+        _cleanup_free_ char *e = utf8_escape(name);
+        return e ? json_object_new_string(e) : NULL;
+}
+
 /* The --json of a file whose signatures cannot be checked at all: the file, what identifies it (key: value),
  * why (error), not valid and no signatures, the same fields as a verified file's. */
 static void
 print_json_unverifiable(const char *file, const char *key, const char *value, const char *error) {
         json_object *o = json_object_new_object();
 
-        json_object_object_add(o, "file", json_object_new_string(file));
-        json_object_object_add(o, key, json_object_new_string(value));
+        json_object_object_add(o, "file", json_file_name(file));
+        json_object_object_add(o, key, json_file_name(value));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
         json_object_object_add(o, "error", json_object_new_string(error));
         json_object_object_add(o, "signatures", json_object_new_array());
@@ -712,7 +720,7 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         bool all = out.n_checked > 0 && out.n_valid == out.n_checked;
         if (json) {
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "file", json_object_new_string(file));
+                json_object_object_add(o, "file", json_file_name(file));
                 json_object_object_add(o, "sha256", json_object_new_string(hex));
                 json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
                 json_object_object_add(o, "dss", json_object_new_boolean(res->has_dss));
@@ -903,8 +911,8 @@ int verb_verify(int argc, char **argv) {
                 char hex[65];
                 hex_encode(res->content_sha256, sizeof res->content_sha256, hex);
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "file", json_object_new_string(file));
-                json_object_object_add(o, "signature_file", json_object_new_string(sigpath));
+                json_object_object_add(o, "file", json_file_name(file));
+                json_object_object_add(o, "signature_file", json_file_name(sigpath));
                 json_object_object_add(o, "content_sha256", json_object_new_string(hex));
                 json_object_object_add(o, "valid", json_object_new_boolean(all));
                 json_object_object_add(o, "signatures", out.array);
