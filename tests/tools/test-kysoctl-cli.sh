@@ -44,6 +44,15 @@ expect_eq "  ... and nothing is written beside it" "" "$(find "$T" -maxdepth 1 -
 check "sign: an output in a missing folder is a usage error that says what to do" 2 \
         "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
+# A folder named as a document or a signature cannot be opened as one: a usage error, as a missing file is.
+check "sign: a folder as the document is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: cannot open $T/adir: Is a directory" sign --role approve --cert pkcs11:x "$T/adir" -o "$T/out.p7s"
+check "sign: a folder as the leader's signature is a usage error" 2 "^kysoctl sign: cannot open $T/adir: Is a directory" \
+        sign --role issue --cert pkcs11:x --existing-signature "$T/adir" "$T/qd.txt" -o "$T/out.p7s"
+check "verify: a folder as the document is a usage error" 2 "^kysoctl verify: Cannot open $T/adir: Is a directory" \
+        verify "$T/adir" "$T/qd.txt"
+check "verify: a folder as the signature is a usage error" 2 \
+        "^kysoctl verify: Cannot open the signature $T/adir: Is a directory" verify "$T/qd.txt" "$T/adir"
 check "sign: an unknown --level is a usage error, found before any bus call" 2 \
         "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
         sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
