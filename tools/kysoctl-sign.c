@@ -803,9 +803,9 @@ int verb_sign(int argc, char **argv) {
                 const char *input = argv[optind + i];
                 struct stat st;
 
-                in[i] = open(input, O_RDONLY | O_CLOEXEC);
+                in[i] = kysoctl_open_input(input);
                 if (in[i] < 0) {
-                        fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(errno));
+                        fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(-in[i]));
                         ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
@@ -835,10 +835,10 @@ int verb_sign(int argc, char **argv) {
                                 ex_paths[i] = NULL;
                         if (!ex_paths[i])
                                 goto finish;
-                        ex[i] = open(ex_paths[i], O_RDONLY | O_CLOEXEC);
+                        ex[i] = kysoctl_open_input(ex_paths[i]);
                         if (ex[i] < 0 && o.existing) {
                                 fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ex_paths[i],
-                                        strerror(errno));
+                                        strerror(-ex[i]));
                                 ret = KYSOCTL_EXIT_USAGE;
                                 goto finish;
                         }

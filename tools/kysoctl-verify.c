@@ -805,9 +805,9 @@ int verb_verify(int argc, char **argv) {
         const char *file = argv[optind];
         _cleanup_free_ char *sigpath = NULL;
 
-        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = kysoctl_open_input(file);
         if (fd < 0) {
-                kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(errno));
+                kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(-fd));
                 return KYSOCTL_EXIT_USAGE;
         }
         bool pdf = argc - optind == 1 && looks_like_pdf(file, fd);
@@ -833,9 +833,9 @@ int verb_verify(int argc, char **argv) {
         }
 
         /* A missing input is the command line's mistake, whatever the policy. */
-        _cleanup_close_ int sfd = open(sigpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int sfd = kysoctl_open_input(sigpath);
         if (sfd < 0) {
-                kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(errno));
+                kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(-sfd));
                 return KYSOCTL_EXIT_USAGE;
         }
         _cleanup_(policy_freep) Policy *p = NULL;

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "i18n.h"
@@ -63,6 +66,19 @@ bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exi
         help();
         *ret_exit = argc < 2 ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_OK;
         return true;
+}
+
+int kysoctl_open_input(const char *path) {
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) >= 0 && S_ISDIR(st.st_mode)) {
+                safe_close(fd);
+                return -EISDIR;
+        }
+        return fd;
 }
 
 /* What a verb printed reaches its reader: a full disk or a closed pipe at standard output is said, and

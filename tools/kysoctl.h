@@ -31,6 +31,10 @@ int kysoctl_shared_option(int c, void (*help)(void));
  * shown, *ret_exit = KYSOCTL_EXIT_USAGE) or asks for help (HELP shown, *ret_exit = KYSOCTL_EXIT_OK). */
 bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit);
 
+/* Opens a file the command reads (a document, a signature): its fd, or a negative errno. A folder opens, but
+ * is no such file: -EISDIR, found before anything is done, as a missing file is. */
+int kysoctl_open_input(const char *path);
+
 int verb_tokens(int argc, char **argv);
 int verb_certs(int argc, char **argv);
 int verb_sign(int argc, char **argv);
