@@ -53,6 +53,12 @@ check "verify: a folder as the document is a usage error" 2 "^kysoctl verify: Ca
         verify "$T/adir" "$T/qd.txt"
 check "verify: a folder as the signature is a usage error" 2 \
         "^kysoctl verify: Cannot open the signature $T/adir: Is a directory" verify "$T/qd.txt" "$T/adir"
+check "certs --all --register naming a missing file: a usage error" 2 \
+        "^kysoctl certs: cannot read the certificate register $T/none\.json: No such file or directory" \
+        certs --all --register "$T/none.json"
+check "certs --export --log naming a missing file: a usage error" 2 \
+        "^kysoctl certs: cannot read the audit log $T/none\.jsonl: No such file or directory" \
+        certs --export csv --log "$T/none.jsonl"
 check "sign: an unknown --level is a usage error, found before any bus call" 2 \
         "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
         sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
