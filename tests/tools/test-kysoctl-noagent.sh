@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test-kysoctl-noagent.sh: kysoctl on a session bus where the agent is not running and cannot be started (no
+# activation file): every verb that needs it says so with what to do, and ends 3 (kysoctl(1)). Output is TAP.
+set -uo pipefail
+
+: "${KYSO_SOURCE_ROOT:?run through meson test}" "${KYSOCTL:?run through meson test}"
+. "$KYSO_SOURCE_ROOT/tests/fixtures/tap.sh"
+export LC_ALL=C.UTF-8
+unset LANGUAGE
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-noagent.XXXXXX") || bail_out "mktemp failed"
+bus_pid=
+trap '[[ -n $bus_pid ]] && kill $bus_pid 2>/dev/null; rm -rf -- "$T"' EXIT
+mkdir "$T/services"
+cat >"$T/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$T</listen>
+  <servicedir>$T/services</servicedir>
+  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>
+CONF
+read -r DBUS_SESSION_BUS_ADDRESS bus_pid < <(dbus-daemon --config-file="$T/bus.conf" --fork --print-address=1 \
+        --print-pid=1 | tr '\n' ' ')
+[[ -n $bus_pid ]] || bail_out "dbus-daemon did not start"
+export DBUS_SESSION_BUS_ADDRESS
+echo "văn bản" >"$T/qd.txt"
+
+check() { # DESC VERB ARGS...: exit 3, the message says what happened and what to do
+        local out rc
+        out=$("$KYSOCTL" "${@:2}" 2>&1)
+        rc=$?
+        expect_eq "$1: exit 3" 3 "$rc"
+        expect_match "$1: said" "^kysoctl $2: the kyso agent is not running and could not be started" "$out"
+        expect_match "$1: with what to do" "^Start it with 'systemctl --user start kysod'" "$out"
+}
+check "tokens" tokens
+check "certs" certs
+check "sign without --cert (the certificates are listed first)" sign --role approve "$T/qd.txt" -o "$T/out.p7s"
+check "sign --cert" sign --role approve --cert "pkcs11:token=leader;object=leader;type=cert" "$T/qd.txt" \
+        -o "$T/out.p7s"
+expect_eq "nothing written" "" "$(find "$T" -maxdepth 1 -name 'out.p7s*' -printf '%f ')"
+tap_done
