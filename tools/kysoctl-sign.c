@@ -325,14 +325,16 @@ typedef struct CertEntry {
 } CertEntry;
 
 /* The certificates the agent sees: the strings point into *ret_reply, which the caller unrefs. NULL on
- * error (said unless quiet). */
-static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply) {
+ * error (said unless quiet), with *exit_code set. */
+static CertEntry *
+list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply, int *exit_code) {
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
         DBusMessageIter it, arr, dict, var;
         size_t n = 0;
 
+        *exit_code = KYSOCTL_EXIT_INTERNAL; /* out of memory, unless said otherwise below */
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
         if (!m || kyso_append_locale_options(m) < 0) {
                 if (m)
@@ -342,8 +344,11 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
-                if (!quiet)
+                /* No agent, or none that answers: said with what to do, and not a refusal (exit 3). */
+                int k = quiet ? -1 : kysoctl_agent_error("sign", e.name, e.message);
+                if (!quiet && k < 0)
                         fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
+                *exit_code = k < 0 ? KYSOCTL_EXIT_REFUSED : k;
                 dbus_error_free(&e);
                 return NULL;
         }
@@ -410,7 +415,8 @@ static bool offered(const CertEntry *e, const char *want) {
                 streq_ptr(e->status, "unchecked"));
 }
 
-static char *pick_certificate(DBusConnection *c, const char *role) {
+/* NULL when none is picked (said), with *exit_code set. */
+static char *pick_certificate(DBusConnection *c, const char *role, int *exit_code) {
         const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *reply = NULL;
@@ -418,7 +424,7 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         size_t n = 0, n_found = 0;
         char *uri = NULL;
 
-        v = list_certificates(c, /* quiet= */ false, &n, &reply);
+        v = list_certificates(c, /* quiet= */ false, &n, &reply, exit_code);
         if (!v)
                 return NULL;
         for (size_t i = 0; i < n; i++)
@@ -446,6 +452,8 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         }
         if (reply)
                 dbus_message_unref(reply);
+        if (!uri)
+                *exit_code = n_found == 1 ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_REFUSED;
         return uri;
 }
 
@@ -906,11 +914,9 @@ int verb_sign(int argc, char **argv) {
         if (o.cert)
                 cert = strdup(o.cert);
         else
-                cert = pick_certificate(c, o.role);
-        if (!cert) {
-                ret = KYSOCTL_EXIT_REFUSED;
+                cert = pick_certificate(c, o.role, &ret);
+        if (!cert)
                 goto finish;
-        }
 
         /* Subscribe to the Response of the path the request will get before calling (handle_token). */
         if (asprintf(&token, "kysoctl_%d", (int) getpid()) < 0)
@@ -999,8 +1005,12 @@ int verb_sign(int argc, char **argv) {
         reply = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
         match_r = add_match_finish(TAKE_PTR(match_pending), &me);
         if (!reply) {
-                print_bus_error(&e, o.verbose);
-                ret = exit_for_error(e.name);
+                /* No agent, or none that answers: said with what to do. */
+                ret = kysoctl_agent_error("sign", e.name, e.message);
+                if (ret < 0) {
+                        print_bus_error(&e, o.verbose);
+                        ret = exit_for_error(e.name);
+                }
                 goto finish;
         }
         if (match_r < 0) {

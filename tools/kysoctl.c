@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dbus/dbus.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -79,6 +80,47 @@ int kysoctl_open_input(const char *path) {
                 return -EISDIR;
         }
         return fd;
+}
+
+int kysoctl_agent_unreachable(const char *verb, int r, const char *detail) {
+        switch (r) {
+        case -ENOTCONN:
+                fprintf(stderr,
+                        _("kysoctl %s: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
+                        verb, strna(detail));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ESRCH:
+                fprintf(stderr,
+                        _("kysoctl %s: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
+                        verb, strna(detail));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ETIMEDOUT:
+                fprintf(stderr,
+                        _("kysoctl %s: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"),
+                        verb);
+                return KYSOCTL_EXIT_INTERNAL;
+        default:
+                return -1;
+        }
+}
+
+int kysoctl_agent_error(const char *verb, const char *name, const char *message) {
+        /* The D-Bus errors kyso_agent_call() tells apart. */
+        static const struct {
+                const char *name;
+                int r;
+        } table[] = {
+                { DBUS_ERROR_SERVICE_UNKNOWN, -ESRCH }, { DBUS_ERROR_NAME_HAS_NO_OWNER, -ESRCH },
+                { DBUS_ERROR_NO_REPLY, -ETIMEDOUT },    { DBUS_ERROR_TIMEOUT, -ETIMEDOUT },
+                { DBUS_ERROR_DISCONNECTED, -ENOTCONN }, { DBUS_ERROR_NO_SERVER, -ENOTCONN },
+        };
+
+        if (startswith(strempty(name), "org.freedesktop.DBus.Error.Spawn."))
+                return kysoctl_agent_unreachable(verb, -ESRCH, message);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq_ptr(name, table[i].name))
+                        return kysoctl_agent_unreachable(verb, table[i].r, message);
+        return -1;
 }
 
 /* What a verb printed reaches its reader: a full disk or a closed pipe at standard output is said, and
