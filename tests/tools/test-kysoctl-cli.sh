@@ -85,6 +85,15 @@ check "audit report --policy naming a missing file: the same" 2 \
         audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
 KYSO_POLICY=$T/none.conf check "trust list with a missing policy: its problem named after the command" 1 \
         "^kysoctl trust: $T/none\.conf: no policy file here" trust list
+# A command line that is wrong is said on stderr, what was wrong, not only the help shown.
+check "verify without FILE: said" 2 "^kysoctl verify: give the FILE to verify" verify
+check "verify with three files: said" 2 "^kysoctl verify: unexpected argument '$T/c'" verify "$T/a" "$T/b" "$T/c"
+check "trust without a command: said" 2 "^kysoctl trust: give a command: list, add FILE or remove FINGERPRINT" trust
+check "trust with an unknown command: said" 2 "^kysoctl trust: unknown command 'show'" trust show
+check "trust add without FILE: said" 2 "^kysoctl trust: wrong arguments for 'add'" trust add
+check "policy without a command: said" 2 "^kysoctl policy: give the command: check" policy
+check "policy with an unknown command: said" 2 "^kysoctl policy: unknown command 'frob'" policy frob
+check "policy check with two files: said" 2 "^kysoctl policy: unexpected argument '$T/b'" policy check "$T/a" "$T/b"
 check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
 check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs
