@@ -431,6 +431,7 @@ int verb_trust(int argc, char **argv) {
                                 return r;
                 }
         if (optind >= argc) {
+                kysoctl_error("trust", _("give a command: list, add FILE or remove FINGERPRINT.\n"));
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -442,6 +443,16 @@ int verb_trust(int argc, char **argv) {
                 return trust_add(argv[optind + 1], audit_arg);
         if (streq(sub, "remove") && rest == 1)
                 return trust_remove(argv[optind + 1], audit_arg);
+        if (streq(sub, "list") || streq(sub, "add") || streq(sub, "remove"))
+                kysoctl_error(
+                        "trust",
+                        _("wrong arguments for '%s': list takes none, add one FILE, remove one FINGERPRINT.\n"),
+                        sub);
+        else
+                kysoctl_error(
+                        "trust",
+                        _("unknown command '%s': the commands are list, add FILE and remove FINGERPRINT.\n"),
+                        sub);
         help();
         return KYSOCTL_EXIT_USAGE;
 }

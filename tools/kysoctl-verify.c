@@ -799,6 +799,13 @@ int verb_verify(int argc, char **argv) {
                                 return r;
                 }
         if (optind >= argc || argc - optind > 2) {
+                if (optind >= argc)
+                        kysoctl_error("verify", _("give the FILE to verify.\n"));
+                else
+                        kysoctl_error(
+                                "verify",
+                                _("unexpected argument '%s': give FILE and at most one SIGNATURE.p7s.\n"),
+                                argv[optind + 2]);
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
