@@ -41,6 +41,15 @@ check "sign: an output that is a folder is a usage error, found before any bus c
         "^kysoctl sign: the output $T/adir is a folder; nothing was signed\. Give the signature's file name" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/adir"
 expect_eq "  ... and nothing is written beside it" "" "$(find "$T" -maxdepth 1 -name 'adir.*' -printf '%f ')"
+# An output that is not a regular file is never replaced: as root, /dev/null itself was renamed over with the
+# signature (a regular file, for everybody), and a FIFO or a socket the same.
+mkfifo "$T/fifo"
+check "sign: an output that is a FIFO is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: the output $T/fifo is not a regular file; nothing was signed\." \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/fifo"
+check "sign: /dev/null as the output: the same" 2 "^kysoctl sign: the output /dev/null is not a regular file" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/null
+expect "  ... /dev/null is still the device" test -c /dev/null
 check "sign: an output in a missing folder is a usage error that says what to do" 2 \
         "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
