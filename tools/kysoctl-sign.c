@@ -170,7 +170,8 @@ static void output_done(Output *out) {
 }
 
 /* Creates the temporary file; an existing output keeps its permissions. -EISDIR for a folder: the rename
- * would fail only once the document is signed. */
+ * would fail only once the document is signed. -EBADFD for another file that is not a regular one: the
+ * rename would replace a device (/dev/null, for root), a FIFO or a socket with the signature. */
 static int output_open(Output *out) {
         mode_t um = umask(0);
         struct stat st;
@@ -182,6 +183,8 @@ static int output_open(Output *out) {
         if (out->target && stat(out->target, &st) >= 0) {
                 if (S_ISDIR(st.st_mode))
                         return -EISDIR;
+                if (!S_ISREG(st.st_mode))
+                        return -EBADFD;
                 mode = st.st_mode & 07777;
         }
         if (!out->target && !(out->target = strdup(out->path)))
@@ -890,6 +893,12 @@ int verb_sign(int argc, char **argv) {
                                 _("kysoctl sign: the output %s is a folder; nothing was signed. Give the "
                                   "signature's file name (such as %s/%s.p7s).\n"),
                                 outputs[i].path, outputs[i].path, base_name(argv[optind + i]));
+                else if (r == -EBADFD)
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s is not a regular file; nothing was signed. Give "
+                                  "the signature's file name (a device, a FIFO or a socket is never "
+                                  "replaced).\n"),
+                                outputs[i].path);
                 else if (r < 0)
                         fprintf(stderr,
                                 _("kysoctl sign: cannot create %s: %s; nothing was signed. Check that its folder "
