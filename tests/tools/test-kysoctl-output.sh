@@ -56,6 +56,15 @@ expect_eq "  ... and no temporary file is left" "" "$(find . -name 'report.html.
 expect_eq "verify --html: a PDF without signatures ends 1" 1 "$?"
 expect "  ... and its whole report replaces the earlier one" grep -q '</html>' report.html
 expect_eq "  ... readable by all, as a file the person makes" "644" "$(stat -c %a report.html)"
+# A REPORT that is not a regular file (a FIFO, /dev/stdout) is written into, never renamed over.
+mkfifo report.fifo
+timeout 20 cat report.fifo >fifo.html &
+reader=$!
+"$KYSOCTL" verify --html report.fifo doc.pdf >/dev/null 2>&1
+expect_eq "verify --html into a FIFO: a PDF without signatures ends 1" 1 "$?"
+expect "  ... the FIFO is still one" test -p report.fifo
+wait "$reader"
+expect "  ... and the report went through it" grep -q '</html>' fifo.html
 
 # --json is UTF-8 whatever the file names: a name in a legacy code page (bytes that are not UTF-8) is written
 # with each such byte as \xNN, as the agent names such a document, so that any JSON reader takes the output.
