@@ -594,10 +594,12 @@ print_json_unverifiable(const char *file, const char *key, const char *value, co
 }
 
 /* The --html report, written to a temporary file beside REPORT and renamed over it only once it is whole: an
- * earlier report is replaced whole or kept as it was (a full disk, an error while verifying). */
+ * earlier report is replaced whole or kept as it was (a full disk, an error while verifying). A REPORT that
+ * exists and is not a regular file (a FIFO, /dev/stdout, /dev/null) is written into instead: a rename would
+ * replace it. */
 typedef struct HtmlReport {
         FILE *f;
-        char *tmp; /* removed unless committed */
+        char *tmp; /* removed unless committed; NULL when writing into REPORT itself */
 } HtmlReport;
 
 static void html_report_done(HtmlReport *h) {
@@ -610,9 +612,14 @@ static void html_report_done(HtmlReport *h) {
 
 static int html_report_open(HtmlReport *h, const char *path) {
         mode_t um = umask(0);
+        struct stat st;
         int fd;
 
         (void) umask(um);
+        if (stat(path, &st) >= 0 && !S_ISREG(st.st_mode)) {
+                h->f = fopen(path, "we");
+                return h->f ? 0 : -errno;
+        }
         fd = tmpfile_beside(path, 0666 & ~um, &h->tmp);
         if (fd < 0)
                 return fd;
@@ -633,6 +640,8 @@ static int html_report_commit(HtmlReport *h, const char *path) {
                 return -errno;
         if (ferror(h->f))
                 return -EIO;
+        if (!h->tmp)
+                return 0;
         r = tmpfile_commit(fileno(h->f), h->tmp, path);
         if (r < 0)
                 return r;
