@@ -50,6 +50,11 @@ check "sign: an output that is a FIFO is a usage error, found before any bus cal
 check "sign: /dev/null as the output: the same" 2 "^kysoctl sign: the output /dev/null is not a regular file" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/null
 expect "  ... /dev/null is still the device" test -c /dev/null
+# /dev/stdout on a pipe names no file realpath() can resolve (pipe:[N]): the symbolic link itself was renamed
+# over.
+expect_exit "sign: /dev/stdout on a pipe as the output: the same" 2 \
+        "^kysoctl sign: the output /dev/stdout is not a regular file" \
+        "$KYSOCTL" sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/stdout
 check "sign: an output in a missing folder is a usage error that says what to do" 2 \
         "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
