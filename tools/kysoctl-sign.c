@@ -179,14 +179,15 @@ static int output_open(Output *out) {
 
         (void) umask(um);
         mode = 0644 & ~um;
-        out->target = realpath(out->path, NULL);
-        if (out->target && stat(out->target, &st) >= 0) {
+        /* The path itself, not only what realpath() resolves: /dev/stdout on a pipe resolves to nothing. */
+        if (stat(out->path, &st) >= 0) {
                 if (S_ISDIR(st.st_mode))
                         return -EISDIR;
                 if (!S_ISREG(st.st_mode))
                         return -EBADFD;
                 mode = st.st_mode & 07777;
         }
+        out->target = realpath(out->path, NULL);
         if (!out->target && !(out->target = strdup(out->path)))
                 return -ENOMEM;
         out->fd = tmpfile_beside(out->target, mode, &out->tmp);
