@@ -56,6 +56,11 @@ expect_eq "  ... and no temporary file is left" "" "$(find . -name 'report.html.
 expect_eq "verify --html: a PDF without signatures ends 1" 1 "$?"
 expect "  ... and its whole report replaces the earlier one" grep -q '</html>' report.html
 expect_eq "  ... readable by all, as a file the person makes" "644" "$(stat -c %a report.html)"
+# A REPORT that is a symbolic link: the file it points to gets the report, the link stays.
+echo "old" >real.html && ln -s real.html link.html
+"$KYSOCTL" verify --html link.html doc.pdf >/dev/null 2>&1
+expect "verify --html through a symbolic link: the link stays" test -L link.html
+expect "  ... and the file it points to has the report" grep -q '</html>' real.html
 # A REPORT that is not a regular file (a FIFO, /dev/stdout) is written into, never renamed over.
 mkfifo report.fifo
 timeout 20 cat report.fifo >fifo.html &
