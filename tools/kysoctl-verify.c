@@ -599,13 +599,15 @@ print_json_unverifiable(const char *file, const char *key, const char *value, co
  * replace it. */
 typedef struct HtmlReport {
         FILE *f;
-        char *tmp; /* removed unless committed; NULL when writing into REPORT itself */
+        char *target; /* the file replaced: what REPORT points to when it exists */
+        char *tmp;    /* removed unless committed; NULL when writing into REPORT itself */
 } HtmlReport;
 
 static void html_report_done(HtmlReport *h) {
         if (h->tmp)
                 (void) unlink(h->tmp);
         free(h->tmp);
+        free(h->target);
         if (h->f)
                 (void) fclose(h->f);
 }
@@ -620,7 +622,10 @@ static int html_report_open(HtmlReport *h, const char *path) {
                 h->f = fopen(path, "we");
                 return h->f ? 0 : -errno;
         }
-        fd = tmpfile_beside(path, 0666 & ~um, &h->tmp);
+        h->target = realpath(path, NULL);
+        if (!h->target && !(h->target = strdup(path)))
+                return -ENOMEM;
+        fd = tmpfile_beside(h->target, 0666 & ~um, &h->tmp);
         if (fd < 0)
                 return fd;
         h->f = fdopen(fd, "w");
@@ -632,8 +637,8 @@ static int html_report_open(HtmlReport *h, const char *path) {
         return 0;
 }
 
-/* Writes what is buffered, makes it durable and renames it over path. */
-static int html_report_commit(HtmlReport *h, const char *path) {
+/* Writes what is buffered, makes it durable and renames it over the report. */
+static int html_report_commit(HtmlReport *h) {
         int r;
 
         if (fflush(h->f) != 0)
@@ -642,7 +647,7 @@ static int html_report_commit(HtmlReport *h, const char *path) {
                 return -EIO;
         if (!h->tmp)
                 return 0;
-        r = tmpfile_commit(fileno(h->f), h->tmp, path);
+        r = tmpfile_commit(fileno(h->f), h->tmp, h->target);
         if (r < 0)
                 return r;
         h->tmp = mfree(h->tmp);
@@ -751,7 +756,7 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                         html, all ? _("Conclusion: every signature is valid.")
                                   : _("Conclusion: NOT every signature is valid."));
                 fputs("</h2>\n</body></html>\n", html);
-                r = html_report_commit(&report, html_path);
+                r = html_report_commit(&report);
                 if (r < 0) {
                         kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(-r));
                         return KYSOCTL_EXIT_INTERNAL;
