@@ -26,6 +26,11 @@ check "sign --batch: a missing input is a usage error" 2 "^kysoctl sign: cannot 
 check "sign: a missing leader's signature file is a usage error" 2 "^kysoctl sign: cannot open $T/none.p7s" \
         sign --role issue --cert pkcs11:x --existing-signature "$T/none.p7s" "$T/qd.txt" -o "$T/out.p7s"
 check "verify: a missing input is a usage error" 2 "^kysoctl verify: Cannot open $T/none.txt" verify "$T/none.txt"
+echo "not a signature" >"$T/qd.txt.p7s"
+check "verify of a signature alone: says to name the document first" 2 \
+        "^kysoctl verify: $T/qd\.txt\.p7s looks like a signature: name the signed document first \(kysoctl verify DOCUMENT $T/qd\.txt\.p7s\)" \
+        verify "$T/qd.txt.p7s"
+rm "$T/qd.txt.p7s"
 check "verify: a missing signature file is a usage error" 2 "^kysoctl verify: Cannot open the signature" \
         verify "$T/qd.txt" "$T/none.p7s"
 printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
