@@ -857,6 +857,14 @@ int verb_verify(int argc, char **argv) {
         _cleanup_close_ int sfd = kysoctl_open_input(sigpath);
         if (sfd < 0) {
                 kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(-sfd));
+                /* The signature given alone, as FILE: the document it signs comes first. */
+                size_t l = strlen(file);
+                if (sfd == -ENOENT && argc - optind == 1 && l > 4 && strcasecmp(file + l - 4, ".p7s") == 0)
+                        kysoctl_error(
+                                "verify",
+                                _("%s looks like a signature: name the signed document first (kysoctl verify "
+                                  "DOCUMENT %s).\n"),
+                                file, file);
                 return KYSOCTL_EXIT_USAGE;
         }
         _cleanup_(policy_freep) Policy *p = NULL;
