@@ -101,10 +101,12 @@ typedef struct Output {
         bool failed; /* signed, but the signature could not be saved */
 } Output;
 
-/* The outputs that SIGINT and SIGTERM clean up. The handler reads them, so they change only with those
+/* The outputs that the signals which end a program in a terminal clean up: SIGINT (Ctrl-C), SIGTERM,
+ * SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\). The handler reads them, so they change only with those
  * signals blocked (signals_hold()). */
 static Output *interrupt_outputs;
 static size_t interrupt_n;
+static const int interrupt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static void on_interrupt(int sig) {
         int saved = errno;
@@ -123,8 +125,8 @@ static void signals_hold(bool hold, sigset_t *saved) {
 
         if (hold) {
                 sigemptyset(&s);
-                sigaddset(&s, SIGINT);
-                sigaddset(&s, SIGTERM);
+                for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++)
+                        sigaddset(&s, interrupt_signals[i]);
                 (void) sigprocmask(SIG_BLOCK, &s, saved);
         } else
                 (void) sigprocmask(SIG_SETMASK, saved, NULL);
@@ -137,10 +139,16 @@ static void interrupt_cleanup_install(Output *outputs, size_t n) {
         interrupt_outputs = outputs;
         interrupt_n = n;
         sigemptyset(&sa.sa_mask);
-        sigaddset(&sa.sa_mask, SIGINT);
-        sigaddset(&sa.sa_mask, SIGTERM);
-        (void) sigaction(SIGINT, &sa, NULL);
-        (void) sigaction(SIGTERM, &sa, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++)
+                sigaddset(&sa.sa_mask, interrupt_signals[i]);
+        for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++) {
+                struct sigaction old;
+
+                /* An ignored signal stays ignored: under nohup, SIGHUP must not stop kysoctl. */
+                if (sigaction(interrupt_signals[i], NULL, &old) >= 0 && old.sa_handler == SIG_IGN)
+                        continue;
+                (void) sigaction(interrupt_signals[i], &sa, NULL);
+        }
 }
 
 static void interrupt_cleanup_remove(void) {

@@ -48,4 +48,19 @@ for sig in INT TERM HUP QUIT; do
         expect_eq "SIG$sig: no output and no temporary file left" "" "$(leftovers)"
         rm -f "$T/out/"*
 done
+# Under nohup (SIGHUP ignored) a closed terminal does not stop kysoctl: an ignored signal stays ignored.
+(
+        trap '' HUP
+        exec "$KYSOCTL" sign --role approve --cert "pkcs11:token=leader;object=leader;type=cert" "$T/qd.txt" \
+                -o "$T/out/nohup.p7s" >"$T/nohup.txt" 2>&1
+) &
+pid=$!
+for ((i = 0; i < 100; i++)); do [[ -n $(leftovers) ]] && break; sleep 0.05; done
+sleep 0.2
+kill -HUP "$pid"
+sleep 0.5
+expect "nohup: SIGHUP ignored, kysoctl still waits" kill -0 "$pid"
+kill -TERM "$pid"
+wait "$pid"
+expect_eq "nohup: then SIGTERM, no temporary file left" "" "$(leftovers)"
 tap_done
