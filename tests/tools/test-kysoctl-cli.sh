@@ -60,6 +60,12 @@ expect "  ... /dev/null is still the device" test -c /dev/null
 expect_exit "sign: /dev/stdout on a pipe as the output: the same" 2 \
         "^kysoctl sign: the output /dev/stdout is not a regular file" \
         "$KYSOCTL" sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/stdout
+# The image drawn is read to sign, as the document is: an output that is it would replace the person's
+# signature image with the signature.
+echo "ảnh" >"$T/chu-ky.png"
+check "sign: an output that is the --image is refused before any bus call" 2 \
+        "^kysoctl sign: the output $T/chu-ky\.png is the same file as $T/chu-ky\.png, which is read to sign; nothing was signed" \
+        sign --role approve --cert pkcs11:x --image "$T/chu-ky.png" "$T/doc.pdf" -o "$T/chu-ky.png"
 check "sign: an output in a missing folder is a usage error that says what to do" 2 \
         "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
         sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
