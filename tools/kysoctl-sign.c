@@ -864,14 +864,15 @@ int verb_sign(int argc, char **argv) {
                         }
                 }
         }
-        /* Never harm an input: an output that is a document or a leader's signature (also through a symlink
-         * or a hard link) would be replaced by its own signature. Checked for every pair of the batch before
-         * anything is written. */
+        /* Never harm an input: an output that is a document, a leader's signature or the image drawn (also
+         * through a symlink or a hard link) would be replaced by its own signature. Checked for every pair
+         * of the batch before anything is written. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n; j++) {
-                        const char *input = same_file(outputs[i].path, in[j])   ? argv[optind + j]
-                                            : same_file(outputs[i].path, ex[j]) ? ex_paths[j]
-                                                                                : NULL;
+                        const char *input = same_file(outputs[i].path, in[j])      ? argv[optind + j]
+                                            : same_file(outputs[i].path, ex[j])    ? ex_paths[j]
+                                            : same_file(outputs[i].path, image_fd) ? o.image
+                                                                                   : NULL;
                         if (input) {
                                 fprintf(stderr,
                                         _("kysoctl sign: the output %s is the same file as %s, which is read to "
