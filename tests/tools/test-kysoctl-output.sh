@@ -80,4 +80,7 @@ expect_eq "verify --json: a file name that is not UTF-8, escaped in valid JSON" 
         'b\xe1o-c\xe1o.txt b\xe1o-c\xe1o.txt.p7s' "$("$KYSOCTL" verify --json "$name.txt" 2>/dev/null | json_names 2>&1)"
 expect_eq "verify --json of a PDF: the same" 'b\xe1o-c\xe1o.pdf -' \
         "$("$KYSOCTL" verify --json "$name.pdf" 2>/dev/null | json_names 2>&1)"
+mv roots/root.pem "$(printf 'roots/g\xe1c.pem')"
+expect_eq "trust list --json: a file name that is not UTF-8, escaped in valid JSON" "$T/roots/g\\xe1c.pem" \
+        "$("$KYSOCTL" trust list --json 2>&1 | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin.buffer)[0]["file"])' 2>&1 | tail -n 1)"
 tap_done
