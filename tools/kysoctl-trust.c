@@ -21,6 +21,7 @@
 #include "openssl-util.h"
 #include "policy/policy.h"
 #include "policy/trust-store.h"
+#include "utf8.h"
 
 #define TRUST_FILE_MAX (1024 * 1024)
 
@@ -98,7 +99,9 @@ static int trust_list(bool json) {
                         json_object_object_add(o, "not-before", json_object_new_string(nb));
                         json_object_object_add(o, "not-after", json_object_new_string(na));
                         json_object_object_add(o, "days-left", json_object_new_int64(days));
-                        json_object_object_add(o, "file", json_object_new_string(e[i].file));
+                        /* UTF-8 whatever the name, as verify --json writes file names. */
+                        _cleanup_free_ char *file = utf8_escape(e[i].file);
+                        json_object_object_add(o, "file", file ? json_object_new_string(file) : NULL);
                         continue;
                 }
                 printf("%s %s\n", e[i].root ? _("root") : _("intermediate"), strna(subject));
