@@ -38,7 +38,9 @@ check() { # DESC VERB ARGS...: exit 3, the message says what happened and what t
         rc=$?
         expect_eq "$1: exit 3" 3 "$rc"
         expect_match "$1: said" "^kysoctl $2: the kyso agent is not running and could not be started" "$out"
-        expect_match "$1: with what to do" "^Start it with 'systemctl --user start kysod'" "$out"
+        expect_match "$1: with what to do" "Start it with 'systemctl --user start kysod'" "$out"
+        # kysoctl(1): every line on stderr starts with "kysoctl VERB:".
+        expect_eq "$1: every line names the command" "" "$(grep -v "^kysoctl $2: " <<<"$out")"
 }
 check "tokens" tokens
 check "certs" certs
