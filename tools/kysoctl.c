@@ -91,7 +91,7 @@ int kysoctl_agent_unreachable(const char *verb, int r, const char *detail) {
                 return KYSOCTL_EXIT_INTERNAL;
         case -ESRCH:
                 fprintf(stderr,
-                        _("kysoctl %s: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
+                        _("kysoctl %s: the kyso agent is not running and could not be started (%s). Start it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
                         verb, strna(detail));
                 return KYSOCTL_EXIT_INTERNAL;
         case -ETIMEDOUT:
