@@ -84,6 +84,8 @@ check "certs --all --register naming a missing file: a usage error" 2 \
 check "certs --export --log naming a missing file: a usage error" 2 \
         "^kysoctl certs: cannot read the audit log $T/none\.jsonl: No such file or directory" \
         certs --export csv --log "$T/none.jsonl"
+check "certs --export --log naming a file that is not an audit log: said, not an empty register" 3 \
+        "^kysoctl certs: cannot read the audit log $T/qd\.txt: not an audit log" certs --export csv --log "$T/qd.txt"
 check "sign: an unknown --level is a usage error, found before any bus call" 2 \
         "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
         sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
