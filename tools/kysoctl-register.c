@@ -57,16 +57,30 @@ static int register_from_logs(char **logs, CertRegister **ret) {
         STRV_FOREACH (l, logs) {
                 _cleanup_(audit_reader_freep) AuditReader *rd = NULL;
                 AuditLine line;
+                size_t n_lines = 0, n_records = 0;
                 int r = audit_reader_open(*l, &rd);
                 if (r < 0) {
                         kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
                         return r == -ENOMEM ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_USAGE;
                 }
-                while ((r = audit_reader_next(rd, &line)) > 0)
+                while ((r = audit_reader_next(rd, &line)) > 0) {
+                        n_lines++;
+                        /* A record is a JSON object, one a line. */
+                        if (line.data && line.len > 0 && line.data[0] == '{')
+                                n_records++;
                         if (line.data && cert_register_replay(reg, line.data, line.len) == -ENOMEM)
                                 return KYSOCTL_EXIT_INTERNAL;
+                }
                 if (r < 0 && r != -E2BIG) {
                         kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
+                /* Another file named by mistake would give an empty register, as if no certificate was seen.
+                 */
+                if (n_lines > 0 && n_records == 0) {
+                        kysoctl_error(
+                                "certs", _("cannot read the audit log %s: %s\n"), *l,
+                                _("not an audit log (no line is a record): check the file named with --log"));
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
