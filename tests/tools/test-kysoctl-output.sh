@@ -56,6 +56,16 @@ expect_eq "  ... and no temporary file is left" "" "$(find . -name 'report.html.
 expect_eq "verify --html: a PDF without signatures ends 1" 1 "$?"
 expect "  ... and its whole report replaces the earlier one" grep -q '</html>' report.html
 expect_eq "  ... readable by all, as a file the person makes" "644" "$(stat -c %a report.html)"
+# A REPORT that is the PDF verified (also through a link) is refused before anything is written: the report
+# would replace the document.
+cp doc.pdf keep.pdf && ln -s doc.pdf doc-link.html
+for report in doc.pdf doc-link.html; do
+        out=$("$KYSOCTL" verify --html "$report" doc.pdf 2>&1 >/dev/null)
+        expect_eq "verify --html $report doc.pdf: a usage error" 2 "$?"
+        expect_match "  ... said" "^kysoctl verify: .*$report is the document verified" "$out"
+        expect "  ... and the PDF is intact" cmp -s doc.pdf keep.pdf
+        cp keep.pdf doc.pdf
+done
 # A REPORT that is a symbolic link: the file it points to gets the report, the link stays.
 echo "old" >real.html && ln -s real.html link.html
 "$KYSOCTL" verify --html link.html doc.pdf >/dev/null 2>&1
