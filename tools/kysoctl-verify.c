@@ -837,6 +837,18 @@ int verb_verify(int argc, char **argv) {
                 return KYSOCTL_EXIT_USAGE;
         }
         if (html_path) {
+                struct stat a, b;
+
+                /* The report written over the document verified would destroy it (also through a link). */
+                if (stat(html_path, &a) >= 0 && fstat(fd, &b) >= 0 && a.st_dev == b.st_dev &&
+                    a.st_ino == b.st_ino) {
+                        kysoctl_error(
+                                "verify",
+                                _("--html %s is the document verified; nothing was written. Name another file "
+                                  "for the report.\n"),
+                                html_path);
+                        return KYSOCTL_EXIT_USAGE;
+                }
                 /* The report is for Vietnamese auditors whatever the terminal's language. */
                 setenv("LANGUAGE", "vi", 1);
                 if (!i18n_is_vietnamese())
