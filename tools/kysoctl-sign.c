@@ -460,8 +460,7 @@ static char *pick_certificate(DBusConnection *c, const char *role, int *exit_cod
                         want);
                 for (size_t i = 0; i < n; i++)
                         if (offered(&v[i], want))
-                                fprintf(stderr, "kysoctl sign:   %s\nkysoctl sign:       %s\n", v[i].uri,
-                                        strempty(v[i].subject));
+                                fprintf(stderr, "  %s\n      %s\n", v[i].uri, strempty(v[i].subject));
         }
         if (reply)
                 dbus_message_unref(reply);
