@@ -86,6 +86,19 @@ check "certs --export --log naming a missing file: a usage error" 2 \
         certs --export csv --log "$T/none.jsonl"
 check "certs --export --log naming a file that is not an audit log: said, not an empty register" 3 \
         "^kysoctl certs: cannot read the audit log $T/qd\.txt: not an audit log" certs --export csv --log "$T/qd.txt"
+# A full disk is no mistake of the command line: exit 3, and the message says to free space (root only: a
+# tmpfs whose inodes are all used, where the temporary output cannot be made).
+mkdir "$T/full"
+if mount -t tmpfs -o size=64k,nr_inodes=2 tmpfs "$T/full" 2>/dev/null; then
+        trap 'umount "$T/full" 2>/dev/null; rm -rf -- "$T"' EXIT
+        touch "$T/full/a" "$T/full/b" 2>/dev/null
+        check "sign: an output on a full disk: exit 3, with what to do" 3 \
+                "^kysoctl sign: cannot create $T/full/out\.p7s: No space left on device; nothing was signed\. Free some space" \
+                sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/full/out.p7s"
+        umount "$T/full"
+else
+        ok "sign: an output on a full disk: exit 3, with what to do # SKIP cannot mount a tmpfs (not root)"
+fi
 check "sign: an unknown --level is a usage error, found before any bus call" 2 \
         "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
         sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
