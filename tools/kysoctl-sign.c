@@ -909,13 +909,21 @@ int verb_sign(int argc, char **argv) {
                                   "the signature's file name (a device, a FIFO or a socket is never "
                                   "replaced).\n"),
                                 outputs[i].path);
+                else if (r == -ENOSPC || r == -EDQUOT)
+                        fprintf(stderr,
+                                _("kysoctl sign: cannot create %s: %s; nothing was signed. Free some space "
+                                  "there, or choose another output.\n"),
+                                outputs[i].path, strerror(-r));
                 else if (r < 0)
                         fprintf(stderr,
                                 _("kysoctl sign: cannot create %s: %s; nothing was signed. Check that its folder "
                                   "exists and that you may write there, or choose another output.\n"),
                                 outputs[i].path, strerror(-r));
                 if (r < 0) {
-                        ret = r == -ENOMEM ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_USAGE;
+                        /* A wrong path is the command line's; a full disk or no memory is not. */
+                        ret = r == -ENOMEM || r == -ENOSPC || r == -EDQUOT || r == -EIO
+                                      ? KYSOCTL_EXIT_INTERNAL
+                                      : KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
                 out[i] = outputs[i].fd;
