@@ -120,6 +120,11 @@ int verb_policy(int argc, char **argv) {
         if (r >= 0)
                 return r;
         if (optind >= argc || !streq(argv[optind], "check")) {
+                if (optind >= argc)
+                        kysoctl_error("policy", _("give the command: check.\n"));
+                else
+                        kysoctl_error(
+                                "policy", _("unknown command '%s': the command is check.\n"), argv[optind]);
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -129,6 +134,8 @@ int verb_policy(int argc, char **argv) {
         if (r >= 0)
                 return r;
         if (argc - optind > 1) {
+                kysoctl_error(
+                        "policy", _("unexpected argument '%s': give at most one FILE.\n"), argv[optind + 1]);
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }

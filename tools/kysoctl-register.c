@@ -48,29 +48,44 @@ static void help(void) {
                 "register is built from collected audit logs instead. No agent is needed.\n"));
 }
 
-/* The register as the records of the logs tell it (each log with its archives, in order). */
+/* The register as the records of the logs tell it (each log with its archives, in order). Returns the exit
+ * code: a log named on the command line that cannot be opened is the command line's mistake. */
 static int register_from_logs(char **logs, CertRegister **ret) {
         _cleanup_(cert_register_freep) CertRegister *reg = cert_register_new(NULL);
         if (!reg)
-                return -ENOMEM;
+                return KYSOCTL_EXIT_INTERNAL;
         STRV_FOREACH (l, logs) {
                 _cleanup_(audit_reader_freep) AuditReader *rd = NULL;
                 AuditLine line;
+                size_t n_lines = 0, n_records = 0;
                 int r = audit_reader_open(*l, &rd);
                 if (r < 0) {
                         kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
-                        return r;
+                        return r == -ENOMEM ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_USAGE;
                 }
-                while ((r = audit_reader_next(rd, &line)) > 0)
+                while ((r = audit_reader_next(rd, &line)) > 0) {
+                        n_lines++;
+                        /* A record is a JSON object, one a line. */
+                        if (line.data && line.len > 0 && line.data[0] == '{')
+                                n_records++;
                         if (line.data && cert_register_replay(reg, line.data, line.len) == -ENOMEM)
-                                return -ENOMEM;
+                                return KYSOCTL_EXIT_INTERNAL;
+                }
                 if (r < 0 && r != -E2BIG) {
                         kysoctl_error("certs", _("cannot read the audit log %s: %s\n"), *l, strerror(-r));
-                        return r;
+                        return KYSOCTL_EXIT_INTERNAL;
+                }
+                /* Another file named by mistake would give an empty register, as if no certificate was seen.
+                 */
+                if (n_lines > 0 && n_records == 0) {
+                        kysoctl_error(
+                                "certs", _("cannot read the audit log %s: %s\n"), *l,
+                                _("not an audit log (no line is a record): check the file named with --log"));
+                        return KYSOCTL_EXIT_INTERNAL;
                 }
         }
         *ret = TAKE_PTR(reg);
-        return 0;
+        return KYSOCTL_EXIT_OK;
 }
 
 typedef enum DateStyle {
@@ -347,15 +362,19 @@ int verb_certs_register(int argc, char **argv) {
         }
         if (logs) {
                 r = register_from_logs(logs, &reg);
-                if (r < 0)
-                        return KYSOCTL_EXIT_INTERNAL;
+                if (r != KYSOCTL_EXIT_OK)
+                        return r;
         } else {
                 r = register_arg ? ((path = strdup(register_arg)) ? 0 : -ENOMEM)
                                  : cert_register_default_path(&path);
-                /* A register named on the command line must exist; the default one is empty until the agent
-                 * has seen a certificate. */
-                if (r >= 0 && register_arg && access(path, R_OK) < 0)
-                        r = -errno;
+                /* A register named on the command line must exist (a usage error when it cannot be read);
+                 * the default one is empty until the agent has seen a certificate. */
+                if (r >= 0 && register_arg && access(path, R_OK) < 0) {
+                        kysoctl_error(
+                                "certs", _("cannot read the certificate register %s: %s\n"), path,
+                                strerror(errno));
+                        return KYSOCTL_EXIT_USAGE;
+                }
                 if (r >= 0)
                         r = cert_register_load(path, &reg);
         }
@@ -384,5 +403,6 @@ int verb_certs_register(int argc, char **argv) {
         default:
                 print_all(reg);
         }
-        return fflush(stdout) == 0 ? KYSOCTL_EXIT_OK : KYSOCTL_EXIT_INTERNAL;
+        /* main() flushes the output and says why it could not be written (a full disk). */
+        return KYSOCTL_EXIT_OK;
 }

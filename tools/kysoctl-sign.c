@@ -101,10 +101,12 @@ typedef struct Output {
         bool failed; /* signed, but the signature could not be saved */
 } Output;
 
-/* The outputs that SIGINT and SIGTERM clean up. The handler reads them, so they change only with those
+/* The outputs that the signals which end a program in a terminal clean up: SIGINT (Ctrl-C), SIGTERM,
+ * SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\). The handler reads them, so they change only with those
  * signals blocked (signals_hold()). */
 static Output *interrupt_outputs;
 static size_t interrupt_n;
+static const int interrupt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static void on_interrupt(int sig) {
         int saved = errno;
@@ -123,8 +125,8 @@ static void signals_hold(bool hold, sigset_t *saved) {
 
         if (hold) {
                 sigemptyset(&s);
-                sigaddset(&s, SIGINT);
-                sigaddset(&s, SIGTERM);
+                for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++)
+                        sigaddset(&s, interrupt_signals[i]);
                 (void) sigprocmask(SIG_BLOCK, &s, saved);
         } else
                 (void) sigprocmask(SIG_SETMASK, saved, NULL);
@@ -137,10 +139,16 @@ static void interrupt_cleanup_install(Output *outputs, size_t n) {
         interrupt_outputs = outputs;
         interrupt_n = n;
         sigemptyset(&sa.sa_mask);
-        sigaddset(&sa.sa_mask, SIGINT);
-        sigaddset(&sa.sa_mask, SIGTERM);
-        (void) sigaction(SIGINT, &sa, NULL);
-        (void) sigaction(SIGTERM, &sa, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++)
+                sigaddset(&sa.sa_mask, interrupt_signals[i]);
+        for (size_t i = 0; i < ELEMENTSOF(interrupt_signals); i++) {
+                struct sigaction old;
+
+                /* An ignored signal stays ignored: under nohup, SIGHUP must not stop kysoctl. */
+                if (sigaction(interrupt_signals[i], NULL, &old) >= 0 && old.sa_handler == SIG_IGN)
+                        continue;
+                (void) sigaction(interrupt_signals[i], &sa, NULL);
+        }
 }
 
 static void interrupt_cleanup_remove(void) {
@@ -169,7 +177,9 @@ static void output_done(Output *out) {
         free(out->target);
 }
 
-/* Creates the temporary file; an existing output keeps its permissions. */
+/* Creates the temporary file; an existing output keeps its permissions. -EISDIR for a folder: the rename
+ * would fail only once the document is signed. -EBADFD for another file that is not a regular one: the
+ * rename would replace a device (/dev/null, for root), a FIFO or a socket with the signature. */
 static int output_open(Output *out) {
         mode_t um = umask(0);
         struct stat st;
@@ -177,9 +187,15 @@ static int output_open(Output *out) {
 
         (void) umask(um);
         mode = 0644 & ~um;
-        out->target = realpath(out->path, NULL);
-        if (out->target && stat(out->target, &st) >= 0)
+        /* The path itself, not only what realpath() resolves: /dev/stdout on a pipe resolves to nothing. */
+        if (stat(out->path, &st) >= 0) {
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+                if (!S_ISREG(st.st_mode))
+                        return -EBADFD;
                 mode = st.st_mode & 07777;
+        }
+        out->target = realpath(out->path, NULL);
         if (!out->target && !(out->target = strdup(out->path)))
                 return -ENOMEM;
         out->fd = tmpfile_beside(out->target, mode, &out->tmp);
@@ -321,14 +337,16 @@ typedef struct CertEntry {
 } CertEntry;
 
 /* The certificates the agent sees: the strings point into *ret_reply, which the caller unrefs. NULL on
- * error (said unless quiet). */
-static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply) {
+ * error (said unless quiet), with *exit_code set. */
+static CertEntry *
+list_certificates(DBusConnection *c, bool quiet, size_t *ret_n, DBusMessage **ret_reply, int *exit_code) {
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *m, *reply;
         DBusError e = DBUS_ERROR_INIT;
         DBusMessageIter it, arr, dict, var;
         size_t n = 0;
 
+        *exit_code = KYSOCTL_EXIT_INTERNAL; /* out of memory, unless said otherwise below */
         m = dbus_message_new_method_call(AGENT, "/org/kyso/Agent1", AGENT, "GetCertificates");
         if (!m || kyso_append_locale_options(m) < 0) {
                 if (m)
@@ -338,8 +356,11 @@ static CertEntry *list_certificates(DBusConnection *c, bool quiet, size_t *ret_n
         reply = dbus_connection_send_with_reply_and_block(c, m, 30000, &e);
         dbus_message_unref(m);
         if (!reply) {
-                if (!quiet)
+                /* No agent, or none that answers: said with what to do, and not a refusal (exit 3). */
+                int k = quiet ? -1 : kysoctl_agent_error("sign", e.name, e.message);
+                if (!quiet && k < 0)
                         fprintf(stderr, _("kysoctl sign: cannot list the certificates: %s\n"), e.message);
+                *exit_code = k < 0 ? KYSOCTL_EXIT_REFUSED : k;
                 dbus_error_free(&e);
                 return NULL;
         }
@@ -406,7 +427,8 @@ static bool offered(const CertEntry *e, const char *want) {
                 streq_ptr(e->status, "unchecked"));
 }
 
-static char *pick_certificate(DBusConnection *c, const char *role) {
+/* NULL when none is picked (said), with *exit_code set. */
+static char *pick_certificate(DBusConnection *c, const char *role, int *exit_code) {
         const char *want = streq(role, "approve") || streq(role, "personal") ? "personal" : "organization";
         _cleanup_free_ CertEntry *v = NULL;
         DBusMessage *reply = NULL;
@@ -414,7 +436,7 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         size_t n = 0, n_found = 0;
         char *uri = NULL;
 
-        v = list_certificates(c, /* quiet= */ false, &n, &reply);
+        v = list_certificates(c, /* quiet= */ false, &n, &reply, exit_code);
         if (!v)
                 return NULL;
         for (size_t i = 0; i < n; i++)
@@ -442,6 +464,8 @@ static char *pick_certificate(DBusConnection *c, const char *role) {
         }
         if (reply)
                 dbus_message_unref(reply);
+        if (!uri)
+                *exit_code = n_found == 1 ? KYSOCTL_EXIT_INTERNAL : KYSOCTL_EXIT_REFUSED;
         return uri;
 }
 
@@ -696,6 +720,11 @@ int verb_sign(int argc, char **argv) {
                         o.label = optarg;
                         break;
                 case 'V':
+                        if (signature_level_from_string(optarg) < 0) {
+                                fprintf(stderr, _("kysoctl sign: --level is B-B, B-T or B-LT, not '%s'.\n"),
+                                        optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
                         o.level = optarg;
                         break;
                 case 'F':
@@ -794,9 +823,9 @@ int verb_sign(int argc, char **argv) {
                 const char *input = argv[optind + i];
                 struct stat st;
 
-                in[i] = open(input, O_RDONLY | O_CLOEXEC);
+                in[i] = kysoctl_open_input(input);
                 if (in[i] < 0) {
-                        fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(errno));
+                        fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), input, strerror(-in[i]));
                         ret = KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
@@ -826,23 +855,24 @@ int verb_sign(int argc, char **argv) {
                                 ex_paths[i] = NULL;
                         if (!ex_paths[i])
                                 goto finish;
-                        ex[i] = open(ex_paths[i], O_RDONLY | O_CLOEXEC);
+                        ex[i] = kysoctl_open_input(ex_paths[i]);
                         if (ex[i] < 0 && o.existing) {
                                 fprintf(stderr, _("kysoctl sign: cannot open %s: %s\n"), ex_paths[i],
-                                        strerror(errno));
+                                        strerror(-ex[i]));
                                 ret = KYSOCTL_EXIT_USAGE;
                                 goto finish;
                         }
                 }
         }
-        /* Never harm an input: an output that is a document or a leader's signature (also through a symlink
-         * or a hard link) would be replaced by its own signature. Checked for every pair of the batch before
-         * anything is written. */
+        /* Never harm an input: an output that is a document, a leader's signature or the image drawn (also
+         * through a symlink or a hard link) would be replaced by its own signature. Checked for every pair
+         * of the batch before anything is written. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n; j++) {
-                        const char *input = same_file(outputs[i].path, in[j])   ? argv[optind + j]
-                                            : same_file(outputs[i].path, ex[j]) ? ex_paths[j]
-                                                                                : NULL;
+                        const char *input = same_file(outputs[i].path, in[j])      ? argv[optind + j]
+                                            : same_file(outputs[i].path, ex[j])    ? ex_paths[j]
+                                            : same_file(outputs[i].path, image_fd) ? o.image
+                                                                                   : NULL;
                         if (input) {
                                 fprintf(stderr,
                                         _("kysoctl sign: the output %s is the same file as %s, which is read to "
@@ -868,10 +898,32 @@ int verb_sign(int argc, char **argv) {
                 signals_hold(true, &saved);
                 r = output_open(&outputs[i]);
                 signals_hold(false, &saved);
+                if (r == -EISDIR)
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s is a folder; nothing was signed. Give the "
+                                  "signature's file name (such as %s/%s.p7s).\n"),
+                                outputs[i].path, outputs[i].path, base_name(argv[optind + i]));
+                else if (r == -EBADFD)
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s is not a regular file; nothing was signed. Give "
+                                  "the signature's file name (a device, a FIFO or a socket is never "
+                                  "replaced).\n"),
+                                outputs[i].path);
+                else if (r == -ENOSPC || r == -EDQUOT)
+                        fprintf(stderr,
+                                _("kysoctl sign: cannot create %s: %s; nothing was signed. Free some space "
+                                  "there, or choose another output.\n"),
+                                outputs[i].path, strerror(-r));
+                else if (r < 0)
+                        fprintf(stderr,
+                                _("kysoctl sign: cannot create %s: %s; nothing was signed. Check that its folder "
+                                  "exists and that you may write there, or choose another output.\n"),
+                                outputs[i].path, strerror(-r));
                 if (r < 0) {
-                        fprintf(stderr, _("kysoctl sign: cannot create %s: %s\n"), outputs[i].path,
-                                strerror(-r));
-                        ret = KYSOCTL_EXIT_REFUSED;
+                        /* A wrong path is the command line's; a full disk or no memory is not. */
+                        ret = r == -ENOMEM || r == -ENOSPC || r == -EDQUOT || r == -EIO
+                                      ? KYSOCTL_EXIT_INTERNAL
+                                      : KYSOCTL_EXIT_USAGE;
                         goto finish;
                 }
                 out[i] = outputs[i].fd;
@@ -889,11 +941,9 @@ int verb_sign(int argc, char **argv) {
         if (o.cert)
                 cert = strdup(o.cert);
         else
-                cert = pick_certificate(c, o.role);
-        if (!cert) {
-                ret = KYSOCTL_EXIT_REFUSED;
+                cert = pick_certificate(c, o.role, &ret);
+        if (!cert)
                 goto finish;
-        }
 
         /* Subscribe to the Response of the path the request will get before calling (handle_token). */
         if (asprintf(&token, "kysoctl_%d", (int) getpid()) < 0)
@@ -982,8 +1032,12 @@ int verb_sign(int argc, char **argv) {
         reply = dbus_connection_send_with_reply_and_block(c, m, 60000, &e);
         match_r = add_match_finish(TAKE_PTR(match_pending), &me);
         if (!reply) {
-                print_bus_error(&e, o.verbose);
-                ret = exit_for_error(e.name);
+                /* No agent, or none that answers: said with what to do. */
+                ret = kysoctl_agent_error("sign", e.name, e.message);
+                if (ret < 0) {
+                        print_bus_error(&e, o.verbose);
+                        ret = exit_for_error(e.name);
+                }
                 goto finish;
         }
         if (match_r < 0) {

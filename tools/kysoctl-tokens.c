@@ -137,20 +137,9 @@ fetch(const char *verb, const char *method, int (*compare)(const void *, const v
         case 0:
                 break;
         case -ENOTCONN:
-                fprintf(stderr,
-                        _("kysoctl %s: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
-                        verb, strna(error.message));
-                return KYSOCTL_EXIT_INTERNAL;
         case -ESRCH:
-                fprintf(stderr,
-                        _("kysoctl %s: the kyso agent is not running and could not be started (%s).\nStart it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
-                        verb, strna(error.message));
-                return KYSOCTL_EXIT_INTERNAL;
         case -ETIMEDOUT:
-                fprintf(stderr,
-                        _("kysoctl %s: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"),
-                        verb);
-                return KYSOCTL_EXIT_INTERNAL;
+                return kysoctl_agent_unreachable(verb, r, error.message);
         case -EREMOTEIO:
                 fprintf(stderr, "kysoctl %s: %s\n", verb, strna(error.message));
                 return kyso_bus_error_from_name(error.name) == KYSO_BUS_ERROR_POLICY_DENIED

@@ -21,6 +21,7 @@
 #include "openssl-util.h"
 #include "policy/policy.h"
 #include "policy/trust-store.h"
+#include "utf8.h"
 
 #define TRUST_FILE_MAX (1024 * 1024)
 
@@ -98,7 +99,9 @@ static int trust_list(bool json) {
                         json_object_object_add(o, "not-before", json_object_new_string(nb));
                         json_object_object_add(o, "not-after", json_object_new_string(na));
                         json_object_object_add(o, "days-left", json_object_new_int64(days));
-                        json_object_object_add(o, "file", json_object_new_string(e[i].file));
+                        /* UTF-8 whatever the name, as verify --json writes file names. */
+                        _cleanup_free_ char *file = utf8_escape(e[i].file);
+                        json_object_object_add(o, "file", file ? json_object_new_string(file) : NULL);
                         continue;
                 }
                 printf("%s %s\n", e[i].root ? _("root") : _("intermediate"), strna(subject));
@@ -431,6 +434,7 @@ int verb_trust(int argc, char **argv) {
                                 return r;
                 }
         if (optind >= argc) {
+                kysoctl_error("trust", _("give a command: list, add FILE or remove FINGERPRINT.\n"));
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
@@ -442,6 +446,16 @@ int verb_trust(int argc, char **argv) {
                 return trust_add(argv[optind + 1], audit_arg);
         if (streq(sub, "remove") && rest == 1)
                 return trust_remove(argv[optind + 1], audit_arg);
+        if (streq(sub, "list") || streq(sub, "add") || streq(sub, "remove"))
+                kysoctl_error(
+                        "trust",
+                        _("wrong arguments for '%s': list takes none, add one FILE, remove one FINGERPRINT.\n"),
+                        sub);
+        else
+                kysoctl_error(
+                        "trust",
+                        _("unknown command '%s': the commands are list, add FILE and remove FINGERPRINT.\n"),
+                        sub);
         help();
         return KYSOCTL_EXIT_USAGE;
 }

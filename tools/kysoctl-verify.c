@@ -7,7 +7,10 @@
 #include <json-c/json.h>
 #include <locale.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "formats/content-digest.h"
 #include "formats/pdf-verify.h"
 #include "hex.h"
@@ -17,6 +20,7 @@
 #include "openssl-util.h"
 #include "policy/signature-check.h"
 #include "string-util.h"
+#include "utf8.h"
 
 /* Vietnam time (UTC+7, no daylight saving), the regulation's reference. */
 static void format_vn_time(time_t t, char buf[static 64]) {
@@ -566,14 +570,21 @@ static int file_sha256_hex(int fd, char hex[static 65]) {
         return 0;
 }
 
+/* A file name as --json writes it: UTF-8 whatever the name, a byte of a legacy code page as \xNN and a
+ * backslash doubled (utf8_escape(), as the agent names a document), so that every JSON reader takes it. */
+static json_object *json_file_name(const char *name) {
+        _cleanup_free_ char *e = utf8_escape(name);
+        return e ? json_object_new_string(e) : NULL;
+}
+
 /* The --json of a file whose signatures cannot be checked at all: the file, what identifies it (key: value),
  * why (error), not valid and no signatures, the same fields as a verified file's. */
 static void
 print_json_unverifiable(const char *file, const char *key, const char *value, const char *error) {
         json_object *o = json_object_new_object();
 
-        json_object_object_add(o, "file", json_object_new_string(file));
-        json_object_object_add(o, key, json_object_new_string(value));
+        json_object_object_add(o, "file", json_file_name(file));
+        json_object_object_add(o, key, json_file_name(value));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
         json_object_object_add(o, "error", json_object_new_string(error));
         json_object_object_add(o, "signatures", json_object_new_array());
@@ -582,10 +593,72 @@ print_json_unverifiable(const char *file, const char *key, const char *value, co
         json_object_put(o);
 }
 
+/* The --html report, written to a temporary file beside REPORT and renamed over it only once it is whole: an
+ * earlier report is replaced whole or kept as it was (a full disk, an error while verifying). A REPORT that
+ * exists and is not a regular file (a FIFO, /dev/stdout, /dev/null) is written into instead: a rename would
+ * replace it. */
+typedef struct HtmlReport {
+        FILE *f;
+        char *target; /* the file replaced: what REPORT points to when it exists */
+        char *tmp;    /* removed unless committed; NULL when writing into REPORT itself */
+} HtmlReport;
+
+static void html_report_done(HtmlReport *h) {
+        if (h->tmp)
+                (void) unlink(h->tmp);
+        free(h->tmp);
+        free(h->target);
+        if (h->f)
+                (void) fclose(h->f);
+}
+
+static int html_report_open(HtmlReport *h, const char *path) {
+        mode_t um = umask(0);
+        struct stat st;
+        int fd;
+
+        (void) umask(um);
+        if (stat(path, &st) >= 0 && !S_ISREG(st.st_mode)) {
+                h->f = fopen(path, "we");
+                return h->f ? 0 : -errno;
+        }
+        h->target = realpath(path, NULL);
+        if (!h->target && !(h->target = strdup(path)))
+                return -ENOMEM;
+        fd = tmpfile_beside(h->target, 0666 & ~um, &h->tmp);
+        if (fd < 0)
+                return fd;
+        h->f = fdopen(fd, "w");
+        if (!h->f) {
+                int r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        return 0;
+}
+
+/* Writes what is buffered, makes it durable and renames it over the report. */
+static int html_report_commit(HtmlReport *h) {
+        int r;
+
+        if (fflush(h->f) != 0)
+                return -errno;
+        if (ferror(h->f))
+                return -EIO;
+        if (!h->tmp)
+                return 0;
+        r = tmpfile_commit(fileno(h->f), h->tmp, h->target);
+        if (r < 0)
+                return r;
+        h->tmp = mfree(h->tmp);
+        return 0;
+}
+
 static int verify_pdf(const char *file, int fd, const char *policy_path, bool json, const char *html_path) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = NULL;
         _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_fclose_ FILE *html = NULL;
+        _cleanup_(html_report_done) HtmlReport report = {};
+        FILE *html = NULL;
         PdfOutput out = { .file = file, .json = json };
         char hex[65];
         int r;
@@ -626,12 +699,12 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         if (r != KYSOCTL_EXIT_OK)
                 return r;
         if (html_path) {
-                html = fopen(html_path, "we");
-                if (!html) {
-                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                r = html_report_open(&report, html_path);
+                if (r < 0) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(-r));
                         return KYSOCTL_EXIT_USAGE;
                 }
-                out.html = html;
+                out.html = html = report.f;
                 fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>", html);
                 fputs_html(html, _("Signature verification report"));
                 fputs("</title><style>body{font-family:serif;margin:2cm}table{border-collapse:collapse;width:100%}"
@@ -661,7 +734,7 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
         bool all = out.n_checked > 0 && out.n_valid == out.n_checked;
         if (json) {
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "file", json_object_new_string(file));
+                json_object_object_add(o, "file", json_file_name(file));
                 json_object_object_add(o, "sha256", json_object_new_string(hex));
                 json_object_object_add(o, "revisions", json_object_new_int((int) res->n_revisions));
                 json_object_object_add(o, "dss", json_object_new_boolean(res->has_dss));
@@ -683,8 +756,9 @@ static int verify_pdf(const char *file, int fd, const char *policy_path, bool js
                         html, all ? _("Conclusion: every signature is valid.")
                                   : _("Conclusion: NOT every signature is valid."));
                 fputs("</h2>\n</body></html>\n", html);
-                if (fflush(html) != 0 || ferror(html)) {
-                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(errno));
+                r = html_report_commit(&report);
+                if (r < 0) {
+                        kysoctl_error("verify", _("Cannot write %s: %s\n"), html_path, strerror(-r));
                         return KYSOCTL_EXIT_INTERNAL;
                 }
         }
@@ -739,15 +813,22 @@ int verb_verify(int argc, char **argv) {
                                 return r;
                 }
         if (optind >= argc || argc - optind > 2) {
+                if (optind >= argc)
+                        kysoctl_error("verify", _("give the FILE to verify.\n"));
+                else
+                        kysoctl_error(
+                                "verify",
+                                _("unexpected argument '%s': give FILE and at most one SIGNATURE.p7s.\n"),
+                                argv[optind + 2]);
                 help();
                 return KYSOCTL_EXIT_USAGE;
         }
         const char *file = argv[optind];
         _cleanup_free_ char *sigpath = NULL;
 
-        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = kysoctl_open_input(file);
         if (fd < 0) {
-                kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(errno));
+                kysoctl_error("verify", _("Cannot open %s: %s\n"), file, strerror(-fd));
                 return KYSOCTL_EXIT_USAGE;
         }
         bool pdf = argc - optind == 1 && looks_like_pdf(file, fd);
@@ -756,6 +837,18 @@ int verb_verify(int argc, char **argv) {
                 return KYSOCTL_EXIT_USAGE;
         }
         if (html_path) {
+                struct stat a, b;
+
+                /* The report written over the document verified would destroy it (also through a link). */
+                if (stat(html_path, &a) >= 0 && fstat(fd, &b) >= 0 && a.st_dev == b.st_dev &&
+                    a.st_ino == b.st_ino) {
+                        kysoctl_error(
+                                "verify",
+                                _("--html %s is the document verified; nothing was written. Name another file "
+                                  "for the report.\n"),
+                                html_path);
+                        return KYSOCTL_EXIT_USAGE;
+                }
                 /* The report is for Vietnamese auditors whatever the terminal's language. */
                 setenv("LANGUAGE", "vi", 1);
                 if (!i18n_is_vietnamese())
@@ -773,9 +866,17 @@ int verb_verify(int argc, char **argv) {
         }
 
         /* A missing input is the command line's mistake, whatever the policy. */
-        _cleanup_close_ int sfd = open(sigpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int sfd = kysoctl_open_input(sigpath);
         if (sfd < 0) {
-                kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(errno));
+                kysoctl_error("verify", _("Cannot open the signature %s: %s\n"), sigpath, strerror(-sfd));
+                /* The signature given alone, as FILE: the document it signs comes first. */
+                size_t l = strlen(file);
+                if (sfd == -ENOENT && argc - optind == 1 && l > 4 && strcasecmp(file + l - 4, ".p7s") == 0)
+                        kysoctl_error(
+                                "verify",
+                                _("%s looks like a signature: name the signed document first (kysoctl verify "
+                                  "DOCUMENT %s).\n"),
+                                file, file);
                 return KYSOCTL_EXIT_USAGE;
         }
         _cleanup_(policy_freep) Policy *p = NULL;
@@ -851,8 +952,8 @@ int verb_verify(int argc, char **argv) {
                 char hex[65];
                 hex_encode(res->content_sha256, sizeof res->content_sha256, hex);
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "file", json_object_new_string(file));
-                json_object_object_add(o, "signature_file", json_object_new_string(sigpath));
+                json_object_object_add(o, "file", json_file_name(file));
+                json_object_object_add(o, "signature_file", json_file_name(sigpath));
                 json_object_object_add(o, "content_sha256", json_object_new_string(hex));
                 json_object_object_add(o, "valid", json_object_new_boolean(all));
                 json_object_object_add(o, "signatures", out.array);

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dbus/dbus.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "i18n.h"
@@ -63,6 +69,81 @@ bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exi
         return true;
 }
 
+int kysoctl_open_input(const char *path) {
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) >= 0 && S_ISDIR(st.st_mode)) {
+                safe_close(fd);
+                return -EISDIR;
+        }
+        return fd;
+}
+
+int kysoctl_agent_unreachable(const char *verb, int r, const char *detail) {
+        switch (r) {
+        case -ENOTCONN:
+                fprintf(stderr,
+                        _("kysoctl %s: there is no D-Bus session bus (%s). Run kysoctl inside your desktop session, or set DBUS_SESSION_BUS_ADDRESS.\n"),
+                        verb, strna(detail));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ESRCH:
+                fprintf(stderr,
+                        _("kysoctl %s: the kyso agent is not running and could not be started (%s). Start it with 'systemctl --user start kysod', or install kysod's D-Bus activation file (org.kyso.Agent1.service), then try again.\n"),
+                        verb, strna(detail));
+                return KYSOCTL_EXIT_INTERNAL;
+        case -ETIMEDOUT:
+                fprintf(stderr,
+                        _("kysoctl %s: the kyso agent did not answer in time. Check its log (journalctl --user -u kysod) and try again.\n"),
+                        verb);
+                return KYSOCTL_EXIT_INTERNAL;
+        default:
+                return -1;
+        }
+}
+
+int kysoctl_agent_error(const char *verb, const char *name, const char *message) {
+        /* The D-Bus errors kyso_agent_call() tells apart. */
+        static const struct {
+                const char *name;
+                int r;
+        } table[] = {
+                { DBUS_ERROR_SERVICE_UNKNOWN, -ESRCH }, { DBUS_ERROR_NAME_HAS_NO_OWNER, -ESRCH },
+                { DBUS_ERROR_NO_REPLY, -ETIMEDOUT },    { DBUS_ERROR_TIMEOUT, -ETIMEDOUT },
+                { DBUS_ERROR_DISCONNECTED, -ENOTCONN }, { DBUS_ERROR_NO_SERVER, -ENOTCONN },
+        };
+
+        if (startswith(strempty(name), "org.freedesktop.DBus.Error.Spawn."))
+                return kysoctl_agent_unreachable(verb, -ESRCH, message);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq_ptr(name, table[i].name))
+                        return kysoctl_agent_unreachable(verb, table[i].r, message);
+        return -1;
+}
+
+/* What a verb printed reaches its reader: a full disk or a closed pipe at standard output is said, and
+ * a verb that succeeded then fails (its list or report is lost); a refusal keeps its own code. A verb that
+ * failed (3) has said why already, maybe this very error (kysoctl audit checks its own output). */
+static int check_stdout(const char *verb, int exit_code) {
+        int r = 0;
+
+        if (exit_code == KYSOCTL_EXIT_INTERNAL)
+                return exit_code;
+        if (fflush(stdout) != 0)
+                r = errno;
+        else if (ferror(stdout))
+                r = EIO;
+        if (r == 0)
+                return exit_code;
+        fprintf(stderr, "kysoctl%s%s: ", verb ? " " : "", strempty(verb));
+        fprintf(stderr,
+                _("cannot write the output: %s. Check the disk space, or where the output is sent.\n"),
+                strerror(r));
+        return exit_code == KYSOCTL_EXIT_OK ? KYSOCTL_EXIT_INTERNAL : exit_code;
+}
+
 static void help(void) {
         printf(_("Usage: kysoctl [--version] [--help] COMMAND [ARGS...]\n\n"
                  "Command line of kyso, the eToken signing agent.\n\nCommands:\n"));
@@ -80,10 +161,10 @@ int main(int argc, char **argv) {
 
         int exit_code;
         if (kysoctl_help_wanted(argc, argv, help, &exit_code))
-                return exit_code;
+                return check_stdout(NULL, exit_code);
         if (streq(argv[1], "--version")) {
                 printf("kysoctl %s\n", PACKAGE_VERSION);
-                return KYSOCTL_EXIT_OK;
+                return check_stdout(NULL, KYSOCTL_EXIT_OK);
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(argv[1], verbs[i].name)) {
@@ -91,13 +172,16 @@ int main(int argc, char **argv) {
 
                         /* getopt names argv[0] in its messages ("unrecognized option"): make it the
                          * command the person typed, not the bare verb. */
-                        if (asprintf(&name, "kysoctl %s", verbs[i].name) >= 0) {
+                        if (asprintf(&name, "kysoctl %s", verbs[i].name) < 0)
+                                name = NULL;
+                        else {
                                 argv[1] = name;
                                 /* What the libraries log (the policy's warnings...) names the command
                                  * too. */
                                 log_setup(name, LOG_TARGET_STDERR);
                         }
-                        return verbs[i].run(argc - 1, argv + 1);
+                        exit_code = verbs[i].run(argc - 1, argv + 1);
+                        return check_stdout(verbs[i].name, exit_code);
                 }
 
         fprintf(stderr, _("kysoctl: unknown command '%s'. Run 'kysoctl --help' for the list.\n"), argv[1]);

@@ -31,6 +31,17 @@ int kysoctl_shared_option(int c, void (*help)(void));
  * shown, *ret_exit = KYSOCTL_EXIT_USAGE) or asks for help (HELP shown, *ret_exit = KYSOCTL_EXIT_OK). */
 bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exit);
 
+/* Opens a file the command reads (a document, a signature): its fd, or a negative errno. A folder opens, but
+ * is no such file: -EISDIR, found before anything is done, as a missing file is. */
+int kysoctl_open_input(const char *path);
+
+/* Says, with what to do, that the agent could not be asked: r as kyso_agent_call() gives it (-ENOTCONN no
+ * session bus, -ESRCH not running and not startable, -ETIMEDOUT no answer in time). Returns
+ * KYSOCTL_EXIT_INTERNAL, or -1 for another r (nothing said). */
+int kysoctl_agent_unreachable(const char *verb, int r, const char *detail);
+/* The same for the D-Bus error (name, message) of a call the verb made to the agent itself (sign). */
+int kysoctl_agent_error(const char *verb, const char *name, const char *message);
+
 int verb_tokens(int argc, char **argv);
 int verb_certs(int argc, char **argv);
 int verb_sign(int argc, char **argv);

@@ -3,7 +3,8 @@
 # A stand-in for kysod on a private bus, for kysoctl's side of the signing protocol: Sign answers with the
 # request's path (from handle_token) and emits that request's Response at once, BEFORE the method's reply,
 # as a fast agent may when the reply and the signal cross. A client that subscribed with handle_token must
-# still get it. Response: code 2, error PolicyDenied, message "fake agent: refused".
+# still get it. Response: code 2, error PolicyDenied, message "fake agent: refused". GetCertificates lists two
+# usable personal certificates.
 import os
 import sys
 
@@ -16,7 +17,22 @@ import fake_service  # noqa: E402
 IFACE = "org.kyso.Agent1"
 
 
+def certificate(obj, name):
+    return dbus.Dictionary({
+        "uri": dbus.String("pkcs11:token=t;object=%s;type=cert" % obj),
+        "kind": dbus.String("personal"), "status": dbus.String("valid"),
+        "subject": dbus.String("CN=%s,O=UBND phường Uông Bí" % name),
+        "has-private-key": dbus.Boolean(True), "usable-for-signing": dbus.Boolean(True),
+        "reason": dbus.String("")}, signature="sv")
+
+
 class Agent(dbus.service.Object):
+    # Two usable personal certificates: kysoctl sign without --cert lists them and refuses.
+    @dbus.service.method(IFACE, in_signature="a{sv}", out_signature="aa{sv}")
+    def GetCertificates(self, options):
+        return dbus.Array([certificate("an", "Nguyễn Văn An"), certificate("binh", "Trần Thị Bình")],
+                          signature="a{sv}")
+
     @dbus.service.method(IFACE, in_signature="hhssa{sv}", out_signature="o", sender_keyword="sender")
     def Sign(self, doc, out, cert, role, options, sender=None):
         token = str(options.get("handle_token", "t"))

@@ -26,6 +26,11 @@ check "sign --batch: a missing input is a usage error" 2 "^kysoctl sign: cannot 
 check "sign: a missing leader's signature file is a usage error" 2 "^kysoctl sign: cannot open $T/none.p7s" \
         sign --role issue --cert pkcs11:x --existing-signature "$T/none.p7s" "$T/qd.txt" -o "$T/out.p7s"
 check "verify: a missing input is a usage error" 2 "^kysoctl verify: Cannot open $T/none.txt" verify "$T/none.txt"
+echo "not a signature" >"$T/qd.txt.p7s"
+check "verify of a signature alone: says to name the document first" 2 \
+        "^kysoctl verify: $T/qd\.txt\.p7s looks like a signature: name the signed document first \(kysoctl verify DOCUMENT $T/qd\.txt\.p7s\)" \
+        verify "$T/qd.txt.p7s"
+rm "$T/qd.txt.p7s"
 check "verify: a missing signature file is a usage error" 2 "^kysoctl verify: Cannot open the signature" \
         verify "$T/qd.txt" "$T/none.p7s"
 printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
@@ -33,6 +38,70 @@ printf '%%PDF-1.4\n%%EOF\n' >"$T/doc.pdf"
 check "sign: a PDF goes to the agent like any document: 3 without a bus" 3 "^kysoctl sign: cannot reach the session bus" \
         sign --role approve --cert pkcs11:x "$T/doc.pdf" -o "$T/out.pdf"
 check "verify: a PDF (not supported yet) is refused alike: 1" 1 "^kysoctl verify: .*PDF" verify "$T/doc.pdf"
+# An output that cannot be made is the command line's mistake, found before the agent is asked: a folder
+# would be found only once the document is signed (its signature then lost), a missing folder is said with
+# what to do.
+mkdir "$T/adir"
+check "sign: an output that is a folder is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: the output $T/adir is a folder; nothing was signed\. Give the signature's file name" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/adir"
+expect_eq "  ... and nothing is written beside it" "" "$(find "$T" -maxdepth 1 -name 'adir.*' -printf '%f ')"
+# An output that is not a regular file is never replaced: as root, /dev/null itself was renamed over with the
+# signature (a regular file, for everybody), and a FIFO or a socket the same.
+mkfifo "$T/fifo"
+check "sign: an output that is a FIFO is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: the output $T/fifo is not a regular file; nothing was signed\." \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/fifo"
+check "sign: /dev/null as the output: the same" 2 "^kysoctl sign: the output /dev/null is not a regular file" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/null
+expect "  ... /dev/null is still the device" test -c /dev/null
+# /dev/stdout on a pipe names no file realpath() can resolve (pipe:[N]): the symbolic link itself was renamed
+# over.
+expect_exit "sign: /dev/stdout on a pipe as the output: the same" 2 \
+        "^kysoctl sign: the output /dev/stdout is not a regular file" \
+        "$KYSOCTL" sign --role approve --cert pkcs11:x "$T/qd.txt" -o /dev/stdout
+# The image drawn is read to sign, as the document is: an output that is it would replace the person's
+# signature image with the signature.
+echo "ảnh" >"$T/chu-ky.png"
+check "sign: an output that is the --image is refused before any bus call" 2 \
+        "^kysoctl sign: the output $T/chu-ky\.png is the same file as $T/chu-ky\.png, which is read to sign; nothing was signed" \
+        sign --role approve --cert pkcs11:x --image "$T/chu-ky.png" "$T/doc.pdf" -o "$T/chu-ky.png"
+check "sign: an output in a missing folder is a usage error that says what to do" 2 \
+        "^kysoctl sign: cannot create $T/none/out\.p7s: No such file or directory; nothing was signed\. Check" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/none/out.p7s"
+# A folder named as a document or a signature cannot be opened as one: a usage error, as a missing file is.
+check "sign: a folder as the document is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: cannot open $T/adir: Is a directory" sign --role approve --cert pkcs11:x "$T/adir" -o "$T/out.p7s"
+check "sign: a folder as the leader's signature is a usage error" 2 "^kysoctl sign: cannot open $T/adir: Is a directory" \
+        sign --role issue --cert pkcs11:x --existing-signature "$T/adir" "$T/qd.txt" -o "$T/out.p7s"
+check "verify: a folder as the document is a usage error" 2 "^kysoctl verify: Cannot open $T/adir: Is a directory" \
+        verify "$T/adir" "$T/qd.txt"
+check "verify: a folder as the signature is a usage error" 2 \
+        "^kysoctl verify: Cannot open the signature $T/adir: Is a directory" verify "$T/qd.txt" "$T/adir"
+check "certs --all --register naming a missing file: a usage error" 2 \
+        "^kysoctl certs: cannot read the certificate register $T/none\.json: No such file or directory" \
+        certs --all --register "$T/none.json"
+check "certs --export --log naming a missing file: a usage error" 2 \
+        "^kysoctl certs: cannot read the audit log $T/none\.jsonl: No such file or directory" \
+        certs --export csv --log "$T/none.jsonl"
+check "certs --export --log naming a file that is not an audit log: said, not an empty register" 3 \
+        "^kysoctl certs: cannot read the audit log $T/qd\.txt: not an audit log" certs --export csv --log "$T/qd.txt"
+# A full disk is no mistake of the command line: exit 3, and the message says to free space (root only: a
+# tmpfs whose inodes are all used, where the temporary output cannot be made).
+mkdir "$T/full"
+if mount -t tmpfs -o size=64k,nr_inodes=2 tmpfs "$T/full" 2>/dev/null; then
+        trap 'umount "$T/full" 2>/dev/null; rm -rf -- "$T"' EXIT
+        touch "$T/full/a" "$T/full/b" 2>/dev/null
+        check "sign: an output on a full disk: exit 3, with what to do" 3 \
+                "^kysoctl sign: cannot create $T/full/out\.p7s: No space left on device; nothing was signed\. Free some space" \
+                sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/full/out.p7s"
+        umount "$T/full"
+else
+        ok "sign: an output on a full disk: exit 3, with what to do # SKIP cannot mount a tmpfs (not root)"
+fi
+check "sign: an unknown --level is a usage error, found before any bus call" 2 \
+        "^kysoctl sign: --level is B-B, B-T or B-LT, not 'B-X'\.$" \
+        sign --role approve --cert pkcs11:x --level B-X "$T/qd.txt" -o "$T/out.p7s"
 check "sign: an unknown role is found by kysoctl, before any bus call" 2 \
         "^kysoctl sign: unknown role 'boss'\. The roles are approve, issue, copy, appendix and personal\.$" \
         sign --role boss --cert pkcs11:x "$T/qd.txt" -o "$T/out.p7s"
@@ -56,6 +125,15 @@ check "audit report --policy naming a missing file: the same" 2 \
         audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
 KYSO_POLICY=$T/none.conf check "trust list with a missing policy: its problem named after the command" 1 \
         "^kysoctl trust: $T/none\.conf: no policy file here" trust list
+# A command line that is wrong is said on stderr, what was wrong, not only the help shown.
+check "verify without FILE: said" 2 "^kysoctl verify: give the FILE to verify" verify
+check "verify with three files: said" 2 "^kysoctl verify: unexpected argument '$T/c'" verify "$T/a" "$T/b" "$T/c"
+check "trust without a command: said" 2 "^kysoctl trust: give a command: list, add FILE or remove FINGERPRINT" trust
+check "trust with an unknown command: said" 2 "^kysoctl trust: unknown command 'show'" trust show
+check "trust add without FILE: said" 2 "^kysoctl trust: wrong arguments for 'add'" trust add
+check "policy without a command: said" 2 "^kysoctl policy: give the command: check" policy
+check "policy with an unknown command: said" 2 "^kysoctl policy: unknown command 'frob'" policy frob
+check "policy check with two files: said" 2 "^kysoctl policy: unexpected argument '$T/b'" policy check "$T/a" "$T/b"
 check "an unknown command is a usage error" 2 "^kysoctl: unknown command 'frob'" frob
 check "tokens without a bus: an internal error, named after the command" 3 "^kysoctl tokens: " tokens
 check "certs without a bus: an internal error, named after the command" 3 "^kysoctl certs: " certs

@@ -28,4 +28,11 @@ for i in 1 2 3; do
         expect_match "run $i: ... with the agent's words" "fake agent: refused" "$out"
 done
 expect "nothing written" test ! -s "$T/out.p7s"
+
+# Without --cert, two usable certificates: listed, refused (exit 1), every line naming the command but the
+# indented list under the message (kysoctl(1); test-sign.sh reads the list's lines as "  pkcs11:...").
+out=$(timeout 20 "$KYSOCTL" sign --role approve "$T/qd.txt" -o "$T/out.p7s" 2>&1)
+expect_eq "two usable certificates without --cert: refused (exit 1)" 1 "$?"
+expect_match "  ... both listed" "object=an;.*object=binh;" "$(tr '\n' ' ' <<<"$out")"
+expect_eq "  ... every line names the command" "" "$(grep -v -e '^kysoctl sign: ' -e '^  ' <<<"$out")"
 tap_done
