@@ -741,14 +741,14 @@ static int verb_report(int argc, char **argv) {
                 kysoctl_error(
                         "audit report",
                         _("Cannot read the policy %s (%s). Check it with 'kysoctl policy check'.\n"), pp,
-                        r == -EINVAL ? _("it is invalid") : strerror(-r));
+                        kysoctl_policy_failure(pp, r));
                 return KYSOCTL_EXIT_USAGE;
         }
         if (r < 0 && r != -ENOENT)
                 kysoctl_error(
                         "audit report",
                         _("Warning: the policy %s cannot be read (%s); its [report] section is not used.\n"),
-                        pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+                        pp, kysoctl_policy_failure(pp, r));
         if (policy) {
                 org = org ?: policy->report_organization;
                 place = place ?: policy->report_place;

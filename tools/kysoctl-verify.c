@@ -544,7 +544,7 @@ static int load_policy(const char *policy_path, Policy **ret) {
         kysoctl_error(
                 "verify",
                 _("Cannot verify: the policy %s cannot be used (%s). Check it with 'kysoctl policy check'.\n"),
-                pp, r == -EINVAL ? _("it is invalid") : strerror(-r));
+                pp, kysoctl_policy_failure(pp, r));
         return policy_path ? KYSOCTL_EXIT_USAGE : KYSOCTL_EXIT_INTERNAL;
 }
 

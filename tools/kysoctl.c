@@ -82,6 +82,12 @@ int kysoctl_open_input(const char *path) {
         return fd;
 }
 
+const char *kysoctl_policy_failure(const char *path, int r) {
+        if (r == -EINVAL && access(path, F_OK) < 0 && errno == ENOENT)
+                return _("there is no such file");
+        return r == -EINVAL ? _("it is invalid") : strerror(-r);
+}
+
 int kysoctl_agent_unreachable(const char *verb, int r, const char *detail) {
         switch (r) {
         case -ENOTCONN:

@@ -35,6 +35,10 @@ bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exi
  * is no such file: -EISDIR, found before anything is done, as a missing file is. */
 int kysoctl_open_input(const char *path);
 
+/* Why the policy at path could not be loaded, r as policy_load() gives it, for "cannot be used (%s)": a file
+ * that is not there is said to be missing, not invalid (policy_load() gives -EINVAL for both). */
+const char *kysoctl_policy_failure(const char *path, int r);
+
 /* Says, with what to do, that the agent could not be asked: r as kyso_agent_call() gives it (-ENOTCONN no
  * session bus, -ESRCH not running and not startable, -ETIMEDOUT no answer in time). Returns
  * KYSOCTL_EXIT_INTERNAL, or -1 for another r (nothing said). */

@@ -125,6 +125,10 @@ check "audit report --policy naming a missing file: the same" 2 \
         audit report --month 2026-11 --policy "$T/none.conf" --log "$T/none.jsonl"
 KYSO_POLICY=$T/none.conf check "trust list with a missing policy: its problem named after the command" 1 \
         "^kysoctl trust: $T/none\.conf: no policy file here" trust list
+# The default policy missing: said as missing, not as "invalid" (the file is not there to be checked).
+KYSO_POLICY=$T/none.conf check "verify with the default policy missing: said to be missing" 3 \
+        "^kysoctl verify: Cannot verify: the policy $T/none\.conf cannot be used \(there is no such file\)\." \
+        verify "$T/qd.txt" "$T/qd.txt"
 # A command line that is wrong is said on stderr, what was wrong, not only the help shown.
 check "verify without FILE: said" 2 "^kysoctl verify: give the FILE to verify" verify
 check "verify with three files: said" 2 "^kysoctl verify: unexpected argument '$T/c'" verify "$T/a" "$T/b" "$T/c"
