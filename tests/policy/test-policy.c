@@ -559,6 +559,41 @@ static void test_classification(void **state) {
         assert_string_equal(f, "duong ho chi minh, ung");
 }
 
+/* Markings copied from a word processor carry its spaces and marks: a non-breaking space (U+00A0) or a
+ * zero-width space between the words, a soft hyphen or a word joiner inside one, full-width letters. They
+ * must not let a classified document through. */
+static void test_classification_unicode(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+
+        const char *yes[] = {
+                "Tối\u00a0mật",       /* no-break space */
+                "Tuyệt\u202fmật",     /* narrow no-break space */
+                "Tối\u2003mật",       /* em space */
+                "Tối\u3000mật",       /* ideographic space */
+                "Tối\u200bmật",       /* zero-width space */
+                "Độ mật:\u00a0Mật",   /* "Độ mật: Mật" as Word writes it */
+                "Tối\u2013mật",       /* en dash */
+                "M\u00adật",          /* soft hyphen inside the word */
+                "Mậ\u2060t",          /* word joiner */
+                "\ufeffMật",          /* a byte-order mark in front */
+                "\uff2d\uff21\uff34", /* full-width MAT */
+                "\uff2dật",           /* full-width M */
+        };
+        const char *no[] = {
+                "Matxc\u01a1va", "Th\u01b0\u1eddng\u00a0Kh\u1ea9n",
+                "\uff2d\uff21\uff34\uff38", /* full-width MATX */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (!policy_is_classified(p, yes[i]))
+                        fail_msg("'%s' should be classified", yes[i]);
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (policy_is_classified(p, no[i]))
+                        fail_msg("'%s' should not be classified", no[i]);
+}
+
 /* Each owner frees once; the policy lives until the last (ASan sees a use after free or a leak otherwise).
  */
 static void test_ref(void **state) {
@@ -587,6 +622,7 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check),
                 cmocka_unit_test(test_classification),
+                cmocka_unit_test(test_classification_unicode),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
                 cmocka_unit_test(test_signature_place),
