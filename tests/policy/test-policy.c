@@ -594,6 +594,25 @@ static void test_classification_unicode(void **state) {
                         fail_msg("'%s' should not be classified", no[i]);
 }
 
+/* A policy saved in another encoding (Windows-1258, Latin-1) would match nothing: a classification word
+ * never refused, a seal organisation never found. Each such line is an error that says so; a byte-order
+ * mark at the start (Notepad) is not one. */
+static void test_encoding(void **state) {
+        clear_dropins();
+        expect_error(
+                "[classification]\nrefuse = H\xf2" "an ch\xea\n", 4,
+                "is not UTF-8 text: save the file as UTF-8");
+        /* A line with an error of its own says that one, the value escaped for the journal. */
+        expect_error("[report]\nplace = U\xf4ng B\xed\n", 4, "bad value 'U\\xf4ng B\\xed' for place");
+
+        _cleanup_(policy_freep) Policy *p = policy_new_defaults();
+        _cleanup_strv_free_ char **errs = NULL;
+        const char bom[] = "\xef\xbb\xbf# policy\n[expiry]\nwarning-days = 30\n";
+        assert_int_equal(policy_parse_buffer(p, "buf", bom, sizeof bom - 1, 0, &errs), 0);
+        assert_null(errs);
+        assert_int_equal(p->expiry_warning_days, 30);
+}
+
 /* Each owner frees once; the policy lives until the last (ASan sees a use after free or a leak otherwise).
  */
 static void test_ref(void **state) {
@@ -623,6 +642,7 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_owner_check),
                 cmocka_unit_test(test_classification),
                 cmocka_unit_test(test_classification_unicode),
+                cmocka_unit_test(test_encoding),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
                 cmocka_unit_test(test_signature_place),
