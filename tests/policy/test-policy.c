@@ -600,8 +600,9 @@ static void test_classification_unicode(void **state) {
 static void test_encoding(void **state) {
         clear_dropins();
         expect_error(
-                "[classification]\nrefuse = H\xf2" "an ch\xea\n", 4,
-                "is not UTF-8 text: save the file as UTF-8");
+                "[classification]\nrefuse = H\xf2"
+                "an ch\xea\n",
+                4, "is not UTF-8 text: save the file as UTF-8");
         /* A line with an error of its own says that one, the value escaped for the journal. */
         expect_error("[report]\nplace = U\xf4ng B\xed\n", 4, "bad value 'U\\xf4ng B\\xed' for place");
 
@@ -611,6 +612,19 @@ static void test_encoding(void **state) {
         assert_int_equal(policy_parse_buffer(p, "buf", bom, sizeof bom - 1, 0, &errs), 0);
         assert_null(errs);
         assert_int_equal(p->expiry_warning_days, 30);
+}
+
+/* The administrator who names a person's certificate as a root reads that person's name, not
+ * "Nguy\xE1\xBB\x85n" (X509_NAME_oneline() escapes every byte above 0x7f). */
+static void test_not_ca_named_in_utf8(void **state) {
+        _cleanup_free_ char *path = NULL, *body = NULL;
+        X509 *leaf = make_cert(false, "Nguyễn Văn An", NULL);
+        clear_dropins();
+        assert_true(asprintf(&path, "%s/vi-leaf.pem", tmpdir) > 0);
+        write_pem(path, leaf);
+        X509_free(leaf);
+        assert_true(asprintf(&body, "[trust]\nroot = %s\n", path) > 0);
+        expect_error(body, 4, "certificate Nguyễn Văn An is not a CA certificate");
 }
 
 /* Each owner frees once; the policy lives until the last (ASan sees a use after free or a leak otherwise).
@@ -643,6 +657,7 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_classification),
                 cmocka_unit_test(test_classification_unicode),
                 cmocka_unit_test(test_encoding),
+                cmocka_unit_test(test_not_ca_named_in_utf8),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
                 cmocka_unit_test(test_signature_place),
