@@ -435,7 +435,8 @@ static int collect_arm(SignRequest *r) {
 }
 
 /* Takes n documents with their outputs (and existing signatures, when existing) into r, named label (the
- * app's name for a single document) or by their files. */
+ * app's name for a single document) or by their files: an empty label would leave the prompt and the record
+ * without a name. */
 static int
 request_take_documents(SignRequest *r, int *docs, int *outs, int *existing, size_t n, const char *label) {
         SignDoc *v = reallocarray(r->docs, r->n_docs + n, sizeof *v);
@@ -570,8 +571,8 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
                 goto out;
         }
         if (request_take_documents(
-                    r, docs, outs, n_existing > 0 ? existing : NULL, n_docs, n_docs == 1 ? r->label : NULL) <
-            0)
+                    r, docs, outs, n_existing > 0 ? existing : NULL, n_docs,
+                    n_docs == 1 && !isempty(r->label) ? r->label : NULL) < 0)
                 goto oom;
         caller_credentials(r, caller_pid);
 
