@@ -478,9 +478,13 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
                         return r;
         }
 
-        r = policy_finish(p, &errors);
-        if (r < 0)
-                return r;
+        /* A main file refused unread has its one problem said already: the checks of the whole policy ("no
+         * trusted root") would only send the administrator after what is there. */
+        if (p->files && streq(p->files[0], path)) {
+                r = policy_finish(p, &errors);
+                if (r < 0)
+                        return r;
+        }
         r = policy_digest(p);
         if (r < 0)
                 return r;

@@ -521,6 +521,29 @@ static void test_owner_check(void **state) {
         assert_int_equal(chmod(dropin_dir, 0755), 0);
 }
 
+/* A main file that is refused unread (its owner or mode, or not a file) has one problem, said once: the
+ * checks of the whole policy ("no trusted root", under the made-up name "policy") would send the
+ * administrator after roots that are there. */
+static void test_unread_main_file_one_error(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL, **errors2 = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL;
+
+        clear_dropins();
+        assert_true(asprintf(&text, "[trust]\nroot = %s\n", root_path) > 0);
+        write_text(conf_path, text);
+        assert_int_equal(chmod(conf_path, 0666), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+        assert_int_equal(chmod(conf_path, 0644), 0);
+        if (strv_length(errors) != 1)
+                fail_msg("%zu errors, the second: %s", strv_length(errors), errors[1]);
+
+        assert_true(asprintf(&dir, "%s/policy.d", tmpdir) > 0);
+        assert_int_equal(policy_load(dir, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors2), -EINVAL);
+        if (strv_length(errors2) != 1)
+                fail_msg("%zu errors, the second: %s", strv_length(errors2), errors2[1]);
+}
+
 static void test_classification(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -654,6 +677,7 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_report_section),
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check),
+                cmocka_unit_test(test_unread_main_file_one_error),
                 cmocka_unit_test(test_classification),
                 cmocka_unit_test(test_classification_unicode),
                 cmocka_unit_test(test_encoding),
