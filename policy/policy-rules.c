@@ -23,16 +23,9 @@ void rule_decision_done(RuleDecision *d) {
         d->params = NULL;
 }
 
+/* Not X509_NAME_oneline(): it escapes every byte of a Vietnamese name. */
 static char *name_of(X509 *x) {
-        if (!x)
-                return strdup("?");
-        char *cn = x509_subject_entry(x, NID_commonName);
-        if (cn)
-                return cn;
-        char *o = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-        char *s = strdup(o ?: "?");
-        OPENSSL_free(o);
-        return s;
+        return x ? cert_display_name(x) : strdup("?");
 }
 
 static const char *const kind_label_table[_CERT_KIND_MAX] = {
