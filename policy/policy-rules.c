@@ -377,21 +377,16 @@ static int render_document(const char *code, const char *const *params, char **r
                           "Check that the application sent the right file; to sign larger documents, ask your "
                           "administrator to raise max-document-size."),
                         param(params, "limit") ?: "?");
-        else if (
-                streq(code, REASON_DOCUMENT_STALLED) &&
-                streq_ptr(param(params, "file"), "existing_signature"))
-                r = asprintf(
-                        ret,
-                        _("The application stopped sending the leader's signature file (existing_signature): "
-                          "nothing more came for %u s, so nothing was signed. Sign again; if it happens again, "
-                          "tell whoever looks after the application."),
-                        (unsigned) strtoul(param(params, "seconds") ?: "0", NULL, 10));
         else if (streq(code, REASON_DOCUMENT_STALLED))
                 r = asprintf(
                         ret,
-                        _("The application stopped sending the document: nothing more came for %u s, so "
-                          "nothing was signed. Sign again; if it happens again, tell whoever looks after the "
-                          "application."),
+                        streq_ptr(param(params, "file"), "existing_signature")
+                                ? _("The application stopped sending the leader's signature file "
+                                    "(existing_signature): nothing more came for %u s, so nothing was signed. "
+                                    "Sign again; if it happens again, tell whoever looks after the application.")
+                                : _("The application stopped sending the document: nothing more came for %u s, "
+                                    "so nothing was signed. Sign again; if it happens again, tell whoever looks "
+                                    "after the application."),
                         (unsigned) strtoul(param(params, "seconds") ?: "0", NULL, 10));
         else
                 return -EOPNOTSUPP;

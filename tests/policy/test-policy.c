@@ -544,6 +544,17 @@ static void test_unread_main_file_one_error(void **state) {
                 fail_msg("%zu errors, the second: %s", strv_length(errors2), errors2[1]);
 }
 
+/* Each of yes is a classified marking, none of no is. */
+static void expect_classified(
+        const Policy *p, const char *const *yes, size_t n_yes, const char *const *no, size_t n_no) {
+        for (size_t i = 0; i < n_yes; i++)
+                if (!policy_is_classified(p, yes[i]))
+                        fail_msg("'%s' should be classified", yes[i]);
+        for (size_t i = 0; i < n_no; i++)
+                if (policy_is_classified(p, no[i]))
+                        fail_msg("'%s' should not be classified", no[i]);
+}
+
 static void test_classification(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -570,12 +581,7 @@ static void test_classification(void **state) {
         const char *no[] = {
                 "", "Thường", "Khẩn", "Hỏa tốc", "Matxcơva", "Mật123", "Tối", "Tuyệt", "format",
         };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (!policy_is_classified(p, yes[i]))
-                        fail_msg("'%s' should be classified", yes[i]);
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                if (policy_is_classified(p, no[i]))
-                        fail_msg("'%s' should not be classified", no[i]);
+        expect_classified(p, yes, ELEMENTSOF(yes), no, ELEMENTSOF(no));
         assert_false(policy_is_classified(p, NULL));
 
         _cleanup_free_ char *f = fold_vietnamese("Đường Hồ Chí Minh, ỨNG");
@@ -609,12 +615,7 @@ static void test_classification_unicode(void **state) {
                 "Matxc\u01a1va", "Th\u01b0\u1eddng\u00a0Kh\u1ea9n",
                 "\uff2d\uff21\uff34\uff38", /* full-width MATX */
         };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (!policy_is_classified(p, yes[i]))
-                        fail_msg("'%s' should be classified", yes[i]);
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                if (policy_is_classified(p, no[i]))
-                        fail_msg("'%s' should not be classified", no[i]);
+        expect_classified(p, yes, ELEMENTSOF(yes), no, ELEMENTSOF(no));
 }
 
 /* A policy saved in another encoding (Windows-1258, Latin-1) would match nothing: a classification word
