@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "named-field.h"
 #include "string-util.h"
+#include "utf8.h"
 
 #define CONFIG_MAX_SIZE (64 * 1024)
 
@@ -90,7 +91,17 @@ _printf_(4, 5) static int config_error(
         if (vasprintf(&what, fmt, ap) < 0)
                 what = NULL;
         va_end(ap);
-        if (!what || asprintf(ret_error, "%s:%u: %s", name, line, what) < 0)
+        if (!what)
+                return -ENOMEM;
+        /* A key or value that is not UTF-8 would reach the journal as "[blob data]": shown escaped. */
+        if (!utf8_is_valid(what)) {
+                char *e = utf8_escape(what);
+                if (!e)
+                        return -ENOMEM;
+                free(what);
+                what = e;
+        }
+        if (asprintf(ret_error, "%s:%u: %s", name, line, what) < 0)
                 return -ENOMEM;
         return -EINVAL;
 }
@@ -334,6 +345,9 @@ int agent_config_parse(AgentConfig *c, const char *text, size_t size, const char
 
         if (memchr(text, '\0', size))
                 return config_error(ret_error, name, 1, "the file contains a NUL byte");
+        /* Notepad and other editors start a UTF-8 file with a byte-order mark, invisible in a terminal. */
+        if (size >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                pos = 3;
 
         while (pos < size) {
                 size_t len = 0;

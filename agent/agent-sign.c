@@ -137,6 +137,22 @@ void agent_sign_set_policy_recorded(AgentSign *s, const char *digest) {
                 snprintf(s->policy_digest, sizeof s->policy_digest, "%s", strempty(digest));
 }
 
+void agent_sign_token_removed(AgentSign *s, const char *token_uri) {
+        if (!s || !token_uri)
+                return;
+        (void) pin_cache_forget(s->pin_cache, token_uri);
+        for (SignRequest *r = s->requests, *next; r; r = next) {
+                next = r->next;
+                if (!streq_ptr(r->token_uri, token_uri) || r->state < REQ_VALIDATING || r->state > REQ_PIN)
+                        continue;
+                I18N_LOCALE_SCOPE(r->locale);
+                log_info("Request %s: its token was removed before it signed.", r->path);
+                request_fail_all(
+                        r, DOC_FAILED, KYSO_BUS_ERROR_NO_TOKEN,
+                        _("The token was removed, so nothing was signed. Insert it and sign again."));
+        }
+}
+
 PinCache *agent_sign_get_pin_cache(AgentSign *s) {
         return s ? s->pin_cache : NULL;
 }

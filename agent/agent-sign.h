@@ -49,6 +49,11 @@ void agent_sign_set_revocation(AgentSign *s, const AgentRevocation *revocation);
 /* The policy already in the audit log (its digest): a request whose policy differs records it again. */
 void agent_sign_set_policy_recorded(AgentSign *s, const char *digest);
 
+/* The token token_uri was removed: a request for it that has not reached the token yet (its checks, its
+ * prompt open or waiting) fails at once with NoToken, and its prompt closes, rather than ask for the PIN of
+ * a token that is not there until prompt-timeout. A request at the token hears it from the token itself. */
+void agent_sign_token_removed(AgentSign *s, const char *token_uri);
+
 /* The PINs kept per token (kysod.conf pin-cache-personal, pin-cache-organization, cut to the policy's [pin]
  * max-cache). The agent forgets a token's PIN when it is removed, and all of them on lock and sleep. */
 PinCache *agent_sign_get_pin_cache(AgentSign *s);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent-options.h"
 #include "agent-verify-dbus.h"
@@ -136,6 +138,19 @@ static DBusMessage *verify_reply(const VerifyJob *j, DBusMessage *m) {
                                                "'kysoctl verify', which needs no agent.")
                                            : _("The application stopped sending the document, so it was not "
                                                "verified. Verify again."));
+        if (j->unreadable) {
+                _cleanup_free_ char *msg = NULL;
+                log_warning_errno(
+                        j->error, "Verify for %s: cannot read the document: %m",
+                        strna(dbus_message_get_sender(m)));
+                if (asprintf(
+                            &msg,
+                            _("The document could not be read (%s). Give a file open for reading, then verify "
+                              "again."),
+                            strerror(-j->error)) < 0)
+                        return NULL;
+                return kyso_bus_error_reply(m, KYSO_BUS_ERROR_BAD_DOCUMENT, msg);
+        }
         if (j->error < 0)
                 return kyso_bus_error_reply_errno(m, j->error, NULL);
         if (j->no_signature)
@@ -167,6 +182,11 @@ static DBusMessage *verify_reply(const VerifyJob *j, DBusMessage *m) {
                 return NULL;
         }
         return reply;
+}
+
+static bool fd_readable(int fd) {
+        int fl = fcntl(fd, F_GETFL);
+        return fl >= 0 && (fl & O_ACCMODE) != O_WRONLY && !(fl & O_PATH);
 }
 
 static void verify_call_done(void *data, void *userdata) {
@@ -205,6 +225,14 @@ agent_verify_method(AgentWorker *worker, const AgentConfig *config, DBusConnecti
                            : kyso_bus_error_reply_errno(m, k < 0 ? k : -EINVAL, NULL);
         }
         saved_locale = i18n_uselocale(locale);
+        /* A write-only fd would only time out after document-timeout, as if the application had stalled. */
+        if (!fd_readable(fds[0]) || !fd_readable(fds[1])) {
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return kyso_bus_error_reply(
+                        m, KYSO_BUS_ERROR_INVALID_ARGS,
+                        _("The document must be open for reading, and so must its signature (or /dev/null)."));
+        }
         /* The policy in place now, as for a signature. */
         k = policy_load(policy_tools_path(), 0, &policy, &errors);
         if (k >= 0) {

@@ -74,6 +74,9 @@ static int copy_document(VerifyJob *j, int out) {
         while ((n = client_reader_read(&j->reader, j->doc_fd, buf, VERIFY_READ_CHUNK, true)) > 0)
                 if ((k = loop_write(out, buf, (size_t) n)) < 0)
                         return k;
+        if (n < 0 && !j->reader.timed_out && !j->reader.too_large && n != -ECANCELED)
+                j->unreadable =
+                        true; /* the client's fd, not the agent: a folder, a socket never connected */
         return (int) n;
 }
 

@@ -24,6 +24,7 @@ typedef struct VerifyJob {
         int error;         /* a negative errno: no verdict (-ETIMEDOUT, -EFBIG: see reader) */
         bool no_signature; /* not a PDF, and no detached signature was given */
         bool not_cms;      /* not a PDF, and the signature given is not a detached CMS of it */
+        bool unreadable;   /* reading the client's document failed (error: why), as for a folder */
         bool is_pdf;
         PdfVerifyResult *pdf;
         uint8_t *sig;

@@ -340,8 +340,7 @@ static void manager_event(P11Manager *m, const P11ManagerEventData *ev, void *us
                 log_event(
                         LOG_INFO, MESSAGE_ID_TOKEN_REMOVED, f_uri, f_label, f_module,
                         "Token '%s' removed (%s).", strna(ev->token->label), ev->token->uri);
-                if (a->sign)
-                        (void) pin_cache_forget(agent_sign_get_pin_cache(a->sign), ev->token->uri);
+                agent_sign_token_removed(a->sign, ev->token->uri);
                 if (!a->bus)
                         return;
                 sig = dbus_message_new_signal(AGENT_OBJECT_PATH, AGENT_INTERFACE, "TokenRemoved");

@@ -122,7 +122,14 @@ int main(int argc, char **argv) {
                         r, "Refusing to start with a broken configuration: fix it (see kysod.conf(5)).");
                 return EXIT_FAILURE;
         }
-        if (!getenv("KYSO_LOG_LEVEL"))
+        /* The environment wins only with a level: an empty or mistyped one must not drop the file's. */
+        const char *env_level = getenv("KYSO_LOG_LEVEL");
+        if (!isempty(env_level) && log_level_from_string(env_level) < 0)
+                log_warning(
+                        "KYSO_LOG_LEVEL=%s is not a log level (debug, info, notice, warning, err): ignored, "
+                        "log-level of the configuration applies.",
+                        env_level);
+        if (isempty(env_level) || log_level_from_string(env_level) < 0)
                 log_set_max_level(config->log_level);
         log_debug("Configuration: %s", config->path ?: "built-in defaults");
         if (check_only) {

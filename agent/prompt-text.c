@@ -434,20 +434,28 @@ char *prompt_text_pin_locked(const char *token_label) {
         return s;
 }
 
-char *prompt_text_program_missing(const char *program) {
+char *prompt_text_program_missing(const char *program, int error) {
         _cleanup_free_ char *p = NULL;
         char *s = NULL;
+        int r;
 
         p = prompt_text_sanitize(program, 256);
         if (!p)
                 return NULL;
-        if (asprintf(
-                    &s,
-                    _("The PIN entry program “%s” was not found. Install the package “pinentry-gnome3” or "
-                      "“pinentry-tty”, or set the program in the agent's configuration."),
-                    p) < 0)
-                return NULL;
-        return s;
+        if (error == -ENOENT)
+                r = asprintf(
+                        &s,
+                        _("The PIN entry program “%s” was not found. Install the package “pinentry-gnome3” "
+                          "or “pinentry-tty”, or set the program in the agent's configuration."),
+                        p);
+        else
+                r = asprintf(
+                        &s,
+                        _("The PIN entry program “%s” cannot be run (%s): it must be an executable program, "
+                          "such as /usr/bin/pinentry. Set the right program in the agent's configuration "
+                          "(pinentry in kysod.conf)."),
+                        p, strerror(-error));
+        return r < 0 ? NULL : s;
 }
 
 char *prompt_text_app_prompter_failed(int error) {

@@ -32,7 +32,8 @@ int prompt_text_pinpad(const char *token_label, PromptText *ret);
 char *prompt_text_wrong_pin(int tries_left);           /* tries_left < 0: unknown */
 char *prompt_text_pinpad_wrong(int tries_left);        /* the request's end after a wrong PIN on a PIN pad */
 char *prompt_text_pin_locked(const char *token_label); /* Article 15 guidance */
-char *prompt_text_program_missing(const char *program); /* the pinentry program is not there */
+/* The pinentry program cannot be started: -ENOENT it is not there, else (-EACCES) it cannot be run. */
+char *prompt_text_program_missing(const char *program, int error);
 /* An application's registered prompter failed (dbus_prompter_new()'s errors: -ETIMEDOUT, -ENOTCONN, -EPROTO,
  * others). */
 char *prompt_text_app_prompter_failed(int error);

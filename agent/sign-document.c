@@ -27,7 +27,7 @@
  * (for issue, through the check of the leader's signature), at most max-document-size of it, and the policy
  * decides on it. */
 
-static void doc_stalled(SignRequest *r, SignDoc *d);
+static void doc_stalled(SignRequest *r, SignDoc *d, bool existing);
 
 /* The document cannot be signed as the client gave it (message NULL: the general words). */
 static void doc_bad(SignRequest *r, SignDoc *d, const char *message) {
@@ -262,15 +262,21 @@ static int doc_check(SignRequest *r, SignDoc *d, DocHashJob *j) {
 
 /* The application stopped sending a document it gave as a pipe: it fails alone, the token's queue goes on.
  */
-static void doc_stalled(SignRequest *r, SignDoc *d) {
+static void doc_stalled(SignRequest *r, SignDoc *d, bool existing) {
         unsigned sec = (unsigned) (r->owner->config->document_timeout_usec / 1000000);
         char seconds[16];
 
         log_warning(
-                "Request %s: nothing more of %s came for %u s (document-timeout); it is not signed.",
-                r->path, strna(d->name), sec);
+                "Request %s: nothing more of %s%s came for %u s (document-timeout); it is not signed.",
+                r->path, existing ? "the leader's signature file of " : "", strna(d->name), sec);
         snprintf(seconds, sizeof seconds, "%u", sec);
-        doc_bad_coded(r, d, REASON_DOCUMENT_STALLED, "seconds", seconds, NULL);
+        /* The clerk would check the document in vain when the signature file is what stalled. */
+        if (existing)
+                doc_bad_coded(
+                        r, d, REASON_DOCUMENT_STALLED, "seconds", seconds, "file", "existing_signature",
+                        NULL);
+        else
+                doc_bad_coded(r, d, REASON_DOCUMENT_STALLED, "seconds", seconds, NULL);
 }
 
 /* "2 GiB", "512 MiB": how kysod.conf's sizes are read back to a person. */
@@ -303,7 +309,7 @@ static void doc_too_large(SignRequest *r, SignDoc *d) {
 /* Why a document could not be read in full, for the client and the record. */
 static void doc_read_failed(SignRequest *r, SignDoc *d, int error) {
         if (error == -ETIMEDOUT)
-                doc_stalled(r, d);
+                doc_stalled(r, d, false);
         else if (error == -EFBIG)
                 doc_too_large(r, d);
         else {
@@ -367,7 +373,9 @@ static void existing_check_done(void *data, void *userdata) {
                 d->existing_size = j->existing_size;
                 k = doc_decide(r, d, j->checks, j->n_checks);
         }
-        if (k == -ETIMEDOUT || k == -EFBIG)
+        if (k == -ETIMEDOUT && !j->existing_read)
+                doc_stalled(r, d, true);
+        else if (k == -ETIMEDOUT || k == -EFBIG)
                 doc_read_failed(r, d, k);
         else if (k < 0)
                 doc_check_failed(r, d, k);

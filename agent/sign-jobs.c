@@ -244,6 +244,18 @@ static ssize_t read_and_hash(void *userdata, void *buf, size_t size) {
         return n;
 }
 
+/* Why the leader's signature could not be checked: the reader's reason, or it is no CMS of this document. */
+static void existing_check_failed(ExistingCheckJob *j) {
+        if (client_reader_cancelled(&j->reader))
+                j->error = -ECANCELED; /* nobody reads it: the worker drops the result */
+        else if (j->reader.timed_out)
+                j->error = -ETIMEDOUT;
+        else if (j->reader.too_large)
+                j->error = -EFBIG;
+        else
+                j->not_cms = true;
+}
+
 void existing_check_job_run(void *job) {
         ExistingCheckJob *j = job;
         size_t n;
@@ -254,17 +266,14 @@ void existing_check_job_run(void *job) {
                 j->error = -ENOMEM;
                 return;
         }
-        if (cms_signature_read(read_existing, j, &j->existing, &j->existing_size) < 0 ||
-            cades_existing_digests(j->existing, j->existing_size, &j->digests) < 0 ||
+        if (cms_signature_read(read_existing, j, &j->existing, &j->existing_size) < 0) {
+                existing_check_failed(j);
+                return;
+        }
+        j->existing_read = true;
+        if (cades_existing_digests(j->existing, j->existing_size, &j->digests) < 0 ||
             cms_verify_detached(j->existing, j->existing_size, read_and_hash, j, &j->verified) < 0) {
-                if (client_reader_cancelled(&j->reader))
-                        j->error = -ECANCELED; /* nobody reads it: the worker drops the result */
-                else if (j->reader.timed_out)
-                        j->error = -ETIMEDOUT;
-                else if (j->reader.too_large)
-                        j->error = -EFBIG;
-                else
-                        j->not_cms = true;
+                existing_check_failed(j);
                 return;
         }
         r = content_digests_finish(&j->digests);

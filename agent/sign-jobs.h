@@ -80,6 +80,7 @@ typedef struct ExistingCheckJob {
 
         int error;    /* a negative errno: the check could not be made (-ETIMEDOUT, -EFBIG: see reader) */
         bool not_cms; /* the existing signature is not a detached CMS of this document */
+        bool existing_read; /* the existing signature came in full: a later -ETIMEDOUT is the document's */
         ContentDigests digests;
         uint8_t *existing;
         size_t existing_size;

@@ -154,7 +154,7 @@ static void prompt_error(SignRequest *r, int error) {
         if (r->prompt.app)
                 msg = prompt_text_app_prompter_failed(error);
         else if (error == -ENOENT || error == -EACCES)
-                msg = prompt_text_program_missing(pinentry_prompter_get_program(r->owner->prompter));
+                msg = prompt_text_program_missing(pinentry_prompter_get_program(r->owner->prompter), error);
         else if (error == -ETIMEDOUT)
                 msg = strdup(
                         _("Nobody answered the prompt in time, so nothing was signed. Sign again when you "

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dbus/bus-append.h"
@@ -435,7 +436,8 @@ static int collect_arm(SignRequest *r) {
 }
 
 /* Takes n documents with their outputs (and existing signatures, when existing) into r, named label (the
- * app's name for a single document) or by their files. */
+ * app's name for a single document) or by their files: an empty label would leave the prompt and the record
+ * without a name. */
 static int
 request_take_documents(SignRequest *r, int *docs, int *outs, int *existing, size_t n, const char *label) {
         SignDoc *v = reallocarray(r->docs, r->n_docs + n, sizeof *v);
@@ -458,10 +460,62 @@ request_take_documents(SignRequest *r, int *docs, int *outs, int *existing, size
         return 0;
 }
 
-/* The arguments' checks that need no token: NULL, or the reason they are refused. */
+/* A regular file an fd names (dev, ino), to find two fds of one file. */
+typedef struct FileId {
+        dev_t dev;
+        ino_t ino;
+        size_t owner; /* the document (its index in the part, or n_docs + its index in the request) */
+} FileId;
+
+static void file_id_add(FileId *ids, size_t *n, int fd, size_t owner) {
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) >= 0 && S_ISREG(st.st_mode))
+                ids[(*n)++] = (FileId){ .dev = st.st_dev, .ino = st.st_ino, .owner = owner };
+}
+
+/* Whether an output is a file another document of the batch reads or writes: a document (its output would
+ * replace it with a signature), an existing signature, or another output (one of the two signatures would
+ * be lost). The parts of the batch that came before (AddDocuments, r) count too. Each fd is looked at once:
+ * a batch has up to 1000 documents. -ENOMEM, 1 when one is shared, 0 when none. */
+static int
+outputs_shared(const SignRequest *r, int *docs, int *outs, int *existing, size_t n_docs, size_t n_existing) {
+        size_t n_before = r ? r->n_docs : 0, n = 0, n_outs = 0;
+        _cleanup_free_ FileId *ids = calloc(3 * (n_docs + n_before) + 1, sizeof *ids);
+        _cleanup_free_ FileId *out_ids = calloc(n_docs + 1, sizeof *out_ids);
+
+        if (!ids || !out_ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_docs; i++) {
+                file_id_add(ids, &n, docs[i], i);
+                if (n_existing > 0)
+                        file_id_add(ids, &n, existing[i], i);
+                file_id_add(out_ids, &n_outs, outs[i], i);
+        }
+        for (size_t i = 0; i < n_before; i++) {
+                file_id_add(ids, &n, r->docs[i].fd, n_docs + i);
+                file_id_add(ids, &n, r->docs[i].existing_fd, n_docs + i);
+                file_id_add(ids, &n, r->docs[i].out_fd, n_docs + i);
+        }
+        for (size_t i = 0; i < n_outs; i++) {
+                const FileId *o = &out_ids[i];
+                for (size_t j = 0; j < n; j++)
+                        /* A document's own input and signature are doc_output_check()'s. */
+                        if (ids[j].dev == o->dev && ids[j].ino == o->ino && ids[j].owner != o->owner)
+                                return 1;
+                for (size_t j = 0; j < i; j++)
+                        if (out_ids[j].dev == o->dev && out_ids[j].ino == o->ino)
+                                return 1;
+        }
+        return 0;
+}
+
+/* The arguments' checks that need no token: NULL, or the reason they are refused. r: the request whose
+ * earlier parts these documents join (AddDocuments), else NULL. */
 static const char *check_documents(
-        int *docs, int *outs, int *existing, size_t n_docs, size_t n_outs, size_t n_existing,
-        size_t n_before) {
+        const SignRequest *r, int *docs, int *outs, int *existing, size_t n_docs, size_t n_outs,
+        size_t n_existing) {
+        size_t n_before = r ? r->n_docs : 0;
+
         if (n_docs != n_outs || n_before + n_docs > SIGN_BATCH_MAX)
                 return _("Give one output for each document (at most 1000 documents).");
         if (n_existing > 0 && n_existing != n_docs)
@@ -471,6 +525,10 @@ static const char *check_documents(
                 if (bad)
                         return bad;
         }
+        /* Out of memory: refused rather than risk a document. */
+        if (outputs_shared(r, docs, outs, existing, n_docs, n_existing) != 0)
+                return _("Each output must be a file of its own: not another document of the batch, nor its "
+                         "existing signature, nor the output of another document.");
         return NULL;
 }
 
@@ -526,7 +584,7 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
                 reply = invalid(m, _("The certificate must be a PKCS#11 URI from 'kysoctl certs'."));
                 goto out;
         }
-        bad = check_documents(docs, outs, existing, n_docs, n_outs, n_existing, 0);
+        bad = check_documents(NULL, docs, outs, existing, n_docs, n_outs, n_existing);
         if (bad) {
                 reply = invalid(m, bad);
                 goto out;
@@ -570,8 +628,8 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
                 goto out;
         }
         if (request_take_documents(
-                    r, docs, outs, n_existing > 0 ? existing : NULL, n_docs, n_docs == 1 ? r->label : NULL) <
-            0)
+                    r, docs, outs, n_existing > 0 ? existing : NULL, n_docs,
+                    n_docs == 1 && !isempty(r->label) ? r->label : NULL) < 0)
                 goto oom;
         caller_credentials(r, caller_pid);
 
@@ -646,7 +704,7 @@ static DBusMessage *request_add_documents(SignRequest *r, DBusMessage *m) {
                         m, _("This request has already started; add documents only before the last part."));
                 goto out;
         }
-        bad = check_documents(fds[0], fds[1], fds[2], n[0], n[1], n[2], r->n_docs);
+        bad = check_documents(r, fds[0], fds[1], fds[2], n[0], n[1], n[2]);
         if (bad) {
                 reply = invalid(m, bad);
                 goto out;

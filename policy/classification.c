@@ -38,6 +38,20 @@ static char fold_codepoint(uint32_t cp) {
         return 0;
 }
 
+/* Marks that word processors put inside a word and that show nothing: the soft hyphen, the joiners, the word
+ * joiner, a byte-order mark. "M<soft hyphen>ật" reads as "Mật". */
+static bool is_invisible_in_word(uint32_t cp) {
+        return cp == 0xad || cp == 0x200c || cp == 0x200d || cp == 0x2060 || cp == 0xfeff;
+}
+
+/* The other spaces and dashes: a marking copied from a word processor often has a no-break space (U+00A0)
+ * between its words, which must part them as an ASCII space does. */
+static bool is_separator(uint32_t cp) {
+        return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+               (cp >= 0x2010 && cp <= 0x2015) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+               cp == 0x205f || cp == 0x2212 || cp == 0x3000;
+}
+
 char *fold_vietnamese(const char *s) {
         size_t len = strlen(s);
         char *out = malloc(len + 1), *o = out;
@@ -58,9 +72,15 @@ char *fold_vietnamese(const char *s) {
                         if (c >= 'A' && c <= 'Z')
                                 c = (char) (c - 'A' + 'a');
                         *o++ = c;
-                } else if (cp >= 0x300 && cp <= 0x36f)
+                } else if ((cp >= 0x300 && cp <= 0x36f) || is_invisible_in_word(cp))
                         continue; /* combining marks of decomposed text */
-                else {
+                else if (is_separator(cp))
+                        *o++ = ' ';
+                else if (cp >= 0xff01 && cp <= 0xff5e) {
+                        /* Full-width ASCII, as East Asian input methods type it. */
+                        char c = (char) (cp - 0xfee0);
+                        *o++ = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+                } else {
                         char c = fold_codepoint(cp);
                         *o++ = c ? c : '?';
                 }

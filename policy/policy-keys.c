@@ -724,6 +724,36 @@ static int handle_key(ParseState *st, const char *key, const char *v) {
         return k->parse(st, k, v, (uint8_t *) base + k->offset);
 }
 
+/* One line of the file (buf, changed in place): a comment, a section header or KEY = VALUE. */
+static int parse_line(ParseState *st, char *buf) {
+        char *l = strstrip(buf);
+
+        if (!*l || *l == '#' || *l == ';')
+                return 0;
+        if (*l == '[') {
+                size_t ll = strlen(l);
+                if (l[ll - 1] != ']')
+                        return ERR("%s", _("section header without closing ']'"));
+                l[ll - 1] = 0;
+                return section_begin(st, strstrip(l + 1));
+        }
+        char *eq = strchr(l, '=');
+        if (!eq)
+                return ERR(_("expected KEY = VALUE, got '%s'"), l);
+        *eq = 0;
+        char *key = strstrip(l), *v = strstrip(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+                v[vl - 1] = 0;
+                v++;
+        }
+        if (!*key)
+                return ERR("%s", _("a line starts with '=': the key is missing"));
+        if (!*v)
+                return ERR(_("'%s' has no value"), key);
+        return handle_key(st, key, v);
+}
+
 int policy_parse_buffer(
         Policy *p, const char *name, const char *data, size_t size, PolicyLoadFlags flags, char ***errors) {
         size_t before = strv_length(errors ? *errors : NULL);
@@ -735,7 +765,9 @@ int policy_parse_buffer(
                 goto finish;
         }
 
-        for (size_t pos = 0; pos < size && r >= 0;) {
+        /* Notepad and other editors start a UTF-8 file with a byte-order mark, invisible in a terminal. */
+        size_t start = size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        for (size_t pos = start; pos < size && r >= 0;) {
                 const char *nl = memchr(data + pos, '\n', size - pos);
                 size_t len = nl ? (size_t) (nl - (data + pos)) : size - pos;
                 st->line++;
@@ -745,41 +777,15 @@ int policy_parse_buffer(
                         break;
                 }
                 pos += len + 1;
-
-                char *l = strstrip(buf);
-                if (!*l || *l == '#' || *l == ';')
-                        continue;
-                if (*l == '[') {
-                        size_t ll = strlen(l);
-                        if (l[ll - 1] != ']') {
-                                r = ERR("%s", _("section header without closing ']'"));
-                                continue;
-                        }
-                        l[ll - 1] = 0;
-                        r = section_begin(st, strstrip(l + 1));
-                        continue;
-                }
-                char *eq = strchr(l, '=');
-                if (!eq) {
-                        r = ERR(_("expected KEY = VALUE, got '%s'"), l);
-                        continue;
-                }
-                *eq = 0;
-                char *key = strstrip(l), *v = strstrip(eq + 1);
-                size_t vl = strlen(v);
-                if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
-                        v[vl - 1] = 0;
-                        v++;
-                }
-                if (!*key) {
-                        r = ERR("%s", _("a line starts with '=': the key is missing"));
-                        continue;
-                }
-                if (!*v) {
-                        r = ERR(_("'%s' has no value"), key);
-                        continue;
-                }
-                r = handle_key(st, key, v);
+                /* A file saved as Windows-1258 or Latin-1 would match nothing: a classification word never
+                 * refused, a seal's organisation never found. A line's own error is said instead. */
+                bool text = utf8_is_valid(buf);
+                size_t n = strv_length(errors ? *errors : NULL);
+                r = parse_line(st, buf);
+                if (r >= 0 && !text && strv_length(errors ? *errors : NULL) == n)
+                        r = ERR("%s",
+                                _("this line is not UTF-8 text: save the file as UTF-8 (it may have been saved "
+                                  "in another encoding, such as Windows-1258)"));
         }
 finish:
         free(st->section_name);

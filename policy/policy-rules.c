@@ -23,16 +23,9 @@ void rule_decision_done(RuleDecision *d) {
         d->params = NULL;
 }
 
+/* Not X509_NAME_oneline(): it escapes every byte of a Vietnamese name. */
 static char *name_of(X509 *x) {
-        if (!x)
-                return strdup("?");
-        char *cn = x509_subject_entry(x, NID_commonName);
-        if (cn)
-                return cn;
-        char *o = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-        char *s = strdup(o ?: "?");
-        OPENSSL_free(o);
-        return s;
+        return x ? cert_display_name(x) : strdup("?");
 }
 
 static const char *const kind_label_table[_CERT_KIND_MAX] = {
@@ -387,9 +380,13 @@ static int render_document(const char *code, const char *const *params, char **r
         else if (streq(code, REASON_DOCUMENT_STALLED))
                 r = asprintf(
                         ret,
-                        _("The application stopped sending the document: nothing more came for %u s, so "
-                          "nothing was signed. Sign again; if it happens again, tell whoever looks after the "
-                          "application."),
+                        streq_ptr(param(params, "file"), "existing_signature")
+                                ? _("The application stopped sending the leader's signature file "
+                                    "(existing_signature): nothing more came for %u s, so nothing was signed. "
+                                    "Sign again; if it happens again, tell whoever looks after the application.")
+                                : _("The application stopped sending the document: nothing more came for %u s, "
+                                    "so nothing was signed. Sign again; if it happens again, tell whoever looks "
+                                    "after the application."),
                         (unsigned) strtoul(param(params, "seconds") ?: "0", NULL, 10));
         else
                 return -EOPNOTSUPP;

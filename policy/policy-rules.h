@@ -114,7 +114,7 @@ bool policy_signature_counts_as_leader(
 /* The codes of a document the agent cannot sign as given (BadDocument, recorded as sign-failed). */
 #define REASON_DOCUMENT_EMPTY "document-empty"
 #define REASON_DOCUMENT_TOO_LARGE "document-too-large" /* limit */
-#define REASON_DOCUMENT_STALLED "document-stalled"     /* seconds */
+#define REASON_DOCUMENT_STALLED "document-stalled"     /* seconds, file (existing_signature or none) */
 #define REASON_DOCUMENT_UNREADABLE "document-unreadable"
 #define REASON_PDF_ENCRYPTED "pdf-encrypted"
 #define REASON_PDF_DAMAGED "pdf-damaged"

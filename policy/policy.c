@@ -13,6 +13,7 @@
 #include "openssl-util.h"
 #include "policy-internal.h"
 #include "string-table.h"
+#include "utf8.h"
 
 #define POLICY_MAX_FILE_SIZE (1024 * 1024)
 
@@ -176,6 +177,15 @@ int policy_add_error(char ***errors, const char *file, unsigned line, const char
                 return -ENOMEM;
         if (!errors)
                 return 0;
+        /* A value from a file in another encoding is shown escaped: the journal keeps invalid UTF-8 only
+         * as "[blob data]". */
+        if (!utf8_is_valid(full)) {
+                char *e = utf8_escape(full);
+                if (!e)
+                        return -ENOMEM;
+                free(full);
+                full = e;
+        }
         r = strv_push(errors, full);
         if (r < 0)
                 return r;
@@ -468,9 +478,13 @@ int policy_load(const char *path, PolicyLoadFlags flags, Policy **ret, char ***r
                         return r;
         }
 
-        r = policy_finish(p, &errors);
-        if (r < 0)
-                return r;
+        /* A main file refused unread has its one problem said already: the checks of the whole policy ("no
+         * trusted root") would only send the administrator after what is there. */
+        if (p->files && streq(p->files[0], path)) {
+                r = policy_finish(p, &errors);
+                if (r < 0)
+                        return r;
+        }
         r = policy_digest(p);
         if (r < 0)
                 return r;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "cert-validate.h"
 #include "fileio.h"
 #include "i18n.h"
 #include "openssl-util.h"
@@ -104,13 +105,13 @@ int trust_store_load_path(
                 for (int i = (int) first; i < sk_X509_num(out); i++) {
                         X509 *x = sk_X509_value(out, i);
                         if (X509_check_ca(x) == 0) {
-                                char *subj = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+                                /* Not X509_NAME_oneline(): it escapes every byte of a Vietnamese name. */
+                                _cleanup_free_ char *subj = cert_display_name(x);
                                 r = policy_add_error(
                                         errors, cfile, line,
                                         _("%s: certificate %s is not a CA certificate and cannot be a "
                                           "trusted root"),
                                         path, strna(subj));
-                                OPENSSL_free(subj);
                                 if (r < 0)
                                         return r;
                         }

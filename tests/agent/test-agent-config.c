@@ -6,6 +6,7 @@
 
 #include "agent/agent-config.h"
 #include "fileio.h"
+#include "utf8.h"
 
 static AgentConfig *parse_ok(const char *text) {
         AgentConfig *c = NULL;
@@ -124,6 +125,23 @@ static void test_errors_name_file_and_line(void **state) {
                 assert_int_equal(agent_config_parse(c, "a\0b", 3, "nul.conf", &error), -EINVAL);
                 assert_non_null(strstr(error, "NUL"));
         }
+}
+
+/* A file saved by an editor that writes a byte-order mark (Windows Notepad) starts with EF BB BF, invisible
+ * in a terminal: it must not make the first key "unknown". A key or value that is not UTF-8 is shown
+ * escaped, since the message goes to the journal, which keeps invalid UTF-8 only as "[blob data]". */
+static void test_bom_and_invalid_utf8(void **state) {
+        _cleanup_(agent_config_freep) AgentConfig *c = parse_ok("\xef\xbb\xbfpoll-interval = 2s\n");
+        assert_int_equal(c->poll_usec, 2000000);
+
+        _cleanup_(agent_config_freep) AgentConfig *d = NULL;
+        _cleanup_free_ char *error = NULL;
+        assert_int_equal(agent_config_new(&d), 0);
+        const char *text = "log-level = info\nfoo\xff = 1\n";
+        assert_int_equal(agent_config_parse(d, text, strlen(text), "test.conf", &error), -EINVAL);
+        if (!utf8_is_valid(error) || !strstr(error, "test.conf:2: unknown key 'foo\\xff'"))
+                fail_msg("error '%s' is not the escaped unknown key", error);
+        expect_error("pinentry = a\nlog-level = \xe9\n", "test.conf:2: log-level must be one of debug");
 }
 
 static void test_durations_and_booleans(void **state) {
@@ -263,4 +281,5 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_signature_images),
         cmocka_unit_test(test_signature_places),
         cmocka_unit_test(test_numbers_any_locale),
+        cmocka_unit_test(test_bom_and_invalid_utf8),
 });

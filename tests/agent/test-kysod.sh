@@ -75,6 +75,13 @@ expect_match "kysod --version" "^kysod [0-9]+\.[0-9]+" "$("$KYSOD" --version)"
 expect_match "kysod --help names the configuration option" "--config" "$("$KYSOD" --help)"
 expect_fail "kysod refuses arguments" "takes no arguments" "$KYSOD" extra
 expect_match "kysod --check-config accepts the test configuration" "valid" "$("$KYSOD" --config "$T/kysod.conf" --check-config 2>&1)"
+# KYSO_LOG_LEVEL overrides log-level only when it names a level: an empty or mistyped one (a unit's
+# Environment=KYSO_LOG_LEVEL=) must not silently drop the configuration's level.
+out=$(KYSO_LOG_LEVEL=verbose "$KYSOD" --config "$T/kysod.conf" --check-config 2>&1)
+expect_match "KYSO_LOG_LEVEL=verbose: kysod says it is not a level" "KYSO_LOG_LEVEL.*verbose" "$out"
+expect_match "KYSO_LOG_LEVEL=verbose: the configuration's log-level (debug) holds" "Configuration: " "$out"
+expect_match "KYSO_LOG_LEVEL empty: the configuration's log-level (debug) holds" "Configuration: " \
+        "$(KYSO_LOG_LEVEL= "$KYSOD" --config "$T/kysod.conf" --check-config 2>&1)"
 printf 'module = %s\nfrobnicate = yes\n' "$KYSO_SOFTHSM_MODULE" >"$T/bad1.conf"
 expect_fail "unknown key: refused with file:line" "bad1.conf:2: unknown key 'frobnicate'" "$KYSOD" --config "$T/bad1.conf"
 printf '# c\n\npoll-interval = 1fortnight\n' >"$T/bad2.conf"

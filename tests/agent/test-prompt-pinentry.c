@@ -354,7 +354,7 @@ static void test_program_missing(void **state) {
         assert_int_equal(make_prompter(f, "/nonexistent/pinentry-kyso-test", 0, NULL), 0);
         assert_int_equal(prompter_confirm(f->prompter, &request, on_confirm, f), -ENOENT);
         assert_false(prompter_busy(f->prompter));
-        msg = prompt_text_program_missing(pinentry_prompter_get_program(f->prompter));
+        msg = prompt_text_program_missing(pinentry_prompter_get_program(f->prompter), -ENOENT);
         assert_non_null(msg);
         assert_non_null(strstr(msg, "/nonexistent/pinentry-kyso-test"));
 

@@ -228,7 +228,7 @@ static void test_pin(void **state) {
 
 static void test_messages(void **state) {
         _cleanup_free_ char *w1 = NULL, *w2 = NULL, *locked_en = NULL, *locked_vi = NULL, *miss = NULL,
-                            *wvi = NULL;
+                            *noexec = NULL, *wvi = NULL;
         PromptText t = {};
 
         use_locale("C.UTF-8", false);
@@ -240,8 +240,14 @@ static void test_messages(void **state) {
         assert_non_null(strstr(locked_en, "“Tok”"));
         assert_non_null(strstr(locked_en, "Article 15"));
         assert_non_null(strstr(locked_en, "Department of Science and Technology"));
-        miss = prompt_text_program_missing("/usr/bin/pinentry-foo");
+        miss = prompt_text_program_missing("/usr/bin/pinentry-foo", -ENOENT);
         assert_non_null(strstr(miss, "/usr/bin/pinentry-foo"));
+        /* A file that is there but cannot be run (no execute permission, a text file) is not "not found":
+         * the administrator would look for a package that is installed. */
+        noexec = prompt_text_program_missing("/etc/passwd", -EACCES);
+        assert_non_null(strstr(noexec, "/etc/passwd"));
+        if (strstr(noexec, "not found") || !strstr(noexec, "cannot be run"))
+                fail_msg("pinentry = /etc/passwd: '%s'", noexec);
         assert_int_equal(prompt_text_pinpad("Reader", &t), 0);
         assert_non_null(strstr(t.description, "on the reader"));
         prompt_text_done(&t);

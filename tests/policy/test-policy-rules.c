@@ -90,6 +90,31 @@ expect(Signer *who, SignRole role, const ExistingSignature *ex, size_t n, const 
         rule_decision_done(&d);
 }
 
+/* A certificate without a CN is named by its whole subject, in UTF-8: X509_NAME_oneline() escaped every byte
+ * of "phường" for the person reading the refusal. */
+static void test_name_without_cn(void **state) {
+        Signer s = {};
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        X509_NAME *n;
+
+        s.cert = X509_new();
+        assert_non_null(key);
+        assert_non_null(s.cert);
+        X509_set_version(s.cert, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(s.cert), 77);
+        X509_gmtime_adj(X509_getm_notBefore(s.cert), -3600);
+        X509_gmtime_adj(X509_getm_notAfter(s.cert), 3600);
+        n = X509_get_subject_name(s.cert);
+        X509_NAME_add_entry_by_txt(
+                n, "O", MBSTRING_UTF8, (const unsigned char *) "UBND phường Uông Bí", -1, -1, 0);
+        X509_set_issuer_name(s.cert, n);
+        X509_set_pubkey(s.cert, key);
+        assert_true(X509_sign(s.cert, key, EVP_sha256()) > 0);
+        EVP_PKEY_free(key);
+        expect(&s, SIGN_ROLE_APPROVE, NULL, 0, NULL, false, ARTICLE_KINDS, "UBND phường Uông Bí");
+        X509_free(s.cert);
+}
+
 static void test_roles_and_kinds(void **state) {
         _cleanup_(signer_freep) Signer *leader = signer_new("leader"), *leader2 = signer_new("leader2"),
                                        *seal = signer_new("seal"), *clerk = signer_new("clerk"),
@@ -568,4 +593,5 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_reason_codes),
                 cmocka_unit_test(test_cert_check_codes),
                 cmocka_unit_test(test_document_codes),
+                cmocka_unit_test(test_name_without_cn),
         });

@@ -521,6 +521,40 @@ static void test_owner_check(void **state) {
         assert_int_equal(chmod(dropin_dir, 0755), 0);
 }
 
+/* A main file that is refused unread (its owner or mode, or not a file) has one problem, said once: the
+ * checks of the whole policy ("no trusted root", under the made-up name "policy") would send the
+ * administrator after roots that are there. */
+static void test_unread_main_file_one_error(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL, **errors2 = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL;
+
+        clear_dropins();
+        assert_true(asprintf(&text, "[trust]\nroot = %s\n", root_path) > 0);
+        write_text(conf_path, text);
+        assert_int_equal(chmod(conf_path, 0666), 0);
+        assert_int_equal(policy_load(conf_path, 0, &p, &errors), -EINVAL);
+        assert_int_equal(chmod(conf_path, 0644), 0);
+        if (strv_length(errors) != 1)
+                fail_msg("%zu errors, the second: %s", strv_length(errors), errors[1]);
+
+        assert_true(asprintf(&dir, "%s/policy.d", tmpdir) > 0);
+        assert_int_equal(policy_load(dir, POLICY_LOAD_INSECURE_SKIP_OWNER_CHECK, &p, &errors2), -EINVAL);
+        if (strv_length(errors2) != 1)
+                fail_msg("%zu errors, the second: %s", strv_length(errors2), errors2[1]);
+}
+
+/* Each of yes is a classified marking, none of no is. */
+static void expect_classified(
+        const Policy *p, const char *const *yes, size_t n_yes, const char *const *no, size_t n_no) {
+        for (size_t i = 0; i < n_yes; i++)
+                if (!policy_is_classified(p, yes[i]))
+                        fail_msg("'%s' should be classified", yes[i]);
+        for (size_t i = 0; i < n_no; i++)
+                if (policy_is_classified(p, no[i]))
+                        fail_msg("'%s' should not be classified", no[i]);
+}
+
 static void test_classification(void **state) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -547,16 +581,74 @@ static void test_classification(void **state) {
         const char *no[] = {
                 "", "Thường", "Khẩn", "Hỏa tốc", "Matxcơva", "Mật123", "Tối", "Tuyệt", "format",
         };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (!policy_is_classified(p, yes[i]))
-                        fail_msg("'%s' should be classified", yes[i]);
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                if (policy_is_classified(p, no[i]))
-                        fail_msg("'%s' should not be classified", no[i]);
+        expect_classified(p, yes, ELEMENTSOF(yes), no, ELEMENTSOF(no));
         assert_false(policy_is_classified(p, NULL));
 
         _cleanup_free_ char *f = fold_vietnamese("Đường Hồ Chí Minh, ỨNG");
         assert_string_equal(f, "duong ho chi minh, ung");
+}
+
+/* Markings copied from a word processor carry its spaces and marks: a non-breaking space (U+00A0) or a
+ * zero-width space between the words, a soft hyphen or a word joiner inside one, full-width letters. They
+ * must not let a classified document through. */
+static void test_classification_unicode(void **state) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        clear_dropins();
+        assert_int_equal(load("", &p, &errors), 0);
+
+        const char *yes[] = {
+                "Tối\u00a0mật",       /* no-break space */
+                "Tuyệt\u202fmật",     /* narrow no-break space */
+                "Tối\u2003mật",       /* em space */
+                "Tối\u3000mật",       /* ideographic space */
+                "Tối\u200bmật",       /* zero-width space */
+                "Độ mật:\u00a0Mật",   /* "Độ mật: Mật" as Word writes it */
+                "Tối\u2013mật",       /* en dash */
+                "M\u00adật",          /* soft hyphen inside the word */
+                "Mậ\u2060t",          /* word joiner */
+                "\ufeffMật",          /* a byte-order mark in front */
+                "\uff2d\uff21\uff34", /* full-width MAT */
+                "\uff2dật",           /* full-width M */
+        };
+        const char *no[] = {
+                "Matxc\u01a1va", "Th\u01b0\u1eddng\u00a0Kh\u1ea9n",
+                "\uff2d\uff21\uff34\uff38", /* full-width MATX */
+        };
+        expect_classified(p, yes, ELEMENTSOF(yes), no, ELEMENTSOF(no));
+}
+
+/* A policy saved in another encoding (Windows-1258, Latin-1) would match nothing: a classification word
+ * never refused, a seal organisation never found. Each such line is an error that says so; a byte-order
+ * mark at the start (Notepad) is not one. */
+static void test_encoding(void **state) {
+        clear_dropins();
+        expect_error(
+                "[classification]\nrefuse = H\xf2"
+                "an ch\xea\n",
+                4, "is not UTF-8 text: save the file as UTF-8");
+        /* A line with an error of its own says that one, the value escaped for the journal. */
+        expect_error("[report]\nplace = U\xf4ng B\xed\n", 4, "bad value 'U\\xf4ng B\\xed' for place");
+
+        _cleanup_(policy_freep) Policy *p = policy_new_defaults();
+        _cleanup_strv_free_ char **errs = NULL;
+        const char bom[] = "\xef\xbb\xbf# policy\n[expiry]\nwarning-days = 30\n";
+        assert_int_equal(policy_parse_buffer(p, "buf", bom, sizeof bom - 1, 0, &errs), 0);
+        assert_null(errs);
+        assert_int_equal(p->expiry_warning_days, 30);
+}
+
+/* The administrator who names a person's certificate as a root reads that person's name, not
+ * "Nguy\xE1\xBB\x85n" (X509_NAME_oneline() escapes every byte above 0x7f). */
+static void test_not_ca_named_in_utf8(void **state) {
+        _cleanup_free_ char *path = NULL, *body = NULL;
+        X509 *leaf = make_cert(false, "Nguyễn Văn An", NULL);
+        clear_dropins();
+        assert_true(asprintf(&path, "%s/vi-leaf.pem", tmpdir) > 0);
+        write_pem(path, leaf);
+        X509_free(leaf);
+        assert_true(asprintf(&body, "[trust]\nroot = %s\n", path) > 0);
+        expect_error(body, 4, "certificate Nguyễn Văn An is not a CA certificate");
 }
 
 /* Each owner frees once; the policy lives until the last (ASan sees a use after free or a leak otherwise).
@@ -586,7 +678,11 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_report_section),
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_owner_check),
+                cmocka_unit_test(test_unread_main_file_one_error),
                 cmocka_unit_test(test_classification),
+                cmocka_unit_test(test_classification_unicode),
+                cmocka_unit_test(test_encoding),
+                cmocka_unit_test(test_not_ca_named_in_utf8),
                 cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_ref),
                 cmocka_unit_test(test_signature_place),

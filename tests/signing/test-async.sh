@@ -280,6 +280,20 @@ for c in approve issue; do
                 bash -c "kysoctl audit show --json | jq -e '[.[] | select(.event == \"sign-failed\")] | last | tostring | test(\"stopped sending the document\")' >/dev/null"
         expect "... nothing written" test ! -s "$T/stalled-$c/out-0.p7s"
 done
+# The leader's signature file (existing_signature) is the pipe that stalls, the document a file: the
+# message names the signature file, not the document the clerk would check in vain.
+mkfifo "$T/stalled-sig.p7s"
+exec {sigfd}<>"$T/stalled-sig.p7s"
+head -c 100 "$T/qd.p7s" >&"$sigfd"
+mkdir -p "$T/stalled-sig"
+CLIENT_TIMEOUT=60 CLIENT --cert "$SEAL" --role issue --existing "$T/stalled-sig.p7s" -o "$T/stalled-sig" \
+        "$D/qd.txt" >"$T/stalled-sig.txt" 2>&1 {sigfd}>&-
+exec {sigfd}>&-
+expect_match "a leader's signature pipe the application stopped writing fails with BadDocument" \
+        "response 0 2 org.kyso.Error.BadDocument" "$(cat "$T/stalled-sig.txt")"
+expect "... its sign-failed record names the leader's signature file, not the document" \
+        bash -c "kysoctl audit show --json | jq -e '[.[] | select(.event == \"sign-failed\")] | last | tostring | test(\"stopped sending the leader.s signature file\")' >/dev/null"
+expect "... nothing written" test ! -s "$T/stalled-sig/out-0.p7s"
 script "confirm yes" "pin 1111"
 expect "... and the token's next request is signed" \
         timeout 60 kysoctl sign --role approve --cert "$LEADER" "$D/qd.txt" -o "$T/after-stalled.p7s"

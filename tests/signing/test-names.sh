@@ -105,6 +105,15 @@ expect_eq "kysoctl sign --batch of a non-UTF-8 file name: exit 0" "0" "$?"
 expect_match "kysoctl sign --batch: the progress line shows the name escaped" "\\[1/2\\] b\\\\xe1o-c\\\\xe1o\\.txt: signed" "$out"
 alive_or_bail
 
+# An empty label (an application's untitled document, or kysoctl sign --label "") would leave the prompt and
+# the audit record without a name: the document is named by its file instead.
+script "confirm no"
+out=$(kysoctl sign --role approve --cert "$LEADER" --label "" "$D/ok.txt" -o "$T/out/nolabel.p7s" 2>&1)
+expect_eq "an empty label: the record names the document by its file" "ok.txt" \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-cancelled")] | last | .document.name')"
+expect_match "an empty label: the prompt names the document by its file" "ok\.txt" \
+        "$(grep -E '^SETDESC' "$KYSO_TEST_PINENTRY_LOG" | tail -n 1)"
+
 # 4. Errors that name the document: refused by the policy (a batch), declined (Sign).
 mkdir -p "$T/out/e"
 out=$(CLIENT --cert "$LEADER" --role approve --batch --count 2 --names --classification "Tối mật" \

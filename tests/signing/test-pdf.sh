@@ -126,6 +126,11 @@ expect_match "Verify of the B-LT PDF: level B-LT" "^True ok B-LT" "$(verify "$T/
 expect_eq "Verify of a text file with its detached signature (the batch's): valid CAdES by a competent person" \
         "True cades B-B True" "$(verify "$D/qd.txt" "$T/out/batch/qd.txt.p7s")"
 expect_match "Verify of a text file without a signature: InvalidArgs" "InvalidArgs" "$(verify "$D/qd.txt")"
+# An application's wrong fd: not an internal error with nothing in the log, but what is wrong with it.
+expect_match "Verify of a folder: BadDocument, the document cannot be read" \
+        "^org.kyso.Error.BadDocument The document could not be read" "$(verify "$D")"
+expect_match "Verify of a document open for writing only: InvalidArgs, open it for reading" \
+        "^org.kyso.Error.InvalidArgs The document must be open for reading" "$(verify "wronly:$D/qd.txt")"
 
 # 8. A sample of the shared corpus through the agent (every file goes through the formats library in
 # tests/formats/test-pdf-corpus.sh): approve, then issue on the result. A file is signed (pdfsig: every

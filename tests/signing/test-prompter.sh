@@ -100,11 +100,24 @@ if [[ -n ${KYSO_FAULT_CONTROL:-} ]]; then
                 "Confirm ShowPinpad cancel|leader|$p0" \
                 "$(sed -n 's/^\(call \)\{0,1\}\(Confirm\|AskPin\|ShowPinpad\|cancel\)\b.*/\2/p' "$T/pad.out" | tr '\n' ' ' | sed 's/ $//')|$(call_json pad ShowPinpad | jq -r .token_label)|$(pinentry_prompts)"
         fault_control '' '(.protected_auth_path | not)'
+        # The token pulled out while its PIN is asked: the prompt closes and the request fails at once with
+        # NoToken, not after prompt-timeout as if nobody had answered.
+        app removed yes hang &
+        removed_pid=$!
+        for ((i = 0; i < 100; i++)); do grep -q '^call AskPin' "$T/removed.out" 2>/dev/null && break; sleep 0.1; done
+        printf 'remove\n' >"$KYSO_FAULT_CONTROL.tmp" && mv "$KYSO_FAULT_CONTROL.tmp" "$KYSO_FAULT_CONTROL"
+        wait "$removed_pid"
+        expect_match "token removed during AskPin: the request fails with NoToken, saying so" \
+                "^response 2 org.kyso.Error.NoToken The token was removed" "$(cat "$T/removed.out")"
+        expect_match "... and the application's prompt is closed" "^cancel" "$(cat "$T/removed.out")"
+        fault_control 'insert\n' 'true'
 else
         ok "final try # SKIP the fault-injecting module is not built"
         ok "PIN pad # SKIP the fault-injecting module is not built"
         ok "PIN pad # SKIP the fault-injecting module is not built"
         ok "PIN pad # SKIP the fault-injecting module is not built"
+        ok "token removed # SKIP the fault-injecting module is not built"
+        ok "token removed # SKIP the fault-injecting module is not built"
 fi
 
 # 4. declined, PIN refused

@@ -456,6 +456,16 @@ expect_match "the agent refuses an output that is the document (InvalidArgs)" "I
         "$(bcall --document "$H/qd.txt" --output "$H/qd.txt" 'hhssa{sv}' "$LEADER" approve)"
 expect_eq "the agent's refusals left both files untouched" "$leader_sum $doc_sum" \
         "$(sum "$H/qd.txt.p7s") $(sum "$H/qd.txt")"
+# A batch's outputs are checked against all its documents and each other: a document's output that is the
+# next document would replace it with the signature; two documents with one output would lose one signature.
+batch() { "$KYSO_SOURCE_ROOT/tests/signing/batch-call.py" "$@" 2>&1; }
+cp "$H/qd.txt" "$H/qd2.txt"
+doc2_sum=$(sum "$H/qd2.txt")
+expect_match "SignBatch: an output that is another document of the batch is refused (InvalidArgs)" \
+        "InvalidArgs.*file of its own" "$(batch "$LEADER" approve "$H/qd.txt" "$H/qd2.txt" -- "$H/qd2.txt" "$H/b2.p7s")"
+expect_eq "... that document is untouched" "$doc2_sum" "$(sum "$H/qd2.txt")"
+expect_match "SignBatch: one output for two documents is refused (InvalidArgs)" \
+        "InvalidArgs.*file of its own" "$(batch "$LEADER" approve "$H/qd.txt" "$H/qd2.txt" -- "$H/b1.p7s" "$H/b1.p7s")"
 echo "old" >"$H/keep.p7s"
 script "confirm no"
 expect_fail "declined, with an existing output" "Cancelled" \

@@ -3,8 +3,10 @@
 # verify-client.py [--reason] FILE [SIGNATURE]: calls org.kyso.Agent1.Verify on FILE (with its detached SIGNATURE,
 # else none), in the language of its own locale (LC_ALL, LC_MESSAGES, LANG) as kysoctl asks, and prints one line
 # per signature: valid, format, problem, level, revision, competent-person; with --reason, also the reason. An
-# error reply: its name and message.
+# error reply: its name and message. FILE may be a folder (passed open for reading, as an application's
+# mistake would) or wronly:PATH (PATH open for writing only).
 import locale
+import os
 import sys
 
 import dbus
@@ -20,7 +22,11 @@ except locale.Error:
 options = dbus.Dictionary({"locale": locale.setlocale(locale.LC_MESSAGES)}, signature="sv")
 agent = dbus.SessionBus().get_object("org.kyso.Agent1", "/org/kyso/Agent1")
 sig = args[1] if len(args) > 1 else "/dev/null"
-with open(args[0], "rb") as doc, open(sig, "rb") as signature:
+if args[0].startswith("wronly:"):
+    doc = os.open(args[0][len("wronly:"):], os.O_WRONLY)
+else:
+    doc = os.open(args[0], os.O_RDONLY)  # not open(): it refuses a folder
+with open(sig, "rb") as signature:
     try:
         sigs = agent.Verify(dbus.types.UnixFd(doc), dbus.types.UnixFd(signature), options,
                             dbus_interface="org.kyso.Agent1", timeout=120)
