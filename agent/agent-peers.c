@@ -196,7 +196,6 @@ static void peer_reply(DBusPendingCall *call, void *userdata) {
 
 int peer_cache_check(PeerCache *pc, DBusMessage *m) {
         const char *sender = dbus_message_get_sender(m);
-        _cleanup_free_ char *name = NULL;
         DBusMessage *q = NULL;
         DBusMessage **nq;
         Peer *p;
