@@ -184,10 +184,10 @@ const char *policy_reason_label(const char *code) {
 /* Which server the policy asks (its revocation mode), for revocation-no-server. */
 static const char *revocation_what(const char *mode) {
         if (streq_ptr(mode, "ocsp"))
-                return _("an OCSP server");
+                return _("OCSP server");
         if (streq_ptr(mode, "crl"))
-                return _("a CRL distribution point");
-        return _("an OCSP server or a CRL distribution point");
+                return _("CRL distribution point");
+        return _("OCSP server or CRL distribution point");
 }
 
 /* How a revocation was found, in the reader's words: from the revocation_reason (the CRL reason's English
@@ -281,8 +281,8 @@ static int render_cert_check(const char *code, const char *const *params, char *
         else if (streq(code, REASON_REVOCATION_NO_SERVER))
                 r = asprintf(
                         &s,
-                        _("The revocation status of %s cannot be checked: the certificate names no %s the "
-                          "policy allows. Signing is refused."),
+                        _("The revocation status of %s cannot be checked: the certificate names no %s that "
+                          "the policy allows. Tell the administrator (the policy's [revocation] section)."),
                         who, revocation_what(param(params, "mode")));
         else if (streq(code, REASON_REVOCATION_UNKNOWN))
                 r = asprintf(

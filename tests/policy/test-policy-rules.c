@@ -564,6 +564,25 @@ static void test_document_codes(void **state) {
         assert_false(policy_reason_is_document(REASON_CERTIFICATE_UNUSABLE));
 }
 
+/* A certificate that names no revocation server the policy allows: one English sentence, which a reader of a
+ * verification (not only a signer) can act on. */
+static void test_no_revocation_server_text(void **state) {
+        static const struct {
+                const char *mode, *text;
+        } cases[] = {
+                { "ocsp", "names no OCSP server that the policy allows" },
+                { "crl", "names no CRL distribution point that the policy allows" },
+                { "ocsp-crl", "names no OCSP server or CRL distribution point that the policy allows" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = NULL;
+                const char *params[] = { "certificate", "Nguyễn Văn A", "mode", cases[i].mode, NULL };
+                assert_int_equal(policy_reason_render(REASON_REVOCATION_NO_SERVER, params, &text), 0);
+                if (!strstr(text, cases[i].text) || strstr(text, "Signing is refused"))
+                        fail_msg("mode %s: '%s'", cases[i].mode, text);
+        }
+}
+
 static void test_bad_requests(void **state) {
         _cleanup_(signer_freep) Signer *leader = signer_new("leader");
         RuleDecision d;
@@ -593,5 +612,6 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_reason_codes),
                 cmocka_unit_test(test_cert_check_codes),
                 cmocka_unit_test(test_document_codes),
+                cmocka_unit_test(test_no_revocation_server_text),
                 cmocka_unit_test(test_name_without_cn),
         });
