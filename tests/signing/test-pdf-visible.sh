@@ -356,6 +356,61 @@ out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-numbe
 expect "... and on its page it is signed ($out)" test -s "$T/out/numbered2.pdf"
 expect_eq "pdfsig: both valid" 2 "$(pdfsig_valid "$T/out/numbered2.pdf")"
 expect_match "pdftotext finds the number" "7/QĐ-UBND" "$(pdftotext -f 2 -l 2 "$T/out/numbered2.pdf" - 2>/dev/null)"
+
+# 9. A decision its author certified (DocMDP) before the leader signed on the last page. /P 2 allows later
+# signatures but no new annotation (ISO 32000-1, table 254): the number's text stamp on page 1 would end the
+# certification, so that issue is refused before any prompt and nothing is written; with the number on the
+# seal's page (drawn by the seal's widget) it is signed and every signature still counts. /P 3 allows
+# annotations: the stamp is written and every signature counts.
+# certify IN OUT P: IN certified by the leader's key with DocMDP /P P (openssl cms, as another tool would).
+certify() {
+        python3 - "$KYSO_SOURCE_ROOT/tests/formats/make-pdf-attacks.py" "$KYSO_PKI" "$@" <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("attacks", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+pki, inp, out, p = sys.argv[2:6]
+data = open(inp, "rb").read()
+open(out, "wb").write(m.sign_update(data, pki + "/leader.key", pki + "/leader.pem", pki + "/ca.pem", "Author",
+                                    b"adbe.pkcs7.detached", docmdp=int(p)))
+PY
+}
+qpdf --object-streams=disable "$D/two.pdf" "$D/two-plain.pdf" || bail_out "qpdf cannot rewrite two.pdf"
+# all_count FILE: every signature valid and counting, one "True ok" line each
+all_count() { verify "$1" | grep -cv "^True ok "; }
+for p in 2 3; do
+        certify "$D/two-plain.pdf" "$D/certified-p$p.pdf" "$p" || bail_out "cannot certify with /P $p"
+        script "confirm yes" "pin 1111"
+        out=$(kysoctl sign --verbose --role approve --cert "$LEADER" --level B-B "$D/certified-p$p.pdf" \
+                -o "$T/out/certified-p$p-approved.pdf" 2>&1)
+        expect "/P $p: the leader's approval on the last page is signed ($out)" test -s "$T/out/certified-p$p-approved.pdf"
+        expect_eq "/P $p: ... and both signatures count" "0" "$(all_count "$T/out/certified-p$p-approved.pdf")"
+done
+: >"$KYSO_TEST_PINENTRY_LOG"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,60,760,200,20 "$T/out/certified-p2-approved.pdf" -o "$T/out/certified-p2-stamped.pdf" 2>&1)
+expect_match "/P 2, the number on page 1, the seal on page 2: refused as BadDocument" "BadDocument" "$out"
+expect_match "... saying what to do" "on page 2, with the signature, or sign without" "$out"
+expect_eq "... before any prompt" 0 "$(prompts)"
+expect "... nothing written" test ! -s "$T/out/certified-p2-stamped.pdf"
+if [ -s "$T/out/certified-p2-stamped.pdf" ]; then
+        expect_eq "... what was written still leaves every signature counting" "" \
+                "$(verify "$T/out/certified-p2-stamped.pdf" | grep -v '^True ok ')"
+fi
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 2,60,760,200,20 "$T/out/certified-p2-approved.pdf" -o "$T/out/certified-p2-issued.pdf" 2>&1)
+expect "/P 2, the number on the seal's page: signed ($out)" test -s "$T/out/certified-p2-issued.pdf"
+expect_eq "... and every signature counts, the certification too" "0" "$(all_count "$T/out/certified-p2-issued.pdf")"
+expect_eq "... all three" 3 "$(verify "$T/out/certified-p2-issued.pdf" | wc -l)"
+script "confirm yes" "pin 2222"
+out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+        --doc-number-at 1,60,760,200,20 "$T/out/certified-p3-approved.pdf" -o "$T/out/certified-p3-issued.pdf" 2>&1)
+expect "/P 3, the number on page 1, the seal on page 2: signed ($out)" test -s "$T/out/certified-p3-issued.pdf"
+expect_eq "... and every signature counts, the certification too" "0" "$(all_count "$T/out/certified-p3-issued.pdf")"
+expect_eq "... all three" 3 "$(verify "$T/out/certified-p3-issued.pdf" | wc -l)"
+expect_match "... the number is on page 1" "7/QĐ-UBND" "$(pdftotext -f 1 -l 1 "$T/out/certified-p3-issued.pdf" - 2>/dev/null)"
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod2.log"
 kill "$kysod_pid" 2>/dev/null
