@@ -318,6 +318,32 @@ static int visible_for_role(
         }
 }
 
+/* The number or date on another page than the signature's would need a stamp annotation there, which a
+ * certification with /P 2 forbids: signing would end the certification, which has legal weight, so the
+ * document is refused before any prompt, saying where the texts can go instead. */
+static int refuse_certified_texts(PdfPrepare *p, const PadesVisible *v, int k) {
+        const PdfDocumentInfo *info = pdf_document_info(p->doc);
+        /* Where pades_prepare() put the widget: over the last signed widget, else at the first text. */
+        unsigned page = v->placement == PADES_PLACEMENT_SEAL && info->n_signed_widgets > 0
+                                ? info->signed_widgets[info->n_signed_widgets - 1].page
+                                : v->texts[0].page;
+        unsigned other = page;
+
+        for (size_t i = 0; i < v->n_texts && other == page; i++)
+                other = v->texts[i].page;
+        if (asprintf(
+                    &p->bad_image,
+                    _("The PDF is certified by its author with DocMDP P=2, which allows later signatures but no "
+                      "new annotation: the document number or date on page %u, away from the signature on page "
+                      "%u, would need one and end the certification. Put them on page %u, with the signature, "
+                      "or sign without them."),
+                    other + 1, page + 1, page + 1) < 0) {
+                p->bad_image = NULL;
+                return -ENOMEM;
+        }
+        return k;
+}
+
 /* Prepares the signature with its appearance; a place that cannot be had (no visible leader's signature to
  * seal over, a page too small for the stamp, text the font cannot draw) gives an invisible signature rather
  * than none: the prompt says so. */
@@ -382,6 +408,8 @@ static int prepare_visible(PdfPrepare *p, PadesOptions *o, SignError *e) {
                         k = pades_prepare(&p->sign, o, p->doc, &p->pending, e);
                 }
                 o->visible = NULL;
+                if (k == -EPERM)
+                        return refuse_certified_texts(p, &v, k);
                 if (k >= 0) {
                         p->shown = true;
                         p->texts_only = v.placement == PADES_PLACEMENT_TEXT;

@@ -82,7 +82,8 @@ typedef struct PdfPrepare {
         char *invisible_why;
         /* issue: the seal is not drawn (invisible_why says why) but the number and date are. */
         bool texts_only;
-        /* Translated: the image to draw is not a usable PNG; the document is refused before any prompt. */
+        /* Translated: the image to draw is not a usable PNG, or the texts would end a DocMDP /P 2
+         * certification; the document is refused before any prompt (BadDocument). */
         char *bad_image;
         /* Translated: a place the request names is not on the document's pages (InvalidArgs, before any
          * prompt). */

@@ -368,6 +368,16 @@ static int page_stamps(
                         seen = v->texts[j].page == v->texts[i].page;
                 if (seen)
                         continue;
+                /* A stamp is a new annotation, which a certification with /P 2 does not allow (ISO 32000-1,
+                 * table 254): the document would lose its certification. */
+                if (pdf_document_info(doc)->docmdp_p == 2) {
+                        r = sign_error(
+                                e, -EPERM,
+                                "the document is certified with DocMDP /P 2, which allows no new annotation: "
+                                "the text on page %u would need a stamp (the widget is on page %u)",
+                                v->texts[i].page + 1, widget_page + 1);
+                        break;
+                }
                 if (!s) {
                         s = calloc(v->n_texts, sizeof *s);
                         if (!s)

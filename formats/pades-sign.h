@@ -102,7 +102,8 @@ typedef struct PadesOptions {
  * A visible signature adds its appearance (pdf_appearance_objects()) to the same update and the widget gets
  * /Rect and /AP on its page. Errors for it: -ENXIO (no such page), -ENOENT (SEAL: no signed widget to seal
  * over, or none named leader_field), -ERANGE (STAMP: the text does not fit the page), -EOPNOTSUPP (a page
- * kyso cannot place a widget on, or text the font has no glyph for).
+ * kyso cannot place a widget on, or text the font has no glyph for), -EPERM (a text on another page than
+ * the widget's in a document certified with DocMDP /P 2: its stamp would end the certification).
  *
  * Errors: -EINVAL (bad params, e.g. a digest that is not SHA-2, a bad field name), -EEXIST (field name
  * taken), -EKEYREJECTED (scheme does not fit the key), -ENOBUFS (contents_reserve too small for the

@@ -402,14 +402,16 @@ static bool get_int(qpdf_data q, qpdf_oh dict, const char *key, long long *ret) 
         return ok;
 }
 
-/* DocMDP with /P 1 in the catalog's /Perms: the author allowed no change at all, a signature included. */
-static int check_docmdp(Reader *rd, qpdf_oh root) {
+/* DocMDP with /P 1 in the catalog's /Perms: the author allowed no change at all, a signature included. Any
+ * other /P goes into *ret_p (2 when absent, as the verifier reads it), 0 without a certification. */
+static int check_docmdp(Reader *rd, qpdf_oh root, int *ret_p) {
         qpdf_oh perms = dict_get(rd->q, root, "/Perms");
         qpdf_oh sig = dict_get(rd->q, perms, "/DocMDP");
         qpdf_oh refs = dict_get(rd->q, sig, "/Reference");
         int n = qpdf_oh_is_array(rd->q, refs) ? qpdf_oh_get_array_n_items(rd->q, refs) : 0;
         int r = 0;
 
+        *ret_p = qpdf_oh_is_dictionary(rd->q, sig) ? 2 : 0;
         for (int i = 0; i < n && r >= 0; i++) {
                 qpdf_oh ref = qpdf_oh_get_array_item(rd->q, refs, i);
                 qpdf_oh method = dict_get(rd->q, ref, "/TransformMethod");
@@ -418,6 +420,8 @@ static int check_docmdp(Reader *rd, qpdf_oh root) {
 
                 if (qpdf_oh_is_name_and_equals(rd->q, method, "/DocMDP")) {
                         (void) get_int(rd->q, params, "/P", &p);
+                        if (p == 2 || p == 3)
+                                *ret_p = (int) p;
                         if (p == 1)
                                 r = refuse(
                                         rd, PDF_REFUSAL_CERTIFIED_NO_CHANGES,
@@ -747,7 +751,7 @@ static int read_document(Reader *rd, const uint8_t *data, size_t size, int fd, P
                 return r < 0 ? r
                              : refuse(rd, PDF_REFUSAL_DAMAGED, "the catalog is not an indirect dictionary");
         }
-        r = check_docmdp(rd, root);
+        r = check_docmdp(rd, root, &info->docmdp_p);
         if (r >= 0)
                 r = dict_entries(rd, root, root_skip, &info->root_entries);
         if (r >= 0)

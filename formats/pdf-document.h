@@ -114,6 +114,8 @@ typedef struct PdfDocumentInfo {
         PdfSignedWidget *signed_widgets;
         size_t n_signed_widgets;
         unsigned n_pages;
+        /* The catalog's /Perms /DocMDP: its /P (2 or 3: /P 1 is refused), 0 when not certified. */
+        int docmdp_p;
 } PdfDocumentInfo;
 
 typedef struct PdfDocument PdfDocument;
