@@ -1187,6 +1187,72 @@ static void test_visible_texts_on_other_page(void **state) {
         }
 }
 
+/* A certification with /P 2 allows signing but no new annotation (ISO 32000-1, table 254): a text on
+ * another page than the seal's, which would need a stamp annotation there, is refused (-EPERM) rather than
+ * written; on the seal's page (in its widget) it is signed. /P 3 allows the stamp. */
+static void test_visible_texts_certified(void **state) {
+        _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
+        _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
+        PadesPlacedText texts[] = { { 0, { 60, 760, 200, 20 }, "Số: 7/QĐ-UBND" } };
+        PadesVisible leader = {
+                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 300, 200, 200, 100 }, .image = blue
+        };
+        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL,
+                              .seal_diameter_mm = 40,
+                              .image = red,
+                              .texts = texts,
+                              .n_texts = ELEMENTSOF(texts) };
+        PadesVisible only_texts = { .placement = PADES_PLACEMENT_TEXT,
+                                    .texts = (PadesPlacedText[]){ { 1, { 60, 500, 200, 20 }, "Số: 7" },
+                                                                  { 0, { 60, 760, 200, 20 }, "Ngày 6" } },
+                                    .n_texts = 2 };
+
+        for (int p = 2; p <= 3; p++) {
+                _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+                _cleanup_free_ char *cert = NULL, *in = NULL, *one = NULL, *two = NULL, *three = NULL;
+
+                assert_true(
+                        asprintf(
+                                &cert,
+                                "<< /Type /Sig /Reference [<< /TransformMethod /DocMDP /TransformParams "
+                                "<< /P %d >> >>] >>",
+                                p) > 0);
+                const char *const objs[] = {
+                        "<< /Type /Catalog /Pages 2 0 R /Perms << /DocMDP 7 0 R >> >>",
+                        "<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 /MediaBox [0 0 595 842] >>",
+                        "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
+                        PAGE_CONTENT,
+                        "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> /Annots 6 0 R >>",
+                        "[]",
+                        cert,
+                };
+
+                assert_true(asprintf(&in, "cert-p%d.pdf", p) > 0);
+                assert_true(asprintf(&one, "cert-p%d-1.pdf", p) > 0);
+                assert_true(asprintf(&two, "cert-p%d-2.pdf", p) > 0);
+                assert_true(asprintf(&three, "cert-p%d-3.pdf", p) > 0);
+                make_pdf(in, objs, ELEMENTSOF(objs));
+                assert_int_equal(open_info(in, &doc)->docmdp_p, p);
+                doc = pdf_document_free(doc);
+                assert_int_equal(sign_visible(in, one, NULL, &leader), 0);
+
+                texts[0].page = 0;
+                assert_int_equal(sign_visible(one, two, "seal", &seal), p == 2 ? -EPERM : 0);
+                assert_int_equal(sign_visible(one, two, "seal", &only_texts), p == 2 ? -EPERM : 0);
+                if (p == 3)
+                        assert_int_equal(count_stamps(two, NULL), 1);
+                texts[0].page = 1;
+                assert_int_equal(sign_visible(one, three, "seal", &seal), 0);
+                assert_int_equal(count_stamps(three, NULL), 0);
+        }
+        /* Not certified: 0. */
+        make_two_pages("uncertified.pdf", NULL, NULL);
+        {
+                _cleanup_(pdf_document_freep) PdfDocument *doc = NULL;
+                assert_int_equal(open_info("uncertified.pdf", &doc)->docmdp_p, 0);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_strings),
@@ -1206,6 +1272,7 @@ int main(void) {
                 cmocka_unit_test(test_visible_pages),
                 cmocka_unit_test(test_visible_placed_texts),
                 cmocka_unit_test(test_visible_texts_on_other_page),
+                cmocka_unit_test(test_visible_texts_certified),
         };
         return cmocka_run_group_tests(tests, sign_setup, pki_teardown);
 }
