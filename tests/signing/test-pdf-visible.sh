@@ -386,10 +386,20 @@ for p in 2 3; do
         expect "/P $p: the leader's approval on the last page is signed ($out)" test -s "$T/out/certified-p$p-approved.pdf"
         expect_eq "/P $p: ... and both signatures count" "0" "$(all_count "$T/out/certified-p$p-approved.pdf")"
 done
+# issue_certified P PAGE OUT: the seal issues certified-pP-approved.pdf with the number on PAGE into OUT.
+issue_certified() {
+        script "confirm yes" "pin 2222"
+        out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
+                --doc-number-at "$2,60,760,200,20" "$T/out/certified-p$1-approved.pdf" -o "$3" 2>&1)
+}
+# signed_all_count NAME FILE: signed, and all three signatures count, the certification too
+signed_all_count() {
+        expect "$1: signed ($out)" test -s "$2"
+        expect_eq "... and every signature counts, the certification too" "0" "$(all_count "$2")"
+        expect_eq "... all three" 3 "$(verify "$2" | wc -l)"
+}
 : >"$KYSO_TEST_PINENTRY_LOG"
-script "confirm yes" "pin 2222"
-out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
-        --doc-number-at 1,60,760,200,20 "$T/out/certified-p2-approved.pdf" -o "$T/out/certified-p2-stamped.pdf" 2>&1)
+issue_certified 2 1 "$T/out/certified-p2-stamped.pdf"
 expect_match "/P 2, the number on page 1, the seal on page 2: refused as BadDocument" "BadDocument" "$out"
 expect_match "... saying what to do" "on page 2, with the signature, or sign without" "$out"
 expect "... before any prompt" bash -c "! grep -qE '^(CONFIRM|GETPIN)' '$KYSO_TEST_PINENTRY_LOG'"
@@ -398,18 +408,10 @@ if [ -s "$T/out/certified-p2-stamped.pdf" ]; then
         expect_eq "... what was written still leaves every signature counting" "" \
                 "$(verify "$T/out/certified-p2-stamped.pdf" | grep -v '^True ok ')"
 fi
-script "confirm yes" "pin 2222"
-out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
-        --doc-number-at 2,60,760,200,20 "$T/out/certified-p2-approved.pdf" -o "$T/out/certified-p2-issued.pdf" 2>&1)
-expect "/P 2, the number on the seal's page: signed ($out)" test -s "$T/out/certified-p2-issued.pdf"
-expect_eq "... and every signature counts, the certification too" "0" "$(all_count "$T/out/certified-p2-issued.pdf")"
-expect_eq "... all three" 3 "$(verify "$T/out/certified-p2-issued.pdf" | wc -l)"
-script "confirm yes" "pin 2222"
-out=$(kysoctl sign --verbose --role issue --cert "$SEAL" --level B-B --doc-number "7/QĐ-UBND" \
-        --doc-number-at 1,60,760,200,20 "$T/out/certified-p3-approved.pdf" -o "$T/out/certified-p3-issued.pdf" 2>&1)
-expect "/P 3, the number on page 1, the seal on page 2: signed ($out)" test -s "$T/out/certified-p3-issued.pdf"
-expect_eq "... and every signature counts, the certification too" "0" "$(all_count "$T/out/certified-p3-issued.pdf")"
-expect_eq "... all three" 3 "$(verify "$T/out/certified-p3-issued.pdf" | wc -l)"
+issue_certified 2 2 "$T/out/certified-p2-issued.pdf"
+signed_all_count "/P 2, the number on the seal's page" "$T/out/certified-p2-issued.pdf"
+issue_certified 3 1 "$T/out/certified-p3-issued.pdf"
+signed_all_count "/P 3, the number on page 1, the seal on page 2" "$T/out/certified-p3-issued.pdf"
 expect_match "... the number is on page 1" "7/QĐ-UBND" "$(pdftotext -f 1 -l 1 "$T/out/certified-p3-issued.pdf" - 2>/dev/null)"
 expect "kysod is still running" alive
 expect_no_sanitizer_report "kysod: no sanitizer report" "$T/kysod2.log"
