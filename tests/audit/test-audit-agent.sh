@@ -31,7 +31,7 @@ LEADER="pkcs11:token=leader;object=leader;type=cert"
 echo "Quyết định số 9/QĐ-UBND" >"$T/qd.txt"
 kysod_pid=
 
-prompts() { grep -c '^GETPIN' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+prompts() { pinentry_count '^GETPIN'; }
 records() { kysoctl audit show --json | jq -c --arg e "$1" "[.[] | select(.event == \$e)]"; }
 sign() { kysoctl sign --role approve --cert "$LEADER" "$T/qd.txt" -o "$1" >"$T/sign.out" 2>&1; }
 

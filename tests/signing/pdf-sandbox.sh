@@ -11,7 +11,7 @@ mkdir -p "$D" "$T/out"
 LEADER="pkcs11:token=leader;object=leader;type=cert"
 SEAL="pkcs11:token=seal;object=seal;type=cert"
 MKPDF=$KYSO_SOURCE_ROOT/tests/signing/make-pdf.py
-prompts() { grep -c '^SETDESC' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+prompts() { pinentry_count '^SETDESC'; }
 alive() { kill -0 "$kysod_pid" 2>/dev/null; }
 
 mkdir -p "$T/nss"

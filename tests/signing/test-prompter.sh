@@ -30,7 +30,7 @@ printf 'prompt-timeout = %ss\nlog-level = debug\n' "$TIMEOUT" >>"$KYSO_AGENT_CON
 : >"$T/kysod.log"
 start_kysod "$T/kysod.log" || bail_out "kysod did not start: $(cat "$T/kysod.log")"
 
-pinentry_prompts() { grep -c '^START' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+pinentry_prompts() { pinentry_count '^START'; }
 # app NAME ANSWER...: the application signs tt.txt into out/NAME.p7s, answering its prompts; output in $T/NAME.out
 app() {
         local name=$1

@@ -42,7 +42,7 @@ SEAL="pkcs11:token=seal;object=seal;type=cert"
 
 # The prompts the person saw: the commands that show pinentry's dialog. (A pinentry process alone shows
 # nothing: kysod starts one while a request's checks run, and ends it quietly when the request is refused.)
-prompts() { grep -cE '^(CONFIRM|GETPIN|MESSAGE)' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+prompts() { pinentry_count '^(CONFIRM|GETPIN|MESSAGE)'; }
 # Every pinentry process started so far has ended (within 5 s).
 pinentries_ended() {
         local p i

@@ -26,7 +26,7 @@ sign() {
         printf '%s\n' "confirm yes" "pin 1111" >"$KYSO_TEST_PINENTRY_SCRIPT"
         kysoctl sign --role approve --cert "$LEADER" "$T/qd.txt" -o "$T/qd.p7s" 2>&1
 }
-prompts() { grep -cE '^(CONFIRM|GETPIN)' "$KYSO_TEST_PINENTRY_LOG" 2>/dev/null || echo 0; }
+prompts() { pinentry_count '^(CONFIRM|GETPIN)'; }
 
 out=$(sign)
 expect_eq "without the fixtures' root: signing refused (exit 1)" 1 "$?"
