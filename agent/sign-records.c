@@ -57,6 +57,8 @@ static void record_common(SignRequest *r, RecordCommon *c) {
         const struct {
                 const char *key, *value;
         } fields[] = {
+                /* which key was asked for, also when the request ends before its certificate is found */
+                { "requested_cert_uri", r->requested_cert_uri },
                 { "doc_number", r->doc_number },
                 { "doc_date", r->doc_date },
                 { "reason", r->reason },

@@ -616,8 +616,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
 
         r->sender = strdup(strempty(dbus_message_get_sender(m)));
         r->cert_uri = strdup(cert_uri);
+        r->requested_cert_uri = strdup(cert_uri);
         esc = sender_escape(r->sender ?: "");
-        if (!r->sender || !r->cert_uri || !esc)
+        if (!r->sender || !r->cert_uri || !r->requested_cert_uri || !esc)
                 goto oom;
         if (!handle && asprintf(&handle, "kyso%u", ++s->counter) < 0)
                 goto oom;

@@ -145,6 +145,8 @@ struct SignRequest {
 
         /* What the client asked. */
         char *path, *sender, *cert_uri;
+        /* cert_uri as the client gave it, for the records: cert_uri becomes the full URI of the one found */
+        char *requested_cert_uri;
         SignRole role;
         bool timestamp, more_documents;
         SignatureLevel
