@@ -2,7 +2,7 @@
 # test-audit-faults.sh: what a client is told when the audit log cannot take a signing's record (TAP). The
 # message says what happened to the log and what to do (a replaced file or a lost lock: restart the agent;
 # not "check the disk space"), and a request that fails before its certificate is looked up still records
-# the certificate URI the client asked for.
+# the certificate URI the client asked for. Text options longer than 1024 bytes are refused.
 set -uo pipefail
 
 . "${KYSO_SOURCE_ROOT:?run through meson test}/tests/fixtures/tap.sh"
@@ -33,7 +33,29 @@ expect_match "a certificate on no token: refused" "nosuch" "$out"
 expect_eq "its sign-failed record names the certificate URI the client asked for" "$NOSUCH" \
         "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-failed")] | last | .data.requested_cert_uri')"
 
-# 2. The active file replaced while kysod runs (-ESTALE): restart the agent, not "check the disk space".
+# 2. Text options: up to 1024 bytes each (what a record keeps of a field; four times a file name's limit,
+# over 340 Vietnamese letters even at 3 bytes each) are signed and recorded in full; longer ones are refused
+# before a request exists, naming the limit.
+LONG=$(printf 'ệ%.0s' {1..341})a # 1024 bytes
+script "confirm yes" "pin 1111"
+out=$(timeout 120 kysoctl sign --role approve --cert "$LEADER" --label "$LONG" --reason "$LONG" \
+        -o "$T/out/long.p7s" "$D/a.txt" 2>&1)
+expect_eq "a 1024-byte label and reason: signed" 0 "$?"
+expect_eq "a 1024-byte label: recorded in full" 1024 \
+        "$(kysoctl audit show --json | jq -r '[.[] | select(.event == "sign-done")] | last | .document.name' |
+                tr -d '\n' | wc -c)"
+n0=$(kysoctl audit show --json | jq length)
+for key in label reason location classification; do
+        expect_match "a $key of 1025 bytes: InvalidArgs naming the limit" "InvalidArgs.*$key.*1024 bytes" \
+                "$("$KYSO_SOURCE_ROOT/tests/signing/bad-call.py" 'hhssa{sv}' "$LEADER" approve $key s "${LONG}b" 2>&1)"
+done
+out=$(timeout 120 kysoctl sign --role approve --cert "$LEADER" --reason "$(head -c 102400 /dev/zero | tr '\0' x)" \
+        -o "$T/out/huge.p7s" "$D/a.txt" 2>&1)
+expect_eq "kysoctl sign with a 100 KB reason: refused (non-zero exit)" 1 "$(($? != 0))"
+expect_match "kysoctl sign with a 100 KB reason: the limit is named" "1024 bytes" "$out"
+expect_eq "refused calls write no record" "$n0" "$(kysoctl audit show --json | jq length)"
+
+# 3. The active file replaced while kysod runs (-ESTALE): restart the agent, not "check the disk space".
 mv "$LOG" "$T/moved.jsonl"
 echo hello >"$LOG"
 script "confirm yes" "pin 1111"
@@ -45,7 +67,7 @@ stop
 rm -f "$LOG"
 mv "$T/moved.jsonl" "$LOG"
 
-# 3. The lock file replaced and taken by another process (-EBUSY), then the log broken (-EIO).
+# 4. The lock file replaced and taken by another process (-EBUSY), then the log broken (-EIO).
 start
 rm -f "$LOG.lock"
 /usr/bin/python3 -c '
