@@ -158,9 +158,13 @@ int main(int argc, char **argv) {
         audit_options.no_journal = false;
         r = audit_log_open(config->audit_log_path, &audit_options, &audit, &audit_error);
         if (r < 0) {
-                log_error_errno(
-                        r, "Refusing to start: cannot open the audit log %s: %s", config->audit_log_path,
-                        audit_error ?: "see the error above");
+                /* The audit layer's message names the log and what failed already. */
+                if (audit_error)
+                        log_error_errno(r, "Refusing to start: %s", audit_error);
+                else
+                        log_error_errno(
+                                r, "Refusing to start: cannot open the audit log %s: %m",
+                                config->audit_log_path);
                 return EXIT_FAILURE;
         }
         /* Records the journal saw but the log no longer has (a deleted or replaced log) are recorded, and

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -632,13 +633,56 @@ static int add_texts(char ***l, const PromptText *t) {
         return r;
 }
 
+/* Reports why the child cannot run the program (errno) through err_fd, and exits. */
+static _noreturn_ void child_fail(int err_fd) {
+        int e = errno;
+        (void) write(err_fd, &e, sizeof(e));
+        _exit(127);
+}
+
+/* Makes fd the child's fd target (stdin, stdout) and keeps it open across exec. */
+static int child_dup(int fd, int target) {
+        if (fd == target)
+                return fcntl(fd, F_SETFD, 0);
+        return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static _noreturn_ void child_exec(const char *program, int sock, int err_fd, pid_t parent) {
+        char *argv[] = { (char *) program, NULL };
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t none;
+
+        /* Only async-signal-safe calls from here on (the agent has threads). When the agent dies, even by
+         * SIGKILL, its dialog must not stay on screen for a request nobody waits for: SIGTERM, which lets a
+         * pinentry restore the terminal. Set here, where the agent's pid is known, to catch an agent that
+         * died before prctl(); the agent spawns from its event loop, the main thread, which lives as long
+         * as it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+                child_fail(err_fd);
+        if (getppid() != parent)
+                _exit(127);
+        /* stdin and stdout are the socket; stderr stays ours (the journal); nothing else is inherited but
+         * err_fd, which closes on exec. */
+        if (child_dup(sock, STDIN_FILENO) < 0 || child_dup(sock, STDOUT_FILENO) < 0)
+                child_fail(err_fd);
+        if (err_fd > STDERR_FILENO + 1 && close_range(STDERR_FILENO + 1, err_fd - 1, 0) < 0)
+                child_fail(err_fd);
+        if (close_range(err_fd > STDERR_FILENO ? err_fd + 1 : STDERR_FILENO + 1, UINT_MAX, 0) < 0)
+                child_fail(err_fd);
+        /* Signals: the agent blocks some for sd-event and ignores SIGPIPE; the child starts clean (the
+         * handlers first, so that nothing pending reaches one of the agent's). */
+        for (int sig = 1; sig < NSIG; sig++)
+                (void) sigaction(sig, &dfl, NULL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(program, argv);
+        child_fail(err_fd);
+}
+
 static int spawn_child(PinentryPrompter *p) {
-        _cleanup_close_ int child_end = -EBADF;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t all, none;
-        char *argv[] = { p->program, NULL };
-        int sv[2], r;
+        _cleanup_close_ int child_end = -EBADF, err_read = -EBADF, err_write = -EBADF;
+        int sv[2], ep[2], e = 0, r;
+        ssize_t k;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
@@ -648,38 +692,29 @@ static int spawn_child(PinentryPrompter *p) {
         /* The child's end must block: pinentry reads it as its stdin. */
         if (fcntl(child_end, F_SETFL, 0) < 0)
                 return negative_errno();
+        /* The child says there why it cannot run the program; closed by a successful exec. */
+        if (pipe2(ep, O_CLOEXEC) < 0)
+                return negative_errno();
+        err_read = ep[0];
+        err_write = ep[1];
 
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        r = posix_spawnattr_init(&attr);
-        if (r != 0) {
-                posix_spawn_file_actions_destroy(&fa);
-                return -r;
+        /* Not posix_spawn(): it cannot set the parent-death signal. */
+        pid_t self = getpid();
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                child_exec(p->program, child_end, err_write, self);
+        err_write = safe_close(err_write);
+
+        /* A missing program or a failed exec is reported here, synchronously. */
+        do
+                k = read(err_read, &e, sizeof(e));
+        while (k < 0 && errno == EINTR);
+        if (k != 0) {
+                (void) waitpid(pid, NULL, 0);
+                return k == (ssize_t) sizeof(e) && e > 0 ? -e : -EIO;
         }
-
-        /* stdin and stdout are the socket; stderr stays ours (the journal); nothing else is inherited.
-         * Signals: the agent blocks some for sd-event and ignores SIGPIPE; the child starts clean. */
-        sigfillset(&all);
-        sigemptyset(&none);
-        r = posix_spawn_file_actions_adddup2(&fa, child_end, STDIN_FILENO);
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(&fa, child_end, STDOUT_FILENO);
-        if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-        if (r == 0)
-                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (r == 0)
-                r = posix_spawnattr_setsigmask(&attr, &none);
-        if (r == 0)
-                r = posix_spawnattr_setsigdefault(&attr, &all);
-        /* posix_spawnp() reports a missing program or a failed exec here, synchronously. */
-        if (r == 0)
-                r = posix_spawnp(&pid, p->program, &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return -r;
 
         p->pid = pid;
         p->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);

@@ -18,12 +18,13 @@ typedef struct PinentryConfig {
 #define PINENTRY_DEFAULT_PROGRAM "pinentry"
 #define PINENTRY_DEFAULT_TIMEOUT_USEC (UINT64_C(60) * 1000000)
 
-/* The prompter keeps a reference to event. The program is started with posix_spawnp() (exec errors come
- * back at once, and nothing unsafe runs between fork and exec in a threaded agent) with the socket as its
- * stdin and stdout, no other inherited fds, a clean signal mask. Children are reaped through a pidfd, so
- * neither a SIGCHLD handler nor a blocked SIGCHLD is needed; nobody else in the process may reap with
- * waitpid(-1). A prompt closed early (cancel, timeout, error) gets SIGINT, which pinentry-tty answers by
- * restoring the terminal; SIGKILL follows 2 s later if the program is still there. Freeing the prompter
+/* The prompter keeps a reference to event. The program is started with fork() and execvp() (exec errors
+ * come back at once through a pipe, and only async-signal-safe calls run between fork and exec in a
+ * threaded agent) with the socket as its stdin and stdout, no other inherited fds, a clean signal mask, and
+ * SIGTERM as its parent-death signal: a killed agent leaves no dialog on screen. Children are reaped through
+ * a pidfd, so neither a SIGCHLD handler nor a blocked SIGCHLD is needed; nobody else in the process may reap
+ * with waitpid(-1). A prompt closed early (cancel, timeout, error) gets SIGINT, which pinentry-tty answers
+ * by restoring the terminal; SIGKILL follows 2 s later if the program is still there. Freeing the prompter
  * waits up to 0.5 s per remaining program, then kills it.
  *
  * Errors the handlers can see: -ETIMEDOUT (no answer in time; the program was stopped), -EPIPE (the

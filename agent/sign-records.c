@@ -57,6 +57,8 @@ static void record_common(SignRequest *r, RecordCommon *c) {
         const struct {
                 const char *key, *value;
         } fields[] = {
+                /* which key was asked for, also when the request ends before its certificate is found */
+                { "requested_cert_uri", r->requested_cert_uri },
                 { "doc_number", r->doc_number },
                 { "doc_date", r->doc_date },
                 { "reason", r->reason },
@@ -177,6 +179,49 @@ static AuditEvent doc_audit_event(
         };
         audit_event_set_token(&ev, r);
         return ev;
+}
+
+/* Why the audit log refused a record (k, as audit_log_append*() gives it) and what to do: a full disk
+ * wants space, but a replaced file or a lost lock wants a restart, which checks the log again. */
+static const char *audit_failure_advice(int k) {
+        switch (k) {
+        case -ENOSPC:
+        case -EDQUOT:
+                return _("The disk of the audit log is full: free some space, then sign again.");
+        case -ESTALE:
+                return _("The audit log's file was replaced by another file while the agent was running: "
+                         "restart the agent (kysod), which checks the log, then sign again.");
+        case -EBUSY:
+                return _("Another process took the audit log's lock (another agent?): stop it, restart the "
+                         "agent (kysod), then sign again.");
+        case -EIO:
+                return _("The audit log cannot be written any more (an input/output error, or its lock was "
+                         "lost): check its disk, restart the agent (kysod), then sign again.");
+        case -EROFS:
+                return _("The audit log's file system is read-only: ask your administrator to make it "
+                         "writable, then sign again.");
+        case -EACCES:
+        case -EPERM:
+                return _("The agent may no longer write to the audit log (its owner or permissions were "
+                         "changed): give it back to this account, then sign again.");
+        case -EISDIR:
+        case -EBADFD:
+                return _("Something that is not a file is in the audit log's place: move it away, then sign "
+                         "again.");
+        case -ENOMEM:
+                return _("The agent ran out of memory: sign again later.");
+        default:
+                return _(
+                        "The agent's log (journalctl --user -u kysod) says why; fix that, then sign again.");
+        }
+}
+
+char *audit_failure_message(const char *what, int k) {
+        char *m;
+
+        if (asprintf(&m, "%s %s", what, audit_failure_advice(k)) < 0)
+                return NULL;
+        return m;
 }
 
 static void doc_fail_internal(SignDoc *d, const char *message) {
@@ -301,13 +346,18 @@ static void record_group_finish(SignRequest *r, const size_t *idx, size_t n) {
         if (k < 0)
                 log_error_errno(
                         k, "Cannot append the audit records of %zu document(s) of %s: %m", n, r->path);
+        _cleanup_free_ char *withheld =
+                k < 0 ? audit_failure_message(
+                                _("The audit log could not record the signature, so it was withheld."), k)
+                      : NULL;
         for (size_t i = 0; i < n; i++) {
                 SignDoc *d = &r->docs[idx[i]];
 
                 if (k < 0 && d->status == DOC_DONE)
                         doc_fail_internal(
-                                d, _("The audit log could not record the signature, so it was withheld. "
-                                     "Check the disk space of the audit log, then sign again."));
+                                d, withheld
+                                           ?: _("The audit log could not record the signature, so it was "
+                                                "withheld."));
                 if (d->status != DOC_DONE && d->out_fd >= 0)
                         /* A half-written signature never reaches a client. */
                         (void) ftruncate(d->out_fd, 0);
@@ -468,10 +518,10 @@ int record_wrong_pin(SignRequest *r, const char *message) {
         k = r->owner->audit ? audit_log_append(r->owner->audit, &ev, NULL) : -EROFS;
         if (k < 0) {
                 log_error_errno(k, "Cannot append the audit record of a wrong PIN: %m");
-                request_fail_all(
-                        r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
-                        _("The audit log could not record the wrong PIN, so the request was stopped. Check the "
-                          "disk space of the audit log, then sign again."));
+                const char *what =
+                        _("The audit log could not record the wrong PIN, so the request was stopped.");
+                _cleanup_free_ char *msg = audit_failure_message(what, k);
+                request_fail_all(r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL, msg ?: what);
                 return -EIO;
         }
         return 0;

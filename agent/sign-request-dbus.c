@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit-record.h"
 #include "dbus/bus-append.h"
 #include "dbus/bus-method.h"
 #include "dbus/dbus-dict.h"
@@ -161,6 +162,11 @@ static const struct {
         { "name", offsetof(SignRequest, name) },
         { "copy_form", offsetof(SignRequest, copy_form) },
 };
+
+/* The longest text option (bytes): what the audit record keeps of a field, so that whatever is signed with
+ * it is recorded in full. A file name is at most 255 bytes; this is over 340 Vietnamese letters even at 3
+ * bytes each. */
+#define SIGN_TEXT_OPTION_MAX AUDIT_FIELD_MAX
 
 static void close_fds(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -343,6 +349,17 @@ static int parse_options(
                                 if (!streq(sig, "s"))
                                         goto bad;
                                 dbus_message_iter_get_basic(&var, &v);
+                                if (strlen(v) > SIGN_TEXT_OPTION_MAX) {
+                                        if (asprintf(
+                                                    ret_msg,
+                                                    _("The option '%s' is %zu bytes long: at most %d bytes are "
+                                                      "accepted, which the audit log keeps in full. Shorten "
+                                                      "it."),
+                                                    key, strlen(v), SIGN_TEXT_OPTION_MAX) < 0)
+                                                *ret_msg = NULL;
+                                        dbus_free((char *) sig);
+                                        return -EINVAL;
+                                }
                                 if (free_and_strdup(target, v) < 0) {
                                         dbus_free((char *) sig);
                                         return -ENOMEM;
@@ -616,8 +633,9 @@ DBusMessage *agent_sign_method(AgentSign *s, DBusMessage *m, pid_t caller_pid) {
 
         r->sender = strdup(strempty(dbus_message_get_sender(m)));
         r->cert_uri = strdup(cert_uri);
+        r->requested_cert_uri = strdup(cert_uri);
         esc = sender_escape(r->sender ?: "");
-        if (!r->sender || !r->cert_uri || !esc)
+        if (!r->sender || !r->cert_uri || !r->requested_cert_uri || !esc)
                 goto oom;
         if (!handle && asprintf(&handle, "kyso%u", ++s->counter) < 0)
                 goto oom;

@@ -81,6 +81,7 @@ SignRequest *request_free(SignRequest *r) {
         free(r->path);
         free(r->sender);
         free(r->cert_uri);
+        free(r->requested_cert_uri);
         free(r->token_uri);
         free(r->token_label);
         free(r->token_serial);

@@ -145,6 +145,8 @@ struct SignRequest {
 
         /* What the client asked. */
         char *path, *sender, *cert_uri;
+        /* cert_uri as the client gave it, for the records: cert_uri becomes the full URI of the one found */
+        char *requested_cert_uri;
         SignRole role;
         bool timestamp, more_documents;
         SignatureLevel
@@ -302,6 +304,9 @@ void request_record(SignRequest *r);
 void request_respond(SignRequest *r);
 /* A wrong PIN is an event of its own; one that cannot be recorded ends the request (-EIO). */
 int record_wrong_pin(SignRequest *r, const char *message);
+/* What the client is told when the audit log cannot take a record: what (translated, "... so it was
+ * withheld."), then why and what to do for the error k of audit_log_append*(). NULL when out of memory. */
+char *audit_failure_message(const char *what, int k);
 
 /* sign-request-dbus.c */
 void request_send_progress(SignRequest *r, const SignDoc *d);

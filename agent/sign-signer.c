@@ -116,10 +116,10 @@ int signer_prepare(SignRequest *r) {
                                     : -EROFS;
                 if (k < 0) {
                         log_error_errno(k, "Cannot record the signing policy in the audit log: %m");
-                        request_fail_all(
-                                r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL,
-                                _("The audit log could not record the signing policy, so nothing is signed. "
-                                  "Check the disk space of the audit log, then sign again."));
+                        const char *what = _(
+                                "The audit log could not record the signing policy, so nothing is signed.");
+                        _cleanup_free_ char *msg = audit_failure_message(what, k);
+                        request_fail_all(r, DOC_FAILED, KYSO_BUS_ERROR_INTERNAL, msg ?: what);
                         return -ECANCELED;
                 }
                 agent_sign_set_policy_recorded(r->owner, r->policy->digest);

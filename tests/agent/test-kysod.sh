@@ -97,6 +97,14 @@ chmod 0666 "$T/loose-policy.conf"
 expect_fail "a policy others may write is refused, even with the test flag in the environment" "writable" \
         env KYSO_POLICY="$T/loose-policy.conf" KYSO_POLICY_INSECURE_SKIP_OWNER_CHECK=1 "$KYSOD" --config "$T/kysod.conf"
 expect "the refused starts wrote nothing to the audit log" test ! -e "$T/state/audit.jsonl"
+# A folder in the log's place: the refusal says what failed once, then why and what to do.
+mkdir -p "$T/dir-log/audit.jsonl"
+printf 'use-p11-kit-registry = no\naudit-log = %s\n' "$T/dir-log/audit.jsonl" >"$T/dir-log.conf"
+out=$("$KYSOD" --config "$T/dir-log.conf" 2>&1)
+expect_match "a folder in the audit log's place: kysod refuses to start, saying so" \
+        "Refusing to start.*Is a directory.*move it away" "$out"
+expect_eq "a folder in the audit log's place: 'cannot open the audit log' is said once" 1 \
+        "$(grep -oi 'cannot open the audit log' <<<"$out" | wc -l)"
 
 # --- A bus and kysod under a stand-in systemd (NOTIFY_SOCKET, watchdog).
 start_bus main

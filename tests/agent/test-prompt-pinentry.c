@@ -4,6 +4,8 @@
 #include <locale.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent/prompt-pinentry.h"
 #include "agent/prompt-text.h"
@@ -805,6 +807,62 @@ static void test_refused_setting_reported(void **state) {
         (void) unlink(prog);
 }
 
+/* pid has exited: it is gone, or a zombie nobody reaped yet (its new parent may be slow to). */
+static bool process_gone(pid_t pid) {
+        char path[64], buf[512];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(buf, sizeof(buf), f))
+                return true;
+        const char *paren = strrchr(buf, ')');
+        return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+/* The agent killed (kill -9, an OOM kill): its pinentry, showing a dialog, goes too, within a second or two,
+ * rather than staying on screen for a request that no longer exists. */
+static void test_dies_with_agent(void **state) {
+        Fixture *f = *state;
+        pid_t agent, pid = 0;
+
+        write_script(f, "hang\n");
+        agent = fork();
+        assert_true(agent >= 0);
+        if (agent == 0) {
+                /* The "agent": a prompt open, the loop running, until it is killed. An sd_event does not
+                 * work across fork(): the child makes its own. */
+                sd_event *e = NULL;
+                Prompter *p = NULL;
+                PinentryConfig c = { .program = scripted };
+                if (sd_event_new(&e) < 0 || pinentry_prompter_new(e, &c, &p) < 0 ||
+                    prompter_confirm(p, &request, on_confirm, f) < 0)
+                        _exit(EXIT_FAILURE);
+                for (;;)
+                        (void) sd_event_run(e, UINT64_MAX);
+        }
+        for (int i = 0; i < 2000 && pid == 0; i++) {
+                _cleanup_free_ char *log = read_log(f);
+                if (strstr(log, "CONFIRM"))
+                        pid = logged_pid(f);
+                else
+                        (void) usleep(10 * 1000);
+        }
+        assert_true(pid > 0);
+        assert_false(process_gone(pid));
+
+        assert_int_equal(kill(agent, SIGKILL), 0);
+        assert_int_equal(waitpid(agent, NULL, 0), agent);
+        for (int i = 0; i < 200 && !process_gone(pid); i++)
+                (void) usleep(10 * 1000);
+        bool gone = process_gone(pid);
+        if (!gone)
+                (void) kill(pid, SIGKILL);
+        assert_true(gone);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
@@ -834,6 +892,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_prompt_while_preparing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepared_process_cancelled, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_setting_reported, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dies_with_agent, setup, teardown),
         };
 
         if (argc < 2) {
