@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,11 @@ static void help(void) {
 static const char *base_name(const char *p) {
         const char *s = strrchr(p, '/');
         return s && s[1] ? s + 1 : p;
+}
+
+static bool has_pdf_suffix(const char *path) {
+        size_t n = strlen(path);
+        return n >= 4 && strcasecmp(path + n - 4, ".pdf") == 0;
 }
 
 static bool is_pdf(int fd) {
@@ -869,6 +875,17 @@ int verb_sign(int argc, char **argv) {
                                 ret = KYSOCTL_EXIT_USAGE;
                                 goto finish;
                         }
+                }
+                /* Only a PDF signed inside gives a PDF; anything else, also a PDF issued over the leader's
+                 * detached signature, gives a detached signature, which a name ending in .pdf would pass
+                 * off as the signed document. */
+                if (!o.batch && (!pdf || ex_paths[i]) && has_pdf_suffix(outputs[i].path)) {
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s would be a detached signature, not a PDF; "
+                                  "nothing was signed. Name it .p7s (such as %s.p7s).\n"),
+                                outputs[i].path, base_name(input));
+                        ret = KYSOCTL_EXIT_USAGE;
+                        goto finish;
                 }
         }
         /* Never harm an input: an output that is a document, a leader's signature or the image drawn (also
