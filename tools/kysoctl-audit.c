@@ -868,7 +868,7 @@ static int verb_report(int argc, char **argv) {
         r = streq(format, "html")  ? audit_report_write_html(rep, stdout)
             : streq(format, "csv") ? audit_report_write_csv(rep, stdout)
                                    : audit_report_write_text(rep, stdout);
-        /* A write error is reported by verb_audit(), as for the other verbs. */
+        /* A write error is reported by main(), as for the other verbs. */
         if (r < 0 && !ferror(stdout)) {
                 kysoctl_error("audit report", "%s\n", strerror(-r));
                 return KYSOCTL_EXIT_INTERNAL;
@@ -904,19 +904,8 @@ int verb_audit(int argc, char **argv) {
                 if (streq(argv[1], subs[i].name)) {
                         /* getopt's messages name argv[0]. */
                         argv[1] = (char *) subs[i].full;
-                        exit_code = subs[i].run(argc - 1, argv + 1);
-                        /* Output redirected to a full disk: a cut-off table or report must not look
-                         * done. */
-                        errno = 0;
-                        if (fflush(stdout) != 0 || ferror(stdout)) {
-                                kysoctl_error(
-                                        subs[i].full + strlen("kysoctl "),
-                                        _("cannot write the output: %s. It is incomplete; free some space, "
-                                          "or write it elsewhere, and run this again.\n"),
-                                        strerror(errno ?: EIO));
-                                return KYSOCTL_EXIT_INTERNAL;
-                        }
-                        return exit_code;
+                        /* main() says when the output could not be written (a full disk). */
+                        return subs[i].run(argc - 1, argv + 1);
                 }
         fprintf(stderr, _("kysoctl audit: unknown command '%s'. Run 'kysoctl audit --help'.\n"), argv[1]);
         return KYSOCTL_EXIT_USAGE;

@@ -6,6 +6,7 @@
 
 #include "i18n.h"
 #include "kysoctl.h"
+#include "policy/cert-validate.h"
 #include "policy/policy.h"
 
 static void print_names(const char *prefix, const char *key, const NameMatch *n, size_t count) {
@@ -35,10 +36,10 @@ static void print_summary(const Policy *p) {
                 printf("    %s\n", *f);
         printf(_("  Trusted roots: %d\n"), sk_X509_num(p->trusted_roots));
         for (int i = 0; i < sk_X509_num(p->trusted_roots); i++) {
-                char *s = X509_NAME_oneline(
-                        X509_get_subject_name(sk_X509_value(p->trusted_roots, i)), NULL, 0);
+                /* The name as other messages give it, in UTF-8 (X509_NAME_oneline() escapes every
+                 * Vietnamese letter). */
+                _cleanup_free_ char *s = cert_display_name(sk_X509_value(p->trusted_roots, i));
                 printf("    %s\n", strna(s));
-                OPENSSL_free(s);
         }
         printf(_("  Intermediate certificates: %d\n"), sk_X509_num(p->intermediates));
         printf(_("  Revocation: %s (OCSP nonce %s, OCSP timeout %us, CRL timeout %us)\n"),

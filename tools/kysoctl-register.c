@@ -313,6 +313,7 @@ int verb_certs_register(int argc, char **argv) {
         _cleanup_strv_free_ char **logs = NULL;
         const char *register_arg = NULL, *org_arg = NULL;
         ExportFormat format = EXPORT_NONE;
+        const char *export_arg = NULL;
         bool json = false;
         int c, r;
 
@@ -325,6 +326,15 @@ int verb_certs_register(int argc, char **argv) {
                         json = true;
                         break;
                 case 'e':
+                        /* Two outputs cannot both be written to standard output: none is dropped silently.
+                         */
+                        if (export_arg && !streq(export_arg, optarg)) {
+                                kysoctl_error(
+                                        "certs", _("--export %s and --export %s exclude each other.\n"),
+                                        export_arg, optarg);
+                                return KYSOCTL_EXIT_USAGE;
+                        }
+                        export_arg = optarg;
                         format = streq(optarg, "csv")    ? EXPORT_CSV
                                  : streq(optarg, "json") ? EXPORT_JSON
                                  : streq(optarg, "html") ? EXPORT_HTML
@@ -354,6 +364,10 @@ int verb_certs_register(int argc, char **argv) {
         if (optind < argc) {
                 kysoctl_error(
                         "certs", _("unexpected argument '%s'. Run 'kysoctl certs --help'.\n"), argv[optind]);
+                return KYSOCTL_EXIT_USAGE;
+        }
+        if (json && format != EXPORT_NONE && format != EXPORT_JSON) {
+                kysoctl_error("certs", _("--export %s and --json exclude each other.\n"), export_arg);
                 return KYSOCTL_EXIT_USAGE;
         }
         if (logs && register_arg) {

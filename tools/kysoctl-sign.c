@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,20 +86,26 @@ static const char *base_name(const char *p) {
         return s && s[1] ? s + 1 : p;
 }
 
+static bool has_pdf_suffix(const char *path) {
+        size_t n = strlen(path);
+        return n >= 4 && strcasecmp(path + n - 4, ".pdf") == 0;
+}
+
 static bool is_pdf(int fd) {
         char b[1024];
         ssize_t n = pread(fd, b, sizeof b, 0);
         return n > 0 && pdf_looks_like_pdf(b, (size_t) n);
 }
 
-/* What kysoctl writes: each output goes to a temporary file beside it, renamed over it only once its
- * document is signed, so an existing output is replaced whole or kept as it was. */
+/* What kysoctl writes: each output goes to an unnamed file in its folder (kysoctl_output_open()), put in
+ * place only once its document is signed, so an existing output is replaced whole or kept as it was. */
 typedef struct Output {
         char *path;   /* as the person named it (or built for a batch) */
         char *target; /* the file replaced: what path points to when it exists */
-        char *tmp;    /* the temporary file; NULL once renamed or removed */
+        char *tmp;    /* the named temporary file, where there are no unnamed ones; NULL once done */
         int fd;
-        bool failed; /* signed, but the signature could not be saved */
+        bool pending; /* written to fd, neither put in place nor discarded yet */
+        bool failed;  /* signed, but the signature could not be saved */
 } Output;
 
 /* The outputs that the signals which end a program in a terminal clean up: SIGINT (Ctrl-C), SIGTERM,
@@ -167,6 +174,7 @@ static void output_discard(Output *out) {
         if (out->tmp)
                 (void) unlink(out->tmp);
         out->tmp = mfree(out->tmp);
+        out->pending = false;
         signals_hold(false, &saved);
 }
 
@@ -198,8 +206,11 @@ static int output_open(Output *out) {
         out->target = realpath(out->path, NULL);
         if (!out->target && !(out->target = strdup(out->path)))
                 return -ENOMEM;
-        out->fd = tmpfile_beside(out->target, mode, &out->tmp);
-        return out->fd < 0 ? out->fd : 0;
+        out->fd = kysoctl_output_open(out->target, mode, &out->tmp);
+        if (out->fd < 0)
+                return out->fd;
+        out->pending = true;
+        return 0;
 }
 
 /* The document was signed: the signature the agent wrote replaces the output. */
@@ -209,14 +220,16 @@ static int output_commit(Output *out) {
 
         if (out->failed)
                 return -EIO;
-        if (!out->tmp)
+        if (!out->pending)
                 return 0;
         /* Not interrupted between the rename and forgetting the name: the handler would remove the
          * signature just saved under another file's name. */
         signals_hold(true, &saved);
-        r = tmpfile_commit(out->fd, out->tmp, out->target);
-        if (r >= 0)
+        r = kysoctl_output_commit(out->fd, out->tmp, out->target);
+        if (r >= 0) {
                 out->tmp = mfree(out->tmp);
+                out->pending = false;
+        }
         signals_hold(false, &saved);
         if (r < 0) {
                 fprintf(stderr,
@@ -862,6 +875,17 @@ int verb_sign(int argc, char **argv) {
                                 ret = KYSOCTL_EXIT_USAGE;
                                 goto finish;
                         }
+                }
+                /* Only a PDF signed inside gives a PDF; anything else, also a PDF issued over the leader's
+                 * detached signature, gives a detached signature, which a name ending in .pdf would pass
+                 * off as the signed document. */
+                if (!o.batch && (!pdf || ex_paths[i]) && has_pdf_suffix(outputs[i].path)) {
+                        fprintf(stderr,
+                                _("kysoctl sign: the output %s would be a detached signature, not a PDF; "
+                                  "nothing was signed. Name it .p7s (such as %s.p7s).\n"),
+                                outputs[i].path, base_name(input));
+                        ret = KYSOCTL_EXIT_USAGE;
+                        goto finish;
                 }
         }
         /* Never harm an input: an output that is a document, a leader's signature or the image drawn (also

@@ -593,14 +593,15 @@ print_json_unverifiable(const char *file, const char *key, const char *value, co
         json_object_put(o);
 }
 
-/* The --html report, written to a temporary file beside REPORT and renamed over it only once it is whole: an
- * earlier report is replaced whole or kept as it was (a full disk, an error while verifying). A REPORT that
- * exists and is not a regular file (a FIFO, /dev/stdout, /dev/null) is written into instead: a rename would
- * replace it. */
+/* The --html report, written to an unnamed file in REPORT's folder and put in place only once it is whole:
+ * an earlier report is replaced whole or kept as it was (a full disk, an error while verifying). A REPORT
+ * that exists and is not a regular file (a FIFO, /dev/stdout, /dev/null) is written into instead: a rename
+ * would replace it. */
 typedef struct HtmlReport {
         FILE *f;
         char *target; /* the file replaced: what REPORT points to when it exists */
-        char *tmp;    /* removed unless committed; NULL when writing into REPORT itself */
+        char *tmp; /* the named temporary file where there are no unnamed ones: removed unless committed */
+        bool replace; /* false when writing into REPORT itself */
 } HtmlReport;
 
 static void html_report_done(HtmlReport *h) {
@@ -625,9 +626,10 @@ static int html_report_open(HtmlReport *h, const char *path) {
         h->target = realpath(path, NULL);
         if (!h->target && !(h->target = strdup(path)))
                 return -ENOMEM;
-        fd = tmpfile_beside(h->target, 0666 & ~um, &h->tmp);
+        fd = kysoctl_output_open(h->target, 0666 & ~um, &h->tmp);
         if (fd < 0)
                 return fd;
+        h->replace = true;
         h->f = fdopen(fd, "w");
         if (!h->f) {
                 int r = -errno;
@@ -637,7 +639,7 @@ static int html_report_open(HtmlReport *h, const char *path) {
         return 0;
 }
 
-/* Writes what is buffered, makes it durable and renames it over the report. */
+/* Writes what is buffered, makes it durable and puts it in place of the report. */
 static int html_report_commit(HtmlReport *h) {
         int r;
 
@@ -645,12 +647,13 @@ static int html_report_commit(HtmlReport *h) {
                 return -errno;
         if (ferror(h->f))
                 return -EIO;
-        if (!h->tmp)
+        if (!h->replace)
                 return 0;
-        r = tmpfile_commit(fileno(h->f), h->tmp, h->target);
+        r = kysoctl_output_commit(fileno(h->f), h->tmp, h->target);
         if (r < 0)
                 return r;
         h->tmp = mfree(h->tmp);
+        h->replace = false;
         return 0;
 }
 

@@ -131,7 +131,7 @@ int kysoctl_agent_error(const char *verb, const char *name, const char *message)
 
 /* What a verb printed reaches its reader: a full disk or a closed pipe at standard output is said, and
  * a verb that succeeded then fails (its list or report is lost); a refusal keeps its own code. A verb that
- * failed (3) has said why already, maybe this very error (kysoctl audit checks its own output). */
+ * failed (3) has said why already. */
 static int check_stdout(const char *verb, int exit_code) {
         int r = 0;
 

@@ -129,6 +129,17 @@ check "the example policy is valid" 0 "Seal rules \(competent persons\): 1" chec
 check "the example rewrites the internal OCSP address" 0 "rewrite http://ocsp.ca.ptc -> http://ocsp.ca.gov.vn" \
         check "${OWNER[@]}" "$T/example/policy.conf"
 
+# A root with a Vietnamese name is listed in UTF-8, as the person reads it, not as \xC6\xA1 escapes.
+mkdir -m 755 "$T/vi"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/vi/root.key" -out "$T/vi/root.pem" \
+        -utf8 -subj "/CN=Ban Cơ yếu Chính phủ/O=Ban Cơ yếu" -days 30 -addext basicConstraints=critical,CA:TRUE \
+        2>/dev/null || bail_out "openssl req failed"
+chmod 644 "$T/vi/root.pem"
+printf '[trust]\nroot = %s\n' "$T/vi/root.pem" >"$T/vi/policy.conf"
+chmod 644 "$T/vi/policy.conf"
+check "a root with a Vietnamese name is listed in UTF-8" 0 "^    Ban Cơ yếu Chính phủ\$" check "${OWNER[@]}" \
+        "$T/vi/policy.conf"
+
 # Vietnamese.
 if locale -a 2>/dev/null | grep -qi '^vi_VN\.utf-\?8$'; then
         LC_ALL=vi_VN.UTF-8 check "Vietnamese errors" 1 "giá trị 'never' của mode không hợp lệ" check "${OWNER[@]}" \

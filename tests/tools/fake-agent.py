@@ -5,6 +5,9 @@
 # as a fast agent may when the reply and the signal cross. A client that subscribed with handle_token must
 # still get it. Response: code 2, error PolicyDenied, message "fake agent: refused". GetCertificates lists two
 # usable personal certificates.
+# With FAKE_AGENT_STALL=1, Sign instead writes the start of a signature into the output it was given, says
+# "writing" on its standard output and answers nothing more: kysoctl waits, as for a slow token, and the
+# test can kill it while its output is being written.
 import os
 import sys
 
@@ -36,6 +39,11 @@ class Agent(dbus.service.Object):
     @dbus.service.method(IFACE, in_signature="hhssa{sv}", out_signature="o", sender_keyword="sender")
     def Sign(self, doc, out, cert, role, options, sender=None):
         token = str(options.get("handle_token", "t"))
+        path = "/org/kyso/Agent1/request/%s/%s" % (sender[1:].replace(".", "_"), token)
+        if os.environ.get("FAKE_AGENT_STALL") == "1":
+            os.write(out.take(), b"0\x82")
+            print("writing", flush=True)
+            return dbus.ObjectPath(path)
         path = "/org/kyso/Agent1/request/%s/%s" % (sender[1:].replace(".", "_"), token)
         message = dbus.lowlevel.SignalMessage(path, "org.kyso.Request1", "Response")
         message.set_destination(sender)

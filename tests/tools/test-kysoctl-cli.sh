@@ -86,6 +86,24 @@ check "certs --export --log naming a missing file: a usage error" 2 \
         certs --export csv --log "$T/none.jsonl"
 check "certs --export --log naming a file that is not an audit log: said, not an empty register" 3 \
         "^kysoctl certs: cannot read the audit log $T/qd\.txt: not an audit log" certs --export csv --log "$T/qd.txt"
+# Two outputs asked for at once: neither is silently dropped.
+echo '{"version": 1, "certificates": []}' >"$T/register.json"
+check "certs --export csv --json: a usage error naming both" 2 "^kysoctl certs: --export csv and --json exclude each other" \
+        certs --export csv --json --register "$T/register.json"
+check "certs --json --export html: the same" 2 "^kysoctl certs: --export html and --json exclude each other" \
+        certs --json --export html --register "$T/register.json"
+check "certs --export csv --export html: a usage error naming both" 2 \
+        "^kysoctl certs: --export csv and --export html exclude each other" \
+        certs --export csv --export html --register "$T/register.json"
+# A detached signature (any document but a PDF, or a PDF issued over the leader's detached signature) is not
+# a PDF: an output named .pdf would look like the signed document to the clerk.
+check "sign: a detached signature of a PDF issued over a .p7s named .pdf: a usage error" 2 \
+        "^kysoctl sign: the output $T/out\.pdf would be a detached signature, not a PDF; nothing was signed\. Name it \.p7s" \
+        sign --role issue --cert pkcs11:x --existing-signature "$T/qd.txt" "$T/doc.pdf" -o "$T/out.pdf"
+check "sign: a detached signature of a text named .PDF: the same" 2 \
+        "^kysoctl sign: the output $T/qd\.PDF would be a detached signature, not a PDF" \
+        sign --role approve --cert pkcs11:x "$T/qd.txt" -o "$T/qd.PDF"
+expect "  ... and nothing written" test ! -e "$T/out.pdf" -a ! -e "$T/qd.PDF"
 # A full disk is no mistake of the command line: exit 3, and the message says to free space (root only: a
 # tmpfs whose inodes are all used, where the temporary output cannot be made).
 mkdir "$T/full"

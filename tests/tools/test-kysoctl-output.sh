@@ -41,6 +41,12 @@ done
 # A refusal keeps its own exit code: the output lost does not make an invalid signature look like an error.
 full verify qd.txt 2>/dev/null
 expect_eq "verify of a bad signature >/dev/full: still exit 1" 1 "$?"
+# ... nor a broken audit log (kysoctl(1): "a refusal keeps its 1"), said as for every verb.
+printf '{"v":1,"seq":6,"time":"2026-' >torn.jsonl
+out=$(full audit verify --log torn.jsonl 2>&1)
+expect_eq "audit verify of a broken log >/dev/full: still exit 1" 1 "$?"
+expect_match "  ... and the lost output said, named after the command" \
+        "^kysoctl audit: cannot write the output: No space left on device" "$out"
 
 # verify --html writes its report beside it and renames it over REPORT only once it is whole: on a full disk
 # (no byte may be written, SIGXFSZ ignored so the write fails with EFBIG) an earlier report stays as it was.
