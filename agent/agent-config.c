@@ -94,13 +94,8 @@ _printf_(4, 5) static int config_error(
         if (!what)
                 return -ENOMEM;
         /* A key or value that is not UTF-8 would reach the journal as "[blob data]": shown escaped. */
-        if (!utf8_is_valid(what)) {
-                char *e = utf8_escape(what);
-                if (!e)
-                        return -ENOMEM;
-                free(what);
-                what = e;
-        }
+        if (utf8_make_valid(&what) < 0)
+                return -ENOMEM;
         if (asprintf(ret_error, "%s:%u: %s", name, line, what) < 0)
                 return -ENOMEM;
         return -EINVAL;

@@ -63,12 +63,9 @@ char *prompt_text_sanitize(const char *s, size_t max_chars) {
                 return strdup(_("unknown"));
         /* Bytes that are not UTF-8 are shown as the bus shows them ("\xe1"), so a person can match the
          * name in the prompt with the one in the application and the audit log. */
-        if (!utf8_is_valid(s)) {
-                escaped = utf8_escape(s);
-                if (!escaped)
-                        return NULL;
-                s = escaped;
-        }
+        s = utf8_valid_or_escaped(s, &escaped);
+        if (!s)
+                return NULL;
         n = strlen(s);
 
         /* Each character becomes at most its own bytes or U+FFFD's 3, plus the ellipsis and the NUL. */

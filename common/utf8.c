@@ -107,6 +107,28 @@ char *utf8_escape(const char *s) {
         return out;
 }
 
+const char *utf8_valid_or_escaped(const char *s, char **ret_buf) {
+        *ret_buf = NULL;
+        if (!s)
+                return "";
+        if (utf8_is_valid(s))
+                return s;
+        return *ret_buf = utf8_escape(s);
+}
+
+int utf8_make_valid(char **s) {
+        char *e;
+
+        if (!*s || utf8_is_valid(*s))
+                return 0;
+        e = utf8_escape(*s);
+        if (!e)
+                return -ENOMEM;
+        free(*s);
+        *s = e;
+        return 0;
+}
+
 void utf16be_hex_write(FILE *f, uint32_t cp) {
         if (cp >= 0x10000) {
                 cp -= 0x10000;

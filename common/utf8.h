@@ -21,6 +21,13 @@ bool utf8_is_valid(const char *s);
  * (lower-case hex) and each backslash "\\", so the copy maps back to exactly the bytes of s. Text that is
  * valid UTF-8 without a backslash is copied as it is. NULL on allocation failure (s NULL: ""). */
 char *utf8_escape(const char *s);
+/* For text that must reach a reader as valid UTF-8 (the bus, the journal) but is kept as it is when it
+ * already is (a backslash in valid text is not doubled): s itself, or its utf8_escape() copy, which *ret_buf
+ * then owns. NULL on allocation failure; s NULL is "". */
+const char *utf8_valid_or_escaped(const char *s, char **ret_buf);
+/* The same for a string the caller owns: *s is replaced by its escaped copy when it is not valid UTF-8. 0,
+ * or -ENOMEM with *s unchanged. */
+int utf8_make_valid(char **s);
 
 /* Writes the code point cp as UTF-16BE in upper-case hex, a surrogate pair above U+FFFF: "00E1", "D83DDE00"
  * (PDF text strings and ToUnicode maps). */

@@ -8,14 +8,10 @@
 
 int bus_append_string(DBusMessageIter *it, const char *s) {
         _cleanup_free_ char *escaped = NULL;
-        const char *v = strempty(s);
+        const char *v = utf8_valid_or_escaped(s, &escaped);
 
-        if (!utf8_is_valid(v)) {
-                escaped = utf8_escape(v);
-                if (!escaped)
-                        return -ENOMEM;
-                v = escaped;
-        }
+        if (!v)
+                return -ENOMEM;
         return dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &v) ? 0 : -ENOMEM;
 }
 
@@ -35,12 +31,9 @@ int bus_message_append_strings(DBusMessage *m, ...) {
 
 DBusMessage *bus_message_new_error(DBusMessage *call, const char *name, const char *message) {
         _cleanup_free_ char *escaped = NULL;
+        const char *m = message ? utf8_valid_or_escaped(message, &escaped) : NULL;
 
-        if (message && !utf8_is_valid(message)) {
-                escaped = utf8_escape(message);
-                if (!escaped)
-                        return NULL;
-                message = escaped;
-        }
-        return dbus_message_new_error(call, name, message);
+        if (message && !m)
+                return NULL;
+        return dbus_message_new_error(call, name, m);
 }

@@ -179,13 +179,8 @@ int policy_add_error(char ***errors, const char *file, unsigned line, const char
                 return 0;
         /* A value from a file in another encoding is shown escaped: the journal keeps invalid UTF-8 only
          * as "[blob data]". */
-        if (!utf8_is_valid(full)) {
-                char *e = utf8_escape(full);
-                if (!e)
-                        return -ENOMEM;
-                free(full);
-                full = e;
-        }
+        if (utf8_make_valid(&full) < 0)
+                return -ENOMEM;
         r = strv_push(errors, full);
         if (r < 0)
                 return r;

@@ -57,6 +57,33 @@ static void test_escape(void **state) {
         assert_string_equal(e, "");
 }
 
+static void test_valid_or_escaped(void **state) {
+        _cleanup_free_ char *buf = NULL, *owned = NULL;
+        const char *valid = "a\\b Báo cáo";
+
+        /* Valid text is the text itself, its backslash kept single; nothing is allocated. */
+        assert_ptr_equal(utf8_valid_or_escaped(valid, &buf), valid);
+        assert_null(buf);
+        assert_string_equal(utf8_valid_or_escaped(NULL, &buf), "");
+        assert_null(buf);
+        /* Text that is not UTF-8 is its escaped copy, owned by buf. */
+        assert_string_equal(utf8_valid_or_escaped("b\xe1o\\", &buf), "b\\xe1o\\\\");
+        assert_non_null(buf);
+
+        owned = strdup("a\\b");
+        assert_non_null(owned);
+        assert_int_equal(utf8_make_valid(&owned), 0);
+        assert_string_equal(owned, "a\\b");
+        owned = mfree(owned);
+        owned = strdup("b\xe1o");
+        assert_non_null(owned);
+        assert_int_equal(utf8_make_valid(&owned), 0);
+        assert_string_equal(owned, "b\\xe1o");
+        owned = mfree(owned);
+        assert_int_equal(utf8_make_valid(&owned), 0);
+        assert_null(owned);
+}
+
 static void test_utf16be_hex(void **state) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -74,5 +101,6 @@ KYSO_TEST_MAIN({
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_valid_or_escaped),
         cmocka_unit_test(test_utf16be_hex),
 });
