@@ -1102,6 +1102,22 @@ static size_t count_stamps(const char *file, char **ret_first) {
         return n;
 }
 
+/* The leader's signature of a two-page decision, in a rectangle on its last page (index 1). */
+static PadesVisible leader_on_page_2(PdfImage *image) {
+        return (PadesVisible){
+                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 300, 200, 200, 100 }, .image = image
+        };
+}
+
+/* The seal over the leader's signature, with the document's texts. */
+static PadesVisible seal_with_texts(PdfImage *image, PadesPlacedText *texts, size_t n) {
+        return (PadesVisible){ .placement = PADES_PLACEMENT_SEAL,
+                               .seal_diameter_mm = 40,
+                               .image = image,
+                               .texts = texts,
+                               .n_texts = n };
+}
+
 /* A decision of two pages: the number and date at the top of page 1, the signatures on page 2. The texts
  * on page 1 go into one stamp annotation there (the same update, covered by the seal's signature); a text on
  * the seal's page stays in its widget. Both signatures valid for pdfsig and for kyso's verifier. */
@@ -1114,14 +1130,8 @@ static void test_visible_texts_on_other_page(void **state) {
                 { 0, { 60, 760, 200, 20 }, "Số: 7/QĐ-UBND" },
                 { 0, { 330, 760, 230, 20 }, "Uông Bí, ngày 06 tháng 12 năm 2026" },
         };
-        PadesVisible leader = {
-                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 300, 200, 200, 100 }, .image = blue
-        };
-        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL,
-                              .seal_diameter_mm = 40,
-                              .image = red,
-                              .texts = texts,
-                              .n_texts = ELEMENTSOF(texts) };
+        PadesVisible leader = leader_on_page_2(blue);
+        PadesVisible seal = seal_with_texts(red, texts, ELEMENTSOF(texts));
         const PdfDocumentInfo *info;
         PdfPage page = {};
 
@@ -1194,14 +1204,8 @@ static void test_visible_texts_certified(void **state) {
         _cleanup_(pdf_image_freep) PdfImage *blue = solid_image(400, 100, 0, 0, 255);
         _cleanup_(pdf_image_freep) PdfImage *red = solid_image(120, 120, 255, 0, 0);
         PadesPlacedText texts[] = { { 0, { 60, 760, 200, 20 }, "Số: 7/QĐ-UBND" } };
-        PadesVisible leader = {
-                .placement = PADES_PLACEMENT_RECT, .page = 1, .rect = { 300, 200, 200, 100 }, .image = blue
-        };
-        PadesVisible seal = { .placement = PADES_PLACEMENT_SEAL,
-                              .seal_diameter_mm = 40,
-                              .image = red,
-                              .texts = texts,
-                              .n_texts = ELEMENTSOF(texts) };
+        PadesVisible leader = leader_on_page_2(blue);
+        PadesVisible seal = seal_with_texts(red, texts, ELEMENTSOF(texts));
         PadesVisible only_texts = { .placement = PADES_PLACEMENT_TEXT,
                                     .texts = (PadesPlacedText[]){ { 1, { 60, 500, 200, 20 }, "Số: 7" },
                                                                   { 0, { 60, 760, 200, 20 }, "Ngày 6" } },
