@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "i18n.h"
 #include "macro.h"
@@ -857,14 +858,8 @@ static int is_annots_of_old_page(Ctx *c, int n) {
 }
 
 static int side_push(Ctx *c, const Touched *t) {
-        if (c->n_side >= c->allocated_side) {
-                size_t want = MAX(c->allocated_side * 2, (size_t) 16);
-                Touched *a = reallocarray(c->side, want, sizeof(Touched));
-                if (!a)
-                        return -ENOMEM;
-                c->side = a;
-                c->allocated_side = want;
-        }
+        if (ARRAY_RESERVE(c->side, c->allocated_side, c->n_side + 1, 16) < 0)
+                return -ENOMEM;
         c->side[c->n_side++] = *t;
         return 0;
 }
@@ -1090,14 +1085,8 @@ static int reach_push(Reach *w, uint64_t n, uint64_t generation) {
         if (w->seen[n / 8] & (1u << (n % 8)))
                 return 0;
         w->seen[n / 8] |= (uint8_t) (1u << (n % 8));
-        if (w->n_queue >= w->allocated_queue) {
-                size_t want = MAX(w->allocated_queue * 2, (size_t) 256);
-                uint32_t(*a)[2] = reallocarray(w->queue, want, sizeof(*a));
-                if (!a)
-                        return -ENOMEM;
-                w->queue = a;
-                w->allocated_queue = want;
-        }
+        if (ARRAY_RESERVE(w->queue, w->allocated_queue, w->n_queue + 1, 256) < 0)
+                return -ENOMEM;
         w->queue[w->n_queue][0] = (uint32_t) n;
         w->queue[w->n_queue++][1] = (uint32_t) MIN(generation, (uint64_t) INT32_MAX);
         return 0;
@@ -1309,14 +1298,8 @@ int pdf_diff_analyse(
                 for (size_t i = 0; i < n_e; i++) {
                         if (e[i].number == 0)
                                 continue;
-                        if (n_touched >= allocated) {
-                                size_t want = MAX(allocated * 2, (size_t) 64);
-                                Touched *t = reallocarray(touched, want, sizeof(Touched));
-                                if (!t)
-                                        return -ENOMEM;
-                                touched = t;
-                                allocated = want;
-                        }
+                        if (ARRAY_RESERVE(touched, allocated, n_touched + 1, 64) < 0)
+                                return -ENOMEM;
                         touched[n_touched++] = (Touched){
                                 .number = e[i].number,
                                 .generation = e[i].kind == PDF_XREF_ENTRY_COMPRESSED ? 0 : e[i].generation,

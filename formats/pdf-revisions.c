@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "pdf-diff.h"
 #include "pdf-revisions.h"
@@ -79,24 +80,6 @@ static int take_uint(Cursor *c, uint64_t *ret) {
                 return -EBADMSG;
         *ret = v;
         return 0;
-}
-
-/* Makes room for one more element, doubling the allocation. */
-static bool grow(void **p, size_t *allocated, size_t n, size_t elem) {
-        size_t want;
-        void *q;
-
-        if (n < *allocated)
-                return true;
-        want = MAX(*allocated * 2, (size_t) 16);
-        if (want > SIZE_MAX / elem)
-                return false;
-        q = realloc(*p, want * elem);
-        if (!q)
-                return false;
-        *p = q;
-        *allocated = want;
-        return true;
 }
 
 int pdf_source_read(const PdfSource *s, uint64_t offset, void *buf, size_t n) {
@@ -228,8 +211,9 @@ int pdf_revisions_find_source(const PdfSource *s, size_t max, PdfRevision **ret,
                         continue;
                 if (n >= max)
                         return -E2BIG;
-                if (!grow((void **) &revs, &allocated, n, sizeof(PdfRevision)))
-                        return -ENOMEM;
+                r = ARRAY_RESERVE(revs, allocated, n + 1, 16);
+                if (r < 0)
+                        return r;
                 revs[n++] = rev;
         }
 
@@ -300,7 +284,7 @@ entries_add(Entries *es, uint64_t number, PdfXrefEntryKind kind, uint64_t offset
                 return -EBADMSG;
         if (es->n >= PDF_REVISION_MAX_XREF_ENTRIES)
                 return -E2BIG;
-        if (!grow((void **) &es->e, &es->allocated, es->n, sizeof(PdfXrefEntry)))
+        if (ARRAY_RESERVE(es->e, es->allocated, es->n + 1, 16) < 0)
                 return -ENOMEM;
         es->e[es->n++] = (PdfXrefEntry){
                 .number = (uint32_t) number,
