@@ -9,7 +9,7 @@ set -uo pipefail
 export LC_ALL=C.UTF-8
 unset LANGUAGE
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-kill.XXXXXX") || bail_out "mktemp failed"
+temp_dir kill
 bus_pid= agent_pid= sign_pid=
 trap '[[ -n $sign_pid ]] && kill -9 $sign_pid 2>/dev/null; [[ -n $agent_pid ]] && kill $agent_pid 2>/dev/null; [[ -n $bus_pid ]] && kill $bus_pid 2>/dev/null; rm -rf -- "$T"' EXIT
 mkdir "$T/out"

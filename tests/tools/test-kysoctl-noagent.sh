@@ -12,7 +12,7 @@ set -uo pipefail
 export LC_ALL=C.UTF-8
 unset LANGUAGE
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-noagent.XXXXXX") || bail_out "mktemp failed"
+temp_dir noagent
 bus_pid=
 trap '[[ -n $bus_pid ]] && kill $bus_pid 2>/dev/null; rm -rf -- "$T"' EXIT
 mkdir "$T/services"

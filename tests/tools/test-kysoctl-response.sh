@@ -8,7 +8,7 @@ set -uo pipefail
 export LC_ALL=C.UTF-8
 unset LANGUAGE
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/kyso-response.XXXXXX") || bail_out "mktemp failed"
+temp_dir response
 bus_pid= agent_pid=
 trap '[[ -n $agent_pid ]] && kill $agent_pid 2>/dev/null; [[ -n $bus_pid ]] && kill $bus_pid 2>/dev/null; rm -rf -- "$T"' EXIT
 echo "văn bản" >"$T/qd.txt"
