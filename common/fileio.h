@@ -18,6 +18,14 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
  */
 int tmpfile_beside(const char *path, mode_t mode, char **ret_tmp);
 int tmpfile_commit(int fd, const char *tmp, const char *path);
+/* As tmpfile_beside()/tmpfile_commit(), but with no name beside path until the commit, so that a process
+ * killed meanwhile (SIGKILL runs no handler) leaves nothing behind: atomic_output_open() returns the fd of
+ * an unnamed file (O_TMPFILE) in path's folder with exactly mode and *ret_tmp = NULL, or, where the file
+ * system has no unnamed files or /proc is missing, the fd and name of path.tmp-XXXXXX (to unlink unless
+ * committed). atomic_output_commit() makes it durable and puts it in place of path (a path that exists is
+ * replaced through a name beside it for the time of a rename). write_file_atomic() writes through them. */
+int atomic_output_open(const char *path, mode_t mode, char **ret_tmp);
+int atomic_output_commit(int fd, const char *tmp, const char *path);
 int fsync_directory_of(const char *path);
 /* The folder path names its file in, newly allocated: "." for a bare name, "/" for a file in the root. */
 int path_directory(const char *path, char **ret);

@@ -244,7 +244,7 @@ int trust_store_folder(const Policy *p, bool root, const char **ret) {
 /* Writes data to path through a temporary file with the store's owner and mode. */
 static int write_store_file(const char *path, const void *data, size_t size) {
         _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = tmpfile_beside(path, 0644, &tmp);
+        _cleanup_close_ int fd = atomic_output_open(path, 0644, &tmp);
         int r;
 
         if (fd < 0)
@@ -256,8 +256,8 @@ static int write_store_file(const char *path, const void *data, size_t size) {
         if (r >= 0 && geteuid() == 0 && fchown(fd, 0, 0) < 0)
                 r = -errno;
         if (r >= 0)
-                r = tmpfile_commit(fd, tmp, path);
-        if (r < 0)
+                r = atomic_output_commit(fd, tmp, path);
+        if (r < 0 && tmp)
                 (void) unlink(tmp);
         return r;
 }

@@ -97,7 +97,7 @@ static bool is_pdf(int fd) {
         return n > 0 && pdf_looks_like_pdf(b, (size_t) n);
 }
 
-/* What kysoctl writes: each output goes to an unnamed file in its folder (kysoctl_output_open()), put in
+/* What kysoctl writes: each output goes to an unnamed file in its folder (atomic_output_open()), put in
  * place only once its document is signed, so an existing output is replaced whole or kept as it was. */
 typedef struct Output {
         char *path;   /* as the person named it (or built for a batch) */
@@ -206,7 +206,7 @@ static int output_open(Output *out) {
         out->target = realpath(out->path, NULL);
         if (!out->target && !(out->target = strdup(out->path)))
                 return -ENOMEM;
-        out->fd = kysoctl_output_open(out->target, mode, &out->tmp);
+        out->fd = atomic_output_open(out->target, mode, &out->tmp);
         if (out->fd < 0)
                 return out->fd;
         out->pending = true;
@@ -225,7 +225,7 @@ static int output_commit(Output *out) {
         /* Not interrupted between the rename and forgetting the name: the handler would remove the
          * signature just saved under another file's name. */
         signals_hold(true, &saved);
-        r = kysoctl_output_commit(out->fd, out->tmp, out->target);
+        r = atomic_output_commit(out->fd, out->tmp, out->target);
         if (r >= 0) {
                 out->tmp = mfree(out->tmp);
                 out->pending = false;

@@ -626,7 +626,7 @@ static int html_report_open(HtmlReport *h, const char *path) {
         h->target = realpath(path, NULL);
         if (!h->target && !(h->target = strdup(path)))
                 return -ENOMEM;
-        fd = kysoctl_output_open(h->target, 0666 & ~um, &h->tmp);
+        fd = atomic_output_open(h->target, 0666 & ~um, &h->tmp);
         if (fd < 0)
                 return fd;
         h->replace = true;
@@ -649,7 +649,7 @@ static int html_report_commit(HtmlReport *h) {
                 return -EIO;
         if (!h->replace)
                 return 0;
-        r = kysoctl_output_commit(fileno(h->f), h->tmp, h->target);
+        r = atomic_output_commit(fileno(h->f), h->tmp, h->target);
         if (r < 0)
                 return r;
         h->tmp = mfree(h->tmp);

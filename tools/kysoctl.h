@@ -36,14 +36,6 @@ bool kysoctl_help_wanted(int argc, char **argv, void (*help)(void), int *ret_exi
  * is no such file: -EISDIR, found before anything is done, as a missing file is. */
 int kysoctl_open_input(const char *path);
 
-/* The files kysoctl writes itself, made whole before they appear (kysoctl-output.c), as
- * tmpfile_beside()/tmpfile_commit() but with no name beside target until the commit: kysoctl_output_open()
- * returns the fd of an unnamed file in target's folder with *ret_tmp = NULL, or where the file system has no
- * unnamed files the fd and name of target.tmp-XXXXXX (to remove unless committed). kysoctl_output_commit()
- * makes it durable and puts it in place of target. */
-int kysoctl_output_open(const char *target, mode_t mode, char **ret_tmp);
-int kysoctl_output_commit(int fd, const char *tmp, const char *target);
-
 /* Why the policy at path could not be loaded, r as policy_load() gives it, for "cannot be used (%s)": a file
  * that is not there is said to be missing, not invalid (policy_load() gives -EINVAL for both). */
 const char *kysoctl_policy_failure(const char *path, int r);

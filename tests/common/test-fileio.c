@@ -104,6 +104,45 @@ static void test_tmpfile(void **state) {
         assert_null(tmp2);
 }
 
+/* The unnamed output: no name in the folder until the commit, then exactly the target, new or replaced. */
+static void test_atomic_output(void **state) {
+        _cleanup_free_ char *path = NULL, *parent = NULL, *tmp = NULL, *data = NULL;
+        size_t size;
+        struct stat st;
+
+        assert_true(asprintf(&parent, "%s/u", dir) > 0);
+        assert_true(asprintf(&path, "%s/out.html", parent) > 0);
+        assert_int_equal(mkdir_parents(path, 0700), 0);
+        assert_int_equal(mkdir_p(parent, 0700), 0);
+
+        for (int round = 0; round < 2; round++) {
+                _cleanup_close_ int fd = atomic_output_open(path, 0640, &tmp);
+                assert_true(fd >= 0);
+                /* /tmp has unnamed files (tmpfs, ext4): nothing is named until the commit. */
+                assert_null(tmp);
+                assert_int_equal(count_entries(parent), (size_t) round);
+                assert_int_equal(loop_write(fd, round ? "second" : "first", round ? 6 : 5), 0);
+                assert_int_equal(atomic_output_commit(fd, tmp, path), 0);
+                data = mfree(data);
+                assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+                assert_string_equal(data, round ? "second" : "first");
+                assert_int_equal(stat(path, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0640);
+                /* Replaced, not joined by a temporary name. */
+                assert_int_equal(count_entries(parent), 1);
+        }
+
+        /* Abandoned (a process killed before its commit): nothing to remove, the output as it was. */
+        int fd = atomic_output_open(path, 0600, &tmp);
+        assert_true(fd >= 0);
+        assert_int_equal(loop_write(fd, "half", 4), 0);
+        safe_close(fd);
+        assert_int_equal(count_entries(parent), 1);
+        data = mfree(data);
+        assert_int_equal(read_full_file(path, 1024, &data, &size), 0);
+        assert_string_equal(data, "second");
+}
+
 static void test_read_cap(void **state) {
         _cleanup_free_ char *path = NULL, *data = NULL;
         assert_true(asprintf(&path, "%s/big", dir) > 0);
@@ -145,6 +184,7 @@ KYSO_TEST_MAIN_GROUP(
                 cmocka_unit_test(test_atomic_write_and_read),
                 cmocka_unit_test(test_atomic_write_missing_dir),
                 cmocka_unit_test(test_tmpfile),
+                cmocka_unit_test(test_atomic_output),
                 cmocka_unit_test(test_read_cap),
                 cmocka_unit_test(test_loop_read_exact_short),
                 cmocka_unit_test(test_path_directory),
