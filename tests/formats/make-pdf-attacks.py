@@ -345,6 +345,52 @@ def add_stamp(data, extra=b"", sign=None):
     return fill_signature(update, sign) if sign else update
 
 
+SNEAKY_AP = b"1 1 1 rg 72 695 400 30 re f BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
+
+
+def add_sig_field(data, ap=None, rect=b"[72 690 472 730]", flags=b"4", sign=None):
+    """An update adding to page 1 a new signature field and its widget, as a later signer prepares one (no
+    /AP, or ap as its /AP /N stream) or as the Sneaky Signature Attack writes one (ap drawing over the signed
+    text, unsigned or with a signature sign(bytes) that need not verify)."""
+    size = int(trailer_value(data, b"Size"))
+    catalog_num = int(trailer_value(data, b"Root").split()[0])
+    catalog, _ = latest_object(data, catalog_num)
+    page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
+    page, _ = latest_object(data, page_num)
+    sig_num, widget_num, ap_num = size, size + 1, size + 2
+    widget = b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Next%d) /Rect %s /F %s /P %d 0 R" % (
+        size, rect, flags, page_num)
+    objects = {}
+    if ap is not None:
+        objects[ap_num] = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R "
+                           b">> >> /Length %d >>\nstream\n" % len(ap) + ap + b"\nendstream")
+        widget += b" /AP << /N %d 0 R >>" % ap_num
+    if sign:
+        objects[sig_num] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
+                            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+        widget += b" /V %d 0 R" % sig_num
+    objects[widget_num] = widget + b" >>"
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(data, anum)
+        objects[anum] = add_field(abody, widget_num)
+    else:
+        objects[catalog_num] = add_field(catalog, widget_num)
+    annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
+    if annots_ref:
+        arr_num = int(annots_ref.group(1))
+        arr, _ = latest_object(data, arr_num)
+        objects[arr_num] = arr.strip()[:-1] + b" %d 0 R]" % widget_num
+    elif re.search(rb"/Annots\s*\[", page):
+        objects[page_num] = re.sub(rb"/Annots\s*\[([^\]]*)\]",
+                                   lambda m: b"/Annots [" + m.group(1) + b" %d 0 R]" % widget_num, page, count=1)
+    else:
+        objects[page_num] = page.rstrip()[:-2] + b" /Annots [%d 0 R] >>" % widget_num
+    update = append_update(data, objects)
+    return fill_signature(update, sign) if sign else update
+
+
 def pdfsig_sign(nssdir, nick, src, dst, field):
     subprocess.run(["pdfsig", "-add-signature", "-nssdir", nssdir, "-nick", nick, "-new-signature-field-name",
                     field, "-reason", "test", src, dst], check=True, stdout=subprocess.DEVNULL,
@@ -650,6 +696,18 @@ def main():
                 # a stamp is allowed only with a signature that vouches for it.
                 (prefix + "isa-stamp-bad-signature", add_stamp(data, sign=lambda b: sign(b + b"x")),
                  "disallowed-change", ["text stamp", "does not verify"]),
+                # Sneaky Signature Attack (Mainka et al., 2021): a new signature field whose widget draws over
+                # the signed text, unsigned or with a signature that does not verify. A field for the next
+                # signer that draws nothing, or one whose own signature covers it, is what signers add.
+                (prefix + "isa-sneaky-unsigned", add_sig_field(data, SNEAKY_AP), "disallowed-change",
+                 ["signature field", "is not signed", "draws"]),
+                (prefix + "isa-sneaky-bad-signature", add_sig_field(data, SNEAKY_AP, sign=lambda b: sign(b + b"x")),
+                 "disallowed-change", ["signature field", "does not verify"]),
+                (prefix + "sig-field-signed-visible", add_sig_field(data, SNEAKY_AP, sign=sign), "ok", []),
+                (prefix + "sig-field-empty-no-ap", add_sig_field(data), "ok", []),
+                (prefix + "sig-field-empty-blank-ap", add_sig_field(data, b" q 0.5 w Q \n"), "ok", []),
+                (prefix + "sig-field-empty-zero-rect", add_sig_field(data, SNEAKY_AP, rect=b"[0 0 0 0]"), "ok", []),
+                (prefix + "sig-field-empty-hidden", add_sig_field(data, SNEAKY_AP, flags=b"2"), "ok", []),
             ]
         for name, body, problem, words in cases:
             with open(os.path.join(outdir, name + ".pdf"), "wb") as f:
