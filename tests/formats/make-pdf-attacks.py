@@ -652,6 +652,23 @@ def main():
         with open(os.path.join(outdir, "timestamped-tampered.pdf"), "wb") as f:
             f.write(broken)
         manifest.append("timestamped-tampered.pdf cms-invalid")
+    # An empty signature field that a later signature (Seal) covers, then given an appearance that draws over
+    # the page without being signed: for the Seal, a change of its empty field it may not make.
+    empty_num = int(trailer_value(signed, b"Size")) + 1
+    with open(os.path.join(outdir, "empty-field.pdf"), "wb") as f:
+        f.write(add_sig_field(signed))
+    pdfsig_sign(nssdir, nick, os.path.join(outdir, "empty-field.pdf"), os.path.join(outdir, "empty-field-sealed.pdf"),
+                "Seal")
+    with open(os.path.join(outdir, "empty-field-sealed.pdf"), "rb") as f:
+        sealed = f.read()
+    manifest.append("empty-field-sealed.pdf ok")
+    widget, _ = latest_object(sealed, empty_num)
+    ap_num = int(trailer_value(sealed, b"Size"))
+    with open(os.path.join(outdir, "isa-sneaky-fill-empty.pdf"), "wb") as f:
+        f.write(append_update(sealed, {
+            ap_num: stream(SNEAKY_AP).replace(b"<< ", b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] ", 1),
+            empty_num: widget.strip()[:-2] + b" /AP << /N %d 0 R >> >>" % ap_num}))
+    manifest.append("isa-sneaky-fill-empty.pdf disallowed-change signature_field is_not_signed draws")
     # More form fields than the verifier walks (65536): refused as a document it cannot read, not an error.
     catalog, _ = latest_object(signed, 1)
     acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)

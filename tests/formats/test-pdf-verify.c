@@ -251,6 +251,22 @@ static void test_sneaky_signature(void **state) {
         }
 }
 
+/* An empty signature field that the Seal covered, given later an appearance that draws and no signature: the
+ * Seal does not count either. */
+static void test_sneaky_fill_empty(void **state) {
+        _cleanup_(pdf_verify_result_freep)
+                PdfVerifyResult *ok = verify_path(tpath("att/empty-field-sealed.pdf")),
+                                *res = verify_path(tpath("att/isa-sneaky-fill-empty.pdf"));
+
+        assert_int_equal(ok->n_signatures, 2);
+        assert_int_equal(res->n_signatures, 2);
+        for (size_t i = 0; i < res->n_signatures; i++) {
+                assert_true(pdf_signature_counts(&ok->signatures[i]));
+                assert_false(pdf_signature_counts(&res->signatures[i]));
+                assert_int_equal(res->signatures[i].change_facts.kind, PDF_CHANGE_SIG_FIELD_UNSIGNED);
+        }
+}
+
 /* A document time-stamp by openssl ts: verified over the ranges, its time reported. */
 static void test_timestamp(void **state) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath("att/timestamped.pdf"));
@@ -431,11 +447,12 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *tool = argc > 1 ? realpath(argv[1], NULL) : NULL;
         sign_tool = tool;
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_signed_by_pdfsig), cmocka_unit_test(test_attacks),
-                cmocka_unit_test(test_direct_value),     cmocka_unit_test(test_kyso_signed),
-                cmocka_unit_test(test_sneaky_signature), cmocka_unit_test(test_timestamp),
-                cmocka_unit_test(test_corpus_signed),    cmocka_unit_test(test_corpus_all),
-                cmocka_unit_test(test_revisions),        cmocka_unit_test(test_not_pdf_and_names),
+                cmocka_unit_test(test_signed_by_pdfsig),  cmocka_unit_test(test_attacks),
+                cmocka_unit_test(test_direct_value),      cmocka_unit_test(test_kyso_signed),
+                cmocka_unit_test(test_sneaky_signature),  cmocka_unit_test(test_sneaky_fill_empty),
+                cmocka_unit_test(test_timestamp),         cmocka_unit_test(test_corpus_signed),
+                cmocka_unit_test(test_corpus_all),        cmocka_unit_test(test_revisions),
+                cmocka_unit_test(test_not_pdf_and_names),
         };
         return cmocka_run_group_tests(tests, setup, pki_teardown);
 }
