@@ -1042,6 +1042,11 @@ static int check_empty_sig_field(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_o
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
                 return disallow_full(c, n, rev, PDF_CHANGE_EMPTY_FIELD_KEY, key, 0);
+        /* A widget whose drawing changed draws only what its own signature covers, as a new one. */
+        if (is_type(c->new_q, nd, "/Subtype", "/Widget") &&
+            (!value_equal(c, od, nd, "/AP") || !value_equal(c, od, nd, "/AS") ||
+             !value_equal(c, od, nd, "/F")))
+                return check_new_sig_widget(c, nd, oid(c->new_q, pdf_oh_key(c->new_q, nd, "/P")), rev);
         return 0;
 }
 
