@@ -300,6 +300,22 @@ def add_field(body, num):
     return re.sub(rb"/Fields\s*\[([^\]]*)\]", lambda m: b"/Fields [%s %d 0 R]" % (m.group(1), num), body, count=1)
 
 
+# A signature dictionary to be filled by fill_signature().
+CADES_SIG = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
+             b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+
+
+def add_form_field(data, objects, catalog_num, catalog, num):
+    """objects (an update) gains the form's field list with num after its items."""
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(data, anum)
+        objects[anum] = add_field(abody, num)
+    else:
+        objects[catalog_num] = add_field(catalog, num)
+
+
 def add_stamp(data, extra=b"", sign=None):
     """An update adding to page 1 a text stamp annotation as kyso's issue writes it (/AP, /F 708, /Contents,
     /NM; extra: more keys) and, with sign, a signature field in the same revision (sign(bytes) gives its
@@ -318,18 +334,11 @@ def add_stamp(data, extra=b"", sign=None):
     }
     new_annots = [stamp_num]
     if sign:
-        objects[sig_num] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
-                            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+        objects[sig_num] = CADES_SIG
         objects[widget_num] = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Seal) /V %d 0 R /Rect [0 0 0 0] "
                                b"/F 132 /P %d 0 R >>" % (sig_num, page_num))
         new_annots.insert(0, widget_num)
-        acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
-        if acroform:
-            anum = int(acroform.group(1))
-            abody, _ = latest_object(data, anum)
-            objects[anum] = add_field(abody, widget_num)
-        else:
-            objects[catalog_num] = add_field(catalog, widget_num)
+        add_form_field(data, objects, catalog_num, catalog, widget_num)
     refs = b" ".join(b"%d 0 R" % n for n in new_annots)
     annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
     if annots_ref:
@@ -345,10 +354,11 @@ def add_stamp(data, extra=b"", sign=None):
     return fill_signature(update, sign) if sign else update
 
 
-SNEAKY_AP = b"1 1 1 rg 72 695 400 30 re f BT /F1 24 Tf 72 700 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
+# Drawn in the widget's /Rect [72 690 472 730]: a white box over the signed sentence, and another sentence.
+SNEAKY_AP = b"1 1 1 rg 0 0 400 40 re f 0 g BT /F1 24 Tf 0 10 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
 
 
-def add_sig_field(data, ap=None, rect=b"[72 690 472 730]", flags=b"4", sign=None):
+def add_sig_field(data, ap=None, rect=b"[72 690 472 730]", flags=b"4", sign=None, extra=b""):
     """An update adding to page 1 a new signature field and its widget, as a later signer prepares one (no
     /AP, or ap as its /AP /N stream) or as the Sneaky Signature Attack writes one (ap drawing over the signed
     text, unsigned or with a signature sign(bytes) that need not verify)."""
@@ -358,25 +368,18 @@ def add_sig_field(data, ap=None, rect=b"[72 690 472 730]", flags=b"4", sign=None
     page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
     page, _ = latest_object(data, page_num)
     sig_num, widget_num, ap_num = size, size + 1, size + 2
-    widget = b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Next%d) /Rect %s /F %s /P %d 0 R" % (
-        size, rect, flags, page_num)
+    widget = b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Next%d) /Rect %s /F %s /P %d 0 R%s" % (
+        size, rect, flags, page_num, extra)
     objects = {}
     if ap is not None:
-        objects[ap_num] = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 4 0 R "
+        objects[ap_num] = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 400 40] /Resources << /Font << /F1 4 0 R "
                            b">> >> /Length %d >>\nstream\n" % len(ap) + ap + b"\nendstream")
         widget += b" /AP << /N %d 0 R >>" % ap_num
     if sign:
-        objects[sig_num] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
-                            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+        objects[sig_num] = CADES_SIG
         widget += b" /V %d 0 R" % sig_num
     objects[widget_num] = widget + b" >>"
-    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
-    if acroform:
-        anum = int(acroform.group(1))
-        abody, _ = latest_object(data, anum)
-        objects[anum] = add_field(abody, widget_num)
-    else:
-        objects[catalog_num] = add_field(catalog, widget_num)
+    add_form_field(data, objects, catalog_num, catalog, widget_num)
     annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
     if annots_ref:
         arr_num = int(annots_ref.group(1))
@@ -722,8 +725,12 @@ def main():
                  "disallowed-change", ["signature field", "does not verify"]),
                 (prefix + "sig-field-signed-visible", add_sig_field(data, SNEAKY_AP, sign=sign), "ok", []),
                 (prefix + "sig-field-empty-no-ap", add_sig_field(data), "ok-partial", []),
+                # No /AP, but a background colour a viewer draws the field with (poppler does): a white box.
+                (prefix + "isa-sneaky-background", add_sig_field(data, extra=b" /MK << /BG [1 1 1] >>"),
+                 "disallowed-change", ["signature field", "is not signed", "draws"]),
                 (prefix + "sig-field-empty-blank-ap", add_sig_field(data, b" q 0.5 w Q \n"), "ok-partial", []),
-                (prefix + "sig-field-empty-zero-rect", add_sig_field(data, SNEAKY_AP, rect=b"[0 0 0 0]"), "ok-partial", []),
+                (prefix + "sig-field-empty-zero-rect", add_sig_field(data, SNEAKY_AP, rect=b"[0 0 0 0]"),
+                 "ok-partial", []),
                 (prefix + "sig-field-empty-hidden", add_sig_field(data, SNEAKY_AP, flags=b"2"), "ok-partial", []),
             ]
         for name, body, problem, words in cases:
