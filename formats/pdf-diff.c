@@ -685,12 +685,14 @@ static bool stream_paints(qpdf_data q, qpdf_oh s) {
                                              "T*", "BMC",  "BDC",   "EMC",  "MP", "DP",  "BX", "EX",  "d0",
                                              "d1", "true", "false", "null", NULL };
         unsigned char *data = NULL;
+        QPDF_BOOL filtered = QPDF_FALSE;
         size_t len = 0;
         bool paints = false;
 
         if (!qpdf_oh_is_stream(q, s))
                 return true;
-        if (qpdf_oh_get_stream_data(q, s, qpdf_dl_all, NULL, &data, &len) != QPDF_SUCCESS) {
+        if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &data, &len) != QPDF_SUCCESS ||
+            !filtered) {
                 if (qpdf_has_error(q))
                         (void) qpdf_get_error(q);
                 free(data);
@@ -774,8 +776,15 @@ static bool widget_draws(Ctx *c, qpdf_oh w, unsigned rev, bool *ret_later) {
                 if (numbers && (x[0] == x[2] || x[1] == x[3]))
                         return false;
         }
-        if (qpdf_oh_is_null(q, ap))
-                return false;
+        if (qpdf_oh_is_null(q, ap)) {
+                /* Without one, a viewer makes an appearance from /MK (poppler does): a background or
+                 * border colour paints the field's box. */
+                qpdf_oh mk = pdf_oh_key(q, w, "/MK"), bg = pdf_oh_key(q, mk, "/BG"),
+                        bc = pdf_oh_key(q, mk, "/BC");
+
+                return (qpdf_oh_is_array(q, bg) && qpdf_oh_get_array_n_items(q, bg) > 0) ||
+                       (qpdf_oh_is_array(q, bc) && qpdf_oh_get_array_n_items(q, bc) > 0);
+        }
         if (!qpdf_oh_is_dictionary(q, ap))
                 return true;
         *ret_later = latest_revision(c, (uint32_t) MAX(oid(q, ap), 0)) > (int) rev;
