@@ -218,6 +218,8 @@ typedef struct Ctx {
         int *page_annots;
         size_t n_page_annots;
         bool page_annots_read;
+        size_t n_text_stamps; /* of d->stamps, those of kind PDF_CHANGE_STAMP */
+        int error;            /* a negative errno met where a bool is returned */
 } Ctx;
 
 static int oid(qpdf_data q, qpdf_oh oh) {
@@ -384,6 +386,29 @@ char *pdf_change_message(const PdfChange *c, bool t) {
                               "revision does not verify")),
                         c->page, c->revision);
                 return r < 0 ? NULL : m;
+        case PDF_CHANGE_SIG_FIELD_UNSIGNED:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("revision %u adds a signature field that is not signed and draws on page %u: its "
+                              "appearance could hide or change what was signed")),
+                        c->revision, c->page);
+                return r < 0 ? NULL : m;
+        case PDF_CHANGE_SIG_FIELD:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("revision %u adds a signature field that draws on page %u, with its signature")),
+                        c->revision, c->page);
+                return r < 0 ? NULL : m;
+        case PDF_CHANGE_SIG_FIELD_UNVERIFIED:
+                r = asprintf(
+                        &m,
+                        tr(t,
+                           N_("revision %u adds a signature field that draws on page %u, and its signature does not "
+                              "verify: its appearance could hide or change what was signed")),
+                        c->revision, c->page);
+                return r < 0 ? NULL : m;
         default:
                 break;
         }
@@ -477,26 +502,33 @@ char *pdf_change_message(const PdfChange *c, bool t) {
 
 /* Records the first disallowed change (revision: 0-based index). key: the *_KEY kinds' key, referred:
  * DANGLING's object. */
-static int
-disallow_full(Ctx *c, int n, unsigned revision, PdfChangeKind kind, const char *key, unsigned referred) {
-        PdfChange ch = { .kind = kind, .revision = revision + 1, .referred = referred };
+static int disallow_change(Ctx *c, const PdfChange *ch) {
         char *msg;
 
         if (c->d->verdict != PDF_DIFF_ALLOWED)
                 return 0; /* the first one is reported */
+        msg = pdf_change_message(ch, false);
+        if (!msg)
+                return -ENOMEM;
+        c->d->verdict = PDF_DIFF_DISALLOWED;
+        c->d->change = msg;
+        c->d->facts = *ch;
+        return 0;
+}
+
+static int
+disallow_full(Ctx *c, int n, unsigned revision, PdfChangeKind kind, const char *key, unsigned referred) {
+        PdfChange ch = { .kind = kind, .revision = revision + 1, .referred = referred };
+
+        if (c->d->verdict != PDF_DIFF_ALLOWED)
+                return 0;
         if (n > 0) {
                 ch.object = (unsigned) n;
                 ch.role = describe(c->old_q, n, &ch.page);
         }
         if (key)
                 snprintf(ch.key, sizeof ch.key, "%s", key);
-        msg = pdf_change_message(&ch, false);
-        if (!msg)
-                return -ENOMEM;
-        c->d->verdict = PDF_DIFF_DISALLOWED;
-        c->d->change = msg;
-        c->d->facts = ch;
-        return 0;
+        return disallow_change(c, &ch);
 }
 
 static int disallow(Ctx *c, int n, unsigned revision, PdfChangeKind kind) {
@@ -539,6 +571,33 @@ static int latest_revision(const Ctx *c, uint32_t n) {
         return lo < c->n_touched && c->touched[lo].number == n ? (int) c->touched[lo].revision : -1;
 }
 
+/* v is a signature dictionary that revision rev added and whose range ends where rev ends. holder: the
+ * object v is written in when it is direct (then that one must be rev's), else 0. */
+static bool signature_of_revision(Ctx *c, qpdf_oh v, int holder, unsigned rev) {
+        qpdf_oh range = pdf_oh_key(c->new_q, v, "/ByteRange");
+        long long end = 0;
+        int id = oid(c->new_q, v);
+
+        if (rev >= c->n_revs)
+                return false;
+        if (id <= 0 && holder <= 0)
+                return false;
+        if (!is_type(c->new_q, v, "/Type", "/Sig") || (id > 0 && !is_new(c, v)) ||
+            latest_revision(c, (uint32_t) (id > 0 ? id : holder)) != (int) rev ||
+            !qpdf_oh_is_array(c->new_q, range) || qpdf_oh_get_array_n_items(c->new_q, range) != 4)
+                return false;
+        for (int k = 2; k < 4; k++) {
+                qpdf_oh x = qpdf_oh_get_array_item(c->new_q, range, k);
+                long long v_k = 0;
+
+                if (!qpdf_oh_is_integer(c->new_q, x) || !qpdf_oh_get_value_as_longlong(c->new_q, x, &v_k) ||
+                    v_k < 0 || v_k > INT64_MAX / 2)
+                        return false;
+                end += v_k;
+        }
+        return (uint64_t) end == c->revs[rev].end;
+}
+
 /* A signature dictionary that revision rev added and that covers it to its end, the value of a field of the
  * final form: what the text stamps of rev were signed by (pdf-verify then checks it as any signature). */
 static bool revision_signed(Ctx *c, unsigned rev) {
@@ -546,32 +605,11 @@ static bool revision_signed(Ctx *c, unsigned rev) {
                 pdf_oh_key(c->new_q, pdf_oh_key(c->new_q, pdf_root(c->new_q), "/AcroForm"), "/Fields");
         int n = qpdf_oh_is_array(c->new_q, fields) ? qpdf_oh_get_array_n_items(c->new_q, fields) : 0;
 
-        if (rev >= c->n_revs)
-                return false;
-        for (int i = 0; i < MIN(n, MAX_ARRAY_COMPARE); i++) {
-                qpdf_oh v = pdf_oh_key(c->new_q, qpdf_oh_get_array_item(c->new_q, fields, i), "/V");
-                qpdf_oh range = pdf_oh_key(c->new_q, v, "/ByteRange");
-                long long end = 0;
-                int id = oid(c->new_q, v);
-
-                if (id <= 0 || !is_type(c->new_q, v, "/Type", "/Sig") || !is_new(c, v) ||
-                    latest_revision(c, (uint32_t) id) != (int) rev || !qpdf_oh_is_array(c->new_q, range) ||
-                    qpdf_oh_get_array_n_items(c->new_q, range) != 4)
-                        continue;
-                for (int k = 2; k < 4; k++) {
-                        qpdf_oh x = qpdf_oh_get_array_item(c->new_q, range, k);
-                        long long v_k = 0;
-
-                        if (!qpdf_oh_is_integer(c->new_q, x) ||
-                            !qpdf_oh_get_value_as_longlong(c->new_q, x, &v_k) || v_k < 0 ||
-                            v_k > INT64_MAX / 2)
-                                end = -1;
-                        else if (end >= 0)
-                                end += v_k;
-                }
-                if (end >= 0 && (uint64_t) end == c->revs[rev].end)
+        for (int i = 0; i < MIN(n, MAX_ARRAY_COMPARE); i++)
+                if (signature_of_revision(
+                            c, pdf_oh_key(c->new_q, qpdf_oh_get_array_item(c->new_q, fields, i), "/V"), 0,
+                            rev))
                         return true;
-        }
         return false;
 }
 
@@ -624,14 +662,199 @@ static bool stamp_allowed(Ctx *c, qpdf_oh a, int owner, unsigned rev) {
         if (page_id <= 0 || (!qpdf_oh_is_null(c->new_q, p) && oid(c->new_q, p) != page_id))
                 return false;
         if (latest_revision(c, (uint32_t) id) != (int) rev || !revision_signed(c, rev) ||
-            c->d->n_stamps >= PDF_DIFF_MAX_STAMPS)
+            c->n_text_stamps >= PDF_DIFF_MAX_STAMPS)
                 return false;
+        c->n_text_stamps++;
         c->d->stamps[c->d->n_stamps++] = (PdfChange){
                 .kind = PDF_CHANGE_STAMP, .object = (unsigned) id, .page = page, .revision = rev + 1
         };
         if (c->d->noted.kind == PDF_CHANGE_NONE)
-                c->d->noted = c->d->stamps[0];
+                c->d->noted = c->d->stamps[c->d->n_stamps - 1];
         return true;
+}
+
+/* The content stream s paints nothing: its operators only set state, build paths that are not painted, or
+ * mark content. Anything else (Do, text showing, path painting, sh, inline images, an unknown operator or a
+ * stream that cannot be decoded) counts as painting. */
+static bool stream_paints(qpdf_data q, qpdf_oh s) {
+        static const char *const quiet[] = { "q",  "Q",    "cm",    "w",    "J",  "j",   "M",  "d",   "ri",
+                                             "i",  "gs",   "CS",    "cs",   "SC", "SCN", "sc", "scn", "G",
+                                             "g",  "RG",   "rg",    "K",    "k",  "m",   "l",  "c",   "v",
+                                             "y",  "h",    "re",    "n",    "W",  "W*",  "BT", "ET",  "Tc",
+                                             "Tw", "Tz",   "TL",    "Tf",   "Tr", "Ts",  "Td", "TD",  "Tm",
+                                             "T*", "BMC",  "BDC",   "EMC",  "MP", "DP",  "BX", "EX",  "d0",
+                                             "d1", "true", "false", "null", NULL };
+        unsigned char *data = NULL;
+        QPDF_BOOL filtered = QPDF_FALSE;
+        size_t len = 0;
+        bool paints = false;
+
+        if (!qpdf_oh_is_stream(q, s))
+                return true;
+        if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &data, &len) != QPDF_SUCCESS ||
+            !filtered) {
+                if (qpdf_has_error(q))
+                        (void) qpdf_get_error(q);
+                free(data);
+                return true;
+        }
+        for (size_t i = 0; i < len && !paints;) {
+                unsigned char ch = data[i];
+
+                if (strchr(" \t\r\n\f[]{}", ch) || ch == 0 || ch == '>')
+                        i++;
+                else if (ch == '%')
+                        while (i < len && data[i] != '\n' && data[i] != '\r')
+                                i++;
+                else if (ch == '(') { /* balanced parentheses, backslash escapes */
+                        unsigned depth = 0;
+                        for (; i < len; i++) {
+                                if (data[i] == '\\')
+                                        i++;
+                                else if (data[i] == '(')
+                                        depth++;
+                                else if (data[i] == ')' && --depth == 0) {
+                                        i++;
+                                        break;
+                                }
+                        }
+                } else if (ch == '<' && i + 1 < len && data[i + 1] == '<')
+                        i += 2;
+                else if (ch == '<') {
+                        while (i < len && data[i] != '>')
+                                i++;
+                        i++;
+                } else if (ch == '/' || (ch >= '0' && ch <= '9') || ch == '+' || ch == '-' || ch == '.') {
+                        /* A name or a number: an operand. */
+                        for (i++; i < len && !strchr(" \t\r\n\f[]{}()<>/%", data[i]) && data[i] != 0; i++)
+                                ;
+                } else {
+                        char op[8];
+                        size_t k = 0;
+                        bool known = false;
+
+                        for (; i < len && !strchr(" \t\r\n\f[]{}()<>/%", data[i]) && data[i] != 0; i++)
+                                if (k < sizeof(op) - 1)
+                                        op[k++] = (char) data[i];
+                                else
+                                        k = sizeof(op); /* too long for any operator */
+                        if (k < sizeof(op)) {
+                                op[k] = 0;
+                                for (const char *const *e = quiet; *e && !known; e++)
+                                        known = streq(*e, op);
+                        }
+                        paints = !known;
+                }
+        }
+        free(data);
+        return paints;
+}
+
+/* Widget w of a new signature field shows something on its page: it is not hidden (/F: Hidden, NoView), its
+ * /Rect has an area, and one of its appearances paints. ret_later: an object of its appearance is in force
+ * from a revision after rev (its signature could not have covered that). */
+static bool widget_draws(Ctx *c, qpdf_oh w, unsigned rev, bool *ret_later) {
+        static const char *const modes[] = { "/N", "/R", "/D", NULL };
+        qpdf_data q = c->new_q;
+        qpdf_oh flags = pdf_oh_key(q, w, "/F"), rect = pdf_oh_key(q, w, "/Rect"),
+                ap = pdf_oh_key(q, w, "/AP");
+        long long f = 0;
+        double x[4];
+        bool draws = false;
+
+        *ret_later = false;
+        /* Hidden (bit 2) and NoView (bit 6): ISO 32000-1, 12.5.3. */
+        if (qpdf_oh_is_integer(q, flags) && qpdf_oh_get_value_as_longlong(q, flags, &f) && (f & (2 | 32)))
+                return false;
+        if (qpdf_oh_is_array(q, rect) && qpdf_oh_get_array_n_items(q, rect) == 4) {
+                bool numbers = true;
+                for (int k = 0; k < 4; k++) {
+                        qpdf_oh v = qpdf_oh_get_array_item(q, rect, k);
+                        numbers = numbers && qpdf_oh_is_number(q, v);
+                        x[k] = numbers ? qpdf_oh_get_numeric_value(q, v) : 0;
+                }
+                if (numbers && (x[0] == x[2] || x[1] == x[3]))
+                        return false;
+        }
+        if (qpdf_oh_is_null(q, ap)) {
+                /* Without one, a viewer makes an appearance from /MK (poppler does): a background or
+                 * border colour paints the field's box. */
+                qpdf_oh mk = pdf_oh_key(q, w, "/MK"), bg = pdf_oh_key(q, mk, "/BG"),
+                        bc = pdf_oh_key(q, mk, "/BC");
+
+                return (qpdf_oh_is_array(q, bg) && qpdf_oh_get_array_n_items(q, bg) > 0) ||
+                       (qpdf_oh_is_array(q, bc) && qpdf_oh_get_array_n_items(q, bc) > 0);
+        }
+        if (!qpdf_oh_is_dictionary(q, ap))
+                return true;
+        *ret_later = latest_revision(c, (uint32_t) MAX(oid(q, ap), 0)) > (int) rev;
+        for (const char *const *m = modes; *m && !draws; m++) {
+                qpdf_oh a = pdf_oh_key(q, ap, *m);
+                qpdf_oh states[16];
+                int n = 0;
+
+                if (qpdf_oh_is_null(q, a))
+                        continue;
+                if (qpdf_oh_is_stream(q, a))
+                        states[n++] = a;
+                else if (qpdf_oh_is_dictionary(q, a)) {
+                        /* Appearance states: their streams, collected before looking into them (qpdf has
+                         * one key iteration per document). */
+                        qpdf_oh_begin_dict_key_iter(q, a);
+                        while (qpdf_oh_dict_more_keys(q) && !draws) {
+                                const char *k = qpdf_oh_dict_next_key(q);
+                                if (!k || n >= (int) ELEMENTSOF(states))
+                                        draws = true;
+                                else
+                                        states[n++] = pdf_oh_key(q, a, k);
+                        }
+                } else
+                        draws = true;
+                *ret_later = *ret_later || latest_revision(c, (uint32_t) MAX(oid(q, a), 0)) > (int) rev;
+                for (int k = 0; k < n && !draws; k++) {
+                        *ret_later = *ret_later ||
+                                     latest_revision(c, (uint32_t) MAX(oid(q, states[k]), 0)) > (int) rev;
+                        draws = stream_paints(q, states[k]);
+                }
+        }
+        return draws;
+}
+
+/* b, a new signature field's widget on the page whose /Annots (owner) revision rev changed, may be added: it
+ * draws nothing, or the field's own signature was added in the revision that wrote the widget and covers it
+ * (as a signer writes its visible signature), which pdf-verify then checks verifies. Else records why not.
+ */
+static int check_new_sig_widget(Ctx *c, qpdf_oh b, int owner, unsigned rev) {
+        int id = oid(c->new_q, b), w_rev = latest_revision(c, (uint32_t) MAX(id, 0)), holder = 0;
+        qpdf_oh f = b, v = qpdf_oh_new_null(c->new_q);
+        unsigned page = 0;
+        bool later = false;
+
+        if (!widget_draws(c, b, (unsigned) MAX(w_rev, 0), &later))
+                return 0;
+        (void) describe(c->old_q, owner, &page);
+        /* The field's value: the widget's own, or its parent field's. */
+        for (int depth = 0; depth < 16 && qpdf_oh_is_dictionary(c->new_q, f); depth++) {
+                v = pdf_oh_key(c->new_q, f, "/V");
+                if (!qpdf_oh_is_null(c->new_q, v)) {
+                        holder = oid(c->new_q, f);
+                        break;
+                }
+                f = pdf_oh_key(c->new_q, f, "/Parent");
+        }
+        if (w_rev < 0 || later || !signature_of_revision(c, v, holder, (unsigned) w_rev) ||
+            c->d->n_stamps >= ELEMENTSOF(c->d->stamps))
+                return disallow_change(
+                        c, &(PdfChange){ .kind = PDF_CHANGE_SIG_FIELD_UNSIGNED,
+                                         .object = (unsigned) MAX(id, 0),
+                                         .page = page,
+                                         .revision = (w_rev < 0 ? rev : (unsigned) w_rev) + 1 });
+        c->d->stamps[c->d->n_stamps++] = (PdfChange){ .kind = PDF_CHANGE_SIG_FIELD,
+                                                      .object = (unsigned) id,
+                                                      .page = page,
+                                                      .revision = (unsigned) w_rev + 1,
+                                                      .referred = (unsigned) MAX(oid(c->new_q, v), 0) };
+        return 0;
 }
 
 /* old_arr's items all stay, and every added item is a new signature field (widgets: also a widget), or with
@@ -669,6 +892,14 @@ array_grows_by_sig(Ctx *c, qpdf_oh old_arr, qpdf_oh new_arr, bool widget, int ow
                         return false;
                 if (widget && !is_type(c->new_q, b, "/Subtype", "/Widget"))
                         return false;
+                if (widget) {
+                        int r = check_new_sig_widget(c, b, owner, rev);
+                        if (r < 0)
+                                c->error = r;
+                        /* Refused: the caller's own reason comes second, the first one is reported. */
+                        if (r < 0 || c->d->verdict != PDF_DIFF_ALLOWED)
+                                return false;
+                }
         }
         return true;
 }
@@ -820,6 +1051,11 @@ static int check_empty_sig_field(Ctx *c, int n, unsigned rev, qpdf_oh od, qpdf_o
 
         if (!dict_equal_except(c, od, nd, except, key, sizeof(key)))
                 return disallow_full(c, n, rev, PDF_CHANGE_EMPTY_FIELD_KEY, key, 0);
+        /* A widget whose drawing changed draws only what its own signature covers, as a new one. */
+        if (is_type(c->new_q, nd, "/Subtype", "/Widget") &&
+            (!value_equal(c, od, nd, "/AP") || !value_equal(c, od, nd, "/AS") ||
+             !value_equal(c, od, nd, "/F")))
+                return check_new_sig_widget(c, nd, oid(c->new_q, pdf_oh_key(c->new_q, nd, "/P")), rev);
         return 0;
 }
 
@@ -1324,6 +1560,8 @@ int pdf_diff_analyse(
                         continue; /* an older entry of the same object: the latest one is in force */
                 r = check_object(&c, &touched[i]);
         }
+        if (r >= 0 && c.error < 0)
+                r = c.error;
         if (r >= 0 && d.verdict == PDF_DIFF_ALLOWED && c.n_side > 0)
                 r = check_side_unshared(&c);
         if (r >= 0 && d.verdict == PDF_DIFF_ALLOWED)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 /* Difference analysis: whether every change the revisions after a signed one make is one a later signer may
- * make (new signature fields and their widgets, the AcroForm's /Fields, /SigFlags and /DR, a page's /Annots
+ * make (new signature fields and their widgets, when they draw nothing or are signed in the revision that
+ * adds them, the AcroForm's /Fields, /SigFlags and /DR, a page's /Annots
  * gaining exactly those widgets, /DSS and what it holds, document time-stamps, /Metadata and /Info, and a
  * text stamp without actions added to a page by a revision that a signature added in it covers).
  * Anything else is named: "object 12 (the content of page 1) changed in revision 3". */
@@ -50,6 +51,15 @@ typedef enum PdfChangeKind {
         /* Not allowed: a text stamp was added on page P in revision R, and the signature of R does not
          * verify (pdf-verify finds this once every signature is verified). */
         PDF_CHANGE_STAMP_UNVERIFIED,
+        /* Not allowed: revision R adds a signature field that is not signed and draws on page P (its
+         * appearance could hide or change what was signed: the Sneaky Signature Attack). */
+        PDF_CHANGE_SIG_FIELD_UNSIGNED,
+        /* Allowed, not told: revision R adds a signature field that draws on page P, signed by the
+         * signature `referred` (0: written in the field) that R adds and that covers R; kept in
+         * PdfDiff.stamps, as a text stamp is, for pdf-verify to check that this signature verifies. */
+        PDF_CHANGE_SIG_FIELD,
+        /* Not allowed: ... that draws on page P, and its signature does not verify (pdf-verify). */
+        PDF_CHANGE_SIG_FIELD_UNVERIFIED,
         _PDF_CHANGE_KIND_MAX,
         _PDF_CHANGE_KIND_INVALID = -EINVAL,
 } PdfChangeKind;
@@ -83,7 +93,7 @@ typedef struct PdfChange {
         PdfObjectRole role;
         unsigned page;     /* 1-based, for the PAGE roles */
         unsigned revision; /* 1-based: the original file is revision 1 */
-        unsigned referred; /* DANGLING: the object referred to */
+        unsigned referred; /* DANGLING: the object referred to; SIG_FIELD: the signature */
         char key[128];     /* the *_KEY kinds: the dictionary key, "" when the keys could not be compared */
 } PdfChange;
 
@@ -95,6 +105,8 @@ char *pdf_change_message(const PdfChange *c, bool translate);
 /* Text stamps allowed after one signature, at most: kyso's issue writes one per page holding the document
  * number or date, and more than this is not what any issue wrote. */
 #define PDF_DIFF_MAX_STAMPS 16
+/* Signature fields that draw, each signed in its revision, allowed after one signature at most. */
+#define PDF_DIFF_MAX_SIG_FIELDS 16
 
 typedef struct PdfDiff {
         PdfDiffVerdict verdict;
@@ -106,8 +118,9 @@ typedef struct PdfDiff {
         PdfChange noted;
         char *noted_change;
         /* Every text stamp allowed (kind PDF_CHANGE_STAMP), in the order met: each is allowed only if the
-         * signature its revision adds verifies, which the caller checks. */
-        PdfChange stamps[PDF_DIFF_MAX_STAMPS];
+         * signature its revision adds verifies, which the caller checks. So is every signature field that
+         * draws (kind PDF_CHANGE_SIG_FIELD): only if its own signature verifies. */
+        PdfChange stamps[PDF_DIFF_MAX_STAMPS + PDF_DIFF_MAX_SIG_FIELDS];
         size_t n_stamps;
 } PdfDiff;
 

@@ -663,18 +663,39 @@ static bool revision_verified(const PdfVerifyResult *res, unsigned revision) {
         return false;
 }
 
-/* pdf-diff allowed each text stamp because a signature of its revision covers it; only now that every
- * signature is verified can it be told whether that one verifies. */
+/* The signature object (a signature field that draws: its own) verifies over its revision, which ends at
+ * revision. 0 (a signature written inside its field) is any signature of that revision. */
+static bool signature_verified(const PdfVerifyResult *res, unsigned object, unsigned revision) {
+        if (object == 0)
+                return revision_verified(res, revision);
+        for (size_t i = 0; i < res->n_signatures; i++) {
+                const PdfSignature *t = &res->signatures[i];
+
+                if (t->object == object)
+                        return t->covers_revision && t->revision == revision &&
+                               t->kind != PDF_SIGNATURE_TIMESTAMP && t->cms_problem == CMS_PROBLEM_OK &&
+                               (t->problem == PDF_SIGNATURE_OK ||
+                                t->problem == PDF_SIGNATURE_DISALLOWED_CHANGE ||
+                                t->problem == PDF_SIGNATURE_DOCMDP_VIOLATION);
+        }
+        return false;
+}
+
+/* pdf-diff allowed each text stamp because a signature of its revision covers it, and each signature field
+ * that draws because its own signature does; only now that every signature is verified can it be told
+ * whether that one verifies. */
 static int check_stamps_signed(PdfVerifyResult *res) {
         for (size_t i = 0; i < res->n_signatures; i++) {
                 PdfSignature *s = &res->signatures[i];
 
                 for (size_t j = 0; j < s->n_stamps; j++) {
                         PdfChange f = s->stamps[j];
+                        bool field = f.kind == PDF_CHANGE_SIG_FIELD;
 
-                        if (revision_verified(res, f.revision))
+                        if (field ? signature_verified(res, f.referred, f.revision)
+                                  : revision_verified(res, f.revision))
                                 continue;
-                        f.kind = PDF_CHANGE_STAMP_UNVERIFIED;
+                        f.kind = field ? PDF_CHANGE_SIG_FIELD_UNVERIFIED : PDF_CHANGE_STAMP_UNVERIFIED;
                         free(s->change);
                         s->change = pdf_change_message(&f, false);
                         if (!s->change)

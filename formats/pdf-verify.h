@@ -139,9 +139,10 @@ typedef struct PdfSignature {
          * it in the reader's language. */
         char *noted_change;
         PdfChange noted_facts;
-        /* The text stamps the later revisions added (pdf-diff allowed them): each counts only if the
-         * signature of its revision verifies, else this signature gets PDF_SIGNATURE_DISALLOWED_CHANGE. */
-        PdfChange stamps[PDF_DIFF_MAX_STAMPS];
+        /* The text stamps and the signature fields that draw the later revisions added (pdf-diff allowed
+         * them): each counts only if the signature of its revision (a field: its own) verifies, else this
+         * signature gets PDF_SIGNATURE_DISALLOWED_CHANGE. */
+        PdfChange stamps[PDF_DIFF_MAX_STAMPS + PDF_DIFF_MAX_SIG_FIELDS];
         size_t n_stamps;
 
         PdfSignatureProblem problem; /* PDF_SIGNATURE_OK when everything this module checks holds */

@@ -300,6 +300,22 @@ def add_field(body, num):
     return re.sub(rb"/Fields\s*\[([^\]]*)\]", lambda m: b"/Fields [%s %d 0 R]" % (m.group(1), num), body, count=1)
 
 
+# A signature dictionary to be filled by fill_signature().
+CADES_SIG = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
+             b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+
+
+def add_form_field(data, objects, catalog_num, catalog, num):
+    """objects (an update) gains the form's field list with num after its items."""
+    acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
+    if acroform:
+        anum = int(acroform.group(1))
+        abody, _ = latest_object(data, anum)
+        objects[anum] = add_field(abody, num)
+    else:
+        objects[catalog_num] = add_field(catalog, num)
+
+
 def add_stamp(data, extra=b"", sign=None):
     """An update adding to page 1 a text stamp annotation as kyso's issue writes it (/AP, /F 708, /Contents,
     /NM; extra: more keys) and, with sign, a signature field in the same revision (sign(bytes) gives its
@@ -318,18 +334,11 @@ def add_stamp(data, extra=b"", sign=None):
     }
     new_annots = [stamp_num]
     if sign:
-        objects[sig_num] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached " + PLACEHOLDER +
-                            b" /Contents <" + b"0" * CONTENTS_HEX + b"> /M (D:20261206120000+07'00') >>")
+        objects[sig_num] = CADES_SIG
         objects[widget_num] = (b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Seal) /V %d 0 R /Rect [0 0 0 0] "
                                b"/F 132 /P %d 0 R >>" % (sig_num, page_num))
         new_annots.insert(0, widget_num)
-        acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
-        if acroform:
-            anum = int(acroform.group(1))
-            abody, _ = latest_object(data, anum)
-            objects[anum] = add_field(abody, widget_num)
-        else:
-            objects[catalog_num] = add_field(catalog, widget_num)
+        add_form_field(data, objects, catalog_num, catalog, widget_num)
     refs = b" ".join(b"%d 0 R" % n for n in new_annots)
     annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
     if annots_ref:
@@ -341,6 +350,46 @@ def add_stamp(data, extra=b"", sign=None):
                                    page, count=1)
     else:
         objects[page_num] = page.rstrip()[:-2] + b" /Annots [" + refs + b"] >>"
+    update = append_update(data, objects)
+    return fill_signature(update, sign) if sign else update
+
+
+# Drawn in the widget's /Rect [72 690 472 730]: a white box over the signed sentence, and another sentence.
+SNEAKY_AP = b"1 1 1 rg 0 0 400 40 re f 0 g BT /F1 24 Tf 0 10 Td (Quyet dinh: chi 900 trieu dong) Tj ET"
+
+
+def add_sig_field(data, ap=None, rect=b"[72 690 472 730]", flags=b"4", sign=None, extra=b""):
+    """An update adding to page 1 a new signature field and its widget, as a later signer prepares one (no
+    /AP, or ap as its /AP /N stream) or as the Sneaky Signature Attack writes one (ap drawing over the signed
+    text, unsigned or with a signature sign(bytes) that need not verify)."""
+    size = int(trailer_value(data, b"Size"))
+    catalog_num = int(trailer_value(data, b"Root").split()[0])
+    catalog, _ = latest_object(data, catalog_num)
+    page_num = int(re.search(rb"/Kids\s*\[\s*(\d+)", data).group(1))
+    page, _ = latest_object(data, page_num)
+    sig_num, widget_num, ap_num = size, size + 1, size + 2
+    widget = b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Next%d) /Rect %s /F %s /P %d 0 R%s" % (
+        size, rect, flags, page_num, extra)
+    objects = {}
+    if ap is not None:
+        objects[ap_num] = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 400 40] /Resources << /Font << /F1 4 0 R "
+                           b">> >> /Length %d >>\nstream\n" % len(ap) + ap + b"\nendstream")
+        widget += b" /AP << /N %d 0 R >>" % ap_num
+    if sign:
+        objects[sig_num] = CADES_SIG
+        widget += b" /V %d 0 R" % sig_num
+    objects[widget_num] = widget + b" >>"
+    add_form_field(data, objects, catalog_num, catalog, widget_num)
+    annots_ref = re.search(rb"/Annots\s+(\d+) 0 R", page)
+    if annots_ref:
+        arr_num = int(annots_ref.group(1))
+        arr, _ = latest_object(data, arr_num)
+        objects[arr_num] = arr.strip()[:-1] + b" %d 0 R]" % widget_num
+    elif re.search(rb"/Annots\s*\[", page):
+        objects[page_num] = re.sub(rb"/Annots\s*\[([^\]]*)\]",
+                                   lambda m: b"/Annots [" + m.group(1) + b" %d 0 R]" % widget_num, page, count=1)
+    else:
+        objects[page_num] = page.rstrip()[:-2] + b" /Annots [%d 0 R] >>" % widget_num
     update = append_update(data, objects)
     return fill_signature(update, sign) if sign else update
 
@@ -606,6 +655,23 @@ def main():
         with open(os.path.join(outdir, "timestamped-tampered.pdf"), "wb") as f:
             f.write(broken)
         manifest.append("timestamped-tampered.pdf cms-invalid")
+    # An empty signature field that a later signature (Seal) covers, then given an appearance that draws over
+    # the page without being signed: for the Seal, a change of its empty field it may not make.
+    empty_num = int(trailer_value(signed, b"Size")) + 1
+    with open(os.path.join(outdir, "empty-field.pdf"), "wb") as f:
+        f.write(add_sig_field(signed))
+    pdfsig_sign(nssdir, nick, os.path.join(outdir, "empty-field.pdf"), os.path.join(outdir, "empty-field-sealed.pdf"),
+                "Seal")
+    with open(os.path.join(outdir, "empty-field-sealed.pdf"), "rb") as f:
+        sealed = f.read()
+    manifest.append("empty-field-sealed.pdf ok")
+    widget, _ = latest_object(sealed, empty_num)
+    ap_num = int(trailer_value(sealed, b"Size"))
+    with open(os.path.join(outdir, "isa-sneaky-fill-empty.pdf"), "wb") as f:
+        f.write(append_update(sealed, {
+            ap_num: stream(SNEAKY_AP).replace(b"<< ", b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] ", 1),
+            empty_num: widget.strip()[:-2] + b" /AP << /N %d 0 R >> >>" % ap_num}))
+    manifest.append("isa-sneaky-fill-empty.pdf disallowed-change signature_field is_not_signed draws")
     # More form fields than the verifier walks (65536): refused as a document it cannot read, not an error.
     catalog, _ = latest_object(signed, 1)
     acroform = re.search(rb"/AcroForm\s+(\d+) 0 R", catalog)
@@ -650,6 +716,22 @@ def main():
                 # a stamp is allowed only with a signature that vouches for it.
                 (prefix + "isa-stamp-bad-signature", add_stamp(data, sign=lambda b: sign(b + b"x")),
                  "disallowed-change", ["text stamp", "does not verify"]),
+                # Sneaky Signature Attack (Mainka et al., 2021): a new signature field whose widget draws over
+                # the signed text, unsigned or with a signature that does not verify. A field for the next
+                # signer that draws nothing, or one whose own signature covers it, is what signers add.
+                (prefix + "isa-sneaky-unsigned", add_sig_field(data, SNEAKY_AP), "disallowed-change",
+                 ["signature field", "is not signed", "draws"]),
+                (prefix + "isa-sneaky-bad-signature", add_sig_field(data, SNEAKY_AP, sign=lambda b: sign(b + b"x")),
+                 "disallowed-change", ["signature field", "does not verify"]),
+                (prefix + "sig-field-signed-visible", add_sig_field(data, SNEAKY_AP, sign=sign), "ok", []),
+                (prefix + "sig-field-empty-no-ap", add_sig_field(data), "ok-partial", []),
+                # No /AP, but a background colour a viewer draws the field with (poppler does): a white box.
+                (prefix + "isa-sneaky-background", add_sig_field(data, extra=b" /MK << /BG [1 1 1] >>"),
+                 "disallowed-change", ["signature field", "is not signed", "draws"]),
+                (prefix + "sig-field-empty-blank-ap", add_sig_field(data, b" q 0.5 w Q \n"), "ok-partial", []),
+                (prefix + "sig-field-empty-zero-rect", add_sig_field(data, SNEAKY_AP, rect=b"[0 0 0 0]"),
+                 "ok-partial", []),
+                (prefix + "sig-field-empty-hidden", add_sig_field(data, SNEAKY_AP, flags=b"2"), "ok-partial", []),
             ]
         for name, body, problem, words in cases:
             with open(os.path.join(outdir, name + ".pdf"), "wb") as f:

@@ -223,6 +223,50 @@ static void test_direct_value(void **state) {
         assert_true(pdf_signature_counts_whole(&res->signatures[0]));
 }
 
+/* The Sneaky Signature Attack: a later signature field that draws over page 1, unsigned or with a signature
+ * that does not verify, is named as what it is; the earlier signature does not count. A field for the next
+ * signer that draws nothing is allowed. */
+static void test_sneaky_signature(void **state) {
+        static const struct {
+                const char *file;
+                PdfChangeKind kind;
+        } cases[] = {
+                { "att/isa-sneaky-unsigned.pdf", PDF_CHANGE_SIG_FIELD_UNSIGNED },
+                { "att/isa-sneaky-bad-signature.pdf", PDF_CHANGE_SIG_FIELD_UNVERIFIED },
+                { "att/sig-field-empty-blank-ap.pdf", PDF_CHANGE_NONE },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath(cases[i].file));
+                const PdfSignature *s = &res->signatures[0];
+
+                assert_true(res->n_signatures >= 1);
+                assert_int_equal(s->change_facts.kind, cases[i].kind);
+                assert_int_equal(pdf_signature_counts(s), cases[i].kind == PDF_CHANGE_NONE);
+                if (cases[i].kind == PDF_CHANGE_NONE)
+                        continue;
+                assert_int_equal(s->change_facts.page, 1);
+                assert_int_equal(s->change_facts.revision, 3);
+                assert_non_null(strstr(s->change, "could hide or change what was signed"));
+        }
+}
+
+/* An empty signature field that the Seal covered, given later an appearance that draws and no signature: the
+ * Seal does not count either. */
+static void test_sneaky_fill_empty(void **state) {
+        _cleanup_(pdf_verify_result_freep)
+                PdfVerifyResult *ok = verify_path(tpath("att/empty-field-sealed.pdf")),
+                                *res = verify_path(tpath("att/isa-sneaky-fill-empty.pdf"));
+
+        assert_int_equal(ok->n_signatures, 2);
+        assert_int_equal(res->n_signatures, 2);
+        for (size_t i = 0; i < res->n_signatures; i++) {
+                assert_true(pdf_signature_counts(&ok->signatures[i]));
+                assert_false(pdf_signature_counts(&res->signatures[i]));
+                assert_int_equal(res->signatures[i].change_facts.kind, PDF_CHANGE_SIG_FIELD_UNSIGNED);
+        }
+}
+
 /* A document time-stamp by openssl ts: verified over the ranges, its time reported. */
 static void test_timestamp(void **state) {
         _cleanup_(pdf_verify_result_freep) PdfVerifyResult *res = verify_path(tpath("att/timestamped.pdf"));
@@ -405,6 +449,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_signed_by_pdfsig),  cmocka_unit_test(test_attacks),
                 cmocka_unit_test(test_direct_value),      cmocka_unit_test(test_kyso_signed),
+                cmocka_unit_test(test_sneaky_signature),  cmocka_unit_test(test_sneaky_fill_empty),
                 cmocka_unit_test(test_timestamp),         cmocka_unit_test(test_corpus_signed),
                 cmocka_unit_test(test_corpus_all),        cmocka_unit_test(test_revisions),
                 cmocka_unit_test(test_not_pdf_and_names),
